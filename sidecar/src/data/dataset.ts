@@ -1,0 +1,69 @@
+import { badInput, type SourceLocation } from '../util/errors';
+
+/** One split of a dataset: `n` examples, inputs flattened row-major. */
+export interface Split {
+  n: number;
+  /** n × prod(inputShape) inputs. */
+  x: Float32Array;
+  /** n class labels in [0, numClasses). */
+  y: Int32Array;
+}
+
+export interface Dataset {
+  name: string;
+  /** Shape of one input, e.g. [28, 28, 1]. */
+  inputShape: number[];
+  numClasses: number;
+  train: Split;
+  test: Split;
+}
+
+export function inputSize(ds: Pick<Dataset, 'inputShape'>): number {
+  return ds.inputShape.reduce((a, b) => a * b, 1);
+}
+
+/** Rows `idx` of a row-major matrix with `width` columns. */
+export function takeRows(data: Float32Array, width: number, idx: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(idx.length * width);
+  for (let i = 0; i < idx.length; i++) out.set(data.subarray(idx[i]! * width, (idx[i]! + 1) * width), i * width);
+  return out;
+}
+
+export function takeSplit(s: Split, width: number, idx: ArrayLike<number>): Split {
+  const y = new Int32Array(idx.length);
+  for (let i = 0; i < idx.length; i++) y[i] = s.y[idx[i]!]!;
+  return { n: idx.length, x: takeRows(s.x, width, idx), y };
+}
+
+/** Refuses non-finite values, with the count and the first offending row. */
+export function checkFinite(data: Float32Array | Float64Array, width: number, what: string, where: SourceLocation): void {
+  let count = 0;
+  let first = -1;
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) {
+      if (first < 0) first = Math.floor(i / width);
+      count++;
+    }
+  }
+  if (count) throw badInput(`${what} has ${count} NaN or Inf value${count === 1 ? '' : 's'}; the first is in row ${first}`, where);
+}
+
+/** Refuses labels outside [0, numClasses) or non-integers, with the count and first row. */
+export function checkLabels(y: ArrayLike<number>, numClasses: number, what: string, where: SourceLocation): void {
+  let count = 0;
+  let first = -1;
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i]!;
+    if (!Number.isInteger(v) || v < 0 || v >= numClasses) {
+      if (first < 0) first = i;
+      count++;
+    }
+  }
+  if (count) {
+    throw badInput(`${what}: ${count} label${count === 1 ? '' : 's'} outside 0..${numClasses - 1}; the first is row ${first} (value ${y[first]})`, where);
+  }
+}
+
+export function checkNonEmpty(n: number, what: string, where: SourceLocation): void {
+  if (n === 0) throw badInput(`${what} is empty`, where);
+}

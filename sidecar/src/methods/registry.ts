@@ -1,0 +1,79 @@
+/** Method kinds → factories. Adding a method means adding one module and one line here. */
+import type { MethodKind } from '../experiment/schema';
+import { tf, type Tensor1D, type Tensor2D, type Variable } from '../runtime/tf';
+import { variable, glorot } from '../models/layers';
+import type { MethodFactory, TransferMethod } from './method';
+import { aftKernelLoss, aftNoKernelLoss, kdLoss, weightBySigmoid } from './regularizers';
+
+const stl: MethodFactory = ({ method }) => ({
+  name: method.name,
+  modelParams: [],
+  priorParams: [],
+  usesPretrained: false,
+  dispose() {},
+});
+
+const kd: MethodFactory = ({ method, featureDim, psiDim, rng }) => {
+  const w = variable(glorot(rng, featureDim, psiDim, [psiDim, featureDim]), [psiDim, featureDim], 'kd.w');
+  const b = variable(new Float32Array(psiDim), [psiDim], 'kd.b');
+  return {
+    name: method.name,
+    modelParams: [w, b],
+    priorParams: [],
+    usesPretrained: true,
+    regularizer: (phi, psi) => kdLoss(phi, psi, w as Tensor2D, b as Tensor1D),
+    dispose: () => [w, b].forEach((v) => v.dispose()),
+  };
+};
+
+const aft: MethodFactory = ({ method, psiDim, rng }) => {
+  if (method.rho === 'dense') {
+    // S ∈ R^{D×D}, init randn/√D, no sigmoid (paper §5.3 ablation).
+    const init = new Float32Array(psiDim * psiDim);
+    for (let i = 0; i < init.length; i++) init[i] = rng.normal() / Math.sqrt(psiDim);
+    const s = variable(init, [psiDim, psiDim], 'aft.S');
+    return {
+      name: method.name,
+      modelParams: [],
+      priorParams: [s],
+      usesPretrained: true,
+      regularizer: (phi, psi) => aftKernelLoss(phi, tf.matMul(psi, s as Tensor2D), method.kernel),
+      dispose: () => s.dispose(),
+    };
+  }
+  // s = 0 → ρ = 0.5 at the start; `identity` keeps it there (frozen).
+  const s: Variable = tf.variable(tf.zeros([psiDim]), method.rho !== 'identity', `aft.s_${Math.random().toString(36).slice(2, 8)}`);
+  return {
+    name: method.name,
+    modelParams: [],
+    priorParams: method.rho === 'identity' ? [] : [s],
+    usesPretrained: true,
+    regularizer: (phi, psi) => aftKernelLoss(phi, weightBySigmoid(psi, s as Tensor1D), method.kernel),
+    rho: () => tf.tidy(() => tf.sigmoid(s).dataSync() as Float32Array),
+    dispose: () => s.dispose(),
+  };
+};
+
+const aftNoKernel: MethodFactory = ({ method, featureDim, psiDim, rng }) => {
+  const w = variable(glorot(rng, psiDim, featureDim, [featureDim, psiDim]), [featureDim, psiDim], 'nk.w');
+  const b = variable(new Float32Array(featureDim), [featureDim], 'nk.b');
+  return {
+    name: method.name,
+    modelParams: [],
+    priorParams: [w, b],
+    usesPretrained: true,
+    regularizer: (phi, psi) => aftNoKernelLoss(phi, psi, w as Tensor2D, b as Tensor1D),
+    dispose: () => [w, b].forEach((v) => v.dispose()),
+  };
+};
+
+export const METHODS: Record<MethodKind, MethodFactory> = {
+  stl,
+  kd,
+  aft,
+  'aft-no-kernel': aftNoKernel,
+};
+
+export function createMethod(setup: Parameters<MethodFactory>[0]): TransferMethod {
+  return METHODS[setup.method.kind](setup);
+}

@@ -1,0 +1,106 @@
+/**
+ * Downstream models. Each exposes its features φ (the input of its linear head) next to its
+ * logits, because every transfer method regularises φ.
+ */
+import * as fs from 'node:fs';
+import type { DownstreamSpec } from '../experiment/schema';
+import { readSafetensors, type StTensor } from '../io/safetensors';
+import { tf, type Tensor, type Tensor2D, type Variable } from '../runtime/tf';
+import { badInput } from '../util/errors';
+import { Rng } from '../util/rng';
+import { conv3x3, dense, glorot, heUniform, variable } from './layers';
+
+export interface ModelOutput {
+  phi: Tensor2D;
+  logits: Tensor2D;
+}
+
+export interface DownstreamModel {
+  kind: 'mlp' | 'cnn';
+  /** Width d of φ. */
+  featureDim: number;
+  /** Trainable parameters by stable name (checkpoint keys). */
+  params: Map<string, Variable>;
+  /** x has shape [batch, ...inputShape]. */
+  forward(x: Tensor): ModelOutput;
+  dispose(): void;
+}
+
+interface Layer {
+  w: Variable;
+  b: Variable;
+}
+
+function makeLayer(params: Map<string, Variable>, name: string, w: Float32Array, wShape: number[], bLen: number): Layer {
+  const layer = { w: variable(w, wShape, `${name}.w`), b: variable(new Float32Array(bLen), [bLen], `${name}.b`) };
+  params.set(`${name}.w`, layer.w);
+  params.set(`${name}.b`, layer.b);
+  return layer;
+}
+
+export function createModel(spec: DownstreamSpec, inputShape: number[], numClasses: number, seed: number): DownstreamModel {
+  const rng = new Rng(seed);
+  const params = new Map<string, Variable>();
+  const inputSize = inputShape.reduce((a, b) => a * b, 1);
+  const convs: Layer[] = [];
+  let flat = inputSize;
+  if (spec.model === 'cnn') {
+    if (inputShape.length !== 3) throw badInput(`the cnn needs image inputs [H, W, C]; this dataset's inputs have shape [${inputShape.join(', ')}]`, { file: '<experiment>', field: 'downstream.model' });
+    let [h, w, c] = inputShape as [number, number, number];
+    spec.channels.forEach((out, i) => {
+      convs.push(makeLayer(params, `conv${i}`, heUniform(rng, 9 * c, [9 * c, out]), [9 * c, out], out));
+      c = out;
+      h = Math.floor(h / 2);
+      w = Math.floor(w / 2);
+      if (h < 1 || w < 1) throw badInput(`too many conv blocks for ${inputShape[0]}x${inputShape[1]} inputs`, { file: '<experiment>', field: 'downstream.channels' });
+    });
+    flat = h * w * c;
+  }
+  const hidden: Layer[] = [];
+  let width = flat;
+  spec.hidden.forEach((out, i) => {
+    hidden.push(makeLayer(params, `fc${i}`, heUniform(rng, width, [width, out]), [width, out], out));
+    width = out;
+  });
+  const head = makeLayer(params, 'head', glorot(rng, width, numClasses, [width, numClasses]), [width, numClasses], numClasses);
+  return {
+    kind: spec.model,
+    featureDim: width,
+    params,
+    forward(x: Tensor): ModelOutput {
+      const batch = x.shape[0]!;
+      let h: Tensor = x;
+      if (convs.length) {
+        for (const l of convs) h = tf.maxPool(tf.relu(conv3x3(h, l.w, l.b)) as tf.Tensor4D, 2, 2, 'valid');
+      }
+      h = tf.reshape(h, [batch, -1]);
+      for (const l of hidden) h = tf.relu(dense(h, l.w, l.b));
+      const phi = h as Tensor2D;
+      return { phi, logits: dense(phi, head.w, head.b) };
+    },
+    dispose() {
+      for (const v of params.values()) v.dispose();
+    },
+  };
+}
+
+/** Parameters as plain arrays, for checkpoints and export. */
+export function modelWeights(model: DownstreamModel): Record<string, StTensor> {
+  const out: Record<string, StTensor> = {};
+  for (const [k, v] of model.params) out[k] = { shape: v.shape, data: v.dataSync() as Float32Array };
+  return out;
+}
+
+/** Loads a checkpoint written by `aft` into a model of the same architecture. */
+export function loadCheckpoint(model: DownstreamModel, file: string): void {
+  if (!fs.existsSync(file)) throw badInput('checkpoint not found', { file, field: 'downstream.init' });
+  const { tensors } = readSafetensors(file);
+  for (const [k, v] of model.params) {
+    const t = tensors[k];
+    if (!t) throw badInput(`checkpoint has no tensor '${k}' (it has: ${Object.keys(tensors).join(', ')})`, { file, field: 'downstream.init' });
+    if (t.shape.join('x') !== v.shape.join('x')) {
+      throw badInput(`tensor '${k}' has shape [${t.shape.join(', ')}] but the model needs [${v.shape.join(', ')}]`, { file, field: 'downstream.init' });
+    }
+    v.assign(tf.tensor(t.data, v.shape));
+  }
+}

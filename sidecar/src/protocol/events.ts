@@ -1,0 +1,128 @@
+/**
+ * Events a run emits while it works. The CLI prints them (or writes one JSON object per line
+ * with `--json`), the JSON-RPC server forwards them to the extension as notifications, and
+ * the run store persists the ones that matter later. One set of types for all three.
+ */
+
+export type RunState = 'running' | 'completed' | 'failed' | 'cancelled';
+
+/** Where a run is in its plan (one "job" is one training of one method/seed/β). */
+export interface ProgressEvent {
+  type: 'progress';
+  runId: string;
+  /** What is being done, e.g. "aft seed 1 (β=10, tuning)" or "building mnist-teacher". */
+  label: string;
+  /** Steps done / total in the current job. */
+  step: number;
+  steps: number;
+  /** Jobs done / total in the run. */
+  job: number;
+  jobs: number;
+  /** Fraction of the whole run done, 0..1, weighted by steps. */
+  fraction: number;
+  /** Seconds left for the whole run, estimated from the measured speed; null until known. */
+  etaSeconds: number | null;
+}
+
+/** One evaluation point of one job (also a line of metrics.jsonl). */
+export interface MetricsEvent {
+  type: 'metrics';
+  runId: string;
+  method: string;
+  seed: number;
+  beta: number;
+  /** `tune` while β is being chosen on the holdout, `final` for the reported training. */
+  phase: 'tune' | 'final';
+  step: number;
+  epoch: number;
+  ce: number;
+  reg: number;
+  loss: number;
+  trainAccuracy: number;
+  /** Accuracy on the test split (final phase) or on the holdout (tune phase). */
+  evalAccuracy: number;
+  /** Learned ρ summarised per source segment, for methods that learn ρ. */
+  rho?: Record<string, { mean: number; min: number; max: number }>;
+  lr: number;
+  timestamp: number;
+}
+
+/** The full learned ρ vector at a point in training, with its source segments. */
+export interface RhoEvent {
+  type: 'rho';
+  runId: string;
+  method: string;
+  seed: number;
+  step: number;
+  segments: Segment[];
+  values: number[];
+}
+
+export interface Segment {
+  name: string;
+  offset: number;
+  width: number;
+}
+
+export interface LogEvent {
+  type: 'log';
+  runId?: string;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  message: string;
+  timestamp: number;
+}
+
+export interface StatusEvent {
+  type: 'status';
+  runId: string;
+  state: RunState;
+  /** The run's folder. */
+  runDir: string;
+  message?: string;
+}
+
+/** A method's final result, emitted when all its seeds are done. */
+export interface ResultEvent {
+  type: 'result';
+  runId: string;
+  method: string;
+  result: MethodSummary;
+}
+
+export type RunEvent = ProgressEvent | MetricsEvent | RhoEvent | LogEvent | StatusEvent | ResultEvent;
+
+export type EventSink = (e: RunEvent) => void;
+
+/** Per-method results in summary.json. */
+export interface MethodSummary {
+  kind: string;
+  test_accuracy: { mean: number; se: number; per_seed: Record<string, number> };
+  /** The β used for the reported runs (0 for stl). */
+  beta: number;
+  /** β chosen per seed when tuning per seed, and the holdout accuracy of each candidate. */
+  tuning: { seed: number; candidates: { beta: number; holdout_accuracy: number }[]; chosen: number }[];
+  rho_mean_by_source?: Record<string, number>;
+  train_seconds: number;
+}
+
+export interface SourceSummary {
+  name: string;
+  kind: string;
+  width: number;
+  /** Linear-probe test accuracy of this source's features. */
+  linear_probe_accuracy?: number;
+}
+
+export interface RunSummary {
+  format: 'aft-run-summary';
+  version: 1;
+  runId: string;
+  experiment: string;
+  dataset: { name: string; train: number; test: number; classes: number; inputShape: number[] };
+  backend: string;
+  sources: SourceSummary[];
+  methods: Record<string, MethodSummary>;
+  started: string;
+  finished: string;
+  seconds: number;
+}

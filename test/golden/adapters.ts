@@ -1,0 +1,64 @@
+/**
+ * How each golden case's method is computed with the product's own regularisers. A method with
+ * no adapter is reported as not implemented by the golden test (never skipped silently).
+ */
+import { aftKernelLoss, aftNoKernelLoss, kdLoss, weightBySigmoid, type KernelKind } from '../../sidecar/src/methods/regularizers';
+import { tf, type Scalar, type Tensor, type Tensor1D, type Tensor2D } from '../../sidecar/src/runtime/tf';
+
+export interface GoldenCase {
+  method: string;
+  kernel?: string;
+  rho?: string;
+  temperature?: number;
+  inputs: Record<string, number[] | number[][] | number[][][]>;
+  expected: { loss?: number; score?: number; grad?: Record<string, unknown>; weights?: unknown };
+}
+
+export interface GoldenResult {
+  /** Scalar outputs by name (`loss`, `score`). */
+  values: Record<string, number>;
+  /** Array outputs by name (gradients as `grad.<input>`, or `weights`). */
+  arrays: Record<string, Float64Array>;
+}
+
+export type Adapter = (c: GoldenCase) => GoldenResult;
+
+const t2 = (v: unknown): Tensor2D => tf.tensor2d(v as number[][]);
+const t1 = (v: unknown): Tensor1D => tf.tensor1d(v as number[]);
+
+/** Loss and gradients of `f` with respect to the named inputs. */
+function lossAndGrads(names: string[], inputs: Tensor[], f: (...xs: Tensor[]) => Scalar): GoldenResult {
+  const arrays: Record<string, Float64Array> = {};
+  let loss = NaN;
+  tf.tidy(() => {
+    const { value, grads } = tf.valueAndGrads((...xs: Tensor[]) => f(...xs))(inputs);
+    names.forEach((n, i) => (arrays[`grad.${n}`] = Float64Array.from(grads[i]!.dataSync())));
+    loss = value.dataSync()[0]!;
+  });
+  inputs.forEach((t) => t.dispose());
+  return { values: { loss }, arrays };
+}
+
+export const ADAPTERS: Record<string, Adapter> = {
+  aft: (c) => {
+    const kernel = (c.kernel ?? 'linear') as KernelKind;
+    const phi = t2(c.inputs.student);
+    const psi = t2(c.inputs.pretrained);
+    if (c.rho === 'dense') {
+      return lossAndGrads(['student', 'S'], [phi, t2(c.inputs.S)], (p, s) => aftKernelLoss(p as Tensor2D, tf.matMul(psi, s as Tensor2D), kernel));
+    }
+    return lossAndGrads(['student', 's'], [phi, t1(c.inputs.s)], (p, s) => aftKernelLoss(p as Tensor2D, weightBySigmoid(psi, s as Tensor1D), kernel));
+  },
+  'aft-no-kernel': (c) => {
+    const psi = t2(c.inputs.pretrained);
+    return lossAndGrads(['student', 'W', 'b'], [t2(c.inputs.student), t2(c.inputs.W), t1(c.inputs.b)], (p, w, b) =>
+      aftNoKernelLoss(p as Tensor2D, psi, w as Tensor2D, b as Tensor1D),
+    );
+  },
+  kd: (c) => {
+    const psi = t2(c.inputs.pretrained);
+    return lossAndGrads(['student', 'W', 'b'], [t2(c.inputs.student), t2(c.inputs.W), t1(c.inputs.b)], (p, w, b) =>
+      kdLoss(p as Tensor2D, psi, w as Tensor2D, b as Tensor1D),
+    );
+  },
+};
