@@ -32,7 +32,7 @@ function lossAndGrads(names: string[], inputs: Tensor[], f: (...xs: Tensor[]) =>
   let loss = NaN;
   tf.tidy(() => {
     const { value, grads } = tf.valueAndGrads((...xs: Tensor[]) => f(...xs))(inputs);
-    names.forEach((n, i) => (arrays[`grad.${n}`] = Float64Array.from(grads[i]!.dataSync())));
+    names.forEach((n, i) => (arrays[`grad.${n}`] = Float64Array.from(grads[i].dataSync())));
     loss = value.dataSync()[0]!;
   });
   inputs.forEach((t) => t.dispose());
@@ -45,7 +45,7 @@ export const ADAPTERS: Record<string, Adapter> = {
     const phi = t2(c.inputs.student);
     const psi = t2(c.inputs.pretrained);
     if (c.rho === 'dense') {
-      return lossAndGrads(['student', 'S'], [phi, t2(c.inputs.S)], (p, s) => aftKernelLoss(p as Tensor2D, tf.matMul(psi, s as Tensor2D), kernel));
+      return lossAndGrads(['student', 'S'], [phi, t2(c.inputs.S)], (p, s) => aftKernelLoss(p as Tensor2D, tf.matMul(psi, s), kernel));
     }
     return lossAndGrads(['student', 's'], [phi, t1(c.inputs.s)], (p, s) => aftKernelLoss(p as Tensor2D, weightBySigmoid(psi, s as Tensor1D), kernel));
   },

@@ -26,7 +26,7 @@ function compareArray(name: string, got: Float64Array, want: number[], rtol: num
   for (let i = 0; i < want.length; i++) {
     // Entries are compared relative to the gradient's own scale; a gradient that is zero in
     // theory (scale ~1e-17) is compared against an absolute floor of float32 round-off.
-    const err = Math.abs(got[i]! - want[i]!) / Math.max(scale, 1e-4);
+    const err = Math.abs(got[i] - want[i]) / Math.max(scale, 1e-4);
     if (err > worst) {
       worst = err;
       worstAt = i;

@@ -25,13 +25,13 @@ export function inputSize(ds: Pick<Dataset, 'inputShape'>): number {
 /** Rows `idx` of a row-major matrix with `width` columns. */
 export function takeRows(data: Float32Array, width: number, idx: ArrayLike<number>): Float32Array {
   const out = new Float32Array(idx.length * width);
-  for (let i = 0; i < idx.length; i++) out.set(data.subarray(idx[i]! * width, (idx[i]! + 1) * width), i * width);
+  for (let i = 0; i < idx.length; i++) out.set(data.subarray(idx[i] * width, (idx[i] + 1) * width), i * width);
   return out;
 }
 
 export function takeSplit(s: Split, width: number, idx: ArrayLike<number>): Split {
   const y = new Int32Array(idx.length);
-  for (let i = 0; i < idx.length; i++) y[i] = s.y[idx[i]!]!;
+  for (let i = 0; i < idx.length; i++) y[i] = s.y[idx[i]]!;
   return { n: idx.length, x: takeRows(s.x, width, idx), y };
 }
 
@@ -40,7 +40,7 @@ export function checkFinite(data: Float32Array | Float64Array, width: number, wh
   let count = 0;
   let first = -1;
   for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i]!)) {
+    if (!Number.isFinite(data[i])) {
       if (first < 0) first = Math.floor(i / width);
       count++;
     }
@@ -53,7 +53,7 @@ export function checkLabels(y: ArrayLike<number>, numClasses: number, what: stri
   let count = 0;
   let first = -1;
   for (let i = 0; i < y.length; i++) {
-    const v = y[i]!;
+    const v = y[i];
     if (!Number.isInteger(v) || v < 0 || v >= numClasses) {
       if (first < 0) first = i;
       count++;

@@ -60,7 +60,7 @@ export function mnistDownstreamIndices(train: number, test: number, splitSeed: n
   const order = new Rng(splitSeed).permutation(pool.length);
   const pick = (from: number, count: number): Int32Array => {
     const out = new Int32Array(count);
-    for (let i = 0; i < count; i++) out[i] = pool[order[from + i]!]!;
+    for (let i = 0; i < count; i++) out[i] = pool[order[from + i]]!;
     return out;
   };
   return { train: pick(0, train), test: pick(train, test) };

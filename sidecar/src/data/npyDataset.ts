@@ -24,7 +24,7 @@ function loadSplit(spec: { inputs: string; labels: string }, baseDir: string, fi
   if (xa.shape[0] !== ya.shape[0]) {
     throw badInput(`inputs have ${xa.shape[0]} rows but labels have ${ya.shape[0]}`, { file: yf, field: `${field}.labels` });
   }
-  const n = Math.min(xa.shape[0]!, limit ?? Infinity);
+  const n = Math.min(xa.shape[0], limit ?? Infinity);
   const width = xa.shape.slice(1).reduce((a, b) => a * b, 1);
   checkNonEmpty(n, `${field} split`, { file: xf, field: `${field}.inputs` });
   checkFinite(xa.data.subarray(0, n * width), width, `${field} inputs`, { file: xf, field: `${field}.inputs` });

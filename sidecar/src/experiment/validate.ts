@@ -42,7 +42,7 @@ function describeValue(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
   if (Array.isArray(v)) return `a list of ${v.length}`;
   if (typeof v === 'object') return 'a mapping';
-  return String(v);
+  return typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : typeof v;
 }
 
 function getAt(value: unknown, path: readonly PropertyKey[]): unknown {
@@ -57,7 +57,7 @@ function getAt(value: unknown, path: readonly PropertyKey[]): unknown {
 /** Keys the JSON Schema allows at a path (union branches merged), for "did you mean". */
 function knownKeysAt(path: readonly PropertyKey[]): string[] {
   type S = { properties?: Record<string, S>; items?: S; oneOf?: S[]; anyOf?: S[]; additionalProperties?: S | boolean };
-  let nodes: S[] = [experimentJsonSchema() as S];
+  let nodes: S[] = [experimentJsonSchema()];
   const expand = (ss: S[]): S[] => ss.flatMap((s) => (s.oneOf || s.anyOf ? expand([...(s.oneOf ?? []), ...(s.anyOf ?? [])]) : [s]));
   for (const p of path) {
     nodes = expand(nodes).flatMap((s) => {
@@ -157,7 +157,7 @@ function issueProblems(issue: Issue, input: unknown, loc: Locator, prefix: (stri
         explained(b).length +
         10 * b.filter((i) => i.code === 'unrecognized_keys' && i.keys.some((k) => obj.includes(k) && closest(k, knownKeysAt(path)) === k)).length +
         (b.some((i) => i.path.length === 0 && i.code === 'invalid_type') ? 100 : 0);
-      const best = [...branches].sort((x, y) => score(x) - score(y))[0]!;
+      const best = [...branches].sort((x, y) => score(x) - score(y))[0];
       if (score(best) >= 100) {
         return [loc.problem(path, `expected ${unionExpectation(path)}; found ${describeValue(found)}`)];
       }

@@ -35,7 +35,7 @@ const ITEM: Record<NpyDtype, number> = { float32: 4, float64: 8, uint8: 1, int32
 export function parseNpyHeader(buf: Uint8Array, file: string): NpyHeader {
   const magic = Buffer.from(buf.subarray(0, 6)).toString('latin1');
   if (buf.length < 10 || magic !== '\x93NUMPY') throw badInput('not a .npy file (bad magic bytes)', { file });
-  const major = buf[6]!;
+  const major = buf[6];
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let headerLen: number;
   let start: number;
@@ -102,7 +102,7 @@ export function readNpy(file: string): NpyArray {
       break;
     case 'int64': {
       const v = new BigInt64Array(raw.buffer);
-      for (let i = 0; i < count; i++) data[i] = Number(v[i]!);
+      for (let i = 0; i < count; i++) data[i] = Number(v[i]);
       break;
     }
   }

@@ -99,7 +99,7 @@ function decode(bytes: Uint8Array, dtype: StDtype, count: number): Float32Array 
     case 'F16': {
       const h = new Uint16Array(raw.buffer);
       const out = new Float32Array(count);
-      for (let i = 0; i < count; i++) out[i] = halfToFloat(h[i]!);
+      for (let i = 0; i < count; i++) out[i] = halfToFloat(h[i]);
       return out;
     }
   }
@@ -129,7 +129,7 @@ export function encodeSafetensors(tensors: Record<string, StTensor>, metadata: R
   let offset = 0;
   const names = Object.keys(tensors);
   for (const k of names) {
-    const t = tensors[k]!;
+    const t = tensors[k];
     header[k] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
     offset += t.data.byteLength;
   }
@@ -137,5 +137,5 @@ export function encodeSafetensors(tensors: Record<string, StTensor>, metadata: R
   json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  return Buffer.concat([len, Buffer.from(json), ...names.map((k) => Buffer.from(tensors[k]!.data.buffer, tensors[k]!.data.byteOffset, tensors[k]!.data.byteLength))]);
+  return Buffer.concat([len, Buffer.from(json), ...names.map((k) => Buffer.from(tensors[k].data.buffer, tensors[k].data.byteOffset, tensors[k].data.byteLength))]);
 }

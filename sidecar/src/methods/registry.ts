@@ -37,7 +37,7 @@ const aft: MethodFactory = ({ method, psiDim, rng }) => {
       modelParams: [],
       priorParams: [s],
       usesPretrained: true,
-      regularizer: (phi, psi) => aftKernelLoss(phi, tf.matMul(psi, s as Tensor2D), method.kernel),
+      regularizer: (phi, psi) => aftKernelLoss(phi, tf.matMul(psi, s), method.kernel),
       dispose: () => s.dispose(),
     };
   }

@@ -42,7 +42,7 @@ export function weightBySigmoid(psi: Tensor2D, s: Tensor1D): Tensor2D {
 
 /** AFT without a kernel: mean((c(φ) − c(ψWᵀ + b))²) with W ∈ R^{d×D}. */
 export function aftNoKernelLoss(phi: Tensor2D, psi: Tensor2D, w: Tensor2D, b: Tensor1D): Scalar {
-  const pred = tf.add(matMulT(psi, w), b) as Tensor2D;
+  const pred = tf.add<Tensor2D>(matMulT(psi, w), b);
   return tf.mean(tf.square(tf.sub(centreColumns(phi), centreColumns(pred))));
 }
 

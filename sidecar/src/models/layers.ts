@@ -9,18 +9,18 @@ import type { Rng } from '../util/rng';
 
 /** y = x W + b, with gradients computed as plain (untransposed-flag) products. */
 // tfjs types customGrad's callback as variadic (Tensor | GradSaveFunc)[]; the casts name them.
-export const dense = tf.customGrad((...args: unknown[]) => {
+export const dense = tf.customGrad<Tensor2D>((...args: unknown[]) => {
   const [x, w, b, save] = args as [Tensor2D, Tensor2D, Tensor, (ts: Tensor[]) => void];
   save([x, w]);
   return {
-    value: tf.add(tf.matMul(x, w), b) as Tensor2D,
+    value: tf.add<Tensor2D>(tf.matMul(x, w), b),
     gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
       const g = dy as Tensor2D;
       const [xs, ws] = saved as [Tensor2D, Tensor2D];
       return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g), tf.sum(g, 0)];
     },
   };
-}) as (x: Tensor, w: Tensor, b: Tensor) => Tensor2D;
+});
 
 /** A product a·bᵀ with the fast-path gradient (used by kernels, K = φφᵀ). */
 export function matMulT(a: Tensor2D, b: Tensor2D): Tensor2D {

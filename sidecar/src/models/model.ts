@@ -68,7 +68,7 @@ export function createModel(spec: DownstreamSpec, inputShape: number[], numClass
     featureDim: width,
     params,
     forward(x: Tensor): ModelOutput {
-      const batch = x.shape[0]!;
+      const batch = x.shape[0];
       let h: Tensor = x;
       if (convs.length) {
         for (const l of convs) h = tf.maxPool(tf.relu(conv3x3(h, l.w, l.b)) as tf.Tensor4D, 2, 2, 'valid');
