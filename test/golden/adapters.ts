@@ -2,7 +2,10 @@
  * How each golden case's method is computed with the product's own regularisers. A method with
  * no adapter is reported as not implemented by the golden test (never skipped silently).
  */
+import { btuneLoss, btuneTarget, mixedProjection } from '../../sidecar/src/methods/btune';
+import { logme } from '../../sidecar/src/methods/logme';
 import { aftKernelLoss, aftNoKernelLoss, kdLoss, weightBySigmoid, type KernelKind } from '../../sidecar/src/methods/regularizers';
+import { rkdLoss } from '../../sidecar/src/methods/rkd';
 import { tf, type Scalar, type Tensor, type Tensor1D, type Tensor2D } from '../../sidecar/src/runtime/tf';
 
 export interface GoldenCase {
@@ -60,5 +63,30 @@ export const ADAPTERS: Record<string, Adapter> = {
     return lossAndGrads(['student', 'W', 'b'], [t2(c.inputs.student), t2(c.inputs.W), t1(c.inputs.b)], (p, w, b) =>
       kdLoss(p as Tensor2D, psi, w as Tensor2D, b as Tensor1D),
     );
+  },
+  rkd: (c) => {
+    const psi = t2(c.inputs.pretrained);
+    return lossAndGrads(['student'], [t2(c.inputs.student)], (p) => rkdLoss(p as Tensor2D, psi));
+  },
+  btune: (c) => {
+    const sourceWeights = (c.inputs.logme_weights as number[][][]).map((w) => w.flat());
+    const studentW = c.inputs.student_logme_weights as number[][];
+    const { matrix, psiDim } = mixedProjection({
+      scores: c.inputs.logme_scores as number[],
+      featureDims: c.inputs.feature_dims as number[],
+      sourceWeights,
+      studentWeights: studentW.flat(),
+      numClasses: studentW.length,
+      temperature: c.temperature,
+    });
+    const mixed = tf.tensor2d(matrix, [psiDim, studentW.length]);
+    const target = btuneTarget(t2(c.inputs.pretrained), mixed);
+    const wd = t2(studentW);
+    return lossAndGrads(['student'], [t2(c.inputs.student)], (p) => btuneLoss(p as Tensor2D, wd, target));
+  },
+  logme: (c) => {
+    const features = c.inputs.features as number[][];
+    const r = logme(features.flat(), c.inputs.labels as number[], features.length, features[0]?.length ?? 0);
+    return { values: { score: r.score }, arrays: { weights: r.weights } };
   },
 };

@@ -4,7 +4,7 @@
  * (measured: 9 ms vs 0.8 ms for the 784x128 weight gradient at batch 128); transposing
  * explicitly first keeps every product on XNNPACK's fast path.
  */
-import { tf, type Tensor, type Tensor2D, type Variable } from '../runtime/tf';
+import { tf, type Tensor, type Tensor2D, type Tensor4D, type Variable } from '../runtime/tf';
 import type { Rng } from '../util/rng';
 
 /** y = x W + b, with gradients computed as plain (untransposed-flag) products. */
@@ -50,16 +50,39 @@ export function variable(values: Float32Array, shape: number[], name: string): V
 }
 
 /**
- * 3x3 "same" convolution as patches × weights. The wasm backend has no Conv2DBackpropFilter
- * kernel, so a native conv2d cannot be trained there; slicing patches and one product works on
- * every backend and keeps the product on the fast path.
+ * 3x3 stride-1 "same" convolution with a hand-written gradient. The wasm backend has no
+ * Conv2DBackpropFilter kernel and its Conv2DBackpropInput is slow, so both gradients are
+ * expressed as forward convolutions, which XNNPACK runs fast (measured at batch 128,
+ * 14x14x16→32: forward 7 ms, input gradient 7 ms, filter gradient 16 ms):
+ * - dx = conv(dy, W flipped spatially with in/out channels swapped), exact for stride 1 "same";
+ * - dW = conv(xpadᵀ, dyᵀ) treating the batch as the channel axis, giving [Cin, 3, 3, Cout].
+ * `w` has shape [3, 3, Cin, Cout] (HWIO). When `inputIsData` is set the input gradient is not
+ * computed (it is the first layer: nothing upstream needs it).
  */
-export function conv3x3(x: Tensor, w: Tensor, b: Tensor): Tensor {
-  const [n, h, wd, c] = x.shape as [number, number, number, number];
-  const padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]);
-  const patches: Tensor[] = [];
-  for (let dy = 0; dy < 3; dy++) for (let dx = 0; dx < 3; dx++) patches.push(tf.slice(padded, [0, dy, dx, 0], [n, h, wd, c]));
-  const cols = tf.reshape(tf.concat(patches, 3), [n * h * wd, 9 * c]);
-  const out = dense(cols, w, b);
-  return tf.reshape(out, [n, h, wd, w.shape[1]!]);
+function makeConv3x3(inputIsData: boolean) {
+  return tf.customGrad<Tensor4D>((...args: unknown[]) => {
+    const [x, w, save] = args as [Tensor4D, Tensor4D, (ts: Tensor[]) => void];
+    save([x, w]);
+    return {
+      value: tf.conv2d(x, w, 1, 'same'),
+      gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+        const g = dy as Tensor4D;
+        const [xs, ws] = saved as [Tensor4D, Tensor4D];
+        const dx = inputIsData
+          ? tf.zerosLike(xs)
+          : tf.conv2d(g, tf.transpose<Tensor4D>(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]), 1, 'same');
+        const xt = tf.transpose<Tensor4D>(tf.pad(xs, [[0, 0], [1, 1], [1, 1], [0, 0]]), [3, 1, 2, 0]);
+        const dyt = tf.transpose<Tensor4D>(g, [1, 2, 0, 3]);
+        const dw = tf.transpose(tf.conv2d(xt, dyt, 1, 'valid'), [1, 2, 0, 3]);
+        return [dx, dw];
+      },
+    };
+  }) as (x: Tensor4D, w: Tensor4D) => Tensor4D;
+}
+
+const convHidden = makeConv3x3(false);
+const convFirst = makeConv3x3(true);
+
+export function conv3x3(x: Tensor4D, w: Tensor4D, b: Tensor, inputIsData = false): Tensor4D {
+  return tf.add<Tensor4D>((inputIsData ? convFirst : convHidden)(x, w), b);
 }

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import type { DownstreamSpec } from '../experiment/schema';
 import { readSafetensors, type StTensor } from '../io/safetensors';
-import { tf, type Tensor, type Tensor2D, type Variable } from '../runtime/tf';
+import { tf, type Tensor, type Tensor2D, type Tensor4D, type Variable } from '../runtime/tf';
 import { badInput } from '../util/errors';
 import { Rng } from '../util/rng';
 import { conv3x3, dense, glorot, heUniform, variable } from './layers';
@@ -48,7 +48,7 @@ export function createModel(spec: DownstreamSpec, inputShape: number[], numClass
     if (inputShape.length !== 3) throw badInput(`the cnn needs image inputs [H, W, C]; this dataset's inputs have shape [${inputShape.join(', ')}]`, { file: '<experiment>', field: 'downstream.model' });
     let [h, w, c] = inputShape as [number, number, number];
     spec.channels.forEach((out, i) => {
-      convs.push(makeLayer(params, `conv${i}`, heUniform(rng, 9 * c, [9 * c, out]), [9 * c, out], out));
+      convs.push(makeLayer(params, `conv${i}`, heUniform(rng, 9 * c, [3, 3, c, out]), [3, 3, c, out], out));
       c = out;
       h = Math.floor(h / 2);
       w = Math.floor(w / 2);
@@ -71,7 +71,9 @@ export function createModel(spec: DownstreamSpec, inputShape: number[], numClass
       const batch = x.shape[0];
       let h: Tensor = x;
       if (convs.length) {
-        for (const l of convs) h = tf.maxPool(tf.relu(conv3x3(h, l.w, l.b)) as tf.Tensor4D, 2, 2, 'valid');
+        convs.forEach((l, i) => {
+          h = tf.maxPool(tf.relu(conv3x3(h as Tensor4D, l.w as Tensor4D, l.b, i === 0)), 2, 2, 'valid');
+        });
       }
       h = tf.reshape(h, [batch, -1]);
       for (const l of hidden) h = tf.relu(dense(h, l.w, l.b));

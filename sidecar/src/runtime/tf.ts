@@ -8,6 +8,7 @@ export { tf };
 export type Tensor = tf.Tensor;
 export type Tensor1D = tf.Tensor1D;
 export type Tensor2D = tf.Tensor2D;
+export type Tensor4D = tf.Tensor4D;
 export type Scalar = tf.Scalar;
 export type Variable = tf.Variable;
 
@@ -97,8 +98,9 @@ export async function initBackend(
   if (active && (choice === 'auto' || choice === active.id)) return active;
   const candidates = choice === 'auto' ? BACKENDS : BACKENDS.filter((b) => b.id === choice);
   const skipped: BackendInfo['skipped'] = [];
-  // tfjs prints an advert for tfjs-node on first use of a JS backend; it is noise for our users.
-  tf.env().set('IS_TEST', true);
+  // PROD silences tfjs's console advert for tfjs-node (noise for our users; the registry already
+  // logs which backend runs and why others did not) and skips its debug-only checks.
+  tf.env().set('PROD', true);
   for (const c of candidates) {
     try {
       await c.register();

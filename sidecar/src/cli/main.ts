@@ -1,0 +1,186 @@
+/**
+ * `aft`: the command-line front end over the engine. Exit codes: 0 ok, 1 the run failed or was
+ * cancelled, 2 bad input (the message says where and what).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { experimentJsonSchema, BACKEND_CHOICES } from '../experiment/schema';
+import { formatProblem, loadExperiment, experimentFromText } from '../experiment/load';
+import { validateExperimentText } from '../experiment/validate';
+import type { RunEvent } from '../protocol/events';
+import { listRuns } from '../runs/store';
+import type { BackendChoice } from '../runtime/tf';
+import { MNIST_DEMO } from '../templates/templates';
+import { runExperiment, type ExperimentInput } from '../train/run';
+import { AftError, badInput, CancelledError, describeError } from '../util/errors';
+import { resultsTable } from './table';
+import { formatDuration, TerminalReporter } from './terminal';
+
+const VERSION = '0.1.0';
+
+const HELP = `aft ${VERSION}: Adaptive Feature Transfer from large pre-trained models to small ones
+
+Usage:
+  aft run FILE [options]     run an experiment file (*.aft.yaml)
+  aft demo [options]         run the built-in MNIST low-data demo (STL, KD, AFT; 3 seeds)
+  aft validate FILE          check an experiment file and list its problems
+  aft runs [--workspace DIR] list runs and their state
+  aft schema                 print the experiment JSON Schema
+  aft --help | --version
+
+Options for run and demo:
+  --backend B        compute backend: ${BACKEND_CHOICES.join('|')} (default: the file's, else auto)
+  --seeds 0,1,2      override the seeds
+  --steps N          override the training steps
+  --methods a,b      run only these methods
+  --workspace DIR    where .aft/runs/ is written (default: the current folder)
+  --json             one JSON event per line on stdout (the events the VS Code extension reads)
+  --verbose          also print debug logs
+
+Exit codes: 0 ok, 1 run failed or cancelled, 2 bad input.`;
+
+function parseList(v: string | undefined, what: string, int = false): string[] | number[] | undefined {
+  if (v === undefined) return undefined;
+  const parts = v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!int) return parts;
+  const nums = parts.map(Number);
+  if (nums.some((n) => !Number.isInteger(n) || n < 0)) throw badInput(`--${what} expects comma-separated non-negative integers, got '${v}'`);
+  return nums;
+}
+
+interface Cli {
+  positionals: string[];
+  values: { backend?: string; seeds?: string; steps?: string; methods?: string; workspace?: string; json?: boolean; verbose?: boolean; help?: boolean; version?: boolean };
+}
+
+function parse(argv: string[]): Cli {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        backend: { type: 'string' },
+        seeds: { type: 'string' },
+        steps: { type: 'string' },
+        methods: { type: 'string' },
+        workspace: { type: 'string' },
+        json: { type: 'boolean' },
+        verbose: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    }) as Cli;
+  } catch (e) {
+    throw badInput(`${(e as Error).message} (see aft --help)`);
+  }
+}
+
+async function runCommand(input: ExperimentInput, cli: Cli): Promise<number> {
+  const v = cli.values;
+  if (v.backend !== undefined && !(BACKEND_CHOICES as readonly string[]).includes(v.backend)) {
+    throw badInput(`--backend must be one of ${BACKEND_CHOICES.join(', ')}, got '${v.backend}'`);
+  }
+  const steps = v.steps !== undefined ? Number(v.steps) : undefined;
+  if (steps !== undefined && (!Number.isInteger(steps) || steps <= 0)) throw badInput(`--steps expects a positive integer, got '${v.steps}'`);
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (): void => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    if (!v.json) process.stderr.write('\ncancelling (press Ctrl-C again to quit at once)...\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const reporter = new TerminalReporter(process.stderr, v.verbose);
+  const sink = v.json ? (e: RunEvent): void => void process.stdout.write(JSON.stringify(e) + '\n') : (e: RunEvent): void => reporter.handle(e);
+  const t0 = performance.now();
+  try {
+    const outcome = await runExperiment(input, {
+      workspaceDir: path.resolve(v.workspace ?? process.cwd()),
+      ...(v.backend ? { backend: v.backend as BackendChoice } : {}),
+      ...(v.seeds ? { seeds: parseList(v.seeds, 'seeds', true) as number[] } : {}),
+      ...(steps ? { steps } : {}),
+      ...(v.methods ? { methods: parseList(v.methods, 'methods') as string[] } : {}),
+      signal: controller.signal,
+      sink,
+    });
+    reporter.done();
+    if (!v.json) {
+      const s = outcome.summary;
+      process.stdout.write(`\n${resultsTable(s)}\n`);
+      const teacher = (s as { teacher?: { validation_accuracy: number; built_seconds: number } }).teacher;
+      if (teacher) process.stdout.write(`\nteacher (mnist-teacher) accuracy on its own held-out digits: ${(teacher.validation_accuracy * 100).toFixed(2)}%${teacher.built_seconds ? ` (built in ${formatDuration(teacher.built_seconds)})` : ' (cached)'}\n`);
+      process.stdout.write(`\nbackend ${s.backend}; total time ${formatDuration((performance.now() - t0) / 1000)}\nrun folder: ${outcome.dir}\n`);
+    }
+    return 0;
+  } catch (e) {
+    reporter.done();
+    if (e instanceof CancelledError) return 1;
+    if (e instanceof AftError && e.code === 'bad_input') throw e;
+    return 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const cli = parse(argv);
+  const [cmd, ...rest] = cli.positionals;
+  if (cli.values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  if (cli.values.help || cmd === undefined || cmd === 'help') {
+    process.stdout.write(HELP + '\n');
+    return cmd === undefined && !cli.values.help ? 2 : 0;
+  }
+  switch (cmd) {
+    case 'run': {
+      if (rest.length !== 1) throw badInput('aft run takes one experiment file (see aft --help)');
+      const loaded = loadExperiment(rest[0]!);
+      for (const w of loaded.warnings) process.stderr.write(formatProblem(loaded.file, w) + '\n');
+      return runCommand({ experiment: loaded.experiment, baseDir: loaded.baseDir, sourceText: fs.readFileSync(loaded.file, 'utf8') }, cli);
+    }
+    case 'demo': {
+      const experiment = experimentFromText(MNIST_DEMO.text, process.cwd(), MNIST_DEMO.fileName);
+      return runCommand({ experiment, baseDir: process.cwd(), sourceText: MNIST_DEMO.text }, cli);
+    }
+    case 'validate': {
+      if (rest.length !== 1) throw badInput('aft validate takes one experiment file');
+      const file = path.resolve(rest[0]!);
+      const { problems } = validateExperimentText(fs.readFileSync(file, 'utf8'), path.dirname(file));
+      for (const p of problems) process.stdout.write(formatProblem(file, p) + '\n');
+      const errors = problems.filter((p) => p.severity === 'error').length;
+      process.stdout.write(errors ? `${errors} error(s)\n` : 'ok\n');
+      return errors ? 2 : 0;
+    }
+    case 'runs': {
+      for (const r of listRuns(path.resolve(cli.values.workspace ?? process.cwd()))) {
+        const p = r.status.progress;
+        process.stdout.write(`${r.status.state.padEnd(9)} ${r.status.runId}${r.status.state === 'running' && p ? ` ${(p.fraction * 100).toFixed(0)}%` : ''}${r.status.message ? `  (${r.status.message})` : ''}\n`);
+      }
+      return 0;
+    }
+    case 'schema':
+      process.stdout.write(JSON.stringify(experimentJsonSchema(), null, 2) + '\n');
+      return 0;
+    default:
+      throw badInput(`unknown command '${cmd}' (see aft --help)`);
+  }
+}
+
+/** Entry point: maps errors to messages and exit codes. */
+export function cliEntry(): void {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`error: ${describeError(e)}\n`);
+      process.exitCode = e instanceof AftError && e.code === 'bad_input' ? 2 : 1;
+    },
+  );
+}

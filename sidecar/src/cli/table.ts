@@ -1,0 +1,26 @@
+/** The results table printed at the end of a run. */
+import type { RunSummary } from '../protocol/events';
+
+const pct = (v: number): string => (v * 100).toFixed(2);
+
+export function resultsTable(s: RunSummary): string {
+  const sourceNames = s.sources.map((x) => x.name);
+  const header = ['method', 'test accuracy % (mean ± SE)', 'per seed', 'β', ...sourceNames.map((n) => `ρ ${n}`)];
+  const rows = Object.entries(s.methods).map(([name, m]) => [
+    name,
+    `${pct(m.test_accuracy.mean)} ± ${pct(m.test_accuracy.se)}`,
+    Object.values(m.test_accuracy.per_seed).map(pct).join(' '),
+    m.kind === 'stl' ? '-' : String(m.beta),
+    ...sourceNames.map((n) => (m.rho_mean_by_source?.[n] !== undefined ? m.rho_mean_by_source[n].toFixed(3) : '-')),
+  ]);
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
+  const fmt = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  const lines = [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)];
+  const probes = s.sources.filter((x) => x.linear_probe_accuracy !== undefined);
+  if (probes.length) {
+    lines.push('', 'linear probe (test accuracy % of a logistic regression on each source\'s features):');
+    for (const p of probes) lines.push(`  ${p.name} (${p.kind}, ${p.width} features): ${pct(p.linear_probe_accuracy!)}`);
+  }
+  return lines.join('\n');
+}

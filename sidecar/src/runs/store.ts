@@ -1,0 +1,153 @@
+/**
+ * The run store: `.aft/runs/<id>/` under the workspace. It is the contract for everything that
+ * reads results later (Runs view, dashboards, `aft compare`, `aft report`); docs/run-store.md
+ * describes it. Writes are atomic (status, summary, ρ, checkpoints) or append-only (metrics,
+ * log), and a run says it is complete only after its summary is in place.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { MetricsEvent, RunState, RunSummary, Segment } from '../protocol/events';
+import { encodeSafetensors, type StTensor } from '../io/safetensors';
+import { writeFileAtomic, writeJsonAtomic } from '../util/fsx';
+
+export const RUNS_DIR = path.join('.aft', 'runs');
+
+export interface RunStatus {
+  format: 'aft-run-status';
+  version: 1;
+  runId: string;
+  experiment: string;
+  state: RunState;
+  pid: number;
+  host: string;
+  started: string;
+  updated: string;
+  finished?: string;
+  message?: string;
+  progress?: { fraction: number; label: string; etaSeconds: number | null };
+}
+
+function timestampId(d: Date): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+export class RunStore {
+  private status: RunStatus;
+  private lastBeat = 0;
+
+  private constructor(
+    readonly dir: string,
+    readonly runId: string,
+    experiment: string,
+  ) {
+    const now = new Date().toISOString();
+    this.status = { format: 'aft-run-status', version: 1, runId, experiment, state: 'running', pid: process.pid, host: os.hostname(), started: now, updated: now };
+  }
+
+  /** Creates `<workspace>/.aft/runs/<name>-<time>-<rand>/` and marks it running. */
+  static create(workspaceDir: string, experimentName: string, resolvedExperiment: unknown, sourceText: string): RunStore {
+    const runId = `${experimentName}-${timestampId(new Date())}-${Math.random().toString(36).slice(2, 6)}`;
+    const dir = path.join(workspaceDir, RUNS_DIR, runId);
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      throw new Error(`cannot create the run folder ${dir}: ${(e as Error).message}`);
+    }
+    const store = new RunStore(dir, runId, experimentName);
+    writeJsonAtomic(path.join(dir, 'status.json'), store.status);
+    writeFileAtomic(path.join(dir, 'experiment.source.yaml'), sourceText);
+    writeJsonAtomic(path.join(dir, 'experiment.json'), resolvedExperiment);
+    return store;
+  }
+
+  get state(): RunState {
+    return this.status.state;
+  }
+
+  /** Records progress in status.json, at most once a second (readers poll it). */
+  heartbeat(progress: RunStatus['progress'], force = false): void {
+    const now = Date.now();
+    if (!force && now - this.lastBeat < 1000) return;
+    this.lastBeat = now;
+    this.status = { ...this.status, updated: new Date(now).toISOString(), ...(progress ? { progress } : {}) };
+    writeJsonAtomic(path.join(this.dir, 'status.json'), this.status);
+  }
+
+  /** Final state; `completed` only after the summary has been written. */
+  finish(state: Exclude<RunState, 'running'>, message?: string): void {
+    const now = new Date().toISOString();
+    this.status = { ...this.status, state, updated: now, finished: now, ...(message !== undefined ? { message } : {}) };
+    writeJsonAtomic(path.join(this.dir, 'status.json'), this.status);
+  }
+
+  appendMetrics(m: MetricsEvent): void {
+    const { type: _type, runId: _runId, ...row } = m;
+    fs.appendFileSync(path.join(this.dir, 'metrics.jsonl'), JSON.stringify(row) + '\n');
+  }
+
+  appendLog(line: string): void {
+    fs.appendFileSync(path.join(this.dir, 'run.log'), `${new Date().toISOString()} ${line}\n`);
+  }
+
+  writeRho(method: string, seed: number, segments: Segment[], values: ArrayLike<number>): void {
+    writeJsonAtomic(path.join(this.dir, 'rho', method, `seed-${seed}.json`), { method, seed, segments, values: Array.from(values) });
+  }
+
+  writeCheckpoint(method: string, seed: number, weights: Record<string, StTensor>, meta: Record<string, string>): string {
+    const file = path.join(this.dir, 'checkpoints', `${method}-seed-${seed}.safetensors`);
+    writeFileAtomic(file, encodeSafetensors(weights, meta));
+    return file;
+  }
+
+  writeSummary(summary: RunSummary): void {
+    writeJsonAtomic(path.join(this.dir, 'summary.json'), summary);
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Reads a run's status as a reader should see it: a run marked `running` whose process on this
+ * host is gone (killed, crashed) is reported as failed, never as running or complete.
+ */
+export function readRunStatus(dir: string): RunStatus {
+  const file = path.join(dir, 'status.json');
+  const s = JSON.parse(fs.readFileSync(file, 'utf8')) as RunStatus;
+  if (s.state === 'running' && s.host === os.hostname() && !pidAlive(s.pid)) {
+    return { ...s, state: 'failed', message: `the process (pid ${s.pid}) running it ended without finishing (killed or crashed)` };
+  }
+  if (s.state === 'completed' && !fs.existsSync(path.join(dir, 'summary.json'))) {
+    return { ...s, state: 'failed', message: 'marked completed but summary.json is missing' };
+  }
+  return s;
+}
+
+export function readSummary(dir: string): RunSummary | undefined {
+  const file = path.join(dir, 'summary.json');
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as RunSummary) : undefined;
+}
+
+/** Runs in a workspace, newest first. */
+export function listRuns(workspaceDir: string): { dir: string; status: RunStatus }[] {
+  const root = path.join(workspaceDir, RUNS_DIR);
+  if (!fs.existsSync(root)) return [];
+  const out: { dir: string; status: RunStatus }[] = [];
+  for (const name of fs.readdirSync(root)) {
+    const dir = path.join(root, name);
+    try {
+      out.push({ dir, status: readRunStatus(dir) });
+    } catch {
+      // A folder without a readable status.json is not a run (or was never started).
+    }
+  }
+  return out.sort((a, b) => b.status.started.localeCompare(a.status.started));
+}

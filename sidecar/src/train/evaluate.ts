@@ -1,0 +1,25 @@
+import type { DownstreamModel } from '../models/model';
+import { tf } from '../runtime/tf';
+
+export interface Examples {
+  n: number;
+  x: Float32Array;
+  y: Int32Array;
+  /** Shape of one input. */
+  inputShape: number[];
+}
+
+/** Accuracy of the model on `data`, in chunks so memory stays bounded. */
+export function accuracy(model: DownstreamModel, data: Examples, chunk = 1024): number {
+  const width = data.inputShape.reduce((a, b) => a * b, 1);
+  let correct = 0;
+  for (let start = 0; start < data.n; start += chunk) {
+    const n = Math.min(chunk, data.n - start);
+    const pred = tf.tidy(() => {
+      const x = tf.tensor(data.x.subarray(start * width, (start + n) * width), [n, ...data.inputShape]);
+      return tf.argMax(model.forward(x).logits, 1).dataSync();
+    });
+    for (let i = 0; i < n; i++) if (pred[i] === data.y[start + i]) correct++;
+  }
+  return data.n ? correct / data.n : NaN;
+}

@@ -1,0 +1,177 @@
+/**
+ * One training job: one downstream model, one method, one β, one seed. The loop is the same
+ * for every method; a method only contributes its parameters and its regulariser.
+ */
+import type { ResolvedMethod } from '../experiment/semantics';
+import type { DownstreamSpec, TrainSpec } from '../experiment/schema';
+import { summariseBySegment } from '../features/features';
+import type { TransferMethod } from '../methods/method';
+import { createMethod } from '../methods/registry';
+import { crossEntropy } from '../methods/regularizers';
+import { createModel, loadCheckpoint, type DownstreamModel } from '../models/model';
+import type { Segment } from '../protocol/events';
+import { tf, type Scalar, type Tensor, type Tensor2D, type Variable } from '../runtime/tf';
+import { CancelledError } from '../util/errors';
+import { Rng, seedFor } from '../util/rng';
+import { accuracy, type Examples } from './evaluate';
+import { Optimizer, scheduleFactor } from './optimizer';
+
+export interface JobSpec {
+  method: ResolvedMethod;
+  beta: number;
+  seed: number;
+  downstream: DownstreamSpec;
+  /** Absolute path of a checkpoint to start from, or undefined for random init. */
+  initCheckpoint?: string;
+  train: TrainSpec;
+  numClasses: number;
+  trainData: Examples;
+  /** ψ rows aligned with trainData (width psiWidth); empty when there are no sources. */
+  psiTrain: Float32Array;
+  psiWidth: number;
+  segments: Segment[];
+  evalData: Examples;
+}
+
+export interface EvalPoint {
+  step: number;
+  epoch: number;
+  ce: number;
+  reg: number;
+  loss: number;
+  trainAccuracy: number;
+  evalAccuracy: number;
+  lr: number;
+  rho?: Float32Array;
+  rhoBySource?: Record<string, { mean: number; min: number; max: number }>;
+}
+
+export interface JobHooks {
+  signal?: AbortSignal;
+  onStep?(step: number, total: number): void;
+  onEval?(p: EvalPoint): void;
+}
+
+export interface JobResult {
+  evalAccuracy: number;
+  steps: number;
+  seconds: number;
+  rho?: Float32Array;
+  model: DownstreamModel;
+  method: TransferMethod;
+}
+
+/** Steps rounded up to whole epochs. */
+export function plannedSteps(n: number, batch: number, steps: number): { total: number; perEpoch: number } {
+  const perEpoch = Math.ceil(n / Math.min(batch, n));
+  return { total: Math.ceil(steps / perEpoch) * perEpoch, perEpoch };
+}
+
+/** Copies the rows `idx[from..to)` of a row-major matrix into `out`. */
+function gather(src: Float32Array, width: number, idx: Int32Array, from: number, to: number): Float32Array {
+  const out = new Float32Array((to - from) * width);
+  for (let i = from; i < to; i++) out.set(src.subarray(idx[i]! * width, (idx[i]! + 1) * width), (i - from) * width);
+  return out;
+}
+
+/** Lets signals, cancel requests and output through during a long job. */
+const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/**
+ * Trains one job. The caller owns (and must dispose) the returned model and method. The loop
+ * yields to the event loop at least every 100 ms so that a cancel arrives within one step.
+ */
+export async function trainJob(spec: JobSpec, hooks: JobHooks = {}): Promise<JobResult> {
+  const started = performance.now();
+  const { trainData: data, train: cfg } = spec;
+  const model = createModel(spec.downstream, data.inputShape, spec.numClasses, seedFor(spec.seed, 'init'));
+  if (spec.initCheckpoint) loadCheckpoint(model, spec.initCheckpoint);
+  const method = createMethod({ method: spec.method, featureDim: model.featureDim, psiDim: spec.psiWidth, rng: new Rng(seedFor(spec.seed, `method:${spec.method.name}`)) });
+  const modelParams = [...model.params.values(), ...method.modelParams];
+  const optimizer = new Optimizer(cfg.optimizer, [
+    { params: modelParams, lr: cfg.lr, weightDecay: cfg.weight_decay },
+    { params: method.priorParams, lr: cfg.prior_lr, weightDecay: 0 },
+  ]);
+  const allParams: Variable[] = [...modelParams, ...method.priorParams];
+  const width = data.inputShape.reduce((a, b) => a * b, 1);
+  const batch = Math.min(cfg.batch, data.n);
+  const { total, perEpoch } = plannedSteps(data.n, batch, cfg.steps);
+  const order = new Rng(seedFor(spec.seed, 'batches'));
+  const useReg = method.regularizer !== undefined && spec.beta > 0;
+  let perm = order.permutation(data.n);
+  let last = { ce: NaN, reg: NaN, loss: NaN };
+  let lastEval: EvalPoint | undefined;
+
+  const evaluate = (step: number): EvalPoint => {
+    const rho = method.rho?.();
+    return {
+      step,
+      epoch: step / perEpoch,
+      ...last,
+      trainAccuracy: accuracy(model, data),
+      evalAccuracy: accuracy(model, spec.evalData),
+      lr: cfg.lr * scheduleFactor(cfg.schedule, step, total),
+      ...(rho ? { rho, rhoBySource: summariseBySegment(rho, spec.segments) } : {}),
+    };
+  };
+
+  try {
+    let lastYield = performance.now();
+    for (let step = 0; step < total; step++) {
+      if (performance.now() - lastYield > 100) {
+        await yieldToEventLoop();
+        lastYield = performance.now();
+      }
+      if (hooks.signal?.aborted) throw new CancelledError();
+      const inEpoch = step % perEpoch;
+      if (inEpoch === 0 && step > 0) perm = order.permutation(data.n);
+      const from = inEpoch * batch;
+      const to = Math.min(from + batch, data.n);
+      const factor = scheduleFactor(cfg.schedule, step, total);
+      const logNow = (step + 1) % cfg.eval_every === 0 || step + 1 === total;
+      tf.tidy(() => {
+        const x = tf.tensor(gather(data.x, width, perm, from, to), [to - from, ...data.inputShape]);
+        const y = tf.tensor1d(Array.from(perm.subarray(from, to), (i) => data.y[i]!), 'int32');
+        const psi = useReg ? (tf.tensor2d(gather(spec.psiTrain, spec.psiWidth, perm, from, to), [to - from, spec.psiWidth]) as Tensor2D) : undefined;
+        // Tensors made inside variableGrads are freed when it returns; the ones logged are
+        // kept explicitly and freed after they are read.
+        let ceT: Scalar | undefined;
+        let regT: Scalar | undefined;
+        const { value, grads } = tf.variableGrads(() => {
+          const out = model.forward(x);
+          const ce = crossEntropy(out.logits, y);
+          if (logNow) ceT = tf.keep(ce);
+          if (!useReg || !psi) return ce;
+          const reg = method.regularizer!(out.phi, psi);
+          if (logNow) regT = tf.keep(reg);
+          return tf.add(ce, tf.mul(reg, spec.beta));
+        }, allParams);
+        optimizer.apply(new Map(allParams.map((p) => [p, grads[p.name] as Tensor])), factor);
+        if (logNow) {
+          last = { ce: ceT!.dataSync()[0]!, reg: regT ? regT.dataSync()[0]! : 0, loss: value.dataSync()[0]! };
+          ceT?.dispose();
+          regT?.dispose();
+        }
+      });
+      hooks.onStep?.(step + 1, total);
+      if (logNow) {
+        lastEval = evaluate(step + 1);
+        hooks.onEval?.(lastEval);
+      }
+    }
+  } catch (e) {
+    optimizer.dispose();
+    model.dispose();
+    method.dispose();
+    throw e;
+  }
+  optimizer.dispose();
+  // The last step always evaluates, so the final numbers are the last eval point's.
+  const final = lastEval ?? evaluate(total);
+  if (!Number.isFinite(final.loss)) {
+    model.dispose();
+    method.dispose();
+    throw new Error(`training diverged (loss ${final.loss}); try a smaller lr or β`);
+  }
+  return { evalAccuracy: final.evalAccuracy, steps: total, seconds: (performance.now() - started) / 1000, ...(final.rho ? { rho: final.rho } : {}), model, method };
+}
