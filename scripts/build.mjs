@@ -8,6 +8,6 @@ const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs'
 
 await build({
   ...common,
-  entryPoints: { cli: 'sidecar/src/cli/index.ts', bench: 'sidecar/src/bench/index.ts' },
+  entryPoints: { cli: 'sidecar/src/cli/index.ts', server: 'sidecar/src/server/index.ts', bench: 'sidecar/src/bench/index.ts' },
   outdir: 'dist/sidecar',
 });

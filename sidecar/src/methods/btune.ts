@@ -58,9 +58,9 @@ export function mixedProjection(state: BTuneState, psiDim?: number): { matrix: F
   const m = new Float32Array(total * k);
   let row = 0;
   featureDims.forEach((di, i) => {
-    const w = sourceWeights[i]!;
+    const w = sourceWeights[i];
     if (w.length !== k * di) throw badInput(`B-Tuning: source ${i}'s LogME weights have ${w.length} values, expected ${k}×${di}`);
-    for (let a = 0; a < di; a++) for (let c = 0; c < k; c++) m[(row + a) * k + c] = pi[i]! * w[c * di + a];
+    for (let a = 0; a < di; a++) for (let c = 0; c < k; c++) m[(row + a) * k + c] = pi[i] * w[c * di + a];
     row += di;
   });
   return { matrix: m, psiDim: total };

@@ -25,7 +25,7 @@ export function gramOfColumns(f: ArrayLike<number>, rows: number, cols: number):
   for (let i = 0; i < rows; i += 4) {
     const take = Math.min(4, rows - i);
     for (let q = 0; q < 4; q++) {
-      const rq = r[q]!;
+      const rq = r[q];
       if (q < take) for (let a = 0; a < cols; a++) rq[a] = f[(i + q) * cols + a];
       else rq.fill(0);
     }

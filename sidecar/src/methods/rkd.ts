@@ -68,15 +68,15 @@ function coincidenceTol(d: number): number {
 
 function geometry(features: Tensor2D): Geometry {
   const [b, d] = features.shape;
-  const x = tf.sub(features, tf.mean(features, 0, true));
+  const x = tf.sub<Tensor2D>(features, tf.mean(features, 0, true));
   const gram = matMulT(x, x);
-  const norms = tf.sum(tf.square(x), 1);
+  const norms = tf.sum<Tensor1D>(tf.square(x), 1);
   const pairNorms = tf.add(tf.reshape(norms, [b, 1]), tf.reshape(norms, [1, b]));
-  const sq = tf.sub(pairNorms, tf.mul(gram, 2));
+  const sq = tf.sub<Tensor2D>(pairNorms, tf.mul(gram, 2));
   const off = tf.sub(1, tf.eye(b));
-  const dist = tf.mul(tf.sqrt(tf.maximum(sq, SQ_FLOOR)), off);
+  const dist = tf.mul<Tensor2D>(tf.sqrt(tf.maximum(sq, SQ_FLOOR)), off);
   const distinct = tf.mul(tf.cast(tf.greater(sq, tf.maximum(tf.mul(pairNorms, coincidenceTol(d)), SQ_FLOOR)), 'float32'), off);
-  const inv = tf.mul(tf.rsqrt(tf.maximum(sq, SQ_FLOOR)), distinct);
+  const inv = tf.mul<Tensor2D>(tf.rsqrt(tf.maximum(sq, SQ_FLOOR)), distinct);
   return { x, gram, norms, sq, dist, inv };
 }
 
@@ -94,7 +94,7 @@ function distanceTerm(s: Geometry, t: Geometry): { loss: Scalar; dSq: Tensor2D }
   const sd = tf.div(s.dist, mu);
   const td = tf.div(t.dist, tf.div(tf.sum(t.dist), pairs));
   const diff = tf.sub(sd, td);
-  const loss = tf.div(tf.sum(smoothL1(diff)), b * b);
+  const loss = tf.div<Scalar>(tf.sum(smoothL1(diff)), b * b);
   // R_ab = ∂L/∂(D_ab/μ); through μ = ΣD/(B(B−1)) every entry also moves every other.
   const r = tf.div(tf.clipByValue(diff, -1, 1), b * b);
   const viaMean = tf.div(tf.sum(tf.mul(r, s.dist)), tf.mul(tf.square(mu), pairs));
@@ -102,7 +102,7 @@ function distanceTerm(s: Geometry, t: Geometry): { loss: Scalar; dSq: Tensor2D }
   const dDist = tf.mul(tf.sub(tf.div(r, mu), viaMean), off);
   // D = sqrt(max(sq, floor)): no gradient where the clamp is active; D ≥ 1e-6 off the diagonal.
   const live = tf.cast(tf.greater(s.sq, SQ_FLOOR), 'float32');
-  const dSq = tf.mul(tf.div(dDist, tf.add(tf.mul(s.dist, 2), tf.eye(b))), live) as Tensor2D;
+  const dSq = tf.mul<Tensor2D>(tf.div(dDist, tf.add(tf.mul(s.dist, 2), tf.eye(b))), live);
   return { loss, dSq };
 }
 
@@ -123,16 +123,16 @@ function angleBlock(s: Geometry, t: Geometry, a0: number, c: number): { loss: Sc
   const b = s.gram.shape[0];
   const { cos, inside, invRows } = anchorCosines(s, a0, c);
   const diff = tf.sub(cos, anchorCosines(t, a0, c).cos);
-  const loss = tf.div(tf.sum(smoothL1(diff)), b * b * b);
+  const loss = tf.div<Scalar>(tf.sum(smoothL1(diff)), b * b * b);
   const g = tf.mul(tf.div(tf.clipByValue(diff, -1, 1), b * b * b), inside);
   // p = ∂L/∂dots_abc = g · inv_ab · inv_ac; dots = G_bc − G_ab − G_ac + n_a.
   const p = tf.mul(tf.mul(g, tf.reshape(invRows, [c, b, 1])), tf.reshape(invRows, [c, 1, b]));
-  const dGram = tf.sum(p, 0) as Tensor2D;
-  const dRows = tf.neg(tf.sum(p, 2)) as Tensor2D;
-  const dNorms = tf.sum(p, [1, 2]) as Tensor1D;
+  const dGram = tf.sum<Tensor2D>(p, 0);
+  const dRows = tf.neg<Tensor2D>(tf.add(tf.sum(p, 2), tf.sum(p, 1)));
+  const dNorms = tf.sum<Tensor1D>(p, [1, 2]);
   // inv_ab appears in cos_abc and cos_acb for every c; ∂inv/∂sq = −inv³/2.
   const gc = tf.mul(g, cos);
-  const dSqRows = tf.mul(tf.mul(tf.square(invRows), -0.5), tf.add(tf.sum(gc, 2), tf.sum(gc, 1))) as Tensor2D;
+  const dSqRows = tf.mul<Tensor2D>(tf.mul(tf.square(invRows), -0.5), tf.add(tf.sum(gc, 2), tf.sum(gc, 1)));
   return { loss, dGram, dRows, dNorms, dSqRows };
 }
 
@@ -162,7 +162,7 @@ function lossAndGramGrad(phi: Tensor2D, psi: Tensor2D, block: number): { loss: S
     norms.push(part[3]);
     sqRows.push(part[4]);
   }
-  const loss = tf.add(tf.mul(dist.loss, 0.5), lossAngle) as Scalar;
+  const loss = tf.add<Scalar>(tf.mul(dist.loss, 0.5), lossAngle);
   // R = ½L_dist + L_angle; sq_ab = n_a + n_b − 2G_ab.
   const dSq = tf.add(tf.mul(dist.dSq, 0.5), tf.concat(sqRows, 0));
   const dNorms = tf.add(tf.add(tf.concat(norms, 0), tf.sum(dSq, 1)), tf.sum(dSq, 0));
@@ -190,7 +190,7 @@ function makeRkd(block: number): (phi: Tensor2D, psi: Tensor2D) => Scalar {
         return [tf.mul(tf.sub(gx, tf.mean(gx, 0, true)), dy as Scalar), tf.zerosLike(psi)];
       },
     };
-  }) as (phi: Tensor2D, psi: Tensor2D) => Scalar;
+  });
 }
 
 const byBlock = new Map<number, (phi: Tensor2D, psi: Tensor2D) => Scalar>();

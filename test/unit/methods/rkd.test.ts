@@ -50,13 +50,13 @@ function randn(rng: Rng, rows: number, cols: number, scale = 1, shift = 0): Floa
 function valueAndGrad(f: (p: Tensor2D) => Scalar, phi: Tensor2D): { loss: number; grad: Float32Array } {
   return tf.tidy(() => {
     const { value, grad } = tf.valueAndGrad(f)(phi);
-    return { loss: value.dataSync()[0]!, grad: grad.dataSync() as Float32Array };
+    return { loss: value.dataSync()[0], grad: grad.dataSync() as Float32Array };
   });
 }
 
 function maxRelDiff(got: Float32Array, want: Float32Array): number {
   const scale = Math.max(...want.map(Math.abs), 1e-12);
-  return Math.max(...got.map((g, i) => Math.abs(g - want[i]!))) / scale;
+  return Math.max(...got.map((g, i) => Math.abs(g - want[i]))) / scale;
 }
 
 describe('rkd', () => {
@@ -121,8 +121,8 @@ describe('rkd', () => {
     const phi = tf.tensor2d(randn(rng, 6, 3), [6, 3]);
     const psi = tf.tensor2d(randn(rng, 6, 4), [6, 4]);
     const g = tf.grads((p: Tensor, q: Tensor) => rkdLoss(p as Tensor2D, q as Tensor2D))([phi, psi]);
-    assert.ok(Math.max(...g[0]!.dataSync().map(Math.abs)) > 0);
-    assert.deepEqual(Array.from(g[1]!.dataSync()), new Array(24).fill(0));
+    assert.ok(Math.max(...g[0].dataSync().map(Math.abs)) > 0);
+    assert.deepEqual(Array.from(g[1].dataSync()), new Array(24).fill(0));
     const one = valueAndGrad((p) => rkdLoss(p, tf.ones([1, 4])), tf.ones([1, 3]));
     assert.equal(one.loss, 0);
     assert.deepEqual(Array.from(one.grad), [0, 0, 0]);
@@ -140,7 +140,7 @@ describe('rkd', () => {
     const before = tf.memory().numTensors;
     const info = await tf.profile(() => {
       const { value, grad } = tf.valueAndGrad((p: Tensor2D) => rkdLoss(p, psi))(phi);
-      assert.ok(Number.isFinite(value.dataSync()[0]!));
+      assert.ok(Number.isFinite(value.dataSync()[0]));
       tf.dispose([value, grad]);
     });
     assert.equal(tf.memory().numTensors, before, 'tensors leaked');
@@ -155,7 +155,7 @@ describe('rkd', () => {
     assert.equal(m.name, 'rkd');
     assert.equal(m.usesPretrained, true);
     assert.deepEqual([m.modelParams.length, m.priorParams.length], [0, 0]);
-    const r = tf.tidy(() => m.regularizer!(tf.randomNormal([5, 3]), tf.randomNormal([5, 4])).dataSync()[0]!);
+    const r = tf.tidy(() => m.regularizer!(tf.randomNormal([5, 3]), tf.randomNormal([5, 4])).dataSync()[0]);
     assert.ok(r > 0);
     m.dispose();
   });

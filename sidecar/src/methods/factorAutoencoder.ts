@@ -1,0 +1,177 @@
+/**
+ * The "paraphraser" of factor transfer (Kim et al., NeurIPS 2018) on pre-trained features: an
+ * autoencoder D → D → D/2 → D/2 → D/2 → D → D (ReLU between layers, linear code and output)
+ * trained with MSE and Adam. Its codes are the factors the student's translator imitates.
+ *
+ * Only training features ever reach it: a held-out slice of them (by seed) decides early
+ * stopping, and the weights of the best validation epoch are the ones kept.
+ *
+ * Features are standardised per column with the statistics of the rows it fits: concatenated
+ * sources come at very different scales, and a raw MSE would spend the whole bottleneck on the
+ * largest one.
+ */
+import { tf, type Scalar, type Tensor2D } from '../runtime/tf';
+import { AftError, badInput, CancelledError } from '../util/errors';
+import { Rng, seedFor } from '../util/rng';
+import { EarlyStopping } from './earlyStopping';
+import { applyMlp, createMlp, freezeMlp, mlpVariables } from './mlp';
+
+export interface AutoencoderOptions {
+  seed: number;
+  learningRate?: number;
+  batchSize?: number;
+  maxEpochs?: number;
+  /** Epochs without a better validation loss before stopping. */
+  patience?: number;
+  /** Share of the training rows held out for early stopping. */
+  valFraction?: number;
+  signal?: AbortSignal;
+  onEpoch?(p: { epoch: number; trainLoss: number; valLoss: number }): void;
+}
+
+export interface FactorAutoencoder {
+  inputDim: number;
+  factorDim: number;
+  /** Factors (B×factorDim) of raw pre-trained features (B×inputDim); constants, no gradient. */
+  encode(psi: Tensor2D): Tensor2D;
+  /** Factors of many rows at once, computed in batches. */
+  factorsOf(features: Float32Array, rows: number): Float32Array;
+  /** Mean squared reconstruction error (standardised units, as in training) of raw rows. */
+  reconstructionError(features: Float32Array, rows: number): number;
+  /** Training rows held out for early stopping. */
+  validationRows: Int32Array;
+  history: { trainLoss: number[]; valLoss: number[] };
+  /** Epoch (0-based) whose weights were kept. */
+  bestEpoch: number;
+  stoppedEarly: boolean;
+  dispose(): void;
+}
+
+const EVAL_BATCH = 1024;
+
+function rowsOf(features: Float32Array, dim: number, rows: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(rows.length * dim);
+  for (let i = 0; i < rows.length; i++) out.set(features.subarray(rows[i] * dim, (rows[i] + 1) * dim), i * dim);
+  return out;
+}
+
+function columnStats(x: Float32Array, rows: number, dim: number): { mean: Float32Array; std: Float32Array } {
+  const mean = new Float64Array(dim);
+  const sq = new Float64Array(dim);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < dim; j++) mean[j] += x[i * dim + j];
+  for (let j = 0; j < dim; j++) mean[j] /= rows;
+  for (let i = 0; i < rows; i++) for (let j = 0; j < dim; j++) sq[j] += (x[i * dim + j] - mean[j]) ** 2;
+  // A constant column is only centred (dividing by ~0 would blow up its round-off).
+  const std = Float32Array.from(sq, (s) => Math.sqrt(s / rows) || 1);
+  return { mean: Float32Array.from(mean), std };
+}
+
+/** Runs `f` over row batches of `x` and concatenates the results. */
+function inBatches(x: Float32Array, rows: number, dim: number, f: (b: Tensor2D) => Tensor2D): Float32Array[] {
+  const out: Float32Array[] = [];
+  for (let r = 0; r < rows; r += EVAL_BATCH) {
+    const n = Math.min(EVAL_BATCH, rows - r);
+    out.push(tf.tidy(() => f(tf.tensor2d(x.subarray(r * dim, (r + n) * dim), [n, dim])).dataSync() as Float32Array));
+  }
+  return out;
+}
+
+/** Trains the autoencoder on `features` (row-major rows×dim training features). */
+export function trainFactorAutoencoder(features: Float32Array, rows: number, dim: number, opts: AutoencoderOptions): FactorAutoencoder {
+  if (features.length !== rows * dim) throw badInput(`factor transfer: expected ${rows}×${dim} feature values, got ${features.length}`);
+  if (dim < 2) throw badInput(`factor transfer needs pre-trained features at least 2 wide (the factors are half as wide), got ${dim}`);
+  const valFraction = opts.valFraction ?? 0.1;
+  const nVal = Math.max(1, Math.round(rows * valFraction));
+  if (rows - nVal < 1) throw badInput(`factor transfer: ${rows} training rows are too few to hold out a validation split`);
+  const rng = new Rng(seedFor(opts.seed, 'factor-autoencoder'));
+  const perm = rng.permutation(rows);
+  const validationRows = perm.slice(0, nVal);
+  const fitRows = perm.slice(nVal);
+  const fitRaw = rowsOf(features, dim, fitRows);
+  const { mean, std } = columnStats(fitRaw, fitRows.length, dim);
+  const meanT = tf.tensor1d(mean);
+  const stdT = tf.tensor1d(std);
+  const standardise = (x: Tensor2D): Tensor2D => tf.div(tf.sub(x, meanT), stdT);
+
+  const factorDim = Math.floor(dim / 2);
+  const enc = createMlp(rng, [dim, dim, factorDim, factorDim], 'ft.enc');
+  const dec = createMlp(rng, [factorDim, factorDim, dim, dim], 'ft.dec');
+  const vars = [...mlpVariables(enc), ...mlpVariables(dec)];
+  const fit = tf.tidy(() => standardise(tf.tensor2d(fitRaw, [fitRows.length, dim])));
+  const val = tf.tidy(() => standardise(tf.tensor2d(rowsOf(features, dim, validationRows), [nVal, dim])));
+  const mse = (x: Tensor2D): Scalar => tf.mean(tf.square(tf.sub(applyMlp(dec, applyMlp(enc, x)), x)));
+
+  const optimizer = tf.train.adam(opts.learningRate ?? 1e-3);
+  const batch = opts.batchSize ?? 128;
+  const stopper = new EarlyStopping(opts.patience ?? 5);
+  const history = { trainLoss: [] as number[], valLoss: [] as number[] };
+  let best = { enc: freezeMlp(enc), dec: freezeMlp(dec) };
+  const maxEpochs = opts.maxEpochs ?? 100;
+  try {
+    for (let epoch = 0; epoch < maxEpochs && !stopper.shouldStop; epoch++) {
+      const order = rng.permutation(fitRows.length);
+      let sum = tf.scalar(0);
+      for (let s = 0; s < order.length; s += batch) {
+        if (opts.signal?.aborted) throw new CancelledError();
+        const idx = tf.tensor1d(order.subarray(s, Math.min(s + batch, order.length)), 'int32');
+        const cost = optimizer.minimize(() => mse(tf.gather(fit, idx)), true, vars)!;
+        const next = tf.add<Scalar>(sum, tf.mul(cost, idx.shape[0]));
+        tf.dispose([idx, cost, sum]);
+        sum = next;
+      }
+      const trainLoss = sum.dataSync()[0] / fitRows.length;
+      sum.dispose();
+      const valLoss = tf.tidy(() => mse(val).dataSync()[0]);
+      if (!Number.isFinite(trainLoss) || !Number.isFinite(valLoss)) {
+        throw new AftError('run_failed', `factor transfer: the autoencoder diverged at epoch ${epoch} (loss ${trainLoss}); try a lower learning rate`);
+      }
+      history.trainLoss.push(trainLoss);
+      history.valLoss.push(valLoss);
+      opts.onEpoch?.({ epoch, trainLoss, valLoss });
+      if (stopper.update(epoch, valLoss)) {
+        tf.dispose([...best.enc, ...best.dec].flatMap((l) => [l.w, l.b]));
+        best = { enc: freezeMlp(enc), dec: freezeMlp(dec) };
+      }
+    }
+  } catch (e) {
+    tf.dispose([...best.enc, ...best.dec].flatMap((l) => [l.w, l.b]));
+    tf.dispose([meanT, stdT]);
+    throw e;
+  } finally {
+    optimizer.dispose();
+    tf.dispose([...vars, fit, val]);
+  }
+
+  const { enc: frozenEnc, dec: frozenDec } = best;
+  const encode = (psi: Tensor2D): Tensor2D => {
+    if (psi.shape[1] !== dim) throw badInput(`factor transfer: the autoencoder takes ${dim}-wide features, got ${psi.shape[1]}`);
+    return applyMlp(frozenEnc, standardise(psi));
+  };
+  return {
+    inputDim: dim,
+    factorDim,
+    encode,
+    factorsOf: (x, n) => {
+      const out = new Float32Array(n * factorDim);
+      let at = 0;
+      for (const part of inBatches(x, n, dim, encode)) {
+        out.set(part, at);
+        at += part.length;
+      }
+      return out;
+    },
+    reconstructionError: (x, n) => {
+      const errs = inBatches(x, n, dim, (b) => {
+        const z = standardise(b);
+        return tf.reshape(tf.sum(tf.square(tf.sub(applyMlp(frozenDec, applyMlp(frozenEnc, z)), z))), [1, 1]);
+      });
+      return errs.reduce((s, e) => s + e[0], 0) / (n * dim);
+    },
+    validationRows,
+    history,
+    bestEpoch: stopper.bestEpoch,
+    stoppedEarly: stopper.shouldStop,
+    dispose: () => tf.dispose([meanT, stdT, ...[...frozenEnc, ...frozenDec].flatMap((l) => [l.w, l.b])]),
+  };
+}
+

@@ -1,0 +1,103 @@
+/**
+ * The `aft` CLI as a user runs it (a real child process): exit codes, messages that say where
+ * and what, `--json` events, Ctrl-C, and a kill -9 that must not leave a run looking alive.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { listRuns, readRunStatus } from '../../sidecar/src/runs/store';
+
+const root = path.join(__dirname, '..', '..');
+const cli = path.join(root, 'sidecar', 'src', 'cli', 'index.ts');
+const ablation = path.join(root, 'test', 'fixtures', 'experiments', 'valid', 'npy-ablation.aft.yaml');
+// tsx is resolved from the repo, not from the temporary folders the commands run in.
+const tsx = pathToFileURL(path.join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+
+function aft(args: string[], cwd: string): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', tsx, cli, ...args], { cwd, encoding: 'utf8', env: { ...process.env, AFT_CACHE_DIR: path.join(cwd, 'cache') } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function tmpdir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'aft-cli-'));
+}
+
+function waitForRunning(child: ChildProcess, ws: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const t = setInterval(() => {
+      const runs = listRuns(ws);
+      const r = runs[0];
+      if (r?.status.progress && r.status.state === 'running') {
+        clearInterval(t);
+        resolve(r.dir);
+      }
+    }, 100);
+    child.on('exit', () => {
+      clearInterval(t);
+      reject(new Error('aft exited before the run started'));
+    });
+  });
+}
+
+describe('aft CLI', () => {
+  it('--help exits 0 and lists the commands', () => {
+    const r = aft(['--help'], tmpdir());
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /aft run FILE/);
+    assert.match(r.stdout, /aft demo/);
+  });
+
+  it('an invalid experiment file exits 2 naming file, line, column and field', () => {
+    const ws = tmpdir();
+    const f = path.join(ws, 'bad.aft.yaml');
+    fs.writeFileSync(f, 'name: x\ndataset: { source: mnist }\nmethods: [stl]\ntrain: { stpes: 10 }\n');
+    const r = aft(['run', f], ws);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /bad\.aft\.yaml:4:10: error: train\.stpes: unknown key `stpes` \(did you mean `steps`\?\)/);
+  });
+
+  it('an unknown option exits 2', () => {
+    const r = aft(['run', ablation, '--bogus'], tmpdir());
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /bogus/);
+  });
+
+  it('--json prints one JSON event per line, ending with the completed status', () => {
+    const ws = tmpdir();
+    const r = aft(['run', ablation, '--json', '--methods', 'aft', '--steps', '12', '--workspace', ws], ws);
+    assert.equal(r.code, 0, r.stderr);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; state?: string });
+    assert.ok(events.some((e) => e.type === 'metrics'));
+    assert.ok(events.some((e) => e.type === 'result'));
+    assert.deepEqual(events.at(-1), { ...events.at(-1), type: 'status', state: 'completed' });
+  });
+
+  it('Ctrl-C cancels: exit 1 and the run says cancelled', async () => {
+    const ws = tmpdir();
+    const child = spawn(process.execPath, ['--import', tsx, cli, 'run', ablation, '--steps', '100000', '--methods', 'aft'], { cwd: ws, stdio: 'ignore' });
+    const dir = await waitForRunning(child, ws);
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    child.kill('SIGINT');
+    assert.equal(await exited, 1);
+    assert.equal(readRunStatus(dir).state, 'cancelled');
+  });
+
+  it('kill -9 leaves a run that reads as failed, never running or complete', async () => {
+    const ws = tmpdir();
+    const child = spawn(process.execPath, ['--import', tsx, cli, 'run', ablation, '--steps', '100000', '--methods', 'aft'], { cwd: ws, stdio: 'ignore' });
+    const dir = await waitForRunning(child, ws);
+    const exited = new Promise((r) => child.on('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    const raw = JSON.parse(fs.readFileSync(path.join(dir, 'status.json'), 'utf8')) as { state: string };
+    assert.equal(raw.state, 'running', 'the killed process could not write anything');
+    const s = readRunStatus(dir);
+    assert.equal(s.state, 'failed');
+    assert.match(s.message ?? '', /ended without finishing/);
+    assert.ok(!fs.existsSync(path.join(dir, 'summary.json')));
+  });
+});
