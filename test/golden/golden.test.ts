@@ -12,7 +12,8 @@ import { initBackend, type BackendChoice } from '../../sidecar/src/runtime/tf';
 import { ADAPTERS, type GoldenCase } from './adapters';
 
 const dir = path.resolve(process.env.AFT_GOLDEN_DIR ?? path.join(__dirname, '..', '..', '..', 'shared', 'golden'));
-const backend = (process.env.AFT_TEST_BACKEND ?? 'cpu') as BackendChoice;
+// The same cases run on every backend that loads here (cpu always; wasm where it starts).
+const backends = (process.env.AFT_TEST_BACKENDS ?? 'cpu,wasm').split(',') as BackendChoice[];
 
 function flatten(v: unknown): number[] {
   return Array.isArray(v) ? (v as unknown[]).flatMap(flatten) : [v as number];
@@ -37,7 +38,7 @@ function compareArray(name: string, got: Float64Array, want: number[], rtol: num
 
 const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : [];
 
-describe(`golden regularisers (${dir}, backend ${backend})`, () => {
+for (const backend of backends) describe(`golden regularisers (${dir}, backend ${backend})`, () => {
   before(async () => {
     await initBackend(backend);
   });

@@ -94,7 +94,7 @@ export const downstreamSchema = z
     init: z
       .string()
       .default('random')
-      .describe('`random` (seeded) or the path of a checkpoint (.safetensors written by `aft`).'),
+      .describe('`random` (seeded), or the path of a checkpoint: a .safetensors written by `aft` (run folder `checkpoints/`) or a TensorFlow.js `model.json` with its weight shards.'),
   })
   .describe('The small model that is trained; its features φ are the input of its linear head.');
 

@@ -2,9 +2,8 @@
  * Downstream models. Each exposes its features φ (the input of its linear head) next to its
  * logits, because every transfer method regularises φ.
  */
-import * as fs from 'node:fs';
 import type { DownstreamSpec } from '../experiment/schema';
-import { readSafetensors, type StTensor } from '../io/safetensors';
+import type { StTensor } from '../io/safetensors';
 import { tf, type Tensor, type Tensor2D, type Tensor4D, type Variable } from '../runtime/tf';
 import { badInput } from '../util/errors';
 import { Rng } from '../util/rng';
@@ -91,18 +90,4 @@ export function modelWeights(model: DownstreamModel): Record<string, StTensor> {
   const out: Record<string, StTensor> = {};
   for (const [k, v] of model.params) out[k] = { shape: v.shape, data: v.dataSync() as Float32Array };
   return out;
-}
-
-/** Loads a checkpoint written by `aft` into a model of the same architecture. */
-export function loadCheckpoint(model: DownstreamModel, file: string): void {
-  if (!fs.existsSync(file)) throw badInput('checkpoint not found', { file, field: 'downstream.init' });
-  const { tensors } = readSafetensors(file);
-  for (const [k, v] of model.params) {
-    const t = tensors[k];
-    if (!t) throw badInput(`checkpoint has no tensor '${k}' (it has: ${Object.keys(tensors).join(', ')})`, { file, field: 'downstream.init' });
-    if (t.shape.join('x') !== v.shape.join('x')) {
-      throw badInput(`tensor '${k}' has shape [${t.shape.join(', ')}] but the model needs [${v.shape.join(', ')}]`, { file, field: 'downstream.init' });
-    }
-    v.assign(tf.tensor(t.data, v.shape));
-  }
 }

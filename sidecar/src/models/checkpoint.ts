@@ -1,0 +1,71 @@
+/**
+ * Starting weights for a downstream model: a `.safetensors` checkpoint written by `aft` (keys are
+ * the model's parameter names), or a TensorFlow.js checkpoint (`model.json` with a weights
+ * manifest and its `.bin` shards, as `model.save('file://...')` writes), whose weights are taken
+ * in order — a tfjs Sequential of Dense/Conv2D layers stores kernels and biases in the same
+ * layout and order as these models. Every shape is checked; a mismatch names the tensor.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readSafetensors, type StTensor } from '../io/safetensors';
+import { tf } from '../runtime/tf';
+import { badInput } from '../util/errors';
+import type { DownstreamModel } from './model';
+
+interface WeightsManifest {
+  weightsManifest?: { paths: string[]; weights: { name: string; shape: number[]; dtype: string }[] }[];
+}
+
+/** Reads a tfjs `model.json` + shards into named float32 tensors, in manifest order. */
+export function readTfjsWeights(file: string): { name: string; tensor: StTensor }[] {
+  let json: WeightsManifest;
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8')) as WeightsManifest;
+  } catch (e) {
+    throw badInput(`cannot read tfjs model.json: ${(e as Error).message}`, { file, field: 'downstream.init' });
+  }
+  if (!Array.isArray(json.weightsManifest)) throw badInput('not a tfjs checkpoint: no weightsManifest', { file, field: 'downstream.init' });
+  const out: { name: string; tensor: StTensor }[] = [];
+  for (const group of json.weightsManifest) {
+    const bytes = Buffer.concat(group.paths.map((p) => fs.readFileSync(path.resolve(path.dirname(file), p))));
+    let offset = 0;
+    for (const w of group.weights) {
+      if (w.dtype !== 'float32') throw badInput(`weight '${w.name}' has dtype ${w.dtype}; only float32 checkpoints are supported`, { file, field: 'downstream.init' });
+      const count = w.shape.reduce((a, b) => a * b, 1);
+      if (offset + count * 4 > bytes.length) throw badInput(`weight shards are shorter than the manifest says (at '${w.name}')`, { file, field: 'downstream.init' });
+      const data = new Float32Array(count);
+      data.set(new Float32Array(bytes.buffer.slice(bytes.byteOffset + offset, bytes.byteOffset + offset + count * 4)));
+      out.push({ name: w.name, tensor: { shape: w.shape, data } });
+      offset += count * 4;
+    }
+  }
+  return out;
+}
+
+function assign(model: DownstreamModel, name: string, t: StTensor, source: string, file: string): void {
+  const v = model.params.get(name)!;
+  if (t.shape.join('x') !== v.shape.join('x')) {
+    throw badInput(`${source} has shape [${t.shape.join(', ')}] but the model's ${name} needs [${v.shape.join(', ')}]`, { file, field: 'downstream.init' });
+  }
+  v.assign(tf.tensor(t.data, v.shape));
+}
+
+/** Loads starting weights into `model` (same architecture); throws a bad-input error otherwise. */
+export function loadCheckpoint(model: DownstreamModel, file: string): void {
+  if (!fs.existsSync(file)) throw badInput('checkpoint not found', { file, field: 'downstream.init' });
+  if (file.endsWith('.json')) {
+    const weights = readTfjsWeights(file);
+    const names = [...model.params.keys()];
+    if (weights.length !== names.length) {
+      throw badInput(`the tfjs checkpoint has ${weights.length} weights but the model has ${names.length} (${names.join(', ')})`, { file, field: 'downstream.init' });
+    }
+    names.forEach((n, i) => assign(model, n, weights[i]!.tensor, `weight '${weights[i]!.name}'`, file));
+    return;
+  }
+  const { tensors } = readSafetensors(file);
+  for (const k of model.params.keys()) {
+    const t = tensors[k];
+    if (!t) throw badInput(`checkpoint has no tensor '${k}' (it has: ${Object.keys(tensors).join(', ')})`, { file, field: 'downstream.init' });
+    assign(model, k, t, `tensor '${k}'`, file);
+  }
+}
