@@ -1,7 +1,7 @@
 /** Method kinds → factories. Adding a method means adding one module and one line here. */
 import type { MethodKind } from '../experiment/schema';
 import { tf, type Tensor1D, type Tensor2D, type Variable } from '../runtime/tf';
-import { variable, glorot } from '../models/layers';
+import { dense, variable, glorot } from '../models/layers';
 import type { MethodFactory, TransferMethod } from './method';
 import { aftKernelLoss, aftNoKernelLoss, kdLoss, weightBySigmoid } from './regularizers';
 
@@ -32,13 +32,17 @@ const aft: MethodFactory = ({ method, psiDim, rng }) => {
     const init = new Float32Array(psiDim * psiDim);
     for (let i = 0; i < init.length; i++) init[i] = rng.normal() / Math.sqrt(psiDim);
     const s = variable(init, [psiDim, psiDim], 'aft.S');
+    const zeroBias = tf.zeros([psiDim]);
     return {
       name: method.name,
       modelParams: [],
       priorParams: [s],
       usesPretrained: true,
-      regularizer: (phi, psi) => aftKernelLoss(phi, tf.matMul(psi, s), method.kernel),
-      dispose: () => s.dispose(),
+      regularizer: (phi, psi) => aftKernelLoss(phi, dense(psi, s, zeroBias), method.kernel),
+      dispose: () => {
+        s.dispose();
+        zeroBias.dispose();
+      },
     };
   }
   // s = 0 → ρ = 0.5 at the start; `identity` keeps it there (frozen).

@@ -22,7 +22,21 @@ export const dense = tf.customGrad<Tensor2D>((...args: unknown[]) => {
   };
 });
 
-/** A product a·bᵀ with the fast-path gradient (used by kernels, K = φφᵀ). */
+/** y = x Wᵀ + b for W stored as [out, in] (the golden cases' layout), with plain-product gradients. */
+export const denseT = tf.customGrad<Tensor2D>((...args: unknown[]) => {
+  const [x, w, b, save] = args as [Tensor2D, Tensor2D, Tensor, (ts: Tensor[]) => void];
+  save([x, w]);
+  return {
+    value: tf.add<Tensor2D>(tf.matMul(x, tf.transpose(w)), b),
+    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+      const g = dy as Tensor2D;
+      const [xs, ws] = saved as [Tensor2D, Tensor2D];
+      return [tf.matMul(g, ws), tf.matMul(tf.transpose(g), xs), tf.sum(g, 0)];
+    },
+  };
+}) as (x: Tensor2D, w: Tensor2D, b: Tensor) => Tensor2D;
+
+/** A product a·bᵀ (forward only: its autodiff gradient takes tfjs's slow transposed path). */
 export function matMulT(a: Tensor2D, b: Tensor2D): Tensor2D {
   return tf.matMul(a, tf.transpose(b));
 }
