@@ -110,7 +110,7 @@ async function runCommand(input: ExperimentInput, cli: Cli): Promise<number> {
     if (!v.json) {
       const s = outcome.summary;
       process.stdout.write(`\n${resultsTable(s)}\n`);
-      const teacher = (s as { teacher?: { validation_accuracy: number; built_seconds: number } }).teacher;
+      const teacher = s.teacher;
       if (teacher) process.stdout.write(`\nteacher (mnist-teacher) accuracy on its own held-out digits: ${(teacher.validation_accuracy * 100).toFixed(2)}%${teacher.built_seconds ? ` (built in ${formatDuration(teacher.built_seconds)})` : ' (cached)'}\n`);
       process.stdout.write(`\nbackend ${s.backend}; total time ${formatDuration((performance.now() - t0) / 1000)}\nrun folder: ${outcome.dir}\n`);
     }

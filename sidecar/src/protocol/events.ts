@@ -122,6 +122,8 @@ export interface RunSummary {
   backend: string;
   sources: SourceSummary[];
   methods: Record<string, MethodSummary>;
+  /** The built-in teacher, when the experiment uses it. */
+  teacher?: { validation_accuracy: number; built_seconds: number; file: string };
   started: string;
   finished: string;
   seconds: number;

@@ -117,11 +117,11 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
       backend: activeBackend()?.id ?? backend.id,
       sources: sourceSummaries,
       methods,
+      ...(sources.teacher ? { teacher: { validation_accuracy: sources.teacher.validationAccuracy, built_seconds: sources.teacher.seconds, file: sources.teacher.file } } : {}),
       started: started.toISOString(),
       finished: finished.toISOString(),
       seconds: (finished.getTime() - started.getTime()) / 1000,
     };
-    if (sources.teacher) (summary as RunSummary & { teacher?: unknown }).teacher = { validation_accuracy: sources.teacher.validationAccuracy, built_seconds: sources.teacher.seconds, file: sources.teacher.file };
     store.writeSummary(summary);
     store.finish('completed');
     emit({ type: 'status', runId, state: 'completed', runDir: store.dir });

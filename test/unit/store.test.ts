@@ -1,0 +1,60 @@
+/** The run store's guarantees: what readers see for complete, killed and broken runs. */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { listRuns, readRunStatus, RunStore } from '../../sidecar/src/runs/store';
+import { writeFileAtomic } from '../../sidecar/src/util/fsx';
+
+const ws = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'aft-store-'));
+
+describe('run store', () => {
+  it('a new run is running; a finished one carries its state and message', () => {
+    const s = RunStore.create(ws(), 'exp', { a: 1 }, 'name: exp\n');
+    assert.equal(readRunStatus(s.dir).state, 'running');
+    s.finish('failed', 'boom');
+    const st = readRunStatus(s.dir);
+    assert.equal(st.state, 'failed');
+    assert.equal(st.message, 'boom');
+    assert.equal(fs.readFileSync(path.join(s.dir, 'experiment.source.yaml'), 'utf8'), 'name: exp\n');
+  });
+
+  it('a run marked completed without summary.json reads as failed', () => {
+    const s = RunStore.create(ws(), 'exp', {}, '');
+    s.finish('completed');
+    assert.equal(readRunStatus(s.dir).state, 'failed');
+  });
+
+  it('a running run whose process is gone reads as failed', () => {
+    const s = RunStore.create(ws(), 'exp', {}, '');
+    const file = path.join(s.dir, 'status.json');
+    const st = JSON.parse(fs.readFileSync(file, 'utf8')) as { pid: number };
+    st.pid = 2 ** 22 + 12345; // above Linux's pid_max default: never a live process
+    fs.writeFileSync(file, JSON.stringify(st));
+    assert.equal(readRunStatus(s.dir).state, 'failed');
+  });
+
+  it('lists runs newest first and ignores folders that are not runs', () => {
+    const w = ws();
+    const a = RunStore.create(w, 'a', {}, '');
+    fs.mkdirSync(path.join(w, '.aft', 'runs', 'junk'));
+    const file = path.join(a.dir, 'status.json');
+    const st = JSON.parse(fs.readFileSync(file, 'utf8')) as { started: string };
+    st.started = '2000-01-01T00:00:00.000Z';
+    fs.writeFileSync(file, JSON.stringify(st));
+    const b = RunStore.create(w, 'b', {}, '');
+    assert.deepEqual(listRuns(w).map((r) => r.dir), [b.dir, a.dir]);
+  });
+
+  it('an atomic write that fails leaves the old file and no temporary file', () => {
+    const dir = ws();
+    const f = path.join(dir, 'x.json');
+    writeFileAtomic(f, 'old');
+    fs.mkdirSync(path.join(dir, 'x.json.blocker'));
+    // Writing over a directory fails at rename: the old content must survive.
+    assert.throws(() => writeFileAtomic(path.join(dir, 'x.json.blocker'), 'new'));
+    assert.equal(fs.readFileSync(f, 'utf8'), 'old');
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['x.json', 'x.json.blocker']);
+  });
+});
