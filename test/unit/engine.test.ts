@@ -65,6 +65,19 @@ describe('engine on .npy data', () => {
     assert.ok(events.some((e) => e.type === 'progress' && e.etaSeconds !== null));
   });
 
+  it('trains the baselines (rkd, ft, btune) and reports source quality', async () => {
+    const out = await run(path.join(fixtures, 'experiments', 'valid', 'npy-baselines.aft.yaml'), tmpdir());
+    const s = out.summary;
+    assert.deepEqual(Object.keys(s.methods), ['stl', 'rkd', 'ft', 'btune']);
+    for (const [name, m] of Object.entries(s.methods)) assert.ok(Number.isFinite(m.test_accuracy.mean) && m.test_accuracy.mean > 0.4, `${name}: ${m.test_accuracy.mean}`);
+    // The toy "clip" features encode the class; the noise source does not.
+    const [clip, noise] = s.sources;
+    assert.ok(clip!.linear_probe_accuracy! > 0.9, `clip probe ${clip!.linear_probe_accuracy}`);
+    assert.ok(noise!.linear_probe_accuracy! < 0.6, `noise probe ${noise!.linear_probe_accuracy}`);
+    assert.ok(clip!.logme_score! > noise!.logme_score!);
+    assert.ok(s.linear_probe_concat! > 0.8);
+  });
+
   it('marks a cancelled run cancelled, without a summary', async () => {
     const ws = tmpdir();
     const controller = new AbortController();

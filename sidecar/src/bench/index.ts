@@ -10,6 +10,7 @@ import type { ResolvedMethod } from '../experiment/semantics';
 import { noiseFeatures } from '../features/noise';
 import { initBackend, type BackendChoice } from '../runtime/tf';
 import { trainJob } from '../train/job';
+import { SharedMethodState } from '../methods/method';
 
 const { values } = parseArgs({ options: { json: { type: 'boolean' }, backend: { type: 'string' }, steps: { type: 'string' } } });
 
@@ -34,6 +35,8 @@ async function msPerStep(model: DownstreamSpec, method: ResolvedMethod, steps: n
       psiWidth: psi.width,
       segments: [{ name: 'psi', offset: 0, width: psi.width }],
       evalData: { ...ds.test, inputShape: ds.inputShape },
+      shared: new SharedMethodState(),
+      dataKey: 'bench',
     }).then((r) => {
       r.model.dispose();
       r.method.dispose();

@@ -15,6 +15,8 @@ import { MNIST_DEMO } from '../templates/templates';
 import { runExperiment, type ExperimentInput } from '../train/run';
 import { AftError, badInput, CancelledError, describeError } from '../util/errors';
 import { resultsTable } from './table';
+import { reportCommand } from '../report/cli';
+import { compareRuns, comparisonTable } from '../compare/compare';
 import { formatDuration, TerminalReporter } from './terminal';
 
 const VERSION = '0.1.0';
@@ -26,6 +28,9 @@ Usage:
   aft demo [options]         run the built-in MNIST low-data demo (STL, KD, AFT; 3 seeds)
   aft validate FILE          check an experiment file and list its problems
   aft runs [--workspace DIR] list runs and their state
+  aft compare RUN...         one table of methods × runs, and the correlation of each method's
+                             accuracy with the linear probe of the run's sources (--json)
+  aft report RUN [--out F]   write a run's dashboard as one self-contained HTML file
   aft schema                 print the experiment JSON Schema
   aft --help | --version
 
@@ -51,7 +56,7 @@ function parseList(v: string | undefined, what: string, int = false): string[] |
 
 interface Cli {
   positionals: string[];
-  values: { backend?: string; seeds?: string; steps?: string; methods?: string; workspace?: string; json?: boolean; verbose?: boolean; help?: boolean; version?: boolean };
+  values: { backend?: string; seeds?: string; steps?: string; methods?: string; workspace?: string; out?: string; json?: boolean; verbose?: boolean; help?: boolean; version?: boolean };
 }
 
 function parse(argv: string[]): Cli {
@@ -65,6 +70,7 @@ function parse(argv: string[]): Cli {
         steps: { type: 'string' },
         methods: { type: 'string' },
         workspace: { type: 'string' },
+        out: { type: 'string', short: 'o' },
         json: { type: 'boolean' },
         verbose: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -164,6 +170,13 @@ export async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
+    case 'compare': {
+      const c = compareRuns(rest);
+      process.stdout.write(cli.values.json ? JSON.stringify(c) + '\n' : comparisonTable(c) + '\n');
+      return 0;
+    }
+    case 'report':
+      return reportCommand(rest, cli.values.out, cli.values.workspace);
     case 'schema':
       process.stdout.write(JSON.stringify(experimentJsonSchema(), null, 2) + '\n');
       return 0;

@@ -17,10 +17,14 @@ export function resultsTable(s: RunSummary): string {
   const widths = header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
   const fmt = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   const lines = [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)];
-  const probes = s.sources.filter((x) => x.linear_probe_accuracy !== undefined);
-  if (probes.length) {
-    lines.push('', 'linear probe (test accuracy % of a logistic regression on each source\'s features):');
-    for (const p of probes) lines.push(`  ${p.name} (${p.kind}, ${p.width} features): ${pct(p.linear_probe_accuracy!)}`);
+  if (s.sources.length) {
+    lines.push('', 'pre-trained sources (linear probe: test accuracy % of a logistic regression on the source\'s features):');
+    for (const p of s.sources) {
+      const probe = p.linear_probe_accuracy !== undefined ? pct(p.linear_probe_accuracy) : 'n/a';
+      const lm = p.logme_score !== undefined ? `, LogME ${p.logme_score.toFixed(3)}` : '';
+      lines.push(`  ${p.name} (${p.kind}, ${p.width} features): linear probe ${probe}${lm}`);
+    }
+    if (s.linear_probe_concat !== undefined) lines.push(`  all sources concatenated: linear probe ${pct(s.linear_probe_concat)}`);
   }
   return lines.join('\n');
 }

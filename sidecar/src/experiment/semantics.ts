@@ -4,7 +4,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { arrayProblems, type FileProbe } from './arrays';
 import type { Experiment, MethodKind } from './schema';
+
+export type { FileProbe } from './arrays';
 
 export interface SemanticProblem {
   path: (string | number)[];
@@ -30,7 +33,7 @@ export function resolveMethods(exp: Pick<Experiment, 'methods'>): ResolvedMethod
 }
 
 /** Kinds that need at least one pre-trained source. */
-export const NEEDS_PRETRAINED: ReadonlySet<MethodKind> = new Set(['kd', 'aft', 'aft-no-kernel']);
+export const NEEDS_PRETRAINED: ReadonlySet<MethodKind> = new Set(['kd', 'aft', 'aft-no-kernel', 'rkd', 'ft', 'btune']);
 
 /** β grids used when the file gives none, per method kind. */
 export const DEFAULT_BETA: Record<MethodKind, number[]> = {
@@ -38,6 +41,9 @@ export const DEFAULT_BETA: Record<MethodKind, number[]> = {
   kd: [0.1, 1, 10],
   aft: [1, 10, 100],
   'aft-no-kernel': [0.1, 1, 10],
+  rkd: [0.1, 1, 10],
+  ft: [0.1, 1, 10],
+  btune: [0.1, 1, 10],
 };
 
 /** The β grid of a method: from the file, else the default of its kind. */
@@ -58,18 +64,64 @@ export function referencedPaths(exp: Experiment): { path: (string | number)[]; f
       out.push({ path: ['dataset', split, 'labels'], file: ds[split].labels });
     }
   }
+  if (ds.source === 'images') out.push({ path: ['dataset', 'folder'], file: ds.folder });
+  if (ds.source === 'text') {
+    for (const key of ['train', 'test', 'tokenizer'] as const) {
+      const file = ds[key];
+      if (file !== undefined) out.push({ path: ['dataset', key], file });
+    }
+  }
   exp.pretrained.forEach((s, i) => {
     if ('features' in s) {
       out.push({ path: ['pretrained', i, 'features', 'train'], file: s.features.train });
       out.push({ path: ['pretrained', i, 'features', 'test'], file: s.features.test });
+    }
+    if ('onnx' in s) {
+      for (const key of ['folder', 'model', 'tokenizer'] as const) {
+        const file = s.onnx[key];
+        if (file !== undefined) out.push({ path: ['pretrained', i, 'onnx', key], file });
+      }
     }
   });
   if (exp.downstream.init !== 'random') out.push({ path: ['downstream', 'init'], file: exp.downstream.init });
   return out;
 }
 
-export function semanticProblems(exp: Experiment, baseDir?: string): SemanticProblem[] {
+/** A copy of the experiment with every referenced path absolute (what the run store keeps). */
+export function resolvePaths(exp: Experiment, baseDir: string): Experiment {
+  const copy = structuredClone(exp);
+  for (const ref of referencedPaths(exp)) {
+    let node = copy as unknown as Record<string | number, unknown>;
+    for (const key of ref.path.slice(0, -1)) node = node[key] as Record<string | number, unknown>;
+    node[ref.path[ref.path.length - 1]!] = path.resolve(baseDir, ref.file);
+  }
+  return copy;
+}
+
+/** Checks of the feature-extraction and downstream fields that no single field shows. */
+function modelProblems(exp: Experiment): SemanticProblem[] {
   const problems: SemanticProblem[] = [];
+  exp.pretrained.forEach((s, i) => {
+    if ('onnx' in s && s.onnx.folder === undefined && s.onnx.model === undefined) {
+      problems.push({ path: ['pretrained', i, 'onnx'], message: 'an onnx source needs `folder` (a Hugging Face ONNX folder) or `model` (an .onnx file)' });
+    }
+  });
+  const d = exp.downstream;
+  if (d.model === 'transformer') {
+    if (exp.dataset.source !== 'text') problems.push({ path: ['downstream', 'model'], message: `the transformer reads token ids; it needs a \`text\` dataset, not \`${exp.dataset.source}\`` });
+    if (d.width % d.heads !== 0) problems.push({ path: ['downstream', 'heads'], message: `${d.heads} heads do not divide the width ${d.width}` });
+  } else if (exp.dataset.source === 'text') {
+    problems.push({ path: ['downstream', 'model'], message: `text datasets need \`model: transformer\` (the ${d.model} cannot read token ids)` });
+  }
+  return problems;
+}
+
+/**
+ * Problems no single field shows. With `baseDir`, referenced files must exist; with `files` too,
+ * their headers are checked against each other and the dataset (see `arrays.ts`).
+ */
+export function semanticProblems(exp: Experiment, baseDir?: string, files?: FileProbe): SemanticProblem[] {
+  const problems: SemanticProblem[] = modelProblems(exp);
   const seenSources = new Map<string, number>();
   exp.pretrained.forEach((s, i) => {
     const first = seenSources.get(s.name);
@@ -96,20 +148,30 @@ export function semanticProblems(exp: Experiment, baseDir?: string): SemanticPro
       problems.push({ path: ['beta'], key, message: '`stl` has no regulariser, so its β is ignored', severity: 'warning' });
     }
   }
+  let trainSize: number | undefined;
   if (exp.dataset.source === 'mnist') {
     const ds = exp.dataset;
     if (ds.train + ds.test > 4000) {
       problems.push({ path: ['dataset', 'test'], message: `train + test = ${ds.train + ds.test}, but only 4000 MNIST digits are not reserved for the teacher` });
     }
-    const tuneTrain = Math.floor(ds.train * (1 - exp.tune.holdout));
-    if (exp.train.batch > tuneTrain) {
-      problems.push({ path: ['train', 'batch'], message: `batch ${exp.train.batch} is larger than the ${tuneTrain} examples left for training while β is tuned (train ${ds.train} minus the ${Math.round(exp.tune.holdout * 100)}% holdout)` });
-    }
+    trainSize = ds.train;
   }
   if (baseDir !== undefined) {
+    const exists = files ? (f: string) => files.exists(f) : (f: string) => fs.existsSync(f);
     for (const ref of referencedPaths(exp)) {
       const abs = path.resolve(baseDir, ref.file);
-      if (!fs.existsSync(abs)) problems.push({ path: ref.path, message: `file not found: ${abs}` });
+      if (!exists(abs)) problems.push({ path: ref.path, message: `file not found: ${abs}` });
+    }
+    if (files) {
+      const arrays = arrayProblems(exp, baseDir, files);
+      problems.push(...arrays.problems);
+      trainSize ??= arrays.trainSize;
+    }
+  }
+  if (trainSize !== undefined) {
+    const tuneTrain = Math.floor(trainSize * (1 - exp.tune.holdout));
+    if (exp.train.batch > tuneTrain) {
+      problems.push({ path: ['train', 'batch'], message: `batch ${exp.train.batch} is larger than the ${tuneTrain} examples left for training while β is tuned (train ${trainSize} minus the ${Math.round(exp.tune.holdout * 100)}% holdout)` });
     }
   }
   return problems;

@@ -18,6 +18,7 @@ import { Rng } from '../util/rng';
 import { takeSplit } from '../data/dataset';
 import { trainJob } from '../train/job';
 import type { FeatureBlock } from './features';
+import { SharedMethodState } from '../methods/method';
 
 /** Bump when the recipe changes, so stale caches are rebuilt rather than reused. */
 export const TEACHER_VERSION = 'mnist-teacher-v1';
@@ -77,6 +78,8 @@ export async function ensureTeacher(onProgress: (step: number, total: number) =>
       psiWidth: 0,
       segments: [],
       evalData: { ...val, inputShape: INPUT_SHAPE },
+      shared: new SharedMethodState(),
+      dataKey: 'teacher',
     },
     { onStep: onProgress, ...(signal ? { signal } : {}) },
   );

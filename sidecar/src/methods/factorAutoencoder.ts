@@ -71,7 +71,10 @@ function inBatches(x: Float32Array, rows: number, dim: number, f: (b: Tensor2D) 
   const out: Float32Array[] = [];
   for (let r = 0; r < rows; r += EVAL_BATCH) {
     const n = Math.min(EVAL_BATCH, rows - r);
-    out.push(tf.tidy(() => f(tf.tensor2d(x.subarray(r * dim, (r + n) * dim), [n, dim])).dataSync() as Float32Array));
+    // Read back outside tidy: tidy walks every element of an array it returns.
+    const y = tf.tidy(() => f(tf.tensor2d(x.subarray(r * dim, (r + n) * dim), [n, dim])));
+    out.push(y.dataSync() as Float32Array);
+    y.dispose();
   }
   return out;
 }

@@ -28,7 +28,7 @@ export interface LbfgsResult {
 
 const dot = (a: Float64Array, b: Float64Array): number => {
   let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
   return s;
 };
 
@@ -39,17 +39,17 @@ function direction(g: Float64Array, s: Float64Array[], y: Float64Array[]): Float
   const q = Float64Array.from(g);
   const alpha = new Float64Array(s.length);
   for (let i = s.length - 1; i >= 0; i--) {
-    alpha[i] = dot(s[i]!, q) / dot(y[i]!, s[i]!);
-    for (let j = 0; j < q.length; j++) q[j]! -= alpha[i]! * y[i]![j]!;
+    alpha[i] = dot(s[i], q) / dot(y[i], s[i]);
+    for (let j = 0; j < q.length; j++) q[j] -= alpha[i] * y[i][j];
   }
   // Initial Hessian scaled by sᵀy / yᵀy of the newest pair, so a step of 1 is usually accepted.
   const gamma = s.length ? dot(s.at(-1)!, y.at(-1)!) / dot(y.at(-1)!, y.at(-1)!) : 1;
-  for (let j = 0; j < q.length; j++) q[j]! *= gamma;
+  for (let j = 0; j < q.length; j++) q[j] *= gamma;
   for (let i = 0; i < s.length; i++) {
-    const beta = dot(y[i]!, q) / dot(y[i]!, s[i]!);
-    for (let j = 0; j < q.length; j++) q[j]! += s[i]![j]! * (alpha[i]! - beta);
+    const beta = dot(y[i], q) / dot(y[i], s[i]);
+    for (let j = 0; j < q.length; j++) q[j] += s[i][j] * (alpha[i] - beta);
   }
-  for (let j = 0; j < q.length; j++) q[j] = -q[j]!;
+  for (let j = 0; j < q.length; j++) q[j] = -q[j];
   return q;
 }
 
@@ -79,15 +79,15 @@ export function minimizeLbfgs(f: Objective, x0: Float64Array, opts: LbfgsOptions
     const gNew = new Float64Array(n);
     let fNew = Infinity;
     for (let tries = 0; ; tries++) {
-      for (let j = 0; j < n; j++) xNew[j] = x[j]! + t * d[j]!;
+      for (let j = 0; j < n; j++) xNew[j] = x[j] + t * d[j];
       fNew = f(xNew, gNew);
       evaluations++;
       if (fNew <= fx + 1e-4 * t * slope) break;
       if (tries === 40) return { x, value: fx, iterations: iter, evaluations, converged: false };
       t *= 0.5;
     }
-    const sk = xNew.map((v, j) => v - x[j]!);
-    const yk = gNew.map((v, j) => v - g[j]!);
+    const sk = xNew.map((v, j) => v - x[j]);
+    const yk = gNew.map((v, j) => v - g[j]);
     // Keep only pairs with positive curvature, which keeps H positive definite.
     if (dot(sk, yk) > 1e-12 * dot(yk, yk)) {
       s.push(sk);

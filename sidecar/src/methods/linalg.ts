@@ -20,7 +20,8 @@ export interface SymmetricEigen {
 export function gramOfColumns(f: ArrayLike<number>, rows: number, cols: number): Float64Array {
   const g = new Float64Array(cols * cols);
   // Four rows per pass over the upper triangle: each entry of g is loaded and stored once per
-  // four rank-one updates, which is what bounds this loop (2.5x faster than one row per pass).
+  // four rank-one updates, which is what bounds this loop (1.45x faster than one row per pass
+  // at 3,600×1024: 2.1 s against 3.0 s).
   const r = [0, 1, 2, 3].map(() => new Float64Array(cols));
   for (let i = 0; i < rows; i += 4) {
     const take = Math.min(4, rows - i);

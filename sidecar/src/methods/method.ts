@@ -3,8 +3,45 @@
  * parameters and for the regulariser of a batch, and knows nothing else about it.
  */
 import type { ResolvedMethod } from '../experiment/semantics';
+import type { Segment } from '../protocol/events';
 import type { Scalar, Tensor2D, Variable } from '../runtime/tf';
 import type { Rng } from '../util/rng';
+
+/**
+ * State that several jobs of a run can share because it depends only on their training data
+ * (e.g. factor transfer's autoencoder, LogME of each source), not on β or the seed.
+ */
+export class SharedMethodState {
+  private readonly items = new Map<string, { value: unknown; dispose?: () => void }>();
+
+  get<T>(key: string, create: () => T, dispose?: (v: T) => void): T {
+    const hit = this.items.get(key);
+    if (hit) return hit.value as T;
+    const value = create();
+    this.items.set(key, { value, ...(dispose ? { dispose: () => dispose(value) } : {}) });
+    return value;
+  }
+
+  dispose(): void {
+    for (const v of this.items.values()) v.dispose?.();
+    this.items.clear();
+  }
+}
+
+/** The training data a method may need before training starts (B-Tuning, factor transfer). */
+export interface MethodData {
+  /** Identifies the training set (e.g. `final`, `tune`), for shared state. */
+  key: string;
+  rows: number;
+  /** ψ of the training rows, rows × psiDim. */
+  psiTrain: Float32Array;
+  segments: Segment[];
+  labels: Int32Array;
+  numClasses: number;
+  /** φ of the untrained student on the training rows, rows × featureDim (computed on demand). */
+  initialFeatures(): Float32Array;
+  shared: SharedMethodState;
+}
 
 export interface MethodSetup {
   method: ResolvedMethod;
@@ -13,6 +50,9 @@ export interface MethodSetup {
   /** Width D of the concatenated pre-trained features ψ (0 when there are none). */
   psiDim: number;
   rng: Rng;
+  /** Seed of the job (methods derive their own streams from it). */
+  seed: number;
+  data: MethodData;
 }
 
 export interface TransferMethod {

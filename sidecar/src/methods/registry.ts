@@ -2,7 +2,12 @@
 import type { MethodKind } from '../experiment/schema';
 import { tf, type Tensor1D, type Tensor2D, type Variable } from '../runtime/tf';
 import { dense, variable, glorot } from '../models/layers';
+import { createBTune } from './btune';
+import { trainFactorAutoencoder } from './factorAutoencoder';
+import { createFactorTransfer } from './factorTransfer';
+import { logme } from './logme';
 import type { MethodFactory, TransferMethod } from './method';
+import { rkdMethod } from './rkd';
 import { aftKernelLoss, aftNoKernelLoss, kdLoss, weightBySigmoid } from './regularizers';
 
 const stl: MethodFactory = ({ method }) => ({
@@ -71,12 +76,50 @@ const aftNoKernel: MethodFactory = ({ method, featureDim, psiDim, rng }) => {
   };
 };
 
+/** B-Tuning: LogME of each source's slice of ψ and of the untrained student's features. */
+const btune: MethodFactory = (setup) => {
+  const { data, featureDim } = setup;
+  const sources = data.shared.get(`logme-sources:${data.key}`, () =>
+    data.segments.map((seg) => logme(sliceColumns(data.psiTrain, setup.psiDim, seg.offset, seg.width), data.labels, data.rows, seg.width, { numClasses: data.numClasses })),
+  );
+  const student = logme(data.initialFeatures(), data.labels, data.rows, featureDim, { numClasses: data.numClasses });
+  return createBTune(setup, {
+    scores: sources.map((r) => r.score),
+    featureDims: data.segments.map((s) => s.width),
+    sourceWeights: sources.map((r) => r.weights),
+    studentWeights: student.weights,
+    numClasses: data.numClasses,
+  });
+};
+
+/** Factor transfer: one autoencoder per training set, shared by every β and seed. */
+const ft: MethodFactory = (setup) => {
+  const { data } = setup;
+  const ae = data.shared.get(
+    `ft-autoencoder:${data.key}`,
+    () => trainFactorAutoencoder(data.psiTrain, data.rows, setup.psiDim, { seed: 0 }),
+    (a) => a.dispose(),
+  );
+  return createFactorTransfer(setup, ae);
+};
+
 export const METHODS: Record<MethodKind, MethodFactory> = {
   stl,
   kd,
   aft,
   'aft-no-kernel': aftNoKernel,
+  rkd: rkdMethod,
+  ft,
+  btune,
 };
+
+/** Columns [offset, offset + width) of a row-major matrix with `width` … `dim` columns. */
+function sliceColumns(m: Float32Array, dim: number, offset: number, width: number): Float32Array {
+  const rows = m.length / dim;
+  const out = new Float32Array(rows * width);
+  for (let r = 0; r < rows; r++) out.set(m.subarray(r * dim + offset, r * dim + offset + width), r * width);
+  return out;
+}
 
 export function createMethod(setup: Parameters<MethodFactory>[0]): TransferMethod {
   return METHODS[setup.method.kind](setup);

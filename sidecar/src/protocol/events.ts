@@ -111,6 +111,8 @@ export interface SourceSummary {
   width: number;
   /** Linear-probe test accuracy of this source's features. */
   linear_probe_accuracy?: number;
+  /** LogME score (mean log-evidence per example) of this source's training features. */
+  logme_score?: number;
 }
 
 export interface RunSummary {
@@ -121,6 +123,8 @@ export interface RunSummary {
   dataset: { name: string; train: number; test: number; classes: number; inputShape: number[] };
   backend: string;
   sources: SourceSummary[];
+  /** Linear-probe test accuracy of all sources concatenated. */
+  linear_probe_concat?: number;
   methods: Record<string, MethodSummary>;
   /** The built-in teacher, when the experiment uses it. */
   teacher?: { validation_accuracy: number; built_seconds: number; file: string };

@@ -23,3 +23,15 @@ export function accuracy(model: DownstreamModel, data: Examples, chunk = 1024): 
   }
   return data.n ? correct / data.n : NaN;
 }
+
+/** The model's features φ for every row of `data`, rows × featureDim, in chunks. */
+export function featuresOf(model: DownstreamModel, data: Examples, chunk = 1024): Float32Array {
+  const width = data.inputShape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(data.n * model.featureDim);
+  for (let start = 0; start < data.n; start += chunk) {
+    const n = Math.min(chunk, data.n - start);
+    const phi = tf.tidy(() => model.forward(tf.tensor(data.x.subarray(start * width, (start + n) * width), [n, ...data.inputShape])).phi.dataSync());
+    out.set(phi, start * model.featureDim);
+  }
+  return out;
+}

@@ -5,16 +5,16 @@
 import type { ResolvedMethod } from '../experiment/semantics';
 import type { DownstreamSpec, TrainSpec } from '../experiment/schema';
 import { summariseBySegment } from '../features/features';
-import type { TransferMethod } from '../methods/method';
+import type { SharedMethodState, TransferMethod } from '../methods/method';
 import { createMethod } from '../methods/registry';
 import { crossEntropy } from '../methods/regularizers';
 import { loadCheckpoint } from '../models/checkpoint';
 import { createModel, type DownstreamModel } from '../models/model';
 import type { Segment } from '../protocol/events';
-import { tf, type Scalar, type Tensor, type Tensor2D, type Variable } from '../runtime/tf';
+import { tf, type Scalar, type Variable } from '../runtime/tf';
 import { CancelledError } from '../util/errors';
 import { Rng, seedFor } from '../util/rng';
-import { accuracy, type Examples } from './evaluate';
+import { accuracy, featuresOf, type Examples } from './evaluate';
 import { Optimizer, scheduleFactor } from './optimizer';
 
 export interface JobSpec {
@@ -32,6 +32,9 @@ export interface JobSpec {
   psiWidth: number;
   segments: Segment[];
   evalData: Examples;
+  /** State shared by the jobs of a run that train on the same data (`dataKey`). */
+  shared: SharedMethodState;
+  dataKey: string;
 }
 
 export interface EvalPoint {
@@ -71,7 +74,7 @@ export function plannedSteps(n: number, batch: number, steps: number): { total: 
 /** Copies the rows `idx[from..to)` of a row-major matrix into `out`. */
 function gather(src: Float32Array, width: number, idx: Int32Array, from: number, to: number): Float32Array {
   const out = new Float32Array((to - from) * width);
-  for (let i = from; i < to; i++) out.set(src.subarray(idx[i]! * width, (idx[i]! + 1) * width), (i - from) * width);
+  for (let i = from; i < to; i++) out.set(src.subarray(idx[i] * width, (idx[i] + 1) * width), (i - from) * width);
   return out;
 }
 
@@ -87,7 +90,23 @@ export async function trainJob(spec: JobSpec, hooks: JobHooks = {}): Promise<Job
   const { trainData: data, train: cfg } = spec;
   const model = createModel(spec.downstream, data.inputShape, spec.numClasses, seedFor(spec.seed, 'init'));
   if (spec.initCheckpoint) loadCheckpoint(model, spec.initCheckpoint);
-  const method = createMethod({ method: spec.method, featureDim: model.featureDim, psiDim: spec.psiWidth, rng: new Rng(seedFor(spec.seed, `method:${spec.method.name}`)) });
+  const method = createMethod({
+    method: spec.method,
+    featureDim: model.featureDim,
+    psiDim: spec.psiWidth,
+    rng: new Rng(seedFor(spec.seed, `method:${spec.method.name}`)),
+    seed: spec.seed,
+    data: {
+      key: spec.dataKey,
+      rows: data.n,
+      psiTrain: spec.psiTrain,
+      segments: spec.segments,
+      labels: data.y,
+      numClasses: spec.numClasses,
+      initialFeatures: () => featuresOf(model, data),
+      shared: spec.shared,
+    },
+  });
   const modelParams = [...model.params.values(), ...method.modelParams];
   const optimizer = new Optimizer(cfg.optimizer, [
     { params: modelParams, lr: cfg.lr, weightDecay: cfg.weight_decay },
@@ -132,8 +151,8 @@ export async function trainJob(spec: JobSpec, hooks: JobHooks = {}): Promise<Job
       const logNow = (step + 1) % cfg.eval_every === 0 || step + 1 === total;
       tf.tidy(() => {
         const x = tf.tensor(gather(data.x, width, perm, from, to), [to - from, ...data.inputShape]);
-        const y = tf.tensor1d(Array.from(perm.subarray(from, to), (i) => data.y[i]!), 'int32');
-        const psi = useReg ? (tf.tensor2d(gather(spec.psiTrain, spec.psiWidth, perm, from, to), [to - from, spec.psiWidth]) as Tensor2D) : undefined;
+        const y = tf.tensor1d(Array.from(perm.subarray(from, to), (i) => data.y[i]), 'int32');
+        const psi = useReg ? (tf.tensor2d(gather(spec.psiTrain, spec.psiWidth, perm, from, to), [to - from, spec.psiWidth])) : undefined;
         // Tensors made inside variableGrads are freed when it returns; the ones logged are
         // kept explicitly and freed after they are read.
         let ceT: Scalar | undefined;
@@ -147,9 +166,9 @@ export async function trainJob(spec: JobSpec, hooks: JobHooks = {}): Promise<Job
           if (logNow) regT = tf.keep(reg);
           return tf.add(ce, tf.mul(reg, spec.beta));
         }, allParams);
-        optimizer.apply(new Map(allParams.map((p) => [p, grads[p.name] as Tensor])), factor);
+        optimizer.apply(new Map(allParams.map((p) => [p, grads[p.name]])), factor);
         if (logNow) {
-          last = { ce: ceT!.dataSync()[0]!, reg: regT ? regT.dataSync()[0]! : 0, loss: value.dataSync()[0]! };
+          last = { ce: ceT!.dataSync()[0], reg: regT ? regT.dataSync()[0] : 0, loss: value.dataSync()[0] };
           ceT?.dispose();
           regT?.dispose();
         }

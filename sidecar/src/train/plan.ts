@@ -31,7 +31,7 @@ export function planJobs(exp: Experiment, nTrain: number): PlannedJob[] {
       if (grid.length > 1 && (exp.tune.seeds === 'all' || i === 0)) {
         for (const beta of grid) jobs.push({ method, seed, phase: 'tune', beta, steps: tuneSteps });
       }
-      jobs.push({ method, seed, phase: 'final', ...(grid.length === 1 ? { beta: grid[0]! } : {}), steps: full });
+      jobs.push({ method, seed, phase: 'final', ...(grid.length === 1 ? { beta: grid[0] } : {}), steps: full });
     });
   }
   return jobs;

@@ -9,12 +9,14 @@ import type { Experiment } from '../experiment/schema';
 import { betaGrid, resolveMethods } from '../experiment/semantics';
 import { buildSources } from '../features/sources';
 import { modelWeights } from '../models/model';
-import type { EventSink, MethodSummary, RunEvent, RunSummary, SourceSummary } from '../protocol/events';
+import type { EventSink, MethodSummary, RunEvent, RunSummary } from '../protocol/events';
+import { assessSources } from '../features/quality';
 import { RunStore } from '../runs/store';
 import { activeBackend, initBackend, type BackendChoice } from '../runtime/tf';
 import { AftError, CancelledError, describeError } from '../util/errors';
 import { Rng } from '../util/rng';
 import type { Examples } from './evaluate';
+import { SharedMethodState } from '../methods/method';
 import { trainJob, type EvalPoint } from './job';
 import { planJobs, tuneTrainSize, type PlannedJob } from './plan';
 import { meanSe } from './stats';
@@ -53,7 +55,7 @@ export function applyOverrides(exp: Experiment, o: Pick<RunOptions, 'backend' | 
     const names = resolveMethods(exp).map((m) => m.name);
     const unknown = o.methods.filter((m) => !names.includes(m));
     if (unknown.length) throw new AftError('bad_input', `unknown method ${unknown.join(', ')}; this experiment has ${names.join(', ')}`);
-    methods = exp.methods.filter((_, i) => o.methods!.includes(names[i]!));
+    methods = exp.methods.filter((_, i) => o.methods!.includes(names[i]));
   }
   return {
     ...exp,
@@ -105,7 +107,7 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
     });
     const psi = sources.features;
     if (psi.width) log(`pre-trained features ψ: ${psi.segments.map((s) => `${s.name} (${s.width})`).join(' + ')} = ${psi.width}`);
-    const sourceSummaries: SourceSummary[] = sources.blocks.map((b) => ({ name: b.name, kind: b.kind, width: b.width }));
+    const quality = psi.width ? assessSources(sources.blocks, psi, ds, exp.tune.holdout, exp.tune.split_seed, log) : { sources: [] };
     const methods = await trainAll(exp, ds, psi, input.baseDir, store, emit, log, opts.signal);
     const finished = new Date();
     const summary: RunSummary = {
@@ -115,7 +117,8 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
       experiment: exp.name,
       dataset: { name: ds.name, train: ds.train.n, test: ds.test.n, classes: ds.numClasses, inputShape: ds.inputShape },
       backend: activeBackend()?.id ?? backend.id,
-      sources: sourceSummaries,
+      sources: quality.sources,
+      ...(quality.concatProbe !== undefined ? { linear_probe_concat: quality.concatProbe } : {}),
       methods,
       ...(sources.teacher ? { teacher: { validation_accuracy: sources.teacher.validationAccuracy, built_seconds: sources.teacher.seconds, file: sources.teacher.file } } : {}),
       started: started.toISOString(),
@@ -174,14 +177,22 @@ async function trainAll(
   const perSeed = new Map<string, Record<string, number>>();
   const rhoMeans = new Map<string, Record<string, number>[]>();
   const seconds = new Map<string, number>();
+  const shared = new SharedMethodState();
+  try {
+    return await trainJobs();
+  } finally {
+    shared.dispose();
+  }
+
+  async function trainJobs(): Promise<Record<string, MethodSummary>> {
 
   for (let j = 0; j < jobs.length; j++) {
-    const job = jobs[j]!;
+    const job = jobs[j];
     await yieldToEventLoop();
     if (signal?.aborted) throw new CancelledError();
     const m = job.method;
     const grid = betaGrid(exp, m);
-    const beta = job.beta ?? chosen.get(`${m.name}:${exp.tune.seeds === 'all' ? job.seed : exp.seeds[0]}`) ?? grid[0]!;
+    const beta = job.beta ?? chosen.get(`${m.name}:${exp.tune.seeds === 'all' ? job.seed : exp.seeds[0]}`) ?? grid[0];
     const tune = job.phase === 'tune';
     const label = `${m.name} seed ${job.seed}${m.kind === 'stl' ? '' : ` β=${beta}`}${tune ? ' (choosing β on the holdout)' : ''}`;
     log(`job ${j + 1}/${jobs.length}: ${label}`);
@@ -204,6 +215,8 @@ async function trainAll(
         psiWidth: psi.width,
         segments: psi.segments,
         evalData: tune ? tuneData.holdout : fullData.test,
+        shared,
+        dataKey: tune ? 'tune' : 'final',
       },
       {
         ...(signal ? { signal } : {}),
@@ -262,7 +275,7 @@ async function trainAll(
           const bySource: Record<string, number> = {};
           for (const s of psi.segments) {
             let sum = 0;
-            for (let i = s.offset; i < s.offset + s.width; i++) sum += result.rho[i]!;
+            for (let i = s.offset; i < s.offset + s.width; i++) sum += result.rho[i];
             bySource[s.name] = sum / s.width;
           }
           rhoMeans.set(m.name, [...(rhoMeans.get(m.name) ?? []), bySource]);
@@ -277,7 +290,7 @@ async function trainAll(
             test_accuracy: { ...meanSe(values), per_seed: seeds },
             beta,
             tuning: tuning.get(m.name) ?? [],
-            ...(rhoList ? { rho_mean_by_source: Object.fromEntries(psi.segments.map((s) => [s.name, rhoList.reduce((a, r) => a + r[s.name]!, 0) / rhoList.length])) } : {}),
+            ...(rhoList ? { rho_mean_by_source: Object.fromEntries(psi.segments.map((s) => [s.name, rhoList.reduce((a, r) => a + r[s.name], 0) / rhoList.length])) } : {}),
             train_seconds: seconds.get(m.name) ?? 0,
           };
           results[m.name] = summary;
@@ -290,4 +303,5 @@ async function trainAll(
     }
   }
   return results;
+  }
 }

@@ -8,6 +8,7 @@ import type { MethodSetup } from '../../../sidecar/src/methods/method';
 import { initBackend, tf, type Tensor2D } from '../../../sidecar/src/runtime/tf';
 import { AftError } from '../../../sidecar/src/util/errors';
 import { Rng } from '../../../sidecar/src/util/rng';
+import { testSetup } from '../../helpers/methodSetup';
 
 /** Rows on a random 3-dimensional subspace of R^dim plus a little noise, offset and scaled. */
 function lowRank(seed: number, rows: number, dim: number): Float32Array {
@@ -16,7 +17,7 @@ function lowRank(seed: number, rows: number, dim: number): Float32Array {
   const out = new Float32Array(rows * dim);
   for (let i = 0; i < rows; i++) {
     const z = [rng.normal(), rng.normal(), rng.normal()];
-    for (let a = 0; a < dim; a++) out[i * dim + a] = 5 + 3 * (z[0]! * basis[a]! + z[1]! * basis[dim + a]! + z[2]! * basis[2 * dim + a]!) + 0.05 * rng.normal();
+    for (let a = 0; a < dim; a++) out[i * dim + a] = 5 + 3 * (z[0] * basis[a] + z[1] * basis[dim + a] + z[2] * basis[2 * dim + a]) + 0.05 * rng.normal();
   }
   return out;
 }
@@ -26,13 +27,7 @@ function noise(seed: number, n: number): Float32Array {
   return Float32Array.from({ length: n }, () => rng.normal());
 }
 
-const setup = (featureDim: number, psiDim: number): MethodSetup => ({
-  // The kind is a placeholder: factor transfer joins MethodKind when it is wired into the schema.
-  method: { name: 'ft', kind: 'stl', kernel: 'linear', rho: 'sigmoid' },
-  featureDim,
-  psiDim,
-  rng: new Rng(5),
-});
+const setup = (featureDim: number, psiDim: number): MethodSetup => testSetup('ft', featureDim, psiDim, new Rng(5));
 
 describe('factor transfer loss', () => {
   before(async () => {
@@ -48,7 +43,7 @@ describe('factor transfer loss', () => {
   ];
   for (const c of cases) {
     it(c.name, () => {
-      const got = tf.tidy(() => factorTransferLoss(tf.tensor2d(c.pred), tf.tensor2d(c.factor)).dataSync()[0]!);
+      const got = tf.tidy(() => factorTransferLoss(tf.tensor2d(c.pred), tf.tensor2d(c.factor)).dataSync()[0]);
       assert.ok(Math.abs(got - c.want) < 1e-5, `${got} vs ${c.want}`);
     });
   }
@@ -81,8 +76,8 @@ describe('factor autoencoder', () => {
     const ae = trainFactorAutoencoder(x, 200, 8, { seed: 3, maxEpochs: 40, learningRate: 3e-3, batchSize: 32 });
     const { trainLoss, valLoss } = ae.history;
     assert.equal(ae.factorDim, 4);
-    assert.ok(trainLoss.at(-1)! < 0.5 * trainLoss[0]!, `train loss ${trainLoss[0]} → ${trainLoss.at(-1)}`);
-    assert.ok(Math.min(...valLoss) < 0.5 * valLoss[0]!, `validation loss ${valLoss[0]} → ${Math.min(...valLoss)}`);
+    assert.ok(trainLoss.at(-1)! < 0.5 * trainLoss[0], `train loss ${trainLoss[0]} → ${trainLoss.at(-1)}`);
+    assert.ok(Math.min(...valLoss) < 0.5 * valLoss[0], `validation loss ${valLoss[0]} → ${Math.min(...valLoss)}`);
     assert.equal(ae.validationRows.length, 20);
     assert.equal(new Set(ae.validationRows).size, 20);
     assert.ok(ae.validationRows.every((r) => r >= 0 && r < 200));
@@ -108,12 +103,12 @@ describe('factor autoencoder', () => {
     assert.equal(ae.stoppedEarly, true, `ran all ${valLoss.length} epochs`);
     assert.equal(valLoss.length, ae.bestEpoch + 4, 'did not stop exactly `patience` epochs after the best');
     assert.equal(ae.bestEpoch, valLoss.indexOf(Math.min(...valLoss)));
-    assert.ok(trainLoss.at(-1)! < trainLoss[ae.bestEpoch]!, 'training loss was still falling when validation stopped it');
+    assert.ok(trainLoss.at(-1)! < trainLoss[ae.bestEpoch], 'training loss was still falling when validation stopped it');
     assert.deepEqual(epochs.map((e) => e.valLoss), valLoss);
     const val = new Float32Array(ae.validationRows.length * dim);
     ae.validationRows.forEach((r, i) => val.set(x.subarray(r * dim, (r + 1) * dim), i * dim));
     const kept = ae.reconstructionError(val, ae.validationRows.length);
-    assert.ok(Math.abs(kept - valLoss[ae.bestEpoch]!) < 1e-4 * kept, `kept weights give ${kept}, best epoch had ${valLoss[ae.bestEpoch]}`);
+    assert.ok(Math.abs(kept - valLoss[ae.bestEpoch]) < 1e-4 * kept, `kept weights give ${kept}, best epoch had ${valLoss[ae.bestEpoch]}`);
     assert.ok(Math.abs(kept - valLoss.at(-1)!) > 1e-3 * kept, 'the last epoch is as good as the best one; the test proves nothing');
     ae.dispose();
   });
@@ -137,15 +132,15 @@ describe('factor transfer method', () => {
     const ae = trainFactorAutoencoder(x, 100, psiDim, { seed: 2, maxEpochs: 5 });
     const m = createFactorTransfer(setup(6, psiDim), ae);
     const [lastW, lastB] = m.modelParams.slice(-2);
-    assert.ok(lastW!.dataSync().every((v) => v === 0) && lastB!.dataSync().every((v) => v === 0));
+    assert.ok(lastW.dataSync().every((v) => v === 0) && lastB.dataSync().every((v) => v === 0));
     const phi = tf.tensor2d(noise(8, 10 * 6), [10, 6]);
     const psi = tf.tensor2d(x.subarray(0, 10 * psiDim), [10, psiDim]);
-    const want = tf.tidy(() => tf.mean(tf.sum(tf.abs(tf.div(ae.encode(psi), tf.norm(ae.encode(psi), 2, 1, true))), 1)).dataSync()[0]!);
+    const want = tf.tidy(() => tf.mean(tf.sum(tf.abs(tf.div(ae.encode(psi), tf.norm(ae.encode(psi), 2, 1, true))), 1)).dataSync()[0]);
     const { value, grads } = tf.variableGrads(() => m.regularizer!(phi, psi), m.modelParams);
-    assert.ok(Math.abs(value.dataSync()[0]! - want) < 1e-3 * want, `${value.dataSync()[0]} vs ${want}`);
-    const gPhi = tf.grad((p: Tensor2D) => m.regularizer!(p, psi))(phi);
+    assert.ok(Math.abs(value.dataSync()[0] - want) < 1e-3 * want, `${value.dataSync()[0]} vs ${want}`);
+    const gPhi = tf.grad((p) => m.regularizer!(p as Tensor2D, psi))(phi);
     assert.ok(gPhi.dataSync().every((v) => v === 0), 'the student gets a gradient before the translator has learnt anything');
-    const gLast = grads[lastW!.name]!.dataSync();
+    const gLast = grads[lastW.name].dataSync();
     assert.ok(gLast.every(Number.isFinite) && gLast.some((v) => v !== 0), 'the translator cannot start learning');
     tf.dispose([phi, psi, value, gPhi, ...Object.values(grads)]);
     m.dispose();
@@ -159,15 +154,15 @@ describe('factor transfer method', () => {
     const m = createFactorTransfer(setup(psiDim, psiDim), ae);
     // The student's features are the pre-trained ones, so a translator can match the factors.
     const phi = tf.tensor2d(x.subarray(0, 64 * psiDim), [64, psiDim]);
-    const phiStd = tf.tidy(() => tf.div(tf.sub(phi, tf.mean(phi, 0)), 3));
+    const phiStd = tf.tidy(() => tf.div<Tensor2D>(tf.sub(phi, tf.mean(phi, 0)), 3));
     const opt = tf.train.adam(1e-2);
     const losses: number[] = [];
     for (let step = 0; step < 150; step++) {
       const cost = opt.minimize(() => m.regularizer!(phiStd, phi), true, m.modelParams)!;
-      losses.push(cost.dataSync()[0]!);
+      losses.push(cost.dataSync()[0]);
       cost.dispose();
     }
-    assert.ok(losses.at(-1)! < 0.5 * losses[0]!, `loss ${losses[0]} → ${losses.at(-1)}`);
+    assert.ok(losses.at(-1)! < 0.5 * losses[0], `loss ${losses[0]} → ${losses.at(-1)}`);
     opt.dispose();
     tf.dispose([phi, phiStd]);
     m.dispose();

@@ -16,12 +16,12 @@ function eigenErrors(a: Float64Array, n: number, values: Float64Array, vectors: 
   for (let i = 0; i < n; i++) {
     for (let r = 0; r < n; r++) {
       let av = 0;
-      for (let c = 0; c < n; c++) av += a[r * n + c]! * vectors[i * n + c]!;
-      residual = Math.max(residual, Math.abs(av - values[i]! * vectors[i * n + r]!) / scale);
+      for (let c = 0; c < n; c++) av += a[r * n + c] * vectors[i * n + c];
+      residual = Math.max(residual, Math.abs(av - values[i] * vectors[i * n + r]) / scale);
     }
     for (let j = 0; j < n; j++) {
       let dot = 0;
-      for (let c = 0; c < n; c++) dot += vectors[i * n + c]! * vectors[j * n + c]!;
+      for (let c = 0; c < n; c++) dot += vectors[i * n + c] * vectors[j * n + c];
       orthogonality = Math.max(orthogonality, Math.abs(dot - (i === j ? 1 : 0)));
     }
   }
@@ -40,7 +40,7 @@ describe('symmetricEigen', () => {
       n: 40,
       make: (rng) => {
         const m = randomMatrix(rng, 40, 40);
-        return m.map((_, k) => m[k]! + m[(k % 40) * 40 + Math.floor(k / 40)]!);
+        return m.map((_, k) => m[k] + m[(k % 40) * 40 + Math.floor(k / 40)]);
       },
     },
     { name: 'rank-deficient Gram (30×30 from 10 rows)', n: 30, make: (rng) => gramOfColumns(randomMatrix(rng, 10, 30), 10, 30) },
@@ -49,17 +49,17 @@ describe('symmetricEigen', () => {
     it(c.name, () => {
       const a = c.make(new Rng(c.n));
       const { values, vectors } = symmetricEigen(a, c.n);
-      for (let i = 1; i < c.n; i++) assert.ok(values[i - 1]! <= values[i]!, 'eigenvalues are not ascending');
+      for (let i = 1; i < c.n; i++) assert.ok(values[i - 1] <= values[i], 'eigenvalues are not ascending');
       const { residual, orthogonality } = eigenErrors(a, c.n, values, vectors);
       assert.ok(residual < 1e-12, `residual ${residual}`);
       assert.ok(orthogonality < 1e-12, `orthogonality ${orthogonality}`);
-      if (c.values) c.values.forEach((v, i) => assert.ok(Math.abs(values[i]! - v) < 1e-12 * Math.max(1, Math.abs(v)), `eigenvalue ${i}: ${values[i]} vs ${v}`));
+      if (c.values) c.values.forEach((v, i) => assert.ok(Math.abs(values[i] - v) < 1e-12 * Math.max(1, Math.abs(v)), `eigenvalue ${i}: ${values[i]} vs ${v}`));
     });
   }
 
   it('finds the rank of a Gram matrix: the trailing eigenvalues are round-off', () => {
     const { values } = symmetricEigen(gramOfColumns(randomMatrix(new Rng(2), 10, 30), 10, 30), 30);
-    const top = values[29]!;
+    const top = values[29];
     assert.equal(values.filter((v) => Math.abs(v) < 1e-12 * top).length, 20);
   });
 
@@ -75,8 +75,8 @@ describe('gramOfColumns', () => {
     for (let a = 0; a < 5; a++) {
       for (let b = 0; b < 5; b++) {
         let s = 0;
-        for (let i = 0; i < 7; i++) s += f[i * 5 + a]! * f[i * 5 + b]!;
-        assert.ok(Math.abs(g[a * 5 + b]! - s) < 1e-12, `entry ${a},${b}`);
+        for (let i = 0; i < 7; i++) s += f[i * 5 + a] * f[i * 5 + b];
+        assert.ok(Math.abs(g[a * 5 + b] - s) < 1e-12, `entry ${a},${b}`);
       }
     }
   });
@@ -91,8 +91,8 @@ describe('cholesky', () => {
     const x = choleskySolve(l, n, b);
     for (let r = 0; r < n; r++) {
       let s = 0;
-      for (let c = 0; c < n; c++) s += a[r * n + c]! * x[c]!;
-      assert.ok(Math.abs(s - b[r]!) < 1e-9, `row ${r}: ${s} vs ${b[r]}`);
+      for (let c = 0; c < n; c++) s += a[r * n + c] * x[c];
+      assert.ok(Math.abs(s - b[r]) < 1e-9, `row ${r}: ${s} vs ${b[r]}`);
     }
     const logDet = symmetricEigen(a, n).values.reduce((s, v) => s + Math.log(v), 0);
     assert.ok(Math.abs(logDetFromCholesky(l, n) - logDet) < 1e-9);

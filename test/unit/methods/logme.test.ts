@@ -28,7 +28,7 @@ function problem(seed: number, rows: number, dim: number, classes: number): Prob
     let best = -Infinity;
     for (let c = 0; c < classes; c++) {
       let s = rng.normal();
-      for (let a = 0; a < dim; a++) s += f[i * dim + a]! * w[a * classes + c]!;
+      for (let a = 0; a < dim; a++) s += f[i * dim + a] * w[a * classes + c];
       if (s > best) [best, labels[i]] = [s, c];
     }
   }
@@ -44,13 +44,13 @@ function directLogEvidence(p: Problem, y: Float64Array, alpha: number, beta: num
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < n; j++) {
       let dot = 0;
-      for (let a = 0; a < d; a++) dot += f[i * d + a]! * f[j * d + a]!;
+      for (let a = 0; a < d; a++) dot += f[i * d + a] * f[j * d + a];
       cov[i * n + j] = dot / alpha + (i === j ? 1 / beta : 0);
     }
   }
   const l = cholesky(cov, n);
   const x = choleskySolve(l, n, y);
-  const quad = y.reduce((s, v, i) => s + v * x[i]!, 0);
+  const quad = y.reduce((s, v, i) => s + v * x[i], 0);
   return -0.5 * (n * Math.log(2 * Math.PI) + logDetFromCholesky(l, n) + quad);
 }
 
@@ -89,15 +89,15 @@ describe('logme', () => {
     const p = problem(7, 30, 6, 3);
     const r = logme(p.f, p.labels, p.rows, p.dim);
     for (let c = 0; c < 3; c++) {
-      const lambda = r.classes[c]!.alpha / r.classes[c]!.beta;
+      const lambda = r.classes[c].alpha / r.classes[c].beta;
       for (let a = 0; a < p.dim; a++) {
-        let lhs = lambda * r.weights[c * p.dim + a]!;
+        let lhs = lambda * r.weights[c * p.dim + a];
         let rhs = 0;
         for (let i = 0; i < p.rows; i++) {
           let pred = 0;
-          for (let b = 0; b < p.dim; b++) pred += p.f[i * p.dim + b]! * r.weights[c * p.dim + b]!;
-          lhs += p.f[i * p.dim + a]! * pred;
-          rhs += p.f[i * p.dim + a]! * (p.labels[i] === c ? 1 : 0);
+          for (let b = 0; b < p.dim; b++) pred += p.f[i * p.dim + b] * r.weights[c * p.dim + b];
+          lhs += p.f[i * p.dim + a] * pred;
+          rhs += p.f[i * p.dim + a] * (p.labels[i] === c ? 1 : 0);
         }
         assert.ok(Math.abs(lhs - rhs) < 1e-9 * Math.max(1, Math.abs(rhs)), `class ${c}, feature ${a}: ${lhs} vs ${rhs}`);
       }
@@ -112,7 +112,7 @@ describe('logme', () => {
   });
 
   const p = problem(1, 20, 4, 3);
-  const bad: { name: string; run(): unknown; message: RegExp }[] = [
+  const bad: { name: string; run: () => unknown; message: RegExp }[] = [
     { name: 'constant features', run: () => logme(new Float64Array(80).fill(2), p.labels, 20, 4), message: /every feature is constant/ },
     { name: 'all-zero features', run: () => logme(new Float64Array(80), p.labels, 20, 4), message: /every feature is constant/ },
     { name: 'a NaN feature', run: () => logme(p.f.map((v, i) => (i === 9 ? NaN : v)), p.labels, 20, 4), message: /feature 1 of example 2 is NaN/ },

@@ -8,6 +8,7 @@ import { before, describe, it } from 'node:test';
 import { rkdLoss, rkdMethod } from '../../../sidecar/src/methods/rkd';
 import { initBackend, tf, type Scalar, type Tensor, type Tensor2D } from '../../../sidecar/src/runtime/tf';
 import { Rng } from '../../../sidecar/src/util/rng';
+import { testSetup } from '../../helpers/methodSetup';
 
 /** Differentiable smooth-L1 (β = 1): ½min(|t|,1)² + (|t| − min(|t|,1)). */
 function smoothL1(t: Tensor): Tensor {
@@ -105,6 +106,17 @@ describe('rkd', () => {
     tf.dispose([phi, psi]);
   });
 
+  it('stays finite when every row of the student or the teacher is the same', () => {
+    const rng = new Rng(6);
+    const varied = tf.tensor2d(randn(rng, 8, 5), [8, 5]);
+    const collapsed = tf.tensor2d(new Float32Array(40).fill(0.7), [8, 5]);
+    for (const [phi, psi] of [[collapsed, varied], [varied, collapsed], [collapsed, tf.zeros<tf.Rank.R2>([8, 5])]] as const) {
+      const { loss, grad } = valueAndGrad((p) => rkdLoss(p, psi), phi);
+      assert.ok(Number.isFinite(loss) && grad.every(Number.isFinite), `loss ${loss}`);
+    }
+    tf.dispose([varied, collapsed]);
+  });
+
   it('is zero, with zero gradient, when the student is a scaled and shifted copy of the teacher', () => {
     const rng = new Rng(8);
     const t = randn(rng, 14, 7);
@@ -151,7 +163,7 @@ describe('rkd', () => {
 
   it('is a TransferMethod without parameters of its own', () => {
     // The kind is a placeholder: 'rkd' joins MethodKind when it is wired into the schema.
-    const m = rkdMethod({ method: { name: 'rkd', kind: 'stl', kernel: 'linear', rho: 'sigmoid' }, featureDim: 3, psiDim: 4, rng: new Rng(1) });
+    const m = rkdMethod(testSetup('rkd', 3, 4));
     assert.equal(m.name, 'rkd');
     assert.equal(m.usesPretrained, true);
     assert.deepEqual([m.modelParams.length, m.priorParams.length], [0, 0]);

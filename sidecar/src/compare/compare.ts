@@ -1,0 +1,96 @@
+/**
+ * Compares runs (e.g. one per pre-trained source combination, the paper's figure 2c) as one
+ * methods × runs table, and reports, per method, the Pearson correlation across runs between
+ * its test accuracy and the linear-probe accuracy of the run's pre-trained features (the
+ * paper's figure 3 statistic: how much a method gains from better pre-trained models).
+ */
+import * as path from 'node:path';
+import type { RunSummary } from '../protocol/events';
+import { readRunStatus, readSummary } from '../runs/store';
+import { badInput } from '../util/errors';
+
+export interface ComparedRun {
+  runId: string;
+  runDir: string;
+  experiment: string;
+  sources: string[];
+  /** Linear probe of the run's ψ: the concatenation when there are several sources. */
+  probeAccuracy?: number;
+  methods: Record<string, { mean: number; se: number; beta: number }>;
+}
+
+export interface Comparison {
+  runs: ComparedRun[];
+  methods: string[];
+  /** Pearson r of method accuracy vs probe accuracy across runs; null with < 3 runs or no variance. */
+  correlation: Record<string, { r: number | null; n: number }>;
+}
+
+export function pearson(x: number[], y: number[]): number | null {
+  const n = x.length;
+  if (n < 3) return null;
+  const mx = x.reduce((a, b) => a + b, 0) / n;
+  const my = y.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (x[i]! - mx) * (y[i]! - my);
+    sxx += (x[i]! - mx) ** 2;
+    syy += (y[i]! - my) ** 2;
+  }
+  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : null;
+}
+
+function probeOf(s: RunSummary): number | undefined {
+  if (s.linear_probe_concat !== undefined) return s.linear_probe_concat;
+  return s.sources.length === 1 ? s.sources[0]!.linear_probe_accuracy : undefined;
+}
+
+export function compareRuns(dirs: string[]): Comparison {
+  if (dirs.length === 0) throw badInput('name at least one run folder to compare');
+  const runs = dirs.map((d): ComparedRun => {
+    const dir = path.resolve(d);
+    let summary: RunSummary | undefined;
+    try {
+      const status = readRunStatus(dir);
+      if (status.state !== 'completed') throw badInput(`run is ${status.state}${status.message ? ` (${status.message})` : ''}; only completed runs can be compared`, { file: dir });
+      summary = readSummary(dir);
+    } catch (e) {
+      if (e instanceof Error && 'code' in e && (e as { code: string }).code === 'ENOENT') throw badInput('not a run folder (no status.json)', { file: dir });
+      throw e;
+    }
+    if (!summary) throw badInput('run has no summary.json', { file: dir });
+    const probe = probeOf(summary);
+    return {
+      runId: summary.runId,
+      runDir: dir,
+      experiment: summary.experiment,
+      sources: summary.sources.map((s) => s.name),
+      ...(probe !== undefined ? { probeAccuracy: probe } : {}),
+      methods: Object.fromEntries(Object.entries(summary.methods).map(([k, m]) => [k, { mean: m.test_accuracy.mean, se: m.test_accuracy.se, beta: m.beta }])),
+    };
+  });
+  const methods = [...new Set(runs.flatMap((r) => Object.keys(r.methods)))];
+  const correlation: Comparison['correlation'] = {};
+  for (const m of methods) {
+    const pts = runs.filter((r) => r.methods[m] && r.probeAccuracy !== undefined);
+    correlation[m] = { r: pearson(pts.map((r) => r.probeAccuracy!), pts.map((r) => r.methods[m]!.mean)), n: pts.length };
+  }
+  return { runs, methods, correlation };
+}
+
+export function comparisonTable(c: Comparison): string {
+  const pct = (v: number): string => (v * 100).toFixed(2);
+  const header = ['method', ...c.runs.map((r) => `${r.runId} [${r.sources.join('+') || 'no sources'}]`), 'r(acc, probe)'];
+  const probeRow = ['linear probe', ...c.runs.map((r) => (r.probeAccuracy !== undefined ? pct(r.probeAccuracy) : '-')), ''];
+  const rows = c.methods.map((m) => [
+    m,
+    ...c.runs.map((r) => (r.methods[m] ? `${pct(r.methods[m].mean)} ± ${pct(r.methods[m].se)}` : '-')),
+    c.correlation[m]!.r !== null ? `${c.correlation[m]!.r!.toFixed(3)} (n=${c.correlation[m]!.n})` : `n/a (n=${c.correlation[m]!.n}, needs ≥3 runs)`,
+  ]);
+  const all = [header, probeRow, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
+  const fmt = (r: string[]): string => r.map((x, i) => x.padEnd(widths[i]!)).join('  ');
+  return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), fmt(probeRow), ...rows.map(fmt)].join('\n');
+}

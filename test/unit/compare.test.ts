@@ -1,0 +1,53 @@
+/** `aft compare`: merging run summaries into one table and the accuracy-vs-probe correlation. */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { compareRuns, comparisonTable, pearson } from '../../sidecar/src/compare/compare';
+import type { RunSummary } from '../../sidecar/src/protocol/events';
+import { RunStore } from '../../sidecar/src/runs/store';
+import { AftError } from '../../sidecar/src/util/errors';
+
+function fakeRun(ws: string, name: string, probe: number, acc: Record<string, number>): string {
+  const store = RunStore.create(ws, name, {}, '');
+  const summary: RunSummary = {
+    format: 'aft-run-summary', version: 1, runId: store.runId, experiment: name,
+    dataset: { name: 'mnist', train: 500, test: 2000, classes: 10, inputShape: [28, 28, 1] },
+    backend: 'wasm',
+    sources: [{ name: 'teacher', kind: 'builtin', width: 8, linear_probe_accuracy: probe }],
+    methods: Object.fromEntries(Object.entries(acc).map(([m, a]) => [m, { kind: m, test_accuracy: { mean: a, se: 0.01, per_seed: { '0': a } }, beta: 1, tuning: [], train_seconds: 1 }])),
+    started: new Date().toISOString(), finished: new Date().toISOString(), seconds: 1,
+  };
+  store.writeSummary(summary);
+  store.finish('completed');
+  return store.dir;
+}
+
+describe('compare runs', () => {
+  it('pearson: perfect, anti, undefined', () => {
+    assert.ok(Math.abs(pearson([1, 2, 3], [2, 4, 6])! - 1) < 1e-12);
+    assert.ok(Math.abs(pearson([1, 2, 3], [3, 2, 1])! + 1) < 1e-12);
+    assert.equal(pearson([1, 2], [1, 2]), null);
+    assert.equal(pearson([1, 1, 1], [1, 2, 3]), null);
+  });
+
+  it('merges runs and correlates each method with the probe', () => {
+    const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-cmp-'));
+    const dirs = [fakeRun(ws, 'a', 0.5, { stl: 0.8, aft: 0.81 }), fakeRun(ws, 'b', 0.7, { stl: 0.8, aft: 0.85 }), fakeRun(ws, 'c', 0.9, { stl: 0.81, aft: 0.9 })];
+    const c = compareRuns(dirs);
+    assert.deepEqual(c.methods, ['stl', 'aft']);
+    assert.ok(c.correlation.aft!.r! > 0.95);
+    assert.equal(c.correlation.aft!.n, 3);
+    const table = comparisonTable(c);
+    assert.match(table, /linear probe\s+50\.00\s+70\.00\s+90\.00/);
+    assert.match(table, /aft\s+81\.00 ± 1\.00/);
+  });
+
+  it('refuses a run that is not complete, naming it', () => {
+    const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-cmp-'));
+    const s = RunStore.create(ws, 'x', {}, '');
+    assert.throws(() => compareRuns([s.dir]), (e: unknown) => e instanceof AftError && /only completed runs/.test(e.message) && e.location?.file === s.dir);
+    assert.throws(() => compareRuns([path.join(ws, 'nope')]), (e: unknown) => e instanceof AftError && /not a run folder/.test(e.message));
+  });
+});

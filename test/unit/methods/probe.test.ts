@@ -1,0 +1,139 @@
+/** Linear probe, its softmax-regression objective and the L-BFGS optimiser under it. */
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { minimizeLbfgs } from '../../../sidecar/src/methods/lbfgs';
+import { linearProbe, type ProbeData } from '../../../sidecar/src/methods/probe';
+import { fitSoftmax, paramCount, type Design } from '../../../sidecar/src/methods/softmaxRegression';
+import { initBackend } from '../../../sidecar/src/runtime/tf';
+import { AftError } from '../../../sidecar/src/util/errors';
+import { Rng } from '../../../sidecar/src/util/rng';
+
+/** Gaussian blobs: class c centred at `separation`·e_c (+ an offset) in `dim` dimensions. */
+function blobs(seed: number, rows: number, dim: number, classes: number, separation: number, scale = 1, offset = 0): ProbeData & { features: Float32Array; labels: Int32Array } {
+  const rng = new Rng(seed);
+  const features = new Float32Array(rows * dim);
+  const labels = new Int32Array(rows);
+  for (let i = 0; i < rows; i++) {
+    const c = i % classes;
+    labels[i] = c;
+    for (let j = 0; j < dim; j++) features[i * dim + j] = scale * (rng.normal() + (j === c ? separation : 0)) + offset;
+  }
+  return { features, labels, rows };
+}
+
+describe('minimizeLbfgs', () => {
+  it('finds the minimum of an ill-conditioned quadratic', () => {
+    const diag = [1, 10, 100, 1000];
+    const r = minimizeLbfgs(
+      (x, g) => {
+        let f = 0;
+        x.forEach((v, i) => {
+          f += 0.5 * diag[i] * (v - i) ** 2;
+          g[i] = diag[i] * (v - i);
+        });
+        return f;
+      },
+      new Float64Array(4),
+      { gradTol: 1e-10, valueTol: 0 },
+    );
+    assert.equal(r.converged, true);
+    r.x.forEach((v, i) => assert.ok(Math.abs(v - i) < 1e-9, `x[${i}] = ${v}`));
+  });
+
+  it('finds the minimum of the Rosenbrock function', () => {
+    const r = minimizeLbfgs(
+      (x, g) => {
+        const [a, b] = [x[0], x[1]];
+        g[0] = -2 * (1 - a) - 400 * a * (b - a * a);
+        g[1] = 200 * (b - a * a);
+        return (1 - a) ** 2 + 100 * (b - a * a) ** 2;
+      },
+      Float64Array.of(-1.2, 1),
+      { gradTol: 1e-8, valueTol: 0 },
+    );
+    assert.equal(r.converged, true);
+    assert.ok(Math.abs(r.x[0] - 1) < 1e-6 && Math.abs(r.x[1] - 1) < 1e-6, `${r.x[0]}, ${r.x[1]}`);
+  });
+});
+
+describe('linear probe', () => {
+  before(async () => {
+    await initBackend('cpu');
+  });
+
+  it('fits softmax regression to a stationary point of the penalised loss', () => {
+    const data = blobs(4, 120, 5, 3, 1.5);
+    const d: Design = { x: data.features, rows: 120, dim: 5, labels: data.labels, numClasses: 3 };
+    const l2 = 0.01;
+    const r = fitSoftmax(d, l2);
+    assert.equal(r.converged, true);
+    assert.equal(r.x.length, paramCount(5, 3));
+    // At the optimum, each class's bias gradient Σ_i (p_ic − y_ic) is zero: predicted class
+    // frequencies match the observed ones (intercepts are not penalised).
+    const freq = [0, 0, 0];
+    for (let i = 0; i < 120; i++) {
+      const z = [0, 1, 2].map((c) => r.x[15 + c] + [0, 1, 2, 3, 4].reduce((s, j) => s + d.x[i * 5 + j] * r.x[j * 3 + c], 0));
+      const m = Math.max(...z);
+      const e = z.map((v) => Math.exp(v - m));
+      const sum = e.reduce((a, b) => a + b, 0);
+      e.forEach((v, c) => (freq[c] += v / sum));
+    }
+    freq.forEach((f) => assert.ok(Math.abs(f - 40) < 1e-2, `predicted class count ${f}, observed 40`));
+  });
+
+  it('separates well-separated classes almost perfectly', () => {
+    const r = linearProbe(blobs(1, 400, 12, 4, 6), blobs(2, 200, 12, 4, 6), 12);
+    assert.ok(r.testAccuracy >= 0.99, `test accuracy ${r.testAccuracy}`);
+    assert.ok(r.trainAccuracy >= 0.99);
+    // Every λ is perfect on the holdout, and a tie goes to the strongest penalty.
+    assert.ok(r.grid.every((g) => g.holdoutAccuracy === 1));
+    assert.equal(r.l2, 0.1);
+  });
+
+  it('stays near chance on pure noise features', () => {
+    const r = linearProbe(blobs(3, 400, 12, 4, 0), blobs(4, 2000, 12, 4, 0), 12);
+    assert.ok(Math.abs(r.testAccuracy - 0.25) < 0.05, `test accuracy ${r.testAccuracy}`);
+    assert.ok(r.grid.length === 5 && r.grid.every((g) => g.converged));
+  });
+
+  it('chooses λ on the training holdout only: the test set cannot change the choice', () => {
+    const train = blobs(5, 300, 20, 3, 1);
+    const a = linearProbe(train, blobs(6, 100, 20, 3, 1), 20);
+    const b = linearProbe(train, blobs(7, 100, 20, 3, -1), 20);
+    assert.equal(a.l2, b.l2);
+    assert.deepEqual(a.grid, b.grid);
+    const best = Math.max(...a.grid.map((g) => g.holdoutAccuracy));
+    assert.equal(a.grid.find((g) => g.l2 === a.l2)!.holdoutAccuracy, best);
+  });
+
+  it('gives the same answer for features at any scale and offset (standardisation)', () => {
+    const plain = linearProbe(blobs(8, 300, 6, 3, 1.2), blobs(9, 300, 6, 3, 1.2), 6);
+    // Unstandardised, features 1000× smaller would need 1000× larger weights, which the
+    // penalty forbids.
+    const scaled = linearProbe(blobs(8, 300, 6, 3, 1.2, 1e-3, 50), blobs(9, 300, 6, 3, 1.2, 1e-3, 50), 6);
+    assert.equal(scaled.l2, plain.l2);
+    assert.ok(Math.abs(scaled.testAccuracy - plain.testAccuracy) <= 1 / 300, `${scaled.testAccuracy} vs ${plain.testAccuracy}`);
+  });
+
+  it('uses a fixed holdout split that the seed changes', () => {
+    const train = blobs(10, 200, 8, 2, 0.5);
+    const test = blobs(11, 50, 8, 2, 0.5);
+    assert.deepEqual(linearProbe(train, test, 8).grid, linearProbe(train, test, 8).grid);
+    assert.notDeepEqual(linearProbe(train, test, 8, { splitSeed: 1 }).grid, linearProbe(train, test, 8).grid);
+  });
+
+  const data = blobs(12, 20, 3, 2, 1);
+  const bad: { name: string; run: () => unknown; message: RegExp }[] = [
+    { name: 'mismatched feature counts', run: () => linearProbe(data, data, 4), message: /training features have 60 values, expected 20×4/ },
+    { name: 'a NaN feature', run: () => linearProbe({ ...data, features: data.features.map((v, i) => (i === 7 ? NaN : v)) }, data, 3), message: /feature 1 of row 2 is NaN/ },
+    { name: 'a negative label', run: () => linearProbe(data, { ...data, labels: data.labels.map((l, i) => (i === 3 ? -1 : l)) }, 3), message: /test label of row 3 is -1/ },
+    { name: 'a label beyond numClasses', run: () => linearProbe(data, data, 3, { numClasses: 1 }), message: /label 1 is out of range/ },
+    { name: 'an empty grid', run: () => linearProbe(data, data, 3, { l2Grid: [] }), message: /grid must be non-empty/ },
+    { name: 'too few rows to hold out', run: () => linearProbe({ features: data.features.subarray(0, 3), labels: [0], rows: 1 }, data, 3), message: /too few/ },
+  ];
+  for (const b of bad) {
+    it(`rejects ${b.name}`, () => {
+      assert.throws(b.run, (e: unknown) => e instanceof AftError && e.code === 'bad_input' && b.message.test(e.message));
+    });
+  }
+});
