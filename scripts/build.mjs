@@ -1,13 +1,25 @@
-// Bundles the sidecar (CLI, JSON-RPC server, benchmark) with esbuild. TensorFlow.js packages
-// stay external: the native backends (tfjs-node, tfjs-node-gpu) register themselves on the one
-// tfjs instance they require, and the wasm backend loads its .wasm files from its own folder.
+// Bundles the sidecar (CLI, JSON-RPC server, benchmark) and the VS Code extension with esbuild.
+// Sidecar: TensorFlow.js packages stay external: the native backends (tfjs-node, tfjs-node-gpu)
+// register themselves on the one tfjs instance they require, and the wasm backend loads its
+// .wasm files from its own folder. Extension: one CJS file with only `vscode` external; it must
+// never pull in the engine (tested by the activation benchmark, which fails on tfjs in it).
 import { build } from 'esbuild';
 
-const external = ['@tensorflow/*', 'onnxruntime-node', 'mnist'];
+const external = ['@tensorflow/*', 'onnxruntime-node', 'sharp', 'mnist'];
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, external, logLevel: 'warning' };
 
-await build({
-  ...common,
-  entryPoints: { cli: 'sidecar/src/cli/index.ts', server: 'sidecar/src/server/index.ts', bench: 'sidecar/src/bench/index.ts' },
-  outdir: 'dist/sidecar',
-});
+await Promise.all([
+  build({
+    ...common,
+    entryPoints: { cli: 'sidecar/src/cli/index.ts', server: 'sidecar/src/server/index.ts', bench: 'sidecar/src/bench/index.ts' },
+    outdir: 'dist/sidecar',
+  }),
+  build({
+    ...common,
+    external: ['vscode'],
+    entryPoints: { extension: 'extension/src/extension.ts' },
+    outdir: 'dist/extension',
+    minify: true,
+    metafile: false,
+  }),
+]);

@@ -26,5 +26,7 @@ if (!filter) {
   run('npx', ['tsc', '-p', '.']);
   run('npx', ['eslint', '.']);
 }
+// Integration and end-to-end tests drive the built sidecar and extension.
+run('npm', ['run', 'build', '--silent']);
 const files = find(join(root, 'test')).filter((f) => !filter || filter === 'unit' || f.includes(filter)).sort();
 run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files]);

@@ -15,6 +15,8 @@ import { MNIST_DEMO } from '../templates/templates';
 import { runExperiment, type ExperimentInput } from '../train/run';
 import { AftError, badInput, CancelledError, describeError } from '../util/errors';
 import { resultsTable } from './table';
+import { exportCommand } from './export';
+import { extractCommand } from './extract';
 import { reportCommand } from '../report/cli';
 import { compareRuns, comparisonTable } from '../compare/compare';
 import { formatDuration, TerminalReporter } from './terminal';
@@ -31,6 +33,12 @@ Usage:
   aft compare RUN...         one table of methods × runs, and the correlation of each method's
                              accuracy with the linear probe of the run's sources (--json)
   aft report RUN [--out F]   write a run's dashboard as one self-contained HTML file
+  aft extract FILE [--shard i/n]
+                             extract and cache the features of the file's ONNX sources
+                             (shard i of n, 0-based, for cluster job arrays)
+  aft export RUN --out F.onnx [--method M] [--seed S] [--device auto|cuda|cpu]
+                             export a trained downstream model to ONNX, verified against
+                             the trained model, with its inference cost vs the pre-trained ones
   aft schema                 print the experiment JSON Schema
   aft --help | --version
 
@@ -56,7 +64,7 @@ function parseList(v: string | undefined, what: string, int = false): string[] |
 
 interface Cli {
   positionals: string[];
-  values: { backend?: string; seeds?: string; steps?: string; methods?: string; workspace?: string; out?: string; json?: boolean; verbose?: boolean; help?: boolean; version?: boolean };
+  values: { backend?: string; seeds?: string; steps?: string; methods?: string; workspace?: string; out?: string; shard?: string; method?: string; seed?: string; device?: string; json?: boolean; verbose?: boolean; help?: boolean; version?: boolean };
 }
 
 function parse(argv: string[]): Cli {
@@ -71,6 +79,10 @@ function parse(argv: string[]): Cli {
         methods: { type: 'string' },
         workspace: { type: 'string' },
         out: { type: 'string', short: 'o' },
+        shard: { type: 'string' },
+        method: { type: 'string' },
+        seed: { type: 'string' },
+        device: { type: 'string' },
         json: { type: 'boolean' },
         verbose: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -177,6 +189,12 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'report':
       return reportCommand(rest, cli.values.out, cli.values.workspace);
+    case 'extract': {
+      if (rest.length !== 1) throw badInput('aft extract takes one experiment file (see aft --help)');
+      return extractCommand(loadExperiment(rest[0]!), cli.values);
+    }
+    case 'export':
+      return exportCommand(rest, cli.values);
     case 'schema':
       process.stdout.write(JSON.stringify(experimentJsonSchema(), null, 2) + '\n');
       return 0;

@@ -40,7 +40,8 @@ export class TerminalReporter {
     const filled = Math.round(fraction * width);
     const eta = p.etaSeconds !== null ? ` ETA ${formatDuration(p.etaSeconds)}` : '';
     const jobs = p.jobs ? ` job ${p.job}/${p.jobs}` : '';
-    const text = `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%${jobs} ${p.label} ${p.step}/${p.steps}${eta}`;
+    const rate = p.itemsPerSecond !== undefined ? ` ${p.itemsPerSecond.toFixed(1)} items/s` : '';
+    const text = `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%${jobs} ${p.label} ${p.step}/${p.steps}${rate}${eta}`;
     const cols = this.out.columns || 100;
     this.out.write('\r\x1b[2K' + text.slice(0, cols - 1));
     this.barShown = true;
@@ -53,7 +54,8 @@ export class TerminalReporter {
         else if (Date.now() - this.lastPlain > 10_000 || e.step === e.steps) {
           this.lastPlain = Date.now();
           const eta = e.etaSeconds !== null ? `, ETA ${formatDuration(e.etaSeconds)}` : '';
-          this.line(`  ${e.label}: step ${e.step}/${e.steps}${e.jobs ? ` (run ${(e.fraction * 100).toFixed(0)}%${eta})` : ''}`);
+          const rate = e.itemsPerSecond !== undefined ? ` (${e.itemsPerSecond.toFixed(1)} items/s${eta})` : '';
+          this.line(`  ${e.label}: ${e.itemsPerSecond !== undefined ? '' : 'step '}${e.step}/${e.steps}${e.jobs ? ` (run ${(e.fraction * 100).toFixed(0)}%${eta})` : rate}`);
         }
         break;
       case 'log':

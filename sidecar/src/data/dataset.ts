@@ -9,13 +9,25 @@ export interface Split {
   y: Int32Array;
 }
 
+/**
+ * What a pre-trained model reads for each example when it is not the downstream input itself:
+ * image files (each model preprocesses them its own way) or prompt texts (each model tokenises
+ * them with its own tokenizer). Row-aligned with the splits.
+ */
+export type RawInputs = { kind: 'images'; train: string[]; test: string[] } | { kind: 'text'; train: string[]; test: string[] };
+
 export interface Dataset {
   name: string;
-  /** Shape of one input, e.g. [28, 28, 1]. */
+  /** Shape of one input, e.g. [28, 28, 1]; [max_length] of token ids for text. */
   inputShape: number[];
   numClasses: number;
   train: Split;
   test: Split;
+  raw?: RawInputs;
+  /** Vocabulary size of text datasets (inputs are token ids, -1 for padding). */
+  vocabSize?: number;
+  /** sha256 of each split's content (files, texts, labels), for feature-cache keys; else hashed from x. */
+  contentHash?: { train: string; test: string };
 }
 
 export function inputSize(ds: Pick<Dataset, 'inputShape'>): number {

@@ -1,10 +1,45 @@
-import type { DatasetSpec } from '../experiment/schema';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { DatasetSpec, Experiment } from '../experiment/schema';
+import { badInput } from '../util/errors';
 import type { Dataset } from './dataset';
+import { loadImageFolder } from './imageFolder';
 import { loadMnist } from './mnist';
 import { loadNpyDataset } from './npyDataset';
+import { loadTextDataset } from './text';
 
-/** Loads the dataset an experiment names, validated (shapes, labels, finite values). */
-export function loadDataset(spec: DatasetSpec, baseDir: string): Dataset {
+/**
+ * The tokenizer a text dataset's downstream ids come from: the dataset's own `tokenizer`, else
+ * that of the first `onnx` source that has one (its `tokenizer`, or `<folder>/tokenizer.json`).
+ */
+export function textTokenizerFile(exp: Pick<Experiment, 'dataset' | 'pretrained'>, baseDir: string): string {
+  if (exp.dataset.source === 'text' && exp.dataset.tokenizer !== undefined) return path.resolve(baseDir, exp.dataset.tokenizer);
+  for (const s of exp.pretrained) {
+    if (!('onnx' in s)) continue;
+    if (s.onnx.tokenizer !== undefined) return path.resolve(baseDir, s.onnx.tokenizer);
+    if (s.onnx.folder !== undefined) {
+      const f = path.resolve(baseDir, s.onnx.folder, 'tokenizer.json');
+      if (fs.existsSync(f)) return f;
+    }
+  }
+  throw badInput('a text dataset needs a tokenizer: set `dataset.tokenizer`, or use an `onnx` source whose folder has tokenizer.json', { file: '<experiment>', field: 'dataset.tokenizer' });
+}
+
+/** Loads the dataset an experiment names, validated (shapes, labels, finite values, images, text). */
+export async function loadExperimentDataset(exp: Pick<Experiment, 'dataset' | 'pretrained'>, baseDir: string, log: (m: string) => void = () => {}): Promise<Dataset> {
+  const spec = exp.dataset;
+  switch (spec.source) {
+    case 'images':
+      return loadImageFolder(spec, baseDir, log);
+    case 'text':
+      return loadTextDataset(spec, baseDir, textTokenizerFile(exp, baseDir));
+    default:
+      return loadDataset(spec, baseDir);
+  }
+}
+
+/** Loads an array dataset (mnist, npy) synchronously. */
+export function loadDataset(spec: Exclude<DatasetSpec, { source: 'images' | 'text' }>, baseDir: string): Dataset {
   switch (spec.source) {
     case 'mnist':
       return loadMnist(spec.train, spec.test, spec.split_seed);
@@ -15,5 +50,5 @@ export function loadDataset(spec: DatasetSpec, baseDir: string): Dataset {
 
 /** Seed that fixes per-example features such as noise (same for every method and seed). */
 export function datasetSeed(spec: DatasetSpec): number {
-  return spec.source === 'mnist' ? spec.split_seed : 0;
+  return spec.source === 'npy' ? 0 : spec.split_seed;
 }

@@ -9,7 +9,7 @@ import { z } from 'zod';
 const positiveInt = z.number().int().positive();
 const nonNegInt = z.number().int().nonnegative();
 
-export const METHOD_KINDS = ['stl', 'kd', 'aft', 'aft-no-kernel'] as const;
+export const METHOD_KINDS = ['stl', 'kd', 'aft', 'aft-no-kernel', 'rkd', 'ft', 'btune'] as const;
 export const KERNELS = ['linear', 'rbf'] as const;
 export const RHO_KINDS = ['sigmoid', 'dense', 'identity'] as const;
 export const BACKEND_CHOICES = ['auto', 'gpu', 'native', 'wasm', 'cpu'] as const;
@@ -47,8 +47,64 @@ const npyDataset = z
   })
   .describe('A dataset stored as .npy arrays.');
 
+const splitFields = {
+  test_fraction: z.number().gt(0).lt(1).default(0.2).describe('Fraction of the examples put in the test split when there is no separate test set.'),
+  split: z
+    .enum(['seeded', 'fixed'])
+    .default('seeded')
+    .describe('How a single set is split: `seeded` (a seeded random draw per class) or `fixed` (by a hash of each file name or row, stable when examples are added).'),
+  split_seed: nonNegInt.default(0).describe('Seed of the `seeded` train/test split; fixed across method seeds.'),
+  train_limit: positiveInt.optional().describe('Use only the first N training examples.'),
+};
+
+const imageDataset = z
+  .strictObject({
+    source: z.literal('images').describe('Images in folders, one subfolder per class (PNG, JPEG or WebP).'),
+    folder: z
+      .string()
+      .min(1)
+      .describe('Folder with one subfolder per class, or with `train/` and `test/` subfolders that each have one subfolder per class.'),
+    size: z
+      .tuple([positiveInt.max(2048), positiveInt.max(2048)])
+      .default([32, 32])
+      .describe('[height, width] the downstream model sees: each image is resized to cover it and centre-cropped.'),
+    grayscale: z.boolean().default(false).describe('Give the downstream model one grey channel instead of RGB.'),
+    unreadable: z
+      .enum(['fail', 'skip'])
+      .default('fail')
+      .describe('An image that cannot be decoded: `fail` (list the files) or `skip` it (and log how many were skipped).'),
+    ...splitFields,
+  })
+  .describe('An image classification dataset read from folders (decoded and resized with sharp).');
+
+const textDataset = z
+  .strictObject({
+    source: z.literal('text').describe('Labelled text from a CSV or JSONL file.'),
+    train: z.string().min(1).describe('Training examples: a .csv (header row) or .jsonl (one object per line) file.'),
+    test: z.string().min(1).optional().describe('Test examples in the same format (default: split off the training file).'),
+    text: z.string().min(1).default('text').describe('Column holding the text (used by the default template).'),
+    label: z.string().min(1).default('label').describe('Column holding the class label (an integer or a name).'),
+    template: z
+      .string()
+      .optional()
+      .describe('Prompt built from each row, with `{column}` placeholders, e.g. `Review: "{sentence}"\\n Sentiment:` (default: `{<text column>}`).'),
+    classes: z
+      .array(z.string().min(1))
+      .min(2)
+      .optional()
+      .describe('Label values in class order (default: integer labels as they are, else the sorted distinct training labels).'),
+    tokenizer: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('tokenizer.json whose ids the downstream model reads (default: the tokenizer of the first `onnx` source that has one).'),
+    max_length: positiveInt.max(8192).default(128).describe('Tokens per example; longer texts are truncated, keeping special tokens.'),
+    ...splitFields,
+  })
+  .describe('A text classification dataset; prompts are tokenised with a Hugging Face tokenizer.json.');
+
 export const datasetSchema = z
-  .discriminatedUnion('source', [mnistDataset, npyDataset])
+  .discriminatedUnion('source', [mnistDataset, npyDataset, imageDataset, textDataset])
   .describe('The downstream task: its inputs, labels and splits.');
 
 const builtinSource = z.strictObject({
@@ -74,13 +130,58 @@ const precomputedSource = z.strictObject({
     .describe('Features computed elsewhere (e.g. DINOv2 or CLIP), row-aligned with the dataset splits.'),
 });
 
+export const POOLINGS = ['cls', 'mean', 'last', 'none'] as const;
+export const ONNX_DEVICE_CHOICES = ['auto', 'cuda', 'cpu'] as const;
+
+const imagePreprocess = z
+  .strictObject({
+    size: z
+      .tuple([positiveInt.max(4096), positiveInt.max(4096)])
+      .optional()
+      .describe('Resize to exactly [height, width] (default: preprocessor_config.json, else the model input size).'),
+    shortest_edge: positiveInt.max(4096).optional().describe('Resize so the shorter side has this length, keeping the aspect ratio.'),
+    crop: z.tuple([positiveInt.max(4096), positiveInt.max(4096)]).optional().describe('Centre crop [height, width] after resizing.'),
+    resample: z.enum(['nearest', 'bilinear', 'bicubic', 'lanczos']).optional().describe('Resampling filter of the resize.'),
+    rescale: z.number().positive().optional().describe('Factor applied to 0..255 pixel values (default 1/255).'),
+    mean: z.array(z.number()).min(1).max(4).optional().describe('Per-channel mean subtracted after rescaling.'),
+    std: z.array(z.number().positive()).min(1).max(4).optional().describe('Per-channel standard deviation divided by after the mean.'),
+    layout: z.enum(['nchw', 'nhwc']).optional().describe('Channel order of the model input (default: read from the model input shape).'),
+  })
+  .describe('Image preprocessing; fields given here override the folder\'s preprocessor_config.json.');
+
+const onnxSource = z.strictObject({
+  name: name.describe('Name of this source.'),
+  onnx: z
+    .strictObject({
+      folder: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('A Hugging Face ONNX model folder (config.json, onnx/model.onnx, preprocessor_config.json and/or tokenizer.json), read from local files only.'),
+      model: z.string().min(1).optional().describe('The .onnx file (default: `<folder>/onnx/model.onnx`, else `<folder>/model.onnx`).'),
+      input: z.string().min(1).optional().describe('Model input fed with pixels, token ids or the dataset\'s arrays (default: the first input).'),
+      output: z.string().min(1).optional().describe('Model output the features come from (default: the first output).'),
+      pooling: z
+        .enum(POOLINGS)
+        .default('none')
+        .describe('Token outputs [N, T, D] to one vector: `cls` (position 0, BERT/ViT), `mean` (masked by attention), `last` (last non-padding token, GPT-2/T5 decoders/LLaMA), `none` (already pooled).'),
+      device: z.enum(ONNX_DEVICE_CHOICES).default('auto').describe('Execution provider: `auto` uses CUDA when installed and a GPU answers, else the CPU (logging why).'),
+      batch: positiveInt.max(65536).default(32).describe('Examples per model call.'),
+      threads: nonNegInt.max(1024).default(0).describe('CPU threads for onnxruntime (0: one per core).'),
+      tokenizer: z.string().min(1).optional().describe('tokenizer.json for text datasets (default: `<folder>/tokenizer.json`).'),
+      max_length: positiveInt.max(65536).optional().describe('Tokens per example for this model (default: the dataset\'s max_length).'),
+      preprocess: imagePreprocess.optional(),
+    })
+    .describe('A pre-trained model in ONNX (DINOv2, CLIP, BiT, BERT, Flan-T5, LLaMA, ...); its features are extracted once and cached under .aft/cache/features/.'),
+});
+
 export const sourceSchema = z
-  .union([builtinSource, noiseSource, precomputedSource])
-  .describe('A frozen pre-trained feature source: `builtin`, `noise` or precomputed `features`.');
+  .union([builtinSource, noiseSource, precomputedSource, onnxSource])
+  .describe('A frozen pre-trained feature source: `builtin`, `noise`, precomputed `features` or an `onnx` model.');
 
 export const downstreamSchema = z
   .strictObject({
-    model: z.enum(['mlp', 'cnn']).default('mlp').describe('Downstream architecture.'),
+    model: z.enum(['mlp', 'cnn', 'transformer']).default('mlp').describe('Downstream architecture: `mlp`, `cnn` (images) or `transformer` (a small text encoder over token ids).'),
     hidden: z
       .array(positiveInt.max(8192))
       .min(1)
@@ -91,6 +192,9 @@ export const downstreamSchema = z
       .min(1)
       .default([16, 32])
       .describe('CNN only: channels of each 3x3 conv + 2x2 max-pool block.'),
+    layers: positiveInt.max(48).default(2).describe('Transformer only: number of encoder blocks.'),
+    width: positiveInt.max(4096).default(64).describe('Transformer only: model width (embedding size).'),
+    heads: positiveInt.max(64).default(4).describe('Transformer only: attention heads; must divide `width`.'),
     init: z
       .string()
       .default('random')
@@ -112,7 +216,7 @@ const methodObject = z
 
 export const methodSchema = z
   .union([z.enum(METHOD_KINDS).describe('A training method.'), methodObject])
-  .describe('`stl`, `kd`, `aft`, `aft-no-kernel`, or an object `{name, method, kernel, rho}`.');
+  .describe('`stl`, `kd`, `aft`, `aft-no-kernel`, `rkd` (relational KD), `ft` (factor transfer), `btune` (B-Tuning), or an object `{name, method, kernel, rho}`.');
 
 export const trainSchema = z
   .strictObject({
@@ -149,7 +253,7 @@ export const experimentSchema = z
       .array(sourceSchema)
       .default([])
       .describe('Frozen feature sources ψ, concatenated in this order.'),
-    downstream: downstreamSchema.default({ model: 'mlp', hidden: [128, 64], channels: [16, 32], init: 'random' }),
+    downstream: downstreamSchema.default(downstreamSchema.parse({})),
     methods: z.array(methodSchema).min(1).describe('Methods to train and compare.'),
     beta: z
       .record(z.string(), z.union([z.number().positive('β must be > 0'), betaGrid]))
@@ -165,6 +269,11 @@ export const experimentSchema = z
 export type Experiment = z.infer<typeof experimentSchema>;
 export type DatasetSpec = z.infer<typeof datasetSchema>;
 export type SourceSpec = z.infer<typeof sourceSchema>;
+export type OnnxSourceSpec = z.infer<typeof onnxSource>['onnx'];
+export type ImagePreprocessSpec = z.infer<typeof imagePreprocess>;
+export type ImageDatasetSpec = z.infer<typeof imageDataset>;
+export type TextDatasetSpec = z.infer<typeof textDataset>;
+export type Pooling = (typeof POOLINGS)[number];
 export type DownstreamSpec = z.infer<typeof downstreamSchema>;
 export type TrainSpec = z.infer<typeof trainSchema>;
 export type MethodEntry = z.infer<typeof methodSchema>;

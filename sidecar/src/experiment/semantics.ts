@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { arrayProblems, type FileProbe } from './arrays';
+import { onnxProblems } from './onnxNames';
 import type { Experiment, MethodKind } from './schema';
 
 export type { FileProbe } from './arrays';
@@ -14,6 +15,8 @@ export interface SemanticProblem {
   key?: string;
   message: string;
   severity?: 'error' | 'warning';
+  /** A replacement for the value at `path` that an editor can offer as a quick fix. */
+  suggestion?: string;
 }
 
 /** A method as the engine uses it: a display name, a kind and its options. */
@@ -164,7 +167,7 @@ export function semanticProblems(exp: Experiment, baseDir?: string, files?: File
     }
     if (files) {
       const arrays = arrayProblems(exp, baseDir, files);
-      problems.push(...arrays.problems);
+      problems.push(...arrays.problems, ...onnxProblems(exp, baseDir, files));
       trainSize ??= arrays.trainSize;
     }
   }

@@ -1,14 +1,14 @@
 /**
  * Turns the text of an experiment file into a typed `Experiment` or a list of problems, each
  * with the line and column of the offending YAML node, the field, what was expected and what
- * was found. Used by the CLI, the sidecar and (later) the language server.
+ * was found. Used by the CLI, the sidecar and the language server.
  */
-import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument, visit, YAMLParseError, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import { closest } from '../util/suggest';
-import { experimentSchema, type Experiment } from './schema';
+import { experimentSchema, METHOD_KINDS, type Experiment } from './schema';
 import { experimentJsonSchema } from './schema';
-import { semanticProblems } from './semantics';
+import { semanticProblems, type FileProbe } from './semantics';
 
 export interface Problem {
   message: string;
@@ -23,7 +23,12 @@ export interface Problem {
   severity: 'error' | 'warning';
   /** A replacement the editor can offer as a quick fix. */
   suggestion?: string;
+  /** What an editor can offer to fix: replace a key or value, or add the missing field at `path`. */
+  kind?: 'unknown_key' | 'invalid_value' | 'missing_field';
 }
+
+/** Past this many, problems are cut short with a note, so a huge broken file stays quick to check. */
+export const MAX_PROBLEMS = 100;
 
 export interface ValidationResult {
   experiment?: Experiment;
@@ -54,10 +59,14 @@ function getAt(value: unknown, path: readonly PropertyKey[]): unknown {
   return cur;
 }
 
+type S = { properties?: Record<string, S>; items?: S; oneOf?: S[]; anyOf?: S[]; additionalProperties?: S | boolean };
+// Generating the JSON Schema takes milliseconds; a file with many unknown keys asked for it once
+// per key, which made a 1 MB file take minutes in the language server. It never changes at run time.
+let jsonSchema: S | undefined;
+
 /** Keys the JSON Schema allows at a path (union branches merged), for "did you mean". */
 function knownKeysAt(path: readonly PropertyKey[]): string[] {
-  type S = { properties?: Record<string, S>; items?: S; oneOf?: S[]; anyOf?: S[]; additionalProperties?: S | boolean };
-  let nodes: S[] = [experimentJsonSchema()];
+  let nodes: S[] = [(jsonSchema ??= experimentJsonSchema() as S)];
   const expand = (ss: S[]): S[] => ss.flatMap((s) => (s.oneOf || s.anyOf ? expand([...(s.oneOf ?? []), ...(s.anyOf ?? [])]) : [s]));
   for (const p of path) {
     nodes = expand(nodes).flatMap((s) => {
@@ -95,7 +104,11 @@ class Locator {
     return [0, 0];
   }
 
-  problem(path: (string | number)[], message: string, opts: { key?: string; suggestion?: string; severity?: 'error' | 'warning' } = {}): Problem {
+  problem(
+    path: (string | number)[],
+    message: string,
+    opts: { key?: string; suggestion?: string; severity?: 'error' | 'warning'; kind?: Problem['kind'] } = {},
+  ): Problem {
     const [s, e] = this.range(path, opts.key);
     const a = this.pos(s);
     const b = this.pos(Math.max(e, s));
@@ -110,6 +123,7 @@ class Locator {
       endColumn: b.col,
       severity: opts.severity ?? 'error',
       ...(opts.suggestion !== undefined ? { suggestion: opts.suggestion } : {}),
+      ...(opts.kind !== undefined ? { kind: opts.kind } : {}),
     };
   }
 }
@@ -121,25 +135,37 @@ function issueProblems(issue: Issue, input: unknown, loc: Locator, prefix: (stri
   const found = getAt(input, path);
   switch (issue.code) {
     case 'unrecognized_keys':
-      return issue.keys.map((k) => {
+      return issue.keys.slice(0, MAX_PROBLEMS + 1).map((k) => {
         const known = knownKeysAt(path);
         const guess = closest(k, known);
         const hint = guess ? ` (did you mean \`${guess}\`?)` : known.length ? ` (expected one of: ${known.join(', ')})` : '';
-        return loc.problem(path, `unknown key \`${k}\`${hint}`, { key: k, ...(guess ? { suggestion: guess } : {}) });
+        return loc.problem(path, `unknown key \`${k}\`${hint}`, { key: k, kind: 'unknown_key', ...(guess ? { suggestion: guess } : {}) });
       });
     case 'invalid_type':
-      return [loc.problem(path, found === undefined ? `missing required field (expected ${issue.expected})` : `expected ${issue.expected}, found ${describeValue(found)}`)];
+      return [
+        found === undefined
+          ? loc.problem(path, `missing required field (expected ${issue.expected})`, { kind: 'missing_field' })
+          : loc.problem(path, `expected ${issue.expected}, found ${describeValue(found)}`),
+      ];
     case 'invalid_value': {
       const options = issue.values.map((v) => String(v));
       const guess = typeof found === 'string' ? closest(found, options) : undefined;
       const hint = guess ? ` (did you mean \`${guess}\`?)` : '';
-      return [loc.problem(path, `expected one of ${options.join(', ')}; found ${describeValue(found)}${hint}`, guess ? { suggestion: guess } : {})];
+      return [loc.problem(path, `expected one of ${options.join(', ')}; found ${describeValue(found)}${hint}`, { kind: 'invalid_value', ...(guess ? { suggestion: guess } : {}) })];
     }
     case 'invalid_union': {
       // Report the branch that got furthest: the one with the fewest issues, preferring the
       // branch whose discriminating key (e.g. `noise`, `builtin`) the user wrote.
       const branches = issue.errors;
       if (branches.length === 0) {
+        // A discriminated union whose key (`source`) is missing or names no branch.
+        const options = 'options' in issue && Array.isArray(issue.options) ? issue.options.map((o) => String(o)) : undefined;
+        if (options && found === undefined) return [loc.problem(path, `missing required field (expected one of ${options.join(', ')})`, { kind: 'missing_field' })];
+        if (options) {
+          const guess = typeof found === 'string' ? closest(found, options) : undefined;
+          const hint = guess ? ` (did you mean \`${guess}\`?)` : '';
+          return [loc.problem(path, `expected one of ${options.join(', ')}; found ${describeValue(found)}${hint}`, { kind: 'invalid_value', ...(guess ? { suggestion: guess } : {}) })];
+        }
         return [loc.problem(path, `${issue.message}; found ${describeValue(found)}`)];
       }
       const obj = found && typeof found === 'object' && !Array.isArray(found) ? Object.keys(found) : [];
@@ -175,15 +201,53 @@ function issueProblems(issue: Issue, input: unknown, loc: Locator, prefix: (stri
 
 function unionExpectation(path: readonly (string | number)[]): string {
   const last = path.filter((p) => typeof p === 'string').pop();
-  if (last === 'methods') return 'a method name (stl, kd, aft, aft-no-kernel) or {name, method, ...}';
+  if (last === 'methods') return `a method name (${METHOD_KINDS.join(', ')}) or {name, method, ...}`;
   if (last === 'pretrained') return 'a source {name, builtin} | {name, noise} | {name, features}';
   return 'a value of another form';
 }
 
-/** Validates experiment text. `file` is only used in messages. */
-export function validateExperimentText(text: string, baseDir?: string): ValidationResult {
+/** An experiment file parsed as YAML, with what is needed to map offsets to lines. */
+export interface ParsedYaml {
+  text: string;
+  doc: Document;
+  lines: LineCounter;
+}
+
+/**
+ * Parses experiment text. Duplicate keys are found here with one pass over each mapping: the
+ * yaml package's own check compares every key with every other, which took minutes on a 1 MB
+ * file with thousands of keys.
+ */
+export function parseExperimentYaml(text: string): ParsedYaml {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
+  if (doc.errors.length === 0) {
+    visit(doc, {
+      Map(_, map) {
+        const seen = new Set<string>();
+        for (const pair of map.items) {
+          if (!isScalar(pair.key) || !pair.key.range) continue;
+          const k = String(pair.key.value);
+          if (seen.has(k)) doc.errors.push(new YAMLParseError([pair.key.range[0], pair.key.range[1]], 'DUPLICATE_KEY', `Map keys must be unique; \`${k}\` appears twice`));
+          seen.add(k);
+        }
+      },
+    });
+  }
+  return { text, doc, lines };
+}
+
+/** Validates experiment text. Relative paths resolve against `baseDir`; see `validateParsed`. */
+export function validateExperimentText(text: string, baseDir?: string, files?: FileProbe): ValidationResult {
+  return validateParsed(parseExperimentYaml(text), baseDir, files);
+}
+
+/**
+ * Validates a parsed experiment file. With `files`, referenced arrays are also checked against
+ * each other and the dataset from their headers (the editor passes a cached probe); without it,
+ * only their existence is, and the loaders check shapes when they read the data.
+ */
+export function validateParsed({ text, doc, lines }: ParsedYaml, baseDir?: string, files?: FileProbe): ValidationResult {
   const loc = new Locator(doc, lines, text.length);
   const problems: Problem[] = [];
   for (const err of [...doc.errors]) {
@@ -201,7 +265,7 @@ export function validateExperimentText(text: string, baseDir?: string): Validati
       severity: 'error',
     });
   }
-  if (problems.length) return { problems };
+  if (problems.length) return { problems: capped(problems) };
   let input: unknown;
   try {
     // A small alias budget refuses "billion laughs" documents instead of expanding them.
@@ -214,13 +278,26 @@ export function validateExperimentText(text: string, baseDir?: string): Validati
   }
   const parsed = experimentSchema.safeParse(input);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(...issueProblems(issue, input, loc));
-    return { problems: dedupe(problems) };
+    for (const issue of parsed.error.issues) {
+      problems.push(...issueProblems(issue, input, loc));
+      if (problems.length > MAX_PROBLEMS) break;
+    }
+    return { problems: capped(dedupe(problems)) };
   }
-  for (const p of semanticProblems(parsed.data, baseDir)) {
-    problems.push(loc.problem(p.path, p.message, { severity: p.severity ?? 'error', ...(p.key !== undefined ? { key: p.key } : {}) }));
+  for (const p of semanticProblems(parsed.data, baseDir, files)) {
+    const opts = { severity: p.severity ?? 'error', ...(p.key !== undefined ? { key: p.key } : {}), ...(p.suggestion !== undefined ? { suggestion: p.suggestion } : {}) } as const;
+    problems.push(loc.problem(p.path, p.message, opts));
   }
-  return problems.some((p) => p.severity === 'error') ? { problems } : { experiment: parsed.data, problems };
+  const shown = capped(problems);
+  return shown.some((p) => p.severity === 'error') ? { problems: shown } : { experiment: parsed.data, problems: shown };
+}
+
+function capped(ps: Problem[]): Problem[] {
+  if (ps.length <= MAX_PROBLEMS) return ps;
+  const note: Problem = { ...ps[MAX_PROBLEMS - 1], message: 'more problems not shown; fix the ones above first', severity: 'error' };
+  delete note.suggestion;
+  delete note.kind;
+  return [...ps.slice(0, MAX_PROBLEMS - 1), note];
 }
 
 function dedupe(ps: Problem[]): Problem[] {

@@ -3,7 +3,7 @@ import type { Segment } from '../protocol/events';
 /** One frozen feature source, row-aligned with the dataset's splits. */
 export interface FeatureBlock {
   name: string;
-  kind: 'builtin' | 'noise' | 'precomputed';
+  kind: 'builtin' | 'noise' | 'precomputed' | 'onnx';
   width: number;
   /** nTrain × width, row-major. */
   train: Float32Array;

@@ -3,14 +3,18 @@ import type { Dataset } from '../data/dataset';
 import type { SourceSpec } from '../experiment/schema';
 import { concatFeatures, type FeatureBlock, type PretrainedFeatures } from './features';
 import { noiseFeatures } from './noise';
+import { extractOnnx, type ExtractProgress, type OnnxSourceRef } from './onnxSource';
 import { precomputedFeatures } from './precomputed';
-import { ensureTeacher, teacherFeatures, type TeacherInfo } from './teacher';
+import { checkTeacherInput, ensureTeacher, ensureTeacherOnnx, teacherOnnxSpec, type TeacherInfo } from './teacher';
 
 export interface SourceHooks {
   signal?: AbortSignal;
   log(message: string): void;
   /** Progress of a one-time build (the built-in teacher). */
   onBuildProgress(label: string, step: number, total: number): void;
+  /** Where extracted features are cached (`<workspace>/.aft/cache/features`). */
+  cacheRoot: string;
+  onExtractProgress?(p: ExtractProgress): void;
 }
 
 export interface BuiltSources {
@@ -19,17 +23,35 @@ export interface BuiltSources {
   teacher?: TeacherInfo;
 }
 
-export async function buildSources(specs: SourceSpec[], ds: Dataset, baseDir: string, noiseSeed: number, hooks: SourceHooks): Promise<BuiltSources> {
-  const blocks: FeatureBlock[] = [];
+/** The ONNX sources of a list (user models and the built-in teacher), ready for extraction. */
+export async function onnxSourceRefs(specs: SourceSpec[], ds: Pick<Dataset, 'inputShape'>, baseDir: string, hooks: Pick<SourceHooks, 'signal' | 'log' | 'onBuildProgress'>): Promise<{ refs: OnnxSourceRef[]; teacher?: TeacherInfo }> {
+  const refs: OnnxSourceRef[] = [];
   let teacher: TeacherInfo | undefined;
   for (const [i, s] of specs.entries()) {
     if ('builtin' in s) {
+      checkTeacherInput(ds.inputShape, i);
       teacher ??= await ensureTeacher((step, total) => hooks.onBuildProgress(`building ${s.builtin} (one time)`, step, total), hooks.signal, hooks.log);
-      blocks.push(teacherFeatures(s.name, teacher.file, ds.inputShape, ds.train, ds.test, i));
-    } else if ('noise' in s) {
+      refs.push({ name: s.name, index: i, spec: teacherOnnxSpec(ensureTeacherOnnx(teacher)), baseDir, kind: 'builtin' });
+    } else if ('onnx' in s) {
+      refs.push({ name: s.name, index: i, spec: s.onnx, baseDir, kind: 'onnx' });
+    }
+  }
+  return { refs, ...(teacher ? { teacher } : {}) };
+}
+
+export async function buildSources(specs: SourceSpec[], ds: Dataset, baseDir: string, noiseSeed: number, hooks: SourceHooks): Promise<BuiltSources> {
+  const blocks: FeatureBlock[] = [];
+  const { refs, teacher } = await onnxSourceRefs(specs, ds, baseDir, hooks);
+  for (const [i, s] of specs.entries()) {
+    if ('noise' in s) {
       blocks.push(noiseFeatures(s.name, s.noise, ds.train.n, ds.test.n, noiseSeed));
-    } else {
+    } else if ('features' in s) {
       blocks.push(precomputedFeatures(s.name, s.features, baseDir, ds.train.n, ds.test.n, i));
+    } else {
+      const ref = refs.find((r) => r.index === i)!;
+      const out = await extractOnnx(ref, ds, { cacheRoot: hooks.cacheRoot, log: hooks.log, ...(hooks.signal ? { signal: hooks.signal } : {}), ...(hooks.onExtractProgress ? { onProgress: hooks.onExtractProgress } : {}) });
+      if (out.cached) hooks.log(`${ref.name}: features from the cache (${out.dir})`);
+      blocks.push(out.block!);
     }
   }
   return { features: concatFeatures(blocks, ds.train.n, ds.test.n), blocks, ...(teacher ? { teacher } : {}) };

@@ -7,7 +7,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { mnistTeacherSplit, MNIST_PIXELS, MNIST_SIDE } from '../data/mnist';
-import { downstreamSchema, trainSchema } from '../experiment/schema';
+import { downstreamSchema, trainSchema, type OnnxSourceSpec } from '../experiment/schema';
+import { exportDownstream, EXPORT_FORMAT_VERSION } from '../export/downstream';
 import { readSafetensors, encodeSafetensors } from '../io/safetensors';
 import { createModel, modelWeights, type DownstreamModel } from '../models/model';
 import { tf } from '../runtime/tf';
@@ -17,7 +18,6 @@ import { userCacheDir } from '../util/paths';
 import { Rng } from '../util/rng';
 import { takeSplit } from '../data/dataset';
 import { trainJob } from '../train/job';
-import type { FeatureBlock } from './features';
 import { SharedMethodState } from '../methods/method';
 
 /** Bump when the recipe changes, so stale caches are rebuilt rather than reused. */
@@ -38,7 +38,8 @@ export function teacherCacheFile(): string {
   return path.join(userCacheDir(), 'teachers', `${TEACHER_VERSION}.safetensors`);
 }
 
-function loadTeacher(file: string): DownstreamModel {
+/** The cached teacher as a tfjs model (the reference its ONNX export is checked against). */
+export function loadTeacher(file: string): DownstreamModel {
   const model = createModel(ARCH, INPUT_SHAPE, 10, 0);
   const { tensors } = readSafetensors(file);
   for (const [k, v] of model.params) {
@@ -92,25 +93,28 @@ export async function ensureTeacher(onProgress: (step: number, total: number) =>
   return { file, validationAccuracy: result.evalAccuracy, builtNow: true, seconds: result.seconds };
 }
 
-/** Teacher features (the head's input) for rows of 28x28 inputs. */
-function features(model: DownstreamModel, x: Float32Array, n: number): Float32Array {
-  const out = new Float32Array(n * model.featureDim);
-  for (let start = 0; start < n; start += 1024) {
-    const m = Math.min(1024, n - start);
-    const phi = tf.tidy(() => model.forward(tf.tensor(x.subarray(start * MNIST_PIXELS, (start + m) * MNIST_PIXELS), [m, ...INPUT_SHAPE])).phi.dataSync());
-    out.set(phi, start * model.featureDim);
-  }
-  return out;
+/**
+ * The teacher as an ONNX file (exported once next to its safetensors, named by the teacher and
+ * exporter versions), so its features go through the same onnxruntime extraction and feature
+ * cache as a user's model. Its `features` output is the head's input φ, 256 wide.
+ */
+export function ensureTeacherOnnx(info: TeacherInfo): string {
+  const file = path.join(path.dirname(info.file), `${TEACHER_VERSION}.export-v${EXPORT_FORMAT_VERSION}.onnx`);
+  if (fs.existsSync(file)) return file;
+  const { tensors } = readSafetensors(info.file);
+  const bytes = exportDownstream(tensors, { kind: 'mlp', inputShape: INPUT_SHAPE, channels: [], hidden: ARCH.hidden, numClasses: 10 }, { teacher: TEACHER_VERSION });
+  writeFileAtomic(file, bytes);
+  return file;
 }
 
-export function teacherFeatures(name: string, teacherFile: string, inputShape: number[], train: { n: number; x: Float32Array }, test: { n: number; x: Float32Array }, index: number): FeatureBlock {
+/** The extraction settings of the built-in teacher (what a user would write for an ONNX model). */
+export function teacherOnnxSpec(file: string): OnnxSourceSpec {
+  return { model: file, output: 'features', pooling: 'none', device: 'auto', batch: 256, threads: 0 };
+}
+
+/** Refuses datasets whose examples are not 784 values (28x28 digits). */
+export function checkTeacherInput(inputShape: number[], index: number): void {
   if (inputShape.reduce((a, b) => a * b, 1) !== MNIST_PIXELS) {
     throw badInput(`mnist-teacher needs 28x28 inputs; this dataset's inputs have shape [${inputShape.join(', ')}]`, { file: '<experiment>', field: `pretrained[${index}].builtin` });
-  }
-  const model = loadTeacher(teacherFile);
-  try {
-    return { name, kind: 'builtin', width: model.featureDim, train: features(model, train.x, train.n), test: features(model, test.x, test.n) };
-  } finally {
-    model.dispose();
   }
 }

@@ -8,6 +8,7 @@ import { tf, type Tensor, type Tensor2D, type Tensor4D, type Variable } from '..
 import { badInput } from '../util/errors';
 import { Rng } from '../util/rng';
 import { conv3x3, dense, glorot, heUniform, variable } from './layers';
+import { createTransformer } from './transformer';
 
 export interface ModelOutput {
   phi: Tensor2D;
@@ -15,7 +16,7 @@ export interface ModelOutput {
 }
 
 export interface DownstreamModel {
-  kind: 'mlp' | 'cnn';
+  kind: 'mlp' | 'cnn' | 'transformer';
   /** Width d of φ. */
   featureDim: number;
   /** Trainable parameters by stable name (checkpoint keys). */
@@ -37,7 +38,9 @@ function makeLayer(params: Map<string, Variable>, name: string, w: Float32Array,
   return layer;
 }
 
-export function createModel(spec: DownstreamSpec, inputShape: number[], numClasses: number, seed: number): DownstreamModel {
+/** `vocabSize` is needed by the transformer (text datasets) only. */
+export function createModel(spec: DownstreamSpec, inputShape: number[], numClasses: number, seed: number, vocabSize?: number): DownstreamModel {
+  if (spec.model === 'transformer') return createTransformer(spec, inputShape, numClasses, seed, vocabSize);
   const rng = new Rng(seed);
   const params = new Map<string, Variable>();
   const inputSize = inputShape.reduce((a, b) => a * b, 1);

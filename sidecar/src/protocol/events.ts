@@ -22,6 +22,8 @@ export interface ProgressEvent {
   fraction: number;
   /** Seconds left for the whole run, estimated from the measured speed; null until known. */
   etaSeconds: number | null;
+  /** Examples per second while features are extracted (then `step`/`steps` count examples). */
+  itemsPerSecond?: number;
 }
 
 /** One evaluation point of one job (also a line of metrics.jsonl). */

@@ -2,14 +2,23 @@
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { SidecarServer } from './server';
 
-const connection = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
-const server = new SidecarServer(connection);
 // stdout carries the protocol: anything else a library prints must go to stderr.
 console.log = console.error;
 console.info = console.error;
 console.warn = console.error;
+
+const connection = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
+const server = new SidecarServer(connection);
 process.on('uncaughtException', (e) => {
+  process.stderr.write(`uncaught exception: ${e.stack ?? String(e)}\n`);
   void server.crash(e).finally(() => process.exit(1));
 });
-connection.onClose(() => process.exit(0));
+process.on('unhandledRejection', (e) => {
+  process.stderr.write(`unhandled rejection: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+});
+// The extension went away (stdin closed): cancel runs so that their stores say so, then exit.
+connection.onClose(() => {
+  void server.close().finally(() => process.exit(0));
+});
 server.listen();
+process.stderr.write(`aft sidecar ${process.pid} listening on stdio\n`);

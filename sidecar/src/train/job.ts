@@ -26,6 +26,8 @@ export interface JobSpec {
   initCheckpoint?: string;
   train: TrainSpec;
   numClasses: number;
+  /** Vocabulary of token-id inputs (text datasets, transformer). */
+  vocabSize?: number;
   trainData: Examples;
   /** ψ rows aligned with trainData (width psiWidth); empty when there are no sources. */
   psiTrain: Float32Array;
@@ -88,7 +90,7 @@ const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r)
 export async function trainJob(spec: JobSpec, hooks: JobHooks = {}): Promise<JobResult> {
   const started = performance.now();
   const { trainData: data, train: cfg } = spec;
-  const model = createModel(spec.downstream, data.inputShape, spec.numClasses, seedFor(spec.seed, 'init'));
+  const model = createModel(spec.downstream, data.inputShape, spec.numClasses, seedFor(spec.seed, 'init'), spec.vocabSize);
   if (spec.initCheckpoint) loadCheckpoint(model, spec.initCheckpoint);
   const method = createMethod({
     method: spec.method,

@@ -4,9 +4,10 @@
  * engine's library entry point; the CLI and the JSON-RPC server are thin front ends over it.
  */
 import { takeRows, takeSplit, type Dataset } from '../data/dataset';
-import { datasetSeed, loadDataset } from '../data/load';
+import { datasetSeed, loadExperimentDataset } from '../data/load';
 import type { Experiment } from '../experiment/schema';
-import { betaGrid, resolveMethods } from '../experiment/semantics';
+import { betaGrid, resolvePaths, resolveMethods } from '../experiment/semantics';
+import { FEATURE_CACHE_DIR } from '../features/cache';
 import { buildSources } from '../features/sources';
 import { modelWeights } from '../models/model';
 import type { EventSink, MethodSummary, RunEvent, RunSummary } from '../protocol/events';
@@ -81,7 +82,8 @@ class Eta {
 
 export async function runExperiment(input: ExperimentInput, opts: RunOptions): Promise<RunOutcome> {
   const exp = applyOverrides(input.experiment, opts);
-  const store = RunStore.create(opts.workspaceDir, exp.name, exp, input.sourceText);
+  // experiment.json keeps absolute paths, so `aft export` finds the data without the file's folder.
+  const store = RunStore.create(opts.workspaceDir, exp.name, resolvePaths(exp, input.baseDir), input.sourceText);
   const runId = store.runId;
   const started = new Date();
   const emit = (e: RunEvent): void => {
@@ -97,13 +99,16 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
   emit({ type: 'status', runId, state: 'running', runDir: store.dir });
   try {
     const backend = await initBackend(exp.backend, (m) => log(m));
-    const ds = loadDataset(exp.dataset, input.baseDir);
+    const ds = await loadExperimentDataset(exp, input.baseDir, log);
     log(`dataset ${ds.name}: ${ds.train.n} train, ${ds.test.n} test, ${ds.numClasses} classes, inputs [${ds.inputShape.join(', ')}]`);
     const sources = await buildSources(exp.pretrained, ds, input.baseDir, datasetSeed(exp.dataset), {
       ...(opts.signal ? { signal: opts.signal } : {}),
       log,
       onBuildProgress: (label, step, total) =>
         emit({ type: 'progress', runId, label, step, steps: total, job: 0, jobs: 0, fraction: 0, etaSeconds: null }),
+      cacheRoot: path.join(opts.workspaceDir, FEATURE_CACHE_DIR),
+      onExtractProgress: (p) =>
+        emit({ type: 'progress', runId, label: `extracting ${p.source} (${p.provider})`, step: p.done, steps: p.total, job: 0, jobs: 0, fraction: 0, etaSeconds: p.etaSeconds, itemsPerSecond: p.itemsPerSecond }),
     });
     const psi = sources.features;
     if (psi.width) log(`pre-trained features ψ: ${psi.segments.map((s) => `${s.name} (${s.width})`).join(' + ')} = ${psi.width}`);
@@ -210,6 +215,7 @@ async function trainAll(
         ...(exp.downstream.init !== 'random' ? { initCheckpoint: path.resolve(baseDir, exp.downstream.init) } : {}),
         train: exp.train,
         numClasses: ds.numClasses,
+        ...(ds.vocabSize ? { vocabSize: ds.vocabSize } : {}),
         trainData: tune ? tuneData.train : fullData.train,
         psiTrain: tune ? tuneData.psi : psi.train,
         psiWidth: psi.width,

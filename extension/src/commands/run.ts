@@ -1,0 +1,149 @@
+/**
+ * Run Experiment, Run Method… and Stop Run. A run is started in the sidecar and followed with
+ * `window.withProgress` (its cancel button cancels the run); results land in the Runs view.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { RunEvent } from '../../../sidecar/src/protocol/events';
+import type { RunParams } from '../../../sidecar/src/protocol/rpc';
+import { runsBaseDir } from '../config';
+import { durationText, progressText, resultsLine } from '../runs/format';
+import type { Studio } from '../studio';
+import { errorData, errorMessage, pickExperiment, requireFolder, requireTrust, saveIfDirty } from './guards';
+
+export async function runExperimentCommand(studio: Studio, arg?: unknown, methods?: string[]): Promise<string | undefined> {
+  if (!requireTrust('Run Experiment')) return undefined;
+  const file = await pickExperiment(arg, 'Run Experiment');
+  if (!file) return undefined;
+  const folder = requireFolder(file);
+  if (!folder) return undefined;
+  await saveIfDirty(file);
+  const cfg = studio.config();
+  const params: RunParams = {
+    file: file.fsPath,
+    workspaceDir: runsBaseDir(folder, cfg),
+    ...(cfg.backend !== 'auto' ? { backend: cfg.backend } : {}),
+    ...(methods?.length ? { methods } : {}),
+  };
+  const name = path.basename(file.fsPath);
+  let started;
+  try {
+    started = await studio.client.run(params);
+  } catch (e) {
+    const data = errorData(e);
+    studio.log.error(`${name} was not run: ${errorMessage(e)}`);
+    if (data?.kind === 'busy') {
+      const a = await vscode.window.showWarningMessage(`AFT: ${errorMessage(e)}`, 'Stop Run');
+      if (a) await vscode.commands.executeCommand('aft.stopRun');
+    } else if (data?.kind === 'bad_input') {
+      const reasons = data.details?.length ? data.details.map((d) => d.replace(`${file.fsPath}:`, 'line ')) : [errorMessage(e)];
+      const a = await vscode.window.showErrorMessage(`AFT: ${name} was not run: ${reasons.slice(0, 4).join('; ')}${reasons.length > 4 ? ` (and ${reasons.length - 4} more)` : ''}`, 'Show Log');
+      if (a) studio.log.show();
+    } else {
+      const a = await vscode.window.showErrorMessage(`AFT: ${name} could not be started: ${errorMessage(e)}`, 'Show Log');
+      if (a) studio.log.show();
+    }
+    return undefined;
+  }
+  studio.log.info(`run ${started.runId} started (${started.runDir})`);
+  void studio.runs.refresh();
+  void followRun(studio, started.runId, name);
+  return started.runId;
+}
+
+/** Shows a run's progress in a cancellable notification and tells how it ended. */
+function followRun(studio: Studio, runId: string, name: string): Thenable<void> {
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `AFT: ${name}`, cancellable: true }, (progress, token) =>
+    new Promise<void>((resolve) => {
+      let shown = 0;
+      const sub = studio.client.onRunEvent((e: RunEvent) => {
+        if (e.runId !== runId) return;
+        if (e.type === 'progress') {
+          const pct = Math.floor(e.fraction * 100);
+          progress.report({ increment: Math.max(0, pct - shown), message: progressText(e) });
+          shown = Math.max(shown, pct);
+        } else if (e.type === 'status' && e.state !== 'running') {
+          sub.dispose();
+          resolve();
+          void announce(studio, runId, name, e.state, e.message);
+        }
+      });
+      token.onCancellationRequested(() => {
+        progress.report({ message: 'cancelling…' });
+        void studio.client.cancel(runId).catch((err: unknown) => studio.log.warn(`cancel ${runId}: ${errorMessage(err)}`));
+      });
+    }),
+  );
+}
+
+async function announce(studio: Studio, runId: string, name: string, state: string, message?: string): Promise<void> {
+  if (state === 'completed') {
+    await studio.runs.refresh();
+    const row = studio.runs.get(runId);
+    const summary = row?.summary;
+    const a = await vscode.window.showInformationMessage(
+      `AFT: ${name} completed${summary ? ` in ${durationText(summary.seconds)}: ${resultsLine(summary.methods)}` : ''}`,
+      'Show in Runs',
+    );
+    if (a) await vscode.commands.executeCommand('aft.revealRun', runId);
+  } else if (state === 'cancelled') {
+    void vscode.window.showInformationMessage(`AFT: ${name} was cancelled.`);
+  } else {
+    const a = await vscode.window.showErrorMessage(`AFT: ${name} failed: ${(message ?? 'unknown error').split('\n')[0]}`, 'Show Log');
+    if (a) studio.log.show();
+  }
+}
+
+export async function runMethodCommand(studio: Studio, arg?: unknown): Promise<string | undefined> {
+  if (!requireTrust('Run Method')) return undefined;
+  const file = await pickExperiment(arg, 'Run Method…');
+  if (!file) return undefined;
+  await saveIfDirty(file);
+  let methods: string[];
+  try {
+    const v = await studio.client.validate(file.fsPath);
+    const errors = v.problems.filter((p) => p.severity === 'error');
+    if (errors.length) {
+      void vscode.window.showErrorMessage(`AFT: ${path.basename(file.fsPath)} has ${errors.length} problem(s): ${errors.slice(0, 3).map((p) => `line ${p.line}: ${p.field}: ${p.message}`).join('; ')}`);
+      return undefined;
+    }
+    methods = v.methods;
+  } catch (e) {
+    void vscode.window.showErrorMessage(`AFT: could not read ${path.basename(file.fsPath)}: ${errorMessage(e)}`);
+    return undefined;
+  }
+  const picked = await vscode.window.showQuickPick(
+    methods.map((m) => ({ label: m })),
+    { title: 'AFT: Run Method…', placeHolder: 'Methods to run (the others are skipped)', canPickMany: true },
+  );
+  if (!picked?.length) return undefined;
+  return runExperimentCommand(studio, file, picked.map((p) => p.label));
+}
+
+export async function stopRunCommand(studio: Studio, arg?: unknown): Promise<void> {
+  const fromView = typeof arg === 'object' && arg !== null && 'runId' in arg ? String((arg).runId) : typeof arg === 'string' ? arg : undefined;
+  const running = studio.runs.running.filter((r) => studio.client.runningRunIds.includes(r.runId));
+  let runId = fromView;
+  if (!runId) {
+    if (running.length === 0) {
+      void vscode.window.showInformationMessage('AFT: no run is in progress.');
+      return;
+    }
+    if (running.length === 1) runId = running[0].runId;
+    else {
+      const pick = await vscode.window.showQuickPick(
+        running.map((r) => ({ label: r.runId, description: r.live ? progressText(r.live) : 'running' })),
+        { title: 'AFT: Stop Run' },
+      );
+      runId = pick?.label;
+    }
+  }
+  if (!runId) return;
+  try {
+    const cancelled = await studio.client.cancel(runId);
+    if (!cancelled) void vscode.window.showInformationMessage(`AFT: ${runId} is not running.`);
+    else studio.log.info(`cancel requested for ${runId}`);
+  } catch (e) {
+    void vscode.window.showErrorMessage(`AFT: could not stop ${runId}: ${errorMessage(e)}`);
+  }
+}

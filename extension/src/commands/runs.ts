@@ -1,0 +1,107 @@
+/** Commands on runs: open the folder, delete (with confirmation), reveal, and later-version features. */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { RunNode } from '../runs/view';
+import type { Studio } from '../studio';
+import { errorData, errorMessage, notAvailableYet, pickExperiment, requireFolder, requireTrust } from './guards';
+
+function runIdOf(arg: unknown): string | undefined {
+  if (typeof arg === 'string') return arg;
+  if (typeof arg === 'object' && arg !== null && 'runId' in arg) return String((arg as RunNode).runId);
+  return undefined;
+}
+
+async function pickRun(studio: Studio, arg: unknown, title: string, filter: (state: string) => boolean = () => true): Promise<string | undefined> {
+  const id = runIdOf(arg);
+  if (id) return id;
+  const runs = studio.runs.runs.filter((r) => filter(r.state));
+  if (!runs.length) {
+    void vscode.window.showInformationMessage('AFT: there are no runs yet.');
+    return undefined;
+  }
+  const pick = await vscode.window.showQuickPick(
+    runs.map((r) => ({ label: r.runId, description: r.state })),
+    { title },
+  );
+  return pick?.label;
+}
+
+export async function openRunFolderCommand(studio: Studio, arg?: unknown): Promise<void> {
+  const runId = await pickRun(studio, arg, 'AFT: Open Run Folder');
+  const run = runId ? studio.runs.get(runId) : undefined;
+  if (!run) return;
+  const uri = vscode.Uri.file(run.runDir);
+  if (vscode.workspace.getWorkspaceFolder(uri)) {
+    await vscode.commands.executeCommand('revealInExplorer', uri);
+  } else {
+    await vscode.commands.executeCommand('revealFileInOS', uri);
+  }
+}
+
+export async function deleteRunCommand(studio: Studio, arg?: unknown): Promise<void> {
+  const runId = await pickRun(studio, arg, 'AFT: Delete Run', (s) => s !== 'running');
+  const run = runId ? studio.runs.get(runId) : undefined;
+  if (!run) return;
+  if (run.state === 'running') {
+    void vscode.window.showWarningMessage(`AFT: ${run.runId} is running; stop it before deleting it.`);
+    return;
+  }
+  const ok = await vscode.window.showWarningMessage(`Delete run ${run.runId}?`, { modal: true, detail: `This deletes the folder ${run.runDir} with its metrics, ρ and checkpoints.` }, 'Delete');
+  if (ok !== 'Delete') return;
+  try {
+    await vscode.workspace.fs.delete(vscode.Uri.file(run.runDir), { recursive: true, useTrash: false });
+    studio.log.info(`deleted run ${run.runId}`);
+  } catch (e) {
+    void vscode.window.showErrorMessage(`AFT: could not delete ${run.runDir}: ${errorMessage(e)}`);
+  }
+  await studio.runs.refresh();
+}
+
+/** Shows the run in the Runs view (status bar click, notifications). */
+export async function revealRunCommand(studio: Studio, arg?: unknown): Promise<void> {
+  const runId = runIdOf(arg) ?? studio.runs.running[0]?.runId ?? studio.runs.runs[0]?.runId;
+  if (!runId) {
+    await vscode.commands.executeCommand('workbench.view.extension.aft');
+    return;
+  }
+  await studio.revealRun(runId);
+}
+
+export function showDashboardCommand(): void {
+  notAvailableYet('the run dashboard (Show Dashboard)');
+}
+
+export function compareRunsCommand(): void {
+  notAvailableYet('Compare Runs');
+}
+
+export async function exportModelCommand(studio: Studio, arg?: unknown): Promise<void> {
+  if (!requireTrust('Export Model to ONNX')) return;
+  if (studio.client.info && !studio.client.info.capabilities.export) return notAvailableYet('Export Model to ONNX');
+  const runId = await pickRun(studio, arg, 'AFT: Export Model to ONNX', (s) => s === 'completed');
+  const run = runId ? studio.runs.get(runId) : undefined;
+  const method = run && Object.keys(run.results)[0];
+  if (!run || !method) return;
+  try {
+    const { file } = await studio.client.export({ runDir: run.runDir, method, seed: 0, out: path.join(run.runDir, `${method}.onnx`) });
+    void vscode.window.showInformationMessage(`AFT: exported ${file}`);
+  } catch (e) {
+    if (errorData(e)?.kind === 'not_available') notAvailableYet('Export Model to ONNX');
+    else void vscode.window.showErrorMessage(`AFT: export failed: ${errorMessage(e)}`);
+  }
+}
+
+export async function extractFeaturesCommand(studio: Studio, arg?: unknown): Promise<void> {
+  if (!requireTrust('Extract Features')) return;
+  if (studio.client.info && !studio.client.info.capabilities.extract) return notAvailableYet('Extract Features');
+  const file = await pickExperiment(arg, 'Extract Features');
+  const folder = file && requireFolder(file);
+  if (!file || !folder) return;
+  try {
+    const { cacheDir } = await studio.client.extract({ file: file.fsPath, workspaceDir: folder.uri.fsPath });
+    void vscode.window.showInformationMessage(`AFT: features cached in ${cacheDir}`);
+  } catch (e) {
+    if (errorData(e)?.kind === 'not_available') notAvailableYet('Extract Features');
+    else void vscode.window.showErrorMessage(`AFT: feature extraction failed: ${errorMessage(e)}`);
+  }
+}

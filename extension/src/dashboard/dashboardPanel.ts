@@ -1,0 +1,48 @@
+/**
+ * The run dashboard panel: one per run folder (opening it again reveals it), live while the run
+ * writes, revived after a window reload by its serializer.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { silentLogger, type Logger } from '../util/log';
+import { wirePanel } from './panel';
+import { DashboardSession } from './session';
+
+export const DASHBOARD_VIEW_TYPE = 'aft.dashboard';
+
+export class DashboardPanel {
+  private static readonly open = new Map<string, DashboardPanel>();
+
+  /** Opens (or reveals) the dashboard of a run folder. */
+  static show(context: vscode.ExtensionContext, runDir: string, log: Logger = silentLogger): DashboardPanel {
+    const dir = path.resolve(runDir);
+    const existing = DashboardPanel.open.get(dir);
+    if (existing) {
+      existing.panel.reveal();
+      return existing;
+    }
+    const panel = vscode.window.createWebviewPanel(DASHBOARD_VIEW_TYPE, path.basename(dir), vscode.ViewColumn.Active, {});
+    return new DashboardPanel(context, panel, dir, log);
+  }
+
+  /** Takes over a panel VS Code restored after a reload. */
+  static revive(context: vscode.ExtensionContext, panel: vscode.WebviewPanel, runDir: string, log: Logger = silentLogger): DashboardPanel {
+    return new DashboardPanel(context, panel, path.resolve(runDir), log);
+  }
+
+  private readonly wiring: vscode.Disposable;
+
+  private constructor(
+    context: vscode.ExtensionContext,
+    readonly panel: vscode.WebviewPanel,
+    readonly runDir: string,
+    log: Logger,
+  ) {
+    DashboardPanel.open.set(runDir, this);
+    this.wiring = wirePanel(context, panel, 'dashboard', `AFT: ${path.basename(runDir)}`, (post) => new DashboardSession(runDir, post, { log }), vscode.Uri.file(runDir), log);
+    panel.onDidDispose(() => {
+      DashboardPanel.open.delete(runDir);
+      this.wiring.dispose();
+    });
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * What the dashboard and comparison panels share: the webview options (scripts on, local
+ * resources limited to dist/webviews), the page, and the handling of the webview's messages
+ * (validated at this edge: `ready` starts the data, `export` saves a file).
+ */
+import * as vscode from 'vscode';
+import { parseWebviewMessage, type HostMessage } from '../../../webviews/src/contract';
+import type { Logger } from '../util/log';
+import { saveExport } from './exportFile';
+import { nonce, webviewHtml } from './html';
+
+export interface DataSession {
+  onReady(): void;
+  onHidden(): void;
+  dispose(): void;
+}
+
+export function webviewRoot(context: vscode.ExtensionContext): vscode.Uri {
+  return vscode.Uri.joinPath(context.extensionUri, 'dist', 'webviews');
+}
+
+export function webviewOptions(context: vscode.ExtensionContext): vscode.WebviewPanelOptions & vscode.WebviewOptions {
+  // Not retained when hidden: a hidden dashboard costs no memory, and on showing again the
+  // webview sends `ready` and gets the whole run (its UI state comes back from setState).
+  return { enableScripts: true, localResourceRoots: [webviewRoot(context)], retainContextWhenHidden: false, enableFindWidget: true };
+}
+
+/** Sets up a panel's page and message flow around a data session; returns a disposable. */
+export function wirePanel(
+  context: vscode.ExtensionContext,
+  panel: vscode.WebviewPanel,
+  app: 'dashboard' | 'compare',
+  title: string,
+  makeSession: (post: (m: HostMessage) => void) => DataSession,
+  exportDir: vscode.Uri | undefined,
+  log: Logger,
+): vscode.Disposable {
+  const root = webviewRoot(context);
+  panel.webview.options = webviewOptions(context);
+  panel.title = title;
+  panel.webview.html = webviewHtml({
+    cspSource: panel.webview.cspSource,
+    nonce: nonce(),
+    scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(root, `${app}.js`)).toString(),
+    styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(root, `${app}.css`)).toString(),
+    title,
+  });
+  const session = makeSession((m) => void panel.webview.postMessage(m));
+  const subs = [
+    panel.webview.onDidReceiveMessage((raw: unknown) => {
+      const r = parseWebviewMessage(raw);
+      if (!r.ok) {
+        log.warn(`${app} webview sent a bad message: ${r.error}`);
+        return;
+      }
+      if (r.message.type === 'ready') session.onReady();
+      else void saveExport(r.message, exportDir);
+    }),
+    panel.onDidChangeViewState(() => {
+      if (!panel.visible) session.onHidden();
+    }),
+  ];
+  return {
+    dispose: () => {
+      session.dispose();
+      for (const s of subs) s.dispose();
+    },
+  };
+}

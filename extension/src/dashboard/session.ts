@@ -1,0 +1,184 @@
+/**
+ * The host side of one dashboard, free of `vscode` so that tests and benchmarks drive it in plain
+ * Node: it polls the run folder (the run store is the contract; no sidecar needed), keeps the
+ * full-resolution model, answers the webview's `ready` with the whole run and then sends
+ * coalesced, downsampled `update`s, at most one per `minIntervalMs` (100 ms: ≤ 10 a second).
+ *
+ * Polling rather than file watching: the store writes by rename (status, summary, ρ) and by
+ * append (metrics), which watchers report unevenly across platforms and network drives; a stat
+ * of three files and one folder every 250 ms is cheap and sees every write. A run that has
+ * finished is read once and not polled again.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { CompareRun, HostMessage } from '../../../webviews/src/contract';
+import { DEFAULT_MAX_POINTS, RunAccumulator } from '../../../webviews/src/data/runAccumulator';
+import { RunReader } from '../../../sidecar/src/runs/reader';
+import { silentLogger, type Logger } from '../util/log';
+import { realTimers, Throttle, type Timers } from './throttle';
+
+export interface SessionOptions {
+  pollMs?: number;
+  minIntervalMs?: number;
+  maxPoints?: number;
+  timers?: Timers;
+  log?: Logger;
+}
+
+/** Whether a folder looks like a run (has status.json). */
+export function isRunDir(dir: string): boolean {
+  return fs.existsSync(path.join(dir, 'status.json'));
+}
+
+/** The run folder saved in a webview's state (what the serializer revives), if it is one. */
+export function runDirFromState(state: unknown): string | undefined {
+  const dir = typeof state === 'object' && state !== null ? (state as { runDir?: unknown }).runDir : undefined;
+  return typeof dir === 'string' && path.isAbsolute(dir) && isRunDir(dir) ? dir : undefined;
+}
+
+export function runDirsFromState(state: unknown): string[] {
+  const dirs = typeof state === 'object' && state !== null ? (state as { runDirs?: unknown }).runDirs : undefined;
+  return Array.isArray(dirs) ? dirs.filter((d): d is string => typeof d === 'string' && path.isAbsolute(d) && isRunDir(d)) : [];
+}
+
+const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+
+export class DashboardSession {
+  private readonly reader: RunReader;
+  private readonly acc: RunAccumulator;
+  private readonly throttle: Throttle;
+  private readonly timers: Timers;
+  private readonly log: Logger;
+  private readonly pollMs: number;
+  private pollTimer: unknown;
+  private ready = false;
+  private disposed = false;
+
+  constructor(
+    readonly runDir: string,
+    private readonly post: (m: HostMessage) => void,
+    opts: SessionOptions = {},
+  ) {
+    this.timers = opts.timers ?? realTimers;
+    this.log = opts.log ?? silentLogger;
+    this.pollMs = opts.pollMs ?? 250;
+    this.reader = new RunReader(runDir);
+    this.acc = new RunAccumulator(path.basename(runDir), runDir, opts.maxPoints ?? DEFAULT_MAX_POINTS);
+    this.throttle = new Throttle(() => this.flush(), opts.minIntervalMs ?? 100, this.timers);
+    this.poll();
+  }
+
+  /** The webview is (again) listening: send the whole run. */
+  onReady(): void {
+    this.ready = true;
+    this.throttle.dispose();
+    this.post({ type: 'run', run: this.acc.snapshot() });
+    this.ensurePolling();
+  }
+
+  /** The webview went away (hidden without retained context, or reloading); wait for `ready`. */
+  onHidden(): void {
+    this.ready = false;
+  }
+
+  /** Reads what changed now (the poll timer calls this; tests may too). */
+  poll(): void {
+    if (this.disposed) return;
+    let changed: boolean;
+    try {
+      const changes = this.reader.poll();
+      for (const p of changes.problems) this.log.warn(`dashboard: ${p}`);
+      changed = this.acc.apply(changes);
+    } catch (e) {
+      this.log.error(`dashboard: reading ${this.runDir} failed: ${(e as Error).message}`);
+      if (this.ready) this.post({ type: 'error', message: `Could not read the run folder ${this.runDir}: ${(e as Error).message}` });
+      return;
+    }
+    if (changed && this.ready) this.throttle.schedule();
+    this.ensurePolling();
+  }
+
+  get finished(): boolean {
+    return TERMINAL.has(this.acc.state) && (this.acc.state !== 'completed' || this.acc.hasSummary);
+  }
+
+  private ensurePolling(): void {
+    if (this.disposed || this.pollTimer !== undefined || this.finished) return;
+    this.pollTimer = this.timers.setTimeout(() => {
+      this.pollTimer = undefined;
+      this.poll();
+    }, this.pollMs);
+  }
+
+  private flush(): void {
+    if (!this.ready || this.disposed) return;
+    const u = this.acc.takeUpdate();
+    if (u) this.post(u);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.throttle.dispose();
+    if (this.pollTimer !== undefined) this.timers.clearTimeout(this.pollTimer);
+    this.pollTimer = undefined;
+  }
+}
+
+/** The host side of the comparison view: the runs' status and summary, re-sent while any runs. */
+export class CompareSession {
+  private readonly readers: RunReader[];
+  private readonly runs: CompareRun[];
+  private readonly timers: Timers;
+  private readonly throttle: Throttle;
+  private pollTimer: unknown;
+  private ready = false;
+  private disposed = false;
+
+  constructor(
+    readonly runDirs: string[],
+    private readonly post: (m: HostMessage) => void,
+    opts: SessionOptions = {},
+  ) {
+    this.timers = opts.timers ?? realTimers;
+    this.readers = runDirs.map((d) => new RunReader(d, { metrics: false, rho: false }));
+    this.runs = runDirs.map((d) => ({ runId: path.basename(d), experiment: '', location: d, state: 'running' }));
+    this.throttle = new Throttle(() => this.ready && this.post({ type: 'compare', runs: this.runs }), opts.minIntervalMs ?? 100, this.timers);
+    this.poll(opts.pollMs ?? 1000);
+  }
+
+  onReady(): void {
+    this.ready = true;
+    this.post({ type: 'compare', runs: this.runs });
+  }
+
+  onHidden(): void {
+    this.ready = false;
+  }
+
+  private poll(pollMs: number): void {
+    if (this.disposed) return;
+    let changed = false;
+    this.readers.forEach((r, i) => {
+      const c = r.poll();
+      const run = this.runs[i];
+      if (c.status) {
+        this.runs[i] = { ...run, experiment: c.status.experiment, state: c.status.state };
+        changed = true;
+      }
+      if (c.summary) {
+        this.runs[i] = { ...this.runs[i], summary: c.summary };
+        changed = true;
+      }
+    });
+    if (changed && this.ready) this.throttle.schedule();
+    if (this.runs.some((r) => r.state === 'running' || (r.state === 'completed' && !r.summary))) {
+      this.pollTimer = this.timers.setTimeout(() => this.poll(pollMs), pollMs);
+    }
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.throttle.dispose();
+    if (this.pollTimer !== undefined) this.timers.clearTimeout(this.pollTimer);
+  }
+}

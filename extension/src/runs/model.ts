@@ -1,0 +1,119 @@
+/**
+ * What the Runs view and the status bar show: the runs of every workspace folder, as the run
+ * store lists them (through the sidecar), merged with live events for the running ones.
+ * Free of `vscode`; every number it holds comes from the store or from an event.
+ */
+import type { MethodSummary, ProgressEvent, RunEvent } from '../../../sidecar/src/protocol/events';
+import type { RunInfo } from '../../../sidecar/src/protocol/rpc';
+import { Emitter } from '../util/emitter';
+import type { Logger } from '../util/log';
+
+export interface RunRow extends RunInfo {
+  /** The latest progress event of a running run. */
+  live?: ProgressEvent;
+  /** Method results that arrived while the run was still going. */
+  results: Record<string, MethodSummary>;
+}
+
+export interface RunsSource {
+  listRuns(workspaceDir: string): Promise<RunInfo[]>;
+}
+
+export class RunsModel {
+  private rows = new Map<string, RunRow>();
+  private readonly changed = new Emitter<void>();
+  readonly onDidChange = this.changed.event;
+  private refreshing: Promise<void> | undefined;
+  private again = false;
+
+  constructor(
+    private readonly source: RunsSource,
+    private readonly workspaceDirs: () => string[],
+    private readonly log: Logger,
+  ) {}
+
+  /** Runs, newest first. */
+  get runs(): RunRow[] {
+    return [...this.rows.values()].sort((a, b) => b.started.localeCompare(a.started));
+  }
+
+  get running(): RunRow[] {
+    return this.runs.filter((r) => r.state === 'running');
+  }
+
+  get(runId: string): RunRow | undefined {
+    return this.rows.get(runId);
+  }
+
+  /** Re-reads the run store; concurrent calls coalesce into one more pass. */
+  refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.again = true;
+      return this.refreshing;
+    }
+    this.refreshing = this.load().finally(() => {
+      this.refreshing = undefined;
+      if (this.again) {
+        this.again = false;
+        void this.refresh();
+      }
+    });
+    return this.refreshing;
+  }
+
+  private async load(): Promise<void> {
+    const next = new Map<string, RunRow>();
+    for (const dir of this.workspaceDirs()) {
+      let infos: RunInfo[];
+      try {
+        infos = await this.source.listRuns(dir);
+      } catch (e) {
+        this.log.warn(`could not list the runs in ${dir}: ${(e as Error).message}`);
+        // Keep what is known for this folder rather than showing it empty.
+        for (const r of this.rows.values()) if (r.runDir.startsWith(dir)) next.set(r.runId, r);
+        continue;
+      }
+      for (const info of infos) {
+        const old = this.rows.get(info.runId);
+        // A live terminal state is newer than a store read that raced with it.
+        const state = old && old.state !== 'running' && info.state === 'running' ? old.state : info.state;
+        next.set(info.runId, {
+          ...info,
+          state,
+          results: info.summary?.methods ?? old?.results ?? {},
+          ...(state === 'running' && old?.live ? { live: old.live } : {}),
+        });
+      }
+    }
+    this.rows = next;
+    this.changed.fire();
+  }
+
+  /** Applies a live event from the sidecar. */
+  handle(e: RunEvent): void {
+    if (e.type === 'log' || e.type === 'metrics' || e.type === 'rho') return;
+    let row = this.rows.get(e.runId);
+    if (e.type === 'status') {
+      if (!row) {
+        row = { runId: e.runId, runDir: e.runDir, experiment: e.runId.replace(/-\d{8}-\d{6}-\w+$/, ''), state: e.state, started: new Date().toISOString(), results: {} };
+        this.rows.set(e.runId, row);
+      }
+      row.state = e.state;
+      if (e.message) row.message = e.message;
+      if (e.state !== 'running') {
+        delete row.live;
+        // The summary (accuracies) is in the store now.
+        void this.refresh();
+      }
+    } else if (row && e.type === 'progress') {
+      row.live = e;
+    } else if (row && e.type === 'result') {
+      row.results = { ...row.results, [e.method]: e.result };
+    }
+    this.changed.fire();
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+  }
+}

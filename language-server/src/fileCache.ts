@@ -1,0 +1,62 @@
+/**
+ * The file system as the checks see it, with array headers and ONNX input/output names cached
+ * by modification time and size: a diagnostics pass on every keystroke stats each referenced
+ * file but reads a header only when the file changed.
+ */
+import * as fs from 'node:fs';
+import { readArrayHeaders, type ArrayFile, type FileProbe } from '../../sidecar/src/experiment/arrays';
+import { readOnnxSignature, type OnnxSignature } from '../../sidecar/src/io/onnxGraph';
+
+interface Entry {
+  stamp: string;
+  value?: unknown;
+  error?: unknown;
+}
+
+/** Bounds memory when a long session touches many files; the oldest entries go first. */
+const MAX_ENTRIES = 512;
+
+export class CachedFiles implements FileProbe {
+  private readonly entries = new Map<string, Entry>();
+  /** Header reads done (not served from the cache); the tests and the benchmark look at it. */
+  reads = 0;
+
+  /** Files and folders (an image dataset or an ONNX model is a folder). */
+  exists(file: string): boolean {
+    return fs.statSync(file, { throwIfNoEntry: false }) !== undefined;
+  }
+
+  arrays(file: string): ArrayFile {
+    return this.cached('arrays', file, readArrayHeaders);
+  }
+
+  onnx(file: string): OnnxSignature {
+    return this.cached('onnx', file, readOnnxSignature);
+  }
+
+  /** A reader's answer (or error) for a file, reused while its modification time and size stay. */
+  private cached<T>(kind: string, file: string, read: (file: string) => T): T {
+    const st = stat(file);
+    const stamp = st ? `${st.mtimeMs}:${st.size}` : 'missing';
+    const key = `${kind}:${file}`;
+    let entry = this.entries.get(key);
+    if (entry?.stamp !== stamp) {
+      this.reads++;
+      try {
+        entry = { stamp, value: read(file) };
+      } catch (error) {
+        entry = { stamp, error };
+      }
+      this.entries.delete(key);
+      this.entries.set(key, entry);
+      if (this.entries.size > MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value as string);
+    }
+    if ('value' in entry) return entry.value as T;
+    throw entry.error;
+  }
+}
+
+function stat(file: string): fs.Stats | undefined {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  return st?.isFile() ? st : undefined;
+}

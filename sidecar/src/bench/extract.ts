@@ -1,0 +1,129 @@
+/**
+ * `npm run bench:extract`: feature-extraction throughput. The same ONNX image model and batch
+ * are timed two ways: bare `session.run` on tensors prepared in advance, and the whole pipeline
+ * (JPEG decode + resize + crop + normalise with sharp, onnxruntime, pooling, chunked cache
+ * writes). The pipeline prepares the next batch while the model runs, so its throughput should
+ * stay within 10% of the bare model's. Also times re-reading the cached features.
+ * Prints a table and writes .aft/bench/extract.json (`--json` prints only the JSON).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Dataset } from '../data/dataset';
+import { exportDownstream } from '../export/downstream';
+import type { OnnxSourceSpec } from '../experiment/schema';
+import { readPreprocessorConfig, resolveImagePreprocess } from '../features/imagePreprocess';
+import { imageBatches } from '../features/onnxInputs';
+import { extractOnnx } from '../features/onnxSource';
+import { encodeImage } from '../runtime/images';
+import { OnnxSession, type OnnxTensor } from '../runtime/onnx';
+import { Rng } from '../util/rng';
+
+const { values } = parseArgs({ options: { json: { type: 'boolean' }, images: { type: 'string' }, batch: { type: 'string' }, repeats: { type: 'string' } } });
+const N = Number(values.images ?? 256);
+const BATCH = Number(values.batch ?? 32);
+const REPEATS = Number(values.repeats ?? 3);
+const SIDE = 128;
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** A CNN over 128x128 RGB (~45 M multiply-adds per image) in an HF-style folder, and N JPEGs. */
+async function setup(dir: string): Promise<{ folder: string; ds: Dataset }> {
+  const rng = new Rng(1);
+  const w = (shape: number[], fanIn: number): { shape: number[]; data: Float32Array } => ({ shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * Math.sqrt(2 / fanIn)) });
+  const channels = [16, 32, 64];
+  const weights: Record<string, { shape: number[]; data: Float32Array }> = {};
+  let c = 3;
+  channels.forEach((out, i) => {
+    weights[`conv${i}.w`] = w([3, 3, c, out], 9 * c);
+    weights[`conv${i}.b`] = w([out], 1);
+    c = out;
+  });
+  const flat = (SIDE / 8) * (SIDE / 8) * c;
+  Object.assign(weights, { 'fc0.w': w([flat, 256], flat), 'fc0.b': w([256], 1), 'head.w': w([256, 10], 256), 'head.b': w([10], 1) });
+  const folder = path.join(dir, 'bench-cnn');
+  fs.mkdirSync(path.join(folder, 'onnx'), { recursive: true });
+  fs.writeFileSync(path.join(folder, 'onnx', 'model.onnx'), exportDownstream(weights, { kind: 'cnn', inputShape: [SIDE, SIDE, 3], channels, hidden: [256], numClasses: 10 }));
+  const config = { do_resize: true, size: { shortest_edge: 144 }, resample: 2, do_center_crop: true, crop_size: { height: SIDE, width: SIDE }, do_rescale: true, rescale_factor: 1 / 255, do_normalize: true, image_mean: [0.485, 0.456, 0.406], image_std: [0.229, 0.224, 0.225] };
+  fs.writeFileSync(path.join(folder, 'preprocessor_config.json'), JSON.stringify(config));
+  const files: string[] = [];
+  for (let i = 0; i < N; i++) {
+    const width = 160 + rng.int(40);
+    const height = 150 + rng.int(40);
+    const data = Uint8Array.from({ length: width * height * 3 }, (_, k) => (k % 3) * 60 + rng.int(80));
+    const f = path.join(dir, 'images', `${i}.jpg`);
+    fs.mkdirSync(path.dirname(f), { recursive: true });
+    fs.writeFileSync(f, await encodeImage({ data, width, height, channels: 3 }, 'jpeg'));
+    files.push(f);
+  }
+  const n = N;
+  const split = { n, x: new Float32Array(0), y: new Int32Array(n) };
+  return { folder, ds: { name: 'bench', inputShape: [SIDE, SIDE, 3], numClasses: 1, train: split, test: { n: 0, x: new Float32Array(0), y: new Int32Array(0) }, raw: { kind: 'images', train: files, test: [] }, contentHash: { train: `bench-${N}`, test: 'none' } } };
+}
+
+async function main(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-bench-extract-'));
+  const { folder, ds } = await setup(dir);
+  const spec: OnnxSourceSpec = { folder, output: 'features', pooling: 'none', device: 'auto', batch: BATCH, threads: 0 };
+  const ref = { name: 'bench', index: 0, spec, baseDir: '/', kind: 'onnx' as const };
+  const log = (): void => {};
+
+  // Bare: the same session options, batches prepared beforehand, only session.run timed.
+  const session = await OnnxSession.open(path.join(folder, 'onnx', 'model.onnx'), { device: 'auto' });
+  const input = session.input(undefined, 'input');
+  const pre = resolveImagePreprocess(readPreprocessorConfig(path.join(folder, 'preprocessor_config.json')), undefined, input, { file: folder, field: 'bench' });
+  const source = imageBatches(session, input, ds, pre);
+  const prepared: Record<string, OnnxTensor>[] = [];
+  for (let s = 0; s < N; s += BATCH) prepared.push((await source.prepare(s, Math.min(N, s + BATCH))).feeds);
+  await session.run(prepared[0]!, ['features']);
+  const bare: number[] = [];
+  const pipeline: number[] = [];
+  const reread: number[] = [];
+  for (let r = 0; r < REPEATS; r++) {
+    let t0 = performance.now();
+    for (const feeds of prepared) await session.run(feeds, ['features']);
+    bare.push(N / ((performance.now() - t0) / 1000));
+    const cacheRoot = path.join(dir, `cache-${r}`);
+    t0 = performance.now();
+    const out = await extractOnnx(ref, ds, { cacheRoot, log });
+    pipeline.push(N / ((performance.now() - t0) / 1000));
+    if (!out.complete || out.cached) throw new Error('benchmark extraction did not run');
+    t0 = performance.now();
+    const again = await extractOnnx(ref, ds, { cacheRoot, log });
+    reread.push((performance.now() - t0) / 1000);
+    if (!again.cached) throw new Error('second extraction did not read the cache');
+  }
+  await session.release();
+  const result = {
+    benchmark: 'extract',
+    provider: session.provider,
+    cpus: os.cpus().length,
+    model: `cnn ${SIDE}x${SIDE}x3, channels [16, 32, 64], 256 features`,
+    images: N,
+    batch: BATCH,
+    repeats: REPEATS,
+    bare_items_per_second: +median(bare).toFixed(1),
+    pipeline_items_per_second: +median(pipeline).toFixed(1),
+    ratio: +(median(pipeline) / median(bare)).toFixed(3),
+    cached_reread_seconds: +median(reread).toFixed(4),
+    feature_bytes: N * 256 * 4,
+  };
+  const outFile = path.join(process.cwd(), '.aft', 'bench', 'extract.json');
+  fs.mkdirSync(path.dirname(outFile), { recursive: true });
+  fs.writeFileSync(outFile, JSON.stringify(result, null, 2) + '\n');
+  fs.rmSync(dir, { recursive: true, force: true });
+  if (!values.json) {
+    console.log(`extraction on ${result.provider} (${result.cpus} cpus), ${N} JPEGs, batch ${BATCH}, median of ${REPEATS}:`);
+    console.log(`  bare session.run on prepared tensors  ${result.bare_items_per_second} images/s`);
+    console.log(`  pipeline (decode+resize+run+cache)    ${result.pipeline_items_per_second} images/s   ratio ${result.ratio}`);
+    console.log(`  cached re-read                        ${(result.cached_reread_seconds * 1000).toFixed(1)} ms`);
+    console.log(`wrote ${outFile}`);
+  }
+  console.log(JSON.stringify(result));
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+});

@@ -1,0 +1,41 @@
+/** `aft export RUN [--method M] [--seed S] --out model.onnx`: see export/exportRun.ts. */
+import * as path from 'node:path';
+import { exportRun, type ExportReport } from '../export/exportRun';
+import { resolveRunDir } from '../report/report';
+import { ONNX_DEVICES, type OnnxDevice } from '../runtime/onnx';
+import { initBackend } from '../runtime/tf';
+import { badInput } from '../util/errors';
+
+function costTable(r: ExportReport): string {
+  const rows = r.cost.models.map((m) => [m.name, m.parameters === null ? '?' : m.parameters.toLocaleString('en-US'), m.msPerExample.toFixed(4)]);
+  const head = ['model', 'parameters', 'ms/example'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+  return [line(head), ...rows.map(line)].join('\n');
+}
+
+export async function exportCommand(args: string[], v: { out?: string; method?: string; seed?: string; device?: string; workspace?: string; json?: boolean; backend?: string }): Promise<number> {
+  if (args.length !== 1) throw badInput('aft export takes one run (a run folder or a run id; see aft runs)');
+  if (!v.out) throw badInput('aft export needs --out FILE.onnx');
+  const seed = v.seed !== undefined ? Number(v.seed) : undefined;
+  if (seed !== undefined && (!Number.isInteger(seed) || seed < 0)) throw badInput(`--seed expects a non-negative integer, got '${v.seed}'`);
+  if (v.device !== undefined && !(ONNX_DEVICES as readonly string[]).includes(v.device)) throw badInput(`--device must be one of ${ONNX_DEVICES.join(', ')}, got '${v.device}'`);
+  const runDir = resolveRunDir(args[0]!, path.resolve(v.workspace ?? process.cwd()));
+  const log = (m: string): void => void process.stderr.write(`${m}\n`);
+  await initBackend((v.backend ?? 'auto') as 'auto', log);
+  const r = await exportRun({ runDir, out: v.out, log, ...(v.method ? { method: v.method } : {}), ...(seed !== undefined ? { seed } : {}), ...(v.device ? { device: v.device as OnnxDevice } : {}) });
+  if (v.json) {
+    process.stdout.write(JSON.stringify(r) + '\n');
+    return 0;
+  }
+  process.stdout.write(
+    [
+      `exported ${r.method} seed ${r.seed} (${r.model}) to ${r.file} (opset ${r.opset}, ${(r.bytes / 1024).toFixed(1)} KiB)`,
+      `verified on ${r.verification.examples} test examples: max |logit difference| ${r.verification.maxAbsDiff.toExponential(2)} (limit ${r.verification.tolerance})`,
+      `inference cost in onnxruntime (${r.cost.provider}, batch ${r.cost.batch}):`,
+      costTable(r),
+      '',
+    ].join('\n'),
+  );
+  return 0;
+}

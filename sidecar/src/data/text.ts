@@ -1,0 +1,107 @@
+/**
+ * Text classification datasets: rows from CSV/JSONL, a prompt per row from the dataset's
+ * template (e.g. the paper's `Review: "{sentence}"\n Sentiment:`), labels as integers or names,
+ * and the prompts tokenised for the downstream transformer (ids, -1 for padding). The prompts
+ * themselves stay with the dataset: each pre-trained model tokenises them with its own tokenizer.
+ */
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
+import type { TextDatasetSpec } from '../experiment/schema';
+import { badInput } from '../util/errors';
+import type { Dataset, Split } from './dataset';
+import { splitIndices } from './split';
+import { readTable, type Row } from './tables';
+import { loadTokenizer } from './tokenizer';
+
+interface Example {
+  prompt: string;
+  label: string;
+  line: number;
+}
+
+/** `{column}` placeholders; `{{` and `}}` are literal braces. */
+function render(template: string, row: Row, file: string, field: string): string {
+  return template.replace(/\{\{|\}\}|\{([^{}]+)\}/g, (m, col: string | undefined) => {
+    if (m === '{{') return '{';
+    if (m === '}}') return '}';
+    const v = row.values[col!];
+    if (v === undefined) throw badInput(`the template uses column '${col}', which the file lacks (it has: ${Object.keys(row.values).join(', ')})`, { file, field, line: row.line });
+    return v;
+  });
+}
+
+function examples(spec: TextDatasetSpec, file: string, field: string): Example[] {
+  const rows = readTable(file, field);
+  if (rows.length === 0) throw badInput('the file has no rows', { file, field });
+  const template = spec.template ?? `{${spec.text}}`;
+  return rows.map((r) => {
+    const label = r.values[spec.label];
+    if (label === undefined) throw badInput(`no label column '${spec.label}' (the file has: ${Object.keys(r.values).join(', ')})`, { file, field: 'dataset.label', line: r.line });
+    if (label.trim() === '') throw badInput(`empty label in column '${spec.label}'`, { file, field: 'dataset.label', line: r.line });
+    return { prompt: render(template, r, file, field), label: label.trim(), line: r.line };
+  });
+}
+
+/** Class names in order: given, integers as they are, else the sorted training labels. */
+function classList(spec: TextDatasetSpec, train: Example[]): string[] {
+  if (spec.classes) return spec.classes;
+  const distinct = [...new Set(train.map((e) => e.label))];
+  if (distinct.every((l) => /^\d+$/.test(l))) {
+    const max = Math.max(...distinct.map(Number));
+    return Array.from({ length: max + 1 }, (_, i) => String(i));
+  }
+  return distinct.sort();
+}
+
+function labelsOf(list: Example[], classes: string[], file: string): Int32Array {
+  const index = new Map(classes.map((c, i) => [c, i]));
+  return Int32Array.from(list, (e) => {
+    const i = index.get(e.label);
+    if (i === undefined) throw badInput(`label '${e.label}' is not one of the classes (${classes.join(', ')})`, { file, field: 'dataset.label', line: e.line });
+    return i;
+  });
+}
+
+export function loadTextDataset(spec: TextDatasetSpec, baseDir: string, tokenizerFile: string): Dataset {
+  const trainFile = path.resolve(baseDir, spec.train);
+  let train = examples(spec, trainFile, 'dataset.train');
+  let test: Example[];
+  let testFile = trainFile;
+  if (spec.test !== undefined) {
+    testFile = path.resolve(baseDir, spec.test);
+    test = examples(spec, testFile, 'dataset.test');
+  } else {
+    const classes = classList(spec, train);
+    const idx = splitIndices(labelsOf(train, classes, trainFile), train.map((e) => e.prompt), spec);
+    test = idx.test.map((i) => train[i]!);
+    train = idx.train.map((i) => train[i]!);
+    if (test.length === 0) throw badInput(`test_fraction ${spec.test_fraction} leaves no test examples out of ${train.length}`, { file: trainFile, field: 'dataset.test_fraction' });
+  }
+  if (spec.train_limit !== undefined) train = train.slice(0, spec.train_limit);
+  const classes = classList(spec, train);
+  const tok = loadTokenizer(tokenizerFile, spec.tokenizer !== undefined ? 'dataset.tokenizer' : undefined);
+  const L = spec.max_length;
+  const build = (list: Example[], file: string): { split: Split; hash: string } => {
+    const x = new Float32Array(list.length * L).fill(-1);
+    list.forEach((e, r) => {
+      const ids = tok.encode(e.prompt, L).ids;
+      for (let j = 0; j < ids.length; j++) x[r * L + j] = ids[j]!;
+    });
+    const y = labelsOf(list, classes, file);
+    const hash = createHash('sha256');
+    list.forEach((e, r) => hash.update(`${y[r]}\0${e.prompt}\0`));
+    return { split: { n: list.length, x, y }, hash: hash.digest('hex') };
+  };
+  const tr = build(train, trainFile);
+  const te = build(test, testFile);
+  return {
+    name: path.basename(trainFile).replace(/\.[^.]+$/, ''),
+    inputShape: [L],
+    numClasses: classes.length,
+    train: tr.split,
+    test: te.split,
+    raw: { kind: 'text', train: train.map((e) => e.prompt), test: test.map((e) => e.prompt) },
+    vocabSize: tok.vocabSize,
+    contentHash: { train: tr.hash, test: te.hash },
+  };
+}

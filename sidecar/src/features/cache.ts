@@ -1,0 +1,202 @@
+/**
+ * The feature cache: `<workspace>/.aft/cache/features/<key>/`, one folder per (model bytes,
+ * preprocessing, pooling, dataset content). docs/feature-cache.md describes it.
+ *
+ * - `plan.json`: total rows and rows per chunk, fixed by the first writer so every shard cuts the
+ *   same chunks.
+ * - `chunks/<start>-<end>.safetensors`: extracted rows, each written atomically; a crash, kill or
+ *   cancel loses at most the chunk in progress, and a later run (or another shard) resumes.
+ * - `features.safetensors` (`train`, `test`) then `meta.json`, written atomically and in that
+ *   order once every chunk is there: an entry is complete only when meta.json exists.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { encodeSafetensors, readSafetensors } from '../io/safetensors';
+import { AftError } from '../util/errors';
+import { readJson, writeFileAtomic, writeJsonAtomic } from '../util/fsx';
+
+export const FEATURE_CACHE_DIR = path.join('.aft', 'cache', 'features');
+export const CACHE_FORMAT = 'aft-feature-cache';
+export const CACHE_VERSION = 1;
+
+export interface CacheMeta {
+  format: typeof CACHE_FORMAT;
+  version: typeof CACHE_VERSION;
+  key: string;
+  /** What was hashed into the key (model hash, preprocessing, pooling, dataset hashes). */
+  keyParts: unknown;
+  source: string;
+  model: string;
+  provider: string;
+  width: number;
+  rows: { train: number; test: number };
+  created: string;
+  /** Items per second of the extraction that completed the entry (its own chunks only). */
+  itemsPerSecond?: number;
+}
+
+export interface CachePlan {
+  total: number;
+  chunkRows: number;
+}
+
+export interface Cached {
+  meta: CacheMeta;
+  train: Float32Array;
+  test: Float32Array;
+}
+
+/** A stable sha256 of a JSON value (object keys sorted). */
+export function hashJson(value: unknown): string {
+  const canon = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(canon) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
+  return createHash('sha256').update(JSON.stringify(canon(value))).digest('hex');
+}
+
+function sha256File(file: string): string {
+  const h = createHash('sha256');
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(1 << 22);
+    let n: number;
+    while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) h.update(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
+/**
+ * sha256 of a model: the .onnx file and its external-data files (`<name>_data`, `<name>.data`,
+ * …). Large models are hashed once per (path, size, mtime); the answer is kept in the cache root.
+ */
+export function modelHash(file: string, cacheRoot: string): string {
+  const dir = path.dirname(file);
+  const base = path.basename(file);
+  const parts = [file, ...fs.readdirSync(dir).filter((n) => n !== base && (n.startsWith(`${base}_`) || n.startsWith(`${base}.`))).sort().map((n) => path.join(dir, n))];
+  const stats = parts.map((p) => {
+    const s = fs.statSync(p);
+    return { p, size: s.size, mtime: s.mtimeMs };
+  });
+  const memo = path.join(cacheRoot, 'model-hashes', `${createHash('sha1').update(file).digest('hex')}.json`);
+  try {
+    const m = readJson<{ stats: typeof stats; sha256: string }>(memo);
+    if (JSON.stringify(m.stats) === JSON.stringify(stats)) return m.sha256;
+  } catch {
+    // No memo yet, or an unreadable one: hash again.
+  }
+  const h = createHash('sha256');
+  for (const p of parts) h.update(`${path.basename(p)}\0${sha256File(p)}\0`);
+  const sha256 = h.digest('hex');
+  try {
+    writeJsonAtomic(memo, { stats, sha256 });
+  } catch {
+    // The memo only saves time; a read-only cache still works.
+  }
+  return sha256;
+}
+
+/** Wraps a failed cache write (disk full, read-only) in a message that says which file. */
+function writeOrExplain(file: string, write: () => void): void {
+  try {
+    write();
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOSPC' ? 'the disk is full' : err.code === 'EROFS' || err.code === 'EACCES' ? 'the cache folder is not writable' : err.message;
+    throw new AftError('run_failed', `cannot write the feature cache (${why}); nothing partial was left under the final name: ${file}`);
+  }
+}
+
+export class FeatureCacheEntry {
+  readonly dir: string;
+
+  constructor(
+    readonly root: string,
+    readonly key: string,
+  ) {
+    this.dir = path.join(root, key);
+  }
+
+  private get chunkDir(): string {
+    return path.join(this.dir, 'chunks');
+  }
+
+  /** The complete entry, or undefined (absent, incomplete, or unreadable: then it is re-extracted). */
+  read(log: (m: string) => void = () => {}): Cached | undefined {
+    const metaFile = path.join(this.dir, 'meta.json');
+    if (!fs.existsSync(metaFile)) return undefined;
+    try {
+      const meta = readJson<CacheMeta>(metaFile);
+      const { tensors } = readSafetensors(path.join(this.dir, 'features.safetensors'));
+      const [tr, te] = [tensors.train, tensors.test];
+      if (meta.format !== CACHE_FORMAT || !tr || !te || tr.shape[0] !== meta.rows.train || te.shape[0] !== meta.rows.test) throw new Error('contents do not match meta.json');
+      return { meta, train: tr.data, test: te.data };
+    } catch (e) {
+      log(`feature cache ${this.dir} is unreadable (${(e as Error).message.split('\n')[0]}); extracting again`);
+      fs.rmSync(metaFile, { force: true });
+      return undefined;
+    }
+  }
+
+  /** The chunking every shard uses, created by the first one to get here. */
+  plan(total: number, chunkRows: number): CachePlan {
+    const file = path.join(this.dir, 'plan.json');
+    if (fs.existsSync(file)) {
+      const p = readJson<CachePlan>(file);
+      if (p.total === total) return p;
+    }
+    const p = { total, chunkRows };
+    writeOrExplain(file, () => writeJsonAtomic(file, p));
+    return p;
+  }
+
+  chunkFile(start: number, end: number): string {
+    return path.join(this.chunkDir, `${start}-${end}.safetensors`);
+  }
+
+  hasChunk(start: number, end: number): boolean {
+    return fs.existsSync(this.chunkFile(start, end));
+  }
+
+  writeChunk(start: number, end: number, width: number, data: Float32Array): void {
+    const file = this.chunkFile(start, end);
+    writeOrExplain(file, () => writeFileAtomic(file, encodeSafetensors({ features: { shape: [end - start, width], data } })));
+  }
+
+  readChunk(start: number, end: number): { width: number; data: Float32Array } {
+    const t = readSafetensors(this.chunkFile(start, end)).tensors.features;
+    if (!t || t.shape[0] !== end - start) throw new AftError('run_failed', `feature cache chunk ${this.chunkFile(start, end)} is damaged; delete it to extract it again`);
+    return { width: t.shape[1]!, data: t.data };
+  }
+
+  /** Writes the complete entry from the chunks, then removes them. */
+  finish(plan: CachePlan, nTrain: number, meta: Omit<CacheMeta, 'width' | 'rows'>): Cached {
+    const parts: Float32Array[] = [];
+    let width = -1;
+    for (let s = 0; s < plan.total; s += plan.chunkRows) {
+      const c = this.readChunk(s, Math.min(plan.total, s + plan.chunkRows));
+      if (width >= 0 && c.width !== width) throw new AftError('run_failed', `feature cache chunks in ${this.chunkDir} disagree on the width (${width} vs ${c.width}); delete the folder to extract again`);
+      width = c.width;
+      parts.push(c.data);
+    }
+    const all = new Float32Array(plan.total * Math.max(width, 0));
+    let off = 0;
+    for (const p of parts) {
+      all.set(p, off);
+      off += p.length;
+    }
+    const train = all.slice(0, nTrain * width);
+    const test = all.slice(nTrain * width);
+    const full: CacheMeta = { ...meta, width, rows: { train: nTrain, test: plan.total - nTrain } };
+    const feats = path.join(this.dir, 'features.safetensors');
+    writeOrExplain(feats, () =>
+      writeFileAtomic(feats, encodeSafetensors({ train: { shape: [nTrain, width], data: train }, test: { shape: [plan.total - nTrain, width], data: test } }, { key: this.key })),
+    );
+    const metaFile = path.join(this.dir, 'meta.json');
+    writeOrExplain(metaFile, () => writeJsonAtomic(metaFile, full));
+    fs.rmSync(this.chunkDir, { recursive: true, force: true });
+    fs.rmSync(path.join(this.dir, 'plan.json'), { force: true });
+    return { meta: full, train, test };
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * The image preprocessing of a pre-trained model, as transformers' image processors do it:
+ * resize (exact size, or shortest edge keeping the ratio), centre crop, rescale, normalise by
+ * mean/std, channel order. Read from `preprocessor_config.json` when the model folder has one,
+ * overridden field by field by the experiment's `preprocess`, and completed from the model's
+ * input shape (size, channels, layout). Resizing uses libvips (sharp), not PIL, so pixels can
+ * differ slightly from Python's; the features are of the same model on the same crop.
+ */
+import * as fs from 'node:fs';
+import type { ImagePreprocessSpec } from '../experiment/schema';
+import { decodeImage, type Resample, type ResizeRule } from '../runtime/images';
+import type { OnnxValueInfo } from '../runtime/onnx';
+import { badInput } from '../util/errors';
+
+export interface ImagePreprocess {
+  resize?: ResizeRule;
+  resample: Resample;
+  /** Centre crop [height, width] after the resize; zero-padded where the image is smaller. */
+  crop?: [number, number];
+  rescale: number;
+  mean?: number[];
+  std?: number[];
+  layout: 'nchw' | 'nhwc';
+  channels: 1 | 3;
+  /** Size of the model input. */
+  height: number;
+  width: number;
+}
+
+interface HfConfig {
+  do_resize?: boolean;
+  size?: number | { shortest_edge?: number; height?: number; width?: number };
+  resample?: number;
+  do_center_crop?: boolean;
+  crop_size?: number | { height?: number; width?: number };
+  do_rescale?: boolean;
+  rescale_factor?: number;
+  do_normalize?: boolean;
+  image_mean?: number[];
+  image_std?: number[];
+}
+
+/** PIL's resampling constants, which preprocessor configs use. */
+const PIL: Record<number, Resample> = { 0: 'nearest', 1: 'lanczos', 2: 'bilinear', 3: 'bicubic', 4: 'bilinear', 5: 'bilinear' };
+
+export function readPreprocessorConfig(file: string): HfConfig {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as HfConfig;
+  } catch (e) {
+    throw badInput(`cannot read the preprocessor config: ${(e as Error).message}`, { file });
+  }
+}
+
+function fromConfig(c: HfConfig): ImagePreprocessSpec {
+  const out: ImagePreprocessSpec = {};
+  if (c.do_resize !== false && c.size !== undefined) {
+    const s = c.size;
+    if (typeof s === 'number') {
+      // An integer size is a shortest edge for processors that crop afterwards (CLIP), else a square.
+      if (c.do_center_crop) out.shortest_edge = s;
+      else out.size = [s, s];
+    } else if (s.shortest_edge !== undefined) out.shortest_edge = s.shortest_edge;
+    else if (s.height !== undefined && s.width !== undefined) out.size = [s.height, s.width];
+  }
+  if (c.do_center_crop && c.crop_size !== undefined) {
+    const k = c.crop_size;
+    if (typeof k === 'number') out.crop = [k, k];
+    else if (k.height !== undefined && k.width !== undefined) out.crop = [k.height, k.width];
+  }
+  if (c.resample !== undefined && PIL[c.resample]) out.resample = PIL[c.resample];
+  out.rescale = c.do_rescale === false ? 1 : (c.rescale_factor ?? 1 / 255);
+  if (c.do_normalize !== false && c.image_mean && c.image_std) {
+    out.mean = c.image_mean;
+    out.std = c.image_std;
+  }
+  return out;
+}
+
+/** Completes the preprocessing from the config, the overrides and the model input. */
+export function resolveImagePreprocess(config: HfConfig | undefined, override: ImagePreprocessSpec | undefined, input: OnnxValueInfo, where: { file: string; field: string }): ImagePreprocess {
+  const spec: ImagePreprocessSpec = { ...(config ? fromConfig(config) : {}), ...(override ?? {}) };
+  const dims = input.shape;
+  if (dims.length !== 4) throw badInput(`image input '${input.name}' must have shape [N, C, H, W] or [N, H, W, C], but the model declares [${dims.join(', ')}]`, where);
+  const small = (d: number | string | undefined): boolean => typeof d === 'number' && d >= 1 && d <= 4;
+  const layout = spec.layout ?? (small(dims[1]) ? 'nchw' : small(dims[3]) ? 'nhwc' : 'nchw');
+  const [hDim, wDim, cDim] = layout === 'nchw' ? [dims[2], dims[3], dims[1]] : [dims[1], dims[2], dims[3]];
+  const channels = cDim === 1 ? 1 : 3;
+  const modelSize = typeof hDim === 'number' && typeof wDim === 'number' && hDim > 0 && wDim > 0 ? ([hDim, wDim] as [number, number]) : undefined;
+  let resize: ResizeRule | undefined;
+  if (spec.size) resize = { mode: 'exact', height: spec.size[0], width: spec.size[1] };
+  else if (spec.shortest_edge) resize = { mode: 'shortest', edge: spec.shortest_edge };
+  else if (modelSize && !spec.crop) resize = { mode: 'exact', height: modelSize[0], width: modelSize[1] };
+  const final = spec.crop ?? (resize?.mode === 'exact' ? ([resize.height, resize.width] as [number, number]) : undefined);
+  if (!final) throw badInput('cannot tell the image size the model needs: set `preprocess.size` or `preprocess.crop`', where);
+  if (modelSize && (modelSize[0] !== final[0] || modelSize[1] !== final[1])) {
+    throw badInput(`preprocessing gives ${final[0]}x${final[1]} images but input '${input.name}' expects ${modelSize[0]}x${modelSize[1]}`, where);
+  }
+  for (const [k, v] of [['mean', spec.mean], ['std', spec.std]] as const) {
+    if (v && v.length !== 1 && v.length !== channels) throw badInput(`preprocess ${k} has ${v.length} values for ${channels} channels`, where);
+  }
+  return {
+    ...(resize ? { resize } : {}),
+    resample: spec.resample ?? 'bilinear',
+    ...(spec.crop ? { crop: spec.crop } : {}),
+    rescale: spec.rescale ?? 1 / 255,
+    ...(spec.mean && spec.std ? { mean: spec.mean, std: spec.std } : {}),
+    layout,
+    channels,
+    height: final[0],
+    width: final[1],
+  };
+}
+
+/** One image file → model input values (C×H×W or H×W×C floats). */
+export async function preprocessImage(bytes: Uint8Array, p: ImagePreprocess): Promise<Float32Array> {
+  const img = await decodeImage(bytes, p.channels, p.resize, p.resample);
+  const { height: H, width: W, channels: C } = p;
+  const top = Math.floor((img.height - H) / 2);
+  const left = Math.floor((img.width - W) / 2);
+  const out = new Float32Array(C * H * W);
+  for (let c = 0; c < C; c++) {
+    const mean = p.mean ? (p.mean[c] ?? p.mean[0]!) : 0;
+    const std = p.std ? (p.std[c] ?? p.std[0]!) : 1;
+    for (let y = 0; y < H; y++) {
+      const sy = y + top;
+      for (let x = 0; x < W; x++) {
+        const sx = x + left;
+        const inside = sy >= 0 && sy < img.height && sx >= 0 && sx < img.width;
+        const v = inside ? img.data[(sy * img.width + sx) * img.channels + c]! : 0;
+        const o = p.layout === 'nchw' ? (c * H + y) * W + x : (y * W + x) * C + c;
+        out[o] = (v * p.rescale - mean) / std;
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,137 @@
+/**
+ * A small Transformer encoder for text: token + learned position embeddings, pre-LayerNorm
+ * blocks of multi-head self-attention and a ReLU MLP (4x width), a final LayerNorm, and a mean
+ * over the non-padding tokens; then the experiment's hidden dense layers, whose output is φ, and
+ * the linear head. Inputs are token ids as floats, -1 where a sequence is padded.
+ *
+ * Every product goes through `dense` or `bmm`, whose gradients are plain products of explicitly
+ * transposed operands (tfjs's transposed-operand matMul is ~10x slower on wasm), and the
+ * embedding gradient is a scatter-add (wasm has no UnsortedSegmentSum for gather's gradient).
+ */
+import type { DownstreamSpec } from '../experiment/schema';
+import { tf, type Tensor, type Tensor2D, type Variable } from '../runtime/tf';
+import { badInput } from '../util/errors';
+import { Rng } from '../util/rng';
+import { dense, glorot, heUniform, variable } from './layers';
+import type { DownstreamModel, ModelOutput } from './model';
+
+/** Swaps the last two axes. */
+function swapLast(t: Tensor): Tensor {
+  const perm = t.shape.map((_, i) => i);
+  [perm[perm.length - 1], perm[perm.length - 2]] = [perm[perm.length - 2]!, perm[perm.length - 1]!];
+  return tf.transpose(t, perm);
+}
+
+/** Batched a·b over leading axes, gradients as plain products. */
+const bmm = tf.customGrad((...args: unknown[]) => {
+  const [a, b, save] = args as [Tensor, Tensor, (ts: Tensor[]) => void];
+  save([a, b]);
+  return {
+    value: tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D),
+    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+      const g = dy as tf.Tensor3D;
+      const [as, bs] = saved as [tf.Tensor3D, tf.Tensor3D];
+      return [tf.matMul(g, swapLast(bs) as tf.Tensor3D), tf.matMul(swapLast(as) as tf.Tensor3D, g)];
+    },
+  };
+}) as (a: Tensor, b: Tensor) => Tensor;
+
+/** Rows of `table` at `ids` ([n] int32), with a scatter-add gradient for the table. */
+const embed = tf.customGrad((...args: unknown[]) => {
+  const [table, ids, save] = args as [Tensor2D, tf.Tensor1D, (ts: Tensor[]) => void];
+  save([ids]);
+  return {
+    value: tf.gather(table, ids),
+    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+      const [idx] = saved as [tf.Tensor1D];
+      return [tf.scatterND(tf.reshape(idx, [-1, 1]), dy as Tensor2D, table.shape), tf.zerosLike(idx)];
+    },
+  };
+}) as (table: Tensor2D, ids: tf.Tensor1D) => Tensor2D;
+
+function layerNorm(x: Tensor, g: Variable, b: Variable): Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), g), b);
+}
+
+export function createTransformer(spec: DownstreamSpec, inputShape: number[], numClasses: number, seed: number, vocabSize: number | undefined): DownstreamModel {
+  if (inputShape.length !== 1 || vocabSize === undefined) {
+    throw badInput(`the transformer needs token ids [max_length] from a text dataset; this dataset's inputs have shape [${inputShape.join(', ')}]`, { file: '<experiment>', field: 'downstream.model' });
+  }
+  const rng = new Rng(seed);
+  const L = inputShape[0]!;
+  const d = spec.width;
+  const heads = spec.heads;
+  if (d % heads) throw badInput(`${heads} heads do not divide the width ${d}`, { file: '<experiment>', field: 'downstream.heads' });
+  const dk = d / heads;
+  const params = new Map<string, Variable>();
+  const add = (name: string, values: Float32Array, shape: number[]): Variable => {
+    const v = variable(values, shape, name);
+    params.set(name, v);
+    return v;
+  };
+  const normal = (n: number, std: number): Float32Array => Float32Array.from({ length: n }, () => rng.normal() * std);
+  const ones = (n: number): Float32Array => new Float32Array(n).fill(1);
+  const tokens = add('embed.tokens', normal(vocabSize * d, 0.02), [vocabSize, d]);
+  const positions = add('embed.positions', normal(L * d, 0.02), [L, d]);
+  const blocks = Array.from({ length: spec.layers }, (_, i) => {
+    const p = `block${i}`;
+    return {
+      ln1g: add(`${p}.ln1.g`, ones(d), [d]),
+      ln1b: add(`${p}.ln1.b`, new Float32Array(d), [d]),
+      qkvW: add(`${p}.attn.qkv.w`, glorot(rng, d, 3 * d, [d, 3 * d]), [d, 3 * d]),
+      qkvB: add(`${p}.attn.qkv.b`, new Float32Array(3 * d), [3 * d]),
+      outW: add(`${p}.attn.out.w`, glorot(rng, d, d, [d, d]), [d, d]),
+      outB: add(`${p}.attn.out.b`, new Float32Array(d), [d]),
+      ln2g: add(`${p}.ln2.g`, ones(d), [d]),
+      ln2b: add(`${p}.ln2.b`, new Float32Array(d), [d]),
+      ff1W: add(`${p}.ff1.w`, heUniform(rng, d, [d, 4 * d]), [d, 4 * d]),
+      ff1B: add(`${p}.ff1.b`, new Float32Array(4 * d), [4 * d]),
+      ff2W: add(`${p}.ff2.w`, glorot(rng, 4 * d, d, [4 * d, d]), [4 * d, d]),
+      ff2B: add(`${p}.ff2.b`, new Float32Array(d), [d]),
+    };
+  });
+  const lnG = add('final.ln.g', ones(d), [d]);
+  const lnB = add('final.ln.b', new Float32Array(d), [d]);
+  const hidden: { w: Variable; b: Variable }[] = [];
+  let width = d;
+  spec.hidden.forEach((out, i) => {
+    hidden.push({ w: add(`fc${i}.w`, heUniform(rng, width, [width, out]), [width, out]), b: add(`fc${i}.b`, new Float32Array(out), [out]) });
+    width = out;
+  });
+  const headW = add('head.w', glorot(rng, width, numClasses, [width, numClasses]), [width, numClasses]);
+  const headB = add('head.b', new Float32Array(numClasses), [numClasses]);
+
+  return {
+    kind: 'transformer',
+    featureDim: width,
+    params,
+    forward(x: Tensor): ModelOutput {
+      const B = x.shape[0];
+      const mask = tf.cast(tf.greater(x, -0.5), 'float32'); // [B, L]
+      const ids = tf.cast(tf.maximum(tf.reshape(x, [-1]), 0), 'int32') as tf.Tensor1D;
+      let h: Tensor = tf.add(tf.reshape(embed(tokens as Tensor2D, ids), [B, L, d]), positions);
+      // Padding keys get a large negative score so no query attends to them.
+      const keyBias = tf.reshape(tf.mul(tf.sub(1, mask), -1e9), [B, 1, 1, L]);
+      const flat = (t: Tensor): Tensor2D => tf.reshape(t, [B * L, -1]);
+      const split = (t: Tensor): Tensor => tf.transpose(tf.reshape(t, [B, L, heads, dk]), [0, 2, 1, 3]);
+      for (const blk of blocks) {
+        const qkv = dense(flat(layerNorm(h, blk.ln1g, blk.ln1b)), blk.qkvW as Tensor2D, blk.qkvB);
+        const [q, k, v] = tf.split(qkv, 3, 1).map(split) as [Tensor, Tensor, Tensor];
+        const scores = tf.add(tf.mul(bmm(q, swapLast(k)), 1 / Math.sqrt(dk)), keyBias);
+        const o = tf.transpose(bmm(tf.softmax(scores), v), [0, 2, 1, 3]);
+        h = tf.add(h, tf.reshape(dense(flat(o), blk.outW as Tensor2D, blk.outB), [B, L, d]));
+        const f = dense(tf.relu(dense(flat(layerNorm(h, blk.ln2g, blk.ln2b)), blk.ff1W as Tensor2D, blk.ff1B)), blk.ff2W as Tensor2D, blk.ff2B);
+        h = tf.add(h, tf.reshape(f, [B, L, d]));
+      }
+      h = layerNorm(h, lnG, lnB);
+      const m3 = tf.expandDims(mask, 2);
+      let phi = tf.div(tf.sum(tf.mul(h, m3), 1), tf.maximum(tf.sum(m3, 1), 1)) as Tensor2D;
+      for (const l of hidden) phi = tf.relu(dense(phi, l.w as Tensor2D, l.b));
+      return { phi, logits: dense(phi, headW as Tensor2D, headB) };
+    },
+    dispose() {
+      for (const v of params.values()) v.dispose();
+    },
+  };
+}

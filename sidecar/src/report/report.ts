@@ -1,0 +1,59 @@
+/**
+ * `aft report`: a run's dashboard as one self-contained HTML file (for runs made on a remote
+ * machine, or to send to a colleague). It reads the run store like the extension does, with the
+ * same downsampling, and inlines the same bundled dashboard the extension shows.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { RunMessage } from '../../../webviews/src/contract';
+import { REPORT_DATA_ID } from '../../../webviews/src/common/reportData';
+import { RunAccumulator } from '../../../webviews/src/data/runAccumulator';
+import { RunReader } from '../runs/reader';
+import { RUNS_DIR } from '../runs/store';
+import { badInput } from '../util/errors';
+import { reportPage } from './html';
+
+export interface WebviewAssets {
+  js: string;
+  css: string;
+}
+
+/** Where the bundled webviews are: next to the bundled CLI, or dist/ when running from source. */
+export function webviewAssetsDir(): string {
+  const candidates = [process.env.AFT_WEBVIEWS_DIR, path.join(__dirname, '..', 'webviews'), path.resolve(__dirname, '..', '..', '..', 'dist', 'webviews')].filter((d): d is string => !!d);
+  const found = candidates.find((d) => fs.existsSync(path.join(d, 'dashboard.js')));
+  if (!found) throw new Error(`the bundled dashboard (dashboard.js) is missing; looked in ${candidates.join(', ')}. Build it with \`npm run build\` (scripts/build-webviews.mjs).`);
+  return found;
+}
+
+export function readAssets(dir: string, app: 'dashboard' | 'compare'): WebviewAssets {
+  return { js: fs.readFileSync(path.join(dir, `${app}.js`), 'utf8'), css: fs.readFileSync(path.join(dir, `${app}.css`), 'utf8') };
+}
+
+/** A run folder from a path or a run id (looked up in `<workspace>/.aft/runs/`). */
+export function resolveRunDir(run: string, workspaceDir: string): string {
+  const candidates = [path.resolve(run), path.join(workspaceDir, RUNS_DIR, run)];
+  const dir = candidates.find((d) => fs.existsSync(path.join(d, 'status.json')));
+  if (!dir) throw badInput(`no run '${run}': neither ${candidates.join(' nor ')} holds a status.json (aft runs lists the runs)`);
+  return dir;
+}
+
+/** The report page for one run. Problems reading it (bad lines, bad files) are returned, not fatal. */
+export function runReportHtml(runDir: string, assets: WebviewAssets): { html: string; problems: string[] } {
+  const reader = new RunReader(runDir);
+  const changes = reader.poll();
+  const acc = new RunAccumulator(path.basename(runDir), path.basename(runDir));
+  acc.apply(changes);
+  const run = acc.snapshot();
+  const message: RunMessage = { type: 'run', run };
+  const title = `${run.status.experiment || run.runId} · AFT run report`;
+  return { html: reportPage({ title, js: assets.js, css: assets.css, data: message, dataId: REPORT_DATA_ID, generator: 'aft report' }), problems: changes.problems };
+}
+
+export function writeRunReport(runDir: string, outFile: string, assetsDir = webviewAssetsDir()): { file: string; bytes: number; problems: string[] } {
+  const { html, problems } = runReportHtml(runDir, readAssets(assetsDir, 'dashboard'));
+  const file = path.resolve(outFile);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, html);
+  return { file, bytes: Buffer.byteLength(html), problems };
+}

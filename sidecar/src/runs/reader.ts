@@ -1,0 +1,211 @@
+/**
+ * Reads a run folder as it is being written, for dashboards and `aft report`: tails
+ * metrics.jsonl from where the last read stopped (a half-written last line waits for the next
+ * read), re-reads ρ files, status.json and summary.json when their size or mtime changes. The
+ * run store's writes are atomic or append-only (docs/run-store.md), so polling sees whole files.
+ * Free of `vscode` so that the extension, the CLI and plain-Node tests share it.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { checkMetricsRow, checkRhoFile, checkStatus, checkSummary, type Checked, type MetricsRow, type RhoFile } from './records';
+import { readRunStatus, type RunStatus } from './store';
+import type { RunSummary } from '../protocol/events';
+
+export interface RunChanges {
+  /** Rows appended to metrics.jsonl since the last poll. */
+  rows: MetricsRow[];
+  /** ρ files that appeared or changed. */
+  rho: RhoFile[];
+  status?: RunStatus;
+  summary?: RunSummary;
+  /** Lines or files that could not be used, with where and why (shown in the log, not fatal). */
+  problems: string[];
+}
+
+/** Reads at most this much of metrics.jsonl per poll, so one poll never blocks for long. */
+const MAX_CHUNK = 64 * 1024 * 1024;
+
+export class RunReader {
+  private offset = 0;
+  private lineNo = 0;
+  private readonly stamps = new Map<string, string>();
+  private lastStatus = '';
+
+  constructor(
+    readonly dir: string,
+    /** What to read besides status and summary (the comparison view needs neither). */
+    private readonly parts: { metrics?: boolean; rho?: boolean } = {},
+  ) {}
+
+  /** What changed since the last call (everything, on the first). */
+  poll(): RunChanges {
+    const changes: RunChanges = { rows: [], rho: [], problems: [] };
+    if (this.parts.metrics !== false) this.readMetrics(changes);
+    if (this.parts.rho !== false) {
+      for (const file of this.rhoFiles()) {
+        const rho = this.readJsonIfChanged(file, checkRhoFile, changes);
+        if (rho) changes.rho.push(rho);
+      }
+    }
+    // The summary first: a run writes it before it says `completed`.
+    const summary = this.readJsonIfChanged(path.join(this.dir, 'summary.json'), checkSummary, changes);
+    if (summary) changes.summary = summary;
+    const status = this.readStatus(changes);
+    if (status) changes.status = status;
+    return changes;
+  }
+
+  /**
+   * status.json as readers must see it (`readRunStatus`): a `running` run whose process is gone
+   * is failed. While a run is running this is re-checked every poll, since a dead process
+   * changes no file.
+   */
+  private readStatus(changes: RunChanges): RunStatus | undefined {
+    let raw: RunStatus;
+    try {
+      raw = readRunStatus(this.dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+        const msg = `${path.join(this.dir, 'status.json')}: ${(e as Error).message}`;
+        if (!changes.problems.includes(msg) && this.lastStatus !== msg) changes.problems.push(msg);
+        this.lastStatus = msg;
+      }
+      return undefined;
+    }
+    const checked = checkStatus(raw);
+    const key = checked.ok ? JSON.stringify(checked.value) : checked.error;
+    if (key === this.lastStatus) return undefined;
+    this.lastStatus = key;
+    if (!checked.ok) {
+      changes.problems.push(`${path.join(this.dir, 'status.json')}: ${checked.error}`);
+      return undefined;
+    }
+    return checked.value;
+  }
+
+  private readMetrics(changes: RunChanges): void {
+    const file = path.join(this.dir, 'metrics.jsonl');
+    let size: number;
+    try {
+      size = fs.statSync(file).size;
+    } catch {
+      return; // not written yet
+    }
+    if (size < this.offset) {
+      // Truncated or replaced: the rows read so far are stale, but appended rows never shrink a
+      // file, so this is a different run's file; start over and say so.
+      changes.problems.push(`${file}: the file shrank from ${this.offset} to ${size} bytes; reading it again`);
+      this.offset = 0;
+      this.lineNo = 0;
+    }
+    if (size === this.offset) return;
+    const length = Math.min(size - this.offset, MAX_CHUNK);
+    const buf = Buffer.alloc(length);
+    const fd = fs.openSync(file, 'r');
+    try {
+      fs.readSync(fd, buf, 0, length, this.offset);
+    } finally {
+      fs.closeSync(fd);
+    }
+    // Cut at the last newline; the rest (a line being written, or a split multi-byte character)
+    // is read again next time.
+    const lastNl = buf.lastIndexOf(0x0a);
+    if (lastNl < 0) return;
+    const complete = lastNl + 1;
+    this.offset += complete;
+    const text = buf.toString('utf8', 0, complete);
+    parseMetricsLines(text, this.lineNo, file, changes);
+    this.lineNo += countLines(text);
+  }
+
+  private rhoFiles(): string[] {
+    const root = path.join(this.dir, 'rho');
+    let methods: string[];
+    try {
+      methods = fs.readdirSync(root);
+    } catch {
+      return [];
+    }
+    const out: string[] = [];
+    for (const m of methods.sort()) {
+      let files: string[] = [];
+      try {
+        files = fs.readdirSync(path.join(root, m));
+      } catch {
+        continue; // a file where a method folder should be
+      }
+      for (const f of files.sort()) if (/^seed-\d+\.json$/.test(f)) out.push(path.join(root, m, f));
+    }
+    return out;
+  }
+
+  private readJsonIfChanged<T>(file: string, check: (raw: unknown) => Checked<T>, changes: RunChanges): T | undefined {
+    let stamp: string;
+    try {
+      const st = fs.statSync(file);
+      stamp = `${st.size}:${st.mtimeMs}:${st.ino}`;
+    } catch {
+      return undefined;
+    }
+    if (this.stamps.get(file) === stamp) return undefined;
+    this.stamps.set(file, stamp);
+    let raw: unknown;
+    try {
+      raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch (e) {
+      changes.problems.push(`${file}: not valid JSON (${(e as Error).message})`);
+      return undefined;
+    }
+    const r = check(raw);
+    if (!r.ok) {
+      changes.problems.push(`${file}: ${r.error}`);
+      return undefined;
+    }
+    return r.value;
+  }
+}
+
+function countLines(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/**
+ * Parses complete lines. The fast path parses the whole chunk as one JSON array (one call for
+ * 50,000 rows instead of 50,000); a chunk with a bad line falls back to line by line, so one
+ * bad line costs only itself.
+ */
+function parseMetricsLines(text: string, firstLine: number, file: string, changes: RunChanges): void {
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  const nonEmpty = lines.filter((l) => l.trim() !== '');
+  let parsed: unknown[] | undefined;
+  try {
+    parsed = JSON.parse(`[${nonEmpty.join(',')}]`) as unknown[];
+    if (parsed.length !== nonEmpty.length) parsed = undefined; // a line held several values
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed) {
+    for (const raw of parsed) {
+      const r = checkMetricsRow(raw);
+      if (r.ok) changes.rows.push(r.value);
+      else changes.problems.push(`${file}: ${r.error}`);
+    }
+    return;
+  }
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(line);
+    } catch {
+      changes.problems.push(`${file}:${firstLine + i + 1}: not a JSON object; skipped`);
+      return;
+    }
+    const r = checkMetricsRow(raw);
+    if (r.ok) changes.rows.push(r.value);
+    else changes.problems.push(`${file}:${firstLine + i + 1}: ${r.error}`);
+  });
+}

@@ -1,0 +1,38 @@
+/**
+ * Finishing runs whose process died. A sidecar killed with SIGKILL (or crashed hard) cannot
+ * write anything, so its runs stay `running` in status.json. The extension, which saw the
+ * process go, calls this for the runs that were in flight so that the store says `failed`.
+ * Plain fs and no engine imports: the extension bundle imports this module.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { RunState } from '../protocol/events';
+
+interface StatusFile {
+  state: RunState;
+  pid: number;
+  updated?: string;
+  finished?: string;
+  message?: string;
+}
+
+/**
+ * Marks `runDir` failed when its status.json still says `running` for process `pid`. Returns
+ * whether it changed the file. Written atomically (temporary file, then rename), like the store.
+ */
+export function markAbandonedRun(runDir: string, pid: number, message: string): boolean {
+  const file = path.join(runDir, 'status.json');
+  let status: StatusFile;
+  try {
+    status = JSON.parse(fs.readFileSync(file, 'utf8')) as StatusFile;
+  } catch {
+    return false;
+  }
+  if (status.state !== 'running' || status.pid !== pid) return false;
+  const now = new Date().toISOString();
+  const next = { ...status, state: 'failed' as RunState, updated: now, finished: now, message };
+  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  fs.writeFileSync(tmp, JSON.stringify(next, null, 2) + '\n');
+  fs.renameSync(tmp, file);
+  return true;
+}

@@ -1,0 +1,115 @@
+/**
+ * The runs a sidecar is training: at most `limit` at once, never the same file twice. A run
+ * answers `started` once its folder exists; cancelling aborts its signal, which the training
+ * loop checks every step.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadExperiment } from '../experiment/load';
+import type { RunEvent } from '../protocol/events';
+import type { RunParams, RunStarted } from '../protocol/rpc';
+import { RUNS_DIR } from '../runs/store';
+import { runExperiment } from '../train/run';
+import { AftError, badInput, CancelledError, describeError } from '../util/errors';
+
+export class BusyError extends Error {}
+
+interface ActiveRun {
+  file: string;
+  runId?: string;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+export class RunManager {
+  private readonly runs = new Set<ActiveRun>();
+
+  constructor(
+    private readonly send: (e: RunEvent) => void,
+    public limit = 1,
+  ) {}
+
+  get size(): number {
+    return this.runs.size;
+  }
+
+  async start(params: RunParams): Promise<RunStarted> {
+    if (typeof params?.file !== 'string' || typeof params.workspaceDir !== 'string') throw badInput('aft/run needs `file` and `workspaceDir` (absolute paths)');
+    const file = path.resolve(params.file);
+    const same = [...this.runs].find((r) => r.file === file);
+    if (same) throw new BusyError(`${path.basename(file)} is already running${same.runId ? ` (${same.runId})` : ''}; stop it first or wait for it to finish`);
+    if (this.runs.size >= this.limit) {
+      const ids = [...this.runs].map((r) => r.runId ?? path.basename(r.file)).join(', ');
+      throw new BusyError(`${this.runs.size} run${this.runs.size === 1 ? ' is' : 's are'} in progress (${ids}) and at most ${this.limit} may run at once (setting aft.maxConcurrentRuns); stop one or wait`);
+    }
+    ensureWritable(path.join(params.workspaceDir, RUNS_DIR));
+    const loaded = loadExperiment(file);
+    const run: ActiveRun = { file, controller: new AbortController(), done: Promise.resolve() };
+    this.runs.add(run);
+    let resolveStarted!: (v: RunStarted) => void;
+    const started = new Promise<RunStarted>((res) => (resolveStarted = res));
+    const outcome = runExperiment(
+      { experiment: loaded.experiment, baseDir: loaded.baseDir, sourceText: fs.readFileSync(loaded.file, 'utf8') },
+      {
+        workspaceDir: params.workspaceDir,
+        ...(params.backend ? { backend: params.backend } : {}),
+        ...(params.seeds ? { seeds: params.seeds } : {}),
+        ...(params.steps ? { steps: params.steps } : {}),
+        ...(params.methods ? { methods: params.methods } : {}),
+        signal: run.controller.signal,
+        sink: (e) => {
+          if (e.type === 'status' && e.state === 'running') {
+            run.runId = e.runId;
+            resolveStarted({ runId: e.runId, runDir: e.runDir });
+          }
+          this.send(e);
+        },
+      },
+    );
+    run.done = outcome.then(
+      () => undefined,
+      (e: unknown) => {
+        // The run's own status event already said failed/cancelled; a run that never started
+        // (bad overrides, unwritable folder) reaches the caller through `started` instead.
+        if (!(e instanceof CancelledError) && run.runId) this.send({ type: 'log', runId: run.runId, level: 'error', message: describeError(e), timestamp: Date.now() });
+      },
+    );
+    void run.done.finally(() => this.runs.delete(run));
+    // Whichever comes first: the run folder exists, or the run failed before it did.
+    return Promise.race([
+      started,
+      outcome.then(
+        () => started,
+        (e: unknown) => {
+          if (run.runId) return started;
+          throw e instanceof AftError ? e : badInput(describeError(e).split('\n')[0]);
+        },
+      ),
+    ]);
+  }
+
+  cancel(runId: string): boolean {
+    const run = [...this.runs].find((r) => r.runId === runId);
+    if (!run) return false;
+    run.controller.abort();
+    return true;
+  }
+
+  /** Cancels every run and waits (at most `timeoutMs`) until their stores say so. */
+  async cancelAll(timeoutMs: number): Promise<void> {
+    for (const r of this.runs) r.controller.abort();
+    await Promise.race([Promise.all([...this.runs].map((r) => r.done)), new Promise((r) => setTimeout(r, timeoutMs))]);
+  }
+}
+
+function ensureWritable(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.accessSync(dir, fs.constants.W_OK);
+    const probe = path.join(dir, `.write-test-${process.pid}`);
+    fs.writeFileSync(probe, '');
+    fs.rmSync(probe);
+  } catch (e) {
+    throw badInput(`the runs folder ${dir} is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose another with the setting aft.runsFolder`);
+  }
+}

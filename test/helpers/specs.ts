@@ -1,0 +1,10 @@
+/** Dataset specs with defaults filled in, as the experiment schema would give them. */
+import { datasetSchema, type ImageDatasetSpec, type TextDatasetSpec } from '../../sidecar/src/experiment/schema';
+
+export function imageDatasetSchemaForTests(v: Record<string, unknown>): ImageDatasetSpec {
+  return datasetSchema.parse(v) as ImageDatasetSpec;
+}
+
+export function textDatasetSchemaForTests(v: Record<string, unknown>): TextDatasetSpec {
+  return datasetSchema.parse(v) as TextDatasetSpec;
+}

@@ -1,0 +1,86 @@
+/**
+ * The dashboard of a run that is still being written, in headless Chromium with the real bundle
+ * and the extension's host code (`DashboardSession`) reading the run folder: the curves grow as
+ * metrics are appended, the heatmap appears when a ρ file lands, and the results when the run
+ * completes. (In VS Code itself this is test/e2e's job.)
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { chromiumAvailable, launch, openLiveDashboard, rendered, ROOT } from '../../webviews/harness/browser';
+
+const fixture = path.join(ROOT, 'test', 'fixtures', 'runs', 'mnist-demo-20261127-083207-s1o1');
+const shots = path.join(ROOT, 'test-results', 'report');
+
+function status(dir: string, state: string): void {
+  const s = JSON.parse(fs.readFileSync(path.join(fixture, 'status.json'), 'utf8')) as Record<string, unknown>;
+  const next = { ...s, state, pid: process.pid, host: os.hostname(), runId: path.basename(dir) };
+  fs.writeFileSync(path.join(dir, 'status.json.tmp'), JSON.stringify(next));
+  fs.renameSync(path.join(dir, 'status.json.tmp'), path.join(dir, 'status.json'));
+}
+
+describe('live dashboard in headless Chromium', { skip: chromiumAvailable() ? false : 'no /usr/bin/chromium', timeout: 120_000 }, () => {
+  let browser: Browser;
+
+  before(async () => {
+    const build = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build-webviews.mjs')], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(build.status, 0, build.stderr);
+    fs.mkdirSync(shots, { recursive: true });
+    browser = await launch();
+  });
+
+  after(async () => {
+    await browser?.close();
+  });
+
+  it('updates as the run writes metrics, ρ and its summary', async () => {
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'aft-live-')), 'mnist-demo-live');
+    fs.mkdirSync(dir);
+    status(dir, 'running');
+    const lines = fs.readFileSync(path.join(fixture, 'metrics.jsonl'), 'utf8').trim().split('\n');
+    fs.writeFileSync(path.join(dir, 'metrics.jsonl'), lines.slice(0, 5).join('\n') + '\n');
+
+    const live = await openLiveDashboard(browser, dir, { pollMs: 50 });
+    const { page } = live;
+    try {
+      await rendered(page);
+      const stateBadge = (): Promise<string | null> => page.locator('[data-state]').getAttribute('data-state');
+      assert.equal(await stateBadge(), 'running');
+      const points = (): Promise<number> => page.$$eval('#chart-loss .u-legend .u-series', (els) => els.length);
+      assert.equal(await points(), 1 + 1, 'one series so far (plus the x column)');
+
+      // Stream the rest of the metrics in chunks, as a run would.
+      for (let i = 5; i < lines.length; i += 20) {
+        fs.appendFileSync(path.join(dir, 'metrics.jsonl'), lines.slice(i, i + 20).join('\n') + '\n');
+        await new Promise((r) => setTimeout(r, 120));
+      }
+      await page.waitForFunction(() => document.querySelectorAll('#chart-loss .u-legend .u-series').length === 10, null, { timeout: 10_000 });
+      const updates = live.sent.filter((m) => m.type === 'update').length;
+      assert.ok(updates >= 3, `${updates} updates while streaming`);
+
+      assert.equal(await page.locator('canvas.heatmap').isVisible(), false, 'no ρ yet');
+      fs.cpSync(path.join(fixture, 'rho'), path.join(dir, 'rho'), { recursive: true });
+      await page.waitForFunction(() => (document.querySelector('canvas.heatmap') as HTMLCanvasElement | null)?.dataset.cells === '512', null, { timeout: 10_000 });
+
+      fs.copyFileSync(path.join(fixture, 'summary.json'), path.join(dir, 'summary.json'));
+      status(dir, 'completed');
+      await page.waitForFunction(() => document.querySelectorAll('#chart-bars [data-bar]').length === 3, null, { timeout: 10_000 });
+      assert.equal(await stateBadge(), 'completed');
+      await page.screenshot({ path: path.join(shots, 'live-dashboard.png'), fullPage: true });
+
+      // Reload: the webview asks again and gets the whole run; its UI state survives.
+      await page.click('[data-toggle="log"]');
+      const before = live.sent.filter((m) => m.type === 'run').length;
+      await page.reload();
+      await page.waitForFunction(() => document.querySelectorAll('#chart-bars [data-bar]').length === 3, null, { timeout: 10_000 });
+      assert.equal(live.sent.filter((m) => m.type === 'run').length, before + 1);
+      assert.deepEqual(live.problems, []);
+    } finally {
+      await live.close();
+    }
+  });
+});

@@ -1,0 +1,231 @@
+/**
+ * The extension's sidecar client against a real sidecar process (dist/sidecar/server.js, built
+ * by scripts/test.mjs before the tests): spawn, the typed protocol, errors as data, cancel,
+ * a killed sidecar and the restart policy, graceful stop.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ResponseError } from 'vscode-jsonrpc';
+import { SidecarClient, type SidecarFailure, type SidecarState } from '../../extension/src/sidecar/client';
+import { RestartPolicy } from '../../extension/src/sidecar/restartPolicy';
+import type { RunEvent, StatusEvent } from '../../sidecar/src/protocol/events';
+import type { ErrorData } from '../../sidecar/src/protocol/rpc';
+import { readRunStatus } from '../../sidecar/src/runs/store';
+
+const root = path.resolve(import.meta.dirname, '..', '..');
+const serverScript = path.join(root, 'dist', 'sidecar', 'server.js');
+const fixtures = path.join(root, 'test', 'fixtures', 'experiments');
+const ablation = path.join(fixtures, 'valid', 'npy-ablation.aft.yaml');
+const typos = path.join(fixtures, 'invalid', 'typos.aft.yaml');
+
+const clients: SidecarClient[] = [];
+after(async () => {
+  for (const c of clients) await c.stop(2000);
+});
+
+function tmpdir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'aft-client-'));
+}
+
+function client(opts: { policy?: RestartPolicy; serverScript?: string; nodePath?: string } = {}): SidecarClient {
+  const c = new SidecarClient({
+    serverScript: opts.serverScript ?? serverScript,
+    ...(opts.nodePath ? { nodePath: opts.nodePath } : {}),
+    env: { AFT_CACHE_DIR: path.join(tmpdir(), 'cache') },
+    init: { maxConcurrentRuns: 1 },
+    ...(opts.policy ? { policy: opts.policy } : {}),
+  });
+  clients.push(c);
+  return c;
+}
+
+function waitFor<T extends RunEvent>(c: SidecarClient, pred: (e: RunEvent) => e is T, timeoutMs = 60_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('timed out waiting for an event')), timeoutMs);
+    const sub = c.onRunEvent((e) => {
+      if (pred(e)) {
+        clearTimeout(timer);
+        sub.dispose();
+        resolve(e);
+      }
+    });
+  });
+}
+
+const statusOf = (runId: string, state?: string) => (e: RunEvent): e is StatusEvent => e.type === 'status' && e.runId === runId && (state === undefined ? e.state !== 'running' : e.state === state);
+
+function waitState(c: SidecarClient, state: SidecarState, timeoutMs = 30_000): Promise<void> {
+  if (c.state === state) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for state ${state} (now ${c.state})`)), timeoutMs);
+    const sub = c.onState((s) => {
+      if (s === state) {
+        clearTimeout(timer);
+        sub.dispose();
+        resolve();
+      }
+    });
+  });
+}
+
+async function rejectsWith(p: Promise<unknown>, kind: ErrorData['kind'], message: RegExp): Promise<ResponseError<ErrorData>> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof ResponseError, `expected a ResponseError, got ${String(e)}`);
+    const err = e as ResponseError<ErrorData>;
+    assert.equal(err.data?.kind, kind, err.message);
+    assert.match(err.message, message);
+    return err;
+  }
+  assert.fail('expected the request to fail');
+}
+
+describe('sidecar client against a real sidecar', () => {
+  it('spawns the sidecar and initializes: versions, backends, devices, capabilities', async () => {
+    assert.ok(fs.existsSync(serverScript), 'dist/sidecar/server.js is built (npm run build)');
+    const c = client();
+    const info = await c.start();
+    assert.equal(c.state, 'ready');
+    assert.equal(info.pid, c.pid);
+    assert.ok(info.backends.some((b) => b.id === 'cpu' && b.available));
+    assert.ok(info.defaultBackend);
+    assert.equal(info.devices[0]?.kind, 'cpu');
+    assert.ok(info.versions['@tensorflow/tfjs']);
+    assert.deepEqual(info.capabilities, { run: true, extract: false, export: false });
+  });
+
+  it('validates files without running them, and refuses an invalid file with the reasons', async () => {
+    const c = client();
+    const ok = await c.validate(ablation);
+    assert.equal(ok.name, 'npy-ablation');
+    assert.deepEqual(ok.methods, ['aft', 'aft-rbf', 'aft-dense', 'aft-fixed', 'aft-no-kernel']);
+    const bad = await c.validate(typos);
+    assert.ok(bad.problems.some((p) => p.field === 'train.optimiser' && p.severity === 'error'));
+    const err = await rejectsWith(c.run({ file: typos, workspaceDir: tmpdir() }), 'bad_input', /problems? in the experiment file/);
+    assert.ok(err.data?.details?.some((d) => /optimiser/.test(d)));
+    assert.ok(err.data?.location?.line);
+  });
+
+  it('runs an experiment: events arrive, the run completes, and listRuns shows its summary', async () => {
+    const c = client();
+    const ws = tmpdir();
+    const events: RunEvent[] = [];
+    c.onRunEvent((e) => events.push(e));
+    const started = await c.run({ file: ablation, workspaceDir: ws, methods: ['aft'], steps: 12 });
+    assert.ok(fs.existsSync(started.runDir));
+    const done = await waitFor(c, statusOf(started.runId));
+    assert.equal(done.state, 'completed', done.message);
+    assert.ok(events.some((e) => e.type === 'progress'));
+    assert.ok(events.some((e) => e.type === 'metrics'));
+    assert.ok(events.some((e) => e.type === 'result' && e.method === 'aft'));
+    const runs = await c.listRuns(ws);
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0].state, 'completed');
+    assert.ok(runs[0].summary?.methods['aft']!.test_accuracy.mean !== undefined);
+  });
+
+  it('refuses a run started twice, an unwritable runs folder, unknown methods; extract/export are not available yet', async () => {
+    const c = client();
+    const ws = tmpdir();
+    const first = await c.run({ file: ablation, workspaceDir: ws, methods: ['aft'], steps: 100_000 });
+    await rejectsWith(c.run({ file: ablation, workspaceDir: ws }), 'busy', /already running/);
+    await rejectsWith(c.run({ file: path.join(fixtures, 'valid', 'mnist-demo.aft.yaml'), workspaceDir: ws }), 'busy', /at most 1 may run at once/);
+    assert.equal(await c.cancel(first.runId), true);
+    await waitFor(c, statusOf(first.runId, 'cancelled'));
+    const file = path.join(tmpdir(), 'not-a-folder');
+    fs.writeFileSync(file, '');
+    await rejectsWith(c.run({ file: ablation, workspaceDir: file }), 'bad_input', /runs folder .* is not writable/);
+    await rejectsWith(c.run({ file: ablation, workspaceDir: ws, methods: ['nope'] }), 'bad_input', /unknown method nope/);
+    await rejectsWith(c.extract({ file: ablation, workspaceDir: ws }), 'not_available', /not available yet/);
+    await rejectsWith(c.export({ runDir: first.runDir, method: 'aft', seed: 0, out: 'x.onnx' }), 'not_available', /not available yet/);
+  });
+
+  it('cancel reaches the training loop quickly and the store says cancelled', async () => {
+    const c = client();
+    const ws = tmpdir();
+    const started = await c.run({ file: ablation, workspaceDir: ws, methods: ['aft'], steps: 100_000 });
+    await waitFor(c, (e): e is RunEvent => e.type === 'progress' && e.runId === started.runId && e.step > 0);
+    const t0 = performance.now();
+    assert.equal(await c.cancel(started.runId), true);
+    await waitFor(c, statusOf(started.runId, 'cancelled'), 10_000);
+    assert.ok(performance.now() - t0 < 5000, `cancelled in ${Math.round(performance.now() - t0)} ms`);
+    assert.equal(readRunStatus(started.runDir).state, 'cancelled');
+  });
+
+  it('a killed sidecar is restarted, and its in-flight run is marked failed in the store', async () => {
+    const c = client();
+    const ws = tmpdir();
+    const first = await c.start();
+    const started = await c.run({ file: ablation, workspaceDir: ws, methods: ['aft'], steps: 100_000 });
+    await waitFor(c, (e): e is RunEvent => e.type === 'progress' && e.runId === started.runId);
+    const failed = waitFor(c, statusOf(started.runId, 'failed'));
+    process.kill(first.pid, 'SIGKILL');
+    const ev = await failed;
+    assert.match(ev.message ?? '', /killed \(SIGKILL\)/);
+    const raw = JSON.parse(fs.readFileSync(path.join(started.runDir, 'status.json'), 'utf8')) as { state: string; message: string };
+    assert.equal(raw.state, 'failed', 'the store itself says failed, not only readers');
+    await waitState(c, 'ready');
+    assert.notEqual(c.pid, first.pid);
+    const again = await c.run({ file: ablation, workspaceDir: ws, methods: ['aft'], steps: 12 });
+    assert.equal((await waitFor(c, statusOf(again.runId))).state, 'completed');
+  });
+
+  it('gives up after too many crashes and reports the last stderr lines', async () => {
+    const c = client({ policy: new RestartPolicy(1, 60_000) });
+    const failures: SidecarFailure[] = [];
+    c.onFailure((f) => failures.push(f));
+    process.kill((await c.start()).pid, 'SIGKILL');
+    await waitState(c, 'restarting');
+    await waitState(c, 'ready');
+    process.kill(c.pid!, 'SIGKILL');
+    await waitState(c, 'failed');
+    assert.equal(failures.length, 1);
+    assert.match(failures[0].message, /crashed 2 times within 1 minutes/);
+    assert.ok(failures[0].stderrTail.some((l) => /listening on stdio/.test(l)));
+    // Restarting by hand forgets the crashes.
+    await c.restart();
+    assert.equal(c.state, 'ready');
+  });
+
+  it('a missing sidecar or Node executable fails to start with a clear message', async () => {
+    const missing = client({ serverScript: path.join(tmpdir(), 'nope.js') });
+    await assert.rejects(missing.start(), /exited with code 1/);
+    assert.equal(missing.state, 'failed');
+    assert.ok(missing.failure?.stderrTail.some((l) => /Cannot find module/.test(l)));
+    const badNode = client({ nodePath: '/nonexistent/node' });
+    await assert.rejects(badNode.start(), /could not start the sidecar with Node '\/nonexistent\/node': spawn \/nonexistent\/node ENOENT/);
+    assert.equal(badNode.state, 'failed');
+  });
+
+  it('stop is graceful (runs end cancelled) and kills a sidecar that does not exit in time', async () => {
+    const c = client();
+    const ws = tmpdir();
+    const started = await c.run({ file: ablation, workspaceDir: ws, methods: ['aft'], steps: 100_000 });
+    await c.stop(5000);
+    assert.equal(c.state, 'stopped');
+    assert.equal(readRunStatus(started.runDir).state, 'cancelled');
+
+    // A sidecar that answers initialize but ignores shutdown.
+    const stubborn = path.join(tmpdir(), 'stubborn.js');
+    fs.writeFileSync(
+      stubborn,
+      `const rpc = require(${JSON.stringify(require.resolve('vscode-jsonrpc/node'))});
+const c = rpc.createMessageConnection(new rpc.StreamMessageReader(process.stdin), new rpc.StreamMessageWriter(process.stdout));
+c.onRequest('aft/initialize', () => ({ protocolVersion: 2, sidecarVersion: 'stub', pid: process.pid, node: process.version, platform: '', versions: {}, backends: [], defaultBackend: null, devices: [], capabilities: { run: false, extract: false, export: false } }));
+c.onRequest('aft/shutdown', () => new Promise(() => {}));
+c.listen();
+process.stdin.on('end', () => {});
+setInterval(() => {}, 1000);`,
+    );
+    const s = client({ serverScript: stubborn });
+    const info = await s.start();
+    const t0 = performance.now();
+    await s.stop(500);
+    assert.ok(performance.now() - t0 < 3000);
+    assert.throws(() => process.kill(info.pid, 0), /ESRCH/);
+  });
+});

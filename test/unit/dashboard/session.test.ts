@@ -1,0 +1,121 @@
+/**
+ * The dashboard's host side against a run folder written step by step: the ready handshake, then
+ * throttled, downsampled updates; no sidecar involved.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import type { HostMessage, RunMessage, UpdateMessage } from '../../../webviews/src/contract';
+import { DashboardSession, runDirFromState } from '../../../extension/src/dashboard/session';
+import { Throttle } from '../../../extension/src/dashboard/throttle';
+import { appendRows, FakeTimers, row, tempRun, writeStatus } from './helpers';
+
+describe('Throttle', () => {
+  it('runs at most once per interval, and always runs the last request', () => {
+    const t = new FakeTimers();
+    const calls: number[] = [];
+    const th = new Throttle(() => calls.push(t.now()), 100, t);
+    th.schedule();
+    t.advance(0);
+    for (let i = 0; i < 50; i++) {
+      th.schedule();
+      t.advance(7);
+    }
+    t.advance(200);
+    assert.ok(calls.length >= 3 && calls.length <= 5, `calls at ${calls.join(', ')}`);
+    for (let i = 1; i < calls.length; i++) assert.ok(calls[i]! - calls[i - 1]! >= 100);
+    assert.ok(calls.at(-1)! >= 350, 'the last burst is flushed');
+  });
+});
+
+describe('DashboardSession', () => {
+  it('sends nothing before ready, the whole run on ready, then only what changed', () => {
+    const dir = tempRun();
+    appendRows(dir, [row('aft', 0, 100)]);
+    const t = new FakeTimers();
+    const sent: HostMessage[] = [];
+    const s = new DashboardSession(dir, (m) => sent.push(m), { timers: t, pollMs: 250, minIntervalMs: 100 });
+    t.advance(1000);
+    assert.equal(sent.length, 0);
+    s.onReady();
+    const first = sent[0] as RunMessage;
+    assert.equal(first.type, 'run');
+    assert.equal(first.run.location, dir);
+    assert.equal(first.run.series[0]!.rows, 1);
+
+    appendRows(dir, [row('aft', 0, 200), row('kd', 0, 100)]);
+    t.advance(300);
+    const u = sent.at(-1) as UpdateMessage;
+    assert.equal(u.type, 'update');
+    assert.deepEqual(u.series!.map((x) => [x.id, x.rows]).sort(), [['aft/0/final/1', 2], ['kd/0/final/1', 1]]);
+    assert.equal(u.status, undefined, 'status.json did not change');
+    s.dispose();
+  });
+
+  it('sends at most ten updates a second however fast rows arrive', () => {
+    const dir = tempRun();
+    const t = new FakeTimers();
+    const sent: HostMessage[] = [];
+    const s = new DashboardSession(dir, (m) => sent.push(m), { timers: t, pollMs: 10, minIntervalMs: 100 });
+    s.onReady();
+    for (let step = 1; step <= 200; step++) {
+      appendRows(dir, [row('aft', 0, step)]);
+      t.advance(10);
+    }
+    const updates = sent.filter((m) => m.type === 'update');
+    assert.ok(updates.length <= 21, `${updates.length} updates in 2 s`);
+    t.advance(500);
+    const last = sent.filter((m): m is UpdateMessage => m.type === 'update').at(-1)!;
+    assert.equal(last.series![0]!.rows, 200, 'the final state arrives');
+    s.dispose();
+  });
+
+  it('downsamples long series to maxPoints', () => {
+    const dir = tempRun('completed');
+    appendRows(dir, Array.from({ length: 5000 }, (_, i) => row('aft', 0, i + 1)));
+    const sent: HostMessage[] = [];
+    const s = new DashboardSession(dir, (m) => sent.push(m), { timers: new FakeTimers(), maxPoints: 300 });
+    s.onReady();
+    const run = (sent[0] as RunMessage).run;
+    assert.equal(run.series[0]!.rows, 5000);
+    assert.equal(run.series[0]!.curves.loss!.step.length, 300);
+    s.dispose();
+  });
+
+  it('stops polling once the run has finished', () => {
+    const dir = tempRun();
+    const t = new FakeTimers();
+    const s = new DashboardSession(dir, () => {}, { timers: t });
+    t.advance(500);
+    assert.equal(t.count, 1, 'polling while running');
+    fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ format: 'aft-run-summary', version: 1, sources: [], methods: {} }));
+    writeStatus(dir, 'completed');
+    t.advance(500);
+    assert.equal(t.count, 0);
+    assert.ok(s.finished);
+    s.dispose();
+  });
+
+  it('sends the whole run again after the webview reloads', () => {
+    const dir = tempRun('completed');
+    const sent: HostMessage[] = [];
+    const s = new DashboardSession(dir, (m) => sent.push(m), { timers: new FakeTimers() });
+    s.onReady();
+    s.onHidden();
+    s.onReady();
+    assert.deepEqual(sent.map((m) => m.type), ['run', 'run']);
+    s.dispose();
+  });
+});
+
+describe('runDirFromState', () => {
+  it('accepts an absolute run folder and nothing else', () => {
+    const dir = tempRun();
+    assert.equal(runDirFromState({ runDir: dir }), dir);
+    assert.equal(runDirFromState({ runDir: path.dirname(dir) }), undefined, 'not a run');
+    assert.equal(runDirFromState({ runDir: 'relative/run' }), undefined);
+    assert.equal(runDirFromState(null), undefined);
+    assert.equal(runDirFromState({ runDir: 5 }), undefined);
+  });
+});

@@ -1,0 +1,69 @@
+/**
+ * The onnxruntime boundary refuses bad models and bad feeds with the path and the names or
+ * shapes it expected, and falls back from CUDA to the CPU with the reason logged.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { cudaProviderInstalled, OnnxSession } from '../../sidecar/src/runtime/onnx';
+import { AftError } from '../../sidecar/src/util/errors';
+import { tinyVitOnnx } from '../helpers/hf';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-ort-'));
+const good = path.join(dir, 'vit.onnx');
+fs.writeFileSync(good, tinyVitOnnx());
+
+const isBadInput = (pattern: RegExp, file?: string) => (e: unknown): boolean => {
+  assert.ok(e instanceof AftError, String(e));
+  assert.equal(e.code, 'bad_input');
+  assert.match(e.message, pattern);
+  if (file) assert.equal(e.location?.file, file);
+  return true;
+};
+
+describe('onnxruntime sessions', () => {
+  const broken: [string, (f: string) => void, RegExp][] = [
+    ['a missing file', () => {}, /ONNX model not found/],
+    ['random bytes', (f) => fs.writeFileSync(f, Buffer.from('this is not a protobuf at all, just text\n'.repeat(20))), /cannot load the ONNX model \(820 bytes; corrupt, truncated or not ONNX\?\): .*Protobuf parsing failed/],
+    ['a truncated model', (f) => fs.writeFileSync(f, fs.readFileSync(good).subarray(0, 700)), /cannot load the ONNX model \(700 bytes/],
+    ['an empty file', (f) => fs.writeFileSync(f, ''), /cannot load the ONNX model/],
+  ];
+  for (const [name, make, pattern] of broken) {
+    it(`refuses ${name} with the path`, async () => {
+      const f = path.join(dir, `${name.replace(/\W+/g, '-')}.onnx`);
+      make(f);
+      await assert.rejects(OnnxSession.open(f, { device: 'cpu' }), isBadInput(pattern, f));
+    });
+  }
+
+  it('lists the names a model has when asked for one it lacks', async () => {
+    const s = await OnnxSession.open(good, { device: 'cpu' });
+    assert.throws(() => s.input('pixels', 'pretrained[0].onnx.input'), isBadInput(/no input 'pixels'; its inputs are: pixel_values float32\[batch, 3, 16, 16\]/));
+    assert.throws(() => s.output('logits', 'pretrained[0].onnx.output'), isBadInput(/no output 'logits'; its outputs are: last_hidden_state float32\[batch, 16, 8\], pooler_output float32\[batch, 8\]/));
+    assert.equal(s.input(undefined, 'x').name, 'pixel_values');
+    assert.equal(s.output(undefined, 'x').name, 'last_hidden_state');
+    await s.release();
+  });
+
+  it('says expected vs got for a feed of the wrong shape or type', async () => {
+    const s = await OnnxSession.open(good, { device: 'cpu' });
+    await assert.rejects(s.run({ pixel_values: { type: 'float32', data: new Float32Array(2 * 3 * 8 * 8), dims: [2, 3, 8, 8] } }), isBadInput(/input 'pixel_values' expects shape \[batch, 3, 16, 16\] but got \[2, 3, 8, 8\]/));
+    await assert.rejects(s.run({ pixel_values: { type: 'int32', data: new Int32Array(3 * 16 * 16), dims: [1, 3, 16, 16] } }), isBadInput(/expects float32 values but got int32/));
+    await assert.rejects(s.run({}), isBadInput(/no value given for the model's input pixel_values/));
+    const out = await s.run({ pixel_values: { type: 'float32', data: new Float32Array(2 * 3 * 16 * 16), dims: [2, 3, 16, 16] } }, ['pooler_output']);
+    assert.deepEqual(out.pooler_output!.dims, [2, 8]);
+    await s.release();
+  });
+
+  it('auto falls back to the CPU and says why; cuda alone is an error when it cannot start', async (t) => {
+    if (cudaProviderInstalled().installed) return t.skip('this machine has the CUDA provider (see docs/gpu-check.md)');
+    const logs: string[] = [];
+    const s = await OnnxSession.open(good, { device: 'auto', log: (m) => logs.push(m) });
+    assert.equal(s.provider, 'cpu');
+    await s.release();
+    assert.ok(logs.some((l) => /on CPU/.test(l)), logs.join('\n'));
+    await assert.rejects(OnnxSession.open(good, { device: 'cuda' }), isBadInput(/device cuda was asked for but the CUDA provider \(libonnxruntime_providers_cuda\.so\) is not installed/));
+  });
+});

@@ -1,0 +1,72 @@
+/** The extension ↔ webview contract: the host's validation of webview messages, the reducer. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { applyUpdate, isHostMessage, parseWebviewMessage, safeFileName, type RunView, type SeriesData } from '../../../webviews/src/contract';
+
+describe('parseWebviewMessage', () => {
+  const ok: [string, unknown][] = [
+    ['ready', { type: 'ready', view: 'dashboard' }],
+    ['png export', { type: 'export', format: 'png', fileName: 'a.png', data: 'iVBORw0KGgo=' }],
+    ['csv export', { type: 'export', format: 'csv', fileName: 'a', data: 'a,b\r\n1,2\r\n' }],
+  ];
+  for (const [name, raw] of ok) it(`accepts ${name}`, () => assert.ok(parseWebviewMessage(raw).ok));
+
+  const bad: [string, unknown, RegExp][] = [
+    ['null', null, /expected a message object, got null/],
+    ['an unknown type', { type: 'run' }, /expected a message type 'ready' or 'export', got "run"/],
+    ['ready for another view', { type: 'ready', view: 'x' }, /ready: expected view/],
+    ['an unknown format', { type: 'export', format: 'exe', fileName: 'a', data: '' }, /format png, svg or csv, got "exe"/],
+    ['png that is not base64', { type: 'export', format: 'png', fileName: 'a', data: '<svg>' }, /not base64/],
+    ['data that is not a string', { type: 'export', format: 'csv', fileName: 'a', data: 5 }, /data as a string, got number/],
+    ['an empty file name', { type: 'export', format: 'csv', fileName: '', data: '' }, /fileName of 1 to 200/],
+  ];
+  for (const [name, raw, re] of bad) {
+    it(`rejects ${name}, saying why`, () => {
+      const r = parseWebviewMessage(raw);
+      assert.equal(r.ok, false);
+      if (!r.ok) assert.match(r.error, re);
+    });
+  }
+});
+
+describe('isHostMessage', () => {
+  it('recognises each host message and nothing else', () => {
+    assert.ok(isHostMessage({ type: 'run', run: { series: [], rho: [] } }));
+    assert.ok(isHostMessage({ type: 'update', runId: 'r' }));
+    assert.ok(isHostMessage({ type: 'compare', runs: [] }));
+    assert.ok(isHostMessage({ type: 'error', message: 'x' }));
+    assert.ok(!isHostMessage({ type: 'ready', view: 'dashboard' }));
+    assert.ok(!isHostMessage({ type: 'run' }));
+    assert.ok(!isHostMessage('run'));
+  });
+});
+
+describe('safeFileName', () => {
+  it('keeps a plain name and sets the extension', () => assert.equal(safeFileName('run-1-loss', 'png'), 'run-1-loss.png'));
+  it('drops path separators and odd characters', () => assert.equal(safeFileName('../../etc/passwd', 'csv'), 'etc_passwd.csv'));
+  it('does not double the extension', () => assert.equal(safeFileName('a.svg', 'svg'), 'a.svg'));
+  it('falls back to chart', () => assert.equal(safeFileName('///', 'svg'), 'chart.svg'));
+});
+
+describe('applyUpdate', () => {
+  const series = (id: string, rows: number): SeriesData => ({ id, method: id, seed: 0, phase: 'final', beta: 0, rows, curves: {} });
+  const run: RunView = {
+    runId: 'r',
+    location: '/x/r',
+    status: { runId: 'r', experiment: 'e', state: 'running', started: '', updated: '' },
+    series: [series('a', 1), series('b', 1)],
+    rho: [{ method: 'aft', seed: 0, segments: [], values: [] }],
+    maxPoints: 2000,
+  };
+
+  it('replaces series and ρ by key, adds new ones, keeps the rest', () => {
+    const next = applyUpdate(run, { type: 'update', runId: 'r', series: [series('b', 5), series('c', 1)], rho: [{ method: 'aft', seed: 0, segments: [], values: [1] }] });
+    assert.deepEqual(next.series.map((s) => [s.id, s.rows]), [['a', 1], ['b', 5], ['c', 1]]);
+    assert.deepEqual(next.rho[0]!.values, [1]);
+    assert.equal(next.status, run.status);
+  });
+
+  it('ignores an update for another run', () => {
+    assert.equal(applyUpdate(run, { type: 'update', runId: 'other', series: [series('z', 1)] }), run);
+  });
+});

@@ -1,0 +1,122 @@
+/**
+ * Webview benchmarks (numbers to watch, not pass/fail tests), in headless Chromium with the real
+ * bundle and the extension's host code:
+ *  1. open: a completed run with 50,000 logged steps per series (3 methods × 3 seeds), from
+ *     creating the host session (reading and downsampling metrics.jsonl) to the dashboard drawn;
+ *  2. heatmap: drawing ρ of 10,000 features (and sorted by value);
+ *  3. memory: the webview's JS heap while a run streams updates at the host's maximum rate
+ *     (10 a second) for `--minutes` of simulated time (60 is the hour; 10 by default).
+ * Run with `npm run bench:webviews` (add `-- --minutes 60` for the full hour). Results are
+ * printed and written to bench-results/webviews.json.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { CDPSession } from 'playwright-core';
+import { RunAccumulator } from '../src/data/runAccumulator';
+import { launch, openLiveDashboard, rendered, ROOT } from '../harness/browser';
+import { syntheticRun } from './synthetic';
+
+const { values: args } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, steps: { type: 'string', default: '50000' }, features: { type: 'string', default: '10000' } } });
+const minutes = Number(args.minutes);
+const steps = Number(args.steps);
+const features = Number(args.features);
+
+const ms = (t0: number): number => Math.round((performance.now() - t0) * 10) / 10;
+
+async function heapMiB(cdp: CDPSession): Promise<number> {
+  await cdp.send('HeapProfiler.collectGarbage');
+  const { metrics } = await cdp.send('Performance.getMetrics');
+  return Math.round(((metrics.find((m) => m.name === 'JSHeapUsedSize')?.value ?? 0) / 2 ** 20) * 10) / 10;
+}
+
+async function main(): Promise<void> {
+  const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version };
+  const browser = await launch();
+  try {
+    // 1. Open a long run.
+    let t0 = performance.now();
+    const longRun = syntheticRun({ steps, methods: ['stl', 'kd', 'aft'], seeds: [0, 1, 2], rhoFeatures: 512 });
+    const bytes = fs.statSync(path.join(longRun, 'metrics.jsonl')).size;
+    console.log(`synthetic run: 9 series × ${steps} steps, metrics.jsonl ${(bytes / 2 ** 20).toFixed(0)} MiB (made in ${ms(t0)} ms)`);
+    for (let i = 0; i < 3; i++) {
+      t0 = performance.now();
+      const live = await openLiveDashboard(browser, longRun);
+      const hostMs = ms(t0); // session created: file read, parsed, columns built (the page loads meanwhile)
+      await rendered(live.page);
+      const total = ms(t0);
+      const renderMs = Number(await live.page.evaluate(() => document.body.dataset.renderMs));
+      const runMsgBytes = JSON.stringify(live.sent[0]).length;
+      console.log(`open (run ${i + 1}): ${total} ms to the first full render (host read+model ${hostMs} ms, webview render ${renderMs} ms, run message ${(runMsgBytes / 1024).toFixed(0)} KiB)`);
+      results[`open_${i + 1}`] = { totalMs: total, hostMs, renderMs, messageKiB: Math.round(runMsgBytes / 1024) };
+      await live.close();
+    }
+
+    // 2. A wide heatmap.
+    const wide = syntheticRun({ steps: 10, methods: ['aft'], seeds: [0], rhoFeatures: features, sources: 4 });
+    const live = await openLiveDashboard(browser, wide);
+    await rendered(live.page);
+    const draws: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await live.page.click('[data-toggle="sort"]');
+      await live.page.waitForTimeout(100);
+      draws.push(Number(await live.page.$eval('canvas.heatmap', (c) => (c as HTMLCanvasElement).dataset.drawMs)));
+    }
+    const cells = await live.page.$eval('canvas.heatmap', (c) => (c as HTMLCanvasElement).dataset.cells);
+    console.log(`heatmap: ${cells} cells drawn in ${draws.join(', ')} ms (toggling sort by value; includes layout, sort and histograms)`);
+    results.heatmap = { features, cells: Number(cells), drawMs: draws };
+    await live.close();
+
+    // 3. Memory while streaming.
+    const streaming = syntheticRun({ steps: 10, methods: ['aft'], seeds: [0], rhoFeatures: 512 });
+    const s = await openLiveDashboard(browser, streaming);
+    await rendered(s.page);
+    const cdp = await s.page.context().newCDPSession(s.page);
+    await cdp.send('Performance.enable');
+    const acc = new RunAccumulator('bench-run', streaming);
+    acc.snapshot();
+    const updates = minutes * 60 * 10;
+    const rowsPerUpdate = 5;
+    const samples: { update: number; heapMiB: number }[] = [{ update: 0, heapMiB: await heapMiB(cdp) }];
+    const methods = ['stl', 'kd', 'aft'];
+    let step = 0;
+    t0 = performance.now();
+    for (let u = 1; u <= updates; u++) {
+      // A job at a time, as a run trains: 3 methods × 3 seeds, then again.
+      const job = Math.floor((u * 9) / updates) % 9;
+      const method = methods[Math.floor(job / 3)]!;
+      const seed = job % 3;
+      const rows = Array.from({ length: rowsPerUpdate }, () => {
+        step++;
+        const ce = 1 / Math.sqrt(step);
+        return { method, seed, beta: 1, phase: 'final' as const, step, epoch: step, ce, reg: 0.1, loss: ce + 0.1, trainAccuracy: 0.9, evalAccuracy: 0.85, lr: 0.001, timestamp: step, ...(method === 'aft' ? { rho: { teacher: { mean: 0.6, min: 0, max: 1 }, noise: { mean: 0.1, min: 0, max: 1 } } } : {}) };
+      });
+      acc.apply({ rows, rho: [] });
+      const msg = acc.takeUpdate();
+      await s.page.evaluate((m) => new Promise<void>((resolve) => {
+        window.postMessage(m, '*');
+        requestAnimationFrame(() => requestAnimationFrame(() => resolve()));
+      }), msg);
+      if (u % Math.max(1, Math.floor(updates / 12)) === 0) {
+        const h = await heapMiB(cdp);
+        samples.push({ update: u, heapMiB: h });
+        console.log(`  after ${u} updates (${(u / 600).toFixed(1)} simulated min, ${step} rows): heap ${h} MiB`);
+      }
+    }
+    const wall = ms(t0);
+    console.log(`memory: ${updates} updates (${minutes} simulated minutes at 10/s, ${step} rows) in ${(wall / 1000).toFixed(0)} s; heap ${samples.map((x) => x.heapMiB).join(' → ')} MiB`);
+    results.memory = { minutes, updates, rows: step, wallSeconds: Math.round(wall / 1000), samples };
+    await s.close();
+  } finally {
+    await browser.close();
+  }
+  const out = path.join(ROOT, 'bench-results', 'webviews.json');
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
+  console.log(`wrote ${path.relative(ROOT, out)}`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+});

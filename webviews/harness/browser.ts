@@ -1,0 +1,123 @@
+/**
+ * The webview bundles in headless Chromium, outside VS Code: the HTML report as a file, or the
+ * dashboard page with a stand-in for `acquireVsCodeApi` wired to a real `DashboardSession` in
+ * this Node process (the same host code the extension runs). Used by the integration tests and
+ * the benchmarks; VS Code itself is covered by test/e2e.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { DashboardSession, type SessionOptions } from '../../extension/src/dashboard/session';
+import { nonce, webviewHtml } from '../../extension/src/dashboard/html';
+import type { HostMessage } from '../src/contract';
+
+export const CHROMIUM = process.env.AFT_E2E_CHROMIUM ?? '/usr/bin/chromium';
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const WEBVIEWS_DIST = path.join(ROOT, 'dist', 'webviews');
+
+export function chromiumAvailable(): boolean {
+  return fs.existsSync(CHROMIUM);
+}
+
+export async function launch(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+}
+
+export interface Watched {
+  page: Page;
+  /** Page errors, console errors and CSP violations, as text. */
+  problems: string[];
+}
+
+/** A page that records errors and Content-Security-Policy violations. */
+export async function watchedPage(browser: Browser, opts: { colorScheme?: 'light' | 'dark'; width?: number; height?: number } = {}): Promise<Watched> {
+  const page = await browser.newPage({ viewport: { width: opts.width ?? 1280, height: opts.height ?? 900 }, colorScheme: opts.colorScheme ?? 'light', acceptDownloads: true });
+  const problems: string[] = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}${process.env.AFT_DEBUG ? `\n${e.stack}` : ''}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+  });
+  await page.exposeFunction('__aftCsp', (v: string) => problems.push(`CSP violation: ${v}`));
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => void (window as unknown as { __aftCsp(v: string): Promise<void> }).__aftCsp(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  return { page, problems };
+}
+
+/** Waits until the app has rendered at least `n` times (`body[data-rendered]`). */
+export async function rendered(page: Page, n = 1, timeout = 15_000): Promise<void> {
+  await page.waitForFunction((k) => Number(document.body.dataset.rendered ?? 0) >= k, n, { timeout });
+}
+
+export interface LiveDashboard extends Watched {
+  session: DashboardSession;
+  /** Every message the host sent, in order. */
+  sent: HostMessage[];
+  close(): Promise<void>;
+}
+
+/**
+ * The dashboard page as VS Code would show it (same HTML and CSP, the bundle from dist/webviews),
+ * its host a `DashboardSession` on `runDir`.
+ */
+export async function openLiveDashboard(browser: Browser, runDir: string, opts: SessionOptions & { colorScheme?: 'light' | 'dark' } = {}): Promise<LiveDashboard> {
+  const w = await watchedPage(browser, opts.colorScheme ? { colorScheme: opts.colorScheme } : {});
+  const { page } = w;
+  const sent: HostMessage[] = [];
+  let session: DashboardSession | undefined;
+  let chain: Promise<unknown> = Promise.resolve();
+  const post = (m: HostMessage): void => {
+    sent.push(m);
+    // One at a time, in order, like VS Code's postMessage.
+    chain = chain.then(() => page.evaluate((msg) => window.postMessage(msg, '*'), m)).catch(() => undefined);
+  };
+  await page.exposeFunction('__aftToHost', (m: { type?: string }) => {
+    if (m.type === 'ready') session?.onReady();
+  });
+  // A string, not a function: tsx's transform would add helpers the page does not have.
+  await page.addInitScript({
+    content: `window.acquireVsCodeApi = () => ({
+      postMessage: (m) => void window.__aftToHost(m),
+      getState: () => window.__aftState,
+      setState: (s) => { window.__aftState = s; },
+    });`,
+  });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-webview-'));
+  const n = nonce();
+  const html = webviewHtml({ cspSource: 'file:', nonce: n, scriptUri: pathToFileURL(path.join(WEBVIEWS_DIST, 'dashboard.js')).href, styleUri: pathToFileURL(path.join(WEBVIEWS_DIST, 'dashboard.css')).href, title: 'dashboard' });
+  fs.writeFileSync(path.join(dir, 'index.html'), html);
+  session = new DashboardSession(runDir, post, opts);
+  await page.goto(pathToFileURL(path.join(dir, 'index.html')).href);
+  return {
+    ...w,
+    session,
+    sent,
+    close: async () => {
+      session?.dispose();
+      await chain;
+      await page.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Distinct colours and non-background pixels of a canvas (is it blank?). */
+export async function canvasInk(page: Page, selector: string): Promise<{ colors: number; inked: number; width: number; height: number }> {
+  return page.$eval(selector, (el) => {
+    const c = el as HTMLCanvasElement;
+    const ctx = c.getContext('2d');
+    if (!ctx || !c.width || !c.height) return { colors: 0, inked: 0, width: c.width, height: c.height };
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    const bg = `${d[0]},${d[1]},${d[2]},${d[3]}`;
+    const colors = new Set<string>();
+    let inked = 0;
+    for (let i = 0; i < d.length; i += 4 * 7) {
+      const k = `${d[i]},${d[i + 1]},${d[i + 2]},${d[i + 3]}`;
+      colors.add(k);
+      if (k !== bg) inked++;
+    }
+    return { colors: colors.size, inked, width: c.width, height: c.height };
+  });
+}

@@ -1,0 +1,49 @@
+/** A line chart as a scene: the PNG/SVG export of a curve chart (on screen, uPlot draws it). */
+import { axes, extent, makeFrame } from './frame';
+import type { Prim, Scene } from './scene';
+import type { Theme } from './theme';
+
+export interface LineSeries {
+  label: string;
+  color: string;
+  dash: number[];
+  x: number[];
+  y: number[];
+}
+
+export interface LineChartSpec {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  log: boolean;
+  series: LineSeries[];
+  width?: number;
+  height?: number;
+}
+
+export function lineScene(spec: LineChartSpec, theme: Theme): Scene {
+  const width = spec.width ?? 720;
+  const legendRows = Math.ceil(spec.series.length / 4);
+  const height = (spec.height ?? 360) + legendRows * 16;
+  const [x0, x1] = extent(spec.series.flatMap((s) => s.x), 0);
+  const [y0, y1] = extent(spec.series.flatMap((s) => s.y), spec.log ? 0 : 0.05, spec.log);
+  const xAxis = { lo: x0, hi: x1, label: spec.xLabel };
+  const yAxis = { lo: y0, hi: y1, log: spec.log, label: spec.yLabel };
+  const f = makeFrame(width, height, xAxis, yAxis, { left: 56, right: 16, top: 28, bottom: 44 + legendRows * 16 });
+  const prims: Prim[] = [{ k: 'text', x: f.left, y: 16, text: spec.title, fill: theme.foreground, size: 13, bold: true, baseline: 'middle' }, ...axes(f, xAxis, yAxis, theme)];
+  for (const s of spec.series) {
+    const points: number[] = [];
+    for (let i = 0; i < s.x.length; i++) {
+      const y = s.y[i];
+      points.push(f.sx(s.x[i]), spec.log && !(y > 0) ? NaN : f.sy(y));
+    }
+    prims.push({ k: 'path', points, stroke: s.color, dash: s.dash, data: { series: s.label } });
+  }
+  spec.series.forEach((s, i) => {
+    const lx = f.left + (i % 4) * ((width - f.left) / 4);
+    const ly = height - legendRows * 16 + Math.floor(i / 4) * 16 - 4;
+    prims.push({ k: 'line', x1: lx, y1: ly, x2: lx + 18, y2: ly, stroke: s.color, width: 2, dash: s.dash });
+    prims.push({ k: 'text', x: lx + 22, y: ly, text: s.label, fill: theme.foreground, size: 10, baseline: 'middle' });
+  });
+  return { width, height, background: theme.background, font: theme.font, prims };
+}

@@ -1,0 +1,80 @@
+/// <reference lib="dom" />
+/**
+ * The webview's side of the host: inside VS Code, `acquireVsCodeApi()` (messages, saved state,
+ * exports through the host's save dialog); in the HTML report, the run data embedded in the page
+ * as JSON and downloads through the browser. The apps do not know which one they run in.
+ */
+import { REPORT_DATA_ID } from './reportData';
+import { EXPORT_FORMATS, isHostMessage, type ExportFormat, type HostMessage, type WebviewMessage } from '../contract';
+
+interface VsCodeApi {
+  postMessage(msg: unknown): void;
+  getState(): unknown;
+  setState(state: unknown): void;
+}
+
+declare const acquireVsCodeApi: (() => VsCodeApi) | undefined;
+
+export interface Host {
+  readonly mode: 'vscode' | 'report';
+  /** Installs the message handler and sends `ready` (the handshake). */
+  start(onMessage: (m: HostMessage) => void): void;
+  getState<T>(): T | undefined;
+  setState(state: unknown): void;
+  save(format: ExportFormat, fileName: string, data: string): void;
+}
+
+
+function vscodeHost(api: VsCodeApi, view: 'dashboard' | 'compare'): Host {
+  const post = (m: WebviewMessage): void => api.postMessage(m);
+  return {
+    mode: 'vscode',
+    start(onMessage) {
+      window.addEventListener('message', (e: MessageEvent<unknown>) => {
+        if (isHostMessage(e.data)) onMessage(e.data);
+      });
+      post({ type: 'ready', view });
+    },
+    getState: <T>() => (api.getState() ?? undefined) as T | undefined,
+    setState: (s) => api.setState(s),
+    save: (format, fileName, data) => post({ type: 'export', format, fileName, data }),
+  };
+}
+
+function reportHost(): Host {
+  let state: unknown;
+  return {
+    mode: 'report',
+    start(onMessage) {
+      const text = document.getElementById(REPORT_DATA_ID)?.textContent ?? '';
+      let data: unknown;
+      try {
+        data = JSON.parse(text);
+      } catch (e) {
+        onMessage({ type: 'error', message: `the report's data block is not valid JSON: ${(e as Error).message}` });
+        return;
+      }
+      if (isHostMessage(data)) onMessage(data);
+      else onMessage({ type: 'error', message: "the report's data block is not a run or a comparison" });
+    },
+    getState: <T>() => state as T | undefined,
+    setState: (s) => {
+      state = s;
+    },
+    save(format, fileName, data) {
+      const bytes = format === 'png' ? Uint8Array.from(atob(data), (c) => c.charCodeAt(0)) : data;
+      const url = URL.createObjectURL(new Blob([bytes], { type: EXPORT_FORMATS[format] }));
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = fileName;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    },
+  };
+}
+
+export function connectHost(view: 'dashboard' | 'compare'): Host {
+  return typeof acquireVsCodeApi === 'function' ? vscodeHost(acquireVsCodeApi(), view) : reportHost();
+}

@@ -1,0 +1,224 @@
+/**
+ * The extension ↔ webview message contract, for the run dashboard and the comparison view. Both
+ * sides import this module (the extension host, the webview bundles and the HTML report); every
+ * message is one member of a discriminated union, with a line saying who sends it.
+ *
+ * The handshake: the webview posts `ready` once its listeners are installed; only then does the
+ * host send the first `run` (or `compare`) message, and after that coalesced `update`s, at most
+ * about ten a second. Series arrive already downsampled (LTTB, `maxPoints` per curve), so the
+ * webview's memory is bounded by the number of series, not by the length of the run.
+ *
+ * Everything inside these messages that came from run files (names, messages, paths) is
+ * untrusted text: the webview renders it with `textContent` and never as markup.
+ *
+ * This module holds types and small pure helpers only: no DOM, no Node, no `vscode`.
+ */
+import type { RunState, RunSummary, Segment } from '../../sidecar/src/protocol/events';
+
+export type { RunState, RunSummary, Segment };
+
+/** The metrics a run logs at every evaluation (columns of metrics.jsonl), as charted. */
+export const METRICS = ['loss', 'ce', 'reg', 'trainAccuracy', 'evalAccuracy'] as const;
+export type MetricName = (typeof METRICS)[number];
+
+/** The curve key of a source's mean ρ (from the `rho` summaries in metrics.jsonl). */
+export const rhoCurveKey = (source: string): string => `rho:${source}`;
+
+/** One plotted curve: steps and values of equal length, downsampled to at most `maxPoints`. */
+export interface Curve {
+  step: number[];
+  value: number[];
+}
+
+/** One training job's logged points (one method × seed × phase × β). */
+export interface SeriesData {
+  /** `method/seed/phase/beta`; unique in a run. */
+  id: string;
+  method: string;
+  seed: number;
+  phase: 'tune' | 'final';
+  beta: number;
+  /** Rows logged so far (before downsampling). */
+  rows: number;
+  /** Keyed by `MetricName` or `rhoCurveKey(source)`. */
+  curves: Record<string, Curve>;
+}
+
+/** A learned ρ vector with its source segments (a `rho/<method>/seed-<s>.json` file). */
+export interface RhoSnapshot {
+  method: string;
+  seed: number;
+  /** The training step of this snapshot, when the file says. */
+  step?: number;
+  segments: Segment[];
+  values: number[];
+}
+
+/** What the dashboard shows of status.json. */
+export interface RunStatusView {
+  runId: string;
+  experiment: string;
+  state: RunState;
+  started: string;
+  updated: string;
+  finished?: string;
+  message?: string;
+  progress?: { fraction: number; label: string; etaSeconds: number | null };
+}
+
+/** Everything the run dashboard draws for one run. */
+export interface RunView {
+  runId: string;
+  /** The run folder, as the user would recognise it (shown, never interpreted). */
+  location: string;
+  status: RunStatusView;
+  summary?: RunSummary;
+  series: SeriesData[];
+  rho: RhoSnapshot[];
+  /** Points per curve above which the host downsampled. */
+  maxPoints: number;
+}
+
+/** One run in the comparison view. */
+export interface CompareRun {
+  runId: string;
+  experiment: string;
+  location: string;
+  state: RunState;
+  summary?: RunSummary;
+}
+
+// ---- host → webview ----
+
+/** Host → dashboard: the whole run, the first message after `ready` (and after a reload). */
+export interface RunMessage {
+  type: 'run';
+  run: RunView;
+}
+
+/** Host → dashboard: what changed since the last message (throttled, ≤ ~10 a second). */
+export interface UpdateMessage {
+  type: 'update';
+  runId: string;
+  /** Replacements for these series (by id), newly downsampled. */
+  series?: SeriesData[];
+  /** Replacements for these ρ snapshots (by method and seed). */
+  rho?: RhoSnapshot[];
+  status?: RunStatusView;
+  summary?: RunSummary;
+}
+
+/** Host → comparison view: the runs to compare (first message after `ready`, and on changes). */
+export interface CompareMessage {
+  type: 'compare';
+  runs: CompareRun[];
+}
+
+/** Host → either view: the data could not be read (the view shows the message). */
+export interface ErrorMessage {
+  type: 'error';
+  message: string;
+}
+
+export type HostMessage = RunMessage | UpdateMessage | CompareMessage | ErrorMessage;
+
+// ---- webview → host ----
+
+/** Webview → host: listeners are installed; send the data. */
+export interface ReadyMessage {
+  type: 'ready';
+  view: 'dashboard' | 'compare';
+}
+
+export const EXPORT_FORMATS = { png: 'image/png', svg: 'image/svg+xml', csv: 'text/csv' } as const;
+export type ExportFormat = keyof typeof EXPORT_FORMATS;
+
+/** Webview → host: save this chart or table (webviews cannot download; the host asks where). */
+export interface ExportMessage {
+  type: 'export';
+  format: ExportFormat;
+  /** A suggested file name (the host sanitises it and the user confirms it). */
+  fileName: string;
+  /** base64 for png, text for svg and csv. */
+  data: string;
+}
+
+export type WebviewMessage = ReadyMessage | ExportMessage;
+
+/** The largest export the host accepts (a 4K PNG is a few MB; this leaves room). */
+export const MAX_EXPORT_CHARS = 64 * 1024 * 1024;
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Validates a message from the webview (the host's edge): a typed message, or an error that
+ * says what was expected and what arrived.
+ */
+export function parseWebviewMessage(raw: unknown): { ok: true; message: WebviewMessage } | { ok: false; error: string } {
+  if (!isRecord(raw)) return { ok: false, error: `expected a message object, got ${raw === null ? 'null' : typeof raw}` };
+  switch (raw.type) {
+    case 'ready':
+      if (raw.view !== 'dashboard' && raw.view !== 'compare') return { ok: false, error: `ready: expected view 'dashboard' or 'compare', got ${JSON.stringify(raw.view)}` };
+      return { ok: true, message: { type: 'ready', view: raw.view } };
+    case 'export': {
+      const { format, fileName, data } = raw;
+      if (typeof format !== 'string' || !Object.hasOwn(EXPORT_FORMATS, format)) return { ok: false, error: `export: expected format png, svg or csv, got ${JSON.stringify(format)}` };
+      if (typeof fileName !== 'string' || fileName.length === 0 || fileName.length > 200) return { ok: false, error: 'export: expected a fileName of 1 to 200 characters' };
+      if (typeof data !== 'string') return { ok: false, error: `export: expected data as a string, got ${typeof data}` };
+      if (data.length > MAX_EXPORT_CHARS) return { ok: false, error: `export: data is ${data.length} characters, more than the ${MAX_EXPORT_CHARS} allowed` };
+      if (format === 'png' && !/^[A-Za-z0-9+/]*={0,2}$/.test(data)) return { ok: false, error: 'export: png data is not base64' };
+      return { ok: true, message: { type: 'export', format: format as ExportFormat, fileName, data } };
+    }
+    default:
+      return { ok: false, error: `expected a message type 'ready' or 'export', got ${JSON.stringify(raw.type)}` };
+  }
+}
+
+/** Checks the shape of a host message on the webview side (the host is trusted; this guards bugs). */
+export function isHostMessage(raw: unknown): raw is HostMessage {
+  if (!isRecord(raw)) return false;
+  switch (raw.type) {
+    case 'run':
+      return isRecord(raw.run) && Array.isArray(raw.run.series) && Array.isArray(raw.run.rho);
+    case 'update':
+      return typeof raw.runId === 'string';
+    case 'compare':
+      return Array.isArray(raw.runs);
+    case 'error':
+      return typeof raw.message === 'string';
+    default:
+      return false;
+  }
+}
+
+/** A file name safe on every platform: letters, digits, `.`, `-`, `_`; the format's extension. */
+export function safeFileName(name: string, format: ExportFormat): string {
+  const base = name
+    .replace(/\.(png|svg|csv)$/i, '')
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .replace(/^[._]+/, '')
+    .slice(0, 120);
+  return `${base || 'chart'}.${format}`;
+}
+
+/** The id of a series: unique per method × seed × phase × β. */
+export const seriesId = (method: string, seed: number, phase: 'tune' | 'final', beta: number): string => `${method}/${seed}/${phase}/${beta}`;
+
+/** Applies an update to a run view (the webview's reducer; pure so it is unit-tested). */
+export function applyUpdate(run: RunView, u: UpdateMessage): RunView {
+  if (u.runId !== run.runId) return run;
+  let series = run.series;
+  if (u.series?.length) {
+    const byId = new Map(series.map((s) => [s.id, s]));
+    for (const s of u.series) byId.set(s.id, s);
+    series = [...byId.values()];
+  }
+  let rho = run.rho;
+  if (u.rho?.length) {
+    const key = (r: RhoSnapshot): string => `${r.method}/${r.seed}`;
+    const byKey = new Map(rho.map((r) => [key(r), r]));
+    for (const r of u.rho) byKey.set(key(r), r);
+    rho = [...byKey.values()];
+  }
+  return { ...run, series, rho, ...(u.status ? { status: u.status } : {}), ...(u.summary ? { summary: u.summary } : {}) };
+}

@@ -1,0 +1,131 @@
+/// <reference lib="dom" />
+/**
+ * The run dashboard: a header with the run's state, then the curves, the ρ heatmap and the
+ * results, each in a collapsible section. State that should survive a reload (toggles, the
+ * chosen heatmap, the run folder for the host's serializer) is saved with the host.
+ */
+import { applyUpdate, type HostMessage, type RunView } from '../contract';
+import { fmt, pct } from '../charts/ticks';
+import { append, clear, h } from '../common/dom';
+import type { Host } from '../common/host';
+import { readTheme, watchTheme } from '../common/theme';
+import { CurvesView, DEFAULT_CURVES_UI, type CurvesUi } from './curvesView';
+import { DEFAULT_HEATMAP_UI, HeatmapView, type HeatmapUi } from './heatmapView';
+import { ResultsView } from './resultsView';
+
+/** What the webview saves (`vscode.setState`); the host's serializer reads `runDir`. */
+export interface DashboardState {
+  runDir?: string;
+  curves?: CurvesUi;
+  heatmap?: HeatmapUi;
+  collapsed?: string[];
+}
+
+export class DashboardApp {
+  private run: RunView | undefined;
+  private state: DashboardState;
+  private readonly header = h('header', { class: 'run-header' });
+  private readonly curves: CurvesView;
+  private readonly heatmap: HeatmapView;
+  private readonly results: ResultsView;
+  private frame = 0;
+
+  constructor(
+    private readonly host: Host,
+    root: HTMLElement,
+  ) {
+    this.state = host.getState<DashboardState>() ?? {};
+    const theme = readTheme();
+    this.curves = new CurvesView(host, theme, { ...DEFAULT_CURVES_UI, ...this.state.curves }, (curves) => this.save({ curves }));
+    this.heatmap = new HeatmapView(host, theme, { ...DEFAULT_HEATMAP_UI, ...this.state.heatmap }, (heatmap) => this.save({ heatmap }));
+    this.results = new ResultsView(host, theme);
+    root.append(
+      this.header,
+      this.section('curves', 'Training curves', this.curves.root),
+      this.section('rho', 'Learned feature weights', this.heatmap.root),
+      this.section('results', 'Results', this.results.root),
+    );
+    watchTheme(() => {
+      const t = readTheme();
+      this.curves.setTheme(t);
+      this.heatmap.setTheme(t);
+      this.results.setTheme(t);
+    });
+  }
+
+  start(): void {
+    this.host.start((m) => this.onMessage(m));
+  }
+
+  onMessage(m: HostMessage): void {
+    switch (m.type) {
+      case 'run':
+        this.run = m.run;
+        this.save({ runDir: m.run.location });
+        break;
+      case 'update':
+        if (!this.run) return;
+        this.run = applyUpdate(this.run, m);
+        break;
+      case 'error':
+        this.showError(m.message);
+        return;
+      case 'compare':
+        return;
+    }
+    this.schedule();
+  }
+
+  /** Renders at most once per animation frame, however many updates arrive. */
+  private schedule(): void {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      if (!this.run) return;
+      const t0 = performance.now();
+      this.renderHeader(this.run);
+      this.curves.render(this.run);
+      this.heatmap.render(this.run);
+      this.results.render(this.run);
+      // Read by the tests and benchmarks: how many renders, and how long the last one took.
+      document.body.dataset.rendered = String(Number(document.body.dataset.rendered ?? 0) + 1);
+      document.body.dataset.renderMs = (performance.now() - t0).toFixed(1);
+    });
+  }
+
+  private section(id: string, title: string, content: HTMLElement): HTMLElement {
+    const open = !(this.state.collapsed ?? []).includes(id);
+    const c = h('vscode-collapsible', { heading: title, ...(open ? { open: true } : {}), id: `section-${id}` }, content) as HTMLElement & { open: boolean };
+    c.addEventListener('vsc-collapsible-toggle', () => {
+      const collapsed = new Set(this.state.collapsed ?? []);
+      if (c.open) collapsed.delete(id);
+      else collapsed.add(id);
+      this.save({ collapsed: [...collapsed] });
+    });
+    return c;
+  }
+
+  private renderHeader(run: RunView): void {
+    clear(this.header);
+    const s = run.status;
+    const p = s.progress;
+    append(
+      this.header,
+      h('h1', {}, s.experiment || run.runId),
+      h('vscode-badge', { class: `state state-${s.state}`, 'data-state': s.state }, s.state),
+      h('span', { class: 'run-id' }, run.runId),
+      s.state === 'running' && p ? h('span', { class: 'progress-label' }, `${pct(p.fraction, 0)} · ${p.label}${p.etaSeconds !== null ? ` · about ${fmt(p.etaSeconds, 2)} s left` : ''}`) : null,
+      s.message ? h('p', { class: 'run-message' }, s.message) : null,
+    );
+    if (s.state === 'running') this.header.append(h('vscode-progress-bar', { value: String(p?.fraction ?? 0), max: '1', class: 'run-progress' }));
+  }
+
+  private showError(message: string): void {
+    this.header.append(h('p', { class: 'error', role: 'alert' }, message));
+  }
+
+  private save(patch: Partial<DashboardState>): void {
+    this.state = { ...this.state, ...patch };
+    this.host.setState(this.state);
+  }
+}

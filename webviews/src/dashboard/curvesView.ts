@@ -1,0 +1,247 @@
+/// <reference lib="dom" />
+/**
+ * Live training curves, one uPlot chart per metric (and one for mean ρ per source), with
+ * series toggles, log scale and smoothing. uPlot draws thousands of points per series on a
+ * canvas in a few milliseconds; updates replace a chart's data in place (`setData`) and only
+ * rebuild a chart when its set of series changes.
+ */
+import uPlot from 'uplot';
+import { METRICS, type MetricName, type RunView, type SeriesData } from '../contract';
+import { lineScene, type LineSeries } from '../charts/lineScene';
+import type { Theme } from '../charts/theme';
+import { fmt } from '../charts/ticks';
+import { card, type Card } from '../common/chartCard';
+import { checkbox, select } from '../common/controls';
+import { clear, h } from '../common/dom';
+import type { Host } from '../common/host';
+import { toCsv } from '../data/csv';
+import { smoothEma } from '../data/stats';
+import { methodColors, seedDash, seriesLabel } from './seriesStyle';
+
+export interface CurvesUi {
+  hiddenMethods: string[];
+  hiddenSeeds: number[];
+  showTune: boolean;
+  log: boolean;
+  smoothing: number;
+}
+
+export const DEFAULT_CURVES_UI: CurvesUi = { hiddenMethods: [], hiddenSeeds: [], showTune: false, log: false, smoothing: 0 };
+
+const TITLES: Record<MetricName | 'rho', string> = {
+  loss: 'Total loss',
+  ce: 'Cross-entropy',
+  reg: 'Regulariser',
+  trainAccuracy: 'Train accuracy',
+  evalAccuracy: 'Test accuracy (holdout while tuning β)',
+  rho: 'Mean ρ per source',
+};
+
+const SMOOTHING = [0, 0.6, 0.8, 0.9, 0.95, 0.99];
+
+/** One line on a chart: which series and curve, and how it looks. */
+interface Line {
+  key: string;
+  label: string;
+  color: string;
+  dash: number[];
+  series: SeriesData;
+  curve: string;
+}
+
+interface Chart {
+  metric: MetricName | 'rho';
+  card: Card;
+  plot?: uPlot;
+  keys: string;
+  lines: Line[];
+  data: { x: number[]; y: number[] }[];
+}
+
+export class CurvesView {
+  readonly root = h('div', { class: 'curves' });
+  private readonly controls = h('div', { class: 'controls' });
+  private readonly grid = h('div', { class: 'chart-grid' });
+  private readonly charts = new Map<MetricName | 'rho', Chart>();
+  private run: RunView | undefined;
+  private readonly resize = new ResizeObserver(() => this.fit());
+
+  constructor(
+    private readonly host: Host,
+    private theme: Theme,
+    private ui: CurvesUi,
+    private readonly onUi: (ui: CurvesUi) => void,
+  ) {
+    this.root.append(this.controls, this.grid);
+    this.resize.observe(this.grid);
+  }
+
+  setTheme(theme: Theme): void {
+    this.theme = theme;
+    for (const c of this.charts.values()) {
+      c.plot?.destroy();
+      c.plot = undefined;
+      c.keys = '';
+    }
+    if (this.run) this.render(this.run);
+  }
+
+  /** Draws the run; cheap when only data changed. */
+  render(run: RunView): void {
+    const controlsChanged = !this.run || methodsOf(this.run).join() !== methodsOf(run).join() || seedsOf(this.run).join() !== seedsOf(run).join() || hasTune(this.run) !== hasTune(run);
+    this.run = run;
+    if (controlsChanged) this.renderControls(run);
+    const metrics: (MetricName | 'rho')[] = [...METRICS, ...(run.series.some((s) => Object.keys(s.curves).some((k) => k.startsWith('rho:'))) ? (['rho'] as const) : [])];
+    for (const m of metrics) this.renderChart(m, run);
+    if (!run.series.length && !this.grid.querySelector('.empty')) this.grid.append(h('p', { class: 'empty' }, 'No metrics yet: points appear at every evaluation (metrics.jsonl).'));
+    if (run.series.length) this.grid.querySelector('.empty')?.remove();
+  }
+
+  private setUi(patch: Partial<CurvesUi>): void {
+    this.ui = { ...this.ui, ...patch };
+    this.onUi(this.ui);
+    if (this.run) this.render(this.run);
+  }
+
+  private renderControls(run: RunView): void {
+    clear(this.controls);
+    const methods = methodsOf(run);
+    const seeds = seedsOf(run);
+    const group = (label: string, ...items: HTMLElement[]): HTMLElement => h('div', { class: 'control-group' }, h('span', { class: 'control-label' }, label), ...items);
+    this.controls.append(
+      group(
+        'Methods',
+        ...methods.map((m) =>
+          checkbox(m, !this.ui.hiddenMethods.includes(m), (on) => this.setUi({ hiddenMethods: on ? this.ui.hiddenMethods.filter((x) => x !== m) : [...this.ui.hiddenMethods, m] }), `method:${m}`),
+        ),
+      ),
+      group(
+        'Seeds',
+        ...seeds.map((s) => checkbox(String(s), !this.ui.hiddenSeeds.includes(s), (on) => this.setUi({ hiddenSeeds: on ? this.ui.hiddenSeeds.filter((x) => x !== s) : [...this.ui.hiddenSeeds, s] }), `seed:${s}`)),
+      ),
+      group(
+        'Show',
+        ...(hasTune(run) ? [checkbox('β tuning runs', this.ui.showTune, (on) => this.setUi({ showTune: on }), 'tune')] : []),
+        checkbox('log scale', this.ui.log, (on) => this.setUi({ log: on }), 'log'),
+      ),
+      group(
+        'Smoothing',
+        select(
+          SMOOTHING.map((w) => ({ value: String(w), label: w === 0 ? 'none' : String(w) })),
+          String(this.ui.smoothing),
+          (v) => this.setUi({ smoothing: Number(v) }),
+          'Smoothing (exponential moving average weight)',
+        ),
+      ),
+    );
+  }
+
+  private linesFor(metric: MetricName | 'rho', run: RunView): Line[] {
+    const colors = methodColors(methodsOf(run), this.theme);
+    const seeds = seedsOf(run);
+    const visible = run.series.filter((s) => !this.ui.hiddenMethods.includes(s.method) && !this.ui.hiddenSeeds.includes(s.seed) && (s.phase === 'final' || this.ui.showTune));
+    const lines: Line[] = [];
+    if (metric === 'rho') {
+      const sources = [...new Set(run.series.flatMap((s) => Object.keys(s.curves).filter((k) => k.startsWith('rho:'))))].sort();
+      for (const s of visible) {
+        for (const k of sources) {
+          if (!s.curves[k]) continue;
+          const source = k.slice(4);
+          lines.push({ key: `${s.id}|${k}`, label: `${seriesLabel(s)} · ${source}`, color: this.theme.palette[sources.indexOf(k) % this.theme.palette.length], dash: seedDash(seeds, s.seed), series: s, curve: k });
+        }
+      }
+    } else {
+      for (const s of visible) if (s.curves[metric]) lines.push({ key: s.id, label: seriesLabel(s), color: colors.get(s.method)!, dash: seedDash(seeds, s.seed), series: s, curve: metric });
+    }
+    return lines;
+  }
+
+  private renderChart(metric: MetricName | 'rho', run: RunView): void {
+    let chart = this.charts.get(metric);
+    if (!chart) {
+      const ex = { scene: () => this.scene(metric), csv: () => this.csv(metric) };
+      const c = card(this.host, TITLES[metric], () => `${run.runId}-${metric}`, ex, `chart-${metric}`);
+      chart = { metric, card: c, keys: '', lines: [], data: [] };
+      this.charts.set(metric, chart);
+      this.grid.append(c.root);
+    }
+    const lines = this.linesFor(metric, run);
+    const data = lines.map((l) => {
+      const c = l.series.curves[l.curve];
+      let y = this.ui.smoothing > 0 ? smoothEma(c.value, this.ui.smoothing) : c.value;
+      if (this.ui.log) y = y.map((v) => (v > 0 ? v : NaN));
+      return { x: c.step, y };
+    });
+    chart.lines = lines;
+    chart.data = data;
+    // uPlot.join needs at least one table.
+    const aligned: uPlot.AlignedData = data.length ? uPlot.join(data.map((d) => [d.x, d.y.map((v) => (Number.isFinite(v) ? v : null))] as uPlot.AlignedData)) : [[]];
+    const keys = `${this.ui.log}|${lines.map((l) => l.key).join(',')}`;
+    if (chart.plot && chart.keys === keys) {
+      chart.plot.setData(aligned);
+      return;
+    }
+    chart.plot?.destroy();
+    chart.keys = keys;
+    clear(chart.card.body);
+    if (!lines.length) {
+      chart.plot = undefined;
+      chart.card.body.append(h('p', { class: 'empty' }, 'No visible series.'));
+      return;
+    }
+    const t = this.theme;
+    const axis = (label: string): uPlot.Axis => ({ label, stroke: t.foreground, grid: { stroke: t.grid, width: 1 }, ticks: { stroke: t.grid, width: 1 }, font: `11px ${t.font}`, labelFont: `11px ${t.font}` });
+    const opts: uPlot.Options = {
+      width: this.chartWidth(),
+      height: 220,
+      scales: { x: { time: false }, y: this.ui.log ? { distr: 3, log: 10 } : {} },
+      axes: [axis('step'), { ...axis(''), size: 56, values: (_u, vals) => vals.map((v) => fmt(v)) }],
+      series: [{ label: 'step' }, ...lines.map((l) => ({ label: l.label, stroke: l.color, dash: l.dash, width: 1.5, spanGaps: true, points: { show: false }, value: (_u: uPlot, v: number | null) => (v === null ? '–' : fmt(v, 4)) }))],
+      cursor: { sync: { key: 'aft-curves' } },
+      legend: { live: true },
+    };
+    chart.plot = new uPlot(opts, aligned, chart.card.body);
+  }
+
+  private chartWidth(): number {
+    const w = this.grid.clientWidth || document.body.clientWidth || 800;
+    return Math.max(280, w >= 900 ? Math.floor(w / 2) - 32 : w - 24);
+  }
+
+  private fit(): void {
+    const width = this.chartWidth();
+    for (const c of this.charts.values()) if (c.plot && Math.abs(c.plot.width - width) > 2) c.plot.setSize({ width, height: 220 });
+  }
+
+  private scene(metric: MetricName | 'rho') {
+    const chart = this.charts.get(metric);
+    if (!chart) return undefined;
+    const series: LineSeries[] = chart.lines.map((l, i) => ({ label: l.label, color: l.color, dash: l.dash, x: chart.data[i].x, y: chart.data[i].y }));
+    return lineScene({ title: TITLES[metric], xLabel: 'step', yLabel: metric === 'rho' ? 'mean ρ' : metric, log: this.ui.log, series }, this.theme);
+  }
+
+  private csv(metric: MetricName | 'rho'): string | undefined {
+    const chart = this.charts.get(metric);
+    if (!chart) return undefined;
+    const rows: (string | number)[][] = [];
+    // The logged values (not smoothed); long series hold the points the host kept (LTTB).
+    for (const l of chart.lines) {
+      const c = l.series.curves[l.curve];
+      for (let j = 0; j < c.step.length; j++) rows.push([l.series.method, l.series.seed, l.series.phase, l.series.beta, l.curve, c.step[j], c.value[j]]);
+    }
+    return toCsv(['method', 'seed', 'phase', 'beta', 'curve', 'step', 'value'], rows);
+  }
+}
+
+export function methodsOf(run: RunView): string[] {
+  const fromSummary = run.summary ? Object.keys(run.summary.methods) : [];
+  return [...new Set([...fromSummary, ...run.series.map((s) => s.method), ...run.rho.map((r) => r.method)])];
+}
+
+function seedsOf(run: RunView): number[] {
+  return [...new Set(run.series.map((s) => s.seed))].sort((a, b) => a - b);
+}
+
+function hasTune(run: RunView): boolean {
+  return run.series.some((s) => s.phase === 'tune');
+}

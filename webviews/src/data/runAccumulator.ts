@@ -1,0 +1,114 @@
+/**
+ * The host's model of one run: full-resolution series, the latest ρ per method and seed, status
+ * and summary. It turns what a reader found into the dashboard's messages: a whole `RunView`
+ * after `ready`, then coalesced `update`s holding only what changed since the last one.
+ * Shared by the extension host and the HTML report; pure (no DOM, no Node).
+ */
+import type { RunSummary } from '../../../sidecar/src/protocol/events';
+import type { MetricsRow, RhoFile } from '../../../sidecar/src/runs/records';
+import type { RunStatus } from '../../../sidecar/src/runs/store';
+import type { RhoSnapshot, RunStatusView, RunView, UpdateMessage } from '../contract';
+import { SeriesModel } from './seriesModel';
+
+/** Points per curve sent to a webview: more than a chart is wide, so LTTB loses nothing visible. */
+export const DEFAULT_MAX_POINTS = 2000;
+
+export interface RunInput {
+  rows: MetricsRow[];
+  rho: RhoFile[];
+  status?: RunStatus;
+  summary?: RunSummary;
+}
+
+export function statusView(s: RunStatus): RunStatusView {
+  return {
+    runId: s.runId,
+    experiment: s.experiment,
+    state: s.state,
+    started: s.started,
+    updated: s.updated,
+    ...(s.finished !== undefined ? { finished: s.finished } : {}),
+    ...(s.message !== undefined ? { message: s.message } : {}),
+    ...(s.progress ? { progress: s.progress } : {}),
+  };
+}
+
+const rhoKey = (r: { method: string; seed: number }): string => `${r.method}/${r.seed}`;
+
+export class RunAccumulator {
+  private readonly series = new SeriesModel();
+  private readonly rho = new Map<string, RhoSnapshot>();
+  private status: RunStatusView;
+  private summary: RunSummary | undefined;
+  private readonly pending = { series: new Set<string>(), rho: new Set<string>(), status: false, summary: false };
+
+  constructor(
+    /** The run's folder name: the id messages carry, whatever status.json later says. */
+    readonly runId: string,
+    readonly location: string,
+    readonly maxPoints = DEFAULT_MAX_POINTS,
+  ) {
+    this.status = { runId, experiment: '', state: 'running', started: '', updated: '' };
+  }
+
+  get state(): RunStatusView['state'] {
+    return this.status.state;
+  }
+
+  get hasSummary(): boolean {
+    return this.summary !== undefined;
+  }
+
+  /** Takes in what a reader found; returns whether anything changed. */
+  apply(input: RunInput): boolean {
+    for (const id of this.series.add(input.rows)) this.pending.series.add(id);
+    for (const r of input.rho) {
+      const snap: RhoSnapshot = { method: r.method, seed: r.seed, ...(r.step !== undefined ? { step: r.step } : {}), segments: r.segments, values: r.values };
+      this.rho.set(rhoKey(r), snap);
+      this.pending.rho.add(rhoKey(r));
+    }
+    if (input.status) {
+      this.status = statusView(input.status);
+      this.pending.status = true;
+    }
+    if (input.summary) {
+      this.summary = input.summary;
+      this.pending.summary = true;
+    }
+    return this.pending.series.size > 0 || this.pending.rho.size > 0 || this.pending.status || this.pending.summary;
+  }
+
+  /** Everything (and forgets what was pending: the snapshot includes it). */
+  snapshot(): RunView {
+    this.clearPending();
+    return {
+      runId: this.runId,
+      location: this.location,
+      status: this.status,
+      ...(this.summary ? { summary: this.summary } : {}),
+      series: this.series.views(this.maxPoints),
+      rho: [...this.rho.values()],
+      maxPoints: this.maxPoints,
+    };
+  }
+
+  /** What changed since the last snapshot or update, or undefined when nothing did. */
+  takeUpdate(): UpdateMessage | undefined {
+    const p = this.pending;
+    if (!p.series.size && !p.rho.size && !p.status && !p.summary) return undefined;
+    const u: UpdateMessage = { type: 'update', runId: this.runId };
+    if (p.series.size) u.series = [...p.series].map((id) => this.series.view(id, this.maxPoints)!);
+    if (p.rho.size) u.rho = [...p.rho].map((k) => this.rho.get(k)!);
+    if (p.status) u.status = this.status;
+    if (p.summary && this.summary) u.summary = this.summary;
+    this.clearPending();
+    return u;
+  }
+
+  private clearPending(): void {
+    this.pending.series.clear();
+    this.pending.rho.clear();
+    this.pending.status = false;
+    this.pending.summary = false;
+  }
+}
