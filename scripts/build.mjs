@@ -23,3 +23,8 @@ await Promise.all([
     metafile: false,
   }),
 ]);
+
+// The language server and the webviews have their own build files (their own targets and
+// checks); `npm run build` builds everything.
+await import('./build-language-server.mjs');
+await import('./build-webviews.mjs');

@@ -52,7 +52,6 @@ copy('dist/sidecar/server.js');
 fs.writeFileSync(path.join(stage, '.vscodeignore'), '**/*.map\n');
 copy('extension/media');
 copy('extension/walkthrough');
-copy('extension/language-configuration.json');
 copy('syntaxes');
 copy('schemas');
 copy('dist/language-server');

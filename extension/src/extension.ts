@@ -10,9 +10,13 @@ export function activate(context: vscode.ExtensionContext): AftApi {
   context.subscriptions.push(studio);
   const ms = performance.now() - t0;
   studio.log.info(`AFT Studio activated in ${ms.toFixed(1)} ms`);
-  // The sidecar starts after activation returns, so its spawn is not activation time.
+  // The sidecar and the language server start after activation returns: their spawns are not
+  // activation time.
   const s = studio;
-  setTimeout(() => s.startSidecar(), 0);
+  setTimeout(() => {
+    s.startSidecar();
+    s.startLanguageServer();
+  }, 0);
   return s.api();
 }
 

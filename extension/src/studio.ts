@@ -18,6 +18,7 @@ import { RunsModel } from './runs/model';
 import { RunsTreeProvider, type RunNode } from './runs/view';
 import { SidecarClient, type SidecarOptions } from './sidecar/client';
 import { StatusBar } from './status/statusBar';
+import { startLanguageClient } from './language/client';
 
 /** What the extension returns from `activate` (used by the integration tests). */
 export interface AftApi {
@@ -91,8 +92,17 @@ export class Studio implements vscode.Disposable {
         compute.refresh();
       }),
     );
-    // The language client for experiment files (language-server/, extension/src/language/) is
-    // started here, next to the sidecar, once that work lands.
+  }
+
+  /**
+   * Starts the experiment-file language server. It validates in every workspace, trusted or not:
+   * it only reads files (headers of referenced arrays and models), never runs anything.
+   */
+  startLanguageServer(): void {
+    startLanguageClient(this.context).then(
+      () => this.log.info('language server for experiment files started'),
+      (e: unknown) => this.log.error(`language server did not start: ${e instanceof Error ? e.message : String(e)}`),
+    );
   }
 
   config(): Config {
