@@ -11,7 +11,7 @@ const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs'
 await Promise.all([
   build({
     ...common,
-    entryPoints: { cli: 'sidecar/src/cli/index.ts', server: 'sidecar/src/server/index.ts', bench: 'sidecar/src/bench/index.ts' },
+    entryPoints: { cli: 'sidecar/src/cli/index.ts', server: 'sidecar/src/server/index.ts', bench: 'sidecar/src/bench/index.ts', 'bench-extract': 'sidecar/src/bench/extract.ts' },
     outdir: 'dist/sidecar',
   }),
   build({

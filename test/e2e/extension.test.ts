@@ -7,19 +7,12 @@
  * test-results/e2e/. Needs `bash scripts/setup-e2e.sh` (and its Debian packages) first.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { MNIST_DEMO } from '../../sidecar/src/templates/templates';
-import { CHROMIUM, findFiles, installExtension, openFile, openWorkbench, pidsMatching, runCommand, startCodeServer, toolsDir, type CodeServer } from './harness';
-
-const root = path.resolve(import.meta.dirname, '..', '..');
-const shots = path.join(root, 'test-results', 'e2e');
-const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { name: string; version: string; publisher: string };
-const vsix = path.join(root, `${pkg.name}-${pkg.version}.vsix`);
+import { E2E_SKIP, findFiles, launchStudio, openFile, PKG as pkg, pidsMatching, runCommand, type CodeServer, type StudioSession } from './harness';
 
 /** The demo, shortened: 200 training digits, 60 steps, one seed, one β per method. */
 function shortDemo(): string {
@@ -49,51 +42,27 @@ train: { steps: 100000, batch: 32, eval_every: 1000 }
 seeds: [0]
 `;
 
-const tools = toolsDir();
-const skip = process.env.AFT_SKIP_E2E === '1' ? 'AFT_SKIP_E2E=1' : false;
-
-describe('VS Code extension, end to end in code-server', { skip, timeout: 20 * 60_000 }, () => {
+describe('VS Code extension, end to end in code-server', { skip: E2E_SKIP, timeout: 20 * 60_000 }, () => {
+  let studio: StudioSession | undefined;
   let server: CodeServer;
-  let browser: Browser;
   let page: Page;
   let workspace: string;
   const t0 = Date.now();
 
-  const shot = async (name: string): Promise<void> => {
-    await page.screenshot({ path: path.join(shots, `${name}.png`) });
-  };
+  const shot = async (name: string): Promise<void> => void (await studio!.shot(name));
   const runsRows = (): Locator => page.locator('.pane', { has: page.locator('.pane-header', { hasText: /^\s*Runs/ }) }).locator('.monaco-list-row');
   const runRow = (experiment: string, state: string | RegExp): Locator => runsRows().filter({ hasText: experiment }).filter({ hasText: state });
 
   before(async () => {
-    assert.ok(tools, 'the e2e tools are missing: run `bash scripts/setup-e2e.sh` (after `apt-get install -y chromium ripgrep libkrb5-dev pkg-config`), or set AFT_SKIP_E2E=1');
-    assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
-    fs.mkdirSync(shots, { recursive: true });
-    execFileSync(process.execPath, [path.join(root, 'scripts', 'package.mjs')], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-e2e-'));
-    workspace = path.join(base, 'workspace');
-    const userDataDir = path.join(base, 'user-data');
-    const extensionsDir = path.join(base, 'extensions');
-    fs.mkdirSync(workspace);
-    fs.mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
-    fs.writeFileSync(path.join(workspace, 'mnist-demo.aft.yaml'), shortDemo());
-    fs.writeFileSync(path.join(workspace, 'long-run.aft.yaml'), LONG_RUN);
-    fs.writeFileSync(
-      path.join(userDataDir, 'User', 'settings.json'),
-      JSON.stringify({ 'workbench.startupEditor': 'none', 'workbench.tips.enabled': false, 'telemetry.telemetryLevel': 'off', 'extensions.autoUpdate': false, 'extensions.autoCheckUpdates': false, 'update.mode': 'none', 'workbench.enableExperiments': false }),
-    );
-    installExtension(tools, vsix, userDataDir, extensionsDir);
-    server = await startCodeServer(tools, { userDataDir, extensionsDir, workspace });
-    ({ browser, page } = await openWorkbench(server.url, workspace));
+    studio = await launchStudio({ 'mnist-demo.aft.yaml': shortDemo(), 'long-run.aft.yaml': LONG_RUN });
+    ({ server, page, workspace } = studio);
   });
 
   after(async () => {
-    if (page) await shot('last').catch(() => undefined);
-    await browser?.close();
-    await server?.stop();
-    // Nothing of this test may outlive it (code-server stops its extension host, which stops
-    // the sidecar; this catches the case where that chain broke).
-    if (server) for (const pid of pidsMatching(server.extensionsDir)) process.kill(pid, 'SIGKILL');
+    if (studio) {
+      await shot('last').catch(() => undefined);
+      await studio.close();
+    }
     console.log(`e2e wall time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   });
 

@@ -1,16 +1,27 @@
 /**
  * Real VS Code for end-to-end tests: code-server (VS Code 1.100 with a real Node extension
  * host, installed by scripts/setup-e2e.sh) driven by Debian's Chromium through playwright-core.
+ * `launchStudio` is the whole setup a test file needs: the packaged .vsix installed into a
+ * fresh profile, a workspace with the given files, code-server, and the workbench in Chromium.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CODE_SERVER_VERSION = '4.100.3';
 export const CHROMIUM = process.env.AFT_E2E_CHROMIUM ?? '/usr/bin/chromium';
+export const ROOT = path.resolve(import.meta.dirname, '..', '..');
+/** Where the screenshots go. */
+export const SHOTS = path.join(ROOT, 'test-results', 'e2e');
+export const PKG = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string; publisher: string };
+export const VSIX = path.join(ROOT, `${PKG.name}-${PKG.version}.vsix`);
+/** `skip` for the e2e suites: AFT_SKIP_E2E=1 skips them. */
+export const E2E_SKIP = process.env.AFT_SKIP_E2E === '1' ? 'AFT_SKIP_E2E=1' : false;
 
 /** The tools folder scripts/setup-e2e.sh fills (same key), or undefined when it has not run. */
 export function toolsDir(): string | undefined {
@@ -140,4 +151,207 @@ export function pidsMatching(needle: string): number[] {
 export function findFiles(dir: string, re: RegExp): string[] {
   if (!fs.existsSync(dir)) return [];
   return fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => re.test(path.basename(f))).map((f) => path.join(dir, f));
+}
+
+/** What goes into the .vsix (scripts/package.mjs); a .vsix newer than all of it is current. */
+const PACKAGE_INPUTS = ['package.json', 'scripts/package.mjs', 'dist/extension', 'dist/sidecar/server.js', 'dist/language-server', 'dist/webviews', 'syntaxes', 'schemas', 'extension/media', 'extension/walkthrough', 'extension/README.md'];
+
+function newestMtime(p: string): number {
+  if (!fs.existsSync(p)) return 0;
+  const st = fs.statSync(p);
+  if (!st.isDirectory()) return st.mtimeMs;
+  return Math.max(st.mtimeMs, ...fs.readdirSync(p).map((n) => newestMtime(path.join(p, n))));
+}
+
+/**
+ * Packages the extension (`npm run package`, which builds first) unless the .vsix is newer than
+ * everything it is made of, so that e2e files run one after the other package once.
+ * AFT_E2E_REPACKAGE=1 always packages.
+ */
+export function packageExtension(): string {
+  const fresh = fs.existsSync(VSIX) && process.env.AFT_E2E_REPACKAGE !== '1' && fs.statSync(VSIX).mtimeMs > Math.max(...PACKAGE_INPUTS.map((p) => newestMtime(path.join(ROOT, p))));
+  if (!fresh) execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'package.mjs')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  return VSIX;
+}
+
+export interface StudioSession {
+  server: CodeServer;
+  browser: Browser;
+  page: Page;
+  workspace: string;
+  /** The installed extension's folder (`<publisher>.<name>-<version>[-<target>]`). */
+  extensionDir: string;
+  /** Saves a screenshot of the workbench as test-results/e2e/<name>.png and returns its path. */
+  shot(name: string): Promise<string>;
+  /** Closes the browser and code-server, and kills whatever the installed extension left running. */
+  close(): Promise<void>;
+}
+
+const SETTINGS = {
+  'workbench.startupEditor': 'none',
+  'workbench.tips.enabled': false,
+  'telemetry.telemetryLevel': 'off',
+  'extensions.autoUpdate': false,
+  'extensions.autoCheckUpdates': false,
+  'update.mode': 'none',
+  'workbench.enableExperiments': false,
+};
+
+/**
+ * Packages and installs the extension into a fresh profile, writes `files` (name → text) into a
+ * fresh workspace, and opens it in code-server in Chromium.
+ */
+export async function launchStudio(files: Record<string, string>, settings: Record<string, unknown> = {}): Promise<StudioSession> {
+  const tools = toolsDir();
+  assert.ok(tools, 'the e2e tools are missing: run `bash scripts/setup-e2e.sh` (after `apt-get install -y chromium ripgrep libkrb5-dev pkg-config`), or set AFT_SKIP_E2E=1');
+  assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
+  fs.mkdirSync(SHOTS, { recursive: true });
+  const vsix = packageExtension();
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-e2e-'));
+  const workspace = path.join(base, 'workspace');
+  const userDataDir = path.join(base, 'user-data');
+  const extensionsDir = path.join(base, 'extensions');
+  fs.mkdirSync(workspace);
+  fs.mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
+  for (const [name, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(workspace, name)), { recursive: true });
+    fs.writeFileSync(path.join(workspace, name), text);
+  }
+  fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify({ ...SETTINGS, ...settings }));
+  installExtension(tools, vsix, userDataDir, extensionsDir);
+  const installed = fs.readdirSync(extensionsDir).find((d) => d.startsWith(`${PKG.publisher}.${PKG.name}-${PKG.version}`));
+  assert.ok(installed, `the extension is installed in ${extensionsDir}`);
+  const server = await startCodeServer(tools, { userDataDir, extensionsDir, workspace });
+  let opened: { browser: Browser; page: Page };
+  try {
+    opened = await openWorkbench(server.url, workspace);
+  } catch (e) {
+    await server.stop();
+    throw e;
+  }
+  const { browser, page } = opened;
+  return {
+    server,
+    browser,
+    page,
+    workspace,
+    extensionDir: path.join(extensionsDir, installed),
+    shot: async (name) => {
+      const file = path.join(SHOTS, `${name}.png`);
+      await page.screenshot({ path: file });
+      return file;
+    },
+    close: async () => {
+      await browser.close().catch(() => undefined);
+      await server.stop();
+      // Nothing of a test may outlive it (code-server stops its extension host, which stops the
+      // sidecar and the language server; this catches the case where that chain broke).
+      for (const pid of pidsMatching(extensionsDir)) process.kill(pid, 'SIGKILL');
+    },
+  };
+}
+
+/**
+ * How many different colours a PNG screenshot has (1 for a blank one). Decodes what Chromium
+ * writes: 8-bit greyscale/RGB/RGBA, not interlaced.
+ */
+export function distinctColours(png: string): number {
+  const buf = fs.readFileSync(png);
+  assert.equal(buf.subarray(1, 4).toString('latin1'), 'PNG', `${png} is a PNG`);
+  let width = 0;
+  let height = 0;
+  let channels = 0;
+  const idat: Buffer[] = [];
+  for (let at = 8; at < buf.length; ) {
+    const len = buf.readUInt32BE(at);
+    const type = buf.subarray(at + 4, at + 8).toString('latin1');
+    const body = buf.subarray(at + 8, at + 8 + len);
+    if (type === 'IHDR') {
+      width = body.readUInt32BE(0);
+      height = body.readUInt32BE(4);
+      assert.equal(body[8], 8, 'bit depth 8');
+      assert.equal(body[12], 0, 'not interlaced');
+      channels = ({ 0: 1, 2: 3, 4: 2, 6: 4 } as Record<number, number>)[body[9]] ?? 0;
+      assert.ok(channels, `colour type ${body[9]}`);
+    } else if (type === 'IDAT') idat.push(body);
+    at += 12 + len;
+  }
+  const raw = zlib.inflateSync(Buffer.concat(idat));
+  const stride = width * channels;
+  const prev = Buffer.alloc(stride);
+  const cur = Buffer.alloc(stride);
+  const colours = new Set<string>();
+  for (let y = 0; y < height; y++) {
+    const filter = raw[y * (stride + 1)];
+    const line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
+    for (let i = 0; i < stride; i++) {
+      const a = i >= channels ? cur[i - channels] : 0;
+      const b = prev[i];
+      const c = i >= channels ? prev[i - channels] : 0;
+      const p = a + b - c;
+      const pa = Math.abs(p - a);
+      const pb = Math.abs(p - b);
+      const pc = Math.abs(p - c);
+      const predictor = [0, a, b, (a + b) >> 1, pa <= pb && pa <= pc ? a : pb <= pc ? b : c][filter];
+      cur[i] = (line[i] + predictor) & 0xff;
+    }
+    for (let x = 0; x < stride; x += channels) colours.add(cur.subarray(x, x + channels).toString('hex'));
+    cur.copy(prev);
+  }
+  return colours.size;
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails saying `what`. */
+export async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Focuses the active editor and puts the cursor at a 1-based line and column (Go to Line, Ctrl+G). */
+export async function goTo(page: Page, line: number, column: number): Promise<void> {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Control+1');
+  await page.keyboard.press('Control+g');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(`:${line}:${column}`);
+  await page.keyboard.press('Enter');
+  await input.waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
+/** One row of the Problems panel, read from its accessible label. */
+export interface Problem {
+  severity: string;
+  message: string;
+  line: number;
+  column: number;
+  source: string;
+}
+
+/** The problems the Problems panel lists now (it must be open), and each file row's count. */
+export async function problemsShown(page: Page): Promise<{ problems: Problem[]; fileCounts: number[] }> {
+  const labels = await page.locator('.markers-panel .monaco-list-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('aria-label') ?? ''));
+  const problems: Problem[] = [];
+  const fileCounts: number[] = [];
+  for (const label of labels) {
+    const file = /^(\d+) problems? in file /.exec(label);
+    if (file) {
+      fileCounts.push(Number(file[1]));
+      continue;
+    }
+    const m = /^(Error|Warning|Info): ([\s\S]*) at line (\d+) and character (\d+)\. generated by (.*)$/.exec(label);
+    if (!m) throw new Error(`a Problems row this harness cannot read: ${label}`);
+    problems.push({ severity: m[1].toLowerCase(), message: m[2], line: Number(m[3]), column: Number(m[4]), source: m[5] });
+  }
+  return { problems, fileCounts };
 }

@@ -115,8 +115,8 @@ export async function writeImageFolder(dir: string, perClass: number, seed = 3, 
       const width = 16 + rng.int(8);
       const height = 16 + rng.int(8);
       const data = new Uint8Array(width * height * 3);
-      for (let p = 0; p < width * height; p++) for (let k = 0; k < 3; k++) data[p * 3 + k] = Math.max(0, Math.min(255, COLOURS[c]![k]! + rng.normal() * 40));
-      const format = formats[(i + c) % 3]!;
+      for (let p = 0; p < width * height; p++) for (let k = 0; k < 3; k++) data[p * 3 + k] = Math.max(0, Math.min(255, COLOURS[c][k] + rng.normal() * 40));
+      const format = formats[(i + c) % 3];
       fs.writeFileSync(path.join(dir, name, `${name}-${i}.${format === 'jpeg' ? 'jpg' : format}`), await encodeImage({ data, width, height, channels: 3 }, format));
     }
   }
@@ -125,7 +125,7 @@ export async function writeImageFolder(dir: string, perClass: number, seed = 3, 
 /** Labelled movie reviews ("positive"/"negative"), some needing CSV quotes. */
 export function reviewsCsv(n: number, seed = 4): string {
   const rng = new Rng(seed);
-  const pick = <T>(a: readonly T[]): T => a[rng.int(a.length)]!;
+  const pick = <T>(a: readonly T[]): T => a[rng.int(a.length)];
   const pos = ['great', 'good', 'wonderful', 'excellent'];
   const neg = ['bad', 'awful', 'terrible', 'boring'];
   const lines = ['sentence,label'];

@@ -80,7 +80,7 @@ describe('aft extract and aft export', () => {
     const ws = arrayWorkspace();
     const r = aft(['run', 'exp.aft.yaml', '--json'], ws);
     assert.equal(r.code, 0, r.stderr);
-    const run = listRuns(ws)[0]!;
+    const run = listRuns(ws)[0];
     const text = aft(['export', run.status.runId, '--out', 'small.onnx', '--method', 'stl'], ws);
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /exported stl seed 0 \(mlp\) to .*small\.onnx \(opset 17/);

@@ -64,7 +64,7 @@ describe('live dashboard in headless Chromium', { skip: chromiumAvailable() ? fa
 
       assert.equal(await page.locator('canvas.heatmap').isVisible(), false, 'no ρ yet');
       fs.cpSync(path.join(fixture, 'rho'), path.join(dir, 'rho'), { recursive: true });
-      await page.waitForFunction(() => (document.querySelector('canvas.heatmap') as HTMLCanvasElement | null)?.dataset.cells === '512', null, { timeout: 10_000 });
+      await page.waitForFunction(() => document.querySelector<HTMLCanvasElement>('canvas.heatmap')?.dataset.cells === '512', null, { timeout: 10_000 });
 
       fs.copyFileSync(path.join(fixture, 'summary.json'), path.join(dir, 'summary.json'));
       status(dir, 'completed');

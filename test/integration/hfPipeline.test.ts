@@ -60,13 +60,13 @@ train: { steps: 30, batch: 6, eval_every: 15 }
     assert.ok(extracting.length > 0, 'extraction reports items/s');
     const cacheDirs = fs.readdirSync(path.join(ws, '.aft', 'cache', 'features')).filter((n) => n !== 'model-hashes');
     assert.equal(cacheDirs.length, 1);
-    const meta = JSON.parse(fs.readFileSync(path.join(ws, '.aft', 'cache', 'features', cacheDirs[0]!, 'meta.json'), 'utf8')) as { rows: { train: number; test: number }; width: number };
+    const meta = JSON.parse(fs.readFileSync(path.join(ws, '.aft', 'cache', 'features', cacheDirs[0], 'meta.json'), 'utf8')) as { rows: { train: number; test: number }; width: number };
     assert.deepEqual([meta.rows.train + meta.rows.test, meta.width], [24, 8]);
 
     const second = await run(file, ws);
     assert.ok(logs(second.events).some((l) => /vit: features from the cache/.test(l)));
     assert.ok(!logs(second.events).some((l) => /extracting/.test(l)));
-    assert.deepEqual(second.summary.methods.stl!.test_accuracy, first.summary.methods.stl!.test_accuracy, 'same features, same result');
+    assert.deepEqual(second.summary.methods.stl.test_accuracy, first.summary.methods.stl.test_accuracy, 'same features, same result');
 
     const out = path.join(ws, 'small.onnx');
     const report = await exportRun({ runDir: first.dir, out, log: () => {} });
@@ -91,7 +91,7 @@ train: { steps: 12, batch: 12, eval_every: 6 }
     const r = await run(file, ws);
     assert.equal(readRunStatus(r.dir).state, 'completed');
     assert.deepEqual(r.summary.dataset.inputShape, [20]);
-    assert.ok(r.summary.methods.aft!.rho_mean_by_source!.bert !== undefined);
+    assert.ok(r.summary.methods.aft.rho_mean_by_source!.bert !== undefined);
     assert.ok(fs.existsSync(path.join(r.dir, 'checkpoints', 'aft-seed-0.safetensors')));
     await assert.rejects(exportRun({ runDir: r.dir, out: path.join(ws, 't.onnx'), log: () => {} }), /export supports the mlp and cnn/);
   });

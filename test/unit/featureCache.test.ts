@@ -43,7 +43,7 @@ const quiet = { log: (): void => {} };
 
 function closeTo(a: Float32Array, b: Float32Array): void {
   assert.equal(a.length, b.length);
-  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) < 1e-5, `row ${i}: ${a[i]} vs ${b[i]}`);
+  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-5, `row ${i}: ${a[i]} vs ${b[i]}`);
 }
 
 function files(dir: string): string[] {
@@ -125,16 +125,17 @@ describe('feature extraction and cache', () => {
     const outs = [];
     for (let i = 0; i < 3; i++) outs.push(await extractOnnx(ref(), ds, { cacheRoot, chunkRows: 32, shard: { index: i, count: 3 }, ...quiet }));
     assert.deepEqual(outs.map((o) => [o.complete, o.extracted]), [[false, 92], [false, 64], [true, 64]]);
-    assert.deepEqual(outs[1]!.chunks, { present: 5, total: 7 });
-    closeTo(outs[2]!.block!.train, reference.train);
-    closeTo(outs[2]!.block!.test, reference.test);
+    assert.deepEqual(outs[1].chunks, { present: 5, total: 7 });
+    closeTo(outs[2].block!.train, reference.train);
+    closeTo(outs[2].block!.test, reference.test);
   });
 
   it('leaves nothing under a final name when the disk fills up', async () => {
     const cacheRoot = tmp();
     const write = realFs.writeSync;
-    const enospc = mock.method(realFs, 'writeSync', (...args: Parameters<typeof fs.writeSync>) => {
-      if (typeof args[1] !== 'string' && args[1].byteLength > 500) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    // Writes of more than a few hundred bytes (chunks, not the small plan.json) hit a full disk.
+    const enospc = mock.method(realFs, 'writeSync', (...args: unknown[]) => {
+      if (args[1] instanceof Uint8Array && args[1].byteLength > 500) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
       return (write as (...a: unknown[]) => number)(...args);
     });
     try {
@@ -159,10 +160,10 @@ describe('feature extraction and cache', () => {
     for (const pooling of ['mean', 'last', 'cls'] as const) {
       const out = await extractOnnx({ name: 'bert', index: 0, spec: { folder, pooling, device: 'cpu', batch: 8, threads: 1 }, baseDir: '/', kind: 'onnx' }, text, { cacheRoot: tmp(), ...quiet });
       for (let r = 0; r < text.test.n; r++) {
-        const ids = tok.encode(text.raw!.test[r]!, 12).ids;
+        const ids = tok.encode(text.raw!.test[r], 12).ids;
         const T = ids.length;
         const res = await session.run({ input_ids: { type: 'int64', data: BigInt64Array.from(ids.map(BigInt)), dims: [1, T] }, attention_mask: { type: 'int64', data: new BigInt64Array(T).fill(1n), dims: [1, T] } });
-        const want = pool(pooling, res.last_hidden_state!.data as Float32Array, [1, T, 8]).data;
+        const want = pool(pooling, res.last_hidden_state.data as Float32Array, [1, T, 8]).data;
         closeTo(out.block!.test.subarray(r * 8, (r + 1) * 8), want);
       }
     }

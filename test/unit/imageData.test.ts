@@ -37,7 +37,7 @@ describe('image folders', () => {
     assert.ok(ds.raw?.kind === 'images' && ds.raw.test.every((f) => fs.existsSync(f)));
     // Classes sorted: blue, green, red; the red images are red.
     const red = ds.train.y.indexOf(2);
-    assert.ok(ds.train.x[red * 192]! > 0.5 && ds.train.x[red * 192 + 2]! < 0.5);
+    assert.ok(ds.train.x[red * 192] > 0.5 && ds.train.x[red * 192 + 2] < 0.5);
     assert.ok(logs.some((l) => /ignored 1 file that are not PNG, JPEG or WebP/.test(l)), logs.join('\n'));
     assert.ok(ds.contentHash && ds.contentHash.train !== ds.contentHash.test);
   });
@@ -105,11 +105,11 @@ describe('image preprocessing (transformers-style)', () => {
     assert.deepEqual(p.resize, { mode: 'shortest', edge: 20 });
     assert.deepEqual([p.crop, p.layout, p.channels, p.resample], [[16, 16], 'nchw', 3, 'bicubic']);
     // A uniform 40x30 image: every value is (v/255 - 0.5)/0.25, channel-major.
-    const png = await encodeImage({ data: new Uint8Array(40 * 30 * 3).map((_, i) => [255, 0, 51][i % 3]!), width: 40, height: 30, channels: 3 }, 'png');
+    const png = await encodeImage({ data: new Uint8Array(40 * 30 * 3).map((_, i) => [255, 0, 51][i % 3]), width: 40, height: 30, channels: 3 }, 'png');
     const v = await preprocessImage(png, p);
     assert.equal(v.length, 3 * 16 * 16);
     const expected = [(1 - 0.5) / 0.25, (0 - 0.5) / 0.25, (0.2 - 0.5) / 0.25];
-    for (let c = 0; c < 3; c++) for (const k of [0, 100, 255]) assert.ok(Math.abs(v[c * 256 + k]! - expected[c]!) < 1e-5, `channel ${c}`);
+    for (let c = 0; c < 3; c++) for (const k of [0, 100, 255]) assert.ok(Math.abs(v[c * 256 + k] - expected[c]) < 1e-5, `channel ${c}`);
   });
 
   it('takes the size and layout from the model when there is no config; overrides win', () => {

@@ -77,7 +77,7 @@ describe('text datasets', () => {
     assert.deepEqual([ds.train.n, ds.test.n, ds.numClasses, ds.vocabSize], [30, 10, 2, VOCAB.length]);
     assert.deepEqual(ds.inputShape, [16]);
     assert.ok(ds.raw?.kind === 'text');
-    assert.match(ds.raw.train[0]!, /^Review: "the .*"\n Sentiment:$/);
+    assert.match(ds.raw.train[0], /^Review: "the .*"\n Sentiment:$/);
     const row = Array.from(ds.train.x.subarray(0, 16));
     assert.equal(row[0], id('[CLS]'));
     assert.deepEqual(row.slice(1, 4), [id('review'), id(':'), id('"')]);
@@ -91,7 +91,7 @@ describe('text datasets', () => {
     const ds = loadTextDataset(textDatasetSchemaForTests({ source: 'text', train: f, test: f }), '/', tokFile);
     assert.deepEqual(Array.from(ds.train.y), [1, 0, 1, 0]);
     const named = loadTextDataset(textDatasetSchemaForTests({ source: 'text', train: csv, test: csv, text: 'sentence', classes: ['positive', 'negative'] }), '/', tokFile);
-    assert.equal(named.train.y[0], /great|good|wonderful|excellent/.test(named.raw!.train[0]!) ? 0 : 1);
+    assert.equal(named.train.y[0], /great|good|wonderful|excellent/.test(named.raw!.train[0]) ? 0 : 1);
   });
 
   const bad: [string, Record<string, unknown>, RegExp][] = [

@@ -32,14 +32,14 @@ describe('transformer encoder', () => {
     const probes: [string, number][] = [['embed.tokens', 4 * 8 + 1], ['embed.tokens', 5 * 8 + 3], ['embed.tokens', 10 * 8], ['embed.positions', 9], ['block0.attn.qkv.w', 17], ['block1.attn.out.w', 30], ['block0.ff1.w', 5], ['block1.ln2.g', 2], ['final.ln.b', 7], ['fc0.w', 3]];
     for (const [name, idx] of probes) {
       const v = model.params.get(name)!;
-      const analytic = grads[v.name]!.dataSync()[idx]!;
+      const analytic = grads[v.name].dataSync()[idx];
       const values = v.dataSync().slice();
       const h = 3e-4;
       const at = (delta: number): number => {
         const w = values.slice();
         w[idx] += delta;
         v.assign(tf.tensor(w, v.shape));
-        return tf.tidy(() => loss().dataSync()[0]!);
+        return tf.tidy(() => loss().dataSync()[0]);
       };
       const numeric = (at(h) - at(-h)) / (2 * h);
       v.assign(tf.tensor(values, v.shape));
@@ -55,7 +55,7 @@ describe('transformer encoder', () => {
     const model = createModel(spec, [L], 3, 1, V);
     const a = tf.tidy(() => model.forward(tf.tensor([5, 11, 0, -1, -1, -1], [1, L])).logits.dataSync());
     const b = tf.tidy(() => model.forward(tf.tensor(ids, [2, L])).logits.dataSync().slice(3));
-    for (let i = 0; i < 3; i++) assert.ok(Math.abs(a[i]! - b[i]!) < 1e-5);
+    for (let i = 0; i < 3; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-5);
     model.dispose();
   });
 
@@ -73,8 +73,12 @@ describe('transformer encoder', () => {
     const x = tf.tensor(xs, [n, 8]);
     const y = tf.tensor1d(ys, 'int32');
     const opt = tf.train.adam(1e-2);
-    for (let s = 0; s < 25; s++) tf.tidy(() => opt.minimize(() => crossEntropy(model.forward(x).logits, y), false, [...model.params.values()]));
-    const acc = tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(model.forward(x).logits, 1), y), 'float32')).dataSync()[0]!);
+    for (let s = 0; s < 25; s++) {
+      tf.tidy(() => {
+        opt.minimize(() => crossEntropy(model.forward(x).logits, y), false, [...model.params.values()]);
+      });
+    }
+    const acc = tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(model.forward(x).logits, 1), y), 'float32')).dataSync()[0]);
     assert.ok(acc >= 0.95, `accuracy ${acc}`);
     opt.dispose();
     model.dispose();

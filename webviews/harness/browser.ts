@@ -66,15 +66,16 @@ export async function openLiveDashboard(browser: Browser, runDir: string, opts: 
   const w = await watchedPage(browser, opts.colorScheme ? { colorScheme: opts.colorScheme } : {});
   const { page } = w;
   const sent: HostMessage[] = [];
-  let session: DashboardSession | undefined;
   let chain: Promise<unknown> = Promise.resolve();
   const post = (m: HostMessage): void => {
     sent.push(m);
     // One at a time, in order, like VS Code's postMessage.
     chain = chain.then(() => page.evaluate((msg) => window.postMessage(msg, '*'), m)).catch(() => undefined);
   };
+  // The session posts nothing before the page's `ready`, so it can start reading now.
+  const session = new DashboardSession(runDir, post, opts);
   await page.exposeFunction('__aftToHost', (m: { type?: string }) => {
-    if (m.type === 'ready') session?.onReady();
+    if (m.type === 'ready') session.onReady();
   });
   // A string, not a function: tsx's transform would add helpers the page does not have.
   await page.addInitScript({
@@ -88,14 +89,13 @@ export async function openLiveDashboard(browser: Browser, runDir: string, opts: 
   const n = nonce();
   const html = webviewHtml({ cspSource: 'file:', nonce: n, scriptUri: pathToFileURL(path.join(WEBVIEWS_DIST, 'dashboard.js')).href, styleUri: pathToFileURL(path.join(WEBVIEWS_DIST, 'dashboard.css')).href, title: 'dashboard' });
   fs.writeFileSync(path.join(dir, 'index.html'), html);
-  session = new DashboardSession(runDir, post, opts);
   await page.goto(pathToFileURL(path.join(dir, 'index.html')).href);
   return {
     ...w,
     session,
     sent,
     close: async () => {
-      session?.dispose();
+      session.dispose();
       await chain;
       await page.close();
       fs.rmSync(dir, { recursive: true, force: true });

@@ -21,6 +21,8 @@ export interface SessionOptions {
   pollMs?: number;
   minIntervalMs?: number;
   maxPoints?: number;
+  /** Bytes of metrics.jsonl read per poll (tests make it small). */
+  chunkBytes?: number;
   timers?: Timers;
   log?: Logger;
 }
@@ -53,6 +55,10 @@ export class DashboardSession {
   private pollTimer: unknown;
   private ready = false;
   private disposed = false;
+  /** metrics.jsonl holds more than one poll reads (a long run being opened). */
+  private backlog = false;
+  /** `ready` arrived during a backlog: send the whole run when it is read. */
+  private snapshotDue = false;
 
   constructor(
     readonly runDir: string,
@@ -62,31 +68,35 @@ export class DashboardSession {
     this.timers = opts.timers ?? realTimers;
     this.log = opts.log ?? silentLogger;
     this.pollMs = opts.pollMs ?? 250;
-    this.reader = new RunReader(runDir);
+    this.reader = new RunReader(runDir, opts.chunkBytes ? { chunkBytes: opts.chunkBytes } : {});
     this.acc = new RunAccumulator(path.basename(runDir), runDir, opts.maxPoints ?? DEFAULT_MAX_POINTS);
     this.throttle = new Throttle(() => this.flush(), opts.minIntervalMs ?? 100, this.timers);
     this.poll();
   }
 
-  /** The webview is (again) listening: send the whole run. */
+  /** The webview is (again) listening: send the whole run (once a backlog has been read). */
   onReady(): void {
     this.ready = true;
     this.throttle.dispose();
-    this.post({ type: 'run', run: this.acc.snapshot() });
+    if (this.backlog) this.snapshotDue = true;
+    else this.post({ type: 'run', run: this.acc.snapshot() });
     this.ensurePolling();
   }
 
   /** The webview went away (hidden without retained context, or reloading); wait for `ready`. */
   onHidden(): void {
     this.ready = false;
+    this.snapshotDue = false;
   }
 
   /** Reads what changed now (the poll timer calls this; tests may too). */
   poll(): void {
     if (this.disposed) return;
     let changed: boolean;
+    let more = false;
     try {
       const changes = this.reader.poll();
+      more = changes.more;
       for (const p of changes.problems) this.log.warn(`dashboard: ${p}`);
       changed = this.acc.apply(changes);
     } catch (e) {
@@ -94,24 +104,30 @@ export class DashboardSession {
       if (this.ready) this.post({ type: 'error', message: `Could not read the run folder ${this.runDir}: ${(e as Error).message}` });
       return;
     }
-    if (changed && this.ready) this.throttle.schedule();
-    this.ensurePolling();
+    // A long metrics file is read a slice per turn of the event loop, not in one blocking read,
+    // and sent once it is all read: one downsampling and one message instead of one per slice.
+    this.backlog = more;
+    if (this.ready && !more && this.snapshotDue) {
+      this.snapshotDue = false;
+      this.post({ type: 'run', run: this.acc.snapshot() });
+    } else if (changed && this.ready && !more && !this.snapshotDue) this.throttle.schedule();
+    this.ensurePolling(more ? 0 : this.pollMs);
   }
 
   get finished(): boolean {
     return TERMINAL.has(this.acc.state) && (this.acc.state !== 'completed' || this.acc.hasSummary);
   }
 
-  private ensurePolling(): void {
-    if (this.disposed || this.pollTimer !== undefined || this.finished) return;
+  private ensurePolling(delay = this.pollMs): void {
+    if (this.disposed || this.pollTimer !== undefined || (this.finished && delay > 0)) return;
     this.pollTimer = this.timers.setTimeout(() => {
       this.pollTimer = undefined;
       this.poll();
-    }, this.pollMs);
+    }, delay);
   }
 
   private flush(): void {
-    if (!this.ready || this.disposed) return;
+    if (!this.ready || this.disposed || this.snapshotDue) return;
     const u = this.acc.takeUpdate();
     if (u) this.post(u);
   }

@@ -9,8 +9,8 @@ import { badInput } from '../util/errors';
 function costTable(r: ExportReport): string {
   const rows = r.cost.models.map((m) => [m.name, m.parameters === null ? '?' : m.parameters.toLocaleString('en-US'), m.msPerExample.toFixed(4)]);
   const head = ['model', 'parameters', 'ms/example'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
   return [line(head), ...rows.map(line)].join('\n');
 }
 
@@ -20,7 +20,7 @@ export async function exportCommand(args: string[], v: { out?: string; method?: 
   const seed = v.seed !== undefined ? Number(v.seed) : undefined;
   if (seed !== undefined && (!Number.isInteger(seed) || seed < 0)) throw badInput(`--seed expects a non-negative integer, got '${v.seed}'`);
   if (v.device !== undefined && !(ONNX_DEVICES as readonly string[]).includes(v.device)) throw badInput(`--device must be one of ${ONNX_DEVICES.join(', ')}, got '${v.device}'`);
-  const runDir = resolveRunDir(args[0]!, path.resolve(v.workspace ?? process.cwd()));
+  const runDir = resolveRunDir(args[0], path.resolve(v.workspace ?? process.cwd()));
   const log = (m: string): void => void process.stderr.write(`${m}\n`);
   await initBackend((v.backend ?? 'auto') as 'auto', log);
   const r = await exportRun({ runDir, out: v.out, log, ...(v.method ? { method: v.method } : {}), ...(seed !== undefined ? { seed } : {}), ...(v.device ? { device: v.device as OnnxDevice } : {}) });

@@ -88,7 +88,7 @@ function parse(argv: string[]): Cli {
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
-    }) as Cli;
+    });
   } catch (e) {
     throw badInput(`${(e as Error).message} (see aft --help)`);
   }
@@ -158,7 +158,7 @@ export async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'run': {
       if (rest.length !== 1) throw badInput('aft run takes one experiment file (see aft --help)');
-      const loaded = loadExperiment(rest[0]!);
+      const loaded = loadExperiment(rest[0]);
       for (const w of loaded.warnings) process.stderr.write(formatProblem(loaded.file, w) + '\n');
       return runCommand({ experiment: loaded.experiment, baseDir: loaded.baseDir, sourceText: fs.readFileSync(loaded.file, 'utf8') }, cli);
     }
@@ -168,7 +168,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'validate': {
       if (rest.length !== 1) throw badInput('aft validate takes one experiment file');
-      const file = path.resolve(rest[0]!);
+      const file = path.resolve(rest[0]);
       const { problems } = validateExperimentText(fs.readFileSync(file, 'utf8'), path.dirname(file));
       for (const p of problems) process.stdout.write(formatProblem(file, p) + '\n');
       const errors = problems.filter((p) => p.severity === 'error').length;
@@ -191,7 +191,7 @@ export async function main(argv: string[]): Promise<number> {
       return reportCommand(rest, cli.values.out, cli.values.workspace);
     case 'extract': {
       if (rest.length !== 1) throw badInput('aft extract takes one experiment file (see aft --help)');
-      return extractCommand(loadExperiment(rest[0]!), cli.values);
+      return extractCommand(loadExperiment(rest[0]), cli.values);
     }
     case 'export':
       return exportCommand(rest, cli.values);

@@ -74,15 +74,15 @@ async function decodeAll(listed: { files: string[]; labels: number[] }, spec: Im
   const hash = createHash('sha256');
   keep.forEach((i, row) => {
     const { bytes, img } = results[i]!;
-    for (let j = 0; j < width; j++) x[row * width + j] = img.data[j]! / 255;
+    for (let j = 0; j < width; j++) x[row * width + j] = img.data[j] / 255;
     y[row] = listed.labels[i]!;
-    hash.update(`${listed.labels[i]}\0${path.relative(root, listed.files[i]!)}\0`).update(bytes);
+    hash.update(`${listed.labels[i]}\0${path.relative(root, listed.files[i])}\0`).update(bytes);
   });
-  return { split: { n: keep.length, x, y }, files: keep.map((i) => listed.files[i]!), hash: hash.digest('hex') };
+  return { split: { n: keep.length, x, y }, files: keep.map((i) => listed.files[i]), hash: hash.digest('hex') };
 }
 
 function pick(l: Listed, idx: number[]): { files: string[]; labels: number[] } {
-  return { files: idx.map((i) => l.files[i]!), labels: idx.map((i) => l.labels[i]!) };
+  return { files: idx.map((i) => l.files[i]), labels: idx.map((i) => l.labels[i]) };
 }
 
 export async function loadImageFolder(spec: ImageDatasetSpec, baseDir: string, log: (m: string) => void = () => {}): Promise<Dataset> {
@@ -102,7 +102,7 @@ export async function loadImageFolder(spec: ImageDatasetSpec, baseDir: string, l
     const te = listClasses(path.join(root, 'test'), classes.filter((c) => fs.existsSync(path.join(root, 'test', c))), field);
     // Test labels index the train classes, whichever of them test/ has.
     const testClasses = classes.filter((c) => fs.existsSync(path.join(root, 'test', c)));
-    te.labels = te.labels.map((l) => classes.indexOf(testClasses[l]!));
+    te.labels = te.labels.map((l) => classes.indexOf(testClasses[l]));
     train = tr;
     test = te;
     ignored = tr.ignored + te.ignored;

@@ -23,15 +23,15 @@ function unitHash(key: string): number {
 export function splitIndices(labels: ArrayLike<number>, keys: readonly string[], spec: SplitSpec): { train: number[]; test: number[] } {
   const isTest = new Uint8Array(labels.length);
   if (spec.split === 'fixed') {
-    for (let i = 0; i < keys.length; i++) isTest[i] = unitHash(keys[i]!) < spec.test_fraction ? 1 : 0;
+    for (let i = 0; i < keys.length; i++) isTest[i] = unitHash(keys[i]) < spec.test_fraction ? 1 : 0;
   } else {
     const byClass = new Map<number, number[]>();
-    for (let i = 0; i < labels.length; i++) byClass.set(labels[i]!, [...(byClass.get(labels[i]!) ?? []), i]);
+    for (let i = 0; i < labels.length; i++) byClass.set(labels[i], [...(byClass.get(labels[i]) ?? []), i]);
     for (const [c, idx] of byClass) {
       const perm = new Rng(seedFor(spec.split_seed, `split:${c}`)).permutation(idx.length);
       let k = Math.round(idx.length * spec.test_fraction);
       if (idx.length >= 2) k = Math.min(Math.max(k, 1), idx.length - 1);
-      for (let j = 0; j < k; j++) isTest[idx[perm[j]!]!] = 1;
+      for (let j = 0; j < k; j++) isTest[idx[perm[j]]] = 1;
     }
   }
   const train: number[] = [];

@@ -17,10 +17,10 @@ export interface Row {
 function firstInvalidUtf8(b: Uint8Array): number {
   let i = 0;
   while (i < b.length) {
-    const c = b[i]!;
+    const c = b[i];
     const n = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
     if (n < 0) return i;
-    for (let k = 1; k <= n; k++) if (i + k >= b.length || (b[i + k]! & 0xc0) !== 0x80) return i;
+    for (let k = 1; k <= n; k++) if (i + k >= b.length || (b[i + k] & 0xc0) !== 0x80) return i;
     i += n + 1;
   }
   return -1;
@@ -58,7 +58,7 @@ function parseCsv(text: string, sep: string, file: string, field: string): Row[]
     cell = '';
   };
   while (i < text.length) {
-    const ch = text[i]!;
+    const ch = text[i];
     if (quoted) {
       if (ch === '"' && text[i + 1] === '"') {
         cell += '"';
@@ -93,7 +93,7 @@ function parseCsv(text: string, sep: string, file: string, field: string): Row[]
     if (r.cells.length !== header.cells.length) {
       throw badInput(`row has ${r.cells.length} field${r.cells.length === 1 ? '' : 's'} but the header has ${header.cells.length}`, { file, field, line: r.line });
     }
-    return { line: r.line, values: Object.fromEntries(header.cells.map((h, k) => [h.trim(), r.cells[k]!])) };
+    return { line: r.line, values: Object.fromEntries(header.cells.map((h, k) => [h.trim(), r.cells[k]])) };
   });
 }
 

@@ -73,8 +73,8 @@ export function loadTextDataset(spec: TextDatasetSpec, baseDir: string, tokenize
   } else {
     const classes = classList(spec, train);
     const idx = splitIndices(labelsOf(train, classes, trainFile), train.map((e) => e.prompt), spec);
-    test = idx.test.map((i) => train[i]!);
-    train = idx.train.map((i) => train[i]!);
+    test = idx.test.map((i) => train[i]);
+    train = idx.train.map((i) => train[i]);
     if (test.length === 0) throw badInput(`test_fraction ${spec.test_fraction} leaves no test examples out of ${train.length}`, { file: trainFile, field: 'dataset.test_fraction' });
   }
   if (spec.train_limit !== undefined) train = train.slice(0, spec.train_limit);

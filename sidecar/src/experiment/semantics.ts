@@ -96,7 +96,7 @@ export function resolvePaths(exp: Experiment, baseDir: string): Experiment {
   for (const ref of referencedPaths(exp)) {
     let node = copy as unknown as Record<string | number, unknown>;
     for (const key of ref.path.slice(0, -1)) node = node[key] as Record<string | number, unknown>;
-    node[ref.path[ref.path.length - 1]!] = path.resolve(baseDir, ref.file);
+    node[ref.path[ref.path.length - 1]] = path.resolve(baseDir, ref.file);
   }
   return copy;
 }

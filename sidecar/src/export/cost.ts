@@ -26,5 +26,5 @@ export async function msPerExample(session: OnnxSession, feeds: Record<string, O
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]! / rows;
+  return times[Math.floor(times.length / 2)] / rows;
 }

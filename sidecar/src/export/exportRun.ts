@@ -35,7 +35,7 @@ export interface ExportOptions {
   device?: OnnxDevice;
   /** Examples per timed call. */
   batch?: number;
-  log(message: string): void;
+  log: (message: string) => void;
 }
 
 export interface ModelCost {
@@ -118,8 +118,8 @@ export async function exportRun(opts: ExportOptions): Promise<ExportReport> {
     let maxAbsDiff = 0;
     for (let s = 0; s < ds.test.n; s += 256) {
       const n = Math.min(256, ds.test.n - s);
-      const got = (await session.run({ input: { type: 'float32', data: ds.test.x.slice(s * width, (s + n) * width), dims: [n, ...ds.inputShape] } }, ['logits'])).logits!.data as Float32Array;
-      for (let i = 0; i < got.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(got[i]! - ref[s * ds.numClasses + i]!));
+      const got = (await session.run({ input: { type: 'float32', data: ds.test.x.slice(s * width, (s + n) * width), dims: [n, ...ds.inputShape] } }, ['logits'])).logits.data as Float32Array;
+      for (let i = 0; i < got.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(got[i] - ref[s * ds.numClasses + i]));
     }
     verification = { examples: ds.test.n, maxAbsDiff, tolerance: EXPORT_TOLERANCE, provider: session.provider };
     if (!(maxAbsDiff <= EXPORT_TOLERANCE)) {
@@ -144,7 +144,7 @@ export async function exportRun(opts: ExportOptions): Promise<ExportReport> {
         ds.raw?.kind === 'images'
           ? imageBatches(s, input, ds, resolveImagePreprocess(files.preprocessor ? readPreprocessorConfig(files.preprocessor) : undefined, ref.spec.preprocess, input, { file: files.model, field: `pretrained[${ref.index}].onnx.preprocess` }))
           : ds.raw?.kind === 'text'
-            ? textBatches(s, input, ds, loadTokenizer(files.tokenizer!), ref.spec.max_length ?? ds.inputShape[0]!)
+            ? textBatches(s, input, ds, loadTokenizer(files.tokenizer!), ref.spec.max_length ?? ds.inputShape[0])
             : tensorBatches(s, input, ds);
       const n = Math.min(batch, ds.test.n);
       const prepared = await source.prepare(ds.train.n, ds.train.n + n);

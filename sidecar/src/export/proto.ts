@@ -18,7 +18,7 @@ export const AttrType = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7 } as c
 
 let root: protobuf.Root | undefined;
 function modelType(): protobuf.Type {
-  root ??= protobuf.Root.fromJSON(descriptor as protobuf.INamespace);
+  root ??= protobuf.Root.fromJSON(descriptor);
   return root.lookupType('onnx.ModelProto');
 }
 
@@ -43,5 +43,5 @@ export function encodeModel(model: ModelObject): Uint8Array {
 /** Decodes a model file's bytes into plain objects (longs as numbers, bytes as Uint8Array). */
 export function decodeModel(bytes: Uint8Array): Record<string, unknown> {
   const T = modelType();
-  return T.toObject(T.decode(bytes), { longs: Number, defaults: false }) as Record<string, unknown>;
+  return T.toObject(T.decode(bytes), { longs: Number, defaults: false });
 }

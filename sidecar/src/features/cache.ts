@@ -167,7 +167,7 @@ export class FeatureCacheEntry {
   readChunk(start: number, end: number): { width: number; data: Float32Array } {
     const t = readSafetensors(this.chunkFile(start, end)).tensors.features;
     if (!t || t.shape[0] !== end - start) throw new AftError('run_failed', `feature cache chunk ${this.chunkFile(start, end)} is damaged; delete it to extract it again`);
-    return { width: t.shape[1]!, data: t.data };
+    return { width: t.shape[1], data: t.data };
   }
 
   /** Writes the complete entry from the chunks, then removes them. */

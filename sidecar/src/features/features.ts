@@ -53,7 +53,7 @@ export function summariseBySegment(values: ArrayLike<number>, segments: Segment[
     let min = Infinity;
     let max = -Infinity;
     for (let i = s.offset; i < s.offset + s.width; i++) {
-      const v = values[i]!;
+      const v = values[i];
       sum += v;
       min = Math.min(min, v);
       max = Math.max(max, v);

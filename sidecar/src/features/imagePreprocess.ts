@@ -111,24 +111,36 @@ export function resolveImagePreprocess(config: HfConfig | undefined, override: I
   };
 }
 
-/** One image file → model input values (C×H×W or H×W×C floats). */
-export async function preprocessImage(bytes: Uint8Array, p: ImagePreprocess): Promise<Float32Array> {
-  const img = await decodeImage(bytes, p.channels, p.resize, p.resample);
+/**
+ * One image (bytes or a file path) → model input values (C×H×W or H×W×C floats): decoded and
+ * resized by libvips, then cropped (zero padding where the image is smaller) and normalised
+ * with one multiply-add per value.
+ */
+export async function preprocessImage(input: Uint8Array | string, p: ImagePreprocess): Promise<Float32Array> {
+  const img = await decodeImage(input, p.channels, p.resize, p.resample);
   const { height: H, width: W, channels: C } = p;
   const top = Math.floor((img.height - H) / 2);
   const left = Math.floor((img.width - W) / 2);
   const out = new Float32Array(C * H * W);
+  const src = img.data;
+  const ic = img.channels;
   for (let c = 0; c < C; c++) {
-    const mean = p.mean ? (p.mean[c] ?? p.mean[0]!) : 0;
-    const std = p.std ? (p.std[c] ?? p.std[0]!) : 1;
+    const std = p.std ? (p.std[c] ?? p.std[0]) : 1;
+    const scale = p.rescale / std;
+    const shift = -(p.mean ? (p.mean[c] ?? p.mean[0]) : 0) / std;
+    // Step between neighbouring x in the output, and the start of row y.
+    const [dx, rowStart] = p.layout === 'nchw' ? [1, (y: number) => (c * H + y) * W] : [C, (y: number) => y * W * C + c];
     for (let y = 0; y < H; y++) {
       const sy = y + top;
-      for (let x = 0; x < W; x++) {
+      let o = rowStart(y);
+      if (sy < 0 || sy >= img.height) {
+        for (let x = 0; x < W; x++, o += dx) out[o] = shift;
+        continue;
+      }
+      let s = (sy * img.width + left) * ic + c;
+      for (let x = 0; x < W; x++, o += dx, s += ic) {
         const sx = x + left;
-        const inside = sy >= 0 && sy < img.height && sx >= 0 && sx < img.width;
-        const v = inside ? img.data[(sy * img.width + sx) * img.channels + c]! : 0;
-        const o = p.layout === 'nchw' ? (c * H + y) * W + x : (y * W + x) * C + c;
-        out[o] = (v * p.rescale - mean) / std;
+        out[o] = sx >= 0 && sx < img.width ? src[s] * scale + shift : shift;
       }
     }
   }

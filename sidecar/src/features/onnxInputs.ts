@@ -4,12 +4,10 @@
  * use), or the dataset's own arrays. Each mode checks the model's declared inputs first, so a
  * mismatch is reported before anything runs, with expected and actual shapes.
  */
-import * as fs from 'node:fs';
 import type { Dataset } from '../data/dataset';
 import type { TextTokenizer } from '../data/tokenizer';
 import type { OnnxSession, OnnxTensor, OnnxValueInfo } from '../runtime/onnx';
 import { badInput } from '../util/errors';
-import { mapLimit } from '../util/pool';
 import { preprocessImage, type ImagePreprocess } from './imagePreprocess';
 
 export interface Batch {
@@ -44,20 +42,20 @@ export function imageBatches(session: OnnxSession, input: OnnxValueInfo, ds: Dat
   return {
     async prepare(start, end) {
       const data = new Float32Array((end - start) * size);
-      await mapLimit(
-        Array.from({ length: end - start }, (_, k) => start + k),
-        8,
-        async (i, k) => {
-          const { split, row } = rowOf(ds, i);
-          const file = raw[split][row]!;
+      // Every image of the batch is queued at once: libvips reads and decodes them on the thread
+      // pool while onnxruntime runs the previous batch on the main thread.
+      await Promise.all(
+        Array.from({ length: end - start }, async (_, k) => {
+          const { split, row } = rowOf(ds, start + k);
+          const file = raw[split][row];
           let values: Float32Array;
           try {
-            values = await preprocessImage(await fs.promises.readFile(file), pre);
+            values = await preprocessImage(file, pre);
           } catch (e) {
             throw badInput(`cannot decode image: ${(e as Error).message.split('\n')[0]}`, { file });
           }
           data.set(values, k * size);
-        },
+        }),
       );
       return { feeds: { [input.name]: { type: 'float32', data, dims: dims(end - start) } } };
     },
@@ -87,7 +85,7 @@ export function textBatches(session: OnnxSession, input: OnnxValueInfo, ds: Data
     prepare(start, end) {
       const encoded = Array.from({ length: end - start }, (_, k) => {
         const { split, row } = rowOf(ds, start + k);
-        return tok.encode(raw[split][row]!, fixedT ?? maxLength).ids;
+        return tok.encode(raw[split][row], fixedT ?? maxLength).ids;
       });
       const T = fixedT ?? Math.max(1, ...encoded.map((e) => e.length));
       const n = end - start;
@@ -119,7 +117,7 @@ export function tensorBatches(session: OnnxSession, input: OnnxValueInfo, ds: Da
   if (declared.length === ds.inputShape.length) example = ds.inputShape;
   else if (declared.length === 1) example = [width];
   else example = declared.map((d) => (typeof d === 'number' ? d : -1));
-  const fits = example.length === declared.length && example.every((d, k) => typeof declared[k] !== 'number' || (declared[k] as number) < 0 || declared[k] === d) && example.reduce((a, b) => a * b, 1) === width;
+  const fits = example.length === declared.length && example.every((d, k) => typeof declared[k] !== 'number' || (declared[k]) < 0 || declared[k] === d) && example.reduce((a, b) => a * b, 1) === width;
   if (!fits) throw badInput(`input '${input.name}' expects ${fmt(['N', ...declared])} but the dataset's examples have shape ${fmt(ds.inputShape)}`, { file: session.file });
   return {
     prepare(start, end) {

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import type { Dataset } from '../data/dataset';
 import { loadTokenizer } from '../data/tokenizer';
 import type { OnnxSourceSpec } from '../experiment/schema';
-import { OnnxSession } from '../runtime/onnx';
+import { OnnxSessionPool } from '../runtime/onnx';
 import { badInput, CancelledError } from '../util/errors';
 import { CACHE_FORMAT, CACHE_VERSION, FeatureCacheEntry, hashJson, modelHash, type Cached } from './cache';
 import type { FeatureBlock } from './features';
@@ -43,10 +43,12 @@ export interface ExtractOptions {
   /** Extract only chunks c with c % count === index; the last shard to finish merges. */
   shard?: { index: number; count: number };
   signal?: AbortSignal;
-  log(message: string): void;
-  onProgress?(p: ExtractProgress): void;
+  log: (message: string) => void;
+  onProgress?: (p: ExtractProgress) => void;
   /** Rows per chunk when this call creates the plan (default: CHUNK_ROWS, at least one batch). */
   chunkRows?: number;
+  /** Sessions to share with other extractions (the caller releases them); else one is opened and released here. */
+  sessions?: OnnxSessionPool;
 }
 
 export interface ExtractProgress {
@@ -146,7 +148,8 @@ export async function extractOnnx(ref: OnnxSourceRef, ds: Dataset, opts: Extract
     return { ...base, cached: true, complete: true, block: blockOf(ref, hit), chunks: { present: c, total: c }, extracted: 0, seconds: 0 };
   }
   const field = `pretrained[${ref.index}].onnx`;
-  const session = await OnnxSession.open(files.model, { device: ref.spec.device, threads: ref.spec.threads, log: opts.log });
+  const sessions = opts.sessions ?? new OnnxSessionPool();
+  const session = await sessions.get(files.model, { device: ref.spec.device, threads: ref.spec.threads, log: opts.log });
   try {
     const input = session.input(ref.spec.input ?? (ds.raw?.kind === 'text' ? session.inputs.find((i) => i.name === 'input_ids')?.name : undefined), `${field}.input`);
     const output = session.output(ref.spec.output, `${field}.output`);
@@ -157,7 +160,7 @@ export async function extractOnnx(ref: OnnxSourceRef, ds: Dataset, opts: Extract
       const config = files.preprocessor ? readPreprocessorConfig(files.preprocessor) : undefined;
       batches = imageBatches(session, input, ds, resolveImagePreprocess(config, ref.spec.preprocess, input, { file: files.preprocessor ?? files.model, field: `${field}.preprocess` }));
     } else if (ds.raw?.kind === 'text') {
-      batches = textBatches(session, input, ds, loadTokenizer(files.tokenizer!), ref.spec.max_length ?? ds.inputShape[0]!);
+      batches = textBatches(session, input, ds, loadTokenizer(files.tokenizer!), ref.spec.max_length ?? ds.inputShape[0]);
     } else batches = tensorBatches(session, input, ds);
     const plan = entry.plan(total, opts.chunkRows ?? Math.max(CHUNK_ROWS, ref.spec.batch));
     const chunks: [number, number][] = [];
@@ -181,28 +184,28 @@ export async function extractOnnx(ref: OnnxSourceRef, ds: Dataset, opts: Extract
       for (let b = s; b < e; b += ref.spec.batch) out.push([b, Math.min(e, b + ref.spec.batch)]);
       return out;
     });
-    let next: Promise<Batch> | undefined = work.length ? batches.prepare(work[0]![0], work[0]![1]) : undefined;
+    let next: Promise<Batch> | undefined = work.length ? batches.prepare(work[0][0], work[0][1]) : undefined;
     let chunkIdx = 0;
     let parts: Float32Array[] = [];
     let width = -1;
     for (let w = 0; w < work.length; w++) {
       if (opts.signal?.aborted) throw new CancelledError();
-      const [b0, b1] = work[w]!;
+      const [b0, b1] = work[w];
       const batch = await next!;
-      next = w + 1 < work.length ? batches.prepare(work[w + 1]![0], work[w + 1]![1]) : undefined;
+      next = w + 1 < work.length ? batches.prepare(work[w + 1][0], work[w + 1][1]) : undefined;
       // A rejected prefetch is reported when it is awaited; until then it must not count as unhandled.
       next?.catch(() => {});
-      const out = (await session.run(batch.feeds, [output.name]))[output.name]!;
+      const out = (await session.run(batch.feeds, [output.name]))[output.name];
       if (!(out.data instanceof Float32Array)) throw badInput(`output '${output.name}' is ${out.type}; features must be float32`, { file: files.model, field: `${field}.output` });
       const actual = poolingProblem(ref.spec.pooling, out.dims);
       if (actual) throw badInput(actual, { file: files.model, field: `${field}.pooling` });
       if (out.dims[0] !== b1 - b0) throw badInput(`output '${output.name}' has ${out.dims[0]} rows for a batch of ${b1 - b0}`, { file: files.model, field: `${field}.output` });
-      const pooled = pool(ref.spec.pooling, out.data, out.dims, out.dims.length === 3 && batch.mask && batch.mask.length === out.dims[0]! * out.dims[1]! ? batch.mask : undefined);
+      const pooled = pool(ref.spec.pooling, out.data, out.dims, out.dims.length === 3 && batch.mask && batch.mask.length === out.dims[0] * out.dims[1] ? batch.mask : undefined);
       width = pooled.width;
       parts.push(pooled.data);
       extracted += b1 - b0;
       done += b1 - b0;
-      const [cs, ce] = todo[chunkIdx]!;
+      const [cs, ce] = todo[chunkIdx];
       if (b1 === ce) {
         const data = new Float32Array((ce - cs) * width);
         let off = 0;
@@ -233,6 +236,6 @@ export async function extractOnnx(ref: OnnxSourceRef, ds: Dataset, opts: Extract
     });
     return { ...common, complete: true, block: blockOf(ref, cached) };
   } finally {
-    await session.release();
+    if (!opts.sessions) await sessions.releaseAll();
   }
 }

@@ -30,7 +30,7 @@ export function poolingProblem(pooling: Pooling, dims: readonly (number | string
  * The caller has checked the shape with `poolingProblem`.
  */
 export function pool(pooling: Pooling, data: Float32Array, dims: readonly number[], mask?: ArrayLike<number>): Pooled {
-  const n = dims[0]!;
+  const n = dims[0];
   if (pooling === 'none') {
     const width = n ? data.length / n : dims.slice(1).reduce((a, b) => a * b, 1);
     return { width, data };
@@ -50,7 +50,7 @@ export function pool(pooling: Pooling, data: Float32Array, dims: readonly number
       for (let p = 0; p < t; p++) {
         if (mask && !mask[r * t + p]) continue;
         count++;
-        for (let k = 0; k < d; k++) out[r * d + k] += data[base + p * d + k]!;
+        for (let k = 0; k < d; k++) out[r * d + k] += data[base + p * d + k];
       }
       for (let k = 0; k < d; k++) out[r * d + k] /= Math.max(count, 1);
     }

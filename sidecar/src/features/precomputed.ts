@@ -34,7 +34,7 @@ function readMatrix(file: string, key: string | undefined, field: string): Matri
     throw badInput('features must be a .npy or .safetensors file', { file, field });
   }
   if (shape.length !== 2) throw badInput(`features must have shape [N, D], got [${shape.join(', ')}]`, { file, field });
-  return { rows: shape[0]!, width: shape[1]!, data };
+  return { rows: shape[0], width: shape[1], data };
 }
 
 /** Features computed elsewhere (DINOv2, CLIP, ...), one row per example of each split. */

@@ -5,16 +5,17 @@ import { concatFeatures, type FeatureBlock, type PretrainedFeatures } from './fe
 import { noiseFeatures } from './noise';
 import { extractOnnx, type ExtractProgress, type OnnxSourceRef } from './onnxSource';
 import { precomputedFeatures } from './precomputed';
+import { OnnxSessionPool } from '../runtime/onnx';
 import { checkTeacherInput, ensureTeacher, ensureTeacherOnnx, teacherOnnxSpec, type TeacherInfo } from './teacher';
 
 export interface SourceHooks {
   signal?: AbortSignal;
-  log(message: string): void;
+  log: (message: string) => void;
   /** Progress of a one-time build (the built-in teacher). */
-  onBuildProgress(label: string, step: number, total: number): void;
+  onBuildProgress: (label: string, step: number, total: number) => void;
   /** Where extracted features are cached (`<workspace>/.aft/cache/features`). */
   cacheRoot: string;
-  onExtractProgress?(p: ExtractProgress): void;
+  onExtractProgress?: (p: ExtractProgress) => void;
 }
 
 export interface BuiltSources {
@@ -42,17 +43,22 @@ export async function onnxSourceRefs(specs: SourceSpec[], ds: Pick<Dataset, 'inp
 export async function buildSources(specs: SourceSpec[], ds: Dataset, baseDir: string, noiseSeed: number, hooks: SourceHooks): Promise<BuiltSources> {
   const blocks: FeatureBlock[] = [];
   const { refs, teacher } = await onnxSourceRefs(specs, ds, baseDir, hooks);
-  for (const [i, s] of specs.entries()) {
+  const sessions = new OnnxSessionPool();
+  try {
+    for (const [i, s] of specs.entries()) {
     if ('noise' in s) {
       blocks.push(noiseFeatures(s.name, s.noise, ds.train.n, ds.test.n, noiseSeed));
     } else if ('features' in s) {
       blocks.push(precomputedFeatures(s.name, s.features, baseDir, ds.train.n, ds.test.n, i));
     } else {
       const ref = refs.find((r) => r.index === i)!;
-      const out = await extractOnnx(ref, ds, { cacheRoot: hooks.cacheRoot, log: hooks.log, ...(hooks.signal ? { signal: hooks.signal } : {}), ...(hooks.onExtractProgress ? { onProgress: hooks.onExtractProgress } : {}) });
+      const out = await extractOnnx(ref, ds, { cacheRoot: hooks.cacheRoot, log: hooks.log, sessions, ...(hooks.signal ? { signal: hooks.signal } : {}), ...(hooks.onExtractProgress ? { onProgress: hooks.onExtractProgress } : {}) });
       if (out.cached) hooks.log(`${ref.name}: features from the cache (${out.dir})`);
       blocks.push(out.block!);
     }
+    }
+  } finally {
+    await sessions.releaseAll();
   }
   return { features: concatFeatures(blocks, ds.train.n, ds.test.n), blocks, ...(teacher ? { teacher } : {}) };
 }

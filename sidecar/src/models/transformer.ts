@@ -18,26 +18,26 @@ import type { DownstreamModel, ModelOutput } from './model';
 /** Swaps the last two axes. */
 function swapLast(t: Tensor): Tensor {
   const perm = t.shape.map((_, i) => i);
-  [perm[perm.length - 1], perm[perm.length - 2]] = [perm[perm.length - 2]!, perm[perm.length - 1]!];
+  [perm[perm.length - 1], perm[perm.length - 2]] = [perm[perm.length - 2], perm[perm.length - 1]];
   return tf.transpose(t, perm);
 }
 
 /** Batched a·b over leading axes, gradients as plain products. */
-const bmm = tf.customGrad((...args: unknown[]) => {
+const bmm = tf.customGrad<Tensor>((...args: unknown[]) => {
   const [a, b, save] = args as [Tensor, Tensor, (ts: Tensor[]) => void];
   save([a, b]);
   return {
-    value: tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D),
+    value: tf.matMul(a, b),
     gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
       const g = dy as tf.Tensor3D;
       const [as, bs] = saved as [tf.Tensor3D, tf.Tensor3D];
-      return [tf.matMul(g, swapLast(bs) as tf.Tensor3D), tf.matMul(swapLast(as) as tf.Tensor3D, g)];
+      return [tf.matMul(g, swapLast(bs)), tf.matMul(swapLast(as), g)];
     },
   };
-}) as (a: Tensor, b: Tensor) => Tensor;
+});
 
 /** Rows of `table` at `ids` ([n] int32), with a scatter-add gradient for the table. */
-const embed = tf.customGrad((...args: unknown[]) => {
+const embed = tf.customGrad<Tensor2D>((...args: unknown[]) => {
   const [table, ids, save] = args as [Tensor2D, tf.Tensor1D, (ts: Tensor[]) => void];
   save([ids]);
   return {
@@ -59,7 +59,7 @@ export function createTransformer(spec: DownstreamSpec, inputShape: number[], nu
     throw badInput(`the transformer needs token ids [max_length] from a text dataset; this dataset's inputs have shape [${inputShape.join(', ')}]`, { file: '<experiment>', field: 'downstream.model' });
   }
   const rng = new Rng(seed);
-  const L = inputShape[0]!;
+  const L = inputShape[0];
   const d = spec.width;
   const heads = spec.heads;
   if (d % heads) throw badInput(`${heads} heads do not divide the width ${d}`, { file: '<experiment>', field: 'downstream.heads' });
@@ -109,26 +109,26 @@ export function createTransformer(spec: DownstreamSpec, inputShape: number[], nu
     forward(x: Tensor): ModelOutput {
       const B = x.shape[0];
       const mask = tf.cast(tf.greater(x, -0.5), 'float32'); // [B, L]
-      const ids = tf.cast(tf.maximum(tf.reshape(x, [-1]), 0), 'int32') as tf.Tensor1D;
+      const ids = tf.cast(tf.maximum<tf.Tensor1D>(tf.reshape(x, [-1]), 0), 'int32');
       let h: Tensor = tf.add(tf.reshape(embed(tokens as Tensor2D, ids), [B, L, d]), positions);
       // Padding keys get a large negative score so no query attends to them.
       const keyBias = tf.reshape(tf.mul(tf.sub(1, mask), -1e9), [B, 1, 1, L]);
       const flat = (t: Tensor): Tensor2D => tf.reshape(t, [B * L, -1]);
       const split = (t: Tensor): Tensor => tf.transpose(tf.reshape(t, [B, L, heads, dk]), [0, 2, 1, 3]);
       for (const blk of blocks) {
-        const qkv = dense(flat(layerNorm(h, blk.ln1g, blk.ln1b)), blk.qkvW as Tensor2D, blk.qkvB);
+        const qkv = dense(flat(layerNorm(h, blk.ln1g, blk.ln1b)), blk.qkvW, blk.qkvB);
         const [q, k, v] = tf.split(qkv, 3, 1).map(split) as [Tensor, Tensor, Tensor];
         const scores = tf.add(tf.mul(bmm(q, swapLast(k)), 1 / Math.sqrt(dk)), keyBias);
         const o = tf.transpose(bmm(tf.softmax(scores), v), [0, 2, 1, 3]);
         h = tf.add(h, tf.reshape(dense(flat(o), blk.outW as Tensor2D, blk.outB), [B, L, d]));
-        const f = dense(tf.relu(dense(flat(layerNorm(h, blk.ln2g, blk.ln2b)), blk.ff1W as Tensor2D, blk.ff1B)), blk.ff2W as Tensor2D, blk.ff2B);
+        const f = dense(tf.relu(dense(flat(layerNorm(h, blk.ln2g, blk.ln2b)), blk.ff1W as Tensor2D, blk.ff1B)), blk.ff2W, blk.ff2B);
         h = tf.add(h, tf.reshape(f, [B, L, d]));
       }
       h = layerNorm(h, lnG, lnB);
       const m3 = tf.expandDims(mask, 2);
-      let phi = tf.div(tf.sum(tf.mul(h, m3), 1), tf.maximum(tf.sum(m3, 1), 1)) as Tensor2D;
+      let phi = tf.div<Tensor2D>(tf.sum(tf.mul(h, m3), 1), tf.maximum(tf.sum(m3, 1), 1));
       for (const l of hidden) phi = tf.relu(dense(phi, l.w as Tensor2D, l.b));
-      return { phi, logits: dense(phi, headW as Tensor2D, headB) };
+      return { phi, logits: dense(phi, headW, headB) };
     },
     dispose() {
       for (const v of params.values()) v.dispose();

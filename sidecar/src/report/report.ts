@@ -41,13 +41,18 @@ export function resolveRunDir(run: string, workspaceDir: string): string {
 /** The report page for one run. Problems reading it (bad lines, bad files) are returned, not fatal. */
 export function runReportHtml(runDir: string, assets: WebviewAssets): { html: string; problems: string[] } {
   const reader = new RunReader(runDir);
-  const changes = reader.poll();
   const acc = new RunAccumulator(path.basename(runDir), path.basename(runDir));
-  acc.apply(changes);
+  const problems: string[] = [];
+  for (let more = true; more; ) {
+    const changes = reader.poll();
+    acc.apply(changes);
+    problems.push(...changes.problems);
+    more = changes.more;
+  }
   const run = acc.snapshot();
   const message: RunMessage = { type: 'run', run };
   const title = `${run.status.experiment || run.runId} · AFT run report`;
-  return { html: reportPage({ title, js: assets.js, css: assets.css, data: message, dataId: REPORT_DATA_ID, generator: 'aft report' }), problems: changes.problems };
+  return { html: reportPage({ title, js: assets.js, css: assets.css, data: message, dataId: REPORT_DATA_ID, generator: 'aft report' }), problems };
 }
 
 export function writeRunReport(runDir: string, outFile: string, assetsDir = webviewAssetsDir()): { file: string; bytes: number; problems: string[] } {

@@ -5,6 +5,7 @@
  * run store's writes are atomic or append-only (docs/run-store.md), so polling sees whole files.
  * Free of `vscode` so that the extension, the CLI and plain-Node tests share it.
  */
+import { isAscii } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { checkMetricsRow, checkRhoFile, checkStatus, checkSummary, type Checked, type MetricsRow, type RhoFile } from './records';
@@ -20,10 +21,15 @@ export interface RunChanges {
   summary?: RunSummary;
   /** Lines or files that could not be used, with where and why (shown in the log, not fatal). */
   problems: string[];
+  /** metrics.jsonl has more than one poll reads: poll again soon. */
+  more: boolean;
 }
 
-/** Reads at most this much of metrics.jsonl per poll, so one poll never blocks for long. */
-const MAX_CHUNK = 64 * 1024 * 1024;
+/**
+ * Reads at most this much of metrics.jsonl per poll (about 30,000 rows, ~100 ms here), so a
+ * long run is taken in slices and the extension host is never blocked for long.
+ */
+export const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
 
 export class RunReader {
   private offset = 0;
@@ -34,12 +40,12 @@ export class RunReader {
   constructor(
     readonly dir: string,
     /** What to read besides status and summary (the comparison view needs neither). */
-    private readonly parts: { metrics?: boolean; rho?: boolean } = {},
+    private readonly parts: { metrics?: boolean; rho?: boolean; chunkBytes?: number } = {},
   ) {}
 
   /** What changed since the last call (everything, on the first). */
   poll(): RunChanges {
-    const changes: RunChanges = { rows: [], rho: [], problems: [] };
+    const changes: RunChanges = { rows: [], rho: [], problems: [], more: false };
     if (this.parts.metrics !== false) this.readMetrics(changes);
     if (this.parts.rho !== false) {
       for (const file of this.rhoFiles()) {
@@ -99,8 +105,9 @@ export class RunReader {
       this.lineNo = 0;
     }
     if (size === this.offset) return;
-    const length = Math.min(size - this.offset, MAX_CHUNK);
-    const buf = Buffer.alloc(length);
+    const chunk = this.parts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+    const length = Math.min(size - this.offset, chunk);
+    const buf = Buffer.allocUnsafe(length);
     const fd = fs.openSync(file, 'r');
     try {
       fs.readSync(fd, buf, 0, length, this.offset);
@@ -110,10 +117,18 @@ export class RunReader {
     // Cut at the last newline; the rest (a line being written, or a split multi-byte character)
     // is read again next time.
     const lastNl = buf.lastIndexOf(0x0a);
-    if (lastNl < 0) return;
+    if (lastNl < 0) {
+      // A line longer than a chunk: the next poll reads a bigger one.
+      if (length === chunk) this.parts.chunkBytes = chunk * 2;
+      changes.more = length === chunk;
+      return;
+    }
     const complete = lastNl + 1;
     this.offset += complete;
-    const text = buf.toString('utf8', 0, complete);
+    changes.more = this.offset < size;
+    // Metrics are nearly always ASCII, which decodes several times faster as latin1.
+    const body = buf.subarray(0, complete);
+    const text = body.toString(isAscii(body) ? 'latin1' : 'utf8');
     parseMetricsLines(text, this.lineNo, file, changes);
     this.lineNo += countLines(text);
   }
@@ -171,41 +186,26 @@ function countLines(text: string): number {
   return n;
 }
 
-/**
- * Parses complete lines. The fast path parses the whole chunk as one JSON array (one call for
- * 50,000 rows instead of 50,000); a chunk with a bad line falls back to line by line, so one
- * bad line costs only itself.
- */
+/** Parses complete lines, one `JSON.parse` each (faster here than one call on a joined array). */
 function parseMetricsLines(text: string, firstLine: number, file: string, changes: RunChanges): void {
-  const lines = text.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  const nonEmpty = lines.filter((l) => l.trim() !== '');
-  let parsed: unknown[] | undefined;
-  try {
-    parsed = JSON.parse(`[${nonEmpty.join(',')}]`) as unknown[];
-    if (parsed.length !== nonEmpty.length) parsed = undefined; // a line held several values
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed) {
-    for (const raw of parsed) {
-      const r = checkMetricsRow(raw);
-      if (r.ok) changes.rows.push(r.value);
-      else changes.problems.push(`${file}: ${r.error}`);
-    }
-    return;
-  }
-  lines.forEach((line, i) => {
-    if (line.trim() === '') return;
+  let start = 0;
+  let line = firstLine;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    line++;
+    const s = text.slice(start, end);
+    start = end + 1;
+    if (s.trim() === '') continue;
     let raw: unknown;
     try {
-      raw = JSON.parse(line);
+      raw = JSON.parse(s);
     } catch {
-      changes.problems.push(`${file}:${firstLine + i + 1}: not a JSON object; skipped`);
-      return;
+      changes.problems.push(`${file}:${line}: not a JSON object; skipped`);
+      continue;
     }
     const r = checkMetricsRow(raw);
     if (r.ok) changes.rows.push(r.value);
-    else changes.problems.push(`${file}:${firstLine + i + 1}: ${r.error}`);
-  });
+    else changes.problems.push(`${file}:${line}: ${r.error}`);
+  }
 }

@@ -29,22 +29,20 @@ export type ResizeRule =
   | { mode: 'shortest'; edge: number };
 
 /**
- * Decodes an image (PNG, JPEG, WebP, …) to 8-bit RGB or grey, resized by `rule`. Alpha is
- * dropped, as PIL's convert('RGB') does. Throws sharp's own message for undecodable bytes.
+ * Decodes an image (bytes, or a file path so that the read also happens off the main thread) to
+ * 8-bit RGB or grey, resized by `rule`. Alpha is dropped, as PIL's convert('RGB') does. Throws
+ * sharp's own message for undecodable input.
  */
-export async function decodeImage(bytes: Uint8Array, channels: 1 | 3, rule?: ResizeRule, resample: Resample = 'bilinear'): Promise<RawImage> {
-  let img = sharp(bytes, { failOn: 'error' }).removeAlpha();
+export async function decodeImage(input: Uint8Array | string, channels: 1 | 3, rule?: ResizeRule, resample: Resample = 'bilinear'): Promise<RawImage> {
+  let img = sharp(input, { failOn: 'error' }).removeAlpha();
   img = channels === 1 ? img.toColourspace('b-w') : img.toColourspace('srgb');
   if (rule) {
     const kernel = KERNEL[resample];
     if (rule.mode === 'shortest') {
-      const meta = await sharp(bytes).metadata();
-      const w = meta.autoOrient?.width ?? meta.width;
-      const h = meta.autoOrient?.height ?? meta.height;
-      if (!w || !h) throw new Error('image has no size');
-      const s = rule.edge;
-      const size = w <= h ? { width: s, height: Math.floor((s * h) / w) } : { width: Math.floor((s * w) / h), height: s };
-      img = img.resize({ ...size, fit: 'fill', kernel });
+      // `outside` is the shortest-edge resize in one libvips pipeline (no separate header read),
+      // so the whole decode runs on the thread pool while onnxruntime holds the main thread. It
+      // rounds the longer side where transformers truncates: at most one pixel, before the crop.
+      img = img.resize({ width: rule.edge, height: rule.edge, fit: 'outside', kernel });
     } else {
       img = img.resize({ width: rule.width, height: rule.height, fit: rule.mode === 'cover' ? 'cover' : 'fill', kernel });
     }

@@ -26,14 +26,14 @@ describe('RunReader', () => {
     const c = new RunReader(dir).poll();
     assert.deepEqual(c.rows.map((x) => x.step), [1, 2]);
     assert.equal(c.problems.length, 2);
-    assert.match(c.problems[0]!, /metrics\.jsonl:2: not a JSON object/);
-    assert.match(c.problems[1]!, /metrics\.jsonl:3: expected "method" to be a string, got number/);
+    assert.match(c.problems[0], /metrics\.jsonl:2: not a JSON object/);
+    assert.match(c.problems[1], /metrics\.jsonl:3: expected "method" to be a string, got number/);
   });
 
   it('reads null values (a diverged run) as gaps', () => {
     const dir = tempRun();
     appendRows(dir, [row('aft', 0, 1, { loss: null })]);
-    assert.ok(Number.isNaN(new RunReader(dir).poll().rows[0]!.loss));
+    assert.ok(Number.isNaN(new RunReader(dir).poll().rows[0].loss));
   });
 
   it('reads a ρ file when it appears or changes, and checks its segments', () => {
@@ -47,7 +47,7 @@ describe('RunReader', () => {
     fs.writeFileSync(file, JSON.stringify({ method: 'aft', seed: 0, segments: [{ name: 't', offset: 0, width: 3 }], values: [0.1, 0.2] }));
     const c = r.poll();
     assert.equal(c.rho.length, 0);
-    assert.match(c.problems[0]!, /segment "t" covers \[0, 3\) but there are 2 values/);
+    assert.match(c.problems[0], /segment "t" covers \[0, 3\) but there are 2 values/);
   });
 
   it('reports a running run whose process is gone as failed', () => {

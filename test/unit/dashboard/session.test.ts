@@ -24,7 +24,7 @@ describe('Throttle', () => {
     }
     t.advance(200);
     assert.ok(calls.length >= 3 && calls.length <= 5, `calls at ${calls.join(', ')}`);
-    for (let i = 1; i < calls.length; i++) assert.ok(calls[i]! - calls[i - 1]! >= 100);
+    for (let i = 1; i < calls.length; i++) assert.ok(calls[i] - calls[i - 1] >= 100);
     assert.ok(calls.at(-1)! >= 350, 'the last burst is flushed');
   });
 });
@@ -42,7 +42,7 @@ describe('DashboardSession', () => {
     const first = sent[0] as RunMessage;
     assert.equal(first.type, 'run');
     assert.equal(first.run.location, dir);
-    assert.equal(first.run.series[0]!.rows, 1);
+    assert.equal(first.run.series[0].rows, 1);
 
     appendRows(dir, [row('aft', 0, 200), row('kd', 0, 100)]);
     t.advance(300);
@@ -67,7 +67,7 @@ describe('DashboardSession', () => {
     assert.ok(updates.length <= 21, `${updates.length} updates in 2 s`);
     t.advance(500);
     const last = sent.filter((m): m is UpdateMessage => m.type === 'update').at(-1)!;
-    assert.equal(last.series![0]!.rows, 200, 'the final state arrives');
+    assert.equal(last.series![0].rows, 200, 'the final state arrives');
     s.dispose();
   });
 
@@ -78,8 +78,8 @@ describe('DashboardSession', () => {
     const s = new DashboardSession(dir, (m) => sent.push(m), { timers: new FakeTimers(), maxPoints: 300 });
     s.onReady();
     const run = (sent[0] as RunMessage).run;
-    assert.equal(run.series[0]!.rows, 5000);
-    assert.equal(run.series[0]!.curves.loss!.step.length, 300);
+    assert.equal(run.series[0].rows, 5000);
+    assert.equal(run.series[0].curves.loss.step.length, 300);
     s.dispose();
   });
 
@@ -94,6 +94,22 @@ describe('DashboardSession', () => {
     t.advance(500);
     assert.equal(t.count, 0);
     assert.ok(s.finished);
+    s.dispose();
+  });
+
+  it('reads a long file in slices and sends it once, whole, when ready came early', () => {
+    const dir = tempRun('completed');
+    appendRows(dir, Array.from({ length: 3000 }, (_, i) => row('aft', 0, i + 1)));
+    const t = new FakeTimers();
+    const sent: HostMessage[] = [];
+    const s = new DashboardSession(dir, (m) => sent.push(m), { timers: t, chunkBytes: 16 * 1024 });
+    s.onReady();
+    assert.equal(sent.length, 0, 'nothing while the backlog is read');
+    t.advance(0);
+    assert.deepEqual(sent.map((m) => m.type), ['run']);
+    assert.equal((sent[0] as RunMessage).run.series[0]!.rows, 3000);
+    t.advance(1000);
+    assert.equal(sent.length, 1, 'no partial updates');
     s.dispose();
   });
 

@@ -22,10 +22,10 @@ describe('comparison', () => {
   it('lists every method once, in order of appearance', () => assert.deepEqual(compareMethods(runs), ['stl', 'aft']));
 
   it('takes the probe of all sources, the best one, or a named one', () => {
-    assert.equal(probeAccuracy(runs[0]!, 'psi'), 0.65);
-    assert.equal(probeAccuracy(runs[0]!, 'max'), 0.6);
-    assert.ok(Math.abs(probeAccuracy(runs[0]!, 'b') - 0.5) < 1e-12);
-    assert.ok(Number.isNaN(probeAccuracy(runs[0]!, 'nope')));
+    assert.equal(probeAccuracy(runs[0], 'psi'), 0.65);
+    assert.equal(probeAccuracy(runs[0], 'max'), 0.6);
+    assert.ok(Math.abs(probeAccuracy(runs[0], 'b') - 0.5) < 1e-12);
+    assert.ok(Number.isNaN(probeAccuracy(runs[0], 'nope')));
   });
 
   it('correlates each method across runs', () => {
@@ -47,7 +47,7 @@ describe('stats', () => {
     const s = smoothEma([2, NaN, 2, 2], 0.9);
     assert.equal(s[0], 2);
     assert.ok(Number.isNaN(s[1]));
-    assert.ok(Math.abs(s[3]! - 2) < 1e-12);
+    assert.ok(Math.abs(s[3] - 2) < 1e-12);
     assert.deepEqual(smoothEma([1, 2], 0), [1, 2]);
   });
 });

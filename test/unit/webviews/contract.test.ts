@@ -62,7 +62,7 @@ describe('applyUpdate', () => {
   it('replaces series and ρ by key, adds new ones, keeps the rest', () => {
     const next = applyUpdate(run, { type: 'update', runId: 'r', series: [series('b', 5), series('c', 1)], rho: [{ method: 'aft', seed: 0, segments: [], values: [1] }] });
     assert.deepEqual(next.series.map((s) => [s.id, s.rows]), [['a', 1], ['b', 5], ['c', 1]]);
-    assert.deepEqual(next.rho[0]!.values, [1]);
+    assert.deepEqual(next.rho[0].values, [1]);
     assert.equal(next.status, run.status);
   });
 

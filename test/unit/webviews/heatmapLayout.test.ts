@@ -49,9 +49,9 @@ describe('layoutHeatmap', () => {
   it('sorts each source by value, largest first, and hover finds the sorted feature', () => {
     const values = [0.1, 0.9, 0.5, 0.3, /* second source */ 0.2, 0.8];
     const layout = layoutHeatmap(segs(4, 2), values, { width: 400, sortByValue: true });
-    assert.deepEqual([...layout.blocks[0]!.order], [1, 2, 3, 0]);
-    assert.deepEqual([...layout.blocks[1]!.order], [1, 0]);
-    const b = layout.blocks[1]!;
+    assert.deepEqual([...layout.blocks[0].order], [1, 2, 3, 0]);
+    assert.deepEqual([...layout.blocks[1].order], [1, 0]);
+    const b = layout.blocks[1];
     const o = cellOrigin(b, 0);
     const hit = hitTest(layout, o.x + 1, o.y + 1, values);
     assert.equal(hit?.block.name, 's1');
@@ -63,7 +63,7 @@ describe('layoutHeatmap', () => {
   it('hit-testing outside the cells finds nothing', () => {
     const layout = layoutHeatmap(segs(5), [1, 2, 3, 4, 5], { width: 400, sortByValue: false });
     assert.equal(hitTest(layout, -5, -5, [1, 2, 3, 4, 5]), undefined);
-    const b = layout.blocks[0]!;
+    const b = layout.blocks[0];
     // 5 features in a 3×2 grid: the sixth position is empty.
     assert.equal(b.cols, 3);
     const empty = cellOrigin(b, 5);
@@ -72,7 +72,7 @@ describe('layoutHeatmap', () => {
 
   it('summarises each source, ignoring values that are not finite', () => {
     const layout = layoutHeatmap(segs(3), [1, NaN, 3], { width: 100, sortByValue: true });
-    const b = layout.blocks[0]!;
+    const b = layout.blocks[0];
     assert.equal(b.mean, 2);
     assert.equal(b.min, 1);
     assert.equal(b.max, 3);

@@ -20,7 +20,7 @@ describe('lttb', () => {
       assert.equal(idx.length, c.expectLength);
       assert.equal(idx[0], 0);
       assert.equal(idx.at(-1), c.n - 1);
-      for (let i = 1; i < idx.length; i++) assert.ok(idx[i]! > idx[i - 1]!, 'indices ascend');
+      for (let i = 1; i < idx.length; i++) assert.ok(idx[i] > idx[i - 1], 'indices ascend');
     });
   }
 

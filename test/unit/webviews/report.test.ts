@@ -27,7 +27,7 @@ describe('reportPage', () => {
   });
 
   it('allows the inline script and style by hash and nothing from a network', () => {
-    const csp = /http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(page)![1]!;
+    const csp = /http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(page)![1];
     const js = inlineSafe('console.log("</script>")', 'script');
     const hash = createHash('sha256').update(js).digest('base64');
     assert.ok(csp.includes(`script-src &#39;sha256-${hash}&#39;`));

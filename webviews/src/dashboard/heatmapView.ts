@@ -64,6 +64,9 @@ export class HeatmapView {
   private layout: HeatmapLayout | undefined;
   private lastWidth = 0;
   private controlsKey = '';
+  private drawKey = '';
+  private lastRho: readonly RhoSnapshot[] | undefined;
+  private choices = new Map<string, Shown>();
 
   constructor(
     private readonly host: Host,
@@ -91,18 +94,28 @@ export class HeatmapView {
 
   setTheme(theme: Theme): void {
     this.theme = theme;
+    this.drawKey = '';
     if (this.run) this.draw();
   }
 
   render(run: RunView): void {
     this.run = run;
-    const choices = heatmapChoices(run.rho);
+    if (run.rho !== this.lastRho) {
+      this.lastRho = run.rho;
+      this.choices = heatmapChoices(run.rho);
+    }
+    const choices = this.choices;
     const key = [...choices.keys()].join();
     if (key !== this.controlsKey) {
       this.controlsKey = key;
       this.renderControls(choices);
     }
-    this.shown = (this.ui.choice !== undefined ? choices.get(this.ui.choice) : undefined) ?? choices.values().next().value;
+    const shown = (this.ui.choice !== undefined ? choices.get(this.ui.choice) : undefined) ?? choices.values().next().value;
+    // Metrics updates arrive ten times a second; redraw only when the ρ shown or the view changed.
+    const drawKey = `${shown?.label ?? ''}|${this.ui.sort}|${this.width()}`;
+    if (shown && this.shown && shown.snapshot.values === this.shown.snapshot.values && drawKey === this.drawKey) return;
+    this.shown = shown;
+    this.drawKey = drawKey;
     this.empty.hidden = this.shown !== undefined;
     this.card.root.hidden = this.shown === undefined;
     this.draw();

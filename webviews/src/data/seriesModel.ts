@@ -41,20 +41,29 @@ class Series {
   add(row: MetricsRow): void {
     const n = this.step.length;
     this.step.push(row.step);
-    const values: Record<string, number> = {};
-    for (const m of METRICS) values[m] = row[m];
-    for (const [source, r] of Object.entries(row.rho ?? {})) values[rhoCurveKey(source)] = r.mean;
-    for (const [key, v] of Object.entries(values)) {
-      let col = this.columns.get(key);
-      if (!col) {
-        // A curve that starts late (a source first reported mid-run) is padded with gaps.
-        col = new Column();
-        for (let i = 0; i < n; i++) col.push(NaN);
-        this.columns.set(key, col);
+    for (const m of METRICS) this.column(m, n).push(row[m]);
+    let rhoCount = 0;
+    if (row.rho) {
+      for (const source in row.rho) {
+        this.column(rhoCurveKey(source), n).push(row.rho[source].mean);
+        rhoCount++;
       }
-      col.push(v);
     }
-    for (const [key, col] of this.columns) if (!(key in values)) col.push(NaN);
+    // A source missing from this row (or a row without ρ) leaves a gap in its curve.
+    if (this.columns.size > METRICS.length + rhoCount) {
+      for (const col of this.columns.values()) if (col.length === n) col.push(NaN);
+    }
+  }
+
+  /** The column for a curve; one that starts late (a source first reported mid-run) begins with gaps. */
+  private column(key: string, n: number): Column {
+    let col = this.columns.get(key);
+    if (!col) {
+      col = new Column();
+      for (let i = 0; i < n; i++) col.push(NaN);
+      this.columns.set(key, col);
+    }
+    return col;
   }
 }
 
