@@ -168,7 +168,8 @@ export class Studio implements vscode.Disposable {
     };
     reg('aft.newExperiment', (t) => newExperimentCommand(t));
     reg('aft.runExperiment', (arg) => runExperimentCommand(this, arg));
-    reg('aft.runMethod', (arg) => runMethodCommand(this, arg));
+    // The "Run <method> only" code lens passes the method: it runs at once, without the picker.
+    reg('aft.runMethod', (arg, method) => (typeof method === 'string' ? runExperimentCommand(this, arg, [method]) : runMethodCommand(this, arg)));
     reg('aft.stopRun', (arg) => stopRunCommand(this, arg));
     reg('aft.extractFeatures', (arg) => extractFeaturesCommand(this, arg));
     reg('aft.showDashboard', () => showDashboardCommand());

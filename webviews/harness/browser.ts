@@ -52,7 +52,10 @@ export async function rendered(page: Page, n = 1, timeout = 15_000): Promise<voi
 }
 
 export interface LiveDashboard extends Watched {
-  session: DashboardSession;
+  /** Creates the host session (done at once unless `deferSession`). */
+  start(): DashboardSession;
+  /** Resolves once the page has sent `ready`. */
+  whenReady(): Promise<void>;
   /** Every message the host sent, in order. */
   sent: HostMessage[];
   close(): Promise<void>;
@@ -62,21 +65,32 @@ export interface LiveDashboard extends Watched {
  * The dashboard page as VS Code would show it (same HTML and CSP, the bundle from dist/webviews),
  * its host a `DashboardSession` on `runDir`.
  */
-export async function openLiveDashboard(browser: Browser, runDir: string, opts: SessionOptions & { colorScheme?: 'light' | 'dark' } = {}): Promise<LiveDashboard> {
+export async function openLiveDashboard(browser: Browser, runDir: string, opts: SessionOptions & { colorScheme?: 'light' | 'dark'; deferSession?: boolean } = {}): Promise<LiveDashboard> {
   const w = await watchedPage(browser, opts.colorScheme ? { colorScheme: opts.colorScheme } : {});
   const { page } = w;
   const sent: HostMessage[] = [];
   let chain: Promise<unknown> = Promise.resolve();
   const post = (m: HostMessage): void => {
     sent.push(m);
-    // One at a time, in order, like VS Code's postMessage.
-    chain = chain.then(() => page.evaluate((msg) => window.postMessage(msg, '*'), m)).catch(() => undefined);
+    // One at a time, in order, like VS Code's postMessage; as JSON text, which crosses the
+    // DevTools protocol far faster than Playwright's value-by-value argument encoding.
+    const json = JSON.stringify(m);
+    chain = chain.then(() => page.evaluate((text) => window.postMessage(JSON.parse(text), '*'), json)).catch(() => undefined);
   };
-  // The session posts nothing before the page's `ready`, so it can start reading now.
-  const session = new DashboardSession(runDir, post, opts);
+  let session: DashboardSession | undefined;
+  let pageReady = false;
+  const start = (): DashboardSession => {
+    session = new DashboardSession(runDir, post, opts);
+    if (pageReady) session.onReady();
+    return session;
+  };
   await page.exposeFunction('__aftToHost', (m: { type?: string }) => {
-    if (m.type === 'ready') session.onReady();
+    if (m.type !== 'ready') return;
+    pageReady = true;
+    session?.onReady();
   });
+  // The session posts nothing before the page's `ready`, so it can start reading at once.
+  if (!opts.deferSession) start();
   // A string, not a function: tsx's transform would add helpers the page does not have.
   await page.addInitScript({
     content: `window.acquireVsCodeApi = () => ({
@@ -92,10 +106,13 @@ export async function openLiveDashboard(browser: Browser, runDir: string, opts: 
   await page.goto(pathToFileURL(path.join(dir, 'index.html')).href);
   return {
     ...w,
-    session,
     sent,
+    start,
+    whenReady: async () => {
+      while (!pageReady) await new Promise((r) => setTimeout(r, 5));
+    },
     close: async () => {
-      session.dispose();
+      session?.dispose();
       await chain;
       await page.close();
       fs.rmSync(dir, { recursive: true, force: true });

@@ -96,7 +96,8 @@ export class OnnxSession {
       extra: { session: { intra_op: { allow_spinning: '0' } } },
       ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
     };
-    const label = path.relative(process.cwd(), file) || file;
+    const rel = path.relative(process.cwd(), file);
+    const label = rel && !rel.startsWith('..') ? rel : file;
     if (opts.device !== 'cpu') {
       const cuda = cudaProviderInstalled();
       let reason = cuda.reason;
