@@ -208,6 +208,7 @@ export async function launchStudio(files: Record<string, string>, settings: Reco
   fs.mkdirSync(SHOTS, { recursive: true });
   const vsix = packageExtension();
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-e2e-'));
+  if (process.env.AFT_E2E_KEEP === '1') console.log(`e2e profile, logs and workspace (kept): ${base}`);
   const workspace = path.join(base, 'workspace');
   const userDataDir = path.join(base, 'user-data');
   const extensionsDir = path.join(base, 'extensions');
@@ -244,9 +245,16 @@ export async function launchStudio(files: Record<string, string>, settings: Reco
     close: async () => {
       await browser.close().catch(() => undefined);
       await server.stop();
-      // Nothing of a test may outlive it (code-server stops its extension host, which stops the
-      // sidecar and the language server; this catches the case where that chain broke).
-      for (const pid of pidsMatching(extensionsDir)) process.kill(pid, 'SIGKILL');
+      // Nothing of a test may outlive it: code-server stops its extension host, and the sidecar
+      // and the language server exit when it does (about a second later). Whatever is still
+      // running after 5 s is killed, and said.
+      const deadline = Date.now() + 5000;
+      while (pidsMatching(extensionsDir).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const left = pidsMatching(extensionsDir);
+      if (left.length) console.log(`killing what outlived code-server by 5 s: ${left.join(', ')}`);
+      for (const pid of left) process.kill(pid, 'SIGKILL');
+      // AFT_E2E_KEEP=1 keeps the profile (logs included) and the workspace.
+      if (process.env.AFT_E2E_KEEP !== '1') fs.rmSync(base, { recursive: true, force: true });
     },
   };
 }

@@ -111,9 +111,11 @@ describe('experiment-file language server, end to end in code-server', { skip: E
   });
 
   it('shows exactly the expected problems from source aft in the Problems panel', async () => {
+    const opened = Date.now();
     await openFile(page, 'typos.aft.yaml');
     await runCommand(page, 'View: Focus Problems');
     const got = await problemsSettled(expected.length, 'on open', 30_000);
+    console.log(`problems shown ${Date.now() - opened} ms after opening the file (the extension activates and starts the server)`);
     assertProblems(got, []);
     // Still exactly these a moment later: nothing arrives twice (a second client or validator).
     await page.waitForTimeout(1000);
@@ -132,7 +134,7 @@ describe('experiment-file language server, end to end in code-server', { skip: E
     const got = await problemsSettled(expected.length - 1, 'after typing noise', 5000);
     console.log(`problem gone ${Date.now() - typed} ms after the keystroke`);
     assertProblems(got, ['5:20']);
-    await assertSaved(/^  - \{ name: noise, noise: 256 \}$/);
+    await assertSaved(/^ {2}- \{ name: noise, noise: 256 \}$/);
   });
 
   it('applies the quick fix for a misspelt value from Ctrl+.', async () => {
@@ -170,6 +172,7 @@ describe('experiment-file language server, end to end in code-server', { skip: E
     await token('train:', /^batch$/).hover();
     const hover = page.locator('.monaco-hover:not(.hidden)', { hasText: 'train.batch' });
     await hover.waitFor({ timeout: 10_000 });
+    await page.waitForTimeout(300); // its fade-in, for the screenshot
     const text = await hover.innerText();
     assert.ok(text.includes(description), `the hover shows "${description}": ${text}`);
     assert.match(text, /integer/);

@@ -37,8 +37,8 @@ describe('compare runs', () => {
     const dirs = [fakeRun(ws, 'a', 0.5, { stl: 0.8, aft: 0.81 }), fakeRun(ws, 'b', 0.7, { stl: 0.8, aft: 0.85 }), fakeRun(ws, 'c', 0.9, { stl: 0.81, aft: 0.9 })];
     const c = compareRuns(dirs);
     assert.deepEqual(c.methods, ['stl', 'aft']);
-    assert.ok(c.correlation.aft!.r! > 0.95);
-    assert.equal(c.correlation.aft!.n, 3);
+    assert.ok(c.correlation.aft.r! > 0.95);
+    assert.equal(c.correlation.aft.n, 3);
     const table = comparisonTable(c);
     assert.match(table, /linear probe\s+50\.00\s+70\.00\s+90\.00/);
     assert.match(table, /aft\s+81\.00 ± 1\.00/);

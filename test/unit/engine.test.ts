@@ -45,13 +45,13 @@ describe('engine on .npy data', () => {
       assert.equal(Object.keys(m.test_accuracy.per_seed).length, 1);
     }
     // aft-rbf has a grid of two β: it was tuned on the holdout and the choice is recorded.
-    const tuning = summary.methods['aft-rbf']!.tuning[0]!;
+    const tuning = summary.methods['aft-rbf'].tuning[0];
     assert.deepEqual(tuning.candidates.map((c) => c.beta), [1, 10]);
-    assert.ok([1, 10].includes(summary.methods['aft-rbf']!.beta));
+    assert.ok([1, 10].includes(summary.methods['aft-rbf'].beta));
     // ρ: learned for sigmoid ρ, frozen at 0.5 for identity; per source segment.
-    assert.deepEqual(Object.keys(summary.methods.aft!.rho_mean_by_source!), ['clip', 'noise']);
-    assert.ok(Math.abs(summary.methods['aft-fixed']!.rho_mean_by_source!.clip! - 0.5) < 1e-6);
-    assert.notEqual(summary.methods.aft!.rho_mean_by_source!.clip, 0.5);
+    assert.deepEqual(Object.keys(summary.methods.aft.rho_mean_by_source!), ['clip', 'noise']);
+    assert.ok(Math.abs(summary.methods['aft-fixed'].rho_mean_by_source!.clip - 0.5) < 1e-6);
+    assert.notEqual(summary.methods.aft.rho_mean_by_source!.clip, 0.5);
     const rho = JSON.parse(fs.readFileSync(path.join(out.dir, 'rho', 'aft', 'seed-0.json'), 'utf8')) as { values: number[]; segments: { name: string; width: number }[] };
     assert.equal(rho.values.length, 6 + 16);
     assert.deepEqual(rho.segments.map((s) => [s.name, s.width]), [['clip', 6], ['noise', 16]]);
@@ -72,9 +72,9 @@ describe('engine on .npy data', () => {
     for (const [name, m] of Object.entries(s.methods)) assert.ok(Number.isFinite(m.test_accuracy.mean) && m.test_accuracy.mean > 0.4, `${name}: ${m.test_accuracy.mean}`);
     // The toy "clip" features encode the class; the noise source does not.
     const [clip, noise] = s.sources;
-    assert.ok(clip!.linear_probe_accuracy! > 0.9, `clip probe ${clip!.linear_probe_accuracy}`);
-    assert.ok(noise!.linear_probe_accuracy! < 0.6, `noise probe ${noise!.linear_probe_accuracy}`);
-    assert.ok(clip!.logme_score! > noise!.logme_score!);
+    assert.ok(clip.linear_probe_accuracy! > 0.9, `clip probe ${clip.linear_probe_accuracy}`);
+    assert.ok(noise.linear_probe_accuracy! < 0.6, `noise probe ${noise.linear_probe_accuracy}`);
+    assert.ok(clip.logme_score! > noise.logme_score!);
     assert.ok(s.linear_probe_concat! > 0.8);
   });
 
@@ -119,7 +119,7 @@ describe('engine on .npy data', () => {
       fs.writeFileSync(exp, fs.readFileSync(ablation, 'utf8'));
       await assert.rejects(run(exp, ws), (e: unknown) => e instanceof AftError && e.code === 'bad_input' && pattern.test(e.message) && Boolean(e.location?.file));
       const runs = fs.readdirSync(path.join(ws, '.aft', 'runs'));
-      assert.equal(readRunStatus(path.join(ws, '.aft', 'runs', runs[0]!)).state, 'failed');
+      assert.equal(readRunStatus(path.join(ws, '.aft', 'runs', runs[0])).state, 'failed');
     });
   }
 });

@@ -12,7 +12,7 @@ function minimise(kind: OptimizerKind, lr: number, steps: number, weightDecay = 
   const opt = new Optimizer(kind, [{ params: [p], lr, weightDecay }]);
   for (let i = 0; i < steps; i++) {
     const { grads } = tf.variableGrads(() => tf.sum(tf.square(tf.sub(p, target))), [p]);
-    opt.apply(new Map<Variable, Tensor>([[p, grads[p.name]!]]), 1);
+    opt.apply(new Map<Variable, Tensor>([[p, grads[p.name]]]), 1);
     tf.dispose(grads);
   }
   return Array.from(p.dataSync());
@@ -26,13 +26,13 @@ describe('optimiser and schedule', () => {
   for (const [kind, lr] of [['adam', 0.05], ['sgd', 0.05]] as const) {
     it(`${kind} reaches the minimum of a quadratic`, () => {
       const [a, b] = minimise(kind, lr, 400);
-      assert.ok(Math.abs(a! - 1) < 1e-2 && Math.abs(b! - 1) < 1e-2, `ended at ${a}, ${b}`);
+      assert.ok(Math.abs(a - 1) < 1e-2 && Math.abs(b - 1) < 1e-2, `ended at ${a}, ${b}`);
     });
   }
 
   it('decoupled weight decay pulls the solution toward 0', () => {
     const [a] = minimise('adam', 0.05, 400, 0.5);
-    assert.ok(a! < 0.95, `weight decay had no effect (${a})`);
+    assert.ok(a < 0.95, `weight decay had no effect (${a})`);
   });
 
   it('cosine schedule goes from 1 to 0; constant stays 1', () => {

@@ -21,8 +21,9 @@ export interface SessionOptions {
   pollMs?: number;
   minIntervalMs?: number;
   maxPoints?: number;
-  /** Bytes of metrics.jsonl read per poll (tests make it small). */
+  /** metrics.jsonl slice size and time budget per poll (tests make them small). */
   chunkBytes?: number;
+  budgetMs?: number;
   timers?: Timers;
   log?: Logger;
 }
@@ -68,7 +69,7 @@ export class DashboardSession {
     this.timers = opts.timers ?? realTimers;
     this.log = opts.log ?? silentLogger;
     this.pollMs = opts.pollMs ?? 250;
-    this.reader = new RunReader(runDir, opts.chunkBytes ? { chunkBytes: opts.chunkBytes } : {});
+    this.reader = new RunReader(runDir, { ...(opts.chunkBytes ? { chunkBytes: opts.chunkBytes } : {}), ...(opts.budgetMs !== undefined ? { budgetMs: opts.budgetMs } : {}) });
     this.acc = new RunAccumulator(path.basename(runDir), runDir, opts.maxPoints ?? DEFAULT_MAX_POINTS);
     this.throttle = new Throttle(() => this.flush(), opts.minIntervalMs ?? 100, this.timers);
     this.poll();

@@ -14,8 +14,8 @@ export function resultsTable(s: RunSummary): string {
     ...sourceNames.map((n) => (m.rho_mean_by_source?.[n] !== undefined ? m.rho_mean_by_source[n].toFixed(3) : '-')),
   ]);
   const all = [header, ...rows];
-  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
-  const fmt = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
+  const fmt = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i])).join('  ');
   const lines = [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)];
   if (s.sources.length) {
     lines.push('', 'pre-trained sources (linear probe: test accuracy % of a logistic regression on the source\'s features):');

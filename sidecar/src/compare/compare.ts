@@ -35,16 +35,16 @@ export function pearson(x: number[], y: number[]): number | null {
   let sxx = 0;
   let syy = 0;
   for (let i = 0; i < n; i++) {
-    sxy += (x[i]! - mx) * (y[i]! - my);
-    sxx += (x[i]! - mx) ** 2;
-    syy += (y[i]! - my) ** 2;
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) ** 2;
+    syy += (y[i] - my) ** 2;
   }
   return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : null;
 }
 
 function probeOf(s: RunSummary): number | undefined {
   if (s.linear_probe_concat !== undefined) return s.linear_probe_concat;
-  return s.sources.length === 1 ? s.sources[0]!.linear_probe_accuracy : undefined;
+  return s.sources.length === 1 ? s.sources[0].linear_probe_accuracy : undefined;
 }
 
 export function compareRuns(dirs: string[]): Comparison {
@@ -75,7 +75,7 @@ export function compareRuns(dirs: string[]): Comparison {
   const correlation: Comparison['correlation'] = {};
   for (const m of methods) {
     const pts = runs.filter((r) => r.methods[m] && r.probeAccuracy !== undefined);
-    correlation[m] = { r: pearson(pts.map((r) => r.probeAccuracy!), pts.map((r) => r.methods[m]!.mean)), n: pts.length };
+    correlation[m] = { r: pearson(pts.map((r) => r.probeAccuracy!), pts.map((r) => r.methods[m].mean)), n: pts.length };
   }
   return { runs, methods, correlation };
 }
@@ -87,10 +87,10 @@ export function comparisonTable(c: Comparison): string {
   const rows = c.methods.map((m) => [
     m,
     ...c.runs.map((r) => (r.methods[m] ? `${pct(r.methods[m].mean)} ± ${pct(r.methods[m].se)}` : '-')),
-    c.correlation[m]!.r !== null ? `${c.correlation[m]!.r!.toFixed(3)} (n=${c.correlation[m]!.n})` : `n/a (n=${c.correlation[m]!.n}, needs ≥3 runs)`,
+    c.correlation[m].r !== null ? `${c.correlation[m].r.toFixed(3)} (n=${c.correlation[m].n})` : `n/a (n=${c.correlation[m].n}, needs ≥3 runs)`,
   ]);
   const all = [header, probeRow, ...rows];
-  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
-  const fmt = (r: string[]): string => r.map((x, i) => x.padEnd(widths[i]!)).join('  ');
+  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
+  const fmt = (r: string[]): string => r.map((x, i) => x.padEnd(widths[i])).join('  ');
   return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), fmt(probeRow), ...rows.map(fmt)].join('\n');
 }

@@ -59,7 +59,7 @@ export function loadCheckpoint(model: DownstreamModel, file: string): void {
     if (weights.length !== names.length) {
       throw badInput(`the tfjs checkpoint has ${weights.length} weights but the model has ${names.length} (${names.join(', ')})`, { file, field: 'downstream.init' });
     }
-    names.forEach((n, i) => assign(model, n, weights[i]!.tensor, `weight '${weights[i]!.name}'`, file));
+    names.forEach((n, i) => assign(model, n, weights[i].tensor, `weight '${weights[i].name}'`, file));
     return;
   }
   const { tensors } = readSafetensors(file);

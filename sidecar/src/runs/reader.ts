@@ -25,11 +25,10 @@ export interface RunChanges {
   more: boolean;
 }
 
-/**
- * Reads at most this much of metrics.jsonl per poll (about 30,000 rows, ~100 ms here), so a
- * long run is taken in slices and the extension host is never blocked for long.
- */
-export const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
+/** metrics.jsonl is read in slices of this size (about 4,000 rows)... */
+export const DEFAULT_CHUNK_BYTES = 1024 * 1024;
+/** ...for at most this long per poll, so the extension host is never blocked for long. */
+export const DEFAULT_BUDGET_MS = 50;
 
 export class RunReader {
   private offset = 0;
@@ -40,7 +39,7 @@ export class RunReader {
   constructor(
     readonly dir: string,
     /** What to read besides status and summary (the comparison view needs neither). */
-    private readonly parts: { metrics?: boolean; rho?: boolean; chunkBytes?: number } = {},
+    private readonly parts: { metrics?: boolean; rho?: boolean; chunkBytes?: number; budgetMs?: number } = {},
   ) {}
 
   /** What changed since the last call (everything, on the first). */
@@ -105,32 +104,40 @@ export class RunReader {
       this.lineNo = 0;
     }
     if (size === this.offset) return;
-    const chunk = this.parts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
-    const length = Math.min(size - this.offset, chunk);
-    const buf = Buffer.allocUnsafe(length);
+    const started = performance.now();
+    const budget = this.parts.budgetMs ?? DEFAULT_BUDGET_MS;
     const fd = fs.openSync(file, 'r');
+    let waiting = false;
     try {
-      fs.readSync(fd, buf, 0, length, this.offset);
+      // Slices of about a megabyte (faster to decode and parse than big ones), as many as fit
+      // in the time budget; what is left is read by the next poll.
+      for (let first = true; this.offset < size && (first || performance.now() - started < budget); first = false) {
+        const chunk = this.parts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+        const length = Math.min(size - this.offset, chunk);
+        const buf = Buffer.allocUnsafe(length);
+        fs.readSync(fd, buf, 0, length, this.offset);
+        // Cut at the last newline; the rest (a line being written, or a split multi-byte
+        // character) is read again next time.
+        const lastNl = buf.lastIndexOf(0x0a);
+        if (lastNl < 0) {
+          if (length < chunk) {
+            waiting = true; // a line still being written: the next poll reads it
+            break;
+          }
+          this.parts.chunkBytes = chunk * 2; // a line longer than a slice
+          continue;
+        }
+        const body = buf.subarray(0, lastNl + 1);
+        this.offset += body.length;
+        // Metrics are nearly always ASCII, which decodes faster as latin1.
+        const text = body.toString(isAscii(body) ? 'latin1' : 'utf8');
+        parseMetricsLines(text, this.lineNo, file, changes);
+        this.lineNo += countLines(text);
+      }
     } finally {
       fs.closeSync(fd);
     }
-    // Cut at the last newline; the rest (a line being written, or a split multi-byte character)
-    // is read again next time.
-    const lastNl = buf.lastIndexOf(0x0a);
-    if (lastNl < 0) {
-      // A line longer than a chunk: the next poll reads a bigger one.
-      if (length === chunk) this.parts.chunkBytes = chunk * 2;
-      changes.more = length === chunk;
-      return;
-    }
-    const complete = lastNl + 1;
-    this.offset += complete;
-    changes.more = this.offset < size;
-    // Metrics are nearly always ASCII, which decodes several times faster as latin1.
-    const body = buf.subarray(0, complete);
-    const text = body.toString(isAscii(body) ? 'latin1' : 'utf8');
-    parseMetricsLines(text, this.lineNo, file, changes);
-    this.lineNo += countLines(text);
+    changes.more = waiting === false && this.offset < size;
   }
 
   private rhoFiles(): string[] {

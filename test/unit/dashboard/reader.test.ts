@@ -20,6 +20,28 @@ describe('RunReader', () => {
     assert.equal(r.poll().rows.length, 0);
   });
 
+  it('reads the same rows whatever the slice size, lines longer than a slice included', () => {
+    const dir = tempRun();
+    appendRows(dir, Array.from({ length: 500 }, (_, i) => row('aft', i % 3, i + 1, { method: i % 7 ? 'aft' : 'ρ-method' })));
+    const all = (chunkBytes: number): string => {
+      const r = new RunReader(dir, { chunkBytes, budgetMs: 0 });
+      const steps: string[] = [];
+      let polls = 0;
+      for (let more = true; more; polls++) {
+        const c = r.poll();
+        assert.deepEqual(c.problems, []);
+        steps.push(...c.rows.map((x) => `${x.method}:${x.step}`));
+        more = c.more;
+      }
+      assert.ok(chunkBytes > 10_000 || polls > 1, 'small slices take several polls');
+      return steps.join(',');
+    };
+    const expected = all(1 << 20);
+    assert.equal(expected.split(',').length, 500);
+    assert.ok(expected.includes('ρ-method:1'), 'UTF-8 names survive');
+    for (const size of [64, 1000, 4096]) assert.equal(all(size), expected, `slices of ${size} bytes`);
+  });
+
   it('skips bad lines with their line numbers and keeps the good ones', () => {
     const dir = tempRun();
     appendRows(dir, [row('aft', 0, 1), 'not json', JSON.stringify({ method: 3 }), row('aft', 0, 2)]);
