@@ -57,14 +57,17 @@ describe('experiment-file language server, end to end in code-server', { skip: E
 
   /** The Problems panel's rows once they have settled to `count` from source `aft`; nothing else may be listed. */
   const problemsSettled = async (count: number, what: string, timeoutMs = 10_000): Promise<Problem[]> => {
+    let last: Awaited<ReturnType<typeof problemsShown>> | undefined;
     const shown = await until(
       `${count} problems from aft (${what})`,
       async () => {
-        const s = await problemsShown(page);
-        return s.problems.length === count && s.fileCounts.length === (count ? 1 : 0) ? s : undefined;
+        last = await problemsShown(page);
+        return last.problems.length === count && last.fileCounts.length === (count ? 1 : 0) ? last : undefined;
       },
       timeoutMs,
-    );
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}; the Problems panel shows:\n${last?.problems.map((p) => `${p.line}:${p.column} ${p.source} ${p.message}`).join('\n') ?? '(nothing readable)'}`);
+    });
     assert.deepEqual(shown.fileCounts, count ? [count] : [], 'the file row counts the same problems');
     assert.deepEqual(
       shown.problems.filter((p) => p.source !== 'aft'),

@@ -51,6 +51,36 @@ export async function rendered(page: Page, n = 1, timeout = 15_000): Promise<voi
   await page.waitForFunction((k) => Number(document.body.dataset.rendered ?? 0) >= k, n, { timeout });
 }
 
+/** A few of VS Code's Dark Modern theme colours, as VS Code sets them on a webview. */
+const DARK_MODERN: Record<string, string> = {
+  'font-family': 'system-ui, sans-serif',
+  'font-size': '13px',
+  'editor-background': '#1f1f1f',
+  'editor-foreground': '#cccccc',
+  foreground: '#cccccc',
+  descriptionForeground: '#9d9d9d',
+  'panel-border': '#2b2b2b',
+  'widget-border': '#313131',
+  'editorWidget-background': '#202020',
+  'sideBar-background': '#181818',
+  'sideBarSectionHeader-background': '#181818',
+  'button-background': '#0078d4',
+  'button-foreground': '#ffffff',
+  'button-secondaryBackground': '#313131',
+  'button-secondaryForeground': '#cccccc',
+  'badge-background': '#616161',
+  'badge-foreground': '#f8f8f8',
+  'charts-foreground': '#cccccc',
+  'charts-lines': 'rgba(204, 204, 204, 0.5)',
+  'charts-blue': '#3794ff',
+  'charts-red': '#f14c4c',
+  'charts-green': '#89d185',
+  'charts-yellow': '#cca700',
+  'charts-orange': '#d18616',
+  'charts-purple': '#b180d7',
+  errorForeground: '#f85149',
+};
+
 export interface LiveDashboard extends Watched {
   /** Creates the host session (done at once unless `deferSession`). */
   start(): DashboardSession;
@@ -98,6 +128,15 @@ export async function openLiveDashboard(browser: Browser, runDir: string, opts: 
       getState: () => window.__aftState,
       setState: (s) => { window.__aftState = s; },
     });`,
+  });
+  // What VS Code does for every webview: its theme's colours as CSS variables on <html> and the
+  // theme kind as a class on <body> (values of the Dark Modern theme).
+  await page.addInitScript({
+    content: `(() => {
+      const vars = ${JSON.stringify(DARK_MODERN)};
+      for (const [k, v] of Object.entries(vars)) document.documentElement.style.setProperty('--vscode-' + k, v);
+      document.addEventListener('DOMContentLoaded', () => document.body.classList.add('vscode-dark'));
+    })();`,
   });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-webview-'));
   const n = nonce();

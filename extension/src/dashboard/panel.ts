@@ -19,6 +19,7 @@ export function webviewRoot(context: vscode.ExtensionContext): vscode.Uri {
   return vscode.Uri.joinPath(context.extensionUri, 'dist', 'webviews');
 }
 
+/** Options for `createWebviewPanel` (the panel options can be set only there). */
 export function webviewOptions(context: vscode.ExtensionContext): vscode.WebviewPanelOptions & vscode.WebviewOptions {
   // Not retained when hidden: a hidden dashboard costs no memory, and on showing again the
   // webview sends `ready` and gets the whole run (its UI state comes back from setState).
@@ -36,7 +37,8 @@ export function wirePanel(
   log: Logger,
 ): vscode.Disposable {
   const root = webviewRoot(context);
-  panel.webview.options = webviewOptions(context);
+  // Set again here for panels VS Code revived after a reload (created without our options).
+  panel.webview.options = { enableScripts: true, localResourceRoots: [root] };
   panel.title = title;
   panel.webview.html = webviewHtml({
     cspSource: panel.webview.cspSource,

@@ -1,9 +1,5 @@
 /** `aft export RUN [--method M] [--seed S] --out model.onnx`: see export/exportRun.ts. */
-import * as path from 'node:path';
-import { exportRun, type ExportReport } from '../export/exportRun';
-import { resolveRunDir } from '../report/report';
-import { ONNX_DEVICES, type OnnxDevice } from '../runtime/onnx';
-import { initBackend } from '../runtime/tf';
+import { exportModel, type ExportReport } from '../export/exportRun';
 import { badInput } from '../util/errors';
 
 function costTable(r: ExportReport): string {
@@ -19,11 +15,17 @@ export async function exportCommand(args: string[], v: { out?: string; method?: 
   if (!v.out) throw badInput('aft export needs --out FILE.onnx');
   const seed = v.seed !== undefined ? Number(v.seed) : undefined;
   if (seed !== undefined && (!Number.isInteger(seed) || seed < 0)) throw badInput(`--seed expects a non-negative integer, got '${v.seed}'`);
-  if (v.device !== undefined && !(ONNX_DEVICES as readonly string[]).includes(v.device)) throw badInput(`--device must be one of ${ONNX_DEVICES.join(', ')}, got '${v.device}'`);
-  const runDir = resolveRunDir(args[0], path.resolve(v.workspace ?? process.cwd()));
-  const log = (m: string): void => void process.stderr.write(`${m}\n`);
-  await initBackend((v.backend ?? 'auto') as 'auto', log);
-  const r = await exportRun({ runDir, out: v.out, log, ...(v.method ? { method: v.method } : {}), ...(seed !== undefined ? { seed } : {}), ...(v.device ? { device: v.device as OnnxDevice } : {}) });
+  const r = await exportModel({
+    origin: 'aft export',
+    run: args[0],
+    workspaceDir: v.workspace ?? process.cwd(),
+    out: v.out,
+    log: (m) => void process.stderr.write(`${m}\n`),
+    ...(v.method ? { method: v.method } : {}),
+    ...(seed !== undefined ? { seed } : {}),
+    ...(v.device ? { device: v.device } : {}),
+    ...(v.backend ? { backend: v.backend } : {}),
+  });
   if (v.json) {
     process.stdout.write(JSON.stringify(r) + '\n');
     return 0;

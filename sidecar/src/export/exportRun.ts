@@ -7,7 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Dataset } from '../data/dataset';
 import { loadExperimentDataset } from '../data/load';
-import { experimentSchema, type Experiment } from '../experiment/schema';
+import { BACKEND_CHOICES, experimentSchema, type Experiment } from '../experiment/schema';
+import type { ExportReport, ModelCost } from '../protocol/rpc';
+import { resolveRunDir } from '../runs/store';
 import { onnxSourceRefs } from '../features/sources';
 import { resolveOnnxFiles } from '../features/onnxSource';
 import { loadTokenizer } from '../data/tokenizer';
@@ -16,8 +18,8 @@ import { imageBatches, tensorBatches, textBatches } from '../features/onnxInputs
 import { readSafetensors } from '../io/safetensors';
 import { loadCheckpoint } from '../models/checkpoint';
 import { createModel } from '../models/model';
-import { OnnxSession, type OnnxDevice } from '../runtime/onnx';
-import { tf } from '../runtime/tf';
+import { ONNX_DEVICES, OnnxSession, type OnnxDevice } from '../runtime/onnx';
+import { initBackend, tf, type BackendChoice } from '../runtime/tf';
 import { AftError, badInput } from '../util/errors';
 import { writeFileAtomic } from '../util/fsx';
 import { onnxParameterCount, msPerExample } from './cost';
@@ -38,23 +40,42 @@ export interface ExportOptions {
   log: (message: string) => void;
 }
 
-export interface ModelCost {
-  name: string;
-  kind: 'downstream' | 'pretrained';
-  parameters: number | null;
-  msPerExample: number;
+export type { ExportReport, ModelCost };
+
+/**
+ * An export as a front end asks for it (`aft export` arguments, an `aft/export` request): checked
+ * field by field, then the run folder resolved, the tfjs backend started and the model exported.
+ */
+export interface ExportRequest {
+  /** Who asks (`aft export`, `aft/export`): where bad fields are said to be. */
+  origin: string;
+  /** A run folder, or a run id under `<workspaceDir>/.aft/runs`. */
+  run: string;
+  workspaceDir: string;
+  /** Where the .onnx goes (relative paths against `relativeTo`). */
+  out: string;
+  relativeTo?: string;
+  method?: string;
+  seed?: number;
+  device?: string;
+  backend?: string;
+  log: (message: string) => void;
 }
 
-export interface ExportReport {
-  file: string;
-  bytes: number;
-  opset: number;
-  method: string;
-  seed: number;
-  model: string;
-  checkpoint: string;
-  verification: { examples: number; maxAbsDiff: number; tolerance: number; provider: string };
-  cost: { provider: string; batch: number; models: ModelCost[] };
+/** Checks a request's fields (typed bad input naming the field), then exports. Shared by the CLI and the server. */
+export async function exportModel(req: ExportRequest): Promise<ExportReport> {
+  const origin = req.origin;
+  if (typeof req.run !== 'string' || !req.run) throw badInput('expected a run folder (or a run id)', { file: origin, field: 'runDir' });
+  if (typeof req.out !== 'string' || !req.out.trim()) throw badInput('expected the path of the .onnx file to write', { file: origin, field: 'out' });
+  if (req.method !== undefined && (typeof req.method !== 'string' || !req.method)) throw badInput(`expected a method name, got ${JSON.stringify(req.method)}`, { file: origin, field: 'method' });
+  if (req.seed !== undefined && (typeof req.seed !== 'number' || !Number.isInteger(req.seed) || req.seed < 0)) throw badInput(`expected a non-negative integer seed, got ${JSON.stringify(req.seed)}`, { file: origin, field: 'seed' });
+  if (req.device !== undefined && !(ONNX_DEVICES as readonly string[]).includes(req.device)) throw badInput(`must be one of ${ONNX_DEVICES.join(', ')}, got '${req.device}'`, { file: origin, field: 'device' });
+  if (req.backend !== undefined && !(BACKEND_CHOICES as readonly string[]).includes(req.backend)) throw badInput(`must be one of ${BACKEND_CHOICES.join(', ')}, got '${req.backend}'`, { file: origin, field: 'backend' });
+  const runDir = resolveRunDir(req.run, path.resolve(req.workspaceDir), { file: origin, field: 'runDir' });
+  const out = path.resolve(req.relativeTo ?? process.cwd(), req.out);
+  if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw badInput('is a folder; give the path of the .onnx file to write', { file: out, field: 'out' });
+  await initBackend((req.backend ?? 'auto') as BackendChoice, req.log);
+  return exportRun({ runDir, out, log: req.log, ...(req.method !== undefined ? { method: req.method } : {}), ...(req.seed !== undefined ? { seed: req.seed } : {}), ...(req.device ? { device: req.device as OnnxDevice } : {}) });
 }
 
 function readExperiment(runDir: string): Experiment {
@@ -68,14 +89,15 @@ function readExperiment(runDir: string): Experiment {
 function pickCheckpoint(runDir: string, exp: Experiment, method?: string, seed?: number): { file: string; method: string; seed: number } {
   const dir = path.join(runDir, 'checkpoints');
   const have = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.safetensors')) : [];
-  const names = have.map((f) => f.replace(/\.safetensors$/, ''));
+  const names = have.map((f) => f.replace(/\.safetensors$/, '')).sort();
   const m = method ?? (names.some((n) => n.startsWith('aft-seed-')) ? 'aft' : names[0]?.replace(/-seed-\d+$/, ''));
   const s = seed ?? exp.seeds[0] ?? 0;
-  const file = path.join(dir, `${m}-seed-${s}.safetensors`);
-  if (m === undefined || !fs.existsSync(file)) {
-    throw badInput(`no checkpoint for ${m ?? 'any method'} seed ${s}; this run has: ${names.join(', ') || 'none (did it complete?)'}`, { file: runDir });
+  // Only names the run has (never a path built from the request: `../x` must not reach the disk).
+  if (m === undefined || !names.includes(`${m}-seed-${s}`)) {
+    const field = m !== undefined && names.some((n) => n.replace(/-seed-\d+$/, '') === m) ? 'seed' : 'method';
+    throw badInput(`no checkpoint for ${m ?? 'any method'} seed ${s}; this run has: ${names.join(', ') || 'none (did it complete?)'}`, { file: runDir, field });
   }
-  return { file, method: m, seed: s };
+  return { file: path.join(dir, `${m}-seed-${s}.safetensors`), method: m, seed: s };
 }
 
 /** Logits of the tfjs model on the test split, in chunks. */
@@ -161,6 +183,7 @@ export async function exportRun(opts: ExportOptions): Promise<ExportReport> {
     seed: ck.seed,
     model: exp.downstream.model,
     checkpoint: ck.file,
+    parameters: small.parameters ?? parameterCount(weights),
     verification,
     cost: { provider: verification.provider, batch, models },
   };

@@ -8,7 +8,7 @@
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { RunEvent, RunState, RunSummary } from './events';
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** The compute backends a user can ask for (`auto` tries the registry in order). */
 export type BackendChoice = 'auto' | 'gpu' | 'native' | 'wasm' | 'cpu';
@@ -18,6 +18,7 @@ export interface ErrorData {
   /**
    * bad_input: the request or the experiment file is wrong (details say where);
    * busy: the run limit is reached or that file is already running;
+   * cancelled: the request was cancelled (`aft/cancel` with its id);
    * not_available: this version of the sidecar cannot do that yet.
    */
   kind: 'bad_input' | 'run_failed' | 'cancelled' | 'internal' | 'busy' | 'not_available';
@@ -26,7 +27,7 @@ export interface ErrorData {
 }
 
 /** JSON-RPC error codes used with `ErrorData.kind` (the kind is what clients switch on). */
-export const ErrorCodes = { internal: 1, bad_input: 2, busy: 3, not_available: 4 } as const;
+export const ErrorCodes = { internal: 1, bad_input: 2, busy: 3, not_available: 4, cancelled: 5 } as const;
 
 export interface BackendProbe {
   id: string;
@@ -118,16 +119,90 @@ export interface ValidateResult {
   problems: ValidationProblem[];
 }
 
+/** Shard `index` of `count` (0-based): every count-th cache chunk from index (as `aft extract --shard i/n`). */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
 export interface ExtractParams {
+  /** Absolute path of the experiment file. */
   file: string;
+  /** Where `.aft/cache/features/` is written. */
   workspaceDir: string;
+  shard?: Shard;
+  /** Backend for building the built-in teacher (the only source that needs tfjs). */
+  backend?: BackendChoice;
+  /**
+   * The id its progress and log events carry as `runId`, and that `aft/cancel` accepts. The
+   * caller chooses it so that it can cancel before the answer (which comes at the end); one is
+   * made up when absent. Letters, digits, `-` and `_` only.
+   */
+  extractionId?: string;
+}
+
+/** One pre-trained source's cache entry after `aft/extract` (also the `--json` result line of `aft extract`). */
+export interface ExtractEntry {
+  source: string;
+  /** The cache key (the entry's folder name). */
+  key: string;
+  dir: string;
+  /** True when the complete entry was already there and is reused as it is. */
+  cached: boolean;
+  /** False only for a shard that left chunks for other shards to extract. */
+  complete: boolean;
+  chunks: { present: number; total: number };
+  /** Examples extracted by this call (0 when cached) and how long that took. */
+  extracted: number;
+  seconds: number;
+  itemsPerSecond: number | null;
+  /** onnxruntime's execution provider, when this call extracted. */
+  provider: string | null;
+}
+
+export interface ExtractResult {
+  extractionId: string;
+  /** `<workspaceDir>/.aft/cache/features`. */
+  cacheRoot: string;
+  /** One per onnx/builtin source, in file order (none when the experiment has no such source). */
+  entries: ExtractEntry[];
 }
 
 export interface ExportParams {
+  /** A run folder (`<workspace>/.aft/runs/<id>`) of a completed run. */
   runDir: string;
+  /** A method of the run (its summary.json `methods`), and one of its seeds. */
   method: string;
   seed: number;
+  /** Absolute path of the .onnx file to write. */
   out: string;
+  /** Execution provider for the verification and the timings (default auto). */
+  device?: 'auto' | 'cuda' | 'cpu';
+}
+
+/** One row of the inference-cost table. */
+export interface ModelCost {
+  name: string;
+  kind: 'downstream' | 'pretrained';
+  parameters: number | null;
+  msPerExample: number;
+}
+
+/** What `aft/export` answers and `aft export --json` prints. */
+export interface ExportReport {
+  file: string;
+  bytes: number;
+  opset: number;
+  method: string;
+  seed: number;
+  model: string;
+  checkpoint: string;
+  /** Parameters of the exported (small) model. */
+  parameters: number;
+  /** Logits of onnxruntime vs tfjs on the test split; the file is kept only if maxAbsDiff ≤ tolerance. */
+  verification: { examples: number; maxAbsDiff: number; tolerance: number; provider: string };
+  /** ms/example in onnxruntime: the exported model first, then each pre-trained ONNX model. */
+  cost: { provider: string; batch: number; models: ModelCost[] };
 }
 
 /** extension → sidecar: versions, backends, devices and capabilities; sets the run limit. */
@@ -136,14 +211,21 @@ export const Initialize = new RequestType<InitializeParams, InitializeResult, Er
 export const Validate = new RequestType<{ file: string }, ValidateResult, ErrorData>('aft/validate');
 /** extension → sidecar: start a run; answers once the run folder exists, events follow. */
 export const StartRun = new RequestType<RunParams, RunStarted, ErrorData>('aft/run');
-/** extension → sidecar: cancel a run; the loop stops within one training step. */
+/**
+ * extension → sidecar: cancel a run (the loop stops within one training step) or an extraction
+ * (`runId` = its `extractionId`; it stops within one batch, and its request fails `cancelled`).
+ */
 export const CancelRun = new RequestType<{ runId: string }, { cancelled: boolean }, ErrorData>('aft/cancel');
 /** extension → sidecar: the runs of a workspace, newest first. */
 export const ListRuns = new RequestType<{ workspaceDir: string }, RunInfo[], ErrorData>('aft/listRuns');
-/** extension → sidecar: compute and cache the pre-trained features of an experiment. */
-export const ExtractFeatures = new RequestType<ExtractParams, { cacheDir: string }, ErrorData>('aft/extract');
-/** extension → sidecar: export a trained model of a run to ONNX. */
-export const ExportModel = new RequestType<ExportParams, { file: string }, ErrorData>('aft/export');
+/**
+ * extension → sidecar: compute and cache the pre-trained features of an experiment (no
+ * training). Progress (items/s, ETA) and logs arrive as `aft/event`s whose `runId` is the
+ * extraction id; the answer comes when every source is cached (or this shard is done).
+ */
+export const ExtractFeatures = new RequestType<ExtractParams, ExtractResult, ErrorData>('aft/extract');
+/** extension → sidecar: export a trained model of a run to ONNX, verified against tfjs, with its inference cost. */
+export const ExportModel = new RequestType<ExportParams, ExportReport, ErrorData>('aft/export');
 /** extension → sidecar: cancel in-flight runs, wait for their stores to say so, and exit. */
 export const Shutdown = new RequestType0<void, ErrorData>('aft/shutdown');
 /** sidecar → extension: progress, metrics, ρ snapshots, logs, status and results of runs. */

@@ -9,8 +9,6 @@ import type { RunMessage } from '../../../webviews/src/contract';
 import { REPORT_DATA_ID } from '../../../webviews/src/common/reportData';
 import { RunAccumulator } from '../../../webviews/src/data/runAccumulator';
 import { RunReader } from '../runs/reader';
-import { RUNS_DIR } from '../runs/store';
-import { badInput } from '../util/errors';
 import { reportPage } from './html';
 
 export interface WebviewAssets {
@@ -30,13 +28,7 @@ export function readAssets(dir: string, app: 'dashboard' | 'compare'): WebviewAs
   return { js: fs.readFileSync(path.join(dir, `${app}.js`), 'utf8'), css: fs.readFileSync(path.join(dir, `${app}.css`), 'utf8') };
 }
 
-/** A run folder from a path or a run id (looked up in `<workspace>/.aft/runs/`). */
-export function resolveRunDir(run: string, workspaceDir: string): string {
-  const candidates = [path.resolve(run), path.join(workspaceDir, RUNS_DIR, run)];
-  const dir = candidates.find((d) => fs.existsSync(path.join(d, 'status.json')));
-  if (!dir) throw badInput(`no run '${run}': neither ${candidates.join(' nor ')} holds a status.json (aft runs lists the runs)`);
-  return dir;
-}
+export { resolveRunDir } from '../runs/store';
 
 /** The report page for one run. Problems reading it (bad lines, bad files) are returned, not fatal. */
 export function runReportHtml(runDir: string, assets: WebviewAssets): { html: string; problems: string[] } {

@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { MetricsEvent, RunState, RunSummary, Segment } from '../protocol/events';
 import { encodeSafetensors, type StTensor } from '../io/safetensors';
+import { badInput, type SourceLocation } from '../util/errors';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fsx';
 
 export const RUNS_DIR = path.join('.aft', 'runs');
@@ -150,4 +151,12 @@ export function listRuns(workspaceDir: string): { dir: string; status: RunStatus
     }
   }
   return out.sort((a, b) => b.status.started.localeCompare(a.status.started));
+}
+
+/** A run folder from a path or a run id (looked up in `<workspace>/.aft/runs/`). */
+export function resolveRunDir(run: string, workspaceDir: string, where?: SourceLocation): string {
+  const candidates = [path.resolve(run), path.join(workspaceDir, RUNS_DIR, run)];
+  const dir = candidates.find((d) => fs.existsSync(path.join(d, 'status.json')));
+  if (!dir) throw badInput(`no run '${run}': neither ${candidates.join(' nor ')} holds a status.json (aft runs lists the runs)`, where);
+  return dir;
 }

@@ -1,0 +1,111 @@
+/**
+ * The sidecar's `aft/extract` and `aft/export` requests: their parameters checked (typed bad
+ * input naming the field), then the same library functions as `aft extract` and `aft export`.
+ * An extraction is cancellable by its id through `aft/cancel`; the same experiment file is never
+ * extracted twice at once (both would compute the same cache entry).
+ */
+import { randomUUID } from 'node:crypto';
+import * as path from 'node:path';
+import { BACKEND_CHOICES } from '../experiment/schema';
+import { loadExperiment } from '../experiment/load';
+import { exportModel } from '../export/exportRun';
+import { checkShard, extractExperiment } from '../features/extractExperiment';
+import type { RunEvent } from '../protocol/events';
+import type { ExportParams, ExportReport, ExtractParams, ExtractResult } from '../protocol/rpc';
+import { badInput } from '../util/errors';
+import { BusyError } from './runs';
+
+const ID = /^[A-Za-z0-9_-]{1,80}$/;
+
+interface ActiveExtraction {
+  id: string;
+  file: string;
+  controller: AbortController;
+  done: Promise<unknown>;
+}
+
+/** A required absolute path from a request. */
+function absolutePath(v: unknown, method: string, field: string): string {
+  if (typeof v !== 'string' || !v) throw badInput(`expected an absolute path, got ${JSON.stringify(v)}`, { file: method, field });
+  if (!path.isAbsolute(v)) throw badInput(`expected an absolute path, got '${v}'`, { file: method, field });
+  return path.normalize(v);
+}
+
+export class Tasks {
+  private readonly extractions = new Map<string, ActiveExtraction>();
+
+  constructor(
+    private readonly send: (e: RunEvent) => void,
+    /** Ids that runs use: an extraction id must not be one of them. */
+    private readonly isRunId: (id: string) => boolean = () => false,
+  ) {}
+
+  get size(): number {
+    return this.extractions.size;
+  }
+
+  async extract(params: ExtractParams): Promise<ExtractResult> {
+    const where = 'aft/extract';
+    if (typeof params !== 'object' || params === null) throw badInput('expected {file, workspaceDir}', { file: where });
+    const file = absolutePath(params.file, where, 'file');
+    const workspaceDir = absolutePath(params.workspaceDir, where, 'workspaceDir');
+    const shard = params.shard === undefined ? undefined : checkShard(params.shard, { file: where, field: 'shard' });
+    if (params.backend !== undefined && !(BACKEND_CHOICES as readonly string[]).includes(params.backend)) {
+      throw badInput(`must be one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(params.backend)}`, { file: where, field: 'backend' });
+    }
+    const id = params.extractionId ?? `extract-${randomUUID().slice(0, 8)}`;
+    if (typeof id !== 'string' || !ID.test(id)) throw badInput(`expected letters, digits, '-' or '_' (at most 80), got ${JSON.stringify(id)}`, { file: where, field: 'extractionId' });
+    if (this.extractions.has(id) || this.isRunId(id)) throw badInput(`'${id}' is already in use; choose another id`, { file: where, field: 'extractionId' });
+    const same = [...this.extractions.values()].find((x) => x.file === file);
+    if (same) throw new BusyError(`features of ${path.basename(file)} are already being extracted (${same.id}); cancel that or wait for it`);
+    const loaded = loadExperiment(file);
+    const task: ActiveExtraction = { id, file, controller: new AbortController(), done: Promise.resolve() };
+    this.extractions.set(id, task);
+    const work = extractExperiment(loaded.experiment, loaded.baseDir, {
+      workspaceDir,
+      id,
+      ...(shard ? { shard } : {}),
+      ...(params.backend ? { backend: params.backend } : {}),
+      signal: task.controller.signal,
+      sink: (e) => this.send(e),
+    });
+    task.done = work.catch(() => undefined);
+    try {
+      const { cacheRoot, entries } = await work;
+      return { extractionId: id, cacheRoot, entries };
+    } finally {
+      this.extractions.delete(id);
+    }
+  }
+
+  /** Cancels an extraction by id; false when there is none (then it may be a run). */
+  cancel(id: string): boolean {
+    const x = this.extractions.get(id);
+    if (!x) return false;
+    x.controller.abort();
+    return true;
+  }
+
+  async cancelAll(timeoutMs: number): Promise<void> {
+    for (const x of this.extractions.values()) x.controller.abort();
+    await Promise.race([Promise.all([...this.extractions.values()].map((x) => x.done)), new Promise((r) => setTimeout(r, timeoutMs))]);
+  }
+
+  async export(params: ExportParams): Promise<ExportReport> {
+    const where = 'aft/export';
+    if (typeof params !== 'object' || params === null) throw badInput('expected {runDir, method, seed, out}', { file: where });
+    const runDir = absolutePath(params.runDir, where, 'runDir');
+    const out = absolutePath(params.out, where, 'out');
+    if (typeof params.method !== 'string' || !params.method) throw badInput(`expected a method of the run, got ${JSON.stringify(params.method)}`, { file: where, field: 'method' });
+    return exportModel({
+      origin: where,
+      run: runDir,
+      workspaceDir: path.dirname(runDir),
+      out,
+      method: params.method,
+      seed: params.seed,
+      ...(params.device !== undefined ? { device: params.device } : {}),
+      log: (message) => this.send({ type: 'log', level: 'info', message: `export: ${message}`, timestamp: Date.now() }),
+    });
+  }
+}
