@@ -6,7 +6,8 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { InitializeResult } from '../../sidecar/src/protocol/rpc';
-import { compareRunsCommand, deleteRunCommand, exportModelCommand, extractFeaturesCommand, openRunFolderCommand, revealRunCommand, showDashboardCommand } from './commands/runs';
+import { compareRunsCommand, deleteRunCommand, openRunFolderCommand, revealRunCommand, showDashboardCommand } from './commands/runs';
+import { exportModelCommand, extractFeaturesCommand } from './commands/extractExport';
 import { installGpuRuntimeCommand, restartSidecarCommand, selectBackendCommand } from './commands/compute';
 import { newExperimentCommand } from './commands/experiment';
 import { runExperimentCommand, runMethodCommand, stopRunCommand } from './commands/run';

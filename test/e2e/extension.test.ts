@@ -3,7 +3,8 @@
  * workspace with the demo experiment (shortened), runs "AFT: Run Experiment" from the command
  * palette and waits for the Runs view to show it completed with accuracies; stops a second run
  * midway with "AFT: Stop Run"; kills the sidecar process during a third run and sees the run
- * marked failed, the sidecar restarted, and a new run complete. Screenshots go to
+ * marked failed, the sidecar restarted, and a new run complete; exports the demo's AFT model with
+ * "AFT: Export Model to ONNX" (run, method/seed, default path). Screenshots go to
  * test-results/e2e/. Needs `bash scripts/setup-e2e.sh` (and its Debian packages) first.
  */
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
 import { MNIST_DEMO } from '../../sidecar/src/templates/templates';
-import { E2E_SKIP, findFiles, launchStudio, openFile, PKG as pkg, pidsMatching, runCommand, type CodeServer, type StudioSession } from './harness';
+import { E2E_SKIP, findFiles, launchStudio, openFile, PKG as pkg, pidsMatching, runCommand, until, type CodeServer, type StudioSession } from './harness';
 
 /** The demo, shortened: 200 training digits, 60 steps, one seed, one β per method. */
 function shortDemo(): string {
@@ -86,6 +87,38 @@ describe('VS Code extension, end to end in code-server', { skip: E2E_SKIP, timeo
     const summary = JSON.parse(fs.readFileSync(path.join(workspace, '.aft', 'runs', runs[0], 'summary.json'), 'utf8')) as { methods: Record<string, { test_accuracy: { mean: number } }> };
     const shown = /stl\s*(\d+\.\d\d) ±/.exec(text)![1];
     assert.equal(shown, (summary.methods['stl'].test_accuracy.mean * 100).toFixed(2), 'the view shows the number in summary.json');
+  });
+
+  it('exports the completed demo run to ONNX from the command palette (run, method/seed, default path)', async () => {
+    const t = Date.now();
+    const input = page.locator('.quick-input-widget input');
+    const row = (text: string | RegExp): Locator => page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first();
+    await runCommand(page, 'AFT: Export Model to ONNX');
+    // The completed runs, then the run's methods and seeds (from its summary.json), then the save dialog.
+    await row('mnist-demo').waitFor({ timeout: 10_000 });
+    await page.keyboard.press('Enter');
+    await row(/aft · seed 0/).waitFor({ timeout: 10_000 });
+    await input.fill('aft · seed 0');
+    await page.keyboard.press('Enter');
+    await until('the save dialog offers <run>/aft-seed-0.onnx', async () => (await input.inputValue()).endsWith('aft-seed-0.onnx'));
+    await page.keyboard.press('Enter');
+    const run = fs.readdirSync(path.join(workspace, '.aft', 'runs')).find((d) => d.startsWith('mnist-demo'))!;
+    const file = path.join(workspace, '.aft', 'runs', run, 'aft-seed-0.onnx');
+    const toast = page.locator('.notification-toast', { hasText: /exported aft seed 0 to .*aft-seed-0\.onnx: [\d,]+ parameters, .*\/example in onnxruntime/ });
+    await toast.first().waitFor({ timeout: 60_000 });
+    await shot('2b-demo-exported');
+    assert.ok(fs.statSync(file).size > 0, `${file} was written`);
+    assert.match(await toast.first().innerText(), /max \|logit difference\| to the trained model \d\.\de-\d+/);
+    await toast.first().locator('.monaco-button', { hasText: 'Reveal' }).waitFor({ timeout: 5000 });
+    await page.keyboard.press('Escape');
+    console.log(`export from the command palette: ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  });
+
+  it('extracts the demo features from the command palette: the cache entry the run wrote is reused', async () => {
+    await runCommand(page, 'AFT: Extract Features'); // mnist-demo.aft.yaml is the active editor
+    const toast = page.locator('.notification-toast', { hasText: 'mnist-demo.aft.yaml: teacher: already cached' });
+    await toast.first().waitFor({ timeout: 60_000 });
+    await page.keyboard.press('Escape');
   });
 
   it('stops a second run midway: the Runs view says cancelled, and so does the store', async () => {

@@ -95,7 +95,7 @@ describe('sidecar client against a real sidecar', () => {
     assert.ok(info.defaultBackend);
     assert.equal(info.devices[0]?.kind, 'cpu');
     assert.ok(info.versions['@tensorflow/tfjs']);
-    assert.deepEqual(info.capabilities, { run: true, extract: false, export: false });
+    assert.deepEqual(info.capabilities, { run: true, extract: true, export: true });
   });
 
   it('validates files without running them, and refuses an invalid file with the reasons', async () => {
@@ -128,20 +128,19 @@ describe('sidecar client against a real sidecar', () => {
     assert.ok(runs[0].summary?.methods['aft']!.test_accuracy.mean !== undefined);
   });
 
-  it('refuses a run started twice, an unwritable runs folder, unknown methods; extract/export are not available yet', async () => {
+  it('refuses a run started twice, an unwritable runs folder, unknown methods; no extraction of a running file', async () => {
     const c = client();
     const ws = tmpdir();
     const first = await c.run({ file: ablation, workspaceDir: ws, methods: ['aft'], steps: 100_000 });
     await rejectsWith(c.run({ file: ablation, workspaceDir: ws }), 'busy', /already running/);
     await rejectsWith(c.run({ file: path.join(fixtures, 'valid', 'mnist-demo.aft.yaml'), workspaceDir: ws }), 'busy', /at most 1 may run at once/);
+    await rejectsWith(c.extract({ file: ablation, workspaceDir: ws }), 'busy', /npy-ablation\.aft\.yaml is running \(npy-ablation-/);
     assert.equal(await c.cancel(first.runId), true);
     await waitFor(c, statusOf(first.runId, 'cancelled'));
     const file = path.join(tmpdir(), 'not-a-folder');
     fs.writeFileSync(file, '');
     await rejectsWith(c.run({ file: ablation, workspaceDir: file }), 'bad_input', /runs folder .* is not writable/);
     await rejectsWith(c.run({ file: ablation, workspaceDir: ws, methods: ['nope'] }), 'bad_input', /unknown method nope/);
-    await rejectsWith(c.extract({ file: ablation, workspaceDir: ws }), 'not_available', /not available yet/);
-    await rejectsWith(c.export({ runDir: first.runDir, method: 'aft', seed: 0, out: 'x.onnx' }), 'not_available', /not available yet/);
   });
 
   it('cancel reaches the training loop quickly and the store says cancelled', async () => {

@@ -134,7 +134,11 @@ export async function openLiveDashboard(browser: Browser, runDir: string, opts: 
   await page.addInitScript({
     content: `(() => {
       const vars = ${JSON.stringify(DARK_MODERN)};
-      for (const [k, v] of Object.entries(vars)) document.documentElement.style.setProperty('--vscode-' + k, v);
+      const apply = () => {
+        for (const [k, v] of Object.entries(vars)) document.documentElement.style.setProperty('--vscode-' + k, v);
+      };
+      if (document.documentElement) apply();
+      else new MutationObserver((_, o) => { if (document.documentElement) { o.disconnect(); apply(); } }).observe(document, { childList: true });
       document.addEventListener('DOMContentLoaded', () => document.body.classList.add('vscode-dark'));
     })();`,
   });

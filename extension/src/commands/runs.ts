@@ -1,9 +1,8 @@
-/** Commands on runs: open the folder, delete (with confirmation), reveal, and later-version features. */
-import * as path from 'node:path';
+/** Commands on runs: open the folder, delete (with confirmation), reveal, and later-version features; the run picker. */
 import * as vscode from 'vscode';
 import type { RunNode } from '../runs/view';
 import type { Studio } from '../studio';
-import { errorData, errorMessage, notAvailableYet, pickExperiment, requireFolder, requireTrust } from './guards';
+import { errorMessage, notAvailableYet } from './guards';
 
 function runIdOf(arg: unknown): string | undefined {
   if (typeof arg === 'string') return arg;
@@ -11,7 +10,7 @@ function runIdOf(arg: unknown): string | undefined {
   return undefined;
 }
 
-async function pickRun(studio: Studio, arg: unknown, title: string, filter: (state: string) => boolean = () => true): Promise<string | undefined> {
+export async function pickRun(studio: Studio, arg: unknown, title: string, filter: (state: string) => boolean = () => true): Promise<string | undefined> {
   const id = runIdOf(arg);
   if (id) return id;
   const runs = studio.runs.runs.filter((r) => filter(r.state));
@@ -73,35 +72,4 @@ export function showDashboardCommand(): void {
 
 export function compareRunsCommand(): void {
   notAvailableYet('Compare Runs');
-}
-
-export async function exportModelCommand(studio: Studio, arg?: unknown): Promise<void> {
-  if (!requireTrust('Export Model to ONNX')) return;
-  if (studio.client.info && !studio.client.info.capabilities.export) return notAvailableYet('Export Model to ONNX');
-  const runId = await pickRun(studio, arg, 'AFT: Export Model to ONNX', (s) => s === 'completed');
-  const run = runId ? studio.runs.get(runId) : undefined;
-  const method = run && Object.keys(run.results)[0];
-  if (!run || !method) return;
-  try {
-    const { file } = await studio.client.export({ runDir: run.runDir, method, seed: 0, out: path.join(run.runDir, `${method}.onnx`) });
-    void vscode.window.showInformationMessage(`AFT: exported ${file}`);
-  } catch (e) {
-    if (errorData(e)?.kind === 'not_available') notAvailableYet('Export Model to ONNX');
-    else void vscode.window.showErrorMessage(`AFT: export failed: ${errorMessage(e)}`);
-  }
-}
-
-export async function extractFeaturesCommand(studio: Studio, arg?: unknown): Promise<void> {
-  if (!requireTrust('Extract Features')) return;
-  if (studio.client.info && !studio.client.info.capabilities.extract) return notAvailableYet('Extract Features');
-  const file = await pickExperiment(arg, 'Extract Features');
-  const folder = file && requireFolder(file);
-  if (!file || !folder) return;
-  try {
-    const { cacheDir } = await studio.client.extract({ file: file.fsPath, workspaceDir: folder.uri.fsPath });
-    void vscode.window.showInformationMessage(`AFT: features cached in ${cacheDir}`);
-  } catch (e) {
-    if (errorData(e)?.kind === 'not_available') notAvailableYet('Extract Features');
-    else void vscode.window.showErrorMessage(`AFT: feature extraction failed: ${errorMessage(e)}`);
-  }
 }

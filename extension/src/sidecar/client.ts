@@ -18,7 +18,9 @@ import {
   StartRun,
   Validate,
   type ExportParams,
+  type ExportReport,
   type ExtractParams,
+  type ExtractResult,
   type InitializeParams,
   type InitializeResult,
   type RunInfo,
@@ -268,10 +270,14 @@ export class SidecarClient {
   async validate(file: string): Promise<ValidateResult> {
     return (await this.ready()).sendRequest(Validate, { file });
   }
-  async extract(params: ExtractParams): Promise<{ cacheDir: string }> {
+  /**
+   * Extracts an experiment's features; events carry `params.extractionId` as their `runId`, and
+   * `cancel(extractionId)` stops it (the request then fails with kind `cancelled`).
+   */
+  async extract(params: ExtractParams): Promise<ExtractResult> {
     return (await this.ready()).sendRequest(ExtractFeatures, params);
   }
-  async export(params: ExportParams): Promise<{ file: string }> {
+  async export(params: ExportParams): Promise<ExportReport> {
     return (await this.ready()).sendRequest(ExportModel, params);
   }
 

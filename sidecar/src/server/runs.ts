@@ -24,6 +24,9 @@ interface ActiveRun {
 export class RunManager {
   private readonly runs = new Set<ActiveRun>();
 
+  /** Other work on a file (a feature extraction): its id, and then the file is not run. */
+  otherWork: (file: string) => string | undefined = () => undefined;
+
   constructor(
     private readonly send: (e: RunEvent) => void,
     public limit = 1,
@@ -33,11 +36,23 @@ export class RunManager {
     return this.runs.size;
   }
 
+  hasRunId(id: string): boolean {
+    return [...this.runs].some((r) => r.runId === id);
+  }
+
+  /** The run (id, or the file's name while it starts) of `file` in progress, if any. */
+  runningFile(file: string): string | undefined {
+    const r = [...this.runs].find((x) => x.file === file);
+    return r ? (r.runId ?? path.basename(file)) : undefined;
+  }
+
   async start(params: RunParams): Promise<RunStarted> {
     if (typeof params?.file !== 'string' || typeof params.workspaceDir !== 'string') throw badInput('aft/run needs `file` and `workspaceDir` (absolute paths)');
     const file = path.resolve(params.file);
     const same = [...this.runs].find((r) => r.file === file);
     if (same) throw new BusyError(`${path.basename(file)} is already running${same.runId ? ` (${same.runId})` : ''}; stop it first or wait for it to finish`);
+    const other = this.otherWork(file);
+    if (other) throw new BusyError(`the features of ${path.basename(file)} are being extracted (${other}); wait for that or cancel it`);
     if (this.runs.size >= this.limit) {
       const ids = [...this.runs].map((r) => r.runId ?? path.basename(r.file)).join(', ');
       throw new BusyError(`${this.runs.size} run${this.runs.size === 1 ? ' is' : 's are'} in progress (${ids}) and at most ${this.limit} may run at once (setting aft.maxConcurrentRuns); stop one or wait`);

@@ -30,6 +30,7 @@ import { listRuns, readSummary } from '../runs/store';
 import { AftError, describeError } from '../util/errors';
 import { packageVersions, probeBackends, probeDevices } from './probe';
 import { BusyError, RunManager } from './runs';
+import { Tasks } from './tasks';
 
 export const SIDECAR_VERSION = '0.1.0';
 
@@ -39,17 +40,14 @@ function toResponseError(e: unknown): ResponseError<ErrorData> {
   if (e instanceof ResponseError) return e as ResponseError<ErrorData>;
   if (e instanceof BusyError) return new ResponseError<ErrorData>(ErrorCodes.busy, e.message, { kind: 'busy' });
   if (e instanceof AftError) {
-    return new ResponseError<ErrorData>(e.code === 'bad_input' ? ErrorCodes.bad_input : ErrorCodes.internal, e.format(), {
+    const code = e.code === 'bad_input' ? ErrorCodes.bad_input : e.code === 'cancelled' ? ErrorCodes.cancelled : ErrorCodes.internal;
+    return new ResponseError<ErrorData>(code, e.format(), {
       kind: e.code,
       ...(e.location ? { location: e.location } : {}),
       ...(e.details ? { details: e.details } : {}),
     });
   }
   return new ResponseError<ErrorData>(ErrorCodes.internal, describeError(e), { kind: 'internal' });
-}
-
-function notAvailable(what: string): ResponseError<ErrorData> {
-  return new ResponseError<ErrorData>(ErrorCodes.not_available, `${what} is not available yet in this version of AFT Studio`, { kind: 'not_available' });
 }
 
 /** Wraps a handler so that every thrown error crosses the boundary as typed data. */
@@ -65,6 +63,7 @@ function typed<P, R>(handler: (p: P) => R | Promise<R>): (p: P) => Promise<R> {
 
 export class SidecarServer {
   private readonly runs: RunManager;
+  private readonly tasks: Tasks;
   private minLevel: number = LEVELS.info;
 
   constructor(
@@ -72,6 +71,8 @@ export class SidecarServer {
     private readonly onExit: (code: number) => void = (code) => process.exit(code),
   ) {
     this.runs = new RunManager((e) => this.send(e));
+    this.tasks = new Tasks((e) => this.send(e), this.runs);
+    this.runs.otherWork = (file) => this.tasks.extracting(file);
   }
 
   private send(e: RunEvent): void {
@@ -95,7 +96,7 @@ export class SidecarServer {
           versions: packageVersions(),
           ...probeBackends(),
           devices: probeDevices(),
-          capabilities: { run: true, extract: false, export: false },
+          capabilities: { run: true, extract: true, export: true },
         };
       }),
     );
@@ -114,7 +115,7 @@ export class SidecarServer {
     );
 
     c.onRequest(StartRun, typed((params) => this.runs.start(params)));
-    c.onRequest(CancelRun, typed(({ runId }: { runId: string }) => ({ cancelled: this.runs.cancel(runId) })));
+    c.onRequest(CancelRun, typed(({ runId }: { runId: string }) => ({ cancelled: this.runs.cancel(runId) || this.tasks.cancel(runId) })));
 
     c.onRequest(
       ListRuns,
@@ -135,11 +136,11 @@ export class SidecarServer {
       ),
     );
 
-    c.onRequest(ExtractFeatures, () => Promise.reject(notAvailable('Extract Features')));
-    c.onRequest(ExportModel, () => Promise.reject(notAvailable('Export Model to ONNX')));
+    c.onRequest(ExtractFeatures, typed((params) => this.tasks.extract(params)));
+    c.onRequest(ExportModel, typed((params) => this.tasks.export(params)));
 
     c.onRequest(Shutdown, async () => {
-      await this.runs.cancelAll(5000);
+      await Promise.all([this.runs.cancelAll(5000), this.tasks.cancelAll(5000)]);
       setImmediate(() => this.onExit(0));
     });
 
@@ -149,11 +150,11 @@ export class SidecarServer {
   /** Called on an uncaught error: stop the runs (their stores mark them failed) and report. */
   async crash(e: unknown): Promise<void> {
     this.send({ type: 'log', level: 'error', message: `sidecar crashed: ${describeError(e)}`, timestamp: Date.now() });
-    await this.runs.cancelAll(2000);
+    await Promise.all([this.runs.cancelAll(2000), this.tasks.cancelAll(2000)]);
   }
 
   /** The connection closed (the extension went away): cancel runs so their stores say so. */
   async close(): Promise<void> {
-    await this.runs.cancelAll(5000);
+    await Promise.all([this.runs.cancelAll(5000), this.tasks.cancelAll(5000)]);
   }
 }

@@ -36,9 +36,13 @@ export class Tasks {
 
   constructor(
     private readonly send: (e: RunEvent) => void,
-    /** Ids that runs use: an extraction id must not be one of them. */
-    private readonly isRunId: (id: string) => boolean = () => false,
+    private readonly runs: { hasRunId(id: string): boolean; runningFile(file: string): string | undefined } = { hasRunId: () => false, runningFile: () => undefined },
   ) {}
+
+  /** The id of the extraction of `file` in progress, if any (a run of that file waits for it). */
+  extracting(file: string): string | undefined {
+    return [...this.extractions.values()].find((x) => x.file === file)?.id;
+  }
 
   get size(): number {
     return this.extractions.size;
@@ -55,9 +59,11 @@ export class Tasks {
     }
     const id = params.extractionId ?? `extract-${randomUUID().slice(0, 8)}`;
     if (typeof id !== 'string' || !ID.test(id)) throw badInput(`expected letters, digits, '-' or '_' (at most 80), got ${JSON.stringify(id)}`, { file: where, field: 'extractionId' });
-    if (this.extractions.has(id) || this.isRunId(id)) throw badInput(`'${id}' is already in use; choose another id`, { file: where, field: 'extractionId' });
-    const same = [...this.extractions.values()].find((x) => x.file === file);
-    if (same) throw new BusyError(`features of ${path.basename(file)} are already being extracted (${same.id}); cancel that or wait for it`);
+    if (this.extractions.has(id) || this.runs.hasRunId(id)) throw badInput(`'${id}' is already in use; choose another id`, { file: where, field: 'extractionId' });
+    const same = this.extracting(file);
+    if (same) throw new BusyError(`features of ${path.basename(file)} are already being extracted (${same}); cancel that or wait for it`);
+    const running = this.runs.runningFile(file);
+    if (running) throw new BusyError(`${path.basename(file)} is running (${running}) and extracts its features itself; stop it first or wait for it to finish`);
     const loaded = loadExperiment(file);
     const task: ActiveExtraction = { id, file, controller: new AbortController(), done: Promise.resolve() };
     this.extractions.set(id, task);
@@ -97,6 +103,7 @@ export class Tasks {
     const runDir = absolutePath(params.runDir, where, 'runDir');
     const out = absolutePath(params.out, where, 'out');
     if (typeof params.method !== 'string' || !params.method) throw badInput(`expected a method of the run, got ${JSON.stringify(params.method)}`, { file: where, field: 'method' });
+    if (typeof params.seed !== 'number' || !Number.isInteger(params.seed) || params.seed < 0) throw badInput(`expected a non-negative integer seed, got ${JSON.stringify(params.seed)}`, { file: where, field: 'seed' });
     return exportModel({
       origin: where,
       run: runDir,
