@@ -58,7 +58,7 @@ export class Studio implements vscode.Disposable {
     const experiments = new ExperimentsTreeProvider();
     const runsTree = new RunsTreeProvider(this.runs);
     const compute = new ComputeTreeProvider(this.client, () => this.config().backend, () => vscode.workspace.isTrusted);
-    this.runsView = vscode.window.createTreeView('aft.runs', { treeDataProvider: runsTree, showCollapseAll: true });
+    this.runsView = vscode.window.createTreeView('aft.runs', { treeDataProvider: runsTree, showCollapseAll: true, canSelectMany: true });
     this.disposables.push(
       experiments,
       runsTree,
@@ -173,8 +173,8 @@ export class Studio implements vscode.Disposable {
     reg('aft.runMethod', (arg, method) => (typeof method === 'string' ? runExperimentCommand(this, arg, [method]) : runMethodCommand(this, arg)));
     reg('aft.stopRun', (arg) => stopRunCommand(this, arg));
     reg('aft.extractFeatures', (arg) => extractFeaturesCommand(this, arg));
-    reg('aft.showDashboard', () => showDashboardCommand());
-    reg('aft.compareRuns', () => compareRunsCommand());
+    reg('aft.showDashboard', (arg) => showDashboardCommand(this, arg));
+    reg('aft.compareRuns', (arg, selection) => compareRunsCommand(this, arg, selection));
     reg('aft.exportModel', (arg) => exportModelCommand(this, arg));
     reg('aft.selectBackend', () => selectBackendCommand(this));
     reg('aft.showSidecarLog', () => this.log.show());

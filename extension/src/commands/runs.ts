@@ -2,7 +2,8 @@
 import * as vscode from 'vscode';
 import type { RunNode } from '../runs/view';
 import type { Studio } from '../studio';
-import { errorMessage, notAvailableYet } from './guards';
+import { showCompare, showDashboard } from '../dashboard';
+import { errorMessage } from './guards';
 
 function runIdOf(arg: unknown): string | undefined {
   if (typeof arg === 'string') return arg;
@@ -66,10 +67,34 @@ export async function revealRunCommand(studio: Studio, arg?: unknown): Promise<v
   await studio.revealRun(runId);
 }
 
-export function showDashboardCommand(): void {
-  notAvailableYet('the run dashboard (Show Dashboard)');
+/** Opens the live dashboard of a run (Runs view item, status bar, or a picked run). */
+export async function showDashboardCommand(studio: Studio, arg?: unknown): Promise<void> {
+  const runId = runIdOf(arg) ?? (await pickRun(studio, undefined, 'AFT: Show Dashboard'));
+  const run = runId ? studio.runs.get(runId) : undefined;
+  if (!run) return;
+  showDashboard(studio.context, run.runDir);
 }
 
-export function compareRunsCommand(): void {
-  notAvailableYet('Compare Runs');
+/**
+ * Compares runs: the Runs view's multi-selection (the view passes the clicked item and the
+ * selection), else a multi-select pick of completed runs.
+ */
+export async function compareRunsCommand(studio: Studio, arg?: unknown, selection?: unknown): Promise<void> {
+  let ids = (Array.isArray(selection) ? selection : []).map(runIdOf).filter((x): x is string => x !== undefined);
+  if (ids.length < 2) {
+    const done = studio.runs.runs.filter((r) => r.state === 'completed');
+    if (done.length === 0) {
+      void vscode.window.showInformationMessage('AFT: there are no completed runs to compare yet.');
+      return;
+    }
+    const preselected = new Set([runIdOf(arg), ...ids].filter(Boolean));
+    const picks = await vscode.window.showQuickPick(
+      done.map((r) => ({ label: r.runId, description: r.experiment, picked: preselected.has(r.runId) })),
+      { title: 'AFT: Compare Runs', canPickMany: true, placeHolder: 'Choose the runs to compare' },
+    );
+    if (!picks?.length) return;
+    ids = picks.map((p) => p.label);
+  }
+  const dirs = ids.map((id) => studio.runs.get(id)?.runDir).filter((d): d is string => d !== undefined);
+  showCompare(studio.context, dirs);
 }

@@ -29,7 +29,7 @@ export class StatusBar implements vscode.Disposable {
       const p = r.live ?? r.progress;
       this.item.text = `$(sync~spin) AFT ${p ? percentText(p.fraction) : ''} ${r.experiment}${running.length > 1 ? ` (+${running.length - 1})` : ''}`;
       this.item.tooltip = `${r.runId}\n${p ? progressText(p) : 'starting'}\nbackend ${backend} · click to show the run`;
-      this.item.command = { command: 'aft.revealRun', title: 'Show Run', arguments: [r.runId] };
+      this.item.command = { command: 'aft.showDashboard', title: 'Show Dashboard', arguments: [r.runId] };
       this.item.backgroundColor = undefined;
       return;
     }

@@ -92,8 +92,9 @@ export class RunStore {
     fs.appendFileSync(path.join(this.dir, 'run.log'), `${new Date().toISOString()} ${line}\n`);
   }
 
-  writeRho(method: string, seed: number, segments: Segment[], values: ArrayLike<number>): void {
-    writeJsonAtomic(path.join(this.dir, 'rho', method, `seed-${seed}.json`), { method, seed, segments, values: Array.from(values) });
+  /** ρ of a method and seed; `step` while training (live dashboards), omitted for the final one. */
+  writeRho(method: string, seed: number, segments: Segment[], values: ArrayLike<number>, step?: number): void {
+    writeJsonAtomic(path.join(this.dir, 'rho', method, `seed-${seed}.json`), { method, seed, ...(step !== undefined ? { step } : {}), segments, values: Array.from(values) });
   }
 
   writeCheckpoint(method: string, seed: number, weights: Record<string, StTensor>, meta: Record<string, string>): string {

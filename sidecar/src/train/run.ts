@@ -252,7 +252,12 @@ async function trainAll(
             ...(p.rhoBySource ? { rho: p.rhoBySource } : {}),
             timestamp: Date.now(),
           });
-          if (p.rho && !tune) emit({ type: 'rho', runId, method: m.name, seed: job.seed, step: p.step, segments: psi.segments, values: Array.from(p.rho) });
+          if (p.rho && !tune) {
+            emit({ type: 'rho', runId, method: m.name, seed: job.seed, step: p.step, segments: psi.segments, values: Array.from(p.rho) });
+            // The file is rewritten at every evaluation so that dashboards reading the run
+            // store show ρ as it moves; the final write (without `step`) replaces it.
+            store.writeRho(m.name, job.seed, psi.segments, p.rho, p.step);
+          }
         },
       },
     );
