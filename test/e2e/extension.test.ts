@@ -117,13 +117,16 @@ describe('VS Code extension, end to end in code-server', { skip: E2E_SKIP, timeo
   it('extracts the demo features from the command palette: the cache entry the run wrote is reused', async () => {
     await runCommand(page, 'AFT: Extract Features'); // mnist-demo.aft.yaml is the active editor
     const toast = page.locator('.notification-toast', { hasText: 'mnist-demo.aft.yaml: teacher: already cached' });
-    await toast.first().waitFor({ timeout: 60_000 });
+    const logged = (): boolean => findFiles(server.userDataDir, /AFT Studio\.log$/).some((f) => /mnist-demo\.aft\.yaml: teacher reused in .*\.aft\/cache\/features\//.test(fs.readFileSync(f, 'utf8')));
+    // The summary toast, or (should it have been hidden already) its line in the extension's log.
+    await until('the extraction summary', async () => (await toast.count()) > 0 || logged(), 60_000);
     await page.keyboard.press('Escape');
   });
 
   it('stops a second run midway: the Runs view says cancelled, and so does the store', async () => {
     await openFile(page, 'long-run.aft.yaml');
     await runCommand(page, 'AFT: Run Experiment');
+    await runCommand(page, 'View: Show AFT Studio');
     await runRow('long-run', /\d+%/).first().waitFor({ timeout: 120_000 });
     await shot('3-long-run-running');
     await runCommand(page, 'AFT: Stop Run');
@@ -139,6 +142,7 @@ describe('VS Code extension, end to end in code-server', { skip: E2E_SKIP, timeo
     const before = pidsMatching(needle).filter((p) => pidsMatching('dist/sidecar/server.js').includes(p));
     assert.equal(before.length, 1, `one sidecar process (${before.join(', ')})`);
     await runCommand(page, 'AFT: Run Experiment'); // long-run.aft.yaml is the active editor
+    await runCommand(page, 'View: Show AFT Studio');
     await runRow('long-run', /\d+%/).first().waitFor({ timeout: 120_000 });
     process.kill(before[0], 'SIGKILL');
     await runRow('long-run', 'failed').first().waitFor({ timeout: 30_000 });

@@ -125,16 +125,30 @@ export async function runCommand(page: Page, title: string): Promise<void> {
   await page.keyboard.press('Enter');
 }
 
-/** Opens a workspace file with Quick Open (the palette without its `>`), and waits until it is the active editor. */
+/**
+ * Opens a workspace file with Quick Open (the palette without its `>`), and waits until it is
+ * the active editor. Quick Open finds files through a ripgrep search that can lag behind a
+ * freshly opened workspace on a loaded machine, so it retries before giving up.
+ */
 export async function openFile(page: Page, name: string): Promise<void> {
-  await page.keyboard.press('Escape');
-  await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible', timeout: 10_000 });
-  await input.fill(name);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 15_000 });
-  await page.keyboard.press('Enter');
-  await page.locator(`.tab.active[aria-label*="${name}"]`).first().waitFor({ timeout: 10_000 });
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first();
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 4; attempt++) {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('F1');
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    await input.fill(name);
+    try {
+      await row.waitFor({ timeout: 15_000 });
+      await page.keyboard.press('Enter');
+      await page.locator(`.tab.active[aria-label*="${name}"]`).first().waitFor({ timeout: 10_000 });
+      return;
+    } catch (e) {
+      lastError = e;
+    }
+  }
+  throw lastError;
 }
 
 /** Process ids whose command line contains `needle` (the sidecar of this test's install). */
