@@ -113,16 +113,29 @@ export async function openWorkbench(url: string, workspace: string): Promise<{ b
   return { browser, page };
 }
 
-/** Runs a command from the command palette by its title, as a user does. */
+/**
+ * Runs a command from the command palette by its title, as a user does. Right after launch the
+ * palette may not list an extension's commands yet (its manifest is still being read), so a
+ * missing entry is retried a few times before the test fails.
+ */
 export async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('Escape');
-  await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible', timeout: 10_000 });
-  await input.fill(`>${title}`);
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
-  await row.waitFor({ timeout: 10_000 });
-  await page.keyboard.press('Enter');
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('F1');
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    await input.fill(`>${title}`);
+    try {
+      await row.waitFor({ timeout: 10_000 });
+      await page.keyboard.press('Enter');
+      return;
+    } catch (e) {
+      lastError = e;
+    }
+  }
+  throw lastError;
 }
 
 /**

@@ -14,6 +14,9 @@ function runIdOf(arg: unknown): string | undefined {
 export async function pickRun(studio: Studio, arg: unknown, title: string, filter: (state: string) => boolean = () => true): Promise<string | undefined> {
   const id = runIdOf(arg);
   if (id) return id;
+  // Right after activation the list may not be loaded yet: read the run store before saying
+  // there is nothing to pick.
+  if (studio.runs.runs.length === 0) await studio.runs.refresh();
   const runs = studio.runs.runs.filter((r) => filter(r.state));
   if (!runs.length) {
     void vscode.window.showInformationMessage('AFT: there are no runs yet.');
@@ -82,6 +85,7 @@ export async function showDashboardCommand(studio: Studio, arg?: unknown): Promi
 export async function compareRunsCommand(studio: Studio, arg?: unknown, selection?: unknown): Promise<void> {
   let ids = (Array.isArray(selection) ? selection : []).map(runIdOf).filter((x): x is string => x !== undefined);
   if (ids.length < 2) {
+    if (studio.runs.runs.length === 0) await studio.runs.refresh();
     const done = studio.runs.runs.filter((r) => r.state === 'completed');
     if (done.length === 0) {
       void vscode.window.showInformationMessage('AFT: there are no completed runs to compare yet.');

@@ -1,0 +1,181 @@
+/**
+ * The run dashboard and the run comparison end to end in real VS Code (code-server + Chromium):
+ * "AFT: Show Dashboard" on the completed fixture run draws the ρ heatmap (one cell per
+ * pre-trained feature), the accuracy bars and the training curves, under the webviews' CSP with no
+ * violation; the dashboard of a running run re-renders as the run writes and ends completed;
+ * "AFT: Compare Runs" tabulates two runs × three methods. Screenshots go to test-results/e2e/.
+ * Needs `bash scripts/setup-e2e.sh` (and its Debian packages) first.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { FrameLocator, Locator, Page } from 'playwright-core';
+import { MNIST_DEMO } from '../../sidecar/src/templates/templates';
+import { distinctColours, E2E_SKIP, launchStudio, openFile, ROOT, runCommand, until, type StudioSession } from './harness';
+
+const FIXTURE_ID = 'mnist-demo-20261127-083207-s1o1';
+const COPY_ID = 'mnist-demo-20261127-093000-c2c2';
+const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'runs', FIXTURE_ID);
+
+/** The fixture run's files (all text) under `.aft/runs/<runId>/`, with `runId` rewritten for a copy. */
+function fixtureRun(runId: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const rel of fs.readdirSync(FIXTURE, { recursive: true, encoding: 'utf8' })) {
+    const file = path.join(FIXTURE, rel);
+    if (!fs.statSync(file).isFile()) continue;
+    let text = fs.readFileSync(file, 'utf8');
+    if (runId !== FIXTURE_ID && (rel === 'status.json' || rel === 'summary.json')) {
+      const json = JSON.parse(text) as { runId: string };
+      assert.equal(json.runId, FIXTURE_ID, `${rel} names the fixture run`);
+      text = JSON.stringify({ ...json, runId }, null, 2);
+    }
+    files[path.posix.join('.aft', 'runs', runId, rel.split(path.sep).join('/'))] = text;
+  }
+  return files;
+}
+
+/** The demo, shortened to run for about 20 s (at least 15 s): 200 training digits, one seed, one β per method. */
+function liveDemo(): string {
+  const edits: [RegExp, string][] = [
+    [/^name: mnist-demo$/m, 'name: dash-live'],
+    [/train: 500, test: 2000/, 'train: 200, test: 500'],
+    [/^beta: .*$/m, 'beta: { kd: 1, aft: 10 }'],
+    [/steps: 1000/, 'steps: 200'],
+    [/eval_every: 100/, 'eval_every: 10'],
+    [/^seeds: \[0, 1, 2\]$/m, 'seeds: [0]'],
+  ];
+  let text = MNIST_DEMO.text;
+  for (const [re, by] of edits) {
+    assert.match(text, re, `the demo template changed; update liveDemo() (${String(re)})`);
+    text = text.replace(re, by);
+  }
+  return text;
+}
+
+describe('run dashboard and comparison, end to end in code-server', { skip: E2E_SKIP, timeout: 5 * 60_000 }, () => {
+  let studio: StudioSession | undefined;
+  let page: Page;
+  let workspace: string;
+  const consoleCsp: string[] = [];
+  const t0 = Date.now();
+
+  /** The webview's content frame (the active editor's webview). */
+  const web = (): FrameLocator => page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+  const quickRow = (text: string | RegExp): Locator => page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first();
+  const runsRows = (): Locator => page.locator('.pane', { has: page.locator('.pane-header', { hasText: /^\s*Runs/ }) }).locator('.monaco-list-row');
+
+  /** Runs "AFT: Show Dashboard" and picks `runId` in its quick pick. */
+  async function showDashboard(runId: string): Promise<void> {
+    await runCommand(page, 'AFT: Show Dashboard');
+    await page.locator('.quick-input-widget input').fill(runId);
+    await quickRow(runId).waitFor({ timeout: 10_000 });
+    await page.keyboard.press('Enter');
+  }
+
+  /** Collects the CSP violations the page sees from now on (in the dashboard's frame). */
+  async function watchCsp(): Promise<void> {
+    await web()
+      .locator('body')
+      .evaluate(() => {
+        const w = window as unknown as { cspViolations?: string[] };
+        w.cspViolations = [];
+        document.addEventListener('securitypolicyviolation', (e) => w.cspViolations!.push(`${e.violatedDirective} ${e.blockedURI}`));
+      });
+  }
+  const cspViolations = (): Promise<string[]> => web().locator('body').evaluate(() => (window as unknown as { cspViolations?: string[] }).cspViolations ?? []);
+  const rendered = async (): Promise<number> => Number((await web().locator('body').getAttribute('data-rendered')) ?? 0);
+
+  before(async () => {
+    studio = await launchStudio({ 'dash-live.aft.yaml': liveDemo(), ...fixtureRun(FIXTURE_ID), ...fixtureRun(COPY_ID) });
+    ({ page, workspace } = studio);
+    page.on('console', (m) => {
+      if (/Content[ -]Security[ -]Policy|Refused to (load|execute|apply|connect|frame)/i.test(m.text())) consoleCsp.push(m.text());
+    });
+    // As a user would: open the experiment (activating the extension), then the Runs view, which
+    // lists the store's runs once the sidecar is up.
+    // (Clicked in the Explorer: Quick Open's first file search can take a while after start.)
+    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'dash-live.aft.yaml' }).first().click({ timeout: 30_000 });
+    await page.locator('.tab.active[aria-label*="dash-live.aft.yaml"]').first().waitFor({ timeout: 15_000 });
+    await page.locator('.activitybar .action-item a[aria-label^="AFT Studio"]').first().click({ timeout: 30_000 });
+    await runsRows().filter({ hasText: 'mnist-demo' }).first().waitFor({ timeout: 60_000 });
+  });
+
+  after(async () => {
+    if (studio) {
+      await studio.shot('dashboard-last').catch(() => undefined);
+      await studio.close();
+    }
+    console.log(`dashboard e2e wall time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  });
+
+  it("shows the completed fixture run's heatmap (512 features, 2 sources), bars and curves, with no CSP violation", async () => {
+    await showDashboard(FIXTURE_ID);
+    await web().locator('body[data-rendered]').waitFor({ timeout: 30_000 });
+    await watchCsp();
+    const heatmap = web().locator('canvas.heatmap');
+    await until('the heatmap is drawn', async () => (await heatmap.getAttribute('data-cells')) === '512', 15_000);
+    assert.equal(await heatmap.getAttribute('data-sources'), '2', 'teacher and noise');
+    const bars = await web().locator('#chart-bars [data-bar]').evaluateAll((els) => els.map((e) => e.getAttribute('data-bar')));
+    assert.deepEqual(bars, ['stl', 'kd', 'aft']);
+    await until('the training curves (uPlot) are drawn', async () => (await web().locator('.uplot canvas').count()) >= 6, 15_000);
+    const heatColours = await heatmap.evaluate((c: HTMLCanvasElement) => {
+      const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      const seen = new Set<number>();
+      for (let i = 0; i < data.length; i += 4) seen.add(((data[i] << 24) | (data[i + 1] << 16) | (data[i + 2] << 8) | data[i + 3]) >>> 0);
+      return seen.size;
+    });
+    assert.ok(heatColours > 20, `the heatmap has ${heatColours} colours`);
+    assert.equal(await web().locator('[data-state]').first().getAttribute('data-state'), 'completed');
+    const shot = await studio!.shot('dashboard');
+    const colours = distinctColours(shot);
+    assert.ok(colours > 50, `the screenshot has ${colours} colours`);
+    assert.deepEqual(await cspViolations(), [], 'no CSP violation in the dashboard');
+    assert.deepEqual(consoleCsp, [], 'no CSP violation on the console');
+  });
+
+  it("updates a running run's dashboard live until it completes", async () => {
+    await runCommand(page, 'View: Close All Editors');
+    await openFile(page, 'dash-live.aft.yaml');
+    const started = Date.now();
+    await runCommand(page, 'AFT: Run Experiment');
+    const runsDir = path.join(workspace, '.aft', 'runs');
+    const runId = await until('the run folder', () => fs.readdirSync(runsDir).find((d) => d.startsWith('dash-live-')), 60_000);
+    await until('the Runs view knows the run', async () => (await runsRows().filter({ hasText: 'dash-live' }).count()) > 0, 30_000);
+    await showDashboard(runId);
+    const state = web().locator('[data-state]').first();
+    await state.waitFor({ timeout: 30_000 });
+    assert.equal(await state.getAttribute('data-state'), 'running', 'the dashboard opened while the run was running');
+    await watchCsp();
+    const first = await rendered();
+    await until('a re-render while running', async () => (await rendered()) > first && (await state.getAttribute('data-state')) === 'running', 30_000);
+    await studio!.shot('dashboard-running');
+    await until('the state to become completed', async () => (await state.getAttribute('data-state')) === 'completed', 120_000);
+    console.log(`live run: completed ${((Date.now() - started) / 1000).toFixed(0)} s after Run; ${await rendered()} renders (${first} when first seen)`);
+    await until('the results after completion', async () => (await web().locator('#chart-bars [data-bar]').count()) === 3, 15_000);
+    assert.equal(await web().locator('canvas.heatmap').getAttribute('data-sources'), '2');
+    await studio!.shot('dashboard-live-completed');
+    assert.deepEqual(await cspViolations(), []);
+    assert.deepEqual(consoleCsp, []);
+  });
+
+  it('compares two runs: the table lists both and the three methods', async () => {
+    await runCommand(page, 'View: Close All Editors');
+    await runCommand(page, 'AFT: Compare Runs');
+    for (const id of [FIXTURE_ID, COPY_ID]) {
+      const row = quickRow(id);
+      await row.waitFor({ timeout: 10_000 });
+      await row.locator('.monaco-checkbox, input[type=checkbox]').first().click();
+    }
+    await page.keyboard.press('Enter');
+    const tableCard = web().locator('#compare-table');
+    await tableCard.locator('vscode-table-row').first().waitFor({ timeout: 30_000 });
+    const header = await tableCard.locator('vscode-table-header-cell').allInnerTexts();
+    assert.equal(header.length, 3, `method + two runs: ${header.join(' | ')}`);
+    for (const id of [FIXTURE_ID, COPY_ID]) assert.ok(header.some((c) => c.includes(id)), `${id} is a column: ${header.join(' | ')}`);
+    const rows = await tableCard.locator('vscode-table-row').evaluateAll((els) => els.map((r) => [...r.querySelectorAll('vscode-table-cell')].map((c) => c.textContent?.trim() ?? '')));
+    assert.deepEqual(rows.map((r) => r[0]).sort(), ['aft', 'kd', 'stl']);
+    for (const r of rows) for (const cell of r.slice(1)) assert.match(cell, /^\d+\.\d\d ?% ± \d+\.\d\d ?%( \(β=[\d.]+\))?$/, `row ${r.join(' | ')}`);
+    await studio!.shot('dashboard-compare');
+  });
+});
