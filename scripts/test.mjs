@@ -29,4 +29,7 @@ if (!filter) {
 // Integration and end-to-end tests drive the built sidecar and extension.
 run('npm', ['run', 'build', '--silent']);
 const files = find(join(root, 'test')).filter((f) => !filter || filter === 'unit' || f.includes(filter)).sort();
+// The end-to-end tests run real VS Code (code-server): install it into its cache folder first
+// (a second or so once it is there; ~5 minutes the first time).
+if (process.env.AFT_SKIP_E2E !== '1' && files.some((f) => f.startsWith('test/e2e/'))) run('bash', ['scripts/setup-e2e.sh']);
 run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files]);
