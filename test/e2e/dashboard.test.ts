@@ -41,7 +41,8 @@ function liveDemo(): string {
     [/^name: mnist-demo$/m, 'name: dash-live'],
     [/train: 500, test: 2000/, 'train: 200, test: 500'],
     [/^beta: .*$/m, 'beta: { kd: 1, aft: 10 }'],
-    [/steps: 1000/, 'steps: 200'],
+    // Long enough (tens of seconds) that the dashboard opens, and re-renders, while it runs.
+    [/steps: 1000/, 'steps: 1000'],
     [/eval_every: 100/, 'eval_every: 10'],
     [/^seeds: \[0, 1, 2\]$/m, 'seeds: [0]'],
   ];
@@ -148,9 +149,9 @@ describe('run dashboard and comparison, end to end in code-server', { skip: E2E_
     assert.equal(await state.getAttribute('data-state'), 'running', 'the dashboard opened while the run was running');
     await watchCsp();
     const first = await rendered();
-    await until('a re-render while running', async () => (await rendered()) > first && (await state.getAttribute('data-state')) === 'running', 30_000);
+    await until('a re-render while running', async () => (await rendered()) > first && (await state.getAttribute('data-state')) === 'running', 60_000);
     await studio!.shot('dashboard-running');
-    await until('the state to become completed', async () => (await state.getAttribute('data-state')) === 'completed', 120_000);
+    await until('the state to become completed', async () => (await state.getAttribute('data-state')) === 'completed', 300_000);
     console.log(`live run: completed ${((Date.now() - started) / 1000).toFixed(0)} s after Run; ${await rendered()} renders (${first} when first seen)`);
     await until('the results after completion', async () => (await web().locator('#chart-bars [data-bar]').count()) === 3, 15_000);
     assert.equal(await web().locator('canvas.heatmap').getAttribute('data-sources'), '2');
