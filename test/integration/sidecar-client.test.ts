@@ -8,12 +8,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ResponseError } from 'vscode-jsonrpc';
 import { SidecarClient, type SidecarFailure, type SidecarState } from '../../extension/src/sidecar/client';
 import { RestartPolicy } from '../../extension/src/sidecar/restartPolicy';
 import type { RunEvent, StatusEvent } from '../../sidecar/src/protocol/events';
-import type { ErrorData } from '../../sidecar/src/protocol/rpc';
 import { readRunStatus } from '../../sidecar/src/runs/store';
+import { rejectsWith, waitFor } from '../helpers/sidecarRpc';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const serverScript = path.join(root, 'dist', 'sidecar', 'server.js');
@@ -42,18 +41,6 @@ function client(opts: { policy?: RestartPolicy; serverScript?: string; nodePath?
   return c;
 }
 
-function waitFor<T extends RunEvent>(c: SidecarClient, pred: (e: RunEvent) => e is T, timeoutMs = 60_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('timed out waiting for an event')), timeoutMs);
-    const sub = c.onRunEvent((e) => {
-      if (pred(e)) {
-        clearTimeout(timer);
-        sub.dispose();
-        resolve(e);
-      }
-    });
-  });
-}
 
 const statusOf = (runId: string, state?: string) => (e: RunEvent): e is StatusEvent => e.type === 'status' && e.runId === runId && (state === undefined ? e.state !== 'running' : e.state === state);
 
@@ -71,18 +58,6 @@ function waitState(c: SidecarClient, state: SidecarState, timeoutMs = 30_000): P
   });
 }
 
-async function rejectsWith(p: Promise<unknown>, kind: ErrorData['kind'], message: RegExp): Promise<ResponseError<ErrorData>> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof ResponseError, `expected a ResponseError, got ${String(e)}`);
-    const err = e as ResponseError<ErrorData>;
-    assert.equal(err.data?.kind, kind, err.message);
-    assert.match(err.message, message);
-    return err;
-  }
-  assert.fail('expected the request to fail');
-}
 
 describe('sidecar client against a real sidecar', () => {
   it('spawns the sidecar and initializes: versions, backends, devices, capabilities', async () => {

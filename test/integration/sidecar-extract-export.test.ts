@@ -10,13 +10,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ResponseError } from 'vscode-jsonrpc';
 import { SidecarClient } from '../../extension/src/sidecar/client';
 import { exportDownstream } from '../../sidecar/src/export/downstream';
 import { encodeNpy } from '../../sidecar/src/io/npy';
 import type { LogEvent, ProgressEvent, RunEvent, StatusEvent } from '../../sidecar/src/protocol/events';
-import type { ErrorData } from '../../sidecar/src/protocol/rpc';
 import { Rng } from '../../sidecar/src/util/rng';
+import { rejectsWith, waitFor } from '../helpers/sidecarRpc';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const serverScript = path.join(root, 'dist', 'sidecar', 'server.js');
@@ -31,32 +30,7 @@ const tmpdir = (): string => {
   return d;
 };
 
-async function rejectsWith(p: Promise<unknown>, kind: ErrorData['kind'], message: RegExp, field?: string): Promise<ResponseError<ErrorData>> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof ResponseError, `expected a ResponseError, got ${String(e)}`);
-    const err = e as ResponseError<ErrorData>;
-    assert.equal(err.data?.kind, kind, err.message);
-    assert.match(err.message, message);
-    if (field !== undefined) assert.equal(err.data?.location?.field, field, err.message);
-    return err;
-  }
-  assert.fail('expected the request to fail');
-}
 
-function waitFor<T extends RunEvent>(c: SidecarClient, pred: (e: RunEvent) => e is T, timeoutMs = 60_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('timed out waiting for an event')), timeoutMs);
-    const sub = c.onRunEvent((e) => {
-      if (pred(e)) {
-        clearTimeout(timer);
-        sub.dispose();
-        resolve(e);
-      }
-    });
-  });
-}
 
 /** 6,000 examples of 8 numbers and a random MLP as the "pre-trained" model, one example per call (slow enough to cancel). */
 function slowArrayExperiment(): string {

@@ -26,15 +26,8 @@ export interface ProgressEvent {
   itemsPerSecond?: number;
 }
 
-/** One evaluation point of one job (also a line of metrics.jsonl). */
-export interface MetricsEvent {
-  type: 'metrics';
-  runId: string;
-  method: string;
-  seed: number;
-  beta: number;
-  /** `tune` while β is being chosen on the holdout, `final` for the reported training. */
-  phase: 'tune' | 'final';
+/** What one evaluation of a training job measures (the training loop fills it in). */
+export interface EvalNumbers {
   step: number;
   epoch: number;
   ce: number;
@@ -43,9 +36,23 @@ export interface MetricsEvent {
   trainAccuracy: number;
   /** Accuracy on the test split (final phase) or on the holdout (tune phase). */
   evalAccuracy: number;
-  /** Learned ρ summarised per source segment, for methods that learn ρ. */
-  rho?: Record<string, { mean: number; min: number; max: number }>;
   lr: number;
+}
+
+/** ρ summarised per source segment. */
+export type RhoBySource = Record<string, { mean: number; min: number; max: number }>;
+
+/** One evaluation point of one job (also a line of metrics.jsonl). */
+export interface MetricsEvent extends EvalNumbers {
+  type: 'metrics';
+  runId: string;
+  method: string;
+  seed: number;
+  beta: number;
+  /** `tune` while β is being chosen on the holdout, `final` for the reported training. */
+  phase: 'tune' | 'final';
+  /** Learned ρ summarised per source segment, for methods that learn ρ. */
+  rho?: RhoBySource;
   timestamp: number;
 }
 

@@ -10,7 +10,8 @@ import { createMethod } from '../methods/registry';
 import { crossEntropy } from '../methods/regularizers';
 import { loadCheckpoint } from '../models/checkpoint';
 import { createModel, type DownstreamModel } from '../models/model';
-import type { Segment } from '../protocol/events';
+import type { EvalNumbers, RhoBySource, Segment } from '../protocol/events';
+import { yieldToEventLoop } from '../util/async';
 import { tf, type Scalar, type Variable } from '../runtime/tf';
 import { CancelledError } from '../util/errors';
 import { Rng, seedFor } from '../util/rng';
@@ -39,17 +40,9 @@ export interface JobSpec {
   dataKey: string;
 }
 
-export interface EvalPoint {
-  step: number;
-  epoch: number;
-  ce: number;
-  reg: number;
-  loss: number;
-  trainAccuracy: number;
-  evalAccuracy: number;
-  lr: number;
+export interface EvalPoint extends EvalNumbers {
   rho?: Float32Array;
-  rhoBySource?: Record<string, { mean: number; min: number; max: number }>;
+  rhoBySource?: RhoBySource;
 }
 
 export interface JobHooks {
@@ -79,9 +72,6 @@ function gather(src: Float32Array, width: number, idx: Int32Array, from: number,
   for (let i = from; i < to; i++) out.set(src.subarray(idx[i] * width, (idx[i] + 1) * width), (i - from) * width);
   return out;
 }
-
-/** Lets signals, cancel requests and output through during a long job. */
-const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /**
  * Trains one job. The caller owns (and must dispose) the returned model and method. The loop

@@ -22,6 +22,8 @@ import { trainJob, type EvalPoint } from './job';
 import { planJobs, tuneTrainSize, type PlannedJob } from './plan';
 import { meanSe } from './stats';
 import * as path from 'node:path';
+import { yieldToEventLoop } from '../util/async';
+import { summariseBySegment } from '../features/features';
 
 export interface ExperimentInput {
   experiment: Experiment;
@@ -148,8 +150,6 @@ function examples(split: { n: number; x: Float32Array; y: Int32Array }, ds: Data
   return { ...split, inputShape: ds.inputShape };
 }
 
-/** Lets pending I/O (stdout, cancel requests over RPC) through between jobs. */
-const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 async function trainAll(
   exp: Experiment,
@@ -283,13 +283,8 @@ async function trainAll(
         store.writeCheckpoint(m.name, job.seed, modelWeights(result.model), { method: m.name, seed: String(job.seed), beta: String(beta), model: exp.downstream.model });
         if (result.rho) {
           store.writeRho(m.name, job.seed, psi.segments, result.rho);
-          const bySource: Record<string, number> = {};
-          for (const s of psi.segments) {
-            let sum = 0;
-            for (let i = s.offset; i < s.offset + s.width; i++) sum += result.rho[i];
-            bySource[s.name] = sum / s.width;
-          }
-          rhoMeans.set(m.name, [...(rhoMeans.get(m.name) ?? []), bySource]);
+          const bySource = summariseBySegment(result.rho, psi.segments);
+          rhoMeans.set(m.name, [...(rhoMeans.get(m.name) ?? []), Object.fromEntries(Object.entries(bySource).map(([k, v]) => [k, v.mean]))]);
         }
         log(`${label}: test accuracy ${(result.evalAccuracy * 100).toFixed(2)}% (${result.seconds.toFixed(1)} s)`);
         const lastSeed = !jobs.slice(j + 1).some((r) => r.method.name === m.name);

@@ -1,0 +1,5 @@
+/**
+ * Lets pending I/O through (signals, cancel requests over RPC, stdout) from inside long
+ * synchronous work such as a training loop.
+ */
+export const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));

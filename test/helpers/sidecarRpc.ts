@@ -1,0 +1,35 @@
+/** Helpers shared by the tests that drive a real sidecar through the extension's client. */
+import assert from 'node:assert/strict';
+import { ResponseError } from 'vscode-jsonrpc';
+import type { SidecarClient } from '../../extension/src/sidecar/client';
+import type { RunEvent } from '../../sidecar/src/protocol/events';
+import type { ErrorData } from '../../sidecar/src/protocol/rpc';
+
+/** The first event matching `pred`, or a rejection after `timeoutMs`. */
+export function waitFor<T extends RunEvent>(c: SidecarClient, pred: (e: RunEvent) => e is T, timeoutMs = 60_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('timed out waiting for an event')), timeoutMs);
+    const sub = c.onRunEvent((e) => {
+      if (pred(e)) {
+        clearTimeout(timer);
+        sub.dispose();
+        resolve(e);
+      }
+    });
+  });
+}
+
+/** Asserts that a request fails with a typed error of `kind` (and, if given, naming `field`). */
+export async function rejectsWith(p: Promise<unknown>, kind: ErrorData['kind'], message: RegExp, field?: string): Promise<ResponseError<ErrorData>> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof ResponseError, `expected a ResponseError, got ${String(e)}`);
+    const err = e as ResponseError<ErrorData>;
+    assert.equal(err.data?.kind, kind, err.message);
+    assert.match(err.message, message);
+    if (field !== undefined) assert.equal(err.data?.location?.field, field, err.message);
+    return err;
+  }
+  assert.fail('expected the request to fail');
+}
