@@ -31,8 +31,12 @@ export function escapeXml(s: string): string {
 
 const r2 = (v: number): string => String(Math.round(v * 100) / 100);
 
-function pathD(points: number[]): string {
-  let d = '';
+/**
+ * Walks a polyline given as flat [x0, y0, x1, y1, ...], lifting the pen over non-finite points
+ * (gaps in a series): `visit(x, y, draw)` is called with draw=false where a new segment starts.
+ * Canvas drawing and both SVG renderers share this one walk.
+ */
+export function walkPath(points: readonly number[], visit: (x: number, y: number, draw: boolean) => void): void {
   let pen = false;
   for (let i = 0; i + 1 < points.length; i += 2) {
     const x = points[i];
@@ -41,9 +45,15 @@ function pathD(points: number[]): string {
       pen = false;
       continue;
     }
-    d += `${pen ? 'L' : 'M'}${r2(x)} ${r2(y)}`;
+    visit(x, y, pen);
     pen = true;
   }
+}
+
+/** The SVG `d` attribute of a polyline (coordinates rounded to 0.01). */
+export function pathD(points: readonly number[]): string {
+  let d = '';
+  walkPath(points, (x, y, draw) => (d += `${draw ? 'L' : 'M'}${r2(x)} ${r2(y)}`));
   return d;
 }
 
@@ -133,18 +143,7 @@ export function drawScene(ctx: CanvasRenderingContext2D, scene: Scene): void {
         ctx.lineJoin = 'round';
         ctx.setLineDash(p.dash ?? []);
         ctx.beginPath();
-        let pen = false;
-        for (let i = 0; i + 1 < p.points.length; i += 2) {
-          const x = p.points[i];
-          const y = p.points[i + 1];
-          if (!Number.isFinite(x) || !Number.isFinite(y)) {
-            pen = false;
-            continue;
-          }
-          if (pen) ctx.lineTo(x, y);
-          else ctx.moveTo(x, y);
-          pen = true;
-        }
+        walkPath(p.points, (x, y, draw) => (draw ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
         ctx.stroke();
         break;
       }

@@ -3,7 +3,7 @@
  * DOM helpers. Strings always become text nodes (never markup), so nothing read from a run
  * file can inject elements or script; there is no `innerHTML` in the webviews.
  */
-import type { Prim, Scene } from '../charts/scene';
+import { pathD, type Prim, type Scene } from '../charts/scene';
 
 type Child = Node | string | null | undefined | false;
 
@@ -56,18 +56,7 @@ function primEl(p: Prim): SVGElement {
     case 'line':
       return svgEl('line', { x1: p.x1, y1: p.y1, x2: p.x2, y2: p.y2, stroke: p.stroke, 'stroke-width': p.width ?? 1, ...(p.dash ? { 'stroke-dasharray': p.dash.join(' ') } : {}) });
     case 'path': {
-      let d = '';
-      let pen = false;
-      for (let i = 0; i + 1 < p.points.length; i += 2) {
-        const x = p.points[i];
-        const y = p.points[i + 1];
-        if (!Number.isFinite(x) || !Number.isFinite(y)) {
-          pen = false;
-          continue;
-        }
-        d += `${pen ? 'L' : 'M'}${x.toFixed(1)} ${y.toFixed(1)}`;
-        pen = true;
-      }
+      const d = pathD(p.points);
       return withData(svgEl('path', { d, fill: 'none', stroke: p.stroke, 'stroke-width': p.width ?? 1.5, ...(p.dash?.length ? { 'stroke-dasharray': p.dash.join(' ') } : {}) }), p.data, undefined);
     }
     case 'circle':
