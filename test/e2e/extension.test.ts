@@ -72,7 +72,7 @@ describe('VS Code extension, end to end in code-server', { skip: E2E_SKIP, timeo
     await runCommand(page, 'AFT: Run Experiment');
     await runCommand(page, 'View: Show AFT Studio');
     await runsRows().first().waitFor({ timeout: 60_000 });
-    await runRow('mnist-demo', /\d+%|running/).first().waitFor({ timeout: 60_000 });
+    await runRow('mnist-demo', /\d+%|running|completed/).first().waitFor({ timeout: 60_000 });
     await shot('1-demo-running');
     // Building the built-in teacher on a fresh machine takes ~3 minutes; later runs reuse it.
     await runRow('mnist-demo', 'completed').first().waitFor({ timeout: 10 * 60_000 });
