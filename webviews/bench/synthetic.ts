@@ -2,8 +2,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { CURVE_CACHE_FILE, CurveCacheBuilder } from '../../sidecar/src/runs/curves';
 
-export function syntheticRun(opts: { steps: number; methods: string[]; seeds: number[]; rhoFeatures?: number; sources?: number }): string {
+/** With `curveCache` (the default), metrics.cols as the run store writes it when a run ends. */
+export function syntheticRun(opts: { steps: number; methods: string[]; seeds: number[]; rhoFeatures?: number; sources?: number; curveCache?: boolean }): string {
+  const cache = opts.curveCache === false ? undefined : new CurveCacheBuilder();
   const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'aft-bench-')), 'bench-run');
   fs.mkdirSync(dir);
   const now = new Date().toISOString();
@@ -16,13 +19,16 @@ export function syntheticRun(opts: { steps: number; methods: string[]; seeds: nu
         const t = step / opts.steps;
         const ce = Math.exp(-4 * t) + 0.02 * Math.sin(step / 37) + 0.01 * ((step * 7919) % 13) / 13;
         const rho = method === 'aft' ? { teacher: { mean: 0.5 + 0.2 * t, min: 0, max: 1 }, noise: { mean: 0.5 - 0.4 * t, min: 0, max: 1 } } : undefined;
-        lines.push(JSON.stringify({ method, seed, beta: 1, phase: 'final', step, epoch: step / 4, ce, reg: 0.1 * (1 - t), loss: ce + 0.1 * (1 - t), trainAccuracy: 1 - ce / 2, evalAccuracy: 0.8 + 0.1 * t, lr: 0.001, timestamp: step, ...(rho ? { rho } : {}) }));
+        const line = JSON.stringify({ method, seed, beta: 1, phase: 'final', step, epoch: step / 4, ce, reg: 0.1 * (1 - t), loss: ce + 0.1 * (1 - t), trainAccuracy: 1 - ce / 2, evalAccuracy: 0.8 + 0.1 * t, lr: 0.001, timestamp: step, ...(rho ? { rho } : {}) });
+        lines.push(line);
+        cache?.addLine(line + '\n');
         if (lines.length === 10_000) fs.writeSync(fd, lines.splice(0).join('\n') + '\n');
       }
       if (lines.length) fs.writeSync(fd, lines.join('\n') + '\n');
     }
   }
   fs.closeSync(fd);
+  if (cache) fs.writeFileSync(path.join(dir, CURVE_CACHE_FILE), cache.encode());
   const methods = Object.fromEntries(opts.methods.map((m, i) => [m, { kind: m, test_accuracy: { mean: 0.85 + i * 0.02, se: 0.003, per_seed: Object.fromEntries(opts.seeds.map((s) => [String(s), 0.85 + i * 0.02])) }, beta: 1, tuning: [], train_seconds: 1 }]));
   const n = opts.rhoFeatures ?? 512;
   const k = opts.sources ?? 2;

@@ -16,13 +16,8 @@
 import type { RunState, RunSummary, Segment } from '../../sidecar/src/protocol/events';
 
 export type { RunState, RunSummary, Segment };
-
-/** The metrics a run logs at every evaluation (columns of metrics.jsonl), as charted. */
-export const METRICS = ['loss', 'ce', 'reg', 'trainAccuracy', 'evalAccuracy'] as const;
-export type MetricName = (typeof METRICS)[number];
-
-/** The curve key of a source's mean ρ (from the `rho` summaries in metrics.jsonl). */
-export const rhoCurveKey = (source: string): string => `rho:${source}`;
+// The charted metrics, curve keys and series ids are the run store's (one definition for both).
+export { METRICS, rhoCurveKey, seriesId, type MetricName } from '../../sidecar/src/runs/curves';
 
 /** One plotted curve: steps and values of equal length, downsampled to at most `maxPoints`. */
 export interface Curve {
@@ -200,9 +195,6 @@ export function safeFileName(name: string, format: ExportFormat): string {
     .slice(0, 120);
   return `${base || 'chart'}.${format}`;
 }
-
-/** The id of a series: unique per method × seed × phase × β. */
-export const seriesId = (method: string, seed: number, phase: 'tune' | 'final', beta: number): string => `${method}/${seed}/${phase}/${beta}`;
 
 /** Applies an update to a run view (the webview's reducer; pure so it is unit-tested). */
 export function applyUpdate(run: RunView, u: UpdateMessage): RunView {

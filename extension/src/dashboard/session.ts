@@ -100,6 +100,8 @@ export class DashboardSession {
       more = changes.more;
       for (const p of changes.problems) this.log.warn(`dashboard: ${p}`);
       changed = this.acc.apply(changes);
+      // A replaced metrics file: updates only add or replace series, so send the whole run again.
+      if (changes.reset && this.ready) this.snapshotDue = true;
     } catch (e) {
       this.log.error(`dashboard: reading ${this.runDir} failed: ${(e as Error).message}`);
       if (this.ready) this.post({ type: 'error', message: `Could not read the run folder ${this.runDir}: ${(e as Error).message}` });

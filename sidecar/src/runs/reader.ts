@@ -8,12 +8,20 @@
 import { isAscii } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { CURVE_CACHE_FILE, CURVE_CACHE_TAIL_BYTES, decodeCurveCache, toHex, type CurveSeries } from './curves';
 import { checkMetricsRow, checkRhoFile, checkStatus, checkSummary, type Checked, type MetricsRow, type RhoFile } from './records';
 import { readRunStatus, type RunStatus } from './store';
 import type { RunSummary } from '../protocol/events';
 
 export interface RunChanges {
-  /** Rows appended to metrics.jsonl since the last poll. */
+  /**
+   * metrics.jsonl was replaced (it shrank): forget the rows and series read before; what follows
+   * is the new file's.
+   */
+  reset?: boolean;
+  /** Whole series from the column cache (metrics.cols): the file's first lines, already parsed. */
+  series?: CurveSeries[];
+  /** Rows appended to metrics.jsonl since the last poll (after those in `series`). */
   rows: MetricsRow[];
   /** ρ files that appeared or changed. */
   rho: RhoFile[];
@@ -100,9 +108,11 @@ export class RunReader {
       // Truncated or replaced: the rows read so far are stale, but appended rows never shrink a
       // file, so this is a different run's file; start over and say so.
       changes.problems.push(`${file}: the file shrank from ${this.offset} to ${size} bytes; reading it again`);
+      changes.reset = true;
       this.offset = 0;
       this.lineNo = 0;
     }
+    if (this.offset === 0 && size > 0) this.loadCurveCache(file, size, changes);
     if (size === this.offset) return;
     const started = performance.now();
     const budget = this.parts.budgetMs ?? DEFAULT_BUDGET_MS;
@@ -138,6 +148,39 @@ export class RunReader {
       fs.closeSync(fd);
     }
     changes.more = waiting === false && this.offset < size;
+  }
+
+  /**
+   * Starts from metrics.cols when it matches metrics.jsonl: it must cover no more than the file
+   * holds and quote the file's bytes just before where it stops. Anything else is ignored (and
+   * said, unless there is simply no cache), and the JSON is parsed instead.
+   */
+  private loadCurveCache(file: string, size: number, changes: RunChanges): void {
+    const cacheFile = path.join(this.dir, CURVE_CACHE_FILE);
+    let bytes: Buffer;
+    try {
+      bytes = fs.readFileSync(cacheFile);
+    } catch {
+      return;
+    }
+    try {
+      const { cover, series } = decodeCurveCache(bytes);
+      if (cover.bytes > size) throw new Error(`it covers ${cover.bytes} bytes of metrics.jsonl, which has ${size}`);
+      const tailLength = Math.min(cover.bytes, CURVE_CACHE_TAIL_BYTES);
+      const tail = Buffer.alloc(tailLength);
+      const fd = fs.openSync(file, 'r');
+      try {
+        fs.readSync(fd, tail, 0, tailLength, cover.bytes - tailLength);
+      } finally {
+        fs.closeSync(fd);
+      }
+      if (toHex(tail) !== cover.tail) throw new Error('metrics.jsonl is not the file it was made from');
+      changes.series = series;
+      this.offset = cover.bytes;
+      this.lineNo = cover.lines;
+    } catch (e) {
+      changes.problems.push(`${cacheFile}: ignored (${(e as Error).message}); reading metrics.jsonl instead`);
+    }
   }
 
   private rhoFiles(): string[] {

@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { MetricsEvent, RunState, RunSummary, Segment } from '../protocol/events';
 import { encodeSafetensors, type StTensor } from '../io/safetensors';
+import { CURVE_CACHE_FILE, CurveCacheBuilder } from './curves';
 import { badInput, type SourceLocation } from '../util/errors';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fsx';
 
@@ -34,9 +35,18 @@ function timestampId(d: Date): string {
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
+/** How often a running run refreshes its curve cache (metrics.cols). */
+const CURVE_CACHE_EVERY_MS = 60_000;
+
 export class RunStore {
   private status: RunStatus;
   private lastBeat = 0;
+  /** The curves of metrics.jsonl as written, for metrics.cols (docs/run-store.md). */
+  private readonly curves = new CurveCacheBuilder();
+  private cachedLines = 0;
+  private lastCacheWrite = Date.now();
+  /** Set when an append to metrics.jsonl failed part-way: no cache can then say what it covers. */
+  private curvesBroken = false;
 
   private constructor(
     readonly dir: string,
@@ -74,18 +84,47 @@ export class RunStore {
     this.lastBeat = now;
     this.status = { ...this.status, updated: new Date(now).toISOString(), ...(progress ? { progress } : {}) };
     writeJsonAtomic(path.join(this.dir, 'status.json'), this.status);
+    if (now - this.lastCacheWrite >= CURVE_CACHE_EVERY_MS) this.writeCurveCache();
   }
 
   /** Final state; `completed` only after the summary has been written. */
   finish(state: Exclude<RunState, 'running'>, message?: string): void {
     const now = new Date().toISOString();
     this.status = { ...this.status, state, updated: now, finished: now, ...(message !== undefined ? { message } : {}) };
+    this.writeCurveCache();
     writeJsonAtomic(path.join(this.dir, 'status.json'), this.status);
   }
 
   appendMetrics(m: MetricsEvent): void {
     const { type: _type, runId: _runId, ...row } = m;
-    fs.appendFileSync(path.join(this.dir, 'metrics.jsonl'), JSON.stringify(row) + '\n');
+    const line = JSON.stringify(row) + '\n';
+    try {
+      fs.appendFileSync(path.join(this.dir, 'metrics.jsonl'), line);
+    } catch (e) {
+      this.curvesBroken = true;
+      throw e;
+    }
+    this.curves.addLine(line);
+  }
+
+  /**
+   * Writes metrics.cols, the binary columns of metrics.jsonl so far (readers load it instead of
+   * parsing the JSON). Atomic; a failure (a full disk) costs only speed, so it is logged, not thrown.
+   */
+  writeCurveCache(): void {
+    this.lastCacheWrite = Date.now();
+    const lines = this.curves.lines;
+    if (this.curvesBroken || lines === this.cachedLines) return;
+    try {
+      writeFileAtomic(path.join(this.dir, CURVE_CACHE_FILE), this.curves.encode());
+      this.cachedLines = lines;
+    } catch (e) {
+      try {
+        this.appendLog(`could not write ${CURVE_CACHE_FILE} (dashboards read metrics.jsonl instead): ${(e as Error).message}`);
+      } catch {
+        // the disk is full: the log line is lost too
+      }
+    }
   }
 
   appendLog(line: string): void {

@@ -5,6 +5,7 @@
  * Shared by the extension host and the HTML report; pure (no DOM, no Node).
  */
 import type { RunSummary } from '../../../sidecar/src/protocol/events';
+import type { CurveSeries } from '../../../sidecar/src/runs/curves';
 import type { MetricsRow, RhoFile } from '../../../sidecar/src/runs/records';
 import type { RunStatus } from '../../../sidecar/src/runs/store';
 import type { RhoSnapshot, RunStatusView, RunView, UpdateMessage } from '../contract';
@@ -14,6 +15,10 @@ import { SeriesModel } from './seriesModel';
 export const DEFAULT_MAX_POINTS = 2000;
 
 export interface RunInput {
+  /** The metrics file was replaced: drop the series held so far. */
+  reset?: boolean;
+  /** Whole series (from the column cache), before `rows`. */
+  series?: CurveSeries[];
   rows: MetricsRow[];
   rho: RhoFile[];
   status?: RunStatus;
@@ -61,6 +66,11 @@ export class RunAccumulator {
 
   /** Takes in what a reader found; returns whether anything changed. */
   apply(input: RunInput): boolean {
+    if (input.reset) {
+      this.series.clear();
+      this.pending.series.clear();
+    }
+    if (input.series) for (const id of this.series.load(input.series)) this.pending.series.add(id);
     for (const id of this.series.add(input.rows)) this.pending.series.add(id);
     for (const r of input.rho) {
       const snap: RhoSnapshot = { method: r.method, seed: r.seed, ...(r.step !== undefined ? { step: r.step } : {}), segments: r.segments, values: r.values };
