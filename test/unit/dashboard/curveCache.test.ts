@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import type { MetricsEvent } from '../../../sidecar/src/protocol/events';
+import type { MetricsRow } from '../../../sidecar/src/runs/records';
 import { CURVE_CACHE_FILE, CurveColumns, decodeCurveCache, encodeCurveCache } from '../../../sidecar/src/runs/curves';
 import { RunReader } from '../../../sidecar/src/runs/reader';
 import { RunStore } from '../../../sidecar/src/runs/store';
@@ -19,7 +20,7 @@ const ws = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'aft-cols-'));
 
 function event(method: string, seed: number, step: number, extra: Partial<MetricsEvent> = {}): MetricsEvent {
   const ce = 1 / step;
-  return { type: 'metrics', runId: 'r', method, seed, beta: 1, phase: 'final', step, epoch: step / 4, ce, reg: 0.1, loss: ce + 0.1, trainAccuracy: 0.5, evalAccuracy: 0.6, lr: 0.001, timestamp: step, ...extra } as MetricsEvent;
+  return { type: 'metrics', runId: 'r', method, seed, beta: 1, phase: 'final', step, epoch: step / 4, ce, reg: 0.1, loss: ce + 0.1, trainAccuracy: 0.5, evalAccuracy: 0.6, lr: 0.001, timestamp: step, ...extra };
 }
 
 /** A run written through the store: aft with ρ summaries (a source appearing late), stl without, a NaN loss. */
@@ -51,7 +52,8 @@ function readAll(dir: string): { view: unknown; problems: string[]; fromCache: b
 describe('metrics column cache (metrics.cols)', () => {
   it('round-trips columns, gaps and NaN exactly', () => {
     const curves = new CurveColumns();
-    const rows = [1, 2, 3].map((s) => ({ ...JSON.parse(row('aft', 0, s, s === 2 ? { rho: { t: { mean: 0.25, min: 0, max: 1 } } } : {})), ce: s === 3 ? NaN : 1 / s }));
+    const parse = (line: string): MetricsRow => JSON.parse(line) as MetricsRow;
+    const rows = [1, 2, 3].map((s): MetricsRow => ({ ...parse(row('aft', 0, s, s === 2 ? { rho: { t: { mean: 0.25, min: 0, max: 1 } } } : {})), ce: s === 3 ? NaN : 1 / s }));
     curves.add(rows);
     const bytes = encodeCurveCache(curves, { bytes: 10, lines: 3, tail: 'abcd' });
     const back = decodeCurveCache(bytes);
@@ -61,7 +63,7 @@ describe('metrics column cache (metrics.cols)', () => {
     assert.deepEqual([...s.columns.get('ce')!.view()], [1, 0.5, NaN]);
     assert.deepEqual([...s.columns.get('rho:t')!.view()], [NaN, 0.25, NaN]);
     // A loaded column grows like any other, without touching its neighbour.
-    s.add(JSON.parse(row('aft', 0, 4)));
+    s.add(parse(row('aft', 0, 4)));
     assert.deepEqual([...s.step.view()], [1, 2, 3, 4]);
     assert.equal(s.columns.get('loss')!.view().length, 4);
   });
@@ -75,7 +77,7 @@ describe('metrics column cache (metrics.cols)', () => {
   for (const [name, mangle, error] of corrupt) {
     it(`refuses a cache that is ${name}`, () => {
       const curves = new CurveColumns();
-      curves.add([JSON.parse(row('aft', 0, 1))]);
+      curves.add([JSON.parse(row('aft', 0, 1)) as MetricsRow]);
       assert.throws(() => decodeCurveCache(mangle(encodeCurveCache(curves, { bytes: 1, lines: 1, tail: '' }))), error);
     });
   }
