@@ -79,3 +79,21 @@ export function checkLabels(y: ArrayLike<number>, numClasses: number, what: stri
 export function checkNonEmpty(n: number, what: string, where: SourceLocation): void {
   if (n === 0) throw badInput(`${what} is empty`, where);
 }
+
+/**
+ * A classification task needs two classes (refused otherwise); classes that no training example
+ * has cannot be learned, which is said (a warning: a low-data task may mean it).
+ */
+export function checkClasses(ds: Pick<Dataset, 'numClasses' | 'train'>, log: (m: string, level?: 'info' | 'warn') => void): void {
+  const k = ds.numClasses;
+  if (k < 2) throw badInput(`the dataset has ${k} class${k === 1 ? ' (every label is 0)' : 'es'}; a classification task needs at least two classes`);
+  const seen = new Uint8Array(k);
+  for (let i = 0; i < ds.train.n; i++) seen[ds.train.y[i]] = 1;
+  const missing: number[] = [];
+  for (let c = 0; c < k; c++) if (!seen[c]) missing.push(c);
+  if (missing.length) {
+    const few = ds.train.n < k ? `: its ${ds.train.n} examples are fewer than the ${k} classes` : '';
+    const list = missing.slice(0, 10).join(', ') + (missing.length > 10 ? `, … (${missing.length - 10} more)` : '');
+    log(`the training split has no example of ${missing.length} of the ${k} classes (${list})${few}; no method can learn ${missing.length === 1 ? 'it' : 'them'}`, 'warn');
+  }
+}

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DatasetSpec, Experiment } from '../experiment/schema';
 import { badInput } from '../util/errors';
-import type { Dataset } from './dataset';
+import { checkClasses, type Dataset } from './dataset';
 import { loadImageFolder } from './imageFolder';
 import { loadMnist } from './mnist';
 import { loadNpyDataset } from './npyDataset';
@@ -26,16 +26,21 @@ export function textTokenizerFile(exp: Pick<Experiment, 'dataset' | 'pretrained'
 }
 
 /** Loads the dataset an experiment names, validated (shapes, labels, finite values, images, text). */
-export async function loadExperimentDataset(exp: Pick<Experiment, 'dataset' | 'pretrained'>, baseDir: string, log: (m: string) => void = () => {}): Promise<Dataset> {
+export async function loadExperimentDataset(exp: Pick<Experiment, 'dataset' | 'pretrained'>, baseDir: string, log: (m: string, level?: 'info' | 'warn') => void = () => {}): Promise<Dataset> {
   const spec = exp.dataset;
+  let ds: Dataset;
   switch (spec.source) {
     case 'images':
-      return loadImageFolder(spec, baseDir, log);
+      ds = await loadImageFolder(spec, baseDir, log);
+      break;
     case 'text':
-      return loadTextDataset(spec, baseDir, textTokenizerFile(exp, baseDir));
+      ds = loadTextDataset(spec, baseDir, textTokenizerFile(exp, baseDir));
+      break;
     default:
-      return loadDataset(spec, baseDir);
+      ds = loadDataset(spec, baseDir);
   }
+  checkClasses(ds, log);
+  return ds;
 }
 
 /** Loads an array dataset (mnist, npy) synchronously. */

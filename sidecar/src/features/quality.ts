@@ -16,6 +16,8 @@ export interface SourceQuality {
   concatProbe?: number;
 }
 
+const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
 export function assessSources(blocks: FeatureBlock[], psi: PretrainedFeatures, ds: Dataset, holdout: number, splitSeed: number, log: (m: string, level?: 'info' | 'warn') => void): SourceQuality {
   const probe = (train: Float32Array, test: Float32Array, dim: number): number =>
     linearProbe(
@@ -29,11 +31,13 @@ export function assessSources(blocks: FeatureBlock[], psi: PretrainedFeatures, d
     try {
       s.linear_probe_accuracy = probe(b.train, b.test, b.width);
     } catch (e) {
+      s.linear_probe_error = errorText(e);
       log(`linear probe of ${b.name} failed: ${describeError(e)}`, 'warn');
     }
     try {
       s.logme_score = logme(b.train, ds.train.y, ds.train.n, b.width, { numClasses: ds.numClasses }).score;
     } catch (e) {
+      s.logme_error = errorText(e);
       log(`LogME of ${b.name} is not available: ${describeError(e)}`, 'warn');
     }
     const probeText = s.linear_probe_accuracy !== undefined ? `linear probe ${(s.linear_probe_accuracy * 100).toFixed(2)}%` : 'no linear probe';

@@ -35,8 +35,10 @@ export interface BTuneState {
 export function sourceMixture(scores: readonly number[], temperature = BTUNE_TEMPERATURE): number[] {
   if (!(temperature > 0)) throw badInput(`B-Tuning: the temperature must be positive, got ${temperature}`);
   if (scores.length === 0) throw badInput('B-Tuning needs at least one pre-trained source');
-  const bad = scores.findIndex((s) => !Number.isFinite(s));
+  // −∞ marks a source left out (no LogME); it gets π = 0.
+  const bad = scores.findIndex((s) => Number.isNaN(s) || s === Infinity);
   if (bad >= 0) throw badInput(`B-Tuning: the LogME score of source ${bad} is ${scores[bad]}`);
+  if (!scores.some(Number.isFinite)) throw badInput('B-Tuning: no source has a LogME score');
   const top = Math.max(...scores);
   const e = scores.map((s) => Math.exp((s - top) / temperature));
   const z = e.reduce((a, b) => a + b, 0);

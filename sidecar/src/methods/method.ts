@@ -53,6 +53,8 @@ export interface MethodSetup {
   /** Seed of the job (methods derive their own streams from it). */
   seed: number;
   data: MethodData;
+  /** For what the user should know about how the method set itself up. */
+  log?(message: string, level?: 'info' | 'warn'): void;
 }
 
 export interface TransferMethod {

@@ -6,6 +6,7 @@ import { createBTune } from './btune';
 import { trainFactorAutoencoder } from './factorAutoencoder';
 import { createFactorTransfer } from './factorTransfer';
 import { logme } from './logme';
+import { AftError, badInput } from '../util/errors';
 import type { MethodFactory, TransferMethod } from './method';
 import { rkdMethod } from './rkd';
 import { aftKernelLoss, aftNoKernelLoss, kdLoss, weightBySigmoid } from './regularizers';
@@ -76,17 +77,37 @@ const aftNoKernel: MethodFactory = ({ method, featureDim, psiDim, rng }) => {
   };
 };
 
-/** B-Tuning: LogME of each source's slice of ψ and of the untrained student's features. */
+/**
+ * B-Tuning: LogME of each source's slice of ψ and of the untrained student's features. A source
+ * whose LogME cannot be computed (constant features carry no evidence) gets no weight in the
+ * mixture, with the reason logged; with no source left, B-Tuning cannot run and says why.
+ */
 const btune: MethodFactory = (setup) => {
-  const { data, featureDim } = setup;
+  const { data, featureDim, method } = setup;
   const sources = data.shared.get(`logme-sources:${data.key}`, () =>
-    data.segments.map((seg) => logme(sliceColumns(data.psiTrain, setup.psiDim, seg.offset, seg.width), data.labels, data.rows, seg.width, { numClasses: data.numClasses })),
+    data.segments.map((seg) => {
+      try {
+        return logme(sliceColumns(data.psiTrain, setup.psiDim, seg.offset, seg.width), data.labels, data.rows, seg.width, { numClasses: data.numClasses });
+      } catch (e) {
+        if (e instanceof AftError && e.code === 'bad_input') return e;
+        throw e;
+      }
+    }),
   );
+  const failed = sources.flatMap((r, i) => (r instanceof AftError ? [`${data.segments[i].name}: ${r.message}`] : []));
+  if (failed.length === sources.length) {
+    throw badInput(`${method.name} (B-Tuning) weights the pre-trained sources by their LogME, and no source has one (${failed.join('; ')}). Remove ${method.name} from methods, or fix what stops LogME.`);
+  }
+  // Said once per training set, not once per job.
+  data.shared.get(`logme-sources-said:${data.key}`, () => {
+    for (const f of failed) setup.log?.(`${method.name}: source ${f.split(':')[0]} gets no weight in B-Tuning (its LogME is not available: ${f.slice(f.indexOf(':') + 2)})`, 'warn');
+    return true;
+  });
   const student = logme(data.initialFeatures(), data.labels, data.rows, featureDim, { numClasses: data.numClasses });
   return createBTune(setup, {
-    scores: sources.map((r) => r.score),
+    scores: sources.map((r) => (r instanceof AftError ? -Infinity : r.score)),
     featureDims: data.segments.map((s) => s.width),
-    sourceWeights: sources.map((r) => r.weights),
+    sourceWeights: sources.map((r, i) => (r instanceof AftError ? new Float64Array(data.numClasses * data.segments[i].width) : r.weights)),
     studentWeights: student.weights,
     numClasses: data.numClasses,
   });

@@ -122,6 +122,9 @@ export interface SourceSummary {
   linear_probe_accuracy?: number;
   /** LogME score (mean log-evidence per example) of this source's training features. */
   logme_score?: number;
+  /** Why there is no linear-probe accuracy or LogME score (degenerate features or labels). */
+  linear_probe_error?: string;
+  logme_error?: string;
 }
 
 export interface RunSummary {

@@ -49,6 +49,8 @@ export interface JobHooks {
   signal?: AbortSignal;
   onStep?(step: number, total: number): void;
   onEval?(p: EvalPoint): void;
+  /** Messages from the method (a source it leaves out, say). */
+  log?(message: string, level?: 'info' | 'warn'): void;
 }
 
 export interface JobResult {
@@ -88,6 +90,7 @@ export async function trainJob(spec: JobSpec, hooks: JobHooks = {}): Promise<Job
     psiDim: spec.psiWidth,
     rng: new Rng(seedFor(spec.seed, `method:${spec.method.name}`)),
     seed: spec.seed,
+    ...(hooks.log ? { log: (m: string, level?: 'info' | 'warn') => hooks.log?.(m, level) } : {}),
     data: {
       key: spec.dataKey,
       rows: data.n,

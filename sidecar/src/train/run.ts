@@ -115,6 +115,12 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
     const psi = sources.features;
     if (psi.width) log(`pre-trained features ψ: ${psi.segments.map((s) => `${s.name} (${s.width})`).join(' + ')} = ${psi.width}`);
     const quality = psi.width ? assessSources(sources.blocks, psi, ds, exp.tune.holdout, exp.tune.split_seed, log) : { sources: [] };
+    // Before any training, so that nothing is trained for a run that cannot finish.
+    const btune = resolveMethods(exp).find((m) => m.kind === 'btune');
+    if (btune && quality.sources.length && quality.sources.every((s) => s.logme_score === undefined)) {
+      const why = quality.sources.map((s) => `${s.name}: ${s.logme_error ?? 'not computed'}`).join('; ');
+      throw new AftError('bad_input', `${btune.name} (B-Tuning) weights the pre-trained sources by their LogME, and no source has one (${why}). Remove ${btune.name} from methods, or fix what stops LogME.`);
+    }
     const methods = await trainAll(exp, ds, psi, input.baseDir, store, emit, log, opts.signal);
     const finished = new Date();
     const summary: RunSummary = {
@@ -172,6 +178,11 @@ async function trainAll(
   const fullData = { train: examples(ds.train, ds), test: examples(ds.test, ds) };
 
   const jobs = planJobs(exp, ds.train.n);
+  // One holdout example more or less moves accuracy by 1/holdout: below ~20 the choice is noise.
+  const tuned = [...new Set(jobs.filter((j) => j.phase === 'tune').map((j) => j.method.name))];
+  if (tuned.length && sizes.holdout < 20) {
+    log(`β is chosen for ${tuned.join(', ')} on a holdout of ${sizes.holdout} example${sizes.holdout === 1 ? '' : 's'} (tune.holdout ${exp.tune.holdout} of ${ds.train.n}): each one is ${(100 / sizes.holdout).toFixed(0)} points of accuracy, so the choice is coarse; give one β per method, or more training data`, 'warn');
+  }
   const totalSteps = jobs.reduce((a, j) => a + j.steps, 0);
   const eta = new Eta();
   const results: Record<string, MethodSummary> = {};
@@ -205,7 +216,7 @@ async function trainAll(
       { method: m.kind, steps: job.steps - currentStep },
       ...jobs.slice(j + 1).map((r: PlannedJob) => ({ method: r.method.kind, steps: r.steps })),
     ];
-    const jobStart = performance.now();
+    let firstStep: { at: number; step: number } | undefined;
     const result = await trainJob(
       {
         method: m,
@@ -226,11 +237,15 @@ async function trainAll(
       },
       {
         ...(signal ? { signal } : {}),
+        log: (message, level) => log(message, level),
         onStep: (step, total) => {
           const now = performance.now();
           if (now - lastProgress < 200 && step < total) return;
           lastProgress = now;
-          eta.record(m.kind, now - jobStart, step);
+          // The rate from the job's first reported step on: setting a method up (factor
+          // transfer's autoencoder, LogME) happens before step 1 and is not a per-step cost.
+          firstStep ??= { at: now, step };
+          if (step - firstStep.step >= 5) eta.record(m.kind, now - firstStep.at, step - firstStep.step);
           emit({ type: 'progress', runId, label, step, steps: total, job: j + 1, jobs: jobs.length, fraction: (doneSteps + step) / totalSteps, etaSeconds: eta.seconds(remaining(step)) });
         },
         onEval: (p: EvalPoint) => {
