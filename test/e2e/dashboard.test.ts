@@ -138,6 +138,29 @@ describe('run dashboard and comparison, end to end in code-server', { skip: E2E_
     assert.deepEqual(consoleCsp, [], 'no CSP violation on the console');
   });
 
+  it('exports a figure (PNG) and curve data (CSV, every logged row) through the save dialog', async () => {
+    // The fixture dashboard from the test before is the active editor.
+    const runDir = path.join(workspace, '.aft', 'runs', FIXTURE_ID);
+    const saveVia = async (card: string, format: 'png' | 'csv', file: string): Promise<Buffer> => {
+      await web().locator(`${card} [data-export="${format}"]`).first().click();
+      // VS Code's save dialog (code-server's simple dialog): the run folder and the name are filled in.
+      const input = page.locator('.quick-input-widget input');
+      await until('the save dialog', async () => (await input.inputValue().catch(() => '')).endsWith(file), 15_000);
+      await page.keyboard.press('Enter');
+      const target = path.join(runDir, file);
+      await until(`${file} written`, () => fs.existsSync(target) && fs.statSync(target).size > 0, 15_000);
+      return fs.readFileSync(target);
+    };
+    const png = await saveVia('#chart-bars', 'png', `${FIXTURE_ID}-accuracy.png`);
+    assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG file');
+    const csv = (await saveVia('#chart-loss', 'csv', `${FIXTURE_ID}-loss.csv`)).toString('utf8').trimEnd().split('\r\n');
+    assert.equal(csv[0], 'method,seed,phase,beta,curve,step,value');
+    // Every final-phase row of metrics.jsonl (the chart's default view), from the host's data.
+    const rows = fs.readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { phase: string });
+    assert.equal(csv.length - 1, rows.filter((r) => r.phase === 'final').length, 'one CSV line per logged final row');
+    await studio!.shot('dashboard-exported');
+  });
+
   it("updates a running run's dashboard live, and Stop Run ends it as cancelled", async () => {
     await runCommand(page, 'View: Close All Editors');
     await openFile(page, 'dash-live.aft.yaml');

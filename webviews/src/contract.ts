@@ -138,7 +138,26 @@ export interface ExportMessage {
   data: string;
 }
 
-export type WebviewMessage = ReadyMessage | ExportMessage;
+/** A plotted curve: which series (by id) and which of its curves (a metric or ρ key). */
+export interface CurveRef {
+  series: string;
+  curve: string;
+}
+
+/**
+ * Webview → host: save these curves as CSV at full resolution (the webview holds only the
+ * downsampled points; the host has every logged row).
+ */
+export interface ExportCurvesMessage {
+  type: 'exportCurves';
+  fileName: string;
+  curves: CurveRef[];
+}
+
+export type WebviewMessage = ReadyMessage | ExportMessage | ExportCurvesMessage;
+
+/** The most curves one CSV export may name (a chart shows a few dozen). */
+export const MAX_EXPORT_CURVES = 10_000;
 
 /** The largest export the host accepts (a 4K PNG is a few MB; this leaves room). */
 export const MAX_EXPORT_CHARS = 64 * 1024 * 1024;
@@ -164,8 +183,19 @@ export function parseWebviewMessage(raw: unknown): { ok: true; message: WebviewM
       if (format === 'png' && !/^[A-Za-z0-9+/]*={0,2}$/.test(data)) return { ok: false, error: 'export: png data is not base64' };
       return { ok: true, message: { type: 'export', format: format as ExportFormat, fileName, data } };
     }
+    case 'exportCurves': {
+      const { fileName, curves } = raw;
+      if (typeof fileName !== 'string' || fileName.length === 0 || fileName.length > 200) return { ok: false, error: 'exportCurves: expected a fileName of 1 to 200 characters' };
+      if (!Array.isArray(curves) || curves.length === 0 || curves.length > MAX_EXPORT_CURVES) return { ok: false, error: `exportCurves: expected 1 to ${MAX_EXPORT_CURVES} curves` };
+      const refs: CurveRef[] = [];
+      for (const [i, c] of curves.entries()) {
+        if (!isRecord(c) || typeof c.series !== 'string' || typeof c.curve !== 'string' || c.series.length > 500 || c.curve.length > 500) return { ok: false, error: `exportCurves: curves[${i}] is not {series, curve} (strings)` };
+        refs.push({ series: c.series, curve: c.curve });
+      }
+      return { ok: true, message: { type: 'exportCurves', fileName, curves: refs } };
+    }
     default:
-      return { ok: false, error: `expected a message type 'ready' or 'export', got ${JSON.stringify(raw.type)}` };
+      return { ok: false, error: `expected a message type 'ready', 'export' or 'exportCurves', got ${JSON.stringify(raw.type)}` };
   }
 }
 

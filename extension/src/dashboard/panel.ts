@@ -1,10 +1,11 @@
 /**
  * What the dashboard and comparison panels share: the webview options (scripts on, local
  * resources limited to dist/webviews), the page, and the handling of the webview's messages
- * (validated at this edge: `ready` starts the data, `export` saves a file).
+ * (validated at this edge: `ready` starts the data, `export` saves a file, `exportCurves` saves
+ * curves as CSV from the host's full-resolution data).
  */
 import * as vscode from 'vscode';
-import { parseWebviewMessage, type HostMessage } from '../../../webviews/src/contract';
+import { parseWebviewMessage, type CurveRef, type HostMessage } from '../../../webviews/src/contract';
 import type { Logger } from '../util/log';
 import { saveExport } from './exportFile';
 import { nonce, webviewHtml } from './html';
@@ -13,6 +14,8 @@ export interface DataSession {
   onReady(): void;
   onHidden(): void;
   dispose(): void;
+  /** Curves as CSV at full resolution (the dashboard's session has them). */
+  curvesCsv?(refs: readonly CurveRef[]): string;
 }
 
 export function webviewRoot(context: vscode.ExtensionContext): vscode.Uri {
@@ -55,8 +58,11 @@ export function wirePanel(
         log.warn(`${app} webview sent a bad message: ${r.error}`);
         return;
       }
-      if (r.message.type === 'ready') session.onReady();
-      else void saveExport(r.message, exportDir);
+      const m = r.message;
+      if (m.type === 'ready') session.onReady();
+      else if (m.type === 'export') void saveExport(m, exportDir);
+      else if (session.curvesCsv) void saveExport({ type: 'export', format: 'csv', fileName: m.fileName, data: session.curvesCsv(m.curves) }, exportDir);
+      else log.warn(`${app} webview asked for curves, which this view does not have`);
     }),
     panel.onDidChangeViewState(() => {
       if (!panel.visible) session.onHidden();

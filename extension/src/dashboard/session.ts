@@ -11,7 +11,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CompareRun, HostMessage } from '../../../webviews/src/contract';
+import type { CompareRun, CurveRef, HostMessage } from '../../../webviews/src/contract';
 import { DEFAULT_MAX_POINTS, RunAccumulator } from '../../../webviews/src/data/runAccumulator';
 import { RunReader } from '../../../sidecar/src/runs/reader';
 import { silentLogger, type Logger } from '../util/log';
@@ -115,6 +115,10 @@ export class DashboardSession {
       this.post({ type: 'run', run: this.acc.snapshot() });
     } else if (changed && this.ready && !more && !this.snapshotDue) this.throttle.schedule();
     this.ensurePolling(more ? 0 : this.pollMs);
+  }
+
+  curvesCsv(refs: readonly CurveRef[]): string {
+    return this.acc.curvesCsv(refs);
   }
 
   get finished(): boolean {

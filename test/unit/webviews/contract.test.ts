@@ -8,12 +8,15 @@ describe('parseWebviewMessage', () => {
     ['ready', { type: 'ready', view: 'dashboard' }],
     ['png export', { type: 'export', format: 'png', fileName: 'a.png', data: 'iVBORw0KGgo=' }],
     ['csv export', { type: 'export', format: 'csv', fileName: 'a', data: 'a,b\r\n1,2\r\n' }],
+    ['a full-resolution curves export', { type: 'exportCurves', fileName: 'run-loss.csv', curves: [{ series: 'aft/0/final/10', curve: 'loss' }] }],
   ];
   for (const [name, raw] of ok) it(`accepts ${name}`, () => assert.ok(parseWebviewMessage(raw).ok));
 
   const bad: [string, unknown, RegExp][] = [
     ['null', null, /expected a message object, got null/],
-    ['an unknown type', { type: 'run' }, /expected a message type 'ready' or 'export', got "run"/],
+    ['an unknown type', { type: 'run' }, /expected a message type 'ready', 'export' or 'exportCurves', got "run"/],
+    ['curves that are not refs', { type: 'exportCurves', fileName: 'a', curves: [{ series: 1, curve: 'loss' }] }, /curves\[0\] is not \{series, curve\}/],
+    ['no curves', { type: 'exportCurves', fileName: 'a', curves: [] }, /expected 1 to 10000 curves/],
     ['ready for another view', { type: 'ready', view: 'x' }, /ready: expected view/],
     ['an unknown format', { type: 'export', format: 'exe', fileName: 'a', data: '' }, /format png, svg or csv, got "exe"/],
     ['png that is not base64', { type: 'export', format: 'png', fileName: 'a', data: '<svg>' }, /not base64/],

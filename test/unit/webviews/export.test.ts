@@ -5,6 +5,8 @@ import { barsScene } from '../../../webviews/src/charts/barsScene';
 import { sceneToSvg, escapeXml } from '../../../webviews/src/charts/scene';
 import { FALLBACK_THEME, parseColor, ramp, rampIndex } from '../../../webviews/src/charts/theme';
 import { csvField, toCsv } from '../../../webviews/src/data/csv';
+import { RunAccumulator } from '../../../webviews/src/data/runAccumulator';
+import type { MetricsRow } from '../../../sidecar/src/runs/records';
 
 describe('CSV', () => {
   const cases: [string | number | null | undefined, string][] = [
@@ -63,5 +65,25 @@ describe('theme colours', () => {
     assert.equal(rampIndex(0.5, 0, 1, 3), 1);
     assert.equal(rampIndex(NaN, 0, 1, 3), 0);
     assert.equal(rampIndex(9, 0, 1, 3), 2);
+  });
+});
+
+describe('full-resolution curves CSV (the host side of "CSV" on a curves chart)', () => {
+  it('writes every logged row, not the downsampled points the webview holds', () => {
+    const acc = new RunAccumulator('r', '/r', 100);
+    const rows: MetricsRow[] = [];
+    for (let step = 1; step <= 5000; step++) {
+      for (const method of ['stl', 'aft']) rows.push({ method, seed: 0, beta: method === 'aft' ? 10 : 0, phase: 'final', step, epoch: step, ce: 1 / step, reg: 0, loss: step === 7 ? NaN : 1 / step, trainAccuracy: 0.5, evalAccuracy: 0.5, lr: 0.001, timestamp: 0 });
+    }
+    acc.apply({ rows, rho: [] });
+    const view = acc.snapshot();
+    assert.ok(view.series.every((s) => s.curves.loss.step.length <= 100), 'the webview gets at most maxPoints');
+    const csv = acc.curvesCsv([{ series: 'aft/0/final/10', curve: 'loss' }, { series: 'stl/0/final/0', curve: 'ce' }, { series: 'nope', curve: 'loss' }]);
+    const lines = csv.trimEnd().split('\r\n');
+    assert.equal(lines[0], 'method,seed,phase,beta,curve,step,value');
+    assert.equal(lines.length, 1 + 2 * 5000, 'every row of both curves; the unknown series is left out');
+    assert.equal(lines[1], 'aft,0,final,10,loss,1,1');
+    assert.equal(lines[7], 'aft,0,final,10,loss,7,', 'a NaN (diverged) value is an empty cell');
+    assert.equal(lines[5001], 'stl,0,final,0,ce,1,1');
   });
 });

@@ -3,7 +3,7 @@
  * A titled card around a chart or table, with PNG, SVG and CSV export buttons. Each export
  * asks the chart for its scene (drawn at twice the size for a sharp PNG) or its rows.
  */
-import { safeFileName, type ExportFormat } from '../contract';
+import { safeFileName, type CurveRef, type ExportFormat } from '../contract';
 import { drawScene, sceneToSvg, type Scene } from '../charts/scene';
 import { h } from './dom';
 import type { Host } from './host';
@@ -11,6 +11,8 @@ import type { Host } from './host';
 export interface Exports {
   scene?: () => Scene | undefined;
   csv?: () => string | undefined;
+  /** The plotted curves, for a full-resolution CSV from the host (where there is one). */
+  curves?: () => CurveRef[];
 }
 
 export function sceneToPngBase64(scene: Scene, scale = 2): string {
@@ -27,6 +29,11 @@ export function sceneToPngBase64(scene: Scene, scale = 2): string {
 export function exportChart(host: Host, format: ExportFormat, name: string, ex: Exports): void {
   const fileName = safeFileName(name, format);
   if (format === 'csv') {
+    const refs = ex.curves?.();
+    if (refs?.length && host.saveCurves) {
+      host.saveCurves(fileName, refs);
+      return;
+    }
     const csv = ex.csv?.();
     if (csv !== undefined) host.save('csv', fileName, csv);
     return;

@@ -5,7 +5,7 @@
  * as JSON and downloads through the browser. The apps do not know which one they run in.
  */
 import { REPORT_DATA_ID } from './reportData';
-import { EXPORT_FORMATS, isHostMessage, type ExportFormat, type HostMessage, type WebviewMessage } from '../contract';
+import { EXPORT_FORMATS, isHostMessage, type CurveRef, type ExportFormat, type HostMessage, type WebviewMessage } from '../contract';
 
 interface VsCodeApi {
   postMessage(msg: unknown): void;
@@ -22,6 +22,8 @@ export interface Host {
   getState<T>(): T | undefined;
   setState(state: unknown): void;
   save(format: ExportFormat, fileName: string, data: string): void;
+  /** Asks the host for these curves as CSV at full resolution; absent where there is no host (the report). */
+  saveCurves?(fileName: string, curves: CurveRef[]): void;
 }
 
 
@@ -38,6 +40,7 @@ function vscodeHost(api: VsCodeApi, view: 'dashboard' | 'compare'): Host {
     getState: <T>() => (api.getState() ?? undefined) as T | undefined,
     setState: (s) => api.setState(s),
     save: (format, fileName, data) => post({ type: 'export', format, fileName, data }),
+    saveCurves: (fileName, curves) => post({ type: 'exportCurves', fileName, curves }),
   };
 }
 

@@ -159,7 +159,7 @@ export class CurvesView {
   private renderChart(metric: MetricName | 'rho', run: RunView): void {
     let chart = this.charts.get(metric);
     if (!chart) {
-      const ex = { scene: () => this.scene(metric), csv: () => this.csv(metric) };
+      const ex = { scene: () => this.scene(metric), csv: () => this.csv(metric), curves: () => (this.charts.get(metric)?.lines ?? []).map((l) => ({ series: l.series.id, curve: l.curve })) };
       const c = card(this.host, TITLES[metric], () => `${run.runId}-${metric}`, ex, `chart-${metric}`);
       chart = { metric, card: c, keys: '', lines: [], data: [] };
       this.charts.set(metric, chart);
@@ -224,7 +224,8 @@ export class CurvesView {
     const chart = this.charts.get(metric);
     if (!chart) return undefined;
     const rows: (string | number)[][] = [];
-    // The logged values (not smoothed); long series hold the points the host kept (LTTB).
+    // The logged values (not smoothed). In VS Code the host writes every logged row instead
+    // (`curves` above); here, in the HTML report, long series hold the points kept (LTTB).
     for (const l of chart.lines) {
       const c = l.series.curves[l.curve];
       for (let j = 0; j < c.step.length; j++) rows.push([l.series.method, l.series.seed, l.series.phase, l.series.beta, l.curve, c.step[j], c.value[j]]);

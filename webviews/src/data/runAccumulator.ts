@@ -8,7 +8,7 @@ import type { RunSummary } from '../../../sidecar/src/protocol/events';
 import type { CurveSeries } from '../../../sidecar/src/runs/curves';
 import type { MetricsRow, RhoFile } from '../../../sidecar/src/runs/records';
 import type { RunStatus } from '../../../sidecar/src/runs/store';
-import type { RhoSnapshot, RunStatusView, RunView, UpdateMessage } from '../contract';
+import type { CurveRef, RhoSnapshot, RunStatusView, RunView, UpdateMessage } from '../contract';
 import { SeriesModel } from './seriesModel';
 
 /** Points per curve sent to a webview: more than a chart is wide, so LTTB loses nothing visible. */
@@ -86,6 +86,11 @@ export class RunAccumulator {
       this.pending.summary = true;
     }
     return this.pending.series.size > 0 || this.pending.rho.size > 0 || this.pending.status || this.pending.summary;
+  }
+
+  /** These curves at full resolution as CSV (every logged row; unknown ones are left out). */
+  curvesCsv(refs: readonly CurveRef[]): string {
+    return this.series.curvesCsv(refs);
   }
 
   /** Everything (and forgets what was pending: the snapshot includes it). */

@@ -3,7 +3,8 @@
  * webview receives. Used by the extension host while a run streams and by the HTML report; pure
  * (no DOM, no Node).
  */
-import type { SeriesData } from '../contract';
+import type { CurveRef, SeriesData } from '../contract';
+import { toCsv, type CsvCell } from './csv';
 import { CurveColumns, type CurveSeries } from '../../../sidecar/src/runs/curves';
 import type { MetricsRow } from '../../../sidecar/src/runs/records';
 import { lttb } from './lttb';
@@ -43,6 +44,24 @@ export class SeriesModel {
     const curves: SeriesData['curves'] = {};
     for (const [key, col] of s.columns) curves[key] = lttb(step, col.view(), maxPoints);
     return { id: s.id, method: s.method, seed: s.seed, phase: s.phase, beta: s.beta, rows: step.length, curves };
+  }
+
+  /**
+   * CSV of the given curves with every logged row (the same columns as the webview's own CSV;
+   * gaps are empty cells).
+   */
+  curvesCsv(refs: readonly CurveRef[]): string {
+    const curves = this.curves;
+    function* rows(): Generator<CsvCell[]> {
+      for (const ref of refs) {
+        const s = curves.get(ref.series);
+        const col = s?.columns.get(ref.curve)?.view();
+        if (!s || !col) continue;
+        const step = s.step.view();
+        for (let i = 0; i < step.length; i++) yield [s.method, s.seed, s.phase, s.beta, ref.curve, step[i], col[i]];
+      }
+    }
+    return toCsv(['method', 'seed', 'phase', 'beta', 'curve', 'step', 'value'], rows());
   }
 
   views(maxPoints: number): SeriesData[] {
