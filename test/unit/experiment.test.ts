@@ -2,14 +2,24 @@
  * Data-driven experiment-file validation: every file in fixtures/experiments/valid must load
  * without errors; every file in fixtures/experiments/invalid must produce exactly the problems
  * listed in its `.expected` file (`line:col [warning] field: message prefix`, one per line).
+ * The methods' needs (methodNeeds.ts) are also checked against the engine code they repeat.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { schemaText, SCHEMA_FILE } from '../../scripts/gen-schema';
+import { FT_VALIDATION_FRACTION, ftMinRows, tuneSplit } from '../../sidecar/src/experiment/methodNeeds';
+import { experimentSchema } from '../../sidecar/src/experiment/schema';
+import { semanticProblems } from '../../sidecar/src/experiment/semantics';
 import { validateExperimentText } from '../../sidecar/src/experiment/validate';
+import { trainFactorAutoencoder } from '../../sidecar/src/methods/factorAutoencoder';
+import { logme } from '../../sidecar/src/methods/logme';
+import { initBackend } from '../../sidecar/src/runtime/tf';
 import { MNIST_DEMO } from '../../sidecar/src/templates/templates';
+import { tuneTrainSize } from '../../sidecar/src/train/plan';
+import { AftError } from '../../sidecar/src/util/errors';
+import { Rng } from '../../sidecar/src/util/rng';
 
 const root = path.join(__dirname, '..', 'fixtures', 'experiments');
 
@@ -70,5 +80,57 @@ describe('generated JSON Schema', () => {
     };
     walk(JSON.parse(schemaText()), '');
     assert.deepEqual(missing, []);
+  });
+});
+
+describe('method needs match the engine code they repeat', () => {
+  before(async () => {
+    await initBackend('cpu');
+  });
+  const badInput = (e: unknown): boolean => e instanceof AftError && e.code === 'bad_input';
+  const noise = (n: number, seed = 1): Float32Array => {
+    const rng = new Rng(seed);
+    return Float32Array.from({ length: n }, () => rng.normal());
+  };
+
+  it('tuneSplit is the engine\'s β holdout split', () => {
+    for (const holdout of [0.05, 0.1, 0.25, 0.5, 0.9]) {
+      for (let n = 1; n <= 300; n++) assert.deepEqual(tuneSplit(n, holdout), tuneTrainSize(n, holdout), `n ${n}, holdout ${holdout}`);
+    }
+  });
+
+  it('factor transfer: the fewest rows, the validation share and the narrowest ψ of its autoencoder', () => {
+    const fit = (rows: number, dim: number): ReturnType<typeof trainFactorAutoencoder> => trainFactorAutoencoder(noise(rows * dim), rows, dim, { seed: 0, maxEpochs: 1 });
+    const min = ftMinRows();
+    assert.throws(() => fit(min - 1, 4), badInput);
+    fit(min, 4).dispose();
+    const ae = fit(57, 4);
+    assert.equal(ae.validationRows.length, Math.round(57 * FT_VALIDATION_FRACTION));
+    ae.dispose();
+    assert.throws(() => fit(8, 1), badInput);
+    fit(8, 2).dispose();
+  });
+
+  it('B-Tuning: LogME takes 2 classes or more, and an example of each', () => {
+    const k = 3;
+    const labels = Int32Array.from({ length: k }, (_, i) => i);
+    assert.ok(Number.isFinite(logme(noise(k * 4), labels, k, 4, { numClasses: k }).score));
+    assert.throws(() => logme(noise((k - 1) * 4), labels.subarray(0, k - 1), k - 1, 4, { numClasses: k }), badInput);
+    assert.throws(() => logme(noise(5 * 4), new Int32Array(5), 5, 4, { numClasses: 1 }), badInput);
+  });
+
+  it('the number of training examples a problem asks for is enough', () => {
+    const needs = (text: string): string[] =>
+      semanticProblems(experimentSchema.parse(JSON.parse(text))).filter((p) => /factor transfer|B-Tuning/.test(p.message)).map((p) => p.message);
+    for (const holdout of [0.1, 0.3, 0.5]) {
+      for (const [train, methods] of [[1, ['ft']], [2, ['ft']], [4, ['btune']], [10, ['btune']], [3, [{ name: 'b', method: 'btune' }]]] as const) {
+        const exp = (n: number): string => JSON.stringify({ name: 'x', dataset: { source: 'mnist', train: n }, pretrained: [{ name: 'n', noise: 4 }], methods, tune: { holdout }, train: { batch: 1 } });
+        const [first] = needs(exp(train));
+        const asked = Number(/Use at least (\d+) training examples/.exec(first ?? '')?.[1]);
+        assert.ok(asked > train, `${train} examples, holdout ${holdout}: ${first}`);
+        assert.deepEqual(needs(exp(asked)), [], `${asked} examples, holdout ${holdout}`);
+        assert.ok(needs(exp(asked - 1)).length, `${asked - 1} examples, holdout ${holdout}: not the fewest`);
+      }
+    }
   });
 });

@@ -56,10 +56,13 @@ export interface ArrayCheck {
   problems: SemanticProblem[];
   /** Examples in the training split, where the headers tell (before the β holdout). */
   trainSize?: number;
+  /** Width D of each precomputed source's training features, by index in `pretrained`. */
+  featureWidths: Map<number, number>;
 }
 
 export function arrayProblems(exp: Experiment, baseDir: string, files: FileProbe): ArrayCheck {
   const problems: SemanticProblem[] = [];
+  const featureWidths = new Map<number, number>();
   const report = (at: (string | number)[], message: string): void => void problems.push({ path: at, message });
 
   /** The array a field names, or undefined when it is missing (reported elsewhere) or unusable (reported here). */
@@ -121,6 +124,7 @@ export function arrayProblems(exp: Experiment, baseDir: string, files: FileProbe
     if (tr && trainSize !== undefined && tr.shape[0] < trainSize) report(at('train'), `has ${tr.shape[0]} rows but the training split has ${trainSize} examples`);
     if (te && testSize !== undefined && te.shape[0] !== testSize) report(at('test'), `has ${te.shape[0]} rows but the test split has ${testSize} examples`);
     if (tr && te && tr.shape[1] !== te.shape[1]) report(at('test'), `test features are ${te.shape[1]} wide but train features are ${tr.shape[1]} wide`);
+    if (tr) featureWidths.set(i, tr.shape[1]);
   });
-  return { problems, ...(trainSize !== undefined ? { trainSize } : {}) };
+  return { problems, featureWidths, ...(trainSize !== undefined ? { trainSize } : {}) };
 }

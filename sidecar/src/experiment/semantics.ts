@@ -1,10 +1,12 @@
 /**
  * Checks that need the whole experiment (or the file system) rather than one field: names used
- * twice, methods that need sources the file lacks, β entries for unknown methods, missing files.
+ * twice, methods that need sources or data the file lacks (methodNeeds.ts), β entries for
+ * unknown methods, missing files.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { arrayProblems, type FileProbe } from './arrays';
+import { methodNeedsProblems, tuneSplit, type DataFacts } from './methodNeeds';
 import { onnxProblems } from './onnxNames';
 import type { Experiment, MethodKind } from './schema';
 
@@ -152,6 +154,7 @@ export function semanticProblems(exp: Experiment, baseDir?: string, files?: File
     }
   }
   let trainSize: number | undefined;
+  const sourceWidths = exp.pretrained.map((s) => ('noise' in s ? s.noise : undefined));
   if (exp.dataset.source === 'mnist') {
     const ds = exp.dataset;
     if (ds.train + ds.test > 4000) {
@@ -169,13 +172,29 @@ export function semanticProblems(exp: Experiment, baseDir?: string, files?: File
       const arrays = arrayProblems(exp, baseDir, files);
       problems.push(...arrays.problems, ...onnxProblems(exp, baseDir, files));
       trainSize ??= arrays.trainSize;
+      for (const [i, width] of arrays.featureWidths) sourceWidths[i] = width;
     }
   }
   if (trainSize !== undefined) {
-    const tuneTrain = Math.floor(trainSize * (1 - exp.tune.holdout));
+    const tuneTrain = tuneSplit(trainSize, exp.tune.holdout).train;
     if (exp.train.batch > tuneTrain) {
       problems.push({ path: ['train', 'batch'], message: `batch ${exp.train.batch} is larger than the ${tuneTrain} examples left for training while β is tuned (train ${trainSize} minus the ${Math.round(exp.tune.holdout * 100)}% holdout)` });
     }
   }
+  const facts: DataFacts = { sourceWidths, ...(trainSize !== undefined ? { trainSize } : {}), ...classCount(exp) };
+  const uses = methods.map((method, index) => {
+    const entry = exp.methods[index];
+    const given = typeof entry === 'string' ? {} : { ...(entry.kernel ? { kernel: entry.kernel } : {}), ...(entry.rho ? { rho: entry.rho } : {}) };
+    return { method, index, tuned: betaGrid(exp, method).length > 1, given };
+  });
+  problems.push(...methodNeedsProblems(uses, facts, exp.tune.holdout, exp.pretrained.map((s) => s.name)));
   return problems;
+}
+
+/** The number of classes, where the file says it without the data. */
+function classCount(exp: Experiment): { classes?: number } {
+  const ds = exp.dataset;
+  if (ds.source === 'mnist') return { classes: 10 };
+  if ((ds.source === 'npy' || ds.source === 'text') && ds.classes !== undefined) return { classes: typeof ds.classes === 'number' ? ds.classes : ds.classes.length };
+  return {};
 }

@@ -5,6 +5,7 @@
 import type { Experiment } from '../experiment/schema';
 import { betaGrid, resolveMethods, type ResolvedMethod } from '../experiment/semantics';
 import { plannedSteps } from './job';
+import { tuneSplit } from '../experiment/methodNeeds';
 
 export interface PlannedJob {
   method: ResolvedMethod;
@@ -15,10 +16,8 @@ export interface PlannedJob {
   steps: number;
 }
 
-export function tuneTrainSize(n: number, holdout: number): { train: number; holdout: number } {
-  const h = Math.max(1, Math.round(n * holdout));
-  return { train: n - h, holdout: h };
-}
+/** The β-tuning split of `n` training examples (one definition, shared with the file checks). */
+export const tuneTrainSize = tuneSplit;
 
 export function planJobs(exp: Experiment, nTrain: number): PlannedJob[] {
   const jobs: PlannedJob[] = [];
