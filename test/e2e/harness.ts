@@ -61,13 +61,23 @@ export function installExtension(tools: string, vsix: string, userDataDir: strin
   return r.stdout + r.stderr;
 }
 
-export async function startCodeServer(tools: string, dirs: { userDataDir: string; extensionsDir: string; workspace: string }, env: Record<string, string> = {}): Promise<CodeServer> {
+/**
+ * Starts code-server on a free port. Workspace trust is off (`--disable-workspace-trust`, every
+ * folder trusted) unless `options.workspaceTrust` is true.
+ */
+export async function startCodeServer(
+  tools: string,
+  dirs: { userDataDir: string; extensionsDir: string; workspace: string },
+  env: Record<string, string> = {},
+  options: { workspaceTrust?: boolean } = {},
+): Promise<CodeServer> {
   const port = await freePort();
   const config = path.join(dirs.userDataDir, 'code-server.yaml');
   fs.writeFileSync(config, 'auth: none\ncert: false\n');
+  const trust = options.workspaceTrust ? [] : ['--disable-workspace-trust'];
   const child = spawn(
     process.execPath,
-    [codeServerEntry(tools), '--config', config, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--user-data-dir', dirs.userDataDir, '--extensions-dir', dirs.extensionsDir, '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', dirs.workspace],
+    [codeServerEntry(tools), '--config', config, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--user-data-dir', dirs.userDataDir, '--extensions-dir', dirs.extensionsDir, '--disable-telemetry', '--disable-update-check', ...trust, dirs.workspace],
     { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const log: string[] = [];
@@ -225,10 +235,29 @@ const SETTINGS = {
 };
 
 /**
+ * User settings for an untrusted workspace: workspace trust on, and the folder opened in
+ * Restricted Mode without the startup modal (which would block the workbench until answered).
+ */
+const UNTRUSTED_SETTINGS = {
+  'security.workspace.trust.enabled': true,
+  'security.workspace.trust.startupPrompt': 'never',
+  'security.workspace.trust.emptyWindow': false,
+};
+
+export interface StudioOptions {
+  /**
+   * false: code-server runs with workspace trust on (no `--disable-workspace-trust`) and the
+   * workspace opens untrusted, in Restricted Mode. Default true: trust is off, everything trusted.
+   */
+  trusted?: boolean;
+}
+
+/**
  * Packages and installs the extension into a fresh profile, writes `files` (name → text) into a
  * fresh workspace, and opens it in code-server in Chromium.
  */
-export async function launchStudio(files: Record<string, string>, settings: Record<string, unknown> = {}): Promise<StudioSession> {
+export async function launchStudio(files: Record<string, string>, settings: Record<string, unknown> = {}, options: StudioOptions = {}): Promise<StudioSession> {
+  const trusted = options.trusted ?? true;
   const tools = toolsDir();
   assert.ok(tools, 'the e2e tools are missing: run `bash scripts/setup-e2e.sh` (after `apt-get install -y chromium ripgrep libkrb5-dev pkg-config`), or set AFT_SKIP_E2E=1');
   assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
@@ -245,11 +274,11 @@ export async function launchStudio(files: Record<string, string>, settings: Reco
     fs.mkdirSync(path.dirname(path.join(workspace, name)), { recursive: true });
     fs.writeFileSync(path.join(workspace, name), text);
   }
-  fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify({ ...SETTINGS, ...settings }));
+  fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify({ ...SETTINGS, ...(trusted ? {} : UNTRUSTED_SETTINGS), ...settings }));
   installExtension(tools, vsix, userDataDir, extensionsDir);
   const installed = fs.readdirSync(extensionsDir).find((d) => d.startsWith(`${PKG.publisher}.${PKG.name}-${PKG.version}`));
   assert.ok(installed, `the extension is installed in ${extensionsDir}`);
-  const server = await startCodeServer(tools, { userDataDir, extensionsDir, workspace });
+  const server = await startCodeServer(tools, { userDataDir, extensionsDir, workspace }, {}, { workspaceTrust: !trusted });
   let opened: { browser: Browser; page: Page };
   try {
     opened = await openWorkbench(server.url, workspace);
