@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { compareRuns, comparisonTable, pearson } from '../../sidecar/src/compare/compare';
+import { correlate } from '../../sidecar/src/compare/correlation';
 import type { RunSummary } from '../../sidecar/src/protocol/events';
 import { RunStore } from '../../sidecar/src/runs/store';
 import { AftError } from '../../sidecar/src/util/errors';
@@ -30,6 +31,26 @@ describe('compare runs', () => {
     assert.ok(Math.abs(pearson([1, 2, 3], [3, 2, 1])! + 1) < 1e-12);
     assert.equal(pearson([1, 2], [1, 2]), null);
     assert.equal(pearson([1, 1, 1], [1, 2, 3]), null);
+  });
+
+  const undefinedCases: [string, number[], number[], RegExp][] = [
+    ['two runs', [0.5, 0.9], [0.8, 0.9], /needs ≥ 3 runs with a linear probe, has 2/],
+    ['one probe for all runs', [0.5, 0.5, 0.5], [0.8, 0.85, 0.9], /the linear probe is the same in every run/],
+    ['a method that ignores the sources (STL)', [0.5, 0.7, 0.9], [0.8, 0.8, 0.8], /the accuracy is the same in every run/],
+    ['a run without a probe (NaN)', [0.5, NaN, 0.9], [0.8, 0.85, 0.9], /has 2/],
+  ];
+  for (const [name, x, y, why] of undefinedCases) {
+    it(`says why r is undefined: ${name}`, () => {
+      const c = correlate(x, y);
+      assert.equal(c.r, null);
+      assert.match(c.why ?? '', why);
+    });
+  }
+
+  it('the table says why instead of a number', () => {
+    const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-cmp-'));
+    const dirs = [fakeRun(ws, 'a', 0.5, { stl: 0.8 }), fakeRun(ws, 'b', 0.7, { stl: 0.8 }), fakeRun(ws, 'c', 0.9, { stl: 0.8 })];
+    assert.match(comparisonTable(compareRuns(dirs)), /stl .*n\/a: the accuracy is the same in every run/);
   });
 
   it('merges runs and correlates each method with the probe', () => {

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { RunSummary } from '../protocol/events';
 import { readRunStatus, readSummary } from '../runs/store';
 import { badInput } from '../util/errors';
+import { correlate, type Correlation } from './correlation';
 
 export interface ComparedRun {
   runId: string;
@@ -22,24 +23,13 @@ export interface ComparedRun {
 export interface Comparison {
   runs: ComparedRun[];
   methods: string[];
-  /** Pearson r of method accuracy vs probe accuracy across runs; null with < 3 runs or no variance. */
-  correlation: Record<string, { r: number | null; n: number }>;
+  /** Pearson r of method accuracy vs probe accuracy across runs (null, with why, when undefined). */
+  correlation: Record<string, Correlation>;
 }
 
+/** Pearson's r; null with fewer than 3 pairs or no variance (`correlate` says which). */
 export function pearson(x: number[], y: number[]): number | null {
-  const n = x.length;
-  if (n < 3) return null;
-  const mx = x.reduce((a, b) => a + b, 0) / n;
-  const my = y.reduce((a, b) => a + b, 0) / n;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += (x[i] - mx) * (y[i] - my);
-    sxx += (x[i] - mx) ** 2;
-    syy += (y[i] - my) ** 2;
-  }
-  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : null;
+  return correlate(x, y).r;
 }
 
 function probeOf(s: RunSummary): number | undefined {
@@ -75,7 +65,7 @@ export function compareRuns(dirs: string[]): Comparison {
   const correlation: Comparison['correlation'] = {};
   for (const m of methods) {
     const pts = runs.filter((r) => r.methods[m] && r.probeAccuracy !== undefined);
-    correlation[m] = { r: pearson(pts.map((r) => r.probeAccuracy!), pts.map((r) => r.methods[m].mean)), n: pts.length };
+    correlation[m] = correlate(pts.map((r) => r.probeAccuracy!), pts.map((r) => r.methods[m].mean));
   }
   return { runs, methods, correlation };
 }
@@ -87,7 +77,7 @@ export function comparisonTable(c: Comparison): string {
   const rows = c.methods.map((m) => [
     m,
     ...c.runs.map((r) => (r.methods[m] ? `${pct(r.methods[m].mean)} ± ${pct(r.methods[m].se)}` : '-')),
-    c.correlation[m].r !== null ? `${c.correlation[m].r.toFixed(3)} (n=${c.correlation[m].n})` : `n/a (n=${c.correlation[m].n}, needs ≥3 runs)`,
+    c.correlation[m].r !== null ? `${c.correlation[m].r.toFixed(3)} (n=${c.correlation[m].n})` : `n/a: ${c.correlation[m].why ?? 'undefined'}`,
   ]);
   const all = [header, probeRow, ...rows];
   const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));

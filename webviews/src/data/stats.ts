@@ -1,4 +1,5 @@
 /** Small statistics for the charts: EMA smoothing and Pearson correlation. */
+import { correlate } from '../../../sidecar/src/compare/correlation';
 
 /**
  * Exponential moving average with bias correction (as TensorBoard smooths), skipping gaps:
@@ -24,19 +25,5 @@ export function smoothEma(values: readonly number[], weight: number): number[] {
 
 /** Pearson's r of paired finite values; NaN with fewer than 3 pairs or no variance. */
 export function pearson(xs: readonly number[], ys: readonly number[]): number {
-  const pairs: [number, number][] = [];
-  for (let i = 0; i < Math.min(xs.length, ys.length); i++) if (Number.isFinite(xs[i]) && Number.isFinite(ys[i])) pairs.push([xs[i], ys[i]]);
-  const n = pairs.length;
-  if (n < 3) return NaN;
-  const mx = pairs.reduce((s, p) => s + p[0], 0) / n;
-  const my = pairs.reduce((s, p) => s + p[1], 0) / n;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (const [x, y] of pairs) {
-    sxy += (x - mx) * (y - my);
-    sxx += (x - mx) ** 2;
-    syy += (y - my) ** 2;
-  }
-  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : NaN;
+  return correlate(xs, ys).r ?? NaN;
 }
