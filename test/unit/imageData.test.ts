@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { loadImageFolder } from '../../sidecar/src/data/imageFolder';
 import { imageDatasetSchemaForTests } from '../helpers/specs';
-import { preprocessImage, resolveImagePreprocess } from '../../sidecar/src/features/imagePreprocess';
+import { preprocessImage, preprocessImageInto, resolveImagePreprocess } from '../../sidecar/src/features/imagePreprocess';
 import { encodeImage } from '../../sidecar/src/runtime/images';
 import { AftError } from '../../sidecar/src/util/errors';
 import { VIT_PREPROCESSOR, writeImageFolder } from '../helpers/hf';
@@ -111,6 +111,40 @@ describe('image preprocessing (transformers-style)', () => {
     const expected = [(1 - 0.5) / 0.25, (0 - 0.5) / 0.25, (0.2 - 0.5) / 0.25];
     for (let c = 0; c < 3; c++) for (const k of [0, 100, 255]) assert.ok(Math.abs(v[c * 256 + k] - expected[c]) < 1e-5, `channel ${c}`);
   });
+
+  // The fast loop against the plain definition: crop at the centre (padding with the value of a 0
+  // pixel where the image is smaller), rescale, normalise, channel order.
+  const layouts: [string, { w: number; h: number; C: 1 | 3; H: number; W: number; layout: 'nchw' | 'nhwc' }][] = [
+    ['a larger image, NCHW', { w: 37, h: 29, C: 3, H: 16, W: 20, layout: 'nchw' }],
+    ['a larger image, NHWC', { w: 37, h: 29, C: 3, H: 16, W: 20, layout: 'nhwc' }],
+    ['a smaller image (padded on every side), NCHW', { w: 9, h: 7, C: 3, H: 16, W: 12, layout: 'nchw' }],
+    ['taller than wide, grey, NHWC', { w: 8, h: 30, C: 1, H: 12, W: 12, layout: 'nhwc' }],
+  ];
+  for (const [name, g] of layouts) {
+    it(`crops and normalises like the plain definition: ${name}`, async () => {
+      const pixels = new Uint8Array(g.w * g.h * g.C).map((_, i) => (i * 37 + 11) % 256);
+      const png = await encodeImage({ data: pixels, width: g.w, height: g.h, channels: g.C }, 'png');
+      const p = { resample: 'bilinear' as const, rescale: 1 / 255, mean: [0.4, 0.5, 0.6], std: [0.2, 0.25, 0.3], layout: g.layout, channels: g.C, height: g.H, width: g.W };
+      const size = g.C * g.H * g.W;
+      const out = new Float32Array(size + 10).fill(-99);
+      await preprocessImageInto(png, p, out, 5);
+      assert.deepEqual([...out.subarray(0, 5), ...out.subarray(5 + size)], new Array<number>(10).fill(-99), 'nothing written outside the image slot');
+      const top = Math.floor((g.h - g.H) / 2);
+      const left = Math.floor((g.w - g.W) / 2);
+      for (let c = 0; c < g.C; c++) {
+        for (let y = 0; y < g.H; y++) {
+          for (let x = 0; x < g.W; x++) {
+            const sy = y + top;
+            const sx = x + left;
+            const v = sy >= 0 && sy < g.h && sx >= 0 && sx < g.w ? pixels[(sy * g.w + sx) * g.C + c] : 0;
+            const want = (v / 255 - p.mean[c]) / p.std[c];
+            const at = 5 + (g.layout === 'nchw' ? (c * g.H + y) * g.W + x : (y * g.W + x) * g.C + c);
+            assert.ok(Math.abs(out[at] - want) < 1e-5, `c${c} y${y} x${x}: ${out[at]} vs ${want}`);
+          }
+        }
+      }
+    });
+  }
 
   it('takes the size and layout from the model when there is no config; overrides win', () => {
     const nhwc = { name: 'x', type: 'float32', shape: ['n', 24, 32, 1] as (number | string)[] };

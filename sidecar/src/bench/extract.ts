@@ -20,7 +20,9 @@ import { encodeImage } from '../runtime/images';
 import { OnnxSessionPool, type OnnxTensor } from '../runtime/onnx';
 import { Rng } from '../util/rng';
 
-const { values } = parseArgs({ options: { json: { type: 'boolean' }, images: { type: 'string' }, batch: { type: 'string' }, repeats: { type: 'string' } } });
+const { values } = parseArgs({ options: { json: { type: 'boolean' }, images: { type: 'string' }, batch: { type: 'string' }, repeats: { type: 'string' }, threads: { type: 'string' } } });
+/** onnxruntime's intra-op threads (0: one per core). `--threads 1` on 2 cores leaves the model one core and preprocessing the other, as a GPU would leave the CPU to preprocessing. */
+const THREADS = Number(values.threads ?? 0);
 const N = Number(values.images ?? 192);
 const BATCH = Number(values.batch ?? 32);
 const REPEATS = Number(values.repeats ?? 3);
@@ -69,7 +71,7 @@ async function setup(dir: string): Promise<{ folder: string; ds: Dataset }> {
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-bench-extract-'));
   const { folder, ds } = await setup(dir);
-  const spec: OnnxSourceSpec = { folder, output: 'features', pooling: 'none', device: 'auto', batch: BATCH, threads: 0 };
+  const spec: OnnxSourceSpec = { folder, output: 'features', pooling: 'none', device: 'auto', batch: BATCH, threads: THREADS };
   const ref = { name: 'bench', index: 0, spec, baseDir: '/', kind: 'onnx' as const };
   const log = (): void => {};
 
@@ -78,24 +80,41 @@ async function main(): Promise<void> {
   // the pipeline through the session pool an extraction takes, as a run's sources share one.
   const sessions = new OnnxSessionPool();
   let t0 = performance.now();
-  const session = await sessions.get(path.join(folder, 'onnx', 'model.onnx'), { device: 'auto', threads: 0 });
+  const session = await sessions.get(path.join(folder, 'onnx', 'model.onnx'), { device: 'auto', threads: THREADS });
   const input = session.input(undefined, 'input');
   const pre = resolveImagePreprocess(readPreprocessorConfig(path.join(folder, 'preprocessor_config.json')), undefined, input, { file: folder, field: 'bench' });
   const source = imageBatches(session, input, ds, pre);
   const prepared: Record<string, OnnxTensor>[] = [];
+  // Preprocessing alone (the model idle): its CPU time per image is what it takes from the model
+  // when both share the cores.
+  const cpu0 = process.cpuUsage();
+  const prep0 = performance.now();
   for (let s = 0; s < N; s += BATCH) prepared.push((await source.prepare(s, Math.min(N, s + BATCH))).feeds);
+  const prepWallMs = (performance.now() - prep0) / N;
+  const cpu1 = process.cpuUsage(cpu0);
+  const prepCpuMs = (cpu1.user + cpu1.system) / 1000 / N;
   for (let i = 0; i < 3; i++) await session.run(prepared[0], ['features']);
   const warmup = (performance.now() - t0) / 1000;
   const bare: number[] = [];
   const pipeline: number[] = [];
   const reread: number[] = [];
+  const bareCores: number[] = [];
+  const pipelineCores: number[] = [];
+  const coresSince = (c0: NodeJS.CpuUsage, t: number): number => {
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / 1000 / (performance.now() - t);
+  };
   for (let r = 0; r < REPEATS; r++) {
     t0 = performance.now();
+    let c0 = process.cpuUsage();
     for (const feeds of prepared) await session.run(feeds, ['features']);
+    bareCores.push(coresSince(c0, t0));
     bare.push(N / ((performance.now() - t0) / 1000));
     const cacheRoot = path.join(dir, `cache-${r}`);
     t0 = performance.now();
+    c0 = process.cpuUsage();
     const out = await extractOnnx(ref, ds, { cacheRoot, log, sessions });
+    pipelineCores.push(coresSince(c0, t0));
     pipeline.push(N / ((performance.now() - t0) / 1000));
     if (!out.complete || out.cached) throw new Error('benchmark extraction did not run');
     t0 = performance.now();
@@ -111,23 +130,29 @@ async function main(): Promise<void> {
     model: `cnn ${SIDE}x${SIDE}x3, channels [${channels.join(', ')}], 256 features (~2.4 GMAC per image, as DINOv2-S/14)`,
     images: N,
     batch: BATCH,
+    onnx_threads: THREADS || 'one per core',
     repeats: REPEATS,
     bare_items_per_second: +median(bare).toFixed(1),
     pipeline_items_per_second: +median(pipeline).toFixed(1),
     ratio: +(median(pipeline) / median(bare)).toFixed(3),
     cached_reread_seconds: +median(reread).toFixed(4),
+    bare_cores_busy: +median(bareCores).toFixed(2),
+    pipeline_cores_busy: +median(pipelineCores).toFixed(2),
+    preprocess_cpu_ms_per_image: +prepCpuMs.toFixed(2),
+    preprocess_wall_ms_per_image: +prepWallMs.toFixed(2),
     session_start_and_warmup_seconds: +warmup.toFixed(2),
     feature_bytes: N * 256 * 4,
   };
-  const outFile = path.join(process.cwd(), '.aft', 'bench', 'extract.json');
+  const outFile = path.join(process.cwd(), '.aft', 'bench', THREADS ? `extract-threads-${THREADS}.json` : 'extract.json');
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
   fs.writeFileSync(outFile, JSON.stringify(result, null, 2) + '\n');
   fs.rmSync(dir, { recursive: true, force: true });
   if (!values.json) {
-    console.log(`extraction on ${result.provider} (${result.cpus} cpus), ${N} JPEGs, batch ${BATCH}, median of ${REPEATS}:`);
-    console.log(`  bare session.run on prepared tensors  ${result.bare_items_per_second} images/s`);
-    console.log(`  pipeline (decode+resize+run+cache)    ${result.pipeline_items_per_second} images/s   ratio ${result.ratio}`);
+    console.log(`extraction on ${result.provider} (${result.cpus} cpus, onnxruntime threads: ${result.onnx_threads}), ${N} JPEGs, batch ${BATCH}, median of ${REPEATS}:`);
+    console.log(`  bare session.run on prepared tensors  ${result.bare_items_per_second} images/s   (${result.bare_cores_busy} cores busy)`);
+    console.log(`  pipeline (decode+resize+run+cache)    ${result.pipeline_items_per_second} images/s   (${result.pipeline_cores_busy} cores busy)   ratio ${result.ratio}`);
     console.log(`  cached re-read                        ${(result.cached_reread_seconds * 1000).toFixed(1)} ms`);
+    console.log(`  preprocessing alone                   ${result.preprocess_cpu_ms_per_image} CPU ms per image (${result.preprocess_wall_ms_per_image} ms wall)`);
     console.log(`  one-time session start + warm-up      ${result.session_start_and_warmup_seconds} s (paid once per extraction, in both)`);
     console.log(`wrote ${outFile}`);
   }

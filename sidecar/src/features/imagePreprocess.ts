@@ -117,32 +117,45 @@ export function resolveImagePreprocess(config: HfConfig | undefined, override: I
  * with one multiply-add per value.
  */
 export async function preprocessImage(input: Uint8Array | string, p: ImagePreprocess): Promise<Float32Array> {
+  const out = new Float32Array(p.channels * p.height * p.width);
+  await preprocessImageInto(input, p, out, 0);
+  return out;
+}
+
+/**
+ * `preprocessImage` written straight into a batch's array at `offset`. The decode runs on the
+ * thread pool; this loop runs on the main thread, between the model's runs, so it is kept tight:
+ * no allocation, no per-pixel bounds test (the rows and columns outside the image are filled apart).
+ */
+export async function preprocessImageInto(input: Uint8Array | string, p: ImagePreprocess, out: Float32Array, offset: number): Promise<void> {
   const img = await decodeImage(input, p.channels, p.resize, p.resample);
   const { height: H, width: W, channels: C } = p;
   const top = Math.floor((img.height - H) / 2);
   const left = Math.floor((img.width - W) / 2);
-  const out = new Float32Array(C * H * W);
   const src = img.data;
   const ic = img.channels;
+  const iw = img.width;
+  // Output columns x0..x1 have a source pixel; the rest is padding.
+  const x0 = Math.max(0, -left);
+  const x1 = Math.min(W, iw - left);
+  const nchw = p.layout === 'nchw';
+  // Step between neighbouring x in the output.
+  const dx = nchw ? 1 : C;
   for (let c = 0; c < C; c++) {
     const std = p.std ? (p.std[c] ?? p.std[0]) : 1;
     const scale = p.rescale / std;
     const shift = -(p.mean ? (p.mean[c] ?? p.mean[0]) : 0) / std;
-    // Step between neighbouring x in the output, and the start of row y.
-    const [dx, rowStart] = p.layout === 'nchw' ? [1, (y: number) => (c * H + y) * W] : [C, (y: number) => y * W * C + c];
     for (let y = 0; y < H; y++) {
       const sy = y + top;
-      let o = rowStart(y);
+      const row = offset + (nchw ? (c * H + y) * W : y * W * C + c);
       if (sy < 0 || sy >= img.height) {
-        for (let x = 0; x < W; x++, o += dx) out[o] = shift;
+        for (let x = 0, o = row; x < W; x++, o += dx) out[o] = shift;
         continue;
       }
-      let s = (sy * img.width + left) * ic + c;
-      for (let x = 0; x < W; x++, o += dx, s += ic) {
-        const sx = x + left;
-        out[o] = sx >= 0 && sx < img.width ? src[s] * scale + shift : shift;
-      }
+      for (let x = 0, o = row; x < x0; x++, o += dx) out[o] = shift;
+      let s = (sy * iw + left + x0) * ic + c;
+      for (let x = x0, o = row + x0 * dx; x < x1; x++, o += dx, s += ic) out[o] = src[s] * scale + shift;
+      for (let x = Math.max(x0, x1), o = row + Math.max(x0, x1) * dx; x < W; x++, o += dx) out[o] = shift;
     }
   }
-  return out;
 }

@@ -8,7 +8,7 @@ import type { Dataset } from '../data/dataset';
 import type { TextTokenizer } from '../data/tokenizer';
 import type { OnnxSession, OnnxTensor, OnnxValueInfo } from '../runtime/onnx';
 import { badInput } from '../util/errors';
-import { preprocessImage, type ImagePreprocess } from './imagePreprocess';
+import { preprocessImageInto, type ImagePreprocess } from './imagePreprocess';
 
 export interface Batch {
   feeds: Record<string, OnnxTensor>;
@@ -48,13 +48,11 @@ export function imageBatches(session: OnnxSession, input: OnnxValueInfo, ds: Dat
         Array.from({ length: end - start }, async (_, k) => {
           const { split, row } = rowOf(ds, start + k);
           const file = raw[split][row];
-          let values: Float32Array;
           try {
-            values = await preprocessImage(file, pre);
+            await preprocessImageInto(file, pre, data, k * size);
           } catch (e) {
             throw badInput(`cannot decode image: ${(e as Error).message.split('\n')[0]}`, { file });
           }
-          data.set(values, k * size);
         }),
       );
       return { feeds: { [input.name]: { type: 'float32', data, dims: dims(end - start) } } };
