@@ -19,7 +19,9 @@ import { RunReader } from '../../sidecar/src/runs/reader';
 import { launch, openLiveDashboard, rendered, ROOT } from '../harness/browser';
 import { syntheticRun } from './synthetic';
 
-const { values: args } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, steps: { type: 'string', default: '50000' }, features: { type: 'string', default: '10000' } } });
+const { values: args } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, steps: { type: 'string', default: '50000' }, features: { type: 'string', default: '10000' }, only: { type: 'string' } } });
+/** `--only open|heatmap|memory` runs one part (the results file then holds that part only). */
+const run = (part: 'open' | 'heatmap' | 'memory'): boolean => !args.only || args.only === part;
 const minutes = Number(args.minutes);
 const steps = Number(args.steps);
 const features = Number(args.features);
@@ -46,7 +48,7 @@ async function main(): Promise<void> {
       ['9 series', ['stl', 'kd', 'aft'], [0, 1, 2], true],
       ['9 series, no column cache', ['stl', 'kd', 'aft'], [0, 1, 2], false],
     ];
-    for (const [name, methods, seeds, curveCache] of layouts) {
+    for (const [name, methods, seeds, curveCache] of run('open') ? layouts : []) {
       const longRun = syntheticRun({ steps, methods, seeds, rhoFeatures: 512, curveCache });
       const series = methods.length * seeds.length;
       const mib = fs.statSync(path.join(longRun, 'metrics.jsonl')).size / 2 ** 20;
@@ -93,6 +95,7 @@ async function main(): Promise<void> {
     }
 
     // 2. A wide heatmap.
+    if (run('heatmap')) {
     const wide = syntheticRun({ steps: 10, methods: ['aft'], seeds: [0], rhoFeatures: features, sources: 4 });
     const live = await openLiveDashboard(browser, wide);
     await rendered(live.page);
@@ -106,8 +109,10 @@ async function main(): Promise<void> {
     console.log(`heatmap: ${cells} cells drawn in ${draws.join(', ')} ms (toggling sort by value; includes layout, sort and histograms)`);
     results.heatmap = { features, cells: Number(cells), drawMs: draws };
     await live.close();
+    }
 
     // 3. Memory while streaming.
+    if (run('memory')) {
     const streaming = syntheticRun({ steps: 10, methods: ['aft'], seeds: [0], rhoFeatures: 512 });
     const s = await openLiveDashboard(browser, streaming);
     await rendered(s.page);
@@ -152,10 +157,11 @@ async function main(): Promise<void> {
     console.log(`memory: ${updates} updates (${minutes} simulated minutes at 10/s, ${step} rows) in ${(wall / 1000).toFixed(0)} s; heap ${samples.map((x) => x.heapMiB).join(' → ')} MiB`);
     results.memory = { minutes, updates, rows: step, wallSeconds: Math.round(wall / 1000), samples };
     await s.close();
+    }
   } finally {
     await browser.close();
   }
-  const out = path.join(ROOT, 'bench-results', 'webviews.json');
+  const out = path.join(ROOT, 'bench-results', args.only ? `webviews-${args.only}.json` : 'webviews.json');
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
   console.log(`wrote ${path.relative(ROOT, out)}`);

@@ -9,6 +9,18 @@ import { CurveColumns, type CurveSeries } from '../../../sidecar/src/runs/curves
 import type { MetricsRow } from '../../../sidecar/src/runs/records';
 import { lttb } from './lttb';
 
+/**
+ * Values to 6 significant digits: what a chart or its tooltip can show, and half the JSON of a
+ * double's 17 (the message to the webview is mostly these numbers). CSV exports come from the
+ * host's full-precision columns, not from here.
+ */
+export function roundForDisplay(values: number[]): void {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v !== 0 && Number.isFinite(v)) values[i] = Number(v.toPrecision(6));
+  }
+}
+
 export class SeriesModel {
   private readonly curves = new CurveColumns();
 
@@ -42,7 +54,11 @@ export class SeriesModel {
     if (!s) return undefined;
     const step = s.step.view();
     const curves: SeriesData['curves'] = {};
-    for (const [key, col] of s.columns) curves[key] = lttb(step, col.view(), maxPoints);
+    for (const [key, col] of s.columns) {
+      const c = lttb(step, col.view(), maxPoints);
+      roundForDisplay(c.value);
+      curves[key] = c;
+    }
     return { id: s.id, method: s.method, seed: s.seed, phase: s.phase, beta: s.beta, rows: step.length, curves };
   }
 
