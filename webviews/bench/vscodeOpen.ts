@@ -1,0 +1,71 @@
+/**
+ * `npm run bench:dashboard-vscode`: how long a long run's dashboard takes to open in real VS Code
+ * (code-server + Chromium, the e2e harness; needs `bash scripts/setup-e2e.sh`). A completed run
+ * with 3 methods × 3 seeds × 50,000 logged steps (and its metrics.cols, as the run store leaves
+ * it) is opened with "AFT: Show Dashboard" three times; the clock runs from choosing the run in
+ * the quick pick to every curve drawn in the webview. Writes bench-results/dashboard-vscode.json.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { FrameLocator } from 'playwright-core';
+import { MNIST_DEMO } from '../../sidecar/src/templates/templates';
+import { launchStudio, ROOT, runCommand, until } from '../../test/e2e/harness';
+import { syntheticRun } from './synthetic';
+
+const { values: args } = parseArgs({ options: { steps: { type: 'string', default: '50000' }, repeats: { type: 'string', default: '3' } } });
+const steps = Number(args.steps);
+
+async function main(): Promise<void> {
+  const run = syntheticRun({ steps, methods: ['stl', 'kd', 'aft'], seeds: [0, 1, 2], rhoFeatures: 512 });
+  const mib = fs.statSync(path.join(run, 'metrics.jsonl')).size / 2 ** 20;
+  const studio = await launchStudio({ 'demo.aft.yaml': MNIST_DEMO.text });
+  const { page, workspace } = studio;
+  const timings: { openMs: number; webviewRenderMs: number }[] = [];
+  try {
+    fs.cpSync(run, path.join(workspace, '.aft', 'runs', 'bench-run'), { recursive: true });
+    const web = (): FrameLocator => page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+    // Activate the extension as a user would, and wait until its Runs view lists the run.
+    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'demo.aft.yaml' }).first().click({ timeout: 30_000 });
+    await page.locator('.activitybar .action-item a[aria-label^="AFT Studio"]').first().click({ timeout: 30_000 });
+    const rows = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /^\s*Runs/ }) }).locator('.monaco-list-row');
+    await rows.filter({ hasText: 'bench' }).first().waitFor({ timeout: 60_000 });
+    for (let i = 0; i < Number(args.repeats); i++) {
+      await runCommand(page, 'View: Close All Editors');
+      await runCommand(page, 'AFT: Show Dashboard');
+      await page.locator('.quick-input-widget input').fill('bench-run');
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: 'bench-run' }).first().waitFor({ timeout: 10_000 });
+      const t0 = Date.now();
+      await page.keyboard.press('Enter');
+      // Every series of every metric chart: 9 lines in each of the five loss/accuracy charts.
+      await until(
+        'every curve drawn',
+        async () => {
+          const n = await web()
+            .locator('body[data-rendered]')
+            .evaluate(() => [...document.querySelectorAll('.uplot')].map((u) => u.querySelectorAll('.u-legend .u-series').length))
+            .catch(() => [] as number[]);
+          return n.filter((k) => k >= 10).length >= 5;
+        },
+        60_000,
+      );
+      const openMs = Date.now() - t0;
+      const webviewRenderMs = Number(await web().locator('body').getAttribute('data-render-ms'));
+      timings.push({ openMs, webviewRenderMs });
+      console.log(`open ${steps} steps × 9 series (${mib.toFixed(0)} MiB metrics.jsonl) in VS Code: ${openMs} ms to every curve drawn (webview render ${webviewRenderMs} ms)`);
+    }
+    await studio.shot('bench-dashboard-vscode');
+  } finally {
+    await studio.close();
+    fs.rmSync(path.dirname(run), { recursive: true, force: true });
+  }
+  const out = path.join(ROOT, 'bench-results', 'dashboard-vscode.json');
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), steps, series: 9, mib: Math.round(mib), timings }, null, 2) + '\n');
+  console.log(`wrote ${path.relative(ROOT, out)}`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+});
