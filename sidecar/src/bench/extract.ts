@@ -80,7 +80,7 @@ async function main(): Promise<void> {
   // the pipeline through the session pool an extraction takes, as a run's sources share one.
   const sessions = new OnnxSessionPool();
   let t0 = performance.now();
-  const session = await sessions.get(path.join(folder, 'onnx', 'model.onnx'), { device: 'auto', threads: THREADS });
+  const session = await sessions.get(path.join(folder, 'onnx', 'model.onnx'), { device: 'auto', threads: THREADS, thread: true });
   const input = session.input(undefined, 'input');
   const pre = resolveImagePreprocess(readPreprocessorConfig(path.join(folder, 'preprocessor_config.json')), undefined, input, { file: folder, field: 'bench' });
   const source = imageBatches(session, input, ds, pre);

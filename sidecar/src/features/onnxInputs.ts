@@ -6,7 +6,7 @@
  */
 import type { Dataset } from '../data/dataset';
 import type { TextTokenizer } from '../data/tokenizer';
-import type { OnnxSession, OnnxTensor, OnnxValueInfo } from '../runtime/onnx';
+import type { OnnxRunner, OnnxTensor, OnnxValueInfo } from '../runtime/onnx';
 import { badInput } from '../util/errors';
 import { preprocessImageInto, type ImagePreprocess } from './imagePreprocess';
 
@@ -27,12 +27,12 @@ function rowOf(ds: Dataset, i: number): { split: 'train' | 'test'; row: number }
   return i < ds.train.n ? { split: 'train', row: i } : { split: 'test', row: i - ds.train.n };
 }
 
-function onlyInput(session: OnnxSession, input: OnnxValueInfo, what: string): void {
+function onlyInput(session: OnnxRunner, input: OnnxValueInfo, what: string): void {
   const others = session.inputs.filter((i) => i.name !== input.name).map((i) => i.name);
   if (others.length) throw badInput(`the model has other inputs (${others.join(', ')}) that ${what} cannot fill; name the one to feed with \`input\``, { file: session.file });
 }
 
-export function imageBatches(session: OnnxSession, input: OnnxValueInfo, ds: Dataset, pre: ImagePreprocess): BatchSource {
+export function imageBatches(session: OnnxRunner, input: OnnxValueInfo, ds: Dataset, pre: ImagePreprocess): BatchSource {
   if (ds.raw?.kind !== 'images') throw new Error('internal error: image batches need an image dataset');
   onlyInput(session, input, 'image extraction');
   if (input.type !== 'float32') throw badInput(`image input '${input.name}' is ${input.type}; only float32 image inputs are supported`, { file: session.file });
@@ -65,7 +65,7 @@ const MASK = 'attention_mask';
 const TYPES = 'token_type_ids';
 const POSITIONS = 'position_ids';
 
-export function textBatches(session: OnnxSession, input: OnnxValueInfo, ds: Dataset, tok: TextTokenizer, maxLength: number): BatchSource {
+export function textBatches(session: OnnxRunner, input: OnnxValueInfo, ds: Dataset, tok: TextTokenizer, maxLength: number): BatchSource {
   if (ds.raw?.kind !== 'text') throw new Error('internal error: text batches need a text dataset');
   const raw = ds.raw;
   const unknown = session.inputs.filter((i) => ![input.name, MASK, TYPES, POSITIONS].includes(i.name));
@@ -106,7 +106,7 @@ export function textBatches(session: OnnxSession, input: OnnxValueInfo, ds: Data
 }
 
 /** The dataset's arrays as they are (the built-in teacher on MNIST, or an .npy dataset). */
-export function tensorBatches(session: OnnxSession, input: OnnxValueInfo, ds: Dataset): BatchSource {
+export function tensorBatches(session: OnnxRunner, input: OnnxValueInfo, ds: Dataset): BatchSource {
   onlyInput(session, input, 'array extraction');
   if (input.type !== 'float32') throw badInput(`input '${input.name}' is ${input.type}; array datasets feed float32`, { file: session.file });
   const width = ds.inputShape.reduce((a, b) => a * b, 1);

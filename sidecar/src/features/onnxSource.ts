@@ -149,7 +149,8 @@ export async function extractOnnx(ref: OnnxSourceRef, ds: Dataset, opts: Extract
   }
   const field = `pretrained[${ref.index}].onnx`;
   const sessions = opts.sessions ?? new OnnxSessionPool();
-  const session = await sessions.get(files.model, { device: ref.spec.device, threads: ref.spec.threads, log: opts.log });
+  // In a worker thread: the next batch is decoded and normalised here while the model runs there.
+  const session = await sessions.get(files.model, { device: ref.spec.device, threads: ref.spec.threads, log: opts.log, thread: true });
   try {
     const input = session.input(ref.spec.input ?? (ds.raw?.kind === 'text' ? session.inputs.find((i) => i.name === 'input_ids')?.name : undefined), `${field}.input`);
     const output = session.output(ref.spec.output, `${field}.output`);

@@ -11,7 +11,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { badInput } from '../util/errors';
+import { Worker } from 'node:worker_threads';
+import { AftError, badInput, type ErrorCode, type SourceLocation } from '../util/errors';
 
 export const ONNX_DEVICES = ['auto', 'cuda', 'cpu'] as const;
 export type OnnxDevice = (typeof ONNX_DEVICES)[number];
@@ -35,9 +36,50 @@ export interface OnnxTensor {
 
 export interface OnnxSessionOptions {
   device: OnnxDevice;
-  /** Intra-op threads; 0 or undefined lets onnxruntime choose (one per core). */
+  /** Intra-op threads; 0 or undefined: one per core. */
   threads?: number;
   log?: (message: string) => void;
+  /**
+   * Run the model in a worker thread (runtime/onnxThread.ts): onnxruntime-node's `run` blocks
+   * the thread it is called on, so a pipeline that prepares the next batch while the model runs
+   * needs the model elsewhere.
+   */
+  thread?: boolean;
+}
+
+/** What runs a model, in this thread (`OnnxSession`) or in a worker (`ThreadedOnnxSession`). */
+export interface OnnxRunner {
+  readonly file: string;
+  readonly provider: OnnxProvider;
+  readonly inputs: OnnxValueInfo[];
+  readonly outputs: OnnxValueInfo[];
+  input(name: string | undefined, field: string): OnnxValueInfo;
+  output(name: string | undefined, field: string): OnnxValueInfo;
+  run(feeds: Record<string, OnnxTensor>, outputNames?: string[]): Promise<Record<string, OnnxTensor>>;
+  release(): Promise<void>;
+}
+
+/** The input or output called `name` (the first when undefined), or an error listing those there are. */
+export function pickValue(list: OnnxValueInfo[], name: string | undefined, what: 'input' | 'output', field: string, file: string): OnnxValueInfo {
+  const found = name === undefined ? list[0] : list.find((v) => v.name === name);
+  if (found) return found;
+  const has = list.map((v) => `${v.name} ${v.type}${fmt(v.shape)}`).join(', ');
+  throw badInput(name === undefined ? `the model has no ${what}s` : `the model has no ${what} '${name}'; its ${what}s are: ${has}`, { file, field });
+}
+
+/** Checks a feed against the declared type and shape; symbolic dimensions match anything. */
+export function checkFeed(inputs: OnnxValueInfo[], name: string, t: OnnxTensor, file: string): void {
+  const info = inputs.find((i) => i.name === name);
+  if (!info) throw badInput(`the model has no input '${name}'; its inputs are: ${inputs.map((i) => i.name).join(', ')}`, { file });
+  const ok = info.shape.length === t.dims.length && info.shape.every((d, i) => typeof d !== 'number' || d < 0 || d === t.dims[i]);
+  if (!ok) throw badInput(`input '${name}' expects shape ${fmt(info.shape)} but got ${fmt(t.dims)}`, { file });
+  if (info.type !== t.type) throw badInput(`input '${name}' expects ${info.type} values but got ${t.type}`, { file });
+}
+
+/** Refuses feeds that leave a model input without a value. */
+export function checkAllFed(inputs: OnnxValueInfo[], feeds: Record<string, OnnxTensor>, file: string): void {
+  const missing = inputs.filter((i) => !(i.name in feeds)).map((i) => i.name);
+  if (missing.length) throw badInput(`no value given for the model's input${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`, { file });
 }
 
 const fmt = (shape: readonly (number | string)[]): string => `[${shape.join(', ')}]`;
@@ -71,7 +113,7 @@ function infoOf(m: ort.InferenceSession.ValueMetadata): OnnxValueInfo {
   return m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name, type: 'non-tensor', shape: [] };
 }
 
-export class OnnxSession {
+export class OnnxSession implements OnnxRunner {
   readonly inputs: OnnxValueInfo[];
   readonly outputs: OnnxValueInfo[];
 
@@ -133,38 +175,21 @@ export class OnnxSession {
   }
 
   input(name: string | undefined, field: string): OnnxValueInfo {
-    return this.pick(this.inputs, name, 'input', field);
+    return pickValue(this.inputs, name, 'input', field, this.file);
   }
 
   output(name: string | undefined, field: string): OnnxValueInfo {
-    return this.pick(this.outputs, name, 'output', field);
-  }
-
-  private pick(list: OnnxValueInfo[], name: string | undefined, what: string, field: string): OnnxValueInfo {
-    const found = name === undefined ? list[0] : list.find((v) => v.name === name);
-    if (found) return found;
-    const has = list.map((v) => `${v.name} ${v.type}${fmt(v.shape)}`).join(', ');
-    throw badInput(name === undefined ? `the model has no ${what}s` : `the model has no ${what} '${name}'; its ${what}s are: ${has}`, { file: this.file, field });
-  }
-
-  /** Checks a feed against the declared type and shape; symbolic dimensions match anything. */
-  private check(name: string, t: OnnxTensor): void {
-    const info = this.inputs.find((i) => i.name === name);
-    if (!info) throw badInput(`the model has no input '${name}'; its inputs are: ${this.inputs.map((i) => i.name).join(', ')}`, { file: this.file });
-    const ok = info.shape.length === t.dims.length && info.shape.every((d, i) => typeof d !== 'number' || d < 0 || d === t.dims[i]);
-    if (!ok) throw badInput(`input '${name}' expects shape ${fmt(info.shape)} but got ${fmt(t.dims)}`, { file: this.file });
-    if (info.type !== t.type) throw badInput(`input '${name}' expects ${info.type} values but got ${t.type}`, { file: this.file });
+    return pickValue(this.outputs, name, 'output', field, this.file);
   }
 
   /** Runs the model; returns the named outputs (all when `outputNames` is omitted). */
   async run(feeds: Record<string, OnnxTensor>, outputNames?: string[]): Promise<Record<string, OnnxTensor>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) {
-      this.check(name, t);
+      checkFeed(this.inputs, name, t, this.file);
       ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);
     }
-    const missing = this.inputs.filter((i) => !(i.name in feeds)).map((i) => i.name);
-    if (missing.length) throw badInput(`no value given for the model's input${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`, { file: this.file });
+    checkAllFed(this.inputs, feeds, this.file);
     const out = outputNames ? await this.session.run(ortFeeds, outputNames) : await this.session.run(ortFeeds);
     const result: Record<string, OnnxTensor> = {};
     for (const [name, t] of Object.entries(out)) {
@@ -178,19 +203,136 @@ export class OnnxSession {
   }
 }
 
+/** Messages between `ThreadedOnnxSession` and its worker (runtime/onnxWorker.ts). */
+export type OnnxWorkerRequest = { type: 'run'; id: number; feeds: Record<string, OnnxTensor>; outputNames?: string[] } | { type: 'release'; id: number };
+export type OnnxWorkerReply =
+  | { type: 'opened'; inputs: OnnxValueInfo[]; outputs: OnnxValueInfo[]; provider: OnnxProvider }
+  | { type: 'log'; message: string }
+  | { type: 'result'; id: number; outputs: Record<string, OnnxTensor> }
+  | { type: 'released'; id: number }
+  | { type: 'error'; id: number; error: { message: string; code?: string; location?: SourceLocation } };
+
+export interface OnnxWorkerData {
+  file: string;
+  opts: Omit<OnnxSessionOptions, 'log' | 'thread'>;
+}
+
+/**
+ * A worker on the worker's script: the bundle's sibling when bundled (dist/sidecar), else the
+ * TypeScript source through tsx's require hook (tests run the sources).
+ */
+function startWorker(data: OnnxWorkerData): Worker {
+  const bundled = path.join(__dirname, 'onnx-worker.js');
+  if (fs.existsSync(bundled)) return new Worker(bundled, { workerData: data });
+  const source = path.join(__dirname, 'onnxWorker.ts');
+  // Resolved here: an eval'd worker resolves modules from the process's working folder.
+  const tsx = require.resolve('tsx/cjs');
+  return new Worker(`require(${JSON.stringify(tsx)}); require(${JSON.stringify(source)});`, { eval: true, workerData: data });
+}
+
+/**
+ * An `OnnxSession` in a worker thread. onnxruntime-node's `run` computes on the thread that calls
+ * it (the returned promise is already settled when it returns), so in the main thread it stops
+ * everything else for the whole batch: the decoded images of the next batch wait to be
+ * normalised, and on a GPU the CPU sits idle. Here the main thread only posts feeds and gets
+ * outputs back; checks of feeds happen before posting, with the same messages.
+ */
+export class ThreadedOnnxSession implements OnnxRunner {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (v: OnnxWorkerReply) => void; reject: (e: Error) => void }>();
+  private failure: Error | undefined;
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly file: string,
+    readonly provider: OnnxProvider,
+    readonly inputs: OnnxValueInfo[],
+    readonly outputs: OnnxValueInfo[],
+  ) {
+    worker.on('message', (m: OnnxWorkerReply) => {
+      if (m.type === 'log' || m.type === 'opened') return;
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.type === 'error') p.reject(errorFrom(m.error));
+      else p.resolve(m);
+    });
+    const fail = (e: Error): void => {
+      this.failure = e;
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`the onnxruntime worker thread exited (code ${code})`)));
+  }
+
+  static open(file: string, opts: OnnxSessionOptions): Promise<ThreadedOnnxSession> {
+    const worker = startWorker({ file, opts: { device: opts.device, ...(opts.threads !== undefined ? { threads: opts.threads } : {}) } });
+    return new Promise((resolve, reject) => {
+      const onMessage = (m: OnnxWorkerReply): void => {
+        if (m.type === 'log') opts.log?.(m.message);
+        else if (m.type === 'opened') {
+          worker.off('error', reject);
+          resolve(new ThreadedOnnxSession(worker, file, m.provider, m.inputs, m.outputs));
+        } else if (m.type === 'error' && m.id === 0) {
+          void worker.terminate();
+          reject(errorFrom(m.error));
+        }
+      };
+      worker.on('message', onMessage);
+      worker.once('error', reject);
+    });
+  }
+
+  input(name: string | undefined, field: string): OnnxValueInfo {
+    return pickValue(this.inputs, name, 'input', field, this.file);
+  }
+
+  output(name: string | undefined, field: string): OnnxValueInfo {
+    return pickValue(this.outputs, name, 'output', field, this.file);
+  }
+
+  async run(feeds: Record<string, OnnxTensor>, outputNames?: string[]): Promise<Record<string, OnnxTensor>> {
+    for (const [name, t] of Object.entries(feeds)) checkFeed(this.inputs, name, t, this.file);
+    checkAllFed(this.inputs, feeds, this.file);
+    // Feeds are copied, not transferred: a caller may run the same tensors again (benchmarks do).
+    const reply = await this.request({ type: 'run', id: this.nextId++, feeds, ...(outputNames ? { outputNames } : {}) });
+    if (reply.type !== 'result') throw new Error(`internal error: the onnxruntime worker answered ${reply.type}`);
+    return reply.outputs;
+  }
+
+  async release(): Promise<void> {
+    if (!this.failure) await this.request({ type: 'release', id: this.nextId++ });
+    await this.worker.terminate();
+  }
+
+  private request(m: OnnxWorkerRequest): Promise<OnnxWorkerReply> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.pending.set(m.id, { resolve, reject });
+      this.worker.postMessage(m);
+    });
+  }
+}
+
+/** An error from the worker as the main thread's own: bad input stays bad input, with where. */
+function errorFrom(e: { message: string; code?: string; location?: SourceLocation }): Error {
+  return e.code ? new AftError(e.code as ErrorCode, e.message, e.location) : new Error(e.message);
+}
+
 /**
  * Open sessions shared by the extractions of one run or command: two sources over the same model
  * file (e.g. its token output and its pooled output) load it once, and a session that has
  * already run skips onnxruntime's slow first calls.
  */
 export class OnnxSessionPool {
-  private readonly open = new Map<string, Promise<OnnxSession>>();
+  private readonly open = new Map<string, Promise<OnnxRunner>>();
 
-  get(file: string, opts: OnnxSessionOptions): Promise<OnnxSession> {
-    const key = JSON.stringify([file, opts.device, opts.threads ?? 0]);
+  get(file: string, opts: OnnxSessionOptions): Promise<OnnxRunner> {
+    const key = JSON.stringify([file, opts.device, opts.threads ?? 0, Boolean(opts.thread)]);
     let s = this.open.get(key);
     if (!s) {
-      s = OnnxSession.open(file, opts);
+      s = opts.thread ? ThreadedOnnxSession.open(file, opts) : OnnxSession.open(file, opts);
       // A failed open is not kept: the next caller gets the error again, not a stale promise.
       s.catch(() => this.open.delete(key));
       this.open.set(key, s);

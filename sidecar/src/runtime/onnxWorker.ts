@@ -1,0 +1,39 @@
+/**
+ * The worker thread behind `ThreadedOnnxSession` (runtime/onnx.ts): opens one `OnnxSession` and
+ * runs it on request, so that onnxruntime's blocking `run` blocks this thread, not the main one.
+ * Bundled as dist/sidecar/onnx-worker.js.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { AftError } from '../util/errors';
+import { OnnxSession, type OnnxTensor, type OnnxWorkerData, type OnnxWorkerReply, type OnnxWorkerRequest } from './onnx';
+
+const port = parentPort;
+if (!port) throw new Error('onnxWorker.ts runs as a worker thread only');
+const post = (m: OnnxWorkerReply, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
+const errorOf = (e: unknown): { message: string; code?: string; location?: AftError['location'] } =>
+  e instanceof AftError ? { message: e.message, code: e.code, ...(e.location ? { location: e.location } : {}) } : { message: e instanceof Error ? e.message : String(e) };
+
+const { file, opts } = workerData as OnnxWorkerData;
+OnnxSession.open(file, { ...opts, log: (message) => post({ type: 'log', message }) }).then(
+  (session) => {
+    port.on('message', (m: OnnxWorkerRequest) => {
+      if (m.type === 'release') {
+        session.release().then(
+          () => post({ type: 'released', id: m.id }),
+          (e: unknown) => post({ type: 'error', id: m.id, error: errorOf(e) }),
+        );
+        return;
+      }
+      session.run(m.feeds, m.outputNames).then(
+        (outputs: Record<string, OnnxTensor>) => {
+          // Outputs are this thread's to give away: moved, not copied.
+          const buffers = Object.values(outputs).map((t) => t.data.buffer).filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
+          post({ type: 'result', id: m.id, outputs }, [...new Set(buffers)]);
+        },
+        (e: unknown) => post({ type: 'error', id: m.id, error: errorOf(e) }),
+      );
+    });
+    post({ type: 'opened', inputs: session.inputs, outputs: session.outputs, provider: session.provider });
+  },
+  (e: unknown) => post({ type: 'error', id: 0, error: errorOf(e) }),
+);
