@@ -90,6 +90,7 @@ export class DashboardApp {
       // Read by the tests and benchmarks: how many renders, and how long the last one took.
       document.body.dataset.rendered = String(Number(document.body.dataset.rendered ?? 0) + 1);
       document.body.dataset.renderMs = (performance.now() - t0).toFixed(1);
+      document.body.dataset.renderedAt = String(Math.round(performance.timeOrigin + performance.now()));
     });
   }
 
