@@ -43,7 +43,7 @@ export function imageBatches(session: OnnxRunner, input: OnnxValueInfo, ds: Data
     async prepare(start, end) {
       const data = new Float32Array((end - start) * size);
       // Every image of the batch is queued at once: libvips reads and decodes them on the thread
-      // pool while onnxruntime runs the previous batch on the main thread.
+      // pool, and this thread normalises them, while onnxruntime runs the previous batch in its worker.
       await Promise.all(
         Array.from({ length: end - start }, async (_, k) => {
           const { split, row } = rowOf(ds, start + k);

@@ -40,7 +40,7 @@ export async function decodeImage(input: Uint8Array | string, channels: 1 | 3, r
     const kernel = KERNEL[resample];
     if (rule.mode === 'shortest') {
       // `outside` is the shortest-edge resize in one libvips pipeline (no separate header read),
-      // so the whole decode runs on the thread pool while onnxruntime holds the main thread. It
+      // so the whole decode runs on the thread pool, off the main thread. It
       // rounds the longer side where transformers truncates: at most one pixel, before the crop.
       img = img.resize({ width: rule.edge, height: rule.edge, fit: 'outside', kernel });
     } else {
