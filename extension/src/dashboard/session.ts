@@ -11,7 +11,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CompareRun, CurveRef, HostMessage } from '../../../webviews/src/contract';
+import type { CompareRun, CurveRef, HostMessage, RunView } from '../../../webviews/src/contract';
 import { DEFAULT_MAX_POINTS, RunAccumulator } from '../../../webviews/src/data/runAccumulator';
 import { RunReader } from '../../../sidecar/src/runs/reader';
 import { silentLogger, type Logger } from '../util/log';
@@ -60,6 +60,9 @@ export class DashboardSession {
   private backlog = false;
   /** `ready` arrived during a backlog: send the whole run when it is read. */
   private snapshotDue = false;
+  /** The whole run, downsampled before `ready` came; dropped when anything changes. */
+  private prepared: RunView | undefined;
+  private readyOnce = false;
 
   constructor(
     readonly runDir: string,
@@ -78,10 +81,21 @@ export class DashboardSession {
   /** The webview is (again) listening: send the whole run (once a backlog has been read). */
   onReady(): void {
     this.ready = true;
+    this.readyOnce = true;
     this.throttle.dispose();
     if (this.backlog) this.snapshotDue = true;
-    else this.post({ type: 'run', run: this.acc.snapshot() });
+    else this.post({ type: 'run', run: this.takeSnapshot() });
     this.ensurePolling();
+  }
+
+  /**
+   * The whole run for the webview: the one prepared while the webview was loading when nothing
+   * changed since (downsampling a long run takes ~0.1 s, which then is not spent after `ready`).
+   */
+  private takeSnapshot(): RunView {
+    const run = this.prepared ?? this.acc.snapshot();
+    this.prepared = undefined;
+    return run;
   }
 
   /** The webview went away (hidden without retained context, or reloading); wait for `ready`. */
@@ -100,6 +114,7 @@ export class DashboardSession {
       more = changes.more;
       for (const p of changes.problems) this.log.warn(`dashboard: ${p}`);
       changed = this.acc.apply(changes);
+      if (changed) this.prepared = undefined;
       // A replaced metrics file: updates only add or replace series, so send the whole run again.
       if (changes.reset && this.ready) this.snapshotDue = true;
     } catch (e) {
@@ -112,7 +127,11 @@ export class DashboardSession {
     this.backlog = more;
     if (this.ready && !more && this.snapshotDue) {
       this.snapshotDue = false;
-      this.post({ type: 'run', run: this.acc.snapshot() });
+      this.post({ type: 'run', run: this.takeSnapshot() });
+    } else if (!this.ready && !this.readyOnce && !more && changed) {
+      // Read while the webview first loads: prepare what `ready` will send. (Not while it is
+      // hidden later: a live run would be downsampled again at every poll for nobody.)
+      this.prepared = this.acc.snapshot();
     } else if (changed && this.ready && !more && !this.snapshotDue) this.throttle.schedule();
     this.ensurePolling(more ? 0 : this.pollMs);
   }

@@ -53,6 +53,28 @@ describe('DashboardSession', () => {
     s.dispose();
   });
 
+  it('the run sent on ready has every row read before it, prepared or not', () => {
+    const dir = tempRun();
+    appendRows(dir, [row('aft', 0, 100)]);
+    const t = new FakeTimers();
+    const sent: HostMessage[] = [];
+    const s = new DashboardSession(dir, (m) => sent.push(m), { timers: t, pollMs: 250, minIntervalMs: 100 });
+    // Rows that arrive while the webview loads replace the snapshot prepared before them.
+    appendRows(dir, [row('aft', 0, 200), row('kd', 0, 100)]);
+    t.advance(300);
+    assert.equal(sent.length, 0);
+    s.onReady();
+    assert.deepEqual((sent[0] as RunMessage).run.series.map((x) => [x.id, x.rows]).sort(), [['aft/0/final/1', 2], ['kd/0/final/1', 1]]);
+    // After a reload (hidden, then ready again) the whole run is sent again, with what came meanwhile.
+    s.onHidden();
+    appendRows(dir, [row('aft', 0, 300)]);
+    t.advance(300);
+    s.onReady();
+    const again = sent.filter((m) => m.type === 'run').at(-1) as RunMessage;
+    assert.deepEqual(again.run.series.map((x) => [x.id, x.rows]).sort(), [['aft/0/final/1', 3], ['kd/0/final/1', 1]]);
+    s.dispose();
+  });
+
   it('sends at most ten updates a second however fast rows arrive', () => {
     const dir = tempRun();
     const t = new FakeTimers();
