@@ -56,8 +56,8 @@ export class DashboardSession {
   private pollTimer: unknown;
   private ready = false;
   private disposed = false;
-  /** metrics.jsonl holds more than one poll reads (a long run being opened). */
-  private backlog = false;
+  /** Not read yet, or metrics.jsonl holds more than one poll reads (a long run being opened). */
+  private backlog = true;
   /** `ready` arrived during a backlog: send the whole run when it is read. */
   private snapshotDue = false;
   /** The whole run, downsampled before `ready` came; dropped when anything changes. */
@@ -75,7 +75,8 @@ export class DashboardSession {
     this.reader = new RunReader(runDir, { ...(opts.chunkBytes ? { chunkBytes: opts.chunkBytes } : {}), ...(opts.budgetMs !== undefined ? { budgetMs: opts.budgetMs } : {}) });
     this.acc = new RunAccumulator(path.basename(runDir), runDir, opts.maxPoints ?? DEFAULT_MAX_POINTS);
     this.throttle = new Throttle(() => this.flush(), opts.minIntervalMs ?? 100, this.timers);
-    this.poll();
+    // On the next turn: the panel's page goes to the webview first, and loads while this reads.
+    this.ensurePolling(0);
   }
 
   /** The webview is (again) listening: send the whole run (once a backlog has been read). */

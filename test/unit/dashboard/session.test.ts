@@ -97,8 +97,10 @@ describe('DashboardSession', () => {
     const dir = tempRun('completed');
     appendRows(dir, Array.from({ length: 5000 }, (_, i) => row('aft', 0, i + 1)));
     const sent: HostMessage[] = [];
-    const s = new DashboardSession(dir, (m) => sent.push(m), { timers: new FakeTimers(), maxPoints: 300 });
+    const t = new FakeTimers();
+    const s = new DashboardSession(dir, (m) => sent.push(m), { timers: t, maxPoints: 300 });
     s.onReady();
+    t.advance(0); // the first read happens on the next turn
     const run = (sent[0] as RunMessage).run;
     assert.equal(run.series[0].rows, 5000);
     assert.equal(run.series[0].curves.loss.step.length, 300);
@@ -138,8 +140,10 @@ describe('DashboardSession', () => {
   it('sends the whole run again after the webview reloads', () => {
     const dir = tempRun('completed');
     const sent: HostMessage[] = [];
-    const s = new DashboardSession(dir, (m) => sent.push(m), { timers: new FakeTimers() });
+    const t = new FakeTimers();
+    const s = new DashboardSession(dir, (m) => sent.push(m), { timers: t });
     s.onReady();
+    t.advance(0);
     s.onHidden();
     s.onReady();
     assert.deepEqual(sent.map((m) => m.type), ['run', 'run']);
