@@ -5,8 +5,7 @@
  * Shared by the extension host and the HTML report; pure (no DOM, no Node).
  */
 import type { RunSummary } from '../../../sidecar/src/protocol/events';
-import type { CurveSeries } from '../../../sidecar/src/runs/curves';
-import type { MetricsRow, RhoFile } from '../../../sidecar/src/runs/records';
+import type { RunChanges } from '../../../sidecar/src/runs/reader';
 import type { RunStatus } from '../../../sidecar/src/runs/store';
 import type { CurveRef, RhoSnapshot, RunStatusView, RunView, UpdateMessage } from '../contract';
 import { SeriesModel } from './seriesModel';
@@ -18,16 +17,8 @@ import { SeriesModel } from './seriesModel';
  */
 export const DEFAULT_MAX_POINTS = 1200;
 
-export interface RunInput {
-  /** The metrics file was replaced: drop the series held so far. */
-  reset?: boolean;
-  /** Whole series (from the column cache), before `rows`. */
-  series?: CurveSeries[];
-  rows: MetricsRow[];
-  rho: RhoFile[];
-  status?: RunStatus;
-  summary?: RunSummary;
-}
+/** What a `RunReader` poll found (its problems and `more` are the caller's business). */
+export type RunInput = Omit<RunChanges, 'problems' | 'more'>;
 
 export function statusView(s: RunStatus): RunStatusView {
   return {
