@@ -11,7 +11,7 @@
  */
 import { tf, type Scalar, type Tensor2D } from '../runtime/tf';
 import { matMulT } from '../models/layers';
-import { badInput } from '../util/errors';
+import { badInput, type AftError } from '../util/errors';
 import type { MethodSetup, TransferMethod } from './method';
 
 /** The paper's temperature for the source mixture. */
@@ -29,6 +29,15 @@ export interface BTuneState {
   numClasses: number;
   /** Softmax temperature of the mixture (default 0.1). */
   temperature?: number;
+}
+
+/**
+ * The error for B-Tuning when no pre-trained source has a LogME score (said before training from
+ * the sources' quality, and by the method itself on the set it trains on), with each source's reason.
+ */
+export function noLogmeSources(methodName: string, reasons: readonly { source: string; reason: string }[]): AftError {
+  const why = reasons.map((r) => `${r.source}: ${r.reason}`).join('; ');
+  return badInput(`${methodName} (B-Tuning) weights the pre-trained sources by their LogME, and no source has one (${why}). Remove ${methodName} from methods, or fix what stops LogME.`);
 }
 
 /** π = softmax(scores / T), in float64 with the maximum subtracted so large scores cannot overflow. */

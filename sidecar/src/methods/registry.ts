@@ -2,11 +2,11 @@
 import type { MethodKind } from '../experiment/schema';
 import { tf, type Tensor1D, type Tensor2D, type Variable } from '../runtime/tf';
 import { dense, variable, glorot } from '../models/layers';
-import { createBTune } from './btune';
+import { createBTune, noLogmeSources } from './btune';
 import { trainFactorAutoencoder } from './factorAutoencoder';
 import { createFactorTransfer } from './factorTransfer';
 import { logme } from './logme';
-import { AftError, badInput } from '../util/errors';
+import { AftError } from '../util/errors';
 import type { MethodFactory, TransferMethod } from './method';
 import { rkdMethod } from './rkd';
 import { aftKernelLoss, aftNoKernelLoss, kdLoss, weightBySigmoid } from './regularizers';
@@ -94,13 +94,11 @@ const btune: MethodFactory = (setup) => {
       }
     }),
   );
-  const failed = sources.flatMap((r, i) => (r instanceof AftError ? [`${data.segments[i].name}: ${r.message}`] : []));
-  if (failed.length === sources.length) {
-    throw badInput(`${method.name} (B-Tuning) weights the pre-trained sources by their LogME, and no source has one (${failed.join('; ')}). Remove ${method.name} from methods, or fix what stops LogME.`);
-  }
+  const failed = sources.flatMap((r, i) => (r instanceof AftError ? [{ source: data.segments[i].name, reason: r.message }] : []));
+  if (failed.length === sources.length) throw noLogmeSources(method.name, failed);
   // Said once per training set, not once per job.
   data.shared.get(`logme-sources-said:${data.key}`, () => {
-    for (const f of failed) setup.log?.(`${method.name}: source ${f.split(':')[0]} gets no weight in B-Tuning (its LogME is not available: ${f.slice(f.indexOf(':') + 2)})`, 'warn');
+    for (const f of failed) setup.log?.(`${method.name}: source ${f.source} gets no weight in B-Tuning (its LogME is not available: ${f.reason})`, 'warn');
     return true;
   });
   const student = logme(data.initialFeatures(), data.labels, data.rows, featureDim, { numClasses: data.numClasses });

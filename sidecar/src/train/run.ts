@@ -18,6 +18,7 @@ import { AftError, CancelledError, describeError } from '../util/errors';
 import { Rng } from '../util/rng';
 import type { Examples } from './evaluate';
 import { SharedMethodState } from '../methods/method';
+import { noLogmeSources } from '../methods/btune';
 import { trainJob, type EvalPoint } from './job';
 import { planJobs, tuneTrainSize, type PlannedJob } from './plan';
 import { meanSe } from './stats';
@@ -118,8 +119,7 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
     // Before any training, so that nothing is trained for a run that cannot finish.
     const btune = resolveMethods(exp).find((m) => m.kind === 'btune');
     if (btune && quality.sources.length && quality.sources.every((s) => s.logme_score === undefined)) {
-      const why = quality.sources.map((s) => `${s.name}: ${s.logme_error ?? 'not computed'}`).join('; ');
-      throw new AftError('bad_input', `${btune.name} (B-Tuning) weights the pre-trained sources by their LogME, and no source has one (${why}). Remove ${btune.name} from methods, or fix what stops LogME.`);
+      throw noLogmeSources(btune.name, quality.sources.map((s) => ({ source: s.name, reason: s.logme_error ?? 'not computed' })));
     }
     const methods = await trainAll(exp, ds, psi, input.baseDir, store, emit, log, opts.signal);
     const finished = new Date();
