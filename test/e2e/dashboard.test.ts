@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FrameLocator, Locator, Page } from 'playwright-core';
 import { MNIST_DEMO } from '../../sidecar/src/templates/templates';
-import { distinctColours, E2E_SKIP, launchStudio, openFile, ROOT, runCommand, until, type StudioSession } from './harness';
+import { distinctColours, E2E_SKIP, endStudio, launchStudio, openFile, ROOT, runCommand, until, type StudioSession } from './harness';
 
 const FIXTURE_ID = 'mnist-demo-20261127-083207-s1o1';
 const COPY_ID = 'mnist-demo-20261127-093000-c2c2';
@@ -105,13 +105,7 @@ describe('run dashboard and comparison, end to end in code-server', { skip: E2E_
     await runsRows().filter({ hasText: 'mnist-demo' }).first().waitFor({ timeout: 60_000 });
   });
 
-  after(async () => {
-    if (studio) {
-      await studio.shot('dashboard-last').catch(() => undefined);
-      await studio.close();
-    }
-    console.log(`dashboard e2e wall time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  });
+  after(() => endStudio(studio, 'dashboard-last', 'dashboard e2e', t0));
 
   it("shows the completed fixture run's heatmap (512 features, 2 sources), bars and curves, with no CSP violation", async () => {
     await showDashboard(FIXTURE_ID);

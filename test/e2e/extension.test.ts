@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
 import { MNIST_DEMO } from '../../sidecar/src/templates/templates';
-import { E2E_SKIP, findFiles, launchStudio, openFile, PKG as pkg, pidsMatching, runCommand, until, type CodeServer, type StudioSession } from './harness';
+import { E2E_SKIP, endStudio, findFiles, launchStudio, openFile, PKG as pkg, pidsMatching, runCommand, until, type CodeServer, type StudioSession } from './harness';
 
 /** The demo, shortened: 200 training digits, 60 steps, one seed, one β per method. */
 function shortDemo(): string {
@@ -59,13 +59,7 @@ describe('VS Code extension, end to end in code-server', { skip: E2E_SKIP, timeo
     ({ server, page, workspace } = studio);
   });
 
-  after(async () => {
-    if (studio) {
-      await shot('last').catch(() => undefined);
-      await studio.close();
-    }
-    console.log(`e2e wall time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  });
+  after(() => endStudio(studio, 'last', 'e2e', t0));
 
   it('runs the demo from the command palette and shows it completed with accuracies in the Runs view', async () => {
     await openFile(page, 'mnist-demo.aft.yaml');

@@ -256,6 +256,15 @@ export interface StudioOptions {
  * Packages and installs the extension into a fresh profile, writes `files` (name → text) into a
  * fresh workspace, and opens it in code-server in Chromium.
  */
+/** A suite's end: a last screenshot (of whatever state a failure left), code-server closed, the suite's wall time. */
+export async function endStudio(studio: StudioSession | undefined, lastShot: string, label: string, t0: number): Promise<void> {
+  if (studio) {
+    await studio.shot(lastShot).catch(() => undefined);
+    await studio.close();
+  }
+  console.log(`${label} wall time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+}
+
 export async function launchStudio(files: Record<string, string>, settings: Record<string, unknown> = {}, options: StudioOptions = {}): Promise<StudioSession> {
   const trusted = options.trusted ?? true;
   const tools = toolsDir();

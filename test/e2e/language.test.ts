@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
-import { distinctColours, E2E_SKIP, goTo, launchStudio, openFile, pidsMatching, problemsShown, ROOT, runCommand, until, type Problem, type StudioSession } from './harness';
+import { distinctColours, E2E_SKIP, endStudio, goTo, launchStudio, openFile, pidsMatching, problemsShown, ROOT, runCommand, until, type Problem, type StudioSession } from './harness';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'lsp', 'invalid', 'typos.aft.yaml');
 
@@ -105,13 +105,7 @@ describe('experiment-file language server, end to end in code-server', { skip: E
     console.log(`code-server up with the extension installed after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   });
 
-  after(async () => {
-    if (studio) {
-      await studio.shot('lsp-last').catch(() => undefined);
-      await studio.close();
-    }
-    console.log(`language e2e wall time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  });
+  after(() => endStudio(studio, 'lsp-last', 'language e2e', t0));
 
   it('shows exactly the expected problems from source aft in the Problems panel', async () => {
     const opened = Date.now();

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
-import { E2E_SKIP, findFiles, launchStudio, openFile, pidsMatching, problemsShown, ROOT, runCommand, until, type StudioSession } from './harness';
+import { E2E_SKIP, endStudio, findFiles, launchStudio, openFile, pidsMatching, problemsShown, ROOT, runCommand, until, type StudioSession } from './harness';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'lsp', 'invalid', 'typos.aft.yaml');
 
@@ -69,13 +69,7 @@ describe('untrusted workspace (Restricted Mode), end to end in code-server', { s
     console.log(`code-server up (untrusted) with the extension installed after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   });
 
-  after(async () => {
-    if (studio) {
-      await studio.shot('untrusted-last').catch(() => undefined);
-      await studio.close();
-    }
-    console.log(`untrusted e2e wall time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  });
+  after(() => endStudio(studio, 'untrusted-last', 'untrusted e2e', t0));
 
   it('opens the folder in Restricted Mode, without a modal in the way', async () => {
     // The status bar item and the banner VS Code shows for an untrusted folder.
