@@ -9,10 +9,10 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 import type { FrameLocator, Locator, Page } from 'playwright-core';
 import { MNIST_DEMO } from '../../sidecar/src/templates/templates';
-import { distinctColours, E2E_SKIP, endStudio, launchStudio, openFile, ROOT, runCommand, until, type StudioSession } from './harness';
+import { diagnosedIt, distinctColours, E2E_SKIP, endStudio, launchStudio, openFile, ROOT, runCommand, type StudioSession, until } from './harness';
 
 const FIXTURE_ID = 'mnist-demo-20261127-083207-s1o1';
 const COPY_ID = 'mnist-demo-20261127-093000-c2c2';
@@ -59,6 +59,7 @@ function liveDemo(): string {
 
 describe('run dashboard and comparison, end to end in code-server', { skip: E2E_SKIP, timeout: 5 * 60_000 }, () => {
   let studio: StudioSession | undefined;
+  const test = diagnosedIt(() => studio);
   let page: Page;
   let workspace: string;
   const consoleCsp: string[] = [];
@@ -107,7 +108,7 @@ describe('run dashboard and comparison, end to end in code-server', { skip: E2E_
 
   after(() => endStudio(studio, 'dashboard-last', 'dashboard e2e', t0));
 
-  it("shows the completed fixture run's heatmap (512 features, 2 sources), bars and curves, with no CSP violation", async () => {
+  test("shows the completed fixture run's heatmap (512 features, 2 sources), bars and curves, with no CSP violation", async () => {
     await showDashboard(FIXTURE_ID);
     await web().locator('body[data-rendered]').waitFor({ timeout: 30_000 });
     await watchCsp();
@@ -132,7 +133,7 @@ describe('run dashboard and comparison, end to end in code-server', { skip: E2E_
     assert.deepEqual(consoleCsp, [], 'no CSP violation on the console');
   });
 
-  it('exports a figure (PNG) and curve data (CSV, every logged row) through the save dialog', async () => {
+  test('exports a figure (PNG) and curve data (CSV, every logged row) through the save dialog', async () => {
     // The fixture dashboard from the test before is the active editor.
     const runDir = path.join(workspace, '.aft', 'runs', FIXTURE_ID);
     const saveVia = async (card: string, format: 'png' | 'csv', file: string): Promise<Buffer> => {
@@ -155,7 +156,7 @@ describe('run dashboard and comparison, end to end in code-server', { skip: E2E_
     await studio!.shot('dashboard-exported');
   });
 
-  it("updates a running run's dashboard live, and Stop Run ends it as cancelled", async () => {
+  test("updates a running run's dashboard live, and Stop Run ends it as cancelled", async () => {
     await runCommand(page, 'View: Close All Editors');
     await openFile(page, 'dash-live.aft.yaml');
     await runCommand(page, 'AFT: Run Experiment');
@@ -183,7 +184,7 @@ describe('run dashboard and comparison, end to end in code-server', { skip: E2E_
     assert.deepEqual(consoleCsp, []);
   });
 
-  it('compares two runs: the table lists both and the three methods', async () => {
+  test('compares two runs: the table lists both and the three methods', async () => {
     await runCommand(page, 'View: Close All Editors');
     await runCommand(page, 'AFT: Compare Runs');
     for (const id of [FIXTURE_ID, COPY_ID]) {

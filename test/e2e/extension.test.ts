@@ -10,10 +10,10 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
 import { MNIST_DEMO } from '../../sidecar/src/templates/templates';
-import { E2E_SKIP, endStudio, findFiles, launchStudio, openFile, PKG as pkg, pidsMatching, runCommand, until, type CodeServer, type StudioSession } from './harness';
+import { type CodeServer, diagnosedIt, E2E_SKIP, endStudio, findFiles, launchStudio, openFile, pidsMatching, PKG as pkg, runCommand, type StudioSession, until } from './harness';
 
 /** The demo, shortened: 200 training digits, 60 steps, one seed, one β per method. */
 function shortDemo(): string {
@@ -45,6 +45,7 @@ seeds: [0]
 
 describe('VS Code extension, end to end in code-server', { skip: E2E_SKIP, timeout: 20 * 60_000 }, () => {
   let studio: StudioSession | undefined;
+  const test = diagnosedIt(() => studio);
   let server: CodeServer;
   let page: Page;
   let workspace: string;
@@ -61,7 +62,7 @@ describe('VS Code extension, end to end in code-server', { skip: E2E_SKIP, timeo
 
   after(() => endStudio(studio, 'last', 'e2e', t0));
 
-  it('runs the demo from the command palette and shows it completed with accuracies in the Runs view', async () => {
+  test('runs the demo from the command palette and shows it completed with accuracies in the Runs view', async () => {
     await openFile(page, 'mnist-demo.aft.yaml');
     await runCommand(page, 'AFT: Run Experiment');
     await runCommand(page, 'View: Show AFT Studio');
@@ -83,7 +84,7 @@ describe('VS Code extension, end to end in code-server', { skip: E2E_SKIP, timeo
     assert.equal(shown, (summary.methods['stl'].test_accuracy.mean * 100).toFixed(2), 'the view shows the number in summary.json');
   });
 
-  it('exports the completed demo run to ONNX from the command palette (run, method/seed, default path)', async () => {
+  test('exports the completed demo run to ONNX from the command palette (run, method/seed, default path)', async () => {
     const t = Date.now();
     const input = page.locator('.quick-input-widget input');
     const row = (text: string | RegExp): Locator => page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first();
@@ -108,7 +109,7 @@ describe('VS Code extension, end to end in code-server', { skip: E2E_SKIP, timeo
     console.log(`export from the command palette: ${((Date.now() - t) / 1000).toFixed(1)} s`);
   });
 
-  it('extracts the demo features from the command palette: the cache entry the run wrote is reused', async () => {
+  test('extracts the demo features from the command palette: the cache entry the run wrote is reused', async () => {
     await runCommand(page, 'AFT: Extract Features'); // mnist-demo.aft.yaml is the active editor
     const toast = page.locator('.notification-toast', { hasText: 'mnist-demo.aft.yaml: teacher: already cached' });
     const logged = (): boolean => findFiles(server.userDataDir, /AFT Studio\.log$/).some((f) => /mnist-demo\.aft\.yaml: teacher reused in .*\.aft\/cache\/features\//.test(fs.readFileSync(f, 'utf8')));
@@ -117,7 +118,7 @@ describe('VS Code extension, end to end in code-server', { skip: E2E_SKIP, timeo
     await page.keyboard.press('Escape');
   });
 
-  it('stops a second run midway: the Runs view says cancelled, and so does the store', async () => {
+  test('stops a second run midway: the Runs view says cancelled, and so does the store', async () => {
     await openFile(page, 'long-run.aft.yaml');
     await runCommand(page, 'AFT: Run Experiment');
     await runCommand(page, 'View: Show AFT Studio');
@@ -131,7 +132,7 @@ describe('VS Code extension, end to end in code-server', { skip: E2E_SKIP, timeo
     assert.equal(status.state, 'cancelled');
   });
 
-  it('survives a killed sidecar: the in-flight run is marked failed, the sidecar restarts, runs work again', async () => {
+  test('survives a killed sidecar: the in-flight run is marked failed, the sidecar restarts, runs work again', async () => {
     const needle = path.join(server.extensionsDir, `${pkg.publisher}.${pkg.name}-${pkg.version}`);
     const before = pidsMatching(needle).filter((p) => pidsMatching('dist/sidecar/server.js').includes(p));
     assert.equal(before.length, 1, `one sidecar process (${before.join(', ')})`);
@@ -159,7 +160,7 @@ describe('VS Code extension, end to end in code-server', { skip: E2E_SKIP, timeo
     await shot('6-demo-again-after-recovery');
   });
 
-  it('activated lazily and quickly in the real extension host (its own log says how long)', () => {
+  test('activated lazily and quickly in the real extension host (its own log says how long)', () => {
     const logs = findFiles(server.userDataDir, /AFT Studio\.log$/);
     assert.ok(logs.length, 'the AFT Studio log channel wrote its file');
     const text = logs.map((f) => fs.readFileSync(f, 'utf8')).join('\n');

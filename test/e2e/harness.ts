@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { it } from 'node:test';
 import * as zlib from 'node:zlib';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
@@ -222,7 +223,59 @@ export interface StudioSession {
   shot(name: string): Promise<string>;
   /** Closes the browser and code-server, and kills whatever the installed extension left running. */
   close(): Promise<void>;
+  /**
+   * What the workbench shows and logged, for a failure's message: notifications, the webview
+   * frames, the page's console errors, and the ends of the extension's and extension host's logs.
+   */
+  diagnose(): Promise<string>;
+  /** The AFT Studio log (the extension's output channel) so far. */
+  extensionLog(): string;
 }
+
+/**
+ * Runs a test's body; if it fails, adds `studio.diagnose()` to the error, so that a failure in
+ * CI (where only the test runner's output is kept) says what the workbench showed at the time.
+ */
+export async function diagnosed<T>(studio: StudioSession | undefined, body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (e) {
+    const found = studio ? await studio.diagnose().catch((d: unknown) => `(diagnosis failed: ${String(d)})`) : '(no studio)';
+    if (e instanceof Error) {
+      e.message = `${e.message}\n--- at the failure ---\n${found}`;
+      throw e;
+    }
+    throw new Error(`${String(e)}\n--- at the failure ---\n${found}`);
+  }
+}
+
+/** `it` for a suite whose tests share `studio()`: a failing test's error says what the workbench showed (`diagnosed`). */
+export function diagnosedIt(studio: () => StudioSession | undefined): (name: string, body: () => void | Promise<void>) => void {
+  return (name, body) => {
+    void it(name, () => diagnosed(studio(), async () => {
+      await body();
+    }));
+  };
+}
+
+/** The newest file named `name` under `dir` (code-server's log folders are per start). */
+function newestFile(dir: string, name: string): string | undefined {
+  let best: { file: string; mtime: number } | undefined;
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name === name) {
+        const mtime = fs.statSync(p).mtimeMs;
+        if (!best || mtime > best.mtime) best = { file: p, mtime };
+      }
+    }
+  };
+  if (fs.existsSync(dir)) walk(dir);
+  return best?.file;
+}
+
+const tail = (text: string, lines: number): string => text.trimEnd().split('\n').slice(-lines).join('\n');
 
 const SETTINGS = {
   'workbench.startupEditor': 'none',
@@ -260,6 +313,9 @@ export interface StudioOptions {
 export async function endStudio(studio: StudioSession | undefined, lastShot: string, label: string, t0: number): Promise<void> {
   if (studio) {
     await studio.shot(lastShot).catch(() => undefined);
+    // Said even when every test passed: a webview that had to be loaded again is worth knowing.
+    const webviewRetries = studio.extensionLog().split('\n').filter((l) => /webview .* (sent no ready|did not start)/.test(l));
+    if (webviewRetries.length) console.log(`${label}: webviews reloaded by the ready watchdog:\n${webviewRetries.join('\n')}`);
     await studio.close();
   }
   console.log(`${label} wall time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
@@ -296,6 +352,19 @@ export async function launchStudio(files: Record<string, string>, settings: Reco
     throw e;
   }
   const { browser, page } = opened;
+  // The page's console errors (the workbench's and the webviews'), the last 30.
+  const consoleErrors: string[] = [];
+  const keep = (line: string): void => {
+    consoleErrors.push(line.slice(0, 400));
+    if (consoleErrors.length > 30) consoleErrors.shift();
+  };
+  page.on('console', (m) => m.type() === 'error' && keep(`console: ${m.text()}`));
+  page.on('pageerror', (e) => keep(`page error: ${e.message}`));
+  const logs = path.join(userDataDir, 'logs');
+  const readLog = (name: string): string => {
+    const file = newestFile(logs, name);
+    return file ? fs.readFileSync(file, 'utf8') : '';
+  };
   return {
     server,
     browser,
@@ -306,6 +375,32 @@ export async function launchStudio(files: Record<string, string>, settings: Reco
       const file = path.join(SHOTS, `${name}.png`);
       await page.screenshot({ path: file });
       return file;
+    },
+    extensionLog: () => readLog('AFT Studio.log'),
+    diagnose: async () => {
+      const notes = await page.locator('.notification-list-item-message').allInnerTexts().catch(() => []);
+      const frames = await page
+        .locator('iframe.webview')
+        .evaluateAll((els) => els.map((e) => `${e.className}${(e as HTMLElement).offsetParent === null ? ' (hidden)' : ''}`))
+        .catch((e: unknown) => [`(could not list: ${String(e)})`]);
+      const inner = await page
+        .frameLocator('iframe.webview.ready')
+        .frameLocator('#active-frame')
+        .locator('body')
+        .evaluate((b) => `data: ${JSON.stringify({ ...b.dataset })}; ${(b as HTMLElement).innerText.replace(/\s+/g, ' ').slice(0, 300)}`, undefined, { timeout: 2000 })
+        .catch((e: unknown) => `(no webview body: ${String(e).split('\n')[0]})`);
+      const hostErrors = readLog('remoteexthost.log')
+        .split('\n')
+        .filter((l) => /\[error\]/.test(l))
+        .slice(-8);
+      return [
+        `notifications: ${notes.length ? notes.join(' | ') : 'none'}`,
+        `webview iframes: ${frames.length ? frames.join(', ') : 'none'}`,
+        `active webview body: ${inner}`,
+        `console errors (last 10):\n${consoleErrors.slice(-10).join('\n') || 'none'}`,
+        `extension host errors:\n${hostErrors.join('\n') || 'none'}`,
+        `AFT Studio log (last 25 lines):\n${tail(readLog('AFT Studio.log'), 25)}`,
+      ].join('\n');
     },
     close: async () => {
       await browser.close().catch(() => undefined);

@@ -12,9 +12,9 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
-import { distinctColours, E2E_SKIP, endStudio, goTo, launchStudio, openFile, pidsMatching, problemsShown, ROOT, runCommand, until, type Problem, type StudioSession } from './harness';
+import { diagnosedIt, distinctColours, E2E_SKIP, endStudio, goTo, launchStudio, openFile, pidsMatching, type Problem, problemsShown, ROOT, runCommand, type StudioSession, until } from './harness';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'lsp', 'invalid', 'typos.aft.yaml');
 
@@ -49,6 +49,7 @@ seeds: [0]
 
 describe('experiment-file language server, end to end in code-server', { skip: E2E_SKIP, timeout: 5 * 60_000 }, () => {
   let studio: StudioSession | undefined;
+  const test = diagnosedIt(() => studio);
   let page: Page;
   let workspace: string;
   const t0 = Date.now();
@@ -107,7 +108,7 @@ describe('experiment-file language server, end to end in code-server', { skip: E
 
   after(() => endStudio(studio, 'lsp-last', 'language e2e', t0));
 
-  it('shows exactly the expected problems from source aft in the Problems panel', async () => {
+  test('shows exactly the expected problems from source aft in the Problems panel', async () => {
     const opened = Date.now();
     await openFile(page, 'typos.aft.yaml');
     await runCommand(page, 'View: Focus Problems');
@@ -122,7 +123,7 @@ describe('experiment-file language server, end to end in code-server', { skip: E
     assert.ok(colours > 50, `the screenshot shows the workbench (${colours} colours)`);
   });
 
-  it('drops a problem within seconds of fixing it by typing', async () => {
+  test('drops a problem within seconds of fixing it by typing', async () => {
     // `{ name: noise, nois: 256 }`: the cursor after `nois` (5:24), then `e`.
     await goTo(page, 5, 24);
     const typed = Date.now();
@@ -134,7 +135,7 @@ describe('experiment-file language server, end to end in code-server', { skip: E
     await assertSaved(/^ {2}- \{ name: noise, noise: 256 \}$/);
   });
 
-  it('applies the quick fix for a misspelt value from Ctrl+.', async () => {
+  test('applies the quick fix for a misspelt value from Ctrl+.', async () => {
     await goTo(page, 6, 24); // inside `mlpp`
     await page.keyboard.press('Control+.');
     const fix = page.locator('.action-widget .monaco-list-row', { hasText: 'Replace `mlpp` with `mlp`' });
@@ -152,7 +153,7 @@ describe('experiment-file language server, end to end in code-server', { skip: E
     await assertSaved(/^downstream: \{ model: mlp, hidden: \[128, 64\] \}$/);
   });
 
-  it('shows the Run code lenses above methods:', async () => {
+  test('shows the Run code lenses above methods:', async () => {
     const lens = page.locator('.editor-instance .codelens-decoration').first();
     await lens.waitFor({ timeout: 10_000 });
     const titles = (await lens.locator('a').allInnerTexts()).map((t) => t.trim());
@@ -163,7 +164,7 @@ describe('experiment-file language server, end to end in code-server', { skip: E
     assert.ok(lensBox.y < methodsBox.y && lensBox.y > downstreamBox.y, `the lenses sit between downstream: and methods: (${downstreamBox.y} < ${lensBox.y} < ${methodsBox.y})`);
   });
 
-  it('shows the schema description when hovering a key', async () => {
+  test('shows the schema description when hovering a key', async () => {
     const schema = JSON.parse(fs.readFileSync(path.join(ROOT, 'schemas', 'aft-experiment.schema.json'), 'utf8')) as { properties: { train: { properties: { batch: { description: string } } } } };
     const description = schema.properties.train.properties.batch.description;
     await token('train:', /^batch$/).hover();
@@ -178,7 +179,7 @@ describe('experiment-file language server, end to end in code-server', { skip: E
     await page.keyboard.press('Escape');
   });
 
-  it('highlights with the grammar: method names get its scope and a colour of their own', async () => {
+  test('highlights with the grammar: method names get its scope and a colour of their own', async () => {
     const method = token('methods:', /stl/);
     const key = token('methods:', /^methods$/);
     const plain = token('train:', /adam/); // `optimiser: adam`: a value the grammar leaves alone
@@ -201,7 +202,7 @@ describe('experiment-file language server, end to end in code-server', { skip: E
     await page.keyboard.press('Escape');
   });
 
-  it('restarts a killed language server, and diagnostics follow edits again', async () => {
+  test('restarts a killed language server, and diagnostics follow edits again', async () => {
     const before = serverPids();
     assert.equal(before.length, 1, `one language server process (${before.join(', ')})`);
     process.kill(before[0], 'SIGKILL');
@@ -224,7 +225,7 @@ describe('experiment-file language server, end to end in code-server', { skip: E
     await studio!.shot('lsp-5-after-server-restart');
   });
 
-  it('runs only the chosen method from the "Run <method> only" code lens', async () => {
+  test('runs only the chosen method from the "Run <method> only" code lens', async () => {
     await openFile(page, 'lens-run.aft.yaml');
     const lens = page.locator('.editor-instance .codelens-decoration a', { hasText: /^Run stl only$/ });
     await lens.waitFor({ timeout: 10_000 });

@@ -12,9 +12,9 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
-import { E2E_SKIP, endStudio, findFiles, launchStudio, openFile, pidsMatching, problemsShown, ROOT, runCommand, until, type StudioSession } from './harness';
+import { diagnosedIt, E2E_SKIP, endStudio, findFiles, launchStudio, openFile, pidsMatching, problemsShown, ROOT, runCommand, type StudioSession, until } from './harness';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'lsp', 'invalid', 'typos.aft.yaml');
 
@@ -47,6 +47,7 @@ const UNTRUSTED_MESSAGE = /AFT: Run Experiment is not available in an untrusted 
 
 describe('untrusted workspace (Restricted Mode), end to end in code-server', { skip: E2E_SKIP, timeout: 5 * 60_000 }, () => {
   let studio: StudioSession | undefined;
+  const test = diagnosedIt(() => studio);
   let page: Page;
   let workspace: string;
   const t0 = Date.now();
@@ -71,7 +72,7 @@ describe('untrusted workspace (Restricted Mode), end to end in code-server', { s
 
   after(() => endStudio(studio, 'untrusted-last', 'untrusted e2e', t0));
 
-  it('opens the folder in Restricted Mode, without a modal in the way', async () => {
+  test('opens the folder in Restricted Mode, without a modal in the way', async () => {
     // The status bar item and the banner VS Code shows for an untrusted folder.
     await page.locator('.statusbar-item', { hasText: 'Restricted Mode' }).first().waitFor({ timeout: 30_000 });
     const banner = page.locator('.part.banner', { hasText: /Restricted Mode/ });
@@ -81,7 +82,7 @@ describe('untrusted workspace (Restricted Mode), end to end in code-server', { s
     await studio!.shot('untrusted-1-restricted-mode');
   });
 
-  it('still shows the problems of an invalid experiment file (the language server validates)', async () => {
+  test('still shows the problems of an invalid experiment file (the language server validates)', async () => {
     const expected = expectedProblems();
     await openFile(page, 'typos.aft.yaml');
     await runCommand(page, 'View: Focus Problems');
@@ -108,7 +109,7 @@ describe('untrusted workspace (Restricted Mode), end to end in code-server', { s
     assertNothingRan('after opening experiment files');
   });
 
-  it('"AFT: Run Experiment" says nothing runs in an untrusted workspace, and nothing runs', async () => {
+  test('"AFT: Run Experiment" says nothing runs in an untrusted workspace, and nothing runs', async () => {
     await openFile(page, 'tiny.aft.yaml');
     await runCommand(page, 'AFT: Run Experiment');
     const toast = page.locator('.notification-toast', { hasText: 'is not available in an untrusted workspace' }).first();
@@ -122,7 +123,7 @@ describe('untrusted workspace (Restricted Mode), end to end in code-server', { s
     assertNothingRan('after AFT: Run Experiment');
   });
 
-  it('keeps Extract Features out of the editor and explorer context menus (Run Experiment stays)', async () => {
+  test('keeps Extract Features out of the editor and explorer context menus (Run Experiment stays)', async () => {
     await page.keyboard.press('Escape');
     const items = page.locator('.monaco-menu .action-label');
     /** The open context menu's items, once it lists Run Experiment and its fade-in has ended (for the screenshot). */
@@ -156,7 +157,7 @@ describe('untrusted workspace (Restricted Mode), end to end in code-server', { s
     await page.keyboard.press('Escape');
   });
 
-  it('shows the untrusted welcome text in the Runs view, and still lists the experiment files', async () => {
+  test('shows the untrusted welcome text in the Runs view, and still lists the experiment files', async () => {
     await page.keyboard.press('Escape');
     await runCommand(page, 'View: Show AFT Studio');
     const experiments = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /^\s*Experiments/ }) }).locator('.monaco-list-row');

@@ -9,6 +9,7 @@ import { parseWebviewMessage, type CurveRef, type HostMessage } from '../../../w
 import type { Logger } from '../util/log';
 import { saveExport } from './exportFile';
 import { nonce, webviewHtml } from './html';
+import { READY_WAITS_MS, ReadyWatchdog } from './readyWatchdog';
 
 export interface DataSession {
   onReady(): void;
@@ -43,13 +44,31 @@ export function wirePanel(
   // Set again here for panels VS Code revived after a reload (created without our options).
   panel.webview.options = { enableScripts: true, localResourceRoots: [root] };
   panel.title = title;
-  panel.webview.html = webviewHtml({
-    cspSource: panel.webview.cspSource,
-    nonce: nonce(),
-    scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(root, `${app}.js`)).toString(),
-    styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(root, `${app}.css`)).toString(),
-    title,
+  // A new nonce each time, so that setting the page again does reload the webview.
+  const page = (): string =>
+    webviewHtml({
+      cspSource: panel.webview.cspSource,
+      nonce: nonce(),
+      scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(root, `${app}.js`)).toString(),
+      styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(root, `${app}.css`)).toString(),
+      title,
+    });
+  panel.webview.html = page();
+  const watchdog = new ReadyWatchdog({
+    reload(attempt, waitedMs) {
+      log.warn(`${app} webview "${title}" sent no ready in ${waitedMs / 1000} s; loading its page again (${attempt} of ${READY_WAITS_MS.length - 1})`);
+      panel.webview.html = page();
+    },
+    giveUp(waitedMs) {
+      const what = `the ${app} webview "${title}" did not start: its page was loaded ${READY_WAITS_MS.length} times and never answered (the last time in ${waitedMs / 1000} s)`;
+      log.error(what);
+      void vscode.window
+        .showErrorMessage(`AFT: ${what}. VS Code's webviews stay blank like this when their service worker fails to start (microsoft/vscode#125993); reloading the window starts them again.`, 'Reload Window')
+        .then((a) => a && vscode.commands.executeCommand('workbench.action.reloadWindow'));
+    },
   });
+  let visible = panel.visible;
+  if (visible) watchdog.loading();
   const session = makeSession((m) => void panel.webview.postMessage(m));
   const subs = [
     panel.webview.onDidReceiveMessage((raw: unknown) => {
@@ -59,17 +78,26 @@ export function wirePanel(
         return;
       }
       const m = r.message;
-      if (m.type === 'ready') session.onReady();
-      else if (m.type === 'export') void saveExport(m, exportDir);
+      if (m.type === 'ready') {
+        watchdog.ready();
+        session.onReady();
+      } else if (m.type === 'export') void saveExport(m, exportDir);
       else if (session.curvesCsv) void saveExport({ type: 'export', format: 'csv', fileName: m.fileName, data: session.curvesCsv(m.curves) }, exportDir);
       else log.warn(`${app} webview asked for curves, which this view does not have`);
     }),
     panel.onDidChangeViewState(() => {
-      if (!panel.visible) session.onHidden();
+      // Fired on focus changes too: only a hidden → shown change reloads the page.
+      if (panel.visible && !visible) watchdog.shown();
+      if (!panel.visible) {
+        watchdog.hidden();
+        session.onHidden();
+      }
+      visible = panel.visible;
     }),
   ];
   return {
     dispose: () => {
+      watchdog.dispose();
       session.dispose();
       for (const s of subs) s.dispose();
     },
