@@ -69,7 +69,14 @@ export function wirePanel(
   });
   let visible = panel.visible;
   if (visible) watchdog.loading();
-  const session = makeSession((m) => void panel.webview.postMessage(m));
+  // postMessage resolves false when the webview could not take the message (not loaded, or gone).
+  const session = makeSession(
+    (m) =>
+      void panel.webview.postMessage(m).then(
+        (ok) => ok || log.warn(`${app} webview "${title}" did not take a ${m.type} message (not loaded, or closed)`),
+        (e: unknown) => log.warn(`${app} webview "${title}": posting a ${m.type} message failed: ${String(e)}`),
+      ),
+  );
   const subs = [
     panel.webview.onDidReceiveMessage((raw: unknown) => {
       const r = parseWebviewMessage(raw);
