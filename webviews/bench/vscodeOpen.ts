@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   const mib = fs.statSync(path.join(run, 'metrics.jsonl')).size / 2 ** 20;
   const studio = await launchStudio({ 'demo.aft.yaml': MNIST_DEMO.text });
   const { page, workspace } = studio;
-  const timings: { openMs: number; webviewRenderMs: number; pageStartMs: number; scriptLoadedMs: number; renderedMs: number }[] = [];
+  const timings: { openMs: number; webviewRenderMs: number; pageStartMs: number; scriptLoadedMs: number; readyMs: number; runArrivedMs: number; renderedMs: number }[] = [];
   try {
     fs.cpSync(run, path.join(workspace, '.aft', 'runs', 'bench-run'), { recursive: true });
     const web = (): FrameLocator => page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
@@ -57,13 +57,16 @@ async function main(): Promise<void> {
         .locator('body')
         .evaluate(() => {
           const script = (performance.getEntriesByType('resource') as PerformanceResourceTiming[]).find((r) => r.name.includes('dashboard.js'));
-          return { origin: performance.timeOrigin, scriptEnd: script ? script.responseEnd : NaN, renderedAt: Number(document.body.dataset.renderedAt) };
+          const d = document.body.dataset;
+          return { origin: performance.timeOrigin, scriptEnd: script ? script.responseEnd : NaN, readyAt: Number(d.readyAt), runAt: Number(d.runAt), renderedAt: Number(d.renderedAt), parts: d.renderParts ?? '' };
         });
       const pageStartMs = Math.round(page0.origin - t0);
       const scriptLoadedMs = Math.round(page0.origin + page0.scriptEnd - t0);
       const renderedMs = Math.round(page0.renderedAt - t0);
-      timings.push({ openMs, webviewRenderMs, pageStartMs, scriptLoadedMs, renderedMs });
-      console.log(`open ${steps} steps × 9 series (${mib.toFixed(0)} MiB metrics.jsonl) in VS Code: ${openMs} ms to every curve drawn; webview document started at ${pageStartMs} ms, script loaded at ${scriptLoadedMs} ms, first render done at ${renderedMs} ms (render ${webviewRenderMs} ms)`);
+      const readyMs = Math.round(page0.readyAt - t0);
+      const runArrivedMs = Math.round(page0.runAt - t0);
+      timings.push({ openMs, webviewRenderMs, pageStartMs, scriptLoadedMs, readyMs, runArrivedMs, renderedMs });
+      console.log(`open ${steps} steps × 9 series (${mib.toFixed(0)} MiB metrics.jsonl) in VS Code: ${openMs} ms to every curve drawn; webview document started at ${pageStartMs} ms, script loaded at ${scriptLoadedMs} ms, ready sent at ${readyMs} ms, the run arrived at ${runArrivedMs} ms, first render done at ${renderedMs} ms (render ${webviewRenderMs} ms: ${page0.parts})`);
     }
     await studio.shot('bench-dashboard-vscode');
   } finally {

@@ -36,6 +36,7 @@ function vscodeHost(api: VsCodeApi, view: 'dashboard' | 'compare'): Host {
         if (isHostMessage(e.data)) onMessage(e.data);
       });
       post({ type: 'ready', view });
+      document.body.dataset.readyAt = String(Math.round(performance.timeOrigin + performance.now()));
     },
     getState: <T>() => (api.getState() ?? undefined) as T | undefined,
     setState: (s) => api.setState(s),
