@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CDPSession } from 'playwright-core';
 import type { HostMessage } from '../src/contract';
-import { RunAccumulator } from '../src/data/runAccumulator';
+import { DEFAULT_MAX_POINTS, RunAccumulator } from '../src/data/runAccumulator';
 import { RunReader } from '../../sidecar/src/runs/reader';
 import { launch, openLiveDashboard, rendered, ROOT } from '../harness/browser';
 import { syntheticRun } from './synthetic';
@@ -40,16 +40,18 @@ async function main(): Promise<void> {
   try {
     let t0 = 0;
     // 1. Open a long run: 1, 3 and 9 series (the demo's 3 methods × 3 seeds) of `steps` rows.
-    // As the run store leaves a run (with metrics.cols), and the 9 series once without it (a run
-    // killed before it wrote one, or written by an older version): metrics.jsonl parsed whole.
-    const layouts: [string, string[], number[], boolean][] = [
-      ['1 series', ['aft'], [0], true],
-      ['3 series', ['stl', 'kd', 'aft'], [0], true],
-      ['9 series', ['stl', 'kd', 'aft'], [0, 1, 2], true],
-      ['9 series, no column cache', ['stl', 'kd', 'aft'], [0, 1, 2], false],
+    // As the run store leaves a finished run (metrics.view.json and metrics.cols); the 9 series
+    // also as a running run has them (metrics.cols only: every row is downsampled), and without
+    // either (a run killed before it wrote one, or written by an older version): metrics.jsonl parsed whole.
+    const layouts: [string, string[], number[], 'views' | 'cols' | 'none'][] = [
+      ['1 series', ['aft'], [0], 'views'],
+      ['3 series', ['stl', 'kd', 'aft'], [0], 'views'],
+      ['9 series', ['stl', 'kd', 'aft'], [0, 1, 2], 'views'],
+      ['9 series, no view file (running)', ['stl', 'kd', 'aft'], [0, 1, 2], 'cols'],
+      ['9 series, no view file or column cache', ['stl', 'kd', 'aft'], [0, 1, 2], 'none'],
     ];
-    for (const [name, methods, seeds, curveCache] of run('open') ? layouts : []) {
-      const longRun = syntheticRun({ steps, methods, seeds, rhoFeatures: 512, curveCache });
+    for (const [name, methods, seeds, files] of run('open') ? layouts : []) {
+      const longRun = syntheticRun({ steps, methods, seeds, rhoFeatures: 512, curveCache: files !== 'none', views: files === 'views' });
       const series = methods.length * seeds.length;
       const mib = fs.statSync(path.join(longRun, 'metrics.jsonl')).size / 2 ** 20;
       const complete = (sent: HostMessage[]): boolean => {
@@ -77,7 +79,7 @@ async function main(): Promise<void> {
         await live.close();
         // The host's part alone, without a browser competing for the two cores.
         t0 = performance.now();
-        const reader = new RunReader(longRun);
+        const reader = new RunReader(longRun, { viewPoints: DEFAULT_MAX_POINTS });
         const acc = new RunAccumulator('bench-run', longRun);
         for (let more = true; more; ) {
           const c = reader.poll();
@@ -91,7 +93,7 @@ async function main(): Promise<void> {
         runs.push({ openMs: total, webviewRenderMs: renderMs, hostReadMs: readMs, hostSnapshotMs: snapshotMs });
         console.log(`open ${name} × ${steps} steps (${mib.toFixed(0)} MiB metrics.jsonl): ${total} ms to every series drawn; host alone: read+model ${readMs} ms + LTTB ${snapshotMs} ms; webview render ${renderMs} ms`);
       }
-      results[`open_${series}_series${curveCache ? '' : '_no_cache'}`] = { steps, mib: Math.round(mib), runs };
+      results[`open_${series}_series_${files}`] = { steps, mib: Math.round(mib), runs };
     }
 
     // 2. A wide heatmap.

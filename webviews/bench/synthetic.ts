@@ -3,9 +3,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CURVE_CACHE_FILE, CurveCacheBuilder } from '../../sidecar/src/runs/curves';
+import { CURVE_VIEW_FILE, encodeCurveViews } from '../../sidecar/src/runs/curveViews';
 
-/** With `curveCache` (the default), metrics.cols as the run store writes it when a run ends. */
-export function syntheticRun(opts: { steps: number; methods: string[]; seeds: number[]; rhoFeatures?: number; sources?: number; curveCache?: boolean }): string {
+/**
+ * With `curveCache` (the default), metrics.cols as the run store writes it; with `views` (the
+ * default with it) also metrics.view.json, as it leaves a finished run.
+ */
+export function syntheticRun(opts: { steps: number; methods: string[]; seeds: number[]; rhoFeatures?: number; sources?: number; curveCache?: boolean; views?: boolean }): string {
   const cache = opts.curveCache === false ? undefined : new CurveCacheBuilder();
   const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'aft-bench-')), 'bench-run');
   fs.mkdirSync(dir);
@@ -28,7 +32,10 @@ export function syntheticRun(opts: { steps: number; methods: string[]; seeds: nu
     }
   }
   fs.closeSync(fd);
-  if (cache) fs.writeFileSync(path.join(dir, CURVE_CACHE_FILE), cache.encode());
+  if (cache) {
+    fs.writeFileSync(path.join(dir, CURVE_CACHE_FILE), cache.encode());
+    if (opts.views !== false) fs.writeFileSync(path.join(dir, CURVE_VIEW_FILE), encodeCurveViews(cache.curves, cache.cover()));
+  }
   const methods = Object.fromEntries(opts.methods.map((m, i) => [m, { kind: m, test_accuracy: { mean: 0.85 + i * 0.02, se: 0.003, per_seed: Object.fromEntries(opts.seeds.map((s) => [String(s), 0.85 + i * 0.02])) }, beta: 1, tuning: [], train_seconds: 1 }]));
   const n = opts.rhoFeatures ?? 512;
   const k = opts.sources ?? 2;

@@ -14,30 +14,14 @@
  * This module holds types and small pure helpers only: no DOM, no Node, no `vscode`.
  */
 import type { RunState, RunSummary, Segment } from '../../sidecar/src/protocol/events';
+import type { SeriesData } from '../../sidecar/src/runs/curveViews';
 
 export type { RunState, RunSummary, Segment };
 // The charted metrics, curve keys and series ids are the run store's (one definition for both).
 export { METRICS, rhoCurveKey, seriesId, type MetricName } from '../../sidecar/src/runs/curves';
 
-/** One plotted curve: steps and values of equal length, downsampled to at most `maxPoints`. */
-export interface Curve {
-  step: number[];
-  value: number[];
-}
-
-/** One training job's logged points (one method × seed × phase × β). */
-export interface SeriesData {
-  /** `method/seed/phase/beta`; unique in a run. */
-  id: string;
-  method: string;
-  seed: number;
-  phase: 'tune' | 'final';
-  beta: number;
-  /** Rows logged so far (before downsampling). */
-  rows: number;
-  /** Keyed by `MetricName` or `rhoCurveKey(source)`. */
-  curves: Record<string, Curve>;
-}
+// Downsampled curves: the run store's views (metrics.view.json) are exactly what a webview gets.
+export type { Curve, SeriesData } from '../../sidecar/src/runs/curveViews';
 
 /** A learned ρ vector with its source segments (a `rho/<method>/seed-<s>.json` file). */
 export interface RhoSnapshot {

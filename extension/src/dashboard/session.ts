@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CompareRun, CurveRef, HostMessage, RunView } from '../../../webviews/src/contract';
 import { DEFAULT_MAX_POINTS, RunAccumulator } from '../../../webviews/src/data/runAccumulator';
-import { RunReader } from '../../../sidecar/src/runs/reader';
+import { readAllCurves, RunReader } from '../../../sidecar/src/runs/reader';
 import { silentLogger, type Logger } from '../util/log';
 import { realTimers, Throttle, type Timers } from './throttle';
 
@@ -72,8 +72,10 @@ export class DashboardSession {
     this.timers = opts.timers ?? realTimers;
     this.log = opts.log ?? silentLogger;
     this.pollMs = opts.pollMs ?? 250;
-    this.reader = new RunReader(runDir, { ...(opts.chunkBytes ? { chunkBytes: opts.chunkBytes } : {}), ...(opts.budgetMs !== undefined ? { budgetMs: opts.budgetMs } : {}) });
-    this.acc = new RunAccumulator(path.basename(runDir), runDir, opts.maxPoints ?? DEFAULT_MAX_POINTS);
+    const maxPoints = opts.maxPoints ?? DEFAULT_MAX_POINTS;
+    // A finished run's metrics.view.json, when it is of this many points, is read instead of every row.
+    this.reader = new RunReader(runDir, { viewPoints: maxPoints, ...(opts.chunkBytes ? { chunkBytes: opts.chunkBytes } : {}), ...(opts.budgetMs !== undefined ? { budgetMs: opts.budgetMs } : {}) });
+    this.acc = new RunAccumulator(path.basename(runDir), runDir, maxPoints);
     this.throttle = new Throttle(() => this.flush(), opts.minIntervalMs ?? 100, this.timers);
     // On the next turn: the panel's page goes to the webview first, and loads while this reads.
     this.ensurePolling(0);
@@ -138,7 +140,11 @@ export class DashboardSession {
   }
 
   curvesCsv(refs: readonly CurveRef[]): string {
-    return this.acc.curvesCsv(refs);
+    return this.acc.curvesCsv(refs, () => {
+      const all = readAllCurves(this.runDir);
+      for (const p of all.problems) this.log.warn(`dashboard: ${p}`);
+      return all;
+    });
   }
 
   get finished(): boolean {

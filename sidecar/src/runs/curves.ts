@@ -190,8 +190,13 @@ export class CurveCacheBuilder {
     this.tail = joined.slice(-CURVE_CACHE_TAIL_BYTES);
   }
 
+  /** The part of metrics.jsonl fed so far. */
+  cover(): CurveCacheCover {
+    return { bytes: this.bytes, lines: this.lineCount, tail: toHex(this.tail) };
+  }
+
   encode(): Uint8Array {
-    return encodeCurveCache(this.curves, { bytes: this.bytes, lines: this.lineCount, tail: toHex(this.tail) });
+    return encodeCurveCache(this.curves, this.cover());
   }
 }
 

@@ -8,7 +8,8 @@
 import { isAscii } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CURVE_CACHE_FILE, CURVE_CACHE_TAIL_BYTES, decodeCurveCache, toHex, type CurveSeries } from './curves';
+import { CURVE_CACHE_FILE, CURVE_CACHE_TAIL_BYTES, decodeCurveCache, toHex, type CurveCacheCover, type CurveSeries } from './curves';
+import { checkCurveViewFile, CURVE_VIEW_FILE, type SeriesData } from './curveViews';
 import { checkMetricsRow, checkRhoFile, checkStatus, checkSummary, type Checked, type MetricsRow, type RhoFile } from './records';
 import { readRunStatus, type RunStatus } from './store';
 import type { RunSummary } from '../protocol/events';
@@ -21,6 +22,11 @@ export interface RunChanges {
   reset?: boolean;
   /** Whole series from the column cache (metrics.cols): the file's first lines, already parsed. */
   series?: CurveSeries[];
+  /**
+   * Every series already downsampled (metrics.view.json, a finished run's; only when the reader
+   * was asked for views of that many points): the whole file, in place of `series` and `rows`.
+   */
+  views?: SeriesData[];
   /** Rows appended to metrics.jsonl since the last poll (after those in `series`). */
   rows: MetricsRow[];
   /** ρ files that appeared or changed. */
@@ -47,8 +53,18 @@ export class RunReader {
   constructor(
     readonly dir: string,
     /** What to read besides status and summary (the comparison view needs neither). */
-    private readonly parts: { metrics?: boolean; rho?: boolean; chunkBytes?: number; budgetMs?: number } = {},
+    private readonly parts: {
+      metrics?: boolean;
+      rho?: boolean;
+      chunkBytes?: number;
+      budgetMs?: number;
+      /** Take metrics.view.json when it holds views of this many points per curve and matches metrics.jsonl. */
+      viewPoints?: number;
+    } = {},
   ) {}
+
+  /** The views were taken: rows appended after them (never, for a finished run) mean reading everything again. */
+  private onViews = false;
 
   /** What changed since the last call (everything, on the first). */
   poll(): RunChanges {
@@ -112,7 +128,15 @@ export class RunReader {
       this.offset = 0;
       this.lineNo = 0;
     }
-    if (this.offset === 0 && size > 0) this.loadCurveCache(file, size, changes);
+    if (this.onViews && size !== this.offset) {
+      changes.problems.push(`${file}: changed after ${CURVE_VIEW_FILE} was read; reading it again`);
+      changes.reset = true;
+      this.offset = 0;
+      this.lineNo = 0;
+      this.onViews = false;
+      this.parts.viewPoints = undefined;
+    }
+    if (this.offset === 0 && size > 0 && !(this.parts.viewPoints !== undefined && this.loadCurveViews(file, size, changes))) this.loadCurveCache(file, size, changes);
     if (size === this.offset) return;
     const started = performance.now();
     const budget = this.parts.budgetMs ?? DEFAULT_BUDGET_MS;
@@ -150,6 +174,51 @@ export class RunReader {
     changes.more = waiting === false && this.offset < size;
   }
 
+  /** Whether `cover` is metrics.jsonl's first `cover.bytes` bytes (its tail quotes the bytes just before). */
+  private covers(file: string, size: number, cover: CurveCacheCover): void {
+    if (cover.bytes > size) throw new Error(`it covers ${cover.bytes} bytes of metrics.jsonl, which has ${size}`);
+    const tailLength = Math.min(cover.bytes, CURVE_CACHE_TAIL_BYTES);
+    const tail = Buffer.alloc(tailLength);
+    const fd = fs.openSync(file, 'r');
+    try {
+      fs.readSync(fd, tail, 0, tailLength, cover.bytes - tailLength);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (toHex(tail) !== cover.tail) throw new Error('metrics.jsonl is not the file it was made from');
+  }
+
+  /**
+   * Takes metrics.view.json when it was made from the whole of metrics.jsonl as it is now, with
+   * the points per curve asked for; returns whether it did. A file that is there but cannot be
+   * used is said (then metrics.cols or the JSON is read instead).
+   */
+  private loadCurveViews(file: string, size: number, changes: RunChanges): boolean {
+    const viewFile = path.join(this.dir, CURVE_VIEW_FILE);
+    let text: string;
+    try {
+      text = fs.readFileSync(viewFile, 'utf8');
+    } catch {
+      return false;
+    }
+    try {
+      const checked = checkCurveViewFile(JSON.parse(text));
+      if (!checked.ok) throw new Error(checked.error);
+      const views = checked.value;
+      if (views.maxPoints !== this.parts.viewPoints) return false; // made for another chart size: not wrong, just not for this reader
+      if (views.cover.bytes !== size) throw new Error(`it was made from ${views.cover.bytes} bytes of metrics.jsonl, which now has ${size}`);
+      this.covers(file, size, views.cover);
+      changes.views = views.series;
+      this.offset = views.cover.bytes;
+      this.lineNo = views.cover.lines;
+      this.onViews = true;
+      return true;
+    } catch (e) {
+      changes.problems.push(`${viewFile}: ignored (${(e as Error).message})`);
+      return false;
+    }
+  }
+
   /**
    * Starts from metrics.cols when it matches metrics.jsonl: it must cover no more than the file
    * holds and quote the file's bytes just before where it stops. Anything else is ignored (and
@@ -165,16 +234,7 @@ export class RunReader {
     }
     try {
       const { cover, series } = decodeCurveCache(bytes);
-      if (cover.bytes > size) throw new Error(`it covers ${cover.bytes} bytes of metrics.jsonl, which has ${size}`);
-      const tailLength = Math.min(cover.bytes, CURVE_CACHE_TAIL_BYTES);
-      const tail = Buffer.alloc(tailLength);
-      const fd = fs.openSync(file, 'r');
-      try {
-        fs.readSync(fd, tail, 0, tailLength, cover.bytes - tailLength);
-      } finally {
-        fs.closeSync(fd);
-      }
-      if (toHex(tail) !== cover.tail) throw new Error('metrics.jsonl is not the file it was made from');
+      this.covers(file, size, cover);
       changes.series = series;
       this.offset = cover.bytes;
       this.lineNo = cover.lines;
@@ -258,4 +318,21 @@ function parseMetricsLines(text: string, firstLine: number, file: string, change
     if (r.ok) changes.rows.push(r.value);
     else changes.problems.push(`${file}:${line}: ${r.error}`);
   }
+}
+
+/**
+ * Every curve of a run at full resolution (metrics.cols and the lines after it, or the whole
+ * JSON), read in one go: for a CSV export of a run whose dashboard opened from its views.
+ */
+export function readAllCurves(dir: string): { series?: CurveSeries[]; rows: MetricsRow[]; problems: string[] } {
+  const reader = new RunReader(dir, { rho: false, budgetMs: Number.POSITIVE_INFINITY });
+  const out: { series?: CurveSeries[]; rows: MetricsRow[]; problems: string[] } = { rows: [], problems: [] };
+  for (let more = true; more; ) {
+    const c = reader.poll();
+    if (c.series) out.series = c.series;
+    for (const r of c.rows) out.rows.push(r);
+    out.problems.push(...c.problems);
+    more = c.more;
+  }
+  return out;
 }

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import type { MetricsEvent, RunState, RunSummary, Segment } from '../protocol/events';
 import { encodeSafetensors, type StTensor } from '../io/safetensors';
 import { CURVE_CACHE_FILE, CurveCacheBuilder } from './curves';
+import { CURVE_VIEW_FILE, encodeCurveViews } from './curveViews';
 import { badInput, type SourceLocation } from '../util/errors';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fsx';
 
@@ -92,6 +93,7 @@ export class RunStore {
     const now = new Date().toISOString();
     this.status = { ...this.status, state, updated: now, finished: now, ...(message !== undefined ? { message } : {}) };
     this.writeCurveCache();
+    this.writeCurveViews();
     writeJsonAtomic(path.join(this.dir, 'status.json'), this.status);
   }
 
@@ -121,6 +123,23 @@ export class RunStore {
     } catch (e) {
       try {
         this.appendLog(`could not write ${CURVE_CACHE_FILE} (dashboards read metrics.jsonl instead): ${(e as Error).message}`);
+      } catch {
+        // the disk is full: the log line is lost too
+      }
+    }
+  }
+
+  /**
+   * Writes metrics.view.json, every curve downsampled as a dashboard shows it (a finished run's
+   * dashboard opens from it). Atomic; like metrics.cols, a failure costs only speed.
+   */
+  private writeCurveViews(): void {
+    if (this.curvesBroken || this.curves.lines === 0) return;
+    try {
+      writeFileAtomic(path.join(this.dir, CURVE_VIEW_FILE), encodeCurveViews(this.curves.curves, this.curves.cover()));
+    } catch (e) {
+      try {
+        this.appendLog(`could not write ${CURVE_VIEW_FILE} (dashboards downsample metrics instead): ${(e as Error).message}`);
       } catch {
         // the disk is full: the log line is lost too
       }

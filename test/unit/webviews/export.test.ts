@@ -78,7 +78,7 @@ describe('full-resolution curves CSV (the host side of "CSV" on a curves chart)'
     acc.apply({ rows, rho: [] });
     const view = acc.snapshot();
     assert.ok(view.series.every((s) => s.curves.loss.step.length <= 100), 'the webview gets at most maxPoints');
-    const csv = acc.curvesCsv([{ series: 'aft/0/final/10', curve: 'loss' }, { series: 'stl/0/final/0', curve: 'ce' }, { series: 'nope', curve: 'loss' }]);
+    const csv = acc.curvesCsv([{ series: 'aft/0/final/10', curve: 'loss' }, { series: 'stl/0/final/0', curve: 'ce' }, { series: 'nope', curve: 'loss' }], () => assert.fail('everything is here at full resolution'));
     const lines = csv.trimEnd().split('\r\n');
     assert.equal(lines[0], 'method,seed,phase,beta,curve,step,value');
     assert.equal(lines.length, 1 + 2 * 5000, 'every row of both curves; the unknown series is left out');

@@ -92,6 +92,11 @@ export class DashboardApp {
         parts[name] = Math.round((performance.now() - t) * 10) / 10;
       };
       const run = this.run;
+      // Every width is read before anything is written: one layout per render, not one per chart.
+      timed('measure', () => {
+        this.curves.measure();
+        this.heatmap.measure();
+      });
       timed('header', () => this.renderHeader(run));
       timed('curves', () => this.curves.render(run));
       timed('heatmap', () => this.heatmap.render(run));

@@ -64,6 +64,7 @@ export class CurvesView {
   private readonly grid = h('div', { class: 'chart-grid' });
   private readonly charts = new Map<MetricName | 'rho', Chart>();
   private run: RunView | undefined;
+  private measured: number | undefined;
   private readonly resize = new ResizeObserver(() => this.fit());
 
   constructor(
@@ -86,13 +87,22 @@ export class CurvesView {
     if (this.run) this.render(this.run);
   }
 
+  /** Reads the charts' width now, before the dashboard's render changes the page. */
+  measure(): void {
+    this.measured = this.chartWidth();
+  }
+
   /** Draws the run; cheap when only data changed. */
   render(run: RunView): void {
     const controlsChanged = !this.run || methodsOf(this.run).join() !== methodsOf(run).join() || seedsOf(this.run).join() !== seedsOf(run).join() || hasTune(this.run) !== hasTune(run);
     this.run = run;
     if (controlsChanged) this.renderControls(run);
     const metrics: (MetricName | 'rho')[] = [...METRICS, ...(run.series.some((s) => Object.keys(s.curves).some((k) => k.startsWith('rho:'))) ? (['rho'] as const) : [])];
-    for (const m of metrics) this.renderChart(m, run);
+    // Measured once, before this render changes the page (`measure`): measuring after each new
+    // chart forced a layout of the page per chart (a third of the first render's time).
+    const width = this.measured ?? this.chartWidth();
+    this.measured = undefined;
+    for (const m of metrics) this.renderChart(m, run, width);
     if (!run.series.length && !this.grid.querySelector('.empty')) this.grid.append(h('p', { class: 'empty' }, 'No metrics yet: points appear at every evaluation (metrics.jsonl).'));
     if (run.series.length) this.grid.querySelector('.empty')?.remove();
   }
@@ -156,7 +166,7 @@ export class CurvesView {
     return lines;
   }
 
-  private renderChart(metric: MetricName | 'rho', run: RunView): void {
+  private renderChart(metric: MetricName | 'rho', run: RunView, width: number): void {
     let chart = this.charts.get(metric);
     if (!chart) {
       const ex = { scene: () => this.scene(metric), csv: () => this.csv(metric), curves: () => (this.charts.get(metric)?.lines ?? []).map((l) => ({ series: l.series.id, curve: l.curve })) };
@@ -192,7 +202,7 @@ export class CurvesView {
     const t = this.theme;
     const axis = (label: string): uPlot.Axis => ({ label, stroke: t.foreground, grid: { stroke: t.grid, width: 1 }, ticks: { stroke: t.grid, width: 1 }, font: `11px ${t.font}`, labelFont: `11px ${t.font}` });
     const opts: uPlot.Options = {
-      width: this.chartWidth(),
+      width,
       height: 220,
       scales: { x: { time: false }, y: this.ui.log ? { distr: 3, log: 10 } : {} },
       axes: [axis('step'), { ...axis(''), size: 56, values: (_u, vals) => vals.map((v) => fmt(v)) }],

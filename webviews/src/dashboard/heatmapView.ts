@@ -63,6 +63,7 @@ export class HeatmapView {
   private shown: Shown | undefined;
   private layout: HeatmapLayout | undefined;
   private lastWidth = 0;
+  private measured: number | undefined;
   private controlsKey = '';
   private drawKey = '';
   private lastRho: readonly RhoSnapshot[] | undefined;
@@ -98,7 +99,23 @@ export class HeatmapView {
     if (this.run) this.draw();
   }
 
+  /**
+   * Reads the width now, before the dashboard's render changes the page: a read after the
+   * changes forces a layout of the whole page (at every live update, ten a second).
+   */
+  measure(): void {
+    this.measured = this.width();
+  }
+
   render(run: RunView): void {
+    try {
+      this.renderRun(run);
+    } finally {
+      this.measured = undefined;
+    }
+  }
+
+  private renderRun(run: RunView): void {
     this.run = run;
     if (run.rho !== this.lastRho) {
       this.lastRho = run.rho;
@@ -112,7 +129,7 @@ export class HeatmapView {
     }
     const shown = (this.ui.choice !== undefined ? choices.get(this.ui.choice) : undefined) ?? choices.values().next().value;
     // Metrics updates arrive ten times a second; redraw only when the ρ shown or the view changed.
-    const drawKey = `${shown?.label ?? ''}|${this.ui.sort}|${this.width()}`;
+    const drawKey = `${shown?.label ?? ''}|${this.ui.sort}|${this.measured ?? this.width()}`;
     if (shown && this.shown && shown.snapshot.values === this.shown.snapshot.values && drawKey === this.drawKey) return;
     this.shown = shown;
     this.drawKey = drawKey;
@@ -151,7 +168,7 @@ export class HeatmapView {
     }
     const t0 = performance.now();
     const { segments, values } = shown.snapshot;
-    const width = this.width();
+    const width = this.measured ?? this.width();
     this.lastWidth = width;
     const layout = layoutHeatmap(segments, values, { width, sortByValue: this.ui.sort, maxCell: 18 });
     this.layout = layout;

@@ -8,14 +8,10 @@ import type { RunSummary } from '../../../sidecar/src/protocol/events';
 import type { RunChanges } from '../../../sidecar/src/runs/reader';
 import type { RunStatus } from '../../../sidecar/src/runs/store';
 import type { CurveRef, RhoSnapshot, RunStatusView, RunView, UpdateMessage } from '../contract';
+import { DEFAULT_MAX_POINTS } from '../../../sidecar/src/runs/curveViews';
 import { SeriesModel } from './seriesModel';
 
-/**
- * Points per curve sent to a webview: about as many as a chart is wide in pixels (charts are
- * 300–900 px), so LTTB loses nothing visible; twice as many only doubled the message and the
- * drawing (bench:webviews). Exports of the data come from the host at full resolution.
- */
-export const DEFAULT_MAX_POINTS = 1200;
+export { DEFAULT_MAX_POINTS };
 
 /** What a `RunReader` poll found (its problems and `more` are the caller's business). */
 export type RunInput = Omit<RunChanges, 'problems' | 'more'>;
@@ -65,6 +61,7 @@ export class RunAccumulator {
       this.series.clear();
       this.pending.series.clear();
     }
+    if (input.views) for (const id of this.series.loadViews(input.views)) this.pending.series.add(id);
     if (input.series) for (const id of this.series.load(input.series)) this.pending.series.add(id);
     for (const id of this.series.add(input.rows)) this.pending.series.add(id);
     for (const r of input.rho) {
@@ -83,8 +80,17 @@ export class RunAccumulator {
     return this.pending.series.size > 0 || this.pending.rho.size > 0 || this.pending.status || this.pending.summary;
   }
 
-  /** These curves at full resolution as CSV (every logged row; unknown ones are left out). */
-  curvesCsv(refs: readonly CurveRef[]): string {
+  /**
+   * These curves at full resolution as CSV (every logged row; unknown ones are left out).
+   * `readAll` reads the whole run when a series is held only downsampled (metrics.view.json).
+   */
+  curvesCsv(refs: readonly CurveRef[], readAll: () => Pick<RunInput, 'series' | 'rows'>): string {
+    if (this.series.lacksFullResolution(refs)) {
+      // The same series at full resolution: their views would come out the same, so nothing is pending.
+      const all = readAll();
+      if (all.series) this.series.load(all.series);
+      this.series.add(all.rows);
+    }
     return this.series.curvesCsv(refs);
   }
 

@@ -1,28 +1,19 @@
 /**
  * A run's curves (full-resolution columns, `CurveColumns`) and the downsampled `SeriesData` a
- * webview receives. Used by the extension host while a run streams and by the HTML report; pure
- * (no DOM, no Node).
+ * webview receives. A finished run's series may come already downsampled (metrics.view.json):
+ * those are sent as they are, and their full resolution is loaded only if a CSV export asks for
+ * it. Used by the extension host while a run streams and by the HTML report; pure (no DOM, no Node).
  */
 import type { CurveRef, SeriesData } from '../contract';
 import { toCsv, type CsvCell } from './csv';
 import { CurveColumns, type CurveSeries } from '../../../sidecar/src/runs/curves';
 import type { MetricsRow } from '../../../sidecar/src/runs/records';
-import { lttb } from './lttb';
-
-/**
- * Values to 6 significant digits: what a chart or its tooltip can show, and half the JSON of a
- * double's 17 (the message to the webview is mostly these numbers). CSV exports come from the
- * host's full-precision columns, not from here.
- */
-export function roundForDisplay(values: number[]): void {
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v !== 0 && Number.isFinite(v)) values[i] = Number(v.toPrecision(6));
-  }
-}
+import { seriesView } from '../../../sidecar/src/runs/curveViews';
 
 export class SeriesModel {
   private readonly curves = new CurveColumns();
+  /** Series known only downsampled (from metrics.view.json), by id, in file order. */
+  private readonly prepared = new Map<string, SeriesData>();
 
   /** Adds rows; returns the ids of the series they touched. */
   add(rows: Iterable<MetricsRow>): Set<string> {
@@ -31,35 +22,41 @@ export class SeriesModel {
 
   /** Takes in whole series read from the column cache; returns their ids. */
   load(series: Iterable<CurveSeries>): Set<string> {
-    return this.curves.load(series);
+    const ids = this.curves.load(series);
+    for (const id of ids) this.prepared.delete(id);
+    return ids;
+  }
+
+  /** Takes in series already downsampled to the `maxPoints` they will be viewed at; returns their ids. */
+  loadViews(views: Iterable<SeriesData>): Set<string> {
+    const ids = new Set<string>();
+    for (const v of views) {
+      if (this.curves.get(v.id)) continue; // the full resolution is here already
+      this.prepared.set(v.id, v);
+      ids.add(v.id);
+    }
+    return ids;
+  }
+
+  /** Whether any of these curves' series is known only downsampled (a CSV of it needs the full data). */
+  lacksFullResolution(refs: readonly CurveRef[]): boolean {
+    return refs.some((r) => this.prepared.has(r.series));
   }
 
   /** Forgets every series (the metrics file was replaced). */
   clear(): void {
     this.curves.clear();
+    this.prepared.clear();
   }
 
   ids(): string[] {
-    return this.curves.all().map((s) => s.id);
-  }
-
-  /** Rows held for a series (full resolution). */
-  rows(id: string): number {
-    return this.curves.get(id)?.rows ?? 0;
+    return [...this.prepared.keys(), ...this.curves.all().map((s) => s.id)];
   }
 
   /** The series as sent to a webview: each curve downsampled to at most `maxPoints`. */
   view(id: string, maxPoints: number): SeriesData | undefined {
     const s = this.curves.get(id);
-    if (!s) return undefined;
-    const step = s.step.view();
-    const curves: SeriesData['curves'] = {};
-    for (const [key, col] of s.columns) {
-      const c = lttb(step, col.view(), maxPoints);
-      roundForDisplay(c.value);
-      curves[key] = c;
-    }
-    return { id: s.id, method: s.method, seed: s.seed, phase: s.phase, beta: s.beta, rows: step.length, curves };
+    return s ? seriesView(s, maxPoints) : this.prepared.get(id);
   }
 
   /**

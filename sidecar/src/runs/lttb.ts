@@ -2,7 +2,8 @@
  * Largest-Triangle-Three-Buckets downsampling (Steinarsson, 2013): keeps the first and last
  * point and, from each of `threshold - 2` equal buckets, the point that spans the largest
  * triangle with its neighbours' picks, so peaks and the curve's shape survive. The host runs it
- * before sending series to a webview; the HTML report runs it before inlining them.
+ * before sending series to a webview, the run store when it writes metrics.view.json, and the HTML
+ * report before inlining them.
  */
 
 /**
