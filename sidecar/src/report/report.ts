@@ -32,8 +32,9 @@ export { resolveRunDir } from '../runs/store';
 
 /** The report page for one run. Problems reading it (bad lines, bad files) are returned, not fatal. */
 export function runReportHtml(runDir: string, assets: WebviewAssets): { html: string; problems: string[] } {
-  const reader = new RunReader(runDir);
   const acc = new RunAccumulator(path.basename(runDir), path.basename(runDir));
+  // A finished run's metrics.view.json holds what the report inlines: read it, not every row.
+  const reader = new RunReader(runDir, { viewPoints: acc.maxPoints });
   const problems: string[] = [];
   for (let more = true; more; ) {
     const changes = reader.poll();
