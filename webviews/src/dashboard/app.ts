@@ -105,6 +105,8 @@ export class DashboardApp {
       document.body.dataset.rendered = String(Number(document.body.dataset.rendered ?? 0) + 1);
       document.body.dataset.renderMs = (performance.now() - t0).toFixed(1);
       document.body.dataset.renderParts = JSON.stringify(parts);
+      // uPlot draws in a microtask after the render: this one, queued last, runs when it is done.
+      queueMicrotask(() => (document.body.dataset.drawnAt = String(Math.round(performance.timeOrigin + performance.now()))));
       // The next frame starts once this one is on screen: when the user sees the render.
       requestAnimationFrame(() => (document.body.dataset.paintedAt = String(Math.round(performance.timeOrigin + performance.now()))));
       document.body.dataset.renderedAt = String(Math.round(performance.timeOrigin + performance.now()));
