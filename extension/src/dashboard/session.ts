@@ -45,6 +45,8 @@ export function runDirsFromState(state: unknown): string[] {
 }
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+/** After a failed read, the next one is this much later (or the poll interval, if longer). */
+const RETRY_AFTER_ERROR_MS = 1000;
 
 export class DashboardSession {
   private readonly reader: RunReader;
@@ -63,6 +65,8 @@ export class DashboardSession {
   /** The whole run, downsampled before `ready` came; dropped when anything changes. */
   private prepared: RunView | undefined;
   private readyOnce = false;
+  /** The last read error said (the same one is not said again at every retry). */
+  private lastError: string | undefined;
 
   constructor(
     readonly runDir: string,
@@ -121,10 +125,18 @@ export class DashboardSession {
       // A replaced metrics file: updates only add or replace series, so send the whole run again.
       if (changes.reset && this.ready) this.snapshotDue = true;
     } catch (e) {
-      this.log.error(`dashboard: reading ${this.runDir} failed: ${(e as Error).message}`);
-      if (this.ready) this.post({ type: 'error', message: `Could not read the run folder ${this.runDir}: ${(e as Error).message}` });
+      // Said once per distinct error, and read again a little later: a read that failed (a file
+      // replaced under the reader, a network drive's hiccup) must not end a live dashboard.
+      const message = `Could not read the run folder ${this.runDir}: ${(e as Error).message}`;
+      if (message !== this.lastError) {
+        this.log.error(`dashboard: ${message}`);
+        if (this.ready) this.post({ type: 'error', message });
+      }
+      this.lastError = message;
+      this.ensurePolling(Math.max(this.pollMs, RETRY_AFTER_ERROR_MS));
       return;
     }
+    this.lastError = undefined;
     // A long metrics file is read a slice per turn of the event loop, not in one blocking read,
     // and sent once it is all read: one downsampling and one message instead of one per slice.
     this.backlog = more;

@@ -152,6 +152,27 @@ describe('DashboardSession', () => {
 });
 
 describe('runDirFromState', () => {
+  it('keeps reading after a failed read: says it once, then shows the run when the folder reads again', () => {
+    const dir = tempRun();
+    fs.mkdirSync(path.join(dir, 'metrics.jsonl')); // a folder where the file should be: every read fails
+    const t = new FakeTimers();
+    const sent: HostMessage[] = [];
+    const errors: string[] = [];
+    const log = { trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => errors.push(m) };
+    const s = new DashboardSession(dir, (m) => sent.push(m), { timers: t, pollMs: 250, log });
+    s.onReady();
+    t.advance(5000);
+    assert.equal(errors.length, 1, `said once, not at every retry: ${errors.join(' | ')}`);
+    assert.deepEqual(sent.map((m) => m.type), ['error']);
+    fs.rmdirSync(path.join(dir, 'metrics.jsonl'));
+    appendRows(dir, [row('aft', 0, 100)]);
+    t.advance(1500);
+    const run = sent.find((m): m is RunMessage => m.type === 'run');
+    assert.ok(run, `the run once it reads: ${sent.map((m) => m.type).join(', ')}`);
+    assert.equal(run.run.series[0].rows, 1);
+    s.dispose();
+  });
+
   it('accepts an absolute run folder and nothing else', () => {
     const dir = tempRun();
     assert.equal(runDirFromState({ runDir: dir }), dir);
