@@ -389,6 +389,19 @@ export async function launchStudio(files: Record<string, string>, settings: Reco
         .locator('body')
         .evaluate((b) => `data: ${JSON.stringify({ ...b.dataset })}; ${(b as HTMLElement).innerText.replace(/\s+/g, ' ').slice(0, 300)}`, undefined, { timeout: 2000 })
         .catch((e: unknown) => `(no webview body: ${String(e).split('\n')[0]})`);
+      // Every frame of the page (the workbench, each webview's host page and its content frames),
+      // with its state: a webview whose content frame never loads shows up here.
+      const frames2 = await Promise.all(
+        page.frames().map(async (f) => {
+          const url = f.url().replace(/^(.{0,90}).*$/, '$1');
+          const state = await Promise.race([
+            f.evaluate(() => `${document.readyState}; ${[...document.querySelectorAll('iframe')].map((i) => `iframe#${i.id || '-'}`).join(' ') || 'no iframes'}; body: ${(document.body?.innerText ?? '').replace(/\s+/g, ' ').slice(0, 80)}`),
+            new Promise<string>((r) => setTimeout(() => r('(no answer in 1 s)'), 1000)),
+          ]).catch((e: unknown) => `(${String(e).split('\n')[0]})`);
+          return `${f.name() || '-'} ${url}: ${state}`;
+        }),
+      );
+      const shot = await page.screenshot({ path: path.join(SHOTS, `failure-${Date.now()}.png`) }).then(() => 'saved').catch(() => 'failed');
       const hostErrors = readLog('remoteexthost.log')
         .split('\n')
         .filter((l) => /\[error\]/.test(l))
@@ -397,6 +410,8 @@ export async function launchStudio(files: Record<string, string>, settings: Reco
         `notifications: ${notes.length ? notes.join(' | ') : 'none'}`,
         `webview iframes: ${frames.length ? frames.join(', ') : 'none'}`,
         `active webview body: ${inner}`,
+        `frames:\n${frames2.join('\n')}`,
+        `screenshot: ${shot} in ${SHOTS}`,
         `console errors (last 10):\n${consoleErrors.slice(-10).join('\n') || 'none'}`,
         `extension host errors:\n${hostErrors.join('\n') || 'none'}`,
         `AFT Studio log (last 25 lines):\n${tail(readLog('AFT Studio.log'), 25)}`,
