@@ -10,21 +10,21 @@ export const COMPARE_VIEW_TYPE = 'aft.compare';
 export class ComparePanel {
   private static current: ComparePanel | undefined;
 
-  static show(context: vscode.ExtensionContext, runDirs: string[], log: Logger = silentLogger): ComparePanel {
+  static show(context: vscode.ExtensionContext, runDirs: string[], log: Logger = silentLogger, attempt = 0, column: vscode.ViewColumn = vscode.ViewColumn.Active): ComparePanel {
     const dirs = runDirs.map((d) => path.resolve(d));
     const existing = ComparePanel.current;
     if (existing) {
       existing.wiring.dispose();
-      existing.wiring = existing.wire(context, dirs, log);
+      existing.wiring = existing.wire(context, dirs, log, 0);
       existing.panel.reveal();
       return existing;
     }
-    const panel = vscode.window.createWebviewPanel(COMPARE_VIEW_TYPE, 'AFT: Compare Runs', vscode.ViewColumn.Active, webviewOptions(context));
-    return new ComparePanel(context, panel, dirs, log);
+    const panel = vscode.window.createWebviewPanel(COMPARE_VIEW_TYPE, 'AFT: Compare Runs', column, webviewOptions(context));
+    return new ComparePanel(context, panel, dirs, log, attempt);
   }
 
   static revive(context: vscode.ExtensionContext, panel: vscode.WebviewPanel, runDirs: string[], log: Logger = silentLogger): ComparePanel {
-    return new ComparePanel(context, panel, runDirs, log);
+    return new ComparePanel(context, panel, runDirs, log, 0);
   }
 
   private wiring: vscode.Disposable;
@@ -34,17 +34,24 @@ export class ComparePanel {
     readonly panel: vscode.WebviewPanel,
     runDirs: string[],
     log: Logger,
+    attempt: number,
   ) {
     ComparePanel.current = this;
-    this.wiring = this.wire(context, runDirs, log);
+    this.wiring = this.wire(context, runDirs, log, attempt);
     panel.onDidDispose(() => {
       if (ComparePanel.current === this) ComparePanel.current = undefined;
       this.wiring.dispose();
     });
   }
 
-  private wire(context: vscode.ExtensionContext, runDirs: string[], log: Logger): vscode.Disposable {
+  private wire(context: vscode.ExtensionContext, runDirs: string[], log: Logger, attempt: number): vscode.Disposable {
     const exportDir = vscode.workspace.workspaceFolders?.[0]?.uri;
-    return wirePanel(context, this.panel, 'compare', `AFT: Compare ${runDirs.length} runs`, (post) => new CompareSession(runDirs, post, { log }), exportDir, log);
+    // A webview that never starts is replaced by a new panel in the same place (readyWatchdog.ts).
+    const recreate = (next: number): void => {
+      const column = this.panel.viewColumn ?? vscode.ViewColumn.Active;
+      this.panel.dispose();
+      ComparePanel.show(context, runDirs, log, next, column);
+    };
+    return wirePanel(context, this.panel, 'compare', `AFT: Compare ${runDirs.length} runs`, (post) => new CompareSession(runDirs, post, { log }), exportDir, log, { recreate, attempt });
   }
 }

@@ -14,20 +14,20 @@ export class DashboardPanel {
   private static readonly open = new Map<string, DashboardPanel>();
 
   /** Opens (or reveals) the dashboard of a run folder. */
-  static show(context: vscode.ExtensionContext, runDir: string, log: Logger = silentLogger): DashboardPanel {
+  static show(context: vscode.ExtensionContext, runDir: string, log: Logger = silentLogger, attempt = 0, column: vscode.ViewColumn = vscode.ViewColumn.Active): DashboardPanel {
     const dir = path.resolve(runDir);
     const existing = DashboardPanel.open.get(dir);
     if (existing) {
       existing.panel.reveal();
       return existing;
     }
-    const panel = vscode.window.createWebviewPanel(DASHBOARD_VIEW_TYPE, path.basename(dir), vscode.ViewColumn.Active, webviewOptions(context));
-    return new DashboardPanel(context, panel, dir, log);
+    const panel = vscode.window.createWebviewPanel(DASHBOARD_VIEW_TYPE, path.basename(dir), column, webviewOptions(context));
+    return new DashboardPanel(context, panel, dir, log, attempt);
   }
 
   /** Takes over a panel VS Code restored after a reload. */
   static revive(context: vscode.ExtensionContext, panel: vscode.WebviewPanel, runDir: string, log: Logger = silentLogger): DashboardPanel {
-    return new DashboardPanel(context, panel, path.resolve(runDir), log);
+    return new DashboardPanel(context, panel, path.resolve(runDir), log, 0);
   }
 
   private readonly wiring: vscode.Disposable;
@@ -37,9 +37,16 @@ export class DashboardPanel {
     readonly panel: vscode.WebviewPanel,
     readonly runDir: string,
     log: Logger,
+    attempt: number,
   ) {
     DashboardPanel.open.set(runDir, this);
-    this.wiring = wirePanel(context, panel, 'dashboard', `AFT: ${path.basename(runDir)}`, (post) => new DashboardSession(runDir, post, { log }), vscode.Uri.file(runDir), log);
+    // A webview that never starts is replaced by a new panel in the same place (readyWatchdog.ts).
+    const recreate = (next: number): void => {
+      const column = panel.viewColumn ?? vscode.ViewColumn.Active;
+      panel.dispose();
+      DashboardPanel.show(context, runDir, log, next, column);
+    };
+    this.wiring = wirePanel(context, panel, 'dashboard', `AFT: ${path.basename(runDir)}`, (post) => new DashboardSession(runDir, post, { log }), vscode.Uri.file(runDir), log, { recreate, attempt });
     panel.onDidDispose(() => {
       DashboardPanel.open.delete(runDir);
       this.wiring.dispose();

@@ -39,6 +39,15 @@ export function wirePanel(
   makeSession: (post: (m: HostMessage) => void) => DataSession,
   exportDir: vscode.Uri | undefined,
   log: Logger,
+  retry: {
+    /**
+     * Opens the view again in a new panel (this one disposed) as reload `attempt` when its webview
+     * never says `ready`; without it the page is set again, which does not help a stuck host page.
+     */
+    recreate?: (attempt: number) => void;
+    /** Reloads already tried by the panels this one replaces. */
+    attempt?: number;
+  } = {},
 ): vscode.Disposable {
   const root = webviewRoot(context);
   // Set again here for panels VS Code revived after a reload (created without our options).
@@ -56,8 +65,10 @@ export function wirePanel(
   panel.webview.html = page();
   const watchdog = new ReadyWatchdog({
     reload(attempt, waitedMs) {
-      log.warn(`${app} webview "${title}" sent no ready in ${waitedMs / 1000} s; loading its page again (${attempt} of ${READY_WAITS_MS.length - 1})`);
-      panel.webview.html = page();
+      const how = retry.recreate ? 'opening it again in a new panel' : 'loading its page again';
+      log.warn(`${app} webview "${title}" sent no ready in ${waitedMs / 1000} s; ${how} (${attempt} of ${READY_WAITS_MS.length - 1})`);
+      if (retry.recreate) retry.recreate(attempt);
+      else panel.webview.html = page();
     },
     giveUp(waitedMs) {
       const what = `the ${app} webview "${title}" did not start: its page was loaded ${READY_WAITS_MS.length} times and never answered (the last time in ${waitedMs / 1000} s)`;
@@ -66,7 +77,7 @@ export function wirePanel(
         .showErrorMessage(`AFT: ${what}. VS Code's webviews stay blank like this when their service worker fails to start (microsoft/vscode#125993); reloading the window starts them again.`, 'Reload Window')
         .then((a) => a && vscode.commands.executeCommand('workbench.action.reloadWindow'));
     },
-  });
+  }, undefined, undefined, retry.attempt ?? 0);
   let visible = panel.visible;
   if (visible) watchdog.loading();
   // postMessage resolves false when the webview could not take the message (not loaded, or gone).

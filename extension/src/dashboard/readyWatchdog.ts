@@ -1,15 +1,16 @@
 /**
- * Waits for a webview's `ready` while it is visible, and loads its page again when `ready` does
- * not come. VS Code's webviews can fail to start and stay blank, saying nothing to the extension
- * (the service worker that serves their resources failed to register: microsoft/vscode#125993,
- * seen in VS Code, code-server and other extensions); a fresh page usually starts. After the last
- * retry it gives up and says so, so that a user is told what to do instead of looking at a blank
- * panel. Free of `vscode` (the panel passes callbacks) so it is unit-tested with fake timers.
+ * Waits for a webview's `ready` while it is visible, and loads it again when `ready` does not
+ * come. VS Code's webviews can fail to start and stay blank, saying nothing to the extension: the
+ * webview's host page waits for its service worker (microsoft/vscode#125993), and seen here in
+ * code-server, a host page that waits for a `controllerchange` that never comes stays blank for
+ * good, whatever page is set again; a new panel (a new host page) starts. After the last retry it
+ * gives up and says so, so that a user is told what to do instead of looking at a blank panel.
+ * Free of `vscode` (the panel passes callbacks) so it is unit-tested with fake timers.
  */
 import { realTimers, type Timers } from './throttle';
 
 export interface ReadyWatchdogHooks {
-  /** Load the page again (attempt 1, 2, …): a different page, so that the webview does reload. */
+  /** Load the webview again (attempt 1, 2, …): the panel opened anew, or its page set again. */
   reload(attempt: number, waitedMs: number): void;
   /** No `ready` after every retry. */
   giveUp(waitedMs: number): void;
@@ -28,7 +29,11 @@ export class ReadyWatchdog {
     private readonly hooks: ReadyWatchdogHooks,
     private readonly waits: readonly number[] = READY_WAITS_MS,
     private readonly timers: Timers = realTimers,
-  ) {}
+    /** Reloads already tried (by the panel this one replaces). */
+    startAttempt = 0,
+  ) {
+    this.attempt = startAttempt;
+  }
 
   /** The page was (re)loaded into a visible webview: wait for its `ready`. */
   loading(): void {

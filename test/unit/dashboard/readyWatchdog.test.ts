@@ -4,10 +4,10 @@ import { describe, it } from 'node:test';
 import { ReadyWatchdog } from '../../../extension/src/dashboard/readyWatchdog';
 import { FakeTimers } from './helpers';
 
-function watch(waits = [100, 200, 300]): { w: ReadyWatchdog; t: FakeTimers; events: string[] } {
+function watch(waits = [100, 200, 300], startAttempt = 0): { w: ReadyWatchdog; t: FakeTimers; events: string[] } {
   const t = new FakeTimers();
   const events: string[] = [];
-  const w = new ReadyWatchdog({ reload: (n, ms) => events.push(`reload ${n} after ${ms} at ${t.now()}`), giveUp: (ms) => events.push(`give up after ${ms} at ${t.now()}`) }, waits, t);
+  const w = new ReadyWatchdog({ reload: (n, ms) => events.push(`reload ${n} after ${ms} at ${t.now()}`), giveUp: (ms) => events.push(`give up after ${ms} at ${t.now()}`) }, waits, t, startAttempt);
   return { w, t, events };
 }
 
@@ -52,6 +52,13 @@ describe('ReadyWatchdog', () => {
     w.ready();
     t.advance(5000);
     assert.deepEqual(events, []);
+  });
+
+  it('a panel opened again goes on counting from the attempts of the one it replaces', () => {
+    const { w, t, events } = watch([100, 200, 300], 2);
+    w.loading();
+    t.advance(10_000);
+    assert.deepEqual(events, ['give up after 300 at 300']);
   });
 
   it('does nothing after dispose', () => {
