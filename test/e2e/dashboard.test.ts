@@ -194,11 +194,11 @@ describe('run dashboard and comparison, end to end in code-server', { skip: E2E_
     }
     await page.keyboard.press('Enter');
     const tableCard = web().locator('#compare-table');
-    await tableCard.locator('vscode-table-row').first().waitFor({ timeout: 30_000 });
-    const header = await tableCard.locator('vscode-table-header-cell').allInnerTexts();
+    await tableCard.locator('tbody tr').first().waitFor({ timeout: 30_000 });
+    const header = await tableCard.locator('th').allInnerTexts();
     assert.equal(header.length, 3, `method + two runs: ${header.join(' | ')}`);
     for (const id of [FIXTURE_ID, COPY_ID]) assert.ok(header.some((c) => c.includes(id)), `${id} is a column: ${header.join(' | ')}`);
-    const rows = await tableCard.locator('vscode-table-row').evaluateAll((els) => els.map((r) => [...r.querySelectorAll('vscode-table-cell')].map((c) => c.textContent?.trim() ?? '')));
+    const rows = await tableCard.locator('tbody tr').evaluateAll((els) => els.map((r) => [...r.querySelectorAll('td')].map((c) => c.textContent?.trim() ?? '')));
     assert.deepEqual(rows.map((r) => r[0]).sort(), ['aft', 'kd', 'stl']);
     for (const r of rows) for (const cell of r.slice(1)) assert.match(cell, /^\d+\.\d\d ?% ± \d+\.\d\d ?%( \(β=[\d.]+\))?$/, `row ${r.join(' | ')}`);
     await studio!.shot('dashboard-compare');

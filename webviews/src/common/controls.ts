@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-/** Small builders for @vscode-elements controls and tables (labels and cells as text). */
+/** Small builders for @vscode-elements controls, and data tables (labels and cells as text). */
 import { h } from './dom';
 
 export function checkbox(label: string, checked: boolean, onChange: (checked: boolean) => void, data?: string): HTMLElement {
@@ -15,8 +15,14 @@ export function select(options: { value: string; label: string }[], value: strin
   return s;
 }
 
+/**
+ * A data table: plain HTML in the theme's colours. Not vscode-table: its scrollable wrapper and
+ * column-resize handles measure the page (getBoundingClientRect, getComputedStyle) as they update,
+ * which forced layouts costing ~0.1 s of a long run's first render (bench:webviews); these tables
+ * are a few rows of text that need neither.
+ */
 export function table(header: string[], rows: (string | Node)[][], className?: string): HTMLElement {
-  const head = h('vscode-table-header', { slot: 'header' }, ...header.map((c) => h('vscode-table-header-cell', {}, c)));
-  const body = h('vscode-table-body', { slot: 'body' }, ...rows.map((r) => h('vscode-table-row', {}, ...r.map((c) => h('vscode-table-cell', {}, c)))));
-  return h('vscode-table', { 'zebra': true, 'bordered-rows': true, ...(className ? { class: className } : {}), 'responsive': true }, head, body);
+  const head = h('thead', {}, h('tr', {}, ...header.map((c) => h('th', { scope: 'col' }, c))));
+  const body = h('tbody', {}, ...rows.map((r) => h('tr', {}, ...r.map((c) => h('td', {}, c)))));
+  return h('div', { class: `table-wrap${className ? ` ${className}` : ''}` }, h('table', { class: 'data-table' }, head, body));
 }
