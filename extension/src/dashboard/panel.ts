@@ -42,42 +42,40 @@ export function wirePanel(
   retry: {
     /**
      * Opens the view again in a new panel (this one disposed) as reload `attempt` when its webview
-     * never says `ready`; without it the page is set again, which does not help a stuck host page.
+     * never says `ready`: setting the page again does not help a stuck host page (readyWatchdog.ts).
      */
-    recreate?: (attempt: number) => void;
+    recreate: (attempt: number) => void;
     /** Reloads already tried by the panels this one replaces. */
-    attempt?: number;
-  } = {},
+    attempt: number;
+  },
 ): vscode.Disposable {
   const root = webviewRoot(context);
   // Set again here for panels VS Code revived after a reload (created without our options).
   panel.webview.options = { enableScripts: true, localResourceRoots: [root] };
   panel.title = title;
-  // A new nonce each time, so that setting the page again does reload the webview.
-  const page = (): string =>
-    webviewHtml({
-      cspSource: panel.webview.cspSource,
-      nonce: nonce(),
-      scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(root, `${app}.js`)).toString(),
-      styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(root, `${app}.css`)).toString(),
-      title,
-    });
-  panel.webview.html = page();
-  const watchdog = new ReadyWatchdog({
-    reload(attempt, waitedMs) {
-      const how = retry.recreate ? 'opening it again in a new panel' : 'loading its page again';
-      log.warn(`${app} webview "${title}" sent no ready in ${waitedMs / 1000} s; ${how} (${attempt} of ${READY_WAITS_MS.length - 1})`);
-      if (retry.recreate) retry.recreate(attempt);
-      else panel.webview.html = page();
+  panel.webview.html = webviewHtml({
+    cspSource: panel.webview.cspSource,
+    nonce: nonce(),
+    scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(root, `${app}.js`)).toString(),
+    styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(root, `${app}.css`)).toString(),
+    title,
+  });
+  const watchdog = new ReadyWatchdog(
+    {
+      reload(attempt, waitedMs) {
+        log.warn(`${app} webview "${title}" sent no ready in ${waitedMs / 1000} s; opening it again in a new panel (${attempt} of ${READY_WAITS_MS.length - 1})`);
+        retry.recreate(attempt);
+      },
+      giveUp(waitedMs) {
+        const what = `the ${app} webview "${title}" did not start: it was opened ${READY_WAITS_MS.length} times and never answered (the last time in ${waitedMs / 1000} s)`;
+        log.error(what);
+        void vscode.window
+          .showErrorMessage(`AFT: ${what}. VS Code's webviews stay blank like this when their service worker fails to start (microsoft/vscode#125993); reloading the window starts them again.`, 'Reload Window')
+          .then((a) => a && vscode.commands.executeCommand('workbench.action.reloadWindow'));
+      },
     },
-    giveUp(waitedMs) {
-      const what = `the ${app} webview "${title}" did not start: its page was loaded ${READY_WAITS_MS.length} times and never answered (the last time in ${waitedMs / 1000} s)`;
-      log.error(what);
-      void vscode.window
-        .showErrorMessage(`AFT: ${what}. VS Code's webviews stay blank like this when their service worker fails to start (microsoft/vscode#125993); reloading the window starts them again.`, 'Reload Window')
-        .then((a) => a && vscode.commands.executeCommand('workbench.action.reloadWindow'));
-    },
-  }, undefined, undefined, retry.attempt ?? 0);
+    { startAttempt: retry.attempt },
+  );
   let visible = panel.visible;
   if (visible) watchdog.loading();
   // postMessage resolves false when the webview could not take the message (not loaded, or gone).

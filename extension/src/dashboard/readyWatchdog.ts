@@ -25,14 +25,21 @@ export class ReadyWatchdog {
   private waiting = false;
   private done = false;
 
+  private readonly waits: readonly number[];
+  private readonly timers: Timers;
+
   constructor(
     private readonly hooks: ReadyWatchdogHooks,
-    private readonly waits: readonly number[] = READY_WAITS_MS,
-    private readonly timers: Timers = realTimers,
-    /** Reloads already tried (by the panel this one replaces). */
-    startAttempt = 0,
+    opts: {
+      waits?: readonly number[];
+      timers?: Timers;
+      /** Reloads already tried (by the panels this one replaces). */
+      startAttempt?: number;
+    } = {},
   ) {
-    this.attempt = startAttempt;
+    this.waits = opts.waits ?? READY_WAITS_MS;
+    this.timers = opts.timers ?? realTimers;
+    this.attempt = opts.startAttempt ?? 0;
   }
 
   /** The page was (re)loaded into a visible webview: wait for its `ready`. */

@@ -174,7 +174,7 @@ export class RunReader {
     changes.more = waiting === false && this.offset < size;
   }
 
-  /** Whether `cover` is metrics.jsonl's first `cover.bytes` bytes (its tail quotes the bytes just before). */
+  /** Throws unless `cover` is metrics.jsonl's first `cover.bytes` bytes (its tail quotes the bytes just before). */
   private covers(file: string, size: number, cover: CurveCacheCover): void {
     if (cover.bytes > size) throw new Error(`it covers ${cover.bytes} bytes of metrics.jsonl, which has ${size}`);
     const tailLength = Math.min(cover.bytes, CURVE_CACHE_TAIL_BYTES);
