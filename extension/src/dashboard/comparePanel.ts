@@ -46,12 +46,10 @@ export class ComparePanel {
 
   private wire(context: vscode.ExtensionContext, runDirs: string[], log: Logger, attempt: number): vscode.Disposable {
     const exportDir = vscode.workspace.workspaceFolders?.[0]?.uri;
-    // A webview that never starts is replaced by a new panel in the same place (readyWatchdog.ts).
-    const recreate = (next: number): void => {
-      const column = this.panel.viewColumn ?? vscode.ViewColumn.Active;
-      this.panel.dispose();
-      ComparePanel.show(context, runDirs, log, next, column);
-    };
-    return wirePanel(context, this.panel, 'compare', `AFT: Compare ${runDirs.length} runs`, (post) => new CompareSession(runDirs, post, { log }), exportDir, log, { recreate, attempt });
+    return wirePanel(context, this.panel, 'compare', `AFT: Compare ${runDirs.length} runs`, (post) => new CompareSession(runDirs, post, { log }), exportDir, log, {
+      // A webview that never starts is replaced by a new panel in the same place (readyWatchdog.ts).
+      reopen: (next, column) => ComparePanel.show(context, runDirs, log, next, column),
+      attempt,
+    });
   }
 }

@@ -40,13 +40,11 @@ export class DashboardPanel {
     attempt: number,
   ) {
     DashboardPanel.open.set(runDir, this);
-    // A webview that never starts is replaced by a new panel in the same place (readyWatchdog.ts).
-    const recreate = (next: number): void => {
-      const column = panel.viewColumn ?? vscode.ViewColumn.Active;
-      panel.dispose();
-      DashboardPanel.show(context, runDir, log, next, column);
-    };
-    this.wiring = wirePanel(context, panel, 'dashboard', `AFT: ${path.basename(runDir)}`, (post) => new DashboardSession(runDir, post, { log }), vscode.Uri.file(runDir), log, { recreate, attempt });
+    this.wiring = wirePanel(context, panel, 'dashboard', `AFT: ${path.basename(runDir)}`, (post) => new DashboardSession(runDir, post, { log }), vscode.Uri.file(runDir), log, {
+      // A webview that never starts is replaced by a new panel in the same place (readyWatchdog.ts).
+      reopen: (next, column) => DashboardPanel.show(context, runDir, log, next, column),
+      attempt,
+    });
     panel.onDidDispose(() => {
       DashboardPanel.open.delete(runDir);
       this.wiring.dispose();

@@ -41,10 +41,11 @@ export function wirePanel(
   log: Logger,
   retry: {
     /**
-     * Opens the view again in a new panel (this one disposed) as reload `attempt` when its webview
-     * never says `ready`: setting the page again does not help a stuck host page (readyWatchdog.ts).
+     * Opens the view in a new panel in `column` as reload `attempt`, once this panel (whose webview
+     * never said `ready`) is disposed: setting the page again does not help a stuck host page
+     * (readyWatchdog.ts).
      */
-    recreate: (attempt: number) => void;
+    reopen: (attempt: number, column: vscode.ViewColumn) => void;
     /** Reloads already tried by the panels this one replaces. */
     attempt: number;
   },
@@ -64,7 +65,9 @@ export function wirePanel(
     {
       reload(attempt, waitedMs) {
         log.warn(`${app} webview "${title}" sent no ready in ${waitedMs / 1000} s; opening it again in a new panel (${attempt} of ${READY_WAITS_MS.length - 1})`);
-        retry.recreate(attempt);
+        const column = panel.viewColumn ?? vscode.ViewColumn.Active;
+        panel.dispose();
+        retry.reopen(attempt, column);
       },
       giveUp(waitedMs) {
         const what = `the ${app} webview "${title}" did not start: it was opened ${READY_WAITS_MS.length} times and never answered (the last time in ${waitedMs / 1000} s)`;

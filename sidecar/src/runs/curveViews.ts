@@ -10,7 +10,7 @@
 import type { CurveCacheCover, CurveColumns, CurveSeries } from './curves';
 import { lttb } from './lttb';
 import { CURVE_CACHE_TAIL_BYTES } from './curves';
-import type { Checked } from './records';
+import { isRecord, type Checked } from './records';
 
 /** One plotted curve: steps and values of equal length, downsampled to at most `maxPoints`. */
 export interface Curve {
@@ -81,7 +81,6 @@ export function encodeCurveViews(curves: CurveColumns, cover: CurveCacheCover, m
   return JSON.stringify(file);
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isNumberOrNull = (v: unknown): boolean => v === null || typeof v === 'number';
 
 /**

@@ -21,7 +21,7 @@ export interface RhoFile {
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; error: string };
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const describe = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'string' ? JSON.stringify(v.slice(0, 40)) : typeof v);
 /** JSON has no NaN or Infinity; a diverged run may write null for them, which charts treat as a gap. */
 const num = (v: unknown): number => (typeof v === 'number' ? v : NaN);

@@ -84,3 +84,11 @@ export function sceneElement(scene: Scene): SVGSVGElement {
   for (const p of scene.prims) svg.append(primEl(p));
   return svg;
 }
+
+/**
+ * Stamps `document.body.dataset[name]` with the time now (epoch ms): marks the tests and benchmarks
+ * read to time an open (`ready` sent, run arrived, rendered, drawn, painted).
+ */
+export function markTime(name: string): void {
+  document.body.dataset[name] = String(Math.round(performance.timeOrigin + performance.now()));
+}

@@ -4,6 +4,7 @@
  * exports through the host's save dialog); in the HTML report, the run data embedded in the page
  * as JSON and downloads through the browser. The apps do not know which one they run in.
  */
+import { markTime } from './dom';
 import { REPORT_DATA_ID } from './reportData';
 import { EXPORT_FORMATS, isHostMessage, type CurveRef, type ExportFormat, type HostMessage, type WebviewMessage } from '../contract';
 
@@ -36,7 +37,7 @@ function vscodeHost(api: VsCodeApi, view: 'dashboard' | 'compare'): Host {
         if (isHostMessage(e.data)) onMessage(e.data);
       });
       post({ type: 'ready', view });
-      document.body.dataset.readyAt = String(Math.round(performance.timeOrigin + performance.now()));
+      markTime('readyAt');
     },
     getState: <T>() => (api.getState() ?? undefined) as T | undefined,
     setState: (s) => api.setState(s),

@@ -6,7 +6,7 @@
  */
 import { applyUpdate, type HostMessage, type RunView } from '../contract';
 import { fmt, pct } from '../charts/ticks';
-import { append, clear, h } from '../common/dom';
+import { append, clear, h, markTime } from '../common/dom';
 import type { Host } from '../common/host';
 import { readTheme, watchTheme } from '../common/theme';
 import { CurvesView, DEFAULT_CURVES_UI, type CurvesUi } from './curvesView';
@@ -61,7 +61,7 @@ export class DashboardApp {
     switch (m.type) {
       case 'run':
         // When the whole run arrived (epoch ms), for the benchmarks' breakdown of an open.
-        document.body.dataset.runAt ??= String(Math.round(performance.timeOrigin + performance.now()));
+        if (document.body.dataset.runAt === undefined) markTime('runAt');
         this.run = m.run;
         this.save({ runDir: m.run.location });
         break;
@@ -106,10 +106,10 @@ export class DashboardApp {
       document.body.dataset.renderMs = (performance.now() - t0).toFixed(1);
       document.body.dataset.renderParts = JSON.stringify(parts);
       // uPlot draws in a microtask after the render: this one, queued last, runs when it is done.
-      queueMicrotask(() => (document.body.dataset.drawnAt = String(Math.round(performance.timeOrigin + performance.now()))));
+      queueMicrotask(() => markTime('drawnAt'));
       // The next frame starts once this one is on screen: when the user sees the render.
-      requestAnimationFrame(() => (document.body.dataset.paintedAt = String(Math.round(performance.timeOrigin + performance.now()))));
-      document.body.dataset.renderedAt = String(Math.round(performance.timeOrigin + performance.now()));
+      requestAnimationFrame(() => markTime('paintedAt'));
+      markTime('renderedAt');
     });
   }
 
