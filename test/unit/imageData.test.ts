@@ -13,7 +13,10 @@ import { imageDatasetSchemaForTests } from '../helpers/specs';
 import { preprocessImage, preprocessImageInto, resolveImagePreprocess } from '../../sidecar/src/features/imagePreprocess';
 import { encodeImage } from '../../sidecar/src/runtime/images';
 import { AftError } from '../../sidecar/src/util/errors';
-import { VIT_PREPROCESSOR, writeImageFolder } from '../helpers/hf';
+import { imageBatches } from '../../sidecar/src/features/onnxInputs';
+import { OnnxSession } from '../../sidecar/src/runtime/onnx';
+import type { Dataset } from '../../sidecar/src/data/dataset';
+import { tinyVitOnnx, VIT_PREPROCESSOR, writeImageFolder } from '../helpers/hf';
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'aft-img-'));
 const spec = (folder: string, extra: Record<string, unknown> = {}) => imageDatasetSchemaForTests({ source: 'images', folder, size: [8, 8], ...extra });
@@ -145,6 +148,42 @@ describe('image preprocessing (transformers-style)', () => {
       }
     });
   }
+
+  it('fills recycled batch memory again with exactly what new memory would hold', async () => {
+    const dir = tmp();
+    const model = path.join(dir, 'vit.onnx');
+    fs.writeFileSync(model, tinyVitOnnx());
+    const session = await OnnxSession.open(model, { device: 'cpu' });
+    const files: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const f = path.join(dir, `${i}.png`);
+      fs.writeFileSync(f, await encodeImage({ data: new Uint8Array(24 * 22 * 3).map((_, k) => (k * (7 + i) + 31 * i) % 256), width: 24, height: 22, channels: 3 }, 'png'));
+      files.push(f);
+    }
+    const none = { n: 0, x: new Float32Array(0), y: new Int32Array(0) };
+    const ds: Dataset = { name: 'five', inputShape: [16, 16, 3], numClasses: 1, train: { n: 5, x: new Float32Array(0), y: new Int32Array(5) }, test: none, raw: { kind: 'images', train: files, test: [] } };
+    const input = session.input(undefined, 'x');
+    const p = resolveImagePreprocess(VIT_PREPROCESSOR, undefined, input, { file: 'x', field: 'y' });
+    const size = 3 * 16 * 16;
+    const fresh = async (rows: number[]): Promise<number[]> => (await Promise.all(rows.map((r) => preprocessImage(files[r], p)))).flatMap((v) => [...v]);
+    const batches = imageBatches(session, input, ds, p);
+    const first = await batches.prepare(0, 3);
+    const memory = first.feeds.pixel_values.data.buffer;
+    assert.deepEqual([...first.feeds.pixel_values.data], await fresh([0, 1, 2]));
+    batches.recycle!(first.feeds);
+    // A shorter batch takes the front of the recycled memory; nothing of the old batch shows.
+    const second = await batches.prepare(3, 5);
+    assert.equal(second.feeds.pixel_values.data.buffer, memory, 'the recycled memory is used again');
+    assert.deepEqual(second.feeds.pixel_values.dims, [2, 3, 16, 16]);
+    assert.equal(second.feeds.pixel_values.data.length, 2 * size);
+    assert.deepEqual([...second.feeds.pixel_values.data], await fresh([3, 4]));
+    // Only whole arrays come back: a view into the middle of some memory is not kept.
+    batches.recycle!({ pixel_values: { type: 'float32', data: new Float32Array(memory.byteLength / 4).subarray(size), dims: [2, 3, 16, 16] } });
+    const third = await batches.prepare(0, 3);
+    assert.notEqual(third.feeds.pixel_values.data.buffer, memory);
+    assert.deepEqual([...third.feeds.pixel_values.data], await fresh([0, 1, 2]));
+    await session.release();
+  });
 
   it('takes the size and layout from the model when there is no config; overrides win', () => {
     const nhwc = { name: 'x', type: 'float32', shape: ['n', 24, 32, 1] as (number | string)[] };

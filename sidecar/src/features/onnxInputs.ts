@@ -19,6 +19,11 @@ export interface Batch {
 /** Rows are indexed over train then test. */
 export interface BatchSource {
   prepare(start: number, end: number): Promise<Batch>;
+  /**
+   * Feeds the caller is done with, for the next batches to fill again: new memory costs page
+   * faults on first touch, for every batch (bench:extract). Optional for the caller.
+   */
+  recycle?(feeds: Record<string, OnnxTensor>): void;
 }
 
 const fmt = (s: readonly (number | string)[]): string => `[${s.join(', ')}]`;
@@ -39,9 +44,20 @@ export function imageBatches(session: OnnxRunner, input: OnnxValueInfo, ds: Data
   const raw = ds.raw;
   const size = pre.channels * pre.height * pre.width;
   const dims = (n: number): number[] => (pre.layout === 'nchw' ? [n, pre.channels, pre.height, pre.width] : [n, pre.height, pre.width, pre.channels]);
+  // Whole buffers of recycled batches; a batch takes the front of one that is large enough.
+  const free: ArrayBuffer[] = [];
+  const take = (n: number): Float32Array => {
+    const i = free.findIndex((b) => b.byteLength >= n * size * 4);
+    return i >= 0 ? new Float32Array(free.splice(i, 1)[0], 0, n * size) : new Float32Array(n * size);
+  };
   return {
+    recycle(feeds) {
+      const t = feeds[input.name];
+      // Kept whole and at most three (the batch being filled, the one the model runs, one spare).
+      if (t?.data instanceof Float32Array && t.data.byteOffset === 0 && t.data.buffer instanceof ArrayBuffer && free.length < 3) free.push(t.data.buffer);
+    },
     async prepare(start, end) {
-      const data = new Float32Array((end - start) * size);
+      const data = take(end - start);
       // Every image of the batch is queued at once: libvips reads and decodes them on the thread
       // pool, and this thread normalises them, while onnxruntime runs the previous batch in its worker.
       await Promise.all(

@@ -17,6 +17,7 @@ import type { FeatureBlock } from './features';
 import { readPreprocessorConfig, resolveImagePreprocess } from './imagePreprocess';
 import { imageBatches, tensorBatches, textBatches, type Batch, type BatchSource } from './onnxInputs';
 import { pool, poolingProblem } from './pooling';
+import { pipelined } from '../util/pipeline';
 
 /** Rows per cache chunk: what a crash can lose, and the unit shards divide. */
 export const CHUNK_ROWS = 512;
@@ -179,29 +180,35 @@ export async function extractOnnx(ref: OnnxSourceRef, ds: Dataset, opts: Extract
       opts.onProgress?.({ source: ref.name, provider: session.provider, done, total, itemsPerSecond: rate, etaSeconds: rate > 0 ? (remaining - extracted) / rate : null });
     };
     progress();
-    // Batches of all pending chunks in order; the next batch is prepared while the model runs.
+    // Batches of all pending chunks in order. The model always has the next batch queued while it
+    // runs one, and the batch after is prepared meanwhile (util/pipeline.ts); the feeds' memory
+    // goes to the model's thread and back to be filled again, never copied.
     const work = todo.flatMap(([s, e]) => {
       const out: [number, number][] = [];
       for (let b = s; b < e; b += ref.spec.batch) out.push([b, Math.min(e, b + ref.spec.batch)]);
       return out;
     });
-    let next: Promise<Batch> | undefined = work.length ? batches.prepare(work[0][0], work[0][1]) : undefined;
+    const results = pipelined(work, {
+      prepare: ([b0, b1]) => {
+        if (opts.signal?.aborted) return Promise.reject(new CancelledError());
+        return batches.prepare(b0, b1);
+      },
+      run: async (batch: Batch) => {
+        const ran = await session.runMoved(batch.feeds, [output.name]);
+        batches.recycle?.(ran.feeds);
+        return { out: ran.outputs[output.name], mask: batch.mask };
+      },
+    });
     let chunkIdx = 0;
     let parts: Float32Array[] = [];
     let width = -1;
-    for (let w = 0; w < work.length; w++) {
+    for await (const { item: [b0, b1], result: { out, mask } } of results) {
       if (opts.signal?.aborted) throw new CancelledError();
-      const [b0, b1] = work[w];
-      const batch = await next!;
-      next = w + 1 < work.length ? batches.prepare(work[w + 1][0], work[w + 1][1]) : undefined;
-      // A rejected prefetch is reported when it is awaited; until then it must not count as unhandled.
-      next?.catch(() => {});
-      const out = (await session.run(batch.feeds, [output.name]))[output.name];
       if (!(out.data instanceof Float32Array)) throw badInput(`output '${output.name}' is ${out.type}; features must be float32`, { file: files.model, field: `${field}.output` });
       const actual = poolingProblem(ref.spec.pooling, out.dims);
       if (actual) throw badInput(actual, { file: files.model, field: `${field}.pooling` });
       if (out.dims[0] !== b1 - b0) throw badInput(`output '${output.name}' has ${out.dims[0]} rows for a batch of ${b1 - b0}`, { file: files.model, field: `${field}.output` });
-      const pooled = pool(ref.spec.pooling, out.data, out.dims, out.dims.length === 3 && batch.mask && batch.mask.length === out.dims[0] * out.dims[1] ? batch.mask : undefined);
+      const pooled = pool(ref.spec.pooling, out.data, out.dims, out.dims.length === 3 && mask && mask.length === out.dims[0] * out.dims[1] ? mask : undefined);
       width = pooled.width;
       parts.push(pooled.data);
       extracted += b1 - b0;

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { AftError } from '../util/errors';
-import { OnnxSession, type OnnxTensor, type OnnxWorkerData, type OnnxWorkerReply, type OnnxWorkerRequest } from './onnx';
+import { buffersOf, OnnxSession, type OnnxTensor, type OnnxWorkerData, type OnnxWorkerReply, type OnnxWorkerRequest } from './onnx';
 
 const port = parentPort;
 if (!port) throw new Error('onnxWorker.ts runs as a worker thread only');
@@ -26,9 +26,9 @@ OnnxSession.open(file, { ...opts, log: (message) => post({ type: 'log', message 
       }
       session.run(m.feeds, m.outputNames).then(
         (outputs: Record<string, OnnxTensor>) => {
-          // Outputs are this thread's to give away: moved, not copied.
-          const buffers = Object.values(outputs).map((t) => t.data.buffer).filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
-          post({ type: 'result', id: m.id, outputs }, [...new Set(buffers)]);
+          // Outputs are this thread's to give away: moved, not copied; moved feeds go back the same way.
+          const back = m.moved ? Object.values(m.feeds) : [];
+          post({ type: 'result', id: m.id, outputs, ...(m.moved ? { feeds: m.feeds } : {}) }, buffersOf([...Object.values(outputs), ...back]));
         },
         (e: unknown) => post({ type: 'error', id: m.id, error: errorOf(e) }),
       );
