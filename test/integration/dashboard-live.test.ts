@@ -83,4 +83,19 @@ describe('live dashboard in headless Chromium', { skip: chromiumAvailable() ? fa
       await live.close();
     }
   });
+
+  it('shows the run when the one posted while the page loaded was lost: the page says ready again', async () => {
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'aft-lost-')), path.basename(fixture));
+    fs.cpSync(fixture, dir, { recursive: true });
+    const live = await openLiveDashboard(browser, dir, { loseEarlyMessages: true });
+    try {
+      await rendered(live.page, 1, 10_000);
+      const runs = live.sent.filter((m) => m.type === 'run');
+      assert.equal(runs.length, 2, 'the early run (lost), then the one the second ready asked for');
+      assert.equal(await live.page.$$eval('#chart-bars [data-bar]', (els) => els.length), 3);
+      assert.deepEqual(live.problems, []);
+    } finally {
+      await live.close();
+    }
+  });
 });

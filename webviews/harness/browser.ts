@@ -95,13 +95,17 @@ export interface LiveDashboard extends Watched {
  * The dashboard page as VS Code would show it (same HTML and CSP, the bundle from dist/webviews),
  * its host a `DashboardSession` on `runDir`.
  */
-export async function openLiveDashboard(browser: Browser, runDir: string, opts: SessionOptions & { colorScheme?: 'light' | 'dark'; deferSession?: boolean } = {}): Promise<LiveDashboard> {
+export async function openLiveDashboard(browser: Browser, runDir: string, opts: SessionOptions & { colorScheme?: 'light' | 'dark'; deferSession?: boolean; loseEarlyMessages?: boolean } = {}): Promise<LiveDashboard> {
   const w = await watchedPage(browser, opts.colorScheme ? { colorScheme: opts.colorScheme } : {});
   const { page } = w;
   const sent: HostMessage[] = [];
-  let chain: Promise<unknown> = Promise.resolve();
+  // Like VS Code, messages posted while the page loads are held and handed over once it has.
+  let loaded!: () => void;
+  let chain: Promise<unknown> = new Promise<void>((r) => (loaded = r));
   const post = (m: HostMessage): void => {
     sent.push(m);
+    // A webview host that drops what was posted before the page said `ready` (tests the retry).
+    if (opts.loseEarlyMessages && !pageReady) return;
     // One at a time, in order, like VS Code's postMessage; as JSON text, which crosses the
     // DevTools protocol far faster than Playwright's value-by-value argument encoding.
     const json = JSON.stringify(m);
@@ -119,7 +123,7 @@ export async function openLiveDashboard(browser: Browser, runDir: string, opts: 
     pageReady = true;
     session?.onReady();
   });
-  // The session posts nothing before the page's `ready`, so it can start reading at once.
+  // The session may post the run before the page's `ready`: it is held until the page has loaded.
   if (!opts.deferSession) start();
   // A string, not a function: tsx's transform would add helpers the page does not have.
   await page.addInitScript({
@@ -147,6 +151,7 @@ export async function openLiveDashboard(browser: Browser, runDir: string, opts: 
   const html = webviewHtml({ cspSource: 'file:', nonce: n, scriptUri: pathToFileURL(path.join(WEBVIEWS_DIST, 'dashboard.js')).href, styleUri: pathToFileURL(path.join(WEBVIEWS_DIST, 'dashboard.css')).href, title: 'dashboard' });
   fs.writeFileSync(path.join(dir, 'index.html'), html);
   await page.goto(pathToFileURL(path.join(dir, 'index.html')).href);
+  loaded();
   return {
     ...w,
     sent,

@@ -1,8 +1,9 @@
 /**
  * The host side of one dashboard, free of `vscode` so that tests and benchmarks drive it in plain
  * Node: it polls the run folder (the run store is the contract; no sidecar needed), keeps the
- * full-resolution model, answers the webview's `ready` with the whole run and then sends
- * coalesced, downsampled `update`s, at most one per `minIntervalMs` (100 ms: ≤ 10 a second).
+ * full-resolution model, sends the whole run (as soon as it is read while the webview first
+ * loads; else in answer to its `ready`) and then coalesced, downsampled `update`s, at most one
+ * per `minIntervalMs` (100 ms: ≤ 10 a second).
  *
  * Polling rather than file watching: the store writes by rename (status, summary, ρ) and by
  * append (metrics), which watchers report unevenly across platforms and network drives; a stat
@@ -11,7 +12,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CompareRun, CurveRef, HostMessage, RunView } from '../../../webviews/src/contract';
+import type { CompareRun, CurveRef, HostMessage } from '../../../webviews/src/contract';
 import { DEFAULT_MAX_POINTS, RunAccumulator } from '../../../webviews/src/data/runAccumulator';
 import { readAllCurves, RunReader } from '../../../sidecar/src/runs/reader';
 import { silentLogger, type Logger } from '../util/log';
@@ -62,8 +63,14 @@ export class DashboardSession {
   private backlog = true;
   /** `ready` arrived during a backlog: send the whole run when it is read. */
   private snapshotDue = false;
-  /** The whole run, downsampled before `ready` came; dropped when anything changes. */
-  private prepared: RunView | undefined;
+  /**
+   * The whole run was posted while the webview first loaded, before its `ready`: VS Code holds a
+   * loading webview's messages and hands them over once its page (and so our listener) has
+   * loaded, so the run arrives right after `ready` instead of a round trip later (~0.2–0.3 s for
+   * the 1 MB of a long run in code-server). That first `ready` then needs no second copy; a page
+   * that got nothing says `ready` again (webviews/src/common/host.ts) and gets the run.
+   */
+  private postedEarly = false;
   private readyOnce = false;
   /** The last read error said (the same one is not said again at every retry). */
   private lastError: string | undefined;
@@ -90,19 +97,13 @@ export class DashboardSession {
     this.ready = true;
     this.readyOnce = true;
     this.throttle.dispose();
-    if (this.backlog) this.snapshotDue = true;
-    else this.post({ type: 'run', run: this.takeSnapshot() });
+    if (this.postedEarly) {
+      // It has the run (or will say `ready` again): only what changed since then is due.
+      this.postedEarly = false;
+      this.throttle.schedule();
+    } else if (this.backlog) this.snapshotDue = true;
+    else this.post({ type: 'run', run: this.acc.snapshot() });
     this.ensurePolling();
-  }
-
-  /**
-   * The whole run for the webview: the one prepared while the webview was loading when nothing
-   * changed since (downsampling a long run takes ~0.1 s, which then is not spent after `ready`).
-   */
-  private takeSnapshot(): RunView {
-    const run = this.prepared ?? this.acc.snapshot();
-    this.prepared = undefined;
-    return run;
   }
 
   /** The webview went away (hidden without retained context, or reloading); wait for `ready`. */
@@ -121,9 +122,10 @@ export class DashboardSession {
       more = changes.more;
       for (const p of changes.problems) this.log.warn(`dashboard: ${p}`);
       changed = this.acc.apply(changes);
-      if (changed) this.prepared = undefined;
-      // A replaced metrics file: updates only add or replace series, so send the whole run again.
+      // A replaced metrics file: updates only add or replace series, so send the whole run again
+      // (now, or in answer to the `ready` still to come).
       if (changes.reset && this.ready) this.snapshotDue = true;
+      if (changes.reset && !this.ready) this.postedEarly = false;
     } catch (e) {
       // Said once per distinct error, and read again a little later: a read that failed (a file
       // replaced under the reader, a network drive's hiccup) must not end a live dashboard.
@@ -142,11 +144,13 @@ export class DashboardSession {
     this.backlog = more;
     if (this.ready && !more && this.snapshotDue) {
       this.snapshotDue = false;
-      this.post({ type: 'run', run: this.takeSnapshot() });
-    } else if (!this.ready && !this.readyOnce && !more && changed) {
-      // Read while the webview first loads: prepare what `ready` will send. (Not while it is
-      // hidden later: a live run would be downsampled again at every poll for nobody.)
-      this.prepared = this.acc.snapshot();
+      this.post({ type: 'run', run: this.acc.snapshot() });
+    } else if (!this.ready && !this.readyOnce && !more && changed && !this.postedEarly) {
+      // Read while the webview first loads: send it now, once (see `postedEarly`); what changes
+      // before `ready` follows as an update. (Not while it is hidden later: a hidden webview
+      // without retained context has no page to take it.)
+      this.post({ type: 'run', run: this.acc.snapshot() });
+      this.postedEarly = true;
     } else if (changed && this.ready && !more && !this.snapshotDue) this.throttle.schedule();
     this.ensurePolling(more ? 0 : this.pollMs);
   }

@@ -30,19 +30,20 @@ describe('Throttle', () => {
 });
 
 describe('DashboardSession', () => {
-  it('sends nothing before ready, the whole run on ready, then only what changed', () => {
+  it('sends the whole run while the webview loads, not again on its ready, then only what changed', () => {
     const dir = tempRun();
     appendRows(dir, [row('aft', 0, 100)]);
     const t = new FakeTimers();
     const sent: HostMessage[] = [];
     const s = new DashboardSession(dir, (m) => sent.push(m), { timers: t, pollMs: 250, minIntervalMs: 100 });
     t.advance(1000);
-    assert.equal(sent.length, 0);
-    s.onReady();
+    assert.deepEqual(sent.map((m) => m.type), ['run'], 'posted once while the page loads, not at every poll');
     const first = sent[0] as RunMessage;
-    assert.equal(first.type, 'run');
     assert.equal(first.run.location, dir);
     assert.equal(first.run.series[0].rows, 1);
+    s.onReady();
+    t.advance(300);
+    assert.deepEqual(sent.map((m) => m.type), ['run'], 'the page has it: no second copy');
 
     appendRows(dir, [row('aft', 0, 200), row('kd', 0, 100)]);
     t.advance(300);
@@ -53,25 +54,62 @@ describe('DashboardSession', () => {
     s.dispose();
   });
 
-  it('the run sent on ready has every row read before it, prepared or not', () => {
+  it('rows read after the early run reach the webview as an update once it is ready', () => {
     const dir = tempRun();
     appendRows(dir, [row('aft', 0, 100)]);
     const t = new FakeTimers();
     const sent: HostMessage[] = [];
     const s = new DashboardSession(dir, (m) => sent.push(m), { timers: t, pollMs: 250, minIntervalMs: 100 });
-    // Rows that arrive while the webview loads replace the snapshot prepared before them.
+    t.advance(0);
     appendRows(dir, [row('aft', 0, 200), row('kd', 0, 100)]);
     t.advance(300);
-    assert.equal(sent.length, 0);
+    assert.deepEqual(sent.map((m) => m.type), ['run'], 'nothing more before ready');
     s.onReady();
-    assert.deepEqual((sent[0] as RunMessage).run.series.map((x) => [x.id, x.rows]).sort(), [['aft/0/final/1', 2], ['kd/0/final/1', 1]]);
+    t.advance(0);
+    const u = sent.at(-1) as UpdateMessage;
+    assert.equal(u.type, 'update');
+    assert.deepEqual(u.series!.map((x) => [x.id, x.rows]).sort(), [['aft/0/final/1', 2], ['kd/0/final/1', 1]]);
     // After a reload (hidden, then ready again) the whole run is sent again, with what came meanwhile.
     s.onHidden();
     appendRows(dir, [row('aft', 0, 300)]);
     t.advance(300);
     s.onReady();
     const again = sent.filter((m) => m.type === 'run').at(-1) as RunMessage;
+    assert.equal(sent.filter((m) => m.type === 'run').length, 2);
     assert.deepEqual(again.run.series.map((x) => [x.id, x.rows]).sort(), [['aft/0/final/1', 3], ['kd/0/final/1', 1]]);
+    s.dispose();
+  });
+
+  it('a page that got nothing says ready again and gets the whole run', () => {
+    const dir = tempRun();
+    appendRows(dir, [row('aft', 0, 100)]);
+    const t = new FakeTimers();
+    const sent: HostMessage[] = [];
+    const s = new DashboardSession(dir, (m) => sent.push(m), { timers: t, pollMs: 250, minIntervalMs: 100 });
+    t.advance(0);
+    s.onReady(); // the early run was lost on the way
+    t.advance(2000);
+    s.onReady(); // webviews/src/common/host.ts: no data 2 s after ready
+    assert.deepEqual(sent.map((m) => m.type), ['run', 'run']);
+    assert.equal((sent[1] as RunMessage).run.series[0].rows, 1);
+    s.dispose();
+  });
+
+  it('a metrics file replaced after the early run is sent whole on ready', () => {
+    const dir = tempRun();
+    appendRows(dir, [row('aft', 0, 100), row('aft', 0, 200)]);
+    const t = new FakeTimers();
+    const sent: HostMessage[] = [];
+    const s = new DashboardSession(dir, (m) => sent.push(m), { timers: t, pollMs: 250, minIntervalMs: 100 });
+    t.advance(0);
+    fs.writeFileSync(path.join(dir, 'metrics.jsonl'), '');
+    appendRows(dir, [row('kd', 0, 100)]);
+    t.advance(300);
+    s.onReady();
+    t.advance(300);
+    const runs = sent.filter((m): m is RunMessage => m.type === 'run');
+    assert.equal(runs.length, 2, sent.map((m) => m.type).join(', '));
+    assert.deepEqual(runs[1].run.series.map((x) => [x.id, x.rows]), [['kd/0/final/1', 1]]);
     s.dispose();
   });
 

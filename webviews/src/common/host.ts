@@ -28,16 +28,31 @@ export interface Host {
 }
 
 
+/**
+ * How long a page waits for its data after `ready` before saying `ready` again. The host may
+ * post the data while the page loads (extension/src/dashboard/session.ts) and then not answer
+ * the first `ready`; should that early message be lost, the page asks again. A host still
+ * reading a long run answers every `ready` with one copy, once read.
+ */
+export const READY_AGAIN_MS = 2000;
+
 function vscodeHost(api: VsCodeApi, view: 'dashboard' | 'compare'): Host {
   const post = (m: WebviewMessage): void => api.postMessage(m);
   return {
     mode: 'vscode',
     start(onMessage) {
+      let gotData = false;
       window.addEventListener('message', (e: MessageEvent<unknown>) => {
-        if (isHostMessage(e.data)) onMessage(e.data);
+        if (!isHostMessage(e.data)) return;
+        if (e.data.type === 'run' || e.data.type === 'compare') gotData = true;
+        onMessage(e.data);
       });
       post({ type: 'ready', view });
       markTime('readyAt');
+      const again = setInterval(() => {
+        if (gotData) clearInterval(again);
+        else post({ type: 'ready', view });
+      }, READY_AGAIN_MS);
     },
     getState: <T>() => (api.getState() ?? undefined) as T | undefined,
     setState: (s) => api.setState(s),
