@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { DashboardSession, type SessionOptions } from '../../extension/src/dashboard/session';
-import { nonce, webviewHtml } from '../../extension/src/dashboard/html';
+import { nonce, readBundle, webviewHtml } from '../../extension/src/dashboard/html';
 import type { HostMessage } from '../src/contract';
 
 export const CHROMIUM = process.env.AFT_E2E_CHROMIUM ?? '/usr/bin/chromium';
@@ -148,7 +148,7 @@ export async function openLiveDashboard(browser: Browser, runDir: string, opts: 
   });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-webview-'));
   const n = nonce();
-  const html = webviewHtml({ cspSource: 'file:', nonce: n, scriptUri: pathToFileURL(path.join(WEBVIEWS_DIST, 'dashboard.js')).href, styleUri: pathToFileURL(path.join(WEBVIEWS_DIST, 'dashboard.css')).href, title: 'dashboard' });
+  const html = webviewHtml({ cspSource: 'file:', nonce: n, bundle: readBundle(WEBVIEWS_DIST, 'dashboard'), title: 'dashboard' });
   fs.writeFileSync(path.join(dir, 'index.html'), html);
   await page.goto(pathToFileURL(path.join(dir, 'index.html')).href);
   loaded();

@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { silentLogger, type Logger } from '../util/log';
-import { webviewOptions, wirePanel } from './panel';
+import { WEBVIEW_OPTIONS, wirePanel } from './panel';
 import { CompareSession } from './session';
 
 export const COMPARE_VIEW_TYPE = 'aft.compare';
@@ -19,7 +19,7 @@ export class ComparePanel {
       existing.panel.reveal();
       return existing;
     }
-    const panel = vscode.window.createWebviewPanel(COMPARE_VIEW_TYPE, 'AFT: Compare Runs', column, webviewOptions(context));
+    const panel = vscode.window.createWebviewPanel(COMPARE_VIEW_TYPE, 'AFT: Compare Runs', column, WEBVIEW_OPTIONS);
     return new ComparePanel(context, panel, dirs, log, attempt);
   }
 

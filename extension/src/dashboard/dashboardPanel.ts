@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { silentLogger, type Logger } from '../util/log';
-import { webviewOptions, wirePanel } from './panel';
+import { WEBVIEW_OPTIONS, wirePanel } from './panel';
 import { DashboardSession } from './session';
 
 export const DASHBOARD_VIEW_TYPE = 'aft.dashboard';
@@ -21,7 +21,7 @@ export class DashboardPanel {
       existing.panel.reveal();
       return existing;
     }
-    const panel = vscode.window.createWebviewPanel(DASHBOARD_VIEW_TYPE, path.basename(dir), column, webviewOptions(context));
+    const panel = vscode.window.createWebviewPanel(DASHBOARD_VIEW_TYPE, path.basename(dir), column, WEBVIEW_OPTIONS);
     return new DashboardPanel(context, panel, dir, log, attempt);
   }
 

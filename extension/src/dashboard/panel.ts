@@ -1,6 +1,6 @@
 /**
- * What the dashboard and comparison panels share: the webview options (scripts on, local
- * resources limited to dist/webviews), the page, and the handling of the webview's messages
+ * What the dashboard and comparison panels share: the webview options (scripts on, no local
+ * resources at all: the page carries its bundle inline, html.ts), the page, and the handling of the webview's messages
  * (validated at this edge: `ready` starts the data, `export` saves a file, `exportCurves` saves
  * curves as CSV from the host's full-resolution data).
  */
@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import { parseWebviewMessage, type CurveRef, type HostMessage } from '../../../webviews/src/contract';
 import type { Logger } from '../util/log';
 import { saveExport } from './exportFile';
-import { nonce, webviewHtml } from './html';
+import { nonce, readBundle, webviewHtml } from './html';
 import { READY_WAITS_MS, ReadyWatchdog } from './readyWatchdog';
 
 export interface DataSession {
@@ -19,16 +19,15 @@ export interface DataSession {
   curvesCsv?(refs: readonly CurveRef[]): string;
 }
 
+/** Where the webview bundles are (read by the extension host and inlined into the page). */
 export function webviewRoot(context: vscode.ExtensionContext): vscode.Uri {
   return vscode.Uri.joinPath(context.extensionUri, 'dist', 'webviews');
 }
 
 /** Options for `createWebviewPanel` (the panel options can be set only there). */
-export function webviewOptions(context: vscode.ExtensionContext): vscode.WebviewPanelOptions & vscode.WebviewOptions {
-  // Not retained when hidden: a hidden dashboard costs no memory, and on showing again the
-  // webview sends `ready` and gets the whole run (its UI state comes back from setState).
-  return { enableScripts: true, localResourceRoots: [webviewRoot(context)], retainContextWhenHidden: false, enableFindWidget: true };
-}
+// Not retained when hidden: a hidden dashboard costs no memory, and on showing again the webview
+// sends `ready` and gets the whole run (its UI state comes back from setState).
+export const WEBVIEW_OPTIONS: vscode.WebviewPanelOptions & vscode.WebviewOptions = { enableScripts: true, localResourceRoots: [], retainContextWhenHidden: false, enableFindWidget: true };
 
 /** Sets up a panel's page and message flow around a data session; returns a disposable. */
 export function wirePanel(
@@ -52,13 +51,12 @@ export function wirePanel(
 ): vscode.Disposable {
   const root = webviewRoot(context);
   // Set again here for panels VS Code revived after a reload (created without our options).
-  panel.webview.options = { enableScripts: true, localResourceRoots: [root] };
+  panel.webview.options = { enableScripts: true, localResourceRoots: [] };
   panel.title = title;
   panel.webview.html = webviewHtml({
     cspSource: panel.webview.cspSource,
     nonce: nonce(),
-    scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(root, `${app}.js`)).toString(),
-    styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(root, `${app}.css`)).toString(),
+    bundle: readBundle(root.fsPath, app),
     title,
   });
   const watchdog = new ReadyWatchdog(

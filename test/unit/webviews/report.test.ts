@@ -1,9 +1,12 @@
 /** The HTML report's escaping: run content stays inside its JSON block; the CSP names the code. */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { escapeHtml, inlineSafe, jsonForScript, reportPage } from '../../../sidecar/src/report/html';
-import { contentSecurityPolicy, webviewHtml } from '../../../extension/src/dashboard/html';
+import { contentSecurityPolicy, readBundle, webviewHtml } from '../../../extension/src/dashboard/html';
 
 describe('jsonForScript', () => {
   const nasty = ['</script><script>alert(1)</script>', '<!-- x', ']]>', 'a & b', '\u2028\u2029', 'ρ β · 😀'];
@@ -44,7 +47,22 @@ describe('webview page', () => {
     const csp = contentSecurityPolicy('vscode-webview://abc', 'N0nce');
     assert.match(csp, /script-src 'nonce-N0nce'(;|$)/);
     assert.ok(!/unsafe-eval|unsafe-inline|https?:/.test(csp));
-    const html = webviewHtml({ cspSource: 'vscode-webview://abc', nonce: 'N0nce', scriptUri: 'x.js"><script>', styleUri: 's.css', title: 't' });
-    assert.equal(html.match(/<script/g)?.length, 1, 'a quote in a URI cannot open another element');
+    const html = webviewHtml({ cspSource: 'vscode-webview://abc', nonce: 'N0nce', bundle: { js: 'start()', css: 'body{}' }, title: 't"><script>x()</script>' });
+    assert.equal(html.match(/<script/g)?.length, 1, 'a quote in the title cannot open another element');
+    assert.match(html, /<script nonce="N0nce">start\(\)<\/script>/);
+    assert.match(html, /<style nonce="N0nce">body\{\}<\/style>/);
+  });
+
+  it('inlines the real bundles, closed only where they end', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-bundle-'));
+    fs.writeFileSync(path.join(dir, 'dashboard.js'), 'const s = "</script><img src=x onerror=alert(1)>";');
+    fs.writeFileSync(path.join(dir, 'dashboard.css'), 'a::after{content:"</style>"}');
+    const html = webviewHtml({ cspSource: 'c', nonce: 'N', bundle: readBundle(dir, 'dashboard'), title: 't' });
+    assert.equal(html.match(/<\/script>/g)?.length, 1);
+    assert.equal(html.match(/<\/style>/g)?.length, 1);
+    // A rebuild while the extension runs is picked up.
+    fs.writeFileSync(path.join(dir, 'dashboard.js'), 'rebuilt()');
+    fs.utimesSync(path.join(dir, 'dashboard.js'), new Date(), new Date(Date.now() + 5000));
+    assert.match(webviewHtml({ cspSource: 'c', nonce: 'N', bundle: readBundle(dir, 'dashboard'), title: 't' }), /rebuilt\(\)/);
   });
 });
