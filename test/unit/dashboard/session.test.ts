@@ -29,13 +29,19 @@ describe('Throttle', () => {
   });
 });
 
+/** A running run's folder with these rows and a session on it (polls every 250 ms, ≤ 10 updates a second). */
+function runningSession(rows: Parameters<typeof appendRows>[1]): { dir: string; t: FakeTimers; sent: HostMessage[]; s: DashboardSession } {
+  const dir = tempRun();
+  appendRows(dir, rows);
+  const t = new FakeTimers();
+  const sent: HostMessage[] = [];
+  const s = new DashboardSession(dir, (m) => sent.push(m), { timers: t, pollMs: 250, minIntervalMs: 100 });
+  return { dir, t, sent, s };
+}
+
 describe('DashboardSession', () => {
   it('sends the whole run while the webview loads, not again on its ready, then only what changed', () => {
-    const dir = tempRun();
-    appendRows(dir, [row('aft', 0, 100)]);
-    const t = new FakeTimers();
-    const sent: HostMessage[] = [];
-    const s = new DashboardSession(dir, (m) => sent.push(m), { timers: t, pollMs: 250, minIntervalMs: 100 });
+    const { dir, t, sent, s } = runningSession([row('aft', 0, 100)]);
     t.advance(1000);
     assert.deepEqual(sent.map((m) => m.type), ['run'], 'posted once while the page loads, not at every poll');
     const first = sent[0] as RunMessage;
@@ -55,11 +61,7 @@ describe('DashboardSession', () => {
   });
 
   it('rows read after the early run reach the webview as an update once it is ready', () => {
-    const dir = tempRun();
-    appendRows(dir, [row('aft', 0, 100)]);
-    const t = new FakeTimers();
-    const sent: HostMessage[] = [];
-    const s = new DashboardSession(dir, (m) => sent.push(m), { timers: t, pollMs: 250, minIntervalMs: 100 });
+    const { dir, t, sent, s } = runningSession([row('aft', 0, 100)]);
     t.advance(0);
     appendRows(dir, [row('aft', 0, 200), row('kd', 0, 100)]);
     t.advance(300);
@@ -81,11 +83,7 @@ describe('DashboardSession', () => {
   });
 
   it('a page that got nothing says ready again and gets the whole run', () => {
-    const dir = tempRun();
-    appendRows(dir, [row('aft', 0, 100)]);
-    const t = new FakeTimers();
-    const sent: HostMessage[] = [];
-    const s = new DashboardSession(dir, (m) => sent.push(m), { timers: t, pollMs: 250, minIntervalMs: 100 });
+    const { t, sent, s } = runningSession([row('aft', 0, 100)]);
     t.advance(0);
     s.onReady(); // the early run was lost on the way
     t.advance(2000);
@@ -96,11 +94,7 @@ describe('DashboardSession', () => {
   });
 
   it('a metrics file replaced after the early run is sent whole on ready', () => {
-    const dir = tempRun();
-    appendRows(dir, [row('aft', 0, 100), row('aft', 0, 200)]);
-    const t = new FakeTimers();
-    const sent: HostMessage[] = [];
-    const s = new DashboardSession(dir, (m) => sent.push(m), { timers: t, pollMs: 250, minIntervalMs: 100 });
+    const { dir, t, sent, s } = runningSession([row('aft', 0, 100), row('aft', 0, 200)]);
     t.advance(0);
     fs.writeFileSync(path.join(dir, 'metrics.jsonl'), '');
     appendRows(dir, [row('kd', 0, 100)]);
