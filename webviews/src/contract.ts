@@ -103,7 +103,11 @@ export type HostMessage = RunMessage | UpdateMessage | CompareMessage | ErrorMes
 
 // ---- webview → host ----
 
-/** Webview → host: listeners are installed; send the data. */
+/**
+ * Webview → host: listeners are installed; send the data. The dashboard's host may have posted
+ * the run already, while the page loaded, and then does not send it again; a page that has no
+ * data 2 s later says `ready` again (common/host.ts) and gets it.
+ */
 export interface ReadyMessage {
   type: 'ready';
   view: 'dashboard' | 'compare';
