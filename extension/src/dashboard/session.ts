@@ -125,7 +125,7 @@ export class DashboardSession {
       // A replaced metrics file: updates only add or replace series, so send the whole run again
       // (now, or in answer to the `ready` still to come).
       if (changes.reset && this.ready) this.snapshotDue = true;
-      if (changes.reset && !this.ready) this.postedEarly = false;
+      else if (changes.reset) this.postedEarly = false;
     } catch (e) {
       // Said once per distinct error, and read again a little later: a read that failed (a file
       // replaced under the reader, a network drive's hiccup) must not end a live dashboard.

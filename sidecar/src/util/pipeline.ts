@@ -22,23 +22,19 @@ export async function* pipelined<I, P, R>(items: readonly I[], stages: PipelineS
   const inFlight: { item: I; result: Promise<R> }[] = [];
   let next = 0;
   let preparing: Promise<P> | undefined = items.length ? stages.prepare(items[0]) : undefined;
-  try {
-    while (inFlight.length || next < items.length) {
-      while (next < items.length && inFlight.length < depth) {
-        const item = items[next];
-        const prepared = await preparing!;
-        const result = stages.run(prepared, item);
-        // Reported when awaited below; until then (or if the consumer stops) not unhandled.
-        result.catch(() => {});
-        inFlight.push({ item, result });
-        next++;
-        preparing = next < items.length ? stages.prepare(items[next]) : undefined;
-        preparing?.catch(() => {});
-      }
-      const head = inFlight.shift()!;
-      yield { item: head.item, result: await head.result };
+  while (inFlight.length || next < items.length) {
+    while (next < items.length && inFlight.length < depth) {
+      const item = items[next];
+      const prepared = await preparing!;
+      const result = stages.run(prepared, item);
+      // Reported when awaited below; until then (or if the consumer stops) not unhandled.
+      result.catch(() => {});
+      inFlight.push({ item, result });
+      next++;
+      preparing = next < items.length ? stages.prepare(items[next]) : undefined;
+      preparing?.catch(() => {});
     }
-  } finally {
-    inFlight.length = 0;
+    const head = inFlight.shift()!;
+    yield { item: head.item, result: await head.result };
   }
 }
