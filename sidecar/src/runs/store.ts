@@ -111,38 +111,36 @@ export class RunStore {
 
   /**
    * Writes metrics.cols, the binary columns of metrics.jsonl so far (readers load it instead of
-   * parsing the JSON). Atomic; a failure (a full disk) costs only speed, so it is logged, not thrown.
+   * parsing the JSON).
    */
   writeCurveCache(): void {
     this.lastCacheWrite = Date.now();
     const lines = this.curves.lines;
     if (this.curvesBroken || lines === this.cachedLines) return;
-    try {
-      writeFileAtomic(path.join(this.dir, CURVE_CACHE_FILE), this.curves.encode());
-      this.cachedLines = lines;
-    } catch (e) {
-      try {
-        this.appendLog(`could not write ${CURVE_CACHE_FILE} (dashboards read metrics.jsonl instead): ${(e as Error).message}`);
-      } catch {
-        // the disk is full: the log line is lost too
-      }
-    }
+    if (this.writeDerived(CURVE_CACHE_FILE, () => this.curves.encode(), 'dashboards read metrics.jsonl instead')) this.cachedLines = lines;
+  }
+
+  /** Writes metrics.view.json, every curve downsampled as a dashboard shows it (a finished run's dashboard opens from it). */
+  private writeCurveViews(): void {
+    if (this.curvesBroken || this.curves.lines === 0) return;
+    this.writeDerived(CURVE_VIEW_FILE, () => encodeCurveViews(this.curves.curves, this.curves.cover()), 'dashboards downsample metrics instead');
   }
 
   /**
-   * Writes metrics.view.json, every curve downsampled as a dashboard shows it (a finished run's
-   * dashboard opens from it). Atomic; like metrics.cols, a failure costs only speed.
+   * Writes a file derived from metrics.jsonl, atomically. A failure (a full disk) costs readers
+   * only speed (`instead` says what they do), so it is logged, not thrown; returns whether it was written.
    */
-  private writeCurveViews(): void {
-    if (this.curvesBroken || this.curves.lines === 0) return;
+  private writeDerived(name: string, encode: () => string | Uint8Array, instead: string): boolean {
     try {
-      writeFileAtomic(path.join(this.dir, CURVE_VIEW_FILE), encodeCurveViews(this.curves.curves, this.curves.cover()));
+      writeFileAtomic(path.join(this.dir, name), encode());
+      return true;
     } catch (e) {
       try {
-        this.appendLog(`could not write ${CURVE_VIEW_FILE} (dashboards downsample metrics instead): ${(e as Error).message}`);
+        this.appendLog(`could not write ${name} (${instead}): ${(e as Error).message}`);
       } catch {
         // the disk is full: the log line is lost too
       }
+      return false;
     }
   }
 

@@ -14,7 +14,7 @@ import { CURVE_CACHE_FILE, CurveColumns, decodeCurveCache, encodeCurveCache } fr
 import { RunReader } from '../../../sidecar/src/runs/reader';
 import { RunStore } from '../../../sidecar/src/runs/store';
 import { RunAccumulator } from '../../../webviews/src/data/runAccumulator';
-import { appendRows, row } from './helpers';
+import { appendRows, readRunToEnd, row } from './helpers';
 
 const ws = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'aft-cols-'));
 
@@ -34,18 +34,7 @@ function writeRun(store: RunStore, steps: number): void {
 
 /** Everything the dashboard gets from the run folder, read to the end. */
 function readAll(dir: string): { view: unknown; problems: string[]; fromCache: boolean } {
-  const reader = new RunReader(dir, { budgetMs: 1e9 });
-  const acc = new RunAccumulator('r', dir, 50);
-  const problems: string[] = [];
-  let fromCache = false;
-  for (let more = true; more; ) {
-    const c = reader.poll();
-    fromCache ||= c.series !== undefined;
-    problems.push(...c.problems);
-    acc.apply(c);
-    more = c.more;
-  }
-  const { series } = acc.snapshot();
+  const { series, problems, fromCache } = readRunToEnd(dir, 50);
   return { view: series, problems, fromCache };
 }
 

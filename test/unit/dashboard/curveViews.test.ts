@@ -18,7 +18,7 @@ import { RunReader } from '../../../sidecar/src/runs/reader';
 import { RunStore } from '../../../sidecar/src/runs/store';
 import { RunAccumulator } from '../../../webviews/src/data/runAccumulator';
 import { DashboardSession } from '../../../extension/src/dashboard/session';
-import { FakeTimers, row } from './helpers';
+import { FakeTimers, readRunToEnd, row } from './helpers';
 
 const ws = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'aft-views-'));
 
@@ -40,18 +40,8 @@ function finishedRun(steps: number): string {
 
 /** What a dashboard of `maxPoints` gets from the folder, read to the end, and whether it came from the views (`viewPoints` null: never). */
 function read(dir: string, maxPoints: number, viewPoints: number | null = maxPoints): { series: unknown; problems: string[]; fromViews: boolean } {
-  const reader = new RunReader(dir, { budgetMs: 1e9, ...(viewPoints !== null ? { viewPoints } : {}) });
-  const acc = new RunAccumulator('r', dir, maxPoints);
-  const problems: string[] = [];
-  let fromViews = false;
-  for (let more = true; more; ) {
-    const c = reader.poll();
-    fromViews ||= c.views !== undefined;
-    problems.push(...c.problems);
-    acc.apply(c);
-    more = c.more;
-  }
-  return { series: acc.snapshot().series, problems, fromViews };
+  const { series, problems, fromViews } = readRunToEnd(dir, maxPoints, viewPoints ?? undefined);
+  return { series, problems, fromViews };
 }
 
 describe('metrics view file (metrics.view.json)', () => {

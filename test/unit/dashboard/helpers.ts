@@ -3,6 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Timers } from '../../../extension/src/dashboard/throttle';
+import { RunReader } from '../../../sidecar/src/runs/reader';
+import { RunAccumulator } from '../../../webviews/src/data/runAccumulator';
 
 export function tempRun(state: 'running' | 'completed' = 'running', pid = process.pid): string {
   const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'aft-dash-')), 'demo-20260101-000000-abcd');
@@ -60,4 +62,24 @@ export class FakeTimers implements Timers {
   get count(): number {
     return this.pending.size;
   }
+}
+
+/**
+ * What a dashboard of `maxPoints` per curve gets from a run folder, read to the end: the series it
+ * would show, the problems said, and whether it started from metrics.cols or metrics.view.json
+ * (asked for with `viewPoints`).
+ */
+export function readRunToEnd(dir: string, maxPoints: number, viewPoints?: number): { series: unknown; problems: string[]; fromCache: boolean; fromViews: boolean } {
+  const reader = new RunReader(dir, { budgetMs: 1e9, ...(viewPoints !== undefined ? { viewPoints } : {}) });
+  const acc = new RunAccumulator('r', dir, maxPoints);
+  const out = { problems: [] as string[], fromCache: false, fromViews: false };
+  for (let more = true; more; ) {
+    const c = reader.poll();
+    out.fromCache ||= c.series !== undefined;
+    out.fromViews ||= c.views !== undefined;
+    out.problems.push(...c.problems);
+    acc.apply(c);
+    more = c.more;
+  }
+  return { ...out, series: acc.snapshot().series };
 }

@@ -34,7 +34,7 @@ export interface Host {
  * the first `ready`; should that early message be lost, the page asks again. A host still
  * reading a long run answers every `ready` with one copy, once read.
  */
-export const READY_AGAIN_MS = 2000;
+const READY_AGAIN_MS = 2000;
 
 function vscodeHost(api: VsCodeApi, view: 'dashboard' | 'compare'): Host {
   const post = (m: WebviewMessage): void => api.postMessage(m);

@@ -93,13 +93,11 @@ export class DashboardApp {
       };
       const run = this.run;
       // Every width is read before anything is written: one layout per render, not one per chart.
-      timed('measure', () => {
-        this.curves.measure();
-        this.heatmap.measure();
-      });
+      let widths = { curves: 0, heatmap: 0 };
+      timed('measure', () => (widths = { curves: this.curves.chartWidth(), heatmap: this.heatmap.width() }));
       timed('header', () => this.renderHeader(run));
-      timed('curves', () => this.curves.render(run));
-      timed('heatmap', () => this.heatmap.render(run));
+      timed('curves', () => this.curves.render(run, widths.curves));
+      timed('heatmap', () => this.heatmap.render(run, widths.heatmap));
       timed('results', () => this.results.render(run));
       // Read by the tests and benchmarks: how many renders, how long the last one took, and where.
       document.body.dataset.rendered = String(Number(document.body.dataset.rendered ?? 0) + 1);

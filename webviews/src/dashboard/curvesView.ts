@@ -64,7 +64,6 @@ export class CurvesView {
   private readonly grid = h('div', { class: 'chart-grid' });
   private readonly charts = new Map<MetricName | 'rho', Chart>();
   private run: RunView | undefined;
-  private measured: number | undefined;
   private readonly resize = new ResizeObserver(() => this.fit());
 
   constructor(
@@ -87,21 +86,17 @@ export class CurvesView {
     if (this.run) this.render(this.run);
   }
 
-  /** Reads the charts' width now, before the dashboard's render changes the page. */
-  measure(): void {
-    this.measured = this.chartWidth();
-  }
-
-  /** Draws the run; cheap when only data changed. */
-  render(run: RunView): void {
+  /**
+   * Draws the run; cheap when only data changed. `width`: the charts' width, read by the caller
+   * before its render changes the page (reading it after forces a layout of the page).
+   */
+  render(run: RunView, width = this.chartWidth()): void {
     const controlsChanged = !this.run || methodsOf(this.run).join() !== methodsOf(run).join() || seedsOf(this.run).join() !== seedsOf(run).join() || hasTune(this.run) !== hasTune(run);
     this.run = run;
     if (controlsChanged) this.renderControls(run);
     const metrics: (MetricName | 'rho')[] = [...METRICS, ...(run.series.some((s) => Object.keys(s.curves).some((k) => k.startsWith('rho:'))) ? (['rho'] as const) : [])];
-    // Measured once, before this render changes the page (`measure`): measuring after each new
-    // chart forced a layout of the page per chart (a third of the first render's time).
-    const width = this.measured ?? this.chartWidth();
-    this.measured = undefined;
+    // One width for every chart: measuring after each new chart forced a layout of the page per
+    // chart (a third of the first render's time).
     for (const m of metrics) this.renderChart(m, run, width);
     if (!run.series.length && !this.grid.querySelector('.empty')) this.grid.append(h('p', { class: 'empty' }, 'No metrics yet: points appear at every evaluation (metrics.jsonl).'));
     if (run.series.length) this.grid.querySelector('.empty')?.remove();
@@ -213,7 +208,7 @@ export class CurvesView {
     chart.plot = new uPlot(opts, aligned, chart.card.body);
   }
 
-  private chartWidth(): number {
+  chartWidth(): number {
     const w = this.grid.clientWidth || document.body.clientWidth || 800;
     return Math.max(280, w >= 900 ? Math.floor(w / 2) - 32 : w - 24);
   }

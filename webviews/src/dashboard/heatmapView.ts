@@ -63,7 +63,6 @@ export class HeatmapView {
   private shown: Shown | undefined;
   private layout: HeatmapLayout | undefined;
   private lastWidth = 0;
-  private measured: number | undefined;
   private controlsKey = '';
   private drawKey = '';
   private lastRho: readonly RhoSnapshot[] | undefined;
@@ -100,22 +99,10 @@ export class HeatmapView {
   }
 
   /**
-   * Reads the width now, before the dashboard's render changes the page: a read after the
-   * changes forces a layout of the whole page (at every live update, ten a second).
+   * `width`: the heatmap's width, read by the caller before its render changes the page: a read
+   * after the changes forces a layout of the whole page (at every live update, ten a second).
    */
-  measure(): void {
-    this.measured = this.width();
-  }
-
-  render(run: RunView): void {
-    try {
-      this.renderRun(run);
-    } finally {
-      this.measured = undefined;
-    }
-  }
-
-  private renderRun(run: RunView): void {
+  render(run: RunView, width = this.width()): void {
     this.run = run;
     if (run.rho !== this.lastRho) {
       this.lastRho = run.rho;
@@ -129,13 +116,13 @@ export class HeatmapView {
     }
     const shown = (this.ui.choice !== undefined ? choices.get(this.ui.choice) : undefined) ?? choices.values().next().value;
     // Metrics updates arrive ten times a second; redraw only when the ρ shown or the view changed.
-    const drawKey = `${shown?.label ?? ''}|${this.ui.sort}|${this.measured ?? this.width()}`;
+    const drawKey = `${shown?.label ?? ''}|${this.ui.sort}|${width}`;
     if (shown && this.shown && shown.snapshot.values === this.shown.snapshot.values && drawKey === this.drawKey) return;
     this.shown = shown;
     this.drawKey = drawKey;
     this.empty.hidden = this.shown !== undefined;
     this.card.root.hidden = this.shown === undefined;
-    this.draw();
+    this.draw(width);
   }
 
   private setUi(patch: Partial<HeatmapUi>): void {
@@ -154,12 +141,12 @@ export class HeatmapView {
     );
   }
 
-  private width(): number {
+  width(): number {
     return Math.max(200, (this.root.clientWidth || document.body.clientWidth || 800) - 2 * HEATMAP_PAD - 24);
   }
 
   /** Draws the grids straight onto the canvas (the hot path for large ρ). */
-  private draw(): void {
+  private draw(width = this.width()): void {
     const shown = this.shown;
     clear(this.histograms);
     if (!shown) {
@@ -168,7 +155,6 @@ export class HeatmapView {
     }
     const t0 = performance.now();
     const { segments, values } = shown.snapshot;
-    const width = this.measured ?? this.width();
     this.lastWidth = width;
     const layout = layoutHeatmap(segments, values, { width, sortByValue: this.ui.sort, maxCell: 18 });
     this.layout = layout;
