@@ -12,6 +12,9 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { chromiumAvailable, launch, openLiveDashboard, rendered, ROOT } from '../../webviews/harness/browser';
+import { syntheticRun } from '../../webviews/bench/synthetic';
+import { DEFAULT_MAX_POINTS } from '../../sidecar/src/runs/curveViews';
+import type { HostMessage, RunMessage } from '../../webviews/src/contract';
 
 const fixture = path.join(ROOT, 'test', 'fixtures', 'runs', 'mnist-demo-20261127-083207-s1o1');
 const shots = path.join(ROOT, 'test-results', 'report');
@@ -93,6 +96,51 @@ describe('live dashboard in headless Chromium', { skip: chromiumAvailable() ? fa
       const runs = live.sent.filter((m) => m.type === 'run');
       assert.equal(runs.length, 2, 'the early run (lost), then the one the second ready asked for');
       assert.equal(await live.page.$$eval('#chart-bars [data-bar]', (els) => els.length), 3);
+      assert.deepEqual(live.problems, []);
+    } finally {
+      await live.close();
+    }
+  });
+
+  it('is sent about one point per pixel of its charts: again, finer, when they are wider than what came first, or grow', async () => {
+    const dir = syntheticRun({ steps: 3000, methods: ['stl', 'aft'], seeds: [0] });
+    // Remembered from a narrower dashboard: 200 points per curve.
+    const live = await openLiveDashboard(browser, dir, { maxPoints: 200, width: 1280 });
+    const points = (m: HostMessage): number => Math.max(...(m as RunMessage).run.series.map((x) => x.curves.loss.step.length));
+    try {
+      await rendered(live.page, 2, 10_000);
+      const ready = live.received.find((m) => m.type === 'ready');
+      assert.ok(ready?.type === 'ready' && ready.chartPoints !== undefined, 'ready says what the charts draw');
+      const chartWidth = await live.page.$eval('#chart-loss .uplot', (el) => (el as HTMLElement).getBoundingClientRect().width);
+      // Measured before the page had content (and so a scroll bar): about the width, not exactly.
+      assert.ok(Math.abs(ready.chartPoints / chartWidth - 1) < 0.05, `${ready.chartPoints} points for charts ${chartWidth} px wide`);
+      assert.deepEqual(live.sent.filter((m) => m.type === 'run').map(points), [200, ready.chartPoints]);
+
+      // Twice as wide: the page asks again and gets the run finer.
+      await live.page.setViewportSize({ width: 2560, height: 900 });
+      await rendered(live.page, 3, 10_000);
+      const grown = live.received.filter((m) => m.type === 'chartPoints');
+      assert.equal(grown.length, 1, JSON.stringify(live.received));
+      assert.ok(grown[0].type === 'chartPoints' && grown[0].points > ready.chartPoints * 1.25);
+      assert.deepEqual(live.sent.filter((m) => m.type === 'run').map(points), [200, ready.chartPoints, Math.min(grown[0].points, DEFAULT_MAX_POINTS)]);
+      assert.deepEqual(live.problems, []);
+    } finally {
+      await live.close();
+      fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+    }
+  });
+
+  it('smooths the curves from its drop-down, and keeps the choice', async () => {
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'aft-smooth-')), path.basename(fixture));
+    fs.cpSync(fixture, dir, { recursive: true });
+    const live = await openLiveDashboard(browser, dir);
+    try {
+      await rendered(live.page, 1, 10_000);
+      const before = await live.page.$eval('#chart-loss canvas', (c) => (c as HTMLCanvasElement).toDataURL());
+      await live.page.selectOption('select[aria-label^="Smoothing"]', '0.9');
+      // The curves are drawn again, smoothed.
+      await live.page.waitForFunction((was) => (document.querySelector('#chart-loss canvas') as HTMLCanvasElement).toDataURL() !== was, before, { timeout: 10_000 });
+      assert.equal(await live.page.evaluate(() => (window as unknown as { __aftState: { curves: { smoothing: number } } }).__aftState.curves.smoothing), 0.9);
       assert.deepEqual(live.problems, []);
     } finally {
       await live.close();

@@ -5,6 +5,12 @@ import * as path from 'node:path';
 import { CURVE_CACHE_FILE, CurveCacheBuilder } from '../../sidecar/src/runs/curves';
 import { CURVE_VIEW_FILE, encodeCurveViews } from '../../sidecar/src/runs/curveViews';
 
+/** Deterministic noise in [0, 1) for a step of one series. */
+function noise(step: number, seed: number, method: number): number {
+  const x = Math.sin(step * 12.9898 + seed * 78.233 + method * 37.719) * 43758.5453;
+  return x - Math.floor(x);
+}
+
 /**
  * With `curveCache` (the default), metrics.cols as the run store writes it; with `views` (the
  * default with it) also metrics.view.json, as it leaves a finished run.
@@ -16,14 +22,17 @@ export function syntheticRun(opts: { steps: number; methods: string[]; seeds: nu
   const now = new Date().toISOString();
   fs.writeFileSync(path.join(dir, 'status.json'), JSON.stringify({ format: 'aft-run-status', version: 1, runId: 'bench-run', experiment: 'bench', state: 'completed', pid: 1, host: os.hostname(), started: now, updated: now, finished: now }));
   const fd = fs.openSync(path.join(dir, 'metrics.jsonl'), 'w');
-  for (const method of opts.methods) {
+  for (const [mi, method] of opts.methods.entries()) {
     for (const seed of opts.seeds) {
       const lines: string[] = [];
       for (let step = 1; step <= opts.steps; step++) {
         const t = step / opts.steps;
-        const ce = Math.exp(-4 * t) + 0.02 * Math.sin(step / 37) + 0.01 * ((step * 7919) % 13) / 13;
+        // Each series its own minibatch noise, as in a real run: LTTB then keeps different steps
+        // for each series, and a chart's series do not share their x values.
+        const ce = Math.exp(-4 * t) * (1 + 0.1 * mi) + 0.02 * Math.sin(step / 37) + 0.05 * noise(step, seed, mi);
         const rho = method === 'aft' ? { teacher: { mean: 0.5 + 0.2 * t, min: 0, max: 1 }, noise: { mean: 0.5 - 0.4 * t, min: 0, max: 1 } } : undefined;
-        const line = JSON.stringify({ method, seed, beta: 1, phase: 'final', step, epoch: step / 4, ce, reg: 0.1 * (1 - t), loss: ce + 0.1 * (1 - t), trainAccuracy: 1 - ce / 2, evalAccuracy: 0.8 + 0.1 * t, lr: 0.001, timestamp: step, ...(rho ? { rho } : {}) });
+        const reg = 0.1 * (1 - t) * (1 + 0.2 * noise(step, seed + 7, mi));
+        const line = JSON.stringify({ method, seed, beta: 1, phase: 'final', step, epoch: step / 4, ce, reg, loss: ce + reg, trainAccuracy: 1 - ce / 2, evalAccuracy: 0.8 + 0.1 * t + 0.02 * noise(step, seed + 13, mi), lr: 0.001, timestamp: step, ...(rho ? { rho } : {}) });
         lines.push(line);
         cache?.addLine(line + '\n');
         if (lines.length === 10_000) fs.writeSync(fd, lines.splice(0).join('\n') + '\n');

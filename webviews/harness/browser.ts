@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { DashboardSession, type SessionOptions } from '../../extension/src/dashboard/session';
 import { nonce, readBundle, webviewHtml } from '../../extension/src/dashboard/html';
-import type { HostMessage } from '../src/contract';
+import { parseWebviewMessage, type HostMessage, type WebviewMessage } from '../src/contract';
 
 export const CHROMIUM = process.env.AFT_E2E_CHROMIUM ?? '/usr/bin/chromium';
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -88,6 +88,8 @@ export interface LiveDashboard extends Watched {
   whenReady(): Promise<void>;
   /** Every message the host sent, in order. */
   sent: HostMessage[];
+  /** Every message the page sent, in order (validated as the panel validates them). */
+  received: WebviewMessage[];
   close(): Promise<void>;
 }
 
@@ -95,10 +97,11 @@ export interface LiveDashboard extends Watched {
  * The dashboard page as VS Code would show it (same HTML and CSP, the bundle from dist/webviews),
  * its host a `DashboardSession` on `runDir`.
  */
-export async function openLiveDashboard(browser: Browser, runDir: string, opts: SessionOptions & { colorScheme?: 'light' | 'dark'; deferSession?: boolean; loseEarlyMessages?: boolean } = {}): Promise<LiveDashboard> {
-  const w = await watchedPage(browser, opts.colorScheme ? { colorScheme: opts.colorScheme } : {});
+export async function openLiveDashboard(browser: Browser, runDir: string, opts: SessionOptions & { colorScheme?: 'light' | 'dark'; width?: number; deferSession?: boolean; loseEarlyMessages?: boolean } = {}): Promise<LiveDashboard> {
+  const w = await watchedPage(browser, { ...(opts.colorScheme ? { colorScheme: opts.colorScheme } : {}), ...(opts.width ? { width: opts.width } : {}) });
   const { page } = w;
   const sent: HostMessage[] = [];
+  const received: WebviewMessage[] = [];
   // Like VS Code, messages posted while the page loads are held and handed over once it has.
   let loaded!: () => void;
   let chain: Promise<unknown> = new Promise<void>((r) => (loaded = r));
@@ -113,15 +116,23 @@ export async function openLiveDashboard(browser: Browser, runDir: string, opts: 
   };
   let session: DashboardSession | undefined;
   let pageReady = false;
+  let chartPoints: number | undefined;
   const start = (): DashboardSession => {
     session = new DashboardSession(runDir, post, opts);
-    if (pageReady) session.onReady();
+    if (pageReady) session.onReady(chartPoints);
     return session;
   };
-  await page.exposeFunction('__aftToHost', (m: { type?: string }) => {
+  // As the panel (extension/src/dashboard/panel.ts) takes the page's messages.
+  await page.exposeFunction('__aftToHost', (raw: unknown) => {
+    const r = parseWebviewMessage(raw);
+    if (!r.ok) throw new Error(`the page sent a bad message: ${r.error}`);
+    const m = r.message;
+    received.push(m);
+    if (m.type === 'chartPoints') session?.onChartPoints(m.points);
     if (m.type !== 'ready') return;
     pageReady = true;
-    session?.onReady();
+    chartPoints = m.chartPoints;
+    session?.onReady(chartPoints);
   });
   // The session may post the run before the page's `ready`: it is held until the page has loaded.
   if (!opts.deferSession) start();
@@ -155,6 +166,7 @@ export async function openLiveDashboard(browser: Browser, runDir: string, opts: 
   return {
     ...w,
     sent,
+    received,
     start,
     whenReady: async () => {
       while (!pageReady) await new Promise((r) => setTimeout(r, 5));

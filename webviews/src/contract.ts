@@ -111,6 +111,17 @@ export type HostMessage = RunMessage | UpdateMessage | CompareMessage | ErrorMes
 export interface ReadyMessage {
   type: 'ready';
   view: 'dashboard' | 'compare';
+  /**
+   * The dashboard's charts are this many device pixels across: the points per curve they draw
+   * (curveViews.ts `pointsAcross`). The host sends the run again, finer, when it sent too few.
+   */
+  chartPoints?: number;
+}
+
+/** Webview → host: the dashboard's charts grew (a resize) and now draw this many points per curve. */
+export interface ChartPointsMessage {
+  type: 'chartPoints';
+  points: number;
 }
 
 export const EXPORT_FORMATS = { png: 'image/png', svg: 'image/svg+xml', csv: 'text/csv' } as const;
@@ -142,13 +153,17 @@ export interface ExportCurvesMessage {
   curves: CurveRef[];
 }
 
-export type WebviewMessage = ReadyMessage | ExportMessage | ExportCurvesMessage;
+export type WebviewMessage = ReadyMessage | ChartPointsMessage | ExportMessage | ExportCurvesMessage;
 
 /** The most curves one CSV export may name (a chart shows a few dozen). */
 export const MAX_EXPORT_CURVES = 10_000;
 
 /** The largest export the host accepts (a 4K PNG is a few MB; this leaves room). */
 export const MAX_EXPORT_CHARS = 64 * 1024 * 1024;
+
+/** The most points per curve a page may say it draws (a chart 50,000 device pixels across). */
+const MAX_POINT_COUNT = 50_000;
+const isPointCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_POINT_COUNT;
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -161,7 +176,12 @@ export function parseWebviewMessage(raw: unknown): { ok: true; message: WebviewM
   switch (raw.type) {
     case 'ready':
       if (raw.view !== 'dashboard' && raw.view !== 'compare') return { ok: false, error: `ready: expected view 'dashboard' or 'compare', got ${JSON.stringify(raw.view)}` };
-      return { ok: true, message: { type: 'ready', view: raw.view } };
+      if (raw.chartPoints === undefined) return { ok: true, message: { type: 'ready', view: raw.view } };
+      if (!isPointCount(raw.chartPoints)) return { ok: false, error: `ready: expected chartPoints as a whole number from 1 to ${MAX_POINT_COUNT}, got ${JSON.stringify(raw.chartPoints)}` };
+      return { ok: true, message: { type: 'ready', view: raw.view, chartPoints: raw.chartPoints } };
+    case 'chartPoints':
+      if (!isPointCount(raw.points)) return { ok: false, error: `chartPoints: expected points as a whole number from 1 to ${MAX_POINT_COUNT}, got ${JSON.stringify(raw.points)}` };
+      return { ok: true, message: { type: 'chartPoints', points: raw.points } };
     case 'export': {
       const { format, fileName, data } = raw;
       if (typeof format !== 'string' || !Object.hasOwn(EXPORT_FORMATS, format)) return { ok: false, error: `export: expected format png, svg or csv, got ${JSON.stringify(format)}` };
@@ -183,7 +203,7 @@ export function parseWebviewMessage(raw: unknown): { ok: true; message: WebviewM
       return { ok: true, message: { type: 'exportCurves', fileName, curves: refs } };
     }
     default:
-      return { ok: false, error: `expected a message type 'ready', 'export' or 'exportCurves', got ${JSON.stringify(raw.type)}` };
+      return { ok: false, error: `expected a message type 'ready', 'chartPoints', 'export' or 'exportCurves', got ${JSON.stringify(raw.type)}` };
   }
 }
 

@@ -4,11 +4,15 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { HostMessage } from '../../../webviews/src/contract';
 import { silentLogger, type Logger } from '../util/log';
 import { WEBVIEW_OPTIONS, wirePanel } from './panel';
 import { DashboardSession } from './session';
 
 export const DASHBOARD_VIEW_TYPE = 'aft.dashboard';
+
+/** globalState: points per curve the last dashboard's charts drew (SessionOptions.maxPoints). */
+const CHART_POINTS_KEY = 'aft.dashboard.chartPoints';
 
 export class DashboardPanel {
   private static readonly open = new Map<string, DashboardPanel>();
@@ -40,7 +44,11 @@ export class DashboardPanel {
     attempt: number,
   ) {
     DashboardPanel.open.set(runDir, this);
-    this.wiring = wirePanel(context, panel, 'dashboard', `AFT: ${path.basename(runDir)}`, (post) => new DashboardSession(runDir, post, { log }), vscode.Uri.file(runDir), log, {
+    // The run is sent with as many points per curve as the last dashboard's charts drew (kept
+    // across windows): the copy posted while the page loads then already fits its charts.
+    const session = (post: (m: HostMessage) => void): DashboardSession =>
+      new DashboardSession(runDir, post, { log, maxPoints: context.globalState.get<unknown>(CHART_POINTS_KEY), onChartPoints: (p) => void context.globalState.update(CHART_POINTS_KEY, p) });
+    this.wiring = wirePanel(context, panel, 'dashboard', `AFT: ${path.basename(runDir)}`, session, vscode.Uri.file(runDir), log, {
       // A webview that never starts is replaced by a new panel in the same place (readyWatchdog.ts).
       reopen: (next, column) => DashboardPanel.show(context, runDir, log, next, column),
       attempt,

@@ -12,7 +12,10 @@ import { nonce, readBundle, webviewHtml } from './html';
 import { READY_WAITS_MS, ReadyWatchdog } from './readyWatchdog';
 
 export interface DataSession {
-  onReady(): void;
+  /** The page is listening; `chartPoints`: what its charts draw per curve (the dashboard says). */
+  onReady(chartPoints?: number): void;
+  /** The page's charts grew and now draw this many points per curve (the dashboard's session takes it). */
+  onChartPoints?(points: number): void;
   onHidden(): void;
   dispose(): void;
   /** Curves as CSV at full resolution (the dashboard's session has them). */
@@ -97,8 +100,9 @@ export function wirePanel(
       const m = r.message;
       if (m.type === 'ready') {
         watchdog.ready();
-        session.onReady();
-      } else if (m.type === 'export') void saveExport(m, exportDir);
+        session.onReady(m.chartPoints);
+      } else if (m.type === 'chartPoints') session.onChartPoints?.(m.points);
+      else if (m.type === 'export') void saveExport(m, exportDir);
       else if (session.curvesCsv) void saveExport({ type: 'export', format: 'csv', fileName: m.fileName, data: session.curvesCsv(m.curves) }, exportDir);
       else log.warn(`${app} webview asked for curves, which this view does not have`);
     }),

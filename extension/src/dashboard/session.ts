@@ -13,7 +13,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CompareRun, CurveRef, HostMessage } from '../../../webviews/src/contract';
-import { DEFAULT_MAX_POINTS, RunAccumulator } from '../../../webviews/src/data/runAccumulator';
+import { RunAccumulator } from '../../../webviews/src/data/runAccumulator';
+import { clampChartPoints, DEFAULT_MAX_POINTS, needsFinerPoints } from '../../../sidecar/src/runs/curveViews';
 import { readAllCurves, RunReader } from '../../../sidecar/src/runs/reader';
 import { silentLogger, type Logger } from '../util/log';
 import { realTimers, Throttle, type Timers } from './throttle';
@@ -21,7 +22,14 @@ import { realTimers, Throttle, type Timers } from './throttle';
 export interface SessionOptions {
   pollMs?: number;
   minIntervalMs?: number;
-  maxPoints?: number;
+  /**
+   * Points per curve to send before the page says how wide its charts are (`ready`): what the
+   * last dashboard's charts drew (DashboardPanel remembers it), else (or when it is not a
+   * number) FIRST_CHART_POINTS.
+   */
+  maxPoints?: unknown;
+  /** Told the points per curve the page's charts draw, whenever it says (to remember for the next dashboard). */
+  onChartPoints?: (points: number) => void;
   /** metrics.jsonl slice size and time budget per poll (tests make them small). */
   chunkBytes?: number;
   budgetMs?: number;
@@ -56,6 +64,7 @@ export class DashboardSession {
   private readonly timers: Timers;
   private readonly log: Logger;
   private readonly pollMs: number;
+  private readonly rememberPoints: ((points: number) => void) | undefined;
   private pollTimer: unknown;
   private ready = false;
   private disposed = false;
@@ -83,20 +92,25 @@ export class DashboardSession {
     this.timers = opts.timers ?? realTimers;
     this.log = opts.log ?? silentLogger;
     this.pollMs = opts.pollMs ?? 250;
-    const maxPoints = opts.maxPoints ?? DEFAULT_MAX_POINTS;
-    // A finished run's metrics.view.json, when it is of this many points, is read instead of every row.
-    this.reader = new RunReader(runDir, { viewPoints: maxPoints, ...(opts.chunkBytes ? { chunkBytes: opts.chunkBytes } : {}), ...(opts.budgetMs !== undefined ? { budgetMs: opts.budgetMs } : {}) });
-    this.acc = new RunAccumulator(path.basename(runDir), runDir, maxPoints);
+    this.rememberPoints = opts.onChartPoints;
+    // A finished run's metrics.view.json (DEFAULT_MAX_POINTS per curve, the most ever sent) is
+    // read instead of every row, and its curves downsampled again to what the charts draw.
+    this.reader = new RunReader(runDir, { viewPoints: DEFAULT_MAX_POINTS, ...(opts.chunkBytes ? { chunkBytes: opts.chunkBytes } : {}), ...(opts.budgetMs !== undefined ? { budgetMs: opts.budgetMs } : {}) });
+    this.acc = new RunAccumulator(path.basename(runDir), runDir, clampChartPoints(opts.maxPoints));
     this.throttle = new Throttle(() => this.flush(), opts.minIntervalMs ?? 100, this.timers);
     // On the next turn: the panel's page goes to the webview first, and loads while this reads.
     this.ensurePolling(0);
   }
 
-  /** The webview is (again) listening: send the whole run (once a backlog has been read). */
-  onReady(): void {
+  /**
+   * The webview is (again) listening: send the whole run (once a backlog has been read).
+   * `chartPoints`: what its charts draw per curve; a run posted early with too few is sent again.
+   */
+  onReady(chartPoints?: number): void {
     this.ready = true;
     this.readyOnce = true;
     this.throttle.dispose();
+    if (this.finerFor(chartPoints)) this.postedEarly = false;
     if (this.postedEarly) {
       // It has the run (or will say `ready` again): only what changed since then is due.
       this.postedEarly = false;
@@ -104,6 +118,26 @@ export class DashboardSession {
     } else if (this.backlog) this.snapshotDue = true;
     else this.post({ type: 'run', run: this.acc.snapshot() });
     this.ensurePolling();
+  }
+
+  /** The page's charts grew (a resize) and draw this many points per curve: too few sent, send the run again. */
+  onChartPoints(points: number): void {
+    // Not listening (hidden, reloading): its `ready` will say how wide the charts are.
+    if (!this.ready || !this.finerFor(points)) return;
+    if (this.backlog) this.snapshotDue = true;
+    else this.post({ type: 'run', run: this.acc.snapshot() });
+  }
+
+  /**
+   * Takes what the page's charts draw per curve; when that is clearly more than this session
+   * sends, it sends that many from now on and returns true (the page needs the run again).
+   */
+  private finerFor(points: number | undefined): boolean {
+    if (points === undefined) return false;
+    this.rememberPoints?.(clampChartPoints(points));
+    if (!needsFinerPoints(this.acc.maxPoints, points)) return false;
+    this.acc.maxPoints = clampChartPoints(points);
+    return true;
   }
 
   /** The webview went away (hidden without retained context, or reloading); wait for `ready`. */

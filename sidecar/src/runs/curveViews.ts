@@ -33,11 +33,51 @@ export interface SeriesData {
 }
 
 /**
- * Points per curve sent to a webview: about as many as a chart is wide in pixels (charts are
- * 300–900 px), so LTTB loses nothing visible; twice as many only doubled the message and the
- * drawing (bench:webviews). Exports of the data come from the host at full resolution.
+ * Points per curve sent to a webview, at most: as many as the widest chart (900 px) has device
+ * pixels, give or take. A dashboard says how wide its charts are (`chartPoints`), and then gets
+ * about one point per device pixel: LTTB loses nothing visible at that, and uPlot would reduce
+ * denser points to a min and max per pixel column anyway. Drawing 1,200 points per curve in a
+ * 400-pixel chart made a long run's first open in VS Code 0.3 s slower than drawing 600
+ * (bench:dashboard-vscode). Exports of the data come from the host at full resolution.
  */
 export const DEFAULT_MAX_POINTS = 1200;
+
+/**
+ * Points per curve for a dashboard whose charts' width is not known yet (the first one opened:
+ * later ones start from what the last one's charts drew). Two charts side by side in a
+ * 1,300-pixel editor are ~620 pixels wide; a wider or denser screen asks for more in `ready`.
+ */
+export const FIRST_CHART_POINTS = 600;
+
+/** Fewest points per curve a chart is sent: narrower charts are not worth telling apart. */
+export const MIN_CHART_POINTS = 200;
+
+/**
+ * Points per curve for charts `widthCss` CSS pixels wide on a screen of this pixel ratio: one per
+ * device pixel (up to 2 per CSS pixel), within [MIN_CHART_POINTS, DEFAULT_MAX_POINTS].
+ */
+export function pointsAcross(widthCss: number, devicePixelRatio = 1): number {
+  const dpr = Number.isFinite(devicePixelRatio) ? Math.min(Math.max(devicePixelRatio, 1), 2) : 1;
+  return Number.isFinite(widthCss) ? clampChartPoints(Math.ceil(widthCss * dpr)) : DEFAULT_MAX_POINTS;
+}
+
+/**
+ * Whether charts that draw `wanted` points per curve should get their curves again, finer, than
+ * the `sent` they have: when they want over a quarter more (fewer points than pixels by less than
+ * that do not show) and the host can send more.
+ */
+export function needsFinerPoints(sent: number, wanted: number): boolean {
+  return Math.min(wanted, DEFAULT_MAX_POINTS) > sent * 1.25;
+}
+
+/**
+ * Points per curve for charts that asked for `points` (or a remembered value, of any type):
+ * within [MIN_CHART_POINTS, DEFAULT_MAX_POINTS]; FIRST_CHART_POINTS when it is not a number.
+ */
+export function clampChartPoints(points: unknown): number {
+  if (typeof points !== 'number' || !Number.isFinite(points)) return FIRST_CHART_POINTS;
+  return Math.min(DEFAULT_MAX_POINTS, Math.max(MIN_CHART_POINTS, Math.round(points)));
+}
 
 /**
  * Values to 6 significant digits: what a chart or its tooltip can show, and half the JSON of a
@@ -49,6 +89,17 @@ export function roundForDisplay(values: number[]): void {
     const v = values[i];
     if (v !== 0 && Number.isFinite(v)) values[i] = Number(v.toPrecision(6));
   }
+}
+
+/**
+ * A series already downsampled (from metrics.view.json) with at most `maxPoints` per curve: the
+ * same series when no curve has more, else each longer curve downsampled again.
+ */
+export function thinView(view: SeriesData, maxPoints: number): SeriesData {
+  if (Object.values(view.curves).every((c) => c.step.length <= maxPoints)) return view;
+  const curves: SeriesData['curves'] = {};
+  for (const [key, c] of Object.entries(view.curves)) curves[key] = c.step.length <= maxPoints ? c : lttb(c.step, c.value, maxPoints);
+  return { ...view, curves };
 }
 
 /** A series as a webview receives it: each curve downsampled to at most `maxPoints`. */

@@ -58,7 +58,10 @@ export class RunReader {
       rho?: boolean;
       chunkBytes?: number;
       budgetMs?: number;
-      /** Take metrics.view.json when it holds views of this many points per curve and matches metrics.jsonl. */
+      /**
+       * Take metrics.view.json when it holds views of at least this many points per curve (the
+       * most its reader will send: fewer are taken from them) and matches metrics.jsonl.
+       */
       viewPoints?: number;
     } = {},
   ) {}
@@ -136,7 +139,7 @@ export class RunReader {
       this.onViews = false;
       this.parts.viewPoints = undefined;
     }
-    if (this.offset === 0 && size > 0 && !(this.parts.viewPoints !== undefined && this.loadCurveViews(file, size, changes))) this.loadCurveCache(file, size, changes);
+    if (this.offset === 0 && size > 0 && !(this.parts.viewPoints !== undefined && this.loadCurveViews(file, size, changes, this.parts.viewPoints))) this.loadCurveCache(file, size, changes);
     if (size === this.offset) return;
     const started = performance.now();
     const budget = this.parts.budgetMs ?? DEFAULT_BUDGET_MS;
@@ -190,10 +193,10 @@ export class RunReader {
 
   /**
    * Takes metrics.view.json when it was made from the whole of metrics.jsonl as it is now, with
-   * the points per curve asked for; returns whether it did. A file that is there but cannot be
+   * at least `viewPoints` per curve; returns whether it did. A file that is there but cannot be
    * used is said (then metrics.cols or the JSON is read instead).
    */
-  private loadCurveViews(file: string, size: number, changes: RunChanges): boolean {
+  private loadCurveViews(file: string, size: number, changes: RunChanges, viewPoints: number): boolean {
     const viewFile = path.join(this.dir, CURVE_VIEW_FILE);
     let text: string;
     try {
@@ -205,7 +208,7 @@ export class RunReader {
       const checked = checkCurveViewFile(JSON.parse(text));
       if (!checked.ok) throw new Error(checked.error);
       const views = checked.value;
-      if (views.maxPoints !== this.parts.viewPoints) return false; // made for another chart size: not wrong, just not for this reader
+      if (views.maxPoints < viewPoints) return false; // too coarse for this reader's charts: not wrong, just not for it
       if (views.cover.bytes !== size) throw new Error(`it was made from ${views.cover.bytes} bytes of metrics.jsonl, which now has ${size}`);
       this.covers(file, size, views.cover);
       changes.views = views.series;

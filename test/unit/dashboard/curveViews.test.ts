@@ -10,9 +10,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import type { HostMessage, RunMessage } from '../../../webviews/src/contract';
+import type { HostMessage, RunMessage, SeriesData } from '../../../webviews/src/contract';
 import type { MetricsEvent } from '../../../sidecar/src/protocol/events';
-import { checkCurveViewFile, CURVE_VIEW_FILE } from '../../../sidecar/src/runs/curveViews';
+import { checkCurveViewFile, CURVE_VIEW_FILE, FIRST_CHART_POINTS, thinView } from '../../../sidecar/src/runs/curveViews';
 import { CURVE_CACHE_FILE } from '../../../sidecar/src/runs/curves';
 import { RunReader } from '../../../sidecar/src/runs/reader';
 import { RunStore } from '../../../sidecar/src/runs/store';
@@ -59,12 +59,28 @@ describe('metrics view file (metrics.view.json)', () => {
     assert.ok('rho:teacher' in views[1] && 'rho:noise' in views[1], 'the ρ curves too');
   });
 
-  it('is not taken by a reader that wants another number of points (and that is not a problem)', () => {
-    const dir = finishedRun(500);
-    const r = read(dir, 100);
+  it('is not taken by a reader that wants more points than it holds (and that is not a problem)', () => {
+    const dir = finishedRun(2500);
+    const r = read(dir, 1500);
     assert.equal(r.fromViews, false);
     assert.deepEqual(r.problems, []);
-    assert.deepEqual(r.series, read(dir, 100, null).series);
+    assert.deepEqual(r.series, read(dir, 1500, null).series);
+  });
+
+  it('serves a dashboard of fewer points, downsampled again from its 1,200', () => {
+    const dir = finishedRun(3000);
+    const r = read(dir, 400, 1200);
+    assert.equal(r.fromViews, true);
+    assert.deepEqual(r.problems, []);
+    const file = checkCurveViewFile(JSON.parse(fs.readFileSync(path.join(dir, CURVE_VIEW_FILE), 'utf8')));
+    assert.ok(file.ok);
+    const series = r.series as SeriesData[];
+    assert.deepEqual(series, file.value.series.map((s) => thinView(s, 400)));
+    for (const s of series) {
+      assert.equal(s.curves.loss.step.length, 400);
+      assert.equal(s.curves.evalAccuracy.step.length, 300, 'a curve of no more points is sent as it is');
+      assert.deepEqual([s.curves.loss.step[0], s.curves.loss.step.at(-1)], [1, 3000], 'the first and last step kept');
+    }
   });
 
   const spoiled: [string, (dir: string) => void, RegExp][] = [
@@ -126,7 +142,7 @@ describe('metrics view file (metrics.view.json)', () => {
     t.advance(10);
     s.onReady();
     const run = (sent[0] as RunMessage).run;
-    assert.equal(run.series.find((x) => x.method === 'aft')!.curves.loss.step.length, 1200);
+    assert.equal(run.series.find((x) => x.method === 'aft')!.curves.loss.step.length, FIRST_CHART_POINTS);
     const csv = s.curvesCsv([{ series: 'aft/1/final/1', curve: 'loss' }]).trimEnd().split('\r\n');
     assert.equal(csv.length, 1 + 2500, 'the header and every row');
     assert.equal(csv[2500].split(',')[5], '2500');

@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import type { HostMessage, RunMessage, UpdateMessage } from '../../../webviews/src/contract';
 import { DashboardSession, runDirFromState } from '../../../extension/src/dashboard/session';
 import { Throttle } from '../../../extension/src/dashboard/throttle';
+import { DEFAULT_MAX_POINTS, FIRST_CHART_POINTS, MIN_CHART_POINTS } from '../../../sidecar/src/runs/curveViews';
 import { appendRows, FakeTimers, row, tempRun, writeStatus } from './helpers';
 
 describe('Throttle', () => {
@@ -136,6 +137,68 @@ describe('DashboardSession', () => {
     const run = (sent[0] as RunMessage).run;
     assert.equal(run.series[0].rows, 5000);
     assert.equal(run.series[0].curves.loss.step.length, 300);
+    s.dispose();
+  });
+
+  /** A finished run of 5,000 rows, its session started with `maxPoints` (what the last dashboard's charts drew). */
+  function longRunSession(maxPoints: unknown): { t: FakeTimers; sent: HostMessage[]; told: number[]; s: DashboardSession } {
+    const dir = tempRun('completed');
+    appendRows(dir, Array.from({ length: 5000 }, (_, i) => row('aft', 0, i + 1)));
+    const t = new FakeTimers();
+    const sent: HostMessage[] = [];
+    const told: number[] = [];
+    const s = new DashboardSession(dir, (m) => sent.push(m), { timers: t, maxPoints, onChartPoints: (p) => told.push(p) });
+    return { t, sent, told, s };
+  }
+  const pointsSent = (m: HostMessage): number => (m as RunMessage).run.series[0].curves.loss.step.length;
+
+  const starts: [string, unknown, number][] = [
+    ['what the last dashboard drew', 400, 400],
+    ['FIRST_CHART_POINTS when nothing was remembered', undefined, FIRST_CHART_POINTS],
+    ['FIRST_CHART_POINTS when the remembered value is not a number', 'wide', FIRST_CHART_POINTS],
+    ['at least MIN_CHART_POINTS', 3, MIN_CHART_POINTS],
+    ['at most DEFAULT_MAX_POINTS', 1e6, DEFAULT_MAX_POINTS],
+  ];
+  for (const [name, remembered, expected] of starts) {
+    it(`sends the run early with ${name}`, () => {
+      const { t, sent, s } = longRunSession(remembered);
+      t.advance(0);
+      assert.deepEqual(sent.map((m) => [m.type, pointsSent(m)]), [['run', expected]]);
+      s.dispose();
+    });
+  }
+
+  it('keeps the early run when the charts draw about as many points, and remembers what they draw', () => {
+    const { t, sent, told, s } = longRunSession(400);
+    t.advance(0);
+    s.onReady(480);
+    t.advance(500);
+    assert.deepEqual(sent.map((m) => m.type), ['run'], 'within a quarter: no second copy');
+    assert.deepEqual(told, [480]);
+    s.dispose();
+  });
+
+  it('sends the run again, finer, when the charts draw far more points than it was sent with', () => {
+    const { t, sent, told, s } = longRunSession(400);
+    t.advance(0);
+    s.onReady(952);
+    assert.deepEqual(sent.map((m) => [m.type, pointsSent(m)]), [['run', 400], ['run', 952]]);
+    // Grown wider later (a resize): again only when clearly more, and never past DEFAULT_MAX_POINTS.
+    s.onChartPoints(1100);
+    s.onChartPoints(5000);
+    s.onChartPoints(5000);
+    assert.deepEqual(sent.map((m) => [m.type, pointsSent(m)]), [['run', 400], ['run', 952], ['run', DEFAULT_MAX_POINTS]]);
+    assert.deepEqual(told, [952, 1100, DEFAULT_MAX_POINTS, DEFAULT_MAX_POINTS]);
+    s.dispose();
+  });
+
+  it('a resize before ready changes nothing until the page listens', () => {
+    const { t, sent, s } = longRunSession(400);
+    t.advance(0);
+    s.onChartPoints(1000);
+    assert.deepEqual(sent.map((m) => [m.type, pointsSent(m)]), [['run', 400]]);
+    s.onReady(1000);
+    assert.deepEqual(sent.map((m) => [m.type, pointsSent(m)]), [['run', 400], ['run', 1000]]);
     s.dispose();
   });
 

@@ -6,6 +6,8 @@ import { applyUpdate, isHostMessage, parseWebviewMessage, safeFileName, type Run
 describe('parseWebviewMessage', () => {
   const ok: [string, unknown][] = [
     ['ready', { type: 'ready', view: 'dashboard' }],
+    ['ready with what the charts draw', { type: 'ready', view: 'dashboard', chartPoints: 952 }],
+    ['charts grown', { type: 'chartPoints', points: 1200 }],
     ['png export', { type: 'export', format: 'png', fileName: 'a.png', data: 'iVBORw0KGgo=' }],
     ['csv export', { type: 'export', format: 'csv', fileName: 'a', data: 'a,b\r\n1,2\r\n' }],
     ['a full-resolution curves export', { type: 'exportCurves', fileName: 'run-loss.csv', curves: [{ series: 'aft/0/final/10', curve: 'loss' }] }],
@@ -14,7 +16,11 @@ describe('parseWebviewMessage', () => {
 
   const bad: [string, unknown, RegExp][] = [
     ['null', null, /expected a message object, got null/],
-    ['an unknown type', { type: 'run' }, /expected a message type 'ready', 'export' or 'exportCurves', got "run"/],
+    ['an unknown type', { type: 'run' }, /expected a message type 'ready', 'chartPoints', 'export' or 'exportCurves', got "run"/],
+    ['ready with chart points that are not a count', { type: 'ready', view: 'dashboard', chartPoints: 12.5 }, /ready: expected chartPoints as a whole number from 1 to 50000, got 12.5/],
+    ['ready with chart points as text', { type: 'ready', view: 'dashboard', chartPoints: '600' }, /ready: expected chartPoints as a whole number from 1 to 50000, got "600"/],
+    ['chart points of zero', { type: 'chartPoints', points: 0 }, /chartPoints: expected points as a whole number from 1 to 50000, got 0/],
+    ['chart points beyond any screen', { type: 'chartPoints', points: 1e9 }, /chartPoints: expected points as a whole number from 1 to 50000, got 1000000000/],
     ['curves that are not refs', { type: 'exportCurves', fileName: 'a', curves: [{ series: 1, curve: 'loss' }] }, /curves\[0\] is not \{series, curve\}/],
     ['no curves', { type: 'exportCurves', fileName: 'a', curves: [] }, /expected 1 to 10000 curves/],
     ['ready for another view', { type: 'ready', view: 'x' }, /ready: expected view/],

@@ -8,9 +8,15 @@ export function checkbox(label: string, checked: boolean, onChange: (checked: bo
   return cb;
 }
 
+/**
+ * A drop-down: a native <select> in the theme's dropdown colours (`.select` in base.css). Not
+ * vscode-single-select (no longer bundled): it positions its closed drop-down on every update by reading
+ * getBoundingClientRect, and right after a render that forced a layout of the whole page, twice
+ * (its own and the heatmap's): ~80 ms of a long run's first render (profile of bench:webviews).
+ */
 export function select(options: { value: string; label: string }[], value: string, onChange: (value: string) => void, title?: string): HTMLElement {
-  const s = h('vscode-single-select', { ...(title ? { title, 'aria-label': title } : {}) }) as HTMLElement & { value: string };
-  for (const o of options) s.append(h('vscode-option', { value: o.value, ...(o.value === value ? { selected: true } : {}) }, o.label));
+  const s = h('select', { class: 'select', ...(title ? { title, 'aria-label': title } : {}) }, ...options.map((o) => h('option', { value: o.value }, o.label)));
+  s.value = value;
   s.addEventListener('change', () => onChange(s.value));
   return s;
 }

@@ -18,8 +18,13 @@ declare const acquireVsCodeApi: (() => VsCodeApi) | undefined;
 
 export interface Host {
   readonly mode: 'vscode' | 'report';
-  /** Installs the message handler and sends `ready` (the handshake). */
-  start(onMessage: (m: HostMessage) => void): void;
+  /**
+   * Installs the message handler and sends `ready` (the handshake), with the points per curve
+   * the page's charts draw when `chartPoints` is given (read when `ready` is sent).
+   */
+  start(onMessage: (m: HostMessage) => void, chartPoints?: () => number): void;
+  /** Tells the host the charts now draw this many points per curve (they grew); absent in the report. */
+  chartPoints?(points: number): void;
   getState<T>(): T | undefined;
   setState(state: unknown): void;
   save(format: ExportFormat, fileName: string, data: string): void;
@@ -40,20 +45,22 @@ function vscodeHost(api: VsCodeApi, view: 'dashboard' | 'compare'): Host {
   const post = (m: WebviewMessage): void => api.postMessage(m);
   return {
     mode: 'vscode',
-    start(onMessage) {
+    start(onMessage, chartPoints) {
       let gotData = false;
       window.addEventListener('message', (e: MessageEvent<unknown>) => {
         if (!isHostMessage(e.data)) return;
         if (e.data.type === 'run' || e.data.type === 'compare') gotData = true;
         onMessage(e.data);
       });
-      post({ type: 'ready', view });
+      const ready = (): void => post({ type: 'ready', view, ...(chartPoints ? { chartPoints: chartPoints() } : {}) });
+      ready();
       markTime('readyAt');
       const again = setInterval(() => {
         if (gotData) clearInterval(again);
-        else post({ type: 'ready', view });
+        else ready();
       }, READY_AGAIN_MS);
     },
+    chartPoints: (points) => post({ type: 'chartPoints', points }),
     getState: <T>() => (api.getState() ?? undefined) as T | undefined,
     setState: (s) => api.setState(s),
     save: (format, fileName, data) => post({ type: 'export', format, fileName, data }),

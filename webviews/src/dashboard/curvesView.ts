@@ -6,6 +6,7 @@
  * rebuild a chart when its set of series changes.
  */
 import uPlot from 'uplot';
+import { needsFinerPoints, pointsAcross } from '../../../sidecar/src/runs/curveViews';
 import { METRICS, type MetricName, type RunView, type SeriesData } from '../contract';
 import { lineScene, type LineSeries } from '../charts/lineScene';
 import type { Theme } from '../charts/theme';
@@ -14,6 +15,7 @@ import { card, type Card } from '../common/chartCard';
 import { checkbox, select } from '../common/controls';
 import { clear, h } from '../common/dom';
 import type { Host } from '../common/host';
+import { alignCurves } from '../data/align';
 import { toCsv } from '../data/csv';
 import { smoothEma } from '../data/stats';
 import { methodColors, seedDash, seriesLabel } from './seriesStyle';
@@ -64,6 +66,8 @@ export class CurvesView {
   private readonly grid = h('div', { class: 'chart-grid' });
   private readonly charts = new Map<MetricName | 'rho', Chart>();
   private run: RunView | undefined;
+  /** The most points per curve asked of the host (in `ready`, or after a resize). */
+  private askedPoints = 0;
   private readonly resize = new ResizeObserver(() => this.fit());
 
   constructor(
@@ -179,8 +183,7 @@ export class CurvesView {
     });
     chart.lines = lines;
     chart.data = data;
-    // uPlot.join needs at least one table.
-    const aligned: uPlot.AlignedData = data.length ? uPlot.join(data.map((d) => [d.x, d.y.map((v) => (Number.isFinite(v) ? v : null))] as uPlot.AlignedData)) : [[]];
+    const aligned = alignCurves(data) as uPlot.AlignedData;
     const keys = `${this.ui.log}|${lines.map((l) => l.key).join(',')}`;
     if (chart.plot && chart.keys === keys) {
       chart.plot.setData(aligned);
@@ -196,12 +199,16 @@ export class CurvesView {
     }
     const t = this.theme;
     const axis = (label: string): uPlot.Axis => ({ label, stroke: t.foreground, grid: { stroke: t.grid, width: 1 }, ticks: { stroke: t.grid, width: 1 }, font: `11px ${t.font}`, labelFont: `11px ${t.font}` });
+    // Lines 1 px wide: Skia strokes lines of at most a device pixel on its hairline fast path, and
+    // wider ones through its general stroker. With 1.5 px, rasterising the curves of a 9-series
+    // run took twice as long (Chromium's software canvas, as here without a GPU: ~0.1 s of a
+    // first open; bench:webviews).
     const opts: uPlot.Options = {
       width,
       height: 220,
       scales: { x: { time: false }, y: this.ui.log ? { distr: 3, log: 10 } : {} },
       axes: [axis('step'), { ...axis(''), size: 56, values: (_u, vals) => vals.map((v) => fmt(v)) }],
-      series: [{ label: 'step' }, ...lines.map((l) => ({ label: l.label, stroke: l.color, dash: l.dash, width: 1.5, spanGaps: true, points: { show: false }, value: (_u: uPlot, v: number | null) => (v === null ? '–' : fmt(v, 4)) }))],
+      series: [{ label: 'step' }, ...lines.map((l) => ({ label: l.label, stroke: l.color, dash: l.dash, width: 1, spanGaps: true, points: { show: false }, value: (_u: uPlot, v: number | null) => (v === null ? '–' : fmt(v, 4)) }))],
       cursor: { sync: { key: 'aft-curves' } },
       legend: { live: true },
     };
@@ -213,9 +220,24 @@ export class CurvesView {
     return Math.max(280, w >= 900 ? Math.floor(w / 2) - 32 : w - 24);
   }
 
+  /**
+   * Points per curve the charts draw (one per device pixel across them), for `ready`: the host
+   * sends that many. Remembered: a resize asks again only when the charts are clearly wider.
+   */
+  readyPoints(): number {
+    this.askedPoints = pointsAcross(this.chartWidth(), window.devicePixelRatio);
+    return this.askedPoints;
+  }
+
   private fit(): void {
     const width = this.chartWidth();
     for (const c of this.charts.values()) if (c.plot && Math.abs(c.plot.width - width) > 2) c.plot.setSize({ width, height: 220 });
+    // Clearly wider charts than the run was sent (or last asked) for: ask for it again, finer.
+    const points = pointsAcross(width, window.devicePixelRatio);
+    if (this.run && needsFinerPoints(Math.max(this.run.maxPoints, this.askedPoints), points)) {
+      this.askedPoints = points;
+      this.host.chartPoints?.(points);
+    }
   }
 
   private scene(metric: MetricName | 'rho') {

@@ -42,7 +42,8 @@ export class RunAccumulator {
     /** The run's folder name: the id messages carry, whatever status.json later says. */
     readonly runId: string,
     readonly location: string,
-    readonly maxPoints = DEFAULT_MAX_POINTS,
+    /** Points per curve sent; a dashboard's session raises it when its charts are wider. */
+    public maxPoints = DEFAULT_MAX_POINTS,
   ) {
     this.status = { runId, experiment: '', state: 'running', started: '', updated: '' };
   }

@@ -8,7 +8,7 @@ import type { CurveRef, SeriesData } from '../contract';
 import { toCsv, type CsvCell } from './csv';
 import { CurveColumns, type CurveSeries } from '../../../sidecar/src/runs/curves';
 import type { MetricsRow } from '../../../sidecar/src/runs/records';
-import { seriesView } from '../../../sidecar/src/runs/curveViews';
+import { seriesView, thinView } from '../../../sidecar/src/runs/curveViews';
 
 export class SeriesModel {
   private readonly curves = new CurveColumns();
@@ -56,7 +56,9 @@ export class SeriesModel {
   /** The series as sent to a webview: each curve downsampled to at most `maxPoints`. */
   view(id: string, maxPoints: number): SeriesData | undefined {
     const s = this.curves.get(id);
-    return s ? seriesView(s, maxPoints) : this.prepared.get(id);
+    if (s) return seriesView(s, maxPoints);
+    const prepared = this.prepared.get(id);
+    return prepared && thinView(prepared, maxPoints);
   }
 
   /**
