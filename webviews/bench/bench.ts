@@ -79,7 +79,7 @@ async function main(): Promise<void> {
         const renderMs = Number(await live.page.evaluate(() => document.body.dataset.renderMs));
         // The page's own clock (epoch ms) for the last render: when the run's data arrived, the
         // render ended, the charts were drawn and the frame was on screen (as bench:dashboard-vscode reads them).
-        // The ρ and results sections follow a frame later (app.ts `belowTheFold`).
+        // What the first screen does not show follows a frame later (app.ts `belowTheFold`).
         await live.page.waitForFunction(() => document.body.dataset.allPaintedAt !== undefined, undefined, { timeout: 10_000 });
         const marks = await live.page.evaluate(() => ({ runAt: Number(document.body.dataset.runAt), renderedAt: Number(document.body.dataset.renderedAt), drawnAt: Number(document.body.dataset.drawnAt), paintedAt: Number(document.body.dataset.paintedAt), allPaintedAt: Number(document.body.dataset.allPaintedAt) }));
         const stage = (at: number): number => Math.round(at - epoch0);
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
         const snapshotMs = ms(t0);
         const stages = { runArrivedMs: stage(marks.runAt), renderedMs: stage(marks.renderedAt), drawnMs: stage(marks.drawnAt), onScreenMs: stage(marks.paintedAt), allOnScreenMs: stage(marks.allPaintedAt) };
         runs.push({ openMs: total, ...stages, webviewRenderMs: renderMs, hostReadMs: readMs, hostSnapshotMs: snapshotMs });
-        console.log(`open ${name} × ${steps} steps (${mib.toFixed(0)} MiB metrics.jsonl): curves on screen at ${stages.onScreenMs} ms (data arrived ${stages.runArrivedMs}, rendered ${stages.renderedMs}, drawn ${stages.drawnMs}), ρ and results at ${stages.allOnScreenMs} ms; ${total} ms until the benchmark saw every series drawn; host alone: read+model ${readMs} ms + LTTB ${snapshotMs} ms; webview render ${renderMs} ms`);
+        console.log(`open ${name} × ${steps} steps (${mib.toFixed(0)} MiB metrics.jsonl): first screen on screen at ${stages.onScreenMs} ms (data arrived ${stages.runArrivedMs}, rendered ${stages.renderedMs}, drawn ${stages.drawnMs}), everything at ${stages.allOnScreenMs} ms; ${total} ms until the benchmark saw every series drawn; host alone: read+model ${readMs} ms + LTTB ${snapshotMs} ms; webview render ${renderMs} ms`);
       }
       results[`open_${series}_series_${files}`] = { steps, mib: Math.round(mib), runs };
     }

@@ -4,9 +4,9 @@
  * with 3 methods × 3 seeds × 50,000 logged steps, each series with its own noise (and its
  * metrics.cols and metrics.view.json, as the run store leaves it), is opened with "AFT: Show
  * Dashboard" three times (a fresh profile: the first open has no remembered chart width). The
- * clock runs from choosing the run in the quick pick to the frame with every curve on screen, and
- * to the frame after it with the ρ and results sections, from the page's own clock. Writes
- * bench-results/dashboard-vscode.json.
+ * clock runs from choosing the run in the quick pick to the first screen on screen (header and
+ * four charts), and to the frame after it with everything (the other charts, ρ, results), from
+ * the page's own clock. Writes bench-results/dashboard-vscode.json.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const mib = fs.statSync(path.join(run, 'metrics.jsonl')).size / 2 ** 20;
   const studio = await launchStudio({ 'demo.aft.yaml': MNIST_DEMO.text });
   const { page, workspace } = studio;
-  const timings: { openMs: number; webviewRenderMs: number; pageStartMs: number; serviceWorkerWaitMs: number; readyMs: number; runArrivedMs: number; renderedMs: number; drawnMs: number; paintedMs: number; allPaintedMs: number }[] = [];
+  const timings: { webviewRenderMs: number; pageStartMs: number; serviceWorkerWaitMs: number; readyMs: number; runArrivedMs: number; renderedMs: number; drawnMs: number; paintedMs: number; allPaintedMs: number }[] = [];
   try {
     fs.cpSync(run, path.join(workspace, '.aft', 'runs', 'bench-run'), { recursive: true });
     const web = (): FrameLocator => page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
@@ -40,19 +40,22 @@ async function main(): Promise<void> {
       await page.locator('.quick-input-list .monaco-list-row', { hasText: 'bench-run' }).first().waitFor({ timeout: 10_000 });
       const t0 = Date.now();
       await page.keyboard.press('Enter');
-      // Every series of every metric chart: 9 lines in each of the five loss/accuracy charts.
+      // Nothing polls the page while it opens (a query into the webview every 100 ms slowed the
+      // open it measured); the page's own clock says when each stage happened.
+      await page.waitForTimeout(4000);
+      // Every series of every metric chart (9 lines in each of the five loss/accuracy charts), and
+      // the frame after the first screen's (app.ts `belowTheFold`) on screen.
       await until(
         'every curve drawn',
         async () => {
           const n = await web()
-            .locator('body[data-rendered]')
+            .locator('body[data-all-painted-at]')
             .evaluate(() => [...document.querySelectorAll('.uplot')].map((u) => u.querySelectorAll('.u-legend .u-series').length))
             .catch(() => [] as number[]);
           return n.filter((k) => k >= 10).length >= 5;
         },
         60_000,
       );
-      const openMs = Date.now() - t0;
       const webviewRenderMs = Number(await web().locator('body').getAttribute('data-render-ms'));
       // Where the time went, from the page's own clock (epoch ms): VS Code creating the webview's
       // document, our script loaded and run, the first render of the run's data.
@@ -74,9 +77,9 @@ async function main(): Promise<void> {
       const allPaintedMs = Math.round(page0.allPaintedAt - t0);
       const readyMs = Math.round(page0.readyAt - t0);
       const runArrivedMs = Math.round(page0.runAt - t0);
-      timings.push({ openMs, webviewRenderMs, pageStartMs, serviceWorkerWaitMs, readyMs, runArrivedMs, renderedMs, drawnMs, paintedMs, allPaintedMs });
+      timings.push({ webviewRenderMs, pageStartMs, serviceWorkerWaitMs, readyMs, runArrivedMs, renderedMs, drawnMs, paintedMs, allPaintedMs });
       console.log(
-        `open ${steps} steps × 9 series (${mib.toFixed(0)} MiB metrics.jsonl) in VS Code: curves on screen at ${paintedMs} ms (the benchmark saw them at ${openMs} ms), the ρ and results sections at ${allPaintedMs} ms. ` +
+        `open ${steps} steps × 9 series (${mib.toFixed(0)} MiB metrics.jsonl) in VS Code: first screen (header, 4 charts) on screen at ${paintedMs} ms, everything (6 charts, ρ, results) at ${allPaintedMs} ms. ` +
           `Webview document started at ${pageStartMs} ms (its first request waited ${serviceWorkerWaitMs} ms for VS Code's service worker), ready sent at ${readyMs} ms, the run arrived at ${runArrivedMs} ms, first render done at ${renderedMs} ms (render ${webviewRenderMs} ms: ${page0.parts}), curves drawn at ${drawnMs} ms`,
       );
     }

@@ -92,16 +92,17 @@ export class CurvesView {
 
   /**
    * Draws the run; cheap when only data changed. `width`: the charts' width, read by the caller
-   * before its render changes the page (reading it after forces a layout of the page).
+   * before its render changes the page (reading it after forces a layout of the page). `charts`:
+   * which of them, by position (all by default; the first render draws them in two frames).
    */
-  render(run: RunView, width = this.chartWidth()): void {
+  render(run: RunView, width = this.chartWidth(), charts: { from?: number; to?: number } = {}): void {
     const controlsChanged = !this.run || methodsOf(this.run).join() !== methodsOf(run).join() || seedsOf(this.run).join() !== seedsOf(run).join() || hasTune(this.run) !== hasTune(run);
     this.run = run;
     if (controlsChanged) this.renderControls(run);
     const metrics: (MetricName | 'rho')[] = [...METRICS, ...(run.series.some((s) => Object.keys(s.curves).some((k) => k.startsWith('rho:'))) ? (['rho'] as const) : [])];
     // One width for every chart: measuring after each new chart forced a layout of the page per
     // chart (a third of the first render's time).
-    for (const m of metrics) this.renderChart(m, run, width);
+    for (const m of metrics.slice(charts.from ?? 0, charts.to)) this.renderChart(m, run, width);
     if (!run.series.length && !this.grid.querySelector('.empty')) this.grid.append(h('p', { class: 'empty' }, 'No metrics yet: points appear at every evaluation (metrics.jsonl).'));
     if (run.series.length) this.grid.querySelector('.empty')?.remove();
   }
@@ -216,16 +217,18 @@ export class CurvesView {
   }
 
   chartWidth(): number {
-    const w = this.grid.clientWidth || document.body.clientWidth || 800;
-    return Math.max(280, w >= 900 ? Math.floor(w / 2) - 32 : w - 24);
+    return chartWidthIn(this.grid.clientWidth || document.body.clientWidth || 800);
   }
 
   /**
-   * Points per curve the charts draw (one per device pixel across them), for `ready`: the host
-   * sends that many. Remembered: a resize asks again only when the charts are clearly wider.
+   * Points per curve the charts will draw (one per device pixel across them), for `ready`: the
+   * host sends that many. From the window's width less the page's padding (40 px) and a scroll
+   * bar (~15 px), not the grid's: measuring an element then would force a layout of the new page
+   * before `ready` (0.05-0.2 s in VS Code). Remembered: a resize asks again only when the charts
+   * are clearly wider.
    */
   readyPoints(): number {
-    this.askedPoints = pointsAcross(this.chartWidth(), window.devicePixelRatio);
+    this.askedPoints = pointsAcross(chartWidthIn(window.innerWidth - 56), window.devicePixelRatio);
     return this.askedPoints;
   }
 
@@ -259,6 +262,11 @@ export class CurvesView {
     }
     return toCsv(['method', 'seed', 'phase', 'beta', 'curve', 'step', 'value'], rows);
   }
+}
+
+/** The width of each chart in a grid `w` px wide: two a row from 900 px, else one. */
+function chartWidthIn(w: number): number {
+  return Math.max(280, w >= 900 ? Math.floor(w / 2) - 32 : w - 24);
 }
 
 export function methodsOf(run: RunView): string[] {
