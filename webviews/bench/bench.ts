@@ -79,7 +79,7 @@ async function main(): Promise<void> {
         const renderMs = Number(await live.page.evaluate(() => document.body.dataset.renderMs));
         // The page's own clock (epoch ms) for the last render: when the run's data arrived, the
         // render ended, the charts were drawn and the frame was on screen (as bench:dashboard-vscode reads them).
-        // What the first screen does not show follows a frame later (app.ts `belowTheFold`).
+        // What the first screen does not show follows a frame later (app.ts `renderWhole`).
         await live.page.waitForFunction(() => document.body.dataset.allPaintedAt !== undefined, undefined, { timeout: 10_000 });
         const marks = await live.page.evaluate(() => ({ runAt: Number(document.body.dataset.runAt), renderedAt: Number(document.body.dataset.renderedAt), drawnAt: Number(document.body.dataset.drawnAt), paintedAt: Number(document.body.dataset.paintedAt), allPaintedAt: Number(document.body.dataset.allPaintedAt) }));
         const stage = (at: number): number => Math.round(at - epoch0);

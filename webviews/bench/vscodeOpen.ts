@@ -44,7 +44,7 @@ async function main(): Promise<void> {
       // open it measured); the page's own clock says when each stage happened.
       await page.waitForTimeout(4000);
       // Every series of every metric chart (9 lines in each of the five loss/accuracy charts), and
-      // the frame after the first screen's (app.ts `belowTheFold`) on screen.
+      // the frame after the first screen's (app.ts `renderWhole`) on screen.
       await until(
         'every curve drawn',
         async () => {

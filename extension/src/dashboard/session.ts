@@ -110,7 +110,7 @@ export class DashboardSession {
     this.ready = true;
     this.readyOnce = true;
     this.throttle.dispose();
-    if (this.finerFor(chartPoints)) this.postedEarly = false;
+    if (this.takeChartPoints(chartPoints)) this.postedEarly = false;
     if (this.postedEarly) {
       // It has the run (or will say `ready` again): only what changed since then is due.
       this.postedEarly = false;
@@ -123,7 +123,7 @@ export class DashboardSession {
   /** The page's charts grew (a resize) and draw this many points per curve: too few sent, send the run again. */
   onChartPoints(points: number): void {
     // Not listening (hidden, reloading): its `ready` will say how wide the charts are.
-    if (!this.ready || !this.finerFor(points)) return;
+    if (!this.ready || !this.takeChartPoints(points)) return;
     if (this.backlog) this.snapshotDue = true;
     else this.post({ type: 'run', run: this.acc.snapshot() });
   }
@@ -132,7 +132,7 @@ export class DashboardSession {
    * Takes what the page's charts draw per curve; when that is clearly more than this session
    * sends, it sends that many from now on and returns true (the page needs the run again).
    */
-  private finerFor(points: number | undefined): boolean {
+  private takeChartPoints(points: number | undefined): boolean {
     if (points === undefined) return false;
     this.rememberPoints?.(clampChartPoints(points));
     if (!needsFinerPoints(this.acc.maxPoints, points)) return false;

@@ -37,8 +37,8 @@ export interface SeriesData {
  * pixels, give or take. A dashboard says how wide its charts are (`chartPoints`), and then gets
  * about one point per device pixel: LTTB loses nothing visible at that, and uPlot would reduce
  * denser points to a min and max per pixel column anyway. Drawing 1,200 points per curve in a
- * 400-pixel chart made a long run's first open in VS Code 0.3 s slower than drawing 600
- * (bench:dashboard-vscode). Exports of the data come from the host at full resolution.
+ * 476-pixel chart made a long run's first open in VS Code 0.3-0.5 s slower than drawing 600
+ * (bench:dashboard-vscode, 2 opens each). Exports of the data come from the host at full resolution.
  */
 export const DEFAULT_MAX_POINTS = 1200;
 

@@ -16,15 +16,27 @@ const errorOf = (e: unknown): { message: string; code?: string; location?: AftEr
 const { file, opts } = workerData as OnnxWorkerData;
 OnnxSession.open(file, { ...opts, log: (message) => post({ type: 'log', message }) }).then(
   (session) => {
+    // Runs not answered yet. A release waits for them: releasing the session under a run that is
+    // still going aborts the whole process (onnxruntime-node throws from native code), as when an
+    // extraction stops on a full disk with the next batch already queued here.
+    const inflight = new Set<Promise<void>>();
+    let released = false;
     port.on('message', (m: OnnxWorkerRequest) => {
       if (m.type === 'release') {
-        session.release().then(
-          () => post({ type: 'released', id: m.id }),
-          (e: unknown) => post({ type: 'error', id: m.id, error: errorOf(e) }),
-        );
+        released = true;
+        Promise.allSettled(inflight)
+          .then(() => session.release())
+          .then(
+            () => post({ type: 'released', id: m.id }),
+            (e: unknown) => post({ type: 'error', id: m.id, error: errorOf(e) }),
+          );
         return;
       }
-      session.run(m.feeds, m.outputNames).then(
+      if (released) {
+        post({ type: 'error', id: m.id, error: { message: `the onnxruntime session of ${file} was released` } });
+        return;
+      }
+      const run = session.run(m.feeds, m.outputNames).then(
         (outputs: Record<string, OnnxTensor>) => {
           // Outputs are this thread's to give away: moved, not copied; moved feeds go back the same way.
           const back = m.moved ? Object.values(m.feeds) : [];
@@ -32,6 +44,8 @@ OnnxSession.open(file, { ...opts, log: (message) => post({ type: 'log', message 
         },
         (e: unknown) => post({ type: 'error', id: m.id, error: errorOf(e) }),
       );
+      inflight.add(run);
+      void run.finally(() => inflight.delete(run));
     });
     post({ type: 'opened', inputs: session.inputs, outputs: session.outputs, provider: session.provider });
   },

@@ -201,9 +201,9 @@ export class CurvesView {
     const t = this.theme;
     const axis = (label: string): uPlot.Axis => ({ label, stroke: t.foreground, grid: { stroke: t.grid, width: 1 }, ticks: { stroke: t.grid, width: 1 }, font: `11px ${t.font}`, labelFont: `11px ${t.font}` });
     // Lines 1 px wide: Skia strokes lines of at most a device pixel on its hairline fast path, and
-    // wider ones through its general stroker. With 1.5 px, rasterising the curves of a 9-series
-    // run took twice as long (Chromium's software canvas, as here without a GPU: ~0.1 s of a
-    // first open; bench:webviews).
+    // wider ones through its general stroker. With 1.5 px, a 9-series run's charts took twice as
+    // long to reach the screen once drawn (Chromium's software canvas, as here without a GPU:
+    // 470 ms from the data to the screen instead of 600, medians of 6 opens, headless).
     const opts: uPlot.Options = {
       width,
       height: 220,
@@ -223,9 +223,8 @@ export class CurvesView {
   /**
    * Points per curve the charts will draw (one per device pixel across them), for `ready`: the
    * host sends that many. From the window's width less the page's padding (40 px) and a scroll
-   * bar (~15 px), not the grid's: measuring an element then would force a layout of the new page
-   * before `ready` (0.05-0.2 s in VS Code). Remembered: a resize asks again only when the charts
-   * are clearly wider.
+   * bar (~15 px), not the grid's: measuring an element then would lay out the new page before
+   * `ready` can go. Remembered: a resize asks again only when the charts are clearly wider.
    */
   readyPoints(): number {
     this.askedPoints = pointsAcross(chartWidthIn(window.innerWidth - 56), window.devicePixelRatio);
