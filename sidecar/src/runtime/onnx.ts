@@ -251,7 +251,7 @@ function startWorker(data: OnnxWorkerData): Worker {
 
 /**
  * An `OnnxSession` in a worker thread. onnxruntime-node's `run` computes on the thread that calls
- * it (the returned promise is already settled when it returns), so in the main thread it stops
+ * it (in a setImmediate callback, then blocking that thread for the whole run), so in the main thread it stops
  * everything else for the whole batch: the decoded images of the next batch wait to be
  * normalised, and on a GPU the CPU sits idle. Here the main thread only posts feeds and gets
  * outputs back; checks of feeds happen before posting, with the same messages.

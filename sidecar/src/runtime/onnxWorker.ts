@@ -16,9 +16,12 @@ const errorOf = (e: unknown): { message: string; code?: string; location?: AftEr
 const { file, opts } = workerData as OnnxWorkerData;
 OnnxSession.open(file, { ...opts, log: (message) => post({ type: 'log', message }) }).then(
   (session) => {
-    // Runs not answered yet. A release waits for them: releasing the session under a run that is
-    // still going aborts the whole process (onnxruntime-node throws from native code), as when an
-    // extraction stops on a full disk with the next batch already queued here.
+    // Runs not answered yet. onnxruntime-node starts a run in a setImmediate callback after `run`
+    // returns, so a release that arrives meanwhile (an extraction stopped by a cancel or a full
+    // disk, with the next batch already queued here) would release the session before that run
+    // starts, and the main thread then ends this thread while the run calls into it: a C++
+    // Napi::Error that nothing can catch aborts the whole process (seen in ~1 of 20 runs of
+    // test/unit/featureCache.test.ts). So a release waits for the runs in flight.
     const inflight = new Set<Promise<void>>();
     let released = false;
     port.on('message', (m: OnnxWorkerRequest) => {
