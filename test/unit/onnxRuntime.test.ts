@@ -90,6 +90,21 @@ describe('onnxruntime sessions: the worker thread', () => {
     await here.release();
     await there.release();
   });
+
+  it('releases only after the runs queued before the release are answered (as when an extraction stops)', async () => {
+    // onnxruntime-node starts a run in a setImmediate callback: a release handled before it, and
+    // the thread ended under it, aborted the whole process now and then. Here a release follows
+    // two queued runs at once, many times; the process must live and the runs be answered.
+    const feeds = (): { pixel_values: { type: 'float32'; data: Float32Array; dims: number[] } } => ({ pixel_values: { type: 'float32', data: new Float32Array(4 * 3 * 16 * 16).fill(0.5), dims: [4, 3, 16, 16] } });
+    for (let i = 0; i < 25; i++) {
+      const s = await ThreadedOnnxSession.open(good, { device: 'cpu' });
+      const runs = [s.runMoved(feeds()), s.runMoved(feeds())];
+      await s.release();
+      const answered = await Promise.allSettled(runs);
+      assert.deepEqual(answered.map((r) => r.status), ['fulfilled', 'fulfilled'], `round ${i}`);
+      await assert.rejects(s.run(feeds()), /exited|released/, 'a run after the release is refused');
+    }
+  });
 });
 
 describe('onnxruntime sessions: moved feeds', () => {
