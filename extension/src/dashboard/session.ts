@@ -134,9 +134,10 @@ export class DashboardSession {
    */
   private takeChartPoints(points: number | undefined): boolean {
     if (points === undefined) return false;
-    this.rememberPoints?.(clampChartPoints(points));
-    if (!needsFinerPoints(this.acc.maxPoints, points)) return false;
-    this.acc.maxPoints = clampChartPoints(points);
+    const wanted = clampChartPoints(points);
+    this.rememberPoints?.(wanted);
+    if (!needsFinerPoints(this.acc.maxPoints, wanted)) return false;
+    this.acc.maxPoints = wanted;
     return true;
   }
 

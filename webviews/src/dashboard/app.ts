@@ -43,9 +43,11 @@ export class DashboardApp {
   private readonly heatmap: HeatmapView;
   private readonly results: ResultsView;
   private frame = 0;
-  /** The first render is done; what it left out is due next frame (`renderWhole`). */
-  private belowRendered = false;
-  private belowDue = false;
+  /**
+   * The first screen renders alone (`renderWhole`): `first` until it has, then `below` while the
+   * rest is due next frame, then `whole` (a render that draws everything covers what was due).
+   */
+  private stage: 'first' | 'below' | 'whole' = 'first';
 
   constructor(
     private readonly host: Host,
@@ -143,16 +145,18 @@ export class DashboardApp {
    * (`renderBelow`): the first screen is then on screen sooner.
    */
   private renderWhole(): boolean {
-    if (this.belowRendered) return true;
-    this.belowRendered = true;
-    this.belowDue = true;
-    return false;
+    if (this.stage === 'first') {
+      this.stage = 'below';
+      return false;
+    }
+    this.stage = 'whole';
+    return true;
   }
 
   /** What the first render left out, in the frame after it (then on screen a frame later). */
   private renderBelow(widths: { curves: number; heatmap: number }): void {
-    if (!this.belowDue || !this.run) return;
-    this.belowDue = false;
+    if (this.stage !== 'below' || !this.run) return;
+    this.stage = 'whole';
     this.curves.render(this.run, widths.curves, { from: FIRST_SCREEN_CHARTS });
     this.heatmap.render(this.run, widths.heatmap);
     this.results.render(this.run);
