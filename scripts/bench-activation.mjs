@@ -56,6 +56,15 @@ if (values.child) {
     },
     commands: { registerCommand: () => disposable, executeCommand: async () => undefined },
   };
+  // vscode-languageclient's classes extend `vscode` classes (CompletionItem, CodeLens, Diagnostic,
+  // ...) when the bundle loads, and esbuild's import helper copies the module's own properties: so
+  // every class that @types/vscode declares and the stand-in lacks is an empty class here.
+  const types = readFileSync(fileURLToPath(new URL('../node_modules/@types/vscode/index.d.ts', import.meta.url)), 'utf8');
+  for (const [, name] of types.matchAll(/^\s*export class (\w+)/gm)) vscode[name] ??= class {};
+  // A namespace function the stand-in does not list (registerX, onDidX) returns a disposable.
+  for (const ns of ['window', 'workspace', 'commands', 'languages', 'env', 'extensions']) {
+    vscode[ns] = new Proxy(vscode[ns] ?? {}, { get: (target, name) => (name in target ? target[name] : () => disposable) });
+  }
   const load = Module._load;
   Module._load = function (request, ...rest) {
     if (request === 'vscode') return vscode;

@@ -14,13 +14,16 @@ const steps = [
   ['webviews', ['node', '--import', 'tsx', 'webviews/bench/bench.ts']],
   ['training step', ['node', 'dist/sidecar/bench.js', ...args]],
 ];
-let failed = 0;
+// A benchmark that cannot run measures nothing: every part runs, then a summary names each one
+// that failed and the command exits 1, so a broken benchmark cannot pass unnoticed.
+const failed = [];
 for (const [name, [cmd, ...rest]] of steps) {
   console.log(`\n== ${name} ==`);
   const r = spawnSync(cmd, rest, { stdio: 'inherit' });
-  if (r.status !== 0) {
-    failed++;
-    console.error(`benchmark '${name}' failed (exit ${r.status})`);
-  }
+  if (r.status !== 0) failed.push(`${name} (${r.signal ? `killed by ${r.signal}` : `exit ${r.status}`})`);
 }
-if (failed) process.exitCode = 1;
+if (failed.length) {
+  console.error(`\nnpm run bench FAILED: ${failed.length} of ${steps.length} benchmarks did not run to the end: ${failed.join(', ')}`);
+  process.exit(1);
+}
+console.error(`\nnpm run bench: all ${steps.length} benchmarks ran`);

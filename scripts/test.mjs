@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // The test command: typecheck, lint, then every test/**/*.test.ts with node's test runner.
-// `node scripts/test.mjs unit` runs only the tests (no typecheck/lint); a folder name filters.
+// `node scripts/test.mjs SUITE...` runs only the tests of those folders under test/ (unit, golden,
+// lsp, grammar, integration, e2e), without typecheck and lint.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const filter = process.argv[2];
+const suites = process.argv.slice(2);
 
 function run(cmd, args) {
   console.log(`\n$ ${cmd} ${args.join(' ')}`);
@@ -22,13 +23,18 @@ function find(dir) {
   });
 }
 
-if (!filter) {
+if (!suites.length) {
   run('npx', ['tsc', '-p', '.']);
   run('npx', ['eslint', '.']);
 }
 // Integration and end-to-end tests drive the built sidecar and extension.
 run('npm', ['run', 'build', '--silent']);
-const files = find(join(root, 'test')).filter((f) => !filter || filter === 'unit' || f.includes(filter)).sort();
+const all = find(join(root, 'test'));
+const files = all.filter((f) => !suites.length || suites.some((s) => f.startsWith(`test/${s}/`))).sort();
+if (!files.length) {
+  console.error(`no tests in ${suites.map((s) => `test/${s}/`).join(', ')}`);
+  process.exit(2);
+}
 // The end-to-end tests run real VS Code (code-server): install it into its cache folder first
 // (a second or so once it is there; ~5 minutes the first time).
 if (process.env.AFT_SKIP_E2E !== '1' && files.some((f) => f.startsWith('test/e2e/'))) run('bash', ['scripts/setup-e2e.sh']);

@@ -107,8 +107,11 @@ describe('live dashboard in headless Chromium', { skip: chromiumAvailable() ? fa
     // Remembered from a narrower dashboard: 200 points per curve.
     const live = await openLiveDashboard(browser, dir, { maxPoints: 200, width: 1280 });
     const points = (m: HostMessage): number => Math.max(...(m as RunMessage).run.series.map((x) => x.curves.loss.step.length));
+    const runsSent = (): number => live.sent.filter((m) => m.type === 'run').length;
     try {
-      await rendered(live.page, 2, 10_000);
+      // The early run, then the finer one `ready` asked for (a busy machine may deliver both
+      // before the page's first frame: they are drawn once, so wait for what was drawn).
+      await live.settled(() => runsSent() === 2);
       const ready = live.received.find((m) => m.type === 'ready');
       assert.ok(ready?.type === 'ready' && ready.chartPoints !== undefined, 'ready says what the charts draw');
       const chartWidth = await live.page.$eval('#chart-loss .uplot', (el) => (el as HTMLElement).getBoundingClientRect().width);
@@ -118,7 +121,7 @@ describe('live dashboard in headless Chromium', { skip: chromiumAvailable() ? fa
 
       // Twice as wide: the page asks again and gets the run finer.
       await live.page.setViewportSize({ width: 2560, height: 900 });
-      await rendered(live.page, 3, 10_000);
+      await live.settled(() => runsSent() === 3);
       const grown = live.received.filter((m) => m.type === 'chartPoints');
       assert.equal(grown.length, 1, JSON.stringify(live.received));
       assert.ok(grown[0].type === 'chartPoints' && grown[0].points > ready.chartPoints * 1.25);
@@ -135,7 +138,8 @@ describe('live dashboard in headless Chromium', { skip: chromiumAvailable() ? fa
     fs.cpSync(fixture, dir, { recursive: true });
     const live = await openLiveDashboard(browser, dir);
     try {
-      await rendered(live.page, 1, 10_000);
+      // Everything the host sends up to `ready` drawn: the canvas changes below only by smoothing.
+      await live.settled(() => live.received.some((m) => m.type === 'ready'));
       const before = await live.page.$eval('#chart-loss canvas', (c) => (c as HTMLCanvasElement).toDataURL());
       await live.page.selectOption('select[aria-label^="Smoothing"]', '0.9');
       // The curves are drawn again, smoothed.

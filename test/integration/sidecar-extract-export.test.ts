@@ -63,8 +63,7 @@ describe('aft/extract and aft/export against a real sidecar', () => {
     assert.ok(fs.existsSync(serverScript), 'dist/sidecar/server.js is built (npm run build)');
     c = new SidecarClient({ serverScript, env: { AFT_CACHE_DIR: path.join(tmpdir(), 'cache') }, init: { maxConcurrentRuns: 1 } });
     c.onRunEvent((e) => events.push(e));
-    const info = await c.start();
-    assert.deepEqual(info.capabilities, { run: true, extract: true, export: true });
+    await c.start();
   });
 
   after(async () => {

@@ -86,6 +86,12 @@ export interface LiveDashboard extends Watched {
   start(): DashboardSession;
   /** Resolves once the page has sent `ready`. */
   whenReady(): Promise<void>;
+  /**
+   * Resolves once `until()` holds for what the host sent and the page received (polled), every
+   * message sent has reached the page, and the page has drawn all of them (renders coalesce, so
+   * this waits for what was drawn, not for a number of renders).
+   */
+  settled(until?: () => boolean, timeoutMs?: number): Promise<void>;
   /** Every message the host sent, in order. */
   sent: HostMessage[];
   /** Every message the page sent, in order (validated as the panel validates them). */
@@ -105,10 +111,13 @@ export async function openLiveDashboard(browser: Browser, runDir: string, opts: 
   // Like VS Code, messages posted while the page loads are held and handed over once it has.
   let loaded!: () => void;
   let chain: Promise<unknown> = new Promise<void>((r) => (loaded = r));
+  // The `run` and `update` messages handed to the page: each is drawn by a later whole render.
+  let delivered = 0;
   const post = (m: HostMessage): void => {
     sent.push(m);
     // A webview host that drops what was posted before the page said `ready` (tests the retry).
     if (opts.loseEarlyMessages && !pageReady) return;
+    if (m.type === 'run' || m.type === 'update') delivered++;
     // One at a time, in order, like VS Code's postMessage; as JSON text, which crosses the
     // DevTools protocol far faster than Playwright's value-by-value argument encoding.
     const json = JSON.stringify(m);
@@ -170,6 +179,15 @@ export async function openLiveDashboard(browser: Browser, runDir: string, opts: 
     start,
     whenReady: async () => {
       while (!pageReady) await new Promise((r) => setTimeout(r, 5));
+    },
+    settled: async (until = () => true, timeoutMs = 30_000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (!until()) {
+        if (Date.now() > deadline) throw new Error(`the dashboard did not reach the expected state in ${timeoutMs / 1000} s (host sent ${sent.map((m) => m.type).join(', ')}; page sent ${received.map((m) => m.type).join(', ')})`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await chain;
+      await page.waitForFunction((k) => Number(document.body.dataset.drawnMessages ?? -1) >= k, delivered, { timeout: Math.max(1000, deadline - Date.now()) });
     },
     close: async () => {
       session?.dispose();

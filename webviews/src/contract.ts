@@ -3,10 +3,13 @@
  * sides import this module (the extension host, the webview bundles and the HTML report); every
  * message is one member of a discriminated union, with a line saying who sends it.
  *
- * The handshake: the webview posts `ready` once its listeners are installed; only then does the
- * host send the first `run` (or `compare`) message, and after that coalesced `update`s, at most
- * about ten a second. Series arrive already downsampled (LTTB, `maxPoints` per curve), so the
- * webview's memory is bounded by the number of series, not by the length of the run.
+ * The handshake: the host posts the whole `run` (or `compare`) while the page first loads (VS Code
+ * holds it until the page has loaded, so it arrives right after the page starts); the webview
+ * posts `ready` once its listeners are installed, with the width of its charts, and the host sends
+ * the run again only if the charts need finer curves than it guessed. A page that has no data
+ * 2 s after `ready` says `ready` again. After that come coalesced `update`s, at most about ten a
+ * second. Series arrive already downsampled (LTTB, `maxPoints` per curve), so the webview's memory
+ * is bounded by the number of series, not by the length of the run.
  *
  * Everything inside these messages that came from run files (names, messages, paths) is
  * untrusted text: the webview renders it with `textContent` and never as markup.

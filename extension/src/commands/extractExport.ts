@@ -11,7 +11,7 @@ import type { ExportReport, ExtractResult } from '../../../sidecar/src/protocol/
 import { runsBaseDir } from '../config';
 import { costLines, defaultExportPath, exportChoices, exportSummaryText, extractProgressText, extractSummaryText, readRunSummary, type ExportChoice } from '../runs/exportText';
 import type { Studio } from '../studio';
-import { errorData, errorMessage, notAvailableYet, pickExperiment, requireFolder, requireTrust, saveIfDirty } from './guards';
+import { errorData, errorMessage, pickExperiment, requireFolder, requireTrust, saveIfDirty } from './guards';
 import { pickRun } from './runs';
 
 /** Shows a sidecar error the way Run does: busy as a warning, bad input with its reasons, else with Show Log. */
@@ -29,10 +29,6 @@ async function showFailure(studio: Studio, what: string, e: unknown, file?: stri
 
 export async function extractFeaturesCommand(studio: Studio, arg?: unknown): Promise<ExtractResult | undefined> {
   if (!requireTrust('Extract Features')) return undefined;
-  if (studio.client.info && !studio.client.info.capabilities.extract) {
-    notAvailableYet('Extract Features');
-    return undefined;
-  }
   const file = await pickExperiment(arg, 'Extract Features');
   if (!file) return undefined;
   const folder = requireFolder(file);
@@ -69,8 +65,7 @@ export async function extractFeaturesCommand(studio: Studio, arg?: unknown): Pro
     if (kind === 'cancelled') {
       studio.log.info(`${extractionId} (${name}) cancelled`);
       void vscode.window.showInformationMessage(`AFT: feature extraction of ${name} was cancelled. Finished chunks are kept; the next extraction or run resumes from them.`);
-    } else if (kind === 'not_available') notAvailableYet('Extract Features');
-    else await showFailure(studio, `the features of ${name} were not extracted`, e, file.fsPath);
+    } else await showFailure(studio, `the features of ${name} were not extracted`, e, file.fsPath);
     return undefined;
   }
 }
@@ -91,10 +86,6 @@ async function pickChoice(choices: ExportChoice[], runId: string): Promise<Expor
 
 export async function exportModelCommand(studio: Studio, arg?: unknown): Promise<ExportReport | undefined> {
   if (!requireTrust('Export Model to ONNX')) return undefined;
-  if (studio.client.info && !studio.client.info.capabilities.export) {
-    notAvailableYet('Export Model to ONNX');
-    return undefined;
-  }
   const runId = await pickRun(studio, arg, 'AFT: Export Model to ONNX', (s) => s === 'completed');
   const run = runId ? studio.runs.get(runId) : undefined;
   if (!run) return undefined;
@@ -130,8 +121,7 @@ export async function exportModelCommand(studio: Studio, arg?: unknown): Promise
       studio.client.export({ runDir: run.runDir, method: choice.method, seed: choice.seed, out: target.fsPath }),
     );
   } catch (e) {
-    if (errorData(e)?.kind === 'not_available') notAvailableYet('Export Model to ONNX');
-    else await showFailure(studio, `${label} was not exported`, e);
+    await showFailure(studio, `${label} was not exported`, e);
     return undefined;
   }
   studio.log.info(`${exportSummaryText(report)}\n${costLines(report).join('\n')}`);

@@ -65,7 +65,3 @@ export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** The short message for features that later versions add. */
-export function notAvailableYet(what: string): void {
-  void vscode.window.showInformationMessage(`AFT: ${what} is not available yet in this version of AFT Studio.`);
-}

@@ -18,16 +18,15 @@ export interface ErrorData {
   /**
    * bad_input: the request or the experiment file is wrong (details say where);
    * busy: the run limit is reached or that file is already running;
-   * cancelled: the request was cancelled (`aft/cancel` with its id);
-   * not_available: this version of the sidecar cannot do that yet.
+   * cancelled: the request was cancelled (`aft/cancel` with its id).
    */
-  kind: 'bad_input' | 'run_failed' | 'cancelled' | 'internal' | 'busy' | 'not_available';
+  kind: 'bad_input' | 'run_failed' | 'cancelled' | 'internal' | 'busy';
   location?: { file: string; line?: number; column?: number; field?: string };
   details?: string[];
 }
 
 /** JSON-RPC error codes used with `ErrorData.kind` (the kind is what clients switch on). */
-export const ErrorCodes = { internal: 1, bad_input: 2, busy: 3, not_available: 4, cancelled: 5 } as const;
+export const ErrorCodes = { internal: 1, bad_input: 2, busy: 3, cancelled: 5 } as const;
 
 export interface BackendProbe {
   id: string;
@@ -52,13 +51,6 @@ export interface InitializeParams {
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
 }
 
-/** What this sidecar can do; requests for a missing capability fail with `not_available`. */
-export interface Capabilities {
-  run: boolean;
-  extract: boolean;
-  export: boolean;
-}
-
 export interface InitializeResult {
   protocolVersion: number;
   sidecarVersion: string;
@@ -71,7 +63,6 @@ export interface InitializeResult {
   /** The backend `auto` would pick now. */
   defaultBackend: string | null;
   devices: DeviceInfo[];
-  capabilities: Capabilities;
 }
 
 export interface RunParams {
@@ -205,7 +196,7 @@ export interface ExportReport {
   cost: { provider: string; batch: number; models: ModelCost[] };
 }
 
-/** extension → sidecar: versions, backends, devices and capabilities; sets the run limit. */
+/** extension → sidecar: versions, backends and devices; sets the run limit. */
 export const Initialize = new RequestType<InitializeParams, InitializeResult, ErrorData>('aft/initialize');
 /** extension → sidecar: check an experiment file without running it (no compute). */
 export const Validate = new RequestType<{ file: string }, ValidateResult, ErrorData>('aft/validate');

@@ -96,7 +96,6 @@ export class SidecarServer {
           versions: packageVersions(),
           ...probeBackends(),
           devices: probeDevices(),
-          capabilities: { run: true, extract: true, export: true },
         };
       }),
     );

@@ -22,9 +22,15 @@ import { ResultsView } from './resultsView';
  */
 const FIRST_SCREEN_CHARTS = 4;
 
-/** Read by the tests and benchmarks: how many whole renders (every section drawn) there were. */
-function countRender(): void {
+/**
+ * Read by the tests and benchmarks: how many whole renders (every section drawn) there were, and
+ * how many run messages the last one had taken in. Renders are coalesced (two runs that arrive
+ * before a frame are drawn once), so a test that waits for what it sent waits until
+ * `drawnMessages` reaches `messages`, never for a count of renders.
+ */
+function countRender(messages: number): void {
   document.body.dataset.rendered = String(Number(document.body.dataset.rendered ?? 0) + 1);
+  document.body.dataset.drawnMessages = String(messages);
 }
 
 /** What the webview saves (`vscode.setState`); the host's serializer reads `runDir`. */
@@ -43,6 +49,8 @@ export class DashboardApp {
   private readonly heatmap: HeatmapView;
   private readonly results: ResultsView;
   private frame = 0;
+  /** How many `run` and `update` messages arrived (each one is drawn by the next whole render). */
+  private messages = 0;
   /**
    * The first screen renders alone (`renderWhole`): `first` until it has, then `below` while the
    * rest is due next frame, then `whole` (a render that draws everything covers what was due).
@@ -98,6 +106,7 @@ export class DashboardApp {
       case 'compare':
         return;
     }
+    document.body.dataset.messages = String(++this.messages);
     this.schedule();
   }
 
@@ -123,7 +132,7 @@ export class DashboardApp {
         timed('curves', () => this.curves.render(run, widths.curves));
         timed('heatmap', () => this.heatmap.render(run, widths.heatmap));
         timed('results', () => this.results.render(run));
-        countRender();
+        countRender(this.messages);
       } else timed('curves', () => this.curves.render(run, widths.curves, { to: FIRST_SCREEN_CHARTS }));
       // Read by the benchmarks: how long the last render (or first screen) took, and where.
       document.body.dataset.renderMs = (performance.now() - t0).toFixed(1);
@@ -160,7 +169,7 @@ export class DashboardApp {
     this.curves.render(this.run, widths.curves, { from: FIRST_SCREEN_CHARTS });
     this.heatmap.render(this.run, widths.heatmap);
     this.results.render(this.run);
-    countRender();
+    countRender(this.messages);
     requestAnimationFrame(() => markTime('allPaintedAt'));
   }
 
