@@ -1,8 +1,10 @@
 /**
- * Golden test: every case in AFT_GOLDEN_DIR (default ../shared/golden) is recomputed in float32
- * with the product's regularisers and compared with float64 PyTorch values: 1e-4 relative on
- * scalars, 1e-3 relative on gradients (relative to the largest entry of that gradient, with a
- * floor for entries that are exactly zero in theory, such as a bias that centring cancels).
+ * Golden test: every case in test/golden/cases (AFT_GOLDEN_DIR overrides the folder) is
+ * recomputed in float32 with the product's regularisers and compared with its expected values,
+ * float64 PyTorch values of the paper's formulas made by make_cases.py (see README.md here):
+ * 1e-4 relative on scalars, 1e-3 relative on gradients and weights (relative to the largest
+ * entry of that array, with a floor for entries that are exactly zero in theory, such as a bias
+ * that centring cancels).
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -11,7 +13,7 @@ import { describe, it, before } from 'node:test';
 import { initBackend, type BackendChoice } from '../../sidecar/src/runtime/tf';
 import { ADAPTERS, type GoldenCase } from './adapters';
 
-const dir = path.resolve(process.env.AFT_GOLDEN_DIR ?? path.join(__dirname, '..', '..', '..', 'shared', 'golden'));
+const dir = path.resolve(process.env.AFT_GOLDEN_DIR ?? path.join(__dirname, 'cases'));
 // The same cases run on every backend that loads here (cpu always; wasm where it starts).
 const backends = (process.env.AFT_TEST_BACKENDS ?? 'cpu,wasm').split(',') as BackendChoice[];
 

@@ -1,6 +1,6 @@
 /**
  * The regularisers of the paper as pure functions of tensors, so that training and the golden
- * tests (float64 PyTorch values in ../shared/golden) run exactly the same code.
+ * tests (float64 PyTorch values in test/golden/cases) run exactly the same code.
  */
 import { tf, type Scalar, type Tensor, type Tensor1D, type Tensor2D } from '../runtime/tf';
 import { denseT, matMulT } from '../models/layers';
