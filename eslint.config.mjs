@@ -3,11 +3,12 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.aft/**', 'test-results/**', '**/*.mjs', '**/*.js', '**/*.cjs'] },
+  { ignores: ['dist/**', '.tsbuild/**', 'node_modules/**', '.aft/**', 'test-results/**', '**/*.mjs', '**/*.js', '**/*.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
-    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    // Each package's own tsconfig (its runtime's types), then the root one for tests and tools.
+    languageOptions: { parserOptions: { project: ['./core/*/tsconfig.json', './*/src/tsconfig.json', './tsconfig.json'], tsconfigRootDir: import.meta.dirname } },
     rules: {
       // node:test's describe/it return promises that the runner itself awaits.
       '@typescript-eslint/no-floating-promises': [

@@ -2,7 +2,7 @@
 // source of truth). test/unit/schema.test.ts fails when the committed file is stale.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { experimentJsonSchema } from '../sidecar/src/experiment/schema';
+import { experimentJsonSchema } from '../core/node/experiment/schema';
 
 export const SCHEMA_FILE = path.join(__dirname, '..', 'schemas', 'aft-experiment.schema.json');
 

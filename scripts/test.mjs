@@ -24,7 +24,7 @@ function find(dir) {
 }
 
 if (!suites.length) {
-  run('npx', ['tsc', '-p', '.']);
+  run('npx', ['tsc', '-b']);
   run('npx', ['eslint', '.']);
 }
 // Integration and end-to-end tests drive the built sidecar and extension.

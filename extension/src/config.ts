@@ -1,7 +1,7 @@
 /** The extension's settings (declared in package.json under `aft.*`), read in one place. */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { BackendChoice } from '../../sidecar/src/protocol/rpc';
+import type { BackendChoice } from '../../core/common/protocol/rpc';
 
 export interface Config {
   /** Node executable for the sidecar; empty: the one running the extension host. */

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { InitializeResult } from '../../sidecar/src/protocol/rpc';
+import type { InitializeResult } from '../../core/common/protocol/rpc';
 import { compareRunsCommand, deleteRunCommand, openRunFolderCommand, revealRunCommand, showDashboardCommand } from './commands/runs';
 import { exportModelCommand, extractFeaturesCommand } from './commands/extractExport';
 import { installGpuRuntimeCommand, restartSidecarCommand, selectBackendCommand } from './commands/compute';

@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
-import { parseExperimentYaml, type ParsedYaml } from '../../sidecar/src/experiment/validate';
+import { parseExperimentYaml, type ParsedYaml } from '../../core/node/experiment/validate';
 import { refuse, type Refusal } from './guards';
 
 export interface Analysis {

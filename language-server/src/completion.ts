@@ -6,8 +6,8 @@
 import { CompletionItemKind, InsertTextFormat, MarkupKind, type CompletionItem, type Range } from 'vscode-languageserver';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { isMap, isScalar, isSeq, parseDocument, type Pair, type Scalar } from 'yaml';
-import type { FileProbe } from '../../sidecar/src/experiment/arrays';
-import { onnxModelFile } from '../../sidecar/src/experiment/onnxNames';
+import type { FileProbe } from '../../core/node/experiment/arrays';
+import { onnxModelFile } from '../../core/node/experiment/onnxNames';
 import type { Analysis } from './analysis';
 import { completePath, pathFieldExtensions } from './pathCompletion';
 import { describeField, keysAt, valuesAt, type YamlPath } from './schema';

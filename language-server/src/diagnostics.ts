@@ -4,8 +4,8 @@
  * becomes exactly one diagnostic: the same range and message are never published twice.
  */
 import { DiagnosticSeverity, type Diagnostic, type Range } from 'vscode-languageserver';
-import type { FileProbe } from '../../sidecar/src/experiment/arrays';
-import { validateParsed, type Problem } from '../../sidecar/src/experiment/validate';
+import type { FileProbe } from '../../core/node/experiment/arrays';
+import { validateParsed, type Problem } from '../../core/node/experiment/validate';
 import type { Analysis } from './analysis';
 
 export const SOURCE = 'aft';

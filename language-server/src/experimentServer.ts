@@ -4,7 +4,7 @@
  */
 import { TextDocuments, TextDocumentSyncKind, type Connection, type InitializeResult, type PublishDiagnosticsParams } from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import type { FileProbe } from '../../sidecar/src/experiment/arrays';
+import type { FileProbe } from '../../core/node/experiment/arrays';
 import { Analyses, type Analysis } from './analysis';
 import { codeActions } from './codeActions';
 import { codeLenses } from './codeLens';

@@ -4,8 +4,8 @@
  * file but reads a header only when the file changed.
  */
 import * as fs from 'node:fs';
-import { readArrayHeaders, type ArrayFile, type FileProbe } from '../../sidecar/src/experiment/arrays';
-import { readOnnxSignature, type OnnxSignature } from '../../sidecar/src/io/onnxGraph';
+import { readArrayHeaders, type ArrayFile, type FileProbe } from '../../core/node/experiment/arrays';
+import { readOnnxSignature, type OnnxSignature } from '../../core/node/io/onnxGraph';
 
 interface Entry {
   stamp: string;

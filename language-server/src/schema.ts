@@ -3,7 +3,7 @@
  * copy), and the questions hover and completion ask of it: which schemas apply at a path,
  * which keys and values they allow, and what they say about them.
  */
-import { experimentJsonSchema } from '../../sidecar/src/experiment/schema';
+import { experimentJsonSchema } from '../../core/node/experiment/schema';
 
 export interface JsonSchema {
   type?: string | string[];

@@ -6,8 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { exportDownstream } from '../../sidecar/src/export/downstream';
-import { encodeNpy } from '../../sidecar/src/io/npy';
-import type { StTensor } from '../../sidecar/src/io/safetensors';
+import { encodeNpy } from '../../core/node/io/npy';
+import type { StTensor } from '../../core/node/io/safetensors';
 import { OnnxSession, type OnnxTensor } from '../../sidecar/src/runtime/onnx';
 import { Rng } from '../../sidecar/src/util/rng';
 import { tinyBertOnnx, tinyVitOnnx, VOCAB } from '../../test/helpers/hf';

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe } from 'node:test';
 import type { FrameLocator, Locator, Page } from 'playwright-core';
-import { MNIST_DEMO } from '../../sidecar/src/templates/templates';
+import { MNIST_DEMO } from '../../core/node/experiment/templates';
 import { diagnosedIt, distinctColours, E2E_SKIP, endStudio, launchStudio, openFile, ROOT, runCommand, type StudioSession, until } from './harness';
 
 const FIXTURE_ID = 'mnist-demo-20261127-083207-s1o1';

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
-import { MNIST_DEMO } from '../../sidecar/src/templates/templates';
+import { MNIST_DEMO } from '../../core/node/experiment/templates';
 import { type CodeServer, diagnosedIt, E2E_SKIP, endStudio, findFiles, launchStudio, openFile, pidsMatching, PKG as pkg, runCommand, type StudioSession, until } from './harness';
 
 /** The demo, shortened: 200 training digits, 60 steps, one seed, one β per method. */

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { it } from 'node:test';
-import { experimentJsonSchema, METHOD_KINDS } from '../../sidecar/src/experiment/schema';
+import { experimentJsonSchema, METHOD_KINDS } from '../../core/node/experiment/schema';
 
 const root = path.join(__dirname, '..', '..');
 const tool = path.join(path.dirname(require.resolve('vscode-tmgrammar-test/package.json')), 'dist', 'unit.js');

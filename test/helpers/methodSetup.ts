@@ -1,4 +1,4 @@
-import type { MethodKind } from '../../sidecar/src/experiment/schema';
+import type { MethodKind } from '../../core/node/experiment/schema';
 import { SharedMethodState, type MethodSetup } from '../../sidecar/src/methods/method';
 import { Rng } from '../../sidecar/src/util/rng';
 

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { ResponseError } from 'vscode-jsonrpc';
 import type { SidecarClient } from '../../extension/src/sidecar/client';
-import type { RunEvent } from '../../sidecar/src/protocol/events';
-import type { ErrorData } from '../../sidecar/src/protocol/rpc';
+import type { RunEvent } from '../../core/common/protocol/events';
+import type { ErrorData } from '../../core/common/protocol/rpc';
 
 /** The first event matching `pred`, or a rejection after `timeoutMs`. */
 export function waitFor<T extends RunEvent>(c: SidecarClient, pred: (e: RunEvent) => e is T, timeoutMs = 60_000): Promise<T> {

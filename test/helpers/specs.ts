@@ -1,5 +1,5 @@
 /** Dataset specs with defaults filled in, as the experiment schema would give them. */
-import { datasetSchema, type ImageDatasetSpec, type TextDatasetSpec } from '../../sidecar/src/experiment/schema';
+import { datasetSchema, type ImageDatasetSpec, type TextDatasetSpec } from '../../core/node/experiment/schema';
 
 export function imageDatasetSchemaForTests(v: Record<string, unknown>): ImageDatasetSpec {
   return datasetSchema.parse(v) as ImageDatasetSpec;

@@ -13,8 +13,8 @@ import { pathToFileURL } from 'node:url';
 import type { ExtractResultLine } from '../../sidecar/src/cli/extract';
 import type { ExportReport } from '../../sidecar/src/export/exportRun';
 import { exportDownstream } from '../../sidecar/src/export/downstream';
-import { encodeNpy } from '../../sidecar/src/io/npy';
-import { listRuns } from '../../sidecar/src/runs/store';
+import { encodeNpy } from '../../core/node/io/npy';
+import { listRuns } from '../../core/node/runs/store';
 import { Rng } from '../../sidecar/src/util/rng';
 
 const root = path.join(__dirname, '..', '..');

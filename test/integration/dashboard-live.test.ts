@@ -13,8 +13,8 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { chromiumAvailable, launch, openLiveDashboard, rendered, ROOT } from '../../webviews/harness/browser';
 import { syntheticRun } from '../../webviews/bench/synthetic';
-import { DEFAULT_MAX_POINTS } from '../../sidecar/src/runs/curveViews';
-import type { HostMessage, RunMessage } from '../../webviews/src/contract';
+import { DEFAULT_MAX_POINTS } from '../../core/common/runs/curveViews';
+import type { HostMessage, RunMessage } from '../../core/common/protocol/webview';
 
 const fixture = path.join(ROOT, 'test', 'fixtures', 'runs', 'mnist-demo-20261127-083207-s1o1');
 const shots = path.join(ROOT, 'test-results', 'report');

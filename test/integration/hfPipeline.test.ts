@@ -11,8 +11,8 @@ import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { loadExperiment } from '../../sidecar/src/experiment/load';
 import { exportRun } from '../../sidecar/src/export/exportRun';
-import type { LogEvent, RunEvent, RunSummary } from '../../sidecar/src/protocol/events';
-import { readRunStatus } from '../../sidecar/src/runs/store';
+import type { LogEvent, RunEvent, RunSummary } from '../../core/common/protocol/events';
+import { readRunStatus } from '../../core/node/runs/store';
 import { initBackend } from '../../sidecar/src/runtime/tf';
 import { runExperiment } from '../../sidecar/src/train/run';
 

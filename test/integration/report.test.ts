@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import type { RunSummary } from '../../sidecar/src/protocol/events';
+import type { RunSummary } from '../../core/common/protocol/events';
 import { canvasInk, chromiumAvailable, launch, rendered, ROOT, watchedPage } from '../../webviews/harness/browser';
 
 const fixture = path.join(ROOT, 'test', 'fixtures', 'runs', 'mnist-demo-20261127-083207-s1o1');

@@ -10,8 +10,8 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { SidecarClient, type SidecarFailure, type SidecarState } from '../../extension/src/sidecar/client';
 import { RestartPolicy } from '../../extension/src/sidecar/restartPolicy';
-import type { RunEvent, StatusEvent } from '../../sidecar/src/protocol/events';
-import { readRunStatus } from '../../sidecar/src/runs/store';
+import type { RunEvent, StatusEvent } from '../../core/common/protocol/events';
+import { readRunStatus } from '../../core/node/runs/store';
 import { rejectsWith, waitFor } from '../helpers/sidecarRpc';
 
 const root = path.resolve(import.meta.dirname, '..', '..');

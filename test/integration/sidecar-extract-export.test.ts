@@ -12,8 +12,8 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SidecarClient } from '../../extension/src/sidecar/client';
 import { exportDownstream } from '../../sidecar/src/export/downstream';
-import { encodeNpy } from '../../sidecar/src/io/npy';
-import type { LogEvent, ProgressEvent, RunEvent, StatusEvent } from '../../sidecar/src/protocol/events';
+import { encodeNpy } from '../../core/node/io/npy';
+import type { LogEvent, ProgressEvent, RunEvent, StatusEvent } from '../../core/common/protocol/events';
 import { Rng } from '../../sidecar/src/util/rng';
 import { rejectsWith, waitFor } from '../helpers/sidecarRpc';
 

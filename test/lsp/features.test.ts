@@ -7,8 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import type { CodeAction, CodeLens, CompletionItem, Diagnostic, DocumentSymbol, Hover, MarkupContent, TextEdit } from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { PATH_FIELDS } from '../../language-server/src/pathCompletion';
-import { referencedPaths } from '../../sidecar/src/experiment/semantics';
-import { validateExperimentText } from '../../sidecar/src/experiment/validate';
+import { referencedPaths } from '../../core/node/experiment/semantics';
+import { validateExperimentText } from '../../core/node/experiment/validate';
 import { fileUri, LspClient } from './harness';
 
 const fixtures = path.join(__dirname, '..', 'fixtures', 'lsp');

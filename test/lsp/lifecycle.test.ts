@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { encodeNpy } from '../../sidecar/src/io/npy';
+import { encodeNpy } from '../../core/node/io/npy';
 import { CachedFiles } from '../../language-server/src/fileCache';
 import { fileUri, LspClient } from './harness';
 

@@ -4,12 +4,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
-import { downstreamSchema } from '../../sidecar/src/experiment/schema';
-import { encodeSafetensors } from '../../sidecar/src/io/safetensors';
+import { downstreamSchema } from '../../core/node/experiment/schema';
+import { encodeSafetensors } from '../../core/node/io/safetensors';
 import { loadCheckpoint } from '../../sidecar/src/models/checkpoint';
 import { createModel, modelWeights } from '../../sidecar/src/models/model';
 import { initBackend, tf } from '../../sidecar/src/runtime/tf';
-import { AftError } from '../../sidecar/src/util/errors';
+import { AftError } from '../../core/common/util/errors';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-ckpt-'));
 const spec = downstreamSchema.parse({ model: 'mlp', hidden: [16] });

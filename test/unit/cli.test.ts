@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { listRuns, readRunStatus } from '../../sidecar/src/runs/store';
+import { listRuns, readRunStatus } from '../../core/node/runs/store';
 
 const root = path.join(__dirname, '..', '..');
 const cli = path.join(root, 'sidecar', 'src', 'cli', 'index.ts');

@@ -5,10 +5,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { compareRuns, comparisonTable, pearson } from '../../sidecar/src/compare/compare';
-import { correlate } from '../../sidecar/src/compare/correlation';
-import type { RunSummary } from '../../sidecar/src/protocol/events';
-import { RunStore } from '../../sidecar/src/runs/store';
-import { AftError } from '../../sidecar/src/util/errors';
+import { correlate } from '../../core/common/view/correlation';
+import type { RunSummary } from '../../core/common/protocol/events';
+import { RunStore } from '../../core/node/runs/store';
+import { AftError } from '../../core/common/util/errors';
 
 function fakeRun(ws: string, name: string, probe: number, acc: Record<string, number>): string {
   const store = RunStore.create(ws, name, {}, '');

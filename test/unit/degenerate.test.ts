@@ -10,11 +10,11 @@ import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { resultsTable } from '../../sidecar/src/cli/table';
 import { loadExperiment } from '../../sidecar/src/experiment/load';
-import { encodeNpy } from '../../sidecar/src/io/npy';
-import type { RunEvent, RunSummary } from '../../sidecar/src/protocol/events';
+import { encodeNpy } from '../../core/node/io/npy';
+import type { RunEvent, RunSummary } from '../../core/common/protocol/events';
 import { initBackend } from '../../sidecar/src/runtime/tf';
 import { runExperiment } from '../../sidecar/src/train/run';
-import { AftError } from '../../sidecar/src/util/errors';
+import { AftError } from '../../core/common/util/errors';
 
 const fixtures = path.join(__dirname, '..', 'fixtures');
 

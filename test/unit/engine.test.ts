@@ -8,12 +8,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { loadExperiment } from '../../sidecar/src/experiment/load';
-import { encodeNpy } from '../../sidecar/src/io/npy';
-import type { RunEvent, RunSummary } from '../../sidecar/src/protocol/events';
-import { readRunStatus } from '../../sidecar/src/runs/store';
+import { encodeNpy } from '../../core/node/io/npy';
+import type { RunEvent, RunSummary } from '../../core/common/protocol/events';
+import { readRunStatus } from '../../core/node/runs/store';
 import { initBackend } from '../../sidecar/src/runtime/tf';
 import { runExperiment } from '../../sidecar/src/train/run';
-import { AftError } from '../../sidecar/src/util/errors';
+import { AftError } from '../../core/common/util/errors';
 
 const fixtures = path.join(__dirname, '..', 'fixtures');
 const ablation = path.join(fixtures, 'experiments', 'valid', 'npy-ablation.aft.yaml');

@@ -12,7 +12,7 @@ import { loadImageFolder } from '../../sidecar/src/data/imageFolder';
 import { imageDatasetSchemaForTests } from '../helpers/specs';
 import { preprocessImage, preprocessImageInto, resolveImagePreprocess } from '../../sidecar/src/features/imagePreprocess';
 import { encodeImage } from '../../sidecar/src/runtime/images';
-import { AftError } from '../../sidecar/src/util/errors';
+import { AftError } from '../../core/common/util/errors';
 import { imageBatches } from '../../sidecar/src/features/onnxInputs';
 import { OnnxSession } from '../../sidecar/src/runtime/onnx';
 import type { Dataset } from '../../sidecar/src/data/dataset';

@@ -4,9 +4,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { encodeNpy, readNpy, readNpyHeader } from '../../sidecar/src/io/npy';
-import { encodeSafetensors, readSafetensors, readSafetensorsHeader } from '../../sidecar/src/io/safetensors';
-import { AftError } from '../../sidecar/src/util/errors';
+import { encodeNpy, readNpy, readNpyHeader } from '../../core/node/io/npy';
+import { encodeSafetensors, readSafetensors, readSafetensorsHeader } from '../../core/node/io/safetensors';
+import { AftError } from '../../core/common/util/errors';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-io-'));
 

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { ONNX_PROTO_JSON, onnxProtoJsonText } from '../../scripts/gen-onnx-proto';
-import { downstreamSchema } from '../../sidecar/src/experiment/schema';
+import { downstreamSchema } from '../../core/node/experiment/schema';
 import { exportDownstream, parameterCount } from '../../sidecar/src/export/downstream';
 import { decodeModel } from '../../sidecar/src/export/proto';
 import { createModel, modelWeights } from '../../sidecar/src/models/model';

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { readOnnxSignature } from '../../sidecar/src/io/onnxGraph';
+import { readOnnxSignature } from '../../core/node/io/onnxGraph';
 
 const models = path.join(__dirname, '..', 'fixtures', 'lsp', 'models');
 const expected = { inputs: ['pixel_values', 'attention_mask'], outputs: ['pooler_output', 'last_hidden_state'] };

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { cudaProviderInstalled, OnnxSession, ThreadedOnnxSession, type OnnxRunner, type OnnxSessionOptions } from '../../sidecar/src/runtime/onnx';
-import { AftError } from '../../sidecar/src/util/errors';
+import { AftError } from '../../core/common/util/errors';
 import { tinyVitOnnx } from '../helpers/hf';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-ort-'));

@@ -4,8 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { listRuns, readRunStatus, RunStore } from '../../sidecar/src/runs/store';
-import { writeFileAtomic } from '../../sidecar/src/util/fsx';
+import { listRuns, readRunStatus, RunStore } from '../../core/node/runs/store';
+import { writeFileAtomic } from '../../core/node/util/fsx';
 
 const ws = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'aft-store-'));
 

@@ -10,10 +10,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { loadMnist } from '../../sidecar/src/data/mnist';
-import { downstreamSchema } from '../../sidecar/src/experiment/schema';
+import { downstreamSchema } from '../../core/node/experiment/schema';
 import { buildSources } from '../../sidecar/src/features/sources';
 import { loadTeacher, teacherCacheFile, TEACHER_VERSION } from '../../sidecar/src/features/teacher';
-import { encodeSafetensors } from '../../sidecar/src/io/safetensors';
+import { encodeSafetensors } from '../../core/node/io/safetensors';
 import { createModel, modelWeights } from '../../sidecar/src/models/model';
 import { initBackend, tf } from '../../sidecar/src/runtime/tf';
 

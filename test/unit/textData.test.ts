@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { readTable } from '../../sidecar/src/data/tables';
 import { loadTextDataset } from '../../sidecar/src/data/text';
 import { loadTokenizer } from '../../sidecar/src/data/tokenizer';
-import { AftError } from '../../sidecar/src/util/errors';
+import { AftError } from '../../core/common/util/errors';
 import { reviewsCsv, tinyTokenizerJson, VOCAB } from '../helpers/hf';
 import { textDatasetSchemaForTests } from '../helpers/specs';
 

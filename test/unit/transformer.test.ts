@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { downstreamSchema } from '../../sidecar/src/experiment/schema';
+import { downstreamSchema } from '../../core/node/experiment/schema';
 import { crossEntropy } from '../../sidecar/src/methods/regularizers';
 import { createModel } from '../../sidecar/src/models/model';
 import { initBackend, tf, type Scalar } from '../../sidecar/src/runtime/tf';

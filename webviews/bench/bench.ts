@@ -13,9 +13,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CDPSession } from 'playwright-core';
-import type { HostMessage } from '../src/contract';
-import { DEFAULT_MAX_POINTS, RunAccumulator } from '../src/data/runAccumulator';
-import { RunReader } from '../../sidecar/src/runs/reader';
+import type { HostMessage } from '../../core/common/protocol/webview';
+import { DEFAULT_MAX_POINTS, RunAccumulator } from '../../core/common/view/runAccumulator';
+import { RunReader } from '../../core/node/runs/reader';
 import { launch, openLiveDashboard, rendered, ROOT } from '../harness/browser';
 import { syntheticRun } from './synthetic';
 

@@ -2,8 +2,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CURVE_CACHE_FILE, CurveCacheBuilder } from '../../sidecar/src/runs/curves';
-import { CURVE_VIEW_FILE, encodeCurveViews } from '../../sidecar/src/runs/curveViews';
+import { CURVE_CACHE_FILE, CurveCacheBuilder } from '../../core/common/runs/curves';
+import { CURVE_VIEW_FILE, encodeCurveViews } from '../../core/common/runs/curveViews';
 
 /** Deterministic noise in [0, 1) for a step of one series. */
 function noise(step: number, seed: number, method: number): number {

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { FrameLocator } from 'playwright-core';
-import { MNIST_DEMO } from '../../sidecar/src/templates/templates';
+import { MNIST_DEMO } from '../../core/node/experiment/templates';
 import { launchStudio, ROOT, runCommand, until } from '../../test/e2e/harness';
 import { syntheticRun } from './synthetic';
 

@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { DashboardSession, type SessionOptions } from '../../extension/src/dashboard/session';
 import { nonce, readBundle, webviewHtml } from '../../extension/src/dashboard/html';
-import { parseWebviewMessage, type HostMessage, type WebviewMessage } from '../src/contract';
+import { parseWebviewMessage, type HostMessage, type WebviewMessage } from '../../core/common/protocol/webview';
 
 export const CHROMIUM = process.env.AFT_E2E_CHROMIUM ?? '/usr/bin/chromium';
 export const ROOT = path.resolve(__dirname, '..', '..');

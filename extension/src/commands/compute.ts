@@ -1,6 +1,6 @@
 /** Select Compute Backend, Restart Sidecar, Install GPU Runtime. */
 import * as vscode from 'vscode';
-import type { BackendChoice } from '../../../sidecar/src/protocol/rpc';
+import type { BackendChoice } from '../../../core/common/protocol/rpc';
 import { GpuInstallError, installGpuRuntime } from '../gpu/install';
 import type { Studio } from '../studio';
 import { errorMessage } from './guards';

@@ -1,6 +1,6 @@
 /** New Experiment: writes a built-in template (the MNIST demo first) into the workspace and opens it. */
 import * as vscode from 'vscode';
-import { TEMPLATES } from '../../../sidecar/src/templates/templates';
+import { TEMPLATES } from '../../../core/node/experiment/templates';
 import { requireFolder } from './guards';
 
 async function exists(uri: vscode.Uri): Promise<boolean> {

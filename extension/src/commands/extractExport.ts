@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { ExportReport, ExtractResult } from '../../../sidecar/src/protocol/rpc';
+import type { ExportReport, ExtractResult } from '../../../core/common/protocol/rpc';
 import { runsBaseDir } from '../config';
 import { costLines, defaultExportPath, exportChoices, exportSummaryText, extractProgressText, extractSummaryText, readRunSummary, type ExportChoice } from '../runs/exportText';
 import type { Studio } from '../studio';

@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ResponseError } from 'vscode-jsonrpc';
-import type { ErrorData } from '../../../sidecar/src/protocol/rpc';
+import type { ErrorData } from '../../../core/common/protocol/rpc';
 import { findExperimentFiles } from '../experiments/view';
 
 /** True in a trusted workspace; otherwise says why nothing runs. */

@@ -4,8 +4,8 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { RunEvent } from '../../../sidecar/src/protocol/events';
-import type { RunParams } from '../../../sidecar/src/protocol/rpc';
+import type { RunEvent } from '../../../core/common/protocol/events';
+import type { RunParams } from '../../../core/common/protocol/rpc';
 import { runsBaseDir } from '../config';
 import { durationText, progressText, resultsLine } from '../runs/format';
 import type { Studio } from '../studio';

@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { HostMessage } from '../../../webviews/src/contract';
+import type { HostMessage } from '../../../core/common/protocol/webview';
 import { silentLogger, type Logger } from '../util/log';
 import { WEBVIEW_OPTIONS, wirePanel } from './panel';
 import { DashboardSession } from './session';

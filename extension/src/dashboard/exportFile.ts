@@ -3,7 +3,7 @@
  * bytes (`export` message) and the host asks where to save them.
  */
 import * as vscode from 'vscode';
-import { safeFileName, type ExportFormat, type ExportMessage } from '../../../webviews/src/contract';
+import { safeFileName, type ExportFormat, type ExportMessage } from '../../../core/common/protocol/webview';
 
 const FILTERS: Record<ExportFormat, Record<string, string[]>> = { png: { 'PNG image': ['png'] }, svg: { 'SVG image': ['svg'] }, csv: { 'CSV table': ['csv'] } };
 

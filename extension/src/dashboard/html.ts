@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { inlineSafe } from '../../../sidecar/src/report/html';
+import { inlineSafe } from '../../../core/node/html/page';
 
 export function nonce(): string {
   return randomBytes(18).toString('base64').replace(/[+/=]/g, '');

@@ -5,7 +5,7 @@
  * curves as CSV from the host's full-resolution data).
  */
 import * as vscode from 'vscode';
-import { parseWebviewMessage, type CurveRef, type HostMessage } from '../../../webviews/src/contract';
+import { parseWebviewMessage, type CurveRef, type HostMessage } from '../../../core/common/protocol/webview';
 import type { Logger } from '../util/log';
 import { saveExport } from './exportFile';
 import { nonce, readBundle, webviewHtml } from './html';

@@ -12,10 +12,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CompareRun, CurveRef, HostMessage } from '../../../webviews/src/contract';
-import { RunAccumulator } from '../../../webviews/src/data/runAccumulator';
-import { clampChartPoints, DEFAULT_MAX_POINTS, needsFinerPoints } from '../../../sidecar/src/runs/curveViews';
-import { readAllCurves, RunReader } from '../../../sidecar/src/runs/reader';
+import type { CompareRun, CurveRef, HostMessage } from '../../../core/common/protocol/webview';
+import { RunAccumulator } from '../../../core/common/view/runAccumulator';
+import { clampChartPoints, DEFAULT_MAX_POINTS, needsFinerPoints } from '../../../core/common/runs/curveViews';
+import { readAllCurves, RunReader } from '../../../core/node/runs/reader';
 import { silentLogger, type Logger } from '../util/log';
 import { realTimers, Throttle, type Timers } from './throttle';
 

@@ -5,8 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ProgressEvent, RunSummary } from '../../../sidecar/src/protocol/events';
-import type { ExportReport, ExtractEntry } from '../../../sidecar/src/protocol/rpc';
+import type { ProgressEvent, RunSummary } from '../../../core/common/protocol/events';
+import type { ExportReport, ExtractEntry } from '../../../core/common/protocol/rpc';
 import { durationText } from './format';
 
 export interface ExportChoice {

@@ -1,5 +1,5 @@
 /** Text for runs and results, shared by the Runs view, the status bar and notifications. */
-import type { MethodSummary, ProgressEvent } from '../../../sidecar/src/protocol/events';
+import type { MethodSummary, ProgressEvent } from '../../../core/common/protocol/events';
 
 /** `74.20 ± 0.41 %` (accuracy mean ± standard error over seeds, in percent). */
 export function accuracyText(m: MethodSummary): string {

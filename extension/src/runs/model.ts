@@ -3,8 +3,8 @@
  * store lists them (through the sidecar), merged with live events for the running ones.
  * Free of `vscode`; every number it holds comes from the store or from an event.
  */
-import type { MethodSummary, ProgressEvent, RunEvent } from '../../../sidecar/src/protocol/events';
-import type { RunInfo } from '../../../sidecar/src/protocol/rpc';
+import type { MethodSummary, ProgressEvent, RunEvent } from '../../../core/common/protocol/events';
+import type { RunInfo } from '../../../core/common/protocol/rpc';
 import { Emitter } from '../util/emitter';
 import type { Logger } from '../util/log';
 

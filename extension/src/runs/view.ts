@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { MethodSummary } from '../../../sidecar/src/protocol/events';
+import type { MethodSummary } from '../../../core/common/protocol/events';
 import { accuracyText, durationText, progressText, seedsText } from './format';
 import type { RunRow, RunsModel } from './model';
 

@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
-import type { RunEvent, StatusEvent } from '../../../sidecar/src/protocol/events';
+import type { RunEvent, StatusEvent } from '../../../core/common/protocol/events';
 import {
   CancelRun,
   ExportModel,
@@ -27,8 +27,8 @@ import {
   type RunParams,
   type RunStarted,
   type ValidateResult,
-} from '../../../sidecar/src/protocol/rpc';
-import { markAbandonedRun } from '../../../sidecar/src/server/abandoned';
+} from '../../../core/common/protocol/rpc';
+import { markAbandonedRun } from '../../../core/node/runs/abandoned';
 import { Emitter } from '../util/emitter';
 import { silentLogger, type Logger } from '../util/log';
 import { RestartPolicy } from './restartPolicy';

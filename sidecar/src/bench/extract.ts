@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Dataset } from '../data/dataset';
 import { exportDownstream } from '../export/downstream';
-import type { OnnxSourceSpec } from '../experiment/schema';
+import type { OnnxSourceSpec } from '../../../core/node/experiment/schema';
 import { readPreprocessorConfig, resolveImagePreprocess } from '../features/imagePreprocess';
 import { imageBatches } from '../features/onnxInputs';
 import { extractOnnx } from '../features/onnxSource';

@@ -5,8 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { loadMnist } from '../data/mnist';
-import { downstreamSchema, trainSchema, type DownstreamSpec } from '../experiment/schema';
-import type { ResolvedMethod } from '../experiment/semantics';
+import { downstreamSchema, trainSchema, type DownstreamSpec } from '../../../core/node/experiment/schema';
+import type { ResolvedMethod } from '../../../core/node/experiment/semantics';
 import { noiseFeatures } from '../features/noise';
 import { initBackend, type BackendChoice } from '../runtime/tf';
 import { trainJob } from '../train/job';

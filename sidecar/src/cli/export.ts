@@ -1,6 +1,6 @@
 /** `aft export RUN [--method M] [--seed S] --out model.onnx`: see export/exportRun.ts. */
 import { exportModel, type ExportReport } from '../export/exportRun';
-import { badInput } from '../util/errors';
+import { badInput } from '../../../core/common/util/errors';
 
 function costTable(r: ExportReport): string {
   const rows = r.cost.models.map((m) => [m.name, m.parameters === null ? '?' : m.parameters.toLocaleString('en-US'), m.msPerExample.toFixed(4)]);

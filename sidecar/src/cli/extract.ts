@@ -7,9 +7,9 @@
 import type { LoadedExperiment } from '../experiment/load';
 import { checkShard, extractExperiment } from '../features/extractExperiment';
 import type { ExtractOutcome } from '../features/onnxSource';
-import type { RunEvent } from '../protocol/events';
-import type { ExtractEntry, Shard } from '../protocol/rpc';
-import { badInput, CancelledError } from '../util/errors';
+import type { RunEvent } from '../../../core/common/protocol/events';
+import type { ExtractEntry, Shard } from '../../../core/common/protocol/rpc';
+import { badInput, CancelledError } from '../../../core/common/util/errors';
 import { TerminalReporter } from './terminal';
 
 /** The final line of `aft extract --json`, one per source. */

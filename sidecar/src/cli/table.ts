@@ -1,5 +1,5 @@
 /** The results table printed at the end of a run. */
-import type { RunSummary } from '../protocol/events';
+import type { RunSummary } from '../../../core/common/protocol/events';
 
 const pct = (v: number): string => (v * 100).toFixed(2);
 

@@ -1,5 +1,5 @@
 /** Terminal output for `aft`: a progress bar with ETA on a TTY, plain lines otherwise. */
-import type { ProgressEvent, RunEvent } from '../protocol/events';
+import type { ProgressEvent, RunEvent } from '../../../core/common/protocol/events';
 
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';

@@ -5,10 +5,10 @@
  * paper's figure 3 statistic: how much a method gains from better pre-trained models).
  */
 import * as path from 'node:path';
-import type { RunSummary } from '../protocol/events';
-import { readRunStatus, readSummary } from '../runs/store';
-import { badInput } from '../util/errors';
-import { correlate, type Correlation } from './correlation';
+import type { RunSummary } from '../../../core/common/protocol/events';
+import { readRunStatus, readSummary } from '../../../core/node/runs/store';
+import { badInput } from '../../../core/common/util/errors';
+import { correlate, type Correlation } from '../../../core/common/view/correlation';
 
 export interface ComparedRun {
   runId: string;

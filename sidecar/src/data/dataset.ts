@@ -1,4 +1,4 @@
-import { badInput, type SourceLocation } from '../util/errors';
+import { badInput, type SourceLocation } from '../../../core/common/util/errors';
 
 /** One split of a dataset: `n` examples, inputs flattened row-major. */
 export interface Split {

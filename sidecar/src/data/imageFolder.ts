@@ -8,9 +8,9 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ImageDatasetSpec } from '../experiment/schema';
+import type { ImageDatasetSpec } from '../../../core/node/experiment/schema';
 import { decodeImage } from '../runtime/images';
-import { badInput } from '../util/errors';
+import { badInput } from '../../../core/common/util/errors';
 import { mapLimit } from '../util/pool';
 import type { Dataset, Split } from './dataset';
 import { splitIndices } from './split';

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { DatasetSpec, Experiment } from '../experiment/schema';
-import { badInput } from '../util/errors';
+import type { DatasetSpec, Experiment } from '../../../core/node/experiment/schema';
+import { badInput } from '../../../core/common/util/errors';
 import { checkClasses, type Dataset } from './dataset';
 import { loadImageFolder } from './imageFolder';
 import { loadMnist } from './mnist';

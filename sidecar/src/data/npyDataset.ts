@@ -1,6 +1,6 @@
 import * as path from 'node:path';
-import { readNpy } from '../io/npy';
-import { badInput } from '../util/errors';
+import { readNpy } from '../../../core/node/io/npy';
+import { badInput } from '../../../core/common/util/errors';
 import type { Dataset, Split } from './dataset';
 import { checkFinite, checkLabels, checkNonEmpty } from './dataset';
 

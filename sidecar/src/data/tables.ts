@@ -5,7 +5,7 @@
  * invalid sequence, since silently replaced characters would change the prompts and the cache key.
  */
 import * as fs from 'node:fs';
-import { badInput } from '../util/errors';
+import { badInput } from '../../../core/common/util/errors';
 
 export interface Row {
   /** 1-based line where the row starts, for messages. */

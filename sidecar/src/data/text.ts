@@ -6,8 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import type { TextDatasetSpec } from '../experiment/schema';
-import { badInput } from '../util/errors';
+import type { TextDatasetSpec } from '../../../core/node/experiment/schema';
+import { badInput } from '../../../core/common/util/errors';
 import type { Dataset, Split } from './dataset';
 import { splitIndices } from './split';
 import { readTable, type Row } from './tables';

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { badInput } from '../util/errors';
+import { badInput } from '../../../core/common/util/errors';
 
 export interface Encoded {
   /** Token ids, at most maxLength, without padding. */

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { badInput } from '../util/errors';
-import type { Experiment } from './schema';
-import { validateExperimentText, type Problem } from './validate';
+import { badInput } from '../../../core/common/util/errors';
+import type { Experiment } from '../../../core/node/experiment/schema';
+import { validateExperimentText, type Problem } from '../../../core/node/experiment/validate';
 
 export interface LoadedExperiment {
   experiment: Experiment;

@@ -7,8 +7,8 @@
  * and the rows of the first dense layer are permuted from NHWC- to NCHW-flatten order instead of
  * transposing the activations back, which keeps the graph one Transpose long.
  */
-import type { StTensor } from '../io/safetensors';
-import { badInput } from '../util/errors';
+import type { StTensor } from '../../../core/node/io/safetensors';
+import { badInput } from '../../../core/common/util/errors';
 import { attr, OnnxGraph } from './graph';
 
 export const EXPORT_PRODUCER = 'aft-studio';

@@ -12,9 +12,9 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { encodeSafetensors, readSafetensors } from '../io/safetensors';
-import { AftError } from '../util/errors';
-import { readJson, writeFileAtomic, writeJsonAtomic } from '../util/fsx';
+import { encodeSafetensors, readSafetensors } from '../../../core/node/io/safetensors';
+import { AftError } from '../../../core/common/util/errors';
+import { readJson, writeFileAtomic, writeJsonAtomic } from '../../../core/node/util/fsx';
 
 export const FEATURE_CACHE_DIR = path.join('.aft', 'cache', 'features');
 export const CACHE_FORMAT = 'aft-feature-cache';

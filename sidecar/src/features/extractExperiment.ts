@@ -6,11 +6,11 @@
  */
 import * as path from 'node:path';
 import { loadExperimentDataset } from '../data/load';
-import type { Experiment } from '../experiment/schema';
-import type { RunEvent } from '../protocol/events';
-import type { ExtractEntry, Shard } from '../protocol/rpc';
+import type { Experiment } from '../../../core/node/experiment/schema';
+import type { RunEvent } from '../../../core/common/protocol/events';
+import type { ExtractEntry, Shard } from '../../../core/common/protocol/rpc';
 import { initBackend, type BackendChoice } from '../runtime/tf';
-import { badInput, type SourceLocation } from '../util/errors';
+import { badInput, type SourceLocation } from '../../../core/common/util/errors';
 import { FEATURE_CACHE_DIR } from './cache';
 import { extractOnnx, type ExtractOutcome } from './onnxSource';
 import { onnxSourceRefs } from './sources';

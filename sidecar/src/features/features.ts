@@ -1,4 +1,4 @@
-import type { Segment } from '../protocol/events';
+import type { Segment } from '../../../core/common/protocol/events';
 
 /** One frozen feature source, row-aligned with the dataset's splits. */
 export interface FeatureBlock {

@@ -7,10 +7,10 @@
  * differ slightly from Python's; the features are of the same model on the same crop.
  */
 import * as fs from 'node:fs';
-import type { ImagePreprocessSpec } from '../experiment/schema';
+import type { ImagePreprocessSpec } from '../../../core/node/experiment/schema';
 import { decodeImage, type Resample, type ResizeRule } from '../runtime/images';
 import type { OnnxValueInfo } from '../runtime/onnx';
-import { badInput } from '../util/errors';
+import { badInput } from '../../../core/common/util/errors';
 
 export interface ImagePreprocess {
   resize?: ResizeRule;

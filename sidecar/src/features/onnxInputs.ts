@@ -7,7 +7,7 @@
 import type { Dataset } from '../data/dataset';
 import type { TextTokenizer } from '../data/tokenizer';
 import type { OnnxRunner, OnnxTensor, OnnxValueInfo } from '../runtime/onnx';
-import { badInput } from '../util/errors';
+import { badInput } from '../../../core/common/util/errors';
 import { preprocessImageInto, type ImagePreprocess } from './imagePreprocess';
 
 export interface Batch {

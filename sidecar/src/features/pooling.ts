@@ -5,7 +5,7 @@
  * keeps: GPT-2, T5 decoders, LLaMA); an output that is already one vector per example
  * ([N, D], or [N, D, 1, 1] as BiT's pooler gives) takes `none`.
  */
-import type { Pooling } from '../experiment/schema';
+import type { Pooling } from '../../../core/node/experiment/schema';
 
 export interface Pooled {
   width: number;

@@ -1,8 +1,8 @@
 import * as path from 'node:path';
 import { checkFinite } from '../data/dataset';
-import { readNpy } from '../io/npy';
-import { readSafetensors } from '../io/safetensors';
-import { badInput } from '../util/errors';
+import { readNpy } from '../../../core/node/io/npy';
+import { readSafetensors } from '../../../core/node/io/safetensors';
+import { badInput } from '../../../core/common/util/errors';
 import type { FeatureBlock } from './features';
 
 interface Matrix {

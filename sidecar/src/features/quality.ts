@@ -6,8 +6,8 @@
 import type { Dataset } from '../data/dataset';
 import { logme } from '../methods/logme';
 import { linearProbe } from '../methods/probe';
-import type { SourceSummary } from '../protocol/events';
-import { describeError } from '../util/errors';
+import type { SourceSummary } from '../../../core/common/protocol/events';
+import { describeError } from '../../../core/common/util/errors';
 import type { FeatureBlock, PretrainedFeatures } from './features';
 
 export interface SourceQuality {

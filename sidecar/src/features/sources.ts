@@ -1,6 +1,6 @@
 /** Builds ψ from an experiment's `pretrained` list, in order, each source keeping its segment. */
 import type { Dataset } from '../data/dataset';
-import type { SourceSpec } from '../experiment/schema';
+import type { SourceSpec } from '../../../core/node/experiment/schema';
 import { concatFeatures, type FeatureBlock, type PretrainedFeatures } from './features';
 import { noiseFeatures } from './noise';
 import { extractOnnx, type ExtractProgress, type OnnxSourceRef } from './onnxSource';

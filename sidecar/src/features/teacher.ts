@@ -7,13 +7,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { mnistTeacherSplit, MNIST_PIXELS, MNIST_SIDE } from '../data/mnist';
-import { downstreamSchema, trainSchema, type OnnxSourceSpec } from '../experiment/schema';
+import { downstreamSchema, trainSchema, type OnnxSourceSpec } from '../../../core/node/experiment/schema';
 import { exportDownstream, EXPORT_FORMAT_VERSION } from '../export/downstream';
-import { readSafetensors, encodeSafetensors } from '../io/safetensors';
+import { readSafetensors, encodeSafetensors } from '../../../core/node/io/safetensors';
 import { createModel, modelWeights, type DownstreamModel } from '../models/model';
 import { tf } from '../runtime/tf';
-import { badInput } from '../util/errors';
-import { writeFileAtomic } from '../util/fsx';
+import { badInput } from '../../../core/common/util/errors';
+import { writeFileAtomic } from '../../../core/node/util/fsx';
 import { userCacheDir } from '../util/paths';
 import { Rng } from '../util/rng';
 import { takeSplit } from '../data/dataset';

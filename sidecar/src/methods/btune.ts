@@ -11,7 +11,7 @@
  */
 import { tf, type Scalar, type Tensor2D } from '../runtime/tf';
 import { matMulT } from '../models/layers';
-import { badInput, type AftError } from '../util/errors';
+import { badInput, type AftError } from '../../../core/common/util/errors';
 import type { MethodSetup, TransferMethod } from './method';
 
 /** The paper's temperature for the source mixture. */

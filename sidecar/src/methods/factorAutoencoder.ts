@@ -11,7 +11,7 @@
  * largest one.
  */
 import { tf, type Scalar, type Tensor2D } from '../runtime/tf';
-import { AftError, badInput, CancelledError } from '../util/errors';
+import { AftError, badInput, CancelledError } from '../../../core/common/util/errors';
 import { Rng, seedFor } from '../util/rng';
 import { EarlyStopping } from './earlyStopping';
 import { applyMlp, createMlp, freezeMlp, mlpVariables } from './mlp';

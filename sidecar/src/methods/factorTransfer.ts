@@ -10,7 +10,7 @@
  * so the student is only pulled once the translator has learnt a direction.
  */
 import { tf, type Scalar, type Tensor2D } from '../runtime/tf';
-import { badInput } from '../util/errors';
+import { badInput } from '../../../core/common/util/errors';
 import type { FactorAutoencoder } from './factorAutoencoder';
 import type { MethodSetup, TransferMethod } from './method';
 import { applyMlp, createMlp, mlpVariables } from './mlp';

@@ -7,7 +7,7 @@
  * Jacobi: both are O(n³), but QL needs about a tenth of the work of the ~8 Jacobi sweeps a
  * 1024-wide Gram matrix takes, which is the difference between seconds and half a minute.
  */
-import { badInput } from '../util/errors';
+import { badInput } from '../../../core/common/util/errors';
 
 export interface SymmetricEigen {
   /** Eigenvalues in ascending order. */

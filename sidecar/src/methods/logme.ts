@@ -20,7 +20,7 @@
  * B-Tuning's targets built from them) use, and it keeps α, β finite for perfectly fitting or
  * uninformative features.
  */
-import { badInput } from '../util/errors';
+import { badInput } from '../../../core/common/util/errors';
 import { gramOfColumns, symmetricEigen } from './linalg';
 
 export interface LogMeOptions {

@@ -6,7 +6,7 @@
  * Features are standardised with the statistics of the rows being fitted, so that one λ grid
  * suits features of any scale and the penalty treats every feature alike.
  */
-import { badInput } from '../util/errors';
+import { badInput } from '../../../core/common/util/errors';
 import { Rng } from '../util/rng';
 import { accuracyOf, fitSoftmax, type Design } from './softmaxRegression';
 

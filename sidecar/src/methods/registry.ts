@@ -1,12 +1,12 @@
 /** Method kinds → factories. Adding a method means adding one module and one line here. */
-import type { MethodKind } from '../experiment/schema';
+import type { MethodKind } from '../../../core/node/experiment/schema';
 import { tf, type Tensor1D, type Tensor2D, type Variable } from '../runtime/tf';
 import { dense, variable, glorot } from '../models/layers';
 import { createBTune, noLogmeSources } from './btune';
 import { trainFactorAutoencoder } from './factorAutoencoder';
 import { createFactorTransfer } from './factorTransfer';
 import { logme } from './logme';
-import { AftError } from '../util/errors';
+import { AftError } from '../../../core/common/util/errors';
 import type { MethodFactory, TransferMethod } from './method';
 import { rkdMethod } from './rkd';
 import { aftKernelLoss, aftNoKernelLoss, kdLoss, weightBySigmoid } from './regularizers';

@@ -26,7 +26,7 @@
  */
 import { tf, type Scalar, type Tensor, type Tensor1D, type Tensor2D } from '../runtime/tf';
 import { matMulT } from '../models/layers';
-import { badInput } from '../util/errors';
+import { badInput } from '../../../core/common/util/errors';
 import type { MethodFactory } from './method';
 
 export interface RkdOptions {

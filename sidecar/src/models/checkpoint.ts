@@ -7,9 +7,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readSafetensors, type StTensor } from '../io/safetensors';
+import { readSafetensors, type StTensor } from '../../../core/node/io/safetensors';
 import { tf } from '../runtime/tf';
-import { badInput } from '../util/errors';
+import { badInput } from '../../../core/common/util/errors';
 import type { DownstreamModel } from './model';
 
 interface WeightsManifest {

@@ -2,10 +2,10 @@
  * Downstream models. Each exposes its features φ (the input of its linear head) next to its
  * logits, because every transfer method regularises φ.
  */
-import type { DownstreamSpec } from '../experiment/schema';
-import type { StTensor } from '../io/safetensors';
+import type { DownstreamSpec } from '../../../core/node/experiment/schema';
+import type { StTensor } from '../../../core/node/io/safetensors';
 import { tf, type Tensor, type Tensor2D, type Tensor4D, type Variable } from '../runtime/tf';
-import { badInput } from '../util/errors';
+import { badInput } from '../../../core/common/util/errors';
 import { Rng } from '../util/rng';
 import { conv3x3, dense, glorot, heUniform, variable } from './layers';
 import { createTransformer } from './transformer';

@@ -8,9 +8,9 @@
  * transposed operands (tfjs's transposed-operand matMul is ~10x slower on wasm), and the
  * embedding gradient is a scatter-add (wasm has no UnsortedSegmentSum for gather's gradient).
  */
-import type { DownstreamSpec } from '../experiment/schema';
+import type { DownstreamSpec } from '../../../core/node/experiment/schema';
 import { tf, type Tensor, type Tensor2D, type Variable } from '../runtime/tf';
-import { badInput } from '../util/errors';
+import { badInput } from '../../../core/common/util/errors';
 import { Rng } from '../util/rng';
 import { dense, glorot, heUniform, variable } from './layers';
 import type { DownstreamModel, ModelOutput } from './model';

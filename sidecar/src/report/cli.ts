@@ -1,6 +1,6 @@
 /** The `aft report RUN --out FILE` command. */
 import * as path from 'node:path';
-import { badInput } from '../util/errors';
+import { badInput } from '../../../core/common/util/errors';
 import { resolveRunDir, writeRunReport } from './report';
 
 export function reportCommand(args: string[], out: string | undefined, workspace: string | undefined): number {

@@ -5,11 +5,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { RunMessage } from '../../../webviews/src/contract';
-import { REPORT_DATA_ID } from '../../../webviews/src/common/reportData';
-import { RunAccumulator } from '../../../webviews/src/data/runAccumulator';
-import { RunReader } from '../runs/reader';
-import { reportPage } from './html';
+import type { RunMessage } from '../../../core/common/protocol/webview';
+import { REPORT_DATA_ID } from '../../../core/common/view/reportData';
+import { RunAccumulator } from '../../../core/common/view/runAccumulator';
+import { RunReader } from '../../../core/node/runs/reader';
+import { reportPage } from '../../../core/node/html/page';
 
 export interface WebviewAssets {
   js: string;
@@ -28,7 +28,7 @@ export function readAssets(dir: string, app: 'dashboard' | 'compare'): WebviewAs
   return { js: fs.readFileSync(path.join(dir, `${app}.js`), 'utf8'), css: fs.readFileSync(path.join(dir, `${app}.css`), 'utf8') };
 }
 
-export { resolveRunDir } from '../runs/store';
+export { resolveRunDir } from '../../../core/node/runs/store';
 
 /** The report page for one run. Problems reading it (bad lines, bad files) are returned, not fatal. */
 export function runReportHtml(runDir: string, assets: WebviewAssets): { html: string; problems: string[] } {

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Worker } from 'node:worker_threads';
-import { AftError, badInput, type ErrorCode, type SourceLocation } from '../util/errors';
+import { AftError, badInput, type ErrorCode, type SourceLocation } from '../../../core/common/util/errors';
 
 export const ONNX_DEVICES = ['auto', 'cuda', 'cpu'] as const;
 export type OnnxDevice = (typeof ONNX_DEVICES)[number];

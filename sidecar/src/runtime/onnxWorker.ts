@@ -4,7 +4,7 @@
  * Bundled as dist/sidecar/onnx-worker.js.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { AftError } from '../util/errors';
+import { AftError } from '../../../core/common/util/errors';
 import { buffersOf, OnnxSession, type OnnxTensor, type OnnxWorkerData, type OnnxWorkerReply, type OnnxWorkerRequest } from './onnx';
 
 const port = parentPort;

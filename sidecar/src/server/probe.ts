@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import type { BackendProbe, DeviceInfo } from '../protocol/rpc';
+import type { BackendProbe, DeviceInfo } from '../../../core/common/protocol/rpc';
 import { BACKENDS } from '../runtime/tf';
 
 const PACKAGE_OF: Record<string, string | undefined> = {

@@ -6,11 +6,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadExperiment } from '../experiment/load';
-import type { RunEvent } from '../protocol/events';
-import type { RunParams, RunStarted } from '../protocol/rpc';
-import { RUNS_DIR } from '../runs/store';
+import type { RunEvent } from '../../../core/common/protocol/events';
+import type { RunParams, RunStarted } from '../../../core/common/protocol/rpc';
+import { RUNS_DIR } from '../../../core/node/runs/store';
 import { runExperiment } from '../train/run';
-import { AftError, badInput, CancelledError, describeError } from '../util/errors';
+import { AftError, badInput, CancelledError, describeError } from '../../../core/common/util/errors';
 
 export class BusyError extends Error {}
 

@@ -6,9 +6,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ResponseError, type MessageConnection } from 'vscode-jsonrpc';
-import { resolveMethods } from '../experiment/semantics';
-import { validateExperimentText } from '../experiment/validate';
-import type { RunEvent } from '../protocol/events';
+import { resolveMethods } from '../../../core/node/experiment/semantics';
+import { validateExperimentText } from '../../../core/node/experiment/validate';
+import type { RunEvent } from '../../../core/common/protocol/events';
 import {
   CancelRun,
   ErrorCodes,
@@ -25,9 +25,9 @@ import {
   type InitializeParams,
   type RunInfo,
   type ValidateResult,
-} from '../protocol/rpc';
-import { listRuns, readSummary } from '../runs/store';
-import { AftError, describeError } from '../util/errors';
+} from '../../../core/common/protocol/rpc';
+import { listRuns, readSummary } from '../../../core/node/runs/store';
+import { AftError, describeError } from '../../../core/common/util/errors';
 import { packageVersions, probeBackends, probeDevices } from './probe';
 import { BusyError, RunManager } from './runs';
 import { Tasks } from './tasks';

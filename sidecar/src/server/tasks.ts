@@ -6,13 +6,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
-import { BACKEND_CHOICES } from '../experiment/schema';
+import { BACKEND_CHOICES } from '../../../core/node/experiment/schema';
 import { loadExperiment } from '../experiment/load';
 import { exportModel } from '../export/exportRun';
 import { checkShard, extractExperiment } from '../features/extractExperiment';
-import type { RunEvent } from '../protocol/events';
-import type { ExportParams, ExportReport, ExtractParams, ExtractResult } from '../protocol/rpc';
-import { badInput } from '../util/errors';
+import type { RunEvent } from '../../../core/common/protocol/events';
+import type { ExportParams, ExportReport, ExtractParams, ExtractResult } from '../../../core/common/protocol/rpc';
+import { badInput } from '../../../core/common/util/errors';
 import { BusyError } from './runs';
 
 const ID = /^[A-Za-z0-9_-]{1,80}$/;

@@ -2,18 +2,18 @@
  * One training job: one downstream model, one method, one β, one seed. The loop is the same
  * for every method; a method only contributes its parameters and its regulariser.
  */
-import type { ResolvedMethod } from '../experiment/semantics';
-import type { DownstreamSpec, TrainSpec } from '../experiment/schema';
+import type { ResolvedMethod } from '../../../core/node/experiment/semantics';
+import type { DownstreamSpec, TrainSpec } from '../../../core/node/experiment/schema';
 import { summariseBySegment } from '../features/features';
 import type { SharedMethodState, TransferMethod } from '../methods/method';
 import { createMethod } from '../methods/registry';
 import { crossEntropy } from '../methods/regularizers';
 import { loadCheckpoint } from '../models/checkpoint';
 import { createModel, type DownstreamModel } from '../models/model';
-import type { EvalNumbers, RhoBySource, Segment } from '../protocol/events';
+import type { EvalNumbers, RhoBySource, Segment } from '../../../core/common/protocol/events';
 import { yieldToEventLoop } from '../util/async';
 import { tf, type Scalar, type Variable } from '../runtime/tf';
-import { CancelledError } from '../util/errors';
+import { CancelledError } from '../../../core/common/util/errors';
 import { Rng, seedFor } from '../util/rng';
 import { accuracy, featuresOf, type Examples } from './evaluate';
 import { Optimizer, scheduleFactor } from './optimizer';

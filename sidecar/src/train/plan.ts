@@ -2,10 +2,10 @@
  * The jobs of a run, in order: for each method, β tuning on the holdout (when its grid has more
  * than one value) and then the reported training of every seed on the full training set.
  */
-import type { Experiment } from '../experiment/schema';
-import { betaGrid, resolveMethods, type ResolvedMethod } from '../experiment/semantics';
+import type { Experiment } from '../../../core/node/experiment/schema';
+import { betaGrid, resolveMethods, type ResolvedMethod } from '../../../core/node/experiment/semantics';
 import { plannedSteps } from './job';
-import { tuneSplit } from '../experiment/methodNeeds';
+import { tuneSplit } from '../../../core/node/experiment/methodNeeds';
 
 export interface PlannedJob {
   method: ResolvedMethod;

@@ -5,16 +5,16 @@
  */
 import { takeRows, takeSplit, type Dataset } from '../data/dataset';
 import { datasetSeed, loadExperimentDataset } from '../data/load';
-import type { Experiment } from '../experiment/schema';
-import { betaGrid, resolvePaths, resolveMethods } from '../experiment/semantics';
+import type { Experiment } from '../../../core/node/experiment/schema';
+import { betaGrid, resolvePaths, resolveMethods } from '../../../core/node/experiment/semantics';
 import { FEATURE_CACHE_DIR } from '../features/cache';
 import { buildSources } from '../features/sources';
 import { modelWeights } from '../models/model';
-import type { EventSink, MethodSummary, RunEvent, RunSummary } from '../protocol/events';
+import type { EventSink, MethodSummary, RunEvent, RunSummary } from '../../../core/common/protocol/events';
 import { assessSources } from '../features/quality';
-import { RunStore } from '../runs/store';
+import { RunStore } from '../../../core/node/runs/store';
 import { activeBackend, initBackend, type BackendChoice } from '../runtime/tf';
-import { AftError, CancelledError, describeError } from '../util/errors';
+import { AftError, CancelledError, describeError } from '../../../core/common/util/errors';
 import { Rng } from '../util/rng';
 import type { Examples } from './evaluate';
 import { SharedMethodState } from '../methods/method';

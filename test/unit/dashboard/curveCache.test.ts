@@ -8,12 +8,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import type { MetricsEvent } from '../../../sidecar/src/protocol/events';
-import type { MetricsRow } from '../../../sidecar/src/runs/records';
-import { CURVE_CACHE_FILE, CurveColumns, decodeCurveCache, encodeCurveCache } from '../../../sidecar/src/runs/curves';
-import { RunReader } from '../../../sidecar/src/runs/reader';
-import { RunStore } from '../../../sidecar/src/runs/store';
-import { RunAccumulator } from '../../../webviews/src/data/runAccumulator';
+import type { MetricsEvent } from '../../../core/common/protocol/events';
+import type { MetricsRow } from '../../../core/common/runs/records';
+import { CURVE_CACHE_FILE, CurveColumns, decodeCurveCache, encodeCurveCache } from '../../../core/common/runs/curves';
+import { RunReader } from '../../../core/node/runs/reader';
+import { RunStore } from '../../../core/node/runs/store';
+import { RunAccumulator } from '../../../core/common/view/runAccumulator';
 import { appendRows, readRunToEnd, row } from './helpers';
 
 const ws = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'aft-cols-'));

@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Timers } from '../../../extension/src/dashboard/throttle';
-import { RunReader } from '../../../sidecar/src/runs/reader';
-import { RunAccumulator } from '../../../webviews/src/data/runAccumulator';
+import { RunReader } from '../../../core/node/runs/reader';
+import { RunAccumulator } from '../../../core/common/view/runAccumulator';
 
 export function tempRun(state: 'running' | 'completed' = 'running', pid = process.pid): string {
   const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'aft-dash-')), 'demo-20260101-000000-abcd');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { RunReader } from '../../../sidecar/src/runs/reader';
+import { RunReader } from '../../../core/node/runs/reader';
 import { appendRows, row, tempRun, writeStatus } from './helpers';
 
 describe('RunReader', () => {

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import type { HostMessage, RunMessage, UpdateMessage } from '../../../webviews/src/contract';
+import type { HostMessage, RunMessage, UpdateMessage } from '../../../core/common/protocol/webview';
 import { DashboardSession, runDirFromState } from '../../../extension/src/dashboard/session';
 import { Throttle } from '../../../extension/src/dashboard/throttle';
-import { DEFAULT_MAX_POINTS, FIRST_CHART_POINTS, MIN_CHART_POINTS } from '../../../sidecar/src/runs/curveViews';
+import { DEFAULT_MAX_POINTS, FIRST_CHART_POINTS, MIN_CHART_POINTS } from '../../../core/common/runs/curveViews';
 import { appendRows, FakeTimers, row, tempRun, writeStatus } from './helpers';
 
 describe('Throttle', () => {

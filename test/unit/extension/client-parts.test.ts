@@ -9,9 +9,9 @@ import { accuracyText, progressText, resultsLine } from '../../../extension/src/
 import { RunsModel } from '../../../extension/src/runs/model';
 import { RestartPolicy } from '../../../extension/src/sidecar/restartPolicy';
 import { silentLogger } from '../../../extension/src/util/log';
-import type { MethodSummary } from '../../../sidecar/src/protocol/events';
-import type { RunInfo } from '../../../sidecar/src/protocol/rpc';
-import { markAbandonedRun } from '../../../sidecar/src/server/abandoned';
+import type { MethodSummary } from '../../../core/common/protocol/events';
+import type { RunInfo } from '../../../core/common/protocol/rpc';
+import { markAbandonedRun } from '../../../core/node/runs/abandoned';
 
 const method = (mean: number, se: number, seeds: number[]): MethodSummary => ({
   kind: 'aft',

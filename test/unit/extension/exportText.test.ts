@@ -5,8 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultExportPath, exportChoices, exportSummaryText, extractProgressText, extractSummaryText, readRunSummary } from '../../../extension/src/runs/exportText';
-import type { MethodSummary } from '../../../sidecar/src/protocol/events';
-import type { ExportReport, ExtractEntry } from '../../../sidecar/src/protocol/rpc';
+import type { MethodSummary } from '../../../core/common/protocol/events';
+import type { ExportReport, ExtractEntry } from '../../../core/common/protocol/rpc';
 
 const method = (perSeed: Record<string, number>): MethodSummary => ({ kind: 'aft', test_accuracy: { mean: 0.5, se: 0, per_seed: perSeed }, beta: 1, tuning: [], train_seconds: 1 });
 

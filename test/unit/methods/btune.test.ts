@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { btuneLoss, btuneTarget, createBTune, mixedProjection, sourceMixture, type BTuneState } from '../../../sidecar/src/methods/btune';
 import { initBackend, tf, type Tensor2D } from '../../../sidecar/src/runtime/tf';
-import { AftError } from '../../../sidecar/src/util/errors';
+import { AftError } from '../../../core/common/util/errors';
 import { Rng } from '../../../sidecar/src/util/rng';
 import { testSetup } from '../../helpers/methodSetup';
 

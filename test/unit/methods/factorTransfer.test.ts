@@ -6,7 +6,7 @@ import { trainFactorAutoencoder } from '../../../sidecar/src/methods/factorAutoe
 import { createFactorTransfer, factorTransferLoss } from '../../../sidecar/src/methods/factorTransfer';
 import type { MethodSetup } from '../../../sidecar/src/methods/method';
 import { initBackend, tf, type Tensor2D } from '../../../sidecar/src/runtime/tf';
-import { AftError } from '../../../sidecar/src/util/errors';
+import { AftError } from '../../../core/common/util/errors';
 import { Rng } from '../../../sidecar/src/util/rng';
 import { testSetup } from '../../helpers/methodSetup';
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { cholesky, choleskySolve, logDetFromCholesky } from '../../../sidecar/src/methods/linalg';
 import { logme } from '../../../sidecar/src/methods/logme';
-import { AftError } from '../../../sidecar/src/util/errors';
+import { AftError } from '../../../core/common/util/errors';
 import { Rng } from '../../../sidecar/src/util/rng';
 
 interface Problem {

@@ -5,7 +5,7 @@ import { minimizeLbfgs } from '../../../sidecar/src/methods/lbfgs';
 import { linearProbe, type ProbeData } from '../../../sidecar/src/methods/probe';
 import { fitSoftmax, paramCount, type Design } from '../../../sidecar/src/methods/softmaxRegression';
 import { initBackend } from '../../../sidecar/src/runtime/tf';
-import { AftError } from '../../../sidecar/src/util/errors';
+import { AftError } from '../../../core/common/util/errors';
 import { Rng } from '../../../sidecar/src/util/rng';
 
 /** Gaussian blobs: class c centred at `separation`·e_c (+ an offset) in `dim` dimensions. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import uPlot from 'uplot';
 import { alignCurves, type Curve } from '../../../webviews/src/data/align';
-import { clampChartPoints, DEFAULT_MAX_POINTS, FIRST_CHART_POINTS, MIN_CHART_POINTS, needsFinerPoints, pointsAcross } from '../../../sidecar/src/runs/curveViews';
+import { clampChartPoints, DEFAULT_MAX_POINTS, FIRST_CHART_POINTS, MIN_CHART_POINTS, needsFinerPoints, pointsAcross } from '../../../core/common/runs/curveViews';
 
 describe('alignCurves', () => {
   const cases: [string, Curve[], (number | null)[][]][] = [

@@ -1,7 +1,7 @@
 /** The comparison's numbers, and smoothing. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { CompareRun, RunSummary } from '../../../webviews/src/contract';
+import type { CompareRun, RunSummary } from '../../../core/common/protocol/webview';
 import { compareMethods, probeAccuracy, scatterData } from '../../../webviews/src/compare/model';
 import { pearson, smoothEma } from '../../../webviews/src/data/stats';
 

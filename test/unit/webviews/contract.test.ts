@@ -1,7 +1,7 @@
 /** The extension ↔ webview contract: the host's validation of webview messages, the reducer. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { applyUpdate, isHostMessage, parseWebviewMessage, safeFileName, type RunView, type SeriesData } from '../../../webviews/src/contract';
+import { applyUpdate, isHostMessage, parseWebviewMessage, safeFileName, type RunView, type SeriesData } from '../../../core/common/protocol/webview';
 
 describe('parseWebviewMessage', () => {
   const ok: [string, unknown][] = [

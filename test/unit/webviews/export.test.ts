@@ -4,9 +4,9 @@ import { describe, it } from 'node:test';
 import { barsScene } from '../../../webviews/src/charts/barsScene';
 import { sceneToSvg, escapeXml } from '../../../webviews/src/charts/scene';
 import { FALLBACK_THEME, parseColor, ramp, rampIndex } from '../../../webviews/src/charts/theme';
-import { csvField, toCsv } from '../../../webviews/src/data/csv';
-import { RunAccumulator } from '../../../webviews/src/data/runAccumulator';
-import type { MetricsRow } from '../../../sidecar/src/runs/records';
+import { csvField, toCsv } from '../../../core/common/view/csv';
+import { RunAccumulator } from '../../../core/common/view/runAccumulator';
+import type { MetricsRow } from '../../../core/common/runs/records';
 
 describe('CSV', () => {
   const cases: [string | number | null | undefined, string][] = [

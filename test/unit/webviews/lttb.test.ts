@@ -1,7 +1,7 @@
 /** LTTB downsampling: bounds, endpoints, peaks kept, gaps skipped. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { lttb, lttbIndices } from '../../../sidecar/src/runs/lttb';
+import { lttb, lttbIndices } from '../../../core/common/runs/lttb';
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { escapeHtml, inlineSafe, jsonForScript, reportPage } from '../../../sidecar/src/report/html';
+import { escapeHtml, inlineSafe, jsonForScript, reportPage } from '../../../core/node/html/page';
 import { contentSecurityPolicy, readBundle, webviewHtml } from '../../../extension/src/dashboard/html';
 
 describe('jsonForScript', () => {

@@ -1,9 +1,8 @@
-/// <reference lib="dom" />
 /**
  * A titled card around a chart or table, with PNG, SVG and CSV export buttons. Each export
  * asks the chart for its scene (drawn at twice the size for a sharp PNG) or its rows.
  */
-import { safeFileName, type CurveRef, type ExportFormat } from '../contract';
+import { safeFileName, type CurveRef, type ExportFormat } from '../../../core/common/protocol/webview';
 import { drawScene, sceneToSvg, type Scene } from '../charts/scene';
 import { h } from './dom';
 import type { Host } from './host';

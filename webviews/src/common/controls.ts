@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /** Small builders for @vscode-elements controls, and data tables (labels and cells as text). */
 import { h } from './dom';
 

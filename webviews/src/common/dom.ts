@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * DOM helpers. Strings always become text nodes (never markup), so nothing read from a run
  * file can inject elements or script; there is no `innerHTML` in the webviews.

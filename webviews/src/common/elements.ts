@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 // The @vscode-elements components the views use, registered once (each import defines its tag).
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import '@vscode-elements/elements/dist/vscode-button/index.js';

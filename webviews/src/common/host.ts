@@ -1,12 +1,11 @@
-/// <reference lib="dom" />
 /**
  * The webview's side of the host: inside VS Code, `acquireVsCodeApi()` (messages, saved state,
  * exports through the host's save dialog); in the HTML report, the run data embedded in the page
  * as JSON and downloads through the browser. The apps do not know which one they run in.
  */
 import { markTime } from './dom';
-import { REPORT_DATA_ID } from './reportData';
-import { EXPORT_FORMATS, isHostMessage, type CurveRef, type ExportFormat, type HostMessage, type WebviewMessage } from '../contract';
+import { REPORT_DATA_ID } from '../../../core/common/view/reportData';
+import { EXPORT_FORMATS, isHostMessage, type CurveRef, type ExportFormat, type HostMessage, type WebviewMessage } from '../../../core/common/protocol/webview';
 
 interface VsCodeApi {
   postMessage(msg: unknown): void;

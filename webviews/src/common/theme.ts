@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * Reads the chart colours from VS Code's theme variables (the report defines stand-ins for them)
  * and tells the views when the theme changes (VS Code swaps the body's class and variables).

@@ -1,10 +1,9 @@
-/// <reference lib="dom" />
 /**
  * The comparison across runs: a methods × runs table of test accuracy (± SE, chosen β) and the
  * scatter of each method's accuracy against the linear-probe accuracy of the runs' pre-trained
  * features, with the correlation per method (paper figure 3).
  */
-import type { CompareRun, HostMessage } from '../contract';
+import type { CompareRun, HostMessage } from '../../../core/common/protocol/webview';
 import { scatterScene } from '../charts/scatterScene';
 import { fmt, pct } from '../charts/ticks';
 import { card } from '../common/chartCard';
@@ -12,7 +11,7 @@ import { select, table } from '../common/controls';
 import { clear, h, sceneElement } from '../common/dom';
 import type { Host } from '../common/host';
 import { readTheme, watchTheme } from '../common/theme';
-import { toCsv } from '../data/csv';
+import { toCsv } from '../../../core/common/view/csv';
 import { methodColors } from '../dashboard/seriesStyle';
 import { compareMethods, probeSources, scatterData, type ProbeChoice } from './model';
 

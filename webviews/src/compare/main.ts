@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 // The comparison view's entry point (bundled to dist/webviews/compare.js).
 import '../styles/base.css';
 import '../common/elements';

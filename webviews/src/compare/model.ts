@@ -2,7 +2,7 @@
  * The comparison's numbers, pure so they are unit-tested: the methods × runs table and the
  * scatter of each method's accuracy against the runs' linear-probe accuracy, with Pearson's r.
  */
-import type { CompareRun } from '../contract';
+import type { CompareRun } from '../../../core/common/protocol/webview';
 import { pearson } from '../data/stats';
 
 /**

@@ -1,10 +1,9 @@
-/// <reference lib="dom" />
 /**
  * The run dashboard: a header with the run's state, then the curves, the ρ heatmap and the
  * results, each in a collapsible section. State that should survive a reload (toggles, the
  * chosen heatmap, the run folder for the host's serializer) is saved with the host.
  */
-import { applyUpdate, type HostMessage, type RunView } from '../contract';
+import { applyUpdate, type HostMessage, type RunView } from '../../../core/common/protocol/webview';
 import { fmt, pct } from '../charts/ticks';
 import { append, clear, h, markTime } from '../common/dom';
 import type { Host } from '../common/host';

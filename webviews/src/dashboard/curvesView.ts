@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * Live training curves, one uPlot chart per metric (and one for mean ρ per source), with
  * series toggles, log scale and smoothing. uPlot draws thousands of points per series on a
@@ -6,8 +5,8 @@
  * rebuild a chart when its set of series changes.
  */
 import uPlot from 'uplot';
-import { needsFinerPoints, pointsAcross } from '../../../sidecar/src/runs/curveViews';
-import { METRICS, type MetricName, type RunView, type SeriesData } from '../contract';
+import { needsFinerPoints, pointsAcross } from '../../../core/common/runs/curveViews';
+import { METRICS, type MetricName, type RunView, type SeriesData } from '../../../core/common/protocol/webview';
 import { lineScene, type LineSeries } from '../charts/lineScene';
 import type { Theme } from '../charts/theme';
 import { fmt } from '../charts/ticks';
@@ -16,7 +15,7 @@ import { checkbox, select } from '../common/controls';
 import { clear, h } from '../common/dom';
 import type { Host } from '../common/host';
 import { alignCurves } from '../data/align';
-import { toCsv } from '../data/csv';
+import { toCsv } from '../../../core/common/view/csv';
 import { smoothEma } from '../data/stats';
 import { methodColors, seedDash, seriesLabel } from './seriesStyle';
 

@@ -1,11 +1,10 @@
-/// <reference lib="dom" />
 /**
  * The ρ heatmap: each source segment a grid of its features, drawn straight onto one canvas
  * (10,000 cells are 10,000 `fillRect`s, a few milliseconds), with hover showing source, feature
  * index and value, a sort-by-value option, and a histogram per source. Choices: one method and
  * seed, or a method's mean over its seeds.
  */
-import type { RhoSnapshot, RunView } from '../contract';
+import type { RhoSnapshot, RunView } from '../../../core/common/protocol/webview';
 import { heatmapDecorations, heatmapScene, HEATMAP_PAD, COLORBAR_HEIGHT } from '../charts/heatmapScene';
 import { histogramScene } from '../charts/histogramScene';
 import { drawScene } from '../charts/scene';
@@ -15,7 +14,7 @@ import { card, type Card } from '../common/chartCard';
 import { checkbox, select } from '../common/controls';
 import { clear, h, sceneElement } from '../common/dom';
 import type { Host } from '../common/host';
-import { toCsv } from '../data/csv';
+import { toCsv } from '../../../core/common/view/csv';
 import { cellOrigin, heatmapDomain, hitTest, layoutHeatmap, type HeatmapLayout } from '../data/heatmapLayout';
 import { histogram } from '../data/histogram';
 

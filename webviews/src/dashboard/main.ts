@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 // The run dashboard's entry point (bundled to dist/webviews/dashboard.js).
 import 'uplot/dist/uPlot.min.css';
 import '../styles/base.css';

@@ -1,10 +1,9 @@
-/// <reference lib="dom" />
 /**
  * Results from summary.json: test accuracy mean ± SE per method as bars with the per-seed
  * values (paper figure 2), the chosen β and the tuning candidates, and per source its width
  * and linear-probe accuracy.
  */
-import type { RunSummary, RunView } from '../contract';
+import type { RunSummary, RunView } from '../../../core/common/protocol/webview';
 import { barsScene, type BarDatum } from '../charts/barsScene';
 import type { Theme } from '../charts/theme';
 import { fmt, pct } from '../charts/ticks';
@@ -12,7 +11,7 @@ import { card } from '../common/chartCard';
 import { table } from '../common/controls';
 import { clear, h, sceneElement } from '../common/dom';
 import type { Host } from '../common/host';
-import { toCsv } from '../data/csv';
+import { toCsv } from '../../../core/common/view/csv';
 import { methodColors } from './seriesStyle';
 import { methodsOf } from './curvesView';
 

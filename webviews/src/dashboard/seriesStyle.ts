@@ -1,5 +1,5 @@
 /** How a series looks and is named: colour by method, dash by seed, thin lines for tuning runs. */
-import type { SeriesData } from '../contract';
+import type { SeriesData } from '../../../core/common/protocol/webview';
 import { SEED_DASHES, type Theme } from '../charts/theme';
 
 export function methodColors(methods: readonly string[], theme: Theme): Map<string, string> {

@@ -5,7 +5,7 @@
  * distribution reads at a glance. Pure geometry, shared by the canvas renderer, the SVG export,
  * hit-testing for hover, and the tests.
  */
-import type { Segment } from '../contract';
+import type { Segment } from '../../../core/common/protocol/webview';
 
 export interface HeatmapOptions {
   /** Width available, in CSS pixels. */

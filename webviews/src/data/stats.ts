@@ -1,5 +1,5 @@
 /** Small statistics for the charts: EMA smoothing and Pearson correlation. */
-import { correlate } from '../../../sidecar/src/compare/correlation';
+import { correlate } from '../../../core/common/view/correlation';
 
 /**
  * Exponential moving average with bias correction (as TensorBoard smooths), skipping gaps:

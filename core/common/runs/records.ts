@@ -5,7 +5,22 @@
  * Pure: no Node, no DOM (the webview data code imports these types).
  */
 import type { MetricsEvent, RunState, RunSummary, Segment } from '../protocol/events';
-import type { RunStatus } from './store';
+
+/** status.json: what a run is doing, written atomically by its run store (docs/run-store.md). */
+export interface RunStatus {
+  format: 'aft-run-status';
+  version: 1;
+  runId: string;
+  experiment: string;
+  state: RunState;
+  pid: number;
+  host: string;
+  started: string;
+  updated: string;
+  finished?: string;
+  message?: string;
+  progress?: { fraction: number; label: string; etaSeconds: number | null };
+}
 
 /** A line of metrics.jsonl: a `MetricsEvent` without `type` and `runId`. */
 export type MetricsRow = Omit<MetricsEvent, 'type' | 'runId'>;

@@ -5,7 +5,7 @@
  */
 import { isMap, isScalar, LineCounter, parseDocument, visit, YAMLParseError, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
-import { closest } from '../util/suggest';
+import { closest } from '../../common/util/suggest';
 import { experimentSchema, METHOD_KINDS, type Experiment } from './schema';
 import { experimentJsonSchema } from './schema';
 import { semanticProblems, type FileProbe } from './semantics';

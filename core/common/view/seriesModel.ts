@@ -4,11 +4,11 @@
  * those are sent as they are, and their full resolution is loaded only if a CSV export asks for
  * it. Used by the extension host while a run streams and by the HTML report; pure (no DOM, no Node).
  */
-import type { CurveRef, SeriesData } from '../contract';
+import type { CurveRef, SeriesData } from '../protocol/webview';
 import { toCsv, type CsvCell } from './csv';
-import { CurveColumns, type CurveSeries } from '../../../sidecar/src/runs/curves';
-import type { MetricsRow } from '../../../sidecar/src/runs/records';
-import { seriesView, thinView } from '../../../sidecar/src/runs/curveViews';
+import { CurveColumns, type CurveSeries } from '../runs/curves';
+import type { MetricsRow } from '../runs/records';
+import { seriesView, thinView } from '../runs/curveViews';
 
 export class SeriesModel {
   private readonly curves = new CurveColumns();

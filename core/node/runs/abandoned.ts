@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { RunState } from '../protocol/events';
+import type { RunState } from '../../common/protocol/events';
 
 interface StatusFile {
   state: RunState;

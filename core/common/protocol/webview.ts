@@ -16,15 +16,15 @@
  *
  * This module holds types and small pure helpers only: no DOM, no Node, no `vscode`.
  */
-import type { RunState, RunSummary, Segment } from '../../sidecar/src/protocol/events';
-import type { SeriesData } from '../../sidecar/src/runs/curveViews';
+import type { RunState, RunSummary, Segment } from './events';
+import type { SeriesData } from '../runs/curveViews';
 
 export type { RunState, RunSummary, Segment };
 // The charted metrics, curve keys and series ids are the run store's (one definition for both).
-export { METRICS, rhoCurveKey, seriesId, type MetricName } from '../../sidecar/src/runs/curves';
+export { METRICS, rhoCurveKey, seriesId, type MetricName } from '../runs/curves';
 
 // Downsampled curves: the run store's views (metrics.view.json) are exactly what a webview gets.
-export type { Curve, SeriesData } from '../../sidecar/src/runs/curveViews';
+export type { Curve, SeriesData } from '../runs/curveViews';
 
 /** A learned ρ vector with its source segments (a `rho/<method>/seed-<s>.json` file). */
 export interface RhoSnapshot {

@@ -4,7 +4,7 @@
  * when feature extraction starts.
  */
 import * as path from 'node:path';
-import { closest } from '../util/suggest';
+import { closest } from '../../common/util/suggest';
 import type { FileProbe } from './arrays';
 import type { Experiment } from './schema';
 import type { SemanticProblem } from './semantics';

@@ -6,7 +6,7 @@
  * are never opened.
  */
 import * as fs from 'node:fs';
-import { badInput } from '../util/errors';
+import { badInput } from '../../common/util/errors';
 
 export interface OnnxSignature {
   /** Inputs the caller feeds (graph inputs that are not initializers). */

@@ -3,7 +3,7 @@
  * used by tests and exports. Data comes back as Float32Array (floats) or Float64Array/Int32Array.
  */
 import * as fs from 'node:fs';
-import { badInput } from '../util/errors';
+import { badInput } from '../../common/util/errors';
 
 export type NpyDtype = 'float32' | 'float64' | 'uint8' | 'int32' | 'int64';
 

@@ -7,29 +7,15 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { MetricsEvent, RunState, RunSummary, Segment } from '../protocol/events';
+import type { MetricsEvent, RunState, RunSummary, Segment } from '../../common/protocol/events';
+import type { RunStatus } from '../../common/runs/records';
 import { encodeSafetensors, type StTensor } from '../io/safetensors';
-import { CURVE_CACHE_FILE, CurveCacheBuilder } from './curves';
-import { CURVE_VIEW_FILE, encodeCurveViews } from './curveViews';
-import { badInput, type SourceLocation } from '../util/errors';
+import { CURVE_CACHE_FILE, CurveCacheBuilder } from '../../common/runs/curves';
+import { CURVE_VIEW_FILE, encodeCurveViews } from '../../common/runs/curveViews';
+import { badInput, type SourceLocation } from '../../common/util/errors';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fsx';
 
 export const RUNS_DIR = path.join('.aft', 'runs');
-
-export interface RunStatus {
-  format: 'aft-run-status';
-  version: 1;
-  runId: string;
-  experiment: string;
-  state: RunState;
-  pid: number;
-  host: string;
-  started: string;
-  updated: string;
-  finished?: string;
-  message?: string;
-  progress?: { fraction: number; label: string; etaSeconds: number | null };
-}
 
 function timestampId(d: Date): string {
   const p = (n: number): string => String(n).padStart(2, '0');

@@ -3,7 +3,7 @@
  * data): used for checkpoints, ρ, the teacher cache and user-supplied features.
  */
 import * as fs from 'node:fs';
-import { badInput } from '../util/errors';
+import { badInput } from '../../common/util/errors';
 
 export type StDtype = 'F32' | 'F64' | 'I32' | 'I64' | 'U8' | 'F16';
 const ITEM: Record<StDtype, number> = { F32: 4, F64: 8, I32: 4, I64: 8, U8: 1, F16: 2 };

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { readNpyHeader } from '../io/npy';
 import { readOnnxSignature, type OnnxSignature } from '../io/onnxGraph';
 import { readSafetensorsHeader } from '../io/safetensors';
-import { AftError } from '../util/errors';
+import { AftError } from '../../common/util/errors';
 import type { Experiment } from './schema';
 import type { SemanticProblem } from './semantics';
 

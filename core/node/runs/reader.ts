@@ -8,36 +8,11 @@
 import { isAscii } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CURVE_CACHE_FILE, CURVE_CACHE_TAIL_BYTES, decodeCurveCache, toHex, type CurveCacheCover, type CurveSeries } from './curves';
-import { checkCurveViewFile, CURVE_VIEW_FILE, type SeriesData } from './curveViews';
-import { checkMetricsRow, checkRhoFile, checkStatus, checkSummary, type Checked, type MetricsRow, type RhoFile } from './records';
-import { readRunStatus, type RunStatus } from './store';
-import type { RunSummary } from '../protocol/events';
-
-export interface RunChanges {
-  /**
-   * metrics.jsonl was replaced (it shrank): forget the rows and series read before; what follows
-   * is the new file's.
-   */
-  reset?: boolean;
-  /** Whole series from the column cache (metrics.cols): the file's first lines, already parsed. */
-  series?: CurveSeries[];
-  /**
-   * Every series already downsampled (metrics.view.json, a finished run's; only when the reader
-   * was asked for views of that many points): the whole file, in place of `series` and `rows`.
-   */
-  views?: SeriesData[];
-  /** Rows appended to metrics.jsonl since the last poll (after those in `series`). */
-  rows: MetricsRow[];
-  /** ρ files that appeared or changed. */
-  rho: RhoFile[];
-  status?: RunStatus;
-  summary?: RunSummary;
-  /** Lines or files that could not be used, with where and why (shown in the log, not fatal). */
-  problems: string[];
-  /** metrics.jsonl has more than one poll reads: poll again soon. */
-  more: boolean;
-}
+import { CURVE_CACHE_FILE, CURVE_CACHE_TAIL_BYTES, decodeCurveCache, toHex, type CurveCacheCover, type CurveSeries } from '../../common/runs/curves';
+import { checkCurveViewFile, CURVE_VIEW_FILE } from '../../common/runs/curveViews';
+import { checkMetricsRow, checkRhoFile, checkStatus, checkSummary, type Checked, type MetricsRow, type RunStatus } from '../../common/runs/records';
+import type { RunChanges } from '../../common/runs/changes';
+import { readRunStatus } from './store';
 
 /** metrics.jsonl is read in slices of this size (about 4,000 rows)... */
 export const DEFAULT_CHUNK_BYTES = 1024 * 1024;

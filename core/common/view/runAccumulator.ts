@@ -4,11 +4,11 @@
  * after `ready`, then coalesced `update`s holding only what changed since the last one.
  * Shared by the extension host and the HTML report; pure (no DOM, no Node).
  */
-import type { RunSummary } from '../../../sidecar/src/protocol/events';
-import type { RunChanges } from '../../../sidecar/src/runs/reader';
-import type { RunStatus } from '../../../sidecar/src/runs/store';
-import type { CurveRef, RhoSnapshot, RunStatusView, RunView, UpdateMessage } from '../contract';
-import { DEFAULT_MAX_POINTS } from '../../../sidecar/src/runs/curveViews';
+import type { RunSummary } from '../protocol/events';
+import type { RunChanges } from '../runs/changes';
+import type { RunStatus } from '../runs/records';
+import type { CurveRef, RhoSnapshot, RunStatusView, RunView, UpdateMessage } from '../protocol/webview';
+import { DEFAULT_MAX_POINTS } from '../runs/curveViews';
 import { SeriesModel } from './seriesModel';
 
 export { DEFAULT_MAX_POINTS };
