@@ -15,6 +15,7 @@ import { ComputeTreeProvider } from './compute/view';
 import { deviceEnv, readConfig, runsBaseDir, SIDECAR_SETTINGS, type Config } from './config';
 import { ExperimentsTreeProvider } from './experiments/view';
 import { gpuRuntimeDir, isGpuRuntimeInstalled } from './gpu/install';
+import { runInfos } from '../../core/node/runs/store';
 import { RunsModel } from './runs/model';
 import { RunsTreeProvider, type RunNode } from './runs/view';
 import { SidecarClient, type SidecarOptions } from './sidecar/client';
@@ -37,7 +38,9 @@ export class Studio implements vscode.Disposable {
   constructor(readonly context: vscode.ExtensionContext) {
     this.log = vscode.window.createOutputChannel('AFT Studio', { log: true });
     this.client = this.createClient();
-    this.runs = new RunsModel(this.client, () => this.workspaceDirs(), this.log);
+    // The Runs view reads the run store itself (plain file reads, like the dashboards): it lists
+    // runs before the sidecar starts, and in an untrusted workspace, where none starts.
+    this.runs = new RunsModel({ listRuns: (dir) => Promise.resolve(runInfos(dir)) }, () => this.workspaceDirs(), this.log);
     this.disposables.push(
       this.client.onRunEvent((e) => {
         if (e.type === 'log') this.log[e.level === 'warn' ? 'warn' : e.level === 'error' ? 'error' : e.level === 'debug' ? 'debug' : 'info'](`${e.runId ? `[${e.runId}] ` : ''}${e.message}`);
@@ -69,12 +72,16 @@ export class Studio implements vscode.Disposable {
       new StatusBar(this.client, this.runs, () => this.config().backend, () => vscode.workspace.isTrusted),
     );
 
+    // After activation returns: a workspace may hold many runs.
+    const firstList = setImmediate(() => void this.runs.refresh());
+    this.disposables.push({ dispose: () => clearImmediate(firstList) });
+
     // Runs written by others (the `aft` CLI in a terminal, another window) show up too.
     const watcher = vscode.workspace.createFileSystemWatcher('**/.aft/runs/*/status.json');
     let timer: NodeJS.Timeout | undefined;
     const refreshSoon = (): void => {
       clearTimeout(timer);
-      timer = setTimeout(() => void (this.client.state === 'ready' ? this.runs.refresh() : undefined), 500);
+      timer = setTimeout(() => void this.runs.refresh(), 500);
     };
     this.disposables.push(watcher, watcher.onDidCreate(refreshSoon), watcher.onDidDelete(refreshSoon), { dispose: () => clearTimeout(timer) });
 

@@ -1,5 +1,5 @@
 /** Finding things in a parsed YAML tree by offset or by path, without resolving aliases. */
-import { isMap, isPair, isScalar, isSeq, type Document, type Node as YamlNode, type Pair, type Scalar } from 'yaml';
+import { isMap, isScalar, isSeq, type Document, type Node as YamlNode, type Pair, type Scalar } from 'yaml';
 import type { YamlPath } from './schema';
 
 export interface Hit {
@@ -50,13 +50,6 @@ export function nodeAtPath(doc: Document, path: YamlPath): unknown {
   return node;
 }
 
-/** The pair whose key is the last element of `path`. */
-export function pairAtPath(doc: Document, path: YamlPath): Pair | undefined {
-  const parent = nodeAtPath(doc, path.slice(0, -1));
-  if (!isMap(parent)) return undefined;
-  const pair = parent.items.find((p) => keyText(p) === path[path.length - 1]);
-  return isPair(pair) ? pair : undefined;
-}
 
 /** The document as plain data for choosing schema branches; aliases are not expanded. */
 export function plainValue(doc: Document): unknown {

@@ -163,7 +163,7 @@ describe('untrusted workspace (Restricted Mode), end to end in code-server', { s
     const experiments = page.locator('.pane', { has: page.locator('.pane-header', { hasText: /^\s*Experiments/ }) }).locator('.monaco-list-row');
     for (const name of ['tiny.aft.yaml', 'typos.aft.yaml']) await experiments.filter({ hasText: name }).first().waitFor({ timeout: 15_000 });
     const welcome = runsPane().locator('.welcome-view-content');
-    await welcome.filter({ hasText: 'Runs are listed and started in trusted workspaces only.' }).first().waitFor({ timeout: 15_000 });
+    await welcome.filter({ hasText: 'Runs are started in trusted workspaces only.' }).first().waitFor({ timeout: 15_000 });
     await welcome.locator('.monaco-button', { hasText: 'Manage Workspace Trust' }).first().waitFor({ timeout: 5000 });
     assert.equal(await runsPane().locator('.monaco-list-row').count(), 0, 'the Runs view lists no runs');
     await studio!.shot('untrusted-6-runs-view');

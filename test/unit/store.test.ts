@@ -4,7 +4,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { listRuns, readRunStatus, RunStore } from '../../core/node/runs/store';
+import { listRuns, readRunStatus, runInfos, RunStore } from '../../core/node/runs/store';
+import { RunsModel } from '../../extension/src/runs/model';
+import { silentLogger } from '../../extension/src/util/log';
 import { writeFileAtomic } from '../../core/node/util/fsx';
 
 const ws = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'aft-store-'));
@@ -45,6 +47,24 @@ describe('run store', () => {
     fs.writeFileSync(file, JSON.stringify(st));
     const b = RunStore.create(w, 'b', {}, '');
     assert.deepEqual(listRuns(w).map((r) => r.dir), [b.dir, a.dir]);
+  });
+
+  it("the Runs view's rows come from the store: a summary that cannot be read leaves its run listed, saying why", async () => {
+    const w = ws();
+    const good = RunStore.create(w, 'good', {}, '');
+    fs.writeFileSync(path.join(good.dir, 'summary.json'), JSON.stringify({ methods: { stl: { mean: 0.5 } } }));
+    good.finish('completed');
+    const broken = RunStore.create(w, 'broken', {}, '');
+    fs.writeFileSync(path.join(broken.dir, 'summary.json'), '{"methods": ');
+    broken.finish('completed');
+    const rows = runInfos(w);
+    assert.deepEqual(rows.map((r) => [r.experiment, r.state]).sort(), [['broken', 'completed'], ['good', 'completed']]);
+    assert.deepEqual(rows.find((r) => r.experiment === 'good')?.summary, { methods: { stl: { mean: 0.5 } } });
+    assert.match(rows.find((r) => r.experiment === 'broken')?.message ?? '', /summary\.json cannot be read/);
+    // As the extension's Runs view reads them (no sidecar involved).
+    const model = new RunsModel({ listRuns: (dir) => Promise.resolve(runInfos(dir)) }, () => [w], silentLogger);
+    await model.refresh();
+    assert.deepEqual(model.runs.map((r) => r.experiment).sort(), ['broken', 'good']);
   });
 
   it('an atomic write that fails leaves the old file and no temporary file', () => {

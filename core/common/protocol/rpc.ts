@@ -7,26 +7,19 @@
  */
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { RunEvent, RunState, RunSummary } from './events';
+import type { ErrorCode, SourceLocation } from '../util/errors';
 
 export const PROTOCOL_VERSION = 3;
 
 /** The compute backends a user can ask for (`auto` tries the registry in order). */
 export type BackendChoice = 'auto' | 'gpu' | 'native' | 'wasm' | 'cpu';
 
-/** A typed error that crosses the boundary as `{code, message, data}`. */
+/** A typed error that crosses the boundary as `{code, message, data}`; `kind` is what clients switch on. */
 export interface ErrorData {
-  /**
-   * bad_input: the request or the experiment file is wrong (details say where);
-   * busy: the run limit is reached or that file is already running;
-   * cancelled: the request was cancelled (`aft/cancel` with its id).
-   */
-  kind: 'bad_input' | 'run_failed' | 'cancelled' | 'internal' | 'busy';
-  location?: { file: string; line?: number; column?: number; field?: string };
+  kind: ErrorCode;
+  location?: SourceLocation;
   details?: string[];
 }
-
-/** JSON-RPC error codes used with `ErrorData.kind` (the kind is what clients switch on). */
-export const ErrorCodes = { internal: 1, bad_input: 2, busy: 3, cancelled: 5 } as const;
 
 export interface BackendProbe {
   id: string;

@@ -18,6 +18,7 @@
  */
 import type { RunState, RunSummary, Segment } from './events';
 import type { SeriesData } from '../runs/curveViews';
+import { isRecord } from '../runs/records';
 
 export type { RunState, RunSummary, Segment };
 // The charted metrics, curve keys and series ids are the run store's (one definition for both).
@@ -167,8 +168,6 @@ export const MAX_EXPORT_CHARS = 64 * 1024 * 1024;
 /** The most points per curve a page may say it draws (a chart 50,000 device pixels across). */
 const MAX_POINT_COUNT = 50_000;
 const isPointCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_POINT_COUNT;
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Validates a message from the webview (the host's edge): a typed message, or an error that

@@ -7,13 +7,27 @@ export interface SourceLocation {
   field?: string;
 }
 
-/** Error codes that cross process boundaries (CLI exit codes, JSON-RPC errors). */
-export type ErrorCode = 'bad_input' | 'run_failed' | 'cancelled' | 'internal';
-
 /**
- * An error the user can act on: it says where and what. Bad input maps to exit code 2,
- * everything else to 1.
+ * The one list of error codes that cross a process boundary, each with its JSON-RPC error code
+ * and the `aft` CLI's exit code:
+ * - bad_input: the request, the experiment file or a file it names is wrong (it says where);
+ * - run_failed: the inputs were fine but the work failed (diverged, a disk full, a model that
+ *   does not match its export);
+ * - busy: the run limit is reached, or that file is already running or being extracted;
+ * - cancelled: the user stopped it;
+ * - internal: a bug (the message carries the stack).
  */
+export const ERROR_CODES = {
+  internal: { rpc: 1, exit: 1 },
+  bad_input: { rpc: 2, exit: 2 },
+  busy: { rpc: 3, exit: 1 },
+  cancelled: { rpc: 5, exit: 1 },
+  run_failed: { rpc: 6, exit: 1 },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** An error the user can act on: it says where and what, with one of the codes above. */
 export class AftError extends Error {
   constructor(
     public readonly code: ErrorCode,
@@ -43,6 +57,13 @@ export class AftError extends Error {
 
 export function badInput(message: string, location?: SourceLocation, details?: string[]): AftError {
   return new AftError('bad_input', message, location, details);
+}
+
+/** A request refused because the sidecar is already doing that, or as much as it may. */
+export class BusyError extends AftError {
+  constructor(message: string) {
+    super('busy', message);
+  }
 }
 
 export class CancelledError extends AftError {

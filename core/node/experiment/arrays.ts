@@ -4,14 +4,13 @@
  * test widths. The editor runs them on every change through a cached `FileProbe`; the loaders
  * repeat the checks on the data itself when a run starts.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readNpyHeader } from '../io/npy';
-import { readOnnxSignature, type OnnxSignature } from '../io/onnxGraph';
+import type { OnnxSignature } from '../io/onnxGraph';
 import { readSafetensorsHeader } from '../io/safetensors';
 import { AftError } from '../../common/util/errors';
 import type { Experiment } from './schema';
-import type { SemanticProblem } from './semantics';
+import type { SemanticProblem } from './problem';
 
 export interface ArrayHeader {
   /** Tensor name in a .safetensors file; '' for the one array of an .npy file. */
@@ -48,7 +47,6 @@ export function readArrayHeaders(file: string): ArrayFile {
   throw new AftError('bad_input', 'expected a .npy or .safetensors file');
 }
 
-export const directProbe: FileProbe = { exists: (f) => fs.existsSync(f), arrays: readArrayHeaders, onnx: readOnnxSignature };
 
 const shapeText = (s: number[]): string => `[${s.join(', ')}]`;
 

@@ -14,7 +14,8 @@
  * so their numbers are repeated here; test/unit/experiment.test.ts runs the engine's own
  * functions at each boundary to keep the two in step.
  */
-import type { ResolvedMethod, SemanticProblem } from './semantics';
+import type { ResolvedMethod } from './methods';
+import type { SemanticProblem } from './problem';
 
 /** What the file tells about the data before it is loaded; undefined where it does not. */
 export interface DataFacts {

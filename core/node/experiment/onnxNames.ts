@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { closest } from '../../common/util/suggest';
 import type { FileProbe } from './arrays';
 import type { Experiment } from './schema';
-import type { SemanticProblem } from './semantics';
+import type { SemanticProblem } from './problem';
 
 /** Where a model folder keeps its graph, in the order features/onnxSource.ts looks. */
 export const FOLDER_MODEL_CANDIDATES = [path.join('onnx', 'model.onnx'), 'model.onnx'];

@@ -354,7 +354,6 @@ export type TextDatasetSpec = z.infer<typeof textDataset>;
 export type Pooling = (typeof POOLINGS)[number];
 export type DownstreamSpec = z.infer<typeof downstreamSchema>;
 export type TrainSpec = z.infer<typeof trainSchema>;
-export type MethodEntry = z.infer<typeof methodSchema>;
 export type MethodKind = (typeof METHOD_KINDS)[number];
 
 /** The JSON Schema generated from `experimentSchema` (for editors). */

@@ -8,56 +8,9 @@ import * as path from 'node:path';
 import { arrayProblems, type FileProbe } from './arrays';
 import { methodNeedsProblems, tuneSplit, type DataFacts } from './methodNeeds';
 import { onnxProblems } from './onnxNames';
-import type { Experiment, MethodKind } from './schema';
-
-export type { FileProbe } from './arrays';
-
-export interface SemanticProblem {
-  path: (string | number)[];
-  key?: string;
-  message: string;
-  severity?: 'error' | 'warning';
-  /** A replacement for the value at `path` that an editor can offer as a quick fix. */
-  suggestion?: string;
-}
-
-/** A method as the engine uses it: a display name, a kind and its options. */
-export interface ResolvedMethod {
-  name: string;
-  kind: MethodKind;
-  kernel: 'linear' | 'rbf';
-  rho: 'sigmoid' | 'dense' | 'identity';
-}
-
-export function resolveMethods(exp: Pick<Experiment, 'methods'>): ResolvedMethod[] {
-  return exp.methods.map((m) =>
-    typeof m === 'string'
-      ? { name: m, kind: m, kernel: 'linear', rho: 'sigmoid' }
-      : { name: m.name, kind: m.method, kernel: m.kernel ?? 'linear', rho: m.rho ?? 'sigmoid' },
-  );
-}
-
-/** Kinds that need at least one pre-trained source. */
-export const NEEDS_PRETRAINED: ReadonlySet<MethodKind> = new Set(['kd', 'aft', 'aft-no-kernel', 'rkd', 'ft', 'btune']);
-
-/** β grids used when the file gives none, per method kind. */
-export const DEFAULT_BETA: Record<MethodKind, number[]> = {
-  stl: [0],
-  kd: [0.1, 1, 10],
-  aft: [1, 10, 100],
-  'aft-no-kernel': [0.1, 1, 10],
-  rkd: [0.1, 1, 10],
-  ft: [0.1, 1, 10],
-  btune: [0.1, 1, 10],
-};
-
-/** The β grid of a method: from the file, else the default of its kind. */
-export function betaGrid(exp: Pick<Experiment, 'beta'>, m: ResolvedMethod): number[] {
-  if (m.kind === 'stl') return [0];
-  const b = exp.beta[m.name];
-  if (b === undefined) return DEFAULT_BETA[m.kind];
-  return Array.isArray(b) ? b : [b];
-}
+import { betaGrid, NEEDS_PRETRAINED, resolveMethods } from './methods';
+import type { SemanticProblem } from './problem';
+import type { Experiment } from './schema';
 
 /** Paths in the experiment that must exist, with where they are in the file. */
 export function referencedPaths(exp: Experiment): { path: (string | number)[]; file: string }[] {

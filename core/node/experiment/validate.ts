@@ -8,7 +8,8 @@ import type { z } from 'zod';
 import { closest } from '../../common/util/suggest';
 import { experimentSchema, METHOD_KINDS, type Experiment } from './schema';
 import { experimentJsonSchema } from './schema';
-import { semanticProblems, type FileProbe } from './semantics';
+import type { FileProbe } from './arrays';
+import { semanticProblems } from './semantics';
 
 export interface Problem {
   message: string;

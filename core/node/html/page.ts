@@ -1,9 +1,9 @@
 /**
- * One self-contained HTML page: the bundled webview (JS and CSS inline) and the data as JSON in a
- * `<script type="application/json">` block. The page's Content-Security-Policy allows exactly
- * that script and that stylesheet (by SHA-256 hash) and nothing from a network. Run content
- * reaches the page only inside the JSON block, escaped so that no string in it can close the
- * block or open markup.
+ * The HTML of the webview apps and of `aft report`: the bundled app (JS and CSS inline) under a
+ * Content-Security-Policy that allows exactly that script and that stylesheet (by nonce in a
+ * webview, by SHA-256 hash in a report) and nothing from a network. Run content reaches a report
+ * only inside its JSON block, escaped so that no string in it can close the block or open markup;
+ * a webview's HTML holds nothing from a run at all.
  */
 import { createHash } from 'node:crypto';
 
@@ -38,7 +38,45 @@ export function inlineSafe(code: string, tag: 'script' | 'style'): string {
 
 const sha256 = (text: string): string => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
 
-export interface PageParts {
+/** One app page: the bundle inline, under the page's own Content-Security-Policy. */
+export interface AppPage {
+  title: string;
+  /** The whole Content-Security-Policy (the webview's by nonce, the report's by hash). */
+  csp: string;
+  /** The bundle, already made safe to inline (`inlineSafe`). */
+  js: string;
+  css: string;
+  /** Put on the inline <style> and <script> when the CSP allows them by nonce. */
+  nonce?: string;
+  bodyClass?: string;
+  generator?: string;
+  /** The data the app starts from, as JSON in a `<script type="application/json">` block. */
+  data?: { id: string; value: unknown };
+}
+
+/** The one HTML template of the webviews and the reports: nothing from a run is markup in it. */
+export function appPage(p: AppPage): string {
+  const nonce = p.nonce !== undefined ? ` nonce="${escapeHtml(p.nonce)}"` : '';
+  const meta = p.generator !== undefined ? `\n<meta name="generator" content="${escapeHtml(p.generator)}">` : '';
+  const data = p.data ? `\n<script type="application/json" id="${escapeHtml(p.data.id)}">${jsonForScript(p.data.value)}</script>` : '';
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${escapeHtml(p.csp)}">
+<meta name="viewport" content="width=device-width, initial-scale=1">${meta}
+<title>${escapeHtml(p.title)}</title>
+<style${nonce}>${p.css}</style>
+</head>
+<body${p.bodyClass !== undefined ? ` class="${escapeHtml(p.bodyClass)}"` : ''}>
+<div id="app"></div>${data}
+<script${nonce}>${p.js}</script>
+</body>
+</html>
+`;
+}
+
+export interface ReportParts {
   title: string;
   js: string;
   css: string;
@@ -49,7 +87,8 @@ export interface PageParts {
   generator: string;
 }
 
-export function reportPage(p: PageParts): string {
+/** A self-contained report: the script and stylesheet allowed by their SHA-256 hashes. */
+export function reportPage(p: ReportParts): string {
   const js = inlineSafe(p.js, 'script');
   const css = inlineSafe(p.css, 'style');
   const csp = [
@@ -61,21 +100,5 @@ export function reportPage(p: PageParts): string {
     "base-uri 'none'",
     "form-action 'none'",
   ].join('; ');
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${escapeHtml(csp)}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="${escapeHtml(p.generator)}">
-<title>${escapeHtml(p.title)}</title>
-<style>${css}</style>
-</head>
-<body class="aft-report">
-<div id="app"></div>
-<script type="application/json" id="${escapeHtml(p.dataId)}">${jsonForScript(p.data)}</script>
-<script>${js}</script>
-</body>
-</html>
-`;
+  return appPage({ title: p.title, csp, js, css, bodyClass: 'aft-report', generator: p.generator, data: { id: p.dataId, value: p.data } });
 }

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { MetricsEvent, RunState, RunSummary, Segment } from '../../common/protocol/events';
+import type { RunInfo } from '../../common/protocol/rpc';
 import type { RunStatus } from '../../common/runs/records';
 import { encodeSafetensors, type StTensor } from '../io/safetensors';
 import { CURVE_CACHE_FILE, CurveCacheBuilder } from '../../common/runs/curves';
@@ -194,6 +195,33 @@ export function listRuns(workspaceDir: string): { dir: string; status: RunStatus
     }
   }
   return out.sort((a, b) => b.status.started.localeCompare(a.status.started));
+}
+
+/**
+ * The Runs view's rows: every run in a workspace with its summary once completed, newest first.
+ * A summary that cannot be read leaves its run listed, saying why.
+ */
+export function runInfos(workspaceDir: string): RunInfo[] {
+  return listRuns(workspaceDir).map(({ dir, status }) => {
+    let summary: RunSummary | undefined;
+    let problem: string | undefined;
+    try {
+      summary = status.state === 'completed' ? readSummary(dir) : undefined;
+    } catch (e) {
+      problem = `its summary.json cannot be read (${(e as Error).message})`;
+    }
+    const message = [status.message, problem].filter(Boolean).join('; ');
+    return {
+      runId: status.runId,
+      runDir: dir,
+      experiment: status.experiment,
+      state: status.state,
+      started: status.started,
+      ...(message ? { message } : {}),
+      ...(status.progress ? { progress: status.progress } : {}),
+      ...(summary ? { summary } : {}),
+    };
+  });
 }
 
 /** A run folder from a path or a run id (looked up in `<workspace>/.aft/runs/`). */

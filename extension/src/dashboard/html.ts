@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { inlineSafe } from '../../../core/node/html/page';
+import { appPage, inlineSafe } from '../../../core/node/html/page';
 
 export function nonce(): string {
   return randomBytes(18).toString('base64').replace(/[+/=]/g, '');
@@ -45,8 +45,6 @@ export function readBundle(dir: string, app: 'dashboard' | 'compare'): Bundle {
   return bundle;
 }
 
-const attr = (s: string): string => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-
 export function contentSecurityPolicy(cspSource: string, nonceValue: string): string {
   return [
     "default-src 'none'",
@@ -60,20 +58,5 @@ export function contentSecurityPolicy(cspSource: string, nonceValue: string): st
 }
 
 export function webviewHtml(p: WebviewPage): string {
-  const n = attr(p.nonce);
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${attr(contentSecurityPolicy(p.cspSource, p.nonce))}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${attr(p.title)}</title>
-<style nonce="${n}">${p.bundle.css}</style>
-</head>
-<body>
-<div id="app"></div>
-<script nonce="${n}">${p.bundle.js}</script>
-</body>
-</html>
-`;
+  return appPage({ title: p.title, csp: contentSecurityPolicy(p.cspSource, p.nonce), js: p.bundle.js, css: p.bundle.css, nonce: p.nonce });
 }

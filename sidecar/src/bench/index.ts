@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { loadMnist } from '../data/mnist';
 import { downstreamSchema, trainSchema, type DownstreamSpec } from '../../../core/node/experiment/schema';
-import type { ResolvedMethod } from '../../../core/node/experiment/semantics';
+import type { ResolvedMethod } from '../../../core/node/experiment/methods';
 import { noiseFeatures } from '../features/noise';
 import { initBackend, type BackendChoice } from '../runtime/tf';
 import { trainJob } from '../train/job';

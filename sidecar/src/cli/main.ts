@@ -13,7 +13,7 @@ import { listRuns } from '../../../core/node/runs/store';
 import type { BackendChoice } from '../runtime/tf';
 import { MNIST_DEMO } from '../../../core/node/experiment/templates';
 import { runExperiment, type ExperimentInput } from '../train/run';
-import { AftError, badInput, CancelledError, describeError } from '../../../core/common/util/errors';
+import { AftError, badInput, CancelledError, describeError, ERROR_CODES } from '../../../core/common/util/errors';
 import { resultsTable } from './table';
 import { exportCommand } from './export';
 import { extractCommand } from './extract';
@@ -211,7 +211,7 @@ export function cliEntry(): void {
     },
     (e: unknown) => {
       process.stderr.write(`error: ${describeError(e)}\n`);
-      process.exitCode = e instanceof AftError && e.code === 'bad_input' ? 2 : 1;
+      process.exitCode = e instanceof AftError ? ERROR_CODES[e.code].exit : 1;
     },
   );
 }

@@ -12,7 +12,6 @@ import { takeSplit } from './dataset';
 export const MNIST_SIDE = 28;
 export const MNIST_PIXELS = MNIST_SIDE * MNIST_SIDE;
 export const MNIST_TEACHER_POOL = 6000;
-export const MNIST_DOWNSTREAM_POOL = 4000;
 /** Seed of the teacher/downstream partition; changing it would invalidate cached teachers. */
 const POOL_SEED = 20240214;
 

@@ -11,10 +11,7 @@ import { BACKEND_CHOICES, experimentSchema, type Experiment } from '../../../cor
 import type { ExportReport, ModelCost } from '../../../core/common/protocol/rpc';
 import { resolveRunDir } from '../../../core/node/runs/store';
 import { onnxSourceRefs } from '../features/sources';
-import { resolveOnnxFiles } from '../features/onnxSource';
-import { loadTokenizer } from '../data/tokenizer';
-import { readPreprocessorConfig, resolveImagePreprocess } from '../features/imagePreprocess';
-import { imageBatches, tensorBatches, textBatches } from '../features/onnxInputs';
+import { resolveOnnxFiles, sourceBatches } from '../features/onnxSource';
 import { readSafetensors } from '../../../core/node/io/safetensors';
 import { loadCheckpoint } from '../models/checkpoint';
 import { createModel } from '../models/model';
@@ -160,14 +157,8 @@ export async function exportRun(opts: ExportOptions): Promise<ExportReport> {
     const files = resolveOnnxFiles(ref);
     const s = await OnnxSession.open(files.model, { device, threads: ref.spec.threads, log: opts.log });
     try {
-      const input = s.input(ref.spec.input ?? (ds.raw?.kind === 'text' ? s.inputs.find((i) => i.name === 'input_ids')?.name : undefined), `pretrained[${ref.index}].onnx.input`);
       const output = s.output(ref.spec.output, `pretrained[${ref.index}].onnx.output`);
-      const source =
-        ds.raw?.kind === 'images'
-          ? imageBatches(s, input, ds, resolveImagePreprocess(files.preprocessor ? readPreprocessorConfig(files.preprocessor) : undefined, ref.spec.preprocess, input, { file: files.model, field: `pretrained[${ref.index}].onnx.preprocess` }))
-          : ds.raw?.kind === 'text'
-            ? textBatches(s, input, ds, loadTokenizer(files.tokenizer!), ref.spec.max_length ?? ds.inputShape[0])
-            : tensorBatches(s, input, ds);
+      const source = sourceBatches(s, ref, files, ds);
       const n = Math.min(batch, ds.test.n);
       const prepared = await source.prepare(ds.train.n, ds.train.n + n);
       models.push({ name: `${ref.name} (${ref.kind})`, kind: 'pretrained', parameters: onnxParameterCount(files.model), msPerExample: await msPerExample(s, prepared.feeds, n, output.name) });

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import type { Dataset } from '../data/dataset';
 import { loadTokenizer } from '../data/tokenizer';
 import type { OnnxSourceSpec } from '../../../core/node/experiment/schema';
-import { OnnxSessionPool } from '../runtime/onnx';
+import { OnnxSessionPool, type OnnxRunner } from '../runtime/onnx';
 import { badInput, CancelledError } from '../../../core/common/util/errors';
 import { CACHE_FORMAT, CACHE_VERSION, FeatureCacheEntry, hashJson, modelHash, type Cached } from './cache';
 import type { FeatureBlock } from './features';
@@ -99,6 +99,22 @@ export function resolveOnnxFiles(ref: OnnxSourceRef): ResolvedFiles {
   return { model, ...(folder ? { folder } : {}), ...(preprocessor ? { preprocessor } : {}), ...(tokenizer ? { tokenizer } : {}) };
 }
 
+/**
+ * The batches a source's model is fed, by the dataset's kind: images prepared as the model's
+ * preprocessor_config.json (and the file's overrides) say, text tokenised with its tokenizer.json
+ * (fed to `input_ids` unless the file names an input), arrays as they are.
+ */
+export function sourceBatches(session: OnnxRunner, ref: OnnxSourceRef, files: ResolvedFiles, ds: Dataset): BatchSource {
+  const field = `pretrained[${ref.index}].onnx`;
+  const input = session.input(ref.spec.input ?? (ds.raw?.kind === 'text' ? session.inputs.find((i) => i.name === 'input_ids')?.name : undefined), `${field}.input`);
+  if (ds.raw?.kind === 'images') {
+    const config = files.preprocessor ? readPreprocessorConfig(files.preprocessor) : undefined;
+    return imageBatches(session, input, ds, resolveImagePreprocess(config, ref.spec.preprocess, input, { file: files.preprocessor ?? files.model, field: `${field}.preprocess` }));
+  }
+  if (ds.raw?.kind === 'text') return textBatches(session, input, ds, loadTokenizer(files.tokenizer!), ref.spec.max_length ?? ds.inputShape[0]);
+  return tensorBatches(session, input, ds);
+}
+
 function tensorHash(ds: Dataset): { train: string; test: string } {
   const h = (x: Float32Array): string => createHash('sha256').update(JSON.stringify(ds.inputShape)).update(new Uint8Array(x.buffer, x.byteOffset, x.byteLength)).digest('hex');
   return { train: h(ds.train.x), test: h(ds.test.x) };
@@ -153,17 +169,10 @@ export async function extractOnnx(ref: OnnxSourceRef, ds: Dataset, opts: Extract
   // In a worker thread: the next batch is decoded and normalised here while the model runs there.
   const session = await sessions.get(files.model, { device: ref.spec.device, threads: ref.spec.threads, log: opts.log, thread: true });
   try {
-    const input = session.input(ref.spec.input ?? (ds.raw?.kind === 'text' ? session.inputs.find((i) => i.name === 'input_ids')?.name : undefined), `${field}.input`);
     const output = session.output(ref.spec.output, `${field}.output`);
     const problem = poolingProblem(ref.spec.pooling, output.shape);
     if (problem) throw badInput(problem, { file: files.model, field: `${field}.pooling` });
-    let batches: BatchSource;
-    if (ds.raw?.kind === 'images') {
-      const config = files.preprocessor ? readPreprocessorConfig(files.preprocessor) : undefined;
-      batches = imageBatches(session, input, ds, resolveImagePreprocess(config, ref.spec.preprocess, input, { file: files.preprocessor ?? files.model, field: `${field}.preprocess` }));
-    } else if (ds.raw?.kind === 'text') {
-      batches = textBatches(session, input, ds, loadTokenizer(files.tokenizer!), ref.spec.max_length ?? ds.inputShape[0]);
-    } else batches = tensorBatches(session, input, ds);
+    const batches = sourceBatches(session, ref, files, ds);
     const plan = entry.plan(total, opts.chunkRows ?? Math.max(CHUNK_ROWS, ref.spec.batch));
     const chunks: [number, number][] = [];
     for (let s = 0; s < total; s += plan.chunkRows) chunks.push([s, Math.min(total, s + plan.chunkRows)]);

@@ -2,7 +2,7 @@
  * One interface for every transfer method: the training loop asks a method for its extra
  * parameters and for the regulariser of a batch, and knows nothing else about it.
  */
-import type { ResolvedMethod } from '../../../core/node/experiment/semantics';
+import type { ResolvedMethod } from '../../../core/node/experiment/methods';
 import type { Segment } from '../../../core/common/protocol/events';
 import type { Scalar, Tensor2D, Variable } from '../runtime/tf';
 import type { Rng } from '../util/rng';

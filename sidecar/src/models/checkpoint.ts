@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { readSafetensors, type StTensor } from '../../../core/node/io/safetensors';
 import { tf } from '../runtime/tf';
 import { badInput } from '../../../core/common/util/errors';
-import type { DownstreamModel } from './model';
+import type { DownstreamModel } from './downstream';
 
 interface WeightsManifest {
   weightsManifest?: { paths: string[]; weights: { name: string; shape: number[]; dtype: string }[] }[];

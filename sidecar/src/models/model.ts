@@ -8,23 +8,8 @@ import { tf, type Tensor, type Tensor2D, type Tensor4D, type Variable } from '..
 import { badInput } from '../../../core/common/util/errors';
 import { Rng } from '../util/rng';
 import { conv3x3, dense, glorot, heUniform, variable } from './layers';
+import type { DownstreamModel, ModelOutput } from './downstream';
 import { createTransformer } from './transformer';
-
-export interface ModelOutput {
-  phi: Tensor2D;
-  logits: Tensor2D;
-}
-
-export interface DownstreamModel {
-  kind: 'mlp' | 'cnn' | 'transformer';
-  /** Width d of φ. */
-  featureDim: number;
-  /** Trainable parameters by stable name (checkpoint keys). */
-  params: Map<string, Variable>;
-  /** x has shape [batch, ...inputShape]. */
-  forward(x: Tensor): ModelOutput;
-  dispose(): void;
-}
 
 interface Layer {
   w: Variable;

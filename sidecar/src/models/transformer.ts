@@ -13,7 +13,7 @@ import { tf, type Tensor, type Tensor2D, type Variable } from '../runtime/tf';
 import { badInput } from '../../../core/common/util/errors';
 import { Rng } from '../util/rng';
 import { dense, glorot, heUniform, variable } from './layers';
-import type { DownstreamModel, ModelOutput } from './model';
+import type { DownstreamModel, ModelOutput } from './downstream';
 
 /** Swaps the last two axes. */
 function swapLast(t: Tensor): Tensor {

@@ -10,9 +10,8 @@ import type { RunEvent } from '../../../core/common/protocol/events';
 import type { RunParams, RunStarted } from '../../../core/common/protocol/rpc';
 import { RUNS_DIR } from '../../../core/node/runs/store';
 import { runExperiment } from '../train/run';
-import { AftError, badInput, CancelledError, describeError } from '../../../core/common/util/errors';
+import { AftError, badInput, BusyError, CancelledError, describeError } from '../../../core/common/util/errors';
 
-export class BusyError extends Error {}
 
 interface ActiveRun {
   file: string;

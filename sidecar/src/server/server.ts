@@ -6,12 +6,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ResponseError, type MessageConnection } from 'vscode-jsonrpc';
-import { resolveMethods } from '../../../core/node/experiment/semantics';
+import { resolveMethods } from '../../../core/node/experiment/methods';
 import { validateExperimentText } from '../../../core/node/experiment/validate';
 import type { RunEvent } from '../../../core/common/protocol/events';
 import {
   CancelRun,
-  ErrorCodes,
   ExportModel,
   ExtractFeatures,
   Initialize,
@@ -23,13 +22,12 @@ import {
   Validate,
   type ErrorData,
   type InitializeParams,
-  type RunInfo,
   type ValidateResult,
 } from '../../../core/common/protocol/rpc';
-import { listRuns, readSummary } from '../../../core/node/runs/store';
-import { AftError, describeError } from '../../../core/common/util/errors';
+import { runInfos } from '../../../core/node/runs/store';
+import { AftError, describeError, ERROR_CODES } from '../../../core/common/util/errors';
 import { packageVersions, probeBackends, probeDevices } from './probe';
-import { BusyError, RunManager } from './runs';
+import { RunManager } from './runs';
 import { Tasks } from './tasks';
 
 export const SIDECAR_VERSION = '0.1.0';
@@ -38,16 +36,14 @@ const LEVELS = { debug: 0, info: 1, warn: 2, error: 3 } as const;
 
 function toResponseError(e: unknown): ResponseError<ErrorData> {
   if (e instanceof ResponseError) return e as ResponseError<ErrorData>;
-  if (e instanceof BusyError) return new ResponseError<ErrorData>(ErrorCodes.busy, e.message, { kind: 'busy' });
   if (e instanceof AftError) {
-    const code = e.code === 'bad_input' ? ErrorCodes.bad_input : e.code === 'cancelled' ? ErrorCodes.cancelled : ErrorCodes.internal;
-    return new ResponseError<ErrorData>(code, e.format(), {
+    return new ResponseError<ErrorData>(ERROR_CODES[e.code].rpc, e.format(), {
       kind: e.code,
       ...(e.location ? { location: e.location } : {}),
       ...(e.details ? { details: e.details } : {}),
     });
   }
-  return new ResponseError<ErrorData>(ErrorCodes.internal, describeError(e), { kind: 'internal' });
+  return new ResponseError<ErrorData>(ERROR_CODES.internal.rpc, describeError(e), { kind: 'internal' });
 }
 
 /** Wraps a handler so that every thrown error crosses the boundary as typed data. */
@@ -116,24 +112,7 @@ export class SidecarServer {
     c.onRequest(StartRun, typed((params) => this.runs.start(params)));
     c.onRequest(CancelRun, typed(({ runId }: { runId: string }) => ({ cancelled: this.runs.cancel(runId) || this.tasks.cancel(runId) })));
 
-    c.onRequest(
-      ListRuns,
-      typed(({ workspaceDir }: { workspaceDir: string }): RunInfo[] =>
-        listRuns(workspaceDir).map(({ dir, status }) => {
-          const summary = status.state === 'completed' ? readSummary(dir) : undefined;
-          return {
-            runId: status.runId,
-            runDir: dir,
-            experiment: status.experiment,
-            state: status.state,
-            started: status.started,
-            ...(status.message ? { message: status.message } : {}),
-            ...(status.progress ? { progress: status.progress } : {}),
-            ...(summary ? { summary } : {}),
-          };
-        }),
-      ),
-    );
+    c.onRequest(ListRuns, typed(({ workspaceDir }: { workspaceDir: string }) => runInfos(workspaceDir)));
 
     c.onRequest(ExtractFeatures, typed((params) => this.tasks.extract(params)));
     c.onRequest(ExportModel, typed((params) => this.tasks.export(params)));

@@ -13,7 +13,7 @@ import { checkShard, extractExperiment } from '../features/extractExperiment';
 import type { RunEvent } from '../../../core/common/protocol/events';
 import type { ExportParams, ExportReport, ExtractParams, ExtractResult } from '../../../core/common/protocol/rpc';
 import { badInput } from '../../../core/common/util/errors';
-import { BusyError } from './runs';
+import { BusyError } from '../../../core/common/util/errors';
 
 const ID = /^[A-Za-z0-9_-]{1,80}$/;
 

@@ -1,4 +1,4 @@
-import type { DownstreamModel } from '../models/model';
+import type { DownstreamModel } from '../models/downstream';
 import { tf } from '../runtime/tf';
 
 export interface Examples {

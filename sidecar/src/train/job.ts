@@ -2,18 +2,19 @@
  * One training job: one downstream model, one method, one β, one seed. The loop is the same
  * for every method; a method only contributes its parameters and its regulariser.
  */
-import type { ResolvedMethod } from '../../../core/node/experiment/semantics';
+import type { ResolvedMethod } from '../../../core/node/experiment/methods';
 import type { DownstreamSpec, TrainSpec } from '../../../core/node/experiment/schema';
 import { summariseBySegment } from '../features/features';
 import type { SharedMethodState, TransferMethod } from '../methods/method';
 import { createMethod } from '../methods/registry';
 import { crossEntropy } from '../methods/regularizers';
 import { loadCheckpoint } from '../models/checkpoint';
-import { createModel, type DownstreamModel } from '../models/model';
+import type { DownstreamModel } from '../models/downstream';
+import { createModel } from '../models/model';
 import type { EvalNumbers, RhoBySource, Segment } from '../../../core/common/protocol/events';
 import { yieldToEventLoop } from '../util/async';
 import { tf, type Scalar, type Variable } from '../runtime/tf';
-import { CancelledError } from '../../../core/common/util/errors';
+import { AftError, CancelledError } from '../../../core/common/util/errors';
 import { Rng, seedFor } from '../util/rng';
 import { accuracy, featuresOf, type Examples } from './evaluate';
 import { Optimizer, scheduleFactor } from './optimizer';
@@ -186,7 +187,7 @@ export async function trainJob(spec: JobSpec, hooks: JobHooks = {}): Promise<Job
   if (!Number.isFinite(final.loss)) {
     model.dispose();
     method.dispose();
-    throw new Error(`training diverged (loss ${final.loss}); try a smaller lr or β`);
+    throw new AftError('run_failed', `training diverged (loss ${final.loss}); try a smaller lr or β`);
   }
   return { evalAccuracy: final.evalAccuracy, steps: total, seconds: (performance.now() - started) / 1000, ...(final.rho ? { rho: final.rho } : {}), model, method };
 }

@@ -3,7 +3,7 @@
  * than one value) and then the reported training of every seed on the full training set.
  */
 import type { Experiment } from '../../../core/node/experiment/schema';
-import { betaGrid, resolveMethods, type ResolvedMethod } from '../../../core/node/experiment/semantics';
+import { betaGrid, resolveMethods, type ResolvedMethod } from '../../../core/node/experiment/methods';
 import { plannedSteps } from './job';
 import { tuneSplit } from '../../../core/node/experiment/methodNeeds';
 

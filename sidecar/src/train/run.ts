@@ -6,7 +6,8 @@
 import { takeRows, takeSplit, type Dataset } from '../data/dataset';
 import { datasetSeed, loadExperimentDataset } from '../data/load';
 import type { Experiment } from '../../../core/node/experiment/schema';
-import { betaGrid, resolvePaths, resolveMethods } from '../../../core/node/experiment/semantics';
+import { betaGrid, resolveMethods } from '../../../core/node/experiment/methods';
+import { resolvePaths } from '../../../core/node/experiment/semantics';
 import { FEATURE_CACHE_DIR } from '../features/cache';
 import { buildSources } from '../features/sources';
 import { modelWeights } from '../models/model';
