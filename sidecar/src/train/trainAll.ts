@@ -1,0 +1,137 @@
+/**
+ * Trains every job of a run's plan in order (β tuning on the holdout, then the reported
+ * training of every seed) and returns each method's summary. The loop only sequences the
+ * jobs and calls one small piece per concern, each in its own file, so that each can be read
+ * (and its state, kept across jobs, found) on its own: the data of each phase (phaseData.ts),
+ * the β choice (betaChooser.ts), progress and its ETA (progress.ts), ρ events and files
+ * (rhoWriter.ts), checkpoints (checkpoints.ts) and the method summaries (methodSummaries.ts).
+ */
+import * as path from 'node:path';
+import type { Experiment } from '../../../core/node/experiment/schema';
+import type { EventSink, MetricsEvent, MethodSummary } from '../../../core/common/protocol/events';
+import type { RunStore } from '../../../core/node/runs/store';
+import { CancelledError } from '../../../core/common/util/errors';
+import type { Dataset } from '../data/dataset';
+import type { PretrainedFeatures } from '../features/features';
+import { SharedMethodState } from '../methods/method';
+import { yieldToEventLoop } from '../util/async';
+import { BetaChooser, coarseHoldoutWarning } from './betaChooser';
+import { saveCheckpoint } from './checkpoints';
+import { trainJob, type EvalPoint, type JobSpec } from './job';
+import { MethodSummaries } from './methodSummaries';
+import { phaseData, type PhaseData } from './phaseData';
+import { planJobs, type PlannedJob } from './plan';
+import { ProgressTracker } from './progress';
+import { RhoWriter } from './rhoWriter';
+
+export interface TrainAllOptions {
+  exp: Experiment;
+  ds: Dataset;
+  /** ψ, the pre-trained sources' features (width 0 when there are none). */
+  psi: Pick<PretrainedFeatures, 'width' | 'train' | 'segments'>;
+  /** Folder that `downstream.init` resolves against. */
+  baseDir: string;
+  store: RunStore;
+  emit: EventSink;
+  log: (message: string, level?: 'info' | 'warn') => void;
+  signal?: AbortSignal;
+}
+
+export async function trainAll(o: TrainAllOptions): Promise<Record<string, MethodSummary>> {
+  const jobs = planJobs(o.exp, o.ds.train.n);
+  const data = phaseData(o.exp, o.ds, o.psi);
+  const warning = coarseHoldoutWarning(jobs, data.holdout, o.exp, o.ds.train.n);
+  if (warning) o.log(warning, 'warn');
+  // What jobs on the same data share (factor transfer's autoencoder, LogME of each source);
+  // it holds tensors, so it is freed however the run ends.
+  const shared = new SharedMethodState();
+  try {
+    return await trainJobs(o, jobs, data, shared);
+  } finally {
+    shared.dispose();
+  }
+}
+
+async function trainJobs(o: TrainAllOptions, jobs: PlannedJob[], data: Record<PlannedJob['phase'], PhaseData>, shared: SharedMethodState): Promise<Record<string, MethodSummary>> {
+  const runId = o.store.runId;
+  const betas = new BetaChooser(o.exp);
+  const progress = new ProgressTracker(runId, jobs, o.emit);
+  const rho = new RhoWriter(runId, o.store, o.psi.segments, o.emit);
+  const summaries = new MethodSummaries(jobs, o.psi.segments, betas);
+  const common = commonSpec(o, shared);
+  for (const [j, job] of jobs.entries()) {
+    await yieldToEventLoop();
+    if (o.signal?.aborted) throw new CancelledError();
+    const { name } = job.method;
+    const beta = betas.betaFor(job);
+    const label = jobLabel(job, beta);
+    o.log(`job ${j + 1}/${jobs.length}: ${label}`);
+    const result = await trainJob({ ...common, method: job.method, beta, seed: job.seed, ...data[job.phase] }, {
+      ...(o.signal ? { signal: o.signal } : {}),
+      log: o.log,
+      onStep: progress.onStep(j, label),
+      onEval: (p) => {
+        o.emit(metricsEvent(runId, job, beta, p));
+        if (p.rho && job.phase === 'final') rho.atStep(name, job.seed, p.step, p.rho);
+      },
+    });
+    progress.jobDone(j);
+    try {
+      if (job.phase === 'tune') {
+        betas.record(job, beta, result.evalAccuracy);
+        o.log(`${label}: holdout accuracy ${(result.evalAccuracy * 100).toFixed(2)}%`);
+      } else {
+        saveCheckpoint(o.store, job, beta, result.model, o.exp.downstream.model);
+        if (result.rho) rho.atEnd(name, job.seed, result.rho);
+        o.log(`${label}: test accuracy ${(result.evalAccuracy * 100).toFixed(2)}% (${result.seconds.toFixed(1)} s)`);
+        const summary = summaries.add(job, beta, result);
+        if (summary) o.emit({ type: 'result', runId, method: name, result: summary });
+      }
+    } finally {
+      result.model.dispose();
+      result.method.dispose();
+    }
+  }
+  return summaries.all();
+}
+
+/** The part of every job's spec that is the same for the whole run. */
+function commonSpec(o: TrainAllOptions, shared: SharedMethodState): Omit<JobSpec, 'method' | 'beta' | 'seed' | keyof PhaseData> {
+  return {
+    downstream: o.exp.downstream,
+    ...(o.exp.downstream.init !== 'random' ? { initCheckpoint: path.resolve(o.baseDir, o.exp.downstream.init) } : {}),
+    train: o.exp.train,
+    numClasses: o.ds.numClasses,
+    ...(o.ds.vocabSize ? { vocabSize: o.ds.vocabSize } : {}),
+    psiWidth: o.psi.width,
+    segments: o.psi.segments,
+    shared,
+  };
+}
+
+/** What logs and progress call a job, e.g. "aft seed 1 β=10 (choosing β on the holdout)". */
+function jobLabel(job: PlannedJob, beta: number): string {
+  return `${job.method.name} seed ${job.seed}${job.method.kind === 'stl' ? '' : ` β=${beta}`}${job.phase === 'tune' ? ' (choosing β on the holdout)' : ''}`;
+}
+
+/** One evaluation of a job as a `metrics` event (its key order is metrics.jsonl's). */
+function metricsEvent(runId: string, job: PlannedJob, beta: number, p: EvalPoint): MetricsEvent {
+  return {
+    type: 'metrics',
+    runId,
+    method: job.method.name,
+    seed: job.seed,
+    beta,
+    phase: job.phase,
+    step: p.step,
+    epoch: p.epoch,
+    ce: p.ce,
+    reg: p.reg,
+    loss: p.loss,
+    trainAccuracy: p.trainAccuracy,
+    evalAccuracy: p.evalAccuracy,
+    lr: p.lr,
+    ...(p.rhoBySource ? { rho: p.rhoBySource } : {}),
+    timestamp: Date.now(),
+  };
+}
