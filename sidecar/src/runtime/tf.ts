@@ -3,6 +3,7 @@
  * `initBackend` has picked a compute backend from the registry.
  */
 import * as tf from '@tensorflow/tfjs';
+import { startThreadedWasm, wasmThreadsWanted, type WasmBackendModule } from './wasmThreads';
 
 export { tf };
 export type Tensor = tf.Tensor;
@@ -33,6 +34,9 @@ const loadOptional = (name: string): unknown => {
   return require(name) as unknown;
 };
 
+/** Threads of the wasm backend once it has started, and why one if more were wanted. */
+const wasmThreads: { count: number; why?: string } = { count: 1 };
+
 /** Compute backends in the order `auto` tries them. */
 export const BACKENDS: readonly BackendCandidate[] = [
   {
@@ -56,10 +60,22 @@ export const BACKENDS: readonly BackendCandidate[] = [
   {
     id: 'wasm',
     tfName: 'wasm',
-    description: '@tensorflow/tfjs-backend-wasm (XNNPACK, SIMD)',
+    get description() {
+      return `@tensorflow/tfjs-backend-wasm (XNNPACK, SIMD, ${wasmThreads.count} thread${wasmThreads.count === 1 ? '' : 's'}${wasmThreads.why ? `: ${wasmThreads.why}` : ''})`;
+    },
     register: async () => {
-      loadOptional('@tensorflow/tfjs-backend-wasm');
-      await Promise.resolve();
+      const wasm = loadOptional('@tensorflow/tfjs-backend-wasm') as WasmBackendModule;
+      const wanted = wasmThreadsWanted();
+      if (wanted === 1) return;
+      // Started here, threaded, so that a failure falls back to one thread with the reason.
+      try {
+        const ok = await startThreadedWasm(wasm, wanted, (name, value) => tf.env().set(name, value), () => tf.setBackend('wasm'));
+        if (!ok) throw new Error('tfjs could not start it');
+        wasmThreads.count = wasm.getThreadsCount();
+      } catch (e) {
+        tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+        wasmThreads.why = `the threaded build did not start (${firstLine(e)})`;
+      }
     },
   },
   {
