@@ -2,6 +2,7 @@
  * The only module that imports TensorFlow.js. Everything else gets `tf` from here, after
  * `initBackend` has picked a compute backend from the registry.
  */
+import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { startThreadedWasm, wasmThreadsWanted, type WasmBackendModule } from './wasmThreads';
 
@@ -92,6 +93,8 @@ export interface BackendInfo {
   id: BackendId;
   tfName: string;
   description: string;
+  /** CPU threads it computes on (the wasm backend's XNNPACK threads; 1 for plain JS). */
+  threads: number;
   /** Why each candidate tried before this one was not used. */
   skipped: { id: BackendId; reason: string }[];
 }
@@ -123,7 +126,8 @@ export async function initBackend(
       const ok = await tf.setBackend(c.tfName);
       if (!ok) throw new Error(`tfjs could not initialise the '${c.tfName}' backend`);
       await tf.ready();
-      active = { id: c.id, tfName: c.tfName, description: c.description, skipped };
+      const threads = c.id === 'wasm' ? wasmThreads.count : c.id === 'cpu' ? 1 : os.availableParallelism();
+      active = { id: c.id, tfName: c.tfName, description: c.description, threads, skipped };
       for (const s of skipped) log(`backend ${s.id} not used: ${s.reason}`);
       log(`backend: ${c.id} (${c.description})`);
       return active;
