@@ -115,7 +115,7 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
     });
     const psi = sources.features;
     if (psi.width) log(`pre-trained features ψ: ${psi.segments.map((s) => `${s.name} (${s.width})`).join(' + ')} = ${psi.width}`);
-    const quality = psi.width ? assessSources(sources.blocks, psi, ds, exp.tune.holdout, exp.tune.split_seed, log) : { sources: [] };
+    const quality = psi.width ? await assessSources(sources.blocks, psi, ds, exp.tune.holdout, exp.tune.split_seed, log) : { sources: [] };
     // Before any training, so that nothing is trained for a run that cannot finish.
     const btune = resolveMethods(exp).find((m) => m.kind === 'btune');
     if (btune && quality.sources.length && quality.sources.every((s) => s.logme_score === undefined)) {
@@ -295,7 +295,7 @@ async function trainAll(
         seeds[String(job.seed)] = result.evalAccuracy;
         perSeed.set(m.name, seeds);
         seconds.set(m.name, (seconds.get(m.name) ?? 0) + result.seconds);
-        store.writeCheckpoint(m.name, job.seed, modelWeights(result.model), { method: m.name, seed: String(job.seed), beta: String(beta), model: exp.downstream.model });
+        store.writeCheckpoint(m.name, job.seed, await modelWeights(result.model), { method: m.name, seed: String(job.seed), beta: String(beta), model: exp.downstream.model });
         if (result.rho) {
           store.writeRho(m.name, job.seed, psi.segments, result.rho);
           const bySource = summariseBySegment(result.rho, psi.segments);
