@@ -10,7 +10,8 @@ import { formatProblem, loadExperiment, experimentFromText } from '../experiment
 import { validateExperimentText } from '../experiment/validate';
 import type { RunEvent } from '../protocol/events';
 import { listRuns } from '../runs/store';
-import type { BackendChoice } from '../runtime/tf';
+import { activeBackend, type BackendChoice } from '../runtime/tf';
+import { adapterLine } from '../runtime/webgpu';
 import { MNIST_DEMO } from '../templates/templates';
 import { runExperiment, type ExperimentInput } from '../train/run';
 import { AftError, badInput, CancelledError, describeError } from '../util/errors';
@@ -130,7 +131,8 @@ async function runCommand(input: ExperimentInput, cli: Cli): Promise<number> {
       process.stdout.write(`\n${resultsTable(s)}\n`);
       const teacher = s.teacher;
       if (teacher) process.stdout.write(`\nteacher (mnist-teacher) accuracy on its own held-out digits: ${(teacher.validation_accuracy * 100).toFixed(2)}%${teacher.built_seconds ? ` (built in ${formatDuration(teacher.built_seconds)})` : ' (cached)'}\n`);
-      process.stdout.write(`\nbackend ${s.backend}; total time ${formatDuration((performance.now() - t0) / 1000)}\nrun folder: ${outcome.dir}\n`);
+      const adapter = activeBackend()?.adapter;
+      process.stdout.write(`\nbackend ${s.backend}${adapter ? ` on ${adapterLine(adapter)}` : ''}; total time ${formatDuration((performance.now() - t0) / 1000)}\nrun folder: ${outcome.dir}\n`);
     }
     return 0;
   } catch (e) {

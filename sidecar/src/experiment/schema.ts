@@ -43,10 +43,11 @@ const RHO_DOCS: { readonly [K in (typeof RHO_KINDS)[number]]: string } = {
   identity: 'Every weight frozen at 0.5, which the scale-free kernel makes the same as no weighting: AFT without feature selection (ablation).',
 };
 
-export const BACKEND_CHOICES = ['auto', 'gpu', 'native', 'wasm', 'cpu'] as const;
+export const BACKEND_CHOICES = ['auto', 'gpu', 'webgpu', 'native', 'wasm', 'cpu'] as const;
 const BACKEND_DOCS: { readonly [K in (typeof BACKEND_CHOICES)[number]]: string } = {
-  auto: 'Try `gpu`, `native`, `wasm`, then `cpu`, and use the first that loads; the log says why each one before it was skipped.',
+  auto: 'Try `gpu`, `webgpu` (on a GPU, not a software adapter), `native`, `wasm`, then `cpu`, and use the first that loads; the log says why each one before it was skipped.',
   gpu: '`@tensorflow/tfjs-node-gpu`: libtensorflow with CUDA (optional: AFT: Install GPU Runtime).',
+  webgpu: '`@tensorflow/tfjs-backend-webgpu` on Dawn (the `webgpu` npm package): any GPU with Vulkan, Metal or D3D12, nothing else to install. A software adapter (llvmpipe, SwiftShader) is used only when asked for by name.',
   native: '`@tensorflow/tfjs-node`: libtensorflow on the CPU (an optional dependency).',
   wasm: '`@tensorflow/tfjs-backend-wasm`: XNNPACK with SIMD, the fastest backend that installs everywhere.',
   cpu: 'The plain JavaScript backend of TensorFlow.js: always there, and the slowest.',
@@ -340,7 +341,7 @@ export const experimentSchema = z
     train: trainSchema.default(trainSchema.parse({})),
     tune: tuneSchema.default(tuneSchema.parse({})),
     seeds: z.array(nonNegInt).min(1).default([0]).describe('Seeds of initialisation and batch order.'),
-    backend: documentedEnum(BACKEND_CHOICES, BACKEND_DOCS).default('auto').describe('Compute backend: `auto` tries gpu, native, wasm, cpu.'),
+    backend: documentedEnum(BACKEND_CHOICES, BACKEND_DOCS).default('auto').describe('Compute backend: `auto` tries gpu, webgpu (GPU adapters only), native, wasm, cpu.'),
   })
   .describe('An AFT experiment (`*.aft.yaml`).');
 

@@ -7,11 +7,14 @@
  */
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { RunEvent, RunState, RunSummary } from './events';
+import type { GpuAdapterInfo } from '../runtime/webgpu';
+
+export type { GpuAdapterInfo };
 
 export const PROTOCOL_VERSION = 3;
 
 /** The compute backends a user can ask for (`auto` tries the registry in order). */
-export type BackendChoice = 'auto' | 'gpu' | 'native' | 'wasm' | 'cpu';
+export type BackendChoice = 'auto' | 'gpu' | 'webgpu' | 'native' | 'wasm' | 'cpu';
 
 /** A typed error that crosses the boundary as `{code, message, data}`. */
 export interface ErrorData {
@@ -34,6 +37,10 @@ export interface BackendProbe {
   description: string;
   available: boolean;
   reason?: string;
+  /** webgpu: the adapter it would run on. */
+  adapter?: GpuAdapterInfo;
+  /** Why `auto` passes over a backend that is available by name (a software WebGPU adapter). */
+  notAuto?: string;
 }
 
 export interface DeviceInfo {
