@@ -68,6 +68,20 @@ describe('WebGPU adapters', () => {
     assert.match(r.error.message, /^backend webgpu was asked for but cannot start: WebGPU found no adapter/);
   });
 
+  it('onnxruntime device webgpu by name that cannot start is bad input, with the reason', { skip: process.platform !== 'linux' && 'Vulkan loader variables are Linux only' }, () => {
+    const noDriver = path.join(root, 'no-such-icd.json');
+    const script = `
+      const { OnnxSession } = require(${JSON.stringify(path.join(root, 'sidecar', 'src', 'runtime', 'onnx.ts'))});
+      OnnxSession.open(${JSON.stringify(path.join(root, 'test', 'fixtures', 'hf', 'tiny-vit', 'onnx', 'model.onnx'))}, { device: 'webgpu' }).then(
+        (s) => console.log(JSON.stringify({ provider: s.provider })),
+        (e) => console.log(JSON.stringify({ error: { code: e.code, message: e.message } })),
+      );`;
+    const r = spawnSync(process.execPath, ['--import', tsx, '-e', script], { cwd: root, encoding: 'utf8', env: { ...process.env, VK_ICD_FILENAMES: noDriver, VK_DRIVER_FILES: noDriver } });
+    const answer = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as { error?: { code?: string; message: string } };
+    assert.equal(answer.error?.code, 'bad_input', r.stdout + r.stderr);
+    assert.match(answer.error.message, /^device webgpu was asked for but the WebGPU provider did not start: .*adapter/);
+  });
+
   it('webgpu by name takes the adapter there is, software or not', { skip: skipUnlessWebgpu }, () => {
     const r = initIn('webgpu');
     assert.equal(r.id, 'webgpu', `webgpu did not start: ${r.error?.message}`);

@@ -1,7 +1,10 @@
 /**
  * WebGPU computes what the CPU backends compute. Training: the same AFT job (same data, seed,
  * batches) on webgpu and on wasm gives the same losses at every evaluation, the same ρ and the
- * same parameters after its steps, for the demo MLP and for a small CNN.
+ * same parameters after its steps, for the demo MLP and for a small CNN. Extraction: the ONNX
+ * fixtures give the same outputs on onnxruntime's WebGPU provider as on its CPU provider, within
+ * 1e-5 (measured on lavapipe: 4.2e-7 for tiny-vit), in this thread and in the worker thread
+ * that feature extraction uses.
  *
  * Tolerances (float32 on both sides; measured on lavapipe in brackets):
  * - ce, reg and loss at each evaluation: 1e-5 relative [1.3e-6];
@@ -15,6 +18,7 @@
  * when webgpu does not start.
  */
 import assert from 'node:assert/strict';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadMnist } from '../../sidecar/src/data/mnist';
 import { downstreamSchema, trainSchema, type DownstreamSpec } from '../../sidecar/src/experiment/schema';
@@ -22,7 +26,9 @@ import { noiseFeatures } from '../../sidecar/src/features/noise';
 import { SharedMethodState } from '../../sidecar/src/methods/method';
 import { modelWeights } from '../../sidecar/src/models/model';
 import type { StTensor } from '../../sidecar/src/io/safetensors';
+import { OnnxSession, ThreadedOnnxSession, type OnnxRunner, type OnnxTensor } from '../../sidecar/src/runtime/onnx';
 import { initBackend } from '../../sidecar/src/runtime/tf';
+import { Rng } from '../../sidecar/src/util/rng';
 import { trainJob, type EvalPoint } from '../../sidecar/src/train/job';
 import { skipUnlessWebgpu, startTestBackend } from '../helpers/backends';
 
@@ -109,4 +115,47 @@ describe('training on webgpu equals training on wasm', { skip: skipUnlessWebgpu 
     assert.equal(want.evals.length, 3);
     assertSame(got, want, 96, 32);
   });
+});
+
+const hf = path.join(__dirname, '..', 'fixtures', 'hf');
+
+/** Feeds for the committed fixtures: 3 images of 3×16×16 (tiny-vit); 2 texts of 7 tokens, one padded (tiny-bert). */
+function fixtureFeeds(name: 'tiny-vit' | 'tiny-bert'): Record<string, OnnxTensor> {
+  const rng = new Rng(11);
+  if (name === 'tiny-vit') return { pixel_values: { type: 'float32', data: Float32Array.from({ length: 3 * 3 * 16 * 16 }, () => rng.normal()), dims: [3, 3, 16, 16] } };
+  const ids = BigInt64Array.from([2, 10, 11, 15, 19, 3, 0, 2, 12, 16, 26, 8, 31, 3], (v) => BigInt(v));
+  const mask = BigInt64Array.from([1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1], (v) => BigInt(v));
+  return { input_ids: { type: 'int64', data: ids, dims: [2, 7] }, attention_mask: { type: 'int64', data: mask, dims: [2, 7] } };
+}
+
+const opens: [string, (file: string, device: 'cpu' | 'webgpu') => Promise<OnnxRunner>][] = [
+  ['in this thread', (file, device) => OnnxSession.open(file, { device })],
+  ['in a worker thread', (file, device) => ThreadedOnnxSession.open(file, { device })],
+];
+
+describe('extraction on onnxruntime WebGPU equals the CPU', { skip: skipUnlessWebgpu }, () => {
+  for (const name of ['tiny-vit', 'tiny-bert'] as const) {
+    for (const [where, open] of opens) {
+      it(`${name}, ${where}: every output within 1e-5`, async () => {
+        const file = path.join(hf, name, 'onnx', 'model.onnx');
+        const cpu = await open(file, 'cpu');
+        const gpu = await open(file, 'webgpu');
+        try {
+          assert.equal(gpu.provider, 'webgpu');
+          const want = await cpu.run(fixtureFeeds(name));
+          const got = await gpu.run(fixtureFeeds(name));
+          assert.deepEqual(Object.keys(got).sort(), Object.keys(want).sort());
+          for (const [k, w] of Object.entries(want)) {
+            assert.deepEqual(got[k].dims, w.dims);
+            let diff = 0;
+            (w.data as Float32Array).forEach((v, i) => (diff = Math.max(diff, Math.abs(v - (got[k].data as Float32Array)[i]))));
+            assert.ok(diff <= 1e-5, `${k}: max |Δ| ${diff.toExponential(2)}`);
+          }
+        } finally {
+          await gpu.release();
+          await cpu.release();
+        }
+      });
+    }
+  }
 });

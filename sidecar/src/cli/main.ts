@@ -37,7 +37,7 @@ Usage:
   aft extract FILE [--shard i/n]
                              extract and cache the features of the file's ONNX sources
                              (shard i of n, 0-based, for cluster job arrays)
-  aft export RUN --out F.onnx [--method M] [--seed S] [--device auto|cuda|cpu]
+  aft export RUN --out F.onnx [--method M] [--seed S] [--device auto|cuda|webgpu|cpu]
                              export a trained downstream model to ONNX, verified against
                              the trained model, with its inference cost vs the pre-trained ones
   aft schema                 print the experiment JSON Schema

@@ -182,10 +182,11 @@ const POOLING_DOCS: { readonly [K in (typeof POOLINGS)[number]]: string } = {
   none: 'The output already has one vector per example ([N, D], or [N, D, 1, 1] as BiT\'s pooler gives).',
 };
 
-export const ONNX_DEVICE_CHOICES = ['auto', 'cuda', 'cpu'] as const;
+export const ONNX_DEVICE_CHOICES = ['auto', 'cuda', 'webgpu', 'cpu'] as const;
 const ONNX_DEVICE_DOCS: { readonly [K in (typeof ONNX_DEVICE_CHOICES)[number]]: string } = {
-  auto: 'CUDA when onnxruntime-node\'s CUDA provider is installed and a session starts on it, else the CPU (the log says why).',
+  auto: 'CUDA when onnxruntime-node\'s CUDA provider is installed and a session starts on it, else WebGPU on a GPU adapter (not a software one), else the CPU (the log says why).',
   cuda: 'CUDA only: stop with the reason when the provider is missing or does not start.',
+  webgpu: 'onnxruntime\'s WebGPU provider (in the npm binary: Vulkan, Metal or D3D12), on any adapter, software ones included; stop with the reason when it does not start.',
   cpu: 'The CPU build that onnxruntime-node bundles (`threads` sets its threads).',
 };
 
@@ -230,7 +231,7 @@ const onnxSource = z.strictObject({
       pooling: documentedEnum(POOLINGS, POOLING_DOCS)
         .default('none')
         .describe('Token outputs [N, T, D] to one vector: `cls` (position 0, BERT/ViT), `mean` (masked by attention), `last` (last non-padding token, GPT-2/T5 decoders/LLaMA), `none` (already pooled).'),
-      device: documentedEnum(ONNX_DEVICE_CHOICES, ONNX_DEVICE_DOCS).default('auto').describe('Execution provider: `auto` uses CUDA when installed and a GPU answers, else the CPU (logging why).'),
+      device: documentedEnum(ONNX_DEVICE_CHOICES, ONNX_DEVICE_DOCS).default('auto').describe('Execution provider: `auto` uses CUDA when installed and a GPU answers, else WebGPU on a GPU adapter, else the CPU (logging why).'),
       batch: positiveInt.max(65536).default(32).describe('Examples per model call.'),
       threads: nonNegInt.max(1024).default(0).describe('CPU threads for onnxruntime (0: one per core).'),
       tokenizer: z.string().min(1).optional().describe('tokenizer.json for text datasets (default: `<folder>/tokenizer.json`).'),

@@ -184,7 +184,7 @@ export interface ExportParams {
   /** Absolute path of the .onnx file to write. */
   out: string;
   /** Execution provider for the verification and the timings (default auto). */
-  device?: 'auto' | 'cuda' | 'cpu';
+  device?: 'auto' | 'cuda' | 'webgpu' | 'cpu';
 }
 
 /** One row of the inference-cost table. */
