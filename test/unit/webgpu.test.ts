@@ -82,6 +82,12 @@ describe('WebGPU adapters', () => {
     assert.match(answer.error.message, /^device webgpu was asked for but the WebGPU provider did not start: .*adapter/);
   });
 
+  it('AFT_WEBGPU=off (aft.device: cpu) keeps WebGPU off, even by name', () => {
+    const r = initIn('webgpu', { AFT_WEBGPU: 'off' });
+    assert.equal(r.error?.code, 'bad_input');
+    assert.match(r.error.message, /WebGPU is turned off/);
+  });
+
   it('webgpu by name takes the adapter there is, software or not', { skip: skipUnlessWebgpu }, () => {
     const r = initIn('webgpu');
     assert.equal(r.id, 'webgpu', `webgpu did not start: ${r.error?.message}`);

@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Worker } from 'node:worker_threads';
 import { AftError, badInput, type ErrorCode, type SourceLocation } from '../util/errors';
-import { adapterLine, requestAdapter, type GpuAdapterInfo } from './webgpu';
+import { adapterLine, requestAdapter, webgpuDisabled, type GpuAdapterInfo } from './webgpu';
 
 export const ONNX_DEVICES = ['auto', 'cuda', 'webgpu', 'cpu'] as const;
 export type OnnxDevice = (typeof ONNX_DEVICES)[number];
@@ -133,6 +133,8 @@ export function cudaProviderInstalled(): { installed: boolean; reason?: string }
  * adapter (the `webgpu` package is then only used to name it, when installed).
  */
 async function openWebgpu(file: string, base: ort.InferenceSession.SessionOptions, named: boolean): Promise<{ session: ort.InferenceSession; adapter?: GpuAdapterInfo } | { reason: string }> {
+  const off = webgpuDisabled();
+  if (off) return { reason: off };
   let adapter: GpuAdapterInfo | undefined;
   try {
     adapter = (await requestAdapter()).info;

@@ -62,11 +62,21 @@ const importOptional = (name: string): Promise<unknown> => import(name);
 let gpu: Promise<DawnGpu> | undefined;
 
 /**
+ * Why WebGPU is turned off for this process, or undefined: AFT_WEBGPU=off (the extension sets it
+ * with `aft.device: cpu`, next to an empty CUDA_VISIBLE_DEVICES, to keep the sidecar off GPUs).
+ */
+export function webgpuDisabled(): string | undefined {
+  return process.env.AFT_WEBGPU === 'off' ? 'WebGPU is turned off (AFT_WEBGPU=off, as aft.device: cpu sets it)' : undefined;
+}
+
+/**
  * The process's WebGPU instance, with the WebGPU globals (GPUBufferUsage, ...) and
  * `navigator.gpu` installed, as tfjs-backend-webgpu expects them. Throws with a reason when the
  * `webgpu` package is not installed or its binary does not load.
  */
 export function webgpuInstance(): Promise<DawnGpu> {
+  const off = webgpuDisabled();
+  if (off) return Promise.reject(new Error(off));
   gpu ??= (async () => {
     // Mesa's Vulkan loader and window-system code warn on stderr when XDG_RUNTIME_DIR is unset
     // (as it is under CI and in services); a private folder of our own keeps them quiet.
