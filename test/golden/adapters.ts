@@ -24,22 +24,21 @@ export interface GoldenResult {
   arrays: Record<string, Float64Array>;
 }
 
-export type Adapter = (c: GoldenCase) => GoldenResult;
+export type Adapter = (c: GoldenCase) => GoldenResult | Promise<GoldenResult>;
 
 const t2 = (v: unknown): Tensor2D => tf.tensor2d(v as number[][]);
 const t1 = (v: unknown): Tensor1D => tf.tensor1d(v as number[]);
 
-/** Loss and gradients of `f` with respect to the named inputs. */
-function lossAndGrads(names: string[], inputs: Tensor[], f: (...xs: Tensor[]) => Scalar): GoldenResult {
+/** Loss and gradients of `f` with respect to the named inputs (read with data(): webgpu has no dataSync in Node). */
+async function lossAndGrads(names: string[], inputs: Tensor[], f: (...xs: Tensor[]) => Scalar): Promise<GoldenResult> {
   const arrays: Record<string, Float64Array> = {};
-  let loss = NaN;
-  tf.tidy(() => {
-    const { value, grads } = tf.valueAndGrads((...xs: Tensor[]) => f(...xs))(inputs);
-    names.forEach((n, i) => (arrays[`grad.${n}`] = Float64Array.from(grads[i].dataSync())));
-    loss = value.dataSync()[0]!;
-  });
-  inputs.forEach((t) => t.dispose());
-  return { values: { loss }, arrays };
+  const { value, grads } = tf.tidy(() => tf.valueAndGrads((...xs: Tensor[]) => f(...xs))(inputs));
+  try {
+    for (const [i, n] of names.entries()) arrays[`grad.${n}`] = Float64Array.from(await grads[i].data());
+    return { values: { loss: (await value.data())[0] }, arrays };
+  } finally {
+    tf.dispose([value, ...grads, ...inputs]);
+  }
 }
 
 export const ADAPTERS: Record<string, Adapter> = {

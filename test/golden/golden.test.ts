@@ -5,23 +5,26 @@
  * 1e-4 relative on scalars, 1e-3 relative on gradients and weights (relative to the largest
  * entry of that array, with a floor for entries that are exactly zero in theory, such as a bias
  * that centring cancels).
+ *
+ * It runs on every backend in AFT_TEST_BACKENDS (default cpu,wasm,webgpu; see
+ * test/helpers/backends.ts): a listed backend that does not start fails its cases with the
+ * reason. Each case reports its worst relative errors as a diagnostic.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describe, it, before } from 'node:test';
-import { initBackend, type BackendChoice } from '../../sidecar/src/runtime/tf';
+import { describe, it } from 'node:test';
+import { startTestBackend, TEST_BACKENDS } from '../helpers/backends';
 import { ADAPTERS, type GoldenCase } from './adapters';
 
 const dir = path.resolve(process.env.AFT_GOLDEN_DIR ?? path.join(__dirname, 'cases'));
-// The same cases run on every backend that loads here (cpu always; wasm where it starts).
-const backends = (process.env.AFT_TEST_BACKENDS ?? 'cpu,wasm').split(',') as BackendChoice[];
 
 function flatten(v: unknown): number[] {
   return Array.isArray(v) ? (v as unknown[]).flatMap(flatten) : [v as number];
 }
 
-function compareArray(name: string, got: Float64Array, want: number[], rtol: number): void {
+/** Asserts the worst relative error is within `rtol`, and answers it. */
+function compareArray(name: string, got: Float64Array, want: number[], rtol: number): number {
   assert.equal(got.length, want.length, `${name}: ${got.length} values, expected ${want.length}`);
   const scale = Math.max(...want.map(Math.abs));
   let worst = 0;
@@ -36,14 +39,15 @@ function compareArray(name: string, got: Float64Array, want: number[], rtol: num
     }
   }
   assert.ok(worst <= rtol, `${name}: relative error ${worst.toExponential(2)} at index ${worstAt} (got ${got[worstAt]}, expected ${want[worstAt]}) exceeds ${rtol}`);
+  return worst;
 }
 
 const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : [];
 
-for (const backend of backends) describe(`golden regularisers (${dir}, backend ${backend})`, () => {
-  before(async () => {
-    await initBackend(backend);
-  });
+for (const backend of TEST_BACKENDS) describe(`golden regularisers (${dir}, backend ${backend})`, () => {
+  // Started by the suite's first case; a backend that does not start fails every case with why.
+  let started: Promise<unknown> | undefined;
+  const start = (): Promise<unknown> => (started ??= startTestBackend(backend));
 
   it('finds golden cases', () => {
     assert.ok(files.length > 0, `no golden cases found in ${dir} (set AFT_GOLDEN_DIR)`);
@@ -59,8 +63,10 @@ for (const backend of backends) describe(`golden regularisers (${dir}, backend $
       });
       continue;
     }
-    it(label, () => {
-      const r = adapter(c);
+    it(label, async (t) => {
+      await start();
+      const r = await adapter(c);
+      const errors: string[] = [];
       for (const key of ['loss', 'score'] as const) {
         const want = c.expected[key];
         if (want === undefined) continue;
@@ -68,17 +74,19 @@ for (const backend of backends) describe(`golden regularisers (${dir}, backend $
         assert.ok(got !== undefined, `${key} not computed`);
         const rel = Math.abs(got - want) / Math.max(Math.abs(want), 1e-12);
         assert.ok(rel <= 1e-4, `${key}: got ${got}, expected ${want} (relative error ${rel.toExponential(2)})`);
+        errors.push(`${key} ${rel.toExponential(2)}`);
       }
       for (const [name, want] of Object.entries(c.expected.grad ?? {})) {
         const got = r.arrays[`grad.${name}`];
         assert.ok(got, `gradient of ${name} not computed`);
-        compareArray(`grad.${name}`, got, flatten(want), 1e-3);
+        errors.push(`grad.${name} ${compareArray(`grad.${name}`, got, flatten(want), 1e-3).toExponential(2)}`);
       }
       if (c.expected.weights !== undefined) {
         const got = r.arrays.weights;
         assert.ok(got, 'weights not computed');
-        compareArray('weights', got, flatten(c.expected.weights), 1e-3);
+        errors.push(`weights ${compareArray('weights', got, flatten(c.expected.weights), 1e-3).toExponential(2)}`);
       }
+      t.diagnostic(`${backend} ${file}: relative errors ${errors.join(', ')}`);
     });
   }
 });

@@ -17,7 +17,7 @@ export function testSetup(kind: MethodKind, featureDim: number, psiDim: number, 
       segments: [{ name: 'psi', offset: 0, width: psiDim }],
       labels: new Int32Array(),
       numClasses: 2,
-      initialFeatures: () => new Float32Array(),
+      initialFeatures: () => Promise.resolve(new Float32Array()),
       shared: new SharedMethodState(),
     },
   };

@@ -13,6 +13,7 @@ import { RestartPolicy } from '../../extension/src/sidecar/restartPolicy';
 import type { RunEvent, StatusEvent } from '../../core/common/protocol/events';
 import { readRunStatus } from '../../core/node/runs/store';
 import { rejectsWith, waitFor } from '../helpers/sidecarRpc';
+import { WEBGPU_EXPECTED } from '../helpers/backends';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const serverScript = path.join(root, 'dist', 'sidecar', 'server.js');
@@ -70,6 +71,16 @@ describe('sidecar client against a real sidecar', () => {
     assert.ok(info.defaultBackend);
     assert.equal(info.devices[0]?.kind, 'cpu');
     assert.ok(info.versions['@tensorflow/tfjs']);
+    // webgpu is probed with its adapter; a software adapter (lavapipe in CI) is not auto's pick.
+    const webgpu = info.backends.find((b) => b.id === 'webgpu');
+    assert.ok(webgpu, 'no webgpu entry');
+    if (WEBGPU_EXPECTED) {
+      assert.ok(webgpu.available && webgpu.adapter, `webgpu is not available: ${webgpu.reason}`);
+      if (webgpu.adapter.software) {
+        assert.match(webgpu.notAuto ?? '', /software adapter/);
+        assert.notEqual(info.defaultBackend, 'webgpu');
+      }
+    }
   });
 
   it('validates files without running them, and refuses an invalid file with the reasons', async () => {

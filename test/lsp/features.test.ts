@@ -116,7 +116,7 @@ describe('language features', () => {
     assert.deepEqual(labels(await complete('methods:\n  - a\n', '- a', 3)).slice(0, 2), ['stl', 'kd']);
     assert.deepEqual(labels(await complete('methods:\n  - { name: x, method: aft, kernel:  }\n', 'kernel: ', 8)), ['linear', 'rbf']);
     assert.deepEqual(labels(await complete('methods:\n  - { name: x, method: aft, rho:  }\n', 'rho: ', 5)), ['sigmoid', 'dense', 'identity']);
-    assert.deepEqual(labels(await complete('backend: \n', 'backend: ', 9)), ['auto', 'gpu', 'native', 'wasm', 'cpu']);
+    assert.deepEqual(labels(await complete('backend: \n', 'backend: ', 9)), ['auto', 'gpu', 'webgpu', 'native', 'wasm', 'cpu']);
     const devices = labels(await complete('pretrained:\n  - name: m\n    onnx: { model: m.onnx, device:  }\n', 'device: ', 8));
     assert.ok(devices.includes('cpu') && devices.includes('auto'), devices.join());
     assert.deepEqual(labels(await complete('dataset:\n  source: \n', 'source: ', 8)).slice(0, 2), ['mnist', 'npy']);

@@ -37,7 +37,7 @@ describe('checkpoints', () => {
     const { file, weights } = await saveTfjs(path.join(tmp, 'tfjs'), [{ units: 16, inputDim: 8 }, { units: 3 }]);
     const model = createModel(spec, [8], 3, 0);
     loadCheckpoint(model, file);
-    const got = Object.values(modelWeights(model)).map((t) => Array.from(t.data));
+    const got = Object.values(await modelWeights(model)).map((t) => Array.from(t.data));
     assert.deepEqual(got, weights.map((w) => Array.from(w)));
   });
 
@@ -47,12 +47,12 @@ describe('checkpoints', () => {
     assert.throws(() => loadCheckpoint(model, file), (e: unknown) => e instanceof AftError && /has shape \[8, 32\] but the model's fc0\.w needs \[8, 16\]/.test(e.message));
   });
 
-  it('round-trips its own safetensors checkpoints', () => {
+  it('round-trips its own safetensors checkpoints', async () => {
     const a = createModel(spec, [8], 3, 1);
     const f = path.join(tmp, 'a.safetensors');
-    fs.writeFileSync(f, encodeSafetensors(modelWeights(a)));
+    fs.writeFileSync(f, encodeSafetensors(await modelWeights(a)));
     const b = createModel(spec, [8], 3, 2);
     loadCheckpoint(b, f);
-    assert.deepEqual(modelWeights(b), modelWeights(a));
+    assert.deepEqual(await modelWeights(b), await modelWeights(a));
   });
 });

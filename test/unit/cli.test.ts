@@ -17,8 +17,8 @@ const ablation = path.join(root, 'test', 'fixtures', 'experiments', 'valid', 'np
 // tsx is resolved from the repo, not from the temporary folders the commands run in.
 const tsx = pathToFileURL(path.join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 
-function aft(args: string[], cwd: string): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', tsx, cli, ...args], { cwd, encoding: 'utf8', env: { ...process.env, AFT_CACHE_DIR: path.join(cwd, 'cache') } });
+function aft(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', tsx, cli, ...args], { cwd, encoding: 'utf8', env: { ...process.env, AFT_CACHE_DIR: path.join(cwd, 'cache'), ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -64,6 +64,14 @@ describe('aft CLI', () => {
     const r = aft(['run', ablation, '--bogus'], tmpdir());
     assert.equal(r.code, 2);
     assert.match(r.stderr, /bogus/);
+  });
+
+  it('a backend asked for by name that cannot start exits 2 with why', { skip: process.platform !== 'linux' && 'Vulkan loader variables are Linux only' }, () => {
+    // No Vulkan driver: WebGPU has no adapter.
+    const noDriver = path.join(root, 'no-such-icd.json');
+    const r = aft(['run', ablation, '--backend', 'webgpu', '--steps', '1'], tmpdir(), { VK_ICD_FILENAMES: noDriver, VK_DRIVER_FILES: noDriver });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /error: backend webgpu was asked for but cannot start: WebGPU found no adapter/);
   });
 
   it('--json prints one JSON event per line, ending with the completed status', () => {

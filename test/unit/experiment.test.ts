@@ -99,16 +99,16 @@ describe('method needs match the engine code they repeat', () => {
     }
   });
 
-  it('factor transfer: the fewest rows, the validation share and the narrowest ψ of its autoencoder', () => {
+  it('factor transfer: the fewest rows, the validation share and the narrowest ψ of its autoencoder', async () => {
     const fit = (rows: number, dim: number): ReturnType<typeof trainFactorAutoencoder> => trainFactorAutoencoder(noise(rows * dim), rows, dim, { seed: 0, maxEpochs: 1 });
     const min = ftMinRows();
-    assert.throws(() => fit(min - 1, 4), badInput);
-    fit(min, 4).dispose();
-    const ae = fit(57, 4);
+    await assert.rejects(fit(min - 1, 4), badInput);
+    (await fit(min, 4)).dispose();
+    const ae = await fit(57, 4);
     assert.equal(ae.validationRows.length, Math.round(57 * FT_VALIDATION_FRACTION));
     ae.dispose();
-    assert.throws(() => fit(8, 1), badInput);
-    fit(8, 2).dispose();
+    await assert.rejects(fit(8, 1), badInput);
+    (await fit(8, 2)).dispose();
   });
 
   it('B-Tuning: LogME takes 2 classes or more, and an example of each', () => {

@@ -18,6 +18,7 @@ import { cacheKeyParts, extractOnnx, resolveOnnxFiles, type OnnxSourceRef } from
 import { pool } from '../../sidecar/src/features/pooling';
 import { loadTokenizer } from '../../sidecar/src/data/tokenizer';
 import { createModel, modelWeights } from '../../sidecar/src/models/model';
+import { readTidy } from '../../sidecar/src/train/evaluate';
 import { OnnxSession } from '../../sidecar/src/runtime/onnx';
 import { initBackend, tf } from '../../sidecar/src/runtime/tf';
 import { AftError } from '../../core/common/util/errors';
@@ -57,12 +58,12 @@ describe('feature extraction and cache', () => {
     const arch = downstreamSchema.parse({ model: 'mlp', hidden: [10, 5] });
     const model = createModel(arch, [IN], 3, 1);
     modelFile = path.join(dir, 'teacher-like.onnx');
-    fs.writeFileSync(modelFile, exportDownstream(modelWeights(model), { kind: 'mlp', inputShape: [IN], channels: [], hidden: [10, 5], numClasses: 3 }));
+    fs.writeFileSync(modelFile, exportDownstream(await modelWeights(model), { kind: 'mlp', inputShape: [IN], channels: [], hidden: [10, 5], numClasses: 3 }));
     const rng = new Rng(5);
     const split = (n: number) => ({ n, x: Float32Array.from({ length: n * IN }, () => rng.normal()), y: new Int32Array(n) });
     ds = { name: 'toy', inputShape: [IN], numClasses: 3, train: split(150), test: split(70) };
-    const phi = (x: Float32Array, n: number): Float32Array => tf.tidy(() => model.forward(tf.tensor(x, [n, IN])).phi.dataSync() as Float32Array);
-    reference = { train: phi(ds.train.x, 150), test: phi(ds.test.x, 70) };
+    const phi = async (x: Float32Array, n: number): Promise<Float32Array> => (await readTidy(() => model.forward(tf.tensor(x, [n, IN])).phi)) as Float32Array;
+    reference = { train: await phi(ds.train.x, 150), test: await phi(ds.test.x, 70) };
     model.dispose();
   });
 

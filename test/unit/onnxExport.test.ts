@@ -13,6 +13,7 @@ import { downstreamSchema } from '../../core/node/experiment/schema';
 import { exportDownstream, parameterCount } from '../../sidecar/src/export/downstream';
 import { decodeModel } from '../../sidecar/src/export/proto';
 import { createModel, modelWeights } from '../../sidecar/src/models/model';
+import { readTidy } from '../../sidecar/src/train/evaluate';
 import { OnnxSession } from '../../sidecar/src/runtime/onnx';
 import { initBackend, tf } from '../../sidecar/src/runtime/tf';
 import { Rng } from '../../sidecar/src/util/rng';
@@ -45,15 +46,15 @@ describe('ONNX export of downstream models', () => {
       // Non-zero biases so that a bias dropped or misplaced shows.
       const rng = new Rng(3);
       for (const [k, v] of model.params) if (k.endsWith('.b')) v.assign(tf.tensor(Float32Array.from({ length: v.size }, () => rng.normal() * 0.1), v.shape));
-      const weights = modelWeights(model);
+      const weights = await modelWeights(model);
       const file = path.join(dir, `${c.name.replace(/\W+/g, '-')}.onnx`);
       fs.writeFileSync(file, exportDownstream(weights, { kind: spec.model as 'mlp' | 'cnn', inputShape: c.inputShape, channels: spec.channels, hidden: spec.hidden, numClasses: c.classes }));
       const n = 9;
       const x = Float32Array.from({ length: n * c.inputShape.reduce((a, b) => a * b, 1) }, () => rng.normal());
-      const ref = tf.tidy(() => {
-        const out = model.forward(tf.tensor(x, [n, ...c.inputShape]));
-        return { logits: out.logits.dataSync(), phi: out.phi.dataSync() };
-      });
+      const ref = {
+        logits: await readTidy(() => model.forward(tf.tensor(x, [n, ...c.inputShape])).logits),
+        phi: await readTidy(() => model.forward(tf.tensor(x, [n, ...c.inputShape])).phi),
+      };
       const session = await OnnxSession.open(file, { device: 'cpu' });
       const got = await session.run({ input: { type: 'float32', data: x, dims: [n, ...c.inputShape] } });
       await session.release();
@@ -65,10 +66,10 @@ describe('ONNX export of downstream models', () => {
     });
   }
 
-  it('writes opset 17 at IR version 8, with the weights as initialisers', () => {
+  it('writes opset 17 at IR version 8, with the weights as initialisers', async () => {
     const spec = downstreamSchema.parse({ model: 'mlp', hidden: [4] });
     const model = createModel(spec, [3], 2, 0);
-    const m = decodeModel(exportDownstream(modelWeights(model), { kind: 'mlp', inputShape: [3], channels: [], hidden: [4], numClasses: 2 })) as {
+    const m = decodeModel(exportDownstream(await modelWeights(model), { kind: 'mlp', inputShape: [3], channels: [], hidden: [4], numClasses: 2 })) as {
       ir_version: number;
       opset_import: { domain?: string; version: number }[];
       graph: { initializer: { name: string }[]; input: { name: string }[]; output: { name: string }[] };
@@ -81,10 +82,10 @@ describe('ONNX export of downstream models', () => {
     assert.deepEqual(m.graph.output.map((t) => t.name), ['logits', 'features']);
   });
 
-  it('refuses weights that do not fit the architecture, naming the tensor', () => {
+  it('refuses weights that do not fit the architecture, naming the tensor', async () => {
     const spec = downstreamSchema.parse({ model: 'mlp', hidden: [4] });
     const model = createModel(spec, [3], 2, 0);
-    const w = modelWeights(model);
+    const w = await modelWeights(model);
     model.dispose();
     assert.throws(() => exportDownstream(w, { kind: 'mlp', inputShape: [5], channels: [], hidden: [4], numClasses: 2 }), /tensor 'fc0\.w' has shape \[3, 4\], expected \[5, 4\]/);
     const partial = { ...w };

@@ -15,6 +15,7 @@ import { buildSources } from '../../sidecar/src/features/sources';
 import { loadTeacher, teacherCacheFile, TEACHER_VERSION } from '../../sidecar/src/features/teacher';
 import { encodeSafetensors } from '../../core/node/io/safetensors';
 import { createModel, modelWeights } from '../../sidecar/src/models/model';
+import { readTidy } from '../../sidecar/src/train/evaluate';
 import { initBackend, tf } from '../../sidecar/src/runtime/tf';
 
 describe('built-in teacher on the ONNX path', () => {
@@ -24,7 +25,7 @@ describe('built-in teacher on the ONNX path', () => {
     const file = teacherCacheFile();
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const model = createModel(downstreamSchema.parse({ model: 'mlp', hidden: [512, 256] }), [28, 28, 1], 10, 3);
-    fs.writeFileSync(file, encodeSafetensors(modelWeights(model), { version: TEACHER_VERSION }));
+    fs.writeFileSync(file, encodeSafetensors(await modelWeights(model), { version: TEACHER_VERSION }));
     fs.writeFileSync(`${file}.json`, JSON.stringify({ version: TEACHER_VERSION, validationAccuracy: 0.5 }));
     model.dispose();
   });
@@ -40,7 +41,7 @@ describe('built-in teacher on the ONNX path', () => {
     const onnxFiles = fs.readdirSync(path.dirname(teacherCacheFile())).filter((f) => f.endsWith('.onnx'));
     assert.deepEqual(onnxFiles, [`${TEACHER_VERSION}.export-v1.onnx`]);
     const teacher = loadTeacher(teacherCacheFile());
-    const ref = tf.tidy(() => teacher.forward(tf.tensor(ds.test.x, [ds.test.n, 28, 28, 1])).phi.dataSync());
+    const ref = await readTidy(() => teacher.forward(tf.tensor(ds.test.x, [ds.test.n, 28, 28, 1])).phi);
     teacher.dispose();
     let diff = 0;
     for (let i = 0; i < ref.length; i++) diff = Math.max(diff, Math.abs(ref[i] - built.features.test[i]));

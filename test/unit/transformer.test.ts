@@ -7,6 +7,7 @@ import { before, describe, it } from 'node:test';
 import { downstreamSchema } from '../../core/node/experiment/schema';
 import { crossEntropy } from '../../sidecar/src/methods/regularizers';
 import { createModel } from '../../sidecar/src/models/model';
+import { readTidy } from '../../sidecar/src/train/evaluate';
 import { initBackend, tf, type Scalar } from '../../sidecar/src/runtime/tf';
 
 const spec = downstreamSchema.parse({ model: 'transformer', layers: 2, width: 8, heads: 2, hidden: [6] });
@@ -20,7 +21,7 @@ describe('transformer encoder', () => {
     await initBackend((process.env.AFT_TEST_BACKEND ?? 'wasm') as 'wasm');
   });
 
-  it('gradients match finite differences for every kind of parameter', () => {
+  it('gradients match finite differences for every kind of parameter', async () => {
     const model = createModel(spec, [L], 3, 0, V);
     const x = tf.tensor(ids, [2, L]);
     const y = tf.tensor1d([2, 0], 'int32');
@@ -32,16 +33,16 @@ describe('transformer encoder', () => {
     const probes: [string, number][] = [['embed.tokens', 4 * 8 + 1], ['embed.tokens', 5 * 8 + 3], ['embed.tokens', 10 * 8], ['embed.positions', 9], ['block0.attn.qkv.w', 17], ['block1.attn.out.w', 30], ['block0.ff1.w', 5], ['block1.ln2.g', 2], ['final.ln.b', 7], ['fc0.w', 3]];
     for (const [name, idx] of probes) {
       const v = model.params.get(name)!;
-      const analytic = grads[v.name].dataSync()[idx];
-      const values = v.dataSync().slice();
+      const analytic = (await grads[v.name].data())[idx];
+      const values = (await v.data()).slice();
       const h = 3e-4;
-      const at = (delta: number): number => {
+      const at = async (delta: number): Promise<number> => {
         const w = values.slice();
         w[idx] += delta;
         v.assign(tf.tensor(w, v.shape));
-        return tf.tidy(() => loss().dataSync()[0]);
+        return (await readTidy(loss))[0];
       };
-      const numeric = (at(h) - at(-h)) / (2 * h);
+      const numeric = ((await at(h)) - (await at(-h))) / (2 * h);
       v.assign(tf.tensor(values, v.shape));
       assert.ok(Math.abs(analytic - numeric) < 2e-3 + 0.05 * Math.abs(numeric), `${name}[${idx}]: analytic ${analytic} vs numeric ${numeric}`);
       if (name === 'embed.tokens' && idx === 10 * 8) assert.equal(analytic, 0, 'an unused token gets no gradient');
@@ -51,15 +52,15 @@ describe('transformer encoder', () => {
     model.dispose();
   });
 
-  it('ignores padding: an example gives the same output alone and padded further', () => {
+  it('ignores padding: an example gives the same output alone and padded further', async () => {
     const model = createModel(spec, [L], 3, 1, V);
-    const a = tf.tidy(() => model.forward(tf.tensor([5, 11, 0, -1, -1, -1], [1, L])).logits.dataSync());
-    const b = tf.tidy(() => model.forward(tf.tensor(ids, [2, L])).logits.dataSync().slice(3));
+    const a = await readTidy(() => model.forward(tf.tensor([5, 11, 0, -1, -1, -1], [1, L])).logits);
+    const b = (await readTidy(() => model.forward(tf.tensor(ids, [2, L])).logits)).slice(3);
     for (let i = 0; i < 3; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-5);
     model.dispose();
   });
 
-  it('learns which tokens signal each class', () => {
+  it('learns which tokens signal each class', async () => {
     const model = createModel(downstreamSchema.parse({ model: 'transformer', layers: 1, width: 16, heads: 2, hidden: [8] }), [8], 2, 0, 30);
     const n = 32;
     const xs: number[] = [];
@@ -78,7 +79,7 @@ describe('transformer encoder', () => {
         opt.minimize(() => crossEntropy(model.forward(x).logits, y), false, [...model.params.values()]);
       });
     }
-    const acc = tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(model.forward(x).logits, 1), y), 'float32')).dataSync()[0]);
+    const acc = (await readTidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(model.forward(x).logits, 1), y), 'float32'))))[0];
     assert.ok(acc >= 0.95, `accuracy ${acc}`);
     opt.dispose();
     model.dispose();

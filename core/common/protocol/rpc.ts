@@ -9,10 +9,31 @@ import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { RunEvent, RunState, RunSummary } from './events';
 import type { ErrorCode, SourceLocation } from '../util/errors';
 
+/** The adapter limits that bound the largest tensor and the largest dispatch. */
+export interface GpuLimits {
+  maxBufferSize: number;
+  maxStorageBufferBindingSize: number;
+  maxComputeWorkgroupStorageSize: number;
+  maxComputeInvocationsPerWorkgroup: number;
+  maxComputeWorkgroupsPerDimension: number;
+}
+
+/** A WebGPU adapter as the sidecar found it (the Compute view and the logs show it). */
+export interface GpuAdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** A software rasteriser rather than a GPU; `softwareReason` says what gave it away. */
+  software: boolean;
+  softwareReason?: string;
+  limits: GpuLimits;
+}
+
 export const PROTOCOL_VERSION = 3;
 
 /** The compute backends a user can ask for (`auto` tries the registry in order). */
-export type BackendChoice = 'auto' | 'gpu' | 'native' | 'wasm' | 'cpu';
+export type BackendChoice = 'auto' | 'gpu' | 'webgpu' | 'native' | 'wasm' | 'cpu';
 
 /** A typed error that crosses the boundary as `{code, message, data}`; `kind` is what clients switch on. */
 export interface ErrorData {
@@ -26,6 +47,10 @@ export interface BackendProbe {
   description: string;
   available: boolean;
   reason?: string;
+  /** webgpu: the adapter it would run on. */
+  adapter?: GpuAdapterInfo;
+  /** Why `auto` passes over a backend that is available by name (a software WebGPU adapter). */
+  notAuto?: string;
 }
 
 export interface DeviceInfo {
@@ -161,7 +186,7 @@ export interface ExportParams {
   /** Absolute path of the .onnx file to write. */
   out: string;
   /** Execution provider for the verification and the timings (default auto). */
-  device?: 'auto' | 'cuda' | 'cpu';
+  device?: 'auto' | 'cuda' | 'webgpu' | 'cpu';
 }
 
 /** One row of the inference-cost table. */

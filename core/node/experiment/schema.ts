@@ -43,10 +43,11 @@ const RHO_DOCS: { readonly [K in (typeof RHO_KINDS)[number]]: string } = {
   identity: 'Every weight frozen at 0.5, which the scale-free kernel makes the same as no weighting: AFT without feature selection (ablation).',
 };
 
-export const BACKEND_CHOICES = ['auto', 'gpu', 'native', 'wasm', 'cpu'] as const;
+export const BACKEND_CHOICES = ['auto', 'gpu', 'webgpu', 'native', 'wasm', 'cpu'] as const;
 const BACKEND_DOCS: { readonly [K in (typeof BACKEND_CHOICES)[number]]: string } = {
-  auto: 'Try `gpu`, `native`, `wasm`, then `cpu`, and use the first that loads; the log says why each one before it was skipped.',
+  auto: 'Try `gpu`, `webgpu` (on a GPU, not a software adapter), `native`, `wasm`, then `cpu`, and use the first that loads; the log says why each one before it was skipped.',
   gpu: '`@tensorflow/tfjs-node-gpu`: libtensorflow with CUDA (optional: AFT: Install GPU Runtime).',
+  webgpu: '`@tensorflow/tfjs-backend-webgpu` on Dawn (the `webgpu` npm package): any GPU with Vulkan, Metal or D3D12, nothing else to install. A software adapter (llvmpipe, SwiftShader) is used only when asked for by name.',
   native: '`@tensorflow/tfjs-node`: libtensorflow on the CPU (an optional dependency).',
   wasm: '`@tensorflow/tfjs-backend-wasm`: XNNPACK with SIMD, the fastest backend that installs everywhere.',
   cpu: 'The plain JavaScript backend of TensorFlow.js: always there, and the slowest.',
@@ -181,10 +182,11 @@ const POOLING_DOCS: { readonly [K in (typeof POOLINGS)[number]]: string } = {
   none: 'The output already has one vector per example ([N, D], or [N, D, 1, 1] as BiT\'s pooler gives).',
 };
 
-export const ONNX_DEVICE_CHOICES = ['auto', 'cuda', 'cpu'] as const;
+export const ONNX_DEVICE_CHOICES = ['auto', 'cuda', 'webgpu', 'cpu'] as const;
 const ONNX_DEVICE_DOCS: { readonly [K in (typeof ONNX_DEVICE_CHOICES)[number]]: string } = {
-  auto: 'CUDA when onnxruntime-node\'s CUDA provider is installed and a session starts on it, else the CPU (the log says why).',
+  auto: 'CUDA when onnxruntime-node\'s CUDA provider is installed and a session starts on it, else WebGPU on a GPU adapter (not a software one), else the CPU (the log says why).',
   cuda: 'CUDA only: stop with the reason when the provider is missing or does not start.',
+  webgpu: 'onnxruntime\'s WebGPU provider (in the npm binary: Vulkan, Metal or D3D12), on any adapter, software ones included; stop with the reason when it does not start.',
   cpu: 'The CPU build that onnxruntime-node bundles (`threads` sets its threads).',
 };
 
@@ -229,7 +231,7 @@ const onnxSource = z.strictObject({
       pooling: documentedEnum(POOLINGS, POOLING_DOCS)
         .default('none')
         .describe('Token outputs [N, T, D] to one vector: `cls` (position 0, BERT/ViT), `mean` (masked by attention), `last` (last non-padding token, GPT-2/T5 decoders/LLaMA), `none` (already pooled).'),
-      device: documentedEnum(ONNX_DEVICE_CHOICES, ONNX_DEVICE_DOCS).default('auto').describe('Execution provider: `auto` uses CUDA when installed and a GPU answers, else the CPU (logging why).'),
+      device: documentedEnum(ONNX_DEVICE_CHOICES, ONNX_DEVICE_DOCS).default('auto').describe('Execution provider: `auto` uses CUDA when installed and a GPU answers, else WebGPU on a GPU adapter, else the CPU (logging why).'),
       batch: positiveInt.max(65536).default(32).describe('Examples per model call.'),
       threads: nonNegInt.max(1024).default(0).describe('CPU threads for onnxruntime (0: one per core).'),
       tokenizer: z.string().min(1).optional().describe('tokenizer.json for text datasets (default: `<folder>/tokenizer.json`).'),
@@ -340,7 +342,7 @@ export const experimentSchema = z
     train: trainSchema.default(trainSchema.parse({})),
     tune: tuneSchema.default(tuneSchema.parse({})),
     seeds: z.array(nonNegInt).min(1).default([0]).describe('Seeds of initialisation and batch order.'),
-    backend: documentedEnum(BACKEND_CHOICES, BACKEND_DOCS).default('auto').describe('Compute backend: `auto` tries gpu, native, wasm, cpu.'),
+    backend: documentedEnum(BACKEND_CHOICES, BACKEND_DOCS).default('auto').describe('Compute backend: `auto` tries gpu, webgpu (GPU adapters only), native, wasm, cpu.'),
   })
   .describe('An AFT experiment (`*.aft.yaml`).');
 

@@ -1,6 +1,7 @@
 /** Select Compute Backend, Restart Sidecar, Install GPU Runtime. */
 import * as vscode from 'vscode';
 import type { BackendChoice } from '../../../core/common/protocol/rpc';
+import { adapterName } from '../compute/view';
 import { GpuInstallError, installGpuRuntime } from '../gpu/install';
 import type { Studio } from '../studio';
 import { errorMessage } from './guards';
@@ -15,7 +16,7 @@ export async function selectBackendCommand(studio: Studio): Promise<void> {
     ...(info?.backends ?? []).map((b): Item => ({
       id: b.id as BackendChoice,
       label: b.id,
-      description: b.available ? b.description : `unavailable: ${b.reason ?? ''}`,
+      description: !b.available ? `unavailable: ${b.reason ?? ''}` : b.adapter ? `${b.description}, on ${adapterName(b.adapter)}${b.adapter.software ? ' (software)' : ''}` : b.description,
     })),
   ];
   const items = base.map((i): Item => (i.id === current ? { ...i, picked: true, detail: 'current setting' } : i));

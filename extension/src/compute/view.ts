@@ -1,9 +1,10 @@
 /**
  * The Compute view: the sidecar's state and process, the backend in use and the ones that can
- * load (with the reason for those that cannot), the devices (GPU name and memory when there is
+ * load (with the reason for those that cannot; for webgpu, the adapter and its limits), the devices (GPU name and memory when there is
  * one) and versions, all as the sidecar reported them in `initialize`.
  */
 import * as vscode from 'vscode';
+import type { GpuAdapterInfo } from '../../../core/common/protocol/rpc';
 import type { SidecarClient } from '../sidecar/client';
 
 interface Row {
@@ -16,6 +17,25 @@ interface Row {
 
 function mib(n: number | undefined): string {
   return n === undefined ? '' : n >= 1024 ? `${(n / 1024).toFixed(1)} GiB` : `${n} MiB`;
+}
+
+function bytes(n: number): string {
+  return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${Math.round(n / 2 ** 20)} MiB`;
+}
+
+export function adapterName(a: GpuAdapterInfo): string {
+  return a.description || [a.vendor, a.architecture, a.device].filter(Boolean).join(' ') || 'unnamed adapter';
+}
+
+/** The webgpu row's tooltip: what the adapter is, its limits, and why auto passes over it. */
+export function adapterTooltip(description: string, a: GpuAdapterInfo, notAuto?: string): string {
+  return [
+    description,
+    `adapter: ${adapterName(a)}`,
+    `vendor ${a.vendor || '?'} · architecture ${a.architecture || '?'} · device ${a.device || '?'}`,
+    `max buffer ${bytes(a.limits.maxBufferSize)} · max storage binding ${bytes(a.limits.maxStorageBufferBindingSize)} · workgroup storage ${a.limits.maxComputeWorkgroupStorageSize} B`,
+    ...(notAuto ? [`auto passes over it: ${notAuto}`] : []),
+  ].join('\n');
 }
 
 export class ComputeTreeProvider implements vscode.TreeDataProvider<Row>, vscode.Disposable {
@@ -54,9 +74,9 @@ export class ComputeTreeProvider implements vscode.TreeDataProvider<Row>, vscode
         icon: 'chip',
         children: info.backends.map((b) => ({
           label: b.id,
-          description: b.available ? b.description : `unavailable: ${b.reason ?? ''}`,
+          description: !b.available ? `unavailable: ${b.reason ?? ''}` : b.adapter ? `${adapterName(b.adapter)} · ${b.adapter.software ? 'software, only when chosen' : 'GPU'}` : b.description,
           icon: b.available ? 'check' : 'close',
-          tooltip: b.reason ?? b.description,
+          tooltip: b.adapter ? adapterTooltip(b.description, b.adapter, b.notAuto) : (b.reason ?? b.description),
         })),
       },
       ...info.devices.map((d) => ({

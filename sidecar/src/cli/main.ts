@@ -10,7 +10,8 @@ import { formatProblem, loadExperiment, experimentFromText } from '../experiment
 import { validateExperimentText } from '../../../core/node/experiment/validate';
 import type { RunEvent } from '../../../core/common/protocol/events';
 import { listRuns } from '../../../core/node/runs/store';
-import type { BackendChoice } from '../runtime/tf';
+import { activeBackend, type BackendChoice } from '../runtime/tf';
+import { adapterLine } from '../runtime/webgpu';
 import { MNIST_DEMO } from '../../../core/node/experiment/templates';
 import { runExperiment, type ExperimentInput } from '../train/run';
 import { AftError, badInput, CancelledError, describeError, ERROR_CODES } from '../../../core/common/util/errors';
@@ -36,7 +37,7 @@ Usage:
   aft extract FILE [--shard i/n]
                              extract and cache the features of the file's ONNX sources
                              (shard i of n, 0-based, for cluster job arrays)
-  aft export RUN --out F.onnx [--method M] [--seed S] [--device auto|cuda|cpu]
+  aft export RUN --out F.onnx [--method M] [--seed S] [--device auto|cuda|webgpu|cpu]
                              export a trained downstream model to ONNX, verified against
                              the trained model, with its inference cost vs the pre-trained ones
   aft schema                 print the experiment JSON Schema
@@ -130,7 +131,8 @@ async function runCommand(input: ExperimentInput, cli: Cli): Promise<number> {
       process.stdout.write(`\n${resultsTable(s)}\n`);
       const teacher = s.teacher;
       if (teacher) process.stdout.write(`\nteacher (mnist-teacher) accuracy on its own held-out digits: ${(teacher.validation_accuracy * 100).toFixed(2)}%${teacher.built_seconds ? ` (built in ${formatDuration(teacher.built_seconds)})` : ' (cached)'}\n`);
-      process.stdout.write(`\nbackend ${s.backend}; total time ${formatDuration((performance.now() - t0) / 1000)}\nrun folder: ${outcome.dir}\n`);
+      const adapter = activeBackend()?.adapter;
+      process.stdout.write(`\nbackend ${s.backend}${adapter ? ` on ${adapterLine(adapter)}` : ''}; total time ${formatDuration((performance.now() - t0) / 1000)}\nrun folder: ${outcome.dir}\n`);
     }
     return 0;
   } catch (e) {

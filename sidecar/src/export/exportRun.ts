@@ -15,6 +15,7 @@ import { resolveOnnxFiles, sourceBatches } from '../features/onnxSource';
 import { readSafetensors } from '../../../core/node/io/safetensors';
 import { loadCheckpoint } from '../models/checkpoint';
 import { createModel } from '../models/model';
+import { readTidy } from '../train/evaluate';
 import { ONNX_DEVICES, OnnxSession, type OnnxDevice } from '../runtime/onnx';
 import { initBackend, tf, type BackendChoice } from '../runtime/tf';
 import { AftError, badInput } from '../../../core/common/util/errors';
@@ -98,7 +99,7 @@ function pickCheckpoint(runDir: string, exp: Experiment, method?: string, seed?:
 }
 
 /** Logits of the tfjs model on the test split, in chunks. */
-function tfjsLogits(exp: Experiment, ds: Dataset, checkpoint: string): Float32Array {
+async function tfjsLogits(exp: Experiment, ds: Dataset, checkpoint: string): Promise<Float32Array> {
   const model = createModel(exp.downstream, ds.inputShape, ds.numClasses, 0, ds.vocabSize);
   try {
     loadCheckpoint(model, checkpoint);
@@ -106,7 +107,7 @@ function tfjsLogits(exp: Experiment, ds: Dataset, checkpoint: string): Float32Ar
     const out = new Float32Array(ds.test.n * ds.numClasses);
     for (let s = 0; s < ds.test.n; s += 256) {
       const n = Math.min(256, ds.test.n - s);
-      out.set(tf.tidy(() => model.forward(tf.tensor(ds.test.x.subarray(s * width, (s + n) * width), [n, ...ds.inputShape])).logits.dataSync() as Float32Array), s * ds.numClasses);
+      out.set(await readTidy(() => model.forward(tf.tensor(ds.test.x.subarray(s * width, (s + n) * width), [n, ...ds.inputShape])).logits), s * ds.numClasses);
     }
     return out;
   } finally {
@@ -132,7 +133,7 @@ export async function exportRun(opts: ExportOptions): Promise<ExportReport> {
   let verification: ExportReport['verification'];
   let small: ModelCost;
   try {
-    const ref = tfjsLogits(exp, ds, ck.file);
+    const ref = await tfjsLogits(exp, ds, ck.file);
     const width = ds.inputShape.reduce((a, b) => a * b, 1);
     let maxAbsDiff = 0;
     for (let s = 0; s < ds.test.n; s += 256) {

@@ -18,18 +18,19 @@ export interface SourceQuality {
 
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-export function assessSources(blocks: FeatureBlock[], psi: PretrainedFeatures, ds: Dataset, holdout: number, splitSeed: number, log: (m: string, level?: 'info' | 'warn') => void): SourceQuality {
-  const probe = (train: Float32Array, test: Float32Array, dim: number): number =>
-    linearProbe(
+export async function assessSources(blocks: FeatureBlock[], psi: PretrainedFeatures, ds: Dataset, holdout: number, splitSeed: number, log: (m: string, level?: 'info' | 'warn') => void): Promise<SourceQuality> {
+  const probe = async (train: Float32Array, test: Float32Array, dim: number): Promise<number> =>
+    (await linearProbe(
       { features: train, labels: ds.train.y, rows: ds.train.n },
       { features: test, labels: ds.test.y, rows: ds.test.n },
       dim,
       { holdoutFraction: holdout, splitSeed, numClasses: ds.numClasses },
-    ).testAccuracy;
-  const sources = blocks.map((b): SourceSummary => {
+    )).testAccuracy;
+  const sources: SourceSummary[] = [];
+  for (const b of blocks) {
     const s: SourceSummary = { name: b.name, kind: b.kind, width: b.width };
     try {
-      s.linear_probe_accuracy = probe(b.train, b.test, b.width);
+      s.linear_probe_accuracy = await probe(b.train, b.test, b.width);
     } catch (e) {
       s.linear_probe_error = errorText(e);
       log(`linear probe of ${b.name} failed: ${describeError(e)}`, 'warn');
@@ -42,12 +43,12 @@ export function assessSources(blocks: FeatureBlock[], psi: PretrainedFeatures, d
     }
     const probeText = s.linear_probe_accuracy !== undefined ? `linear probe ${(s.linear_probe_accuracy * 100).toFixed(2)}%` : 'no linear probe';
     log(`source ${b.name} (${b.kind}, ${b.width} features): ${probeText}${s.logme_score !== undefined ? `, LogME ${s.logme_score.toFixed(3)}` : ''}`);
-    return s;
-  });
+    sources.push(s);
+  }
   let concatProbe: number | undefined;
   if (blocks.length > 1) {
     try {
-      concatProbe = probe(psi.train, psi.test, psi.width);
+      concatProbe = await probe(psi.train, psi.test, psi.width);
       log(`all sources concatenated (${psi.width} features): linear probe ${(concatProbe * 100).toFixed(2)}%`);
     } catch (e) {
       log(`linear probe of the concatenated sources failed: ${describeError(e)}`, 'warn');

@@ -86,7 +86,7 @@ export async function ensureTeacher(onProgress: (step: number, total: number) =>
     { onStep: onProgress, ...(signal ? { signal } : {}) },
   );
   // The metadata file is written last: a teacher without it is incomplete and is rebuilt.
-  writeFileAtomic(file, encodeSafetensors(modelWeights(result.model), { version: TEACHER_VERSION }));
+  writeFileAtomic(file, encodeSafetensors(await modelWeights(result.model), { version: TEACHER_VERSION }));
   writeFileAtomic(meta, JSON.stringify({ version: TEACHER_VERSION, validationAccuracy: result.evalAccuracy, seconds: result.seconds }, null, 2));
   result.model.dispose();
   result.method.dispose();

@@ -35,9 +35,9 @@ export interface FactorAutoencoder {
   /** Factors (B×factorDim) of raw pre-trained features (B×inputDim); constants, no gradient. */
   encode(psi: Tensor2D): Tensor2D;
   /** Factors of many rows at once, computed in batches. */
-  factorsOf(features: Float32Array, rows: number): Float32Array;
+  factorsOf(features: Float32Array, rows: number): Promise<Float32Array>;
   /** Mean squared reconstruction error (standardised units, as in training) of raw rows. */
-  reconstructionError(features: Float32Array, rows: number): number;
+  reconstructionError(features: Float32Array, rows: number): Promise<number>;
   /** Training rows held out for early stopping. */
   validationRows: Int32Array;
   history: { trainLoss: number[]; valLoss: number[] };
@@ -67,20 +67,30 @@ function columnStats(x: Float32Array, rows: number, dim: number): { mean: Float3
 }
 
 /** Runs `f` over row batches of `x` and concatenates the results. */
-function inBatches(x: Float32Array, rows: number, dim: number, f: (b: Tensor2D) => Tensor2D): Float32Array[] {
+async function inBatches(x: Float32Array, rows: number, dim: number, f: (b: Tensor2D) => Tensor2D): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
   for (let r = 0; r < rows; r += EVAL_BATCH) {
     const n = Math.min(EVAL_BATCH, rows - r);
-    // Read back outside tidy: tidy walks every element of an array it returns.
+    // Read back outside tidy (tidy walks every element of an array it returns), and
+    // asynchronously (the webgpu backend cannot read synchronously in Node).
     const y = tf.tidy(() => f(tf.tensor2d(x.subarray(r * dim, (r + n) * dim), [n, dim])));
-    out.push(y.dataSync() as Float32Array);
+    out.push((await y.data()) as Float32Array);
     y.dispose();
   }
   return out;
 }
 
+/** The value of a scalar tensor, which is then disposed. */
+async function readScalar(t: Scalar): Promise<number> {
+  try {
+    return (await t.data())[0];
+  } finally {
+    t.dispose();
+  }
+}
+
 /** Trains the autoencoder on `features` (row-major rows×dim training features). */
-export function trainFactorAutoencoder(features: Float32Array, rows: number, dim: number, opts: AutoencoderOptions): FactorAutoencoder {
+export async function trainFactorAutoencoder(features: Float32Array, rows: number, dim: number, opts: AutoencoderOptions): Promise<FactorAutoencoder> {
   if (features.length !== rows * dim) throw badInput(`factor transfer: expected ${rows}×${dim} feature values, got ${features.length}`);
   if (dim < 2) throw badInput(`factor transfer needs pre-trained features at least 2 wide (the factors are half as wide), got ${dim}`);
   const valFraction = opts.valFraction ?? 0.1;
@@ -122,9 +132,8 @@ export function trainFactorAutoencoder(features: Float32Array, rows: number, dim
         tf.dispose([idx, cost, sum]);
         sum = next;
       }
-      const trainLoss = sum.dataSync()[0] / fitRows.length;
-      sum.dispose();
-      const valLoss = tf.tidy(() => mse(val).dataSync()[0]);
+      const trainLoss = (await readScalar(sum)) / fitRows.length;
+      const valLoss = await readScalar(tf.tidy(() => mse(val)));
       if (!Number.isFinite(trainLoss) || !Number.isFinite(valLoss)) {
         throw new AftError('run_failed', `factor transfer: the autoencoder diverged at epoch ${epoch} (loss ${trainLoss}); try a lower learning rate`);
       }
@@ -154,17 +163,17 @@ export function trainFactorAutoencoder(features: Float32Array, rows: number, dim
     inputDim: dim,
     factorDim,
     encode,
-    factorsOf: (x, n) => {
+    factorsOf: async (x, n) => {
       const out = new Float32Array(n * factorDim);
       let at = 0;
-      for (const part of inBatches(x, n, dim, encode)) {
+      for (const part of await inBatches(x, n, dim, encode)) {
         out.set(part, at);
         at += part.length;
       }
       return out;
     },
-    reconstructionError: (x, n) => {
-      const errs = inBatches(x, n, dim, (b) => {
+    reconstructionError: async (x, n) => {
+      const errs = await inBatches(x, n, dim, (b) => {
         const z = standardise(b);
         return tf.reshape(tf.sum(tf.square(tf.sub(applyMlp(frozenDec, applyMlp(frozenEnc, z)), z))), [1, 1]);
       });

@@ -4,8 +4,11 @@
  * objective is convex, so backtracking is enough and a Wolfe search would only add evaluations.
  */
 
-/** Returns f(x) and writes ∇f(x) into `grad`. */
-export type Objective = (x: Float64Array, grad: Float64Array) => number;
+/**
+ * Returns f(x) and writes ∇f(x) into `grad`; may answer a promise (an objective computed on a
+ * tfjs backend that reads results back asynchronously, such as webgpu).
+ */
+export type Objective = (x: Float64Array, grad: Float64Array) => number | Promise<number>;
 
 export interface LbfgsOptions {
   maxIter?: number;
@@ -53,12 +56,12 @@ function direction(g: Float64Array, s: Float64Array[], y: Float64Array[]): Float
   return q;
 }
 
-export function minimizeLbfgs(f: Objective, x0: Float64Array, opts: LbfgsOptions = {}): LbfgsResult {
+export async function minimizeLbfgs(f: Objective, x0: Float64Array, opts: LbfgsOptions = {}): Promise<LbfgsResult> {
   const { maxIter = 500, memory = 10, gradTol = 1e-6, valueTol = 1e-10 } = opts;
   const n = x0.length;
   let x = Float64Array.from(x0);
   let g = new Float64Array(n);
-  let fx = f(x, g);
+  let fx = await f(x, g);
   let evaluations = 1;
   const s: Float64Array[] = [];
   const y: Float64Array[] = [];
@@ -80,7 +83,7 @@ export function minimizeLbfgs(f: Objective, x0: Float64Array, opts: LbfgsOptions
     let fNew = Infinity;
     for (let tries = 0; ; tries++) {
       for (let j = 0; j < n; j++) xNew[j] = x[j] + t * d[j];
-      fNew = f(xNew, gNew);
+      fNew = await f(xNew, gNew);
       evaluations++;
       if (fNew <= fx + 1e-4 * t * slope) break;
       if (tries === 40) return { x, value: fx, iterations: iter, evaluations, converged: false };

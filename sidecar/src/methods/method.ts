@@ -22,6 +22,21 @@ export class SharedMethodState {
     return value;
   }
 
+  /**
+   * `get` for a value made asynchronously: callers while it is being made share the promise; a
+   * failure is not kept (the next caller tries again), as `get` keeps nothing when `create` throws.
+   */
+  getAsync<T>(key: string, create: () => Promise<T>, dispose?: (v: T) => void): Promise<T> {
+    const hit = this.items.get(key);
+    if (hit) return hit.value as Promise<T>;
+    const value = create();
+    this.items.set(key, { value, ...(dispose ? { dispose: () => void value.then(dispose, () => {}) } : {}) });
+    value.catch(() => {
+      if (this.items.get(key)?.value === value) this.items.delete(key);
+    });
+    return value;
+  }
+
   dispose(): void {
     for (const v of this.items.values()) v.dispose?.();
     this.items.clear();
@@ -39,7 +54,7 @@ export interface MethodData {
   labels: Int32Array;
   numClasses: number;
   /** φ of the untrained student on the training rows, rows × featureDim (computed on demand). */
-  initialFeatures(): Float32Array;
+  initialFeatures(): Promise<Float32Array>;
   shared: SharedMethodState;
 }
 
@@ -68,8 +83,9 @@ export interface TransferMethod {
   /** The regulariser R(φ, ψ) of one batch; undefined for STL. */
   regularizer?(phi: Tensor2D, psi: Tensor2D): Scalar;
   /** Current learned per-feature weights ρ ∈ [0,1]^D, for methods that learn them. */
-  rho?(): Float32Array;
+  rho?(): Promise<Float32Array>;
   dispose(): void;
 }
 
-export type MethodFactory = (setup: MethodSetup) => TransferMethod;
+/** Async where a method reads tensors back to set itself up (B-Tuning's LogME of φ, FT's autoencoder). */
+export type MethodFactory = (setup: MethodSetup) => TransferMethod | Promise<TransferMethod>;

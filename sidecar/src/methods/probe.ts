@@ -80,7 +80,7 @@ function design(x: Float32Array, labels: ArrayLike<number>, rows: ArrayLike<numb
  * from strongest to weakest, each warm-started from the previous solution; ties in holdout
  * accuracy go to the stronger penalty.
  */
-export function linearProbe(train: ProbeData, test: ProbeData, dim: number, opts: ProbeOptions = {}): ProbeResult {
+export async function linearProbe(train: ProbeData, test: ProbeData, dim: number, opts: ProbeOptions = {}): Promise<ProbeResult> {
   checkData('training', train, dim);
   checkData('test', test, dim);
   const grid = [...(opts.l2Grid ?? DEFAULT_L2_GRID)].sort((a, b) => b - a);
@@ -103,7 +103,7 @@ export function linearProbe(train: ProbeData, test: ProbeData, dim: number, opts
   let theta: Float64Array | undefined;
   let best = { l2: grid[0], acc: -1, theta: undefined as Float64Array | undefined };
   for (const l2 of grid) {
-    const r = fitSoftmax(fitSet, l2, theta);
+    const r = await fitSoftmax(fitSet, l2, theta);
     theta = r.x;
     const acc = accuracyOf(r.x, holdSet);
     tried.push({ l2, holdoutAccuracy: acc, iterations: r.iterations, converged: r.converged });
@@ -113,7 +113,7 @@ export function linearProbe(train: ProbeData, test: ProbeData, dim: number, opts
   const all = range(train.rows);
   const stdAll = standardiser(train.features, dim, all);
   const full = design(stdAll(all), train.labels, all, dim, k);
-  const final = fitSoftmax(full, best.l2, best.theta);
+  const final = await fitSoftmax(full, best.l2, best.theta);
   const testSet = design(stdAll(range(test.rows), test.features), test.labels, range(test.rows), dim, k);
   return {
     testAccuracy: accuracyOf(final.x, testSet),

@@ -59,7 +59,14 @@ const aft: MethodFactory = ({ method, psiDim, rng }) => {
     priorParams: method.rho === 'identity' ? [] : [s],
     usesPretrained: true,
     regularizer: (phi, psi) => aftKernelLoss(phi, weightBySigmoid(psi, s as Tensor1D), method.kernel),
-    rho: () => tf.tidy(() => tf.sigmoid(s).dataSync() as Float32Array),
+    rho: async () => {
+      const r = tf.sigmoid(s);
+      try {
+        return (await r.data()) as Float32Array;
+      } finally {
+        r.dispose();
+      }
+    },
     dispose: () => s.dispose(),
   };
 };
@@ -82,7 +89,7 @@ const aftNoKernel: MethodFactory = ({ method, featureDim, psiDim, rng }) => {
  * whose LogME cannot be computed (constant features carry no evidence) gets no weight in the
  * mixture, with the reason logged; with no source left, B-Tuning cannot run and says why.
  */
-const btune: MethodFactory = (setup) => {
+const btune: MethodFactory = async (setup) => {
   const { data, featureDim, method } = setup;
   const sources = data.shared.get(`logme-sources:${data.key}`, () =>
     data.segments.map((seg) => {
@@ -101,7 +108,7 @@ const btune: MethodFactory = (setup) => {
     for (const f of failed) setup.log?.(`${method.name}: source ${f.source} gets no weight in B-Tuning (its LogME is not available: ${f.reason})`, 'warn');
     return true;
   });
-  const student = logme(data.initialFeatures(), data.labels, data.rows, featureDim, { numClasses: data.numClasses });
+  const student = logme(await data.initialFeatures(), data.labels, data.rows, featureDim, { numClasses: data.numClasses });
   return createBTune(setup, {
     scores: sources.map((r) => (r instanceof AftError ? -Infinity : r.score)),
     featureDims: data.segments.map((s) => s.width),
@@ -112,9 +119,9 @@ const btune: MethodFactory = (setup) => {
 };
 
 /** Factor transfer: one autoencoder per training set, shared by every β and seed. */
-const ft: MethodFactory = (setup) => {
+const ft: MethodFactory = async (setup) => {
   const { data } = setup;
-  const ae = data.shared.get(
+  const ae = await data.shared.getAsync(
     `ft-autoencoder:${data.key}`,
     () => trainFactorAutoencoder(data.psiTrain, data.rows, setup.psiDim, { seed: 0 }),
     (a) => a.dispose(),
@@ -140,6 +147,6 @@ function sliceColumns(m: Float32Array, dim: number, offset: number, width: numbe
   return out;
 }
 
-export function createMethod(setup: Parameters<MethodFactory>[0]): TransferMethod {
+export async function createMethod(setup: Parameters<MethodFactory>[0]): Promise<TransferMethod> {
   return METHODS[setup.method.kind](setup);
 }

@@ -33,20 +33,23 @@ export interface Design {
 export const paramCount = (dim: number, k: number): number => (dim + 1) * k;
 
 /** a·B for a tensor a and a row-major r×c array B, read back as an array. */
-function product(a: Tensor2D, b: Float32Array, r: number, c: number): Float32Array {
+async function product(a: Tensor2D, b: Float32Array, r: number, c: number): Promise<Float32Array> {
   // Not a tf.tidy returning the array: tidy walks every element of what it returns.
   const bt = tf.tensor2d(b, [r, c]);
   const out = tf.matMul(a, bt);
-  const data = out.dataSync() as Float32Array;
-  tf.dispose([bt, out]);
-  return data;
+  try {
+    // Read asynchronously: the webgpu backend cannot read synchronously in Node.
+    return (await out.data()) as Float32Array;
+  } finally {
+    tf.dispose([bt, out]);
+  }
 }
 
 /** The objective over tensors X (N×D) and Xᵀ (D×N) that the caller owns. */
 function objective({ rows, dim, labels, numClasses: k }: Design, x: Tensor2D, xt: Tensor2D, l2: number): Objective {
   const resid = new Float32Array(rows * k);
-  return (theta, grad) => {
-    const z = product(x, Float32Array.from(theta.subarray(0, dim * k)), dim, k);
+  return async (theta, grad) => {
+    const z = await product(x, Float32Array.from(theta.subarray(0, dim * k)), dim, k);
     let f = 0;
     grad.fill(0);
     const gBias = grad.subarray(dim * k);
@@ -65,7 +68,7 @@ function objective({ rows, dim, labels, numClasses: k }: Design, x: Tensor2D, xt
         gBias[c] += r;
       }
     }
-    const gw = product(xt, resid, rows, k);
+    const gw = await product(xt, resid, rows, k);
     let penalty = 0;
     for (let j = 0; j < dim * k; j++) {
       penalty += theta[j] * theta[j];
@@ -75,12 +78,12 @@ function objective({ rows, dim, labels, numClasses: k }: Design, x: Tensor2D, xt
   };
 }
 
-export function fitSoftmax(d: Design, l2: number, init?: Float64Array, opts: LbfgsOptions = {}): LbfgsResult {
+export async function fitSoftmax(d: Design, l2: number, init?: Float64Array, opts: LbfgsOptions = {}): Promise<LbfgsResult> {
   const x0 = init ?? new Float64Array(paramCount(d.dim, d.numClasses));
   const x = tf.tensor2d(d.x, [d.rows, d.dim]);
   const xt = tf.transpose(x);
   try {
-    return minimizeLbfgs(objective(d, x, xt, l2), x0, { maxIter: 1000, gradTol: 1e-5, valueTol: 1e-9, ...opts });
+    return await minimizeLbfgs(objective(d, x, xt, l2), x0, { maxIter: 1000, gradTol: 1e-5, valueTol: 1e-9, ...opts });
   } finally {
     tf.dispose([x, xt]);
   }

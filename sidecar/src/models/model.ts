@@ -73,9 +73,9 @@ export function createModel(spec: DownstreamSpec, inputShape: number[], numClass
   };
 }
 
-/** Parameters as plain arrays, for checkpoints and export. */
-export function modelWeights(model: DownstreamModel): Record<string, StTensor> {
+/** Parameters as plain arrays, for checkpoints and export (read asynchronously, as webgpu needs). */
+export async function modelWeights(model: DownstreamModel): Promise<Record<string, StTensor>> {
   const out: Record<string, StTensor> = {};
-  for (const [k, v] of model.params) out[k] = { shape: v.shape, data: v.dataSync() as Float32Array };
+  for (const [k, v] of model.params) out[k] = { shape: v.shape, data: (await v.data()) as Float32Array };
   return out;
 }

@@ -4,8 +4,10 @@
  * input checks and error messages are the same everywhere.
  *
  * Execution providers: `auto` uses CUDA when onnxruntime-node's CUDA provider library is
- * installed next to its binding and a session actually starts on it; otherwise the CPU, with the
- * reason logged. A named provider that cannot start is an error.
+ * installed next to its binding and a session actually starts on it; else WebGPU (built into
+ * onnxruntime-node's binary) when the adapter is a GPU, not a software rasteriser, and a session
+ * starts on it; otherwise the CPU, with the reasons logged. A named provider that cannot start
+ * is an error; `webgpu` by name also runs on a software adapter (lavapipe in CI).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -13,8 +15,10 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Worker } from 'node:worker_threads';
 import { AftError, badInput, type ErrorCode, type SourceLocation } from '../../../core/common/util/errors';
+import type { GpuAdapterInfo } from '../../../core/common/protocol/rpc';
+import { adapterLine, requestAdapter, webgpuDisabled } from './webgpu';
 
-export const ONNX_DEVICES = ['auto', 'cuda', 'cpu'] as const;
+export const ONNX_DEVICES = ['auto', 'cuda', 'webgpu', 'cpu'] as const;
 export type OnnxDevice = (typeof ONNX_DEVICES)[number];
 export type OnnxProvider = Exclude<OnnxDevice, 'auto'>;
 
@@ -122,6 +126,31 @@ export function cudaProviderInstalled(): { installed: boolean; reason?: string }
   return { installed: false, reason: `the CUDA provider (${lib}) is not installed; reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 on a CUDA 12 machine` };
 }
 
+/**
+ * A session on onnxruntime's WebGPU provider, or why not. onnxruntime-node's binary carries its
+ * own Dawn, which cannot describe its adapter; the adapter is read through the `webgpu` package
+ * (the same Dawn adapter order: high performance first). `auto` needs that adapter to be a GPU: on
+ * a software rasteriser the CPU provider is faster. By name, the provider is tried whatever the
+ * adapter (the `webgpu` package is then only used to name it, when installed).
+ */
+async function openWebgpu(file: string, base: ort.InferenceSession.SessionOptions, named: boolean): Promise<{ session: ort.InferenceSession; adapter?: GpuAdapterInfo } | { reason: string }> {
+  const off = webgpuDisabled();
+  if (off) return { reason: off };
+  let adapter: GpuAdapterInfo | undefined;
+  try {
+    adapter = (await requestAdapter()).info;
+  } catch (e) {
+    if (!named) return { reason: `WebGPU is not used: ${firstLine(e)}` };
+  }
+  if (adapter?.software && !named) return { reason: `the WebGPU adapter is a software rasteriser (${adapter.softwareReason}), which auto passes over (ask for device webgpu by name to use it)` };
+  try {
+    const session = await ort.InferenceSession.create(file, { ...base, executionProviders: ['webgpu'] });
+    return { session, ...(adapter ? { adapter } : {}) };
+  } catch (e) {
+    return { reason: `the WebGPU provider did not start: ${firstLine(e)}` };
+  }
+}
+
 function infoOf(m: ort.InferenceSession.ValueMetadata): OnnxValueInfo {
   return m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name, type: 'non-tensor', shape: [] };
 }
@@ -158,18 +187,33 @@ export class OnnxSession implements OnnxRunner {
     const rel = path.relative(process.cwd(), file);
     const label = rel && !rel.startsWith('..') ? rel : file;
     if (opts.device !== 'cpu') {
-      const cuda = cudaProviderInstalled();
-      let reason = cuda.reason;
-      if (cuda.installed) {
-        try {
-          const s = await ort.InferenceSession.create(file, { ...base, executionProviders: ['cuda'] });
-          log(`onnxruntime: ${label} on CUDA`);
-          return new OnnxSession(s, file, 'cuda');
-        } catch (e) {
-          reason = `the CUDA provider did not start: ${firstLine(e)}`;
+      const reasons: string[] = [];
+      if (opts.device === 'auto' || opts.device === 'cuda') {
+        const cuda = cudaProviderInstalled();
+        let reason = cuda.reason;
+        if (cuda.installed) {
+          try {
+            const s = await ort.InferenceSession.create(file, { ...base, executionProviders: ['cuda'] });
+            log(`onnxruntime: ${label} on CUDA`);
+            return new OnnxSession(s, file, 'cuda');
+          } catch (e) {
+            reason = `the CUDA provider did not start: ${firstLine(e)}`;
+          }
         }
+        if (opts.device === 'cuda') throw badInput(`device cuda was asked for but ${reason}`, { file });
+        reasons.push(reason ?? 'CUDA did not start');
       }
-      if (opts.device === 'cuda') throw badInput(`device cuda was asked for but ${reason}`, { file });
+      if (opts.device === 'auto' || opts.device === 'webgpu') {
+        const named = opts.device === 'webgpu';
+        const r = await openWebgpu(file, base, named);
+        if ('session' in r) {
+          log(`onnxruntime: ${label} on WebGPU${r.adapter ? ` (${adapterLine(r.adapter)})` : ''}`);
+          return new OnnxSession(r.session, file, 'webgpu');
+        }
+        if (named) throw badInput(`device webgpu was asked for but ${r.reason}`, { file });
+        reasons.push(r.reason);
+      }
+      const reason = reasons.join('; ');
       // The reason is the same for every model in a process: say it once, then only where each runs.
       log(`onnxruntime: ${label} on CPU${reason !== lastCpuReason ? ` (${reason})` : ''}`);
       lastCpuReason = reason;

@@ -4,9 +4,13 @@
  */
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
+import type { GpuAdapterInfo } from '../../../core/common/protocol/rpc';
+import { badInput } from '../../../core/common/util/errors';
 import { startThreadedWasm, wasmThreadsWanted, type WasmBackendModule } from './wasmThreads';
+import { adapterLine, requestAdapter } from './webgpu';
 
 export { tf };
+export type { GpuAdapterInfo };
 export type Tensor = tf.Tensor;
 export type Tensor1D = tf.Tensor1D;
 export type Tensor2D = tf.Tensor2D;
@@ -15,7 +19,7 @@ export type Scalar = tf.Scalar;
 export type Variable = tf.Variable;
 
 /** What the user asks for; `auto` tries the registry in order. */
-export type BackendChoice = 'auto' | 'gpu' | 'native' | 'wasm' | 'cpu';
+export type BackendChoice = 'auto' | 'gpu' | 'webgpu' | 'native' | 'wasm' | 'cpu';
 export type BackendId = Exclude<BackendChoice, 'auto'>;
 
 interface BackendCandidate {
@@ -24,8 +28,11 @@ interface BackendCandidate {
   tfName: string;
   /** What this candidate is, for logs and the Compute view. */
   description: string;
-  /** Registers the backend with tfjs; throws with a reason when it cannot. */
-  register(): Promise<void>;
+  /**
+   * Registers the backend with tfjs; throws with a reason when it cannot. `named`: the user asked
+   * for this backend by name (not `auto`). May describe the GPU adapter it will run on.
+   */
+  register(named: boolean): Promise<{ adapter?: GpuAdapterInfo } | void>;
 }
 
 // Native modules are loaded with a computed name so that bundlers leave them alone: they are
@@ -48,6 +55,12 @@ export const BACKENDS: readonly BackendCandidate[] = [
       loadOptional('@tensorflow/tfjs-node-gpu');
       await Promise.resolve();
     },
+  },
+  {
+    id: 'webgpu',
+    tfName: 'webgpu',
+    description: '@tensorflow/tfjs-backend-webgpu on Dawn (the webgpu package: Vulkan, Metal or D3D12)',
+    register: registerWebgpu,
   },
   {
     id: 'native',
@@ -95,6 +108,8 @@ export interface BackendInfo {
   description: string;
   /** CPU threads it computes on (the wasm backend's XNNPACK threads; 1 for plain JS). */
   threads: number;
+  /** The GPU adapter (webgpu only). */
+  adapter?: GpuAdapterInfo;
   /** Why each candidate tried before this one was not used. */
   skipped: { id: BackendId; reason: string }[];
 }
@@ -122,21 +137,138 @@ export async function initBackend(
   tf.env().set('PROD', true);
   for (const c of candidates) {
     try {
-      await c.register();
+      const registered = await c.register(choice !== 'auto');
       const ok = await tf.setBackend(c.tfName);
       if (!ok) throw new Error(`tfjs could not initialise the '${c.tfName}' backend`);
       await tf.ready();
       const threads = c.id === 'wasm' ? wasmThreads.count : c.id === 'cpu' ? 1 : os.availableParallelism();
-      active = { id: c.id, tfName: c.tfName, description: c.description, threads, skipped };
+      const adapter = registered ? registered.adapter : undefined;
+      active = { id: c.id, tfName: c.tfName, description: c.description, threads, ...(adapter ? { adapter } : {}), skipped };
       for (const s of skipped) log(`backend ${s.id} not used: ${s.reason}`);
-      log(`backend: ${c.id} (${c.description})`);
+      log(`backend: ${c.id} (${c.description})${adapter ? ` on ${adapterLine(adapter)}` : ''}`);
       return active;
     } catch (e) {
       skipped.push({ id: c.id, reason: firstLine(e) });
     }
   }
+  if (choice !== 'auto') {
+    // Asked for by name: the user's choice is what cannot be met (the CLI exits 2 with why).
+    throw badInput(`backend ${choice} was asked for but cannot start: ${skipped[0]?.reason ?? 'unknown reason'}`);
+  }
   const reasons = skipped.map((s) => `${s.id}: ${s.reason}`).join('; ');
   throw new Error(`no compute backend could start (${reasons})`);
+}
+
+type BackendValues = Awaited<ReturnType<tf.KernelBackend['read']>>;
+
+const castRepaired = Symbol('aft.castRepaired');
+
+/**
+ * tfjs-backend-webgpu 4.22's Cast from int32 or bool to float32 only relabels the tensor (no
+ * encoding loss, it reasons), but its buffers are typed: the data stays i32 under a float32
+ * label. Programs that convert what they read (binary ops) hide this; programs that copy, such
+ * as the transpose inside every reduction over a non-last axis, fail to compile (the transformer's
+ * padding mask, `sum(cast(greater(x, -0.5), 'float32'), 1)`, did) and leave zeros. The cast is
+ * made a real conversion on the GPU here: x + 0.0 through the Add kernel, whose program converts
+ * each element to f32. Every other cast is tfjs's own.
+ */
+function repairWebgpuCast(): void {
+  const original = tf.getKernel('Cast', 'webgpu');
+  const add = tf.getKernel('Add', 'webgpu');
+  if (!original || !add) throw new Error('tfjs-backend-webgpu has no Cast or Add kernel');
+  if ((original.kernelFunc as { [castRepaired]?: boolean })[castRepaired]) return;
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const x = (args.inputs as { x: tf.TensorInfo }).x;
+    const dtype = (args.attrs as { dtype: tf.DataType }).dtype;
+    if (dtype !== 'float32' || (x.dtype !== 'int32' && x.dtype !== 'bool')) return original.kernelFunc(args);
+    const backend = args.backend as tf.KernelBackend & { makeTensorInfo(shape: number[], dtype: tf.DataType, values?: tf.TypedArray): tf.TensorInfo };
+    const zero = backend.makeTensorInfo([], 'float32', new Float32Array([0]));
+    try {
+      return add.kernelFunc({ inputs: { a: x, b: zero }, backend, attrs: {} });
+    } finally {
+      backend.disposeData(zero.dataId);
+    }
+  };
+  Object.assign(kernelFunc, { [castRepaired]: true });
+  tf.unregisterKernel('Cast', 'webgpu');
+  tf.registerKernel({ ...original, kernelFunc });
+}
+
+/** tfjs-backend-webgpu's backend class (the package registers a factory of its own on import). */
+interface WebgpuBackendModule {
+  WebGPUBackend: new (device: unknown, adapterInfo?: unknown) => tf.KernelBackend & { tensorMap: { get(dataId: object): { values?: BackendValues | null } | undefined } };
+}
+
+interface ErrorEventTarget {
+  addEventListener(type: 'uncapturederror', listener: (ev: { error?: { message?: string } }) => void): void;
+}
+
+/**
+ * tfjs's WebGPU backend with two Node-specific repairs:
+ * - A WebGPU validation error (a shader tfjs generated wrongly, say) is only an event: the
+ *   kernel's output stays zeros and nothing throws. Here the next read fails with the error.
+ * - `readSync` (dataSync, arraySync) copies through an OffscreenCanvas, which Node lacks; it
+ *   now says so instead of "OffscreenCanvas is not defined". The engine reads with `data()`.
+ */
+function nodeWebgpuBackend(Base: WebgpuBackendModule['WebGPUBackend']): new (device: unknown, adapterInfo?: unknown) => tf.KernelBackend {
+  return class NodeWebGPUBackend extends Base {
+    private gpuError: string | undefined;
+
+    constructor(device: unknown, adapterInfo?: unknown) {
+      super(device, adapterInfo);
+      (device as ErrorEventTarget).addEventListener('uncapturederror', (ev) => {
+        const message = ev.error?.message ?? 'unknown WebGPU error';
+        const program = /"+(\w+Program)"+/.exec(message)?.[1];
+        this.gpuError ??= `${message.trim().split('\n')[0]}${program ? ` (in tfjs's ${program})` : ''}`;
+      });
+    }
+
+    override async read(dataId: object): Promise<BackendValues> {
+      const values = await super.read(dataId);
+      const error = this.gpuError;
+      if (error !== undefined) {
+        this.gpuError = undefined;
+        throw new Error(`WebGPU reported an error while computing this result (it is not valid): ${error}`);
+      }
+      return values;
+    }
+
+    override readSync(dataId: object): BackendValues {
+      const cached = this.tensorMap.get(dataId)?.values;
+      if (cached != null || typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined') return super.readSync(dataId);
+      throw new Error('the webgpu backend cannot read a tensor synchronously in Node (dataSync, arraySync); read it with await data()');
+    }
+  };
+}
+
+/**
+ * The webgpu backend on the adapter checked here. tfjs-backend-webgpu registers a factory on
+ * import that requests an adapter of its own; it is replaced by one that builds the backend on
+ * the adapter described in the logs, with the same device limits that factory asks for. A
+ * software adapter is refused under `auto`: on lavapipe a training step of the demo MLP is
+ * slower than on the wasm backend on the same cores (see README, "GPU").
+ */
+async function registerWebgpu(named: boolean): Promise<{ adapter: GpuAdapterInfo }> {
+  const { adapter, info } = await requestAdapter();
+  if (info.software && !named) {
+    throw new Error(`the WebGPU adapter is a software rasteriser (${info.softwareReason}): ${adapterLine(info)}; auto passes over it (ask for webgpu by name to use it)`);
+  }
+  const Backend = nodeWebgpuBackend((loadOptional('@tensorflow/tfjs-backend-webgpu') as WebgpuBackendModule).WebGPUBackend);
+  const lim = adapter.limits;
+  const device = await adapter.requestDevice({
+    requiredLimits: {
+      maxComputeWorkgroupStorageSize: lim.maxComputeWorkgroupStorageSize,
+      maxComputeWorkgroupsPerDimension: lim.maxComputeWorkgroupsPerDimension,
+      maxStorageBufferBindingSize: lim.maxStorageBufferBindingSize,
+      maxBufferSize: lim.maxBufferSize,
+      maxComputeWorkgroupSizeX: lim.maxComputeWorkgroupSizeX,
+      maxComputeInvocationsPerWorkgroup: lim.maxComputeInvocationsPerWorkgroup,
+    },
+  });
+  repairWebgpuCast();
+  if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
+  tf.registerBackend('webgpu', () => new Backend(device, adapter.info), 3);
+  return { adapter: info };
 }
 
 export function activeBackend(): BackendInfo | undefined {

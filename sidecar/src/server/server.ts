@@ -80,7 +80,7 @@ export class SidecarServer {
     const c = this.connection;
     c.onRequest(
       Initialize,
-      typed((params: InitializeParams) => {
+      typed(async (params: InitializeParams) => {
         if (Number.isInteger(params?.maxConcurrentRuns) && params.maxConcurrentRuns > 0) this.runs.limit = params.maxConcurrentRuns;
         if (params?.logLevel) this.minLevel = LEVELS[params.logLevel] ?? LEVELS.info;
         return {
@@ -90,7 +90,7 @@ export class SidecarServer {
           node: process.version,
           platform: `${process.platform}-${process.arch}`,
           versions: packageVersions(),
-          ...probeBackends(),
+          ...(await probeBackends()),
           devices: probeDevices(),
         };
       }),

@@ -9,6 +9,6 @@ import type { DownstreamModel } from '../models/downstream';
 import { modelWeights } from '../models/model';
 import type { PlannedJob } from './plan';
 
-export function saveCheckpoint(store: RunStore, job: PlannedJob, beta: number, model: DownstreamModel, modelKind: string): void {
-  store.writeCheckpoint(job.method.name, job.seed, modelWeights(model), { method: job.method.name, seed: String(job.seed), beta: String(beta), model: modelKind });
+export async function saveCheckpoint(store: RunStore, job: PlannedJob, beta: number, model: DownstreamModel, modelKind: string): Promise<void> {
+  store.writeCheckpoint(job.method.name, job.seed, await modelWeights(model), { method: job.method.name, seed: String(job.seed), beta: String(beta), model: modelKind });
 }

@@ -1,5 +1,5 @@
 import type { DownstreamModel } from '../models/downstream';
-import { tf } from '../runtime/tf';
+import { tf, type Tensor } from '../runtime/tf';
 
 export interface Examples {
   n: number;
@@ -9,15 +9,28 @@ export interface Examples {
   inputShape: number[];
 }
 
+/**
+ * The values of a tensor made by `f` (in a tidy), which is then disposed. Read with `data()`:
+ * the webgpu backend cannot read synchronously in Node (its `dataSync` needs OffscreenCanvas).
+ */
+export async function readTidy(f: () => Tensor): Promise<tf.TypedArray> {
+  const t = tf.tidy(f);
+  try {
+    return await t.data();
+  } finally {
+    t.dispose();
+  }
+}
+
 /** Accuracy of the model on `data`, in chunks so memory stays bounded. */
-export function accuracy(model: DownstreamModel, data: Examples, chunk = 1024): number {
+export async function accuracy(model: DownstreamModel, data: Examples, chunk = 1024): Promise<number> {
   const width = data.inputShape.reduce((a, b) => a * b, 1);
   let correct = 0;
   for (let start = 0; start < data.n; start += chunk) {
     const n = Math.min(chunk, data.n - start);
-    const pred = tf.tidy(() => {
+    const pred = await readTidy(() => {
       const x = tf.tensor(data.x.subarray(start * width, (start + n) * width), [n, ...data.inputShape]);
-      return tf.argMax(model.forward(x).logits, 1).dataSync();
+      return tf.argMax(model.forward(x).logits, 1);
     });
     for (let i = 0; i < n; i++) if (pred[i] === data.y[start + i]) correct++;
   }
@@ -25,12 +38,12 @@ export function accuracy(model: DownstreamModel, data: Examples, chunk = 1024): 
 }
 
 /** The model's features φ for every row of `data`, rows × featureDim, in chunks. */
-export function featuresOf(model: DownstreamModel, data: Examples, chunk = 1024): Float32Array {
+export async function featuresOf(model: DownstreamModel, data: Examples, chunk = 1024): Promise<Float32Array> {
   const width = data.inputShape.reduce((a, b) => a * b, 1);
   const out = new Float32Array(data.n * model.featureDim);
   for (let start = 0; start < data.n; start += chunk) {
     const n = Math.min(chunk, data.n - start);
-    const phi = tf.tidy(() => model.forward(tf.tensor(data.x.subarray(start * width, (start + n) * width), [n, ...data.inputShape])).phi.dataSync());
+    const phi = await readTidy(() => model.forward(tf.tensor(data.x.subarray(start * width, (start + n) * width), [n, ...data.inputShape])).phi);
     out.set(phi, start * model.featureDim);
   }
   return out;

@@ -85,7 +85,7 @@ export async function trainJob(spec: JobSpec, hooks: JobHooks = {}): Promise<Job
   const { trainData: data, train: cfg } = spec;
   const model = createModel(spec.downstream, data.inputShape, spec.numClasses, seedFor(spec.seed, 'init'), spec.vocabSize);
   if (spec.initCheckpoint) loadCheckpoint(model, spec.initCheckpoint);
-  const method = createMethod({
+  const method = await createMethod({
     method: spec.method,
     featureDim: model.featureDim,
     psiDim: spec.psiWidth,
@@ -118,14 +118,14 @@ export async function trainJob(spec: JobSpec, hooks: JobHooks = {}): Promise<Job
   let last = { ce: NaN, reg: NaN, loss: NaN };
   let lastEval: EvalPoint | undefined;
 
-  const evaluate = (step: number): EvalPoint => {
-    const rho = method.rho?.();
+  const evaluate = async (step: number): Promise<EvalPoint> => {
+    const rho = await method.rho?.();
     return {
       step,
       epoch: step / perEpoch,
       ...last,
-      trainAccuracy: accuracy(model, data),
-      evalAccuracy: accuracy(model, spec.evalData),
+      trainAccuracy: await accuracy(model, data),
+      evalAccuracy: await accuracy(model, spec.evalData),
       lr: cfg.lr * scheduleFactor(cfg.schedule, step, total),
       ...(rho ? { rho, rhoBySource: summariseBySegment(rho, spec.segments) } : {}),
     };
@@ -145,7 +145,9 @@ export async function trainJob(spec: JobSpec, hooks: JobHooks = {}): Promise<Job
       const to = Math.min(from + batch, data.n);
       const factor = scheduleFactor(cfg.schedule, step, total);
       const logNow = (step + 1) % cfg.eval_every === 0 || step + 1 === total;
-      tf.tidy(() => {
+      // The step's logged scalars (ce, reg, loss), kept past the tidy and read after it: reads are
+      // asynchronous (the webgpu backend cannot read synchronously in Node).
+      const logged = tf.tidy(() => {
         const x = tf.tensor(gather(data.x, width, perm, from, to), [to - from, ...data.inputShape]);
         const y = tf.tensor1d(Array.from(perm.subarray(from, to), (i) => data.y[i]), 'int32');
         const psi = useReg ? (tf.tensor2d(gather(spec.psiTrain, spec.psiWidth, perm, from, to), [to - from, spec.psiWidth])) : undefined;
@@ -163,15 +165,20 @@ export async function trainJob(spec: JobSpec, hooks: JobHooks = {}): Promise<Job
           return tf.add(ce, tf.mul(reg, spec.beta));
         }, allParams);
         optimizer.apply(new Map(allParams.map((p) => [p, grads[p.name]])), factor);
-        if (logNow) {
-          last = { ce: ceT!.dataSync()[0], reg: regT ? regT.dataSync()[0] : 0, loss: value.dataSync()[0] };
-          ceT?.dispose();
-          regT?.dispose();
-        }
+        // What a tidy returns outlives it (ceT and regT are kept already).
+        return logNow ? ([ceT!, regT, value] as const) : [];
       });
+      if (logged.length) {
+        const [ceT, regT, value] = logged;
+        try {
+          last = { ce: (await ceT.data())[0], reg: regT ? (await regT.data())[0] : 0, loss: (await value.data())[0] };
+        } finally {
+          tf.dispose([ceT, value, ...(regT ? [regT] : [])]);
+        }
+      }
       hooks.onStep?.(step + 1, total);
       if (logNow) {
-        lastEval = evaluate(step + 1);
+        lastEval = await evaluate(step + 1);
         hooks.onEval?.(lastEval);
       }
     }
@@ -183,7 +190,7 @@ export async function trainJob(spec: JobSpec, hooks: JobHooks = {}): Promise<Job
   }
   optimizer.dispose();
   // The last step always evaluates, so the final numbers are the last eval point's.
-  const final = lastEval ?? evaluate(total);
+  const final = lastEval ?? (await evaluate(total));
   if (!Number.isFinite(final.loss)) {
     model.dispose();
     method.dispose();

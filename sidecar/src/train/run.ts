@@ -94,7 +94,7 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
     });
     const psi = sources.features;
     if (psi.width) log(`pre-trained features ψ: ${psi.segments.map((s) => `${s.name} (${s.width})`).join(' + ')} = ${psi.width}`);
-    const quality = psi.width ? assessSources(sources.blocks, psi, ds, exp.tune.holdout, exp.tune.split_seed, log) : { sources: [] };
+    const quality = psi.width ? await assessSources(sources.blocks, psi, ds, exp.tune.holdout, exp.tune.split_seed, log) : { sources: [] };
     // Before any training, so that nothing is trained for a run that cannot finish.
     const btune = resolveMethods(exp).find((m) => m.kind === 'btune');
     if (btune && quality.sources.length && quality.sources.every((s) => s.logme_score === undefined)) {

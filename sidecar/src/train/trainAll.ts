@@ -81,7 +81,7 @@ async function trainJobs(o: TrainAllOptions, jobs: PlannedJob[], data: Record<Pl
         betas.record(job, beta, result.evalAccuracy);
         o.log(`${label}: holdout accuracy ${(result.evalAccuracy * 100).toFixed(2)}%`);
       } else {
-        saveCheckpoint(o.store, job, beta, result.model, o.exp.downstream.model);
+        await saveCheckpoint(o.store, job, beta, result.model, o.exp.downstream.model);
         if (result.rho) rho.atEnd(name, job.seed, result.rho);
         o.log(`${label}: test accuracy ${(result.evalAccuracy * 100).toFixed(2)}% (${result.seconds.toFixed(1)} s)`);
         const summary = summaries.add(job, beta, result);

@@ -71,9 +71,9 @@ describe('factor autoencoder', () => {
     await initBackend('cpu');
   });
 
-  it('lowers its reconstruction loss and holds out a seeded tenth of the training rows', () => {
+  it('lowers its reconstruction loss and holds out a seeded tenth of the training rows', async () => {
     const x = lowRank(1, 200, 8);
-    const ae = trainFactorAutoencoder(x, 200, 8, { seed: 3, maxEpochs: 40, learningRate: 3e-3, batchSize: 32 });
+    const ae = await trainFactorAutoencoder(x, 200, 8, { seed: 3, maxEpochs: 40, learningRate: 3e-3, batchSize: 32 });
     const { trainLoss, valLoss } = ae.history;
     assert.equal(ae.factorDim, 4);
     assert.ok(trainLoss.at(-1)! < 0.5 * trainLoss[0], `train loss ${trainLoss[0]} → ${trainLoss.at(-1)}`);
@@ -81,24 +81,24 @@ describe('factor autoencoder', () => {
     assert.equal(ae.validationRows.length, 20);
     assert.equal(new Set(ae.validationRows).size, 20);
     assert.ok(ae.validationRows.every((r) => r >= 0 && r < 200));
-    const again = trainFactorAutoencoder(x, 200, 8, { seed: 3, maxEpochs: 1 });
+    const again = await trainFactorAutoencoder(x, 200, 8, { seed: 3, maxEpochs: 1 });
     assert.deepEqual(again.validationRows, ae.validationRows);
-    const other = trainFactorAutoencoder(x, 200, 8, { seed: 4, maxEpochs: 1 });
+    const other = await trainFactorAutoencoder(x, 200, 8, { seed: 4, maxEpochs: 1 });
     assert.notDeepEqual(other.validationRows, ae.validationRows);
-    const factors = ae.factorsOf(x, 200);
+    const factors = await ae.factorsOf(x, 200);
     assert.equal(factors.length, 200 * 4);
     assert.ok(factors.every(Number.isFinite));
     [ae, again, other].forEach((a) => a.dispose());
   });
 
-  it('stops on the validation loss and keeps the weights of its best epoch', () => {
+  it('stops on the validation loss and keeps the weights of its best epoch', async () => {
     // Pure noise with few rows: the network memorises the training rows and the held-out
     // reconstruction gets worse, which only the validation split can see.
     const rows = 40;
     const dim = 16;
     const x = noise(2, rows * dim);
     const epochs: { trainLoss: number; valLoss: number }[] = [];
-    const ae = trainFactorAutoencoder(x, rows, dim, { seed: 3, maxEpochs: 400, patience: 3, learningRate: 1e-2, batchSize: 8, valFraction: 0.25, onEpoch: (e) => epochs.push(e) });
+    const ae = await trainFactorAutoencoder(x, rows, dim, { seed: 3, maxEpochs: 400, patience: 3, learningRate: 1e-2, batchSize: 8, valFraction: 0.25, onEpoch: (e) => epochs.push(e) });
     const { valLoss, trainLoss } = ae.history;
     assert.equal(ae.stoppedEarly, true, `ran all ${valLoss.length} epochs`);
     assert.equal(valLoss.length, ae.bestEpoch + 4, 'did not stop exactly `patience` epochs after the best');
@@ -107,17 +107,17 @@ describe('factor autoencoder', () => {
     assert.deepEqual(epochs.map((e) => e.valLoss), valLoss);
     const val = new Float32Array(ae.validationRows.length * dim);
     ae.validationRows.forEach((r, i) => val.set(x.subarray(r * dim, (r + 1) * dim), i * dim));
-    const kept = ae.reconstructionError(val, ae.validationRows.length);
+    const kept = await ae.reconstructionError(val, ae.validationRows.length);
     assert.ok(Math.abs(kept - valLoss[ae.bestEpoch]) < 1e-4 * kept, `kept weights give ${kept}, best epoch had ${valLoss[ae.bestEpoch]}`);
     assert.ok(Math.abs(kept - valLoss.at(-1)!) > 1e-3 * kept, 'the last epoch is as good as the best one; the test proves nothing');
     ae.dispose();
   });
 
-  it('rejects inputs it cannot split or halve', () => {
+  it('rejects inputs it cannot split or halve', async () => {
     const code = (e: unknown): boolean => e instanceof AftError && e.code === 'bad_input';
-    assert.throws(() => trainFactorAutoencoder(new Float32Array(4), 1, 4, { seed: 0 }), code);
-    assert.throws(() => trainFactorAutoencoder(new Float32Array(10), 10, 1, { seed: 0 }), code);
-    assert.throws(() => trainFactorAutoencoder(new Float32Array(10), 3, 4, { seed: 0 }), code);
+    await assert.rejects(trainFactorAutoencoder(new Float32Array(4), 1, 4, { seed: 0 }), code);
+    await assert.rejects(trainFactorAutoencoder(new Float32Array(10), 10, 1, { seed: 0 }), code);
+    await assert.rejects(trainFactorAutoencoder(new Float32Array(10), 3, 4, { seed: 0 }), code);
   });
 });
 
@@ -126,10 +126,10 @@ describe('factor transfer method', () => {
     await initBackend('cpu');
   });
 
-  it('starts with a zero translator: loss ‖n(factor)‖₁, no gradient into the student', () => {
+  it('starts with a zero translator: loss ‖n(factor)‖₁, no gradient into the student', async () => {
     const psiDim = 8;
     const x = lowRank(7, 100, psiDim);
-    const ae = trainFactorAutoencoder(x, 100, psiDim, { seed: 2, maxEpochs: 5 });
+    const ae = await trainFactorAutoencoder(x, 100, psiDim, { seed: 2, maxEpochs: 5 });
     const m = createFactorTransfer(setup(6, psiDim), ae);
     const [lastW, lastB] = m.modelParams.slice(-2);
     assert.ok(lastW.dataSync().every((v) => v === 0) && lastB.dataSync().every((v) => v === 0));
@@ -147,10 +147,10 @@ describe('factor transfer method', () => {
     ae.dispose();
   });
 
-  it('lowers its loss when the translator trains', () => {
+  it('lowers its loss when the translator trains', async () => {
     const psiDim = 8;
     const x = lowRank(9, 100, psiDim);
-    const ae = trainFactorAutoencoder(x, 100, psiDim, { seed: 2, maxEpochs: 20 });
+    const ae = await trainFactorAutoencoder(x, 100, psiDim, { seed: 2, maxEpochs: 20 });
     const m = createFactorTransfer(setup(psiDim, psiDim), ae);
     // The student's features are the pre-trained ones, so a translator can match the factors.
     const phi = tf.tensor2d(x.subarray(0, 64 * psiDim), [64, psiDim]);
@@ -169,8 +169,8 @@ describe('factor transfer method', () => {
     ae.dispose();
   });
 
-  it("rejects ψ of a width the autoencoder was not trained on", () => {
-    const ae = trainFactorAutoencoder(lowRank(1, 20, 4), 20, 4, { seed: 0, maxEpochs: 1 });
+  it("rejects ψ of a width the autoencoder was not trained on", async () => {
+    const ae = await trainFactorAutoencoder(lowRank(1, 20, 4), 20, 4, { seed: 0, maxEpochs: 1 });
     assert.throws(() => createFactorTransfer(setup(3, 6), ae), /trained on 4-wide features but ψ is 6 wide/);
     ae.dispose();
   });

@@ -22,9 +22,9 @@ function blobs(seed: number, rows: number, dim: number, classes: number, separat
 }
 
 describe('minimizeLbfgs', () => {
-  it('finds the minimum of an ill-conditioned quadratic', () => {
+  it('finds the minimum of an ill-conditioned quadratic', async () => {
     const diag = [1, 10, 100, 1000];
-    const r = minimizeLbfgs(
+    const r = await minimizeLbfgs(
       (x, g) => {
         let f = 0;
         x.forEach((v, i) => {
@@ -40,8 +40,8 @@ describe('minimizeLbfgs', () => {
     r.x.forEach((v, i) => assert.ok(Math.abs(v - i) < 1e-9, `x[${i}] = ${v}`));
   });
 
-  it('finds the minimum of the Rosenbrock function', () => {
-    const r = minimizeLbfgs(
+  it('finds the minimum of the Rosenbrock function', async () => {
+    const r = await minimizeLbfgs(
       (x, g) => {
         const [a, b] = [x[0], x[1]];
         g[0] = -2 * (1 - a) - 400 * a * (b - a * a);
@@ -61,11 +61,11 @@ describe('linear probe', () => {
     await initBackend('cpu');
   });
 
-  it('fits softmax regression to a stationary point of the penalised loss', () => {
+  it('fits softmax regression to a stationary point of the penalised loss', async () => {
     const data = blobs(4, 120, 5, 3, 1.5);
     const d: Design = { x: data.features, rows: 120, dim: 5, labels: data.labels, numClasses: 3 };
     const l2 = 0.01;
-    const r = fitSoftmax(d, l2);
+    const r = await fitSoftmax(d, l2);
     assert.equal(r.converged, true);
     assert.equal(r.x.length, paramCount(5, 3));
     // At the optimum, each class's bias gradient Σ_i (p_ic − y_ic) is zero: predicted class
@@ -81,8 +81,8 @@ describe('linear probe', () => {
     freq.forEach((f) => assert.ok(Math.abs(f - 40) < 1e-2, `predicted class count ${f}, observed 40`));
   });
 
-  it('separates well-separated classes almost perfectly', () => {
-    const r = linearProbe(blobs(1, 400, 12, 4, 6), blobs(2, 200, 12, 4, 6), 12);
+  it('separates well-separated classes almost perfectly', async () => {
+    const r = await linearProbe(blobs(1, 400, 12, 4, 6), blobs(2, 200, 12, 4, 6), 12);
     assert.ok(r.testAccuracy >= 0.99, `test accuracy ${r.testAccuracy}`);
     assert.ok(r.trainAccuracy >= 0.99);
     // Every λ is perfect on the holdout, and a tie goes to the strongest penalty.
@@ -90,40 +90,40 @@ describe('linear probe', () => {
     assert.equal(r.l2, 0.1);
   });
 
-  it('stays near chance on pure noise features', () => {
-    const r = linearProbe(blobs(3, 400, 12, 4, 0), blobs(4, 2000, 12, 4, 0), 12);
+  it('stays near chance on pure noise features', async () => {
+    const r = await linearProbe(blobs(3, 400, 12, 4, 0), blobs(4, 2000, 12, 4, 0), 12);
     assert.ok(Math.abs(r.testAccuracy - 0.25) < 0.05, `test accuracy ${r.testAccuracy}`);
     assert.ok(r.grid.length === 5 && r.grid.every((g) => g.converged));
   });
 
-  it('chooses λ on the training holdout only: the test set cannot change the choice', () => {
+  it('chooses λ on the training holdout only: the test set cannot change the choice', async () => {
     const train = blobs(5, 300, 20, 3, 1);
-    const a = linearProbe(train, blobs(6, 100, 20, 3, 1), 20);
-    const b = linearProbe(train, blobs(7, 100, 20, 3, -1), 20);
+    const a = await linearProbe(train, blobs(6, 100, 20, 3, 1), 20);
+    const b = await linearProbe(train, blobs(7, 100, 20, 3, -1), 20);
     assert.equal(a.l2, b.l2);
     assert.deepEqual(a.grid, b.grid);
     const best = Math.max(...a.grid.map((g) => g.holdoutAccuracy));
     assert.equal(a.grid.find((g) => g.l2 === a.l2)!.holdoutAccuracy, best);
   });
 
-  it('gives the same answer for features at any scale and offset (standardisation)', () => {
-    const plain = linearProbe(blobs(8, 300, 6, 3, 1.2), blobs(9, 300, 6, 3, 1.2), 6);
+  it('gives the same answer for features at any scale and offset (standardisation)', async () => {
+    const plain = await linearProbe(blobs(8, 300, 6, 3, 1.2), blobs(9, 300, 6, 3, 1.2), 6);
     // Unstandardised, features 1000× smaller would need 1000× larger weights, which the
     // penalty forbids.
-    const scaled = linearProbe(blobs(8, 300, 6, 3, 1.2, 1e-3, 50), blobs(9, 300, 6, 3, 1.2, 1e-3, 50), 6);
+    const scaled = await linearProbe(blobs(8, 300, 6, 3, 1.2, 1e-3, 50), blobs(9, 300, 6, 3, 1.2, 1e-3, 50), 6);
     assert.equal(scaled.l2, plain.l2);
     assert.ok(Math.abs(scaled.testAccuracy - plain.testAccuracy) <= 1 / 300, `${scaled.testAccuracy} vs ${plain.testAccuracy}`);
   });
 
-  it('uses a fixed holdout split that the seed changes', () => {
+  it('uses a fixed holdout split that the seed changes', async () => {
     const train = blobs(10, 200, 8, 2, 0.5);
     const test = blobs(11, 50, 8, 2, 0.5);
-    assert.deepEqual(linearProbe(train, test, 8).grid, linearProbe(train, test, 8).grid);
-    assert.notDeepEqual(linearProbe(train, test, 8, { splitSeed: 1 }).grid, linearProbe(train, test, 8).grid);
+    assert.deepEqual((await linearProbe(train, test, 8)).grid, (await linearProbe(train, test, 8)).grid);
+    assert.notDeepEqual((await linearProbe(train, test, 8, { splitSeed: 1 })).grid, (await linearProbe(train, test, 8)).grid);
   });
 
   const data = blobs(12, 20, 3, 2, 1);
-  const bad: { name: string; run: () => unknown; message: RegExp }[] = [
+  const bad: { name: string; run: () => Promise<unknown>; message: RegExp }[] = [
     { name: 'mismatched feature counts', run: () => linearProbe(data, data, 4), message: /training features have 60 values, expected 20×4/ },
     { name: 'a NaN feature', run: () => linearProbe({ ...data, features: data.features.map((v, i) => (i === 7 ? NaN : v)) }, data, 3), message: /feature 1 of row 2 is NaN/ },
     { name: 'a negative label', run: () => linearProbe(data, { ...data, labels: data.labels.map((l, i) => (i === 3 ? -1 : l)) }, 3), message: /test label of row 3 is -1/ },
@@ -132,8 +132,8 @@ describe('linear probe', () => {
     { name: 'too few rows to hold out', run: () => linearProbe({ features: data.features.subarray(0, 3), labels: [0], rows: 1 }, data, 3), message: /too few/ },
   ];
   for (const b of bad) {
-    it(`rejects ${b.name}`, () => {
-      assert.throws(b.run, (e: unknown) => e instanceof AftError && e.code === 'bad_input' && b.message.test(e.message));
+    it(`rejects ${b.name}`, async () => {
+      await assert.rejects(b.run, (e: unknown) => e instanceof AftError && e.code === 'bad_input' && b.message.test(e.message));
     });
   }
 });

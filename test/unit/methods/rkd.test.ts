@@ -161,9 +161,9 @@ describe('rkd', () => {
     tf.dispose([phi, psi]);
   });
 
-  it('is a TransferMethod without parameters of its own', () => {
+  it('is a TransferMethod without parameters of its own', async () => {
     // The kind is a placeholder: 'rkd' joins MethodKind when it is wired into the schema.
-    const m = rkdMethod(testSetup('rkd', 3, 4));
+    const m = await rkdMethod(testSetup('rkd', 3, 4));
     assert.equal(m.name, 'rkd');
     assert.equal(m.usesPretrained, true);
     assert.deepEqual([m.modelParams.length, m.priorParams.length], [0, 0]);
