@@ -139,7 +139,7 @@ describe('feature extraction and cache', () => {
       return (write as (...a: unknown[]) => number)(...args);
     });
     try {
-      await assert.rejects(extractOnnx(ref(), ds, { cacheRoot, chunkRows: 64, ...quiet }), /cannot write the feature cache \(the disk is full\); nothing partial was left under the final name: .*0-64\.safetensors/);
+      await assert.rejects(extractOnnx(ref(), ds, { cacheRoot, chunkRows: 64, ...quiet }), /cannot write the feature cache file .*0-64\.safetensors: disk full: \d+ bytes needed.*; nothing partial was left under the final name \(free space and run again to resume\)/);
     } finally {
       enospc.mock.restore();
     }

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { encodeSafetensors, readSafetensors } from '../../../core/node/io/safetensors';
 import { AftError } from '../../../core/common/util/errors';
-import { readJson, writeFileAtomic, writeJsonAtomic } from '../../../core/node/util/fsx';
+import { readJson, writeFailure, WriteError, writeFileAtomic, writeJsonAtomic } from '../../../core/node/util/fsx';
 
 export const FEATURE_CACHE_DIR = path.join('.aft', 'cache', 'features');
 export const CACHE_FORMAT = 'aft-feature-cache';
@@ -97,14 +97,13 @@ export function modelHash(file: string, cacheRoot: string): string {
   return sha256;
 }
 
-/** Wraps a failed cache write (disk full, read-only) in a message that says which file. */
+/** Wraps a failed cache write (disk full, read-only) in a message that says which file, and what to do. */
 function writeOrExplain(file: string, write: () => void): void {
   try {
     write();
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOSPC' ? 'the disk is full' : err.code === 'EROFS' || err.code === 'EACCES' ? 'the cache folder is not writable' : err.message;
-    throw new AftError('run_failed', `cannot write the feature cache (${why}); nothing partial was left under the final name: ${file}`);
+    const w = writeFailure(file, e);
+    throw new WriteError(w.file, w.errno, w.why, `cannot write the feature cache file ${w.file}: ${w.why}; nothing partial was left under the final name (${w.diskFull ? 'free space' : 'make the folder writable'} and run again to resume)`);
   }
 }
 
