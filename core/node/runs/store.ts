@@ -133,7 +133,8 @@ export class RunStore {
 
   /** The timer's heartbeat: `updated` refreshed while the run lives, even with no progress to report. */
   private beat(): void {
-    if (this.failure || this.status.state !== 'running') return;
+    // Progress heartbeats (at most one a second) already keep `updated` fresh while work moves.
+    if (this.failure || this.status.state !== 'running' || Date.now() - this.lastBeat < (HEARTBEAT_SECONDS * 1000) / 2) return;
     try {
       this.lastBeat = Date.now();
       this.status = { ...this.status, updated: new Date(this.lastBeat).toISOString() };
