@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The test command: typecheck, lint, then every test/**/*.test.ts with node's test runner.
 // `node scripts/test.mjs SUITE...` runs only the tests of those folders under test/ (unit, golden,
-// lsp, grammar, integration, e2e), without typecheck and lint.
+// lsp, grammar, integration, e2e, faults), without typecheck and lint.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';

@@ -21,7 +21,8 @@ const shots = path.join(ROOT, 'test-results', 'report');
 
 function status(dir: string, state: string): void {
   const s = JSON.parse(fs.readFileSync(path.join(fixture, 'status.json'), 'utf8')) as Record<string, unknown>;
-  const next = { ...s, state, pid: process.pid, host: os.hostname(), runId: path.basename(dir) };
+  // As this process's own run, with a fresh heartbeat (a stale one reads as "stopped answering").
+  const next = { ...s, state, pid: process.pid, host: os.hostname(), runId: path.basename(dir), updated: new Date().toISOString() };
   fs.writeFileSync(path.join(dir, 'status.json.tmp'), JSON.stringify(next));
   fs.renameSync(path.join(dir, 'status.json.tmp'), path.join(dir, 'status.json'));
 }

@@ -121,6 +121,39 @@ describe('feature extraction and cache', () => {
     closeTo(resumed.block!.test, reference.test);
   });
 
+  it('damaged chunks and entries are said, extracted again and never loaded', async () => {
+    const cacheRoot = tmp();
+    const logs: string[] = [];
+    const log = (m: string): void => void logs.push(m);
+    // Two of seven chunks, as shard 0 of 3 leaves them (0-32 and 96-128).
+    const part = await extractOnnx(ref(), ds, { cacheRoot, chunkRows: 32, shard: { index: 0, count: 3 }, log });
+    const chunks = path.join(part.dir, 'chunks');
+    fs.truncateSync(path.join(chunks, '0-32.safetensors'), 700); // cut short under its final name
+    const other = path.join(chunks, '96-128.safetensors');
+    const bytes = fs.readFileSync(other);
+    bytes[bytes.length - 1] ^= 0x40; // same size, one row changed
+    fs.writeFileSync(other, bytes);
+    const whole = await extractOnnx(ref(), ds, { cacheRoot, log });
+    assert.equal(whole.complete, true);
+    closeTo(whole.block!.train, reference.train);
+    closeTo(whole.block!.test, reference.test);
+    assert.ok(logs.some((l) => /chunk .*0-32\.safetensors is damaged/.test(l)), logs.join('\n'));
+    assert.ok(logs.some((l) => /chunk .*96-128\.safetensors is damaged \(its rows do not match the sha256/.test(l)), logs.join('\n'));
+    // The complete entry: its features must match the size and sha256 in meta.json.
+    const feats = path.join(whole.dir, 'features.safetensors');
+    const f = fs.readFileSync(feats);
+    f[f.length - 1] ^= 0x40;
+    fs.writeFileSync(feats, f);
+    logs.length = 0;
+    const again = await extractOnnx(ref(), ds, { cacheRoot, log });
+    assert.deepEqual([again.cached, again.extracted], [false, 220]);
+    closeTo(again.block!.test, reference.test);
+    assert.ok(logs.some((l) => /is damaged \(features\.safetensors does not match the sha256 in meta\.json\); extracting again/.test(l)), logs.join('\n'));
+    fs.writeFileSync(path.join(again.dir, 'meta.json'), '{"format": "aft-fea');
+    const third = await extractOnnx(ref(), ds, { cacheRoot, log });
+    assert.equal(third.extracted, 220, 'an unreadable meta.json is not fatal: extracted again');
+  });
+
   it('merges shards run separately (a cluster job array) into the same entry', async () => {
     const cacheRoot = tmp();
     const outs = [];
@@ -140,7 +173,7 @@ describe('feature extraction and cache', () => {
       return (write as (...a: unknown[]) => number)(...args);
     });
     try {
-      await assert.rejects(extractOnnx(ref(), ds, { cacheRoot, chunkRows: 64, ...quiet }), /cannot write the feature cache \(the disk is full\); nothing partial was left under the final name: .*0-64\.safetensors/);
+      await assert.rejects(extractOnnx(ref(), ds, { cacheRoot, chunkRows: 64, ...quiet }), /cannot write the feature cache file .*0-64\.safetensors: disk full: \d+ bytes needed.*; nothing partial was left under the final name \(free space and run again to resume\)/);
     } finally {
       enospc.mock.restore();
     }

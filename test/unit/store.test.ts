@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { listRuns, readRunStatus, runInfos, RunStore } from '../../core/node/runs/store';
+import { HEARTBEAT_SECONDS, listRuns, readRunStatus, runInfos, RunStore, STALE_FLOOR_SECONDS } from '../../core/node/runs/store';
 import { RunsModel } from '../../extension/src/runs/model';
 import { silentLogger } from '../../extension/src/util/log';
 import { writeFileAtomic } from '../../core/node/util/fsx';
@@ -35,6 +35,46 @@ describe('run store', () => {
     st.pid = 2 ** 22 + 12345; // above Linux's pid_max default: never a live process
     fs.writeFileSync(file, JSON.stringify(st));
     assert.equal(readRunStatus(s.dir).state, 'failed');
+  });
+
+  it('a running run whose pid now names another process (a reused pid) reads as failed', () => {
+    const s = RunStore.create(ws(), 'exp', {}, '');
+    const file = path.join(s.dir, 'status.json');
+    const st = JSON.parse(fs.readFileSync(file, 'utf8')) as { pid: number; processStart?: number };
+    assert.equal(readRunStatus(s.dir).state, 'running');
+    if (process.platform !== 'linux') return;
+    assert.equal(typeof st.processStart, 'number', 'the start time is recorded beside the pid');
+    st.processStart! -= 1; // this pid, but a process that started at another time
+    fs.writeFileSync(file, JSON.stringify(st));
+    const read = readRunStatus(s.dir);
+    assert.equal(read.state, 'failed');
+    assert.match(read.message ?? '', /ended without finishing/);
+    s.finish('cancelled');
+  });
+
+  it('a running run whose heartbeat stopped (3 heartbeats, at least 5 minutes) reads as failed, "stopped answering"', () => {
+    const s = RunStore.create(ws(), 'exp', {}, '');
+    const st = readRunStatus(s.dir);
+    assert.equal(st.heartbeatSeconds, HEARTBEAT_SECONDS);
+    const updated = Date.parse(st.updated);
+    assert.equal(readRunStatus(s.dir, updated + STALE_FLOOR_SECONDS * 1000 - 1000).state, 'running');
+    const stale = readRunStatus(s.dir, updated + STALE_FLOOR_SECONDS * 1000 + 1000);
+    assert.equal(stale.state, 'failed');
+    assert.match(stale.message ?? '', /^stopped answering: no heartbeat since /);
+    s.finish('cancelled');
+  });
+
+  it('a run folder is created whole (status.json in it) or not at all; a dead creator\'s staging folder is never listed and is removed by the next run', () => {
+    const w = ws();
+    const staging = path.join(w, '.aft', 'runs', 'exp-20260101-000000-abcd.tmp-4200000-xyz'); // a pid above Linux's largest pid_max
+    fs.mkdirSync(staging, { recursive: true });
+    fs.writeFileSync(path.join(staging, 'status.json'), JSON.stringify({ format: 'aft-run-status', state: 'running', pid: 4200000, host: os.hostname(), started: '', updated: '' }));
+    assert.deepEqual(listRuns(w), []);
+    const s = RunStore.create(w, 'exp', {}, '');
+    assert.deepEqual(fs.readdirSync(path.join(w, '.aft', 'runs')), [s.runId]);
+    assert.ok(fs.readdirSync(s.dir).includes('status.json'));
+    s.finish('completed');
+    assert.ok(!fs.readdirSync(s.dir).some((n) => n.includes('.tmp-')), 'the final status took the reserve');
   });
 
   it('lists runs newest first and ignores folders that are not runs', () => {

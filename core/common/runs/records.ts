@@ -14,9 +14,13 @@ export interface RunStatus {
   experiment: string;
   state: RunState;
   pid: number;
+  /** The process's start time (Linux: /proc/PID/stat field 22), so a reused pid is told apart. */
+  processStart?: number;
   host: string;
   started: string;
+  /** Refreshed at least every `heartbeatSeconds` while running (the heartbeat). */
   updated: string;
+  heartbeatSeconds?: number;
   finished?: string;
   message?: string;
   progress?: { fraction: number; label: string; etaSeconds: number | null };

@@ -113,6 +113,11 @@ export function readSafetensors(file: string): { tensors: Record<string, StTenso
   } catch (e) {
     throw badInput(`cannot read safetensors file: ${(e as Error).message}`, { file });
   }
+  return readSafetensorsBytes(buf, file);
+}
+
+/** Decodes all tensors of a safetensors file already read (`file` names it in errors). */
+export function readSafetensorsBytes(buf: Uint8Array, file: string): { tensors: Record<string, StTensor>; metadata: Record<string, string> } {
   const h = parseHeaderBytes(buf, buf.length, file);
   const tensors: Record<string, StTensor> = {};
   for (const [k, e] of Object.entries(h.tensors)) {

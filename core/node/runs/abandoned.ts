@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RunState } from '../../common/protocol/events';
+import { writeJsonAtomic } from '../util/fsx';
 
 interface StatusFile {
   state: RunState;
@@ -18,7 +19,8 @@ interface StatusFile {
 
 /**
  * Marks `runDir` failed when its status.json still says `running` for process `pid`. Returns
- * whether it changed the file. Written atomically (temporary file, then rename), like the store.
+ * whether it changed the file. Written atomically (util/fsx.ts), like the store; throws a
+ * `WriteError` when it cannot be written.
  */
 export function markAbandonedRun(runDir: string, pid: number, message: string): boolean {
   const file = path.join(runDir, 'status.json');
@@ -31,8 +33,6 @@ export function markAbandonedRun(runDir: string, pid: number, message: string): 
   if (status.state !== 'running' || status.pid !== pid) return false;
   const now = new Date().toISOString();
   const next = { ...status, state: 'failed' as RunState, updated: now, finished: now, message };
-  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  fs.writeFileSync(tmp, JSON.stringify(next, null, 2) + '\n');
-  fs.renameSync(tmp, file);
+  writeJsonAtomic(file, next);
   return true;
 }

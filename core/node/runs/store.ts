@@ -14,7 +14,8 @@ import { encodeSafetensors, type StTensor } from '../io/safetensors';
 import { CURVE_CACHE_FILE, CurveCacheBuilder } from '../../common/runs/curves';
 import { CURVE_VIEW_FILE, encodeCurveViews } from '../../common/runs/curveViews';
 import { badInput, type SourceLocation } from '../../common/util/errors';
-import { writeFileAtomic, writeJsonAtomic } from '../util/fsx';
+import { appendFileAll, isTempName, removeQuietly, removeStaleTemps, Reserve, tempName, writeFailure, writeFileAtomic, writeJsonAtomic } from '../util/fsx';
+import { processStart, sameProcessAlive } from '../util/process';
 
 export const RUNS_DIR = path.join('.aft', 'runs');
 
@@ -26,6 +27,18 @@ function timestampId(d: Date): string {
 /** How often a running run refreshes its curve cache (metrics.cols). */
 const CURVE_CACHE_EVERY_MS = 60_000;
 
+/** How often a running run refreshes `updated` in status.json even when nothing progresses. */
+export const HEARTBEAT_SECONDS = 10;
+/**
+ * A `running` status not refreshed for this long reads as failed ("stopped answering"):
+ * 3 heartbeats, but never less than 5 minutes (a long synchronous computation delays beats).
+ */
+export const STALE_FLOOR_SECONDS = 300;
+/** Bytes kept aside for the final status.json, so that a run on a disk that filled up can still say how it ended. */
+const STATUS_RESERVE_BYTES = 16_384;
+/** The longest message kept in status.json (the full one is in run.log and the run's events). */
+const MAX_STATUS_MESSAGE = 8_000;
+
 export class RunStore {
   private status: RunStatus;
   private lastBeat = 0;
@@ -35,64 +48,140 @@ export class RunStore {
   private lastCacheWrite = Date.now();
   /** Set when an append to metrics.jsonl failed part-way: no cache can then say what it covers. */
   private curvesBroken = false;
+  /** The first write that failed in the background (the heartbeat timer); thrown at the next write. */
+  private failure: Error | undefined;
+  private timer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly dir: string,
     readonly runId: string,
     experiment: string,
+    private readonly reserve: Reserve,
   ) {
     const now = new Date().toISOString();
-    this.status = { format: 'aft-run-status', version: 1, runId, experiment, state: 'running', pid: process.pid, host: os.hostname(), started: now, updated: now };
+    const start = processStart(process.pid);
+    this.status = {
+      format: 'aft-run-status',
+      version: 1,
+      runId,
+      experiment,
+      state: 'running',
+      pid: process.pid,
+      ...(start !== undefined ? { processStart: start } : {}),
+      host: os.hostname(),
+      started: now,
+      updated: now,
+      heartbeatSeconds: HEARTBEAT_SECONDS,
+    };
   }
 
-  /** Creates `<workspace>/.aft/runs/<name>-<time>-<rand>/` and marks it running. */
+  /**
+   * Creates `<workspace>/.aft/runs/<name>-<time>-<rand>/` and marks it running. The folder is
+   * filled under a temporary name and renamed into place, so a run folder always holds a
+   * status.json; a process killed before that leaves only a temporary folder, removed (with
+   * other dead processes' temporary files) by the next run that starts.
+   */
   static create(workspaceDir: string, experimentName: string, resolvedExperiment: unknown, sourceText: string): RunStore {
     const runId = `${experimentName}-${timestampId(new Date())}-${Math.random().toString(36).slice(2, 6)}`;
-    const dir = path.join(workspaceDir, RUNS_DIR, runId);
+    const root = path.join(workspaceDir, RUNS_DIR);
+    const dir = path.join(root, runId);
     try {
-      fs.mkdirSync(dir, { recursive: true });
+      fs.mkdirSync(root, { recursive: true });
     } catch (e) {
-      throw new Error(`cannot create the run folder ${dir}: ${(e as Error).message}`);
+      throw writeFailure(root, e);
     }
-    const store = new RunStore(dir, runId, experimentName);
-    writeJsonAtomic(path.join(dir, 'status.json'), store.status);
-    writeFileAtomic(path.join(dir, 'experiment.source.yaml'), sourceText);
-    writeJsonAtomic(path.join(dir, 'experiment.json'), resolvedExperiment);
-    return store;
+    removeStaleRunTemps(root);
+    const staging = tempName(dir);
+    try {
+      fs.mkdirSync(staging);
+      const store = new RunStore(dir, runId, experimentName, Reserve.create(path.join(staging, 'status.json'), STATUS_RESERVE_BYTES));
+      writeJsonAtomic(path.join(staging, 'status.json'), store.status);
+      writeFileAtomic(path.join(staging, 'experiment.source.yaml'), sourceText);
+      writeJsonAtomic(path.join(staging, 'experiment.json'), resolvedExperiment);
+      fs.renameSync(staging, dir);
+      store.timer = setInterval(() => store.beat(), HEARTBEAT_SECONDS * 1000);
+      store.timer.unref();
+      return store;
+    } catch (e) {
+      removeQuietly(staging);
+      throw writeFailure(staging, e);
+    }
   }
 
   get state(): RunState {
     return this.status.state;
   }
 
-  /** Records progress in status.json, at most once a second (readers poll it). */
-  heartbeat(progress: RunStatus['progress'], force = false): void {
-    const now = Date.now();
-    if (!force && now - this.lastBeat < 1000) return;
-    this.lastBeat = now;
-    this.status = { ...this.status, updated: new Date(now).toISOString(), ...(progress ? { progress } : {}) };
-    writeJsonAtomic(path.join(this.dir, 'status.json'), this.status);
-    if (now - this.lastCacheWrite >= CURVE_CACHE_EVERY_MS) this.writeCurveCache();
+  /**
+   * Runs a write of the run's record. The first write that fails is kept, and every later write
+   * throws it, so the run fails with that first error even if a caller swallowed it (or a
+   * heartbeat of the timer met it) and the disk has room again by then.
+   */
+  private guard<T>(write: () => T): T {
+    if (this.failure) throw this.failure;
+    try {
+      return write();
+    } catch (e) {
+      this.failure = e as Error;
+      throw e;
+    }
   }
 
-  /** Final state; `completed` only after the summary has been written. */
+  private writeStatus(): void {
+    writeJsonAtomic(path.join(this.dir, 'status.json'), this.status);
+  }
+
+  /** The timer's heartbeat: `updated` refreshed while the run lives, even with no progress to report. */
+  private beat(): void {
+    // Progress heartbeats (at most one a second) already keep `updated` fresh while work moves.
+    if (this.failure || this.status.state !== 'running' || Date.now() - this.lastBeat < (HEARTBEAT_SECONDS * 1000) / 2) return;
+    try {
+      this.lastBeat = Date.now();
+      this.status = { ...this.status, updated: new Date(this.lastBeat).toISOString() };
+      this.writeStatus();
+    } catch (e) {
+      this.failure = e as Error;
+    }
+  }
+
+  /** Records progress in status.json, at most once a second (readers poll it). */
+  heartbeat(progress: RunStatus['progress'], force = false): void {
+    this.guard(() => {
+      const now = Date.now();
+      if (!force && now - this.lastBeat < 1000) return;
+      this.lastBeat = now;
+      this.status = { ...this.status, updated: new Date(now).toISOString(), ...(progress ? { progress } : {}) };
+      this.writeStatus();
+      if (now - this.lastCacheWrite >= CURVE_CACHE_EVERY_MS) this.writeCurveCache();
+    });
+  }
+
+  /**
+   * Final state; `completed` only after the summary has been written. The status goes through
+   * the space reserved at the start, so it is written even on a disk that has filled up since;
+   * throws (a `WriteError`) only when even that fails (a read-only disk).
+   */
   finish(state: Exclude<RunState, 'running'>, message?: string): void {
+    clearInterval(this.timer);
     const now = new Date().toISOString();
-    this.status = { ...this.status, state, updated: now, finished: now, ...(message !== undefined ? { message } : {}) };
+    const msg = message !== undefined && message.length > MAX_STATUS_MESSAGE ? `${message.slice(0, MAX_STATUS_MESSAGE)}… (the whole message is in run.log)` : message;
+    this.status = { ...this.status, state, updated: now, finished: now, ...(msg !== undefined ? { message: msg } : {}) };
     this.writeCurveCache();
     this.writeCurveViews();
-    writeJsonAtomic(path.join(this.dir, 'status.json'), this.status);
+    this.reserve.commit(path.join(this.dir, 'status.json'), JSON.stringify(this.status, null, 2) + '\n');
   }
 
   appendMetrics(m: MetricsEvent): void {
     const { type: _type, runId: _runId, ...row } = m;
     const line = JSON.stringify(row) + '\n';
-    try {
-      fs.appendFileSync(path.join(this.dir, 'metrics.jsonl'), line);
-    } catch (e) {
-      this.curvesBroken = true;
-      throw e;
-    }
+    this.guard(() => {
+      try {
+        appendFileAll(path.join(this.dir, 'metrics.jsonl'), line);
+      } catch (e) {
+        this.curvesBroken = true;
+        throw e;
+      }
+    });
     this.curves.addLine(line);
   }
 
@@ -122,53 +211,88 @@ export class RunStore {
       writeFileAtomic(path.join(this.dir, name), encode());
       return true;
     } catch (e) {
-      try {
-        this.appendLog(`could not write ${name} (${instead}): ${(e as Error).message}`);
-      } catch {
-        // the disk is full: the log line is lost too
-      }
+      this.appendLogQuietly(`could not write ${name} (${instead}): ${(e as Error).message}`);
       return false;
     }
   }
 
   appendLog(line: string): void {
-    fs.appendFileSync(path.join(this.dir, 'run.log'), `${new Date().toISOString()} ${line}\n`);
+    this.guard(() => appendFileAll(path.join(this.dir, 'run.log'), `${new Date().toISOString()} ${line}\n`));
+  }
+
+  /**
+   * A line in run.log about a failure being reported: written if the disk lets it, never
+   * throwing, and not kept as the run's error (that is the failure it reports).
+   */
+  appendLogQuietly(line: string): void {
+    try {
+      appendFileAll(path.join(this.dir, 'run.log'), `${new Date().toISOString()} ${line}\n`);
+    } catch {
+      // the disk is full or read-only: the line is lost
+    }
   }
 
   /** ρ of a method and seed; `step` while training (live dashboards), omitted for the final one. */
   writeRho(method: string, seed: number, segments: Segment[], values: ArrayLike<number>, step?: number): void {
-    writeJsonAtomic(path.join(this.dir, 'rho', method, `seed-${seed}.json`), { method, seed, ...(step !== undefined ? { step } : {}), segments, values: Array.from(values) });
+    this.guard(() => writeJsonAtomic(path.join(this.dir, 'rho', method, `seed-${seed}.json`), { method, seed, ...(step !== undefined ? { step } : {}), segments, values: Array.from(values) }));
   }
 
   writeCheckpoint(method: string, seed: number, weights: Record<string, StTensor>, meta: Record<string, string>): string {
     const file = path.join(this.dir, 'checkpoints', `${method}-seed-${seed}.safetensors`);
-    writeFileAtomic(file, encodeSafetensors(weights, meta));
+    this.guard(() => writeFileAtomic(file, encodeSafetensors(weights, meta)));
     return file;
   }
 
+  /** The summary; throws the run's first failed write instead if there was one (a run is complete only if all of it was written). */
   writeSummary(summary: RunSummary): void {
-    writeJsonAtomic(path.join(this.dir, 'summary.json'), summary);
+    this.guard(() => writeJsonAtomic(path.join(this.dir, 'summary.json'), summary));
   }
 }
 
-function pidAlive(pid: number): boolean {
+/** Removes temporary files and staging folders of dead processes in the runs folder and in each run. */
+function removeStaleRunTemps(root: string): void {
+  removeStaleTemps(root);
+  let names: string[];
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    names = fs.readdirSync(root);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (isTempName(name)) continue;
+    const dir = path.join(root, name);
+    for (const sub of [dir, path.join(dir, 'checkpoints'), ...subdirs(path.join(dir, 'rho'))]) removeStaleTemps(sub);
+  }
+}
+
+function subdirs(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(dir, d.name));
+  } catch {
+    return [];
   }
 }
 
 /**
- * Reads a run's status as a reader should see it: a run marked `running` whose process on this
- * host is gone (killed, crashed) is reported as failed, never as running or complete.
+ * Reads a run's status as a reader should see it, never as running or complete when it is not:
+ * - `running`, on this host, whose process is gone (killed, crashed) or whose pid now names another
+ *   process (a reused pid: its start time differs): failed;
+ * - `running` whose heartbeat (`updated`) is older than 3 heartbeats and at least
+ *   STALE_FLOOR_SECONDS (a process on another host, or one that hangs): failed, "stopped answering";
+ * - `completed` without summary.json: failed.
  */
-export function readRunStatus(dir: string): RunStatus {
+export function readRunStatus(dir: string, now = Date.now()): RunStatus {
   const file = path.join(dir, 'status.json');
   const s = JSON.parse(fs.readFileSync(file, 'utf8')) as RunStatus;
-  if (s.state === 'running' && s.host === os.hostname() && !pidAlive(s.pid)) {
-    return { ...s, state: 'failed', message: `the process (pid ${s.pid}) running it ended without finishing (killed or crashed)` };
+  if (s.state === 'running') {
+    if (s.host === os.hostname() && !sameProcessAlive(s.pid, s.processStart)) {
+      return { ...s, state: 'failed', message: `the process (pid ${s.pid}) running it ended without finishing (killed or crashed)` };
+    }
+    const bound = Math.max(3 * (s.heartbeatSeconds ?? 0), STALE_FLOOR_SECONDS);
+    const age = (now - Date.parse(s.updated)) / 1000;
+    if (age > bound) {
+      return { ...s, state: 'failed', message: `stopped answering: no heartbeat since ${s.updated} (${Math.round(age)} s; expected every ${s.heartbeatSeconds ?? '?'} s) from pid ${s.pid} on ${s.host}` };
+    }
   }
   if (s.state === 'completed' && !fs.existsSync(path.join(dir, 'summary.json'))) {
     return { ...s, state: 'failed', message: 'marked completed but summary.json is missing' };
@@ -187,6 +311,7 @@ export function listRuns(workspaceDir: string): { dir: string; status: RunStatus
   if (!fs.existsSync(root)) return [];
   const out: { dir: string; status: RunStatus }[] = [];
   for (const name of fs.readdirSync(root)) {
+    if (isTempName(name)) continue; // a run being created (or a dead one's leftovers)
     const dir = path.join(root, name);
     try {
       out.push({ dir, status: readRunStatus(dir) });

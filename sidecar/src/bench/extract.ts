@@ -20,6 +20,7 @@ import { extractOnnx } from '../features/onnxSource';
 import { encodeImage } from '../runtime/images';
 import { OnnxSessionPool, type OnnxTensor } from '../runtime/onnx';
 import { Rng } from '../util/rng';
+import { writeFileAtomic } from '../../../core/node/util/fsx';
 
 const { values } = parseArgs({ options: { json: { type: 'boolean' }, images: { type: 'string' }, batch: { type: 'string' }, repeats: { type: 'string' }, threads: { type: 'string' } } });
 /** onnxruntime's intra-op threads (0: one per core). `--threads 1` on 2 cores leaves the model one core and preprocessing the other, as a GPU would leave the CPU to preprocessing. */
@@ -53,9 +54,9 @@ async function setup(dir: string): Promise<{ folder: string; ds: Dataset }> {
   Object.assign(weights, { 'fc0.w': w([flat, 256], flat), 'fc0.b': w([256], 1), 'head.w': w([256, 10], 256), 'head.b': w([10], 1) });
   const folder = path.join(dir, 'bench-cnn');
   fs.mkdirSync(path.join(folder, 'onnx'), { recursive: true });
-  fs.writeFileSync(path.join(folder, 'onnx', 'model.onnx'), exportDownstream(weights, { kind: 'cnn', inputShape: [SIDE, SIDE, 3], channels, hidden: [256], numClasses: 10 }));
+  writeFileAtomic(path.join(folder, 'onnx', 'model.onnx'), exportDownstream(weights, { kind: 'cnn', inputShape: [SIDE, SIDE, 3], channels, hidden: [256], numClasses: 10 }));
   const config = { do_resize: true, size: { shortest_edge: 256 }, resample: 2, do_center_crop: true, crop_size: { height: SIDE, width: SIDE }, do_rescale: true, rescale_factor: 1 / 255, do_normalize: true, image_mean: [0.485, 0.456, 0.406], image_std: [0.229, 0.224, 0.225] };
-  fs.writeFileSync(path.join(folder, 'preprocessor_config.json'), JSON.stringify(config));
+  writeFileAtomic(path.join(folder, 'preprocessor_config.json'), JSON.stringify(config));
   const files: string[] = [];
   for (let i = 0; i < N; i++) {
     const width = 250 + rng.int(50);
@@ -63,7 +64,7 @@ async function setup(dir: string): Promise<{ folder: string; ds: Dataset }> {
     const data = Uint8Array.from({ length: width * height * 3 }, (_, k) => (k % 3) * 60 + rng.int(80));
     const f = path.join(dir, 'images', `${i}.jpg`);
     fs.mkdirSync(path.dirname(f), { recursive: true });
-    fs.writeFileSync(f, await encodeImage({ data, width, height, channels: 3 }, 'jpeg'));
+    writeFileAtomic(f, await encodeImage({ data, width, height, channels: 3 }, 'jpeg'));
     files.push(f);
   }
   const n = N;
@@ -169,7 +170,7 @@ async function main(): Promise<void> {
   };
   const outFile = path.join(process.cwd(), '.aft', 'bench', THREADS ? `extract-threads-${THREADS}.json` : 'extract.json');
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
-  fs.writeFileSync(outFile, JSON.stringify(result, null, 2) + '\n');
+  writeFileAtomic(outFile, JSON.stringify(result, null, 2) + '\n');
   fs.rmSync(dir, { recursive: true, force: true });
   if (!values.json) {
     console.log(`extraction on ${result.provider} (${result.cpus} cpus, onnxruntime threads: ${result.onnx_threads}), ${N} JPEGs, batch ${BATCH}, median of ${REPEATS}:`);

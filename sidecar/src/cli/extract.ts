@@ -9,7 +9,7 @@ import { checkShard, extractExperiment } from '../features/extractExperiment';
 import type { ExtractOutcome } from '../features/onnxSource';
 import type { RunEvent } from '../../../core/common/protocol/events';
 import type { ExtractEntry, Shard } from '../../../core/common/protocol/rpc';
-import { badInput, CancelledError } from '../../../core/common/util/errors';
+import { badInput, CancelledError, describeError } from '../../../core/common/util/errors';
 import { TerminalReporter } from './terminal';
 
 /** The final line of `aft extract --json`, one per source. */
@@ -63,6 +63,8 @@ export async function extractCommand(loaded: LoadedExperiment, opts: { shard?: s
       process.stderr.write('cancelled; finished chunks are kept and the next `aft extract` or run resumes from them\n');
       return 1;
     }
+    // The error goes to stderr (cliEntry); with --json, also as the last event on stdout.
+    if (opts.json) emit({ type: 'log', level: 'error', message: describeError(e), timestamp: Date.now() });
     throw e;
   } finally {
     process.off('SIGINT', onSignal);

@@ -14,7 +14,7 @@ import { activeBackend, type BackendChoice } from '../runtime/tf';
 import { adapterLine } from '../runtime/webgpu';
 import { MNIST_DEMO } from '../../../core/node/experiment/templates';
 import { runExperiment, type ExperimentInput } from '../train/run';
-import { AftError, badInput, CancelledError, describeError, ERROR_CODES } from '../../../core/common/util/errors';
+import { AftError, badInput, describeError, ERROR_CODES } from '../../../core/common/util/errors';
 import { resultsTable } from './table';
 import { exportCommand } from './export';
 import { extractCommand } from './extract';
@@ -113,7 +113,13 @@ async function runCommand(input: ExperimentInput, cli: Cli): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const reporter = new TerminalReporter(process.stderr, v.verbose);
-  const sink = v.json ? (e: RunEvent): void => void process.stdout.write(JSON.stringify(e) + '\n') : (e: RunEvent): void => reporter.handle(e);
+  const print = v.json ? (e: RunEvent): void => void process.stdout.write(JSON.stringify(e) + '\n') : (e: RunEvent): void => reporter.handle(e);
+  // Whether the run said how it ended (its error included) through its events.
+  let reported = false;
+  const sink = (e: RunEvent): void => {
+    if (e.type === 'status' && e.state !== 'running') reported = true;
+    print(e);
+  };
   const t0 = performance.now();
   try {
     const outcome = await runExperiment(input, {
@@ -137,9 +143,10 @@ async function runCommand(input: ExperimentInput, cli: Cli): Promise<number> {
     return 0;
   } catch (e) {
     reporter.done();
-    if (e instanceof CancelledError) return 1;
-    if (e instanceof AftError && e.code === 'bad_input') throw e;
-    return 1;
+    if (reported) return e instanceof AftError ? ERROR_CODES[e.code].exit : 1;
+    // Failed before the run could report anything (its folder could not be written): said here, once.
+    if (v.json) process.stdout.write(JSON.stringify({ type: 'log', level: 'error', message: describeError(e), timestamp: Date.now() } satisfies RunEvent) + '\n');
+    throw e;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -12,9 +12,9 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { encodeSafetensors, readSafetensors } from '../../../core/node/io/safetensors';
+import { encodeSafetensors, readSafetensors, readSafetensorsBytes, readSafetensorsHeader } from '../../../core/node/io/safetensors';
 import { AftError } from '../../../core/common/util/errors';
-import { readJson, writeFileAtomic, writeJsonAtomic } from '../../../core/node/util/fsx';
+import { readJson, removeQuietly, removeStaleTemps, writeFailure, WriteError, writeFileAtomic, writeJsonAtomic } from '../../../core/node/util/fsx';
 
 export const FEATURE_CACHE_DIR = path.join('.aft', 'cache', 'features');
 export const CACHE_FORMAT = 'aft-feature-cache';
@@ -34,6 +34,8 @@ export interface CacheMeta {
   created: string;
   /** Items per second of the extraction that completed the entry (its own chunks only). */
   itemsPerSecond?: number;
+  /** Size and sha256 of features.safetensors, checked on every read (absent in older entries). */
+  features?: { bytes: number; sha256: string };
 }
 
 export interface CachePlan {
@@ -97,16 +99,21 @@ export function modelHash(file: string, cacheRoot: string): string {
   return sha256;
 }
 
-/** Wraps a failed cache write (disk full, read-only) in a message that says which file. */
+/** Wraps a failed cache write (disk full, read-only) in a message that says which file, and what to do. */
 function writeOrExplain(file: string, write: () => void): void {
   try {
     write();
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOSPC' ? 'the disk is full' : err.code === 'EROFS' || err.code === 'EACCES' ? 'the cache folder is not writable' : err.message;
-    throw new AftError('run_failed', `cannot write the feature cache (${why}); nothing partial was left under the final name: ${file}`);
+    const w = writeFailure(file, e);
+    throw new WriteError(w.file, w.errno, w.why, `cannot write the feature cache file ${w.file}: ${w.why}; nothing partial was left under the final name (${w.diskFull ? 'free space' : 'make the folder writable'} and run again to resume)`);
   }
 }
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+const f32Bytes = (a: Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/** A chunk or entry whose bytes are not what was written (cut short, or changed since). */
+class Damaged extends Error {}
 
 export class FeatureCacheEntry {
   readonly dir: string;
@@ -114,6 +121,7 @@ export class FeatureCacheEntry {
   constructor(
     readonly root: string,
     readonly key: string,
+    private readonly log: (m: string) => void = () => {},
   ) {
     this.dir = path.join(root, key);
   }
@@ -122,29 +130,53 @@ export class FeatureCacheEntry {
     return path.join(this.dir, 'chunks');
   }
 
-  /** The complete entry, or undefined (absent, incomplete, or unreadable: then it is re-extracted). */
-  read(log: (m: string) => void = () => {}): Cached | undefined {
+  /** Removes what dead writers left (temporary files); called when the entry is opened. */
+  private clean(): void {
+    for (const d of [this.dir, this.chunkDir, path.join(this.root, 'model-hashes')]) removeStaleTemps(d);
+  }
+
+  /**
+   * The complete entry, or undefined: absent, incomplete, or damaged (its files do not match the
+   * sizes and sha256 in meta.json, or do not parse), which is said, removed and then extracted again.
+   */
+  read(): Cached | undefined {
+    this.clean();
     const metaFile = path.join(this.dir, 'meta.json');
+    const featsFile = path.join(this.dir, 'features.safetensors');
     if (!fs.existsSync(metaFile)) return undefined;
     try {
-      const meta = readJson<CacheMeta>(metaFile);
-      const { tensors } = readSafetensors(path.join(this.dir, 'features.safetensors'));
+      let meta: CacheMeta;
+      try {
+        meta = readJson<CacheMeta>(metaFile);
+      } catch (e) {
+        throw new Damaged(`meta.json is not valid JSON (${(e as Error).message.split('\n')[0]})`);
+      }
+      if (meta.format !== CACHE_FORMAT || meta.version !== CACHE_VERSION) throw new Damaged(`meta.json is not a ${CACHE_FORMAT} v${CACHE_VERSION}`);
+      const bytes = fs.readFileSync(featsFile);
+      if (meta.features && bytes.length !== meta.features.bytes) throw new Damaged(`features.safetensors has ${bytes.length} bytes, meta.json says ${meta.features.bytes}`);
+      if (meta.features && sha256(bytes) !== meta.features.sha256) throw new Damaged('features.safetensors does not match the sha256 in meta.json');
+      const { tensors } = readSafetensorsBytes(bytes, featsFile);
       const [tr, te] = [tensors.train, tensors.test];
-      if (meta.format !== CACHE_FORMAT || !tr || !te || tr.shape[0] !== meta.rows.train || te.shape[0] !== meta.rows.test) throw new Error('contents do not match meta.json');
+      if (!tr || !te || tr.shape[0] !== meta.rows.train || te.shape[0] !== meta.rows.test) throw new Damaged('features.safetensors does not match meta.json');
       return { meta, train: tr.data, test: te.data };
     } catch (e) {
-      log(`feature cache ${this.dir} is unreadable (${(e as Error).message.split('\n')[0]}); extracting again`);
-      fs.rmSync(metaFile, { force: true });
+      this.log(`feature cache ${this.dir} is damaged (${(e as Error).message.split('\n')[0]}); extracting again`);
+      removeQuietly(metaFile);
+      removeQuietly(featsFile);
       return undefined;
     }
   }
 
-  /** The chunking every shard uses, created by the first one to get here. */
+  /** The chunking every shard uses, created by the first one to get here (again if its file is damaged). */
   plan(total: number, chunkRows: number): CachePlan {
     const file = path.join(this.dir, 'plan.json');
     if (fs.existsSync(file)) {
-      const p = readJson<CachePlan>(file);
-      if (p.total === total) return p;
+      try {
+        const p = readJson<CachePlan>(file);
+        if (p.total === total && Number.isInteger(p.chunkRows) && p.chunkRows > 0) return p;
+      } catch {
+        this.log(`feature cache plan ${file} is damaged; writing it again`);
+      }
     }
     const p = { total, chunkRows };
     writeOrExplain(file, () => writeJsonAtomic(file, p));
@@ -155,27 +187,66 @@ export class FeatureCacheEntry {
     return path.join(this.chunkDir, `${start}-${end}.safetensors`);
   }
 
+  /**
+   * Whether chunk start..end is there whole: its header parses, says end - start rows, and the
+   * file has exactly the bytes the header says. A damaged chunk is said, removed and reads as missing.
+   */
   hasChunk(start: number, end: number): boolean {
-    return fs.existsSync(this.chunkFile(start, end));
+    const file = this.chunkFile(start, end);
+    let size: number;
+    try {
+      size = fs.statSync(file).size;
+    } catch {
+      return false;
+    }
+    try {
+      const h = readSafetensorsHeader(file);
+      const t = h.tensors.features;
+      if (!t || t.shape[0] !== end - start || h.dataStart + t.data_offsets[1] !== size) throw new Damaged(`${size} bytes do not hold ${end - start} rows as its header says`);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      this.dropChunk(file, e);
+      return false;
+    }
+  }
+
+  private dropChunk(file: string, e: unknown): void {
+    this.log(`feature cache chunk ${file} is damaged (${(e as Error).message.split('\n')[0]}); extracting it again`);
+    removeQuietly(file);
   }
 
   writeChunk(start: number, end: number, width: number, data: Float32Array): void {
     const file = this.chunkFile(start, end);
-    writeOrExplain(file, () => writeFileAtomic(file, encodeSafetensors({ features: { shape: [end - start, width], data } })));
+    writeOrExplain(file, () => writeFileAtomic(file, encodeSafetensors({ features: { shape: [end - start, width], data } }, { sha256: sha256(f32Bytes(data)) })));
   }
 
-  readChunk(start: number, end: number): { width: number; data: Float32Array } {
-    const t = readSafetensors(this.chunkFile(start, end)).tensors.features;
-    if (!t || t.shape[0] !== end - start) throw new AftError('run_failed', `feature cache chunk ${this.chunkFile(start, end)} is damaged; delete it to extract it again`);
-    return { width: t.shape[1], data: t.data };
+  /** A chunk's rows, checked against the sha256 its header records; undefined (and removed) when damaged or gone. */
+  readChunk(start: number, end: number): { width: number; data: Float32Array } | undefined {
+    const file = this.chunkFile(start, end);
+    try {
+      const { tensors, metadata } = readSafetensors(file);
+      const t = tensors.features;
+      if (!t || t.shape[0] !== end - start) throw new Damaged(`it does not hold ${end - start} rows`);
+      if (metadata.sha256 !== undefined && sha256(f32Bytes(t.data)) !== metadata.sha256) throw new Damaged('its rows do not match the sha256 in its header');
+      return { width: t.shape[1], data: t.data };
+    } catch (e) {
+      if (!fs.existsSync(file)) return undefined; // merged and removed by another shard meanwhile
+      this.dropChunk(file, e);
+      return undefined;
+    }
   }
 
-  /** Writes the complete entry from the chunks, then removes them. */
-  finish(plan: CachePlan, nTrain: number, meta: Omit<CacheMeta, 'width' | 'rows'>): Cached {
+  /**
+   * Writes the complete entry from the chunks, then removes them. Undefined when a chunk turned
+   * out damaged (it was removed: extract it again) or gone.
+   */
+  finish(plan: CachePlan, nTrain: number, meta: Omit<CacheMeta, 'width' | 'rows' | 'features'>): Cached | undefined {
     const parts: Float32Array[] = [];
     let width = -1;
     for (let s = 0; s < plan.total; s += plan.chunkRows) {
       const c = this.readChunk(s, Math.min(plan.total, s + plan.chunkRows));
+      if (!c) return undefined;
       if (width >= 0 && c.width !== width) throw new AftError('run_failed', `feature cache chunks in ${this.chunkDir} disagree on the width (${width} vs ${c.width}); delete the folder to extract again`);
       width = c.width;
       parts.push(c.data);
@@ -188,15 +259,14 @@ export class FeatureCacheEntry {
     }
     const train = all.slice(0, nTrain * width);
     const test = all.slice(nTrain * width);
-    const full: CacheMeta = { ...meta, width, rows: { train: nTrain, test: plan.total - nTrain } };
     const feats = path.join(this.dir, 'features.safetensors');
-    writeOrExplain(feats, () =>
-      writeFileAtomic(feats, encodeSafetensors({ train: { shape: [nTrain, width], data: train }, test: { shape: [plan.total - nTrain, width], data: test } }, { key: this.key })),
-    );
+    const bytes = encodeSafetensors({ train: { shape: [nTrain, width], data: train }, test: { shape: [plan.total - nTrain, width], data: test } }, { key: this.key });
+    writeOrExplain(feats, () => writeFileAtomic(feats, bytes));
+    const full: CacheMeta = { ...meta, width, rows: { train: nTrain, test: plan.total - nTrain }, features: { bytes: bytes.length, sha256: sha256(bytes) } };
     const metaFile = path.join(this.dir, 'meta.json');
     writeOrExplain(metaFile, () => writeJsonAtomic(metaFile, full));
-    fs.rmSync(this.chunkDir, { recursive: true, force: true });
-    fs.rmSync(path.join(this.dir, 'plan.json'), { force: true });
+    removeQuietly(this.chunkDir);
+    removeQuietly(path.join(this.dir, 'plan.json'));
     return { meta: full, train, test };
   }
 }

@@ -11,7 +11,7 @@ import type { Dataset } from '../data/dataset';
 import { loadTokenizer } from '../data/tokenizer';
 import type { OnnxSourceSpec } from '../../../core/node/experiment/schema';
 import { OnnxSessionPool, type OnnxRunner } from '../runtime/onnx';
-import { badInput, CancelledError } from '../../../core/common/util/errors';
+import { AftError, badInput, CancelledError } from '../../../core/common/util/errors';
 import { CACHE_FORMAT, CACHE_VERSION, FeatureCacheEntry, hashJson, modelHash, type Cached } from './cache';
 import type { FeatureBlock } from './features';
 import { readPreprocessorConfig, resolveImagePreprocess } from './imagePreprocess';
@@ -156,10 +156,10 @@ export async function extractOnnx(ref: OnnxSourceRef, ds: Dataset, opts: Extract
   const files = resolveOnnxFiles(ref);
   const keyParts = cacheKeyParts(ref, files, ds, opts.cacheRoot);
   const key = hashJson(keyParts).slice(0, 32);
-  const entry = new FeatureCacheEntry(opts.cacheRoot, key);
+  const entry = new FeatureCacheEntry(opts.cacheRoot, key, opts.log);
   const total = ds.train.n + ds.test.n;
   const base = { name: ref.name, key, dir: entry.dir };
-  const hit = entry.read(opts.log);
+  const hit = entry.read();
   if (hit) {
     const c = Math.ceil(total / CHUNK_ROWS);
     return { ...base, cached: true, complete: true, block: blockOf(ref, hit), chunks: { present: c, total: c }, extracted: 0, seconds: 0 };
@@ -173,85 +173,96 @@ export async function extractOnnx(ref: OnnxSourceRef, ds: Dataset, opts: Extract
     const problem = poolingProblem(ref.spec.pooling, output.shape);
     if (problem) throw badInput(problem, { file: files.model, field: `${field}.pooling` });
     const batches = sourceBatches(session, ref, files, ds);
-    const plan = entry.plan(total, opts.chunkRows ?? Math.max(CHUNK_ROWS, ref.spec.batch));
-    const chunks: [number, number][] = [];
-    for (let s = 0; s < total; s += plan.chunkRows) chunks.push([s, Math.min(total, s + plan.chunkRows)]);
-    const mine = chunks.filter((_, c) => !opts.shard || c % opts.shard.count === opts.shard.index);
-    const todo = mine.filter(([s, e]) => !entry.hasChunk(s, e));
-    let done = chunks.filter(([s, e]) => entry.hasChunk(s, e)).reduce((a, [s, e]) => a + e - s, 0);
-    const remaining = todo.reduce((a, [s, e]) => a + e - s, 0);
-    if (todo.length) opts.log(`${ref.name}: extracting ${remaining} of ${total} examples with ${path.basename(files.model)} (${session.provider}, batch ${ref.spec.batch}${opts.shard ? `, shard ${opts.shard.index}/${opts.shard.count}` : ''})`);
     const started = performance.now();
     let extracted = 0;
-    const progress = (): void => {
-      const secs = (performance.now() - started) / 1000;
-      const rate = secs > 0 ? extracted / secs : 0;
-      opts.onProgress?.({ source: ref.name, provider: session.provider, done, total, itemsPerSecond: rate, etaSeconds: rate > 0 ? (remaining - extracted) / rate : null });
-    };
-    progress();
-    // Batches of all pending chunks in order. The model always has the next batch queued while it
-    // runs one, and the batch after is prepared meanwhile (util/pipeline.ts); the feeds' memory
-    // goes to the model's thread and back to be filled again, never copied.
-    const work = todo.flatMap(([s, e]) => {
-      const out: [number, number][] = [];
-      for (let b = s; b < e; b += ref.spec.batch) out.push([b, Math.min(e, b + ref.spec.batch)]);
-      return out;
-    });
-    const results = pipelined(work, {
-      prepare: ([b0, b1]) => {
-        if (opts.signal?.aborted) return Promise.reject(new CancelledError());
-        return batches.prepare(b0, b1);
-      },
-      run: async (batch: Batch) => {
-        const ran = await session.runMoved(batch.feeds, [output.name]);
-        batches.recycle?.(ran.feeds);
-        return { out: ran.outputs[output.name], mask: batch.mask };
-      },
-    });
-    let chunkIdx = 0;
-    let parts: Float32Array[] = [];
-    let width = -1;
-    for await (const { item: [b0, b1], result: { out, mask } } of results) {
-      if (opts.signal?.aborted) throw new CancelledError();
-      if (!(out.data instanceof Float32Array)) throw badInput(`output '${output.name}' is ${out.type}; features must be float32`, { file: files.model, field: `${field}.output` });
-      const actual = poolingProblem(ref.spec.pooling, out.dims);
-      if (actual) throw badInput(actual, { file: files.model, field: `${field}.pooling` });
-      if (out.dims[0] !== b1 - b0) throw badInput(`output '${output.name}' has ${out.dims[0]} rows for a batch of ${b1 - b0}`, { file: files.model, field: `${field}.output` });
-      const pooled = pool(ref.spec.pooling, out.data, out.dims, out.dims.length === 3 && mask && mask.length === out.dims[0] * out.dims[1] ? mask : undefined);
-      width = pooled.width;
-      parts.push(pooled.data);
-      extracted += b1 - b0;
-      done += b1 - b0;
-      const [cs, ce] = todo[chunkIdx];
-      if (b1 === ce) {
-        const data = new Float32Array((ce - cs) * width);
-        let off = 0;
-        for (const p of parts) {
-          data.set(p, off);
-          off += p.length;
-        }
-        entry.writeChunk(cs, ce, width, data);
-        parts = [];
-        chunkIdx++;
+    // A chunk found damaged while merging was removed: extract it again (at most twice).
+    for (let attempt = 1; ; attempt++) {
+      const merged = attempt > 1 ? entry.read() : undefined;
+      if (merged) {
+        // Another shard merged the entry meanwhile.
+        const c = Math.ceil(total / CHUNK_ROWS);
+        return { ...base, cached: false, complete: true, block: blockOf(ref, merged), chunks: { present: c, total: c }, extracted, seconds: (performance.now() - started) / 1000, provider: session.provider };
       }
+      const before = extracted;
+      const plan = entry.plan(total, opts.chunkRows ?? Math.max(CHUNK_ROWS, ref.spec.batch));
+      const chunks: [number, number][] = [];
+      for (let s = 0; s < total; s += plan.chunkRows) chunks.push([s, Math.min(total, s + plan.chunkRows)]);
+      const mine = chunks.filter((_, c) => !opts.shard || c % opts.shard.count === opts.shard.index);
+      const todo = mine.filter(([s, e]) => !entry.hasChunk(s, e));
+      let done = chunks.filter(([s, e]) => entry.hasChunk(s, e)).reduce((a, [s, e]) => a + e - s, 0);
+      const remaining = todo.reduce((a, [s, e]) => a + e - s, 0);
+      if (todo.length) opts.log(`${ref.name}: extracting ${remaining} of ${total} examples with ${path.basename(files.model)} (${session.provider}, batch ${ref.spec.batch}${opts.shard ? `, shard ${opts.shard.index}/${opts.shard.count}` : ''})`);
+      const progress = (): void => {
+        const secs = (performance.now() - started) / 1000;
+        const rate = secs > 0 ? extracted / secs : 0;
+        opts.onProgress?.({ source: ref.name, provider: session.provider, done, total, itemsPerSecond: rate, etaSeconds: rate > 0 ? (remaining - (extracted - before)) / rate : null });
+      };
       progress();
+      // Batches of all pending chunks in order. The model always has the next batch queued while it
+      // runs one, and the batch after is prepared meanwhile (util/pipeline.ts); the feeds' memory
+      // goes to the model's thread and back to be filled again, never copied.
+      const work = todo.flatMap(([s, e]) => {
+        const out: [number, number][] = [];
+        for (let b = s; b < e; b += ref.spec.batch) out.push([b, Math.min(e, b + ref.spec.batch)]);
+        return out;
+      });
+      const results = pipelined(work, {
+        prepare: ([b0, b1]) => {
+          if (opts.signal?.aborted) return Promise.reject(new CancelledError());
+          return batches.prepare(b0, b1);
+        },
+        run: async (batch: Batch) => {
+          const ran = await session.runMoved(batch.feeds, [output.name]);
+          batches.recycle?.(ran.feeds);
+          return { out: ran.outputs[output.name], mask: batch.mask };
+        },
+      });
+      let chunkIdx = 0;
+      let parts: Float32Array[] = [];
+      let width = -1;
+      for await (const { item: [b0, b1], result: { out, mask } } of results) {
+        if (opts.signal?.aborted) throw new CancelledError();
+        if (!(out.data instanceof Float32Array)) throw badInput(`output '${output.name}' is ${out.type}; features must be float32`, { file: files.model, field: `${field}.output` });
+        const actual = poolingProblem(ref.spec.pooling, out.dims);
+        if (actual) throw badInput(actual, { file: files.model, field: `${field}.pooling` });
+        if (out.dims[0] !== b1 - b0) throw badInput(`output '${output.name}' has ${out.dims[0]} rows for a batch of ${b1 - b0}`, { file: files.model, field: `${field}.output` });
+        const pooled = pool(ref.spec.pooling, out.data, out.dims, out.dims.length === 3 && mask && mask.length === out.dims[0] * out.dims[1] ? mask : undefined);
+        width = pooled.width;
+        parts.push(pooled.data);
+        extracted += b1 - b0;
+        done += b1 - b0;
+        const [cs, ce] = todo[chunkIdx];
+        if (b1 === ce) {
+          const data = new Float32Array((ce - cs) * width);
+          let off = 0;
+          for (const p of parts) {
+            data.set(p, off);
+            off += p.length;
+          }
+          entry.writeChunk(cs, ce, width, data);
+          parts = [];
+          chunkIdx++;
+        }
+        progress();
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const present = chunks.filter(([s, e]) => entry.hasChunk(s, e)).length;
+      const common = { ...base, cached: false, chunks: { present, total: chunks.length }, extracted, seconds, provider: session.provider };
+      if (present < chunks.length) return { ...common, complete: false };
+      const cached = entry.finish(plan, ds.train.n, {
+        format: CACHE_FORMAT,
+        version: CACHE_VERSION,
+        key,
+        keyParts,
+        source: ref.name,
+        model: files.model,
+        provider: session.provider,
+        created: new Date().toISOString(),
+        ...(extracted ? { itemsPerSecond: extracted / seconds } : {}),
+      });
+      if (cached) return { ...common, complete: true, block: blockOf(ref, cached) };
+      if (attempt === 3) throw new AftError('run_failed', `feature cache ${entry.dir}: chunks were found damaged again after being extracted again; check the disk`);
     }
-    const seconds = (performance.now() - started) / 1000;
-    const present = chunks.filter(([s, e]) => entry.hasChunk(s, e)).length;
-    const common = { ...base, cached: false, chunks: { present, total: chunks.length }, extracted, seconds, provider: session.provider };
-    if (present < chunks.length) return { ...common, complete: false };
-    const cached = entry.finish(plan, ds.train.n, {
-      format: CACHE_FORMAT,
-      version: CACHE_VERSION,
-      key,
-      keyParts,
-      source: ref.name,
-      model: files.model,
-      provider: session.provider,
-      created: new Date().toISOString(),
-      ...(extracted ? { itemsPerSecond: extracted / seconds } : {}),
-    });
-    return { ...common, complete: true, block: blockOf(ref, cached) };
   } finally {
     if (!opts.sessions) await sessions.releaseAll();
   }

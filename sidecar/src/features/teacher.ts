@@ -4,27 +4,34 @@
  * corpus. Built once, deterministically (fixed seeds and batch order), and cached in the user's
  * cache folder; its features are the 256-wide input of its head.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { mnistTeacherSplit, MNIST_PIXELS, MNIST_SIDE } from '../data/mnist';
 import { downstreamSchema, trainSchema, type OnnxSourceSpec } from '../../../core/node/experiment/schema';
 import { exportDownstream, EXPORT_FORMAT_VERSION } from '../export/downstream';
-import { readSafetensors, encodeSafetensors } from '../../../core/node/io/safetensors';
+import { readSafetensors, readSafetensorsBytes, encodeSafetensors } from '../../../core/node/io/safetensors';
 import type { DownstreamModel } from '../models/downstream';
 import { createModel, modelWeights } from '../models/model';
 import { tf } from '../runtime/tf';
 import { badInput } from '../../../core/common/util/errors';
-import { writeFileAtomic } from '../../../core/node/util/fsx';
+import { removeQuietly, removeStaleTemps, writeFileAtomic } from '../../../core/node/util/fsx';
 import { userCacheDir } from '../util/paths';
 import { Rng } from '../util/rng';
 import { takeSplit } from '../data/dataset';
 import { trainJob } from '../train/job';
 import { SharedMethodState } from '../methods/method';
 
+/**
+ * TEST-ONLY: `AFT_TEACHER_STEPS=N` builds the teacher in N steps on 128·N digits instead of 1,500
+ * steps on 5,400 (the fault tests build it many times), under its own name (`…-steps<N>`), so
+ * such a teacher is never taken for the real one. Unset in normal use.
+ */
+const TEST_STEPS = Number(process.env.AFT_TEACHER_STEPS) > 0 ? Math.floor(Number(process.env.AFT_TEACHER_STEPS)) : undefined;
 /** Bump when the recipe changes, so stale caches are rebuilt rather than reused. */
-export const TEACHER_VERSION = 'mnist-teacher-v1';
+export const TEACHER_VERSION = `mnist-teacher-v1${TEST_STEPS ? `-steps${TEST_STEPS}` : ''}`;
 const ARCH = downstreamSchema.parse({ model: 'mlp', hidden: [512, 256] });
-const RECIPE = trainSchema.parse({ steps: 1500, batch: 128, lr: 1e-3, schedule: 'cosine', eval_every: 250 });
+const RECIPE = trainSchema.parse({ steps: TEST_STEPS ?? 1500, batch: 128, lr: 1e-3, schedule: 'cosine', eval_every: 250 });
 const INPUT_SHAPE = [MNIST_SIDE, MNIST_SIDE, 1];
 
 export interface TeacherInfo {
@@ -51,21 +58,67 @@ export function loadTeacher(file: string): DownstreamModel {
   return model;
 }
 
+/** What the teacher's metadata file (`<teacher>.safetensors.json`, written last) records. */
+interface TeacherMeta {
+  version: string;
+  validationAccuracy: number;
+  seconds: number;
+  /** Size and sha256 of the safetensors file (absent in older caches, which are then parsed instead). */
+  bytes?: number;
+  sha256?: string;
+}
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
 /**
- * Returns the cached teacher, building it first if needed. `onProgress(step, total)` reports
- * the build; the build is cancellable through `signal`.
+ * The cached teacher's metadata when the cache is whole: the metadata parses, and the safetensors
+ * file has the size and sha256 it records. Otherwise why not (undefined when there is no cache).
+ */
+function checkTeacherCache(file: string, metaFile: string): { meta: TeacherMeta } | { damaged: string } | undefined {
+  if (!fs.existsSync(metaFile)) return undefined;
+  let meta: TeacherMeta;
+  try {
+    meta = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as TeacherMeta;
+    if (typeof meta.validationAccuracy !== 'number') throw new Error('no validationAccuracy');
+  } catch (e) {
+    return { damaged: `${metaFile} cannot be read (${(e as Error).message.split('\n')[0]})` };
+  }
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (e) {
+    return { damaged: `${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
+  }
+  if (meta.bytes !== undefined && bytes.length !== meta.bytes) return { damaged: `${file} has ${bytes.length} bytes, its metadata says ${meta.bytes}` };
+  if (meta.sha256 !== undefined && sha256(bytes) !== meta.sha256) return { damaged: `${file} does not match the sha256 in its metadata` };
+  try {
+    readSafetensorsBytes(bytes, file);
+  } catch (e) {
+    return { damaged: (e as Error).message };
+  }
+  return { meta };
+}
+
+/**
+ * Returns the cached teacher, building it first if needed (or again, when the cache is damaged:
+ * sizes and sha256 are checked on every use). `onProgress(step, total)` reports the build; the
+ * build is cancellable through `signal`.
  */
 export async function ensureTeacher(onProgress: (step: number, total: number) => void, signal?: AbortSignal, log: (m: string) => void = () => {}): Promise<TeacherInfo> {
   const file = teacherCacheFile();
   const meta = `${file}.json`;
-  if (fs.existsSync(file) && fs.existsSync(meta)) {
-    const info = JSON.parse(fs.readFileSync(meta, 'utf8')) as { validationAccuracy: number };
-    return { file, validationAccuracy: info.validationAccuracy, builtNow: false, seconds: 0 };
+  removeStaleTemps(path.dirname(file));
+  const cached = checkTeacherCache(file, meta);
+  if (cached && 'meta' in cached) return { file, validationAccuracy: cached.meta.validationAccuracy, builtNow: false, seconds: 0 };
+  if (cached) {
+    log(`the cached ${TEACHER_VERSION} is damaged (${cached.damaged}); building it again`);
+    removeQuietly(meta);
+    removeQuietly(file);
   }
   log(`building ${TEACHER_VERSION} (one time; cached at ${file})`);
   const pool = mnistTeacherSplit();
   const order = new Rng(7).permutation(pool.n);
-  const train = takeSplit(pool, MNIST_PIXELS, order.subarray(600));
+  const train = takeSplit(pool, MNIST_PIXELS, TEST_STEPS ? order.subarray(600, Math.min(pool.n, 600 + 128 * TEST_STEPS)) : order.subarray(600));
   const val = takeSplit(pool, MNIST_PIXELS, order.subarray(0, 600));
   const result = await trainJob(
     {
@@ -85,11 +138,13 @@ export async function ensureTeacher(onProgress: (step: number, total: number) =>
     },
     { onStep: onProgress, ...(signal ? { signal } : {}) },
   );
-  // The metadata file is written last: a teacher without it is incomplete and is rebuilt.
-  writeFileAtomic(file, encodeSafetensors(await modelWeights(result.model), { version: TEACHER_VERSION }));
-  writeFileAtomic(meta, JSON.stringify({ version: TEACHER_VERSION, validationAccuracy: result.evalAccuracy, seconds: result.seconds }, null, 2));
+  const bytes = encodeSafetensors(await modelWeights(result.model), { version: TEACHER_VERSION });
   result.model.dispose();
   result.method.dispose();
+  // The metadata file is written last: a teacher without it is incomplete and is rebuilt.
+  writeFileAtomic(file, bytes);
+  const info: TeacherMeta = { version: TEACHER_VERSION, validationAccuracy: result.evalAccuracy, seconds: result.seconds, bytes: bytes.length, sha256: sha256(bytes) };
+  writeFileAtomic(meta, JSON.stringify(info, null, 2));
   log(`${TEACHER_VERSION}: validation accuracy ${(result.evalAccuracy * 100).toFixed(1)}% after ${result.seconds.toFixed(0)} s`);
   return { file, validationAccuracy: result.evalAccuracy, builtNow: true, seconds: result.seconds };
 }
@@ -101,10 +156,17 @@ export async function ensureTeacher(onProgress: (step: number, total: number) =>
  */
 export function ensureTeacherOnnx(info: TeacherInfo): string {
   const file = path.join(path.dirname(info.file), `${TEACHER_VERSION}.export-v${EXPORT_FORMAT_VERSION}.onnx`);
-  if (fs.existsSync(file)) return file;
   const { tensors } = readSafetensors(info.file);
+  // Exporting takes milliseconds: the file is compared with a fresh export, and rewritten unless
+  // it is exactly that (so a damaged or stale export is never fed to onnxruntime).
   const bytes = exportDownstream(tensors, { kind: 'mlp', inputShape: INPUT_SHAPE, channels: [], hidden: ARCH.hidden, numClasses: 10 }, { teacher: TEACHER_VERSION });
-  writeFileAtomic(file, bytes);
+  let same = false;
+  try {
+    same = fs.readFileSync(file).equals(bytes);
+  } catch {
+    // not there yet
+  }
+  if (!same) writeFileAtomic(file, bytes);
   return file;
 }
 

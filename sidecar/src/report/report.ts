@@ -10,6 +10,7 @@ import { REPORT_DATA_ID } from '../../../core/common/view/reportData';
 import { RunAccumulator } from '../../../core/common/view/runAccumulator';
 import { RunReader } from '../../../core/node/runs/reader';
 import { reportPage } from '../../../core/node/html/page';
+import { writeFileAtomic } from '../../../core/node/util/fsx';
 
 export interface WebviewAssets {
   js: string;
@@ -51,7 +52,6 @@ export function runReportHtml(runDir: string, assets: WebviewAssets): { html: st
 export function writeRunReport(runDir: string, outFile: string, assetsDir = webviewAssetsDir()): { file: string; bytes: number; problems: string[] } {
   const { html, problems } = runReportHtml(runDir, readAssets(assetsDir, 'dashboard'));
   const file = path.resolve(outFile);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, html);
+  writeFileAtomic(file, html);
   return { file, bytes: Buffer.byteLength(html), problems };
 }

@@ -22,6 +22,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TransferListItem, WorkerOptions } from 'node:worker_threads';
+import { writeFileAtomic } from '../../../core/node/util/fsx';
 
 // The module objects themselves, which the tfjs bundle reads when the backend starts (an ES
 // namespace import would be a copy whose properties cannot be replaced).
@@ -52,12 +53,8 @@ export function wasmThreadsWanted(env: NodeJS.ProcessEnv = process.env): number 
 
 function scriptFile(text: string): string {
   const file = path.join(os.tmpdir(), `aft-tfjs-wasm-${createHash('sha256').update(text).digest('hex').slice(0, 20)}.js`);
-  if (!fs.existsSync(file)) {
-    // Written whole under another name, then renamed: a worker never reads half a script.
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, text);
-    fs.renameSync(tmp, file);
-  }
+  // Written whole under another name, then renamed: a worker never reads half a script.
+  if (!fs.existsSync(file)) writeFileAtomic(file, text);
   return file;
 }
 

@@ -18,6 +18,8 @@ interface ActiveRun {
   runId?: string;
   controller: AbortController;
   done: Promise<void>;
+  /** Its final status event was sent (with its error, if any). */
+  ended?: boolean;
 }
 
 export class RunManager {
@@ -75,7 +77,7 @@ export class RunManager {
           if (e.type === 'status' && e.state === 'running') {
             run.runId = e.runId;
             resolveStarted({ runId: e.runId, runDir: e.runDir });
-          }
+          } else if (e.type === 'status') run.ended = true;
           this.send(e);
         },
       },
@@ -83,9 +85,9 @@ export class RunManager {
     run.done = outcome.then(
       () => undefined,
       (e: unknown) => {
-        // The run's own status event already said failed/cancelled; a run that never started
-        // (bad overrides, unwritable folder) reaches the caller through `started` instead.
-        if (!(e instanceof CancelledError) && run.runId) this.send({ type: 'log', runId: run.runId, level: 'error', message: describeError(e), timestamp: Date.now() });
+        // The run's own events said it failed, once (its error, then its status); a run that
+        // never started (bad overrides, unwritable folder) reaches the caller through `started`.
+        if (!(e instanceof CancelledError) && run.runId && !run.ended) this.send({ type: 'log', runId: run.runId, level: 'error', message: describeError(e), timestamp: Date.now() });
       },
     );
     void run.done.finally(() => this.runs.delete(run));

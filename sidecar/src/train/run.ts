@@ -68,11 +68,21 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
   const store = RunStore.create(opts.workspaceDir, exp.name, resolvePaths(exp, input.baseDir), input.sourceText);
   const runId = store.runId;
   const started = new Date();
+  // A write that fails here fails the run: metrics and progress come from the training and
+  // extraction loops, which the error stops. Logs come from anywhere (worker threads, timers),
+  // where an error would crash the process: the store keeps a failed log write as the run's
+  // error and throws it at the run's next write (the next step's progress at the latest).
   const emit = (e: RunEvent): void => {
     try {
       if (e.type === 'metrics') store.appendMetrics(e);
-      else if (e.type === 'log') store.appendLog(`[${e.level}] ${e.message}`);
       else if (e.type === 'progress') store.heartbeat({ fraction: e.fraction, label: e.label, etaSeconds: e.etaSeconds });
+      else if (e.type === 'log') {
+        try {
+          store.appendLog(`[${e.level}] ${e.message}`);
+        } catch {
+          // kept by the store (see above)
+        }
+      }
     } finally {
       opts.sink?.(e);
     }
@@ -124,9 +134,22 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
   } catch (e) {
     const cancelled = e instanceof CancelledError;
     const message = cancelled ? 'cancelled by the user' : describeError(e);
-    store.finish(cancelled ? 'cancelled' : 'failed', message);
-    if (!cancelled) log(message, 'error');
-    emit({ type: 'status', runId, state: cancelled ? 'cancelled' : 'failed', runDir: store.dir, message });
+    // The first error is the one reported. Writes that fail now (the disk is still full or
+    // read-only) must not replace it: the log line and the status event go out regardless.
+    if (!cancelled) {
+      store.appendLogQuietly(`[error] ${message}`);
+      opts.sink?.({ type: 'log', runId, level: 'error', message, timestamp: Date.now() });
+    }
+    let unrecorded: string | undefined;
+    try {
+      store.finish(cancelled ? 'cancelled' : 'failed', message);
+    } catch (w) {
+      unrecorded = (w as Error).message;
+    }
+    if (unrecorded) {
+      opts.sink?.({ type: 'log', runId, level: 'warn', message: `status.json could not record this (${unrecorded}); it reads as failed once this process has exited`, timestamp: Date.now() });
+    }
+    opts.sink?.({ type: 'status', runId, state: cancelled ? 'cancelled' : 'failed', runDir: store.dir, message });
     throw e;
   }
 }
