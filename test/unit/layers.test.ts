@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { conv3x3, dense } from '../../sidecar/src/models/layers';
+import { conv2d, conv3x3, convOut, dense } from '../../sidecar/src/models/layers';
+import { channelSum } from '../../sidecar/src/models/batchNorm';
 import { initBackend, tf, type Tensor, type Tensor2D, type Tensor4D } from '../../sidecar/src/runtime/tf';
 
 function maxAbsDiff(a: Tensor, b: Tensor): number {
@@ -48,5 +49,33 @@ describe('hand-written gradients equal tfjs reference gradients', () => {
     const [gw] = tf.grads((ww: Tensor) => tf.sum(conv3x3(x, ww as Tensor4D, tf.zeros([2]), true)))([w]);
     const [ref] = tf.grads((ww: Tensor) => tf.sum(tf.conv2d(x, ww as Tensor4D, 1, 'same')))([w]);
     assert.ok(maxAbsDiff(gw, ref) < 1e-4);
+  });
+
+  // PyTorch's geometries in a ResNet (stem 7x7/2, 3x3/1 and /2, 1x1/1 and /2), on even and odd sizes.
+  for (const [k, stride, pad, h, w] of [
+    [7, 2, 3, 12, 11],
+    [3, 1, 1, 6, 5],
+    [3, 2, 1, 9, 8],
+    [3, 2, 1, 4, 4],
+    [1, 1, 0, 5, 4],
+    [1, 2, 0, 7, 6],
+  ] as const) {
+    it(`conv2d ${k}x${k} stride ${stride} pad ${pad} on ${h}x${w}: value, dx and dW equal tfjs's`, () => {
+      const g = { kernel: k, stride, pad };
+      const x = tf.randomNormal<tf.Rank.R4>([3, h, w, 2], 0, 1, 'float32', 11);
+      const wt = tf.randomNormal<tf.Rank.R4>([k, k, 2, 3], 0, 1, 'float32', 12);
+      const up = tf.randomNormal([3, convOut(h, g), convOut(w, g), 3], 0, 1, 'float32', 13);
+      const ref = (xx: Tensor, ww: Tensor): Tensor => tf.conv2d(tf.pad(xx as Tensor4D, [[0, 0], [pad, pad], [pad, pad], [0, 0]]), ww as Tensor4D, stride, 'valid');
+      assert.ok(maxAbsDiff(conv2d(x, wt, g), ref(x, wt)) < 1e-4, 'value differs');
+      const ours = tf.grads((xx: Tensor, ww: Tensor) => tf.sum(tf.mul(conv2d(xx as Tensor4D, ww as Tensor4D, g), up)))([x, wt]);
+      const want = tf.grads((xx: Tensor, ww: Tensor) => tf.sum(tf.mul(ref(xx, ww), up)))([x, wt]);
+      assert.ok(maxAbsDiff(ours[0], want[0]) < 1e-4, 'input gradient differs');
+      assert.ok(maxAbsDiff(ours[1], want[1]) < 1e-4, 'filter gradient differs');
+    });
+  }
+
+  it('channelSum sums over N, H and W', () => {
+    const x = tf.randomNormal<tf.Rank.R4>([2, 3, 4, 5], 0, 1, 'float32', 14);
+    assert.ok(maxAbsDiff(channelSum(x), tf.sum(x, [0, 1, 2])) < 1e-5);
   });
 });
