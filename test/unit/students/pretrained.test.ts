@@ -13,6 +13,11 @@ import { encodeSafetensors, readSafetensors, type StTensor } from '../../../core
 import { AftError } from '../../../core/common/util/errors';
 import { createPretrainedStudent, readHubFolder, studentImagePreprocess } from '../../../sidecar/src/models/pretrained';
 import { initBackend, tf } from '../../../sidecar/src/runtime/tf';
+import { loadExperimentDataset } from '../../../sidecar/src/data/load';
+import { preprocessImage, timmImagePreprocess } from '../../../sidecar/src/features/imagePreprocess';
+import { encodeImage } from '../../../sidecar/src/runtime/images';
+import { experimentSchema } from '../../../core/node/experiment/schema';
+import { writeImageFolder } from '../../helpers/hf';
 
 const fixtures = path.join(__dirname, '..', '..', 'fixtures', 'students');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-pretrained-'));
@@ -152,5 +157,42 @@ describe('pre-trained student folders', () => {
     } finally {
       model.dispose();
     }
+  });
+});
+
+describe("a pretrained student's images", () => {
+  it("follow timm's eval transform: resize to size / crop_pct (shortest edge), centre crop, mean/std, NHWC", () => {
+    const p = timmImagePreprocess({ input_size: [3, 224, 224], crop_pct: 0.95, interpolation: 'bicubic', mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }, undefined, 'config.json');
+    assert.deepEqual(p, { resize: { mode: 'shortest', edge: 235 }, resample: 'bicubic', crop: [224, 224], rescale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], layout: 'nhwc', channels: 3, height: 224, width: 224 });
+    // A size of the experiment's keeps crop_pct; timm's defaults fill what the config leaves out.
+    const small = timmImagePreprocess({}, [64, 64], 'config.json');
+    assert.deepEqual([small.resize, small.crop, small.resample, small.mean], [{ mode: 'shortest', edge: 73 }, [64, 64], 'bicubic', [0.485, 0.456, 0.406]]);
+    assert.deepEqual(timmImagePreprocess({ crop_mode: 'squash', crop_pct: 1 }, [32, 48], 'c').resize, { mode: 'exact', height: 32, width: 48 });
+    assert.deepEqual(timmImagePreprocess({ crop_pct: 0.5 }, [32, 48], 'c').resize, { mode: 'cover', height: 64, width: 96 });
+  });
+
+  it('are made from the image folder by the same code as the ONNX models\' inputs', async () => {
+    const data = path.join(tmp, 'images');
+    await writeImageFolder(data, 3);
+    // A flat colour: every value is (c/255 − mean)/std after any resize and crop.
+    fs.writeFileSync(path.join(data, 'red', 'flat.png'), await encodeImage({ data: new Uint8Array(40 * 30 * 3).map((_, i) => [200, 100, 50][i % 3]), width: 40, height: 30, channels: 3 }, 'png'));
+    const folder = path.join(fixtures, 'resnet18-tiny');
+    const exp = experimentSchema.parse({ name: 'x', dataset: { source: 'images', folder: data, test_fraction: 0.25, grayscale: true }, downstream: { model: 'pretrained', folder, input_size: [20, 20] }, methods: ['stl'] });
+    const logs: string[] = [];
+    const ds = await loadExperimentDataset(exp, '/', (m) => logs.push(m));
+    assert.deepEqual(ds.inputShape, [20, 20, 3]);
+    assert.ok(logs.some((l) => /student images as its pretrained_cfg says: resize shortest edge 22 \(bicubic\), centre crop 20x20/.test(l)), logs.join('\n'));
+    const p = studentImagePreprocess({ folder, input_size: [20, 20] }, '/');
+    const files = ds.raw!.kind === 'images' ? [...ds.raw!.train, ...ds.raw!.test] : [];
+    const xs = [ds.train.x, ds.test.x];
+    for (const [i, file] of files.entries()) {
+      const split = i < ds.train.n ? 0 : 1;
+      const row = split === 0 ? i : i - ds.train.n;
+      assert.deepEqual(Array.from(xs[split].subarray(row * 1200, (row + 1) * 1200)), Array.from(await preprocessImage(file, p)), file);
+    }
+    const flat = files.findIndex((f) => f.endsWith('flat.png'));
+    const row = flat < ds.train.n ? ds.train.x.subarray(flat * 1200, (flat + 1) * 1200) : ds.test.x.subarray((flat - ds.train.n) * 1200, (flat - ds.train.n + 1) * 1200);
+    const want = [200, 100, 50].map((v, c) => (v / 255 - [0.485, 0.456, 0.406][c]) / [0.229, 0.224, 0.225][c]);
+    for (let j = 0; j < row.length; j++) assert.ok(Math.abs(row[j] - want[j % 3]) < 1e-5, `value ${j}: ${row[j]} vs ${want[j % 3]}`);
   });
 });
