@@ -146,6 +146,25 @@ export class RunStore {
     return file;
   }
 
+  /**
+   * A checkpoint that is a folder (a pretrained student in its hub layout:
+   * `checkpoints/<method>-seed-<seed>/`), written whole into a temporary sibling and renamed into
+   * place, so that the folder is complete whenever it exists.
+   */
+  writeCheckpointFolder(method: string, seed: number, files: Record<string, string | Uint8Array>): string {
+    const dir = path.join(this.dir, 'checkpoints', `${method}-seed-${seed}`);
+    const tmp = `${dir}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    try {
+      for (const [name, data] of Object.entries(files)) writeFileAtomic(path.join(tmp, name), data);
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.renameSync(tmp, dir);
+    } catch (e) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      throw e;
+    }
+    return dir;
+  }
+
   writeSummary(summary: RunSummary): void {
     writeJsonAtomic(path.join(this.dir, 'summary.json'), summary);
   }

@@ -178,24 +178,34 @@ export function isPretrainedStudent(m: DownstreamModel): m is PretrainedStudent 
 }
 
 /**
+ * The folder of a `model: pretrained` student (`spec.folder`, absolute) read and checked against
+ * the dataset: its stem must read the dataset's inputs, and `head: keep` needs its classes. Run
+ * before any feature extraction, so that a student that cannot train stops the run first.
+ */
+export function checkPretrainedStudent(spec: DownstreamSpec, inputShape: number[], numClasses: number): HubFolder {
+  if (!spec.folder) throw badInput('`model: pretrained` needs `folder`', { file: '<experiment>', field: FIELD });
+  const hub = readCached(path.resolve(spec.folder));
+  const s = hub.shape;
+  if (inputShape.length !== 3 || inputShape[2] !== s.inChannels) {
+    throw badInput(`the ${s.arch} reads images [height, width, ${s.inChannels}] (its conv1 takes ${s.inChannels} channels); this dataset's inputs have shape [${inputShape.join(', ')}]`, { file: '<experiment>', field: 'downstream.model' });
+  }
+  if (spec.head === 'keep' && numClasses !== s.numClasses) {
+    throw badInput(`\`head: keep\` needs the model's classes to be the dataset's: the model has ${s.numClasses}, the dataset ${numClasses}; use \`head: reinit\``, { file: '<experiment>', field: 'downstream.head' });
+  }
+  return hub;
+}
+
+/**
  * The student of a `model: pretrained` experiment (`spec.folder` absolute): the folder's weights,
  * the head re-initialised for `numClasses` (PyTorch's nn.Linear init, seeded) unless
  * `head: keep`, BatchNorm as `spec.batchnorm` says.
  */
 export function createPretrainedStudent(spec: DownstreamSpec, inputShape: number[], numClasses: number, seed: number, log: (m: string) => void = () => {}): PretrainedStudent {
-  if (!spec.folder) throw badInput('`model: pretrained` needs `folder`', { file: '<experiment>', field: FIELD });
-  const folder = path.resolve(spec.folder);
-  const hub = readCached(folder);
+  const hub = checkPretrainedStudent(spec, inputShape, numClasses);
   const s = hub.shape;
-  for (const c of hub.converted) log(`${folder}: ${c.count} ${c.dtype} tensor${c.count === 1 ? '' : 's'} converted to float32`);
-  if (inputShape.length !== 3 || inputShape[2] !== s.inChannels) {
-    throw badInput(`the ${s.arch} reads images [height, width, ${s.inChannels}] (its conv1 takes ${s.inChannels} channels); this dataset's inputs have shape [${inputShape.join(', ')}]`, { file: '<experiment>', field: 'downstream.model' });
-  }
+  for (const c of hub.converted) log(`${hub.folder}: ${c.count} ${c.dtype} tensor${c.count === 1 ? '' : 's'} converted to float32`);
   let state = hub.state;
   const reinit = spec.head !== 'keep';
-  if (!reinit && numClasses !== s.numClasses) {
-    throw badInput(`\`head: keep\` needs the model's classes to be the dataset's: the model has ${s.numClasses}, the dataset ${numClasses}; use \`head: reinit\``, { file: '<experiment>', field: 'downstream.head' });
-  }
   if (reinit) {
     const features = resnetFeatures(s);
     const rng = new Rng(seed);

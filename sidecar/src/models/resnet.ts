@@ -209,18 +209,26 @@ export function buildResNet(shape: ResNetShape, state: Record<string, StTensor>,
     shape,
     forward(x: Tensor, mode: ForwardMode = 'eval'): ModelOutput {
       const train = mode === 'train' && opts.batchnorm === 'train';
-      let h = conv2d(x as Tensor4D, stem.w as Tensor4D, stem.g, true);
-      h = tf.relu(batchNorm(h, bn1, train));
-      // After a ReLU every value is ≥ 0, so ignoring the padding (tfjs) equals PyTorch's −∞ padding.
-      h = tf.maxPool(h, 3, 2, 1);
+      // Evaluation (never under a gradient tape) frees each block's intermediates as it goes, so
+      // that memory holds one block's activations, not the whole network's.
+      const step = mode === 'eval' ? <T extends Tensor>(f: () => T): T => tf.tidy(f) : <T extends Tensor>(f: () => T): T => f();
+      let h = step(() => {
+        const y = tf.relu(batchNorm(conv2d(x as Tensor4D, stem.w as Tensor4D, stem.g, true), bn1, train));
+        // After a ReLU every value is ≥ 0, so ignoring the padding (tfjs) equals PyTorch's −∞ padding.
+        return tf.maxPool(y, 3, 2, 1);
+      });
       for (const b of blocks) {
-        let out = h;
-        b.convs.forEach((c, i) => {
-          out = batchNorm(conv2d(out, c.conv.w as Tensor4D, c.conv.g), c.bn, train);
-          if (i < b.convs.length - 1) out = tf.relu(out);
+        const input = h;
+        h = step(() => {
+          let out = input;
+          b.convs.forEach((c, i) => {
+            out = batchNorm(conv2d(out, c.conv.w as Tensor4D, c.conv.g), c.bn, train);
+            if (i < b.convs.length - 1) out = tf.relu(out);
+          });
+          const identity = b.downsample ? batchNorm(conv2d(input, b.downsample.conv.w as Tensor4D, b.downsample.conv.g), b.downsample.bn, train) : input;
+          return tf.relu(tf.add<Tensor4D>(out, identity));
         });
-        const identity = b.downsample ? batchNorm(conv2d(h, b.downsample.conv.w as Tensor4D, b.downsample.conv.g), b.downsample.bn, train) : h;
-        h = tf.relu(tf.add(out, identity));
+        if (mode === 'eval') input.dispose();
       }
       const phi = tf.mean<Tensor2D>(h, [1, 2]);
       return { phi, logits: denseT(phi, fcW as Tensor2D, fcB) };

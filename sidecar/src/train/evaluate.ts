@@ -9,8 +9,17 @@ export interface Examples {
   inputShape: number[];
 }
 
+/**
+ * Examples per evaluation chunk: 1024, fewer for large inputs (about 16 MB of input per chunk:
+ * 27 images of 224x224x3), so that a convolutional network's activations stay bounded.
+ */
+export function evalChunk(inputShape: number[]): number {
+  const size = inputShape.reduce((a, b) => a * b, 1);
+  return Math.max(1, Math.min(1024, Math.floor(4_194_304 / size)));
+}
+
 /** Accuracy of the model on `data`, in chunks so memory stays bounded. */
-export function accuracy(model: DownstreamModel, data: Examples, chunk = 1024): number {
+export function accuracy(model: DownstreamModel, data: Examples, chunk = evalChunk(data.inputShape)): number {
   const width = data.inputShape.reduce((a, b) => a * b, 1);
   let correct = 0;
   for (let start = 0; start < data.n; start += chunk) {
@@ -25,7 +34,7 @@ export function accuracy(model: DownstreamModel, data: Examples, chunk = 1024): 
 }
 
 /** The model's features φ for every row of `data`, rows × featureDim, in chunks. */
-export function featuresOf(model: DownstreamModel, data: Examples, chunk = 1024): Float32Array {
+export function featuresOf(model: DownstreamModel, data: Examples, chunk = evalChunk(data.inputShape)): Float32Array {
   const width = data.inputShape.reduce((a, b) => a * b, 1);
   const out = new Float32Array(data.n * model.featureDim);
   for (let start = 0; start < data.n; start += chunk) {
