@@ -52,7 +52,7 @@ function makeTrainNorm(onStats: (s: BatchStats) => void) {
     save([xc, invStd, gamma]);
     return {
       value: tf.add<Tensor4D>(tf.mul(xc, tf.mul(invStd, gamma)), beta),
-      gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+      gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => tf.tidy(() => {
         const g = dy as Tensor4D;
         const [xcs, inv, gam] = saved as [Tensor4D, Tensor1D, Tensor1D];
         const dBeta = channelSum(g);
@@ -63,7 +63,7 @@ function makeTrainNorm(onStats: (s: BatchStats) => void) {
         const c = tf.mul(tf.neg(a), tf.div(dBeta, m));
         const dx = tf.add(tf.add(tf.mul(g, a), tf.mul(xcs, b)), c);
         return [dx, tf.mul(dGammaRaw, inv), dBeta];
-      },
+      }),
     };
   }) as (x: Tensor4D, gamma: Tensor, beta: Tensor) => Tensor4D;
 }
@@ -74,11 +74,11 @@ const affine = tf.customGrad<Tensor4D>((...args: unknown[]) => {
   save([x, scale]);
   return {
     value: tf.add<Tensor4D>(tf.mul(x, scale), shift),
-    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => tf.tidy(() => {
       const g = dy as Tensor4D;
       const [xs, sc] = saved as [Tensor4D, Tensor1D];
       return [tf.mul(g, sc), channelSum(tf.mul<Tensor4D>(g, xs)), channelSum(g)];
-    },
+    }),
   };
 }) as (x: Tensor4D, scale: Tensor, shift: Tensor) => Tensor4D;
 

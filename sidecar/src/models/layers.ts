@@ -14,11 +14,11 @@ export const dense = tf.customGrad<Tensor2D>((...args: unknown[]) => {
   save([x, w]);
   return {
     value: tf.add<Tensor2D>(tf.matMul(x, w), b),
-    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => tf.tidy(() => {
       const g = dy as Tensor2D;
       const [xs, ws] = saved as [Tensor2D, Tensor2D];
       return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g), tf.sum(g, 0)];
-    },
+    }),
   };
 });
 
@@ -28,11 +28,11 @@ export const denseT = tf.customGrad<Tensor2D>((...args: unknown[]) => {
   save([x, w]);
   return {
     value: tf.add<Tensor2D>(tf.matMul(x, tf.transpose(w)), b),
-    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => tf.tidy(() => {
       const g = dy as Tensor2D;
       const [xs, ws] = saved as [Tensor2D, Tensor2D];
       return [tf.matMul(g, ws), tf.matMul(tf.transpose(g), xs), tf.sum(g, 0)];
-    },
+    }),
   };
 }) as (x: Tensor2D, w: Tensor2D, b: Tensor) => Tensor2D;
 
@@ -79,7 +79,7 @@ function makeConv3x3(inputIsData: boolean) {
     save([x, w]);
     return {
       value: tf.conv2d(x, w, 1, 'same'),
-      gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+      gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => tf.tidy(() => {
         const g = dy as Tensor4D;
         const [xs, ws] = saved as [Tensor4D, Tensor4D];
         const dx = inputIsData
@@ -89,7 +89,7 @@ function makeConv3x3(inputIsData: boolean) {
         const dyt = tf.transpose<Tensor4D>(g, [1, 2, 0, 3]);
         const dw = tf.transpose(tf.conv2d(xt, dyt, 1, 'valid'), [1, 2, 0, 3]);
         return [dx, dw];
-      },
+      }),
     };
   }) as (x: Tensor4D, w: Tensor4D) => Tensor4D;
 }
@@ -99,21 +99,6 @@ const convFirst = makeConv3x3(true);
 
 export function conv3x3(x: Tensor4D, w: Tensor4D, b: Tensor, inputIsData = false): Tensor4D {
   return tf.add<Tensor4D>((inputIsData ? convFirst : convHidden)(x, w), b);
-}
-
-/**
- * `x` with s−1 zero rows and columns between its rows and columns, then padded (negative
- * padding crops): [n, h, w, c] → [n, (h−1)s+1 + top + bottom, (w−1)s+1 + left + right, c].
- * Made with pad and reshape (a scatter has no fast kernel).
- */
-function spreadAndPad(x: Tensor4D, s: number, top: number, bottom: number, left: number, right: number): Tensor4D {
-  const [n, h, w, c] = x.shape;
-  let y = x;
-  // Spread: every value followed by s−1 zeros, so that bottom/right already have s−1 zeros.
-  if (s > 1) y = tf.reshape(tf.pad(tf.reshape(x, [n, h, 1, w, 1, c]), [[0, 0], [0, 0], [0, s - 1], [0, 0], [0, s - 1], [0, 0]]), [n, h * s, w * s, c]);
-  const b = s > 1 ? bottom - (s - 1) : bottom;
-  const r = s > 1 ? right - (s - 1) : right;
-  return cropPad(y, top, b, left, r);
 }
 
 /** Pads (positive) or crops (negative) each side of the two spatial axes. */
@@ -143,45 +128,76 @@ export function convOut(size: number, g: ConvGeometry): number {
 }
 
 /**
+ * A stride-1 "valid" convolution of `x` padded (positive) or cropped (negative) on each side;
+ * the padding is the convolution's own (explicit), not a padded copy.
+ */
+function convCropPad(x: Tensor4D, top: number, bottom: number, left: number, right: number, f: Tensor4D): Tensor4D {
+  const cropped = cropPad(x, Math.min(0, top), Math.min(0, bottom), Math.min(0, left), Math.min(0, right));
+  const pads: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]];
+  return tf.conv2d(cropped, f, 1, pads.some(([u, v]) => u > 0 || v > 0) ? pads : 'valid');
+}
+
+/**
+ * Taps of a kernel chosen and reordered by a product: the kernel with in/out swapped, as
+ * [k², Cout·Cin] rows (one per tap y·k + x), times a 0/1 matrix whose row i picks tap `taps[i]`.
+ * Gives [rows, cols, Cout, Cin]. tfjs's Reverse, Gather and StridedSlice run element by element
+ * on wasm (a 3x3x512x512 kernel: ~0.3 s for Reverse, ~0.5 s for a strided slice); the product
+ * costs next to nothing.
+ */
+function pickTaps(swapped: Tensor2D, k: number, rows: number[], cols: number[], cout: number, cin: number): Tensor4D {
+  const sel = new Float32Array(rows.length * cols.length * k * k);
+  rows.forEach((ty, i) => cols.forEach((tx, j) => (sel[(i * cols.length + j) * k * k + ty * k + tx] = 1)));
+  return tf.reshape<tf.Rank.R4>(tf.matMul(tf.tensor2d(sel, [rows.length * cols.length, k * k]), swapped), [rows.length, cols.length, cout, cin]);
+}
+
+/** [k, k, Cin, Cout] → [k², Cout·Cin]: the kernel with in/out swapped, one row per tap. */
+function swapInOut(w: Tensor4D): Tensor2D {
+  const [k, , cin, cout] = w.shape;
+  return tf.reshape(tf.transpose(w, [0, 1, 3, 2]), [k * k, cout * cin]);
+}
+
+/** The kernel flipped spatially with in/out swapped: F[y, x] = W[k−1−y, k−1−x]ᵀ, [k, k, Cout, Cin]. */
+function flipSwap(w: Tensor4D): Tensor4D {
+  const [k, , cin, cout] = w.shape;
+  const rev = Array.from({ length: k }, (_, i) => k - 1 - i);
+  return pickTaps(swapInOut(w), k, rev, rev, cout, cin);
+}
+
+/**
  * The input gradient of a strided convolution as forward convolutions, by phase: the input
  * positions with the same remainder mod s (s² phases) each receive a fixed subset of the kernel's
- * taps, so each phase is one stride-1 convolution of dy with those taps (flipped, in/out swapped),
- * and the phases are interleaved back. The work equals the forward's; tfjs's
- * Conv2DBackpropInput is ~20x slower on wasm, and spreading dy with zeros ~8x (measured at
- * batch 32, 16x16x64 → 8x8x128).
+ * taps, so each phase is one stride-1 convolution of dy with those taps of the flipped,
+ * in/out-swapped kernel (chosen by pickTaps), and the phases are interleaved back.
+ * The work equals the forward's; tfjs's Conv2DBackpropInput is ~20x slower on wasm, and
+ * spreading dy with zeros ~8x (measured at batch 32, 16x16x64 → 8x8x128).
  */
 function stridedInputGrad(dy: Tensor4D, w: Tensor4D, g: ConvGeometry, inH: number, inW: number): Tensor4D {
   const { kernel: k, stride: s, pad: p } = g;
   const [n, oh, ow] = dy.shape;
-  const cin = w.shape[2];
-  // Phase r (along one axis): taps t ≡ r + p (mod s) reach input i = m·s + r from output m + c,
-  // c = (r + p − t) / s. Returns the taps in increasing c, and c's range.
-  const taps = (r: number): { taps: number[]; cMin: number } => {
-    const list: { t: number; c: number }[] = [];
-    for (let t = 0; t < k; t++) if ((((r + p - t) % s) + s) % s === 0) list.push({ t, c: (r + p - t) / s });
-    list.sort((a, b) => a.c - b.c);
-    return { taps: list.map((e) => e.t), cMin: list.length ? list[0].c : 0 };
+  const [, , cin, cout] = w.shape;
+  const swapped = swapInOut(w);
+  // Phase r (along one axis): the taps t ≡ r + p (mod s) reach input i = m·s + r from output
+  // m + c, c = (r + p − t)/s; listed by increasing c (decreasing t), from c = cMin.
+  const phase = (r: number): { taps: number[]; count: number; cMin: number } => {
+    const taps: number[] = [];
+    for (let t = k - 1; t >= 0; t--) if ((((r + p - t) % s) + s) % s === 0) taps.push(t);
+    return { taps, count: taps.length, cMin: taps.length ? (r + p - taps[0]) / s : 0 };
   };
   const mh = Math.ceil(inH / s);
   const mw = Math.ceil(inW / s);
   const rows: Tensor4D[][] = [];
   for (let ry = 0; ry < s; ry++) {
     const row: Tensor4D[] = [];
-    const ty = taps(ry);
+    const py = phase(ry);
     for (let rx = 0; rx < s; rx++) {
-      const tx = taps(rx);
-      if (!ty.taps.length || !tx.taps.length) {
+      const px = phase(rx);
+      if (!py.count || !px.count) {
         row.push(tf.zeros([n, mh, mw, cin]));
         continue;
       }
-      // Sub-kernel [ty, tx, cout, cin] with taps in increasing c: out[m] = Σ_j dy[m + cMin + j] · W[tap_j].
-      const sub = tf.transpose<Tensor4D>(tf.gather(tf.gather(w, ty.taps, 0), tx.taps, 1), [0, 1, 3, 2]);
-      // dy rows m + cMin … m + cMin + len − 1 for m in [0, mh): pad or crop dy to fit exactly.
-      const top = -ty.cMin;
-      const bottom = mh + ty.cMin + ty.taps.length - 1 - oh;
-      const left = -tx.cMin;
-      const right = mw + tx.cMin + tx.taps.length - 1 - ow;
-      row.push(tf.conv2d(cropPad(dy, top, bottom, left, right), sub, 1, 'valid'));
+      // out[m] = Σ_j dy[m + cMin + j] · sub[j]: dy rows m + cMin … m + cMin + count − 1 for m in [0, mh).
+      const sub = pickTaps(swapped, k, py.taps, px.taps, cout, cin);
+      row.push(convCropPad(dy, -py.cMin, mh + py.cMin + py.count - 1 - oh, -px.cMin, mw + px.cMin + px.count - 1 - ow, sub));
     }
     rows.push(row);
   }
@@ -208,20 +224,20 @@ function makeConv(g: ConvGeometry, inputIsData: boolean) {
     save([x, w]);
     return {
       value: tf.conv2d(x, w, s, p ? pads : 'valid'),
-      gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+      gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => tf.tidy(() => {
         const gy = dy as Tensor4D;
         const [xs, ws] = saved as [Tensor4D, Tensor4D];
         const [, h, wd] = xs.shape;
         let dx: Tensor4D;
         if (inputIsData) dx = tf.zerosLike(xs);
-        else if (s === 1) dx = tf.conv2d(cropPad(gy, k - 1 - p, k - 1 - p, k - 1 - p, k - 1 - p), tf.transpose<Tensor4D>(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]), 1, 'valid');
+        else if (s === 1) dx = convCropPad(gy, k - 1 - p, k - 1 - p, k - 1 - p, k - 1 - p, flipSwap(ws));
         else dx = stridedInputGrad(gy, ws, g, h, wd);
         const xt = tf.transpose<Tensor4D>(p ? tf.pad(xs, pads) : xs, [3, 1, 2, 0]);
         const dyt = tf.transpose<Tensor4D>(gy, [1, 2, 0, 3]);
         let dw = tf.conv2d(xt, dyt, 1, 'valid', 'NHWC', s);
         if (dw.shape[1] !== k || dw.shape[2] !== k) dw = tf.slice(dw, [0, 0, 0, 0], [dw.shape[0], k, k, dw.shape[3]]);
         return [dx, tf.transpose(dw, [1, 2, 0, 3])];
-      },
+      }),
     };
   }) as (x: Tensor4D, w: Tensor4D) => Tensor4D;
 }
@@ -232,28 +248,13 @@ const matMulPlain = tf.customGrad<Tensor2D>((...args: unknown[]) => {
   save([x, w]);
   return {
     value: tf.matMul(x, w),
-    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => tf.tidy(() => {
       const g = dy as Tensor2D;
       const [xs, ws] = saved as [Tensor2D, Tensor2D];
       return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g)];
-    },
+    }),
   };
 }) as (x: Tensor2D, w: Tensor2D) => Tensor2D;
-
-/** x[:, ::s, ::s, :], whose gradient spreads dy back with zeros (pad and reshape). */
-function subsample(s: number) {
-  return tf.customGrad<Tensor4D>((...args: unknown[]) => {
-    const [x] = args as [Tensor4D];
-    const [n, h, w, c] = x.shape;
-    return {
-      value: tf.stridedSlice(x, [0, 0, 0, 0], [n, h, w, c], [1, s, s, 1]) as Tensor4D,
-      gradFunc: (dy: Tensor | Tensor[]) => {
-        const g = dy as Tensor4D;
-        return [spreadAndPad(g, s, 0, h - 1 - (g.shape[1] - 1) * s, 0, w - 1 - (g.shape[2] - 1) * s)];
-      },
-    };
-  }) as (x: Tensor4D) => Tensor4D;
-}
 
 const convCache = new Map<string, (x: Tensor4D, w: Tensor4D) => Tensor4D>();
 
@@ -265,7 +266,9 @@ const convCache = new Map<string, (x: Tensor4D, w: Tensor4D) => Tensor4D>();
  */
 export function conv2d(x: Tensor4D, w: Tensor4D, g: ConvGeometry, inputIsData = false): Tensor4D {
   if (g.kernel === 1 && g.pad === 0) {
-    const xs = g.stride > 1 ? subsampler(g.stride)(x) : x;
+    // x[:, ::s, ::s, :] as a 1×1 average pool: its gradient (AvgPoolGrad) is a wasm kernel, and a
+    // strided slice runs element by element there.
+    const xs = g.stride > 1 ? tf.avgPool(x, 1, g.stride, 'valid') : x;
     const [n, h, wd, c] = xs.shape;
     const cout = w.shape[3];
     return tf.reshape(matMulPlain(tf.reshape(xs, [n * h * wd, c]), tf.reshape(w, [c, cout])), [n, h, wd, cout]);
@@ -274,11 +277,4 @@ export function conv2d(x: Tensor4D, w: Tensor4D, g: ConvGeometry, inputIsData = 
   let f = convCache.get(key);
   if (!f) convCache.set(key, (f = makeConv(g, inputIsData)));
   return f(x, w);
-}
-
-const subsamplers = new Map<number, (x: Tensor4D) => Tensor4D>();
-function subsampler(s: number): (x: Tensor4D) => Tensor4D {
-  let f = subsamplers.get(s);
-  if (!f) subsamplers.set(s, (f = subsample(s)));
-  return f;
 }
