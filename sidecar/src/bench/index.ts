@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: milliseconds per training step of STL and AFT on the same model, batch and
- * backend, for the demo MLP and for the CNN (the paper's claim: AFT's overhead is small when the
- * model dominates). `-- --json` makes the last printed line one JSON object.
+ * backend, for the demo MLP, the CNN and a pretrained ResNet-18 student (batch 32, 64x64;
+ * resnet.ts) (the paper's claim: AFT's overhead is small when the model dominates).
+ * `-- --json` makes the last printed line one JSON object; `-- --models mlp,cnn,resnet18` picks rows.
  */
 import { parseArgs } from 'node:util';
 import { loadMnist } from '../data/mnist';
@@ -11,8 +12,10 @@ import { noiseFeatures } from '../features/noise';
 import { initBackend, type BackendChoice } from '../runtime/tf';
 import { trainJob } from '../train/job';
 import { SharedMethodState } from '../methods/method';
+import { benchResNet } from './resnet';
 
-const { values } = parseArgs({ options: { json: { type: 'boolean' }, backend: { type: 'string' }, steps: { type: 'string' } } });
+const { values } = parseArgs({ options: { json: { type: 'boolean' }, backend: { type: 'string' }, steps: { type: 'string' }, models: { type: 'string' } } });
+const only = values.models?.split(',');
 
 const METHODS: Record<'stl' | 'aft', ResolvedMethod> = {
   stl: { name: 'stl', kind: 'stl', kernel: 'linear', rho: 'sigmoid' },
@@ -63,11 +66,19 @@ async function main(): Promise<void> {
     cnn: downstreamSchema.parse({ model: 'cnn', channels: [16, 32], hidden: [64] }),
   };
   for (const [name, spec] of Object.entries(models)) {
+    if (only && !only.includes(name)) continue;
     const n = name === 'cnn' ? Math.max(8, Math.round(steps / 4)) * 2 : steps * 4;
     const stl = await msPerStep(spec, METHODS.stl, n);
     const aft = await msPerStep(spec, METHODS.aft, n);
     out[name] = { stl_ms: +stl.toFixed(2), aft_ms: +aft.toFixed(2), ratio: +(aft / stl).toFixed(3) };
     if (!values.json) console.log(`${name}: stl ${stl.toFixed(2)} ms/step, aft ${aft.toFixed(2)} ms/step, aft/stl ${(aft / stl).toFixed(3)}`);
+  }
+  if (!only || only.includes('resnet18')) {
+    const r = await benchResNet(METHODS, Math.max(8, Math.round(steps / 5)));
+    out.resnet18 = r;
+    if (!values.json) {
+      console.log(`resnet18 (pretrained student, batch ${r.batch}, ${r.size}x${r.size}): stl ${r.stl_ms} ms/step, aft ${r.aft_ms} ms/step, aft/stl ${r.ratio}; tensors' peak in a step ${r.step_tensor_peak_mb} MB, process peak RSS ${r.peak_rss_mb} MB`);
+    }
   }
   console.log(JSON.stringify(out));
 }
