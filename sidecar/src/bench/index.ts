@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     if (!values.json) console.log(`${name}: stl ${stl.toFixed(2)} ms/step, aft ${aft.toFixed(2)} ms/step, aft/stl ${(aft / stl).toFixed(3)}`);
   }
   if (!only || only.includes('resnet18')) {
-    const r = await benchResNet(METHODS, Math.max(8, Math.round(steps / 5)));
+    const r = await benchResNet(METHODS, Math.max(6, Math.round(steps / 4)));
     out.resnet18 = r;
     if (!values.json) {
       console.log(`resnet18 (pretrained student, batch ${r.batch}, ${r.size}x${r.size}): stl ${r.stl_ms} ms/step, aft ${r.aft_ms} ms/step, aft/stl ${r.ratio}; tensors' peak in a step ${r.step_tensor_peak_mb} MB, process peak RSS ${r.peak_rss_mb} MB`);

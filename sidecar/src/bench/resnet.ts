@@ -65,7 +65,7 @@ export async function benchResNet(methods: Record<'stl' | 'aft', ResolvedMethod>
   const x = Float32Array.from({ length: examples * size * size * 3 }, () => rng.normal());
   const y = Int32Array.from({ length: examples }, (_, i) => i % classes);
   const psi = noiseFeatures('psi', psiWidth, examples, 0, 0);
-  const run = (method: ResolvedMethod, n: number): Promise<{ seconds: number; steps: number }> =>
+  const run = (method: ResolvedMethod, n: number, onStep: (step: number) => void): Promise<{ seconds: number; steps: number }> =>
     trainJob({
       method,
       beta: method.kind === 'stl' ? 0 : 10,
@@ -77,23 +77,26 @@ export async function benchResNet(methods: Record<'stl' | 'aft', ResolvedMethod>
       psiTrain: psi.train,
       psiWidth,
       segments: [{ name: 'psi', offset: 0, width: psiWidth }],
-      // Evaluation is a fixed cost that the difference of two runs removes; keep it small.
       evalData: { n: batch, x: x.subarray(0, batch * size * size * 3), y: y.subarray(0, batch), inputShape },
       shared: new SharedMethodState(),
       dataKey: 'bench-resnet',
-    }).then((r) => {
+    }, { onStep }).then((r) => {
       r.model.dispose();
       r.method.dispose();
       return r;
     });
-  // Steps are rounded up to whole epochs (2 steps of 32 from 64 examples).
-  const perEpoch = examples / batch;
-  const epochs = Math.max(1, Math.round(steps / perEpoch));
+  // Each step's duration from the step hook (the median: one slow moment on a shared machine
+  // does not decide the figure); the first steps (kernels and XNNPACK operators created) and the
+  // final evaluation are not steps.
   const ms = async (method: ResolvedMethod): Promise<number> => {
-    await run(method, 1); // warm-up: kernels and XNNPACK operators are created on first use
-    const a = await run(method, epochs * perEpoch);
-    const b = await run(method, 2 * epochs * perEpoch);
-    return ((b.seconds - a.seconds) * 1000) / (b.steps - a.steps);
+    const times: number[] = [];
+    let last = 0;
+    await run(method, steps + 2, (step) => {
+      const now = performance.now();
+      if (step > 2) times.push(now - last);
+      last = now;
+    });
+    return times.sort((p, q) => p - q)[Math.floor(times.length / 2)];
   };
   const stl = await ms(methods.stl);
   const aft = await ms(methods.aft);

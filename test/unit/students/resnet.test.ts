@@ -23,7 +23,8 @@ const CASES = [
   { name: 'resnet18-tiny', arch: 'resnet18' },
   { name: 'resnet50-tiny', arch: 'resnet50' },
 ];
-const BACKENDS: BackendId[] = ['cpu', 'wasm'];
+// Every backend that loads here: cpu and wasm always; native and gpu where tfjs-node(-gpu) is installed.
+const BACKENDS: BackendId[] = ['cpu', 'wasm', 'native', 'gpu'];
 
 /** max |a − b| / max |b|. */
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
