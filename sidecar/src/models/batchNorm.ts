@@ -2,9 +2,9 @@
  * BatchNorm2d with PyTorch's semantics on NHWC tensors. Training: each channel is normalised by
  * its batch mean and biased variance, and the running averages move by momentum 0.1 towards the
  * batch mean and the UNBIASED variance (n/(n−1)); evaluation (and `frozen`): the running
- * statistics. The gradients are written by hand and every per-channel sum is a product with a
- * row of ones ([1, N·H·W] × [N·H·W, C]): tfjs reduces over leading axes by transposing first,
- * ~6x slower on wasm than the product (measured at 32x16x16x64).
+ * statistics. The gradients are written by hand and every per-channel sum is a pooling and a
+ * product (`channelSum`): tfjs reduces over leading axes by transposing first, ~6x slower on
+ * wasm (measured at 32x16x16x64).
  */
 import { badInput } from '../../../core/common/util/errors';
 import { tf, type Tensor, type Tensor1D, type Tensor4D, type Variable } from '../runtime/tf';
@@ -22,11 +22,16 @@ export interface BatchNorm {
   numBatchesTracked: Variable;
 }
 
-/** Σ over N, H, W of an NHWC tensor: [C]. */
+/**
+ * Σ over N, H, W of an NHWC tensor: [C], as a global average pool per example (one pass, an
+ * XNNPACK operator) times H·W, then a product with a row of ones over the batch. A product with
+ * ones over all N·H·W rows packs the whole tensor as its weights on every call: 12 ms for
+ * 32x32x32x64, where the pool takes under 1 ms.
+ */
 export function channelSum(x: Tensor4D): Tensor1D {
   const [n, h, w, c] = x.shape;
-  const m = n * h * w;
-  return tf.reshape(tf.matMul(tf.ones([1, m]), tf.reshape(x, [m, c])), [c]);
+  const perExample = h * w === 1 ? tf.reshape(x, [n, c]) : tf.mul(tf.reshape(tf.avgPool(x, [h, w], 1, 'valid'), [n, c]), h * w);
+  return tf.reshape(tf.matMul(tf.ones([1, n]), perExample), [c]);
 }
 
 interface BatchStats {
