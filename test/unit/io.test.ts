@@ -76,6 +76,23 @@ describe('safetensors', () => {
     assert.deepEqual(Object.keys(readSafetensorsHeader(f).tensors).sort(), ['b', 'w']);
   });
 
+  it('writes and reads F16, BF16 and I64 tensors (read back as float32)', () => {
+    const f = path.join(tmp, 'd.safetensors');
+    const values = Float32Array.from([1, -2.5, 0.333, 65504, 1e-5, 0]);
+    fs.writeFileSync(f, encodeSafetensors({ h: { shape: [6], data: values, dtype: 'F16' }, b: { shape: [6], data: values, dtype: 'BF16' }, n: { shape: [], data: Float32Array.from([7]), dtype: 'I64' } }));
+    const header = readSafetensorsHeader(f).tensors;
+    assert.deepEqual([header.h.dtype, header.b.dtype, header.n.dtype], ['F16', 'BF16', 'I64']);
+    const r = readSafetensors(f).tensors;
+    // Half keeps 11 significant bits, bfloat16 8: each value within its precision.
+    values.forEach((v, i) => {
+      assert.ok(Math.abs(r.h.data[i] - v) <= Math.abs(v) * 2 ** -11 + 6e-8, `F16 ${v} → ${r.h.data[i]}`);
+      assert.ok(Math.abs(r.b.data[i] - v) <= Math.abs(v) * 2 ** -8, `BF16 ${v} → ${r.b.data[i]}`);
+    });
+    assert.deepEqual([r.h.data[0], r.h.data[1], r.b.data[1]], [1, -2.5, -2.5]);
+    assert.deepEqual(Array.from(r.n.data), [7]);
+    assert.deepEqual(r.n.shape, []);
+  });
+
   it('refuses a truncated file', () => {
     const f = path.join(tmp, 't.safetensors');
     const full = encodeSafetensors({ w: { shape: [4], data: Float32Array.from([1, 2, 3, 4]) } });

@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { conv3x3, dense } from '../../sidecar/src/models/layers';
+import { conv2d, conv3x3, convOut, dense } from '../../sidecar/src/models/layers';
+import { channelSum } from '../../sidecar/src/models/batchNorm';
 import { initBackend, tf, type Tensor, type Tensor2D, type Tensor4D } from '../../sidecar/src/runtime/tf';
 
 function maxAbsDiff(a: Tensor, b: Tensor): number {
@@ -48,5 +49,44 @@ describe('hand-written gradients equal tfjs reference gradients', () => {
     const [gw] = tf.grads((ww: Tensor) => tf.sum(conv3x3(x, ww as Tensor4D, tf.zeros([2]), true)))([w]);
     const [ref] = tf.grads((ww: Tensor) => tf.sum(tf.conv2d(x, ww as Tensor4D, 1, 'same')))([w]);
     assert.ok(maxAbsDiff(gw, ref) < 1e-4);
+  });
+
+  // PyTorch's geometries in a ResNet (stem 7x7/2, 3x3/1 and /2, 1x1/1 and /2), on even and odd
+  // sizes; tfjs's own gradients on cpu are the reference, ours run on cpu and wasm.
+  for (const [k, stride, pad, h, w] of [
+    [7, 2, 3, 12, 11],
+    [3, 1, 1, 6, 5],
+    [3, 2, 1, 9, 8],
+    [3, 2, 1, 4, 4],
+    [1, 1, 0, 5, 4],
+    [1, 2, 0, 7, 6],
+  ] as const) {
+    it(`conv2d ${k}x${k} stride ${stride} pad ${pad} on ${h}x${w}: value, dx and dW equal tfjs's, on cpu and wasm`, async () => {
+      const g = { kernel: k, stride, pad };
+      const x = tf.randomNormal<tf.Rank.R4>([3, h, w, 2], 0, 1, 'float32', 11);
+      const wt = tf.randomNormal<tf.Rank.R4>([k, k, 2, 3], 0, 1, 'float32', 12);
+      const up = tf.randomNormal([3, convOut(h, g), convOut(w, g), 3], 0, 1, 'float32', 13);
+      const ref = (xx: Tensor, ww: Tensor): Tensor => tf.conv2d(tf.pad(xx as Tensor4D, [[0, 0], [pad, pad], [pad, pad], [0, 0]]), ww as Tensor4D, stride, 'valid');
+      const arrays = (ts: Tensor[]): { shape: number[]; data: Float32Array }[] => ts.map((t) => ({ shape: t.shape, data: t.dataSync() as Float32Array }));
+      const want = arrays([ref(x, wt), ...tf.grads((xx: Tensor, ww: Tensor) => tf.sum(tf.mul(ref(xx, ww), up)))([x, wt])]);
+      const inputs = arrays([x, wt, up]);
+      for (const backend of ['cpu', 'wasm'] as const) {
+        await initBackend(backend);
+        const [xb, wb, ub] = inputs.map((a) => tf.tensor(a.data, a.shape));
+        const ours = [conv2d(xb as Tensor4D, wb as Tensor4D, g), ...tf.grads((xx: Tensor, ww: Tensor) => tf.sum(tf.mul(conv2d(xx as Tensor4D, ww as Tensor4D, g), ub)))([xb, wb])];
+        ['value', 'input gradient', 'filter gradient'].forEach((what, i) => {
+          const got = ours[i].dataSync();
+          const diff = Math.max(...Array.from(got, (v, j) => Math.abs(v - want[i].data[j])));
+          assert.deepEqual(ours[i].shape, want[i].shape);
+          assert.ok(diff < 1e-4, `${what} differs on ${backend} by ${diff}`);
+        });
+      }
+      await initBackend('cpu');
+    });
+  }
+
+  it('channelSum sums over N, H and W', () => {
+    const x = tf.randomNormal<tf.Rank.R4>([2, 3, 4, 5], 0, 1, 'float32', 14);
+    assert.ok(maxAbsDiff(channelSum(x), tf.sum(x, [0, 1, 2])) < 1e-5);
   });
 });

@@ -108,7 +108,7 @@ const imageDataset = z
     size: z
       .tuple([positiveInt.max(2048), positiveInt.max(2048)])
       .default([32, 32])
-      .describe('[height, width] the downstream model sees: each image is resized to cover it and centre-cropped.'),
+      .describe('[height, width] the downstream model sees: each image is resized to cover it and centre-cropped. A `pretrained` student\'s images are prepared as its `pretrained_cfg` says instead (see `downstream.input_size`).'),
     grayscale: z.boolean().default(false).describe('Give the downstream model one grey channel instead of RGB.'),
     unreadable: documentedEnum(['fail', 'skip'], {
       fail: 'Stop before training and list the images that cannot be decoded (default).',
@@ -247,12 +247,13 @@ export const sourceSchema = z
 
 export const downstreamSchema = z
   .strictObject({
-    model: documentedEnum(['mlp', 'cnn', 'transformer'], {
+    model: documentedEnum(['mlp', 'cnn', 'transformer', 'pretrained'], {
       mlp: 'Dense layers with ReLU (`hidden`) on the flattened input.',
       cnn: 'Blocks of a 3x3 convolution and a 2x2 max-pool (`channels`), then the dense layers (`hidden`); for images.',
       transformer: 'A small Transformer encoder over token ids (`layers`, `width`, `heads`), then the dense layers (`hidden`); for `text` datasets.',
+      pretrained: 'A pre-trained model you bring (`folder`, in timm\'s hub layout): ResNet-18, 34, 50, 101 or 152 with timm\'s or torchvision\'s key names, fine-tuned whole; φ is its pooled pre-logits features. Images are prepared as its `pretrained_cfg` says. `stl` is plain fine-tuning.',
     })
-      .default('mlp').describe('Downstream architecture: `mlp`, `cnn` (images) or `transformer` (a small text encoder over token ids).'),
+      .default('mlp').describe('Downstream architecture: `mlp`, `cnn` (images), `transformer` (a small text encoder over token ids) or `pretrained` (a ResNet you bring in `folder`).'),
     hidden: z
       .array(positiveInt.max(8192))
       .min(1)
@@ -266,10 +267,33 @@ export const downstreamSchema = z
     layers: positiveInt.max(48).default(2).describe('Transformer only: number of encoder blocks.'),
     width: positiveInt.max(4096).default(64).describe('Transformer only: model width (embedding size).'),
     heads: positiveInt.max(64).default(4).describe('Transformer only: attention heads; must divide `width`.'),
+    folder: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        '`model: pretrained` only: a local folder in timm\'s hub layout: `config.json` (`architecture`, `num_classes`, and `pretrained_cfg` with `input_size`, `crop_pct`, `interpolation`, `mean`, `std`) and `model.safetensors` (pickled `.bin`/`.pt`/`.pth` weights are refused: convert them to safetensors). A trained student is saved in the same layout in the run\'s `checkpoints/<method>-seed-<seed>/`, so such a folder works here too.',
+      ),
+    head: documentedEnum(['reinit', 'keep'], {
+      reinit: 'A new linear head for the dataset\'s classes (PyTorch\'s nn.Linear initialisation, seeded); every other weight comes from the folder (default).',
+      keep: 'Keep the folder\'s head: its `num_classes` must be the dataset\'s.',
+    })
+      .default('reinit')
+      .describe('`model: pretrained` only: re-initialise the classifier head for the task (`reinit`, default) or `keep` the folder\'s.'),
+    batchnorm: documentedEnum(['train', 'frozen'], {
+      train: 'As PyTorch\'s `model.train()`: each batch is normalised by its own statistics and the running statistics are updated (momentum 0.1, unbiased variance); evaluation uses the running statistics (default).',
+      frozen: 'Always the running statistics from the folder, never updated (γ and β are still trained): steadier with small batches.',
+    })
+      .default('train')
+      .describe('`model: pretrained` only: BatchNorm while training: batch statistics (`train`, default) or the folder\'s running statistics (`frozen`).'),
+    input_size: z
+      .tuple([positiveInt.max(4096), positiveInt.max(4096)])
+      .optional()
+      .describe('`model: pretrained` only: [height, width] of the student\'s images instead of `pretrained_cfg.input_size`, prepared as timm does (resize to size / crop_pct, centre crop). Smaller trains faster.'),
     init: z
       .string()
       .default('random')
-      .describe('`random` (seeded), or the path of a checkpoint: a .safetensors written by `aft` (run folder `checkpoints/`) or a TensorFlow.js `model.json` with its weight shards.'),
+      .describe('`random` (seeded), or the path of a checkpoint: a .safetensors written by `aft` (run folder `checkpoints/`) or a TensorFlow.js `model.json` with its weight shards. Not for `model: pretrained` (its weights come from `folder`).'),
   })
   .describe('The small model that is trained; its features φ are the input of its linear head.');
 

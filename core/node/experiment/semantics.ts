@@ -42,6 +42,7 @@ export function referencedPaths(exp: Experiment): { path: (string | number)[]; f
     }
   });
   if (exp.downstream.init !== 'random') out.push({ path: ['downstream', 'init'], file: exp.downstream.init });
+  if (exp.downstream.folder !== undefined) out.push({ path: ['downstream', 'folder'], file: exp.downstream.folder });
   return out;
 }
 
@@ -70,6 +71,15 @@ function modelProblems(exp: Experiment): SemanticProblem[] {
     if (d.width % d.heads !== 0) problems.push({ path: ['downstream', 'heads'], message: `${d.heads} heads do not divide the width ${d.width}` });
   } else if (exp.dataset.source === 'text') {
     problems.push({ path: ['downstream', 'model'], message: `text datasets need \`model: transformer\` (the ${d.model} cannot read token ids)` });
+  }
+  if (d.model === 'pretrained') {
+    if (d.folder === undefined) problems.push({ path: ['downstream', 'model'], message: '`model: pretrained` needs `folder`: a local folder with config.json and model.safetensors (timm\'s hub layout)' });
+    if (d.init !== 'random') problems.push({ path: ['downstream', 'init'], message: 'a pretrained student\'s weights come from `folder`; to start from a trained student, set `folder` to its run checkpoint folder (checkpoints/<method>-seed-<seed>/)' });
+    if (exp.dataset.source === 'images' && exp.dataset.grayscale) problems.push({ path: ['dataset', 'grayscale'], message: 'ignored by a pretrained student: it reads the channels its pretrained_cfg says', severity: 'warning' });
+  } else {
+    for (const key of ['folder', 'input_size'] as const) {
+      if (d[key] !== undefined) problems.push({ path: ['downstream', key], message: `only read with \`model: pretrained\` (this model is \`${d.model}\`)`, severity: 'warning' });
+    }
   }
   return problems;
 }

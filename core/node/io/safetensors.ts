@@ -5,8 +5,8 @@
 import * as fs from 'node:fs';
 import { badInput } from '../../common/util/errors';
 
-export type StDtype = 'F32' | 'F64' | 'I32' | 'I64' | 'U8' | 'F16';
-const ITEM: Record<StDtype, number> = { F32: 4, F64: 8, I32: 4, I64: 8, U8: 1, F16: 2 };
+export type StDtype = 'F32' | 'F64' | 'I32' | 'I64' | 'U8' | 'F16' | 'BF16';
+const ITEM: Record<StDtype, number> = { F32: 4, F64: 8, I32: 4, I64: 8, U8: 1, F16: 2, BF16: 2 };
 
 export interface StEntry {
   dtype: StDtype;
@@ -24,6 +24,8 @@ export interface StHeader {
 export interface StTensor {
   shape: number[];
   data: Float32Array;
+  /** How `encodeSafetensors` stores it (default F32); I64 for counters such as BatchNorm's `num_batches_tracked`. */
+  dtype?: 'F32' | 'F16' | 'BF16' | 'I64';
 }
 
 function parseHeaderBytes(buf: Uint8Array, fileSize: number, file: string): StHeader {
@@ -45,7 +47,7 @@ function parseHeaderBytes(buf: Uint8Array, fileSize: number, file: string): StHe
       continue;
     }
     const e = v as StEntry;
-    if (!(e.dtype in ITEM)) throw badInput(`tensor '${k}' has unsupported dtype ${String(e.dtype)}; expected F32, F64, F16, I32, I64 or U8`, { file });
+    if (!(e.dtype in ITEM)) throw badInput(`tensor '${k}' has unsupported dtype ${String(e.dtype)}; expected F32, F64, F16, BF16, I32, I64 or U8`, { file });
     const count = e.shape.reduce((a, b) => a * b, 1);
     if (e.data_offsets[1] - e.data_offsets[0] !== count * ITEM[e.dtype] || 8 + len + e.data_offsets[1] > fileSize) {
       throw badInput(`tensor '${k}' data does not match its shape (${e.shape.join('x')}) or the file is truncated`, { file });
@@ -102,6 +104,50 @@ function decode(bytes: Uint8Array, dtype: StDtype, count: number): Float32Array 
       for (let i = 0; i < count; i++) out[i] = halfToFloat(h[i]);
       return out;
     }
+    case 'BF16': {
+      // bfloat16 is the upper half of a float32: shifting it back is exact.
+      const h = new Uint16Array(raw.buffer);
+      const bits = new Uint32Array(count);
+      for (let i = 0; i < count; i++) bits[i] = h[i] << 16;
+      return new Float32Array(bits.buffer);
+    }
+  }
+}
+
+/** float32 → IEEE half, rounded to nearest even (tests and fixtures write F16 files with it). */
+function floatToHalf(v: number): number {
+  const f = new Float32Array([v]);
+  const x = new Uint32Array(f.buffer)[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  const mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    const m = (mant | 0x800000) >> (1 - e);
+    return sign | ((m + 0x1000 + ((m >> 13) & 1) - 1) >> 13);
+  }
+  const h = sign | (e << 10) | (mant >> 13);
+  const rest = mant & 0x1fff;
+  return rest > 0x1000 || (rest === 0x1000 && h & 1) ? h + 1 : h;
+}
+
+function encodeData(t: StTensor): Uint8Array {
+  const d = t.data;
+  switch (t.dtype ?? 'F32') {
+    case 'F32':
+      return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+    case 'I64':
+      return new Uint8Array(BigInt64Array.from(d, (v) => BigInt(Math.round(v))).buffer);
+    case 'F16':
+      return new Uint8Array(Uint16Array.from(d, floatToHalf).buffer);
+    case 'BF16': {
+      const bits = new Uint32Array(Float32Array.from(d).buffer);
+      // Round to nearest even on the dropped 16 bits.
+      return new Uint8Array(Uint16Array.from(bits, (b) => (b + 0x7fff + ((b >>> 16) & 1)) >>> 16).buffer);
+    }
   }
 }
 
@@ -127,20 +173,21 @@ export function readSafetensorsBytes(buf: Uint8Array, file: string): { tensors: 
   return { tensors, metadata: h.metadata };
 }
 
-/** Encodes float32 tensors (and string metadata) as a safetensors file. */
+/** Encodes tensors (float32 unless a tensor says otherwise) and string metadata as a safetensors file. */
 export function encodeSafetensors(tensors: Record<string, StTensor>, metadata: Record<string, string> = {}): Buffer {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header['__metadata__'] = metadata;
   let offset = 0;
   const names = Object.keys(tensors);
-  for (const k of names) {
+  const data = names.map((k) => encodeData(tensors[k]));
+  names.forEach((k, i) => {
     const t = tensors[k];
-    header[k] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
-    offset += t.data.byteLength;
-  }
+    header[k] = { dtype: t.dtype ?? 'F32', shape: t.shape, data_offsets: [offset, offset + data[i].byteLength] };
+    offset += data[i].byteLength;
+  });
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  return Buffer.concat([len, Buffer.from(json), ...names.map((k) => Buffer.from(tensors[k].data.buffer, tensors[k].data.byteOffset, tensors[k].data.byteLength))]);
+  return Buffer.concat([len, Buffer.from(json), ...data]);
 }

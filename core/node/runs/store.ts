@@ -243,6 +243,27 @@ export class RunStore {
     return file;
   }
 
+  /**
+   * A checkpoint that is a folder (a pretrained student in its hub layout:
+   * `checkpoints/<method>-seed-<seed>/`), written whole into a temporary sibling and renamed into
+   * place, so that the folder is complete whenever it exists.
+   */
+  writeCheckpointFolder(method: string, seed: number, files: Record<string, string | Uint8Array>): string {
+    const dir = path.join(this.dir, 'checkpoints', `${method}-seed-${seed}`);
+    const tmp = tempName(dir);
+    this.guard(() => {
+      try {
+        for (const [name, data] of Object.entries(files)) writeFileAtomic(path.join(tmp, name), data);
+        fs.rmSync(dir, { recursive: true, force: true });
+        fs.renameSync(tmp, dir);
+      } catch (e) {
+        fs.rmSync(tmp, { recursive: true, force: true });
+        throw e;
+      }
+    });
+    return dir;
+  }
+
   /** The summary; throws the run's first failed write instead if there was one (a run is complete only if all of it was written). */
   writeSummary(summary: RunSummary): void {
     this.guard(() => writeJsonAtomic(path.join(this.dir, 'summary.json'), summary));

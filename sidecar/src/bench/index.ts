@@ -1,10 +1,12 @@
 /**
  * `npm run bench`: milliseconds per training step of STL and AFT on the same model, batch and
- * backend, for the demo MLP and for the CNN (the paper's claim: AFT's overhead is small when the
- * model dominates). `-- --pytorch` also runs scripts/bench/pytorch_step.py (the same models, batch,
- * optimiser and regulariser in PyTorch on the CPU, with as many threads as this backend uses) and
- * prints each figure next to PyTorch's, with our speed as a fraction of PyTorch's. `-- --json`
- * makes the last printed line one JSON object.
+ * backend, for the demo MLP, the CNN and a pretrained ResNet-18 student (batch 32, 64x64;
+ * resnet.ts) (the paper's claim: AFT's overhead is small when the model dominates).
+ * `-- --pytorch` also runs scripts/bench/pytorch_step.py (MLP, CNN) and pytorch_resnet.py (the
+ * same models, batch, optimiser and regulariser in PyTorch on the CPU, with as many threads as
+ * this backend uses) and prints each figure next to PyTorch's, with our speed as a fraction of
+ * PyTorch's. `-- --json` makes the last printed line one JSON object; `-- --models
+ * mlp,cnn,resnet18` picks rows.
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
@@ -16,19 +18,52 @@ import { noiseFeatures } from '../features/noise';
 import { initBackend, type BackendChoice } from '../runtime/tf';
 import { trainJob } from '../train/job';
 import { SharedMethodState } from '../methods/method';
+import { benchResNet } from './resnet';
 
-const { values } = parseArgs({ options: { json: { type: 'boolean' }, backend: { type: 'string' }, steps: { type: 'string' }, pytorch: { type: 'boolean' }, python: { type: 'string' } } });
+const { values } = parseArgs({ options: { json: { type: 'boolean' }, backend: { type: 'string' }, steps: { type: 'string' }, models: { type: 'string' }, pytorch: { type: 'boolean' }, python: { type: 'string' } } });
+const only = values.models?.split(',');
 
-type StepFigures = Record<string, { stl_ms: number; aft_ms: number }>;
+interface StepFigures {
+  stl_ms: number;
+  aft_ms: number;
+}
 
-/** PyTorch's figures for the same benchmark, or why there are none (it is optional). */
-function pytorchFigures(threads: number, steps: number): { figures?: StepFigures & { torch: string; threads: number }; why?: string } {
-  const script = path.join(__dirname, '..', '..', 'scripts', 'bench', 'pytorch_step.py');
+/** A PyTorch reference script's last JSON line, or why there is none (PyTorch is optional). */
+function pytorchRun<T>(script: string, args: string[]): { figures?: T; why?: string } {
+  const file = path.join(__dirname, '..', '..', 'scripts', 'bench', script);
   const python = values.python ?? '/usr/bin/python3';
-  const r = spawnSync(python, [script, '--threads', String(threads), '--steps', String(steps)], { encoding: 'utf8', timeout: 20 * 60_000 });
+  const r = spawnSync(python, [file, ...args], { encoding: 'utf8', timeout: 20 * 60_000 });
   if (r.error) return { why: `${python} did not run (${r.error.message}); --python PATH names another` };
   if (r.status !== 0) return { why: `${script} failed: ${r.stderr.trim().split('\n').pop() ?? ''} (it needs PyTorch: Debian's python3-torch, or --python PATH)` };
-  return { figures: JSON.parse(r.stdout.trim().split('\n').pop()!) as StepFigures & { torch: string; threads: number } };
+  return { figures: JSON.parse(r.stdout.trim().split('\n').pop()!) as T };
+}
+
+/** PyTorch's figure for each row measured here, side by side (at the same thread count). */
+function comparePytorch(out: Record<string, unknown>, threads: number, steps: number): void {
+  const theirs: Record<string, StepFigures> = {};
+  const skipped: string[] = [];
+  let version = '';
+  if (out.mlp || out.cnn) {
+    const r = pytorchRun<{ torch: string } & Record<'mlp' | 'cnn', StepFigures>>('pytorch_step.py', ['--threads', String(threads), '--steps', String(steps)]);
+    if (r.figures) ({ mlp: theirs.mlp, cnn: theirs.cnn, torch: version } = r.figures);
+    else skipped.push(r.why!);
+  }
+  if (out.resnet18) {
+    const r = pytorchRun<{ torch: string } & StepFigures>('pytorch_resnet.py', ['--threads', String(threads), '--json']);
+    if (r.figures) {
+      version = r.figures.torch;
+      theirs.resnet18 = r.figures;
+    } else skipped.push(r.why!);
+  }
+  out.pytorch = { torch: version, threads, ...theirs, ...(skipped.length ? { skipped } : {}) };
+  for (const why of skipped) if (!values.json) console.log(`PyTorch not measured: ${why}`);
+  for (const [name, t] of Object.entries(theirs)) {
+    const ours = out[name] as StepFigures & { speed_vs_pytorch?: unknown };
+    if (!ours) continue;
+    const speed = { stl: +(t.stl_ms / ours.stl_ms).toFixed(3), aft: +(t.aft_ms / ours.aft_ms).toFixed(3) };
+    ours.speed_vs_pytorch = speed;
+    if (!values.json) console.log(`${name} vs PyTorch ${version} (${threads} thread${threads === 1 ? '' : 's'}): stl ${ours.stl_ms} vs ${t.stl_ms} ms (${speed.stl}× its speed), aft ${ours.aft_ms} vs ${t.aft_ms} ms (${speed.aft}×)`);
+  }
 }
 
 const METHODS: Record<'stl' | 'aft', ResolvedMethod> = {
@@ -81,28 +116,21 @@ async function main(): Promise<void> {
     cnn: downstreamSchema.parse({ model: 'cnn', channels: [16, 32], hidden: [64] }),
   };
   for (const [name, spec] of Object.entries(models)) {
+    if (only && !only.includes(name)) continue;
     const n = name === 'cnn' ? Math.max(8, Math.round(steps / 4)) * 2 : steps * 4;
     const stl = await msPerStep(spec, METHODS.stl, n);
     const aft = await msPerStep(spec, METHODS.aft, n);
     out[name] = { stl_ms: +stl.toFixed(2), aft_ms: +aft.toFixed(2), ratio: +(aft / stl).toFixed(3) };
     if (!values.json) console.log(`${name}: stl ${stl.toFixed(2)} ms/step, aft ${aft.toFixed(2)} ms/step, aft/stl ${(aft / stl).toFixed(3)}`);
   }
-  if (values.pytorch) {
-    const torch = pytorchFigures(backend.threads, steps);
-    if (torch.figures) {
-      out.pytorch = torch.figures;
-      for (const name of Object.keys(models)) {
-        const ours = out[name] as { stl_ms: number; aft_ms: number };
-        const theirs = torch.figures[name];
-        const speed = { stl: +(theirs.stl_ms / ours.stl_ms).toFixed(3), aft: +(theirs.aft_ms / ours.aft_ms).toFixed(3) };
-        (out[name] as Record<string, unknown>).speed_vs_pytorch = speed;
-        if (!values.json) console.log(`${name} vs PyTorch ${torch.figures.torch} (${torch.figures.threads} thread${torch.figures.threads === 1 ? '' : 's'}): stl ${ours.stl_ms} vs ${theirs.stl_ms} ms (${speed.stl}× its speed), aft ${ours.aft_ms} vs ${theirs.aft_ms} ms (${speed.aft}×)`);
-      }
-    } else {
-      out.pytorch = { skipped: torch.why };
-      if (!values.json) console.log(`PyTorch not measured: ${torch.why}`);
+  if (!only || only.includes('resnet18')) {
+    const r = await benchResNet(METHODS, Math.max(6, Math.round(steps / 4)));
+    out.resnet18 = r;
+    if (!values.json) {
+      console.log(`resnet18 (pretrained student, batch ${r.batch}, ${r.size}x${r.size}): stl ${r.stl_ms} ms/step, aft ${r.aft_ms} ms/step, aft/stl ${r.ratio}; tensors' peak in a step ${r.step_tensor_peak_mb} MB, process peak RSS ${r.peak_rss_mb} MB`);
     }
   }
+  if (values.pytorch) comparePytorch(out, backend.threads, steps);
   console.log(JSON.stringify(out));
 }
 

@@ -1,14 +1,17 @@
 /**
  * Image-folder datasets: one subfolder per class (PNG, JPEG, WebP), split by `split`, or `train/`
  * and `test/` folders with the same class subfolders. Images are decoded and resized with sharp
- * for the downstream model; the file paths stay with the dataset so that each pre-trained model
- * can preprocess the originals its own way. Unreadable images fail with their names, or are
- * skipped and counted when the experiment says so.
+ * for the downstream model (covering `size`, centre-cropped, 0..1), or, for a pre-trained
+ * student, prepared as its config says by the same code that prepares them for the ONNX models
+ * (features/imagePreprocess.ts); the file paths stay with the dataset so that each pre-trained
+ * model can preprocess the originals its own way. Unreadable images fail with their names, or
+ * are skipped and counted when the experiment says so.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ImageDatasetSpec } from '../../../core/node/experiment/schema';
+import { preprocessImageInto, type ImagePreprocess } from '../features/imagePreprocess';
 import { decodeImage } from '../runtime/images';
 import { badInput } from '../../../core/common/util/errors';
 import { mapLimit } from '../util/pool';
@@ -54,29 +57,39 @@ interface Decoded {
   hash: string;
 }
 
-async function decodeAll(listed: { files: string[]; labels: number[] }, spec: ImageDatasetSpec, root: string, bad: { file: string; reason: string }[]): Promise<Decoded> {
-  const [h, w] = spec.size;
-  const channels = spec.grayscale ? 1 : 3;
+/** What the downstream model reads: `size` covered, 0..1 (the default), or a student's own preprocessing. */
+export type StudentImages = { kind: 'size'; height: number; width: number; channels: 1 | 3 } | { kind: 'preprocess'; preprocess: ImagePreprocess };
+
+function studentShape(s: StudentImages): [number, number, 1 | 3] {
+  return s.kind === 'size' ? [s.height, s.width, s.channels] : [s.preprocess.height, s.preprocess.width, s.preprocess.channels];
+}
+
+async function decodeAll(listed: { files: string[]; labels: number[] }, student: StudentImages, root: string, bad: { file: string; reason: string }[]): Promise<Decoded> {
+  const [h, w, channels] = studentShape(student);
   const width = h * w * channels;
-  const results = await mapLimit(listed.files, 8, async (file) => {
+  const all = new Float32Array(listed.files.length * width);
+  const results = await mapLimit(listed.files, 8, async (file, i) => {
     try {
       const bytes = await fs.promises.readFile(file);
-      const img = await decodeImage(bytes, channels, { mode: 'cover', width: w, height: h });
-      return { bytes, img };
+      if (student.kind === 'preprocess') await preprocessImageInto(bytes, student.preprocess, all, i * width);
+      else {
+        const img = await decodeImage(bytes, channels, { mode: 'cover', width: w, height: h });
+        for (let j = 0; j < width; j++) all[i * width + j] = img.data[j] / 255;
+      }
+      return bytes;
     } catch (e) {
       bad.push({ file, reason: ((e as Error).message.split('\n')[0] ?? '').trim() });
       return undefined;
     }
   });
   const keep = results.flatMap((r, i) => (r ? [i] : []));
-  const x = new Float32Array(keep.length * width);
+  const x = keep.length === listed.files.length ? all : new Float32Array(keep.length * width);
   const y = new Int32Array(keep.length);
   const hash = createHash('sha256');
   keep.forEach((i, row) => {
-    const { bytes, img } = results[i]!;
-    for (let j = 0; j < width; j++) x[row * width + j] = img.data[j] / 255;
+    if (x !== all) x.set(all.subarray(i * width, (i + 1) * width), row * width);
     y[row] = listed.labels[i]!;
-    hash.update(`${listed.labels[i]}\0${path.relative(root, listed.files[i])}\0`).update(bytes);
+    hash.update(`${listed.labels[i]}\0${path.relative(root, listed.files[i])}\0`).update(results[i]!);
   });
   return { split: { n: keep.length, x, y }, files: keep.map((i) => listed.files[i]), hash: hash.digest('hex') };
 }
@@ -85,7 +98,12 @@ function pick(l: Listed, idx: number[]): { files: string[]; labels: number[] } {
   return { files: idx.map((i) => l.files[i]), labels: idx.map((i) => l.labels[i]) };
 }
 
-export async function loadImageFolder(spec: ImageDatasetSpec, baseDir: string, log: (m: string) => void = () => {}): Promise<Dataset> {
+/**
+ * `student`: how the downstream model's inputs are made (default: `spec.size` covered, 0..1,
+ * grey when `spec.grayscale`).
+ */
+export async function loadImageFolder(spec: ImageDatasetSpec, baseDir: string, log: (m: string) => void = () => {}, student?: StudentImages): Promise<Dataset> {
+  const images: StudentImages = student ?? { kind: 'size', height: spec.size[0], width: spec.size[1], channels: spec.grayscale ? 1 : 3 };
   const root = path.resolve(baseDir, spec.folder);
   const field = 'dataset.folder';
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw badInput('image folder not found', { file: root, field });
@@ -120,8 +138,8 @@ export async function loadImageFolder(spec: ImageDatasetSpec, baseDir: string, l
   }
   if (ignored) log(`image folder: ignored ${ignored} file${ignored === 1 ? '' : 's'} that are not PNG, JPEG or WebP`);
   const bad: { file: string; reason: string }[] = [];
-  const tr = await decodeAll(train, spec, root, bad);
-  const te = await decodeAll(test, spec, root, bad);
+  const tr = await decodeAll(train, images, root, bad);
+  const te = await decodeAll(test, images, root, bad);
   if (bad.length) {
     const list = bad.map((b) => `${path.relative(root, b.file)}: ${b.reason}`);
     if (spec.unreadable === 'fail') {
@@ -138,7 +156,7 @@ export async function loadImageFolder(spec: ImageDatasetSpec, baseDir: string, l
   }
   return {
     name: path.basename(root),
-    inputShape: [spec.size[0], spec.size[1], spec.grayscale ? 1 : 3],
+    inputShape: studentShape(images),
     numClasses: classes.length,
     train: tr.split,
     test: te.split,

@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import type { DatasetSpec, Experiment } from '../../../core/node/experiment/schema';
 import { badInput } from '../../../core/common/util/errors';
 import { checkClasses, type Dataset } from './dataset';
-import { loadImageFolder } from './imageFolder';
+import { studentImagePreprocess } from '../models/pretrained';
+import { loadImageFolder, type StudentImages } from './imageFolder';
 import { loadMnist } from './mnist';
 import { loadNpyDataset } from './npyDataset';
 import { loadTextDataset } from './text';
@@ -25,14 +26,25 @@ export function textTokenizerFile(exp: Pick<Experiment, 'dataset' | 'pretrained'
   throw badInput('a text dataset needs a tokenizer: set `dataset.tokenizer`, or use an `onnx` source whose folder has tokenizer.json', { file: '<experiment>', field: 'dataset.tokenizer' });
 }
 
-/** Loads the dataset an experiment names, validated (shapes, labels, finite values, images, text). */
-export async function loadExperimentDataset(exp: Pick<Experiment, 'dataset' | 'pretrained'>, baseDir: string, log: (m: string, level?: 'info' | 'warn') => void = () => {}): Promise<Dataset> {
+/**
+ * Loads the dataset an experiment names, validated (shapes, labels, finite values, images, text).
+ * With a `pretrained` student, images are prepared as its config.json's `pretrained_cfg` says.
+ */
+export async function loadExperimentDataset(exp: Pick<Experiment, 'dataset' | 'pretrained'> & { downstream?: Experiment['downstream'] }, baseDir: string, log: (m: string, level?: 'info' | 'warn') => void = () => {}): Promise<Dataset> {
   const spec = exp.dataset;
   let ds: Dataset;
   switch (spec.source) {
-    case 'images':
-      ds = await loadImageFolder(spec, baseDir, log);
+    case 'images': {
+      let student: StudentImages | undefined;
+      if (exp.downstream?.model === 'pretrained') {
+        const p = studentImagePreprocess(exp.downstream, baseDir);
+        const resize = p.resize?.mode === 'shortest' ? `shortest edge ${p.resize.edge}` : p.resize ? `${p.resize.height}x${p.resize.width} (${p.resize.mode === 'exact' ? 'stretched' : 'covered'})` : 'none';
+        log(`student images as its pretrained_cfg says: resize ${resize} (${p.resample}), centre crop ${p.height}x${p.width}, mean [${p.mean?.join(', ')}], std [${p.std?.join(', ')}]`);
+        student = { kind: 'preprocess', preprocess: p };
+      }
+      ds = await loadImageFolder(spec, baseDir, log, student);
       break;
+    }
     case 'text':
       ds = loadTextDataset(spec, baseDir, textTokenizerFile(exp, baseDir));
       break;

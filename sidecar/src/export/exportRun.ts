@@ -118,6 +118,9 @@ async function tfjsLogits(exp: Experiment, ds: Dataset, checkpoint: string): Pro
 export async function exportRun(opts: ExportOptions): Promise<ExportReport> {
   const exp = readExperiment(opts.runDir);
   if (exp.downstream.model === 'transformer') throw badInput('export supports the mlp and cnn downstream models; this run trained a transformer', { file: opts.runDir, field: 'downstream.model' });
+  if (exp.downstream.model === 'pretrained') {
+    throw badInput('export to ONNX supports the mlp and cnn downstream models; a pretrained student is saved in its hub layout (checkpoints/<method>-seed-<seed>/: config.json + model.safetensors), which timm and torchvision load (then torch.onnx.export)', { file: opts.runDir, field: 'downstream.model' });
+  }
   const ck = pickCheckpoint(opts.runDir, exp, opts.method, opts.seed);
   // Runs store absolute paths; older runs are resolved against their workspace.
   const workspace = path.resolve(opts.runDir, '..', '..', '..');

@@ -65,7 +65,8 @@ export async function extractExperiment(experiment: Experiment, baseDir: string,
   const cacheRoot = path.join(path.resolve(opts.workspaceDir), FEATURE_CACHE_DIR);
   // Only the built-in teacher needs tfjs (to be built the first time); user models do not.
   if (experiment.pretrained.some((s) => 'builtin' in s)) await initBackend(opts.backend ?? experiment.backend, log);
-  const ds = await loadExperimentDataset(experiment, baseDir, log);
+  // The student's inputs are not needed here: its own preprocessing (a pretrained student's folder) is not read.
+  const ds = await loadExperimentDataset({ dataset: experiment.dataset, pretrained: experiment.pretrained }, baseDir, log);
   const { refs } = await onnxSourceRefs(experiment.pretrained, ds, baseDir, {
     ...(opts.signal ? { signal: opts.signal } : {}),
     log,

@@ -43,7 +43,7 @@ export function readTfjsWeights(file: string): { name: string; tensor: StTensor 
 }
 
 function assign(model: DownstreamModel, name: string, t: StTensor, source: string, file: string): void {
-  const v = model.params.get(name)!;
+  const v = model.params.get(name) ?? model.buffers!.get(name)!;
   if (t.shape.join('x') !== v.shape.join('x')) {
     throw badInput(`${source} has shape [${t.shape.join(', ')}] but the model's ${name} needs [${v.shape.join(', ')}]`, { file, field: 'downstream.init' });
   }
@@ -63,7 +63,7 @@ export function loadCheckpoint(model: DownstreamModel, file: string): void {
     return;
   }
   const { tensors } = readSafetensors(file);
-  for (const k of model.params.keys()) {
+  for (const k of [...model.params.keys(), ...(model.buffers?.keys() ?? [])]) {
     const t = tensors[k];
     if (!t) throw badInput(`checkpoint has no tensor '${k}' (it has: ${Object.keys(tensors).join(', ')})`, { file, field: 'downstream.init' });
     assign(model, k, t, `tensor '${k}'`, file);

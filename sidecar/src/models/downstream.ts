@@ -9,13 +9,21 @@ export interface ModelOutput {
   logits: Tensor2D;
 }
 
+/**
+ * `train` while a training step computes its loss (BatchNorm uses the batch's statistics and
+ * updates its running ones), `eval` otherwise (the default).
+ */
+export type ForwardMode = 'train' | 'eval';
+
 export interface DownstreamModel {
-  kind: 'mlp' | 'cnn' | 'transformer';
+  kind: 'mlp' | 'cnn' | 'transformer' | 'pretrained';
   /** Width d of φ. */
   featureDim: number;
   /** Trainable parameters by stable name (checkpoint keys). */
   params: Map<string, Variable>;
+  /** State that is saved with the parameters but not trained (BatchNorm's running statistics), by name. */
+  buffers?: Map<string, Variable>;
   /** x has shape [batch, ...inputShape]. */
-  forward(x: Tensor): ModelOutput;
+  forward(x: Tensor, mode?: ForwardMode): ModelOutput;
   dispose(): void;
 }

@@ -14,11 +14,11 @@ export const dense = tf.customGrad<Tensor2D>((...args: unknown[]) => {
   save([x, w]);
   return {
     value: tf.add<Tensor2D>(tf.matMul(x, w), b),
-    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => tf.tidy(() => {
       const g = dy as Tensor2D;
       const [xs, ws] = saved as [Tensor2D, Tensor2D];
       return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g), tf.sum(g, 0)];
-    },
+    }),
   };
 });
 
@@ -28,11 +28,11 @@ export const denseT = tf.customGrad<Tensor2D>((...args: unknown[]) => {
   save([x, w]);
   return {
     value: tf.add<Tensor2D>(tf.matMul(x, tf.transpose(w)), b),
-    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => tf.tidy(() => {
       const g = dy as Tensor2D;
       const [xs, ws] = saved as [Tensor2D, Tensor2D];
       return [tf.matMul(g, ws), tf.matMul(tf.transpose(g), xs), tf.sum(g, 0)];
-    },
+    }),
   };
 }) as (x: Tensor2D, w: Tensor2D, b: Tensor) => Tensor2D;
 
@@ -79,7 +79,7 @@ function makeConv3x3(inputIsData: boolean) {
     save([x, w]);
     return {
       value: tf.conv2d(x, w, 1, 'same'),
-      gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+      gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => tf.tidy(() => {
         const g = dy as Tensor4D;
         const [xs, ws] = saved as [Tensor4D, Tensor4D];
         const dx = inputIsData
@@ -89,7 +89,7 @@ function makeConv3x3(inputIsData: boolean) {
         const dyt = tf.transpose<Tensor4D>(g, [1, 2, 0, 3]);
         const dw = tf.transpose(tf.conv2d(xt, dyt, 1, 'valid'), [1, 2, 0, 3]);
         return [dx, dw];
-      },
+      }),
     };
   }) as (x: Tensor4D, w: Tensor4D) => Tensor4D;
 }
@@ -99,4 +99,182 @@ const convFirst = makeConv3x3(true);
 
 export function conv3x3(x: Tensor4D, w: Tensor4D, b: Tensor, inputIsData = false): Tensor4D {
   return tf.add<Tensor4D>((inputIsData ? convFirst : convHidden)(x, w), b);
+}
+
+/** Pads (positive) or crops (negative) each side of the two spatial axes. */
+function cropPad(x: Tensor4D, top: number, bottom: number, left: number, right: number): Tensor4D {
+  let y = x;
+  if (top < 0 || bottom < 0 || left < 0 || right < 0) {
+    const [n, h, w, c] = y.shape;
+    const t = Math.max(0, -top);
+    const l = Math.max(0, -left);
+    y = tf.slice(y, [0, t, l, 0], [n, h - t - Math.max(0, -bottom), w - l - Math.max(0, -right), c]);
+  }
+  if (top > 0 || bottom > 0 || left > 0 || right > 0) y = tf.pad(y, [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]]);
+  return y;
+}
+
+export interface ConvGeometry {
+  /** Kernel size k (square). */
+  kernel: number;
+  stride: number;
+  /** Zero padding on every side (PyTorch's `padding`). */
+  pad: number;
+}
+
+/** Output size of a convolution or pooling as PyTorch computes it (floor). */
+export function convOut(size: number, g: ConvGeometry): number {
+  return Math.floor((size + 2 * g.pad - g.kernel) / g.stride) + 1;
+}
+
+/**
+ * A stride-1 "valid" convolution of `x` padded (positive) or cropped (negative) on each side;
+ * the padding is the convolution's own (explicit), not a padded copy.
+ */
+function convCropPad(x: Tensor4D, top: number, bottom: number, left: number, right: number, f: Tensor4D): Tensor4D {
+  const cropped = cropPad(x, Math.min(0, top), Math.min(0, bottom), Math.min(0, left), Math.min(0, right));
+  const pads: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]];
+  return tf.conv2d(cropped, f, 1, pads.some(([u, v]) => u > 0 || v > 0) ? pads : 'valid');
+}
+
+/**
+ * Taps of a kernel chosen and reordered by a product: the kernel with in/out swapped, as
+ * [k², Cout·Cin] rows (one per tap y·k + x), times a 0/1 matrix whose row i picks tap `taps[i]`.
+ * Gives [rows, cols, Cout, Cin]. tfjs's Reverse, Gather and StridedSlice run element by element
+ * on wasm (a 3x3x512x512 kernel: ~0.3 s for Reverse, ~0.5 s for a strided slice); the product
+ * costs next to nothing.
+ */
+function pickTaps(swapped: Tensor2D, k: number, rows: number[], cols: number[], cout: number, cin: number): Tensor4D {
+  const sel = new Float32Array(rows.length * cols.length * k * k);
+  rows.forEach((ty, i) => cols.forEach((tx, j) => (sel[(i * cols.length + j) * k * k + ty * k + tx] = 1)));
+  return tf.reshape<tf.Rank.R4>(tf.matMul(tf.tensor2d(sel, [rows.length * cols.length, k * k]), swapped), [rows.length, cols.length, cout, cin]);
+}
+
+/** [k, k, Cin, Cout] → [k², Cout·Cin]: the kernel with in/out swapped, one row per tap. */
+function swapInOut(w: Tensor4D): Tensor2D {
+  const [k, , cin, cout] = w.shape;
+  return tf.reshape(tf.transpose(w, [0, 1, 3, 2]), [k * k, cout * cin]);
+}
+
+/** The kernel flipped spatially with in/out swapped: F[y, x] = W[k−1−y, k−1−x]ᵀ, [k, k, Cout, Cin]. */
+function flipSwap(w: Tensor4D): Tensor4D {
+  const [k, , cin, cout] = w.shape;
+  const rev = Array.from({ length: k }, (_, i) => k - 1 - i);
+  return pickTaps(swapInOut(w), k, rev, rev, cout, cin);
+}
+
+/**
+ * The input gradient of a strided convolution as forward convolutions, by phase: the input
+ * positions with the same remainder mod s (s² phases) each receive a fixed subset of the kernel's
+ * taps, so each phase is one stride-1 convolution of dy with those taps of the flipped,
+ * in/out-swapped kernel (chosen by pickTaps), and the phases are interleaved back.
+ * The work equals the forward's; tfjs's Conv2DBackpropInput is ~20x slower on wasm, and
+ * spreading dy with zeros ~8x (measured at batch 32, 16x16x64 → 8x8x128).
+ */
+function stridedInputGrad(dy: Tensor4D, w: Tensor4D, g: ConvGeometry, inH: number, inW: number): Tensor4D {
+  const { kernel: k, stride: s, pad: p } = g;
+  const [n, oh, ow] = dy.shape;
+  const [, , cin, cout] = w.shape;
+  const swapped = swapInOut(w);
+  // Phase r (along one axis): the taps t ≡ r + p (mod s) reach input i = m·s + r from output
+  // m + c, c = (r + p − t)/s; listed by increasing c (decreasing t), from c = cMin.
+  const phase = (r: number): { taps: number[]; count: number; cMin: number } => {
+    const taps: number[] = [];
+    for (let t = k - 1; t >= 0; t--) if ((((r + p - t) % s) + s) % s === 0) taps.push(t);
+    return { taps, count: taps.length, cMin: taps.length ? (r + p - taps[0]) / s : 0 };
+  };
+  const mh = Math.ceil(inH / s);
+  const mw = Math.ceil(inW / s);
+  const rows: Tensor4D[][] = [];
+  for (let ry = 0; ry < s; ry++) {
+    const row: Tensor4D[] = [];
+    const py = phase(ry);
+    for (let rx = 0; rx < s; rx++) {
+      const px = phase(rx);
+      if (!py.count || !px.count) {
+        row.push(tf.zeros([n, mh, mw, cin]));
+        continue;
+      }
+      // out[m] = Σ_j dy[m + cMin + j] · sub[j]: dy rows m + cMin … m + cMin + count − 1 for m in [0, mh).
+      const sub = pickTaps(swapped, k, py.taps, px.taps, cout, cin);
+      row.push(convCropPad(dy, -py.cMin, mh + py.cMin + py.count - 1 - oh, -px.cMin, mw + px.cMin + px.count - 1 - ow, sub));
+    }
+    rows.push(row);
+  }
+  // [n, mh, s, mw, s, cin] → [n, mh·s, mw·s, cin], cropped to the input.
+  const woven = tf.reshape<tf.Rank.R4>(tf.stack(rows.map((row) => tf.stack(row, 3)), 2), [n, mh * s, mw * s, cin]);
+  return mh * s === inH && mw * s === inW ? woven : tf.slice(woven, [0, 0, 0, 0], [n, inH, inW, cin]);
+}
+
+/**
+ * A k×k convolution with PyTorch's stride and zero padding and no bias, with hand-written
+ * gradients made of forward convolutions only (wasm has no Conv2DBackpropFilter, and its
+ * Conv2DBackpropInput is slow):
+ * - dx: stride 1, a convolution of dy with the kernel flipped and in/out swapped; strided, by
+ *   phase (stridedInputGrad);
+ * - dW: the padded input transposed to [Cin, H, W, N] convolved with dy transposed to
+ *   [oh, ow, N, Cout] dilated by the stride, cropped to k×k, giving [k, k, Cin, Cout].
+ * `w` is HWIO [k, k, Cin, Cout]. With `inputIsData` the input gradient is not computed.
+ */
+function makeConv(g: ConvGeometry, inputIsData: boolean) {
+  const { kernel: k, stride: s, pad: p } = g;
+  const pads: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [p, p], [p, p], [0, 0]];
+  return tf.customGrad<Tensor4D>((...args: unknown[]) => {
+    const [x, w, save] = args as [Tensor4D, Tensor4D, (ts: Tensor[]) => void];
+    save([x, w]);
+    return {
+      value: tf.conv2d(x, w, s, p ? pads : 'valid'),
+      gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => tf.tidy(() => {
+        const gy = dy as Tensor4D;
+        const [xs, ws] = saved as [Tensor4D, Tensor4D];
+        const [, h, wd] = xs.shape;
+        let dx: Tensor4D;
+        if (inputIsData) dx = tf.zerosLike(xs);
+        else if (s === 1) dx = convCropPad(gy, k - 1 - p, k - 1 - p, k - 1 - p, k - 1 - p, flipSwap(ws));
+        else dx = stridedInputGrad(gy, ws, g, h, wd);
+        const xt = tf.transpose<Tensor4D>(p ? tf.pad(xs, pads) : xs, [3, 1, 2, 0]);
+        const dyt = tf.transpose<Tensor4D>(gy, [1, 2, 0, 3]);
+        let dw = tf.conv2d(xt, dyt, 1, 'valid', 'NHWC', s);
+        if (dw.shape[1] !== k || dw.shape[2] !== k) dw = tf.slice(dw, [0, 0, 0, 0], [dw.shape[0], k, k, dw.shape[3]]);
+        return [dx, tf.transpose(dw, [1, 2, 0, 3])];
+      }),
+    };
+  }) as (x: Tensor4D, w: Tensor4D) => Tensor4D;
+}
+
+/** y = x W (no bias) with plain-product gradients. */
+const matMulPlain = tf.customGrad<Tensor2D>((...args: unknown[]) => {
+  const [x, w, save] = args as [Tensor2D, Tensor2D, (ts: Tensor[]) => void];
+  save([x, w]);
+  return {
+    value: tf.matMul(x, w),
+    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => tf.tidy(() => {
+      const g = dy as Tensor2D;
+      const [xs, ws] = saved as [Tensor2D, Tensor2D];
+      return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g)];
+    }),
+  };
+}) as (x: Tensor2D, w: Tensor2D) => Tensor2D;
+
+const convCache = new Map<string, (x: Tensor4D, w: Tensor4D) => Tensor4D>();
+
+/**
+ * A convolution as PyTorch's `nn.Conv2d(bias=False)` computes it (cross-correlation, stride,
+ * zero padding), on NHWC inputs with an HWIO kernel, on the fast paths: a 1×1 convolution is a
+ * product ([N·H·W, Cin] × [Cin, Cout], after subsampling when strided), a k×k one uses the
+ * forward-convolution gradients of `makeConv`.
+ */
+export function conv2d(x: Tensor4D, w: Tensor4D, g: ConvGeometry, inputIsData = false): Tensor4D {
+  if (g.kernel === 1 && g.pad === 0) {
+    // x[:, ::s, ::s, :] as a 1×1 average pool: its gradient (AvgPoolGrad) is a wasm kernel, and a
+    // strided slice runs element by element there.
+    const xs = g.stride > 1 ? tf.avgPool(x, 1, g.stride, 'valid') : x;
+    const [n, h, wd, c] = xs.shape;
+    const cout = w.shape[3];
+    return tf.reshape(matMulPlain(tf.reshape(xs, [n * h * wd, c]), tf.reshape(w, [c, cout])), [n, h, wd, cout]);
+  }
+  const key = `${g.kernel}/${g.stride}/${g.pad}/${inputIsData}`;
+  let f = convCache.get(key);
+  if (!f) convCache.set(key, (f = makeConv(g, inputIsData)));
+  return f(x, w);
 }

@@ -9,6 +9,7 @@ import { badInput } from '../../../core/common/util/errors';
 import { Rng } from '../util/rng';
 import { conv3x3, dense, glorot, heUniform, variable } from './layers';
 import type { DownstreamModel, ModelOutput } from './downstream';
+import { createPretrainedStudent } from './pretrained';
 import { createTransformer } from './transformer';
 
 interface Layer {
@@ -23,9 +24,13 @@ function makeLayer(params: Map<string, Variable>, name: string, w: Float32Array,
   return layer;
 }
 
-/** `vocabSize` is needed by the transformer (text datasets) only. */
-export function createModel(spec: DownstreamSpec, inputShape: number[], numClasses: number, seed: number, vocabSize?: number): DownstreamModel {
+/**
+ * `vocabSize` is needed by the transformer (text datasets) only; a `pretrained` student reads
+ * `spec.folder` (absolute) and says on `log` what it converted.
+ */
+export function createModel(spec: DownstreamSpec, inputShape: number[], numClasses: number, seed: number, vocabSize?: number, log?: (m: string) => void): DownstreamModel {
   if (spec.model === 'transformer') return createTransformer(spec, inputShape, numClasses, seed, vocabSize);
+  if (spec.model === 'pretrained') return createPretrainedStudent(spec, inputShape, numClasses, seed, log);
   const rng = new Rng(seed);
   const params = new Map<string, Variable>();
   const inputSize = inputShape.reduce((a, b) => a * b, 1);
@@ -73,9 +78,13 @@ export function createModel(spec: DownstreamSpec, inputShape: number[], numClass
   };
 }
 
-/** Parameters as plain arrays, for checkpoints and export (read asynchronously, as webgpu needs). */
+/**
+ * Parameters (and buffers, such as BatchNorm's running statistics) as plain arrays, for
+ * checkpoints and export (read asynchronously, as webgpu needs).
+ */
 export async function modelWeights(model: DownstreamModel): Promise<Record<string, StTensor>> {
   const out: Record<string, StTensor> = {};
   for (const [k, v] of model.params) out[k] = { shape: v.shape, data: (await v.data()) as Float32Array };
+  for (const [k, v] of model.buffers ?? []) out[k] = { shape: v.shape, data: (await v.data()) as Float32Array };
   return out;
 }

@@ -10,6 +10,15 @@ export interface Examples {
 }
 
 /**
+ * Examples per evaluation chunk: 1024, fewer for large inputs (about 16 MB of input per chunk:
+ * 27 images of 224x224x3), so that a convolutional network's activations stay bounded.
+ */
+export function evalChunk(inputShape: number[]): number {
+  const size = inputShape.reduce((a, b) => a * b, 1);
+  return Math.max(1, Math.min(1024, Math.floor(4_194_304 / size)));
+}
+
+/**
  * The values of a tensor made by `f` (in a tidy), which is then disposed. Read with `data()`:
  * the webgpu backend cannot read synchronously in Node (its `dataSync` needs OffscreenCanvas).
  */
@@ -23,7 +32,7 @@ export async function readTidy(f: () => Tensor): Promise<tf.TypedArray> {
 }
 
 /** Accuracy of the model on `data`, in chunks so memory stays bounded. */
-export async function accuracy(model: DownstreamModel, data: Examples, chunk = 1024): Promise<number> {
+export async function accuracy(model: DownstreamModel, data: Examples, chunk = evalChunk(data.inputShape)): Promise<number> {
   const width = data.inputShape.reduce((a, b) => a * b, 1);
   let correct = 0;
   for (let start = 0; start < data.n; start += chunk) {
@@ -38,7 +47,7 @@ export async function accuracy(model: DownstreamModel, data: Examples, chunk = 1
 }
 
 /** The model's features φ for every row of `data`, rows × featureDim, in chunks. */
-export async function featuresOf(model: DownstreamModel, data: Examples, chunk = 1024): Promise<Float32Array> {
+export async function featuresOf(model: DownstreamModel, data: Examples, chunk = evalChunk(data.inputShape)): Promise<Float32Array> {
   const width = data.inputShape.reduce((a, b) => a * b, 1);
   const out = new Float32Array(data.n * model.featureDim);
   for (let start = 0; start < data.n; start += chunk) {

@@ -83,7 +83,7 @@ function gather(src: Float32Array, width: number, idx: Int32Array, from: number,
 export async function trainJob(spec: JobSpec, hooks: JobHooks = {}): Promise<JobResult> {
   const started = performance.now();
   const { trainData: data, train: cfg } = spec;
-  const model = createModel(spec.downstream, data.inputShape, spec.numClasses, seedFor(spec.seed, 'init'), spec.vocabSize);
+  const model = createModel(spec.downstream, data.inputShape, spec.numClasses, seedFor(spec.seed, 'init'), spec.vocabSize, (m) => hooks.log?.(m));
   if (spec.initCheckpoint) loadCheckpoint(model, spec.initCheckpoint);
   const method = await createMethod({
     method: spec.method,
@@ -156,7 +156,7 @@ export async function trainJob(spec: JobSpec, hooks: JobHooks = {}): Promise<Job
         let ceT: Scalar | undefined;
         let regT: Scalar | undefined;
         const { value, grads } = tf.variableGrads(() => {
-          const out = model.forward(x);
+          const out = model.forward(x, 'train');
           const ce = crossEntropy(out.logits, y);
           if (logNow) ceT = tf.keep(ce);
           if (!useReg || !psi) return ce;

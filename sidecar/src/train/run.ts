@@ -16,6 +16,7 @@ import { RunStore } from '../../../core/node/runs/store';
 import { activeBackend, initBackend, type BackendChoice } from '../runtime/tf';
 import { AftError, CancelledError, describeError } from '../../../core/common/util/errors';
 import { noLogmeSources } from '../methods/btune';
+import { checkPretrainedStudent } from '../models/pretrained';
 import { trainAll } from './trainAll';
 
 export interface ExperimentInput {
@@ -93,6 +94,10 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
     const backend = await initBackend(exp.backend, (m) => log(m));
     const ds = await loadExperimentDataset(exp, input.baseDir, log);
     log(`dataset ${ds.name}: ${ds.train.n} train, ${ds.test.n} test, ${ds.numClasses} classes, inputs [${ds.inputShape.join(', ')}]`);
+    if (exp.downstream.model === 'pretrained') {
+      const hub = checkPretrainedStudent({ ...exp.downstream, folder: path.resolve(input.baseDir, exp.downstream.folder ?? '') }, ds.inputShape, ds.numClasses);
+      log(`student: ${hub.arch} from ${hub.folder} (conv1 width ${hub.shape.width}, ${hub.shape.numClasses} classes; head ${exp.downstream.head}, BatchNorm ${exp.downstream.batchnorm})`);
+    }
     const sources = await buildSources(exp.pretrained, ds, input.baseDir, datasetSeed(exp.dataset), {
       ...(opts.signal ? { signal: opts.signal } : {}),
       log,

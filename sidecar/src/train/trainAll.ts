@@ -97,8 +97,9 @@ async function trainJobs(o: TrainAllOptions, jobs: PlannedJob[], data: Record<Pl
 
 /** The part of every job's spec that is the same for the whole run. */
 function commonSpec(o: TrainAllOptions, shared: SharedMethodState): Omit<JobSpec, 'method' | 'beta' | 'seed' | keyof PhaseData> {
+  const d = o.exp.downstream;
   return {
-    downstream: o.exp.downstream,
+    downstream: d.folder !== undefined ? { ...d, folder: path.resolve(o.baseDir, d.folder) } : d,
     ...(o.exp.downstream.init !== 'random' ? { initCheckpoint: path.resolve(o.baseDir, o.exp.downstream.init) } : {}),
     train: o.exp.train,
     numClasses: o.ds.numClasses,

@@ -1,0 +1,252 @@
+/**
+ * ResNets (He et al. 2016) as torchvision and timm lay them out: the same modules, the same
+ * state-dict key names (conv1, bn1, layer1.0.conv1, …, layer1.0.downsample.0/1, fc), so that a
+ * folder published on a hub loads here and a trained student loads back there.
+ *
+ * The forward runs in NHWC; kernels are HWIO here and OIHW in state dicts (converted on load and
+ * on save). Convolutions and BatchNorm use the hand-written gradients of layers.ts and
+ * batchNorm.ts (forward convolutions and products only). φ is the globally average-pooled output
+ * of layer4: what timm feeds its classifier (`forward_head(pre_logits=True)`).
+ */
+import type { StTensor } from '../../../core/node/io/safetensors';
+import { tf, type Tensor, type Tensor2D, type Tensor4D, type Variable } from '../runtime/tf';
+import { batchNorm, type BatchNorm } from './batchNorm';
+import type { DownstreamModel, ForwardMode, ModelOutput } from './downstream';
+import { conv2d, denseT, variable, type ConvGeometry } from './layers';
+
+export type BlockKind = 'basic' | 'bottleneck';
+
+/** The architectures a `config.json` may name: block and blocks per stage (torchvision's table). */
+export const RESNET_ARCHS: Readonly<Record<string, { block: BlockKind; layers: readonly [number, number, number, number] }>> = {
+  resnet18: { block: 'basic', layers: [2, 2, 2, 2] },
+  resnet34: { block: 'basic', layers: [3, 4, 6, 3] },
+  resnet50: { block: 'bottleneck', layers: [3, 4, 6, 3] },
+  resnet101: { block: 'bottleneck', layers: [3, 4, 23, 3] },
+  resnet152: { block: 'bottleneck', layers: [3, 8, 36, 3] },
+};
+
+/** The shape of a ResNet: its architecture at a stem width (64 in the published models). */
+export interface ResNetShape {
+  arch: string;
+  /** Output channels of conv1; stage i has width·2^i planes. */
+  width: number;
+  inChannels: number;
+  numClasses: number;
+}
+
+export interface StateEntry {
+  key: string;
+  /** PyTorch's shape (OIHW for convolutions). */
+  shape: number[];
+  role: 'conv' | 'bn.weight' | 'bn.bias' | 'bn.running_mean' | 'bn.running_var' | 'bn.num_batches_tracked' | 'fc.weight' | 'fc.bias';
+}
+
+const EXPANSION: Record<BlockKind, number> = { basic: 1, bottleneck: 4 };
+
+interface ConvSpec {
+  name: string;
+  cin: number;
+  cout: number;
+  g: ConvGeometry;
+}
+
+interface BlockSpec {
+  prefix: string;
+  convs: ConvSpec[];
+  downsample?: ConvSpec;
+}
+
+function blocksOf(s: ResNetShape): { stem: ConvSpec; blocks: BlockSpec[]; features: number } {
+  const { block, layers } = RESNET_ARCHS[s.arch];
+  const exp = EXPANSION[block];
+  const stem: ConvSpec = { name: 'conv1', cin: s.inChannels, cout: s.width, g: { kernel: 7, stride: 2, pad: 3 } };
+  const blocks: BlockSpec[] = [];
+  let inplanes = s.width;
+  layers.forEach((count, stage) => {
+    const planes = s.width * 2 ** stage;
+    for (let j = 0; j < count; j++) {
+      const stride = stage > 0 && j === 0 ? 2 : 1;
+      const prefix = `layer${stage + 1}.${j}`;
+      const convs: ConvSpec[] =
+        block === 'basic'
+          ? [
+              { name: 'conv1', cin: inplanes, cout: planes, g: { kernel: 3, stride, pad: 1 } },
+              { name: 'conv2', cin: planes, cout: planes, g: { kernel: 3, stride: 1, pad: 1 } },
+            ]
+          : [
+              { name: 'conv1', cin: inplanes, cout: planes, g: { kernel: 1, stride: 1, pad: 0 } },
+              { name: 'conv2', cin: planes, cout: planes, g: { kernel: 3, stride, pad: 1 } },
+              { name: 'conv3', cin: planes, cout: planes * exp, g: { kernel: 1, stride: 1, pad: 0 } },
+            ];
+      const down = stride !== 1 || inplanes !== planes * exp ? { name: 'downsample.0', cin: inplanes, cout: planes * exp, g: { kernel: 1, stride, pad: 0 } } : undefined;
+      blocks.push({ prefix, convs, ...(down ? { downsample: down } : {}) });
+      inplanes = planes * exp;
+    }
+  });
+  return { stem, blocks, features: inplanes };
+}
+
+/** Width of φ (the pooled output of layer4). */
+export function resnetFeatures(s: Pick<ResNetShape, 'arch' | 'width'>): number {
+  const { block } = RESNET_ARCHS[s.arch];
+  return s.width * 8 * EXPANSION[block];
+}
+
+/** Every state-dict entry of the architecture, in torchvision's order, with PyTorch's shapes. */
+export function resnetStateShapes(s: ResNetShape): StateEntry[] {
+  const out: StateEntry[] = [];
+  const conv = (key: string, c: ConvSpec): void => {
+    out.push({ key: `${key}.weight`, shape: [c.cout, c.cin, c.g.kernel, c.g.kernel], role: 'conv' });
+  };
+  const bn = (key: string, c: number): void => {
+    out.push({ key: `${key}.weight`, shape: [c], role: 'bn.weight' }, { key: `${key}.bias`, shape: [c], role: 'bn.bias' });
+    out.push({ key: `${key}.running_mean`, shape: [c], role: 'bn.running_mean' }, { key: `${key}.running_var`, shape: [c], role: 'bn.running_var' });
+    out.push({ key: `${key}.num_batches_tracked`, shape: [], role: 'bn.num_batches_tracked' });
+  };
+  const { stem, blocks, features } = blocksOf(s);
+  conv('conv1', stem);
+  bn('bn1', stem.cout);
+  for (const b of blocks) {
+    b.convs.forEach((c, i) => {
+      conv(`${b.prefix}.${c.name}`, c);
+      bn(`${b.prefix}.bn${i + 1}`, c.cout);
+    });
+    if (b.downsample) {
+      conv(`${b.prefix}.downsample.0`, b.downsample);
+      bn(`${b.prefix}.downsample.1`, b.downsample.cout);
+    }
+  }
+  out.push({ key: 'fc.weight', shape: [s.numClasses, features], role: 'fc.weight' }, { key: 'fc.bias', shape: [s.numClasses], role: 'fc.bias' });
+  return out;
+}
+
+/** OIHW [o, i, kh, kw] → HWIO [kh, kw, i, o]. */
+export function oihwToHwio(t: StTensor): { data: Float32Array; shape: number[] } {
+  const [o, i, kh, kw] = t.shape as [number, number, number, number];
+  const out = new Float32Array(t.data.length);
+  for (let a = 0; a < o; a++)
+    for (let b = 0; b < i; b++)
+      for (let y = 0; y < kh; y++)
+        for (let x = 0; x < kw; x++) out[((y * kw + x) * i + b) * o + a] = t.data[((a * i + b) * kh + y) * kw + x]!;
+  return { data: out, shape: [kh, kw, i, o] };
+}
+
+/** HWIO [kh, kw, i, o] → OIHW [o, i, kh, kw]. */
+export function hwioToOihw(data: Float32Array, shape: number[]): StTensor {
+  const [kh, kw, i, o] = shape as [number, number, number, number];
+  const out = new Float32Array(data.length);
+  for (let y = 0; y < kh; y++)
+    for (let x = 0; x < kw; x++)
+      for (let b = 0; b < i; b++)
+        for (let a = 0; a < o; a++) out[((a * i + b) * kh + y) * kw + x] = data[((y * kw + x) * i + b) * o + a]!;
+  return { shape: [o, i, kh, kw], data: out };
+}
+
+export interface ResNetOptions {
+  /** `train`: batch statistics while training (PyTorch's `model.train()`); `frozen`: always the running statistics. */
+  batchnorm: 'train' | 'frozen';
+}
+
+export interface ResNetModel extends DownstreamModel {
+  shape: ResNetShape;
+  /** The state dict as PyTorch has it (OIHW kernels, BatchNorm buffers, int64 num_batches_tracked). */
+  /** Read asynchronously: the webgpu backend cannot read synchronously in Node. */
+  stateDict(): Promise<Record<string, StTensor>>;
+}
+
+interface Conv {
+  w: Variable;
+  g: ConvGeometry;
+}
+
+interface Block {
+  convs: { conv: Conv; bn: BatchNorm }[];
+  downsample?: { conv: Conv; bn: BatchNorm };
+}
+
+/**
+ * A ResNet with the given state dict (PyTorch layout, already checked against
+ * `resnetStateShapes(shape)`; `num_batches_tracked` may be absent, read as 0).
+ */
+export function buildResNet(shape: ResNetShape, state: Record<string, StTensor>, opts: ResNetOptions): ResNetModel {
+  const params = new Map<string, Variable>();
+  const buffers = new Map<string, Variable>();
+  const entries = resnetStateShapes(shape);
+  for (const e of entries) {
+    const t = state[e.key];
+    const trainable = !e.role.startsWith('bn.running') && e.role !== 'bn.num_batches_tracked';
+    let v: Variable;
+    if (e.role === 'conv') {
+      const hwio = oihwToHwio(t);
+      v = variable(hwio.data, hwio.shape, e.key);
+    } else {
+      v = tf.variable(tf.tensor(t ? t.data : new Float32Array(1), e.shape), trainable, `${e.key}_${Math.random().toString(36).slice(2, 8)}`);
+    }
+    (trainable ? params : buffers).set(e.key, v);
+  }
+  const conv = (key: string, g: ConvGeometry): Conv => ({ w: params.get(`${key}.weight`)!, g });
+  const bn = (key: string): BatchNorm => ({
+    weight: params.get(`${key}.weight`)!,
+    bias: params.get(`${key}.bias`)!,
+    runningMean: buffers.get(`${key}.running_mean`)!,
+    runningVar: buffers.get(`${key}.running_var`)!,
+    numBatchesTracked: buffers.get(`${key}.num_batches_tracked`)!,
+  });
+  const spec = blocksOf(shape);
+  const stem = conv('conv1', spec.stem.g);
+  const bn1 = bn('bn1');
+  const blocks: Block[] = spec.blocks.map((b) => ({
+    convs: b.convs.map((c, i) => ({ conv: conv(`${b.prefix}.${c.name}`, c.g), bn: bn(`${b.prefix}.bn${i + 1}`) })),
+    ...(b.downsample ? { downsample: { conv: conv(`${b.prefix}.downsample.0`, b.downsample.g), bn: bn(`${b.prefix}.downsample.1`) } } : {}),
+  }));
+  const fcW = params.get('fc.weight')!;
+  const fcB = params.get('fc.bias')!;
+
+  return {
+    kind: 'pretrained',
+    featureDim: spec.features,
+    params,
+    buffers,
+    shape,
+    forward(x: Tensor, mode: ForwardMode = 'eval'): ModelOutput {
+      const train = mode === 'train' && opts.batchnorm === 'train';
+      // Evaluation (never under a gradient tape) frees each block's intermediates as it goes, so
+      // that memory holds one block's activations, not the whole network's.
+      const step = mode === 'eval' ? <T extends Tensor>(f: () => T): T => tf.tidy(f) : <T extends Tensor>(f: () => T): T => f();
+      let h = step(() => {
+        const y = tf.relu(batchNorm(conv2d(x as Tensor4D, stem.w as Tensor4D, stem.g, true), bn1, train));
+        // After a ReLU every value is ≥ 0, so ignoring the padding (tfjs) equals PyTorch's −∞ padding.
+        return tf.maxPool(y, 3, 2, 1);
+      });
+      for (const b of blocks) {
+        const input = h;
+        h = step(() => {
+          let out = input;
+          b.convs.forEach((c, i) => {
+            out = batchNorm(conv2d(out, c.conv.w as Tensor4D, c.conv.g), c.bn, train);
+            if (i < b.convs.length - 1) out = tf.relu(out);
+          });
+          const identity = b.downsample ? batchNorm(conv2d(input, b.downsample.conv.w as Tensor4D, b.downsample.conv.g), b.downsample.bn, train) : input;
+          return tf.relu(tf.add<Tensor4D>(out, identity));
+        });
+        if (mode === 'eval') input.dispose();
+      }
+      const phi = tf.mean<Tensor2D>(h, [1, 2]);
+      return { phi, logits: denseT(phi, fcW as Tensor2D, fcB) };
+    },
+    async stateDict(): Promise<Record<string, StTensor>> {
+      const out: Record<string, StTensor> = {};
+      for (const e of entries) {
+        const v = params.get(e.key) ?? buffers.get(e.key)!;
+        const data = (await v.data()) as Float32Array;
+        if (e.role === 'conv') out[e.key] = hwioToOihw(data, v.shape);
+        else out[e.key] = { shape: e.shape, data: Float32Array.from(data), ...(e.role === 'bn.num_batches_tracked' ? { dtype: 'I64' as const } : {}) };
+      }
+      return out;
+    },
+    dispose() {
+      for (const v of params.values()) v.dispose();
+      for (const v of buffers.values()) v.dispose();
+    },
+  };
+}

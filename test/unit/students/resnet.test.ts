@@ -1,0 +1,192 @@
+/**
+ * ResNet students against PyTorch (test/fixtures/students/make_resnet.py: torchvision's own
+ * blocks at reduced widths, seeded random weights): eval-mode logits and φ, one training step's
+ * gradients (cross-entropy, train-mode BatchNorm) and the running statistics after it, on every
+ * backend that loads here; the key layout of the full-size models; and a trained student saved
+ * in the hub layout and loaded back.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { downstreamSchema } from '../../../core/node/experiment/schema';
+import { encodeSafetensors, readSafetensors, type StTensor } from '../../../core/node/io/safetensors';
+import { crossEntropy } from '../../../sidecar/src/methods/regularizers';
+import { createPretrainedStudent, hubFiles, readHubFolder, type PretrainedStudent } from '../../../sidecar/src/models/pretrained';
+import { hwioToOihw, RESNET_ARCHS, resnetStateShapes } from '../../../sidecar/src/models/resnet';
+import { Optimizer } from '../../../sidecar/src/train/optimizer';
+import { initBackend, tf, type BackendId, type Tensor } from '../../../sidecar/src/runtime/tf';
+
+const fixtures = path.join(__dirname, '..', '..', 'fixtures', 'students');
+const CASES = [
+  { name: 'resnet18-tiny', arch: 'resnet18' },
+  { name: 'resnet50-tiny', arch: 'resnet50' },
+];
+// Every backend that loads here: cpu and wasm always; native and gpu where tfjs-node(-gpu) is installed.
+const BACKENDS: BackendId[] = ['cpu', 'wasm', 'native', 'gpu'];
+
+/** max |a − b| / max |b|. */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / (scale || 1);
+}
+
+const spec = (folder: string, extra: Record<string, unknown> = {}) => downstreamSchema.parse({ model: 'pretrained', folder, ...extra });
+
+/** NCHW reference input → NHWC tensor. */
+const nhwc = (t: StTensor): Tensor => tf.transpose(tf.tensor(t.data, t.shape), [0, 2, 3, 1]);
+
+async function tryBackend(id: BackendId): Promise<boolean> {
+  try {
+    await initBackend(id);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The worst relative error per quantity, printed once per case and backend (the parity figures). */
+function report(label: string, errs: Record<string, number>): void {
+  console.log(`${label}: ${Object.entries(errs).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')}`);
+}
+
+for (const backend of BACKENDS) {
+  describe(`ResNet students against PyTorch on ${backend}`, () => {
+    for (const c of CASES) {
+      it(`${c.name}: eval logits and φ (1e-4), gradients (1e-3), running statistics (1e-4)`, async (t) => {
+        if (!(await tryBackend(backend))) return t.skip(`${backend} does not load here`);
+        const ref = readSafetensors(path.join(fixtures, `${c.name}.reference.safetensors`)).tensors;
+        const model = createPretrainedStudent(spec(path.join(fixtures, c.name), { head: 'keep' }), [36, 36, 3], 10, 0);
+        try {
+          const errs: Record<string, number> = {};
+          tf.tidy(() => {
+            const out = model.forward(nhwc(ref.input));
+            errs.logits = relErr(out.logits.dataSync(), ref['eval.logits'].data);
+            errs.phi = relErr(out.phi.dataSync(), ref['eval.features'].data);
+          });
+          const params = [...model.params.values()];
+          let gradErr = 0;
+          let worstGrad = '';
+          tf.tidy(() => {
+            const x = nhwc(ref.input);
+            const y = tf.tensor1d(Array.from(ref.labels.data), 'int32');
+            let trainLogits: Float32Array | undefined;
+            const { value, grads } = tf.variableGrads(() => {
+              const out = model.forward(x, 'train');
+              trainLogits = out.logits.dataSync() as Float32Array;
+              return crossEntropy(out.logits, y);
+            }, params);
+            errs.train_logits = relErr(trainLogits!, ref['train.logits'].data);
+            errs.loss = relErr(value.dataSync(), ref['train.loss'].data);
+            for (const [k, v] of model.params) {
+              const g = grads[v.name];
+              const data = g.shape.length === 4 ? hwioToOihw(g.dataSync() as Float32Array, g.shape).data : g.dataSync();
+              const e = relErr(data, ref[`grad.${k}`].data);
+              if (e > gradErr) [gradErr, worstGrad] = [e, k];
+            }
+          });
+          errs.gradients = gradErr;
+          let statErr = 0;
+          let worstStat = '';
+          for (const [k, v] of model.buffers!) {
+            const e = relErr(v.dataSync(), ref[`after.${k}`].data);
+            if (e > statErr) [statErr, worstStat] = [e, k];
+          }
+          errs.running_stats = statErr;
+          report(`${c.name} on ${backend}`, errs);
+          assert.ok(errs.logits < 1e-4 && errs.phi < 1e-4, `eval: logits ${errs.logits}, φ ${errs.phi}`);
+          assert.ok(errs.train_logits < 1e-4 && errs.loss < 1e-4, `train forward: logits ${errs.train_logits}, loss ${errs.loss}`);
+          assert.ok(gradErr < 1e-3, `gradient of ${worstGrad}: ${gradErr}`);
+          assert.ok(statErr < 1e-4, `${worstStat}: ${statErr}`);
+        } finally {
+          model.dispose();
+        }
+      });
+    }
+
+    it('frozen BatchNorm trains on the running statistics and leaves them alone', async (t) => {
+      if (!(await tryBackend(backend))) return t.skip(`${backend} does not load here`);
+      const ref = readSafetensors(path.join(fixtures, 'resnet18-tiny.reference.safetensors')).tensors;
+      const model = createPretrainedStudent(spec(path.join(fixtures, 'resnet18-tiny'), { head: 'keep', batchnorm: 'frozen' }), [36, 36, 3], 10, 0);
+      try {
+        const before = [...model.buffers!.values()].map((v) => Array.from(v.dataSync()));
+        tf.tidy(() => {
+          const out = model.forward(nhwc(ref.input), 'train');
+          assert.ok(relErr(out.logits.dataSync(), ref['eval.logits'].data) < 1e-4);
+        });
+        assert.deepEqual([...model.buffers!.values()].map((v) => Array.from(v.dataSync())), before);
+      } finally {
+        model.dispose();
+      }
+    });
+  });
+}
+
+describe('ResNet layout', () => {
+  it("the state-dict keys and shapes of torchvision's full-size resnet18, 34, 50, 101 and 152", () => {
+    const want = JSON.parse(fs.readFileSync(path.join(fixtures, 'torchvision_keys.json'), 'utf8')) as Record<string, [string, number[]][]>;
+    assert.deepEqual(Object.keys(want).sort(), Object.keys(RESNET_ARCHS).sort());
+    for (const [arch, entries] of Object.entries(want)) {
+      const got = resnetStateShapes({ arch, width: 64, inChannels: 3, numClasses: 1000 }).map((e) => [e.key, e.shape]);
+      assert.deepEqual(got, entries, arch);
+    }
+  });
+});
+
+describe('a trained student in the hub layout', () => {
+  it('trains a few steps, saves config.json + model.safetensors, and loads back with the same logits', async () => {
+    await initBackend('cpu');
+    const ref = readSafetensors(path.join(fixtures, 'resnet18-tiny.reference.safetensors')).tensors;
+    const src = path.join(fixtures, 'resnet18-tiny');
+    const model = createPretrainedStudent(spec(src), [36, 36, 3], 4, 3);
+    const out = process.env.AFT_ROUNDTRIP_DIR ? path.resolve(process.env.AFT_ROUNDTRIP_DIR) : fs.mkdtempSync(path.join(os.tmpdir(), 'aft-hub-'));
+    let reloaded: PretrainedStudent | undefined;
+    try {
+      const params = [...model.params.values()];
+      const opt = new Optimizer('adam', [{ params, lr: 1e-3, weightDecay: 0 }]);
+      const labels = Float32Array.from(ref.labels.data, (v) => v % 4);
+      for (let step = 0; step < 3; step++) {
+        tf.tidy(() => {
+          const y = tf.tensor1d(Array.from(labels), 'int32');
+          const { grads } = tf.variableGrads(() => crossEntropy(model.forward(nhwc(ref.input), 'train').logits, y), params);
+          opt.apply(new Map(params.map((p) => [p, grads[p.name]])), 1);
+        });
+      }
+      opt.dispose();
+      const files = await hubFiles(model, { method: 'stl', seed: '3' });
+      fs.mkdirSync(out, { recursive: true });
+      for (const [name, data] of Object.entries(files)) fs.writeFileSync(path.join(out, name), data);
+
+      const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as { num_classes: number; architecture: string; pretrained_cfg: { num_classes: number; input_size: number[] } };
+      assert.equal(config.num_classes, 4);
+      assert.equal(config.pretrained_cfg.num_classes, 4);
+      assert.equal(config.architecture, 'resnet18');
+      assert.deepEqual(config.pretrained_cfg.input_size, [3, 36, 36]);
+      // The original key names, BatchNorm buffers included, counters as int64 and moved by 3 steps.
+      const saved = readSafetensors(path.join(out, 'model.safetensors'));
+      const original = readSafetensors(path.join(src, 'model.safetensors')).tensors;
+      assert.deepEqual(Object.keys(saved.tensors).sort(), Object.keys(original).sort());
+      assert.deepEqual(saved.tensors['fc.weight'].shape, [4, 64]);
+      assert.equal(saved.tensors['layer2.0.downsample.1.num_batches_tracked'].data[0], 10);
+      assert.equal(saved.metadata.format, 'pt');
+      assert.equal(readHubFolder(out).arch, 'resnet18');
+
+      reloaded = createPretrainedStudent(spec(out, { head: 'keep' }), [36, 36, 3], 4, 0);
+      const [a, b] = tf.tidy(() => [model.forward(nhwc(ref.input)).logits.dataSync(), reloaded!.forward(nhwc(ref.input)).logits.dataSync()]);
+      assert.deepEqual(Array.from(b), Array.from(a));
+      // For make_resnet.py's check mode: the input and aft's logits next to the folder.
+      if (process.env.AFT_ROUNDTRIP_DIR) fs.writeFileSync(path.join(out, 'check.safetensors'), encodeSafetensors({ input: ref.input, logits: { shape: [4, 4], data: Float32Array.from(a) } }));
+    } finally {
+      model.dispose();
+      reloaded?.dispose();
+      if (!process.env.AFT_ROUNDTRIP_DIR) fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
