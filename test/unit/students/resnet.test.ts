@@ -9,22 +9,21 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { downstreamSchema } from '../../../core/node/experiment/schema';
 import { encodeSafetensors, readSafetensors, type StTensor } from '../../../core/node/io/safetensors';
 import { crossEntropy } from '../../../sidecar/src/methods/regularizers';
 import { createPretrainedStudent, hubFiles, readHubFolder, type PretrainedStudent } from '../../../sidecar/src/models/pretrained';
 import { hwioToOihw, RESNET_ARCHS, resnetStateShapes } from '../../../sidecar/src/models/resnet';
 import { Optimizer } from '../../../sidecar/src/train/optimizer';
-import { initBackend, tf, type BackendId, type Tensor } from '../../../sidecar/src/runtime/tf';
+import { initBackend, tf, type Tensor } from '../../../sidecar/src/runtime/tf';
+import { startTestBackend, TEST_BACKENDS } from '../../helpers/backends';
 
 const fixtures = path.join(__dirname, '..', '..', 'fixtures', 'students');
 const CASES = [
   { name: 'resnet18-tiny', arch: 'resnet18' },
   { name: 'resnet50-tiny', arch: 'resnet50' },
 ];
-// Every backend that loads here: cpu and wasm always; native and gpu where tfjs-node(-gpu) is installed.
-const BACKENDS: BackendId[] = ['cpu', 'wasm', 'native', 'gpu'];
 
 /** max |a − b| / max |b|. */
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -43,60 +42,59 @@ const spec = (folder: string, extra: Record<string, unknown> = {}) => downstream
 /** NCHW reference input → NHWC tensor. */
 const nhwc = (t: StTensor): Tensor => tf.transpose(tf.tensor(t.data, t.shape), [0, 2, 3, 1]);
 
-async function tryBackend(id: BackendId): Promise<boolean> {
-  try {
-    await initBackend(id);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The worst relative error per quantity, printed once per case and backend (the parity figures). */
 function report(label: string, errs: Record<string, number>): void {
   console.log(`${label}: ${Object.entries(errs).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')}`);
 }
 
-for (const backend of BACKENDS) {
+// Every backend of AFT_TEST_BACKENDS (cpu, wasm, webgpu by default: test/helpers/backends.ts);
+// tensors are read with await data(), as the engine reads them (webgpu cannot read synchronously).
+for (const backend of TEST_BACKENDS) {
   describe(`ResNet students against PyTorch on ${backend}`, () => {
+    before(async () => {
+      await startTestBackend(backend);
+    });
+
     for (const c of CASES) {
-      it(`${c.name}: eval logits and φ (1e-4), gradients (1e-3), running statistics (1e-4)`, async (t) => {
-        if (!(await tryBackend(backend))) return t.skip(`${backend} does not load here`);
+      it(`${c.name}: eval logits and φ (1e-4), gradients (1e-3), running statistics (1e-4)`, async () => {
+        await startTestBackend(backend);
         const ref = readSafetensors(path.join(fixtures, `${c.name}.reference.safetensors`)).tensors;
         const model = createPretrainedStudent(spec(path.join(fixtures, c.name), { head: 'keep' }), [36, 36, 3], 10, 0);
         try {
           const errs: Record<string, number> = {};
-          tf.tidy(() => {
+          const evalOut = tf.tidy(() => {
             const out = model.forward(nhwc(ref.input));
-            errs.logits = relErr(out.logits.dataSync(), ref['eval.logits'].data);
-            errs.phi = relErr(out.phi.dataSync(), ref['eval.features'].data);
+            return [out.logits, out.phi];
           });
+          errs.logits = relErr(await evalOut[0].data(), ref['eval.logits'].data);
+          errs.phi = relErr(await evalOut[1].data(), ref['eval.features'].data);
+          tf.dispose(evalOut);
           const params = [...model.params.values()];
           let gradErr = 0;
           let worstGrad = '';
-          tf.tidy(() => {
-            const x = nhwc(ref.input);
-            const y = tf.tensor1d(Array.from(ref.labels.data), 'int32');
-            let trainLogits: Float32Array | undefined;
-            const { value, grads } = tf.variableGrads(() => {
-              const out = model.forward(x, 'train');
-              trainLogits = out.logits.dataSync() as Float32Array;
-              return crossEntropy(out.logits, y);
-            }, params);
-            errs.train_logits = relErr(trainLogits!, ref['train.logits'].data);
-            errs.loss = relErr(value.dataSync(), ref['train.loss'].data);
-            for (const [k, v] of model.params) {
-              const g = grads[v.name];
-              const data = g.shape.length === 4 ? hwioToOihw(g.dataSync() as Float32Array, g.shape).data : g.dataSync();
-              const e = relErr(data, ref[`grad.${k}`].data);
-              if (e > gradErr) [gradErr, worstGrad] = [e, k];
-            }
-          });
+          const x = nhwc(ref.input);
+          const y = tf.tensor1d(Array.from(ref.labels.data), 'int32');
+          let trainLogits: Tensor | undefined;
+          const { value, grads } = tf.variableGrads(() => {
+            const out = model.forward(x, 'train');
+            trainLogits = tf.keep(out.logits.clone());
+            return crossEntropy(out.logits, y);
+          }, params);
+          errs.train_logits = relErr(await trainLogits!.data(), ref['train.logits'].data);
+          errs.loss = relErr(await value.data(), ref['train.loss'].data);
+          for (const [k, v] of model.params) {
+            const g = grads[v.name];
+            const got = (await g.data()) as Float32Array;
+            const data = g.shape.length === 4 ? hwioToOihw(got, g.shape).data : got;
+            const e = relErr(data, ref[`grad.${k}`].data);
+            if (e > gradErr) [gradErr, worstGrad] = [e, k];
+          }
+          tf.dispose([x, y, trainLogits!, value, ...Object.values(grads)]);
           errs.gradients = gradErr;
           let statErr = 0;
           let worstStat = '';
           for (const [k, v] of model.buffers!) {
-            const e = relErr(v.dataSync(), ref[`after.${k}`].data);
+            const e = relErr(await v.data(), ref[`after.${k}`].data);
             if (e > statErr) [statErr, worstStat] = [e, k];
           }
           errs.running_stats = statErr;
@@ -111,17 +109,17 @@ for (const backend of BACKENDS) {
       });
     }
 
-    it('frozen BatchNorm trains on the running statistics and leaves them alone', async (t) => {
-      if (!(await tryBackend(backend))) return t.skip(`${backend} does not load here`);
+    it('frozen BatchNorm trains on the running statistics and leaves them alone', async () => {
+      await startTestBackend(backend);
       const ref = readSafetensors(path.join(fixtures, 'resnet18-tiny.reference.safetensors')).tensors;
       const model = createPretrainedStudent(spec(path.join(fixtures, 'resnet18-tiny'), { head: 'keep', batchnorm: 'frozen' }), [36, 36, 3], 10, 0);
       try {
-        const before = [...model.buffers!.values()].map((v) => Array.from(v.dataSync()));
-        tf.tidy(() => {
-          const out = model.forward(nhwc(ref.input), 'train');
-          assert.ok(relErr(out.logits.dataSync(), ref['eval.logits'].data) < 1e-4);
-        });
-        assert.deepEqual([...model.buffers!.values()].map((v) => Array.from(v.dataSync())), before);
+        const stats = (): Promise<number[][]> => Promise.all([...model.buffers!.values()].map(async (v) => Array.from(await v.data())));
+        const before = await stats();
+        const logits = tf.tidy(() => model.forward(nhwc(ref.input), 'train').logits);
+        assert.ok(relErr(await logits.data(), ref['eval.logits'].data) < 1e-4);
+        logits.dispose();
+        assert.deepEqual(await stats(), before);
       } finally {
         model.dispose();
       }
