@@ -13,8 +13,10 @@ import type { RunStatus } from '../../common/runs/records';
 import { encodeSafetensors, type StTensor } from '../io/safetensors';
 import { CURVE_CACHE_FILE, CurveCacheBuilder } from '../../common/runs/curves';
 import { CURVE_VIEW_FILE, encodeCurveViews } from '../../common/runs/curveViews';
-import { badInput, type SourceLocation } from '../../common/util/errors';
+import { AftError, badInput, type SourceLocation } from '../../common/util/errors';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fsx';
+import { checkStatus, checkSummary } from '../../common/runs/records';
+import { readUserJson } from '../io/userFile';
 
 export const RUNS_DIR = path.join('.aft', 'runs');
 
@@ -52,7 +54,11 @@ export class RunStore {
     try {
       fs.mkdirSync(dir, { recursive: true });
     } catch (e) {
-      throw new Error(`cannot create the run folder ${dir}: ${(e as Error).message}`);
+      // A workspace that is a file, unwritable, or a path past the system's limits is the user's
+      // to change; anything else (a full disk) is the run failing.
+      const code = (e as NodeJS.ErrnoException).code ?? '';
+      const user = ['ENAMETOOLONG', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS', 'EEXIST'].includes(code);
+      throw new AftError(user ? 'bad_input' : 'run_failed', `cannot create the run folder ${dir}: ${(e as Error).message}`, { file: workspaceDir, field: 'workspace' });
     }
     const store = new RunStore(dir, runId, experimentName);
     writeJsonAtomic(path.join(dir, 'status.json'), store.status);
@@ -63,6 +69,19 @@ export class RunStore {
 
   get state(): RunState {
     return this.status.state;
+  }
+
+  /** Whether any training has been recorded (a metrics row). */
+  get trained(): boolean {
+    return this.curves.lines > 0 || this.curvesBroken;
+  }
+
+  /**
+   * Removes the run folder: a run stopped by bad input before anything was trained keeps
+   * nothing (the input is fixed and the run started again).
+   */
+  discard(): void {
+    fs.rmSync(this.dir, { recursive: true, force: true });
   }
 
   /** Records progress in status.json, at most once a second (readers poll it). */
@@ -160,28 +179,50 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** Run records are small; a bigger one is not the store's. */
+const MAX_RECORD_BYTES = 64 * 1024 * 1024;
+
 /**
  * Reads a run's status as a reader should see it: a run marked `running` whose process on this
- * host is gone (killed, crashed) is reported as failed, never as running or complete.
+ * host is gone (killed, crashed) is reported as failed, never as running or complete, and so is
+ * a run marked `completed` whose summary.json is missing or damaged. A missing status.json
+ * throws the file system's ENOENT (the folder is not a run); a damaged one, a bad-input error
+ * naming it.
  */
 export function readRunStatus(dir: string): RunStatus {
   const file = path.join(dir, 'status.json');
-  const s = JSON.parse(fs.readFileSync(file, 'utf8')) as RunStatus;
+  fs.statSync(file);
+  const checked = checkStatus(readUserJson(file, { what: 'status.json', maxBytes: MAX_RECORD_BYTES }));
+  if (!checked.ok) throw badInput(`status.json is damaged: ${checked.error}`, { file });
+  const s = checked.value;
   if (s.state === 'running' && s.host === os.hostname() && !pidAlive(s.pid)) {
     return { ...s, state: 'failed', message: `the process (pid ${s.pid}) running it ended without finishing (killed or crashed)` };
   }
-  if (s.state === 'completed' && !fs.existsSync(path.join(dir, 'summary.json'))) {
-    return { ...s, state: 'failed', message: 'marked completed but summary.json is missing' };
+  if (s.state === 'completed') {
+    let summary: RunSummary | undefined;
+    try {
+      summary = readSummary(dir);
+    } catch (e) {
+      return { ...s, state: 'failed', message: `marked completed but ${e instanceof AftError ? e.message : (e as Error).message}` };
+    }
+    if (!summary) return { ...s, state: 'failed', message: 'marked completed but summary.json is missing' };
   }
   return s;
 }
 
+/** A run's summary.json, checked; undefined when there is none, a bad-input error naming it when it is damaged. */
 export function readSummary(dir: string): RunSummary | undefined {
   const file = path.join(dir, 'summary.json');
-  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as RunSummary) : undefined;
+  if (!fs.existsSync(file)) return undefined;
+  const checked = checkSummary(readUserJson(file, { what: 'summary.json', maxBytes: MAX_RECORD_BYTES }));
+  if (!checked.ok) throw badInput(`summary.json is damaged: ${checked.error}`, { file });
+  return checked.value;
 }
 
-/** Runs in a workspace, newest first. */
+/**
+ * Runs in a workspace, newest first. A folder without status.json is not a run (or was never
+ * started) and is left out; a run whose status.json is damaged is listed as failed, saying why.
+ */
 export function listRuns(workspaceDir: string): { dir: string; status: RunStatus }[] {
   const root = path.join(workspaceDir, RUNS_DIR);
   if (!fs.existsSync(root)) return [];
@@ -190,11 +231,34 @@ export function listRuns(workspaceDir: string): { dir: string; status: RunStatus
     const dir = path.join(root, name);
     try {
       out.push({ dir, status: readRunStatus(dir) });
-    } catch {
-      // A folder without a readable status.json is not a run (or was never started).
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') continue;
+      out.push({ dir, status: damagedStatus(dir, name, e) });
     }
   }
   return out.sort((a, b) => b.status.started.localeCompare(a.status.started));
+}
+
+/** What a run whose status.json cannot be read is listed as. */
+function damagedStatus(dir: string, name: string, e: unknown): RunStatus {
+  let when = new Date(0).toISOString();
+  try {
+    when = fs.statSync(dir).mtime.toISOString();
+  } catch {
+    // gone meanwhile: listed with the epoch
+  }
+  return {
+    format: 'aft-run-status',
+    version: 1,
+    runId: name,
+    experiment: name.replace(/-\d{8}-\d{6}-\w+$/, ''),
+    state: 'failed',
+    pid: 0,
+    host: '',
+    started: when,
+    updated: when,
+    message: e instanceof AftError ? e.message : `status.json cannot be read (${(e as Error).message})`,
+  };
 }
 
 /**
