@@ -46,7 +46,7 @@ export function parseOverrides(raw: unknown, origin: OverrideOrigin): Overrides 
   const at: SourceLocation = { file: origin.file, ...(key !== undefined ? { field: `${origin.field(key)}${issue.path.slice(1).map((p) => `[${String(p)}]`).join('')}` } : {}) };
   let found: unknown = input;
   for (const p of issue.path) found = (found as Record<PropertyKey, unknown> | undefined)?.[p];
-  const expected = issue.message.replace(/^(Invalid input|Too big|Too small): /, '');
+  const expected = issue.message.replace(/^(Invalid input|Invalid option|Too big|Too small): /, '');
   throw badInput(`${expected}; found ${describe(found)}`, at);
 }
 

@@ -39,12 +39,13 @@ export interface BoundedReaderOptions {
   log?: (message: string) => void;
 }
 
-/** Finds `Content-Length:` (in any case, as headers are) from `from`; -1 if absent. */
+const HEADER_LOWER = Buffer.from('content-length:', 'latin1');
+
+/** Finds `Content-Length:` (as written, or in lower case) from `from`; -1 if absent. */
 function indexOfHeader(buf: Buffer, from: number): number {
-  for (let j = from; j <= buf.length - HEADER.length; j++) {
-    if ((buf[j] | 0x20) === 0x63 && buf.subarray(j, j + HEADER.length).toString('latin1').toLowerCase() === 'content-length:') return j;
-  }
-  return -1;
+  const a = buf.indexOf(HEADER, from);
+  const b = buf.indexOf(HEADER_LOWER, from);
+  return a < 0 ? b : b < 0 ? a : Math.min(a, b);
 }
 
 export class BoundedMessageReader extends AbstractMessageReader implements MessageReader {
@@ -53,6 +54,8 @@ export class BoundedMessageReader extends AbstractMessageReader implements Messa
   private length = -1;
   /** Bytes of an oversized frame still to be skipped. */
   private skip = 0;
+  /** How far the body being read has been searched for a next frame's header. */
+  private scanned = 0;
   private timer: NodeJS.Timeout | undefined;
   private callback: DataCallback | undefined;
   private readonly maxBytes: number;
@@ -121,20 +124,38 @@ export class BoundedMessageReader extends AbstractMessageReader implements Messa
           continue;
         }
       }
-      if (this.buf.length < this.length) {
-        // A body that says it is longer than it is runs into the next frame: cut it there.
-        const next = indexOfHeader(this.buf, 0);
-        if (next < 0 || !this.isFrameStart(next)) return;
-        this.deliver(this.buf.subarray(0, next));
+      // A body that says it is longer than it is runs into the next frame: cut it there. (A
+      // header cannot be inside JSON: its line breaks would be raw CR/LF, which JSON escapes.)
+      const next = this.nextFrame();
+      if (next >= 0) {
+        this.deliver(this.buf.subarray(0, next), `the body has ${next} of the ${this.length} bytes its Content-Length announced`);
         this.buf = this.buf.subarray(next);
         this.length = -1;
+        this.scanned = 0;
         continue;
       }
+      if (this.buf.length < this.length) return;
       const body = this.buf.subarray(0, this.length);
       this.buf = this.buf.subarray(this.length);
       this.length = -1;
+      this.scanned = 0;
       this.deliver(body);
     }
+  }
+
+  /** Where a complete frame header starts inside the body being read (before its end), or -1. */
+  private nextFrame(): number {
+    const limit = Math.min(this.buf.length, this.length);
+    for (let at = indexOfHeader(this.buf, this.scanned); at >= 0 && at < limit; at = indexOfHeader(this.buf, at + 1)) {
+      if (this.isFrameStart(at)) return at;
+      // A header whose block has not fully arrived yet is looked at again with the next bytes.
+      if (this.buf.indexOf(HEADER_END, at) < 0) {
+        this.scanned = at;
+        return -1;
+      }
+    }
+    this.scanned = Math.max(0, limit - HEADER.length);
+    return -1;
   }
 
   /** Whether a complete header block (with a valid Content-Length) starts at `at`. */
@@ -153,13 +174,16 @@ export class BoundedMessageReader extends AbstractMessageReader implements Messa
         return false;
       }
       const text = this.buf.subarray(0, end).toString('latin1');
-      const m = /^content-length:\s*(\S*)\s*$/im.exec(text);
-      if (end <= MAX_HEADER_BYTES && m && /^\d{1,15}$/.test(m[1]) && text.trimStart().toLowerCase().startsWith('content-')) {
+      const m = /^content-length:[ \t]*(\S*)[ \t]*$/im.exec(text);
+      // Headers start the frame: anything before them is not a frame.
+      const clean = end <= MAX_HEADER_BYTES && /^content-/i.test(text);
+      if (clean && m && /^\d{1,15}$/.test(m[1])) {
         this.buf = this.buf.subarray(end + HEADER_END.length);
         this.length = Number(m[1]);
+        this.scanned = 0;
         return true;
       }
-      this.resync(m ? `Content-Length must be a number of bytes, found '${m[1].slice(0, 40)}'` : 'a frame without a Content-Length header');
+      this.resync(!clean ? 'bytes that are not a frame' : m ? `Content-Length must be a number of bytes, found '${m[1].slice(0, 40)}'` : 'a frame without a Content-Length header');
       if (!this.buf.length) return false;
     }
   }
