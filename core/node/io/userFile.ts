@@ -49,7 +49,8 @@ export function openUserFile(file: string, opts: UserFileOptions): { fd: number;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw badInput(`cannot read ${opts.what}: no such file`, loc);
     if (code === 'EISDIR') throw badInput(`cannot read ${opts.what}: found a folder, expected a file`, loc);
-    throw badInput(`cannot read ${opts.what}: ${(e as Error).message}`, loc);
+    // The code, not the message: the message repeats the path, which may be very long.
+    throw badInput(`cannot read ${opts.what}: ${code === 'ENAMETOOLONG' ? 'the path is too long' : code === 'EACCES' ? 'permission denied' : (code ?? (e as Error).message)}`, loc);
   }
   try {
     const st = fs.fstatSync(fd);

@@ -49,7 +49,9 @@ export class RunManager {
   async start(params: RunParams): Promise<RunStarted> {
     if (typeof params !== 'object' || params === null || Array.isArray(params)) throw badInput('expected {file, workspaceDir, backend?, seeds?, steps?, methods?}', { file: 'aft/run' });
     for (const key of ['file', 'workspaceDir'] as const) {
-      if (typeof params[key] !== 'string' || !params[key]) throw badInput(`expected an absolute path, found ${JSON.stringify(params[key])?.slice(0, 80) ?? 'nothing'}`, { file: 'aft/run', field: key });
+      const v: unknown = params[key];
+      if (typeof v !== 'string' || !v) throw badInput(`expected an absolute path, found ${JSON.stringify(v)?.slice(0, 80) ?? 'nothing'}`, { file: 'aft/run', field: key });
+      if (v.length > 4096) throw badInput(`expected a path of at most 4096 characters, found ${v.length}`, { file: 'aft/run', field: key });
     }
     // Checked by the experiment file's own field schemas before anything else happens.
     const overrides = parseOverrides(params, RPC_ORIGIN);

@@ -44,10 +44,14 @@ function toResponseError(e: unknown): ResponseError<ErrorData> {
   return new ResponseError<ErrorData>(ERROR_CODES.internal.rpc, describeError(e), { kind: 'internal' });
 }
 
+/** Longer than any path a file system takes: refused before it is echoed in a message. */
+export const MAX_PATH_CHARS = 4096;
+
 /** A required non-empty string parameter, or bad input naming it. */
 function stringParam<K extends string>(params: Partial<Record<K, unknown>> | null | undefined, key: K, method: string): string {
   const v = params?.[key];
   if (typeof v !== 'string' || !v) throw badInput(`expected a non-empty string, found ${JSON.stringify(v)?.slice(0, 80) ?? 'nothing'}`, { file: method, field: key });
+  if (v.length > MAX_PATH_CHARS) throw badInput(`expected at most ${MAX_PATH_CHARS} characters, found ${v.length}`, { file: method, field: key });
   return v;
 }
 
