@@ -16,6 +16,7 @@
  *       "message": "regex",           what the message must say: the file, the field, what was expected
  *       "withinMs": 20000,            the time bound (default 20 s)
  *       "event": "regex",             aft/run: no error, but a failed status event saying this
+ *       "runFolder": "failed",        the run trained, then failed: its folder stays, status.json says failed, no stack
  *       "replies": [{ "id": null, "code": -32700, "message": "regex" }, { "id": "b", "result": true }]
  *     }
  *   }
@@ -45,6 +46,8 @@ export interface Expect {
   message?: string;
   withinMs?: number;
   event?: string;
+  /** The run may keep its folder when it failed after training started: its status.json must say failed, with no stack. */
+  runFolder?: 'failed';
   replies?: { id?: string | number | null; code?: number; message?: string; result?: boolean }[];
 }
 
