@@ -91,7 +91,7 @@ export class SidecarServer {
       Initialize,
       typed((params: InitializeParams) => {
         if (Number.isInteger(params?.maxConcurrentRuns) && params.maxConcurrentRuns > 0) this.runs.limit = params.maxConcurrentRuns;
-        if (params?.logLevel) this.minLevel = LEVELS[params.logLevel] ?? LEVELS.info;
+        if (typeof params?.logLevel === 'string' && Object.hasOwn(LEVELS, params.logLevel)) this.minLevel = LEVELS[params.logLevel];
         return {
           protocolVersion: PROTOCOL_VERSION,
           sidecarVersion: SIDECAR_VERSION,
