@@ -36,8 +36,11 @@ const cases = loadCases();
 const posixOnly = (c: Case): { skip?: string } => (process.platform === 'win32' && /"(fifo|symlink)"/.test(JSON.stringify(c.files)) ? { skip: 'needs FIFOs and /dev/zero' } : {});
 const byChannel = (f: (c: Case) => boolean): Case[] => cases.filter(f);
 
+const workspaces: string[] = [];
 function tmpdir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'aft-fault-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-fault-'));
+  workspaces.push(dir);
+  return dir;
 }
 
 function runFolders(ws: string): string[] {
@@ -237,6 +240,7 @@ describe('bad input gets a clear error', () => {
   });
 
   after(() => {
+    for (const dir of workspaces) fs.rmSync(dir, { recursive: true, force: true });
     const n = (v: Verdict): number => figures[v].length;
     const tried = n('clear') + n('stack') + n('hang') + n('silent') + n('unclear');
     const list = (v: Verdict): string => (n(v) ? ` (${figures[v].join(', ')})` : '');
