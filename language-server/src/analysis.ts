@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { parseExperimentYaml, type ParsedYaml } from '../../core/node/experiment/validate';
-import { refuse, type Refusal } from './guards';
+import { refuse, type Refusal } from '../../core/node/experiment/guards';
 
 export interface Analysis {
   uri: string;

@@ -4,7 +4,7 @@
  * file but reads a header only when the file changed.
  */
 import * as fs from 'node:fs';
-import { readArrayHeaders, type ArrayFile, type FileProbe } from '../../core/node/experiment/arrays';
+import { pathKind, readArrayHeaders, type ArrayFile, type FileProbe, type PathKind } from '../../core/node/experiment/arrays';
 import { readOnnxSignature, type OnnxSignature } from '../../core/node/io/onnxGraph';
 
 interface Entry {
@@ -23,7 +23,11 @@ export class CachedFiles implements FileProbe {
 
   /** Files and folders (an image dataset or an ONNX model is a folder). */
   exists(file: string): boolean {
-    return fs.statSync(file, { throwIfNoEntry: false }) !== undefined;
+    return pathKind(file) !== undefined;
+  }
+
+  kind(file: string): PathKind | undefined {
+    return pathKind(file);
   }
 
   arrays(file: string): ArrayFile {

@@ -92,6 +92,9 @@ describe('server robustness', () => {
         exists: () => {
           throw new TypeError('disk on fire');
         },
+        kind: () => {
+          throw new TypeError('disk on fire');
+        },
         arrays: () => ({ format: 'npy', arrays: [] }),
         onnx: () => ({ inputs: [], outputs: [] }),
       },

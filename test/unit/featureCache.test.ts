@@ -188,7 +188,7 @@ describe('feature extraction and cache', () => {
     const folder = path.join(dir, 'bert');
     writeTinyBertFolder(folder);
     fs.writeFileSync(path.join(dir, 'r.csv'), reviewsCsv(24));
-    const text = loadTextDataset(textDatasetSchemaForTests({ source: 'text', train: path.join(dir, 'r.csv'), text: 'sentence', max_length: 12 }), '/', path.join(folder, 'tokenizer.json'));
+    const text = await loadTextDataset(textDatasetSchemaForTests({ source: 'text', train: path.join(dir, 'r.csv'), text: 'sentence', max_length: 12 }), '/', path.join(folder, 'tokenizer.json'));
     const tok = loadTokenizer(path.join(folder, 'tokenizer.json'));
     const session = await OnnxSession.open(path.join(folder, 'onnx', 'model.onnx'), { device: 'cpu' });
     for (const pooling of ['mean', 'last', 'cls'] as const) {

@@ -92,15 +92,17 @@ describe('run store', () => {
   it("the Runs view's rows come from the store: a summary that cannot be read leaves its run listed, saying why", async () => {
     const w = ws();
     const good = RunStore.create(w, 'good', {}, '');
-    fs.writeFileSync(path.join(good.dir, 'summary.json'), JSON.stringify({ methods: { stl: { mean: 0.5 } } }));
+    const goodSummary = { format: 'aft-run-summary', sources: [], methods: { stl: { test_accuracy: { mean: 0.5 } } } };
+    fs.writeFileSync(path.join(good.dir, 'summary.json'), JSON.stringify(goodSummary));
     good.finish('completed');
     const broken = RunStore.create(w, 'broken', {}, '');
     fs.writeFileSync(path.join(broken.dir, 'summary.json'), '{"methods": ');
     broken.finish('completed');
     const rows = runInfos(w);
-    assert.deepEqual(rows.map((r) => [r.experiment, r.state]).sort(), [['broken', 'completed'], ['good', 'completed']]);
-    assert.deepEqual(rows.find((r) => r.experiment === 'good')?.summary, { methods: { stl: { mean: 0.5 } } });
-    assert.match(rows.find((r) => r.experiment === 'broken')?.message ?? '', /summary\.json cannot be read/);
+    // A run marked completed whose summary is damaged is not complete: one failed row saying why.
+    assert.deepEqual(rows.map((r) => [r.experiment, r.state]).sort(), [['broken', 'failed'], ['good', 'completed']]);
+    assert.deepEqual(rows.find((r) => r.experiment === 'good')?.summary, goodSummary);
+    assert.match(rows.find((r) => r.experiment === 'broken')?.message ?? '', /summary\.json is not valid JSON|cannot read summary\.json|summary\.json/);
     // As the extension's Runs view reads them (no sidecar involved).
     const model = new RunsModel({ listRuns: (dir) => Promise.resolve(runInfos(dir)) }, () => [w], silentLogger);
     await model.refresh();

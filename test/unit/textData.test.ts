@@ -71,9 +71,9 @@ describe('tokenizer.json', () => {
 describe('text datasets', () => {
   const csv = write('reviews.csv', reviewsCsv(40));
 
-  it('builds prompts from the template, names classes, tokenises with -1 padding', () => {
+  it('builds prompts from the template, names classes, tokenises with -1 padding', async () => {
     const spec = textDatasetSchemaForTests({ source: 'text', train: csv, text: 'sentence', template: 'Review: "{sentence}"\n Sentiment:', max_length: 16, test_fraction: 0.25 });
-    const ds = loadTextDataset(spec, '/', tokFile);
+    const ds = await loadTextDataset(spec, '/', tokFile);
     assert.deepEqual([ds.train.n, ds.test.n, ds.numClasses, ds.vocabSize], [30, 10, 2, VOCAB.length]);
     assert.deepEqual(ds.inputShape, [16]);
     assert.ok(ds.raw?.kind === 'text');
@@ -86,11 +86,11 @@ describe('text datasets', () => {
     ds.raw.train.forEach((p, i) => assert.equal(ds.train.y[i], /great|good|wonderful|excellent/.test(p) ? 1 : 0, p));
   });
 
-  it('keeps integer labels as they are and honours `classes`', () => {
+  it('keeps integer labels as they are and honours `classes`', async () => {
     const f = write('ints.jsonl', '{"text": "good", "label": 1}\n{"text": "bad", "label": 0}\n{"text": "great", "label": 1}\n{"text": "awful", "label": 0}\n');
-    const ds = loadTextDataset(textDatasetSchemaForTests({ source: 'text', train: f, test: f }), '/', tokFile);
+    const ds = await loadTextDataset(textDatasetSchemaForTests({ source: 'text', train: f, test: f }), '/', tokFile);
     assert.deepEqual(Array.from(ds.train.y), [1, 0, 1, 0]);
-    const named = loadTextDataset(textDatasetSchemaForTests({ source: 'text', train: csv, test: csv, text: 'sentence', classes: ['positive', 'negative'] }), '/', tokFile);
+    const named = await loadTextDataset(textDatasetSchemaForTests({ source: 'text', train: csv, test: csv, text: 'sentence', classes: ['positive', 'negative'] }), '/', tokFile);
     assert.equal(named.train.y[0], /great|good|wonderful|excellent/.test(named.raw!.train[0]) ? 0 : 1);
   });
 
@@ -100,8 +100,8 @@ describe('text datasets', () => {
     ['a label outside `classes`', { text: 'sentence', classes: ['positive', 'neutral'] }, /label 'negative' is not one of the classes \(positive, neutral\)/],
   ];
   for (const [name, extra, pattern] of bad) {
-    it(`refuses ${name}`, () => {
-      assert.throws(() => loadTextDataset(textDatasetSchemaForTests({ source: 'text', train: csv, ...extra }), '/', tokFile), (e: unknown) => e instanceof AftError && pattern.test(e.message) && e.location?.line !== undefined);
+    it(`refuses ${name}`, async () => {
+      await assert.rejects(loadTextDataset(textDatasetSchemaForTests({ source: 'text', train: csv, ...extra }), '/', tokFile), (e: unknown) => e instanceof AftError && pattern.test(e.message) && e.location?.line !== undefined);
     });
   }
 });

@@ -88,6 +88,8 @@ export interface StatusEvent {
   /** The run's folder. */
   runDir: string;
   message?: string;
+  /** The run stopped on bad input before training anything, and its folder was removed. */
+  removed?: true;
 }
 
 /** A method's final result, emitted when all its seeds are done. */

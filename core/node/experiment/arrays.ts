@@ -4,9 +4,10 @@
  * test widths. The editor runs them on every change through a cached `FileProbe`; the loaders
  * repeat the checks on the data itself when a run starts.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readNpyHeader } from '../io/npy';
-import type { OnnxSignature } from '../io/onnxGraph';
+import { readOnnxSignature, type OnnxSignature } from '../io/onnxGraph';
 import { readSafetensorsHeader } from '../io/safetensors';
 import { AftError } from '../../common/util/errors';
 import type { Experiment } from './schema';
@@ -28,11 +29,36 @@ export interface ArrayFile {
 export interface FileProbe {
   /** Whether a file or folder exists. */
   exists(file: string): boolean;
+  /** What is at a path: a regular file, a folder, something else (a device, FIFO, socket), or nothing. */
+  kind(file: string): PathKind | undefined;
   /** The arrays of an .npy or .safetensors file from its header; throws `AftError` when it cannot. */
   arrays(file: string): ArrayFile;
   /** An ONNX model's input and output names, from its graph (no weights); throws `AftError` when it cannot. */
   onnx(file: string): OnnxSignature;
 }
+
+export type PathKind = 'file' | 'folder' | 'other';
+
+export function pathKind(file: string): PathKind | undefined {
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(file, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+  return st === undefined ? undefined : st.isFile() ? 'file' : st.isDirectory() ? 'folder' : 'other';
+}
+
+/**
+ * The file system as it is, uncached: what `aft validate`, `aft run` and the sidecar check a file
+ * with, so that they run the same header checks as the editor (which caches them: fileCache.ts).
+ */
+export const diskFiles: FileProbe = {
+  exists: (file) => pathKind(file) !== undefined,
+  kind: pathKind,
+  arrays: (file) => readArrayHeaders(file),
+  onnx: (file) => readOnnxSignature(file),
+};
 
 /** Reads an array file's header by its extension. */
 export function readArrayHeaders(file: string): ArrayFile {
@@ -66,7 +92,8 @@ export function arrayProblems(exp: Experiment, baseDir: string, files: FileProbe
   /** The array a field names, or undefined when it is missing (reported elsewhere) or unusable (reported here). */
   const read = (at: (string | number)[], file: string, only: 'npy' | undefined, key?: string): ArrayHeader | undefined => {
     const abs = path.resolve(baseDir, file);
-    if (!files.exists(abs)) return undefined;
+    // Missing files, folders and devices are reported by `semanticProblems`.
+    if (files.kind(abs) !== 'file') return undefined;
     let f: ArrayFile;
     try {
       f = files.arrays(abs);

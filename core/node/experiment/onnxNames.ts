@@ -15,17 +15,17 @@ export const FOLDER_MODEL_CANDIDATES = [path.join('onnx', 'model.onnx'), 'model.
 /**
  * The .onnx file a source names, with the field that names it: `model`, else the graph in
  * `folder`. `model` is undefined when the folder has no graph; null when there is nothing to
- * look at (no such folder or file, reported as missing elsewhere).
+ * look at (no such folder or file, or the wrong kind: reported elsewhere).
  */
 export function onnxModelFile(spec: { model?: string; folder?: string }, baseDir: string, files: FileProbe): { model: string | undefined; field: 'model' | 'folder' } | null {
   if (spec.model !== undefined) {
     const model = path.resolve(baseDir, spec.model);
-    return files.exists(model) ? { model, field: 'model' } : null;
+    return files.kind(model) === 'file' ? { model, field: 'model' } : null;
   }
   if (spec.folder === undefined) return null;
   const folder = path.resolve(baseDir, spec.folder);
-  if (!files.exists(folder)) return null;
-  return { model: FOLDER_MODEL_CANDIDATES.map((c) => path.join(folder, c)).find((c) => files.exists(c)), field: 'folder' };
+  if (files.kind(folder) !== 'folder') return null;
+  return { model: FOLDER_MODEL_CANDIDATES.map((c) => path.join(folder, c)).find((c) => files.kind(c) === 'file'), field: 'folder' };
 }
 
 export function onnxProblems(exp: Experiment, baseDir: string, files: FileProbe): SemanticProblem[] {

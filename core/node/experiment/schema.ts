@@ -53,8 +53,16 @@ const BACKEND_DOCS: { readonly [K in (typeof BACKEND_CHOICES)[number]]: string }
   cpu: 'The plain JavaScript backend of TensorFlow.js: always there, and the slowest.',
 };
 
+/**
+ * Names become parts of file names (run folders `<name>-<time>-<id>`, ρ and checkpoint files per
+ * method), so they are bounded well below the file system's 255 bytes per name.
+ */
+export const MAX_NAME_LENGTH = 64;
+/** Most classes a dataset may have (labels are class indices below this). */
+export const MAX_CLASSES = 100_000;
 const name = z
   .string()
+  .max(MAX_NAME_LENGTH, `a name of at most ${MAX_NAME_LENGTH} characters (it becomes part of file names)`)
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a name of letters, digits, "_", "." or "-"');
 
 const mnistDataset = z
@@ -82,7 +90,7 @@ const npyDataset = z
     train: npySplit.describe('Training split.'),
     test: npySplit.describe('Test split.'),
     train_limit: positiveInt.optional().describe('Use only the first N training examples.'),
-    classes: positiveInt.min(2, 'a classification task needs at least two classes').optional().describe('Number of classes (default: max label + 1).'),
+    classes: positiveInt.min(2, 'a classification task needs at least two classes').max(MAX_CLASSES).optional().describe('Number of classes (default: max label + 1).'),
   })
   .describe('A dataset stored as .npy arrays.');
 

@@ -3,9 +3,8 @@
  * twice, methods that need sources or data the file lacks (methodNeeds.ts), β entries for
  * unknown methods, missing files.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { arrayProblems, type FileProbe } from './arrays';
+import { arrayProblems, pathKind, type FileProbe } from './arrays';
 import { methodNeedsProblems, tuneSplit, type DataFacts } from './methodNeeds';
 import { onnxProblems } from './onnxNames';
 import { betaGrid, NEEDS_PRETRAINED, resolveMethods } from './methods';
@@ -126,10 +125,13 @@ export function semanticProblems(exp: Experiment, baseDir?: string, files?: File
     trainSize = ds.train;
   }
   if (baseDir !== undefined) {
-    const exists = files ? (f: string) => files.exists(f) : (f: string) => fs.existsSync(f);
+    const kind = files ? (f: string) => files.kind(f) : pathKind;
     for (const ref of referencedPaths(exp)) {
       const abs = path.resolve(baseDir, ref.file);
-      if (!exists(abs)) problems.push({ path: ref.path, message: `file not found: ${abs}` });
+      const want = ref.path[ref.path.length - 1] === 'folder' ? 'folder' : 'file';
+      const found = kind(abs);
+      if (found === undefined) problems.push({ path: ref.path, message: `${want} not found: ${abs}` });
+      else if (found !== want) problems.push({ path: ref.path, message: `expected a ${want}, found ${found === 'other' ? 'a device, FIFO or socket' : `a ${found}`}: ${abs}` });
     }
     if (files) {
       const arrays = arrayProblems(exp, baseDir, files);
@@ -138,7 +140,9 @@ export function semanticProblems(exp: Experiment, baseDir?: string, files?: File
       for (const [i, width] of arrays.featureWidths) sourceWidths[i] = width;
     }
   }
-  if (trainSize !== undefined) {
+  // Only β tuning trains on less than the training split; otherwise the engine takes at most the
+  // whole split per batch.
+  if (trainSize !== undefined && methods.some((m) => betaGrid(exp, m).length > 1)) {
     const tuneTrain = tuneSplit(trainSize, exp.tune.holdout).train;
     if (exp.train.batch > tuneTrain) {
       problems.push({ path: ['train', 'batch'], message: `batch ${exp.train.batch} is larger than the ${tuneTrain} examples left for training while β is tuned (train ${trainSize} minus the ${Math.round(exp.tune.holdout * 100)}% holdout)` });

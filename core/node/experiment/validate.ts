@@ -93,8 +93,9 @@ class Locator {
   /** The range of the value at `path`, or of its nearest existing parent. `key` picks a map key. */
   range(path: readonly PropertyKey[], key?: string): [number, number] {
     for (let n = path.length; n >= 0; n--) {
-      const node = this.doc.getIn(path.slice(0, n) as (string | number)[], true) as YamlNode | undefined;
-      if (node === undefined || !node.range) continue;
+      // An empty (or comment-only) document has no contents: null at the root.
+      const node = this.doc.getIn(path.slice(0, n) as (string | number)[], true) as YamlNode | null | undefined;
+      if (node === undefined || node === null || !node.range) continue;
       if (key !== undefined && n === path.length && isMap(node)) {
         const pair = node.items.find((it) => isScalar(it.key) && String(it.key.value) === key);
         const k = pair?.key as YamlNode | undefined;
@@ -273,6 +274,12 @@ export function validateParsed({ text, doc, lines }: ParsedYaml, baseDir?: strin
     input = doc.toJS({ maxAliasCount: 50 });
   } catch (e) {
     return { problems: [loc.problem([], `YAML: ${e instanceof Error ? e.message : String(e)}`)] };
+  }
+  if (doc.contents === null) {
+    // An empty (or comment-only) file: said once, then checked as an empty mapping, so each
+    // required field is reported missing (with its quick fix in the editor).
+    problems.push(loc.problem([], 'the file is empty (or has only comments); expected a mapping of experiment fields'));
+    input = {};
   }
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     return { problems: [loc.problem([], `expected a mapping of experiment fields, found ${describeValue(input)}`)] };

@@ -3,7 +3,12 @@
  * used by tests and exports. Data comes back as Float32Array (floats) or Float64Array/Int32Array.
  */
 import * as fs from 'node:fs';
+import { constants as bufferConstants } from 'node:buffer';
 import { badInput } from '../../common/util/errors';
+import { openUserFile, readUserFile } from './userFile';
+
+/** The most one array file may hold: what one Buffer can (a regular file: never a device). */
+export const MAX_ARRAY_BYTES = bufferConstants.MAX_LENGTH;
 
 export type NpyDtype = 'float32' | 'float64' | 'uint8' | 'int32' | 'int64';
 
@@ -61,28 +66,35 @@ export function parseNpyHeader(buf: Uint8Array, file: string): NpyHeader {
     throw badInput(`unsupported dtype '${descr}'; expected one of float32, float64, uint8, int32, int64 (little-endian)`, { file });
   }
   if (fortran === 'True') throw badInput('Fortran-ordered arrays are not supported; save with np.ascontiguousarray(x)', { file });
-  const shape = shapeText
+  const dims = shapeText
     .split(',')
     .map((s) => s.trim())
-    .filter((s) => s.length > 0)
-    .map((s) => Number(s));
-  if (shape.some((d) => !Number.isInteger(d) || d < 0)) throw badInput(`bad shape (${shapeText}) in .npy header`, { file });
+    .filter((s) => s.length > 0);
+  // Decimal integers only, as NumPy writes them: `0x10` or `1e3` are not shapes NumPy makes.
+  if (dims.some((d) => !/^\d{1,15}L?$/.test(d))) throw badInput(`bad shape (${shapeText}) in .npy header; expected non-negative decimal integers`, { file });
+  const shape = dims.map((d) => Number(d.replace(/L$/, '')));
+  if (!Number.isSafeInteger(shape.reduce((a, b) => a * b, ITEM[dtype]))) throw badInput(`shape (${shapeText}) in .npy header is too large`, { file });
   return { dtype, shape, dataOffset: start + headerLen };
 }
 
+/** Bytes of an array's data, from its header. */
+export function npyDataBytes(h: Pick<NpyHeader, 'dtype' | 'shape'>): number {
+  return h.shape.reduce((a, b) => a * b, 1) * ITEM[h.dtype];
+}
+
+function checkDataFits(h: NpyHeader, fileSize: number, file: string): void {
+  const bytes = npyDataBytes(h);
+  if (fileSize - h.dataOffset < bytes) {
+    throw badInput(`truncated .npy data: expected ${bytes} bytes for shape (${h.shape.join(', ')}), found ${Math.max(0, fileSize - h.dataOffset)}`, { file });
+  }
+}
+
 export function readNpy(file: string): NpyArray {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(file);
-  } catch (e) {
-    throw badInput(`cannot read .npy file: ${(e as Error).message}`, { file });
-  }
+  const buf = readUserFile(file, { what: '.npy file', maxBytes: MAX_ARRAY_BYTES });
   const h = parseNpyHeader(buf, file);
+  checkDataFits(h, buf.length, file);
   const count = h.shape.reduce((a, b) => a * b, 1);
-  const bytes = count * ITEM[h.dtype];
-  if (buf.length - h.dataOffset < bytes) {
-    throw badInput(`truncated .npy data: expected ${bytes} bytes for shape (${h.shape.join(', ')}), found ${buf.length - h.dataOffset}`, { file });
-  }
+  const bytes = npyDataBytes(h);
   // Copy into an aligned buffer so typed-array views are valid.
   const raw = new Uint8Array(bytes);
   raw.set(buf.subarray(h.dataOffset, h.dataOffset + bytes));
@@ -109,13 +121,18 @@ export function readNpy(file: string): NpyArray {
   return { dtype: h.dtype, shape: h.shape, data };
 }
 
-/** Reads only the header (for editors: shapes without loading data). */
+/**
+ * Reads only the header (for editors and `aft validate`: shapes without loading data), and
+ * checks that the file holds as many bytes of data as the header says.
+ */
 export function readNpyHeader(file: string): NpyHeader {
-  const fd = fs.openSync(file, 'r');
+  const { fd, size } = openUserFile(file, { what: '.npy file' });
   try {
-    const buf = Buffer.alloc(4096);
+    const buf = Buffer.alloc(Math.min(size, 65536 + 12));
     const n = fs.readSync(fd, buf, 0, buf.length, 0);
-    return parseNpyHeader(buf.subarray(0, n), file);
+    const h = parseNpyHeader(buf.subarray(0, n), file);
+    checkDataFits(h, size, file);
+    return h;
   } finally {
     fs.closeSync(fd);
   }

@@ -7,6 +7,7 @@
  */
 import * as fs from 'node:fs';
 import { badInput } from '../../common/util/errors';
+import { openUserFile } from './userFile';
 
 export interface OnnxSignature {
   /** Inputs the caller feeds (graph inputs that are not initializers). */
@@ -105,14 +106,9 @@ function stringField(r: PositionedReader, msg: Field, field: number): string | u
 }
 
 export function readOnnxSignature(file: string): OnnxSignature {
-  let fd: number;
+  const { fd, size } = openUserFile(file, { what: 'ONNX model' });
   try {
-    fd = fs.openSync(file, 'r');
-  } catch (e) {
-    throw badInput(`cannot read ONNX model: ${(e as Error).message}`, { file });
-  }
-  try {
-    const r = new PositionedReader(fd, fs.fstatSync(fd).size);
+    const r = new PositionedReader(fd, size);
     const graph = [...fields(r, 0, r.size)].find((f) => f.field === MODEL_GRAPH);
     if (!graph) throw badInput('not an ONNX model (no graph)', { file });
     const inputs: string[] = [];

@@ -3,7 +3,9 @@
  * data): used for checkpoints, ρ, the teacher cache and user-supplied features.
  */
 import * as fs from 'node:fs';
+import { constants as bufferConstants } from 'node:buffer';
 import { badInput } from '../../common/util/errors';
+import { openUserFile, readUserFile } from './userFile';
 
 export type StDtype = 'F32' | 'F64' | 'I32' | 'I64' | 'U8' | 'F16' | 'BF16';
 const ITEM: Record<StDtype, number> = { F32: 4, F64: 8, I32: 4, I64: 8, U8: 1, F16: 2, BF16: 2 };
@@ -28,45 +30,78 @@ export interface StTensor {
   dtype?: 'F32' | 'F16' | 'BF16' | 'I64';
 }
 
+const describe = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? `[${v.slice(0, 4).map((x) => JSON.stringify(x)).join(', ')}${v.length > 4 ? ', …' : ''}]` : typeof v === 'string' ? JSON.stringify(v.slice(0, 40)) : typeof v === 'number' || typeof v === 'boolean' ? String(v) : typeof v === 'object' ? 'an object' : typeof v);
+const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const MAX_HEADER_BYTES = 100_000_000;
+
+/** The header's length from the first 8 bytes, checked against the file's size. */
+function headerLength(first: Uint8Array, fileSize: number, file: string): number {
+  if (first.length < 8) throw badInput('not a safetensors file (shorter than 8 bytes)', { file });
+  const len = new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true);
+  if (len > BigInt(MAX_HEADER_BYTES) || 8 + Number(len) > fileSize) throw badInput(`not a safetensors file (header length ${len} does not fit the file of ${fileSize} bytes)`, { file });
+  return Number(len);
+}
+
+/**
+ * One tensor's header entry, checked as the format requires: a known dtype, a shape of
+ * non-negative integers, and data offsets with 0 ≤ start ≤ end ≤ the data section's length and
+ * end − start = the dtype's size × the shape's product. Offsets are relative to the data section,
+ * so a negative start would read the header's own bytes as data.
+ */
+function checkEntry(k: string, v: unknown, dataLength: number, file: string): StEntry {
+  const bad = (what: string): never => {
+    throw badInput(`tensor '${k.slice(0, 80)}': ${what}`, { file });
+  };
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return bad(`expected {dtype, shape, data_offsets}, found ${describe(v)}`);
+  const e = v as Record<string, unknown>;
+  if (typeof e.dtype !== 'string' || !(e.dtype in ITEM)) return bad(`unsupported dtype ${describe(e.dtype)}; expected F32, F64, F16, BF16, I32, I64 or U8`);
+  const dtype = e.dtype as StDtype;
+  if (!Array.isArray(e.shape) || !e.shape.every(isIndex)) return bad(`shape must be a list of non-negative integers, found ${describe(e.shape)}`);
+  const shape = e.shape;
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (!Number.isSafeInteger(count * ITEM[dtype])) return bad(`shape [${shape.join(', ')}] is too large`);
+  const o = e.data_offsets;
+  if (!Array.isArray(o) || o.length !== 2 || !o.every(isIndex)) return bad(`data_offsets must be [start, end] with non-negative integers, found ${describe(o)}`);
+  const [start, end] = o as [number, number];
+  if (start > end || end > dataLength) return bad(`data_offsets [${start}, ${end}] must satisfy 0 ≤ start ≤ end ≤ ${dataLength} (the data section's length; the file may be truncated)`);
+  if (end - start !== count * ITEM[dtype]) return bad(`data_offsets [${start}, ${end}] hold ${end - start} bytes, but ${dtype} × shape [${shape.join(', ')}] needs ${count * ITEM[dtype]}`);
+  return { dtype, shape, data_offsets: [start, end] };
+}
+
 function parseHeaderBytes(buf: Uint8Array, fileSize: number, file: string): StHeader {
-  if (buf.length < 8) throw badInput('not a safetensors file (shorter than 8 bytes)', { file });
-  const len = Number(new DataView(buf.buffer, buf.byteOffset, 8).getBigUint64(0, true));
-  if (len > 100_000_000 || 8 + len > fileSize) throw badInput(`not a safetensors file (header length ${len} does not fit the file)`, { file });
+  const len = headerLength(buf, fileSize, file);
   if (buf.length < 8 + len) throw badInput('truncated safetensors header', { file });
-  let json: Record<string, unknown>;
+  let json: unknown;
   try {
-    json = JSON.parse(Buffer.from(buf.subarray(8, 8 + len)).toString('utf8')) as Record<string, unknown>;
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + len)));
   } catch {
-    throw badInput('safetensors header is not valid JSON', { file });
+    throw badInput('safetensors header is not valid UTF-8 JSON', { file });
   }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw badInput(`safetensors header must be a JSON object, found ${describe(json)}`, { file });
+  const dataLength = fileSize - 8 - len;
   const tensors: Record<string, StEntry> = {};
-  let metadata: Record<string, string> = {};
+  const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(json)) {
     if (k === '__metadata__') {
-      metadata = v as Record<string, string>;
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw badInput(`__metadata__ must be an object of strings, found ${describe(v)}`, { file });
+      for (const [mk, mv] of Object.entries(v as Record<string, unknown>)) {
+        if (typeof mv !== 'string') throw badInput(`__metadata__.${mk.slice(0, 40)} must be a string, found ${describe(mv)}`, { file });
+        metadata[mk] = mv;
+      }
       continue;
     }
-    const e = v as StEntry;
-    if (!(e.dtype in ITEM)) throw badInput(`tensor '${k}' has unsupported dtype ${String(e.dtype)}; expected F32, F64, F16, BF16, I32, I64 or U8`, { file });
-    const count = e.shape.reduce((a, b) => a * b, 1);
-    if (e.data_offsets[1] - e.data_offsets[0] !== count * ITEM[e.dtype] || 8 + len + e.data_offsets[1] > fileSize) {
-      throw badInput(`tensor '${k}' data does not match its shape (${e.shape.join('x')}) or the file is truncated`, { file });
-    }
-    tensors[k] = e;
+    tensors[k] = checkEntry(k, v, dataLength, file);
   }
   return { tensors, metadata, dataStart: 8 + len };
 }
 
 /** Reads the header only (no tensor data). */
 export function readSafetensorsHeader(file: string): StHeader {
-  const fd = fs.openSync(file, 'r');
+  const { fd, size } = openUserFile(file, { what: 'safetensors file' });
   try {
-    const size = fs.fstatSync(fd).size;
     const first = Buffer.alloc(Math.min(size, 8));
     fs.readSync(fd, first, 0, first.length, 0);
-    if (first.length < 8) throw badInput('not a safetensors file (shorter than 8 bytes)', { file });
-    const len = Number(first.readBigUInt64LE(0));
-    if (len > 100_000_000 || 8 + len > size) throw badInput(`not a safetensors file (header length ${len} does not fit the file)`, { file });
+    const len = headerLength(first, size, file);
     const buf = Buffer.alloc(8 + len);
     fs.readSync(fd, buf, 0, buf.length, 0);
     return parseHeaderBytes(buf, size, file);
@@ -151,14 +186,20 @@ function encodeData(t: StTensor): Uint8Array {
   }
 }
 
+/** F64 values that float32 cannot hold would be read as ±Infinity: refused with their index. */
+function checkFloat32Range(bytes: Uint8Array, name: string, file: string): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < bytes.byteLength / 8; i++) {
+    const v = view.getFloat64(i * 8, true);
+    if (Number.isFinite(v) && Math.abs(v) > 3.4028234663852886e38) {
+      throw badInput(`tensor '${name.slice(0, 80)}': F64 value ${v} at index ${i} is beyond float32's range (±3.4e38), which features are read as`, { file });
+    }
+  }
+}
+
 /** Reads all tensors of a safetensors file as float32. */
 export function readSafetensors(file: string): { tensors: Record<string, StTensor>; metadata: Record<string, string> } {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(file);
-  } catch (e) {
-    throw badInput(`cannot read safetensors file: ${(e as Error).message}`, { file });
-  }
+  const buf = readUserFile(file, { what: 'safetensors file', maxBytes: bufferConstants.MAX_LENGTH });
   return readSafetensorsBytes(buf, file);
 }
 
@@ -168,7 +209,9 @@ export function readSafetensorsBytes(buf: Uint8Array, file: string): { tensors: 
   const tensors: Record<string, StTensor> = {};
   for (const [k, e] of Object.entries(h.tensors)) {
     const count = e.shape.reduce((a, b) => a * b, 1);
-    tensors[k] = { shape: e.shape, data: decode(buf.subarray(h.dataStart + e.data_offsets[0], h.dataStart + e.data_offsets[1]), e.dtype, count) };
+    const data = decode(buf.subarray(h.dataStart + e.data_offsets[0], h.dataStart + e.data_offsets[1]), e.dtype, count);
+    if (e.dtype === 'F64') checkFloat32Range(buf.subarray(h.dataStart + e.data_offsets[0], h.dataStart + e.data_offsets[1]), k, file);
+    tensors[k] = { shape: e.shape, data };
   }
   return { tensors, metadata: h.metadata };
 }

@@ -13,7 +13,9 @@ import type { RunStatus } from '../../common/runs/records';
 import { encodeSafetensors, type StTensor } from '../io/safetensors';
 import { CURVE_CACHE_FILE, CurveCacheBuilder } from '../../common/runs/curves';
 import { CURVE_VIEW_FILE, encodeCurveViews } from '../../common/runs/curveViews';
-import { badInput, type SourceLocation } from '../../common/util/errors';
+import { AftError, badInput, type SourceLocation } from '../../common/util/errors';
+import { checkStatus, checkSummary } from '../../common/runs/records';
+import { readUserJson } from '../io/userFile';
 import { appendFileAll, isTempName, removeQuietly, removeStaleTemps, Reserve, tempName, writeFailure, writeFileAtomic, writeJsonAtomic } from '../util/fsx';
 import { processStart, sameProcessAlive } from '../util/process';
 
@@ -88,7 +90,7 @@ export class RunStore {
     try {
       fs.mkdirSync(root, { recursive: true });
     } catch (e) {
-      throw writeFailure(root, e);
+      throw runFolderError(root, workspaceDir, e);
     }
     removeStaleRunTemps(root);
     const staging = tempName(dir);
@@ -104,7 +106,7 @@ export class RunStore {
       return store;
     } catch (e) {
       removeQuietly(staging);
-      throw writeFailure(staging, e);
+      throw runFolderError(staging, workspaceDir, e);
     }
   }
 
@@ -125,6 +127,20 @@ export class RunStore {
       this.failure = e as Error;
       throw e;
     }
+  }
+
+  /** Whether any training has been recorded (a metrics row). */
+  get trained(): boolean {
+    return this.curves.lines > 0 || this.curvesBroken;
+  }
+
+  /**
+   * Removes the run folder: a run stopped by bad input before anything was trained keeps
+   * nothing (the input is fixed and the run started again).
+   */
+  discard(): void {
+    clearInterval(this.timer);
+    fs.rmSync(this.dir, { recursive: true, force: true });
   }
 
   private writeStatus(): void {
@@ -286,6 +302,19 @@ function removeStaleRunTemps(root: string): void {
   }
 }
 
+/**
+ * Why a run folder could not be made: a workspace that is a file, unwritable, or a path past the
+ * system's limits is the user's to change (bad input); anything else (a full disk) is the run
+ * failing, said as every failed write is.
+ */
+function runFolderError(where: string, workspaceDir: string, e: unknown): Error {
+  const code = (e as NodeJS.ErrnoException).code ?? '';
+  if (['ENAMETOOLONG', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS', 'EEXIST'].includes(code)) {
+    return new AftError('bad_input', `cannot create the run folder ${where}: ${(e as Error).message}`, { file: workspaceDir, field: 'workspace' });
+  }
+  return writeFailure(where, e);
+}
+
 function subdirs(dir: string): string[] {
   try {
     return fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(dir, d.name));
@@ -294,17 +323,25 @@ function subdirs(dir: string): string[] {
   }
 }
 
+/** Run records are small; a bigger one is not the store's. */
+const MAX_RECORD_BYTES = 64 * 1024 * 1024;
+
 /**
  * Reads a run's status as a reader should see it, never as running or complete when it is not:
  * - `running`, on this host, whose process is gone (killed, crashed) or whose pid now names another
  *   process (a reused pid: its start time differs): failed;
  * - `running` whose heartbeat (`updated`) is older than 3 heartbeats and at least
  *   STALE_FLOOR_SECONDS (a process on another host, or one that hangs): failed, "stopped answering";
- * - `completed` without summary.json: failed.
+ * - `completed` whose summary.json is missing or damaged: failed.
+ * A missing status.json throws the file system's ENOENT (the folder is not a run); a damaged one,
+ * a bad-input error naming it.
  */
 export function readRunStatus(dir: string, now = Date.now()): RunStatus {
   const file = path.join(dir, 'status.json');
-  const s = JSON.parse(fs.readFileSync(file, 'utf8')) as RunStatus;
+  fs.statSync(file);
+  const checked = checkStatus(readUserJson(file, { what: 'status.json', maxBytes: MAX_RECORD_BYTES }));
+  if (!checked.ok) throw badInput(`status.json is damaged: ${checked.error}`, { file });
+  const s = checked.value;
   if (s.state === 'running') {
     if (s.host === os.hostname() && !sameProcessAlive(s.pid, s.processStart)) {
       return { ...s, state: 'failed', message: `the process (pid ${s.pid}) running it ended without finishing (killed or crashed)` };
@@ -315,18 +352,31 @@ export function readRunStatus(dir: string, now = Date.now()): RunStatus {
       return { ...s, state: 'failed', message: `stopped answering: no heartbeat since ${s.updated} (${Math.round(age)} s; expected every ${s.heartbeatSeconds ?? '?'} s) from pid ${s.pid} on ${s.host}` };
     }
   }
-  if (s.state === 'completed' && !fs.existsSync(path.join(dir, 'summary.json'))) {
-    return { ...s, state: 'failed', message: 'marked completed but summary.json is missing' };
+  if (s.state === 'completed') {
+    let summary: RunSummary | undefined;
+    try {
+      summary = readSummary(dir);
+    } catch (e) {
+      return { ...s, state: 'failed', message: `marked completed but ${e instanceof AftError ? e.message : (e as Error).message}` };
+    }
+    if (!summary) return { ...s, state: 'failed', message: 'marked completed but summary.json is missing' };
   }
   return s;
 }
 
+/** A run's summary.json, checked; undefined when there is none, a bad-input error naming it when it is damaged. */
 export function readSummary(dir: string): RunSummary | undefined {
   const file = path.join(dir, 'summary.json');
-  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as RunSummary) : undefined;
+  if (!fs.existsSync(file)) return undefined;
+  const checked = checkSummary(readUserJson(file, { what: 'summary.json', maxBytes: MAX_RECORD_BYTES }));
+  if (!checked.ok) throw badInput(`summary.json is damaged: ${checked.error}`, { file });
+  return checked.value;
 }
 
-/** Runs in a workspace, newest first. */
+/**
+ * Runs in a workspace, newest first. A folder without status.json is not a run (or was never
+ * started) and is left out; a run whose status.json is damaged is listed as failed, saying why.
+ */
 export function listRuns(workspaceDir: string): { dir: string; status: RunStatus }[] {
   const root = path.join(workspaceDir, RUNS_DIR);
   if (!fs.existsSync(root)) return [];
@@ -336,11 +386,34 @@ export function listRuns(workspaceDir: string): { dir: string; status: RunStatus
     const dir = path.join(root, name);
     try {
       out.push({ dir, status: readRunStatus(dir) });
-    } catch {
-      // A folder without a readable status.json is not a run (or was never started).
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') continue;
+      out.push({ dir, status: damagedStatus(dir, name, e) });
     }
   }
   return out.sort((a, b) => b.status.started.localeCompare(a.status.started));
+}
+
+/** What a run whose status.json cannot be read is listed as. */
+function damagedStatus(dir: string, name: string, e: unknown): RunStatus {
+  let when = new Date(0).toISOString();
+  try {
+    when = fs.statSync(dir).mtime.toISOString();
+  } catch {
+    // gone meanwhile: listed with the epoch
+  }
+  return {
+    format: 'aft-run-status',
+    version: 1,
+    runId: name,
+    experiment: name.replace(/-\d{8}-\d{6}-\w+$/, ''),
+    state: 'failed',
+    pid: 0,
+    host: '',
+    started: when,
+    updated: when,
+    message: e instanceof AftError ? e.message : `status.json cannot be read (${(e as Error).message})`,
+  };
 }
 
 /**

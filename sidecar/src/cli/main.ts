@@ -2,15 +2,14 @@
  * `aft`: the command-line front end over the engine. Exit codes: 0 ok, 1 the run failed or was
  * cancelled, 2 bad input (the message says where and what).
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { experimentJsonSchema, BACKEND_CHOICES } from '../../../core/node/experiment/schema';
-import { formatProblem, loadExperiment, experimentFromText } from '../experiment/load';
-import { validateExperimentText } from '../../../core/node/experiment/validate';
+import { checkExperimentFile, formatProblem, loadExperiment, experimentFromText } from '../experiment/load';
+import { CLI_ORIGIN, cliOverrides, parseOverrides } from '../../../core/node/experiment/overrides';
 import type { RunEvent } from '../../../core/common/protocol/events';
 import { listRuns } from '../../../core/node/runs/store';
-import { activeBackend, type BackendChoice } from '../runtime/tf';
+import { activeBackend } from '../runtime/tf';
 import { adapterLine } from '../runtime/webgpu';
 import { MNIST_DEMO } from '../../../core/node/experiment/templates';
 import { runExperiment, type ExperimentInput } from '../train/run';
@@ -54,15 +53,6 @@ Options for run and demo:
 
 Exit codes: 0 ok, 1 run failed or cancelled, 2 bad input.`;
 
-function parseList(v: string | undefined, what: string, int = false): string[] | number[] | undefined {
-  if (v === undefined) return undefined;
-  const parts = v.split(',').map((s) => s.trim()).filter(Boolean);
-  if (!int) return parts;
-  const nums = parts.map(Number);
-  if (nums.some((n) => !Number.isInteger(n) || n < 0)) throw badInput(`--${what} expects comma-separated non-negative integers, got '${v}'`);
-  return nums;
-}
-
 interface Cli {
   positionals: string[];
   values: { backend?: string; seeds?: string; steps?: string; methods?: string; workspace?: string; out?: string; shard?: string; method?: string; seed?: string; device?: string; json?: boolean; verbose?: boolean; help?: boolean; version?: boolean };
@@ -95,13 +85,11 @@ function parse(argv: string[]): Cli {
   }
 }
 
-async function runCommand(input: ExperimentInput, cli: Cli): Promise<number> {
+async function runCommand(input: ExperimentInput, cli: Cli, command: string): Promise<number> {
   const v = cli.values;
-  if (v.backend !== undefined && !(BACKEND_CHOICES as readonly string[]).includes(v.backend)) {
-    throw badInput(`--backend must be one of ${BACKEND_CHOICES.join(', ')}, got '${v.backend}'`);
-  }
-  const steps = v.steps !== undefined ? Number(v.steps) : undefined;
-  if (steps !== undefined && (!Number.isInteger(steps) || steps <= 0)) throw badInput(`--steps expects a positive integer, got '${v.steps}'`);
+  // The flags are checked by the experiment file's own field schemas, before anything runs.
+  const origin = CLI_ORIGIN(command);
+  const overrides = parseOverrides(cliOverrides(v), origin);
   const controller = new AbortController();
   let interrupts = 0;
   const onSignal = (): void => {
@@ -124,10 +112,8 @@ async function runCommand(input: ExperimentInput, cli: Cli): Promise<number> {
   try {
     const outcome = await runExperiment(input, {
       workspaceDir: path.resolve(v.workspace ?? process.cwd()),
-      ...(v.backend ? { backend: v.backend as BackendChoice } : {}),
-      ...(v.seeds ? { seeds: parseList(v.seeds, 'seeds', true) as number[] } : {}),
-      ...(steps ? { steps } : {}),
-      ...(v.methods ? { methods: parseList(v.methods, 'methods') as string[] } : {}),
+      ...overrides,
+      origin,
       signal: controller.signal,
       sink,
     });
@@ -169,16 +155,15 @@ export async function main(argv: string[]): Promise<number> {
       if (rest.length !== 1) throw badInput('aft run takes one experiment file (see aft --help)');
       const loaded = loadExperiment(rest[0]);
       for (const w of loaded.warnings) process.stderr.write(formatProblem(loaded.file, w) + '\n');
-      return runCommand({ experiment: loaded.experiment, baseDir: loaded.baseDir, sourceText: fs.readFileSync(loaded.file, 'utf8') }, cli);
+      return runCommand({ experiment: loaded.experiment, baseDir: loaded.baseDir, sourceText: loaded.text }, cli, cmd);
     }
     case 'demo': {
       const experiment = experimentFromText(MNIST_DEMO.text, process.cwd(), MNIST_DEMO.fileName);
-      return runCommand({ experiment, baseDir: process.cwd(), sourceText: MNIST_DEMO.text }, cli);
+      return runCommand({ experiment, baseDir: process.cwd(), sourceText: MNIST_DEMO.text }, cli, cmd);
     }
     case 'validate': {
       if (rest.length !== 1) throw badInput('aft validate takes one experiment file');
-      const file = path.resolve(rest[0]);
-      const { problems } = validateExperimentText(fs.readFileSync(file, 'utf8'), path.dirname(file));
+      const { file, problems } = checkExperimentFile(rest[0]);
       for (const p of problems) process.stdout.write(formatProblem(file, p) + '\n');
       const errors = problems.filter((p) => p.severity === 'error').length;
       process.stdout.write(errors ? `${errors} error(s)\n` : 'ok\n');
@@ -194,7 +179,9 @@ export async function main(argv: string[]): Promise<number> {
     case 'compare': {
       const c = compareRuns(rest);
       process.stdout.write(cli.values.json ? JSON.stringify(c) + '\n' : comparisonTable(c) + '\n');
-      return 0;
+      // The rest are compared; each run that could not be is said, and the exit code is 2.
+      for (const x of c.skipped) process.stderr.write(`error: not compared: ${x.reason}\n`);
+      return c.skipped.length ? 2 : 0;
     }
     case 'report':
       return reportCommand(rest, cli.values.out, cli.values.workspace);

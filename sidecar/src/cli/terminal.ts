@@ -62,7 +62,8 @@ export class TerminalReporter {
         if (e.level !== 'debug' || this.verbose) this.line(`${e.level === 'info' ? '' : `${e.level}: `}${e.message}`);
         break;
       case 'status':
-        if (e.state !== 'running') this.line(`run ${e.state}: ${e.runDir}`);
+        if (e.removed) this.line(`run ${e.state} on bad input; its folder was removed: ${e.runDir}`);
+        else if (e.state !== 'running') this.line(`run ${e.state}: ${e.runDir}`);
         else this.line(`run folder: ${e.runDir}`);
         break;
       default:

@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import type { RunSummary } from '../../../core/common/protocol/events';
 import { readRunStatus, readSummary } from '../../../core/node/runs/store';
-import { badInput } from '../../../core/common/util/errors';
+import { AftError, badInput } from '../../../core/common/util/errors';
 import { correlate, type Correlation } from '../../../core/common/view/correlation';
 
 export interface ComparedRun {
@@ -25,6 +25,8 @@ export interface Comparison {
   methods: string[];
   /** Pearson r of method accuracy vs probe accuracy across runs (null, with why, when undefined). */
   correlation: Record<string, Correlation>;
+  /** Runs named but not compared (damaged, not completed, not runs), each saying why. */
+  skipped: { runDir: string; reason: string }[];
 }
 
 /** Pearson's r; null with fewer than 3 pairs or no variance (`correlate` says which). */
@@ -37,37 +39,60 @@ function probeOf(s: RunSummary): number | undefined {
   return s.sources.length === 1 ? s.sources[0].linear_probe_accuracy : undefined;
 }
 
+/** One named run as the table shows it, or a bad-input error saying why it cannot be. */
+function comparedRun(d: string): ComparedRun {
+  const dir = path.resolve(d);
+  let summary: RunSummary | undefined;
+  try {
+    const status = readRunStatus(dir);
+    if (status.state !== 'completed') throw badInput(`run is ${status.state}${status.message ? ` (${status.message})` : ''}; only completed runs can be compared`, { file: dir });
+    summary = readSummary(dir);
+  } catch (e) {
+    const code = e instanceof Error && 'code' in e ? (e as { code: string }).code : undefined;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw badInput('not a run folder (no status.json)', { file: dir });
+    throw e;
+  }
+  if (!summary) throw badInput('run has no summary.json', { file: dir });
+  const probe = probeOf(summary);
+  return {
+    runId: summary.runId,
+    runDir: dir,
+    experiment: summary.experiment,
+    sources: summary.sources.map((s) => s.name),
+    ...(probe !== undefined ? { probeAccuracy: probe } : {}),
+    methods: Object.fromEntries(Object.entries(summary.methods).map(([k, m]) => [k, { mean: m.test_accuracy.mean, se: m.test_accuracy.se, beta: m.beta }])),
+  };
+}
+
+/**
+ * The runs named, compared. A run that cannot be compared (damaged, not completed, not a run)
+ * is left out and listed in `skipped` with the reason; when none can be, the error says why.
+ */
 export function compareRuns(dirs: string[]): Comparison {
   if (dirs.length === 0) throw badInput('name at least one run folder to compare');
-  const runs = dirs.map((d): ComparedRun => {
-    const dir = path.resolve(d);
-    let summary: RunSummary | undefined;
+  const runs: ComparedRun[] = [];
+  const skipped: Comparison['skipped'] = [];
+  const errors: AftError[] = [];
+  for (const d of dirs) {
     try {
-      const status = readRunStatus(dir);
-      if (status.state !== 'completed') throw badInput(`run is ${status.state}${status.message ? ` (${status.message})` : ''}; only completed runs can be compared`, { file: dir });
-      summary = readSummary(dir);
+      runs.push(comparedRun(d));
     } catch (e) {
-      if (e instanceof Error && 'code' in e && (e as { code: string }).code === 'ENOENT') throw badInput('not a run folder (no status.json)', { file: dir });
-      throw e;
+      if (!(e instanceof AftError)) throw e;
+      errors.push(e);
+      skipped.push({ runDir: path.resolve(d), reason: e.format() });
     }
-    if (!summary) throw badInput('run has no summary.json', { file: dir });
-    const probe = probeOf(summary);
-    return {
-      runId: summary.runId,
-      runDir: dir,
-      experiment: summary.experiment,
-      sources: summary.sources.map((s) => s.name),
-      ...(probe !== undefined ? { probeAccuracy: probe } : {}),
-      methods: Object.fromEntries(Object.entries(summary.methods).map(([k, m]) => [k, { mean: m.test_accuracy.mean, se: m.test_accuracy.se, beta: m.beta }])),
-    };
-  });
+  }
+  if (runs.length === 0) {
+    if (errors.length === 1) throw errors[0];
+    throw badInput(`none of the ${dirs.length} runs can be compared`, undefined, skipped.map((x) => x.reason));
+  }
   const methods = [...new Set(runs.flatMap((r) => Object.keys(r.methods)))];
   const correlation: Comparison['correlation'] = {};
   for (const m of methods) {
     const pts = runs.filter((r) => r.methods[m] && r.probeAccuracy !== undefined);
     correlation[m] = correlate(pts.map((r) => r.probeAccuracy!), pts.map((r) => r.methods[m].mean));
   }
-  return { runs, methods, correlation };
+  return { runs, methods, correlation, skipped };
 }
 
 export function comparisonTable(c: Comparison): string {

@@ -47,18 +47,31 @@ export function takeSplit(s: Split, width: number, idx: ArrayLike<number>): Spli
   return { n: idx.length, x: takeRows(s.x, width, idx), y };
 }
 
-/** Refuses non-finite values, with the count and the first offending row. */
+/** The largest float32; float64 values past it would become ±Infinity in the model. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * Refuses non-finite values, with the count and the first offending row, and values that float32
+ * (what the model computes in) cannot hold, with the first one's row, column and index.
+ */
 export function checkFinite(data: Float32Array | Float64Array, width: number, what: string, where: SourceLocation): void {
   let count = 0;
   let first = -1;
+  let big = -1;
   for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i])) {
+    const v = data[i];
+    if (!Number.isFinite(v)) {
       if (first < 0) first = Math.floor(i / width);
       count++;
-    }
+    } else if (big < 0 && (v > FLOAT32_MAX || v < -FLOAT32_MAX)) big = i;
   }
   if (count) throw badInput(`${what} has ${count} NaN or Inf value${count === 1 ? '' : 's'}; the first is in row ${first}`, where);
+  if (big >= 0) {
+    throw badInput(`${what}: value ${data[big]} at row ${Math.floor(big / width)}, column ${big % width} (index ${big}) is beyond float32's range (±3.4e38), which the model computes in`, where);
+  }
 }
+
+export { MAX_CLASSES } from '../../../core/node/experiment/schema';
 
 /** Refuses labels outside [0, numClasses) or non-integers, with the count and first row. */
 export function checkLabels(y: ArrayLike<number>, numClasses: number, what: string, where: SourceLocation): void {

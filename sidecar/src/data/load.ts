@@ -46,7 +46,7 @@ export async function loadExperimentDataset(exp: Pick<Experiment, 'dataset' | 'p
       break;
     }
     case 'text':
-      ds = loadTextDataset(spec, baseDir, textTokenizerFile(exp, baseDir));
+      ds = await loadTextDataset(spec, baseDir, textTokenizerFile(exp, baseDir));
       break;
     default:
       ds = loadDataset(spec, baseDir);

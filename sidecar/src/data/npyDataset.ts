@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { readNpy } from '../../../core/node/io/npy';
 import { badInput } from '../../../core/common/util/errors';
 import type { Dataset, Split } from './dataset';
-import { checkFinite, checkLabels, checkNonEmpty } from './dataset';
+import { checkFinite, checkLabels, checkNonEmpty, MAX_CLASSES } from './dataset';
 
 interface NpySpec {
   train: { inputs: string; labels: string };
@@ -28,6 +28,8 @@ function loadSplit(spec: { inputs: string; labels: string }, baseDir: string, fi
   const width = xa.shape.slice(1).reduce((a, b) => a * b, 1);
   checkNonEmpty(n, `${field} split`, { file: xf, field: `${field}.inputs` });
   checkFinite(xa.data.subarray(0, n * width), width, `${field} inputs`, { file: xf, field: `${field}.inputs` });
+  // Before the labels become int32: an int64 label of 2^31 would wrap to a negative one.
+  checkLabels(ya.data.subarray(0, n), MAX_CLASSES, `${field} labels`, { file: yf, field: `${field}.labels` });
   return {
     split: { n, x: Float32Array.from(xa.data.subarray(0, n * width)), y: Int32Array.from(ya.data.subarray(0, n)) },
     shape: xa.shape.slice(1),

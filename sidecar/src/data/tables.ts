@@ -4,8 +4,11 @@
  * Files must be UTF-8; anything else is refused with the byte offset and line of the first
  * invalid sequence, since silently replaced characters would change the prompts and the cache key.
  */
-import * as fs from 'node:fs';
 import { badInput } from '../../../core/common/util/errors';
+import { readUserText } from '../../../core/node/io/userFile';
+
+/** Past V8's longest string (~512 MB) a file cannot be decoded at all. */
+const MAX_TABLE_BYTES = 500 * 1024 * 1024;
 
 export interface Row {
   /** 1-based line where the row starts, for messages. */
@@ -13,34 +16,9 @@ export interface Row {
   values: Record<string, string>;
 }
 
-/** Offset of the first byte that does not start or continue a valid UTF-8 sequence. */
-function firstInvalidUtf8(b: Uint8Array): number {
-  let i = 0;
-  while (i < b.length) {
-    const c = b[i];
-    const n = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
-    if (n < 0) return i;
-    for (let k = 1; k <= n; k++) if (i + k >= b.length || (b[i + k] & 0xc0) !== 0x80) return i;
-    i += n + 1;
-  }
-  return -1;
-}
-
+/** A table file's text: a regular file, strict UTF-8 (see core/node/io/userFile.ts). */
 export function readUtf8(file: string, field: string): string {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(file);
-  } catch (e) {
-    throw badInput(`cannot read: ${(e as Error).message}`, { file, field });
-  }
-  try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(buf);
-  } catch {
-    const at = firstInvalidUtf8(buf);
-    let line = 1;
-    for (let i = 0; i < at; i++) if (buf[i] === 10) line++;
-    throw badInput(`not valid UTF-8: byte 0x${buf[at]?.toString(16).padStart(2, '0') ?? '??'} at offset ${at} (line ${line}); save the file as UTF-8`, { file, field, line });
-  }
+  return readUserText(file, { what: 'table file', field, maxBytes: MAX_TABLE_BYTES });
 }
 
 function parseCsv(text: string, sep: string, file: string, field: string): Row[] {

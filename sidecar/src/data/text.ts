@@ -11,7 +11,7 @@ import { badInput } from '../../../core/common/util/errors';
 import type { Dataset, Split } from './dataset';
 import { splitIndices } from './split';
 import { readTable, type Row } from './tables';
-import { loadTokenizer } from './tokenizer';
+import { encodeTexts, loadTokenizer } from './tokenizer';
 
 interface Example {
   prompt: string;
@@ -62,7 +62,8 @@ function labelsOf(list: Example[], classes: string[], file: string): Int32Array 
   });
 }
 
-export function loadTextDataset(spec: TextDatasetSpec, baseDir: string, tokenizerFile: string): Dataset {
+/** Reads, splits and tokenises a text dataset (tokenised in a worker thread: `encodeTexts`). */
+export async function loadTextDataset(spec: TextDatasetSpec, baseDir: string, tokenizerFile: string): Promise<Dataset> {
   const trainFile = path.resolve(baseDir, spec.train);
   let train = examples(spec, trainFile, 'dataset.train');
   let test: Example[];
@@ -79,12 +80,14 @@ export function loadTextDataset(spec: TextDatasetSpec, baseDir: string, tokenize
   }
   if (spec.train_limit !== undefined) train = train.slice(0, spec.train_limit);
   const classes = classList(spec, train);
-  const tok = loadTokenizer(tokenizerFile, spec.tokenizer !== undefined ? 'dataset.tokenizer' : undefined);
+  const tokField = spec.tokenizer !== undefined ? 'dataset.tokenizer' : undefined;
+  const tok = loadTokenizer(tokenizerFile, tokField);
   const L = spec.max_length;
-  const build = (list: Example[], file: string): { split: Split; hash: string } => {
+  const encoded = await encodeTexts(tok, [...train, ...test].map((e) => e.prompt), L, tokField);
+  const build = (list: Example[], file: string, first: number): { split: Split; hash: string } => {
     const x = new Float32Array(list.length * L).fill(-1);
-    list.forEach((e, r) => {
-      const ids = tok.encode(e.prompt, L).ids;
+    list.forEach((_, r) => {
+      const ids = encoded[first + r];
       for (let j = 0; j < ids.length; j++) x[r * L + j] = ids[j]!;
     });
     const y = labelsOf(list, classes, file);
@@ -92,8 +95,8 @@ export function loadTextDataset(spec: TextDatasetSpec, baseDir: string, tokenize
     list.forEach((e, r) => hash.update(`${y[r]}\0${e.prompt}\0`));
     return { split: { n: list.length, x, y }, hash: hash.digest('hex') };
   };
-  const tr = build(train, trainFile);
-  const te = build(test, testFile);
+  const tr = build(train, trainFile, 0);
+  const te = build(test, testFile, train.length);
   return {
     name: path.basename(trainFile).replace(/\.[^.]+$/, ''),
     inputShape: [L],

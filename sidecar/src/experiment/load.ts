@@ -1,8 +1,10 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { badInput } from '../../../core/common/util/errors';
+import { diskFiles } from '../../../core/node/experiment/arrays';
+import { refuse } from '../../../core/node/experiment/guards';
 import type { Experiment } from '../../../core/node/experiment/schema';
 import { validateExperimentText, type Problem } from '../../../core/node/experiment/validate';
+import { MAX_EXPERIMENT_BYTES, readUserText } from '../../../core/node/io/userFile';
 
 export interface LoadedExperiment {
   experiment: Experiment;
@@ -10,24 +12,54 @@ export interface LoadedExperiment {
   file: string;
   /** Folder that relative paths in the file are resolved against. */
   baseDir: string;
+  /** The file's text as it was checked (kept in the run folder). */
+  text: string;
   warnings: Problem[];
+}
+
+export interface CheckedExperiment {
+  file: string;
+  baseDir: string;
+  text: string;
+  experiment?: Experiment;
+  problems: Problem[];
 }
 
 export function formatProblem(file: string, p: Problem): string {
   return `${file}:${p.line}:${p.column}: ${p.severity}: ${p.field}: ${p.message}`;
 }
 
+/**
+ * The text of an experiment file: a regular file (not a folder, device or FIFO) of at most
+ * 1 MB, in UTF-8. Anything else is a bad-input error naming the file.
+ */
+export function readExperimentFile(file: string): string {
+  return readUserText(path.resolve(file), { what: 'experiment file', maxBytes: MAX_EXPERIMENT_BYTES });
+}
+
+/**
+ * Reads and checks an experiment file as the editor does: the same guards before parsing, the
+ * schema, the cross-field checks, and the headers of the arrays and ONNX models it names.
+ * Throws only when the file cannot be read; problems in it come back as problems.
+ */
+export function checkExperimentFile(file: string): CheckedExperiment {
+  const abs = path.resolve(file);
+  const text = readExperimentFile(abs);
+  const baseDir = path.dirname(abs);
+  const refusal = refuse(text);
+  if (refusal) {
+    const before = text.slice(0, refusal.offset);
+    const line = before.split('\n').length;
+    const column = refusal.offset - before.lastIndexOf('\n');
+    return { file: abs, baseDir, text, problems: [{ message: refusal.message, field: '(file)', path: [], line, column, endLine: line, endColumn: column, severity: 'error' }] };
+  }
+  const { experiment, problems } = validateExperimentText(text, baseDir, diskFiles);
+  return { file: abs, baseDir, text, problems, ...(experiment ? { experiment } : {}) };
+}
+
 /** Reads and validates an experiment file; throws a bad-input error listing every problem. */
 export function loadExperiment(file: string): LoadedExperiment {
-  const abs = path.resolve(file);
-  let text: string;
-  try {
-    text = fs.readFileSync(abs, 'utf8');
-  } catch (e) {
-    throw badInput(`cannot read experiment file: ${(e as Error).message}`, { file: abs });
-  }
-  const baseDir = path.dirname(abs);
-  const { experiment, problems } = validateExperimentText(text, baseDir);
+  const { file: abs, baseDir, text, experiment, problems } = checkExperimentFile(file);
   const errors = problems.filter((p) => p.severity === 'error');
   if (!experiment || errors.length) {
     const first = errors[0];
@@ -37,7 +69,7 @@ export function loadExperiment(file: string): LoadedExperiment {
       errors.map((p) => formatProblem(abs, p)),
     );
   }
-  return { experiment, file: abs, baseDir, warnings: problems };
+  return { experiment, file: abs, baseDir, text, warnings: problems };
 }
 
 /** Parses experiment text (e.g. a built-in template) with paths relative to `baseDir`. */

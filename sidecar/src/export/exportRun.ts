@@ -13,6 +13,7 @@ import { resolveRunDir } from '../../../core/node/runs/store';
 import { onnxSourceRefs } from '../features/sources';
 import { resolveOnnxFiles, sourceBatches } from '../features/onnxSource';
 import { readSafetensors } from '../../../core/node/io/safetensors';
+import { MAX_EXPERIMENT_BYTES, readUserJson } from '../../../core/node/io/userFile';
 import { loadCheckpoint } from '../models/checkpoint';
 import { createModel } from '../models/model';
 import { readTidy } from '../train/evaluate';
@@ -79,7 +80,7 @@ export async function exportModel(req: ExportRequest): Promise<ExportReport> {
 function readExperiment(runDir: string): Experiment {
   const file = path.join(runDir, 'experiment.json');
   if (!fs.existsSync(file)) throw badInput('not a run folder (no experiment.json)', { file: runDir });
-  const parsed = experimentSchema.safeParse(JSON.parse(fs.readFileSync(file, 'utf8')));
+  const parsed = experimentSchema.safeParse(readUserJson(file, { what: "the run's experiment.json", maxBytes: MAX_EXPERIMENT_BYTES }));
   if (!parsed.success) throw badInput(`the run's experiment.json does not match this version of aft: ${parsed.error.issues[0]?.message ?? ''}`, { file });
   return parsed.data;
 }

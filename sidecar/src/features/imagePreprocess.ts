@@ -6,10 +6,10 @@
  * input shape (size, channels, layout). Resizing uses libvips (sharp), not PIL, so pixels can
  * differ slightly from Python's; the features are of the same model on the same crop.
  */
-import * as fs from 'node:fs';
 import type { ImagePreprocessSpec } from '../../../core/node/experiment/schema';
 import { decodeImage, type Resample, type ResizeRule } from '../runtime/images';
 import type { OnnxValueInfo } from '../runtime/onnx';
+import { MAX_JSON_BYTES, readUserJson } from '../../../core/node/io/userFile';
 import { badInput } from '../../../core/common/util/errors';
 
 export interface ImagePreprocess {
@@ -44,11 +44,9 @@ interface HfConfig {
 const PIL: Record<number, Resample> = { 0: 'nearest', 1: 'lanczos', 2: 'bilinear', 3: 'bicubic', 4: 'bilinear', 5: 'bilinear' };
 
 export function readPreprocessorConfig(file: string): HfConfig {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as HfConfig;
-  } catch (e) {
-    throw badInput(`cannot read the preprocessor config: ${(e as Error).message}`, { file });
-  }
+  const json = readUserJson(file, { what: 'preprocessor config', maxBytes: MAX_JSON_BYTES });
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw badInput('the preprocessor config must be a JSON object', { file });
+  return json;
 }
 
 function fromConfig(c: HfConfig): ImagePreprocessSpec {

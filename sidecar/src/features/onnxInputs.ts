@@ -5,7 +5,7 @@
  * mismatch is reported before anything runs, with expected and actual shapes.
  */
 import type { Dataset } from '../data/dataset';
-import type { TextTokenizer } from '../data/tokenizer';
+import { encodeTexts, type TextTokenizer } from '../data/tokenizer';
 import type { OnnxRunner, OnnxTensor, OnnxValueInfo } from '../runtime/onnx';
 import { badInput } from '../../../core/common/util/errors';
 import { preprocessImageInto, type ImagePreprocess } from './imagePreprocess';
@@ -81,7 +81,7 @@ const MASK = 'attention_mask';
 const TYPES = 'token_type_ids';
 const POSITIONS = 'position_ids';
 
-export function textBatches(session: OnnxRunner, input: OnnxValueInfo, ds: Dataset, tok: TextTokenizer, maxLength: number): BatchSource {
+export function textBatches(session: OnnxRunner, input: OnnxValueInfo, ds: Dataset, tok: TextTokenizer, maxLength: number, field?: string): BatchSource {
   if (ds.raw?.kind !== 'text') throw new Error('internal error: text batches need a text dataset');
   const raw = ds.raw;
   const unknown = session.inputs.filter((i) => ![input.name, MASK, TYPES, POSITIONS].includes(i.name));
@@ -95,11 +95,15 @@ export function textBatches(session: OnnxRunner, input: OnnxValueInfo, ds: Datas
   const fixedT = typeof input.shape[1] === 'number' && input.shape[1] > 0 ? input.shape[1] : undefined;
   const make = (type: string, values: number[], dims: number[]): OnnxTensor =>
     type === 'int64' ? { type: 'int64', data: BigInt64Array.from(values, (v) => BigInt(v)), dims } : { type: 'int32', data: Int32Array.from(values), dims };
+  // Every text is tokenised once, in a worker thread that must keep making progress (a
+  // tokenizer pattern that backtracks catastrophically stops it with an error, data/tokenizer.ts).
+  let all: Promise<number[][]> | undefined;
   return {
-    prepare(start, end) {
+    async prepare(start, end) {
+      const texts = await (all ??= encodeTexts(tok, [...raw.train, ...raw.test], fixedT ?? maxLength, field));
       const encoded = Array.from({ length: end - start }, (_, k) => {
         const { split, row } = rowOf(ds, start + k);
-        return tok.encode(raw[split][row], fixedT ?? maxLength).ids;
+        return texts[split === 'train' ? row : raw.train.length + row];
       });
       const T = fixedT ?? Math.max(1, ...encoded.map((e) => e.length));
       const n = end - start;
@@ -116,7 +120,7 @@ export function textBatches(session: OnnxRunner, input: OnnxValueInfo, ds: Datas
         const values = i.name === input.name ? ids : i.name === MASK ? Array.from(mask) : i.name === TYPES ? new Array<number>(n * T).fill(0) : Array.from({ length: n * T }, (_, k) => k % T);
         feeds[i.name] = make(i.type, values, [n, T]);
       }
-      return Promise.resolve({ feeds, mask });
+      return { feeds, mask };
     },
   };
 }

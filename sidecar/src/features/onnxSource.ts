@@ -111,7 +111,7 @@ export function sourceBatches(session: OnnxRunner, ref: OnnxSourceRef, files: Re
     const config = files.preprocessor ? readPreprocessorConfig(files.preprocessor) : undefined;
     return imageBatches(session, input, ds, resolveImagePreprocess(config, ref.spec.preprocess, input, { file: files.preprocessor ?? files.model, field: `${field}.preprocess` }));
   }
-  if (ds.raw?.kind === 'text') return textBatches(session, input, ds, loadTokenizer(files.tokenizer!), ref.spec.max_length ?? ds.inputShape[0]);
+  if (ds.raw?.kind === 'text') return textBatches(session, input, ds, loadTokenizer(files.tokenizer!), ref.spec.max_length ?? ds.inputShape[0], `${field}.tokenizer`);
   return tensorBatches(session, input, ds);
 }
 

@@ -17,6 +17,8 @@ function readMatrix(file: string, key: string | undefined, field: string): Matri
   if (file.endsWith('.npy')) {
     const a = readNpy(file);
     shape = a.shape;
+    // Checked as read: float64 values past float32's range would become Inf here.
+    checkFinite(a.data, a.shape[a.shape.length - 1] ?? 1, 'features', { file, field });
     data = Float32Array.from(a.data);
   } else if (file.endsWith('.safetensors')) {
     const { tensors } = readSafetensors(file);

@@ -7,38 +7,42 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { constants as bufferConstants } from 'node:buffer';
 import { readSafetensors, type StTensor } from '../../../core/node/io/safetensors';
+import { MAX_JSON_BYTES, readUserFile, readUserJson } from '../../../core/node/io/userFile';
 import { tf } from '../runtime/tf';
 import { badInput } from '../../../core/common/util/errors';
 import type { DownstreamModel } from './downstream';
 
-interface WeightsManifest {
-  weightsManifest?: { paths: string[]; weights: { name: string; shape: number[]; dtype: string }[] }[];
-}
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Reads a tfjs `model.json` + shards into named float32 tensors, in manifest order. */
 export function readTfjsWeights(file: string): { name: string; tensor: StTensor }[] {
-  let json: WeightsManifest;
-  try {
-    json = JSON.parse(fs.readFileSync(file, 'utf8')) as WeightsManifest;
-  } catch (e) {
-    throw badInput(`cannot read tfjs model.json: ${(e as Error).message}`, { file, field: 'downstream.init' });
-  }
-  if (!Array.isArray(json.weightsManifest)) throw badInput('not a tfjs checkpoint: no weightsManifest', { file, field: 'downstream.init' });
+  const where = { file, field: 'downstream.init' };
+  const json = readUserJson(file, { what: 'tfjs model.json', field: 'downstream.init', maxBytes: MAX_JSON_BYTES });
+  const manifest = isRecord(json) ? json.weightsManifest : undefined;
+  if (!Array.isArray(manifest)) throw badInput('not a tfjs checkpoint: no weightsManifest', where);
   const out: { name: string; tensor: StTensor }[] = [];
-  for (const group of json.weightsManifest) {
-    const bytes = Buffer.concat(group.paths.map((p) => fs.readFileSync(path.resolve(path.dirname(file), p))));
+  manifest.forEach((group: unknown, g) => {
+    if (!isRecord(group) || !Array.isArray(group.paths) || !group.paths.every((p) => typeof p === 'string') || !Array.isArray(group.weights)) {
+      throw badInput(`weightsManifest[${g}] must be {paths: [file, ...], weights: [{name, shape, dtype}, ...]}`, where);
+    }
+    const bytes = Buffer.concat(group.paths.map((p) => readUserFile(path.resolve(path.dirname(file), p), { what: 'tfjs weight shard', field: 'downstream.init', maxBytes: bufferConstants.MAX_LENGTH })));
     let offset = 0;
-    for (const w of group.weights) {
-      if (w.dtype !== 'float32') throw badInput(`weight '${w.name}' has dtype ${w.dtype}; only float32 checkpoints are supported`, { file, field: 'downstream.init' });
-      const count = w.shape.reduce((a, b) => a * b, 1);
-      if (offset + count * 4 > bytes.length) throw badInput(`weight shards are shorter than the manifest says (at '${w.name}')`, { file, field: 'downstream.init' });
+    group.weights.forEach((w: unknown, k) => {
+      if (!isRecord(w) || typeof w.name !== 'string' || !Array.isArray(w.shape) || !w.shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+        throw badInput(`weightsManifest[${g}].weights[${k}] must be {name, shape: [non-negative integers], dtype}`, where);
+      }
+      if (w.dtype !== 'float32') throw badInput(`weight '${w.name}' has dtype ${String(w.dtype)}; only float32 checkpoints are supported`, where);
+      const shape = w.shape as number[];
+      const count = shape.reduce((a, b) => a * b, 1);
+      if (offset + count * 4 > bytes.length) throw badInput(`weight shards are shorter than the manifest says (at '${w.name}')`, where);
       const data = new Float32Array(count);
       data.set(new Float32Array(bytes.buffer.slice(bytes.byteOffset + offset, bytes.byteOffset + offset + count * 4)));
-      out.push({ name: w.name, tensor: { shape: w.shape, data } });
+      out.push({ name: w.name, tensor: { shape, data } });
       offset += count * 4;
-    }
-  }
+    });
+  });
   return out;
 }
 

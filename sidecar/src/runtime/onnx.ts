@@ -13,7 +13,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../util/worker';
 import { AftError, badInput, type ErrorCode, type SourceLocation } from '../../../core/common/util/errors';
 import type { GpuAdapterInfo } from '../../../core/common/protocol/rpc';
 import { adapterLine, requestAdapter, webgpuDisabled } from './webgpu';
@@ -280,17 +281,9 @@ export interface OnnxWorkerData {
   opts: Omit<OnnxSessionOptions, 'log' | 'thread'>;
 }
 
-/**
- * A worker on the worker's script: the bundle's sibling when bundled (dist/sidecar), else the
- * TypeScript source through tsx's require hook (tests run the sources).
- */
-function startWorker(data: OnnxWorkerData): Worker {
-  const bundled = path.join(__dirname, 'onnx-worker.js');
-  if (fs.existsSync(bundled)) return new Worker(bundled, { workerData: data });
-  const source = path.join(__dirname, 'onnxWorker.ts');
-  // Resolved here: an eval'd worker resolves modules from the process's working folder.
-  const tsx = require.resolve('tsx/cjs');
-  return new Worker(`require(${JSON.stringify(tsx)}); require(${JSON.stringify(source)});`, { eval: true, workerData: data });
+/** The worker (runtime/onnxWorker.ts, bundled as dist/sidecar/onnx-worker.js). */
+function startOnnxWorker(data: OnnxWorkerData): Worker {
+  return startWorker(__dirname, 'onnx-worker.js', 'onnxWorker.ts', data);
 }
 
 /**
@@ -330,7 +323,7 @@ export class ThreadedOnnxSession implements OnnxRunner {
   }
 
   static open(file: string, opts: OnnxSessionOptions): Promise<ThreadedOnnxSession> {
-    const worker = startWorker({ file, opts: { device: opts.device, ...(opts.threads !== undefined ? { threads: opts.threads } : {}) } });
+    const worker = startOnnxWorker({ file, opts: { device: opts.device, ...(opts.threads !== undefined ? { threads: opts.threads } : {}) } });
     return new Promise((resolve, reject) => {
       const onMessage = (m: OnnxWorkerReply): void => {
         if (m.type === 'log') opts.log?.(m.message);

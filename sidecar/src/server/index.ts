@@ -1,5 +1,6 @@
 /** Entry point of the sidecar process spawned by the extension: JSON-RPC over stdio. */
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { createMessageConnection, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { BoundedMessageReader } from './reader';
 import { SidecarServer } from './server';
 
 // stdout carries the protocol: anything else a library prints must go to stderr.
@@ -7,7 +8,13 @@ console.log = console.error;
 console.info = console.error;
 console.warn = console.error;
 
-const connection = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
+const writer = new StreamMessageWriter(process.stdout);
+// Bounded frames; malformed ones are answered (-32700, -32600) instead of dropped (reader.ts).
+const reader = new BoundedMessageReader(process.stdin, {
+  reply: (m) => void writer.write(m).catch(() => undefined),
+  log: (m) => process.stderr.write(`${m}\n`),
+});
+const connection = createMessageConnection(reader, writer);
 const server = new SidecarServer(connection);
 process.on('uncaughtException', (e) => {
   process.stderr.write(`uncaught exception: ${e.stack ?? String(e)}\n`);

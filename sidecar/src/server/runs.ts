@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadExperiment } from '../experiment/load';
+import { parseOverrides, RPC_ORIGIN } from '../../../core/node/experiment/overrides';
 import type { RunEvent } from '../../../core/common/protocol/events';
 import type { RunParams, RunStarted } from '../../../core/common/protocol/rpc';
 import { RUNS_DIR } from '../../../core/node/runs/store';
@@ -48,7 +49,14 @@ export class RunManager {
   }
 
   async start(params: RunParams): Promise<RunStarted> {
-    if (typeof params?.file !== 'string' || typeof params.workspaceDir !== 'string') throw badInput('aft/run needs `file` and `workspaceDir` (absolute paths)');
+    if (typeof params !== 'object' || params === null || Array.isArray(params)) throw badInput('expected {file, workspaceDir, backend?, seeds?, steps?, methods?}', { file: 'aft/run' });
+    for (const key of ['file', 'workspaceDir'] as const) {
+      const v: unknown = params[key];
+      if (typeof v !== 'string' || !v) throw badInput(`expected an absolute path, found ${JSON.stringify(v)?.slice(0, 80) ?? 'nothing'}`, { file: 'aft/run', field: key });
+      if (v.length > 4096) throw badInput(`expected a path of at most 4096 characters, found ${v.length}`, { file: 'aft/run', field: key });
+    }
+    // Checked by the experiment file's own field schemas before anything else happens.
+    const overrides = parseOverrides(params, RPC_ORIGIN);
     const file = path.resolve(params.file);
     const same = [...this.runs].find((r) => r.file === file);
     if (same) throw new BusyError(`${path.basename(file)} is already running${same.runId ? ` (${same.runId})` : ''}; stop it first or wait for it to finish`);
@@ -65,13 +73,11 @@ export class RunManager {
     let resolveStarted!: (v: RunStarted) => void;
     const started = new Promise<RunStarted>((res) => (resolveStarted = res));
     const outcome = runExperiment(
-      { experiment: loaded.experiment, baseDir: loaded.baseDir, sourceText: fs.readFileSync(loaded.file, 'utf8') },
+      { experiment: loaded.experiment, baseDir: loaded.baseDir, sourceText: loaded.text },
       {
         workspaceDir: params.workspaceDir,
-        ...(params.backend ? { backend: params.backend } : {}),
-        ...(params.seeds ? { seeds: params.seeds } : {}),
-        ...(params.steps ? { steps: params.steps } : {}),
-        ...(params.methods ? { methods: params.methods } : {}),
+        ...overrides,
+        origin: RPC_ORIGIN,
         signal: run.controller.signal,
         sink: (e) => {
           if (e.type === 'status' && e.state === 'running') {

@@ -3,11 +3,9 @@
  * (passed in, so tests can use their own streams). Errors cross as `{code, message, data:
  * ErrorData}`; run events go out as `aft/event` notifications, the same events as `aft --json`.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { ResponseError, type MessageConnection } from 'vscode-jsonrpc';
 import { resolveMethods } from '../../../core/node/experiment/methods';
-import { validateExperimentText } from '../../../core/node/experiment/validate';
+import { checkExperimentFile } from '../experiment/load';
 import type { RunEvent } from '../../../core/common/protocol/events';
 import {
   CancelRun,
@@ -25,7 +23,7 @@ import {
   type ValidateResult,
 } from '../../../core/common/protocol/rpc';
 import { runInfos } from '../../../core/node/runs/store';
-import { AftError, describeError, ERROR_CODES } from '../../../core/common/util/errors';
+import { AftError, badInput, describeError, ERROR_CODES } from '../../../core/common/util/errors';
 import { packageVersions, probeBackends, probeDevices } from './probe';
 import { RunManager } from './runs';
 import { Tasks } from './tasks';
@@ -44,6 +42,17 @@ function toResponseError(e: unknown): ResponseError<ErrorData> {
     });
   }
   return new ResponseError<ErrorData>(ERROR_CODES.internal.rpc, describeError(e), { kind: 'internal' });
+}
+
+/** Longer than any path a file system takes: refused before it is echoed in a message. */
+export const MAX_PATH_CHARS = 4096;
+
+/** A required non-empty string parameter, or bad input naming it. */
+function stringParam<K extends string>(params: Partial<Record<K, unknown>> | null | undefined, key: K, method: string): string {
+  const v = params?.[key];
+  if (typeof v !== 'string' || !v) throw badInput(`expected a non-empty string, found ${JSON.stringify(v)?.slice(0, 80) ?? 'nothing'}`, { file: method, field: key });
+  if (v.length > MAX_PATH_CHARS) throw badInput(`expected at most ${MAX_PATH_CHARS} characters, found ${v.length}`, { file: method, field: key });
+  return v;
 }
 
 /** Wraps a handler so that every thrown error crosses the boundary as typed data. */
@@ -82,7 +91,7 @@ export class SidecarServer {
       Initialize,
       typed(async (params: InitializeParams) => {
         if (Number.isInteger(params?.maxConcurrentRuns) && params.maxConcurrentRuns > 0) this.runs.limit = params.maxConcurrentRuns;
-        if (params?.logLevel) this.minLevel = LEVELS[params.logLevel] ?? LEVELS.info;
+        if (typeof params?.logLevel === 'string' && Object.hasOwn(LEVELS, params.logLevel)) this.minLevel = LEVELS[params.logLevel];
         return {
           protocolVersion: PROTOCOL_VERSION,
           sidecarVersion: SIDECAR_VERSION,
@@ -98,9 +107,10 @@ export class SidecarServer {
 
     c.onRequest(
       Validate,
-      typed(({ file }: { file: string }): ValidateResult => {
-        const abs = path.resolve(file);
-        const { experiment, problems } = validateExperimentText(fs.readFileSync(abs, 'utf8'), path.dirname(abs));
+      typed((params: { file: string }): ValidateResult => {
+        const file = stringParam(params, 'file', 'aft/validate');
+        // Read and checked as `aft validate` does (a missing file or a folder is bad input naming it).
+        const { experiment, problems } = checkExperimentFile(file);
         return {
           ...(experiment ? { name: experiment.name } : {}),
           methods: experiment ? resolveMethods(experiment).map((m) => m.name) : [],
@@ -110,9 +120,12 @@ export class SidecarServer {
     );
 
     c.onRequest(StartRun, typed((params) => this.runs.start(params)));
-    c.onRequest(CancelRun, typed(({ runId }: { runId: string }) => ({ cancelled: this.runs.cancel(runId) || this.tasks.cancel(runId) })));
+    c.onRequest(CancelRun, typed((params: { runId: string }) => {
+      const runId = stringParam(params, 'runId', 'aft/cancel');
+      return { cancelled: this.runs.cancel(runId) || this.tasks.cancel(runId) };
+    }));
 
-    c.onRequest(ListRuns, typed(({ workspaceDir }: { workspaceDir: string }) => runInfos(workspaceDir)));
+    c.onRequest(ListRuns, typed((params: { workspaceDir: string }) => runInfos(stringParam(params, 'workspaceDir', 'aft/listRuns'))));
 
     c.onRequest(ExtractFeatures, typed((params) => this.tasks.extract(params)));
     c.onRequest(ExportModel, typed((params) => this.tasks.export(params)));

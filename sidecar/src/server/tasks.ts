@@ -26,7 +26,8 @@ interface ActiveExtraction {
 
 /** A required absolute path from a request. */
 function absolutePath(v: unknown, method: string, field: string): string {
-  if (typeof v !== 'string' || !v) throw badInput(`expected an absolute path, got ${JSON.stringify(v)}`, { file: method, field });
+  if (typeof v !== 'string' || !v) throw badInput(`expected an absolute path, got ${JSON.stringify(v)?.slice(0, 80) ?? 'nothing'}`, { file: method, field });
+  if (v.length > 4096) throw badInput(`expected a path of at most 4096 characters, found ${v.length}`, { file: method, field });
   if (!path.isAbsolute(v)) throw badInput(`expected an absolute path, got '${v}'`, { file: method, field });
   return path.normalize(v);
 }

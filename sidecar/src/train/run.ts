@@ -15,6 +15,7 @@ import { assessSources } from '../features/quality';
 import { RunStore } from '../../../core/node/runs/store';
 import { activeBackend, initBackend, type BackendChoice } from '../runtime/tf';
 import { AftError, CancelledError, describeError } from '../../../core/common/util/errors';
+import { parseOverrides, withOverrides, type OverrideOrigin } from '../../../core/node/experiment/overrides';
 import { noLogmeSources } from '../methods/btune';
 import { checkPretrainedStudent } from '../models/pretrained';
 import { trainAll } from './trainAll';
@@ -35,6 +36,8 @@ export interface RunOptions {
   steps?: number;
   /** Only these methods (by name). */
   methods?: string[];
+  /** Where the overrides came from, for messages (default: "run options"). */
+  origin?: OverrideOrigin;
   signal?: AbortSignal;
   sink?: EventSink;
 }
@@ -45,22 +48,21 @@ export interface RunOutcome {
   summary: RunSummary;
 }
 
-/** Applies CLI/extension overrides to the experiment. */
-export function applyOverrides(exp: Experiment, o: Pick<RunOptions, 'backend' | 'seeds' | 'steps' | 'methods'>): Experiment {
-  let methods = exp.methods;
-  if (o.methods?.length) {
-    const names = resolveMethods(exp).map((m) => m.name);
-    const unknown = o.methods.filter((m) => !names.includes(m));
-    if (unknown.length) throw new AftError('bad_input', `unknown method ${unknown.join(', ')}; this experiment has ${names.join(', ')}`);
-    methods = exp.methods.filter((_, i) => o.methods!.includes(names[i]));
-  }
-  return {
-    ...exp,
-    methods,
-    ...(o.backend ? { backend: o.backend } : {}),
-    ...(o.seeds?.length ? { seeds: o.seeds } : {}),
-    ...(o.steps ? { train: { ...exp.train, steps: o.steps } } : {}),
-  };
+/**
+ * Applies CLI/extension overrides to the experiment, checked by the file's own field schemas
+ * (core/node/experiment/overrides.ts); a bad one is a bad-input error naming it.
+ */
+export function applyOverrides(exp: Experiment, o: Pick<RunOptions, 'backend' | 'seeds' | 'steps' | 'methods' | 'origin'>): Experiment {
+  const origin = o.origin ?? { file: 'run options', field: (k: string) => k };
+  const checked = parseOverrides({ backend: o.backend, seeds: o.seeds, steps: o.steps, methods: o.methods }, origin);
+  return withOverrides(exp, checked, resolveMethods(exp).map((m) => m.name), origin);
+}
+
+/** What status.json says of a failure: the error's message, never a stack. */
+function statusMessage(e: unknown): string {
+  if (e instanceof AftError) return e.format();
+  if (e instanceof Error) return `internal error: ${e.message.split('\n')[0]} (the stack is in run.log)`;
+  return String(e);
 }
 
 export async function runExperiment(input: ExperimentInput, opts: RunOptions): Promise<RunOutcome> {
@@ -138,23 +140,27 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
     return { runId, dir: store.dir, summary };
   } catch (e) {
     const cancelled = e instanceof CancelledError;
-    const message = cancelled ? 'cancelled by the user' : describeError(e);
+    // status.json says what happened in a sentence; a bug's stack goes to the log only.
+    const message = cancelled ? 'cancelled by the user' : statusMessage(e);
     // The first error is the one reported. Writes that fail now (the disk is still full or
     // read-only) must not replace it: the log line and the status event go out regardless.
     if (!cancelled) {
-      store.appendLogQuietly(`[error] ${message}`);
-      opts.sink?.({ type: 'log', runId, level: 'error', message, timestamp: Date.now() });
+      store.appendLogQuietly(`[error] ${describeError(e)}`);
+      opts.sink?.({ type: 'log', runId, level: 'error', message: describeError(e), timestamp: Date.now() });
     }
+    // Bad input found by the loaders before any training: nothing is worth keeping.
+    const removed = e instanceof AftError && e.code === 'bad_input' && !store.trained;
     let unrecorded: string | undefined;
     try {
-      store.finish(cancelled ? 'cancelled' : 'failed', message);
+      if (removed) store.discard();
+      else store.finish(cancelled ? 'cancelled' : 'failed', message);
     } catch (w) {
       unrecorded = (w as Error).message;
     }
     if (unrecorded) {
       opts.sink?.({ type: 'log', runId, level: 'warn', message: `status.json could not record this (${unrecorded}); it reads as failed once this process has exited`, timestamp: Date.now() });
     }
-    opts.sink?.({ type: 'status', runId, state: cancelled ? 'cancelled' : 'failed', runDir: store.dir, message });
+    opts.sink?.({ type: 'status', runId, state: cancelled ? 'cancelled' : 'failed', runDir: store.dir, message, ...(removed ? { removed: true as const } : {}) });
     throw e;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Cheap checks that run before the YAML parser sees a document, so that input it handles badly
  * (megabytes of text, binary junk, nesting thousands deep: seconds of parsing per keystroke)
- * gets one clear diagnostic instead.
+ * gets one clear diagnostic instead. The language server runs them on every document, and
+ * `aft validate`, `aft run` and the sidecar on every experiment file they read.
  */
 
 /** Experiment files are hand-written and a few kilobytes; past this the server does not parse them. */
