@@ -14,7 +14,7 @@ import { runExperimentCommand, runMethodCommand, stopRunCommand } from './comman
 import { ComputeTreeProvider } from './compute/view';
 import { deviceEnv, readConfig, runsBaseDir, SIDECAR_SETTINGS, type Config } from './config';
 import { ExperimentsTreeProvider } from './experiments/view';
-import { gpuRuntimeDir, isGpuRuntimeInstalled } from './gpu/install';
+import { gpuRuntimeDir, isGpuRuntimeInstalled } from '../../core/node/gpu/runtime';
 import { runInfos } from '../../core/node/runs/store';
 import { RunsModel } from './runs/model';
 import { RunsTreeProvider, type RunNode } from './runs/view';
@@ -131,8 +131,10 @@ export class Studio implements vscode.Disposable {
     const cfg = this.config();
     const storage = this.context.globalStorageUri.fsPath;
     const env: Record<string, string> = { ...deviceEnv(cfg) };
-    if (isGpuRuntimeInstalled(storage)) {
-      // The GPU runtime resolves @tensorflow/tfjs from the extension's own node_modules.
+    if (isGpuRuntimeInstalled(gpuRuntimeDir(storage))) {
+      // The GPU runtime resolves @tensorflow/tfjs from the extension's own node_modules;
+      // AFT_GPU_RUNTIME tells the sidecar where its onnxruntime-node with CUDA is.
+      env.AFT_GPU_RUNTIME = gpuRuntimeDir(storage);
       env.NODE_PATH = [path.join(gpuRuntimeDir(storage), 'node_modules'), this.context.asAbsolutePath('node_modules')].join(path.delimiter);
     }
     return {

@@ -49,6 +49,7 @@ describe('aft CLI', () => {
     assert.equal(r.code, 0);
     assert.match(r.stdout, /aft run FILE/);
     assert.match(r.stdout, /aft demo/);
+    assert.match(r.stdout, /aft gpu check/);
   });
 
   it('an invalid experiment file exits 2 naming file, line, column and field', () => {
@@ -107,5 +108,46 @@ describe('aft CLI', () => {
     assert.equal(s.state, 'failed');
     assert.match(s.message ?? '', /ended without finishing/);
     assert.ok(!fs.existsSync(path.join(dir, 'summary.json')));
+  });
+});
+
+describe('aft gpu', () => {
+  it('check on this machine: says what is missing, exit 1 where something is (no CUDA here), 0 where all is usable', () => {
+    const ws = tmpdir();
+    const r = aft(['gpu', 'check', '--dir', path.join(ws, 'rt')], ws);
+    assert.match(r.stdout, /^GPU runtime folder: /);
+    for (const id of ['gpu', 'onnx-cuda', 'webgpu']) assert.match(r.stdout, new RegExp(`^(ok     |MISSING) ${id}:`, 'm'));
+    const json = aft(['gpu', 'check', '--json', '--dir', path.join(ws, 'rt')], ws);
+    const report = JSON.parse(json.stdout) as { driver?: unknown; allUsable: boolean; verdicts: { id: string; usable: boolean; todo: string[] }[] };
+    assert.equal(r.code, report.allUsable ? 0 : 1);
+    assert.equal(json.code, r.code);
+    if (!report.driver) {
+      // No NVIDIA driver (this machine, CI): both CUDA builds are missing and it says why.
+      assert.equal(r.code, 1);
+      assert.match(r.stdout, /NVIDIA driver: none/);
+      assert.match(r.stdout, /- no NVIDIA driver/);
+      assert.match(r.stdout, /- @tensorflow\/tfjs-node-gpu is not installed/);
+      for (const v of report.verdicts.filter((x) => x.id !== 'webgpu')) assert.equal(v.usable, false);
+    }
+    for (const v of report.verdicts.filter((x) => !x.usable)) assert.ok(v.todo.length > 0, `${v.id} says what to install`);
+  });
+
+  it('install without network fails within seconds, says so, exits 1 and changes nothing', () => {
+    const ws = tmpdir();
+    const t0 = performance.now();
+    const r = aft(['gpu', 'install', '--dir', path.join(ws, 'rt')], ws, { AFT_GPU_HOSTS: 'https://127.0.0.1:9/' });
+    assert.ok(performance.now() - t0 < 15_000);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot download the GPU runtime: 127\.0\.0\.1:9 \(ECONNREFUSED\) cannot be reached.*Nothing was changed/);
+    assert.deepEqual(fs.readdirSync(ws).filter((f) => f !== 'cache'), []);
+  });
+
+  it('bad arguments exit 2', () => {
+    const ws = tmpdir();
+    for (const args of [['gpu'], ['gpu', 'frob'], ['gpu', 'check', 'extra'], ['gpu', 'check', '--dir']]) {
+      const r = aft(args, ws);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /^error: /m);
+    }
   });
 });

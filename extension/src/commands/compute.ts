@@ -1,8 +1,13 @@
 /** Select Compute Backend, Restart Sidecar, Install GPU Runtime. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { BackendChoice } from '../../../core/common/protocol/rpc';
 import { adapterName } from '../compute/view';
-import { GpuInstallError, installGpuRuntime } from '../gpu/install';
+import { formatGpuReport, gpuReport } from '../../../core/node/gpu/check';
+import { GpuInstallError, installGpuRuntime } from '../../../core/node/gpu/install';
+import { probeGpuMachine } from '../../../core/node/gpu/probe';
+import { gpuRuntimeDir } from '../../../core/node/gpu/runtime';
 import type { Studio } from '../studio';
 import { errorMessage } from './guards';
 
@@ -54,7 +59,7 @@ export async function installGpuRuntimeCommand(studio: Studio): Promise<void> {
     token.onCancellationRequested(() => controller.abort());
     try {
       const dir = await installGpuRuntime({
-        storageDir,
+        dir: gpuRuntimeDir(storageDir),
         signal: controller.signal,
         onProgress: (m) => {
           studio.log.info(`[gpu runtime] ${m}`);
@@ -62,7 +67,26 @@ export async function installGpuRuntimeCommand(studio: Studio): Promise<void> {
         },
       });
       studio.log.info(`GPU runtime installed in ${dir}`);
-      const a = await vscode.window.showInformationMessage('AFT: GPU runtime installed. Restart the sidecar to use it.', 'Restart Sidecar');
+      // What the builds need against what this machine has (the same check as `aft gpu check`;
+      // WebGPU is the sidecar's to look at: the Compute view shows its adapter).
+      progress.report({ message: 'checking CUDA and cuDNN' });
+      // The sidecar's own onnxruntime-node: next to it in the .vsix, else the repository's.
+      const shipped = studio.context.asAbsolutePath(path.join('dist', 'sidecar', 'node_modules', 'onnxruntime-node'));
+      const report = gpuReport(probeGpuMachine({ runtimeDir: dir, ...(fs.existsSync(shipped) ? { onnxDir: shipped } : {}) }));
+      studio.log.info(`GPU check:\n${formatGpuReport(report)}`);
+      const cuda = report.verdicts.filter((v) => v.id !== 'webgpu');
+      const missing = cuda.filter((v) => !v.usable);
+      if (missing.length) {
+        const a = await vscode.window.showWarningMessage(
+          `AFT: GPU runtime installed, but this machine lacks what it needs: ${missing.map((v) => `${v.id}: ${v.summary}`).join('. ')}. The log says what to install.`,
+          'Show Log',
+          'Restart Sidecar',
+        );
+        if (a === 'Show Log') studio.log.show();
+        if (a === 'Restart Sidecar') await studio.restartSidecar();
+        return;
+      }
+      const a = await vscode.window.showInformationMessage('AFT: GPU runtime installed; CUDA and cuDNN are as it needs. Restart the sidecar to use it.', 'Restart Sidecar');
       if (a) await studio.restartSidecar();
     } catch (e) {
       const msg = e instanceof GpuInstallError ? e.message : `the GPU runtime could not be installed: ${errorMessage(e)}`;

@@ -17,6 +17,8 @@ import { AftError, badInput, describeError, ERROR_CODES } from '../../../core/co
 import { resultsTable } from './table';
 import { exportCommand } from './export';
 import { extractCommand } from './extract';
+import { gpuCommand } from './gpu';
+import { useGpuRuntime } from '../runtime/gpuRuntime';
 import { reportCommand } from '../report/cli';
 import { compareRuns, comparisonTable } from '../compare/compare';
 import { formatDuration, TerminalReporter } from './terminal';
@@ -40,6 +42,16 @@ Usage:
                              export a trained downstream model to ONNX, verified against
                              the trained model, with its inference cost vs the pre-trained ones
   aft schema                 print the experiment JSON Schema
+  aft gpu check [--dir DIR] [--json]
+                             what the GPU backends need against what this machine has: the
+                             NVIDIA driver (nvidia-smi), CUDA and cuDNN (ldconfig -p,
+                             LD_LIBRARY_PATH), the WebGPU adapter; a verdict for gpu
+                             (tfjs-node-gpu: CUDA 11.2, cuDNN 8.1), onnx-cuda (onnxruntime's
+                             CUDA provider: CUDA 12, cuDNN 9) and webgpu, with what to install
+  aft gpu install [--dir DIR]
+                             install tfjs-node-gpu and onnxruntime's CUDA provider with npm
+                             (network needed; nothing changes if it fails), then check. DIR:
+                             default $AFT_GPU_RUNTIME, else ~/.local/share/aft-studio/gpu-runtime
   aft --help | --version
 
 Options for run and demo:
@@ -51,11 +63,11 @@ Options for run and demo:
   --json             one JSON event per line on stdout (the events the VS Code extension reads)
   --verbose          also print debug logs
 
-Exit codes: 0 ok, 1 run failed or cancelled, 2 bad input.`;
+Exit codes: 0 ok, 1 run failed or cancelled (aft gpu: something is missing), 2 bad input.`;
 
 interface Cli {
   positionals: string[];
-  values: { backend?: string; seeds?: string; steps?: string; methods?: string; workspace?: string; out?: string; shard?: string; method?: string; seed?: string; device?: string; json?: boolean; verbose?: boolean; help?: boolean; version?: boolean };
+  values: { dir?: string; backend?: string; seeds?: string; steps?: string; methods?: string; workspace?: string; out?: string; shard?: string; method?: string; seed?: string; device?: string; json?: boolean; verbose?: boolean; help?: boolean; version?: boolean };
 }
 
 function parse(argv: string[]): Cli {
@@ -65,6 +77,7 @@ function parse(argv: string[]): Cli {
       allowPositionals: true,
       options: {
         backend: { type: 'string' },
+        dir: { type: 'string' },
         seeds: { type: 'string' },
         steps: { type: 'string' },
         methods: { type: 'string' },
@@ -142,6 +155,8 @@ async function runCommand(input: ExperimentInput, cli: Cli, command: string): Pr
 export async function main(argv: string[]): Promise<number> {
   const cli = parse(argv);
   const [cmd, ...rest] = cli.positionals;
+  // The GPU runtime `aft gpu install` put in place, if any: loadable from here on.
+  useGpuRuntime();
   if (cli.values.version) {
     process.stdout.write(`${VERSION}\n`);
     return 0;
@@ -191,6 +206,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'export':
       return exportCommand(rest, cli.values);
+    case 'gpu':
+      return gpuCommand(rest, cli.values);
     case 'schema':
       process.stdout.write(JSON.stringify(experimentJsonSchema(), null, 2) + '\n');
       return 0;

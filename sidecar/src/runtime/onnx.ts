@@ -8,16 +8,33 @@
  * onnxruntime-node's binary) when the adapter is a GPU, not a software rasteriser, and a session
  * starts on it; otherwise the CPU, with the reasons logged. A named provider that cannot start
  * is an error; `webgpu` by name also runs on a software adapter (lavapipe in CI).
+ *
+ * Which onnxruntime-node: the GPU runtime's (AFT_GPU_RUNTIME: `aft gpu install`, AFT: Install GPU
+ * Runtime) when it holds the CUDA provider, else the sidecar's own (CPU and WebGPU only).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../util/worker';
 import { AftError, badInput, type ErrorCode, type SourceLocation } from '../../../core/common/util/errors';
 import type { GpuAdapterInfo } from '../../../core/common/protocol/rpc';
+import { onnxBindingDir, onnxCudaProviderFile, runtimeOnnxWithCuda } from '../../../core/node/gpu/runtime';
 import { adapterLine, requestAdapter, webgpuDisabled } from './webgpu';
+
+let loaded: { ort: typeof Ort; dir: string } | undefined;
+
+/** onnxruntime-node, loaded on first use (the CLI names the GPU runtime folder before that). */
+function onnxruntime(): { ort: typeof Ort; dir: string } {
+  if (!loaded) {
+    const runtime = process.env.AFT_GPU_RUNTIME;
+    const dir = (runtime && runtimeOnnxWithCuda(runtime)) || path.dirname(require.resolve('onnxruntime-node/package.json'));
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    loaded = { ort: require(dir) as typeof Ort, dir };
+  }
+  return loaded;
+}
 
 export const ONNX_DEVICES = ['auto', 'cuda', 'webgpu', 'cpu'] as const;
 export type OnnxDevice = (typeof ONNX_DEVICES)[number];
@@ -109,10 +126,9 @@ function firstLine(e: unknown): string {
   return (msg.split('\n')[0] ?? msg).trim();
 }
 
-/** Where onnxruntime-node keeps its native libraries for this platform. */
+/** Where the onnxruntime-node in use keeps its native libraries for this platform. */
 function bindingDir(): string {
-  const root = path.dirname(require.resolve('onnxruntime-node/package.json'));
-  return path.join(root, 'bin', 'napi-v6', process.platform, process.arch);
+  return onnxBindingDir(onnxruntime().dir);
 }
 
 /**
@@ -120,11 +136,11 @@ function bindingDir(): string {
  * the CUDA provider is downloaded at install time (`ONNXRUNTIME_NODE_INSTALL=cuda12`).
  */
 export function cudaProviderInstalled(): { installed: boolean; reason?: string } {
-  const lib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+  const lib = onnxCudaProviderFile();
   if (process.platform !== 'linux' && process.platform !== 'win32') return { installed: false, reason: `onnxruntime-node has no CUDA provider for ${process.platform}` };
   const file = path.join(bindingDir(), lib);
   if (fs.existsSync(file)) return { installed: true };
-  return { installed: false, reason: `the CUDA provider (${lib}) is not installed; reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 on a CUDA 12 machine` };
+  return { installed: false, reason: `the CUDA provider (${lib}) is not installed (\`aft gpu install\` or AFT: Install GPU Runtime installs it; \`aft gpu check\` says what CUDA needs)` };
 }
 
 /**
@@ -134,7 +150,7 @@ export function cudaProviderInstalled(): { installed: boolean; reason?: string }
  * a software rasteriser the CPU provider is faster. By name, the provider is tried whatever the
  * adapter (the `webgpu` package is then only used to name it, when installed).
  */
-async function openWebgpu(file: string, base: ort.InferenceSession.SessionOptions, named: boolean): Promise<{ session: ort.InferenceSession; adapter?: GpuAdapterInfo } | { reason: string }> {
+async function openWebgpu(file: string, base: Ort.InferenceSession.SessionOptions, named: boolean): Promise<{ session: Ort.InferenceSession; adapter?: GpuAdapterInfo } | { reason: string }> {
   const off = webgpuDisabled();
   if (off) return { reason: off };
   let adapter: GpuAdapterInfo | undefined;
@@ -145,14 +161,14 @@ async function openWebgpu(file: string, base: ort.InferenceSession.SessionOption
   }
   if (adapter?.software && !named) return { reason: `the WebGPU adapter is a software rasteriser (${adapter.softwareReason}), which auto passes over (ask for device webgpu by name to use it)` };
   try {
-    const session = await ort.InferenceSession.create(file, { ...base, executionProviders: ['webgpu'] });
+    const session = await onnxruntime().ort.InferenceSession.create(file, { ...base, executionProviders: ['webgpu'] });
     return { session, ...(adapter ? { adapter } : {}) };
   } catch (e) {
     return { reason: `the WebGPU provider did not start: ${firstLine(e)}` };
   }
 }
 
-function infoOf(m: ort.InferenceSession.ValueMetadata): OnnxValueInfo {
+function infoOf(m: Ort.InferenceSession.ValueMetadata): OnnxValueInfo {
   return m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name, type: 'non-tensor', shape: [] };
 }
 
@@ -161,7 +177,7 @@ export class OnnxSession implements OnnxRunner {
   readonly outputs: OnnxValueInfo[];
 
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly session: Ort.InferenceSession,
     readonly file: string,
     readonly provider: OnnxProvider,
   ) {
@@ -173,7 +189,7 @@ export class OnnxSession implements OnnxRunner {
   static async open(file: string, opts: OnnxSessionOptions): Promise<OnnxSession> {
     const log = opts.log ?? ((): void => {});
     if (!fs.existsSync(file)) throw badInput('ONNX model not found', { file });
-    const base: ort.InferenceSession.SessionOptions = {
+    const base: Ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',
       // Warnings such as "removing initializer" are noise for users; errors still surface as exceptions.
       logSeverityLevel: 3,
@@ -194,7 +210,7 @@ export class OnnxSession implements OnnxRunner {
         let reason = cuda.reason;
         if (cuda.installed) {
           try {
-            const s = await ort.InferenceSession.create(file, { ...base, executionProviders: ['cuda'] });
+            const s = await onnxruntime().ort.InferenceSession.create(file, { ...base, executionProviders: ['cuda'] });
             log(`onnxruntime: ${label} on CUDA`);
             return new OnnxSession(s, file, 'cuda');
           } catch (e) {
@@ -220,7 +236,7 @@ export class OnnxSession implements OnnxRunner {
       lastCpuReason = reason;
     }
     try {
-      return new OnnxSession(await ort.InferenceSession.create(file, { ...base, executionProviders: ['cpu'] }), file, 'cpu');
+      return new OnnxSession(await onnxruntime().ort.InferenceSession.create(file, { ...base, executionProviders: ['cpu'] }), file, 'cpu');
     } catch (e) {
       let size = -1;
       try {
@@ -242,10 +258,10 @@ export class OnnxSession implements OnnxRunner {
 
   /** Runs the model; returns the named outputs (all when `outputNames` is omitted). */
   async run(feeds: Record<string, OnnxTensor>, outputNames?: string[]): Promise<Record<string, OnnxTensor>> {
-    const ortFeeds: Record<string, ort.Tensor> = {};
+    const ortFeeds: Record<string, Ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) {
       checkFeed(this.inputs, name, t, this.file);
-      ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+      ortFeeds[name] = new (onnxruntime().ort.Tensor)(t.type, t.data, t.dims);
     }
     checkAllFed(this.inputs, feeds, this.file);
     const out = outputNames ? await this.session.run(ortFeeds, outputNames) : await this.session.run(ortFeeds);

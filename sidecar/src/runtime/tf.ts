@@ -52,7 +52,13 @@ export const BACKENDS: readonly BackendCandidate[] = [
     tfName: 'tensorflow',
     description: '@tensorflow/tfjs-node-gpu (libtensorflow with CUDA)',
     register: async () => {
-      loadOptional('@tensorflow/tfjs-node-gpu');
+      try {
+        loadOptional('@tensorflow/tfjs-node-gpu');
+      } catch (e) {
+        const missing = (e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && /tfjs-node-gpu'/.test(firstLine(e));
+        // The usual failure past a missing package is a CUDA or cuDNN library libtensorflow cannot load.
+        throw new Error(missing ? '@tensorflow/tfjs-node-gpu is not installed (`aft gpu install`, or AFT: Install GPU Runtime)' : `${firstLine(e)} (\`aft gpu check\` says what it needs)`);
+      }
       await Promise.resolve();
     },
   },

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { GpuInstallError, gpuRuntimeDir, installGpuRuntime } from '../../../extension/src/gpu/install';
+import { GpuInstallError, gpuRuntimeDir, installGpuRuntime } from '../../../core/node/gpu/install';
 import { accuracyText, progressText, resultsLine } from '../../../extension/src/runs/format';
 import { RunsModel } from '../../../extension/src/runs/model';
 import { RestartPolicy } from '../../../extension/src/sidecar/restartPolicy';
@@ -87,7 +87,7 @@ describe('GPU runtime installer', () => {
     const t0 = performance.now();
     // An address that refuses at once, standing in for hosts that cannot be reached.
     await assert.rejects(
-      installGpuRuntime({ storageDir: storage, hosts: ['https://127.0.0.1:9/'], probeTimeoutMs: 3000 }),
+      installGpuRuntime({ dir: gpuRuntimeDir(storage), hosts: ['https://127.0.0.1:9/'], probeTimeoutMs: 3000 }),
       (e: unknown) => e instanceof GpuInstallError && /cannot be reached/.test(e.message) && /Nothing was changed/.test(e.message),
     );
     assert.ok(performance.now() - t0 < 5000);
