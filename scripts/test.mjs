@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The test command: typecheck, lint, then every test/**/*.test.ts with node's test runner.
+// The test command: typecheck, lint (eslint, prettier --check), then every test/**/*.test.ts with
+// node's test runner.
 // `node scripts/test.mjs SUITE...` runs only the tests of those folders under test/ (unit, golden,
 // lsp, grammar, integration, e2e, faults), without typecheck and lint.
 import { spawnSync } from 'node:child_process';
@@ -26,6 +27,7 @@ function find(dir) {
 if (!suites.length) {
   run('npx', ['tsc', '-b']);
   run('npx', ['eslint', '.']);
+  run('npx', ['prettier', '--check', '.']);
 }
 // Integration and end-to-end tests drive the built sidecar and extension.
 run('npm', ['run', 'build', '--silent']);
