@@ -10,7 +10,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' }, json: { type: 'boolean' }, child: { type: 'boolean' } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '15' }, json: { type: 'boolean' }, child: { type: 'boolean' } },
+});
 const bundle = fileURLToPath(new URL('../dist/extension/extension.js', import.meta.url));
 const BUDGET_MS = 100;
 
@@ -26,12 +28,36 @@ if (values.child) {
   const channel = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, show: noop, dispose: noop };
   const vscode = {
     EventEmitter,
-    Disposable: class { static from() { return disposable; } },
-    ThemeIcon: class { constructor(id) { this.id = id; } },
-    ThemeColor: class { constructor(id) { this.id = id; } },
-    TreeItem: class { constructor(label, state) { this.label = label; this.collapsibleState = state; } },
-    MarkdownString: class { constructor(v) { this.value = v; } },
-    Uri: { file: (p) => ({ fsPath: p, path: p, scheme: 'file' }), joinPath: (u, ...p) => ({ fsPath: [u.fsPath, ...p].join('/') }) },
+    Disposable: class {
+      static from() {
+        return disposable;
+      }
+    },
+    ThemeIcon: class {
+      constructor(id) {
+        this.id = id;
+      }
+    },
+    ThemeColor: class {
+      constructor(id) {
+        this.id = id;
+      }
+    },
+    TreeItem: class {
+      constructor(label, state) {
+        this.label = label;
+        this.collapsibleState = state;
+      }
+    },
+    MarkdownString: class {
+      constructor(v) {
+        this.value = v;
+      }
+    },
+    Uri: {
+      file: (p) => ({ fsPath: p, path: p, scheme: 'file' }),
+      joinPath: (u, ...p) => ({ fsPath: [u.fsPath, ...p].join('/') }),
+    },
     TreeItemCollapsibleState: { None: 0, Collapsed: 1, Expanded: 2 },
     StatusBarAlignment: { Left: 1, Right: 2 },
     ProgressLocation: { Notification: 15 },
@@ -49,7 +75,12 @@ if (values.child) {
       isTrusted: false,
       workspaceFolders: [{ uri: { fsPath: process.cwd() }, name: 'ws', index: 0 }],
       getConfiguration: () => ({ get: (_k, d) => d }),
-      createFileSystemWatcher: () => ({ onDidCreate: () => disposable, onDidDelete: () => disposable, onDidChange: () => disposable, dispose: noop }),
+      createFileSystemWatcher: () => ({
+        onDidCreate: () => disposable,
+        onDidDelete: () => disposable,
+        onDidChange: () => disposable,
+        dispose: noop,
+      }),
       onDidChangeConfiguration: () => disposable,
       onDidChangeWorkspaceFolders: () => disposable,
       onDidGrantWorkspaceTrust: () => disposable,
@@ -59,11 +90,16 @@ if (values.child) {
   // vscode-languageclient's classes extend `vscode` classes (CompletionItem, CodeLens, Diagnostic,
   // ...) when the bundle loads, and esbuild's import helper copies the module's own properties: so
   // every class that @types/vscode declares and the stand-in lacks is an empty class here.
-  const types = readFileSync(fileURLToPath(new URL('../node_modules/@types/vscode/index.d.ts', import.meta.url)), 'utf8');
+  const types = readFileSync(
+    fileURLToPath(new URL('../node_modules/@types/vscode/index.d.ts', import.meta.url)),
+    'utf8',
+  );
   for (const [, name] of types.matchAll(/^\s*export class (\w+)/gm)) vscode[name] ??= class {};
   // A namespace function the stand-in does not list (registerX, onDidX) returns a disposable.
   for (const ns of ['window', 'workspace', 'commands', 'languages', 'env', 'extensions']) {
-    vscode[ns] = new Proxy(vscode[ns] ?? {}, { get: (target, name) => (name in target ? target[name] : () => disposable) });
+    vscode[ns] = new Proxy(vscode[ns] ?? {}, {
+      get: (target, name) => (name in target ? target[name] : () => disposable),
+    });
   }
   const load = Module._load;
   Module._load = function (request, ...rest) {
@@ -74,7 +110,12 @@ if (values.child) {
   const { createRequire } = Module;
   const ext = createRequire(import.meta.url)(bundle);
   const t1 = performance.now();
-  const context = { subscriptions: [], globalStorageUri: { fsPath: '/tmp/aft-bench-storage' }, asAbsolutePath: (p) => p, extension: { packageJSON: {} } };
+  const context = {
+    subscriptions: [],
+    globalStorageUri: { fsPath: '/tmp/aft-bench-storage' },
+    asAbsolutePath: (p) => p,
+    extension: { packageJSON: {} },
+  };
   ext.activate(context);
   const t2 = performance.now();
   const engines = Object.keys(Module._cache).filter((k) => /@tensorflow|onnxruntime/.test(k));
@@ -99,11 +140,25 @@ const activate = samples.map((s) => s.activate);
 const total = samples.map((s) => s.load + s.activate);
 const engines = [...new Set(samples.flatMap((s) => s.engines))];
 const size = readFileSync(bundle).length;
-const result = { runs, bundleBytes: size, loadMs: { median: median(load), max: max(load) }, activateMs: { median: median(activate), max: max(activate) }, totalMs: { median: median(total), max: max(total) }, budgetMs: BUDGET_MS, engines };
+const result = {
+  runs,
+  bundleBytes: size,
+  loadMs: { median: median(load), max: max(load) },
+  activateMs: { median: median(activate), max: max(activate) },
+  totalMs: { median: median(total), max: max(total) },
+  budgetMs: BUDGET_MS,
+  engines,
+};
 console.log(`extension bundle: ${(size / 1024).toFixed(0)} KiB`);
-console.log(`load   (require bundle): median ${result.loadMs.median.toFixed(1)} ms, max ${result.loadMs.max.toFixed(1)} ms`);
-console.log(`activate():              median ${result.activateMs.median.toFixed(1)} ms, max ${result.activateMs.max.toFixed(1)} ms`);
-console.log(`total:                   median ${result.totalMs.median.toFixed(1)} ms, max ${result.totalMs.max.toFixed(1)} ms (budget ${BUDGET_MS} ms, ${runs} fresh processes)`);
+console.log(
+  `load   (require bundle): median ${result.loadMs.median.toFixed(1)} ms, max ${result.loadMs.max.toFixed(1)} ms`,
+);
+console.log(
+  `activate():              median ${result.activateMs.median.toFixed(1)} ms, max ${result.activateMs.max.toFixed(1)} ms`,
+);
+console.log(
+  `total:                   median ${result.totalMs.median.toFixed(1)} ms, max ${result.totalMs.max.toFixed(1)} ms (budget ${BUDGET_MS} ms, ${runs} fresh processes)`,
+);
 if (values.json) console.log(JSON.stringify(result));
 if (engines.length) {
   console.error(`the extension bundle loads compute engines: ${engines.join(', ')}`);

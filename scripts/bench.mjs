@@ -23,7 +23,9 @@ for (const [name, [cmd, ...rest]] of steps) {
   if (r.status !== 0) failed.push(`${name} (${r.signal ? `killed by ${r.signal}` : `exit ${r.status}`})`);
 }
 if (failed.length) {
-  console.error(`\nnpm run bench FAILED: ${failed.length} of ${steps.length} benchmarks did not run to the end: ${failed.join(', ')}`);
+  console.error(
+    `\nnpm run bench FAILED: ${failed.length} of ${steps.length} benchmarks did not run to the end: ${failed.join(', ')}`,
+  );
   process.exit(1);
 }
 console.error(`\nnpm run bench: all ${steps.length} benchmarks ran`);

@@ -7,12 +7,27 @@ import { build } from 'esbuild';
 
 // tsx: only the unbundled sources (tests) start the ONNX worker through it.
 const external = ['@tensorflow/*', 'onnxruntime-node', 'sharp', 'mnist', 'tsx'];
-const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, external, logLevel: 'warning' };
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  external,
+  logLevel: 'warning',
+};
 
 await Promise.all([
   build({
     ...common,
-    entryPoints: { cli: 'sidecar/src/cli/index.ts', server: 'sidecar/src/server/index.ts', bench: 'sidecar/src/bench/index.ts', 'bench-extract': 'sidecar/src/bench/extract.ts', 'onnx-worker': 'sidecar/src/runtime/onnxWorker.ts', 'tokenizer-worker': 'sidecar/src/data/tokenizerWorker.ts' },
+    entryPoints: {
+      cli: 'sidecar/src/cli/index.ts',
+      server: 'sidecar/src/server/index.ts',
+      bench: 'sidecar/src/bench/index.ts',
+      'bench-extract': 'sidecar/src/bench/extract.ts',
+      'onnx-worker': 'sidecar/src/runtime/onnxWorker.ts',
+      'tokenizer-worker': 'sidecar/src/data/tokenizerWorker.ts',
+    },
     outdir: 'dist/sidecar',
   }),
   build({

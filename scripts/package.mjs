@@ -30,7 +30,14 @@ const out = path.join(root, `${pkg.name}-${pkg.version}.vsix`);
 
 /** Runtime packages the sidecar requires by name (scripts/build.mjs keeps them external). */
 const RUNTIME = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', 'mnist'];
-const OPTIONAL_RUNTIME = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-backend-webgpu', 'webgpu', 'onnxruntime-node', 'sharp'];
+const OPTIONAL_RUNTIME = [
+  '@tensorflow/tfjs-node',
+  '@tensorflow/tfjs-node-gpu',
+  '@tensorflow/tfjs-backend-webgpu',
+  'webgpu',
+  'onnxruntime-node',
+  'sharp',
+];
 /** The folder of the `webgpu` package (Dawn) that holds this platform's dawn.node. */
 const DAWN_DIR = `dist/${process.platform === 'darwin' ? 'darwin-universal' : `${process.platform}-${process.arch}`}`;
 /** Dependencies of @tensorflow/tfjs that only its command-line converter uses, and webgpu's type declarations. */
@@ -49,7 +56,15 @@ function copy(rel, to = rel) {
 }
 
 // The manifest, without what only development needs.
-const { scripts: _s, devDependencies: _d, dependencies: _deps, optionalDependencies: _o, bin: _b, private: _p, ...manifest } = pkg;
+const {
+  scripts: _s,
+  devDependencies: _d,
+  dependencies: _deps,
+  optionalDependencies: _o,
+  bin: _b,
+  private: _p,
+  ...manifest
+} = pkg;
 fs.writeFileSync(path.join(stage, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
 copy('dist/extension/extension.js');
 copy('dist/sidecar/server.js');
@@ -64,12 +79,19 @@ copy('schemas');
 copy('dist/language-server');
 copy('dist/webviews');
 copy('extension/README.md', 'README.md');
-if (!copy('LICENSE')) fs.writeFileSync(path.join(stage, 'LICENSE'), `MIT License\n\nCopyright (c) ${new Date().getFullYear()} AFT Studio contributors\n\nPermission is hereby granted, free of charge, to any person obtaining a copy of this software and associated documentation files (the "Software"), to deal in the Software without restriction, including without limitation the rights to use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies of the Software, and to permit persons to whom the Software is furnished to do so, subject to the following conditions:\n\nThe above copyright notice and this permission notice shall be included in all copies or substantial portions of the Software.\n\nTHE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.\n`);
+if (!copy('LICENSE'))
+  fs.writeFileSync(
+    path.join(stage, 'LICENSE'),
+    `MIT License\n\nCopyright (c) ${new Date().getFullYear()} AFT Studio contributors\n\nPermission is hereby granted, free of charge, to any person obtaining a copy of this software and associated documentation files (the "Software"), to deal in the Software without restriction, including without limitation the rights to use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies of the Software, and to permit persons to whom the Software is furnished to do so, subject to the following conditions:\n\nThe above copyright notice and this permission notice shall be included in all copies or substantial portions of the Software.\n\nTHE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.\n`,
+  );
 
 // The runtime modules: the dependency closure of RUNTIME (+ optional ones that are installed).
 const modules = path.join(stage, 'dist', 'sidecar', 'node_modules');
 const seen = new Set();
-const queue = [...RUNTIME, ...OPTIONAL_RUNTIME.filter((p) => fs.existsSync(path.join(root, 'node_modules', p, 'package.json')))];
+const queue = [
+  ...RUNTIME,
+  ...OPTIONAL_RUNTIME.filter((p) => fs.existsSync(path.join(root, 'node_modules', p, 'package.json'))),
+];
 while (queue.length) {
   const name = queue.shift();
   if (seen.has(name) || name.startsWith('@types/') || NOT_AT_RUNTIME.has(name)) continue;
@@ -94,10 +116,17 @@ while (queue.length) {
       const bin = /^bin\/napi-v\d+\/([^/]+)(?:\/([^/]+))?/.exec(rel);
       if (bin && (bin[1] !== process.platform || (bin[2] !== undefined && bin[2] !== process.arch))) return false;
       // Dawn: only this platform's binary; build/ holds its install and release scripts.
-      if (name === 'webgpu' && (/^build(\/|$)/.test(rel) || (/^dist\/[^/]+/.test(rel) && !rel.startsWith(DAWN_DIR)))) return false;
+      if (name === 'webgpu' && (/^build(\/|$)/.test(rel) || (/^dist\/[^/]+/.test(rel) && !rel.startsWith(DAWN_DIR))))
+        return false;
       if (!jsTf) return true;
       if (fs.statSync(f).isDirectory()) return rel === 'dist';
-      return rel === 'package.json' || /^license/i.test(rel) || rel === main || rel.endsWith('.wasm') || /^dist\/[^/]+\.node\.js$/.test(rel);
+      return (
+        rel === 'package.json' ||
+        /^license/i.test(rel) ||
+        rel === main ||
+        rel.endsWith('.wasm') ||
+        /^dist\/[^/]+\.node\.js$/.test(rel)
+      );
     },
   });
 }
@@ -107,13 +136,34 @@ const probe = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-vsix-probe-'));
 try {
   fs.cpSync(path.join(stage, 'dist', 'sidecar'), probe, { recursive: true });
   const code = `for (const m of ${JSON.stringify(RUNTIME)}) require(require.resolve(m, { paths: [${JSON.stringify(probe)}] })); require(${JSON.stringify(path.join(probe, 'node_modules', '@tensorflow', 'tfjs-backend-wasm'))});`;
-  execFileSync(process.execPath, ['-e', code], { cwd: probe, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NODE_PATH: '' } });
+  execFileSync(process.execPath, ['-e', code], {
+    cwd: probe,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, NODE_PATH: '' },
+  });
 } finally {
   fs.rmSync(probe, { recursive: true, force: true });
 }
 
 const vsce = path.join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
 fs.rmSync(out, { force: true });
-execFileSync(process.execPath, [vsce, 'package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '--allow-star-activation', '--target', TARGET, '--out', out], { cwd: stage, stdio: ['ignore', 'inherit', 'inherit'] });
+execFileSync(
+  process.execPath,
+  [
+    vsce,
+    'package',
+    '--no-dependencies',
+    '--allow-missing-repository',
+    '--skip-license',
+    '--allow-star-activation',
+    '--target',
+    TARGET,
+    '--out',
+    out,
+  ],
+  { cwd: stage, stdio: ['ignore', 'inherit', 'inherit'] },
+);
 const bytes = fs.statSync(out).size;
-console.log(`\n${path.relative(root, out)}: ${(bytes / 2 ** 20).toFixed(1)} MiB (${bytes} bytes), ${seen.size} runtime packages, built in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+console.log(
+  `\n${path.relative(root, out)}: ${(bytes / 2 ** 20).toFixed(1)} MiB (${bytes} bytes), ${seen.size} runtime packages, built in ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+);

@@ -39,5 +39,6 @@ if (!files.length) {
 }
 // The end-to-end tests run real VS Code (code-server): install it into its cache folder first
 // (a second or so once it is there; ~5 minutes the first time).
-if (process.env.AFT_SKIP_E2E !== '1' && files.some((f) => f.startsWith('test/e2e/'))) run('bash', ['scripts/setup-e2e.sh']);
+if (process.env.AFT_SKIP_E2E !== '1' && files.some((f) => f.startsWith('test/e2e/')))
+  run('bash', ['scripts/setup-e2e.sh']);
 run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files]);

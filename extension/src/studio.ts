@@ -6,7 +6,13 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { InitializeResult } from '../../core/common/protocol/rpc';
-import { compareRunsCommand, deleteRunCommand, openRunFolderCommand, revealRunCommand, showDashboardCommand } from './commands/runs';
+import {
+  compareRunsCommand,
+  deleteRunCommand,
+  openRunFolderCommand,
+  revealRunCommand,
+  showDashboardCommand,
+} from './commands/runs';
 import { exportModelCommand, extractFeaturesCommand } from './commands/extractExport';
 import { installGpuRuntimeCommand, restartSidecarCommand, selectBackendCommand } from './commands/compute';
 import { newExperimentCommand } from './commands/experiment';
@@ -40,10 +46,17 @@ export class Studio implements vscode.Disposable {
     this.client = this.createClient();
     // The Runs view reads the run store itself (plain file reads, like the dashboards): it lists
     // runs before the sidecar starts, and in an untrusted workspace, where none starts.
-    this.runs = new RunsModel({ listRuns: (dir) => Promise.resolve(runInfos(dir)) }, () => this.workspaceDirs(), this.log);
+    this.runs = new RunsModel(
+      { listRuns: (dir) => Promise.resolve(runInfos(dir)) },
+      () => this.workspaceDirs(),
+      this.log,
+    );
     this.disposables.push(
       this.client.onRunEvent((e) => {
-        if (e.type === 'log') this.log[e.level === 'warn' ? 'warn' : e.level === 'error' ? 'error' : e.level === 'debug' ? 'debug' : 'info'](`${e.runId ? `[${e.runId}] ` : ''}${e.message}`);
+        if (e.type === 'log')
+          this.log[
+            e.level === 'warn' ? 'warn' : e.level === 'error' ? 'error' : e.level === 'debug' ? 'debug' : 'info'
+          ](`${e.runId ? `[${e.runId}] ` : ''}${e.message}`);
         this.runs.handle(e);
       }),
       this.client.onState((s) => {
@@ -51,17 +64,27 @@ export class Studio implements vscode.Disposable {
       }),
       this.client.onFailure((f) => {
         const tail = f.stderrTail.slice(-3).join(' | ');
-        void vscode.window.showErrorMessage(`AFT: ${f.message}${tail ? ` — last output: ${tail}` : ''}`, 'Show Log', 'Restart Sidecar').then((a) => {
-          if (a === 'Show Log') this.log.show();
-          if (a === 'Restart Sidecar') void vscode.commands.executeCommand('aft.restartSidecar');
-        });
+        void vscode.window
+          .showErrorMessage(`AFT: ${f.message}${tail ? ` — last output: ${tail}` : ''}`, 'Show Log', 'Restart Sidecar')
+          .then((a) => {
+            if (a === 'Show Log') this.log.show();
+            if (a === 'Restart Sidecar') void vscode.commands.executeCommand('aft.restartSidecar');
+          });
       }),
     );
 
     const experiments = new ExperimentsTreeProvider();
     const runsTree = new RunsTreeProvider(this.runs);
-    const compute = new ComputeTreeProvider(this.client, () => this.config().backend, () => vscode.workspace.isTrusted);
-    this.runsView = vscode.window.createTreeView('aft.runs', { treeDataProvider: runsTree, showCollapseAll: true, canSelectMany: true });
+    const compute = new ComputeTreeProvider(
+      this.client,
+      () => this.config().backend,
+      () => vscode.workspace.isTrusted,
+    );
+    this.runsView = vscode.window.createTreeView('aft.runs', {
+      treeDataProvider: runsTree,
+      showCollapseAll: true,
+      canSelectMany: true,
+    });
     this.disposables.push(
       experiments,
       runsTree,
@@ -69,7 +92,12 @@ export class Studio implements vscode.Disposable {
       this.runsView,
       vscode.window.registerTreeDataProvider('aft.experiments', experiments),
       vscode.window.registerTreeDataProvider('aft.compute', compute),
-      new StatusBar(this.client, this.runs, () => this.config().backend, () => vscode.workspace.isTrusted),
+      new StatusBar(
+        this.client,
+        this.runs,
+        () => this.config().backend,
+        () => vscode.workspace.isTrusted,
+      ),
     );
 
     // After activation returns: a workspace may hold many runs.
@@ -83,14 +111,18 @@ export class Studio implements vscode.Disposable {
       clearTimeout(timer);
       timer = setTimeout(() => void this.runs.refresh(), 500);
     };
-    this.disposables.push(watcher, watcher.onDidCreate(refreshSoon), watcher.onDidDelete(refreshSoon), { dispose: () => clearTimeout(timer) });
+    this.disposables.push(watcher, watcher.onDidCreate(refreshSoon), watcher.onDidDelete(refreshSoon), {
+      dispose: () => clearTimeout(timer),
+    });
 
     this.registerCommands(experiments, compute);
     this.disposables.push(
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('aft')) compute.refresh();
         if (SIDECAR_SETTINGS.some((s) => e.affectsConfiguration(s)) && this.client.state !== 'stopped') {
-          void vscode.window.showInformationMessage('AFT: restart the sidecar to apply the new settings.', 'Restart Sidecar').then((a) => (a ? this.restartSidecar() : undefined));
+          void vscode.window
+            .showInformationMessage('AFT: restart the sidecar to apply the new settings.', 'Restart Sidecar')
+            .then((a) => (a ? this.restartSidecar() : undefined));
         }
         if (e.affectsConfiguration('aft.runsFolder')) void this.runs.refresh();
       }),
@@ -135,7 +167,10 @@ export class Studio implements vscode.Disposable {
       // The GPU runtime resolves @tensorflow/tfjs from the extension's own node_modules;
       // AFT_GPU_RUNTIME tells the sidecar where its onnxruntime-node with CUDA is.
       env.AFT_GPU_RUNTIME = gpuRuntimeDir(storage);
-      env.NODE_PATH = [path.join(gpuRuntimeDir(storage), 'node_modules'), this.context.asAbsolutePath('node_modules')].join(path.delimiter);
+      env.NODE_PATH = [
+        path.join(gpuRuntimeDir(storage), 'node_modules'),
+        this.context.asAbsolutePath('node_modules'),
+      ].join(path.delimiter);
     }
     return {
       serverScript: this.context.asAbsolutePath(path.join('dist', 'sidecar', 'server.js')),
@@ -179,7 +214,9 @@ export class Studio implements vscode.Disposable {
     reg('aft.newExperiment', (t) => newExperimentCommand(t));
     reg('aft.runExperiment', (arg) => runExperimentCommand(this, arg));
     // The "Run <method> only" code lens passes the method: it runs at once, without the picker.
-    reg('aft.runMethod', (arg, method) => (typeof method === 'string' ? runExperimentCommand(this, arg, [method]) : runMethodCommand(this, arg)));
+    reg('aft.runMethod', (arg, method) =>
+      typeof method === 'string' ? runExperimentCommand(this, arg, [method]) : runMethodCommand(this, arg),
+    );
     reg('aft.stopRun', (arg) => stopRunCommand(this, arg));
     reg('aft.extractFeatures', (arg) => extractFeaturesCommand(this, arg));
     reg('aft.showDashboard', (arg) => showDashboardCommand(this, arg));

@@ -12,17 +12,40 @@ const data = path.join(__dirname, '..', '..', 'test', 'fixtures', 'data');
 
 /** A 300-line experiment: npy dataset, 40 feature sources, 58 methods, their β grids. */
 export function experiment300(): string {
-  const lines = ['# Benchmark experiment: many sources and ablations.', 'name: bench', 'description: a 300-line experiment file', 'dataset:', '  source: npy'];
-  for (const split of ['train', 'test']) lines.push(`  ${split}:`, `    inputs: ${data}/x_${split}.npy`, `    labels: ${data}/y_${split}.npy`);
+  const lines = [
+    '# Benchmark experiment: many sources and ablations.',
+    'name: bench',
+    'description: a 300-line experiment file',
+    'dataset:',
+    '  source: npy',
+  ];
+  for (const split of ['train', 'test'])
+    lines.push(`  ${split}:`, `    inputs: ${data}/x_${split}.npy`, `    labels: ${data}/y_${split}.npy`);
   lines.push('pretrained:');
-  for (let i = 0; i < 40; i++) lines.push(`  - name: f${i}`, '    features:', `      train: ${data}/f_train.npy`, `      test: ${data}/f_test.npy`);
+  for (let i = 0; i < 40; i++)
+    lines.push(
+      `  - name: f${i}`,
+      '    features:',
+      `      train: ${data}/f_train.npy`,
+      `      test: ${data}/f_test.npy`,
+    );
   lines.push('  - { name: noise, noise: 16 }', 'downstream: { model: mlp, hidden: [16] }', 'methods:', '  - stl');
   const kernels = ['linear', 'rbf'];
   const rhos = ['sigmoid', 'dense', 'identity'];
-  for (let i = 0; i < 57; i++) lines.push(`  - { name: aft-${i}, method: aft, kernel: ${kernels[i % 2]}, rho: ${rhos[i % 3]} }`);
+  for (let i = 0; i < 57; i++)
+    lines.push(`  - { name: aft-${i}, method: aft, kernel: ${kernels[i % 2]}, rho: ${rhos[i % 3]} }`);
   lines.push('beta:');
   for (let i = 0; i < 57; i++) lines.push(`  aft-${i}: [1, 10, 100]`);
-  lines.push('train:', '  steps: 20', '  batch: 16', '  optimizer: adam', '  lr: 1.0e-3', 'tune: { holdout: 0.1 }', 'seeds: [0, 1, 2]', 'backend: auto');
+  lines.push(
+    'train:',
+    '  steps: 20',
+    '  batch: 16',
+    '  optimizer: adam',
+    '  lr: 1.0e-3',
+    'tune: { holdout: 0.1 }',
+    'seeds: [0, 1, 2]',
+    'backend: auto',
+  );
   while (lines.length < 300) lines.push('# padding comment to reach 300 lines');
   return lines.join('\n') + '\n';
 }
@@ -33,11 +56,13 @@ function experiment1mb(): string {
   let size = 0;
   for (let i = 0; size < 500_000; i++) size += lines.push(`  - { name: noise-${i}, noise: ${1 + (i % 64)} }`) && 40;
   lines.push('methods:');
-  for (let i = 0; size < 1_000_000; i++) size += lines.push(`  - { name: aft-${i}, method: aft, kernel: rbf, rho: dense }`) && 55;
+  for (let i = 0; size < 1_000_000; i++)
+    size += lines.push(`  - { name: aft-${i}, method: aft, kernel: rbf, rho: dense }`) && 55;
   return lines.join('\n') + '\n';
 }
 
-const percentile = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+const percentile = (xs: number[], p: number): number =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MB`;
 
 async function main(): Promise<void> {
@@ -58,11 +83,17 @@ async function main(): Promise<void> {
     if (d.length) throw new Error('unexpected diagnostics');
   }
   const [warm, warmCpu] = [times.slice(20), cpu.slice(20)];
-  console.log(`300-line file (${text.split('\n').length - 1} lines, 84 file references), change → diagnostics over LSP, ${warm.length} edits after 20 warm-up:`);
-  console.log(`  wall p50 ${percentile(warm, 50).toFixed(1)} ms, p95 ${percentile(warm, 95).toFixed(1)} ms, max ${Math.max(...warm).toFixed(1)} ms`);
+  console.log(
+    `300-line file (${text.split('\n').length - 1} lines, 84 file references), change → diagnostics over LSP, ${warm.length} edits after 20 warm-up:`,
+  );
+  console.log(
+    `  wall p50 ${percentile(warm, 50).toFixed(1)} ms, p95 ${percentile(warm, 95).toFixed(1)} ms, max ${Math.max(...warm).toFixed(1)} ms`,
+  );
   // CPU time of client and server together: what the check costs, less sensitive than wall time
   // to other processes on a busy machine.
-  console.log(`  cpu  p50 ${percentile(warmCpu, 50).toFixed(1)} ms, p95 ${percentile(warmCpu, 95).toFixed(1)} ms; load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores`);
+  console.log(
+    `  cpu  p50 ${percentile(warmCpu, 50).toFixed(1)} ms, p95 ${percentile(warmCpu, 95).toFixed(1)} ms; load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores`,
+  );
 
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) console.log('(run with --expose-gc for heap numbers)');
@@ -81,7 +112,9 @@ async function main(): Promise<void> {
     heap.push(process.memoryUsage().heapUsed - base);
   }
   console.log(`1 MB file (${(big.length / 1e6).toFixed(2)} MB, ${big.split('\n').length - 1} lines), 12 edits:`);
-  console.log(`  check p50 ${percentile(checks, 50).toFixed(0)} ms; heap over baseline after each edit: ${heap.map(mb).join(', ')}; rss ${mb(process.memoryUsage().rss)}`);
+  console.log(
+    `  check p50 ${percentile(checks, 50).toFixed(0)} ms; heap over baseline after each edit: ${heap.map(mb).join(', ')}; rss ${mb(process.memoryUsage().rss)}`,
+  );
   await client.close(bigUri);
   await new Promise((r) => setTimeout(r, 50));
   gc?.();

@@ -18,10 +18,23 @@ export function codeActions(doc: TextDocument, a: Analysis, diagnostics: Diagnos
       // Keep the user's quoting: "aftt" becomes "aft", not aft.
       const q = /^["']/.exec(old)?.[0] ?? '';
       const edit: TextEdit = { range: d.range, newText: `${q}${data.suggestion}${q}` };
-      out.push({ title: `Replace \`${old.replace(/^["']|["']$/g, '')}\` with \`${data.suggestion}\``, kind: CodeActionKind.QuickFix, diagnostics: [d], isPreferred: true, edit: { changes: { [doc.uri]: [edit] } } });
+      out.push({
+        title: `Replace \`${old.replace(/^["']|["']$/g, '')}\` with \`${data.suggestion}\``,
+        kind: CodeActionKind.QuickFix,
+        diagnostics: [d],
+        isPreferred: true,
+        edit: { changes: { [doc.uri]: [edit] } },
+      });
     } else if (data.kind === 'missing_field') {
       const edit = addField(doc, a, data.path);
-      if (edit) out.push({ title: `Add missing field \`${String(data.path[data.path.length - 1])}\``, kind: CodeActionKind.QuickFix, diagnostics: [d], isPreferred: true, edit: { changes: { [doc.uri]: [edit] } } });
+      if (edit)
+        out.push({
+          title: `Add missing field \`${String(data.path[data.path.length - 1])}\``,
+          kind: CodeActionKind.QuickFix,
+          diagnostics: [d],
+          isPreferred: true,
+          edit: { changes: { [doc.uri]: [edit] } },
+        });
     }
   }
   return out;
@@ -35,11 +48,19 @@ function addField(doc: TextDocument, a: Analysis, fieldPath: (string | number)[]
   const parent = nodeAtPath(a.parsed.doc, fieldPath.slice(0, -1));
   if (!isMap(parent) || !parent.range) {
     // An empty document: the field starts it.
-    return fieldPath.length === 1 && a.parsed.doc.contents === null ? { range: { start: doc.positionAt(a.text.length), end: doc.positionAt(a.text.length) }, newText: `${key}: ${value}\n` } : undefined;
+    return fieldPath.length === 1 && a.parsed.doc.contents === null
+      ? {
+          range: { start: doc.positionAt(a.text.length), end: doc.positionAt(a.text.length) },
+          newText: `${key}: ${value}\n`,
+        }
+      : undefined;
   }
   if (parent.flow) {
     const at = doc.positionAt(parent.range[0] + 1);
-    return { range: { start: at, end: at }, newText: parent.items.length ? ` ${key}: ${value},` : ` ${key}: ${value} ` };
+    return {
+      range: { start: at, end: at },
+      newText: parent.items.length ? ` ${key}: ${value},` : ` ${key}: ${value} `,
+    };
   }
   // Block mapping: a new line after the last entry, indented like the first key.
   const firstKey = parent.items[0]?.key as YamlNode | undefined;

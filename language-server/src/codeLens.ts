@@ -25,6 +25,8 @@ export function codeLenses(doc: TextDocument, a: Analysis): CodeLens[] {
     const name = isScalar(item) ? item.value : isMap(item) ? item.get('name') : undefined;
     if (typeof name === 'string' && name && !names.has(name)) names.add(name);
   }
-  if (names.size > 1) for (const name of names) lenses.push({ range, command: { title: `Run ${name} only`, command: RUN_METHOD, arguments: [doc.uri, name] } });
+  if (names.size > 1)
+    for (const name of names)
+      lenses.push({ range, command: { title: `Run ${name} only`, command: RUN_METHOD, arguments: [doc.uri, name] } });
   return lenses;
 }

@@ -3,7 +3,13 @@
  * marker and the text parsed again: where the marker lands in the tree (a key, a value, a
  * sequence item) says what to offer, also in half-written, invalid YAML.
  */
-import { CompletionItemKind, InsertTextFormat, MarkupKind, type CompletionItem, type Range } from 'vscode-languageserver';
+import {
+  CompletionItemKind,
+  InsertTextFormat,
+  MarkupKind,
+  type CompletionItem,
+  type Range,
+} from 'vscode-languageserver';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { isMap, isScalar, isSeq, parseDocument, type Pair, type Scalar } from 'yaml';
 import type { FileProbe } from '../../core/node/experiment/arrays';
@@ -47,7 +53,13 @@ export function complete(doc: TextDocument, a: Analysis, offset: number, files: 
   const exts = pathFieldExtensions(spot.path);
   if (exts) return a.baseDir ? completePath(a.baseDir, prefix, exts, range) : [];
   const names = onnxNames(spot.path, data, a.baseDir, files);
-  if (names) return names.map((name) => ({ label: name, kind: CompletionItemKind.Value, detail: `model ${String(spot.path[3])}`, textEdit: { range, newText: name } }));
+  if (names)
+    return names.map((name) => ({
+      label: name,
+      kind: CompletionItemKind.Value,
+      detail: `model ${String(spot.path[3])}`,
+      textEdit: { range, newText: name },
+    }));
   const values = valuesAt(spot.path, data);
   // `train:` then a new line: the user is writing the first key of a mapping, not a value.
   if ((onNewLine || !values.length) && keysAt(spot.path, data).size) return keyItems(spot.path, data, range, new Set());
@@ -57,15 +69,19 @@ export function complete(doc: TextDocument, a: Analysis, offset: number, files: 
     kind: CompletionItemKind.EnumMember,
     sortText: String(i).padStart(3, '0'),
     textEdit: { range, newText: v.value },
-    ...(v.description || field ? { documentation: { kind: MarkupKind.Markdown, value: [v.description, field].filter(Boolean).join('\n\n') } } : {}),
+    ...(v.description || field
+      ? { documentation: { kind: MarkupKind.Markdown, value: [v.description, field].filter(Boolean).join('\n\n') } }
+      : {}),
   }));
 }
 
 /** For an onnx source's `input` or `output`: the names in its model's graph. */
 function onnxNames(at: YamlPath, data: unknown, baseDir: string | undefined, files: FileProbe): string[] | undefined {
   const [section, i, kind, key] = at;
-  if (at.length !== 4 || section !== 'pretrained' || kind !== 'onnx' || (key !== 'input' && key !== 'output')) return undefined;
-  const spec = (data as { pretrained?: { onnx?: Record<string, unknown> }[] } | undefined)?.pretrained?.[i as number]?.onnx ?? {};
+  if (at.length !== 4 || section !== 'pretrained' || kind !== 'onnx' || (key !== 'input' && key !== 'output'))
+    return undefined;
+  const spec =
+    (data as { pretrained?: { onnx?: Record<string, unknown> }[] } | undefined)?.pretrained?.[i as number]?.onnx ?? {};
   const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
   const found = baseDir ? onnxModelFile({ model: str(spec.model), folder: str(spec.folder) }, baseDir, files) : null;
   if (!found?.model) return [];
@@ -97,7 +113,12 @@ function find(node: unknown, path: (string | number)[]): Spot | undefined {
   if (isMap(node)) {
     for (const pair of node.items) {
       if (marked(pair.key)) {
-        const existing = new Set(node.items.filter((p) => p !== pair).map(keyText).filter((k): k is string => k !== undefined));
+        const existing = new Set(
+          node.items
+            .filter((p) => p !== pair)
+            .map(keyText)
+            .filter((k): k is string => k !== undefined),
+        );
         return { role: 'key', path, pair, existing };
       }
       const k = keyText(pair);

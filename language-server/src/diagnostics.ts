@@ -20,7 +20,9 @@ export interface FixData {
 export function diagnose(a: Analysis, files: FileProbe): Diagnostic[] {
   if (a.refusal) {
     const at = positionAt(a.text, a.refusal.offset);
-    return [{ range: { start: at, end: at }, severity: DiagnosticSeverity.Error, source: SOURCE, message: a.refusal.message }];
+    return [
+      { range: { start: at, end: at }, severity: DiagnosticSeverity.Error, source: SOURCE, message: a.refusal.message },
+    ];
   }
   if (!a.parsed) return [];
   let problems: Problem[];
@@ -29,7 +31,14 @@ export function diagnose(a: Analysis, files: FileProbe): Diagnostic[] {
   } catch (e) {
     // A bug in a check must not take the server down with it: say so where the user looks.
     const message = `could not check this file: ${e instanceof Error ? e.message : String(e)}`;
-    return [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, severity: DiagnosticSeverity.Error, source: SOURCE, message }];
+    return [
+      {
+        range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
+        severity: DiagnosticSeverity.Error,
+        source: SOURCE,
+        message,
+      },
+    ];
   }
   const seen = new Set<string>();
   const out: Diagnostic[] = [];
@@ -45,11 +54,19 @@ export function diagnose(a: Analysis, files: FileProbe): Diagnostic[] {
 }
 
 function toDiagnostic(p: Problem, text: string): Diagnostic {
-  const range: Range = { start: { line: p.line - 1, character: p.column - 1 }, end: { line: p.endLine - 1, character: p.endColumn - 1 } };
+  const range: Range = {
+    start: { line: p.line - 1, character: p.column - 1 },
+    end: { line: p.endLine - 1, character: p.endColumn - 1 },
+  };
   // A missing field is reported on the mapping that lacks it; underlining the whole mapping
   // (for a missing top-level field, the whole file) hides every other squiggle.
-  if (p.kind === 'missing_field' && range.end.line > range.start.line) range.end = { line: range.start.line, character: lineLength(text, range.start.line) };
-  const data: FixData = { path: p.path, ...(p.kind ? { kind: p.kind } : {}), ...(p.suggestion !== undefined ? { suggestion: p.suggestion } : {}) };
+  if (p.kind === 'missing_field' && range.end.line > range.start.line)
+    range.end = { line: range.start.line, character: lineLength(text, range.start.line) };
+  const data: FixData = {
+    path: p.path,
+    ...(p.kind ? { kind: p.kind } : {}),
+    ...(p.suggestion !== undefined ? { suggestion: p.suggestion } : {}),
+  };
   return {
     range,
     severity: p.severity === 'warning' ? DiagnosticSeverity.Warning : DiagnosticSeverity.Error,

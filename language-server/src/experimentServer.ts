@@ -2,7 +2,13 @@
  * The experiment-file language server. It takes its connection as a parameter, so the
  * process entry (`server.ts`) passes IPC and the tests pass two in-memory streams.
  */
-import { TextDocuments, TextDocumentSyncKind, type Connection, type InitializeResult, type PublishDiagnosticsParams } from 'vscode-languageserver';
+import {
+  TextDocuments,
+  TextDocumentSyncKind,
+  type Connection,
+  type InitializeResult,
+  type PublishDiagnosticsParams,
+} from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { FileProbe } from '../../core/node/experiment/arrays';
 import { Analyses, type Analysis } from './analysis';
@@ -40,24 +46,24 @@ export class ExperimentServer {
 
   listen(): void {
     const c = this.connection;
-    c.onInitialize(
-      (): InitializeResult => ({
-        capabilities: {
-          textDocumentSync: TextDocumentSyncKind.Incremental,
-          hoverProvider: true,
-          completionProvider: { triggerCharacters: [':', ' ', '/', '-', '['] },
-          codeActionProvider: { codeActionKinds: ['quickfix'] },
-          codeLensProvider: { resolveProvider: false },
-          documentSymbolProvider: true,
-        },
-        serverInfo: { name: 'aft-experiment-language-server' },
-      }),
-    );
+    c.onInitialize((): InitializeResult => ({
+      capabilities: {
+        textDocumentSync: TextDocumentSyncKind.Incremental,
+        hoverProvider: true,
+        completionProvider: { triggerCharacters: [':', ' ', '/', '-', '['] },
+        codeActionProvider: { codeActionKinds: ['quickfix'] },
+        codeLensProvider: { resolveProvider: false },
+        documentSymbolProvider: true,
+      },
+      serverInfo: { name: 'aft-experiment-language-server' },
+    }));
     this.documents.onDidChangeContent(({ document }) => {
       // The first version is checked at once; edits wait for a pause in typing, longer for
       // big files, so a burst of keystrokes costs one check.
       if (!this.published.has(document.uri)) return this.publish(document.uri);
-      this.debouncer.schedule(document.uri, this.debounceMs + document.getText().length / 4000, () => this.publish(document.uri));
+      this.debouncer.schedule(document.uri, this.debounceMs + document.getText().length / 4000, () =>
+        this.publish(document.uri),
+      );
     });
     this.documents.onDidClose(({ document }) => {
       this.debouncer.cancel(document.uri);
@@ -68,7 +74,9 @@ export class ExperimentServer {
     // A referenced .npy/.safetensors file changed on disk (the client watches them).
     c.onDidChangeWatchedFiles(() => this.documents.all().forEach((d) => this.publish(d.uri)));
     c.onHover((p) => this.with(p.textDocument.uri, null, (doc, a) => hover(doc, a, doc.offsetAt(p.position))));
-    c.onCompletion((p) => this.with(p.textDocument.uri, [], (doc, a) => complete(doc, a, doc.offsetAt(p.position), this.files)));
+    c.onCompletion((p) =>
+      this.with(p.textDocument.uri, [], (doc, a) => complete(doc, a, doc.offsetAt(p.position), this.files)),
+    );
     c.onCodeAction((p) => this.with(p.textDocument.uri, [], (doc, a) => codeActions(doc, a, p.context.diagnostics)));
     c.onCodeLens((p) => this.with(p.textDocument.uri, [], codeLenses));
     c.onDocumentSymbol((p) => this.with(p.textDocument.uri, [], documentSymbols));

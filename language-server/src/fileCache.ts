@@ -4,7 +4,13 @@
  * file but reads a header only when the file changed.
  */
 import * as fs from 'node:fs';
-import { pathKind, readArrayHeaders, type ArrayFile, type FileProbe, type PathKind } from '../../core/node/experiment/arrays';
+import {
+  pathKind,
+  readArrayHeaders,
+  type ArrayFile,
+  type FileProbe,
+  type PathKind,
+} from '../../core/node/experiment/arrays';
 import { readOnnxSignature, type OnnxSignature } from '../../core/node/io/onnxGraph';
 
 interface Entry {

@@ -16,7 +16,12 @@ export function hover(doc: TextDocument, a: Analysis, offset: number): Hover | n
     const v = allowed.find((e) => e.value === hit.node.value);
     if (v) {
       const field = nearestDescription(hit.path, data);
-      text = [`**\`${v.value}\`** · a value of \`${fieldLabel(hit.path)}\``, v.description, field, `Allowed: ${allowed.map((e) => `\`${e.value}\``).join(', ')}`]
+      text = [
+        `**\`${v.value}\`** · a value of \`${fieldLabel(hit.path)}\``,
+        v.description,
+        field,
+        `Allowed: ${allowed.map((e) => `\`${e.value}\``).join(', ')}`,
+      ]
         .filter(Boolean)
         .join('\n\n');
     }
@@ -24,7 +29,10 @@ export function hover(doc: TextDocument, a: Analysis, offset: number): Hover | n
   text ??= nearestDescription(hit.path, data);
   if (!text) return null;
   const [s, e] = hit.node.range;
-  return { contents: { kind: MarkupKind.Markdown, value: text }, range: { start: doc.positionAt(s), end: doc.positionAt(e) } };
+  return {
+    contents: { kind: MarkupKind.Markdown, value: text },
+    range: { start: doc.positionAt(s), end: doc.positionAt(e) },
+  };
 }
 
 /** The field's documentation; for a free-form key (a method name under `beta`), its parent's. */

@@ -9,7 +9,10 @@ import type { YamlPath } from './schema';
  * strings; test/lsp/features.test.ts checks this list against `referencedPaths`, the sidecar's
  * own list of the paths it opens.
  */
-export const PATH_FIELDS: { pattern: readonly string[] /* '*' matches any key or index */; extensions: readonly string[] }[] = [
+export const PATH_FIELDS: {
+  pattern: readonly string[] /* '*' matches any key or index */;
+  extensions: readonly string[];
+}[] = [
   { pattern: ['dataset', '*', 'inputs'], extensions: ['.npy'] },
   { pattern: ['dataset', '*', 'labels'], extensions: ['.npy'] },
   { pattern: ['dataset', 'folder'], extensions: [] },
@@ -25,12 +28,18 @@ export const PATH_FIELDS: { pattern: readonly string[] /* '*' matches any key or
 ];
 
 export function pathFieldExtensions(p: YamlPath): readonly string[] | undefined {
-  return PATH_FIELDS.find((f) => f.pattern.length === p.length && f.pattern.every((x, i) => x === '*' || x === p[i]))?.extensions;
+  return PATH_FIELDS.find((f) => f.pattern.length === p.length && f.pattern.every((x, i) => x === '*' || x === p[i]))
+    ?.extensions;
 }
 
 const MAX_ENTRIES = 500;
 
-export function completePath(baseDir: string, typed: string, extensions: readonly string[], range: Range): CompletionItem[] {
+export function completePath(
+  baseDir: string,
+  typed: string,
+  extensions: readonly string[],
+  range: Range,
+): CompletionItem[] {
   const slash = typed.lastIndexOf('/');
   const dirPart = typed.slice(0, slash + 1);
   const namePart = typed.slice(slash + 1);
@@ -53,7 +62,12 @@ export function completePath(baseDir: string, typed: string, extensions: readonl
         command: { title: 'list folder', command: 'editor.action.triggerSuggest' },
       });
     } else if (extensions.some((x) => e.name.endsWith(x))) {
-      items.push({ label: e.name, kind: CompletionItemKind.File, textEdit: { range, newText: `${dirPart}${e.name}` }, filterText: `${dirPart}${e.name}` });
+      items.push({
+        label: e.name,
+        kind: CompletionItemKind.File,
+        textEdit: { range, newText: `${dirPart}${e.name}` },
+        filterText: `${dirPart}${e.name}`,
+      });
     }
   }
   return items;

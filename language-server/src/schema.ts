@@ -49,7 +49,9 @@ function narrow(ss: JsonSchema[], value: unknown): JsonSchema[] {
   const obj = value as Record<string, unknown>;
   const fits = ss.filter((s) => {
     if (!s.properties) return false;
-    return Object.entries(s.properties).every(([k, p]) => p.const === undefined || obj[k] === undefined || obj[k] === p.const);
+    return Object.entries(s.properties).every(
+      ([k, p]) => p.const === undefined || obj[k] === undefined || obj[k] === p.const,
+    );
   });
   if (fits.length <= 1) return fits.length ? fits : ss;
   const known = (s: JsonSchema): number => Object.keys(obj).filter((k) => s.properties?.[k]).length;
@@ -71,11 +73,16 @@ export function schemasAt(path: YamlPath, doc?: unknown): JsonSchema[] {
     const here = valueAt(doc, path.slice(0, i + 1));
     nodes = nodes.flatMap((s) => {
       if (typeof p === 'number') return s.items ? [s.items] : [];
-      const child = s.properties?.[p] ?? (typeof s.additionalProperties === 'object' ? s.additionalProperties : undefined);
+      const child =
+        s.properties?.[p] ?? (typeof s.additionalProperties === 'object' ? s.additionalProperties : undefined);
       return child ? [child] : [];
     });
     // Keep the union's own description (on the wrapper) next to the branches it chose.
-    nodes = nodes.flatMap((s) => (s.anyOf || s.oneOf ? [{ ...s, anyOf: undefined, oneOf: undefined, type: undefined }, ...narrow(branches(s), here)] : [s]));
+    nodes = nodes.flatMap((s) =>
+      s.anyOf || s.oneOf
+        ? [{ ...s, anyOf: undefined, oneOf: undefined, type: undefined }, ...narrow(branches(s), here)]
+        : [s],
+    );
   }
   return nodes;
 }
@@ -83,7 +90,8 @@ export function schemasAt(path: YamlPath, doc?: unknown): JsonSchema[] {
 /** Keys allowed in the mapping at `path`, each with the first description found. */
 export function keysAt(path: YamlPath, doc?: unknown): Map<string, JsonSchema> {
   const out = new Map<string, JsonSchema>();
-  for (const s of schemasAt(path, doc)) for (const [k, v] of Object.entries(s.properties ?? {})) if (!out.has(k)) out.set(k, v);
+  for (const s of schemasAt(path, doc))
+    for (const [k, v] of Object.entries(s.properties ?? {})) if (!out.has(k)) out.set(k, v);
   return out;
 }
 
@@ -127,7 +135,8 @@ function facts1(s: JsonSchema): string {
   if (s.maximum !== undefined && s.maximum < Number.MAX_SAFE_INTEGER) parts.push(`≤ ${s.maximum}`);
   if (s.exclusiveMaximum !== undefined) parts.push(`< ${s.exclusiveMaximum}`);
   if (s.minItems) parts.push(`at least ${s.minItems}`);
-  if (s.default !== undefined && (typeof s.default !== 'object' || Array.isArray(s.default))) parts.push(`default \`${JSON.stringify(s.default)}\``);
+  if (s.default !== undefined && (typeof s.default !== 'object' || Array.isArray(s.default)))
+    parts.push(`default \`${JSON.stringify(s.default)}\``);
   return parts.join(', ');
 }
 
@@ -149,7 +158,8 @@ export function placeholder(path: YamlPath, doc?: unknown, depth = 0): string {
     return req.length ? `{ ${req.map((k) => `${k}: ${placeholder([...path, k], doc, depth + 1)}`).join(', ')} }` : '{}';
   }
   if (s.type === 'array') return s.minItems ? `[${placeholder([...path, 0], doc, depth + 1)}]` : '[]';
-  if (s.type === 'integer' || s.type === 'number') return scalarText(s.default ?? s.minimum ?? (s.exclusiveMinimum ?? 0) + 1);
+  if (s.type === 'integer' || s.type === 'number')
+    return scalarText(s.default ?? s.minimum ?? (s.exclusiveMinimum ?? 0) + 1);
   return '""';
 }
 

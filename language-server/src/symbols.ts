@@ -36,7 +36,13 @@ function children(doc: TextDocument, node: unknown, depth: number, budget: { lef
       const k = keyText(pair);
       if (k === undefined) continue;
       const v = pair.value;
-      add(k, pair.key as YamlNode, v, (v as YamlNode | null)?.range?.[1], isScalar(v) && v.value !== null ? scalarText(v.value) : undefined);
+      add(
+        k,
+        pair.key as YamlNode,
+        v,
+        (v as YamlNode | null)?.range?.[1],
+        isScalar(v) && v.value !== null ? scalarText(v.value) : undefined,
+      );
     }
   } else if (isSeq(node)) {
     node.items.forEach((item, i) => {
@@ -53,6 +59,11 @@ function kindOf(value: unknown): SymbolKind {
   if (isMap(value)) return SymbolKind.Object;
   if (isSeq(value)) return SymbolKind.Array;
   if (isAlias(value)) return SymbolKind.Variable;
-  if (isScalar(value)) return typeof value.value === 'number' ? SymbolKind.Number : typeof value.value === 'boolean' ? SymbolKind.Boolean : SymbolKind.String;
+  if (isScalar(value))
+    return typeof value.value === 'number'
+      ? SymbolKind.Number
+      : typeof value.value === 'boolean'
+        ? SymbolKind.Boolean
+        : SymbolKind.String;
   return SymbolKind.Field;
 }

@@ -50,7 +50,6 @@ export function nodeAtPath(doc: Document, path: YamlPath): unknown {
   return node;
 }
 
-
 /** The document as plain data for choosing schema branches; aliases are not expanded. */
 export function plainValue(doc: Document): unknown {
   try {

@@ -15,7 +15,13 @@ import { tinyBertOnnx, tinyVitOnnx, VOCAB } from '../../test/helpers/hf';
 const out = path.resolve(process.argv[2] ?? 'gpu-check-artifacts');
 const rng = new Rng(11);
 const normal = (n: number, std: number): Float32Array => Float32Array.from({ length: n }, () => rng.normal() * std);
-const w = (shape: number[], fanIn: number): StTensor => ({ shape, data: normal(shape.reduce((a, b) => a * b, 1), Math.sqrt(2 / fanIn)) });
+const w = (shape: number[], fanIn: number): StTensor => ({
+  shape,
+  data: normal(
+    shape.reduce((a, b) => a * b, 1),
+    Math.sqrt(2 / fanIn),
+  ),
+});
 
 function cnn(side: number, channels: number[], hidden: number): Uint8Array {
   const weights: Record<string, StTensor> = {};
@@ -26,25 +32,72 @@ function cnn(side: number, channels: number[], hidden: number): Uint8Array {
     c = o;
   });
   const s = side >> channels.length;
-  Object.assign(weights, { 'fc0.w': w([s * s * c, hidden], s * s * c), 'fc0.b': w([hidden], 1), 'head.w': w([hidden, 10], hidden), 'head.b': w([10], 1) });
-  return exportDownstream(weights, { kind: 'cnn', inputShape: [side, side, 3], channels, hidden: [hidden], numClasses: 10 });
+  Object.assign(weights, {
+    'fc0.w': w([s * s * c, hidden], s * s * c),
+    'fc0.b': w([hidden], 1),
+    'head.w': w([hidden, 10], hidden),
+    'head.b': w([10], 1),
+  });
+  return exportDownstream(weights, {
+    kind: 'cnn',
+    inputShape: [side, side, 3],
+    channels,
+    hidden: [hidden],
+    numClasses: 10,
+  });
 }
 
 const models: { name: string; bytes: Uint8Array; feeds: Record<string, OnnxTensor> }[] = [
   {
     name: 'mlp-teacher-like',
-    bytes: exportDownstream({ 'fc0.w': w([784, 512], 784), 'fc0.b': w([512], 1), 'fc1.w': w([512, 256], 512), 'fc1.b': w([256], 1), 'head.w': w([256, 10], 256), 'head.b': w([10], 1) }, { kind: 'mlp', inputShape: [28, 28, 1], channels: [], hidden: [512, 256], numClasses: 10 }),
-    feeds: { input: { type: 'float32', data: Float32Array.from({ length: 64 * 784 }, () => rng.next()), dims: [64, 28, 28, 1] } },
+    bytes: exportDownstream(
+      {
+        'fc0.w': w([784, 512], 784),
+        'fc0.b': w([512], 1),
+        'fc1.w': w([512, 256], 512),
+        'fc1.b': w([256], 1),
+        'head.w': w([256, 10], 256),
+        'head.b': w([10], 1),
+      },
+      { kind: 'mlp', inputShape: [28, 28, 1], channels: [], hidden: [512, 256], numClasses: 10 },
+    ),
+    feeds: {
+      input: {
+        type: 'float32',
+        data: Float32Array.from({ length: 64 * 784 }, () => rng.next()),
+        dims: [64, 28, 28, 1],
+      },
+    },
   },
-  { name: 'cnn-small', bytes: cnn(32, [16, 32], 64), feeds: { input: { type: 'float32', data: normal(64 * 32 * 32 * 3, 1), dims: [64, 32, 32, 3] } } },
-  { name: 'cnn-dinov2s-cost', bytes: cnn(224, [64, 128, 256, 256], 16), feeds: { input: { type: 'float32', data: normal(16 * 224 * 224 * 3, 1), dims: [16, 224, 224, 3] } } },
-  { name: 'tiny-vit', bytes: tinyVitOnnx(), feeds: { pixel_values: { type: 'float32', data: normal(16 * 3 * 16 * 16, 1), dims: [16, 3, 16, 16] } } },
+  {
+    name: 'cnn-small',
+    bytes: cnn(32, [16, 32], 64),
+    feeds: { input: { type: 'float32', data: normal(64 * 32 * 32 * 3, 1), dims: [64, 32, 32, 3] } },
+  },
+  {
+    name: 'cnn-dinov2s-cost',
+    bytes: cnn(224, [64, 128, 256, 256], 16),
+    feeds: { input: { type: 'float32', data: normal(16 * 224 * 224 * 3, 1), dims: [16, 224, 224, 3] } },
+  },
+  {
+    name: 'tiny-vit',
+    bytes: tinyVitOnnx(),
+    feeds: { pixel_values: { type: 'float32', data: normal(16 * 3 * 16 * 16, 1), dims: [16, 3, 16, 16] } },
+  },
   {
     name: 'tiny-bert',
     bytes: tinyBertOnnx(),
     feeds: {
-      input_ids: { type: 'int64', data: BigInt64Array.from({ length: 16 * 12 }, () => BigInt(rng.int(VOCAB.length))), dims: [16, 12] },
-      attention_mask: { type: 'int64', data: BigInt64Array.from({ length: 16 * 12 }, (_, i) => (i % 12 < 4 + (Math.floor(i / 12) % 8) ? 1n : 0n)), dims: [16, 12] },
+      input_ids: {
+        type: 'int64',
+        data: BigInt64Array.from({ length: 16 * 12 }, () => BigInt(rng.int(VOCAB.length))),
+        dims: [16, 12],
+      },
+      attention_mask: {
+        type: 'int64',
+        data: BigInt64Array.from({ length: 16 * 12 }, (_, i) => (i % 12 < 4 + (Math.floor(i / 12) % 8) ? 1n : 0n)),
+        dims: [16, 12],
+      },
     },
   },
 ];
@@ -63,8 +116,16 @@ void (async () => {
       const data = t.data instanceof BigInt64Array ? Int32Array.from(t.data, Number) : (t.data as Float32Array);
       fs.writeFileSync(path.join(dir, `input.${k}.npy`), encodeNpy(data, t.dims));
     }
-    for (const [k, t] of Object.entries(res)) fs.writeFileSync(path.join(dir, `expected.${k}.npy`), encodeNpy(t.data as Float32Array, t.dims));
-    manifest.push({ name: m.name, inputs: Object.keys(m.feeds), int64: Object.entries(m.feeds).filter(([, t]) => t.type === 'int64').map(([k]) => k), outputs: Object.keys(res) });
+    for (const [k, t] of Object.entries(res))
+      fs.writeFileSync(path.join(dir, `expected.${k}.npy`), encodeNpy(t.data as Float32Array, t.dims));
+    manifest.push({
+      name: m.name,
+      inputs: Object.keys(m.feeds),
+      int64: Object.entries(m.feeds)
+        .filter(([, t]) => t.type === 'int64')
+        .map(([k]) => k),
+      outputs: Object.keys(res),
+    });
   }
   fs.writeFileSync(path.join(out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   fs.copyFileSync(path.join(__dirname, 'check_cuda.py'), path.join(out, 'check_cuda.py'));

@@ -21,7 +21,20 @@ exports.run = async function run() {
   assert.equal(ext.isActive, false, 'activation is lazy');
   const api = await ext.activate();
   const commands = await vscode.commands.getCommands(true);
-  for (const id of ['aft.newExperiment', 'aft.runExperiment', 'aft.runMethod', 'aft.stopRun', 'aft.extractFeatures', 'aft.showDashboard', 'aft.compareRuns', 'aft.exportModel', 'aft.selectBackend', 'aft.showSidecarLog', 'aft.restartSidecar', 'aft.installGpuRuntime']) {
+  for (const id of [
+    'aft.newExperiment',
+    'aft.runExperiment',
+    'aft.runMethod',
+    'aft.stopRun',
+    'aft.extractFeatures',
+    'aft.showDashboard',
+    'aft.compareRuns',
+    'aft.exportModel',
+    'aft.selectBackend',
+    'aft.showSidecarLog',
+    'aft.restartSidecar',
+    'aft.installGpuRuntime',
+  ]) {
     assert.ok(commands.includes(id), `${id} is registered`);
   }
   await waitFor('the sidecar', () => api.sidecarState() === 'ready', 60_000);

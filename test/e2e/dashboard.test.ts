@@ -12,7 +12,18 @@ import * as path from 'node:path';
 import { after, before, describe } from 'node:test';
 import type { FrameLocator, Locator, Page } from 'playwright-core';
 import { MNIST_DEMO } from '../../core/node/experiment/templates';
-import { diagnosedIt, distinctColours, E2E_SKIP, endStudio, launchStudio, openFile, ROOT, runCommand, type StudioSession, until } from './harness';
+import {
+  diagnosedIt,
+  distinctColours,
+  E2E_SKIP,
+  endStudio,
+  launchStudio,
+  openFile,
+  ROOT,
+  runCommand,
+  type StudioSession,
+  until,
+} from './harness';
 
 const FIXTURE_ID = 'mnist-demo-20261127-083207-s1o1';
 const COPY_ID = 'mnist-demo-20261127-093000-c2c2';
@@ -70,14 +81,16 @@ describe('run dashboard and comparison, end to end in code-server', { skip: E2E_
 
   /** The webview's content frame (the active editor's webview). */
   const web = (): FrameLocator => page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
-  const quickRow = (text: string | RegExp): Locator => page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first();
+  const quickRow = (text: string | RegExp): Locator =>
+    page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first();
   /**
    * How long a webview may take to show: the ready watchdog opens a silent webview again in a new
    * panel after 10 s and once more 20 s later (readyWatchdog.ts; seen in full CI runs here), so
    * this covers its second retry.
    */
   const WEBVIEW_SHOWS_MS = 45_000;
-  const runsRows = (): Locator => page.locator('.pane', { has: page.locator('.pane-header', { hasText: /^\s*Runs/ }) }).locator('.monaco-list-row');
+  const runsRows = (): Locator =>
+    page.locator('.pane', { has: page.locator('.pane-header', { hasText: /^\s*Runs/ }) }).locator('.monaco-list-row');
 
   /** Runs "AFT: Show Dashboard" and picks `runId` in its quick pick. */
   async function showDashboard(runId: string): Promise<void> {
@@ -94,22 +107,36 @@ describe('run dashboard and comparison, end to end in code-server', { skip: E2E_
       .evaluate(() => {
         const w = window as unknown as { cspViolations?: string[] };
         w.cspViolations = [];
-        document.addEventListener('securitypolicyviolation', (e) => w.cspViolations!.push(`${e.violatedDirective} ${e.blockedURI}`));
+        document.addEventListener('securitypolicyviolation', (e) =>
+          w.cspViolations!.push(`${e.violatedDirective} ${e.blockedURI}`),
+        );
       });
   }
-  const cspViolations = (): Promise<string[]> => web().locator('body').evaluate(() => (window as unknown as { cspViolations?: string[] }).cspViolations ?? []);
-  const rendered = async (): Promise<number> => Number((await web().locator('body').getAttribute('data-rendered')) ?? 0);
+  const cspViolations = (): Promise<string[]> =>
+    web()
+      .locator('body')
+      .evaluate(() => (window as unknown as { cspViolations?: string[] }).cspViolations ?? []);
+  const rendered = async (): Promise<number> =>
+    Number((await web().locator('body').getAttribute('data-rendered')) ?? 0);
 
   before(async () => {
-    studio = await launchStudio({ 'dash-live.aft.yaml': liveDemo(), ...fixtureRun(FIXTURE_ID), ...fixtureRun(COPY_ID) });
+    studio = await launchStudio({
+      'dash-live.aft.yaml': liveDemo(),
+      ...fixtureRun(FIXTURE_ID),
+      ...fixtureRun(COPY_ID),
+    });
     ({ page, workspace } = studio);
     page.on('console', (m) => {
-      if (/Content[ -]Security[ -]Policy|Refused to (load|execute|apply|connect|frame)/i.test(m.text())) consoleCsp.push(m.text());
+      if (/Content[ -]Security[ -]Policy|Refused to (load|execute|apply|connect|frame)/i.test(m.text()))
+        consoleCsp.push(m.text());
     });
     // As a user would: open the experiment (activating the extension), then the Runs view, which
     // lists the store's runs once the sidecar is up.
     // (Clicked in the Explorer: Quick Open's first file search can take a while after start.)
-    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'dash-live.aft.yaml' }).first().click({ timeout: 30_000 });
+    await page
+      .locator('.explorer-folders-view .monaco-list-row', { hasText: 'dash-live.aft.yaml' })
+      .first()
+      .click({ timeout: 30_000 });
     await page.locator('.tab.active[aria-label*="dash-live.aft.yaml"]').first().waitFor({ timeout: 15_000 });
     await page.locator('.activitybar .action-item a[aria-label^="AFT Studio"]').first().click({ timeout: 30_000 });
     await runsRows().filter({ hasText: 'mnist-demo' }).first().waitFor({ timeout: 60_000 });
@@ -124,13 +151,20 @@ describe('run dashboard and comparison, end to end in code-server', { skip: E2E_
     const heatmap = web().locator('canvas.heatmap');
     await until('the heatmap is drawn', async () => (await heatmap.getAttribute('data-cells')) === '512', 15_000);
     assert.equal(await heatmap.getAttribute('data-sources'), '2', 'teacher and noise');
-    const bars = await web().locator('#chart-bars [data-bar]').evaluateAll((els) => els.map((e) => e.getAttribute('data-bar')));
+    const bars = await web()
+      .locator('#chart-bars [data-bar]')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-bar')));
     assert.deepEqual(bars, ['stl', 'kd', 'aft']);
-    await until('the training curves (uPlot) are drawn', async () => (await web().locator('.uplot canvas').count()) >= 6, 15_000);
+    await until(
+      'the training curves (uPlot) are drawn',
+      async () => (await web().locator('.uplot canvas').count()) >= 6,
+      15_000,
+    );
     const heatColours = await heatmap.evaluate((c: HTMLCanvasElement) => {
       const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
       const seen = new Set<number>();
-      for (let i = 0; i < data.length; i += 4) seen.add(((data[i] << 24) | (data[i + 1] << 16) | (data[i + 2] << 8) | data[i + 3]) >>> 0);
+      for (let i = 0; i < data.length; i += 4)
+        seen.add(((data[i] << 24) | (data[i + 1] << 16) | (data[i + 2] << 8) | data[i + 3]) >>> 0);
       return seen.size;
     });
     assert.ok(heatColours > 20, `the heatmap has ${heatColours} colours`);
@@ -157,10 +191,17 @@ describe('run dashboard and comparison, end to end in code-server', { skip: E2E_
     };
     const png = await saveVia('#chart-bars', 'png', `${FIXTURE_ID}-accuracy.png`);
     assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG file');
-    const csv = (await saveVia('#chart-loss', 'csv', `${FIXTURE_ID}-loss.csv`)).toString('utf8').trimEnd().split('\r\n');
+    const csv = (await saveVia('#chart-loss', 'csv', `${FIXTURE_ID}-loss.csv`))
+      .toString('utf8')
+      .trimEnd()
+      .split('\r\n');
     assert.equal(csv[0], 'method,seed,phase,beta,curve,step,value');
     // Every final-phase row of metrics.jsonl (the chart's default view), from the host's data.
-    const rows = fs.readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { phase: string });
+    const rows = fs
+      .readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { phase: string });
     assert.equal(csv.length - 1, rows.filter((r) => r.phase === 'final').length, 'one CSV line per logged final row');
     await studio!.shot('dashboard-exported');
   });
@@ -170,24 +211,45 @@ describe('run dashboard and comparison, end to end in code-server', { skip: E2E_
     await openFile(page, 'dash-live.aft.yaml');
     await runCommand(page, 'AFT: Run Experiment');
     const runsDir = path.join(workspace, '.aft', 'runs');
-    const runId = await until('the run folder', () => fs.readdirSync(runsDir).find((d) => d.startsWith('dash-live-')), 60_000);
-    await until('the Runs view knows the run', async () => (await runsRows().filter({ hasText: 'dash-live' }).count()) > 0, 30_000);
+    const runId = await until(
+      'the run folder',
+      () => fs.readdirSync(runsDir).find((d) => d.startsWith('dash-live-')),
+      60_000,
+    );
+    await until(
+      'the Runs view knows the run',
+      async () => (await runsRows().filter({ hasText: 'dash-live' }).count()) > 0,
+      30_000,
+    );
     await showDashboard(runId);
     const state = web().locator('[data-state]').first();
     await state.waitFor({ timeout: WEBVIEW_SHOWS_MS });
     assert.equal(await state.getAttribute('data-state'), 'running', 'the dashboard opened while the run was running');
     await watchCsp();
     const first = await rendered();
-    await until('a re-render while running', async () => (await rendered()) > first && (await state.getAttribute('data-state')) === 'running', 60_000);
+    await until(
+      'a re-render while running',
+      async () => (await rendered()) > first && (await state.getAttribute('data-state')) === 'running',
+      60_000,
+    );
     await until('curves drawn while running', async () => (await web().locator('.uplot canvas').count()) > 0, 30_000);
     await studio!.shot('dashboard-running');
     const stopped = Date.now();
     await runCommand(page, 'AFT: Stop Run');
-    await until('the dashboard to show the run cancelled', async () => (await state.getAttribute('data-state')) === 'cancelled', 60_000);
+    await until(
+      'the dashboard to show the run cancelled',
+      async () => (await state.getAttribute('data-state')) === 'cancelled',
+      60_000,
+    );
     const status = JSON.parse(fs.readFileSync(path.join(runsDir, runId, 'status.json'), 'utf8')) as { state: string };
     assert.equal(status.state, 'cancelled', 'status.json records the cancel');
-    console.log(`live run: cancelled ${((Date.now() - stopped) / 1000).toFixed(1)} s after Stop Run; ${await rendered()} renders (${first} when first seen)`);
-    assert.ok((await web().locator('.uplot canvas').count()) > 0, 'the curves written before the cancel stay on the dashboard');
+    console.log(
+      `live run: cancelled ${((Date.now() - stopped) / 1000).toFixed(1)} s after Stop Run; ${await rendered()} renders (${first} when first seen)`,
+    );
+    assert.ok(
+      (await web().locator('.uplot canvas').count()) > 0,
+      'the curves written before the cancel stay on the dashboard',
+    );
     await studio!.shot('dashboard-live-cancelled');
     assert.deepEqual(await cspViolations(), []);
     assert.deepEqual(consoleCsp, []);
@@ -206,10 +268,18 @@ describe('run dashboard and comparison, end to end in code-server', { skip: E2E_
     await tableCard.locator('tbody tr').first().waitFor({ timeout: WEBVIEW_SHOWS_MS });
     const header = await tableCard.locator('th').allInnerTexts();
     assert.equal(header.length, 3, `method + two runs: ${header.join(' | ')}`);
-    for (const id of [FIXTURE_ID, COPY_ID]) assert.ok(header.some((c) => c.includes(id)), `${id} is a column: ${header.join(' | ')}`);
-    const rows = await tableCard.locator('tbody tr').evaluateAll((els) => els.map((r) => [...r.querySelectorAll('td')].map((c) => c.textContent?.trim() ?? '')));
+    for (const id of [FIXTURE_ID, COPY_ID])
+      assert.ok(
+        header.some((c) => c.includes(id)),
+        `${id} is a column: ${header.join(' | ')}`,
+      );
+    const rows = await tableCard
+      .locator('tbody tr')
+      .evaluateAll((els) => els.map((r) => [...r.querySelectorAll('td')].map((c) => c.textContent?.trim() ?? '')));
     assert.deepEqual(rows.map((r) => r[0]).sort(), ['aft', 'kd', 'stl']);
-    for (const r of rows) for (const cell of r.slice(1)) assert.match(cell, /^\d+\.\d\d ?% ± \d+\.\d\d ?%( \(β=[\d.]+\))?$/, `row ${r.join(' | ')}`);
+    for (const r of rows)
+      for (const cell of r.slice(1))
+        assert.match(cell, /^\d+\.\d\d ?% ± \d+\.\d\d ?%( \(β=[\d.]+\))?$/, `row ${r.join(' | ')}`);
     await studio!.shot('dashboard-compare');
   });
 });

@@ -13,7 +13,20 @@ import * as path from 'node:path';
 import { after, before, describe } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
 import { MNIST_DEMO } from '../../core/node/experiment/templates';
-import { type CodeServer, diagnosedIt, E2E_SKIP, endStudio, findFiles, launchStudio, openFile, pidsMatching, PKG as pkg, runCommand, type StudioSession, until } from './harness';
+import {
+  type CodeServer,
+  diagnosedIt,
+  E2E_SKIP,
+  endStudio,
+  findFiles,
+  launchStudio,
+  openFile,
+  pidsMatching,
+  PKG as pkg,
+  runCommand,
+  type StudioSession,
+  until,
+} from './harness';
 
 /** The demo, shortened: 200 training digits, 60 steps, one seed, one β per method. */
 function shortDemo(): string {
@@ -52,8 +65,10 @@ describe('VS Code extension, end to end in code-server', { skip: E2E_SKIP, timeo
   const t0 = Date.now();
 
   const shot = async (name: string): Promise<void> => void (await studio!.shot(name));
-  const runsRows = (): Locator => page.locator('.pane', { has: page.locator('.pane-header', { hasText: /^\s*Runs/ }) }).locator('.monaco-list-row');
-  const runRow = (experiment: string, state: string | RegExp): Locator => runsRows().filter({ hasText: experiment }).filter({ hasText: state });
+  const runsRows = (): Locator =>
+    page.locator('.pane', { has: page.locator('.pane-header', { hasText: /^\s*Runs/ }) }).locator('.monaco-list-row');
+  const runRow = (experiment: string, state: string | RegExp): Locator =>
+    runsRows().filter({ hasText: experiment }).filter({ hasText: state });
 
   before(async () => {
     studio = await launchStudio({ 'mnist-demo.aft.yaml': shortDemo(), 'long-run.aft.yaml': LONG_RUN });
@@ -67,27 +82,41 @@ describe('VS Code extension, end to end in code-server', { skip: E2E_SKIP, timeo
     await runCommand(page, 'AFT: Run Experiment');
     await runCommand(page, 'View: Show AFT Studio');
     await runsRows().first().waitFor({ timeout: 60_000 });
-    await runRow('mnist-demo', /\d+%|running|completed/).first().waitFor({ timeout: 60_000 });
+    await runRow('mnist-demo', /\d+%|running|completed/)
+      .first()
+      .waitFor({ timeout: 60_000 });
     await shot('1-demo-running');
     // Building the built-in teacher on a fresh machine takes ~3 minutes; later runs reuse it.
-    await runRow('mnist-demo', 'completed').first().waitFor({ timeout: 10 * 60_000 });
+    await runRow('mnist-demo', 'completed')
+      .first()
+      .waitFor({ timeout: 10 * 60_000 });
     for (const method of ['stl', 'kd', 'aft']) {
-      await runsRows().filter({ hasText: new RegExp(`^\\s*${method}\\s*\\d+\\.\\d\\d ± \\d+\\.\\d\\d %`) }).first().waitFor({ timeout: 15_000 });
+      await runsRows()
+        .filter({ hasText: new RegExp(`^\\s*${method}\\s*\\d+\\.\\d\\d ± \\d+\\.\\d\\d %`) })
+        .first()
+        .waitFor({ timeout: 15_000 });
     }
     const text = (await runsRows().allInnerTexts()).join('\n');
     assert.match(text, /stl\s*\d+\.\d\d ± 0\.00 % \(1 seed\)/);
     await shot('2-demo-completed');
     const runs = fs.readdirSync(path.join(workspace, '.aft', 'runs'));
     assert.equal(runs.length, 1);
-    const summary = JSON.parse(fs.readFileSync(path.join(workspace, '.aft', 'runs', runs[0], 'summary.json'), 'utf8')) as { methods: Record<string, { test_accuracy: { mean: number } }> };
+    const summary = JSON.parse(
+      fs.readFileSync(path.join(workspace, '.aft', 'runs', runs[0], 'summary.json'), 'utf8'),
+    ) as { methods: Record<string, { test_accuracy: { mean: number } }> };
     const shown = /stl\s*(\d+\.\d\d) ±/.exec(text)![1];
-    assert.equal(shown, (summary.methods['stl'].test_accuracy.mean * 100).toFixed(2), 'the view shows the number in summary.json');
+    assert.equal(
+      shown,
+      (summary.methods['stl'].test_accuracy.mean * 100).toFixed(2),
+      'the view shows the number in summary.json',
+    );
   });
 
   test('exports the completed demo run to ONNX from the command palette (run, method/seed, default path)', async () => {
     const t = Date.now();
     const input = page.locator('.quick-input-widget input');
-    const row = (text: string | RegExp): Locator => page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first();
+    const row = (text: string | RegExp): Locator =>
+      page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first();
     await runCommand(page, 'AFT: Export Model to ONNX');
     // The completed runs, then the run's methods and seeds (from its summary.json), then the save dialog.
     await row('mnist-demo').waitFor({ timeout: 10_000 });
@@ -95,11 +124,15 @@ describe('VS Code extension, end to end in code-server', { skip: E2E_SKIP, timeo
     await row(/aft · seed 0/).waitFor({ timeout: 10_000 });
     await input.fill('aft · seed 0');
     await page.keyboard.press('Enter');
-    await until('the save dialog offers <run>/aft-seed-0.onnx', async () => (await input.inputValue()).endsWith('aft-seed-0.onnx'));
+    await until('the save dialog offers <run>/aft-seed-0.onnx', async () =>
+      (await input.inputValue()).endsWith('aft-seed-0.onnx'),
+    );
     await page.keyboard.press('Enter');
     const run = fs.readdirSync(path.join(workspace, '.aft', 'runs')).find((d) => d.startsWith('mnist-demo'))!;
     const file = path.join(workspace, '.aft', 'runs', run, 'aft-seed-0.onnx');
-    const toast = page.locator('.notification-toast', { hasText: /exported aft seed 0 to .*aft-seed-0\.onnx: [\d,]+ parameters, .*\/example in onnxruntime/ });
+    const toast = page.locator('.notification-toast', {
+      hasText: /exported aft seed 0 to .*aft-seed-0\.onnx: [\d,]+ parameters, .*\/example in onnxruntime/,
+    });
     await toast.first().waitFor({ timeout: 60_000 });
     await shot('2b-demo-exported');
     assert.ok(fs.statSync(file).size > 0, `${file} was written`);
@@ -112,7 +145,10 @@ describe('VS Code extension, end to end in code-server', { skip: E2E_SKIP, timeo
   test('extracts the demo features from the command palette: the cache entry the run wrote is reused', async () => {
     await runCommand(page, 'AFT: Extract Features'); // mnist-demo.aft.yaml is the active editor
     const toast = page.locator('.notification-toast', { hasText: 'mnist-demo.aft.yaml: teacher: already cached' });
-    const logged = (): boolean => findFiles(server.userDataDir, /AFT Studio\.log$/).some((f) => /mnist-demo\.aft\.yaml: teacher reused in .*\.aft\/cache\/features\//.test(fs.readFileSync(f, 'utf8')));
+    const logged = (): boolean =>
+      findFiles(server.userDataDir, /AFT Studio\.log$/).some((f) =>
+        /mnist-demo\.aft\.yaml: teacher reused in .*\.aft\/cache\/features\//.test(fs.readFileSync(f, 'utf8')),
+      );
     // The summary toast, or (should it have been hidden already) its line in the extension's log.
     await until('the extraction summary', async () => (await toast.count()) > 0 || logged(), 60_000);
     await page.keyboard.press('Escape');
@@ -128,7 +164,9 @@ describe('VS Code extension, end to end in code-server', { skip: E2E_SKIP, timeo
     await runRow('long-run', 'cancelled').first().waitFor({ timeout: 30_000 });
     await shot('4-long-run-cancelled');
     const dir = fs.readdirSync(path.join(workspace, '.aft', 'runs')).find((d) => d.startsWith('long-run'))!;
-    const status = JSON.parse(fs.readFileSync(path.join(workspace, '.aft', 'runs', dir, 'status.json'), 'utf8')) as { state: string };
+    const status = JSON.parse(fs.readFileSync(path.join(workspace, '.aft', 'runs', dir, 'status.json'), 'utf8')) as {
+      state: string;
+    };
     assert.equal(status.state, 'cancelled');
   });
 
@@ -141,7 +179,10 @@ describe('VS Code extension, end to end in code-server', { skip: E2E_SKIP, timeo
     await runRow('long-run', /\d+%/).first().waitFor({ timeout: 120_000 });
     process.kill(before[0], 'SIGKILL');
     await runRow('long-run', 'failed').first().waitFor({ timeout: 30_000 });
-    await page.locator('.statusbar-item', { hasText: /AFT: (wasm|cpu|native|gpu)/ }).first().waitFor({ timeout: 60_000 });
+    await page
+      .locator('.statusbar-item', { hasText: /AFT: (wasm|cpu|native|gpu)/ })
+      .first()
+      .waitFor({ timeout: 60_000 });
     await shot('5-after-sidecar-killed');
     const after = pidsMatching(needle).filter((p) => pidsMatching('dist/sidecar/server.js').includes(p));
     assert.equal(after.length, 1);
@@ -149,14 +190,22 @@ describe('VS Code extension, end to end in code-server', { skip: E2E_SKIP, timeo
     const failedDir = fs
       .readdirSync(path.join(workspace, '.aft', 'runs'))
       .filter((d) => d.startsWith('long-run'))
-      .map((d) => JSON.parse(fs.readFileSync(path.join(workspace, '.aft', 'runs', d, 'status.json'), 'utf8')) as { state: string; message?: string })
+      .map(
+        (d) =>
+          JSON.parse(fs.readFileSync(path.join(workspace, '.aft', 'runs', d, 'status.json'), 'utf8')) as {
+            state: string;
+            message?: string;
+          },
+      )
       .find((s) => s.state === 'failed');
     assert.ok(failedDir, 'the killed run is failed in the store, not left running');
     assert.match(failedDir.message ?? '', /killed \(SIGKILL\)/);
 
     await openFile(page, 'mnist-demo.aft.yaml');
     await runCommand(page, 'AFT: Run Experiment');
-    await runRow('mnist-demo', 'completed').nth(1).waitFor({ timeout: 5 * 60_000 });
+    await runRow('mnist-demo', 'completed')
+      .nth(1)
+      .waitFor({ timeout: 5 * 60_000 });
     await shot('6-demo-again-after-recovery');
   });
 

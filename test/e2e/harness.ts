@@ -19,7 +19,11 @@ export const CHROMIUM = process.env.AFT_E2E_CHROMIUM ?? '/usr/bin/chromium';
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 /** Where the screenshots go. */
 export const SHOTS = path.join(ROOT, 'test-results', 'e2e');
-export const PKG = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string; publisher: string };
+export const PKG = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+  name: string;
+  version: string;
+  publisher: string;
+};
 export const VSIX = path.join(ROOT, `${PKG.name}-${PKG.version}.vsix`);
 /** `skip` for the e2e suites: AFT_SKIP_E2E=1 skips them. */
 export const E2E_SKIP = process.env.AFT_SKIP_E2E === '1' ? 'AFT_SKIP_E2E=1' : false;
@@ -27,7 +31,9 @@ export const E2E_SKIP = process.env.AFT_SKIP_E2E === '1' ? 'AFT_SKIP_E2E=1' : fa
 /** The tools folder scripts/setup-e2e.sh fills (same key), or undefined when it has not run. */
 export function toolsDir(): string | undefined {
   const key = `code-server-${CODE_SERVER_VERSION}-node${process.versions.modules}`;
-  const dir = process.env.AFT_E2E_TOOLS ?? path.join(process.env.AFT_E2E_CACHE ?? path.join(os.homedir(), '.cache', 'aft-e2e-tools'), key);
+  const dir =
+    process.env.AFT_E2E_TOOLS ??
+    path.join(process.env.AFT_E2E_CACHE ?? path.join(os.homedir(), '.cache', 'aft-e2e-tools'), key);
   return fs.existsSync(path.join(dir, '.complete')) ? dir : undefined;
 }
 
@@ -57,7 +63,19 @@ export function codeServerEntry(tools: string): string {
 
 /** Installs a .vsix the way a user does (`--install-extension`). */
 export function installExtension(tools: string, vsix: string, userDataDir: string, extensionsDir: string): string {
-  const r = spawnSync(process.execPath, [codeServerEntry(tools), '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--install-extension', vsix], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(
+    process.execPath,
+    [
+      codeServerEntry(tools),
+      '--user-data-dir',
+      userDataDir,
+      '--extensions-dir',
+      extensionsDir,
+      '--install-extension',
+      vsix,
+    ],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
   if (r.status !== 0) throw new Error(`installing ${vsix} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
   return r.stdout + r.stderr;
 }
@@ -78,7 +96,23 @@ export async function startCodeServer(
   const trust = options.workspaceTrust ? [] : ['--disable-workspace-trust'];
   const child = spawn(
     process.execPath,
-    [codeServerEntry(tools), '--config', config, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--user-data-dir', dirs.userDataDir, '--extensions-dir', dirs.extensionsDir, '--disable-telemetry', '--disable-update-check', ...trust, dirs.workspace],
+    [
+      codeServerEntry(tools),
+      '--config',
+      config,
+      '--auth',
+      'none',
+      '--bind-addr',
+      `127.0.0.1:${port}`,
+      '--user-data-dir',
+      dirs.userDataDir,
+      '--extensions-dir',
+      dirs.extensionsDir,
+      '--disable-telemetry',
+      '--disable-update-check',
+      ...trust,
+      dirs.workspace,
+    ],
     { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const log: string[] = [];
@@ -116,7 +150,14 @@ export async function startCodeServer(
 export async function openWorkbench(url: string, workspace: string): Promise<{ browser: Browser; page: Page }> {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   await page.goto(`${url}?folder=${encodeURIComponent(workspace)}`);
@@ -188,11 +229,26 @@ export function pidsMatching(needle: string): number[] {
 /** Files under `dir` whose name matches `re` (the extension's log in code-server's logs). */
 export function findFiles(dir: string, re: RegExp): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => re.test(path.basename(f))).map((f) => path.join(dir, f));
+  return fs
+    .readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => re.test(path.basename(f)))
+    .map((f) => path.join(dir, f));
 }
 
 /** What goes into the .vsix (scripts/package.mjs); a .vsix newer than all of it is current. */
-const PACKAGE_INPUTS = ['package.json', 'scripts/package.mjs', 'dist/extension', 'dist/sidecar/server.js', 'dist/language-server', 'dist/webviews', 'syntaxes', 'schemas', 'extension/media', 'extension/walkthrough', 'extension/README.md'];
+const PACKAGE_INPUTS = [
+  'package.json',
+  'scripts/package.mjs',
+  'dist/extension',
+  'dist/sidecar/server.js',
+  'dist/language-server',
+  'dist/webviews',
+  'syntaxes',
+  'schemas',
+  'extension/media',
+  'extension/walkthrough',
+  'extension/README.md',
+];
 
 function newestMtime(p: string): number {
   if (!fs.existsSync(p)) return 0;
@@ -207,8 +263,15 @@ function newestMtime(p: string): number {
  * AFT_E2E_REPACKAGE=1 always packages.
  */
 export function packageExtension(): string {
-  const fresh = fs.existsSync(VSIX) && process.env.AFT_E2E_REPACKAGE !== '1' && fs.statSync(VSIX).mtimeMs > Math.max(...PACKAGE_INPUTS.map((p) => newestMtime(path.join(ROOT, p))));
-  if (!fresh) execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'package.mjs')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const fresh =
+    fs.existsSync(VSIX) &&
+    process.env.AFT_E2E_REPACKAGE !== '1' &&
+    fs.statSync(VSIX).mtimeMs > Math.max(...PACKAGE_INPUTS.map((p) => newestMtime(path.join(ROOT, p))));
+  if (!fresh)
+    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'package.mjs')], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
   return VSIX;
 }
 
@@ -240,7 +303,9 @@ export async function diagnosed<T>(studio: StudioSession | undefined, body: () =
   try {
     return await body();
   } catch (e) {
-    const found = studio ? await studio.diagnose().catch((d: unknown) => `(diagnosis failed: ${String(d)})`) : '(no studio)';
+    const found = studio
+      ? await studio.diagnose().catch((d: unknown) => `(diagnosis failed: ${String(d)})`)
+      : '(no studio)';
     if (e instanceof Error) {
       e.message = `${e.message}\n--- at the failure ---\n${found}`;
       throw e;
@@ -250,11 +315,15 @@ export async function diagnosed<T>(studio: StudioSession | undefined, body: () =
 }
 
 /** `it` for a suite whose tests share `studio()`: a failing test's error says what the workbench showed (`diagnosed`). */
-export function diagnosedIt(studio: () => StudioSession | undefined): (name: string, body: () => void | Promise<void>) => void {
+export function diagnosedIt(
+  studio: () => StudioSession | undefined,
+): (name: string, body: () => void | Promise<void>) => void {
   return (name, body) => {
-    void it(name, () => diagnosed(studio(), async () => {
-      await body();
-    }));
+    void it(name, () =>
+      diagnosed(studio(), async () => {
+        await body();
+      }),
+    );
   };
 }
 
@@ -310,21 +379,37 @@ export interface StudioOptions {
  * fresh workspace, and opens it in code-server in Chromium.
  */
 /** A suite's end: a last screenshot (of whatever state a failure left), code-server closed, the suite's wall time. */
-export async function endStudio(studio: StudioSession | undefined, lastShot: string, label: string, t0: number): Promise<void> {
+export async function endStudio(
+  studio: StudioSession | undefined,
+  lastShot: string,
+  label: string,
+  t0: number,
+): Promise<void> {
   if (studio) {
     await studio.shot(lastShot).catch(() => undefined);
     // Said even when every test passed: a webview that had to be loaded again is worth knowing.
-    const webviewRetries = studio.extensionLog().split('\n').filter((l) => /webview .* (sent no ready|did not start)/.test(l));
-    if (webviewRetries.length) console.log(`${label}: webviews reloaded by the ready watchdog:\n${webviewRetries.join('\n')}`);
+    const webviewRetries = studio
+      .extensionLog()
+      .split('\n')
+      .filter((l) => /webview .* (sent no ready|did not start)/.test(l));
+    if (webviewRetries.length)
+      console.log(`${label}: webviews reloaded by the ready watchdog:\n${webviewRetries.join('\n')}`);
     await studio.close();
   }
   console.log(`${label} wall time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 }
 
-export async function launchStudio(files: Record<string, string>, settings: Record<string, unknown> = {}, options: StudioOptions = {}): Promise<StudioSession> {
+export async function launchStudio(
+  files: Record<string, string>,
+  settings: Record<string, unknown> = {},
+  options: StudioOptions = {},
+): Promise<StudioSession> {
   const trusted = options.trusted ?? true;
   const tools = toolsDir();
-  assert.ok(tools, 'the e2e tools are missing: run `bash scripts/setup-e2e.sh` (after `apt-get install -y chromium ripgrep libkrb5-dev pkg-config`), or set AFT_SKIP_E2E=1');
+  assert.ok(
+    tools,
+    'the e2e tools are missing: run `bash scripts/setup-e2e.sh` (after `apt-get install -y chromium ripgrep libkrb5-dev pkg-config`), or set AFT_SKIP_E2E=1',
+  );
   assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
   fs.mkdirSync(SHOTS, { recursive: true });
   const vsix = packageExtension();
@@ -339,11 +424,21 @@ export async function launchStudio(files: Record<string, string>, settings: Reco
     fs.mkdirSync(path.dirname(path.join(workspace, name)), { recursive: true });
     fs.writeFileSync(path.join(workspace, name), text);
   }
-  fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify({ ...SETTINGS, ...(trusted ? {} : UNTRUSTED_SETTINGS), ...settings }));
+  fs.writeFileSync(
+    path.join(userDataDir, 'User', 'settings.json'),
+    JSON.stringify({ ...SETTINGS, ...(trusted ? {} : UNTRUSTED_SETTINGS), ...settings }),
+  );
   installExtension(tools, vsix, userDataDir, extensionsDir);
-  const installed = fs.readdirSync(extensionsDir).find((d) => d.startsWith(`${PKG.publisher}.${PKG.name}-${PKG.version}`));
+  const installed = fs
+    .readdirSync(extensionsDir)
+    .find((d) => d.startsWith(`${PKG.publisher}.${PKG.name}-${PKG.version}`));
   assert.ok(installed, `the extension is installed in ${extensionsDir}`);
-  const server = await startCodeServer(tools, { userDataDir, extensionsDir, workspace }, {}, { workspaceTrust: !trusted });
+  const server = await startCodeServer(
+    tools,
+    { userDataDir, extensionsDir, workspace },
+    {},
+    { workspaceTrust: !trusted },
+  );
   let opened: { browser: Browser; page: Page };
   try {
     opened = await openWorkbench(server.url, workspace);
@@ -378,16 +473,26 @@ export async function launchStudio(files: Record<string, string>, settings: Reco
     },
     extensionLog: () => readLog('AFT Studio.log'),
     diagnose: async () => {
-      const notes = await page.locator('.notification-list-item-message').allInnerTexts().catch(() => []);
+      const notes = await page
+        .locator('.notification-list-item-message')
+        .allInnerTexts()
+        .catch(() => []);
       const frames = await page
         .locator('iframe.webview')
-        .evaluateAll((els) => els.map((e) => `${e.className}${(e as HTMLElement).offsetParent === null ? ' (hidden)' : ''}`))
+        .evaluateAll((els) =>
+          els.map((e) => `${e.className}${(e as HTMLElement).offsetParent === null ? ' (hidden)' : ''}`),
+        )
         .catch((e: unknown) => [`(could not list: ${String(e)})`]);
       const inner = await page
         .frameLocator('iframe.webview.ready')
         .frameLocator('#active-frame')
         .locator('body')
-        .evaluate((b) => `data: ${JSON.stringify({ ...b.dataset })}; ${(b as HTMLElement).innerText.replace(/\s+/g, ' ').slice(0, 300)}`, undefined, { timeout: 2000 })
+        .evaluate(
+          (b) =>
+            `data: ${JSON.stringify({ ...b.dataset })}; ${(b as HTMLElement).innerText.replace(/\s+/g, ' ').slice(0, 300)}`,
+          undefined,
+          { timeout: 2000 },
+        )
         .catch((e: unknown) => `(no webview body: ${String(e).split('\n')[0]})`);
       // Every frame of the page (the workbench, each webview's host page and its content frames),
       // with its state: a webview whose content frame never loads shows up here.
@@ -395,13 +500,19 @@ export async function launchStudio(files: Record<string, string>, settings: Reco
         page.frames().map(async (f) => {
           const url = f.url().replace(/^(.{0,90}).*$/, '$1');
           const state = await Promise.race([
-            f.evaluate(() => `${document.readyState}; ${[...document.querySelectorAll('iframe')].map((i) => `iframe#${i.id || '-'}`).join(' ') || 'no iframes'}; body: ${(document.body?.innerText ?? '').replace(/\s+/g, ' ').slice(0, 80)}`),
+            f.evaluate(
+              () =>
+                `${document.readyState}; ${[...document.querySelectorAll('iframe')].map((i) => `iframe#${i.id || '-'}`).join(' ') || 'no iframes'}; body: ${(document.body?.innerText ?? '').replace(/\s+/g, ' ').slice(0, 80)}`,
+            ),
             new Promise<string>((r) => setTimeout(() => r('(no answer in 1 s)'), 1000)),
           ]).catch((e: unknown) => `(${String(e).split('\n')[0]})`);
           return `${f.name() || '-'} ${url}: ${state}`;
         }),
       );
-      const shot = await page.screenshot({ path: path.join(SHOTS, `failure-${Date.now()}.png`) }).then(() => 'saved').catch(() => 'failed');
+      const shot = await page
+        .screenshot({ path: path.join(SHOTS, `failure-${Date.now()}.png`) })
+        .then(() => 'saved')
+        .catch(() => 'failed');
       const hostErrors = readLog('remoteexthost.log')
         .split('\n')
         .filter((l) => /\[error\]/.test(l))
@@ -445,7 +556,7 @@ export function distinctColours(png: string): number {
   let height = 0;
   let channels = 0;
   const idat: Buffer[] = [];
-  for (let at = 8; at < buf.length; ) {
+  for (let at = 8; at < buf.length;) {
     const len = buf.readUInt32BE(at);
     const type = buf.subarray(at + 4, at + 8).toString('latin1');
     const body = buf.subarray(at + 8, at + 8 + len);
@@ -485,7 +596,11 @@ export function distinctColours(png: string): number {
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or fails saying `what`. */
-export async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
+export async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -495,7 +610,10 @@ export async function until<T>(what: string, check: () => Promise<T | undefined 
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -523,7 +641,9 @@ export interface Problem {
 
 /** The problems the Problems panel lists now (it must be open), and each file row's count. */
 export async function problemsShown(page: Page): Promise<{ problems: Problem[]; fileCounts: number[] }> {
-  const labels = await page.locator('.markers-panel .monaco-list-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('aria-label') ?? ''));
+  const labels = await page
+    .locator('.markers-panel .monaco-list-row')
+    .evaluateAll((rows) => rows.map((r) => r.getAttribute('aria-label') ?? ''));
   const problems: Problem[] = [];
   const fileCounts: number[] = [];
   for (const label of labels) {
@@ -534,7 +654,13 @@ export async function problemsShown(page: Page): Promise<{ problems: Problem[]; 
     }
     const m = /^(Error|Warning|Info): ([\s\S]*) at line (\d+) and character (\d+)\. generated by (.*)$/.exec(label);
     if (!m) throw new Error(`a Problems row this harness cannot read: ${label}`);
-    problems.push({ severity: m[1].toLowerCase(), message: m[2], line: Number(m[3]), column: Number(m[4]), source: m[5] });
+    problems.push({
+      severity: m[1].toLowerCase(),
+      message: m[2],
+      line: Number(m[3]),
+      column: Number(m[4]),
+      source: m[5],
+    });
   }
   return { problems, fileCounts };
 }

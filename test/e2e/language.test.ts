@@ -14,7 +14,22 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
-import { diagnosedIt, distinctColours, E2E_SKIP, endStudio, goTo, launchStudio, openFile, pidsMatching, type Problem, problemsShown, ROOT, runCommand, type StudioSession, until } from './harness';
+import {
+  diagnosedIt,
+  distinctColours,
+  E2E_SKIP,
+  endStudio,
+  goTo,
+  launchStudio,
+  openFile,
+  pidsMatching,
+  type Problem,
+  problemsShown,
+  ROOT,
+  runCommand,
+  type StudioSession,
+  until,
+} from './harness';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'lsp', 'invalid', 'typos.aft.yaml');
 
@@ -67,7 +82,9 @@ describe('experiment-file language server, end to end in code-server', { skip: E
       },
       timeoutMs,
     ).catch((e: Error) => {
-      throw new Error(`${e.message}; the Problems panel shows:\n${last?.problems.map((p) => `${p.line}:${p.column} ${p.source} ${p.message}`).join('\n') ?? '(nothing readable)'}`);
+      throw new Error(
+        `${e.message}; the Problems panel shows:\n${last?.problems.map((p) => `${p.line}:${p.column} ${p.source} ${p.message}`).join('\n') ?? '(nothing readable)'}`,
+      );
     });
     assert.deepEqual(shown.fileCounts, count ? [count] : [], 'the file row counts the same problems');
     assert.deepEqual(
@@ -83,7 +100,9 @@ describe('experiment-file language server, end to end in code-server', { skip: E
     const lines = got.map((p) => `${p.line}:${p.column} ${p.severity} ${p.message}`).join('\n');
     assert.equal(got.length, want.length, `problems shown:\n${lines}`);
     for (const w of want) {
-      const hits = got.filter((p) => p.line === w.line && p.column === w.column && p.severity === w.severity && w.message.test(p.message));
+      const hits = got.filter(
+        (p) => p.line === w.line && p.column === w.column && p.severity === w.severity && w.message.test(p.message),
+      );
       assert.equal(hits.length, 1, `exactly one problem for "${w.text}"; shown:\n${lines}`);
     }
   };
@@ -96,9 +115,18 @@ describe('experiment-file language server, end to end in code-server', { skip: E
   /** Saves the editor (Ctrl+S) and waits until the file on disk has a line matching `line`. */
   const assertSaved = async (line: RegExp): Promise<void> => {
     await page.keyboard.press('Control+s');
-    await until(`typos.aft.yaml saved with a line matching ${String(line)}`, () => fs.readFileSync(typosFile(), 'utf8').split('\n').some((l) => line.test(l)), 5000);
+    await until(
+      `typos.aft.yaml saved with a line matching ${String(line)}`,
+      () =>
+        fs
+          .readFileSync(typosFile(), 'utf8')
+          .split('\n')
+          .some((l) => line.test(l)),
+      5000,
+    );
   };
-  const serverPids = (): number[] => pidsMatching(path.join(studio!.extensionDir, 'dist', 'language-server', 'server.js'));
+  const serverPids = (): number[] =>
+    pidsMatching(path.join(studio!.extensionDir, 'dist', 'language-server', 'server.js'));
 
   before(async () => {
     studio = await launchStudio({ 'typos.aft.yaml': fs.readFileSync(FIXTURE, 'utf8'), 'lens-run.aft.yaml': LENS_RUN });
@@ -113,7 +141,9 @@ describe('experiment-file language server, end to end in code-server', { skip: E
     await openFile(page, 'typos.aft.yaml');
     await runCommand(page, 'View: Focus Problems');
     const got = await problemsSettled(expected.length, 'on open', 30_000);
-    console.log(`problems shown ${Date.now() - opened} ms after opening the file (the extension activates and starts the server)`);
+    console.log(
+      `problems shown ${Date.now() - opened} ms after opening the file (the extension activates and starts the server)`,
+    );
     assertProblems(got, []);
     // Still exactly these a moment later: nothing arrives twice (a second client or validator).
     await page.waitForTimeout(1000);
@@ -160,12 +190,19 @@ describe('experiment-file language server, end to end in code-server', { skip: E
     assert.deepEqual(titles, ['▶ Run', 'Run stl only', 'Run kd only', 'Run aftt only']);
     const lensBox = (await lens.boundingBox())!;
     const methodsBox = (await page.locator('.editor-instance .view-line', { hasText: /^methods:/ }).boundingBox())!;
-    const downstreamBox = (await page.locator('.editor-instance .view-line', { hasText: /^downstream:/ }).boundingBox())!;
-    assert.ok(lensBox.y < methodsBox.y && lensBox.y > downstreamBox.y, `the lenses sit between downstream: and methods: (${downstreamBox.y} < ${lensBox.y} < ${methodsBox.y})`);
+    const downstreamBox = (await page
+      .locator('.editor-instance .view-line', { hasText: /^downstream:/ })
+      .boundingBox())!;
+    assert.ok(
+      lensBox.y < methodsBox.y && lensBox.y > downstreamBox.y,
+      `the lenses sit between downstream: and methods: (${downstreamBox.y} < ${lensBox.y} < ${methodsBox.y})`,
+    );
   });
 
   test('shows the schema description when hovering a key', async () => {
-    const schema = JSON.parse(fs.readFileSync(path.join(ROOT, 'schemas', 'aft-experiment.schema.json'), 'utf8')) as { properties: { train: { properties: { batch: { description: string } } } } };
+    const schema = JSON.parse(fs.readFileSync(path.join(ROOT, 'schemas', 'aft-experiment.schema.json'), 'utf8')) as {
+      properties: { train: { properties: { batch: { description: string } } } };
+    };
     const description = schema.properties.train.properties.batch.description;
     await token('train:', /^batch$/).hover();
     const hover = page.locator('.monaco-hover:not(.hidden)', { hasText: 'train.batch' });
@@ -184,7 +221,11 @@ describe('experiment-file language server, end to end in code-server', { skip: E
     const key = token('methods:', /^methods$/);
     const plain = token('train:', /adam/); // `optimiser: adam`: a value the grammar leaves alone
     await method.waitFor({ timeout: 5000 });
-    assert.equal((await method.innerText()).trim(), 'stl', 'the method name is a token of its own, not run together with the plain text around it');
+    assert.equal(
+      (await method.innerText()).trim(),
+      'stl',
+      'the method name is a token of its own, not run together with the plain text around it',
+    );
     const colour = (l: Locator): Promise<string> => l.evaluate((e) => getComputedStyle(e).color);
     const [methodColour, keyColour, plainColour] = [await colour(method), await colour(key), await colour(plain)];
     assert.notEqual(methodColour, plainColour, 'method names are coloured, unlike plain values');
@@ -231,18 +272,26 @@ describe('experiment-file language server, end to end in code-server', { skip: E
     await lens.waitFor({ timeout: 10_000 });
     await lens.click();
     const runs = path.join(workspace, '.aft', 'runs');
-    const dir = await until('a lens-run run folder', () => (fs.existsSync(runs) ? fs.readdirSync(runs).find((d) => d.startsWith('lens-run-')) : undefined), 30_000);
+    const dir = await until(
+      'a lens-run run folder',
+      () => (fs.existsSync(runs) ? fs.readdirSync(runs).find((d) => d.startsWith('lens-run-')) : undefined),
+      30_000,
+    );
     const status = await until(
       'the run to finish',
       () => {
         const f = path.join(runs, dir, 'status.json');
-        const s = fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, 'utf8')) as { state: string; message?: string }) : undefined;
+        const s = fs.existsSync(f)
+          ? (JSON.parse(fs.readFileSync(f, 'utf8')) as { state: string; message?: string })
+          : undefined;
         return s && s.state !== 'running' ? s : undefined;
       },
       90_000,
     );
     assert.equal(status.state, 'completed', status.message);
-    const summary = JSON.parse(fs.readFileSync(path.join(runs, dir, 'summary.json'), 'utf8')) as { methods: Record<string, unknown> };
+    const summary = JSON.parse(fs.readFileSync(path.join(runs, dir, 'summary.json'), 'utf8')) as {
+      methods: Record<string, unknown>;
+    };
     assert.deepEqual(Object.keys(summary.methods), ['stl'], 'only stl ran');
     await studio!.shot('lsp-6-lens-run');
   });

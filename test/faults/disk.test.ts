@@ -25,7 +25,20 @@ import { readRunStatus, runInfos } from '../../core/node/runs/store';
 import type { FaultAction } from '../../core/node/util/faults';
 import { SidecarClient } from '../../extension/src/sidecar/client';
 import { rejectsWith, waitFor } from '../helpers/sidecarRpc';
-import { aft, audit, canMount, makeWorkspace, mountTmpfs, remount, TMPFS_MB, unmount, userCache, type AftResult, type FaultSpec, type WorkspaceKind } from './harness';
+import {
+  aft,
+  audit,
+  canMount,
+  makeWorkspace,
+  mountTmpfs,
+  remount,
+  TMPFS_MB,
+  unmount,
+  userCache,
+  type AftResult,
+  type FaultSpec,
+  type WorkspaceKind,
+} from './harness';
 import { FAULTS, WRITE_POINTS, type WritePoint } from './writePoints';
 
 const root = path.join(__dirname, '..', '..');
@@ -66,23 +79,37 @@ function tmpfsWorkspace(kind: WorkspaceKind): string {
 }
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const errors = (r: AftResult): LogEvent[] => r.events.filter((e): e is LogEvent => e.type === 'log' && e.level === 'error');
-const lastStatus = (r: AftResult): StatusEvent | undefined => r.events.filter((e): e is StatusEvent => e.type === 'status').at(-1);
+const errors = (r: AftResult): LogEvent[] =>
+  r.events.filter((e): e is LogEvent => e.type === 'log' && e.level === 'error');
+const lastStatus = (r: AftResult): StatusEvent | undefined =>
+  r.events.filter((e): e is StatusEvent => e.type === 'status').at(-1);
 
 /** What a fault run did wrong, by the rules in this file's header ([] when nothing). */
-function judgeFault(row: WritePoint, fault: FaultAction, ws: string, r: AftResult): { problems: string[]; silent: boolean; lookingComplete: number } {
+function judgeFault(
+  row: WritePoint,
+  fault: FaultAction,
+  ws: string,
+  r: AftResult,
+): { problems: string[]; silent: boolean; lookingComplete: number } {
   const problems: string[] = [];
   let silent = false;
   const a = audit(ws);
   for (const x of a.lookingComplete) problems.push(`looks complete: ${x}`);
   for (const x of a.damaged) problems.push(`not whole under its final name: ${x}`);
-  for (const run of a.runs) if (run.status.state === 'running') problems.push(`run ${run.status.runId} still reads as running after its process ended`);
+  for (const run of a.runs)
+    if (run.status.state === 'running')
+      problems.push(`run ${run.status.runId} still reads as running after its process ended`);
   const completed = r.code === 0 && lastStatus(r)?.state === 'completed';
   if (fault === 'kill') {
-    if (r.signal !== 'SIGKILL') problems.push(`expected the kill at this write; exit ${r.code} ${r.signal ?? ''}\n${r.stderr.slice(-2000)}`);
+    if (r.signal !== 'SIGKILL')
+      problems.push(`expected the kill at this write; exit ${r.code} ${r.signal ?? ''}\n${r.stderr.slice(-2000)}`);
   } else if (row.survives?.includes(fault)) {
-    if (!completed) problems.push(`expected the run to complete despite the fault; exit ${r.code}, events: ${JSON.stringify(errors(r))}\n${r.stderr.slice(-2000)}`);
-    else if (a.runs[0]?.status.state !== 'completed') problems.push(`the run completed but reads as ${a.runs[0]?.status.state}`);
+    if (!completed)
+      problems.push(
+        `expected the run to complete despite the fault; exit ${r.code}, events: ${JSON.stringify(errors(r))}\n${r.stderr.slice(-2000)}`,
+      );
+    else if (a.runs[0]?.status.state !== 'completed')
+      problems.push(`the run completed but reads as ${a.runs[0]?.status.state}`);
   } else {
     if (r.code === 0) {
       silent = true;
@@ -93,7 +120,9 @@ function judgeFault(row: WritePoint, fault: FaultAction, ws: string, r: AftResul
     const where = row.optional ? `${escape(ws)}/\\S+` : `${escape(ws)}\\S*?(?:${row.match.replace(/\$$/, '')})`;
     if (reported.length !== 1) {
       silent ||= reported.length === 0;
-      problems.push(`expected the error once in the events, got ${reported.length}: ${JSON.stringify(reported)}\n${r.stderr.slice(-2000)}`);
+      problems.push(
+        `expected the error once in the events, got ${reported.length}: ${JSON.stringify(reported)}\n${r.stderr.slice(-2000)}`,
+      );
     } else {
       const msg = reported[0].message;
       if (!new RegExp(`cannot write (?:the feature cache file )?${where}:`).test(msg) || !why.test(msg)) {
@@ -101,10 +130,12 @@ function judgeFault(row: WritePoint, fault: FaultAction, ws: string, r: AftResul
         problems.push(`the error does not name the file and why: ${msg}`);
       }
       const st = lastStatus(r);
-      if (st && (st.state !== 'failed' || st.message !== msg)) problems.push(`the last status event is not failed with the error: ${JSON.stringify(st)}`);
+      if (st && (st.state !== 'failed' || st.message !== msg))
+        problems.push(`the last status event is not failed with the error: ${JSON.stringify(st)}`);
       // On a full disk the final status still fits (space reserved at the start): it keeps the message.
       const run = a.runs[0];
-      if (run && fault !== 'ro' && st && run.status.message !== msg) problems.push(`status.json does not keep the error: ${JSON.stringify(run.status.message)}`);
+      if (run && fault !== 'ro' && st && run.status.message !== msg)
+        problems.push(`status.json does not keep the error: ${JSON.stringify(run.status.message)}`);
     }
   }
   const lookingComplete = a.lookingComplete.length;
@@ -118,12 +149,17 @@ function judgeFault(row: WritePoint, fault: FaultAction, ws: string, r: AftResul
 async function judgeRecovery(ws: string, faultedRunCompleted: boolean): Promise<string[]> {
   const r = await aft(ws);
   const problems: string[] = [];
-  if (r.code !== 0 || lastStatus(r)?.state !== 'completed') problems.push(`the next run did not complete: exit ${r.code}, ${JSON.stringify(errors(r))}\n${r.stderr.slice(-2000)}`);
+  if (r.code !== 0 || lastStatus(r)?.state !== 'completed')
+    problems.push(
+      `the next run did not complete: exit ${r.code}, ${JSON.stringify(errors(r))}\n${r.stderr.slice(-2000)}`,
+    );
   const a = audit(ws);
   for (const x of [...a.lookingComplete, ...a.damaged]) problems.push(`after the next run: ${x}`);
   if (a.temps.length) problems.push(`temporary files left after the next run: ${a.temps.join(', ')}`);
   if (a.runs[0]?.status.state !== 'completed') problems.push(`the newest run reads as ${a.runs[0]?.status.state}`);
-  for (const run of a.runs.slice(1)) if (run.status.state !== (faultedRunCompleted ? 'completed' : 'failed')) problems.push(`the faulted run reads as ${run.status.state}`);
+  for (const run of a.runs.slice(1))
+    if (run.status.state !== (faultedRunCompleted ? 'completed' : 'failed'))
+      problems.push(`the faulted run reads as ${run.status.state}`);
   return problems;
 }
 
@@ -133,7 +169,13 @@ describe('disk faults at every write point', { skip, concurrency: 2 }, () => {
     for (const fault of FAULTS) {
       it(`${row.name} × ${fault}`, async () => {
         const ws = tmpfsWorkspace(row.workspace);
-        const spec: FaultSpec = { match: row.match, nth: row.nth, action: fault, ballast: path.join(ws, '.ballast'), mount: ws };
+        const spec: FaultSpec = {
+          match: row.match,
+          nth: row.nth,
+          action: fault,
+          ballast: path.join(ws, '.ballast'),
+          mount: ws,
+        };
         figures.injected++;
         const r = await aft(ws, spec);
         const judged = judgeFault(row, fault, ws, r);
@@ -164,7 +206,10 @@ interface Damage {
 }
 
 const find = (dir: string, pred: (f: string) => boolean): string => {
-  const walk = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)]));
+  const walk = (d: string): string[] =>
+    fs
+      .readdirSync(d, { withFileTypes: true })
+      .flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)]));
   const f = walk(dir).find(pred);
   assert.ok(f, `no file to damage in ${dir}`);
   return f;
@@ -204,10 +249,17 @@ describe('damaged caches are rebuilt, never loaded, never fatal', { skip, concur
   const bases: Partial<Record<string, string>> = {};
   before(async () => {
     await Promise.all(
-      ([['cache', 'run'], ['cache', 'shard'], ['teacher', 'run']] as const).map(async ([kind, how]) => {
+      (
+        [
+          ['cache', 'run'],
+          ['cache', 'shard'],
+          ['teacher', 'run'],
+        ] as const
+      ).map(async ([kind, how]) => {
         const ws = fs.mkdtempSync(path.join(base, `base-${kind}-${how}-`));
         makeWorkspace(kind, ws);
-        const r = how === 'run' ? await aft(ws) : await aft(ws, undefined, ['extract', 'exp.aft.yaml', '--shard', '0/2']);
+        const r =
+          how === 'run' ? await aft(ws) : await aft(ws, undefined, ['extract', 'exp.aft.yaml', '--shard', '0/2']);
         assert.equal(r.code, 0, r.stderr);
         bases[`${kind}-${how}`] = ws;
       }),
@@ -223,7 +275,10 @@ describe('damaged caches are rebuilt, never loaded, never fatal', { skip, concur
       const r = await aft(ws);
       const logs = r.events.filter((e): e is LogEvent => e.type === 'log').map((e) => e.message);
       const problems: string[] = [];
-      if (r.code !== 0 || lastStatus(r)?.state !== 'completed') problems.push(`the next run did not complete: exit ${r.code} ${JSON.stringify(errors(r))}\n${r.stderr.slice(-2000)}`);
+      if (r.code !== 0 || lastStatus(r)?.state !== 'completed')
+        problems.push(
+          `the next run did not complete: exit ${r.code} ${JSON.stringify(errors(r))}\n${r.stderr.slice(-2000)}`,
+        );
       if (!logs.some((l) => d.says.test(l))) problems.push(`no log line says ${d.says}:\n${logs.join('\n')}`);
       const a = audit(ws);
       for (const x of [...a.lookingComplete, ...a.damaged]) problems.push(x);
@@ -241,16 +296,27 @@ describe('the first error, said once, to each front end', { skip }, () => {
 
   it('aft run (text): one error line with the file and the bytes needed, exit 1', async () => {
     const ws = tmpfsWorkspace('store');
-    const r = await aft(ws, { match: checkpoint.match, nth: 1, action: 'full', ballast: path.join(ws, '.ballast') }, ['run', 'exp.aft.yaml']);
+    const r = await aft(ws, { match: checkpoint.match, nth: 1, action: 'full', ballast: path.join(ws, '.ballast') }, [
+      'run',
+      'exp.aft.yaml',
+    ]);
     fs.rmSync(path.join(ws, '.ballast'), { force: true });
     assert.equal(r.code, 1);
     const lines = r.stderr.split('\n').filter((l) => l.includes('disk full'));
     assert.equal(lines.length, 1, r.stderr);
-    assert.match(lines[0], new RegExp(`^error: cannot write ${escape(ws)}/\\.aft/runs/[^/]+/checkpoints/aft-seed-0\\.safetensors: disk full: \\d+ bytes needed, \\d+ free$`));
+    assert.match(
+      lines[0],
+      new RegExp(
+        `^error: cannot write ${escape(ws)}/\\.aft/runs/[^/]+/checkpoints/aft-seed-0\\.safetensors: disk full: \\d+ bytes needed, \\d+ free$`,
+      ),
+    );
     assert.match(r.stderr, /run failed: /);
     // `aft runs` and the Runs view's rows say it too.
     const runs = await aft(ws, undefined, ['runs']);
-    assert.match(runs.stdout, /^failed\s+faults-store-\S+\s+\(cannot write .*aft-seed-0\.safetensors: disk full: \d+ bytes needed/m);
+    assert.match(
+      runs.stdout,
+      /^failed\s+faults-store-\S+\s+\(cannot write .*aft-seed-0\.safetensors: disk full: \d+ bytes needed/m,
+    );
     assert.match(runInfos(ws)[0].message ?? '', /disk full: \d+ bytes needed/);
   });
 
@@ -267,11 +333,18 @@ describe('the first error, said once, to each front end', { skip }, () => {
   it('aft extract --json: one error event and the error on stderr, with the file', async () => {
     const ws = tmpfsWorkspace('cache');
     const chunk = WRITE_POINTS.find((w) => w.name.startsWith('chunks/'))!;
-    const r = await aft(ws, { match: chunk.match, nth: 1, action: 'full', ballast: path.join(ws, '.ballast') }, ['extract', 'exp.aft.yaml', '--json']);
+    const r = await aft(ws, { match: chunk.match, nth: 1, action: 'full', ballast: path.join(ws, '.ballast') }, [
+      'extract',
+      'exp.aft.yaml',
+      '--json',
+    ]);
     fs.rmSync(path.join(ws, '.ballast'), { force: true });
     assert.equal(r.code, 1);
     assert.equal(errors(r).length, 1, r.stdout);
-    assert.match(errors(r)[0].message, /cannot write the feature cache file .*chunks\/0-512\.safetensors: disk full: \d+ bytes needed/);
+    assert.match(
+      errors(r)[0].message,
+      /cannot write the feature cache file .*chunks\/0-512\.safetensors: disk full: \d+ bytes needed/,
+    );
     assert.equal(r.stderr.split('\n').filter((l) => l.startsWith('error: ')).length, 1, r.stderr);
   });
 
@@ -279,11 +352,19 @@ describe('the first error, said once, to each front end', { skip }, () => {
     const ws = tmpfsWorkspace('store');
     const exp = path.join(ws, 'exp.aft.yaml');
     const sidecar = (fault: FaultSpec): SidecarClient =>
-      new SidecarClient({ serverScript: path.join(root, 'dist', 'sidecar', 'server.js'), env: { AFT_CACHE_DIR: userCache(ws), AFT_TEST_FAULT: JSON.stringify(fault) }, init: { maxConcurrentRuns: 1 } });
+      new SidecarClient({
+        serverScript: path.join(root, 'dist', 'sidecar', 'server.js'),
+        env: { AFT_CACHE_DIR: userCache(ws), AFT_TEST_FAULT: JSON.stringify(fault) },
+        init: { maxConcurrentRuns: 1 },
+      });
     const first = sidecar({ match: create.match, nth: 1, action: 'full', ballast: path.join(ws, '.ballast') });
     try {
       await first.start();
-      await rejectsWith(first.run({ file: exp, workspaceDir: ws }), 'run_failed', /cannot write .*status\.json: disk full: \d+ bytes needed/);
+      await rejectsWith(
+        first.run({ file: exp, workspaceDir: ws }),
+        'run_failed',
+        /cannot write .*status\.json: disk full: \d+ bytes needed/,
+      );
     } finally {
       await first.stop(2000);
       fs.rmSync(path.join(ws, '.ballast'), { force: true });
@@ -294,9 +375,15 @@ describe('the first error, said once, to each front end', { skip }, () => {
       const events: RunEvent[] = [];
       second.onRunEvent((e) => events.push(e));
       const started = await second.run({ file: exp, workspaceDir: ws });
-      const end = await waitFor(second, (e): e is StatusEvent => e.type === 'status' && e.runId === started.runId && e.state !== 'running');
+      const end = await waitFor(
+        second,
+        (e): e is StatusEvent => e.type === 'status' && e.runId === started.runId && e.state !== 'running',
+      );
       assert.equal(end.state, 'failed');
-      assert.match(end.message ?? '', /cannot write .*checkpoints\/aft-seed-0\.safetensors: disk full: \d+ bytes needed/);
+      assert.match(
+        end.message ?? '',
+        /cannot write .*checkpoints\/aft-seed-0\.safetensors: disk full: \d+ bytes needed/,
+      );
       await new Promise((r) => setTimeout(r, 200));
       const errs = events.filter((e) => e.type === 'log' && e.level === 'error');
       assert.equal(errs.length, 1, JSON.stringify(errs));

@@ -98,12 +98,36 @@ train: { steps: 3, batch: 32 }
   } else if (kind === 'cache') {
     const rng = new Rng(1);
     fs.mkdirSync(path.join(ws, 'data'));
-    for (const [split, n] of [['train', 1000], ['test', 200]] as const) {
-      fs.writeFileSync(path.join(ws, 'data', `x_${split}.npy`), encodeNpy(Float32Array.from({ length: n * 8 }, () => rng.normal()), [n, 8]));
-      fs.writeFileSync(path.join(ws, 'data', `y_${split}.npy`), encodeNpy(Int32Array.from({ length: n }, (_, i) => i % 2), [n]));
+    for (const [split, n] of [
+      ['train', 1000],
+      ['test', 200],
+    ] as const) {
+      fs.writeFileSync(
+        path.join(ws, 'data', `x_${split}.npy`),
+        encodeNpy(
+          Float32Array.from({ length: n * 8 }, () => rng.normal()),
+          [n, 8],
+        ),
+      );
+      fs.writeFileSync(
+        path.join(ws, 'data', `y_${split}.npy`),
+        encodeNpy(
+          Int32Array.from({ length: n }, (_, i) => i % 2),
+          [n],
+        ),
+      );
     }
-    const w = (shape: number[]): { shape: number[]; data: Float32Array } => ({ shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * 0.3) });
-    fs.writeFileSync(path.join(ws, 'model.onnx'), exportDownstream({ 'fc0.w': w([8, 16]), 'fc0.b': w([16]), 'head.w': w([16, 2]), 'head.b': w([2]) }, { kind: 'mlp', inputShape: [8], channels: [], hidden: [16], numClasses: 2 }));
+    const w = (shape: number[]): { shape: number[]; data: Float32Array } => ({
+      shape,
+      data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * 0.3),
+    });
+    fs.writeFileSync(
+      path.join(ws, 'model.onnx'),
+      exportDownstream(
+        { 'fc0.w': w([8, 16]), 'fc0.b': w([16]), 'head.w': w([16, 2]), 'head.b': w([2]) },
+        { kind: 'mlp', inputShape: [8], channels: [], hidden: [16], numClasses: 2 },
+      ),
+    );
     text = `name: faults-cache
 dataset: { source: npy, train: { inputs: data/x_train.npy, labels: data/y_train.npy }, test: { inputs: data/x_test.npy, labels: data/y_test.npy } }
 pretrained:
@@ -149,12 +173,20 @@ export interface FaultSpec {
 export const userCache = (ws: string): string => path.join(ws, 'user-cache');
 
 /** Runs the built CLI in `ws` (`aft run exp.aft.yaml --json` by default), with a fault when given. */
-export function aft(ws: string, fault?: FaultSpec, args = ['run', 'exp.aft.yaml', '--json', '--backend', 'wasm']): Promise<AftResult> {
+export function aft(
+  ws: string,
+  fault?: FaultSpec,
+  args = ['run', 'exp.aft.yaml', '--json', '--backend', 'wasm'],
+): Promise<AftResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, AFT_CACHE_DIR: userCache(ws), AFT_TEACHER_STEPS: '1' };
   delete env.AFT_TEST_FAULT;
   if (fault) env.AFT_TEST_FAULT = JSON.stringify(fault);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args, '--workspace', ws], { cwd: ws, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, ...args, '--workspace', ws], {
+      cwd: ws,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -246,7 +278,10 @@ export function audit(ws: string): Audit {
     const why = notWhole(f, run !== undefined);
     if (why) {
       damaged.push(`${path.relative(ws, f)}: ${why}`);
-      if (run) lookingComplete.push(`run ${path.basename(run)} reads as completed but ${path.relative(run, f)} is not whole (${why})`);
+      if (run)
+        lookingComplete.push(
+          `run ${path.basename(run)} reads as completed but ${path.relative(run, f)} is not whole (${why})`,
+        );
     }
   }
   for (const r of runs.filter((x) => x.status.state === 'completed')) {
@@ -272,25 +307,42 @@ export function audit(ws: string): Audit {
     }
   }
   // Feature cache entries: meta.json says complete; the features must be whole and match it.
-  for (const meta of files.filter((f) => path.basename(f) === 'meta.json' && f.includes(`${path.sep}features${path.sep}`))) {
+  for (const meta of files.filter(
+    (f) => path.basename(f) === 'meta.json' && f.includes(`${path.sep}features${path.sep}`),
+  )) {
     const feats = path.join(path.dirname(meta), 'features.safetensors');
     try {
-      const m = JSON.parse(fs.readFileSync(meta, 'utf8')) as { rows: { train: number; test: number }; features?: { bytes: number } };
+      const m = JSON.parse(fs.readFileSync(meta, 'utf8')) as {
+        rows: { train: number; test: number };
+        features?: { bytes: number };
+      };
       const t = readSafetensors(feats).tensors;
-      if (t.train?.shape[0] !== m.rows.train || t.test?.shape[0] !== m.rows.test || (m.features && fs.statSync(feats).size !== m.features.bytes)) throw new Error('does not match meta.json');
+      if (
+        t.train?.shape[0] !== m.rows.train ||
+        t.test?.shape[0] !== m.rows.test ||
+        (m.features && fs.statSync(feats).size !== m.features.bytes)
+      )
+        throw new Error('does not match meta.json');
     } catch (e) {
-      lookingComplete.push(`feature cache ${path.relative(ws, path.dirname(meta))} has meta.json over damaged features (${(e as Error).message.split('\n')[0]})`);
+      lookingComplete.push(
+        `feature cache ${path.relative(ws, path.dirname(meta))} has meta.json over damaged features (${(e as Error).message.split('\n')[0]})`,
+      );
     }
   }
   // The teacher: its metadata file says complete; the weights must be whole.
-  for (const meta of files.filter((f) => f.endsWith('.safetensors.json') && f.includes(`${path.sep}teachers${path.sep}`))) {
+  for (const meta of files.filter(
+    (f) => f.endsWith('.safetensors.json') && f.includes(`${path.sep}teachers${path.sep}`),
+  )) {
     const weights = meta.slice(0, -'.json'.length);
     try {
       const m = JSON.parse(fs.readFileSync(meta, 'utf8')) as { bytes?: number };
       readSafetensors(weights);
-      if (m.bytes !== undefined && fs.statSync(weights).size !== m.bytes) throw new Error(`size is not the ${m.bytes} bytes its metadata says`);
+      if (m.bytes !== undefined && fs.statSync(weights).size !== m.bytes)
+        throw new Error(`size is not the ${m.bytes} bytes its metadata says`);
     } catch (e) {
-      lookingComplete.push(`teacher ${path.relative(ws, weights)} has its metadata over damaged weights (${(e as Error).message.split('\n')[0]})`);
+      lookingComplete.push(
+        `teacher ${path.relative(ws, weights)} has its metadata over damaged weights (${(e as Error).message.split('\n')[0]})`,
+      );
     }
   }
   return { lookingComplete, damaged, temps: temps.map((t) => path.relative(ws, t)), runs };

@@ -51,7 +51,11 @@ export interface Expect {
   replies?: { id?: string | number | null; code?: number; message?: string; result?: boolean }[];
 }
 
-export type Frame = string | { message: Json; contentLength?: string | number; repeat?: { text: string; times: number } } | { raw: string } | { bytes: string };
+export type Frame =
+  | string
+  | { message: Json; contentLength?: string | number; repeat?: { text: string; times: number } }
+  | { raw: string }
+  | { bytes: string };
 
 export interface Case {
   kind: string;
@@ -101,19 +105,30 @@ function yamlCase(kind: string, file: string, text: string): Case {
     about: meta.about ?? 'an experiment file',
     files: { 'exp.aft.yaml': text },
     cli: [meta.cli ?? 'validate', 'exp.aft.yaml'],
-    expect: { message: meta.expect, ...(meta.exit ? { exit: Number(meta.exit) } : {}), ...(meta.within ? { withinMs: Number(meta.within) } : {}) },
+    expect: {
+      message: meta.expect,
+      ...(meta.exit ? { exit: Number(meta.exit) } : {}),
+      ...(meta.within ? { withinMs: Number(meta.within) } : {}),
+    },
   };
 }
 
 export function substitute<T>(v: T, ws: string): T {
   if (typeof v === 'string') return v.replaceAll('${ws}', ws).replaceAll('${fixtures}', FIXTURES) as T;
   if (Array.isArray(v)) return v.map((x: unknown) => substitute(x, ws)) as T;
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, substitute(x, ws)])) as T;
+  if (v && typeof v === 'object')
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, substitute(x, ws)])) as T;
   return v;
 }
 
 const BASES: Record<string, Json> = {
-  mnist: { name: 'fault', dataset: { source: 'mnist', train: 100, test: 100 }, methods: ['stl'], train: { steps: 2, batch: 8 }, backend: 'cpu' },
+  mnist: {
+    name: 'fault',
+    dataset: { source: 'mnist', train: 100, test: 100 },
+    methods: ['stl'],
+    train: { steps: 2, batch: 8 },
+    backend: 'cpu',
+  },
   npy: {
     name: 'fault',
     dataset: {
@@ -128,7 +143,15 @@ const BASES: Record<string, Json> = {
   },
   text: {
     name: 'fault',
-    dataset: { source: 'text', train: '${fixtures}/hf/reviews.csv', text: 'sentence', label: 'label', tokenizer: 'tokenizer.json', max_length: 16, test_fraction: 0.25 },
+    dataset: {
+      source: 'text',
+      train: '${fixtures}/hf/reviews.csv',
+      text: 'sentence',
+      label: 'label',
+      tokenizer: 'tokenizer.json',
+      max_length: 16,
+      test_fraction: 0.25,
+    },
     downstream: { model: 'transformer', layers: 1, width: 16, heads: 2, hidden: [16] },
     methods: ['stl'],
     train: { steps: 2, batch: 4 },
@@ -160,12 +183,15 @@ function setPath(obj: Json, dotted: string, value: Json): void {
   else node[last] = value;
 }
 
-type Values = number[] | string[] | { fill?: number; cycle?: number[]; count: number; at?: Record<string, number | string> };
+type Values =
+  number[] | string[] | { fill?: number; cycle?: number[]; count: number; at?: Record<string, number | string> };
 
 function expand(v: Values | undefined, count: number): (number | string)[] {
   if (v === undefined) return new Array<number>(count).fill(0);
   if (Array.isArray(v)) return v;
-  const out: (number | string)[] = Array.from({ length: v.count }, (_, i) => (v.cycle ? v.cycle[i % v.cycle.length] : (v.fill ?? 0)));
+  const out: (number | string)[] = Array.from({ length: v.count }, (_, i) =>
+    v.cycle ? v.cycle[i % v.cycle.length] : (v.fill ?? 0),
+  );
   for (const [i, x] of Object.entries(v.at ?? {})) out[Number(i)] = x;
   return out;
 }
@@ -200,7 +226,8 @@ interface NpySpec {
 
 function npyBytes(s: NpySpec): Buffer {
   const descr = s.descr ?? '<f4';
-  const shape = typeof s.shape === 'string' ? s.shape : s.shape.length === 1 ? `(${s.shape[0]},)` : `(${s.shape.join(', ')})`;
+  const shape =
+    typeof s.shape === 'string' ? s.shape : s.shape.length === 1 ? `(${s.shape[0]},)` : `(${s.shape.join(', ')})`;
   let header = s.header ?? `{'descr': '${descr}', 'fortran_order': ${s.fortran ?? 'False'}, 'shape': ${shape}, }`;
   const major = s.major ?? 1;
   const pre = major === 1 ? 10 : 12;
@@ -231,7 +258,13 @@ function safetensorsBytes(s: StSpec): Buffer {
     const parts: Buffer[] = [];
     let offset = 0;
     for (const [name, t] of Object.entries(s.tensors)) {
-      const bytes = packValues(t.dtype, expand(t.values, t.shape.reduce((a, b) => a * b, 1)));
+      const bytes = packValues(
+        t.dtype,
+        expand(
+          t.values,
+          t.shape.reduce((a, b) => a * b, 1),
+        ),
+      );
       header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
       parts.push(bytes);
       offset += bytes.length;
@@ -299,7 +332,15 @@ export function frameBytes(f: Frame, ws: string): Buffer {
   if ('raw' in f) return Buffer.from(substitute(f.raw, ws));
   if ('bytes' in f) return Buffer.from(f.bytes, 'base64');
   let body = Buffer.from(JSON.stringify(substitute(f.message, ws)));
-  if (f.repeat) body = Buffer.from(body.toString().replace('"${pad}"', JSON.stringify(f.repeat.text.repeat(f.repeat.times))));
-  const length = f.contentLength === undefined ? String(body.length) : typeof f.contentLength === 'number' ? String(f.contentLength) : /^[+-]\d+$/.test(f.contentLength) ? String(body.length + Number(f.contentLength)) : f.contentLength;
+  if (f.repeat)
+    body = Buffer.from(body.toString().replace('"${pad}"', JSON.stringify(f.repeat.text.repeat(f.repeat.times))));
+  const length =
+    f.contentLength === undefined
+      ? String(body.length)
+      : typeof f.contentLength === 'number'
+        ? String(f.contentLength)
+        : /^[+-]\d+$/.test(f.contentLength)
+          ? String(body.length + Number(f.contentLength))
+          : f.contentLength;
   return Buffer.concat([Buffer.from(`Content-Length: ${length}\r\n\r\n`), body]);
 }

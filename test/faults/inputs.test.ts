@@ -29,11 +29,15 @@ type Verdict = 'clear' | 'stack' | 'hang' | 'silent' | 'unclear';
 const figures: Record<Verdict, string[]> = { clear: [], stack: [], hang: [], silent: [], unclear: [] };
 
 /** A stack frame, or an error class that means an unhandled bug rather than a message. */
-const STACK = /^\s*at\s+(?:\S.*\(.*:\d+:\d+\)|\S+:\d+:\d+|native)\s*$|\b(?:TypeError|ReferenceError|RangeError)\b|Cannot read properties of/m;
+const STACK =
+  /^\s*at\s+(?:\S.*\(.*:\d+:\d+\)|\S+:\d+:\d+|native)\s*$|\b(?:TypeError|ReferenceError|RangeError)\b|Cannot read properties of/m;
 
 const cases = loadCases();
 /** FIFOs and links to /dev/zero exist on POSIX systems only. */
-const posixOnly = (c: Case): { skip?: string } => (process.platform === 'win32' && /"(fifo|symlink)"/.test(JSON.stringify(c.files)) ? { skip: 'needs FIFOs and /dev/zero' } : {});
+const posixOnly = (c: Case): { skip?: string } =>
+  process.platform === 'win32' && /"(fifo|symlink)"/.test(JSON.stringify(c.files))
+    ? { skip: 'needs FIFOs and /dev/zero' }
+    : {};
 const byChannel = (f: (c: Case) => boolean): Case[] => cases.filter(f);
 
 const workspaces: string[] = [];
@@ -120,7 +124,12 @@ class RawSidecar {
   }
 
   static start(): RawSidecar {
-    return new RawSidecar(spawn(process.execPath, [SERVER], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, AFT_TOKENIZE_STALL_MS: STALL_MS } }));
+    return new RawSidecar(
+      spawn(process.execPath, [SERVER], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: { ...process.env, AFT_TOKENIZE_STALL_MS: STALL_MS },
+      }),
+    );
   }
 
   private onData(d: Buffer): void {
@@ -188,14 +197,22 @@ class LanguageServer {
   private readonly diagnostics = new Map<string, (d: { message: string }[]) => void>();
 
   private constructor(readonly child: ChildProcess) {
-    child.on('message', (m: { id?: number; method?: string; result?: unknown; params?: { uri: string; diagnostics: { message: string }[] } }) => {
-      if (m.id !== undefined && this.pending.has(m.id)) {
-        this.pending.get(m.id)!(m.result);
-        this.pending.delete(m.id);
-      } else if (m.method === 'textDocument/publishDiagnostics' && m.params) {
-        this.diagnostics.get(m.params.uri)?.(m.params.diagnostics);
-      }
-    });
+    child.on(
+      'message',
+      (m: {
+        id?: number;
+        method?: string;
+        result?: unknown;
+        params?: { uri: string; diagnostics: { message: string }[] };
+      }) => {
+        if (m.id !== undefined && this.pending.has(m.id)) {
+          this.pending.get(m.id)!(m.result);
+          this.pending.delete(m.id);
+        } else if (m.method === 'textDocument/publishDiagnostics' && m.params) {
+          this.diagnostics.get(m.params.uri)?.(m.params.diagnostics);
+        }
+      },
+    );
   }
 
   static async start(): Promise<LanguageServer> {
@@ -218,7 +235,11 @@ class LanguageServer {
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(undefined), ms);
       this.diagnostics.set(uri, (d) => (clearTimeout(timer), resolve(d)));
-      this.child.send({ jsonrpc: '2.0', method: 'textDocument/didOpen', params: { textDocument: { uri, languageId: 'aft-experiment', version: 1, text } } });
+      this.child.send({
+        jsonrpc: '2.0',
+        method: 'textDocument/didOpen',
+        params: { textDocument: { uri, languageId: 'aft-experiment', version: 1, text } },
+      });
     });
   }
 
@@ -236,7 +257,8 @@ class LanguageServer {
 
 describe('bad input gets a clear error', () => {
   before(() => {
-    for (const f of [CLI, SERVER, LANGUAGE_SERVER]) assert.ok(fs.existsSync(f), `${f} is missing: run \`npm run build\` first`);
+    for (const f of [CLI, SERVER, LANGUAGE_SERVER])
+      assert.ok(fs.existsSync(f), `${f} is missing: run \`npm run build\` first`);
   });
 
   after(() => {
@@ -273,8 +295,15 @@ describe('bad input gets a clear error', () => {
         const left = runFolders(ws).filter((d) => !runsBefore.includes(d));
         if (c.expect.runFolder === 'failed') {
           // A run that trained and then failed keeps its folder; status.json says why, without a stack.
-          const status = left.length === 1 ? (JSON.parse(fs.readFileSync(path.join(ws, '.aft', 'runs', left[0], 'status.json'), 'utf8')) as { state: string; message?: string }) : undefined;
-          if (verdict === 'clear' && status) verdict = status.state === 'failed' ? verdictOf(status.message ?? '', c.expect) : 'unclear';
+          const status =
+            left.length === 1
+              ? (JSON.parse(fs.readFileSync(path.join(ws, '.aft', 'runs', left[0], 'status.json'), 'utf8')) as {
+                  state: string;
+                  message?: string;
+                })
+              : undefined;
+          if (verdict === 'clear' && status)
+            verdict = status.state === 'failed' ? verdictOf(status.message ?? '', c.expect) : 'unclear';
           else if (verdict === 'clear') verdict = 'unclear';
           return judge(c, verdict, `${detail}\nstatus.json: ${JSON.stringify(status)}`);
         }
@@ -301,21 +330,35 @@ describe('bad input gets a clear error', () => {
         const from = sidecar.messages.length;
         if (c.rpc) {
           const reply = await sidecar.request(c.rpc.method, substitute(c.rpc.params, ws), within);
-          if (!reply) return judge(c, 'hang', `no answer to ${c.rpc.method} within ${within} ms\n${sidecar.stderr.slice(-2000)}`);
+          if (!reply)
+            return judge(c, 'hang', `no answer to ${c.rpc.method} within ${within} ms\n${sidecar.stderr.slice(-2000)}`);
           if (c.expect.event !== undefined) {
             // The run started; it must fail with a clear status event, the sidecar answering meanwhile.
             const runId = (reply.result as { runId?: string } | undefined)?.runId;
-            if (!runId) return judge(c, verdictOf(reply.error?.message ?? '', c.expect), `expected the run to start, got ${JSON.stringify(reply)}`);
+            if (!runId)
+              return judge(
+                c,
+                verdictOf(reply.error?.message ?? '', c.expect),
+                `expected the run to start, got ${JSON.stringify(reply)}`,
+              );
             const t0 = performance.now();
             const listed = await sidecar.request('aft/listRuns', { workspaceDir: ws }, 3000);
             if (!listed) return judge(c, 'hang', 'the sidecar did not answer aft/listRuns while the run was failing');
             const answered = performance.now() - t0;
-            const ended = await sidecar.wait((m) => m.params?.type === 'status' && m.params.runId === runId && m.params.state !== 'running', within, from);
+            const ended = await sidecar.wait(
+              (m) => m.params?.type === 'status' && m.params.runId === runId && m.params.state !== 'running',
+              within,
+              from,
+            );
             if (!ended) return judge(c, 'hang', `run ${runId} did not end within ${within} ms`);
             const text = ended.params!.message ?? '';
             let verdict = verdictOf(text, { message: c.expect.event });
             if (verdict === 'clear' && (ended.params!.state !== 'failed' || runFolders(ws).length)) verdict = 'unclear';
-            return judge(c, verdict, `${JSON.stringify(ended.params)}; aft/listRuns answered in ${answered.toFixed(0)} ms; run folders: ${runFolders(ws).join(', ')}`);
+            return judge(
+              c,
+              verdict,
+              `${JSON.stringify(ended.params)}; aft/listRuns answered in ${answered.toFixed(0)} ms; run folders: ${runFolders(ws).join(', ')}`,
+            );
           }
           if (!reply.error) return judge(c, 'unclear', `expected an error, got ${JSON.stringify(reply).slice(0, 500)}`);
           let verdict = verdictOf(reply.error.message, c.expect);
@@ -325,9 +368,26 @@ describe('bad input gets a clear error', () => {
         }
         for (const f of c.frames!) sidecar.write(frameBytes(f, ws));
         for (const want of c.expect.replies ?? []) {
-          const got = await sidecar.wait((m) => m.method === undefined && (want.id === undefined || m.id === want.id) && (want.code === undefined || m.error?.code === want.code) && (want.result !== true || m.result !== undefined), within, from);
-          if (!got) return judge(c, 'hang', `no reply ${JSON.stringify(want)} within ${within} ms; got ${JSON.stringify(sidecar.messages.slice(from)).slice(0, 1000)}\n${sidecar.stderr.slice(-1000)}`);
-          const verdict = want.message ? verdictOf(got.error?.message ?? '', { message: want.message }) : got.error?.message && STACK.test(got.error.message) ? 'stack' : 'clear';
+          const got = await sidecar.wait(
+            (m) =>
+              m.method === undefined &&
+              (want.id === undefined || m.id === want.id) &&
+              (want.code === undefined || m.error?.code === want.code) &&
+              (want.result !== true || m.result !== undefined),
+            within,
+            from,
+          );
+          if (!got)
+            return judge(
+              c,
+              'hang',
+              `no reply ${JSON.stringify(want)} within ${within} ms; got ${JSON.stringify(sidecar.messages.slice(from)).slice(0, 1000)}\n${sidecar.stderr.slice(-1000)}`,
+            );
+          const verdict = want.message
+            ? verdictOf(got.error?.message ?? '', { message: want.message })
+            : got.error?.message && STACK.test(got.error.message)
+              ? 'stack'
+              : 'clear';
           if (verdict !== 'clear') return judge(c, verdict, JSON.stringify(got).slice(0, 1000));
         }
         // Still answering, and answering what it is asked.
@@ -356,7 +416,11 @@ describe('bad input gets a clear error', () => {
         const d = await server.open(uri, fs.readFileSync(file, 'utf8'), within);
         if (!d) return judge(c, 'hang', `no diagnostics within ${within} ms`);
         const text = d.map((x) => x.message).join('\n');
-        const hover = await server.request('textDocument/hover', { textDocument: { uri }, position: { line: 0, character: 1 } }, 5000);
+        const hover = await server.request(
+          'textDocument/hover',
+          { textDocument: { uri }, position: { line: 0, character: 1 } },
+          5000,
+        );
         if (hover === undefined) return judge(c, 'hang', 'the server stopped answering after the document');
         judge(c, verdictOf(text, c.expect), text);
       });

@@ -19,32 +19,42 @@ import { ADAPTERS, compareGolden, goldenLabel, type GoldenCase } from '../../sid
 
 const dir = path.resolve(process.env.AFT_GOLDEN_DIR ?? path.join(__dirname, 'cases'));
 
-const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : [];
+const files = fs.existsSync(dir)
+  ? fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+  : [];
 
-for (const backend of TEST_BACKENDS) describe(`golden regularisers (${dir}, backend ${backend})`, () => {
-  // Started by the suite's first case; a backend that does not start fails every case with why.
-  let started: Promise<unknown> | undefined;
-  const start = (): Promise<unknown> => (started ??= startTestBackend(backend));
+for (const backend of TEST_BACKENDS)
+  describe(`golden regularisers (${dir}, backend ${backend})`, () => {
+    // Started by the suite's first case; a backend that does not start fails every case with why.
+    let started: Promise<unknown> | undefined;
+    const start = (): Promise<unknown> => (started ??= startTestBackend(backend));
 
-  it('finds golden cases', () => {
-    assert.ok(files.length > 0, `no golden cases found in ${dir} (set AFT_GOLDEN_DIR)`);
-  });
-
-  for (const file of files) {
-    const c = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as GoldenCase;
-    const adapter = ADAPTERS[c.method];
-    const label = goldenLabel(file, c);
-    if (!adapter) {
-      it(`${label}: NOT IMPLEMENTED`, (t) => {
-        t.todo(`method '${c.method}' is not implemented yet`);
-      });
-      continue;
-    }
-    it(label, async (t) => {
-      await start();
-      const { errors, failures } = compareGolden(c, await adapter(c));
-      assert.deepEqual(failures, []);
-      t.diagnostic(`${backend} ${file}: relative errors ${Object.entries(errors).map(([k, e]) => `${k} ${e.toExponential(2)}`).join(', ')}`);
+    it('finds golden cases', () => {
+      assert.ok(files.length > 0, `no golden cases found in ${dir} (set AFT_GOLDEN_DIR)`);
     });
-  }
-});
+
+    for (const file of files) {
+      const c = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as GoldenCase;
+      const adapter = ADAPTERS[c.method];
+      const label = goldenLabel(file, c);
+      if (!adapter) {
+        it(`${label}: NOT IMPLEMENTED`, (t) => {
+          t.todo(`method '${c.method}' is not implemented yet`);
+        });
+        continue;
+      }
+      it(label, async (t) => {
+        await start();
+        const { errors, failures } = compareGolden(c, await adapter(c));
+        assert.deepEqual(failures, []);
+        t.diagnostic(
+          `${backend} ${file}: relative errors ${Object.entries(errors)
+            .map(([k, e]) => `${k} ${e.toExponential(2)}`)
+            .join(', ')}`,
+        );
+      });
+    }
+  });

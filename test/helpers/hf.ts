@@ -12,7 +12,8 @@ import { DataType } from '../../sidecar/src/export/proto';
 import { encodeImage } from '../../sidecar/src/runtime/images';
 import { Rng } from '../../sidecar/src/util/rng';
 
-const normal = (rng: Rng, n: number, std: number): Float32Array => Float32Array.from({ length: n }, () => rng.normal() * std);
+const normal = (rng: Rng, n: number, std: number): Float32Array =>
+  Float32Array.from({ length: n }, () => rng.normal() * std);
 
 /** pixel_values [N, 3, 16, 16] → last_hidden_state [N, 16, D] (4x4 patches), pooler_output [N, D]. */
 export function tinyVitOnnx(seed = 1, dim = 8): Uint8Array {
@@ -22,7 +23,9 @@ export function tinyVitOnnx(seed = 1, dim = 8): Uint8Array {
   const w = g.initializer('patch.w', normal(rng, dim * 3 * 16, 0.3), [dim, 3, 4, 4]);
   const b = g.initializer('patch.b', normal(rng, dim, 0.1), [dim]);
   const conv = g.node('Conv', [x, w, b], { kernel_shape: attr.ints([4, 4]), strides: attr.ints([4, 4]) });
-  const tokens = g.node('Transpose', [g.node('Reshape', [conv, g.int64s('shape', [0, dim, 16])])], { perm: attr.ints([0, 2, 1]) });
+  const tokens = g.node('Transpose', [g.node('Reshape', [conv, g.int64s('shape', [0, dim, 16])])], {
+    perm: attr.ints([0, 2, 1]),
+  });
   const hidden = g.node('Tanh', [tokens], {}, 'last_hidden_state');
   g.node('ReduceMean', [hidden], { axes: attr.ints([1]), keepdims: attr.int(0) }, 'pooler_output');
   g.output('last_hidden_state', ['batch', 16, dim]);
@@ -45,29 +48,95 @@ export const VIT_PREPROCESSOR = {
 };
 
 export const VOCAB = [
-  '[PAD]', '[UNK]', '[CLS]', '[SEP]', 'review', 'sentiment', ':', '"', '.', ',', 'the', 'movie', 'film', 'plot', 'acting',
-  'was', 'is', 'really', 'very', 'great', 'good', 'wonderful', 'loved', 'excellent', 'bad', 'awful', 'terrible', 'boring',
-  'hated', 'and', 'a', 'it', 'not', '##s', '##ly', 'i',
+  '[PAD]',
+  '[UNK]',
+  '[CLS]',
+  '[SEP]',
+  'review',
+  'sentiment',
+  ':',
+  '"',
+  '.',
+  ',',
+  'the',
+  'movie',
+  'film',
+  'plot',
+  'acting',
+  'was',
+  'is',
+  'really',
+  'very',
+  'great',
+  'good',
+  'wonderful',
+  'loved',
+  'excellent',
+  'bad',
+  'awful',
+  'terrible',
+  'boring',
+  'hated',
+  'and',
+  'a',
+  'it',
+  'not',
+  '##s',
+  '##ly',
+  'i',
 ];
 
 /** A BERT-style WordPiece tokenizer.json over VOCAB ([CLS] … [SEP], lower-casing). */
 export function tinyTokenizerJson(): Record<string, unknown> {
-  const special = (id: number, content: string): Record<string, unknown> => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const special = (id: number, content: string): Record<string, unknown> => ({
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  });
   return {
     version: '1.0',
     truncation: null,
     padding: null,
     added_tokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]'].map((t, i) => special(i, t)),
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+    normalizer: {
+      type: 'BertNormalizer',
+      clean_text: true,
+      handle_chinese_chars: true,
+      strip_accents: null,
+      lowercase: true,
+    },
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: {
       type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
-      pair: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '[SEP]', type_id: 1 } }],
-      special_tokens: { '[CLS]': { id: '[CLS]', ids: [2], tokens: ['[CLS]'] }, '[SEP]': { id: '[SEP]', ids: [3], tokens: ['[SEP]'] } },
+      single: [
+        { SpecialToken: { id: '[CLS]', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: '[SEP]', type_id: 0 } },
+      ],
+      pair: [
+        { SpecialToken: { id: '[CLS]', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: '[SEP]', type_id: 0 } },
+        { Sequence: { id: 'B', type_id: 1 } },
+        { SpecialToken: { id: '[SEP]', type_id: 1 } },
+      ],
+      special_tokens: {
+        '[CLS]': { id: '[CLS]', ids: [2], tokens: ['[CLS]'] },
+        '[SEP]': { id: '[SEP]', ids: [3], tokens: ['[SEP]'] },
+      },
     },
     decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: Object.fromEntries(VOCAB.map((t, i) => [t, i])) },
+    model: {
+      type: 'WordPiece',
+      unk_token: '[UNK]',
+      continuing_subword_prefix: '##',
+      max_input_chars_per_word: 100,
+      vocab: Object.fromEntries(VOCAB.map((t, i) => [t, i])),
+    },
   };
 }
 
@@ -87,14 +156,20 @@ export function tinyBertOnnx(seed = 2, dim = 8): Uint8Array {
 
 export function writeTinyVitFolder(dir: string): void {
   fs.mkdirSync(path.join(dir, 'onnx'), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ model_type: 'vit', hidden_size: 8, image_size: 16, patch_size: 4 }, null, 2) + '\n');
+  fs.writeFileSync(
+    path.join(dir, 'config.json'),
+    JSON.stringify({ model_type: 'vit', hidden_size: 8, image_size: 16, patch_size: 4 }, null, 2) + '\n',
+  );
   fs.writeFileSync(path.join(dir, 'preprocessor_config.json'), JSON.stringify(VIT_PREPROCESSOR, null, 2) + '\n');
   fs.writeFileSync(path.join(dir, 'onnx', 'model.onnx'), tinyVitOnnx());
 }
 
 export function writeTinyBertFolder(dir: string): void {
   fs.mkdirSync(path.join(dir, 'onnx'), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ model_type: 'bert', hidden_size: 8, vocab_size: VOCAB.length }, null, 2) + '\n');
+  fs.writeFileSync(
+    path.join(dir, 'config.json'),
+    JSON.stringify({ model_type: 'bert', hidden_size: 8, vocab_size: VOCAB.length }, null, 2) + '\n',
+  );
   fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tinyTokenizerJson()) + '\n');
   fs.writeFileSync(path.join(dir, 'onnx', 'model.onnx'), tinyBertOnnx());
 }
@@ -106,7 +181,12 @@ const COLOURS: [number, number, number][] = [
 ];
 
 /** `perClass` noisy images of each of three colours, sizes and formats varying, in class folders. */
-export async function writeImageFolder(dir: string, perClass: number, seed = 3, names = ['red', 'green', 'blue']): Promise<void> {
+export async function writeImageFolder(
+  dir: string,
+  perClass: number,
+  seed = 3,
+  names = ['red', 'green', 'blue'],
+): Promise<void> {
   const rng = new Rng(seed);
   const formats = ['png', 'jpeg', 'webp'] as const;
   for (const [c, name] of names.entries()) {
@@ -115,9 +195,13 @@ export async function writeImageFolder(dir: string, perClass: number, seed = 3, 
       const width = 16 + rng.int(8);
       const height = 16 + rng.int(8);
       const data = new Uint8Array(width * height * 3);
-      for (let p = 0; p < width * height; p++) for (let k = 0; k < 3; k++) data[p * 3 + k] = Math.max(0, Math.min(255, COLOURS[c][k] + rng.normal() * 40));
+      for (let p = 0; p < width * height; p++)
+        for (let k = 0; k < 3; k++) data[p * 3 + k] = Math.max(0, Math.min(255, COLOURS[c][k] + rng.normal() * 40));
       const format = formats[(i + c) % 3];
-      fs.writeFileSync(path.join(dir, name, `${name}-${i}.${format === 'jpeg' ? 'jpg' : format}`), await encodeImage({ data, width, height, channels: 3 }, format));
+      fs.writeFileSync(
+        path.join(dir, name, `${name}-${i}.${format === 'jpeg' ? 'jpg' : format}`),
+        await encodeImage({ data, width, height, channels: 3 }, format),
+      );
     }
   }
 }

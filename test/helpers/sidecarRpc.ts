@@ -6,7 +6,11 @@ import type { RunEvent } from '../../core/common/protocol/events';
 import type { ErrorData } from '../../core/common/protocol/rpc';
 
 /** The first event matching `pred`, or a rejection after `timeoutMs`. */
-export function waitFor<T extends RunEvent>(c: SidecarClient, pred: (e: RunEvent) => e is T, timeoutMs = 60_000): Promise<T> {
+export function waitFor<T extends RunEvent>(
+  c: SidecarClient,
+  pred: (e: RunEvent) => e is T,
+  timeoutMs = 60_000,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('timed out waiting for an event')), timeoutMs);
     const sub = c.onRunEvent((e) => {
@@ -20,7 +24,12 @@ export function waitFor<T extends RunEvent>(c: SidecarClient, pred: (e: RunEvent
 }
 
 /** Asserts that a request fails with a typed error of `kind` (and, if given, naming `field`). */
-export async function rejectsWith(p: Promise<unknown>, kind: ErrorData['kind'], message: RegExp, field?: string): Promise<ResponseError<ErrorData>> {
+export async function rejectsWith(
+  p: Promise<unknown>,
+  kind: ErrorData['kind'],
+  message: RegExp,
+  field?: string,
+): Promise<ResponseError<ErrorData>> {
   try {
     await p;
   } catch (e) {

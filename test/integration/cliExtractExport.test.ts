@@ -22,7 +22,11 @@ const cli = path.join(root, 'sidecar', 'src', 'cli', 'index.ts');
 const tsx = pathToFileURL(path.join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 
 function aft(args: string[], cwd: string): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', tsx, cli, ...args], { cwd, encoding: 'utf8', env: { ...process.env, AFT_CACHE_DIR: path.join(cwd, 'user-cache') } });
+  const r = spawnSync(process.execPath, ['--import', tsx, cli, ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, AFT_CACHE_DIR: path.join(cwd, 'user-cache') },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -30,12 +34,36 @@ function aft(args: string[], cwd: string): { code: number | null; stdout: string
 function arrayWorkspace(): string {
   const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-cli-x-'));
   const rng = new Rng(1);
-  for (const [split, n] of [['train', 1000], ['test', 200]] as const) {
-    fs.writeFileSync(path.join(ws, `x_${split}.npy`), encodeNpy(Float32Array.from({ length: n * 8 }, () => rng.normal()), [n, 8]));
-    fs.writeFileSync(path.join(ws, `y_${split}.npy`), encodeNpy(Int32Array.from({ length: n }, (_, i) => i % 2), [n]));
+  for (const [split, n] of [
+    ['train', 1000],
+    ['test', 200],
+  ] as const) {
+    fs.writeFileSync(
+      path.join(ws, `x_${split}.npy`),
+      encodeNpy(
+        Float32Array.from({ length: n * 8 }, () => rng.normal()),
+        [n, 8],
+      ),
+    );
+    fs.writeFileSync(
+      path.join(ws, `y_${split}.npy`),
+      encodeNpy(
+        Int32Array.from({ length: n }, (_, i) => i % 2),
+        [n],
+      ),
+    );
   }
-  const w = (shape: number[]): { shape: number[]; data: Float32Array } => ({ shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * 0.3) });
-  fs.writeFileSync(path.join(ws, 'model.onnx'), exportDownstream({ 'fc0.w': w([8, 16]), 'fc0.b': w([16]), 'head.w': w([16, 2]), 'head.b': w([2]) }, { kind: 'mlp', inputShape: [8], channels: [], hidden: [16], numClasses: 2 }));
+  const w = (shape: number[]): { shape: number[]; data: Float32Array } => ({
+    shape,
+    data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * 0.3),
+  });
+  fs.writeFileSync(
+    path.join(ws, 'model.onnx'),
+    exportDownstream(
+      { 'fc0.w': w([8, 16]), 'fc0.b': w([16]), 'head.w': w([16, 2]), 'head.b': w([2]) },
+      { kind: 'mlp', inputShape: [8], channels: [], hidden: [16], numClasses: 2 },
+    ),
+  );
   fs.writeFileSync(
     path.join(ws, 'exp.aft.yaml'),
     `name: arrays
@@ -57,10 +85,19 @@ describe('aft extract and aft export', () => {
     assert.match(s0.stdout, /mlp: shard 0\/2 done \(688 examples.*\); 2 of 3 chunks present/);
     const s1 = aft(['extract', 'exp.aft.yaml', '--shard', '1/2', '--json'], ws);
     assert.equal(s1.code, 0, s1.stderr);
-    const lines = s1.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; itemsPerSecond?: number });
-    assert.ok(lines.some((l) => l.type === 'progress' && (l.itemsPerSecond ?? 0) > 0), 'progress events with items/s');
+    const lines = s1.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; itemsPerSecond?: number });
+    assert.ok(
+      lines.some((l) => l.type === 'progress' && (l.itemsPerSecond ?? 0) > 0),
+      'progress events with items/s',
+    );
     const result = lines.at(-1) as unknown as ExtractResultLine;
-    assert.deepEqual([result.type, result.complete, result.cached, result.extracted, result.chunks], ['extract-result', true, false, 512, { present: 3, total: 3 }]);
+    assert.deepEqual(
+      [result.type, result.complete, result.cached, result.extracted, result.chunks],
+      ['extract-result', true, false, 512, { present: 3, total: 3 }],
+    );
     assert.ok(fs.existsSync(path.join(result.dir, 'meta.json')) && !fs.existsSync(path.join(result.dir, 'chunks')));
     const again = aft(['extract', 'exp.aft.yaml'], ws);
     assert.match(again.stdout, /mlp: cached/);

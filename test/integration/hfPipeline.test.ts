@@ -30,11 +30,15 @@ function workspace(yaml: string): { ws: string; file: string } {
 async function run(file: string, ws: string): Promise<{ summary: RunSummary; dir: string; events: RunEvent[] }> {
   const loaded = loadExperiment(file);
   const events: RunEvent[] = [];
-  const out = await runExperiment({ experiment: loaded.experiment, baseDir: loaded.baseDir, sourceText: fs.readFileSync(file, 'utf8') }, { workspaceDir: ws, sink: (e) => events.push(e) });
+  const out = await runExperiment(
+    { experiment: loaded.experiment, baseDir: loaded.baseDir, sourceText: fs.readFileSync(file, 'utf8') },
+    { workspaceDir: ws, sink: (e) => events.push(e) },
+  );
   return { summary: out.summary, dir: out.dir, events };
 }
 
-const logs = (events: RunEvent[]): string[] => events.filter((e): e is LogEvent => e.type === 'log').map((e) => e.message);
+const logs = (events: RunEvent[]): string[] =>
+  events.filter((e): e is LogEvent => e.type === 'log').map((e) => e.message);
 
 describe('Hugging Face ONNX folders end to end', () => {
   before(async () => {
@@ -54,26 +58,41 @@ train: { steps: 30, batch: 6, eval_every: 15 }
     const first = await run(file, ws);
     assert.equal(readRunStatus(first.dir).state, 'completed');
     assert.deepEqual(Object.keys(first.summary.methods), ['stl', 'aft']);
-    assert.deepEqual(first.summary.sources.map((s) => [s.name, s.kind, s.width]), [['vit', 'onnx', 8]]);
-    assert.ok(logs(first.events).some((l) => /vit: extracting 24 of 24 examples/.test(l)), logs(first.events).join('\n'));
+    assert.deepEqual(
+      first.summary.sources.map((s) => [s.name, s.kind, s.width]),
+      [['vit', 'onnx', 8]],
+    );
+    assert.ok(
+      logs(first.events).some((l) => /vit: extracting 24 of 24 examples/.test(l)),
+      logs(first.events).join('\n'),
+    );
     const extracting = first.events.filter((e) => e.type === 'progress' && e.itemsPerSecond !== undefined);
     assert.ok(extracting.length > 0, 'extraction reports items/s');
     const cacheDirs = fs.readdirSync(path.join(ws, '.aft', 'cache', 'features')).filter((n) => n !== 'model-hashes');
     assert.equal(cacheDirs.length, 1);
-    const meta = JSON.parse(fs.readFileSync(path.join(ws, '.aft', 'cache', 'features', cacheDirs[0], 'meta.json'), 'utf8')) as { rows: { train: number; test: number }; width: number };
+    const meta = JSON.parse(
+      fs.readFileSync(path.join(ws, '.aft', 'cache', 'features', cacheDirs[0], 'meta.json'), 'utf8'),
+    ) as { rows: { train: number; test: number }; width: number };
     assert.deepEqual([meta.rows.train + meta.rows.test, meta.width], [24, 8]);
 
     const second = await run(file, ws);
     assert.ok(logs(second.events).some((l) => /vit: features from the cache/.test(l)));
     assert.ok(!logs(second.events).some((l) => /extracting/.test(l)));
-    assert.deepEqual(second.summary.methods.stl.test_accuracy, first.summary.methods.stl.test_accuracy, 'same features, same result');
+    assert.deepEqual(
+      second.summary.methods.stl.test_accuracy,
+      first.summary.methods.stl.test_accuracy,
+      'same features, same result',
+    );
 
     const out = path.join(ws, 'small.onnx');
     const report = await exportRun({ runDir: first.dir, out, log: () => {} });
     assert.equal(report.method, 'aft');
     assert.ok(report.verification.maxAbsDiff <= 1e-4, `max |Δ| ${report.verification.maxAbsDiff}`);
     assert.equal(report.verification.examples, 6);
-    assert.deepEqual(report.cost.models.map((m) => m.kind), ['downstream', 'pretrained']);
+    assert.deepEqual(
+      report.cost.models.map((m) => m.kind),
+      ['downstream', 'pretrained'],
+    );
     assert.ok(report.cost.models.every((m) => m.msPerExample > 0 && (m.parameters ?? 0) > 0));
     assert.ok(fs.statSync(out).size > 0);
   });
@@ -93,6 +112,9 @@ train: { steps: 12, batch: 12, eval_every: 6 }
     assert.deepEqual(r.summary.dataset.inputShape, [20]);
     assert.ok(r.summary.methods.aft.rho_mean_by_source!.bert !== undefined);
     assert.ok(fs.existsSync(path.join(r.dir, 'checkpoints', 'aft-seed-0.safetensors')));
-    await assert.rejects(exportRun({ runDir: r.dir, out: path.join(ws, 't.onnx'), log: () => {} }), /export supports the mlp and cnn/);
+    await assert.rejects(
+      exportRun({ runDir: r.dir, out: path.join(ws, 't.onnx'), log: () => {} }),
+      /export supports the mlp and cnn/,
+    );
   });
 });

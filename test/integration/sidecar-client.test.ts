@@ -42,13 +42,18 @@ function client(opts: { policy?: RestartPolicy; serverScript?: string; nodePath?
   return c;
 }
 
-
-const statusOf = (runId: string, state?: string) => (e: RunEvent): e is StatusEvent => e.type === 'status' && e.runId === runId && (state === undefined ? e.state !== 'running' : e.state === state);
+const statusOf =
+  (runId: string, state?: string) =>
+  (e: RunEvent): e is StatusEvent =>
+    e.type === 'status' && e.runId === runId && (state === undefined ? e.state !== 'running' : e.state === state);
 
 function waitState(c: SidecarClient, state: SidecarState, timeoutMs = 30_000): Promise<void> {
   if (c.state === state) return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for state ${state} (now ${c.state})`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`timed out waiting for state ${state} (now ${c.state})`)),
+      timeoutMs,
+    );
     const sub = c.onState((s) => {
       if (s === state) {
         clearTimeout(timer);
@@ -58,7 +63,6 @@ function waitState(c: SidecarClient, state: SidecarState, timeoutMs = 30_000): P
     });
   });
 }
-
 
 describe('sidecar client against a real sidecar', () => {
   it('spawns the sidecar and initializes: versions, backends, devices', async () => {
@@ -90,7 +94,11 @@ describe('sidecar client against a real sidecar', () => {
     assert.deepEqual(ok.methods, ['aft', 'aft-rbf', 'aft-dense', 'aft-fixed', 'aft-no-kernel']);
     const bad = await c.validate(typos);
     assert.ok(bad.problems.some((p) => p.field === 'train.optimiser' && p.severity === 'error'));
-    const err = await rejectsWith(c.run({ file: typos, workspaceDir: tmpdir() }), 'bad_input', /problems? in the experiment file/);
+    const err = await rejectsWith(
+      c.run({ file: typos, workspaceDir: tmpdir() }),
+      'bad_input',
+      /problems? in the experiment file/,
+    );
     assert.ok(err.data?.details?.some((d) => /optimiser/.test(d)));
     assert.ok(err.data?.location?.line);
   });
@@ -118,14 +126,26 @@ describe('sidecar client against a real sidecar', () => {
     const ws = tmpdir();
     const first = await c.run({ file: ablation, workspaceDir: ws, methods: ['aft'], steps: 100_000 });
     await rejectsWith(c.run({ file: ablation, workspaceDir: ws }), 'busy', /already running/);
-    await rejectsWith(c.run({ file: path.join(fixtures, 'valid', 'mnist-demo.aft.yaml'), workspaceDir: ws }), 'busy', /at most 1 may run at once/);
-    await rejectsWith(c.extract({ file: ablation, workspaceDir: ws }), 'busy', /npy-ablation\.aft\.yaml is running \(npy-ablation-/);
+    await rejectsWith(
+      c.run({ file: path.join(fixtures, 'valid', 'mnist-demo.aft.yaml'), workspaceDir: ws }),
+      'busy',
+      /at most 1 may run at once/,
+    );
+    await rejectsWith(
+      c.extract({ file: ablation, workspaceDir: ws }),
+      'busy',
+      /npy-ablation\.aft\.yaml is running \(npy-ablation-/,
+    );
     assert.equal(await c.cancel(first.runId), true);
     await waitFor(c, statusOf(first.runId, 'cancelled'));
     const file = path.join(tmpdir(), 'not-a-folder');
     fs.writeFileSync(file, '');
     await rejectsWith(c.run({ file: ablation, workspaceDir: file }), 'bad_input', /runs folder .* is not writable/);
-    await rejectsWith(c.run({ file: ablation, workspaceDir: ws, methods: ['nope'] }), 'bad_input', /unknown method nope/);
+    await rejectsWith(
+      c.run({ file: ablation, workspaceDir: ws, methods: ['nope'] }),
+      'bad_input',
+      /unknown method nope/,
+    );
   });
 
   it('cancel reaches the training loop quickly and the store says cancelled', async () => {
@@ -150,7 +170,10 @@ describe('sidecar client against a real sidecar', () => {
     process.kill(first.pid, 'SIGKILL');
     const ev = await failed;
     assert.match(ev.message ?? '', /killed \(SIGKILL\)/);
-    const raw = JSON.parse(fs.readFileSync(path.join(started.runDir, 'status.json'), 'utf8')) as { state: string; message: string };
+    const raw = JSON.parse(fs.readFileSync(path.join(started.runDir, 'status.json'), 'utf8')) as {
+      state: string;
+      message: string;
+    };
     assert.equal(raw.state, 'failed', 'the store itself says failed, not only readers');
     await waitState(c, 'ready');
     assert.notEqual(c.pid, first.pid);
@@ -181,7 +204,10 @@ describe('sidecar client against a real sidecar', () => {
     assert.equal(missing.state, 'failed');
     assert.ok(missing.failure?.stderrTail.some((l) => /Cannot find module/.test(l)));
     const badNode = client({ nodePath: '/nonexistent/node' });
-    await assert.rejects(badNode.start(), /could not start the sidecar with Node '\/nonexistent\/node': spawn \/nonexistent\/node ENOENT/);
+    await assert.rejects(
+      badNode.start(),
+      /could not start the sidecar with Node '\/nonexistent\/node': spawn \/nonexistent\/node ENOENT/,
+    );
     assert.equal(badNode.state, 'failed');
   });
 

@@ -30,18 +30,40 @@ const tmpdir = (): string => {
   return d;
 };
 
-
-
 /** 6,000 examples of 8 numbers and a random MLP as the "pre-trained" model, one example per call (slow enough to cancel). */
 function slowArrayExperiment(): string {
   const ws = tmpdir();
   const rng = new Rng(1);
-  for (const [split, n] of [['train', 5800], ['test', 200]] as const) {
-    fs.writeFileSync(path.join(ws, `x_${split}.npy`), encodeNpy(Float32Array.from({ length: n * 8 }, () => rng.normal()), [n, 8]));
-    fs.writeFileSync(path.join(ws, `y_${split}.npy`), encodeNpy(Int32Array.from({ length: n }, (_, i) => i % 2), [n]));
+  for (const [split, n] of [
+    ['train', 5800],
+    ['test', 200],
+  ] as const) {
+    fs.writeFileSync(
+      path.join(ws, `x_${split}.npy`),
+      encodeNpy(
+        Float32Array.from({ length: n * 8 }, () => rng.normal()),
+        [n, 8],
+      ),
+    );
+    fs.writeFileSync(
+      path.join(ws, `y_${split}.npy`),
+      encodeNpy(
+        Int32Array.from({ length: n }, (_, i) => i % 2),
+        [n],
+      ),
+    );
   }
-  const w = (shape: number[]): { shape: number[]; data: Float32Array } => ({ shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * 0.3) });
-  fs.writeFileSync(path.join(ws, 'model.onnx'), exportDownstream({ 'fc0.w': w([8, 16]), 'fc0.b': w([16]), 'head.w': w([16, 2]), 'head.b': w([2]) }, { kind: 'mlp', inputShape: [8], channels: [], hidden: [16], numClasses: 2 }));
+  const w = (shape: number[]): { shape: number[]; data: Float32Array } => ({
+    shape,
+    data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * 0.3),
+  });
+  fs.writeFileSync(
+    path.join(ws, 'model.onnx'),
+    exportDownstream(
+      { 'fc0.w': w([8, 16]), 'fc0.b': w([16]), 'head.w': w([16, 2]), 'head.b': w([2]) },
+      { kind: 'mlp', inputShape: [8], channels: [], hidden: [16], numClasses: 2 },
+    ),
+  );
   const file = path.join(ws, 'slow.aft.yaml');
   fs.writeFileSync(
     file,
@@ -61,7 +83,11 @@ describe('aft/extract and aft/export against a real sidecar', () => {
 
   before(async () => {
     assert.ok(fs.existsSync(serverScript), 'dist/sidecar/server.js is built (npm run build)');
-    c = new SidecarClient({ serverScript, env: { AFT_CACHE_DIR: path.join(tmpdir(), 'cache') }, init: { maxConcurrentRuns: 1 } });
+    c = new SidecarClient({
+      serverScript,
+      env: { AFT_CACHE_DIR: path.join(tmpdir(), 'cache') },
+      init: { maxConcurrentRuns: 1 },
+    });
     c.onRunEvent((e) => events.push(e));
     await c.start();
   });
@@ -88,9 +114,17 @@ describe('aft/extract and aft/export against a real sidecar', () => {
       assert.ok(e.itemsPerSecond !== null && e.itemsPerSecond > 0 && e.provider);
     }
     const progress = events.filter((e): e is ProgressEvent => e.type === 'progress' && e.runId === 'x-first');
-    assert.ok(progress.some((e) => (e.itemsPerSecond ?? 0) > 0 && e.steps === 24), 'progress events with items/s carry the extraction id');
+    assert.ok(
+      progress.some((e) => (e.itemsPerSecond ?? 0) > 0 && e.steps === 24),
+      'progress events with items/s carry the extraction id',
+    );
     assert.equal(progress.at(-1)?.fraction, 1);
-    assert.ok(events.some((e): e is LogEvent => e.type === 'log' && e.runId === 'x-first' && /vit: extracting 24 of 24 examples/.test(e.message)));
+    assert.ok(
+      events.some(
+        (e): e is LogEvent =>
+          e.type === 'log' && e.runId === 'x-first' && /vit: extracting 24 of 24 examples/.test(e.message),
+      ),
+    );
 
     const again = await c.extract({ file: hfImages, workspaceDir: ws });
     assert.match(again.extractionId, /^extract-/);
@@ -101,9 +135,16 @@ describe('aft/extract and aft/export against a real sidecar', () => {
 
     // A run of the same file in the same workspace uses the extracted features.
     const started = await c.run({ file: hfImages, workspaceDir: ws, methods: ['aft'], steps: 6 });
-    const done = await waitFor(c, (e): e is StatusEvent => e.type === 'status' && e.runId === started.runId && e.state !== 'running');
+    const done = await waitFor(
+      c,
+      (e): e is StatusEvent => e.type === 'status' && e.runId === started.runId && e.state !== 'running',
+    );
     assert.equal(done.state, 'completed', done.message);
-    assert.ok(events.some((e) => e.type === 'log' && e.runId === started.runId && /vit: features from the cache/.test(e.message)));
+    assert.ok(
+      events.some(
+        (e) => e.type === 'log' && e.runId === started.runId && /vit: features from the cache/.test(e.message),
+      ),
+    );
 
     const out = path.join(tmpdir(), 'sub', 'aft-seed-0.onnx');
     const r = await c.export({ runDir: started.runDir, method: 'aft', seed: 0, out });
@@ -123,24 +164,55 @@ describe('aft/extract and aft/export against a real sidecar', () => {
     );
     assert.equal(r.cost.models[0].parameters, r.parameters);
 
-    await rejectsWith(c.export({ runDir: started.runDir, method: 'kd', seed: 0, out }), 'bad_input', /no checkpoint for kd seed 0; this run has: aft-seed-0/, 'method');
-    await rejectsWith(c.export({ runDir: started.runDir, method: 'aft', seed: 3, out }), 'bad_input', /no checkpoint for aft seed 3/, 'seed');
-    await rejectsWith(c.export({ runDir: started.runDir, method: '../checkpoints/aft', seed: 0, out }), 'bad_input', /no checkpoint/, 'method');
-    await rejectsWith(c.export({ runDir: started.runDir, method: 'aft', seed: -1, out }), 'bad_input', /non-negative integer seed/, 'seed');
-    await rejectsWith(c.export({ runDir: started.runDir, method: 'aft', seed: 0, out: 'relative.onnx' }), 'bad_input', /absolute path/, 'out');
+    await rejectsWith(
+      c.export({ runDir: started.runDir, method: 'kd', seed: 0, out }),
+      'bad_input',
+      /no checkpoint for kd seed 0; this run has: aft-seed-0/,
+      'method',
+    );
+    await rejectsWith(
+      c.export({ runDir: started.runDir, method: 'aft', seed: 3, out }),
+      'bad_input',
+      /no checkpoint for aft seed 3/,
+      'seed',
+    );
+    await rejectsWith(
+      c.export({ runDir: started.runDir, method: '../checkpoints/aft', seed: 0, out }),
+      'bad_input',
+      /no checkpoint/,
+      'method',
+    );
+    await rejectsWith(
+      c.export({ runDir: started.runDir, method: 'aft', seed: -1, out }),
+      'bad_input',
+      /non-negative integer seed/,
+      'seed',
+    );
+    await rejectsWith(
+      c.export({ runDir: started.runDir, method: 'aft', seed: 0, out: 'relative.onnx' }),
+      'bad_input',
+      /absolute path/,
+      'out',
+    );
     await rejectsWith(c.export({ runDir: ws, method: 'aft', seed: 0, out }), 'bad_input', /no run/, 'runDir');
   });
 
   it('exports a completed npy run (precomputed features: the cost table has only the small model)', async () => {
     const ws = tmpdir();
     const started = await c.run({ file: ablation, workspaceDir: ws, methods: ['aft'], steps: 6 });
-    const done = await waitFor(c, (e): e is StatusEvent => e.type === 'status' && e.runId === started.runId && e.state !== 'running');
+    const done = await waitFor(
+      c,
+      (e): e is StatusEvent => e.type === 'status' && e.runId === started.runId && e.state !== 'running',
+    );
     assert.equal(done.state, 'completed', done.message);
     const out = path.join(started.runDir, 'aft-seed-0.onnx');
     const r = await c.export({ runDir: started.runDir, method: 'aft', seed: 0, out });
     assert.ok(fs.existsSync(out));
     assert.ok(r.verification.maxAbsDiff <= 1e-4);
-    assert.deepEqual(r.cost.models.map((m) => m.kind), ['downstream']);
+    assert.deepEqual(
+      r.cost.models.map((m) => m.kind),
+      ['downstream'],
+    );
   });
 
   it('cancels an extraction by its id (typed cancelled), keeps no complete entry, and refuses bad requests as typed bad input', async () => {
@@ -157,13 +229,31 @@ describe('aft/extract and aft/export against a real sidecar', () => {
     const cache = path.join(ws, '.aft', 'cache', 'features');
     const entries = fs.readdirSync(cache).filter((d) => d !== 'model-hashes');
     assert.equal(entries.length, 1);
-    assert.equal(fs.existsSync(path.join(cache, entries[0], 'meta.json')), false, 'a cancelled extraction leaves no complete entry');
+    assert.equal(
+      fs.existsSync(path.join(cache, entries[0], 'meta.json')),
+      false,
+      'a cancelled extraction leaves no complete entry',
+    );
     assert.equal(await c.cancel(id), false, 'nothing left to cancel');
 
-    await rejectsWith(c.extract({ file, workspaceDir: ws, shard: { index: 2, count: 2 } }), 'bad_input', /0 <= index < count/, 'shard');
+    await rejectsWith(
+      c.extract({ file, workspaceDir: ws, shard: { index: 2, count: 2 } }),
+      'bad_input',
+      /0 <= index < count/,
+      'shard',
+    );
     await rejectsWith(c.extract({ file: 'slow.aft.yaml', workspaceDir: ws }), 'bad_input', /absolute path/, 'file');
-    await rejectsWith(c.extract({ file, workspaceDir: ws, extractionId: 'no spaces' }), 'bad_input', /letters, digits/, 'extractionId');
-    const missing = await rejectsWith(c.extract({ file: path.join(ws, 'missing.aft.yaml'), workspaceDir: ws }), 'bad_input', /cannot read experiment file/);
+    await rejectsWith(
+      c.extract({ file, workspaceDir: ws, extractionId: 'no spaces' }),
+      'bad_input',
+      /letters, digits/,
+      'extractionId',
+    );
+    const missing = await rejectsWith(
+      c.extract({ file: path.join(ws, 'missing.aft.yaml'), workspaceDir: ws }),
+      'bad_input',
+      /cannot read experiment file/,
+    );
     assert.equal(missing.data?.location?.file, path.join(ws, 'missing.aft.yaml'));
   });
 });

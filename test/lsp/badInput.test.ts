@@ -70,8 +70,20 @@ describe('bad input', () => {
   });
 
   it('aliases that expand exponentially', async () => {
-    const levels = Array.from({ length: 30 }, (_, i) => `l${i + 1}: &l${i + 1} [${Array(9).fill(`*l${i}`).join(', ')}]`);
-    const d = await survive(['name: laughs', 'l0: &l0 [x, x, x, x, x, x, x, x, x]', ...levels, 'methods: [stl]', 'dataset: { source: mnist }'].join('\n'), 2000);
+    const levels = Array.from(
+      { length: 30 },
+      (_, i) => `l${i + 1}: &l${i + 1} [${Array(9).fill(`*l${i}`).join(', ')}]`,
+    );
+    const d = await survive(
+      [
+        'name: laughs',
+        'l0: &l0 [x, x, x, x, x, x, x, x, x]',
+        ...levels,
+        'methods: [stl]',
+        'dataset: { source: mnist }',
+      ].join('\n'),
+      2000,
+    );
     assert.equal(d.length, 1);
     assert.match(d[0].message as string, /Excessive alias count/);
   });
@@ -100,8 +112,14 @@ describe('server robustness', () => {
       },
     });
     try {
-      const d = await client.open(uri(), 'name: x\ndataset: { source: npy, train: { inputs: a.npy, labels: b.npy }, test: { inputs: a.npy, labels: b.npy } }\nmethods: [stl]\n');
-      assert.deepEqual(d.map((x) => x.message), ['could not check this file: disk on fire']);
+      const d = await client.open(
+        uri(),
+        'name: x\ndataset: { source: npy, train: { inputs: a.npy, labels: b.npy }, test: { inputs: a.npy, labels: b.npy } }\nmethods: [stl]\n',
+      );
+      assert.deepEqual(
+        d.map((x) => x.message),
+        ['could not check this file: disk on fire'],
+      );
       assert.deepEqual(await client.open(uri(), 'name: ok\ndataset: { source: mnist }\nmethods: [stl]\n'), []);
     } finally {
       client.dispose();

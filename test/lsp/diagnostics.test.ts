@@ -12,7 +12,10 @@ import { fileUri, formatDiagnostic, LspClient } from './harness';
 
 const root = path.join(__dirname, '..', 'fixtures', 'lsp');
 function matches(got: string, want: string): boolean {
-  const pattern = want.split('…').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*');
+  const pattern = want
+    .split('…')
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
   return new RegExp(`^${pattern}`).test(got);
 }
 
@@ -42,7 +45,11 @@ describe('diagnostics over LSP', () => {
         .filter((l) => l.trim() && !l.startsWith('#'));
       const got = (await client.open(fileUri(file), fs.readFileSync(file, 'utf8'))).map(formatDiagnostic);
       assert.equal(new Set(got).size, got.length, `a diagnostic was published twice:\n${got.join('\n')}`);
-      for (const want of expected) assert.ok(got.some((g) => matches(g, want)), `missing: ${want}\ngot:\n${got.join('\n')}`);
+      for (const want of expected)
+        assert.ok(
+          got.some((g) => matches(g, want)),
+          `missing: ${want}\ngot:\n${got.join('\n')}`,
+        );
       assert.equal(got.length, expected.length, `expected ${expected.length} diagnostics, got:\n${got.join('\n')}`);
     });
   }

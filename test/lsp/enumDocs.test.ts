@@ -30,11 +30,18 @@ function enumSites(schema: JsonSchema): EnumSite[] {
     for (const alt of [...(s.anyOf ?? []), ...(s.oneOf ?? [])]) walk(alt, at, wrap);
     if (s.enum) {
       const values = s.enum.filter((v): v is string => typeof v === 'string');
-      out.push({ path: at, values, descriptions: s.markdownEnumDescriptions, build: (v) => wrap(v) as Record<string, unknown> });
+      out.push({
+        path: at,
+        values,
+        descriptions: s.markdownEnumDescriptions,
+        build: (v) => wrap(v) as Record<string, unknown>,
+      });
     }
     if (s.items) walk(s.items, [...at, 0], (leaf) => wrap([leaf]));
     const props = s.properties ?? {};
-    const consts = Object.fromEntries(Object.entries(props).flatMap(([k, p]) => (p.const !== undefined ? [[k, p.const]] : [])));
+    const consts = Object.fromEntries(
+      Object.entries(props).flatMap(([k, p]) => (p.const !== undefined ? [[k, p.const]] : [])),
+    );
     for (const [k, p] of Object.entries(props)) walk(p, [...at, k], (leaf) => wrap({ ...consts, [k]: leaf }));
   };
   walk(schema, [], (leaf) => leaf);
@@ -54,7 +61,9 @@ describe('enum values: documented in the schema, shown by hover and completion',
   after(() => client.dispose());
 
   /** Opens the YAML of `data` and returns a function from a path to the LSP position of its value. */
-  const open = async (data: unknown): Promise<{ uri: string; at: (p: (string | number)[]) => { line: number; character: number } }> => {
+  const open = async (
+    data: unknown,
+  ): Promise<{ uri: string; at: (p: (string | number)[]) => { line: number; character: number } }> => {
     const text = stringify(data);
     const uri = fileUri(path.join(dir, `doc${n++}.aft.yaml`));
     await client.open(uri, text);
@@ -76,17 +85,31 @@ describe('enum values: documented in the schema, shown by hover and completion',
 
   it('the schema has the enums the experiment format is known to have', () => {
     const labels = new Set(sites.map((s) => fieldLabel(s.path)));
-    for (const want of ['methods[]', 'methods[].method', 'methods[].kernel', 'methods[].rho', 'backend', 'pretrained[].onnx.pooling', 'pretrained[].onnx.device', 'pretrained[].onnx.preprocess.resample', 'train.optimizer', 'dataset.unreadable']) {
+    for (const want of [
+      'methods[]',
+      'methods[].method',
+      'methods[].kernel',
+      'methods[].rho',
+      'backend',
+      'pretrained[].onnx.pooling',
+      'pretrained[].onnx.device',
+      'pretrained[].onnx.preprocess.resample',
+      'train.optimizer',
+      'dataset.unreadable',
+    ]) {
       assert.ok(labels.has(want), `no enum at ${want} (found: ${[...labels].join(', ')})`);
     }
   });
 
   it('every enum has a description for every value (markdownEnumDescriptions)', () => {
     const missing = sites.flatMap((s) =>
-      s.values.flatMap((v, i) => (typeof s.descriptions?.[i] === 'string' && s.descriptions[i].trim() ? [] : [`${fieldLabel(s.path)}: ${v}`])),
+      s.values.flatMap((v, i) =>
+        typeof s.descriptions?.[i] === 'string' && s.descriptions[i].trim() ? [] : [`${fieldLabel(s.path)}: ${v}`],
+      ),
     );
     assert.deepEqual(missing, []);
-    for (const s of sites) assert.equal(s.descriptions?.length, s.values.length, `${fieldLabel(s.path)}: one description per value`);
+    for (const s of sites)
+      assert.equal(s.descriptions?.length, s.values.length, `${fieldLabel(s.path)}: one description per value`);
   });
 
   for (const site of sites) {
@@ -96,24 +119,38 @@ describe('enum values: documented in the schema, shown by hover and completion',
         const d = await open(site.build(value));
         const text = await hoverAt(d.uri, d.at(site.path));
         assert.ok(text.includes(`**\`${value}\`** · a value of \`${label}\``), `hover of ${label}: ${value}:\n${text}`);
-        assert.ok(text.includes(site.descriptions?.[i] ?? '<none>'), `hover of ${label}: ${value} lacks its description:\n${text}`);
+        assert.ok(
+          text.includes(site.descriptions?.[i] ?? '<none>'),
+          `hover of ${label}: ${value} lacks its description:\n${text}`,
+        );
       }
     });
 
     it(`completion items carry each value's description: ${label}`, async () => {
       const d = await open(site.build(site.values[0]));
-      const items = await client.request<CompletionItem[]>('textDocument/completion', { textDocument: { uri: d.uri }, position: d.at(site.path) });
+      const items = await client.request<CompletionItem[]>('textDocument/completion', {
+        textDocument: { uri: d.uri },
+        position: d.at(site.path),
+      });
       for (const [i, value] of site.values.entries()) {
         const item = items.find((x) => x.label === value);
         assert.ok(item, `no completion ${value} at ${label} (got ${items.map((x) => x.label).join(', ')})`);
         const doc = (item.documentation as MarkupContent | undefined)?.value ?? '';
-        assert.ok(doc.includes(site.descriptions?.[i] ?? '<none>'), `completion ${value} at ${label} lacks its description:\n${doc}`);
+        assert.ok(
+          doc.includes(site.descriptions?.[i] ?? '<none>'),
+          `completion ${value} at ${label} lacks its description:\n${doc}`,
+        );
       }
     });
   }
 
   it('hovers the values a user types, in context', async () => {
-    const d = await open({ name: 'x', dataset: { source: 'mnist' }, methods: ['rkd', { name: 'f', method: 'ft' }, { name: 'a', method: 'aft', rho: 'identity' }], backend: 'wasm' });
+    const d = await open({
+      name: 'x',
+      dataset: { source: 'mnist' },
+      methods: ['rkd', { name: 'f', method: 'ft' }, { name: 'a', method: 'aft', rho: 'identity' }],
+      backend: 'wasm',
+    });
     assert.match(await hoverAt(d.uri, d.at(['methods', 0])), /\*\*`rkd`\*\*[\s\S]*Relational knowledge distillation/);
     const ft = await hoverAt(d.uri, d.at(['methods', 1, 'method']));
     assert.match(ft, /Factor transfer[\s\S]*autoencoder[\s\S]*L2-normalised codes[\s\S]*L1/);

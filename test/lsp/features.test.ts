@@ -4,7 +4,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { CodeAction, CodeLens, CompletionItem, Diagnostic, DocumentSymbol, Hover, MarkupContent, TextEdit } from 'vscode-languageserver';
+import type {
+  CodeAction,
+  CodeLens,
+  CompletionItem,
+  Diagnostic,
+  DocumentSymbol,
+  Hover,
+  MarkupContent,
+  TextEdit,
+} from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { PATH_FIELDS } from '../../language-server/src/pathCompletion';
 import { referencedPaths } from '../../core/node/experiment/semantics';
@@ -14,11 +23,16 @@ import { fileUri, LspClient } from './harness';
 const fixtures = path.join(__dirname, '..', 'fixtures', 'lsp');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-lsp-'));
 fs.mkdirSync(path.join(dir, 'data', 'nested'), { recursive: true });
-for (const f of ['x.npy', 'y.npy', 'f.safetensors', 'notes.txt', 'nested/deep.npy']) fs.writeFileSync(path.join(dir, 'data', f), '');
+for (const f of ['x.npy', 'y.npy', 'f.safetensors', 'notes.txt', 'nested/deep.npy'])
+  fs.writeFileSync(path.join(dir, 'data', f), '');
 
 let n = 0;
 /** A new document in the temporary folder: its URI and `at(marker)`, the position of a marker's first character. */
-function doc(text: string): { uri: string; text: string; at: (marker: string, delta?: number) => { line: number; character: number } } {
+function doc(text: string): {
+  uri: string;
+  text: string;
+  at: (marker: string, delta?: number) => { line: number; character: number };
+} {
   const uri = fileUri(path.join(dir, `doc${n++}.aft.yaml`));
   const td = TextDocument.create(uri, 'aft-experiment', 1, text);
   return {
@@ -56,14 +70,20 @@ describe('language features', () => {
   after(() => client.dispose());
 
   const hoverText = async (d: ReturnType<typeof doc>, marker: string, delta = 0): Promise<string> => {
-    const h = await client.request<Hover | null>('textDocument/hover', { textDocument: { uri: d.uri }, position: d.at(marker, delta) });
+    const h = await client.request<Hover | null>('textDocument/hover', {
+      textDocument: { uri: d.uri },
+      position: d.at(marker, delta),
+    });
     return h ? (h.contents as MarkupContent).value : '';
   };
 
   it('hovers keys with the schema description, type, range and default', async () => {
     const d = doc(VALID);
     await client.open(d.uri, d.text);
-    assert.match(await hoverText(d, 'batch'), /\*\*train\.batch\*\* · integer, > 0, ≤ 65536, default `128`[\s\S]*Batch size\./);
+    assert.match(
+      await hoverText(d, 'batch'),
+      /\*\*train\.batch\*\* · integer, > 0, ≤ 65536, default `128`[\s\S]*Batch size\./,
+    );
     assert.match(await hoverText(d, 'noise: 16'), /Width D of i\.i\.d\. N\(0,1\) features/);
     assert.match(await hoverText(d, 'source'), /The 10,000 real MNIST digits/);
   });
@@ -74,7 +94,10 @@ describe('language features', () => {
     const aft = await hoverText(d, '- aft', 2);
     assert.match(aft, /\*\*`aft`\*\* · a value of `methods\[\]`/);
     assert.match(aft, /Allowed: `stl`, `kd`, `aft`/);
-    assert.match(await hoverText(d, 'kernel: rbf', 8), /\*\*`rbf`\*\* · a value of `methods\[\]\.kernel`[\s\S]*AFT kernel/);
+    assert.match(
+      await hoverText(d, 'kernel: rbf', 8),
+      /\*\*`rbf`\*\* · a value of `methods\[\]\.kernel`[\s\S]*AFT kernel/,
+    );
     assert.match(await hoverText(d, 'auto'), /Compute backend/);
     assert.match(await hoverText(d, 'mnist,'), /a value of `dataset.source`/);
     assert.match(await hoverText(d, 'mnist-teacher'), /a value of `pretrained\[\]\.builtin`/);
@@ -89,7 +112,10 @@ describe('language features', () => {
   const complete = async (text: string, marker: string, delta = 0): Promise<CompletionItem[]> => {
     const d = doc(text);
     await client.open(d.uri, d.text);
-    return client.request<CompletionItem[]>('textDocument/completion', { textDocument: { uri: d.uri }, position: d.at(marker, delta) });
+    return client.request<CompletionItem[]>('textDocument/completion', {
+      textDocument: { uri: d.uri },
+      position: d.at(marker, delta),
+    });
   };
   const labels = (items: CompletionItem[]): string[] => items.map((i) => i.label);
 
@@ -103,7 +129,15 @@ describe('language features', () => {
   });
 
   it('completes keys of nested mappings, block and flow, following the chosen union branch', async () => {
-    assert.deepEqual(labels(await complete('train:\n  steps: 1\n  \n', '  \n', 2)).sort(), ['batch', 'eval_every', 'lr', 'optimizer', 'prior_lr', 'schedule', 'weight_decay']);
+    assert.deepEqual(labels(await complete('train:\n  steps: 1\n  \n', '  \n', 2)).sort(), [
+      'batch',
+      'eval_every',
+      'lr',
+      'optimizer',
+      'prior_lr',
+      'schedule',
+      'weight_decay',
+    ]);
     assert.ok(labels(await complete('train:\n  \n', '  \n', 2)).includes('steps'));
     const npy = labels(await complete('dataset: { source: npy, tr }\n', 'tr }', 2));
     assert.deepEqual(npy.sort(), ['classes', 'test', 'train', 'train_limit']);
@@ -112,21 +146,54 @@ describe('language features', () => {
   });
 
   it('completes enum values: methods, kernels, ρ kinds, backends, devices', async () => {
-    assert.deepEqual(labels(await complete('methods: [stl, ]\n', ', ]', 2)).slice(0, 4), ['stl', 'kd', 'aft', 'aft-no-kernel']);
+    assert.deepEqual(labels(await complete('methods: [stl, ]\n', ', ]', 2)).slice(0, 4), [
+      'stl',
+      'kd',
+      'aft',
+      'aft-no-kernel',
+    ]);
     assert.deepEqual(labels(await complete('methods:\n  - a\n', '- a', 3)).slice(0, 2), ['stl', 'kd']);
-    assert.deepEqual(labels(await complete('methods:\n  - { name: x, method: aft, kernel:  }\n', 'kernel: ', 8)), ['linear', 'rbf']);
-    assert.deepEqual(labels(await complete('methods:\n  - { name: x, method: aft, rho:  }\n', 'rho: ', 5)), ['sigmoid', 'dense', 'identity']);
-    assert.deepEqual(labels(await complete('backend: \n', 'backend: ', 9)), ['auto', 'gpu', 'webgpu', 'native', 'wasm', 'cpu']);
-    const devices = labels(await complete('pretrained:\n  - name: m\n    onnx: { model: m.onnx, device:  }\n', 'device: ', 8));
+    assert.deepEqual(labels(await complete('methods:\n  - { name: x, method: aft, kernel:  }\n', 'kernel: ', 8)), [
+      'linear',
+      'rbf',
+    ]);
+    assert.deepEqual(labels(await complete('methods:\n  - { name: x, method: aft, rho:  }\n', 'rho: ', 5)), [
+      'sigmoid',
+      'dense',
+      'identity',
+    ]);
+    assert.deepEqual(labels(await complete('backend: \n', 'backend: ', 9)), [
+      'auto',
+      'gpu',
+      'webgpu',
+      'native',
+      'wasm',
+      'cpu',
+    ]);
+    const devices = labels(
+      await complete('pretrained:\n  - name: m\n    onnx: { model: m.onnx, device:  }\n', 'device: ', 8),
+    );
     assert.ok(devices.includes('cpu') && devices.includes('auto'), devices.join());
     assert.deepEqual(labels(await complete('dataset:\n  source: \n', 'source: ', 8)).slice(0, 2), ['mnist', 'npy']);
   });
 
   it('completes ONNX input and output names from the model graph', async () => {
     const model = path.join(fixtures, 'models', 'tiny.onnx');
-    assert.deepEqual(labels(await complete(`pretrained:\n  - name: m\n    onnx: { model: ${model}, input:  }\n`, 'input: ', 7)), ['pixel_values', 'attention_mask']);
+    assert.deepEqual(
+      labels(await complete(`pretrained:\n  - name: m\n    onnx: { model: ${model}, input:  }\n`, 'input: ', 7)),
+      ['pixel_values', 'attention_mask'],
+    );
     const folder = path.join(fixtures, 'models', 'hf');
-    assert.deepEqual(labels(await complete(`pretrained:\n  - name: m\n    onnx:\n      folder: ${folder}\n      output: p\n`, 'output: p', 9)), ['pooler_output', 'last_hidden_state']);
+    assert.deepEqual(
+      labels(
+        await complete(
+          `pretrained:\n  - name: m\n    onnx:\n      folder: ${folder}\n      output: p\n`,
+          'output: p',
+          9,
+        ),
+      ),
+      ['pooler_output', 'last_hidden_state'],
+    );
   });
 
   it('completes file paths relative to the file, filtered by what the field accepts', async () => {
@@ -144,12 +211,19 @@ describe('language features', () => {
       const exp = validateExperimentText(fs.readFileSync(path.join(fixtures, name), 'utf8')).experiment;
       assert.ok(exp, name);
       for (const ref of referencedPaths(exp)) {
-        assert.ok(PATH_FIELDS.some((f) => f.pattern.length === ref.path.length && f.pattern.every((x, i) => x === '*' || x === ref.path[i])), ref.path.join('.'));
+        assert.ok(
+          PATH_FIELDS.some(
+            (f) => f.pattern.length === ref.path.length && f.pattern.every((x, i) => x === '*' || x === ref.path[i]),
+          ),
+          ref.path.join('.'),
+        );
       }
     }
   });
 
-  const fixAll = async (text: string): Promise<{ diagnostics: Diagnostic[]; actions: CodeAction[]; apply: (a: CodeAction) => string }> => {
+  const fixAll = async (
+    text: string,
+  ): Promise<{ diagnostics: Diagnostic[]; actions: CodeAction[]; apply: (a: CodeAction) => string }> => {
     const d = doc(text);
     const diagnostics = await client.open(d.uri, d.text);
     const end = TextDocument.create(d.uri, 'aft-experiment', 1, text).positionAt(text.length);
@@ -158,25 +232,39 @@ describe('language features', () => {
       range: { start: { line: 0, character: 0 }, end },
       context: { diagnostics, only: ['quickfix'] },
     });
-    const apply = (a: CodeAction): string => TextDocument.applyEdits(TextDocument.create(d.uri, 'aft-experiment', 1, text), a.edit?.changes?.[d.uri] ?? []);
+    const apply = (a: CodeAction): string =>
+      TextDocument.applyEdits(TextDocument.create(d.uri, 'aft-experiment', 1, text), a.edit?.changes?.[d.uri] ?? []);
     return { diagnostics, actions, apply };
   };
 
   it('quick fix: replaces a misspelled key or method, keeping quotes', async () => {
-    const { actions, apply } = await fixAll('name: q\ndataset: { source: mnist }\npretrained: [{ name: n, noise: 4 }]\nmethods: [stl, "aftt"]\ntrain: { batchh: 16 }\n');
-    assert.deepEqual(actions.map((a) => a.title).sort(), ['Replace `aftt` with `aft`', 'Replace `batchh` with `batch`']);
+    const { actions, apply } = await fixAll(
+      'name: q\ndataset: { source: mnist }\npretrained: [{ name: n, noise: 4 }]\nmethods: [stl, "aftt"]\ntrain: { batchh: 16 }\n',
+    );
+    assert.deepEqual(actions.map((a) => a.title).sort(), [
+      'Replace `aftt` with `aft`',
+      'Replace `batchh` with `batch`',
+    ]);
     const fixedMethod = apply(actions.find((a) => a.title.includes('aftt'))!);
     assert.match(fixedMethod, /methods: \[stl, "aft"\]/);
     const fixedKey = apply(actions.find((a) => a.title.includes('batchh'))!);
     assert.match(fixedKey, /train: \{ batch: 16 \}/);
-    const again = await client.open(fileUri(path.join(dir, `fixed${n++}.aft.yaml`)), fixedMethod.replace('batchh', 'batch'));
+    const again = await client.open(
+      fileUri(path.join(dir, `fixed${n++}.aft.yaml`)),
+      fixedMethod.replace('batchh', 'batch'),
+    );
     assert.deepEqual(again, []);
   });
 
   it('quick fix: replaces an ONNX input name with the one the model graph has', async () => {
     const model = path.join(fixtures, 'models', 'tiny.onnx');
-    const { actions, apply } = await fixAll(`name: o\ndataset: { source: mnist }\npretrained:\n  - { name: m, onnx: { model: ${model}, input: pixel_value } }\nmethods: [stl]\n`);
-    assert.deepEqual(actions.map((a) => a.title), ['Replace `pixel_value` with `pixel_values`']);
+    const { actions, apply } = await fixAll(
+      `name: o\ndataset: { source: mnist }\npretrained:\n  - { name: m, onnx: { model: ${model}, input: pixel_value } }\nmethods: [stl]\n`,
+    );
+    assert.deepEqual(
+      actions.map((a) => a.title),
+      ['Replace `pixel_value` with `pixel_values`'],
+    );
     assert.match(apply(actions[0]), /input: pixel_values \}/);
   });
 
@@ -184,10 +272,19 @@ describe('language features', () => {
     const block = await fixAll('dataset:\n  train: 100\nmethods: [stl]\n');
     const titles = block.actions.map((a) => a.title).sort();
     assert.deepEqual(titles, ['Add missing field `name`', 'Add missing field `source`']);
-    assert.equal(block.apply(block.actions.find((a) => a.title.includes('source'))!), 'dataset:\n  train: 100\n  source: mnist\nmethods: [stl]\n');
-    assert.equal(block.apply(block.actions.find((a) => a.title.includes('name'))!), 'dataset:\n  train: 100\nmethods: [stl]\nname: ""\n');
+    assert.equal(
+      block.apply(block.actions.find((a) => a.title.includes('source'))!),
+      'dataset:\n  train: 100\n  source: mnist\nmethods: [stl]\n',
+    );
+    assert.equal(
+      block.apply(block.actions.find((a) => a.title.includes('name'))!),
+      'dataset:\n  train: 100\nmethods: [stl]\nname: ""\n',
+    );
     const flow = await fixAll('name: f\ndataset: { train: 100 }\n');
-    assert.deepEqual(flow.actions.map((a) => flow.apply(a)).sort(), ['name: f\ndataset: { source: mnist, train: 100 }\n', 'name: f\ndataset: { train: 100 }\nmethods: [stl]\n']);
+    assert.deepEqual(flow.actions.map((a) => flow.apply(a)).sort(), [
+      'name: f\ndataset: { source: mnist, train: 100 }\n',
+      'name: f\ndataset: { train: 100 }\nmethods: [stl]\n',
+    ]);
   });
 
   it('code lenses above methods: run all, run one method', async () => {
@@ -210,11 +307,22 @@ describe('language features', () => {
   it('document symbols: sections, fields, and list entries by name', async () => {
     const d = doc(VALID);
     await client.open(d.uri, d.text);
-    const symbols = await client.request<DocumentSymbol[]>('textDocument/documentSymbol', { textDocument: { uri: d.uri } });
-    assert.deepEqual(symbols.map((s) => s.name), ['name', 'dataset', 'pretrained', 'methods', 'train', 'backend']);
+    const symbols = await client.request<DocumentSymbol[]>('textDocument/documentSymbol', {
+      textDocument: { uri: d.uri },
+    });
+    assert.deepEqual(
+      symbols.map((s) => s.name),
+      ['name', 'dataset', 'pretrained', 'methods', 'train', 'backend'],
+    );
     const pretrained = symbols.find((s) => s.name === 'pretrained');
-    assert.deepEqual(pretrained?.children?.map((s) => s.name), ['teacher', 'noise']);
-    assert.deepEqual(symbols.find((s) => s.name === 'methods')?.children?.map((s) => s.name), ['stl', 'aft', 'aft-rbf']);
+    assert.deepEqual(
+      pretrained?.children?.map((s) => s.name),
+      ['teacher', 'noise'],
+    );
+    assert.deepEqual(
+      symbols.find((s) => s.name === 'methods')?.children?.map((s) => s.name),
+      ['stl', 'aft', 'aft-rbf'],
+    );
     assert.equal(symbols.find((s) => s.name === 'train')?.children?.find((s) => s.name === 'batch')?.detail, '32');
   });
 });

@@ -4,7 +4,12 @@
  */
 import { PassThrough } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import {
+  createMessageConnection,
+  StreamMessageReader,
+  StreamMessageWriter,
+  type MessageConnection,
+} from 'vscode-jsonrpc/node';
 import type { Diagnostic, PublishDiagnosticsParams } from 'vscode-languageserver';
 import { createConnection } from 'vscode-languageserver/node';
 import { ExperimentServer, type ServerOptions } from '../../language-server/src/experimentServer';
@@ -54,7 +59,9 @@ export class LspClient {
   async open(uri: string, text: string): Promise<Diagnostic[]> {
     this.versions.set(uri, 1);
     const d = this.diagnostics(uri, 1);
-    await this.rpc.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: LANGUAGE_ID, version: 1, text } });
+    await this.rpc.sendNotification('textDocument/didOpen', {
+      textDocument: { uri, languageId: LANGUAGE_ID, version: 1, text },
+    });
     return d;
   }
 
@@ -63,7 +70,10 @@ export class LspClient {
     const version = (this.versions.get(uri) ?? 1) + 1;
     this.versions.set(uri, version);
     const d = this.diagnostics(uri, version);
-    await this.rpc.sendNotification('textDocument/didChange', { textDocument: { uri, version }, contentChanges: [{ text }] });
+    await this.rpc.sendNotification('textDocument/didChange', {
+      textDocument: { uri, version },
+      contentChanges: [{ text }],
+    });
     return d;
   }
 

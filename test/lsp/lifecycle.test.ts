@@ -20,7 +20,8 @@ describe('document lifecycle', () => {
       await client.open(uri, GOOD);
       const before = client.published.length;
       let last: Promise<unknown> = Promise.resolve();
-      for (let i = 0; i < 5; i++) last = client.change(uri, GOOD.replace('ok', `v${i}`) + (i === 4 ? 'bogus: 1\n' : ''));
+      for (let i = 0; i < 5; i++)
+        last = client.change(uri, GOOD.replace('ok', `v${i}`) + (i === 4 ? 'bogus: 1\n' : ''));
       const d = (await last) as { message: string }[];
       assert.equal(client.published.length - before, 1, 'one publish for five edits');
       assert.equal(client.published.at(-1)?.version, 6);
@@ -67,14 +68,19 @@ describe('document lifecycle', () => {
         'train: { batch: 16 }',
       ].join('\n');
       const first = await client.open(uri, text);
-      assert.deepEqual(first.map((d) => d.message), ['pretrained[0].features.test: has 40 rows but the test split has 48 examples']);
+      assert.deepEqual(
+        first.map((d) => d.message),
+        ['pretrained[0].features.test: has 40 rows but the test split has 48 examples'],
+      );
       const reads = files.reads;
       await client.change(uri, text + '\n# an edit that touches no file\n');
       assert.equal(files.reads, reads, 'unchanged files are not read again');
 
       fs.writeFileSync(features, encodeNpy(new Float32Array(48 * 6), [48, 6]));
       const next = client.diagnostics(uri, 2);
-      await client.rpc.sendNotification('workspace/didChangeWatchedFiles', { changes: [{ uri: fileUri(features), type: 2 }] });
+      await client.rpc.sendNotification('workspace/didChangeWatchedFiles', {
+        changes: [{ uri: fileUri(features), type: 2 }],
+      });
       assert.deepEqual(await next.then(() => client.published.at(-1)?.diagnostics), []);
       assert.equal(files.reads, reads + 1, 'only the changed file is read again');
     } finally {

@@ -13,14 +13,26 @@ const root = path.join(__dirname, '..', '..');
 it('the bundle runs over IPC, reports diagnostics and exits when told', async () => {
   const build = spawnSync(process.execPath, ['scripts/build-language-server.mjs'], { cwd: root, encoding: 'utf8' });
   assert.equal(build.status, 0, build.stderr);
-  const child = fork(path.join(root, 'dist', 'language-server', 'server.js'), ['--node-ipc'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  const child = fork(path.join(root, 'dist', 'language-server', 'server.js'), ['--node-ipc'], {
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   const send = (m: object): boolean => child.send({ jsonrpc: '2.0', ...m });
   const diagnostics = new Promise<PublishDiagnosticsParams>((resolve) =>
     child.on('message', (m: { id?: number; method?: string; params?: PublishDiagnosticsParams }) => {
       if (m.id === 1) {
         send({ method: 'initialized', params: {} });
-        send({ method: 'textDocument/didOpen', params: { textDocument: { uri: 'untitled:x', languageId: 'aft-experiment', version: 1, text: 'name: x\nmethods: [aftt]\n' } } });
+        send({
+          method: 'textDocument/didOpen',
+          params: {
+            textDocument: {
+              uri: 'untitled:x',
+              languageId: 'aft-experiment',
+              version: 1,
+              text: 'name: x\nmethods: [aftt]\n',
+            },
+          },
+        });
       }
       if (m.method === 'textDocument/publishDiagnostics' && m.params) resolve(m.params);
     }),

@@ -15,16 +15,29 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-ckpt-'));
 const spec = downstreamSchema.parse({ model: 'mlp', hidden: [16] });
 
 /** Saves a tfjs Sequential the way `model.save('file://dir')` lays it out. */
-async function saveTfjs(dir: string, layers: { units: number; inputDim?: number }[]): Promise<{ file: string; weights: Float32Array[] }> {
-  const model = tf.sequential({ layers: layers.map((l) => tf.layers.dense({ units: l.units, ...(l.inputDim ? { inputDim: l.inputDim } : {}) })) });
+async function saveTfjs(
+  dir: string,
+  layers: { units: number; inputDim?: number }[],
+): Promise<{ file: string; weights: Float32Array[] }> {
+  const model = tf.sequential({
+    layers: layers.map((l) => tf.layers.dense({ units: l.units, ...(l.inputDim ? { inputDim: l.inputDim } : {}) })),
+  });
   let artifacts: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler((a) => {
-    artifacts = a;
-    return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } });
-  }));
+  await model.save(
+    tf.io.withSaveHandler((a) => {
+      artifacts = a;
+      return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } });
+    }),
+  );
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.from(artifacts!.weightData as ArrayBuffer));
-  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ modelTopology: artifacts!.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: artifacts!.weightSpecs }] }));
+  fs.writeFileSync(
+    path.join(dir, 'model.json'),
+    JSON.stringify({
+      modelTopology: artifacts!.modelTopology,
+      weightsManifest: [{ paths: ['weights.bin'], weights: artifacts!.weightSpecs }],
+    }),
+  );
   return { file: path.join(dir, 'model.json'), weights: model.getWeights().map((w) => w.dataSync() as Float32Array) };
 }
 
@@ -38,13 +51,20 @@ describe('checkpoints', () => {
     const model = createModel(spec, [8], 3, 0);
     loadCheckpoint(model, file);
     const got = Object.values(await modelWeights(model)).map((t) => Array.from(t.data));
-    assert.deepEqual(got, weights.map((w) => Array.from(w)));
+    assert.deepEqual(
+      got,
+      weights.map((w) => Array.from(w)),
+    );
   });
 
   it('refuses a tfjs checkpoint of another architecture, naming the tensor', async () => {
     const { file } = await saveTfjs(path.join(tmp, 'tfjs-wide'), [{ units: 32, inputDim: 8 }, { units: 3 }]);
     const model = createModel(spec, [8], 3, 0);
-    assert.throws(() => loadCheckpoint(model, file), (e: unknown) => e instanceof AftError && /has shape \[8, 32\] but the model's fc0\.w needs \[8, 16\]/.test(e.message));
+    assert.throws(
+      () => loadCheckpoint(model, file),
+      (e: unknown) =>
+        e instanceof AftError && /has shape \[8, 32\] but the model's fc0\.w needs \[8, 16\]/.test(e.message),
+    );
   });
 
   it('round-trips its own safetensors checkpoints', async () => {

@@ -17,8 +17,16 @@ const ablation = path.join(root, 'test', 'fixtures', 'experiments', 'valid', 'np
 // tsx is resolved from the repo, not from the temporary folders the commands run in.
 const tsx = pathToFileURL(path.join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 
-function aft(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', tsx, cli, ...args], { cwd, encoding: 'utf8', env: { ...process.env, AFT_CACHE_DIR: path.join(cwd, 'cache'), ...env } });
+function aft(
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = {},
+): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', tsx, cli, ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, AFT_CACHE_DIR: path.join(cwd, 'cache'), ...env },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -67,19 +75,29 @@ describe('aft CLI', () => {
     assert.match(r.stderr, /bogus/);
   });
 
-  it('a backend asked for by name that cannot start exits 2 with why', { skip: process.platform !== 'linux' && 'Vulkan loader variables are Linux only' }, () => {
-    // No Vulkan driver: WebGPU has no adapter.
-    const noDriver = path.join(root, 'no-such-icd.json');
-    const r = aft(['run', ablation, '--backend', 'webgpu', '--steps', '1'], tmpdir(), { VK_ICD_FILENAMES: noDriver, VK_DRIVER_FILES: noDriver });
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /error: backend webgpu was asked for but cannot start: WebGPU found no adapter/);
-  });
+  it(
+    'a backend asked for by name that cannot start exits 2 with why',
+    { skip: process.platform !== 'linux' && 'Vulkan loader variables are Linux only' },
+    () => {
+      // No Vulkan driver: WebGPU has no adapter.
+      const noDriver = path.join(root, 'no-such-icd.json');
+      const r = aft(['run', ablation, '--backend', 'webgpu', '--steps', '1'], tmpdir(), {
+        VK_ICD_FILENAMES: noDriver,
+        VK_DRIVER_FILES: noDriver,
+      });
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /error: backend webgpu was asked for but cannot start: WebGPU found no adapter/);
+    },
+  );
 
   it('--json prints one JSON event per line, ending with the completed status', () => {
     const ws = tmpdir();
     const r = aft(['run', ablation, '--json', '--methods', 'aft', '--steps', '12', '--workspace', ws], ws);
     assert.equal(r.code, 0, r.stderr);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; state?: string });
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; state?: string });
     assert.ok(events.some((e) => e.type === 'metrics'));
     assert.ok(events.some((e) => e.type === 'result'));
     assert.deepEqual(events.at(-1), { ...events.at(-1), type: 'status', state: 'completed' });
@@ -87,7 +105,11 @@ describe('aft CLI', () => {
 
   it('Ctrl-C cancels: exit 1 and the run says cancelled', async () => {
     const ws = tmpdir();
-    const child = spawn(process.execPath, ['--import', tsx, cli, 'run', ablation, '--steps', '100000', '--methods', 'aft'], { cwd: ws, stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      ['--import', tsx, cli, 'run', ablation, '--steps', '100000', '--methods', 'aft'],
+      { cwd: ws, stdio: 'ignore' },
+    );
     const dir = await waitForRunning(child, ws);
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     child.kill('SIGINT');
@@ -97,7 +119,11 @@ describe('aft CLI', () => {
 
   it('kill -9 leaves a run that reads as failed, never running or complete', async () => {
     const ws = tmpdir();
-    const child = spawn(process.execPath, ['--import', tsx, cli, 'run', ablation, '--steps', '100000', '--methods', 'aft'], { cwd: ws, stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      ['--import', tsx, cli, 'run', ablation, '--steps', '100000', '--methods', 'aft'],
+      { cwd: ws, stdio: 'ignore' },
+    );
     const dir = await waitForRunning(child, ws);
     const exited = new Promise((r) => child.on('exit', r));
     child.kill('SIGKILL');
@@ -116,9 +142,14 @@ describe('aft gpu', () => {
     const ws = tmpdir();
     const r = aft(['gpu', 'check', '--dir', path.join(ws, 'rt')], ws);
     assert.match(r.stdout, /^GPU runtime folder: /);
-    for (const id of ['gpu', 'onnx-cuda', 'webgpu']) assert.match(r.stdout, new RegExp(`^(ok     |MISSING) ${id}:`, 'm'));
+    for (const id of ['gpu', 'onnx-cuda', 'webgpu'])
+      assert.match(r.stdout, new RegExp(`^(ok     |MISSING) ${id}:`, 'm'));
     const json = aft(['gpu', 'check', '--json', '--dir', path.join(ws, 'rt')], ws);
-    const report = JSON.parse(json.stdout) as { driver?: unknown; allUsable: boolean; verdicts: { id: string; usable: boolean; todo: string[] }[] };
+    const report = JSON.parse(json.stdout) as {
+      driver?: unknown;
+      allUsable: boolean;
+      verdicts: { id: string; usable: boolean; todo: string[] }[];
+    };
     assert.equal(r.code, report.allUsable ? 0 : 1);
     assert.equal(json.code, r.code);
     if (!report.driver) {
@@ -129,7 +160,8 @@ describe('aft gpu', () => {
       assert.match(r.stdout, /- @tensorflow\/tfjs-node-gpu is not installed/);
       for (const v of report.verdicts.filter((x) => x.id !== 'webgpu')) assert.equal(v.usable, false);
     }
-    for (const v of report.verdicts.filter((x) => !x.usable)) assert.ok(v.todo.length > 0, `${v.id} says what to install`);
+    for (const v of report.verdicts.filter((x) => !x.usable))
+      assert.ok(v.todo.length > 0, `${v.id} says what to install`);
   });
 
   it('install without network fails within seconds, says so, exits 1 and changes nothing', () => {
@@ -138,8 +170,14 @@ describe('aft gpu', () => {
     const r = aft(['gpu', 'install', '--dir', path.join(ws, 'rt')], ws, { AFT_GPU_HOSTS: 'https://127.0.0.1:9/' });
     assert.ok(performance.now() - t0 < 15_000);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /cannot download the GPU runtime: 127\.0\.0\.1:9 \(ECONNREFUSED\) cannot be reached.*Nothing was changed/);
-    assert.deepEqual(fs.readdirSync(ws).filter((f) => f !== 'cache'), []);
+    assert.match(
+      r.stderr,
+      /cannot download the GPU runtime: 127\.0\.0\.1:9 \(ECONNREFUSED\) cannot be reached.*Nothing was changed/,
+    );
+    assert.deepEqual(
+      fs.readdirSync(ws).filter((f) => f !== 'cache'),
+      [],
+    );
   });
 
   it('bad arguments exit 2', () => {

@@ -13,12 +13,22 @@ import { AftError } from '../../core/common/util/errors';
 function fakeRun(ws: string, name: string, probe: number, acc: Record<string, number>): string {
   const store = RunStore.create(ws, name, {}, '');
   const summary: RunSummary = {
-    format: 'aft-run-summary', version: 1, runId: store.runId, experiment: name,
+    format: 'aft-run-summary',
+    version: 1,
+    runId: store.runId,
+    experiment: name,
     dataset: { name: 'mnist', train: 500, test: 2000, classes: 10, inputShape: [28, 28, 1] },
     backend: 'wasm',
     sources: [{ name: 'teacher', kind: 'builtin', width: 8, linear_probe_accuracy: probe }],
-    methods: Object.fromEntries(Object.entries(acc).map(([m, a]) => [m, { kind: m, test_accuracy: { mean: a, se: 0.01, per_seed: { '0': a } }, beta: 1, tuning: [], train_seconds: 1 }])),
-    started: new Date().toISOString(), finished: new Date().toISOString(), seconds: 1,
+    methods: Object.fromEntries(
+      Object.entries(acc).map(([m, a]) => [
+        m,
+        { kind: m, test_accuracy: { mean: a, se: 0.01, per_seed: { '0': a } }, beta: 1, tuning: [], train_seconds: 1 },
+      ]),
+    ),
+    started: new Date().toISOString(),
+    finished: new Date().toISOString(),
+    seconds: 1,
   };
   store.writeSummary(summary);
   store.finish('completed');
@@ -36,7 +46,12 @@ describe('compare runs', () => {
   const undefinedCases: [string, number[], number[], RegExp][] = [
     ['two runs', [0.5, 0.9], [0.8, 0.9], /needs ≥ 3 runs with a linear probe, has 2/],
     ['one probe for all runs', [0.5, 0.5, 0.5], [0.8, 0.85, 0.9], /the linear probe is the same in every run/],
-    ['a method that ignores the sources (STL)', [0.5, 0.7, 0.9], [0.8, 0.8, 0.8], /the accuracy is the same in every run/],
+    [
+      'a method that ignores the sources (STL)',
+      [0.5, 0.7, 0.9],
+      [0.8, 0.8, 0.8],
+      /the accuracy is the same in every run/,
+    ],
     ['a run without a probe (NaN)', [0.5, NaN, 0.9], [0.8, 0.85, 0.9], /has 2/],
   ];
   for (const [name, x, y, why] of undefinedCases) {
@@ -49,13 +64,21 @@ describe('compare runs', () => {
 
   it('the table says why instead of a number', () => {
     const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-cmp-'));
-    const dirs = [fakeRun(ws, 'a', 0.5, { stl: 0.8 }), fakeRun(ws, 'b', 0.7, { stl: 0.8 }), fakeRun(ws, 'c', 0.9, { stl: 0.8 })];
+    const dirs = [
+      fakeRun(ws, 'a', 0.5, { stl: 0.8 }),
+      fakeRun(ws, 'b', 0.7, { stl: 0.8 }),
+      fakeRun(ws, 'c', 0.9, { stl: 0.8 }),
+    ];
     assert.match(comparisonTable(compareRuns(dirs)), /stl .*n\/a: the accuracy is the same in every run/);
   });
 
   it('merges runs and correlates each method with the probe', () => {
     const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-cmp-'));
-    const dirs = [fakeRun(ws, 'a', 0.5, { stl: 0.8, aft: 0.81 }), fakeRun(ws, 'b', 0.7, { stl: 0.8, aft: 0.85 }), fakeRun(ws, 'c', 0.9, { stl: 0.81, aft: 0.9 })];
+    const dirs = [
+      fakeRun(ws, 'a', 0.5, { stl: 0.8, aft: 0.81 }),
+      fakeRun(ws, 'b', 0.7, { stl: 0.8, aft: 0.85 }),
+      fakeRun(ws, 'c', 0.9, { stl: 0.81, aft: 0.9 }),
+    ];
     const c = compareRuns(dirs);
     assert.deepEqual(c.methods, ['stl', 'aft']);
     assert.ok(c.correlation.aft.r! > 0.95);
@@ -68,7 +91,13 @@ describe('compare runs', () => {
   it('refuses a run that is not complete, naming it', () => {
     const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-cmp-'));
     const s = RunStore.create(ws, 'x', {}, '');
-    assert.throws(() => compareRuns([s.dir]), (e: unknown) => e instanceof AftError && /only completed runs/.test(e.message) && e.location?.file === s.dir);
-    assert.throws(() => compareRuns([path.join(ws, 'nope')]), (e: unknown) => e instanceof AftError && /not a run folder/.test(e.message));
+    assert.throws(
+      () => compareRuns([s.dir]),
+      (e: unknown) => e instanceof AftError && /only completed runs/.test(e.message) && e.location?.file === s.dir,
+    );
+    assert.throws(
+      () => compareRuns([path.join(ws, 'nope')]),
+      (e: unknown) => e instanceof AftError && /not a run folder/.test(e.message),
+    );
   });
 });

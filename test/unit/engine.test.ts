@@ -24,7 +24,10 @@ function tmpdir(): string {
 
 async function run(file: string, workspaceDir: string, events: RunEvent[] = [], signal?: AbortSignal) {
   const loaded = loadExperiment(file);
-  return runExperiment({ experiment: loaded.experiment, baseDir: loaded.baseDir, sourceText: fs.readFileSync(file, 'utf8') }, { workspaceDir, sink: (e) => events.push(e), ...(signal ? { signal } : {}) });
+  return runExperiment(
+    { experiment: loaded.experiment, baseDir: loaded.baseDir, sourceText: fs.readFileSync(file, 'utf8') },
+    { workspaceDir, sink: (e) => events.push(e), ...(signal ? { signal } : {}) },
+  );
 }
 
 describe('engine on .npy data', () => {
@@ -46,21 +49,42 @@ describe('engine on .npy data', () => {
     }
     // aft-rbf has a grid of two β: it was tuned on the holdout and the choice is recorded.
     const tuning = summary.methods['aft-rbf'].tuning[0];
-    assert.deepEqual(tuning.candidates.map((c) => c.beta), [1, 10]);
+    assert.deepEqual(
+      tuning.candidates.map((c) => c.beta),
+      [1, 10],
+    );
     assert.ok([1, 10].includes(summary.methods['aft-rbf'].beta));
     // ρ: learned for sigmoid ρ, frozen at 0.5 for identity; per source segment.
     assert.deepEqual(Object.keys(summary.methods.aft.rho_mean_by_source!), ['clip', 'noise']);
     assert.ok(Math.abs(summary.methods['aft-fixed'].rho_mean_by_source!.clip - 0.5) < 1e-6);
     assert.notEqual(summary.methods.aft.rho_mean_by_source!.clip, 0.5);
-    const rho = JSON.parse(fs.readFileSync(path.join(out.dir, 'rho', 'aft', 'seed-0.json'), 'utf8')) as { values: number[]; segments: { name: string; width: number }[] };
+    const rho = JSON.parse(fs.readFileSync(path.join(out.dir, 'rho', 'aft', 'seed-0.json'), 'utf8')) as {
+      values: number[];
+      segments: { name: string; width: number }[];
+    };
     assert.equal(rho.values.length, 6 + 16);
-    assert.deepEqual(rho.segments.map((s) => [s.name, s.width]), [['clip', 6], ['noise', 16]]);
+    assert.deepEqual(
+      rho.segments.map((s) => [s.name, s.width]),
+      [
+        ['clip', 6],
+        ['noise', 16],
+      ],
+    );
     assert.ok(fs.existsSync(path.join(out.dir, 'checkpoints', 'aft-seed-0.safetensors')));
-    const metrics = fs.readFileSync(path.join(out.dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const metrics = fs
+      .readFileSync(path.join(out.dir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.ok(metrics.some((m) => m.phase === 'tune') && metrics.some((m) => m.phase === 'final'));
-    for (const m of metrics) for (const k of ['step', 'method', 'seed', 'beta', 'ce', 'reg', 'trainAccuracy', 'evalAccuracy']) assert.ok(k in m, `metrics row lacks ${k}`);
+    for (const m of metrics)
+      for (const k of ['step', 'method', 'seed', 'beta', 'ce', 'reg', 'trainAccuracy', 'evalAccuracy'])
+        assert.ok(k in m, `metrics row lacks ${k}`);
     // Events: status running → completed, progress with ETA, one result per method.
-    assert.deepEqual(events.filter((e) => e.type === 'status').map((e) => (e as { state: string }).state), ['running', 'completed']);
+    assert.deepEqual(
+      events.filter((e) => e.type === 'status').map((e) => (e as { state: string }).state),
+      ['running', 'completed'],
+    );
     assert.equal(events.filter((e) => e.type === 'result').length, 5);
     assert.ok(events.some((e) => e.type === 'progress' && e.etaSeconds !== null));
   });
@@ -69,7 +93,11 @@ describe('engine on .npy data', () => {
     const out = await run(path.join(fixtures, 'experiments', 'valid', 'npy-baselines.aft.yaml'), tmpdir());
     const s = out.summary;
     assert.deepEqual(Object.keys(s.methods), ['stl', 'rkd', 'ft', 'btune']);
-    for (const [name, m] of Object.entries(s.methods)) assert.ok(Number.isFinite(m.test_accuracy.mean) && m.test_accuracy.mean > 0.4, `${name}: ${m.test_accuracy.mean}`);
+    for (const [name, m] of Object.entries(s.methods))
+      assert.ok(
+        Number.isFinite(m.test_accuracy.mean) && m.test_accuracy.mean > 0.4,
+        `${name}: ${m.test_accuracy.mean}`,
+      );
     // The toy "clip" features encode the class; the noise source does not.
     const [clip, noise] = s.sources;
     assert.ok(clip.linear_probe_accuracy! > 0.9, `clip probe ${clip.linear_probe_accuracy}`);
@@ -92,21 +120,37 @@ describe('engine on .npy data', () => {
   });
 
   const badCases: [string, (dir: string) => void, RegExp][] = [
-    ['NaN in features', (d) => {
-      const f = new Float32Array(96 * 6);
-      f[6 * 7 + 2] = NaN;
-      fs.writeFileSync(path.join(d, 'f_train.npy'), encodeNpy(f, [96, 6]));
-    }, /1 NaN or Inf value; the first is in row 7/],
-    ['label out of range', (d) => {
-      const y = new Int32Array(48);
-      y[5] = 7;
-      fs.writeFileSync(path.join(d, 'y_test.npy'), encodeNpy(y, [48]));
-    }, /outside 0\.\.2; the first is row 5 \(value 7\)/],
-    ['row mismatch', (d) => fs.writeFileSync(path.join(d, 'f_test.npy'), encodeNpy(new Float32Array(40 * 6), [40, 6])), /has 40 rows but the test split has 48 examples/],
-    ['empty split', (d) => {
-      fs.writeFileSync(path.join(d, 'x_test.npy'), encodeNpy(new Float32Array(0), [0, 8]));
-      fs.writeFileSync(path.join(d, 'y_test.npy'), encodeNpy(new Int32Array(0), [0]));
-    }, /test split is empty/],
+    [
+      'NaN in features',
+      (d) => {
+        const f = new Float32Array(96 * 6);
+        f[6 * 7 + 2] = NaN;
+        fs.writeFileSync(path.join(d, 'f_train.npy'), encodeNpy(f, [96, 6]));
+      },
+      /1 NaN or Inf value; the first is in row 7/,
+    ],
+    [
+      'label out of range',
+      (d) => {
+        const y = new Int32Array(48);
+        y[5] = 7;
+        fs.writeFileSync(path.join(d, 'y_test.npy'), encodeNpy(y, [48]));
+      },
+      /outside 0\.\.2; the first is row 5 \(value 7\)/,
+    ],
+    [
+      'row mismatch',
+      (d) => fs.writeFileSync(path.join(d, 'f_test.npy'), encodeNpy(new Float32Array(40 * 6), [40, 6])),
+      /has 40 rows but the test split has 48 examples/,
+    ],
+    [
+      'empty split',
+      (d) => {
+        fs.writeFileSync(path.join(d, 'x_test.npy'), encodeNpy(new Float32Array(0), [0, 8]));
+        fs.writeFileSync(path.join(d, 'y_test.npy'), encodeNpy(new Int32Array(0), [0]));
+      },
+      /test split is empty/,
+    ],
   ];
   for (const [name, spoil, pattern] of badCases) {
     it(`refuses ${name} with where and what`, async () => {
@@ -118,7 +162,11 @@ describe('engine on .npy data', () => {
       fs.mkdirSync(path.dirname(exp), { recursive: true });
       fs.writeFileSync(exp, fs.readFileSync(ablation, 'utf8'));
       // Found by the header checks before the run (the editor's checks), or by the loaders.
-      await assert.rejects(run(exp, ws), (e: unknown) => e instanceof AftError && e.code === 'bad_input' && pattern.test(e.format()) && Boolean(e.location?.file));
+      await assert.rejects(
+        run(exp, ws),
+        (e: unknown) =>
+          e instanceof AftError && e.code === 'bad_input' && pattern.test(e.format()) && Boolean(e.location?.file),
+      );
       // Bad input found before training leaves no run folder behind.
       const runsDir = path.join(ws, '.aft', 'runs');
       assert.deepEqual(fs.existsSync(runsDir) ? fs.readdirSync(runsDir) : [], []);

@@ -33,7 +33,10 @@ describe('valid experiment files', () => {
     it(name, () => {
       const file = path.join(root, 'valid', name);
       const { problems } = check(file);
-      assert.deepEqual(problems.map((p) => `${p.line}:${p.column} ${p.field}: ${p.message}`), []);
+      assert.deepEqual(
+        problems.map((p) => `${p.line}:${p.column} ${p.field}: ${p.message}`),
+        [],
+      );
       assert.ok(validateExperimentText(fs.readFileSync(file, 'utf8'), path.dirname(file)).experiment);
     });
   }
@@ -52,10 +55,15 @@ describe('invalid experiment files', () => {
         .split('\n')
         .filter((l) => l.trim());
       const { problems } = check(file);
-      const got = problems.map((p) => `${p.line}:${p.column} ${p.severity === 'warning' ? 'warning ' : ''}${p.field}: ${p.message}`);
+      const got = problems.map(
+        (p) => `${p.line}:${p.column} ${p.severity === 'warning' ? 'warning ' : ''}${p.field}: ${p.message}`,
+      );
       assert.equal(got.length, expected.length, `expected ${expected.length} problems, got:\n${got.join('\n')}`);
       for (const want of expected) {
-        assert.ok(got.some((g) => g.startsWith(want)), `missing problem: ${want}\ngot:\n${got.join('\n')}`);
+        assert.ok(
+          got.some((g) => g.startsWith(want)),
+          `missing problem: ${want}\ngot:\n${got.join('\n')}`,
+        );
       }
     });
   }
@@ -93,14 +101,16 @@ describe('method needs match the engine code they repeat', () => {
     return Float32Array.from({ length: n }, () => rng.normal());
   };
 
-  it('tuneSplit is the engine\'s β holdout split', () => {
+  it("tuneSplit is the engine's β holdout split", () => {
     for (const holdout of [0.05, 0.1, 0.25, 0.5, 0.9]) {
-      for (let n = 1; n <= 300; n++) assert.deepEqual(tuneSplit(n, holdout), tuneTrainSize(n, holdout), `n ${n}, holdout ${holdout}`);
+      for (let n = 1; n <= 300; n++)
+        assert.deepEqual(tuneSplit(n, holdout), tuneTrainSize(n, holdout), `n ${n}, holdout ${holdout}`);
     }
   });
 
   it('factor transfer: the fewest rows, the validation share and the narrowest ψ of its autoencoder', async () => {
-    const fit = (rows: number, dim: number): ReturnType<typeof trainFactorAutoencoder> => trainFactorAutoencoder(noise(rows * dim), rows, dim, { seed: 0, maxEpochs: 1 });
+    const fit = (rows: number, dim: number): ReturnType<typeof trainFactorAutoencoder> =>
+      trainFactorAutoencoder(noise(rows * dim), rows, dim, { seed: 0, maxEpochs: 1 });
     const min = ftMinRows();
     await assert.rejects(fit(min - 1, 4), badInput);
     (await fit(min, 4)).dispose();
@@ -121,10 +131,26 @@ describe('method needs match the engine code they repeat', () => {
 
   it('the number of training examples a problem asks for is enough', () => {
     const needs = (text: string): string[] =>
-      semanticProblems(experimentSchema.parse(JSON.parse(text))).filter((p) => /factor transfer|B-Tuning/.test(p.message)).map((p) => p.message);
+      semanticProblems(experimentSchema.parse(JSON.parse(text)))
+        .filter((p) => /factor transfer|B-Tuning/.test(p.message))
+        .map((p) => p.message);
     for (const holdout of [0.1, 0.3, 0.5]) {
-      for (const [train, methods] of [[1, ['ft']], [2, ['ft']], [4, ['btune']], [10, ['btune']], [3, [{ name: 'b', method: 'btune' }]]] as const) {
-        const exp = (n: number): string => JSON.stringify({ name: 'x', dataset: { source: 'mnist', train: n }, pretrained: [{ name: 'n', noise: 4 }], methods, tune: { holdout }, train: { batch: 1 } });
+      for (const [train, methods] of [
+        [1, ['ft']],
+        [2, ['ft']],
+        [4, ['btune']],
+        [10, ['btune']],
+        [3, [{ name: 'b', method: 'btune' }]],
+      ] as const) {
+        const exp = (n: number): string =>
+          JSON.stringify({
+            name: 'x',
+            dataset: { source: 'mnist', train: n },
+            pretrained: [{ name: 'n', noise: 4 }],
+            methods,
+            tune: { holdout },
+            train: { batch: 1 },
+          });
         const [first] = needs(exp(train));
         const asked = Number(/Use at least (\d+) training examples/.exec(first ?? '')?.[1]);
         assert.ok(asked > train, `${train} examples, holdout ${holdout}: ${first}`);

@@ -9,7 +9,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it, mock } from 'node:test';
-import { appendFileAll, removeStaleTemps, Reserve, tempName, writeFileAtomic, WriteError } from '../../core/node/util/fsx';
+import {
+  appendFileAll,
+  removeStaleTemps,
+  Reserve,
+  tempName,
+  writeFileAtomic,
+  WriteError,
+} from '../../core/node/util/fsx';
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'aft-fsx-'));
 // The CommonJS module object (an ES namespace cannot be mocked): the one fsx.ts calls into.
@@ -53,7 +60,13 @@ describe('fsx writes', () => {
     try {
       assert.throws(
         () => writeFileAtomic(f, Buffer.alloc(3000, 1)),
-        (e: unknown) => e instanceof WriteError && e.diskFull && e.code === 'run_failed' && new RegExp(`^cannot write ${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: disk full: 3000 bytes needed, \\d+ free$`).test(e.message),
+        (e: unknown) =>
+          e instanceof WriteError &&
+          e.diskFull &&
+          e.code === 'run_failed' &&
+          new RegExp(
+            `^cannot write ${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: disk full: 3000 bytes needed, \\d+ free$`,
+          ).test(e.message),
       );
     } finally {
       d.restore();

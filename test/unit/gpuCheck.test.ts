@@ -5,7 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compareVersions, formatGpuReport, gpuReport, librariesInFolders, parseLdconfig, parseNvidiaSmi, type GpuFacts, type VerdictId } from '../../core/node/gpu/check';
+import {
+  compareVersions,
+  formatGpuReport,
+  gpuReport,
+  librariesInFolders,
+  parseLdconfig,
+  parseNvidiaSmi,
+  type GpuFacts,
+  type VerdictId,
+} from '../../core/node/gpu/check';
 import { missingNativeFiles, stagingPackageJson } from '../../core/node/gpu/install';
 import type { GpuAdapterInfo } from '../../core/common/protocol/rpc';
 
@@ -57,7 +66,12 @@ const LD_CUDA12 = `	libcudart.so.12 (libc6,x86-64) => /usr/local/cuda-12.6/lib64
 	libcurand.so.10 (libc6,x86-64) => /usr/local/cuda-12.6/lib64/libcurand.so.10
 `;
 /** cuDNN 9 from pip (nvidia-cudnn-cu12) on LD_LIBRARY_PATH. */
-const PIP_CUDNN9 = [{ dir: '/opt/venv/lib/python3.12/site-packages/nvidia/cudnn/lib', files: ['__init__.py', 'libcudnn.so.9', 'libcudnn_graph.so.9', 'libcudnn_ops.so.9'] }];
+const PIP_CUDNN9 = [
+  {
+    dir: '/opt/venv/lib/python3.12/site-packages/nvidia/cudnn/lib',
+    files: ['__init__.py', 'libcudnn.so.9', 'libcudnn_graph.so.9', 'libcudnn_ops.so.9'],
+  },
+];
 
 const H200: GpuAdapterInfo = {
   vendor: 'nvidia',
@@ -65,11 +79,29 @@ const H200: GpuAdapterInfo = {
   device: '',
   description: 'NVIDIA H200',
   software: false,
-  limits: { maxBufferSize: 2 ** 34, maxStorageBufferBindingSize: 2 ** 31, maxComputeWorkgroupStorageSize: 32768, maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupsPerDimension: 65535 },
+  limits: {
+    maxBufferSize: 2 ** 34,
+    maxStorageBufferBindingSize: 2 ** 31,
+    maxComputeWorkgroupStorageSize: 32768,
+    maxComputeInvocationsPerWorkgroup: 1024,
+    maxComputeWorkgroupsPerDimension: 65535,
+  },
 };
-const LAVAPIPE: GpuAdapterInfo = { ...H200, vendor: 'mesa', architecture: '', description: 'llvmpipe (LLVM 15.0.6, 256 bits)', software: true, softwareReason: 'it is llvmpipe' };
+const LAVAPIPE: GpuAdapterInfo = {
+  ...H200,
+  vendor: 'mesa',
+  architecture: '',
+  description: 'llvmpipe (LLVM 15.0.6, 256 bits)',
+  software: true,
+  softwareReason: 'it is llvmpipe',
+};
 
-const TF_OK = { version: '4.22.0', dir: '/rt/node_modules/@tensorflow/tfjs-node-gpu', libtensorflow: true, binding: true };
+const TF_OK = {
+  version: '4.22.0',
+  dir: '/rt/node_modules/@tensorflow/tfjs-node-gpu',
+  libtensorflow: true,
+  binding: true,
+};
 
 function facts(over: Partial<GpuFacts>): GpuFacts {
   return {
@@ -87,16 +119,35 @@ function facts(over: Partial<GpuFacts>): GpuFacts {
 
 describe('GPU check: parsing', () => {
   it('nvidia-smi: driver, CUDA version and GPUs, old and new layouts', () => {
-    assert.deepEqual(parseNvidiaSmi(SMI_H200), { driverVersion: '580.159.03', cudaVersion: '13.0', gpus: ['NVIDIA H200'] });
-    assert.deepEqual(parseNvidiaSmi(SMI_OLD), { driverVersion: '470.223.02', cudaVersion: '11.4', gpus: ['Tesla T4', 'Tesla T4'] });
-    assert.deepEqual(parseNvidiaSmi('NVIDIA-SMI has failed because it couldn\'t communicate with the NVIDIA driver.'), { gpus: [] });
+    assert.deepEqual(parseNvidiaSmi(SMI_H200), {
+      driverVersion: '580.159.03',
+      cudaVersion: '13.0',
+      gpus: ['NVIDIA H200'],
+    });
+    assert.deepEqual(parseNvidiaSmi(SMI_OLD), {
+      driverVersion: '470.223.02',
+      cudaVersion: '11.4',
+      gpus: ['Tesla T4', 'Tesla T4'],
+    });
+    assert.deepEqual(parseNvidiaSmi("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver."), {
+      gpus: [],
+    });
   });
 
   it('ldconfig -p: CUDA libraries only, x86-64 only, full versions from the files the names lead to', () => {
     const libs = parseLdconfig(LD_CUDA11, REAL_CUDA11);
     assert.deepEqual(
       libs.map((l) => l.soname),
-      ['libcusparse.so.11', 'libcusolver.so.11', 'libcurand.so.10', 'libcufft.so.10', 'libcudnn.so.8', 'libcudart.so.11.0', 'libcublasLt.so.11', 'libcublas.so.11'],
+      [
+        'libcusparse.so.11',
+        'libcusolver.so.11',
+        'libcurand.so.10',
+        'libcufft.so.10',
+        'libcudnn.so.8',
+        'libcudart.so.11.0',
+        'libcublasLt.so.11',
+        'libcublas.so.11',
+      ],
     );
     assert.equal(libs.find((l) => l.soname === 'libcudnn.so.8')?.version, '8.9.7');
     assert.equal(libs.find((l) => l.soname === 'libcudart.so.11.0')?.version, '11.8.89');
@@ -105,7 +156,13 @@ describe('GPU check: parsing', () => {
   });
 
   it('LD_LIBRARY_PATH folders: the CUDA libraries among their files', () => {
-    assert.deepEqual(librariesInFolders(PIP_CUDNN9), [{ soname: 'libcudnn.so.9', path: '/opt/venv/lib/python3.12/site-packages/nvidia/cudnn/lib/libcudnn.so.9', from: 'LD_LIBRARY_PATH' }]);
+    assert.deepEqual(librariesInFolders(PIP_CUDNN9), [
+      {
+        soname: 'libcudnn.so.9',
+        path: '/opt/venv/lib/python3.12/site-packages/nvidia/cudnn/lib/libcudnn.so.9',
+        from: 'LD_LIBRARY_PATH',
+      },
+    ]);
   });
 
   it('versions compare numerically', () => {
@@ -128,47 +185,115 @@ const CASES: Case[] = [
     name: 'no NVIDIA driver, no CUDA, only a software adapter (this CI machine)',
     facts: { webgpu: { adapter: LAVAPIPE } },
     usable: [],
-    says: [/NVIDIA driver: none \(nvidia-smi not found\)/, /MISSING gpu: @tensorflow\/tfjs-node-gpu 4\.22\.0/, /- @tensorflow\/tfjs-node-gpu is not installed/, /aft gpu install/, /no NVIDIA driver/, /MISSING webgpu/, /- only a software adapter \(it is llvmpipe\)/, /CUDA libraries: none found/],
+    says: [
+      /NVIDIA driver: none \(nvidia-smi not found\)/,
+      /MISSING gpu: @tensorflow\/tfjs-node-gpu 4\.22\.0/,
+      /- @tensorflow\/tfjs-node-gpu is not installed/,
+      /aft gpu install/,
+      /no NVIDIA driver/,
+      /MISSING webgpu/,
+      /- only a software adapter \(it is llvmpipe\)/,
+      /CUDA libraries: none found/,
+    ],
   },
   {
     name: 'H200 with a CUDA 13 driver, nothing installed: the libraries to get, by soname',
     facts: { nvidiaSmi: { output: SMI_H200 }, webgpu: { adapter: H200 } },
     usable: ['webgpu'],
-    says: [/NVIDIA driver 580\.159\.03 \(CUDA 13\.0\): NVIDIA H200/, /missing libcudart\.so\.11\.0 \(CUDA 11 runtime, 11\.2 or newer\)/, /libcudnn\.so\.8 \(cuDNN 8, 8\.1 or newer\)/, /apt install cuda-cudart-11-8 libcublas-11-8/, /pip install nvidia-cuda-runtime-cu11/, /missing libcudart\.so\.12/, /libcudnn\.so\.9 \(cuDNN 9\)/, /ok {6}webgpu: usable on NVIDIA H200/],
+    says: [
+      /NVIDIA driver 580\.159\.03 \(CUDA 13\.0\): NVIDIA H200/,
+      /missing libcudart\.so\.11\.0 \(CUDA 11 runtime, 11\.2 or newer\)/,
+      /libcudnn\.so\.8 \(cuDNN 8, 8\.1 or newer\)/,
+      /apt install cuda-cudart-11-8 libcublas-11-8/,
+      /pip install nvidia-cuda-runtime-cu11/,
+      /missing libcudart\.so\.12/,
+      /libcudnn\.so\.9 \(cuDNN 9\)/,
+      /ok {6}webgpu: usable on NVIDIA H200/,
+    ],
   },
   {
     name: 'CUDA 11.8 + cuDNN 8.9 and tfjs-node-gpu installed: gpu usable, onnxruntime CUDA not (CUDA 12 libraries and provider missing)',
-    facts: { nvidiaSmi: { output: SMI_H200 }, ldconfig: { output: LD_CUDA11 }, realPaths: REAL_CUDA11, tfjsNodeGpu: TF_OK, webgpu: { adapter: H200 } },
+    facts: {
+      nvidiaSmi: { output: SMI_H200 },
+      ldconfig: { output: LD_CUDA11 },
+      realPaths: REAL_CUDA11,
+      tfjsNodeGpu: TF_OK,
+      webgpu: { adapter: H200 },
+    },
     usable: ['gpu', 'webgpu'],
-    says: [/libcudnn: libcudnn\.so\.8 \(8\.9\.7\)/, /ok {6}gpu: usable/, /MISSING onnx-cuda: onnxruntime-node 1\.30\.0's CUDA provider/, /- the CUDA provider is not installed/],
+    says: [
+      /libcudnn: libcudnn\.so\.8 \(8\.9\.7\)/,
+      /ok {6}gpu: usable/,
+      /MISSING onnx-cuda: onnxruntime-node 1\.30\.0's CUDA provider/,
+      /- the CUDA provider is not installed/,
+    ],
   },
   {
     name: 'CUDA 12 from ldconfig + cuDNN 9 from pip on LD_LIBRARY_PATH, provider installed: onnx-cuda usable',
-    facts: { nvidiaSmi: { output: SMI_H200 }, ldconfig: { output: LD_CUDA12 }, ldLibraryPath: PIP_CUDNN9, onnxCuda: { dir: '/rt/node_modules/onnxruntime-node' }, webgpu: { adapter: H200 } },
+    facts: {
+      nvidiaSmi: { output: SMI_H200 },
+      ldconfig: { output: LD_CUDA12 },
+      ldLibraryPath: PIP_CUDNN9,
+      onnxCuda: { dir: '/rt/node_modules/onnxruntime-node' },
+      webgpu: { adapter: H200 },
+    },
     usable: ['onnx-cuda', 'webgpu'],
     says: [/ok {6}onnx-cuda: usable/, /MISSING gpu/],
   },
   {
     name: 'everything present: all usable',
-    facts: { nvidiaSmi: { output: SMI_H200 }, ldconfig: { output: LD_CUDA11 + LD_CUDA12 }, realPaths: REAL_CUDA11, ldLibraryPath: PIP_CUDNN9, tfjsNodeGpu: TF_OK, onnxCuda: { dir: '/rt/x' }, webgpu: { adapter: H200 } },
+    facts: {
+      nvidiaSmi: { output: SMI_H200 },
+      ldconfig: { output: LD_CUDA11 + LD_CUDA12 },
+      realPaths: REAL_CUDA11,
+      ldLibraryPath: PIP_CUDNN9,
+      tfjsNodeGpu: TF_OK,
+      onnxCuda: { dir: '/rt/x' },
+      webgpu: { adapter: H200 },
+    },
     usable: ['gpu', 'onnx-cuda', 'webgpu'],
     says: [/ok {6}gpu/, /ok {6}onnx-cuda/, /ok {6}webgpu/],
   },
   {
     name: 'a driver too old for CUDA 12 and a cuDNN 8.0 too old for libtensorflow 2.9',
-    facts: { nvidiaSmi: { output: SMI_OLD }, ldconfig: { output: LD_CUDA11 + LD_CUDA12 }, realPaths: { ...REAL_CUDA11, '/usr/lib/x86_64-linux-gnu/libcudnn.so.8': '/usr/lib/x86_64-linux-gnu/libcudnn.so.8.0.5' }, ldLibraryPath: PIP_CUDNN9, tfjsNodeGpu: TF_OK, onnxCuda: { dir: '/rt/x' } },
+    facts: {
+      nvidiaSmi: { output: SMI_OLD },
+      ldconfig: { output: LD_CUDA11 + LD_CUDA12 },
+      realPaths: {
+        ...REAL_CUDA11,
+        '/usr/lib/x86_64-linux-gnu/libcudnn.so.8': '/usr/lib/x86_64-linux-gnu/libcudnn.so.8.0.5',
+      },
+      ldLibraryPath: PIP_CUDNN9,
+      tfjsNodeGpu: TF_OK,
+      onnxCuda: { dir: '/rt/x' },
+    },
     usable: [],
-    says: [/libcudnn\.so\.8 is 8\.0\.5 .*older than 8\.1/, /the driver supports CUDA 11\.4, older than the 12\.0 this build needs/, /update the NVIDIA driver/, /- no WebGPU adapter/],
+    says: [
+      /libcudnn\.so\.8 is 8\.0\.5 .*older than 8\.1/,
+      /the driver supports CUDA 11\.4, older than the 12\.0 this build needs/,
+      /update the NVIDIA driver/,
+      /- no WebGPU adapter/,
+    ],
   },
   {
     name: 'tfjs-node-gpu whose install script never ran (npm skipped it)',
-    facts: { nvidiaSmi: { output: SMI_H200 }, ldconfig: { output: LD_CUDA11 }, realPaths: REAL_CUDA11, tfjsNodeGpu: { ...TF_OK, libtensorflow: false, binding: false } },
+    facts: {
+      nvidiaSmi: { output: SMI_H200 },
+      ldconfig: { output: LD_CUDA11 },
+      realPaths: REAL_CUDA11,
+      tfjsNodeGpu: { ...TF_OK, libtensorflow: false, binding: false },
+    },
     usable: [],
     says: [/lacks libtensorflow and its binding/, /install it again with `aft gpu install`/],
   },
   {
     name: 'macOS: no CUDA at all, WebGPU on Metal',
-    facts: { platform: 'darwin', arch: 'arm64', ldconfig: { error: 'no ldconfig on darwin' }, webgpu: { adapter: { ...H200, vendor: 'apple', description: 'Apple M2' } } },
+    facts: {
+      platform: 'darwin',
+      arch: 'arm64',
+      ldconfig: { error: 'no ldconfig on darwin' },
+      webgpu: { adapter: { ...H200, vendor: 'apple', description: 'Apple M2' } },
+    },
     usable: ['webgpu'],
     says: [/exists for Linux and Windows on x64 only, not darwin-arm64/, /Linux x64 only/, /usable on Apple M2/],
   },
@@ -188,7 +313,14 @@ describe('GPU check: verdicts', () => {
   }
 
   it('the extension, which does not look for WebGPU, judges the CUDA builds only', () => {
-    const { webgpu: _w, ...noWebgpu } = facts({ nvidiaSmi: { output: SMI_H200 }, ldconfig: { output: LD_CUDA11 + LD_CUDA12 }, realPaths: REAL_CUDA11, ldLibraryPath: PIP_CUDNN9, tfjsNodeGpu: TF_OK, onnxCuda: { dir: '/x' } });
+    const { webgpu: _w, ...noWebgpu } = facts({
+      nvidiaSmi: { output: SMI_H200 },
+      ldconfig: { output: LD_CUDA11 + LD_CUDA12 },
+      realPaths: REAL_CUDA11,
+      ldLibraryPath: PIP_CUDNN9,
+      tfjsNodeGpu: TF_OK,
+      onnxCuda: { dir: '/x' },
+    });
     const r = gpuReport(noWebgpu);
     assert.equal(r.verdicts.find((v) => v.id === 'webgpu')?.unchecked, true);
     assert.equal(r.allUsable, true);

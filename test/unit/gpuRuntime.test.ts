@@ -9,7 +9,13 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { defaultGpuRuntimeDir, onnxBindingDir, onnxCudaProviderFile, runtimeOnnxWithCuda, tfjsNodeGpuFiles } from '../../core/node/gpu/runtime';
+import {
+  defaultGpuRuntimeDir,
+  onnxBindingDir,
+  onnxCudaProviderFile,
+  runtimeOnnxWithCuda,
+  tfjsNodeGpuFiles,
+} from '../../core/node/gpu/runtime';
 import { useGpuRuntime } from '../../sidecar/src/runtime/gpuRuntime';
 
 function fakeRuntime(): string {
@@ -17,7 +23,10 @@ function fakeRuntime(): string {
   const pkg = path.join(dir, 'node_modules', '@tensorflow', 'tfjs-node-gpu');
   fs.mkdirSync(path.join(pkg, 'deps', 'lib'), { recursive: true });
   fs.mkdirSync(path.join(pkg, 'lib', 'napi-v8'), { recursive: true });
-  fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: '@tensorflow/tfjs-node-gpu', version: '4.22.0', main: 'index.js' }));
+  fs.writeFileSync(
+    path.join(pkg, 'package.json'),
+    JSON.stringify({ name: '@tensorflow/tfjs-node-gpu', version: '4.22.0', main: 'index.js' }),
+  );
   // Like the real one: it registers with whatever @tensorflow/tfjs it resolves.
   fs.writeFileSync(path.join(pkg, 'index.js'), "module.exports = require('@tensorflow/tfjs');\n");
   fs.writeFileSync(path.join(pkg, 'deps', 'lib', 'libtensorflow.so.2'), '');
@@ -37,7 +46,12 @@ describe('GPU runtime folder', () => {
       assert.equal(process.env.AFT_GPU_RUNTIME, rt);
       const req = createRequire(path.join(os.tmpdir(), 'elsewhere.js'));
       assert.equal(req('@tensorflow/tfjs-node-gpu'), createRequire(__filename)('@tensorflow/tfjs'));
-      assert.deepEqual(tfjsNodeGpuFiles(path.join(rt, 'node_modules', '@tensorflow', 'tfjs-node-gpu')), { version: '4.22.0', dir: path.join(rt, 'node_modules', '@tensorflow', 'tfjs-node-gpu'), libtensorflow: true, binding: true });
+      assert.deepEqual(tfjsNodeGpuFiles(path.join(rt, 'node_modules', '@tensorflow', 'tfjs-node-gpu')), {
+        version: '4.22.0',
+        dir: path.join(rt, 'node_modules', '@tensorflow', 'tfjs-node-gpu'),
+        libtensorflow: true,
+        binding: true,
+      });
     } finally {
       if (before === undefined) delete process.env.NODE_PATH;
       else process.env.NODE_PATH = before;
@@ -57,6 +71,7 @@ describe('GPU runtime folder', () => {
 
   it('the CLI default folder: AFT_GPU_RUNTIME, else the user data folder', () => {
     assert.equal(defaultGpuRuntimeDir({ AFT_GPU_RUNTIME: '/x/rt' }), path.resolve('/x/rt'));
-    if (process.platform === 'linux') assert.equal(defaultGpuRuntimeDir({ XDG_DATA_HOME: '/d' }), '/d/aft-studio/gpu-runtime');
+    if (process.platform === 'linux')
+      assert.equal(defaultGpuRuntimeDir({ XDG_DATA_HOME: '/d' }), '/d/aft-studio/gpu-runtime');
   });
 });

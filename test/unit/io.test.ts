@@ -21,7 +21,11 @@ function npyWithHeader(header: string, data: Buffer): Buffer {
 }
 
 function expectBadInput(f: () => unknown, pattern: RegExp): void {
-  assert.throws(f, (e: unknown) => e instanceof AftError && e.code === 'bad_input' && pattern.test(e.message) && e.location?.file !== undefined);
+  assert.throws(
+    f,
+    (e: unknown) =>
+      e instanceof AftError && e.code === 'bad_input' && pattern.test(e.message) && e.location?.file !== undefined,
+  );
 }
 
 describe('npy', () => {
@@ -45,15 +49,37 @@ describe('npy', () => {
 
   it('reads int64', () => {
     const f = path.join(tmp, 'i8.npy');
-    fs.writeFileSync(f, npyWithHeader("{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }", Buffer.from(BigInt64Array.from([1n, -5n, 7n]).buffer)));
+    fs.writeFileSync(
+      f,
+      npyWithHeader(
+        "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }",
+        Buffer.from(BigInt64Array.from([1n, -5n, 7n]).buffer),
+      ),
+    );
     assert.deepEqual(Array.from(readNpy(f).data), [1, -5, 7]);
   });
 
   const bad: [string, Buffer, RegExp][] = [
-    ['fortran', npyWithHeader("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", Buffer.alloc(16)), /Fortran/],
-    ['object', npyWithHeader("{'descr': '|O', 'fortran_order': False, 'shape': (2,), }", Buffer.alloc(16)), /object arrays/],
-    ['big-endian', npyWithHeader("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", Buffer.alloc(8)), /unsupported dtype/],
-    ['truncated', npyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", Buffer.alloc(8)), /truncated/],
+    [
+      'fortran',
+      npyWithHeader("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", Buffer.alloc(16)),
+      /Fortran/,
+    ],
+    [
+      'object',
+      npyWithHeader("{'descr': '|O', 'fortran_order': False, 'shape': (2,), }", Buffer.alloc(16)),
+      /object arrays/,
+    ],
+    [
+      'big-endian',
+      npyWithHeader("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", Buffer.alloc(8)),
+      /unsupported dtype/,
+    ],
+    [
+      'truncated',
+      npyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", Buffer.alloc(8)),
+      /truncated/,
+    ],
     ['not npy', Buffer.from('hello world, not an array'), /not a \.npy/],
   ];
   for (const [name, buf, pattern] of bad) {
@@ -68,7 +94,16 @@ describe('npy', () => {
 describe('safetensors', () => {
   it('round-trips tensors and metadata', () => {
     const f = path.join(tmp, 'a.safetensors');
-    fs.writeFileSync(f, encodeSafetensors({ w: { shape: [2, 2], data: Float32Array.from([1, 2, 3, 4]) }, b: { shape: [3], data: Float32Array.from([5, 6, 7]) } }, { k: 'v' }));
+    fs.writeFileSync(
+      f,
+      encodeSafetensors(
+        {
+          w: { shape: [2, 2], data: Float32Array.from([1, 2, 3, 4]) },
+          b: { shape: [3], data: Float32Array.from([5, 6, 7]) },
+        },
+        { k: 'v' },
+      ),
+    );
     const r = readSafetensors(f);
     assert.deepEqual(Array.from(r.tensors.w.data), [1, 2, 3, 4]);
     assert.deepEqual(r.tensors.b.shape, [3]);
@@ -79,7 +114,14 @@ describe('safetensors', () => {
   it('writes and reads F16, BF16 and I64 tensors (read back as float32)', () => {
     const f = path.join(tmp, 'd.safetensors');
     const values = Float32Array.from([1, -2.5, 0.333, 65504, 1e-5, 0]);
-    fs.writeFileSync(f, encodeSafetensors({ h: { shape: [6], data: values, dtype: 'F16' }, b: { shape: [6], data: values, dtype: 'BF16' }, n: { shape: [], data: Float32Array.from([7]), dtype: 'I64' } }));
+    fs.writeFileSync(
+      f,
+      encodeSafetensors({
+        h: { shape: [6], data: values, dtype: 'F16' },
+        b: { shape: [6], data: values, dtype: 'BF16' },
+        n: { shape: [], data: Float32Array.from([7]), dtype: 'I64' },
+      }),
+    );
     const header = readSafetensorsHeader(f).tensors;
     assert.deepEqual([header.h.dtype, header.b.dtype, header.n.dtype], ['F16', 'BF16', 'I64']);
     const r = readSafetensors(f).tensors;

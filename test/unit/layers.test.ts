@@ -23,7 +23,9 @@ describe('hand-written gradients equal tfjs reference gradients', () => {
     const b = tf.randomNormal([3], 0, 1, 'float32', 3);
     const up = tf.randomNormal([7, 3], 0, 1, 'float32', 4);
     const ours = tf.grads((xx: Tensor, ww: Tensor, bb: Tensor) => tf.sum(tf.mul(dense(xx, ww, bb), up)))([x, w, b]);
-    const ref = tf.grads((xx: Tensor, ww: Tensor, bb: Tensor) => tf.sum(tf.mul(tf.add(tf.matMul(xx as Tensor2D, ww as Tensor2D), bb), up)))([x, w, b]);
+    const ref = tf.grads((xx: Tensor, ww: Tensor, bb: Tensor) =>
+      tf.sum(tf.mul(tf.add(tf.matMul(xx as Tensor2D, ww as Tensor2D), bb), up)),
+    )([x, w, b]);
     ours.forEach((g, i) => assert.ok(maxAbsDiff(g, ref[i]) < 1e-5, `gradient ${i} differs`));
   });
 
@@ -36,8 +38,12 @@ describe('hand-written gradients equal tfjs reference gradients', () => {
       const w = tf.randomNormal<tf.Rank.R4>([3, 3, cin, cout], 0, 1, 'float32', 6);
       const b = tf.zeros([cout]);
       const up = tf.randomNormal([2, h, h, cout], 0, 1, 'float32', 7);
-      const ours = tf.grads((xx: Tensor, ww: Tensor) => tf.sum(tf.mul(conv3x3(xx as Tensor4D, ww as Tensor4D, b), up)))([x, w]);
-      const ref = tf.grads((xx: Tensor, ww: Tensor) => tf.sum(tf.mul(tf.conv2d(xx as Tensor4D, ww as Tensor4D, 1, 'same'), up)))([x, w]);
+      const ours = tf.grads((xx: Tensor, ww: Tensor) => tf.sum(tf.mul(conv3x3(xx as Tensor4D, ww as Tensor4D, b), up)))(
+        [x, w],
+      );
+      const ref = tf.grads((xx: Tensor, ww: Tensor) =>
+        tf.sum(tf.mul(tf.conv2d(xx as Tensor4D, ww as Tensor4D, 1, 'same'), up)),
+      )([x, w]);
       assert.ok(maxAbsDiff(ours[0], ref[0]) < 1e-4, 'input gradient differs');
       assert.ok(maxAbsDiff(ours[1], ref[1]) < 1e-4, 'filter gradient differs');
     });
@@ -66,14 +72,35 @@ describe('hand-written gradients equal tfjs reference gradients', () => {
       const x = tf.randomNormal<tf.Rank.R4>([3, h, w, 2], 0, 1, 'float32', 11);
       const wt = tf.randomNormal<tf.Rank.R4>([k, k, 2, 3], 0, 1, 'float32', 12);
       const up = tf.randomNormal([3, convOut(h, g), convOut(w, g), 3], 0, 1, 'float32', 13);
-      const ref = (xx: Tensor, ww: Tensor): Tensor => tf.conv2d(tf.pad(xx as Tensor4D, [[0, 0], [pad, pad], [pad, pad], [0, 0]]), ww as Tensor4D, stride, 'valid');
-      const arrays = (ts: Tensor[]): { shape: number[]; data: Float32Array }[] => ts.map((t) => ({ shape: t.shape, data: t.dataSync() as Float32Array }));
-      const want = arrays([ref(x, wt), ...tf.grads((xx: Tensor, ww: Tensor) => tf.sum(tf.mul(ref(xx, ww), up)))([x, wt])]);
+      const ref = (xx: Tensor, ww: Tensor): Tensor =>
+        tf.conv2d(
+          tf.pad(xx as Tensor4D, [
+            [0, 0],
+            [pad, pad],
+            [pad, pad],
+            [0, 0],
+          ]),
+          ww as Tensor4D,
+          stride,
+          'valid',
+        );
+      const arrays = (ts: Tensor[]): { shape: number[]; data: Float32Array }[] =>
+        ts.map((t) => ({ shape: t.shape, data: t.dataSync() as Float32Array }));
+      const want = arrays([
+        ref(x, wt),
+        ...tf.grads((xx: Tensor, ww: Tensor) => tf.sum(tf.mul(ref(xx, ww), up)))([x, wt]),
+      ]);
       const inputs = arrays([x, wt, up]);
       for (const backend of ['cpu', 'wasm'] as const) {
         await initBackend(backend);
         const [xb, wb, ub] = inputs.map((a) => tf.tensor(a.data, a.shape));
-        const ours = [conv2d(xb as Tensor4D, wb as Tensor4D, g), ...tf.grads((xx: Tensor, ww: Tensor) => tf.sum(tf.mul(conv2d(xx as Tensor4D, ww as Tensor4D, g), ub)))([xb, wb])];
+        const ours = [
+          conv2d(xb as Tensor4D, wb as Tensor4D, g),
+          ...tf.grads((xx: Tensor, ww: Tensor) => tf.sum(tf.mul(conv2d(xx as Tensor4D, ww as Tensor4D, g), ub)))([
+            xb,
+            wb,
+          ]),
+        ];
         ['value', 'input gradient', 'filter gradient'].forEach((what, i) => {
           const got = ours[i].dataSync();
           const diff = Math.max(...Array.from(got, (v, j) => Math.abs(v - want[i].data[j])));

@@ -18,7 +18,8 @@ const varint = (n: number): Buffer => {
   } while (n > 0);
   return Buffer.from(out);
 };
-const len = (field: number, payload: Buffer): Buffer => Buffer.concat([varint(field * 8 + 2), varint(payload.length), payload]);
+const len = (field: number, payload: Buffer): Buffer =>
+  Buffer.concat([varint(field * 8 + 2), varint(payload.length), payload]);
 const str = (field: number, s: string): Buffer => len(field, Buffer.from(s));
 
 describe('readOnnxSignature', () => {
@@ -42,8 +43,17 @@ describe('readOnnxSignature', () => {
     const weights = 4 * 1024 ** 3;
     const tensorHead = Buffer.concat([str(8, 'W'), varint(9 * 8 + 2), varint(weights)]);
     const tail = Buffer.concat([len(11, str(1, 'ids')), len(12, str(1, 'features'))]);
-    const graphLength = varint(5 * 8 + 2).length + varint(tensorHead.length + weights).length + tensorHead.length + weights + tail.length;
-    const head = Buffer.concat([varint(1 * 8), varint(8), varint(7 * 8 + 2), varint(graphLength), varint(5 * 8 + 2), varint(tensorHead.length + weights), tensorHead]);
+    const graphLength =
+      varint(5 * 8 + 2).length + varint(tensorHead.length + weights).length + tensorHead.length + weights + tail.length;
+    const head = Buffer.concat([
+      varint(1 * 8),
+      varint(8),
+      varint(7 * 8 + 2),
+      varint(graphLength),
+      varint(5 * 8 + 2),
+      varint(tensorHead.length + weights),
+      tensorHead,
+    ]);
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'aft-onnx-')), 'huge.onnx');
     const fd = fs.openSync(file, 'w');
     fs.writeSync(fd, head, 0, head.length, 0);

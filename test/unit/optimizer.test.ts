@@ -23,7 +23,10 @@ describe('optimiser and schedule', () => {
     await initBackend('cpu');
   });
 
-  for (const [kind, lr] of [['adam', 0.05], ['sgd', 0.05]] as const) {
+  for (const [kind, lr] of [
+    ['adam', 0.05],
+    ['sgd', 0.05],
+  ] as const) {
     it(`${kind} reaches the minimum of a quadratic`, () => {
       const [a, b] = minimise(kind, lr, 400);
       assert.ok(Math.abs(a - 1) < 1e-2 && Math.abs(b - 1) < 1e-2, `ended at ${a}, ${b}`);

@@ -50,8 +50,12 @@ describe('pipelined', () => {
     it(`yields every result in order, with at most ${most} runs out: ${name}`, async () => {
       const r = recorder((i) => [15, 2, 9, 1, 6, 3][i]);
       const got: [number, number][] = [];
-      for await (const { item, result } of pipelined([0, 1, 2, 3, 4, 5], { ...r.stages, ...(depth ? { depth } : {}) })) got.push([item, result]);
-      assert.deepEqual(got, [0, 1, 2, 3, 4, 5].map((i) => [i, i * 10 + 1]));
+      for await (const { item, result } of pipelined([0, 1, 2, 3, 4, 5], { ...r.stages, ...(depth ? { depth } : {}) }))
+        got.push([item, result]);
+      assert.deepEqual(
+        got,
+        [0, 1, 2, 3, 4, 5].map((i) => [i, i * 10 + 1]),
+      );
       assert.equal(r.most(), most);
     });
   }

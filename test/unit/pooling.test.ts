@@ -5,7 +5,10 @@ import { pool, poolingProblem } from '../../sidecar/src/features/pooling';
 
 // Two examples, three positions, two features: value = 10·example + 2·position + feature.
 const dims = [2, 3, 2];
-const data = Float32Array.from({ length: 12 }, (_, i) => 10 * Math.floor(i / 6) + 2 * Math.floor((i % 6) / 2) + (i % 2));
+const data = Float32Array.from(
+  { length: 12 },
+  (_, i) => 10 * Math.floor(i / 6) + 2 * Math.floor((i % 6) / 2) + (i % 2),
+);
 const mask = [1, 1, 0, 1, 0, 0];
 
 describe('pooling', () => {
@@ -25,12 +28,21 @@ describe('pooling', () => {
   }
 
   it('none flattens an already pooled output ([N, D, 1, 1] as BiT gives)', () => {
-    assert.deepEqual(pool('none', new Float32Array([1, 2, 3, 4]), [2, 2, 1, 1]), { width: 2, data: new Float32Array([1, 2, 3, 4]) });
+    assert.deepEqual(pool('none', new Float32Array([1, 2, 3, 4]), [2, 2, 1, 1]), {
+      width: 2,
+      data: new Float32Array([1, 2, 3, 4]),
+    });
   });
 
   it('says which pooling a shape needs', () => {
-    assert.match(poolingProblem('none', ['batch', 'seq', 768])!, /tokens × features\); choose pooling cls, mean or last/);
-    assert.match(poolingProblem('cls', ['batch', 768])!, /pooling cls needs a token output \[N, T, D\].*use pooling: none/);
+    assert.match(
+      poolingProblem('none', ['batch', 'seq', 768])!,
+      /tokens × features\); choose pooling cls, mean or last/,
+    );
+    assert.match(
+      poolingProblem('cls', ['batch', 768])!,
+      /pooling cls needs a token output \[N, T, D\].*use pooling: none/,
+    );
     assert.equal(poolingProblem('mean', ['batch', 'seq', 768]), undefined);
     assert.equal(poolingProblem('none', ['batch', 2048, 1, 1]), undefined);
   });

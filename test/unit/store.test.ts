@@ -4,7 +4,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { HEARTBEAT_SECONDS, listRuns, readRunStatus, runInfos, RunStore, STALE_FLOOR_SECONDS } from '../../core/node/runs/store';
+import {
+  HEARTBEAT_SECONDS,
+  listRuns,
+  readRunStatus,
+  runInfos,
+  RunStore,
+  STALE_FLOOR_SECONDS,
+} from '../../core/node/runs/store';
 import { RunsModel } from '../../extension/src/runs/model';
 import { silentLogger } from '../../extension/src/util/log';
 import { writeFileAtomic } from '../../core/node/util/fsx';
@@ -64,11 +71,21 @@ describe('run store', () => {
     s.finish('cancelled');
   });
 
-  it('a run folder is created whole (status.json in it) or not at all; a dead creator\'s staging folder is never listed and is removed by the next run', () => {
+  it("a run folder is created whole (status.json in it) or not at all; a dead creator's staging folder is never listed and is removed by the next run", () => {
     const w = ws();
     const staging = path.join(w, '.aft', 'runs', 'exp-20260101-000000-abcd.tmp-4200000-xyz'); // a pid above Linux's largest pid_max
     fs.mkdirSync(staging, { recursive: true });
-    fs.writeFileSync(path.join(staging, 'status.json'), JSON.stringify({ format: 'aft-run-status', state: 'running', pid: 4200000, host: os.hostname(), started: '', updated: '' }));
+    fs.writeFileSync(
+      path.join(staging, 'status.json'),
+      JSON.stringify({
+        format: 'aft-run-status',
+        state: 'running',
+        pid: 4200000,
+        host: os.hostname(),
+        started: '',
+        updated: '',
+      }),
+    );
     assert.deepEqual(listRuns(w), []);
     const s = RunStore.create(w, 'exp', {}, '');
     assert.deepEqual(fs.readdirSync(path.join(w, '.aft', 'runs')), [s.runId]);
@@ -86,7 +103,10 @@ describe('run store', () => {
     st.started = '2000-01-01T00:00:00.000Z';
     fs.writeFileSync(file, JSON.stringify(st));
     const b = RunStore.create(w, 'b', {}, '');
-    assert.deepEqual(listRuns(w).map((r) => r.dir), [b.dir, a.dir]);
+    assert.deepEqual(
+      listRuns(w).map((r) => r.dir),
+      [b.dir, a.dir],
+    );
   });
 
   it("the Runs view's rows come from the store: a summary that cannot be read leaves its run listed, saying why", async () => {
@@ -100,9 +120,15 @@ describe('run store', () => {
     broken.finish('completed');
     const rows = runInfos(w);
     // A run marked completed whose summary is damaged is not complete: one failed row saying why.
-    assert.deepEqual(rows.map((r) => [r.experiment, r.state]).sort(), [['broken', 'failed'], ['good', 'completed']]);
+    assert.deepEqual(rows.map((r) => [r.experiment, r.state]).sort(), [
+      ['broken', 'failed'],
+      ['good', 'completed'],
+    ]);
     assert.deepEqual(rows.find((r) => r.experiment === 'good')?.summary, goodSummary);
-    assert.match(rows.find((r) => r.experiment === 'broken')?.message ?? '', /summary\.json is not valid JSON|cannot read summary\.json|summary\.json/);
+    assert.match(
+      rows.find((r) => r.experiment === 'broken')?.message ?? '',
+      /summary\.json is not valid JSON|cannot read summary\.json|summary\.json/,
+    );
     // As the extension's Runs view reads them (no sidecar involved).
     const model = new RunsModel({ listRuns: (dir) => Promise.resolve(runInfos(dir)) }, () => [w], silentLogger);
     await model.refresh();

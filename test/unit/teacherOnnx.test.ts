@@ -52,7 +52,20 @@ describe('built-in teacher on the ONNX path', () => {
   });
 
   it('refuses datasets that are not 28x28 digits', async () => {
-    const ds = { name: 'x', inputShape: [5], numClasses: 2, train: { n: 1, x: new Float32Array(5), y: new Int32Array(1) }, test: { n: 1, x: new Float32Array(5), y: new Int32Array(1) } };
-    await assert.rejects(buildSources([{ name: 't', builtin: 'mnist-teacher' }], ds, '/', 0, { log: () => {}, onBuildProgress: () => {}, cacheRoot: os.tmpdir() }), /mnist-teacher needs 28x28 inputs/);
+    const ds = {
+      name: 'x',
+      inputShape: [5],
+      numClasses: 2,
+      train: { n: 1, x: new Float32Array(5), y: new Int32Array(1) },
+      test: { n: 1, x: new Float32Array(5), y: new Int32Array(1) },
+    };
+    await assert.rejects(
+      buildSources([{ name: 't', builtin: 'mnist-teacher' }], ds, '/', 0, {
+        log: () => {},
+        onBuildProgress: () => {},
+        cacheRoot: os.tmpdir(),
+      }),
+      /mnist-teacher needs 28x28 inputs/,
+    );
   });
 });

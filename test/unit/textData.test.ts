@@ -27,18 +27,48 @@ const id = (t: string): number => VOCAB.indexOf(t);
 
 describe('tables', () => {
   const cases: [string, string, Record<string, string>[]][] = [
-    ['plain.csv', 'a,b\n1,x\n2,y\n', [{ a: '1', b: 'x' }, { a: '2', b: 'y' }]],
-    ['quoted.csv', 'a,b\r\n"1, one","say ""hi"""\r\n"multi\nline",z\r\n', [{ a: '1, one', b: 'say "hi"' }, { a: 'multi\nline', b: 'z' }]],
+    [
+      'plain.csv',
+      'a,b\n1,x\n2,y\n',
+      [
+        { a: '1', b: 'x' },
+        { a: '2', b: 'y' },
+      ],
+    ],
+    [
+      'quoted.csv',
+      'a,b\r\n"1, one","say ""hi"""\r\n"multi\nline",z\r\n',
+      [
+        { a: '1, one', b: 'say "hi"' },
+        { a: 'multi\nline', b: 'z' },
+      ],
+    ],
     ['bom.csv', '\uFEFFa,b\n1,2', [{ a: '1', b: '2' }]],
     ['tabs.tsv', 'a\tb\n1,5\tx\n', [{ a: '1,5', b: 'x' }]],
-    ['rows.jsonl', '{"a": "1", "b": 2}\n\n{"a": "x", "b": true}\n', [{ a: '1', b: '2' }, { a: 'x', b: 'true' }]],
+    [
+      'rows.jsonl',
+      '{"a": "1", "b": 2}\n\n{"a": "x", "b": true}\n',
+      [
+        { a: '1', b: '2' },
+        { a: 'x', b: 'true' },
+      ],
+    ],
   ];
   for (const [name, text, rows] of cases) {
-    it(`reads ${name}`, () => assert.deepEqual(readTable(write(name, text), 'dataset.train').map((r) => r.values), rows));
+    it(`reads ${name}`, () =>
+      assert.deepEqual(
+        readTable(write(name, text), 'dataset.train').map((r) => r.values),
+        rows,
+      ));
   }
 
   const bad: [string, string | Buffer, RegExp, number?][] = [
-    ['latin1.csv', Buffer.concat([Buffer.from('a,b\nok,1\ncaf'), Buffer.from([0xe9]), Buffer.from(',2\n')]), /not valid UTF-8: byte 0xe9 at offset 12 \(line 3\)/, 3],
+    [
+      'latin1.csv',
+      Buffer.concat([Buffer.from('a,b\nok,1\ncaf'), Buffer.from([0xe9]), Buffer.from(',2\n')]),
+      /not valid UTF-8: byte 0xe9 at offset 12 \(line 3\)/,
+      3,
+    ],
     ['ragged.csv', 'a,b\n1,2\n3\n', /row has 1 field but the header has 2/, 3],
     ['open.csv', 'a,b\n"never closed,1\n', /quoted field starting on line 2 is never closed/, 2],
     ['bad.jsonl', '{"a": 1}\n{nope}\n', /not valid JSON/, 2],
@@ -47,7 +77,11 @@ describe('tables', () => {
   for (const [name, content, pattern, line] of bad) {
     it(`refuses ${name} with the line`, () => {
       const f = write(name, content);
-      assert.throws(() => readTable(f, 'dataset.train'), (e: unknown) => e instanceof AftError && pattern.test(e.message) && e.location?.file === f && e.location.line === line);
+      assert.throws(
+        () => readTable(f, 'dataset.train'),
+        (e: unknown) =>
+          e instanceof AftError && pattern.test(e.message) && e.location?.file === f && e.location.line === line,
+      );
     });
   }
 });
@@ -57,7 +91,14 @@ describe('tokenizer.json', () => {
     const tok = loadTokenizer(tokFile);
     assert.equal(tok.vocabSize, VOCAB.length);
     assert.equal(tok.padId, 0);
-    assert.deepEqual(tok.encode('The movie was GREAT', 16).ids, [id('[CLS]'), id('the'), id('movie'), id('was'), id('great'), id('[SEP]')]);
+    assert.deepEqual(tok.encode('The movie was GREAT', 16).ids, [
+      id('[CLS]'),
+      id('the'),
+      id('movie'),
+      id('was'),
+      id('great'),
+      id('[SEP]'),
+    ]);
     assert.deepEqual(tok.encode('the movie was great', 4).ids, [id('[CLS]'), id('the'), id('movie'), id('[SEP]')]);
     assert.deepEqual(tok.encode('zebra', 8).ids, [id('[CLS]'), id('[UNK]'), id('[SEP]')]);
   });
@@ -72,7 +113,14 @@ describe('text datasets', () => {
   const csv = write('reviews.csv', reviewsCsv(40));
 
   it('builds prompts from the template, names classes, tokenises with -1 padding', async () => {
-    const spec = textDatasetSchemaForTests({ source: 'text', train: csv, text: 'sentence', template: 'Review: "{sentence}"\n Sentiment:', max_length: 16, test_fraction: 0.25 });
+    const spec = textDatasetSchemaForTests({
+      source: 'text',
+      train: csv,
+      text: 'sentence',
+      template: 'Review: "{sentence}"\n Sentiment:',
+      max_length: 16,
+      test_fraction: 0.25,
+    });
     const ds = await loadTextDataset(spec, '/', tokFile);
     assert.deepEqual([ds.train.n, ds.test.n, ds.numClasses, ds.vocabSize], [30, 10, 2, VOCAB.length]);
     assert.deepEqual(ds.inputShape, [16]);
@@ -87,21 +135,45 @@ describe('text datasets', () => {
   });
 
   it('keeps integer labels as they are and honours `classes`', async () => {
-    const f = write('ints.jsonl', '{"text": "good", "label": 1}\n{"text": "bad", "label": 0}\n{"text": "great", "label": 1}\n{"text": "awful", "label": 0}\n');
+    const f = write(
+      'ints.jsonl',
+      '{"text": "good", "label": 1}\n{"text": "bad", "label": 0}\n{"text": "great", "label": 1}\n{"text": "awful", "label": 0}\n',
+    );
     const ds = await loadTextDataset(textDatasetSchemaForTests({ source: 'text', train: f, test: f }), '/', tokFile);
     assert.deepEqual(Array.from(ds.train.y), [1, 0, 1, 0]);
-    const named = await loadTextDataset(textDatasetSchemaForTests({ source: 'text', train: csv, test: csv, text: 'sentence', classes: ['positive', 'negative'] }), '/', tokFile);
+    const named = await loadTextDataset(
+      textDatasetSchemaForTests({
+        source: 'text',
+        train: csv,
+        test: csv,
+        text: 'sentence',
+        classes: ['positive', 'negative'],
+      }),
+      '/',
+      tokFile,
+    );
     assert.equal(named.train.y[0], /great|good|wonderful|excellent/.test(named.raw!.train[0]) ? 0 : 1);
   });
 
   const bad: [string, Record<string, unknown>, RegExp][] = [
-    ['a template column the file lacks', { template: '{review}' }, /the template uses column 'review', which the file lacks \(it has: sentence, label\)/],
+    [
+      'a template column the file lacks',
+      { template: '{review}' },
+      /the template uses column 'review', which the file lacks \(it has: sentence, label\)/,
+    ],
     ['a missing label column', { text: 'sentence', label: 'stars' }, /no label column 'stars'/],
-    ['a label outside `classes`', { text: 'sentence', classes: ['positive', 'neutral'] }, /label 'negative' is not one of the classes \(positive, neutral\)/],
+    [
+      'a label outside `classes`',
+      { text: 'sentence', classes: ['positive', 'neutral'] },
+      /label 'negative' is not one of the classes \(positive, neutral\)/,
+    ],
   ];
   for (const [name, extra, pattern] of bad) {
     it(`refuses ${name}`, async () => {
-      await assert.rejects(loadTextDataset(textDatasetSchemaForTests({ source: 'text', train: csv, ...extra }), '/', tokFile), (e: unknown) => e instanceof AftError && pattern.test(e.message) && e.location?.line !== undefined);
+      await assert.rejects(
+        loadTextDataset(textDatasetSchemaForTests({ source: 'text', train: csv, ...extra }), '/', tokFile),
+        (e: unknown) => e instanceof AftError && pattern.test(e.message) && e.location?.line !== undefined,
+      );
     });
   }
 });

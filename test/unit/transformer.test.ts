@@ -30,7 +30,18 @@ describe('transformer encoder', () => {
     const grads = tf.tidy(() => tf.variableGrads(loss, vars).grads);
     const names = [...model.params.keys()];
     // Entries of the token table that are used (token 4, token 5) and unused (token 10), attention, MLP and norms.
-    const probes: [string, number][] = [['embed.tokens', 4 * 8 + 1], ['embed.tokens', 5 * 8 + 3], ['embed.tokens', 10 * 8], ['embed.positions', 9], ['block0.attn.qkv.w', 17], ['block1.attn.out.w', 30], ['block0.ff1.w', 5], ['block1.ln2.g', 2], ['final.ln.b', 7], ['fc0.w', 3]];
+    const probes: [string, number][] = [
+      ['embed.tokens', 4 * 8 + 1],
+      ['embed.tokens', 5 * 8 + 3],
+      ['embed.tokens', 10 * 8],
+      ['embed.positions', 9],
+      ['block0.attn.qkv.w', 17],
+      ['block1.attn.out.w', 30],
+      ['block0.ff1.w', 5],
+      ['block1.ln2.g', 2],
+      ['final.ln.b', 7],
+      ['fc0.w', 3],
+    ];
     for (const [name, idx] of probes) {
       const v = model.params.get(name)!;
       const analytic = (await grads[v.name].data())[idx];
@@ -44,7 +55,10 @@ describe('transformer encoder', () => {
       };
       const numeric = ((await at(h)) - (await at(-h))) / (2 * h);
       v.assign(tf.tensor(values, v.shape));
-      assert.ok(Math.abs(analytic - numeric) < 2e-3 + 0.05 * Math.abs(numeric), `${name}[${idx}]: analytic ${analytic} vs numeric ${numeric}`);
+      assert.ok(
+        Math.abs(analytic - numeric) < 2e-3 + 0.05 * Math.abs(numeric),
+        `${name}[${idx}]: analytic ${analytic} vs numeric ${numeric}`,
+      );
       if (name === 'embed.tokens' && idx === 10 * 8) assert.equal(analytic, 0, 'an unused token gets no gradient');
     }
     assert.ok(names.includes('head.w') && names.includes('block1.attn.qkv.b'));
@@ -61,7 +75,13 @@ describe('transformer encoder', () => {
   });
 
   it('learns which tokens signal each class', async () => {
-    const model = createModel(downstreamSchema.parse({ model: 'transformer', layers: 1, width: 16, heads: 2, hidden: [8] }), [8], 2, 0, 30);
+    const model = createModel(
+      downstreamSchema.parse({ model: 'transformer', layers: 1, width: 16, heads: 2, hidden: [8] }),
+      [8],
+      2,
+      0,
+      30,
+    );
     const n = 32;
     const xs: number[] = [];
     const ys: number[] = [];
@@ -79,7 +99,9 @@ describe('transformer encoder', () => {
         opt.minimize(() => crossEntropy(model.forward(x).logits, y), false, [...model.params.values()]);
       });
     }
-    const acc = (await readTidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(model.forward(x).logits, 1), y), 'float32'))))[0];
+    const acc = (
+      await readTidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(model.forward(x).logits, 1), y), 'float32')))
+    )[0];
     assert.ok(acc >= 0.95, `accuracy ${acc}`);
     opt.dispose();
     model.dispose();

@@ -23,7 +23,13 @@ const { initBackend, tf } = require(${JSON.stringify(path.join(ROOT, 'sidecar', 
 
 function probe(threads: string): { description: string; out: number[][]; ms: number } {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=commonjs', '-e', PROBE], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, AFT_WASM_THREADS: threads }, timeout: 60_000, maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=commonjs', '-e', PROBE], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, AFT_WASM_THREADS: threads },
+    timeout: 60_000,
+    maxBuffer: 64 << 20,
+  });
   assert.equal(r.status, 0, `the probe failed (signal ${r.signal}): ${r.stderr}`);
   return { ...(JSON.parse(r.stdout) as { description: string; out: number[][] }), ms: performance.now() - t0 };
 }

@@ -39,7 +39,15 @@ interface Trace {
 }
 
 /** One AFT job (linear kernel, sigmoid ρ, β 10) on `backend`. */
-async function train(backend: 'wasm' | 'webgpu', downstream: DownstreamSpec, rows: number, testRows: number, batch: number, steps: number, evalEvery: number): Promise<Trace> {
+async function train(
+  backend: 'wasm' | 'webgpu',
+  downstream: DownstreamSpec,
+  rows: number,
+  testRows: number,
+  batch: number,
+  steps: number,
+  evalEvery: number,
+): Promise<Trace> {
   if (backend === 'webgpu') await startTestBackend('webgpu');
   else await initBackend('wasm');
   const ds = loadMnist(rows, testRows, 0);
@@ -79,8 +87,14 @@ function assertSame(got: Trace, want: Trace, rows: number, testRows: number): vo
       const rel = Math.abs(g[k] - w[k]) / Math.abs(w[k]);
       assert.ok(rel <= 1e-5, `step ${w.step} ${k}: webgpu ${g[k]}, wasm ${w[k]} (relative ${rel.toExponential(2)})`);
     }
-    assert.ok(Math.abs(g.trainAccuracy - w.trainAccuracy) <= 1 / rows + 1e-12, `step ${w.step} train accuracy: webgpu ${g.trainAccuracy}, wasm ${w.trainAccuracy}`);
-    assert.ok(Math.abs(g.evalAccuracy - w.evalAccuracy) <= 1 / testRows + 1e-12, `step ${w.step} eval accuracy: webgpu ${g.evalAccuracy}, wasm ${w.evalAccuracy}`);
+    assert.ok(
+      Math.abs(g.trainAccuracy - w.trainAccuracy) <= 1 / rows + 1e-12,
+      `step ${w.step} train accuracy: webgpu ${g.trainAccuracy}, wasm ${w.trainAccuracy}`,
+    );
+    assert.ok(
+      Math.abs(g.evalAccuracy - w.evalAccuracy) <= 1 / testRows + 1e-12,
+      `step ${w.step} eval accuracy: webgpu ${g.evalAccuracy}, wasm ${w.evalAccuracy}`,
+    );
   });
   let rho = 0;
   want.rho.forEach((v, i) => (rho = Math.max(rho, Math.abs(v - got.rho[i]))));
@@ -94,7 +108,10 @@ function assertSame(got: Trace, want: Trace, rows: number, testRows: number): vo
       scale = Math.max(scale, Math.abs(v));
       diff = Math.max(diff, Math.abs(v - g.data[i]));
     });
-    assert.ok(diff <= 1e-4 * scale, `${name}: max |Δ| ${diff.toExponential(2)} is ${(diff / scale).toExponential(2)} of max |w| ${scale.toExponential(2)}`);
+    assert.ok(
+      diff <= 1e-4 * scale,
+      `${name}: max |Δ| ${diff.toExponential(2)} is ${(diff / scale).toExponential(2)} of max |w| ${scale.toExponential(2)}`,
+    );
   }
 }
 
@@ -122,10 +139,20 @@ const hf = path.join(__dirname, '..', 'fixtures', 'hf');
 /** Feeds for the committed fixtures: 3 images of 3×16×16 (tiny-vit); 2 texts of 7 tokens, one padded (tiny-bert). */
 function fixtureFeeds(name: 'tiny-vit' | 'tiny-bert'): Record<string, OnnxTensor> {
   const rng = new Rng(11);
-  if (name === 'tiny-vit') return { pixel_values: { type: 'float32', data: Float32Array.from({ length: 3 * 3 * 16 * 16 }, () => rng.normal()), dims: [3, 3, 16, 16] } };
+  if (name === 'tiny-vit')
+    return {
+      pixel_values: {
+        type: 'float32',
+        data: Float32Array.from({ length: 3 * 3 * 16 * 16 }, () => rng.normal()),
+        dims: [3, 3, 16, 16],
+      },
+    };
   const ids = BigInt64Array.from([2, 10, 11, 15, 19, 3, 0, 2, 12, 16, 26, 8, 31, 3], (v) => BigInt(v));
   const mask = BigInt64Array.from([1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1], (v) => BigInt(v));
-  return { input_ids: { type: 'int64', data: ids, dims: [2, 7] }, attention_mask: { type: 'int64', data: mask, dims: [2, 7] } };
+  return {
+    input_ids: { type: 'int64', data: ids, dims: [2, 7] },
+    attention_mask: { type: 'int64', data: mask, dims: [2, 7] },
+  };
 }
 
 const opens: [string, (file: string, device: 'cpu' | 'webgpu') => Promise<OnnxRunner>][] = [
@@ -148,7 +175,9 @@ describe('extraction on onnxruntime WebGPU equals the CPU', { skip: skipUnlessWe
           for (const [k, w] of Object.entries(want)) {
             assert.deepEqual(got[k].dims, w.dims);
             let diff = 0;
-            (w.data as Float32Array).forEach((v, i) => (diff = Math.max(diff, Math.abs(v - (got[k].data as Float32Array)[i]))));
+            (w.data as Float32Array).forEach(
+              (v, i) => (diff = Math.max(diff, Math.abs(v - (got[k].data as Float32Array)[i]))),
+            );
             assert.ok(diff <= 1e-5, `${k}: max |Δ| ${diff.toExponential(2)}`);
           }
         } finally {

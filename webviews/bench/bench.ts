@@ -19,7 +19,14 @@ import { RunReader } from '../../core/node/runs/reader';
 import { launch, openLiveDashboard, rendered, ROOT } from '../harness/browser';
 import { syntheticRun } from './synthetic';
 
-const { values: args } = parseArgs({ options: { minutes: { type: 'string', default: '10' }, steps: { type: 'string', default: '50000' }, features: { type: 'string', default: '10000' }, only: { type: 'string' } } });
+const { values: args } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '10' },
+    steps: { type: 'string', default: '50000' },
+    features: { type: 'string', default: '10000' },
+    only: { type: 'string' },
+  },
+});
 /** `--only open|heatmap|memory` runs one part (the results file then holds that part only). */
 const run = (part: 'open' | 'heatmap' | 'memory'): boolean => !args.only || args.only === part;
 const minutes = Number(args.minutes);
@@ -51,12 +58,21 @@ async function main(): Promise<void> {
       ['9 series, no view file or column cache', ['stl', 'kd', 'aft'], [0, 1, 2], 'none'],
     ];
     for (const [name, methods, seeds, files] of run('open') ? layouts : []) {
-      const longRun = syntheticRun({ steps, methods, seeds, rhoFeatures: 512, curveCache: files !== 'none', views: files === 'views' });
+      const longRun = syntheticRun({
+        steps,
+        methods,
+        seeds,
+        rhoFeatures: 512,
+        curveCache: files !== 'none',
+        views: files === 'views',
+      });
       const series = methods.length * seeds.length;
       const mib = fs.statSync(path.join(longRun, 'metrics.jsonl')).size / 2 ** 20;
       const complete = (sent: HostMessage[]): boolean => {
         const rows = new Map<string, number>();
-        for (const m of sent) for (const x of m.type === 'run' ? m.run.series : m.type === 'update' ? (m.series ?? []) : []) rows.set(x.id, x.rows);
+        for (const m of sent)
+          for (const x of m.type === 'run' ? m.run.series : m.type === 'update' ? (m.series ?? []) : [])
+            rows.set(x.id, x.rows);
         return rows.size === series && [...rows.values()].every((r) => r === steps);
       };
       const runs: Record<string, number>[] = [];
@@ -80,15 +96,23 @@ async function main(): Promise<void> {
         // The page's own clock (epoch ms) for the last render: when the run's data arrived, the
         // render ended, the charts were drawn and the frame was on screen (as bench:dashboard-vscode reads them).
         // What the first screen does not show follows a frame later (app.ts `renderWhole`).
-        await live.page.waitForFunction(() => document.body.dataset.allPaintedAt !== undefined, undefined, { timeout: 10_000 });
-        const marks = await live.page.evaluate(() => ({ runAt: Number(document.body.dataset.runAt), renderedAt: Number(document.body.dataset.renderedAt), drawnAt: Number(document.body.dataset.drawnAt), paintedAt: Number(document.body.dataset.paintedAt), allPaintedAt: Number(document.body.dataset.allPaintedAt) }));
+        await live.page.waitForFunction(() => document.body.dataset.allPaintedAt !== undefined, undefined, {
+          timeout: 10_000,
+        });
+        const marks = await live.page.evaluate(() => ({
+          runAt: Number(document.body.dataset.runAt),
+          renderedAt: Number(document.body.dataset.renderedAt),
+          drawnAt: Number(document.body.dataset.drawnAt),
+          paintedAt: Number(document.body.dataset.paintedAt),
+          allPaintedAt: Number(document.body.dataset.allPaintedAt),
+        }));
         const stage = (at: number): number => Math.round(at - epoch0);
         await live.close();
         // The host's part alone, without a browser competing for the two cores.
         t0 = performance.now();
         const reader = new RunReader(longRun, { viewPoints: DEFAULT_MAX_POINTS });
         const acc = new RunAccumulator('bench-run', longRun);
-        for (let more = true; more; ) {
+        for (let more = true; more;) {
           const c = reader.poll();
           acc.apply(c);
           more = c.more;
@@ -97,76 +121,111 @@ async function main(): Promise<void> {
         t0 = performance.now();
         acc.snapshot();
         const snapshotMs = ms(t0);
-        const stages = { runArrivedMs: stage(marks.runAt), renderedMs: stage(marks.renderedAt), drawnMs: stage(marks.drawnAt), onScreenMs: stage(marks.paintedAt), allOnScreenMs: stage(marks.allPaintedAt) };
-        runs.push({ openMs: total, ...stages, webviewRenderMs: renderMs, hostReadMs: readMs, hostSnapshotMs: snapshotMs });
-        console.log(`open ${name} × ${steps} steps (${mib.toFixed(0)} MiB metrics.jsonl): first screen on screen at ${stages.onScreenMs} ms (data arrived ${stages.runArrivedMs}, rendered ${stages.renderedMs}, drawn ${stages.drawnMs}), everything at ${stages.allOnScreenMs} ms; ${total} ms until the benchmark saw every series drawn; host alone: read+model ${readMs} ms + LTTB ${snapshotMs} ms; webview render ${renderMs} ms`);
+        const stages = {
+          runArrivedMs: stage(marks.runAt),
+          renderedMs: stage(marks.renderedAt),
+          drawnMs: stage(marks.drawnAt),
+          onScreenMs: stage(marks.paintedAt),
+          allOnScreenMs: stage(marks.allPaintedAt),
+        };
+        runs.push({
+          openMs: total,
+          ...stages,
+          webviewRenderMs: renderMs,
+          hostReadMs: readMs,
+          hostSnapshotMs: snapshotMs,
+        });
+        console.log(
+          `open ${name} × ${steps} steps (${mib.toFixed(0)} MiB metrics.jsonl): first screen on screen at ${stages.onScreenMs} ms (data arrived ${stages.runArrivedMs}, rendered ${stages.renderedMs}, drawn ${stages.drawnMs}), everything at ${stages.allOnScreenMs} ms; ${total} ms until the benchmark saw every series drawn; host alone: read+model ${readMs} ms + LTTB ${snapshotMs} ms; webview render ${renderMs} ms`,
+        );
       }
       results[`open_${series}_series_${files}`] = { steps, mib: Math.round(mib), runs };
     }
 
     // 2. A wide heatmap.
     if (run('heatmap')) {
-    const wide = syntheticRun({ steps: 10, methods: ['aft'], seeds: [0], rhoFeatures: features, sources: 4 });
-    const live = await openLiveDashboard(browser, wide);
-    await rendered(live.page);
-    const draws: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      await live.page.click('[data-toggle="sort"]');
-      await live.page.waitForTimeout(100);
-      draws.push(Number(await live.page.$eval('canvas.heatmap', (c) => (c as HTMLCanvasElement).dataset.drawMs)));
-    }
-    const cells = await live.page.$eval('canvas.heatmap', (c) => (c as HTMLCanvasElement).dataset.cells);
-    console.log(`heatmap: ${cells} cells drawn in ${draws.join(', ')} ms (toggling sort by value; includes layout, sort and histograms)`);
-    results.heatmap = { features, cells: Number(cells), drawMs: draws };
-    await live.close();
+      const wide = syntheticRun({ steps: 10, methods: ['aft'], seeds: [0], rhoFeatures: features, sources: 4 });
+      const live = await openLiveDashboard(browser, wide);
+      await rendered(live.page);
+      const draws: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        await live.page.click('[data-toggle="sort"]');
+        await live.page.waitForTimeout(100);
+        draws.push(Number(await live.page.$eval('canvas.heatmap', (c) => (c as HTMLCanvasElement).dataset.drawMs)));
+      }
+      const cells = await live.page.$eval('canvas.heatmap', (c) => (c as HTMLCanvasElement).dataset.cells);
+      console.log(
+        `heatmap: ${cells} cells drawn in ${draws.join(', ')} ms (toggling sort by value; includes layout, sort and histograms)`,
+      );
+      results.heatmap = { features, cells: Number(cells), drawMs: draws };
+      await live.close();
     }
 
     // 3. Memory while streaming.
     if (run('memory')) {
-    const streaming = syntheticRun({ steps: 10, methods: ['aft'], seeds: [0], rhoFeatures: 512 });
-    const s = await openLiveDashboard(browser, streaming);
-    await rendered(s.page);
-    const cdp = await s.page.context().newCDPSession(s.page);
-    await cdp.send('Performance.enable');
-    const acc = new RunAccumulator('bench-run', streaming);
-    acc.snapshot();
-    const updates = minutes * 60 * 10;
-    // 200 rows a second: every series passes maxPoints early, so a flat heap after that means no leak.
-    const rowsPerUpdate = 20;
-    const samples: { update: number; heapMiB: number }[] = [{ update: 0, heapMiB: await heapMiB(cdp) }];
-    const methods = ['stl', 'kd', 'aft'];
-    let step = 0;
-    t0 = performance.now();
-    for (let u = 1; u <= updates; u++) {
-      // Rows for each of 3 methods × 3 seeds in turn, so that every series exists early.
-      const job = Math.floor(u / 20) % 9;
-      const method = methods[Math.floor(job / 3)];
-      const seed = job % 3;
-      const rows = Array.from({ length: rowsPerUpdate }, () => {
-        step++;
-        const ce = 1 / Math.sqrt(step);
-        return { method, seed, beta: 1, phase: 'final' as const, step, epoch: step, ce, reg: 0.1, loss: ce + 0.1, trainAccuracy: 0.9, evalAccuracy: 0.85, lr: 0.001, timestamp: step, ...(method === 'aft' ? { rho: { teacher: { mean: 0.6, min: 0, max: 1 }, noise: { mean: 0.1, min: 0, max: 1 } } } : {}) };
-      });
-      acc.apply({ rows, rho: [] });
-      const msg = acc.takeUpdate();
-      await s.page.evaluate(
-        (text) =>
-          new Promise<void>((resolve) => {
-            window.postMessage(JSON.parse(text), '*');
-            requestAnimationFrame(() => requestAnimationFrame(() => resolve()));
-          }),
-        JSON.stringify(msg),
-      );
-      if (u % Math.max(1, Math.floor(updates / 12)) === 0) {
-        const h = await heapMiB(cdp);
-        samples.push({ update: u, heapMiB: h });
-        console.log(`  after ${u} updates (${(u / 600).toFixed(1)} simulated min, ${step} rows): heap ${h} MiB`);
+      const streaming = syntheticRun({ steps: 10, methods: ['aft'], seeds: [0], rhoFeatures: 512 });
+      const s = await openLiveDashboard(browser, streaming);
+      await rendered(s.page);
+      const cdp = await s.page.context().newCDPSession(s.page);
+      await cdp.send('Performance.enable');
+      const acc = new RunAccumulator('bench-run', streaming);
+      acc.snapshot();
+      const updates = minutes * 60 * 10;
+      // 200 rows a second: every series passes maxPoints early, so a flat heap after that means no leak.
+      const rowsPerUpdate = 20;
+      const samples: { update: number; heapMiB: number }[] = [{ update: 0, heapMiB: await heapMiB(cdp) }];
+      const methods = ['stl', 'kd', 'aft'];
+      let step = 0;
+      t0 = performance.now();
+      for (let u = 1; u <= updates; u++) {
+        // Rows for each of 3 methods × 3 seeds in turn, so that every series exists early.
+        const job = Math.floor(u / 20) % 9;
+        const method = methods[Math.floor(job / 3)];
+        const seed = job % 3;
+        const rows = Array.from({ length: rowsPerUpdate }, () => {
+          step++;
+          const ce = 1 / Math.sqrt(step);
+          return {
+            method,
+            seed,
+            beta: 1,
+            phase: 'final' as const,
+            step,
+            epoch: step,
+            ce,
+            reg: 0.1,
+            loss: ce + 0.1,
+            trainAccuracy: 0.9,
+            evalAccuracy: 0.85,
+            lr: 0.001,
+            timestamp: step,
+            ...(method === 'aft'
+              ? { rho: { teacher: { mean: 0.6, min: 0, max: 1 }, noise: { mean: 0.1, min: 0, max: 1 } } }
+              : {}),
+          };
+        });
+        acc.apply({ rows, rho: [] });
+        const msg = acc.takeUpdate();
+        await s.page.evaluate(
+          (text) =>
+            new Promise<void>((resolve) => {
+              window.postMessage(JSON.parse(text), '*');
+              requestAnimationFrame(() => requestAnimationFrame(() => resolve()));
+            }),
+          JSON.stringify(msg),
+        );
+        if (u % Math.max(1, Math.floor(updates / 12)) === 0) {
+          const h = await heapMiB(cdp);
+          samples.push({ update: u, heapMiB: h });
+          console.log(`  after ${u} updates (${(u / 600).toFixed(1)} simulated min, ${step} rows): heap ${h} MiB`);
+        }
       }
-    }
-    const wall = ms(t0);
-    console.log(`memory: ${updates} updates (${minutes} simulated minutes at 10/s, ${step} rows) in ${(wall / 1000).toFixed(0)} s; heap ${samples.map((x) => x.heapMiB).join(' → ')} MiB`);
-    results.memory = { minutes, updates, rows: step, wallSeconds: Math.round(wall / 1000), samples };
-    await s.close();
+      const wall = ms(t0);
+      console.log(
+        `memory: ${updates} updates (${minutes} simulated minutes at 10/s, ${step} rows) in ${(wall / 1000).toFixed(0)} s; heap ${samples.map((x) => x.heapMiB).join(' → ')} MiB`,
+      );
+      results.memory = { minutes, updates, rows: step, wallSeconds: Math.round(wall / 1000), samples };
+      await s.close();
     }
   } finally {
     await browser.close();

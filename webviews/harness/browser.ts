@@ -32,8 +32,15 @@ export interface Watched {
 }
 
 /** A page that records errors and Content-Security-Policy violations. */
-export async function watchedPage(browser: Browser, opts: { colorScheme?: 'light' | 'dark'; width?: number; height?: number } = {}): Promise<Watched> {
-  const page = await browser.newPage({ viewport: { width: opts.width ?? 1280, height: opts.height ?? 900 }, colorScheme: opts.colorScheme ?? 'light', acceptDownloads: true });
+export async function watchedPage(
+  browser: Browser,
+  opts: { colorScheme?: 'light' | 'dark'; width?: number; height?: number } = {},
+): Promise<Watched> {
+  const page = await browser.newPage({
+    viewport: { width: opts.width ?? 1280, height: opts.height ?? 900 },
+    colorScheme: opts.colorScheme ?? 'light',
+    acceptDownloads: true,
+  });
   const problems: string[] = [];
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}${process.env.AFT_DEBUG ? `\n${e.stack}` : ''}`));
   page.on('console', (m) => {
@@ -41,7 +48,13 @@ export async function watchedPage(browser: Browser, opts: { colorScheme?: 'light
   });
   await page.exposeFunction('__aftCsp', (v: string) => problems.push(`CSP violation: ${v}`));
   await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => void (window as unknown as { __aftCsp(v: string): Promise<void> }).__aftCsp(`${e.violatedDirective} ${e.blockedURI}`));
+    document.addEventListener(
+      'securitypolicyviolation',
+      (e) =>
+        void (window as unknown as { __aftCsp(v: string): Promise<void> }).__aftCsp(
+          `${e.violatedDirective} ${e.blockedURI}`,
+        ),
+    );
   });
   return { page, problems };
 }
@@ -103,8 +116,20 @@ export interface LiveDashboard extends Watched {
  * The dashboard page as VS Code would show it (same HTML and CSP, the bundle from dist/webviews),
  * its host a `DashboardSession` on `runDir`.
  */
-export async function openLiveDashboard(browser: Browser, runDir: string, opts: SessionOptions & { colorScheme?: 'light' | 'dark'; width?: number; deferSession?: boolean; loseEarlyMessages?: boolean } = {}): Promise<LiveDashboard> {
-  const w = await watchedPage(browser, { ...(opts.colorScheme ? { colorScheme: opts.colorScheme } : {}), ...(opts.width ? { width: opts.width } : {}) });
+export async function openLiveDashboard(
+  browser: Browser,
+  runDir: string,
+  opts: SessionOptions & {
+    colorScheme?: 'light' | 'dark';
+    width?: number;
+    deferSession?: boolean;
+    loseEarlyMessages?: boolean;
+  } = {},
+): Promise<LiveDashboard> {
+  const w = await watchedPage(browser, {
+    ...(opts.colorScheme ? { colorScheme: opts.colorScheme } : {}),
+    ...(opts.width ? { width: opts.width } : {}),
+  });
   const { page } = w;
   const sent: HostMessage[] = [];
   const received: WebviewMessage[] = [];
@@ -121,7 +146,9 @@ export async function openLiveDashboard(browser: Browser, runDir: string, opts: 
     // One at a time, in order, like VS Code's postMessage; as JSON text, which crosses the
     // DevTools protocol far faster than Playwright's value-by-value argument encoding.
     const json = JSON.stringify(m);
-    chain = chain.then(() => page.evaluate((text) => window.postMessage(JSON.parse(text), '*'), json)).catch(() => undefined);
+    chain = chain
+      .then(() => page.evaluate((text) => window.postMessage(JSON.parse(text), '*'), json))
+      .catch(() => undefined);
   };
   let session: DashboardSession | undefined;
   let pageReady = false;
@@ -168,7 +195,12 @@ export async function openLiveDashboard(browser: Browser, runDir: string, opts: 
   });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-webview-'));
   const n = nonce();
-  const html = webviewHtml({ cspSource: 'file:', nonce: n, bundle: readBundle(WEBVIEWS_DIST, 'dashboard'), title: 'dashboard' });
+  const html = webviewHtml({
+    cspSource: 'file:',
+    nonce: n,
+    bundle: readBundle(WEBVIEWS_DIST, 'dashboard'),
+    title: 'dashboard',
+  });
   fs.writeFileSync(path.join(dir, 'index.html'), html);
   await page.goto(pathToFileURL(path.join(dir, 'index.html')).href);
   loaded();
@@ -183,11 +215,16 @@ export async function openLiveDashboard(browser: Browser, runDir: string, opts: 
     settled: async (until = () => true, timeoutMs = 30_000) => {
       const deadline = Date.now() + timeoutMs;
       while (!until()) {
-        if (Date.now() > deadline) throw new Error(`the dashboard did not reach the expected state in ${timeoutMs / 1000} s (host sent ${sent.map((m) => m.type).join(', ')}; page sent ${received.map((m) => m.type).join(', ')})`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `the dashboard did not reach the expected state in ${timeoutMs / 1000} s (host sent ${sent.map((m) => m.type).join(', ')}; page sent ${received.map((m) => m.type).join(', ')})`,
+          );
         await new Promise((r) => setTimeout(r, 10));
       }
       await chain;
-      await page.waitForFunction((k) => Number(document.body.dataset.drawnMessages ?? -1) >= k, delivered, { timeout: Math.max(1000, deadline - Date.now()) });
+      await page.waitForFunction((k) => Number(document.body.dataset.drawnMessages ?? -1) >= k, delivered, {
+        timeout: Math.max(1000, deadline - Date.now()),
+      });
     },
     close: async () => {
       session?.dispose();
@@ -199,7 +236,10 @@ export async function openLiveDashboard(browser: Browser, runDir: string, opts: 
 }
 
 /** Distinct colours and non-background pixels of a canvas (is it blank?). */
-export async function canvasInk(page: Page, selector: string): Promise<{ colors: number; inked: number; width: number; height: number }> {
+export async function canvasInk(
+  page: Page,
+  selector: string,
+): Promise<{ colors: number; inked: number; width: number; height: number }> {
   return page.$eval(selector, (el) => {
     const c = el as HTMLCanvasElement;
     const ctx = c.getContext('2d');

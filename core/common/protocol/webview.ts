@@ -167,45 +167,78 @@ export const MAX_EXPORT_CHARS = 64 * 1024 * 1024;
 
 /** The most points per curve a page may say it draws (a chart 50,000 device pixels across). */
 const MAX_POINT_COUNT = 50_000;
-const isPointCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_POINT_COUNT;
+const isPointCount = (v: unknown): v is number =>
+  typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_POINT_COUNT;
 
 /**
  * Validates a message from the webview (the host's edge): a typed message, or an error that
  * says what was expected and what arrived.
  */
-export function parseWebviewMessage(raw: unknown): { ok: true; message: WebviewMessage } | { ok: false; error: string } {
-  if (!isRecord(raw)) return { ok: false, error: `expected a message object, got ${raw === null ? 'null' : typeof raw}` };
+export function parseWebviewMessage(
+  raw: unknown,
+): { ok: true; message: WebviewMessage } | { ok: false; error: string } {
+  if (!isRecord(raw))
+    return { ok: false, error: `expected a message object, got ${raw === null ? 'null' : typeof raw}` };
   switch (raw.type) {
     case 'ready':
-      if (raw.view !== 'dashboard' && raw.view !== 'compare') return { ok: false, error: `ready: expected view 'dashboard' or 'compare', got ${JSON.stringify(raw.view)}` };
+      if (raw.view !== 'dashboard' && raw.view !== 'compare')
+        return { ok: false, error: `ready: expected view 'dashboard' or 'compare', got ${JSON.stringify(raw.view)}` };
       if (raw.chartPoints === undefined) return { ok: true, message: { type: 'ready', view: raw.view } };
-      if (!isPointCount(raw.chartPoints)) return { ok: false, error: `ready: expected chartPoints as a whole number from 1 to ${MAX_POINT_COUNT}, got ${JSON.stringify(raw.chartPoints)}` };
+      if (!isPointCount(raw.chartPoints))
+        return {
+          ok: false,
+          error: `ready: expected chartPoints as a whole number from 1 to ${MAX_POINT_COUNT}, got ${JSON.stringify(raw.chartPoints)}`,
+        };
       return { ok: true, message: { type: 'ready', view: raw.view, chartPoints: raw.chartPoints } };
     case 'chartPoints':
-      if (!isPointCount(raw.points)) return { ok: false, error: `chartPoints: expected points as a whole number from 1 to ${MAX_POINT_COUNT}, got ${JSON.stringify(raw.points)}` };
+      if (!isPointCount(raw.points))
+        return {
+          ok: false,
+          error: `chartPoints: expected points as a whole number from 1 to ${MAX_POINT_COUNT}, got ${JSON.stringify(raw.points)}`,
+        };
       return { ok: true, message: { type: 'chartPoints', points: raw.points } };
     case 'export': {
       const { format, fileName, data } = raw;
-      if (typeof format !== 'string' || !Object.hasOwn(EXPORT_FORMATS, format)) return { ok: false, error: `export: expected format png, svg or csv, got ${JSON.stringify(format)}` };
-      if (typeof fileName !== 'string' || fileName.length === 0 || fileName.length > 200) return { ok: false, error: 'export: expected a fileName of 1 to 200 characters' };
-      if (typeof data !== 'string') return { ok: false, error: `export: expected data as a string, got ${typeof data}` };
-      if (data.length > MAX_EXPORT_CHARS) return { ok: false, error: `export: data is ${data.length} characters, more than the ${MAX_EXPORT_CHARS} allowed` };
-      if (format === 'png' && !/^[A-Za-z0-9+/]*={0,2}$/.test(data)) return { ok: false, error: 'export: png data is not base64' };
+      if (typeof format !== 'string' || !Object.hasOwn(EXPORT_FORMATS, format))
+        return { ok: false, error: `export: expected format png, svg or csv, got ${JSON.stringify(format)}` };
+      if (typeof fileName !== 'string' || fileName.length === 0 || fileName.length > 200)
+        return { ok: false, error: 'export: expected a fileName of 1 to 200 characters' };
+      if (typeof data !== 'string')
+        return { ok: false, error: `export: expected data as a string, got ${typeof data}` };
+      if (data.length > MAX_EXPORT_CHARS)
+        return {
+          ok: false,
+          error: `export: data is ${data.length} characters, more than the ${MAX_EXPORT_CHARS} allowed`,
+        };
+      if (format === 'png' && !/^[A-Za-z0-9+/]*={0,2}$/.test(data))
+        return { ok: false, error: 'export: png data is not base64' };
       return { ok: true, message: { type: 'export', format: format as ExportFormat, fileName, data } };
     }
     case 'exportCurves': {
       const { fileName, curves } = raw;
-      if (typeof fileName !== 'string' || fileName.length === 0 || fileName.length > 200) return { ok: false, error: 'exportCurves: expected a fileName of 1 to 200 characters' };
-      if (!Array.isArray(curves) || curves.length === 0 || curves.length > MAX_EXPORT_CURVES) return { ok: false, error: `exportCurves: expected 1 to ${MAX_EXPORT_CURVES} curves` };
+      if (typeof fileName !== 'string' || fileName.length === 0 || fileName.length > 200)
+        return { ok: false, error: 'exportCurves: expected a fileName of 1 to 200 characters' };
+      if (!Array.isArray(curves) || curves.length === 0 || curves.length > MAX_EXPORT_CURVES)
+        return { ok: false, error: `exportCurves: expected 1 to ${MAX_EXPORT_CURVES} curves` };
       const refs: CurveRef[] = [];
       for (const [i, c] of curves.entries()) {
-        if (!isRecord(c) || typeof c.series !== 'string' || typeof c.curve !== 'string' || c.series.length > 500 || c.curve.length > 500) return { ok: false, error: `exportCurves: curves[${i}] is not {series, curve} (strings)` };
+        if (
+          !isRecord(c) ||
+          typeof c.series !== 'string' ||
+          typeof c.curve !== 'string' ||
+          c.series.length > 500 ||
+          c.curve.length > 500
+        )
+          return { ok: false, error: `exportCurves: curves[${i}] is not {series, curve} (strings)` };
         refs.push({ series: c.series, curve: c.curve });
       }
       return { ok: true, message: { type: 'exportCurves', fileName, curves: refs } };
     }
     default:
-      return { ok: false, error: `expected a message type 'ready', 'chartPoints', 'export' or 'exportCurves', got ${JSON.stringify(raw.type)}` };
+      return {
+        ok: false,
+        error: `expected a message type 'ready', 'chartPoints', 'export' or 'exportCurves', got ${JSON.stringify(raw.type)}`,
+      };
   }
 }
 
@@ -252,5 +285,11 @@ export function applyUpdate(run: RunView, u: UpdateMessage): RunView {
     for (const r of u.rho) byKey.set(key(r), r);
     rho = [...byKey.values()];
   }
-  return { ...run, series, rho, ...(u.status ? { status: u.status } : {}), ...(u.summary ? { summary: u.summary } : {}) };
+  return {
+    ...run,
+    series,
+    rho,
+    ...(u.status ? { status: u.status } : {}),
+    ...(u.summary ? { summary: u.summary } : {}),
+  };
 }

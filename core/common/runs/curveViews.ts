@@ -98,7 +98,8 @@ export function roundForDisplay(values: number[]): void {
 export function thinView(view: SeriesData, maxPoints: number): SeriesData {
   if (Object.values(view.curves).every((c) => c.step.length <= maxPoints)) return view;
   const curves: SeriesData['curves'] = {};
-  for (const [key, c] of Object.entries(view.curves)) curves[key] = c.step.length <= maxPoints ? c : lttb(c.step, c.value, maxPoints);
+  for (const [key, c] of Object.entries(view.curves))
+    curves[key] = c.step.length <= maxPoints ? c : lttb(c.step, c.value, maxPoints);
   return { ...view, curves };
 }
 
@@ -128,7 +129,13 @@ export interface CurveViewFile {
 
 /** The views of every series, as the file's text (NaN, a gap, is written as null). */
 export function encodeCurveViews(curves: CurveColumns, cover: CurveCacheCover, maxPoints = DEFAULT_MAX_POINTS): string {
-  const file: CurveViewFile = { format: 'aft-metrics-view', version: 1, maxPoints, cover, series: curves.all().map((s) => seriesView(s, maxPoints)) };
+  const file: CurveViewFile = {
+    format: 'aft-metrics-view',
+    version: 1,
+    maxPoints,
+    cover,
+    series: curves.all().map((s) => seriesView(s, maxPoints)),
+  };
   return JSON.stringify(file);
 }
 
@@ -140,24 +147,50 @@ const isNumberOrNull = (v: unknown): boolean => v === null || typeof v === 'numb
  */
 export function checkCurveViewFile(raw: unknown): Checked<CurveViewFile> {
   const bad = (error: string): Checked<CurveViewFile> => ({ ok: false, error });
-  if (!isRecord(raw) || raw.format !== 'aft-metrics-view') return bad('not a metrics view file (format is not "aft-metrics-view")');
+  if (!isRecord(raw) || raw.format !== 'aft-metrics-view')
+    return bad('not a metrics view file (format is not "aft-metrics-view")');
   if (raw.version !== 1) return bad(`version ${String(raw.version)} is not one this version reads (1)`);
-  if (typeof raw.maxPoints !== 'number' || !Number.isInteger(raw.maxPoints) || raw.maxPoints < 3) return bad('maxPoints is not an integer of at least 3');
+  if (typeof raw.maxPoints !== 'number' || !Number.isInteger(raw.maxPoints) || raw.maxPoints < 3)
+    return bad('maxPoints is not an integer of at least 3');
   const c = raw.cover;
-  if (!isRecord(c) || !Number.isInteger(c.bytes) || !Number.isInteger(c.lines) || typeof c.tail !== 'string' || c.tail.length > 2 * CURVE_CACHE_TAIL_BYTES) return bad('cover is not {bytes, lines, tail}');
+  if (
+    !isRecord(c) ||
+    !Number.isInteger(c.bytes) ||
+    !Number.isInteger(c.lines) ||
+    typeof c.tail !== 'string' ||
+    c.tail.length > 2 * CURVE_CACHE_TAIL_BYTES
+  )
+    return bad('cover is not {bytes, lines, tail}');
   if (!Array.isArray(raw.series)) return bad('series is not a list');
   const ids = new Set<string>();
   for (const [i, s] of raw.series.entries()) {
     const where = `series[${i}]`;
-    if (!isRecord(s) || typeof s.id !== 'string' || typeof s.method !== 'string' || typeof s.seed !== 'number' || (s.phase !== 'tune' && s.phase !== 'final') || typeof s.beta !== 'number' || typeof s.rows !== 'number' || !isRecord(s.curves)) {
+    if (
+      !isRecord(s) ||
+      typeof s.id !== 'string' ||
+      typeof s.method !== 'string' ||
+      typeof s.seed !== 'number' ||
+      (s.phase !== 'tune' && s.phase !== 'final') ||
+      typeof s.beta !== 'number' ||
+      typeof s.rows !== 'number' ||
+      !isRecord(s.curves)
+    ) {
       return bad(`${where} is not {id, method, seed, phase, beta, rows, curves}`);
     }
     if (ids.has(s.id)) return bad(`${where}: the id ${s.id} comes twice`);
     ids.add(s.id);
     for (const [key, curve] of Object.entries(s.curves)) {
-      if (!isRecord(curve) || !Array.isArray(curve.step) || !Array.isArray(curve.value) || curve.step.length !== curve.value.length) return bad(`${where}.curves.${key} is not {step, value} of equal length`);
-      if (curve.step.length > raw.maxPoints) return bad(`${where}.curves.${key} has ${curve.step.length} points, more than maxPoints (${raw.maxPoints})`);
-      if (!curve.step.every((v) => typeof v === 'number') || !curve.value.every(isNumberOrNull)) return bad(`${where}.curves.${key} holds something other than numbers`);
+      if (
+        !isRecord(curve) ||
+        !Array.isArray(curve.step) ||
+        !Array.isArray(curve.value) ||
+        curve.step.length !== curve.value.length
+      )
+        return bad(`${where}.curves.${key} is not {step, value} of equal length`);
+      if (curve.step.length > raw.maxPoints)
+        return bad(`${where}.curves.${key} has ${curve.step.length} points, more than maxPoints (${raw.maxPoints})`);
+      if (!curve.step.every((v) => typeof v === 'number') || !curve.value.every(isNumberOrNull))
+        return bad(`${where}.curves.${key} holds something other than numbers`);
       const value = curve.value as (number | null)[];
       for (let j = 0; j < value.length; j++) if (value[j] === null) value[j] = NaN;
     }

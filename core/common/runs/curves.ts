@@ -21,7 +21,8 @@ export type MetricName = (typeof METRICS)[number];
 export const rhoCurveKey = (source: string): string => `rho:${source}`;
 
 /** The id of a series: unique per method × seed × phase × β. */
-export const seriesId = (method: string, seed: number, phase: 'tune' | 'final', beta: number): string => `${method}/${seed}/${phase}/${beta}`;
+export const seriesId = (method: string, seed: number, phase: 'tune' | 'final', beta: number): string =>
+  `${method}/${seed}/${phase}/${beta}`;
 
 /** A growable column of float64s (amortised doubling; a 50,000-row series is 400 kB). */
 export class Column {
@@ -158,7 +159,15 @@ interface CacheHeader {
   format: 'aft-metrics-columns';
   version: 1;
   cover: CurveCacheCover;
-  series: { id: string; method: string; seed: number; phase: 'tune' | 'final'; beta: number; rows: number; columns: string[] }[];
+  series: {
+    id: string;
+    method: string;
+    seed: number;
+    phase: 'tune' | 'final';
+    beta: number;
+    rows: number;
+    columns: string[];
+  }[];
 }
 
 /**
@@ -212,7 +221,15 @@ export function encodeCurveCache(curves: CurveColumns, cover: CurveCacheCover): 
     format: 'aft-metrics-columns',
     version: 1,
     cover,
-    series: all.map((s) => ({ id: s.id, method: s.method, seed: s.seed, phase: s.phase, beta: s.beta, rows: s.rows, columns: [...s.columns.keys()] })),
+    series: all.map((s) => ({
+      id: s.id,
+      method: s.method,
+      seed: s.seed,
+      phase: s.phase,
+      beta: s.beta,
+      rows: s.rows,
+      columns: [...s.columns.keys()],
+    })),
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
   const start = Math.ceil((MAGIC.length + 4 + json.length) / 8) * 8;
@@ -239,25 +256,32 @@ export function decodeCurveCache(bytes: Uint8Array): { cover: CurveCacheCover; s
   const fail = (why: string): never => {
     throw new Error(`not a metrics column cache: ${why}`);
   };
-  if (bytes.length < MAGIC.length + 4 || new TextDecoder().decode(bytes.subarray(0, MAGIC.length)) !== MAGIC) fail('bad magic');
+  if (bytes.length < MAGIC.length + 4 || new TextDecoder().decode(bytes.subarray(0, MAGIC.length)) !== MAGIC)
+    fail('bad magic');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const jsonLength = view.getUint32(MAGIC.length, true);
   const start = Math.ceil((MAGIC.length + 4 + jsonLength) / 8) * 8;
   if (start > bytes.length) fail('truncated header');
   let header: CacheHeader;
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(MAGIC.length + 4, MAGIC.length + 4 + jsonLength))) as CacheHeader;
+    header = JSON.parse(
+      new TextDecoder().decode(bytes.subarray(MAGIC.length + 4, MAGIC.length + 4 + jsonLength)),
+    ) as CacheHeader;
   } catch {
     return fail('the header is not JSON');
   }
-  if (header.format !== 'aft-metrics-columns' || header.version !== 1 || !Array.isArray(header.series)) fail('unknown format or version');
+  if (header.format !== 'aft-metrics-columns' || header.version !== 1 || !Array.isArray(header.series))
+    fail('unknown format or version');
   const { cover } = header;
-  if (!Number.isInteger(cover?.bytes) || !Number.isInteger(cover.lines) || typeof cover.tail !== 'string') fail('bad cover');
+  if (!Number.isInteger(cover?.bytes) || !Number.isInteger(cover.lines) || typeof cover.tail !== 'string')
+    fail('bad cover');
   const floats = header.series.reduce((n, s) => n + s.rows * (1 + s.columns.length), 0);
   if (start + floats * 8 !== bytes.length) fail(`expected ${start + floats * 8} bytes, found ${bytes.length}`);
   // A view when the bytes are 8-byte aligned (a file read whole), else one copy.
   const aligned = (bytes.byteOffset + start) % 8 === 0;
-  const body = aligned ? new Float64Array(bytes.buffer, bytes.byteOffset + start, floats) : new Float64Array(bytes.slice(start).buffer, 0, floats);
+  const body = aligned
+    ? new Float64Array(bytes.buffer, bytes.byteOffset + start, floats)
+    : new Float64Array(bytes.slice(start).buffer, 0, floats);
   let at = 0;
   const take = (n: number): Column => {
     // A view: a full column reallocates on its next push, so it never writes into its neighbour.

@@ -69,7 +69,11 @@ export function lttbIndices(x: ArrayLike<number>, y: ArrayLike<number>, threshol
 }
 
 /** `{step, value}` downsampled to at most `threshold` points. */
-export function lttb(x: ArrayLike<number>, y: ArrayLike<number>, threshold: number): { step: number[]; value: number[] } {
+export function lttb(
+  x: ArrayLike<number>,
+  y: ArrayLike<number>,
+  threshold: number,
+): { step: number[]; value: number[] } {
   const idx = lttbIndices(x, y, threshold);
   const step = new Array<number>(idx.length);
   const value = new Array<number>(idx.length);

@@ -40,8 +40,16 @@ export interface RhoFile {
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; error: string };
 
-export const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const describe = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'string' ? JSON.stringify(v.slice(0, 40)) : typeof v);
+export const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const describe = (v: unknown): string =>
+  v === null
+    ? 'null'
+    : Array.isArray(v)
+      ? 'an array'
+      : typeof v === 'string'
+        ? JSON.stringify(v.slice(0, 40))
+        : typeof v;
 /** JSON has no NaN or Infinity; a diverged run may write null for them, which charts treat as a gap. */
 const num = (v: unknown): number => (typeof v === 'number' ? v : NaN);
 
@@ -56,11 +64,14 @@ const ROW_NUMBERS = ['beta', 'epoch', 'ce', 'reg', 'loss', 'trainAccuracy', 'eva
  */
 export function checkMetricsRow(raw: unknown): Checked<MetricsRow> {
   if (!isRecord(raw)) return { ok: false, error: `expected an object, got ${describe(raw)}` };
-  if (typeof raw.method !== 'string') return { ok: false, error: `expected "method" to be a string, got ${describe(raw.method)}` };
+  if (typeof raw.method !== 'string')
+    return { ok: false, error: `expected "method" to be a string, got ${describe(raw.method)}` };
   for (const k of ['seed', 'step'] as const) {
-    if (typeof raw[k] !== 'number' || !Number.isFinite(raw[k])) return { ok: false, error: `expected "${k}" to be a number, got ${describe(raw[k])}` };
+    if (typeof raw[k] !== 'number' || !Number.isFinite(raw[k]))
+      return { ok: false, error: `expected "${k}" to be a number, got ${describe(raw[k])}` };
   }
-  if (raw.phase !== 'tune' && raw.phase !== 'final') return { ok: false, error: `expected "phase" to be "tune" or "final", got ${describe(raw.phase)}` };
+  if (raw.phase !== 'tune' && raw.phase !== 'final')
+    return { ok: false, error: `expected "phase" to be "tune" or "final", got ${describe(raw.phase)}` };
   for (const k of ROW_NUMBERS) if (typeof raw[k] !== 'number') raw[k] = NaN;
   if (raw.rho !== undefined) {
     if (!isRecord(raw.rho)) delete raw.rho;
@@ -76,10 +87,14 @@ export function checkMetricsRow(raw: unknown): Checked<MetricsRow> {
 
 export function checkRhoFile(raw: unknown): Checked<RhoFile> {
   if (!isRecord(raw)) return { ok: false, error: `expected an object, got ${describe(raw)}` };
-  if (typeof raw.method !== 'string') return { ok: false, error: `expected "method" to be a string, got ${describe(raw.method)}` };
-  if (typeof raw.seed !== 'number') return { ok: false, error: `expected "seed" to be a number, got ${describe(raw.seed)}` };
-  if (!Array.isArray(raw.values)) return { ok: false, error: `expected "values" to be an array of numbers, got ${describe(raw.values)}` };
-  if (!Array.isArray(raw.segments)) return { ok: false, error: `expected "segments" to be an array, got ${describe(raw.segments)}` };
+  if (typeof raw.method !== 'string')
+    return { ok: false, error: `expected "method" to be a string, got ${describe(raw.method)}` };
+  if (typeof raw.seed !== 'number')
+    return { ok: false, error: `expected "seed" to be a number, got ${describe(raw.seed)}` };
+  if (!Array.isArray(raw.values))
+    return { ok: false, error: `expected "values" to be an array of numbers, got ${describe(raw.values)}` };
+  if (!Array.isArray(raw.segments))
+    return { ok: false, error: `expected "segments" to be an array, got ${describe(raw.segments)}` };
   const values = raw.values.map(num);
   const segments: Segment[] = [];
   for (const [i, s] of raw.segments.entries()) {
@@ -88,24 +103,48 @@ export function checkRhoFile(raw: unknown): Checked<RhoFile> {
     }
     const seg = { name: s.name, offset: s.offset as number, width: s.width as number };
     if (seg.offset < 0 || seg.width < 0 || seg.offset + seg.width > values.length) {
-      return { ok: false, error: `segment "${seg.name.slice(0, 40)}" covers [${seg.offset}, ${seg.offset + seg.width}) but there are ${values.length} values` };
+      return {
+        ok: false,
+        error: `segment "${seg.name.slice(0, 40)}" covers [${seg.offset}, ${seg.offset + seg.width}) but there are ${values.length} values`,
+      };
     }
     segments.push(seg);
   }
-  return { ok: true, value: { method: raw.method, seed: raw.seed, ...(typeof raw.step === 'number' ? { step: raw.step } : {}), segments, values } };
+  return {
+    ok: true,
+    value: {
+      method: raw.method,
+      seed: raw.seed,
+      ...(typeof raw.step === 'number' ? { step: raw.step } : {}),
+      segments,
+      values,
+    },
+  };
 }
 
 export function checkStatus(raw: unknown): Checked<RunStatus> {
-  if (!isRecord(raw) || raw.format !== 'aft-run-status') return { ok: false, error: `expected an aft-run-status object, got ${isRecord(raw) ? `format ${describe(raw.format)}` : describe(raw)}` };
-  if (typeof raw.runId !== 'string') return { ok: false, error: `expected "runId" to be a string, got ${describe(raw.runId)}` };
-  if (!RUN_STATES.includes(raw.state as RunState)) return { ok: false, error: `expected "state" to be one of ${RUN_STATES.join(', ')}, got ${describe(raw.state)}` };
+  if (!isRecord(raw) || raw.format !== 'aft-run-status')
+    return {
+      ok: false,
+      error: `expected an aft-run-status object, got ${isRecord(raw) ? `format ${describe(raw.format)}` : describe(raw)}`,
+    };
+  if (typeof raw.runId !== 'string')
+    return { ok: false, error: `expected "runId" to be a string, got ${describe(raw.runId)}` };
+  if (!RUN_STATES.includes(raw.state as RunState))
+    return { ok: false, error: `expected "state" to be one of ${RUN_STATES.join(', ')}, got ${describe(raw.state)}` };
   return { ok: true, value: raw as unknown as RunStatus };
 }
 
 export function checkSummary(raw: unknown): Checked<RunSummary> {
-  if (!isRecord(raw) || raw.format !== 'aft-run-summary') return { ok: false, error: `expected an aft-run-summary object, got ${isRecord(raw) ? `format ${describe(raw.format)}` : describe(raw)}` };
-  if (!isRecord(raw.methods)) return { ok: false, error: `expected "methods" to be an object, got ${describe(raw.methods)}` };
-  if (!Array.isArray(raw.sources)) return { ok: false, error: `expected "sources" to be an array, got ${describe(raw.sources)}` };
+  if (!isRecord(raw) || raw.format !== 'aft-run-summary')
+    return {
+      ok: false,
+      error: `expected an aft-run-summary object, got ${isRecord(raw) ? `format ${describe(raw.format)}` : describe(raw)}`,
+    };
+  if (!isRecord(raw.methods))
+    return { ok: false, error: `expected "methods" to be an object, got ${describe(raw.methods)}` };
+  if (!Array.isArray(raw.sources))
+    return { ok: false, error: `expected "sources" to be an array, got ${describe(raw.sources)}` };
   for (const [name, m] of Object.entries(raw.methods)) {
     if (!isRecord(m) || !isRecord(m.test_accuracy) || typeof m.test_accuracy.mean !== 'number') {
       return { ok: false, error: `expected methods.${name.slice(0, 40)}.test_accuracy.mean to be a number` };

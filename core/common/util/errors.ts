@@ -42,9 +42,7 @@ export class AftError extends Error {
   /** The message with its location prefix, as a compiler would print it. */
   format(): string {
     const loc = this.location;
-    const where = loc
-      ? `${loc.file}${loc.line !== undefined ? `:${loc.line}:${loc.column ?? 1}` : ''}: `
-      : '';
+    const where = loc ? `${loc.file}${loc.line !== undefined ? `:${loc.line}:${loc.column ?? 1}` : ''}: ` : '';
     const field = loc?.field ? `${loc.field}: ` : '';
     const extra = this.details?.length ? '\n' + this.details.map((d) => `  ${d}`).join('\n') : '';
     return `${where}${field}${this.message}${extra}`;

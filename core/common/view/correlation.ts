@@ -12,7 +12,8 @@ export interface Correlation {
 
 export function correlate(xs: readonly number[], ys: readonly number[]): Correlation {
   const pairs: [number, number][] = [];
-  for (let i = 0; i < Math.min(xs.length, ys.length); i++) if (Number.isFinite(xs[i]) && Number.isFinite(ys[i])) pairs.push([xs[i], ys[i]]);
+  for (let i = 0; i < Math.min(xs.length, ys.length); i++)
+    if (Number.isFinite(xs[i]) && Number.isFinite(ys[i])) pairs.push([xs[i], ys[i]]);
   const n = pairs.length;
   if (n < 3) return { r: null, n, why: `needs ≥ 3 runs with a linear probe, has ${n}` };
   const mx = pairs.reduce((s, p) => s + p[0], 0) / n;

@@ -66,7 +66,13 @@ export class RunAccumulator {
     if (input.series) for (const id of this.series.load(input.series)) this.pending.series.add(id);
     for (const id of this.series.add(input.rows)) this.pending.series.add(id);
     for (const r of input.rho) {
-      const snap: RhoSnapshot = { method: r.method, seed: r.seed, ...(r.step !== undefined ? { step: r.step } : {}), segments: r.segments, values: r.values };
+      const snap: RhoSnapshot = {
+        method: r.method,
+        seed: r.seed,
+        ...(r.step !== undefined ? { step: r.step } : {}),
+        segments: r.segments,
+        values: r.values,
+      };
       this.rho.set(rhoKey(r), snap);
       this.pending.rho.add(rhoKey(r));
     }

@@ -68,11 +68,13 @@ export function readArrayHeaders(file: string): ArrayFile {
   }
   if (file.endsWith('.safetensors')) {
     const h = readSafetensorsHeader(file);
-    return { format: 'safetensors', arrays: Object.entries(h.tensors).map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape })) };
+    return {
+      format: 'safetensors',
+      arrays: Object.entries(h.tensors).map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape })),
+    };
   }
   throw new AftError('bad_input', 'expected a .npy or .safetensors file');
 }
-
 
 const shapeText = (s: number[]): string => `[${s.join(', ')}]`;
 
@@ -90,7 +92,12 @@ export function arrayProblems(exp: Experiment, baseDir: string, files: FileProbe
   const report = (at: (string | number)[], message: string): void => void problems.push({ path: at, message });
 
   /** The array a field names, or undefined when it is missing (reported elsewhere) or unusable (reported here). */
-  const read = (at: (string | number)[], file: string, only: 'npy' | undefined, key?: string): ArrayHeader | undefined => {
+  const read = (
+    at: (string | number)[],
+    file: string,
+    only: 'npy' | undefined,
+    key?: string,
+  ): ArrayHeader | undefined => {
     const abs = path.resolve(baseDir, file);
     // Missing files, folders and devices are reported by `semanticProblems`.
     if (files.kind(abs) !== 'file') return undefined;
@@ -107,7 +114,12 @@ export function arrayProblems(exp: Experiment, baseDir: string, files: FileProbe
     const name = key ?? (names.length === 1 ? names[0] : names.includes('features') ? 'features' : undefined);
     const found = f.arrays.find((a) => a.name === name);
     if (found) return found;
-    return void report(at, key ? `no tensor '${key}' in this file (it has: ${names.join(', ')})` : `the file has several tensors (${names.join(', ')}); name one with \`key\``);
+    return void report(
+      at,
+      key
+        ? `no tensor '${key}' in this file (it has: ${names.join(', ')})`
+        : `the file has several tensors (${names.join(', ')}); name one with \`key\``,
+    );
   };
 
   let trainSize: number | undefined;
@@ -121,17 +133,27 @@ export function arrayProblems(exp: Experiment, baseDir: string, files: FileProbe
     for (const split of ['train', 'test'] as const) {
       const x = read(['dataset', split, 'inputs'], ds[split].inputs, 'npy');
       const y = read(['dataset', split, 'labels'], ds[split].labels, 'npy');
-      if (y && y.shape.length !== 1) report(['dataset', split, 'labels'], `labels must have shape [N], found ${shapeText(y.shape)}`);
-      else if (y?.dtype.startsWith('float')) report(['dataset', split, 'labels'], `labels must be integers (uint8, int32 or int64), found ${y.dtype}`);
-      if (x && x.shape.length < 2) report(['dataset', split, 'inputs'], `inputs must have shape [N, ...] with at least 2 dimensions, found ${shapeText(x.shape)}`);
-      if (x && y && x.shape[0] !== y.shape[0]) report(['dataset', split, 'labels'], `has ${y.shape[0]} rows but the inputs have ${x.shape[0]}`);
+      if (y && y.shape.length !== 1)
+        report(['dataset', split, 'labels'], `labels must have shape [N], found ${shapeText(y.shape)}`);
+      else if (y?.dtype.startsWith('float'))
+        report(['dataset', split, 'labels'], `labels must be integers (uint8, int32 or int64), found ${y.dtype}`);
+      if (x && x.shape.length < 2)
+        report(
+          ['dataset', split, 'inputs'],
+          `inputs must have shape [N, ...] with at least 2 dimensions, found ${shapeText(x.shape)}`,
+        );
+      if (x && y && x.shape[0] !== y.shape[0])
+        report(['dataset', split, 'labels'], `has ${y.shape[0]} rows but the inputs have ${x.shape[0]}`);
       const n = y?.shape[0] ?? x?.shape[0];
       if (n === 0) report(['dataset', split, 'labels'], `the ${split} split is empty`);
       if (n !== undefined) rows[split] = { n, example: x?.shape.slice(1) ?? [] };
     }
     const [tr, te] = [rows.train, rows.test];
     if (tr?.example.length && te?.example.length && shapeText(tr.example) !== shapeText(te.example)) {
-      report(['dataset', 'test', 'inputs'], `test inputs have per-example shape ${shapeText(te.example)} but train inputs have ${shapeText(tr.example)}`);
+      report(
+        ['dataset', 'test', 'inputs'],
+        `test inputs have per-example shape ${shapeText(te.example)} but train inputs have ${shapeText(tr.example)}`,
+      );
     }
     trainSize = tr && Math.min(tr.n, ds.train_limit ?? Infinity);
     testSize = te?.n;
@@ -142,13 +164,17 @@ export function arrayProblems(exp: Experiment, baseDir: string, files: FileProbe
     const at = (split: 'train' | 'test'): (string | number)[] => ['pretrained', i, 'features', split];
     const [tr, te] = (['train', 'test'] as const).map((split) => {
       const a = read(at(split), s.features[split], undefined, s.features.key);
-      if (a && a.shape.length !== 2) return void report(at(split), `features must have shape [N, D], found ${shapeText(a.shape)}`);
+      if (a && a.shape.length !== 2)
+        return void report(at(split), `features must have shape [N, D], found ${shapeText(a.shape)}`);
       return a;
     });
     // Train features may have more rows when the dataset uses only its first N examples.
-    if (tr && trainSize !== undefined && tr.shape[0] < trainSize) report(at('train'), `has ${tr.shape[0]} rows but the training split has ${trainSize} examples`);
-    if (te && testSize !== undefined && te.shape[0] !== testSize) report(at('test'), `has ${te.shape[0]} rows but the test split has ${testSize} examples`);
-    if (tr && te && tr.shape[1] !== te.shape[1]) report(at('test'), `test features are ${te.shape[1]} wide but train features are ${tr.shape[1]} wide`);
+    if (tr && trainSize !== undefined && tr.shape[0] < trainSize)
+      report(at('train'), `has ${tr.shape[0]} rows but the training split has ${trainSize} examples`);
+    if (te && testSize !== undefined && te.shape[0] !== testSize)
+      report(at('test'), `has ${te.shape[0]} rows but the test split has ${testSize} examples`);
+    if (tr && te && tr.shape[1] !== te.shape[1])
+      report(at('test'), `test features are ${te.shape[1]} wide but train features are ${tr.shape[1]} wide`);
     if (tr) featureWidths.set(i, tr.shape[1]);
   });
   return { problems, featureWidths, ...(trainSize !== undefined ? { trainSize } : {}) };

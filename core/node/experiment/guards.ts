@@ -20,10 +20,14 @@ export interface Refusal {
 export function refuse(text: string): Refusal | undefined {
   if (text.length > MAX_CHECKED_CHARS) {
     const mb = (n: number): string => (n / (1024 * 1024)).toFixed(1);
-    return { offset: 0, message: `this file is ${mb(text.length)} MB; experiment files over ${mb(MAX_CHECKED_CHARS)} MB are not checked` };
+    return {
+      offset: 0,
+      message: `this file is ${mb(text.length)} MB; experiment files over ${mb(MAX_CHECKED_CHARS)} MB are not checked`,
+    };
   }
   const nul = text.indexOf('\0');
-  if (nul >= 0 || looksBinary(text)) return { offset: Math.max(nul, 0), message: 'this looks like a binary file, not YAML text' };
+  if (nul >= 0 || looksBinary(text))
+    return { offset: Math.max(nul, 0), message: 'this looks like a binary file, not YAML text' };
   return tooDeep(text);
 }
 
@@ -56,7 +60,11 @@ function tooDeep(text: string): Refusal | undefined {
     if (lineStart) {
       // Block nesting shows as indentation, also through "- - -" compact sequences.
       if (c === ' ' || c === '-' || c === '\t' || c === '?') {
-        if (++indent > MAX_INDENT) return { offset: i, message: `nesting is more than ${MAX_INDENT} columns deep; an experiment file needs a few levels` };
+        if (++indent > MAX_INDENT)
+          return {
+            offset: i,
+            message: `nesting is more than ${MAX_INDENT} columns deep; an experiment file needs a few levels`,
+          };
         continue;
       }
       lineStart = false;
@@ -69,7 +77,11 @@ function tooDeep(text: string): Refusal | undefined {
       const end = text.indexOf('\n', i);
       i = (end < 0 ? text.length : end) - 1;
     } else if (c === '[' || c === '{') {
-      if (++depth > MAX_FLOW_DEPTH) return { offset: i, message: `brackets are nested more than ${MAX_FLOW_DEPTH} deep; an experiment file needs a few levels` };
+      if (++depth > MAX_FLOW_DEPTH)
+        return {
+          offset: i,
+          message: `brackets are nested more than ${MAX_FLOW_DEPTH} deep; an experiment file needs a few levels`,
+        };
     } else if ((c === ']' || c === '}') && depth > 0) {
       depth--;
     }

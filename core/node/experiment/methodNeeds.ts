@@ -59,7 +59,10 @@ export function ftMinRows(fraction = FT_VALIDATION_FRACTION): number {
 function smallestSet(n: number, holdout: number, tuned: boolean): { rows: number; which: string } {
   if (!tuned) return { rows: n, which: `only ${n}` };
   const t = tuneSplit(n, holdout);
-  return { rows: t.train, which: `only ${t.train} while β is tuned (${n} minus the ${t.holdout} held out to choose it)` };
+  return {
+    rows: t.train,
+    which: `only ${t.train} while β is tuned (${n} minus the ${t.holdout} held out to choose it)`,
+  };
 }
 
 /** Fewest training examples for which the smallest set has `need` rows. */
@@ -71,16 +74,25 @@ function minTrain(need: number, holdout: number, tuned: boolean): number {
 
 /** "Use at least N training examples", and when tuning is what makes them too few, the other way out. */
 function moreExamples(m: MethodUse, need: number, n: number, holdout: number, caveat = ''): string {
-  const untuned = m.tuned && n >= need ? `, or give \`beta.${m.method.name}\` a single value so that β is not tuned` : '';
+  const untuned =
+    m.tuned && n >= need ? `, or give \`beta.${m.method.name}\` a single value so that β is not tuned` : '';
   return `Use at least ${minTrain(need, holdout, m.tuned)} training examples${caveat}${untuned}.`;
 }
 
 /** Problems of the methods in `uses` with the data the file describes. */
-export function methodNeedsProblems(uses: MethodUse[], data: DataFacts, holdout: number, sourceNames: string[]): SemanticProblem[] {
+export function methodNeedsProblems(
+  uses: MethodUse[],
+  data: DataFacts,
+  holdout: number,
+  sourceNames: string[],
+): SemanticProblem[] {
   const problems: SemanticProblem[] = [];
   const n = data.trainSize;
   const widths = data.sourceWidths;
-  const psiWidth = widths.length && widths.every((w) => w !== undefined) ? widths.reduce<number>((a, w) => a + (w ?? 0), 0) : undefined;
+  const psiWidth =
+    widths.length && widths.every((w) => w !== undefined)
+      ? widths.reduce<number>((a, w) => a + (w ?? 0), 0)
+      : undefined;
   for (const use of uses) {
     const { method: m, index } = use;
     const at = ['methods', index];
@@ -88,13 +100,19 @@ export function methodNeedsProblems(uses: MethodUse[], data: DataFacts, holdout:
     if (m.kind === 'ft') {
       if (psiWidth !== undefined && psiWidth < 2) {
         const parts = sourceNames.map((s, i) => `${s}: ${widths[i]}`).join(', ');
-        problems.push({ path: at, message: `${label} (factor transfer) compresses the pre-trained features to half their width (D → ⌊D/2⌋ factors), so it needs them at least 2 wide, but they are ${psiWidth} wide (${parts}). Add a source or use a wider one.` });
+        problems.push({
+          path: at,
+          message: `${label} (factor transfer) compresses the pre-trained features to half their width (D → ⌊D/2⌋ factors), so it needs them at least 2 wide, but they are ${psiWidth} wide (${parts}). Add a source or use a wider one.`,
+        });
       }
       const need = ftMinRows();
       if (n !== undefined) {
         const set = smallestSet(n, holdout, use.tuned);
         if (set.rows < need) {
-          problems.push({ path: at, message: `${label} (factor transfer) fits its autoencoder on the training examples and holds out ${FT_VALIDATION_FRACTION * 100}% of them (at least 1) for early stopping, so it needs at least ${need}; it would get ${set.which}. ${moreExamples(use, need, n, holdout)}` });
+          problems.push({
+            path: at,
+            message: `${label} (factor transfer) fits its autoencoder on the training examples and holds out ${FT_VALIDATION_FRACTION * 100}% of them (at least 1) for early stopping, so it needs at least ${need}; it would get ${set.which}. ${moreExamples(use, need, n, holdout)}`,
+          });
         }
       }
     }
@@ -103,12 +121,20 @@ export function methodNeedsProblems(uses: MethodUse[], data: DataFacts, holdout:
       const set = smallestSet(n, holdout, use.tuned);
       if (set.rows < k) {
         const caveat = ' (and enough that no class is missing from them)';
-        problems.push({ path: at, message: `${label} (B-Tuning) computes LogME on the training examples, which needs an example of each of the ${k} classes, so at least ${k} examples; it would get ${set.which}. ${moreExamples(use, k, n, holdout, caveat)}` });
+        problems.push({
+          path: at,
+          message: `${label} (B-Tuning) computes LogME on the training examples, which needs an example of each of the ${k} classes, so at least ${k} examples; it would get ${set.which}. ${moreExamples(use, k, n, holdout, caveat)}`,
+        });
       }
     }
     if (m.kind !== 'aft') {
       for (const key of ['kernel', 'rho'] as const) {
-        if (use.given[key] !== undefined) problems.push({ path: [...at, key], message: `only \`aft\` reads \`${key}\`; ${label} (${m.kind}) ignores it`, severity: 'warning' });
+        if (use.given[key] !== undefined)
+          problems.push({
+            path: [...at, key],
+            message: `only \`aft\` reads \`${key}\`; ${label} (${m.kind}) ignores it`,
+            severity: 'warning',
+          });
       }
     }
   }

@@ -17,7 +17,11 @@ export const FOLDER_MODEL_CANDIDATES = [path.join('onnx', 'model.onnx'), 'model.
  * `folder`. `model` is undefined when the folder has no graph; null when there is nothing to
  * look at (no such folder or file, or the wrong kind: reported elsewhere).
  */
-export function onnxModelFile(spec: { model?: string; folder?: string }, baseDir: string, files: FileProbe): { model: string | undefined; field: 'model' | 'folder' } | null {
+export function onnxModelFile(
+  spec: { model?: string; folder?: string },
+  baseDir: string,
+  files: FileProbe,
+): { model: string | undefined; field: 'model' | 'folder' } | null {
   if (spec.model !== undefined) {
     const model = path.resolve(baseDir, spec.model);
     return files.kind(model) === 'file' ? { model, field: 'model' } : null;
@@ -25,7 +29,10 @@ export function onnxModelFile(spec: { model?: string; folder?: string }, baseDir
   if (spec.folder === undefined) return null;
   const folder = path.resolve(baseDir, spec.folder);
   if (files.kind(folder) !== 'folder') return null;
-  return { model: FOLDER_MODEL_CANDIDATES.map((c) => path.join(folder, c)).find((c) => files.kind(c) === 'file'), field: 'folder' };
+  return {
+    model: FOLDER_MODEL_CANDIDATES.map((c) => path.join(folder, c)).find((c) => files.kind(c) === 'file'),
+    field: 'folder',
+  };
 }
 
 export function onnxProblems(exp: Experiment, baseDir: string, files: FileProbe): SemanticProblem[] {
@@ -37,7 +44,11 @@ export function onnxProblems(exp: Experiment, baseDir: string, files: FileProbe)
     const found = onnxModelFile(spec, baseDir, files);
     if (!found) return;
     const { model, field: modelField } = found;
-    if (!model) return void problems.push({ path: at('folder'), message: 'no onnx/model.onnx or model.onnx in the folder; set `model` to the .onnx file' });
+    if (!model)
+      return void problems.push({
+        path: at('folder'),
+        message: 'no onnx/model.onnx or model.onnx in the folder; set `model` to the .onnx file',
+      });
     let names: Record<'input' | 'output', string[]>;
     try {
       const sig = files.onnx(model);
@@ -50,7 +61,11 @@ export function onnxProblems(exp: Experiment, baseDir: string, files: FileProbe)
       if (wanted === undefined || names[key].includes(wanted)) continue;
       const guess = closest(wanted, names[key]);
       const hint = guess ? ` (did you mean \`${guess}\`?)` : '';
-      problems.push({ path: at(key), message: `the model has no ${key} \`${wanted}\`${hint}; it has: ${names[key].join(', ')}`, ...(guess ? { suggestion: guess } : {}) });
+      problems.push({
+        path: at(key),
+        message: `the model has no ${key} \`${wanted}\`${hint}; it has: ${names[key].join(', ')}`,
+        ...(guess ? { suggestion: guess } : {}),
+      });
     }
   });
   return problems;

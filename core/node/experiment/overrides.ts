@@ -38,12 +38,25 @@ const describe = (v: unknown): string => {
  * what was found. Keys that are absent (or undefined) leave the file's value.
  */
 export function parseOverrides(raw: unknown, origin: OverrideOrigin): Overrides {
-  const input = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? Object.fromEntries(Object.entries(raw).filter(([k, v]) => v !== undefined && k in overridesSchema.shape)) : raw;
+  const input =
+    typeof raw === 'object' && raw !== null && !Array.isArray(raw)
+      ? Object.fromEntries(Object.entries(raw).filter(([k, v]) => v !== undefined && k in overridesSchema.shape))
+      : raw;
   const r = overridesSchema.safeParse(input);
   if (r.success) return r.data;
   const issue = r.error.issues[0];
   const key = issue.path[0] as OverrideKey | undefined;
-  const at: SourceLocation = { file: origin.file, ...(key !== undefined ? { field: `${origin.field(key)}${issue.path.slice(1).map((p) => `[${String(p)}]`).join('')}` } : {}) };
+  const at: SourceLocation = {
+    file: origin.file,
+    ...(key !== undefined
+      ? {
+          field: `${origin.field(key)}${issue.path
+            .slice(1)
+            .map((p) => `[${String(p)}]`)
+            .join('')}`,
+        }
+      : {}),
+  };
   let found: unknown = input;
   for (const p of issue.path) found = (found as Record<PropertyKey, unknown> | undefined)?.[p];
   const expected = issue.message.replace(/^(Invalid input|Invalid option|Too big|Too small): /, '');
@@ -54,9 +67,18 @@ export function parseOverrides(raw: unknown, origin: OverrideOrigin): Overrides 
  * The CLI's flags as override values: numbers where they are numbers (so that `--steps 1e12` is
  * refused for its size and `--steps abc` for not being a number), lists split at commas.
  */
-export function cliOverrides(v: { backend?: string; seeds?: string; steps?: string; methods?: string }): Record<string, unknown> {
+export function cliOverrides(v: {
+  backend?: string;
+  seeds?: string;
+  steps?: string;
+  methods?: string;
+}): Record<string, unknown> {
   const num = (s: string): number | string => (/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(s.trim()) ? Number(s) : s);
-  const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter(Boolean);
+  const list = (s: string): string[] =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
   return {
     ...(v.backend !== undefined ? { backend: v.backend } : {}),
     ...(v.seeds !== undefined ? { seeds: list(v.seeds).map(num) } : {}),
@@ -66,11 +88,20 @@ export function cliOverrides(v: { backend?: string; seeds?: string; steps?: stri
 }
 
 /** The experiment with checked overrides applied; `methodNames` are the file's methods' names in order. */
-export function withOverrides(exp: Experiment, o: Overrides, methodNames: string[], origin: OverrideOrigin): Experiment {
+export function withOverrides(
+  exp: Experiment,
+  o: Overrides,
+  methodNames: string[],
+  origin: OverrideOrigin,
+): Experiment {
   let methods = exp.methods;
   if (o.methods) {
     const unknown = o.methods.filter((m) => !methodNames.includes(m));
-    if (unknown.length) throw badInput(`unknown method ${unknown.join(', ')}; this experiment has ${methodNames.join(', ')}`, { file: origin.file, field: origin.field('methods') });
+    if (unknown.length)
+      throw badInput(`unknown method ${unknown.join(', ')}; this experiment has ${methodNames.join(', ')}`, {
+        file: origin.file,
+        field: origin.field('methods'),
+      });
     methods = exp.methods.filter((_, i) => o.methods!.includes(methodNames[i]));
   }
   return {

@@ -14,40 +14,49 @@ const nonNegInt = z.number().int().nonnegative();
  * checks) becomes the JSON Schema's `markdownEnumDescriptions`: what hover and completion show
  * for a value, in this editor and in VS Code's YAML extension.
  */
-function documentedEnum<const T extends readonly [string, ...string[]]>(values: T, docs: { readonly [K in T[number]]: string }) {
+function documentedEnum<const T extends readonly [string, ...string[]]>(
+  values: T,
+  docs: { readonly [K in T[number]]: string },
+) {
   return z.enum(values).meta({ markdownEnumDescriptions: values.map((v: T[number]) => docs[v]) });
 }
 
 export const METHOD_KINDS = ['stl', 'kd', 'aft', 'aft-no-kernel', 'rkd', 'ft', 'btune'] as const;
 const METHOD_DOCS: { readonly [K in (typeof METHOD_KINDS)[number]]: string } = {
   stl: 'Standard transfer learning, the baseline: the downstream model trained with cross-entropy only. It does not read the pre-trained features and has no β.',
-  kd: 'Feature knowledge distillation (paper Eq. 7): a learned linear map of the student\'s features φ predicts the pre-trained features ψ, penalised by their mean squared error.',
-  aft: 'Adaptive Feature Transfer (Qiu et al., 2024): the kernel of the student\'s features φ is pulled towards the kernel of the pre-trained features ψ weighted by learned per-feature weights ρ, so that only the features useful for the task are transferred. Options: `kernel`, `rho`.',
-  'aft-no-kernel': 'AFT without the kernel (paper ablation): a learned linear map of ψ predicts the batch-centred φ, penalised by the mean squared error; the map is trained with `prior_lr`.',
+  kd: "Feature knowledge distillation (paper Eq. 7): a learned linear map of the student's features φ predicts the pre-trained features ψ, penalised by their mean squared error.",
+  aft: "Adaptive Feature Transfer (Qiu et al., 2024): the kernel of the student's features φ is pulled towards the kernel of the pre-trained features ψ weighted by learned per-feature weights ρ, so that only the features useful for the task are transferred. Options: `kernel`, `rho`.",
+  'aft-no-kernel':
+    'AFT without the kernel (paper ablation): a learned linear map of ψ predicts the batch-centred φ, penalised by the mean squared error; the map is trained with `prior_lr`.',
   rkd: 'Relational knowledge distillation (Park et al., CVPR 2019): the student keeps the pairwise distances and angles between the examples of a batch that ψ has (smooth L1). No parameters of its own.',
   ft: 'Factor transfer (Kim et al., NeurIPS 2018): an autoencoder on the pre-trained features (D → D/2 factors), fitted once per training set with 10% of it held out for early stopping, gives each example a code; a translator MLP on φ predicts the L2-normalised codes, penalised by the L1 distance. Needs ψ at least 2 wide and at least 2 training examples.',
-  btune: 'B-Tuning (You et al., JMLR 2022): φ is pulled towards the LogME posterior predictions of the pre-trained sources, mixed by each source\'s LogME score (softmax, temperature 0.1). LogME needs at least 2 classes and every class among the training examples.',
+  btune:
+    "B-Tuning (You et al., JMLR 2022): φ is pulled towards the LogME posterior predictions of the pre-trained sources, mixed by each source's LogME score (softmax, temperature 0.1). LogME needs at least 2 classes and every class among the training examples.",
 };
 const methodKind = documentedEnum(METHOD_KINDS, METHOD_DOCS);
 
 export const KERNELS = ['linear', 'rbf'] as const;
 const KERNEL_DOCS: { readonly [K in (typeof KERNELS)[number]]: string } = {
-  linear: 'Inner products of the batch\'s centred, L2-normalised features (the paper\'s kernel; default).',
+  linear: "Inner products of the batch's centred, L2-normalised features (the paper's kernel; default).",
   rbf: 'Gaussian kernel exp(−‖a_i − a_j‖²) of the same centred, L2-normalised features.',
 };
 
 export const RHO_KINDS = ['sigmoid', 'dense', 'identity'] as const;
 const RHO_DOCS: { readonly [K in (typeof RHO_KINDS)[number]]: string } = {
-  sigmoid: 'One learned weight per pre-trained feature, ρ = sigmoid(s), starting at 0.5 and trained with `prior_lr` (the paper\'s AFT; default).',
-  dense: 'A learned D×D matrix that mixes the pre-trained features, without a sigmoid (paper §5.3 ablation); D² parameters, so costly for wide ψ.',
-  identity: 'Every weight frozen at 0.5, which the scale-free kernel makes the same as no weighting: AFT without feature selection (ablation).',
+  sigmoid:
+    "One learned weight per pre-trained feature, ρ = sigmoid(s), starting at 0.5 and trained with `prior_lr` (the paper's AFT; default).",
+  dense:
+    'A learned D×D matrix that mixes the pre-trained features, without a sigmoid (paper §5.3 ablation); D² parameters, so costly for wide ψ.',
+  identity:
+    'Every weight frozen at 0.5, which the scale-free kernel makes the same as no weighting: AFT without feature selection (ablation).',
 };
 
 export const BACKEND_CHOICES = ['auto', 'gpu', 'webgpu', 'native', 'wasm', 'cpu'] as const;
 const BACKEND_DOCS: { readonly [K in (typeof BACKEND_CHOICES)[number]]: string } = {
   auto: 'Try `gpu`, `webgpu` (on a GPU, not a software adapter), `native`, `wasm`, then `cpu`, and use the first that loads; the log says why each one before it was skipped.',
   gpu: '`@tensorflow/tfjs-node-gpu`: libtensorflow with CUDA (optional: AFT: Install GPU Runtime).',
-  webgpu: '`@tensorflow/tfjs-backend-webgpu` on Dawn (the `webgpu` npm package): any GPU with Vulkan, Metal or D3D12, nothing else to install. A software adapter (llvmpipe, SwiftShader) is used only when asked for by name.',
+  webgpu:
+    '`@tensorflow/tfjs-backend-webgpu` on Dawn (the `webgpu` npm package): any GPU with Vulkan, Metal or D3D12, nothing else to install. A software adapter (llvmpipe, SwiftShader) is used only when asked for by name.',
   native: '`@tensorflow/tfjs-node`: libtensorflow on the CPU (an optional dependency).',
   wasm: '`@tensorflow/tfjs-backend-wasm`: XNNPACK with SIMD, the fastest backend that installs everywhere.',
   cpu: 'The plain JavaScript backend of TensorFlow.js: always there, and the slowest.',
@@ -90,18 +99,31 @@ const npyDataset = z
     train: npySplit.describe('Training split.'),
     test: npySplit.describe('Test split.'),
     train_limit: positiveInt.optional().describe('Use only the first N training examples.'),
-    classes: positiveInt.min(2, 'a classification task needs at least two classes').max(MAX_CLASSES).optional().describe('Number of classes (default: max label + 1).'),
+    classes: positiveInt
+      .min(2, 'a classification task needs at least two classes')
+      .max(MAX_CLASSES)
+      .optional()
+      .describe('Number of classes (default: max label + 1).'),
   })
   .describe('A dataset stored as .npy arrays.');
 
 const splitFields = {
-  test_fraction: z.number().gt(0).lt(1).default(0.2).describe('Fraction of the examples put in the test split when there is no separate test set.'),
+  test_fraction: z
+    .number()
+    .gt(0)
+    .lt(1)
+    .default(0.2)
+    .describe('Fraction of the examples put in the test split when there is no separate test set.'),
   split: documentedEnum(['seeded', 'fixed'], {
-    seeded: 'The test examples of each class are drawn with a seeded permutation (`split_seed`), so every class with two examples is in both splits.',
-    fixed: 'An example goes to the test split by a hash of its key (file path or row text), so the split stays the same when examples are added or removed.',
+    seeded:
+      'The test examples of each class are drawn with a seeded permutation (`split_seed`), so every class with two examples is in both splits.',
+    fixed:
+      'An example goes to the test split by a hash of its key (file path or row text), so the split stays the same when examples are added or removed.',
   })
     .default('seeded')
-    .describe('How a single set is split: `seeded` (a seeded random draw per class) or `fixed` (by a hash of each file name or row, stable when examples are added).'),
+    .describe(
+      'How a single set is split: `seeded` (a seeded random draw per class) or `fixed` (by a hash of each file name or row, stable when examples are added).',
+    ),
   split_seed: nonNegInt.default(0).describe('Seed of the `seeded` train/test split; fixed across method seeds.'),
   train_limit: positiveInt.optional().describe('Use only the first N training examples.'),
 };
@@ -112,18 +134,24 @@ const imageDataset = z
     folder: z
       .string()
       .min(1)
-      .describe('Folder with one subfolder per class, or with `train/` and `test/` subfolders that each have one subfolder per class.'),
+      .describe(
+        'Folder with one subfolder per class, or with `train/` and `test/` subfolders that each have one subfolder per class.',
+      ),
     size: z
       .tuple([positiveInt.max(2048), positiveInt.max(2048)])
       .default([32, 32])
-      .describe('[height, width] the downstream model sees: each image is resized to cover it and centre-cropped. A `pretrained` student\'s images are prepared as its `pretrained_cfg` says instead (see `downstream.input_size`).'),
+      .describe(
+        "[height, width] the downstream model sees: each image is resized to cover it and centre-cropped. A `pretrained` student's images are prepared as its `pretrained_cfg` says instead (see `downstream.input_size`).",
+      ),
     grayscale: z.boolean().default(false).describe('Give the downstream model one grey channel instead of RGB.'),
     unreadable: documentedEnum(['fail', 'skip'], {
       fail: 'Stop before training and list the images that cannot be decoded (default).',
       skip: 'Leave them out and log how many were skipped.',
     })
       .default('fail')
-      .describe('An image that cannot be decoded: `fail` (list the files) or `skip` it (and log how many were skipped).'),
+      .describe(
+        'An image that cannot be decoded: `fail` (list the files) or `skip` it (and log how many were skipped).',
+      ),
     ...splitFields,
   })
   .describe('An image classification dataset read from folders (decoded and resized with sharp).');
@@ -132,24 +160,37 @@ const textDataset = z
   .strictObject({
     source: z.literal('text').describe('Labelled text from a CSV or JSONL file.'),
     train: z.string().min(1).describe('Training examples: a .csv (header row) or .jsonl (one object per line) file.'),
-    test: z.string().min(1).optional().describe('Test examples in the same format (default: split off the training file).'),
+    test: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Test examples in the same format (default: split off the training file).'),
     text: z.string().min(1).default('text').describe('Column holding the text (used by the default template).'),
     label: z.string().min(1).default('label').describe('Column holding the class label (an integer or a name).'),
     template: z
       .string()
       .optional()
-      .describe('Prompt built from each row, with `{column}` placeholders, e.g. `Review: "{sentence}"\\n Sentiment:` (default: `{<text column>}`).'),
+      .describe(
+        'Prompt built from each row, with `{column}` placeholders, e.g. `Review: "{sentence}"\\n Sentiment:` (default: `{<text column>}`).',
+      ),
     classes: z
       .array(z.string().min(1))
       .min(2)
       .optional()
-      .describe('Label values in class order (default: integer labels as they are, else the sorted distinct training labels).'),
+      .describe(
+        'Label values in class order (default: integer labels as they are, else the sorted distinct training labels).',
+      ),
     tokenizer: z
       .string()
       .min(1)
       .optional()
-      .describe('tokenizer.json whose ids the downstream model reads (default: the tokenizer of the first `onnx` source that has one).'),
-    max_length: positiveInt.max(8192).default(128).describe('Tokens per example; longer texts are truncated, keeping special tokens.'),
+      .describe(
+        'tokenizer.json whose ids the downstream model reads (default: the tokenizer of the first `onnx` source that has one).',
+      ),
+    max_length: positiveInt
+      .max(8192)
+      .default(128)
+      .describe('Tokens per example; longer texts are truncated, keeping special tokens.'),
     ...splitFields,
   })
   .describe('A text classification dataset; prompts are tokenised with a Hugging Face tokenizer.json.');
@@ -161,9 +202,9 @@ export const datasetSchema = z
 const builtinSource = z.strictObject({
   name: name.describe('Name of this source; it labels its segment in ρ plots.'),
   builtin: documentedEnum(['mnist-teacher'], {
-    'mnist-teacher': 'An MLP (512, 256) pre-trained on the 6,000 MNIST digits reserved for it; its 256 features come through the same ONNX export and feature cache as a user\'s model.',
-  })
-    .describe('A model the project pre-trains itself (cached in the user cache folder).'),
+    'mnist-teacher':
+      "An MLP (512, 256) pre-trained on the 6,000 MNIST digits reserved for it; its 256 features come through the same ONNX export and feature cache as a user's model.",
+  }).describe('A model the project pre-trains itself (cached in the user cache folder).'),
 });
 
 const noiseSource = z.strictObject({
@@ -184,25 +225,26 @@ const precomputedSource = z.strictObject({
 
 export const POOLINGS = ['cls', 'mean', 'last', 'none'] as const;
 const POOLING_DOCS: { readonly [K in (typeof POOLINGS)[number]]: string } = {
-  cls: 'Token position 0 of an [N, T, D] output (BERT, ViT, DINOv2, CLIP\'s vision tower).',
+  cls: "Token position 0 of an [N, T, D] output (BERT, ViT, DINOv2, CLIP's vision tower).",
   mean: 'Mean over the tokens the attention mask keeps (all tokens without a mask).',
   last: 'The last token the attention mask keeps (GPT-2, T5 decoders, LLaMA).',
-  none: 'The output already has one vector per example ([N, D], or [N, D, 1, 1] as BiT\'s pooler gives).',
+  none: "The output already has one vector per example ([N, D], or [N, D, 1, 1] as BiT's pooler gives).",
 };
 
 export const ONNX_DEVICE_CHOICES = ['auto', 'cuda', 'webgpu', 'cpu'] as const;
 const ONNX_DEVICE_DOCS: { readonly [K in (typeof ONNX_DEVICE_CHOICES)[number]]: string } = {
-  auto: 'CUDA when onnxruntime-node\'s CUDA provider is installed and a session starts on it, else WebGPU on a GPU adapter (not a software one), else the CPU (the log says why).',
+  auto: "CUDA when onnxruntime-node's CUDA provider is installed and a session starts on it, else WebGPU on a GPU adapter (not a software one), else the CPU (the log says why).",
   cuda: 'CUDA only: stop with the reason when the provider is missing or does not start.',
-  webgpu: 'onnxruntime\'s WebGPU provider (in the npm binary: Vulkan, Metal or D3D12), on any adapter, software ones included; stop with the reason when it does not start.',
+  webgpu:
+    "onnxruntime's WebGPU provider (in the npm binary: Vulkan, Metal or D3D12), on any adapter, software ones included; stop with the reason when it does not start.",
   cpu: 'The CPU build that onnxruntime-node bundles (`threads` sets its threads).',
 };
 
 const RESAMPLE_DOCS = {
   nearest: 'Nearest neighbour: each output pixel copies one input pixel, no smoothing.',
   bilinear: 'Bilinear interpolation (default when neither this field nor preprocessor_config.json names one).',
-  bicubic: 'Bicubic interpolation (PIL\'s `resample: 3`, e.g. CLIP\'s processor).',
-  lanczos: 'Lanczos with 3 lobes (PIL\'s `resample: 1`): the sharpest of the four.',
+  bicubic: "Bicubic interpolation (PIL's `resample: 3`, e.g. CLIP's processor).",
+  lanczos: "Lanczos with 3 lobes (PIL's `resample: 1`): the sharpest of the four.",
 } as const;
 
 const imagePreprocess = z
@@ -211,18 +253,33 @@ const imagePreprocess = z
       .tuple([positiveInt.max(4096), positiveInt.max(4096)])
       .optional()
       .describe('Resize to exactly [height, width] (default: preprocessor_config.json, else the model input size).'),
-    shortest_edge: positiveInt.max(4096).optional().describe('Resize so the shorter side has this length, keeping the aspect ratio.'),
-    crop: z.tuple([positiveInt.max(4096), positiveInt.max(4096)]).optional().describe('Centre crop [height, width] after resizing.'),
-    resample: documentedEnum(['nearest', 'bilinear', 'bicubic', 'lanczos'], RESAMPLE_DOCS).optional().describe('Resampling filter of the resize.'),
+    shortest_edge: positiveInt
+      .max(4096)
+      .optional()
+      .describe('Resize so the shorter side has this length, keeping the aspect ratio.'),
+    crop: z
+      .tuple([positiveInt.max(4096), positiveInt.max(4096)])
+      .optional()
+      .describe('Centre crop [height, width] after resizing.'),
+    resample: documentedEnum(['nearest', 'bilinear', 'bicubic', 'lanczos'], RESAMPLE_DOCS)
+      .optional()
+      .describe('Resampling filter of the resize.'),
     rescale: z.number().positive().optional().describe('Factor applied to 0..255 pixel values (default 1/255).'),
     mean: z.array(z.number()).min(1).max(4).optional().describe('Per-channel mean subtracted after rescaling.'),
-    std: z.array(z.number().positive()).min(1).max(4).optional().describe('Per-channel standard deviation divided by after the mean.'),
+    std: z
+      .array(z.number().positive())
+      .min(1)
+      .max(4)
+      .optional()
+      .describe('Per-channel standard deviation divided by after the mean.'),
     layout: documentedEnum(['nchw', 'nhwc'], {
       nchw: 'Channels first, [N, C, H, W] (PyTorch exports: ViT, DINOv2, CLIP).',
       nhwc: 'Channels last, [N, H, W, C] (TensorFlow and Keras exports).',
-    }).optional().describe('Channel order of the model input (default: read from the model input shape).'),
+    })
+      .optional()
+      .describe('Channel order of the model input (default: read from the model input shape).'),
   })
-  .describe('Image preprocessing; fields given here override the folder\'s preprocessor_config.json.');
+  .describe("Image preprocessing; fields given here override the folder's preprocessor_config.json.");
 
 const onnxSource = z.strictObject({
   name: name.describe('Name of this source.'),
@@ -232,21 +289,46 @@ const onnxSource = z.strictObject({
         .string()
         .min(1)
         .optional()
-        .describe('A Hugging Face ONNX model folder (config.json, onnx/model.onnx, preprocessor_config.json and/or tokenizer.json), read from local files only.'),
-      model: z.string().min(1).optional().describe('The .onnx file (default: `<folder>/onnx/model.onnx`, else `<folder>/model.onnx`).'),
-      input: z.string().min(1).optional().describe('Model input fed with pixels, token ids or the dataset\'s arrays (default: the first input).'),
+        .describe(
+          'A Hugging Face ONNX model folder (config.json, onnx/model.onnx, preprocessor_config.json and/or tokenizer.json), read from local files only.',
+        ),
+      model: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('The .onnx file (default: `<folder>/onnx/model.onnx`, else `<folder>/model.onnx`).'),
+      input: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("Model input fed with pixels, token ids or the dataset's arrays (default: the first input)."),
       output: z.string().min(1).optional().describe('Model output the features come from (default: the first output).'),
       pooling: documentedEnum(POOLINGS, POOLING_DOCS)
         .default('none')
-        .describe('Token outputs [N, T, D] to one vector: `cls` (position 0, BERT/ViT), `mean` (masked by attention), `last` (last non-padding token, GPT-2/T5 decoders/LLaMA), `none` (already pooled).'),
-      device: documentedEnum(ONNX_DEVICE_CHOICES, ONNX_DEVICE_DOCS).default('auto').describe('Execution provider: `auto` uses CUDA when installed and a GPU answers, else WebGPU on a GPU adapter, else the CPU (logging why).'),
+        .describe(
+          'Token outputs [N, T, D] to one vector: `cls` (position 0, BERT/ViT), `mean` (masked by attention), `last` (last non-padding token, GPT-2/T5 decoders/LLaMA), `none` (already pooled).',
+        ),
+      device: documentedEnum(ONNX_DEVICE_CHOICES, ONNX_DEVICE_DOCS)
+        .default('auto')
+        .describe(
+          'Execution provider: `auto` uses CUDA when installed and a GPU answers, else WebGPU on a GPU adapter, else the CPU (logging why).',
+        ),
       batch: positiveInt.max(65536).default(32).describe('Examples per model call.'),
       threads: nonNegInt.max(1024).default(0).describe('CPU threads for onnxruntime (0: one per core).'),
-      tokenizer: z.string().min(1).optional().describe('tokenizer.json for text datasets (default: `<folder>/tokenizer.json`).'),
-      max_length: positiveInt.max(65536).optional().describe('Tokens per example for this model (default: the dataset\'s max_length).'),
+      tokenizer: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('tokenizer.json for text datasets (default: `<folder>/tokenizer.json`).'),
+      max_length: positiveInt
+        .max(65536)
+        .optional()
+        .describe("Tokens per example for this model (default: the dataset's max_length)."),
       preprocess: imagePreprocess.optional(),
     })
-    .describe('A pre-trained model in ONNX (DINOv2, CLIP, BiT, BERT, Flan-T5, LLaMA, ...); its features are extracted once and cached under .aft/cache/features/.'),
+    .describe(
+      'A pre-trained model in ONNX (DINOv2, CLIP, BiT, BERT, Flan-T5, LLaMA, ...); its features are extracted once and cached under .aft/cache/features/.',
+    ),
 });
 
 export const sourceSchema = z
@@ -258,10 +340,15 @@ export const downstreamSchema = z
     model: documentedEnum(['mlp', 'cnn', 'transformer', 'pretrained'], {
       mlp: 'Dense layers with ReLU (`hidden`) on the flattened input.',
       cnn: 'Blocks of a 3x3 convolution and a 2x2 max-pool (`channels`), then the dense layers (`hidden`); for images.',
-      transformer: 'A small Transformer encoder over token ids (`layers`, `width`, `heads`), then the dense layers (`hidden`); for `text` datasets.',
-      pretrained: 'A pre-trained model you bring (`folder`, in timm\'s hub layout): ResNet-18, 34, 50, 101 or 152 with timm\'s or torchvision\'s key names, fine-tuned whole; φ is its pooled pre-logits features. Images are prepared as its `pretrained_cfg` says. `stl` is plain fine-tuning.',
+      transformer:
+        'A small Transformer encoder over token ids (`layers`, `width`, `heads`), then the dense layers (`hidden`); for `text` datasets.',
+      pretrained:
+        "A pre-trained model you bring (`folder`, in timm's hub layout): ResNet-18, 34, 50, 101 or 152 with timm's or torchvision's key names, fine-tuned whole; φ is its pooled pre-logits features. Images are prepared as its `pretrained_cfg` says. `stl` is plain fine-tuning.",
     })
-      .default('mlp').describe('Downstream architecture: `mlp`, `cnn` (images), `transformer` (a small text encoder over token ids) or `pretrained` (a ResNet you bring in `folder`).'),
+      .default('mlp')
+      .describe(
+        'Downstream architecture: `mlp`, `cnn` (images), `transformer` (a small text encoder over token ids) or `pretrained` (a ResNet you bring in `folder`).',
+      ),
     hidden: z
       .array(positiveInt.max(8192))
       .min(1)
@@ -280,28 +367,39 @@ export const downstreamSchema = z
       .min(1)
       .optional()
       .describe(
-        '`model: pretrained` only: a local folder in timm\'s hub layout: `config.json` (`architecture`, `num_classes`, and `pretrained_cfg` with `input_size`, `crop_pct`, `interpolation`, `mean`, `std`) and `model.safetensors` (pickled `.bin`/`.pt`/`.pth` weights are refused: convert them to safetensors). A trained student is saved in the same layout in the run\'s `checkpoints/<method>-seed-<seed>/`, so such a folder works here too.',
+        "`model: pretrained` only: a local folder in timm's hub layout: `config.json` (`architecture`, `num_classes`, and `pretrained_cfg` with `input_size`, `crop_pct`, `interpolation`, `mean`, `std`) and `model.safetensors` (pickled `.bin`/`.pt`/`.pth` weights are refused: convert them to safetensors). A trained student is saved in the same layout in the run's `checkpoints/<method>-seed-<seed>/`, so such a folder works here too.",
       ),
     head: documentedEnum(['reinit', 'keep'], {
-      reinit: 'A new linear head for the dataset\'s classes (PyTorch\'s nn.Linear initialisation, seeded); every other weight comes from the folder (default).',
-      keep: 'Keep the folder\'s head: its `num_classes` must be the dataset\'s.',
+      reinit:
+        "A new linear head for the dataset's classes (PyTorch's nn.Linear initialisation, seeded); every other weight comes from the folder (default).",
+      keep: "Keep the folder's head: its `num_classes` must be the dataset's.",
     })
       .default('reinit')
-      .describe('`model: pretrained` only: re-initialise the classifier head for the task (`reinit`, default) or `keep` the folder\'s.'),
+      .describe(
+        "`model: pretrained` only: re-initialise the classifier head for the task (`reinit`, default) or `keep` the folder's.",
+      ),
     batchnorm: documentedEnum(['train', 'frozen'], {
-      train: 'As PyTorch\'s `model.train()`: each batch is normalised by its own statistics and the running statistics are updated (momentum 0.1, unbiased variance); evaluation uses the running statistics (default).',
-      frozen: 'Always the running statistics from the folder, never updated (γ and β are still trained): steadier with small batches.',
+      train:
+        "As PyTorch's `model.train()`: each batch is normalised by its own statistics and the running statistics are updated (momentum 0.1, unbiased variance); evaluation uses the running statistics (default).",
+      frozen:
+        'Always the running statistics from the folder, never updated (γ and β are still trained): steadier with small batches.',
     })
       .default('train')
-      .describe('`model: pretrained` only: BatchNorm while training: batch statistics (`train`, default) or the folder\'s running statistics (`frozen`).'),
+      .describe(
+        "`model: pretrained` only: BatchNorm while training: batch statistics (`train`, default) or the folder's running statistics (`frozen`).",
+      ),
     input_size: z
       .tuple([positiveInt.max(4096), positiveInt.max(4096)])
       .optional()
-      .describe('`model: pretrained` only: [height, width] of the student\'s images instead of `pretrained_cfg.input_size`, prepared as timm does (resize to size / crop_pct, centre crop). Smaller trains faster.'),
+      .describe(
+        "`model: pretrained` only: [height, width] of the student's images instead of `pretrained_cfg.input_size`, prepared as timm does (resize to size / crop_pct, centre crop). Smaller trains faster.",
+      ),
     init: z
       .string()
       .default('random')
-      .describe('`random` (seeded), or the path of a checkpoint: a .safetensors written by `aft` (run folder `checkpoints/`) or a TensorFlow.js `model.json` with its weight shards. Not for `model: pretrained` (its weights come from `folder`).'),
+      .describe(
+        '`random` (seeded), or the path of a checkpoint: a .safetensors written by `aft` (run folder `checkpoints/`) or a TensorFlow.js `model.json` with its weight shards. Not for `model: pretrained` (its weights come from `folder`).',
+      ),
   })
   .describe('The small model that is trained; its features φ are the input of its linear head.');
 
@@ -312,13 +410,17 @@ const methodObject = z
     kernel: documentedEnum(KERNELS, KERNEL_DOCS).optional().describe('AFT kernel: `linear` (default) or `rbf`.'),
     rho: documentedEnum(RHO_KINDS, RHO_DOCS)
       .optional()
-      .describe('AFT feature weights: `sigmoid` (learned per feature, default), `dense` (learned matrix), `identity` (frozen).'),
+      .describe(
+        'AFT feature weights: `sigmoid` (learned per feature, default), `dense` (learned matrix), `identity` (frozen).',
+      ),
   })
   .describe('A method with options, for ablations.');
 
 export const methodSchema = z
   .union([methodKind.describe('A training method.'), methodObject])
-  .describe('`stl`, `kd`, `aft`, `aft-no-kernel`, `rkd` (relational KD), `ft` (factor transfer), `btune` (B-Tuning), or an object `{name, method, kernel, rho}`.');
+  .describe(
+    '`stl`, `kd`, `aft`, `aft-no-kernel`, `rkd` (relational KD), `ft` (factor transfer), `btune` (B-Tuning), or an object `{name, method, kernel, rho}`.',
+  );
 
 export const trainSchema = z
   .strictObject({
@@ -328,15 +430,21 @@ export const trainSchema = z
       adam: 'Adam (the default).',
       sgd: 'Stochastic gradient descent with momentum 0.9.',
     })
-      .default('adam').describe('`adam`, or `sgd` with momentum 0.9.'),
+      .default('adam')
+      .describe('`adam`, or `sgd` with momentum 0.9.'),
     lr: z.number().positive().default(1e-3).describe('Learning rate of the downstream model.'),
-    prior_lr: z.number().positive().default(1e-2).describe('Learning rate of the AFT feature weights (no weight decay).'),
+    prior_lr: z
+      .number()
+      .positive()
+      .default(1e-2)
+      .describe('Learning rate of the AFT feature weights (no weight decay).'),
     weight_decay: z.number().nonnegative().default(0).describe('Decoupled weight decay of the downstream model only.'),
     schedule: documentedEnum(['cosine', 'constant'], {
       cosine: 'The learning rate decays to 0 over the run along a half cosine (default).',
       constant: 'The learning rate stays the same for the whole run.',
     })
-      .default('cosine').describe('Learning-rate schedule for both groups.'),
+      .default('cosine')
+      .describe('Learning-rate schedule for both groups.'),
     eval_every: positiveInt.default(200).describe('Evaluate every N steps.'),
   })
   .describe('Optimisation settings.');
@@ -361,10 +469,7 @@ export const experimentSchema = z
     name: name.describe('Name of the experiment; run folders start with it.'),
     description: z.string().optional().describe('Free text.'),
     dataset: datasetSchema,
-    pretrained: z
-      .array(sourceSchema)
-      .default([])
-      .describe('Frozen feature sources ψ, concatenated in this order.'),
+    pretrained: z.array(sourceSchema).default([]).describe('Frozen feature sources ψ, concatenated in this order.'),
     downstream: downstreamSchema.default(downstreamSchema.parse({})),
     methods: z.array(methodSchema).min(1).describe('Methods to train and compare.'),
     beta: z
@@ -374,7 +479,9 @@ export const experimentSchema = z
     train: trainSchema.default(trainSchema.parse({})),
     tune: tuneSchema.default(tuneSchema.parse({})),
     seeds: z.array(nonNegInt).min(1).default([0]).describe('Seeds of initialisation and batch order.'),
-    backend: documentedEnum(BACKEND_CHOICES, BACKEND_DOCS).default('auto').describe('Compute backend: `auto` tries gpu, webgpu (GPU adapters only), native, wasm, cpu.'),
+    backend: documentedEnum(BACKEND_CHOICES, BACKEND_DOCS)
+      .default('auto')
+      .describe('Compute backend: `auto` tries gpu, webgpu (GPU adapters only), native, wasm, cpu.'),
   })
   .describe('An AFT experiment (`*.aft.yaml`).');
 

@@ -61,23 +61,54 @@ function modelProblems(exp: Experiment): SemanticProblem[] {
   const problems: SemanticProblem[] = [];
   exp.pretrained.forEach((s, i) => {
     if ('onnx' in s && s.onnx.folder === undefined && s.onnx.model === undefined) {
-      problems.push({ path: ['pretrained', i, 'onnx'], message: 'an onnx source needs `folder` (a Hugging Face ONNX folder) or `model` (an .onnx file)' });
+      problems.push({
+        path: ['pretrained', i, 'onnx'],
+        message: 'an onnx source needs `folder` (a Hugging Face ONNX folder) or `model` (an .onnx file)',
+      });
     }
   });
   const d = exp.downstream;
   if (d.model === 'transformer') {
-    if (exp.dataset.source !== 'text') problems.push({ path: ['downstream', 'model'], message: `the transformer reads token ids; it needs a \`text\` dataset, not \`${exp.dataset.source}\`` });
-    if (d.width % d.heads !== 0) problems.push({ path: ['downstream', 'heads'], message: `${d.heads} heads do not divide the width ${d.width}` });
+    if (exp.dataset.source !== 'text')
+      problems.push({
+        path: ['downstream', 'model'],
+        message: `the transformer reads token ids; it needs a \`text\` dataset, not \`${exp.dataset.source}\``,
+      });
+    if (d.width % d.heads !== 0)
+      problems.push({ path: ['downstream', 'heads'], message: `${d.heads} heads do not divide the width ${d.width}` });
   } else if (exp.dataset.source === 'text') {
-    problems.push({ path: ['downstream', 'model'], message: `text datasets need \`model: transformer\` (the ${d.model} cannot read token ids)` });
+    problems.push({
+      path: ['downstream', 'model'],
+      message: `text datasets need \`model: transformer\` (the ${d.model} cannot read token ids)`,
+    });
   }
   if (d.model === 'pretrained') {
-    if (d.folder === undefined) problems.push({ path: ['downstream', 'model'], message: '`model: pretrained` needs `folder`: a local folder with config.json and model.safetensors (timm\'s hub layout)' });
-    if (d.init !== 'random') problems.push({ path: ['downstream', 'init'], message: 'a pretrained student\'s weights come from `folder`; to start from a trained student, set `folder` to its run checkpoint folder (checkpoints/<method>-seed-<seed>/)' });
-    if (exp.dataset.source === 'images' && exp.dataset.grayscale) problems.push({ path: ['dataset', 'grayscale'], message: 'ignored by a pretrained student: it reads the channels its pretrained_cfg says', severity: 'warning' });
+    if (d.folder === undefined)
+      problems.push({
+        path: ['downstream', 'model'],
+        message:
+          "`model: pretrained` needs `folder`: a local folder with config.json and model.safetensors (timm's hub layout)",
+      });
+    if (d.init !== 'random')
+      problems.push({
+        path: ['downstream', 'init'],
+        message:
+          "a pretrained student's weights come from `folder`; to start from a trained student, set `folder` to its run checkpoint folder (checkpoints/<method>-seed-<seed>/)",
+      });
+    if (exp.dataset.source === 'images' && exp.dataset.grayscale)
+      problems.push({
+        path: ['dataset', 'grayscale'],
+        message: 'ignored by a pretrained student: it reads the channels its pretrained_cfg says',
+        severity: 'warning',
+      });
   } else {
     for (const key of ['folder', 'input_size'] as const) {
-      if (d[key] !== undefined) problems.push({ path: ['downstream', key], message: `only read with \`model: pretrained\` (this model is \`${d.model}\`)`, severity: 'warning' });
+      if (d[key] !== undefined)
+        problems.push({
+          path: ['downstream', key],
+          message: `only read with \`model: pretrained\` (this model is \`${d.model}\`)`,
+          severity: 'warning',
+        });
     }
   }
   return problems;
@@ -93,7 +124,10 @@ export function semanticProblems(exp: Experiment, baseDir?: string, files?: File
   exp.pretrained.forEach((s, i) => {
     const first = seenSources.get(s.name);
     if (first !== undefined) {
-      problems.push({ path: ['pretrained', i, 'name'], message: `source name \`${s.name}\` is already used by pretrained[${first}]` });
+      problems.push({
+        path: ['pretrained', i, 'name'],
+        message: `source name \`${s.name}\` is already used by pretrained[${first}]`,
+      });
     } else seenSources.set(s.name, i);
   });
   const methods = resolveMethods(exp);
@@ -101,18 +135,34 @@ export function semanticProblems(exp: Experiment, baseDir?: string, files?: File
   methods.forEach((m, i) => {
     const first = seenMethods.get(m.name);
     if (first !== undefined) {
-      problems.push({ path: ['methods', i], message: `method \`${m.name}\` is listed twice (also methods[${first}]); give the second a different \`name\`` });
+      problems.push({
+        path: ['methods', i],
+        message: `method \`${m.name}\` is listed twice (also methods[${first}]); give the second a different \`name\``,
+      });
     } else seenMethods.set(m.name, i);
     if (NEEDS_PRETRAINED.has(m.kind) && exp.pretrained.length === 0) {
-      problems.push({ path: ['methods', i], message: `method \`${m.name}\` (${m.kind}) needs at least one entry under \`pretrained\`` });
+      problems.push({
+        path: ['methods', i],
+        message: `method \`${m.name}\` (${m.kind}) needs at least one entry under \`pretrained\``,
+      });
     }
   });
   for (const key of Object.keys(exp.beta)) {
     const m = methods.find((x) => x.name === key);
     if (!m) {
-      problems.push({ path: ['beta'], key, message: `β given for \`${key}\`, which is not in \`methods\` (${methods.map((x) => x.name).join(', ')})`, severity: 'warning' });
+      problems.push({
+        path: ['beta'],
+        key,
+        message: `β given for \`${key}\`, which is not in \`methods\` (${methods.map((x) => x.name).join(', ')})`,
+        severity: 'warning',
+      });
     } else if (m.kind === 'stl') {
-      problems.push({ path: ['beta'], key, message: '`stl` has no regulariser, so its β is ignored', severity: 'warning' });
+      problems.push({
+        path: ['beta'],
+        key,
+        message: '`stl` has no regulariser, so its β is ignored',
+        severity: 'warning',
+      });
     }
   }
   let trainSize: number | undefined;
@@ -120,7 +170,10 @@ export function semanticProblems(exp: Experiment, baseDir?: string, files?: File
   if (exp.dataset.source === 'mnist') {
     const ds = exp.dataset;
     if (ds.train + ds.test > 4000) {
-      problems.push({ path: ['dataset', 'test'], message: `train + test = ${ds.train + ds.test}, but only 4000 MNIST digits are not reserved for the teacher` });
+      problems.push({
+        path: ['dataset', 'test'],
+        message: `train + test = ${ds.train + ds.test}, but only 4000 MNIST digits are not reserved for the teacher`,
+      });
     }
     trainSize = ds.train;
   }
@@ -131,7 +184,11 @@ export function semanticProblems(exp: Experiment, baseDir?: string, files?: File
       const want = ref.path[ref.path.length - 1] === 'folder' ? 'folder' : 'file';
       const found = kind(abs);
       if (found === undefined) problems.push({ path: ref.path, message: `${want} not found: ${abs}` });
-      else if (found !== want) problems.push({ path: ref.path, message: `expected a ${want}, found ${found === 'other' ? 'a device, FIFO or socket' : `a ${found}`}: ${abs}` });
+      else if (found !== want)
+        problems.push({
+          path: ref.path,
+          message: `expected a ${want}, found ${found === 'other' ? 'a device, FIFO or socket' : `a ${found}`}: ${abs}`,
+        });
     }
     if (files) {
       const arrays = arrayProblems(exp, baseDir, files);
@@ -145,16 +202,29 @@ export function semanticProblems(exp: Experiment, baseDir?: string, files?: File
   if (trainSize !== undefined && methods.some((m) => betaGrid(exp, m).length > 1)) {
     const tuneTrain = tuneSplit(trainSize, exp.tune.holdout).train;
     if (exp.train.batch > tuneTrain) {
-      problems.push({ path: ['train', 'batch'], message: `batch ${exp.train.batch} is larger than the ${tuneTrain} examples left for training while β is tuned (train ${trainSize} minus the ${Math.round(exp.tune.holdout * 100)}% holdout)` });
+      problems.push({
+        path: ['train', 'batch'],
+        message: `batch ${exp.train.batch} is larger than the ${tuneTrain} examples left for training while β is tuned (train ${trainSize} minus the ${Math.round(exp.tune.holdout * 100)}% holdout)`,
+      });
     }
   }
   const facts: DataFacts = { sourceWidths, ...(trainSize !== undefined ? { trainSize } : {}), ...classCount(exp) };
   const uses = methods.map((method, index) => {
     const entry = exp.methods[index];
-    const given = typeof entry === 'string' ? {} : { ...(entry.kernel ? { kernel: entry.kernel } : {}), ...(entry.rho ? { rho: entry.rho } : {}) };
+    const given =
+      typeof entry === 'string'
+        ? {}
+        : { ...(entry.kernel ? { kernel: entry.kernel } : {}), ...(entry.rho ? { rho: entry.rho } : {}) };
     return { method, index, tuned: betaGrid(exp, method).length > 1, given };
   });
-  problems.push(...methodNeedsProblems(uses, facts, exp.tune.holdout, exp.pretrained.map((s) => s.name)));
+  problems.push(
+    ...methodNeedsProblems(
+      uses,
+      facts,
+      exp.tune.holdout,
+      exp.pretrained.map((s) => s.name),
+    ),
+  );
   return problems;
 }
 
@@ -162,6 +232,7 @@ export function semanticProblems(exp: Experiment, baseDir?: string, files?: File
 function classCount(exp: Experiment): { classes?: number } {
   const ds = exp.dataset;
   if (ds.source === 'mnist') return { classes: 10 };
-  if ((ds.source === 'npy' || ds.source === 'text') && ds.classes !== undefined) return { classes: typeof ds.classes === 'number' ? ds.classes : ds.classes.length };
+  if ((ds.source === 'npy' || ds.source === 'text') && ds.classes !== undefined)
+    return { classes: typeof ds.classes === 'number' ? ds.classes : ds.classes.length };
   return {};
 }

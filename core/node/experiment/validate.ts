@@ -3,7 +3,16 @@
  * with the line and column of the offending YAML node, the field, what was expected and what
  * was found. Used by the CLI, the sidecar and the language server.
  */
-import { isMap, isScalar, LineCounter, parseDocument, visit, YAMLParseError, type Document, type Node as YamlNode } from 'yaml';
+import {
+  isMap,
+  isScalar,
+  LineCounter,
+  parseDocument,
+  visit,
+  YAMLParseError,
+  type Document,
+  type Node as YamlNode,
+} from 'yaml';
 import type { z } from 'zod';
 import { closest } from '../../common/util/suggest';
 import { experimentSchema, METHOD_KINDS, type Experiment } from './schema';
@@ -68,7 +77,8 @@ let jsonSchema: S | undefined;
 /** Keys the JSON Schema allows at a path (union branches merged), for "did you mean". */
 function knownKeysAt(path: readonly PropertyKey[]): string[] {
   let nodes: S[] = [(jsonSchema ??= experimentJsonSchema() as S)];
-  const expand = (ss: S[]): S[] => ss.flatMap((s) => (s.oneOf || s.anyOf ? expand([...(s.oneOf ?? []), ...(s.anyOf ?? [])]) : [s]));
+  const expand = (ss: S[]): S[] =>
+    ss.flatMap((s) => (s.oneOf || s.anyOf ? expand([...(s.oneOf ?? []), ...(s.anyOf ?? [])]) : [s]));
   for (const p of path) {
     nodes = expand(nodes).flatMap((s) => {
       if (typeof p === 'number') return s.items ? [s.items] : [];
@@ -140,8 +150,16 @@ function issueProblems(issue: Issue, input: unknown, loc: Locator, prefix: (stri
       return issue.keys.slice(0, MAX_PROBLEMS + 1).map((k) => {
         const known = knownKeysAt(path);
         const guess = closest(k, known);
-        const hint = guess ? ` (did you mean \`${guess}\`?)` : known.length ? ` (expected one of: ${known.join(', ')})` : '';
-        return loc.problem(path, `unknown key \`${k}\`${hint}`, { key: k, kind: 'unknown_key', ...(guess ? { suggestion: guess } : {}) });
+        const hint = guess
+          ? ` (did you mean \`${guess}\`?)`
+          : known.length
+            ? ` (expected one of: ${known.join(', ')})`
+            : '';
+        return loc.problem(path, `unknown key \`${k}\`${hint}`, {
+          key: k,
+          kind: 'unknown_key',
+          ...(guess ? { suggestion: guess } : {}),
+        });
       });
     case 'invalid_type':
       return [
@@ -153,7 +171,12 @@ function issueProblems(issue: Issue, input: unknown, loc: Locator, prefix: (stri
       const options = issue.values.map((v) => String(v));
       const guess = typeof found === 'string' ? closest(found, options) : undefined;
       const hint = guess ? ` (did you mean \`${guess}\`?)` : '';
-      return [loc.problem(path, `expected one of ${options.join(', ')}; found ${describeValue(found)}${hint}`, { kind: 'invalid_value', ...(guess ? { suggestion: guess } : {}) })];
+      return [
+        loc.problem(path, `expected one of ${options.join(', ')}; found ${describeValue(found)}${hint}`, {
+          kind: 'invalid_value',
+          ...(guess ? { suggestion: guess } : {}),
+        }),
+      ];
     }
     case 'invalid_union': {
       // Report the branch that got furthest: the one with the fewest issues, preferring the
@@ -161,12 +184,23 @@ function issueProblems(issue: Issue, input: unknown, loc: Locator, prefix: (stri
       const branches = issue.errors;
       if (branches.length === 0) {
         // A discriminated union whose key (`source`) is missing or names no branch.
-        const options = 'options' in issue && Array.isArray(issue.options) ? issue.options.map((o) => String(o)) : undefined;
-        if (options && found === undefined) return [loc.problem(path, `missing required field (expected one of ${options.join(', ')})`, { kind: 'missing_field' })];
+        const options =
+          'options' in issue && Array.isArray(issue.options) ? issue.options.map((o) => String(o)) : undefined;
+        if (options && found === undefined)
+          return [
+            loc.problem(path, `missing required field (expected one of ${options.join(', ')})`, {
+              kind: 'missing_field',
+            }),
+          ];
         if (options) {
           const guess = typeof found === 'string' ? closest(found, options) : undefined;
           const hint = guess ? ` (did you mean \`${guess}\`?)` : '';
-          return [loc.problem(path, `expected one of ${options.join(', ')}; found ${describeValue(found)}${hint}`, { kind: 'invalid_value', ...(guess ? { suggestion: guess } : {}) })];
+          return [
+            loc.problem(path, `expected one of ${options.join(', ')}; found ${describeValue(found)}${hint}`, {
+              kind: 'invalid_value',
+              ...(guess ? { suggestion: guess } : {}),
+            }),
+          ];
         }
         return [loc.problem(path, `${issue.message}; found ${describeValue(found)}`)];
       }
@@ -183,7 +217,12 @@ function issueProblems(issue: Issue, input: unknown, loc: Locator, prefix: (stri
       };
       const score = (b: Issue[]): number =>
         explained(b).length +
-        10 * b.filter((i) => i.code === 'unrecognized_keys' && i.keys.some((k) => obj.includes(k) && closest(k, knownKeysAt(path)) === k)).length +
+        10 *
+          b.filter(
+            (i) =>
+              i.code === 'unrecognized_keys' &&
+              i.keys.some((k) => obj.includes(k) && closest(k, knownKeysAt(path)) === k),
+          ).length +
         (b.some((i) => i.path.length === 0 && i.code === 'invalid_type') ? 100 : 0);
       const best = [...branches].sort((x, y) => score(x) - score(y))[0];
       if (score(best) >= 100) {
@@ -230,7 +269,14 @@ export function parseExperimentYaml(text: string): ParsedYaml {
         for (const pair of map.items) {
           if (!isScalar(pair.key) || !pair.key.range) continue;
           const k = String(pair.key.value);
-          if (seen.has(k)) doc.errors.push(new YAMLParseError([pair.key.range[0], pair.key.range[1]], 'DUPLICATE_KEY', `Map keys must be unique; \`${k}\` appears twice`));
+          if (seen.has(k))
+            doc.errors.push(
+              new YAMLParseError(
+                [pair.key.range[0], pair.key.range[1]],
+                'DUPLICATE_KEY',
+                `Map keys must be unique; \`${k}\` appears twice`,
+              ),
+            );
           seen.add(k);
         }
       },
@@ -249,7 +295,11 @@ export function validateExperimentText(text: string, baseDir?: string, files?: F
  * each other and the dataset from their headers (the editor passes a cached probe); without it,
  * only their existence is, and the loaders check shapes when they read the data.
  */
-export function validateParsed({ text, doc, lines }: ParsedYaml, baseDir?: string, files?: FileProbe): ValidationResult {
+export function validateParsed(
+  { text, doc, lines }: ParsedYaml,
+  baseDir?: string,
+  files?: FileProbe,
+): ValidationResult {
   const loc = new Locator(doc, lines, text.length);
   const problems: Problem[] = [];
   for (const err of [...doc.errors]) {
@@ -293,7 +343,11 @@ export function validateParsed({ text, doc, lines }: ParsedYaml, baseDir?: strin
     return { problems: capped(dedupe(problems)) };
   }
   for (const p of semanticProblems(parsed.data, baseDir, files)) {
-    const opts = { severity: p.severity ?? 'error', ...(p.key !== undefined ? { key: p.key } : {}), ...(p.suggestion !== undefined ? { suggestion: p.suggestion } : {}) } as const;
+    const opts = {
+      severity: p.severity ?? 'error',
+      ...(p.key !== undefined ? { key: p.key } : {}),
+      ...(p.suggestion !== undefined ? { suggestion: p.suggestion } : {}),
+    } as const;
     problems.push(loc.problem(p.path, p.message, opts));
   }
   const shown = capped(problems);
@@ -302,7 +356,11 @@ export function validateParsed({ text, doc, lines }: ParsedYaml, baseDir?: strin
 
 function capped(ps: Problem[]): Problem[] {
   if (ps.length <= MAX_PROBLEMS) return ps;
-  const note: Problem = { ...ps[MAX_PROBLEMS - 1], message: 'more problems not shown; fix the ones above first', severity: 'error' };
+  const note: Problem = {
+    ...ps[MAX_PROBLEMS - 1],
+    message: 'more problems not shown; fix the ones above first',
+    severity: 'error',
+  };
   delete note.suggestion;
   delete note.kind;
   return [...ps.slice(0, MAX_PROBLEMS - 1), note];

@@ -45,7 +45,13 @@ export const TFJS_NODE_GPU_NEEDS: GpuBuild = {
   cuda: '11.2 (any 11.x from 11.2)',
   cudnn: '8.1 (any 8.x from 8.1)',
   libs: [
-    { soname: 'libcudart.so.11.0', what: 'CUDA 11 runtime', min: '11.2', apt: 'cuda-cudart-11-8', pip: 'nvidia-cuda-runtime-cu11' },
+    {
+      soname: 'libcudart.so.11.0',
+      what: 'CUDA 11 runtime',
+      min: '11.2',
+      apt: 'cuda-cudart-11-8',
+      pip: 'nvidia-cuda-runtime-cu11',
+    },
     { soname: 'libcublas.so.11', what: 'cuBLAS, CUDA 11', apt: 'libcublas-11-8', pip: 'nvidia-cublas-cu11' },
     { soname: 'libcublasLt.so.11', what: 'cuBLASLt, CUDA 11', apt: 'libcublas-11-8', pip: 'nvidia-cublas-cu11' },
     { soname: 'libcufft.so.10', what: 'cuFFT, CUDA 11', apt: 'libcufft-11-8', pip: 'nvidia-cufft-cu11' },
@@ -126,7 +132,10 @@ export function parseLdconfig(text: string, realPaths: Record<string, string> = 
 }
 
 /** The CUDA libraries in the LD_LIBRARY_PATH folders (their file names as listed). */
-export function librariesInFolders(folders: { dir: string; files: string[] }[], realPaths: Record<string, string> = {}): FoundLibrary[] {
+export function librariesInFolders(
+  folders: { dir: string; files: string[] }[],
+  realPaths: Record<string, string> = {},
+): FoundLibrary[] {
   const out: FoundLibrary[] = [];
   for (const { dir, files } of folders) {
     for (const f of files) {
@@ -142,7 +151,9 @@ function withVersion(lib: FoundLibrary, realPaths: Record<string, string>): Foun
   const base = real ? real.split('/').pop()! : lib.soname;
   const version = versionOfFile(base);
   // A version no longer than the soname's says nothing more than the soname does.
-  return version && version.split('.').length > (versionOfFile(lib.soname)?.split('.').length ?? 0) ? { ...lib, version } : lib;
+  return version && version.split('.').length > (versionOfFile(lib.soname)?.split('.').length ?? 0)
+    ? { ...lib, version }
+    : lib;
 }
 
 /** Compares dotted versions numerically: negative, zero or positive. */
@@ -214,7 +225,12 @@ function pick(libs: FoundLibrary[], soname: string): FoundLibrary | undefined {
 }
 
 /** Problems of one CUDA build on this machine (driver and libraries), with what to install. */
-function cudaProblems(build: GpuBuild, driver: NvidiaSmi | undefined, driverError: string | undefined, libs: FoundLibrary[]): { problems: string[]; todo: string[]; found: string[] } {
+function cudaProblems(
+  build: GpuBuild,
+  driver: NvidiaSmi | undefined,
+  driverError: string | undefined,
+  libs: FoundLibrary[],
+): { problems: string[]; todo: string[]; found: string[] } {
   const problems: string[] = [];
   const todo: string[] = [];
   const found: string[] = [];
@@ -224,7 +240,9 @@ function cudaProblems(build: GpuBuild, driver: NvidiaSmi | undefined, driverErro
   } else if (!driver.cudaVersion) {
     problems.push('nvidia-smi does not say which CUDA version its driver supports');
   } else if (compareVersions(driver.cudaVersion, build.driverCuda) < 0) {
-    problems.push(`the driver supports CUDA ${driver.cudaVersion}, older than the ${build.driverCuda} this build needs`);
+    problems.push(
+      `the driver supports CUDA ${driver.cudaVersion}, older than the ${build.driverCuda} this build needs`,
+    );
     todo.push(`update the NVIDIA driver to one for CUDA ${build.driverCuda} or newer`);
   }
   const missing: NeededLibrary[] = [];
@@ -242,7 +260,9 @@ function cudaProblems(build: GpuBuild, driver: NvidiaSmi | undefined, driverErro
     found.push(`${need.soname}${lib.version ? ` ${lib.version}` : ''}`);
   }
   if (missing.length) {
-    problems.push(`missing ${missing.map((m) => `${m.soname} (${m.what}${m.min ? `, ${m.min} or newer` : ''})`).join(', ')}`);
+    problems.push(
+      `missing ${missing.map((m) => `${m.soname} (${m.what}${m.min ? `, ${m.min} or newer` : ''})`).join(', ')}`,
+    );
     const uniq = (xs: string[]): string[] => [...new Set(xs)];
     todo.push(
       `install CUDA ${build.cuda} and cuDNN ${build.cudnn} libraries: from NVIDIA's apt repository \`apt install ${uniq(missing.map((m) => m.apt)).join(' ')}\`, ` +
@@ -256,7 +276,10 @@ function cudaProblems(build: GpuBuild, driver: NvidiaSmi | undefined, driverErro
 export function gpuReport(f: GpuFacts): GpuReport {
   const driver = 'output' in f.nvidiaSmi ? parseNvidiaSmi(f.nvidiaSmi.output) : undefined;
   const driverError = 'error' in f.nvidiaSmi ? f.nvidiaSmi.error : undefined;
-  const libraries = [...('output' in f.ldconfig ? parseLdconfig(f.ldconfig.output, f.realPaths, f.arch) : []), ...librariesInFolders(f.ldLibraryPath, f.realPaths)];
+  const libraries = [
+    ...('output' in f.ldconfig ? parseLdconfig(f.ldconfig.output, f.realPaths, f.arch) : []),
+    ...librariesInFolders(f.ldLibraryPath, f.realPaths),
+  ];
   const verdicts: Verdict[] = [];
   const onCudaPlatform = ['linux', 'win32'].includes(f.platform) && f.arch === 'x64';
 
@@ -267,17 +290,29 @@ export function gpuReport(f: GpuFacts): GpuReport {
     const problems: string[] = [];
     if (!onCudaPlatform) {
       const why = `libtensorflow with CUDA exists for Linux and Windows on x64 only, not ${f.platform}-${f.arch}`;
-      verdicts.push({ id: 'gpu', title: t.title, usable: false, summary: why, problems: [why], todo: ['use the webgpu backend'] });
+      verdicts.push({
+        id: 'gpu',
+        title: t.title,
+        usable: false,
+        summary: why,
+        problems: [why],
+        todo: ['use the webgpu backend'],
+      });
     } else {
       if ('missing' in f.tfjsNodeGpu) {
         problems.push(`@tensorflow/tfjs-node-gpu is not installed: ${f.tfjsNodeGpu.missing}`);
         todo.push('run `aft gpu install` (in VS Code: AFT: Install GPU Runtime)');
       } else {
         if (!f.tfjsNodeGpu.libtensorflow || !f.tfjsNodeGpu.binding) {
-          problems.push(`@tensorflow/tfjs-node-gpu in ${f.tfjsNodeGpu.dir} lacks ${[!f.tfjsNodeGpu.libtensorflow && 'libtensorflow', !f.tfjsNodeGpu.binding && 'its binding'].filter(Boolean).join(' and ')}`);
+          problems.push(
+            `@tensorflow/tfjs-node-gpu in ${f.tfjsNodeGpu.dir} lacks ${[!f.tfjsNodeGpu.libtensorflow && 'libtensorflow', !f.tfjsNodeGpu.binding && 'its binding'].filter(Boolean).join(' and ')}`,
+          );
           todo.push('install it again with `aft gpu install` (its install script downloads them)');
         }
-        if (f.tfjsNodeGpu.version !== TFJS_NODE_GPU_VERSION) problems.push(`@tensorflow/tfjs-node-gpu is ${f.tfjsNodeGpu.version}, not the ${TFJS_NODE_GPU_VERSION} these needs are for`);
+        if (f.tfjsNodeGpu.version !== TFJS_NODE_GPU_VERSION)
+          problems.push(
+            `@tensorflow/tfjs-node-gpu is ${f.tfjsNodeGpu.version}, not the ${TFJS_NODE_GPU_VERSION} these needs are for`,
+          );
       }
       if (f.platform === 'linux') {
         const c = cudaProblems(t, driver, driverError, libraries);
@@ -285,7 +320,14 @@ export function gpuReport(f: GpuFacts): GpuReport {
         todo.push(...c.todo);
       }
       const usable = problems.length === 0;
-      verdicts.push({ id: 'gpu', title: t.title, usable, summary: usable ? 'usable: the gpu backend can load' : problems.join('; '), problems, todo });
+      verdicts.push({
+        id: 'gpu',
+        title: t.title,
+        usable,
+        summary: usable ? 'usable: the gpu backend can load' : problems.join('; '),
+        problems,
+        todo,
+      });
     }
   }
 
@@ -296,7 +338,14 @@ export function gpuReport(f: GpuFacts): GpuReport {
     const problems: string[] = [];
     if (f.platform !== 'linux' || f.arch !== 'x64') {
       const why = `onnxruntime-node's CUDA provider is downloaded for Linux x64 only, not ${f.platform}-${f.arch}`;
-      verdicts.push({ id: 'onnx-cuda', title: t.title, usable: false, summary: why, problems: [why], todo: ['extraction uses WebGPU or the CPU'] });
+      verdicts.push({
+        id: 'onnx-cuda',
+        title: t.title,
+        usable: false,
+        summary: why,
+        problems: [why],
+        todo: ['extraction uses WebGPU or the CPU'],
+      });
     } else {
       if ('missing' in f.onnxCuda) {
         problems.push(`the CUDA provider is not installed: ${f.onnxCuda.missing}`);
@@ -306,7 +355,14 @@ export function gpuReport(f: GpuFacts): GpuReport {
       problems.push(...c.problems);
       todo.push(...c.todo);
       const usable = problems.length === 0;
-      verdicts.push({ id: 'onnx-cuda', title: t.title, usable, summary: usable ? 'usable: extraction can run on CUDA' : problems.join('; '), problems, todo });
+      verdicts.push({
+        id: 'onnx-cuda',
+        title: t.title,
+        usable,
+        summary: usable ? 'usable: extraction can run on CUDA' : problems.join('; '),
+        problems,
+        todo,
+      });
     }
   }
 
@@ -315,7 +371,15 @@ export function gpuReport(f: GpuFacts): GpuReport {
     const title = 'webgpu (tfjs-backend-webgpu and onnxruntime WebGPU, on Dawn)';
     const w = f.webgpu;
     if (!w) {
-      verdicts.push({ id: 'webgpu', title, usable: false, unchecked: true, summary: 'not checked here (`aft gpu check` looks for the adapter)', problems: [], todo: [] });
+      verdicts.push({
+        id: 'webgpu',
+        title,
+        usable: false,
+        unchecked: true,
+        summary: 'not checked here (`aft gpu check` looks for the adapter)',
+        problems: [],
+        todo: [],
+      });
     } else if ('error' in w) {
       verdicts.push({
         id: 'webgpu',
@@ -323,7 +387,11 @@ export function gpuReport(f: GpuFacts): GpuReport {
         usable: false,
         summary: `no WebGPU adapter: ${w.error}`,
         problems: [`no WebGPU adapter: ${w.error}`],
-        todo: [f.platform === 'linux' ? "install the GPU's Vulkan driver and the Vulkan loader (libvulkan1); on NVIDIA, the driver's Vulkan ICD (nvidia_icd.json; VK_DRIVER_FILES names it if the loader does not find it)" : "update the GPU's driver"],
+        todo: [
+          f.platform === 'linux'
+            ? "install the GPU's Vulkan driver and the Vulkan loader (libvulkan1); on NVIDIA, the driver's Vulkan ICD (nvidia_icd.json; VK_DRIVER_FILES names it if the loader does not find it)"
+            : "update the GPU's driver",
+        ],
       });
     } else if (w.adapter.software) {
       verdicts.push({
@@ -331,11 +399,24 @@ export function gpuReport(f: GpuFacts): GpuReport {
         title,
         usable: false,
         summary: `only a software adapter (${w.adapter.softwareReason ?? 'software'}): ${adapterName(w.adapter)}; webgpu runs on it only when asked for by name, slower than wasm`,
-        problems: [`only a software adapter (${w.adapter.softwareReason ?? 'software'}): ${adapterName(w.adapter)}; webgpu runs on it only when asked for by name, slower than wasm`],
-        todo: [f.platform === 'linux' ? "install the GPU's Vulkan driver (for NVIDIA: the driver's Vulkan ICD, nvidia_icd.json)" : "install the GPU's driver"],
+        problems: [
+          `only a software adapter (${w.adapter.softwareReason ?? 'software'}): ${adapterName(w.adapter)}; webgpu runs on it only when asked for by name, slower than wasm`,
+        ],
+        todo: [
+          f.platform === 'linux'
+            ? "install the GPU's Vulkan driver (for NVIDIA: the driver's Vulkan ICD, nvidia_icd.json)"
+            : "install the GPU's driver",
+        ],
       });
     } else {
-      verdicts.push({ id: 'webgpu', title, usable: true, summary: `usable on ${adapterName(w.adapter)}`, problems: [], todo: [] });
+      verdicts.push({
+        id: 'webgpu',
+        title,
+        usable: true,
+        summary: `usable on ${adapterName(w.adapter)}`,
+        problems: [],
+        todo: [],
+      });
     }
   }
 
@@ -358,22 +439,34 @@ function adapterName(a: GpuAdapterInfo): string {
 /** The report as the CLI prints it. */
 export function formatGpuReport(r: GpuReport): string {
   const lines: string[] = [];
-  lines.push(r.driver ? `NVIDIA driver ${r.driver.driverVersion ?? '?'} (CUDA ${r.driver.cudaVersion ?? '?'})${r.driver.gpus.length ? `: ${r.driver.gpus.join(', ')}` : ''}` : `NVIDIA driver: none (${r.driverError ?? 'nvidia-smi said nothing'})`);
+  lines.push(
+    r.driver
+      ? `NVIDIA driver ${r.driver.driverVersion ?? '?'} (CUDA ${r.driver.cudaVersion ?? '?'})${r.driver.gpus.length ? `: ${r.driver.gpus.join(', ')}` : ''}`
+      : `NVIDIA driver: none (${r.driverError ?? 'nvidia-smi said nothing'})`,
+  );
   const byName = new Map<string, FoundLibrary[]>();
   for (const l of r.libraries) {
     const name = l.soname.replace(/\.so.*$/, '');
     byName.set(name, [...(byName.get(name) ?? []), l]);
   }
-  if (byName.size === 0) lines.push(`CUDA libraries: none found${r.librariesError ? ` (${r.librariesError})` : ''} (ldconfig -p, LD_LIBRARY_PATH)`);
+  if (byName.size === 0)
+    lines.push(
+      `CUDA libraries: none found${r.librariesError ? ` (${r.librariesError})` : ''} (ldconfig -p, LD_LIBRARY_PATH)`,
+    );
   else {
     lines.push('CUDA libraries (ldconfig -p, LD_LIBRARY_PATH):');
     for (const [name, libs] of byName) {
       const seen = new Set<string>();
-      const items = libs.filter((l) => !seen.has(l.path) && seen.add(l.path)).map((l) => `${l.soname}${l.version ? ` (${l.version})` : ''} ${l.path}`);
+      const items = libs
+        .filter((l) => !seen.has(l.path) && seen.add(l.path))
+        .map((l) => `${l.soname}${l.version ? ` (${l.version})` : ''} ${l.path}`);
       lines.push(`  ${name}: ${items.join('; ')}`);
     }
   }
-  if (r.adapter) lines.push(`WebGPU adapter: ${adapterName(r.adapter)} (${r.adapter.software ? 'software' : 'GPU'}; vendor ${r.adapter.vendor || '?'}, architecture ${r.adapter.architecture || '?'})`);
+  if (r.adapter)
+    lines.push(
+      `WebGPU adapter: ${adapterName(r.adapter)} (${r.adapter.software ? 'software' : 'GPU'}; vendor ${r.adapter.vendor || '?'}, architecture ${r.adapter.architecture || '?'})`,
+    );
   lines.push('');
   lines.push(`needs: ${TFJS_NODE_GPU_NEEDS.title}, driver for CUDA ${TFJS_NODE_GPU_NEEDS.driverCuda}+`);
   lines.push(`       ${ONNX_CUDA_NEEDS.title}, driver for CUDA ${ONNX_CUDA_NEEDS.driverCuda}+`);

@@ -17,7 +17,11 @@ import { GPU_PACKAGES, onnxBindingDir, onnxCudaProviderFile, runtimeModules, tfj
 export { GPU_PACKAGES, gpuRuntimeDir, isGpuRuntimeInstalled } from './runtime';
 
 /** The hosts the installers download from (npm itself, libtensorflow, the CUDA provider). */
-export const GPU_HOSTS = ['https://registry.npmjs.org/', 'https://storage.googleapis.com/', 'https://api.nuget.org/v3/index.json'];
+export const GPU_HOSTS = [
+  'https://registry.npmjs.org/',
+  'https://storage.googleapis.com/',
+  'https://api.nuget.org/v3/index.json',
+];
 
 export interface InstallOptions {
   /** The runtime folder to create or replace (`gpuRuntimeDir(storage)`, or `aft gpu install --dir`). */
@@ -63,7 +67,10 @@ export function missingNativeFiles(modules: string): string[] {
   }
   if (process.platform === 'linux') {
     const cuda = path.join(onnxBindingDir(path.join(modules, 'onnxruntime-node')), onnxCudaProviderFile());
-    if (!fs.existsSync(cuda)) missing.push(`onnxruntime-node has no CUDA provider (${onnxCudaProviderFile()}; its install script did not download it)`);
+    if (!fs.existsSync(cuda))
+      missing.push(
+        `onnxruntime-node has no CUDA provider (${onnxCudaProviderFile()}; its install script did not download it)`,
+      );
   }
   return missing;
 }
@@ -71,14 +78,27 @@ export function missingNativeFiles(modules: string): string[] {
 export async function installGpuRuntime(opts: InstallOptions): Promise<string> {
   const progress = opts.onProgress ?? (() => {});
   if (!(['linux', 'win32'].includes(process.platform) && process.arch === 'x64')) {
-    throw new GpuInstallError(`the GPU runtime (TensorFlow with CUDA) exists for Linux and Windows on x64 only, not ${process.platform}-${process.arch}; nothing was changed`);
+    throw new GpuInstallError(
+      `the GPU runtime (TensorFlow with CUDA) exists for Linux and Windows on x64 only, not ${process.platform}-${process.arch}; nothing was changed`,
+    );
   }
   progress('checking the network');
   const hosts = opts.hosts ?? GPU_HOSTS;
   const timeout = opts.probeTimeoutMs ?? 5000;
-  const failures = (await Promise.all(hosts.map((h) => reach(h, timeout).then(() => undefined, (e: Error) => `${new URL(h).host} (${e.message})`)))).filter(Boolean);
+  const failures = (
+    await Promise.all(
+      hosts.map((h) =>
+        reach(h, timeout).then(
+          () => undefined,
+          (e: Error) => `${new URL(h).host} (${e.message})`,
+        ),
+      ),
+    )
+  ).filter(Boolean);
   if (failures.length) {
-    throw new GpuInstallError(`cannot download the GPU runtime: ${failures.join(', ')} cannot be reached. The GPU runtime needs network access to npm, to Google storage (libtensorflow with CUDA) and to NuGet (onnxruntime's CUDA provider). Nothing was changed.`);
+    throw new GpuInstallError(
+      `cannot download the GPU runtime: ${failures.join(', ')} cannot be reached. The GPU runtime needs network access to npm, to Google storage (libtensorflow with CUDA) and to NuGet (onnxruntime's CUDA provider). Nothing was changed.`,
+    );
   }
   const target = path.resolve(opts.dir);
   const staging = `${target}.partial-${process.pid}`;
@@ -89,7 +109,10 @@ export async function installGpuRuntime(opts: InstallOptions): Promise<string> {
     progress(`installing ${GPU_PACKAGES.join(', ')}`);
     await npmInstall(opts.npm ?? (process.platform === 'win32' ? 'npm.cmd' : 'npm'), staging, progress, opts.signal);
     const missing = missingNativeFiles(runtimeModules(staging));
-    if (missing.length) throw new GpuInstallError(`npm installed the packages but not their native files: ${missing.join('; ')}. Nothing was changed.`);
+    if (missing.length)
+      throw new GpuInstallError(
+        `npm installed the packages but not their native files: ${missing.join('; ')}. Nothing was changed.`,
+      );
     // The sidecar's own TensorFlow.js must be the one tfjs-node-gpu registers with: drop the
     // copies npm installed next to it, so that it resolves @tensorflow/tfjs through NODE_PATH.
     const tf = path.join(runtimeModules(staging), '@tensorflow');
@@ -112,7 +135,11 @@ function installEnv(): NodeJS.ProcessEnv {
 
 function npmInstall(npm: string, cwd: string, progress: (m: string) => void, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(npm, ['install', '--no-audit', '--no-fund', '--omit=dev', '--foreground-scripts', ...GPU_PACKAGES], { cwd, env: installEnv(), shell: process.platform === 'win32', ...(signal ? { signal } : {}) });
+    const child = spawn(
+      npm,
+      ['install', '--no-audit', '--no-fund', '--omit=dev', '--foreground-scripts', ...GPU_PACKAGES],
+      { cwd, env: installEnv(), shell: process.platform === 'win32', ...(signal ? { signal } : {}) },
+    );
     const tail: string[] = [];
     const onData = (chunk: Buffer): void => {
       for (const line of chunk.toString('utf8').split('\n')) {
@@ -124,7 +151,21 @@ function npmInstall(npm: string, cwd: string, progress: (m: string) => void, sig
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
-    child.on('error', (e) => reject(new GpuInstallError(`could not run npm (${e.message}); install Node.js with npm, or run \`npm install ${GPU_PACKAGES.join(' ')}\` yourself. Nothing was changed.`)));
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new GpuInstallError(`npm install failed (exit code ${code}); nothing was changed. Last lines:\n${tail.slice(-8).join('\n')}`))));
+    child.on('error', (e) =>
+      reject(
+        new GpuInstallError(
+          `could not run npm (${e.message}); install Node.js with npm, or run \`npm install ${GPU_PACKAGES.join(' ')}\` yourself. Nothing was changed.`,
+        ),
+      ),
+    );
+    child.on('close', (code) =>
+      code === 0
+        ? resolve()
+        : reject(
+            new GpuInstallError(
+              `npm install failed (exit code ${code}); nothing was changed. Last lines:\n${tail.slice(-8).join('\n')}`,
+            ),
+          ),
+    );
   });
 }

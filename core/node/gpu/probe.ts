@@ -11,15 +11,26 @@ import type { GpuFacts } from './check';
 import { onnxBindingDir, onnxCudaProviderFile, runtimeModules, tfjsNodeGpuFiles } from './runtime';
 
 /** A command's standard output, or why there is none; the first of `candidates` that exists runs. */
-export function commandOutput(candidates: string[], args: string[], timeoutMs = 15_000): { output: string } | { error: string } {
+export function commandOutput(
+  candidates: string[],
+  args: string[],
+  timeoutMs = 15_000,
+): { output: string } | { error: string } {
   for (const cmd of candidates) {
     const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 16 * 2 ** 20 });
     const err: NodeJS.ErrnoException | undefined = r.error;
     const code = err?.code;
     if (code === 'ENOENT') continue;
     const name = path.basename(cmd);
-    if (r.error) return { error: `${name} ${code === 'ETIMEDOUT' ? `gave no answer within ${timeoutMs / 1000} s` : `did not run (${r.error.message})`}` };
-    if (r.status !== 0) return { error: `${[name, ...args].join(' ')} exited with ${r.status ?? r.signal}: ${(r.stderr || r.stdout).trim().split('\n')[0] ?? ''}`.trim() };
+    if (r.error)
+      return {
+        error: `${name} ${code === 'ETIMEDOUT' ? `gave no answer within ${timeoutMs / 1000} s` : `did not run (${r.error.message})`}`,
+      };
+    if (r.status !== 0)
+      return {
+        error:
+          `${[name, ...args].join(' ')} exited with ${r.status ?? r.signal}: ${(r.stderr || r.stdout).trim().split('\n')[0] ?? ''}`.trim(),
+      };
     return { output: r.stdout };
   }
   return { error: `${path.basename(candidates[0] ?? '?')} not found` };
@@ -60,7 +71,9 @@ export interface ProbeOptions {
 export function probeGpuMachine(opts: ProbeOptions = {}): GpuFacts {
   const linux = process.platform === 'linux';
   const nvidiaSmi = commandOutput(['nvidia-smi', '/usr/bin/nvidia-smi', '/usr/local/nvidia/bin/nvidia-smi'], []);
-  const ldconfig = linux ? commandOutput(['ldconfig', '/sbin/ldconfig', '/usr/sbin/ldconfig'], ['-p']) : { error: `no ldconfig on ${process.platform}` };
+  const ldconfig = linux
+    ? commandOutput(['ldconfig', '/sbin/ldconfig', '/usr/sbin/ldconfig'], ['-p'])
+    : { error: `no ldconfig on ${process.platform}` };
   const ldLibraryPath = linux ? ldLibraryPathFolders() : [];
   // Full versions: the files that sonames lead to (libcudnn.so.9 → libcudnn.so.9.1.0).
   const realPaths: Record<string, string> = {};
@@ -79,7 +92,9 @@ export function probeGpuMachine(opts: ProbeOptions = {}): GpuFacts {
   const tf = tfDir ? tfjsNodeGpuFiles(tfDir) : undefined;
   // onnxruntime-node: the runtime folder's copy when it has the CUDA provider (the sidecar loads that one), else the sidecar's own.
   const runtimeOnnx = opts.runtimeDir ? path.join(runtimeModules(opts.runtimeDir), 'onnxruntime-node') : undefined;
-  const candidates = [runtimeOnnx, opts.onnxDir ?? resolvePackage('onnxruntime-node', undefined)].filter((d): d is string => !!d);
+  const candidates = [runtimeOnnx, opts.onnxDir ?? resolvePackage('onnxruntime-node', undefined)].filter(
+    (d): d is string => !!d,
+  );
   const withCuda = candidates.find((d) => fs.existsSync(path.join(onnxBindingDir(d), onnxCudaProviderFile())));
   return {
     platform: process.platform,
@@ -88,7 +103,15 @@ export function probeGpuMachine(opts: ProbeOptions = {}): GpuFacts {
     ldconfig,
     ldLibraryPath,
     realPaths,
-    tfjsNodeGpu: tf ?? { missing: `it is neither in ${opts.runtimeDir ? `the GPU runtime folder ${opts.runtimeDir}` : 'a GPU runtime folder'} nor next to the sidecar` },
-    onnxCuda: withCuda ? { dir: withCuda } : { missing: candidates.length ? `${onnxCudaProviderFile()} is in none of ${candidates.map((d) => onnxBindingDir(d)).join(', ')}` : 'onnxruntime-node is not installed' },
+    tfjsNodeGpu: tf ?? {
+      missing: `it is neither in ${opts.runtimeDir ? `the GPU runtime folder ${opts.runtimeDir}` : 'a GPU runtime folder'} nor next to the sidecar`,
+    },
+    onnxCuda: withCuda
+      ? { dir: withCuda }
+      : {
+          missing: candidates.length
+            ? `${onnxCudaProviderFile()} is in none of ${candidates.map((d) => onnxBindingDir(d)).join(', ')}`
+            : 'onnxruntime-node is not installed',
+        },
   };
 }

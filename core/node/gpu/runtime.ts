@@ -11,7 +11,10 @@ import * as path from 'node:path';
 /** The versions the GPU runtime installs (the sidecar's own TensorFlow.js and onnxruntime-node). */
 export const TFJS_NODE_GPU_VERSION = '4.22.0';
 export const ONNXRUNTIME_NODE_VERSION = '1.30.0';
-export const GPU_PACKAGES = [`@tensorflow/tfjs-node-gpu@${TFJS_NODE_GPU_VERSION}`, `onnxruntime-node@${ONNXRUNTIME_NODE_VERSION}`];
+export const GPU_PACKAGES = [
+  `@tensorflow/tfjs-node-gpu@${TFJS_NODE_GPU_VERSION}`,
+  `onnxruntime-node@${ONNXRUNTIME_NODE_VERSION}`,
+];
 
 /** The folder the extension installs the GPU runtime into, under its global storage. */
 export function gpuRuntimeDir(storageDir: string): string {
@@ -69,7 +72,8 @@ export interface TfjsNodeGpuFiles {
 export function tfjsNodeGpuFiles(packageDir: string): TfjsNodeGpuFiles | undefined {
   let version: string;
   try {
-    version = (JSON.parse(fs.readFileSync(path.join(packageDir, 'package.json'), 'utf8')) as { version: string }).version;
+    version = (JSON.parse(fs.readFileSync(path.join(packageDir, 'package.json'), 'utf8')) as { version: string })
+      .version;
   } catch {
     return undefined;
   }

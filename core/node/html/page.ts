@@ -32,7 +32,8 @@ export function inlineSafe(code: string, tag: 'script' | 'style'): string {
   const closing = new RegExp(`</(${tag})`, 'gi');
   // In JS strings, regexes and comments `<\/` means `</`; in CSS `\/` is an escaped `/`.
   const out = code.replace(closing, '<\\/$1');
-  if (tag === 'script' && out.includes('<!--')) throw new Error('the webview bundle contains "<!--", which an inline script cannot hold safely');
+  if (tag === 'script' && out.includes('<!--'))
+    throw new Error('the webview bundle contains "<!--", which an inline script cannot hold safely');
   return out;
 }
 
@@ -58,7 +59,9 @@ export interface AppPage {
 export function appPage(p: AppPage): string {
   const nonce = p.nonce !== undefined ? ` nonce="${escapeHtml(p.nonce)}"` : '';
   const meta = p.generator !== undefined ? `\n<meta name="generator" content="${escapeHtml(p.generator)}">` : '';
-  const data = p.data ? `\n<script type="application/json" id="${escapeHtml(p.data.id)}">${jsonForScript(p.data.value)}</script>` : '';
+  const data = p.data
+    ? `\n<script type="application/json" id="${escapeHtml(p.data.id)}">${jsonForScript(p.data.value)}</script>`
+    : '';
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -100,5 +103,13 @@ export function reportPage(p: ReportParts): string {
     "base-uri 'none'",
     "form-action 'none'",
   ].join('; ');
-  return appPage({ title: p.title, csp, js, css, bodyClass: 'aft-report', generator: p.generator, data: { id: p.dataId, value: p.data } });
+  return appPage({
+    title: p.title,
+    csp,
+    js,
+    css,
+    bodyClass: 'aft-report',
+    generator: p.generator,
+    data: { id: p.dataId, value: p.data },
+  });
 }

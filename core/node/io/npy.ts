@@ -60,20 +60,29 @@ export function parseNpyHeader(buf: Uint8Array, file: string): NpyHeader {
   if (descr === undefined || fortran === undefined || shapeText === undefined) {
     throw badInput(`malformed .npy header: ${header.trim()}`, { file });
   }
-  if (descr.includes('O')) throw badInput('object arrays are not supported; save a numeric array (e.g. np.asarray(x, dtype=np.float32))', { file });
+  if (descr.includes('O'))
+    throw badInput('object arrays are not supported; save a numeric array (e.g. np.asarray(x, dtype=np.float32))', {
+      file,
+    });
   const dtype = DESCR[descr];
   if (!dtype) {
-    throw badInput(`unsupported dtype '${descr}'; expected one of float32, float64, uint8, int32, int64 (little-endian)`, { file });
+    throw badInput(
+      `unsupported dtype '${descr}'; expected one of float32, float64, uint8, int32, int64 (little-endian)`,
+      { file },
+    );
   }
-  if (fortran === 'True') throw badInput('Fortran-ordered arrays are not supported; save with np.ascontiguousarray(x)', { file });
+  if (fortran === 'True')
+    throw badInput('Fortran-ordered arrays are not supported; save with np.ascontiguousarray(x)', { file });
   const dims = shapeText
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
   // Decimal integers only, as NumPy writes them: `0x10` or `1e3` are not shapes NumPy makes.
-  if (dims.some((d) => !/^\d{1,15}L?$/.test(d))) throw badInput(`bad shape (${shapeText}) in .npy header; expected non-negative decimal integers`, { file });
+  if (dims.some((d) => !/^\d{1,15}L?$/.test(d)))
+    throw badInput(`bad shape (${shapeText}) in .npy header; expected non-negative decimal integers`, { file });
   const shape = dims.map((d) => Number(d.replace(/L$/, '')));
-  if (!Number.isSafeInteger(shape.reduce((a, b) => a * b, ITEM[dtype]))) throw badInput(`shape (${shapeText}) in .npy header is too large`, { file });
+  if (!Number.isSafeInteger(shape.reduce((a, b) => a * b, ITEM[dtype])))
+    throw badInput(`shape (${shapeText}) in .npy header is too large`, { file });
   return { dtype, shape, dataOffset: start + headerLen };
 }
 
@@ -85,7 +94,10 @@ export function npyDataBytes(h: Pick<NpyHeader, 'dtype' | 'shape'>): number {
 function checkDataFits(h: NpyHeader, fileSize: number, file: string): void {
   const bytes = npyDataBytes(h);
   if (fileSize - h.dataOffset < bytes) {
-    throw badInput(`truncated .npy data: expected ${bytes} bytes for shape (${h.shape.join(', ')}), found ${Math.max(0, fileSize - h.dataOffset)}`, { file });
+    throw badInput(
+      `truncated .npy data: expected ${bytes} bytes for shape (${h.shape.join(', ')}), found ${Math.max(0, fileSize - h.dataOffset)}`,
+      { file },
+    );
   }
 }
 
@@ -140,7 +152,14 @@ export function readNpyHeader(file: string): NpyHeader {
 
 /** Encodes an .npy (version 1) file. */
 export function encodeNpy(data: Float32Array | Float64Array | Int32Array | Uint8Array, shape: number[]): Buffer {
-  const descr = data instanceof Float32Array ? '<f4' : data instanceof Float64Array ? '<f8' : data instanceof Int32Array ? '<i4' : '|u1';
+  const descr =
+    data instanceof Float32Array
+      ? '<f4'
+      : data instanceof Float64Array
+        ? '<f8'
+        : data instanceof Int32Array
+          ? '<i4'
+          : '|u1';
   const shapeStr = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeStr}, }`;
   const total = 10 + header.length + 1;
@@ -150,5 +169,9 @@ export function encodeNpy(data: Float32Array | Float64Array | Int32Array | Uint8
   pre[6] = 1;
   pre[7] = 0;
   pre.writeUInt16LE(header.length, 8);
-  return Buffer.concat([pre, Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
+  return Buffer.concat([
+    pre,
+    Buffer.from(header, 'latin1'),
+    Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+  ]);
 }

@@ -101,7 +101,8 @@ function* fields(r: PositionedReader, pos: number, end: number): Generator<Field
 }
 
 function stringField(r: PositionedReader, msg: Field, field: number): string | undefined {
-  for (const f of fields(r, msg.start, msg.end)) if (f.field === field) return r.bytes(f.start, f.end - f.start).toString('utf8');
+  for (const f of fields(r, msg.start, msg.end))
+    if (f.field === field) return r.bytes(f.start, f.end - f.start).toString('utf8');
   return undefined;
 }
 

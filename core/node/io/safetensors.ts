@@ -30,7 +30,21 @@ export interface StTensor {
   dtype?: 'F32' | 'F16' | 'BF16' | 'I64';
 }
 
-const describe = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? `[${v.slice(0, 4).map((x) => JSON.stringify(x)).join(', ')}${v.length > 4 ? ', …' : ''}]` : typeof v === 'string' ? JSON.stringify(v.slice(0, 40)) : typeof v === 'number' || typeof v === 'boolean' ? String(v) : typeof v === 'object' ? 'an object' : typeof v);
+const describe = (v: unknown): string =>
+  v === null
+    ? 'null'
+    : Array.isArray(v)
+      ? `[${v
+          .slice(0, 4)
+          .map((x) => JSON.stringify(x))
+          .join(', ')}${v.length > 4 ? ', …' : ''}]`
+      : typeof v === 'string'
+        ? JSON.stringify(v.slice(0, 40))
+        : typeof v === 'number' || typeof v === 'boolean'
+          ? String(v)
+          : typeof v === 'object'
+            ? 'an object'
+            : typeof v;
 const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const MAX_HEADER_BYTES = 100_000_000;
 
@@ -38,7 +52,10 @@ const MAX_HEADER_BYTES = 100_000_000;
 function headerLength(first: Uint8Array, fileSize: number, file: string): number {
   if (first.length < 8) throw badInput('not a safetensors file (shorter than 8 bytes)', { file });
   const len = new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true);
-  if (len > BigInt(MAX_HEADER_BYTES) || 8 + Number(len) > fileSize) throw badInput(`not a safetensors file (header length ${len} does not fit the file of ${fileSize} bytes)`, { file });
+  if (len > BigInt(MAX_HEADER_BYTES) || 8 + Number(len) > fileSize)
+    throw badInput(`not a safetensors file (header length ${len} does not fit the file of ${fileSize} bytes)`, {
+      file,
+    });
   return Number(len);
 }
 
@@ -52,19 +69,29 @@ function checkEntry(k: string, v: unknown, dataLength: number, file: string): St
   const bad = (what: string): never => {
     throw badInput(`tensor '${k.slice(0, 80)}': ${what}`, { file });
   };
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return bad(`expected {dtype, shape, data_offsets}, found ${describe(v)}`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    return bad(`expected {dtype, shape, data_offsets}, found ${describe(v)}`);
   const e = v as Record<string, unknown>;
-  if (typeof e.dtype !== 'string' || !(e.dtype in ITEM)) return bad(`unsupported dtype ${describe(e.dtype)}; expected F32, F64, F16, BF16, I32, I64 or U8`);
+  if (typeof e.dtype !== 'string' || !(e.dtype in ITEM))
+    return bad(`unsupported dtype ${describe(e.dtype)}; expected F32, F64, F16, BF16, I32, I64 or U8`);
   const dtype = e.dtype as StDtype;
-  if (!Array.isArray(e.shape) || !e.shape.every(isIndex)) return bad(`shape must be a list of non-negative integers, found ${describe(e.shape)}`);
+  if (!Array.isArray(e.shape) || !e.shape.every(isIndex))
+    return bad(`shape must be a list of non-negative integers, found ${describe(e.shape)}`);
   const shape = e.shape;
   const count = shape.reduce((a, b) => a * b, 1);
   if (!Number.isSafeInteger(count * ITEM[dtype])) return bad(`shape [${shape.join(', ')}] is too large`);
   const o = e.data_offsets;
-  if (!Array.isArray(o) || o.length !== 2 || !o.every(isIndex)) return bad(`data_offsets must be [start, end] with non-negative integers, found ${describe(o)}`);
+  if (!Array.isArray(o) || o.length !== 2 || !o.every(isIndex))
+    return bad(`data_offsets must be [start, end] with non-negative integers, found ${describe(o)}`);
   const [start, end] = o as [number, number];
-  if (start > end || end > dataLength) return bad(`data_offsets [${start}, ${end}] must satisfy 0 ≤ start ≤ end ≤ ${dataLength} (the data section's length; the file may be truncated)`);
-  if (end - start !== count * ITEM[dtype]) return bad(`data_offsets [${start}, ${end}] hold ${end - start} bytes, but ${dtype} × shape [${shape.join(', ')}] needs ${count * ITEM[dtype]}`);
+  if (start > end || end > dataLength)
+    return bad(
+      `data_offsets [${start}, ${end}] must satisfy 0 ≤ start ≤ end ≤ ${dataLength} (the data section's length; the file may be truncated)`,
+    );
+  if (end - start !== count * ITEM[dtype])
+    return bad(
+      `data_offsets [${start}, ${end}] hold ${end - start} bytes, but ${dtype} × shape [${shape.join(', ')}] needs ${count * ITEM[dtype]}`,
+    );
   return { dtype, shape, data_offsets: [start, end] };
 }
 
@@ -77,15 +104,18 @@ function parseHeaderBytes(buf: Uint8Array, fileSize: number, file: string): StHe
   } catch {
     throw badInput('safetensors header is not valid UTF-8 JSON', { file });
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw badInput(`safetensors header must be a JSON object, found ${describe(json)}`, { file });
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw badInput(`safetensors header must be a JSON object, found ${describe(json)}`, { file });
   const dataLength = fileSize - 8 - len;
   const tensors: Record<string, StEntry> = {};
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(json)) {
     if (k === '__metadata__') {
-      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw badInput(`__metadata__ must be an object of strings, found ${describe(v)}`, { file });
+      if (typeof v !== 'object' || v === null || Array.isArray(v))
+        throw badInput(`__metadata__ must be an object of strings, found ${describe(v)}`, { file });
       for (const [mk, mv] of Object.entries(v as Record<string, unknown>)) {
-        if (typeof mv !== 'string') throw badInput(`__metadata__.${mk.slice(0, 40)} must be a string, found ${describe(mv)}`, { file });
+        if (typeof mv !== 'string')
+          throw badInput(`__metadata__.${mk.slice(0, 40)} must be a string, found ${describe(mv)}`, { file });
         metadata[mk] = mv;
       }
       continue;
@@ -192,7 +222,10 @@ function checkFloat32Range(bytes: Uint8Array, name: string, file: string): void 
   for (let i = 0; i < bytes.byteLength / 8; i++) {
     const v = view.getFloat64(i * 8, true);
     if (Number.isFinite(v) && Math.abs(v) > 3.4028234663852886e38) {
-      throw badInput(`tensor '${name.slice(0, 80)}': F64 value ${v} at index ${i} is beyond float32's range (±3.4e38), which features are read as`, { file });
+      throw badInput(
+        `tensor '${name.slice(0, 80)}': F64 value ${v} at index ${i} is beyond float32's range (±3.4e38), which features are read as`,
+        { file },
+      );
     }
   }
 }
@@ -204,13 +237,17 @@ export function readSafetensors(file: string): { tensors: Record<string, StTenso
 }
 
 /** Decodes all tensors of a safetensors file already read (`file` names it in errors). */
-export function readSafetensorsBytes(buf: Uint8Array, file: string): { tensors: Record<string, StTensor>; metadata: Record<string, string> } {
+export function readSafetensorsBytes(
+  buf: Uint8Array,
+  file: string,
+): { tensors: Record<string, StTensor>; metadata: Record<string, string> } {
   const h = parseHeaderBytes(buf, buf.length, file);
   const tensors: Record<string, StTensor> = {};
   for (const [k, e] of Object.entries(h.tensors)) {
     const count = e.shape.reduce((a, b) => a * b, 1);
     const data = decode(buf.subarray(h.dataStart + e.data_offsets[0], h.dataStart + e.data_offsets[1]), e.dtype, count);
-    if (e.dtype === 'F64') checkFloat32Range(buf.subarray(h.dataStart + e.data_offsets[0], h.dataStart + e.data_offsets[1]), k, file);
+    if (e.dtype === 'F64')
+      checkFloat32Range(buf.subarray(h.dataStart + e.data_offsets[0], h.dataStart + e.data_offsets[1]), k, file);
     tensors[k] = { shape: e.shape, data };
   }
   return { tensors, metadata: h.metadata };

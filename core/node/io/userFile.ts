@@ -33,7 +33,8 @@ function kindOf(st: fs.Stats): string {
   return 'not a regular file';
 }
 
-const sizeText = (n: number): string => (n >= 1024 * 1024 ? `${(n / (1024 * 1024)).toFixed(1)} MB` : n >= 1024 ? `${(n / 1024).toFixed(1)} kB` : `${n} bytes`);
+const sizeText = (n: number): string =>
+  n >= 1024 * 1024 ? `${(n / (1024 * 1024)).toFixed(1)} MB` : n >= 1024 ? `${(n / 1024).toFixed(1)} kB` : `${n} bytes`;
 
 /**
  * Opens a user's file for reading: a regular file, or a bad-input error saying what it is.
@@ -50,13 +51,19 @@ export function openUserFile(file: string, opts: UserFileOptions): { fd: number;
     if (code === 'ENOENT') throw badInput(`cannot read ${opts.what}: no such file`, loc);
     if (code === 'EISDIR') throw badInput(`cannot read ${opts.what}: found a folder, expected a file`, loc);
     // The code, not the message: the message repeats the path, which may be very long.
-    throw badInput(`cannot read ${opts.what}: ${code === 'ENAMETOOLONG' ? 'the path is too long' : code === 'EACCES' ? 'permission denied' : (code ?? (e as Error).message)}`, loc);
+    throw badInput(
+      `cannot read ${opts.what}: ${code === 'ENAMETOOLONG' ? 'the path is too long' : code === 'EACCES' ? 'permission denied' : (code ?? (e as Error).message)}`,
+      loc,
+    );
   }
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile()) throw badInput(`cannot read ${opts.what}: found ${kindOf(st)}, expected a regular file`, loc);
     if (opts.maxBytes !== undefined && st.size > opts.maxBytes) {
-      throw badInput(`cannot read ${opts.what}: it is ${sizeText(st.size)}, and at most ${sizeText(opts.maxBytes)} is read`, loc);
+      throw badInput(
+        `cannot read ${opts.what}: it is ${sizeText(st.size)}, and at most ${sizeText(opts.maxBytes)} is read`,
+        loc,
+      );
     }
     return { fd, size: st.size };
   } catch (e) {
@@ -97,7 +104,13 @@ export function firstInvalidUtf8(b: Uint8Array): number {
     if (n < 0) return i;
     for (let k = 1; k <= n; k++) if (i + k >= b.length || (b[i + k] & 0xc0) !== 0x80) return i;
     // Overlong three- and four-byte forms, surrogates and code points past U+10FFFF.
-    if ((c === 0xe0 && b[i + 1] < 0xa0) || (c === 0xed && b[i + 1] > 0x9f) || (c === 0xf0 && b[i + 1] < 0x90) || (c === 0xf4 && b[i + 1] > 0x8f)) return i;
+    if (
+      (c === 0xe0 && b[i + 1] < 0xa0) ||
+      (c === 0xed && b[i + 1] > 0x9f) ||
+      (c === 0xf0 && b[i + 1] < 0x90) ||
+      (c === 0xf4 && b[i + 1] > 0x8f)
+    )
+      return i;
     i += n + 1;
   }
   return -1;
@@ -114,7 +127,10 @@ export function decodeUtf8(buf: Uint8Array, loc: SourceLocation): string {
     const at = Math.max(0, firstInvalidUtf8(buf));
     let line = 1;
     for (let i = 0; i < at; i++) if (buf[i] === 10) line++;
-    throw badInput(`not valid UTF-8: byte 0x${buf[at]?.toString(16).padStart(2, '0') ?? '??'} at offset ${at} (line ${line}); save the file as UTF-8`, { ...loc, line });
+    throw badInput(
+      `not valid UTF-8: byte 0x${buf[at]?.toString(16).padStart(2, '0') ?? '??'} at offset ${at} (line ${line}); save the file as UTF-8`,
+      { ...loc, line },
+    );
   }
 }
 

@@ -8,9 +8,24 @@
 import { isAscii } from 'node:buffer';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CURVE_CACHE_FILE, CURVE_CACHE_TAIL_BYTES, decodeCurveCache, toHex, type CurveCacheCover, type CurveSeries } from '../../common/runs/curves';
+import {
+  CURVE_CACHE_FILE,
+  CURVE_CACHE_TAIL_BYTES,
+  decodeCurveCache,
+  toHex,
+  type CurveCacheCover,
+  type CurveSeries,
+} from '../../common/runs/curves';
 import { checkCurveViewFile, CURVE_VIEW_FILE } from '../../common/runs/curveViews';
-import { checkMetricsRow, checkRhoFile, checkStatus, checkSummary, type Checked, type MetricsRow, type RunStatus } from '../../common/runs/records';
+import {
+  checkMetricsRow,
+  checkRhoFile,
+  checkStatus,
+  checkSummary,
+  type Checked,
+  type MetricsRow,
+  type RunStatus,
+} from '../../common/runs/records';
 import type { RunChanges } from '../../common/runs/changes';
 import { readRunStatus } from './store';
 
@@ -114,7 +129,12 @@ export class RunReader {
       this.onViews = false;
       this.parts.viewPoints = undefined;
     }
-    if (this.offset === 0 && size > 0 && !(this.parts.viewPoints !== undefined && this.loadCurveViews(file, size, changes, this.parts.viewPoints))) this.loadCurveCache(file, size, changes);
+    if (
+      this.offset === 0 &&
+      size > 0 &&
+      !(this.parts.viewPoints !== undefined && this.loadCurveViews(file, size, changes, this.parts.viewPoints))
+    )
+      this.loadCurveCache(file, size, changes);
     if (size === this.offset) return;
     const started = performance.now();
     const budget = this.parts.budgetMs ?? DEFAULT_BUDGET_MS;
@@ -184,7 +204,8 @@ export class RunReader {
       if (!checked.ok) throw new Error(checked.error);
       const views = checked.value;
       if (views.maxPoints < viewPoints) return false; // too coarse for this reader's charts: not wrong, just not for it
-      if (views.cover.bytes !== size) throw new Error(`it was made from ${views.cover.bytes} bytes of metrics.jsonl, which now has ${size}`);
+      if (views.cover.bytes !== size)
+        throw new Error(`it was made from ${views.cover.bytes} bytes of metrics.jsonl, which now has ${size}`);
       this.covers(file, size, views.cover);
       changes.views = views.series;
       this.offset = views.cover.bytes;
@@ -305,7 +326,7 @@ function parseMetricsLines(text: string, firstLine: number, file: string, change
 export function readAllCurves(dir: string): { series?: CurveSeries[]; rows: MetricsRow[]; problems: string[] } {
   const reader = new RunReader(dir, { rho: false, budgetMs: Number.POSITIVE_INFINITY });
   const out: { series?: CurveSeries[]; rows: MetricsRow[]; problems: string[] } = { rows: [], problems: [] };
-  for (let more = true; more; ) {
+  for (let more = true; more;) {
     const c = reader.poll();
     if (c.series) out.series = c.series;
     for (const r of c.rows) out.rows.push(r);

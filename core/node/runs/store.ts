@@ -16,7 +16,17 @@ import { CURVE_VIEW_FILE, encodeCurveViews } from '../../common/runs/curveViews'
 import { AftError, badInput, type SourceLocation } from '../../common/util/errors';
 import { checkStatus, checkSummary } from '../../common/runs/records';
 import { readUserJson } from '../io/userFile';
-import { appendFileAll, isTempName, removeQuietly, removeStaleTemps, Reserve, tempName, writeFailure, writeFileAtomic, writeJsonAtomic } from '../util/fsx';
+import {
+  appendFileAll,
+  isTempName,
+  removeQuietly,
+  removeStaleTemps,
+  Reserve,
+  tempName,
+  writeFailure,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from '../util/fsx';
 import { processStart, sameProcessAlive } from '../util/process';
 
 export const RUNS_DIR = path.join('.aft', 'runs');
@@ -83,7 +93,12 @@ export class RunStore {
    * status.json; a process killed before that leaves only a temporary folder, removed (with
    * other dead processes' temporary files) by the next run that starts.
    */
-  static create(workspaceDir: string, experimentName: string, resolvedExperiment: unknown, sourceText: string): RunStore {
+  static create(
+    workspaceDir: string,
+    experimentName: string,
+    resolvedExperiment: unknown,
+    sourceText: string,
+  ): RunStore {
     const runId = `${experimentName}-${timestampId(new Date())}-${Math.random().toString(36).slice(2, 6)}`;
     const root = path.join(workspaceDir, RUNS_DIR);
     const dir = path.join(root, runId);
@@ -96,7 +111,12 @@ export class RunStore {
     const staging = tempName(dir);
     try {
       fs.mkdirSync(staging);
-      const store = new RunStore(dir, runId, experimentName, Reserve.create(path.join(staging, 'status.json'), STATUS_RESERVE_BYTES));
+      const store = new RunStore(
+        dir,
+        runId,
+        experimentName,
+        Reserve.create(path.join(staging, 'status.json'), STATUS_RESERVE_BYTES),
+      );
       writeJsonAtomic(path.join(staging, 'status.json'), store.status);
       writeFileAtomic(path.join(staging, 'experiment.source.yaml'), sourceText);
       writeJsonAtomic(path.join(staging, 'experiment.json'), resolvedExperiment);
@@ -150,7 +170,8 @@ export class RunStore {
   /** The timer's heartbeat: `updated` refreshed while the run lives, even with no progress to report. */
   private beat(): void {
     // Progress heartbeats (at most one a second) already keep `updated` fresh while work moves.
-    if (this.failure || this.status.state !== 'running' || Date.now() - this.lastBeat < (HEARTBEAT_SECONDS * 1000) / 2) return;
+    if (this.failure || this.status.state !== 'running' || Date.now() - this.lastBeat < (HEARTBEAT_SECONDS * 1000) / 2)
+      return;
     try {
       this.lastBeat = Date.now();
       this.status = { ...this.status, updated: new Date(this.lastBeat).toISOString() };
@@ -180,8 +201,17 @@ export class RunStore {
   finish(state: Exclude<RunState, 'running'>, message?: string): void {
     clearInterval(this.timer);
     const now = new Date().toISOString();
-    const msg = message !== undefined && message.length > MAX_STATUS_MESSAGE ? `${message.slice(0, MAX_STATUS_MESSAGE)}… (the whole message is in run.log)` : message;
-    this.status = { ...this.status, state, updated: now, finished: now, ...(msg !== undefined ? { message: msg } : {}) };
+    const msg =
+      message !== undefined && message.length > MAX_STATUS_MESSAGE
+        ? `${message.slice(0, MAX_STATUS_MESSAGE)}… (the whole message is in run.log)`
+        : message;
+    this.status = {
+      ...this.status,
+      state,
+      updated: now,
+      finished: now,
+      ...(msg !== undefined ? { message: msg } : {}),
+    };
     this.writeCurveCache();
     this.writeCurveViews();
     this.reserve.commit(path.join(this.dir, 'status.json'), JSON.stringify(this.status, null, 2) + '\n');
@@ -209,13 +239,18 @@ export class RunStore {
     this.lastCacheWrite = Date.now();
     const lines = this.curves.lines;
     if (this.curvesBroken || lines === this.cachedLines) return;
-    if (this.writeDerived(CURVE_CACHE_FILE, () => this.curves.encode(), 'dashboards read metrics.jsonl instead')) this.cachedLines = lines;
+    if (this.writeDerived(CURVE_CACHE_FILE, () => this.curves.encode(), 'dashboards read metrics.jsonl instead'))
+      this.cachedLines = lines;
   }
 
   /** Writes metrics.view.json, every curve downsampled as a dashboard shows it (a finished run's dashboard opens from it). */
   private writeCurveViews(): void {
     if (this.curvesBroken || this.curves.lines === 0) return;
-    this.writeDerived(CURVE_VIEW_FILE, () => encodeCurveViews(this.curves.curves, this.curves.cover()), 'dashboards downsample metrics instead');
+    this.writeDerived(
+      CURVE_VIEW_FILE,
+      () => encodeCurveViews(this.curves.curves, this.curves.cover()),
+      'dashboards downsample metrics instead',
+    );
   }
 
   /**
@@ -250,10 +285,23 @@ export class RunStore {
 
   /** ρ of a method and seed; `step` while training (live dashboards), omitted for the final one. */
   writeRho(method: string, seed: number, segments: Segment[], values: ArrayLike<number>, step?: number): void {
-    this.guard(() => writeJsonAtomic(path.join(this.dir, 'rho', method, `seed-${seed}.json`), { method, seed, ...(step !== undefined ? { step } : {}), segments, values: Array.from(values) }));
+    this.guard(() =>
+      writeJsonAtomic(path.join(this.dir, 'rho', method, `seed-${seed}.json`), {
+        method,
+        seed,
+        ...(step !== undefined ? { step } : {}),
+        segments,
+        values: Array.from(values),
+      }),
+    );
   }
 
-  writeCheckpoint(method: string, seed: number, weights: Record<string, StTensor>, meta: Record<string, string>): string {
+  writeCheckpoint(
+    method: string,
+    seed: number,
+    weights: Record<string, StTensor>,
+    meta: Record<string, string>,
+  ): string {
     const file = path.join(this.dir, 'checkpoints', `${method}-seed-${seed}.safetensors`);
     this.guard(() => writeFileAtomic(file, encodeSafetensors(weights, meta)));
     return file;
@@ -310,14 +358,20 @@ function removeStaleRunTemps(root: string): void {
 function runFolderError(where: string, workspaceDir: string, e: unknown): Error {
   const code = (e as NodeJS.ErrnoException).code ?? '';
   if (['ENAMETOOLONG', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS', 'EEXIST'].includes(code)) {
-    return new AftError('bad_input', `cannot create the run folder ${where}: ${(e as Error).message}`, { file: workspaceDir, field: 'workspace' });
+    return new AftError('bad_input', `cannot create the run folder ${where}: ${(e as Error).message}`, {
+      file: workspaceDir,
+      field: 'workspace',
+    });
   }
   return writeFailure(where, e);
 }
 
 function subdirs(dir: string): string[] {
   try {
-    return fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(dir, d.name));
+    return fs
+      .readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => path.join(dir, d.name));
   } catch {
     return [];
   }
@@ -344,12 +398,20 @@ export function readRunStatus(dir: string, now = Date.now()): RunStatus {
   const s = checked.value;
   if (s.state === 'running') {
     if (s.host === os.hostname() && !sameProcessAlive(s.pid, s.processStart)) {
-      return { ...s, state: 'failed', message: `the process (pid ${s.pid}) running it ended without finishing (killed or crashed)` };
+      return {
+        ...s,
+        state: 'failed',
+        message: `the process (pid ${s.pid}) running it ended without finishing (killed or crashed)`,
+      };
     }
     const bound = Math.max(3 * (s.heartbeatSeconds ?? 0), STALE_FLOOR_SECONDS);
     const age = (now - Date.parse(s.updated)) / 1000;
     if (age > bound) {
-      return { ...s, state: 'failed', message: `stopped answering: no heartbeat since ${s.updated} (${Math.round(age)} s; expected every ${s.heartbeatSeconds ?? '?'} s) from pid ${s.pid} on ${s.host}` };
+      return {
+        ...s,
+        state: 'failed',
+        message: `stopped answering: no heartbeat since ${s.updated} (${Math.round(age)} s; expected every ${s.heartbeatSeconds ?? '?'} s) from pid ${s.pid} on ${s.host}`,
+      };
     }
   }
   if (s.state === 'completed') {
@@ -357,7 +419,11 @@ export function readRunStatus(dir: string, now = Date.now()): RunStatus {
     try {
       summary = readSummary(dir);
     } catch (e) {
-      return { ...s, state: 'failed', message: `marked completed but ${e instanceof AftError ? e.message : (e as Error).message}` };
+      return {
+        ...s,
+        state: 'failed',
+        message: `marked completed but ${e instanceof AftError ? e.message : (e as Error).message}`,
+      };
     }
     if (!summary) return { ...s, state: 'failed', message: 'marked completed but summary.json is missing' };
   }
@@ -447,6 +513,10 @@ export function runInfos(workspaceDir: string): RunInfo[] {
 export function resolveRunDir(run: string, workspaceDir: string, where?: SourceLocation): string {
   const candidates = [path.resolve(run), path.join(workspaceDir, RUNS_DIR, run)];
   const dir = candidates.find((d) => fs.existsSync(path.join(d, 'status.json')));
-  if (!dir) throw badInput(`no run '${run}': neither ${candidates.join(' nor ')} holds a status.json (aft runs lists the runs)`, where);
+  if (!dir)
+    throw badInput(
+      `no run '${run}': neither ${candidates.join(' nor ')} holds a status.json (aft runs lists the runs)`,
+      where,
+    );
   return dir;
 }

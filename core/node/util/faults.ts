@@ -36,7 +36,13 @@ function load(): FaultSpec | null {
   const raw = process.env.AFT_TEST_FAULT;
   if (!raw) return null;
   const j = JSON.parse(raw) as { match: string; nth?: number; action: FaultAction; ballast?: string; mount?: string };
-  return { match: new RegExp(j.match), nth: j.nth ?? 1, action: j.action, ...(j.ballast ? { ballast: j.ballast } : {}), ...(j.mount ? { mount: j.mount } : {}) };
+  return {
+    match: new RegExp(j.match),
+    nth: j.nth ?? 1,
+    action: j.action,
+    ...(j.ballast ? { ballast: j.ballast } : {}),
+    ...(j.mount ? { mount: j.mount } : {}),
+  };
 }
 
 /** What a write must do: nothing (undefined), or meet the fault. Call once per write. */

@@ -71,7 +71,8 @@ function writeAll(fd: number, buf: Uint8Array): void {
   let off = 0;
   while (off < buf.length) {
     const n = fs.writeSync(fd, buf, off, buf.length - off);
-    if (n <= 0) throw Object.assign(new Error(`ENOSPC: the write of ${buf.length - off} bytes stored none`), { code: 'ENOSPC' });
+    if (n <= 0)
+      throw Object.assign(new Error(`ENOSPC: the write of ${buf.length - off} bytes stored none`), { code: 'ENOSPC' });
     off += n;
   }
 }
@@ -292,4 +293,3 @@ export class Reserve {
 export function readJson<T>(file: string): T {
   return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
 }
-

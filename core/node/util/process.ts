@@ -21,7 +21,10 @@ export function processStart(pid: number): number | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Field 2 (the command name) is in parentheses and may hold spaces or ')': count after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 1).trim().split(/\s+/);
+    const fields = stat
+      .slice(stat.lastIndexOf(')') + 1)
+      .trim()
+      .split(/\s+/);
     const start = Number(fields[22 - 3]);
     return Number.isFinite(start) ? start : undefined;
   } catch {

@@ -9,7 +9,16 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ExportReport, ExtractResult } from '../../../core/common/protocol/rpc';
 import { runsBaseDir } from '../config';
-import { costLines, defaultExportPath, exportChoices, exportSummaryText, extractProgressText, extractSummaryText, readRunSummary, type ExportChoice } from '../runs/exportText';
+import {
+  costLines,
+  defaultExportPath,
+  exportChoices,
+  exportSummaryText,
+  extractProgressText,
+  extractSummaryText,
+  readRunSummary,
+  type ExportChoice,
+} from '../runs/exportText';
 import type { Studio } from '../studio';
 import { errorData, errorMessage, pickExperiment, requireFolder, requireTrust, saveIfDirty } from './guards';
 import { pickRun } from './runs';
@@ -22,8 +31,14 @@ async function showFailure(studio: Studio, what: string, e: unknown, file?: stri
     void vscode.window.showWarningMessage(`AFT: ${errorMessage(e)}`);
     return;
   }
-  const reasons = data?.kind === 'bad_input' && data.details?.length ? data.details.map((d) => (file ? d.replace(`${file}:`, 'line ') : d)) : [errorMessage(e).split('\n')[0]];
-  const a = await vscode.window.showErrorMessage(`AFT: ${what}: ${reasons.slice(0, 4).join('; ')}${reasons.length > 4 ? ` (and ${reasons.length - 4} more)` : ''}`, 'Show Log');
+  const reasons =
+    data?.kind === 'bad_input' && data.details?.length
+      ? data.details.map((d) => (file ? d.replace(`${file}:`, 'line ') : d))
+      : [errorMessage(e).split('\n')[0]];
+  const a = await vscode.window.showErrorMessage(
+    `AFT: ${what}: ${reasons.slice(0, 4).join('; ')}${reasons.length > 4 ? ` (and ${reasons.length - 4} more)` : ''}`,
+    'Show Log',
+  );
   if (a) studio.log.show();
 }
 
@@ -38,33 +53,52 @@ export async function extractFeaturesCommand(studio: Studio, arg?: unknown): Pro
   const name = path.basename(file.fsPath);
   const extractionId = `extract-${randomUUID().slice(0, 8)}`;
   try {
-    const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `AFT: extracting the features of ${name}`, cancellable: true }, async (progress, token) => {
-      let shown = 0;
-      const sub = studio.client.onRunEvent((e) => {
-        if (e.type !== 'progress' || e.runId !== extractionId) return;
-        const pct = Math.floor(e.fraction * 100);
-        progress.report({ increment: Math.max(0, pct - shown), message: extractProgressText(e) });
-        shown = Math.max(shown, pct);
-      });
-      const onCancel = token.onCancellationRequested(() => {
-        progress.report({ message: 'cancelling…' });
-        studio.client.cancel(extractionId).catch((err: unknown) => studio.log.warn(`cancel ${extractionId}: ${errorMessage(err)}`));
-      });
-      try {
-        return await studio.client.extract({ file: file.fsPath, workspaceDir: runsBaseDir(folder, cfg), extractionId, ...(cfg.backend !== 'auto' ? { backend: cfg.backend } : {}) });
-      } finally {
-        sub.dispose();
-        onCancel.dispose();
-      }
-    });
-    for (const x of result.entries) studio.log.info(`${name}: ${x.source} ${x.cached ? 'reused' : 'written'} in ${x.dir}${x.itemsPerSecond !== null ? ` (${x.extracted} examples, ${x.itemsPerSecond.toFixed(1)} items/s on ${x.provider ?? '?'})` : ''}`);
+    const result = await vscode.window.withProgress(
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: `AFT: extracting the features of ${name}`,
+        cancellable: true,
+      },
+      async (progress, token) => {
+        let shown = 0;
+        const sub = studio.client.onRunEvent((e) => {
+          if (e.type !== 'progress' || e.runId !== extractionId) return;
+          const pct = Math.floor(e.fraction * 100);
+          progress.report({ increment: Math.max(0, pct - shown), message: extractProgressText(e) });
+          shown = Math.max(shown, pct);
+        });
+        const onCancel = token.onCancellationRequested(() => {
+          progress.report({ message: 'cancelling…' });
+          studio.client
+            .cancel(extractionId)
+            .catch((err: unknown) => studio.log.warn(`cancel ${extractionId}: ${errorMessage(err)}`));
+        });
+        try {
+          return await studio.client.extract({
+            file: file.fsPath,
+            workspaceDir: runsBaseDir(folder, cfg),
+            extractionId,
+            ...(cfg.backend !== 'auto' ? { backend: cfg.backend } : {}),
+          });
+        } finally {
+          sub.dispose();
+          onCancel.dispose();
+        }
+      },
+    );
+    for (const x of result.entries)
+      studio.log.info(
+        `${name}: ${x.source} ${x.cached ? 'reused' : 'written'} in ${x.dir}${x.itemsPerSecond !== null ? ` (${x.extracted} examples, ${x.itemsPerSecond.toFixed(1)} items/s on ${x.provider ?? '?'})` : ''}`,
+      );
     void vscode.window.showInformationMessage(`AFT: ${name}: ${extractSummaryText(result.entries)}.`);
     return result;
   } catch (e) {
     const kind = errorData(e)?.kind;
     if (kind === 'cancelled') {
       studio.log.info(`${extractionId} (${name}) cancelled`);
-      void vscode.window.showInformationMessage(`AFT: feature extraction of ${name} was cancelled. Finished chunks are kept; the next extraction or run resumes from them.`);
+      void vscode.window.showInformationMessage(
+        `AFT: feature extraction of ${name} was cancelled. Finished chunks are kept; the next extraction or run resumes from them.`,
+      );
     } else await showFailure(studio, `the features of ${name} were not extracted`, e, file.fsPath);
     return undefined;
   }
@@ -72,14 +106,24 @@ export async function extractFeaturesCommand(studio: Studio, arg?: unknown): Pro
 
 /** The method a Runs view row names, if the command came from a method row. */
 function preselected(arg: unknown): { method?: string } {
-  return typeof arg === 'object' && arg !== null && 'method' in arg && typeof arg.method === 'string' ? { method: arg.method } : {};
+  return typeof arg === 'object' && arg !== null && 'method' in arg && typeof arg.method === 'string'
+    ? { method: arg.method }
+    : {};
 }
 
 async function pickChoice(choices: ExportChoice[], runId: string): Promise<ExportChoice | undefined> {
   if (choices.length === 1) return choices[0];
   const pick = await vscode.window.showQuickPick(
-    choices.map((c) => ({ label: `${c.method} · seed ${c.seed}`, description: c.accuracy !== undefined ? `test accuracy ${(c.accuracy * 100).toFixed(2)} %` : undefined, choice: c })),
-    { title: `AFT: Export Model to ONNX (${runId})`, placeHolder: 'Method and seed of the model to export', matchOnDescription: true },
+    choices.map((c) => ({
+      label: `${c.method} · seed ${c.seed}`,
+      description: c.accuracy !== undefined ? `test accuracy ${(c.accuracy * 100).toFixed(2)} %` : undefined,
+      choice: c,
+    })),
+    {
+      title: `AFT: Export Model to ONNX (${runId})`,
+      placeHolder: 'Method and seed of the model to export',
+      matchOnDescription: true,
+    },
   );
   return pick?.choice;
 }
@@ -90,7 +134,9 @@ export async function exportModelCommand(studio: Studio, arg?: unknown): Promise
   const run = runId ? studio.runs.get(runId) : undefined;
   if (!run) return undefined;
   if (run.state !== 'completed') {
-    void vscode.window.showWarningMessage(`AFT: ${run.runId} is ${run.state}; only a completed run has trained models to export.`);
+    void vscode.window.showWarningMessage(
+      `AFT: ${run.runId} is ${run.state}; only a completed run has trained models to export.`,
+    );
     return undefined;
   }
   const summary = readRunSummary(run.runDir) ?? run.summary;
@@ -98,7 +144,9 @@ export async function exportModelCommand(studio: Studio, arg?: unknown): Promise
   const all = summary ? exportChoices(summary) : [];
   const choices = method ? all.filter((c) => c.method === method) : all;
   if (!choices.length) {
-    void vscode.window.showErrorMessage(`AFT: ${run.runId} has no trained model to export: its summary.json (${path.join(run.runDir, 'summary.json')}) lists no method results${method ? ` for ${method}` : ''}.`);
+    void vscode.window.showErrorMessage(
+      `AFT: ${run.runId} has no trained model to export: its summary.json (${path.join(run.runDir, 'summary.json')}) lists no method results${method ? ` for ${method}` : ''}.`,
+    );
     return undefined;
   }
   const choice = await pickChoice(choices, run.runId);
@@ -111,14 +159,20 @@ export async function exportModelCommand(studio: Studio, arg?: unknown): Promise
   });
   if (!target) return undefined;
   if (target.scheme !== 'file') {
-    void vscode.window.showErrorMessage(`AFT: the model can only be written to a local file, not ${target.toString()}.`);
+    void vscode.window.showErrorMessage(
+      `AFT: the model can only be written to a local file, not ${target.toString()}.`,
+    );
     return undefined;
   }
   const label = `${choice.method} seed ${choice.seed} of ${run.runId}`;
   let report: ExportReport;
   try {
-    report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `AFT: exporting ${label} to ONNX (verifying against the trained model, timing inference)…` }, () =>
-      studio.client.export({ runDir: run.runDir, method: choice.method, seed: choice.seed, out: target.fsPath }),
+    report = await vscode.window.withProgress(
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: `AFT: exporting ${label} to ONNX (verifying against the trained model, timing inference)…`,
+      },
+      () => studio.client.export({ runDir: run.runDir, method: choice.method, seed: choice.seed, out: target.fsPath }),
     );
   } catch (e) {
     await showFailure(studio, `${label} was not exported`, e);
@@ -128,7 +182,10 @@ export async function exportModelCommand(studio: Studio, arg?: unknown): Promise
   void vscode.window.showInformationMessage(`AFT: ${exportSummaryText(report)}.`, 'Reveal').then(async (a) => {
     if (a !== 'Reveal') return;
     const uri = vscode.Uri.file(report.file);
-    await vscode.commands.executeCommand(vscode.workspace.getWorkspaceFolder(uri) ? 'revealInExplorer' : 'revealFileInOS', uri);
+    await vscode.commands.executeCommand(
+      vscode.workspace.getWorkspaceFolder(uri) ? 'revealInExplorer' : 'revealFileInOS',
+      uri,
+    );
   });
   return report;
 }

@@ -22,7 +22,10 @@ export function requireFolder(uri?: vscode.Uri): vscode.WorkspaceFolder | undefi
   const folder = (uri && vscode.workspace.getWorkspaceFolder(uri)) ?? vscode.workspace.workspaceFolders?.[0];
   if (!folder) {
     void vscode.window
-      .showErrorMessage('AFT: open a folder first. Experiments and their runs (.aft/runs) live in a workspace folder.', 'Open Folder')
+      .showErrorMessage(
+        'AFT: open a folder first. Experiments and their runs (.aft/runs) live in a workspace folder.',
+        'Open Folder',
+      )
       .then((a) => (a ? vscode.commands.executeCommand('workbench.action.files.openFolder') : undefined));
   }
   return folder;
@@ -39,7 +42,10 @@ export async function pickExperiment(arg: unknown, verb: string): Promise<vscode
   if (isExperimentFile(active)) return active;
   const files = await findExperimentFiles();
   if (files.length === 0) {
-    const a = await vscode.window.showWarningMessage('AFT: there is no experiment file (*.aft.yaml) in this workspace.', 'New Experiment');
+    const a = await vscode.window.showWarningMessage(
+      'AFT: there is no experiment file (*.aft.yaml) in this workspace.',
+      'New Experiment',
+    );
     if (a) await vscode.commands.executeCommand('aft.newExperiment');
     return undefined;
   }
@@ -64,4 +70,3 @@ export function errorData(e: unknown): ErrorData | undefined {
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
-

@@ -11,7 +11,11 @@ import { durationText, progressText, resultsLine } from '../runs/format';
 import type { Studio } from '../studio';
 import { errorData, errorMessage, pickExperiment, requireFolder, requireTrust, saveIfDirty } from './guards';
 
-export async function runExperimentCommand(studio: Studio, arg?: unknown, methods?: string[]): Promise<string | undefined> {
+export async function runExperimentCommand(
+  studio: Studio,
+  arg?: unknown,
+  methods?: string[],
+): Promise<string | undefined> {
   if (!requireTrust('Run Experiment')) return undefined;
   const file = await pickExperiment(arg, 'Run Experiment');
   if (!file) return undefined;
@@ -36,11 +40,19 @@ export async function runExperimentCommand(studio: Studio, arg?: unknown, method
       const a = await vscode.window.showWarningMessage(`AFT: ${errorMessage(e)}`, 'Stop Run');
       if (a) await vscode.commands.executeCommand('aft.stopRun');
     } else if (data?.kind === 'bad_input') {
-      const reasons = data.details?.length ? data.details.map((d) => d.replace(`${file.fsPath}:`, 'line ')) : [errorMessage(e)];
-      const a = await vscode.window.showErrorMessage(`AFT: ${name} was not run: ${reasons.slice(0, 4).join('; ')}${reasons.length > 4 ? ` (and ${reasons.length - 4} more)` : ''}`, 'Show Log');
+      const reasons = data.details?.length
+        ? data.details.map((d) => d.replace(`${file.fsPath}:`, 'line '))
+        : [errorMessage(e)];
+      const a = await vscode.window.showErrorMessage(
+        `AFT: ${name} was not run: ${reasons.slice(0, 4).join('; ')}${reasons.length > 4 ? ` (and ${reasons.length - 4} more)` : ''}`,
+        'Show Log',
+      );
       if (a) studio.log.show();
     } else {
-      const a = await vscode.window.showErrorMessage(`AFT: ${name} could not be started: ${errorMessage(e)}`, 'Show Log');
+      const a = await vscode.window.showErrorMessage(
+        `AFT: ${name} could not be started: ${errorMessage(e)}`,
+        'Show Log',
+      );
       if (a) studio.log.show();
     }
     return undefined;
@@ -53,26 +65,30 @@ export async function runExperimentCommand(studio: Studio, arg?: unknown, method
 
 /** Shows a run's progress in a cancellable notification and tells how it ended. */
 function followRun(studio: Studio, runId: string, name: string): Thenable<void> {
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `AFT: ${name}`, cancellable: true }, (progress, token) =>
-    new Promise<void>((resolve) => {
-      let shown = 0;
-      const sub = studio.client.onRunEvent((e: RunEvent) => {
-        if (e.runId !== runId) return;
-        if (e.type === 'progress') {
-          const pct = Math.floor(e.fraction * 100);
-          progress.report({ increment: Math.max(0, pct - shown), message: progressText(e) });
-          shown = Math.max(shown, pct);
-        } else if (e.type === 'status' && e.state !== 'running') {
-          sub.dispose();
-          resolve();
-          void announce(studio, runId, name, e.state, e.message);
-        }
-      });
-      token.onCancellationRequested(() => {
-        progress.report({ message: 'cancelling…' });
-        void studio.client.cancel(runId).catch((err: unknown) => studio.log.warn(`cancel ${runId}: ${errorMessage(err)}`));
-      });
-    }),
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `AFT: ${name}`, cancellable: true },
+    (progress, token) =>
+      new Promise<void>((resolve) => {
+        let shown = 0;
+        const sub = studio.client.onRunEvent((e: RunEvent) => {
+          if (e.runId !== runId) return;
+          if (e.type === 'progress') {
+            const pct = Math.floor(e.fraction * 100);
+            progress.report({ increment: Math.max(0, pct - shown), message: progressText(e) });
+            shown = Math.max(shown, pct);
+          } else if (e.type === 'status' && e.state !== 'running') {
+            sub.dispose();
+            resolve();
+            void announce(studio, runId, name, e.state, e.message);
+          }
+        });
+        token.onCancellationRequested(() => {
+          progress.report({ message: 'cancelling…' });
+          void studio.client
+            .cancel(runId)
+            .catch((err: unknown) => studio.log.warn(`cancel ${runId}: ${errorMessage(err)}`));
+        });
+      }),
   );
 }
 
@@ -89,7 +105,10 @@ async function announce(studio: Studio, runId: string, name: string, state: stri
   } else if (state === 'cancelled') {
     void vscode.window.showInformationMessage(`AFT: ${name} was cancelled.`);
   } else {
-    const a = await vscode.window.showErrorMessage(`AFT: ${name} failed: ${(message ?? 'unknown error').split('\n')[0]}`, 'Show Log');
+    const a = await vscode.window.showErrorMessage(
+      `AFT: ${name} failed: ${(message ?? 'unknown error').split('\n')[0]}`,
+      'Show Log',
+    );
     if (a) studio.log.show();
   }
 }
@@ -104,7 +123,12 @@ export async function runMethodCommand(studio: Studio, arg?: unknown): Promise<s
     const v = await studio.client.validate(file.fsPath);
     const errors = v.problems.filter((p) => p.severity === 'error');
     if (errors.length) {
-      void vscode.window.showErrorMessage(`AFT: ${path.basename(file.fsPath)} has ${errors.length} problem(s): ${errors.slice(0, 3).map((p) => `line ${p.line}: ${p.field}: ${p.message}`).join('; ')}`);
+      void vscode.window.showErrorMessage(
+        `AFT: ${path.basename(file.fsPath)} has ${errors.length} problem(s): ${errors
+          .slice(0, 3)
+          .map((p) => `line ${p.line}: ${p.field}: ${p.message}`)
+          .join('; ')}`,
+      );
       return undefined;
     }
     methods = v.methods;
@@ -117,11 +141,20 @@ export async function runMethodCommand(studio: Studio, arg?: unknown): Promise<s
     { title: 'AFT: Run Method…', placeHolder: 'Methods to run (the others are skipped)', canPickMany: true },
   );
   if (!picked?.length) return undefined;
-  return runExperimentCommand(studio, file, picked.map((p) => p.label));
+  return runExperimentCommand(
+    studio,
+    file,
+    picked.map((p) => p.label),
+  );
 }
 
 export async function stopRunCommand(studio: Studio, arg?: unknown): Promise<void> {
-  const fromView = typeof arg === 'object' && arg !== null && 'runId' in arg ? String((arg).runId) : typeof arg === 'string' ? arg : undefined;
+  const fromView =
+    typeof arg === 'object' && arg !== null && 'runId' in arg
+      ? String(arg.runId)
+      : typeof arg === 'string'
+        ? arg
+        : undefined;
   const running = studio.runs.running.filter((r) => studio.client.runningRunIds.includes(r.runId));
   let runId = fromView;
   if (!runId) {

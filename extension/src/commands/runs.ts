@@ -11,7 +11,12 @@ function runIdOf(arg: unknown): string | undefined {
   return undefined;
 }
 
-export async function pickRun(studio: Studio, arg: unknown, title: string, filter: (state: string) => boolean = () => true): Promise<string | undefined> {
+export async function pickRun(
+  studio: Studio,
+  arg: unknown,
+  title: string,
+  filter: (state: string) => boolean = () => true,
+): Promise<string | undefined> {
   const id = runIdOf(arg);
   if (id) return id;
   // Right after activation the list may not be loaded yet: read the run store before saying
@@ -49,7 +54,11 @@ export async function deleteRunCommand(studio: Studio, arg?: unknown): Promise<v
     void vscode.window.showWarningMessage(`AFT: ${run.runId} is running; stop it before deleting it.`);
     return;
   }
-  const ok = await vscode.window.showWarningMessage(`Delete run ${run.runId}?`, { modal: true, detail: `This deletes the folder ${run.runDir} with its metrics, ρ and checkpoints.` }, 'Delete');
+  const ok = await vscode.window.showWarningMessage(
+    `Delete run ${run.runId}?`,
+    { modal: true, detail: `This deletes the folder ${run.runDir} with its metrics, ρ and checkpoints.` },
+    'Delete',
+  );
   if (ok !== 'Delete') return;
   try {
     await vscode.workspace.fs.delete(vscode.Uri.file(run.runDir), { recursive: true, useTrash: false });

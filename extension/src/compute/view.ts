@@ -60,7 +60,9 @@ export class ComputeTreeProvider implements vscode.TreeDataProvider<Row>, vscode
     const info = c.info;
     const sidecar: Row = {
       label: 'Sidecar',
-      description: !this.trusted() ? 'not started (untrusted workspace)' : `${c.state}${c.state === 'ready' && c.pid ? ` · pid ${c.pid}` : ''}`,
+      description: !this.trusted()
+        ? 'not started (untrusted workspace)'
+        : `${c.state}${c.state === 'ready' && c.pid ? ` · pid ${c.pid}` : ''}`,
       icon: c.state === 'ready' ? 'vm-running' : c.state === 'failed' ? 'error' : 'vm-outline',
       ...(c.failure ? { tooltip: [c.failure.message, ...c.failure.stderrTail.slice(-5)].join('\n') } : {}),
     };
@@ -74,7 +76,11 @@ export class ComputeTreeProvider implements vscode.TreeDataProvider<Row>, vscode
         icon: 'chip',
         children: info.backends.map((b) => ({
           label: b.id,
-          description: !b.available ? `unavailable: ${b.reason ?? ''}` : b.adapter ? `${adapterName(b.adapter)} · ${b.adapter.software ? 'software, only when chosen' : 'GPU'}` : b.description,
+          description: !b.available
+            ? `unavailable: ${b.reason ?? ''}`
+            : b.adapter
+              ? `${adapterName(b.adapter)} · ${b.adapter.software ? 'software, only when chosen' : 'GPU'}`
+              : b.description,
           icon: b.available ? 'check' : 'close',
           tooltip: b.adapter ? adapterTooltip(b.description, b.adapter, b.notAuto) : (b.reason ?? b.description),
         })),
@@ -91,7 +97,8 @@ export class ComputeTreeProvider implements vscode.TreeDataProvider<Row>, vscode
         children: Object.entries(info.versions).map(([k, v]) => ({ label: k, description: v })),
       },
     ];
-    if (!info.devices.some((d) => d.kind === 'gpu')) rows.splice(2, 0, { label: 'GPU', description: 'none found', icon: 'circuit-board' });
+    if (!info.devices.some((d) => d.kind === 'gpu'))
+      rows.splice(2, 0, { label: 'GPU', description: 'none found', icon: 'circuit-board' });
     return rows;
   }
 
@@ -100,7 +107,10 @@ export class ComputeTreeProvider implements vscode.TreeDataProvider<Row>, vscode
   }
 
   getTreeItem(row: Row): vscode.TreeItem {
-    const item = new vscode.TreeItem(row.label, row.children?.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+    const item = new vscode.TreeItem(
+      row.label,
+      row.children?.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None,
+    );
     if (row.description) item.description = row.description;
     if (row.tooltip) item.tooltip = row.tooltip;
     if (row.icon) item.iconPath = new vscode.ThemeIcon(row.icon);

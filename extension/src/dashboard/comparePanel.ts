@@ -10,7 +10,13 @@ export const COMPARE_VIEW_TYPE = 'aft.compare';
 export class ComparePanel {
   private static current: ComparePanel | undefined;
 
-  static show(context: vscode.ExtensionContext, runDirs: string[], log: Logger = silentLogger, attempt = 0, column: vscode.ViewColumn = vscode.ViewColumn.Active): ComparePanel {
+  static show(
+    context: vscode.ExtensionContext,
+    runDirs: string[],
+    log: Logger = silentLogger,
+    attempt = 0,
+    column: vscode.ViewColumn = vscode.ViewColumn.Active,
+  ): ComparePanel {
     const dirs = runDirs.map((d) => path.resolve(d));
     const existing = ComparePanel.current;
     if (existing) {
@@ -23,7 +29,12 @@ export class ComparePanel {
     return new ComparePanel(context, panel, dirs, log, attempt);
   }
 
-  static revive(context: vscode.ExtensionContext, panel: vscode.WebviewPanel, runDirs: string[], log: Logger = silentLogger): ComparePanel {
+  static revive(
+    context: vscode.ExtensionContext,
+    panel: vscode.WebviewPanel,
+    runDirs: string[],
+    log: Logger = silentLogger,
+  ): ComparePanel {
     return new ComparePanel(context, panel, runDirs, log, 0);
   }
 
@@ -46,10 +57,19 @@ export class ComparePanel {
 
   private wire(context: vscode.ExtensionContext, runDirs: string[], log: Logger, attempt: number): vscode.Disposable {
     const exportDir = vscode.workspace.workspaceFolders?.[0]?.uri;
-    return wirePanel(context, this.panel, 'compare', `AFT: Compare ${runDirs.length} runs`, (post) => new CompareSession(runDirs, post, { log }), exportDir, log, {
-      // A webview that never starts is replaced by a new panel in the same place (readyWatchdog.ts).
-      reopen: (next, column) => ComparePanel.show(context, runDirs, log, next, column),
-      attempt,
-    });
+    return wirePanel(
+      context,
+      this.panel,
+      'compare',
+      `AFT: Compare ${runDirs.length} runs`,
+      (post) => new CompareSession(runDirs, post, { log }),
+      exportDir,
+      log,
+      {
+        // A webview that never starts is replaced by a new panel in the same place (readyWatchdog.ts).
+        reopen: (next, column) => ComparePanel.show(context, runDirs, log, next, column),
+        attempt,
+      },
+    );
   }
 }

@@ -18,7 +18,13 @@ export class DashboardPanel {
   private static readonly open = new Map<string, DashboardPanel>();
 
   /** Opens (or reveals) the dashboard of a run folder. */
-  static show(context: vscode.ExtensionContext, runDir: string, log: Logger = silentLogger, attempt = 0, column: vscode.ViewColumn = vscode.ViewColumn.Active): DashboardPanel {
+  static show(
+    context: vscode.ExtensionContext,
+    runDir: string,
+    log: Logger = silentLogger,
+    attempt = 0,
+    column: vscode.ViewColumn = vscode.ViewColumn.Active,
+  ): DashboardPanel {
     const dir = path.resolve(runDir);
     const existing = DashboardPanel.open.get(dir);
     if (existing) {
@@ -30,7 +36,12 @@ export class DashboardPanel {
   }
 
   /** Takes over a panel VS Code restored after a reload. */
-  static revive(context: vscode.ExtensionContext, panel: vscode.WebviewPanel, runDir: string, log: Logger = silentLogger): DashboardPanel {
+  static revive(
+    context: vscode.ExtensionContext,
+    panel: vscode.WebviewPanel,
+    runDir: string,
+    log: Logger = silentLogger,
+  ): DashboardPanel {
     return new DashboardPanel(context, panel, path.resolve(runDir), log, 0);
   }
 
@@ -47,12 +58,25 @@ export class DashboardPanel {
     // The run is sent with as many points per curve as the last dashboard's charts drew (kept
     // across windows): the copy posted while the page loads then already fits its charts.
     const session = (post: (m: HostMessage) => void): DashboardSession =>
-      new DashboardSession(runDir, post, { log, maxPoints: context.globalState.get<unknown>(CHART_POINTS_KEY), onChartPoints: (p) => void context.globalState.update(CHART_POINTS_KEY, p) });
-    this.wiring = wirePanel(context, panel, 'dashboard', `AFT: ${path.basename(runDir)}`, session, vscode.Uri.file(runDir), log, {
-      // A webview that never starts is replaced by a new panel in the same place (readyWatchdog.ts).
-      reopen: (next, column) => DashboardPanel.show(context, runDir, log, next, column),
-      attempt,
-    });
+      new DashboardSession(runDir, post, {
+        log,
+        maxPoints: context.globalState.get<unknown>(CHART_POINTS_KEY),
+        onChartPoints: (p) => void context.globalState.update(CHART_POINTS_KEY, p),
+      });
+    this.wiring = wirePanel(
+      context,
+      panel,
+      'dashboard',
+      `AFT: ${path.basename(runDir)}`,
+      session,
+      vscode.Uri.file(runDir),
+      log,
+      {
+        // A webview that never starts is replaced by a new panel in the same place (readyWatchdog.ts).
+        reopen: (next, column) => DashboardPanel.show(context, runDir, log, next, column),
+        attempt,
+      },
+    );
     panel.onDidDispose(() => {
       DashboardPanel.open.delete(runDir);
       this.wiring.dispose();

@@ -5,7 +5,11 @@
 import * as vscode from 'vscode';
 import { safeFileName, type ExportFormat, type ExportMessage } from '../../../core/common/protocol/webview';
 
-const FILTERS: Record<ExportFormat, Record<string, string[]>> = { png: { 'PNG image': ['png'] }, svg: { 'SVG image': ['svg'] }, csv: { 'CSV table': ['csv'] } };
+const FILTERS: Record<ExportFormat, Record<string, string[]>> = {
+  png: { 'PNG image': ['png'] },
+  svg: { 'SVG image': ['svg'] },
+  csv: { 'CSV table': ['csv'] },
+};
 
 /** The bytes to write for an export (PNG arrives base64-encoded, SVG and CSV as text). */
 export function exportBytes(msg: ExportMessage): Uint8Array {
@@ -13,7 +17,10 @@ export function exportBytes(msg: ExportMessage): Uint8Array {
 }
 
 /** Shows a save dialog (starting in `defaultDir`) and writes the file; returns where, if saved. */
-export async function saveExport(msg: ExportMessage, defaultDir: vscode.Uri | undefined): Promise<vscode.Uri | undefined> {
+export async function saveExport(
+  msg: ExportMessage,
+  defaultDir: vscode.Uri | undefined,
+): Promise<vscode.Uri | undefined> {
   const name = safeFileName(msg.fileName, msg.format);
   const uri = await vscode.window.showSaveDialog({
     ...(defaultDir ? { defaultUri: vscode.Uri.joinPath(defaultDir, name) } : {}),

@@ -40,7 +40,10 @@ export function readBundle(dir: string, app: 'dashboard' | 'compare'): Bundle {
   const mtimeMs = fs.statSync(js).mtimeMs;
   const known = bundles.get(js);
   if (known && known.mtimeMs === mtimeMs) return known.bundle;
-  const bundle = { js: inlineSafe(fs.readFileSync(js, 'utf8'), 'script'), css: inlineSafe(fs.readFileSync(path.join(dir, `${app}.css`), 'utf8'), 'style') };
+  const bundle = {
+    js: inlineSafe(fs.readFileSync(js, 'utf8'), 'script'),
+    css: inlineSafe(fs.readFileSync(path.join(dir, `${app}.css`), 'utf8'), 'style'),
+  };
   bundles.set(js, { mtimeMs, bundle });
   return bundle;
 }
@@ -58,5 +61,11 @@ export function contentSecurityPolicy(cspSource: string, nonceValue: string): st
 }
 
 export function webviewHtml(p: WebviewPage): string {
-  return appPage({ title: p.title, csp: contentSecurityPolicy(p.cspSource, p.nonce), js: p.bundle.js, css: p.bundle.css, nonce: p.nonce });
+  return appPage({
+    title: p.title,
+    csp: contentSecurityPolicy(p.cspSource, p.nonce),
+    js: p.bundle.js,
+    css: p.bundle.css,
+    nonce: p.nonce,
+  });
 }

@@ -30,7 +30,12 @@ export function webviewRoot(context: vscode.ExtensionContext): vscode.Uri {
 /** Options for `createWebviewPanel` (the panel options can be set only there). */
 // Not retained when hidden: a hidden dashboard costs no memory, and on showing again the webview
 // sends `ready` and gets the whole run (its UI state comes back from setState).
-export const WEBVIEW_OPTIONS: vscode.WebviewPanelOptions & vscode.WebviewOptions = { enableScripts: true, localResourceRoots: [], retainContextWhenHidden: false, enableFindWidget: true };
+export const WEBVIEW_OPTIONS: vscode.WebviewPanelOptions & vscode.WebviewOptions = {
+  enableScripts: true,
+  localResourceRoots: [],
+  retainContextWhenHidden: false,
+  enableFindWidget: true,
+};
 
 /** Sets up a panel's page and message flow around a data session; returns a disposable. */
 export function wirePanel(
@@ -65,7 +70,9 @@ export function wirePanel(
   const watchdog = new ReadyWatchdog(
     {
       reload(attempt, waitedMs) {
-        log.warn(`${app} webview "${title}" sent no ready in ${waitedMs / 1000} s; opening it again in a new panel (${attempt} of ${READY_WAITS_MS.length - 1})`);
+        log.warn(
+          `${app} webview "${title}" sent no ready in ${waitedMs / 1000} s; opening it again in a new panel (${attempt} of ${READY_WAITS_MS.length - 1})`,
+        );
         const column = panel.viewColumn ?? vscode.ViewColumn.Active;
         panel.dispose();
         retry.reopen(attempt, column);
@@ -74,7 +81,10 @@ export function wirePanel(
         const what = `the ${app} webview "${title}" did not start: it was opened ${READY_WAITS_MS.length} times and never answered (the last time in ${waitedMs / 1000} s)`;
         log.error(what);
         void vscode.window
-          .showErrorMessage(`AFT: ${what}. VS Code's webviews stay blank like this when their service worker fails to start (microsoft/vscode#125993); reloading the window starts them again.`, 'Reload Window')
+          .showErrorMessage(
+            `AFT: ${what}. VS Code's webviews stay blank like this when their service worker fails to start (microsoft/vscode#125993); reloading the window starts them again.`,
+            'Reload Window',
+          )
           .then((a) => a && vscode.commands.executeCommand('workbench.action.reloadWindow'));
       },
     },
@@ -103,7 +113,11 @@ export function wirePanel(
         session.onReady(m.chartPoints);
       } else if (m.type === 'chartPoints') session.onChartPoints?.(m.points);
       else if (m.type === 'export') void saveExport(m, exportDir);
-      else if (session.curvesCsv) void saveExport({ type: 'export', format: 'csv', fileName: m.fileName, data: session.curvesCsv(m.curves) }, exportDir);
+      else if (session.curvesCsv)
+        void saveExport(
+          { type: 'export', format: 'csv', fileName: m.fileName, data: session.curvesCsv(m.curves) },
+          exportDir,
+        );
       else log.warn(`${app} webview asked for curves, which this view does not have`);
     }),
     panel.onDidChangeViewState(() => {

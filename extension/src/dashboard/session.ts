@@ -51,7 +51,9 @@ export function runDirFromState(state: unknown): string | undefined {
 
 export function runDirsFromState(state: unknown): string[] {
   const dirs = typeof state === 'object' && state !== null ? (state as { runDirs?: unknown }).runDirs : undefined;
-  return Array.isArray(dirs) ? dirs.filter((d): d is string => typeof d === 'string' && path.isAbsolute(d) && isRunDir(d)) : [];
+  return Array.isArray(dirs)
+    ? dirs.filter((d): d is string => typeof d === 'string' && path.isAbsolute(d) && isRunDir(d))
+    : [];
 }
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
@@ -134,7 +136,11 @@ export class DashboardSession {
     this.rememberPoints = opts.onChartPoints;
     // A finished run's metrics.view.json (DEFAULT_MAX_POINTS per curve, the most ever sent) is
     // read instead of every row, and its curves downsampled again to what the charts draw.
-    this.reader = new RunReader(runDir, { viewPoints: DEFAULT_MAX_POINTS, ...(opts.chunkBytes ? { chunkBytes: opts.chunkBytes } : {}), ...(opts.budgetMs !== undefined ? { budgetMs: opts.budgetMs } : {}) });
+    this.reader = new RunReader(runDir, {
+      viewPoints: DEFAULT_MAX_POINTS,
+      ...(opts.chunkBytes ? { chunkBytes: opts.chunkBytes } : {}),
+      ...(opts.budgetMs !== undefined ? { budgetMs: opts.budgetMs } : {}),
+    });
     this.acc = new RunAccumulator(path.basename(runDir), runDir, clampChartPoints(opts.maxPoints));
     this.throttle = new Throttle(() => this.flush(), opts.minIntervalMs ?? 100, this.timers);
     // On the next turn: the panel's page goes to the webview first, and loads while this reads.
@@ -335,7 +341,11 @@ export class CompareSession {
     this.timers = opts.timers ?? realTimers;
     this.readers = runDirs.map((d) => new RunReader(d, { metrics: false, rho: false }));
     this.runs = runDirs.map((d) => ({ runId: path.basename(d), experiment: '', location: d, state: 'running' }));
-    this.throttle = new Throttle(() => this.ready && this.post({ type: 'compare', runs: this.runs }), opts.minIntervalMs ?? 100, this.timers);
+    this.throttle = new Throttle(
+      () => this.ready && this.post({ type: 'compare', runs: this.runs }),
+      opts.minIntervalMs ?? 100,
+      this.timers,
+    );
     this.poll(opts.pollMs ?? 1000);
   }
 

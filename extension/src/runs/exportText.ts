@@ -52,7 +52,10 @@ function countText(n: number | null): string {
 /** One line: where it went, its size, its cost next to the pre-trained models'. */
 export function exportSummaryText(r: ExportReport): string {
   const [small, ...big] = r.cost.models;
-  const vs = big.map((m) => `${m.name}: ${countText(m.parameters)} parameters, ${msText(m.msPerExample)}/example${small && small.msPerExample > 0 ? ` (${(m.msPerExample / small.msPerExample).toFixed(1)}× slower)` : ''}`);
+  const vs = big.map(
+    (m) =>
+      `${m.name}: ${countText(m.parameters)} parameters, ${msText(m.msPerExample)}/example${small && small.msPerExample > 0 ? ` (${(m.msPerExample / small.msPerExample).toFixed(1)}× slower)` : ''}`,
+  );
   return [
     `exported ${r.method} seed ${r.seed} to ${r.file}: ${countText(r.parameters)} parameters, ${small ? msText(small.msPerExample) : '?'}/example in onnxruntime (${r.cost.provider})`,
     vs.length ? `vs ${vs.join('; ')}` : '',
@@ -64,11 +67,15 @@ export function exportSummaryText(r: ExportReport): string {
 
 /** One log line per model of the cost table. */
 export function costLines(r: ExportReport): string[] {
-  return r.cost.models.map((m) => `  ${m.name}: ${countText(m.parameters)} parameters, ${m.msPerExample.toFixed(4)} ms/example`);
+  return r.cost.models.map(
+    (m) => `  ${m.name}: ${countText(m.parameters)} parameters, ${m.msPerExample.toFixed(4)} ms/example`,
+  );
 }
 
 /** `extracting vit (cpu): 120/400 · 85.3 items/s · 3 s left` */
-export function extractProgressText(e: Pick<ProgressEvent, 'label' | 'step' | 'steps' | 'itemsPerSecond' | 'etaSeconds'>): string {
+export function extractProgressText(
+  e: Pick<ProgressEvent, 'label' | 'step' | 'steps' | 'itemsPerSecond' | 'etaSeconds'>,
+): string {
   const parts = [`${e.label}: ${e.step}/${e.steps}`];
   if (e.itemsPerSecond !== undefined && e.itemsPerSecond > 0) parts.push(`${e.itemsPerSecond.toFixed(1)} items/s`);
   if (e.etaSeconds !== null && e.etaSeconds !== undefined) parts.push(`${durationText(e.etaSeconds)} left`);
@@ -81,9 +88,14 @@ export function extractSummaryText(entries: ExtractEntry[]): string {
   return entries
     .map((e) => {
       if (e.cached) return `${e.source}: already cached`;
-      const rate = e.itemsPerSecond !== null ? `, ${e.itemsPerSecond.toFixed(1)} items/s${e.provider ? ` on ${e.provider}` : ''}` : '';
+      const rate =
+        e.itemsPerSecond !== null
+          ? `, ${e.itemsPerSecond.toFixed(1)} items/s${e.provider ? ` on ${e.provider}` : ''}`
+          : '';
       const what = `${e.extracted} example${e.extracted === 1 ? '' : 's'} extracted in ${durationText(e.seconds)}${rate}`;
-      return e.complete ? `${e.source}: ${what}` : `${e.source}: ${what}; ${e.chunks.present} of ${e.chunks.total} chunks present (other shards pending)`;
+      return e.complete
+        ? `${e.source}: ${what}`
+        : `${e.source}: ${what}; ${e.chunks.present} of ${e.chunks.total} chunks present (other shards pending)`;
     })
     .join('; ');
 }

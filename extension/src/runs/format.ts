@@ -25,7 +25,9 @@ export function percentText(fraction: number): string {
 
 /** `42% · aft seed 0 β=10 · 12 s left` */
 export function progressText(p: Pick<ProgressEvent, 'fraction' | 'label' | 'etaSeconds'>): string {
-  return [percentText(p.fraction), p.label, p.etaSeconds !== null ? `${durationText(p.etaSeconds)} left` : undefined].filter(Boolean).join(' · ');
+  return [percentText(p.fraction), p.label, p.etaSeconds !== null ? `${durationText(p.etaSeconds)} left` : undefined]
+    .filter(Boolean)
+    .join(' · ');
 }
 
 /** `stl 74.2%, kd 74.8%, aft 80.1%` */

@@ -95,7 +95,14 @@ export class RunsModel {
     let row = this.rows.get(e.runId);
     if (e.type === 'status') {
       if (!row) {
-        row = { runId: e.runId, runDir: e.runDir, experiment: e.runId.replace(/-\d{8}-\d{6}-\w+$/, ''), state: e.state, started: new Date().toISOString(), results: {} };
+        row = {
+          runId: e.runId,
+          runDir: e.runDir,
+          experiment: e.runId.replace(/-\d{8}-\d{6}-\w+$/, ''),
+          state: e.state,
+          started: new Date().toISOString(),
+          results: {},
+        };
         this.rows.set(e.runId, row);
       }
       row.state = e.state;

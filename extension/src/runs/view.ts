@@ -9,7 +9,10 @@ import type { MethodSummary } from '../../../core/common/protocol/events';
 import { accuracyText, durationText, progressText, seedsText } from './format';
 import type { RunRow, RunsModel } from './model';
 
-export type RunNode = { kind: 'run'; runId: string } | { kind: 'method'; runId: string; method: string } | { kind: 'note'; runId: string; text: string };
+export type RunNode =
+  | { kind: 'run'; runId: string }
+  | { kind: 'method'; runId: string; method: string }
+  | { kind: 'note'; runId: string; text: string };
 
 const ICONS: Record<RunRow['state'], vscode.ThemeIcon> = {
   running: new vscode.ThemeIcon('sync~spin'),
@@ -20,7 +23,15 @@ const ICONS: Record<RunRow['state'], vscode.ThemeIcon> = {
 
 function startedText(iso: string): string {
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  return Number.isNaN(d.getTime())
+    ? iso
+    : d.toLocaleString(undefined, {
+        month: 'short',
+        day: 'numeric',
+        hour: '2-digit',
+        minute: '2-digit',
+        second: '2-digit',
+      });
 }
 
 function runDescription(r: RunRow): string {
@@ -36,8 +47,18 @@ function methodItem(run: RunRow, name: string, m: MethodSummary): vscode.TreeIte
   item.contextValue = 'aftMethod';
   item.iconPath = new vscode.ThemeIcon('symbol-method');
   const perSeed = Object.entries(m.test_accuracy.per_seed).map(([s, a]) => `seed ${s}: ${(a * 100).toFixed(2)}%`);
-  const rho = m.rho_mean_by_source ? Object.entries(m.rho_mean_by_source).map(([s, v]) => `ρ ${s}: ${v.toFixed(3)}`) : [];
-  item.tooltip = [`${name} (${m.kind}): test accuracy ${accuracyText(m)}`, ...perSeed, m.kind === 'stl' ? '' : `β = ${m.beta}`, ...rho, `trained in ${durationText(m.train_seconds)}`].filter(Boolean).join('\n');
+  const rho = m.rho_mean_by_source
+    ? Object.entries(m.rho_mean_by_source).map(([s, v]) => `ρ ${s}: ${v.toFixed(3)}`)
+    : [];
+  item.tooltip = [
+    `${name} (${m.kind}): test accuracy ${accuracyText(m)}`,
+    ...perSeed,
+    m.kind === 'stl' ? '' : `β = ${m.beta}`,
+    ...rho,
+    `trained in ${durationText(m.train_seconds)}`,
+  ]
+    .filter(Boolean)
+    .join('\n');
   return item;
 }
 
@@ -55,8 +76,10 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunNode> {
     const run = this.model.get(node.runId);
     if (!run) return [];
     const rows: RunNode[] = Object.keys(run.results).map((method) => ({ kind: 'method', runId: run.runId, method }));
-    if (run.state === 'running' && run.live) rows.push({ kind: 'note', runId: run.runId, text: progressText(run.live) });
-    if ((run.state === 'failed' || run.state === 'cancelled') && run.message) rows.push({ kind: 'note', runId: run.runId, text: run.message.split('\n')[0] });
+    if (run.state === 'running' && run.live)
+      rows.push({ kind: 'note', runId: run.runId, text: progressText(run.live) });
+    if ((run.state === 'failed' || run.state === 'cancelled') && run.message)
+      rows.push({ kind: 'note', runId: run.runId, text: run.message.split('\n')[0] });
     return rows;
   }
 
@@ -79,7 +102,11 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunNode> {
     const newest = this.model.runs[0]?.runId === run.runId;
     const item = new vscode.TreeItem(
       `${run.experiment} · ${startedText(run.started)}`,
-      !hasChildren ? vscode.TreeItemCollapsibleState.None : newest || run.state === 'running' ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed,
+      !hasChildren
+        ? vscode.TreeItemCollapsibleState.None
+        : newest || run.state === 'running'
+          ? vscode.TreeItemCollapsibleState.Expanded
+          : vscode.TreeItemCollapsibleState.Collapsed,
     );
     item.id = run.runId;
     item.description = runDescription(run);
@@ -87,7 +114,13 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunNode> {
     item.contextValue = `aftRun.${run.state}`;
     item.resourceUri = vscode.Uri.file(run.runDir);
     item.tooltip = new vscode.MarkdownString(
-      [`**${run.runId}**`, `state: ${run.state}`, run.message ? `message: ${run.message}` : '', `folder: ${path.relative(path.dirname(path.dirname(path.dirname(run.runDir))), run.runDir)}`, run.summary ? `backend: ${run.summary.backend}` : '']
+      [
+        `**${run.runId}**`,
+        `state: ${run.state}`,
+        run.message ? `message: ${run.message}` : '',
+        `folder: ${path.relative(path.dirname(path.dirname(path.dirname(run.runDir))), run.runDir)}`,
+        run.summary ? `backend: ${run.summary.backend}` : '',
+      ]
         .filter(Boolean)
         .join('\n\n'),
     );

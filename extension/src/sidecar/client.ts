@@ -5,7 +5,12 @@
  * Free of `vscode` so that tests drive it against a real sidecar process in plain Node.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import {
+  createMessageConnection,
+  StreamMessageReader,
+  StreamMessageWriter,
+  type MessageConnection,
+} from 'vscode-jsonrpc/node';
 import type { RunEvent, StatusEvent } from '../../../core/common/protocol/events';
 import {
   CancelRun,
@@ -144,7 +149,10 @@ export class SidecarClient {
       throw this.fail(`could not start the sidecar with Node '${node}': ${(e as Error).message}`);
     }
     this.child = child;
-    const connection = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+    const connection = createMessageConnection(
+      new StreamMessageReader(child.stdout!),
+      new StreamMessageWriter(child.stdin!),
+    );
     this.connection = connection;
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => this.onStderr(chunk));
@@ -157,7 +165,9 @@ export class SidecarClient {
     const exited = new Promise<string>((resolve) => {
       child.once('error', (e) => resolve(`could not start the sidecar with Node '${node}': ${e.message}`));
       // 'close' (not 'exit'): the last notifications on stdout have been read by then.
-      child.once('close', (code, signal) => resolve(signal ? `the sidecar was killed (${signal})` : `the sidecar exited with code ${code}`));
+      child.once('close', (code, signal) =>
+        resolve(signal ? `the sidecar was killed (${signal})` : `the sidecar exited with code ${code}`),
+      );
     });
     void exited.then((why) => this.onExit(child, connection, why));
 
@@ -166,12 +176,21 @@ export class SidecarClient {
     const initialized = connection.sendRequest(Initialize, this.options.init).then(
       (info) => ({ info }),
       // A request that fails because the process died reports why it died.
-      async (e: unknown) => ({ error: (await Promise.race([exited, delay(1000)])) ?? `the sidecar failed to initialise: ${(e as Error).message}` }),
+      async (e: unknown) => ({
+        error:
+          (await Promise.race([exited, delay(1000)])) ?? `the sidecar failed to initialise: ${(e as Error).message}`,
+      }),
     );
     const outcome = await Promise.race([
       initialized,
       exited.then((why) => ({ error: why })),
-      new Promise<{ error: string }>((r) => (timer = setTimeout(() => r({ error: `the sidecar did not answer within ${timeoutMs / 1000} s` }), timeoutMs))),
+      new Promise<{ error: string }>(
+        (r) =>
+          (timer = setTimeout(
+            () => r({ error: `the sidecar did not answer within ${timeoutMs / 1000} s` }),
+            timeoutMs,
+          )),
+      ),
     ]);
     clearTimeout(timer);
     if ('error' in outcome) {
@@ -180,7 +199,9 @@ export class SidecarClient {
       throw this.fail(outcome.error);
     }
     this._info = outcome.info;
-    this.log.info(`sidecar ${outcome.info.sidecarVersion} ready (pid ${outcome.info.pid}, node ${outcome.info.node}, default backend ${outcome.info.defaultBackend ?? 'none'})`);
+    this.log.info(
+      `sidecar ${outcome.info.sidecarVersion} ready (pid ${outcome.info.pid}, node ${outcome.info.node}, default backend ${outcome.info.defaultBackend ?? 'none'})`,
+    );
     this.setState('ready');
     return outcome.info;
   }
@@ -217,7 +238,10 @@ export class SidecarClient {
     this.connection = undefined;
     const expected = this.stopping;
     const wasReady = this._state === 'ready';
-    this.abandonRuns(child.pid, expected ? 'the sidecar was stopped while the run was in progress' : `${why} while the run was in progress`);
+    this.abandonRuns(
+      child.pid,
+      expected ? 'the sidecar was stopped while the run was in progress' : `${why} while the run was in progress`,
+    );
     if (expected) {
       if (this._state !== 'failed') this.setState('stopped');
       return;
@@ -226,7 +250,9 @@ export class SidecarClient {
     if (!wasReady) return;
     this.log.error(`${why}; last stderr lines:\n${this.stderrTail.slice(-10).join('\n')}`);
     if (!this.policy.recordCrash()) {
-      this.fail(`${why}. It crashed ${this.policy.maxRestarts + 1} times within ${Math.round(this.policy.windowMs / 60_000)} minutes, so it is not restarted again; use "AFT: Restart Sidecar" after fixing the cause`);
+      this.fail(
+        `${why}. It crashed ${this.policy.maxRestarts + 1} times within ${Math.round(this.policy.windowMs / 60_000)} minutes, so it is not restarted again; use "AFT: Restart Sidecar" after fixing the cause`,
+      );
       return;
     }
     this.log.warn(`${why}; restarting it`);
@@ -240,7 +266,8 @@ export class SidecarClient {
   private abandonRuns(pid: number | undefined, message: string): void {
     for (const [runId, runDir] of this.inFlight) {
       try {
-        if (pid !== undefined && markAbandonedRun(runDir, pid, message)) this.log.warn(`run ${runId} marked failed: ${message}`);
+        if (pid !== undefined && markAbandonedRun(runDir, pid, message))
+          this.log.warn(`run ${runId} marked failed: ${message}`);
       } catch (e) {
         this.log.error(`could not mark run ${runId} failed: ${(e as Error).message}`);
       }

@@ -33,7 +33,8 @@ export class StatusBar implements vscode.Disposable {
       this.item.backgroundColor = undefined;
       return;
     }
-    this.item.command = c.state === 'failed' ? 'aft.showSidecarLog' : { command: 'workbench.view.extension.aft', title: 'Show AFT' };
+    this.item.command =
+      c.state === 'failed' ? 'aft.showSidecarLog' : { command: 'workbench.view.extension.aft', title: 'Show AFT' };
     if (!this.trusted()) {
       this.item.text = '$(shield) AFT: restricted';
       this.item.tooltip = 'AFT Studio runs nothing in an untrusted workspace';

@@ -22,7 +22,15 @@ import { OnnxSessionPool, type OnnxTensor } from '../runtime/onnx';
 import { Rng } from '../util/rng';
 import { writeFileAtomic } from '../../../core/node/util/fsx';
 
-const { values } = parseArgs({ options: { json: { type: 'boolean' }, images: { type: 'string' }, batch: { type: 'string' }, repeats: { type: 'string' }, threads: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    json: { type: 'boolean' },
+    images: { type: 'string' },
+    batch: { type: 'string' },
+    repeats: { type: 'string' },
+    threads: { type: 'string' },
+  },
+});
 /** onnxruntime's intra-op threads (0: one per core). `--threads 1` on 2 cores leaves the model one core and preprocessing the other, as a GPU would leave the CPU to preprocessing. */
 const THREADS = Number(values.threads ?? 0);
 /** 16 batches: an extraction's one-time start weighs about as in a real dataset, not as in a handful of batches (it is also reported apart). */
@@ -42,7 +50,10 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
  */
 async function setup(dir: string): Promise<{ folder: string; ds: Dataset }> {
   const rng = new Rng(1);
-  const w = (shape: number[], fanIn: number): { shape: number[]; data: Float32Array } => ({ shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * Math.sqrt(2 / fanIn)) });
+  const w = (shape: number[], fanIn: number): { shape: number[]; data: Float32Array } => ({
+    shape,
+    data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * Math.sqrt(2 / fanIn)),
+  });
   const weights: Record<string, { shape: number[]; data: Float32Array }> = {};
   let c = 3;
   channels.forEach((out, i) => {
@@ -51,11 +62,30 @@ async function setup(dir: string): Promise<{ folder: string; ds: Dataset }> {
     c = out;
   });
   const flat = (SIDE / 16) * (SIDE / 16) * c;
-  Object.assign(weights, { 'fc0.w': w([flat, 256], flat), 'fc0.b': w([256], 1), 'head.w': w([256, 10], 256), 'head.b': w([10], 1) });
+  Object.assign(weights, {
+    'fc0.w': w([flat, 256], flat),
+    'fc0.b': w([256], 1),
+    'head.w': w([256, 10], 256),
+    'head.b': w([10], 1),
+  });
   const folder = path.join(dir, 'bench-cnn');
   fs.mkdirSync(path.join(folder, 'onnx'), { recursive: true });
-  writeFileAtomic(path.join(folder, 'onnx', 'model.onnx'), exportDownstream(weights, { kind: 'cnn', inputShape: [SIDE, SIDE, 3], channels, hidden: [256], numClasses: 10 }));
-  const config = { do_resize: true, size: { shortest_edge: 256 }, resample: 2, do_center_crop: true, crop_size: { height: SIDE, width: SIDE }, do_rescale: true, rescale_factor: 1 / 255, do_normalize: true, image_mean: [0.485, 0.456, 0.406], image_std: [0.229, 0.224, 0.225] };
+  writeFileAtomic(
+    path.join(folder, 'onnx', 'model.onnx'),
+    exportDownstream(weights, { kind: 'cnn', inputShape: [SIDE, SIDE, 3], channels, hidden: [256], numClasses: 10 }),
+  );
+  const config = {
+    do_resize: true,
+    size: { shortest_edge: 256 },
+    resample: 2,
+    do_center_crop: true,
+    crop_size: { height: SIDE, width: SIDE },
+    do_rescale: true,
+    rescale_factor: 1 / 255,
+    do_normalize: true,
+    image_mean: [0.485, 0.456, 0.406],
+    image_std: [0.229, 0.224, 0.225],
+  };
   writeFileAtomic(path.join(folder, 'preprocessor_config.json'), JSON.stringify(config));
   const files: string[] = [];
   for (let i = 0; i < N; i++) {
@@ -69,13 +99,31 @@ async function setup(dir: string): Promise<{ folder: string; ds: Dataset }> {
   }
   const n = N;
   const split = { n, x: new Float32Array(0), y: new Int32Array(n) };
-  return { folder, ds: { name: 'bench', inputShape: [SIDE, SIDE, 3], numClasses: 1, train: split, test: { n: 0, x: new Float32Array(0), y: new Int32Array(0) }, raw: { kind: 'images', train: files, test: [] }, contentHash: { train: `bench-${N}`, test: 'none' } } };
+  return {
+    folder,
+    ds: {
+      name: 'bench',
+      inputShape: [SIDE, SIDE, 3],
+      numClasses: 1,
+      train: split,
+      test: { n: 0, x: new Float32Array(0), y: new Int32Array(0) },
+      raw: { kind: 'images', train: files, test: [] },
+      contentHash: { train: `bench-${N}`, test: 'none' },
+    },
+  };
 }
 
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-bench-extract-'));
   const { folder, ds } = await setup(dir);
-  const spec: OnnxSourceSpec = { folder, output: 'features', pooling: 'none', device: 'auto', batch: BATCH, threads: THREADS };
+  const spec: OnnxSourceSpec = {
+    folder,
+    output: 'features',
+    pooling: 'none',
+    device: 'auto',
+    batch: BATCH,
+    threads: THREADS,
+  };
   const ref = { name: 'bench', index: 0, spec, baseDir: '/', kind: 'onnx' as const };
   const log = (): void => {};
 
@@ -84,9 +132,18 @@ async function main(): Promise<void> {
   // the pipeline through the session pool an extraction takes, as a run's sources share one.
   const sessions = new OnnxSessionPool();
   let t0 = performance.now();
-  const session = await sessions.get(path.join(folder, 'onnx', 'model.onnx'), { device: 'auto', threads: THREADS, thread: true });
+  const session = await sessions.get(path.join(folder, 'onnx', 'model.onnx'), {
+    device: 'auto',
+    threads: THREADS,
+    thread: true,
+  });
   const input = session.input(undefined, 'input');
-  const pre = resolveImagePreprocess(readPreprocessorConfig(path.join(folder, 'preprocessor_config.json')), undefined, input, { file: folder, field: 'bench' });
+  const pre = resolveImagePreprocess(
+    readPreprocessorConfig(path.join(folder, 'preprocessor_config.json')),
+    undefined,
+    input,
+    { file: folder, field: 'bench' },
+  );
   const source = imageBatches(session, input, ds, pre);
   const prepared: Record<string, OnnxTensor>[] = [];
   // Preprocessing alone (the model idle): its CPU time per image is what it takes from the model
@@ -125,7 +182,12 @@ async function main(): Promise<void> {
     c0 = process.cpuUsage();
     // When the first batch was done: what follows is the pipeline's steady state.
     let firstDone = 0;
-    const out = await extractOnnx(ref, ds, { cacheRoot, log, sessions, onProgress: (p) => (firstDone ||= p.done > 0 ? performance.now() : 0) });
+    const out = await extractOnnx(ref, ds, {
+      cacheRoot,
+      log,
+      sessions,
+      onProgress: (p) => (firstDone ||= p.done > 0 ? performance.now() : 0),
+    });
     const end = performance.now();
     pipelineCores.push(coresSince(c0, t0));
     pipeline.push(N / ((end - t0) / 1000));
@@ -168,18 +230,35 @@ async function main(): Promise<void> {
     session_start_and_warmup_seconds: +warmup.toFixed(2),
     feature_bytes: N * 256 * 4,
   };
-  const outFile = path.join(process.cwd(), '.aft', 'bench', THREADS ? `extract-threads-${THREADS}.json` : 'extract.json');
+  const outFile = path.join(
+    process.cwd(),
+    '.aft',
+    'bench',
+    THREADS ? `extract-threads-${THREADS}.json` : 'extract.json',
+  );
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
   writeFileAtomic(outFile, JSON.stringify(result, null, 2) + '\n');
   fs.rmSync(dir, { recursive: true, force: true });
   if (!values.json) {
-    console.log(`extraction on ${result.provider} (${result.cpus} cpus, onnxruntime threads: ${result.onnx_threads}), ${N} JPEGs, batch ${BATCH}, median of ${REPEATS}:`);
-    console.log(`  bare session.run on prepared tensors  ${result.bare_items_per_second} images/s   (${result.bare_cores_busy} cores busy)`);
-    console.log(`  pipeline (decode+resize+run+cache)    ${result.pipeline_items_per_second} images/s   (${result.pipeline_cores_busy} cores busy)   ratio ${result.ratio} (${result.ratio_min}–${result.ratio_max} over the repeats)`);
-    console.log(`  pipeline after its first batch        ${result.steady_items_per_second} images/s   ratio ${result.steady_ratio}; the start (model hash, first batch prepared with the model idle) ${(result.startup_seconds * 1000).toFixed(0)} ms`);
+    console.log(
+      `extraction on ${result.provider} (${result.cpus} cpus, onnxruntime threads: ${result.onnx_threads}), ${N} JPEGs, batch ${BATCH}, median of ${REPEATS}:`,
+    );
+    console.log(
+      `  bare session.run on prepared tensors  ${result.bare_items_per_second} images/s   (${result.bare_cores_busy} cores busy)`,
+    );
+    console.log(
+      `  pipeline (decode+resize+run+cache)    ${result.pipeline_items_per_second} images/s   (${result.pipeline_cores_busy} cores busy)   ratio ${result.ratio} (${result.ratio_min}–${result.ratio_max} over the repeats)`,
+    );
+    console.log(
+      `  pipeline after its first batch        ${result.steady_items_per_second} images/s   ratio ${result.steady_ratio}; the start (model hash, first batch prepared with the model idle) ${(result.startup_seconds * 1000).toFixed(0)} ms`,
+    );
     console.log(`  cached re-read                        ${(result.cached_reread_seconds * 1000).toFixed(1)} ms`);
-    console.log(`  preprocessing alone                   ${result.preprocess_cpu_ms_per_image} CPU ms per image (${result.preprocess_wall_ms_per_image} ms wall)`);
-    console.log(`  one-time session start + warm-up      ${result.session_start_and_warmup_seconds} s (paid once per extraction, in both)`);
+    console.log(
+      `  preprocessing alone                   ${result.preprocess_cpu_ms_per_image} CPU ms per image (${result.preprocess_wall_ms_per_image} ms wall)`,
+    );
+    console.log(
+      `  one-time session start + warm-up      ${result.session_start_and_warmup_seconds} s (paid once per extraction, in both)`,
+    );
     console.log(`wrote ${outFile}`);
   }
   console.log(JSON.stringify(result));

@@ -20,7 +20,16 @@ import { trainJob } from '../train/job';
 import { SharedMethodState } from '../methods/method';
 import { benchResNet } from './resnet';
 
-const { values } = parseArgs({ options: { json: { type: 'boolean' }, backend: { type: 'string' }, steps: { type: 'string' }, models: { type: 'string' }, pytorch: { type: 'boolean' }, python: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    json: { type: 'boolean' },
+    backend: { type: 'string' },
+    steps: { type: 'string' },
+    models: { type: 'string' },
+    pytorch: { type: 'boolean' },
+    python: { type: 'string' },
+  },
+});
 const only = values.models?.split(',');
 
 interface StepFigures {
@@ -34,7 +43,10 @@ function pytorchRun<T>(script: string, args: string[]): { figures?: T; why?: str
   const python = values.python ?? '/usr/bin/python3';
   const r = spawnSync(python, [file, ...args], { encoding: 'utf8', timeout: 20 * 60_000 });
   if (r.error) return { why: `${python} did not run (${r.error.message}); --python PATH names another` };
-  if (r.status !== 0) return { why: `${script} failed: ${r.stderr.trim().split('\n').pop() ?? ''} (it needs PyTorch: Debian's python3-torch, or --python PATH)` };
+  if (r.status !== 0)
+    return {
+      why: `${script} failed: ${r.stderr.trim().split('\n').pop() ?? ''} (it needs PyTorch: Debian's python3-torch, or --python PATH)`,
+    };
   return { figures: JSON.parse(r.stdout.trim().split('\n').pop()!) as T };
 }
 
@@ -44,12 +56,21 @@ function comparePytorch(out: Record<string, unknown>, threads: number, steps: nu
   const skipped: string[] = [];
   let version = '';
   if (out.mlp || out.cnn) {
-    const r = pytorchRun<{ torch: string } & Record<'mlp' | 'cnn', StepFigures>>('pytorch_step.py', ['--threads', String(threads), '--steps', String(steps)]);
+    const r = pytorchRun<{ torch: string } & Record<'mlp' | 'cnn', StepFigures>>('pytorch_step.py', [
+      '--threads',
+      String(threads),
+      '--steps',
+      String(steps),
+    ]);
     if (r.figures) ({ mlp: theirs.mlp, cnn: theirs.cnn, torch: version } = r.figures);
     else skipped.push(r.why!);
   }
   if (out.resnet18) {
-    const r = pytorchRun<{ torch: string } & StepFigures>('pytorch_resnet.py', ['--threads', String(threads), '--json']);
+    const r = pytorchRun<{ torch: string } & StepFigures>('pytorch_resnet.py', [
+      '--threads',
+      String(threads),
+      '--json',
+    ]);
     if (r.figures) {
       version = r.figures.torch;
       theirs.resnet18 = r.figures;
@@ -62,7 +83,10 @@ function comparePytorch(out: Record<string, unknown>, threads: number, steps: nu
     if (!ours) continue;
     const speed = { stl: +(t.stl_ms / ours.stl_ms).toFixed(3), aft: +(t.aft_ms / ours.aft_ms).toFixed(3) };
     ours.speed_vs_pytorch = speed;
-    if (!values.json) console.log(`${name} vs PyTorch ${version} (${threads} thread${threads === 1 ? '' : 's'}): stl ${ours.stl_ms} vs ${t.stl_ms} ms (${speed.stl}× its speed), aft ${ours.aft_ms} vs ${t.aft_ms} ms (${speed.aft}×)`);
+    if (!values.json)
+      console.log(
+        `${name} vs PyTorch ${version} (${threads} thread${threads === 1 ? '' : 's'}): stl ${ours.stl_ms} vs ${t.stl_ms} ms (${speed.stl}× its speed), aft ${ours.aft_ms} vs ${t.aft_ms} ms (${speed.aft}×)`,
+      );
   }
 }
 
@@ -121,13 +145,18 @@ async function main(): Promise<void> {
     const stl = await msPerStep(spec, METHODS.stl, n);
     const aft = await msPerStep(spec, METHODS.aft, n);
     out[name] = { stl_ms: +stl.toFixed(2), aft_ms: +aft.toFixed(2), ratio: +(aft / stl).toFixed(3) };
-    if (!values.json) console.log(`${name}: stl ${stl.toFixed(2)} ms/step, aft ${aft.toFixed(2)} ms/step, aft/stl ${(aft / stl).toFixed(3)}`);
+    if (!values.json)
+      console.log(
+        `${name}: stl ${stl.toFixed(2)} ms/step, aft ${aft.toFixed(2)} ms/step, aft/stl ${(aft / stl).toFixed(3)}`,
+      );
   }
   if (!only || only.includes('resnet18')) {
     const r = await benchResNet(METHODS, Math.max(6, Math.round(steps / 4)));
     out.resnet18 = r;
     if (!values.json) {
-      console.log(`resnet18 (pretrained student, batch ${r.batch}, ${r.size}x${r.size}): stl ${r.stl_ms} ms/step, aft ${r.aft_ms} ms/step, aft/stl ${r.ratio}; tensors' peak in a step ${r.step_tensor_peak_mb} MB, process peak RSS ${r.peak_rss_mb} MB`);
+      console.log(
+        `resnet18 (pretrained student, batch ${r.batch}, ${r.size}x${r.size}): stl ${r.stl_ms} ms/step, aft ${r.aft_ms} ms/step, aft/stl ${r.ratio}; tensors' peak in a step ${r.step_tensor_peak_mb} MB, process peak RSS ${r.peak_rss_mb} MB`,
+      );
     }
   }
   if (values.pytorch) comparePytorch(out, backend.threads, steps);

@@ -40,7 +40,22 @@ function benchFolder(): string {
     state[e.key] = { shape: e.shape, data, ...(e.role === 'bn.num_batches_tracked' ? { dtype: 'I64' as const } : {}) };
   }
   fs.mkdirSync(dir, { recursive: true });
-  const config = { architecture: 'resnet18', num_classes: 1000, num_features: 512, global_pool: 'avg', pretrained_cfg: { input_size: [3, 224, 224], crop_pct: 0.875, interpolation: 'bilinear', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], num_classes: 1000, first_conv: 'conv1', classifier: 'fc' } };
+  const config = {
+    architecture: 'resnet18',
+    num_classes: 1000,
+    num_features: 512,
+    global_pool: 'avg',
+    pretrained_cfg: {
+      input_size: [3, 224, 224],
+      crop_pct: 0.875,
+      interpolation: 'bilinear',
+      mean: [0.485, 0.456, 0.406],
+      std: [0.229, 0.224, 0.225],
+      num_classes: 1000,
+      first_conv: 'conv1',
+      classifier: 'fc',
+    },
+  };
   writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(config, null, 2));
   writeFileAtomic(path.join(dir, 'model.safetensors'), encodeSafetensors(state, { format: 'pt' }));
   return dir;
@@ -66,22 +81,29 @@ export async function benchResNet(methods: Record<'stl' | 'aft', ResolvedMethod>
   const x = Float32Array.from({ length: examples * size * size * 3 }, () => rng.normal());
   const y = Int32Array.from({ length: examples }, (_, i) => i % classes);
   const psi = noiseFeatures('psi', psiWidth, examples, 0, 0);
-  const run = (method: ResolvedMethod, n: number, onStep: (step: number) => void): Promise<{ seconds: number; steps: number }> =>
-    trainJob({
-      method,
-      beta: method.kind === 'stl' ? 0 : 10,
-      seed: 0,
-      downstream: spec,
-      train: trainSchema.parse({ steps: n, batch, eval_every: 1_000_000 }),
-      numClasses: classes,
-      trainData: { n: examples, x, y, inputShape },
-      psiTrain: psi.train,
-      psiWidth,
-      segments: [{ name: 'psi', offset: 0, width: psiWidth }],
-      evalData: { n: batch, x: x.subarray(0, batch * size * size * 3), y: y.subarray(0, batch), inputShape },
-      shared: new SharedMethodState(),
-      dataKey: 'bench-resnet',
-    }, { onStep }).then((r) => {
+  const run = (
+    method: ResolvedMethod,
+    n: number,
+    onStep: (step: number) => void,
+  ): Promise<{ seconds: number; steps: number }> =>
+    trainJob(
+      {
+        method,
+        beta: method.kind === 'stl' ? 0 : 10,
+        seed: 0,
+        downstream: spec,
+        train: trainSchema.parse({ steps: n, batch, eval_every: 1_000_000 }),
+        numClasses: classes,
+        trainData: { n: examples, x, y, inputShape },
+        psiTrain: psi.train,
+        psiWidth,
+        segments: [{ name: 'psi', offset: 0, width: psiWidth }],
+        evalData: { n: batch, x: x.subarray(0, batch * size * size * 3), y: y.subarray(0, batch), inputShape },
+        shared: new SharedMethodState(),
+        dataKey: 'bench-resnet',
+      },
+      { onStep },
+    ).then((r) => {
       r.model.dispose();
       r.method.dispose();
       return r;

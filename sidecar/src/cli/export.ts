@@ -3,18 +3,35 @@ import { exportModel, type ExportReport } from '../export/exportRun';
 import { badInput } from '../../../core/common/util/errors';
 
 function costTable(r: ExportReport): string {
-  const rows = r.cost.models.map((m) => [m.name, m.parameters === null ? '?' : m.parameters.toLocaleString('en-US'), m.msPerExample.toFixed(4)]);
+  const rows = r.cost.models.map((m) => [
+    m.name,
+    m.parameters === null ? '?' : m.parameters.toLocaleString('en-US'),
+    m.msPerExample.toFixed(4),
+  ]);
   const head = ['model', 'parameters', 'ms/example'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
   return [line(head), ...rows.map(line)].join('\n');
 }
 
-export async function exportCommand(args: string[], v: { out?: string; method?: string; seed?: string; device?: string; workspace?: string; json?: boolean; backend?: string }): Promise<number> {
+export async function exportCommand(
+  args: string[],
+  v: {
+    out?: string;
+    method?: string;
+    seed?: string;
+    device?: string;
+    workspace?: string;
+    json?: boolean;
+    backend?: string;
+  },
+): Promise<number> {
   if (args.length !== 1) throw badInput('aft export takes one run (a run folder or a run id; see aft runs)');
   if (!v.out) throw badInput('aft export needs --out FILE.onnx');
   const seed = v.seed !== undefined ? Number(v.seed) : undefined;
-  if (seed !== undefined && (!Number.isInteger(seed) || seed < 0)) throw badInput(`--seed expects a non-negative integer, got '${v.seed}'`);
+  if (seed !== undefined && (!Number.isInteger(seed) || seed < 0))
+    throw badInput(`--seed expects a non-negative integer, got '${v.seed}'`);
   const r = await exportModel({
     origin: 'aft export',
     run: args[0],

@@ -30,18 +30,23 @@ export function parseShard(v: string | undefined): Shard | undefined {
 function describe(o: ExtractOutcome, shard: Shard | undefined): string {
   if (o.cached) return `${o.name}: cached (${o.dir})`;
   const rate = o.extracted ? `, ${(o.extracted / o.seconds).toFixed(1)} examples/s on ${o.provider}` : '';
-  if (o.complete) return `${o.name}: extracted ${o.extracted} examples in ${o.seconds.toFixed(1)} s${rate}; cached in ${o.dir}`;
+  if (o.complete)
+    return `${o.name}: extracted ${o.extracted} examples in ${o.seconds.toFixed(1)} s${rate}; cached in ${o.dir}`;
   return `${o.name}: shard ${shard?.index}/${shard?.count} done (${o.extracted} examples${rate}); ${o.chunks.present} of ${o.chunks.total} chunks present. Run the other shards; the last to finish merges them (or run \`aft extract\` without --shard)`;
 }
 
-export async function extractCommand(loaded: LoadedExperiment, opts: { shard?: string; workspace?: string; json?: boolean; verbose?: boolean }): Promise<number> {
+export async function extractCommand(
+  loaded: LoadedExperiment,
+  opts: { shard?: string; workspace?: string; json?: boolean; verbose?: boolean },
+): Promise<number> {
   const shard = parseShard(opts.shard);
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const reporter = new TerminalReporter(process.stderr, opts.verbose);
-  const emit = (e: RunEvent): void => (opts.json ? void process.stdout.write(JSON.stringify(e) + '\n') : reporter.handle(e));
+  const emit = (e: RunEvent): void =>
+    opts.json ? void process.stdout.write(JSON.stringify(e) + '\n') : reporter.handle(e);
   try {
     await extractExperiment(loaded.experiment, loaded.baseDir, {
       workspaceDir: opts.workspace ?? process.cwd(),

@@ -31,13 +31,18 @@ export async function gpuFacts(runtimeDir: string): Promise<GpuFacts> {
 
 async function check(runtimeDir: string, json: boolean): Promise<{ code: number; report: GpuReport }> {
   const report = gpuReport(await gpuFacts(runtimeDir));
-  process.stdout.write(json ? JSON.stringify({ runtimeDir, ...report }) + '\n' : `GPU runtime folder: ${runtimeDir}\n${formatGpuReport(report)}\n`);
+  process.stdout.write(
+    json
+      ? JSON.stringify({ runtimeDir, ...report }) + '\n'
+      : `GPU runtime folder: ${runtimeDir}\n${formatGpuReport(report)}\n`,
+  );
   return { code: report.allUsable ? 0 : 1, report };
 }
 
 export async function gpuCommand(rest: string[], values: { dir?: string; json?: boolean }): Promise<number> {
   const [sub, ...extra] = rest;
-  if (extra.length) throw badInput(`aft gpu ${sub ?? ''} takes no further arguments, got '${extra.join(' ')}' (see aft --help)`);
+  if (extra.length)
+    throw badInput(`aft gpu ${sub ?? ''} takes no further arguments, got '${extra.join(' ')}' (see aft --help)`);
   if (values.dir === '') throw badInput('--dir expects a folder');
   const dir = values.dir ? path.resolve(values.dir) : defaultGpuRuntimeDir();
   switch (sub) {
@@ -48,16 +53,26 @@ export async function gpuCommand(rest: string[], values: { dir?: string; json?: 
         // AFT_GPU_HOSTS (comma-separated URLs) replaces the hosts whose reach is checked first: tests
         // point it at an address that refuses, to see an install without network on any machine.
         const hosts = process.env.AFT_GPU_HOSTS?.split(',').filter(Boolean);
-        await installGpuRuntime({ dir, ...(hosts?.length ? { hosts, probeTimeoutMs: 3000 } : {}), onProgress: (m) => process.stderr.write(`${m}\n`) });
+        await installGpuRuntime({
+          dir,
+          ...(hosts?.length ? { hosts, probeTimeoutMs: 3000 } : {}),
+          onProgress: (m) => process.stderr.write(`${m}\n`),
+        });
       } catch (e) {
         if (!(e instanceof GpuInstallError)) throw e;
         process.stderr.write(`error: ${e.message}\n`);
         return 1;
       }
-      process.stderr.write(`GPU runtime installed in ${dir}${values.dir && !process.env.AFT_GPU_RUNTIME ? ` (set AFT_GPU_RUNTIME=${dir} so that aft uses it)` : ''}\n`);
+      process.stderr.write(
+        `GPU runtime installed in ${dir}${values.dir && !process.env.AFT_GPU_RUNTIME ? ` (set AFT_GPU_RUNTIME=${dir} so that aft uses it)` : ''}\n`,
+      );
       return (await check(dir, !!values.json)).code;
     }
     default:
-      throw badInput(sub === undefined ? 'aft gpu needs a command: install or check (see aft --help)' : `unknown command 'aft gpu ${sub}': install or check (see aft --help)`);
+      throw badInput(
+        sub === undefined
+          ? 'aft gpu needs a command: install or check (see aft --help)'
+          : `unknown command 'aft gpu ${sub}': install or check (see aft --help)`,
+      );
   }
 }

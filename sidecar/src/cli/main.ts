@@ -67,7 +67,23 @@ Exit codes: 0 ok, 1 run failed or cancelled (aft gpu: something is missing), 2 b
 
 interface Cli {
   positionals: string[];
-  values: { dir?: string; backend?: string; seeds?: string; steps?: string; methods?: string; workspace?: string; out?: string; shard?: string; method?: string; seed?: string; device?: string; json?: boolean; verbose?: boolean; help?: boolean; version?: boolean };
+  values: {
+    dir?: string;
+    backend?: string;
+    seeds?: string;
+    steps?: string;
+    methods?: string;
+    workspace?: string;
+    out?: string;
+    shard?: string;
+    method?: string;
+    seed?: string;
+    device?: string;
+    json?: boolean;
+    verbose?: boolean;
+    help?: boolean;
+    version?: boolean;
+  };
 }
 
 function parse(argv: string[]): Cli {
@@ -114,7 +130,9 @@ async function runCommand(input: ExperimentInput, cli: Cli, command: string): Pr
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const reporter = new TerminalReporter(process.stderr, v.verbose);
-  const print = v.json ? (e: RunEvent): void => void process.stdout.write(JSON.stringify(e) + '\n') : (e: RunEvent): void => reporter.handle(e);
+  const print = v.json
+    ? (e: RunEvent): void => void process.stdout.write(JSON.stringify(e) + '\n')
+    : (e: RunEvent): void => reporter.handle(e);
   // Whether the run said how it ended (its error included) through its events.
   let reported = false;
   const sink = (e: RunEvent): void => {
@@ -135,16 +153,29 @@ async function runCommand(input: ExperimentInput, cli: Cli, command: string): Pr
       const s = outcome.summary;
       process.stdout.write(`\n${resultsTable(s)}\n`);
       const teacher = s.teacher;
-      if (teacher) process.stdout.write(`\nteacher (mnist-teacher) accuracy on its own held-out digits: ${(teacher.validation_accuracy * 100).toFixed(2)}%${teacher.built_seconds ? ` (built in ${formatDuration(teacher.built_seconds)})` : ' (cached)'}\n`);
+      if (teacher)
+        process.stdout.write(
+          `\nteacher (mnist-teacher) accuracy on its own held-out digits: ${(teacher.validation_accuracy * 100).toFixed(2)}%${teacher.built_seconds ? ` (built in ${formatDuration(teacher.built_seconds)})` : ' (cached)'}\n`,
+        );
       const adapter = activeBackend()?.adapter;
-      process.stdout.write(`\nbackend ${s.backend}${adapter ? ` on ${adapterLine(adapter)}` : ''}; total time ${formatDuration((performance.now() - t0) / 1000)}\nrun folder: ${outcome.dir}\n`);
+      process.stdout.write(
+        `\nbackend ${s.backend}${adapter ? ` on ${adapterLine(adapter)}` : ''}; total time ${formatDuration((performance.now() - t0) / 1000)}\nrun folder: ${outcome.dir}\n`,
+      );
     }
     return 0;
   } catch (e) {
     reporter.done();
     if (reported) return e instanceof AftError ? ERROR_CODES[e.code].exit : 1;
     // Failed before the run could report anything (its folder could not be written): said here, once.
-    if (v.json) process.stdout.write(JSON.stringify({ type: 'log', level: 'error', message: describeError(e), timestamp: Date.now() } satisfies RunEvent) + '\n');
+    if (v.json)
+      process.stdout.write(
+        JSON.stringify({
+          type: 'log',
+          level: 'error',
+          message: describeError(e),
+          timestamp: Date.now(),
+        } satisfies RunEvent) + '\n',
+      );
     throw e;
   } finally {
     process.off('SIGINT', onSignal);
@@ -187,7 +218,9 @@ export async function main(argv: string[]): Promise<number> {
     case 'runs': {
       for (const r of listRuns(path.resolve(cli.values.workspace ?? process.cwd()))) {
         const p = r.status.progress;
-        process.stdout.write(`${r.status.state.padEnd(9)} ${r.status.runId}${r.status.state === 'running' && p ? ` ${(p.fraction * 100).toFixed(0)}%` : ''}${r.status.message ? `  (${r.status.message})` : ''}\n`);
+        process.stdout.write(
+          `${r.status.state.padEnd(9)} ${r.status.runId}${r.status.state === 'running' && p ? ` ${(p.fraction * 100).toFixed(0)}%` : ''}${r.status.message ? `  (${r.status.message})` : ''}\n`,
+        );
       }
       return 0;
     }

@@ -18,13 +18,20 @@ export function resultsTable(s: RunSummary): string {
   const fmt = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i])).join('  ');
   const lines = [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)];
   if (s.sources.length) {
-    lines.push('', 'pre-trained sources (linear probe: test accuracy % of a logistic regression on the source\'s features):');
+    lines.push(
+      '',
+      "pre-trained sources (linear probe: test accuracy % of a logistic regression on the source's features):",
+    );
     for (const p of s.sources) {
-      const probe = p.linear_probe_accuracy !== undefined ? pct(p.linear_probe_accuracy) : `n/a (${p.linear_probe_error ?? 'see the run log'})`;
+      const probe =
+        p.linear_probe_accuracy !== undefined
+          ? pct(p.linear_probe_accuracy)
+          : `n/a (${p.linear_probe_error ?? 'see the run log'})`;
       const lm = `, LogME ${p.logme_score !== undefined ? p.logme_score.toFixed(3) : `n/a (${p.logme_error ?? 'see the run log'})`}`;
       lines.push(`  ${p.name} (${p.kind}, ${p.width} features): linear probe ${probe}${lm}`);
     }
-    if (s.linear_probe_concat !== undefined) lines.push(`  all sources concatenated: linear probe ${pct(s.linear_probe_concat)}`);
+    if (s.linear_probe_concat !== undefined)
+      lines.push(`  all sources concatenated: linear probe ${pct(s.linear_probe_concat)}`);
   }
   return lines.join('\n');
 }

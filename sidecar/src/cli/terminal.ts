@@ -55,7 +55,9 @@ export class TerminalReporter {
           this.lastPlain = Date.now();
           const eta = e.etaSeconds !== null ? `, ETA ${formatDuration(e.etaSeconds)}` : '';
           const rate = e.itemsPerSecond !== undefined ? ` (${e.itemsPerSecond.toFixed(1)} items/s${eta})` : '';
-          this.line(`  ${e.label}: ${e.itemsPerSecond !== undefined ? '' : 'step '}${e.step}/${e.steps}${e.jobs ? ` (run ${(e.fraction * 100).toFixed(0)}%${eta})` : rate}`);
+          this.line(
+            `  ${e.label}: ${e.itemsPerSecond !== undefined ? '' : 'step '}${e.step}/${e.steps}${e.jobs ? ` (run ${(e.fraction * 100).toFixed(0)}%${eta})` : rate}`,
+          );
         }
         break;
       case 'log':

@@ -45,7 +45,11 @@ function comparedRun(d: string): ComparedRun {
   let summary: RunSummary | undefined;
   try {
     const status = readRunStatus(dir);
-    if (status.state !== 'completed') throw badInput(`run is ${status.state}${status.message ? ` (${status.message})` : ''}; only completed runs can be compared`, { file: dir });
+    if (status.state !== 'completed')
+      throw badInput(
+        `run is ${status.state}${status.message ? ` (${status.message})` : ''}; only completed runs can be compared`,
+        { file: dir },
+      );
     summary = readSummary(dir);
   } catch (e) {
     const code = e instanceof Error && 'code' in e ? (e as { code: string }).code : undefined;
@@ -60,7 +64,12 @@ function comparedRun(d: string): ComparedRun {
     experiment: summary.experiment,
     sources: summary.sources.map((s) => s.name),
     ...(probe !== undefined ? { probeAccuracy: probe } : {}),
-    methods: Object.fromEntries(Object.entries(summary.methods).map(([k, m]) => [k, { mean: m.test_accuracy.mean, se: m.test_accuracy.se, beta: m.beta }])),
+    methods: Object.fromEntries(
+      Object.entries(summary.methods).map(([k, m]) => [
+        k,
+        { mean: m.test_accuracy.mean, se: m.test_accuracy.se, beta: m.beta },
+      ]),
+    ),
   };
 }
 
@@ -84,25 +93,42 @@ export function compareRuns(dirs: string[]): Comparison {
   }
   if (runs.length === 0) {
     if (errors.length === 1) throw errors[0];
-    throw badInput(`none of the ${dirs.length} runs can be compared`, undefined, skipped.map((x) => x.reason));
+    throw badInput(
+      `none of the ${dirs.length} runs can be compared`,
+      undefined,
+      skipped.map((x) => x.reason),
+    );
   }
   const methods = [...new Set(runs.flatMap((r) => Object.keys(r.methods)))];
   const correlation: Comparison['correlation'] = {};
   for (const m of methods) {
     const pts = runs.filter((r) => r.methods[m] && r.probeAccuracy !== undefined);
-    correlation[m] = correlate(pts.map((r) => r.probeAccuracy!), pts.map((r) => r.methods[m].mean));
+    correlation[m] = correlate(
+      pts.map((r) => r.probeAccuracy!),
+      pts.map((r) => r.methods[m].mean),
+    );
   }
   return { runs, methods, correlation, skipped };
 }
 
 export function comparisonTable(c: Comparison): string {
   const pct = (v: number): string => (v * 100).toFixed(2);
-  const header = ['method', ...c.runs.map((r) => `${r.runId} [${r.sources.join('+') || 'no sources'}]`), 'r(acc, probe)'];
-  const probeRow = ['linear probe', ...c.runs.map((r) => (r.probeAccuracy !== undefined ? pct(r.probeAccuracy) : '-')), ''];
+  const header = [
+    'method',
+    ...c.runs.map((r) => `${r.runId} [${r.sources.join('+') || 'no sources'}]`),
+    'r(acc, probe)',
+  ];
+  const probeRow = [
+    'linear probe',
+    ...c.runs.map((r) => (r.probeAccuracy !== undefined ? pct(r.probeAccuracy) : '-')),
+    '',
+  ];
   const rows = c.methods.map((m) => [
     m,
     ...c.runs.map((r) => (r.methods[m] ? `${pct(r.methods[m].mean)} ± ${pct(r.methods[m].se)}` : '-')),
-    c.correlation[m].r !== null ? `${c.correlation[m].r.toFixed(3)} (n=${c.correlation[m].n})` : `n/a: ${c.correlation[m].why ?? 'undefined'}`,
+    c.correlation[m].r !== null
+      ? `${c.correlation[m].r.toFixed(3)} (n=${c.correlation[m].n})`
+      : `n/a: ${c.correlation[m].why ?? 'undefined'}`,
   ]);
   const all = [header, probeRow, ...rows];
   const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));

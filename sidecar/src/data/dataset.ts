@@ -14,7 +14,8 @@ export interface Split {
  * image files (each model preprocesses them its own way) or prompt texts (each model tokenises
  * them with its own tokenizer). Row-aligned with the splits.
  */
-export type RawInputs = { kind: 'images'; train: string[]; test: string[] } | { kind: 'text'; train: string[]; test: string[] };
+export type RawInputs =
+  { kind: 'images'; train: string[]; test: string[] } | { kind: 'text'; train: string[]; test: string[] };
 
 export interface Dataset {
   name: string;
@@ -54,7 +55,12 @@ export const FLOAT32_MAX = 3.4028234663852886e38;
  * Refuses non-finite values, with the count and the first offending row, and values that float32
  * (what the model computes in) cannot hold, with the first one's row, column and index.
  */
-export function checkFinite(data: Float32Array | Float64Array, width: number, what: string, where: SourceLocation): void {
+export function checkFinite(
+  data: Float32Array | Float64Array,
+  width: number,
+  what: string,
+  where: SourceLocation,
+): void {
   let count = 0;
   let first = -1;
   let big = -1;
@@ -65,9 +71,16 @@ export function checkFinite(data: Float32Array | Float64Array, width: number, wh
       count++;
     } else if (big < 0 && (v > FLOAT32_MAX || v < -FLOAT32_MAX)) big = i;
   }
-  if (count) throw badInput(`${what} has ${count} NaN or Inf value${count === 1 ? '' : 's'}; the first is in row ${first}`, where);
+  if (count)
+    throw badInput(
+      `${what} has ${count} NaN or Inf value${count === 1 ? '' : 's'}; the first is in row ${first}`,
+      where,
+    );
   if (big >= 0) {
-    throw badInput(`${what}: value ${data[big]} at row ${Math.floor(big / width)}, column ${big % width} (index ${big}) is beyond float32's range (±3.4e38), which the model computes in`, where);
+    throw badInput(
+      `${what}: value ${data[big]} at row ${Math.floor(big / width)}, column ${big % width} (index ${big}) is beyond float32's range (±3.4e38), which the model computes in`,
+      where,
+    );
   }
 }
 
@@ -85,7 +98,10 @@ export function checkLabels(y: ArrayLike<number>, numClasses: number, what: stri
     }
   }
   if (count) {
-    throw badInput(`${what}: ${count} label${count === 1 ? '' : 's'} outside 0..${numClasses - 1}; the first is row ${first} (value ${y[first]})`, where);
+    throw badInput(
+      `${what}: ${count} label${count === 1 ? '' : 's'} outside 0..${numClasses - 1}; the first is row ${first} (value ${y[first]})`,
+      where,
+    );
   }
 }
 
@@ -97,9 +113,15 @@ export function checkNonEmpty(n: number, what: string, where: SourceLocation): v
  * A classification task needs two classes (refused otherwise); classes that no training example
  * has cannot be learned, which is said (a warning: a low-data task may mean it).
  */
-export function checkClasses(ds: Pick<Dataset, 'numClasses' | 'train'>, log: (m: string, level?: 'info' | 'warn') => void): void {
+export function checkClasses(
+  ds: Pick<Dataset, 'numClasses' | 'train'>,
+  log: (m: string, level?: 'info' | 'warn') => void,
+): void {
   const k = ds.numClasses;
-  if (k < 2) throw badInput(`the dataset has ${k} class${k === 1 ? ' (every label is 0)' : 'es'}; a classification task needs at least two classes`);
+  if (k < 2)
+    throw badInput(
+      `the dataset has ${k} class${k === 1 ? ' (every label is 0)' : 'es'}; a classification task needs at least two classes`,
+    );
   const seen = new Uint8Array(k);
   for (let i = 0; i < ds.train.n; i++) seen[ds.train.y[i]] = 1;
   const missing: number[] = [];
@@ -107,6 +129,9 @@ export function checkClasses(ds: Pick<Dataset, 'numClasses' | 'train'>, log: (m:
   if (missing.length) {
     const few = ds.train.n < k ? `: its ${ds.train.n} examples are fewer than the ${k} classes` : '';
     const list = missing.slice(0, 10).join(', ') + (missing.length > 10 ? `, … (${missing.length - 10} more)` : '');
-    log(`the training split has no example of ${missing.length} of the ${k} classes (${list})${few}; no method can learn ${missing.length === 1 ? 'it' : 'them'}`, 'warn');
+    log(
+      `the training split has no example of ${missing.length} of the ${k} classes (${list})${few}; no method can learn ${missing.length === 1 ? 'it' : 'them'}`,
+      'warn',
+    );
   }
 }

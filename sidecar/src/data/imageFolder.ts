@@ -39,10 +39,17 @@ function listClasses(dir: string, classes: string[], field: string): Listed {
   const out: Listed = { files: [], labels: [], ignored: 0 };
   classes.forEach((c, label) => {
     const cdir = path.join(dir, c);
-    const names = fs.existsSync(cdir) ? fs.readdirSync(cdir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name).sort() : [];
+    const names = fs.existsSync(cdir)
+      ? fs
+          .readdirSync(cdir, { withFileTypes: true })
+          .filter((e) => e.isFile())
+          .map((e) => e.name)
+          .sort()
+      : [];
     const images = names.filter((n) => IMAGE.test(n));
     out.ignored += names.length - images.length;
-    if (images.length === 0) throw badInput(`class folder '${c}' has no images (PNG, JPEG or WebP)`, { file: cdir, field });
+    if (images.length === 0)
+      throw badInput(`class folder '${c}' has no images (PNG, JPEG or WebP)`, { file: cdir, field });
     for (const n of images) {
       out.files.push(path.join(cdir, n));
       out.labels.push(label);
@@ -58,13 +65,22 @@ interface Decoded {
 }
 
 /** What the downstream model reads: `size` covered, 0..1 (the default), or a student's own preprocessing. */
-export type StudentImages = { kind: 'size'; height: number; width: number; channels: 1 | 3 } | { kind: 'preprocess'; preprocess: ImagePreprocess };
+export type StudentImages =
+  | { kind: 'size'; height: number; width: number; channels: 1 | 3 }
+  | { kind: 'preprocess'; preprocess: ImagePreprocess };
 
 function studentShape(s: StudentImages): [number, number, 1 | 3] {
-  return s.kind === 'size' ? [s.height, s.width, s.channels] : [s.preprocess.height, s.preprocess.width, s.preprocess.channels];
+  return s.kind === 'size'
+    ? [s.height, s.width, s.channels]
+    : [s.preprocess.height, s.preprocess.width, s.preprocess.channels];
 }
 
-async function decodeAll(listed: { files: string[]; labels: number[] }, student: StudentImages, root: string, bad: { file: string; reason: string }[]): Promise<Decoded> {
+async function decodeAll(
+  listed: { files: string[]; labels: number[] },
+  student: StudentImages,
+  root: string,
+  bad: { file: string; reason: string }[],
+): Promise<Decoded> {
   const [h, w, channels] = studentShape(student);
   const width = h * w * channels;
   const all = new Float32Array(listed.files.length * width);
@@ -102,11 +118,22 @@ function pick(l: Listed, idx: number[]): { files: string[]; labels: number[] } {
  * `student`: how the downstream model's inputs are made (default: `spec.size` covered, 0..1,
  * grey when `spec.grayscale`).
  */
-export async function loadImageFolder(spec: ImageDatasetSpec, baseDir: string, log: (m: string) => void = () => {}, student?: StudentImages): Promise<Dataset> {
-  const images: StudentImages = student ?? { kind: 'size', height: spec.size[0], width: spec.size[1], channels: spec.grayscale ? 1 : 3 };
+export async function loadImageFolder(
+  spec: ImageDatasetSpec,
+  baseDir: string,
+  log: (m: string) => void = () => {},
+  student?: StudentImages,
+): Promise<Dataset> {
+  const images: StudentImages = student ?? {
+    kind: 'size',
+    height: spec.size[0],
+    width: spec.size[1],
+    channels: spec.grayscale ? 1 : 3,
+  };
   const root = path.resolve(baseDir, spec.folder);
   const field = 'dataset.folder';
-  if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw badInput('image folder not found', { file: root, field });
+  if (!fs.existsSync(root) || !fs.statSync(root).isDirectory())
+    throw badInput('image folder not found', { file: root, field });
   const top = subfolders(root);
   let classes: string[];
   let train: { files: string[]; labels: number[] };
@@ -115,9 +142,17 @@ export async function loadImageFolder(spec: ImageDatasetSpec, baseDir: string, l
   if (top.includes('train') && top.includes('test')) {
     classes = subfolders(path.join(root, 'train'));
     const extra = subfolders(path.join(root, 'test')).filter((c) => !classes.includes(c));
-    if (extra.length) throw badInput(`test/ has class folders that train/ lacks: ${extra.join(', ')}`, { file: path.join(root, 'test'), field });
+    if (extra.length)
+      throw badInput(`test/ has class folders that train/ lacks: ${extra.join(', ')}`, {
+        file: path.join(root, 'test'),
+        field,
+      });
     const tr = listClasses(path.join(root, 'train'), classes, field);
-    const te = listClasses(path.join(root, 'test'), classes.filter((c) => fs.existsSync(path.join(root, 'test', c))), field);
+    const te = listClasses(
+      path.join(root, 'test'),
+      classes.filter((c) => fs.existsSync(path.join(root, 'test', c))),
+      field,
+    );
     // Test labels index the train classes, whichever of them test/ has.
     const testClasses = classes.filter((c) => fs.existsSync(path.join(root, 'test', c)));
     te.labels = te.labels.map((l) => classes.indexOf(testClasses[l]));
@@ -126,9 +161,17 @@ export async function loadImageFolder(spec: ImageDatasetSpec, baseDir: string, l
     ignored = tr.ignored + te.ignored;
   } else {
     classes = top;
-    if (classes.length < 2) throw badInput(`expected one subfolder per class (at least two), found ${classes.length ? `only '${classes[0]}'` : 'none'}`, { file: root, field });
+    if (classes.length < 2)
+      throw badInput(
+        `expected one subfolder per class (at least two), found ${classes.length ? `only '${classes[0]}'` : 'none'}`,
+        { file: root, field },
+      );
     const all = listClasses(root, classes, field);
-    const idx = splitIndices(all.labels, all.files.map((f) => path.relative(root, f)), spec);
+    const idx = splitIndices(
+      all.labels,
+      all.files.map((f) => path.relative(root, f)),
+      spec,
+    );
     train = pick(all, idx.train);
     test = pick(all, idx.test);
     ignored = all.ignored;
@@ -143,16 +186,27 @@ export async function loadImageFolder(spec: ImageDatasetSpec, baseDir: string, l
   if (bad.length) {
     const list = bad.map((b) => `${path.relative(root, b.file)}: ${b.reason}`);
     if (spec.unreadable === 'fail') {
-      throw badInput(`${bad.length} image${bad.length === 1 ? '' : 's'} could not be decoded (set \`unreadable: skip\` to leave them out)`, { file: root, field }, list.slice(0, 20).concat(list.length > 20 ? [`… and ${list.length - 20} more`] : []));
+      throw badInput(
+        `${bad.length} image${bad.length === 1 ? '' : 's'} could not be decoded (set \`unreadable: skip\` to leave them out)`,
+        { file: root, field },
+        list.slice(0, 20).concat(list.length > 20 ? [`… and ${list.length - 20} more`] : []),
+      );
     }
     log(`image folder: skipped ${bad.length} unreadable image${bad.length === 1 ? '' : 's'} (first: ${list[0]})`);
   }
-  for (const [name, s] of [['train', tr], ['test', te]] as const) {
+  for (const [name, s] of [
+    ['train', tr],
+    ['test', te],
+  ] as const) {
     if (s.split.n === 0) throw badInput(`the ${name} split has no readable images`, { file: root, field });
     const counts = new Int32Array(classes.length);
     for (const v of s.split.y) counts[v]++;
     const empty = name === 'train' ? classes.filter((_, c) => counts[c] === 0) : [];
-    if (empty.length) throw badInput(`class${empty.length > 1 ? 'es' : ''} ${empty.join(', ')} ha${empty.length > 1 ? 've' : 's'} no readable training images`, { file: root, field });
+    if (empty.length)
+      throw badInput(
+        `class${empty.length > 1 ? 'es' : ''} ${empty.join(', ')} ha${empty.length > 1 ? 've' : 's'} no readable training images`,
+        { file: root, field },
+      );
   }
   return {
     name: path.basename(root),

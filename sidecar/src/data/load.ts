@@ -14,7 +14,8 @@ import { loadTextDataset } from './text';
  * that of the first `onnx` source that has one (its `tokenizer`, or `<folder>/tokenizer.json`).
  */
 export function textTokenizerFile(exp: Pick<Experiment, 'dataset' | 'pretrained'>, baseDir: string): string {
-  if (exp.dataset.source === 'text' && exp.dataset.tokenizer !== undefined) return path.resolve(baseDir, exp.dataset.tokenizer);
+  if (exp.dataset.source === 'text' && exp.dataset.tokenizer !== undefined)
+    return path.resolve(baseDir, exp.dataset.tokenizer);
   for (const s of exp.pretrained) {
     if (!('onnx' in s)) continue;
     if (s.onnx.tokenizer !== undefined) return path.resolve(baseDir, s.onnx.tokenizer);
@@ -23,14 +24,21 @@ export function textTokenizerFile(exp: Pick<Experiment, 'dataset' | 'pretrained'
       if (fs.existsSync(f)) return f;
     }
   }
-  throw badInput('a text dataset needs a tokenizer: set `dataset.tokenizer`, or use an `onnx` source whose folder has tokenizer.json', { file: '<experiment>', field: 'dataset.tokenizer' });
+  throw badInput(
+    'a text dataset needs a tokenizer: set `dataset.tokenizer`, or use an `onnx` source whose folder has tokenizer.json',
+    { file: '<experiment>', field: 'dataset.tokenizer' },
+  );
 }
 
 /**
  * Loads the dataset an experiment names, validated (shapes, labels, finite values, images, text).
  * With a `pretrained` student, images are prepared as its config.json's `pretrained_cfg` says.
  */
-export async function loadExperimentDataset(exp: Pick<Experiment, 'dataset' | 'pretrained'> & { downstream?: Experiment['downstream'] }, baseDir: string, log: (m: string, level?: 'info' | 'warn') => void = () => {}): Promise<Dataset> {
+export async function loadExperimentDataset(
+  exp: Pick<Experiment, 'dataset' | 'pretrained'> & { downstream?: Experiment['downstream'] },
+  baseDir: string,
+  log: (m: string, level?: 'info' | 'warn') => void = () => {},
+): Promise<Dataset> {
   const spec = exp.dataset;
   let ds: Dataset;
   switch (spec.source) {
@@ -38,8 +46,15 @@ export async function loadExperimentDataset(exp: Pick<Experiment, 'dataset' | 'p
       let student: StudentImages | undefined;
       if (exp.downstream?.model === 'pretrained') {
         const p = studentImagePreprocess(exp.downstream, baseDir);
-        const resize = p.resize?.mode === 'shortest' ? `shortest edge ${p.resize.edge}` : p.resize ? `${p.resize.height}x${p.resize.width} (${p.resize.mode === 'exact' ? 'stretched' : 'covered'})` : 'none';
-        log(`student images as its pretrained_cfg says: resize ${resize} (${p.resample}), centre crop ${p.height}x${p.width}, mean [${p.mean?.join(', ')}], std [${p.std?.join(', ')}]`);
+        const resize =
+          p.resize?.mode === 'shortest'
+            ? `shortest edge ${p.resize.edge}`
+            : p.resize
+              ? `${p.resize.height}x${p.resize.width} (${p.resize.mode === 'exact' ? 'stretched' : 'covered'})`
+              : 'none';
+        log(
+          `student images as its pretrained_cfg says: resize ${resize} (${p.resample}), centre crop ${p.height}x${p.width}, mean [${p.mean?.join(', ')}], std [${p.std?.join(', ')}]`,
+        );
         student = { kind: 'preprocess', preprocess: p };
       }
       ds = await loadImageFolder(spec, baseDir, log, student);

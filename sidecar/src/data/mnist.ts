@@ -54,7 +54,11 @@ export function mnistTeacherSplit(): Split {
 }
 
 /** Indices (into the full 10,000) of a downstream split, so feature sources can align rows. */
-export function mnistDownstreamIndices(train: number, test: number, splitSeed: number): { train: Int32Array; test: Int32Array } {
+export function mnistDownstreamIndices(
+  train: number,
+  test: number,
+  splitSeed: number,
+): { train: Int32Array; test: Int32Array } {
   const pool = pools().downstream;
   const order = new Rng(splitSeed).permutation(pool.length);
   const pick = (from: number, count: number): Int32Array => {

@@ -20,7 +20,11 @@ function unitHash(key: string): number {
 }
 
 /** Indices of the train and test examples, each in the original order. */
-export function splitIndices(labels: ArrayLike<number>, keys: readonly string[], spec: SplitSpec): { train: number[]; test: number[] } {
+export function splitIndices(
+  labels: ArrayLike<number>,
+  keys: readonly string[],
+  spec: SplitSpec,
+): { train: number[]; test: number[] } {
   const isTest = new Uint8Array(labels.length);
   if (spec.split === 'fixed') {
     for (let i = 0; i < keys.length; i++) isTest[i] = unitHash(keys[i]) < spec.test_fraction ? 1 : 0;

@@ -69,7 +69,10 @@ function parseCsv(text: string, sep: string, file: string, field: string): Row[]
   if (!header) throw badInput('the file is empty (expected a header row)', { file, field });
   return records.map((r) => {
     if (r.cells.length !== header.cells.length) {
-      throw badInput(`row has ${r.cells.length} field${r.cells.length === 1 ? '' : 's'} but the header has ${header.cells.length}`, { file, field, line: r.line });
+      throw badInput(
+        `row has ${r.cells.length} field${r.cells.length === 1 ? '' : 's'} but the header has ${header.cells.length}`,
+        { file, field, line: r.line },
+      );
     }
     return { line: r.line, values: Object.fromEntries(header.cells.map((h, k) => [h.trim(), r.cells[k]])) };
   });
@@ -86,7 +89,8 @@ function parseJsonl(text: string, file: string, field: string): Row[] {
     } catch (e) {
       throw badInput(`not valid JSON: ${(e as Error).message}`, { file, field, line: k + 1 });
     }
-    if (!v || typeof v !== 'object' || Array.isArray(v)) throw badInput('each line must be a JSON object', { file, field, line: k + 1 });
+    if (!v || typeof v !== 'object' || Array.isArray(v))
+      throw badInput('each line must be a JSON object', { file, field, line: k + 1 });
     const values: Record<string, string> = {};
     for (const [key, val] of Object.entries(v)) values[key] = typeof val === 'string' ? val : JSON.stringify(val);
     rows.push({ line: k + 1, values });

@@ -25,7 +25,11 @@ function render(template: string, row: Row, file: string, field: string): string
     if (m === '{{') return '{';
     if (m === '}}') return '}';
     const v = row.values[col!];
-    if (v === undefined) throw badInput(`the template uses column '${col}', which the file lacks (it has: ${Object.keys(row.values).join(', ')})`, { file, field, line: row.line });
+    if (v === undefined)
+      throw badInput(
+        `the template uses column '${col}', which the file lacks (it has: ${Object.keys(row.values).join(', ')})`,
+        { file, field, line: row.line },
+      );
     return v;
   });
 }
@@ -36,8 +40,14 @@ function examples(spec: TextDatasetSpec, file: string, field: string): Example[]
   const template = spec.template ?? `{${spec.text}}`;
   return rows.map((r) => {
     const label = r.values[spec.label];
-    if (label === undefined) throw badInput(`no label column '${spec.label}' (the file has: ${Object.keys(r.values).join(', ')})`, { file, field: 'dataset.label', line: r.line });
-    if (label.trim() === '') throw badInput(`empty label in column '${spec.label}'`, { file, field: 'dataset.label', line: r.line });
+    if (label === undefined)
+      throw badInput(`no label column '${spec.label}' (the file has: ${Object.keys(r.values).join(', ')})`, {
+        file,
+        field: 'dataset.label',
+        line: r.line,
+      });
+    if (label.trim() === '')
+      throw badInput(`empty label in column '${spec.label}'`, { file, field: 'dataset.label', line: r.line });
     return { prompt: render(template, r, file, field), label: label.trim(), line: r.line };
   });
 }
@@ -57,7 +67,12 @@ function labelsOf(list: Example[], classes: string[], file: string): Int32Array 
   const index = new Map(classes.map((c, i) => [c, i]));
   return Int32Array.from(list, (e) => {
     const i = index.get(e.label);
-    if (i === undefined) throw badInput(`label '${e.label}' is not one of the classes (${classes.join(', ')})`, { file, field: 'dataset.label', line: e.line });
+    if (i === undefined)
+      throw badInput(`label '${e.label}' is not one of the classes (${classes.join(', ')})`, {
+        file,
+        field: 'dataset.label',
+        line: e.line,
+      });
     return i;
   });
 }
@@ -73,17 +88,30 @@ export async function loadTextDataset(spec: TextDatasetSpec, baseDir: string, to
     test = examples(spec, testFile, 'dataset.test');
   } else {
     const classes = classList(spec, train);
-    const idx = splitIndices(labelsOf(train, classes, trainFile), train.map((e) => e.prompt), spec);
+    const idx = splitIndices(
+      labelsOf(train, classes, trainFile),
+      train.map((e) => e.prompt),
+      spec,
+    );
     test = idx.test.map((i) => train[i]);
     train = idx.train.map((i) => train[i]);
-    if (test.length === 0) throw badInput(`test_fraction ${spec.test_fraction} leaves no test examples out of ${train.length}`, { file: trainFile, field: 'dataset.test_fraction' });
+    if (test.length === 0)
+      throw badInput(`test_fraction ${spec.test_fraction} leaves no test examples out of ${train.length}`, {
+        file: trainFile,
+        field: 'dataset.test_fraction',
+      });
   }
   if (spec.train_limit !== undefined) train = train.slice(0, spec.train_limit);
   const classes = classList(spec, train);
   const tokField = spec.tokenizer !== undefined ? 'dataset.tokenizer' : undefined;
   const tok = loadTokenizer(tokenizerFile, tokField);
   const L = spec.max_length;
-  const encoded = await encodeTexts(tok, [...train, ...test].map((e) => e.prompt), L, tokField);
+  const encoded = await encodeTexts(
+    tok,
+    [...train, ...test].map((e) => e.prompt),
+    L,
+    tokField,
+  );
   const build = (list: Example[], file: string, first: number): { split: Split; hash: string } => {
     const x = new Float32Array(list.length * L).fill(-1);
     list.forEach((_, r) => {

@@ -65,11 +65,13 @@ export function loadTokenizer(file: string, field?: string): TextTokenizer {
   const where = { file, ...(field ? { field } : {}) };
   const main = readJson(file, field);
   const json = main.json as { model?: { vocab?: unknown }; padding?: { pad_id?: unknown } | null };
-  if (!json || typeof json !== 'object' || Array.isArray(json) || !json.model || typeof json.model !== 'object') throw badInput('not a Hugging Face tokenizer.json (no `model` section)', where);
+  if (!json || typeof json !== 'object' || Array.isArray(json) || !json.model || typeof json.model !== 'object')
+    throw badInput('not a Hugging Face tokenizer.json (no `model` section)', where);
   const configFile = path.join(path.dirname(file), 'tokenizer_config.json');
   const side = fs.existsSync(configFile) ? readJson(configFile, field) : undefined;
   const config = side?.json ?? {};
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw badInput('tokenizer_config.json must be a JSON object', { file: configFile, ...(field ? { field } : {}) });
+  if (typeof config !== 'object' || config === null || Array.isArray(config))
+    throw badInput('tokenizer_config.json must be a JSON object', { file: configFile, ...(field ? { field } : {}) });
   let tok: Tokenizer;
   try {
     tok = new Tokenizer(json, config);
@@ -84,7 +86,11 @@ export function loadTokenizer(file: string, field?: string): TextTokenizer {
   }
   if (vocabSize === 0) throw badInput('the tokenizer has an empty vocabulary', where);
   const pad = json.padding?.pad_id;
-  const padId = (typeof pad === 'number' && Number.isSafeInteger(pad) && pad >= 0 ? pad : undefined) ?? tok.token_to_id('[PAD]') ?? tok.token_to_id('<pad>') ?? 0;
+  const padId =
+    (typeof pad === 'number' && Number.isSafeInteger(pad) && pad >= 0 ? pad : undefined) ??
+    tok.token_to_id('[PAD]') ??
+    tok.token_to_id('<pad>') ??
+    0;
   const hash = createHash('sha256').update(main.bytes);
   if (side) hash.update(side.bytes);
   const t: TextTokenizer = {
@@ -137,7 +143,12 @@ const STARTUP_MS = 120_000;
  * (a pattern that backtracks catastrophically) stops the work with a bad-input error naming the
  * tokenizer and the text, and the thread is ended.
  */
-export function encodeTexts(tok: Pick<TextTokenizer, 'file'>, texts: string[], maxLength: number, field?: string): Promise<number[][]> {
+export function encodeTexts(
+  tok: Pick<TextTokenizer, 'file'>,
+  texts: string[],
+  maxLength: number,
+  field?: string,
+): Promise<number[][]> {
   if (texts.length === 0) return Promise.resolve([]);
   const where = { file: tok.file, ...(field ? { field } : {}) };
   const stallMs = tokenizeStallMs();
@@ -176,13 +187,25 @@ export function encodeTexts(tok: Pick<TextTokenizer, 'file'>, texts: string[], m
         done = m.done;
         arm(stallMs);
       } else if (m.type === 'error') {
-        finish(() => reject(m.error.code ? new AftError(m.error.code, m.error.message, m.error.location ?? where) : new Error(`tokenizer worker: ${m.error.message}`)));
+        finish(() =>
+          reject(
+            m.error.code
+              ? new AftError(m.error.code, m.error.message, m.error.location ?? where)
+              : new Error(`tokenizer worker: ${m.error.message}`),
+          ),
+        );
       } else {
-        finish(() => resolve(Array.from({ length: texts.length }, (_, i) => Array.from(m.ids.subarray(m.offsets[i], m.offsets[i + 1])))));
+        finish(() =>
+          resolve(
+            Array.from({ length: texts.length }, (_, i) => Array.from(m.ids.subarray(m.offsets[i], m.offsets[i + 1]))),
+          ),
+        );
       }
     });
     worker.on('error', (e) => finish(() => reject(e)));
-    worker.on('exit', (code) => finish(() => reject(new Error(`the tokenizer worker thread exited (code ${code}) before it finished`))));
+    worker.on('exit', (code) =>
+      finish(() => reject(new Error(`the tokenizer worker thread exited (code ${code}) before it finished`))),
+    );
     arm(STARTUP_MS);
   });
 }

@@ -36,5 +36,11 @@ try {
   });
   post({ type: 'done', ids, offsets }, [ids.buffer, offsets.buffer]);
 } catch (e) {
-  post({ type: 'error', error: e instanceof AftError ? { message: e.message, code: e.code, ...(e.location ? { location: e.location } : {}) } : { message: e instanceof Error ? e.message : String(e) } });
+  post({
+    type: 'error',
+    error:
+      e instanceof AftError
+        ? { message: e.message, code: e.code, ...(e.location ? { location: e.location } : {}) }
+        : { message: e instanceof Error ? e.message : String(e) },
+  });
 }

@@ -51,7 +51,23 @@ export function checkExperimentFile(file: string): CheckedExperiment {
     const before = text.slice(0, refusal.offset);
     const line = before.split('\n').length;
     const column = refusal.offset - before.lastIndexOf('\n');
-    return { file: abs, baseDir, text, problems: [{ message: refusal.message, field: '(file)', path: [], line, column, endLine: line, endColumn: column, severity: 'error' }] };
+    return {
+      file: abs,
+      baseDir,
+      text,
+      problems: [
+        {
+          message: refusal.message,
+          field: '(file)',
+          path: [],
+          line,
+          column,
+          endLine: line,
+          endColumn: column,
+          severity: 'error',
+        },
+      ],
+    };
   }
   const { experiment, problems } = validateExperimentText(text, baseDir, diskFiles);
   return { file: abs, baseDir, text, problems, ...(experiment ? { experiment } : {}) };
@@ -75,6 +91,11 @@ export function loadExperiment(file: string): LoadedExperiment {
 /** Parses experiment text (e.g. a built-in template) with paths relative to `baseDir`. */
 export function experimentFromText(text: string, baseDir: string, label = '<experiment>'): Experiment {
   const { experiment, problems } = validateExperimentText(text, baseDir);
-  if (!experiment) throw badInput('invalid experiment', { file: label }, problems.map((p) => formatProblem(label, p)));
+  if (!experiment)
+    throw badInput(
+      'invalid experiment',
+      { file: label },
+      problems.map((p) => formatProblem(label, p)),
+    );
   return experiment;
 }

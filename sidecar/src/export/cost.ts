@@ -17,7 +17,13 @@ export function onnxParameterCount(file: string): number | null {
 }
 
 /** Median milliseconds per example of `session.run` on `feeds` (`rows` examples). */
-export async function msPerExample(session: OnnxSession, feeds: Record<string, OnnxTensor>, rows: number, output: string, repeats = 5): Promise<number> {
+export async function msPerExample(
+  session: OnnxSession,
+  feeds: Record<string, OnnxTensor>,
+  rows: number,
+  output: string,
+  repeats = 5,
+): Promise<number> {
   await session.run(feeds, [output]);
   const times: number[] = [];
   for (let i = 0; i < repeats; i++) {

@@ -28,7 +28,10 @@ export interface ExportArch {
 function weight(weights: Record<string, StTensor>, name: string, shape: number[]): Float32Array {
   const t = weights[name];
   if (!t) throw badInput(`the checkpoint has no tensor '${name}' (it has: ${Object.keys(weights).join(', ')})`);
-  if (t.shape.join('x') !== shape.join('x')) throw badInput(`tensor '${name}' has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}] for this architecture`);
+  if (t.shape.join('x') !== shape.join('x'))
+    throw badInput(
+      `tensor '${name}' has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}] for this architecture`,
+    );
   return t.data;
 }
 
@@ -38,7 +41,8 @@ function hwioToOihw(w: Float32Array, cin: number, cout: number): Float32Array {
   for (let ky = 0; ky < 3; ky++)
     for (let kx = 0; kx < 3; kx++)
       for (let i = 0; i < cin; i++)
-        for (let o = 0; o < cout; o++) out[((o * cin + i) * 3 + ky) * 3 + kx] = w[((ky * 3 + kx) * cin + i) * cout + o]!;
+        for (let o = 0; o < cout; o++)
+          out[((o * cin + i) * 3 + ky) * 3 + kx] = w[((ky * 3 + kx) * cin + i) * cout + o]!;
   return out;
 }
 
@@ -65,11 +69,17 @@ export function downstreamGraph(weights: Record<string, StTensor>, arch: ExportA
   let width = arch.inputShape.reduce((a, b) => a * b, 1);
   let fc0Rows: ((w: Float32Array, out: number) => Float32Array) | undefined;
   if (arch.kind === 'cnn') {
-    if (arch.inputShape.length !== 3) throw badInput(`the cnn needs inputs [H, W, C], got [${arch.inputShape.join(', ')}]`);
+    if (arch.inputShape.length !== 3)
+      throw badInput(`the cnn needs inputs [H, W, C], got [${arch.inputShape.join(', ')}]`);
     let [h, w, c] = arch.inputShape as [number, number, number];
     x = g.node('Transpose', [x], { perm: attr.ints([0, 3, 1, 2]) });
     arch.channels.forEach((cout, i) => {
-      const k = g.initializer(`conv${i}.w`, hwioToOihw(weight(weights, `conv${i}.w`, [3, 3, c, cout]), c, cout), [cout, c, 3, 3]);
+      const k = g.initializer(`conv${i}.w`, hwioToOihw(weight(weights, `conv${i}.w`, [3, 3, c, cout]), c, cout), [
+        cout,
+        c,
+        3,
+        3,
+      ]);
       const b = g.initializer(`conv${i}.b`, weight(weights, `conv${i}.b`, [cout]), [cout]);
       x = g.node('Conv', [x, k, b], { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]) });
       x = g.node('Relu', [x]);
@@ -101,7 +111,11 @@ export function downstreamGraph(weights: Record<string, StTensor>, arch: ExportA
 }
 
 /** The model file's bytes. */
-export function exportDownstream(weights: Record<string, StTensor>, arch: ExportArch, props: Record<string, string> = {}): Uint8Array {
+export function exportDownstream(
+  weights: Record<string, StTensor>,
+  arch: ExportArch,
+  props: Record<string, string> = {},
+): Uint8Array {
   return downstreamGraph(weights, arch).encode({
     producer: EXPORT_PRODUCER,
     version: String(EXPORT_FORMAT_VERSION),

@@ -64,28 +64,59 @@ export interface ExportRequest {
 /** Checks a request's fields (typed bad input naming the field), then exports. Shared by the CLI and the server. */
 export async function exportModel(req: ExportRequest): Promise<ExportReport> {
   const origin = req.origin;
-  if (typeof req.run !== 'string' || !req.run) throw badInput('expected a run folder (or a run id)', { file: origin, field: 'runDir' });
-  if (typeof req.out !== 'string' || !req.out.trim()) throw badInput('expected the path of the .onnx file to write', { file: origin, field: 'out' });
-  if (req.method !== undefined && (typeof req.method !== 'string' || !req.method)) throw badInput(`expected a method name, got ${JSON.stringify(req.method)}`, { file: origin, field: 'method' });
-  if (req.seed !== undefined && (typeof req.seed !== 'number' || !Number.isInteger(req.seed) || req.seed < 0)) throw badInput(`expected a non-negative integer seed, got ${JSON.stringify(req.seed)}`, { file: origin, field: 'seed' });
-  if (req.device !== undefined && !(ONNX_DEVICES as readonly string[]).includes(req.device)) throw badInput(`must be one of ${ONNX_DEVICES.join(', ')}, got '${req.device}'`, { file: origin, field: 'device' });
-  if (req.backend !== undefined && !(BACKEND_CHOICES as readonly string[]).includes(req.backend)) throw badInput(`must be one of ${BACKEND_CHOICES.join(', ')}, got '${req.backend}'`, { file: origin, field: 'backend' });
+  if (typeof req.run !== 'string' || !req.run)
+    throw badInput('expected a run folder (or a run id)', { file: origin, field: 'runDir' });
+  if (typeof req.out !== 'string' || !req.out.trim())
+    throw badInput('expected the path of the .onnx file to write', { file: origin, field: 'out' });
+  if (req.method !== undefined && (typeof req.method !== 'string' || !req.method))
+    throw badInput(`expected a method name, got ${JSON.stringify(req.method)}`, { file: origin, field: 'method' });
+  if (req.seed !== undefined && (typeof req.seed !== 'number' || !Number.isInteger(req.seed) || req.seed < 0))
+    throw badInput(`expected a non-negative integer seed, got ${JSON.stringify(req.seed)}`, {
+      file: origin,
+      field: 'seed',
+    });
+  if (req.device !== undefined && !(ONNX_DEVICES as readonly string[]).includes(req.device))
+    throw badInput(`must be one of ${ONNX_DEVICES.join(', ')}, got '${req.device}'`, { file: origin, field: 'device' });
+  if (req.backend !== undefined && !(BACKEND_CHOICES as readonly string[]).includes(req.backend))
+    throw badInput(`must be one of ${BACKEND_CHOICES.join(', ')}, got '${req.backend}'`, {
+      file: origin,
+      field: 'backend',
+    });
   const runDir = resolveRunDir(req.run, path.resolve(req.workspaceDir), { file: origin, field: 'runDir' });
   const out = path.resolve(req.relativeTo ?? process.cwd(), req.out);
-  if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw badInput('is a folder; give the path of the .onnx file to write', { file: out, field: 'out' });
+  if (fs.existsSync(out) && fs.statSync(out).isDirectory())
+    throw badInput('is a folder; give the path of the .onnx file to write', { file: out, field: 'out' });
   await initBackend((req.backend ?? 'auto') as BackendChoice, req.log);
-  return exportRun({ runDir, out, log: req.log, ...(req.method !== undefined ? { method: req.method } : {}), ...(req.seed !== undefined ? { seed: req.seed } : {}), ...(req.device ? { device: req.device as OnnxDevice } : {}) });
+  return exportRun({
+    runDir,
+    out,
+    log: req.log,
+    ...(req.method !== undefined ? { method: req.method } : {}),
+    ...(req.seed !== undefined ? { seed: req.seed } : {}),
+    ...(req.device ? { device: req.device as OnnxDevice } : {}),
+  });
 }
 
 function readExperiment(runDir: string): Experiment {
   const file = path.join(runDir, 'experiment.json');
   if (!fs.existsSync(file)) throw badInput('not a run folder (no experiment.json)', { file: runDir });
-  const parsed = experimentSchema.safeParse(readUserJson(file, { what: "the run's experiment.json", maxBytes: MAX_EXPERIMENT_BYTES }));
-  if (!parsed.success) throw badInput(`the run's experiment.json does not match this version of aft: ${parsed.error.issues[0]?.message ?? ''}`, { file });
+  const parsed = experimentSchema.safeParse(
+    readUserJson(file, { what: "the run's experiment.json", maxBytes: MAX_EXPERIMENT_BYTES }),
+  );
+  if (!parsed.success)
+    throw badInput(
+      `the run's experiment.json does not match this version of aft: ${parsed.error.issues[0]?.message ?? ''}`,
+      { file },
+    );
   return parsed.data;
 }
 
-function pickCheckpoint(runDir: string, exp: Experiment, method?: string, seed?: number): { file: string; method: string; seed: number } {
+function pickCheckpoint(
+  runDir: string,
+  exp: Experiment,
+  method?: string,
+  seed?: number,
+): { file: string; method: string; seed: number } {
   const dir = path.join(runDir, 'checkpoints');
   const have = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.safetensors')) : [];
   const names = have.map((f) => f.replace(/\.safetensors$/, '')).sort();
@@ -94,7 +125,10 @@ function pickCheckpoint(runDir: string, exp: Experiment, method?: string, seed?:
   // Only names the run has (never a path built from the request: `../x` must not reach the disk).
   if (m === undefined || !names.includes(`${m}-seed-${s}`)) {
     const field = m !== undefined && names.some((n) => n.replace(/-seed-\d+$/, '') === m) ? 'seed' : 'method';
-    throw badInput(`no checkpoint for ${m ?? 'any method'} seed ${s}; this run has: ${names.join(', ') || 'none (did it complete?)'}`, { file: runDir, field });
+    throw badInput(
+      `no checkpoint for ${m ?? 'any method'} seed ${s}; this run has: ${names.join(', ') || 'none (did it complete?)'}`,
+      { file: runDir, field },
+    );
   }
   return { file: path.join(dir, `${m}-seed-${s}.safetensors`), method: m, seed: s };
 }
@@ -108,7 +142,12 @@ async function tfjsLogits(exp: Experiment, ds: Dataset, checkpoint: string): Pro
     const out = new Float32Array(ds.test.n * ds.numClasses);
     for (let s = 0; s < ds.test.n; s += 256) {
       const n = Math.min(256, ds.test.n - s);
-      out.set(await readTidy(() => model.forward(tf.tensor(ds.test.x.subarray(s * width, (s + n) * width), [n, ...ds.inputShape])).logits), s * ds.numClasses);
+      out.set(
+        await readTidy(
+          () => model.forward(tf.tensor(ds.test.x.subarray(s * width, (s + n) * width), [n, ...ds.inputShape])).logits,
+        ),
+        s * ds.numClasses,
+      );
     }
     return out;
   } finally {
@@ -118,16 +157,33 @@ async function tfjsLogits(exp: Experiment, ds: Dataset, checkpoint: string): Pro
 
 export async function exportRun(opts: ExportOptions): Promise<ExportReport> {
   const exp = readExperiment(opts.runDir);
-  if (exp.downstream.model === 'transformer') throw badInput('export supports the mlp and cnn downstream models; this run trained a transformer', { file: opts.runDir, field: 'downstream.model' });
+  if (exp.downstream.model === 'transformer')
+    throw badInput('export supports the mlp and cnn downstream models; this run trained a transformer', {
+      file: opts.runDir,
+      field: 'downstream.model',
+    });
   if (exp.downstream.model === 'pretrained') {
-    throw badInput('export to ONNX supports the mlp and cnn downstream models; a pretrained student is saved in its hub layout (checkpoints/<method>-seed-<seed>/: config.json + model.safetensors), which timm and torchvision load (then torch.onnx.export)', { file: opts.runDir, field: 'downstream.model' });
+    throw badInput(
+      'export to ONNX supports the mlp and cnn downstream models; a pretrained student is saved in its hub layout (checkpoints/<method>-seed-<seed>/: config.json + model.safetensors), which timm and torchvision load (then torch.onnx.export)',
+      { file: opts.runDir, field: 'downstream.model' },
+    );
   }
   const ck = pickCheckpoint(opts.runDir, exp, opts.method, opts.seed);
   // Runs store absolute paths; older runs are resolved against their workspace.
   const workspace = path.resolve(opts.runDir, '..', '..', '..');
   const ds = await loadExperimentDataset(exp, workspace, opts.log);
   const weights = readSafetensors(ck.file).tensors;
-  const bytes = exportDownstream(weights, { kind: exp.downstream.model, inputShape: ds.inputShape, channels: exp.downstream.channels, hidden: exp.downstream.hidden, numClasses: ds.numClasses }, { method: ck.method, seed: String(ck.seed), run: path.basename(opts.runDir) });
+  const bytes = exportDownstream(
+    weights,
+    {
+      kind: exp.downstream.model,
+      inputShape: ds.inputShape,
+      channels: exp.downstream.channels,
+      hidden: exp.downstream.hidden,
+      numClasses: ds.numClasses,
+    },
+    { method: ck.method, seed: String(ck.seed), run: path.basename(opts.runDir) },
+  );
   const out = path.resolve(opts.out);
   writeFileAtomic(out, bytes);
   const device = opts.device ?? 'auto';
@@ -142,17 +198,35 @@ export async function exportRun(opts: ExportOptions): Promise<ExportReport> {
     let maxAbsDiff = 0;
     for (let s = 0; s < ds.test.n; s += 256) {
       const n = Math.min(256, ds.test.n - s);
-      const got = (await session.run({ input: { type: 'float32', data: ds.test.x.slice(s * width, (s + n) * width), dims: [n, ...ds.inputShape] } }, ['logits'])).logits.data as Float32Array;
-      for (let i = 0; i < got.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(got[i] - ref[s * ds.numClasses + i]));
+      const got = (
+        await session.run(
+          {
+            input: { type: 'float32', data: ds.test.x.slice(s * width, (s + n) * width), dims: [n, ...ds.inputShape] },
+          },
+          ['logits'],
+        )
+      ).logits.data as Float32Array;
+      for (let i = 0; i < got.length; i++)
+        maxAbsDiff = Math.max(maxAbsDiff, Math.abs(got[i] - ref[s * ds.numClasses + i]));
     }
     verification = { examples: ds.test.n, maxAbsDiff, tolerance: EXPORT_TOLERANCE, provider: session.provider };
     if (!(maxAbsDiff <= EXPORT_TOLERANCE)) {
       fs.rmSync(out, { force: true });
-      throw new AftError('run_failed', `the exported model differs from the trained one by ${maxAbsDiff} > ${EXPORT_TOLERANCE} on the test split; nothing was written`);
+      throw new AftError(
+        'run_failed',
+        `the exported model differs from the trained one by ${maxAbsDiff} > ${EXPORT_TOLERANCE} on the test split; nothing was written`,
+      );
     }
     const n = Math.min(batch, ds.test.n);
-    const feeds = { input: { type: 'float32' as const, data: ds.test.x.slice(0, n * width), dims: [n, ...ds.inputShape] } };
-    small = { name: `${ck.method} (${exp.downstream.model})`, kind: 'downstream', parameters: parameterCount(weights), msPerExample: await msPerExample(session, feeds, n, 'logits') };
+    const feeds = {
+      input: { type: 'float32' as const, data: ds.test.x.slice(0, n * width), dims: [n, ...ds.inputShape] },
+    };
+    small = {
+      name: `${ck.method} (${exp.downstream.model})`,
+      kind: 'downstream',
+      parameters: parameterCount(weights),
+      msPerExample: await msPerExample(session, feeds, n, 'logits'),
+    };
   } finally {
     await session.release();
   }
@@ -166,7 +240,12 @@ export async function exportRun(opts: ExportOptions): Promise<ExportReport> {
       const source = sourceBatches(s, ref, files, ds);
       const n = Math.min(batch, ds.test.n);
       const prepared = await source.prepare(ds.train.n, ds.train.n + n);
-      models.push({ name: `${ref.name} (${ref.kind})`, kind: 'pretrained', parameters: onnxParameterCount(files.model), msPerExample: await msPerExample(s, prepared.feeds, n, output.name) });
+      models.push({
+        name: `${ref.name} (${ref.kind})`,
+        kind: 'pretrained',
+        parameters: onnxParameterCount(files.model),
+        msPerExample: await msPerExample(s, prepared.feeds, n, output.name),
+      });
     } finally {
       await s.release();
     }

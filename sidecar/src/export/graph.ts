@@ -21,7 +21,12 @@ export const attr = {
 function valueInfo(name: string, elem: Elem, dims: Dim[]): Record<string, unknown> {
   return {
     name,
-    type: { tensor_type: { elem_type: elem, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dim_param: d } : { dim_value: d })) } } },
+    type: {
+      tensor_type: {
+        elem_type: elem,
+        shape: { dim: dims.map((d) => (typeof d === 'string' ? { dim_param: d } : { dim_value: d })) },
+      },
+    },
   };
 }
 
@@ -52,8 +57,14 @@ export class OnnxGraph {
   /** A constant tensor (float32 or int64), stored as raw little-endian bytes. */
   initializer(name: string, data: Float32Array | BigInt64Array, dims: number[]): string {
     const count = dims.reduce((a, b) => a * b, 1);
-    if (count !== data.length) throw new Error(`internal error: initializer ${name} has ${data.length} values for dims [${dims.join(', ')}]`);
-    this.inits.push({ name, dims, data_type: data instanceof Float32Array ? DataType.FLOAT : DataType.INT64, raw_data: bytesOf(data) });
+    if (count !== data.length)
+      throw new Error(`internal error: initializer ${name} has ${data.length} values for dims [${dims.join(', ')}]`);
+    this.inits.push({
+      name,
+      dims,
+      data_type: data instanceof Float32Array ? DataType.FLOAT : DataType.INT64,
+      raw_data: bytesOf(data),
+    });
     return name;
   }
 

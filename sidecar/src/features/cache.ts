@@ -12,9 +12,22 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { encodeSafetensors, readSafetensors, readSafetensorsBytes, readSafetensorsHeader } from '../../../core/node/io/safetensors';
+import {
+  encodeSafetensors,
+  readSafetensors,
+  readSafetensorsBytes,
+  readSafetensorsHeader,
+} from '../../../core/node/io/safetensors';
 import { AftError } from '../../../core/common/util/errors';
-import { readJson, removeQuietly, removeStaleTemps, writeFailure, WriteError, writeFileAtomic, writeJsonAtomic } from '../../../core/node/util/fsx';
+import {
+  readJson,
+  removeQuietly,
+  removeStaleTemps,
+  writeFailure,
+  WriteError,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from '../../../core/node/util/fsx';
 
 export const FEATURE_CACHE_DIR = path.join('.aft', 'cache', 'features');
 export const CACHE_FORMAT = 'aft-feature-cache';
@@ -52,8 +65,18 @@ export interface Cached {
 /** A stable sha256 of a JSON value (object keys sorted). */
 export function hashJson(value: unknown): string {
   const canon = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(canon) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon((v as Record<string, unknown>)[k])])) : v;
-  return createHash('sha256').update(JSON.stringify(canon(value))).digest('hex');
+    Array.isArray(v)
+      ? v.map(canon)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, canon((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return createHash('sha256')
+    .update(JSON.stringify(canon(value)))
+    .digest('hex');
 }
 
 function sha256File(file: string): string {
@@ -76,7 +99,14 @@ function sha256File(file: string): string {
 export function modelHash(file: string, cacheRoot: string): string {
   const dir = path.dirname(file);
   const base = path.basename(file);
-  const parts = [file, ...fs.readdirSync(dir).filter((n) => n !== base && (n.startsWith(`${base}_`) || n.startsWith(`${base}.`))).sort().map((n) => path.join(dir, n))];
+  const parts = [
+    file,
+    ...fs
+      .readdirSync(dir)
+      .filter((n) => n !== base && (n.startsWith(`${base}_`) || n.startsWith(`${base}.`)))
+      .sort()
+      .map((n) => path.join(dir, n)),
+  ];
   const stats = parts.map((p) => {
     const s = fs.statSync(p);
     return { p, size: s.size, mtime: s.mtimeMs };
@@ -105,7 +135,12 @@ function writeOrExplain(file: string, write: () => void): void {
     write();
   } catch (e) {
     const w = writeFailure(file, e);
-    throw new WriteError(w.file, w.errno, w.why, `cannot write the feature cache file ${w.file}: ${w.why}; nothing partial was left under the final name (${w.diskFull ? 'free space' : 'make the folder writable'} and run again to resume)`);
+    throw new WriteError(
+      w.file,
+      w.errno,
+      w.why,
+      `cannot write the feature cache file ${w.file}: ${w.why}; nothing partial was left under the final name (${w.diskFull ? 'free space' : 'make the folder writable'} and run again to resume)`,
+    );
   }
 }
 
@@ -151,13 +186,17 @@ export class FeatureCacheEntry {
       } catch (e) {
         throw new Damaged(`meta.json is not valid JSON (${(e as Error).message.split('\n')[0]})`);
       }
-      if (meta.format !== CACHE_FORMAT || meta.version !== CACHE_VERSION) throw new Damaged(`meta.json is not a ${CACHE_FORMAT} v${CACHE_VERSION}`);
+      if (meta.format !== CACHE_FORMAT || meta.version !== CACHE_VERSION)
+        throw new Damaged(`meta.json is not a ${CACHE_FORMAT} v${CACHE_VERSION}`);
       const bytes = fs.readFileSync(featsFile);
-      if (meta.features && bytes.length !== meta.features.bytes) throw new Damaged(`features.safetensors has ${bytes.length} bytes, meta.json says ${meta.features.bytes}`);
-      if (meta.features && sha256(bytes) !== meta.features.sha256) throw new Damaged('features.safetensors does not match the sha256 in meta.json');
+      if (meta.features && bytes.length !== meta.features.bytes)
+        throw new Damaged(`features.safetensors has ${bytes.length} bytes, meta.json says ${meta.features.bytes}`);
+      if (meta.features && sha256(bytes) !== meta.features.sha256)
+        throw new Damaged('features.safetensors does not match the sha256 in meta.json');
       const { tensors } = readSafetensorsBytes(bytes, featsFile);
       const [tr, te] = [tensors.train, tensors.test];
-      if (!tr || !te || tr.shape[0] !== meta.rows.train || te.shape[0] !== meta.rows.test) throw new Damaged('features.safetensors does not match meta.json');
+      if (!tr || !te || tr.shape[0] !== meta.rows.train || te.shape[0] !== meta.rows.test)
+        throw new Damaged('features.safetensors does not match meta.json');
       return { meta, train: tr.data, test: te.data };
     } catch (e) {
       this.log(`feature cache ${this.dir} is damaged (${(e as Error).message.split('\n')[0]}); extracting again`);
@@ -202,7 +241,8 @@ export class FeatureCacheEntry {
     try {
       const h = readSafetensorsHeader(file);
       const t = h.tensors.features;
-      if (!t || t.shape[0] !== end - start || h.dataStart + t.data_offsets[1] !== size) throw new Damaged(`${size} bytes do not hold ${end - start} rows as its header says`);
+      if (!t || t.shape[0] !== end - start || h.dataStart + t.data_offsets[1] !== size)
+        throw new Damaged(`${size} bytes do not hold ${end - start} rows as its header says`);
       return true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
@@ -218,7 +258,12 @@ export class FeatureCacheEntry {
 
   writeChunk(start: number, end: number, width: number, data: Float32Array): void {
     const file = this.chunkFile(start, end);
-    writeOrExplain(file, () => writeFileAtomic(file, encodeSafetensors({ features: { shape: [end - start, width], data } }, { sha256: sha256(f32Bytes(data)) })));
+    writeOrExplain(file, () =>
+      writeFileAtomic(
+        file,
+        encodeSafetensors({ features: { shape: [end - start, width], data } }, { sha256: sha256(f32Bytes(data)) }),
+      ),
+    );
   }
 
   /** A chunk's rows, checked against the sha256 its header records; undefined (and removed) when damaged or gone. */
@@ -228,7 +273,8 @@ export class FeatureCacheEntry {
       const { tensors, metadata } = readSafetensors(file);
       const t = tensors.features;
       if (!t || t.shape[0] !== end - start) throw new Damaged(`it does not hold ${end - start} rows`);
-      if (metadata.sha256 !== undefined && sha256(f32Bytes(t.data)) !== metadata.sha256) throw new Damaged('its rows do not match the sha256 in its header');
+      if (metadata.sha256 !== undefined && sha256(f32Bytes(t.data)) !== metadata.sha256)
+        throw new Damaged('its rows do not match the sha256 in its header');
       return { width: t.shape[1], data: t.data };
     } catch (e) {
       if (!fs.existsSync(file)) return undefined; // merged and removed by another shard meanwhile
@@ -247,7 +293,11 @@ export class FeatureCacheEntry {
     for (let s = 0; s < plan.total; s += plan.chunkRows) {
       const c = this.readChunk(s, Math.min(plan.total, s + plan.chunkRows));
       if (!c) return undefined;
-      if (width >= 0 && c.width !== width) throw new AftError('run_failed', `feature cache chunks in ${this.chunkDir} disagree on the width (${width} vs ${c.width}); delete the folder to extract again`);
+      if (width >= 0 && c.width !== width)
+        throw new AftError(
+          'run_failed',
+          `feature cache chunks in ${this.chunkDir} disagree on the width (${width} vs ${c.width}); delete the folder to extract again`,
+        );
       width = c.width;
       parts.push(c.data);
     }
@@ -260,9 +310,17 @@ export class FeatureCacheEntry {
     const train = all.slice(0, nTrain * width);
     const test = all.slice(nTrain * width);
     const feats = path.join(this.dir, 'features.safetensors');
-    const bytes = encodeSafetensors({ train: { shape: [nTrain, width], data: train }, test: { shape: [plan.total - nTrain, width], data: test } }, { key: this.key });
+    const bytes = encodeSafetensors(
+      { train: { shape: [nTrain, width], data: train }, test: { shape: [plan.total - nTrain, width], data: test } },
+      { key: this.key },
+    );
     writeOrExplain(feats, () => writeFileAtomic(feats, bytes));
-    const full: CacheMeta = { ...meta, width, rows: { train: nTrain, test: plan.total - nTrain }, features: { bytes: bytes.length, sha256: sha256(bytes) } };
+    const full: CacheMeta = {
+      ...meta,
+      width,
+      rows: { train: nTrain, test: plan.total - nTrain },
+      features: { bytes: bytes.length, sha256: sha256(bytes) },
+    };
     const metaFile = path.join(this.dir, 'meta.json');
     writeOrExplain(metaFile, () => writeJsonAtomic(metaFile, full));
     removeQuietly(this.chunkDir);

@@ -38,8 +38,19 @@ export interface ExtractExperimentResult {
 /** A shard from a request (or parsed argv): integers with 0 ≤ index < count. */
 export function checkShard(shard: unknown, where: SourceLocation = { file: '<request>', field: 'shard' }): Shard {
   const s = shard as Partial<Shard> | null;
-  const ok = typeof s === 'object' && s !== null && Number.isInteger(s.index) && Number.isInteger(s.count) && s.count! >= 1 && s.index! >= 0 && s.index! < s.count!;
-  if (!ok) throw badInput(`a shard is {index, count} with integers 0 <= index < count (e.g. {index: 0, count: 4} for the first of four), got ${JSON.stringify(shard)}`, where);
+  const ok =
+    typeof s === 'object' &&
+    s !== null &&
+    Number.isInteger(s.index) &&
+    Number.isInteger(s.count) &&
+    s.count! >= 1 &&
+    s.index! >= 0 &&
+    s.index! < s.count!;
+  if (!ok)
+    throw badInput(
+      `a shard is {index, count} with integers 0 <= index < count (e.g. {index: 0, count: 4} for the first of four), got ${JSON.stringify(shard)}`,
+      where,
+    );
   return { index: s.index!, count: s.count! };
 }
 
@@ -58,19 +69,29 @@ export function extractEntry(o: ExtractOutcome): ExtractEntry {
   };
 }
 
-export async function extractExperiment(experiment: Experiment, baseDir: string, opts: ExtractExperimentOptions): Promise<ExtractExperimentResult> {
+export async function extractExperiment(
+  experiment: Experiment,
+  baseDir: string,
+  opts: ExtractExperimentOptions,
+): Promise<ExtractExperimentResult> {
   const runId = opts.id ?? '';
   const emit = opts.sink;
-  const log = (message: string): void => emit({ type: 'log', ...(runId ? { runId } : {}), level: 'info', message, timestamp: Date.now() });
+  const log = (message: string): void =>
+    emit({ type: 'log', ...(runId ? { runId } : {}), level: 'info', message, timestamp: Date.now() });
   const cacheRoot = path.join(path.resolve(opts.workspaceDir), FEATURE_CACHE_DIR);
   // Only the built-in teacher needs tfjs (to be built the first time); user models do not.
   if (experiment.pretrained.some((s) => 'builtin' in s)) await initBackend(opts.backend ?? experiment.backend, log);
   // The student's inputs are not needed here: its own preprocessing (a pretrained student's folder) is not read.
-  const ds = await loadExperimentDataset({ dataset: experiment.dataset, pretrained: experiment.pretrained }, baseDir, log);
+  const ds = await loadExperimentDataset(
+    { dataset: experiment.dataset, pretrained: experiment.pretrained },
+    baseDir,
+    log,
+  );
   const { refs } = await onnxSourceRefs(experiment.pretrained, ds, baseDir, {
     ...(opts.signal ? { signal: opts.signal } : {}),
     log,
-    onBuildProgress: (label, step, total) => emit({ type: 'progress', runId, label, step, steps: total, job: 0, jobs: 0, fraction: 0, etaSeconds: null }),
+    onBuildProgress: (label, step, total) =>
+      emit({ type: 'progress', runId, label, step, steps: total, job: 0, jobs: 0, fraction: 0, etaSeconds: null }),
   });
   if (!refs.length) {
     log('nothing to extract: the experiment has no onnx or builtin sources');

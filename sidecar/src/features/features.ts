@@ -19,7 +19,12 @@ export interface PretrainedFeatures {
   test: Float32Array;
 }
 
-function concatRows(blocks: FeatureBlock[], pick: (b: FeatureBlock) => Float32Array, n: number, width: number): Float32Array {
+function concatRows(
+  blocks: FeatureBlock[],
+  pick: (b: FeatureBlock) => Float32Array,
+  n: number,
+  width: number,
+): Float32Array {
   const out = new Float32Array(n * width);
   let offset = 0;
   for (const b of blocks) {
@@ -46,7 +51,10 @@ export function concatFeatures(blocks: FeatureBlock[], nTrain: number, nTest: nu
 }
 
 /** Mean, min and max of ρ over each segment. */
-export function summariseBySegment(values: ArrayLike<number>, segments: Segment[]): Record<string, { mean: number; min: number; max: number }> {
+export function summariseBySegment(
+  values: ArrayLike<number>,
+  segments: Segment[],
+): Record<string, { mean: number; min: number; max: number }> {
   const out: Record<string, { mean: number; min: number; max: number }> = {};
   for (const s of segments) {
     let sum = 0;

@@ -41,11 +41,19 @@ interface HfConfig {
 }
 
 /** PIL's resampling constants, which preprocessor configs use. */
-const PIL: Record<number, Resample> = { 0: 'nearest', 1: 'lanczos', 2: 'bilinear', 3: 'bicubic', 4: 'bilinear', 5: 'bilinear' };
+const PIL: Record<number, Resample> = {
+  0: 'nearest',
+  1: 'lanczos',
+  2: 'bilinear',
+  3: 'bicubic',
+  4: 'bilinear',
+  5: 'bilinear',
+};
 
 export function readPreprocessorConfig(file: string): HfConfig {
   const json = readUserJson(file, { what: 'preprocessor config', maxBytes: MAX_JSON_BYTES });
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw badInput('the preprocessor config must be a JSON object', { file });
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw badInput('the preprocessor config must be a JSON object', { file });
   return json;
 }
 
@@ -75,26 +83,47 @@ function fromConfig(c: HfConfig): ImagePreprocessSpec {
 }
 
 /** Completes the preprocessing from the config, the overrides and the model input. */
-export function resolveImagePreprocess(config: HfConfig | undefined, override: ImagePreprocessSpec | undefined, input: OnnxValueInfo, where: { file: string; field: string }): ImagePreprocess {
+export function resolveImagePreprocess(
+  config: HfConfig | undefined,
+  override: ImagePreprocessSpec | undefined,
+  input: OnnxValueInfo,
+  where: { file: string; field: string },
+): ImagePreprocess {
   const spec: ImagePreprocessSpec = { ...(config ? fromConfig(config) : {}), ...(override ?? {}) };
   const dims = input.shape;
-  if (dims.length !== 4) throw badInput(`image input '${input.name}' must have shape [N, C, H, W] or [N, H, W, C], but the model declares [${dims.join(', ')}]`, where);
+  if (dims.length !== 4)
+    throw badInput(
+      `image input '${input.name}' must have shape [N, C, H, W] or [N, H, W, C], but the model declares [${dims.join(', ')}]`,
+      where,
+    );
   const small = (d: number | string | undefined): boolean => typeof d === 'number' && d >= 1 && d <= 4;
   const layout = spec.layout ?? (small(dims[1]) ? 'nchw' : small(dims[3]) ? 'nhwc' : 'nchw');
   const [hDim, wDim, cDim] = layout === 'nchw' ? [dims[2], dims[3], dims[1]] : [dims[1], dims[2], dims[3]];
   const channels = cDim === 1 ? 1 : 3;
-  const modelSize = typeof hDim === 'number' && typeof wDim === 'number' && hDim > 0 && wDim > 0 ? ([hDim, wDim] as [number, number]) : undefined;
+  const modelSize =
+    typeof hDim === 'number' && typeof wDim === 'number' && hDim > 0 && wDim > 0
+      ? ([hDim, wDim] as [number, number])
+      : undefined;
   let resize: ResizeRule | undefined;
   if (spec.size) resize = { mode: 'exact', height: spec.size[0], width: spec.size[1] };
   else if (spec.shortest_edge) resize = { mode: 'shortest', edge: spec.shortest_edge };
   else if (modelSize && !spec.crop) resize = { mode: 'exact', height: modelSize[0], width: modelSize[1] };
-  const final = spec.crop ?? (resize?.mode === 'exact' ? ([resize.height, resize.width] as [number, number]) : undefined);
-  if (!final) throw badInput('cannot tell the image size the model needs: set `preprocess.size` or `preprocess.crop`', where);
+  const final =
+    spec.crop ?? (resize?.mode === 'exact' ? ([resize.height, resize.width] as [number, number]) : undefined);
+  if (!final)
+    throw badInput('cannot tell the image size the model needs: set `preprocess.size` or `preprocess.crop`', where);
   if (modelSize && (modelSize[0] !== final[0] || modelSize[1] !== final[1])) {
-    throw badInput(`preprocessing gives ${final[0]}x${final[1]} images but input '${input.name}' expects ${modelSize[0]}x${modelSize[1]}`, where);
+    throw badInput(
+      `preprocessing gives ${final[0]}x${final[1]} images but input '${input.name}' expects ${modelSize[0]}x${modelSize[1]}`,
+      where,
+    );
   }
-  for (const [k, v] of [['mean', spec.mean], ['std', spec.std]] as const) {
-    if (v && v.length !== 1 && v.length !== channels) throw badInput(`preprocess ${k} has ${v.length} values for ${channels} channels`, where);
+  for (const [k, v] of [
+    ['mean', spec.mean],
+    ['std', spec.std],
+  ] as const) {
+    if (v && v.length !== 1 && v.length !== channels)
+      throw badInput(`preprocess ${k} has ${v.length} values for ${channels} channels`, where);
   }
   return {
     ...(resize ? { resize } : {}),
@@ -125,7 +154,12 @@ export async function preprocessImage(input: Uint8Array | string, p: ImagePrepro
  * thread pool; this loop runs on the main thread, between the model's runs, so it is kept tight:
  * no allocation, no per-pixel bounds test (the rows and columns outside the image are filled apart).
  */
-export async function preprocessImageInto(input: Uint8Array | string, p: ImagePreprocess, out: Float32Array, offset: number): Promise<void> {
+export async function preprocessImageInto(
+  input: Uint8Array | string,
+  p: ImagePreprocess,
+  out: Float32Array,
+  offset: number,
+): Promise<void> {
   const img = await decodeImage(input, p.channels, p.resize, p.resample);
   const { height: H, width: W, channels: C } = p;
   const top = Math.floor((img.height - H) / 2);
@@ -169,9 +203,19 @@ export interface TimmPretrainedCfg {
 }
 
 /** timm's defaults (`resolve_data_config`) for a config that leaves a field out. */
-export const TIMM_DEFAULTS = { crop_pct: 0.875, interpolation: 'bicubic' as Resample, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+export const TIMM_DEFAULTS = {
+  crop_pct: 0.875,
+  interpolation: 'bicubic' as Resample,
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+};
 
-const TIMM_RESAMPLE: Record<string, Resample> = { nearest: 'nearest', bilinear: 'bilinear', bicubic: 'bicubic', lanczos: 'lanczos' };
+const TIMM_RESAMPLE: Record<string, Resample> = {
+  nearest: 'nearest',
+  bilinear: 'bilinear',
+  bicubic: 'bicubic',
+  lanczos: 'lanczos',
+};
 
 /**
  * timm's eval transform (`transforms_imagenet_eval`) as an ImagePreprocess for the tfjs student
@@ -180,37 +224,71 @@ const TIMM_RESAMPLE: Record<string, Resample> = { nearest: 'nearest', bilinear: 
  * `size` overrides `input_size`'s [H, W] (timm keeps crop_pct when the size changes). Fields
  * are checked; a wrong one names `pretrained_cfg.<field>` in `file`.
  */
-export function timmImagePreprocess(cfg: TimmPretrainedCfg, size: [number, number] | undefined, file: string): ImagePreprocess {
+export function timmImagePreprocess(
+  cfg: TimmPretrainedCfg,
+  size: [number, number] | undefined,
+  file: string,
+): ImagePreprocess {
   const where = (field: string): { file: string; field: string } => ({ file, field: `pretrained_cfg.${field}` });
-  const numbers = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+  const numbers = (v: unknown): v is number[] =>
+    Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
   let channels = 3;
   let hw: [number, number] = [224, 224];
   if (cfg.input_size !== undefined) {
     const s = cfg.input_size;
-    if (!numbers(s) || s.length !== 3 || !s.every((x) => Number.isInteger(x) && x > 0)) throw badInput(`expected [channels, height, width], got ${JSON.stringify(s)}`, where('input_size'));
+    if (!numbers(s) || s.length !== 3 || !s.every((x) => Number.isInteger(x) && x > 0))
+      throw badInput(`expected [channels, height, width], got ${JSON.stringify(s)}`, where('input_size'));
     channels = s[0]!;
     hw = [s[1], s[2]];
   }
-  if (channels !== 1 && channels !== 3) throw badInput(`images have 1 or 3 channels; input_size says ${channels}`, where('input_size'));
+  if (channels !== 1 && channels !== 3)
+    throw badInput(`images have 1 or 3 channels; input_size says ${channels}`, where('input_size'));
   if (size) hw = size;
   const cropPct = cfg.crop_pct ?? TIMM_DEFAULTS.crop_pct;
-  if (typeof cropPct !== 'number' || !(cropPct > 0 && cropPct <= 1)) throw badInput(`expected a number in (0, 1], got ${JSON.stringify(cfg.crop_pct)}`, where('crop_pct'));
+  if (typeof cropPct !== 'number' || !(cropPct > 0 && cropPct <= 1))
+    throw badInput(`expected a number in (0, 1], got ${JSON.stringify(cfg.crop_pct)}`, where('crop_pct'));
   const interpolation = cfg.interpolation ?? TIMM_DEFAULTS.interpolation;
   const resample = typeof interpolation === 'string' ? TIMM_RESAMPLE[interpolation] : undefined;
-  if (!resample) throw badInput(`expected one of ${Object.keys(TIMM_RESAMPLE).join(', ')}, got ${JSON.stringify(interpolation)}`, where('interpolation'));
+  if (!resample)
+    throw badInput(
+      `expected one of ${Object.keys(TIMM_RESAMPLE).join(', ')}, got ${JSON.stringify(interpolation)}`,
+      where('interpolation'),
+    );
   const mode = cfg.crop_mode ?? 'center';
-  if (mode !== 'center' && mode !== 'squash') throw badInput(`expected \`center\` or \`squash\` (timm's \`border\` is not supported), got ${JSON.stringify(mode)}`, where('crop_mode'));
+  if (mode !== 'center' && mode !== 'squash')
+    throw badInput(
+      `expected \`center\` or \`squash\` (timm's \`border\` is not supported), got ${JSON.stringify(mode)}`,
+      where('crop_mode'),
+    );
   const stats: Record<'mean' | 'std', number[]> = { mean: TIMM_DEFAULTS.mean, std: TIMM_DEFAULTS.std };
   for (const k of ['mean', 'std'] as const) {
     const v = cfg[k];
     if (v === undefined) continue;
     if (!numbers(v) || (v.length !== 1 && v.length !== channels) || (k === 'std' && v.some((x) => x <= 0))) {
-      throw badInput(`expected ${channels} ${k === 'std' ? 'positive ' : ''}numbers (one per channel), got ${JSON.stringify(v)}`, where(k));
+      throw badInput(
+        `expected ${channels} ${k === 'std' ? 'positive ' : ''}numbers (one per channel), got ${JSON.stringify(v)}`,
+        where(k),
+      );
     }
     stats[k] = v;
   }
   const scale: [number, number] = [Math.floor(hw[0] / cropPct), Math.floor(hw[1] / cropPct)];
   const resize: ResizeRule =
-    mode === 'squash' ? { mode: 'exact', height: scale[0], width: scale[1] } : scale[0] === scale[1] ? { mode: 'shortest', edge: scale[0] } : { mode: 'cover', height: scale[0], width: scale[1] };
-  return { resize, resample, crop: hw, rescale: 1 / 255, mean: stats.mean, std: stats.std, layout: 'nhwc', channels: channels, height: hw[0], width: hw[1] };
+    mode === 'squash'
+      ? { mode: 'exact', height: scale[0], width: scale[1] }
+      : scale[0] === scale[1]
+        ? { mode: 'shortest', edge: scale[0] }
+        : { mode: 'cover', height: scale[0], width: scale[1] };
+  return {
+    resize,
+    resample,
+    crop: hw,
+    rescale: 1 / 255,
+    mean: stats.mean,
+    std: stats.std,
+    layout: 'nhwc',
+    channels: channels,
+    height: hw[0],
+    width: hw[1],
+  };
 }

@@ -6,7 +6,13 @@ import type { FeatureBlock } from './features';
  * so a good transfer method should learn to ignore it. Fixed by the source's name and the
  * dataset's split seed, so every method and seed sees the same noise for the same example.
  */
-export function noiseFeatures(name: string, width: number, nTrain: number, nTest: number, splitSeed: number): FeatureBlock {
+export function noiseFeatures(
+  name: string,
+  width: number,
+  nTrain: number,
+  nTest: number,
+  splitSeed: number,
+): FeatureBlock {
   const rng = new Rng(seedFor(splitSeed, `noise:${name}`));
   const fill = (n: number): Float32Array => {
     const a = new Float32Array(n * width);

@@ -34,16 +34,29 @@ function rowOf(ds: Dataset, i: number): { split: 'train' | 'test'; row: number }
 
 function onlyInput(session: OnnxRunner, input: OnnxValueInfo, what: string): void {
   const others = session.inputs.filter((i) => i.name !== input.name).map((i) => i.name);
-  if (others.length) throw badInput(`the model has other inputs (${others.join(', ')}) that ${what} cannot fill; name the one to feed with \`input\``, { file: session.file });
+  if (others.length)
+    throw badInput(
+      `the model has other inputs (${others.join(', ')}) that ${what} cannot fill; name the one to feed with \`input\``,
+      { file: session.file },
+    );
 }
 
-export function imageBatches(session: OnnxRunner, input: OnnxValueInfo, ds: Dataset, pre: ImagePreprocess): BatchSource {
+export function imageBatches(
+  session: OnnxRunner,
+  input: OnnxValueInfo,
+  ds: Dataset,
+  pre: ImagePreprocess,
+): BatchSource {
   if (ds.raw?.kind !== 'images') throw new Error('internal error: image batches need an image dataset');
   onlyInput(session, input, 'image extraction');
-  if (input.type !== 'float32') throw badInput(`image input '${input.name}' is ${input.type}; only float32 image inputs are supported`, { file: session.file });
+  if (input.type !== 'float32')
+    throw badInput(`image input '${input.name}' is ${input.type}; only float32 image inputs are supported`, {
+      file: session.file,
+    });
   const raw = ds.raw;
   const size = pre.channels * pre.height * pre.width;
-  const dims = (n: number): number[] => (pre.layout === 'nchw' ? [n, pre.channels, pre.height, pre.width] : [n, pre.height, pre.width, pre.channels]);
+  const dims = (n: number): number[] =>
+    pre.layout === 'nchw' ? [n, pre.channels, pre.height, pre.width] : [n, pre.height, pre.width, pre.channels];
   // Whole buffers of recycled batches; a batch takes the front of one that is large enough.
   const free: ArrayBuffer[] = [];
   const take = (n: number): Float32Array => {
@@ -54,7 +67,13 @@ export function imageBatches(session: OnnxRunner, input: OnnxValueInfo, ds: Data
     recycle(feeds) {
       const t = feeds[input.name];
       // Kept whole and at most three (the batch being filled, the one the model runs, one spare).
-      if (t?.data instanceof Float32Array && t.data.byteOffset === 0 && t.data.buffer instanceof ArrayBuffer && free.length < 3) free.push(t.data.buffer);
+      if (
+        t?.data instanceof Float32Array &&
+        t.data.byteOffset === 0 &&
+        t.data.buffer instanceof ArrayBuffer &&
+        free.length < 3
+      )
+        free.push(t.data.buffer);
     },
     async prepare(start, end) {
       const data = take(end - start);
@@ -81,20 +100,36 @@ const MASK = 'attention_mask';
 const TYPES = 'token_type_ids';
 const POSITIONS = 'position_ids';
 
-export function textBatches(session: OnnxRunner, input: OnnxValueInfo, ds: Dataset, tok: TextTokenizer, maxLength: number, field?: string): BatchSource {
+export function textBatches(
+  session: OnnxRunner,
+  input: OnnxValueInfo,
+  ds: Dataset,
+  tok: TextTokenizer,
+  maxLength: number,
+  field?: string,
+): BatchSource {
   if (ds.raw?.kind !== 'text') throw new Error('internal error: text batches need a text dataset');
   const raw = ds.raw;
   const unknown = session.inputs.filter((i) => ![input.name, MASK, TYPES, POSITIONS].includes(i.name));
   if (unknown.length) {
-    throw badInput(`the model needs input${unknown.length > 1 ? 's' : ''} ${unknown.map((i) => i.name).join(', ')}, which text extraction cannot fill (it fills ${input.name}, ${MASK}, ${TYPES}, ${POSITIONS}); export the model for feature extraction, without past key/values`, { file: session.file });
+    throw badInput(
+      `the model needs input${unknown.length > 1 ? 's' : ''} ${unknown.map((i) => i.name).join(', ')}, which text extraction cannot fill (it fills ${input.name}, ${MASK}, ${TYPES}, ${POSITIONS}); export the model for feature extraction, without past key/values`,
+      { file: session.file },
+    );
   }
   for (const i of session.inputs) {
-    if (i.type !== 'int64' && i.type !== 'int32') throw badInput(`text input '${i.name}' is ${i.type}; expected int64 or int32 token ids`, { file: session.file });
-    if (i.shape.length !== 2) throw badInput(`text input '${i.name}' must have shape [N, T], but the model declares ${fmt(i.shape)}`, { file: session.file });
+    if (i.type !== 'int64' && i.type !== 'int32')
+      throw badInput(`text input '${i.name}' is ${i.type}; expected int64 or int32 token ids`, { file: session.file });
+    if (i.shape.length !== 2)
+      throw badInput(`text input '${i.name}' must have shape [N, T], but the model declares ${fmt(i.shape)}`, {
+        file: session.file,
+      });
   }
   const fixedT = typeof input.shape[1] === 'number' && input.shape[1] > 0 ? input.shape[1] : undefined;
   const make = (type: string, values: number[], dims: number[]): OnnxTensor =>
-    type === 'int64' ? { type: 'int64', data: BigInt64Array.from(values, (v) => BigInt(v)), dims } : { type: 'int32', data: Int32Array.from(values), dims };
+    type === 'int64'
+      ? { type: 'int64', data: BigInt64Array.from(values, (v) => BigInt(v)), dims }
+      : { type: 'int32', data: Int32Array.from(values), dims };
   // Every text is tokenised once, in a worker thread that must keep making progress (a
   // tokenizer pattern that backtracks catastrophically stops it with an error, data/tokenizer.ts).
   let all: Promise<number[][]> | undefined;
@@ -117,7 +152,14 @@ export function textBatches(session: OnnxRunner, input: OnnxValueInfo, ds: Datas
       });
       const feeds: Record<string, OnnxTensor> = {};
       for (const i of session.inputs) {
-        const values = i.name === input.name ? ids : i.name === MASK ? Array.from(mask) : i.name === TYPES ? new Array<number>(n * T).fill(0) : Array.from({ length: n * T }, (_, k) => k % T);
+        const values =
+          i.name === input.name
+            ? ids
+            : i.name === MASK
+              ? Array.from(mask)
+              : i.name === TYPES
+                ? new Array<number>(n * T).fill(0)
+                : Array.from({ length: n * T }, (_, k) => k % T);
         feeds[i.name] = make(i.type, values, [n, T]);
       }
       return { feeds, mask };
@@ -128,15 +170,23 @@ export function textBatches(session: OnnxRunner, input: OnnxValueInfo, ds: Datas
 /** The dataset's arrays as they are (the built-in teacher on MNIST, or an .npy dataset). */
 export function tensorBatches(session: OnnxRunner, input: OnnxValueInfo, ds: Dataset): BatchSource {
   onlyInput(session, input, 'array extraction');
-  if (input.type !== 'float32') throw badInput(`input '${input.name}' is ${input.type}; array datasets feed float32`, { file: session.file });
+  if (input.type !== 'float32')
+    throw badInput(`input '${input.name}' is ${input.type}; array datasets feed float32`, { file: session.file });
   const width = ds.inputShape.reduce((a, b) => a * b, 1);
   const declared = input.shape.slice(1);
   let example: number[];
   if (declared.length === ds.inputShape.length) example = ds.inputShape;
   else if (declared.length === 1) example = [width];
   else example = declared.map((d) => (typeof d === 'number' ? d : -1));
-  const fits = example.length === declared.length && example.every((d, k) => typeof declared[k] !== 'number' || (declared[k]) < 0 || declared[k] === d) && example.reduce((a, b) => a * b, 1) === width;
-  if (!fits) throw badInput(`input '${input.name}' expects ${fmt(['N', ...declared])} but the dataset's examples have shape ${fmt(ds.inputShape)}`, { file: session.file });
+  const fits =
+    example.length === declared.length &&
+    example.every((d, k) => typeof declared[k] !== 'number' || declared[k] < 0 || declared[k] === d) &&
+    example.reduce((a, b) => a * b, 1) === width;
+  if (!fits)
+    throw badInput(
+      `input '${input.name}' expects ${fmt(['N', ...declared])} but the dataset's examples have shape ${fmt(ds.inputShape)}`,
+      { file: session.file },
+    );
   return {
     prepare(start, end) {
       const data = new Float32Array((end - start) * width);

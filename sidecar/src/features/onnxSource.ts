@@ -80,23 +80,40 @@ export function resolveOnnxFiles(ref: OnnxSourceRef): ResolvedFiles {
   const { spec, baseDir, index } = ref;
   const field = `pretrained[${index}].onnx`;
   const folder = spec.folder !== undefined ? path.resolve(baseDir, spec.folder) : undefined;
-  if (folder !== undefined && !fs.existsSync(folder)) throw badInput('model folder not found', { file: folder, field: `${field}.folder` });
+  if (folder !== undefined && !fs.existsSync(folder))
+    throw badInput('model folder not found', { file: folder, field: `${field}.folder` });
   let model: string;
   if (spec.model !== undefined) model = path.resolve(baseDir, spec.model);
   else if (folder !== undefined) {
     const candidates = [path.join(folder, 'onnx', 'model.onnx'), path.join(folder, 'model.onnx')];
     const found = candidates.find((c) => fs.existsSync(c));
     if (!found) {
-      const onnxFiles = [folder, path.join(folder, 'onnx')].filter((d) => fs.existsSync(d)).flatMap((d) => fs.readdirSync(d).filter((n) => n.endsWith('.onnx')).map((n) => path.relative(folder, path.join(d, n))));
-      throw badInput(`no onnx/model.onnx or model.onnx in the folder${onnxFiles.length ? `; set \`model\` to one of: ${onnxFiles.join(', ')}` : ' (and no other .onnx file)'}`, { file: folder, field: `${field}.folder` });
+      const onnxFiles = [folder, path.join(folder, 'onnx')]
+        .filter((d) => fs.existsSync(d))
+        .flatMap((d) =>
+          fs
+            .readdirSync(d)
+            .filter((n) => n.endsWith('.onnx'))
+            .map((n) => path.relative(folder, path.join(d, n))),
+        );
+      throw badInput(
+        `no onnx/model.onnx or model.onnx in the folder${onnxFiles.length ? `; set \`model\` to one of: ${onnxFiles.join(', ')}` : ' (and no other .onnx file)'}`,
+        { file: folder, field: `${field}.folder` },
+      );
     }
     model = found;
   } else throw badInput('an onnx source needs `folder` or `model`', { file: '<experiment>', field });
   if (!fs.existsSync(model)) throw badInput('ONNX model not found', { file: model, field: `${field}.model` });
-  const inFolder = (name: string): string | undefined => (folder !== undefined && fs.existsSync(path.join(folder, name)) ? path.join(folder, name) : undefined);
+  const inFolder = (name: string): string | undefined =>
+    folder !== undefined && fs.existsSync(path.join(folder, name)) ? path.join(folder, name) : undefined;
   const tokenizer = spec.tokenizer !== undefined ? path.resolve(baseDir, spec.tokenizer) : inFolder('tokenizer.json');
   const preprocessor = inFolder('preprocessor_config.json');
-  return { model, ...(folder ? { folder } : {}), ...(preprocessor ? { preprocessor } : {}), ...(tokenizer ? { tokenizer } : {}) };
+  return {
+    model,
+    ...(folder ? { folder } : {}),
+    ...(preprocessor ? { preprocessor } : {}),
+    ...(tokenizer ? { tokenizer } : {}),
+  };
 }
 
 /**
@@ -106,22 +123,50 @@ export function resolveOnnxFiles(ref: OnnxSourceRef): ResolvedFiles {
  */
 export function sourceBatches(session: OnnxRunner, ref: OnnxSourceRef, files: ResolvedFiles, ds: Dataset): BatchSource {
   const field = `pretrained[${ref.index}].onnx`;
-  const input = session.input(ref.spec.input ?? (ds.raw?.kind === 'text' ? session.inputs.find((i) => i.name === 'input_ids')?.name : undefined), `${field}.input`);
+  const input = session.input(
+    ref.spec.input ?? (ds.raw?.kind === 'text' ? session.inputs.find((i) => i.name === 'input_ids')?.name : undefined),
+    `${field}.input`,
+  );
   if (ds.raw?.kind === 'images') {
     const config = files.preprocessor ? readPreprocessorConfig(files.preprocessor) : undefined;
-    return imageBatches(session, input, ds, resolveImagePreprocess(config, ref.spec.preprocess, input, { file: files.preprocessor ?? files.model, field: `${field}.preprocess` }));
+    return imageBatches(
+      session,
+      input,
+      ds,
+      resolveImagePreprocess(config, ref.spec.preprocess, input, {
+        file: files.preprocessor ?? files.model,
+        field: `${field}.preprocess`,
+      }),
+    );
   }
-  if (ds.raw?.kind === 'text') return textBatches(session, input, ds, loadTokenizer(files.tokenizer!), ref.spec.max_length ?? ds.inputShape[0], `${field}.tokenizer`);
+  if (ds.raw?.kind === 'text')
+    return textBatches(
+      session,
+      input,
+      ds,
+      loadTokenizer(files.tokenizer!),
+      ref.spec.max_length ?? ds.inputShape[0],
+      `${field}.tokenizer`,
+    );
   return tensorBatches(session, input, ds);
 }
 
 function tensorHash(ds: Dataset): { train: string; test: string } {
-  const h = (x: Float32Array): string => createHash('sha256').update(JSON.stringify(ds.inputShape)).update(new Uint8Array(x.buffer, x.byteOffset, x.byteLength)).digest('hex');
+  const h = (x: Float32Array): string =>
+    createHash('sha256')
+      .update(JSON.stringify(ds.inputShape))
+      .update(new Uint8Array(x.buffer, x.byteOffset, x.byteLength))
+      .digest('hex');
   return { train: h(ds.train.x), test: h(ds.test.x) };
 }
 
 /** Everything the features depend on; its hash names the cache folder. */
-export function cacheKeyParts(ref: OnnxSourceRef, files: ResolvedFiles, ds: Dataset, cacheRoot: string): Record<string, unknown> {
+export function cacheKeyParts(
+  ref: OnnxSourceRef,
+  files: ResolvedFiles,
+  ds: Dataset,
+  cacheRoot: string,
+): Record<string, unknown> {
   const mode = ds.raw?.kind ?? 'tensor';
   const { spec } = ref;
   const maxLength = spec.max_length ?? ds.inputShape[0];
@@ -137,10 +182,16 @@ export function cacheKeyParts(ref: OnnxSourceRef, files: ResolvedFiles, ds: Data
   };
   if (mode === 'images') {
     parts.preprocess = spec.preprocess ?? null;
-    parts.preprocessorConfig = files.preprocessor ? createHash('sha256').update(fs.readFileSync(files.preprocessor)).digest('hex') : null;
+    parts.preprocessorConfig = files.preprocessor
+      ? createHash('sha256').update(fs.readFileSync(files.preprocessor)).digest('hex')
+      : null;
   }
   if (mode === 'text') {
-    if (!files.tokenizer) throw badInput('text features need the model\'s tokenizer.json: put it in the folder or set `tokenizer`', { file: files.model, field: `pretrained[${ref.index}].onnx.tokenizer` });
+    if (!files.tokenizer)
+      throw badInput("text features need the model's tokenizer.json: put it in the folder or set `tokenizer`", {
+        file: files.model,
+        field: `pretrained[${ref.index}].onnx.tokenizer`,
+      });
     parts.tokenizer = loadTokenizer(files.tokenizer, `pretrained[${ref.index}].onnx.tokenizer`).hash;
     parts.maxLength = maxLength;
   }
@@ -162,12 +213,25 @@ export async function extractOnnx(ref: OnnxSourceRef, ds: Dataset, opts: Extract
   const hit = entry.read();
   if (hit) {
     const c = Math.ceil(total / CHUNK_ROWS);
-    return { ...base, cached: true, complete: true, block: blockOf(ref, hit), chunks: { present: c, total: c }, extracted: 0, seconds: 0 };
+    return {
+      ...base,
+      cached: true,
+      complete: true,
+      block: blockOf(ref, hit),
+      chunks: { present: c, total: c },
+      extracted: 0,
+      seconds: 0,
+    };
   }
   const field = `pretrained[${ref.index}].onnx`;
   const sessions = opts.sessions ?? new OnnxSessionPool();
   // In a worker thread: the next batch is decoded and normalised here while the model runs there.
-  const session = await sessions.get(files.model, { device: ref.spec.device, threads: ref.spec.threads, log: opts.log, thread: true });
+  const session = await sessions.get(files.model, {
+    device: ref.spec.device,
+    threads: ref.spec.threads,
+    log: opts.log,
+    thread: true,
+  });
   try {
     const output = session.output(ref.spec.output, `${field}.output`);
     const problem = poolingProblem(ref.spec.pooling, output.shape);
@@ -181,7 +245,16 @@ export async function extractOnnx(ref: OnnxSourceRef, ds: Dataset, opts: Extract
       if (merged) {
         // Another shard merged the entry meanwhile.
         const c = Math.ceil(total / CHUNK_ROWS);
-        return { ...base, cached: false, complete: true, block: blockOf(ref, merged), chunks: { present: c, total: c }, extracted, seconds: (performance.now() - started) / 1000, provider: session.provider };
+        return {
+          ...base,
+          cached: false,
+          complete: true,
+          block: blockOf(ref, merged),
+          chunks: { present: c, total: c },
+          extracted,
+          seconds: (performance.now() - started) / 1000,
+          provider: session.provider,
+        };
       }
       const before = extracted;
       const plan = entry.plan(total, opts.chunkRows ?? Math.max(CHUNK_ROWS, ref.spec.batch));
@@ -191,11 +264,21 @@ export async function extractOnnx(ref: OnnxSourceRef, ds: Dataset, opts: Extract
       const todo = mine.filter(([s, e]) => !entry.hasChunk(s, e));
       let done = chunks.filter(([s, e]) => entry.hasChunk(s, e)).reduce((a, [s, e]) => a + e - s, 0);
       const remaining = todo.reduce((a, [s, e]) => a + e - s, 0);
-      if (todo.length) opts.log(`${ref.name}: extracting ${remaining} of ${total} examples with ${path.basename(files.model)} (${session.provider}, batch ${ref.spec.batch}${opts.shard ? `, shard ${opts.shard.index}/${opts.shard.count}` : ''})`);
+      if (todo.length)
+        opts.log(
+          `${ref.name}: extracting ${remaining} of ${total} examples with ${path.basename(files.model)} (${session.provider}, batch ${ref.spec.batch}${opts.shard ? `, shard ${opts.shard.index}/${opts.shard.count}` : ''})`,
+        );
       const progress = (): void => {
         const secs = (performance.now() - started) / 1000;
         const rate = secs > 0 ? extracted / secs : 0;
-        opts.onProgress?.({ source: ref.name, provider: session.provider, done, total, itemsPerSecond: rate, etaSeconds: rate > 0 ? (remaining - (extracted - before)) / rate : null });
+        opts.onProgress?.({
+          source: ref.name,
+          provider: session.provider,
+          done,
+          total,
+          itemsPerSecond: rate,
+          etaSeconds: rate > 0 ? (remaining - (extracted - before)) / rate : null,
+        });
       };
       progress();
       // Batches of all pending chunks in order. The model always has the next batch queued while it
@@ -220,13 +303,29 @@ export async function extractOnnx(ref: OnnxSourceRef, ds: Dataset, opts: Extract
       let chunkIdx = 0;
       let parts: Float32Array[] = [];
       let width = -1;
-      for await (const { item: [b0, b1], result: { out, mask } } of results) {
+      for await (const {
+        item: [b0, b1],
+        result: { out, mask },
+      } of results) {
         if (opts.signal?.aborted) throw new CancelledError();
-        if (!(out.data instanceof Float32Array)) throw badInput(`output '${output.name}' is ${out.type}; features must be float32`, { file: files.model, field: `${field}.output` });
+        if (!(out.data instanceof Float32Array))
+          throw badInput(`output '${output.name}' is ${out.type}; features must be float32`, {
+            file: files.model,
+            field: `${field}.output`,
+          });
         const actual = poolingProblem(ref.spec.pooling, out.dims);
         if (actual) throw badInput(actual, { file: files.model, field: `${field}.pooling` });
-        if (out.dims[0] !== b1 - b0) throw badInput(`output '${output.name}' has ${out.dims[0]} rows for a batch of ${b1 - b0}`, { file: files.model, field: `${field}.output` });
-        const pooled = pool(ref.spec.pooling, out.data, out.dims, out.dims.length === 3 && mask && mask.length === out.dims[0] * out.dims[1] ? mask : undefined);
+        if (out.dims[0] !== b1 - b0)
+          throw badInput(`output '${output.name}' has ${out.dims[0]} rows for a batch of ${b1 - b0}`, {
+            file: files.model,
+            field: `${field}.output`,
+          });
+        const pooled = pool(
+          ref.spec.pooling,
+          out.data,
+          out.dims,
+          out.dims.length === 3 && mask && mask.length === out.dims[0] * out.dims[1] ? mask : undefined,
+        );
         width = pooled.width;
         parts.push(pooled.data);
         extracted += b1 - b0;
@@ -247,7 +346,14 @@ export async function extractOnnx(ref: OnnxSourceRef, ds: Dataset, opts: Extract
       }
       const seconds = (performance.now() - started) / 1000;
       const present = chunks.filter(([s, e]) => entry.hasChunk(s, e)).length;
-      const common = { ...base, cached: false, chunks: { present, total: chunks.length }, extracted, seconds, provider: session.provider };
+      const common = {
+        ...base,
+        cached: false,
+        chunks: { present, total: chunks.length },
+        extracted,
+        seconds,
+        provider: session.provider,
+      };
       if (present < chunks.length) return { ...common, complete: false };
       const cached = entry.finish(plan, ds.train.n, {
         format: CACHE_FORMAT,
@@ -261,7 +367,11 @@ export async function extractOnnx(ref: OnnxSourceRef, ds: Dataset, opts: Extract
         ...(extracted ? { itemsPerSecond: extracted / seconds } : {}),
       });
       if (cached) return { ...common, complete: true, block: blockOf(ref, cached) };
-      if (attempt === 3) throw new AftError('run_failed', `feature cache ${entry.dir}: chunks were found damaged again after being extracted again; check the disk`);
+      if (attempt === 3)
+        throw new AftError(
+          'run_failed',
+          `feature cache ${entry.dir}: chunks were found damaged again after being extracted again; check the disk`,
+        );
     }
   } finally {
     if (!opts.sessions) await sessions.releaseAll();

@@ -19,9 +19,12 @@ export function poolingProblem(pooling: Pooling, dims: readonly (number | string
   if (rank < 2) return `the output has shape [${dims.join(', ')}]; features need one row per example`;
   if (pooling === 'none') {
     const tokens = rank === 3 && dims[2] !== 1;
-    return tokens ? `the output has shape [${dims.join(', ')}] (tokens × features); choose pooling cls, mean or last` : undefined;
+    return tokens
+      ? `the output has shape [${dims.join(', ')}] (tokens × features); choose pooling cls, mean or last`
+      : undefined;
   }
-  if (rank !== 3) return `pooling ${pooling} needs a token output [N, T, D], but the output has shape [${dims.join(', ')}]; use pooling: none`;
+  if (rank !== 3)
+    return `pooling ${pooling} needs a token output [N, T, D], but the output has shape [${dims.join(', ')}]; use pooling: none`;
   return undefined;
 }
 

@@ -26,7 +26,9 @@ function readMatrix(file: string, key: string | undefined, field: string): Matri
     const name = key ?? (names.length === 1 ? names[0] : names.includes('features') ? 'features' : undefined);
     if (name === undefined || !tensors[name]) {
       throw badInput(
-        key ? `no tensor '${key}' in this file (it has: ${names.join(', ')})` : `the file has several tensors (${names.join(', ')}); name one with \`key\``,
+        key
+          ? `no tensor '${key}' in this file (it has: ${names.join(', ')})`
+          : `the file has several tensors (${names.join(', ')}); name one with \`key\``,
         { file, field },
       );
     }
@@ -54,9 +56,21 @@ export function precomputedFeatures(
   const tr = readMatrix(trainFile, spec.key, `${field}.train`);
   const te = readMatrix(testFile, spec.key, `${field}.test`);
   // Train features may have more rows when the dataset uses only its first N examples.
-  if (tr.rows < nTrain) throw badInput(`has ${tr.rows} rows but the training split has ${nTrain} examples`, { file: trainFile, field: `${field}.train` });
-  if (te.rows !== nTest) throw badInput(`has ${te.rows} rows but the test split has ${nTest} examples`, { file: testFile, field: `${field}.test` });
-  if (tr.width !== te.width) throw badInput(`train features are ${tr.width} wide but test features are ${te.width} wide`, { file: testFile, field: `${field}.test` });
+  if (tr.rows < nTrain)
+    throw badInput(`has ${tr.rows} rows but the training split has ${nTrain} examples`, {
+      file: trainFile,
+      field: `${field}.train`,
+    });
+  if (te.rows !== nTest)
+    throw badInput(`has ${te.rows} rows but the test split has ${nTest} examples`, {
+      file: testFile,
+      field: `${field}.test`,
+    });
+  if (tr.width !== te.width)
+    throw badInput(`train features are ${tr.width} wide but test features are ${te.width} wide`, {
+      file: testFile,
+      field: `${field}.test`,
+    });
   const train = tr.data.subarray(0, nTrain * tr.width);
   checkFinite(train, tr.width, `features '${name}' (train)`, { file: trainFile, field: `${field}.train` });
   checkFinite(te.data, te.width, `features '${name}' (test)`, { file: testFile, field: `${field}.test` });

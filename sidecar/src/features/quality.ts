@@ -18,14 +18,23 @@ export interface SourceQuality {
 
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-export async function assessSources(blocks: FeatureBlock[], psi: PretrainedFeatures, ds: Dataset, holdout: number, splitSeed: number, log: (m: string, level?: 'info' | 'warn') => void): Promise<SourceQuality> {
+export async function assessSources(
+  blocks: FeatureBlock[],
+  psi: PretrainedFeatures,
+  ds: Dataset,
+  holdout: number,
+  splitSeed: number,
+  log: (m: string, level?: 'info' | 'warn') => void,
+): Promise<SourceQuality> {
   const probe = async (train: Float32Array, test: Float32Array, dim: number): Promise<number> =>
-    (await linearProbe(
-      { features: train, labels: ds.train.y, rows: ds.train.n },
-      { features: test, labels: ds.test.y, rows: ds.test.n },
-      dim,
-      { holdoutFraction: holdout, splitSeed, numClasses: ds.numClasses },
-    )).testAccuracy;
+    (
+      await linearProbe(
+        { features: train, labels: ds.train.y, rows: ds.train.n },
+        { features: test, labels: ds.test.y, rows: ds.test.n },
+        dim,
+        { holdoutFraction: holdout, splitSeed, numClasses: ds.numClasses },
+      )
+    ).testAccuracy;
   const sources: SourceSummary[] = [];
   for (const b of blocks) {
     const s: SourceSummary = { name: b.name, kind: b.kind, width: b.width };
@@ -41,8 +50,13 @@ export async function assessSources(blocks: FeatureBlock[], psi: PretrainedFeatu
       s.logme_error = errorText(e);
       log(`LogME of ${b.name} is not available: ${describeError(e)}`, 'warn');
     }
-    const probeText = s.linear_probe_accuracy !== undefined ? `linear probe ${(s.linear_probe_accuracy * 100).toFixed(2)}%` : 'no linear probe';
-    log(`source ${b.name} (${b.kind}, ${b.width} features): ${probeText}${s.logme_score !== undefined ? `, LogME ${s.logme_score.toFixed(3)}` : ''}`);
+    const probeText =
+      s.linear_probe_accuracy !== undefined
+        ? `linear probe ${(s.linear_probe_accuracy * 100).toFixed(2)}%`
+        : 'no linear probe';
+    log(
+      `source ${b.name} (${b.kind}, ${b.width} features): ${probeText}${s.logme_score !== undefined ? `, LogME ${s.logme_score.toFixed(3)}` : ''}`,
+    );
     sources.push(s);
   }
   let concatProbe: number | undefined;

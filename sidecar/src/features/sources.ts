@@ -25,14 +25,29 @@ export interface BuiltSources {
 }
 
 /** The ONNX sources of a list (user models and the built-in teacher), ready for extraction. */
-export async function onnxSourceRefs(specs: SourceSpec[], ds: Pick<Dataset, 'inputShape'>, baseDir: string, hooks: Pick<SourceHooks, 'signal' | 'log' | 'onBuildProgress'>): Promise<{ refs: OnnxSourceRef[]; teacher?: TeacherInfo }> {
+export async function onnxSourceRefs(
+  specs: SourceSpec[],
+  ds: Pick<Dataset, 'inputShape'>,
+  baseDir: string,
+  hooks: Pick<SourceHooks, 'signal' | 'log' | 'onBuildProgress'>,
+): Promise<{ refs: OnnxSourceRef[]; teacher?: TeacherInfo }> {
   const refs: OnnxSourceRef[] = [];
   let teacher: TeacherInfo | undefined;
   for (const [i, s] of specs.entries()) {
     if ('builtin' in s) {
       checkTeacherInput(ds.inputShape, i);
-      teacher ??= await ensureTeacher((step, total) => hooks.onBuildProgress(`building ${s.builtin} (one time)`, step, total), hooks.signal, hooks.log);
-      refs.push({ name: s.name, index: i, spec: teacherOnnxSpec(ensureTeacherOnnx(teacher)), baseDir, kind: 'builtin' });
+      teacher ??= await ensureTeacher(
+        (step, total) => hooks.onBuildProgress(`building ${s.builtin} (one time)`, step, total),
+        hooks.signal,
+        hooks.log,
+      );
+      refs.push({
+        name: s.name,
+        index: i,
+        spec: teacherOnnxSpec(ensureTeacherOnnx(teacher)),
+        baseDir,
+        kind: 'builtin',
+      });
     } else if ('onnx' in s) {
       refs.push({ name: s.name, index: i, spec: s.onnx, baseDir, kind: 'onnx' });
     }
@@ -40,22 +55,34 @@ export async function onnxSourceRefs(specs: SourceSpec[], ds: Pick<Dataset, 'inp
   return { refs, ...(teacher ? { teacher } : {}) };
 }
 
-export async function buildSources(specs: SourceSpec[], ds: Dataset, baseDir: string, noiseSeed: number, hooks: SourceHooks): Promise<BuiltSources> {
+export async function buildSources(
+  specs: SourceSpec[],
+  ds: Dataset,
+  baseDir: string,
+  noiseSeed: number,
+  hooks: SourceHooks,
+): Promise<BuiltSources> {
   const blocks: FeatureBlock[] = [];
   const { refs, teacher } = await onnxSourceRefs(specs, ds, baseDir, hooks);
   const sessions = new OnnxSessionPool();
   try {
     for (const [i, s] of specs.entries()) {
-    if ('noise' in s) {
-      blocks.push(noiseFeatures(s.name, s.noise, ds.train.n, ds.test.n, noiseSeed));
-    } else if ('features' in s) {
-      blocks.push(precomputedFeatures(s.name, s.features, baseDir, ds.train.n, ds.test.n, i));
-    } else {
-      const ref = refs.find((r) => r.index === i)!;
-      const out = await extractOnnx(ref, ds, { cacheRoot: hooks.cacheRoot, log: hooks.log, sessions, ...(hooks.signal ? { signal: hooks.signal } : {}), ...(hooks.onExtractProgress ? { onProgress: hooks.onExtractProgress } : {}) });
-      if (out.cached) hooks.log(`${ref.name}: features from the cache (${out.dir})`);
-      blocks.push(out.block!);
-    }
+      if ('noise' in s) {
+        blocks.push(noiseFeatures(s.name, s.noise, ds.train.n, ds.test.n, noiseSeed));
+      } else if ('features' in s) {
+        blocks.push(precomputedFeatures(s.name, s.features, baseDir, ds.train.n, ds.test.n, i));
+      } else {
+        const ref = refs.find((r) => r.index === i)!;
+        const out = await extractOnnx(ref, ds, {
+          cacheRoot: hooks.cacheRoot,
+          log: hooks.log,
+          sessions,
+          ...(hooks.signal ? { signal: hooks.signal } : {}),
+          ...(hooks.onExtractProgress ? { onProgress: hooks.onExtractProgress } : {}),
+        });
+        if (out.cached) hooks.log(`${ref.name}: features from the cache (${out.dir})`);
+        blocks.push(out.block!);
+      }
     }
   } finally {
     await sessions.releaseAll();

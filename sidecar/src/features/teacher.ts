@@ -27,11 +27,18 @@ import { SharedMethodState } from '../methods/method';
  * steps on 5,400 (the fault tests build it many times), under its own name (`…-steps<N>`), so
  * such a teacher is never taken for the real one. Unset in normal use.
  */
-const TEST_STEPS = Number(process.env.AFT_TEACHER_STEPS) > 0 ? Math.floor(Number(process.env.AFT_TEACHER_STEPS)) : undefined;
+const TEST_STEPS =
+  Number(process.env.AFT_TEACHER_STEPS) > 0 ? Math.floor(Number(process.env.AFT_TEACHER_STEPS)) : undefined;
 /** Bump when the recipe changes, so stale caches are rebuilt rather than reused. */
 export const TEACHER_VERSION = `mnist-teacher-v1${TEST_STEPS ? `-steps${TEST_STEPS}` : ''}`;
 const ARCH = downstreamSchema.parse({ model: 'mlp', hidden: [512, 256] });
-const RECIPE = trainSchema.parse({ steps: TEST_STEPS ?? 1500, batch: 128, lr: 1e-3, schedule: 'cosine', eval_every: 250 });
+const RECIPE = trainSchema.parse({
+  steps: TEST_STEPS ?? 1500,
+  batch: 128,
+  lr: 1e-3,
+  schedule: 'cosine',
+  eval_every: 250,
+});
 const INPUT_SHAPE = [MNIST_SIDE, MNIST_SIDE, 1];
 
 export interface TeacherInfo {
@@ -89,8 +96,10 @@ function checkTeacherCache(file: string, metaFile: string): { meta: TeacherMeta 
   } catch (e) {
     return { damaged: `${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
   }
-  if (meta.bytes !== undefined && bytes.length !== meta.bytes) return { damaged: `${file} has ${bytes.length} bytes, its metadata says ${meta.bytes}` };
-  if (meta.sha256 !== undefined && sha256(bytes) !== meta.sha256) return { damaged: `${file} does not match the sha256 in its metadata` };
+  if (meta.bytes !== undefined && bytes.length !== meta.bytes)
+    return { damaged: `${file} has ${bytes.length} bytes, its metadata says ${meta.bytes}` };
+  if (meta.sha256 !== undefined && sha256(bytes) !== meta.sha256)
+    return { damaged: `${file} does not match the sha256 in its metadata` };
   try {
     readSafetensorsBytes(bytes, file);
   } catch (e) {
@@ -104,12 +113,17 @@ function checkTeacherCache(file: string, metaFile: string): { meta: TeacherMeta 
  * sizes and sha256 are checked on every use). `onProgress(step, total)` reports the build; the
  * build is cancellable through `signal`.
  */
-export async function ensureTeacher(onProgress: (step: number, total: number) => void, signal?: AbortSignal, log: (m: string) => void = () => {}): Promise<TeacherInfo> {
+export async function ensureTeacher(
+  onProgress: (step: number, total: number) => void,
+  signal?: AbortSignal,
+  log: (m: string) => void = () => {},
+): Promise<TeacherInfo> {
   const file = teacherCacheFile();
   const meta = `${file}.json`;
   removeStaleTemps(path.dirname(file));
   const cached = checkTeacherCache(file, meta);
-  if (cached && 'meta' in cached) return { file, validationAccuracy: cached.meta.validationAccuracy, builtNow: false, seconds: 0 };
+  if (cached && 'meta' in cached)
+    return { file, validationAccuracy: cached.meta.validationAccuracy, builtNow: false, seconds: 0 };
   if (cached) {
     log(`the cached ${TEACHER_VERSION} is damaged (${cached.damaged}); building it again`);
     removeQuietly(meta);
@@ -118,7 +132,11 @@ export async function ensureTeacher(onProgress: (step: number, total: number) =>
   log(`building ${TEACHER_VERSION} (one time; cached at ${file})`);
   const pool = mnistTeacherSplit();
   const order = new Rng(7).permutation(pool.n);
-  const train = takeSplit(pool, MNIST_PIXELS, TEST_STEPS ? order.subarray(600, Math.min(pool.n, 600 + 128 * TEST_STEPS)) : order.subarray(600));
+  const train = takeSplit(
+    pool,
+    MNIST_PIXELS,
+    TEST_STEPS ? order.subarray(600, Math.min(pool.n, 600 + 128 * TEST_STEPS)) : order.subarray(600),
+  );
   const val = takeSplit(pool, MNIST_PIXELS, order.subarray(0, 600));
   const result = await trainJob(
     {
@@ -143,9 +161,17 @@ export async function ensureTeacher(onProgress: (step: number, total: number) =>
   result.method.dispose();
   // The metadata file is written last: a teacher without it is incomplete and is rebuilt.
   writeFileAtomic(file, bytes);
-  const info: TeacherMeta = { version: TEACHER_VERSION, validationAccuracy: result.evalAccuracy, seconds: result.seconds, bytes: bytes.length, sha256: sha256(bytes) };
+  const info: TeacherMeta = {
+    version: TEACHER_VERSION,
+    validationAccuracy: result.evalAccuracy,
+    seconds: result.seconds,
+    bytes: bytes.length,
+    sha256: sha256(bytes),
+  };
   writeFileAtomic(meta, JSON.stringify(info, null, 2));
-  log(`${TEACHER_VERSION}: validation accuracy ${(result.evalAccuracy * 100).toFixed(1)}% after ${result.seconds.toFixed(0)} s`);
+  log(
+    `${TEACHER_VERSION}: validation accuracy ${(result.evalAccuracy * 100).toFixed(1)}% after ${result.seconds.toFixed(0)} s`,
+  );
   return { file, validationAccuracy: result.evalAccuracy, builtNow: true, seconds: result.seconds };
 }
 
@@ -159,7 +185,11 @@ export function ensureTeacherOnnx(info: TeacherInfo): string {
   const { tensors } = readSafetensors(info.file);
   // Exporting takes milliseconds: the file is compared with a fresh export, and rewritten unless
   // it is exactly that (so a damaged or stale export is never fed to onnxruntime).
-  const bytes = exportDownstream(tensors, { kind: 'mlp', inputShape: INPUT_SHAPE, channels: [], hidden: ARCH.hidden, numClasses: 10 }, { teacher: TEACHER_VERSION });
+  const bytes = exportDownstream(
+    tensors,
+    { kind: 'mlp', inputShape: INPUT_SHAPE, channels: [], hidden: ARCH.hidden, numClasses: 10 },
+    { teacher: TEACHER_VERSION },
+  );
   let same = false;
   try {
     same = fs.readFileSync(file).equals(bytes);
@@ -178,6 +208,9 @@ export function teacherOnnxSpec(file: string): OnnxSourceSpec {
 /** Refuses datasets whose examples are not 784 values (28x28 digits). */
 export function checkTeacherInput(inputShape: number[], index: number): void {
   if (inputShape.reduce((a, b) => a * b, 1) !== MNIST_PIXELS) {
-    throw badInput(`mnist-teacher needs 28x28 inputs; this dataset's inputs have shape [${inputShape.join(', ')}]`, { file: '<experiment>', field: `pretrained[${index}].builtin` });
+    throw badInput(`mnist-teacher needs 28x28 inputs; this dataset's inputs have shape [${inputShape.join(', ')}]`, {
+      file: '<experiment>',
+      field: `pretrained[${index}].builtin`,
+    });
   }
 }

@@ -37,7 +37,9 @@ export interface BTuneState {
  */
 export function noLogmeSources(methodName: string, reasons: readonly { source: string; reason: string }[]): AftError {
   const why = reasons.map((r) => `${r.source}: ${r.reason}`).join('; ');
-  return badInput(`${methodName} (B-Tuning) weights the pre-trained sources by their LogME, and no source has one (${why}). Remove ${methodName} from methods, or fix what stops LogME.`);
+  return badInput(
+    `${methodName} (B-Tuning) weights the pre-trained sources by their LogME, and no source has one (${why}). Remove ${methodName} from methods, or fix what stops LogME.`,
+  );
 }
 
 /** π = softmax(scores / T), in float64 with the maximum subtracted so large scores cannot overflow. */
@@ -61,16 +63,20 @@ export function sourceMixture(scores: readonly number[], temperature = BTUNE_TEM
 export function mixedProjection(state: BTuneState, psiDim?: number): { matrix: Float32Array; psiDim: number } {
   const { featureDims, sourceWeights, scores, numClasses: k } = state;
   if (featureDims.length !== scores.length || sourceWeights.length !== scores.length) {
-    throw badInput(`B-Tuning: ${scores.length} LogME scores, ${featureDims.length} feature widths and ${sourceWeights.length} weight matrices; one of each per source`);
+    throw badInput(
+      `B-Tuning: ${scores.length} LogME scores, ${featureDims.length} feature widths and ${sourceWeights.length} weight matrices; one of each per source`,
+    );
   }
   const total = featureDims.reduce((a, b) => a + b, 0);
-  if (psiDim !== undefined && total !== psiDim) throw badInput(`B-Tuning: the sources' feature widths sum to ${total}, but ψ has ${psiDim} columns`);
+  if (psiDim !== undefined && total !== psiDim)
+    throw badInput(`B-Tuning: the sources' feature widths sum to ${total}, but ψ has ${psiDim} columns`);
   const pi = sourceMixture(scores, state.temperature);
   const m = new Float32Array(total * k);
   let row = 0;
   featureDims.forEach((di, i) => {
     const w = sourceWeights[i];
-    if (w.length !== k * di) throw badInput(`B-Tuning: source ${i}'s LogME weights have ${w.length} values, expected ${k}×${di}`);
+    if (w.length !== k * di)
+      throw badInput(`B-Tuning: source ${i}'s LogME weights have ${w.length} values, expected ${k}×${di}`);
     for (let a = 0; a < di; a++) for (let c = 0; c < k; c++) m[(row + a) * k + c] = pi[i] * w[c * di + a];
     row += di;
   });
@@ -95,7 +101,9 @@ export function createBTune({ method, featureDim, psiDim }: MethodSetup, state: 
   const { matrix } = mixedProjection(state, psiDim);
   const k = state.numClasses;
   if (state.studentWeights.length !== k * featureDim) {
-    throw badInput(`B-Tuning: the student's LogME weights have ${state.studentWeights.length} values, expected ${k}×${featureDim}`);
+    throw badInput(
+      `B-Tuning: the student's LogME weights have ${state.studentWeights.length} values, expected ${k}×${featureDim}`,
+    );
   }
   const mixed = tf.tensor2d(matrix, [psiDim, k]);
   const wd = tf.tensor2d(Float32Array.from(state.studentWeights), [k, featureDim]);

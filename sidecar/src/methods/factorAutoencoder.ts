@@ -67,7 +67,12 @@ function columnStats(x: Float32Array, rows: number, dim: number): { mean: Float3
 }
 
 /** Runs `f` over row batches of `x` and concatenates the results. */
-async function inBatches(x: Float32Array, rows: number, dim: number, f: (b: Tensor2D) => Tensor2D): Promise<Float32Array[]> {
+async function inBatches(
+  x: Float32Array,
+  rows: number,
+  dim: number,
+  f: (b: Tensor2D) => Tensor2D,
+): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
   for (let r = 0; r < rows; r += EVAL_BATCH) {
     const n = Math.min(EVAL_BATCH, rows - r);
@@ -90,12 +95,22 @@ async function readScalar(t: Scalar): Promise<number> {
 }
 
 /** Trains the autoencoder on `features` (row-major rows×dim training features). */
-export async function trainFactorAutoencoder(features: Float32Array, rows: number, dim: number, opts: AutoencoderOptions): Promise<FactorAutoencoder> {
-  if (features.length !== rows * dim) throw badInput(`factor transfer: expected ${rows}×${dim} feature values, got ${features.length}`);
-  if (dim < 2) throw badInput(`factor transfer needs pre-trained features at least 2 wide (the factors are half as wide), got ${dim}`);
+export async function trainFactorAutoencoder(
+  features: Float32Array,
+  rows: number,
+  dim: number,
+  opts: AutoencoderOptions,
+): Promise<FactorAutoencoder> {
+  if (features.length !== rows * dim)
+    throw badInput(`factor transfer: expected ${rows}×${dim} feature values, got ${features.length}`);
+  if (dim < 2)
+    throw badInput(
+      `factor transfer needs pre-trained features at least 2 wide (the factors are half as wide), got ${dim}`,
+    );
   const valFraction = opts.valFraction ?? 0.1;
   const nVal = Math.max(1, Math.round(rows * valFraction));
-  if (rows - nVal < 1) throw badInput(`factor transfer: ${rows} training rows are too few to hold out a validation split`);
+  if (rows - nVal < 1)
+    throw badInput(`factor transfer: ${rows} training rows are too few to hold out a validation split`);
   const rng = new Rng(seedFor(opts.seed, 'factor-autoencoder'));
   const perm = rng.permutation(rows);
   const validationRows = perm.slice(0, nVal);
@@ -135,7 +150,10 @@ export async function trainFactorAutoencoder(features: Float32Array, rows: numbe
       const trainLoss = (await readScalar(sum)) / fitRows.length;
       const valLoss = await readScalar(tf.tidy(() => mse(val)));
       if (!Number.isFinite(trainLoss) || !Number.isFinite(valLoss)) {
-        throw new AftError('run_failed', `factor transfer: the autoencoder diverged at epoch ${epoch} (loss ${trainLoss}); try a lower learning rate`);
+        throw new AftError(
+          'run_failed',
+          `factor transfer: the autoencoder diverged at epoch ${epoch} (loss ${trainLoss}); try a lower learning rate`,
+        );
       }
       history.trainLoss.push(trainLoss);
       history.valLoss.push(valLoss);
@@ -156,7 +174,8 @@ export async function trainFactorAutoencoder(features: Float32Array, rows: numbe
 
   const { enc: frozenEnc, dec: frozenDec } = best;
   const encode = (psi: Tensor2D): Tensor2D => {
-    if (psi.shape[1] !== dim) throw badInput(`factor transfer: the autoencoder takes ${dim}-wide features, got ${psi.shape[1]}`);
+    if (psi.shape[1] !== dim)
+      throw badInput(`factor transfer: the autoencoder takes ${dim}-wide features, got ${psi.shape[1]}`);
     return applyMlp(frozenEnc, standardise(psi));
   };
   return {
@@ -186,4 +205,3 @@ export async function trainFactorAutoencoder(features: Float32Array, rows: numbe
     dispose: () => tf.dispose([meanT, stdT, ...[...frozenEnc, ...frozenDec].flatMap((l) => [l.w, l.b])]),
   };
 }
-

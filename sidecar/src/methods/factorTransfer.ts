@@ -43,8 +43,15 @@ export interface FactorTransferOptions {
  * with the student); the autoencoder is frozen and owned by the caller, who may share it
  * between runs and disposes it after them.
  */
-export function createFactorTransfer({ method, featureDim, psiDim, rng }: MethodSetup, ae: FactorAutoencoder, opts: FactorTransferOptions = {}): TransferMethod {
-  if (ae.inputDim !== psiDim) throw badInput(`factor transfer: the autoencoder was trained on ${ae.inputDim}-wide features but ψ is ${psiDim} wide`);
+export function createFactorTransfer(
+  { method, featureDim, psiDim, rng }: MethodSetup,
+  ae: FactorAutoencoder,
+  opts: FactorTransferOptions = {},
+): TransferMethod {
+  if (ae.inputDim !== psiDim)
+    throw badInput(
+      `factor transfer: the autoencoder was trained on ${ae.inputDim}-wide features but ψ is ${psiDim} wide`,
+    );
   const hidden = opts.hidden ?? ae.factorDim;
   const translator = createMlp(rng, [featureDim, hidden, hidden, ae.factorDim], 'ft.translator', true);
   const params = mlpVariables(translator);

@@ -50,9 +50,13 @@ export const ADAPTERS: Record<string, Adapter> = {
     const phi = t2(c.inputs.student);
     const psi = t2(c.inputs.pretrained);
     if (c.rho === 'dense') {
-      return lossAndGrads(['student', 'S'], [phi, t2(c.inputs.S)], (p, s) => aftKernelLoss(p as Tensor2D, tf.matMul(psi, s), kernel));
+      return lossAndGrads(['student', 'S'], [phi, t2(c.inputs.S)], (p, s) =>
+        aftKernelLoss(p as Tensor2D, tf.matMul(psi, s), kernel),
+      );
     }
-    return lossAndGrads(['student', 's'], [phi, t1(c.inputs.s)], (p, s) => aftKernelLoss(p as Tensor2D, weightBySigmoid(psi, s as Tensor1D), kernel));
+    return lossAndGrads(['student', 's'], [phi, t1(c.inputs.s)], (p, s) =>
+      aftKernelLoss(p as Tensor2D, weightBySigmoid(psi, s as Tensor1D), kernel),
+    );
   },
   'aft-no-kernel': (c) => {
     const psi = t2(c.inputs.pretrained);
@@ -140,9 +144,13 @@ export function compareGolden(c: GoldenCase, r: GoldenResult): GoldenComparison 
     }
     const rel = Math.abs(got - want) / Math.max(Math.abs(want), 1e-12);
     errors[key] = rel;
-    if (!(rel <= GOLDEN_TOLERANCE.scalar)) failures.push(`${key}: got ${got}, expected ${want} (relative error ${rel.toExponential(2)})`);
+    if (!(rel <= GOLDEN_TOLERANCE.scalar))
+      failures.push(`${key}: got ${got}, expected ${want} (relative error ${rel.toExponential(2)})`);
   }
-  const arrays: [string, unknown][] = [...Object.entries(c.expected.grad ?? {}).map(([n, v]): [string, unknown] => [`grad.${n}`, v]), ...(c.expected.weights !== undefined ? [['weights', c.expected.weights] as [string, unknown]] : [])];
+  const arrays: [string, unknown][] = [
+    ...Object.entries(c.expected.grad ?? {}).map(([n, v]): [string, unknown] => [`grad.${n}`, v]),
+    ...(c.expected.weights !== undefined ? [['weights', c.expected.weights] as [string, unknown]] : []),
+  ];
   for (const [name, wantNested] of arrays) {
     const got = r.arrays[name];
     const want = flatten(wantNested);
@@ -156,7 +164,10 @@ export function compareGolden(c: GoldenCase, r: GoldenResult): GoldenComparison 
     }
     const { error, at } = worstArrayError(got, want);
     errors[name] = error;
-    if (!(error <= GOLDEN_TOLERANCE.array)) failures.push(`${name}: relative error ${error.toExponential(2)} at index ${at} (got ${got[at]}, expected ${want[at]}) exceeds ${GOLDEN_TOLERANCE.array}`);
+    if (!(error <= GOLDEN_TOLERANCE.array))
+      failures.push(
+        `${name}: relative error ${error.toExponential(2)} at index ${at} (got ${got[at]}, expected ${want[at]}) exceeds ${GOLDEN_TOLERANCE.array}`,
+      );
   }
   return { errors, failures };
 }

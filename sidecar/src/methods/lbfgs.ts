@@ -104,7 +104,8 @@ export async function minimizeLbfgs(f: Objective, x0: Float64Array, opts: LbfgsO
     x = xNew;
     g = gNew;
     fx = fNew;
-    if (decrease <= valueTol * Math.max(1, Math.abs(fx))) return { x, value: fx, iterations: iter + 1, evaluations, converged: true };
+    if (decrease <= valueTol * Math.max(1, Math.abs(fx)))
+      return { x, value: fx, iterations: iter + 1, evaluations, converged: true };
   }
   return { x, value: fx, iterations: maxIter, evaluations, converged: maxAbs(g) <= gradTol };
 }

@@ -70,7 +70,13 @@ interface Spectrum {
  * across examples, non-integer or out-of-range labels, fewer than two classes, a class without
  * examples (which includes fewer examples than classes), or an iteration that does not converge.
  */
-export function logme(features: ArrayLike<number>, labels: ArrayLike<number>, rows: number, dim: number, opts: LogMeOptions = {}): LogMeResult {
+export function logme(
+  features: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  rows: number,
+  dim: number,
+  opts: LogMeOptions = {},
+): LogMeResult {
   const k = validate(features, labels, rows, dim, opts.numClasses);
   const spectrum = decompose(features, rows, dim);
   const weights = new Float64Array(k * dim);
@@ -86,9 +92,17 @@ export function logme(features: ArrayLike<number>, labels: ArrayLike<number>, ro
   return { score, weights, numClasses: k, dim, rank: spectrum.rank, classes };
 }
 
-function validate(features: ArrayLike<number>, labels: ArrayLike<number>, rows: number, dim: number, numClasses: number | undefined): number {
-  if (!Number.isInteger(rows) || !Number.isInteger(dim) || rows < 1 || dim < 1) throw badInput(`LogME needs at least one example and one feature; got ${rows}×${dim}`);
-  if (features.length !== rows * dim) throw badInput(`LogME: expected ${rows}×${dim} = ${rows * dim} feature values, got ${features.length}`);
+function validate(
+  features: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  rows: number,
+  dim: number,
+  numClasses: number | undefined,
+): number {
+  if (!Number.isInteger(rows) || !Number.isInteger(dim) || rows < 1 || dim < 1)
+    throw badInput(`LogME needs at least one example and one feature; got ${rows}×${dim}`);
+  if (features.length !== rows * dim)
+    throw badInput(`LogME: expected ${rows}×${dim} = ${rows * dim} feature values, got ${features.length}`);
   if (labels.length !== rows) throw badInput(`LogME: ${rows} examples but ${labels.length} labels`);
   let varies = false;
   for (let i = 0; i < features.length; i++) {
@@ -96,11 +110,13 @@ function validate(features: ArrayLike<number>, labels: ArrayLike<number>, rows: 
     if (!Number.isFinite(v)) throw badInput(`LogME: feature ${i % dim} of example ${Math.floor(i / dim)} is ${v}`);
     if (!varies && i >= dim && v !== features[i % dim]) varies = true;
   }
-  if (!varies) throw badInput(`LogME: every feature is constant across the ${rows} examples, so they cannot explain the labels`);
+  if (!varies)
+    throw badInput(`LogME: every feature is constant across the ${rows} examples, so they cannot explain the labels`);
   let maxLabel = -1;
   for (let i = 0; i < rows; i++) {
     const l = labels[i];
-    if (!Number.isInteger(l) || l < 0) throw badInput(`LogME: label of example ${i} is ${l}; labels must be integers 0..K−1`);
+    if (!Number.isInteger(l) || l < 0)
+      throw badInput(`LogME: label of example ${i} is ${l}; labels must be integers 0..K−1`);
     maxLabel = Math.max(maxLabel, l);
   }
   const k = numClasses ?? maxLabel + 1;
@@ -110,7 +126,10 @@ function validate(features: ArrayLike<number>, labels: ArrayLike<number>, rows: 
   const counts = new Int32Array(k);
   for (let i = 0; i < rows; i++) counts[labels[i]]++;
   const empty = [...counts.keys()].filter((c) => counts[c] === 0);
-  if (empty.length > 0) throw badInput(`LogME: class${empty.length > 1 ? 'es' : ''} ${empty.join(', ')} ha${empty.length > 1 ? 've' : 's'} no examples`);
+  if (empty.length > 0)
+    throw badInput(
+      `LogME: class${empty.length > 1 ? 'es' : ''} ${empty.join(', ')} ha${empty.length > 1 ? 've' : 's'} no examples`,
+    );
   return k;
 }
 
@@ -183,7 +202,13 @@ function evidenceAt(s: Spectrum, p: Projection, rows: number, alpha: number, bet
   let logDetA = 0;
   for (const sig of s.sigma) logDetA += Math.log(alpha + beta * sig);
   const dim = s.sigma.length;
-  const ev = (dim / 2) * Math.log(alpha) + (rows / 2) * Math.log(beta) - 0.5 * logDetA - (beta / 2) * res2 - (alpha / 2) * m2 - (rows / 2) * Math.log(2 * Math.PI);
+  const ev =
+    (dim / 2) * Math.log(alpha) +
+    (rows / 2) * Math.log(beta) -
+    0.5 * logDetA -
+    (beta / 2) * res2 -
+    (alpha / 2) * m2 -
+    (rows / 2) * Math.log(2 * Math.PI);
   return ev / rows;
 }
 
@@ -202,19 +227,25 @@ function fitClass(
   let beta = 1;
   let iterations = 0;
   for (;;) {
-    if (iterations >= maxIter) throw badInput(`LogME: the evidence maximisation for class ${cls} did not converge in ${maxIter} iterations (α/β = ${alpha / beta})`);
+    if (iterations >= maxIter)
+      throw badInput(
+        `LogME: the evidence maximisation for class ${cls} did not converge in ${maxIter} iterations (α/β = ${alpha / beta})`,
+      );
     iterations++;
     const lambda = alpha / beta;
     const { gamma, m2, res2 } = statistics(s, p, lambda);
     alpha = gamma / (m2 + DENOM_EPS);
     beta = (rows - gamma) / (res2 + DENOM_EPS);
     if (!(alpha > 0 && beta > 0 && Number.isFinite(alpha) && Number.isFinite(beta))) {
-      throw badInput(`LogME: the evidence maximisation for class ${cls} left the valid range (α = ${alpha}, β = ${beta}); the features are degenerate for this label`);
+      throw badInput(
+        `LogME: the evidence maximisation for class ${cls} left the valid range (α = ${alpha}, β = ${beta}); the features are degenerate for this label`,
+      );
     }
     if (Math.abs(alpha / beta - lambda) <= tol * lambda) break;
   }
   const evidence = evidenceAt(s, p, rows, alpha, beta);
-  if (!Number.isFinite(evidence)) throw badInput(`LogME: the evidence of class ${cls} is not finite (α = ${alpha}, β = ${beta})`);
+  if (!Number.isFinite(evidence))
+    throw badInput(`LogME: the evidence of class ${cls} is not finite (α = ${alpha}, β = ${beta})`);
   // m = V diag(1/(λ + σ)) z, back in feature coordinates.
   const lambda = alpha / beta;
   const weights = new Float64Array(dim);

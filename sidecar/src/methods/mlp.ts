@@ -21,8 +21,15 @@ export function createMlp(rng: Rng, widths: readonly number[], name: string, zer
   for (let i = 0; i + 1 < widths.length; i++) {
     const [fanIn, fanOut] = [widths[i], widths[i + 1]];
     const last = i + 2 === widths.length;
-    const init = last ? (zeroLast ? new Float32Array(fanIn * fanOut) : glorot(rng, fanIn, fanOut, [fanIn, fanOut])) : heUniform(rng, fanIn, [fanIn, fanOut]);
-    layers.push({ w: variable(init, [fanIn, fanOut], `${name}${i}.w`), b: variable(new Float32Array(fanOut), [fanOut], `${name}${i}.b`) });
+    const init = last
+      ? zeroLast
+        ? new Float32Array(fanIn * fanOut)
+        : glorot(rng, fanIn, fanOut, [fanIn, fanOut])
+      : heUniform(rng, fanIn, [fanIn, fanOut]);
+    layers.push({
+      w: variable(init, [fanIn, fanOut], `${name}${i}.w`),
+      b: variable(new Float32Array(fanOut), [fanOut], `${name}${i}.b`),
+    });
   }
   return layers;
 }

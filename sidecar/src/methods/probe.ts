@@ -42,29 +42,38 @@ export interface ProbeResult {
 export const DEFAULT_L2_GRID: readonly number[] = [1e-1, 1e-2, 1e-3, 1e-4, 1e-5];
 
 function checkData(name: string, d: ProbeData, dim: number): void {
-  if (d.features.length !== d.rows * dim) throw badInput(`linear probe: the ${name} features have ${d.features.length} values, expected ${d.rows}×${dim}`);
+  if (d.features.length !== d.rows * dim)
+    throw badInput(`linear probe: the ${name} features have ${d.features.length} values, expected ${d.rows}×${dim}`);
   if (d.labels.length !== d.rows) throw badInput(`linear probe: ${d.rows} ${name} rows but ${d.labels.length} labels`);
   for (let i = 0; i < d.features.length; i++) {
-    if (!Number.isFinite(d.features[i])) throw badInput(`linear probe: ${name} feature ${i % dim} of row ${Math.floor(i / dim)} is ${d.features[i]}`);
+    if (!Number.isFinite(d.features[i]))
+      throw badInput(`linear probe: ${name} feature ${i % dim} of row ${Math.floor(i / dim)} is ${d.features[i]}`);
   }
   for (let i = 0; i < d.rows; i++) {
     const l = d.labels[i];
-    if (!Number.isInteger(l) || l < 0) throw badInput(`linear probe: ${name} label of row ${i} is ${l}; labels must be integers 0..K−1`);
+    if (!Number.isInteger(l) || l < 0)
+      throw badInput(`linear probe: ${name} label of row ${i} is ${l}; labels must be integers 0..K−1`);
   }
 }
 
 /** Standardises `rows` of `src` with the mean and standard deviation of `fitRows`. */
-function standardiser(src: ArrayLike<number>, dim: number, fitRows: ArrayLike<number>): (rows: ArrayLike<number>, from?: ArrayLike<number>) => Float32Array {
+function standardiser(
+  src: ArrayLike<number>,
+  dim: number,
+  fitRows: ArrayLike<number>,
+): (rows: ArrayLike<number>, from?: ArrayLike<number>) => Float32Array {
   const mean = new Float64Array(dim);
   const sq = new Float64Array(dim);
   for (let r = 0; r < fitRows.length; r++) for (let j = 0; j < dim; j++) mean[j] += src[fitRows[r] * dim + j];
   for (let j = 0; j < dim; j++) mean[j] /= fitRows.length;
-  for (let r = 0; r < fitRows.length; r++) for (let j = 0; j < dim; j++) sq[j] += (src[fitRows[r] * dim + j] - mean[j]) ** 2;
+  for (let r = 0; r < fitRows.length; r++)
+    for (let j = 0; j < dim; j++) sq[j] += (src[fitRows[r] * dim + j] - mean[j]) ** 2;
   // A constant column carries nothing; dividing by its ~0 spread would only amplify round-off.
   const scale = sq.map((s) => 1 / (Math.sqrt(s / fitRows.length) || 1));
   return (rows, from = src) => {
     const out = new Float32Array(rows.length * dim);
-    for (let r = 0; r < rows.length; r++) for (let j = 0; j < dim; j++) out[r * dim + j] = (from[rows[r] * dim + j] - mean[j]) * scale[j];
+    for (let r = 0; r < rows.length; r++)
+      for (let j = 0; j < dim; j++) out[r * dim + j] = (from[rows[r] * dim + j] - mean[j]) * scale[j];
     return out;
   };
 }
@@ -80,17 +89,24 @@ function design(x: Float32Array, labels: ArrayLike<number>, rows: ArrayLike<numb
  * from strongest to weakest, each warm-started from the previous solution; ties in holdout
  * accuracy go to the stronger penalty.
  */
-export async function linearProbe(train: ProbeData, test: ProbeData, dim: number, opts: ProbeOptions = {}): Promise<ProbeResult> {
+export async function linearProbe(
+  train: ProbeData,
+  test: ProbeData,
+  dim: number,
+  opts: ProbeOptions = {},
+): Promise<ProbeResult> {
   checkData('training', train, dim);
   checkData('test', test, dim);
   const grid = [...(opts.l2Grid ?? DEFAULT_L2_GRID)].sort((a, b) => b - a);
-  if (grid.length === 0 || grid.some((l) => !(l >= 0))) throw badInput(`linear probe: the L2 grid must be non-empty and non-negative, got [${grid.join(', ')}]`);
+  if (grid.length === 0 || grid.some((l) => !(l >= 0)))
+    throw badInput(`linear probe: the L2 grid must be non-empty and non-negative, got [${grid.join(', ')}]`);
   let maxLabel = 0;
   for (const d of [train, test]) for (let i = 0; i < d.rows; i++) maxLabel = Math.max(maxLabel, d.labels[i]);
   const k = opts.numClasses ?? maxLabel + 1;
   if (maxLabel >= k) throw badInput(`linear probe: label ${maxLabel} is out of range for ${k} classes`);
   const nHold = Math.max(1, Math.round(train.rows * (opts.holdoutFraction ?? 0.1)));
-  if (train.rows - nHold < 1) throw badInput(`linear probe: ${train.rows} training rows are too few to hold out a validation split`);
+  if (train.rows - nHold < 1)
+    throw badInput(`linear probe: ${train.rows} training rows are too few to hold out a validation split`);
 
   const perm = new Rng(opts.splitSeed ?? 0).permutation(train.rows);
   const holdRows = perm.subarray(0, nHold);

@@ -52,7 +52,11 @@ const aft: MethodFactory = ({ method, psiDim, rng }) => {
     };
   }
   // s = 0 → ρ = 0.5 at the start; `identity` keeps it there (frozen).
-  const s: Variable = tf.variable(tf.zeros([psiDim]), method.rho !== 'identity', `aft.s_${Math.random().toString(36).slice(2, 8)}`);
+  const s: Variable = tf.variable(
+    tf.zeros([psiDim]),
+    method.rho !== 'identity',
+    `aft.s_${Math.random().toString(36).slice(2, 8)}`,
+  );
   return {
     name: method.name,
     modelParams: [],
@@ -94,25 +98,41 @@ const btune: MethodFactory = async (setup) => {
   const sources = data.shared.get(`logme-sources:${data.key}`, () =>
     data.segments.map((seg) => {
       try {
-        return logme(sliceColumns(data.psiTrain, setup.psiDim, seg.offset, seg.width), data.labels, data.rows, seg.width, { numClasses: data.numClasses });
+        return logme(
+          sliceColumns(data.psiTrain, setup.psiDim, seg.offset, seg.width),
+          data.labels,
+          data.rows,
+          seg.width,
+          { numClasses: data.numClasses },
+        );
       } catch (e) {
         if (e instanceof AftError && e.code === 'bad_input') return e;
         throw e;
       }
     }),
   );
-  const failed = sources.flatMap((r, i) => (r instanceof AftError ? [{ source: data.segments[i].name, reason: r.message }] : []));
+  const failed = sources.flatMap((r, i) =>
+    r instanceof AftError ? [{ source: data.segments[i].name, reason: r.message }] : [],
+  );
   if (failed.length === sources.length) throw noLogmeSources(method.name, failed);
   // Said once per training set, not once per job.
   data.shared.get(`logme-sources-said:${data.key}`, () => {
-    for (const f of failed) setup.log?.(`${method.name}: source ${f.source} gets no weight in B-Tuning (its LogME is not available: ${f.reason})`, 'warn');
+    for (const f of failed)
+      setup.log?.(
+        `${method.name}: source ${f.source} gets no weight in B-Tuning (its LogME is not available: ${f.reason})`,
+        'warn',
+      );
     return true;
   });
-  const student = logme(await data.initialFeatures(), data.labels, data.rows, featureDim, { numClasses: data.numClasses });
+  const student = logme(await data.initialFeatures(), data.labels, data.rows, featureDim, {
+    numClasses: data.numClasses,
+  });
   return createBTune(setup, {
     scores: sources.map((r) => (r instanceof AftError ? -Infinity : r.score)),
     featureDims: data.segments.map((s) => s.width),
-    sourceWeights: sources.map((r, i) => (r instanceof AftError ? new Float64Array(data.numClasses * data.segments[i].width) : r.weights)),
+    sourceWeights: sources.map((r, i) =>
+      r instanceof AftError ? new Float64Array(data.numClasses * data.segments[i].width) : r.weights,
+    ),
     studentWeights: student.weights,
     numClasses: data.numClasses,
   });

@@ -69,7 +69,16 @@ const aftLinearKernelLoss = tf.customGrad<Scalar>((...args: unknown[]) => {
   return {
     value: r,
     gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
-      const [xc, xn, xa, yc, yn, ya, d, rr] = saved as [Tensor2D, Tensor2D, Tensor2D, Tensor2D, Tensor2D, Tensor2D, Tensor2D, Scalar];
+      const [xc, xn, xa, yc, yn, ya, d, rr] = saved as [
+        Tensor2D,
+        Tensor2D,
+        Tensor2D,
+        Tensor2D,
+        Tensor2D,
+        Tensor2D,
+        Tensor2D,
+        Scalar,
+      ];
       const b = d.shape[0];
       const g = tf.mul(d, tf.div(tf.mul(dy as Scalar, 2), tf.mul(rr, b * b)));
       return [normaliseRowsGrad(tf.matMul(g, xa), xc, xn), normaliseRowsGrad(tf.neg(tf.matMul(g, ya)), yc, yn)];

@@ -75,7 +75,10 @@ function geometry(features: Tensor2D): Geometry {
   const sq = tf.sub<Tensor2D>(pairNorms, tf.mul(gram, 2));
   const off = tf.sub(1, tf.eye(b));
   const dist = tf.mul<Tensor2D>(tf.sqrt(tf.maximum(sq, SQ_FLOOR)), off);
-  const distinct = tf.mul(tf.cast(tf.greater(sq, tf.maximum(tf.mul(pairNorms, coincidenceTol(d)), SQ_FLOOR)), 'float32'), off);
+  const distinct = tf.mul(
+    tf.cast(tf.greater(sq, tf.maximum(tf.mul(pairNorms, coincidenceTol(d)), SQ_FLOOR)), 'float32'),
+    off,
+  );
   const inv = tf.mul<Tensor2D>(tf.rsqrt(tf.maximum(sq, SQ_FLOOR)), distinct);
   return { x, gram, norms, sq, dist, inv };
 }
@@ -113,13 +116,21 @@ function anchorCosines(g: Geometry, a0: number, c: number): { cos: Tensor; insid
   const invRows = tf.slice(g.inv, [a0, 0], [c, b]);
   const normRows = tf.slice(g.norms, [a0], [c]);
   // (x_b − x_a)·(x_c − x_a) = G_bc − G_ab − G_ac + G_aa
-  const dots = tf.add(tf.sub(tf.sub(tf.reshape(g.gram, [1, b, b]), tf.reshape(rows, [c, b, 1])), tf.reshape(rows, [c, 1, b])), tf.reshape(normRows, [c, 1, 1]));
+  const dots = tf.add(
+    tf.sub(tf.sub(tf.reshape(g.gram, [1, b, b]), tf.reshape(rows, [c, b, 1])), tf.reshape(rows, [c, 1, b])),
+    tf.reshape(normRows, [c, 1, 1]),
+  );
   const raw = tf.mul(tf.mul(dots, tf.reshape(invRows, [c, b, 1])), tf.reshape(invRows, [c, 1, b]));
   return { cos: tf.clipByValue(raw, -1, 1), inside: tf.cast(tf.lessEqual(tf.abs(raw), 1), 'float32'), invRows };
 }
 
 /** One block of anchors: its share of L_angle and of ∂L_angle/∂(G, n, sq). */
-function angleBlock(s: Geometry, t: Geometry, a0: number, c: number): { loss: Scalar; dGram: Tensor2D; dRows: Tensor2D; dNorms: Tensor1D; dSqRows: Tensor2D } {
+function angleBlock(
+  s: Geometry,
+  t: Geometry,
+  a0: number,
+  c: number,
+): { loss: Scalar; dGram: Tensor2D; dRows: Tensor2D; dNorms: Tensor1D; dSqRows: Tensor2D } {
   const b = s.gram.shape[0];
   const { cos, inside, invRows } = anchorCosines(s, a0, c);
   const diff = tf.sub(cos, anchorCosines(t, a0, c).cos);
@@ -137,7 +148,11 @@ function angleBlock(s: Geometry, t: Geometry, a0: number, c: number): { loss: Sc
 }
 
 /** Loss and the symmetrised ∂R/∂G (with the norm and distance paths folded onto it). */
-function lossAndGramGrad(phi: Tensor2D, psi: Tensor2D, block: number): { loss: Scalar; x: Tensor2D; dGramSym: Tensor2D } {
+function lossAndGramGrad(
+  phi: Tensor2D,
+  psi: Tensor2D,
+  block: number,
+): { loss: Scalar; x: Tensor2D; dGramSym: Tensor2D } {
   const b = phi.shape[0];
   const s = geometry(phi);
   const t = geometry(psi);
@@ -201,7 +216,8 @@ const byBlock = new Map<number, (phi: Tensor2D, psi: Tensor2D) => Scalar>();
  */
 export function rkdLoss(phi: Tensor2D, psi: Tensor2D, opts: RkdOptions = {}): Scalar {
   const b = phi.shape[0];
-  if (psi.shape[0] !== b) throw badInput(`RKD: the student batch has ${b} rows but the teacher batch has ${psi.shape[0]}`);
+  if (psi.shape[0] !== b)
+    throw badInput(`RKD: the student batch has ${b} rows but the teacher batch has ${psi.shape[0]}`);
   const block = Math.max(1, Math.min(b, Math.floor(opts.anchorBlock ?? BLOCK_ELEMENTS / (b * b))));
   let f = byBlock.get(block);
   if (!f) byBlock.set(block, (f = makeRkd(block)));

@@ -78,7 +78,12 @@ function objective({ rows, dim, labels, numClasses: k }: Design, x: Tensor2D, xt
   };
 }
 
-export async function fitSoftmax(d: Design, l2: number, init?: Float64Array, opts: LbfgsOptions = {}): Promise<LbfgsResult> {
+export async function fitSoftmax(
+  d: Design,
+  l2: number,
+  init?: Float64Array,
+  opts: LbfgsOptions = {},
+): Promise<LbfgsResult> {
   const x0 = init ?? new Float64Array(paramCount(d.dim, d.numClasses));
   const x = tf.tensor2d(d.x, [d.rows, d.dim]);
   const xt = tf.transpose(x);

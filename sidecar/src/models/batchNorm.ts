@@ -30,7 +30,8 @@ export interface BatchNorm {
  */
 export function channelSum(x: Tensor4D): Tensor1D {
   const [n, h, w, c] = x.shape;
-  const perExample = h * w === 1 ? tf.reshape(x, [n, c]) : tf.mul(tf.reshape(tf.avgPool(x, [h, w], 1, 'valid'), [n, c]), h * w);
+  const perExample =
+    h * w === 1 ? tf.reshape(x, [n, c]) : tf.mul(tf.reshape(tf.avgPool(x, [h, w], 1, 'valid'), [n, c]), h * w);
   return tf.reshape(tf.matMul(tf.ones([1, n]), perExample), [c]);
 }
 
@@ -57,18 +58,19 @@ function makeTrainNorm(onStats: (s: BatchStats) => void) {
     save([xc, invStd, gamma]);
     return {
       value: tf.add<Tensor4D>(tf.mul(xc, tf.mul(invStd, gamma)), beta),
-      gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => tf.tidy(() => {
-        const g = dy as Tensor4D;
-        const [xcs, inv, gam] = saved as [Tensor4D, Tensor1D, Tensor1D];
-        const dBeta = channelSum(g);
-        const dGammaRaw = channelSum(tf.mul<Tensor4D>(g, xcs));
-        const a = tf.mul(gam, inv);
-        // dx = dy·a + xc·b + c
-        const b = tf.mul(tf.neg(a), tf.div(tf.mul(dGammaRaw, tf.square(inv)), m));
-        const c = tf.mul(tf.neg(a), tf.div(dBeta, m));
-        const dx = tf.add(tf.add(tf.mul(g, a), tf.mul(xcs, b)), c);
-        return [dx, tf.mul(dGammaRaw, inv), dBeta];
-      }),
+      gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) =>
+        tf.tidy(() => {
+          const g = dy as Tensor4D;
+          const [xcs, inv, gam] = saved as [Tensor4D, Tensor1D, Tensor1D];
+          const dBeta = channelSum(g);
+          const dGammaRaw = channelSum(tf.mul<Tensor4D>(g, xcs));
+          const a = tf.mul(gam, inv);
+          // dx = dy·a + xc·b + c
+          const b = tf.mul(tf.neg(a), tf.div(tf.mul(dGammaRaw, tf.square(inv)), m));
+          const c = tf.mul(tf.neg(a), tf.div(dBeta, m));
+          const dx = tf.add(tf.add(tf.mul(g, a), tf.mul(xcs, b)), c);
+          return [dx, tf.mul(dGammaRaw, inv), dBeta];
+        }),
     };
   }) as (x: Tensor4D, gamma: Tensor, beta: Tensor) => Tensor4D;
 }
@@ -79,11 +81,12 @@ const affine = tf.customGrad<Tensor4D>((...args: unknown[]) => {
   save([x, scale]);
   return {
     value: tf.add<Tensor4D>(tf.mul(x, scale), shift),
-    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => tf.tidy(() => {
-      const g = dy as Tensor4D;
-      const [xs, sc] = saved as [Tensor4D, Tensor1D];
-      return [tf.mul(g, sc), channelSum(tf.mul<Tensor4D>(g, xs)), channelSum(g)];
-    }),
+    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) =>
+      tf.tidy(() => {
+        const g = dy as Tensor4D;
+        const [xs, sc] = saved as [Tensor4D, Tensor1D];
+        return [tf.mul(g, sc), channelSum(tf.mul<Tensor4D>(g, xs)), channelSum(g)];
+      }),
   };
 }) as (x: Tensor4D, scale: Tensor, shift: Tensor) => Tensor4D;
 
@@ -105,7 +108,10 @@ export function batchNorm(x: Tensor4D, bn: BatchNorm, train: boolean): Tensor4D 
   const [n, h, w] = x.shape;
   const m = n * h * w;
   if (m < 2) {
-    throw badInput(`BatchNorm in training needs more than one value per channel, but a batch gave it [${x.shape.join(', ')}]; use a larger batch or input, or \`batchnorm: frozen\``, { file: '<experiment>', field: 'downstream.batchnorm' });
+    throw badInput(
+      `BatchNorm in training needs more than one value per channel, but a batch gave it [${x.shape.join(', ')}]; use a larger batch or input, or \`batchnorm: frozen\``,
+      { file: '<experiment>', field: 'downstream.batchnorm' },
+    );
   }
   const y = trainNorm(x, bn.weight, bn.bias);
   const stats = lastStats!;

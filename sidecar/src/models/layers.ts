@@ -14,11 +14,12 @@ export const dense = tf.customGrad<Tensor2D>((...args: unknown[]) => {
   save([x, w]);
   return {
     value: tf.add<Tensor2D>(tf.matMul(x, w), b),
-    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => tf.tidy(() => {
-      const g = dy as Tensor2D;
-      const [xs, ws] = saved as [Tensor2D, Tensor2D];
-      return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g), tf.sum(g, 0)];
-    }),
+    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) =>
+      tf.tidy(() => {
+        const g = dy as Tensor2D;
+        const [xs, ws] = saved as [Tensor2D, Tensor2D];
+        return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g), tf.sum(g, 0)];
+      }),
   };
 });
 
@@ -28,11 +29,12 @@ export const denseT = tf.customGrad<Tensor2D>((...args: unknown[]) => {
   save([x, w]);
   return {
     value: tf.add<Tensor2D>(tf.matMul(x, tf.transpose(w)), b),
-    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => tf.tidy(() => {
-      const g = dy as Tensor2D;
-      const [xs, ws] = saved as [Tensor2D, Tensor2D];
-      return [tf.matMul(g, ws), tf.matMul(tf.transpose(g), xs), tf.sum(g, 0)];
-    }),
+    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) =>
+      tf.tidy(() => {
+        const g = dy as Tensor2D;
+        const [xs, ws] = saved as [Tensor2D, Tensor2D];
+        return [tf.matMul(g, ws), tf.matMul(tf.transpose(g), xs), tf.sum(g, 0)];
+      }),
   };
 }) as (x: Tensor2D, w: Tensor2D, b: Tensor) => Tensor2D;
 
@@ -79,17 +81,26 @@ function makeConv3x3(inputIsData: boolean) {
     save([x, w]);
     return {
       value: tf.conv2d(x, w, 1, 'same'),
-      gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => tf.tidy(() => {
-        const g = dy as Tensor4D;
-        const [xs, ws] = saved as [Tensor4D, Tensor4D];
-        const dx = inputIsData
-          ? tf.zerosLike(xs)
-          : tf.conv2d(g, tf.transpose<Tensor4D>(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]), 1, 'same');
-        const xt = tf.transpose<Tensor4D>(tf.pad(xs, [[0, 0], [1, 1], [1, 1], [0, 0]]), [3, 1, 2, 0]);
-        const dyt = tf.transpose<Tensor4D>(g, [1, 2, 0, 3]);
-        const dw = tf.transpose(tf.conv2d(xt, dyt, 1, 'valid'), [1, 2, 0, 3]);
-        return [dx, dw];
-      }),
+      gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) =>
+        tf.tidy(() => {
+          const g = dy as Tensor4D;
+          const [xs, ws] = saved as [Tensor4D, Tensor4D];
+          const dx = inputIsData
+            ? tf.zerosLike(xs)
+            : tf.conv2d(g, tf.transpose<Tensor4D>(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]), 1, 'same');
+          const xt = tf.transpose<Tensor4D>(
+            tf.pad(xs, [
+              [0, 0],
+              [1, 1],
+              [1, 1],
+              [0, 0],
+            ]),
+            [3, 1, 2, 0],
+          );
+          const dyt = tf.transpose<Tensor4D>(g, [1, 2, 0, 3]);
+          const dw = tf.transpose(tf.conv2d(xt, dyt, 1, 'valid'), [1, 2, 0, 3]);
+          return [dx, dw];
+        }),
     };
   }) as (x: Tensor4D, w: Tensor4D) => Tensor4D;
 }
@@ -110,7 +121,13 @@ function cropPad(x: Tensor4D, top: number, bottom: number, left: number, right: 
     const l = Math.max(0, -left);
     y = tf.slice(y, [0, t, l, 0], [n, h - t - Math.max(0, -bottom), w - l - Math.max(0, -right), c]);
   }
-  if (top > 0 || bottom > 0 || left > 0 || right > 0) y = tf.pad(y, [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]]);
+  if (top > 0 || bottom > 0 || left > 0 || right > 0)
+    y = tf.pad(y, [
+      [0, 0],
+      [Math.max(0, top), Math.max(0, bottom)],
+      [Math.max(0, left), Math.max(0, right)],
+      [0, 0],
+    ]);
   return y;
 }
 
@@ -133,7 +150,12 @@ export function convOut(size: number, g: ConvGeometry): number {
  */
 function convCropPad(x: Tensor4D, top: number, bottom: number, left: number, right: number, f: Tensor4D): Tensor4D {
   const cropped = cropPad(x, Math.min(0, top), Math.min(0, bottom), Math.min(0, left), Math.min(0, right));
-  const pads: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]];
+  const pads: [[number, number], [number, number], [number, number], [number, number]] = [
+    [0, 0],
+    [Math.max(0, top), Math.max(0, bottom)],
+    [Math.max(0, left), Math.max(0, right)],
+    [0, 0],
+  ];
   return tf.conv2d(cropped, f, 1, pads.some(([u, v]) => u > 0 || v > 0) ? pads : 'valid');
 }
 
@@ -147,7 +169,12 @@ function convCropPad(x: Tensor4D, top: number, bottom: number, left: number, rig
 function pickTaps(swapped: Tensor2D, k: number, rows: number[], cols: number[], cout: number, cin: number): Tensor4D {
   const sel = new Float32Array(rows.length * cols.length * k * k);
   rows.forEach((ty, i) => cols.forEach((tx, j) => (sel[(i * cols.length + j) * k * k + ty * k + tx] = 1)));
-  return tf.reshape<tf.Rank.R4>(tf.matMul(tf.tensor2d(sel, [rows.length * cols.length, k * k]), swapped), [rows.length, cols.length, cout, cin]);
+  return tf.reshape<tf.Rank.R4>(tf.matMul(tf.tensor2d(sel, [rows.length * cols.length, k * k]), swapped), [
+    rows.length,
+    cols.length,
+    cout,
+    cin,
+  ]);
 }
 
 /** [k, k, Cin, Cout] → [k², Cout·Cin]: the kernel with in/out swapped, one row per tap. */
@@ -197,12 +224,20 @@ function stridedInputGrad(dy: Tensor4D, w: Tensor4D, g: ConvGeometry, inH: numbe
       }
       // out[m] = Σ_j dy[m + cMin + j] · sub[j]: dy rows m + cMin … m + cMin + count − 1 for m in [0, mh).
       const sub = pickTaps(swapped, k, py.taps, px.taps, cout, cin);
-      row.push(convCropPad(dy, -py.cMin, mh + py.cMin + py.count - 1 - oh, -px.cMin, mw + px.cMin + px.count - 1 - ow, sub));
+      row.push(
+        convCropPad(dy, -py.cMin, mh + py.cMin + py.count - 1 - oh, -px.cMin, mw + px.cMin + px.count - 1 - ow, sub),
+      );
     }
     rows.push(row);
   }
   // [n, mh, s, mw, s, cin] → [n, mh·s, mw·s, cin], cropped to the input.
-  const woven = tf.reshape<tf.Rank.R4>(tf.stack(rows.map((row) => tf.stack(row, 3)), 2), [n, mh * s, mw * s, cin]);
+  const woven = tf.reshape<tf.Rank.R4>(
+    tf.stack(
+      rows.map((row) => tf.stack(row, 3)),
+      2,
+    ),
+    [n, mh * s, mw * s, cin],
+  );
   return mh * s === inH && mw * s === inW ? woven : tf.slice(woven, [0, 0, 0, 0], [n, inH, inW, cin]);
 }
 
@@ -218,26 +253,32 @@ function stridedInputGrad(dy: Tensor4D, w: Tensor4D, g: ConvGeometry, inH: numbe
  */
 function makeConv(g: ConvGeometry, inputIsData: boolean) {
   const { kernel: k, stride: s, pad: p } = g;
-  const pads: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [p, p], [p, p], [0, 0]];
+  const pads: [[number, number], [number, number], [number, number], [number, number]] = [
+    [0, 0],
+    [p, p],
+    [p, p],
+    [0, 0],
+  ];
   return tf.customGrad<Tensor4D>((...args: unknown[]) => {
     const [x, w, save] = args as [Tensor4D, Tensor4D, (ts: Tensor[]) => void];
     save([x, w]);
     return {
       value: tf.conv2d(x, w, s, p ? pads : 'valid'),
-      gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => tf.tidy(() => {
-        const gy = dy as Tensor4D;
-        const [xs, ws] = saved as [Tensor4D, Tensor4D];
-        const [, h, wd] = xs.shape;
-        let dx: Tensor4D;
-        if (inputIsData) dx = tf.zerosLike(xs);
-        else if (s === 1) dx = convCropPad(gy, k - 1 - p, k - 1 - p, k - 1 - p, k - 1 - p, flipSwap(ws));
-        else dx = stridedInputGrad(gy, ws, g, h, wd);
-        const xt = tf.transpose<Tensor4D>(p ? tf.pad(xs, pads) : xs, [3, 1, 2, 0]);
-        const dyt = tf.transpose<Tensor4D>(gy, [1, 2, 0, 3]);
-        let dw = tf.conv2d(xt, dyt, 1, 'valid', 'NHWC', s);
-        if (dw.shape[1] !== k || dw.shape[2] !== k) dw = tf.slice(dw, [0, 0, 0, 0], [dw.shape[0], k, k, dw.shape[3]]);
-        return [dx, tf.transpose(dw, [1, 2, 0, 3])];
-      }),
+      gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) =>
+        tf.tidy(() => {
+          const gy = dy as Tensor4D;
+          const [xs, ws] = saved as [Tensor4D, Tensor4D];
+          const [, h, wd] = xs.shape;
+          let dx: Tensor4D;
+          if (inputIsData) dx = tf.zerosLike(xs);
+          else if (s === 1) dx = convCropPad(gy, k - 1 - p, k - 1 - p, k - 1 - p, k - 1 - p, flipSwap(ws));
+          else dx = stridedInputGrad(gy, ws, g, h, wd);
+          const xt = tf.transpose<Tensor4D>(p ? tf.pad(xs, pads) : xs, [3, 1, 2, 0]);
+          const dyt = tf.transpose<Tensor4D>(gy, [1, 2, 0, 3]);
+          let dw = tf.conv2d(xt, dyt, 1, 'valid', 'NHWC', s);
+          if (dw.shape[1] !== k || dw.shape[2] !== k) dw = tf.slice(dw, [0, 0, 0, 0], [dw.shape[0], k, k, dw.shape[3]]);
+          return [dx, tf.transpose(dw, [1, 2, 0, 3])];
+        }),
     };
   }) as (x: Tensor4D, w: Tensor4D) => Tensor4D;
 }
@@ -248,11 +289,12 @@ const matMulPlain = tf.customGrad<Tensor2D>((...args: unknown[]) => {
   save([x, w]);
   return {
     value: tf.matMul(x, w),
-    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => tf.tidy(() => {
-      const g = dy as Tensor2D;
-      const [xs, ws] = saved as [Tensor2D, Tensor2D];
-      return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g)];
-    }),
+    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) =>
+      tf.tidy(() => {
+        const g = dy as Tensor2D;
+        const [xs, ws] = saved as [Tensor2D, Tensor2D];
+        return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g)];
+      }),
   };
 }) as (x: Tensor2D, w: Tensor2D) => Tensor2D;
 

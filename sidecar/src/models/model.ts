@@ -17,7 +17,13 @@ interface Layer {
   b: Variable;
 }
 
-function makeLayer(params: Map<string, Variable>, name: string, w: Float32Array, wShape: number[], bLen: number): Layer {
+function makeLayer(
+  params: Map<string, Variable>,
+  name: string,
+  w: Float32Array,
+  wShape: number[],
+  bLen: number,
+): Layer {
   const layer = { w: variable(w, wShape, `${name}.w`), b: variable(new Float32Array(bLen), [bLen], `${name}.b`) };
   params.set(`${name}.w`, layer.w);
   params.set(`${name}.b`, layer.b);
@@ -28,7 +34,14 @@ function makeLayer(params: Map<string, Variable>, name: string, w: Float32Array,
  * `vocabSize` is needed by the transformer (text datasets) only; a `pretrained` student reads
  * `spec.folder` (absolute) and says on `log` what it converted.
  */
-export function createModel(spec: DownstreamSpec, inputShape: number[], numClasses: number, seed: number, vocabSize?: number, log?: (m: string) => void): DownstreamModel {
+export function createModel(
+  spec: DownstreamSpec,
+  inputShape: number[],
+  numClasses: number,
+  seed: number,
+  vocabSize?: number,
+  log?: (m: string) => void,
+): DownstreamModel {
   if (spec.model === 'transformer') return createTransformer(spec, inputShape, numClasses, seed, vocabSize);
   if (spec.model === 'pretrained') return createPretrainedStudent(spec, inputShape, numClasses, seed, log);
   const rng = new Rng(seed);
@@ -37,14 +50,22 @@ export function createModel(spec: DownstreamSpec, inputShape: number[], numClass
   const convs: Layer[] = [];
   let flat = inputSize;
   if (spec.model === 'cnn') {
-    if (inputShape.length !== 3) throw badInput(`the cnn needs image inputs [H, W, C]; this dataset's inputs have shape [${inputShape.join(', ')}]`, { file: '<experiment>', field: 'downstream.model' });
+    if (inputShape.length !== 3)
+      throw badInput(
+        `the cnn needs image inputs [H, W, C]; this dataset's inputs have shape [${inputShape.join(', ')}]`,
+        { file: '<experiment>', field: 'downstream.model' },
+      );
     let [h, w, c] = inputShape as [number, number, number];
     spec.channels.forEach((out, i) => {
       convs.push(makeLayer(params, `conv${i}`, heUniform(rng, 9 * c, [3, 3, c, out]), [3, 3, c, out], out));
       c = out;
       h = Math.floor(h / 2);
       w = Math.floor(w / 2);
-      if (h < 1 || w < 1) throw badInput(`too many conv blocks for ${inputShape[0]}x${inputShape[1]} inputs`, { file: '<experiment>', field: 'downstream.channels' });
+      if (h < 1 || w < 1)
+        throw badInput(`too many conv blocks for ${inputShape[0]}x${inputShape[1]} inputs`, {
+          file: '<experiment>',
+          field: 'downstream.channels',
+        });
     });
     flat = h * w * c;
   }
@@ -54,7 +75,13 @@ export function createModel(spec: DownstreamSpec, inputShape: number[], numClass
     hidden.push(makeLayer(params, `fc${i}`, heUniform(rng, width, [width, out]), [width, out], out));
     width = out;
   });
-  const head = makeLayer(params, 'head', glorot(rng, width, numClasses, [width, numClasses]), [width, numClasses], numClasses);
+  const head = makeLayer(
+    params,
+    'head',
+    glorot(rng, width, numClasses, [width, numClasses]),
+    [width, numClasses],
+    numClasses,
+  );
   return {
     kind: spec.model,
     featureDim: width,

@@ -13,13 +13,26 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DownstreamSpec } from '../../../core/node/experiment/schema';
-import { encodeSafetensors, readSafetensors, readSafetensorsHeader, type StTensor } from '../../../core/node/io/safetensors';
+import {
+  encodeSafetensors,
+  readSafetensors,
+  readSafetensorsHeader,
+  type StTensor,
+} from '../../../core/node/io/safetensors';
 import { badInput } from '../../../core/common/util/errors';
 import { closest } from '../../../core/common/util/suggest';
 import { timmImagePreprocess, type ImagePreprocess, type TimmPretrainedCfg } from '../features/imagePreprocess';
 import { Rng } from '../util/rng';
 import type { DownstreamModel } from './downstream';
-import { buildResNet, RESNET_ARCHS, resnetFeatures, resnetStateShapes, type ResNetModel, type ResNetShape, type StateEntry } from './resnet';
+import {
+  buildResNet,
+  RESNET_ARCHS,
+  resnetFeatures,
+  resnetStateShapes,
+  type ResNetModel,
+  type ResNetShape,
+  type StateEntry,
+} from './resnet';
 
 export const CONFIG_FILE = 'config.json';
 export const WEIGHTS_FILE = 'model.safetensors';
@@ -52,43 +65,78 @@ const convertHint = (file: string): string =>
 
 /** The folder and its config.json, checked (no weights read): what data loading needs too. */
 export function readHubConfig(folder: string): { config: HubConfig; arch: string; file: string } {
-  if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory()) throw badInput('pre-trained model folder not found', { file: folder, field: FIELD });
+  if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory())
+    throw badInput('pre-trained model folder not found', { file: folder, field: FIELD });
   const names = fs.readdirSync(folder);
   if (!names.includes(WEIGHTS_FILE)) {
     const pickles = names.filter((n) => PICKLES.test(n));
     if (pickles.length) {
-      throw badInput(`the weights are pickled (${pickles.join(', ')}); aft reads only ${WEIGHTS_FILE}, because loading a pickle runs code`, { file: folder, field: FIELD }, [convertHint(pickles[0])]);
+      throw badInput(
+        `the weights are pickled (${pickles.join(', ')}); aft reads only ${WEIGHTS_FILE}, because loading a pickle runs code`,
+        { file: folder, field: FIELD },
+        [convertHint(pickles[0])],
+      );
     }
-    throw badInput(`no ${WEIGHTS_FILE}: expected timm's hub layout (${CONFIG_FILE} + ${WEIGHTS_FILE})`, { file: folder, field: FIELD });
+    throw badInput(`no ${WEIGHTS_FILE}: expected timm's hub layout (${CONFIG_FILE} + ${WEIGHTS_FILE})`, {
+      file: folder,
+      field: FIELD,
+    });
   }
   const file = path.join(folder, CONFIG_FILE);
-  if (!fs.existsSync(file)) throw badInput(`no ${CONFIG_FILE}: expected timm's hub layout (${CONFIG_FILE} with \`architecture\`, \`num_classes\` and \`pretrained_cfg\`, + ${WEIGHTS_FILE})`, { file: folder, field: FIELD });
+  if (!fs.existsSync(file))
+    throw badInput(
+      `no ${CONFIG_FILE}: expected timm's hub layout (${CONFIG_FILE} with \`architecture\`, \`num_classes\` and \`pretrained_cfg\`, + ${WEIGHTS_FILE})`,
+      { file: folder, field: FIELD },
+    );
   let config: HubConfig;
   try {
     config = JSON.parse(fs.readFileSync(file, 'utf8')) as HubConfig;
   } catch (e) {
     throw badInput(`not valid JSON: ${(e as Error).message}`, { file });
   }
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw badInput('expected a JSON object', { file });
+  if (typeof config !== 'object' || config === null || Array.isArray(config))
+    throw badInput('expected a JSON object', { file });
   const arch = config.architecture;
   const known = Object.keys(RESNET_ARCHS);
-  if (typeof arch !== 'string') throw badInput(`expected \`architecture\` (one of ${known.join(', ')}), got ${JSON.stringify(arch)}`, { file, field: 'architecture' });
+  if (typeof arch !== 'string')
+    throw badInput(`expected \`architecture\` (one of ${known.join(', ')}), got ${JSON.stringify(arch)}`, {
+      file,
+      field: 'architecture',
+    });
   if (!RESNET_ARCHS[arch]) {
     const near = closest(arch, known);
-    throw badInput(`unknown architecture \`${arch}\`${near ? ` (did you mean \`${near}\`?)` : ''}; the known ones are ${known.join(', ')}`, { file, field: 'architecture' });
+    throw badInput(
+      `unknown architecture \`${arch}\`${near ? ` (did you mean \`${near}\`?)` : ''}; the known ones are ${known.join(', ')}`,
+      { file, field: 'architecture' },
+    );
   }
-  if (config.global_pool !== undefined && config.global_pool !== 'avg') throw badInput(`only average pooling (\`avg\`) is supported, got ${JSON.stringify(config.global_pool)}`, { file, field: 'global_pool' });
+  if (config.global_pool !== undefined && config.global_pool !== 'avg')
+    throw badInput(`only average pooling (\`avg\`) is supported, got ${JSON.stringify(config.global_pool)}`, {
+      file,
+      field: 'global_pool',
+    });
   const pc = config.pretrained_cfg;
-  if (pc !== undefined && (typeof pc !== 'object' || pc === null || Array.isArray(pc))) throw badInput('expected an object', { file, field: 'pretrained_cfg' });
-  for (const [k, want] of [['classifier', 'fc'], ['first_conv', 'conv1']] as const) {
+  if (pc !== undefined && (typeof pc !== 'object' || pc === null || Array.isArray(pc)))
+    throw badInput('expected an object', { file, field: 'pretrained_cfg' });
+  for (const [k, want] of [
+    ['classifier', 'fc'],
+    ['first_conv', 'conv1'],
+  ] as const) {
     const v = pc?.[k];
-    if (v !== undefined && v !== want) throw badInput(`a ${arch} has \`${want}\` here, got ${JSON.stringify(v)}`, { file, field: `pretrained_cfg.${k}` });
+    if (v !== undefined && v !== want)
+      throw badInput(`a ${arch} has \`${want}\` here, got ${JSON.stringify(v)}`, {
+        file,
+        field: `pretrained_cfg.${k}`,
+      });
   }
   return { config, arch, file };
 }
 
 /** How the student's images are prepared: the folder's `pretrained_cfg`, `input_size` overriding its size. */
-export function studentImagePreprocess(spec: Pick<DownstreamSpec, 'folder' | 'input_size'>, baseDir: string): ImagePreprocess {
+export function studentImagePreprocess(
+  spec: Pick<DownstreamSpec, 'folder' | 'input_size'>,
+  baseDir: string,
+): ImagePreprocess {
   const folder = path.resolve(baseDir, spec.folder ?? '');
   const { config, file } = readHubConfig(folder);
   return timmImagePreprocess(config.pretrained_cfg ?? {}, spec.input_size, file);
@@ -104,39 +152,82 @@ export function readHubFolder(folder: string): HubFolder {
   const conv1 = header.tensors['conv1.weight'];
   const fc = header.tensors['fc.weight'];
   if (!conv1 || conv1.shape.length !== 4) {
-    throw badInput(`${conv1 ? `conv1.weight has shape [${conv1.shape.join(', ')}], expected [width, channels, 7, 7]` : 'no tensor conv1.weight'}: this is not a ${arch} state dict`, { file: weightsFile, field: FIELD });
+    throw badInput(
+      `${conv1 ? `conv1.weight has shape [${conv1.shape.join(', ')}], expected [width, channels, 7, 7]` : 'no tensor conv1.weight'}: this is not a ${arch} state dict`,
+      { file: weightsFile, field: FIELD },
+    );
   }
   const [width, inChannels] = conv1.shape as [number, number];
-  for (const [k, v] of [['num_classes', config.num_classes], ['num_features', config.num_features]] as const) {
-    if (v !== undefined && !positiveInt(v)) throw badInput(`expected a positive integer, got ${JSON.stringify(v)}`, { file: configFile, field: k });
+  for (const [k, v] of [
+    ['num_classes', config.num_classes],
+    ['num_features', config.num_features],
+  ] as const) {
+    if (v !== undefined && !positiveInt(v))
+      throw badInput(`expected a positive integer, got ${JSON.stringify(v)}`, { file: configFile, field: k });
   }
   const numClasses = positiveInt(config.num_classes) ? config.num_classes : fc?.shape[0];
-  if (!positiveInt(numClasses)) throw badInput('the number of classes is unknown: config.json has no `num_classes` and the weights no fc.weight', { file: configFile, field: 'num_classes' });
+  if (!positiveInt(numClasses))
+    throw badInput('the number of classes is unknown: config.json has no `num_classes` and the weights no fc.weight', {
+      file: configFile,
+      field: 'num_classes',
+    });
   const shape: ResNetShape = { arch, width, inChannels, numClasses };
 
   // The classes the config says decide fc's shape: a contradiction is said first.
-  if (fc && fc.shape[0] !== numClasses) throw badInput(`config.json says num_classes ${numClasses}, but fc.weight has ${fc.shape[0]} rows (shape [${fc.shape.join(', ')}])`, { file: configFile, field: 'num_classes' });
+  if (fc && fc.shape[0] !== numClasses)
+    throw badInput(
+      `config.json says num_classes ${numClasses}, but fc.weight has ${fc.shape[0]} rows (shape [${fc.shape.join(', ')}])`,
+      { file: configFile, field: 'num_classes' },
+    );
   const pcClasses = config.pretrained_cfg?.num_classes;
-  if (pcClasses !== undefined && pcClasses !== numClasses) throw badInput(`pretrained_cfg says num_classes ${JSON.stringify(pcClasses)}, but the model has ${numClasses} classes`, { file: configFile, field: 'pretrained_cfg.num_classes' });
+  if (pcClasses !== undefined && pcClasses !== numClasses)
+    throw badInput(
+      `pretrained_cfg says num_classes ${JSON.stringify(pcClasses)}, but the model has ${numClasses} classes`,
+      { file: configFile, field: 'pretrained_cfg.num_classes' },
+    );
   // Names, shapes and dtypes against the architecture.
   const problems = stateProblems(resnetStateShapes(shape), header.tensors);
   if (problems.length) {
-    const other = Object.keys(RESNET_ARCHS).find((a) => a !== arch && stateProblems(resnetStateShapes({ ...shape, arch: a }), header.tensors).length === 0);
-    const hint = other ? `; they are the weights of a ${other}: does config.json's architecture say the wrong one?` : '';
-    throw badInput(`${WEIGHTS_FILE} does not match a ${arch} of width ${width} with ${numClasses} classes (${problems.length} problem${problems.length === 1 ? '' : 's'})${hint}`, { file: weightsFile, field: FIELD }, problems.slice(0, 30).concat(problems.length > 30 ? [`… and ${problems.length - 30} more`] : []));
+    const other = Object.keys(RESNET_ARCHS).find(
+      (a) => a !== arch && stateProblems(resnetStateShapes({ ...shape, arch: a }), header.tensors).length === 0,
+    );
+    const hint = other
+      ? `; they are the weights of a ${other}: does config.json's architecture say the wrong one?`
+      : '';
+    throw badInput(
+      `${WEIGHTS_FILE} does not match a ${arch} of width ${width} with ${numClasses} classes (${problems.length} problem${problems.length === 1 ? '' : 's'})${hint}`,
+      { file: weightsFile, field: FIELD },
+      problems.slice(0, 30).concat(problems.length > 30 ? [`… and ${problems.length - 30} more`] : []),
+    );
   }
   // The rest of the config against the weights.
   const features = resnetFeatures(shape);
   if (positiveInt(config.num_features) && config.num_features !== features) {
-    throw badInput(`config.json says num_features ${config.num_features}, but a ${arch} with conv1 of width ${width} has ${features}`, { file: configFile, field: 'num_features' });
+    throw badInput(
+      `config.json says num_features ${config.num_features}, but a ${arch} with conv1 of width ${width} has ${features}`,
+      { file: configFile, field: 'num_features' },
+    );
   }
   const inputSize = config.pretrained_cfg?.input_size;
-  if (Array.isArray(inputSize) && inputSize[0] !== inChannels) throw badInput(`pretrained_cfg.input_size has ${JSON.stringify(inputSize[0])} channels, but conv1.weight takes ${inChannels} (shape [${conv1.shape.join(', ')}])`, { file: configFile, field: 'pretrained_cfg.input_size' });
+  if (Array.isArray(inputSize) && inputSize[0] !== inChannels)
+    throw badInput(
+      `pretrained_cfg.input_size has ${JSON.stringify(inputSize[0])} channels, but conv1.weight takes ${inChannels} (shape [${conv1.shape.join(', ')}])`,
+      { file: configFile, field: 'pretrained_cfg.input_size' },
+    );
 
   const converted = new Map<string, number>();
-  for (const e of Object.values(header.tensors)) if (e.dtype === 'F16' || e.dtype === 'BF16' || e.dtype === 'F64') converted.set(e.dtype, (converted.get(e.dtype) ?? 0) + 1);
+  for (const e of Object.values(header.tensors))
+    if (e.dtype === 'F16' || e.dtype === 'BF16' || e.dtype === 'F64')
+      converted.set(e.dtype, (converted.get(e.dtype) ?? 0) + 1);
   const { tensors } = readSafetensors(weightsFile);
-  return { folder, config, arch, shape, state: tensors, converted: [...converted].map(([dtype, count]) => ({ dtype, count })) };
+  return {
+    folder,
+    config,
+    arch,
+    shape,
+    state: tensors,
+    converted: [...converted].map(([dtype, count]) => ({ dtype, count })),
+  };
 }
 
 function stateProblems(expected: StateEntry[], got: Record<string, { dtype: string; shape: number[] }>): string[] {
@@ -149,8 +240,10 @@ function stateProblems(expected: StateEntry[], got: Record<string, { dtype: stri
       if (e.role !== 'bn.num_batches_tracked') problems.push(`missing: ${e.key} [${e.shape.join(', ')}]`);
       continue;
     }
-    if (t.shape.join('x') !== e.shape.join('x')) problems.push(`mis-shaped: ${e.key} expected [${e.shape.join(', ')}], got [${t.shape.join(', ')}]`);
-    else if (e.role !== 'bn.num_batches_tracked' && !['F32', 'F16', 'BF16', 'F64'].includes(t.dtype)) problems.push(`not floating point: ${e.key} is ${t.dtype}`);
+    if (t.shape.join('x') !== e.shape.join('x'))
+      problems.push(`mis-shaped: ${e.key} expected [${e.shape.join(', ')}], got [${t.shape.join(', ')}]`);
+    else if (e.role !== 'bn.num_batches_tracked' && !['F32', 'F16', 'BF16', 'F64'].includes(t.dtype))
+      problems.push(`not floating point: ${e.key} is ${t.dtype}`);
   }
   for (const [k, t] of Object.entries(got)) if (!want.has(k)) problems.push(`unexpected: ${k} [${t.shape.join(', ')}]`);
   return problems;
@@ -187,10 +280,16 @@ export function checkPretrainedStudent(spec: DownstreamSpec, inputShape: number[
   const hub = readCached(path.resolve(spec.folder));
   const s = hub.shape;
   if (inputShape.length !== 3 || inputShape[2] !== s.inChannels) {
-    throw badInput(`the ${s.arch} reads images [height, width, ${s.inChannels}] (its conv1 takes ${s.inChannels} channels); this dataset's inputs have shape [${inputShape.join(', ')}]`, { file: '<experiment>', field: 'downstream.model' });
+    throw badInput(
+      `the ${s.arch} reads images [height, width, ${s.inChannels}] (its conv1 takes ${s.inChannels} channels); this dataset's inputs have shape [${inputShape.join(', ')}]`,
+      { file: '<experiment>', field: 'downstream.model' },
+    );
   }
   if (spec.head === 'keep' && numClasses !== s.numClasses) {
-    throw badInput(`\`head: keep\` needs the model's classes to be the dataset's: the model has ${s.numClasses}, the dataset ${numClasses}; use \`head: reinit\``, { file: '<experiment>', field: 'downstream.head' });
+    throw badInput(
+      `\`head: keep\` needs the model's classes to be the dataset's: the model has ${s.numClasses}, the dataset ${numClasses}; use \`head: reinit\``,
+      { file: '<experiment>', field: 'downstream.head' },
+    );
   }
   return hub;
 }
@@ -200,10 +299,17 @@ export function checkPretrainedStudent(spec: DownstreamSpec, inputShape: number[
  * the head re-initialised for `numClasses` (PyTorch's nn.Linear init, seeded) unless
  * `head: keep`, BatchNorm as `spec.batchnorm` says.
  */
-export function createPretrainedStudent(spec: DownstreamSpec, inputShape: number[], numClasses: number, seed: number, log: (m: string) => void = () => {}): PretrainedStudent {
+export function createPretrainedStudent(
+  spec: DownstreamSpec,
+  inputShape: number[],
+  numClasses: number,
+  seed: number,
+  log: (m: string) => void = () => {},
+): PretrainedStudent {
   const hub = checkPretrainedStudent(spec, inputShape, numClasses);
   const s = hub.shape;
-  for (const c of hub.converted) log(`${hub.folder}: ${c.count} ${c.dtype} tensor${c.count === 1 ? '' : 's'} converted to float32`);
+  for (const c of hub.converted)
+    log(`${hub.folder}: ${c.count} ${c.dtype} tensor${c.count === 1 ? '' : 's'} converted to float32`);
   let state = hub.state;
   const reinit = spec.head !== 'keep';
   if (reinit) {
@@ -211,7 +317,11 @@ export function createPretrainedStudent(spec: DownstreamSpec, inputShape: number
     const rng = new Rng(seed);
     const bound = 1 / Math.sqrt(features);
     const uniform = (n: number): Float32Array => Float32Array.from({ length: n }, () => (rng.next() * 2 - 1) * bound);
-    state = { ...state, 'fc.weight': { shape: [numClasses, features], data: uniform(numClasses * features) }, 'fc.bias': { shape: [numClasses], data: uniform(numClasses) } };
+    state = {
+      ...state,
+      'fc.weight': { shape: [numClasses, features], data: uniform(numClasses * features) },
+      'fc.bias': { shape: [numClasses], data: uniform(numClasses) },
+    };
   }
   const model = buildResNet({ ...s, numClasses }, state, { batchnorm: spec.batchnorm });
   return Object.assign(model, { hub: { config: hub.config, headReinitialised: reinit } });
@@ -223,7 +333,10 @@ export function createPretrainedStudent(spec: DownstreamSpec, inputShape: number
  * re-initialised, and model.safetensors with the original key names, PyTorch layouts and the
  * BatchNorm buffers (`num_batches_tracked` int64). `metadata` goes into the safetensors header.
  */
-export async function hubFiles(model: PretrainedStudent, metadata: Record<string, string>): Promise<Record<string, string | Uint8Array>> {
+export async function hubFiles(
+  model: PretrainedStudent,
+  metadata: Record<string, string>,
+): Promise<Record<string, string | Uint8Array>> {
   const config: HubConfig = structuredClone(model.hub.config);
   const classes = model.shape.numClasses;
   config.num_classes = classes;

@@ -17,7 +17,9 @@ import { conv2d, denseT, variable, type ConvGeometry } from './layers';
 export type BlockKind = 'basic' | 'bottleneck';
 
 /** The architectures a `config.json` may name: block and blocks per stage (torchvision's table). */
-export const RESNET_ARCHS: Readonly<Record<string, { block: BlockKind; layers: readonly [number, number, number, number] }>> = {
+export const RESNET_ARCHS: Readonly<
+  Record<string, { block: BlockKind; layers: readonly [number, number, number, number] }>
+> = {
   resnet18: { block: 'basic', layers: [2, 2, 2, 2] },
   resnet34: { block: 'basic', layers: [3, 4, 6, 3] },
   resnet50: { block: 'bottleneck', layers: [3, 4, 6, 3] },
@@ -38,7 +40,15 @@ export interface StateEntry {
   key: string;
   /** PyTorch's shape (OIHW for convolutions). */
   shape: number[];
-  role: 'conv' | 'bn.weight' | 'bn.bias' | 'bn.running_mean' | 'bn.running_var' | 'bn.num_batches_tracked' | 'fc.weight' | 'fc.bias';
+  role:
+    | 'conv'
+    | 'bn.weight'
+    | 'bn.bias'
+    | 'bn.running_mean'
+    | 'bn.running_var'
+    | 'bn.num_batches_tracked'
+    | 'fc.weight'
+    | 'fc.bias';
 }
 
 const EXPANSION: Record<BlockKind, number> = { basic: 1, bottleneck: 4 };
@@ -78,7 +88,10 @@ function blocksOf(s: ResNetShape): { stem: ConvSpec; blocks: BlockSpec[]; featur
               { name: 'conv2', cin: planes, cout: planes, g: { kernel: 3, stride, pad: 1 } },
               { name: 'conv3', cin: planes, cout: planes * exp, g: { kernel: 1, stride: 1, pad: 0 } },
             ];
-      const down = stride !== 1 || inplanes !== planes * exp ? { name: 'downsample.0', cin: inplanes, cout: planes * exp, g: { kernel: 1, stride, pad: 0 } } : undefined;
+      const down =
+        stride !== 1 || inplanes !== planes * exp
+          ? { name: 'downsample.0', cin: inplanes, cout: planes * exp, g: { kernel: 1, stride, pad: 0 } }
+          : undefined;
       blocks.push({ prefix, convs, ...(down ? { downsample: down } : {}) });
       inplanes = planes * exp;
     }
@@ -99,8 +112,14 @@ export function resnetStateShapes(s: ResNetShape): StateEntry[] {
     out.push({ key: `${key}.weight`, shape: [c.cout, c.cin, c.g.kernel, c.g.kernel], role: 'conv' });
   };
   const bn = (key: string, c: number): void => {
-    out.push({ key: `${key}.weight`, shape: [c], role: 'bn.weight' }, { key: `${key}.bias`, shape: [c], role: 'bn.bias' });
-    out.push({ key: `${key}.running_mean`, shape: [c], role: 'bn.running_mean' }, { key: `${key}.running_var`, shape: [c], role: 'bn.running_var' });
+    out.push(
+      { key: `${key}.weight`, shape: [c], role: 'bn.weight' },
+      { key: `${key}.bias`, shape: [c], role: 'bn.bias' },
+    );
+    out.push(
+      { key: `${key}.running_mean`, shape: [c], role: 'bn.running_mean' },
+      { key: `${key}.running_var`, shape: [c], role: 'bn.running_var' },
+    );
     out.push({ key: `${key}.num_batches_tracked`, shape: [], role: 'bn.num_batches_tracked' });
   };
   const { stem, blocks, features } = blocksOf(s);
@@ -116,7 +135,10 @@ export function resnetStateShapes(s: ResNetShape): StateEntry[] {
       bn(`${b.prefix}.downsample.1`, b.downsample.cout);
     }
   }
-  out.push({ key: 'fc.weight', shape: [s.numClasses, features], role: 'fc.weight' }, { key: 'fc.bias', shape: [s.numClasses], role: 'fc.bias' });
+  out.push(
+    { key: 'fc.weight', shape: [s.numClasses, features], role: 'fc.weight' },
+    { key: 'fc.bias', shape: [s.numClasses], role: 'fc.bias' },
+  );
   return out;
 }
 
@@ -180,7 +202,11 @@ export function buildResNet(shape: ResNetShape, state: Record<string, StTensor>,
       const hwio = oihwToHwio(t);
       v = variable(hwio.data, hwio.shape, e.key);
     } else {
-      v = tf.variable(tf.tensor(t ? t.data : new Float32Array(1), e.shape), trainable, `${e.key}_${Math.random().toString(36).slice(2, 8)}`);
+      v = tf.variable(
+        tf.tensor(t ? t.data : new Float32Array(1), e.shape),
+        trainable,
+        `${e.key}_${Math.random().toString(36).slice(2, 8)}`,
+      );
     }
     (trainable ? params : buffers).set(e.key, v);
   }
@@ -197,7 +223,9 @@ export function buildResNet(shape: ResNetShape, state: Record<string, StTensor>,
   const bn1 = bn('bn1');
   const blocks: Block[] = spec.blocks.map((b) => ({
     convs: b.convs.map((c, i) => ({ conv: conv(`${b.prefix}.${c.name}`, c.g), bn: bn(`${b.prefix}.bn${i + 1}`) })),
-    ...(b.downsample ? { downsample: { conv: conv(`${b.prefix}.downsample.0`, b.downsample.g), bn: bn(`${b.prefix}.downsample.1`) } } : {}),
+    ...(b.downsample
+      ? { downsample: { conv: conv(`${b.prefix}.downsample.0`, b.downsample.g), bn: bn(`${b.prefix}.downsample.1`) } }
+      : {}),
   }));
   const fcW = params.get('fc.weight')!;
   const fcB = params.get('fc.bias')!;
@@ -212,7 +240,8 @@ export function buildResNet(shape: ResNetShape, state: Record<string, StTensor>,
       const train = mode === 'train' && opts.batchnorm === 'train';
       // Evaluation (never under a gradient tape) frees each block's intermediates as it goes, so
       // that memory holds one block's activations, not the whole network's.
-      const step = mode === 'eval' ? <T extends Tensor>(f: () => T): T => tf.tidy(f) : <T extends Tensor>(f: () => T): T => f();
+      const step =
+        mode === 'eval' ? <T extends Tensor>(f: () => T): T => tf.tidy(f) : <T extends Tensor>(f: () => T): T => f();
       let h = step(() => {
         const y = tf.relu(batchNorm(conv2d(x as Tensor4D, stem.w as Tensor4D, stem.g, true), bn1, train));
         // After a ReLU every value is ≥ 0, so ignoring the padding (tfjs) equals PyTorch's −∞ padding.
@@ -226,7 +255,9 @@ export function buildResNet(shape: ResNetShape, state: Record<string, StTensor>,
             out = batchNorm(conv2d(out, c.conv.w as Tensor4D, c.conv.g), c.bn, train);
             if (i < b.convs.length - 1) out = tf.relu(out);
           });
-          const identity = b.downsample ? batchNorm(conv2d(input, b.downsample.conv.w as Tensor4D, b.downsample.conv.g), b.downsample.bn, train) : input;
+          const identity = b.downsample
+            ? batchNorm(conv2d(input, b.downsample.conv.w as Tensor4D, b.downsample.conv.g), b.downsample.bn, train)
+            : input;
           return tf.relu(tf.add<Tensor4D>(out, identity));
         });
         if (mode === 'eval') input.dispose();
@@ -240,7 +271,12 @@ export function buildResNet(shape: ResNetShape, state: Record<string, StTensor>,
         const v = params.get(e.key) ?? buffers.get(e.key)!;
         const data = (await v.data()) as Float32Array;
         if (e.role === 'conv') out[e.key] = hwioToOihw(data, v.shape);
-        else out[e.key] = { shape: e.shape, data: Float32Array.from(data), ...(e.role === 'bn.num_batches_tracked' ? { dtype: 'I64' as const } : {}) };
+        else
+          out[e.key] = {
+            shape: e.shape,
+            data: Float32Array.from(data),
+            ...(e.role === 'bn.num_batches_tracked' ? { dtype: 'I64' as const } : {}),
+          };
       }
       return out;
     },

@@ -54,15 +54,25 @@ function layerNorm(x: Tensor, g: Variable, b: Variable): Tensor {
   return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), g), b);
 }
 
-export function createTransformer(spec: DownstreamSpec, inputShape: number[], numClasses: number, seed: number, vocabSize: number | undefined): DownstreamModel {
+export function createTransformer(
+  spec: DownstreamSpec,
+  inputShape: number[],
+  numClasses: number,
+  seed: number,
+  vocabSize: number | undefined,
+): DownstreamModel {
   if (inputShape.length !== 1 || vocabSize === undefined) {
-    throw badInput(`the transformer needs token ids [max_length] from a text dataset; this dataset's inputs have shape [${inputShape.join(', ')}]`, { file: '<experiment>', field: 'downstream.model' });
+    throw badInput(
+      `the transformer needs token ids [max_length] from a text dataset; this dataset's inputs have shape [${inputShape.join(', ')}]`,
+      { file: '<experiment>', field: 'downstream.model' },
+    );
   }
   const rng = new Rng(seed);
   const L = inputShape[0];
   const d = spec.width;
   const heads = spec.heads;
-  if (d % heads) throw badInput(`${heads} heads do not divide the width ${d}`, { file: '<experiment>', field: 'downstream.heads' });
+  if (d % heads)
+    throw badInput(`${heads} heads do not divide the width ${d}`, { file: '<experiment>', field: 'downstream.heads' });
   const dk = d / heads;
   const params = new Map<string, Variable>();
   const add = (name: string, values: Float32Array, shape: number[]): Variable => {
@@ -96,7 +106,10 @@ export function createTransformer(spec: DownstreamSpec, inputShape: number[], nu
   const hidden: { w: Variable; b: Variable }[] = [];
   let width = d;
   spec.hidden.forEach((out, i) => {
-    hidden.push({ w: add(`fc${i}.w`, heUniform(rng, width, [width, out]), [width, out]), b: add(`fc${i}.b`, new Float32Array(out), [out]) });
+    hidden.push({
+      w: add(`fc${i}.w`, heUniform(rng, width, [width, out]), [width, out]),
+      b: add(`fc${i}.b`, new Float32Array(out), [out]),
+    });
     width = out;
   });
   const headW = add('head.w', glorot(rng, width, numClasses, [width, numClasses]), [width, numClasses]);
@@ -121,7 +134,11 @@ export function createTransformer(spec: DownstreamSpec, inputShape: number[], nu
         const scores = tf.add(tf.mul(bmm(q, swapLast(k)), 1 / Math.sqrt(dk)), keyBias);
         const o = tf.transpose(bmm(tf.softmax(scores), v), [0, 2, 1, 3]);
         h = tf.add(h, tf.reshape(dense(flat(o), blk.outW as Tensor2D, blk.outB), [B, L, d]));
-        const f = dense(tf.relu(dense(flat(layerNorm(h, blk.ln2g, blk.ln2b)), blk.ff1W as Tensor2D, blk.ff1B)), blk.ff2W, blk.ff2B);
+        const f = dense(
+          tf.relu(dense(flat(layerNorm(h, blk.ln2g, blk.ln2b)), blk.ff1W as Tensor2D, blk.ff1B)),
+          blk.ff2W,
+          blk.ff2B,
+        );
         h = tf.add(h, tf.reshape(f, [B, L, d]));
       }
       h = layerNorm(h, lnG, lnB);

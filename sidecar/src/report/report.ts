@@ -19,14 +19,24 @@ export interface WebviewAssets {
 
 /** Where the bundled webviews are: next to the bundled CLI, or dist/ when running from source. */
 export function webviewAssetsDir(): string {
-  const candidates = [process.env.AFT_WEBVIEWS_DIR, path.join(__dirname, '..', 'webviews'), path.resolve(__dirname, '..', '..', '..', 'dist', 'webviews')].filter((d): d is string => !!d);
+  const candidates = [
+    process.env.AFT_WEBVIEWS_DIR,
+    path.join(__dirname, '..', 'webviews'),
+    path.resolve(__dirname, '..', '..', '..', 'dist', 'webviews'),
+  ].filter((d): d is string => !!d);
   const found = candidates.find((d) => fs.existsSync(path.join(d, 'dashboard.js')));
-  if (!found) throw new Error(`the bundled dashboard (dashboard.js) is missing; looked in ${candidates.join(', ')}. Build it with \`npm run build\` (scripts/build-webviews.mjs).`);
+  if (!found)
+    throw new Error(
+      `the bundled dashboard (dashboard.js) is missing; looked in ${candidates.join(', ')}. Build it with \`npm run build\` (scripts/build-webviews.mjs).`,
+    );
   return found;
 }
 
 export function readAssets(dir: string, app: 'dashboard' | 'compare'): WebviewAssets {
-  return { js: fs.readFileSync(path.join(dir, `${app}.js`), 'utf8'), css: fs.readFileSync(path.join(dir, `${app}.css`), 'utf8') };
+  return {
+    js: fs.readFileSync(path.join(dir, `${app}.js`), 'utf8'),
+    css: fs.readFileSync(path.join(dir, `${app}.css`), 'utf8'),
+  };
 }
 
 export { resolveRunDir } from '../../../core/node/runs/store';
@@ -37,7 +47,7 @@ export function runReportHtml(runDir: string, assets: WebviewAssets): { html: st
   // A finished run's metrics.view.json holds what the report inlines: read it, not every row.
   const reader = new RunReader(runDir, { viewPoints: acc.maxPoints });
   const problems: string[] = [];
-  for (let more = true; more; ) {
+  for (let more = true; more;) {
     const changes = reader.poll();
     acc.apply(changes);
     problems.push(...changes.problems);
@@ -46,10 +56,24 @@ export function runReportHtml(runDir: string, assets: WebviewAssets): { html: st
   const run = acc.snapshot();
   const message: RunMessage = { type: 'run', run };
   const title = `${run.status.experiment || run.runId} · AFT run report`;
-  return { html: reportPage({ title, js: assets.js, css: assets.css, data: message, dataId: REPORT_DATA_ID, generator: 'aft report' }), problems };
+  return {
+    html: reportPage({
+      title,
+      js: assets.js,
+      css: assets.css,
+      data: message,
+      dataId: REPORT_DATA_ID,
+      generator: 'aft report',
+    }),
+    problems,
+  };
 }
 
-export function writeRunReport(runDir: string, outFile: string, assetsDir = webviewAssetsDir()): { file: string; bytes: number; problems: string[] } {
+export function writeRunReport(
+  runDir: string,
+  outFile: string,
+  assetsDir = webviewAssetsDir(),
+): { file: string; bytes: number; problems: string[] } {
   const { html, problems } = runReportHtml(runDir, readAssets(assetsDir, 'dashboard'));
   const file = path.resolve(outFile);
   writeFileAtomic(file, html);

@@ -10,7 +10,12 @@ sharp.cache(false);
 
 export type Resample = 'nearest' | 'bilinear' | 'bicubic' | 'lanczos';
 
-const KERNEL: Record<Resample, 'nearest' | 'linear' | 'cubic' | 'lanczos3'> = { nearest: 'nearest', bilinear: 'linear', bicubic: 'cubic', lanczos: 'lanczos3' };
+const KERNEL: Record<Resample, 'nearest' | 'linear' | 'cubic' | 'lanczos3'> = {
+  nearest: 'nearest',
+  bilinear: 'linear',
+  bicubic: 'cubic',
+  lanczos: 'lanczos3',
+};
 
 export interface RawImage {
   /** Interleaved HWC bytes. */
@@ -33,7 +38,12 @@ export type ResizeRule =
  * 8-bit RGB or grey, resized by `rule`. Alpha is dropped, as PIL's convert('RGB') does. Throws
  * sharp's own message for undecodable input.
  */
-export async function decodeImage(input: Uint8Array | string, channels: 1 | 3, rule?: ResizeRule, resample: Resample = 'bilinear'): Promise<RawImage> {
+export async function decodeImage(
+  input: Uint8Array | string,
+  channels: 1 | 3,
+  rule?: ResizeRule,
+  resample: Resample = 'bilinear',
+): Promise<RawImage> {
   let img = sharp(input, { failOn: 'error' }).removeAlpha();
   img = channels === 1 ? img.toColourspace('b-w') : img.toColourspace('srgb');
   if (rule) {
@@ -44,15 +54,31 @@ export async function decodeImage(input: Uint8Array | string, channels: 1 | 3, r
       // rounds the longer side where transformers truncates: at most one pixel, before the crop.
       img = img.resize({ width: rule.edge, height: rule.edge, fit: 'outside', kernel });
     } else {
-      img = img.resize({ width: rule.width, height: rule.height, fit: rule.mode === 'cover' ? 'cover' : 'fill', kernel });
+      img = img.resize({
+        width: rule.width,
+        height: rule.height,
+        fit: rule.mode === 'cover' ? 'cover' : 'fill',
+        kernel,
+      });
     }
   }
   const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: info.channels };
+  return {
+    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    width: info.width,
+    height: info.height,
+    channels: info.channels,
+  };
 }
 
 /** Encodes raw pixels as PNG, JPEG or WebP (tests and fixtures write image folders with it). */
 export async function encodeImage(raw: RawImage, format: 'png' | 'jpeg' | 'webp'): Promise<Buffer> {
-  const img = sharp(Buffer.from(raw.data), { raw: { width: raw.width, height: raw.height, channels: raw.channels as 1 | 3 | 4 } });
-  return format === 'png' ? img.png().toBuffer() : format === 'jpeg' ? img.jpeg({ quality: 95 }).toBuffer() : img.webp({ lossless: true }).toBuffer();
+  const img = sharp(Buffer.from(raw.data), {
+    raw: { width: raw.width, height: raw.height, channels: raw.channels as 1 | 3 | 4 },
+  });
+  return format === 'png'
+    ? img.png().toBuffer()
+    : format === 'jpeg'
+      ? img.jpeg({ quality: 95 }).toBuffer()
+      : img.webp({ lossless: true }).toBuffer();
 }

@@ -29,7 +29,8 @@ let loaded: { ort: typeof Ort; dir: string } | undefined;
 function onnxruntime(): { ort: typeof Ort; dir: string } {
   if (!loaded) {
     const runtime = process.env.AFT_GPU_RUNTIME;
-    const dir = (runtime && runtimeOnnxWithCuda(runtime)) || path.dirname(require.resolve('onnxruntime-node/package.json'));
+    const dir =
+      (runtime && runtimeOnnxWithCuda(runtime)) || path.dirname(require.resolve('onnxruntime-node/package.json'));
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     loaded = { ort: require(dir) as typeof Ort, dir };
   }
@@ -85,7 +86,10 @@ export interface OnnxRunner {
    * a pooled Node Buffer). A fresh copy per batch costs the model's thread the copy and first-touch
    * page faults in new memory (~13 µs a 4 KiB page on this project's VMs; see bench:extract).
    */
-  runMoved(feeds: Record<string, OnnxTensor>, outputNames?: string[]): Promise<{ outputs: Record<string, OnnxTensor>; feeds: Record<string, OnnxTensor> }>;
+  runMoved(
+    feeds: Record<string, OnnxTensor>,
+    outputNames?: string[],
+  ): Promise<{ outputs: Record<string, OnnxTensor>; feeds: Record<string, OnnxTensor> }>;
   release(): Promise<void>;
 }
 
@@ -95,18 +99,32 @@ export function buffersOf(tensors: Iterable<OnnxTensor>): ArrayBuffer[] {
 }
 
 /** The input or output called `name` (the first when undefined), or an error listing those there are. */
-export function pickValue(list: OnnxValueInfo[], name: string | undefined, what: 'input' | 'output', field: string, file: string): OnnxValueInfo {
+export function pickValue(
+  list: OnnxValueInfo[],
+  name: string | undefined,
+  what: 'input' | 'output',
+  field: string,
+  file: string,
+): OnnxValueInfo {
   const found = name === undefined ? list[0] : list.find((v) => v.name === name);
   if (found) return found;
   const has = list.map((v) => `${v.name} ${v.type}${fmt(v.shape)}`).join(', ');
-  throw badInput(name === undefined ? `the model has no ${what}s` : `the model has no ${what} '${name}'; its ${what}s are: ${has}`, { file, field });
+  throw badInput(
+    name === undefined ? `the model has no ${what}s` : `the model has no ${what} '${name}'; its ${what}s are: ${has}`,
+    { file, field },
+  );
 }
 
 /** Checks a feed against the declared type and shape; symbolic dimensions match anything. */
 export function checkFeed(inputs: OnnxValueInfo[], name: string, t: OnnxTensor, file: string): void {
   const info = inputs.find((i) => i.name === name);
-  if (!info) throw badInput(`the model has no input '${name}'; its inputs are: ${inputs.map((i) => i.name).join(', ')}`, { file });
-  const ok = info.shape.length === t.dims.length && info.shape.every((d, i) => typeof d !== 'number' || d < 0 || d === t.dims[i]);
+  if (!info)
+    throw badInput(`the model has no input '${name}'; its inputs are: ${inputs.map((i) => i.name).join(', ')}`, {
+      file,
+    });
+  const ok =
+    info.shape.length === t.dims.length &&
+    info.shape.every((d, i) => typeof d !== 'number' || d < 0 || d === t.dims[i]);
   if (!ok) throw badInput(`input '${name}' expects shape ${fmt(info.shape)} but got ${fmt(t.dims)}`, { file });
   if (info.type !== t.type) throw badInput(`input '${name}' expects ${info.type} values but got ${t.type}`, { file });
 }
@@ -114,7 +132,10 @@ export function checkFeed(inputs: OnnxValueInfo[], name: string, t: OnnxTensor, 
 /** Refuses feeds that leave a model input without a value. */
 export function checkAllFed(inputs: OnnxValueInfo[], feeds: Record<string, OnnxTensor>, file: string): void {
   const missing = inputs.filter((i) => !(i.name in feeds)).map((i) => i.name);
-  if (missing.length) throw badInput(`no value given for the model's input${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`, { file });
+  if (missing.length)
+    throw badInput(`no value given for the model's input${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`, {
+      file,
+    });
 }
 
 const fmt = (shape: readonly (number | string)[]): string => `[${shape.join(', ')}]`;
@@ -137,10 +158,14 @@ function bindingDir(): string {
  */
 export function cudaProviderInstalled(): { installed: boolean; reason?: string } {
   const lib = onnxCudaProviderFile();
-  if (process.platform !== 'linux' && process.platform !== 'win32') return { installed: false, reason: `onnxruntime-node has no CUDA provider for ${process.platform}` };
+  if (process.platform !== 'linux' && process.platform !== 'win32')
+    return { installed: false, reason: `onnxruntime-node has no CUDA provider for ${process.platform}` };
   const file = path.join(bindingDir(), lib);
   if (fs.existsSync(file)) return { installed: true };
-  return { installed: false, reason: `the CUDA provider (${lib}) is not installed (\`aft gpu install\` or AFT: Install GPU Runtime installs it; \`aft gpu check\` says what CUDA needs)` };
+  return {
+    installed: false,
+    reason: `the CUDA provider (${lib}) is not installed (\`aft gpu install\` or AFT: Install GPU Runtime installs it; \`aft gpu check\` says what CUDA needs)`,
+  };
 }
 
 /**
@@ -150,7 +175,11 @@ export function cudaProviderInstalled(): { installed: boolean; reason?: string }
  * a software rasteriser the CPU provider is faster. By name, the provider is tried whatever the
  * adapter (the `webgpu` package is then only used to name it, when installed).
  */
-async function openWebgpu(file: string, base: Ort.InferenceSession.SessionOptions, named: boolean): Promise<{ session: Ort.InferenceSession; adapter?: GpuAdapterInfo } | { reason: string }> {
+async function openWebgpu(
+  file: string,
+  base: Ort.InferenceSession.SessionOptions,
+  named: boolean,
+): Promise<{ session: Ort.InferenceSession; adapter?: GpuAdapterInfo } | { reason: string }> {
   const off = webgpuDisabled();
   if (off) return { reason: off };
   let adapter: GpuAdapterInfo | undefined;
@@ -159,7 +188,10 @@ async function openWebgpu(file: string, base: Ort.InferenceSession.SessionOption
   } catch (e) {
     if (!named) return { reason: `WebGPU is not used: ${firstLine(e)}` };
   }
-  if (adapter?.software && !named) return { reason: `the WebGPU adapter is a software rasteriser (${adapter.softwareReason}), which auto passes over (ask for device webgpu by name to use it)` };
+  if (adapter?.software && !named)
+    return {
+      reason: `the WebGPU adapter is a software rasteriser (${adapter.softwareReason}), which auto passes over (ask for device webgpu by name to use it)`,
+    };
   try {
     const session = await onnxruntime().ort.InferenceSession.create(file, { ...base, executionProviders: ['webgpu'] });
     return { session, ...(adapter ? { adapter } : {}) };
@@ -169,7 +201,9 @@ async function openWebgpu(file: string, base: Ort.InferenceSession.SessionOption
 }
 
 function infoOf(m: Ort.InferenceSession.ValueMetadata): OnnxValueInfo {
-  return m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name, type: 'non-tensor', shape: [] };
+  return m.isTensor
+    ? { name: m.name, type: m.type, shape: [...m.shape] }
+    : { name: m.name, type: 'non-tensor', shape: [] };
 }
 
 export class OnnxSession implements OnnxRunner {
@@ -236,7 +270,11 @@ export class OnnxSession implements OnnxRunner {
       lastCpuReason = reason;
     }
     try {
-      return new OnnxSession(await onnxruntime().ort.InferenceSession.create(file, { ...base, executionProviders: ['cpu'] }), file, 'cpu');
+      return new OnnxSession(
+        await onnxruntime().ort.InferenceSession.create(file, { ...base, executionProviders: ['cpu'] }),
+        file,
+        'cpu',
+      );
     } catch (e) {
       let size = -1;
       try {
@@ -244,7 +282,10 @@ export class OnnxSession implements OnnxRunner {
       } catch {
         // Reported below through onnxruntime's own message.
       }
-      throw badInput(`cannot load the ONNX model (${size >= 0 ? `${size} bytes; ` : ''}corrupt, truncated or not ONNX?): ${firstLine(e)}`, { file });
+      throw badInput(
+        `cannot load the ONNX model (${size >= 0 ? `${size} bytes; ` : ''}corrupt, truncated or not ONNX?): ${firstLine(e)}`,
+        { file },
+      );
     }
   }
 
@@ -272,7 +313,10 @@ export class OnnxSession implements OnnxRunner {
     return result;
   }
 
-  async runMoved(feeds: Record<string, OnnxTensor>, outputNames?: string[]): Promise<{ outputs: Record<string, OnnxTensor>; feeds: Record<string, OnnxTensor> }> {
+  async runMoved(
+    feeds: Record<string, OnnxTensor>,
+    outputNames?: string[],
+  ): Promise<{ outputs: Record<string, OnnxTensor>; feeds: Record<string, OnnxTensor> }> {
     // In this thread nothing moves: the feeds stay the caller's.
     return { outputs: await this.run(feeds, outputNames), feeds };
   }
@@ -283,7 +327,9 @@ export class OnnxSession implements OnnxRunner {
 }
 
 /** Messages between `ThreadedOnnxSession` and its worker (runtime/onnxWorker.ts). */
-export type OnnxWorkerRequest = { type: 'run'; id: number; feeds: Record<string, OnnxTensor>; outputNames?: string[]; moved?: boolean } | { type: 'release'; id: number };
+export type OnnxWorkerRequest =
+  | { type: 'run'; id: number; feeds: Record<string, OnnxTensor>; outputNames?: string[]; moved?: boolean }
+  | { type: 'release'; id: number };
 export type OnnxWorkerReply =
   | { type: 'opened'; inputs: OnnxValueInfo[]; outputs: OnnxValueInfo[]; provider: OnnxProvider }
   | { type: 'log'; message: string }
@@ -339,7 +385,10 @@ export class ThreadedOnnxSession implements OnnxRunner {
   }
 
   static open(file: string, opts: OnnxSessionOptions): Promise<ThreadedOnnxSession> {
-    const worker = startOnnxWorker({ file, opts: { device: opts.device, ...(opts.threads !== undefined ? { threads: opts.threads } : {}) } });
+    const worker = startOnnxWorker({
+      file,
+      opts: { device: opts.device, ...(opts.threads !== undefined ? { threads: opts.threads } : {}) },
+    });
     return new Promise((resolve, reject) => {
       const onMessage = (m: OnnxWorkerReply): void => {
         if (m.type === 'log') opts.log?.(m.message);
@@ -368,16 +417,30 @@ export class ThreadedOnnxSession implements OnnxRunner {
     for (const [name, t] of Object.entries(feeds)) checkFeed(this.inputs, name, t, this.file);
     checkAllFed(this.inputs, feeds, this.file);
     // Feeds are copied, not transferred: a caller may run the same tensors again (benchmarks do).
-    const reply = await this.request({ type: 'run', id: this.nextId++, feeds, ...(outputNames ? { outputNames } : {}) });
+    const reply = await this.request({
+      type: 'run',
+      id: this.nextId++,
+      feeds,
+      ...(outputNames ? { outputNames } : {}),
+    });
     if (reply.type !== 'result') throw new Error(`internal error: the onnxruntime worker answered ${reply.type}`);
     return reply.outputs;
   }
 
-  async runMoved(feeds: Record<string, OnnxTensor>, outputNames?: string[]): Promise<{ outputs: Record<string, OnnxTensor>; feeds: Record<string, OnnxTensor> }> {
+  async runMoved(
+    feeds: Record<string, OnnxTensor>,
+    outputNames?: string[],
+  ): Promise<{ outputs: Record<string, OnnxTensor>; feeds: Record<string, OnnxTensor> }> {
     for (const [name, t] of Object.entries(feeds)) checkFeed(this.inputs, name, t, this.file);
     checkAllFed(this.inputs, feeds, this.file);
-    const reply = await this.request({ type: 'run', id: this.nextId++, feeds, moved: true, ...(outputNames ? { outputNames } : {}) }, buffersOf(Object.values(feeds)));
-    if (reply.type !== 'result' || !reply.feeds) throw new Error(`internal error: the onnxruntime worker answered ${reply.type}${reply.type === 'result' ? ' without the moved feeds' : ''}`);
+    const reply = await this.request(
+      { type: 'run', id: this.nextId++, feeds, moved: true, ...(outputNames ? { outputNames } : {}) },
+      buffersOf(Object.values(feeds)),
+    );
+    if (reply.type !== 'result' || !reply.feeds)
+      throw new Error(
+        `internal error: the onnxruntime worker answered ${reply.type}${reply.type === 'result' ? ' without the moved feeds' : ''}`,
+      );
     return { outputs: reply.outputs, feeds: reply.feeds };
   }
 

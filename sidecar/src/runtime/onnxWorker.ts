@@ -5,13 +5,22 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { AftError } from '../../../core/common/util/errors';
-import { buffersOf, OnnxSession, type OnnxTensor, type OnnxWorkerData, type OnnxWorkerReply, type OnnxWorkerRequest } from './onnx';
+import {
+  buffersOf,
+  OnnxSession,
+  type OnnxTensor,
+  type OnnxWorkerData,
+  type OnnxWorkerReply,
+  type OnnxWorkerRequest,
+} from './onnx';
 
 const port = parentPort;
 if (!port) throw new Error('onnxWorker.ts runs as a worker thread only');
 const post = (m: OnnxWorkerReply, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
 const errorOf = (e: unknown): { message: string; code?: string; location?: AftError['location'] } =>
-  e instanceof AftError ? { message: e.message, code: e.code, ...(e.location ? { location: e.location } : {}) } : { message: e instanceof Error ? e.message : String(e) };
+  e instanceof AftError
+    ? { message: e.message, code: e.code, ...(e.location ? { location: e.location } : {}) }
+    : { message: e instanceof Error ? e.message : String(e) };
 
 const { file, opts } = workerData as OnnxWorkerData;
 OnnxSession.open(file, { ...opts, log: (message) => post({ type: 'log', message }) }).then(
@@ -43,7 +52,10 @@ OnnxSession.open(file, { ...opts, log: (message) => post({ type: 'log', message 
         (outputs: Record<string, OnnxTensor>) => {
           // Outputs are this thread's to give away: moved, not copied; moved feeds go back the same way.
           const back = m.moved ? Object.values(m.feeds) : [];
-          post({ type: 'result', id: m.id, outputs, ...(m.moved ? { feeds: m.feeds } : {}) }, buffersOf([...Object.values(outputs), ...back]));
+          post(
+            { type: 'result', id: m.id, outputs, ...(m.moved ? { feeds: m.feeds } : {}) },
+            buffersOf([...Object.values(outputs), ...back]),
+          );
         },
         (e: unknown) => post({ type: 'error', id: m.id, error: errorOf(e) }),
       );

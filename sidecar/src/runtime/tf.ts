@@ -57,7 +57,11 @@ export const BACKENDS: readonly BackendCandidate[] = [
       } catch (e) {
         const missing = (e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && /tfjs-node-gpu'/.test(firstLine(e));
         // The usual failure past a missing package is a CUDA or cuDNN library libtensorflow cannot load.
-        throw new Error(missing ? '@tensorflow/tfjs-node-gpu is not installed (`aft gpu install`, or AFT: Install GPU Runtime)' : `${firstLine(e)} (\`aft gpu check\` says what it needs)`);
+        throw new Error(
+          missing
+            ? '@tensorflow/tfjs-node-gpu is not installed (`aft gpu install`, or AFT: Install GPU Runtime)'
+            : `${firstLine(e)} (\`aft gpu check\` says what it needs)`,
+        );
       }
       await Promise.resolve();
     },
@@ -89,7 +93,12 @@ export const BACKENDS: readonly BackendCandidate[] = [
       if (wanted === 1) return;
       // Started here, threaded, so that a failure falls back to one thread with the reason.
       try {
-        const ok = await startThreadedWasm(wasm, wanted, (name, value) => tf.env().set(name, value), () => tf.setBackend('wasm'));
+        const ok = await startThreadedWasm(
+          wasm,
+          wanted,
+          (name, value) => tf.env().set(name, value),
+          () => tf.setBackend('wasm'),
+        );
         if (!ok) throw new Error('tfjs could not start it');
         wasmThreads.count = wasm.getThreadsCount();
       } catch (e) {
@@ -131,10 +140,7 @@ function firstLine(e: unknown): string {
  * Picks and starts a backend. With `auto`, candidates are tried in registry order and the reason
  * each one failed is kept; with a named backend only that one is tried and its failure is an error.
  */
-export async function initBackend(
-  choice: BackendChoice,
-  log: (msg: string) => void = () => {},
-): Promise<BackendInfo> {
+export async function initBackend(choice: BackendChoice, log: (msg: string) => void = () => {}): Promise<BackendInfo> {
   if (active && (choice === 'auto' || choice === active.id)) return active;
   const candidates = choice === 'auto' ? BACKENDS : BACKENDS.filter((b) => b.id === choice);
   const skipped: BackendInfo['skipped'] = [];
@@ -149,7 +155,14 @@ export async function initBackend(
       await tf.ready();
       const threads = c.id === 'wasm' ? wasmThreads.count : c.id === 'cpu' ? 1 : os.availableParallelism();
       const adapter = registered ? registered.adapter : undefined;
-      active = { id: c.id, tfName: c.tfName, description: c.description, threads, ...(adapter ? { adapter } : {}), skipped };
+      active = {
+        id: c.id,
+        tfName: c.tfName,
+        description: c.description,
+        threads,
+        ...(adapter ? { adapter } : {}),
+        skipped,
+      };
       for (const s of skipped) log(`backend ${s.id} not used: ${s.reason}`);
       log(`backend: ${c.id} (${c.description})${adapter ? ` on ${adapterLine(adapter)}` : ''}`);
       return active;
@@ -187,7 +200,9 @@ function repairWebgpuCast(): void {
     const x = (args.inputs as { x: tf.TensorInfo }).x;
     const dtype = (args.attrs as { dtype: tf.DataType }).dtype;
     if (dtype !== 'float32' || (x.dtype !== 'int32' && x.dtype !== 'bool')) return original.kernelFunc(args);
-    const backend = args.backend as tf.KernelBackend & { makeTensorInfo(shape: number[], dtype: tf.DataType, values?: tf.TypedArray): tf.TensorInfo };
+    const backend = args.backend as tf.KernelBackend & {
+      makeTensorInfo(shape: number[], dtype: tf.DataType, values?: tf.TypedArray): tf.TensorInfo;
+    };
     const zero = backend.makeTensorInfo([], 'float32', new Float32Array([0]));
     try {
       return add.kernelFunc({ inputs: { a: x, b: zero }, backend, attrs: {} });
@@ -202,7 +217,10 @@ function repairWebgpuCast(): void {
 
 /** tfjs-backend-webgpu's backend class (the package registers a factory of its own on import). */
 interface WebgpuBackendModule {
-  WebGPUBackend: new (device: unknown, adapterInfo?: unknown) => tf.KernelBackend & { tensorMap: { get(dataId: object): { values?: BackendValues | null } | undefined } };
+  WebGPUBackend: new (
+    device: unknown,
+    adapterInfo?: unknown,
+  ) => tf.KernelBackend & { tensorMap: { get(dataId: object): { values?: BackendValues | null } | undefined } };
 }
 
 interface ErrorEventTarget {
@@ -216,7 +234,9 @@ interface ErrorEventTarget {
  * - `readSync` (dataSync, arraySync) copies through an OffscreenCanvas, which Node lacks; it
  *   now says so instead of "OffscreenCanvas is not defined". The engine reads with `data()`.
  */
-function nodeWebgpuBackend(Base: WebgpuBackendModule['WebGPUBackend']): new (device: unknown, adapterInfo?: unknown) => tf.KernelBackend {
+function nodeWebgpuBackend(
+  Base: WebgpuBackendModule['WebGPUBackend'],
+): new (device: unknown, adapterInfo?: unknown) => tf.KernelBackend {
   return class NodeWebGPUBackend extends Base {
     private gpuError: string | undefined;
 
@@ -241,8 +261,11 @@ function nodeWebgpuBackend(Base: WebgpuBackendModule['WebGPUBackend']): new (dev
 
     override readSync(dataId: object): BackendValues {
       const cached = this.tensorMap.get(dataId)?.values;
-      if (cached != null || typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined') return super.readSync(dataId);
-      throw new Error('the webgpu backend cannot read a tensor synchronously in Node (dataSync, arraySync); read it with await data()');
+      if (cached != null || typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined')
+        return super.readSync(dataId);
+      throw new Error(
+        'the webgpu backend cannot read a tensor synchronously in Node (dataSync, arraySync); read it with await data()',
+      );
     }
   };
 }
@@ -257,9 +280,13 @@ function nodeWebgpuBackend(Base: WebgpuBackendModule['WebGPUBackend']): new (dev
 async function registerWebgpu(named: boolean): Promise<{ adapter: GpuAdapterInfo }> {
   const { adapter, info } = await requestAdapter();
   if (info.software && !named) {
-    throw new Error(`the WebGPU adapter is a software rasteriser (${info.softwareReason}): ${adapterLine(info)}; auto passes over it (ask for webgpu by name to use it)`);
+    throw new Error(
+      `the WebGPU adapter is a software rasteriser (${info.softwareReason}): ${adapterLine(info)}; auto passes over it (ask for webgpu by name to use it)`,
+    );
   }
-  const Backend = nodeWebgpuBackend((loadOptional('@tensorflow/tfjs-backend-webgpu') as WebgpuBackendModule).WebGPUBackend);
+  const Backend = nodeWebgpuBackend(
+    (loadOptional('@tensorflow/tfjs-backend-webgpu') as WebgpuBackendModule).WebGPUBackend,
+  );
   const lim = adapter.limits;
   const device = await adapter.requestDevice({
     requiredLimits: {

@@ -52,7 +52,10 @@ export function wasmThreadsWanted(env: NodeJS.ProcessEnv = process.env): number 
 }
 
 function scriptFile(text: string): string {
-  const file = path.join(os.tmpdir(), `aft-tfjs-wasm-${createHash('sha256').update(text).digest('hex').slice(0, 20)}.js`);
+  const file = path.join(
+    os.tmpdir(),
+    `aft-tfjs-wasm-${createHash('sha256').update(text).digest('hex').slice(0, 20)}.js`,
+  );
   // Written whole under another name, then renamed: a worker never reads half a script.
   if (!fs.existsSync(file)) writeFileAtomic(file, text);
   return file;
@@ -62,11 +65,19 @@ function scriptFile(text: string): string {
  * Runs `start` (which must start tfjs's `wasm` backend) with the threaded build enabled for
  * `threads` threads, and returns what it returns. `setFlag` sets a tfjs environment flag.
  */
-export async function startThreadedWasm<T>(wasm: WasmBackendModule, threads: number, setFlag: (name: string, value: boolean) => void, start: () => Promise<T>): Promise<T> {
+export async function startThreadedWasm<T>(
+  wasm: WasmBackendModule,
+  threads: number,
+  setFlag: (name: string, value: boolean) => void,
+  start: () => Promise<T>,
+): Promise<T> {
   const NodeBlob = globalThis.Blob;
   const texts = new WeakMap<Blob, string>();
   class TextBlob extends NodeBlob {
-    constructor(parts: ConstructorParameters<typeof NodeBlob>[0] = [], options?: ConstructorParameters<typeof NodeBlob>[1]) {
+    constructor(
+      parts: ConstructorParameters<typeof NodeBlob>[0] = [],
+      options?: ConstructorParameters<typeof NodeBlob>[1],
+    ) {
       super(parts, options);
       const strings = [...parts];
       if (strings.every((p) => typeof p === 'string')) texts.set(this, strings.join(''));

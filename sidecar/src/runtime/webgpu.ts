@@ -47,7 +47,9 @@ let gpu: Promise<DawnGpu> | undefined;
  * with `aft.device: cpu`, next to an empty CUDA_VISIBLE_DEVICES, to keep the sidecar off GPUs).
  */
 export function webgpuDisabled(): string | undefined {
-  return process.env.AFT_WEBGPU === 'off' ? 'WebGPU is turned off (AFT_WEBGPU=off, as aft.device: cpu sets it)' : undefined;
+  return process.env.AFT_WEBGPU === 'off'
+    ? 'WebGPU is turned off (AFT_WEBGPU=off, as aft.device: cpu sets it)'
+    : undefined;
 }
 
 /**
@@ -62,7 +64,10 @@ export function webgpuInstance(): Promise<DawnGpu> {
     // Mesa's Vulkan loader and window-system code warn on stderr when XDG_RUNTIME_DIR is unset
     // (as it is under CI and in services); a private folder of our own keeps them quiet.
     if (!process.env.XDG_RUNTIME_DIR) {
-      const dir = path.join(os.tmpdir(), `aft-runtime-${typeof process.getuid === 'function' ? process.getuid() : 'user'}`);
+      const dir = path.join(
+        os.tmpdir(),
+        `aft-runtime-${typeof process.getuid === 'function' ? process.getuid() : 'user'}`,
+      );
       try {
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
         process.env.XDG_RUNTIME_DIR = dir;

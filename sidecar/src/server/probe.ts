@@ -33,14 +33,27 @@ export async function probeBackends(): Promise<{ backends: BackendProbe[]; defau
       for (const pkg of PACKAGES_OF[b.id] ?? []) require.resolve(pkg);
       if (b.id === 'webgpu') {
         const { info } = await withTimeout(requestAdapter(), ADAPTER_TIMEOUT_MS, 'the WebGPU adapter did not answer');
-        backends.push({ id: b.id, description: b.description, available: true, adapter: info, ...(info.software ? { notAuto: `software adapter (${info.softwareReason}): used only when chosen by name` } : {}) });
+        backends.push({
+          id: b.id,
+          description: b.description,
+          available: true,
+          adapter: info,
+          ...(info.software
+            ? { notAuto: `software adapter (${info.softwareReason}): used only when chosen by name` }
+            : {}),
+        });
         if (!info.software) defaultBackend ??= b.id;
         continue;
       }
       backends.push({ id: b.id, description: b.description, available: true });
       defaultBackend ??= b.id;
     } catch (e) {
-      backends.push({ id: b.id, description: b.description, available: false, reason: (e as Error).message.split('\n')[0] });
+      backends.push({
+        id: b.id,
+        description: b.description,
+        available: false,
+        reason: (e as Error).message.split('\n')[0],
+      });
     }
   }
   return { backends, defaultBackend };
@@ -58,8 +71,18 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 /** The CPU, and NVIDIA GPUs when `nvidia-smi` is there to name them. */
 export function probeDevices(): DeviceInfo[] {
   const cpus = os.cpus();
-  const devices: DeviceInfo[] = [{ kind: 'cpu', name: cpus[0]?.model.trim() ?? os.arch(), cores: cpus.length, memoryMiB: Math.round(os.totalmem() / 2 ** 20) }];
-  const smi = spawnSync('nvidia-smi', ['--query-gpu=name,memory.total', '--format=csv,noheader,nounits'], { encoding: 'utf8', timeout: 3000 });
+  const devices: DeviceInfo[] = [
+    {
+      kind: 'cpu',
+      name: cpus[0]?.model.trim() ?? os.arch(),
+      cores: cpus.length,
+      memoryMiB: Math.round(os.totalmem() / 2 ** 20),
+    },
+  ];
+  const smi = spawnSync('nvidia-smi', ['--query-gpu=name,memory.total', '--format=csv,noheader,nounits'], {
+    encoding: 'utf8',
+    timeout: 3000,
+  });
   if (smi.status === 0) {
     for (const line of smi.stdout.split('\n')) {
       const [name, mem] = line.split(',').map((s) => s.trim());
@@ -71,7 +94,15 @@ export function probeDevices(): DeviceInfo[] {
 
 export function packageVersions(): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const pkg of ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-webgpu', 'webgpu', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'onnxruntime-node']) {
+  for (const pkg of [
+    '@tensorflow/tfjs',
+    '@tensorflow/tfjs-backend-wasm',
+    '@tensorflow/tfjs-backend-webgpu',
+    'webgpu',
+    '@tensorflow/tfjs-node',
+    '@tensorflow/tfjs-node-gpu',
+    'onnxruntime-node',
+  ]) {
     try {
       const file = require.resolve(`${pkg}/package.json`);
       out[pkg] = (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;

@@ -11,7 +11,13 @@
  * are not a frame are skipped up to the next `Content-Length:` header.
  */
 import type { Readable } from 'node:stream';
-import { AbstractMessageReader, type DataCallback, type Disposable, type Message, type MessageReader } from 'vscode-jsonrpc';
+import {
+  AbstractMessageReader,
+  type DataCallback,
+  type Disposable,
+  type Message,
+  type MessageReader,
+} from 'vscode-jsonrpc';
 
 /** Requests to the sidecar are paths and a few options: a few kB. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -120,7 +126,10 @@ export class BoundedMessageReader extends AbstractMessageReader implements Messa
           const n = Math.min(over, this.buf.length);
           this.buf = this.buf.subarray(n);
           this.skip = over - n;
-          this.refuse(INVALID_REQUEST, `Invalid Request: a message of ${over} bytes is over the limit of ${this.maxBytes} bytes`);
+          this.refuse(
+            INVALID_REQUEST,
+            `Invalid Request: a message of ${over} bytes is over the limit of ${this.maxBytes} bytes`,
+          );
           continue;
         }
       }
@@ -128,7 +137,10 @@ export class BoundedMessageReader extends AbstractMessageReader implements Messa
       // header cannot be inside JSON: its line breaks would be raw CR/LF, which JSON escapes.)
       const next = this.nextFrame();
       if (next >= 0) {
-        this.deliver(this.buf.subarray(0, next), `the body has ${next} of the ${this.length} bytes its Content-Length announced`);
+        this.deliver(
+          this.buf.subarray(0, next),
+          `the body has ${next} of the ${this.length} bytes its Content-Length announced`,
+        );
         this.buf = this.buf.subarray(next);
         this.length = -1;
         this.scanned = 0;
@@ -183,7 +195,13 @@ export class BoundedMessageReader extends AbstractMessageReader implements Messa
         this.scanned = 0;
         return true;
       }
-      this.resync(!clean ? 'bytes that are not a frame' : m ? `Content-Length must be a number of bytes, found '${m[1].slice(0, 40)}'` : 'a frame without a Content-Length header');
+      this.resync(
+        !clean
+          ? 'bytes that are not a frame'
+          : m
+            ? `Content-Length must be a number of bytes, found '${m[1].slice(0, 40)}'`
+            : 'a frame without a Content-Length header',
+      );
       if (!this.buf.length) return false;
     }
   }
@@ -205,7 +223,10 @@ export class BoundedMessageReader extends AbstractMessageReader implements Messa
       this.deliver(body, `the body has ${body.length} of the ${announced} bytes its Content-Length announced`);
     } else if (this.length < 0 && this.buf.length && this.buf.toString('latin1').trim()) {
       this.buf = Buffer.alloc(0);
-      this.refuse(PARSE_ERROR, 'Parse error: bytes that are not a frame (Content-Length: N, an empty line, N bytes of JSON)');
+      this.refuse(
+        PARSE_ERROR,
+        'Parse error: bytes that are not a frame (Content-Length: N, an empty line, N bytes of JSON)',
+      );
     }
   }
 
@@ -214,17 +235,31 @@ export class BoundedMessageReader extends AbstractMessageReader implements Messa
     try {
       message = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
     } catch (e) {
-      this.refuse(PARSE_ERROR, `Parse error: ${short ? `${short}, and it is` : 'the body is'} not valid UTF-8 JSON (${(e as Error).message.slice(0, 200)})`);
+      this.refuse(
+        PARSE_ERROR,
+        `Parse error: ${short ? `${short}, and it is` : 'the body is'} not valid UTF-8 JSON (${(e as Error).message.slice(0, 200)})`,
+      );
       return;
     }
     if (typeof message !== 'object' || message === null || Array.isArray(message)) {
-      this.refuse(INVALID_REQUEST, `Invalid Request: expected a JSON-RPC object, found ${Array.isArray(message) ? 'an array (batches are not supported)' : message === null ? 'null' : typeof message}`);
+      this.refuse(
+        INVALID_REQUEST,
+        `Invalid Request: expected a JSON-RPC object, found ${Array.isArray(message) ? 'an array (batches are not supported)' : message === null ? 'null' : typeof message}`,
+      );
       return;
     }
     const m = message as Record<string, unknown>;
     const id = typeof m.id === 'number' || typeof m.id === 'string' ? m.id : null;
-    if (m.jsonrpc !== '2.0' || (m.method !== undefined && typeof m.method !== 'string') || (m.method === undefined && id !== null && !('result' in m) && !('error' in m))) {
-      this.refuse(INVALID_REQUEST, 'Invalid Request: expected {"jsonrpc": "2.0", "method": string, "id"?, "params"?}', id);
+    if (
+      m.jsonrpc !== '2.0' ||
+      (m.method !== undefined && typeof m.method !== 'string') ||
+      (m.method === undefined && id !== null && !('result' in m) && !('error' in m))
+    ) {
+      this.refuse(
+        INVALID_REQUEST,
+        'Invalid Request: expected {"jsonrpc": "2.0", "method": string, "id"?, "params"?}',
+        id,
+      );
       return;
     }
     this.callback?.(message as Message);

@@ -13,7 +13,6 @@ import { RUNS_DIR } from '../../../core/node/runs/store';
 import { runExperiment } from '../train/run';
 import { AftError, badInput, BusyError, CancelledError, describeError } from '../../../core/common/util/errors';
 
-
 interface ActiveRun {
   file: string;
   runId?: string;
@@ -49,22 +48,39 @@ export class RunManager {
   }
 
   async start(params: RunParams): Promise<RunStarted> {
-    if (typeof params !== 'object' || params === null || Array.isArray(params)) throw badInput('expected {file, workspaceDir, backend?, seeds?, steps?, methods?}', { file: 'aft/run' });
+    if (typeof params !== 'object' || params === null || Array.isArray(params))
+      throw badInput('expected {file, workspaceDir, backend?, seeds?, steps?, methods?}', { file: 'aft/run' });
     for (const key of ['file', 'workspaceDir'] as const) {
       const v: unknown = params[key];
-      if (typeof v !== 'string' || !v) throw badInput(`expected an absolute path, found ${JSON.stringify(v)?.slice(0, 80) ?? 'nothing'}`, { file: 'aft/run', field: key });
-      if (v.length > 4096) throw badInput(`expected a path of at most 4096 characters, found ${v.length}`, { file: 'aft/run', field: key });
+      if (typeof v !== 'string' || !v)
+        throw badInput(`expected an absolute path, found ${JSON.stringify(v)?.slice(0, 80) ?? 'nothing'}`, {
+          file: 'aft/run',
+          field: key,
+        });
+      if (v.length > 4096)
+        throw badInput(`expected a path of at most 4096 characters, found ${v.length}`, {
+          file: 'aft/run',
+          field: key,
+        });
     }
     // Checked by the experiment file's own field schemas before anything else happens.
     const overrides = parseOverrides(params, RPC_ORIGIN);
     const file = path.resolve(params.file);
     const same = [...this.runs].find((r) => r.file === file);
-    if (same) throw new BusyError(`${path.basename(file)} is already running${same.runId ? ` (${same.runId})` : ''}; stop it first or wait for it to finish`);
+    if (same)
+      throw new BusyError(
+        `${path.basename(file)} is already running${same.runId ? ` (${same.runId})` : ''}; stop it first or wait for it to finish`,
+      );
     const other = this.otherWork(file);
-    if (other) throw new BusyError(`the features of ${path.basename(file)} are being extracted (${other}); wait for that or cancel it`);
+    if (other)
+      throw new BusyError(
+        `the features of ${path.basename(file)} are being extracted (${other}); wait for that or cancel it`,
+      );
     if (this.runs.size >= this.limit) {
       const ids = [...this.runs].map((r) => r.runId ?? path.basename(r.file)).join(', ');
-      throw new BusyError(`${this.runs.size} run${this.runs.size === 1 ? ' is' : 's are'} in progress (${ids}) and at most ${this.limit} may run at once (setting aft.maxConcurrentRuns); stop one or wait`);
+      throw new BusyError(
+        `${this.runs.size} run${this.runs.size === 1 ? ' is' : 's are'} in progress (${ids}) and at most ${this.limit} may run at once (setting aft.maxConcurrentRuns); stop one or wait`,
+      );
     }
     ensureWritable(path.join(params.workspaceDir, RUNS_DIR));
     const loaded = loadExperiment(file);
@@ -93,7 +109,14 @@ export class RunManager {
       (e: unknown) => {
         // The run's own events said it failed, once (its error, then its status); a run that
         // never started (bad overrides, unwritable folder) reaches the caller through `started`.
-        if (!(e instanceof CancelledError) && run.runId && !run.ended) this.send({ type: 'log', runId: run.runId, level: 'error', message: describeError(e), timestamp: Date.now() });
+        if (!(e instanceof CancelledError) && run.runId && !run.ended)
+          this.send({
+            type: 'log',
+            runId: run.runId,
+            level: 'error',
+            message: describeError(e),
+            timestamp: Date.now(),
+          });
       },
     );
     void run.done.finally(() => this.runs.delete(run));
@@ -132,6 +155,8 @@ function ensureWritable(dir: string): void {
     fs.writeFileSync(probe, '');
     fs.rmSync(probe);
   } catch (e) {
-    throw badInput(`the runs folder ${dir} is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose another with the setting aft.runsFolder`);
+    throw badInput(
+      `the runs folder ${dir} is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose another with the setting aft.runsFolder`,
+    );
   }
 }

@@ -48,10 +48,19 @@ function toResponseError(e: unknown): ResponseError<ErrorData> {
 export const MAX_PATH_CHARS = 4096;
 
 /** A required non-empty string parameter, or bad input naming it. */
-function stringParam<K extends string>(params: Partial<Record<K, unknown>> | null | undefined, key: K, method: string): string {
+function stringParam<K extends string>(
+  params: Partial<Record<K, unknown>> | null | undefined,
+  key: K,
+  method: string,
+): string {
   const v = params?.[key];
-  if (typeof v !== 'string' || !v) throw badInput(`expected a non-empty string, found ${JSON.stringify(v)?.slice(0, 80) ?? 'nothing'}`, { file: method, field: key });
-  if (v.length > MAX_PATH_CHARS) throw badInput(`expected at most ${MAX_PATH_CHARS} characters, found ${v.length}`, { file: method, field: key });
+  if (typeof v !== 'string' || !v)
+    throw badInput(`expected a non-empty string, found ${JSON.stringify(v)?.slice(0, 80) ?? 'nothing'}`, {
+      file: method,
+      field: key,
+    });
+  if (v.length > MAX_PATH_CHARS)
+    throw badInput(`expected at most ${MAX_PATH_CHARS} characters, found ${v.length}`, { file: method, field: key });
   return v;
 }
 
@@ -90,8 +99,10 @@ export class SidecarServer {
     c.onRequest(
       Initialize,
       typed(async (params: InitializeParams) => {
-        if (Number.isInteger(params?.maxConcurrentRuns) && params.maxConcurrentRuns > 0) this.runs.limit = params.maxConcurrentRuns;
-        if (typeof params?.logLevel === 'string' && Object.hasOwn(LEVELS, params.logLevel)) this.minLevel = LEVELS[params.logLevel];
+        if (Number.isInteger(params?.maxConcurrentRuns) && params.maxConcurrentRuns > 0)
+          this.runs.limit = params.maxConcurrentRuns;
+        if (typeof params?.logLevel === 'string' && Object.hasOwn(LEVELS, params.logLevel))
+          this.minLevel = LEVELS[params.logLevel];
         return {
           protocolVersion: PROTOCOL_VERSION,
           sidecarVersion: SIDECAR_VERSION,
@@ -114,21 +125,44 @@ export class SidecarServer {
         return {
           ...(experiment ? { name: experiment.name } : {}),
           methods: experiment ? resolveMethods(experiment).map((m) => m.name) : [],
-          problems: problems.map(({ message, field, line, column, endLine, endColumn, severity }) => ({ message, field, line, column, endLine, endColumn, severity })),
+          problems: problems.map(({ message, field, line, column, endLine, endColumn, severity }) => ({
+            message,
+            field,
+            line,
+            column,
+            endLine,
+            endColumn,
+            severity,
+          })),
         };
       }),
     );
 
-    c.onRequest(StartRun, typed((params) => this.runs.start(params)));
-    c.onRequest(CancelRun, typed((params: { runId: string }) => {
-      const runId = stringParam(params, 'runId', 'aft/cancel');
-      return { cancelled: this.runs.cancel(runId) || this.tasks.cancel(runId) };
-    }));
+    c.onRequest(
+      StartRun,
+      typed((params) => this.runs.start(params)),
+    );
+    c.onRequest(
+      CancelRun,
+      typed((params: { runId: string }) => {
+        const runId = stringParam(params, 'runId', 'aft/cancel');
+        return { cancelled: this.runs.cancel(runId) || this.tasks.cancel(runId) };
+      }),
+    );
 
-    c.onRequest(ListRuns, typed((params: { workspaceDir: string }) => runInfos(stringParam(params, 'workspaceDir', 'aft/listRuns'))));
+    c.onRequest(
+      ListRuns,
+      typed((params: { workspaceDir: string }) => runInfos(stringParam(params, 'workspaceDir', 'aft/listRuns'))),
+    );
 
-    c.onRequest(ExtractFeatures, typed((params) => this.tasks.extract(params)));
-    c.onRequest(ExportModel, typed((params) => this.tasks.export(params)));
+    c.onRequest(
+      ExtractFeatures,
+      typed((params) => this.tasks.extract(params)),
+    );
+    c.onRequest(
+      ExportModel,
+      typed((params) => this.tasks.export(params)),
+    );
 
     c.onRequest(Shutdown, async () => {
       await Promise.all([this.runs.cancelAll(5000), this.tasks.cancelAll(5000)]);

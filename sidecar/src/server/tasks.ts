@@ -26,8 +26,13 @@ interface ActiveExtraction {
 
 /** A required absolute path from a request. */
 function absolutePath(v: unknown, method: string, field: string): string {
-  if (typeof v !== 'string' || !v) throw badInput(`expected an absolute path, got ${JSON.stringify(v)?.slice(0, 80) ?? 'nothing'}`, { file: method, field });
-  if (v.length > 4096) throw badInput(`expected a path of at most 4096 characters, found ${v.length}`, { file: method, field });
+  if (typeof v !== 'string' || !v)
+    throw badInput(`expected an absolute path, got ${JSON.stringify(v)?.slice(0, 80) ?? 'nothing'}`, {
+      file: method,
+      field,
+    });
+  if (v.length > 4096)
+    throw badInput(`expected a path of at most 4096 characters, found ${v.length}`, { file: method, field });
   if (!path.isAbsolute(v)) throw badInput(`expected an absolute path, got '${v}'`, { file: method, field });
   return path.normalize(v);
 }
@@ -37,7 +42,10 @@ export class Tasks {
 
   constructor(
     private readonly send: (e: RunEvent) => void,
-    private readonly runs: { hasRunId(id: string): boolean; runningFile(file: string): string | undefined } = { hasRunId: () => false, runningFile: () => undefined },
+    private readonly runs: { hasRunId(id: string): boolean; runningFile(file: string): string | undefined } = {
+      hasRunId: () => false,
+      runningFile: () => undefined,
+    },
   ) {}
 
   /** The id of the extraction of `file` in progress, if any (a run of that file waits for it). */
@@ -56,15 +64,29 @@ export class Tasks {
     const workspaceDir = absolutePath(params.workspaceDir, where, 'workspaceDir');
     const shard = params.shard === undefined ? undefined : checkShard(params.shard, { file: where, field: 'shard' });
     if (params.backend !== undefined && !(BACKEND_CHOICES as readonly string[]).includes(params.backend)) {
-      throw badInput(`must be one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(params.backend)}`, { file: where, field: 'backend' });
+      throw badInput(`must be one of ${BACKEND_CHOICES.join(', ')}, got ${JSON.stringify(params.backend)}`, {
+        file: where,
+        field: 'backend',
+      });
     }
     const id = params.extractionId ?? `extract-${randomUUID().slice(0, 8)}`;
-    if (typeof id !== 'string' || !ID.test(id)) throw badInput(`expected letters, digits, '-' or '_' (at most 80), got ${JSON.stringify(id)}`, { file: where, field: 'extractionId' });
-    if (this.extractions.has(id) || this.runs.hasRunId(id)) throw badInput(`'${id}' is already in use; choose another id`, { file: where, field: 'extractionId' });
+    if (typeof id !== 'string' || !ID.test(id))
+      throw badInput(`expected letters, digits, '-' or '_' (at most 80), got ${JSON.stringify(id)}`, {
+        file: where,
+        field: 'extractionId',
+      });
+    if (this.extractions.has(id) || this.runs.hasRunId(id))
+      throw badInput(`'${id}' is already in use; choose another id`, { file: where, field: 'extractionId' });
     const same = this.extracting(file);
-    if (same) throw new BusyError(`features of ${path.basename(file)} are already being extracted (${same}); cancel that or wait for it`);
+    if (same)
+      throw new BusyError(
+        `features of ${path.basename(file)} are already being extracted (${same}); cancel that or wait for it`,
+      );
     const running = this.runs.runningFile(file);
-    if (running) throw new BusyError(`${path.basename(file)} is running (${running}) and extracts its features itself; stop it first or wait for it to finish`);
+    if (running)
+      throw new BusyError(
+        `${path.basename(file)} is running (${running}) and extracts its features itself; stop it first or wait for it to finish`,
+      );
     const loaded = loadExperiment(file);
     const task: ActiveExtraction = { id, file, controller: new AbortController(), done: Promise.resolve() };
     this.extractions.set(id, task);
@@ -95,16 +117,28 @@ export class Tasks {
 
   async cancelAll(timeoutMs: number): Promise<void> {
     for (const x of this.extractions.values()) x.controller.abort();
-    await Promise.race([Promise.all([...this.extractions.values()].map((x) => x.done)), new Promise((r) => setTimeout(r, timeoutMs))]);
+    await Promise.race([
+      Promise.all([...this.extractions.values()].map((x) => x.done)),
+      new Promise((r) => setTimeout(r, timeoutMs)),
+    ]);
   }
 
   async export(params: ExportParams): Promise<ExportReport> {
     const where = 'aft/export';
-    if (typeof params !== 'object' || params === null) throw badInput('expected {runDir, method, seed, out}', { file: where });
+    if (typeof params !== 'object' || params === null)
+      throw badInput('expected {runDir, method, seed, out}', { file: where });
     const runDir = absolutePath(params.runDir, where, 'runDir');
     const out = absolutePath(params.out, where, 'out');
-    if (typeof params.method !== 'string' || !params.method) throw badInput(`expected a method of the run, got ${JSON.stringify(params.method)}`, { file: where, field: 'method' });
-    if (typeof params.seed !== 'number' || !Number.isInteger(params.seed) || params.seed < 0) throw badInput(`expected a non-negative integer seed, got ${JSON.stringify(params.seed)}`, { file: where, field: 'seed' });
+    if (typeof params.method !== 'string' || !params.method)
+      throw badInput(`expected a method of the run, got ${JSON.stringify(params.method)}`, {
+        file: where,
+        field: 'method',
+      });
+    if (typeof params.seed !== 'number' || !Number.isInteger(params.seed) || params.seed < 0)
+      throw badInput(`expected a non-negative integer seed, got ${JSON.stringify(params.seed)}`, {
+        file: where,
+        field: 'seed',
+      });
     return exportModel({
       origin: where,
       run: runDir,

@@ -49,7 +49,12 @@ export class BetaChooser {
  * A warning when the holdout is too small for the choice to mean much: one holdout example
  * more or less moves accuracy by 1/holdout, so below ~20 the choice is noise.
  */
-export function coarseHoldoutWarning(jobs: PlannedJob[], holdout: number, exp: Pick<Experiment, 'tune'>, nTrain: number): string | undefined {
+export function coarseHoldoutWarning(
+  jobs: PlannedJob[],
+  holdout: number,
+  exp: Pick<Experiment, 'tune'>,
+  nTrain: number,
+): string | undefined {
   const tuned = [...new Set(jobs.filter((j) => j.phase === 'tune').map((j) => j.method.name))];
   if (!tuned.length || holdout >= 20) return undefined;
   return `β is chosen for ${tuned.join(', ')} on a holdout of ${holdout} example${holdout === 1 ? '' : 's'} (tune.holdout ${exp.tune.holdout} of ${nTrain}): each one is ${(100 / holdout).toFixed(0)} points of accuracy, so the choice is coarse; give one β per method, or more training data`;

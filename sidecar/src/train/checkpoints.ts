@@ -12,7 +12,13 @@ import { modelWeights } from '../models/model';
 import { hubFiles, isPretrainedStudent } from '../models/pretrained';
 import type { PlannedJob } from './plan';
 
-export async function saveCheckpoint(store: RunStore, job: PlannedJob, beta: number, model: DownstreamModel, modelKind: string): Promise<void> {
+export async function saveCheckpoint(
+  store: RunStore,
+  job: PlannedJob,
+  beta: number,
+  model: DownstreamModel,
+  modelKind: string,
+): Promise<void> {
   const meta = { method: job.method.name, seed: String(job.seed), beta: String(beta), model: modelKind };
   if (isPretrainedStudent(model)) store.writeCheckpointFolder(job.method.name, job.seed, await hubFiles(model, meta));
   else store.writeCheckpoint(job.method.name, job.seed, await modelWeights(model), meta);

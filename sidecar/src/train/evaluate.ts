@@ -32,7 +32,11 @@ export async function readTidy(f: () => Tensor): Promise<tf.TypedArray> {
 }
 
 /** Accuracy of the model on `data`, in chunks so memory stays bounded. */
-export async function accuracy(model: DownstreamModel, data: Examples, chunk = evalChunk(data.inputShape)): Promise<number> {
+export async function accuracy(
+  model: DownstreamModel,
+  data: Examples,
+  chunk = evalChunk(data.inputShape),
+): Promise<number> {
   const width = data.inputShape.reduce((a, b) => a * b, 1);
   let correct = 0;
   for (let start = 0; start < data.n; start += chunk) {
@@ -47,12 +51,18 @@ export async function accuracy(model: DownstreamModel, data: Examples, chunk = e
 }
 
 /** The model's features φ for every row of `data`, rows × featureDim, in chunks. */
-export async function featuresOf(model: DownstreamModel, data: Examples, chunk = evalChunk(data.inputShape)): Promise<Float32Array> {
+export async function featuresOf(
+  model: DownstreamModel,
+  data: Examples,
+  chunk = evalChunk(data.inputShape),
+): Promise<Float32Array> {
   const width = data.inputShape.reduce((a, b) => a * b, 1);
   const out = new Float32Array(data.n * model.featureDim);
   for (let start = 0; start < data.n; start += chunk) {
     const n = Math.min(chunk, data.n - start);
-    const phi = await readTidy(() => model.forward(tf.tensor(data.x.subarray(start * width, (start + n) * width), [n, ...data.inputShape])).phi);
+    const phi = await readTidy(
+      () => model.forward(tf.tensor(data.x.subarray(start * width, (start + n) * width), [n, ...data.inputShape])).phi,
+    );
     out.set(phi, start * model.featureDim);
   }
   return out;

@@ -83,7 +83,14 @@ function gather(src: Float32Array, width: number, idx: Int32Array, from: number,
 export async function trainJob(spec: JobSpec, hooks: JobHooks = {}): Promise<JobResult> {
   const started = performance.now();
   const { trainData: data, train: cfg } = spec;
-  const model = createModel(spec.downstream, data.inputShape, spec.numClasses, seedFor(spec.seed, 'init'), spec.vocabSize, (m) => hooks.log?.(m));
+  const model = createModel(
+    spec.downstream,
+    data.inputShape,
+    spec.numClasses,
+    seedFor(spec.seed, 'init'),
+    spec.vocabSize,
+    (m) => hooks.log?.(m),
+  );
   if (spec.initCheckpoint) loadCheckpoint(model, spec.initCheckpoint);
   const method = await createMethod({
     method: spec.method,
@@ -149,8 +156,13 @@ export async function trainJob(spec: JobSpec, hooks: JobHooks = {}): Promise<Job
       // asynchronous (the webgpu backend cannot read synchronously in Node).
       const logged = tf.tidy(() => {
         const x = tf.tensor(gather(data.x, width, perm, from, to), [to - from, ...data.inputShape]);
-        const y = tf.tensor1d(Array.from(perm.subarray(from, to), (i) => data.y[i]), 'int32');
-        const psi = useReg ? (tf.tensor2d(gather(spec.psiTrain, spec.psiWidth, perm, from, to), [to - from, spec.psiWidth])) : undefined;
+        const y = tf.tensor1d(
+          Array.from(perm.subarray(from, to), (i) => data.y[i]),
+          'int32',
+        );
+        const psi = useReg
+          ? tf.tensor2d(gather(spec.psiTrain, spec.psiWidth, perm, from, to), [to - from, spec.psiWidth])
+          : undefined;
         // Tensors made inside variableGrads are freed when it returns; the ones logged are
         // kept explicitly and freed after they are read.
         let ceT: Scalar | undefined;
@@ -196,5 +208,12 @@ export async function trainJob(spec: JobSpec, hooks: JobHooks = {}): Promise<Job
     method.dispose();
     throw new AftError('run_failed', `training diverged (loss ${final.loss}); try a smaller lr or β`);
   }
-  return { evalAccuracy: final.evalAccuracy, steps: total, seconds: (performance.now() - started) / 1000, ...(final.rho ? { rho: final.rho } : {}), model, method };
+  return {
+    evalAccuracy: final.evalAccuracy,
+    steps: total,
+    seconds: (performance.now() - started) / 1000,
+    ...(final.rho ? { rho: final.rho } : {}),
+    model,
+    method,
+  };
 }

@@ -62,7 +62,13 @@ export class MethodSummaries {
       // The last seed's β: with `tune.seeds: all` the seeds may differ (each is in `tuning`).
       beta,
       tuning: this.betas.tuningOf(name),
-      ...(rhoList ? { rho_mean_by_source: Object.fromEntries(this.segments.map((s) => [s.name, rhoList.reduce((x, r) => x + r[s.name], 0) / rhoList.length])) } : {}),
+      ...(rhoList
+        ? {
+            rho_mean_by_source: Object.fromEntries(
+              this.segments.map((s) => [s.name, rhoList.reduce((x, r) => x + r[s.name], 0) / rhoList.length]),
+            ),
+          }
+        : {}),
       train_seconds: a.seconds,
     };
     this.done[name] = summary;

@@ -35,8 +35,18 @@ export function phaseData(exp: Experiment, ds: Dataset, psi: Pick<PretrainedFeat
   const subIdx = order.subarray(sizes.holdout);
   return {
     // `dataKey` names the data that jobs may share method state over (SharedMethodState).
-    tune: { trainData: examples(takeSplit(ds.train, width, subIdx), ds), evalData: examples(takeSplit(ds.train, width, holdIdx), ds), psiTrain: takeRows(psi.train, psi.width, subIdx), dataKey: 'tune' },
-    final: { trainData: examples(ds.train, ds), evalData: examples(ds.test, ds), psiTrain: psi.train, dataKey: 'final' },
+    tune: {
+      trainData: examples(takeSplit(ds.train, width, subIdx), ds),
+      evalData: examples(takeSplit(ds.train, width, holdIdx), ds),
+      psiTrain: takeRows(psi.train, psi.width, subIdx),
+      dataKey: 'tune',
+    },
+    final: {
+      trainData: examples(ds.train, ds),
+      evalData: examples(ds.test, ds),
+      psiTrain: psi.train,
+      dataKey: 'final',
+    },
     holdout: sizes.holdout,
   };
 }

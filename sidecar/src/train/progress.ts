@@ -47,8 +47,21 @@ export class ProgressTracker {
       // transfer's autoencoder, LogME) happens before step 1 and is not a per-step cost.
       firstStep ??= { at: now, step };
       if (step - firstStep.step >= 5) this.eta.record(job.method.kind, now - firstStep.at, step - firstStep.step);
-      const remaining = [{ method: job.method.kind, steps: job.steps - step }, ...this.jobs.slice(j + 1).map((r) => ({ method: r.method.kind, steps: r.steps }))];
-      this.emit({ type: 'progress', runId: this.runId, label, step, steps: total, job: j + 1, jobs: this.jobs.length, fraction: (this.doneSteps + step) / this.totalSteps, etaSeconds: this.eta.seconds(remaining) });
+      const remaining = [
+        { method: job.method.kind, steps: job.steps - step },
+        ...this.jobs.slice(j + 1).map((r) => ({ method: r.method.kind, steps: r.steps })),
+      ];
+      this.emit({
+        type: 'progress',
+        runId: this.runId,
+        label,
+        step,
+        steps: total,
+        job: j + 1,
+        jobs: this.jobs.length,
+        fraction: (this.doneSteps + step) / this.totalSteps,
+        etaSeconds: this.eta.seconds(remaining),
+      });
     };
   }
 

@@ -52,10 +52,18 @@ export interface RunOutcome {
  * Applies CLI/extension overrides to the experiment, checked by the file's own field schemas
  * (core/node/experiment/overrides.ts); a bad one is a bad-input error naming it.
  */
-export function applyOverrides(exp: Experiment, o: Pick<RunOptions, 'backend' | 'seeds' | 'steps' | 'methods' | 'origin'>): Experiment {
+export function applyOverrides(
+  exp: Experiment,
+  o: Pick<RunOptions, 'backend' | 'seeds' | 'steps' | 'methods' | 'origin'>,
+): Experiment {
   const origin = o.origin ?? { file: 'run options', field: (k: string) => k };
   const checked = parseOverrides({ backend: o.backend, seeds: o.seeds, steps: o.steps, methods: o.methods }, origin);
-  return withOverrides(exp, checked, resolveMethods(exp).map((m) => m.name), origin);
+  return withOverrides(
+    exp,
+    checked,
+    resolveMethods(exp).map((m) => m.name),
+    origin,
+  );
 }
 
 /** What status.json says of a failure: the error's message, never a stack. */
@@ -78,7 +86,8 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
   const emit = (e: RunEvent): void => {
     try {
       if (e.type === 'metrics') store.appendMetrics(e);
-      else if (e.type === 'progress') store.heartbeat({ fraction: e.fraction, label: e.label, etaSeconds: e.etaSeconds });
+      else if (e.type === 'progress')
+        store.heartbeat({ fraction: e.fraction, label: e.label, etaSeconds: e.etaSeconds });
       else if (e.type === 'log') {
         try {
           store.appendLog(`[${e.level}] ${e.message}`);
@@ -90,15 +99,24 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
       opts.sink?.(e);
     }
   };
-  const log = (message: string, level: 'info' | 'warn' | 'debug' | 'error' = 'info'): void => emit({ type: 'log', runId, level, message, timestamp: Date.now() });
+  const log = (message: string, level: 'info' | 'warn' | 'debug' | 'error' = 'info'): void =>
+    emit({ type: 'log', runId, level, message, timestamp: Date.now() });
   emit({ type: 'status', runId, state: 'running', runDir: store.dir });
   try {
     const backend = await initBackend(exp.backend, (m) => log(m));
     const ds = await loadExperimentDataset(exp, input.baseDir, log);
-    log(`dataset ${ds.name}: ${ds.train.n} train, ${ds.test.n} test, ${ds.numClasses} classes, inputs [${ds.inputShape.join(', ')}]`);
+    log(
+      `dataset ${ds.name}: ${ds.train.n} train, ${ds.test.n} test, ${ds.numClasses} classes, inputs [${ds.inputShape.join(', ')}]`,
+    );
     if (exp.downstream.model === 'pretrained') {
-      const hub = checkPretrainedStudent({ ...exp.downstream, folder: path.resolve(input.baseDir, exp.downstream.folder ?? '') }, ds.inputShape, ds.numClasses);
-      log(`student: ${hub.arch} from ${hub.folder} (conv1 width ${hub.shape.width}, ${hub.shape.numClasses} classes; head ${exp.downstream.head}, BatchNorm ${exp.downstream.batchnorm})`);
+      const hub = checkPretrainedStudent(
+        { ...exp.downstream, folder: path.resolve(input.baseDir, exp.downstream.folder ?? '') },
+        ds.inputShape,
+        ds.numClasses,
+      );
+      log(
+        `student: ${hub.arch} from ${hub.folder} (conv1 width ${hub.shape.width}, ${hub.shape.numClasses} classes; head ${exp.downstream.head}, BatchNorm ${exp.downstream.batchnorm})`,
+      );
     }
     const sources = await buildSources(exp.pretrained, ds, input.baseDir, datasetSeed(exp.dataset), {
       ...(opts.signal ? { signal: opts.signal } : {}),
@@ -107,17 +125,43 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
         emit({ type: 'progress', runId, label, step, steps: total, job: 0, jobs: 0, fraction: 0, etaSeconds: null }),
       cacheRoot: path.join(opts.workspaceDir, FEATURE_CACHE_DIR),
       onExtractProgress: (p) =>
-        emit({ type: 'progress', runId, label: `extracting ${p.source} (${p.provider})`, step: p.done, steps: p.total, job: 0, jobs: 0, fraction: 0, etaSeconds: p.etaSeconds, itemsPerSecond: p.itemsPerSecond }),
+        emit({
+          type: 'progress',
+          runId,
+          label: `extracting ${p.source} (${p.provider})`,
+          step: p.done,
+          steps: p.total,
+          job: 0,
+          jobs: 0,
+          fraction: 0,
+          etaSeconds: p.etaSeconds,
+          itemsPerSecond: p.itemsPerSecond,
+        }),
     });
     const psi = sources.features;
-    if (psi.width) log(`pre-trained features ψ: ${psi.segments.map((s) => `${s.name} (${s.width})`).join(' + ')} = ${psi.width}`);
-    const quality = psi.width ? await assessSources(sources.blocks, psi, ds, exp.tune.holdout, exp.tune.split_seed, log) : { sources: [] };
+    if (psi.width)
+      log(`pre-trained features ψ: ${psi.segments.map((s) => `${s.name} (${s.width})`).join(' + ')} = ${psi.width}`);
+    const quality = psi.width
+      ? await assessSources(sources.blocks, psi, ds, exp.tune.holdout, exp.tune.split_seed, log)
+      : { sources: [] };
     // Before any training, so that nothing is trained for a run that cannot finish.
     const btune = resolveMethods(exp).find((m) => m.kind === 'btune');
     if (btune && quality.sources.length && quality.sources.every((s) => s.logme_score === undefined)) {
-      throw noLogmeSources(btune.name, quality.sources.map((s) => ({ source: s.name, reason: s.logme_error ?? 'not computed' })));
+      throw noLogmeSources(
+        btune.name,
+        quality.sources.map((s) => ({ source: s.name, reason: s.logme_error ?? 'not computed' })),
+      );
     }
-    const methods = await trainAll({ exp, ds, psi, baseDir: input.baseDir, store, emit, log, ...(opts.signal ? { signal: opts.signal } : {}) });
+    const methods = await trainAll({
+      exp,
+      ds,
+      psi,
+      baseDir: input.baseDir,
+      store,
+      emit,
+      log,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
     const finished = new Date();
     const summary: RunSummary = {
       format: 'aft-run-summary',
@@ -129,7 +173,15 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
       sources: quality.sources,
       ...(quality.concatProbe !== undefined ? { linear_probe_concat: quality.concatProbe } : {}),
       methods,
-      ...(sources.teacher ? { teacher: { validation_accuracy: sources.teacher.validationAccuracy, built_seconds: sources.teacher.seconds, file: sources.teacher.file } } : {}),
+      ...(sources.teacher
+        ? {
+            teacher: {
+              validation_accuracy: sources.teacher.validationAccuracy,
+              built_seconds: sources.teacher.seconds,
+              file: sources.teacher.file,
+            },
+          }
+        : {}),
       started: started.toISOString(),
       finished: finished.toISOString(),
       seconds: (finished.getTime() - started.getTime()) / 1000,
@@ -158,9 +210,22 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
       unrecorded = (w as Error).message;
     }
     if (unrecorded) {
-      opts.sink?.({ type: 'log', runId, level: 'warn', message: `status.json could not record this (${unrecorded}); it reads as failed once this process has exited`, timestamp: Date.now() });
+      opts.sink?.({
+        type: 'log',
+        runId,
+        level: 'warn',
+        message: `status.json could not record this (${unrecorded}); it reads as failed once this process has exited`,
+        timestamp: Date.now(),
+      });
     }
-    opts.sink?.({ type: 'status', runId, state: cancelled ? 'cancelled' : 'failed', runDir: store.dir, message, ...(removed ? { removed: true as const } : {}) });
+    opts.sink?.({
+      type: 'status',
+      runId,
+      state: cancelled ? 'cancelled' : 'failed',
+      runDir: store.dir,
+      message,
+      ...(removed ? { removed: true as const } : {}),
+    });
     throw e;
   }
 }

@@ -52,7 +52,12 @@ export async function trainAll(o: TrainAllOptions): Promise<Record<string, Metho
   }
 }
 
-async function trainJobs(o: TrainAllOptions, jobs: PlannedJob[], data: Record<PlannedJob['phase'], PhaseData>, shared: SharedMethodState): Promise<Record<string, MethodSummary>> {
+async function trainJobs(
+  o: TrainAllOptions,
+  jobs: PlannedJob[],
+  data: Record<PlannedJob['phase'], PhaseData>,
+  shared: SharedMethodState,
+): Promise<Record<string, MethodSummary>> {
   const runId = o.store.runId;
   const betas = new BetaChooser(o.exp);
   const progress = new ProgressTracker(runId, jobs, o.emit);
@@ -66,15 +71,18 @@ async function trainJobs(o: TrainAllOptions, jobs: PlannedJob[], data: Record<Pl
     const beta = betas.betaFor(job);
     const label = jobLabel(job, beta);
     o.log(`job ${j + 1}/${jobs.length}: ${label}`);
-    const result = await trainJob({ ...common, method: job.method, beta, seed: job.seed, ...data[job.phase] }, {
-      ...(o.signal ? { signal: o.signal } : {}),
-      log: o.log,
-      onStep: progress.onStep(j, label),
-      onEval: (p) => {
-        o.emit(metricsEvent(runId, job, beta, p));
-        if (p.rho && job.phase === 'final') rho.atStep(name, job.seed, p.step, p.rho);
+    const result = await trainJob(
+      { ...common, method: job.method, beta, seed: job.seed, ...data[job.phase] },
+      {
+        ...(o.signal ? { signal: o.signal } : {}),
+        log: o.log,
+        onStep: progress.onStep(j, label),
+        onEval: (p) => {
+          o.emit(metricsEvent(runId, job, beta, p));
+          if (p.rho && job.phase === 'final') rho.atStep(name, job.seed, p.step, p.rho);
+        },
       },
-    });
+    );
     progress.jobDone(j);
     try {
       if (job.phase === 'tune') {
@@ -96,7 +104,10 @@ async function trainJobs(o: TrainAllOptions, jobs: PlannedJob[], data: Record<Pl
 }
 
 /** The part of every job's spec that is the same for the whole run. */
-function commonSpec(o: TrainAllOptions, shared: SharedMethodState): Omit<JobSpec, 'method' | 'beta' | 'seed' | keyof PhaseData> {
+function commonSpec(
+  o: TrainAllOptions,
+  shared: SharedMethodState,
+): Omit<JobSpec, 'method' | 'beta' | 'seed' | keyof PhaseData> {
   const d = o.exp.downstream;
   return {
     downstream: d.folder !== undefined ? { ...d, folder: path.resolve(o.baseDir, d.folder) } : d,

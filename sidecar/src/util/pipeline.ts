@@ -17,7 +17,10 @@ export interface PipelineStages<I, P, R> {
  * so preparing overlaps running. A consumer that stops early (break, throw) leaves the runs in
  * flight to finish on their own; their failures are then not reported.
  */
-export async function* pipelined<I, P, R>(items: readonly I[], stages: PipelineStages<I, P, R>): AsyncGenerator<{ item: I; result: R }> {
+export async function* pipelined<I, P, R>(
+  items: readonly I[],
+  stages: PipelineStages<I, P, R>,
+): AsyncGenerator<{ item: I; result: R }> {
   const depth = Math.max(1, stages.depth ?? 2);
   const inFlight: { item: I; result: Promise<R> }[] = [];
   let next = 0;

@@ -12,5 +12,8 @@ export function startWorker(dir: string, bundled: string, source: string, worker
   if (fs.existsSync(bundle)) return new Worker(bundle, { workerData });
   // Resolved here: an eval'd worker resolves modules from the process's working folder.
   const tsx = require.resolve('tsx/cjs');
-  return new Worker(`require(${JSON.stringify(tsx)}); require(${JSON.stringify(path.join(dir, source))});`, { eval: true, workerData });
+  return new Worker(`require(${JSON.stringify(tsx)}); require(${JSON.stringify(path.join(dir, source))});`, {
+    eval: true,
+    workerData,
+  });
 }

@@ -20,14 +20,34 @@ const ws = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'aft-cols-'));
 
 function event(method: string, seed: number, step: number, extra: Partial<MetricsEvent> = {}): MetricsEvent {
   const ce = 1 / step;
-  return { type: 'metrics', runId: 'r', method, seed, beta: 1, phase: 'final', step, epoch: step / 4, ce, reg: 0.1, loss: ce + 0.1, trainAccuracy: 0.5, evalAccuracy: 0.6, lr: 0.001, timestamp: step, ...extra };
+  return {
+    type: 'metrics',
+    runId: 'r',
+    method,
+    seed,
+    beta: 1,
+    phase: 'final',
+    step,
+    epoch: step / 4,
+    ce,
+    reg: 0.1,
+    loss: ce + 0.1,
+    trainAccuracy: 0.5,
+    evalAccuracy: 0.6,
+    lr: 0.001,
+    timestamp: step,
+    ...extra,
+  };
 }
 
 /** A run written through the store: aft with ρ summaries (a source appearing late), stl without, a NaN loss. */
 function writeRun(store: RunStore, steps: number): void {
   for (let step = 1; step <= steps; step++) {
     store.appendMetrics(event('stl', 0, step, step === 3 ? { loss: NaN } : {}));
-    const rho = { teacher: { mean: 0.5 + step / 1000, min: 0, max: 1 }, ...(step > 5 ? { noise: { mean: 0.5 - step / 1000, min: 0, max: 1 } } : {}) };
+    const rho = {
+      teacher: { mean: 0.5 + step / 1000, min: 0, max: 1 },
+      ...(step > 5 ? { noise: { mean: 0.5 - step / 1000, min: 0, max: 1 } } : {}),
+    };
     store.appendMetrics(event('aft', 1, step, { rho }));
   }
 }
@@ -42,7 +62,10 @@ describe('metrics column cache (metrics.cols)', () => {
   it('round-trips columns, gaps and NaN exactly', () => {
     const curves = new CurveColumns();
     const parse = (line: string): MetricsRow => JSON.parse(line) as MetricsRow;
-    const rows = [1, 2, 3].map((s): MetricsRow => ({ ...parse(row('aft', 0, s, s === 2 ? { rho: { t: { mean: 0.25, min: 0, max: 1 } } } : {})), ce: s === 3 ? NaN : 1 / s }));
+    const rows = [1, 2, 3].map((s): MetricsRow => ({
+      ...parse(row('aft', 0, s, s === 2 ? { rho: { t: { mean: 0.25, min: 0, max: 1 } } } : {})),
+      ce: s === 3 ? NaN : 1 / s,
+    }));
     curves.add(rows);
     const bytes = encodeCurveCache(curves, { bytes: 10, lines: 3, tail: 'abcd' });
     const back = decodeCurveCache(bytes);
@@ -97,8 +120,20 @@ describe('metrics column cache (metrics.cols)', () => {
   });
 
   const stale: [string, (dir: string) => void, RegExp][] = [
-    ['metrics.jsonl was shortened', (dir) => fs.truncateSync(path.join(dir, 'metrics.jsonl'), 100), /covers \d+ bytes of metrics\.jsonl, which has 100/],
-    ['metrics.jsonl was replaced by another run’s', (dir) => fs.writeFileSync(path.join(dir, 'metrics.jsonl'), Array.from({ length: 300 }, (_, i) => row('kd', 0, i + 1) + '\n').join('')), /not the file it was made from/],
+    [
+      'metrics.jsonl was shortened',
+      (dir) => fs.truncateSync(path.join(dir, 'metrics.jsonl'), 100),
+      /covers \d+ bytes of metrics\.jsonl, which has 100/,
+    ],
+    [
+      'metrics.jsonl was replaced by another run’s',
+      (dir) =>
+        fs.writeFileSync(
+          path.join(dir, 'metrics.jsonl'),
+          Array.from({ length: 300 }, (_, i) => row('kd', 0, i + 1) + '\n').join(''),
+        ),
+      /not the file it was made from/,
+    ],
     ['the cache is garbage', (dir) => fs.writeFileSync(path.join(dir, CURVE_CACHE_FILE), 'garbage'), /bad magic/],
   ];
   for (const [name, spoil, why] of stale) {
@@ -109,7 +144,10 @@ describe('metrics column cache (metrics.cols)', () => {
       spoil(store.dir);
       const r = readAll(store.dir);
       assert.equal(r.fromCache, false);
-      assert.ok(r.problems.some((p) => p.includes(CURVE_CACHE_FILE) && why.test(p)), r.problems.join('\n'));
+      assert.ok(
+        r.problems.some((p) => p.includes(CURVE_CACHE_FILE) && why.test(p)),
+        r.problems.join('\n'),
+      );
       fs.rmSync(path.join(store.dir, CURVE_CACHE_FILE));
       assert.deepEqual(r.view, readAll(store.dir).view);
     });
@@ -118,15 +156,24 @@ describe('metrics column cache (metrics.cols)', () => {
   it('a metrics file that shrinks (replaced) resets the series instead of doubling them', () => {
     const dir = path.join(ws(), 'run');
     fs.mkdirSync(dir);
-    appendRows(dir, Array.from({ length: 20 }, (_, i) => row('aft', 0, i + 1)));
+    appendRows(
+      dir,
+      Array.from({ length: 20 }, (_, i) => row('aft', 0, i + 1)),
+    );
     const reader = new RunReader(dir);
     const acc = new RunAccumulator('r', dir);
     acc.apply(reader.poll());
     fs.writeFileSync(path.join(dir, 'metrics.jsonl'), '');
-    appendRows(dir, Array.from({ length: 5 }, (_, i) => row('aft', 0, i + 1)));
+    appendRows(
+      dir,
+      Array.from({ length: 5 }, (_, i) => row('aft', 0, i + 1)),
+    );
     const c = reader.poll();
     assert.equal(c.reset, true);
     acc.apply(c);
-    assert.deepEqual(acc.snapshot().series.map((s) => s.rows), [5]);
+    assert.deepEqual(
+      acc.snapshot().series.map((s) => s.rows),
+      [5],
+    );
   });
 });

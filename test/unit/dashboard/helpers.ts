@@ -15,11 +15,40 @@ export function tempRun(state: 'running' | 'completed' = 'running', pid = proces
 
 export function writeStatus(dir: string, state: string, pid = process.pid, extra: Record<string, unknown> = {}): void {
   const now = new Date().toISOString();
-  fs.writeFileSync(path.join(dir, 'status.json'), JSON.stringify({ format: 'aft-run-status', version: 1, runId: path.basename(dir), experiment: 'demo', state, pid, host: os.hostname(), started: now, updated: now, ...extra }));
+  fs.writeFileSync(
+    path.join(dir, 'status.json'),
+    JSON.stringify({
+      format: 'aft-run-status',
+      version: 1,
+      runId: path.basename(dir),
+      experiment: 'demo',
+      state,
+      pid,
+      host: os.hostname(),
+      started: now,
+      updated: now,
+      ...extra,
+    }),
+  );
 }
 
 export function row(method: string, seed: number, step: number, extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({ method, seed, beta: 1, phase: 'final', step, epoch: 1, ce: 1 / step, reg: 0.1, loss: 1 / step + 0.1, trainAccuracy: 0.5, evalAccuracy: 0.6, lr: 0.001, timestamp: 0, ...extra });
+  return JSON.stringify({
+    method,
+    seed,
+    beta: 1,
+    phase: 'final',
+    step,
+    epoch: 1,
+    ce: 1 / step,
+    reg: 0.1,
+    loss: 1 / step + 0.1,
+    trainAccuracy: 0.5,
+    evalAccuracy: 0.6,
+    lr: 0.001,
+    timestamp: 0,
+    ...extra,
+  });
 }
 
 export function appendRows(dir: string, lines: string[]): void {
@@ -69,11 +98,15 @@ export class FakeTimers implements Timers {
  * would show, the problems said, and whether it started from metrics.cols or metrics.view.json
  * (asked for with `viewPoints`).
  */
-export function readRunToEnd(dir: string, maxPoints: number, viewPoints?: number): { series: unknown; problems: string[]; fromCache: boolean; fromViews: boolean } {
+export function readRunToEnd(
+  dir: string,
+  maxPoints: number,
+  viewPoints?: number,
+): { series: unknown; problems: string[]; fromCache: boolean; fromViews: boolean } {
   const reader = new RunReader(dir, { budgetMs: 1e9, ...(viewPoints !== undefined ? { viewPoints } : {}) });
   const acc = new RunAccumulator('r', dir, maxPoints);
   const out = { problems: [] as string[], fromCache: false, fromViews: false };
-  for (let more = true; more; ) {
+  for (let more = true; more;) {
     const c = reader.poll();
     out.fromCache ||= c.series !== undefined;
     out.fromViews ||= c.views !== undefined;

@@ -14,15 +14,24 @@ describe('RunReader', () => {
     appendRows(dir, [row('aft', 0, 1), row('aft', 0, 2)]);
     fs.appendFileSync(path.join(dir, 'metrics.jsonl'), row('aft', 0, 3).slice(0, 20));
     const first = r.poll();
-    assert.deepEqual(first.rows.map((x) => x.step), [1, 2]);
+    assert.deepEqual(
+      first.rows.map((x) => x.step),
+      [1, 2],
+    );
     fs.appendFileSync(path.join(dir, 'metrics.jsonl'), row('aft', 0, 3).slice(20) + '\n');
-    assert.deepEqual(r.poll().rows.map((x) => x.step), [3]);
+    assert.deepEqual(
+      r.poll().rows.map((x) => x.step),
+      [3],
+    );
     assert.equal(r.poll().rows.length, 0);
   });
 
   it('reads the same rows whatever the slice size, lines longer than a slice included', () => {
     const dir = tempRun();
-    appendRows(dir, Array.from({ length: 500 }, (_, i) => row('aft', i % 3, i + 1, { method: i % 7 ? 'aft' : 'ρ-method' })));
+    appendRows(
+      dir,
+      Array.from({ length: 500 }, (_, i) => row('aft', i % 3, i + 1, { method: i % 7 ? 'aft' : 'ρ-method' })),
+    );
     const all = (chunkBytes: number): string => {
       const r = new RunReader(dir, { chunkBytes, budgetMs: 0 });
       const steps: string[] = [];
@@ -46,7 +55,10 @@ describe('RunReader', () => {
     const dir = tempRun();
     appendRows(dir, [row('aft', 0, 1), 'not json', JSON.stringify({ method: 3 }), row('aft', 0, 2)]);
     const c = new RunReader(dir).poll();
-    assert.deepEqual(c.rows.map((x) => x.step), [1, 2]);
+    assert.deepEqual(
+      c.rows.map((x) => x.step),
+      [1, 2],
+    );
     assert.equal(c.problems.length, 2);
     assert.match(c.problems[0], /metrics\.jsonl:2: not a JSON object/);
     assert.match(c.problems[1], /metrics\.jsonl:3: expected "method" to be a string, got number/);
@@ -63,10 +75,16 @@ describe('RunReader', () => {
     const r = new RunReader(dir);
     fs.mkdirSync(path.join(dir, 'rho', 'aft'), { recursive: true });
     const file = path.join(dir, 'rho', 'aft', 'seed-0.json');
-    fs.writeFileSync(file, JSON.stringify({ method: 'aft', seed: 0, segments: [{ name: 't', offset: 0, width: 2 }], values: [0.1, 0.2] }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ method: 'aft', seed: 0, segments: [{ name: 't', offset: 0, width: 2 }], values: [0.1, 0.2] }),
+    );
     assert.equal(r.poll().rho.length, 1);
     assert.equal(r.poll().rho.length, 0, 'unchanged');
-    fs.writeFileSync(file, JSON.stringify({ method: 'aft', seed: 0, segments: [{ name: 't', offset: 0, width: 3 }], values: [0.1, 0.2] }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ method: 'aft', seed: 0, segments: [{ name: 't', offset: 0, width: 3 }], values: [0.1, 0.2] }),
+    );
     const c = r.poll();
     assert.equal(c.rho.length, 0);
     assert.match(c.problems[0], /segment "t" covers \[0, 3\) but there are 2 values/);
@@ -84,7 +102,10 @@ describe('RunReader', () => {
     const r = new RunReader(dir);
     assert.equal(r.poll().status?.state, 'running');
     assert.equal(r.poll().status, undefined);
-    fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ format: 'aft-run-summary', version: 1, sources: [], methods: {} }));
+    fs.writeFileSync(
+      path.join(dir, 'summary.json'),
+      JSON.stringify({ format: 'aft-run-summary', version: 1, sources: [], methods: {} }),
+    );
     writeStatus(dir, 'completed');
     const c = r.poll();
     assert.equal(c.status?.state, 'completed');

@@ -7,7 +7,13 @@ import { FakeTimers } from './helpers';
 function watch(waits = [100, 200, 300], startAttempt = 0): { w: ReadyWatchdog; t: FakeTimers; events: string[] } {
   const t = new FakeTimers();
   const events: string[] = [];
-  const w = new ReadyWatchdog({ reload: (n, ms) => events.push(`reload ${n} after ${ms} at ${t.now()}`), giveUp: (ms) => events.push(`give up after ${ms} at ${t.now()}`) }, { waits, timers: t, startAttempt });
+  const w = new ReadyWatchdog(
+    {
+      reload: (n, ms) => events.push(`reload ${n} after ${ms} at ${t.now()}`),
+      giveUp: (ms) => events.push(`give up after ${ms} at ${t.now()}`),
+    },
+    { waits, timers: t, startAttempt },
+  );
   return { w, t, events };
 }
 

@@ -31,7 +31,12 @@ describe('Throttle', () => {
 });
 
 /** A running run's folder with these rows and a session on it (polls every 250 ms, ≤ 10 updates a second). */
-function runningSession(rows: Parameters<typeof appendRows>[1]): { dir: string; t: FakeTimers; sent: HostMessage[]; s: DashboardSession } {
+function runningSession(rows: Parameters<typeof appendRows>[1]): {
+  dir: string;
+  t: FakeTimers;
+  sent: HostMessage[];
+  s: DashboardSession;
+} {
   const dir = tempRun();
   appendRows(dir, rows);
   const t = new FakeTimers();
@@ -44,19 +49,30 @@ describe('DashboardSession', () => {
   it('sends the whole run while the webview loads, not again on its ready, then only what changed', () => {
     const { dir, t, sent, s } = runningSession([row('aft', 0, 100)]);
     t.advance(1000);
-    assert.deepEqual(sent.map((m) => m.type), ['run'], 'posted once while the page loads, not at every poll');
+    assert.deepEqual(
+      sent.map((m) => m.type),
+      ['run'],
+      'posted once while the page loads, not at every poll',
+    );
     const first = sent[0] as RunMessage;
     assert.equal(first.run.location, dir);
     assert.equal(first.run.series[0].rows, 1);
     s.onReady();
     t.advance(300);
-    assert.deepEqual(sent.map((m) => m.type), ['run'], 'the page has it: no second copy');
+    assert.deepEqual(
+      sent.map((m) => m.type),
+      ['run'],
+      'the page has it: no second copy',
+    );
 
     appendRows(dir, [row('aft', 0, 200), row('kd', 0, 100)]);
     t.advance(300);
     const u = sent.at(-1) as UpdateMessage;
     assert.equal(u.type, 'update');
-    assert.deepEqual(u.series!.map((x) => [x.id, x.rows]).sort(), [['aft/0/final/1', 2], ['kd/0/final/1', 1]]);
+    assert.deepEqual(u.series!.map((x) => [x.id, x.rows]).sort(), [
+      ['aft/0/final/1', 2],
+      ['kd/0/final/1', 1],
+    ]);
     assert.equal(u.status, undefined, 'status.json did not change');
     s.dispose();
   });
@@ -66,12 +82,19 @@ describe('DashboardSession', () => {
     t.advance(0);
     appendRows(dir, [row('aft', 0, 200), row('kd', 0, 100)]);
     t.advance(300);
-    assert.deepEqual(sent.map((m) => m.type), ['run'], 'nothing more before ready');
+    assert.deepEqual(
+      sent.map((m) => m.type),
+      ['run'],
+      'nothing more before ready',
+    );
     s.onReady();
     t.advance(0);
     const u = sent.at(-1) as UpdateMessage;
     assert.equal(u.type, 'update');
-    assert.deepEqual(u.series!.map((x) => [x.id, x.rows]).sort(), [['aft/0/final/1', 2], ['kd/0/final/1', 1]]);
+    assert.deepEqual(u.series!.map((x) => [x.id, x.rows]).sort(), [
+      ['aft/0/final/1', 2],
+      ['kd/0/final/1', 1],
+    ]);
     // After a reload (hidden, then ready again) the whole run is sent again, with what came meanwhile.
     s.onHidden();
     appendRows(dir, [row('aft', 0, 300)]);
@@ -79,7 +102,10 @@ describe('DashboardSession', () => {
     s.onReady();
     const again = sent.filter((m) => m.type === 'run').at(-1) as RunMessage;
     assert.equal(sent.filter((m) => m.type === 'run').length, 2);
-    assert.deepEqual(again.run.series.map((x) => [x.id, x.rows]).sort(), [['aft/0/final/1', 3], ['kd/0/final/1', 1]]);
+    assert.deepEqual(again.run.series.map((x) => [x.id, x.rows]).sort(), [
+      ['aft/0/final/1', 3],
+      ['kd/0/final/1', 1],
+    ]);
     s.dispose();
   });
 
@@ -89,7 +115,10 @@ describe('DashboardSession', () => {
     s.onReady(); // the early run was lost on the way
     t.advance(2000);
     s.onReady(); // webviews/src/common/host.ts: no data 2 s after ready
-    assert.deepEqual(sent.map((m) => m.type), ['run', 'run']);
+    assert.deepEqual(
+      sent.map((m) => m.type),
+      ['run', 'run'],
+    );
     assert.equal((sent[1] as RunMessage).run.series[0].rows, 1);
     s.dispose();
   });
@@ -104,7 +133,10 @@ describe('DashboardSession', () => {
     t.advance(300);
     const runs = sent.filter((m): m is RunMessage => m.type === 'run');
     assert.equal(runs.length, 2, sent.map((m) => m.type).join(', '));
-    assert.deepEqual(runs[1].run.series.map((x) => [x.id, x.rows]), [['kd/0/final/1', 1]]);
+    assert.deepEqual(
+      runs[1].run.series.map((x) => [x.id, x.rows]),
+      [['kd/0/final/1', 1]],
+    );
     s.dispose();
   });
 
@@ -128,7 +160,10 @@ describe('DashboardSession', () => {
 
   it('downsamples long series to maxPoints', () => {
     const dir = tempRun('completed');
-    appendRows(dir, Array.from({ length: 5000 }, (_, i) => row('aft', 0, i + 1)));
+    appendRows(
+      dir,
+      Array.from({ length: 5000 }, (_, i) => row('aft', 0, i + 1)),
+    );
     const sent: HostMessage[] = [];
     const t = new FakeTimers();
     const s = new DashboardSession(dir, (m) => sent.push(m), { timers: t, maxPoints: 300 });
@@ -141,13 +176,25 @@ describe('DashboardSession', () => {
   });
 
   /** A finished run of 5,000 rows, its session started with `maxPoints` (what the last dashboard's charts drew). */
-  function longRunSession(maxPoints: unknown): { t: FakeTimers; sent: HostMessage[]; told: number[]; s: DashboardSession } {
+  function longRunSession(maxPoints: unknown): {
+    t: FakeTimers;
+    sent: HostMessage[];
+    told: number[];
+    s: DashboardSession;
+  } {
     const dir = tempRun('completed');
-    appendRows(dir, Array.from({ length: 5000 }, (_, i) => row('aft', 0, i + 1)));
+    appendRows(
+      dir,
+      Array.from({ length: 5000 }, (_, i) => row('aft', 0, i + 1)),
+    );
     const t = new FakeTimers();
     const sent: HostMessage[] = [];
     const told: number[] = [];
-    const s = new DashboardSession(dir, (m) => sent.push(m), { timers: t, maxPoints, onChartPoints: (p) => told.push(p) });
+    const s = new DashboardSession(dir, (m) => sent.push(m), {
+      timers: t,
+      maxPoints,
+      onChartPoints: (p) => told.push(p),
+    });
     return { t, sent, told, s };
   }
   const pointsSent = (m: HostMessage): number => (m as RunMessage).run.series[0].curves.loss.step.length;
@@ -163,7 +210,10 @@ describe('DashboardSession', () => {
     it(`sends the run early with ${name}`, () => {
       const { t, sent, s } = longRunSession(remembered);
       t.advance(0);
-      assert.deepEqual(sent.map((m) => [m.type, pointsSent(m)]), [['run', expected]]);
+      assert.deepEqual(
+        sent.map((m) => [m.type, pointsSent(m)]),
+        [['run', expected]],
+      );
       s.dispose();
     });
   }
@@ -173,7 +223,11 @@ describe('DashboardSession', () => {
     t.advance(0);
     s.onReady(480);
     t.advance(500);
-    assert.deepEqual(sent.map((m) => m.type), ['run'], 'within a quarter: no second copy');
+    assert.deepEqual(
+      sent.map((m) => m.type),
+      ['run'],
+      'within a quarter: no second copy',
+    );
     assert.deepEqual(told, [480]);
     s.dispose();
   });
@@ -182,12 +236,25 @@ describe('DashboardSession', () => {
     const { t, sent, told, s } = longRunSession(400);
     t.advance(0);
     s.onReady(952);
-    assert.deepEqual(sent.map((m) => [m.type, pointsSent(m)]), [['run', 400], ['run', 952]]);
+    assert.deepEqual(
+      sent.map((m) => [m.type, pointsSent(m)]),
+      [
+        ['run', 400],
+        ['run', 952],
+      ],
+    );
     // Grown wider later (a resize): again only when clearly more, and never past DEFAULT_MAX_POINTS.
     s.onChartPoints(1100);
     s.onChartPoints(5000);
     s.onChartPoints(5000);
-    assert.deepEqual(sent.map((m) => [m.type, pointsSent(m)]), [['run', 400], ['run', 952], ['run', DEFAULT_MAX_POINTS]]);
+    assert.deepEqual(
+      sent.map((m) => [m.type, pointsSent(m)]),
+      [
+        ['run', 400],
+        ['run', 952],
+        ['run', DEFAULT_MAX_POINTS],
+      ],
+    );
     assert.deepEqual(told, [952, 1100, DEFAULT_MAX_POINTS, DEFAULT_MAX_POINTS]);
     s.dispose();
   });
@@ -196,9 +263,18 @@ describe('DashboardSession', () => {
     const { t, sent, s } = longRunSession(400);
     t.advance(0);
     s.onChartPoints(1000);
-    assert.deepEqual(sent.map((m) => [m.type, pointsSent(m)]), [['run', 400]]);
+    assert.deepEqual(
+      sent.map((m) => [m.type, pointsSent(m)]),
+      [['run', 400]],
+    );
     s.onReady(1000);
-    assert.deepEqual(sent.map((m) => [m.type, pointsSent(m)]), [['run', 400], ['run', 1000]]);
+    assert.deepEqual(
+      sent.map((m) => [m.type, pointsSent(m)]),
+      [
+        ['run', 400],
+        ['run', 1000],
+      ],
+    );
     s.dispose();
   });
 
@@ -208,7 +284,10 @@ describe('DashboardSession', () => {
     const s = new DashboardSession(dir, () => {}, { timers: t });
     t.advance(500);
     assert.equal(t.count, 1, 'polling while running');
-    fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ format: 'aft-run-summary', version: 1, sources: [], methods: {} }));
+    fs.writeFileSync(
+      path.join(dir, 'summary.json'),
+      JSON.stringify({ format: 'aft-run-summary', version: 1, sources: [], methods: {} }),
+    );
     writeStatus(dir, 'completed');
     t.advance(500);
     assert.equal(t.count, 0);
@@ -218,14 +297,20 @@ describe('DashboardSession', () => {
 
   it('reads a long file in slices and sends it once, whole, when ready came early', () => {
     const dir = tempRun('completed');
-    appendRows(dir, Array.from({ length: 3000 }, (_, i) => row('aft', 0, i + 1)));
+    appendRows(
+      dir,
+      Array.from({ length: 3000 }, (_, i) => row('aft', 0, i + 1)),
+    );
     const t = new FakeTimers();
     const sent: HostMessage[] = [];
     const s = new DashboardSession(dir, (m) => sent.push(m), { timers: t, chunkBytes: 16 * 1024, budgetMs: 0 });
     s.onReady();
     assert.equal(sent.length, 0, 'nothing while the backlog is read');
     t.advance(0);
-    assert.deepEqual(sent.map((m) => m.type), ['run']);
+    assert.deepEqual(
+      sent.map((m) => m.type),
+      ['run'],
+    );
     assert.equal((sent[0] as RunMessage).run.series[0].rows, 3000);
     t.advance(1000);
     assert.equal(sent.length, 1, 'no partial updates');
@@ -241,7 +326,10 @@ describe('DashboardSession', () => {
     t.advance(0);
     s.onHidden();
     s.onReady();
-    assert.deepEqual(sent.map((m) => m.type), ['run', 'run']);
+    assert.deepEqual(
+      sent.map((m) => m.type),
+      ['run', 'run'],
+    );
     s.dispose();
   });
 });
@@ -258,7 +346,10 @@ describe('runDirFromState', () => {
     s.onReady();
     t.advance(5000);
     assert.equal(errors.length, 1, `said once, not at every retry: ${errors.join(' | ')}`);
-    assert.deepEqual(sent.map((m) => m.type), ['error']);
+    assert.deepEqual(
+      sent.map((m) => m.type),
+      ['error'],
+    );
     fs.rmdirSync(path.join(dir, 'metrics.jsonl'));
     appendRows(dir, [row('aft', 0, 100)]);
     t.advance(1500);

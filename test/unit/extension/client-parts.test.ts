@@ -40,23 +40,53 @@ describe('restart policy', () => {
 describe('run formatting', () => {
   it('shows accuracy as mean ± SE in percent, and progress with the time left', () => {
     assert.equal(accuracyText(method(0.8123, 0.0041, [0, 1, 2])), '81.23 ± 0.41 %');
-    assert.equal(progressText({ fraction: 0.425, label: 'aft seed 0 β=10', etaSeconds: 75 }), '42% · aft seed 0 β=10 · 1 min 15 s left');
-    assert.equal(progressText({ fraction: 0, label: 'building mnist-teacher', etaSeconds: null }), '0% · building mnist-teacher');
+    assert.equal(
+      progressText({ fraction: 0.425, label: 'aft seed 0 β=10', etaSeconds: 75 }),
+      '42% · aft seed 0 β=10 · 1 min 15 s left',
+    );
+    assert.equal(
+      progressText({ fraction: 0, label: 'building mnist-teacher', etaSeconds: null }),
+      '0% · building mnist-teacher',
+    );
     assert.equal(resultsLine({ stl: method(0.742, 0, [0]), aft: method(0.801, 0, [0]) }), 'stl 74.2%, aft 80.1%');
   });
 });
 
 describe('runs model', () => {
   it('merges the store listing with live events, and a terminal event wins over a stale read', async () => {
-    let listing: RunInfo[] = [{ runId: 'r1', runDir: '/ws/.aft/runs/r1', experiment: 'demo', state: 'running', started: '2026-01-01T00:00:00Z' }];
+    let listing: RunInfo[] = [
+      {
+        runId: 'r1',
+        runDir: '/ws/.aft/runs/r1',
+        experiment: 'demo',
+        state: 'running',
+        started: '2026-01-01T00:00:00Z',
+      },
+    ];
     const model = new RunsModel({ listRuns: () => Promise.resolve(listing) }, () => ['/ws'], silentLogger);
     await model.refresh();
-    model.handle({ type: 'progress', runId: 'r1', label: 'stl seed 0', step: 5, steps: 10, job: 1, jobs: 2, fraction: 0.25, etaSeconds: 3 });
+    model.handle({
+      type: 'progress',
+      runId: 'r1',
+      label: 'stl seed 0',
+      step: 5,
+      steps: 10,
+      job: 1,
+      jobs: 2,
+      fraction: 0.25,
+      etaSeconds: 3,
+    });
     assert.equal(model.running[0]?.live?.fraction, 0.25);
     model.handle({ type: 'result', runId: 'r1', method: 'stl', result: method(0.7, 0, [0]) });
     assert.deepEqual(Object.keys(model.get('r1')!.results), ['stl']);
     // The store still says running when the refresh triggered by the event reads it.
-    model.handle({ type: 'status', runId: 'r1', state: 'cancelled', runDir: '/ws/.aft/runs/r1', message: 'cancelled by the user' });
+    model.handle({
+      type: 'status',
+      runId: 'r1',
+      state: 'cancelled',
+      runDir: '/ws/.aft/runs/r1',
+      message: 'cancelled by the user',
+    });
     await model.refresh();
     assert.equal(model.get('r1')?.state, 'cancelled');
     listing = [];
@@ -72,7 +102,12 @@ describe('abandoned runs', () => {
     write({ state: 'running', pid: 4242, runId: 'x' });
     assert.equal(markAbandonedRun(dir, 999, 'gone'), false, 'another process owns it');
     assert.equal(markAbandonedRun(dir, 4242, 'the sidecar was killed (SIGKILL)'), true);
-    const s = JSON.parse(fs.readFileSync(path.join(dir, 'status.json'), 'utf8')) as { state: string; message: string; finished: string; runId: string };
+    const s = JSON.parse(fs.readFileSync(path.join(dir, 'status.json'), 'utf8')) as {
+      state: string;
+      message: string;
+      finished: string;
+      runId: string;
+    };
     assert.equal(s.state, 'failed');
     assert.equal(s.runId, 'x');
     assert.match(s.message, /SIGKILL/);
@@ -88,7 +123,8 @@ describe('GPU runtime installer', () => {
     // An address that refuses at once, standing in for hosts that cannot be reached.
     await assert.rejects(
       installGpuRuntime({ dir: gpuRuntimeDir(storage), hosts: ['https://127.0.0.1:9/'], probeTimeoutMs: 3000 }),
-      (e: unknown) => e instanceof GpuInstallError && /cannot be reached/.test(e.message) && /Nothing was changed/.test(e.message),
+      (e: unknown) =>
+        e instanceof GpuInstallError && /cannot be reached/.test(e.message) && /Nothing was changed/.test(e.message),
     );
     assert.ok(performance.now() - t0 < 5000);
     assert.deepEqual(fs.readdirSync(storage), []);

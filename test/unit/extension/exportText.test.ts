@@ -4,11 +4,24 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { defaultExportPath, exportChoices, exportSummaryText, extractProgressText, extractSummaryText, readRunSummary } from '../../../extension/src/runs/exportText';
+import {
+  defaultExportPath,
+  exportChoices,
+  exportSummaryText,
+  extractProgressText,
+  extractSummaryText,
+  readRunSummary,
+} from '../../../extension/src/runs/exportText';
 import type { MethodSummary } from '../../../core/common/protocol/events';
 import type { ExportReport, ExtractEntry } from '../../../core/common/protocol/rpc';
 
-const method = (perSeed: Record<string, number>): MethodSummary => ({ kind: 'aft', test_accuracy: { mean: 0.5, se: 0, per_seed: perSeed }, beta: 1, tuning: [], train_seconds: 1 });
+const method = (perSeed: Record<string, number>): MethodSummary => ({
+  kind: 'aft',
+  test_accuracy: { mean: 0.5, se: 0, per_seed: perSeed },
+  beta: 1,
+  tuning: [],
+  train_seconds: 1,
+});
 
 describe('export and extract texts', () => {
   it('offers every (method, seed) of summary.json, seeds ascending, with the default path next to the run', () => {
@@ -59,11 +72,39 @@ describe('export and extract texts', () => {
   });
 
   it('shows extraction progress and what was written or reused', () => {
-    assert.equal(extractProgressText({ label: 'extracting vit (cpu)', step: 120, steps: 400, itemsPerSecond: 85.25, etaSeconds: 3.2 }), 'extracting vit (cpu): 120/400 · 85.3 items/s · 3 s left');
-    assert.equal(extractProgressText({ label: 'building mnist-teacher (one time)', step: 3, steps: 10, etaSeconds: null }), 'building mnist-teacher (one time): 3/10');
-    const entry = (e: Partial<ExtractEntry>): ExtractEntry => ({ source: 'vit', key: 'k', dir: '/d', cached: false, complete: true, chunks: { present: 1, total: 1 }, extracted: 24, seconds: 0.6, itemsPerSecond: 40, provider: 'cpu', ...e });
     assert.equal(
-      extractSummaryText([entry({}), entry({ source: 'pooled', cached: true, extracted: 0, seconds: 0, itemsPerSecond: null, provider: null }), entry({ source: 'half', complete: false, chunks: { present: 2, total: 3 } })]),
+      extractProgressText({
+        label: 'extracting vit (cpu)',
+        step: 120,
+        steps: 400,
+        itemsPerSecond: 85.25,
+        etaSeconds: 3.2,
+      }),
+      'extracting vit (cpu): 120/400 · 85.3 items/s · 3 s left',
+    );
+    assert.equal(
+      extractProgressText({ label: 'building mnist-teacher (one time)', step: 3, steps: 10, etaSeconds: null }),
+      'building mnist-teacher (one time): 3/10',
+    );
+    const entry = (e: Partial<ExtractEntry>): ExtractEntry => ({
+      source: 'vit',
+      key: 'k',
+      dir: '/d',
+      cached: false,
+      complete: true,
+      chunks: { present: 1, total: 1 },
+      extracted: 24,
+      seconds: 0.6,
+      itemsPerSecond: 40,
+      provider: 'cpu',
+      ...e,
+    });
+    assert.equal(
+      extractSummaryText([
+        entry({}),
+        entry({ source: 'pooled', cached: true, extracted: 0, seconds: 0, itemsPerSecond: null, provider: null }),
+        entry({ source: 'half', complete: false, chunks: { present: 2, total: 3 } }),
+      ]),
       'vit: 24 examples extracted in 1 s, 40.0 items/s on cpu; pooled: already cached; half: 24 examples extracted in 1 s, 40.0 items/s on cpu; 2 of 3 chunks present (other shards pending)',
     );
     assert.match(extractSummaryText([]), /nothing to extract/);

@@ -1,7 +1,14 @@
 /** B-Tuning: the source mixture, the folded projection and the loss against plain loops. */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { btuneLoss, btuneTarget, createBTune, mixedProjection, sourceMixture, type BTuneState } from '../../../sidecar/src/methods/btune';
+import {
+  btuneLoss,
+  btuneTarget,
+  createBTune,
+  mixedProjection,
+  sourceMixture,
+  type BTuneState,
+} from '../../../sidecar/src/methods/btune';
 import { initBackend, tf, type Tensor2D } from '../../../sidecar/src/runtime/tf';
 import { AftError } from '../../../core/common/util/errors';
 import { Rng } from '../../../sidecar/src/util/rng';
@@ -44,7 +51,11 @@ function byHand(): { loss: number; grad: number[] } {
   }
   const loss = diff.reduce((s, v) => s + v * v, 0) / (B * K);
   const grad: number[] = [];
-  for (let b = 0; b < B; b++) for (let a = 0; a < d; a++) grad.push([...Array(K).keys()].reduce((s, k) => s + (2 / (B * K)) * diff[b * K + k] * state.studentWeights[k * d + a], 0));
+  for (let b = 0; b < B; b++)
+    for (let a = 0; a < d; a++)
+      grad.push(
+        [...Array(K).keys()].reduce((s, k) => s + (2 / (B * K)) * diff[b * K + k] * state.studentWeights[k * d + a], 0),
+      );
   return { loss, grad };
 }
 
@@ -57,7 +68,10 @@ describe('btune', () => {
     const pi = sourceMixture([0.2, 0.1]);
     assert.ok(Math.abs(pi[0] - 1 / (1 + Math.exp(-1))) < 1e-15);
     assert.ok(Math.abs(pi[0] + pi[1] - 1) < 1e-15);
-    assert.deepEqual(sourceMixture([1000, 1000 - 0.1 * Math.log(3)], 0.1).map((v) => Math.round(v * 1e12) / 1e12), [0.75, 0.25]);
+    assert.deepEqual(
+      sourceMixture([1000, 1000 - 0.1 * Math.log(3)], 0.1).map((v) => Math.round(v * 1e12) / 1e12),
+      [0.75, 0.25],
+    );
   });
 
   it('matches the definition in value and gradient', () => {
@@ -84,9 +98,21 @@ describe('btune', () => {
   const bad: { name: string; run: () => unknown; message: RegExp }[] = [
     { name: 'a non-positive temperature', run: () => sourceMixture([1], 0), message: /temperature must be positive/ },
     { name: 'a NaN score', run: () => sourceMixture([1, NaN]), message: /score of source 1 is NaN/ },
-    { name: 'widths that do not add up to ψ', run: () => mixedProjection(state, 6), message: /sum to 5, but ψ has 6 columns/ },
-    { name: 'a weight matrix of the wrong size', run: () => mixedProjection({ ...state, sourceWeights: [randn(6), randn(8)] }), message: /source 1's LogME weights have 8 values, expected 3×3/ },
-    { name: 'one score too many', run: () => mixedProjection({ ...state, scores: [1, 2, 3] }), message: /3 LogME scores, 2 feature widths/ },
+    {
+      name: 'widths that do not add up to ψ',
+      run: () => mixedProjection(state, 6),
+      message: /sum to 5, but ψ has 6 columns/,
+    },
+    {
+      name: 'a weight matrix of the wrong size',
+      run: () => mixedProjection({ ...state, sourceWeights: [randn(6), randn(8)] }),
+      message: /source 1's LogME weights have 8 values, expected 3×3/,
+    },
+    {
+      name: 'one score too many',
+      run: () => mixedProjection({ ...state, scores: [1, 2, 3] }),
+      message: /3 LogME scores, 2 feature widths/,
+    },
     {
       name: "student weights that do not match φ's width",
       run: () => createBTune(testSetup('btune', d + 1, 5, rng), state),
@@ -95,7 +121,10 @@ describe('btune', () => {
   ];
   for (const b of bad) {
     it(`rejects ${b.name}`, () => {
-      assert.throws(b.run, (e: unknown) => e instanceof AftError && e.code === 'bad_input' && b.message.test(e.message));
+      assert.throws(
+        b.run,
+        (e: unknown) => e instanceof AftError && e.code === 'bad_input' && b.message.test(e.message),
+      );
     });
   }
 });

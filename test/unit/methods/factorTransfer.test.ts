@@ -17,7 +17,9 @@ function lowRank(seed: number, rows: number, dim: number): Float32Array {
   const out = new Float32Array(rows * dim);
   for (let i = 0; i < rows; i++) {
     const z = [rng.normal(), rng.normal(), rng.normal()];
-    for (let a = 0; a < dim; a++) out[i * dim + a] = 5 + 3 * (z[0] * basis[a] + z[1] * basis[dim + a] + z[2] * basis[2 * dim + a]) + 0.05 * rng.normal();
+    for (let a = 0; a < dim; a++)
+      out[i * dim + a] =
+        5 + 3 * (z[0] * basis[a] + z[1] * basis[dim + a] + z[2] * basis[2 * dim + a]) + 0.05 * rng.normal();
   }
   return out;
 }
@@ -38,7 +40,18 @@ describe('factor transfer loss', () => {
     { name: 'same direction, different length', pred: [[2, 0, 0]], factor: [[5, 0, 0]], want: 0 },
     { name: 'opposite directions', pred: [[-1, 0]], factor: [[3, 0]], want: 2 },
     { name: 'orthogonal', pred: [[0, 1]], factor: [[1, 0]], want: 2 },
-    { name: 'mean over rows', pred: [[1, 0], [0, 1]], factor: [[1, 0], [1, 0]], want: 1 },
+    {
+      name: 'mean over rows',
+      pred: [
+        [1, 0],
+        [0, 1],
+      ],
+      factor: [
+        [1, 0],
+        [1, 0],
+      ],
+      want: 1,
+    },
     { name: 'zero prediction', pred: [[0, 0]], factor: [[3, 4]], want: 1.4 },
   ];
   for (const c of cases) {
@@ -98,18 +111,38 @@ describe('factor autoencoder', () => {
     const dim = 16;
     const x = noise(2, rows * dim);
     const epochs: { trainLoss: number; valLoss: number }[] = [];
-    const ae = await trainFactorAutoencoder(x, rows, dim, { seed: 3, maxEpochs: 400, patience: 3, learningRate: 1e-2, batchSize: 8, valFraction: 0.25, onEpoch: (e) => epochs.push(e) });
+    const ae = await trainFactorAutoencoder(x, rows, dim, {
+      seed: 3,
+      maxEpochs: 400,
+      patience: 3,
+      learningRate: 1e-2,
+      batchSize: 8,
+      valFraction: 0.25,
+      onEpoch: (e) => epochs.push(e),
+    });
     const { valLoss, trainLoss } = ae.history;
     assert.equal(ae.stoppedEarly, true, `ran all ${valLoss.length} epochs`);
     assert.equal(valLoss.length, ae.bestEpoch + 4, 'did not stop exactly `patience` epochs after the best');
     assert.equal(ae.bestEpoch, valLoss.indexOf(Math.min(...valLoss)));
-    assert.ok(trainLoss.at(-1)! < trainLoss[ae.bestEpoch], 'training loss was still falling when validation stopped it');
-    assert.deepEqual(epochs.map((e) => e.valLoss), valLoss);
+    assert.ok(
+      trainLoss.at(-1)! < trainLoss[ae.bestEpoch],
+      'training loss was still falling when validation stopped it',
+    );
+    assert.deepEqual(
+      epochs.map((e) => e.valLoss),
+      valLoss,
+    );
     const val = new Float32Array(ae.validationRows.length * dim);
     ae.validationRows.forEach((r, i) => val.set(x.subarray(r * dim, (r + 1) * dim), i * dim));
     const kept = await ae.reconstructionError(val, ae.validationRows.length);
-    assert.ok(Math.abs(kept - valLoss[ae.bestEpoch]) < 1e-4 * kept, `kept weights give ${kept}, best epoch had ${valLoss[ae.bestEpoch]}`);
-    assert.ok(Math.abs(kept - valLoss.at(-1)!) > 1e-3 * kept, 'the last epoch is as good as the best one; the test proves nothing');
+    assert.ok(
+      Math.abs(kept - valLoss[ae.bestEpoch]) < 1e-4 * kept,
+      `kept weights give ${kept}, best epoch had ${valLoss[ae.bestEpoch]}`,
+    );
+    assert.ok(
+      Math.abs(kept - valLoss.at(-1)!) > 1e-3 * kept,
+      'the last epoch is as good as the best one; the test proves nothing',
+    );
     ae.dispose();
   });
 
@@ -135,11 +168,16 @@ describe('factor transfer method', () => {
     assert.ok(lastW.dataSync().every((v) => v === 0) && lastB.dataSync().every((v) => v === 0));
     const phi = tf.tensor2d(noise(8, 10 * 6), [10, 6]);
     const psi = tf.tensor2d(x.subarray(0, 10 * psiDim), [10, psiDim]);
-    const want = tf.tidy(() => tf.mean(tf.sum(tf.abs(tf.div(ae.encode(psi), tf.norm(ae.encode(psi), 2, 1, true))), 1)).dataSync()[0]);
+    const want = tf.tidy(
+      () => tf.mean(tf.sum(tf.abs(tf.div(ae.encode(psi), tf.norm(ae.encode(psi), 2, 1, true))), 1)).dataSync()[0],
+    );
     const { value, grads } = tf.variableGrads(() => m.regularizer!(phi, psi), m.modelParams);
     assert.ok(Math.abs(value.dataSync()[0] - want) < 1e-3 * want, `${value.dataSync()[0]} vs ${want}`);
     const gPhi = tf.grad((p) => m.regularizer!(p as Tensor2D, psi))(phi);
-    assert.ok(gPhi.dataSync().every((v) => v === 0), 'the student gets a gradient before the translator has learnt anything');
+    assert.ok(
+      gPhi.dataSync().every((v) => v === 0),
+      'the student gets a gradient before the translator has learnt anything',
+    );
     const gLast = grads[lastW.name].dataSync();
     assert.ok(gLast.every(Number.isFinite) && gLast.some((v) => v !== 0), 'the translator cannot start learning');
     tf.dispose([phi, psi, value, gPhi, ...Object.values(grads)]);
@@ -169,7 +207,7 @@ describe('factor transfer method', () => {
     ae.dispose();
   });
 
-  it("rejects ψ of a width the autoencoder was not trained on", async () => {
+  it('rejects ψ of a width the autoencoder was not trained on', async () => {
     const ae = await trainFactorAutoencoder(lowRank(1, 20, 4), 20, 4, { seed: 0, maxEpochs: 1 });
     assert.throws(() => createFactorTransfer(setup(3, 6), ae), /trained on 4-wide features but ψ is 6 wide/);
     ae.dispose();

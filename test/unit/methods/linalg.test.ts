@@ -1,7 +1,13 @@
 /** The float64 eigensolver and Cholesky helpers behind LogME. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cholesky, choleskySolve, gramOfColumns, logDetFromCholesky, symmetricEigen } from '../../../sidecar/src/methods/linalg';
+import {
+  cholesky,
+  choleskySolve,
+  gramOfColumns,
+  logDetFromCholesky,
+  symmetricEigen,
+} from '../../../sidecar/src/methods/linalg';
 import { Rng } from '../../../sidecar/src/util/rng';
 
 function randomMatrix(rng: Rng, rows: number, cols: number): Float64Array {
@@ -9,7 +15,12 @@ function randomMatrix(rng: Rng, rows: number, cols: number): Float64Array {
 }
 
 /** max |A v_i − λ_i v_i| / max|λ| and max |V Vᵀ − I|. */
-function eigenErrors(a: Float64Array, n: number, values: Float64Array, vectors: Float64Array): { residual: number; orthogonality: number } {
+function eigenErrors(
+  a: Float64Array,
+  n: number,
+  values: Float64Array,
+  vectors: Float64Array,
+): { residual: number; orthogonality: number } {
   const scale = Math.max(...values.map(Math.abs), 1e-300);
   let residual = 0;
   let orthogonality = 0;
@@ -31,10 +42,28 @@ function eigenErrors(a: Float64Array, n: number, values: Float64Array, vectors: 
 describe('symmetricEigen', () => {
   const cases: { name: string; n: number; make(rng: Rng): Float64Array; values?: number[] }[] = [
     { name: '1×1', n: 1, make: () => Float64Array.of(-3), values: [-3] },
-    { name: 'diagonal, unsorted', n: 4, make: () => Float64Array.from([5, 0, 0, 0, 0, -1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0]), values: [-1, 0, 2, 5] },
+    {
+      name: 'diagonal, unsorted',
+      n: 4,
+      make: () => Float64Array.from([5, 0, 0, 0, 0, -1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0]),
+      values: [-1, 0, 2, 5],
+    },
     { name: 'zero matrix', n: 3, make: () => new Float64Array(9), values: [0, 0, 0] },
-    { name: 'repeated eigenvalue (2I + 11ᵀ)', n: 5, make: () => Float64Array.from({ length: 25 }, (_, k) => 1 + (k % 6 === 0 ? 2 : 0)), values: [2, 2, 2, 2, 7] },
-    { name: 'tridiagonal [-1 2 -1]', n: 6, make: () => Float64Array.from({ length: 36 }, (_, k) => (Math.floor(k / 6) === k % 6 ? 2 : Math.abs(Math.floor(k / 6) - (k % 6)) === 1 ? -1 : 0)), values: [1, 2, 3, 4, 5, 6].map((j) => 2 - 2 * Math.cos((j * Math.PI) / 7)) },
+    {
+      name: 'repeated eigenvalue (2I + 11ᵀ)',
+      n: 5,
+      make: () => Float64Array.from({ length: 25 }, (_, k) => 1 + (k % 6 === 0 ? 2 : 0)),
+      values: [2, 2, 2, 2, 7],
+    },
+    {
+      name: 'tridiagonal [-1 2 -1]',
+      n: 6,
+      make: () =>
+        Float64Array.from({ length: 36 }, (_, k) =>
+          Math.floor(k / 6) === k % 6 ? 2 : Math.abs(Math.floor(k / 6) - (k % 6)) === 1 ? -1 : 0,
+        ),
+      values: [1, 2, 3, 4, 5, 6].map((j) => 2 - 2 * Math.cos((j * Math.PI) / 7)),
+    },
     {
       name: 'random symmetric 40×40',
       n: 40,
@@ -43,7 +72,11 @@ describe('symmetricEigen', () => {
         return m.map((_, k) => m[k] + m[(k % 40) * 40 + Math.floor(k / 40)]);
       },
     },
-    { name: 'rank-deficient Gram (30×30 from 10 rows)', n: 30, make: (rng) => gramOfColumns(randomMatrix(rng, 10, 30), 10, 30) },
+    {
+      name: 'rank-deficient Gram (30×30 from 10 rows)',
+      n: 30,
+      make: (rng) => gramOfColumns(randomMatrix(rng, 10, 30), 10, 30),
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -53,7 +86,13 @@ describe('symmetricEigen', () => {
       const { residual, orthogonality } = eigenErrors(a, c.n, values, vectors);
       assert.ok(residual < 1e-12, `residual ${residual}`);
       assert.ok(orthogonality < 1e-12, `orthogonality ${orthogonality}`);
-      if (c.values) c.values.forEach((v, i) => assert.ok(Math.abs(values[i] - v) < 1e-12 * Math.max(1, Math.abs(v)), `eigenvalue ${i}: ${values[i]} vs ${v}`));
+      if (c.values)
+        c.values.forEach((v, i) =>
+          assert.ok(
+            Math.abs(values[i] - v) < 1e-12 * Math.max(1, Math.abs(v)),
+            `eigenvalue ${i}: ${values[i]} vs ${v}`,
+          ),
+        );
     });
   }
 

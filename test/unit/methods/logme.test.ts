@@ -68,7 +68,8 @@ describe('logme', () => {
     it(`evidence equals the direct Gaussian marginal likelihood at the returned α, β: ${s.name}`, () => {
       const p = problem(s.rows + s.dim, s.rows, s.dim, s.classes);
       // Columns 5..9 repeat columns 0..4: rank 5 < D = 10 with N > D.
-      if (s.duplicate) for (let i = 0; i < s.rows; i++) for (let a = 5; a < 10; a++) p.f[i * 10 + a] = p.f[i * 10 + a - 5]!;
+      if (s.duplicate)
+        for (let i = 0; i < s.rows; i++) for (let a = 5; a < 10; a++) p.f[i * 10 + a] = p.f[i * 10 + a - 5]!;
       const r = logme(p.f, p.labels, p.rows, p.dim);
       const rank = Math.min(s.rows, s.duplicate ? 5 : s.dim);
       assert.equal(r.rank, rank);
@@ -79,7 +80,11 @@ describe('logme', () => {
         // The reference implementation's sum over the k non-zero singular values omits
         // −(D−k)/2·log α; the direct computation must tell the two apart when k < D.
         const truncated = ours + ((p.dim - rank) / 2) * Math.log(fit.alpha);
-        if (rank < p.dim) assert.ok(Math.abs(truncated - direct) > 1e-3, `the dropped term is negligible here (${truncated} vs ${direct})`);
+        if (rank < p.dim)
+          assert.ok(
+            Math.abs(truncated - direct) > 1e-3,
+            `the dropped term is negligible here (${truncated} vs ${direct})`,
+          );
       });
       assert.ok(Math.abs(r.score - r.classes.reduce((a, f) => a + f.evidence, 0) / s.classes) < 1e-15);
     });
@@ -99,7 +104,10 @@ describe('logme', () => {
           lhs += p.f[i * p.dim + a] * pred;
           rhs += p.f[i * p.dim + a] * (p.labels[i] === c ? 1 : 0);
         }
-        assert.ok(Math.abs(lhs - rhs) < 1e-9 * Math.max(1, Math.abs(rhs)), `class ${c}, feature ${a}: ${lhs} vs ${rhs}`);
+        assert.ok(
+          Math.abs(lhs - rhs) < 1e-9 * Math.max(1, Math.abs(rhs)),
+          `class ${c}, feature ${a}: ${lhs} vs ${rhs}`,
+        );
       }
     }
   });
@@ -113,20 +121,77 @@ describe('logme', () => {
 
   const p = problem(1, 20, 4, 3);
   const bad: { name: string; run: () => unknown; message: RegExp }[] = [
-    { name: 'constant features', run: () => logme(new Float64Array(80).fill(2), p.labels, 20, 4), message: /every feature is constant/ },
-    { name: 'all-zero features', run: () => logme(new Float64Array(80), p.labels, 20, 4), message: /every feature is constant/ },
-    { name: 'a NaN feature', run: () => logme(p.f.map((v, i) => (i === 9 ? NaN : v)), p.labels, 20, 4), message: /feature 1 of example 2 is NaN/ },
+    {
+      name: 'constant features',
+      run: () => logme(new Float64Array(80).fill(2), p.labels, 20, 4),
+      message: /every feature is constant/,
+    },
+    {
+      name: 'all-zero features',
+      run: () => logme(new Float64Array(80), p.labels, 20, 4),
+      message: /every feature is constant/,
+    },
+    {
+      name: 'a NaN feature',
+      run: () =>
+        logme(
+          p.f.map((v, i) => (i === 9 ? NaN : v)),
+          p.labels,
+          20,
+          4,
+        ),
+      message: /feature 1 of example 2 is NaN/,
+    },
     { name: 'a single class', run: () => logme(p.f, new Int32Array(20), 20, 4), message: /at least two classes/ },
-    { name: 'fewer examples than classes', run: () => logme(p.f.subarray(0, 8), [0, 1], 2, 4, { numClasses: 3 }), message: /2 examples are fewer than the 3 classes/ },
-    { name: 'a class without examples', run: () => logme(p.f, p.labels.map((l) => (l === 1 ? 2 : l)), 20, 4), message: /class 1 has no examples/ },
-    { name: 'a label out of range', run: () => logme(p.f, p.labels, 20, 4, { numClasses: 2 }), message: /label 2 is out of range/ },
-    { name: 'a fractional label', run: () => logme(p.f, Float64Array.from(p.labels, (l, i) => (i === 4 ? 0.5 : l)), 20, 4), message: /label of example 4 is 0.5/ },
-    { name: 'mismatched shapes', run: () => logme(p.f, p.labels, 20, 5), message: /expected 20×5 = 100 feature values, got 80/ },
-    { name: 'non-convergence', run: () => logme(p.f, p.labels, 20, 4, { maxIter: 1 }), message: /did not converge in 1 iterations/ },
+    {
+      name: 'fewer examples than classes',
+      run: () => logme(p.f.subarray(0, 8), [0, 1], 2, 4, { numClasses: 3 }),
+      message: /2 examples are fewer than the 3 classes/,
+    },
+    {
+      name: 'a class without examples',
+      run: () =>
+        logme(
+          p.f,
+          p.labels.map((l) => (l === 1 ? 2 : l)),
+          20,
+          4,
+        ),
+      message: /class 1 has no examples/,
+    },
+    {
+      name: 'a label out of range',
+      run: () => logme(p.f, p.labels, 20, 4, { numClasses: 2 }),
+      message: /label 2 is out of range/,
+    },
+    {
+      name: 'a fractional label',
+      run: () =>
+        logme(
+          p.f,
+          Float64Array.from(p.labels, (l, i) => (i === 4 ? 0.5 : l)),
+          20,
+          4,
+        ),
+      message: /label of example 4 is 0.5/,
+    },
+    {
+      name: 'mismatched shapes',
+      run: () => logme(p.f, p.labels, 20, 5),
+      message: /expected 20×5 = 100 feature values, got 80/,
+    },
+    {
+      name: 'non-convergence',
+      run: () => logme(p.f, p.labels, 20, 4, { maxIter: 1 }),
+      message: /did not converge in 1 iterations/,
+    },
   ];
   for (const b of bad) {
     it(`rejects ${b.name} with a bad_input error`, () => {
-      assert.throws(b.run, (e: unknown) => e instanceof AftError && e.code === 'bad_input' && b.message.test(e.message));
+      assert.throws(
+        b.run,
+        (e: unknown) => e instanceof AftError && e.code === 'bad_input' && b.message.test(e.message),
+      );
     });
   }
 });

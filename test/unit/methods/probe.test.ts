@@ -9,7 +9,15 @@ import { AftError } from '../../../core/common/util/errors';
 import { Rng } from '../../../sidecar/src/util/rng';
 
 /** Gaussian blobs: class c centred at `separation`·e_c (+ an offset) in `dim` dimensions. */
-function blobs(seed: number, rows: number, dim: number, classes: number, separation: number, scale = 1, offset = 0): ProbeData & { features: Float32Array; labels: Int32Array } {
+function blobs(
+  seed: number,
+  rows: number,
+  dim: number,
+  classes: number,
+  separation: number,
+  scale = 1,
+  offset = 0,
+): ProbeData & { features: Float32Array; labels: Int32Array } {
   const rng = new Rng(seed);
   const features = new Float32Array(rows * dim);
   const labels = new Int32Array(rows);
@@ -72,7 +80,9 @@ describe('linear probe', () => {
     // frequencies match the observed ones (intercepts are not penalised).
     const freq = [0, 0, 0];
     for (let i = 0; i < 120; i++) {
-      const z = [0, 1, 2].map((c) => r.x[15 + c] + [0, 1, 2, 3, 4].reduce((s, j) => s + d.x[i * 5 + j] * r.x[j * 3 + c], 0));
+      const z = [0, 1, 2].map(
+        (c) => r.x[15 + c] + [0, 1, 2, 3, 4].reduce((s, j) => s + d.x[i * 5 + j] * r.x[j * 3 + c], 0),
+      );
       const m = Math.max(...z);
       const e = z.map((v) => Math.exp(v - m));
       const sum = e.reduce((a, b) => a + b, 0);
@@ -112,28 +122,57 @@ describe('linear probe', () => {
     // penalty forbids.
     const scaled = await linearProbe(blobs(8, 300, 6, 3, 1.2, 1e-3, 50), blobs(9, 300, 6, 3, 1.2, 1e-3, 50), 6);
     assert.equal(scaled.l2, plain.l2);
-    assert.ok(Math.abs(scaled.testAccuracy - plain.testAccuracy) <= 1 / 300, `${scaled.testAccuracy} vs ${plain.testAccuracy}`);
+    assert.ok(
+      Math.abs(scaled.testAccuracy - plain.testAccuracy) <= 1 / 300,
+      `${scaled.testAccuracy} vs ${plain.testAccuracy}`,
+    );
   });
 
   it('uses a fixed holdout split that the seed changes', async () => {
     const train = blobs(10, 200, 8, 2, 0.5);
     const test = blobs(11, 50, 8, 2, 0.5);
     assert.deepEqual((await linearProbe(train, test, 8)).grid, (await linearProbe(train, test, 8)).grid);
-    assert.notDeepEqual((await linearProbe(train, test, 8, { splitSeed: 1 })).grid, (await linearProbe(train, test, 8)).grid);
+    assert.notDeepEqual(
+      (await linearProbe(train, test, 8, { splitSeed: 1 })).grid,
+      (await linearProbe(train, test, 8)).grid,
+    );
   });
 
   const data = blobs(12, 20, 3, 2, 1);
   const bad: { name: string; run: () => Promise<unknown>; message: RegExp }[] = [
-    { name: 'mismatched feature counts', run: () => linearProbe(data, data, 4), message: /training features have 60 values, expected 20×4/ },
-    { name: 'a NaN feature', run: () => linearProbe({ ...data, features: data.features.map((v, i) => (i === 7 ? NaN : v)) }, data, 3), message: /feature 1 of row 2 is NaN/ },
-    { name: 'a negative label', run: () => linearProbe(data, { ...data, labels: data.labels.map((l, i) => (i === 3 ? -1 : l)) }, 3), message: /test label of row 3 is -1/ },
-    { name: 'a label beyond numClasses', run: () => linearProbe(data, data, 3, { numClasses: 1 }), message: /label 1 is out of range/ },
+    {
+      name: 'mismatched feature counts',
+      run: () => linearProbe(data, data, 4),
+      message: /training features have 60 values, expected 20×4/,
+    },
+    {
+      name: 'a NaN feature',
+      run: () => linearProbe({ ...data, features: data.features.map((v, i) => (i === 7 ? NaN : v)) }, data, 3),
+      message: /feature 1 of row 2 is NaN/,
+    },
+    {
+      name: 'a negative label',
+      run: () => linearProbe(data, { ...data, labels: data.labels.map((l, i) => (i === 3 ? -1 : l)) }, 3),
+      message: /test label of row 3 is -1/,
+    },
+    {
+      name: 'a label beyond numClasses',
+      run: () => linearProbe(data, data, 3, { numClasses: 1 }),
+      message: /label 1 is out of range/,
+    },
     { name: 'an empty grid', run: () => linearProbe(data, data, 3, { l2Grid: [] }), message: /grid must be non-empty/ },
-    { name: 'too few rows to hold out', run: () => linearProbe({ features: data.features.subarray(0, 3), labels: [0], rows: 1 }, data, 3), message: /too few/ },
+    {
+      name: 'too few rows to hold out',
+      run: () => linearProbe({ features: data.features.subarray(0, 3), labels: [0], rows: 1 }, data, 3),
+      message: /too few/,
+    },
   ];
   for (const b of bad) {
     it(`rejects ${b.name}`, async () => {
-      await assert.rejects(b.run, (e: unknown) => e instanceof AftError && e.code === 'bad_input' && b.message.test(e.message));
+      await assert.rejects(
+        b.run,
+        (e: unknown) => e instanceof AftError && e.code === 'bad_input' && b.message.test(e.message),
+      );
     });
   }
 });

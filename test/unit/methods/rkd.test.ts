@@ -21,7 +21,10 @@ function smoothL1(t: Tensor): Tensor {
 function refDistances(e: Tensor2D): Tensor2D {
   const b = e.shape[0];
   const sq = tf.sum(tf.square(e), 1);
-  const res = tf.maximum(tf.sub(tf.add(tf.reshape(sq, [b, 1]), tf.reshape(sq, [1, b])), tf.mul(tf.matMul(e, e, false, true), 2)), 1e-12);
+  const res = tf.maximum(
+    tf.sub(tf.add(tf.reshape(sq, [b, 1]), tf.reshape(sq, [1, b])), tf.mul(tf.matMul(e, e, false, true), 2)),
+    1e-12,
+  );
   const d = tf.mul(tf.sqrt(res), tf.sub(1, tf.eye(b)));
   return tf.div(d, tf.div(tf.sum(d), b * (b - 1)));
 }
@@ -81,7 +84,10 @@ describe('rkd', () => {
       const psi = tf.tensor2d(randn(rng, c.b, c.D, 1, c.shift ?? 0), [c.b, c.D]);
       const ours = valueAndGrad((p) => rkdLoss(p, psi, { anchorBlock: c.block }), phi);
       const ref = valueAndGrad((p) => referenceRkd(p, psi), phi);
-      assert.ok(Math.abs(ours.loss - ref.loss) <= 1e-5 * Math.abs(ref.loss), `loss ${ours.loss} vs reference ${ref.loss}`);
+      assert.ok(
+        Math.abs(ours.loss - ref.loss) <= 1e-5 * Math.abs(ref.loss),
+        `loss ${ours.loss} vs reference ${ref.loss}`,
+      );
       const err = maxRelDiff(ours.grad, ref.grad);
       assert.ok(err <= 1e-4, `gradient differs from the reference by ${err.toExponential(2)}`);
       tf.dispose([phi, psi]);
@@ -110,7 +116,11 @@ describe('rkd', () => {
     const rng = new Rng(6);
     const varied = tf.tensor2d(randn(rng, 8, 5), [8, 5]);
     const collapsed = tf.tensor2d(new Float32Array(40).fill(0.7), [8, 5]);
-    for (const [phi, psi] of [[collapsed, varied], [varied, collapsed], [collapsed, tf.zeros<tf.Rank.R2>([8, 5])]] as const) {
+    for (const [phi, psi] of [
+      [collapsed, varied],
+      [varied, collapsed],
+      [collapsed, tf.zeros<tf.Rank.R2>([8, 5])],
+    ] as const) {
       const { loss, grad } = valueAndGrad((p) => rkdLoss(p, psi), phi);
       assert.ok(Number.isFinite(loss) && grad.every(Number.isFinite), `loss ${loss}`);
     }
@@ -121,7 +131,10 @@ describe('rkd', () => {
     const rng = new Rng(8);
     const t = randn(rng, 14, 7);
     const psi = tf.tensor2d(t, [14, 7]);
-    const phi = tf.tensor2d(t.map((v, i) => 3 * v + (i % 7)), [14, 7]);
+    const phi = tf.tensor2d(
+      t.map((v, i) => 3 * v + (i % 7)),
+      [14, 7],
+    );
     const { loss, grad } = valueAndGrad((p) => rkdLoss(p, psi), phi);
     assert.ok(Math.abs(loss) < 1e-9, `loss ${loss}`);
     assert.ok(Math.max(...grad.map(Math.abs)) < 1e-6, 'gradient is not zero');

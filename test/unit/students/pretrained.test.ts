@@ -26,7 +26,9 @@ let counter = 0;
 type Config = Record<string, unknown> & { pretrained_cfg: Record<string, unknown> };
 
 /** A copy of a fixture folder with its config and tensors changed. */
-function variant(change: { config?: (c: Config) => void; tensors?: (t: Record<string, StTensor>) => void; from?: string } = {}): string {
+function variant(
+  change: { config?: (c: Config) => void; tensors?: (t: Record<string, StTensor>) => void; from?: string } = {},
+): string {
   const src = path.join(fixtures, change.from ?? 'resnet18-tiny');
   const dir = path.join(tmp, `v${counter++}`);
   fs.mkdirSync(dir);
@@ -45,12 +47,17 @@ function refused(f: () => unknown, message: RegExp, details: RegExp[] = []): voi
   assert.throws(f, (e: unknown) => {
     assert.ok(e instanceof AftError && e.code === 'bad_input', String(e));
     assert.match(e.message, message);
-    for (const d of details) assert.ok(e.details?.some((x) => d.test(x)), `no detail matches ${d}: ${JSON.stringify(e.details)}`);
+    for (const d of details)
+      assert.ok(
+        e.details?.some((x) => d.test(x)),
+        `no detail matches ${d}: ${JSON.stringify(e.details)}`,
+      );
     return true;
   });
 }
 
-const spec = (folder: string, extra: Record<string, unknown> = {}) => downstreamSchema.parse({ model: 'pretrained', folder, ...extra });
+const spec = (folder: string, extra: Record<string, unknown> = {}) =>
+  downstreamSchema.parse({ model: 'pretrained', folder, ...extra });
 
 describe('pre-trained student folders', () => {
   before(async () => {
@@ -63,33 +70,81 @@ describe('pre-trained student folders', () => {
   });
 
   it('refuses an unknown architecture, listing the known ones', () => {
-    refused(() => readHubFolder(variant({ config: (c) => (c.architecture = 'resnet19') })), /unknown architecture `resnet19` \(did you mean `resnet18`\?\); the known ones are resnet18, resnet34, resnet50, resnet101, resnet152/);
-    refused(() => readHubFolder(variant({ config: (c) => (c.architecture = 'vit_base_patch16_224') })), /unknown architecture `vit_base_patch16_224`; the known ones are resnet18/);
+    refused(
+      () => readHubFolder(variant({ config: (c) => (c.architecture = 'resnet19') })),
+      /unknown architecture `resnet19` \(did you mean `resnet18`\?\); the known ones are resnet18, resnet34, resnet50, resnet101, resnet152/,
+    );
+    refused(
+      () => readHubFolder(variant({ config: (c) => (c.architecture = 'vit_base_patch16_224') })),
+      /unknown architecture `vit_base_patch16_224`; the known ones are resnet18/,
+    );
   });
 
   it('names a missing tensor with its shape', () => {
-    refused(() => readHubFolder(variant({ tensors: (t) => delete t['layer3.1.bn2.running_var'] })), /does not match a resnet18 of width 8 with 10 classes \(1 problem\)/, [/^missing: layer3\.1\.bn2\.running_var \[32\]$/]);
+    refused(
+      () => readHubFolder(variant({ tensors: (t) => delete t['layer3.1.bn2.running_var'] })),
+      /does not match a resnet18 of width 8 with 10 classes \(1 problem\)/,
+      [/^missing: layer3\.1\.bn2\.running_var \[32\]$/],
+    );
   });
 
   it('names an extra tensor', () => {
-    refused(() => readHubFolder(variant({ tensors: (t) => (t['layer5.0.conv1.weight'] = { shape: [2, 2, 1, 1], data: new Float32Array(4) }) })), /1 problem/, [/^unexpected: layer5\.0\.conv1\.weight \[2, 2, 1, 1\]$/]);
+    refused(
+      () =>
+        readHubFolder(
+          variant({
+            tensors: (t) => (t['layer5.0.conv1.weight'] = { shape: [2, 2, 1, 1], data: new Float32Array(4) }),
+          }),
+        ),
+      /1 problem/,
+      [/^unexpected: layer5\.0\.conv1\.weight \[2, 2, 1, 1\]$/],
+    );
   });
 
   it('names a mis-shaped tensor, expected vs got', () => {
-    refused(() => readHubFolder(variant({ tensors: (t) => (t['layer2.0.conv1.weight'] = { shape: [16, 8, 5, 5], data: new Float32Array(16 * 8 * 25) }) })), /1 problem/, [/^mis-shaped: layer2\.0\.conv1\.weight expected \[16, 8, 3, 3\], got \[16, 8, 5, 5\]$/]);
+    refused(
+      () =>
+        readHubFolder(
+          variant({
+            tensors: (t) =>
+              (t['layer2.0.conv1.weight'] = { shape: [16, 8, 5, 5], data: new Float32Array(16 * 8 * 25) }),
+          }),
+        ),
+      /1 problem/,
+      [/^mis-shaped: layer2\.0\.conv1\.weight expected \[16, 8, 3, 3\], got \[16, 8, 5, 5\]$/],
+    );
   });
 
   it('says when the weights are of another architecture than config.json names', () => {
-    refused(() => readHubFolder(variant({ from: 'resnet50-tiny', config: (c) => (c.architecture = 'resnet18') })), /they are the weights of a resnet50: does config\.json's architecture say the wrong one\?/, [/^missing: layer1\.0\.conv1\.weight|^mis-shaped: /, /^unexpected: layer1\.0\.conv3\.weight/]);
+    refused(
+      () => readHubFolder(variant({ from: 'resnet50-tiny', config: (c) => (c.architecture = 'resnet18') })),
+      /they are the weights of a resnet50: does config\.json's architecture say the wrong one\?/,
+      [/^missing: layer1\.0\.conv1\.weight|^mis-shaped: /, /^unexpected: layer1\.0\.conv3\.weight/],
+    );
   });
 
   it('refuses a config that contradicts the weights, naming the field', () => {
-    refused(() => readHubFolder(variant({ config: (c) => (c.num_classes = 1000) })), /config\.json says num_classes 1000, but fc\.weight has 10 rows/);
-    refused(() => readHubFolder(variant({ config: (c) => (c.num_features = 512) })), /config\.json says num_features 512, but a resnet18 with conv1 of width 8 has 64/);
-    refused(() => readHubFolder(variant({ config: (c) => (c.pretrained_cfg.input_size = [1, 36, 36]) })), /input_size has 1 channels, but conv1\.weight takes 3/);
-    refused(() => readHubFolder(variant({ config: (c) => (c.pretrained_cfg.num_classes = 1000) })), /pretrained_cfg says num_classes 1000, but the model has 10 classes/);
+    refused(
+      () => readHubFolder(variant({ config: (c) => (c.num_classes = 1000) })),
+      /config\.json says num_classes 1000, but fc\.weight has 10 rows/,
+    );
+    refused(
+      () => readHubFolder(variant({ config: (c) => (c.num_features = 512) })),
+      /config\.json says num_features 512, but a resnet18 with conv1 of width 8 has 64/,
+    );
+    refused(
+      () => readHubFolder(variant({ config: (c) => (c.pretrained_cfg.input_size = [1, 36, 36]) })),
+      /input_size has 1 channels, but conv1\.weight takes 3/,
+    );
+    refused(
+      () => readHubFolder(variant({ config: (c) => (c.pretrained_cfg.num_classes = 1000) })),
+      /pretrained_cfg says num_classes 1000, but the model has 10 classes/,
+    );
     refused(() => readHubFolder(variant({ config: (c) => (c.global_pool = 'max') })), /only average pooling/);
-    refused(() => readHubFolder(variant({ config: (c) => (c.pretrained_cfg.classifier = 'head.fc') })), /a resnet18 has `fc` here, got "head\.fc"/);
+    refused(
+      () => readHubFolder(variant({ config: (c) => (c.pretrained_cfg.classifier = 'head.fc') })),
+      /a resnet18 has `fc` here, got "head\.fc"/,
+    );
   });
 
   it('refuses bad preprocessing fields of pretrained_cfg, naming them', () => {
@@ -101,7 +156,10 @@ describe('pre-trained student folders', () => {
     ];
     for (const [change, pattern] of bad) {
       const dir = variant({ config: (c) => Object.assign(c.pretrained_cfg, change) });
-      assert.throws(() => studentImagePreprocess({ folder: dir }, '/'), (e: unknown) => e instanceof AftError && pattern.test(`${e.location?.field ?? ''} ${e.message}`));
+      assert.throws(
+        () => studentImagePreprocess({ folder: dir }, '/'),
+        (e: unknown) => e instanceof AftError && pattern.test(`${e.location?.field ?? ''} ${e.message}`),
+      );
     }
   });
 
@@ -110,7 +168,11 @@ describe('pre-trained student folders', () => {
     fs.mkdirSync(dir);
     fs.copyFileSync(path.join(fixtures, 'resnet18-tiny', 'config.json'), path.join(dir, 'config.json'));
     fs.writeFileSync(path.join(dir, 'pytorch_model.bin'), Buffer.from('\x80\x02}q\x00.', 'latin1'));
-    refused(() => readHubFolder(dir), /the weights are pickled \(pytorch_model\.bin\); aft reads only model\.safetensors, because loading a pickle runs code/, [/torch\.load\('pytorch_model\.bin'.*save_file\(.*'model\.safetensors'\)/]);
+    refused(
+      () => readHubFolder(dir),
+      /the weights are pickled \(pytorch_model\.bin\); aft reads only model\.safetensors, because loading a pickle runs code/,
+      [/torch\.load\('pytorch_model\.bin'.*save_file\(.*'model\.safetensors'\)/],
+    );
   });
 
   it('refuses a folder without config.json or weights, or no folder', () => {
@@ -126,19 +188,32 @@ describe('pre-trained student folders', () => {
 
   it('refuses `head: keep` with another number of classes, and inputs the stem cannot read', () => {
     const folder = path.join(fixtures, 'resnet18-tiny');
-    refused(() => createPretrainedStudent(spec(folder, { head: 'keep' }), [36, 36, 3], 4, 0), /`head: keep` needs the model's classes to be the dataset's: the model has 10, the dataset 4/);
-    refused(() => createPretrainedStudent(spec(folder), [28, 28, 1], 10, 0), /reads images \[height, width, 3\].*\[28, 28, 1\]/);
+    refused(
+      () => createPretrainedStudent(spec(folder, { head: 'keep' }), [36, 36, 3], 4, 0),
+      /`head: keep` needs the model's classes to be the dataset's: the model has 10, the dataset 4/,
+    );
+    refused(
+      () => createPretrainedStudent(spec(folder), [28, 28, 1], 10, 0),
+      /reads images \[height, width, 3\].*\[28, 28, 1\]/,
+    );
   });
 
   for (const dtype of ['F16', 'BF16'] as const) {
     it(`converts ${dtype} weights to float32 (and says so)`, () => {
-      const dir = variant({ tensors: (t) => Object.values(t).forEach((x) => (x.dtype = x.shape.length === 0 ? 'I64' : dtype)) });
+      const dir = variant({
+        tensors: (t) => Object.values(t).forEach((x) => (x.dtype = x.shape.length === 0 ? 'I64' : dtype)),
+      });
       const logs: string[] = [];
       const ref = readSafetensors(path.join(fixtures, 'resnet18-tiny.reference.safetensors')).tensors;
       const model = createPretrainedStudent(spec(dir, { head: 'keep' }), [36, 36, 3], 10, 0, (m) => logs.push(m));
       try {
-        assert.ok(logs.some((l) => new RegExp(`\\d+ ${dtype} tensors converted to float32`).test(l)), logs.join('\n'));
-        const got = tf.tidy(() => model.forward(tf.transpose(tf.tensor(ref.input.data, ref.input.shape), [0, 2, 3, 1])).logits.dataSync());
+        assert.ok(
+          logs.some((l) => new RegExp(`\\d+ ${dtype} tensors converted to float32`).test(l)),
+          logs.join('\n'),
+        );
+        const got = tf.tidy(() =>
+          model.forward(tf.transpose(tf.tensor(ref.input.data, ref.input.shape), [0, 2, 3, 1])).logits.dataSync(),
+        );
         const want = ref['eval.logits'].data;
         const scale = Math.max(...Array.from(want, Math.abs));
         const err = Math.max(...Array.from(got, (v, i) => Math.abs(v - want[i]))) / scale;
@@ -150,7 +225,12 @@ describe('pre-trained student folders', () => {
   }
 
   it('starts num_batches_tracked at 0 when the weights leave it out', () => {
-    const dir = variant({ tensors: (t) => Object.keys(t).filter((k) => k.endsWith('num_batches_tracked')).forEach((k) => delete t[k]) });
+    const dir = variant({
+      tensors: (t) =>
+        Object.keys(t)
+          .filter((k) => k.endsWith('num_batches_tracked'))
+          .forEach((k) => delete t[k]),
+    });
     const model = createPretrainedStudent(spec(dir, { head: 'keep' }), [36, 36, 3], 10, 0);
     try {
       assert.equal(model.buffers!.get('bn1.num_batches_tracked')!.dataSync()[0], 0);
@@ -162,37 +242,93 @@ describe('pre-trained student folders', () => {
 
 describe("a pretrained student's images", () => {
   it("follow timm's eval transform: resize to size / crop_pct (shortest edge), centre crop, mean/std, NHWC", () => {
-    const p = timmImagePreprocess({ input_size: [3, 224, 224], crop_pct: 0.95, interpolation: 'bicubic', mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }, undefined, 'config.json');
-    assert.deepEqual(p, { resize: { mode: 'shortest', edge: 235 }, resample: 'bicubic', crop: [224, 224], rescale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], layout: 'nhwc', channels: 3, height: 224, width: 224 });
+    const p = timmImagePreprocess(
+      {
+        input_size: [3, 224, 224],
+        crop_pct: 0.95,
+        interpolation: 'bicubic',
+        mean: [0.5, 0.5, 0.5],
+        std: [0.25, 0.25, 0.25],
+      },
+      undefined,
+      'config.json',
+    );
+    assert.deepEqual(p, {
+      resize: { mode: 'shortest', edge: 235 },
+      resample: 'bicubic',
+      crop: [224, 224],
+      rescale: 1 / 255,
+      mean: [0.5, 0.5, 0.5],
+      std: [0.25, 0.25, 0.25],
+      layout: 'nhwc',
+      channels: 3,
+      height: 224,
+      width: 224,
+    });
     // A size of the experiment's keeps crop_pct; timm's defaults fill what the config leaves out.
     const small = timmImagePreprocess({}, [64, 64], 'config.json');
-    assert.deepEqual([small.resize, small.crop, small.resample, small.mean], [{ mode: 'shortest', edge: 73 }, [64, 64], 'bicubic', [0.485, 0.456, 0.406]]);
-    assert.deepEqual(timmImagePreprocess({ crop_mode: 'squash', crop_pct: 1 }, [32, 48], 'c').resize, { mode: 'exact', height: 32, width: 48 });
-    assert.deepEqual(timmImagePreprocess({ crop_pct: 0.5 }, [32, 48], 'c').resize, { mode: 'cover', height: 64, width: 96 });
+    assert.deepEqual(
+      [small.resize, small.crop, small.resample, small.mean],
+      [{ mode: 'shortest', edge: 73 }, [64, 64], 'bicubic', [0.485, 0.456, 0.406]],
+    );
+    assert.deepEqual(timmImagePreprocess({ crop_mode: 'squash', crop_pct: 1 }, [32, 48], 'c').resize, {
+      mode: 'exact',
+      height: 32,
+      width: 48,
+    });
+    assert.deepEqual(timmImagePreprocess({ crop_pct: 0.5 }, [32, 48], 'c').resize, {
+      mode: 'cover',
+      height: 64,
+      width: 96,
+    });
   });
 
-  it('are made from the image folder by the same code as the ONNX models\' inputs', async () => {
+  it("are made from the image folder by the same code as the ONNX models' inputs", async () => {
     const data = path.join(tmp, 'images');
     await writeImageFolder(data, 3);
     // A flat colour: every value is (c/255 − mean)/std after any resize and crop.
-    fs.writeFileSync(path.join(data, 'red', 'flat.png'), await encodeImage({ data: new Uint8Array(40 * 30 * 3).map((_, i) => [200, 100, 50][i % 3]), width: 40, height: 30, channels: 3 }, 'png'));
+    fs.writeFileSync(
+      path.join(data, 'red', 'flat.png'),
+      await encodeImage(
+        { data: new Uint8Array(40 * 30 * 3).map((_, i) => [200, 100, 50][i % 3]), width: 40, height: 30, channels: 3 },
+        'png',
+      ),
+    );
     const folder = path.join(fixtures, 'resnet18-tiny');
-    const exp = experimentSchema.parse({ name: 'x', dataset: { source: 'images', folder: data, test_fraction: 0.25, grayscale: true }, downstream: { model: 'pretrained', folder, input_size: [20, 20] }, methods: ['stl'] });
+    const exp = experimentSchema.parse({
+      name: 'x',
+      dataset: { source: 'images', folder: data, test_fraction: 0.25, grayscale: true },
+      downstream: { model: 'pretrained', folder, input_size: [20, 20] },
+      methods: ['stl'],
+    });
     const logs: string[] = [];
     const ds = await loadExperimentDataset(exp, '/', (m) => logs.push(m));
     assert.deepEqual(ds.inputShape, [20, 20, 3]);
-    assert.ok(logs.some((l) => /student images as its pretrained_cfg says: resize shortest edge 22 \(bicubic\), centre crop 20x20/.test(l)), logs.join('\n'));
+    assert.ok(
+      logs.some((l) =>
+        /student images as its pretrained_cfg says: resize shortest edge 22 \(bicubic\), centre crop 20x20/.test(l),
+      ),
+      logs.join('\n'),
+    );
     const p = studentImagePreprocess({ folder, input_size: [20, 20] }, '/');
     const files = ds.raw!.kind === 'images' ? [...ds.raw!.train, ...ds.raw!.test] : [];
     const xs = [ds.train.x, ds.test.x];
     for (const [i, file] of files.entries()) {
       const split = i < ds.train.n ? 0 : 1;
       const row = split === 0 ? i : i - ds.train.n;
-      assert.deepEqual(Array.from(xs[split].subarray(row * 1200, (row + 1) * 1200)), Array.from(await preprocessImage(file, p)), file);
+      assert.deepEqual(
+        Array.from(xs[split].subarray(row * 1200, (row + 1) * 1200)),
+        Array.from(await preprocessImage(file, p)),
+        file,
+      );
     }
     const flat = files.findIndex((f) => f.endsWith('flat.png'));
-    const row = flat < ds.train.n ? ds.train.x.subarray(flat * 1200, (flat + 1) * 1200) : ds.test.x.subarray((flat - ds.train.n) * 1200, (flat - ds.train.n + 1) * 1200);
+    const row =
+      flat < ds.train.n
+        ? ds.train.x.subarray(flat * 1200, (flat + 1) * 1200)
+        : ds.test.x.subarray((flat - ds.train.n) * 1200, (flat - ds.train.n + 1) * 1200);
     const want = [200, 100, 50].map((v, c) => (v / 255 - [0.485, 0.456, 0.406][c]) / [0.229, 0.224, 0.225][c]);
-    for (let j = 0; j < row.length; j++) assert.ok(Math.abs(row[j] - want[j % 3]) < 1e-5, `value ${j}: ${row[j]} vs ${want[j % 3]}`);
+    for (let j = 0; j < row.length; j++)
+      assert.ok(Math.abs(row[j] - want[j % 3]) < 1e-5, `value ${j}: ${row[j]} vs ${want[j % 3]}`);
   });
 });

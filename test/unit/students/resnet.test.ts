@@ -13,7 +13,12 @@ import { before, describe, it } from 'node:test';
 import { downstreamSchema } from '../../../core/node/experiment/schema';
 import { encodeSafetensors, readSafetensors, type StTensor } from '../../../core/node/io/safetensors';
 import { crossEntropy } from '../../../sidecar/src/methods/regularizers';
-import { createPretrainedStudent, hubFiles, readHubFolder, type PretrainedStudent } from '../../../sidecar/src/models/pretrained';
+import {
+  createPretrainedStudent,
+  hubFiles,
+  readHubFolder,
+  type PretrainedStudent,
+} from '../../../sidecar/src/models/pretrained';
 import { hwioToOihw, RESNET_ARCHS, resnetStateShapes } from '../../../sidecar/src/models/resnet';
 import { Optimizer } from '../../../sidecar/src/train/optimizer';
 import { initBackend, tf, type Tensor } from '../../../sidecar/src/runtime/tf';
@@ -37,14 +42,19 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return diff / (scale || 1);
 }
 
-const spec = (folder: string, extra: Record<string, unknown> = {}) => downstreamSchema.parse({ model: 'pretrained', folder, ...extra });
+const spec = (folder: string, extra: Record<string, unknown> = {}) =>
+  downstreamSchema.parse({ model: 'pretrained', folder, ...extra });
 
 /** NCHW reference input → NHWC tensor. */
 const nhwc = (t: StTensor): Tensor => tf.transpose(tf.tensor(t.data, t.shape), [0, 2, 3, 1]);
 
 /** The worst relative error per quantity, printed once per case and backend (the parity figures). */
 function report(label: string, errs: Record<string, number>): void {
-  console.log(`${label}: ${Object.entries(errs).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')}`);
+  console.log(
+    `${label}: ${Object.entries(errs)
+      .map(([k, v]) => `${k} ${v.toExponential(2)}`)
+      .join(', ')}`,
+  );
 }
 
 // Every backend of AFT_TEST_BACKENDS (cpu, wasm, webgpu by default: test/helpers/backends.ts);
@@ -100,7 +110,10 @@ for (const backend of TEST_BACKENDS) {
           errs.running_stats = statErr;
           report(`${c.name} on ${backend}`, errs);
           assert.ok(errs.logits < 1e-4 && errs.phi < 1e-4, `eval: logits ${errs.logits}, φ ${errs.phi}`);
-          assert.ok(errs.train_logits < 1e-4 && errs.loss < 1e-4, `train forward: logits ${errs.train_logits}, loss ${errs.loss}`);
+          assert.ok(
+            errs.train_logits < 1e-4 && errs.loss < 1e-4,
+            `train forward: logits ${errs.train_logits}, loss ${errs.loss}`,
+          );
           assert.ok(gradErr < 1e-3, `gradient of ${worstGrad}: ${gradErr}`);
           assert.ok(statErr < 1e-4, `${worstStat}: ${statErr}`);
         } finally {
@@ -112,9 +125,15 @@ for (const backend of TEST_BACKENDS) {
     it('frozen BatchNorm trains on the running statistics and leaves them alone', async () => {
       await startTestBackend(backend);
       const ref = readSafetensors(path.join(fixtures, 'resnet18-tiny.reference.safetensors')).tensors;
-      const model = createPretrainedStudent(spec(path.join(fixtures, 'resnet18-tiny'), { head: 'keep', batchnorm: 'frozen' }), [36, 36, 3], 10, 0);
+      const model = createPretrainedStudent(
+        spec(path.join(fixtures, 'resnet18-tiny'), { head: 'keep', batchnorm: 'frozen' }),
+        [36, 36, 3],
+        10,
+        0,
+      );
       try {
-        const stats = (): Promise<number[][]> => Promise.all([...model.buffers!.values()].map(async (v) => Array.from(await v.data())));
+        const stats = (): Promise<number[][]> =>
+          Promise.all([...model.buffers!.values()].map(async (v) => Array.from(await v.data())));
         const before = await stats();
         const logits = tf.tidy(() => model.forward(nhwc(ref.input), 'train').logits);
         assert.ok(relErr(await logits.data(), ref['eval.logits'].data) < 1e-4);
@@ -129,7 +148,10 @@ for (const backend of TEST_BACKENDS) {
 
 describe('ResNet layout', () => {
   it("the state-dict keys and shapes of torchvision's full-size resnet18, 34, 50, 101 and 152", () => {
-    const want = JSON.parse(fs.readFileSync(path.join(fixtures, 'torchvision_keys.json'), 'utf8')) as Record<string, [string, number[]][]>;
+    const want = JSON.parse(fs.readFileSync(path.join(fixtures, 'torchvision_keys.json'), 'utf8')) as Record<
+      string,
+      [string, number[]][]
+    >;
     assert.deepEqual(Object.keys(want).sort(), Object.keys(RESNET_ARCHS).sort());
     for (const [arch, entries] of Object.entries(want)) {
       const got = resnetStateShapes({ arch, width: 64, inChannels: 3, numClasses: 1000 }).map((e) => [e.key, e.shape]);
@@ -144,7 +166,9 @@ describe('a trained student in the hub layout', () => {
     const ref = readSafetensors(path.join(fixtures, 'resnet18-tiny.reference.safetensors')).tensors;
     const src = path.join(fixtures, 'resnet18-tiny');
     const model = createPretrainedStudent(spec(src), [36, 36, 3], 4, 3);
-    const out = process.env.AFT_ROUNDTRIP_DIR ? path.resolve(process.env.AFT_ROUNDTRIP_DIR) : fs.mkdtempSync(path.join(os.tmpdir(), 'aft-hub-'));
+    const out = process.env.AFT_ROUNDTRIP_DIR
+      ? path.resolve(process.env.AFT_ROUNDTRIP_DIR)
+      : fs.mkdtempSync(path.join(os.tmpdir(), 'aft-hub-'));
     let reloaded: PretrainedStudent | undefined;
     try {
       const params = [...model.params.values()];
@@ -153,7 +177,10 @@ describe('a trained student in the hub layout', () => {
       for (let step = 0; step < 3; step++) {
         tf.tidy(() => {
           const y = tf.tensor1d(Array.from(labels), 'int32');
-          const { grads } = tf.variableGrads(() => crossEntropy(model.forward(nhwc(ref.input), 'train').logits, y), params);
+          const { grads } = tf.variableGrads(
+            () => crossEntropy(model.forward(nhwc(ref.input), 'train').logits, y),
+            params,
+          );
           opt.apply(new Map(params.map((p) => [p, grads[p.name]])), 1);
         });
       }
@@ -162,7 +189,11 @@ describe('a trained student in the hub layout', () => {
       fs.mkdirSync(out, { recursive: true });
       for (const [name, data] of Object.entries(files)) fs.writeFileSync(path.join(out, name), data);
 
-      const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as { num_classes: number; architecture: string; pretrained_cfg: { num_classes: number; input_size: number[] } };
+      const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as {
+        num_classes: number;
+        architecture: string;
+        pretrained_cfg: { num_classes: number; input_size: number[] };
+      };
       assert.equal(config.num_classes, 4);
       assert.equal(config.pretrained_cfg.num_classes, 4);
       assert.equal(config.architecture, 'resnet18');
@@ -177,10 +208,17 @@ describe('a trained student in the hub layout', () => {
       assert.equal(readHubFolder(out).arch, 'resnet18');
 
       reloaded = createPretrainedStudent(spec(out, { head: 'keep' }), [36, 36, 3], 4, 0);
-      const [a, b] = tf.tidy(() => [model.forward(nhwc(ref.input)).logits.dataSync(), reloaded!.forward(nhwc(ref.input)).logits.dataSync()]);
+      const [a, b] = tf.tidy(() => [
+        model.forward(nhwc(ref.input)).logits.dataSync(),
+        reloaded!.forward(nhwc(ref.input)).logits.dataSync(),
+      ]);
       assert.deepEqual(Array.from(b), Array.from(a));
       // For make_resnet.py's check mode: the input and aft's logits next to the folder.
-      if (process.env.AFT_ROUNDTRIP_DIR) fs.writeFileSync(path.join(out, 'check.safetensors'), encodeSafetensors({ input: ref.input, logits: { shape: [4, 4], data: Float32Array.from(a) } }));
+      if (process.env.AFT_ROUNDTRIP_DIR)
+        fs.writeFileSync(
+          path.join(out, 'check.safetensors'),
+          encodeSafetensors({ input: ref.input, logits: { shape: [4, 4], data: Float32Array.from(a) } }),
+        );
     } finally {
       model.dispose();
       reloaded?.dispose();

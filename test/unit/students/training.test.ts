@@ -47,13 +47,17 @@ describe('training a pretrained ResNet student', () => {
     const methods = ['stl', 'kd', 'aft', 'aft-no-kernel', 'rkd', 'ft', 'btune'];
     const out = await run({ folder: path.join(fixtures, 'resnet18-tiny') }, methods);
     assert.deepEqual(Object.keys(out.summary.methods), methods);
-    for (const [name, m] of Object.entries(out.summary.methods)) assert.ok(Number.isFinite(m.test_accuracy.mean), `${name}: ${m.test_accuracy.mean}`);
+    for (const [name, m] of Object.entries(out.summary.methods))
+      assert.ok(Number.isFinite(m.test_accuracy.mean), `${name}: ${m.test_accuracy.mean}`);
     const source = readSafetensors(path.join(fixtures, 'resnet18-tiny', 'model.safetensors')).tensors;
     for (const m of methods) {
       const dir = path.join(out.dir, 'checkpoints', `${m}-seed-0`);
       const hub = readHubFolder(dir);
       assert.deepEqual(hub.shape, { arch: 'resnet18', width: 8, inChannels: 3, numClasses: 3 });
-      const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { num_classes: number; pretrained_cfg: { num_classes: number; interpolation: string } };
+      const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as {
+        num_classes: number;
+        pretrained_cfg: { num_classes: number; interpolation: string };
+      };
       assert.equal(config.num_classes, 3);
       assert.equal(config.pretrained_cfg.num_classes, 3);
       assert.equal(config.pretrained_cfg.interpolation, 'bicubic');
@@ -62,8 +66,14 @@ describe('training a pretrained ResNet student', () => {
       assert.deepEqual(Object.keys(saved.tensors).sort(), Object.keys(source).sort());
       // 12 training images at batch 4: 3 steps, each moving every BatchNorm's statistics.
       assert.equal(saved.tensors['layer4.1.bn2.num_batches_tracked'].data[0], 7 + 3);
-      assert.notDeepEqual(Array.from(saved.tensors['bn1.running_mean'].data), Array.from(source['bn1.running_mean'].data));
-      assert.notDeepEqual(Array.from(saved.tensors['layer1.0.conv1.weight'].data), Array.from(source['layer1.0.conv1.weight'].data));
+      assert.notDeepEqual(
+        Array.from(saved.tensors['bn1.running_mean'].data),
+        Array.from(source['bn1.running_mean'].data),
+      );
+      assert.notDeepEqual(
+        Array.from(saved.tensors['layer1.0.conv1.weight'].data),
+        Array.from(source['layer1.0.conv1.weight'].data),
+      );
     }
     firstCheckpoint = path.join(out.dir, 'checkpoints', 'stl-seed-0');
     await assert.rejects(
@@ -79,7 +89,10 @@ describe('training a pretrained ResNet student', () => {
     const after = readSafetensors(path.join(out.dir, 'checkpoints', 'stl-seed-0', 'model.safetensors')).tensors;
     // The kept head trained on; frozen statistics did not move.
     assert.notDeepEqual(Array.from(after['fc.weight'].data), Array.from(before['fc.weight'].data));
-    assert.deepEqual(Array.from(after['layer2.0.bn1.running_var'].data), Array.from(before['layer2.0.bn1.running_var'].data));
+    assert.deepEqual(
+      Array.from(after['layer2.0.bn1.running_var'].data),
+      Array.from(before['layer2.0.bn1.running_var'].data),
+    );
     assert.equal(after['layer2.0.bn1.num_batches_tracked'].data[0], 10);
   });
 
@@ -91,6 +104,9 @@ describe('training a pretrained ResNet student', () => {
       methods: ['stl'],
       train: { batch: 8 },
     });
-    await assert.rejects(runExperiment({ experiment, baseDir: ws, sourceText: '' }, { workspaceDir: ws }), (e: unknown) => e instanceof AftError && /reads images \[height, width, 3\].*\[28, 28, 1\]/.test(e.message));
+    await assert.rejects(
+      runExperiment({ experiment, baseDir: ws, sourceText: '' }, { workspaceDir: ws }),
+      (e: unknown) => e instanceof AftError && /reads images \[height, width, 3\].*\[28, 28, 1\]/.test(e.message),
+    );
   });
 });

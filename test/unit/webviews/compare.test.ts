@@ -9,15 +9,27 @@ function run(id: string, probe: number, acc: Record<string, number>, concat?: nu
   const summary = {
     format: 'aft-run-summary',
     version: 1,
-    sources: [{ name: 'a', kind: 'npy', width: 4, linear_probe_accuracy: probe }, { name: 'b', kind: 'npy', width: 4, linear_probe_accuracy: probe - 0.1 }],
+    sources: [
+      { name: 'a', kind: 'npy', width: 4, linear_probe_accuracy: probe },
+      { name: 'b', kind: 'npy', width: 4, linear_probe_accuracy: probe - 0.1 },
+    ],
     ...(concat !== undefined ? { linear_probe_concat: concat } : {}),
-    methods: Object.fromEntries(Object.entries(acc).map(([m, v]) => [m, { kind: m, test_accuracy: { mean: v, se: 0.01, per_seed: {} }, beta: 1, tuning: [], train_seconds: 1 }])),
+    methods: Object.fromEntries(
+      Object.entries(acc).map(([m, v]) => [
+        m,
+        { kind: m, test_accuracy: { mean: v, se: 0.01, per_seed: {} }, beta: 1, tuning: [], train_seconds: 1 },
+      ]),
+    ),
   } as unknown as RunSummary;
   return { runId: id, experiment: 'e', location: `/r/${id}`, state: 'completed', summary };
 }
 
 describe('comparison', () => {
-  const runs = [run('r1', 0.6, { stl: 0.8, aft: 0.82 }, 0.65), run('r2', 0.7, { stl: 0.8, aft: 0.86 }, 0.75), run('r3', 0.8, { stl: 0.81, aft: 0.9 }, 0.85)];
+  const runs = [
+    run('r1', 0.6, { stl: 0.8, aft: 0.82 }, 0.65),
+    run('r2', 0.7, { stl: 0.8, aft: 0.86 }, 0.75),
+    run('r3', 0.8, { stl: 0.81, aft: 0.9 }, 0.85),
+  ];
 
   it('lists every method once, in order of appearance', () => assert.deepEqual(compareMethods(runs), ['stl', 'aft']));
 

@@ -1,7 +1,14 @@
 /** The extension ↔ webview contract: the host's validation of webview messages, the reducer. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { applyUpdate, isHostMessage, parseWebviewMessage, safeFileName, type RunView, type SeriesData } from '../../../core/common/protocol/webview';
+import {
+  applyUpdate,
+  isHostMessage,
+  parseWebviewMessage,
+  safeFileName,
+  type RunView,
+  type SeriesData,
+} from '../../../core/common/protocol/webview';
 
 describe('parseWebviewMessage', () => {
   const ok: [string, unknown][] = [
@@ -10,23 +17,58 @@ describe('parseWebviewMessage', () => {
     ['charts grown', { type: 'chartPoints', points: 1200 }],
     ['png export', { type: 'export', format: 'png', fileName: 'a.png', data: 'iVBORw0KGgo=' }],
     ['csv export', { type: 'export', format: 'csv', fileName: 'a', data: 'a,b\r\n1,2\r\n' }],
-    ['a full-resolution curves export', { type: 'exportCurves', fileName: 'run-loss.csv', curves: [{ series: 'aft/0/final/10', curve: 'loss' }] }],
+    [
+      'a full-resolution curves export',
+      { type: 'exportCurves', fileName: 'run-loss.csv', curves: [{ series: 'aft/0/final/10', curve: 'loss' }] },
+    ],
   ];
   for (const [name, raw] of ok) it(`accepts ${name}`, () => assert.ok(parseWebviewMessage(raw).ok));
 
   const bad: [string, unknown, RegExp][] = [
     ['null', null, /expected a message object, got null/],
-    ['an unknown type', { type: 'run' }, /expected a message type 'ready', 'chartPoints', 'export' or 'exportCurves', got "run"/],
-    ['ready with chart points that are not a count', { type: 'ready', view: 'dashboard', chartPoints: 12.5 }, /ready: expected chartPoints as a whole number from 1 to 50000, got 12.5/],
-    ['ready with chart points as text', { type: 'ready', view: 'dashboard', chartPoints: '600' }, /ready: expected chartPoints as a whole number from 1 to 50000, got "600"/],
-    ['chart points of zero', { type: 'chartPoints', points: 0 }, /chartPoints: expected points as a whole number from 1 to 50000, got 0/],
-    ['chart points beyond any screen', { type: 'chartPoints', points: 1e9 }, /chartPoints: expected points as a whole number from 1 to 50000, got 1000000000/],
-    ['curves that are not refs', { type: 'exportCurves', fileName: 'a', curves: [{ series: 1, curve: 'loss' }] }, /curves\[0\] is not \{series, curve\}/],
+    [
+      'an unknown type',
+      { type: 'run' },
+      /expected a message type 'ready', 'chartPoints', 'export' or 'exportCurves', got "run"/,
+    ],
+    [
+      'ready with chart points that are not a count',
+      { type: 'ready', view: 'dashboard', chartPoints: 12.5 },
+      /ready: expected chartPoints as a whole number from 1 to 50000, got 12.5/,
+    ],
+    [
+      'ready with chart points as text',
+      { type: 'ready', view: 'dashboard', chartPoints: '600' },
+      /ready: expected chartPoints as a whole number from 1 to 50000, got "600"/,
+    ],
+    [
+      'chart points of zero',
+      { type: 'chartPoints', points: 0 },
+      /chartPoints: expected points as a whole number from 1 to 50000, got 0/,
+    ],
+    [
+      'chart points beyond any screen',
+      { type: 'chartPoints', points: 1e9 },
+      /chartPoints: expected points as a whole number from 1 to 50000, got 1000000000/,
+    ],
+    [
+      'curves that are not refs',
+      { type: 'exportCurves', fileName: 'a', curves: [{ series: 1, curve: 'loss' }] },
+      /curves\[0\] is not \{series, curve\}/,
+    ],
     ['no curves', { type: 'exportCurves', fileName: 'a', curves: [] }, /expected 1 to 10000 curves/],
     ['ready for another view', { type: 'ready', view: 'x' }, /ready: expected view/],
-    ['an unknown format', { type: 'export', format: 'exe', fileName: 'a', data: '' }, /format png, svg or csv, got "exe"/],
+    [
+      'an unknown format',
+      { type: 'export', format: 'exe', fileName: 'a', data: '' },
+      /format png, svg or csv, got "exe"/,
+    ],
     ['png that is not base64', { type: 'export', format: 'png', fileName: 'a', data: '<svg>' }, /not base64/],
-    ['data that is not a string', { type: 'export', format: 'csv', fileName: 'a', data: 5 }, /data as a string, got number/],
+    [
+      'data that is not a string',
+      { type: 'export', format: 'csv', fileName: 'a', data: 5 },
+      /data as a string, got number/,
+    ],
     ['an empty file name', { type: 'export', format: 'csv', fileName: '', data: '' }, /fileName of 1 to 200/],
   ];
   for (const [name, raw, re] of bad) {
@@ -51,14 +93,24 @@ describe('isHostMessage', () => {
 });
 
 describe('safeFileName', () => {
-  it('keeps a plain name and sets the extension', () => assert.equal(safeFileName('run-1-loss', 'png'), 'run-1-loss.png'));
-  it('drops path separators and odd characters', () => assert.equal(safeFileName('../../etc/passwd', 'csv'), 'etc_passwd.csv'));
+  it('keeps a plain name and sets the extension', () =>
+    assert.equal(safeFileName('run-1-loss', 'png'), 'run-1-loss.png'));
+  it('drops path separators and odd characters', () =>
+    assert.equal(safeFileName('../../etc/passwd', 'csv'), 'etc_passwd.csv'));
   it('does not double the extension', () => assert.equal(safeFileName('a.svg', 'svg'), 'a.svg'));
   it('falls back to chart', () => assert.equal(safeFileName('///', 'svg'), 'chart.svg'));
 });
 
 describe('applyUpdate', () => {
-  const series = (id: string, rows: number): SeriesData => ({ id, method: id, seed: 0, phase: 'final', beta: 0, rows, curves: {} });
+  const series = (id: string, rows: number): SeriesData => ({
+    id,
+    method: id,
+    seed: 0,
+    phase: 'final',
+    beta: 0,
+    rows,
+    curves: {},
+  });
   const run: RunView = {
     runId: 'r',
     location: '/x/r',
@@ -69,8 +121,20 @@ describe('applyUpdate', () => {
   };
 
   it('replaces series and ρ by key, adds new ones, keeps the rest', () => {
-    const next = applyUpdate(run, { type: 'update', runId: 'r', series: [series('b', 5), series('c', 1)], rho: [{ method: 'aft', seed: 0, segments: [], values: [1] }] });
-    assert.deepEqual(next.series.map((s) => [s.id, s.rows]), [['a', 1], ['b', 5], ['c', 1]]);
+    const next = applyUpdate(run, {
+      type: 'update',
+      runId: 'r',
+      series: [series('b', 5), series('c', 1)],
+      rho: [{ method: 'aft', seed: 0, segments: [], values: [1] }],
+    });
+    assert.deepEqual(
+      next.series.map((s) => [s.id, s.rows]),
+      [
+        ['a', 1],
+        ['b', 5],
+        ['c', 1],
+      ],
+    );
     assert.deepEqual(next.rho[0].values, [1]);
     assert.equal(next.status, run.status);
   });

@@ -22,17 +22,32 @@ describe('CSV', () => {
     [null, ''],
     [undefined, ''],
   ];
-  for (const [input, expected] of cases) it(`writes ${JSON.stringify(input)} as ${JSON.stringify(expected)}`, () => assert.equal(csvField(input), expected));
+  for (const [input, expected] of cases)
+    it(`writes ${JSON.stringify(input)} as ${JSON.stringify(expected)}`, () => assert.equal(csvField(input), expected));
 
   it('writes a header and CRLF rows', () => {
-    assert.equal(toCsv(['a', 'b'], [[1, 'x'], [2, 'y,z']]), 'a,b\r\n1,x\r\n2,"y,z"\r\n');
+    assert.equal(
+      toCsv(
+        ['a', 'b'],
+        [
+          [1, 'x'],
+          [2, 'y,z'],
+        ],
+      ),
+      'a,b\r\n1,x\r\n2,"y,z"\r\n',
+    );
   });
 });
 
 describe('SVG export', () => {
   it('escapes names from run files so they stay text', () => {
     const evil = '</text><script>alert(1)</script>&"\'';
-    const svg = sceneToSvg(barsScene([{ method: evil, mean: 0.9, se: 0.01, perSeed: [{ seed: '0', value: 0.9 }], color: '#123456' }], FALLBACK_THEME));
+    const svg = sceneToSvg(
+      barsScene(
+        [{ method: evil, mean: 0.9, se: 0.01, perSeed: [{ seed: '0', value: 0.9 }], color: '#123456' }],
+        FALLBACK_THEME,
+      ),
+    );
     assert.ok(!svg.includes('<script'), 'no script element');
     assert.ok(svg.includes('&lt;/text&gt;&lt;script&gt;'));
     assert.equal(svg.match(/<svg /g)?.length, 1);
@@ -42,7 +57,13 @@ describe('SVG export', () => {
   it('drops control characters XML cannot hold', () => assert.equal(escapeXml('a\u0001b\u0008c'), 'abc'));
 
   it('draws one bar per method', () => {
-    const bars = ['stl', 'kd', 'aft'].map((m, i) => ({ method: m, mean: 0.85 + i / 100, se: 0.003, perSeed: [], color: '#000' }));
+    const bars = ['stl', 'kd', 'aft'].map((m, i) => ({
+      method: m,
+      mean: 0.85 + i / 100,
+      se: 0.003,
+      perSeed: [],
+      color: '#000',
+    }));
     const svg = sceneToSvg(barsScene(bars, FALLBACK_THEME));
     assert.equal(svg.match(/data-bar=/g)?.length, 3);
   });
@@ -73,12 +94,37 @@ describe('full-resolution curves CSV (the host side of "CSV" on a curves chart)'
     const acc = new RunAccumulator('r', '/r', 100);
     const rows: MetricsRow[] = [];
     for (let step = 1; step <= 5000; step++) {
-      for (const method of ['stl', 'aft']) rows.push({ method, seed: 0, beta: method === 'aft' ? 10 : 0, phase: 'final', step, epoch: step, ce: 1 / step, reg: 0, loss: step === 7 ? NaN : 1 / step, trainAccuracy: 0.5, evalAccuracy: 0.5, lr: 0.001, timestamp: 0 });
+      for (const method of ['stl', 'aft'])
+        rows.push({
+          method,
+          seed: 0,
+          beta: method === 'aft' ? 10 : 0,
+          phase: 'final',
+          step,
+          epoch: step,
+          ce: 1 / step,
+          reg: 0,
+          loss: step === 7 ? NaN : 1 / step,
+          trainAccuracy: 0.5,
+          evalAccuracy: 0.5,
+          lr: 0.001,
+          timestamp: 0,
+        });
     }
     acc.apply({ rows, rho: [] });
     const view = acc.snapshot();
-    assert.ok(view.series.every((s) => s.curves.loss.step.length <= 100), 'the webview gets at most maxPoints');
-    const csv = acc.curvesCsv([{ series: 'aft/0/final/10', curve: 'loss' }, { series: 'stl/0/final/0', curve: 'ce' }, { series: 'nope', curve: 'loss' }], () => assert.fail('everything is here at full resolution'));
+    assert.ok(
+      view.series.every((s) => s.curves.loss.step.length <= 100),
+      'the webview gets at most maxPoints',
+    );
+    const csv = acc.curvesCsv(
+      [
+        { series: 'aft/0/final/10', curve: 'loss' },
+        { series: 'stl/0/final/0', curve: 'ce' },
+        { series: 'nope', curve: 'loss' },
+      ],
+      () => assert.fail('everything is here at full resolution'),
+    );
     const lines = csv.trimEnd().split('\r\n');
     assert.equal(lines[0], 'method,seed,phase,beta,curve,step,value');
     assert.equal(lines.length, 1 + 2 * 5000, 'every row of both curves; the unknown series is left out');

@@ -30,8 +30,15 @@ describe('layoutHeatmap', () => {
       for (const b of layout.blocks) {
         assert.ok(b.cols * b.rows >= b.count, 'the grid holds every feature');
         assert.ok(b.cols * (b.rows - 1) < b.count || b.count === 0, 'no empty last row');
-        assert.ok(b.x + b.cols * b.cell <= Math.max(c.width, b.cols * b.cell), 'fits the width (or is one grid at the minimum cell size)');
-        assert.deepEqual([...b.order].sort((p, q) => p - q), Array.from({ length: b.count }, (_, i) => i), 'order is a permutation');
+        assert.ok(
+          b.x + b.cols * b.cell <= Math.max(c.width, b.cols * b.cell),
+          'fits the width (or is one grid at the minimum cell size)',
+        );
+        assert.deepEqual(
+          [...b.order].sort((p, q) => p - q),
+          Array.from({ length: b.count }, (_, i) => i),
+          'order is a permutation',
+        );
       }
       // Every cell has its own place: no two features share a grid position.
       const seen = new Set<string>();
@@ -91,7 +98,10 @@ describe('heatmapDomain and histogram', () => {
   it('counts every finite value of a segment once', () => {
     const values = [0, 0.05, 0.5, 0.99, 1, NaN, 0.7];
     const h = histogram(values, 0, 6, [0, 1], 10);
-    assert.equal(h.counts.reduce((a, b) => a + b, 0), 5);
+    assert.equal(
+      h.counts.reduce((a, b) => a + b, 0),
+      5,
+    );
     assert.equal(h.counts[0], 2);
     assert.equal(h.counts[9], 2, '1 falls in the last bin');
   });

@@ -20,7 +20,14 @@ describe('jsonForScript', () => {
 });
 
 describe('reportPage', () => {
-  const page = reportPage({ title: '<b>run</b>', js: 'console.log("</script>")', css: 'a{b:c}', data: { type: 'run', name: '</script><img src=x onerror=alert(1)>' }, dataId: 'aft-report-data', generator: 'test' });
+  const page = reportPage({
+    title: '<b>run</b>',
+    js: 'console.log("</script>")',
+    css: 'a{b:c}',
+    data: { type: 'run', name: '</script><img src=x onerror=alert(1)>' },
+    dataId: 'aft-report-data',
+    generator: 'test',
+  });
 
   it('has exactly the two script elements it writes', () => {
     assert.equal(page.match(/<script/gi)?.length, 2);
@@ -47,7 +54,12 @@ describe('webview page', () => {
     const csp = contentSecurityPolicy('vscode-webview://abc', 'N0nce');
     assert.match(csp, /script-src 'nonce-N0nce'(;|$)/);
     assert.ok(!/unsafe-eval|unsafe-inline|https?:/.test(csp));
-    const html = webviewHtml({ cspSource: 'vscode-webview://abc', nonce: 'N0nce', bundle: { js: 'start()', css: 'body{}' }, title: 't"><script>x()</script>' });
+    const html = webviewHtml({
+      cspSource: 'vscode-webview://abc',
+      nonce: 'N0nce',
+      bundle: { js: 'start()', css: 'body{}' },
+      title: 't"><script>x()</script>',
+    });
     assert.equal(html.match(/<script/g)?.length, 1, 'a quote in the title cannot open another element');
     assert.match(html, /<script nonce="N0nce">start\(\)<\/script>/);
     assert.match(html, /<style nonce="N0nce">body\{\}<\/style>/);
@@ -63,6 +75,9 @@ describe('webview page', () => {
     // A rebuild while the extension runs is picked up.
     fs.writeFileSync(path.join(dir, 'dashboard.js'), 'rebuilt()');
     fs.utimesSync(path.join(dir, 'dashboard.js'), new Date(), new Date(Date.now() + 5000));
-    assert.match(webviewHtml({ cspSource: 'c', nonce: 'N', bundle: readBundle(dir, 'dashboard'), title: 't' }), /rebuilt\(\)/);
+    assert.match(
+      webviewHtml({ cspSource: 'c', nonce: 'N', bundle: readBundle(dir, 'dashboard'), title: 't' }),
+      /rebuilt\(\)/,
+    );
   });
 });

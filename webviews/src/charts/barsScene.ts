@@ -18,8 +18,16 @@ export interface BarDatum {
   note?: string;
 }
 
-export function barsScene(bars: BarDatum[], theme: Theme, title = 'Test accuracy (mean ± SE over seeds)', width = 640, height = 340): Scene {
-  const vals = bars.flatMap((b) => [b.mean - (b.se || 0), b.mean + (b.se || 0), ...b.perSeed.map((s) => s.value)]).filter(Number.isFinite);
+export function barsScene(
+  bars: BarDatum[],
+  theme: Theme,
+  title = 'Test accuracy (mean ± SE over seeds)',
+  width = 640,
+  height = 340,
+): Scene {
+  const vals = bars
+    .flatMap((b) => [b.mean - (b.se || 0), b.mean + (b.se || 0), ...b.perSeed.map((s) => s.value)])
+    .filter(Number.isFinite);
   const vmin = vals.length ? Math.min(...vals) : 0;
   const vmax = vals.length ? Math.max(...vals) : 1;
   const span = Math.max(vmax - vmin, 0.01);
@@ -29,14 +37,26 @@ export function barsScene(bars: BarDatum[], theme: Theme, title = 'Test accuracy
   const xAxis = { lo: -0.5, hi: bars.length - 0.5, categories: bars.map((b) => b.method), label: 'method' };
   const yAxis = { lo, hi, label: 'test accuracy', format: (v: number) => pct(v, 0) };
   const f = makeFrame(width, height, xAxis, yAxis);
-  const prims: Prim[] = [{ k: 'text', x: f.left, y: 14, text: title, fill: theme.foreground, size: 13, bold: true, baseline: 'middle' }, ...axes(f, xAxis, yAxis, theme)];
+  const prims: Prim[] = [
+    { k: 'text', x: f.left, y: 14, text: title, fill: theme.foreground, size: 13, bold: true, baseline: 'middle' },
+    ...axes(f, xAxis, yAxis, theme),
+  ];
   const slot = (f.right - f.left) / Math.max(1, bars.length);
   const bw = Math.min(64, slot * 0.6);
   bars.forEach((b, i) => {
     const cx = f.sx(i);
     const top = f.sy(Math.max(lo, Math.min(hi, b.mean)));
     const detail = `${b.method}: ${pct(b.mean, 2)} ± ${pct(b.se, 2)}${b.note ? ` (${b.note})` : ''}; seeds ${b.perSeed.map((s) => `${s.seed}: ${pct(s.value, 2)}`).join(', ')}`;
-    prims.push({ k: 'rect', x: cx - bw / 2, y: top, w: bw, h: f.bottom - top, fill: b.color, title: detail, data: { bar: b.method } });
+    prims.push({
+      k: 'rect',
+      x: cx - bw / 2,
+      y: top,
+      w: bw,
+      h: f.bottom - top,
+      fill: b.color,
+      title: detail,
+      data: { bar: b.method },
+    });
     if (Number.isFinite(b.se) && b.se > 0) {
       const y0 = f.sy(Math.max(lo, b.mean - b.se));
       const y1 = f.sy(Math.min(hi, b.mean + b.se));
@@ -47,11 +67,31 @@ export function barsScene(bars: BarDatum[], theme: Theme, title = 'Test accuracy
     b.perSeed.forEach((s, j) => {
       if (!Number.isFinite(s.value)) return;
       const jitter = b.perSeed.length > 1 ? (j / (b.perSeed.length - 1) - 0.5) * bw * 0.5 : 0;
-      prims.push({ k: 'circle', cx: cx + jitter, cy: f.sy(Math.max(lo, Math.min(hi, s.value))), r: 3, fill: theme.background, stroke: theme.foreground, title: `${b.method} seed ${s.seed}: ${pct(s.value, 2)}` });
+      prims.push({
+        k: 'circle',
+        cx: cx + jitter,
+        cy: f.sy(Math.max(lo, Math.min(hi, s.value))),
+        r: 3,
+        fill: theme.background,
+        stroke: theme.foreground,
+        title: `${b.method} seed ${s.seed}: ${pct(s.value, 2)}`,
+      });
     });
     // The label sits above the error bar and the highest seed, so nothing covers it.
-    const highest = Math.max(b.mean + (Number.isFinite(b.se) ? b.se : 0), ...b.perSeed.map((s) => s.value).filter(Number.isFinite));
-    prims.push({ k: 'text', x: cx, y: f.sy(Math.min(hi, highest)) - 6, text: pct(b.mean, 1), fill: theme.foreground, anchor: 'middle', baseline: 'bottom', size: 10 });
+    const highest = Math.max(
+      b.mean + (Number.isFinite(b.se) ? b.se : 0),
+      ...b.perSeed.map((s) => s.value).filter(Number.isFinite),
+    );
+    prims.push({
+      k: 'text',
+      x: cx,
+      y: f.sy(Math.min(hi, highest)) - 6,
+      text: pct(b.mean, 1),
+      fill: theme.foreground,
+      anchor: 'middle',
+      baseline: 'bottom',
+      size: 10,
+    });
   });
   return { width, height, background: theme.background, font: theme.font, prims };
 }

@@ -38,7 +38,14 @@ export function makeFrame(width: number, height: number, x: Axis, y: Axis, margi
   const right = width - margin.right;
   const top = margin.top;
   const bottom = height - margin.bottom;
-  return { left, top, right, bottom, sx: scale(x.lo, x.hi, left, right, x.log), sy: scale(y.lo, y.hi, bottom, top, y.log) };
+  return {
+    left,
+    top,
+    right,
+    bottom,
+    sx: scale(x.lo, x.hi, left, right, x.log),
+    sy: scale(y.lo, y.hi, bottom, top, y.log),
+  };
 }
 
 /** Gridlines, ticks, tick labels and axis labels. */
@@ -49,22 +56,72 @@ export function axes(f: Frame, x: Axis, y: Axis, theme: Theme): Prim[] {
   for (const v of yTicks) {
     const py = f.sy(v);
     out.push({ k: 'line', x1: f.left, y1: py, x2: f.right, y2: py, stroke: theme.grid });
-    out.push({ k: 'text', x: f.left - 6, y: py, text: yf(v), fill: theme.muted, anchor: 'end', baseline: 'middle', size: 10 });
+    out.push({
+      k: 'text',
+      x: f.left - 6,
+      y: py,
+      text: yf(v),
+      fill: theme.muted,
+      anchor: 'end',
+      baseline: 'middle',
+      size: 10,
+    });
   }
   if (x.categories) {
-    x.categories.forEach((c, i) => out.push({ k: 'text', x: f.sx(i), y: f.bottom + 6, text: c, fill: theme.foreground, anchor: 'middle', baseline: 'top', size: 11 }));
+    x.categories.forEach((c, i) =>
+      out.push({
+        k: 'text',
+        x: f.sx(i),
+        y: f.bottom + 6,
+        text: c,
+        fill: theme.foreground,
+        anchor: 'middle',
+        baseline: 'top',
+        size: 11,
+      }),
+    );
   } else {
     const xf = x.format ?? fmt;
     for (const v of x.log ? logTicks(x.lo, x.hi) : niceTicks(x.lo, x.hi, 6)) {
       const px = f.sx(v);
       out.push({ k: 'line', x1: px, y1: f.bottom, x2: px, y2: f.bottom + 4, stroke: theme.muted });
-      out.push({ k: 'text', x: px, y: f.bottom + 6, text: xf(v), fill: theme.muted, anchor: 'middle', baseline: 'top', size: 10 });
+      out.push({
+        k: 'text',
+        x: px,
+        y: f.bottom + 6,
+        text: xf(v),
+        fill: theme.muted,
+        anchor: 'middle',
+        baseline: 'top',
+        size: 10,
+      });
     }
   }
   out.push({ k: 'line', x1: f.left, y1: f.bottom, x2: f.right, y2: f.bottom, stroke: theme.muted });
   out.push({ k: 'line', x1: f.left, y1: f.top, x2: f.left, y2: f.bottom, stroke: theme.muted });
-  if (x.label) out.push({ k: 'text', x: (f.left + f.right) / 2, y: f.bottom + 24, text: x.label, fill: theme.foreground, anchor: 'middle', baseline: 'top', size: 11 });
-  if (y.label) out.push({ k: 'text', x: 14, y: (f.top + f.bottom) / 2, text: y.label, fill: theme.foreground, anchor: 'middle', baseline: 'middle', size: 11, rotate: -90 });
+  if (x.label)
+    out.push({
+      k: 'text',
+      x: (f.left + f.right) / 2,
+      y: f.bottom + 24,
+      text: x.label,
+      fill: theme.foreground,
+      anchor: 'middle',
+      baseline: 'top',
+      size: 11,
+    });
+  if (y.label)
+    out.push({
+      k: 'text',
+      x: 14,
+      y: (f.top + f.bottom) / 2,
+      text: y.label,
+      fill: theme.foreground,
+      anchor: 'middle',
+      baseline: 'middle',
+      size: 11,
+      rotate: -90,
+    });
   return out;
 }
 

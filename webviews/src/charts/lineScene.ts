@@ -25,12 +25,22 @@ export function lineScene(spec: LineChartSpec, theme: Theme): Scene {
   const width = spec.width ?? 720;
   const legendRows = Math.ceil(spec.series.length / 4);
   const height = (spec.height ?? 360) + legendRows * 16;
-  const [x0, x1] = extent(spec.series.flatMap((s) => s.x), 0);
-  const [y0, y1] = extent(spec.series.flatMap((s) => s.y), spec.log ? 0 : 0.05, spec.log);
+  const [x0, x1] = extent(
+    spec.series.flatMap((s) => s.x),
+    0,
+  );
+  const [y0, y1] = extent(
+    spec.series.flatMap((s) => s.y),
+    spec.log ? 0 : 0.05,
+    spec.log,
+  );
   const xAxis = { lo: x0, hi: x1, label: spec.xLabel };
   const yAxis = { lo: y0, hi: y1, log: spec.log, label: spec.yLabel };
   const f = makeFrame(width, height, xAxis, yAxis, { left: 56, right: 16, top: 28, bottom: 44 + legendRows * 16 });
-  const prims: Prim[] = [{ k: 'text', x: f.left, y: 16, text: spec.title, fill: theme.foreground, size: 13, bold: true, baseline: 'middle' }, ...axes(f, xAxis, yAxis, theme)];
+  const prims: Prim[] = [
+    { k: 'text', x: f.left, y: 16, text: spec.title, fill: theme.foreground, size: 13, bold: true, baseline: 'middle' },
+    ...axes(f, xAxis, yAxis, theme),
+  ];
   for (const s of spec.series) {
     const points: number[] = [];
     for (let i = 0; i < s.x.length; i++) {

@@ -6,12 +6,42 @@
  */
 
 export type Prim =
-  | { k: 'rect'; x: number; y: number; w: number; h: number; fill: string; stroke?: string; title?: string; data?: Record<string, string> }
+  | {
+      k: 'rect';
+      x: number;
+      y: number;
+      w: number;
+      h: number;
+      fill: string;
+      stroke?: string;
+      title?: string;
+      data?: Record<string, string>;
+    }
   | { k: 'line'; x1: number; y1: number; x2: number; y2: number; stroke: string; width?: number; dash?: number[] }
   /** A polyline; a NaN coordinate breaks it into pieces (a gap in the data). */
   | { k: 'path'; points: number[]; stroke: string; width?: number; dash?: number[]; data?: Record<string, string> }
-  | { k: 'circle'; cx: number; cy: number; r: number; fill: string; stroke?: string; title?: string; data?: Record<string, string> }
-  | { k: 'text'; x: number; y: number; text: string; fill: string; size?: number; anchor?: 'start' | 'middle' | 'end'; baseline?: 'top' | 'middle' | 'bottom'; rotate?: number; bold?: boolean };
+  | {
+      k: 'circle';
+      cx: number;
+      cy: number;
+      r: number;
+      fill: string;
+      stroke?: string;
+      title?: string;
+      data?: Record<string, string>;
+    }
+  | {
+      k: 'text';
+      x: number;
+      y: number;
+      text: string;
+      fill: string;
+      size?: number;
+      anchor?: 'start' | 'middle' | 'end';
+      baseline?: 'top' | 'middle' | 'bottom';
+      rotate?: number;
+      bold?: boolean;
+    };
 
 export interface Scene {
   width: number;
@@ -25,8 +55,12 @@ const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&
 
 /** Escapes text for SVG/XML content and attribute values; drops characters XML cannot hold. */
 export function escapeXml(s: string): string {
-  // eslint-disable-next-line no-control-regex -- removing the control characters XML 1.0 forbids
-  return s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '').replace(/[&<>"']/g, (c) => XML_ESCAPES[c]);
+  return (
+    s
+      // eslint-disable-next-line no-control-regex -- removing the control characters XML 1.0 forbids
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '')
+      .replace(/[&<>"']/g, (c) => XML_ESCAPES[c])
+  );
 }
 
 const r2 = (v: number): string => String(Math.round(v * 100) / 100);
@@ -62,13 +96,60 @@ const BASELINE = { top: 'hanging', middle: 'central', bottom: 'text-after-edge' 
 function svgAttrs(p: Prim): [string, Record<string, string>, string | undefined] {
   switch (p.k) {
     case 'rect':
-      return ['rect', { x: r2(p.x), y: r2(p.y), width: r2(Math.max(0, p.w)), height: r2(Math.max(0, p.h)), fill: p.fill, ...(p.stroke ? { stroke: p.stroke } : {}), ...dataAttrs(p.data) }, p.title];
+      return [
+        'rect',
+        {
+          x: r2(p.x),
+          y: r2(p.y),
+          width: r2(Math.max(0, p.w)),
+          height: r2(Math.max(0, p.h)),
+          fill: p.fill,
+          ...(p.stroke ? { stroke: p.stroke } : {}),
+          ...dataAttrs(p.data),
+        },
+        p.title,
+      ];
     case 'line':
-      return ['line', { x1: r2(p.x1), y1: r2(p.y1), x2: r2(p.x2), y2: r2(p.y2), stroke: p.stroke, 'stroke-width': String(p.width ?? 1), ...(p.dash ? { 'stroke-dasharray': p.dash.join(' ') } : {}) }, undefined];
+      return [
+        'line',
+        {
+          x1: r2(p.x1),
+          y1: r2(p.y1),
+          x2: r2(p.x2),
+          y2: r2(p.y2),
+          stroke: p.stroke,
+          'stroke-width': String(p.width ?? 1),
+          ...(p.dash ? { 'stroke-dasharray': p.dash.join(' ') } : {}),
+        },
+        undefined,
+      ];
     case 'path':
-      return ['path', { d: pathD(p.points), fill: 'none', stroke: p.stroke, 'stroke-width': String(p.width ?? 1.5), 'stroke-linejoin': 'round', ...(p.dash ? { 'stroke-dasharray': p.dash.join(' ') } : {}), ...dataAttrs(p.data) }, undefined];
+      return [
+        'path',
+        {
+          d: pathD(p.points),
+          fill: 'none',
+          stroke: p.stroke,
+          'stroke-width': String(p.width ?? 1.5),
+          'stroke-linejoin': 'round',
+          ...(p.dash ? { 'stroke-dasharray': p.dash.join(' ') } : {}),
+          ...dataAttrs(p.data),
+        },
+        undefined,
+      ];
     case 'circle':
-      return ['circle', { cx: r2(p.cx), cy: r2(p.cy), r: r2(p.r), fill: p.fill, ...(p.stroke ? { stroke: p.stroke } : {}), ...dataAttrs(p.data) }, p.title];
+      return [
+        'circle',
+        {
+          cx: r2(p.cx),
+          cy: r2(p.cy),
+          r: r2(p.r),
+          fill: p.fill,
+          ...(p.stroke ? { stroke: p.stroke } : {}),
+          ...dataAttrs(p.data),
+        },
+        p.title,
+      ];
     case 'text':
       return [
         'text',

@@ -52,13 +52,25 @@ export interface Card {
 export function card(host: Host, title: string, name: () => string, ex: Exports, id?: string): Card {
   const heading = h('h3', { class: 'card-title' }, title);
   const tools = h('div', { class: 'card-tools' });
-  const formats: ExportFormat[] = [...(ex.scene ? (['png', 'svg'] as const) : []), ...(ex.csv ? (['csv'] as const) : [])];
+  const formats: ExportFormat[] = [
+    ...(ex.scene ? (['png', 'svg'] as const) : []),
+    ...(ex.csv ? (['csv'] as const) : []),
+  ];
   for (const f of formats) {
-    const b = h('vscode-button', { secondary: true, title: `Save as ${f.toUpperCase()}`, 'data-export': f }, f.toUpperCase());
+    const b = h(
+      'vscode-button',
+      { secondary: true, title: `Save as ${f.toUpperCase()}`, 'data-export': f },
+      f.toUpperCase(),
+    );
     b.addEventListener('click', () => exportChart(host, f, name(), ex));
     tools.append(b);
   }
   const body = h('div', { class: 'card-body' });
-  const root = h('section', { class: 'card', ...(id ? { id } : {}) }, h('header', { class: 'card-head' }, heading, tools), body);
+  const root = h(
+    'section',
+    { class: 'card', ...(id ? { id } : {}) },
+    h('header', { class: 'card-head' }, heading, tools),
+    body,
+  );
   return { root, body, setTitle: (t) => (heading.textContent = t) };
 }

@@ -1,8 +1,17 @@
 /** Small builders for @vscode-elements controls, and data tables (labels and cells as text). */
 import { h } from './dom';
 
-export function checkbox(label: string, checked: boolean, onChange: (checked: boolean) => void, data?: string): HTMLElement {
-  const cb = h('vscode-checkbox', { ...(checked ? { checked: true } : {}), ...(data ? { 'data-toggle': data } : {}) }, label) as HTMLElement & { checked: boolean };
+export function checkbox(
+  label: string,
+  checked: boolean,
+  onChange: (checked: boolean) => void,
+  data?: string,
+): HTMLElement {
+  const cb = h(
+    'vscode-checkbox',
+    { ...(checked ? { checked: true } : {}), ...(data ? { 'data-toggle': data } : {}) },
+    label,
+  ) as HTMLElement & { checked: boolean };
   cb.addEventListener('change', () => onChange(cb.checked));
   return cb;
 }
@@ -14,8 +23,17 @@ export function checkbox(label: string, checked: boolean, onChange: (checked: bo
  * forced a layout of the whole page right after a render, twice (84 ms in a profile of
  * bench:webviews; the page is laid out once anyway, so the saving is the second layout).
  */
-export function select(options: { value: string; label: string }[], value: string, onChange: (value: string) => void, title?: string): HTMLElement {
-  const s = h('select', { class: 'select', ...(title ? { title, 'aria-label': title } : {}) }, ...options.map((o) => h('option', { value: o.value }, o.label)));
+export function select(
+  options: { value: string; label: string }[],
+  value: string,
+  onChange: (value: string) => void,
+  title?: string,
+): HTMLElement {
+  const s = h(
+    'select',
+    { class: 'select', ...(title ? { title, 'aria-label': title } : {}) },
+    ...options.map((o) => h('option', { value: o.value }, o.label)),
+  );
   s.value = value;
   s.addEventListener('change', () => onChange(s.value));
   return s;
@@ -30,5 +48,9 @@ export function select(options: { value: string; label: string }[], value: strin
 export function table(header: string[], rows: (string | Node)[][], className?: string): HTMLElement {
   const head = h('thead', {}, h('tr', {}, ...header.map((c) => h('th', { scope: 'col' }, c))));
   const body = h('tbody', {}, ...rows.map((r) => h('tr', {}, ...r.map((c) => h('td', {}, c)))));
-  return h('div', { class: `table-wrap${className ? ` ${className}` : ''}` }, h('table', { class: 'data-table' }, head, body));
+  return h(
+    'div',
+    { class: `table-wrap${className ? ` ${className}` : ''}` },
+    h('table', { class: 'data-table' }, head, body),
+  );
 }

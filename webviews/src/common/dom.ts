@@ -6,9 +6,17 @@ import { pathD, type Prim, type Scene } from '../charts/scene';
 
 type Child = Node | string | null | undefined | false;
 
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs?: Record<string, string | boolean | undefined>, ...children: Child[]): HTMLElementTagNameMap[K];
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs?: Record<string, string | boolean | undefined>,
+  ...children: Child[]
+): HTMLElementTagNameMap[K];
 export function h(tag: string, attrs?: Record<string, string | boolean | undefined>, ...children: Child[]): HTMLElement;
-export function h(tag: string, attrs: Record<string, string | boolean | undefined> = {}, ...children: Child[]): HTMLElement {
+export function h(
+  tag: string,
+  attrs: Record<string, string | boolean | undefined> = {},
+  ...children: Child[]
+): HTMLElement {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === false) continue;
@@ -51,15 +59,48 @@ function withData(el: SVGElement, data: Record<string, string> | undefined, titl
 function primEl(p: Prim): SVGElement {
   switch (p.k) {
     case 'rect':
-      return withData(svgEl('rect', { x: p.x, y: p.y, width: Math.max(0, p.w), height: Math.max(0, p.h), fill: p.fill, ...(p.stroke ? { stroke: p.stroke } : {}) }), p.data, p.title);
+      return withData(
+        svgEl('rect', {
+          x: p.x,
+          y: p.y,
+          width: Math.max(0, p.w),
+          height: Math.max(0, p.h),
+          fill: p.fill,
+          ...(p.stroke ? { stroke: p.stroke } : {}),
+        }),
+        p.data,
+        p.title,
+      );
     case 'line':
-      return svgEl('line', { x1: p.x1, y1: p.y1, x2: p.x2, y2: p.y2, stroke: p.stroke, 'stroke-width': p.width ?? 1, ...(p.dash ? { 'stroke-dasharray': p.dash.join(' ') } : {}) });
+      return svgEl('line', {
+        x1: p.x1,
+        y1: p.y1,
+        x2: p.x2,
+        y2: p.y2,
+        stroke: p.stroke,
+        'stroke-width': p.width ?? 1,
+        ...(p.dash ? { 'stroke-dasharray': p.dash.join(' ') } : {}),
+      });
     case 'path': {
       const d = pathD(p.points);
-      return withData(svgEl('path', { d, fill: 'none', stroke: p.stroke, 'stroke-width': p.width ?? 1.5, ...(p.dash?.length ? { 'stroke-dasharray': p.dash.join(' ') } : {}) }), p.data, undefined);
+      return withData(
+        svgEl('path', {
+          d,
+          fill: 'none',
+          stroke: p.stroke,
+          'stroke-width': p.width ?? 1.5,
+          ...(p.dash?.length ? { 'stroke-dasharray': p.dash.join(' ') } : {}),
+        }),
+        p.data,
+        undefined,
+      );
     }
     case 'circle':
-      return withData(svgEl('circle', { cx: p.cx, cy: p.cy, r: p.r, fill: p.fill, ...(p.stroke ? { stroke: p.stroke } : {}) }), p.data, p.title);
+      return withData(
+        svgEl('circle', { cx: p.cx, cy: p.cy, r: p.r, fill: p.fill, ...(p.stroke ? { stroke: p.stroke } : {}) }),
+        p.data,
+        p.title,
+      );
     case 'text': {
       const t = svgEl('text', {
         x: p.x,
@@ -79,7 +120,13 @@ function primEl(p: Prim): SVGElement {
 
 /** The scene as an `<svg>` element (text as text nodes). */
 export function sceneElement(scene: Scene): SVGSVGElement {
-  const svg = svgEl('svg', { width: scene.width, height: scene.height, viewBox: `0 0 ${scene.width} ${scene.height}`, 'font-family': scene.font, role: 'img' }) as SVGSVGElement;
+  const svg = svgEl('svg', {
+    width: scene.width,
+    height: scene.height,
+    viewBox: `0 0 ${scene.width} ${scene.height}`,
+    'font-family': scene.font,
+    role: 'img',
+  }) as SVGSVGElement;
   for (const p of scene.prims) svg.append(primEl(p));
   return svg;
 }

@@ -5,7 +5,14 @@
  */
 import { markTime } from './dom';
 import { REPORT_DATA_ID } from '../../../core/common/view/reportData';
-import { EXPORT_FORMATS, isHostMessage, type CurveRef, type ExportFormat, type HostMessage, type WebviewMessage } from '../../../core/common/protocol/webview';
+import {
+  EXPORT_FORMATS,
+  isHostMessage,
+  type CurveRef,
+  type ExportFormat,
+  type HostMessage,
+  type WebviewMessage,
+} from '../../../core/common/protocol/webview';
 
 interface VsCodeApi {
   postMessage(msg: unknown): void;
@@ -30,7 +37,6 @@ export interface Host {
   /** Asks the host for these curves as CSV at full resolution; absent where there is no host (the report). */
   saveCurves?(fileName: string, curves: CurveRef[]): void;
 }
-
 
 /**
  * How long a page waits for its data after `ready` before saying `ready` again. The host may

@@ -12,7 +12,9 @@ function cssVar(style: CSSStyleDeclaration, name: string, fallback: string): str
 export function readTheme(): Theme {
   const s = getComputedStyle(document.body);
   const f = FALLBACK_THEME;
-  const palette = ['blue', 'red', 'green', 'yellow', 'orange', 'purple'].map((c, i) => cssVar(s, `--vscode-charts-${c}`, f.palette[i]));
+  const palette = ['blue', 'red', 'green', 'yellow', 'orange', 'purple'].map((c, i) =>
+    cssVar(s, `--vscode-charts-${c}`, f.palette[i]),
+  );
   return {
     background: cssVar(s, '--vscode-editor-background', f.background),
     foreground: cssVar(s, '--vscode-editor-foreground', f.foreground),
@@ -21,7 +23,9 @@ export function readTheme(): Theme {
     palette,
     accent: cssVar(s, '--vscode-charts-blue', f.accent),
     font: cssVar(s, '--vscode-font-family', f.font),
-    highContrast: document.body.classList.contains('vscode-high-contrast') || document.body.classList.contains('vscode-high-contrast-light'),
+    highContrast:
+      document.body.classList.contains('vscode-high-contrast') ||
+      document.body.classList.contains('vscode-high-contrast-light'),
   };
 }
 

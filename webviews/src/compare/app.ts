@@ -57,41 +57,119 @@ export class CompareApp {
     const runs = this.runs;
     const methods = compareMethods(runs);
     const colors = methodColors(methods, theme);
-    this.root.append(h('header', { class: 'run-header' }, h('h1', {}, `Comparing ${runs.length} run${runs.length === 1 ? '' : 's'}`)));
+    this.root.append(
+      h('header', { class: 'run-header' }, h('h1', {}, `Comparing ${runs.length} run${runs.length === 1 ? '' : 's'}`)),
+    );
 
     const cell = (run: CompareRun, method: string): string => {
       const m = run.summary?.methods[method];
       if (!m) return run.summary ? '–' : run.state;
       return `${pct(m.test_accuracy.mean, 2)} ± ${pct(m.test_accuracy.se, 2)}${m.kind !== 'stl' ? ` (β=${fmt(m.beta)})` : ''}`;
     };
-    const tableCard = card(this.host, 'Test accuracy: methods × runs', () => 'compare-table', {
-      csv: () =>
-        toCsv(
-          ['method', 'run', 'experiment', 'test_accuracy_mean', 'test_accuracy_se', 'beta'],
-          runs.flatMap((r) => Object.entries(r.summary?.methods ?? {}).map(([name, m]) => [name, r.runId, r.experiment, m.test_accuracy.mean, m.test_accuracy.se, m.beta])),
-        ),
-    }, 'compare-table');
-    tableCard.body.append(table(['method', ...runs.map((r) => `${r.experiment} · ${r.runId}`)], methods.map((m) => [m, ...runs.map((r) => cell(r, m))])));
+    const tableCard = card(
+      this.host,
+      'Test accuracy: methods × runs',
+      () => 'compare-table',
+      {
+        csv: () =>
+          toCsv(
+            ['method', 'run', 'experiment', 'test_accuracy_mean', 'test_accuracy_se', 'beta'],
+            runs.flatMap((r) =>
+              Object.entries(r.summary?.methods ?? {}).map(([name, m]) => [
+                name,
+                r.runId,
+                r.experiment,
+                m.test_accuracy.mean,
+                m.test_accuracy.se,
+                m.beta,
+              ]),
+            ),
+          ),
+      },
+      'compare-table',
+    );
+    tableCard.body.append(
+      table(
+        ['method', ...runs.map((r) => `${r.experiment} · ${r.runId}`)],
+        methods.map((m) => [m, ...runs.map((r) => cell(r, m))]),
+      ),
+    );
     const incomplete = runs.filter((r) => !r.summary);
-    if (incomplete.length) tableCard.body.append(h('p', { class: 'caption' }, `Without results yet: ${incomplete.map((r) => `${r.runId} (${r.state})`).join(', ')}.`));
+    if (incomplete.length)
+      tableCard.body.append(
+        h(
+          'p',
+          { class: 'caption' },
+          `Without results yet: ${incomplete.map((r) => `${r.runId} (${r.state})`).join(', ')}.`,
+        ),
+      );
 
     const sources = probeSources(runs);
-    const choice: ProbeChoice = this.state.probe && (this.state.probe === 'psi' || this.state.probe === 'max' || sources.includes(this.state.probe)) ? this.state.probe : 'psi';
+    const choice: ProbeChoice =
+      this.state.probe &&
+      (this.state.probe === 'psi' || this.state.probe === 'max' || sources.includes(this.state.probe))
+        ? this.state.probe
+        : 'psi';
     const data = scatterData(runs, choice);
-    const xLabel = choice === 'psi' ? 'linear-probe accuracy (all sources)' : choice === 'max' ? 'linear-probe accuracy (best source)' : `linear-probe accuracy of ${choice}`;
-    const scene = () => scatterScene(data.points, methods.map((m) => ({ method: m, color: colors.get(m)!, r: data.r.get(m) ?? NaN })), readTheme(), xLabel);
-    const scatterCard = card(this.host, 'Accuracy vs linear-probe accuracy', () => 'compare-scatter', {
-      scene,
-      csv: () => toCsv(['method', 'run', 'linear_probe_accuracy', 'test_accuracy_mean', 'test_accuracy_se'], data.points.map((p) => [p.method, p.run, p.x, p.y, p.se])),
-    }, 'compare-scatter');
+    const xLabel =
+      choice === 'psi'
+        ? 'linear-probe accuracy (all sources)'
+        : choice === 'max'
+          ? 'linear-probe accuracy (best source)'
+          : `linear-probe accuracy of ${choice}`;
+    const scene = () =>
+      scatterScene(
+        data.points,
+        methods.map((m) => ({ method: m, color: colors.get(m)!, r: data.r.get(m) ?? NaN })),
+        readTheme(),
+        xLabel,
+      );
+    const scatterCard = card(
+      this.host,
+      'Accuracy vs linear-probe accuracy',
+      () => 'compare-scatter',
+      {
+        scene,
+        csv: () =>
+          toCsv(
+            ['method', 'run', 'linear_probe_accuracy', 'test_accuracy_mean', 'test_accuracy_se'],
+            data.points.map((p) => [p.method, p.run, p.x, p.y, p.se]),
+          ),
+      },
+      'compare-scatter',
+    );
     scatterCard.body.append(
-      h('div', { class: 'controls' }, h('div', { class: 'control-group' }, h('span', { class: 'control-label' }, 'Probe accuracy of'), select([{ value: 'psi', label: 'all sources (ψ)' }, { value: 'max', label: 'best source' }, ...sources.map((s) => ({ value: s, label: s }))], choice, (v) => {
-        this.save({ probe: v });
-        this.render();
-      }))),
+      h(
+        'div',
+        { class: 'controls' },
+        h(
+          'div',
+          { class: 'control-group' },
+          h('span', { class: 'control-label' }, 'Probe accuracy of'),
+          select(
+            [
+              { value: 'psi', label: 'all sources (ψ)' },
+              { value: 'max', label: 'best source' },
+              ...sources.map((s) => ({ value: s, label: s })),
+            ],
+            choice,
+            (v) => {
+              this.save({ probe: v });
+              this.render();
+            },
+          ),
+        ),
+      ),
     );
     if (data.points.some((p) => Number.isFinite(p.x))) scatterCard.body.append(sceneElement(scene()));
-    else scatterCard.body.append(h('p', { class: 'empty' }, "None of these runs' summaries has this linear-probe accuracy (summary.json linear_probe_concat, sources[].linear_probe_accuracy)."));
+    else
+      scatterCard.body.append(
+        h(
+          'p',
+          { class: 'empty' },
+          "None of these runs' summaries has this linear-probe accuracy (summary.json linear_probe_concat, sources[].linear_probe_accuracy).",
+        ),
+      );
     this.root.append(tableCard.root, scatterCard.root);
     document.body.dataset.rendered = String(Number(document.body.dataset.rendered ?? 0) + 1);
   }

@@ -13,8 +13,12 @@ export type ProbeChoice = string;
 
 export function probeAccuracy(run: CompareRun, choice: ProbeChoice): number {
   const sources = run.summary?.sources ?? [];
-  if (choice === 'psi') return run.summary?.linear_probe_concat ?? (sources.length === 1 ? (sources[0].linear_probe_accuracy ?? NaN) : NaN);
-  const accs = sources.filter((s) => choice === 'max' || s.name === choice).map((s) => s.linear_probe_accuracy ?? NaN).filter(Number.isFinite);
+  if (choice === 'psi')
+    return run.summary?.linear_probe_concat ?? (sources.length === 1 ? (sources[0].linear_probe_accuracy ?? NaN) : NaN);
+  const accs = sources
+    .filter((s) => choice === 'max' || s.name === choice)
+    .map((s) => s.linear_probe_accuracy ?? NaN)
+    .filter(Number.isFinite);
   return accs.length ? Math.max(...accs) : NaN;
 }
 
@@ -23,7 +27,13 @@ export function compareMethods(runs: readonly CompareRun[]): string[] {
 }
 
 export function probeSources(runs: readonly CompareRun[]): string[] {
-  return [...new Set(runs.flatMap((r) => (r.summary?.sources ?? []).filter((s) => s.linear_probe_accuracy !== undefined).map((s) => s.name)))];
+  return [
+    ...new Set(
+      runs.flatMap((r) =>
+        (r.summary?.sources ?? []).filter((s) => s.linear_probe_accuracy !== undefined).map((s) => s.name),
+      ),
+    ),
+  ];
 }
 
 export interface ScatterData {
@@ -35,12 +45,19 @@ export function scatterData(runs: readonly CompareRun[], choice: ProbeChoice): S
   const points: ScatterData['points'] = [];
   for (const run of runs) {
     const x = probeAccuracy(run, choice);
-    for (const [method, m] of Object.entries(run.summary?.methods ?? {})) points.push({ method, run: run.runId, x, y: m.test_accuracy.mean, se: m.test_accuracy.se });
+    for (const [method, m] of Object.entries(run.summary?.methods ?? {}))
+      points.push({ method, run: run.runId, x, y: m.test_accuracy.mean, se: m.test_accuracy.se });
   }
   const r = new Map<string, number>();
   for (const method of compareMethods(runs)) {
     const ps = points.filter((p) => p.method === method);
-    r.set(method, pearson(ps.map((p) => p.x), ps.map((p) => p.y)));
+    r.set(
+      method,
+      pearson(
+        ps.map((p) => p.x),
+        ps.map((p) => p.y),
+      ),
+    );
   }
   return { points, r };
 }

@@ -62,8 +62,12 @@ export class DashboardApp {
   ) {
     this.state = host.getState<DashboardState>() ?? {};
     const theme = readTheme();
-    this.curves = new CurvesView(host, theme, { ...DEFAULT_CURVES_UI, ...this.state.curves }, (curves) => this.save({ curves }));
-    this.heatmap = new HeatmapView(host, theme, { ...DEFAULT_HEATMAP_UI, ...this.state.heatmap }, (heatmap) => this.save({ heatmap }));
+    this.curves = new CurvesView(host, theme, { ...DEFAULT_CURVES_UI, ...this.state.curves }, (curves) =>
+      this.save({ curves }),
+    );
+    this.heatmap = new HeatmapView(host, theme, { ...DEFAULT_HEATMAP_UI, ...this.state.heatmap }, (heatmap) =>
+      this.save({ heatmap }),
+    );
     this.results = new ResultsView(host, theme);
     root.append(
       this.header,
@@ -174,7 +178,11 @@ export class DashboardApp {
 
   private section(id: string, title: string, content: HTMLElement): HTMLElement {
     const open = !(this.state.collapsed ?? []).includes(id);
-    const c = h('vscode-collapsible', { heading: title, ...(open ? { open: true } : {}), id: `section-${id}` }, content) as HTMLElement & { open: boolean };
+    const c = h(
+      'vscode-collapsible',
+      { heading: title, ...(open ? { open: true } : {}), id: `section-${id}` },
+      content,
+    ) as HTMLElement & { open: boolean };
     c.addEventListener('vsc-collapsible-toggle', () => {
       const collapsed = new Set(this.state.collapsed ?? []);
       if (c.open) collapsed.delete(id);
@@ -193,10 +201,19 @@ export class DashboardApp {
       h('h1', {}, s.experiment || run.runId),
       h('vscode-badge', { class: `state state-${s.state}`, 'data-state': s.state }, s.state),
       h('span', { class: 'run-id' }, run.runId),
-      s.state === 'running' && p ? h('span', { class: 'progress-label' }, `${pct(p.fraction, 0)} · ${p.label}${p.etaSeconds !== null ? ` · about ${fmt(p.etaSeconds, 2)} s left` : ''}`) : null,
+      s.state === 'running' && p
+        ? h(
+            'span',
+            { class: 'progress-label' },
+            `${pct(p.fraction, 0)} · ${p.label}${p.etaSeconds !== null ? ` · about ${fmt(p.etaSeconds, 2)} s left` : ''}`,
+          )
+        : null,
       s.message ? h('p', { class: 'run-message' }, s.message) : null,
     );
-    if (s.state === 'running') this.header.append(h('vscode-progress-bar', { value: String(p?.fraction ?? 0), max: '1', class: 'run-progress' }));
+    if (s.state === 'running')
+      this.header.append(
+        h('vscode-progress-bar', { value: String(p?.fraction ?? 0), max: '1', class: 'run-progress' }),
+      );
   }
 
   private showError(message: string): void {

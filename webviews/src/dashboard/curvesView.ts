@@ -27,7 +27,13 @@ export interface CurvesUi {
   smoothing: number;
 }
 
-export const DEFAULT_CURVES_UI: CurvesUi = { hiddenMethods: [], hiddenSeeds: [], showTune: false, log: false, smoothing: 0 };
+export const DEFAULT_CURVES_UI: CurvesUi = {
+  hiddenMethods: [],
+  hiddenSeeds: [],
+  showTune: false,
+  log: false,
+  smoothing: 0,
+};
 
 const TITLES: Record<MetricName | 'rho', string> = {
   loss: 'Total loss',
@@ -95,14 +101,24 @@ export class CurvesView {
    * which of them, by position (all by default; the first render draws them in two frames).
    */
   render(run: RunView, width = this.chartWidth(), charts: { from?: number; to?: number } = {}): void {
-    const controlsChanged = !this.run || methodsOf(this.run).join() !== methodsOf(run).join() || seedsOf(this.run).join() !== seedsOf(run).join() || hasTune(this.run) !== hasTune(run);
+    const controlsChanged =
+      !this.run ||
+      methodsOf(this.run).join() !== methodsOf(run).join() ||
+      seedsOf(this.run).join() !== seedsOf(run).join() ||
+      hasTune(this.run) !== hasTune(run);
     this.run = run;
     if (controlsChanged) this.renderControls(run);
-    const metrics: (MetricName | 'rho')[] = [...METRICS, ...(run.series.some((s) => Object.keys(s.curves).some((k) => k.startsWith('rho:'))) ? (['rho'] as const) : [])];
+    const metrics: (MetricName | 'rho')[] = [
+      ...METRICS,
+      ...(run.series.some((s) => Object.keys(s.curves).some((k) => k.startsWith('rho:'))) ? (['rho'] as const) : []),
+    ];
     // One width for every chart: measuring after each new chart forced a layout of the page per
     // chart (a third of the first render's time).
     for (const m of metrics.slice(charts.from ?? 0, charts.to)) this.renderChart(m, run, width);
-    if (!run.series.length && !this.grid.querySelector('.empty')) this.grid.append(h('p', { class: 'empty' }, 'No metrics yet: points appear at every evaluation (metrics.jsonl).'));
+    if (!run.series.length && !this.grid.querySelector('.empty'))
+      this.grid.append(
+        h('p', { class: 'empty' }, 'No metrics yet: points appear at every evaluation (metrics.jsonl).'),
+      );
     if (run.series.length) this.grid.querySelector('.empty')?.remove();
   }
 
@@ -116,21 +132,42 @@ export class CurvesView {
     clear(this.controls);
     const methods = methodsOf(run);
     const seeds = seedsOf(run);
-    const group = (label: string, ...items: HTMLElement[]): HTMLElement => h('div', { class: 'control-group' }, h('span', { class: 'control-label' }, label), ...items);
+    const group = (label: string, ...items: HTMLElement[]): HTMLElement =>
+      h('div', { class: 'control-group' }, h('span', { class: 'control-label' }, label), ...items);
     this.controls.append(
       group(
         'Methods',
         ...methods.map((m) =>
-          checkbox(m, !this.ui.hiddenMethods.includes(m), (on) => this.setUi({ hiddenMethods: on ? this.ui.hiddenMethods.filter((x) => x !== m) : [...this.ui.hiddenMethods, m] }), `method:${m}`),
+          checkbox(
+            m,
+            !this.ui.hiddenMethods.includes(m),
+            (on) =>
+              this.setUi({
+                hiddenMethods: on ? this.ui.hiddenMethods.filter((x) => x !== m) : [...this.ui.hiddenMethods, m],
+              }),
+            `method:${m}`,
+          ),
         ),
       ),
       group(
         'Seeds',
-        ...seeds.map((s) => checkbox(String(s), !this.ui.hiddenSeeds.includes(s), (on) => this.setUi({ hiddenSeeds: on ? this.ui.hiddenSeeds.filter((x) => x !== s) : [...this.ui.hiddenSeeds, s] }), `seed:${s}`)),
+        ...seeds.map((s) =>
+          checkbox(
+            String(s),
+            !this.ui.hiddenSeeds.includes(s),
+            (on) =>
+              this.setUi({
+                hiddenSeeds: on ? this.ui.hiddenSeeds.filter((x) => x !== s) : [...this.ui.hiddenSeeds, s],
+              }),
+            `seed:${s}`,
+          ),
+        ),
       ),
       group(
         'Show',
-        ...(hasTune(run) ? [checkbox('β tuning runs', this.ui.showTune, (on) => this.setUi({ showTune: on }), 'tune')] : []),
+        ...(hasTune(run)
+          ? [checkbox('β tuning runs', this.ui.showTune, (on) => this.setUi({ showTune: on }), 'tune')]
+          : []),
         checkbox('log scale', this.ui.log, (on) => this.setUi({ log: on }), 'log'),
       ),
       group(
@@ -148,19 +185,42 @@ export class CurvesView {
   private linesFor(metric: MetricName | 'rho', run: RunView): Line[] {
     const colors = methodColors(methodsOf(run), this.theme);
     const seeds = seedsOf(run);
-    const visible = run.series.filter((s) => !this.ui.hiddenMethods.includes(s.method) && !this.ui.hiddenSeeds.includes(s.seed) && (s.phase === 'final' || this.ui.showTune));
+    const visible = run.series.filter(
+      (s) =>
+        !this.ui.hiddenMethods.includes(s.method) &&
+        !this.ui.hiddenSeeds.includes(s.seed) &&
+        (s.phase === 'final' || this.ui.showTune),
+    );
     const lines: Line[] = [];
     if (metric === 'rho') {
-      const sources = [...new Set(run.series.flatMap((s) => Object.keys(s.curves).filter((k) => k.startsWith('rho:'))))].sort();
+      const sources = [
+        ...new Set(run.series.flatMap((s) => Object.keys(s.curves).filter((k) => k.startsWith('rho:')))),
+      ].sort();
       for (const s of visible) {
         for (const k of sources) {
           if (!s.curves[k]) continue;
           const source = k.slice(4);
-          lines.push({ key: `${s.id}|${k}`, label: `${seriesLabel(s)} · ${source}`, color: this.theme.palette[sources.indexOf(k) % this.theme.palette.length], dash: seedDash(seeds, s.seed), series: s, curve: k });
+          lines.push({
+            key: `${s.id}|${k}`,
+            label: `${seriesLabel(s)} · ${source}`,
+            color: this.theme.palette[sources.indexOf(k) % this.theme.palette.length],
+            dash: seedDash(seeds, s.seed),
+            series: s,
+            curve: k,
+          });
         }
       }
     } else {
-      for (const s of visible) if (s.curves[metric]) lines.push({ key: s.id, label: seriesLabel(s), color: colors.get(s.method)!, dash: seedDash(seeds, s.seed), series: s, curve: metric });
+      for (const s of visible)
+        if (s.curves[metric])
+          lines.push({
+            key: s.id,
+            label: seriesLabel(s),
+            color: colors.get(s.method)!,
+            dash: seedDash(seeds, s.seed),
+            series: s,
+            curve: metric,
+          });
     }
     return lines;
   }
@@ -168,7 +228,11 @@ export class CurvesView {
   private renderChart(metric: MetricName | 'rho', run: RunView, width: number): void {
     let chart = this.charts.get(metric);
     if (!chart) {
-      const ex = { scene: () => this.scene(metric), csv: () => this.csv(metric), curves: () => (this.charts.get(metric)?.lines ?? []).map((l) => ({ series: l.series.id, curve: l.curve })) };
+      const ex = {
+        scene: () => this.scene(metric),
+        csv: () => this.csv(metric),
+        curves: () => (this.charts.get(metric)?.lines ?? []).map((l) => ({ series: l.series.id, curve: l.curve })),
+      };
       const c = card(this.host, TITLES[metric], () => `${run.runId}-${metric}`, ex, `chart-${metric}`);
       chart = { metric, card: c, keys: '', lines: [], data: [] };
       this.charts.set(metric, chart);
@@ -198,7 +262,14 @@ export class CurvesView {
       return;
     }
     const t = this.theme;
-    const axis = (label: string): uPlot.Axis => ({ label, stroke: t.foreground, grid: { stroke: t.grid, width: 1 }, ticks: { stroke: t.grid, width: 1 }, font: `11px ${t.font}`, labelFont: `11px ${t.font}` });
+    const axis = (label: string): uPlot.Axis => ({
+      label,
+      stroke: t.foreground,
+      grid: { stroke: t.grid, width: 1 },
+      ticks: { stroke: t.grid, width: 1 },
+      font: `11px ${t.font}`,
+      labelFont: `11px ${t.font}`,
+    });
     // Lines 1 px wide: Skia strokes lines of at most a device pixel on its hairline fast path, and
     // wider ones through its general stroker. With 1.5 px, a 9-series run's charts took twice as
     // long to reach the screen once drawn (Chromium's software canvas, as here without a GPU:
@@ -208,7 +279,18 @@ export class CurvesView {
       height: 220,
       scales: { x: { time: false }, y: this.ui.log ? { distr: 3, log: 10 } : {} },
       axes: [axis('step'), { ...axis(''), size: 56, values: (_u, vals) => vals.map((v) => fmt(v)) }],
-      series: [{ label: 'step' }, ...lines.map((l) => ({ label: l.label, stroke: l.color, dash: l.dash, width: 1, spanGaps: true, points: { show: false }, value: (_u: uPlot, v: number | null) => (v === null ? '–' : fmt(v, 4)) }))],
+      series: [
+        { label: 'step' },
+        ...lines.map((l) => ({
+          label: l.label,
+          stroke: l.color,
+          dash: l.dash,
+          width: 1,
+          spanGaps: true,
+          points: { show: false },
+          value: (_u: uPlot, v: number | null) => (v === null ? '–' : fmt(v, 4)),
+        })),
+      ],
       cursor: { sync: { key: 'aft-curves' } },
       legend: { live: true },
     };
@@ -232,7 +314,8 @@ export class CurvesView {
 
   private fit(): void {
     const width = this.chartWidth();
-    for (const c of this.charts.values()) if (c.plot && Math.abs(c.plot.width - width) > 2) c.plot.setSize({ width, height: 220 });
+    for (const c of this.charts.values())
+      if (c.plot && Math.abs(c.plot.width - width) > 2) c.plot.setSize({ width, height: 220 });
     // Clearly wider charts than the run was sent (or last asked) for: ask for it again, finer.
     const points = pointsAcross(width, window.devicePixelRatio);
     if (this.run && needsFinerPoints(Math.max(this.run.maxPoints, this.askedPoints), points)) {
@@ -244,8 +327,17 @@ export class CurvesView {
   private scene(metric: MetricName | 'rho') {
     const chart = this.charts.get(metric);
     if (!chart) return undefined;
-    const series: LineSeries[] = chart.lines.map((l, i) => ({ label: l.label, color: l.color, dash: l.dash, x: chart.data[i].x, y: chart.data[i].y }));
-    return lineScene({ title: TITLES[metric], xLabel: 'step', yLabel: metric === 'rho' ? 'mean ρ' : metric, log: this.ui.log, series }, this.theme);
+    const series: LineSeries[] = chart.lines.map((l, i) => ({
+      label: l.label,
+      color: l.color,
+      dash: l.dash,
+      x: chart.data[i].x,
+      y: chart.data[i].y,
+    }));
+    return lineScene(
+      { title: TITLES[metric], xLabel: 'step', yLabel: metric === 'rho' ? 'mean ρ' : metric, log: this.ui.log, series },
+      this.theme,
+    );
   }
 
   private csv(metric: MetricName | 'rho'): string | undefined {
@@ -256,7 +348,8 @@ export class CurvesView {
     // (`curves` above); here, in the HTML report, long series hold the points kept (LTTB).
     for (const l of chart.lines) {
       const c = l.series.curves[l.curve];
-      for (let j = 0; j < c.step.length; j++) rows.push([l.series.method, l.series.seed, l.series.phase, l.series.beta, l.curve, c.step[j], c.value[j]]);
+      for (let j = 0; j < c.step.length; j++)
+        rows.push([l.series.method, l.series.seed, l.series.phase, l.series.beta, l.curve, c.step[j], c.value[j]]);
     }
     return toCsv(['method', 'seed', 'phase', 'beta', 'curve', 'step', 'value'], rows);
   }

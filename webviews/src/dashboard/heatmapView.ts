@@ -40,12 +40,21 @@ export function heatmapChoices(rho: readonly RhoSnapshot[]): Map<string, Shown> 
   }
   for (const [method, snaps] of byMethod) {
     const first = snaps[0];
-    const sameLayout = snaps.every((s) => s.values.length === first.values.length && JSON.stringify(s.segments) === JSON.stringify(first.segments));
+    const sameLayout = snaps.every(
+      (s) => s.values.length === first.values.length && JSON.stringify(s.segments) === JSON.stringify(first.segments),
+    );
     if (snaps.length > 1 && sameLayout) {
       const values = first.values.map((_, i) => snaps.reduce((a, s) => a + s.values[i], 0) / snaps.length);
-      out.set(`${method}/mean`, { label: `${method} · mean of ${snaps.length} seeds`, snapshot: { method, seed: -1, segments: first.segments, values } });
+      out.set(`${method}/mean`, {
+        label: `${method} · mean of ${snaps.length} seeds`,
+        snapshot: { method, seed: -1, segments: first.segments, values },
+      });
     }
-    for (const s of snaps) out.set(`${method}/${s.seed}`, { label: `${method} · seed ${s.seed}${s.step !== undefined ? ` (step ${s.step})` : ''}`, snapshot: s });
+    for (const s of snaps)
+      out.set(`${method}/${s.seed}`, {
+        label: `${method} · seed ${s.seed}${s.step !== undefined ? ` (step ${s.step})` : ''}`,
+        snapshot: s,
+      });
   }
   return out;
 }
@@ -57,7 +66,11 @@ export class HeatmapView {
   private readonly canvas = h('canvas', { class: 'heatmap', 'aria-label': 'ρ heatmap' });
   private readonly tooltip = h('div', { class: 'tooltip', role: 'tooltip', hidden: true });
   private readonly histograms = h('div', { class: 'histograms' });
-  private readonly empty = h('p', { class: 'empty' }, 'No ρ yet: a method that learns ρ (AFT) writes rho/<method>/seed-<s>.json when it finishes a seed; until then the curves above show mean ρ per source.');
+  private readonly empty = h(
+    'p',
+    { class: 'empty' },
+    'No ρ yet: a method that learns ρ (AFT) writes rho/<method>/seed-<s>.json when it finishes a seed; until then the curves above show mean ρ per source.',
+  );
   private run: RunView | undefined;
   private shown: Shown | undefined;
   private layout: HeatmapLayout | undefined;
@@ -76,7 +89,8 @@ export class HeatmapView {
     this.card = card(
       host,
       'ρ per pre-trained feature',
-      () => `${this.run?.runId ?? 'run'}-rho-${this.shown?.snapshot.method ?? ''}-${this.shown && this.shown.snapshot.seed >= 0 ? `seed-${this.shown.snapshot.seed}` : 'mean'}`,
+      () =>
+        `${this.run?.runId ?? 'run'}-rho-${this.shown?.snapshot.method ?? ''}-${this.shown && this.shown.snapshot.seed >= 0 ? `seed-${this.shown.snapshot.seed}` : 'mean'}`,
       { scene: () => this.scene(), csv: () => this.csv() },
       'chart-heatmap',
     );
@@ -113,7 +127,8 @@ export class HeatmapView {
       this.controlsKey = key;
       this.renderControls(choices);
     }
-    const shown = (this.ui.choice !== undefined ? choices.get(this.ui.choice) : undefined) ?? choices.values().next().value;
+    const shown =
+      (this.ui.choice !== undefined ? choices.get(this.ui.choice) : undefined) ?? choices.values().next().value;
     // Metrics updates arrive ten times a second; redraw only when the ρ shown or the view changed.
     const drawKey = `${shown?.label ?? ''}|${this.ui.sort}|${width}`;
     if (shown && this.shown && shown.snapshot.values === this.shown.snapshot.values && drawKey === this.drawKey) return;
@@ -133,10 +148,25 @@ export class HeatmapView {
   private renderControls(choices: Map<string, Shown>): void {
     clear(this.controls);
     if (!choices.size) return;
-    const current = this.ui.choice !== undefined && choices.has(this.ui.choice) ? this.ui.choice : choices.keys().next().value!;
+    const current =
+      this.ui.choice !== undefined && choices.has(this.ui.choice) ? this.ui.choice : choices.keys().next().value!;
     this.controls.append(
-      h('div', { class: 'control-group' }, h('span', { class: 'control-label' }, 'ρ of'), select([...choices].map(([value, s]) => ({ value, label: s.label })), current, (v) => this.setUi({ choice: v }), 'Method and seed')),
-      h('div', { class: 'control-group' }, checkbox('sort by value', this.ui.sort, (on) => this.setUi({ sort: on }), 'sort')),
+      h(
+        'div',
+        { class: 'control-group' },
+        h('span', { class: 'control-label' }, 'ρ of'),
+        select(
+          [...choices].map(([value, s]) => ({ value, label: s.label })),
+          current,
+          (v) => this.setUi({ choice: v }),
+          'Method and seed',
+        ),
+      ),
+      h(
+        'div',
+        { class: 'control-group' },
+        checkbox('sort by value', this.ui.sort, (on) => this.setUi({ sort: on }), 'sort'),
+      ),
     );
   }
 
@@ -187,7 +217,13 @@ export class HeatmapView {
         drawn++;
       }
     }
-    drawScene(ctx, { width: 0, height: 0, background: 'transparent', font: this.theme.font, prims: heatmapDecorations(layout, domain, colors, this.theme, 'ρ') });
+    drawScene(ctx, {
+      width: 0,
+      height: 0,
+      background: 'transparent',
+      font: this.theme.font,
+      prims: heatmapDecorations(layout, domain, colors, this.theme, 'ρ'),
+    });
     this.canvas.dataset.cells = String(drawn);
     this.canvas.dataset.features = String(values.length);
     this.canvas.dataset.sources = String(layout.blocks.length);
@@ -197,10 +233,22 @@ export class HeatmapView {
       const hist = histogram(values, b.offset, b.count, domain);
       const c = card(this.host, `ρ histogram: ${b.name}`, () => `${this.run?.runId ?? 'run'}-rho-histogram-${b.name}`, {
         scene: () => histogramScene(b.name, hist, colors, this.theme),
-        csv: () => toCsv(['source', 'bin_from', 'bin_to', 'features'], hist.counts.map((n, i) => [b.name, hist.lo + ((hist.hi - hist.lo) * i) / hist.counts.length, hist.lo + ((hist.hi - hist.lo) * (i + 1)) / hist.counts.length, n])),
+        csv: () =>
+          toCsv(
+            ['source', 'bin_from', 'bin_to', 'features'],
+            hist.counts.map((n, i) => [
+              b.name,
+              hist.lo + ((hist.hi - hist.lo) * i) / hist.counts.length,
+              hist.lo + ((hist.hi - hist.lo) * (i + 1)) / hist.counts.length,
+              n,
+            ]),
+          ),
       });
       c.root.classList.add('histogram-card');
-      c.body.append(sceneElement(histogramScene(b.name, hist, colors, this.theme)), h('p', { class: 'caption' }, `mean ${fmt(b.mean)}, min ${fmt(b.min)}, max ${fmt(b.max)}`));
+      c.body.append(
+        sceneElement(histogramScene(b.name, hist, colors, this.theme)),
+        h('p', { class: 'caption' }, `mean ${fmt(b.mean)}, min ${fmt(b.min)}, max ${fmt(b.max)}`),
+      );
       this.histograms.append(c.root);
     }
   }
@@ -208,7 +256,12 @@ export class HeatmapView {
   private hover(e: MouseEvent): void {
     if (!this.layout || !this.shown) return;
     const r = this.canvas.getBoundingClientRect();
-    const hit = hitTest(this.layout, e.clientX - r.left - HEATMAP_PAD, e.clientY - r.top - HEATMAP_PAD, this.shown.snapshot.values);
+    const hit = hitTest(
+      this.layout,
+      e.clientX - r.left - HEATMAP_PAD,
+      e.clientY - r.top - HEATMAP_PAD,
+      this.shown.snapshot.values,
+    );
     if (!hit) {
       this.tooltip.hidden = true;
       return;
@@ -222,13 +275,26 @@ export class HeatmapView {
   private scene() {
     if (!this.layout || !this.shown) return undefined;
     const values = this.shown.snapshot.values;
-    return heatmapScene(this.layout, values, heatmapDomain(values), ramp(this.theme), this.theme, `ρ · ${this.shown.label}`);
+    return heatmapScene(
+      this.layout,
+      values,
+      heatmapDomain(values),
+      ramp(this.theme),
+      this.theme,
+      `ρ · ${this.shown.label}`,
+    );
   }
 
   private csv(): string | undefined {
     if (!this.shown) return undefined;
     const { segments, values, method, seed } = this.shown.snapshot;
-    const rows = segments.flatMap((s) => Array.from({ length: s.width }, (_, i) => [method, seed >= 0 ? seed : 'mean', s.name, i, s.offset + i, values[s.offset + i]] as (string | number)[]));
+    const rows = segments.flatMap((s) =>
+      Array.from(
+        { length: s.width },
+        (_, i) =>
+          [method, seed >= 0 ? seed : 'mean', s.name, i, s.offset + i, values[s.offset + i]] as (string | number)[],
+      ),
+    );
     return toCsv(['method', 'seed', 'source', 'feature', 'index', 'rho'], rows);
   }
 }

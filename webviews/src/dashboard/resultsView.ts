@@ -27,10 +27,28 @@ export function barData(summary: RunSummary, colors: Map<string, string>, fallba
 }
 
 export function resultsCsv(summary: RunSummary): string {
-  const seeds = [...new Set(Object.values(summary.methods).flatMap((m) => Object.keys(m.test_accuracy.per_seed ?? {})))].sort((a, b) => Number(a) - Number(b));
+  const seeds = [
+    ...new Set(Object.values(summary.methods).flatMap((m) => Object.keys(m.test_accuracy.per_seed ?? {}))),
+  ].sort((a, b) => Number(a) - Number(b));
   return toCsv(
-    ['method', 'kind', 'test_accuracy_mean', 'test_accuracy_se', 'beta', ...seeds.map((s) => `seed_${s}`), 'train_seconds'],
-    Object.entries(summary.methods).map(([name, m]) => [name, m.kind, m.test_accuracy.mean, m.test_accuracy.se, m.beta, ...seeds.map((s) => m.test_accuracy.per_seed?.[s]), m.train_seconds]),
+    [
+      'method',
+      'kind',
+      'test_accuracy_mean',
+      'test_accuracy_se',
+      'beta',
+      ...seeds.map((s) => `seed_${s}`),
+      'train_seconds',
+    ],
+    Object.entries(summary.methods).map(([name, m]) => [
+      name,
+      m.kind,
+      m.test_accuracy.mean,
+      m.test_accuracy.se,
+      m.beta,
+      ...seeds.map((s) => m.test_accuracy.per_seed?.[s]),
+      m.train_seconds,
+    ]),
   );
 }
 
@@ -57,16 +75,32 @@ export class ResultsView {
     clear(this.root);
     const s = run.summary;
     if (!s) {
-      this.root.append(h('p', { class: 'empty' }, run.status.state === 'running' ? 'Results appear when the run completes (summary.json).' : `No summary.json: the run ${run.status.state === 'completed' ? 'says it completed but has no summary' : `is ${run.status.state}`}.`));
+      this.root.append(
+        h(
+          'p',
+          { class: 'empty' },
+          run.status.state === 'running'
+            ? 'Results appear when the run completes (summary.json).'
+            : `No summary.json: the run ${run.status.state === 'completed' ? 'says it completed but has no summary' : `is ${run.status.state}`}.`,
+        ),
+      );
       return;
     }
     const colors = methodColors(methodsOf(run), this.theme);
     const bars = barData(s, colors, this.theme.foreground);
     const scene = () => barsScene(bars, this.theme);
-    const barsCard = card(this.host, 'Test accuracy per method', () => `${run.runId}-accuracy`, { scene, csv: () => resultsCsv(s) }, 'chart-bars');
+    const barsCard = card(
+      this.host,
+      'Test accuracy per method',
+      () => `${run.runId}-accuracy`,
+      { scene, csv: () => resultsCsv(s) },
+      'chart-bars',
+    );
     barsCard.body.append(sceneElement(scene()));
 
-    const seeds = [...new Set(Object.values(s.methods).flatMap((m) => Object.keys(m.test_accuracy.per_seed ?? {})))].sort((a, b) => Number(a) - Number(b));
+    const seeds = [
+      ...new Set(Object.values(s.methods).flatMap((m) => Object.keys(m.test_accuracy.per_seed ?? {}))),
+    ].sort((a, b) => Number(a) - Number(b));
     const methodsTable = table(
       ['method', 'kind', 'test accuracy', 'β', ...seeds.map((x) => `seed ${x}`), 'mean ρ by source', 'train time'],
       Object.entries(s.methods).map(([name, m]) => [
@@ -75,7 +109,11 @@ export class ResultsView {
         `${pct(m.test_accuracy.mean, 2)} ± ${pct(m.test_accuracy.se, 2)}`,
         m.kind === 'stl' ? '–' : fmt(m.beta),
         ...seeds.map((x) => pct(m.test_accuracy.per_seed?.[x] ?? NaN, 2)),
-        m.rho_mean_by_source ? Object.entries(m.rho_mean_by_source).map(([src, v]) => `${src} ${fmt(v)}`).join(', ') : '–',
+        m.rho_mean_by_source
+          ? Object.entries(m.rho_mean_by_source)
+              .map(([src, v]) => `${src} ${fmt(v)}`)
+              .join(', ')
+          : '–',
         `${fmt(m.train_seconds)} s`,
       ]),
       'methods-table',
@@ -83,28 +121,71 @@ export class ResultsView {
     barsCard.body.append(methodsTable);
 
     const tuning = Object.entries(s.methods).flatMap(([name, m]) =>
-      (m.tuning ?? []).map((t) => [name, String(t.seed), t.candidates.map((c) => `β=${fmt(c.beta)}: ${pct(c.holdout_accuracy, 1)}`).join(', '), fmt(t.chosen)]),
+      (m.tuning ?? []).map((t) => [
+        name,
+        String(t.seed),
+        t.candidates.map((c) => `β=${fmt(c.beta)}: ${pct(c.holdout_accuracy, 1)}`).join(', '),
+        fmt(t.chosen),
+      ]),
     );
     const tuningCard = card(this.host, 'β tuning (holdout accuracy per candidate)', () => `${run.runId}-tuning`, {
       csv: () =>
         toCsv(
           ['method', 'seed', 'beta', 'holdout_accuracy', 'chosen'],
-          Object.entries(s.methods).flatMap(([name, m]) => (m.tuning ?? []).flatMap((t) => t.candidates.map((c) => [name, t.seed, c.beta, c.holdout_accuracy, c.beta === t.chosen ? 'yes' : '']))),
+          Object.entries(s.methods).flatMap(([name, m]) =>
+            (m.tuning ?? []).flatMap((t) =>
+              t.candidates.map((c) => [name, t.seed, c.beta, c.holdout_accuracy, c.beta === t.chosen ? 'yes' : '']),
+            ),
+          ),
         ),
     });
-    tuningCard.body.append(tuning.length ? table(['method', 'seed', 'candidates', 'chosen β'], tuning) : h('p', { class: 'empty' }, 'No β was tuned.'));
+    tuningCard.body.append(
+      tuning.length
+        ? table(['method', 'seed', 'candidates', 'chosen β'], tuning)
+        : h('p', { class: 'empty' }, 'No β was tuned.'),
+    );
 
     const sourcesCard = card(this.host, 'Pre-trained sources', () => `${run.runId}-sources`, {
-      csv: () => toCsv(['source', 'kind', 'width', 'linear_probe_accuracy', 'logme_score'], s.sources.map((src) => [src.name, src.kind, src.width, src.linear_probe_accuracy, src.logme_score])),
+      csv: () =>
+        toCsv(
+          ['source', 'kind', 'width', 'linear_probe_accuracy', 'logme_score'],
+          s.sources.map((src) => [src.name, src.kind, src.width, src.linear_probe_accuracy, src.logme_score]),
+        ),
     });
     sourcesCard.body.append(
       table(
         ['source', 'kind', 'features', 'linear-probe accuracy', 'LogME'],
-        s.sources.map((src) => [src.name, src.kind, String(src.width), src.linear_probe_accuracy !== undefined ? pct(src.linear_probe_accuracy, 2) : 'not measured', src.logme_score !== undefined ? fmt(src.logme_score) : '–']),
+        s.sources.map((src) => [
+          src.name,
+          src.kind,
+          String(src.width),
+          src.linear_probe_accuracy !== undefined ? pct(src.linear_probe_accuracy, 2) : 'not measured',
+          src.logme_score !== undefined ? fmt(src.logme_score) : '–',
+        ]),
       ),
-      ...(s.linear_probe_concat !== undefined ? [h('p', { class: 'caption' }, `Linear probe of all sources concatenated (ψ): ${pct(s.linear_probe_concat, 2)}.`)] : []),
-      ...(s.teacher ? [h('p', { class: 'caption' }, `Built-in teacher: ${pct(s.teacher.validation_accuracy, 2)} on its own held-out digits.`)] : []),
-      h('p', { class: 'caption' }, `Dataset ${s.dataset.name}: ${s.dataset.train} training and ${s.dataset.test} test examples, ${s.dataset.classes} classes. Backend ${s.backend}; ${fmt(s.seconds)} s in all.`),
+      ...(s.linear_probe_concat !== undefined
+        ? [
+            h(
+              'p',
+              { class: 'caption' },
+              `Linear probe of all sources concatenated (ψ): ${pct(s.linear_probe_concat, 2)}.`,
+            ),
+          ]
+        : []),
+      ...(s.teacher
+        ? [
+            h(
+              'p',
+              { class: 'caption' },
+              `Built-in teacher: ${pct(s.teacher.validation_accuracy, 2)} on its own held-out digits.`,
+            ),
+          ]
+        : []),
+      h(
+        'p',
+        { class: 'caption' },
+        `Dataset ${s.dataset.name}: ${s.dataset.train} training and ${s.dataset.test} test examples, ${s.dataset.classes} classes. Backend ${s.backend}; ${fmt(s.seconds)} s in all.`,
+      ),
     );
     this.root.append(barsCard.root, tuningCard.root, sourcesCard.root);
   }

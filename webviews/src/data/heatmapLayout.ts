@@ -59,7 +59,11 @@ export interface HeatmapHit {
   value: number;
 }
 
-export function layoutHeatmap(segments: readonly Segment[], values: ArrayLike<number>, opts: HeatmapOptions): HeatmapLayout {
+export function layoutHeatmap(
+  segments: readonly Segment[],
+  values: ArrayLike<number>,
+  opts: HeatmapOptions,
+): HeatmapLayout {
   const gap = opts.gap ?? 16;
   const labelHeight = opts.labelHeight ?? 18;
   const minCell = opts.minCell ?? 2;
@@ -105,12 +109,31 @@ export function layoutHeatmap(segments: readonly Segment[], values: ArrayLike<nu
       };
       order.sort((a, b) => key(b) - key(a) || a - b);
     }
-    blocks.push({ name: seg.name, offset: seg.offset, count, cols, rows, x, y: y + labelHeight, cell, order, mean: n ? sum / n : NaN, min: n ? min : NaN, max: n ? max : NaN });
+    blocks.push({
+      name: seg.name,
+      offset: seg.offset,
+      count,
+      cols,
+      rows,
+      x,
+      y: y + labelHeight,
+      cell,
+      order,
+      mean: n ? sum / n : NaN,
+      min: n ? min : NaN,
+      max: n ? max : NaN,
+    });
     x += w + gap;
     rowHeight = Math.max(rowHeight, h);
   }
   const usedWidth = blocks.reduce((m, b) => Math.max(m, b.x + b.cols * b.cell), 0);
-  return { blocks, width: Math.max(usedWidth, 1), height: blocks.length ? y + rowHeight : 0, cells: blocks.reduce((s, b) => s + b.count, 0), labelHeight };
+  return {
+    blocks,
+    width: Math.max(usedWidth, 1),
+    height: blocks.length ? y + rowHeight : 0,
+    cells: blocks.reduce((s, b) => s + b.count, 0),
+    labelHeight,
+  };
 }
 
 /** The top-left corner of grid position `p` in a block. */
@@ -119,7 +142,12 @@ export function cellOrigin(block: HeatmapBlock, p: number): { x: number; y: numb
 }
 
 /** The feature under a point (CSS pixels in the layout's frame), if any. */
-export function hitTest(layout: HeatmapLayout, px: number, py: number, values: ArrayLike<number>): HeatmapHit | undefined {
+export function hitTest(
+  layout: HeatmapLayout,
+  px: number,
+  py: number,
+  values: ArrayLike<number>,
+): HeatmapHit | undefined {
   for (const block of layout.blocks) {
     const col = Math.floor((px - block.x) / block.cell);
     const row = Math.floor((py - block.y) / block.cell);

@@ -6,7 +6,13 @@ export interface Histogram {
   counts: number[];
 }
 
-export function histogram(values: ArrayLike<number>, from: number, count: number, domain: [number, number], bins = 20): Histogram {
+export function histogram(
+  values: ArrayLike<number>,
+  from: number,
+  count: number,
+  domain: [number, number],
+  bins = 20,
+): Histogram {
   const [lo, hi] = domain;
   const counts = new Array<number>(bins).fill(0);
   const span = hi - lo || 1;
