@@ -24,6 +24,7 @@ import {
   type StudioSession,
   until,
 } from './harness';
+import { isTempName } from '../../core/node/util/fsx';
 
 const FIXTURE_ID = 'mnist-demo-20261127-083207-s1o1';
 const COPY_ID = 'mnist-demo-20261127-093000-c2c2';
@@ -213,7 +214,8 @@ describe('run dashboard and comparison, end to end in code-server', { skip: E2E_
     const runsDir = path.join(workspace, '.aft', 'runs');
     const runId = await until(
       'the run folder',
-      () => fs.readdirSync(runsDir).find((d) => d.startsWith('dash-live-')),
+      // A run folder is filled under a temporary name and then renamed (docs/run-store.md).
+      () => fs.readdirSync(runsDir).find((d) => d.startsWith('dash-live-') && !isTempName(d)),
       60_000,
     );
     await until(
@@ -258,12 +260,24 @@ describe('run dashboard and comparison, end to end in code-server', { skip: E2E_
   test('compares two runs: the table lists both and the three methods', async () => {
     await runCommand(page, 'View: Close All Editors');
     await runCommand(page, 'AFT: Compare Runs');
-    for (const id of [FIXTURE_ID, COPY_ID]) {
+    // The first checkbox's hover can cover the next row, so a pointer click there lands on the
+    // hover (seen in CI); the checkboxes are clicked by event, each until the picker counts it.
+    for (const [i, id] of [FIXTURE_ID, COPY_ID].entries()) {
       const row = quickRow(id);
       await row.waitFor({ timeout: 10_000 });
-      await row.locator('.monaco-checkbox, input[type=checkbox]').first().click();
+      const counted = page.locator('.quick-input-widget .quick-input-count', { hasText: `${i + 1} Selected` });
+      await until(
+        `the picker counts ${id}`,
+        async () => {
+          if (await counted.isVisible()) return true;
+          await row.locator('.monaco-checkbox, input[type=checkbox]').first().dispatchEvent('click');
+          await page.waitForTimeout(300);
+          return counted.isVisible();
+        },
+        20_000,
+      );
     }
-    await page.keyboard.press('Enter');
+    await page.locator('.quick-input-widget .monaco-button', { hasText: 'OK' }).first().dispatchEvent('click');
     const tableCard = web().locator('#compare-table');
     await tableCard.locator('tbody tr').first().waitFor({ timeout: WEBVIEW_SHOWS_MS });
     const header = await tableCard.locator('th').allInnerTexts();

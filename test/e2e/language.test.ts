@@ -30,6 +30,7 @@ import {
   type StudioSession,
   until,
 } from './harness';
+import { isTempName } from '../../core/node/util/fsx';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'lsp', 'invalid', 'typos.aft.yaml');
 
@@ -274,7 +275,9 @@ describe('experiment-file language server, end to end in code-server', { skip: E
     const runs = path.join(workspace, '.aft', 'runs');
     const dir = await until(
       'a lens-run run folder',
-      () => (fs.existsSync(runs) ? fs.readdirSync(runs).find((d) => d.startsWith('lens-run-')) : undefined),
+      // A run folder is filled under a temporary name and then renamed (docs/run-store.md).
+      () =>
+        fs.existsSync(runs) ? fs.readdirSync(runs).find((d) => d.startsWith('lens-run-') && !isTempName(d)) : undefined,
       30_000,
     );
     const status = await until(
