@@ -12,7 +12,7 @@ import type { ExtractEntry, Shard } from '../../../core/common/protocol/rpc';
 import { initBackend, type BackendChoice } from '../runtime/tf';
 import { badInput, type SourceLocation } from '../../../core/common/util/errors';
 import { FEATURE_CACHE_DIR } from './cache';
-import { extractOnnx, type ExtractOutcome } from './onnxSource';
+import { extractionProgressEvent, extractOnnx, type ExtractOutcome } from './onnxSource';
 import { onnxSourceRefs } from './sources';
 
 export interface ExtractExperimentOptions {
@@ -104,20 +104,8 @@ export async function extractExperiment(
       ...(opts.shard ? { shard: opts.shard } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       log,
-      onProgress: (p) =>
-        emit({
-          type: 'progress',
-          runId,
-          label: `extracting ${p.source} (${p.provider})`,
-          step: p.done,
-          steps: p.total,
-          job: 0,
-          jobs: 0,
-          // Of the whole extraction: sources count equally.
-          fraction: (i + (p.total ? p.done / p.total : 1)) / refs.length,
-          etaSeconds: p.etaSeconds,
-          itemsPerSecond: p.itemsPerSecond,
-        }),
+      // The fraction is of the whole extraction: sources count equally.
+      onProgress: (p) => emit(extractionProgressEvent(runId, p, (i + (p.total ? p.done / p.total : 1)) / refs.length)),
     });
     const entry = extractEntry(o);
     entries.push(entry);

@@ -18,6 +18,7 @@ import { readPreprocessorConfig, resolveImagePreprocess } from './imagePreproces
 import { imageBatches, tensorBatches, textBatches, type Batch, type BatchSource } from './onnxInputs';
 import { pool, poolingProblem } from './pooling';
 import { pipelined } from '../util/pipeline';
+import type { ProgressEvent } from '../../../core/common/protocol/events';
 
 /** Rows per cache chunk: what a crash can lose, and the unit shards divide. */
 export const CHUNK_ROWS = 512;
@@ -60,6 +61,25 @@ export interface ExtractProgress {
   total: number;
   itemsPerSecond: number;
   etaSeconds: number | null;
+}
+
+/**
+ * The run event of an extraction's progress (the same for a run's sources and for `aft extract`);
+ * `fraction` is of the caller's whole task.
+ */
+export function extractionProgressEvent(runId: string, p: ExtractProgress, fraction: number): ProgressEvent {
+  return {
+    type: 'progress',
+    runId,
+    label: `extracting ${p.source} (${p.provider})`,
+    step: p.done,
+    steps: p.total,
+    job: 0,
+    jobs: 0,
+    fraction,
+    etaSeconds: p.etaSeconds,
+    itemsPerSecond: p.itemsPerSecond,
+  };
 }
 
 export interface ExtractOutcome {

@@ -19,6 +19,7 @@ import { parseOverrides, withOverrides, type OverrideOrigin } from '../../../cor
 import { noLogmeSources } from '../methods/btune';
 import { checkPretrainedStudent } from '../models/pretrained';
 import { trainAll } from './trainAll';
+import { extractionProgressEvent } from '../features/onnxSource';
 
 export interface ExperimentInput {
   experiment: Experiment;
@@ -124,19 +125,7 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
       onBuildProgress: (label, step, total) =>
         emit({ type: 'progress', runId, label, step, steps: total, job: 0, jobs: 0, fraction: 0, etaSeconds: null }),
       cacheRoot: path.join(opts.workspaceDir, FEATURE_CACHE_DIR),
-      onExtractProgress: (p) =>
-        emit({
-          type: 'progress',
-          runId,
-          label: `extracting ${p.source} (${p.provider})`,
-          step: p.done,
-          steps: p.total,
-          job: 0,
-          jobs: 0,
-          fraction: 0,
-          etaSeconds: p.etaSeconds,
-          itemsPerSecond: p.itemsPerSecond,
-        }),
+      onExtractProgress: (p) => emit(extractionProgressEvent(runId, p, 0)),
     });
     const psi = sources.features;
     if (psi.width)
