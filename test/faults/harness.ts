@@ -13,14 +13,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { RunEvent } from '../../core/common/protocol/events';
 import { checkRhoFile, checkSummary } from '../../core/common/runs/records';
-import { encodeNpy } from '../../core/node/io/npy';
 import { readSafetensors, readSafetensorsHeader } from '../../core/node/io/safetensors';
 import { listRuns } from '../../core/node/runs/store';
 import type { FaultAction } from '../../core/node/util/faults';
 import { isTempName } from '../../core/node/util/fsx';
-import { exportDownstream } from '../../sidecar/src/export/downstream';
 import { decodeModel } from '../../sidecar/src/export/proto';
-import { Rng } from '../../sidecar/src/util/rng';
+import { writeArrayWorkspace } from '../helpers/arrayWorkspace';
 
 const root = path.join(__dirname, '..', '..');
 const cli = path.join(root, 'dist', 'sidecar', 'cli.js');
@@ -96,38 +94,7 @@ beta: { aft: 1 }
 train: { steps: 3, batch: 32 }
 `;
   } else if (kind === 'cache') {
-    const rng = new Rng(1);
-    fs.mkdirSync(path.join(ws, 'data'));
-    for (const [split, n] of [
-      ['train', 1000],
-      ['test', 200],
-    ] as const) {
-      fs.writeFileSync(
-        path.join(ws, 'data', `x_${split}.npy`),
-        encodeNpy(
-          Float32Array.from({ length: n * 8 }, () => rng.normal()),
-          [n, 8],
-        ),
-      );
-      fs.writeFileSync(
-        path.join(ws, 'data', `y_${split}.npy`),
-        encodeNpy(
-          Int32Array.from({ length: n }, (_, i) => i % 2),
-          [n],
-        ),
-      );
-    }
-    const w = (shape: number[]): { shape: number[]; data: Float32Array } => ({
-      shape,
-      data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * 0.3),
-    });
-    fs.writeFileSync(
-      path.join(ws, 'model.onnx'),
-      exportDownstream(
-        { 'fc0.w': w([8, 16]), 'fc0.b': w([16]), 'head.w': w([16, 2]), 'head.b': w([2]) },
-        { kind: 'mlp', inputShape: [8], channels: [], hidden: [16], numClasses: 2 },
-      ),
-    );
+    writeArrayWorkspace(ws, { train: 1000, test: 200 }, path.join(ws, 'data'));
     text = `name: faults-cache
 dataset: { source: npy, train: { inputs: data/x_train.npy, labels: data/y_train.npy }, test: { inputs: data/x_test.npy, labels: data/y_test.npy } }
 pretrained:

@@ -12,10 +12,8 @@ import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { ExtractResultLine } from '../../sidecar/src/cli/extract';
 import type { ExportReport } from '../../sidecar/src/export/exportRun';
-import { exportDownstream } from '../../sidecar/src/export/downstream';
-import { encodeNpy } from '../../core/node/io/npy';
 import { listRuns } from '../../core/node/runs/store';
-import { Rng } from '../../sidecar/src/util/rng';
+import { writeArrayWorkspace } from '../helpers/arrayWorkspace';
 
 const root = path.join(__dirname, '..', '..');
 const cli = path.join(root, 'sidecar', 'src', 'cli', 'index.ts');
@@ -33,37 +31,7 @@ function aft(args: string[], cwd: string): { code: number | null; stdout: string
 /** 1,200 examples of 8 numbers (three 512-row chunks) and a random MLP as the "pre-trained" model. */
 function arrayWorkspace(): string {
   const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-cli-x-'));
-  const rng = new Rng(1);
-  for (const [split, n] of [
-    ['train', 1000],
-    ['test', 200],
-  ] as const) {
-    fs.writeFileSync(
-      path.join(ws, `x_${split}.npy`),
-      encodeNpy(
-        Float32Array.from({ length: n * 8 }, () => rng.normal()),
-        [n, 8],
-      ),
-    );
-    fs.writeFileSync(
-      path.join(ws, `y_${split}.npy`),
-      encodeNpy(
-        Int32Array.from({ length: n }, (_, i) => i % 2),
-        [n],
-      ),
-    );
-  }
-  const w = (shape: number[]): { shape: number[]; data: Float32Array } => ({
-    shape,
-    data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * 0.3),
-  });
-  fs.writeFileSync(
-    path.join(ws, 'model.onnx'),
-    exportDownstream(
-      { 'fc0.w': w([8, 16]), 'fc0.b': w([16]), 'head.w': w([16, 2]), 'head.b': w([2]) },
-      { kind: 'mlp', inputShape: [8], channels: [], hidden: [16], numClasses: 2 },
-    ),
-  );
+  writeArrayWorkspace(ws, { train: 1000, test: 200 });
   fs.writeFileSync(
     path.join(ws, 'exp.aft.yaml'),
     `name: arrays

@@ -11,10 +11,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SidecarClient } from '../../extension/src/sidecar/client';
-import { exportDownstream } from '../../sidecar/src/export/downstream';
-import { encodeNpy } from '../../core/node/io/npy';
 import type { LogEvent, ProgressEvent, RunEvent, StatusEvent } from '../../core/common/protocol/events';
-import { Rng } from '../../sidecar/src/util/rng';
+import { writeArrayWorkspace } from '../helpers/arrayWorkspace';
 import { rejectsWith, waitFor } from '../helpers/sidecarRpc';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
@@ -33,37 +31,7 @@ const tmpdir = (): string => {
 /** 6,000 examples of 8 numbers and a random MLP as the "pre-trained" model, one example per call (slow enough to cancel). */
 function slowArrayExperiment(): string {
   const ws = tmpdir();
-  const rng = new Rng(1);
-  for (const [split, n] of [
-    ['train', 5800],
-    ['test', 200],
-  ] as const) {
-    fs.writeFileSync(
-      path.join(ws, `x_${split}.npy`),
-      encodeNpy(
-        Float32Array.from({ length: n * 8 }, () => rng.normal()),
-        [n, 8],
-      ),
-    );
-    fs.writeFileSync(
-      path.join(ws, `y_${split}.npy`),
-      encodeNpy(
-        Int32Array.from({ length: n }, (_, i) => i % 2),
-        [n],
-      ),
-    );
-  }
-  const w = (shape: number[]): { shape: number[]; data: Float32Array } => ({
-    shape,
-    data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * 0.3),
-  });
-  fs.writeFileSync(
-    path.join(ws, 'model.onnx'),
-    exportDownstream(
-      { 'fc0.w': w([8, 16]), 'fc0.b': w([16]), 'head.w': w([16, 2]), 'head.b': w([2]) },
-      { kind: 'mlp', inputShape: [8], channels: [], hidden: [16], numClasses: 2 },
-    ),
-  );
+  writeArrayWorkspace(ws, { train: 5800, test: 200 });
   const file = path.join(ws, 'slow.aft.yaml');
   fs.writeFileSync(
     file,
