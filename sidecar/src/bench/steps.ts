@@ -1,0 +1,254 @@
+/**
+ * Milliseconds per training step, as `npm run bench` and the GPU check (bench/gpuCheck.ts)
+ * measure them: whole training jobs (trainJob, the product's loop) of n and of more steps, whose
+ * difference removes the fixed costs (model set-up, the final evaluation). The models are the
+ * demo MLP and the CNN at batch 128 on MNIST digits with ψ 512 noise features, and the image
+ * students the check asks for where the engine has them.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { ResolvedMethod } from '../../../core/node/experiment/methods';
+import { downstreamSchema, trainSchema, type DownstreamSpec } from '../../../core/node/experiment/schema';
+import { encodeSafetensors, type StTensor } from '../../../core/node/io/safetensors';
+import { loadMnist } from '../data/mnist';
+import { noiseFeatures } from '../features/noise';
+import { SharedMethodState } from '../methods/method';
+import { trainJob } from '../train/job';
+import type { Examples } from '../train/evaluate';
+import { Rng } from '../util/rng';
+
+export const STEP_METHODS: Record<'stl' | 'aft', ResolvedMethod> = {
+  stl: { name: 'stl', kind: 'stl', kernel: 'linear', rho: 'sigmoid' },
+  aft: { name: 'aft', kind: 'aft', kernel: 'linear', rho: 'sigmoid' },
+};
+
+/** Training examples, evaluation examples and ψ for step timings. */
+export interface StepData {
+  train: Examples;
+  eval: Examples;
+  psi: Float32Array;
+  psiWidth: number;
+  numClasses: number;
+}
+
+/** The bench's data: 1024 MNIST digits (128 to evaluate), ψ 512 noise features. */
+export function mnistStepData(psiWidth = 512): StepData {
+  const ds = loadMnist(1024, 128, 0);
+  const psi = noiseFeatures('psi', psiWidth, ds.train.n, 0, 0);
+  return { train: { ...ds.train, inputShape: ds.inputShape }, eval: { ...ds.test, inputShape: ds.inputShape }, psi: psi.train, psiWidth, numClasses: 10 };
+}
+
+/** Random images (normal values) of `inputShape`, `examples` of them, labels cycling through 10 classes. */
+export function randomImageData(inputShape: number[], examples: number, evalExamples: number, psiWidth = 512): StepData {
+  const rng = new Rng(1);
+  const size = inputShape.reduce((a, b) => a * b, 1);
+  const x = Float32Array.from({ length: examples * size }, () => rng.normal());
+  const y = Int32Array.from({ length: examples }, (_, i) => i % 10);
+  const psi = noiseFeatures('psi', psiWidth, examples, 0, 0);
+  return {
+    train: { n: examples, x, y, inputShape },
+    eval: { n: evalExamples, x: x.subarray(0, evalExamples * size), y: y.subarray(0, evalExamples), inputShape },
+    psi: psi.train,
+    psiWidth,
+    numClasses: 10,
+  };
+}
+
+/** The first `n` rows of some data (a one-step epoch at batch n). */
+export function firstRows(d: StepData, n: number): StepData {
+  const size = d.train.inputShape.reduce((a, b) => a * b, 1);
+  return { ...d, train: { ...d.train, n, x: d.train.x.subarray(0, n * size), y: d.train.y.subarray(0, n) }, psi: d.psi.subarray(0, n * d.psiWidth) };
+}
+
+/** One training job of `steps` steps (rounded up to whole epochs by the loop); its time and steps. */
+export async function timeJob(spec: DownstreamSpec, method: ResolvedMethod, data: StepData, batch: number, steps: number): Promise<{ seconds: number; steps: number }> {
+  const r = await trainJob({
+    method,
+    beta: method.kind === 'stl' ? 0 : 10,
+    seed: 0,
+    downstream: spec,
+    train: trainSchema.parse({ steps, batch, eval_every: 1_000_000 }),
+    numClasses: data.numClasses,
+    trainData: data.train,
+    psiTrain: data.psi,
+    psiWidth: data.psiWidth,
+    segments: [{ name: 'psi', offset: 0, width: data.psiWidth }],
+    evalData: data.eval,
+    shared: new SharedMethodState(),
+    dataKey: 'bench',
+  });
+  r.model.dispose();
+  r.method.dispose();
+  return { seconds: r.seconds, steps: r.steps };
+}
+
+/**
+ * `npm run bench`'s figure: a warm-up job, then three pairs of jobs of n and 2n steps; the median
+ * of the three differences per step, so one slow moment does not decide it.
+ */
+export async function msPerStep(spec: DownstreamSpec, method: ResolvedMethod, data: StepData, batch: number, steps: number): Promise<number> {
+  await timeJob(spec, method, data, batch, 8); // kernels and XNNPACK operators are created on first use
+  const estimates: number[] = [];
+  for (let rep = 0; rep < 3; rep++) {
+    const a = await timeJob(spec, method, data, batch, steps);
+    const b = await timeJob(spec, method, data, batch, 2 * steps);
+    estimates.push(((b.seconds - a.seconds) * 1000) / (b.steps - a.steps));
+  }
+  return estimates.sort((x, y) => x - y)[1];
+}
+
+export interface BudgetedSteps {
+  /** Median ms per step over the estimates. */
+  ms: number;
+  /** Each estimate (ms per step) and the steps it spans. */
+  estimates: { ms: number; steps: number }[];
+  /** A one-step job (set-up, one step, the final evaluation) the first time, shaders and kernels compiled in it. */
+  first_job_ms?: number;
+  /** The same one-step job again, compiled. */
+  warm_job_ms?: number;
+  /** first − warm: what compiling cost (shaders on WebGPU). */
+  compile_ms?: number;
+}
+
+/**
+ * Ms per step within about `budgetS` seconds: optionally a first and a second one-step job (their
+ * difference is the compile time), then pairs of jobs of one epoch and of one epoch + n steps,
+ * n sized from the first so the pair takes about half the budget; up to three estimates while
+ * the budget lasts, at least one.
+ */
+export async function budgetedMsPerStep(spec: DownstreamSpec, method: ResolvedMethod, data: StepData, batch: number, budgetS: number, opts: { compile?: boolean; maxSteps?: number } = {}): Promise<BudgetedSteps> {
+  const start = performance.now();
+  const out: Partial<BudgetedSteps> = {};
+  if (opts.compile) {
+    const one = firstRows(data, batch);
+    const first = await timeJob(spec, method, one, batch, 1);
+    const warm = await timeJob(spec, method, one, batch, 1);
+    out.first_job_ms = +(first.seconds * 1000).toFixed(1);
+    out.warm_job_ms = +(warm.seconds * 1000).toFixed(1);
+    out.compile_ms = +((first.seconds - warm.seconds) * 1000).toFixed(1);
+  }
+  const perEpoch = Math.ceil(data.train.n / Math.min(batch, data.train.n));
+  const estimates: { ms: number; steps: number }[] = [];
+  let n = 0;
+  while (estimates.length < 3 && (estimates.length === 0 || (performance.now() - start) / 1000 < budgetS)) {
+    const a = await timeJob(spec, method, data, batch, perEpoch);
+    if (!n) {
+      const stepS = a.seconds / a.steps; // an overestimate: it holds the fixed costs too
+      const left = Math.max(budgetS - (performance.now() - start) / 1000, stepS);
+      n = Math.min(opts.maxSteps ?? 400, Math.max(perEpoch, Math.round(left / 2 / stepS / perEpoch) * perEpoch));
+    }
+    const b = await timeJob(spec, method, data, batch, perEpoch + n);
+    estimates.push({ ms: ((b.seconds - a.seconds) * 1000) / (b.steps - a.steps), steps: b.steps - a.steps });
+  }
+  const sorted = estimates.map((e) => e.ms).sort((x, y) => x - y);
+  return { ...out, ms: +sorted[Math.floor((sorted.length - 1) / 2)].toFixed(3), estimates: estimates.map((e) => ({ ms: +e.ms.toFixed(3), steps: e.steps })) };
+}
+
+/** A model the step timings cover, and how to get its spec (or why the engine cannot train it). */
+export interface StepModel {
+  name: string;
+  what: string;
+  batch: number;
+  inputShape: number[];
+  /** The downstream spec, or why this engine has no such model. */
+  prepare(): { spec: DownstreamSpec } | { skip: string };
+  data(): StepData;
+}
+
+/** The downstream models the engine's schema offers (read from a refusal, so it follows the schema). */
+function engineModels(): string {
+  const r = downstreamSchema.safeParse({ model: '\u0000' });
+  const issue = r.success ? undefined : (r.error.issues[0] as { values?: unknown[] } | undefined);
+  return issue?.values?.join(', ') ?? '?';
+}
+
+function parsed(raw: Record<string, unknown>, missing: string): { spec: DownstreamSpec } | { skip: string } {
+  const r = downstreamSchema.safeParse(raw);
+  return r.success ? { spec: r.data } : { skip: `${missing} (downstream models here: ${engineModels()}; ${r.error.issues[0]?.message ?? 'refused'})` };
+}
+
+/**
+ * torchvision's ResNet-18 state dict (timm's key names are the same), He-initialised, as a timm
+ * hub folder (config.json + model.safetensors): what a `model: pretrained` student is given.
+ * Written once per machine in the OS temp folder (45 MB).
+ */
+export function resnet18Folder(): string {
+  const dir = path.join(os.tmpdir(), 'aft-gpu-check-resnet18');
+  if (fs.existsSync(path.join(dir, 'model.safetensors'))) return dir;
+  const rng = new Rng(0);
+  const state: Record<string, StTensor> = {};
+  const conv = (key: string, cout: number, cin: number, k: number): void => {
+    const std = Math.sqrt(2 / (cout * k * k));
+    state[`${key}.weight`] = { shape: [cout, cin, k, k], data: Float32Array.from({ length: cout * cin * k * k }, () => rng.normal() * std) };
+  };
+  const bn = (key: string, c: number): void => {
+    state[`${key}.weight`] = { shape: [c], data: new Float32Array(c).fill(1) };
+    state[`${key}.bias`] = { shape: [c], data: new Float32Array(c) };
+    state[`${key}.running_mean`] = { shape: [c], data: new Float32Array(c) };
+    state[`${key}.running_var`] = { shape: [c], data: new Float32Array(c).fill(1) };
+  };
+  conv('conv1', 64, 3, 7);
+  bn('bn1', 64);
+  let cin = 64;
+  [64, 128, 256, 512].forEach((c, li) => {
+    for (let b = 0; b < 2; b++) {
+      const key = `layer${li + 1}.${b}`;
+      conv(`${key}.conv1`, c, b === 0 ? cin : c, 3);
+      bn(`${key}.bn1`, c);
+      conv(`${key}.conv2`, c, c, 3);
+      bn(`${key}.bn2`, c);
+      if (b === 0 && li > 0) {
+        conv(`${key}.downsample.0`, c, cin, 1);
+        bn(`${key}.downsample.1`, c);
+      }
+    }
+    cin = c;
+  });
+  state['fc.weight'] = { shape: [1000, 512], data: Float32Array.from({ length: 512_000 }, () => (rng.next() * 2 - 1) / Math.sqrt(512)) };
+  state['fc.bias'] = { shape: [1000], data: new Float32Array(1000) };
+  fs.mkdirSync(dir, { recursive: true });
+  const config = { architecture: 'resnet18', num_classes: 1000, num_features: 512, global_pool: 'avg', pretrained_cfg: { input_size: [3, 224, 224], crop_pct: 0.875, interpolation: 'bilinear', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], num_classes: 1000, first_conv: 'conv1', classifier: 'fc' } };
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config, null, 2));
+  fs.writeFileSync(path.join(dir, 'model.safetensors'), encodeSafetensors(state, { format: 'pt' }));
+  return dir;
+}
+
+export const STEP_MODELS: StepModel[] = [
+  {
+    name: 'mlp',
+    what: 'the demo MLP (784-128-64-10) on MNIST, batch 128, ψ 512',
+    batch: 128,
+    inputShape: [28, 28, 1],
+    prepare: () => parsed({ model: 'mlp', hidden: [128, 64] }, 'no MLP'),
+    data: () => mnistStepData(),
+  },
+  {
+    name: 'cnn',
+    what: 'the CNN (conv 16, conv 32, dense 64) on MNIST, batch 128, ψ 512',
+    batch: 128,
+    inputShape: [28, 28, 1],
+    prepare: () => parsed({ model: 'cnn', channels: [16, 32], hidden: [64] }, 'no CNN'),
+    data: () => mnistStepData(),
+  },
+  {
+    name: 'resnet18',
+    what: 'ResNet-18 (torchvision layout, fine-tuned whole, BatchNorm in train mode) on 64×64×3, batch 128, ψ 512',
+    batch: 128,
+    inputShape: [64, 64, 3],
+    // A `model: pretrained` student (a timm hub folder); the folder is written only where the schema takes it.
+    prepare: () => {
+      const probe = parsed({ model: 'pretrained', folder: os.tmpdir() }, 'this engine has no ResNet-18 student (no `model: pretrained`)');
+      return 'skip' in probe ? probe : parsed({ model: 'pretrained', folder: resnet18Folder() }, 'the ResNet-18 folder was refused');
+    },
+    data: () => randomImageData([64, 64, 3], 256, 128),
+  },
+  {
+    name: 'vit-tiny',
+    what: 'ViT-Tiny (patch 16, width 192, depth 12, 3 heads) on 224×224×3, batch 64, ψ 512',
+    batch: 64,
+    inputShape: [224, 224, 3],
+    prepare: () => ({ skip: `this engine has no ViT student (downstream models here: ${engineModels()})` }),
+    data: () => randomImageData([224, 224, 3], 128, 64),
+  },
+];
