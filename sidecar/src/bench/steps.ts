@@ -113,12 +113,14 @@ export interface BudgetedSteps {
 
 /**
  * Ms per step within about `budgetS` seconds: optionally a first and a second one-step job (their
- * difference is the compile time), then pairs of jobs of one epoch and of one epoch + n steps,
- * n sized from the first so the pair takes about half the budget; up to three estimates while
- * the budget lasts, at least one.
+ * difference is the compile time), then a one-epoch job on the full data (its evaluation's
+ * shapes compiled too, outside the figures), then pairs of jobs of one epoch and of one epoch + n
+ * steps, n sized so a pair takes about a third of the budget. Pairs go on while the next fits the
+ * budget, up to five (a second one even past it when the first took under half); the median.
  */
 export async function budgetedMsPerStep(spec: DownstreamSpec, method: ResolvedMethod, data: StepData, batch: number, budgetS: number, opts: { compile?: boolean; maxSteps?: number } = {}): Promise<BudgetedSteps> {
   const start = performance.now();
+  const elapsedS = (): number => (performance.now() - start) / 1000;
   const out: Partial<BudgetedSteps> = {};
   if (opts.compile) {
     const one = firstRows(data, batch);
@@ -129,20 +131,22 @@ export async function budgetedMsPerStep(spec: DownstreamSpec, method: ResolvedMe
     out.compile_ms = +((first.seconds - warm.seconds) * 1000).toFixed(1);
   }
   const perEpoch = Math.ceil(data.train.n / Math.min(batch, data.train.n));
+  const warmup = await timeJob(spec, method, data, batch, perEpoch);
+  const stepS = warmup.seconds / warmup.steps; // an overestimate: it holds the fixed costs too
+  const n = Math.min(opts.maxSteps ?? 400, Math.max(perEpoch, Math.round(Math.max(budgetS - elapsedS(), stepS) / 3 / stepS / perEpoch) * perEpoch));
   const estimates: { ms: number; steps: number }[] = [];
-  let n = 0;
-  while (estimates.length < 3 && (estimates.length === 0 || (performance.now() - start) / 1000 < budgetS)) {
+  let pairS = 0;
+  const more = (): boolean => estimates.length === 0 || (estimates.length < 5 && (elapsedS() + pairS <= budgetS || (estimates.length === 1 && pairS < budgetS / 2)));
+  while (more()) {
+    const t = performance.now();
     const a = await timeJob(spec, method, data, batch, perEpoch);
-    if (!n) {
-      const stepS = a.seconds / a.steps; // an overestimate: it holds the fixed costs too
-      const left = Math.max(budgetS - (performance.now() - start) / 1000, stepS);
-      n = Math.min(opts.maxSteps ?? 400, Math.max(perEpoch, Math.round(left / 2 / stepS / perEpoch) * perEpoch));
-    }
     const b = await timeJob(spec, method, data, batch, perEpoch + n);
     estimates.push({ ms: ((b.seconds - a.seconds) * 1000) / (b.steps - a.steps), steps: b.steps - a.steps });
+    pairS = (performance.now() - t) / 1000;
   }
   const sorted = estimates.map((e) => e.ms).sort((x, y) => x - y);
-  return { ...out, ms: +sorted[Math.floor((sorted.length - 1) / 2)].toFixed(3), estimates: estimates.map((e) => ({ ms: +e.ms.toFixed(3), steps: e.steps })) };
+  const mid = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+  return { ...out, ms: +mid.toFixed(3), estimates: estimates.map((e) => ({ ms: +e.ms.toFixed(3), steps: e.steps })) };
 }
 
 /** A model the step timings cover, and how to get its spec (or why the engine cannot train it). */
