@@ -185,8 +185,12 @@ def main():
     device = torch.device(a.device)
     if a.threads:
         torch.set_num_threads(a.threads)
-    torch.backends.cuda.matmul.allow_tf32 = a.tf32
-    torch.backends.cudnn.allow_tf32 = a.tf32
+    try:  # PyTorch 2.9 and later
+        torch.backends.cuda.matmul.fp32_precision = "tf32" if a.tf32 else "ieee"
+        torch.backends.cudnn.conv.fp32_precision = "tf32" if a.tf32 else "ieee"
+    except Exception:  # older ones refuse the unknown attribute (AttributeError, AssertionError)
+        torch.backends.cuda.matmul.allow_tf32 = a.tf32
+        torch.backends.cudnn.allow_tf32 = a.tf32
     torch.backends.cudnn.benchmark = True
     out = {
         "torch": torch.__version__,

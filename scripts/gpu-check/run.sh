@@ -9,6 +9,7 @@
 #   4. runs the check (dist/sidecar/gpu-check.js) with what is left → $OUT/gpu-check.json, and
 #      prints its table; its log is $OUT/gpu-check.log.
 # Exit status: the check's (0 ok, 1 not ok), 124 if it ran out of time (the JSON holds what it got).
+# $OUT also gets env.txt (driver, Vulkan loader and ICD files) and the PyTorch and check logs.
 #
 #   bash scripts/gpu-check/run.sh [--allow-software] [--limit-s 480] [--torch-device cuda|cpu]
 #        [--torch-models mlp,cnn,resnet18,vit-tiny] [--no-torch] [check options: --demo-steps N, --only ...]
@@ -63,6 +64,17 @@ fi
 for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
   [ -d "$d" ] && ! ldconfig -p 2>/dev/null | grep -q "$d/libGLX_nvidia" && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d"
 done
+
+# What the machine has, for when the adapter is not the GPU ($OUT/env.txt).
+{
+  echo "## nvidia-smi -L"; nvidia-smi -L 2>&1 || /usr/local/nvidia/bin/nvidia-smi -L 2>&1
+  echo "## ldconfig -p (vulkan, nvidia, cuda)"; ldconfig -p 2>/dev/null | grep -i -E 'vulkan|nvidia|cudart|cudnn' | head -40
+  echo "## ICD files"; ls -la /usr/share/vulkan/icd.d/ /etc/vulkan/icd.d/ /usr/local/share/vulkan/icd.d/ /usr/local/nvidia/share/vulkan/icd.d/ 2>&1
+  [ -f "$NV_ICD" ] && { echo "## $NV_ICD"; cat "$NV_ICD"; }
+  echo "## /usr/local/nvidia/lib64 (GL, Vulkan)"; ls /usr/local/nvidia/lib64 2>&1 | grep -i -E 'glx|vulkan|glvk|spirv|nvidia-gl' | head -20
+  echo "## env"; env | grep -E '^(VK_|LD_LIBRARY_PATH|PATH|HOME|XDG)' 
+  echo "## os"; cat /etc/os-release 2>/dev/null | head -2; uname -a; ldd --version 2>&1 | head -1
+} >"$OUT/env.txt" 2>&1
 
 # The PyTorch column, given at most a fifth of the limit.
 TORCH_ARG=()

@@ -311,7 +311,9 @@ interface TorchFigures {
 function compare(c: Check): void {
   const gpu = c.result.steps as Json | undefined;
   const cpu = c.result['cpu-steps'] as Json | undefined;
-  const torch = (c.result.pytorch as TorchFigures | undefined)?.models;
+  const torchRun = c.result.pytorch as TorchFigures | undefined;
+  const torch = torchRun?.models;
+  const torchDevice = torchRun?.device;
   const table: Json = {};
   for (const m of STEP_MODELS) {
     const g = gpu?.[m.name] as { stl_ms?: number; aft_ms?: number; skipped?: string } | undefined;
@@ -325,7 +327,7 @@ function compare(c: Check): void {
       row[k] = {
         webgpu_ms: ours ?? null,
         cpu_ms: cpuMs ?? null,
-        pytorch_cuda_ms: torchMs ?? null,
+        pytorch_ms: torchMs ?? null,
         speedup_vs_cpu: ours && cpuMs ? round(cpuMs / ours, 2) : null,
         fraction_of_pytorch_speed: ours && torchMs ? round(torchMs / ours, 3) : null,
       };
@@ -333,12 +335,12 @@ function compare(c: Check): void {
     if (g?.skipped) row.webgpu_skipped = g.skipped;
     table[m.name] = row;
   }
-  c.result.comparison = table;
+  c.result.comparison = { pytorch_device: torchDevice ?? null, ...table };
   // Reported once, apart from the steady figures: the first training job on the adapter (the
   // demo MLP, STL) compiles the shaders every model uses; later models add their own.
   const first = (gpu?.mlp as { stl?: BudgetedSteps } | undefined)?.stl;
   if (first?.compile_ms !== undefined) c.result.shader_compile = { first_job_ms: first.first_job_ms, same_job_again_ms: first.warm_job_ms, compile_ms: first.compile_ms, what: 'the first one-step training job on the adapter (demo MLP, STL) against the same job again' };
-  const r = table.resnet18 as Record<'stl' | 'aft', { speedup_vs_cpu: number | null; fraction_of_pytorch_speed: number | null; cpu_ms: number | null; pytorch_cuda_ms: number | null; webgpu_ms: number | null }> & { webgpu_skipped?: string };
+  const r = table.resnet18 as Record<'stl' | 'aft', { speedup_vs_cpu: number | null; fraction_of_pytorch_speed: number | null; cpu_ms: number | null; pytorch_ms: number | null; webgpu_ms: number | null }> & { webgpu_skipped?: string };
   const target = (name: string, key: 'speedup_vs_cpu' | 'fraction_of_pytorch_speed', min: number, missing: (k: 'stl' | 'aft') => string | undefined): Json => {
     const per: Json = {};
     let status: 'pass' | 'fail' | 'not measured' = 'pass';
@@ -357,7 +359,9 @@ function compare(c: Check): void {
   const gpuMissing = (): string | undefined => r.webgpu_skipped ?? (gpu ? undefined : 'the webgpu steps did not run');
   c.result.targets = [
     target('ResNet-18 step on webgpu at least 10× as fast as the best CPU step (wasm)', 'speedup_vs_cpu', 10, (k) => gpuMissing() ?? (r[k].cpu_ms === null ? 'no CPU figure (cpu-steps did not run or skipped it)' : undefined)),
-    target('ResNet-18 step on webgpu at least 0.3× PyTorch CUDA\'s speed', 'fraction_of_pytorch_speed', 0.3, (k) => gpuMissing() ?? (r[k].pytorch_cuda_ms === null ? (c.opts.pytorch ? 'no PyTorch figure for resnet18' : 'no --pytorch figures') : undefined)),
+    torchDevice && torchDevice !== 'cuda'
+      ? { target: "ResNet-18 step on webgpu at least 0.3× PyTorch CUDA's speed", threshold: 0.3, status: 'not measured', why: `PyTorch ran on ${torchDevice}, not CUDA` }
+      : target("ResNet-18 step on webgpu at least 0.3× PyTorch CUDA's speed", 'fraction_of_pytorch_speed', 0.3, (k) => gpuMissing() ?? (r[k].pytorch_ms === null ? (c.opts.pytorch ? 'no PyTorch figure for resnet18' : 'no --pytorch figures') : undefined)),
   ];
 }
 
@@ -370,20 +374,20 @@ function printTable(c: Check): void {
   if (verdicts.length) lines.push(`aft gpu check: ${verdicts.map((v) => `${v.id} ${v.usable ? 'ok' : 'missing'}`).join(', ')}`);
   const g = r.golden as { passed?: number; failed?: number; cases?: number; max_relative_error?: Json; error?: string; skipped?: string } | undefined;
   if (g) lines.push(`golden on webgpu: ${g.error ?? g.skipped ?? `${g.passed}/${g.cases} pass, ${g.failed} fail; worst relative error ${JSON.stringify(g.max_relative_error)}`}`);
-  const cmp = r.comparison as Record<string, Record<string, Json> & { webgpu_skipped?: string }> | undefined;
-  if (cmp) {
+  const { pytorch_device: torchDevice, ...cmp } = (r.comparison ?? {}) as Record<string, Record<string, Json> & { webgpu_skipped?: string }> & { pytorch_device?: string | null };
+  if (r.comparison) {
     lines.push('');
-    lines.push('model     method  webgpu ms  cpu ms    torch cuda ms  ×cpu     ×torch   compile ms');
+    lines.push(`model     method  webgpu ms  cpu ms    ${`torch ${torchDevice ?? ''} ms`.padEnd(14)} ×cpu     ×torch   compile ms`);
     const steps = r.steps as Record<string, Record<string, BudgetedSteps> & { aft_over_stl?: number }> | undefined;
     for (const [name, row] of Object.entries(cmp)) {
-      if (row.webgpu_skipped && !row.stl.pytorch_cuda_ms) {
+      if (row.webgpu_skipped && !row.stl.pytorch_ms) {
         lines.push(`${name.padEnd(9)} skipped: ${row.webgpu_skipped}`);
         continue;
       }
       for (const k of ['stl', 'aft']) {
         const x = row[k] as Record<string, number | null>;
         const f = (v: number | null | undefined, w = 9): string => (v === null || v === undefined ? '-' : String(v)).padEnd(w);
-        lines.push(`${(k === 'stl' ? name : '').padEnd(9)} ${k.padEnd(7)} ${f(x.webgpu_ms, 10)} ${f(x.cpu_ms)} ${f(x.pytorch_cuda_ms, 14)} ${f(x.speedup_vs_cpu, 8)} ${f(x.fraction_of_pytorch_speed, 8)} ${f(steps?.[name]?.[k]?.compile_ms)}`);
+        lines.push(`${(k === 'stl' ? name : '').padEnd(9)} ${k.padEnd(7)} ${f(x.webgpu_ms, 10)} ${f(x.cpu_ms)} ${f(x.pytorch_ms, 14)} ${f(x.speedup_vs_cpu, 8)} ${f(x.fraction_of_pytorch_speed, 8)} ${f(steps?.[name]?.[k]?.compile_ms)}`);
       }
       if (steps?.[name]?.aft_over_stl) lines.push(`${''.padEnd(9)} aft/stl ${steps[name].aft_over_stl}`);
       if (row.webgpu_skipped) lines.push(`${''.padEnd(9)} webgpu skipped: ${row.webgpu_skipped}`);
