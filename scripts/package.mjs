@@ -63,7 +63,7 @@ if (!copy('LICENSE')) fs.writeFileSync(path.join(stage, 'LICENSE'), `MIT License
 
 // The runtime modules: the dependency closure of RUNTIME (+ optional ones that are installed).
 const modules = path.join(stage, 'dist', 'sidecar', 'node_modules');
-copyRuntimeModules({ root, dest: modules, required: RUNTIME, optional: OPTIONAL_RUNTIME });
+const copied = copyRuntimeModules({ root, dest: modules, required: RUNTIME, optional: OPTIONAL_RUNTIME });
 
 // Smoke check, away from the repository's node_modules: the staged sidecar loads its engine.
 const probe = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-vsix-probe-'));
@@ -79,4 +79,4 @@ const vsce = path.join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
 fs.rmSync(out, { force: true });
 execFileSync(process.execPath, [vsce, 'package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '--allow-star-activation', '--target', TARGET, '--out', out], { cwd: stage, stdio: ['ignore', 'inherit', 'inherit'] });
 const bytes = fs.statSync(out).size;
-console.log(`\n${path.relative(root, out)}: ${(bytes / 2 ** 20).toFixed(1)} MiB (${bytes} bytes), ${seen.size} runtime packages, built in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+console.log(`\n${path.relative(root, out)}: ${(bytes / 2 ** 20).toFixed(1)} MiB (${bytes} bytes), ${copied.length} runtime packages, built in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
