@@ -30,6 +30,15 @@ await Promise.all([
     },
     outdir: 'dist/sidecar',
   }),
+  // The GPU check (scripts/gpu-check): the engine and the CLI in one file that a GPU machine runs
+  // from a carried folder without sharp (it decodes no images; a stand-in says so if asked to).
+  build({
+    ...common,
+    entryPoints: { 'gpu-check': 'sidecar/src/bench/gpuCheck.ts' },
+    outdir: 'dist/sidecar',
+    external: external.filter((e) => e !== 'sharp'),
+    alias: { sharp: './sidecar/src/bench/noSharp.ts' },
+  }),
   build({
     ...common,
     external: ['vscode'],

