@@ -7,17 +7,15 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { downstreamSchema, trainSchema, type DownstreamSpec } from '../../../core/node/experiment/schema';
+import { downstreamSchema, type DownstreamSpec } from '../../../core/node/experiment/schema';
 import type { ResolvedMethod } from '../../../core/node/experiment/methods';
 import { encodeSafetensors, type StTensor } from '../../../core/node/io/safetensors';
-import { noiseFeatures } from '../features/noise';
-import { SharedMethodState } from '../methods/method';
 import { createModel } from '../models/model';
 import { resnetStateShapes, type ResNetShape } from '../models/resnet';
 import { crossEntropy } from '../methods/regularizers';
 import { tf } from '../runtime/tf';
-import { trainJob } from '../train/job';
 import { Rng } from '../util/rng';
+import { msPerStep, randomImageData } from './steps';
 import { writeFileAtomic } from '../../../core/node/util/fsx';
 
 export const RESNET_BENCH = { batch: 32, size: 64, classes: 10, examples: 64, psiWidth: 512 };
@@ -80,51 +78,11 @@ export interface ResNetBench {
 export async function benchResNet(methods: Record<'stl' | 'aft', ResolvedMethod>, steps: number): Promise<ResNetBench> {
   const { batch, size, classes, examples, psiWidth } = RESNET_BENCH;
   const spec: DownstreamSpec = downstreamSchema.parse({ model: 'pretrained', folder: resnet18Folder() });
-  const rng = new Rng(1);
   const inputShape = [size, size, 3];
-  const x = Float32Array.from({ length: examples * size * size * 3 }, () => rng.normal());
-  const y = Int32Array.from({ length: examples }, (_, i) => i % classes);
-  const psi = noiseFeatures('psi', psiWidth, examples, 0, 0);
-  const run = (
-    method: ResolvedMethod,
-    n: number,
-    onStep: (step: number) => void,
-  ): Promise<{ seconds: number; steps: number }> =>
-    trainJob(
-      {
-        method,
-        beta: method.kind === 'stl' ? 0 : 10,
-        seed: 0,
-        downstream: spec,
-        train: trainSchema.parse({ steps: n, batch, eval_every: 1_000_000 }),
-        numClasses: classes,
-        trainData: { n: examples, x, y, inputShape },
-        psiTrain: psi.train,
-        psiWidth,
-        segments: [{ name: 'psi', offset: 0, width: psiWidth }],
-        evalData: { n: batch, x: x.subarray(0, batch * size * size * 3), y: y.subarray(0, batch), inputShape },
-        shared: new SharedMethodState(),
-        dataKey: 'bench-resnet',
-      },
-      { onStep },
-    ).then((r) => {
-      r.model.dispose();
-      r.method.dispose();
-      return r;
-    });
-  // Each step's duration from the step hook (the median: one slow moment on a shared machine
-  // does not decide the figure); the first steps (kernels and XNNPACK operators created) and the
-  // final evaluation are not steps.
-  const ms = async (method: ResolvedMethod): Promise<number> => {
-    const times: number[] = [];
-    let last = 0;
-    await run(method, steps + 2, (step) => {
-      const now = performance.now();
-      if (step > 2) times.push(now - last);
-      last = now;
-    });
-    return times.sort((p, q) => p - q)[Math.floor(times.length / 2)];
-  };
+  const data = randomImageData(inputShape, examples, batch, psiWidth);
+  const { x, y } = data.train;
+  // No warm-up job: the timed job's first steps (kernels and XNNPACK operators created) are not counted.
+  const ms = (method: ResolvedMethod): Promise<number> => msPerStep(spec, method, data, batch, steps, 0);
   const stl = await ms(methods.stl);
   const aft = await ms(methods.aft);
   // One STL step under tf.profile for the tensors' peak.

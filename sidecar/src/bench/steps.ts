@@ -81,30 +81,38 @@ export async function timeJob(
   data: StepData,
   batch: number,
   steps: number,
+  onStep?: (step: number) => void,
 ): Promise<{ seconds: number; steps: number }> {
-  const r = await trainJob({
-    method,
-    beta: method.kind === 'stl' ? 0 : 10,
-    seed: 0,
-    downstream: spec,
-    train: trainSchema.parse({ steps, batch, eval_every: 1_000_000 }),
-    numClasses: data.numClasses,
-    trainData: data.train,
-    psiTrain: data.psi,
-    psiWidth: data.psiWidth,
-    segments: [{ name: 'psi', offset: 0, width: data.psiWidth }],
-    evalData: data.eval,
-    shared: new SharedMethodState(),
-    dataKey: 'bench',
-  });
+  const r = await trainJob(
+    {
+      method,
+      beta: method.kind === 'stl' ? 0 : 10,
+      seed: 0,
+      downstream: spec,
+      train: trainSchema.parse({ steps, batch, eval_every: 1_000_000 }),
+      numClasses: data.numClasses,
+      trainData: data.train,
+      psiTrain: data.psi,
+      psiWidth: data.psiWidth,
+      segments: [{ name: 'psi', offset: 0, width: data.psiWidth }],
+      evalData: data.eval,
+      shared: new SharedMethodState(),
+      dataKey: 'bench',
+    },
+    { onStep },
+  );
   r.model.dispose();
   r.method.dispose();
   return { seconds: r.seconds, steps: r.steps };
 }
 
 /**
- * `npm run bench`'s figure: a warm-up job, then three pairs of jobs of n and 2n steps; the median
- * of the three differences per step, so one slow moment does not decide it.
+ * `npm run bench`'s figure: the median of each step's duration over one job (after a warm-up job
+ * and the job's first steps), timed from the step hook. The median of single steps is what a
+ * shared, loaded machine cannot sway: the earlier estimate, the difference between jobs of n and
+ * 2n steps, was thrown by any pause in either job (PyTorch's MLP read 17 ms for 1.3 ms).
+ * On the CPU backends a step has run when the hook fires; a GPU backend queues work, so the GPU
+ * check times whole jobs (`budgetedMsPerStep`).
  */
 export async function msPerStep(
   spec: DownstreamSpec,
@@ -112,15 +120,23 @@ export async function msPerStep(
   data: StepData,
   batch: number,
   steps: number,
+  warmupSteps = 8,
 ): Promise<number> {
-  await timeJob(spec, method, data, batch, 8); // kernels and XNNPACK operators are created on first use
-  const estimates: number[] = [];
-  for (let rep = 0; rep < 3; rep++) {
-    const a = await timeJob(spec, method, data, batch, steps);
-    const b = await timeJob(spec, method, data, batch, 2 * steps);
-    estimates.push(((b.seconds - a.seconds) * 1000) / (b.steps - a.steps));
-  }
-  return estimates.sort((x, y) => x - y)[1];
+  // Kernels and XNNPACK operators are created on first use.
+  if (warmupSteps > 0) await timeJob(spec, method, data, batch, warmupSteps);
+  const times: number[] = [];
+  let last = 0;
+  await timeJob(spec, method, data, batch, steps + 2, (step) => {
+    const now = performance.now();
+    if (step > 2) times.push(now - last);
+    last = now;
+  });
+  return median(times);
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 export interface BudgetedSteps {
@@ -181,11 +197,7 @@ export async function budgetedMsPerStep(
     estimates.push({ ms: ((b.seconds - a.seconds) * 1000) / (b.steps - a.steps), steps: b.steps - a.steps });
     pairS = (performance.now() - t) / 1000;
   }
-  const sorted = estimates.map((e) => e.ms).sort((x, y) => x - y);
-  const mid =
-    sorted.length % 2
-      ? sorted[(sorted.length - 1) / 2]
-      : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+  const mid = median(estimates.map((e) => e.ms));
   return { ...out, ms: +mid.toFixed(3), estimates: estimates.map((e) => ({ ms: +e.ms.toFixed(3), steps: e.steps })) };
 }
 
