@@ -114,7 +114,7 @@ train: { steps: 12, batch: 12, eval_every: 6 }
     assert.ok(fs.existsSync(path.join(r.dir, 'checkpoints', 'aft-seed-0.safetensors')));
     await assert.rejects(
       exportRun({ runDir: r.dir, out: path.join(ws, 't.onnx'), log: () => {} }),
-      /export supports the mlp and cnn/,
+      /export supports the mlp, cnn and pretrained/,
     );
   });
 });

@@ -20,9 +20,11 @@ import { readTidy } from '../train/evaluate';
 import { ONNX_DEVICES, OnnxSession, type OnnxDevice } from '../runtime/onnx';
 import { initBackend, tf, type BackendChoice } from '../runtime/tf';
 import { AftError, badInput } from '../../../core/common/util/errors';
-import { writeFileAtomic } from '../../../core/node/util/fsx';
+import { isTempName, writeFileAtomic } from '../../../core/node/util/fsx';
 import { onnxParameterCount, msPerExample } from './cost';
 import { exportDownstream, parameterCount } from './downstream';
+import { exportResNet, resnetParameterCount } from './resnet';
+import { readHubFolder } from '../models/pretrained';
 import { OPSET } from './proto';
 
 export const EXPORT_TOLERANCE = 1e-4;
@@ -111,6 +113,10 @@ function readExperiment(runDir: string): Experiment {
   return parsed.data;
 }
 
+/**
+ * The checkpoint to export: `checkpoints/<method>-seed-<seed>.safetensors`, or for a pretrained
+ * student the hub folder `checkpoints/<method>-seed-<seed>/`.
+ */
 function pickCheckpoint(
   runDir: string,
   exp: Experiment,
@@ -118,7 +124,17 @@ function pickCheckpoint(
   seed?: number,
 ): { file: string; method: string; seed: number } {
   const dir = path.join(runDir, 'checkpoints');
-  const have = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.safetensors')) : [];
+  const folders = exp.downstream.model === 'pretrained';
+  const have = fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir, { withFileTypes: true })
+        .filter((e) =>
+          folders
+            ? e.isDirectory() && !isTempName(e.name) && fs.existsSync(path.join(dir, e.name, 'model.safetensors'))
+            : e.isFile() && e.name.endsWith('.safetensors'),
+        )
+        .map((e) => e.name)
+    : [];
   const names = have.map((f) => f.replace(/\.safetensors$/, '')).sort();
   const m = method ?? (names.some((n) => n.startsWith('aft-seed-')) ? 'aft' : names[0]?.replace(/-seed-\d+$/, ''));
   const s = seed ?? exp.seeds[0] ?? 0;
@@ -130,14 +146,17 @@ function pickCheckpoint(
       { file: runDir, field },
     );
   }
-  return { file: path.join(dir, `${m}-seed-${s}.safetensors`), method: m, seed: s };
+  return { file: path.join(dir, folders ? `${m}-seed-${s}` : `${m}-seed-${s}.safetensors`), method: m, seed: s };
 }
 
 /** Logits of the tfjs model on the test split, in chunks. */
 async function tfjsLogits(exp: Experiment, ds: Dataset, checkpoint: string): Promise<Float32Array> {
-  const model = createModel(exp.downstream, ds.inputShape, ds.numClasses, 0, ds.vocabSize);
+  // A pretrained student's checkpoint is a hub folder: the student is built from it, head and all.
+  const pretrained = exp.downstream.model === 'pretrained';
+  const spec = pretrained ? { ...exp.downstream, folder: checkpoint, head: 'keep' as const } : exp.downstream;
+  const model = createModel(spec, ds.inputShape, ds.numClasses, 0, ds.vocabSize);
   try {
-    loadCheckpoint(model, checkpoint);
+    if (!pretrained) loadCheckpoint(model, checkpoint);
     const width = ds.inputShape.reduce((a, b) => a * b, 1);
     const out = new Float32Array(ds.test.n * ds.numClasses);
     for (let s = 0; s < ds.test.n; s += 256) {
@@ -158,32 +177,36 @@ async function tfjsLogits(exp: Experiment, ds: Dataset, checkpoint: string): Pro
 export async function exportRun(opts: ExportOptions): Promise<ExportReport> {
   const exp = readExperiment(opts.runDir);
   if (exp.downstream.model === 'transformer')
-    throw badInput('export supports the mlp and cnn downstream models; this run trained a transformer', {
+    throw badInput('export supports the mlp, cnn and pretrained (ResNet) students; this run trained a transformer', {
       file: opts.runDir,
       field: 'downstream.model',
     });
-  if (exp.downstream.model === 'pretrained') {
-    throw badInput(
-      'export to ONNX supports the mlp and cnn downstream models; a pretrained student is saved in its hub layout (checkpoints/<method>-seed-<seed>/: config.json + model.safetensors), which timm and torchvision load (then torch.onnx.export)',
-      { file: opts.runDir, field: 'downstream.model' },
-    );
-  }
   const ck = pickCheckpoint(opts.runDir, exp, opts.method, opts.seed);
   // Runs store absolute paths; older runs are resolved against their workspace.
   const workspace = path.resolve(opts.runDir, '..', '..', '..');
   const ds = await loadExperimentDataset(exp, workspace, opts.log);
-  const weights = readSafetensors(ck.file).tensors;
-  const bytes = exportDownstream(
-    weights,
-    {
-      kind: exp.downstream.model,
-      inputShape: ds.inputShape,
-      channels: exp.downstream.channels,
-      hidden: exp.downstream.hidden,
-      numClasses: ds.numClasses,
-    },
-    { method: ck.method, seed: String(ck.seed), run: path.basename(opts.runDir) },
-  );
+  const props = { method: ck.method, seed: String(ck.seed), run: path.basename(opts.runDir) };
+  let bytes: Uint8Array;
+  let parameters: number;
+  if (exp.downstream.model === 'pretrained') {
+    const hub = readHubFolder(ck.file);
+    bytes = exportResNet(hub, ds.inputShape, props);
+    parameters = resnetParameterCount(hub.shape);
+  } else {
+    const weights = readSafetensors(ck.file).tensors;
+    bytes = exportDownstream(
+      weights,
+      {
+        kind: exp.downstream.model,
+        inputShape: ds.inputShape,
+        channels: exp.downstream.channels,
+        hidden: exp.downstream.hidden,
+        numClasses: ds.numClasses,
+      },
+      props,
+    );
+    parameters = parameterCount(weights);
+  }
   const out = path.resolve(opts.out);
   writeFileAtomic(out, bytes);
   const device = opts.device ?? 'auto';
@@ -224,7 +247,7 @@ export async function exportRun(opts: ExportOptions): Promise<ExportReport> {
     small = {
       name: `${ck.method} (${exp.downstream.model})`,
       kind: 'downstream',
-      parameters: parameterCount(weights),
+      parameters,
       msPerExample: await msPerExample(session, feeds, n, 'logits'),
     };
   } finally {
@@ -258,7 +281,7 @@ export async function exportRun(opts: ExportOptions): Promise<ExportReport> {
     seed: ck.seed,
     model: exp.downstream.model,
     checkpoint: ck.file,
-    parameters: small.parameters ?? parameterCount(weights),
+    parameters: small.parameters ?? parameters,
     verification,
     cost: { provider: verification.provider, batch, models },
   };

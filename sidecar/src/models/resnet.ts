@@ -53,20 +53,21 @@ export interface StateEntry {
 
 const EXPANSION: Record<BlockKind, number> = { basic: 1, bottleneck: 4 };
 
-interface ConvSpec {
+export interface ConvSpec {
   name: string;
   cin: number;
   cout: number;
   g: ConvGeometry;
 }
 
-interface BlockSpec {
+export interface BlockSpec {
   prefix: string;
   convs: ConvSpec[];
   downsample?: ConvSpec;
 }
 
-function blocksOf(s: ResNetShape): { stem: ConvSpec; blocks: BlockSpec[]; features: number } {
+/** The convolutions of a ResNet in order: the stem, each block's convs and downsample, and φ's width. */
+export function blocksOf(s: ResNetShape): { stem: ConvSpec; blocks: BlockSpec[]; features: number } {
   const { block, layers } = RESNET_ARCHS[s.arch];
   const exp = EXPANSION[block];
   const stem: ConvSpec = { name: 'conv1', cin: s.inChannels, cout: s.width, g: { kernel: 7, stride: 2, pad: 3 } };

@@ -1,0 +1,104 @@
+/**
+ * The ONNX graph of a trained `model: pretrained` student (a ResNet in torchvision's layout),
+ * from its state dict as the run saved it (checkpoints/<method>-seed-<seed>/model.safetensors).
+ * Inputs keep the engine's layout, as for the MLP and CNN: `input` is [N, H, W, C], the images
+ * prepared as the student's `pretrained_cfg` says (resized, scaled, normalised by mean and std; the
+ * model file's metadata repeats those settings); outputs are `logits` and `features` (φ, the pooled
+ * output of layer4, the head's input).
+ *
+ * PyTorch's weights are already ONNX's layout (OIHW convolutions, [out, in] linear), so they are
+ * stored as they are; BatchNorm runs with its running statistics (inference), as the engine
+ * evaluates.
+ */
+import type { StTensor } from '../../../core/node/io/safetensors';
+import { BN_EPS } from '../models/batchNorm';
+import { blocksOf, resnetStateShapes, type ConvSpec, type ResNetShape } from '../models/resnet';
+import { badInput } from '../../../core/common/util/errors';
+import type { HubFolder } from '../models/pretrained';
+import { EXPORT_FORMAT_VERSION, EXPORT_PRODUCER } from './downstream';
+import { attr, OnnxGraph } from './graph';
+
+/** A tensor of the state dict as float32, checked against the architecture's shape. */
+function tensor(state: Record<string, StTensor>, key: string, shape: number[]): Float32Array {
+  const t = state[key];
+  if (!t) throw badInput(`the checkpoint has no tensor '${key}'`);
+  if (t.shape.join('x') !== shape.join('x'))
+    throw badInput(`tensor '${key}' has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+  return t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>);
+}
+
+/** Parameters of the state dict (BatchNorm's running statistics and counters are buffers, not counted). */
+export function resnetParameterCount(shape: ResNetShape): number {
+  return resnetStateShapes(shape)
+    .filter((e) => !e.role.startsWith('bn.running') && e.role !== 'bn.num_batches_tracked')
+    .reduce((a, e) => a + e.shape.reduce((p, q) => p * q, 1), 0);
+}
+
+export function resnetGraph(state: Record<string, StTensor>, shape: ResNetShape, inputShape: number[]): OnnxGraph {
+  const want = new Map(resnetStateShapes(shape).map((e) => [e.key, e.shape]));
+  const init = (key: string): string => g.initializer(key, tensor(state, key, want.get(key)!), want.get(key)!);
+  const g = new OnnxGraph(`aft-${shape.arch}`);
+  const conv = (x: string, key: string, c: ConvSpec): string =>
+    g.node('Conv', [x, init(`${key}.weight`)], {
+      kernel_shape: attr.ints([c.g.kernel, c.g.kernel]),
+      strides: attr.ints([c.g.stride, c.g.stride]),
+      pads: attr.ints([c.g.pad, c.g.pad, c.g.pad, c.g.pad]),
+    });
+  const bn = (x: string, key: string): string =>
+    g.node(
+      'BatchNormalization',
+      [x, init(`${key}.weight`), init(`${key}.bias`), init(`${key}.running_mean`), init(`${key}.running_var`)],
+      { epsilon: attr.float(BN_EPS) },
+    );
+  const plan = blocksOf(shape);
+  let x = g.node('Transpose', [g.input('input', ['N', ...inputShape])], { perm: attr.ints([0, 3, 1, 2]) });
+  x = g.node('Relu', [bn(conv(x, 'conv1', plan.stem), 'bn1')]);
+  // PyTorch pads max pooling with −∞, as ONNX's MaxPool does.
+  x = g.node('MaxPool', [x], {
+    kernel_shape: attr.ints([3, 3]),
+    strides: attr.ints([2, 2]),
+    pads: attr.ints([1, 1, 1, 1]),
+  });
+  for (const b of plan.blocks) {
+    const input = x;
+    let out = input;
+    b.convs.forEach((c, i) => {
+      out = bn(conv(out, `${b.prefix}.${c.name}`, c), `${b.prefix}.bn${i + 1}`);
+      if (i < b.convs.length - 1) out = g.node('Relu', [out]);
+    });
+    const identity = b.downsample
+      ? bn(conv(input, `${b.prefix}.downsample.0`, b.downsample), `${b.prefix}.downsample.1`)
+      : input;
+    x = g.node('Relu', [g.node('Add', [out, identity])]);
+  }
+  const phi = g.node('Flatten', [g.node('GlobalAveragePool', [x])], { axis: attr.int(1) }, 'features');
+  g.node('Gemm', [phi, init('fc.weight'), init('fc.bias')], { transB: attr.int(1) }, 'logits');
+  g.output('logits', ['N', shape.numClasses]);
+  g.output('features', ['N', plan.features]);
+  return g;
+}
+
+/** The model file's bytes; its metadata says how to prepare images (the student's `pretrained_cfg`). */
+export function exportResNet(
+  hub: Pick<HubFolder, 'state' | 'shape' | 'config'>,
+  inputShape: number[],
+  props: Record<string, string> = {},
+): Uint8Array {
+  const pc = hub.config.pretrained_cfg ?? {};
+  const prep = Object.fromEntries(
+    (['input_size', 'mean', 'std', 'interpolation', 'crop_pct'] as const)
+      .filter((k) => pc[k] !== undefined)
+      .map((k) => [k, pc[k]]),
+  );
+  return resnetGraph(hub.state, hub.shape, inputShape).encode({
+    producer: EXPORT_PRODUCER,
+    version: String(EXPORT_FORMAT_VERSION),
+    doc: `AFT Studio ${hub.shape.arch} student: input [N, ${inputShape.join(', ')}] (images NHWC, prepared as pretrained_cfg says: resized, scaled to [0, 1], normalised by mean and std); outputs logits and features (φ).`,
+    props: {
+      ...props,
+      input_shape: JSON.stringify(inputShape),
+      kind: hub.shape.arch,
+      pretrained_cfg: JSON.stringify(prep),
+    },
+  });
+}
