@@ -7,8 +7,8 @@
  * output of layer4, the head's input).
  *
  * PyTorch's weights are already ONNX's layout (OIHW convolutions, [out, in] linear), so they are
- * stored as they are; BatchNorm runs with its running statistics (inference), as the engine
- * evaluates.
+ * stored as they are, each BatchNorm folded into the convolution before it with its running
+ * statistics (inference, as the engine evaluates).
  */
 import type { StTensor } from '../../../core/node/io/safetensors';
 import { BN_EPS } from '../models/batchNorm';
@@ -24,7 +24,7 @@ function tensor(state: Record<string, StTensor>, key: string, shape: number[]): 
   if (!t) throw badInput(`the checkpoint has no tensor '${key}'`);
   if (t.shape.join('x') !== shape.join('x'))
     throw badInput(`tensor '${key}' has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
-  return t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>);
+  return t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
 }
 
 /** Parameters of the state dict (BatchNorm's running statistics and counters are buffers, not counted). */
@@ -38,21 +38,35 @@ export function resnetGraph(state: Record<string, StTensor>, shape: ResNetShape,
   const want = new Map(resnetStateShapes(shape).map((e) => [e.key, e.shape]));
   const init = (key: string): string => g.initializer(key, tensor(state, key, want.get(key)!), want.get(key)!);
   const g = new OnnxGraph(`aft-${shape.arch}`);
-  const conv = (x: string, key: string, c: ConvSpec): string =>
-    g.node('Conv', [x, init(`${key}.weight`)], {
-      kernel_shape: attr.ints([c.g.kernel, c.g.kernel]),
-      strides: attr.ints([c.g.stride, c.g.stride]),
-      pads: attr.ints([c.g.pad, c.g.pad, c.g.pad, c.g.pad]),
-    });
-  const bn = (x: string, key: string): string =>
-    g.node(
-      'BatchNormalization',
-      [x, init(`${key}.weight`), init(`${key}.bias`), init(`${key}.running_mean`), init(`${key}.running_var`)],
-      { epsilon: attr.float(BN_EPS) },
+  // Each convolution with the BatchNorm after it folded in (inference: its running statistics are
+  // constants): W' = W·γ/√(σ²+ε) per output channel, b' = β − μ·γ/√(σ²+ε), computed in float64.
+  const convBn = (x: string, convKey: string, bnKey: string, c: ConvSpec): string => {
+    const wShape = want.get(`${convKey}.weight`)!;
+    const w = tensor(state, `${convKey}.weight`, wShape);
+    const [gamma, beta, mean, variance] = ['weight', 'bias', 'running_mean', 'running_var'].map((k) =>
+      tensor(state, `${bnKey}.${k}`, [c.cout]),
     );
+    const per = w.length / c.cout;
+    const folded = new Float32Array(w.length);
+    const bias = new Float32Array(c.cout);
+    for (let o = 0; o < c.cout; o++) {
+      const scale = gamma[o] / Math.sqrt(variance[o] + BN_EPS);
+      for (let i = 0; i < per; i++) folded[o * per + i] = w[o * per + i] * scale;
+      bias[o] = beta[o] - mean[o] * scale;
+    }
+    return g.node(
+      'Conv',
+      [x, g.initializer(`${convKey}.weight`, folded, wShape), g.initializer(`${convKey}.bias`, bias, [c.cout])],
+      {
+        kernel_shape: attr.ints([c.g.kernel, c.g.kernel]),
+        strides: attr.ints([c.g.stride, c.g.stride]),
+        pads: attr.ints([c.g.pad, c.g.pad, c.g.pad, c.g.pad]),
+      },
+    );
+  };
   const plan = blocksOf(shape);
   let x = g.node('Transpose', [g.input('input', ['N', ...inputShape])], { perm: attr.ints([0, 3, 1, 2]) });
-  x = g.node('Relu', [bn(conv(x, 'conv1', plan.stem), 'bn1')]);
+  x = g.node('Relu', [convBn(x, 'conv1', 'bn1', plan.stem)]);
   // PyTorch pads max pooling with −∞, as ONNX's MaxPool does.
   x = g.node('MaxPool', [x], {
     kernel_shape: attr.ints([3, 3]),
@@ -63,11 +77,11 @@ export function resnetGraph(state: Record<string, StTensor>, shape: ResNetShape,
     const input = x;
     let out = input;
     b.convs.forEach((c, i) => {
-      out = bn(conv(out, `${b.prefix}.${c.name}`, c), `${b.prefix}.bn${i + 1}`);
+      out = convBn(out, `${b.prefix}.${c.name}`, `${b.prefix}.bn${i + 1}`, c);
       if (i < b.convs.length - 1) out = g.node('Relu', [out]);
     });
     const identity = b.downsample
-      ? bn(conv(input, `${b.prefix}.downsample.0`, b.downsample), `${b.prefix}.downsample.1`)
+      ? convBn(input, `${b.prefix}.downsample.0`, `${b.prefix}.downsample.1`, b.downsample)
       : input;
     x = g.node('Relu', [g.node('Add', [out, identity])]);
   }
