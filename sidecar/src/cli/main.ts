@@ -18,6 +18,7 @@ import { resultsTable } from './table';
 import { exportCommand } from './export';
 import { extractCommand } from './extract';
 import { gpuCommand } from './gpu';
+import { predictCommand } from './predict';
 import { useGpuRuntime } from '../runtime/gpuRuntime';
 import { reportCommand } from '../report/cli';
 import { compareRuns, comparisonTable } from '../compare/compare';
@@ -41,6 +42,11 @@ Usage:
   aft export RUN --out F.onnx [--method M] [--seed S] [--device auto|cuda|webgpu|cpu]
                              export a trained downstream model to ONNX, verified against
                              the trained model, with its inference cost vs the pre-trained ones
+  aft predict MODEL --input X.npy [--out LOGITS.npy] [--features F.npy]
+                             run a student folder (timm hub layout) or a run's model
+                             (RUN [--method M] [--seed S]) on X: images [N, C, H, W] float32,
+                             resized and normalised, as the PyTorch module takes them (a run's
+                             MLP or CNN: [N, ...] as its dataset gives them); writes logits and φ
   aft schema                 print the experiment JSON Schema
   aft gpu check [--dir DIR] [--json]
                              what the GPU backends need against what this machine has: the
@@ -75,6 +81,8 @@ interface Cli {
     methods?: string;
     workspace?: string;
     out?: string;
+    input?: string;
+    features?: string;
     shard?: string;
     method?: string;
     seed?: string;
@@ -99,6 +107,8 @@ function parse(argv: string[]): Cli {
         methods: { type: 'string' },
         workspace: { type: 'string' },
         out: { type: 'string', short: 'o' },
+        input: { type: 'string' },
+        features: { type: 'string' },
         shard: { type: 'string' },
         method: { type: 'string' },
         seed: { type: 'string' },
@@ -239,6 +249,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'export':
       return exportCommand(rest, cli.values);
+    case 'predict':
+      return predictCommand(rest, cli.values);
     case 'gpu':
       return gpuCommand(rest, cli.values);
     case 'schema':

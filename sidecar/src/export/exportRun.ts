@@ -7,23 +7,23 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Dataset } from '../data/dataset';
 import { loadExperimentDataset } from '../data/load';
-import { BACKEND_CHOICES, experimentSchema, type Experiment } from '../../../core/node/experiment/schema';
+import { BACKEND_CHOICES, type Experiment } from '../../../core/node/experiment/schema';
 import type { ExportReport, ModelCost } from '../../../core/common/protocol/rpc';
 import { resolveRunDir } from '../../../core/node/runs/store';
 import { onnxSourceRefs } from '../features/sources';
 import { resolveOnnxFiles, sourceBatches } from '../features/onnxSource';
 import { readSafetensors } from '../../../core/node/io/safetensors';
-import { MAX_EXPERIMENT_BYTES, readUserJson } from '../../../core/node/io/userFile';
 import { loadCheckpoint } from '../models/checkpoint';
 import { createModel } from '../models/model';
 import { readTidy } from '../train/evaluate';
 import { ONNX_DEVICES, OnnxSession, type OnnxDevice } from '../runtime/onnx';
 import { initBackend, tf, type BackendChoice } from '../runtime/tf';
 import { AftError, badInput } from '../../../core/common/util/errors';
-import { isTempName, writeFileAtomic } from '../../../core/node/util/fsx';
+import { writeFileAtomic } from '../../../core/node/util/fsx';
 import { onnxParameterCount, msPerExample } from './cost';
 import { exportDownstream, parameterCount } from './downstream';
 import { exportResNet, resnetParameterCount } from './resnet';
+import { pickCheckpoint, readRunExperiment } from '../models/runCheckpoint';
 import { readHubFolder } from '../models/pretrained';
 import { OPSET } from './proto';
 
@@ -99,56 +99,6 @@ export async function exportModel(req: ExportRequest): Promise<ExportReport> {
   });
 }
 
-function readExperiment(runDir: string): Experiment {
-  const file = path.join(runDir, 'experiment.json');
-  if (!fs.existsSync(file)) throw badInput('not a run folder (no experiment.json)', { file: runDir });
-  const parsed = experimentSchema.safeParse(
-    readUserJson(file, { what: "the run's experiment.json", maxBytes: MAX_EXPERIMENT_BYTES }),
-  );
-  if (!parsed.success)
-    throw badInput(
-      `the run's experiment.json does not match this version of aft: ${parsed.error.issues[0]?.message ?? ''}`,
-      { file },
-    );
-  return parsed.data;
-}
-
-/**
- * The checkpoint to export: `checkpoints/<method>-seed-<seed>.safetensors`, or for a pretrained
- * student the hub folder `checkpoints/<method>-seed-<seed>/`.
- */
-function pickCheckpoint(
-  runDir: string,
-  exp: Experiment,
-  method?: string,
-  seed?: number,
-): { file: string; method: string; seed: number } {
-  const dir = path.join(runDir, 'checkpoints');
-  const folders = exp.downstream.model === 'pretrained';
-  const have = fs.existsSync(dir)
-    ? fs
-        .readdirSync(dir, { withFileTypes: true })
-        .filter((e) =>
-          folders
-            ? e.isDirectory() && !isTempName(e.name) && fs.existsSync(path.join(dir, e.name, 'model.safetensors'))
-            : e.isFile() && e.name.endsWith('.safetensors'),
-        )
-        .map((e) => e.name)
-    : [];
-  const names = have.map((f) => f.replace(/\.safetensors$/, '')).sort();
-  const m = method ?? (names.some((n) => n.startsWith('aft-seed-')) ? 'aft' : names[0]?.replace(/-seed-\d+$/, ''));
-  const s = seed ?? exp.seeds[0] ?? 0;
-  // Only names the run has (never a path built from the request: `../x` must not reach the disk).
-  if (m === undefined || !names.includes(`${m}-seed-${s}`)) {
-    const field = m !== undefined && names.some((n) => n.replace(/-seed-\d+$/, '') === m) ? 'seed' : 'method';
-    throw badInput(
-      `no checkpoint for ${m ?? 'any method'} seed ${s}; this run has: ${names.join(', ') || 'none (did it complete?)'}`,
-      { file: runDir, field },
-    );
-  }
-  return { file: path.join(dir, folders ? `${m}-seed-${s}` : `${m}-seed-${s}.safetensors`), method: m, seed: s };
-}
-
 /** Logits of the tfjs model on the test split, in chunks. */
 async function tfjsLogits(exp: Experiment, ds: Dataset, checkpoint: string): Promise<Float32Array> {
   // A pretrained student's checkpoint is a hub folder: the student is built from it, head and all.
@@ -175,7 +125,7 @@ async function tfjsLogits(exp: Experiment, ds: Dataset, checkpoint: string): Pro
 }
 
 export async function exportRun(opts: ExportOptions): Promise<ExportReport> {
-  const exp = readExperiment(opts.runDir);
+  const exp = readRunExperiment(opts.runDir);
   if (exp.downstream.model === 'transformer')
     throw badInput('export supports the mlp, cnn and pretrained (ResNet) students; this run trained a transformer', {
       file: opts.runDir,

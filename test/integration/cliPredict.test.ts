@@ -1,0 +1,129 @@
+/**
+ * `aft predict` as a user checks an import or a trained model: a student folder (the fixtures'
+ * torchvision ResNets) on PyTorch's own input gives PyTorch's logits and φ; a run's model gives
+ * the test accuracy the run reported; bad inputs get exit 2 naming the file and what was expected.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { encodeNpy, readNpy } from '../../core/node/io/npy';
+import { readSafetensors } from '../../core/node/io/safetensors';
+import { listRuns, readSummary } from '../../core/node/runs/store';
+import { writeArrayWorkspace } from '../helpers/arrayWorkspace';
+
+const root = path.join(__dirname, '..', '..');
+const cli = path.join(root, 'sidecar', 'src', 'cli', 'index.ts');
+const tsx = pathToFileURL(path.join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+const fixtures = path.join(root, 'test', 'fixtures', 'students');
+
+function aft(args: string[], cwd: string): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', tsx, cli, ...args, '--backend', 'cpu'], { cwd, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / (scale || 1);
+}
+
+describe('aft predict', () => {
+  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-predict-'));
+
+  for (const name of ['resnet18-tiny', 'resnet50-tiny']) {
+    it(`${name}: a student folder on PyTorch's input gives PyTorch's logits and φ (1e-4)`, () => {
+      const ref = readSafetensors(path.join(fixtures, `${name}.reference.safetensors`)).tensors;
+      const input = path.join(ws, `${name}.x.npy`);
+      fs.writeFileSync(input, encodeNpy(ref.input.data, ref.input.shape));
+      const r = aft(
+        [
+          'predict',
+          path.join(fixtures, name),
+          '--input',
+          input,
+          '--out',
+          `${name}.logits.npy`,
+          '--features',
+          `${name}.phi.npy`,
+        ],
+        ws,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const logits = readNpy(path.join(ws, `${name}.logits.npy`));
+      const phi = readNpy(path.join(ws, `${name}.phi.npy`));
+      assert.deepEqual(logits.shape, ref['eval.logits'].shape);
+      assert.deepEqual(phi.shape, ref['eval.features'].shape);
+      const errs = {
+        logits: relErr(logits.data, ref['eval.logits'].data),
+        phi: relErr(phi.data, ref['eval.features'].data),
+      };
+      console.log(
+        `aft predict ${name} vs PyTorch: logits ${errs.logits.toExponential(2)}, φ ${errs.phi.toExponential(2)}`,
+      );
+      assert.ok(errs.logits < 1e-4 && errs.phi < 1e-4, JSON.stringify(errs));
+    });
+  }
+
+  it("a run's model gives the test accuracy the run reported", () => {
+    writeArrayWorkspace(ws, { train: 200, test: 60 });
+    fs.writeFileSync(
+      path.join(ws, 'exp.aft.yaml'),
+      `name: arrays
+dataset: { source: npy, train: { inputs: x_train.npy, labels: y_train.npy }, test: { inputs: x_test.npy, labels: y_test.npy } }
+downstream: { model: mlp, hidden: [16] }
+methods: [stl]
+train: { steps: 30, batch: 20 }
+seeds: [0, 1]
+`,
+    );
+    const run = aft(['run', 'exp.aft.yaml'], ws);
+    assert.equal(run.code, 0, run.stderr);
+    const dir = listRuns(ws).find((x) => x.status.experiment === 'arrays')!.dir;
+    const perSeed = readSummary(dir)!.methods.stl.test_accuracy.per_seed;
+    const labels = readNpy(path.join(ws, 'y_test.npy')).data;
+    for (const seed of [0, 1]) {
+      const r = aft(
+        ['predict', path.basename(dir), '--seed', String(seed), '--input', 'x_test.npy', '--out', `l${seed}.npy`],
+        ws,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`stl seed ${seed} \\(mlp\\)`));
+      const l = readNpy(path.join(ws, `l${seed}.npy`));
+      assert.deepEqual(l.shape, [60, 2]);
+      let correct = 0;
+      for (let i = 0; i < 60; i++) if ((l.data[2 * i + 1] > l.data[2 * i] ? 1 : 0) === labels[i]) correct++;
+      assert.equal(correct / 60, perSeed[String(seed)]);
+    }
+  });
+
+  it('refuses inputs of the wrong shape or type, and a call with nothing to write, naming what', () => {
+    const cases: { args: string[]; says: RegExp }[] = [
+      {
+        args: ['predict', path.join(fixtures, 'resnet18-tiny'), '--input', 'x_test.npy', '--out', 'o.npy'],
+        says: /x_test\.npy.*expected images \[N, 3, H, W\].*got \[60, 8\]/,
+      },
+      {
+        args: ['predict', path.join(fixtures, 'resnet18-tiny'), '--input', 'y_test.npy', '--out', 'o.npy'],
+        says: /y_test\.npy.*expected float32 inputs, got int32/,
+      },
+      { args: ['predict', path.join(fixtures, 'resnet18-tiny'), '--input', 'x_test.npy'], says: /needs --out/ },
+      { args: ['predict', 'no-such-run', '--input', 'x_test.npy', '--out', 'o.npy'], says: /no run 'no-such-run'/ },
+    ];
+    for (const c of cases) {
+      const r = aft(c.args, ws);
+      assert.equal(r.code, 2, `${c.args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, c.says);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+      assert.ok(!fs.existsSync(path.join(ws, 'o.npy')));
+    }
+  });
+});
