@@ -239,8 +239,9 @@ export class Studio implements vscode.Disposable {
   }
 
   /** Deactivation: the sidecar is asked to stop (runs cancelled) and killed after 5 s. */
+  /** The window closes: runs in flight train on in their sidecar (client.detachOrStop). */
   async shutdown(): Promise<void> {
-    await this.client.stop(5000);
+    await this.client.detachOrStop(5000);
   }
 
   dispose(): void {

@@ -181,6 +181,55 @@ describe('sidecar client against a real sidecar', () => {
     assert.equal((await waitFor(c, statusOf(again.runId))).state, 'completed');
   });
 
+  it('a run outlives its window: the closing window lets its sidecar go, the next one stops the run', async () => {
+    const ws = tmpdir();
+    const a = client();
+    const first = await a.start();
+    const started = await a.run({ file: ablation, workspaceDir: ws, methods: ['aft'], steps: 100_000 });
+    await waitFor(a, (e): e is RunEvent => e.type === 'progress' && e.runId === started.runId && e.step > 0);
+    // The window closes (deactivate): the sidecar is let go, not stopped.
+    assert.deepEqual(await a.detachOrStop(2000), [started.runId]);
+    assert.equal(a.state, 'stopped');
+    // Progress is recorded in status.json at most once a second while steps go on.
+    const label = (): number => readRunStatus(started.runDir).progress?.fraction ?? 0;
+    const before = label();
+    const until = async (what: string, ok: () => boolean, timeoutMs = 60_000): Promise<void> => {
+      const t0 = Date.now();
+      while (!ok()) {
+        if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting: ${what}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    await until('the run trains on with no window', () => label() !== before);
+    process.kill(first.pid, 0); // alive
+    assert.equal(readRunStatus(started.runDir).state, 'running');
+
+    // The next window: a new sidecar lists the run as running and stops it through its folder.
+    const b = client();
+    const second = await b.start();
+    assert.notEqual(second.pid, first.pid);
+    const listed = (await b.listRuns(ws)).find((r) => r.runId === started.runId);
+    assert.equal(listed?.state, 'running');
+    assert.equal(await b.cancel(started.runId), false, 'without its folder, a run b does not train is not found');
+    assert.equal(await b.cancel(started.runId, started.runDir), true);
+    await until('the run ends cancelled', () => readRunStatus(started.runDir).state === 'cancelled', 30_000);
+    await until(
+      'the let-go sidecar exits after its last run',
+      () => {
+        try {
+          process.kill(first.pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      30_000,
+    );
+    // A window that closes with no run in flight stops its sidecar.
+    assert.deepEqual(await b.detachOrStop(5000), []);
+    assert.throws(() => process.kill(second.pid, 0), /ESRCH/);
+  });
+
   it('gives up after too many crashes and reports the last stderr lines', async () => {
     const c = client({ policy: new RestartPolicy(1, 60_000) });
     const failures: SidecarFailure[] = [];

@@ -223,8 +223,12 @@ export const StartRun = new RequestType<RunParams, RunStarted, ErrorData>('aft/r
 /**
  * extension → sidecar: cancel a run (the loop stops within one training step) or an extraction
  * (`runId` = its `extractionId`; it stops within one batch, and its request fails `cancelled`).
+ * A run this sidecar does not train (one that outlived the window that started it) is stopped
+ * through `runDir` (its folder's stop request), within a second and a training step.
  */
-export const CancelRun = new RequestType<{ runId: string }, { cancelled: boolean }, ErrorData>('aft/cancel');
+export const CancelRun = new RequestType<{ runId: string; runDir?: string }, { cancelled: boolean }, ErrorData>(
+  'aft/cancel',
+);
 /** extension → sidecar: the runs of a workspace, newest first. */
 export const ListRuns = new RequestType<{ workspaceDir: string }, RunInfo[], ErrorData>('aft/listRuns');
 /**

@@ -390,6 +390,30 @@ const MAX_RECORD_BYTES = 64 * 1024 * 1024;
  * A missing status.json throws the file system's ENOENT (the folder is not a run); a damaged one,
  * a bad-input error naming it.
  */
+/**
+ * A run folder's stop channel: a process that does not own a run (a new window's sidecar, `aft
+ * stop`) asks the one that trains it to stop by writing this file; the training process checks
+ * for it every second and cancels the run as Ctrl-C would (docs/run-store.md).
+ */
+export const STOP_REQUEST_FILE = 'stop.request';
+
+/** Asks the process training the run in `dir` to stop; false when the run is not running. */
+export function requestStop(dir: string, by: string): boolean {
+  if (readRunStatus(dir).state !== 'running') return false;
+  writeJsonAtomic(path.join(dir, STOP_REQUEST_FILE), {
+    by,
+    pid: process.pid,
+    host: os.hostname(),
+    at: new Date().toISOString(),
+  });
+  return true;
+}
+
+/** Whether someone asked the run in `dir` to stop. */
+export function stopRequested(dir: string): boolean {
+  return fs.existsSync(path.join(dir, STOP_REQUEST_FILE));
+}
+
 export function readRunStatus(dir: string, now = Date.now()): RunStatus {
   const file = path.join(dir, 'status.json');
   fs.statSync(file);

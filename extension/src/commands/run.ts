@@ -155,7 +155,9 @@ export async function stopRunCommand(studio: Studio, arg?: unknown): Promise<voi
       : typeof arg === 'string'
         ? arg
         : undefined;
-  const running = studio.runs.running.filter((r) => studio.client.runningRunIds.includes(r.runId));
+  // This sidecar's runs, and runs that outlived the window that started them (the store says
+  // running and their process is alive): those are stopped through their folder.
+  const running = studio.runs.running;
   let runId = fromView;
   if (!runId) {
     if (running.length === 0) {
@@ -173,7 +175,7 @@ export async function stopRunCommand(studio: Studio, arg?: unknown): Promise<voi
   }
   if (!runId) return;
   try {
-    const cancelled = await studio.client.cancel(runId);
+    const cancelled = await studio.client.cancel(runId, studio.runs.get(runId)?.runDir);
     if (!cancelled) void vscode.window.showInformationMessage(`AFT: ${runId} is not running.`);
     else studio.log.info(`cancel requested for ${runId}`);
   } catch (e) {

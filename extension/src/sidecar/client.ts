@@ -144,7 +144,14 @@ export class SidecarClient {
     this.log.info(`starting the sidecar: ${node} ${this.options.serverScript}`);
     let child: ChildProcess;
     try {
-      child = spawn(node, [this.options.serverScript], { stdio: ['pipe', 'pipe', 'pipe'], env, windowsHide: true });
+      // Its own process group (POSIX): the runs it trains outlive the window (`detach`), so what
+      // ends the extension host's group must not end it.
+      child = spawn(node, [this.options.serverScript], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env,
+        windowsHide: true,
+        detached: process.platform !== 'win32',
+      });
     } catch (e) {
       throw this.fail(`could not start the sidecar with Node '${node}': ${(e as Error).message}`);
     }
@@ -288,8 +295,9 @@ export class SidecarClient {
     this.inFlight.set(started.runId, started.runDir);
     return started;
   }
-  async cancel(runId: string): Promise<boolean> {
-    return (await (await this.ready()).sendRequest(CancelRun, { runId })).cancelled;
+  /** Stops a run: this sidecar's, or with `runDir` one another process trains (a run that outlived its window). */
+  async cancel(runId: string, runDir?: string): Promise<boolean> {
+    return (await (await this.ready()).sendRequest(CancelRun, { runId, ...(runDir ? { runDir } : {}) })).cancelled;
   }
   async listRuns(workspaceDir: string): Promise<RunInfo[]> {
     return (await this.ready()).sendRequest(ListRuns, { workspaceDir });
@@ -331,6 +339,35 @@ export class SidecarClient {
     }
     clearTimeout(timer);
     this.setState('stopped');
+  }
+
+  /**
+   * The window is closing: a sidecar with runs in flight is let go instead of stopped. Its pipes
+   * are closed, so it sends nothing more, trains its runs to their end and exits; the next
+   * window's sidecar finds them in the run store (progress, dashboards, Stop through the run
+   * folder). Without runs it is stopped. Returns the runs that go on.
+   */
+  async detachOrStop(timeoutMs = 5000): Promise<string[]> {
+    const child = this.child;
+    const runs = [...this.inFlight.keys()];
+    if (!child || runs.length === 0) {
+      await this.stop(timeoutMs);
+      return [];
+    }
+    this.child = undefined;
+    this.connection?.dispose();
+    this.connection = undefined;
+    this.inFlight.clear();
+    child.removeAllListeners();
+    child.stdin?.destroy();
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+    child.unref();
+    this.log.info(
+      `the sidecar (pid ${child.pid}) trains on after this window closes: ${runs.join(', ')}; the Runs view shows them when a window opens again`,
+    );
+    this.setState('stopped');
+    return runs;
   }
 
   dispose(): void {

@@ -12,20 +12,37 @@ const writer = new StreamMessageWriter(process.stdout);
 // Bounded frames; malformed ones are answered (-32700, -32600) instead of dropped (reader.ts).
 const reader = new BoundedMessageReader(process.stdin, {
   reply: (m) => void writer.write(m).catch(() => undefined),
-  log: (m) => process.stderr.write(`${m}\n`),
+  log: logToStderr,
 });
 const connection = createMessageConnection(reader, writer);
 const server = new SidecarServer(connection);
+/** stderr, which may be a closed pipe once the extension has gone (a throw here would end the process). */
+function logToStderr(message: string): void {
+  try {
+    process.stderr.write(`${message}\n`);
+  } catch {
+    // nobody is listening
+  }
+}
+/** A write to the extension's closed pipes: nothing to report to, and the runs go on. */
+const closedPipe = (e: unknown): boolean =>
+  ['EPIPE', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END'].includes((e as NodeJS.ErrnoException)?.code ?? '');
 process.on('uncaughtException', (e) => {
-  process.stderr.write(`uncaught exception: ${e.stack ?? String(e)}\n`);
+  if (closedPipe(e)) return;
+  logToStderr(`uncaught exception: ${e.stack ?? String(e)}`);
   void server.crash(e).finally(() => process.exit(1));
 });
 process.on('unhandledRejection', (e) => {
-  process.stderr.write(`unhandled rejection: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  if (closedPipe(e)) return;
+  logToStderr(`unhandled rejection: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
 });
-// The extension went away (stdin closed): cancel runs so that their stores say so, then exit.
+// Once the extension has gone, stdout and stderr may be closed pipes: a write then fails (EPIPE),
+// which must not end the runs that train on.
+process.stdout.on('error', () => undefined);
+process.stderr.on('error', () => undefined);
+// The extension went away (stdin closed): runs train on to their end (server.close), then exit.
 connection.onClose(() => {
   void server.close().finally(() => process.exit(0));
 });
 server.listen();
-process.stderr.write(`aft sidecar ${process.pid} listening on stdio\n`);
+logToStderr(`aft sidecar ${process.pid} listening on stdio`);

@@ -140,6 +140,11 @@ export class RunManager {
     return true;
   }
 
+  /** Resolves when every run in progress has ended. */
+  async waitAll(): Promise<void> {
+    await Promise.all([...this.runs].map((r) => r.done));
+  }
+
   /** Cancels every run and waits (at most `timeoutMs`) until their stores say so. */
   async cancelAll(timeoutMs: number): Promise<void> {
     for (const r of this.runs) r.controller.abort();

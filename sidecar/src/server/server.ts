@@ -4,6 +4,7 @@
  * ErrorData}`; run events go out as `aft/event` notifications, the same events as `aft --json`.
  */
 import { ResponseError, type MessageConnection } from 'vscode-jsonrpc';
+import * as path from 'node:path';
 import { resolveMethods } from '../../../core/node/experiment/methods';
 import { checkExperimentFile } from '../experiment/load';
 import type { RunEvent } from '../../../core/common/protocol/events';
@@ -22,7 +23,7 @@ import {
   type InitializeParams,
   type ValidateResult,
 } from '../../../core/common/protocol/rpc';
-import { runInfos } from '../../../core/node/runs/store';
+import { requestStop, runInfos } from '../../../core/node/runs/store';
 import { AftError, badInput, describeError, ERROR_CODES } from '../../../core/common/util/errors';
 import { packageVersions, probeBackends, probeDevices } from './probe';
 import { RunManager } from './runs';
@@ -89,9 +90,18 @@ export class SidecarServer {
     this.runs.otherWork = (file) => this.tasks.extracting(file);
   }
 
+  /** The extension went away while runs were training: they go on, and nothing is sent. */
+  private detached = false;
+
   private send(e: RunEvent): void {
+    if (this.detached) return;
     if (e.type === 'log' && LEVELS[e.level] < this.minLevel) return;
-    void this.connection.sendNotification(RunEventNotification, e);
+    // A connection that closed under us (the window went away) throws; the run must not notice.
+    try {
+      void this.connection.sendNotification(RunEventNotification, e).catch(() => undefined);
+    } catch {
+      this.detached = true;
+    }
   }
 
   listen(): void {
@@ -144,9 +154,15 @@ export class SidecarServer {
     );
     c.onRequest(
       CancelRun,
-      typed((params: { runId: string }) => {
+      typed((params: { runId: string; runDir?: string }) => {
         const runId = stringParam(params, 'runId', 'aft/cancel');
-        return { cancelled: this.runs.cancel(runId) || this.tasks.cancel(runId) };
+        if (this.runs.cancel(runId) || this.tasks.cancel(runId)) return { cancelled: true };
+        // A run another process trains (a sidecar of a window that closed, `aft run`): asked
+        // through its folder, which that process checks every second.
+        const runDir = params.runDir === undefined ? undefined : stringParam(params, 'runDir', 'aft/cancel');
+        return {
+          cancelled: runDir !== undefined && path.basename(runDir) === runId && requestStop(runDir, 'aft/cancel'),
+        };
       }),
     );
 
@@ -178,8 +194,14 @@ export class SidecarServer {
     await Promise.all([this.runs.cancelAll(2000), this.tasks.cancelAll(2000)]);
   }
 
-  /** The connection closed (the extension went away): cancel runs so their stores say so. */
+  /**
+   * The connection closed (the window closed or reloaded, the remote connection dropped): runs
+   * train on to their end, unattended, and the next window's sidecar finds them in the run store
+   * (their progress, Stop through the run folder); extractions, which a request waits for, stop.
+   * Resolves when the last run has ended.
+   */
   async close(): Promise<void> {
-    await Promise.all([this.runs.cancelAll(5000), this.tasks.cancelAll(5000)]);
+    this.detached = true;
+    await Promise.all([this.runs.waitAll(), this.tasks.cancelAll(5000)]);
   }
 }

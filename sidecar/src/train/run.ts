@@ -12,7 +12,7 @@ import { FEATURE_CACHE_DIR } from '../features/cache';
 import { buildSources } from '../features/sources';
 import type { EventSink, RunEvent, RunSummary } from '../../../core/common/protocol/events';
 import { assessSources } from '../features/quality';
-import { RunStore } from '../../../core/node/runs/store';
+import { RunStore, stopRequested } from '../../../core/node/runs/store';
 import { activeBackend, initBackend, type BackendChoice } from '../runtime/tf';
 import { AftError, CancelledError, describeError } from '../../../core/common/util/errors';
 import { parseOverrides, withOverrides, type OverrideOrigin } from '../../../core/node/experiment/overrides';
@@ -74,11 +74,35 @@ function statusMessage(e: unknown): string {
   return String(e);
 }
 
+/**
+ * The run's own signal: the caller's, or a stop asked through the run folder (`requestStop`, from
+ * a process that does not own the run), checked every second.
+ */
+function stopSignal(dir: string, outer?: AbortSignal): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onOuter = (): void => controller.abort();
+  if (outer?.aborted) controller.abort();
+  outer?.addEventListener('abort', onOuter);
+  const timer = setInterval(() => {
+    if (stopRequested(dir)) controller.abort();
+  }, 1000);
+  timer.unref();
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      clearInterval(timer);
+      outer?.removeEventListener('abort', onOuter);
+    },
+  };
+}
+
 export async function runExperiment(input: ExperimentInput, opts: RunOptions): Promise<RunOutcome> {
   const exp = applyOverrides(input.experiment, opts);
   // experiment.json keeps absolute paths, so `aft export` finds the data without the file's folder.
   const store = RunStore.create(opts.workspaceDir, exp.name, resolvePaths(exp, input.baseDir), input.sourceText);
   const runId = store.runId;
+  const stop = stopSignal(store.dir, opts.signal);
+  const signal = stop.signal;
   const started = new Date();
   // A write that fails here fails the run: metrics and progress come from the training and
   // extraction loops, which the error stops. Logs come from anywhere (worker threads, timers),
@@ -120,7 +144,7 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
       );
     }
     const sources = await buildSources(exp.pretrained, ds, input.baseDir, datasetSeed(exp.dataset), {
-      ...(opts.signal ? { signal: opts.signal } : {}),
+      signal,
       log,
       onBuildProgress: (label, step, total) =>
         emit({ type: 'progress', runId, label, step, steps: total, job: 0, jobs: 0, fraction: 0, etaSeconds: null }),
@@ -149,7 +173,7 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
       store,
       emit,
       log,
-      ...(opts.signal ? { signal: opts.signal } : {}),
+      signal,
     });
     const finished = new Date();
     const summary: RunSummary = {
@@ -216,5 +240,7 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
       ...(removed ? { removed: true as const } : {}),
     });
     throw e;
+  } finally {
+    stop.dispose();
   }
 }
