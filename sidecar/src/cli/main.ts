@@ -8,7 +8,7 @@ import { experimentJsonSchema, BACKEND_CHOICES } from '../../../core/node/experi
 import { checkExperimentFile, formatProblem, loadExperiment, experimentFromText } from '../experiment/load';
 import { CLI_ORIGIN, cliOverrides, parseOverrides } from '../../../core/node/experiment/overrides';
 import type { RunEvent } from '../../../core/common/protocol/events';
-import { listRuns } from '../../../core/node/runs/store';
+import { listRuns, requestStop, resolveRunDir } from '../../../core/node/runs/store';
 import { activeBackend } from '../runtime/tf';
 import { adapterLine } from '../runtime/webgpu';
 import { MNIST_DEMO } from '../../../core/node/experiment/templates';
@@ -33,6 +33,9 @@ Usage:
   aft demo [options]         run the built-in MNIST low-data demo (STL, KD, AFT; 3 seeds)
   aft validate FILE          check an experiment file and list its problems
   aft runs [--workspace DIR] list runs and their state
+  aft stop RUN [--workspace DIR]
+                             stop a run another process trains (a terminal, a cluster job, a
+                             window that closed): it ends cancelled within a second and a step
   aft compare RUN...         one table of methods × runs, and the correlation of each method's
                              accuracy with the linear probe of the run's sources (--json)
   aft report RUN [--out F]   write a run's dashboard as one self-contained HTML file
@@ -232,6 +235,16 @@ export async function main(argv: string[]): Promise<number> {
           `${r.status.state.padEnd(9)} ${r.status.runId}${r.status.state === 'running' && p ? ` ${(p.fraction * 100).toFixed(0)}%` : ''}${r.status.message ? `  (${r.status.message})` : ''}\n`,
         );
       }
+      return 0;
+    }
+    case 'stop': {
+      if (rest.length !== 1) throw badInput('aft stop takes one run (a run folder or a run id; see aft runs)');
+      const dir = resolveRunDir(rest[0], path.resolve(cli.values.workspace ?? process.cwd()), {
+        file: 'aft stop',
+        field: 'RUN',
+      });
+      if (!requestStop(dir, 'aft stop')) throw badInput(`${path.basename(dir)} is not running (aft runs)`);
+      process.stdout.write(`asked ${path.basename(dir)} to stop\n`);
       return 0;
     }
     case 'compare': {
