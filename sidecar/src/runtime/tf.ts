@@ -5,7 +5,7 @@
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type { GpuAdapterInfo } from '../../../core/common/protocol/rpc';
-import { badInput } from '../../../core/common/util/errors';
+import { AftError, badInput } from '../../../core/common/util/errors';
 import { startThreadedWasm, wasmThreadsWanted, type WasmBackendModule } from './wasmThreads';
 import { adapterLine, requestAdapter } from './webgpu';
 
@@ -224,7 +224,39 @@ interface WebgpuBackendModule {
 }
 
 interface ErrorEventTarget {
-  addEventListener(type: 'uncapturederror', listener: (ev: { error?: { message?: string } }) => void): void;
+  addEventListener(
+    type: 'uncapturederror',
+    listener: (ev: { error?: { message?: string; constructor?: { name?: string } } }) => void,
+  ): void;
+  /** Resolves when the device is gone: a driver reset, the GPU removed, `destroy()`. */
+  lost?: Promise<{ reason?: string; message?: string }>;
+}
+
+/** What a run's failure says when the GPU let it down: what happened and what to change. */
+export function gpuFailure(kind: 'lost' | 'memory' | 'error', detail: string): AftError {
+  const what =
+    kind === 'lost'
+      ? `the GPU was lost mid-run (WebGPU device lost: ${detail}): a driver reset, the GPU removed or taken by another process`
+      : kind === 'memory'
+        ? `the GPU ran out of memory (${detail})`
+        : `WebGPU reported an error while computing this result (it is not valid): ${detail}`;
+  const change =
+    kind === 'memory'
+      ? 'lower `train.batch` (or the input size), close what else uses the GPU, or use `backend: wasm`'
+      : kind === 'lost'
+        ? 'run it again; if it repeats, use `backend: wasm`'
+        : 'use `backend: wasm` and report this with the run folder';
+  return new AftError('run_failed', `${what}; the jobs that finished are kept in the run folder; ${change}`);
+}
+
+/** A WebGPU uncaptured error: out of memory (GPUOutOfMemoryError, or a message that says so) or another. */
+export function gpuErrorKind(
+  error: { message?: string; constructor?: { name?: string } } | undefined,
+): 'memory' | 'error' {
+  return error?.constructor?.name === 'GPUOutOfMemoryError' ||
+    /out of memory|OOM|allocation failed/i.test(error?.message ?? '')
+    ? 'memory'
+    : 'error';
 }
 
 /**
@@ -238,23 +270,41 @@ function nodeWebgpuBackend(
   Base: WebgpuBackendModule['WebGPUBackend'],
 ): new (device: unknown, adapterInfo?: unknown) => tf.KernelBackend {
   return class NodeWebGPUBackend extends Base {
-    private gpuError: string | undefined;
+    private gpuError: AftError | undefined;
+    /** Set once the device is gone: every later read fails with it (nothing computed since is real). */
+    private lost: AftError | undefined;
 
     constructor(device: unknown, adapterInfo?: unknown) {
       super(device, adapterInfo);
-      (device as ErrorEventTarget).addEventListener('uncapturederror', (ev) => {
+      const target = device as ErrorEventTarget;
+      target.addEventListener('uncapturederror', (ev) => {
         const message = ev.error?.message ?? 'unknown WebGPU error';
         const program = /"+(\w+Program)"+/.exec(message)?.[1];
-        this.gpuError ??= `${message.trim().split('\n')[0]}${program ? ` (in tfjs's ${program})` : ''}`;
+        this.gpuError ??= gpuFailure(
+          gpuErrorKind(ev.error),
+          `${message.trim().split('\n')[0]}${program ? ` (in tfjs's ${program})` : ''}`,
+        );
+      });
+      void target.lost?.then((info) => {
+        this.lost = gpuFailure('lost', `${info.reason ?? 'unknown'}${info.message ? `, ${info.message.trim()}` : ''}`);
       });
     }
 
     override async read(dataId: object): Promise<BackendValues> {
-      const values = await super.read(dataId);
+      if (this.lost) throw this.lost;
+      let values: BackendValues;
+      try {
+        values = await super.read(dataId);
+      } catch (e) {
+        // A device lost while the read waited fails it with tfjs's own words; ours say what to do.
+        await new Promise((r) => setImmediate(r));
+        throw this.lost ?? e;
+      }
+      if (this.lost) throw this.lost;
       const error = this.gpuError;
       if (error !== undefined) {
         this.gpuError = undefined;
-        throw new Error(`WebGPU reported an error while computing this result (it is not valid): ${error}`);
+        throw error;
       }
       return values;
     }
