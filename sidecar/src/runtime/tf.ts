@@ -298,7 +298,8 @@ function nodeWebgpuBackend(
       } catch (e) {
         // A device lost while the read waited fails it with tfjs's own words; ours say what to do.
         await new Promise((r) => setImmediate(r));
-        throw this.lost ?? e;
+        if (this.lost) throw this.lost;
+        throw e;
       }
       if (this.lost) throw this.lost;
       const error = this.gpuError;
