@@ -290,18 +290,26 @@ function nodeWebgpuBackend(
       });
     }
 
+    /** Read through a call: the device can be lost during an await (TypeScript's narrowing would not see it). */
+    private lostError(): AftError | undefined {
+      return this.lost;
+    }
+
     override async read(dataId: object): Promise<BackendValues> {
-      if (this.lost) throw this.lost;
+      let lost = this.lostError();
+      if (lost) throw lost;
       let values: BackendValues;
       try {
         values = await super.read(dataId);
       } catch (e) {
         // A device lost while the read waited fails it with tfjs's own words; ours say what to do.
         await new Promise((r) => setImmediate(r));
-        if (this.lost) throw this.lost;
+        lost = this.lostError();
+        if (lost) throw lost;
         throw e;
       }
-      if (this.lost) throw this.lost;
+      lost = this.lostError();
+      if (lost) throw lost;
       const error = this.gpuError;
       if (error !== undefined) {
         this.gpuError = undefined;
