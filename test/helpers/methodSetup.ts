@@ -5,7 +5,7 @@ import { Rng } from '../../sidecar/src/util/rng';
 /** A MethodSetup for unit tests that exercise a method without a training set. */
 export function testSetup(kind: MethodKind, featureDim: number, psiDim: number, rng = new Rng(1)): MethodSetup {
   return {
-    method: { name: kind, kind, kernel: 'linear', rho: 'sigmoid' },
+    method: { name: kind, kind, kernel: 'linear', rho: 'sigmoid', priorSteps: 1 },
     featureDim,
     psiDim,
     rng,

@@ -91,7 +91,7 @@ describe('sidecar client against a real sidecar', () => {
     const c = client();
     const ok = await c.validate(ablation);
     assert.equal(ok.name, 'npy-ablation');
-    assert.deepEqual(ok.methods, ['aft', 'aft-rbf', 'aft-dense', 'aft-fixed', 'aft-no-kernel']);
+    assert.deepEqual(ok.methods, ['aft', 'aft-rbf', 'aft-dense', 'aft-fixed', 'aft-bilevel', 'aft-no-kernel']);
     const bad = await c.validate(typos);
     assert.ok(bad.problems.some((p) => p.field === 'train.optimiser' && p.severity === 'error'));
     const err = await rejectsWith(

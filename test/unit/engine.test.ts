@@ -42,7 +42,14 @@ describe('engine on .npy data', () => {
     const status = readRunStatus(out.dir);
     assert.equal(status.state, 'completed');
     const summary = JSON.parse(fs.readFileSync(path.join(out.dir, 'summary.json'), 'utf8')) as RunSummary;
-    assert.deepEqual(Object.keys(summary.methods), ['aft', 'aft-rbf', 'aft-dense', 'aft-fixed', 'aft-no-kernel']);
+    assert.deepEqual(Object.keys(summary.methods), [
+      'aft',
+      'aft-rbf',
+      'aft-dense',
+      'aft-fixed',
+      'aft-bilevel',
+      'aft-no-kernel',
+    ]);
     for (const m of Object.values(summary.methods)) {
       assert.ok(m.test_accuracy.mean > 0.4, `accuracy ${m.test_accuracy.mean} is not above chance (1/3) by a margin`);
       assert.equal(Object.keys(m.test_accuracy.per_seed).length, 1);
@@ -85,7 +92,7 @@ describe('engine on .npy data', () => {
       events.filter((e) => e.type === 'status').map((e) => (e as { state: string }).state),
       ['running', 'completed'],
     );
-    assert.equal(events.filter((e) => e.type === 'result').length, 5);
+    assert.equal(events.filter((e) => e.type === 'result').length, 6);
     assert.ok(events.some((e) => e.type === 'progress' && e.etaSeconds !== null));
   });
 

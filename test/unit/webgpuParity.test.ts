@@ -55,7 +55,7 @@ async function train(
   const evals: EvalPoint[] = [];
   const r = await trainJob(
     {
-      method: { name: 'aft', kind: 'aft', kernel: 'linear', rho: 'sigmoid' },
+      method: { name: 'aft', kind: 'aft', kernel: 'linear', rho: 'sigmoid', priorSteps: 1 },
       beta: 10,
       seed: 0,
       downstream,

@@ -9,7 +9,8 @@
  *   of every class; fewer examples than classes fail it for every source alike, which fails the
  *   run (the two classes it also needs are asked of every task, by the schema and the loader);
  * and both see every training set of the method: the training split, and the split minus the β
- * holdout while β is tuned. Only `aft` reads `kernel` and `rho` (methods/registry.ts).
+ * holdout while β is tuned. Only `aft` reads `kernel` and `rho` (methods/registry.ts); `prior_steps`
+ * needs a learned prior (`priorStepsIgnored`).
  * Those modules import TensorFlow.js, which this one (shared with the language server) must not,
  * so their numbers are repeated here; test/unit/experiment.test.ts runs the engine's own
  * functions at each boundary to keep the two in step.
@@ -33,7 +34,18 @@ export interface MethodUse {
   /** Whether β is tuned, so that the method also trains on the training split minus the holdout. */
   tuned: boolean;
   /** The options the file gives (`ResolvedMethod` fills in defaults). */
-  given: { kernel?: string; rho?: string };
+  given: { kernel?: string; rho?: string; prior_steps?: number };
+}
+
+/**
+ * Why a method has no learned prior for `prior_steps` to update (undefined when it has one):
+ * only AFT's ρ (unless frozen) and aft-no-kernel's map are trained with `prior_lr`
+ * (methods/registry.ts `priorParams`).
+ */
+export function priorStepsIgnored(m: Pick<ResolvedMethod, 'kind' | 'rho'>): string | undefined {
+  if (m.kind === 'aft') return m.rho === 'identity' ? 'keeps ρ frozen (`rho: identity`)' : undefined;
+  if (m.kind === 'aft-no-kernel') return undefined;
+  return `(${m.kind}) learns no prior weights`;
 }
 
 /**
@@ -136,6 +148,14 @@ export function methodNeedsProblems(
             severity: 'warning',
           });
       }
+    }
+    if (use.given.prior_steps !== undefined && use.given.prior_steps > 1) {
+      const why = priorStepsIgnored(m);
+      if (why)
+        problems.push({
+          path: [...at, 'prior_steps'],
+          message: `${label} ${why}, so \`prior_steps\` has nothing to update between the student's updates; remove it, or use \`aft\` with a learned \`rho\` or \`aft-no-kernel\``,
+        });
     }
   }
   return problems;

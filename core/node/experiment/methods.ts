@@ -10,13 +10,24 @@ export interface ResolvedMethod {
   kind: MethodKind;
   kernel: 'linear' | 'rbf';
   rho: 'sigmoid' | 'dense' | 'identity';
+  /**
+   * Updates of the method's learned prior (AFT's ρ, aft-no-kernel's map) per update of the
+   * student: 1 is the usual joint step, k > 1 the bi-level variant (`prior_steps`).
+   */
+  priorSteps: number;
 }
 
 export function resolveMethods(exp: Pick<Experiment, 'methods'>): ResolvedMethod[] {
   return exp.methods.map((m) =>
     typeof m === 'string'
-      ? { name: m, kind: m, kernel: 'linear', rho: 'sigmoid' }
-      : { name: m.name, kind: m.method, kernel: m.kernel ?? 'linear', rho: m.rho ?? 'sigmoid' },
+      ? { name: m, kind: m, kernel: 'linear', rho: 'sigmoid', priorSteps: 1 }
+      : {
+          name: m.name,
+          kind: m.method,
+          kernel: m.kernel ?? 'linear',
+          rho: m.rho ?? 'sigmoid',
+          priorSteps: m.prior_steps ?? 1,
+        },
   );
 }
 

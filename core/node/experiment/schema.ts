@@ -25,7 +25,7 @@ export const METHOD_KINDS = ['stl', 'kd', 'aft', 'aft-no-kernel', 'rkd', 'ft', '
 const METHOD_DOCS: { readonly [K in (typeof METHOD_KINDS)[number]]: string } = {
   stl: 'Standard transfer learning, the baseline: the downstream model trained with cross-entropy only. It does not read the pre-trained features and has no β.',
   kd: "Feature knowledge distillation (paper Eq. 7): a learned linear map of the student's features φ predicts the pre-trained features ψ, penalised by their mean squared error.",
-  aft: "Adaptive Feature Transfer (Qiu et al., 2024): the kernel of the student's features φ is pulled towards the kernel of the pre-trained features ψ weighted by learned per-feature weights ρ, so that only the features useful for the task are transferred. Options: `kernel`, `rho`.",
+  aft: "Adaptive Feature Transfer (Qiu et al., 2024): the kernel of the student's features φ is pulled towards the kernel of the pre-trained features ψ weighted by learned per-feature weights ρ, so that only the features useful for the task are transferred. Options: `kernel`, `rho`, `prior_steps` (bi-level).",
   'aft-no-kernel':
     'AFT without the kernel (paper ablation): a learned linear map of ψ predicts the batch-centred φ, penalised by the mean squared error; the map is trained with `prior_lr`.',
   rkd: 'Relational knowledge distillation (Park et al., CVPR 2019): the student keeps the pairwise distances and angles between the examples of a batch that ψ has (smooth L1). No parameters of its own.',
@@ -413,13 +413,22 @@ const methodObject = z
       .describe(
         'AFT feature weights: `sigmoid` (learned per feature, default), `dense` (learned matrix), `identity` (frozen).',
       ),
+    prior_steps: z
+      .number()
+      .int()
+      .min(1, 'at least 1 update of the prior per student update (1 is plain AFT)')
+      .max(1000)
+      .optional()
+      .describe(
+        "Bi-level AFT (paper §5.3 ablation; the reference code's `prior_freq`): of every k batches, the first updates the student and ρ together and the other k − 1 update ρ only, with the student frozen, so ρ gets k updates per student update. `train.steps` counts every batch, so the student gets about steps / k updates. Default 1 (plain AFT). For `aft` with a learned ρ and for `aft-no-kernel` (its map is trained likewise).",
+      ),
   })
   .describe('A method with options, for ablations.');
 
 export const methodSchema = z
   .union([methodKind.describe('A training method.'), methodObject])
   .describe(
-    '`stl`, `kd`, `aft`, `aft-no-kernel`, `rkd` (relational KD), `ft` (factor transfer), `btune` (B-Tuning), or an object `{name, method, kernel, rho}`.',
+    '`stl`, `kd`, `aft`, `aft-no-kernel`, `rkd` (relational KD), `ft` (factor transfer), `btune` (B-Tuning), or an object `{name, method, kernel, rho, prior_steps}`.',
   );
 
 export const trainSchema = z

@@ -214,7 +214,11 @@ export function semanticProblems(exp: Experiment, baseDir?: string, files?: File
     const given =
       typeof entry === 'string'
         ? {}
-        : { ...(entry.kernel ? { kernel: entry.kernel } : {}), ...(entry.rho ? { rho: entry.rho } : {}) };
+        : {
+            ...(entry.kernel ? { kernel: entry.kernel } : {}),
+            ...(entry.rho ? { rho: entry.rho } : {}),
+            ...(entry.prior_steps !== undefined ? { prior_steps: entry.prior_steps } : {}),
+          };
     return { method, index, tuned: betaGrid(exp, method).length > 1, given };
   });
   problems.push(

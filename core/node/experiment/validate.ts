@@ -223,7 +223,15 @@ function issueProblems(issue: Issue, input: unknown, loc: Locator, prefix: (stri
               i.code === 'unrecognized_keys' &&
               i.keys.some((k) => obj.includes(k) && closest(k, knownKeysAt(path)) === k),
           ).length +
-        (b.some((i) => i.path.length === 0 && i.code === 'invalid_type') ? 100 : 0);
+        // A branch that rejects the value's very form: a wrong type, or an enum of names given
+        // a mapping (a method object with one bad option is not a bad method name).
+        (b.some(
+          (i) =>
+            i.path.length === 0 &&
+            (i.code === 'invalid_type' || (i.code === 'invalid_value' && typeof found === 'object' && found !== null)),
+        )
+          ? 100
+          : 0);
       const best = [...branches].sort((x, y) => score(x) - score(y))[0];
       if (score(best) >= 100) {
         return [loc.problem(path, `expected ${unionExpectation(path)}; found ${describeValue(found)}`)];

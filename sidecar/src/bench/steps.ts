@@ -17,8 +17,8 @@ import { resnet18Folder } from './resnet';
 import { Rng } from '../util/rng';
 
 export const STEP_METHODS: Record<'stl' | 'aft', ResolvedMethod> = {
-  stl: { name: 'stl', kind: 'stl', kernel: 'linear', rho: 'sigmoid' },
-  aft: { name: 'aft', kind: 'aft', kernel: 'linear', rho: 'sigmoid' },
+  stl: { name: 'stl', kind: 'stl', kernel: 'linear', rho: 'sigmoid', priorSteps: 1 },
+  aft: { name: 'aft', kind: 'aft', kernel: 'linear', rho: 'sigmoid', priorSteps: 1 },
 };
 
 /** Training examples, evaluation examples and ψ for step timings. */

@@ -140,7 +140,7 @@ export async function ensureTeacher(
   const val = takeSplit(pool, MNIST_PIXELS, order.subarray(0, 600));
   const result = await trainJob(
     {
-      method: { name: 'stl', kind: 'stl', kernel: 'linear', rho: 'sigmoid' },
+      method: { name: 'stl', kind: 'stl', kernel: 'linear', rho: 'sigmoid', priorSteps: 1 },
       beta: 0,
       seed: 0,
       downstream: ARCH,

@@ -121,6 +121,10 @@ export async function trainJob(spec: JobSpec, hooks: JobHooks = {}): Promise<Job
   const { total, perEpoch } = plannedSteps(data.n, batch, cfg.steps);
   const order = new Rng(seedFor(spec.seed, 'batches'));
   const useReg = method.regularizer !== undefined && spec.beta > 0;
+  // Bi-level (`prior_steps` k): the first batch of every k in an epoch updates everything, the
+  // others the method's prior only, as the reference's `prior_freq` (its count restarts each
+  // epoch too). Without a regulariser the prior has no gradient, so there is nothing to alternate.
+  const priorSteps = useReg && method.priorParams.length > 0 ? spec.method.priorSteps : 1;
   let perm = order.permutation(data.n);
   let last = { ce: NaN, reg: NaN, loss: NaN };
   let lastEval: EvalPoint | undefined;
@@ -152,6 +156,9 @@ export async function trainJob(spec: JobSpec, hooks: JobHooks = {}): Promise<Job
       const to = Math.min(from + batch, data.n);
       const factor = scheduleFactor(cfg.schedule, step, total);
       const logNow = (step + 1) % cfg.eval_every === 0 || step + 1 === total;
+      // The parameters this step updates: on a prior-only step only their gradients are taken, so
+      // the student's backward pass is not even computed and θ (and its Adam state) stay as they are.
+      const trained = inEpoch % priorSteps === 0 ? allParams : method.priorParams;
       // The step's logged scalars (ce, reg, loss), kept past the tidy and read after it: reads are
       // asynchronous (the webgpu backend cannot read synchronously in Node).
       const logged = tf.tidy(() => {
@@ -175,8 +182,8 @@ export async function trainJob(spec: JobSpec, hooks: JobHooks = {}): Promise<Job
           const reg = method.regularizer!(out.phi, psi);
           if (logNow) regT = tf.keep(reg);
           return tf.add(ce, tf.mul(reg, spec.beta));
-        }, allParams);
-        optimizer.apply(new Map(allParams.map((p) => [p, grads[p.name]])), factor);
+        }, trained);
+        optimizer.apply(new Map(trained.map((p) => [p, grads[p.name]])), factor);
         // What a tidy returns outlives it (ceT and regT are kept already).
         return logNow ? ([ceT!, regT, value] as const) : [];
       });

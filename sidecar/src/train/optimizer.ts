@@ -24,7 +24,11 @@ export function scheduleFactor(kind: 'cosine' | 'constant', step: number, total:
 export class Optimizer {
   private readonly m = new Map<Variable, Variable>();
   private readonly v = new Map<Variable, Variable>();
-  private t = 0;
+  /**
+   * Updates each parameter has had, for Adam's bias correction: per parameter, as PyTorch keeps
+   * it, because a bi-level step updates only some of them.
+   */
+  private readonly t = new Map<Variable, number>();
 
   constructor(
     private readonly kind: OptimizerKind,
@@ -40,17 +44,17 @@ export class Optimizer {
 
   /** Applies one update; `factor` scales every group's learning rate (the schedule). */
   apply(grads: Map<Variable, Tensor>, factor: number): void {
-    this.t++;
     const b1 = 0.9;
     const b2 = 0.999;
-    const c1 = 1 - b1 ** this.t;
-    const c2 = 1 - b2 ** this.t;
     tf.tidy(() => {
       for (const g of this.groups) {
         const lr = g.lr * factor;
         for (const p of g.params) {
           const grad = grads.get(p);
           if (!grad) continue;
+          const t = (this.t.get(p) ?? 0) + 1;
+          this.t.set(p, t);
+          const [c1, c2] = [1 - b1 ** t, 1 - b2 ** t];
           const m = this.m.get(p)!;
           let update: Tensor;
           if (this.kind === 'adam') {
