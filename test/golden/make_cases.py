@@ -32,6 +32,12 @@ The formulas (the product's float32 versions are in sidecar/src/methods/):
   R = mean((φ W_dᵀ − target)²); gradient for φ.
 - logme: the reference implementation's fixed-point iteration (thuml/LogME,
   `LogME._fit_fixed_point`): score and posterior-mean weights (K×D).
+- logreg (the fig. 6a probe on raw features): scikit-learn's multinomial
+  `LogisticRegression(C)` (lbfgs, tol 1e-12) on the features as given; `weights` are
+  [coef_ | intercept_] (K×(D+1)), `score` the test accuracy. Needs Debian's python3-sklearn.
+
+`--new` first writes the inputs of the cases listed in NEW_CASES whose files are missing (drawn
+from fixed torch seeds), then computes `expected` for every case as usual.
 """
 import argparse
 import json
@@ -228,7 +234,54 @@ def logme(case):
     return {'score': score, 'weights': weights.tolist()}
 
 
-METHODS = {'aft': aft, 'aft-no-kernel': aft_no_kernel, 'kd': kd, 'rkd': rkd, 'btune': btune, 'logme': logme}
+
+
+# ---- Logistic regression on raw features (fig. 6a probe) --------------------------------------
+
+def logreg(case):
+    """scikit-learn's LogisticRegression(C) on the features as given (no standardisation)."""
+    # Imported here: only this method needs scikit-learn (Debian's python3-sklearn).
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    inp = case['inputs']
+    x, y = np.array(inp['train_features'], dtype=np.float64), np.array(inp['train_labels'])
+    model = LogisticRegression(C=case['C'], multi_class='multinomial', solver='lbfgs', tol=1e-12, max_iter=100000)
+    model.fit(x, y)
+    test_x, test_y = np.array(inp['test_features'], dtype=np.float64), np.array(inp['test_labels'])
+    accuracy = float((model.predict(test_x) == test_y).mean())
+    weights = np.concatenate([model.coef_, model.intercept_[:, None]], axis=1)
+    return {'score': accuracy, 'weights': weights.tolist()}
+
+
+def new_logreg_inputs(i):
+    """
+    Three classes told apart by two features at a small scale (0.1), among six noise features at
+    scale 3; case 1 multiplies them by a ρ that favours the informative two, as AFT's would. At
+    C = 1 the penalty makes the small informative features costly to use, so the two cases differ.
+    """
+    g = torch.Generator().manual_seed(2000 + i)
+    def draw(n):
+        labels = torch.arange(n) % 3
+        centres = torch.tensor([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0]])
+        informative = (centres[labels] + torch.randn(n, 2, generator=g)) * 0.1
+        noise = torch.randn(n, 6, generator=g) * 3
+        return torch.cat([informative, noise], dim=1), labels
+    rho = torch.tensor([1.0, 1.0] + [0.05] * 6) if i == 1 else torch.ones(8)
+    (train_x, train_y), (test_x, test_y) = draw(90), draw(60)
+    return {
+        'train_features': (train_x * rho).tolist(), 'train_labels': train_y.tolist(),
+        'test_features': (test_x * rho).tolist(), 'test_labels': test_y.tolist(),
+    }
+
+
+# Cases that `--new` draws when their file is missing: file name → (case without expected, inputs).
+NEW_CASES = {
+    f'logreg-{i}.json': (lambda i=i: ({'method': 'logreg', 'C': 1.0}, new_logreg_inputs(i))) for i in range(2)
+}
+
+
+METHODS = {'aft': aft, 'aft-no-kernel': aft_no_kernel, 'kd': kd, 'rkd': rkd, 'btune': btune, 'logme': logme,
+           'logreg': logreg}
 
 
 # ---- comparison and driver -------------------------------------------------------------------
@@ -260,7 +313,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--check', action='store_true', help='compare with the committed values instead of rewriting them')
     parser.add_argument('--dir', default=os.path.join(HERE, 'cases'), help='folder of the case files (default: %(default)s)')
+    parser.add_argument('--new', action='store_true', help='first draw the inputs of the cases in NEW_CASES whose files are missing')
     args = parser.parse_args()
+
+    if args.new:
+        for name, make in NEW_CASES.items():
+            path = os.path.join(args.dir, name)
+            if not os.path.exists(path):
+                head, inputs = make()
+                with open(path, 'w', encoding='utf-8') as fh:
+                    fh.write(json.dumps({**head, 'inputs': inputs, 'expected': {}}))
+                print(f'{name}: new inputs drawn')
 
     files = sorted(f for f in os.listdir(args.dir) if f.endswith('.json'))
     if not files:
@@ -276,7 +339,7 @@ def main():
             sys.exit(f'{name}: unknown method {case["method"]!r}')
         got = method(case)
         diffs = differences(got, case['expected'])
-        worst = max(diffs.values())
+        worst = max(diffs.values(), default=0.0)
         key = case['method'] + (f'/{case["kernel"]}' if 'kernel' in case else '') + (f'/{case["rho"]}' if 'rho' in case else '')
         worst_by_method[key] = max(worst_by_method.get(key, 0.0), worst)
         detail = ', '.join(f'{k} {v:.1e}' for k, v in diffs.items())

@@ -10,7 +10,13 @@ import type { RunSummary } from '../../core/common/protocol/events';
 import { RunStore } from '../../core/node/runs/store';
 import { AftError } from '../../core/common/util/errors';
 
-function fakeRun(ws: string, name: string, probe: number, acc: Record<string, number>): string {
+function fakeRun(
+  ws: string,
+  name: string,
+  probe: number,
+  acc: Record<string, number>,
+  raw?: { psi: number; rho: Record<string, number> },
+): string {
   const store = RunStore.create(ws, name, {}, '');
   const summary: RunSummary = {
     format: 'aft-run-summary',
@@ -19,11 +25,26 @@ function fakeRun(ws: string, name: string, probe: number, acc: Record<string, nu
     experiment: name,
     dataset: { name: 'mnist', train: 500, test: 2000, classes: 10, inputShape: [28, 28, 1] },
     backend: 'wasm',
-    sources: [{ name: 'teacher', kind: 'builtin', width: 8, linear_probe_accuracy: probe }],
+    sources: [
+      {
+        name: 'teacher',
+        kind: 'builtin',
+        width: 8,
+        linear_probe_accuracy: probe,
+        ...(raw ? { raw_probe_accuracy: raw.psi } : {}),
+      },
+    ],
     methods: Object.fromEntries(
       Object.entries(acc).map(([m, a]) => [
         m,
-        { kind: m, test_accuracy: { mean: a, se: 0.01, per_seed: { '0': a } }, beta: 1, tuning: [], train_seconds: 1 },
+        {
+          kind: m,
+          test_accuracy: { mean: a, se: 0.01, per_seed: { '0': a } },
+          beta: 1,
+          tuning: [],
+          train_seconds: 1,
+          ...(raw?.rho[m] !== undefined ? { raw_probe_rho_by_source: { teacher: raw.rho[m] } } : {}),
+        },
       ]),
     ),
     started: new Date().toISOString(),
@@ -86,6 +107,18 @@ describe('compare runs', () => {
     const table = comparisonTable(c);
     assert.match(table, /linear probe\s+50\.00\s+70\.00\s+90\.00/);
     assert.match(table, /aft\s+81\.00 ± 1\.00/);
+    assert.doesNotMatch(table, /raw probe/);
+  });
+
+  it('shows the fig. 6a probes (raw ψ and ψ ⊙ ρ per method) per source, "-" where a run lacks one', () => {
+    const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-cmp-'));
+    const dirs = [
+      fakeRun(ws, 'a', 0.5, { stl: 0.8, aft: 0.81 }, { psi: 0.6, rho: { aft: 0.7 } }),
+      fakeRun(ws, 'b', 0.7, { stl: 0.8, aft: 0.85 }),
+    ];
+    const table = comparisonTable(compareRuns(dirs));
+    assert.match(table, /raw probe teacher: ψ\s+60\.00\s+-/);
+    assert.match(table, /raw probe teacher: ψ⊙ρ aft\s+70\.00\s+-/);
   });
 
   it('refuses a run that is not complete, naming it', () => {

@@ -65,6 +65,11 @@ describe('engine on .npy data', () => {
     assert.deepEqual(Object.keys(summary.methods.aft.rho_mean_by_source!), ['clip', 'noise']);
     assert.ok(Math.abs(summary.methods['aft-fixed'].rho_mean_by_source!.clip - 0.5) < 1e-6);
     assert.notEqual(summary.methods.aft.rho_mean_by_source!.clip, 0.5);
+    // Fig. 6a: logistic regression on each source's raw ψ, and on ψ ⊙ ρ for the methods with a ρ.
+    for (const src of summary.sources) assert.ok(src.raw_probe_accuracy! > 0, `${src.name} has no raw probe`);
+    for (const name of ['aft', 'aft-fixed', 'aft-bilevel'])
+      assert.deepEqual(Object.keys(summary.methods[name].raw_probe_rho_by_source!), ['clip', 'noise'], name);
+    assert.equal(summary.methods['aft-no-kernel'].raw_probe_rho_by_source, undefined);
     const rho = JSON.parse(fs.readFileSync(path.join(out.dir, 'rho', 'aft', 'seed-0.json'), 'utf8')) as {
       values: number[];
       segments: { name: string; width: number }[];

@@ -113,6 +113,12 @@ export interface MethodSummary {
   /** β chosen per seed when tuning per seed, and the holdout accuracy of each candidate. */
   tuning: { seed: number; candidates: { beta: number; holdout_accuracy: number }[]; chosen: number }[];
   rho_mean_by_source?: Record<string, number>;
+  /**
+   * Test accuracy of logistic regression on each source's raw features weighted by the ρ this
+   * method learned, ψ ⊙ ρ (mean over seeds; paper fig. 6a): compare with the source's
+   * `raw_probe_accuracy`. Only for methods that learn a ρ per feature.
+   */
+  raw_probe_rho_by_source?: Record<string, number>;
   train_seconds: number;
 }
 
@@ -122,6 +128,11 @@ export interface SourceSummary {
   width: number;
   /** Linear-probe test accuracy of this source's features. */
   linear_probe_accuracy?: number;
+  /**
+   * Test accuracy of logistic regression on this source's raw features: no standardisation, one
+   * fixed penalty (scikit-learn's C = 1), so unlike the linear probe it sees feature scales.
+   */
+  raw_probe_accuracy?: number;
   /** LogME score (mean log-evidence per example) of this source's training features. */
   logme_score?: number;
   /** Why there is no linear-probe accuracy or LogME score (degenerate features or labels). */

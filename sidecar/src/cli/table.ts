@@ -32,6 +32,33 @@ export function resultsTable(s: RunSummary): string {
     }
     if (s.linear_probe_concat !== undefined)
       lines.push(`  all sources concatenated: linear probe ${pct(s.linear_probe_concat)}`);
+    const raw = rawProbeTable(s);
+    if (raw) lines.push('', raw);
   }
   return lines.join('\n');
+}
+
+/**
+ * The paper's fig. 6a as a table: per source, logistic regression on its raw features ψ and on
+ * ψ ⊙ ρ for each method that learned ρ; undefined when the run has no such numbers.
+ */
+export function rawProbeTable(s: RunSummary): string | undefined {
+  const methods = Object.entries(s.methods).filter(([, m]) => m.raw_probe_rho_by_source);
+  if (!s.sources.some((x) => x.raw_probe_accuracy !== undefined) && !methods.length) return undefined;
+  const header = ['source', 'ψ', ...methods.map(([name]) => `ψ⊙ρ ${name}`)];
+  const rows = s.sources.map((src) => [
+    src.name,
+    src.raw_probe_accuracy !== undefined ? pct(src.raw_probe_accuracy) : '-',
+    ...methods.map(([, m]) => {
+      const v = m.raw_probe_rho_by_source?.[src.name];
+      return v !== undefined ? pct(v) : '-';
+    }),
+  ]);
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
+  const fmt = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i])).join('  ');
+  return [
+    'logistic regression on raw features (fig. 6a: no standardisation, C = 1), test accuracy %:',
+    ...all.map((r) => `  ${fmt(r)}`),
+  ].join('\n');
 }

@@ -18,6 +18,11 @@ export interface ComparedRun {
   /** Linear probe of the run's ψ: the concatenation when there are several sources. */
   probeAccuracy?: number;
   methods: Record<string, { mean: number; se: number; beta: number }>;
+  /**
+   * Logistic regression on raw features (fig. 6a), by source: ψ as it is, and ψ ⊙ ρ per method
+   * that learned ρ.
+   */
+  rawProbes: Record<string, { psi?: number; rho: Record<string, number> }>;
 }
 
 export interface Comparison {
@@ -70,7 +75,43 @@ function comparedRun(d: string): ComparedRun {
         { mean: m.test_accuracy.mean, se: m.test_accuracy.se, beta: m.beta },
       ]),
     ),
+    rawProbes: rawProbesOf(summary),
   };
+}
+
+function rawProbesOf(s: RunSummary): ComparedRun['rawProbes'] {
+  return Object.fromEntries(
+    s.sources.map((src) => [
+      src.name,
+      {
+        ...(src.raw_probe_accuracy !== undefined ? { psi: src.raw_probe_accuracy } : {}),
+        rho: Object.fromEntries(
+          Object.entries(s.methods).flatMap(([name, m]) => {
+            const v = m.raw_probe_rho_by_source?.[src.name];
+            return v !== undefined ? [[name, v]] : [];
+          }),
+        ),
+      },
+    ]),
+  );
+}
+
+/**
+ * Rows of the fig. 6a probes across runs: per source, ψ, then ψ ⊙ ρ of each method that has it
+ * in any run; '-' where a run lacks it.
+ */
+function rawProbeRows(c: Comparison, pct: (v: number) => string): string[][] {
+  const sources = [...new Set(c.runs.flatMap((r) => Object.keys(r.rawProbes)))];
+  return sources.flatMap((src) => {
+    const cell = (v: number | undefined): string => (v !== undefined ? pct(v) : '-');
+    const methods = [...new Set(c.runs.flatMap((r) => Object.keys(r.rawProbes[src]?.rho ?? {})))];
+    const psiRow = [`raw probe ${src}: ψ`, ...c.runs.map((r) => cell(r.rawProbes[src]?.psi)), ''];
+    if (psiRow.slice(1).every((x) => x === '-' || x === '') && !methods.length) return [];
+    return [
+      psiRow,
+      ...methods.map((m) => [`raw probe ${src}: ψ⊙ρ ${m}`, ...c.runs.map((r) => cell(r.rawProbes[src]?.rho[m])), '']),
+    ];
+  });
 }
 
 /**
@@ -130,8 +171,15 @@ export function comparisonTable(c: Comparison): string {
       ? `${c.correlation[m].r.toFixed(3)} (n=${c.correlation[m].n})`
       : `n/a: ${c.correlation[m].why ?? 'undefined'}`,
   ]);
-  const all = [header, probeRow, ...rows];
+  const raw = rawProbeRows(c, pct);
+  const all = [header, probeRow, ...raw, ...rows];
   const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
   const fmt = (r: string[]): string => r.map((x, i) => x.padEnd(widths[i])).join('  ');
-  return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), fmt(probeRow), ...rows.map(fmt)].join('\n');
+  return [
+    fmt(header),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    fmt(probeRow),
+    ...raw.map(fmt),
+    ...rows.map(fmt),
+  ].join('\n');
 }

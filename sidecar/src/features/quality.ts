@@ -1,12 +1,15 @@
 /**
  * How good each pre-trained source is for the task, the paper's measures: the test accuracy of
  * a linear probe (multinomial logistic regression, L2 chosen on a 10% holdout of the training
- * set) on each source and on their concatenation, and each source's LogME score.
+ * set) on each source and on their concatenation, and each source's LogME score. And the
+ * paper's fig. 6a: logistic regression on each source's raw features, ψ as it is and ψ ⊙ ρ with
+ * the ρ a method learned (the linear probe standardises every column, so it cannot tell them
+ * apart).
  */
 import type { Dataset } from '../data/dataset';
 import { logme } from '../methods/logme';
-import { linearProbe } from '../methods/probe';
-import type { SourceSummary } from '../../../core/common/protocol/events';
+import { linearProbe, rawLogisticProbe } from '../methods/probe';
+import type { Segment, SourceSummary } from '../../../core/common/protocol/events';
 import { describeError } from '../../../core/common/util/errors';
 import type { FeatureBlock, PretrainedFeatures } from './features';
 
@@ -45,6 +48,11 @@ export async function assessSources(
       log(`linear probe of ${b.name} failed: ${describeError(e)}`, 'warn');
     }
     try {
+      s.raw_probe_accuracy = await rawProbe(ds, b.train, b.test, b.width);
+    } catch (e) {
+      log(`logistic regression on the raw features of ${b.name} failed: ${describeError(e)}`, 'warn');
+    }
+    try {
       s.logme_score = logme(b.train, ds.train.y, ds.train.n, b.width, { numClasses: ds.numClasses }).score;
     } catch (e) {
       s.logme_error = errorText(e);
@@ -54,8 +62,10 @@ export async function assessSources(
       s.linear_probe_accuracy !== undefined
         ? `linear probe ${(s.linear_probe_accuracy * 100).toFixed(2)}%`
         : 'no linear probe';
+    const rawText =
+      s.raw_probe_accuracy !== undefined ? `, raw-scale probe ${(s.raw_probe_accuracy * 100).toFixed(2)}%` : '';
     log(
-      `source ${b.name} (${b.kind}, ${b.width} features): ${probeText}${s.logme_score !== undefined ? `, LogME ${s.logme_score.toFixed(3)}` : ''}`,
+      `source ${b.name} (${b.kind}, ${b.width} features): ${probeText}${rawText}${s.logme_score !== undefined ? `, LogME ${s.logme_score.toFixed(3)}` : ''}`,
     );
     sources.push(s);
   }
@@ -69,4 +79,49 @@ export async function assessSources(
     }
   }
   return { sources, ...(concatProbe !== undefined ? { concatProbe } : {}) };
+}
+
+/** Test accuracy of logistic regression on raw features (`rawLogisticProbe`, C = 1). */
+async function rawProbe(ds: Dataset, train: Float32Array, test: Float32Array, dim: number): Promise<number> {
+  const r = await rawLogisticProbe(
+    { features: train, labels: ds.train.y, rows: ds.train.n },
+    { features: test, labels: ds.test.y, rows: ds.test.n },
+    dim,
+    { numClasses: ds.numClasses },
+  );
+  return r.testAccuracy;
+}
+
+/** Multiplies each row of a rows×width block by `weights` (ψ ⊙ ρ of one source). */
+function weighted(x: Float32Array, weights: Float32Array): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = x[i] * weights[i % weights.length];
+  return out;
+}
+
+/**
+ * Fig. 6a for one learned ρ (over all of ψ): per source, the test accuracy of logistic regression
+ * on that source's raw features weighted by its slice of ρ. A source whose probe fails is left out
+ * (with the reason logged), as its plain raw probe is.
+ */
+export function rhoWeightedProbes(
+  blocks: FeatureBlock[],
+  segments: Segment[],
+  ds: Dataset,
+  log: (m: string, level?: 'info' | 'warn') => void,
+): (rho: Float32Array) => Promise<Record<string, number>> {
+  return async (rho) => {
+    const out: Record<string, number> = {};
+    for (const b of blocks) {
+      const seg = segments.find((s) => s.name === b.name);
+      if (!seg) continue;
+      const r = rho.subarray(seg.offset, seg.offset + seg.width);
+      try {
+        out[b.name] = await rawProbe(ds, weighted(b.train, r), weighted(b.test, r), b.width);
+      } catch (e) {
+        log(`logistic regression on ψ ⊙ ρ of ${b.name} failed: ${describeError(e)}`, 'warn');
+      }
+    }
+    return out;
+  };
 }

@@ -7,6 +7,7 @@
  */
 import { btuneLoss, btuneTarget, mixedProjection } from './btune';
 import { logme } from './logme';
+import { rawLogisticProbe } from './probe';
 import { aftKernelLoss, aftNoKernelLoss, kdLoss, weightBySigmoid, type KernelKind } from './regularizers';
 import { rkdLoss } from './rkd';
 import { tf, type Scalar, type Tensor, type Tensor1D, type Tensor2D } from '../runtime/tf';
@@ -16,6 +17,8 @@ export interface GoldenCase {
   kernel?: string;
   rho?: string;
   temperature?: number;
+  /** Inverse penalty of `logreg` (scikit-learn's C). */
+  C?: number;
   inputs: Record<string, number[] | number[][] | number[][][]>;
   expected: { loss?: number; score?: number; grad?: Record<string, unknown>; weights?: unknown };
 }
@@ -89,6 +92,25 @@ export const ADAPTERS: Record<string, Adapter> = {
     const target = btuneTarget(t2(c.inputs.pretrained), mixed);
     const wd = t2(studentW);
     return lossAndGrads(['student'], [t2(c.inputs.student)], (p) => btuneLoss(p as Tensor2D, wd, target));
+  },
+  logreg: async (c) => {
+    const data = (features: unknown, labels: unknown) => {
+      const rows = features as number[][];
+      return { features: rows.flat(), labels: labels as number[], rows: rows.length };
+    };
+    const train = data(c.inputs.train_features, c.inputs.train_labels);
+    const dim = (c.inputs.train_features as number[][])[0].length;
+    const r = await rawLogisticProbe(train, data(c.inputs.test_features, c.inputs.test_labels), dim, {
+      ...(c.C !== undefined ? { C: c.C } : {}),
+    });
+    // θ is W (dim×K) then b; the case's weights are scikit-learn's [coef_ | intercept_], K×(dim+1).
+    const k = r.theta.length / (dim + 1);
+    const weights = new Float64Array(k * (dim + 1));
+    for (let c2 = 0; c2 < k; c2++) {
+      for (let j = 0; j < dim; j++) weights[c2 * (dim + 1) + j] = r.theta[j * k + c2];
+      weights[c2 * (dim + 1) + dim] = r.theta[dim * k + c2];
+    }
+    return { values: { score: r.testAccuracy }, arrays: { weights } };
   },
   logme: (c) => {
     const features = c.inputs.features as number[][];

@@ -41,18 +41,18 @@ export interface ProbeResult {
 
 export const DEFAULT_L2_GRID: readonly number[] = [1e-1, 1e-2, 1e-3, 1e-4, 1e-5];
 
-function checkData(name: string, d: ProbeData, dim: number): void {
+function checkData(name: string, d: ProbeData, dim: number, what = 'linear probe'): void {
   if (d.features.length !== d.rows * dim)
-    throw badInput(`linear probe: the ${name} features have ${d.features.length} values, expected ${d.rows}×${dim}`);
-  if (d.labels.length !== d.rows) throw badInput(`linear probe: ${d.rows} ${name} rows but ${d.labels.length} labels`);
+    throw badInput(`${what}: the ${name} features have ${d.features.length} values, expected ${d.rows}×${dim}`);
+  if (d.labels.length !== d.rows) throw badInput(`${what}: ${d.rows} ${name} rows but ${d.labels.length} labels`);
   for (let i = 0; i < d.features.length; i++) {
     if (!Number.isFinite(d.features[i]))
-      throw badInput(`linear probe: ${name} feature ${i % dim} of row ${Math.floor(i / dim)} is ${d.features[i]}`);
+      throw badInput(`${what}: ${name} feature ${i % dim} of row ${Math.floor(i / dim)} is ${d.features[i]}`);
   }
   for (let i = 0; i < d.rows; i++) {
     const l = d.labels[i];
     if (!Number.isInteger(l) || l < 0)
-      throw badInput(`linear probe: ${name} label of row ${i} is ${l}; labels must be integers 0..K−1`);
+      throw badInput(`${what}: ${name} label of row ${i} is ${l}; labels must be integers 0..K−1`);
   }
 }
 
@@ -84,6 +84,15 @@ function design(x: Float32Array, labels: ArrayLike<number>, rows: ArrayLike<numb
   return { x, rows: rows.length, dim, labels: Int32Array.from(rows, (r) => labels[r]), numClasses: k };
 }
 
+/** The class count a probe uses: given, else the largest label in either set + 1 (checked). */
+function classCount(train: ProbeData, test: ProbeData, numClasses: number | undefined, what: string): number {
+  let maxLabel = 0;
+  for (const d of [train, test]) for (let i = 0; i < d.rows; i++) maxLabel = Math.max(maxLabel, d.labels[i]);
+  const k = numClasses ?? maxLabel + 1;
+  if (maxLabel >= k) throw badInput(`${what}: label ${maxLabel} is out of range for ${k} classes`);
+  return k;
+}
+
 /**
  * Fits a linear probe on `train` and reports its accuracy on `test`. λ candidates are fitted
  * from strongest to weakest, each warm-started from the previous solution; ties in holdout
@@ -100,10 +109,7 @@ export async function linearProbe(
   const grid = [...(opts.l2Grid ?? DEFAULT_L2_GRID)].sort((a, b) => b - a);
   if (grid.length === 0 || grid.some((l) => !(l >= 0)))
     throw badInput(`linear probe: the L2 grid must be non-empty and non-negative, got [${grid.join(', ')}]`);
-  let maxLabel = 0;
-  for (const d of [train, test]) for (let i = 0; i < d.rows; i++) maxLabel = Math.max(maxLabel, d.labels[i]);
-  const k = opts.numClasses ?? maxLabel + 1;
-  if (maxLabel >= k) throw badInput(`linear probe: label ${maxLabel} is out of range for ${k} classes`);
+  const k = classCount(train, test, opts.numClasses, 'linear probe');
   const nHold = Math.max(1, Math.round(train.rows * (opts.holdoutFraction ?? 0.1)));
   if (train.rows - nHold < 1)
     throw badInput(`linear probe: ${train.rows} training rows are too few to hold out a validation split`);
@@ -138,5 +144,68 @@ export async function linearProbe(
     grid: tried,
     converged: final.converged,
     iterations: final.iterations,
+  };
+}
+
+export interface RawProbeOptions {
+  /**
+   * Inverse penalty strength in scikit-learn's convention: the objective is
+   * C·Σ cross-entropy + ½‖W‖² (intercepts unpenalised), i.e. λ = 1/(C·N) on the mean.
+   * Default 1, `LogisticRegression()`'s.
+   */
+  C?: number;
+  /** Default: the largest label in either set + 1. */
+  numClasses?: number;
+  /** L-BFGS iterations at most: the fixed budget that keeps the probe's time bounded. */
+  maxIter?: number;
+}
+
+export interface RawProbeResult {
+  testAccuracy: number;
+  trainAccuracy: number;
+  /** Whether L-BFGS met its tolerance within the budget. */
+  converged: boolean;
+  iterations: number;
+  /** W (dim×K, row-major) then b (K): the fitted model. */
+  theta: Float64Array;
+}
+
+/**
+ * Logistic regression on the features as they are (the paper's fig. 6a "accuracy achieved by
+ * logistic regression"): no standardisation and one fixed penalty, fitted on every training row
+ * with full-batch L-BFGS and evaluated once on the test set. Unlike `linearProbe`, it sees
+ * feature scales: a feature scaled down costs a larger weight, which the penalty charges for,
+ * so it weighs less. That is what makes probe(ψ ⊙ ρ) differ from probe(ψ), and what ρ is for.
+ * The objective is strictly convex, so the answer is its unique optimum, whatever the solver.
+ */
+export async function rawLogisticProbe(
+  train: ProbeData,
+  test: ProbeData,
+  dim: number,
+  opts: RawProbeOptions = {},
+): Promise<RawProbeResult> {
+  const what = 'logistic regression on raw features';
+  checkData('training', train, dim, what);
+  checkData('test', test, dim, what);
+  const C = opts.C ?? 1;
+  if (!(C > 0) || !Number.isFinite(C)) throw badInput(`${what}: C must be a positive number, got ${C}`);
+  if (train.rows < 1) throw badInput(`${what}: no training rows`);
+  const k = classCount(train, test, opts.numClasses, what);
+  const all = range(train.rows);
+  const full = design(Float32Array.from(train.features), train.labels, all, dim, k);
+  // Tighter than the standardised probe's tolerances: raw features may be badly scaled, and the
+  // fit is checked against scikit-learn's optimum (test/golden logreg-*), not only its accuracy.
+  const fit = await fitSoftmax(full, 1 / (C * train.rows), undefined, {
+    maxIter: opts.maxIter ?? 500,
+    gradTol: 1e-6,
+    valueTol: 1e-12,
+  });
+  const testSet = design(Float32Array.from(test.features), test.labels, range(test.rows), dim, k);
+  return {
+    testAccuracy: accuracyOf(fit.x, testSet),
+    trainAccuracy: accuracyOf(fit.x, full),
+    converged: fit.converged,
+    iterations: fit.iterations,
+    theta: fit.x,
   };
 }

@@ -15,6 +15,8 @@ export interface FinalResult {
   evalAccuracy: number;
   seconds: number;
   rho?: Float32Array;
+  /** Per source, the raw-feature probe's test accuracy on ψ ⊙ ρ (fig. 6a). */
+  rhoProbe?: Record<string, number>;
 }
 
 interface Accumulated {
@@ -23,6 +25,8 @@ interface Accumulated {
   seconds: number;
   /** Mean ρ per source, one record per seed, for methods that learn ρ. */
   rhoMeans?: Record<string, number>[];
+  /** Raw-feature probe accuracy on ψ ⊙ ρ per source, one record per seed. */
+  rhoProbes?: Record<string, number>[];
   /** Final jobs still to come. */
   left: number;
 }
@@ -54,8 +58,10 @@ export class MethodSummaries {
       const bySource = summariseBySegment(result.rho, this.segments);
       (a.rhoMeans ??= []).push(Object.fromEntries(Object.entries(bySource).map(([k, v]) => [k, v.mean])));
     }
+    if (result.rhoProbe) (a.rhoProbes ??= []).push(result.rhoProbe);
     if (--a.left > 0) return undefined;
     const rhoList = a.rhoMeans;
+    const probes = a.rhoProbes && meanBySource(a.rhoProbes);
     const summary: MethodSummary = {
       kind: job.method.kind,
       test_accuracy: { ...meanSe(Object.values(a.perSeed)), per_seed: a.perSeed },
@@ -69,6 +75,7 @@ export class MethodSummaries {
             ),
           }
         : {}),
+      ...(probes && Object.keys(probes).length ? { raw_probe_rho_by_source: probes } : {}),
       train_seconds: a.seconds,
     };
     this.done[name] = summary;
@@ -79,4 +86,15 @@ export class MethodSummaries {
   all(): Record<string, MethodSummary> {
     return this.done;
   }
+}
+
+/** The mean of each source over the records that have it (a seed whose probe failed lacks it). */
+function meanBySource(records: Record<string, number>[]): Record<string, number> {
+  const names = [...new Set(records.flatMap((r) => Object.keys(r)))];
+  return Object.fromEntries(
+    names.map((n) => {
+      const values = records.flatMap((r) => (r[n] !== undefined ? [r[n]] : []));
+      return [n, values.reduce((x, v) => x + v, 0) / values.length];
+    }),
+  );
 }

@@ -11,7 +11,7 @@ import { resolvePaths } from '../../../core/node/experiment/semantics';
 import { FEATURE_CACHE_DIR } from '../features/cache';
 import { buildSources } from '../features/sources';
 import type { EventSink, RunEvent, RunSummary } from '../../../core/common/protocol/events';
-import { assessSources } from '../features/quality';
+import { assessSources, rhoWeightedProbes } from '../features/quality';
 import { RunStore, stopRequested } from '../../../core/node/runs/store';
 import { activeBackend, initBackend, type BackendChoice } from '../runtime/tf';
 import { AftError, CancelledError, describeError } from '../../../core/common/util/errors';
@@ -174,6 +174,7 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
       emit,
       log,
       signal,
+      ...(psi.width ? { probeRho: rhoWeightedProbes(sources.blocks, psi.segments, ds, log) } : {}),
     });
     const finished = new Date();
     const summary: RunSummary = {

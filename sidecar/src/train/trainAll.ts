@@ -35,6 +35,11 @@ export interface TrainAllOptions {
   emit: EventSink;
   log: (message: string, level?: 'info' | 'warn') => void;
   signal?: AbortSignal;
+  /**
+   * Per source, a probe's test accuracy on ψ ⊙ ρ for a learned ρ (quality.ts
+   * `rhoWeightedProbes`); run on each final job that learns ρ.
+   */
+  probeRho?(rho: Float32Array): Promise<Record<string, number>>;
 }
 
 export async function trainAll(o: TrainAllOptions): Promise<Record<string, MethodSummary>> {
@@ -92,7 +97,8 @@ async function trainJobs(
         await saveCheckpoint(o.store, job, beta, result.model, o.exp.downstream.model);
         if (result.rho) rho.atEnd(name, job.seed, result.rho);
         o.log(`${label}: test accuracy ${(result.evalAccuracy * 100).toFixed(2)}% (${result.seconds.toFixed(1)} s)`);
-        const summary = summaries.add(job, beta, result);
+        const rhoProbe = result.rho && o.probeRho ? await o.probeRho(result.rho) : undefined;
+        const summary = summaries.add(job, beta, { ...result, ...(rhoProbe ? { rhoProbe } : {}) });
         if (summary) o.emit({ type: 'result', runId, method: name, result: summary });
       }
     } finally {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { minimizeLbfgs } from '../../../sidecar/src/methods/lbfgs';
-import { linearProbe, type ProbeData } from '../../../sidecar/src/methods/probe';
+import { linearProbe, rawLogisticProbe, type ProbeData } from '../../../sidecar/src/methods/probe';
 import { fitSoftmax, paramCount, type Design } from '../../../sidecar/src/methods/softmaxRegression';
 import { initBackend } from '../../../sidecar/src/runtime/tf';
 import { AftError } from '../../../core/common/util/errors';
@@ -175,4 +175,83 @@ describe('linear probe', () => {
       );
     });
   }
+});
+
+/**
+ * Two classes told apart by the first `informative` features at scale `small`, among `noisy`
+ * features of pure noise at scale `big`: the case where a probe that sees scales and one that
+ * standardises disagree.
+ */
+function scaled(seed: number, rows: number, informative: number, noisy: number, small: number, big: number) {
+  const rng = new Rng(seed);
+  const dim = informative + noisy;
+  const features = new Float32Array(rows * dim);
+  const labels = new Int32Array(rows);
+  for (let i = 0; i < rows; i++) {
+    labels[i] = i % 2;
+    for (let j = 0; j < dim; j++)
+      features[i * dim + j] = j < informative ? small * (rng.normal() + (labels[i] ? 1.5 : -1.5)) : big * rng.normal();
+  }
+  return { features, labels, rows, dim };
+}
+
+/** ψ ⊙ ρ with ρ = `keep` on the first `n` features and `drop` on the rest. */
+function weight<T extends { features: Float32Array; dim: number }>(d: T, n: number, keep: number, drop: number): T {
+  return { ...d, features: d.features.map((v, i) => v * (i % d.dim < n ? keep : drop)) };
+}
+
+describe('logistic regression on raw features (fig. 6a probe)', () => {
+  before(async () => {
+    await initBackend('cpu');
+  });
+
+  it('sees feature scales: ψ ⊙ ρ that keeps the informative features beats ψ; the linear probe cannot tell them apart', async (t) => {
+    const train = scaled(1, 200, 2, 30, 0.01, 2);
+    const test = scaled(2, 400, 2, 30, 0.01, 2);
+    const [trainW, testW] = [weight(train, 2, 1, 0.02), weight(test, 2, 1, 0.02)];
+    const raw = await rawLogisticProbe(train, test, train.dim);
+    const rawW = await rawLogisticProbe(trainW, testW, train.dim);
+    t.diagnostic(`raw probe: ψ ${raw.testAccuracy}, ψ⊙ρ ${rawW.testAccuracy}`);
+    assert.ok(raw.converged && rawW.converged);
+    assert.ok(
+      rawW.testAccuracy > raw.testAccuracy + 0.1,
+      `ψ⊙ρ ${rawW.testAccuracy} is not clearly above ψ ${raw.testAccuracy}`,
+    );
+    // The standardised probe undoes any per-feature scale: the same accuracy on both.
+    const lin = await linearProbe(train, test, train.dim);
+    const linW = await linearProbe(trainW, testW, train.dim);
+    assert.ok(
+      Math.abs(lin.testAccuracy - linW.testAccuracy) <= 1 / test.rows,
+      `${lin.testAccuracy} vs ${linW.testAccuracy}`,
+    );
+  });
+
+  it('is deterministic: the same data give the same model bit for bit', async () => {
+    const train = scaled(3, 120, 2, 10, 0.1, 1);
+    const test = scaled(4, 60, 2, 10, 0.1, 1);
+    const a = await rawLogisticProbe(train, test, train.dim);
+    const b = await rawLogisticProbe(train, test, train.dim);
+    assert.deepEqual(a.theta, b.theta);
+    assert.equal(a.testAccuracy, b.testAccuracy);
+  });
+
+  it('a larger C (weaker penalty) recovers the small informative features', async () => {
+    const train = scaled(5, 200, 2, 30, 0.05, 2);
+    const test = scaled(6, 400, 2, 30, 0.05, 2);
+    const weak = await rawLogisticProbe(train, test, train.dim, { C: 1e4 });
+    const strong = await rawLogisticProbe(train, test, train.dim, { C: 1e-3 });
+    assert.ok(weak.testAccuracy > strong.testAccuracy, `${weak.testAccuracy} vs ${strong.testAccuracy}`);
+  });
+
+  for (const [name, opts, message] of [
+    ['C = 0', { C: 0 }, /C must be a positive number/],
+    ['C = NaN', { C: NaN }, /C must be a positive number/],
+  ] as const)
+    it(`rejects ${name}`, async () => {
+      const d = scaled(7, 10, 1, 1, 1, 1);
+      await assert.rejects(
+        rawLogisticProbe(d, d, d.dim, opts),
+        (e: unknown) => e instanceof AftError && e.code === 'bad_input' && message.test(e.message),
+      );
+    });
 });

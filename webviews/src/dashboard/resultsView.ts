@@ -145,24 +145,64 @@ export class ResultsView {
         : h('p', { class: 'empty' }, 'No β was tuned.'),
     );
 
+    // Fig. 6a: logistic regression on raw ψ and on ψ ⊙ ρ of each method that learned ρ.
+    const rhoProbed = Object.entries(s.methods).filter(([, m]) => m.raw_probe_rho_by_source);
     const sourcesCard = card(this.host, 'Pre-trained sources', () => `${run.runId}-sources`, {
       csv: () =>
         toCsv(
-          ['source', 'kind', 'width', 'linear_probe_accuracy', 'logme_score'],
-          s.sources.map((src) => [src.name, src.kind, src.width, src.linear_probe_accuracy, src.logme_score]),
+          [
+            'source',
+            'kind',
+            'width',
+            'linear_probe_accuracy',
+            'logme_score',
+            'raw_probe_accuracy',
+            ...rhoProbed.map(([name]) => `raw_probe_rho_${name}`),
+          ],
+          s.sources.map((src) => [
+            src.name,
+            src.kind,
+            src.width,
+            src.linear_probe_accuracy,
+            src.logme_score,
+            src.raw_probe_accuracy,
+            ...rhoProbed.map(([, m]) => m.raw_probe_rho_by_source?.[src.name]),
+          ]),
         ),
     });
     sourcesCard.body.append(
       table(
-        ['source', 'kind', 'features', 'linear-probe accuracy', 'LogME'],
+        [
+          'source',
+          'kind',
+          'features',
+          'linear-probe accuracy',
+          'LogME',
+          'raw-scale probe ψ',
+          ...rhoProbed.map(([name]) => `raw-scale probe ψ⊙ρ ${name}`),
+        ],
         s.sources.map((src) => [
           src.name,
           src.kind,
           String(src.width),
           src.linear_probe_accuracy !== undefined ? pct(src.linear_probe_accuracy, 2) : 'not measured',
           src.logme_score !== undefined ? fmt(src.logme_score) : '–',
+          src.raw_probe_accuracy !== undefined ? pct(src.raw_probe_accuracy, 2) : '–',
+          ...rhoProbed.map(([, m]) => {
+            const v = m.raw_probe_rho_by_source?.[src.name];
+            return v !== undefined ? pct(v, 2) : '–';
+          }),
         ]),
       ),
+      ...(s.sources.some((src) => src.raw_probe_accuracy !== undefined)
+        ? [
+            h(
+              'p',
+              { class: 'caption' },
+              'Raw-scale probe: logistic regression on the features as they are (no standardisation, C = 1), so it sees feature scales; on ψ ⊙ ρ it shows what the ρ a method learned keeps (paper fig. 6a). The linear probe standardises each feature, so it gives ψ and ψ ⊙ ρ the same accuracy.',
+            ),
+          ]
+        : []),
       ...(s.linear_probe_concat !== undefined
         ? [
             h(
