@@ -3,7 +3,7 @@
 Makes the `expected` values of the golden cases in test/golden/cases: float64 PyTorch
 implementations of the paper's formulas, with gradients by autograd.
 
-    /usr/bin/python3 test/golden/make_cases.py            # recompute and rewrite `expected`
+    /usr/bin/python3 test/golden/make_cases.py            # recompute; rewrite `expected` where it changed
     /usr/bin/python3 test/golden/make_cases.py --check    # recompute and compare, change nothing
 
 Needs Debian's PyTorch (`apt-get install python3-torch python3-numpy`; run it with
@@ -32,6 +32,10 @@ The formulas (the product's float32 versions are in sidecar/src/methods/):
   R = mean((φ W_dᵀ − target)²); gradient for φ.
 - logme: the reference implementation's fixed-point iteration (thuml/LogME,
   `LogME._fit_fixed_point`): score and posterior-mean weights (K×D).
+- ft (factor transfer as the AFT reference runs it): per source, the encoder d → d → d/2 → d/2
+  with ReLU after every layer (the code too), codes concatenated (F wide); the translator
+  φ → d → F → F, ReLU between layers; R = mean over rows of ‖n(T(φ)) − n(codes)‖₁ with the
+  product's n(x) = x / sqrt(‖x‖² + 1e-6); gradients for φ and every translator weight.
 - logreg (the fig. 6a probe on raw features): scikit-learn's multinomial
   `LogisticRegression(C)` (lbfgs, tol 1e-12) on the features as given; `weights` are
   [coef_ | intercept_] (K×(D+1)), `score` the test accuracy. Needs Debian's python3-sklearn.
@@ -236,6 +240,64 @@ def logme(case):
 
 
 
+# ---- Factor transfer -------------------------------------------------------------------------
+
+FT_NORM_EPS = 1e-3  # the product's n(x) = x / sqrt(‖x‖² + ε²) (factorTransfer.ts NORM_EPS)
+
+
+def mlp(x, layers, relu_last):
+    """x W + b per layer ([W, b] with W in×out), ReLU between layers (and after the last with relu_last)."""
+    for i, (w, b) in enumerate(layers):
+        x = x @ w + b
+        if relu_last or i + 1 < len(layers):
+            x = torch.relu(x)
+    return x
+
+
+def ft_normalise(x):
+    return x / torch.sqrt((x * x).sum(dim=1, keepdim=True) + FT_NORM_EPS ** 2)
+
+
+def ft(case):
+    inp = case['inputs']
+    psi = t(inp['pretrained'])
+    encoders = [[(t(w), t(b)) for w, b in enc] for enc in inp['encoders']]
+    names = ['student'] + [f'translator{i}_{p}' for i in range(len(inp['translator'])) for p in ('w', 'b')]
+    leaves = [leaf(inp['student'])] + [leaf(v) for layer in inp['translator'] for v in layer]
+
+    def loss(student, *translator):
+        parts, offset = [], 0
+        for width, enc in zip(inp['feature_dims'], encoders):
+            parts.append(mlp(psi[:, offset:offset + width], enc, relu_last=True))
+            offset += width
+        factors = torch.cat(parts, dim=1)
+        layers = list(zip(translator[0::2], translator[1::2]))
+        prediction = mlp(student, layers, relu_last=False)
+        return (ft_normalise(prediction) - ft_normalise(factors)).abs().sum(dim=1).mean()
+
+    return loss_and_grads(lambda **kw: loss(*[kw[n] for n in names]), dict(zip(names, leaves)))
+
+
+def new_ft_inputs(i):
+    """A batch of 6: student φ 5 wide; sources 6 and 4 wide (case 2: one source, 6 wide)."""
+    g = torch.Generator().manual_seed(3000 + i)
+    dims = [6] if i == 2 else [6, 4]
+    batch, d = 6, 5
+    f = sum(w // 2 for w in dims)
+
+    def layer(n_in, n_out):
+        return [(torch.randn(n_in, n_out, generator=g) / n_in ** 0.5).tolist(),
+                (0.1 * torch.randn(n_out, generator=g)).tolist()]
+    return {
+        'student': torch.randn(batch, d, generator=g).tolist(),
+        'pretrained': torch.randn(batch, sum(dims), generator=g).tolist(),
+        'feature_dims': dims,
+        # The reference's encoder d → d → d/2 → d/2 (ReLU code) per source; translator d → d → F → F.
+        'encoders': [[layer(w, w), layer(w, w // 2), layer(w // 2, w // 2)] for w in dims],
+        'translator': [layer(d, d), layer(d, f), layer(f, f)],
+    }
+
+
 # ---- Logistic regression on raw features (fig. 6a probe) --------------------------------------
 
 def logreg(case):
@@ -276,12 +338,13 @@ def new_logreg_inputs(i):
 
 # Cases that `--new` draws when their file is missing: file name → (case without expected, inputs).
 NEW_CASES = {
-    f'logreg-{i}.json': (lambda i=i: ({'method': 'logreg', 'C': 1.0}, new_logreg_inputs(i))) for i in range(2)
+    **{f'logreg-{i}.json': (lambda i=i: ({'method': 'logreg', 'C': 1.0}, new_logreg_inputs(i))) for i in range(2)},
+    **{f'ft-{i}.json': (lambda i=i: ({'method': 'ft'}, new_ft_inputs(i))) for i in range(3)},
 }
 
 
 METHODS = {'aft': aft, 'aft-no-kernel': aft_no_kernel, 'kd': kd, 'rkd': rkd, 'btune': btune, 'logme': logme,
-           'logreg': logreg}
+           'logreg': logreg, 'ft': ft}
 
 
 # ---- comparison and driver -------------------------------------------------------------------
@@ -347,7 +410,9 @@ def main():
         if args.check:
             if worst > TOLERANCE:
                 failed.append(name)
-        else:
+        elif worst > TOLERANCE or not case['expected']:
+            # Only a case whose values changed is rewritten: a rerun leaves the others' bytes
+            # alone (their last digits move with the BLAS and PyTorch build).
             case['expected'] = got
             with open(path, 'w', encoding='utf-8') as fh:
                 fh.write(json.dumps(case))
@@ -355,7 +420,7 @@ def main():
     if failed:
         print(f'{len(failed)} case(s) differ from the committed values by more than {TOLERANCE}: {", ".join(failed)}')
         sys.exit(1)
-    print(f'{len(files)} cases ' + ('match the committed values within 1e-9' if args.check else 'written'))
+    print(f'{len(files)} cases ' + ('match the committed values within 1e-9' if args.check else 'up to date'))
 
 
 if __name__ == '__main__':

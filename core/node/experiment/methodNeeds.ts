@@ -2,8 +2,8 @@
  * What some methods need from the data, checked from what the file (and the arrays' headers)
  * tells before anything is loaded. Each check is a condition under which the engine's own code
  * refuses the data once a run has started, and so would fail it:
- * - `ft`: `trainFactorAutoencoder` (methods/factorAutoencoder.ts) needs ψ at least 2 wide (its
- *   factors are ⌊D/2⌋ wide) and holds out round(10%), at least 1, of its training rows for early
+ * - `ft`: `trainFactorAutoencoder` (methods/factorAutoencoder.ts), run on each source, needs it
+ *   at least 2 wide (its factors are ⌊d/2⌋ wide) and holds out round(10%), at least 1, of its training rows for early
  *   stopping while keeping at least 1 to fit;
  * - `btune`: `logme` (methods/logme.ts), run on each source and on the student, needs an example
  *   of every class; fewer examples than classes fail it for every source alike, which fails the
@@ -101,20 +101,18 @@ export function methodNeedsProblems(
   const problems: SemanticProblem[] = [];
   const n = data.trainSize;
   const widths = data.sourceWidths;
-  const psiWidth =
-    widths.length && widths.every((w) => w !== undefined)
-      ? widths.reduce<number>((a, w) => a + (w ?? 0), 0)
-      : undefined;
   for (const use of uses) {
     const { method: m, index } = use;
     const at = ['methods', index];
     const label = `\`${m.name}\``;
     if (m.kind === 'ft') {
-      if (psiWidth !== undefined && psiWidth < 2) {
-        const parts = sourceNames.map((s, i) => `${s}: ${widths[i]}`).join(', ');
+      const narrow = sourceNames.flatMap((s, i) =>
+        widths[i] !== undefined && widths[i] < 2 ? [`\`${s}\` (${widths[i]} wide)`] : [],
+      );
+      if (narrow.length) {
         problems.push({
           path: at,
-          message: `${label} (factor transfer) compresses the pre-trained features to half their width (D → ⌊D/2⌋ factors), so it needs them at least 2 wide, but they are ${psiWidth} wide (${parts}). Add a source or use a wider one.`,
+          message: `${label} (factor transfer) compresses each source's features to half their width (d → ⌊d/2⌋ factors, one autoencoder per source), so it needs every source at least 2 wide; ${narrow.join(', ')} ${narrow.length === 1 ? 'is' : 'are'} narrower. Leave it out or use a wider one.`,
         });
       }
       const need = ftMinRows();

@@ -29,7 +29,7 @@ const METHOD_DOCS: { readonly [K in (typeof METHOD_KINDS)[number]]: string } = {
   'aft-no-kernel':
     'AFT without the kernel (paper ablation): a learned linear map of ψ predicts the batch-centred φ, penalised by the mean squared error; the map is trained with `prior_lr`.',
   rkd: 'Relational knowledge distillation (Park et al., CVPR 2019): the student keeps the pairwise distances and angles between the examples of a batch that ψ has (smooth L1). No parameters of its own.',
-  ft: 'Factor transfer (Kim et al., NeurIPS 2018): an autoencoder on the pre-trained features (D → D/2 factors), fitted once per training set with 10% of it held out for early stopping, gives each example a code; a translator MLP on φ predicts the L2-normalised codes, penalised by the L1 distance. Needs ψ at least 2 wide and at least 2 training examples.',
+  ft: "Factor transfer (Kim et al., NeurIPS 2018) as the AFT reference code runs it: one autoencoder per source (encoder d → d → d/2 → d/2 with a ReLU code), fitted once per training set, gives each example that source's code; a translator MLP on φ (d → d → F → F, F the sources' codes together) predicts the L2-normalised concatenated codes, penalised by the L1 distance. Unlike the reference, each autoencoder stops early on 10% of the training set held out, never on test features. Needs every source at least 2 wide and at least 2 training examples.",
   btune:
     "B-Tuning (You et al., JMLR 2022): φ is pulled towards the LogME posterior predictions of the pre-trained sources, mixed by each source's LogME score (softmax, temperature 0.1). LogME needs at least 2 classes and every class among the training examples.",
 };

@@ -1,16 +1,15 @@
 /**
- * The "paraphraser" of factor transfer (Kim et al., NeurIPS 2018) on pre-trained features: an
- * autoencoder D → D → D/2 → D/2 → D/2 → D → D (ReLU between layers, linear code and output)
- * trained with MSE and Adam. Its codes are the factors the student's translator imitates.
+ * The "paraphraser" of factor transfer (Kim et al., NeurIPS 2018) on one source's pre-trained
+ * features, as the AFT reference code builds it (train_ae.py): an encoder d → d → d/2 → d/2 and
+ * a decoder d/2 → d/2 → d → d, ReLU after every layer but the decoder's last (so the code, the
+ * factors, is ReLU'd too), trained with MSE on the raw features and Adam. Its codes are the
+ * factors the student's translator imitates. One is trained per source (factorTransfer.ts).
  *
- * Only training features ever reach it: a held-out slice of them (by seed) decides early
- * stopping, and the weights of the best validation epoch are the ones kept.
- *
- * Features are standardised per column with the statistics of the rows it fits: concatenated
- * sources come at very different scales, and a raw MSE would spend the whole bottleneck on the
- * largest one.
+ * Deliberate deviation from the reference: it stops early on the validation loss of a held-out
+ * slice of the TRAINING rows (by seed) and keeps the weights of the best epoch; the reference
+ * stops on the test features, which would let the test set shape what the student is taught.
  */
-import { tf, type Scalar, type Tensor2D } from '../runtime/tf';
+import { tf, type Scalar, type Tensor, type Tensor2D } from '../runtime/tf';
 import { AftError, badInput, CancelledError } from '../../../core/common/util/errors';
 import { Rng, seedFor } from '../util/rng';
 import { EarlyStopping } from './earlyStopping';
@@ -32,11 +31,11 @@ export interface AutoencoderOptions {
 export interface FactorAutoencoder {
   inputDim: number;
   factorDim: number;
-  /** Factors (B×factorDim) of raw pre-trained features (B×inputDim); constants, no gradient. */
+  /** Factors (B×factorDim) of pre-trained features (B×inputDim); constants, no gradient. */
   encode(psi: Tensor2D): Tensor2D;
   /** Factors of many rows at once, computed in batches. */
   factorsOf(features: Float32Array, rows: number): Promise<Float32Array>;
-  /** Mean squared reconstruction error (standardised units, as in training) of raw rows. */
+  /** Mean squared reconstruction error of rows, as training measures it. */
   reconstructionError(features: Float32Array, rows: number): Promise<number>;
   /** Training rows held out for early stopping. */
   validationRows: Int32Array;
@@ -53,17 +52,6 @@ function rowsOf(features: Float32Array, dim: number, rows: ArrayLike<number>): F
   const out = new Float32Array(rows.length * dim);
   for (let i = 0; i < rows.length; i++) out.set(features.subarray(rows[i] * dim, (rows[i] + 1) * dim), i * dim);
   return out;
-}
-
-function columnStats(x: Float32Array, rows: number, dim: number): { mean: Float32Array; std: Float32Array } {
-  const mean = new Float64Array(dim);
-  const sq = new Float64Array(dim);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < dim; j++) mean[j] += x[i * dim + j];
-  for (let j = 0; j < dim; j++) mean[j] /= rows;
-  for (let i = 0; i < rows; i++) for (let j = 0; j < dim; j++) sq[j] += (x[i * dim + j] - mean[j]) ** 2;
-  // A constant column is only centred (dividing by ~0 would blow up its round-off).
-  const std = Float32Array.from(sq, (s) => Math.sqrt(s / rows) || 1);
-  return { mean: Float32Array.from(mean), std };
 }
 
 /** Runs `f` over row batches of `x` and concatenates the results. */
@@ -115,19 +103,13 @@ export async function trainFactorAutoencoder(
   const perm = rng.permutation(rows);
   const validationRows = perm.slice(0, nVal);
   const fitRows = perm.slice(nVal);
-  const fitRaw = rowsOf(features, dim, fitRows);
-  const { mean, std } = columnStats(fitRaw, fitRows.length, dim);
-  const meanT = tf.tensor1d(mean);
-  const stdT = tf.tensor1d(std);
-  const standardise = (x: Tensor2D): Tensor2D => tf.div(tf.sub(x, meanT), stdT);
-
   const factorDim = Math.floor(dim / 2);
   const enc = createMlp(rng, [dim, dim, factorDim, factorDim], 'ft.enc');
   const dec = createMlp(rng, [factorDim, factorDim, dim, dim], 'ft.dec');
   const vars = [...mlpVariables(enc), ...mlpVariables(dec)];
-  const fit = tf.tidy(() => standardise(tf.tensor2d(fitRaw, [fitRows.length, dim])));
-  const val = tf.tidy(() => standardise(tf.tensor2d(rowsOf(features, dim, validationRows), [nVal, dim])));
-  const mse = (x: Tensor2D): Scalar => tf.mean(tf.square(tf.sub(applyMlp(dec, applyMlp(enc, x)), x)));
+  const fit = tf.tensor2d(rowsOf(features, dim, fitRows), [fitRows.length, dim]);
+  const val = tf.tensor2d(rowsOf(features, dim, validationRows), [nVal, dim]);
+  const mse = (x: Tensor2D): Scalar => tf.mean(tf.square(tf.sub(applyMlp(dec, encodeWith(enc, x)), x)));
 
   const optimizer = tf.train.adam(opts.learningRate ?? 1e-3);
   const batch = opts.batchSize ?? 128;
@@ -165,7 +147,6 @@ export async function trainFactorAutoencoder(
     }
   } catch (e) {
     tf.dispose([...best.enc, ...best.dec].flatMap((l) => [l.w, l.b]));
-    tf.dispose([meanT, stdT]);
     throw e;
   } finally {
     optimizer.dispose();
@@ -176,7 +157,7 @@ export async function trainFactorAutoencoder(
   const encode = (psi: Tensor2D): Tensor2D => {
     if (psi.shape[1] !== dim)
       throw badInput(`factor transfer: the autoencoder takes ${dim}-wide features, got ${psi.shape[1]}`);
-    return applyMlp(frozenEnc, standardise(psi));
+    return encodeWith(frozenEnc, psi);
   };
   return {
     inputDim: dim,
@@ -192,16 +173,20 @@ export async function trainFactorAutoencoder(
       return out;
     },
     reconstructionError: async (x, n) => {
-      const errs = await inBatches(x, n, dim, (b) => {
-        const z = standardise(b);
-        return tf.reshape(tf.sum(tf.square(tf.sub(applyMlp(frozenDec, applyMlp(frozenEnc, z)), z))), [1, 1]);
-      });
+      const errs = await inBatches(x, n, dim, (b) =>
+        tf.reshape(tf.sum(tf.square(tf.sub(applyMlp(frozenDec, encodeWith(frozenEnc, b)), b))), [1, 1]),
+      );
       return errs.reduce((s, e) => s + e[0], 0) / (n * dim);
     },
     validationRows,
     history,
     bestEpoch: stopper.bestEpoch,
     stoppedEarly: stopper.shouldStop,
-    dispose: () => tf.dispose([meanT, stdT, ...[...frozenEnc, ...frozenDec].flatMap((l) => [l.w, l.b])]),
+    dispose: () => tf.dispose([...frozenEnc, ...frozenDec].flatMap((l) => [l.w, l.b])),
   };
+}
+
+/** The encoder's forward pass, ReLU'd code included (the reference's encoder ends in a ReLU). */
+export function encodeWith(layers: readonly { w: Tensor; b: Tensor }[], x: Tensor2D): Tensor2D {
+  return applyMlp(layers, x, true);
 }

@@ -6,6 +6,8 @@
  * (never skipped silently).
  */
 import { btuneLoss, btuneTarget, mixedProjection } from './btune';
+import { encodeWith } from './factorAutoencoder';
+import { factorTransferRegularizer, type SourceEncoder } from './factorTransfer';
 import { logme } from './logme';
 import { rawLogisticProbe } from './probe';
 import { aftKernelLoss, aftNoKernelLoss, kdLoss, weightBySigmoid, type KernelKind } from './regularizers';
@@ -92,6 +94,24 @@ export const ADAPTERS: Record<string, Adapter> = {
     const target = btuneTarget(t2(c.inputs.pretrained), mixed);
     const wd = t2(studentW);
     return lossAndGrads(['student'], [t2(c.inputs.student)], (p) => btuneLoss(p as Tensor2D, wd, target));
+  },
+  ft: (c) => {
+    type Layers = [number[][], number[]][];
+    const psi = t2(c.inputs.pretrained);
+    const dims = c.inputs.feature_dims as number[];
+    let offset = 0;
+    const sources = (c.inputs.encoders as unknown as Layers[]).map((enc, i): SourceEncoder => {
+      const layers = enc.map(([w, b]) => ({ w: t2(w), b: t1(b) }));
+      const segment = { name: `source${i}`, offset, width: dims[i] };
+      offset += dims[i];
+      return { segment, encode: (x) => encodeWith(layers, x) };
+    });
+    const translator = (c.inputs.translator as unknown as Layers).flatMap(([w, b]) => [t2(w), t1(b)]);
+    const names = ['student', ...translator.map((_, i) => `translator${i >> 1}_${i % 2 ? 'b' : 'w'}`)];
+    return lossAndGrads(names, [t2(c.inputs.student), ...translator], (phi, ...weights) => {
+      const layers = weights.flatMap((w, i) => (i % 2 ? [] : [{ w, b: weights[i + 1] }]));
+      return factorTransferRegularizer(layers, sources)(phi as Tensor2D, psi);
+    });
   },
   logreg: async (c) => {
     const data = (features: unknown, labels: unknown) => {

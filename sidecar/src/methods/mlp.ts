@@ -34,12 +34,15 @@ export function createMlp(rng: Rng, widths: readonly number[], name: string, zer
   return layers;
 }
 
-/** Forward pass with ReLU after every layer but the last; works on variables or frozen copies. */
-export function applyMlp(layers: readonly { w: Tensor; b: Tensor }[], x: Tensor2D): Tensor2D {
+/**
+ * Forward pass with ReLU after every layer but the last (and after the last too with `reluLast`);
+ * works on variables or frozen copies.
+ */
+export function applyMlp(layers: readonly { w: Tensor; b: Tensor }[], x: Tensor2D, reluLast = false): Tensor2D {
   let h = x;
   layers.forEach((l, i) => {
     h = dense(h, l.w, l.b);
-    if (i + 1 < layers.length) h = tf.relu(h);
+    if (reluLast || i + 1 < layers.length) h = tf.relu(h);
   });
   return h;
 }

@@ -138,15 +138,30 @@ const btune: MethodFactory = async (setup) => {
   });
 };
 
-/** Factor transfer: one autoencoder per training set, shared by every β and seed. */
+/**
+ * Factor transfer: one autoencoder per source (as the reference code trains one per model) and
+ * per training set, shared by every β and seed.
+ */
 const ft: MethodFactory = async (setup) => {
   const { data } = setup;
-  const ae = await data.shared.getAsync(
-    `ft-autoencoder:${data.key}`,
-    () => trainFactorAutoencoder(data.psiTrain, data.rows, setup.psiDim, { seed: 0 }),
-    (a) => a.dispose(),
-  );
-  return createFactorTransfer(setup, ae);
+  const autoencoders = [];
+  for (const seg of data.segments)
+    autoencoders.push(
+      await data.shared.getAsync(
+        `ft-autoencoder:${data.key}:${seg.name}`,
+        () =>
+          trainFactorAutoencoder(
+            sliceColumns(data.psiTrain, setup.psiDim, seg.offset, seg.width),
+            data.rows,
+            seg.width,
+            {
+              seed: 0,
+            },
+          ),
+        (a) => a.dispose(),
+      ),
+    );
+  return createFactorTransfer(setup, autoencoders);
 };
 
 export const METHODS: Record<MethodKind, MethodFactory> = {

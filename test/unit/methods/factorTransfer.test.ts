@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { EarlyStopping } from '../../../sidecar/src/methods/earlyStopping';
 import { trainFactorAutoencoder } from '../../../sidecar/src/methods/factorAutoencoder';
-import { createFactorTransfer, factorTransferLoss } from '../../../sidecar/src/methods/factorTransfer';
+import { createFactorTransfer, factorTransferLoss, NORM_EPS } from '../../../sidecar/src/methods/factorTransfer';
 import type { MethodSetup } from '../../../sidecar/src/methods/method';
 import { initBackend, tf, type Tensor2D } from '../../../sidecar/src/runtime/tf';
 import { AftError } from '../../../core/common/util/errors';
@@ -163,7 +163,7 @@ describe('factor transfer method', () => {
     const psiDim = 8;
     const x = lowRank(7, 100, psiDim);
     const ae = await trainFactorAutoencoder(x, 100, psiDim, { seed: 2, maxEpochs: 5 });
-    const m = createFactorTransfer(setup(6, psiDim), ae);
+    const m = createFactorTransfer(setup(6, psiDim), [ae]);
     const [lastW, lastB] = m.modelParams.slice(-2);
     assert.ok(lastW.dataSync().every((v) => v === 0) && lastB.dataSync().every((v) => v === 0));
     const phi = tf.tensor2d(noise(8, 10 * 6), [10, 6]);
@@ -185,11 +185,55 @@ describe('factor transfer method', () => {
     ae.dispose();
   });
 
+  it('one autoencoder per source: the factors are the ReLU codes of each source, concatenated; the translator is d → d → F → F', async () => {
+    const [wa, wb, rows, d] = [8, 6, 60, 5];
+    const a = lowRank(11, rows, wa);
+    const b = noise(12, rows * wb);
+    const psi = new Float32Array(rows * (wa + wb));
+    for (let i = 0; i < rows; i++) {
+      psi.set(a.subarray(i * wa, (i + 1) * wa), i * (wa + wb));
+      psi.set(b.subarray(i * wb, (i + 1) * wb), i * (wa + wb) + wa);
+    }
+    const aeA = await trainFactorAutoencoder(a, rows, wa, { seed: 0, maxEpochs: 3 });
+    const aeB = await trainFactorAutoencoder(b, rows, wb, { seed: 0, maxEpochs: 3 });
+    const s = testSetup('ft', d, wa + wb, new Rng(5));
+    s.data.segments = [
+      { name: 'a', offset: 0, width: wa },
+      { name: 'b', offset: wa, width: wb },
+    ];
+    const m = createFactorTransfer(s, [aeA, aeB]);
+    assert.deepEqual(
+      m.modelParams.filter((_, i) => i % 2 === 0).map((w) => w.shape),
+      [
+        [d, d],
+        [d, 4 + 3],
+        [4 + 3, 4 + 3],
+      ],
+    );
+    const factorsA = await aeA.factorsOf(a, rows);
+    assert.ok(
+      factorsA.every((v) => v >= 0),
+      'the code is not ReLU’d',
+    );
+    // With the zero-initialised translator the loss is ‖n(factors)‖₁ of the concatenated codes.
+    const phi = tf.tensor2d(noise(13, rows * d), [rows, d]);
+    const psiT = tf.tensor2d(psi, [rows, wa + wb]);
+    const want = tf.tidy(() => {
+      const f = tf.concat([aeA.encode(tf.tensor2d(a, [rows, wa])), aeB.encode(tf.tensor2d(b, [rows, wb]))], 1);
+      const norm = tf.sqrt(tf.add(tf.sum(tf.square(f), 1, true), NORM_EPS ** 2));
+      return tf.mean(tf.sum(tf.abs(tf.div(f, norm)), 1)).dataSync()[0];
+    });
+    const got = tf.tidy(() => m.regularizer!(phi, psiT).dataSync()[0]);
+    assert.ok(Math.abs(got - want) < 1e-4 * want, `${got} vs ${want}`);
+    tf.dispose([phi, psiT]);
+    [m, aeA, aeB].forEach((x) => x.dispose());
+  });
+
   it('lowers its loss when the translator trains', async () => {
     const psiDim = 8;
     const x = lowRank(9, 100, psiDim);
     const ae = await trainFactorAutoencoder(x, 100, psiDim, { seed: 2, maxEpochs: 20 });
-    const m = createFactorTransfer(setup(psiDim, psiDim), ae);
+    const m = createFactorTransfer(setup(psiDim, psiDim), [ae]);
     // The student's features are the pre-trained ones, so a translator can match the factors.
     const phi = tf.tensor2d(x.subarray(0, 64 * psiDim), [64, psiDim]);
     const phiStd = tf.tidy(() => tf.div<Tensor2D>(tf.sub(phi, tf.mean(phi, 0)), 3));
@@ -209,7 +253,11 @@ describe('factor transfer method', () => {
 
   it('rejects ψ of a width the autoencoder was not trained on', async () => {
     const ae = await trainFactorAutoencoder(lowRank(1, 20, 4), 20, 4, { seed: 0, maxEpochs: 1 });
-    assert.throws(() => createFactorTransfer(setup(3, 6), ae), /trained on 4-wide features but ψ is 6 wide/);
+    assert.throws(
+      () => createFactorTransfer(setup(3, 6), [ae]),
+      /autoencoder of psi was trained on 4-wide features but the source is 6 wide/,
+    );
+    assert.throws(() => createFactorTransfer(setup(3, 4), [ae, ae]), /2 autoencoders for 1 sources/);
     ae.dispose();
   });
 });
