@@ -112,6 +112,12 @@ describe('compare runs', () => {
 
   it('shows the fig. 6a probes (raw ψ and ψ ⊙ ρ per method) per source, "-" where a run lacks one', () => {
     const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-cmp-'));
+    const withConcat = fakeRun(ws, 'c', 0.5, { aft: 0.81 }, { psi: 0.6, rho: { aft: 0.7 } });
+    const summary = JSON.parse(fs.readFileSync(path.join(withConcat, 'summary.json'), 'utf8')) as RunSummary;
+    summary.raw_probe_concat = 0.55;
+    summary.methods.aft.raw_probe_rho_concat = 0.75;
+    fs.writeFileSync(path.join(withConcat, 'summary.json'), JSON.stringify(summary));
+    assert.match(comparisonTable(compareRuns([withConcat])), /raw probe all sources: ψ⊙ρ aft\s+75\.00/);
     const dirs = [
       fakeRun(ws, 'a', 0.5, { stl: 0.8, aft: 0.81 }, { psi: 0.6, rho: { aft: 0.7 } }),
       fakeRun(ws, 'b', 0.7, { stl: 0.8, aft: 0.85 }),
@@ -119,6 +125,7 @@ describe('compare runs', () => {
     const table = comparisonTable(compareRuns(dirs));
     assert.match(table, /raw probe teacher: ψ\s+60\.00\s+-/);
     assert.match(table, /raw probe teacher: ψ⊙ρ aft\s+70\.00\s+-/);
+    assert.doesNotMatch(table, /all sources/);
   });
 
   it('refuses a run that is not complete, naming it', () => {

@@ -70,6 +70,7 @@ describe('engine on .npy data', () => {
     for (const name of ['aft', 'aft-fixed', 'aft-bilevel'])
       assert.deepEqual(Object.keys(summary.methods[name].raw_probe_rho_by_source!), ['clip', 'noise'], name);
     assert.equal(summary.methods['aft-no-kernel'].raw_probe_rho_by_source, undefined);
+    assert.ok(summary.raw_probe_concat! > 0 && summary.methods.aft.raw_probe_rho_concat! > 0);
     const rho = JSON.parse(fs.readFileSync(path.join(out.dir, 'rho', 'aft', 'seed-0.json'), 'utf8')) as {
       values: number[];
       segments: { name: string; width: number }[];

@@ -119,6 +119,8 @@ export interface MethodSummary {
    * `raw_probe_accuracy`. Only for methods that learn a ρ per feature.
    */
   raw_probe_rho_by_source?: Record<string, number>;
+  /** The same on all sources concatenated, ψ ⊙ ρ (with 2 sources or more; compare `raw_probe_concat`). */
+  raw_probe_rho_concat?: number;
   train_seconds: number;
 }
 
@@ -150,6 +152,8 @@ export interface RunSummary {
   sources: SourceSummary[];
   /** Linear-probe test accuracy of all sources concatenated. */
   linear_probe_concat?: number;
+  /** Raw-scale probe (`SourceSummary.raw_probe_accuracy`) of all sources concatenated. */
+  raw_probe_concat?: number;
   methods: Record<string, MethodSummary>;
   /** The built-in teacher, when the experiment uses it. */
   teacher?: { validation_accuracy: number; built_seconds: number; file: string };

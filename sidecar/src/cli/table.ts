@@ -54,6 +54,12 @@ export function rawProbeTable(s: RunSummary): string | undefined {
       return v !== undefined ? pct(v) : '-';
     }),
   ]);
+  if (s.raw_probe_concat !== undefined || methods.some(([, m]) => m.raw_probe_rho_concat !== undefined))
+    rows.push([
+      'all sources',
+      s.raw_probe_concat !== undefined ? pct(s.raw_probe_concat) : '-',
+      ...methods.map(([, m]) => (m.raw_probe_rho_concat !== undefined ? pct(m.raw_probe_rho_concat) : '-')),
+    ]);
   const all = [header, ...rows];
   const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
   const fmt = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i])).join('  ');

@@ -19,8 +19,8 @@ export interface ComparedRun {
   probeAccuracy?: number;
   methods: Record<string, { mean: number; se: number; beta: number }>;
   /**
-   * Logistic regression on raw features (fig. 6a), by source: ψ as it is, and ψ ⊙ ρ per method
-   * that learned ρ.
+   * Logistic regression on raw features (fig. 6a), by source (and `ALL_SOURCES` for their
+   * concatenation): ψ as it is, and ψ ⊙ ρ per method that learned ρ.
    */
   rawProbes: Record<string, { psi?: number; rho: Record<string, number> }>;
 }
@@ -79,21 +79,39 @@ function comparedRun(d: string): ComparedRun {
   };
 }
 
+/** What the compare table calls all sources concatenated (no source name has a space). */
+export const ALL_SOURCES = 'all sources';
+
 function rawProbesOf(s: RunSummary): ComparedRun['rawProbes'] {
-  return Object.fromEntries(
-    s.sources.map((src) => [
-      src.name,
-      {
-        ...(src.raw_probe_accuracy !== undefined ? { psi: src.raw_probe_accuracy } : {}),
-        rho: Object.fromEntries(
-          Object.entries(s.methods).flatMap(([name, m]) => {
-            const v = m.raw_probe_rho_by_source?.[src.name];
-            return v !== undefined ? [[name, v]] : [];
-          }),
-        ),
-      },
-    ]),
+  const concat = Object.entries(s.methods).flatMap(([name, m]) =>
+    m.raw_probe_rho_concat !== undefined ? [[name, m.raw_probe_rho_concat] as const] : [],
   );
+  const all: ComparedRun['rawProbes'] =
+    s.raw_probe_concat !== undefined || concat.length
+      ? {
+          [ALL_SOURCES]: {
+            ...(s.raw_probe_concat !== undefined ? { psi: s.raw_probe_concat } : {}),
+            rho: Object.fromEntries(concat),
+          },
+        }
+      : {};
+  return {
+    ...Object.fromEntries(
+      s.sources.map((src) => [
+        src.name,
+        {
+          ...(src.raw_probe_accuracy !== undefined ? { psi: src.raw_probe_accuracy } : {}),
+          rho: Object.fromEntries(
+            Object.entries(s.methods).flatMap(([name, m]) => {
+              const v = m.raw_probe_rho_by_source?.[src.name];
+              return v !== undefined ? [[name, v]] : [];
+            }),
+          ),
+        },
+      ]),
+    ),
+    ...all,
+  };
 }
 
 /**

@@ -9,7 +9,7 @@
 import type { Dataset } from '../data/dataset';
 import { logme } from '../methods/logme';
 import { linearProbe, rawLogisticProbe } from '../methods/probe';
-import type { Segment, SourceSummary } from '../../../core/common/protocol/events';
+import type { SourceSummary } from '../../../core/common/protocol/events';
 import { describeError } from '../../../core/common/util/errors';
 import type { FeatureBlock, PretrainedFeatures } from './features';
 
@@ -17,6 +17,15 @@ export interface SourceQuality {
   sources: SourceSummary[];
   /** Linear-probe test accuracy of all sources concatenated (undefined with fewer than 2). */
   concatProbe?: number;
+  /** Raw-scale probe of all sources concatenated (undefined with fewer than 2). */
+  rawConcatProbe?: number;
+}
+
+/** Fig. 6a for one learned ρ: the raw-scale probe of ψ ⊙ ρ per source, and of all of ψ ⊙ ρ. */
+export interface RhoProbes {
+  bySource: Record<string, number>;
+  /** With 2 sources or more. */
+  concat?: number;
 }
 
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -70,6 +79,7 @@ export async function assessSources(
     sources.push(s);
   }
   let concatProbe: number | undefined;
+  let rawConcatProbe: number | undefined;
   if (blocks.length > 1) {
     try {
       concatProbe = await probe(psi.train, psi.test, psi.width);
@@ -77,8 +87,18 @@ export async function assessSources(
     } catch (e) {
       log(`linear probe of the concatenated sources failed: ${describeError(e)}`, 'warn');
     }
+    try {
+      rawConcatProbe = await rawProbe(ds, psi.train, psi.test, psi.width);
+      log(`all sources concatenated: raw-scale probe ${(rawConcatProbe * 100).toFixed(2)}%`);
+    } catch (e) {
+      log(`logistic regression on the raw concatenated sources failed: ${describeError(e)}`, 'warn');
+    }
   }
-  return { sources, ...(concatProbe !== undefined ? { concatProbe } : {}) };
+  return {
+    sources,
+    ...(concatProbe !== undefined ? { concatProbe } : {}),
+    ...(rawConcatProbe !== undefined ? { rawConcatProbe } : {}),
+  };
 }
 
 /** Test accuracy of logistic regression on raw features (`rawLogisticProbe`, C = 1). */
@@ -92,7 +112,7 @@ async function rawProbe(ds: Dataset, train: Float32Array, test: Float32Array, di
   return r.testAccuracy;
 }
 
-/** Multiplies each row of a rows×width block by `weights` (ψ ⊙ ρ of one source). */
+/** Multiplies each row of a rows×width block by `weights` (ψ ⊙ ρ). */
 function weighted(x: Float32Array, weights: Float32Array): Float32Array {
   const out = new Float32Array(x.length);
   for (let i = 0; i < x.length; i++) out[i] = x[i] * weights[i % weights.length];
@@ -100,28 +120,37 @@ function weighted(x: Float32Array, weights: Float32Array): Float32Array {
 }
 
 /**
- * Fig. 6a for one learned ρ (over all of ψ): per source, the test accuracy of logistic regression
- * on that source's raw features weighted by its slice of ρ. A source whose probe fails is left out
- * (with the reason logged), as its plain raw probe is.
+ * Fig. 6a for one learned ρ (over all of ψ): the test accuracy of logistic regression on each
+ * source's raw features weighted by its slice of ρ, and, with several sources, on all of ψ ⊙ ρ
+ * (where ρ can also rank the sources against each other). A probe that fails is left out (with
+ * the reason logged), as the plain raw probe is.
  */
 export function rhoWeightedProbes(
   blocks: FeatureBlock[],
-  segments: Segment[],
+  psi: Pick<PretrainedFeatures, 'train' | 'test' | 'width' | 'segments'>,
   ds: Dataset,
   log: (m: string, level?: 'info' | 'warn') => void,
-): (rho: Float32Array) => Promise<Record<string, number>> {
+): (rho: Float32Array) => Promise<RhoProbes> {
   return async (rho) => {
-    const out: Record<string, number> = {};
+    const bySource: Record<string, number> = {};
     for (const b of blocks) {
-      const seg = segments.find((s) => s.name === b.name);
+      const seg = psi.segments.find((s) => s.name === b.name);
       if (!seg) continue;
       const r = rho.subarray(seg.offset, seg.offset + seg.width);
       try {
-        out[b.name] = await rawProbe(ds, weighted(b.train, r), weighted(b.test, r), b.width);
+        bySource[b.name] = await rawProbe(ds, weighted(b.train, r), weighted(b.test, r), b.width);
       } catch (e) {
         log(`logistic regression on ψ ⊙ ρ of ${b.name} failed: ${describeError(e)}`, 'warn');
       }
     }
-    return out;
+    let concat: number | undefined;
+    if (blocks.length > 1) {
+      try {
+        concat = await rawProbe(ds, weighted(psi.train, rho), weighted(psi.test, rho), psi.width);
+      } catch (e) {
+        log(`logistic regression on ψ ⊙ ρ of the concatenated sources failed: ${describeError(e)}`, 'warn');
+      }
+    }
+    return { bySource, ...(concat !== undefined ? { concat } : {}) };
   };
 }

@@ -6,6 +6,7 @@
  */
 import type { MethodSummary, Segment } from '../../../core/common/protocol/events';
 import { summariseBySegment } from '../features/features';
+import type { RhoProbes } from '../features/quality';
 import type { BetaChooser } from './betaChooser';
 import type { PlannedJob } from './plan';
 import { meanSe } from './stats';
@@ -15,8 +16,8 @@ export interface FinalResult {
   evalAccuracy: number;
   seconds: number;
   rho?: Float32Array;
-  /** Per source, the raw-feature probe's test accuracy on ψ ⊙ ρ (fig. 6a). */
-  rhoProbe?: Record<string, number>;
+  /** The raw-scale probe's test accuracy on ψ ⊙ ρ (fig. 6a). */
+  rhoProbe?: RhoProbes;
 }
 
 interface Accumulated {
@@ -25,8 +26,8 @@ interface Accumulated {
   seconds: number;
   /** Mean ρ per source, one record per seed, for methods that learn ρ. */
   rhoMeans?: Record<string, number>[];
-  /** Raw-feature probe accuracy on ψ ⊙ ρ per source, one record per seed. */
-  rhoProbes?: Record<string, number>[];
+  /** Raw-scale probe accuracy on ψ ⊙ ρ, one record per seed. */
+  rhoProbes?: RhoProbes[];
   /** Final jobs still to come. */
   left: number;
 }
@@ -61,7 +62,8 @@ export class MethodSummaries {
     if (result.rhoProbe) (a.rhoProbes ??= []).push(result.rhoProbe);
     if (--a.left > 0) return undefined;
     const rhoList = a.rhoMeans;
-    const probes = a.rhoProbes && meanBySource(a.rhoProbes);
+    const probes = a.rhoProbes && meanBySource(a.rhoProbes.map((p) => p.bySource));
+    const concat = a.rhoProbes?.flatMap((p) => (p.concat !== undefined ? [p.concat] : []));
     const summary: MethodSummary = {
       kind: job.method.kind,
       test_accuracy: { ...meanSe(Object.values(a.perSeed)), per_seed: a.perSeed },
@@ -76,6 +78,7 @@ export class MethodSummaries {
           }
         : {}),
       ...(probes && Object.keys(probes).length ? { raw_probe_rho_by_source: probes } : {}),
+      ...(concat?.length ? { raw_probe_rho_concat: concat.reduce((x, v) => x + v, 0) / concat.length } : {}),
       train_seconds: a.seconds,
     };
     this.done[name] = summary;

@@ -174,7 +174,7 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
       emit,
       log,
       signal,
-      ...(psi.width ? { probeRho: rhoWeightedProbes(sources.blocks, psi.segments, ds, log) } : {}),
+      ...(psi.width ? { probeRho: rhoWeightedProbes(sources.blocks, psi, ds, log) } : {}),
     });
     const finished = new Date();
     const summary: RunSummary = {
@@ -186,6 +186,7 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
       backend: activeBackend()?.id ?? backend.id,
       sources: quality.sources,
       ...(quality.concatProbe !== undefined ? { linear_probe_concat: quality.concatProbe } : {}),
+      ...(quality.rawConcatProbe !== undefined ? { raw_probe_concat: quality.rawConcatProbe } : {}),
       methods,
       ...(sources.teacher
         ? {

@@ -13,6 +13,7 @@ import type { RunStore } from '../../../core/node/runs/store';
 import { CancelledError } from '../../../core/common/util/errors';
 import type { Dataset } from '../data/dataset';
 import type { PretrainedFeatures } from '../features/features';
+import type { RhoProbes } from '../features/quality';
 import { SharedMethodState } from '../methods/method';
 import { yieldToEventLoop } from '../util/async';
 import { BetaChooser, coarseHoldoutWarning } from './betaChooser';
@@ -36,10 +37,10 @@ export interface TrainAllOptions {
   log: (message: string, level?: 'info' | 'warn') => void;
   signal?: AbortSignal;
   /**
-   * Per source, a probe's test accuracy on ψ ⊙ ρ for a learned ρ (quality.ts
-   * `rhoWeightedProbes`); run on each final job that learns ρ.
+   * The raw-scale probe's test accuracy on ψ ⊙ ρ for a learned ρ, per source and concatenated
+   * (quality.ts `rhoWeightedProbes`); run on each final job that learns ρ.
    */
-  probeRho?(rho: Float32Array): Promise<Record<string, number>>;
+  probeRho?(rho: Float32Array): Promise<RhoProbes>;
 }
 
 export async function trainAll(o: TrainAllOptions): Promise<Record<string, MethodSummary>> {

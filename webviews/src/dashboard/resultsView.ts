@@ -212,6 +212,19 @@ export class ResultsView {
             ),
           ]
         : []),
+      ...(s.raw_probe_concat !== undefined
+        ? [
+            h(
+              'p',
+              { class: 'caption' },
+              `Raw-scale probe of all sources concatenated: ψ ${pct(s.raw_probe_concat, 2)}${rhoProbed
+                .flatMap(([name, m]) =>
+                  m.raw_probe_rho_concat !== undefined ? [`, ψ⊙ρ ${name} ${pct(m.raw_probe_rho_concat, 2)}`] : [],
+                )
+                .join('')}.`,
+            ),
+          ]
+        : []),
       ...(s.teacher
         ? [
             h(
