@@ -145,22 +145,16 @@ const btune: MethodFactory = async (setup) => {
 const ft: MethodFactory = async (setup) => {
   const { data } = setup;
   const autoencoders = [];
-  for (const seg of data.segments)
+  for (const seg of data.segments) {
+    const features = (): Float32Array => sliceColumns(data.psiTrain, setup.psiDim, seg.offset, seg.width);
     autoencoders.push(
       await data.shared.getAsync(
         `ft-autoencoder:${data.key}:${seg.name}`,
-        () =>
-          trainFactorAutoencoder(
-            sliceColumns(data.psiTrain, setup.psiDim, seg.offset, seg.width),
-            data.rows,
-            seg.width,
-            {
-              seed: 0,
-            },
-          ),
+        () => trainFactorAutoencoder(features(), data.rows, seg.width, { seed: 0 }),
         (a) => a.dispose(),
       ),
     );
+  }
   return createFactorTransfer(setup, autoencoders);
 };
 
