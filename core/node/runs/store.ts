@@ -28,6 +28,7 @@ import {
   writeJsonAtomic,
 } from '../util/fsx';
 import { processStart, sameProcessAlive } from '../util/process';
+import { StatCache } from './statCache';
 
 export const RUNS_DIR = path.join('.aft', 'runs');
 
@@ -381,6 +382,14 @@ function subdirs(dir: string): string[] {
 const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 
 /**
+ * status.json and summary.json as last checked, while unchanged: listings re-read only the runs
+ * that changed (a finished run's records never do). The liveness of a `running` run is judged
+ * again at every read, from the cached record.
+ */
+const statusCache = new StatCache<RunStatus>();
+const summaryCache = new StatCache<RunSummary>();
+
+/**
  * Reads a run's status as a reader should see it, never as running or complete when it is not:
  * - `running`, on this host, whose process is gone (killed, crashed) or whose pid now names another
  *   process (a reused pid: its start time differs): failed;
@@ -392,10 +401,11 @@ const MAX_RECORD_BYTES = 64 * 1024 * 1024;
  */
 export function readRunStatus(dir: string, now = Date.now()): RunStatus {
   const file = path.join(dir, 'status.json');
-  fs.statSync(file);
-  const checked = checkStatus(readUserJson(file, { what: 'status.json', maxBytes: MAX_RECORD_BYTES }));
-  if (!checked.ok) throw badInput(`status.json is damaged: ${checked.error}`, { file });
-  const s = checked.value;
+  const s = statusCache.get(file, fs.statSync(file), () => {
+    const checked = checkStatus(readUserJson(file, { what: 'status.json', maxBytes: MAX_RECORD_BYTES }));
+    if (!checked.ok) throw badInput(`status.json is damaged: ${checked.error}`, { file });
+    return checked.value;
+  });
   if (s.state === 'running') {
     if (s.host === os.hostname() && !sameProcessAlive(s.pid, s.processStart)) {
       return {
@@ -433,10 +443,18 @@ export function readRunStatus(dir: string, now = Date.now()): RunStatus {
 /** A run's summary.json, checked; undefined when there is none, a bad-input error naming it when it is damaged. */
 export function readSummary(dir: string): RunSummary | undefined {
   const file = path.join(dir, 'summary.json');
-  if (!fs.existsSync(file)) return undefined;
-  const checked = checkSummary(readUserJson(file, { what: 'summary.json', maxBytes: MAX_RECORD_BYTES }));
-  if (!checked.ok) throw badInput(`summary.json is damaged: ${checked.error}`, { file });
-  return checked.value;
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  return summaryCache.get(file, st, () => {
+    const checked = checkSummary(readUserJson(file, { what: 'summary.json', maxBytes: MAX_RECORD_BYTES }));
+    if (!checked.ok) throw badInput(`summary.json is damaged: ${checked.error}`, { file });
+    return checked.value;
+  });
 }
 
 /**
@@ -447,9 +465,11 @@ export function listRuns(workspaceDir: string): { dir: string; status: RunStatus
   const root = path.join(workspaceDir, RUNS_DIR);
   if (!fs.existsSync(root)) return [];
   const out: { dir: string; status: RunStatus }[] = [];
+  const seen = new Set<string>();
   for (const name of fs.readdirSync(root)) {
     if (isTempName(name)) continue; // a run being created (or a dead one's leftovers)
     const dir = path.join(root, name);
+    seen.add(dir);
     try {
       out.push({ dir, status: readRunStatus(dir) });
     } catch (e) {
@@ -457,6 +477,8 @@ export function listRuns(workspaceDir: string): { dir: string; status: RunStatus
       out.push({ dir, status: damagedStatus(dir, name, e) });
     }
   }
+  statusCache.prune(root, seen);
+  summaryCache.prune(root, seen);
   return out.sort((a, b) => b.status.started.localeCompare(a.status.started));
 }
 
