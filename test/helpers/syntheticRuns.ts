@@ -82,7 +82,7 @@ export function writeSyntheticRun(workspace: string, i: number, opts: SyntheticR
       for (let e = 1; e <= evals; e++) {
         const step = Math.round((train.steps * e) / evals);
         const t = e / evals;
-        acc = 0.7 + 0.2 * t + 0.03 * mi + 0.02 * u(i, mi * 10 + seed * 100 + e) - (e === evals ? 0.01 * u(i, 7) : 0);
+        acc = 0.7 + 0.2 * t + 0.03 * mi + 0.02 * u(i, mi * 10 + seed * 100 + e) - (e === evals ? 0.04 * u(i, 7) : 0);
         const ce = Math.exp(-3 * t) + 0.05 * u(i, e + seed);
         store.appendMetrics({
           type: 'metrics',

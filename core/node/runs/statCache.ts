@@ -4,7 +4,7 @@
  * changes mtime and ctime). Listing a thousand runs then costs a stat per record instead of a
  * read and a parse (issue 15: `listRuns` p95 < 100 ms with 1,000 runs).
  */
-import type * as fs from 'node:fs';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 const stamp = (st: fs.Stats): string => `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
@@ -20,6 +20,18 @@ export class StatCache<T> {
     const value = read();
     this.entries.set(file, { stamp: s, value });
     return value;
+  }
+
+  /** Like `get`, after a stat of `file`; undefined when there is no such file. */
+  getIfExists(file: string, read: (st: fs.Stats) => T): T | undefined {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    return this.get(file, st, () => read(st));
   }
 
   /** Forgets the files under `root` whose folder is not in `keep` (runs deleted since). */

@@ -443,14 +443,7 @@ export function readRunStatus(dir: string, now = Date.now()): RunStatus {
 /** A run's summary.json, checked; undefined when there is none, a bad-input error naming it when it is damaged. */
 export function readSummary(dir: string): RunSummary | undefined {
   const file = path.join(dir, 'summary.json');
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(file);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-  return summaryCache.get(file, st, () => {
+  return summaryCache.getIfExists(file, () => {
     const checked = checkSummary(readUserJson(file, { what: 'summary.json', maxBytes: MAX_RECORD_BYTES }));
     if (!checked.ok) throw badInput(`summary.json is damaged: ${checked.error}`, { file });
     return checked.value;

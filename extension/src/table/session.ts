@@ -1,0 +1,92 @@
+/**
+ * The host side of the experiments table, free of `vscode` (tests and the benchmark drive it in
+ * plain Node): it builds the rows from the run store of every workspace folder
+ * (core/node/runs/tableRows.ts; files read once per version), posts them when the page is
+ * `ready`, and then polls the store while the page is shown, posting the rows again only when
+ * they changed (a run finished, was added or deleted). `refresh` reads at once.
+ */
+import type { HostMessage, TableRun } from '../../../core/common/protocol/webview';
+import { tableRuns } from '../../../core/node/runs/tableRows';
+import { realTimers, type Timers } from '../dashboard/throttle';
+import { silentLogger, type Logger } from '../util/log';
+
+export interface TableSessionOptions {
+  /** How often the store is read again while the page is shown (default 3 s). */
+  pollMs?: number;
+  timers?: Timers;
+  log?: Logger;
+}
+
+export class TableSession {
+  private readonly timers: Timers;
+  private readonly log: Logger;
+  private readonly pollMs: number;
+  private pollTimer: unknown;
+  private ready = false;
+  private disposed = false;
+  private sent = '';
+  private byId = new Map<string, TableRun>();
+
+  constructor(
+    /** The folders whose `.aft/runs` are listed (the workspace folders, or `aft.runsFolder`). */
+    private readonly workspaceDirs: () => string[],
+    private readonly post: (m: HostMessage) => void,
+    opts: TableSessionOptions = {},
+  ) {
+    this.timers = opts.timers ?? realTimers;
+    this.log = opts.log ?? silentLogger;
+    this.pollMs = opts.pollMs ?? 3000;
+  }
+
+  /** Every run of every folder, newest first. */
+  read(): TableRun[] {
+    const runs: TableRun[] = [];
+    for (const dir of this.workspaceDirs()) {
+      try {
+        runs.push(...tableRuns(dir));
+      } catch (e) {
+        this.log.warn(`experiments table: could not list the runs in ${dir}: ${(e as Error).message}`);
+      }
+    }
+    return runs.sort((a, b) => (a.started < b.started ? 1 : a.started > b.started ? -1 : 0));
+  }
+
+  onReady(): void {
+    this.ready = true;
+    this.sent = '';
+    this.tick();
+  }
+
+  onHidden(): void {
+    this.ready = false;
+    if (this.pollTimer !== undefined) this.timers.clearTimeout(this.pollTimer);
+    this.pollTimer = undefined;
+  }
+
+  onRefresh(): void {
+    if (this.ready) this.tick();
+  }
+
+  /** The folders of these runs, as last sent (ids the page could not have been sent are left out). */
+  dirsOf(runIds: readonly string[]): string[] {
+    return runIds.map((id) => this.byId.get(id)?.location).filter((d): d is string => d !== undefined);
+  }
+
+  private tick(): void {
+    if (this.disposed) return;
+    if (this.pollTimer !== undefined) this.timers.clearTimeout(this.pollTimer);
+    const runs = this.read();
+    const text = JSON.stringify(runs);
+    if (text !== this.sent) {
+      this.sent = text;
+      this.byId = new Map(runs.map((r) => [r.runId, r]));
+      this.post({ type: 'table', runs });
+    }
+    this.pollTimer = this.timers.setTimeout(() => this.tick(), this.pollMs);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    if (this.pollTimer !== undefined) this.timers.clearTimeout(this.pollTimer);
+  }
+}
