@@ -89,11 +89,19 @@ export class Grid {
     this.drawRows();
   }
 
-  /** The selection changed: redraw the rows in view. */
+  /**
+   * The selection changed: the rows in view are marked in place (not drawn again, so the second
+   * click of a double click lands on the row the first one did).
+   */
   select(selected: ReadonlySet<string>): void {
     this.selected = selected;
-    this.drawn = '';
-    this.drawRows();
+    for (const tr of this.body.querySelectorAll<HTMLElement>('tr[data-run]')) {
+      const on = selected.has(tr.dataset.run ?? '');
+      tr.classList.toggle('selected', on);
+      tr.setAttribute('aria-selected', on ? 'true' : 'false');
+      const box = tr.querySelector('input');
+      if (box) box.checked = on;
+    }
   }
 
   private drawRows(): void {
