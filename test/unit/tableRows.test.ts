@@ -17,7 +17,7 @@ describe('experiments table rows', () => {
   it("come from each run's status, summary, resolved experiment and curves", () => {
     const w = ws();
     const dirs = writeSyntheticRuns(w, 4, { evals: 4 });
-    const rows = tableRuns(w);
+    const rows = tableRuns(w).runs;
     assert.equal(rows.length, 4);
     const r = rows.find((x) => x.location === dirs[1])!;
     assert.equal(r.state, 'completed');
@@ -49,7 +49,7 @@ describe('experiments table rows', () => {
     fs.writeFileSync(path.join(a, 'status.json'), '{"state": ');
     fs.writeFileSync(path.join(b, 'experiment.json'), '[1, 2');
     fs.rmSync(c, { recursive: true });
-    const rows = new Map(tableRuns(w).map((r) => [r.location, r]));
+    const rows = new Map(tableRuns(w).runs.map((r) => [r.location, r]));
     assert.deepEqual([...rows.keys()].sort(), [a, b].sort());
     assert.equal(rows.get(a)?.state, 'failed');
     assert.match(rows.get(a)?.message ?? '', /status\.json is not valid JSON/);
@@ -61,7 +61,7 @@ describe('experiments table rows', () => {
   it('a running run is listed with its parameters and no metrics yet', () => {
     const w = ws();
     const s = RunStore.create(w, 'live', { name: 'live', dataset: { source: 'mnist' }, methods: ['stl'] }, '');
-    const [row] = tableRuns(w);
+    const [row] = tableRuns(w).runs;
     assert.equal(row.state, 'running');
     assert.deepEqual(row.params?.methods, ['stl']);
     assert.deepEqual(row.methods, {});
@@ -70,6 +70,28 @@ describe('experiments table rows', () => {
 });
 
 describe('experiments table session', () => {
+  it("posts rows at once, and the best and last accuracies once every run's curves are read, in slices", () => {
+    const w = ws();
+    writeSyntheticRuns(w, 30);
+    const timers = new FakeTimers();
+    const sent: TableMessage[] = [];
+    // No time for curves in a slice: each slice reads one run's (the budget is checked after each).
+    const session = new TableSession(
+      () => [w],
+      (m) => sent.push(m as TableMessage),
+      { timers, sliceMs: 0 },
+    );
+    session.onReady();
+    assert.equal(sent.length, 1);
+    const withCurves = (m: TableMessage): number =>
+      m.runs.filter((r) => Object.values(r.methods).some((x) => x.best !== undefined)).length;
+    assert.ok(withCurves(sent[0]) < 30, 'the first rows came before every curve was read');
+    for (let i = 0; i < 40 && sent.length < 2; i++) timers.advance(0);
+    assert.equal(sent.length, 2);
+    assert.equal(withCurves(sent[1]), sent[1].runs.filter((r) => Object.keys(r.methods).length).length);
+    session.dispose();
+  });
+
   it('posts the rows on ready, again only when the store changed, and opens only runs it sent', () => {
     const w = ws();
     const [a, b] = writeSyntheticRuns(w, 2);

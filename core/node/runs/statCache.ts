@@ -22,6 +22,12 @@ export class StatCache<T> {
     return value;
   }
 
+  /** The kept value of `file` (whose stat is `st`) if it is unchanged; undefined when it would have to be read. */
+  peek(file: string, st: fs.Stats): T | undefined {
+    const known = this.entries.get(file);
+    return known && known.stamp === stamp(st) ? known.value : undefined;
+  }
+
   /** Like `get`, after a stat of `file`; undefined when there is no such file. */
   getIfExists(file: string, read: (st: fs.Stats) => T): T | undefined {
     let st: fs.Stats;

@@ -4,6 +4,10 @@
  * (core/node/runs/tableRows.ts; files read once per version), posts them when the page is
  * `ready`, and then polls the store while the page is shown, posting the rows again only when
  * they changed (a run finished, was added or deleted). `refresh` reads at once.
+ *
+ * The best and last accuracies come from each run's curves, the most costly read: a first open of
+ * a thousand runs posts the rows as soon as the rest is read, then reads the curves in slices of
+ * `sliceMs` (the extension host stays responsive) and posts the rows again once all are in.
  */
 import type { HostMessage, TableRun } from '../../../core/common/protocol/webview';
 import { tableRuns } from '../../../core/node/runs/tableRows';
@@ -13,6 +17,8 @@ import { silentLogger, type Logger } from '../util/log';
 export interface TableSessionOptions {
   /** How often the store is read again while the page is shown (default 3 s). */
   pollMs?: number;
+  /** How long one slice of curve reading may take (default 50 ms). */
+  sliceMs?: number;
   timers?: Timers;
   log?: Logger;
 }
@@ -21,6 +27,7 @@ export class TableSession {
   private readonly timers: Timers;
   private readonly log: Logger;
   private readonly pollMs: number;
+  private readonly sliceMs: number;
   private pollTimer: unknown;
   private ready = false;
   private disposed = false;
@@ -36,19 +43,24 @@ export class TableSession {
     this.timers = opts.timers ?? realTimers;
     this.log = opts.log ?? silentLogger;
     this.pollMs = opts.pollMs ?? 3000;
+    this.sliceMs = opts.sliceMs ?? 50;
   }
 
-  /** Every run of every folder, newest first. */
-  read(): TableRun[] {
+  /** Every run of every folder, newest first; curves not read yet are read for at most `curvesBudgetMs`. */
+  read(curvesBudgetMs = Number.POSITIVE_INFINITY): { runs: TableRun[]; complete: boolean } {
     const runs: TableRun[] = [];
+    let complete = true;
     for (const dir of this.workspaceDirs()) {
       try {
-        runs.push(...tableRuns(dir));
+        const t = tableRuns(dir, curvesBudgetMs);
+        runs.push(...t.runs);
+        complete &&= t.complete;
       } catch (e) {
         this.log.warn(`experiments table: could not list the runs in ${dir}: ${(e as Error).message}`);
       }
     }
-    return runs.sort((a, b) => (a.started < b.started ? 1 : a.started > b.started ? -1 : 0));
+    runs.sort((a, b) => (a.started < b.started ? 1 : a.started > b.started ? -1 : 0));
+    return { runs, complete };
   }
 
   onReady(): void {
@@ -75,14 +87,15 @@ export class TableSession {
   private tick(): void {
     if (this.disposed) return;
     if (this.pollTimer !== undefined) this.timers.clearTimeout(this.pollTimer);
-    const runs = this.read();
+    const { runs, complete } = this.read(this.sliceMs);
     const text = JSON.stringify(runs);
-    if (text !== this.sent) {
+    // While curves are still being read, only the first rows are posted (then the complete ones).
+    if (text !== this.sent && (complete || !this.sent)) {
       this.sent = text;
       this.byId = new Map(runs.map((r) => [r.runId, r]));
       this.post({ type: 'table', runs });
     }
-    this.pollTimer = this.timers.setTimeout(() => this.tick(), this.pollMs);
+    this.pollTimer = this.timers.setTimeout(() => this.tick(), complete ? this.pollMs : 0);
   }
 
   dispose(): void {

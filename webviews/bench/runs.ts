@@ -1,0 +1,163 @@
+/**
+ * A workspace of 1,000 runs (numbers to watch, not pass/fail tests; issues 15 and 17), written by
+ * the run store's own writer (test/helpers/syntheticRuns.ts):
+ *  1. the experiments table opened: the host's rows built from the store (cold: every file read)
+ *     and the page's first render, in headless Chromium with the real bundle and `TableSession`
+ *     (goal < 1 s); then sorting and filtering the 1,000 rows in the page (goal < 50 ms each);
+ *  2. the run listing: `runInfos` as the Runs view and the sidecar call it (cold, then p50/p95 of
+ *     repeated listings), the Runs view's model refreshed, and `aft/listRuns` through the built
+ *     sidecar's JSON-RPC (goal p95 < 100 ms).
+ * Run with `npm run bench:runs` (`-- --runs N` for another count). Results are printed and written
+ * to bench-results/runs.json.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Page } from 'playwright-core';
+import { runInfos } from '../../core/node/runs/store';
+import { tableRuns } from '../../core/node/runs/tableRows';
+import { RunsModel } from '../../extension/src/runs/model';
+import { SidecarClient } from '../../extension/src/sidecar/client';
+import { silentLogger } from '../../extension/src/util/log';
+import { writeSyntheticRuns } from '../../test/helpers/syntheticRuns';
+import { launch, openLiveTable, ROOT } from '../harness/browser';
+
+const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '1000' } } });
+const N = Number(args.runs);
+
+const ms = (t0: number): number => Math.round((performance.now() - t0) * 10) / 10;
+const quantile = (xs: number[], q: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
+};
+const stats = (xs: number[]): { p50: number; p95: number; max: number } => ({
+  p50: quantile(xs, 0.5),
+  p95: quantile(xs, 0.95),
+  max: Math.max(...xs),
+});
+
+async function repeat(n: number, fn: () => unknown): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await fn();
+    out.push(ms(t0));
+  }
+  return out;
+}
+
+/** The page's own time for its last filter/sort/group/draw (`body[data-view-ms]`), after an action that re-renders it. */
+async function viewMs(page: Page, act: () => Promise<void>): Promise<number> {
+  const before = await page.evaluate(() => Number(document.body.dataset.rendered ?? 0));
+  await act();
+  await page.waitForFunction((k) => Number(document.body.dataset.rendered ?? 0) > k, before);
+  return page.evaluate(() => Number(document.body.dataset.viewMs));
+}
+
+async function main(): Promise<void> {
+  const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, runs: N };
+  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-bench-runs-'));
+  let t0 = performance.now();
+  writeSyntheticRuns(ws, N);
+  console.log(`wrote ${N} runs in ${(ms(t0) / 1000).toFixed(1)} s (${ws})`);
+
+  // 1. The table, first in this process: nothing of the store is cached yet.
+  const browser = await launch();
+  try {
+    t0 = performance.now();
+    const epoch0 = performance.timeOrigin + t0;
+    const t = await openLiveTable(browser, [ws]);
+    await t.settled(1);
+    const openMs = ms(t0);
+    const marks = await t.page.evaluate(() => ({
+      readyAt: Number(document.body.dataset.readyAt),
+      dataAt: Number(document.body.dataset.dataAt),
+      drawnAt: Number(document.body.dataset.drawnAt),
+      firstViewMs: Number(document.body.dataset.viewMs),
+    }));
+    // The rows came before every run's curves were read (the best and last accuracies): then
+    // the complete rows follow, read in slices.
+    const first = t.sent.find((m) => m.type === 'table');
+    const lacking =
+      first?.type === 'table'
+        ? first.runs.filter((r) => Object.values(r.methods).some((m) => m.best === undefined)).length
+        : 0;
+    let completeMs = openMs;
+    if (lacking) {
+      await t.page.waitForFunction(() => Number(document.body.dataset.rendered ?? 0) >= 2, undefined, {
+        timeout: 60_000,
+      });
+      completeMs = Math.round((await t.page.evaluate(() => Number(document.body.dataset.drawnAt))) - epoch0);
+    }
+    const hostWarm = await repeat(10, () => tableRuns(ws));
+    const open = {
+      totalMs: openMs,
+      pageReadyMs: Math.round(marks.readyAt - epoch0),
+      rowsArrivedMs: Math.round(marks.dataAt - epoch0),
+      drawnMs: Math.round(marks.drawnAt - epoch0),
+      firstRenderMs: marks.firstViewMs,
+      runsWithoutCurvesAtFirst: lacking,
+      withEveryCurveMs: completeMs,
+      hostRowsWarm: stats(hostWarm),
+    };
+    console.log(
+      `table open (${N} runs, cold store): drawn ${open.drawnMs} ms after the page was created (page ready at ${open.pageReadyMs} ms, rows arrived at ${open.rowsArrivedMs} ms: the host built them cold in between; first render ${open.firstRenderMs} ms; ${lacking} runs' best/last still being read, all drawn at ${completeMs} ms); host rows warm p50 ${open.hostRowsWarm.p50} ms`,
+    );
+    const sortTimes: number[] = [];
+    for (const col of ['acc:aft', 'lr', 'student', 'acc:stl', 'started']) {
+      sortTimes.push(await viewMs(t.page, () => t.page.click(`th[data-sort="${col}"]`)));
+      sortTimes.push(await viewMs(t.page, () => t.page.click(`th[data-sort="${col}"]`)));
+    }
+    const filterTimes: number[] = [];
+    for (const f of ['lr<0.005', 'acc:aft>=92', 'cnn', 'teacher 256 steps>300', 'state=failed', '']) {
+      filterTimes.push(await viewMs(t.page, () => t.page.fill('input.filter', f)));
+    }
+    results.table = { open, sortMs: stats(sortTimes), filterMs: stats(filterTimes) };
+    console.log(
+      `table sort of ${N} rows: p50 ${quantile(sortTimes, 0.5)} ms, max ${Math.max(...sortTimes)} ms; filter: p50 ${quantile(filterTimes, 0.5)} ms, max ${Math.max(...filterTimes)} ms (the page's filter, sort, group and draw)`,
+    );
+    await t.close();
+  } finally {
+    await browser.close();
+  }
+
+  // 2. The listing (its records are cached now, as in a running extension or sidecar).
+  const listing = await repeat(50, () => runInfos(ws));
+  const model = new RunsModel({ listRuns: (dir) => Promise.resolve(runInfos(dir)) }, () => [ws], silentLogger);
+  const view = await repeat(20, async () => {
+    await model.refresh();
+    for (let i = 0; i < model.runs.length; i++) void model.runs[0]; // the tree asks this for every item
+  });
+  results.listing = { runInfos: stats(listing), runsView: stats(view) };
+  console.log(
+    `runInfos of ${N} runs: ${JSON.stringify(stats(listing))} ms; Runs view model refresh: ${JSON.stringify(stats(view))} ms`,
+  );
+
+  const server = path.join(ROOT, 'dist', 'sidecar', 'server.js');
+  if (fs.existsSync(server)) {
+    const c = new SidecarClient({ serverScript: server, init: { maxConcurrentRuns: 1 } });
+    await c.start();
+    try {
+      t0 = performance.now();
+      await c.listRuns(ws);
+      const cold = ms(t0);
+      const rpc = await repeat(50, () => c.listRuns(ws));
+      results.sidecarListRuns = { coldMs: cold, ...stats(rpc) };
+      console.log(`aft/listRuns through the sidecar: first ${cold} ms, then ${JSON.stringify(stats(rpc))} ms`);
+    } finally {
+      await c.stop(5000);
+    }
+  } else console.log('aft/listRuns through the sidecar: skipped (no dist/sidecar/server.js; npm run build)');
+
+  fs.rmSync(ws, { recursive: true, force: true });
+  const out = path.join(ROOT, 'bench-results', 'runs.json');
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
+  console.log(`wrote ${path.relative(ROOT, out)}`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+});
