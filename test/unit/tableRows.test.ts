@@ -92,6 +92,27 @@ describe('experiments table session', () => {
     session.dispose();
   });
 
+  it('posts the rows while the page loads; its ready then asks nothing more, a ready again (the rows were lost) gets them again', () => {
+    const w = ws();
+    writeSyntheticRuns(w, 2);
+    const timers = new FakeTimers();
+    const sent: HostMessage[] = [];
+    const session = new TableSession(
+      () => [w],
+      (m) => sent.push(m),
+      { timers },
+    );
+    assert.equal(sent.length, 0);
+    timers.advance(0);
+    assert.equal(sent.length, 1, 'posted before ready');
+    session.onReady();
+    assert.equal(sent.length, 1);
+    session.onReady();
+    assert.equal(sent.length, 2);
+    assert.deepEqual(sent[1], sent[0]);
+    session.dispose();
+  });
+
   it('posts the rows on ready, again only when the store changed, and opens only runs it sent', () => {
     const w = ws();
     const [a, b] = writeSyntheticRuns(w, 2);

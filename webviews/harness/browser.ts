@@ -269,7 +269,9 @@ export async function openLiveTable(
   const { page } = w;
   const sent: HostMessage[] = [];
   const received: WebviewMessage[] = [];
-  let chain: Promise<unknown> = Promise.resolve();
+  // Like VS Code, messages posted while the page loads are held and handed over once it has.
+  let loaded!: () => void;
+  let chain: Promise<unknown> = new Promise<void>((r) => (loaded = r));
   const session = new TableSession(
     () => workspaceDirs,
     (m) => {
@@ -289,6 +291,7 @@ export async function openLiveTable(
     if (r.message.type === 'refresh') session.onRefresh();
   });
   const dir = await loadApp(page, 'table');
+  loaded();
   return {
     ...w,
     session,

@@ -5,6 +5,11 @@
  * `ready`, and then polls the store while the page is shown, posting the rows again only when
  * they changed (a run finished, was added or deleted). `refresh` reads at once.
  *
+ * Like the dashboard's, the first rows are posted as soon as they are read, while the page
+ * first loads (VS Code holds the message until it has): reading a thousand runs then overlaps
+ * the page's load instead of following its `ready`. A page that got nothing says `ready` again and
+ * gets them.
+ *
  * The best and last accuracies come from each run's curves, the most costly read: a first open of
  * a thousand runs posts the rows as soon as the rest is read, then reads the curves in slices of
  * `sliceMs` (the extension host stays responsive) and posts the rows again once all are in.
@@ -29,7 +34,8 @@ export class TableSession {
   private readonly pollMs: number;
   private readonly sliceMs: number;
   private pollTimer: unknown;
-  private ready = false;
+  /** `loading`: nothing posted yet; `postedEarly`: the rows went to the loading page; `ready`: it listens; `hidden`. */
+  private page: 'loading' | 'postedEarly' | 'ready' | 'hidden' = 'loading';
   private disposed = false;
   private sent = '';
   private byId = new Map<string, TableRun>();
@@ -44,6 +50,11 @@ export class TableSession {
     this.log = opts.log ?? silentLogger;
     this.pollMs = opts.pollMs ?? 3000;
     this.sliceMs = opts.sliceMs ?? 50;
+    this.pollTimer = this.timers.setTimeout(() => {
+      if (this.page !== 'loading') return;
+      this.page = 'postedEarly';
+      this.tick();
+    }, 0);
   }
 
   /** Every run of every folder, newest first; curves not read yet are read for at most `curvesBudgetMs`. */
@@ -64,19 +75,24 @@ export class TableSession {
   }
 
   onReady(): void {
-    this.ready = true;
+    // The rows posted while the page loaded reached it (else it says `ready` again, below).
+    if (this.page === 'postedEarly') {
+      this.page = 'ready';
+      return;
+    }
+    this.page = 'ready';
     this.sent = '';
     this.tick();
   }
 
   onHidden(): void {
-    this.ready = false;
+    this.page = 'hidden';
     if (this.pollTimer !== undefined) this.timers.clearTimeout(this.pollTimer);
     this.pollTimer = undefined;
   }
 
   onRefresh(): void {
-    if (this.ready) this.tick();
+    if (this.page === 'ready') this.tick();
   }
 
   /** The folders of these runs, as last sent (ids the page could not have been sent are left out). */
@@ -85,7 +101,7 @@ export class TableSession {
   }
 
   private tick(): void {
-    if (this.disposed) return;
+    if (this.disposed || this.page === 'hidden' || this.page === 'loading') return;
     if (this.pollTimer !== undefined) this.timers.clearTimeout(this.pollTimer);
     const { runs, complete } = this.read(this.sliceMs);
     const text = JSON.stringify(runs);

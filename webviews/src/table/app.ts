@@ -168,7 +168,7 @@ export class TableApp {
 
   onMessage(m: HostMessage): void {
     if (m.type === 'table') {
-      markTime('dataAt');
+      if (!document.body.dataset.dataAt) markTime('dataAt');
       this.runs = m.runs;
       this.columns = tableColumns(this.runs);
       // Runs deleted since are no longer selected.
@@ -211,6 +211,7 @@ export class TableApp {
     document.body.dataset.viewMs = String(Math.round((performance.now() - t0) * 10) / 10);
     document.body.dataset.rendered = String(Number(document.body.dataset.rendered ?? 0) + 1);
     markTime('drawnAt');
+    if (!document.body.dataset.firstDrawnAt) markTime('firstDrawnAt');
   }
 
   private toggle(id: string, index: number, range: boolean): void {
