@@ -10,6 +10,7 @@
  * Run with `npm run bench:runs` (`-- --runs N` for another count). Results are printed and written
  * to bench-results/runs.json.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -24,7 +25,9 @@ import { silentLogger } from '../../extension/src/util/log';
 import { writeSyntheticRuns } from '../../test/helpers/syntheticRuns';
 import { launch, openLiveTable, ROOT } from '../harness/browser';
 
-const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '1000' } } });
+const { values: args } = parseArgs({
+  options: { runs: { type: 'string', default: '1000' }, 'cold-rows': { type: 'string' } },
+});
 const N = Number(args.runs);
 
 const ms = (t0: number): number => Math.round((performance.now() - t0) * 10) / 10;
@@ -56,12 +59,31 @@ async function viewMs(page: Page, act: () => Promise<void>): Promise<number> {
   return page.evaluate(() => Number(document.body.dataset.viewMs));
 }
 
+/**
+ * The host's first rows from a cold store (a fresh process: nothing cached; the OS's file cache
+ * is warm), as the table's session reads them (50 ms of curves): printed as JSON by a child.
+ */
+function coldRows(ws: string): number {
+  const child = spawnSync(process.execPath, ['--import', 'tsx', __filename, '--cold-rows', ws], { encoding: 'utf8' });
+  return (JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as { ms: number }).ms;
+}
+
 async function main(): Promise<void> {
+  if (args['cold-rows']) {
+    const t = performance.now();
+    tableRuns(args['cold-rows'], 50);
+    console.log(JSON.stringify({ ms: ms(t) }));
+    return;
+  }
   const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, runs: N };
   const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-bench-runs-'));
   let t0 = performance.now();
   writeSyntheticRuns(ws, N);
   console.log(`wrote ${N} runs in ${(ms(t0) / 1000).toFixed(1)} s (${ws})`);
+
+  const cold = [coldRows(ws), coldRows(ws), coldRows(ws)];
+  console.log(`host's first rows from a cold store (fresh processes): ${cold.join(', ')} ms`);
+  results.hostFirstRowsColdMs = cold;
 
   // 1. The table, first in this process: nothing of the store is cached yet.
   const browser = await launch();
@@ -75,6 +97,7 @@ async function main(): Promise<void> {
       readyAt: Number(document.body.dataset.readyAt),
       dataAt: Number(document.body.dataset.dataAt),
       firstDrawnAt: Number(document.body.dataset.firstDrawnAt),
+      navigationStart: performance.timeOrigin,
     }));
     // The first rows may come before every run's curves were read (the best and last
     // accuracies); the complete rows follow, read in slices, and are drawn again.
@@ -88,6 +111,11 @@ async function main(): Promise<void> {
     const completeAt = await t.page.evaluate(() => Number(document.body.dataset.drawnAt));
     const hostWarm = await repeat(10, () => tableRuns(ws));
     const open = {
+      // From the page's navigation (its HTML, bundle and first script) to its `ready`, and from
+      // the navigation to the rows drawn: the page's own part, without the harness's page setup.
+      navigationToReadyMs: Math.round(marks.readyAt - marks.navigationStart),
+      navigationToDrawnMs: Math.round(marks.firstDrawnAt - marks.navigationStart),
+      rowsArrivedToDrawnMs: Math.round(marks.firstDrawnAt - marks.dataAt),
       pageReadyMs: Math.round(marks.readyAt - epoch0),
       rowsArrivedMs: Math.round(marks.dataAt - epoch0),
       firstDrawnMs: Math.round(marks.firstDrawnAt - epoch0),
@@ -96,7 +124,7 @@ async function main(): Promise<void> {
       hostRowsWarm: stats(hostWarm),
     };
     console.log(
-      `table open (${N} runs, cold store; ms from the page's creation): page ready ${open.pageReadyMs}, rows arrived ${open.rowsArrivedMs}, drawn ${open.firstDrawnMs} (${firstLacking} runs' best/last accuracies still being read then; every one drawn at ${open.withEveryCurveMs}); host rows again (warm) p50 ${open.hostRowsWarm.p50} ms`,
+      `table open (${N} runs, cold store; ms from the harness's page creation): page ready ${open.pageReadyMs}, rows arrived ${open.rowsArrivedMs}, drawn ${open.firstDrawnMs} (${firstLacking} runs' best/last accuracies still being read then; every one drawn at ${open.withEveryCurveMs}); the page's own: navigation → ready ${open.navigationToReadyMs}, navigation → rows drawn ${open.navigationToDrawnMs}, rows arrived → drawn ${open.rowsArrivedToDrawnMs}; host rows again (warm) p50 ${open.hostRowsWarm.p50} ms`,
     );
     const sortTimes: number[] = [];
     for (const col of ['acc:aft', 'lr', 'student', 'acc:stl', 'started']) {

@@ -225,13 +225,13 @@ function statIfExists(file: string): fs.Stats | undefined {
 
 /**
  * Every run of a workspace as the table shows it, newest first. Curves not read before are read
- * for at most `curvesBudgetMs` (all of them by default); `complete` says whether every row has
- * what its curves give.
+ * for at most `curvesBudgetMs` (all of them by default); `pending` lists the runs whose curves are
+ * still to be read (`readCurves`), so that a caller can read them in slices and list again.
  */
 export function tableRuns(
   workspaceDir: string,
   curvesBudgetMs = Number.POSITIVE_INFINITY,
-): { runs: TableRun[]; complete: boolean } {
+): { runs: TableRun[]; pending: RunInfo[] } {
   const infos = runInfos(workspaceDir);
   const root = path.join(workspaceDir, RUNS_DIR);
   const keep = new Set(infos.map((i) => i.runDir));
@@ -241,11 +241,20 @@ export function tableRuns(
   // At least one run's curves per call, so that a series of calls always gets through them.
   let reads = 0;
   const canRead = (): boolean => reads++ === 0 || performance.now() < until;
-  let complete = true;
+  const pending: RunInfo[] = [];
   const runs = infos.map((info) => {
     const r = tableRun(info, canRead);
-    if (r.pending) complete = false;
+    if (r.pending) pending.push(info);
     return r.run;
   });
-  return { runs, complete };
+  return { runs, pending };
+}
+
+/** Reads (and keeps) the best and last accuracies of a run's curves, for a later `tableRuns`; failures are said there. */
+export function readCurves(info: RunInfo): void {
+  try {
+    tableRun(info);
+  } catch {
+    // tableRun says what it could not read in the row; nothing else throws
+  }
 }

@@ -12,10 +12,12 @@
  *
  * The best and last accuracies come from each run's curves, the most costly read: a first open of
  * a thousand runs posts the rows as soon as the rest is read, then reads the curves in slices of
- * `sliceMs` (the extension host stays responsive) and posts the rows again once all are in.
+ * `sliceMs` (the extension host stays responsive; nothing else is read meanwhile) and posts the
+ * rows again once all are in.
  */
 import type { HostMessage, TableRun } from '../../../core/common/protocol/webview';
-import { tableRuns } from '../../../core/node/runs/tableRows';
+import type { RunInfo } from '../../../core/common/protocol/rpc';
+import { readCurves, tableRuns } from '../../../core/node/runs/tableRows';
 import { realTimers, type Timers } from '../dashboard/throttle';
 import { silentLogger, type Logger } from '../util/log';
 
@@ -58,20 +60,20 @@ export class TableSession {
   }
 
   /** Every run of every folder, newest first; curves not read yet are read for at most `curvesBudgetMs`. */
-  read(curvesBudgetMs = Number.POSITIVE_INFINITY): { runs: TableRun[]; complete: boolean } {
+  read(curvesBudgetMs = Number.POSITIVE_INFINITY): { runs: TableRun[]; pending: RunInfo[] } {
     const runs: TableRun[] = [];
-    let complete = true;
+    const pending: RunInfo[] = [];
     for (const dir of this.workspaceDirs()) {
       try {
         const t = tableRuns(dir, curvesBudgetMs);
         runs.push(...t.runs);
-        complete &&= t.complete;
+        pending.push(...t.pending);
       } catch (e) {
         this.log.warn(`experiments table: could not list the runs in ${dir}: ${(e as Error).message}`);
       }
     }
     runs.sort((a, b) => (a.started < b.started ? 1 : a.started > b.started ? -1 : 0));
-    return { runs, complete };
+    return { runs, pending };
   }
 
   onReady(): void {
@@ -103,15 +105,29 @@ export class TableSession {
   private tick(): void {
     if (this.disposed || this.page === 'hidden' || this.page === 'loading') return;
     if (this.pollTimer !== undefined) this.timers.clearTimeout(this.pollTimer);
-    const { runs, complete } = this.read(this.sliceMs);
+    const { runs, pending } = this.read(this.sliceMs);
     const text = JSON.stringify(runs);
-    // While curves are still being read, only the first rows are posted (then the complete ones).
-    if (text !== this.sent && (complete || !this.sent)) {
+    if (text !== this.sent) {
       this.sent = text;
       this.byId = new Map(runs.map((r) => [r.runId, r]));
       this.post({ type: 'table', runs });
     }
-    this.pollTimer = this.timers.setTimeout(() => this.tick(), complete ? this.pollMs : 0);
+    if (pending.length) this.fill(pending);
+    else this.pollTimer = this.timers.setTimeout(() => this.tick(), this.pollMs);
+  }
+
+  /** Reads the curves of `pending` runs in slices of `sliceMs`, then lists again (and posts the complete rows). */
+  private fill(pending: RunInfo[]): void {
+    this.pollTimer = this.timers.setTimeout(() => {
+      if (this.disposed || this.page === 'hidden') return;
+      const until = this.timers.now() + this.sliceMs;
+      let i = 0;
+      // At least one run a slice, so that the reading always ends.
+      do readCurves(pending[i++]);
+      while (i < pending.length && this.timers.now() < until);
+      if (i < pending.length) this.fill(pending.slice(i));
+      else this.tick();
+    }, 0);
   }
 
   dispose(): void {
