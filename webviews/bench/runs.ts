@@ -6,7 +6,9 @@
  *     (goal < 1 s); then sorting and filtering the 1,000 rows in the page (goal < 50 ms each);
  *  2. the run listing: `runInfos` as the Runs view and the sidecar call it (cold, then p50/p95 of
  *     repeated listings), the Runs view's model refreshed, and `aft/listRuns` through the built
- *     sidecar's JSON-RPC (goal p95 < 100 ms).
+ *     sidecar's JSON-RPC (goal p95 < 100 ms);
+ *  3. `aft/listRuns` again while `--concurrent` runs (2 by default) train in that sidecar, each
+ *     with a dashboard's host session polling it.
  * Run with `npm run bench:runs` (`-- --runs N` for another count). Results are printed and written
  * to bench-results/runs.json.
  */
@@ -20,15 +22,34 @@ import type { HostMessage } from '../../core/common/protocol/webview';
 import { runInfos } from '../../core/node/runs/store';
 import { tableRuns } from '../../core/node/runs/tableRows';
 import { RunsModel } from '../../extension/src/runs/model';
+import { DashboardSession } from '../../extension/src/dashboard/session';
 import { SidecarClient } from '../../extension/src/sidecar/client';
 import { silentLogger } from '../../extension/src/util/log';
 import { writeSyntheticRuns } from '../../test/helpers/syntheticRuns';
 import { launch, openLiveTable, ROOT } from '../harness/browser';
 
 const { values: args } = parseArgs({
-  options: { runs: { type: 'string', default: '1000' }, 'cold-rows': { type: 'string' } },
+  options: {
+    runs: { type: 'string', default: '1000' },
+    concurrent: { type: 'string', default: '2' },
+    'cold-rows': { type: 'string' },
+  },
 });
 const N = Number(args.runs);
+/** Runs training at once in part 3 (`aft.maxConcurrentRuns`; its default is 1). */
+const CONCURRENT = Number(args.concurrent);
+
+/** A run that trains for longer than the benchmark measures (it is cancelled): small, noise features only. */
+const LIVE_EXPERIMENT = `name: bench-live
+dataset: { source: mnist, train: 200, test: 500, split_seed: 0 }
+pretrained:
+  - { name: noise, noise: 64 }
+downstream: { model: mlp, hidden: [64, 32] }
+methods: [aft]
+beta: { aft: 10 }
+train: { steps: 100000, batch: 64, eval_every: 20 }
+seeds: [0]
+`;
 
 const ms = (t0: number): number => Math.round((performance.now() - t0) * 10) / 10;
 const quantile = (xs: number[], q: number): number => {
@@ -158,8 +179,9 @@ async function main(): Promise<void> {
 
   const server = path.join(ROOT, 'dist', 'sidecar', 'server.js');
   if (fs.existsSync(server)) {
-    const c = new SidecarClient({ serverScript: server, init: { maxConcurrentRuns: 1 } });
+    const c = new SidecarClient({ serverScript: server, init: { maxConcurrentRuns: CONCURRENT } });
     await c.start();
+    const sessions: DashboardSession[] = [];
     try {
       t0 = performance.now();
       await c.listRuns(ws);
@@ -167,8 +189,37 @@ async function main(): Promise<void> {
       const rpc = await repeat(50, () => c.listRuns(ws));
       results.sidecarListRuns = { coldMs: cold, ...stats(rpc) };
       console.log(`aft/listRuns through the sidecar: first ${cold} ms, then ${JSON.stringify(stats(rpc))} ms`);
+      // 3. The same while `aft.maxConcurrentRuns` runs train in that sidecar, each with a
+      // dashboard's host session polling its folder (issue 15's load case).
+      const started = [];
+      for (let i = 0; i < CONCURRENT; i++) {
+        // One file each: the sidecar refuses a file that is already running.
+        const file = path.join(ws, `bench-live-${i}.aft.yaml`);
+        fs.writeFileSync(file, LIVE_EXPERIMENT.replace('name: bench-live', `name: bench-live-${i}`));
+        started.push(await c.run({ file, workspaceDir: ws }));
+      }
+      for (const r of started) {
+        const metrics = path.join(r.runDir, 'metrics.jsonl');
+        for (const end = Date.now() + 120_000; !fs.existsSync(metrics) && Date.now() < end;)
+          await new Promise((res) => setTimeout(res, 100));
+        sessions.push(new DashboardSession(r.runDir, () => undefined));
+        sessions.at(-1)!.onReady();
+      }
+      const busy: number[] = [];
+      for (let i = 0; i < 40; i++) {
+        t0 = performance.now();
+        await c.listRuns(ws);
+        busy.push(ms(t0));
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      results.sidecarListRunsWhileTraining = { runs: CONCURRENT, ...stats(busy) };
+      console.log(
+        `aft/listRuns while ${CONCURRENT} run(s) train in the sidecar with their dashboards' sessions polling: ${JSON.stringify(stats(busy))} ms`,
+      );
+      for (const r of started) await c.cancel(r.runId);
     } finally {
-      await c.stop(5000);
+      for (const x of sessions) x.dispose();
+      await c.stop(10_000);
     }
   } else console.log('aft/listRuns through the sidecar: skipped (no dist/sidecar/server.js; npm run build)');
 
