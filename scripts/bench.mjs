@@ -2,7 +2,7 @@
 // `npm run bench`: every benchmark of the product, one after another, the training-step
 // benchmark last so that with `-- --json` the last printed line is its JSON object
 // ({backend, mlp: {stl_ms, aft_ms, ratio}, cnn: {...}}). Run one alone with its own script
-// (bench:activation, bench:lsp, bench:extract, bench:webviews, bench:train).
+// (bench:activation, bench:lsp, bench:extract, bench:webviews, bench:runs, bench:train).
 import { spawnSync } from 'node:child_process';
 
 const args = process.argv.slice(2);
@@ -12,6 +12,7 @@ const steps = [
   ['language server', ['node', '--expose-gc', '--import', 'tsx', 'language-server/bench/diagnostics.ts']],
   ['feature extraction', ['node', 'dist/sidecar/bench-extract.js']],
   ['webviews', ['node', '--import', 'tsx', 'webviews/bench/bench.ts']],
+  ['1,000 runs: listing and experiments table', ['node', '--import', 'tsx', 'webviews/bench/runs.ts']],
   ['training step', ['node', 'dist/sidecar/bench.js', ...args]],
 ];
 // A benchmark that cannot run measures nothing: every part runs, then a summary names each one

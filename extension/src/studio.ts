@@ -26,6 +26,7 @@ import { RunsModel } from './runs/model';
 import { RunsTreeProvider, type RunNode } from './runs/view';
 import { SidecarClient, type SidecarOptions } from './sidecar/client';
 import { StatusBar } from './status/statusBar';
+import { registerTableSerializer, TablePanel } from './table/tablePanel';
 import { startLanguageClient } from './language/client';
 
 /** What the extension returns from `activate` (used by the integration tests). */
@@ -116,6 +117,8 @@ export class Studio implements vscode.Disposable {
     });
 
     this.registerCommands(experiments, compute);
+    // An experiments table open before a window reload comes back after it.
+    registerTableSerializer(context, () => this.workspaceDirs(), this.log);
     this.disposables.push(
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('aft')) compute.refresh();
@@ -221,6 +224,7 @@ export class Studio implements vscode.Disposable {
     reg('aft.extractFeatures', (arg) => extractFeaturesCommand(this, arg));
     reg('aft.showDashboard', (arg) => showDashboardCommand(this, arg));
     reg('aft.compareRuns', (arg, selection) => compareRunsCommand(this, arg, selection));
+    reg('aft.showExperimentsTable', () => TablePanel.show(this.context, () => this.workspaceDirs(), this.log));
     reg('aft.exportModel', (arg) => exportModelCommand(this, arg));
     reg('aft.selectBackend', () => selectBackendCommand(this));
     reg('aft.showSidecarLog', () => this.log.show());

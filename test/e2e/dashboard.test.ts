@@ -17,35 +17,17 @@ import {
   distinctColours,
   E2E_SKIP,
   endStudio,
+  FIXTURE_ID,
+  fixtureRun,
   launchStudio,
   openFile,
-  ROOT,
   runCommand,
   type StudioSession,
   until,
 } from './harness';
 import { isTempName } from '../../core/node/util/fsx';
 
-const FIXTURE_ID = 'mnist-demo-20261127-083207-s1o1';
 const COPY_ID = 'mnist-demo-20261127-093000-c2c2';
-const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'runs', FIXTURE_ID);
-
-/** The fixture run's files (all text) under `.aft/runs/<runId>/`, with `runId` rewritten for a copy. */
-function fixtureRun(runId: string): Record<string, string> {
-  const files: Record<string, string> = {};
-  for (const rel of fs.readdirSync(FIXTURE, { recursive: true, encoding: 'utf8' })) {
-    const file = path.join(FIXTURE, rel);
-    if (!fs.statSync(file).isFile()) continue;
-    let text = fs.readFileSync(file, 'utf8');
-    if (runId !== FIXTURE_ID && (rel === 'status.json' || rel === 'summary.json')) {
-      const json = JSON.parse(text) as { runId: string };
-      assert.equal(json.runId, FIXTURE_ID, `${rel} names the fixture run`);
-      text = JSON.stringify({ ...json, runId }, null, 2);
-    }
-    files[path.posix.join('.aft', 'runs', runId, rel.split(path.sep).join('/'))] = text;
-  }
-  return files;
-}
 
 /**
  * The demo made long on purpose (20,000 steps per method: minutes even on a fast machine), so the

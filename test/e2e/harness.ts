@@ -19,6 +19,27 @@ export const CHROMIUM = process.env.AFT_E2E_CHROMIUM ?? '/usr/bin/chromium';
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 /** Where the screenshots go. */
 export const SHOTS = path.join(ROOT, 'test-results', 'e2e');
+
+/** The completed run checked in as a fixture (test/fixtures/runs). */
+export const FIXTURE_ID = 'mnist-demo-20261127-083207-s1o1';
+export const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'runs', FIXTURE_ID);
+
+/** The fixture run's files (all text) under `.aft/runs/<runId>/`, with `runId` rewritten for a copy. */
+export function fixtureRun(runId: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const rel of fs.readdirSync(FIXTURE, { recursive: true, encoding: 'utf8' })) {
+    const file = path.join(FIXTURE, rel);
+    if (!fs.statSync(file).isFile()) continue;
+    let text = fs.readFileSync(file, 'utf8');
+    if (runId !== FIXTURE_ID && (rel === 'status.json' || rel === 'summary.json')) {
+      const json = JSON.parse(text) as { runId: string };
+      assert.equal(json.runId, FIXTURE_ID, `${rel} names the fixture run`);
+      text = JSON.stringify({ ...json, runId }, null, 2);
+    }
+    files[path.posix.join('.aft', 'runs', runId, rel.split(path.sep).join('/'))] = text;
+  }
+  return files;
+}
 export const PKG = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
   name: string;
   version: string;

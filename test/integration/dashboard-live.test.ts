@@ -170,6 +170,59 @@ describe(
       }
     });
 
+    it('draws the raw curve faintly under a smoothed one, a mean ± SE band across seeds, and log axes', async () => {
+      const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'aft-curveopts-')), path.basename(fixture));
+      fs.cpSync(fixture, dir, { recursive: true });
+      const live = await openLiveDashboard(browser, dir);
+      /** The loss chart's series: drawn (uPlot's, less x) and listed in its legend. */
+      const lossSeries = (): Promise<{ drawn: string[]; listed: number }> =>
+        live.page.$eval('#chart-loss', (card) => ({
+          drawn: [...card.querySelectorAll('.u-legend .u-series')].slice(1).map((r) => r.textContent ?? ''),
+          listed: [...card.querySelectorAll<HTMLElement>('.u-legend .u-series')]
+            .slice(1)
+            .filter((r) => r.style.display !== 'none').length,
+        }));
+      const state = (): Promise<Record<string, unknown>> =>
+        live.page.evaluate(
+          () => (window as unknown as { __aftState: { curves: Record<string, unknown> } }).__aftState.curves,
+        );
+      try {
+        await live.settled(() => live.received.some((m) => m.type === 'ready'));
+        // 3 methods × 3 seeds, one line each.
+        assert.deepEqual(await lossSeries().then((x) => [x.drawn.length, x.listed]), [9, 9]);
+        await live.page.selectOption('select[aria-label^="Smoothing"]', '0.9');
+        await live.page.waitForFunction(
+          () => document.querySelectorAll('#chart-loss .u-legend .u-series').length === 19,
+        );
+        let s = await lossSeries();
+        assert.equal(s.listed, 9, 'the raw curves are drawn, not listed');
+        assert.equal(s.drawn.filter((t) => t.includes('(raw)')).length, 9);
+        await live.page.click('[data-toggle="raw"]');
+        await live.page.waitForFunction(
+          () => document.querySelectorAll('#chart-loss .u-legend .u-series').length === 10,
+        );
+        await live.page.selectOption('select[aria-label^="One line per seed"]', 'band');
+        // Per method: the mean (listed) and the band's two edges (not listed).
+        await live.page.waitForFunction(
+          () => document.querySelectorAll('#chart-loss .u-legend .u-series').length === 10,
+        );
+        s = await lossSeries();
+        assert.equal(s.listed, 3);
+        assert.deepEqual(
+          s.drawn.filter((t) => /mean ± SE of 3 seeds/.test(t) && !/SE\)/.test(t)).length,
+          3,
+          s.drawn.join(' | '),
+        );
+        await live.page.click('[data-toggle="logX"]');
+        await live.page.click('[data-toggle="log"]');
+        const st = await state();
+        assert.deepEqual([st.smoothing, st.raw, st.seedView, st.logX, st.log], [0.9, false, 'band', true, true]);
+        assert.deepEqual(live.problems, []);
+      } finally {
+        await live.close();
+      }
+    });
+
     it('smooths the curves from its drop-down, and keeps the choice', async () => {
       const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'aft-smooth-')), path.basename(fixture));
       fs.cpSync(fixture, dir, { recursive: true });

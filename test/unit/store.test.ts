@@ -15,6 +15,9 @@ import {
 import { RunsModel } from '../../extension/src/runs/model';
 import { silentLogger } from '../../extension/src/util/log';
 import { writeFileAtomic } from '../../core/node/util/fsx';
+import type { RunInfo } from '../../core/common/protocol/rpc';
+import type { RunSummary } from '../../core/common/protocol/events';
+import { writeSyntheticRuns } from '../helpers/syntheticRuns';
 
 const ws = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'aft-store-'));
 
@@ -133,6 +136,31 @@ describe('run store', () => {
     const model = new RunsModel({ listRuns: (dir) => Promise.resolve(runInfos(dir)) }, () => [w], silentLogger);
     await model.refresh();
     assert.deepEqual(model.runs.map((r) => r.experiment).sort(), ['broken', 'good']);
+  });
+
+  it('a listing read again sees every change: records replaced or rewritten in place, a damaged status, a folder deleted, a study folder skipped', () => {
+    const w = ws();
+    const [a, b, c] = writeSyntheticRuns(w, 3);
+    const byDir = (): Map<string, RunInfo> => new Map(runInfos(w).map((r) => [r.runDir, r]));
+    assert.deepEqual(
+      [...byDir().values()].map((r) => r.state),
+      ['completed', 'completed', 'completed'],
+    );
+    // Replaced by rename (as the store writes), then rewritten in place with the same size.
+    const summary = JSON.parse(fs.readFileSync(path.join(a, 'summary.json'), 'utf8')) as RunSummary;
+    summary.methods.stl.test_accuracy.mean = 0.125;
+    writeFileAtomic(path.join(a, 'summary.json'), JSON.stringify(summary));
+    assert.equal(byDir().get(a)?.summary?.methods.stl.test_accuracy.mean, 0.125);
+    summary.methods.stl.test_accuracy.mean = 0.375;
+    fs.writeFileSync(path.join(a, 'summary.json'), JSON.stringify(summary));
+    assert.equal(byDir().get(a)?.summary?.methods.stl.test_accuracy.mean, 0.375);
+    fs.writeFileSync(path.join(b, 'status.json'), '{"format": "aft-run-status", ');
+    fs.rmSync(c, { recursive: true });
+    fs.mkdirSync(path.join(w, '.aft', 'runs', 'a-study', 'inner'), { recursive: true });
+    const rows = byDir();
+    assert.deepEqual([...rows.keys()].sort(), [a, b].sort());
+    assert.equal(rows.get(b)?.state, 'failed');
+    assert.match(rows.get(b)?.message ?? '', /status\.json is not valid JSON/);
   });
 
   it('an atomic write that fails leaves the old file and no temporary file', () => {

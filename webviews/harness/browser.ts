@@ -11,7 +11,13 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { DashboardSession, type SessionOptions } from '../../extension/src/dashboard/session';
 import { nonce, readBundle, webviewHtml } from '../../extension/src/dashboard/html';
-import { parseWebviewMessage, type HostMessage, type WebviewMessage } from '../../core/common/protocol/webview';
+import {
+  parseWebviewMessage,
+  type HostMessage,
+  type WebviewApp,
+  type WebviewMessage,
+} from '../../core/common/protocol/webview';
+import { TableSession, type TableSessionOptions } from '../../extension/src/table/session';
 
 export const CHROMIUM = process.env.AFT_E2E_CHROMIUM ?? '/usr/bin/chromium';
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -172,37 +178,7 @@ export async function openLiveDashboard(
   });
   // The session may post the run before the page's `ready`: it is held until the page has loaded.
   if (!opts.deferSession) start();
-  // A string, not a function: tsx's transform would add helpers the page does not have.
-  await page.addInitScript({
-    content: `window.acquireVsCodeApi = () => ({
-      postMessage: (m) => void window.__aftToHost(m),
-      getState: () => window.__aftState,
-      setState: (s) => { window.__aftState = s; },
-    });`,
-  });
-  // What VS Code does for every webview: its theme's colours as CSS variables on <html> and the
-  // theme kind as a class on <body> (values of the Dark Modern theme).
-  await page.addInitScript({
-    content: `(() => {
-      const vars = ${JSON.stringify(DARK_MODERN)};
-      const apply = () => {
-        for (const [k, v] of Object.entries(vars)) document.documentElement.style.setProperty('--vscode-' + k, v);
-      };
-      if (document.documentElement) apply();
-      else new MutationObserver((_, o) => { if (document.documentElement) { o.disconnect(); apply(); } }).observe(document, { childList: true });
-      document.addEventListener('DOMContentLoaded', () => document.body.classList.add('vscode-dark'));
-    })();`,
-  });
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-webview-'));
-  const n = nonce();
-  const html = webviewHtml({
-    cspSource: 'file:',
-    nonce: n,
-    bundle: readBundle(WEBVIEWS_DIST, 'dashboard'),
-    title: 'dashboard',
-  });
-  fs.writeFileSync(path.join(dir, 'index.html'), html);
-  await page.goto(pathToFileURL(path.join(dir, 'index.html')).href);
+  const dir = await loadApp(page, 'dashboard');
   loaded();
   return {
     ...w,
@@ -228,6 +204,105 @@ export async function openLiveDashboard(
     },
     close: async () => {
       session?.dispose();
+      await chain;
+      await page.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Loads an app's page as VS Code would show it (same HTML and CSP, the bundle from dist/webviews),
+ * with a stand-in `acquireVsCodeApi` whose messages go to the page's exposed `__aftToHost` and
+ * VS Code's theme variables; returns the temporary folder of the page (removed by the caller).
+ */
+async function loadApp(page: Page, app: WebviewApp): Promise<string> {
+  // A string, not a function: tsx's transform would add helpers the page does not have.
+  await page.addInitScript({
+    content: `window.acquireVsCodeApi = () => ({
+      postMessage: (m) => void window.__aftToHost(m),
+      getState: () => window.__aftState,
+      setState: (s) => { window.__aftState = s; },
+    });`,
+  });
+  // What VS Code does for every webview: its theme's colours as CSS variables on <html> and the
+  // theme kind as a class on <body> (values of the Dark Modern theme).
+  await page.addInitScript({
+    content: `(() => {
+      const vars = ${JSON.stringify(DARK_MODERN)};
+      const apply = () => {
+        for (const [k, v] of Object.entries(vars)) document.documentElement.style.setProperty('--vscode-' + k, v);
+      };
+      if (document.documentElement) apply();
+      else new MutationObserver((_, o) => { if (document.documentElement) { o.disconnect(); apply(); } }).observe(document, { childList: true });
+      document.addEventListener('DOMContentLoaded', () => document.body.classList.add('vscode-dark'));
+    })();`,
+  });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-webview-'));
+  const html = webviewHtml({ cspSource: 'file:', nonce: nonce(), bundle: readBundle(WEBVIEWS_DIST, app), title: app });
+  fs.writeFileSync(path.join(dir, 'index.html'), html);
+  await page.goto(pathToFileURL(path.join(dir, 'index.html')).href);
+  return dir;
+}
+
+export interface LiveTable extends Watched {
+  session: TableSession;
+  /** Every message the host sent, in order. */
+  sent: HostMessage[];
+  /** Every message the page sent, in order (validated as the panel validates them). */
+  received: WebviewMessage[];
+  /** Resolves once every message sent has reached the page and it has drawn at least `renders` times. */
+  settled(renders?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The experiments table page with a real `TableSession` on these workspace folders as its host
+ * (messages handled as extension/src/dashboard/panel.ts handles them; `openRuns` is recorded).
+ */
+export async function openLiveTable(
+  browser: Browser,
+  workspaceDirs: string[],
+  opts: TableSessionOptions & { width?: number; height?: number } = {},
+): Promise<LiveTable> {
+  const w = await watchedPage(browser, { width: opts.width ?? 1400, height: opts.height ?? 900 });
+  const { page } = w;
+  const sent: HostMessage[] = [];
+  const received: WebviewMessage[] = [];
+  // Like VS Code, messages posted while the page loads are held and handed over once it has.
+  let loaded!: () => void;
+  let chain: Promise<unknown> = new Promise<void>((r) => (loaded = r));
+  const session = new TableSession(
+    () => workspaceDirs,
+    (m) => {
+      sent.push(m);
+      const json = JSON.stringify(m);
+      chain = chain
+        .then(() => page.evaluate((text) => window.postMessage(JSON.parse(text), '*'), json))
+        .catch(() => undefined);
+    },
+    opts,
+  );
+  await page.exposeFunction('__aftToHost', (raw: unknown) => {
+    const r = parseWebviewMessage(raw);
+    if (!r.ok) throw new Error(`the page sent a bad message: ${r.error}`);
+    received.push(r.message);
+    if (r.message.type === 'ready') session.onReady();
+    if (r.message.type === 'refresh') session.onRefresh();
+  });
+  const dir = await loadApp(page, 'table');
+  loaded();
+  return {
+    ...w,
+    session,
+    sent,
+    received,
+    settled: async (renders = 1) => {
+      await chain;
+      await rendered(page, renders);
+    },
+    close: async () => {
+      session.dispose();
       await chain;
       await page.close();
       fs.rmSync(dir, { recursive: true, force: true });

@@ -71,6 +71,56 @@ export interface CompareRun {
   summary?: RunSummary;
 }
 
+/** One method of a run in the experiments table (its summary, and its curves' best and last). */
+export interface TableMethod {
+  kind: string;
+  /** Test accuracy over seeds: mean and standard error (summary.json). */
+  mean: number;
+  se: number;
+  /** The β used for the reported runs (0 for stl). */
+  beta: number;
+  /** Mean over seeds of the best and of the last test accuracy logged while training (metrics.jsonl, final phase). */
+  best?: number;
+  last?: number;
+  trainSeconds: number;
+}
+
+/** The parameters of a run's resolved experiment (experiment.json) that the table shows. */
+export interface TableParams {
+  /** The dataset's kind and size, e.g. "mnist" (its examples in `train`/`test` when known). */
+  dataset: string;
+  train?: number;
+  test?: number;
+  /** Pre-trained feature sources with their widths, when the summary or the file says. */
+  sources: { name: string; kind: string; width?: number }[];
+  /** The student, e.g. "mlp 128-64" or "cnn 16-32 / 128-64". */
+  student: string;
+  methods: string[];
+  lr: number;
+  steps: number;
+  batch: number;
+  seeds: number[];
+  backend: string;
+}
+
+/** One run in the experiments table, built by the host from the run store. */
+export interface TableRun {
+  runId: string;
+  /** The run folder (shown and used to open the run; never interpreted by the page). */
+  location: string;
+  experiment: string;
+  state: RunState;
+  started: string;
+  /** Why the run failed, or which of its files could not be read and why. */
+  message?: string;
+  /** Absent when experiment.json cannot be read (`message` says why). */
+  params?: TableParams;
+  /** Per method, once the run has a summary. */
+  methods: Record<string, TableMethod>;
+  /** Seconds the whole run took (summary.json). */
+  seconds?: number;
+}
+
 // ---- host → webview ----
 
 /** Host → dashboard: the whole run, the first message after `ready` (and after a reload). */
@@ -103,7 +153,13 @@ export interface ErrorMessage {
   message: string;
 }
 
-export type HostMessage = RunMessage | UpdateMessage | CompareMessage | ErrorMessage;
+/** Host → experiments table: every run of the workspace (first message after `ready`, and when the store changed). */
+export interface TableMessage {
+  type: 'table';
+  runs: TableRun[];
+}
+
+export type HostMessage = RunMessage | UpdateMessage | CompareMessage | TableMessage | ErrorMessage;
 
 // ---- webview → host ----
 
@@ -114,7 +170,7 @@ export type HostMessage = RunMessage | UpdateMessage | CompareMessage | ErrorMes
  */
 export interface ReadyMessage {
   type: 'ready';
-  view: 'dashboard' | 'compare';
+  view: WebviewApp;
   /**
    * The dashboard's charts are this many device pixels across: the points per curve they draw
    * (curveViews.ts `pointsAcross`). The host sends the run again, finer, when it sent too few.
@@ -157,7 +213,27 @@ export interface ExportCurvesMessage {
   curves: CurveRef[];
 }
 
-export type WebviewMessage = ReadyMessage | ChartPointsMessage | ExportMessage | ExportCurvesMessage;
+/** Experiments table → host: open these runs (by id, as the table was sent them) in the comparison or their dashboards. */
+export interface OpenRunsMessage {
+  type: 'openRuns';
+  action: 'compare' | 'dashboard';
+  runIds: string[];
+}
+
+/** Experiments table → host: read the run store again now (the Refresh button). */
+export interface RefreshMessage {
+  type: 'refresh';
+}
+
+export type WebviewMessage =
+  ReadyMessage | ChartPointsMessage | ExportMessage | ExportCurvesMessage | OpenRunsMessage | RefreshMessage;
+
+/** The webview apps (one bundle each in dist/webviews). */
+export const WEBVIEW_APPS = ['dashboard', 'compare', 'table'] as const;
+export type WebviewApp = (typeof WEBVIEW_APPS)[number];
+
+/** The most runs one `openRuns` may name (the table has no cap; opening is what costs). */
+export const MAX_OPEN_RUNS = 100_000;
 
 /** The most curves one CSV export may name (a chart shows a few dozen). */
 export const MAX_EXPORT_CURVES = 10_000;
@@ -180,16 +256,21 @@ export function parseWebviewMessage(
   if (!isRecord(raw))
     return { ok: false, error: `expected a message object, got ${raw === null ? 'null' : typeof raw}` };
   switch (raw.type) {
-    case 'ready':
-      if (raw.view !== 'dashboard' && raw.view !== 'compare')
-        return { ok: false, error: `ready: expected view 'dashboard' or 'compare', got ${JSON.stringify(raw.view)}` };
-      if (raw.chartPoints === undefined) return { ok: true, message: { type: 'ready', view: raw.view } };
+    case 'ready': {
+      if (!WEBVIEW_APPS.includes(raw.view as WebviewApp))
+        return {
+          ok: false,
+          error: `ready: expected view ${WEBVIEW_APPS.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(raw.view)}`,
+        };
+      const view = raw.view as WebviewApp;
+      if (raw.chartPoints === undefined) return { ok: true, message: { type: 'ready', view } };
       if (!isPointCount(raw.chartPoints))
         return {
           ok: false,
           error: `ready: expected chartPoints as a whole number from 1 to ${MAX_POINT_COUNT}, got ${JSON.stringify(raw.chartPoints)}`,
         };
-      return { ok: true, message: { type: 'ready', view: raw.view, chartPoints: raw.chartPoints } };
+      return { ok: true, message: { type: 'ready', view, chartPoints: raw.chartPoints } };
+    }
     case 'chartPoints':
       if (!isPointCount(raw.points))
         return {
@@ -234,10 +315,28 @@ export function parseWebviewMessage(
       }
       return { ok: true, message: { type: 'exportCurves', fileName, curves: refs } };
     }
+    case 'openRuns': {
+      const { action, runIds } = raw;
+      if (action !== 'compare' && action !== 'dashboard')
+        return {
+          ok: false,
+          error: `openRuns: expected action 'compare' or 'dashboard', got ${JSON.stringify(action)}`,
+        };
+      if (
+        !Array.isArray(runIds) ||
+        runIds.length === 0 ||
+        runIds.length > MAX_OPEN_RUNS ||
+        !runIds.every((id) => typeof id === 'string' && id.length > 0 && id.length <= 500)
+      )
+        return { ok: false, error: `openRuns: expected runIds as 1 to ${MAX_OPEN_RUNS} run ids (strings)` };
+      return { ok: true, message: { type: 'openRuns', action, runIds: runIds as string[] } };
+    }
+    case 'refresh':
+      return { ok: true, message: { type: 'refresh' } };
     default:
       return {
         ok: false,
-        error: `expected a message type 'ready', 'chartPoints', 'export' or 'exportCurves', got ${JSON.stringify(raw.type)}`,
+        error: `expected a message type 'ready', 'chartPoints', 'export', 'exportCurves', 'openRuns' or 'refresh', got ${JSON.stringify(raw.type)}`,
       };
   }
 }
@@ -251,6 +350,7 @@ export function isHostMessage(raw: unknown): raw is HostMessage {
     case 'update':
       return typeof raw.runId === 'string';
     case 'compare':
+    case 'table':
       return Array.isArray(raw.runs);
     case 'error':
       return typeof raw.message === 'string';

@@ -28,6 +28,7 @@ import {
   writeJsonAtomic,
 } from '../util/fsx';
 import { processStart, sameProcessAlive } from '../util/process';
+import { StatCache } from './statCache';
 
 export const RUNS_DIR = path.join('.aft', 'runs');
 
@@ -381,6 +382,14 @@ function subdirs(dir: string): string[] {
 const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 
 /**
+ * status.json and summary.json as last checked, while unchanged: listings re-read only the runs
+ * that changed (a finished run's records never do). The liveness of a `running` run is judged
+ * again at every read, from the cached record.
+ */
+const statusCache = new StatCache<RunStatus>();
+const summaryCache = new StatCache<RunSummary>();
+
+/**
  * Reads a run's status as a reader should see it, never as running or complete when it is not:
  * - `running`, on this host, whose process is gone (killed, crashed) or whose pid now names another
  *   process (a reused pid: its start time differs): failed;
@@ -415,26 +424,36 @@ export function stopRequested(dir: string): boolean {
 }
 
 export function readRunStatus(dir: string, now = Date.now()): RunStatus {
+  return readRunRecords(dir, now).status;
+}
+
+/** `readRunStatus`, with the summary it checked when the run says it completed (read once for both). */
+function readRunRecords(dir: string, now: number): { status: RunStatus; summary?: RunSummary } {
   const file = path.join(dir, 'status.json');
-  fs.statSync(file);
-  const checked = checkStatus(readUserJson(file, { what: 'status.json', maxBytes: MAX_RECORD_BYTES }));
-  if (!checked.ok) throw badInput(`status.json is damaged: ${checked.error}`, { file });
-  const s = checked.value;
+  const s = statusCache.get(file, fs.statSync(file), () => {
+    const checked = checkStatus(readUserJson(file, { what: 'status.json', maxBytes: MAX_RECORD_BYTES }));
+    if (!checked.ok) throw badInput(`status.json is damaged: ${checked.error}`, { file });
+    return checked.value;
+  });
   if (s.state === 'running') {
     if (s.host === os.hostname() && !sameProcessAlive(s.pid, s.processStart)) {
       return {
-        ...s,
-        state: 'failed',
-        message: `the process (pid ${s.pid}) running it ended without finishing (killed or crashed)`,
+        status: {
+          ...s,
+          state: 'failed',
+          message: `the process (pid ${s.pid}) running it ended without finishing (killed or crashed)`,
+        },
       };
     }
     const bound = Math.max(3 * (s.heartbeatSeconds ?? 0), STALE_FLOOR_SECONDS);
     const age = (now - Date.parse(s.updated)) / 1000;
     if (age > bound) {
       return {
-        ...s,
-        state: 'failed',
-        message: `stopped answering: no heartbeat since ${s.updated} (${Math.round(age)} s; expected every ${s.heartbeatSeconds ?? '?'} s) from pid ${s.pid} on ${s.host}`,
+        status: {
+          ...s,
+          state: 'failed',
+          message: `stopped answering: no heartbeat since ${s.updated} (${Math.round(age)} s; expected every ${s.heartbeatSeconds ?? '?'} s) from pid ${s.pid} on ${s.host}`,
+        },
       };
     }
   }
@@ -444,23 +463,27 @@ export function readRunStatus(dir: string, now = Date.now()): RunStatus {
       summary = readSummary(dir);
     } catch (e) {
       return {
-        ...s,
-        state: 'failed',
-        message: `marked completed but ${e instanceof AftError ? e.message : (e as Error).message}`,
+        status: {
+          ...s,
+          state: 'failed',
+          message: `marked completed but ${e instanceof AftError ? e.message : (e as Error).message}`,
+        },
       };
     }
-    if (!summary) return { ...s, state: 'failed', message: 'marked completed but summary.json is missing' };
+    if (!summary) return { status: { ...s, state: 'failed', message: 'marked completed but summary.json is missing' } };
+    return { status: s, summary };
   }
-  return s;
+  return { status: s };
 }
 
 /** A run's summary.json, checked; undefined when there is none, a bad-input error naming it when it is damaged. */
 export function readSummary(dir: string): RunSummary | undefined {
   const file = path.join(dir, 'summary.json');
-  if (!fs.existsSync(file)) return undefined;
-  const checked = checkSummary(readUserJson(file, { what: 'summary.json', maxBytes: MAX_RECORD_BYTES }));
-  if (!checked.ok) throw badInput(`summary.json is damaged: ${checked.error}`, { file });
-  return checked.value;
+  return summaryCache.getIfExists(file, () => {
+    const checked = checkSummary(readUserJson(file, { what: 'summary.json', maxBytes: MAX_RECORD_BYTES }));
+    if (!checked.ok) throw badInput(`summary.json is damaged: ${checked.error}`, { file });
+    return checked.value;
+  });
 }
 
 /**
@@ -468,20 +491,30 @@ export function readSummary(dir: string): RunSummary | undefined {
  * started) and is left out; a run whose status.json is damaged is listed as failed, saying why.
  */
 export function listRuns(workspaceDir: string): { dir: string; status: RunStatus }[] {
+  return listRecords(workspaceDir).map(({ dir, status }) => ({ dir, status }));
+}
+
+/** `listRuns`, with each completed run's summary as its status was checked against it. */
+function listRecords(workspaceDir: string): { dir: string; status: RunStatus; summary?: RunSummary }[] {
   const root = path.join(workspaceDir, RUNS_DIR);
   if (!fs.existsSync(root)) return [];
-  const out: { dir: string; status: RunStatus }[] = [];
+  const out: { dir: string; status: RunStatus; summary?: RunSummary }[] = [];
+  const seen = new Set<string>();
+  const now = Date.now();
   for (const name of fs.readdirSync(root)) {
     if (isTempName(name)) continue; // a run being created (or a dead one's leftovers)
     const dir = path.join(root, name);
+    seen.add(dir);
     try {
-      out.push({ dir, status: readRunStatus(dir) });
+      out.push({ dir, ...readRunRecords(dir, now) });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') continue;
       out.push({ dir, status: damagedStatus(dir, name, e) });
     }
   }
-  return out.sort((a, b) => b.status.started.localeCompare(a.status.started));
+  statusCache.prune(root, seen);
+  summaryCache.prune(root, seen);
+  return out.sort((a, b) => (a.status.started < b.status.started ? 1 : a.status.started > b.status.started ? -1 : 0));
 }
 
 /** What a run whose status.json cannot be read is listed as. */
@@ -511,26 +544,16 @@ function damagedStatus(dir: string, name: string, e: unknown): RunStatus {
  * A summary that cannot be read leaves its run listed, saying why.
  */
 export function runInfos(workspaceDir: string): RunInfo[] {
-  return listRuns(workspaceDir).map(({ dir, status }) => {
-    let summary: RunSummary | undefined;
-    let problem: string | undefined;
-    try {
-      summary = status.state === 'completed' ? readSummary(dir) : undefined;
-    } catch (e) {
-      problem = `its summary.json cannot be read (${(e as Error).message})`;
-    }
-    const message = [status.message, problem].filter(Boolean).join('; ');
-    return {
-      runId: status.runId,
-      runDir: dir,
-      experiment: status.experiment,
-      state: status.state,
-      started: status.started,
-      ...(message ? { message } : {}),
-      ...(status.progress ? { progress: status.progress } : {}),
-      ...(summary ? { summary } : {}),
-    };
-  });
+  return listRecords(workspaceDir).map(({ dir, status, summary }) => ({
+    runId: status.runId,
+    runDir: dir,
+    experiment: status.experiment,
+    state: status.state,
+    started: status.started,
+    ...(status.message ? { message: status.message } : {}),
+    ...(status.progress ? { progress: status.progress } : {}),
+    ...(summary ? { summary } : {}),
+  }));
 }
 
 /** A run folder from a path or a run id (looked up in `<workspace>/.aft/runs/`). */

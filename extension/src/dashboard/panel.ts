@@ -5,7 +5,13 @@
  * curves as CSV from the host's full-resolution data).
  */
 import * as vscode from 'vscode';
-import { parseWebviewMessage, type CurveRef, type HostMessage } from '../../../core/common/protocol/webview';
+import {
+  parseWebviewMessage,
+  type CurveRef,
+  type HostMessage,
+  type OpenRunsMessage,
+  type WebviewApp,
+} from '../../../core/common/protocol/webview';
 import type { Logger } from '../util/log';
 import { saveExport } from './exportFile';
 import { nonce, readBundle, webviewHtml } from './html';
@@ -20,6 +26,10 @@ export interface DataSession {
   dispose(): void;
   /** Curves as CSV at full resolution (the dashboard's session has them). */
   curvesCsv?(refs: readonly CurveRef[]): string;
+  /** The page asked to read the store again now (the experiments table's session does). */
+  onRefresh?(): void;
+  /** The run folders of these run ids, as this session sent them to the page (unknown ids are left out). */
+  dirsOf?(runIds: readonly string[]): string[];
 }
 
 /** Where the webview bundles are (read by the extension host and inlined into the page). */
@@ -41,7 +51,7 @@ export const WEBVIEW_OPTIONS: vscode.WebviewPanelOptions & vscode.WebviewOptions
 export function wirePanel(
   context: vscode.ExtensionContext,
   panel: vscode.WebviewPanel,
-  app: 'dashboard' | 'compare',
+  app: WebviewApp,
   title: string,
   makeSession: (post: (m: HostMessage) => void) => DataSession,
   exportDir: vscode.Uri | undefined,
@@ -56,6 +66,8 @@ export function wirePanel(
     /** Reloads already tried by the panels this one replaces. */
     attempt: number;
   },
+  /** Opens runs the page chose (the experiments table's Compare and Show Dashboard). */
+  openRuns?: (action: OpenRunsMessage['action'], runDirs: string[]) => void,
 ): vscode.Disposable {
   const root = webviewRoot(context);
   // Set again here for panels VS Code revived after a reload (created without our options).
@@ -108,17 +120,35 @@ export function wirePanel(
         return;
       }
       const m = r.message;
-      if (m.type === 'ready') {
-        watchdog.ready();
-        session.onReady(m.chartPoints);
-      } else if (m.type === 'chartPoints') session.onChartPoints?.(m.points);
-      else if (m.type === 'export') void saveExport(m, exportDir);
-      else if (session.curvesCsv)
-        void saveExport(
-          { type: 'export', format: 'csv', fileName: m.fileName, data: session.curvesCsv(m.curves) },
-          exportDir,
-        );
-      else log.warn(`${app} webview asked for curves, which this view does not have`);
+      switch (m.type) {
+        case 'ready':
+          watchdog.ready();
+          session.onReady(m.chartPoints);
+          break;
+        case 'chartPoints':
+          session.onChartPoints?.(m.points);
+          break;
+        case 'export':
+          void saveExport(m, exportDir);
+          break;
+        case 'exportCurves':
+          if (session.curvesCsv)
+            void saveExport(
+              { type: 'export', format: 'csv', fileName: m.fileName, data: session.curvesCsv(m.curves) },
+              exportDir,
+            );
+          else log.warn(`${app} webview asked for curves, which this view does not have`);
+          break;
+        case 'refresh':
+          session.onRefresh?.();
+          break;
+        case 'openRuns': {
+          const dirs = session.dirsOf?.(m.runIds) ?? [];
+          if (openRuns && dirs.length) openRuns(m.action, dirs);
+          else log.warn(`${app} webview asked to open runs it was not sent: ${m.runIds.slice(0, 5).join(', ')}`);
+          break;
+        }
+      }
     }),
     panel.onDidChangeViewState(() => {
       // Fired on focus changes too: only a hidden → shown change reloads the page.

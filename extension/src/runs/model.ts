@@ -21,6 +21,8 @@ export interface RunsSource {
 
 export class RunsModel {
   private rows = new Map<string, RunRow>();
+  /** `runs`, sorted once per change: the Runs view asks for it for every item it draws. */
+  private sorted: RunRow[] | undefined;
   private readonly changed = new Emitter<void>();
   readonly onDidChange = this.changed.event;
   private refreshing: Promise<void> | undefined;
@@ -33,8 +35,11 @@ export class RunsModel {
   ) {}
 
   /** Runs, newest first. */
-  get runs(): RunRow[] {
-    return [...this.rows.values()].sort((a, b) => b.started.localeCompare(a.started));
+  get runs(): readonly RunRow[] {
+    this.sorted ??= [...this.rows.values()].sort((a, b) =>
+      a.started < b.started ? 1 : a.started > b.started ? -1 : 0,
+    );
+    return this.sorted;
   }
 
   get running(): RunRow[] {
@@ -86,6 +91,7 @@ export class RunsModel {
       }
     }
     this.rows = next;
+    this.sorted = undefined;
     this.changed.fire();
   }
 
@@ -104,6 +110,7 @@ export class RunsModel {
           results: {},
         };
         this.rows.set(e.runId, row);
+        this.sorted = undefined;
       }
       row.state = e.state;
       if (e.message) row.message = e.message;

@@ -8,6 +8,11 @@ console.log = console.error;
 console.info = console.error;
 console.warn = console.error;
 
+// Blocking writes to the pipe: Node writes a child's stdout pipe asynchronously, 64 KiB (the pipe's
+// buffer) per turn of the event loop, and a training job holds the loop for up to 100 ms between
+// yields (train/job.ts). A 1 MB answer (aft/listRuns of 1,000 runs) then took ~2 s to leave while
+// two runs trained (npm run bench:runs), instead of ~50 ms. The extension reads the pipe at once.
+(process.stdout as unknown as { _handle?: { setBlocking?(blocking: boolean): void } })._handle?.setBlocking?.(true);
 const writer = new StreamMessageWriter(process.stdout);
 // Bounded frames; malformed ones are answered (-32700, -32600) instead of dropped (reader.ts).
 const reader = new BoundedMessageReader(process.stdin, {

@@ -77,8 +77,16 @@ function gather(src: Float32Array, width: number, idx: Int32Array, from: number,
 }
 
 /**
+ * How long the training loop keeps the event loop between yields. The sidecar answers requests
+ * (a cancel, aft/listRuns) only between them, and each run training at once adds its slice to the
+ * wait: at 100 ms, aft/listRuns took ~0.6 s while two runs trained (npm run bench:runs). A yield
+ * (setImmediate) costs microseconds.
+ */
+const YIELD_EVERY_MS = 20;
+
+/**
  * Trains one job. The caller owns (and must dispose) the returned model and method. The loop
- * yields to the event loop at least every 100 ms so that a cancel arrives within one step.
+ * yields to the event loop at least every YIELD_EVERY_MS so that a cancel arrives within one step.
  */
 export async function trainJob(spec: JobSpec, hooks: JobHooks = {}): Promise<JobResult> {
   const started = performance.now();
@@ -145,7 +153,7 @@ export async function trainJob(spec: JobSpec, hooks: JobHooks = {}): Promise<Job
   try {
     let lastYield = performance.now();
     for (let step = 0; step < total; step++) {
-      if (performance.now() - lastYield > 100) {
+      if (performance.now() - lastYield > YIELD_EVERY_MS) {
         await yieldToEventLoop();
         lastYield = performance.now();
       }

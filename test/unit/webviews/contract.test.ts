@@ -21,6 +21,10 @@ describe('parseWebviewMessage', () => {
       'a full-resolution curves export',
       { type: 'exportCurves', fileName: 'run-loss.csv', curves: [{ series: 'aft/0/final/10', curve: 'loss' }] },
     ],
+    ['ready of the experiments table', { type: 'ready', view: 'table' }],
+    ['runs to compare', { type: 'openRuns', action: 'compare', runIds: ['a-20260101-000000-abcd', 'b'] }],
+    ['a run to show', { type: 'openRuns', action: 'dashboard', runIds: ['a'] }],
+    ['refresh', { type: 'refresh' }],
   ];
   for (const [name, raw] of ok) it(`accepts ${name}`, () => assert.ok(parseWebviewMessage(raw).ok));
 
@@ -29,7 +33,7 @@ describe('parseWebviewMessage', () => {
     [
       'an unknown type',
       { type: 'run' },
-      /expected a message type 'ready', 'chartPoints', 'export' or 'exportCurves', got "run"/,
+      /expected a message type 'ready', 'chartPoints', 'export', 'exportCurves', 'openRuns' or 'refresh', got "run"/,
     ],
     [
       'ready with chart points that are not a count',
@@ -70,6 +74,13 @@ describe('parseWebviewMessage', () => {
       /data as a string, got number/,
     ],
     ['an empty file name', { type: 'export', format: 'csv', fileName: '', data: '' }, /fileName of 1 to 200/],
+    [
+      'runs to delete',
+      { type: 'openRuns', action: 'delete', runIds: ['a'] },
+      /action 'compare' or 'dashboard', got "delete"/,
+    ],
+    ['no runs to open', { type: 'openRuns', action: 'compare', runIds: [] }, /expected runIds as 1 to 100000 run ids/],
+    ['run ids that are not strings', { type: 'openRuns', action: 'compare', runIds: [3] }, /expected runIds/],
   ];
   for (const [name, raw, re] of bad) {
     it(`rejects ${name}, saying why`, () => {
@@ -85,6 +96,8 @@ describe('isHostMessage', () => {
     assert.ok(isHostMessage({ type: 'run', run: { series: [], rho: [] } }));
     assert.ok(isHostMessage({ type: 'update', runId: 'r' }));
     assert.ok(isHostMessage({ type: 'compare', runs: [] }));
+    assert.ok(isHostMessage({ type: 'table', runs: [] }));
+    assert.ok(!isHostMessage({ type: 'table' }));
     assert.ok(isHostMessage({ type: 'error', message: 'x' }));
     assert.ok(!isHostMessage({ type: 'ready', view: 'dashboard' }));
     assert.ok(!isHostMessage({ type: 'run' }));

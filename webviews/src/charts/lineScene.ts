@@ -9,13 +9,17 @@ export interface LineSeries {
   dash: number[];
   x: number[];
   y: number[];
+  /** Not in the legend (the faint raw curve under a smoothed one, the edges of a seed band). */
+  noLegend?: boolean;
 }
 
 export interface LineChartSpec {
   title: string;
   xLabel: string;
   yLabel: string;
+  /** A log y axis (and `logX` a log x axis: steps). */
   log: boolean;
+  logX?: boolean;
   series: LineSeries[];
   width?: number;
   height?: number;
@@ -23,18 +27,20 @@ export interface LineChartSpec {
 
 export function lineScene(spec: LineChartSpec, theme: Theme): Scene {
   const width = spec.width ?? 720;
-  const legendRows = Math.ceil(spec.series.length / 4);
+  const legend = spec.series.filter((s) => !s.noLegend);
+  const legendRows = Math.ceil(legend.length / 4);
   const height = (spec.height ?? 360) + legendRows * 16;
   const [x0, x1] = extent(
     spec.series.flatMap((s) => s.x),
     0,
+    spec.logX,
   );
   const [y0, y1] = extent(
     spec.series.flatMap((s) => s.y),
     spec.log ? 0 : 0.05,
     spec.log,
   );
-  const xAxis = { lo: x0, hi: x1, label: spec.xLabel };
+  const xAxis = { lo: x0, hi: x1, log: spec.logX, label: spec.xLabel };
   const yAxis = { lo: y0, hi: y1, log: spec.log, label: spec.yLabel };
   const f = makeFrame(width, height, xAxis, yAxis, { left: 56, right: 16, top: 28, bottom: 44 + legendRows * 16 });
   const prims: Prim[] = [
@@ -45,11 +51,12 @@ export function lineScene(spec: LineChartSpec, theme: Theme): Scene {
     const points: number[] = [];
     for (let i = 0; i < s.x.length; i++) {
       const y = s.y[i];
-      points.push(f.sx(s.x[i]), spec.log && !(y > 0) ? NaN : f.sy(y));
+      const x = s.x[i];
+      points.push(spec.logX && !(x > 0) ? NaN : f.sx(x), spec.log && !(y > 0) ? NaN : f.sy(y));
     }
     prims.push({ k: 'path', points, stroke: s.color, dash: s.dash, data: { series: s.label } });
   }
-  spec.series.forEach((s, i) => {
+  legend.forEach((s, i) => {
     const lx = f.left + (i % 4) * ((width - f.left) / 4);
     const ly = height - legendRows * 16 + Math.floor(i / 4) * 16 - 4;
     prims.push({ k: 'line', x1: lx, y1: ly, x2: lx + 18, y2: ly, stroke: s.color, width: 2, dash: s.dash });

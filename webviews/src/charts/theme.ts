@@ -57,6 +57,12 @@ export function ramp(theme: Theme, n = 256): string[] {
   return out;
 }
 
+/** A colour made faint (`alpha` of it over whatever is below), as CSS; unparsable colours are kept. */
+export function fade(color: string, alpha: number): string {
+  const c = parseColor(color);
+  return c ? `rgba(${c[0]},${c[1]},${c[2]},${alpha})` : color;
+}
+
 /** Index into a ramp for a value in [lo, hi] (clamped; NaN gives 0). */
 export function rampIndex(v: number, lo: number, hi: number, n: number): number {
   if (!Number.isFinite(v)) return 0;

@@ -11,6 +11,7 @@ import {
   type CurveRef,
   type ExportFormat,
   type HostMessage,
+  type WebviewApp,
   type WebviewMessage,
 } from '../../../core/common/protocol/webview';
 
@@ -36,6 +37,10 @@ export interface Host {
   save(format: ExportFormat, fileName: string, data: string): void;
   /** Asks the host for these curves as CSV at full resolution; absent where there is no host (the report). */
   saveCurves?(fileName: string, curves: CurveRef[]): void;
+  /** Asks the host to open these runs in the comparison or their dashboards (the experiments table). */
+  openRuns?(action: 'compare' | 'dashboard', runIds: string[]): void;
+  /** Asks the host to read the run store again now. */
+  refresh?(): void;
 }
 
 /**
@@ -46,7 +51,7 @@ export interface Host {
  */
 const READY_AGAIN_MS = 2000;
 
-function vscodeHost(api: VsCodeApi, view: 'dashboard' | 'compare'): Host {
+function vscodeHost(api: VsCodeApi, view: WebviewApp): Host {
   const post = (m: WebviewMessage): void => api.postMessage(m);
   return {
     mode: 'vscode',
@@ -54,7 +59,7 @@ function vscodeHost(api: VsCodeApi, view: 'dashboard' | 'compare'): Host {
       let gotData = false;
       window.addEventListener('message', (e: MessageEvent<unknown>) => {
         if (!isHostMessage(e.data)) return;
-        if (e.data.type === 'run' || e.data.type === 'compare') gotData = true;
+        if (e.data.type === 'run' || e.data.type === 'compare' || e.data.type === 'table') gotData = true;
         onMessage(e.data);
       });
       const ready = (): void => post({ type: 'ready', view, ...(chartPoints ? { chartPoints: chartPoints() } : {}) });
@@ -70,6 +75,8 @@ function vscodeHost(api: VsCodeApi, view: 'dashboard' | 'compare'): Host {
     setState: (s) => api.setState(s),
     save: (format, fileName, data) => post({ type: 'export', format, fileName, data }),
     saveCurves: (fileName, curves) => post({ type: 'exportCurves', fileName, curves }),
+    openRuns: (action, runIds) => post({ type: 'openRuns', action, runIds }),
+    refresh: () => post({ type: 'refresh' }),
   };
 }
 
@@ -107,6 +114,6 @@ function reportHost(): Host {
   };
 }
 
-export function connectHost(view: 'dashboard' | 'compare'): Host {
+export function connectHost(view: WebviewApp): Host {
   return typeof acquireVsCodeApi === 'function' ? vscodeHost(acquireVsCodeApi(), view) : reportHost();
 }

@@ -8,7 +8,7 @@ import uPlot from 'uplot';
 import { needsFinerPoints, pointsAcross } from '../../../core/common/runs/curveViews';
 import { METRICS, type MetricName, type RunView, type SeriesData } from '../../../core/common/protocol/webview';
 import { lineScene, type LineSeries } from '../charts/lineScene';
-import type { Theme } from '../charts/theme';
+import { fade, type Theme } from '../charts/theme';
 import { fmt } from '../charts/ticks';
 import { card, type Card } from '../common/chartCard';
 import { checkbox, select } from '../common/controls';
@@ -16,6 +16,7 @@ import { clear, h } from '../common/dom';
 import type { Host } from '../common/host';
 import { alignCurves } from '../data/align';
 import { toCsv } from '../../../core/common/view/csv';
+import { seedBand } from '../data/seedBand';
 import { smoothEma } from '../data/stats';
 import { methodColors, seedDash, seriesLabel } from './seriesStyle';
 
@@ -23,8 +24,15 @@ export interface CurvesUi {
   hiddenMethods: string[];
   hiddenSeeds: number[];
   showTune: boolean;
+  /** A log y axis. */
   log: boolean;
+  /** A log x axis (steps). */
+  logX: boolean;
   smoothing: number;
+  /** With smoothing, the raw curve drawn faintly under the smoothed one. */
+  raw: boolean;
+  /** One line per seed, or each method's mean across seeds with a ± SE band. */
+  seedView: 'each' | 'band';
 }
 
 export const DEFAULT_CURVES_UI: CurvesUi = {
@@ -32,8 +40,15 @@ export const DEFAULT_CURVES_UI: CurvesUi = {
   hiddenSeeds: [],
   showTune: false,
   log: false,
+  logX: false,
   smoothing: 0,
+  raw: true,
+  seedView: 'each',
 };
+
+/** How faint the raw curve under a smoothed one, and a seed band's fill and edges, are drawn. */
+const RAW_ALPHA = 0.3;
+const BAND_ALPHA = 0.18;
 
 const TITLES: Record<MetricName | 'rho', string> = {
   loss: 'Total loss',
@@ -56,13 +71,25 @@ interface Line {
   curve: string;
 }
 
+/** What a chart draws: a line, the faint raw curve under it, or a seed band's mean and edges. */
+interface Plotted {
+  key: string;
+  label: string;
+  color: string;
+  dash: number[];
+  x: number[];
+  y: number[];
+  /** Drawn but not in the legend (raw curves, band edges). */
+  noLegend?: boolean;
+}
+
 interface Chart {
   metric: MetricName | 'rho';
   card: Card;
   plot?: uPlot;
   keys: string;
   lines: Line[];
-  data: { x: number[]; y: number[] }[];
+  plotted: Plotted[];
 }
 
 export class CurvesView {
@@ -168,7 +195,20 @@ export class CurvesView {
         ...(hasTune(run)
           ? [checkbox('β tuning runs', this.ui.showTune, (on) => this.setUi({ showTune: on }), 'tune')]
           : []),
-        checkbox('log scale', this.ui.log, (on) => this.setUi({ log: on }), 'log'),
+        checkbox('log y', this.ui.log, (on) => this.setUi({ log: on }), 'log'),
+        checkbox('log x', this.ui.logX, (on) => this.setUi({ logX: on }), 'logX'),
+      ),
+      group(
+        'Across seeds',
+        select(
+          [
+            { value: 'each', label: 'each seed' },
+            { value: 'band', label: 'mean ± SE' },
+          ],
+          this.ui.seedView,
+          (v) => this.setUi({ seedView: v === 'band' ? 'band' : 'each' }),
+          'One line per seed, or the mean across seeds with a ± standard error band',
+        ),
       ),
       group(
         'Smoothing',
@@ -178,6 +218,7 @@ export class CurvesView {
           (v) => this.setUi({ smoothing: Number(v) }),
           'Smoothing (exponential moving average weight)',
         ),
+        checkbox('raw underneath', this.ui.raw, (on) => this.setUi({ raw: on }), 'raw'),
       ),
     );
   }
@@ -234,21 +275,16 @@ export class CurvesView {
         curves: () => (this.charts.get(metric)?.lines ?? []).map((l) => ({ series: l.series.id, curve: l.curve })),
       };
       const c = card(this.host, TITLES[metric], () => `${run.runId}-${metric}`, ex, `chart-${metric}`);
-      chart = { metric, card: c, keys: '', lines: [], data: [] };
+      chart = { metric, card: c, keys: '', lines: [], plotted: [] };
       this.charts.set(metric, chart);
       this.grid.append(c.root);
     }
     const lines = this.linesFor(metric, run);
-    const data = lines.map((l) => {
-      const c = l.series.curves[l.curve];
-      let y = this.ui.smoothing > 0 ? smoothEma(c.value, this.ui.smoothing) : c.value;
-      if (this.ui.log) y = y.map((v) => (v > 0 ? v : NaN));
-      return { x: c.step, y };
-    });
+    const plotted = this.plotted(lines);
     chart.lines = lines;
-    chart.data = data;
-    const aligned = alignCurves(data) as uPlot.AlignedData;
-    const keys = `${this.ui.log}|${lines.map((l) => l.key).join(',')}`;
+    chart.plotted = plotted;
+    const aligned = alignCurves(plotted) as uPlot.AlignedData;
+    const keys = `${this.ui.log}|${this.ui.logX}|${plotted.map((l) => l.key).join(',')}`;
     if (chart.plot && chart.keys === keys) {
       chart.plot.setData(aligned);
       return;
@@ -277,11 +313,14 @@ export class CurvesView {
     const opts: uPlot.Options = {
       width,
       height: 220,
-      scales: { x: { time: false }, y: this.ui.log ? { distr: 3, log: 10 } : {} },
+      scales: {
+        x: this.ui.logX ? { time: false, distr: 3, log: 10 } : { time: false },
+        y: this.ui.log ? { distr: 3, log: 10 } : {},
+      },
       axes: [axis('step'), { ...axis(''), size: 56, values: (_u, vals) => vals.map((v) => fmt(v)) }],
       series: [
         { label: 'step' },
-        ...lines.map((l) => ({
+        ...plotted.map((l) => ({
           label: l.label,
           stroke: l.color,
           dash: l.dash,
@@ -291,10 +330,80 @@ export class CurvesView {
           value: (_u: uPlot, v: number | null) => (v === null ? '–' : fmt(v, 4)),
         })),
       ],
+      // A seed band fills between its upper and lower edges (uPlot's series indices count x as 0).
+      bands: plotted.flatMap((l, i) =>
+        l.key.endsWith('|hi') ? [{ series: [i + 1, i + 2] as [number, number], fill: fade(l.color, BAND_ALPHA) }] : [],
+      ),
       cursor: { sync: { key: 'aft-curves' } },
       legend: { live: true },
     };
     chart.plot = new uPlot(opts, aligned, chart.card.body);
+    // Raw curves and band edges are drawn, not listed (uPlot has no per-series legend switch).
+    const rows = chart.plot.root.querySelectorAll<HTMLElement>('.u-legend .u-series');
+    plotted.forEach((l, i) => {
+      if (l.noLegend && rows[i + 1]) rows[i + 1].style.display = 'none';
+    });
+  }
+
+  /**
+   * What the chart draws for these lines: each line (smoothed, with its raw curve faintly
+   * underneath when `raw`), or with `seedView: band` each method's mean across its seeds with
+   * the ± SE band (its edges faint) where it has two or more; log axes drop what they cannot show.
+   */
+  private plotted(lines: Line[]): Plotted[] {
+    const smooth = (v: number[]): number[] => (this.ui.smoothing > 0 ? smoothEma(v, this.ui.smoothing) : v);
+    const axes = (p: Plotted): Plotted => ({
+      ...p,
+      x: this.ui.logX ? p.x.map((v) => (v > 0 ? v : NaN)) : p.x,
+      y: this.ui.log ? p.y.map((v) => (v > 0 ? v : NaN)) : p.y,
+    });
+    const out: Plotted[] = [];
+    const single: Line[] = [];
+    if (this.ui.seedView === 'band') {
+      const groups = new Map<string, Line[]>();
+      for (const l of lines) {
+        const k = `${l.series.method}|${l.series.phase}|${l.series.beta}|${l.curve}`;
+        const g = groups.get(k);
+        if (g) g.push(l);
+        else groups.set(k, [l]);
+      }
+      for (const [k, g] of groups) {
+        if (g.length < 2) {
+          single.push(...g);
+          continue;
+        }
+        const b = seedBand(
+          g.map((l) => ({ x: l.series.curves[l.curve].step, y: smooth(l.series.curves[l.curve].value) })),
+        );
+        const first = g[0];
+        const source = first.curve.startsWith('rho:') ? ` · ${first.curve.slice(4)}` : '';
+        const tune = first.series.phase === 'tune' ? ` β=${fmt(first.series.beta)} (tuning)` : '';
+        const label = `${first.series.method}${tune}${source}: mean ± SE of ${g.length} seeds`;
+        const faint = fade(first.color, RAW_ALPHA);
+        out.push(
+          axes({ key: `${k}|hi`, label: `${label} (+SE)`, color: faint, dash: [], x: b.x, y: b.hi, noLegend: true }),
+          axes({ key: `${k}|lo`, label: `${label} (−SE)`, color: faint, dash: [], x: b.x, y: b.lo, noLegend: true }),
+          axes({ key: `${k}|mean`, label, color: first.color, dash: [], x: b.x, y: b.mean }),
+        );
+      }
+    } else single.push(...lines);
+    for (const l of single) {
+      const c = l.series.curves[l.curve];
+      if (this.ui.smoothing > 0 && this.ui.raw)
+        out.push(
+          axes({
+            key: `${l.key}|raw`,
+            label: `${l.label} (raw)`,
+            color: fade(l.color, RAW_ALPHA),
+            dash: l.dash,
+            x: c.step,
+            y: c.value,
+            noLegend: true,
+          }),
+        );
+      out.push(axes({ key: l.key, label: l.label, color: l.color, dash: l.dash, x: c.step, y: smooth(c.value) }));
+    }
+    return out;
   }
 
   chartWidth(): number {
@@ -327,15 +436,23 @@ export class CurvesView {
   private scene(metric: MetricName | 'rho') {
     const chart = this.charts.get(metric);
     if (!chart) return undefined;
-    const series: LineSeries[] = chart.lines.map((l, i) => ({
+    const series: LineSeries[] = chart.plotted.map((l) => ({
       label: l.label,
       color: l.color,
       dash: l.dash,
-      x: chart.data[i].x,
-      y: chart.data[i].y,
+      x: l.x,
+      y: l.y,
+      ...(l.noLegend ? { noLegend: true } : {}),
     }));
     return lineScene(
-      { title: TITLES[metric], xLabel: 'step', yLabel: metric === 'rho' ? 'mean ρ' : metric, log: this.ui.log, series },
+      {
+        title: TITLES[metric],
+        xLabel: 'step',
+        yLabel: metric === 'rho' ? 'mean ρ' : metric,
+        log: this.ui.log,
+        logX: this.ui.logX,
+        series,
+      },
       this.theme,
     );
   }
