@@ -24,6 +24,22 @@ export interface ProgressEvent {
   etaSeconds: number | null;
   /** Examples per second while features are extracted (then `step`/`steps` count examples). */
   itemsPerSecond?: number;
+  /** Where the whole study is, when this run is one value of a study. */
+  study?: StudyProgress;
+}
+
+/** A study's progress over all its values (each value is one run of the study). */
+export interface StudyProgress {
+  studyId: string;
+  studyDir: string;
+  /** The value being run (0-based) and how many the study has. */
+  value: number;
+  values: number;
+  label: string;
+  /** Fraction of the whole study done, 0..1 (values already done count whole). */
+  fraction: number;
+  /** Seconds left for the whole study: this run's ETA plus the values after it at the measured time per value. */
+  etaSeconds: number | null;
 }
 
 /** What one evaluation of a training job measures (the training loop fills it in). */
