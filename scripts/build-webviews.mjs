@@ -1,12 +1,16 @@
 #!/usr/bin/env node
-// Bundles the webview apps (run dashboard, comparison) for the browser with esbuild:
-// dist/webviews/{dashboard,compare}.{js,css}. Everything is bundled (uPlot, @vscode-elements,
+// Bundles the webview apps (run dashboard, comparison, study) for the browser with esbuild:
+// dist/webviews/{dashboard,compare,study}.{js,css}. Everything is bundled (uPlot, @vscode-elements,
 // Lit); nothing is loaded from a network. The extension serves these files to its webviews and
 // `aft report` inlines them into one HTML file. `--watch` rebuilds on change.
 import { build, context } from 'esbuild';
 
 const options = {
-  entryPoints: { dashboard: 'webviews/src/dashboard/main.ts', compare: 'webviews/src/compare/main.ts' },
+  entryPoints: {
+    dashboard: 'webviews/src/dashboard/main.ts',
+    compare: 'webviews/src/compare/main.ts',
+    study: 'webviews/src/study/main.ts',
+  },
   outdir: 'dist/webviews',
   bundle: true,
   platform: 'browser',

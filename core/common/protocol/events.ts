@@ -28,14 +28,18 @@ export interface ProgressEvent {
   study?: StudyProgress;
 }
 
-/** A study's progress over all its values (each value is one run of the study). */
-export interface StudyProgress {
+/** Which value of which study a run is (each value of a study is one run in the study's folder). */
+export interface StudyPosition {
   studyId: string;
   studyDir: string;
-  /** The value being run (0-based) and how many the study has. */
+  /** The value (0-based) and how many the study has. */
   value: number;
   values: number;
   label: string;
+}
+
+/** A study's progress over all its values. */
+export interface StudyProgress extends StudyPosition {
   /** Fraction of the whole study done, 0..1 (values already done count whole). */
   fraction: number;
   /** Seconds left for the whole study: this run's ETA plus the values after it at the measured time per value. */
@@ -106,6 +110,8 @@ export interface StatusEvent {
   message?: string;
   /** The run stopped on bad input before training anything, and its folder was removed. */
   removed?: true;
+  /** When this run is one value of a study. */
+  study?: StudyPosition;
 }
 
 /** A method's final result, emitted when all its seeds are done. */

@@ -97,6 +97,8 @@ export interface RunParams {
 export interface RunStarted {
   runId: string;
   runDir: string;
+  /** A study file: the study's folder (its runs follow one another; `runId` is the first one's). */
+  studyDir?: string;
 }
 
 export interface RunInfo {

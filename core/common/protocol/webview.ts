@@ -19,6 +19,7 @@
 import type { RunState, RunSummary, Segment } from './events';
 import type { SeriesData } from '../runs/curveViews';
 import { isRecord } from '../runs/records';
+import type { StudyInfo } from '../runs/study';
 
 export type { RunState, RunSummary, Segment };
 // The charted metrics, curve keys and series ids are the run store's (one definition for both).
@@ -97,13 +98,23 @@ export interface CompareMessage {
   runs: CompareRun[];
 }
 
+/** Host → study view: the study, its values and their runs' summaries (first message after `ready`, and on changes). */
+export interface StudyMessage {
+  type: 'study';
+  study: StudyInfo;
+}
+
 /** Host → either view: the data could not be read (the view shows the message). */
 export interface ErrorMessage {
   type: 'error';
   message: string;
 }
 
-export type HostMessage = RunMessage | UpdateMessage | CompareMessage | ErrorMessage;
+export type HostMessage = RunMessage | UpdateMessage | CompareMessage | StudyMessage | ErrorMessage;
+
+/** The webview apps (each a bundle in dist/webviews). */
+export type WebviewApp = 'dashboard' | 'compare' | 'study';
+export const WEBVIEW_APPS: readonly WebviewApp[] = ['dashboard', 'compare', 'study'];
 
 // ---- webview → host ----
 
@@ -114,7 +125,7 @@ export type HostMessage = RunMessage | UpdateMessage | CompareMessage | ErrorMes
  */
 export interface ReadyMessage {
   type: 'ready';
-  view: 'dashboard' | 'compare';
+  view: WebviewApp;
   /**
    * The dashboard's charts are this many device pixels across: the points per curve they draw
    * (curveViews.ts `pointsAcross`). The host sends the run again, finer, when it sent too few.
@@ -181,15 +192,18 @@ export function parseWebviewMessage(
     return { ok: false, error: `expected a message object, got ${raw === null ? 'null' : typeof raw}` };
   switch (raw.type) {
     case 'ready':
-      if (raw.view !== 'dashboard' && raw.view !== 'compare')
-        return { ok: false, error: `ready: expected view 'dashboard' or 'compare', got ${JSON.stringify(raw.view)}` };
-      if (raw.chartPoints === undefined) return { ok: true, message: { type: 'ready', view: raw.view } };
+      if (!WEBVIEW_APPS.includes(raw.view as WebviewApp))
+        return {
+          ok: false,
+          error: `ready: expected view ${WEBVIEW_APPS.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(raw.view)}`,
+        };
+      if (raw.chartPoints === undefined) return { ok: true, message: { type: 'ready', view: raw.view as WebviewApp } };
       if (!isPointCount(raw.chartPoints))
         return {
           ok: false,
           error: `ready: expected chartPoints as a whole number from 1 to ${MAX_POINT_COUNT}, got ${JSON.stringify(raw.chartPoints)}`,
         };
-      return { ok: true, message: { type: 'ready', view: raw.view, chartPoints: raw.chartPoints } };
+      return { ok: true, message: { type: 'ready', view: raw.view as WebviewApp, chartPoints: raw.chartPoints } };
     case 'chartPoints':
       if (!isPointCount(raw.points))
         return {
@@ -252,6 +266,8 @@ export function isHostMessage(raw: unknown): raw is HostMessage {
       return typeof raw.runId === 'string';
     case 'compare':
       return Array.isArray(raw.runs);
+    case 'study':
+      return isRecord(raw.study) && Array.isArray(raw.study.values) && isRecord(raw.study.record);
     case 'error':
       return typeof raw.message === 'string';
     default:

@@ -3,7 +3,8 @@
  * values, the hash of the file (and run options) it was started from, and the figure it makes.
  * Pure: no Node, no DOM (the webviews import these types).
  */
-import type { RunState } from '../protocol/events';
+import type { RunState, RunSummary } from '../protocol/events';
+import type { RunStatus } from './records';
 import { isRecord, type Checked } from './records';
 
 /**
@@ -43,6 +44,27 @@ export interface StudyRecord {
 
 /** The state of a study, derived from its runs (a study has no status of its own to go stale). */
 export type StudyState = RunState | 'incomplete';
+
+/** A value of a study with the run that stands for it: its newest completed run, else its newest. */
+export interface StudyValueRun extends StudyValue {
+  runDir?: string;
+  runId?: string;
+  state?: RunState;
+  message?: string;
+  progress?: RunStatus['progress'];
+  summary?: RunSummary;
+}
+
+/** A study as readers see it (core/node/runs/studies.ts `readStudy`): the Runs view, the study view, the report. */
+export interface StudyInfo {
+  dir: string;
+  record: StudyRecord;
+  state: StudyState;
+  /** Values with a completed run. */
+  done: number;
+  message?: string;
+  values: StudyValueRun[];
+}
 
 /** A value's run folder name starts with this, so a reader finds each value's runs. */
 export function valueRunPrefix(index: number): string {

@@ -8,14 +8,16 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RunSummary } from '../../common/protocol/events';
-import type { RunStatus } from '../../common/runs/records';
 import {
   checkStudyRecord,
   valueRunPrefix,
+  type StudyInfo,
   type StudyRecord,
   type StudyState,
-  type StudyValue,
+  type StudyValueRun,
 } from '../../common/runs/study';
+
+export type { StudyInfo, StudyValueRun };
 import { badInput } from '../../common/util/errors';
 import { readUserJson } from '../io/userFile';
 import { isTempName, removeQuietly, tempName, writeFileAtomic, writeJsonAtomic } from '../util/fsx';
@@ -24,26 +26,6 @@ import { readRunStatus, readSummary, removeStaleRunTemps, runFolderError, RUNS_D
 export const STUDY_FILE = 'study.json';
 /** The folder inside a study that holds its value runs. */
 export const STUDY_RUNS = 'runs';
-
-/** A value of a study with the run that stands for it: its newest completed run, else its newest. */
-export interface StudyValueRun extends StudyValue {
-  runDir?: string;
-  runId?: string;
-  state?: RunStatus['state'];
-  message?: string;
-  progress?: RunStatus['progress'];
-  summary?: RunSummary;
-}
-
-export interface StudyInfo {
-  dir: string;
-  record: StudyRecord;
-  state: StudyState;
-  /** Values with a completed run. */
-  done: number;
-  message?: string;
-  values: StudyValueRun[];
-}
 
 /** The hash that a resumed study must match: the file's text and the options that change what runs. */
 export function studyHash(text: string, options: unknown): string {

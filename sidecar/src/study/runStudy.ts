@@ -96,7 +96,9 @@ export async function runStudy(input: StudyInput, opts: StudyOptions): Promise<S
     const t0 = performance.now();
     const before = done;
     const remainingAfter = info.values.filter((v) => v.index > value.index && v.state !== 'completed').length;
+    const position = { studyId, studyDir: info.dir, value: value.index, values: n, label: value.label };
     const withStudy = (e: RunEvent): RunEvent => {
+      if (e.type === 'status') return { ...e, study: position };
       if (e.type !== 'progress') return e;
       const elapsed = (performance.now() - t0) / 1000;
       const thisRun = e.etaSeconds !== null ? elapsed + e.etaSeconds : null;
@@ -104,18 +106,7 @@ export async function runStudy(input: StudyInput, opts: StudyOptions): Promise<S
         ? secondsPerValue.reduce((a, b) => a + b, 0) / secondsPerValue.length
         : thisRun;
       const eta = e.etaSeconds !== null && perValue !== null ? e.etaSeconds + remainingAfter * perValue : null;
-      return {
-        ...e,
-        study: {
-          studyId,
-          studyDir: info.dir,
-          value: value.index,
-          values: n,
-          label: value.label,
-          fraction: (before + e.fraction) / n,
-          etaSeconds: eta,
-        },
-      };
+      return { ...e, study: { ...position, fraction: (before + e.fraction) / n, etaSeconds: eta } };
     };
     const { seeds: _s, steps: _t, methods: _m, ...rest } = opts;
     await runExperiment(

@@ -9,6 +9,8 @@ export interface LineSeries {
   dash: number[];
   x: number[];
   y: number[];
+  /** ± this at each point (a study's SE over seeds): drawn as error bars, with a marker per point. */
+  err?: number[];
 }
 
 export interface LineChartSpec {
@@ -30,7 +32,7 @@ export function lineScene(spec: LineChartSpec, theme: Theme): Scene {
     0,
   );
   const [y0, y1] = extent(
-    spec.series.flatMap((s) => s.y),
+    spec.series.flatMap((s) => (s.err ? s.y.flatMap((y, i) => [y - (s.err?.[i] ?? 0), y + (s.err?.[i] ?? 0)]) : s.y)),
     spec.log ? 0 : 0.05,
     spec.log,
   );
@@ -48,6 +50,21 @@ export function lineScene(spec: LineChartSpec, theme: Theme): Scene {
       points.push(f.sx(s.x[i]), spec.log && !(y > 0) ? NaN : f.sy(y));
     }
     prims.push({ k: 'path', points, stroke: s.color, dash: s.dash, data: { series: s.label } });
+    if (!s.err) continue;
+    for (let i = 0; i < s.x.length; i++) {
+      const [x, y, e] = [f.sx(s.x[i]), s.y[i], s.err[i] ?? 0];
+      if (!Number.isFinite(y)) continue;
+      if (e > 0) prims.push({ k: 'line', x1: x, y1: f.sy(y - e), x2: x, y2: f.sy(y + e), stroke: s.color, width: 1.5 });
+      prims.push({
+        k: 'circle',
+        cx: x,
+        cy: f.sy(y),
+        r: 3,
+        fill: s.color,
+        stroke: s.color,
+        title: `${s.label}: ${y} ± ${e}`,
+      });
+    }
   }
   spec.series.forEach((s, i) => {
     const lx = f.left + (i % 4) * ((width - f.left) / 4);

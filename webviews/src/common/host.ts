@@ -11,6 +11,7 @@ import {
   type CurveRef,
   type ExportFormat,
   type HostMessage,
+  type WebviewApp,
   type WebviewMessage,
 } from '../../../core/common/protocol/webview';
 
@@ -46,7 +47,7 @@ export interface Host {
  */
 const READY_AGAIN_MS = 2000;
 
-function vscodeHost(api: VsCodeApi, view: 'dashboard' | 'compare'): Host {
+function vscodeHost(api: VsCodeApi, view: WebviewApp): Host {
   const post = (m: WebviewMessage): void => api.postMessage(m);
   return {
     mode: 'vscode',
@@ -54,7 +55,7 @@ function vscodeHost(api: VsCodeApi, view: 'dashboard' | 'compare'): Host {
       let gotData = false;
       window.addEventListener('message', (e: MessageEvent<unknown>) => {
         if (!isHostMessage(e.data)) return;
-        if (e.data.type === 'run' || e.data.type === 'compare') gotData = true;
+        if (e.data.type === 'run' || e.data.type === 'compare' || e.data.type === 'study') gotData = true;
         onMessage(e.data);
       });
       const ready = (): void => post({ type: 'ready', view, ...(chartPoints ? { chartPoints: chartPoints() } : {}) });
@@ -87,7 +88,7 @@ function reportHost(): Host {
         return;
       }
       if (isHostMessage(data)) onMessage(data);
-      else onMessage({ type: 'error', message: "the report's data block is not a run or a comparison" });
+      else onMessage({ type: 'error', message: "the report's data block is not a run, a comparison or a study" });
     },
     getState: <T>() => state as T | undefined,
     setState: (s) => {
@@ -107,6 +108,6 @@ function reportHost(): Host {
   };
 }
 
-export function connectHost(view: 'dashboard' | 'compare'): Host {
+export function connectHost(view: WebviewApp): Host {
   return typeof acquireVsCodeApi === 'function' ? vscodeHost(acquireVsCodeApi(), view) : reportHost();
 }
