@@ -19,6 +19,7 @@ import { AftError, CancelledError } from '../../core/common/util/errors';
 import { loadExperiment } from '../../sidecar/src/experiment/load';
 import { initBackend } from '../../sidecar/src/runtime/tf';
 import { runStudy } from '../../sidecar/src/study/runStudy';
+import { accuracyBars, accuracyLines, probePoints, rhoLines } from '../../webviews/src/study/model';
 
 const BASE = `name: s
 dataset: { source: mnist, train: 60, test: 60 }
@@ -221,6 +222,53 @@ describe('study figure data', () => {
     assert.deepEqual(f.probe?.x, [0.5, 0.7, 0.9]);
     assert.ok(Math.abs((f.probe?.r.aft.r ?? 0) - 1) < 1e-12);
     assert.equal(f.probe?.r.stl.r, null);
+  });
+
+  it('as charts: lines with ± SE over the values run, ρ lines, bars named by value, probe points', () => {
+    const colors = new Map([
+      ['stl', 'blue'],
+      ['aft', 'red'],
+    ]);
+    const noise = studyFigure({ kind: 'noise', vary: 'w' }, [
+      { index: 0, label: '0', x: 0, summary: summary({ stl: [0.8, 0.01], aft: [0.9, 0.02, { t: 0.7 }] }) },
+      { index: 1, label: '64', x: 64 },
+      { index: 2, label: '512', x: 512, summary: summary({ stl: [0.7, 0.01], aft: [0.88, 0.01, { t: 0.6, n: 0.1 }] }) },
+    ]);
+    assert.deepEqual(
+      accuracyLines(noise, colors).map((l) => [l.label, l.color, l.x, l.y, l.err]),
+      [
+        ['stl', 'blue', [0, 512], [0.8, 0.7], [0.01, 0.01]],
+        ['aft', 'red', [0, 512], [0.9, 0.88], [0.02, 0.01]],
+      ],
+    );
+    assert.deepEqual(
+      rhoLines(noise, colors).map((l) => [l.label, l.x, l.y]),
+      [
+        ['ρ t', [0, 512], [0.7, 0.6]],
+        ['ρ n', [512], [0.1]],
+      ],
+    );
+    const ablation = studyFigure({ kind: 'ablation', vary: 'methods' }, [
+      { index: 0, label: 'aft', summary: summary({ aft: [0.9, 0.01] }) },
+      { index: 1, label: 'stl+aft', summary: summary({ stl: [0.8, 0.01], aft: [0.85, 0.01] }) },
+    ]);
+    assert.deepEqual(
+      accuracyBars(ablation, colors).map((b) => [b.method, b.mean, b.color]),
+      [
+        ['aft', 0.9, 'red'],
+        ['stl+aft · stl', 0.8, 'blue'],
+        ['stl+aft · aft', 0.85, 'red'],
+      ],
+    );
+    const sources = studyFigure({ kind: 'sources', vary: 'pretrained' }, [
+      { index: 0, label: 'src', summary: summary({ aft: [0.9, 0.01] }, 0.7) },
+      { index: 1, label: 'other', summary: summary({ aft: [0.8, 0.01] }, 0.6) },
+    ]);
+    // The second value's source is not named `src`: it has no probe to plot against.
+    assert.deepEqual(
+      probePoints(sources).map((p) => [p.method, p.run, p.x, p.y]),
+      [['aft', 'src', 0.7, 0.9]],
+    );
   });
 
   for (const [kind, x, shape] of [

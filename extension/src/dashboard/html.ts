@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { appPage, inlineSafe } from '../../../core/node/html/page';
+import type { WebviewApp } from '../../../core/common/protocol/webview';
 
 export function nonce(): string {
   return randomBytes(18).toString('base64').replace(/[+/=]/g, '');
@@ -35,7 +36,7 @@ const bundles = new Map<string, { mtimeMs: number; bundle: Bundle }>();
  * dist/webviews/<app>.js and .css, made safe to inline; read again only when the script changes
  * (a rebuild while the extension runs).
  */
-export function readBundle(dir: string, app: 'dashboard' | 'compare'): Bundle {
+export function readBundle(dir: string, app: WebviewApp): Bundle {
   const js = path.join(dir, `${app}.js`);
   const mtimeMs = fs.statSync(js).mtimeMs;
   const known = bundles.get(js);

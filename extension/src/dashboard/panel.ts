@@ -5,7 +5,12 @@
  * curves as CSV from the host's full-resolution data).
  */
 import * as vscode from 'vscode';
-import { parseWebviewMessage, type CurveRef, type HostMessage } from '../../../core/common/protocol/webview';
+import {
+  parseWebviewMessage,
+  type CurveRef,
+  type HostMessage,
+  type WebviewApp,
+} from '../../../core/common/protocol/webview';
 import type { Logger } from '../util/log';
 import { saveExport } from './exportFile';
 import { nonce, readBundle, webviewHtml } from './html';
@@ -41,7 +46,7 @@ export const WEBVIEW_OPTIONS: vscode.WebviewPanelOptions & vscode.WebviewOptions
 export function wirePanel(
   context: vscode.ExtensionContext,
   panel: vscode.WebviewPanel,
-  app: 'dashboard' | 'compare',
+  app: WebviewApp,
   title: string,
   makeSession: (post: (m: HostMessage) => void) => DataSession,
   exportDir: vscode.Uri | undefined,

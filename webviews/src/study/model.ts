@@ -31,6 +31,8 @@ export function accuracyLines(fig: StudyFigure, colors: Map<string, string>): Li
 /** Mean ρ of each source per method over the values (a line each; a source left out at a value is a gap). */
 export function rhoLines(fig: StudyFigure, colors: Map<string, string>): LineSeries[] {
   const sources = [...new Set(fig.rho.map((r) => r.source))];
+  // The method is named only when more than one method learns ρ.
+  const several = new Set(fig.rho.map((r) => r.method)).size > 1;
   return fig.rho.map((r) => {
     const pts = fig.values.flatMap((v) => {
       const y = r.values[v.index];
