@@ -6,7 +6,7 @@ import { errorMessage } from './guards';
 
 function runIdOf(arg: unknown): string | undefined {
   if (typeof arg === 'string') return arg;
-  if (typeof arg === 'object' && arg !== null && 'runId' in arg) return String((arg as { runId: unknown }).runId);
+  if (typeof arg === 'object' && arg !== null && 'runId' in arg) return String(arg.runId);
   return undefined;
 }
 
@@ -117,7 +117,7 @@ export async function showStudyCommand(studio: Studio, arg?: unknown): Promise<v
     typeof arg === 'string'
       ? arg
       : typeof arg === 'object' && arg !== null && 'dir' in arg
-        ? String((arg as { dir: unknown }).dir)
+        ? String(arg.dir)
         : undefined;
   if (!dir) {
     if (studio.runs.studies.length === 0) await studio.runs.refresh();

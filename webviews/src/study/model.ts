@@ -39,10 +39,7 @@ export function rhoLines(fig: StudyFigure, colors: Map<string, string>): LineSer
       return y !== null && v.x !== undefined ? [{ x: v.x, y }] : [];
     });
     return {
-      label:
-        fig.methods.length > 1 || fig.rho.some((o) => o.method !== r.method)
-          ? `ρ ${r.source} (${r.method})`
-          : `ρ ${r.source}`,
+      label: several ? `ρ ${r.source} (${r.method})` : `ρ ${r.source}`,
       color: colors.get(r.method) ?? '#888',
       dash: DASHES[sources.indexOf(r.source) % DASHES.length],
       x: pts.map((p) => p.x),
