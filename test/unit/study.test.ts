@@ -256,8 +256,9 @@ describe('study figure data', () => {
       accuracyBars(ablation, colors).map((b) => [b.method, b.mean, b.color]),
       [
         ['aft', 0.9, 'red'],
-        ['stl+aft · stl', 0.8, 'blue'],
+        // in the figure's method order (first seen: aft)
         ['stl+aft · aft', 0.85, 'red'],
+        ['stl+aft · stl', 0.8, 'blue'],
       ],
     );
     const sources = studyFigure({ kind: 'sources', vary: 'pretrained' }, [
