@@ -92,6 +92,11 @@ export interface RunParams {
   seeds?: number[];
   steps?: number;
   methods?: string[];
+  /**
+   * A study file: start a new study even when this file's last one is unfinished (a study is
+   * otherwise continued, or refused with `location.field` = `study` when the file changed).
+   */
+  newStudy?: boolean;
 }
 
 export interface RunStarted {

@@ -15,6 +15,7 @@ export async function runExperimentCommand(
   studio: Studio,
   arg?: unknown,
   methods?: string[],
+  newStudy = false,
 ): Promise<string | undefined> {
   if (!requireTrust('Run Experiment')) return undefined;
   const file = await pickExperiment(arg, 'Run Experiment');
@@ -28,6 +29,7 @@ export async function runExperimentCommand(
     workspaceDir: runsBaseDir(folder, cfg),
     ...(cfg.backend !== 'auto' ? { backend: cfg.backend } : {}),
     ...(methods?.length ? { methods } : {}),
+    ...(newStudy ? { newStudy } : {}),
   };
   const name = path.basename(file.fsPath);
   let started;
@@ -39,6 +41,10 @@ export async function runExperimentCommand(
     if (data?.kind === 'busy') {
       const a = await vscode.window.showWarningMessage(`AFT: ${errorMessage(e)}`, 'Stop Run');
       if (a) await vscode.commands.executeCommand('aft.stopRun');
+    } else if (data?.kind === 'bad_input' && data.location?.field === 'study') {
+      // An unfinished study of an earlier version of this file: continuing it would mix versions.
+      const a = await vscode.window.showWarningMessage(`AFT: ${errorMessage(e)}`, 'Start a New Study');
+      if (a) return runExperimentCommand(studio, file, methods, true);
     } else if (data?.kind === 'bad_input') {
       const reasons = data.details?.length
         ? data.details.map((d) => d.replace(`${file.fsPath}:`, 'line '))

@@ -66,6 +66,11 @@ export class RunManager {
     }
     // Checked by the experiment file's own field schemas before anything else happens.
     const overrides = parseOverrides(params, RPC_ORIGIN);
+    if (params.newStudy !== undefined && typeof params.newStudy !== 'boolean')
+      throw badInput(`expected true or false, found ${JSON.stringify(params.newStudy)?.slice(0, 80)}`, {
+        file: 'aft/run',
+        field: 'newStudy',
+      });
     const file = path.resolve(params.file);
     const same = [...this.runs].find((r) => r.file === file);
     if (same)
@@ -109,7 +114,7 @@ export class RunManager {
       },
     };
     const outcome: Promise<unknown> = loaded.study
-      ? runStudy({ ...input, file, study: loaded.study }, options)
+      ? runStudy({ ...input, file, study: loaded.study }, { ...options, newStudy: params.newStudy ?? false })
       : runExperiment(input, options);
     run.done = outcome.then(
       () => undefined,
