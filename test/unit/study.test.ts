@@ -5,6 +5,7 @@
  * refused (or a new study when asked).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -351,6 +352,20 @@ describe('a study run', () => {
     assert.ok(progress.length > 0);
     for (const e of progress) if (e.type === 'progress') assert.ok(e.study!.fraction >= 0 && e.study!.fraction <= 1);
     assert.ok(progress.some((e) => e.type === 'progress' && e.study!.etaSeconds !== null));
+
+    // A process killed while it ran a value (kill -9) leaves that run `running` under a dead pid:
+    // it reads as failed, so the study is unfinished, not running, and can be continued.
+    const cancelledRun = stopped.values[1].runDir!;
+    const statusFile = path.join(cancelledRun, 'status.json');
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+    const status = JSON.parse(fs.readFileSync(statusFile, 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(
+      statusFile,
+      JSON.stringify({ ...status, state: 'running', pid: dead, host: os.hostname(), processStart: undefined }),
+    );
+    const killed = readStudy(stopped.dir);
+    assert.equal(killed.state, 'incomplete');
+    assert.equal(killed.values[1].state, 'failed');
 
     // The file changed meanwhile: refused, and nothing is written.
     write(ws, TEXT.replace('steps: 12', 'steps: 13'));

@@ -83,10 +83,14 @@ function studyItem(s: StudyRow): vscode.TreeItem {
   item.id = `study:${s.dir}`;
   const n = s.values.length;
   const live = s.live?.study;
+  // Live events when this window started the study; else what the running value's status.json says.
+  const running = s.values.find((v) => v.state === 'running');
   item.description =
     s.state === 'running' && live
       ? `value ${live.value + 1}/${n} (${live.label}) · ${progressText({ fraction: live.fraction, label: '', etaSeconds: live.etaSeconds })}`
-      : `${s.state} · ${s.done}/${n} values`;
+      : s.state === 'running' && running
+        ? `value ${running.index + 1}/${n} (${running.label})${running.progress ? ` · ${progressText(running.progress)}` : ''}`
+        : `${s.state} · ${s.done}/${n} values`;
   item.iconPath = STUDY_ICONS[s.state];
   item.contextValue = `aftStudy.${s.state}`;
   item.resourceUri = vscode.Uri.file(s.dir);
