@@ -16,6 +16,9 @@ import type { StudyKind } from '../../core/common/runs/study';
 import { parseFieldPath } from '../../core/node/experiment/study';
 import { validateExperimentText } from '../../core/node/experiment/validate';
 import { listStudies, readStudy } from '../../core/node/runs/studies';
+import { runInfos } from '../../core/node/runs/store';
+import { RunsModel } from '../../extension/src/runs/model';
+import { silentLogger } from '../../extension/src/util/log';
 import { AftError, CancelledError } from '../../core/common/util/errors';
 import { loadExperiment } from '../../sidecar/src/experiment/load';
 import { initBackend } from '../../sidecar/src/runtime/tf';
@@ -400,6 +403,24 @@ describe('a study run', () => {
     );
     // Every run folder sits inside the study folder: nothing else was added to the run store.
     assert.deepEqual(fs.readdirSync(path.join(ws, '.aft', 'runs')), [path.basename(done.dir)]);
+
+    // The Runs view lists the study with its values' runs under it, never as runs of their own,
+    // and takes a value run's live progress as the study's.
+    const model = new RunsModel(
+      { listRuns: (d) => Promise.resolve(runInfos(d)), listStudies: (d) => Promise.resolve(listStudies(d)) },
+      () => [ws],
+      silentLogger,
+    );
+    await model.refresh();
+    assert.deepEqual(
+      model.studies.map((x) => [x.dir, x.state, x.values.length]),
+      [[done.dir, 'completed', 3]],
+    );
+    assert.equal(model.runs.length, 0);
+    const live = progress.at(-1)!;
+    model.handle(live);
+    assert.equal(model.study(done.dir)?.live, live);
+    assert.equal(model.runs.length, 0);
 
     // A complete study run again is a new study; so is a changed file with --new-study.
     write(ws, TEXT.replace('steps: 12', 'steps: 13'));
