@@ -241,15 +241,15 @@ describe('study figure data', () => {
     assert.deepEqual(
       accuracyLines(noise, colors).map((l) => [l.label, l.color, l.x, l.y, l.err]),
       [
-        ['stl', 'blue', [0, 512], [0.8, 0.7], [0.01, 0.01]],
-        ['aft', 'red', [0, 512], [0.9, 0.88], [0.02, 0.01]],
+        ['stl', 'blue', [0, 2], [0.8, 0.7], [0.01, 0.01]],
+        ['aft', 'red', [0, 2], [0.9, 0.88], [0.02, 0.01]],
       ],
     );
     assert.deepEqual(
       rhoLines(noise, colors).map((l) => [l.label, l.x, l.y]),
       [
-        ['ρ t', [0, 512], [0.7, 0.6]],
-        ['ρ n', [512], [0.1]],
+        ['ρ t', [0, 2], [0.7, 0.6]],
+        ['ρ n', [2], [0.1]],
       ],
     );
     const ablation = studyFigure({ kind: 'ablation', vary: 'methods' }, [

@@ -19,6 +19,10 @@ export interface LineChartSpec {
   yLabel: string;
   log: boolean;
   series: LineSeries[];
+  /** Category labels at x = 0..n-1 instead of a numeric x axis (a study's values, evenly spaced). */
+  categories?: string[];
+  /** How y ticks read (default: plain numbers). */
+  yFormat?: (v: number) => string;
   width?: number;
   height?: number;
 }
@@ -36,8 +40,16 @@ export function lineScene(spec: LineChartSpec, theme: Theme): Scene {
     spec.log ? 0 : 0.05,
     spec.log,
   );
-  const xAxis = { lo: x0, hi: x1, label: spec.xLabel };
-  const yAxis = { lo: y0, hi: y1, log: spec.log, label: spec.yLabel };
+  const xAxis = spec.categories
+    ? { lo: -0.3, hi: Math.max(spec.categories.length - 1, 0) + 0.3, categories: spec.categories, label: spec.xLabel }
+    : { lo: x0, hi: x1, label: spec.xLabel };
+  const yAxis = {
+    lo: y0,
+    hi: y1,
+    log: spec.log,
+    label: spec.yLabel,
+    ...(spec.yFormat ? { format: spec.yFormat } : {}),
+  };
   const f = makeFrame(width, height, xAxis, yAxis, { left: 56, right: 16, top: 28, bottom: 44 + legendRows * 16 });
   const prims: Prim[] = [
     { k: 'text', x: f.left, y: 16, text: spec.title, fill: theme.foreground, size: 13, bold: true, baseline: 'middle' },

@@ -17,7 +17,8 @@ import { clear, h, sceneElement } from '../common/dom';
 import type { Host } from '../common/host';
 import { readTheme, watchTheme } from '../common/theme';
 import { methodColors } from '../dashboard/seriesStyle';
-import { accuracyBars, accuracyLines, probePoints, rhoLines } from './model';
+import { accuracyBars, accuracyLines, lineCategories, probePoints, rhoLines } from './model';
+import { pct } from '../charts/ticks';
 
 export class StudyApp {
   private study: StudyInfo | undefined;
@@ -68,7 +69,15 @@ export class StudyApp {
       const c = methodColors(fig.methods, t);
       if (fig.shape === 'line')
         return lineScene(
-          { title: fig.title, xLabel: fig.xLabel, yLabel: 'test accuracy', log: false, series: accuracyLines(fig, c) },
+          {
+            title: fig.title,
+            xLabel: fig.xLabel,
+            yLabel: 'test accuracy',
+            log: false,
+            series: accuracyLines(fig, c),
+            categories: lineCategories(fig),
+            yFormat: (v) => pct(v, 1),
+          },
           t,
         );
       if (fig.shape === 'scatter')
@@ -95,6 +104,7 @@ export class StudyApp {
             yLabel: 'mean ρ',
             log: false,
             series: rhoLines(fig, methodColors(fig.methods, readTheme())),
+            categories: lineCategories(fig),
           },
           readTheme(),
         );

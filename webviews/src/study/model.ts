@@ -10,12 +10,20 @@ import type { ScatterPoint } from '../charts/scatterScene';
 
 const DASHES = [[], [6, 3], [2, 3], [8, 3, 2, 3]];
 
-/** One line per method over the values that have a number and a result. */
+/**
+ * The values as the line charts' x axis: evenly spaced, labelled with the value (a study's
+ * values are a designed list such as 0, 64, 512, 2048, which a linear axis would crowd).
+ */
+export function lineCategories(fig: StudyFigure): string[] {
+  return fig.values.map((v) => v.label);
+}
+
+/** One line per method over the values that have a result (x: the value's place). */
 export function accuracyLines(fig: StudyFigure, colors: Map<string, string>): LineSeries[] {
   return fig.methods.map((m) => {
     const pts = fig.values.flatMap((v) => {
       const a = fig.accuracy[m][v.index];
-      return a && v.x !== undefined ? [{ x: v.x, y: a.mean, e: a.se }] : [];
+      return a ? [{ x: v.index, y: a.mean, e: a.se }] : [];
     });
     return {
       label: m,
@@ -36,7 +44,7 @@ export function rhoLines(fig: StudyFigure, colors: Map<string, string>): LineSer
   return fig.rho.map((r) => {
     const pts = fig.values.flatMap((v) => {
       const y = r.values[v.index];
-      return y !== null && v.x !== undefined ? [{ x: v.x, y }] : [];
+      return y !== null ? [{ x: v.index, y }] : [];
     });
     return {
       label: several ? `ρ ${r.source} (${r.method})` : `ρ ${r.source}`,
