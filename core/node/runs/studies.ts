@@ -33,7 +33,8 @@ export function studyHash(text: string, options: unknown): string {
 }
 
 /**
- * Creates `<workspace>/.aft/runs/<name>-study-<time>-<rand>/` with study.json and the file's
+ * Creates `<workspace>/.aft/runs/<name>-study-<time>-<rand>/` (`<name>-<time>-<rand>` when the
+ * name ends with "study") with study.json and the file's
  * text, filled under a temporary name and renamed into place, so a study folder always has its
  * record.
  */
@@ -43,7 +44,9 @@ export function createStudy(
   sourceText: string,
 ): StudyInfo {
   const now = new Date();
-  const studyId = `${record.experiment}-study-${timestampId(now)}-${Math.random().toString(36).slice(2, 6)}`;
+  // `mnist-noise-study` makes `mnist-noise-study-<time>-<rand>`, not `...-study-study-...`.
+  const stem = /study$/i.test(record.experiment) ? record.experiment : `${record.experiment}-study`;
+  const studyId = `${stem}-${timestampId(now)}-${Math.random().toString(36).slice(2, 6)}`;
   const root = path.join(workspaceDir, RUNS_DIR);
   try {
     fs.mkdirSync(root, { recursive: true });
