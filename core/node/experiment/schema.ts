@@ -469,6 +469,9 @@ const betaGrid = z.array(z.number().positive('β must be > 0')).min(1, 'a β gri
  * (core/node/experiment/study.ts expands it; docs/run-store.md describes the folder). The figure
  * follows from what varies, so the file says only what and over which values.
  */
+/** Most values a study may list. */
+export const MAX_STUDY_VALUES = 1000;
+
 export const studySchema = z
   .strictObject({
     vary: z
@@ -480,6 +483,8 @@ export const studySchema = z
     values: z
       .array(z.unknown())
       .min(1, 'a study needs at least one value')
+      // Each value is checked as a whole experiment in the editor on every keystroke, and is a run.
+      .max(MAX_STUDY_VALUES, `a study of at most ${MAX_STUDY_VALUES} values (each one is a run)`)
       .describe(
         'The values, in order: each one is checked as if written in place of the field, and is run as its own run inside the study folder.',
       ),
