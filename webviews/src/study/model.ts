@@ -52,6 +52,8 @@ export function rhoLines(fig: StudyFigure, colors: Map<string, string>): LineSer
       dash: DASHES[sources.indexOf(r.source) % DASHES.length],
       x: pts.map((p) => p.x),
       y: pts.map((p) => p.y),
+      // No error bars, but a marker at each value: a source present at one value is one point.
+      err: pts.map(() => 0),
     };
   });
 }
