@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { RunEvent, RunSummary } from '../../core/common/protocol/events';
-import { studyFigure, studyFigureCsv, type FigureValue } from '../../core/common/view/studyFigure';
+import { studyFigure, studyFigureCsv, studyFigureTable, type FigureValue } from '../../core/common/view/studyFigure';
 import type { StudyKind } from '../../core/common/runs/study';
 import { parseFieldPath } from '../../core/node/experiment/study';
 import { validateExperimentText } from '../../core/node/experiment/validate';
@@ -213,6 +213,20 @@ describe('study figure data', () => {
     const csv = studyFigureCsv(f).trim().split('\r\n');
     assert.equal(csv.length, 1 + 4);
     assert.equal(csv[4], '1,64,64,aft,0.88,0.01,2,,t=0.6 n=0.1');
+  });
+
+  it('ablation of single methods: one accuracy column and its ρ per source, not a diagonal', () => {
+    const f = studyFigure({ kind: 'ablation', vary: 'methods' }, [
+      { index: 0, label: 'aft', summary: summary({ aft: [0.9, 0.01, { t: 0.6, n: 0.1 }] }) },
+      { index: 1, label: 'stl', summary: summary({ stl: [0.8, 0.02] }) },
+      { index: 2, label: 'kd' },
+    ]);
+    assert.deepEqual(studyFigureTable(f), [
+      ['methods', 'method', 'test accuracy %', 'ρ t', 'ρ n'],
+      ['aft', 'aft', '90.00 ± 1.00', '0.600', '0.100'],
+      ['stl', 'stl', '80.00 ± 2.00', '–', '–'],
+      ['kd', '–', 'not run', '–', '–'],
+    ]);
   });
 
   it("sources: accuracy against each value's source probe, with Pearson r per method", () => {

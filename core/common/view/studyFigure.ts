@@ -149,9 +149,33 @@ export function studyFigureCsv(fig: StudyFigure): string {
   );
 }
 
-/** The figure as a text table: a row per value, a column per method (mean ± SE in %), then mean ρ. */
+/**
+ * The figure as a text table: a row per value, a column per method (mean ± SE in %), then mean ρ.
+ * When each value ran one method (an ablation of variants), one accuracy column and that
+ * method's ρ per source, instead of a diagonal of mostly empty cells.
+ */
 export function studyFigureTable(fig: StudyFigure): string[][] {
   const pct = (v: number): string => (v * 100).toFixed(2);
+  const ran = (i: number): string[] => fig.methods.filter((m) => fig.accuracy[m][i]);
+  if (fig.methods.length > 1 && fig.values.every((v) => ran(v.index).length <= 1)) {
+    const sources = [...new Set(fig.rho.map((r) => r.source))];
+    return [
+      [fig.vary, 'method', 'test accuracy %', ...sources.map((s) => `ρ ${s}`)],
+      ...fig.values.map((v) => {
+        const m = ran(v.index)[0];
+        const a = m !== undefined ? fig.accuracy[m][v.index] : null;
+        return [
+          v.label,
+          m ?? '–',
+          a ? `${pct(a.mean)} ± ${pct(a.se)}` : v.done ? '–' : 'not run',
+          ...sources.map((s) => {
+            const x = fig.rho.find((r) => r.method === m && r.source === s)?.values[v.index];
+            return x === null || x === undefined ? '–' : x.toFixed(3);
+          }),
+        ];
+      }),
+    ];
+  }
   const rhoCols = fig.rho.map((r) => ({ head: `ρ ${r.source} (${r.method})`, r }));
   const head = [
     fig.vary,
