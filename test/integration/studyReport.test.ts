@@ -1,8 +1,8 @@
 /**
- * `aft report` on a real completed noise study (test/fixtures/studies/, made by `aft run` on the
- * noise study template and stripped by strip.sh): one HTML file whose study view draws the
- * figure (a line per method with ± SE at each width), mean ρ per source, the table and the runs,
- * under the page's strict CSP, and exports them as PNG, SVG and CSV.
+ * `aft report` on real completed studies (test/fixtures/studies/, made by `aft run` on the noise
+ * and ablation study templates and stripped by strip.sh): one HTML file whose study view draws
+ * the figure (a line per method with ± SE at each width; a bar per variant), mean ρ per source,
+ * the table and the runs, under the page's strict CSP, and exports them as PNG, SVG and CSV.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -16,10 +16,26 @@ import { readStudy } from '../../core/node/runs/studies';
 import { chromiumAvailable, launch, rendered, ROOT, watchedPage } from '../../webviews/harness/browser';
 
 const fixtures = path.join(ROOT, 'test', 'fixtures', 'studies');
-const fixture = path.join(
-  fixtures,
-  fs.readdirSync(fixtures).find((n) => fs.existsSync(path.join(fixtures, n, 'study.json')))!,
-);
+const studies = fs
+  .readdirSync(fixtures)
+  .map((n) => path.join(fixtures, n))
+  .filter((d) => fs.existsSync(path.join(d, 'study.json')));
+const ofKind = (kind: string): string => {
+  const dir = studies.find((d) => readStudy(d).record.kind === kind);
+  assert.ok(dir, `a ${kind} study in ${fixtures}`);
+  return dir;
+};
+const fixture = ofKind('noise');
+const ablation = ofKind('ablation');
+const report = (dir: string, out: string): void => {
+  const cli = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', path.join(ROOT, 'sidecar', 'src', 'cli', 'index.ts'), 'report', dir, '--out', out],
+    { cwd: ROOT, encoding: 'utf8' },
+  );
+  assert.equal(cli.status, 0, cli.stderr);
+  assert.match(cli.stdout, /wrote .*\.html/);
+};
 const shots = path.join(ROOT, 'test-results', 'report');
 
 describe(
@@ -37,13 +53,7 @@ describe(
       });
       assert.equal(build.status, 0, build.stderr);
       out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'aft-study-report-')), 'study.html');
-      const cli = spawnSync(
-        process.execPath,
-        ['--import', 'tsx', path.join(ROOT, 'sidecar', 'src', 'cli', 'index.ts'), 'report', fixture, '--out', out],
-        { cwd: ROOT, encoding: 'utf8' },
-      );
-      assert.equal(cli.status, 0, cli.stderr);
-      assert.match(cli.stdout, /wrote .*study\.html/);
+      report(fixture, out);
       fs.mkdirSync(shots, { recursive: true });
       browser = await launch();
     });
@@ -75,6 +85,26 @@ describe(
       assert.equal(await page.$$eval('#study-runs tbody tr', (els) => els.length), study.values.length);
       assert.ok((await page.$$eval('[data-export]', (els) => els.length)) >= 7, 'export buttons on every card');
       await page.screenshot({ path: path.join(shots, 'study.png'), fullPage: true });
+      assert.deepEqual(problems, []);
+      await page.close();
+    });
+
+    it('draws an ablation as a bar ± SE per variant, named by its value', async () => {
+      const file = path.join(path.dirname(out), 'ablation.html');
+      report(ablation, file);
+      const { page, problems } = await watchedPage(browser);
+      await page.goto(pathToFileURL(file).href);
+      await rendered(page);
+      const study = readStudy(ablation);
+      const bars = await page.$$eval('#study-figure [data-bar]', (els) => els.map((e) => e.getAttribute('data-bar')));
+      assert.deepEqual(
+        bars,
+        study.values.map((v) => v.label),
+      );
+      // The table: one accuracy column, a row per variant.
+      assert.equal((await page.$$eval('#study-table thead th', (els) => els.length)) >= 3, true);
+      assert.equal(await page.$$eval('#study-table tbody tr', (els) => els.length), study.values.length);
+      await page.screenshot({ path: path.join(shots, 'study-ablation.png'), fullPage: true });
       assert.deepEqual(problems, []);
       await page.close();
     });
