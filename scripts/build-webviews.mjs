@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Bundles the webview apps (run dashboard, comparison, experiments table) for the browser with
-// esbuild: dist/webviews/{dashboard,compare,table}.{js,css}. Everything is bundled (uPlot, @vscode-elements,
+// Bundles the webview apps (run dashboard, comparison, experiments table, study) for the browser
+// with esbuild: dist/webviews/{dashboard,compare,table,study}.{js,css}. Everything is bundled (uPlot, @vscode-elements,
 // Lit); nothing is loaded from a network. The extension serves these files to its webviews and
 // `aft report` inlines them into one HTML file. `--watch` rebuilds on change.
 import { build, context } from 'esbuild';
@@ -10,6 +10,7 @@ const options = {
     dashboard: 'webviews/src/dashboard/main.ts',
     compare: 'webviews/src/compare/main.ts',
     table: 'webviews/src/table/main.ts',
+    study: 'webviews/src/study/main.ts',
   },
   outdir: 'dist/webviews',
   bundle: true,

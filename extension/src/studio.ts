@@ -12,7 +12,9 @@ import {
   openRunFolderCommand,
   revealRunCommand,
   showDashboardCommand,
+  showStudyCommand,
 } from './commands/runs';
+import { showDashboard } from './dashboard';
 import { exportModelCommand, extractFeaturesCommand } from './commands/extractExport';
 import { installGpuRuntimeCommand, restartSidecarCommand, selectBackendCommand } from './commands/compute';
 import { newExperimentCommand } from './commands/experiment';
@@ -22,6 +24,7 @@ import { deviceEnv, readConfig, runsBaseDir, SIDECAR_SETTINGS, type Config } fro
 import { ExperimentsTreeProvider } from './experiments/view';
 import { gpuRuntimeDir, isGpuRuntimeInstalled } from '../../core/node/gpu/runtime';
 import { runInfos } from '../../core/node/runs/store';
+import { listStudies } from '../../core/node/runs/studies';
 import { RunsModel } from './runs/model';
 import { RunsTreeProvider, type RunNode } from './runs/view';
 import { SidecarClient, type SidecarOptions } from './sidecar/client';
@@ -48,7 +51,7 @@ export class Studio implements vscode.Disposable {
     // The Runs view reads the run store itself (plain file reads, like the dashboards): it lists
     // runs before the sidecar starts, and in an untrusted workspace, where none starts.
     this.runs = new RunsModel(
-      { listRuns: (dir) => Promise.resolve(runInfos(dir)) },
+      { listRuns: (dir) => Promise.resolve(runInfos(dir)), listStudies: (dir) => Promise.resolve(listStudies(dir)) },
       () => this.workspaceDirs(),
       this.log,
     );
@@ -223,6 +226,8 @@ export class Studio implements vscode.Disposable {
     reg('aft.stopRun', (arg) => stopRunCommand(this, arg));
     reg('aft.extractFeatures', (arg) => extractFeaturesCommand(this, arg));
     reg('aft.showDashboard', (arg) => showDashboardCommand(this, arg));
+    reg('aft.showStudy', (arg) => showStudyCommand(this, arg));
+    reg('aft.showStudyRun', (runDir) => typeof runDir === 'string' && showDashboard(this.context, runDir));
     reg('aft.compareRuns', (arg, selection) => compareRunsCommand(this, arg, selection));
     reg('aft.showExperimentsTable', () => TablePanel.show(this.context, () => this.workspaceDirs(), this.log));
     reg('aft.exportModel', (arg) => exportModelCommand(this, arg));

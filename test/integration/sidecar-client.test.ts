@@ -12,6 +12,7 @@ import { SidecarClient, type SidecarFailure, type SidecarState } from '../../ext
 import { RestartPolicy } from '../../extension/src/sidecar/restartPolicy';
 import type { RunEvent, StatusEvent } from '../../core/common/protocol/events';
 import { readRunStatus } from '../../core/node/runs/store';
+import { readStudy } from '../../core/node/runs/studies';
 import { rejectsWith, waitFor } from '../helpers/sidecarRpc';
 import { WEBGPU_EXPECTED } from '../helpers/backends';
 
@@ -119,6 +120,46 @@ describe('sidecar client against a real sidecar', () => {
     assert.equal(runs.length, 1);
     assert.equal(runs[0].state, 'completed');
     assert.ok(runs[0].summary?.methods['aft']!.test_accuracy.mean !== undefined);
+  });
+
+  it('runs a study file: one study folder, whole-study progress, the last value ends it; a changed file is refused by field', async () => {
+    const c = client();
+    const ws = tmpdir();
+    const file = path.join(ws, 'study.aft.yaml');
+    const text = `name: rpc-study
+dataset: { source: mnist, train: 60, test: 60 }
+pretrained:
+  - { name: noise, noise: 4 }
+downstream: { hidden: [8] }
+methods: [stl, aft]
+beta: { aft: 1 }
+train: { steps: 8, batch: 16 }
+study: { vary: pretrained.0.noise, values: [2, 4] }
+`;
+    fs.writeFileSync(file, text);
+    const events: RunEvent[] = [];
+    c.onRunEvent((e) => events.push(e));
+    const started = await c.run({ file, workspaceDir: ws });
+    assert.ok(started.studyDir && fs.existsSync(path.join(started.studyDir, 'study.json')));
+    const last = await waitFor(
+      c,
+      (e): e is StatusEvent => e.type === 'status' && e.state !== 'running' && e.study?.value === 1,
+    );
+    assert.equal(last.state, 'completed', last.message);
+    assert.equal(last.study?.studyDir, started.studyDir);
+    assert.ok(events.some((e) => e.type === 'progress' && e.study && e.study.fraction > 0.5));
+    assert.equal(readStudy(started.studyDir).state, 'completed');
+    // The file changed: a new study (the last one is complete); stopped, then the file changes
+    // back: that unfinished study is refused by field (the extension then offers a new study).
+    fs.writeFileSync(file, text.replace('values: [2, 4]', 'values: [2, 4, 8]'));
+    const second = await c.run({ file, workspaceDir: ws });
+    await c.cancel(second.runId);
+    await waitFor(c, statusOf(second.runId));
+    fs.writeFileSync(file, text);
+    await rejectsWith(c.run({ file, workspaceDir: ws }), 'bad_input', /another version of this file/);
+    const fresh = await c.run({ file, workspaceDir: ws, newStudy: true });
+    assert.notEqual(fresh.studyDir, second.studyDir);
+    await c.cancel(fresh.runId);
   });
 
   it('refuses a run started twice, an unwritable runs folder, unknown methods; no extraction of a running file', async () => {

@@ -16,7 +16,7 @@ import { validateExperimentText } from '../../core/node/experiment/validate';
 import { trainFactorAutoencoder } from '../../sidecar/src/methods/factorAutoencoder';
 import { logme } from '../../sidecar/src/methods/logme';
 import { initBackend } from '../../sidecar/src/runtime/tf';
-import { MNIST_DEMO } from '../../core/node/experiment/templates';
+import { TEMPLATES } from '../../core/node/experiment/templates';
 import { tuneTrainSize } from '../../sidecar/src/train/plan';
 import { AftError } from '../../core/common/util/errors';
 import { Rng } from '../../sidecar/src/util/rng';
@@ -41,8 +41,8 @@ describe('valid experiment files', () => {
     });
   }
 
-  it('the demo template is the committed fixture', () => {
-    assert.equal(fs.readFileSync(path.join(root, 'valid', 'mnist-demo.aft.yaml'), 'utf8'), MNIST_DEMO.text);
+  it('the templates are the committed fixtures', () => {
+    for (const t of TEMPLATES) assert.equal(fs.readFileSync(path.join(root, 'valid', t.fileName), 'utf8'), t.text);
   });
 });
 

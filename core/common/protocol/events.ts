@@ -24,6 +24,26 @@ export interface ProgressEvent {
   etaSeconds: number | null;
   /** Examples per second while features are extracted (then `step`/`steps` count examples). */
   itemsPerSecond?: number;
+  /** Where the whole study is, when this run is one value of a study. */
+  study?: StudyProgress;
+}
+
+/** Which value of which study a run is (each value of a study is one run in the study's folder). */
+export interface StudyPosition {
+  studyId: string;
+  studyDir: string;
+  /** The value (0-based) and how many the study has. */
+  value: number;
+  values: number;
+  label: string;
+}
+
+/** A study's progress over all its values. */
+export interface StudyProgress extends StudyPosition {
+  /** Fraction of the whole study done, 0..1 (values already done count whole). */
+  fraction: number;
+  /** Seconds left for the whole study: this run's ETA plus the values after it at the measured time per value. */
+  etaSeconds: number | null;
 }
 
 /** What one evaluation of a training job measures (the training loop fills it in). */
@@ -90,6 +110,8 @@ export interface StatusEvent {
   message?: string;
   /** The run stopped on bad input before training anything, and its folder was removed. */
   removed?: true;
+  /** When this run is one value of a study. */
+  study?: StudyPosition;
 }
 
 /** A method's final result, emitted when all its seeds are done. */

@@ -92,11 +92,18 @@ export interface RunParams {
   seeds?: number[];
   steps?: number;
   methods?: string[];
+  /**
+   * A study file: start a new study even when this file's last one is unfinished (a study is
+   * otherwise continued, or refused with `location.field` = `study` when the file changed).
+   */
+  newStudy?: boolean;
 }
 
 export interface RunStarted {
   runId: string;
   runDir: string;
+  /** A study file: the study's folder (its runs follow one another; `runId` is the first one's). */
+  studyDir?: string;
 }
 
 export interface RunInfo {

@@ -19,6 +19,7 @@
 import type { RunState, RunSummary, Segment } from './events';
 import type { SeriesData } from '../runs/curveViews';
 import { isRecord } from '../runs/records';
+import type { StudyInfo } from '../runs/study';
 
 export type { RunState, RunSummary, Segment };
 // The charted metrics, curve keys and series ids are the run store's (one definition for both).
@@ -147,6 +148,12 @@ export interface CompareMessage {
   runs: CompareRun[];
 }
 
+/** Host → study view: the study, its values and their runs' summaries (first message after `ready`, and on changes). */
+export interface StudyMessage {
+  type: 'study';
+  study: StudyInfo;
+}
+
 /** Host → either view: the data could not be read (the view shows the message). */
 export interface ErrorMessage {
   type: 'error';
@@ -159,7 +166,7 @@ export interface TableMessage {
   runs: TableRun[];
 }
 
-export type HostMessage = RunMessage | UpdateMessage | CompareMessage | TableMessage | ErrorMessage;
+export type HostMessage = RunMessage | UpdateMessage | CompareMessage | TableMessage | StudyMessage | ErrorMessage;
 
 // ---- webview → host ----
 
@@ -229,7 +236,7 @@ export type WebviewMessage =
   ReadyMessage | ChartPointsMessage | ExportMessage | ExportCurvesMessage | OpenRunsMessage | RefreshMessage;
 
 /** The webview apps (one bundle each in dist/webviews). */
-export const WEBVIEW_APPS = ['dashboard', 'compare', 'table'] as const;
+export const WEBVIEW_APPS = ['dashboard', 'compare', 'table', 'study'] as const;
 export type WebviewApp = (typeof WEBVIEW_APPS)[number];
 
 /** The most runs one `openRuns` may name (the table has no cap; opening is what costs). */
@@ -352,6 +359,8 @@ export function isHostMessage(raw: unknown): raw is HostMessage {
     case 'compare':
     case 'table':
       return Array.isArray(raw.runs);
+    case 'study':
+      return isRecord(raw.study) && Array.isArray(raw.study.values) && isRecord(raw.study.record);
     case 'error':
       return typeof raw.message === 'string';
     default:

@@ -473,6 +473,35 @@ export const tuneSchema = z
 
 const betaGrid = z.array(z.number().positive('β must be > 0')).min(1, 'a β grid needs at least one value');
 
+/**
+ * A study: the experiment run once per value of one field, in one study folder, with one figure
+ * (core/node/experiment/study.ts expands it; docs/run-store.md describes the folder). The figure
+ * follows from what varies, so the file says only what and over which values.
+ */
+/** Most values a study may list. */
+export const MAX_STUDY_VALUES = 1000;
+
+export const studySchema = z
+  .strictObject({
+    vary: z
+      .string()
+      .min(1)
+      .describe(
+        'The field that varies, as a path into this file: `pretrained[1].noise` (noise width; 0 leaves the source out: paper fig 6b), `pretrained` (each value a source name: the sources in turn, fig 3; or a list of names: source subsets, fig 2c/d), `methods` (each value a method or a list of them: an ablation, fig 7b), or any other field such as `beta.aft`, `train.lr`, `train.steps`, `downstream.hidden`, `dataset.train` (a line per method for numbers, bars otherwise). `name`, `seeds`, `backend` and `study` cannot vary: every value runs every seed.',
+      ),
+    values: z
+      .array(z.unknown())
+      .min(1, 'a study needs at least one value')
+      // Each value is checked as a whole experiment in the editor on every keystroke, and is a run.
+      .max(MAX_STUDY_VALUES, `a study of at most ${MAX_STUDY_VALUES} values (each one is a run)`)
+      .describe(
+        'The values, in order: each one is checked as if written in place of the field, and is run as its own run inside the study folder.',
+      ),
+  })
+  .describe(
+    'Run this experiment once per value of one field (a study), with progress and ETA over all of them, resume after an interruption, and the figure of the paper analysis it is (`aft report`, the study dashboard).',
+  );
+
 export const experimentSchema = z
   .strictObject({
     name: name.describe('Name of the experiment; run folders start with it.'),
@@ -491,6 +520,7 @@ export const experimentSchema = z
     backend: documentedEnum(BACKEND_CHOICES, BACKEND_DOCS)
       .default('auto')
       .describe('Compute backend: `auto` tries gpu, webgpu (GPU adapters only), native, wasm, cpu.'),
+    study: studySchema.optional(),
   })
   .describe('An AFT experiment (`*.aft.yaml`).');
 
@@ -504,6 +534,7 @@ export type TextDatasetSpec = z.infer<typeof textDataset>;
 export type Pooling = (typeof POOLINGS)[number];
 export type DownstreamSpec = z.infer<typeof downstreamSchema>;
 export type TrainSpec = z.infer<typeof trainSchema>;
+export type StudySpec = z.infer<typeof studySchema>;
 export type MethodKind = (typeof METHOD_KINDS)[number];
 
 /** The JSON Schema generated from `experimentSchema` (for editors). */

@@ -19,6 +19,8 @@ import { experimentSchema, METHOD_KINDS, type Experiment } from './schema';
 import { experimentJsonSchema } from './schema';
 import type { FileProbe } from './arrays';
 import { semanticProblems } from './semantics';
+import { expandStudy, type StudyVariant } from './study';
+import type { StudyKind, StudyValue } from '../../common/runs/study';
 
 export interface Problem {
   message: string;
@@ -42,7 +44,17 @@ export const MAX_PROBLEMS = 100;
 
 export interface ValidationResult {
   experiment?: Experiment;
+  /** With a `study:` section: its runs, one checked experiment per value (all valid, or none given). */
+  study?: ExpandedStudy;
   problems: Problem[];
+}
+
+/** A study whose every value made a valid experiment: what `aft run` runs, one after another. */
+export interface ExpandedStudy {
+  vary: string;
+  kind: StudyKind;
+  values: StudyValue[];
+  experiments: Experiment[];
 }
 
 export function fieldName(path: readonly (string | number)[]): string {
@@ -96,6 +108,10 @@ class Locator {
     private readonly textLength: number,
   ) {}
 
+  parts(): [Document, LineCounter, number] {
+    return [this.doc, this.lines, this.textLength];
+  }
+
   private pos(offset: number): { line: number; col: number } {
     return this.lines.linePos(Math.min(offset, this.textLength));
   }
@@ -137,6 +153,33 @@ class Locator {
       ...(opts.suggestion !== undefined ? { suggestion: opts.suggestion } : {}),
       ...(opts.kind !== undefined ? { kind: opts.kind } : {}),
     };
+  }
+}
+
+/**
+ * Locates a study variant's problems in the file: those at or under the varied field are the
+ * value's own and go under `study.values[i]`; the others (a method that needs the source this
+ * value leaves out) are said at the value, naming the field. Every message says which value.
+ */
+class ValueLocator extends Locator {
+  constructor(
+    private readonly base: Locator,
+    private readonly variant: StudyVariant,
+  ) {
+    super(...base.parts());
+  }
+
+  override problem(
+    path: (string | number)[],
+    message: string,
+    opts: { key?: string; suggestion?: string; severity?: 'error' | 'warning'; kind?: Problem['kind'] } = {},
+  ): Problem {
+    const { from, to, label } = this.variant;
+    const inside = from.length <= path.length && from.every((p, i) => path[i] === p);
+    const field = fieldName(opts.key !== undefined ? [...path, opts.key] : path);
+    if (inside) return this.base.problem([...to, ...path.slice(from.length)], `study value ${label}: ${message}`, opts);
+    const { key: _key, kind: _kind, suggestion: _suggestion, ...rest } = opts;
+    return this.base.problem(to, `study value ${label}: ${field}: ${message}`, rest);
   }
 }
 
@@ -358,8 +401,53 @@ export function validateParsed(
     } as const;
     problems.push(loc.problem(p.path, p.message, opts));
   }
+  const study = problems.some((p) => p.severity === 'error')
+    ? undefined
+    : studyOf(input as Record<string, unknown>, loc, baseDir, files, problems);
   const shown = capped(problems);
-  return shown.some((p) => p.severity === 'error') ? { problems: shown } : { experiment: parsed.data, problems: shown };
+  return shown.some((p) => p.severity === 'error')
+    ? { problems: shown }
+    : { experiment: parsed.data, ...(study ? { study } : {}), problems: shown };
+}
+
+/**
+ * Every value of a study checked as if written in place of its field (schema, cross-field
+ * checks, files): each value's errors are added to `problems` at that value, and the study is
+ * returned only when every value made a valid experiment, so nothing runs while any is wrong.
+ */
+function studyOf(
+  input: Record<string, unknown>,
+  loc: Locator,
+  baseDir: string | undefined,
+  files: FileProbe | undefined,
+  problems: Problem[],
+): ExpandedStudy | undefined {
+  const expansion = expandStudy(input, knownKeysAt);
+  if (!expansion) return undefined;
+  const before = problems.length;
+  for (const p of expansion.problems)
+    problems.push(loc.problem(p.path, p.message, p.suggestion !== undefined ? { suggestion: p.suggestion } : {}));
+  const experiments: Experiment[] = [];
+  for (const variant of expansion.variants) {
+    const vloc = new ValueLocator(loc, variant);
+    const parsed = experimentSchema.safeParse(variant.raw);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) problems.push(...issueProblems(issue, variant.raw, vloc));
+      continue;
+    }
+    // The file's own warnings were said once already; a value adds only what stops it.
+    const errors = semanticProblems(parsed.data, baseDir, files).filter((p) => (p.severity ?? 'error') === 'error');
+    for (const p of errors) problems.push(vloc.problem(p.path, p.message, p.key !== undefined ? { key: p.key } : {}));
+    if (!errors.length) experiments.push(parsed.data);
+  }
+  if (problems.length > before) return undefined;
+  const values = expansion.variants.map(({ index, label, value, x }) => ({
+    index,
+    label,
+    value,
+    ...(x !== undefined ? { x } : {}),
+  }));
+  return { vary: (input.study as { vary: string }).vary, kind: expansion.kind, values, experiments };
 }
 
 function capped(ps: Problem[]): Problem[] {

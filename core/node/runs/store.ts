@@ -32,7 +32,7 @@ import { StatCache } from './statCache';
 
 export const RUNS_DIR = path.join('.aft', 'runs');
 
-function timestampId(d: Date): string {
+export function timestampId(d: Date): string {
   const p = (n: number): string => String(n).padStart(2, '0');
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
@@ -51,6 +51,14 @@ export const STALE_FLOOR_SECONDS = 300;
 const STATUS_RESERVE_BYTES = 16_384;
 /** The longest message kept in status.json (the full one is in run.log and the run's events). */
 const MAX_STATUS_MESSAGE = 8_000;
+
+/** Where a run folder goes: by default `<workspace>/.aft/runs/<name>-<time>-<rand>`; a study's runs go in its folder. */
+export interface RunPlace {
+  /** The folder that receives the run folder. */
+  root?: string;
+  /** What the run id starts with instead of the experiment's name. */
+  idPrefix?: string;
+}
 
 export class RunStore {
   private status: RunStatus;
@@ -99,9 +107,10 @@ export class RunStore {
     experimentName: string,
     resolvedExperiment: unknown,
     sourceText: string,
+    place: RunPlace = {},
   ): RunStore {
-    const runId = `${experimentName}-${timestampId(new Date())}-${Math.random().toString(36).slice(2, 6)}`;
-    const root = path.join(workspaceDir, RUNS_DIR);
+    const runId = `${place.idPrefix ?? experimentName}-${timestampId(new Date())}-${Math.random().toString(36).slice(2, 6)}`;
+    const root = place.root ?? path.join(workspaceDir, RUNS_DIR);
     const dir = path.join(root, runId);
     try {
       fs.mkdirSync(root, { recursive: true });
@@ -336,7 +345,7 @@ export class RunStore {
 }
 
 /** Removes temporary files and staging folders of dead processes in the runs folder and in each run. */
-function removeStaleRunTemps(root: string): void {
+export function removeStaleRunTemps(root: string): void {
   removeStaleTemps(root);
   let names: string[];
   try {
@@ -356,7 +365,7 @@ function removeStaleRunTemps(root: string): void {
  * system's limits is the user's to change (bad input); anything else (a full disk) is the run
  * failing, said as every failed write is.
  */
-function runFolderError(where: string, workspaceDir: string, e: unknown): Error {
+export function runFolderError(where: string, workspaceDir: string, e: unknown): Error {
   const code = (e as NodeJS.ErrnoException).code ?? '';
   if (['ENAMETOOLONG', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS', 'EEXIST'].includes(code)) {
     return new AftError('bad_input', `cannot create the run folder ${where}: ${(e as Error).message}`, {

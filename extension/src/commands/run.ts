@@ -15,6 +15,7 @@ export async function runExperimentCommand(
   studio: Studio,
   arg?: unknown,
   methods?: string[],
+  newStudy = false,
 ): Promise<string | undefined> {
   if (!requireTrust('Run Experiment')) return undefined;
   const file = await pickExperiment(arg, 'Run Experiment');
@@ -28,6 +29,7 @@ export async function runExperimentCommand(
     workspaceDir: runsBaseDir(folder, cfg),
     ...(cfg.backend !== 'auto' ? { backend: cfg.backend } : {}),
     ...(methods?.length ? { methods } : {}),
+    ...(newStudy ? { newStudy } : {}),
   };
   const name = path.basename(file.fsPath);
   let started;
@@ -39,6 +41,10 @@ export async function runExperimentCommand(
     if (data?.kind === 'busy') {
       const a = await vscode.window.showWarningMessage(`AFT: ${errorMessage(e)}`, 'Stop Run');
       if (a) await vscode.commands.executeCommand('aft.stopRun');
+    } else if (data?.kind === 'bad_input' && data.location?.field === 'study') {
+      // An unfinished study of an earlier version of this file: continuing it would mix versions.
+      const a = await vscode.window.showWarningMessage(`AFT: ${errorMessage(e)}`, 'Start a New Study');
+      if (a) return runExperimentCommand(studio, file, methods, true);
     } else if (data?.kind === 'bad_input') {
       const reasons = data.details?.length
         ? data.details.map((d) => d.replace(`${file.fsPath}:`, 'line '))
@@ -59,7 +65,8 @@ export async function runExperimentCommand(
   }
   studio.log.info(`run ${started.runId} started (${started.runDir})`);
   void studio.runs.refresh();
-  void followRun(studio, started.runId, name);
+  if (started.studyDir) void followStudy(studio, started.studyDir, started.runId, name);
+  else void followRun(studio, started.runId, name);
   return started.runId;
 }
 
@@ -90,6 +97,62 @@ function followRun(studio: Studio, runId: string, name: string): Thenable<void> 
         });
       }),
   );
+}
+
+/**
+ * Shows a study's progress over all its values in one cancellable notification (the cancel
+ * stops the value running then; `aft run` or Run Experiment on the file continues the study).
+ */
+function followStudy(studio: Studio, studyDir: string, firstRunId: string, name: string): Thenable<void> {
+  let runId = firstRunId;
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `AFT study: ${name}`, cancellable: true },
+    (progress, token) =>
+      new Promise<void>((resolve) => {
+        let shown = 0;
+        const sub = studio.client.onRunEvent((e: RunEvent) => {
+          if ((e.type !== 'progress' && e.type !== 'status') || e.study?.studyDir !== studyDir) return;
+          runId = e.runId;
+          const s = e.study;
+          if (e.type === 'progress') {
+            const pct = Math.floor(e.study.fraction * 100);
+            const text = progressText({ fraction: e.study.fraction, label: e.label, etaSeconds: e.study.etaSeconds });
+            progress.report({
+              increment: Math.max(0, pct - shown),
+              message: `value ${s.value + 1}/${s.values} (${s.label}) · ${text}`,
+            });
+            shown = Math.max(shown, pct);
+          } else if (e.state !== 'running' && (e.state !== 'completed' || s.value === s.values - 1)) {
+            sub.dispose();
+            resolve();
+            void announceStudy(studio, studyDir, name, e.state, e.message);
+          }
+        });
+        token.onCancellationRequested(() => {
+          progress.report({ message: 'cancelling…' });
+          void studio.client
+            .cancel(runId)
+            .catch((err: unknown) => studio.log.warn(`cancel ${runId}: ${errorMessage(err)}`));
+        });
+      }),
+  );
+}
+
+async function announceStudy(
+  studio: Studio,
+  studyDir: string,
+  name: string,
+  state: string,
+  message?: string,
+): Promise<void> {
+  await studio.runs.refresh();
+  const text =
+    state === 'completed'
+      ? `AFT: the study ${name} completed.`
+      : `AFT: the study ${name} stopped (${state}${message ? `: ${message.split('\n')[0]}` : ''}); run the file again to continue it.`;
+  const show = state === 'completed' ? vscode.window.showInformationMessage : vscode.window.showWarningMessage;
+  const a = await show(text, 'Show Study');
+  if (a) await vscode.commands.executeCommand('aft.showStudy', studyDir);
 }
 
 async function announce(studio: Studio, runId: string, name: string, state: string, message?: string): Promise<void> {

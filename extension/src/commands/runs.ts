@@ -1,13 +1,12 @@
 /** Commands on runs: open the folder, delete (with confirmation), reveal, and later-version features; the run picker. */
 import * as vscode from 'vscode';
-import type { RunNode } from '../runs/view';
 import type { Studio } from '../studio';
-import { showCompare, showDashboard } from '../dashboard';
+import { showCompare, showDashboard, showStudy } from '../dashboard';
 import { errorMessage } from './guards';
 
 function runIdOf(arg: unknown): string | undefined {
   if (typeof arg === 'string') return arg;
-  if (typeof arg === 'object' && arg !== null && 'runId' in arg) return String((arg as RunNode).runId);
+  if (typeof arg === 'object' && arg !== null && 'runId' in arg) return String(arg.runId);
   return undefined;
 }
 
@@ -110,4 +109,32 @@ export async function compareRunsCommand(studio: Studio, arg?: unknown, selectio
   }
   const dirs = ids.map((id) => studio.runs.get(id)?.runDir).filter((d): d is string => d !== undefined);
   showCompare(studio.context, dirs);
+}
+
+/** Opens a study's view (a Runs view study item, a notification, or a picked study). */
+export async function showStudyCommand(studio: Studio, arg?: unknown): Promise<void> {
+  let dir =
+    typeof arg === 'string'
+      ? arg
+      : typeof arg === 'object' && arg !== null && 'dir' in arg
+        ? String(arg.dir)
+        : undefined;
+  if (!dir) {
+    if (studio.runs.studies.length === 0) await studio.runs.refresh();
+    const studies = studio.runs.studies;
+    if (!studies.length) {
+      void vscode.window.showInformationMessage('AFT: there are no studies yet (an experiment file with `study:`).');
+      return;
+    }
+    const pick = await vscode.window.showQuickPick(
+      studies.map((s) => ({
+        label: s.record.studyId,
+        description: `${s.state}, ${s.done}/${s.values.length}`,
+        dir: s.dir,
+      })),
+      { title: 'AFT: Show Study' },
+    );
+    dir = pick?.dir;
+  }
+  if (dir) showStudy(studio.context, dir);
 }

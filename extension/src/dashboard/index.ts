@@ -4,13 +4,16 @@
  * package.json needs `onWebviewPanel:aft.dashboard` and `onWebviewPanel:aft.compare` activation
  * events so that panels open before a reload come back after it.
  */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { silentLogger, type Logger } from '../util/log';
 import { ComparePanel, COMPARE_VIEW_TYPE } from './comparePanel';
 import { DashboardPanel, DASHBOARD_VIEW_TYPE } from './dashboardPanel';
 import { isRunDir, runDirFromState, runDirsFromState } from './session';
+import { StudyPanel, STUDY_VIEW_TYPE } from './studyPanel';
+import { isStudyDir } from '../../../core/node/runs/studies';
 
-export { COMPARE_VIEW_TYPE, DASHBOARD_VIEW_TYPE };
+export { COMPARE_VIEW_TYPE, DASHBOARD_VIEW_TYPE, STUDY_VIEW_TYPE };
 
 let log: Logger = silentLogger;
 
@@ -42,6 +45,15 @@ export function showCompare(context: vscode.ExtensionContext, runDirs: string[])
   ComparePanel.show(context, runDirs, log);
 }
 
+/** Opens (or reveals) the view of a study folder (`<workspace>/.aft/runs/<study id>`). */
+export function showStudy(context: vscode.ExtensionContext, studyDir: string): void {
+  if (!isStudyDir(studyDir)) {
+    void vscode.window.showErrorMessage(`Not a study folder (no study.json): ${studyDir}`);
+    return;
+  }
+  StudyPanel.show(context, studyDir, log);
+}
+
 /** Revives dashboards and comparisons that were open when the window reloaded. */
 export function registerDashboardSerializers(context: vscode.ExtensionContext): void {
   context.subscriptions.push(
@@ -50,6 +62,16 @@ export function registerDashboardSerializers(context: vscode.ExtensionContext): 
         const dir = runDirFromState(state);
         if (dir) DashboardPanel.revive(context, panel, dir, log);
         else panel.dispose(); // the run folder is gone (deleted, or another machine's path)
+        return Promise.resolve();
+      },
+    }),
+    vscode.window.registerWebviewPanelSerializer(STUDY_VIEW_TYPE, {
+      deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
+        const dir =
+          typeof state === 'object' && state !== null ? (state as { studyDir?: unknown }).studyDir : undefined;
+        if (typeof dir === 'string' && path.isAbsolute(dir) && isStudyDir(dir))
+          StudyPanel.revive(context, panel, dir, log);
+        else panel.dispose();
         return Promise.resolve();
       },
     }),

@@ -5,6 +5,7 @@
  */
 import type { MethodSummary, ProgressEvent, RunEvent } from '../../../core/common/protocol/events';
 import type { RunInfo } from '../../../core/common/protocol/rpc';
+import type { StudyInfo } from '../../../core/common/runs/study';
 import { Emitter } from '../util/emitter';
 import type { Logger } from '../util/log';
 
@@ -17,12 +18,19 @@ export interface RunRow extends RunInfo {
 
 export interface RunsSource {
   listRuns(workspaceDir: string): Promise<RunInfo[]>;
+  listStudies?(workspaceDir: string): Promise<StudyInfo[]>;
+}
+
+/** A study in the Runs view: its record and runs from the store, and its latest live progress. */
+export interface StudyRow extends StudyInfo {
+  live?: ProgressEvent;
 }
 
 export class RunsModel {
   private rows = new Map<string, RunRow>();
   /** `runs`, sorted once per change: the Runs view asks for it for every item it draws. */
   private sorted: RunRow[] | undefined;
+  private studyRows = new Map<string, StudyRow>();
   private readonly changed = new Emitter<void>();
   readonly onDidChange = this.changed.event;
   private refreshing: Promise<void> | undefined;
@@ -40,6 +48,15 @@ export class RunsModel {
       a.started < b.started ? 1 : a.started > b.started ? -1 : 0,
     );
     return this.sorted;
+  }
+
+  /** Studies, newest first; their runs are theirs, not in `runs`. */
+  get studies(): StudyRow[] {
+    return [...this.studyRows.values()].sort((a, b) => b.record.started.localeCompare(a.record.started));
+  }
+
+  study(dir: string): StudyRow | undefined {
+    return this.studyRows.get(dir);
   }
 
   get running(): RunRow[] {
@@ -68,7 +85,17 @@ export class RunsModel {
 
   private async load(): Promise<void> {
     const next = new Map<string, RunRow>();
+    const studies = new Map<string, StudyRow>();
     for (const dir of this.workspaceDirs()) {
+      try {
+        for (const s of (await this.source.listStudies?.(dir)) ?? []) {
+          const old = this.studyRows.get(s.dir);
+          studies.set(s.dir, { ...s, ...(s.state === 'running' && old?.live ? { live: old.live } : {}) });
+        }
+      } catch (e) {
+        this.log.warn(`could not list the studies in ${dir}: ${(e as Error).message}`);
+        for (const r of this.studyRows.values()) if (r.dir.startsWith(dir)) studies.set(r.dir, r);
+      }
       let infos: RunInfo[];
       try {
         infos = await this.source.listRuns(dir);
@@ -92,12 +119,24 @@ export class RunsModel {
     }
     this.rows = next;
     this.sorted = undefined;
+    this.studyRows = studies;
     this.changed.fire();
   }
 
   /** Applies a live event from the sidecar. */
   handle(e: RunEvent): void {
     if (e.type === 'log' || e.type === 'metrics' || e.type === 'rho') return;
+    // A study's runs are shown under the study: its progress is the whole study's.
+    if ((e.type === 'progress' || e.type === 'status') && e.study) {
+      const study = this.studyRows.get(e.study.studyDir);
+      if (e.type === 'progress' && study) study.live = e;
+      if (e.type === 'status') {
+        if (study && e.state !== 'running') delete study.live;
+        void this.refresh();
+      }
+      this.changed.fire();
+      return;
+    }
     let row = this.rows.get(e.runId);
     if (e.type === 'status') {
       if (!row) {

@@ -7,10 +7,13 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { MethodSummary } from '../../../core/common/protocol/events';
 import { accuracyText, durationText, progressText, seedsText } from './format';
-import type { RunRow, RunsModel } from './model';
+import type { RunRow, RunsModel, StudyRow } from './model';
 
 export type RunNode =
   | { kind: 'run'; runId: string }
+  /** A study; `runId` is its running value's run (what Stop Run stops). */
+  | { kind: 'study'; dir: string; runId?: string }
+  | { kind: 'studyValue'; dir: string; index: number }
   | { kind: 'method'; runId: string; method: string }
   | { kind: 'note'; runId: string; text: string };
 
@@ -62,6 +65,57 @@ function methodItem(run: RunRow, name: string, m: MethodSummary): vscode.TreeIte
   return item;
 }
 
+function studyNode(s: StudyRow): RunNode {
+  const runId = s.live?.runId ?? s.values.find((v) => v.state === 'running')?.runId;
+  return { kind: 'study', dir: s.dir, ...(runId ? { runId } : {}) };
+}
+
+const STUDY_ICONS: Record<StudyRow['state'], vscode.ThemeIcon> = {
+  ...ICONS,
+  incomplete: new vscode.ThemeIcon('debug-pause'),
+};
+
+function studyItem(s: StudyRow): vscode.TreeItem {
+  const item = new vscode.TreeItem(
+    `${s.record.experiment} · study · ${startedText(s.record.started)}`,
+    vscode.TreeItemCollapsibleState.Collapsed,
+  );
+  item.id = `study:${s.dir}`;
+  const n = s.values.length;
+  const live = s.live?.study;
+  // Live events when this window started the study; else what the running value's status.json says.
+  const running = s.values.find((v) => v.state === 'running');
+  item.description =
+    s.state === 'running' && live
+      ? `value ${live.value + 1}/${n} (${live.label}) · ${progressText({ fraction: live.fraction, label: '', etaSeconds: live.etaSeconds })}`
+      : s.state === 'running' && running
+        ? `value ${running.index + 1}/${n} (${running.label})${running.progress ? ` · ${progressText(running.progress)}` : ''}`
+        : `${s.state} · ${s.done}/${n} values`;
+  item.iconPath = STUDY_ICONS[s.state];
+  item.contextValue = `aftStudy.${s.state}`;
+  item.resourceUri = vscode.Uri.file(s.dir);
+  item.command = { command: 'aft.showStudy', title: 'Show Study', arguments: [s.dir] };
+  item.tooltip = [`${s.record.studyId}`, `${s.record.vary} over ${n} values (${s.record.kind})`, s.message ?? '']
+    .filter(Boolean)
+    .join('\n');
+  return item;
+}
+
+function studyValueItem(s: StudyRow, index: number): vscode.TreeItem {
+  const v = s.values[index];
+  const item = new vscode.TreeItem(`${s.record.vary} = ${v.label}`, vscode.TreeItemCollapsibleState.None);
+  item.id = `study:${s.dir}#${index}`;
+  item.description = v.summary
+    ? Object.entries(v.summary.methods)
+        .map(([m, r]) => `${m} ${(r.test_accuracy.mean * 100).toFixed(1)}%`)
+        .join(' · ')
+    : (v.state ?? 'not run yet');
+  item.iconPath = v.state ? ICONS[v.state] : new vscode.ThemeIcon('circle-outline');
+  item.tooltip = [v.runId ?? '', v.message ?? ''].filter(Boolean).join('\n');
+  if (v.runDir) item.command = { command: 'aft.showStudyRun', title: 'Show Dashboard', arguments: [v.runDir] };
+  return item;
+}
+
 export class RunsTreeProvider implements vscode.TreeDataProvider<RunNode> {
   private readonly changed = new vscode.EventEmitter<RunNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
@@ -71,7 +125,17 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunNode> {
   }
 
   getChildren(node?: RunNode): RunNode[] {
-    if (!node) return this.model.runs.map((r) => ({ kind: 'run', runId: r.runId }));
+    if (!node)
+      return [
+        ...this.model.studies.map((s): RunNode => studyNode(s)),
+        ...this.model.runs.map((r): RunNode => ({ kind: 'run', runId: r.runId })),
+      ];
+    if (node.kind === 'study')
+      return (this.model.study(node.dir)?.values ?? []).map((v) => ({
+        kind: 'studyValue',
+        dir: node.dir,
+        index: v.index,
+      }));
     if (node.kind !== 'run') return [];
     const run = this.model.get(node.runId);
     if (!run) return [];
@@ -84,10 +148,20 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunNode> {
   }
 
   getParent(node: RunNode): RunNode | undefined {
-    return node.kind === 'run' ? undefined : { kind: 'run', runId: node.runId };
+    if (node.kind === 'run' || node.kind === 'study') return undefined;
+    if (node.kind === 'studyValue') {
+      const s = this.model.study(node.dir);
+      return s ? studyNode(s) : undefined;
+    }
+    return { kind: 'run', runId: node.runId };
   }
 
   getTreeItem(node: RunNode): vscode.TreeItem {
+    if (node.kind === 'study' || node.kind === 'studyValue') {
+      const study = this.model.study(node.dir);
+      if (!study) return new vscode.TreeItem(path.basename(node.dir));
+      return node.kind === 'study' ? studyItem(study) : studyValueItem(study, node.index);
+    }
     const run = this.model.get(node.runId);
     if (!run) return new vscode.TreeItem(node.runId);
     if (node.kind === 'method') return methodItem(run, node.method, run.results[node.method]);

@@ -11,7 +11,7 @@ import {
   StreamMessageWriter,
   type MessageConnection,
 } from 'vscode-jsonrpc/node';
-import type { RunEvent, StatusEvent } from '../../../core/common/protocol/events';
+import type { RunEvent, StatusEvent, StudyPosition } from '../../../core/common/protocol/events';
 import {
   CancelRun,
   ExportModel,
@@ -72,8 +72,8 @@ export class SidecarClient {
   private _failure: SidecarFailure | undefined;
   private stopping = false;
   private readonly stderrTail: string[] = [];
-  /** Runs this sidecar is training: runId → runDir. */
-  private readonly inFlight = new Map<string, string>();
+  /** Runs this sidecar is training: runId → its folder (and its study, for a value of one). */
+  private readonly inFlight = new Map<string, { runDir: string; study?: StudyPosition }>();
   private readonly policy: RestartPolicy;
   private readonly log: Logger;
   private starting: Promise<InitializeResult> | undefined;
@@ -232,7 +232,8 @@ export class SidecarClient {
 
   private onEvent(e: RunEvent): void {
     if (e.type === 'status') {
-      if (e.state === 'running') this.inFlight.set(e.runId, e.runDir);
+      if (e.state === 'running')
+        this.inFlight.set(e.runId, { runDir: e.runDir, ...(e.study ? { study: e.study } : {}) });
       else this.inFlight.delete(e.runId);
     }
     this.eventEmitter.fire(e);
@@ -271,14 +272,22 @@ export class SidecarClient {
 
   /** Runs the dead sidecar was training are marked failed in their stores, and listeners told. */
   private abandonRuns(pid: number | undefined, message: string): void {
-    for (const [runId, runDir] of this.inFlight) {
+    for (const [runId, { runDir, study }] of this.inFlight) {
       try {
         if (pid !== undefined && markAbandonedRun(runDir, pid, message))
           this.log.warn(`run ${runId} marked failed: ${message}`);
       } catch (e) {
         this.log.error(`could not mark run ${runId} failed: ${(e as Error).message}`);
       }
-      const status: StatusEvent = { type: 'status', runId, state: 'failed', runDir, message };
+      // A study's run stays under its study in the Runs view.
+      const status: StatusEvent = {
+        type: 'status',
+        runId,
+        state: 'failed',
+        runDir,
+        message,
+        ...(study ? { study } : {}),
+      };
       this.eventEmitter.fire(status);
     }
     this.inFlight.clear();
@@ -292,7 +301,7 @@ export class SidecarClient {
   async run(params: RunParams): Promise<RunStarted> {
     const c = await this.ready();
     const started = await c.sendRequest(StartRun, params);
-    this.inFlight.set(started.runId, started.runDir);
+    if (!this.inFlight.has(started.runId)) this.inFlight.set(started.runId, { runDir: started.runDir });
     return started;
   }
   /** Stops a run: this sidecar's, or with `runDir` one another process trains (a run that outlived its window). */

@@ -13,8 +13,11 @@ import { activeBackend } from '../runtime/tf';
 import { adapterLine } from '../runtime/webgpu';
 import { MNIST_DEMO } from '../../../core/node/experiment/templates';
 import { runExperiment, type ExperimentInput } from '../train/run';
+import { runStudy, type StudyInput } from '../study/runStudy';
+import { listStudies, readStudy } from '../../../core/node/runs/studies';
+import { studyFigure, studyFigureTable } from '../../../core/common/view/studyFigure';
 import { AftError, badInput, describeError, ERROR_CODES } from '../../../core/common/util/errors';
-import { resultsTable } from './table';
+import { resultsTable, textTable } from './table';
 import { exportCommand } from './export';
 import { extractCommand } from './extract';
 import { gpuCommand } from './gpu';
@@ -29,7 +32,9 @@ const VERSION = '0.1.0';
 const HELP = `aft ${VERSION}: Adaptive Feature Transfer from large pre-trained models to small ones
 
 Usage:
-  aft run FILE [options]     run an experiment file (*.aft.yaml)
+  aft run FILE [options]     run an experiment file (*.aft.yaml); a file with 'study:' runs
+                             each value as its own run in one study folder, and continues an
+                             unfinished study of the same file (--new-study: start another)
   aft demo [options]         run the built-in MNIST low-data demo (STL, KD, AFT; 3 seeds)
   aft validate FILE          check an experiment file and list its problems
   aft runs [--workspace DIR] list runs and their state
@@ -38,7 +43,8 @@ Usage:
                              window that closed): it ends cancelled within a second and a step
   aft compare RUN...         one table of methods × runs, and the correlation of each method's
                              accuracy with the linear probe of the run's sources (--json)
-  aft report RUN [--out F]   write a run's dashboard as one self-contained HTML file
+  aft report RUN [--out F]   write a run's dashboard (or a study's figure) as one
+                             self-contained HTML file
   aft extract FILE [--shard i/n]
                              extract and cache the features of the file's ONNX sources
                              (shard i of n, 0-based, for cluster job arrays)
@@ -70,6 +76,7 @@ Options for run and demo:
   --methods a,b      run only these methods
   --workspace DIR    where .aft/runs/ is written (default: the current folder)
   --json             one JSON event per line on stdout (the events the VS Code extension reads)
+  --new-study        with a study: start a new one even if this file's last one is unfinished
   --verbose          also print debug logs
 
 Exit codes: 0 ok, 1 run failed or cancelled (aft gpu: something is missing), 2 bad input.`;
@@ -91,6 +98,7 @@ interface Cli {
     seed?: string;
     device?: string;
     json?: boolean;
+    'new-study'?: boolean;
     verbose?: boolean;
     help?: boolean;
     version?: boolean;
@@ -117,6 +125,7 @@ function parse(argv: string[]): Cli {
         seed: { type: 'string' },
         device: { type: 'string' },
         json: { type: 'boolean' },
+        'new-study': { type: 'boolean' },
         verbose: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
@@ -127,7 +136,7 @@ function parse(argv: string[]): Cli {
   }
 }
 
-async function runCommand(input: ExperimentInput, cli: Cli, command: string): Promise<number> {
+async function runCommand(input: ExperimentInput | StudyInput, cli: Cli, command: string): Promise<number> {
   const v = cli.values;
   // The flags are checked by the experiment file's own field schemas, before anything runs.
   const origin = CLI_ORIGIN(command);
@@ -154,6 +163,25 @@ async function runCommand(input: ExperimentInput, cli: Cli, command: string): Pr
   };
   const t0 = performance.now();
   try {
+    if ('study' in input) {
+      const outcome = await runStudy(input, {
+        workspaceDir: path.resolve(v.workspace ?? process.cwd()),
+        ...overrides,
+        origin,
+        signal: controller.signal,
+        sink,
+        newStudy: v['new-study'] ?? false,
+      });
+      reporter.done();
+      if (!v.json) {
+        const study = readStudy(outcome.dir);
+        const fig = studyFigure(study.record, study.values);
+        process.stdout.write(
+          `\n${fig.title}\n${textTable(studyFigureTable(fig))}\n\ntotal time ${formatDuration((performance.now() - t0) / 1000)}\nstudy folder: ${outcome.dir}\n`,
+        );
+      }
+      return 0;
+    }
     const outcome = await runExperiment(input, {
       workspaceDir: path.resolve(v.workspace ?? process.cwd()),
       ...overrides,
@@ -214,7 +242,8 @@ export async function main(argv: string[]): Promise<number> {
       if (rest.length !== 1) throw badInput('aft run takes one experiment file (see aft --help)');
       const loaded = loadExperiment(rest[0]);
       for (const w of loaded.warnings) process.stderr.write(formatProblem(loaded.file, w) + '\n');
-      return runCommand({ experiment: loaded.experiment, baseDir: loaded.baseDir, sourceText: loaded.text }, cli, cmd);
+      const input = { experiment: loaded.experiment, baseDir: loaded.baseDir, sourceText: loaded.text };
+      return runCommand(loaded.study ? { ...input, file: loaded.file, study: loaded.study } : input, cli, cmd);
     }
     case 'demo': {
       const experiment = experimentFromText(MNIST_DEMO.text, process.cwd(), MNIST_DEMO.fileName);
@@ -229,7 +258,12 @@ export async function main(argv: string[]): Promise<number> {
       return errors ? 2 : 0;
     }
     case 'runs': {
-      for (const r of listRuns(path.resolve(cli.values.workspace ?? process.cwd()))) {
+      const workspace = path.resolve(cli.values.workspace ?? process.cwd());
+      for (const s of listStudies(workspace))
+        process.stdout.write(
+          `${s.state.padEnd(9)} ${s.record.studyId} (study: ${s.record.vary}, ${s.done}/${s.values.length} values)${s.message ? `  (${s.message})` : ''}\n`,
+        );
+      for (const r of listRuns(workspace)) {
         const p = r.status.progress;
         process.stdout.write(
           `${r.status.state.padEnd(9)} ${r.status.runId}${r.status.state === 'running' && p ? ` ${(p.fraction * 100).toFixed(0)}%` : ''}${r.status.message ? `  (${r.status.message})` : ''}\n`,

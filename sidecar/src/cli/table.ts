@@ -3,6 +3,13 @@ import type { RunSummary } from '../../../core/common/protocol/events';
 
 const pct = (v: number): string => (v * 100).toFixed(2);
 
+/** Rows of cells as aligned columns under a rule. */
+export function textTable(all: string[][]): string {
+  const widths = all[0].map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  const fmt = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i])).join('  ');
+  return [fmt(all[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...all.slice(1).map(fmt)].join('\n');
+}
+
 export function resultsTable(s: RunSummary): string {
   const sourceNames = s.sources.map((x) => x.name);
   const header = ['method', 'test accuracy % (mean ± SE)', 'per seed', 'β', ...sourceNames.map((n) => `ρ ${n}`)];
@@ -13,10 +20,7 @@ export function resultsTable(s: RunSummary): string {
     m.kind === 'stl' ? '-' : String(m.beta),
     ...sourceNames.map((n) => (m.rho_mean_by_source?.[n] !== undefined ? m.rho_mean_by_source[n].toFixed(3) : '-')),
   ]);
-  const all = [header, ...rows];
-  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
-  const fmt = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i])).join('  ');
-  const lines = [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)];
+  const lines = [textTable([header, ...rows])];
   if (s.sources.length) {
     lines.push(
       '',

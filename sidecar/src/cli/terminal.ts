@@ -35,11 +35,13 @@ export class TerminalReporter {
   }
 
   private bar(p: ProgressEvent): void {
-    const fraction = p.jobs ? p.fraction : p.step / Math.max(1, p.steps);
+    // A study's bar is the whole study's: its fraction and ETA, and which value is running.
+    const fraction = p.study ? p.study.fraction : p.jobs ? p.fraction : p.step / Math.max(1, p.steps);
     const width = 24;
     const filled = Math.round(fraction * width);
-    const eta = p.etaSeconds !== null ? ` ETA ${formatDuration(p.etaSeconds)}` : '';
-    const jobs = p.jobs ? ` job ${p.job}/${p.jobs}` : '';
+    const etaSeconds = p.study ? p.study.etaSeconds : p.etaSeconds;
+    const eta = etaSeconds !== null ? ` ETA ${formatDuration(etaSeconds)}` : '';
+    const jobs = `${p.study ? ` value ${p.study.value + 1}/${p.study.values} (${p.study.label})` : ''}${p.jobs ? ` job ${p.job}/${p.jobs}` : ''}`;
     const rate = p.itemsPerSecond !== undefined ? ` ${p.itemsPerSecond.toFixed(1)} items/s` : '';
     const text = `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%${jobs} ${p.label} ${p.step}/${p.steps}${rate}${eta}`;
     const cols = this.out.columns || 100;
@@ -55,8 +57,11 @@ export class TerminalReporter {
           this.lastPlain = Date.now();
           const eta = e.etaSeconds !== null ? `, ETA ${formatDuration(e.etaSeconds)}` : '';
           const rate = e.itemsPerSecond !== undefined ? ` (${e.itemsPerSecond.toFixed(1)} items/s${eta})` : '';
+          const study = e.study
+            ? `; study ${(e.study.fraction * 100).toFixed(0)}%${e.study.etaSeconds !== null ? `, ETA ${formatDuration(e.study.etaSeconds)}` : ''}`
+            : '';
           this.line(
-            `  ${e.label}: ${e.itemsPerSecond !== undefined ? '' : 'step '}${e.step}/${e.steps}${e.jobs ? ` (run ${(e.fraction * 100).toFixed(0)}%${eta})` : rate}`,
+            `  ${e.label}: ${e.itemsPerSecond !== undefined ? '' : 'step '}${e.step}/${e.steps}${e.jobs ? ` (run ${(e.fraction * 100).toFixed(0)}%${eta}${study})` : rate}`,
           );
         }
         break;

@@ -3,7 +3,7 @@ import { badInput } from '../../../core/common/util/errors';
 import { diskFiles } from '../../../core/node/experiment/arrays';
 import { refuse } from '../../../core/node/experiment/guards';
 import type { Experiment } from '../../../core/node/experiment/schema';
-import { validateExperimentText, type Problem } from '../../../core/node/experiment/validate';
+import { validateExperimentText, type ExpandedStudy, type Problem } from '../../../core/node/experiment/validate';
 import { MAX_EXPERIMENT_BYTES, readUserText } from '../../../core/node/io/userFile';
 
 export interface LoadedExperiment {
@@ -15,6 +15,8 @@ export interface LoadedExperiment {
   /** The file's text as it was checked (kept in the run folder). */
   text: string;
   warnings: Problem[];
+  /** The file's `study:`, every value checked (see validate.ts `ExpandedStudy`). */
+  study?: ExpandedStudy;
 }
 
 export interface CheckedExperiment {
@@ -22,6 +24,7 @@ export interface CheckedExperiment {
   baseDir: string;
   text: string;
   experiment?: Experiment;
+  study?: ExpandedStudy;
   problems: Problem[];
 }
 
@@ -69,13 +72,13 @@ export function checkExperimentFile(file: string): CheckedExperiment {
       ],
     };
   }
-  const { experiment, problems } = validateExperimentText(text, baseDir, diskFiles);
-  return { file: abs, baseDir, text, problems, ...(experiment ? { experiment } : {}) };
+  const { experiment, study, problems } = validateExperimentText(text, baseDir, diskFiles);
+  return { file: abs, baseDir, text, problems, ...(experiment ? { experiment } : {}), ...(study ? { study } : {}) };
 }
 
 /** Reads and validates an experiment file; throws a bad-input error listing every problem. */
 export function loadExperiment(file: string): LoadedExperiment {
-  const { file: abs, baseDir, text, experiment, problems } = checkExperimentFile(file);
+  const { file: abs, baseDir, text, experiment, study, problems } = checkExperimentFile(file);
   const errors = problems.filter((p) => p.severity === 'error');
   if (!experiment || errors.length) {
     const first = errors[0];
@@ -85,7 +88,7 @@ export function loadExperiment(file: string): LoadedExperiment {
       errors.map((p) => formatProblem(abs, p)),
     );
   }
-  return { experiment, file: abs, baseDir, text, warnings: problems };
+  return { experiment, file: abs, baseDir, text, warnings: problems, ...(study ? { study } : {}) };
 }
 
 /** Parses experiment text (e.g. a built-in template) with paths relative to `baseDir`. */

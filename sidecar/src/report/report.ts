@@ -5,7 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { RunMessage } from '../../../core/common/protocol/webview';
+import type { RunMessage, StudyMessage, WebviewApp } from '../../../core/common/protocol/webview';
+import { readStudy } from '../../../core/node/runs/studies';
 import { REPORT_DATA_ID } from '../../../core/common/view/reportData';
 import { RunAccumulator } from '../../../core/common/view/runAccumulator';
 import { RunReader } from '../../../core/node/runs/reader';
@@ -32,7 +33,7 @@ export function webviewAssetsDir(): string {
   return found;
 }
 
-export function readAssets(dir: string, app: 'dashboard' | 'compare'): WebviewAssets {
+export function readAssets(dir: string, app: WebviewApp): WebviewAssets {
   return {
     js: fs.readFileSync(path.join(dir, `${app}.js`), 'utf8'),
     css: fs.readFileSync(path.join(dir, `${app}.css`), 'utf8'),
@@ -78,4 +79,29 @@ export function writeRunReport(
   const file = path.resolve(outFile);
   writeFileAtomic(file, html);
   return { file, bytes: Buffer.byteLength(html), problems };
+}
+
+/** The report page for one study: its figure, mean ρ, table and runs, as the study view shows them. */
+export function studyReportHtml(studyDir: string, assets: WebviewAssets): string {
+  const study = readStudy(studyDir);
+  const message: StudyMessage = { type: 'study', study };
+  return reportPage({
+    title: `${study.record.studyId} · AFT study report`,
+    js: assets.js,
+    css: assets.css,
+    data: message,
+    dataId: REPORT_DATA_ID,
+    generator: 'aft report',
+  });
+}
+
+export function writeStudyReport(
+  studyDir: string,
+  outFile: string,
+  assetsDir = webviewAssetsDir(),
+): { file: string; bytes: number; state: string } {
+  const html = studyReportHtml(studyDir, readAssets(assetsDir, 'study'));
+  const file = path.resolve(outFile);
+  writeFileAtomic(file, html);
+  return { file, bytes: Buffer.byteLength(html), state: readStudy(studyDir).state };
 }

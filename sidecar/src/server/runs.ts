@@ -11,6 +11,7 @@ import type { RunEvent } from '../../../core/common/protocol/events';
 import type { RunParams, RunStarted } from '../../../core/common/protocol/rpc';
 import { RUNS_DIR } from '../../../core/node/runs/store';
 import { runExperiment } from '../train/run';
+import { runStudy } from '../study/runStudy';
 import { AftError, badInput, BusyError, CancelledError, describeError } from '../../../core/common/util/errors';
 
 interface ActiveRun {
@@ -65,6 +66,11 @@ export class RunManager {
     }
     // Checked by the experiment file's own field schemas before anything else happens.
     const overrides = parseOverrides(params, RPC_ORIGIN);
+    if (params.newStudy !== undefined && typeof params.newStudy !== 'boolean')
+      throw badInput(`expected true or false, found ${JSON.stringify(params.newStudy)?.slice(0, 80)}`, {
+        file: 'aft/run',
+        field: 'newStudy',
+      });
     const file = path.resolve(params.file);
     const same = [...this.runs].find((r) => r.file === file);
     if (same)
@@ -88,22 +94,28 @@ export class RunManager {
     this.runs.add(run);
     let resolveStarted!: (v: RunStarted) => void;
     const started = new Promise<RunStarted>((res) => (resolveStarted = res));
-    const outcome = runExperiment(
-      { experiment: loaded.experiment, baseDir: loaded.baseDir, sourceText: loaded.text },
-      {
-        workspaceDir: params.workspaceDir,
-        ...overrides,
-        origin: RPC_ORIGIN,
-        signal: run.controller.signal,
-        sink: (e) => {
-          if (e.type === 'status' && e.state === 'running') {
-            run.runId = e.runId;
-            resolveStarted({ runId: e.runId, runDir: e.runDir });
-          } else if (e.type === 'status') run.ended = true;
-          this.send(e);
-        },
+    const input = { experiment: loaded.experiment, baseDir: loaded.baseDir, sourceText: loaded.text };
+    const options = {
+      workspaceDir: params.workspaceDir,
+      ...overrides,
+      origin: RPC_ORIGIN,
+      signal: run.controller.signal,
+      sink: (e: RunEvent) => {
+        // A study's runs follow one another: the one in progress is the one a cancel stops.
+        if (e.type === 'status' && e.state === 'running') {
+          run.runId = e.runId;
+          resolveStarted({
+            runId: e.runId,
+            runDir: e.runDir,
+            ...(e.study ? { studyDir: e.study.studyDir } : {}),
+          });
+        } else if (e.type === 'status' && (!e.study || e.state !== 'completed')) run.ended = true;
+        this.send(e);
       },
-    );
+    };
+    const outcome: Promise<unknown> = loaded.study
+      ? runStudy({ ...input, file, study: loaded.study }, { ...options, newStudy: params.newStudy ?? false })
+      : runExperiment(input, options);
     run.done = outcome.then(
       () => undefined,
       (e: unknown) => {

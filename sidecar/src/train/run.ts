@@ -12,7 +12,7 @@ import { FEATURE_CACHE_DIR } from '../features/cache';
 import { buildSources } from '../features/sources';
 import type { EventSink, RunEvent, RunSummary } from '../../../core/common/protocol/events';
 import { assessSources, rhoWeightedProbes } from '../features/quality';
-import { RunStore, stopRequested } from '../../../core/node/runs/store';
+import { RunStore, stopRequested, type RunPlace } from '../../../core/node/runs/store';
 import { activeBackend, initBackend, type BackendChoice } from '../runtime/tf';
 import { AftError, CancelledError, describeError } from '../../../core/common/util/errors';
 import { parseOverrides, withOverrides, type OverrideOrigin } from '../../../core/node/experiment/overrides';
@@ -41,6 +41,8 @@ export interface RunOptions {
   origin?: OverrideOrigin;
   signal?: AbortSignal;
   sink?: EventSink;
+  /** Where the run folder goes (a study's runs go in its folder). */
+  place?: RunPlace;
 }
 
 export interface RunOutcome {
@@ -99,7 +101,13 @@ function stopSignal(dir: string, outer?: AbortSignal): { signal: AbortSignal; di
 export async function runExperiment(input: ExperimentInput, opts: RunOptions): Promise<RunOutcome> {
   const exp = applyOverrides(input.experiment, opts);
   // experiment.json keeps absolute paths, so `aft export` finds the data without the file's folder.
-  const store = RunStore.create(opts.workspaceDir, exp.name, resolvePaths(exp, input.baseDir), input.sourceText);
+  const store = RunStore.create(
+    opts.workspaceDir,
+    exp.name,
+    resolvePaths(exp, input.baseDir),
+    input.sourceText,
+    opts.place,
+  );
   const runId = store.runId;
   const stop = stopSignal(store.dir, opts.signal);
   const signal = stop.signal;

@@ -13,6 +13,7 @@ import {
 describe('parseWebviewMessage', () => {
   const ok: [string, unknown][] = [
     ['ready', { type: 'ready', view: 'dashboard' }],
+    ['ready from the study view', { type: 'ready', view: 'study' }],
     ['ready with what the charts draw', { type: 'ready', view: 'dashboard', chartPoints: 952 }],
     ['charts grown', { type: 'chartPoints', points: 1200 }],
     ['png export', { type: 'export', format: 'png', fileName: 'a.png', data: 'iVBORw0KGgo=' }],
@@ -98,6 +99,8 @@ describe('isHostMessage', () => {
     assert.ok(isHostMessage({ type: 'compare', runs: [] }));
     assert.ok(isHostMessage({ type: 'table', runs: [] }));
     assert.ok(!isHostMessage({ type: 'table' }));
+    assert.ok(isHostMessage({ type: 'study', study: { record: {}, values: [] } }));
+    assert.ok(!isHostMessage({ type: 'study', study: { values: [] } }));
     assert.ok(isHostMessage({ type: 'error', message: 'x' }));
     assert.ok(!isHostMessage({ type: 'ready', view: 'dashboard' }));
     assert.ok(!isHostMessage({ type: 'run' }));

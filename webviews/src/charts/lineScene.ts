@@ -11,6 +11,8 @@ export interface LineSeries {
   y: number[];
   /** Not in the legend (the faint raw curve under a smoothed one, the edges of a seed band). */
   noLegend?: boolean;
+  /** ± this at each point (a study's SE over seeds): drawn as error bars, with a marker per point. */
+  err?: number[];
 }
 
 export interface LineChartSpec {
@@ -21,6 +23,10 @@ export interface LineChartSpec {
   log: boolean;
   logX?: boolean;
   series: LineSeries[];
+  /** Category labels at x = 0..n-1 instead of a numeric x axis (a study's values, evenly spaced). */
+  categories?: string[];
+  /** How y ticks read (default: plain numbers). */
+  yFormat?: (v: number) => string;
   width?: number;
   height?: number;
 }
@@ -36,12 +42,20 @@ export function lineScene(spec: LineChartSpec, theme: Theme): Scene {
     spec.logX,
   );
   const [y0, y1] = extent(
-    spec.series.flatMap((s) => s.y),
+    spec.series.flatMap((s) => (s.err ? s.y.flatMap((y, i) => [y - (s.err?.[i] ?? 0), y + (s.err?.[i] ?? 0)]) : s.y)),
     spec.log ? 0 : 0.05,
     spec.log,
   );
-  const xAxis = { lo: x0, hi: x1, log: spec.logX, label: spec.xLabel };
-  const yAxis = { lo: y0, hi: y1, log: spec.log, label: spec.yLabel };
+  const xAxis = spec.categories
+    ? { lo: -0.3, hi: Math.max(spec.categories.length - 1, 0) + 0.3, categories: spec.categories, label: spec.xLabel }
+    : { lo: x0, hi: x1, log: spec.logX, label: spec.xLabel };
+  const yAxis = {
+    lo: y0,
+    hi: y1,
+    log: spec.log,
+    label: spec.yLabel,
+    ...(spec.yFormat ? { format: spec.yFormat } : {}),
+  };
   const f = makeFrame(width, height, xAxis, yAxis, { left: 56, right: 16, top: 28, bottom: 44 + legendRows * 16 });
   const prims: Prim[] = [
     { k: 'text', x: f.left, y: 16, text: spec.title, fill: theme.foreground, size: 13, bold: true, baseline: 'middle' },
@@ -55,6 +69,21 @@ export function lineScene(spec: LineChartSpec, theme: Theme): Scene {
       points.push(spec.logX && !(x > 0) ? NaN : f.sx(x), spec.log && !(y > 0) ? NaN : f.sy(y));
     }
     prims.push({ k: 'path', points, stroke: s.color, dash: s.dash, data: { series: s.label } });
+    if (!s.err) continue;
+    for (let i = 0; i < s.x.length; i++) {
+      const [x, y, e] = [f.sx(s.x[i]), s.y[i], s.err[i] ?? 0];
+      if (!Number.isFinite(y)) continue;
+      if (e > 0) prims.push({ k: 'line', x1: x, y1: f.sy(y - e), x2: x, y2: f.sy(y + e), stroke: s.color, width: 1.5 });
+      prims.push({
+        k: 'circle',
+        cx: x,
+        cy: f.sy(y),
+        r: 3,
+        fill: s.color,
+        stroke: s.color,
+        title: `${s.label}: ${y} ± ${e}`,
+      });
+    }
   }
   legend.forEach((s, i) => {
     const lx = f.left + (i % 4) * ((width - f.left) / 4);

@@ -59,7 +59,8 @@ function vscodeHost(api: VsCodeApi, view: WebviewApp): Host {
       let gotData = false;
       window.addEventListener('message', (e: MessageEvent<unknown>) => {
         if (!isHostMessage(e.data)) return;
-        if (e.data.type === 'run' || e.data.type === 'compare' || e.data.type === 'table') gotData = true;
+        if (e.data.type === 'run' || e.data.type === 'compare' || e.data.type === 'table' || e.data.type === 'study')
+          gotData = true;
         onMessage(e.data);
       });
       const ready = (): void => post({ type: 'ready', view, ...(chartPoints ? { chartPoints: chartPoints() } : {}) });
@@ -94,7 +95,7 @@ function reportHost(): Host {
         return;
       }
       if (isHostMessage(data)) onMessage(data);
-      else onMessage({ type: 'error', message: "the report's data block is not a run or a comparison" });
+      else onMessage({ type: 'error', message: "the report's data block is not a run, a comparison or a study" });
     },
     getState: <T>() => state as T | undefined,
     setState: (s) => {
