@@ -14,6 +14,7 @@ import { encodeNpy, readNpy } from '../../core/node/io/npy';
 import { readSafetensors } from '../../core/node/io/safetensors';
 import { listRuns, readSummary } from '../../core/node/runs/store';
 import { writeArrayWorkspace } from '../helpers/arrayWorkspace';
+import { relErr } from '../helpers/numeric';
 
 const root = path.join(__dirname, '..', '..');
 const cli = path.join(root, 'sidecar', 'src', 'cli', 'index.ts');
@@ -23,17 +24,6 @@ const fixtures = path.join(root, 'test', 'fixtures', 'students');
 function aft(args: string[], cwd: string): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['--import', tsx, cli, ...args, '--backend', 'cpu'], { cwd, encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / (scale || 1);
 }
 
 describe('aft predict', () => {

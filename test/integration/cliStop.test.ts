@@ -11,18 +11,11 @@ import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { listRuns, readRunStatus } from '../../core/node/runs/store';
 import { writeArrayWorkspace } from '../helpers/arrayWorkspace';
+import { until } from '../helpers/numeric';
 
 const root = path.join(__dirname, '..', '..');
 const cli = path.join(root, 'sidecar', 'src', 'cli', 'index.ts');
 const tsx = pathToFileURL(path.join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-
-async function until(what: string, ok: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const t0 = Date.now();
-  while (!ok()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('aft stop', () => {
   it('stops a run another process trains; a run that is not running is refused', async () => {

@@ -15,6 +15,7 @@ import { readRunStatus } from '../../core/node/runs/store';
 import { readStudy } from '../../core/node/runs/studies';
 import { rejectsWith, waitFor } from '../helpers/sidecarRpc';
 import { WEBGPU_EXPECTED } from '../helpers/backends';
+import { until } from '../helpers/numeric';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const serverScript = path.join(root, 'dist', 'sidecar', 'server.js');
@@ -234,13 +235,6 @@ study: { vary: pretrained.0.noise, values: [2, 4] }
     // Progress is recorded in status.json at most once a second while steps go on.
     const label = (): number => readRunStatus(started.runDir).progress?.fraction ?? 0;
     const before = label();
-    const until = async (what: string, ok: () => boolean, timeoutMs = 60_000): Promise<void> => {
-      const t0 = Date.now();
-      while (!ok()) {
-        if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting: ${what}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    };
     await until('the run trains on with no window', () => label() !== before);
     process.kill(first.pid, 0); // alive
     assert.equal(readRunStatus(started.runDir).state, 'running');

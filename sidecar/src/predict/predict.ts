@@ -61,7 +61,7 @@ function isHubFolder(p: string): boolean {
 }
 
 /** [N, C, H, W] → [N, H, W, C]. */
-function nchwToNhwc(a: NpyArray): Float32Array {
+export function nchwToNhwc(a: { shape: number[]; data: ArrayLike<number> }): Float32Array {
   const [n, c, h, w] = a.shape;
   const out = new Float32Array(a.data.length);
   for (let i = 0; i < n; i++)

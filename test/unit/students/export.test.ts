@@ -10,35 +10,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { readSafetensors, type StTensor } from '../../../core/node/io/safetensors';
+import { readSafetensors } from '../../../core/node/io/safetensors';
 import { exportResNet, resnetParameterCount } from '../../../sidecar/src/export/resnet';
 import { readHubFolder } from '../../../sidecar/src/models/pretrained';
 import { OnnxSession } from '../../../sidecar/src/runtime/onnx';
+import { nchwToNhwc } from '../../../sidecar/src/predict/predict';
+import { relErr } from '../../helpers/numeric';
 
 const fixtures = path.join(__dirname, '..', '..', 'fixtures', 'students');
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-resnet-onnx-'));
-
-/** NCHW → NHWC, the layout the engine (and so the exported model) reads images in. */
-function toNhwc(t: StTensor): Float32Array {
-  const [n, c, h, w] = t.shape;
-  const res = new Float32Array(t.data.length);
-  for (let i = 0; i < n; i++)
-    for (let ch = 0; ch < c; ch++)
-      for (let y = 0; y < h; y++)
-        for (let x = 0; x < w; x++) res[((i * h + y) * w + x) * c + ch] = t.data[((i * c + ch) * h + y) * w + x];
-  return res;
-}
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / (scale || 1);
-}
 
 describe('a pretrained student exported to ONNX', () => {
   for (const name of ['resnet18-tiny', 'resnet50-tiny']) {
@@ -50,7 +30,7 @@ describe('a pretrained student exported to ONNX', () => {
       fs.writeFileSync(file, exportResNet(hub, [h, w, c], { method: 'stl' }));
       const session = await OnnxSession.open(file, { device: 'cpu', log: () => {} });
       try {
-        const got = await session.run({ input: { type: 'float32', data: toNhwc(ref.input), dims: [n, h, w, c] } }, [
+        const got = await session.run({ input: { type: 'float32', data: nchwToNhwc(ref.input), dims: [n, h, w, c] } }, [
           'logits',
           'features',
         ]);

@@ -23,24 +23,13 @@ import { hwioToOihw, RESNET_ARCHS, resnetStateShapes } from '../../../sidecar/sr
 import { Optimizer } from '../../../sidecar/src/train/optimizer';
 import { initBackend, tf, type Tensor } from '../../../sidecar/src/runtime/tf';
 import { startTestBackend, TEST_BACKENDS } from '../../helpers/backends';
+import { relErr } from '../../helpers/numeric';
 
 const fixtures = path.join(__dirname, '..', '..', 'fixtures', 'students');
 const CASES = [
   { name: 'resnet18-tiny', arch: 'resnet18' },
   { name: 'resnet50-tiny', arch: 'resnet50' },
 ];
-
-/** max |a − b| / max |b|. */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / (scale || 1);
-}
 
 const spec = (folder: string, extra: Record<string, unknown> = {}) =>
   downstreamSchema.parse({ model: 'pretrained', folder, ...extra });
