@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { after, before, describe } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
 import { MNIST_DEMO } from '../../core/node/experiment/templates';
+import { readRunStatus } from '../../core/node/runs/store';
 import {
   type CodeServer,
   diagnosedIt,
@@ -217,5 +218,38 @@ describe('VS Code extension, end to end in code-server', { skip: E2E_SKIP, timeo
     assert.ok(m, 'activation time logged');
     console.log(`activation in code-server's extension host: ${m[1]} ms`);
     assert.ok(Number(m[1]) < 100, `activation took ${m[1]} ms`);
+  });
+
+  // Last: after a reload, code-server may keep the old window's extension host (and so its
+  // sidecar) for a while, which the sidecar count of the test above would see.
+  test('a run survives a window reload; the reloaded window shows it training and stops it', async () => {
+    await openFile(page, 'long-run.aft.yaml');
+    await runCommand(page, 'AFT: Run Experiment');
+    await runCommand(page, 'View: Show AFT Studio');
+    await runRow('long-run', /\d+%/).first().waitFor({ timeout: 120_000 });
+    const runs = path.join(workspace, '.aft', 'runs');
+    const live = fs
+      .readdirSync(runs)
+      .filter((d) => d.startsWith('long-run'))
+      .find((d) => readRunStatus(path.join(runs, d)).state === 'running');
+    assert.ok(live, 'the run is running in the store');
+    await page.reload();
+    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    await runCommand(page, 'View: Show AFT Studio');
+    // The new window's Runs view: the run's progress, read from its status.json.
+    await runRow('long-run', /\d+%/).first().waitFor({ timeout: 120_000 });
+    const fraction = (): number => readRunStatus(path.join(runs, live)).progress?.fraction ?? 0;
+    const at = fraction();
+    await until('the run trains on after the reload', () => Promise.resolve(fraction() > at), 60_000);
+    await shot('7-run-after-reload');
+    await runCommand(page, 'AFT: Stop Run');
+    // The run stopped earlier in this file is the other cancelled row.
+    await until(
+      'the run cancelled in the Runs view',
+      async () => (await runRow('long-run', 'cancelled').count()) >= 2,
+      60_000,
+    );
+    assert.equal(readRunStatus(path.join(runs, live)).state, 'cancelled');
+    await shot('8-stopped-after-reload');
   });
 });
