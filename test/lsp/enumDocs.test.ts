@@ -153,7 +153,7 @@ describe('enum values: documented in the schema, shown by hover and completion',
     });
     assert.match(await hoverAt(d.uri, d.at(['methods', 0])), /\*\*`rkd`\*\*[\s\S]*Relational knowledge distillation/);
     const ft = await hoverAt(d.uri, d.at(['methods', 1, 'method']));
-    assert.match(ft, /Factor transfer[\s\S]*autoencoder[\s\S]*L2-normalised codes[\s\S]*L1/);
+    assert.match(ft, /Factor transfer[\s\S]*autoencoder[\s\S]*L2-normalised[\s\S]*codes[\s\S]*L1/);
     assert.match(ft, /Allowed: `stl`, `kd`/);
     assert.match(await hoverAt(d.uri, d.at(['methods', 2, 'rho'])), /frozen at 0\.5/);
     assert.match(await hoverAt(d.uri, d.at(['backend'])), /\*\*`wasm`\*\* · a value of `backend`[\s\S]*XNNPACK/);
