@@ -2,7 +2,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { CompareRun, RunSummary } from '../../../core/common/protocol/webview';
-import { compareMethods, probeAccuracy, scatterData } from '../../../webviews/src/compare/model';
+import {
+  ALL_SOURCES,
+  compareMethods,
+  probeAccuracy,
+  rawProbeRows,
+  scatterData,
+} from '../../../webviews/src/compare/model';
 import { pearson, smoothEma } from '../../../webviews/src/data/stats';
 
 function run(id: string, probe: number, acc: Record<string, number>, concat?: number): CompareRun {
@@ -46,6 +52,32 @@ describe('comparison', () => {
     assert.ok(d.r.get('aft')! > 0.99);
     assert.ok(d.r.get('stl')! > 0.8);
   });
+});
+
+describe('raw-scale probes (fig. 6a)', () => {
+  it("a row per source and one for all sources, ψ and each ρ-learning method's ψ ⊙ ρ", () => {
+    const withRaw = run('raw', 0.6, { stl: 0.8, aft: 0.85, kd: 0.82 });
+    const s = withRaw.summary as unknown as {
+      sources: { raw_probe_accuracy?: number }[];
+      raw_probe_concat?: number;
+      methods: Record<string, { raw_probe_rho_by_source?: Record<string, number>; raw_probe_rho_concat?: number }>;
+    };
+    s.sources[0].raw_probe_accuracy = 0.5;
+    s.sources[1].raw_probe_accuracy = 0.3;
+    s.raw_probe_concat = 0.55;
+    s.methods.aft.raw_probe_rho_by_source = { a: 0.7 };
+    s.methods.aft.raw_probe_rho_concat = 0.72;
+    const { methods, rows } = rawProbeRows([withRaw, run('plain', 0.6, { stl: 0.8 })]);
+    assert.deepEqual(methods, ['aft'], 'only methods that learned a ρ');
+    assert.deepEqual(rows, [
+      { run: 'raw', source: 'a', psi: 0.5, rho: { aft: 0.7 } },
+      { run: 'raw', source: 'b', psi: 0.3, rho: {} },
+      { run: 'raw', source: ALL_SOURCES, psi: 0.55, rho: { aft: 0.72 } },
+    ]);
+  });
+
+  it('nothing for runs whose summaries have no raw probe', () =>
+    assert.deepEqual(rawProbeRows([run('r1', 0.6, { stl: 0.8, aft: 0.82 }, 0.65)]), { methods: [], rows: [] }));
 });
 
 describe('stats', () => {

@@ -13,7 +13,7 @@ import type { Host } from '../common/host';
 import { readTheme, watchTheme } from '../common/theme';
 import { toCsv } from '../../../core/common/view/csv';
 import { methodColors } from '../dashboard/seriesStyle';
-import { compareMethods, probeSources, scatterData, type ProbeChoice } from './model';
+import { compareMethods, probeSources, rawProbeRows, scatterData, type ProbeChoice } from './model';
 
 export interface CompareState {
   runDirs?: string[];
@@ -171,6 +171,42 @@ export class CompareApp {
         ),
       );
     this.root.append(tableCard.root, scatterCard.root);
+
+    // Paper fig. 6a: a probe that sees feature scales, on ψ and on ψ ⊙ ρ of each method's ρ (the
+    // linear probe standardises each column, so ρ could not change it).
+    const raw = rawProbeRows(runs);
+    if (raw.rows.length) {
+      const rawCard = card(
+        this.host,
+        'Raw-scale probe of ψ and of ψ ⊙ ρ (fig. 6a)',
+        () => 'compare-raw-probe',
+        {
+          csv: () =>
+            toCsv(
+              ['run', 'source', 'psi', ...raw.methods.map((m) => `psi_rho_${m}`)],
+              raw.rows.map((r) => [r.run, r.source, r.psi, ...raw.methods.map((m) => r.rho[m] ?? NaN)]),
+            ),
+        },
+        'compare-raw-probe',
+      );
+      rawCard.body.append(
+        table(
+          ['run', 'source', 'ψ', ...raw.methods.map((m) => `ψ ⊙ ρ (${m})`)],
+          raw.rows.map((r) => [
+            r.run,
+            r.source,
+            pct(r.psi, 2),
+            ...raw.methods.map((m) => (r.rho[m] === undefined ? '–' : pct(r.rho[m], 2))),
+          ]),
+        ),
+        h(
+          'p',
+          { class: 'caption' },
+          'Test accuracy of logistic regression on the raw features (no standardisation, C = 1), and on the features weighted by the ρ each method learned (mean over seeds).',
+        ),
+      );
+      this.root.append(rawCard.root);
+    }
     document.body.dataset.rendered = String(Number(document.body.dataset.rendered ?? 0) + 1);
   }
 }

@@ -61,3 +61,54 @@ export function scatterData(runs: readonly CompareRun[], choice: ProbeChoice): S
   }
   return { points, r };
 }
+
+/** One row of the fig. 6a table: a run's source (or all its sources), raw-scale probe of ψ and of ψ ⊙ ρ per method. */
+export interface RawProbeRow {
+  run: string;
+  /** A source's name, or `all sources` (the concatenation). */
+  source: string;
+  psi: number;
+  /** Method → probe accuracy on ψ ⊙ ρ of the ρ it learned. */
+  rho: Record<string, number>;
+}
+
+export const ALL_SOURCES = 'all sources';
+
+/**
+ * The raw-scale probes (paper fig. 6a: logistic regression that sees feature scales) of the
+ * runs' summaries: a row per source and one for all sources together, where they were measured;
+ * the methods that learned a ρ, in the order they first appear.
+ */
+export function rawProbeRows(runs: readonly CompareRun[]): { methods: string[]; rows: RawProbeRow[] } {
+  const methods: string[] = [];
+  const rows: RawProbeRow[] = [];
+  for (const run of runs) {
+    const s = run.summary;
+    if (!s) continue;
+    const learned = Object.entries(s.methods).filter(
+      ([, m]) => m.raw_probe_rho_by_source !== undefined || m.raw_probe_rho_concat !== undefined,
+    );
+    for (const [name] of learned) if (!methods.includes(name)) methods.push(name);
+    const row = (
+      source: string,
+      psi: number | undefined,
+      rho: (m: (typeof learned)[number][1]) => number | undefined,
+    ) => {
+      if (psi === undefined) return;
+      rows.push({
+        run: run.runId,
+        source,
+        psi,
+        rho: Object.fromEntries(
+          learned.flatMap(([name, m]) => {
+            const v = rho(m);
+            return v === undefined ? [] : [[name, v]];
+          }),
+        ),
+      });
+    };
+    for (const src of s.sources) row(src.name, src.raw_probe_accuracy, (m) => m.raw_probe_rho_by_source?.[src.name]);
+    row(ALL_SOURCES, s.raw_probe_concat, (m) => m.raw_probe_rho_concat);
+  }
+  return { methods, rows };
+}
