@@ -18,16 +18,8 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-
-def centre_normalise(a):
-    c = a - a.mean(0, keepdim=True)
-    return c / (c.norm(dim=1, keepdim=True) + 1e-8)
-
-
-def aft_linear(phi, psi_w):
-    """sqrt(mean((K_φ − K_ψ)²) + 1e-8) of centred, row-normalised features (as regularizers.ts)."""
-    a, b = centre_normalise(phi), centre_normalise(psi_w)
-    return torch.sqrt(((a @ a.T - b @ b.T) ** 2).mean() + 1e-8)
+# The regulariser of the MLP/CNN reference (the same script folder): one definition.
+from pytorch_step import aft_distance
 
 
 def features(model, x):
@@ -51,7 +43,7 @@ def ms_per_step(method, batch, size, steps):
         phi = features(model, x)
         loss = F.cross_entropy(model.fc(phi), y)
         if method == 'aft':
-            loss = loss + 10 * aft_linear(phi, psi * torch.sigmoid(rho))
+            loss = loss + 10 * aft_distance(phi, psi * torch.sigmoid(rho))
         loss.backward()
         opt.step()
 

@@ -10,19 +10,13 @@ import { encodeNpy } from '../../core/node/io/npy';
 import type { StTensor } from '../../core/node/io/safetensors';
 import { OnnxSession, type OnnxTensor } from '../../sidecar/src/runtime/onnx';
 import { Rng } from '../../sidecar/src/util/rng';
-import { convNetOnnx } from '../../sidecar/src/bench/onnxModels';
+import { convNetOnnx, heWeight } from '../../sidecar/src/bench/onnxModels';
 import { tinyBertOnnx, tinyVitOnnx, VOCAB } from '../../test/helpers/hf';
 
 const out = path.resolve(process.argv[2] ?? 'gpu-check-artifacts');
 const rng = new Rng(11);
 const normal = (n: number, std: number): Float32Array => Float32Array.from({ length: n }, () => rng.normal() * std);
-const w = (shape: number[], fanIn: number): StTensor => ({
-  shape,
-  data: normal(
-    shape.reduce((a, b) => a * b, 1),
-    Math.sqrt(2 / fanIn),
-  ),
-});
+const w = (shape: number[], fanIn: number): StTensor => heWeight(rng, shape, fanIn);
 
 const cnn = (side: number, channels: number[], hidden: number): Uint8Array => convNetOnnx(side, channels, hidden, rng);
 

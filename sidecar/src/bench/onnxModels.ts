@@ -8,15 +8,14 @@ import type { StTensor } from '../../../core/node/io/safetensors';
 import { exportDownstream } from '../export/downstream';
 import { Rng } from '../util/rng';
 
+/** A He-initialised tensor (normal, std √(2 / fanIn)) drawn from `rng`. */
+export function heWeight(rng: Rng, shape: number[], fanIn: number): StTensor {
+  const std = Math.sqrt(2 / fanIn);
+  return { shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * std) };
+}
+
 export function convNetOnnx(side: number, channels: number[], hidden: number, rng = new Rng(11)): Uint8Array {
-  const normal = (n: number, std: number): Float32Array => Float32Array.from({ length: n }, () => rng.normal() * std);
-  const w = (shape: number[], fanIn: number): StTensor => ({
-    shape,
-    data: normal(
-      shape.reduce((a, b) => a * b, 1),
-      Math.sqrt(2 / fanIn),
-    ),
-  });
+  const w = (shape: number[], fanIn: number): StTensor => heWeight(rng, shape, fanIn);
   const weights: Record<string, StTensor> = {};
   let c = 3;
   channels.forEach((o, i) => {
