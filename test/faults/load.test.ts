@@ -16,7 +16,7 @@ import { readRunStatus } from '../../core/node/runs/store';
 import { DashboardSession } from '../../extension/src/dashboard/session';
 import { SidecarClient } from '../../extension/src/sidecar/client';
 import { until } from '../helpers/numeric';
-import { writeSyntheticRuns } from '../helpers/syntheticRuns';
+import { liveExperiment, writeSyntheticRuns } from '../helpers/syntheticRuns';
 
 const ROOT = path.join(__dirname, '..', '..');
 const SERVER = path.join(ROOT, 'dist', 'sidecar', 'server.js');
@@ -25,17 +25,6 @@ const CONCURRENT = 2;
 const LISTINGS = 40;
 /** Longer than this is a hang, not a slow answer (the goal, 100 ms, is reported, not asserted). */
 const ANSWER_BOUND_MS = 15_000;
-
-const EXPERIMENT = (i: number): string => `name: load-${i}
-dataset: { source: mnist, train: 200, test: 500, split_seed: 0 }
-pretrained:
-  - { name: noise, noise: 64 }
-downstream: { model: mlp, hidden: [64, 32] }
-methods: [aft]
-beta: { aft: 10 }
-train: { steps: 100000, batch: 64, eval_every: 20 }
-seeds: [0]
-`;
 
 const quantile = (xs: number[], q: number): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -65,7 +54,7 @@ describe('load: 1,000 runs and maxConcurrentRuns runs training with dashboards o
     const started: RunStarted[] = [];
     for (let i = 0; i < CONCURRENT; i++) {
       const file = path.join(ws, `load-${i}.aft.yaml`);
-      fs.writeFileSync(file, EXPERIMENT(i));
+      fs.writeFileSync(file, liveExperiment(`load-${i}`));
       started.push(await client.run({ file, workspaceDir: ws }));
     }
     for (const r of started) {

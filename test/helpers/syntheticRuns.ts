@@ -187,3 +187,20 @@ export function writeSyntheticRuns(workspace: string, n: number, opts: Synthetic
   }
   return dirs;
 }
+
+/**
+ * A real experiment that trains for as long as it is let (100,000 steps of a small AFT MLP on MNIST,
+ * evaluated every 20): the live runs of the load case and `npm run bench:runs`.
+ */
+export function liveExperiment(name: string): string {
+  return `name: ${name}
+dataset: { source: mnist, train: 200, test: 500, split_seed: 0 }
+pretrained:
+  - { name: noise, noise: 64 }
+downstream: { model: mlp, hidden: [64, 32] }
+methods: [aft]
+beta: { aft: 10 }
+train: { steps: 100000, batch: 64, eval_every: 20 }
+seeds: [0]
+`;
+}

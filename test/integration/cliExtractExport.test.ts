@@ -4,29 +4,17 @@
  * machine-readable results, and the exported model is verified and costed.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { pathToFileURL } from 'node:url';
 import type { ExtractResultLine } from '../../sidecar/src/cli/extract';
 import type { ExportReport } from '../../sidecar/src/export/exportRun';
 import { listRuns } from '../../core/node/runs/store';
 import { writeArrayWorkspace } from '../helpers/arrayWorkspace';
+import { runAft } from '../helpers/cli';
 
-const root = path.join(__dirname, '..', '..');
-const cli = path.join(root, 'sidecar', 'src', 'cli', 'index.ts');
-const tsx = pathToFileURL(path.join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-
-function aft(args: string[], cwd: string): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', tsx, cli, ...args], {
-    cwd,
-    encoding: 'utf8',
-    env: { ...process.env, AFT_CACHE_DIR: path.join(cwd, 'user-cache') },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const aft = (args: string[], cwd: string) => runAft(args, cwd, { AFT_CACHE_DIR: path.join(cwd, 'user-cache') });
 
 /** 1,200 examples of 8 numbers (three 512-row chunks) and a random MLP as the "pre-trained" model. */
 function arrayWorkspace(): string {

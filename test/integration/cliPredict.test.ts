@@ -4,27 +4,21 @@
  * the test accuracy the run reported; bad inputs get exit 2 naming the file and what was expected.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { pathToFileURL } from 'node:url';
 import { encodeNpy, readNpy } from '../../core/node/io/npy';
 import { readSafetensors } from '../../core/node/io/safetensors';
 import { listRuns, readSummary } from '../../core/node/runs/store';
 import { writeArrayWorkspace } from '../helpers/arrayWorkspace';
 import { relErr } from '../helpers/numeric';
+import { runAft } from '../helpers/cli';
 
 const root = path.join(__dirname, '..', '..');
-const cli = path.join(root, 'sidecar', 'src', 'cli', 'index.ts');
-const tsx = pathToFileURL(path.join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 const fixtures = path.join(root, 'test', 'fixtures', 'students');
 
-function aft(args: string[], cwd: string): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', tsx, cli, ...args, '--backend', 'cpu'], { cwd, encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const aft = (args: string[], cwd: string) => runAft([...args, '--backend', 'cpu'], cwd);
 
 describe('aft predict', () => {
   const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-predict-'));

@@ -3,19 +3,15 @@
  * through its folder and ends cancelled; a run that is not running is refused (exit 2).
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { pathToFileURL } from 'node:url';
 import { listRuns, readRunStatus } from '../../core/node/runs/store';
 import { writeArrayWorkspace } from '../helpers/arrayWorkspace';
 import { until } from '../helpers/numeric';
-
-const root = path.join(__dirname, '..', '..');
-const cli = path.join(root, 'sidecar', 'src', 'cli', 'index.ts');
-const tsx = pathToFileURL(path.join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+import { aftArgs, runAft } from '../helpers/cli';
 
 describe('aft stop', () => {
   it('stops a run another process trains; a run that is not running is refused', async () => {
@@ -30,7 +26,7 @@ methods: [stl]
 train: { steps: 1000000, batch: 20 }
 `,
     );
-    const runner = spawn(process.execPath, ['--import', tsx, cli, 'run', 'exp.aft.yaml', '--backend', 'cpu'], {
+    const runner = spawn(process.execPath, aftArgs(['run', 'exp.aft.yaml', '--backend', 'cpu']), {
       cwd: ws,
       stdio: 'ignore',
     });
@@ -41,18 +37,12 @@ train: { steps: 1000000, batch: 20 }
         return r !== undefined && (r.status.progress?.fraction ?? 0) > 0;
       });
       const dir = listRuns(ws)[0].dir;
-      const stop = spawnSync(process.execPath, ['--import', tsx, cli, 'stop', path.basename(dir)], {
-        cwd: ws,
-        encoding: 'utf8',
-      });
-      assert.equal(stop.status, 0, stop.stderr);
+      const stop = runAft(['stop', path.basename(dir)], ws);
+      assert.equal(stop.code, 0, stop.stderr);
       assert.equal(await exited, 1, 'aft run exits 1: cancelled');
       assert.equal(readRunStatus(dir).state, 'cancelled');
-      const again = spawnSync(process.execPath, ['--import', tsx, cli, 'stop', path.basename(dir)], {
-        cwd: ws,
-        encoding: 'utf8',
-      });
-      assert.equal(again.status, 2);
+      const again = runAft(['stop', path.basename(dir)], ws);
+      assert.equal(again.code, 2);
       assert.match(again.stderr, /is not running/);
     } finally {
       runner.kill('SIGKILL');

@@ -3,32 +3,19 @@
  * and what, `--json` events, Ctrl-C, and a kill -9 that must not leave a run looking alive.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { pathToFileURL } from 'node:url';
 import { listRuns, readRunStatus } from '../../core/node/runs/store';
+import { aftArgs, runAft } from '../helpers/cli';
 
 const root = path.join(__dirname, '..', '..');
-const cli = path.join(root, 'sidecar', 'src', 'cli', 'index.ts');
 const ablation = path.join(root, 'test', 'fixtures', 'experiments', 'valid', 'npy-ablation.aft.yaml');
-// tsx is resolved from the repo, not from the temporary folders the commands run in.
-const tsx = pathToFileURL(path.join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 
-function aft(
-  args: string[],
-  cwd: string,
-  env: NodeJS.ProcessEnv = {},
-): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', tsx, cli, ...args], {
-    cwd,
-    encoding: 'utf8',
-    env: { ...process.env, AFT_CACHE_DIR: path.join(cwd, 'cache'), ...env },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const aft = (args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) =>
+  runAft(args, cwd, { AFT_CACHE_DIR: path.join(cwd, 'cache'), ...env });
 
 function tmpdir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'aft-cli-'));
@@ -105,11 +92,10 @@ describe('aft CLI', () => {
 
   it('Ctrl-C cancels: exit 1 and the run says cancelled', async () => {
     const ws = tmpdir();
-    const child = spawn(
-      process.execPath,
-      ['--import', tsx, cli, 'run', ablation, '--steps', '100000', '--methods', 'aft'],
-      { cwd: ws, stdio: 'ignore' },
-    );
+    const child = spawn(process.execPath, aftArgs(['run', ablation, '--steps', '100000', '--methods', 'aft']), {
+      cwd: ws,
+      stdio: 'ignore',
+    });
     const dir = await waitForRunning(child, ws);
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     child.kill('SIGINT');
@@ -119,11 +105,10 @@ describe('aft CLI', () => {
 
   it('kill -9 leaves a run that reads as failed, never running or complete', async () => {
     const ws = tmpdir();
-    const child = spawn(
-      process.execPath,
-      ['--import', tsx, cli, 'run', ablation, '--steps', '100000', '--methods', 'aft'],
-      { cwd: ws, stdio: 'ignore' },
-    );
+    const child = spawn(process.execPath, aftArgs(['run', ablation, '--steps', '100000', '--methods', 'aft']), {
+      cwd: ws,
+      stdio: 'ignore',
+    });
     const dir = await waitForRunning(child, ws);
     const exited = new Promise((r) => child.on('exit', r));
     child.kill('SIGKILL');

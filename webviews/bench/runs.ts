@@ -25,7 +25,7 @@ import { RunsModel } from '../../extension/src/runs/model';
 import { DashboardSession } from '../../extension/src/dashboard/session';
 import { SidecarClient } from '../../extension/src/sidecar/client';
 import { silentLogger } from '../../extension/src/util/log';
-import { writeSyntheticRuns } from '../../test/helpers/syntheticRuns';
+import { liveExperiment, writeSyntheticRuns } from '../../test/helpers/syntheticRuns';
 import { launch, openLiveTable, ROOT } from '../harness/browser';
 
 const { values: args } = parseArgs({
@@ -38,18 +38,6 @@ const { values: args } = parseArgs({
 const N = Number(args.runs);
 /** Runs training at once in part 3 (`aft.maxConcurrentRuns`; its default is 1). */
 const CONCURRENT = Number(args.concurrent);
-
-/** A run that trains for longer than the benchmark measures (it is cancelled): small, noise features only. */
-const LIVE_EXPERIMENT = `name: bench-live
-dataset: { source: mnist, train: 200, test: 500, split_seed: 0 }
-pretrained:
-  - { name: noise, noise: 64 }
-downstream: { model: mlp, hidden: [64, 32] }
-methods: [aft]
-beta: { aft: 10 }
-train: { steps: 100000, batch: 64, eval_every: 20 }
-seeds: [0]
-`;
 
 const ms = (t0: number): number => Math.round((performance.now() - t0) * 10) / 10;
 const quantile = (xs: number[], q: number): number => {
@@ -195,7 +183,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < CONCURRENT; i++) {
         // One file each: the sidecar refuses a file that is already running.
         const file = path.join(ws, `bench-live-${i}.aft.yaml`);
-        fs.writeFileSync(file, LIVE_EXPERIMENT.replace('name: bench-live', `name: bench-live-${i}`));
+        fs.writeFileSync(file, liveExperiment(`bench-live-${i}`));
         started.push(await c.run({ file, workspaceDir: ws }));
       }
       for (const r of started) {
