@@ -29,16 +29,11 @@ function logToStderr(message: string): void {
     // nobody is listening
   }
 }
-/** A write to the extension's closed pipes: nothing to report to, and the runs go on. */
-const closedPipe = (e: unknown): boolean =>
-  ['EPIPE', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END'].includes((e as NodeJS.ErrnoException)?.code ?? '');
 process.on('uncaughtException', (e) => {
-  if (closedPipe(e)) return;
   logToStderr(`uncaught exception: ${e.stack ?? String(e)}`);
   void server.crash(e).finally(() => process.exit(1));
 });
 process.on('unhandledRejection', (e) => {
-  if (closedPipe(e)) return;
   logToStderr(`unhandled rejection: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
 });
 // Once the extension has gone, stdout and stderr may be closed pipes: a write then fails (EPIPE),
