@@ -5,15 +5,23 @@ import type { SidecarClient } from '../../extension/src/sidecar/client';
 import type { RunEvent } from '../../core/common/protocol/events';
 import type { ErrorData } from '../../core/common/protocol/rpc';
 
-/** The first event matching `pred`, or a rejection after `timeoutMs`. */
+/**
+ * The first event matching `pred`, or a rejection after `timeoutMs` that lists the last events
+ * seen (so that a timeout in CI says what happened instead).
+ */
 export function waitFor<T extends RunEvent>(
   c: SidecarClient,
   pred: (e: RunEvent) => e is T,
   timeoutMs = 60_000,
 ): Promise<T> {
+  const seen: string[] = [];
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('timed out waiting for an event')), timeoutMs);
+    const timer = setTimeout(() => {
+      sub.dispose();
+      reject(new Error(`timed out waiting for an event; the last seen:\n${seen.slice(-12).join('\n') || '(none)'}`));
+    }, timeoutMs);
     const sub = c.onRunEvent((e) => {
+      seen.push(JSON.stringify(e).slice(0, 300));
       if (pred(e)) {
         clearTimeout(timer);
         sub.dispose();

@@ -142,11 +142,14 @@ study: { vary: pretrained.0.noise, values: [2, 4] }
     c.onRunEvent((e) => events.push(e));
     const started = await c.run({ file, workspaceDir: ws });
     assert.ok(started.studyDir && fs.existsSync(path.join(started.studyDir, 'study.json')));
+    // The study ends at its last value's end, or at the first value that does not complete.
     const last = await waitFor(
       c,
-      (e): e is StatusEvent => e.type === 'status' && e.state !== 'running' && e.study?.value === 1,
+      (e): e is StatusEvent =>
+        e.type === 'status' && e.state !== 'running' && (e.study?.value === 1 || e.state !== 'completed'),
     );
-    assert.equal(last.state, 'completed', last.message);
+    assert.equal(last.state, 'completed', `value ${last.study?.value}: ${last.message}`);
+    assert.equal(last.study?.value, 1);
     assert.equal(last.study?.studyDir, started.studyDir);
     assert.ok(events.some((e) => e.type === 'progress' && e.study && e.study.fraction > 0.5));
     assert.equal(readStudy(started.studyDir).state, 'completed');
