@@ -132,7 +132,7 @@ export class RunManager {
       sink,
       this.output,
     );
-    const run: ActiveRun = { file, cancel: child.cancel, done: Promise.resolve() };
+    const run: ActiveRun = { file, cancel: () => child.cancel(), done: Promise.resolve() };
     this.runs.add(run);
     const outcome = child.outcome;
     run.done = outcome.then(
