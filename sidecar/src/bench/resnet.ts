@@ -9,9 +9,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { downstreamSchema, type DownstreamSpec } from '../../../core/node/experiment/schema';
 import type { ResolvedMethod } from '../../../core/node/experiment/methods';
-import { encodeSafetensors, type StTensor } from '../../../core/node/io/safetensors';
+import { encodeSafetensors } from '../../../core/node/io/safetensors';
 import { createModel } from '../models/model';
-import { resnetStateShapes, type ResNetShape } from '../models/resnet';
+import { initResNetState, type ResNetShape } from '../models/resnet';
 import { crossEntropy } from '../methods/regularizers';
 import { tf } from '../runtime/tf';
 import { Rng } from '../util/rng';
@@ -29,18 +29,7 @@ export function resnet18Folder(): string {
   const dir = path.join(os.tmpdir(), 'aft-bench-resnet18');
   if (fs.existsSync(path.join(dir, 'model.safetensors'))) return dir;
   const shape: ResNetShape = { arch: 'resnet18', width: 64, inChannels: 3, numClasses: 1000 };
-  const rng = new Rng(0);
-  const state: Record<string, StTensor> = {};
-  for (const e of resnetStateShapes(shape)) {
-    const n = e.shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(n);
-    if (e.role === 'conv') {
-      const std = Math.sqrt(2 / (e.shape[0] * e.shape[2] * e.shape[3]));
-      for (let i = 0; i < n; i++) data[i] = rng.normal() * std;
-    } else if (e.role === 'bn.weight' || e.role === 'bn.running_var') data.fill(1);
-    else if (e.role === 'fc.weight') for (let i = 0; i < n; i++) data[i] = (rng.next() * 2 - 1) / Math.sqrt(512);
-    state[e.key] = { shape: e.shape, data, ...(e.role === 'bn.num_batches_tracked' ? { dtype: 'I64' as const } : {}) };
-  }
+  const state = initResNetState(shape, new Rng(0));
   fs.mkdirSync(dir, { recursive: true });
   const config = {
     architecture: 'resnet18',

@@ -22,10 +22,11 @@ import {
 import { badInput } from '../../../core/common/util/errors';
 import { closest } from '../../../core/common/util/suggest';
 import { timmImagePreprocess, type ImagePreprocess, type TimmPretrainedCfg } from '../features/imagePreprocess';
-import { Rng } from '../util/rng';
+import { Rng, seedFor } from '../util/rng';
 import type { DownstreamModel } from './downstream';
 import {
   buildResNet,
+  initResNetState,
   RESNET_ARCHS,
   resnetFeatures,
   resnetStateShapes,
@@ -297,7 +298,8 @@ export function checkPretrainedStudent(spec: DownstreamSpec, inputShape: number[
 /**
  * The student of a `model: pretrained` experiment (`spec.folder` absolute): the folder's weights,
  * the head re-initialised for `numClasses` (PyTorch's nn.Linear init, seeded) unless
- * `head: keep`, BatchNorm as `spec.batchnorm` says.
+ * `head: keep`, BatchNorm as `spec.batchnorm` says; with `weights: random`, none of the folder's
+ * weights (its architecture only).
  */
 export function createPretrainedStudent(
   spec: DownstreamSpec,
@@ -310,7 +312,8 @@ export function createPretrainedStudent(
   const s = hub.shape;
   for (const c of hub.converted)
     log(`${hub.folder}: ${c.count} ${c.dtype} tensor${c.count === 1 ? '' : 's'} converted to float32`);
-  let state = hub.state;
+  // `weights: random`: the same network from scratch, initialised as torchvision does.
+  let state = spec.weights === 'random' ? initResNetState(s, new Rng(seedFor(seed, 'weights'))) : hub.state;
   const reinit = spec.head !== 'keep';
   if (reinit) {
     const features = resnetFeatures(s);
