@@ -14,6 +14,9 @@ import { listRuns, readSummary } from '../../core/node/runs/store';
 import { writeArrayWorkspace } from '../helpers/arrayWorkspace';
 import { relErr } from '../helpers/numeric';
 import { runAft } from '../helpers/cli';
+import { writeImageFolder } from '../helpers/hf';
+import { studentImagePreprocess } from '../../sidecar/src/models/pretrained';
+import { preprocessImage } from '../../sidecar/src/features/imagePreprocess';
 
 const root = path.join(__dirname, '..', '..');
 const fixtures = path.join(root, 'test', 'fixtures', 'students');
@@ -56,6 +59,52 @@ describe('aft predict', () => {
       assert.ok(errs.logits < 1e-4 && errs.phi < 1e-4, JSON.stringify(errs));
     });
   }
+
+  it("a folder of images: prepared as the student's pretrained_cfg says, one row per image in name order", async () => {
+    const folder = path.join(fixtures, 'resnet18-tiny');
+    const classes = path.join(ws, 'image-classes');
+    await writeImageFolder(classes, 3);
+    const images = path.join(ws, 'images');
+    fs.mkdirSync(images);
+    for (const c of fs.readdirSync(classes))
+      for (const f of fs.readdirSync(path.join(classes, c)))
+        fs.copyFileSync(path.join(classes, c, f), path.join(images, `${c}-${f}`));
+    fs.writeFileSync(path.join(images, 'notes.txt'), 'not an image');
+    const names = fs
+      .readdirSync(images)
+      .filter((n) => n !== 'notes.txt')
+      .sort();
+    // The same images through the .npy path, prepared here by the dataset's own code, NCHW.
+    const p = studentImagePreprocess({ folder }, folder);
+    const size = p.height * p.width * p.channels;
+    const nhwc = new Float32Array(names.length * size);
+    for (const [i, n] of names.entries()) nhwc.set(await preprocessImage(path.join(images, n), p), i * size);
+    const nchw = new Float32Array(nhwc.length);
+    for (let i = 0; i < names.length; i++)
+      for (let y = 0; y < p.height; y++)
+        for (let x = 0; x < p.width; x++)
+          for (let c = 0; c < p.channels; c++)
+            nchw[((i * p.channels + c) * p.height + y) * p.width + x] =
+              nhwc[i * size + (y * p.width + x) * p.channels + c];
+    fs.writeFileSync(path.join(ws, 'images.npy'), encodeNpy(nchw, [names.length, p.channels, p.height, p.width]));
+    let r = aft(['predict', folder, '--input', 'images', '--out', 'from-images.npy'], ws);
+    assert.equal(r.code, 0, r.stderr);
+    r = aft(['predict', folder, '--input', 'images.npy', '--out', 'from-npy.npy'], ws);
+    assert.equal(r.code, 0, r.stderr);
+    const a = readNpy(path.join(ws, 'from-images.npy'));
+    assert.deepEqual(a.shape, [names.length, 10]);
+    assert.deepEqual(a.data, readNpy(path.join(ws, 'from-npy.npy')).data);
+    assert.equal(fs.readFileSync(path.join(ws, 'from-images.files.txt'), 'utf8'), names.join('\n') + '\n');
+    // A file that is not an image under an image's name is named; an empty folder is said.
+    fs.writeFileSync(path.join(images, 'zz-broken.png'), 'not a png');
+    r = aft(['predict', folder, '--input', 'images', '--out', 'x.npy'], ws);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /zz-broken\.png: cannot read this image/);
+    fs.mkdirSync(path.join(ws, 'empty'));
+    r = aft(['predict', folder, '--input', 'empty', '--out', 'x.npy'], ws);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /empty: no images \(\.png, \.jpg, \.jpeg, \.webp\) in this folder/);
+  });
 
   it("a run's model gives the test accuracy the run reported", () => {
     writeArrayWorkspace(ws, { train: 200, test: 60 });

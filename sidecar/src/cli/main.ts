@@ -51,11 +51,13 @@ Usage:
   aft export RUN --out F.onnx [--method M] [--seed S] [--device auto|cuda|webgpu|cpu]
                              export a trained downstream model to ONNX, verified against
                              the trained model, with its inference cost vs the pre-trained ones
-  aft predict MODEL --input X.npy [--out LOGITS.npy] [--features F.npy]
+  aft predict MODEL --input X.npy|DIR [--out LOGITS.npy] [--features F.npy]
                              run a student folder (timm hub layout) or a run's model
                              (RUN [--method M] [--seed S]) on X: images [N, C, H, W] float32,
                              resized and normalised, as the PyTorch module takes them (a run's
-                             MLP or CNN: [N, ...] as its dataset gives them); writes logits and φ
+                             MLP or CNN: [N, ...] as its dataset gives them), or on a folder of
+                             images prepared as the model's training prepared them (rows in
+                             name order, listed in LOGITS.files.txt); writes logits and φ
   aft schema                 print the experiment JSON Schema
   aft gpu check [--dir DIR] [--json]
                              what the GPU backends need against what this machine has: the

@@ -1,4 +1,4 @@
-/** `aft predict MODEL --input X.npy [--out LOGITS.npy] [--features F.npy]`: see predict/predict.ts. */
+/** `aft predict MODEL --input X.npy|DIR [--out LOGITS.npy] [--features F.npy]`: see predict/predict.ts. */
 import { badInput } from '../../../core/common/util/errors';
 import { initBackend, type BackendChoice } from '../runtime/tf';
 import { predict } from '../predict/predict';
@@ -18,7 +18,7 @@ export async function predictCommand(
 ): Promise<number> {
   if (args.length !== 1)
     throw badInput('aft predict takes one model: a student folder, or a run (folder or id; see aft runs)');
-  if (!v.input) throw badInput('aft predict needs --input X.npy');
+  if (!v.input) throw badInput('aft predict needs --input X.npy (or a folder of images)');
   const seed = v.seed !== undefined ? Number(v.seed) : undefined;
   if (seed !== undefined && (!Number.isInteger(seed) || seed < 0))
     throw badInput(`--seed expects a non-negative integer, got '${v.seed}'`);

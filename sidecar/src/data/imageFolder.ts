@@ -20,6 +20,9 @@ import { splitIndices } from './split';
 
 const IMAGE = /\.(png|jpe?g|webp)$/i;
 
+/** Whether a file name is one of the image kinds an image folder holds. */
+export const isImageFile = (name: string): boolean => IMAGE.test(name);
+
 interface Listed {
   files: string[];
   labels: number[];
@@ -69,10 +72,23 @@ export type StudentImages =
   | { kind: 'size'; height: number; width: number; channels: 1 | 3 }
   | { kind: 'preprocess'; preprocess: ImagePreprocess };
 
-function studentShape(s: StudentImages): [number, number, 1 | 3] {
+export function studentShape(s: StudentImages): [number, number, 1 | 3] {
   return s.kind === 'size'
     ? [s.height, s.width, s.channels]
     : [s.preprocess.height, s.preprocess.width, s.preprocess.channels];
+}
+
+/** One image as the downstream model reads it (H×W×C), written into `out` at `offset`. */
+export async function prepareStudentImage(
+  bytes: Uint8Array,
+  student: StudentImages,
+  out: Float32Array,
+  offset: number,
+): Promise<void> {
+  if (student.kind === 'preprocess') return preprocessImageInto(bytes, student.preprocess, out, offset);
+  const [h, w, channels] = studentShape(student);
+  const img = await decodeImage(bytes, channels, { mode: 'cover', width: w, height: h });
+  for (let j = 0; j < h * w * channels; j++) out[offset + j] = img.data[j] / 255;
 }
 
 async function decodeAll(
@@ -87,11 +103,7 @@ async function decodeAll(
   const results = await mapLimit(listed.files, 8, async (file, i) => {
     try {
       const bytes = await fs.promises.readFile(file);
-      if (student.kind === 'preprocess') await preprocessImageInto(bytes, student.preprocess, all, i * width);
-      else {
-        const img = await decodeImage(bytes, channels, { mode: 'cover', width: w, height: h });
-        for (let j = 0; j < width; j++) all[i * width + j] = img.data[j] / 255;
-      }
+      await prepareStudentImage(bytes, student, all, i * width);
       return bytes;
     } catch (e) {
       bad.push({ file, reason: ((e as Error).message.split('\n')[0] ?? '').trim() });

@@ -5,7 +5,10 @@
  * `model: pretrained` reads and what a run saves), or a run's checkpoint of a method and seed.
  *
  * Inputs are what the PyTorch module's forward takes: for a ResNet [N, C, H, W] float32, already
- * resized and normalised; for a run's MLP or CNN, [N, ...] as its dataset gives them.
+ * resized and normalised; for a run's MLP or CNN, [N, ...] as its dataset gives them. Or a
+ * folder of images (png, jpeg, webp), prepared as the model's own training prepared them (a
+ * student folder's `pretrained_cfg`; a run's `input_size`, or its image dataset's size and
+ * channels), one row per image in name order, the names written beside the logits.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -17,7 +20,9 @@ import { badInput } from '../../../core/common/util/errors';
 import { loadCheckpoint } from '../models/checkpoint';
 import type { DownstreamModel } from '../models/downstream';
 import { createModel } from '../models/model';
-import { readHubFolder } from '../models/pretrained';
+import { readHubFolder, studentImagePreprocess } from '../models/pretrained';
+import { isImageFile, prepareStudentImage, studentShape, type StudentImages } from '../data/imageFolder';
+import { mapLimit } from '../util/pool';
 import { pickCheckpoint, readRunExperiment } from '../models/runCheckpoint';
 import { tf } from '../runtime/tf';
 
@@ -46,6 +51,40 @@ export interface PredictReport {
 }
 
 const BATCH = 64;
+
+/** What the model runs on: a .npy batch, or the images of a folder in name order. */
+type Inputs = { kind: 'npy'; file: string; x: NpyArray } | { kind: 'images'; folder: string; files: string[] };
+
+function readInputs(input: string): Inputs {
+  if (fs.existsSync(input) && fs.statSync(input).isDirectory()) {
+    const files = fs
+      .readdirSync(input)
+      .filter(isImageFile)
+      .sort()
+      .map((n) => path.join(input, n));
+    if (!files.length) throw badInput('no images (.png, .jpg, .jpeg, .webp) in this folder', { file: input });
+    return { kind: 'images', folder: input, files };
+  }
+  const x = readNpy(input);
+  if (x.shape[0] === undefined || x.shape[0] < 1)
+    throw badInput(`expected at least one example, got shape [${x.shape.join(', ')}]`, { file: input, field: 'shape' });
+  return { kind: 'npy', file: input, x };
+}
+
+/** The folder's images as `student` reads them (NHWC); a file that cannot be decoded is named. */
+async function prepareImages(inputs: Inputs & { kind: 'images' }, student: StudentImages): Promise<Loaded['x']> {
+  const [h, w, c] = studentShape(student);
+  const size = h * w * c;
+  const x = new Float32Array(inputs.files.length * size);
+  await mapLimit(inputs.files, 8, async (file, i) => {
+    try {
+      await prepareStudentImage(await fs.promises.readFile(file), student, x, i * size);
+    } catch (e) {
+      throw badInput(`cannot read this image: ${(e as Error).message.split('\n')[0]}`, { file });
+    }
+  });
+  return x;
+}
 
 /** The model to run, and the inputs in the engine's layout (images NHWC). */
 interface Loaded {
@@ -76,30 +115,39 @@ function checkFloat(x: NpyArray, file: string): void {
     throw badInput(`expected float32 inputs, got ${x.dtype}`, { file, field: 'dtype' });
 }
 
-/** A student folder: a ResNet reading [N, C, H, W] as PyTorch does. */
-function loadFolder(folder: string, x: NpyArray, inputFile: string, spec?: DownstreamSpec): Loaded {
+/** A student folder: a ResNet reading [N, C, H, W] as PyTorch does, or images as its pretrained_cfg says. */
+async function loadFolder(folder: string, inputs: Inputs, spec?: DownstreamSpec): Promise<Loaded> {
   const hub = readHubFolder(folder);
   const s = hub.shape;
-  checkFloat(x, inputFile);
+  const studentSpec = downstreamSchema.parse({ ...(spec ?? { model: 'pretrained' }), folder, head: 'keep' });
+  if (inputs.kind === 'images') {
+    const preprocess = studentImagePreprocess({ folder, input_size: spec?.input_size }, folder);
+    const student: StudentImages = { kind: 'preprocess', preprocess };
+    const exampleShape = studentShape(student);
+    const x = await prepareImages(inputs, student);
+    const model = createModel(studentSpec, exampleShape, s.numClasses, 0);
+    return { model, what: `${s.arch} from ${folder}`, exampleShape, x };
+  }
+  const { x, file } = inputs;
+  checkFloat(x, file);
   if (x.shape.length !== 4 || x.shape[1] !== s.inChannels)
     throw badInput(
       `expected images [N, ${s.inChannels}, H, W] (what the PyTorch module's forward takes: resized and normalised), got [${x.shape.join(', ')}]`,
-      { file: inputFile, field: 'shape' },
+      { file, field: 'shape' },
     );
   const [, c, h, w] = x.shape;
-  const studentSpec = downstreamSchema.parse({ ...(spec ?? { model: 'pretrained' }), folder, head: 'keep' });
   const model = createModel(studentSpec, [h, w, c], s.numClasses, 0);
   return { model, what: `${s.arch} from ${folder}`, exampleShape: [h, w, c], x: nchwToNhwc(x) };
 }
 
 /** A run's checkpoint of a method and seed. */
-function loadRun(req: PredictRequest, x: NpyArray): Loaded {
+async function loadRun(req: PredictRequest, inputs: Inputs): Promise<Loaded> {
   const runDir = resolveRunDir(req.model, path.resolve(req.workspaceDir), { file: 'aft predict', field: 'MODEL' });
   const exp = readRunExperiment(runDir);
   const ck = pickCheckpoint(runDir, exp, req.method, req.seed);
   const label = `${ck.method} seed ${ck.seed} (${exp.downstream.model}) of ${path.basename(runDir)}`;
   if (exp.downstream.model === 'pretrained') {
-    const loaded = loadFolder(ck.file, x, req.input, exp.downstream);
+    const loaded = await loadFolder(ck.file, inputs, exp.downstream);
     return { ...loaded, what: label };
   }
   if (exp.downstream.model === 'transformer')
@@ -110,12 +158,33 @@ function loadRun(req: PredictRequest, x: NpyArray): Loaded {
   const summary = readSummary(runDir);
   if (!summary) throw badInput('the run has no summary.json (did it complete?)', { file: runDir });
   const want = summary.dataset.inputShape;
-  checkFloat(x, req.input);
-  if (x.shape.length !== want.length + 1 || x.shape.slice(1).some((d, i) => d !== want[i]))
-    throw badInput(
-      `expected inputs [N, ${want.join(', ')}] as the run's dataset gives them, got [${x.shape.join(', ')}]`,
-      { file: req.input, field: 'shape' },
-    );
+  let x: Float32Array;
+  if (inputs.kind === 'images') {
+    const ds = exp.dataset;
+    if (ds.source !== 'images')
+      throw badInput(
+        `this run's ${exp.downstream.model} was trained on ${ds.source} arrays, not images: give --input X.npy [N, ${want.join(', ')}]`,
+        { file: inputs.folder },
+      );
+    x = await prepareImages(inputs, {
+      kind: 'size',
+      height: want[0],
+      width: want[1],
+      channels: want[2] === 1 ? 1 : 3,
+    });
+  } else {
+    checkFloat(inputs.x, inputs.file);
+    const shape = inputs.x.shape;
+    if (shape.length !== want.length + 1 || shape.slice(1).some((d, i) => d !== want[i]))
+      throw badInput(
+        `expected inputs [N, ${want.join(', ')}] as the run's dataset gives them, got [${shape.join(', ')}]`,
+        {
+          file: inputs.file,
+          field: 'shape',
+        },
+      );
+    x = Float32Array.from(inputs.x.data);
+  }
   const model = createModel(exp.downstream, want, summary.dataset.classes, 0);
   try {
     loadCheckpoint(model, ck.file);
@@ -123,23 +192,18 @@ function loadRun(req: PredictRequest, x: NpyArray): Loaded {
     model.dispose();
     throw e;
   }
-  return { model, what: label, exampleShape: want, x: Float32Array.from(x.data) };
+  return { model, what: label, exampleShape: want, x };
 }
 
 export async function predict(req: PredictRequest): Promise<PredictReport> {
   if (!req.out && !req.features) throw badInput('aft predict needs --out LOGITS.npy, --features F.npy or both');
   const started = performance.now();
-  const x = readNpy(req.input);
-  if (x.shape[0] === undefined || x.shape[0] < 1)
-    throw badInput(`expected at least one example, got shape [${x.shape.join(', ')}]`, {
-      file: req.input,
-      field: 'shape',
-    });
+  const inputs = readInputs(path.resolve(req.input));
   const modelPath = path.resolve(req.model);
-  const loaded = isHubFolder(modelPath) ? loadFolder(modelPath, x, req.input) : loadRun(req, x);
+  const loaded = isHubFolder(modelPath) ? await loadFolder(modelPath, inputs) : await loadRun(req, inputs);
   const { model } = loaded;
-  const n = x.shape[0];
   const size = loaded.exampleShape.reduce((a, b) => a * b, 1);
+  const n = loaded.x.length / size;
   let logits: Float32Array | undefined;
   let phi: Float32Array | undefined;
   let classes = 0;
@@ -175,5 +239,12 @@ export async function predict(req: PredictRequest): Promise<PredictReport> {
   };
   if (req.out) write(req.out, logits!, [n, classes]);
   if (req.features) write(req.features, phi!, [n, phi!.length / n]);
+  if (inputs.kind === 'images') {
+    // Which image each row is: the names in the order of the rows.
+    const first = written[0].file;
+    const list = `${first.replace(/\.npy$/i, '')}.files.txt`;
+    writeFileAtomic(list, inputs.files.map((f) => path.basename(f)).join('\n') + '\n');
+    written.push({ file: list, shape: [n] });
+  }
   return { model: modelPath, what: loaded.what, examples: n, written, seconds: (performance.now() - started) / 1000 };
 }
