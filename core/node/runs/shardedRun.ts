@@ -31,9 +31,13 @@ export function planHash(resolvedExperiment: Record<string, unknown>): string {
   return createHash('sha256').update(JSON.stringify(plan)).digest('hex');
 }
 
-/** The default folder name of a sharded run: the experiment's name and the plan's hash. */
-export function shardedRunId(experiment: string, hash: string): string {
-  return `${experiment}-shards-${hash.slice(0, 12)}`;
+/**
+ * The default folder name of a sharded run: the experiment's name. Not the plan's hash, so that a
+ * shard started from an edited file (a job array's task that started after the edit) finds the
+ * run and is refused, instead of starting a second run beside it.
+ */
+export function shardedRunId(experiment: string): string {
+  return `${experiment}-shards`;
 }
 
 /** A run id given with --run-id: a folder name, nothing else. */
@@ -48,6 +52,8 @@ export function checkRunId(id: string): string {
 
 export interface ShardedRunSpec {
   workspaceDir: string;
+  /** The folder that receives the run folder (default `<workspace>/.aft/runs`; a study's `runs/`). */
+  root?: string;
   runId: string;
   experimentName: string;
   resolvedExperiment: unknown;
@@ -62,7 +68,7 @@ export interface ShardedRunSpec {
 
 /** The run folder of `spec`, created now or joined; `created` says which. */
 export function createOrJoinShardedRun(spec: ShardedRunSpec): { dir: string; created: boolean; status: RunStatus } {
-  const root = path.join(spec.workspaceDir, RUNS_DIR);
+  const root = spec.root ?? path.join(spec.workspaceDir, RUNS_DIR);
   const dir = path.join(root, spec.runId);
   try {
     fs.mkdirSync(root, { recursive: true });

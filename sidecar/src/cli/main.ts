@@ -81,8 +81,10 @@ Options for run and demo:
   --shard i/n        run shard i of n (0-based; Slurm: $SLURM_ARRAY_TASK_ID, Kubernetes:
                      $JOB_COMPLETION_INDEX): every n-th job of the plan, into one run folder
                      the n processes share (the workspace on shared storage); the last to
-                     finish writes the summary. A plain 'aft run' completes a partly done one
-  --run-id ID        the shared run folder's name (default: <name>-shards-<plan hash>)
+                     finish writes the summary. A plain 'aft run' completes a partly done one.
+                     A study: every value's jobs, value after value
+  --run-id ID        the shared run (or study) folder's name (default: <name>-shards; a
+                     study: <name>-study-shards); e.g. exp-$SLURM_ARRAY_JOB_ID
   --verbose          also print debug logs
 
 Exit codes: 0 ok, 1 run failed or cancelled (aft gpu: something is missing), 2 bad input.`;
@@ -149,6 +151,8 @@ async function runCommand(input: ExperimentInput | StudyInput, cli: Cli, command
   // The flags are checked by the experiment file's own field schemas, before anything runs.
   const origin = CLI_ORIGIN(command);
   const overrides = parseOverrides(cliOverrides(v), origin);
+  const shard = parseShard(v.shard);
+  const runId = v['run-id'];
   const controller = new AbortController();
   let interrupts = 0;
   const onSignal = (): void => {
@@ -180,6 +184,8 @@ async function runCommand(input: ExperimentInput | StudyInput, cli: Cli, command
         signal: controller.signal,
         sink,
         newStudy: v['new-study'] ?? false,
+        ...(shard ? { shard } : {}),
+        ...(runId !== undefined ? { runId } : {}),
       });
       reporter.done();
       if (!v.json) {
@@ -198,8 +204,6 @@ async function runCommand(input: ExperimentInput | StudyInput, cli: Cli, command
       signal: controller.signal,
       sink,
     };
-    const shard = parseShard(v.shard);
-    const runId = v['run-id'];
     // A sharded run (--shard, --run-id), or the unfinished one of this plan that a plain run completes.
     const sharded =
       shard !== undefined || runId !== undefined ? true : unfinishedShardedRun(input, runOptions) !== undefined;

@@ -19,7 +19,9 @@ import {
   jobResultFile,
   liveWorkers,
   readJobResult,
+  readShardPlan,
   readWorkers,
+  SHARD_PLAN_FILE,
   workerFile,
   type JobResultRecord,
 } from '../../../../core/node/runs/shardRecords';
@@ -72,14 +74,14 @@ export interface ShardOutcome {
  */
 export function unfinishedShardedRun(input: ExperimentInput, opts: ShardOptions): string | undefined {
   const exp = applyOverrides(input.experiment, opts);
-  const resolved = resolvePaths(exp, input.baseDir) as unknown as Record<string, unknown>;
-  const id = opts.runId ?? shardedRunId(exp.name, planHash(resolved));
-  const dir = path.join(opts.workspaceDir, RUNS_DIR, id);
-  if (!fs.existsSync(path.join(dir, 'shard.json'))) return undefined;
+  const hash = planHash(resolvePaths(exp, input.baseDir) as unknown as Record<string, unknown>);
+  const id = opts.runId ?? shardedRunId(exp.name);
+  const dir = path.join(opts.place?.root ?? path.join(opts.workspaceDir, RUNS_DIR), id);
+  if (!fs.existsSync(path.join(dir, SHARD_PLAN_FILE))) return undefined;
   try {
-    return readRunStatus(dir).state === 'completed' ? undefined : id;
+    return readShardPlan(dir).hash === hash && readRunStatus(dir).state !== 'completed' ? id : undefined;
   } catch {
-    return id;
+    return undefined;
   }
 }
 
@@ -87,7 +89,7 @@ export async function runShard(input: ExperimentInput, opts: ShardOptions): Prom
   const exp = applyOverrides(input.experiment, opts);
   const resolved = resolvePaths(exp, input.baseDir) as unknown as Record<string, unknown>;
   const hash = planHash(resolved);
-  const runId = opts.runId !== undefined ? checkRunId(opts.runId) : shardedRunId(exp.name, hash);
+  const runId = opts.runId !== undefined ? checkRunId(opts.runId) : shardedRunId(exp.name);
   const shardIndex = opts.shard?.index ?? null;
   const worker = workerName(shardIndex);
   const sink = opts.sink ?? (() => undefined);
@@ -98,11 +100,13 @@ export async function runShard(input: ExperimentInput, opts: ShardOptions): Prom
   const ds = await loadRunDataset(exp, input.baseDir, early);
   const jobs = planJobs(exp, ds.train.n);
   const plan = planRecord(runId, hash, opts.shard?.count ?? 1, jobs, exp);
-  const dirOf = path.join(opts.workspaceDir, RUNS_DIR, runId);
+  const root = opts.place?.root ?? path.join(opts.workspaceDir, RUNS_DIR);
+  const dirOf = path.join(root, runId);
   const leases = new Leases(path.join(dirOf, CLAIMS_DIR), thisProcess(worker));
   const first = firstWorkerRecord(worker, shardIndex, leases);
   const { dir, created, status } = createOrJoinShardedRun({
     workspaceDir: opts.workspaceDir,
+    root,
     runId,
     experimentName: exp.name,
     resolvedExperiment: resolved,
