@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RunStatus } from '../../common/runs/records';
+import type { Experiment } from '../experiment/schema';
 import { badInput } from '../../common/util/errors';
 import { removeQuietly, tempName, writeFileAtomic, writeJsonAtomic } from '../util/fsx';
 import {
@@ -26,7 +27,7 @@ import { newRunStatus, removeStaleRunTemps, RUNS_DIR, runFolderError } from './s
  * applied), less `backend`, which changes speed and not the plan (a shard on a GPU machine and one
  * on a CPU machine share a run).
  */
-export function planHash(resolvedExperiment: Record<string, unknown>): string {
+export function planHash(resolvedExperiment: Experiment): string {
   const { backend: _backend, ...plan } = resolvedExperiment;
   return createHash('sha256').update(JSON.stringify(plan)).digest('hex');
 }

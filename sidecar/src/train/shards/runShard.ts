@@ -74,7 +74,7 @@ export interface ShardOutcome {
  */
 export function unfinishedShardedRun(input: ExperimentInput, opts: ShardOptions): string | undefined {
   const exp = applyOverrides(input.experiment, opts);
-  const hash = planHash(resolvePaths(exp, input.baseDir) as unknown as Record<string, unknown>);
+  const hash = planHash(resolvePaths(exp, input.baseDir));
   const id = opts.runId ?? shardedRunId(exp.name);
   const dir = path.join(opts.place?.root ?? path.join(opts.workspaceDir, RUNS_DIR), id);
   if (!fs.existsSync(path.join(dir, SHARD_PLAN_FILE))) return undefined;
@@ -87,7 +87,7 @@ export function unfinishedShardedRun(input: ExperimentInput, opts: ShardOptions)
 
 export async function runShard(input: ExperimentInput, opts: ShardOptions): Promise<ShardOutcome> {
   const exp = applyOverrides(input.experiment, opts);
-  const resolved = resolvePaths(exp, input.baseDir) as unknown as Record<string, unknown>;
+  const resolved = resolvePaths(exp, input.baseDir);
   const hash = planHash(resolved);
   const runId = opts.runId !== undefined ? checkRunId(opts.runId) : shardedRunId(exp.name);
   const shardIndex = opts.shard?.index ?? null;
