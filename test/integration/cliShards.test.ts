@@ -5,7 +5,7 @@
  * `aft run`, gives the summary and metrics of one process, with every job's result written once;
  * and the refusals: a malformed or out-of-range --shard, another n, another file or other
  * options, and a second process given an index that is running; `aft runs` and `aft stop` on a
- * sharded run.
+ * sharded run; a study's values × jobs as 2 shards.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import type { RunSummary } from '../../core/common/protocol/events';
 import { listRuns, readRunStatus } from '../../core/node/runs/store';
+import { listStudies } from '../../core/node/runs/studies';
 import { writeArrayWorkspace } from '../helpers/arrayWorkspace';
 import { aftArgs, runAft } from '../helpers/cli';
 import { until } from '../helpers/numeric';
@@ -145,6 +146,30 @@ describe('aft run --shard', () => {
     const late = runAft(['run', 'exp.aft.yaml', '--backend', 'cpu', '--shard', '2/4'], ws);
     assert.equal(late.code, 0, late.stderr);
     assert.equal(listRuns(ws).length, 2);
+  });
+
+  it('a study as 2 shards (values × jobs) in one study folder gives each value the summary of a plain study run; an edited file is refused', async () => {
+    const study = `${experiment(6, [0, 1])}study: { vary: train.lr, values: [0.001, 0.01] }\n`;
+    const ws = workspace(study);
+    const plain = runAft(['run', 'exp.aft.yaml', '--backend', 'cpu'], ws);
+    assert.equal(plain.code, 0, plain.stderr);
+    const ends = await Promise.all(
+      [0, 1].map((i) => start(['run', 'exp.aft.yaml', '--backend', 'cpu', '--shard', `${i}/2`], ws).done),
+    );
+    for (const e of ends) assert.equal(e.code, 0, e.stderr);
+    const studies = listStudies(ws);
+    assert.equal(studies.length, 2);
+    const sharded = studies.find((s) => s.record.studyId === 'shards-study-shards')!;
+    const single = studies.find((s) => s !== sharded)!;
+    assert.equal(sharded.state, 'completed');
+    for (const v of sharded.values) {
+      assert.equal(path.basename(v.runDir!), `value-${v.index}-shards`);
+      assert.deepEqual(numbers(v.summary!), numbers(single.values[v.index].summary!));
+    }
+    fs.writeFileSync(path.join(ws, 'exp.aft.yaml'), study.replace('steps: 6', 'steps: 5'));
+    const edited = runAft(['run', 'exp.aft.yaml', '--backend', 'cpu', '--shard', '0/2'], ws);
+    assert.equal(edited.code, 2, edited.stderr);
+    assert.match(edited.stderr, /the sharded study shards-study-shards was started from another version of this file/);
   });
 
   it('refuses a malformed --shard, another n, another file or options, and a second process on a running index', async () => {
