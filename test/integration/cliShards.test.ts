@@ -86,9 +86,14 @@ function rows(dir: string): unknown[] {
 const summaryOf = (dir: string): RunSummary =>
   JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as RunSummary;
 
-/** Kills the process at the n-th append of a job's metrics: in the middle of that job. */
+/**
+ * Kills the process at the n-th append of a job's metrics: in the middle of that job (after its
+ * steps, before its result). The plan is stl's 12 jobs, then per seed aft's 3 tune jobs and its
+ * final one, so shard 1's first three jobs are stl jobs no other shard trains (killed in its
+ * third), and shard 3 holds every aft final job (killed in its fifth job, whichever it is).
+ */
 const killAtJob = (nth: number): NodeJS.ProcessEnv => ({
-  AFT_TEST_FAULT: JSON.stringify({ match: 'jobs/\\d+\\.metrics\\.jsonl$', nth, action: 'kill' }),
+  AFT_TEST_FAULT: JSON.stringify({ match: 'jobs/\\d+\\.g\\d+\\.metrics\\.jsonl$', nth, action: 'kill' }),
 });
 
 describe('aft run --shard', () => {

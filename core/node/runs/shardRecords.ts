@@ -59,6 +59,8 @@ export interface JobResultRecord {
   seconds: number;
   rho?: number[];
   rhoProbe?: { bySource: Record<string, number>; concat?: number };
+  /** The generation of the claim it was trained under: its metrics are `jobMetricsFile(…, generation)`. */
+  generation: number;
   worker: string;
   finished: string;
 }
@@ -86,8 +88,19 @@ export interface WorkerRecord {
 }
 
 export const jobResultFile = (dir: string, index: number): string => path.join(dir, JOBS_DIR, `${index}.json`);
-export const jobMetricsFile = (dir: string, index: number): string =>
-  path.join(dir, JOBS_DIR, `${index}.metrics.jsonl`);
+/**
+ * Job `index`'s metrics rows as the holder of `generation` of its claim writes them: a process
+ * that takes a job over writes a file of its own, so a reader tailing the old one never reads
+ * the new one's bytes as its continuation.
+ */
+export const jobMetricsFile = (dir: string, index: number, generation: number): string =>
+  path.join(dir, JOBS_DIR, `${index}.g${generation}.metrics.jsonl`);
+
+/** A job metrics file's name: its job and its claim's generation. */
+export function parseJobMetricsName(name: string): { index: number; generation: number } | undefined {
+  const m = /^(\d+)\.g(\d+)\.metrics\.jsonl$/.exec(name);
+  return m ? { index: Number(m[1]), generation: Number(m[2]) } : undefined;
+}
 export const workerFile = (dir: string, worker: string): string => path.join(dir, WORKERS_DIR, `${worker}.json`);
 export const workerLogFile = (dir: string, worker: string): string => path.join(dir, WORKERS_DIR, `${worker}.log`);
 

@@ -133,6 +133,11 @@ export class Leases {
     return tookOver ? { ok: true, tookOver } : { ok: true };
   }
 
+  /** The generation of `name` this process holds (undefined when it holds none). */
+  generationOf(name: string): number | undefined {
+    return this.held.get(name);
+  }
+
   /** Whether this process still holds `name` (no one took it over since). */
   holds(name: string): boolean {
     const mine = this.held.get(name);

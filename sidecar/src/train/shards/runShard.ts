@@ -137,12 +137,13 @@ export async function runShard(input: ExperimentInput, opts: ShardOptions): Prom
   });
   const stop = stopSignal(dir, opts.signal);
   const signal = stop.signal;
-  let current: number | undefined;
+  /** The job in training and the generation of its claim: where its metrics rows go. */
+  let current: { index: number; generation: number } | undefined;
   const emit = (e: RunEvent): void => {
     try {
       if (e.type === 'metrics' && current !== undefined) {
         const { type: _t, runId: _r, ...row } = e;
-        appendFileAll(jobMetricsFile(dir, current), JSON.stringify(row) + '\n');
+        appendFileAll(jobMetricsFile(dir, current.index, current.generation), JSON.stringify(row) + '\n');
       } else if (e.type === 'log') {
         try {
           report.log(`[${e.level}] ${e.message}`);
@@ -207,8 +208,10 @@ export async function runShard(input: ExperimentInput, opts: ShardOptions): Prom
         log(
           `job ${k + 1}/${jobs.length}: ${label}${pos === undefined ? ' (needed for a β, not claimed by its shard)' : ''}`,
         );
-        removeQuietly(jobMetricsFile(dir, k)); // rows of a process that was killed training it
-        current = k;
+        const generation = leases.generationOf(`job-${k}`) ?? 0;
+        // Rows of a process that was killed training it stay in its own file, which nothing reads again.
+        for (let g = 0; g < generation; g++) removeQuietly(jobMetricsFile(dir, k, g));
+        current = { index: k, generation };
         const tracked = pos !== undefined ? progress.onStep(pos, label) : undefined;
         const outcome = await trainer.run(job, beta, (step, total) => {
           tracked?.(step, total);
@@ -222,7 +225,7 @@ export async function runShard(input: ExperimentInput, opts: ShardOptions): Prom
           );
           return;
         }
-        writeJsonAtomic(jobResultFile(dir, k), resultRecord(k, job, beta, outcome, worker));
+        writeJsonAtomic(jobResultFile(dir, k), resultRecord(k, job, beta, outcome, generation, worker));
         leases.release(`job-${k}`);
         report.jobDone();
         trained++;
@@ -273,7 +276,7 @@ export async function runShard(input: ExperimentInput, opts: ShardOptions): Prom
       try {
         const results = (k: number): JobResultRecord => readJobResult(dir, k);
         const methods = methodSummariesFrom(exp, jobs, psi.segments, results, sink, runId);
-        store.writeMetricsWhole(jobs.flatMap((_, k) => metricsLines(dir, k)));
+        store.writeMetricsWhole(jobs.flatMap((_, k) => metricsLines(dir, k, results(k).generation)));
         const summary = runSummary({
           runId,
           exp,
@@ -323,6 +326,7 @@ function resultRecord(
   job: PlannedJob,
   beta: number,
   outcome: Awaited<ReturnType<JobTrainer['run']>>,
+  generation: number,
   worker: string,
 ): JobResultRecord {
   return {
@@ -337,16 +341,17 @@ function resultRecord(
     seconds: outcome.seconds,
     ...(outcome.rho ? { rho: Array.from(outcome.rho) } : {}),
     ...(outcome.rhoProbe ? { rhoProbe: outcome.rhoProbe } : {}),
+    generation,
     worker,
     finished: new Date().toISOString(),
   };
 }
 
-/** Job `k`'s metrics rows, whole lines. */
-function metricsLines(dir: string, k: number): string[] {
+/** Job `k`'s metrics rows as the process that trained it to its end wrote them, whole lines. */
+function metricsLines(dir: string, k: number, generation: number): string[] {
   let text: string;
   try {
-    text = fs.readFileSync(jobMetricsFile(dir, k), 'utf8');
+    text = fs.readFileSync(jobMetricsFile(dir, k, generation), 'utf8');
   } catch {
     return [];
   }
