@@ -16,38 +16,35 @@ import {
   CLAIMS_DIR,
   doneJobs,
   jobMetricsFile,
-  jobResultFile,
   liveWorkers,
-  readJobResult,
   readShardPlan,
   readWorkers,
   SHARD_PLAN_FILE,
   workerFile,
-  type JobResultRecord,
 } from '../../../../core/node/runs/shardRecords';
 import { checkRunId, createOrJoinShardedRun, planHash, shardedRunId } from '../../../../core/node/runs/shardedRun';
 import {
   readRunStatus,
   readSummary,
   RUNS_DIR,
-  RunStore,
   STOP_REQUEST_FILE,
   writeCheckpointDir,
   writeCheckpointFile,
   writeRhoFile,
   type RunOutputs,
 } from '../../../../core/node/runs/store';
-import { appendFileAll, removeQuietly, writeJsonAtomic } from '../../../../core/node/util/fsx';
+import { appendFileAll, removeQuietly } from '../../../../core/node/util/fsx';
 import { Leases, thisProcess } from '../../../../core/node/util/leases';
 import { rhoWeightedProbes } from '../../features/quality';
 import { initBackend } from '../../runtime/tf';
-import { sleep } from '../../util/async';
-import { planJobs, type PlannedJob } from '../plan';
-import { loadRunDataset, prepareSources, runSummary } from '../prepare';
+import { planJobs } from '../plan';
+import { loadRunDataset, prepareSources } from '../prepare';
 import { ProgressTracker } from '../progress';
 import { applyOverrides, statusMessage, stopSignal, type ExperimentInput, type RunOptions } from '../run';
-import { jobLabel, withJobTrainer, type JobTrainer } from '../trainAll';
-import { chooserFrom, methodSummariesFrom, planRecord } from './plan';
+import { withJobTrainer } from '../trainAll';
+import { trainShare } from './jobLoop';
+import { planRecord } from './plan';
+import { summaryStep } from './summaryStep';
 import { firstWorkerRecord, workerName, WorkerReport } from './workerReport';
 
 export interface ShardOptions extends RunOptions {
@@ -131,19 +128,18 @@ export async function runShard(input: ExperimentInput, opts: ShardOptions): Prom
   }
   // A stop asked of the run before: it was for the processes then (none trains it now).
   if (!liveWorkers(readWorkers(dir)).some((w) => w.worker !== worker)) removeQuietly(path.join(dir, STOP_REQUEST_FILE));
-  let lost = new Set<string>();
-  const report = new WorkerReport(dir, first, leases, (n) => {
-    lost = new Set([...lost, ...n]);
-  });
+  const report = new WorkerReport(dir, first, leases, (names) =>
+    log(`claims taken over by another process (this one was judged gone): ${names.join(', ')}`, 'warn'),
+  );
   const stop = stopSignal(dir, opts.signal);
   const signal = stop.signal;
   /** The job in training and the generation of its claim: where its metrics rows go. */
-  let current: { index: number; generation: number } | undefined;
+  let metricsTarget: { index: number; generation: number } | undefined;
   const emit = (e: RunEvent): void => {
     try {
-      if (e.type === 'metrics' && current !== undefined) {
+      if (e.type === 'metrics' && metricsTarget !== undefined) {
         const { type: _t, runId: _r, ...row } = e;
-        appendFileAll(jobMetricsFile(dir, current.index, current.generation), JSON.stringify(row) + '\n');
+        appendFileAll(jobMetricsFile(dir, metricsTarget.index, metricsTarget.generation), JSON.stringify(row) + '\n');
       } else if (e.type === 'log') {
         try {
           report.log(`[${e.level}] ${e.message}`);
@@ -161,7 +157,6 @@ export async function runShard(input: ExperimentInput, opts: ShardOptions): Prom
   log(
     `${created ? 'created' : 'joined'} ${opts.shard ? `as shard ${opts.shard.index}/${opts.shard.count}` : 'to complete whatever is left'} (${worker}): ${dir}`,
   );
-  let trained = 0;
   try {
     const prepared = await prepareSources(exp, ds, input.baseDir, {
       runId,
@@ -194,110 +189,35 @@ export async function runShard(input: ExperimentInput, opts: ShardOptions): Prom
       mine.map((k) => jobs[k]),
       emit,
     );
-    await withJobTrainer(o, jobs, async (trainer) => {
-      const results = new Map<number, JobResultRecord>();
-      const resultOf = (k: number): JobResultRecord | undefined => {
-        if (!results.has(k) && fs.existsSync(jobResultFile(dir, k))) results.set(k, readJobResult(dir, k));
-        return results.get(k);
-      };
-      /** Trains job `k` once this process holds its claim. */
-      const train = async (k: number, pos: number | undefined): Promise<void> => {
-        const job = jobs[k];
-        const beta = chooserFrom(exp, jobs, resultOf).betaFor(job);
-        const label = jobLabel(job, beta);
-        log(
-          `job ${k + 1}/${jobs.length}: ${label}${pos === undefined ? ' (needed for a β, not claimed by its shard)' : ''}`,
-        );
-        const generation = leases.generationOf(`job-${k}`) ?? 0;
-        // Rows of a process that was killed training it stay in its own file, which nothing reads again.
-        for (let g = 0; g < generation; g++) removeQuietly(jobMetricsFile(dir, k, g));
-        current = { index: k, generation };
-        const tracked = pos !== undefined ? progress.onStep(pos, label) : undefined;
-        const outcome = await trainer.run(job, beta, (step, total) => {
-          tracked?.(step, total);
-          report.progress({ index: k, step, steps: total, label }, null);
-        });
-        current = undefined;
-        if (lost.has(`job-${k}`) || !leases.holds(`job-${k}`)) {
-          log(
-            `job ${k + 1} was taken over by another process while this one trained it; its result is not kept`,
-            'warn',
-          );
-          return;
-        }
-        writeJsonAtomic(jobResultFile(dir, k), resultRecord(k, job, beta, outcome, generation, worker));
-        leases.release(`job-${k}`);
-        report.jobDone();
-        trained++;
-      };
-      /** Job `k` done: by this process if it can claim it, else by whichever process holds it. */
-      const ensureDone = async (k: number, pos: number | undefined): Promise<void> => {
-        for (const d of plan.jobs[k].needs) await ensureDone(d, mine.indexOf(d) >= 0 ? mine.indexOf(d) : undefined);
-        let waiting = false;
-        for (;;) {
-          if (signal.aborted) throw new CancelledError();
-          if (resultOf(k)) {
-            if (pos !== undefined) progress.jobDone(pos);
-            return;
-          }
-          const c = leases.tryClaim(`job-${k}`);
-          if (c.ok) {
-            if (c.tookOver) log(`job ${k + 1}: taken over (${c.tookOver})`);
-            if (resultOf(k)) leases.release(`job-${k}`);
-            else await train(k, pos);
-            continue;
-          }
-          if (!waiting) log(`job ${k + 1}/${jobs.length} is being trained by ${c.holder.worker}; waiting for it`);
-          waiting = true;
-          await sleep(1000);
-        }
-      };
-      for (const [pos, k] of mine.entries()) await ensureDone(k, pos);
-    });
+    const trained = await withJobTrainer(o, jobs, (trainer) =>
+      trainShare({
+        dir,
+        exp,
+        jobs,
+        plan,
+        mine,
+        leases,
+        report,
+        trainer,
+        progress,
+        worker,
+        signal,
+        log,
+        setMetricsTarget: (t) => (metricsTarget = t),
+      }),
+    );
     const done = doneJobs(dir).size;
-    let summary: RunSummary | undefined;
-    if (done === jobs.length) summary = finish();
-    else
+    const summary =
+      done === jobs.length
+        ? summaryStep({ dir, status, exp, ds, jobs, prepared, backendId: backend.id, leases, worker, sink, log })
+        : undefined;
+    if (done < jobs.length)
       log(
         `${opts.shard ? `shard ${opts.shard.index}/${opts.shard.count}` : 'this process'}: its jobs are done (${trained} trained here); ${done} of ${jobs.length} jobs of the run are done, and the shard that finishes the last one writes the summary`,
       );
     report.end('completed');
     leases.releaseAll();
     return { runId, dir, ...(summary ? { summary } : {}), trained, done: doneJobs(dir).size, jobs: jobs.length };
-
-    /** The summary step, by the one process that claims it. */
-    function finish(): RunSummary | undefined {
-      if (!leases.tryClaim('summary').ok) {
-        log('every job is done; another process is writing the summary');
-        return undefined;
-      }
-      if (readRunStatus(dir).state === 'completed') return readSummary(dir);
-      const store = RunStore.openSharded(dir, status);
-      try {
-        const results = (k: number): JobResultRecord => readJobResult(dir, k);
-        const methods = methodSummariesFrom(exp, jobs, psi.segments, results, sink, runId);
-        store.writeMetricsWhole(jobs.flatMap((_, k) => metricsLines(dir, k, results(k).generation)));
-        const summary = runSummary({
-          runId,
-          exp,
-          ds,
-          backendId: backend.id,
-          prepared,
-          methods,
-          started: new Date(status.started),
-        });
-        store.writeSummary(summary);
-        store.finish('completed');
-        sink({ type: 'status', runId, state: 'completed', runDir: dir });
-        log(`every job is done: wrote the summary (${dir})`);
-        return summary;
-      } catch (e) {
-        // status.json stays `running` and sharded, so readers derive the run's state (this
-        // worker's record says failed, and why) and a later `aft run` can write the summary.
-        store.close();
-        throw e;
-      }
-    }
   } catch (e) {
     const cancelled = e instanceof CancelledError;
     const message = cancelled ? 'cancelled by the user' : statusMessage(e);
@@ -319,44 +239,4 @@ export async function runShard(input: ExperimentInput, opts: ShardOptions): Prom
   } finally {
     stop.dispose();
   }
-}
-
-function resultRecord(
-  index: number,
-  job: PlannedJob,
-  beta: number,
-  outcome: Awaited<ReturnType<JobTrainer['run']>>,
-  generation: number,
-  worker: string,
-): JobResultRecord {
-  return {
-    format: 'aft-shard-job',
-    version: 1,
-    index,
-    method: job.method.name,
-    seed: job.seed,
-    phase: job.phase,
-    beta,
-    evalAccuracy: outcome.evalAccuracy,
-    seconds: outcome.seconds,
-    ...(outcome.rho ? { rho: Array.from(outcome.rho) } : {}),
-    ...(outcome.rhoProbe ? { rhoProbe: outcome.rhoProbe } : {}),
-    generation,
-    worker,
-    finished: new Date().toISOString(),
-  };
-}
-
-/** Job `k`'s metrics rows as the process that trained it to its end wrote them, whole lines. */
-function metricsLines(dir: string, k: number, generation: number): string[] {
-  let text: string;
-  try {
-    text = fs.readFileSync(jobMetricsFile(dir, k, generation), 'utf8');
-  } catch {
-    return [];
-  }
-  return text
-    .split('\n')
-    .filter((l) => l.length)
-    .map((l) => l + '\n');
 }
