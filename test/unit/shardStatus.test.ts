@@ -50,6 +50,8 @@ interface Case {
   fraction: number;
   label?: RegExp;
   message?: RegExp;
+  /** The run's ETA: the longest of the live workers' own. */
+  eta?: number | null;
 }
 
 /** Three jobs of 10, 10 and 20 steps. */
@@ -57,10 +59,14 @@ const CASES: Case[] = [
   {
     name: 'a live worker in the middle of the last job: running, steps done over all steps',
     done: [0],
-    workers: () => [worker('shard-1-a', { job: { index: 2, step: 5, steps: 20, label: 'aft seed 0 β=1' } })],
+    workers: () => [
+      worker('shard-1-a', { job: { index: 2, step: 5, steps: 20, label: 'aft seed 0 β=1' }, etaSeconds: 12 }),
+      worker('shard-0-a', { etaSeconds: 30, updated: ago(3) }),
+    ],
     state: 'running',
     fraction: 15 / 40,
-    label: /^1 of 3 jobs done, 1 shard training \(aft seed 0 β=1\)$/,
+    eta: 30,
+    label: /^1 of 3 jobs done, 2 shards training \(aft seed 0 β=1\)$/,
   },
   {
     name: 'a worker killed mid-job (its pid is gone) and one that finished its share: failed, nobody trains it',
@@ -132,6 +138,7 @@ describe('a sharded run as readers see it', () => {
       assert.equal(s.state, c.state, s.message);
       assert.ok(Math.abs((s.progress?.fraction ?? -1) - c.fraction) < 1e-12, JSON.stringify(s.progress));
       if (c.label) assert.match(s.progress?.label ?? '', c.label);
+      if (c.eta !== undefined) assert.equal(s.progress?.etaSeconds, c.eta);
       if (c.message) assert.match(s.message ?? '', c.message);
       else assert.equal(s.message, undefined);
     });

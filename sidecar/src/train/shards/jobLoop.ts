@@ -70,7 +70,7 @@ export async function trainShare(ctx: ShareContext): Promise<number> {
     try {
       outcome = await ctx.trainer.run(job, beta, (step, total) => {
         tracked?.(step, total);
-        ctx.report.progress({ index: k, step, steps: total, label }, null);
+        ctx.report.progress({ index: k, step, steps: total, label });
       });
     } finally {
       ctx.setMetricsTarget(undefined);
@@ -91,7 +91,9 @@ export async function trainShare(ctx: ShareContext): Promise<number> {
       const at = ctx.mine.indexOf(d);
       await ensureDone(d, at >= 0 ? at : undefined);
     }
-    let waiting = false;
+    // Jobs take from milliseconds (a tiny MLP) to hours: the wait for one held by another process
+    // starts short and backs off to a second.
+    let waitMs = 0;
     for (;;) {
       if (ctx.signal.aborted) throw new CancelledError();
       if (resultOf(k)) {
@@ -105,9 +107,9 @@ export async function trainShare(ctx: ShareContext): Promise<number> {
         else await train(k, pos);
         continue;
       }
-      if (!waiting) log(`job ${k + 1}/${jobs.length} is being trained by ${c.holder.worker}; waiting for it`);
-      waiting = true;
-      await sleep(1000);
+      if (!waitMs) log(`job ${k + 1}/${jobs.length} is being trained by ${c.holder.worker}; waiting for it`);
+      waitMs = Math.min(1000, Math.max(20, waitMs * 2));
+      await sleep(waitMs);
     }
   };
 

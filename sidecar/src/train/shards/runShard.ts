@@ -140,7 +140,8 @@ export async function runShard(input: ExperimentInput, opts: ShardOptions): Prom
       if (e.type === 'metrics' && metricsTarget !== undefined) {
         const { type: _t, runId: _r, ...row } = e;
         appendFileAll(jobMetricsFile(dir, metricsTarget.index, metricsTarget.generation), JSON.stringify(row) + '\n');
-      } else if (e.type === 'log') {
+      } else if (e.type === 'progress' && e.jobs > 0) report.eta(e.etaSeconds);
+      else if (e.type === 'log') {
         try {
           report.log(`[${e.level}] ${e.message}`);
         } catch {

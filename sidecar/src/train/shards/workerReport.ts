@@ -49,9 +49,14 @@ export class WorkerReport {
   }
 
   /** How far the job in training is (written at most once a second). */
-  progress(job: WorkerRecord['job'], etaSeconds: number | null): void {
-    this.record = { ...this.record, ...(job ? { job } : {}), etaSeconds };
+  progress(job: NonNullable<WorkerRecord['job']>): void {
+    this.record = { ...this.record, job };
     if (Date.now() - this.lastWrite >= 1000) this.write();
+  }
+
+  /** The time this process's share still needs (its progress events' ETA), written with the next record. */
+  eta(seconds: number | null): void {
+    this.record = { ...this.record, etaSeconds: seconds };
   }
 
   jobDone(): void {
