@@ -5,7 +5,7 @@
  * `aft run`, gives the summary and metrics of one process, with every job's result written once;
  * and the refusals: a malformed or out-of-range --shard, another n, another file or other
  * options, and a second process given an index that is running; `aft runs` and `aft stop` on a
- * sharded run; a study's values × jobs as 2 shards.
+ * sharded run; a study's values × jobs as 2 shards; a kill in the summary step.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -145,7 +145,8 @@ describe('aft run --shard', () => {
       .join('');
     assert.equal(logs.match(/(holdout|test) accuracy [\d.]+%/g)?.length, 60);
     // Each killed shard's job in training was taken over once, by whichever process trained it next.
-    assert.equal(logs.match(/taken over \(its holder shard-[13]-/g)?.length, 2);
+    assert.equal(logs.match(/job \d+: taken over \(its holder shard-[13]-/g)?.length, 2);
+    assert.equal(logs.match(/shard 1\/4: index taken over \(its holder shard-1-/g)?.length, 1);
     assert.equal(fs.readdirSync(path.join(dir, 'checkpoints')).length, 24);
     // A shard started once the run is complete says so and trains nothing.
     const late = runAft(['run', 'exp.aft.yaml', '--backend', 'cpu', '--shard', '2/4'], ws);
@@ -175,6 +176,24 @@ describe('aft run --shard', () => {
     const edited = runAft(['run', 'exp.aft.yaml', '--backend', 'cpu', '--shard', '0/2'], ws);
     assert.equal(edited.code, 2, edited.stderr);
     assert.match(edited.stderr, /the sharded study shards-study-shards was started from another version of this file/);
+  });
+
+  it('a shard killed while writing the summary: the run reads failed with every job done, and a plain aft run writes the summary', () => {
+    const ws = workspace(experiment(6, [0]));
+    const killed = runAft(['run', 'exp.aft.yaml', '--backend', 'cpu', '--shard', '0/1'], ws, {
+      AFT_TEST_FAULT: JSON.stringify({ match: '/summary\\.json$', nth: 1, action: 'kill' }),
+    });
+    assert.equal(killed.code, null, killed.stderr);
+    const dir = path.join(ws, '.aft', 'runs', 'shards-shards');
+    const stalled = readRunStatus(dir);
+    assert.equal(stalled.state, 'failed');
+    assert.match(stalled.message ?? '', /no shard is training it: 5 of 5 jobs done/);
+    assert.ok(!fs.existsSync(path.join(dir, 'summary.json')));
+    const rest = runAft(['run', 'exp.aft.yaml', '--backend', 'cpu'], ws);
+    assert.equal(rest.code, 0, rest.stderr);
+    assert.equal(readRunStatus(dir).state, 'completed');
+    assert.equal(rows(dir).length, 5);
+    assert.match(fs.readFileSync(path.join(dir, 'run.log'), 'utf8'), /summary written by rest-/);
   });
 
   it('refuses a malformed --shard, another n, another file or options, and a second process on a running index', async () => {

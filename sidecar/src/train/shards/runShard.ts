@@ -112,9 +112,11 @@ export async function runShard(input: ExperimentInput, opts: ShardOptions): Prom
     checkCount: opts.shard !== undefined,
     firstWorker: { file: workerFile(dirOf, worker), record: first },
   });
+  let indexTakenOver: string | undefined;
   if (opts.shard) {
     const c = leases.tryClaim(`shard-${opts.shard.index}`);
-    if (!c.ok) {
+    if (c.ok) indexTakenOver = c.tookOver;
+    else {
       if (created) removeQuietly(workerFile(dir, worker));
       throw new BusyError(
         `shard ${opts.shard.index}/${opts.shard.count} of ${runId} is already running (${c.holder.worker}, pid ${c.holder.pid} on ${c.holder.host}, since ${c.holder.taken}): each index runs in one process at a time. Give each process its own index (Slurm: $SLURM_ARRAY_TASK_ID, Kubernetes: $JOB_COMPLETION_INDEX), or wait for that one to end`,
@@ -155,6 +157,7 @@ export async function runShard(input: ExperimentInput, opts: ShardOptions): Prom
   const log = (message: string, level: 'info' | 'warn' | 'debug' | 'error' = 'info'): void =>
     emit({ type: 'log', runId, level, message, timestamp: Date.now() });
   emit({ type: 'status', runId, state: 'running', runDir: dir });
+  if (indexTakenOver) log(`shard ${opts.shard?.index}/${opts.shard?.count}: index taken over (${indexTakenOver})`);
   log(
     `${created ? 'created' : 'joined'} ${opts.shard ? `as shard ${opts.shard.index}/${opts.shard.count}` : 'to complete whatever is left'} (${worker}): ${dir}`,
   );
