@@ -29,7 +29,7 @@ import {
 } from '../util/fsx';
 import { processStart } from '../util/process';
 import { deadReason } from './liveness';
-import { shardedStatus } from './shardRecords';
+import { CLAIMS_DIR, JOBS_DIR, shardedStatus, WORKERS_DIR } from './shardRecords';
 import { StatCache } from './statCache';
 
 export const RUNS_DIR = path.join('.aft', 'runs');
@@ -435,7 +435,13 @@ export function removeStaleRunTemps(root: string): void {
   for (const name of names) {
     if (isTempName(name)) continue;
     const dir = path.join(root, name);
-    for (const sub of [dir, path.join(dir, 'checkpoints'), ...subdirs(path.join(dir, 'rho'))]) removeStaleTemps(sub);
+    // A sharded run's jobs/, workers/ and claims/ too (docs/sharding.md).
+    for (const sub of [
+      dir,
+      ...['checkpoints', JOBS_DIR, WORKERS_DIR, CLAIMS_DIR].map((d) => path.join(dir, d)),
+      ...subdirs(path.join(dir, 'rho')),
+    ])
+      removeStaleTemps(sub);
   }
 }
 
