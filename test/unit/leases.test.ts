@@ -1,8 +1,8 @@
 /**
  * Claims with leases (core/node/util/leases.ts): one holder per name, a holder that is gone (its
  * pid on this host, or a lease not renewed in time elsewhere) taken over by the next
- * generation, the old holder then knowing it lost; and separate processes racing for one name,
- * of which exactly one wins.
+ * generation, the old holder then knowing it lost; a claim marked done kept for good; and
+ * separate processes racing for one name, of which exactly one wins.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -119,6 +119,24 @@ describe('leases', () => {
     assert.ok(b.tryClaim('summary').ok);
     b.release('summary');
     assert.deepEqual(fs.readdirSync(dir), []);
+  });
+
+  it('a claim marked done is never taken over, even once its holder is gone', () => {
+    const dir = tmp();
+    leftBy(dir, 'job-7', { worker: 'gone', pid: deadPid(), host: os.hostname() }, 0);
+    const file = path.join(dir, 'job-7.0');
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), done: true }));
+    const r = new Leases(dir, thisProcess('me')).tryClaim('job-7');
+    assert.equal(r.ok, false);
+    assert.equal(!r.ok && r.holder.done, true);
+    // complete() is how a holder marks it: kept, no longer held or renewed.
+    const a = new Leases(dir, thisProcess('a'));
+    assert.ok(a.tryClaim('job-8').ok);
+    a.complete('job-8');
+    assert.deepEqual(a.renewAll(), []);
+    assert.equal(a.holds('job-8'), false);
+    const again = new Leases(dir, thisProcess('b')).tryClaim('job-8');
+    assert.equal(!again.ok && again.holder.worker, 'a');
   });
 
   it('separate processes racing for one name: exactly one wins', async () => {

@@ -43,6 +43,12 @@ export interface LeaseRecord extends LeaseHolder {
   taken: string;
   renewed: string;
   leaseSeconds: number;
+  /**
+   * The work is done (its files are written): the claim is kept, never renewed and never taken
+   * over, so that a process that cannot see those files yet (a shared file system's attribute
+   * cache) waits for them instead of doing the work again.
+   */
+  done?: true;
 }
 
 /** This process as a lease holder named `worker`. */
@@ -108,6 +114,7 @@ export class Leases {
     if (mine !== undefined && cur?.generation === mine) return { ok: true };
     let tookOver: string | undefined;
     if (cur?.record) {
+      if (cur.record.done) return { ok: false, holder: cur.record };
       const why = leaseExpired(cur.record);
       if (!why) return { ok: false, holder: cur.record };
       tookOver = why;
@@ -159,7 +166,17 @@ export class Leases {
     return lost;
   }
 
-  /** Gives up `name` (its work is done, or this process stops). */
+  /** Marks `name` done (see `LeaseRecord.done`) once its work's files are written; it is held no more. */
+  complete(name: string): void {
+    const generation = this.held.get(name);
+    if (generation === undefined) return;
+    this.held.delete(name);
+    const cur = this.current(name);
+    if (cur?.generation === generation && cur.record)
+      writeJsonAtomic(this.file(name, generation), { ...cur.record, renewed: new Date().toISOString(), done: true });
+  }
+
+  /** Gives up `name` (this process stops, or the work needs no claim any more). */
   release(name: string): void {
     const generation = this.held.get(name);
     if (generation === undefined) return;

@@ -80,7 +80,7 @@ export async function trainShare(ctx: ShareContext): Promise<number> {
       return;
     }
     writeJsonAtomic(jobResultFile(dir, k), resultRecord(k, job, beta, outcome, generation, ctx.worker));
-    leases.release(name);
+    leases.complete(name);
     ctx.report.jobDone();
     trained++;
   };
@@ -103,11 +103,16 @@ export async function trainShare(ctx: ShareContext): Promise<number> {
       const c = leases.tryClaim(`job-${k}`);
       if (c.ok) {
         if (c.tookOver) log(`job ${k + 1}: taken over (${c.tookOver})`);
-        if (resultOf(k)) leases.release(`job-${k}`);
+        if (resultOf(k)) leases.complete(`job-${k}`);
         else await train(k, pos);
         continue;
       }
-      if (!waitMs) log(`job ${k + 1}/${jobs.length} is being trained by ${c.holder.worker}; waiting for it`);
+      if (!waitMs)
+        log(
+          c.holder.done
+            ? `job ${k + 1}/${jobs.length} was trained by ${c.holder.worker}; waiting for its result to be visible here`
+            : `job ${k + 1}/${jobs.length} is being trained by ${c.holder.worker}; waiting for it`,
+        );
       waitMs = Math.min(1000, Math.max(20, waitMs * 2));
       await sleep(waitMs);
     }
