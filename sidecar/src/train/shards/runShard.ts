@@ -35,6 +35,7 @@ import {
 } from '../../../../core/node/runs/store';
 import { appendFileAll, removeQuietly } from '../../../../core/node/util/fsx';
 import { Leases, thisProcess } from '../../../../core/node/util/leases';
+import { extractExperiment } from '../../features/extractExperiment';
 import { rhoWeightedProbes } from '../../features/quality';
 import { initBackend } from '../../runtime/tf';
 import { planJobs } from '../plan';
@@ -162,6 +163,17 @@ export async function runShard(input: ExperimentInput, opts: ShardOptions): Prom
     `${created ? 'created' : 'joined'} ${opts.shard ? `as shard ${opts.shard.index}/${opts.shard.count}` : 'to complete whatever is left'} (${worker}): ${dir}`,
   );
   try {
+    // Features first as `aft extract --shard i/n` extracts them: this shard's chunks of each
+    // source, so that n shards starting together do not each extract every chunk; building the
+    // sources below extracts whatever the others have not finished yet, and merges.
+    if (opts.shard && opts.shard.count > 1 && exp.pretrained.some((s) => 'onnx' in s || 'builtin' in s))
+      await extractExperiment(exp, input.baseDir, {
+        workspaceDir: opts.workspaceDir,
+        shard: opts.shard,
+        signal,
+        id: runId,
+        sink: emit,
+      });
     const prepared = await prepareSources(exp, ds, input.baseDir, {
       runId,
       workspaceDir: opts.workspaceDir,
