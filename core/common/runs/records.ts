@@ -24,6 +24,12 @@ export interface RunStatus {
   finished?: string;
   message?: string;
   progress?: { fraction: number; label: string; etaSeconds: number | null };
+  /**
+   * A run trained by several processes sharing its folder (`aft run --shard i/n`; shard.json):
+   * `count` shards of the plan whose hash is `hash`. While `running`, its state and progress are
+   * derived from the shards' records, not from this file's pid (docs/sharding.md).
+   */
+  sharded?: { count: number; hash: string };
 }
 
 /** A line of metrics.jsonl: a `MetricsEvent` without `type` and `runId`. */

@@ -28,6 +28,7 @@ import {
 } from '../../common/runs/records';
 import type { RunChanges } from '../../common/runs/changes';
 import { readRunStatus } from './store';
+import { JOBS_DIR, parseJobMetricsName, SHARD_PLAN_FILE } from './shardRecords';
 
 /** metrics.jsonl is read in slices of this size (about 4,000 rows)... */
 export const DEFAULT_CHUNK_BYTES = 1024 * 1024;
@@ -55,6 +56,9 @@ export class RunReader {
       viewPoints?: number;
     } = {},
   ) {}
+
+  /** A sharded run's job metrics files read so far (before its metrics.jsonl exists): bytes and lines of each. */
+  private jobFiles: Map<number, { name: string; offset: number; lines: number }> | undefined;
 
   /** The views were taken: rows appended after them (never, for a finished run) mean reading everything again. */
   private onViews = false;
@@ -111,7 +115,14 @@ export class RunReader {
     try {
       size = fs.statSync(file).size;
     } catch {
-      return; // not written yet
+      // Not written yet; a sharded run's rows are in its jobs' files until its summary step.
+      if (fs.existsSync(path.join(this.dir, SHARD_PLAN_FILE))) this.readJobMetrics(changes);
+      return;
+    }
+    if (this.jobFiles) {
+      // The summary step wrote metrics.jsonl (the same rows, merged): read it instead, from the start.
+      changes.reset = true;
+      this.jobFiles = undefined;
     }
     if (size < this.offset) {
       // Truncated or replaced: the rows read so far are stale, but appended rows never shrink a
@@ -170,6 +181,61 @@ export class RunReader {
       fs.closeSync(fd);
     }
     changes.more = waiting === false && this.offset < size;
+  }
+
+  /**
+   * A sharded run's rows while it trains: each job's metrics file (the one of the newest
+   * generation of its claim) tailed as metrics.jsonl is, whole lines. A job taken over by another
+   * process (a newer generation's file) makes every row be read again.
+   */
+  private readJobMetrics(changes: RunChanges): void {
+    const dir = path.join(this.dir, JOBS_DIR);
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      return;
+    }
+    const newest = new Map<number, { name: string; generation: number }>();
+    for (const name of names) {
+      const m = parseJobMetricsName(name);
+      if (m && (newest.get(m.index)?.generation ?? -1) < m.generation)
+        newest.set(m.index, { name, generation: m.generation });
+    }
+    const sizes = new Map<number, number>();
+    for (const [k, f] of newest) {
+      try {
+        sizes.set(k, fs.statSync(path.join(dir, f.name)).size);
+      } catch {
+        // removed meanwhile: an older generation, cleaned up by the process that took the job over
+      }
+    }
+    const read = (this.jobFiles ??= new Map<number, { name: string; offset: number; lines: number }>());
+    if ([...read].some(([k, at]) => newest.get(k)?.name !== at.name || (sizes.get(k) ?? -1) < at.offset)) {
+      changes.reset = true;
+      read.clear();
+    }
+    for (const k of [...sizes.keys()].sort((a, b) => a - b)) {
+      const name = newest.get(k)!.name;
+      const at = read.get(k) ?? { name, offset: 0, lines: 0 };
+      const size = sizes.get(k)!;
+      if (size > at.offset) {
+        const file = path.join(dir, name);
+        const buf = Buffer.allocUnsafe(size - at.offset);
+        const fd = fs.openSync(file, 'r');
+        try {
+          fs.readSync(fd, buf, 0, buf.length, at.offset);
+        } finally {
+          fs.closeSync(fd);
+        }
+        const body = buf.subarray(0, buf.lastIndexOf(0x0a) + 1); // a line being written waits
+        const text = body.toString('utf8');
+        parseMetricsLines(text, at.lines, file, changes);
+        at.offset += body.length;
+        at.lines += countLines(text);
+      }
+      read.set(k, at);
+    }
   }
 
   /** Throws unless `cover` is metrics.jsonl's first `cover.bytes` bytes (its tail quotes the bytes just before). */

@@ -27,7 +27,9 @@ import {
   writeFileAtomic,
   writeJsonAtomic,
 } from '../util/fsx';
-import { processStart, sameProcessAlive } from '../util/process';
+import { processStart } from '../util/process';
+import { deadReason } from './liveness';
+import { CLAIMS_DIR, JOBS_DIR, shardedStatus, WORKERS_DIR } from './shardRecords';
 import { StatCache } from './statCache';
 
 export const RUNS_DIR = path.join('.aft', 'runs');
@@ -42,11 +44,8 @@ const CURVE_CACHE_EVERY_MS = 60_000;
 
 /** How often a running run refreshes `updated` in status.json even when nothing progresses. */
 export const HEARTBEAT_SECONDS = 10;
-/**
- * A `running` status not refreshed for this long reads as failed ("stopped answering"):
- * 3 heartbeats, but never less than 5 minutes (a long synchronous computation delays beats).
- */
-export const STALE_FLOOR_SECONDS = 300;
+/** A `running` status not refreshed for this long reads as failed (liveness.ts). */
+export { STALE_FLOOR_SECONDS } from './liveness';
 /** Bytes kept aside for the final status.json, so that a run on a disk that filled up can still say how it ended. */
 const STATUS_RESERVE_BYTES = 16_384;
 /** The longest message kept in status.json (the full one is in run.log and the run's events). */
@@ -58,6 +57,30 @@ export interface RunPlace {
   root?: string;
   /** What the run id starts with instead of the experiment's name. */
   idPrefix?: string;
+}
+
+/** The status.json of a run that this process starts now. */
+export function newRunStatus(runId: string, experiment: string): RunStatus {
+  const now = new Date().toISOString();
+  const start = processStart(process.pid);
+  return {
+    format: 'aft-run-status',
+    version: 1,
+    runId,
+    experiment,
+    state: 'running',
+    pid: process.pid,
+    ...(start !== undefined ? { processStart: start } : {}),
+    host: os.hostname(),
+    started: now,
+    updated: now,
+    heartbeatSeconds: HEARTBEAT_SECONDS,
+  };
+}
+
+/** What a sharded run's status keeps from its record: that it is sharded. */
+function pick(s: RunStatus): Partial<RunStatus> {
+  return s.sharded ? { sharded: s.sharded } : {};
 }
 
 export class RunStore {
@@ -78,22 +101,28 @@ export class RunStore {
     readonly runId: string,
     experiment: string,
     private readonly reserve: Reserve,
+    status: RunStatus = newRunStatus(runId, experiment),
   ) {
-    const now = new Date().toISOString();
-    const start = processStart(process.pid);
-    this.status = {
-      format: 'aft-run-status',
-      version: 1,
-      runId,
-      experiment,
-      state: 'running',
-      pid: process.pid,
-      ...(start !== undefined ? { processStart: start } : {}),
-      host: os.hostname(),
-      started: now,
-      updated: now,
-      heartbeatSeconds: HEARTBEAT_SECONDS,
-    };
+    this.status = status;
+  }
+
+  /**
+   * The store of a sharded run folder for the one process that holds its summary claim
+   * (docs/sharding.md): it writes metrics.jsonl (the jobs' rows merged), the curve files, the
+   * summary and the final status.json, as a single-process run does at its end.
+   */
+  static openSharded(dir: string, status: RunStatus): RunStore {
+    removeStaleRunTemps(path.dirname(dir));
+    const store = new RunStore(
+      dir,
+      status.runId,
+      status.experiment,
+      Reserve.create(path.join(dir, 'status.json'), STATUS_RESERVE_BYTES),
+      { ...newRunStatus(status.runId, status.experiment), started: status.started, ...pick(status) },
+    );
+    store.timer = setInterval(() => store.beat(), HEARTBEAT_SECONDS * 1000);
+    store.timer.unref();
+    return store;
   }
 
   /**
@@ -138,6 +167,11 @@ export class RunStore {
       removeQuietly(staging);
       throw runFolderError(staging, workspaceDir, e);
     }
+  }
+
+  /** Stops the heartbeat without a final status (a sharded run's summary step that failed: readers derive its state). */
+  close(): void {
+    clearInterval(this.timer);
   }
 
   get state(): RunState {
@@ -242,6 +276,16 @@ export class RunStore {
   }
 
   /**
+   * Writes metrics.jsonl whole from `lines` (whole JSON lines, each ending in a newline): a sharded
+   * run's jobs' rows merged in plan order by the process that writes its summary. Atomic, so a
+   * finisher killed part-way leaves the next one nothing to undo.
+   */
+  writeMetricsWhole(lines: string[]): void {
+    this.guard(() => writeFileAtomic(path.join(this.dir, 'metrics.jsonl'), lines.join('')));
+    for (const line of lines) this.curves.addLine(line);
+  }
+
+  /**
    * Writes metrics.cols, the binary columns of metrics.jsonl so far (readers load it instead of
    * parsing the JSON).
    */
@@ -295,15 +339,7 @@ export class RunStore {
 
   /** ρ of a method and seed; `step` while training (live dashboards), omitted for the final one. */
   writeRho(method: string, seed: number, segments: Segment[], values: ArrayLike<number>, step?: number): void {
-    this.guard(() =>
-      writeJsonAtomic(path.join(this.dir, 'rho', method, `seed-${seed}.json`), {
-        method,
-        seed,
-        ...(step !== undefined ? { step } : {}),
-        segments,
-        values: Array.from(values),
-      }),
-    );
+    this.guard(() => writeRhoFile(this.dir, method, seed, segments, values, step));
   }
 
   writeCheckpoint(
@@ -312,36 +348,79 @@ export class RunStore {
     weights: Record<string, StTensor>,
     meta: Record<string, string>,
   ): string {
-    const file = path.join(this.dir, 'checkpoints', `${method}-seed-${seed}.safetensors`);
-    this.guard(() => writeFileAtomic(file, encodeSafetensors(weights, meta)));
-    return file;
+    return this.guard(() => writeCheckpointFile(this.dir, method, seed, weights, meta));
   }
 
-  /**
-   * A checkpoint that is a folder (a pretrained student in its hub layout:
-   * `checkpoints/<method>-seed-<seed>/`), written whole into a temporary sibling and renamed into
-   * place, so that the folder is complete whenever it exists.
-   */
+  /** A checkpoint that is a folder (a pretrained student in its hub layout), see `writeCheckpointDir`. */
   writeCheckpointFolder(method: string, seed: number, files: Record<string, string | Uint8Array>): string {
-    const dir = path.join(this.dir, 'checkpoints', `${method}-seed-${seed}`);
-    const tmp = tempName(dir);
-    this.guard(() => {
-      try {
-        for (const [name, data] of Object.entries(files)) writeFileAtomic(path.join(tmp, name), data);
-        fs.rmSync(dir, { recursive: true, force: true });
-        fs.renameSync(tmp, dir);
-      } catch (e) {
-        fs.rmSync(tmp, { recursive: true, force: true });
-        throw e;
-      }
-    });
-    return dir;
+    return this.guard(() => writeCheckpointDir(this.dir, method, seed, files));
   }
 
   /** The summary; throws the run's first failed write instead if there was one (a run is complete only if all of it was written). */
   writeSummary(summary: RunSummary): void {
     this.guard(() => writeJsonAtomic(path.join(this.dir, 'summary.json'), summary));
   }
+}
+
+/**
+ * What a process writes of a run besides its record: ρ files and checkpoints. Each names its
+ * method and seed, so in a sharded run only the process training that job writes it.
+ */
+export type RunOutputs = Pick<RunStore, 'runId' | 'writeRho' | 'writeCheckpoint' | 'writeCheckpointFolder'>;
+
+/** `rho/<method>/seed-<seed>.json` in run folder `dir`. */
+export function writeRhoFile(
+  dir: string,
+  method: string,
+  seed: number,
+  segments: Segment[],
+  values: ArrayLike<number>,
+  step?: number,
+): void {
+  writeJsonAtomic(path.join(dir, 'rho', method, `seed-${seed}.json`), {
+    method,
+    seed,
+    ...(step !== undefined ? { step } : {}),
+    segments,
+    values: Array.from(values),
+  });
+}
+
+/** `checkpoints/<method>-seed-<seed>.safetensors` in run folder `dir`; returns the file. */
+export function writeCheckpointFile(
+  dir: string,
+  method: string,
+  seed: number,
+  weights: Record<string, StTensor>,
+  meta: Record<string, string>,
+): string {
+  const file = path.join(dir, 'checkpoints', `${method}-seed-${seed}.safetensors`);
+  writeFileAtomic(file, encodeSafetensors(weights, meta));
+  return file;
+}
+
+/**
+ * A checkpoint that is a folder (a pretrained student in its hub layout:
+ * `checkpoints/<method>-seed-<seed>/`), written whole into a temporary sibling and renamed into
+ * place, so that the folder is complete whenever it exists.
+ */
+export function writeCheckpointDir(
+  runDir: string,
+  method: string,
+  seed: number,
+  files: Record<string, string | Uint8Array>,
+): string {
+  const dir = path.join(runDir, 'checkpoints', `${method}-seed-${seed}`);
+  const tmp = tempName(dir);
+  try {
+    for (const [name, data] of Object.entries(files)) writeFileAtomic(path.join(tmp, name), data);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(tmp, dir);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  return dir;
 }
 
 /** Removes temporary files and staging folders of dead processes in the runs folder and in each run. */
@@ -356,7 +435,13 @@ export function removeStaleRunTemps(root: string): void {
   for (const name of names) {
     if (isTempName(name)) continue;
     const dir = path.join(root, name);
-    for (const sub of [dir, path.join(dir, 'checkpoints'), ...subdirs(path.join(dir, 'rho'))]) removeStaleTemps(sub);
+    // A sharded run's jobs/, workers/ and claims/ too (docs/sharding.md).
+    for (const sub of [
+      dir,
+      ...['checkpoints', JOBS_DIR, WORKERS_DIR, CLAIMS_DIR].map((d) => path.join(dir, d)),
+      ...subdirs(path.join(dir, 'rho')),
+    ])
+      removeStaleTemps(sub);
   }
 }
 
@@ -445,26 +530,10 @@ function readRunRecords(dir: string, now: number): { status: RunStatus; summary?
     return checked.value;
   });
   if (s.state === 'running') {
-    if (s.host === os.hostname() && !sameProcessAlive(s.pid, s.processStart)) {
-      return {
-        status: {
-          ...s,
-          state: 'failed',
-          message: `the process (pid ${s.pid}) running it ended without finishing (killed or crashed)`,
-        },
-      };
-    }
-    const bound = Math.max(3 * (s.heartbeatSeconds ?? 0), STALE_FLOOR_SECONDS);
-    const age = (now - Date.parse(s.updated)) / 1000;
-    if (age > bound) {
-      return {
-        status: {
-          ...s,
-          state: 'failed',
-          message: `stopped answering: no heartbeat since ${s.updated} (${Math.round(age)} s; expected every ${s.heartbeatSeconds ?? '?'} s) from pid ${s.pid} on ${s.host}`,
-        },
-      };
-    }
+    // A sharded run is trained by several processes: its state is derived from their records.
+    if (s.sharded) return { status: shardedStatus(dir, s, now) };
+    const dead = deadReason(s, now);
+    if (dead) return { status: { ...s, state: 'failed', message: dead } };
   }
   if (s.state === 'completed') {
     let summary: RunSummary | undefined;

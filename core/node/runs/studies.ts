@@ -42,11 +42,12 @@ export function createStudy(
   workspaceDir: string,
   record: Omit<StudyRecord, 'format' | 'version' | 'studyId' | 'started'>,
   sourceText: string,
+  /** A fixed id (a sharded study's, which every shard computes): a folder of that name made meanwhile by another process is read instead. */
+  fixedId?: string,
 ): StudyInfo {
   const now = new Date();
-  // `mnist-noise-study` makes `mnist-noise-study-<time>-<rand>`, not `...-study-study-...`.
-  const stem = /study$/i.test(record.experiment) ? record.experiment : `${record.experiment}-study`;
-  const studyId = `${stem}-${timestampId(now)}-${Math.random().toString(36).slice(2, 6)}`;
+  const studyId =
+    fixedId ?? `${studyStem(record.experiment)}-${timestampId(now)}-${Math.random().toString(36).slice(2, 6)}`;
   const root = path.join(workspaceDir, RUNS_DIR);
   try {
     fs.mkdirSync(root, { recursive: true });
@@ -61,12 +62,24 @@ export function createStudy(
     fs.mkdirSync(path.join(staging, STUDY_RUNS), { recursive: true });
     writeJsonAtomic(path.join(staging, STUDY_FILE), full);
     writeFileAtomic(path.join(staging, 'experiment.source.yaml'), sourceText);
-    fs.renameSync(staging, dir);
   } catch (e) {
     removeQuietly(staging);
     throw runFolderError(staging, workspaceDir, e);
   }
+  try {
+    fs.renameSync(staging, dir);
+  } catch (e) {
+    removeQuietly(staging);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (fixedId === undefined || (code !== 'ENOTEMPTY' && code !== 'EEXIST'))
+      throw runFolderError(dir, workspaceDir, e);
+  }
   return readStudy(dir);
+}
+
+/** What a study's folder name starts with: `mnist-noise-study` stays itself, not `...-study-study`. */
+export function studyStem(experiment: string): string {
+  return /study$/i.test(experiment) ? experiment : `${experiment}-study`;
 }
 
 export function isStudyDir(dir: string): boolean {

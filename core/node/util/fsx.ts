@@ -184,6 +184,38 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   }
 }
 
+/**
+ * Creates `file` with `data` only if no file of that name exists, whole (every byte is written
+ * to a temporary sibling and fsynced first, then hard-linked into place: `link` fails with
+ * EEXIST atomically, on NFS too, so of two processes exactly one creates it and a reader never
+ * sees it part-written). Returns false when the name exists; throws a `WriteError` otherwise.
+ */
+export function createFileExclusive(file: string, data: string | Uint8Array): boolean {
+  const bytes = asBytes(data);
+  const tmp = tempName(file);
+  try {
+    ensureDir(path.dirname(file));
+    const fd = fs.openSync(tmp, 'wx');
+    try {
+      writeAll(fd, bytes);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    try {
+      fs.linkSync(tmp, file);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw e;
+    }
+  } catch (e) {
+    throw writeFailure(file, e, bytes.length);
+  } finally {
+    removeQuietly(tmp);
+  }
+}
+
 export function writeJsonAtomic(file: string, value: unknown): void {
   writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
 }

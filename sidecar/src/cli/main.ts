@@ -13,13 +13,14 @@ import { activeBackend } from '../runtime/tf';
 import { adapterLine } from '../runtime/webgpu';
 import { MNIST_DEMO } from '../../../core/node/experiment/templates';
 import { runExperiment, type ExperimentInput } from '../train/run';
+import { runShard, unfinishedShardedRun, type ShardOutcome } from '../train/shards/runShard';
 import { runStudy, type StudyInput } from '../study/runStudy';
 import { listStudies, readStudy } from '../../../core/node/runs/studies';
 import { studyFigure, studyFigureTable } from '../../../core/common/view/studyFigure';
 import { AftError, badInput, describeError, ERROR_CODES } from '../../../core/common/util/errors';
 import { resultsTable, textTable } from './table';
 import { exportCommand } from './export';
-import { extractCommand } from './extract';
+import { extractCommand, parseShard } from './extract';
 import { gpuCommand } from './gpu';
 import { predictCommand } from './predict';
 import { useGpuRuntime } from '../runtime/gpuRuntime';
@@ -79,6 +80,13 @@ Options for run and demo:
   --workspace DIR    where .aft/runs/ is written (default: the current folder)
   --json             one JSON event per line on stdout (the events the VS Code extension reads)
   --new-study        with a study: start a new one even if this file's last one is unfinished
+  --shard i/n        run shard i of n (0-based; Slurm: $SLURM_ARRAY_TASK_ID, Kubernetes:
+                     $JOB_COMPLETION_INDEX): every n-th job of the plan, into one run folder
+                     the n processes share (the workspace on shared storage); the last to
+                     finish writes the summary. A plain 'aft run' completes a partly done one.
+                     A study: every value's jobs, value after value
+  --run-id ID        the shared run (or study) folder's name (default: <name>-shards; a
+                     study: <name>-study-shards); e.g. exp-$SLURM_ARRAY_JOB_ID
   --verbose          also print debug logs
 
 Exit codes: 0 ok, 1 run failed or cancelled (aft gpu: something is missing), 2 bad input.`;
@@ -96,6 +104,7 @@ interface Cli {
     input?: string;
     features?: string;
     shard?: string;
+    'run-id'?: string;
     method?: string;
     seed?: string;
     device?: string;
@@ -123,6 +132,7 @@ function parse(argv: string[]): Cli {
         input: { type: 'string' },
         features: { type: 'string' },
         shard: { type: 'string' },
+        'run-id': { type: 'string' },
         method: { type: 'string' },
         seed: { type: 'string' },
         device: { type: 'string' },
@@ -143,6 +153,8 @@ async function runCommand(input: ExperimentInput | StudyInput, cli: Cli, command
   // The flags are checked by the experiment file's own field schemas, before anything runs.
   const origin = CLI_ORIGIN(command);
   const overrides = parseOverrides(cliOverrides(v), origin);
+  const shard = parseShard(v.shard);
+  const runId = v['run-id'];
   const controller = new AbortController();
   let interrupts = 0;
   const onSignal = (): void => {
@@ -174,6 +186,8 @@ async function runCommand(input: ExperimentInput | StudyInput, cli: Cli, command
         signal: controller.signal,
         sink,
         newStudy: v['new-study'] ?? false,
+        ...(shard ? { shard } : {}),
+        ...(runId !== undefined ? { runId } : {}),
       });
       reporter.done();
       if (!v.json) {
@@ -185,14 +199,32 @@ async function runCommand(input: ExperimentInput | StudyInput, cli: Cli, command
       }
       return 0;
     }
-    const outcome = await runExperiment(input, {
+    const runOptions = {
       workspaceDir: path.resolve(v.workspace ?? process.cwd()),
       ...overrides,
       origin,
       signal: controller.signal,
       sink,
-    });
+    };
+    // A sharded run (--shard, --run-id), or the unfinished one of this plan that a plain run completes.
+    const sharded =
+      shard !== undefined || runId !== undefined ? true : unfinishedShardedRun(input, runOptions) !== undefined;
+    const outcome = sharded
+      ? await runShard(input, {
+          ...runOptions,
+          ...(shard ? { shard } : {}),
+          ...(runId !== undefined ? { runId } : {}),
+        })
+      : await runExperiment(input, runOptions);
     reporter.done();
+    if (!outcome.summary) {
+      const o = outcome as ShardOutcome;
+      if (!v.json)
+        process.stdout.write(
+          `\n${shard ? `shard ${shard.index}/${shard.count}` : 'this process'} is done: ${o.trained} job${o.trained === 1 ? '' : 's'} trained here; ${o.done} of ${o.jobs} jobs of the run are done (the shard that finishes the last one writes the summary; \`aft run\` without --shard completes it)\nrun folder: ${o.dir}\n`,
+        );
+      return 0;
+    }
     if (!v.json) {
       const s = outcome.summary;
       process.stdout.write(`\n${resultsTable(s)}\n`);

@@ -9,14 +9,22 @@ import { badInput, BusyError } from '../../../core/common/util/errors';
 import type { ExpandedStudy } from '../../../core/node/experiment/validate';
 import {
   createStudy,
+  isStudyDir,
   listStudies,
   readStudy,
   STUDY_RUNS,
   studyHash,
+  studyStem,
   type StudyInfo,
 } from '../../../core/node/runs/studies';
 import { valueRunPrefix } from '../../../core/common/runs/study';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Shard } from '../../../core/common/protocol/rpc';
+import { checkRunId } from '../../../core/node/runs/shardedRun';
+import { SHARD_PLAN_FILE } from '../../../core/node/runs/shardRecords';
+import { RUNS_DIR } from '../../../core/node/runs/store';
+import { runShard } from '../train/shards/runShard';
 import { applyOverrides, runExperiment, type ExperimentInput, type RunOptions } from '../train/run';
 
 export interface StudyInput extends ExperimentInput {
@@ -28,6 +36,10 @@ export interface StudyInput extends ExperimentInput {
 export interface StudyOptions extends RunOptions {
   /** Start a new study even when an unfinished one of this file exists (which is then left as it is). */
   newStudy?: boolean;
+  /** Shard i of n of every value's run: the study's values × jobs split as a sharded run's jobs (docs/sharding.md). */
+  shard?: Shard;
+  /** A sharded study's folder name (default `<name>-study-shards`). */
+  runId?: string;
 }
 
 export interface StudyOutcome {
@@ -73,11 +85,44 @@ export function openStudy(
   };
 }
 
+/**
+ * The folder of a sharded study, which every shard computes (`--run-id`, else `<name>-study-shards`):
+ * created by the first shard, joined by the others; one of another file or options is refused.
+ */
+export function openShardedStudy(
+  input: StudyInput,
+  workspaceDir: string,
+  hash: string,
+  runId: string | undefined,
+): { info: StudyInfo; resumed: boolean } {
+  const id = runId !== undefined ? checkRunId(runId) : `${studyStem(input.experiment.name)}-shards`;
+  const dir = path.join(workspaceDir, RUNS_DIR, id);
+  const s = input.study;
+  const existed = isStudyDir(dir);
+  const info = existed
+    ? readStudy(dir)
+    : createStudy(
+        workspaceDir,
+        { experiment: input.experiment.name, file: input.file, hash, vary: s.vary, kind: s.kind, values: s.values },
+        input.sourceText,
+        id,
+      );
+  if (info.record.hash !== hash)
+    throw badInput(
+      `the sharded study ${id} was started from another version of this file or other options (--seeds/--steps/--methods): every shard must run the same file with the same options. Restore the file, or give another --run-id for a new study`,
+      { file: path.join(dir, 'study.json'), field: 'hash' },
+    );
+  return { info, resumed: existed };
+}
+
 export async function runStudy(input: StudyInput, opts: StudyOptions): Promise<StudyOutcome> {
   // Every value with the options applied is checked before anything runs or is written.
   const experiments = input.study.experiments.map((e) => applyOverrides(e, opts));
   const hash = studyHash(input.sourceText, { seeds: opts.seeds, steps: opts.steps, methods: opts.methods });
-  const { info, resumed } = openStudy(input, opts.workspaceDir, hash, opts.newStudy ?? false);
+  const sharded = opts.shard !== undefined || opts.runId !== undefined;
+  const { info, resumed } = sharded
+    ? openShardedStudy(input, opts.workspaceDir, hash, opts.runId)
+    : openStudy(input, opts.workspaceDir, hash, opts.newStudy ?? false);
   const { studyId } = info.record;
   const n = info.values.length;
   const sink: EventSink = opts.sink ?? (() => undefined);
@@ -108,15 +153,25 @@ export async function runStudy(input: StudyInput, opts: StudyOptions): Promise<S
       const eta = e.etaSeconds !== null && perValue !== null ? e.etaSeconds + remainingAfter * perValue : null;
       return { ...e, study: { ...position, fraction: (before + e.fraction) / n, etaSeconds: eta } };
     };
-    const { seeds: _s, steps: _t, methods: _m, ...rest } = opts;
-    await runExperiment(
-      { experiment: experiments[value.index], baseDir: input.baseDir, sourceText: input.sourceText },
-      {
+    const { seeds: _s, steps: _t, methods: _m, shard, runId: _id, newStudy: _n, ...rest } = opts;
+    const valueInput = { experiment: experiments[value.index], baseDir: input.baseDir, sourceText: input.sourceText };
+    const root = path.join(info.dir, STUDY_RUNS);
+    // A value's sharded run (values × jobs): trained by this shard's share, or completed by a plain run.
+    const shardedId = `${valueRunPrefix(value.index)}-shards`;
+    if (shard || fs.existsSync(path.join(root, shardedId, SHARD_PLAN_FILE))) {
+      await runShard(valueInput, {
+        ...rest,
+        ...(shard ? { shard } : {}),
+        runId: shardedId,
+        sink: (e) => sink(withStudy(e)),
+        place: { root },
+      });
+    } else
+      await runExperiment(valueInput, {
         ...rest,
         sink: (e) => sink(withStudy(e)),
-        place: { root: path.join(info.dir, STUDY_RUNS), idPrefix: valueRunPrefix(value.index) },
-      },
-    );
+        place: { root, idPrefix: valueRunPrefix(value.index) },
+      });
     secondsPerValue.push((performance.now() - t0) / 1000);
     done++;
   }

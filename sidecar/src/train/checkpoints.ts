@@ -6,14 +6,14 @@
  * torchvision load and `downstream.folder` accepts. Tune jobs' models are not saved: they only
  * choose β.
  */
-import type { RunStore } from '../../../core/node/runs/store';
+import type { RunOutputs } from '../../../core/node/runs/store';
 import type { DownstreamModel } from '../models/downstream';
 import { modelWeights } from '../models/model';
 import { hubFiles, isPretrainedStudent } from '../models/pretrained';
 import type { PlannedJob } from './plan';
 
 export async function saveCheckpoint(
-  store: RunStore,
+  store: RunOutputs,
   job: PlannedJob,
   beta: number,
   model: DownstreamModel,

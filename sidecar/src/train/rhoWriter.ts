@@ -5,12 +5,12 @@
  * only choose β.
  */
 import type { RhoEvent, Segment } from '../../../core/common/protocol/events';
-import type { RunStore } from '../../../core/node/runs/store';
+import type { RunOutputs } from '../../../core/node/runs/store';
 
 export class RhoWriter {
   constructor(
     private readonly runId: string,
-    private readonly store: RunStore,
+    private readonly store: RunOutputs,
     private readonly segments: Segment[],
     private readonly emit: (e: RhoEvent) => void,
   ) {}

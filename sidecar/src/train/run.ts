@@ -3,24 +3,17 @@
  * events for progress and metrics, and everything persisted in the run store. This is the
  * engine's library entry point; the CLI and the JSON-RPC server are thin front ends over it.
  */
-import * as path from 'node:path';
-import { datasetSeed, loadExperimentDataset } from '../data/load';
 import type { Experiment } from '../../../core/node/experiment/schema';
 import { resolveMethods } from '../../../core/node/experiment/methods';
 import { resolvePaths } from '../../../core/node/experiment/semantics';
-import { FEATURE_CACHE_DIR } from '../features/cache';
-import { buildSources } from '../features/sources';
 import type { EventSink, RunEvent, RunSummary } from '../../../core/common/protocol/events';
-import { assessSources, rhoWeightedProbes } from '../features/quality';
+import { rhoWeightedProbes } from '../features/quality';
 import { RunStore, stopRequested, type RunPlace } from '../../../core/node/runs/store';
-import { activeBackend, initBackend, type BackendChoice } from '../runtime/tf';
+import { initBackend, type BackendChoice } from '../runtime/tf';
 import { AftError, CancelledError, describeError } from '../../../core/common/util/errors';
 import { parseOverrides, withOverrides, type OverrideOrigin } from '../../../core/node/experiment/overrides';
-import { noLogmeSources } from '../methods/btune';
-import { checkPretrainedStudent } from '../models/pretrained';
-import { ensureBuiltinStudent } from '../models/builtinStudents';
 import { trainAll } from './trainAll';
-import { extractionProgressEvent } from '../features/onnxSource';
+import { loadRunDataset, prepareSources, runSummary, withBuiltinStudent } from './prepare';
 
 export interface ExperimentInput {
   experiment: Experiment;
@@ -71,7 +64,7 @@ export function applyOverrides(
 }
 
 /** What status.json says of a failure: the error's message, never a stack. */
-function statusMessage(e: unknown): string {
+export function statusMessage(e: unknown): string {
   if (e instanceof AftError) return e.format();
   if (e instanceof Error) return `internal error: ${e.message.split('\n')[0]} (the stack is in run.log)`;
   return String(e);
@@ -81,7 +74,7 @@ function statusMessage(e: unknown): string {
  * The run's own signal: the caller's, or a stop asked through the run folder (`requestStop`, from
  * a process that does not own the run), checked every second.
  */
-function stopSignal(dir: string, outer?: AbortSignal): { signal: AbortSignal; dispose: () => void } {
+export function stopSignal(dir: string, outer?: AbortSignal): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
   const onOuter = (): void => controller.abort();
   if (outer?.aborted) controller.abort();
@@ -138,66 +131,16 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
   emit({ type: 'status', runId, state: 'running', runDir: store.dir });
   try {
     const backend = await initBackend(exp.backend, (m) => log(m));
-    if (exp.downstream.model === 'pretrained' && exp.downstream.builtin) {
-      const name = exp.downstream.builtin;
-      const built = await ensureBuiltinStudent(
-        name,
-        (step, total) =>
-          emit({
-            type: 'progress',
-            runId,
-            label: `building the student ${name}`,
-            step,
-            steps: total,
-            job: 0,
-            jobs: 0,
-            fraction: 0,
-            etaSeconds: null,
-          }),
-        signal,
-        (m) => log(m),
-      );
-      log(
-        `built-in student ${name}: ${built.folder} (${(built.validationAccuracy * 100).toFixed(1)}% on its pre-training task${built.builtNow ? ', built now' : ''})`,
-      );
-      exp = { ...exp, downstream: { ...exp.downstream, folder: built.folder } };
-    }
-    const ds = await loadExperimentDataset(exp, input.baseDir, log);
-    log(
-      `dataset ${ds.name}: ${ds.train.n} train, ${ds.test.n} test, ${ds.numClasses} classes, inputs [${ds.inputShape.join(', ')}]`,
-    );
-    if (exp.downstream.model === 'pretrained') {
-      const hub = checkPretrainedStudent(
-        { ...exp.downstream, folder: path.resolve(input.baseDir, exp.downstream.folder ?? '') },
-        ds.inputShape,
-        ds.numClasses,
-      );
-      log(
-        `student: ${hub.arch} from ${hub.folder} (conv1 width ${hub.shape.width}, ${hub.shape.numClasses} classes; ${exp.downstream.weights === 'random' ? 'random weights (from scratch)' : 'pre-trained weights'}, head ${exp.downstream.head}, BatchNorm ${exp.downstream.batchnorm})`,
-      );
-    }
-    const sources = await buildSources(exp.pretrained, ds, input.baseDir, datasetSeed(exp.dataset), {
-      signal,
+    exp = await withBuiltinStudent(exp, { runId, emit, log, signal });
+    const ds = await loadRunDataset(exp, input.baseDir, log);
+    const prepared = await prepareSources(exp, ds, input.baseDir, {
+      runId,
+      workspaceDir: opts.workspaceDir,
+      emit,
       log,
-      onBuildProgress: (label, step, total) =>
-        emit({ type: 'progress', runId, label, step, steps: total, job: 0, jobs: 0, fraction: 0, etaSeconds: null }),
-      cacheRoot: path.join(opts.workspaceDir, FEATURE_CACHE_DIR),
-      onExtractProgress: (p) => emit(extractionProgressEvent(runId, p, 0)),
+      signal,
     });
-    const psi = sources.features;
-    if (psi.width)
-      log(`pre-trained features ψ: ${psi.segments.map((s) => `${s.name} (${s.width})`).join(' + ')} = ${psi.width}`);
-    const quality = psi.width
-      ? await assessSources(sources.blocks, psi, ds, exp.tune.holdout, exp.tune.split_seed, log)
-      : { sources: [] };
-    // Before any training, so that nothing is trained for a run that cannot finish.
-    const btune = resolveMethods(exp).find((m) => m.kind === 'btune');
-    if (btune && quality.sources.length && quality.sources.every((s) => s.logme_score === undefined)) {
-      throw noLogmeSources(
-        btune.name,
-        quality.sources.map((s) => ({ source: s.name, reason: s.logme_error ?? 'not computed' })),
-      );
-    }
+    const { sources, psi } = prepared;
     const methods = await trainAll({
       exp,
       ds,
@@ -209,31 +152,7 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
       signal,
       ...(psi.width ? { probeRho: rhoWeightedProbes(sources.blocks, psi, ds, log) } : {}),
     });
-    const finished = new Date();
-    const summary: RunSummary = {
-      format: 'aft-run-summary',
-      version: 1,
-      runId,
-      experiment: exp.name,
-      dataset: { name: ds.name, train: ds.train.n, test: ds.test.n, classes: ds.numClasses, inputShape: ds.inputShape },
-      backend: activeBackend()?.id ?? backend.id,
-      sources: quality.sources,
-      ...(quality.concatProbe !== undefined ? { linear_probe_concat: quality.concatProbe } : {}),
-      ...(quality.rawConcatProbe !== undefined ? { raw_probe_concat: quality.rawConcatProbe } : {}),
-      methods,
-      ...(sources.teacher
-        ? {
-            teacher: {
-              validation_accuracy: sources.teacher.validationAccuracy,
-              built_seconds: sources.teacher.seconds,
-              file: sources.teacher.file,
-            },
-          }
-        : {}),
-      started: started.toISOString(),
-      finished: finished.toISOString(),
-      seconds: (finished.getTime() - started.getTime()) / 1000,
-    };
+    const summary = runSummary({ runId, exp, ds, backendId: backend.id, prepared, methods, started });
     store.writeSummary(summary);
     store.finish('completed');
     emit({ type: 'status', runId, state: 'completed', runDir: store.dir });

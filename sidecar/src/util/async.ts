@@ -3,3 +3,6 @@
  * synchronous work such as a training loop.
  */
 export const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** Waits `ms` milliseconds. */
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

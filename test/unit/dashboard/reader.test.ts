@@ -111,4 +111,37 @@ describe('RunReader', () => {
     assert.equal(c.status?.state, 'completed');
     assert.ok(c.summary);
   });
+  it("tails a sharded run's job metrics files until its metrics.jsonl exists, and starts over when a job is taken over", () => {
+    const dir = tempRun();
+    fs.writeFileSync(path.join(dir, 'shard.json'), '{}');
+    const jobs = path.join(dir, 'jobs');
+    fs.mkdirSync(jobs);
+    const job = (k: number, generation: number, lines: string[], partial = ''): void =>
+      fs.appendFileSync(
+        path.join(jobs, `${k}.g${generation}.metrics.jsonl`),
+        lines.map((l) => l + '\n').join('') + partial,
+      );
+    const steps = (c: ReturnType<RunReader['poll']>): string[] => c.rows.map((x) => `${x.seed}:${x.step}`);
+    const r = new RunReader(dir);
+    job(0, 0, [row('aft', 0, 1), row('aft', 0, 2)]);
+    job(1, 0, [row('aft', 1, 1)], row('aft', 1, 2).slice(0, 15)); // a line being written (or a killed writer's)
+    const first = r.poll();
+    assert.deepEqual(steps(first), ['0:1', '0:2', '1:1']);
+    assert.equal(first.reset, undefined);
+    job(0, 0, [row('aft', 0, 3)]);
+    assert.deepEqual(steps(r.poll()), ['0:3']);
+    // Job 1's process was killed; another took it over (generation 1) and trained it again from
+    // the start, past where the first had got to, before this poll.
+    job(1, 1, [row('aft', 1, 1), row('aft', 1, 2)]);
+    const over = r.poll();
+    assert.equal(over.reset, true);
+    assert.deepEqual(steps(over), ['0:1', '0:2', '0:3', '1:1', '1:2']);
+    assert.deepEqual(over.problems, []);
+    // The summary step merged them into metrics.jsonl: read from it, from the start.
+    appendRows(dir, [row('aft', 0, 1), row('aft', 0, 2), row('aft', 0, 3), row('aft', 1, 1), row('aft', 1, 2)]);
+    const merged = r.poll();
+    assert.equal(merged.reset, true);
+    assert.deepEqual(steps(merged), ['0:1', '0:2', '0:3', '1:1', '1:2']);
+    assert.deepEqual(r.poll().rows, []);
+  });
 });
