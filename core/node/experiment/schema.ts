@@ -371,7 +371,7 @@ export const downstreamSchema = z
       ),
     builtin: documentedEnum(['mnist-resnet'], {
       'mnist-resnet':
-        'A ResNet-18 (stem width 16, one input channel) pre-trained on a related but different task: telling apart five pairs of MNIST digits ({0,1}, {2,3}, …) on the digits no downstream split uses. Built once (about a minute) and cached in the user cache folder.',
+        'A ResNet-18 (stem width 16, one input channel) pre-trained on a related but different task: telling apart five pairs of MNIST digits ({0,1}, {2,3}, …) on the digits no downstream split uses. Built once (a few minutes on a CPU) and cached in the user cache folder.',
     })
       .optional()
       .describe(
