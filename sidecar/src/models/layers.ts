@@ -8,18 +8,41 @@ import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D, type Vari
 import { channelSum } from './batchNorm';
 import type { Rng } from '../util/rng';
 
-/** y = x W + b, with gradients computed as plain (untransposed-flag) products. */
-function makeDense(inputIsData: boolean) {
+/**
+ * relu?(x W + b) as tfjs's _FusedMatMul kernel, called directly: `tf.fused.matMul` runs it unfused
+ * (three kernels) whenever a gradient is being taken, because its own gradient of the activation
+ * needs the unfused form; ours (makeDense) does not.
+ */
+function fusedMatMul(x: Tensor2D, w: Tensor2D, b: Tensor, relu: boolean): Tensor2D {
+  const [n, k] = x.shape;
+  const m = w.shape[1];
+  const y = tf
+    .engine()
+    .runKernel<Tensor>(
+      '_FusedMatMul',
+      { a: tf.reshape(x, [1, n, k]), b: tf.reshape(w, [1, k, m]), bias: b },
+      { transposeA: false, transposeB: false, activation: relu ? 'relu' : 'linear' },
+    );
+  return tf.reshape(y, [n, m]);
+}
+
+/**
+ * y = x W + b (and relu(x W + b) with `relu`) as one fused kernel, with gradients computed as
+ * plain (untransposed-flag) products.
+ */
+function makeDense(inputIsData: boolean, relu: boolean) {
   // tfjs types customGrad's callback as variadic (Tensor | GradSaveFunc)[]; the casts name them.
   return tf.customGrad<Tensor2D>((...args: unknown[]) => {
     const [x, w, b, save] = args as [Tensor2D, Tensor2D, Tensor, (ts: Tensor[]) => void];
-    save([x, w]);
+    const y = fusedMatMul(x, w, b, relu);
+    save(relu ? [x, w, y] : [x, w]);
     return {
-      value: tf.add<Tensor2D>(tf.matMul(x, w), b),
+      value: y,
       gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) =>
         tf.tidy(() => {
-          const g = dy as Tensor2D;
-          const [xs, ws] = saved as [Tensor2D, Tensor2D];
+          const [xs, ws, ys] = saved as [Tensor2D, Tensor2D, Tensor2D?];
+          // relu's gradient from its output: y > 0 exactly where its input is.
+          const g = ys ? tf.mul(dy as Tensor2D, tf.step(ys)) : (dy as Tensor2D);
           // A custom gradient computes every input's gradient, wanted or not: on data (the first
           // layer) dx would be the step's largest product (a third of the demo MLP's matmul time).
           const dx = inputIsData ? tf.zerosLike(xs) : tf.matMul(g, tf.transpose(ws));
@@ -29,15 +52,19 @@ function makeDense(inputIsData: boolean) {
   });
 }
 
-const denseHidden = makeDense(false);
-const denseOnData = makeDense(true);
+const denseKinds = [false, true].map((onData) => [false, true].map((relu) => makeDense(onData, relu)));
 
 /**
  * y = x W + b. With `inputIsData` (x is data or otherwise needs no gradient: the first layer,
  * AFT's ψ) the gradient of x is not computed.
  */
 export function dense(x: Tensor, w: Tensor, b: Tensor, inputIsData = false): Tensor2D {
-  return (inputIsData ? denseOnData : denseHidden)(x, w, b);
+  return denseKinds[Number(inputIsData)][0](x, w, b);
+}
+
+/** relu(x W + b): `dense` and its activation in one kernel (see `dense` for `inputIsData`). */
+export function denseRelu(x: Tensor, w: Tensor, b: Tensor, inputIsData = false): Tensor2D {
+  return denseKinds[Number(inputIsData)][1](x, w, b);
 }
 
 /** y = x Wᵀ + b for W stored as [out, in] (the golden cases' layout), with plain-product gradients. */

@@ -7,7 +7,7 @@ import type { StTensor } from '../../../core/node/io/safetensors';
 import { tf, type Tensor, type Tensor2D, type Tensor4D, type Variable } from '../runtime/tf';
 import { badInput } from '../../../core/common/util/errors';
 import { Rng } from '../util/rng';
-import { channelBias, conv3x3, dense, glorot, heUniform, variable } from './layers';
+import { channelBias, conv3x3, dense, denseRelu, glorot, heUniform, variable } from './layers';
 import type { DownstreamModel, ModelOutput } from './downstream';
 import { createPretrainedStudent } from './pretrained';
 import { createTransformer } from './transformer';
@@ -97,7 +97,7 @@ export function createModel(
       });
       h = tf.reshape(h, [batch, -1]);
       hidden.forEach((l, i) => {
-        h = tf.relu(dense(h, l.w, l.b, i === 0 && convs.length === 0));
+        h = denseRelu(h, l.w, l.b, i === 0 && convs.length === 0);
       });
       const phi = h as Tensor2D;
       return { phi, logits: dense(phi, head.w, head.b) };
