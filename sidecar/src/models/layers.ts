@@ -134,22 +134,23 @@ function makeConv3x3(inputIsData: boolean) {
             ? tf.zerosLike(xs)
             : tf.conv2d(g, tf.transpose<Tensor4D>(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]), 1, 'same');
           if (xs.shape[3] <= COLUMNS_MAX_CIN) return [dx, filterGradByColumns(xs, g)];
-          const xt = tf.transpose<Tensor4D>(
-            tf.pad(xs, [
-              [0, 0],
-              [1, 1],
-              [1, 1],
-              [0, 0],
-            ]),
-            [3, 1, 2, 0],
-          );
+          // The convolution pads xᵀ itself (a padded copy first took a PadV2 pass of x).
+          const xt = tf.transpose<Tensor4D>(xs, [3, 1, 2, 0]);
           const dyt = tf.transpose<Tensor4D>(g, [1, 2, 0, 3]);
-          const dw = tf.transpose(tf.conv2d(xt, dyt, 1, 'valid'), [1, 2, 0, 3]);
+          const dw = tf.transpose(tf.conv2d(xt, dyt, 1, SAME_3X3), [1, 2, 0, 3]);
           return [dx, dw];
         }),
     };
   }) as (x: Tensor4D, w: Tensor4D) => Tensor4D;
 }
+
+/** One pixel of zero padding on each side of the two spatial axes (NHWC). */
+const SAME_3X3: [[number, number], [number, number], [number, number], [number, number]] = [
+  [0, 0],
+  [1, 1],
+  [1, 1],
+  [0, 0],
+];
 
 /**
  * Up to this many input channels the 3x3 filter gradient is an im2col product. With one channel
@@ -359,9 +360,9 @@ function makeConv(g: ConvGeometry, inputIsData: boolean) {
           if (inputIsData) dx = tf.zerosLike(xs);
           else if (s === 1) dx = convCropPad(gy, k - 1 - p, k - 1 - p, k - 1 - p, k - 1 - p, flipSwap(ws));
           else dx = stridedInputGrad(gy, ws, g, h, wd);
-          const xt = tf.transpose<Tensor4D>(p ? tf.pad(xs, pads) : xs, [3, 1, 2, 0]);
+          const xt = tf.transpose<Tensor4D>(xs, [3, 1, 2, 0]);
           const dyt = tf.transpose<Tensor4D>(gy, [1, 2, 0, 3]);
-          let dw = tf.conv2d(xt, dyt, 1, 'valid', 'NHWC', s);
+          let dw = tf.conv2d(xt, dyt, 1, p ? pads : 'valid', 'NHWC', s);
           if (dw.shape[1] !== k || dw.shape[2] !== k) dw = tf.slice(dw, [0, 0, 0, 0], [dw.shape[0], k, k, dw.shape[3]]);
           return [dx, tf.transpose(dw, [1, 2, 0, 3])];
         }),
