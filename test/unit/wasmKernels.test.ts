@@ -1,5 +1,5 @@
 /**
- * The wasm backend's repaired kernels (runtime/wasmKernels.ts) give what tfjs-backend-cpu's
+ * The wasm backend's repaired kernels (runtime/wasmKernels.ts: Identity, MaxPoolGrad, Slice) give what tfjs-backend-cpu's
  * reference kernels give, ties included, and the CNN block's reordering (bias and relu after the
  * pool) changes neither its values nor its gradients.
  */
@@ -55,6 +55,31 @@ describe('repaired wasm kernels equal the cpu reference', () => {
           tf.sum(tf.mul(tf.maxPool(xx as Tensor4D, filter, stride, pad), tf.tensor(up.data, up.shape))),
         )(tf.tensor(x.data, x.shape));
         results.push(read(g));
+      }
+      assertEqualArrays(results[1], results[0], 'wasm against cpu');
+      await initBackend('cpu');
+    });
+  }
+
+  // Contiguous and strided slices of ranks 1 to 5, whole trailing axes, an empty slice, and int32.
+  for (const [shape, begin, size, dtype] of [
+    [[20], [3], [11], 'float32'],
+    [[6, 5], [2, 0], [3, 5], 'float32'],
+    [[6, 5], [1, 2], [4, 2], 'int32'],
+    [[4, 5, 6], [1, 0, 2], [2, 5, 3], 'float32'],
+    [[3, 4, 5, 6], [1, 1, 0, 0], [2, 2, 5, 6], 'float32'],
+    [[3, 4, 5, 6], [0, 1, 2, 3], [3, 3, 2, 2], 'float32'],
+    [[2, 3, 2, 3, 4], [1, 0, 1, 1, 1], [1, 3, 1, 2, 2], 'float32'],
+    [[4, 5], [1, 1], [0, 3], 'float32'],
+  ] as const) {
+    it(`Slice ${dtype} [${shape.join(', ')}] from [${begin.join(', ')}] size [${size.join(', ')}]`, async () => {
+      const n = shape.reduce((a: number, b: number) => a * b, 1);
+      const values = Array.from({ length: n }, (_, i) => i * 3 - 7);
+      const results: Arr[] = [];
+      for (const backend of ['cpu', 'wasm'] as const) {
+        await initBackend(backend);
+        const t = tf.slice(tf.tensor(values, [...shape], dtype), [...begin], [...size]);
+        results.push({ shape: t.shape, data: Float32Array.from(t.dataSync()) });
       }
       assertEqualArrays(results[1], results[0], 'wasm against cpu');
       await initBackend('cpu');
