@@ -4,8 +4,8 @@
  * resnet.ts) (the paper's claim: AFT's overhead is small when the model dominates).
  * `-- --pytorch` also runs scripts/bench/pytorch_step.py (MLP, CNN) and pytorch_resnet.py (the
  * same models, batch, optimiser and regulariser in PyTorch on the CPU, with as many threads as
- * this backend uses) and prints each figure next to PyTorch's, with our speed as a fraction of
- * PyTorch's. `-- --json` makes the last printed line one JSON object; `-- --models
+ * this backend uses) and prints a table of each figure next to PyTorch's with our speed as a
+ * fraction of PyTorch's. `-- --json` makes the last printed line one JSON object; `-- --models
  * mlp,cnn,resnet18` picks rows.
  */
 import { spawnSync } from 'node:child_process';
@@ -74,16 +74,28 @@ function comparePytorch(out: Record<string, unknown>, threads: number, steps: nu
   }
   out.pytorch = { torch: version, threads, ...theirs, ...(skipped.length ? { skipped } : {}) };
   for (const why of skipped) if (!values.json) console.log(`PyTorch not measured: ${why}`);
+  const rows: string[][] = [];
   for (const [name, t] of Object.entries(theirs)) {
     const ours = out[name] as StepFigures & { speed_vs_pytorch?: unknown };
     if (!ours) continue;
     const speed = { stl: +(t.stl_ms / ours.stl_ms).toFixed(3), aft: +(t.aft_ms / ours.aft_ms).toFixed(3) };
     ours.speed_vs_pytorch = speed;
-    if (!values.json)
-      console.log(
-        `${name} vs PyTorch ${version} (${threads} thread${threads === 1 ? '' : 's'}): stl ${ours.stl_ms} vs ${t.stl_ms} ms (${speed.stl}× its speed), aft ${ours.aft_ms} vs ${t.aft_ms} ms (${speed.aft}×)`,
-      );
+    rows.push([name, 'stl', String(ours.stl_ms), String(t.stl_ms), `${speed.stl}×`]);
+    rows.push([name, 'aft', String(ours.aft_ms), String(t.aft_ms), `${speed.aft}×`]);
   }
+  if (!values.json && rows.length) {
+    console.log(`\nms per step against PyTorch ${version}, ${threads} thread${threads === 1 ? '' : 's'} each:`);
+    printTable(['model', 'method', 'ours ms', 'PyTorch ms', 'our speed / PyTorch'], rows);
+  }
+}
+
+/** Columns padded to their widest cell, numbers right-aligned. */
+function printTable(head: string[], rows: string[][]): void {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  console.log(line(head));
+  for (const r of rows) console.log(line(r));
 }
 
 async function main(): Promise<void> {
