@@ -75,35 +75,40 @@ describe('optimiser and schedule', () => {
     });
   }
 
-  // Three parameters of different shapes; on some steps one has no gradient (KD's map at β = 0,
-  // a ρ-only step), so step counts differ and the flat state is updated piecewise.
-  for (const kind of ['adam', 'sgd'] as const) {
-    for (const weightDecay of [0, 0.1]) {
-      it(`${kind}${weightDecay ? ' with weight decay' : ''}: the flat update equals the per-parameter one`, () => {
-        const shapes = [[3, 4], [4], [2, 2, 2]];
-        let seed = 1;
-        const rand = (n: number): Float32Array =>
-          Float32Array.from({ length: n }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1);
-        const size = (s: number[]): number => s.reduce((a, b) => a * b, 1);
-        const init = shapes.map((sh) => rand(size(sh)));
-        const steps = [0, 1, 2, 3, 4].map((k) =>
-          shapes.map((sh, i) => (k === 2 && i === 1 ? undefined : rand(size(sh)))),
-        );
-        const want = referenceSteps(kind, init, shapes, steps, 0.01, weightDecay);
-        const params = init.map((x, i) => tf.variable(tf.tensor(x, shapes[i])));
-        const opt = new Optimizer(kind, [{ params, lr: 0.01, weightDecay }]);
-        for (const grads of steps) {
-          const map = new Map<Variable, Tensor>();
-          grads.forEach((g, i) => g && map.set(params[i], tf.tensor(g, shapes[i])));
-          opt.apply(map, 1);
-          tf.dispose([...map.values()]);
-        }
-        params.forEach((p, i) => assert.deepEqual(p.shape, shapes[i]));
-        params.forEach((p, i) => assert.deepEqual(Array.from(p.dataSync()), Array.from(want[i]), `parameter ${i}`));
-        opt.dispose();
-        tf.dispose(params);
-      });
-    }
+  // Three parameters of different shapes; on one step one has no gradient (KD's map at β = 0, a
+  // ρ-only step), so step counts differ and the flat state is updated piecewise. Runs of at most 20
+  // elements put the 12 and 4 element parameters in one flat update, the 8 in another.
+  for (const [kind, weightDecay, chunk] of [
+    ['adam', 0, undefined],
+    ['adam', 0.1, undefined],
+    ['sgd', 0, undefined],
+    ['sgd', 0.1, undefined],
+    ['adam', 0.1, 20],
+  ] as const) {
+    it(`${kind}${weightDecay ? ' with weight decay' : ''}${chunk ? `, in runs of ${chunk} elements` : ''}: the flat update equals the per-parameter one`, () => {
+      const shapes = [[3, 4], [4], [2, 2, 2]];
+      let seed = 1;
+      const rand = (n: number): Float32Array =>
+        Float32Array.from({ length: n }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1);
+      const size = (s: number[]): number => s.reduce((a, b) => a * b, 1);
+      const init = shapes.map((sh) => rand(size(sh)));
+      const steps = [0, 1, 2, 3, 4].map((k) =>
+        shapes.map((sh, i) => (k === 2 && i === 1 ? undefined : rand(size(sh)))),
+      );
+      const want = referenceSteps(kind, init, shapes, steps, 0.01, weightDecay);
+      const params = init.map((x, i) => tf.variable(tf.tensor(x, shapes[i])));
+      const opt = new Optimizer(kind, [{ params, lr: 0.01, weightDecay }], chunk);
+      for (const grads of steps) {
+        const map = new Map<Variable, Tensor>();
+        grads.forEach((g, i) => g && map.set(params[i], tf.tensor(g, shapes[i])));
+        opt.apply(map, 1);
+        tf.dispose([...map.values()]);
+      }
+      params.forEach((p, i) => assert.deepEqual(p.shape, shapes[i]));
+      params.forEach((p, i) => assert.deepEqual(Array.from(p.dataSync()), Array.from(want[i]), `parameter ${i}`));
+      opt.dispose();
+      tf.dispose(params);
+    });
   }
 
   it('decoupled weight decay pulls the solution toward 0', () => {
