@@ -6,14 +6,16 @@
  * same models, batch, optimiser and regulariser in PyTorch on the CPU, with as many threads as
  * this backend uses) and prints a table of each figure next to PyTorch's with our speed as a
  * fraction of PyTorch's. `-- --json` makes the last printed line one JSON object; `-- --models
- * mlp,cnn,resnet18` picks rows.
+ * mlp,cnn,resnet18` picks rows. `-- --cpu-time` times the MLP and CNN rows (ours and PyTorch's)
+ * in process CPU time instead of wall time: at one thread, a figure that a busy machine's other
+ * processes do not inflate.
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { downstreamSchema, type DownstreamSpec } from '../../../core/node/experiment/schema';
 import { initBackend, type BackendChoice } from '../runtime/tf';
-import { mnistStepData, msPerStep, STEP_METHODS as METHODS } from './steps';
+import { mnistStepData, msPerStep, STEP_METHODS as METHODS, type StepClock } from './steps';
 import { benchResNet } from './resnet';
 
 const { values } = parseArgs({
@@ -24,9 +26,11 @@ const { values } = parseArgs({
     models: { type: 'string' },
     pytorch: { type: 'boolean' },
     python: { type: 'string' },
+    'cpu-time': { type: 'boolean' },
   },
 });
 const only = values.models?.split(',');
+const clock: StepClock = values['cpu-time'] ? 'cpu' : 'wall';
 
 interface StepFigures {
   stl_ms: number;
@@ -57,6 +61,7 @@ function comparePytorch(out: Record<string, unknown>, threads: number, steps: nu
       String(threads),
       '--steps',
       String(steps),
+      ...(clock === 'cpu' ? ['--cpu-time'] : []),
     ]);
     if (r.figures) ({ mlp: theirs.mlp, cnn: theirs.cnn, torch: version } = r.figures);
     else skipped.push(r.why!);
@@ -101,8 +106,19 @@ function printTable(head: string[], rows: string[][]): void {
 async function main(): Promise<void> {
   const backend = await initBackend((values.backend ?? 'auto') as BackendChoice);
   const steps = Number(values.steps ?? 40);
-  const out: Record<string, unknown> = { backend: backend.id, threads: backend.threads, batch: 128, psi_width: 512 };
-  if (!values.json) console.log(`${backend.description}, batch 128, ψ 512`);
+  const out: Record<string, unknown> = {
+    backend: backend.id,
+    threads: backend.threads,
+    batch: 128,
+    psi_width: 512,
+    clock,
+  };
+  if (!values.json)
+    console.log(
+      `${backend.description}, batch 128, ψ 512${clock === 'cpu' ? ', CPU time per step (the MLP and CNN rows)' : ''}`,
+    );
+  if (clock === 'cpu' && backend.threads > 1 && !values.json)
+    console.log('CPU time sums the threads (their waiting too): compare it at one thread (AFT_WASM_THREADS=1)');
   const models: Record<string, DownstreamSpec> = {
     mlp: downstreamSchema.parse({ model: 'mlp', hidden: [128, 64] }),
     cnn: downstreamSchema.parse({ model: 'cnn', channels: [16, 32], hidden: [64] }),
@@ -111,8 +127,8 @@ async function main(): Promise<void> {
   for (const [name, spec] of Object.entries(models)) {
     if (only && !only.includes(name)) continue;
     const n = name === 'cnn' ? Math.max(8, Math.round(steps / 4)) * 2 : steps * 4;
-    const stl = await msPerStep(spec, METHODS.stl, data, 128, n);
-    const aft = await msPerStep(spec, METHODS.aft, data, 128, n);
+    const stl = await msPerStep(spec, METHODS.stl, data, 128, n, 8, clock);
+    const aft = await msPerStep(spec, METHODS.aft, data, 128, n, 8, clock);
     out[name] = { stl_ms: +stl.toFixed(2), aft_ms: +aft.toFixed(2), ratio: +(aft / stl).toFixed(3) };
     if (!values.json)
       console.log(
