@@ -1,10 +1,11 @@
 /**
- * The hand-written gradients (dense, 3x3 conv) must equal tfjs's own gradients, which the cpu
+ * The hand-written gradients (dense, dense + relu, 3x3 conv, cross-entropy) must equal tfjs's own gradients, which the cpu
  * backend computes with its reference kernels.
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { conv2d, conv3x3, convOut, dense } from '../../sidecar/src/models/layers';
+import { conv2d, conv3x3, convOut, dense, denseRelu } from '../../sidecar/src/models/layers';
+import { crossEntropy } from '../../sidecar/src/methods/regularizers';
 import { channelSum } from '../../sidecar/src/models/batchNorm';
 import { initBackend, tf, type Tensor, type Tensor2D, type Tensor4D } from '../../sidecar/src/runtime/tf';
 
@@ -29,18 +30,56 @@ describe('hand-written gradients equal tfjs reference gradients', () => {
     ours.forEach((g, i) => assert.ok(maxAbsDiff(g, ref[i]) < 1e-5, `gradient ${i} differs`));
   });
 
+  for (const onData of [false, true]) {
+    it(`denseRelu${onData ? ' on data' : ''}: value, ${onData ? '' : 'dx, '}dW and db equal relu(x W + b)'s`, () => {
+      const x = tf.randomNormal<tf.Rank.R2>([9, 6], 0, 1, 'float32', 21);
+      const w = tf.randomNormal<tf.Rank.R2>([6, 4], 0, 1, 'float32', 22);
+      const b = tf.randomNormal([4], 0, 1, 'float32', 23);
+      const up = tf.randomNormal([9, 4], 0, 1, 'float32', 24);
+      const ref = (xx: Tensor, ww: Tensor, bb: Tensor): Tensor =>
+        tf.relu(tf.add(tf.matMul(xx as Tensor2D, ww as Tensor2D), bb));
+      assert.ok(maxAbsDiff(denseRelu(x, w, b, onData), ref(x, w, b)) < 1e-5, 'value differs');
+      const ours = tf.grads((xx: Tensor, ww: Tensor, bb: Tensor) => tf.sum(tf.mul(denseRelu(xx, ww, bb, onData), up)))([
+        x,
+        w,
+        b,
+      ]);
+      const want = tf.grads((xx: Tensor, ww: Tensor, bb: Tensor) => tf.sum(tf.mul(ref(xx, ww, bb), up)))([x, w, b]);
+      // On data the input's gradient is zeros (not computed).
+      if (onData)
+        assert.equal(
+          tf.tidy(() => tf.max(tf.abs(ours[0])).dataSync()[0]),
+          0,
+        );
+      ours.forEach((g, i) => (i > 0 || !onData) && assert.ok(maxAbsDiff(g, want[i]) < 1e-5, `gradient ${i} differs`));
+    });
+  }
+
+  it('crossEntropy: value and gradient equal autodiff of −mean(log softmax · one-hot)', () => {
+    const logits = tf.randomNormal<tf.Rank.R2>([8, 5], 0, 2, 'float32', 25);
+    const labels = tf.tensor1d([0, 4, 2, 2, 1, 3, 0, 4], 'int32');
+    const ref = (l: Tensor): Tensor =>
+      tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(l as Tensor2D), tf.oneHot(labels, 5)), 1)));
+    assert.ok(maxAbsDiff(crossEntropy(logits, labels), ref(logits)) < 1e-6);
+    const ours = tf.grad((l: Tensor) => tf.mul(crossEntropy(l as Tensor2D, labels), 3))(logits);
+    const want = tf.grad((l: Tensor) => tf.mul(ref(l), 3))(logits);
+    assert.ok(maxAbsDiff(ours, want) < 1e-6);
+  });
+
+  // 1 and 3 input channels take the im2col filter gradient, 6 the batch-as-channels convolution.
   for (const [h, cin, cout] of [
     [6, 1, 4],
     [5, 3, 2],
+    [4, 6, 3],
   ] as const) {
     it(`conv3x3 ${h}x${h}x${cin}→${cout}: dx and dW`, () => {
       const x = tf.randomNormal<tf.Rank.R4>([2, h, h, cin], 0, 1, 'float32', 5);
       const w = tf.randomNormal<tf.Rank.R4>([3, 3, cin, cout], 0, 1, 'float32', 6);
-      const b = tf.zeros([cout]);
       const up = tf.randomNormal([2, h, h, cout], 0, 1, 'float32', 7);
-      const ours = tf.grads((xx: Tensor, ww: Tensor) => tf.sum(tf.mul(conv3x3(xx as Tensor4D, ww as Tensor4D, b), up)))(
-        [x, w],
-      );
+      const ours = tf.grads((xx: Tensor, ww: Tensor) => tf.sum(tf.mul(conv3x3(xx as Tensor4D, ww as Tensor4D), up)))([
+        x,
+        w,
+      ]);
       const ref = tf.grads((xx: Tensor, ww: Tensor) =>
         tf.sum(tf.mul(tf.conv2d(xx as Tensor4D, ww as Tensor4D, 1, 'same'), up)),
       )([x, w]);
@@ -52,7 +91,7 @@ describe('hand-written gradients equal tfjs reference gradients', () => {
   it('conv3x3 on a data input skips the input gradient but keeps dW', () => {
     const x = tf.randomNormal<tf.Rank.R4>([2, 4, 4, 1], 0, 1, 'float32', 8);
     const w = tf.randomNormal<tf.Rank.R4>([3, 3, 1, 2], 0, 1, 'float32', 9);
-    const [gw] = tf.grads((ww: Tensor) => tf.sum(conv3x3(x, ww as Tensor4D, tf.zeros([2]), true)))([w]);
+    const [gw] = tf.grads((ww: Tensor) => tf.sum(conv3x3(x, ww as Tensor4D, true)))([w]);
     const [ref] = tf.grads((ww: Tensor) => tf.sum(tf.conv2d(x, ww as Tensor4D, 1, 'same')))([w]);
     assert.ok(maxAbsDiff(gw, ref) < 1e-4);
   });

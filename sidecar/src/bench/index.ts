@@ -4,16 +4,18 @@
  * resnet.ts) (the paper's claim: AFT's overhead is small when the model dominates).
  * `-- --pytorch` also runs scripts/bench/pytorch_step.py (MLP, CNN) and pytorch_resnet.py (the
  * same models, batch, optimiser and regulariser in PyTorch on the CPU, with as many threads as
- * this backend uses) and prints each figure next to PyTorch's, with our speed as a fraction of
- * PyTorch's. `-- --json` makes the last printed line one JSON object; `-- --models
- * mlp,cnn,resnet18` picks rows.
+ * this backend uses) and prints a table of each figure next to PyTorch's with our speed as a
+ * fraction of PyTorch's. `-- --json` makes the last printed line one JSON object; `-- --models
+ * mlp,cnn,resnet18` picks rows. `-- --cpu-time` times the MLP and CNN rows (ours and PyTorch's)
+ * in process CPU time instead of wall time: at one thread, a figure that a busy machine's other
+ * processes do not inflate.
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { downstreamSchema, type DownstreamSpec } from '../../../core/node/experiment/schema';
 import { initBackend, type BackendChoice } from '../runtime/tf';
-import { mnistStepData, msPerStep, STEP_METHODS as METHODS } from './steps';
+import { mnistStepData, msPerStep, STEP_METHODS as METHODS, type StepClock } from './steps';
 import { benchResNet } from './resnet';
 
 const { values } = parseArgs({
@@ -24,9 +26,11 @@ const { values } = parseArgs({
     models: { type: 'string' },
     pytorch: { type: 'boolean' },
     python: { type: 'string' },
+    'cpu-time': { type: 'boolean' },
   },
 });
 const only = values.models?.split(',');
+const clock: StepClock = values['cpu-time'] ? 'cpu' : 'wall';
 
 interface StepFigures {
   stl_ms: number;
@@ -57,6 +61,7 @@ function comparePytorch(out: Record<string, unknown>, threads: number, steps: nu
       String(threads),
       '--steps',
       String(steps),
+      ...(clock === 'cpu' ? ['--cpu-time'] : []),
     ]);
     if (r.figures) ({ mlp: theirs.mlp, cnn: theirs.cnn, torch: version } = r.figures);
     else skipped.push(r.why!);
@@ -74,23 +79,46 @@ function comparePytorch(out: Record<string, unknown>, threads: number, steps: nu
   }
   out.pytorch = { torch: version, threads, ...theirs, ...(skipped.length ? { skipped } : {}) };
   for (const why of skipped) if (!values.json) console.log(`PyTorch not measured: ${why}`);
+  const rows: string[][] = [];
   for (const [name, t] of Object.entries(theirs)) {
     const ours = out[name] as StepFigures & { speed_vs_pytorch?: unknown };
     if (!ours) continue;
     const speed = { stl: +(t.stl_ms / ours.stl_ms).toFixed(3), aft: +(t.aft_ms / ours.aft_ms).toFixed(3) };
     ours.speed_vs_pytorch = speed;
-    if (!values.json)
-      console.log(
-        `${name} vs PyTorch ${version} (${threads} thread${threads === 1 ? '' : 's'}): stl ${ours.stl_ms} vs ${t.stl_ms} ms (${speed.stl}× its speed), aft ${ours.aft_ms} vs ${t.aft_ms} ms (${speed.aft}×)`,
-      );
+    rows.push([name, 'stl', String(ours.stl_ms), String(t.stl_ms), `${speed.stl}×`]);
+    rows.push([name, 'aft', String(ours.aft_ms), String(t.aft_ms), `${speed.aft}×`]);
   }
+  if (!values.json && rows.length) {
+    console.log(`\nms per step against PyTorch ${version}, ${threads} thread${threads === 1 ? '' : 's'} each:`);
+    printTable(['model', 'method', 'ours ms', 'PyTorch ms', 'our speed / PyTorch'], rows);
+  }
+}
+
+/** Columns padded to their widest cell, numbers right-aligned. */
+function printTable(head: string[], rows: string[][]): void {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  console.log(line(head));
+  for (const r of rows) console.log(line(r));
 }
 
 async function main(): Promise<void> {
   const backend = await initBackend((values.backend ?? 'auto') as BackendChoice);
   const steps = Number(values.steps ?? 40);
-  const out: Record<string, unknown> = { backend: backend.id, threads: backend.threads, batch: 128, psi_width: 512 };
-  if (!values.json) console.log(`${backend.description}, batch 128, ψ 512`);
+  const out: Record<string, unknown> = {
+    backend: backend.id,
+    threads: backend.threads,
+    batch: 128,
+    psi_width: 512,
+    clock,
+  };
+  if (!values.json)
+    console.log(
+      `${backend.description}, batch 128, ψ 512${clock === 'cpu' ? ', CPU time per step (the MLP and CNN rows)' : ''}`,
+    );
+  if (clock === 'cpu' && backend.threads > 1 && !values.json)
+    console.log('CPU time sums the threads (their waiting too): compare it at one thread (AFT_WASM_THREADS=1)');
   const models: Record<string, DownstreamSpec> = {
     mlp: downstreamSchema.parse({ model: 'mlp', hidden: [128, 64] }),
     cnn: downstreamSchema.parse({ model: 'cnn', channels: [16, 32], hidden: [64] }),
@@ -99,8 +127,8 @@ async function main(): Promise<void> {
   for (const [name, spec] of Object.entries(models)) {
     if (only && !only.includes(name)) continue;
     const n = name === 'cnn' ? Math.max(8, Math.round(steps / 4)) * 2 : steps * 4;
-    const stl = await msPerStep(spec, METHODS.stl, data, 128, n);
-    const aft = await msPerStep(spec, METHODS.aft, data, 128, n);
+    const stl = await msPerStep(spec, METHODS.stl, data, 128, n, 8, clock);
+    const aft = await msPerStep(spec, METHODS.aft, data, 128, n, 8, clock);
     out[name] = { stl_ms: +stl.toFixed(2), aft_ms: +aft.toFixed(2), ratio: +(aft / stl).toFixed(3) };
     if (!values.json)
       console.log(

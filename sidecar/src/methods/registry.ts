@@ -44,7 +44,7 @@ const aft: MethodFactory = ({ method, psiDim, rng }) => {
       modelParams: [],
       priorParams: [s],
       usesPretrained: true,
-      regularizer: (phi, psi) => aftKernelLoss(phi, dense(psi, s, zeroBias), method.kernel),
+      regularizer: (phi, psi) => aftKernelLoss(phi, dense(psi, s, zeroBias, true), method.kernel),
       dispose: () => {
         s.dispose();
         zeroBias.dispose();

@@ -4,24 +4,68 @@
  * (measured: 9 ms vs 0.8 ms for the 784x128 weight gradient at batch 128); transposing
  * explicitly first keeps every product on XNNPACK's fast path.
  */
-import { tf, type Tensor, type Tensor2D, type Tensor4D, type Variable } from '../runtime/tf';
+import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D, type Variable } from '../runtime/tf';
+import { channelSum } from './batchNorm';
 import type { Rng } from '../util/rng';
 
-/** y = x W + b, with gradients computed as plain (untransposed-flag) products. */
-// tfjs types customGrad's callback as variadic (Tensor | GradSaveFunc)[]; the casts name them.
-export const dense = tf.customGrad<Tensor2D>((...args: unknown[]) => {
-  const [x, w, b, save] = args as [Tensor2D, Tensor2D, Tensor, (ts: Tensor[]) => void];
-  save([x, w]);
-  return {
-    value: tf.add<Tensor2D>(tf.matMul(x, w), b),
-    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) =>
-      tf.tidy(() => {
-        const g = dy as Tensor2D;
-        const [xs, ws] = saved as [Tensor2D, Tensor2D];
-        return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g), tf.sum(g, 0)];
-      }),
-  };
-});
+/**
+ * relu?(x W + b) as tfjs's _FusedMatMul kernel, called directly: `tf.fused.matMul` runs it unfused
+ * (three kernels) whenever a gradient is being taken, because its own gradient of the activation
+ * needs the unfused form; ours (makeDense) does not.
+ */
+function fusedMatMul(x: Tensor2D, w: Tensor2D, b: Tensor, relu: boolean): Tensor2D {
+  const [n, k] = x.shape;
+  const m = w.shape[1];
+  const y = tf
+    .engine()
+    .runKernel<Tensor>(
+      '_FusedMatMul',
+      { a: tf.reshape(x, [1, n, k]), b: tf.reshape(w, [1, k, m]), bias: b },
+      { transposeA: false, transposeB: false, activation: relu ? 'relu' : 'linear' },
+    );
+  return tf.reshape(y, [n, m]);
+}
+
+/**
+ * y = x W + b (and relu(x W + b) with `relu`) as one fused kernel, with gradients computed as
+ * plain (untransposed-flag) products.
+ */
+function makeDense(inputIsData: boolean, relu: boolean) {
+  // tfjs types customGrad's callback as variadic (Tensor | GradSaveFunc)[]; the casts name them.
+  return tf.customGrad<Tensor2D>((...args: unknown[]) => {
+    const [x, w, b, save] = args as [Tensor2D, Tensor2D, Tensor, (ts: Tensor[]) => void];
+    const y = fusedMatMul(x, w, b, relu);
+    save(relu ? [x, w, y] : [x, w]);
+    return {
+      value: y,
+      gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) =>
+        tf.tidy(() => {
+          const [xs, ws, ys] = saved as [Tensor2D, Tensor2D, Tensor2D?];
+          // relu's gradient from its output: y > 0 exactly where its input is.
+          const g = ys ? tf.mul(dy as Tensor2D, tf.step(ys)) : (dy as Tensor2D);
+          // A custom gradient computes every input's gradient, wanted or not: on data (the first
+          // layer) dx would be the step's largest product (a third of the demo MLP's matmul time).
+          const dx = inputIsData ? tf.zerosLike(xs) : tf.matMul(g, tf.transpose(ws));
+          return [dx, tf.matMul(tf.transpose(xs), g), tf.sum(g, 0)];
+        }),
+    };
+  });
+}
+
+const denseKinds = [false, true].map((onData) => [false, true].map((relu) => makeDense(onData, relu)));
+
+/**
+ * y = x W + b. With `inputIsData` (x is data or otherwise needs no gradient: the first layer,
+ * AFT's ψ) the gradient of x is not computed.
+ */
+export function dense(x: Tensor, w: Tensor, b: Tensor, inputIsData = false): Tensor2D {
+  return denseKinds[Number(inputIsData)][0](x, w, b);
+}
+
+/** relu(x W + b): `dense` and its activation in one kernel (see `dense` for `inputIsData`). */
+export function denseRelu(x: Tensor, w: Tensor, b: Tensor, inputIsData = false): Tensor2D {
+  return denseKinds[Number(inputIsData)][1](x, w, b);
+}
 
 /** y = x Wᵀ + b for W stored as [out, in] (the golden cases' layout), with plain-product gradients. */
 export const denseT = tf.customGrad<Tensor2D>((...args: unknown[]) => {
@@ -71,7 +115,8 @@ export function variable(values: Float32Array, shape: number[], name: string): V
  * expressed as forward convolutions, which XNNPACK runs fast (measured at batch 128,
  * 14x14x16→32: forward 7 ms, input gradient 7 ms, filter gradient 16 ms):
  * - dx = conv(dy, W flipped spatially with in/out channels swapped), exact for stride 1 "same";
- * - dW = conv(xpadᵀ, dyᵀ) treating the batch as the channel axis, giving [Cin, 3, 3, Cout].
+ * - dW = conv(xpadᵀ, dyᵀ) treating the batch as the channel axis, giving [Cin, 3, 3, Cout];
+ *   with few input channels (an image's), im2col instead (`filterGradByColumns`).
  * `w` has shape [3, 3, Cin, Cout] (HWIO). When `inputIsData` is set the input gradient is not
  * computed (it is the first layer: nothing upstream needs it).
  */
@@ -88,29 +133,72 @@ function makeConv3x3(inputIsData: boolean) {
           const dx = inputIsData
             ? tf.zerosLike(xs)
             : tf.conv2d(g, tf.transpose<Tensor4D>(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]), 1, 'same');
-          const xt = tf.transpose<Tensor4D>(
-            tf.pad(xs, [
-              [0, 0],
-              [1, 1],
-              [1, 1],
-              [0, 0],
-            ]),
-            [3, 1, 2, 0],
-          );
+          if (xs.shape[3] <= COLUMNS_MAX_CIN) return [dx, filterGradByColumns(xs, g)];
+          // The convolution pads xᵀ itself (a padded copy first took a PadV2 pass of x).
+          const xt = tf.transpose<Tensor4D>(xs, [3, 1, 2, 0]);
           const dyt = tf.transpose<Tensor4D>(g, [1, 2, 0, 3]);
-          const dw = tf.transpose(tf.conv2d(xt, dyt, 1, 'valid'), [1, 2, 0, 3]);
+          const dw = tf.transpose(tf.conv2d(xt, dyt, 1, SAME_3X3), [1, 2, 0, 3]);
           return [dx, dw];
         }),
     };
   }) as (x: Tensor4D, w: Tensor4D) => Tensor4D;
 }
 
+/** One pixel of zero padding on each side of the two spatial axes (NHWC). */
+const SAME_3X3: [[number, number], [number, number], [number, number], [number, number]] = [
+  [0, 0],
+  [1, 1],
+  [1, 1],
+  [0, 0],
+];
+
+/**
+ * Up to this many input channels the 3x3 filter gradient is an im2col product. With one channel
+ * (MNIST) the batch-as-channels convolution is a GEMM of 9 rows over N·H·W: measured at batch 128,
+ * 28x28x1→16, 19 ms against 7-11 ms for the columns and one product (best of 30 on a loaded 2-core
+ * machine; of those, transposing the columns took 2 ms, the product under 1 ms).
+ */
+const COLUMNS_MAX_CIN = 4;
+
+/**
+ * dW of a 3x3 stride-1 "same" convolution as colsᵀ·dy: the columns (every tap of every input
+ * channel at each output position, [N·H·W, 9·Cin]) come from one convolution with a 0/1 filter,
+ * which picks tap (ky, kx) of channel c into column (ky·3 + kx)·Cin + c, so the product is
+ * already HWIO.
+ */
+function filterGradByColumns(x: Tensor4D, dy: Tensor4D): Tensor4D {
+  const cin = x.shape[3];
+  const cout = dy.shape[3];
+  const pick = new Float32Array(9 * cin * 9 * cin);
+  // pick[ky, kx, c, (ky·3 + kx)·Cin + c] = 1 in a [3, 3, Cin, 9·Cin] filter.
+  for (let t = 0; t < 9; t++) for (let c = 0; c < cin; c++) pick[(t * cin + c) * 9 * cin + t * cin + c] = 1;
+  const cols = tf.conv2d(x, tf.tensor4d(pick, [3, 3, cin, 9 * cin]), 1, 'same');
+  const dw = tf.matMul(
+    tf.transpose(tf.reshape<tf.Rank.R2>(cols, [-1, 9 * cin])),
+    tf.reshape<tf.Rank.R2>(dy, [-1, cout]),
+  );
+  return tf.reshape(dw, [3, 3, cin, cout]);
+}
+
 const convHidden = makeConv3x3(false);
 const convFirst = makeConv3x3(true);
 
-export function conv3x3(x: Tensor4D, w: Tensor4D, b: Tensor, inputIsData = false): Tensor4D {
-  return tf.add<Tensor4D>((inputIsData ? convFirst : convHidden)(x, w), b);
+/** A 3x3 stride-1 "same" convolution without bias (see makeConv3x3). */
+export function conv3x3(x: Tensor4D, w: Tensor4D, inputIsData = false): Tensor4D {
+  return (inputIsData ? convFirst : convHidden)(x, w);
 }
+
+/**
+ * x + b for a per-channel bias b of NHWC x, b's gradient a per-channel sum (`channelSum`: tfjs's
+ * own sums over N, H and W by transposing first).
+ */
+export const channelBias = tf.customGrad<Tensor4D>((...args: unknown[]) => {
+  const [x, b] = args as [Tensor4D, Tensor1D];
+  return {
+    value: tf.add<Tensor4D>(x, b),
+    gradFunc: (dy: Tensor | Tensor[]) => [dy as Tensor4D, channelSum(dy as Tensor4D)],
+  };
+}) as (x: Tensor4D, b: Tensor) => Tensor4D;
 
 /** Pads (positive) or crops (negative) each side of the two spatial axes. */
 function cropPad(x: Tensor4D, top: number, bottom: number, left: number, right: number): Tensor4D {
@@ -273,9 +361,9 @@ function makeConv(g: ConvGeometry, inputIsData: boolean) {
           if (inputIsData) dx = tf.zerosLike(xs);
           else if (s === 1) dx = convCropPad(gy, k - 1 - p, k - 1 - p, k - 1 - p, k - 1 - p, flipSwap(ws));
           else dx = stridedInputGrad(gy, ws, g, h, wd);
-          const xt = tf.transpose<Tensor4D>(p ? tf.pad(xs, pads) : xs, [3, 1, 2, 0]);
+          const xt = tf.transpose<Tensor4D>(xs, [3, 1, 2, 0]);
           const dyt = tf.transpose<Tensor4D>(gy, [1, 2, 0, 3]);
-          let dw = tf.conv2d(xt, dyt, 1, 'valid', 'NHWC', s);
+          let dw = tf.conv2d(xt, dyt, 1, p ? pads : 'valid', 'NHWC', s);
           if (dw.shape[1] !== k || dw.shape[2] !== k) dw = tf.slice(dw, [0, 0, 0, 0], [dw.shape[0], k, k, dw.shape[3]]);
           return [dx, tf.transpose(dw, [1, 2, 0, 3])];
         }),

@@ -7,7 +7,7 @@ import type { StTensor } from '../../../core/node/io/safetensors';
 import { tf, type Tensor, type Tensor2D, type Tensor4D, type Variable } from '../runtime/tf';
 import { badInput } from '../../../core/common/util/errors';
 import { Rng } from '../util/rng';
-import { conv3x3, dense, glorot, heUniform, variable } from './layers';
+import { channelBias, conv3x3, dense, denseRelu, glorot, heUniform, variable } from './layers';
 import type { DownstreamModel, ModelOutput } from './downstream';
 import { createPretrainedStudent } from './pretrained';
 import { createTransformer } from './transformer';
@@ -89,13 +89,16 @@ export function createModel(
     forward(x: Tensor): ModelOutput {
       const batch = x.shape[0];
       let h: Tensor = x;
-      if (convs.length) {
-        convs.forEach((l, i) => {
-          h = tf.maxPool(tf.relu(conv3x3(h as Tensor4D, l.w as Tensor4D, l.b, i === 0)), 2, 2, 'valid');
-        });
-      }
+      // relu(maxPool(conv + b)) computed as relu(maxPool(conv) + b): the same values (adding b
+      // and relu are monotone, so they commute with the max, exactly in floating point), with the
+      // bias, the relu and their gradients on a quarter of the elements.
+      convs.forEach((l, i) => {
+        h = tf.relu(channelBias(tf.maxPool(conv3x3(h as Tensor4D, l.w as Tensor4D, i === 0), 2, 2, 'valid'), l.b));
+      });
       h = tf.reshape(h, [batch, -1]);
-      for (const l of hidden) h = tf.relu(dense(h, l.w, l.b));
+      hidden.forEach((l, i) => {
+        h = denseRelu(h, l.w, l.b, i === 0 && convs.length === 0);
+      });
       const phi = h as Tensor2D;
       return { phi, logits: dense(phi, head.w, head.b) };
     },

@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type { GpuAdapterInfo } from '../../../core/common/protocol/rpc';
 import { AftError, badInput } from '../../../core/common/util/errors';
+import { repairWasmKernels } from './wasmKernels';
 import { startThreadedWasm, wasmThreadsWanted, type WasmBackendModule } from './wasmThreads';
 import { adapterLine, requestAdapter } from './webgpu';
 
@@ -89,6 +90,7 @@ export const BACKENDS: readonly BackendCandidate[] = [
     },
     register: async () => {
       const wasm = loadOptional('@tensorflow/tfjs-backend-wasm') as WasmBackendModule;
+      repairWasmKernels(tf);
       const wanted = wasmThreadsWanted();
       if (wanted === 1) return;
       // Started here, threaded, so that a failure falls back to one thread with the reason.

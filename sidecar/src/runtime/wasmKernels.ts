@@ -1,0 +1,226 @@
+/**
+ * Repairs of three tfjs-backend-wasm 4.22 kernels that a training step calls often, measured on
+ * the CNN's step (batch 128, 2 threads; `npm run bench:train`):
+ *
+ * - Identity copies its input. tfjs-core clones every tensor it saves for a gradient (each
+ *   kernel's saved inputs and outputs, each `customGrad`'s saved tensors) through Identity, so a
+ *   step copied every activation it kept: three copies of the first conv block's
+ *   [128, 28, 28, 16] output, ~1.5 ms. Tensors are immutable (a variable's `assign` swaps its data,
+ *   never writes into it), so the clone shares the data, as tfjs-backend-cpu's Identity and every
+ *   backend's Reshape do.
+ * - Slice copied its whole input out of the module's memory (`readSync`) before copying the
+ *   slice: slicing 6 parameters out of the optimiser's flat update copied it 6 times, 8% of the
+ *   demo MLP's step. Here the slice is copied straight from the module's memory.
+ * - MaxPoolGrad searched each window again for every input element it could reach: 22 ms for the
+ *   2×2 pool of [128, 28, 28, 16], a fifth of the step. Here each window is searched once and its
+ *   gradient added at its first maximum (tfjs-backend-cpu's and PyTorch's choice among ties),
+ *   on the module's memory: ~1-2 ms.
+ */
+import type { tf as Tf } from './tf';
+
+type TfModule = typeof Tf;
+
+/** What the wasm backend offers its kernels (tfjs-backend-wasm's BackendWasm). */
+interface WasmBackend {
+  incRef(dataId: object): void;
+  makeOutput(shape: number[], dtype: Tf.DataType): Tf.TensorInfo;
+  typedArrayFromHeap(info: Tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+const repaired = Symbol('aft.wasmRepaired');
+
+function replaceKernel(tf: TfModule, name: string, make: (original: Tf.KernelFunc) => Tf.KernelFunc): void {
+  const original = tf.getKernel(name, 'wasm');
+  if (!original) throw new Error(`tfjs-backend-wasm has no ${name} kernel`);
+  if ((original.kernelFunc as { [repaired]?: boolean })[repaired]) return;
+  const kernelFunc = make(original.kernelFunc);
+  Object.assign(kernelFunc, { [repaired]: true });
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ ...original, kernelFunc });
+}
+
+/** The Identity that shares its input's data. */
+function sharedIdentity(original: Tf.KernelFunc): Tf.KernelFunc {
+  return (args) => {
+    const x = (args.inputs as { x: Tf.TensorInfo }).x;
+    if (x.dtype === 'string') return original(args);
+    (args.backend as unknown as WasmBackend).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+}
+
+/**
+ * dx of a max pool (NHWC): every window searched once, dy added at its first maximum in
+ * row-major order (a strict `>`, so a NaN or an all −∞ window passes no gradient, as on
+ * tfjs-backend-cpu). Windows may overlap (ResNet's 3×3 stride-2 pool), hence the sum.
+ */
+export function maxPoolGradInto(
+  x: Float32Array,
+  dy: Float32Array,
+  dx: Float32Array,
+  info: Tf.backend_util.Conv2DInfo,
+): void {
+  const { batchSize, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow } = info;
+  const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
+  const { top, left } = info.padInfo;
+  dx.fill(0);
+  if (fh === 2 && fw === 2 && sh === 2 && sw === 2 && top === 0 && left === 0) {
+    maxPool2x2GradInto(x, dy, dx, batchSize, h, w, c, oh, ow);
+    return;
+  }
+  const best = new Float32Array(c);
+  const at = new Int32Array(c);
+  for (let b = 0; b < batchSize; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      const y0 = oy * sh - top;
+      for (let ox = 0; ox < ow; ox++) {
+        const x0 = ox * sw - left;
+        best.fill(-Infinity);
+        at.fill(-1);
+        for (let ky = 0; ky < fh; ky++) {
+          const iy = y0 + ky;
+          if (iy < 0 || iy >= h) continue;
+          for (let kx = 0; kx < fw; kx++) {
+            const ix = x0 + kx;
+            if (ix < 0 || ix >= w) continue;
+            const base = ((b * h + iy) * w + ix) * c;
+            for (let ch = 0; ch < c; ch++) {
+              const v = x[base + ch];
+              if (v > best[ch]) {
+                best[ch] = v;
+                at[ch] = base + ch;
+              }
+            }
+          }
+        }
+        const out = ((b * oh + oy) * ow + ox) * c;
+        for (let ch = 0; ch < c; ch++) if (at[ch] >= 0) dx[at[ch]] += dy[out + ch];
+      }
+    }
+  }
+}
+
+/** The CNN's 2×2 stride-2 pool, its four candidates compared in registers (same choice as above). */
+function maxPool2x2GradInto(
+  x: Float32Array,
+  dy: Float32Array,
+  dx: Float32Array,
+  batchSize: number,
+  h: number,
+  w: number,
+  c: number,
+  oh: number,
+  ow: number,
+): void {
+  const row = w * c;
+  let out = 0;
+  for (let b = 0; b < batchSize; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      let p = (b * h + 2 * oy) * row;
+      for (let ox = 0; ox < ow; ox++, p += 2 * c) {
+        for (let ch = 0; ch < c; ch++, out++) {
+          // Strict `>` from −∞: the first maximum, and no gradient from an all-NaN or all −∞ window.
+          // (Branchless variants measured no faster: ~4 ns an element on real activations.)
+          let at = -1;
+          let best = -Infinity;
+          let q = p + ch;
+          if (x[q] > best) {
+            best = x[q];
+            at = q;
+          }
+          q += c;
+          if (x[q] > best) {
+            best = x[q];
+            at = q;
+          }
+          q = p + row + ch;
+          if (x[q] > best) {
+            best = x[q];
+            at = q;
+          }
+          q += c;
+          if (x[q] > best) at = q;
+          if (at >= 0) dx[at] = dy[out];
+        }
+      }
+    }
+  }
+}
+
+function fastMaxPoolGrad(tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
+  return (args) => {
+    const { dy, input } = args.inputs as { dy: Tf.TensorInfo; input: Tf.TensorInfo };
+    const attrs = args.attrs as unknown as Tf.MaxPoolGradAttrs;
+    if (input.dtype !== 'float32' || dy.dtype !== 'float32') return original(args);
+    const info = tf.backend_util.computePool2DInfo(
+      input.shape as [number, number, number, number],
+      attrs.filterSize,
+      attrs.strides,
+      1,
+      attrs.pad,
+      attrs.dimRoundingMode,
+    );
+    const backend = args.backend as unknown as WasmBackend;
+    // The output first: allocating can grow the module's memory, which detaches older views.
+    const dx = backend.makeOutput(input.shape, 'float32');
+    maxPoolGradInto(
+      backend.typedArrayFromHeap(input) as Float32Array,
+      backend.typedArrayFromHeap(dy) as Float32Array,
+      backend.typedArrayFromHeap(dx) as Float32Array,
+      info,
+    );
+    return dx;
+  };
+}
+
+/**
+ * x[begin : begin + size] of a row-major array of `shape` into `out`: the runs along the last axis
+ * (whole trailing axes merged into them) copied one by one.
+ */
+export function sliceInto(
+  x: Float32Array | Int32Array | Uint8Array,
+  shape: number[],
+  begin: number[],
+  size: number[],
+  out: Float32Array | Int32Array | Uint8Array,
+): void {
+  const rank = shape.length;
+  if (rank === 0) {
+    out[0] = x[0];
+    return;
+  }
+  // The innermost axes that are taken whole, and the one before them, make one contiguous run.
+  let inner = rank - 1;
+  while (inner > 0 && begin[inner] === 0 && size[inner] === shape[inner]) inner--;
+  const strides = new Array<number>(rank).fill(1);
+  for (let d = rank - 2; d >= 0; d--) strides[d] = strides[d + 1] * shape[d + 1];
+  const run = size[inner] * strides[inner];
+  const count = size.slice(0, inner).reduce((a, b) => a * b, 1);
+  const at = new Array<number>(inner).fill(0);
+  for (let r = 0, o = 0; r < count; r++, o += run) {
+    let from = begin[inner] * strides[inner];
+    for (let d = 0; d < inner; d++) from += (begin[d] + at[d]) * strides[d];
+    out.set(x.subarray(from, from + run), o);
+    for (let d = inner - 1; d >= 0 && ++at[d] === size[d]; d--) at[d] = 0;
+  }
+}
+
+function viewSlice(tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
+  return (args) => {
+    const x = (args.inputs as { x: Tf.TensorInfo }).x;
+    if (x.dtype === 'string') return original(args);
+    const { begin, size } = args.attrs as unknown as Tf.SliceAttrs;
+    const [b, n] = tf.slice_util.parseSliceParams(x, begin, size);
+    const backend = args.backend as unknown as WasmBackend;
+    const out = backend.makeOutput(n, x.dtype);
+    if (n.every((d) => d > 0)) sliceInto(backend.typedArrayFromHeap(x), x.shape, b, n, backend.typedArrayFromHeap(out));
+    return out;
+  };
+}
+
+/** Installs the repairs (once; the wasm backend's kernels are registered when its package loads). */
+export function repairWasmKernels(tf: TfModule): void {
+  replaceKernel(tf, 'Identity', sharedIdentity);
+  replaceKernel(tf, 'MaxPoolGrad', (original) => fastMaxPoolGrad(tf, original));
+  replaceKernel(tf, 'Slice', (original) => viewSlice(tf, original));
+}
