@@ -24,6 +24,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Page } from 'playwright-core';
 import type { HostMessage } from '../../core/common/protocol/webview';
+import type { RunStarted } from '../../core/common/protocol/rpc';
 import { runInfos } from '../../core/node/runs/store';
 import { tableRuns } from '../../core/node/runs/tableRows';
 import { RunsModel } from '../../extension/src/runs/model';
@@ -186,7 +187,7 @@ async function main(): Promise<void> {
       console.log(`aft/listRuns through the sidecar: first ${cold} ms, then ${JSON.stringify(stats(rpc))} ms`);
       // 3. The same while `aft.maxConcurrentRuns` runs train in that sidecar, each with a
       // dashboard's host session polling its folder (issue 15's load case).
-      const started = [];
+      const started: RunStarted[] = [];
       for (let i = 0; i < CONCURRENT; i++) {
         // One file each: the sidecar refuses a file that is already running.
         const file = path.join(ws, `bench-live-${i}.aft.yaml`);
