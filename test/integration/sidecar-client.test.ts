@@ -198,6 +198,14 @@ study: { vary: pretrained.0.noise, values: [2, 4] }
     const ws = tmpdir();
     const started = await c.run({ file: ablation, workspaceDir: ws, methods: ['aft'], steps: 100_000 });
     await waitFor(c, (e): e is RunEvent => e.type === 'progress' && e.runId === started.runId && e.step > 0);
+    // It trains in a run process of its own, below the sidecar in CPU priority (Linux: /proc).
+    const pid = readRunStatus(started.runDir).pid;
+    assert.notEqual(pid, c.pid);
+    if (process.platform === 'linux') {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const nice = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19 - 3]);
+      assert.equal(nice, 10, `the run process's nice value (${stat})`);
+    }
     const t0 = performance.now();
     assert.equal(await c.cancel(started.runId), true);
     await waitFor(c, statusOf(started.runId, 'cancelled'), 10_000);
