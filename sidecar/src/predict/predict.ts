@@ -4,7 +4,7 @@
  * PyTorch on the same weights. The model is a student folder in timm's hub layout (what
  * `model: pretrained` reads and what a run saves), or a run's checkpoint of a method and seed.
  *
- * Inputs are what the PyTorch module's forward takes: for a ResNet [N, C, H, W] float32, already
+ * Inputs are what the PyTorch module's forward takes: for an image student [N, C, H, W] float32, already
  * resized and normalised; for a run's MLP or CNN, [N, ...] as its dataset gives them.
  */
 import * as fs from 'node:fs';
@@ -76,20 +76,26 @@ function checkFloat(x: NpyArray, file: string): void {
     throw badInput(`expected float32 inputs, got ${x.dtype}`, { file, field: 'dtype' });
 }
 
-/** A student folder: a ResNet reading [N, C, H, W] as PyTorch does. */
+/** A student folder: an image model of any family reading [N, C, H, W] as PyTorch does. */
 function loadFolder(folder: string, x: NpyArray, inputFile: string, spec?: DownstreamSpec): Loaded {
   const hub = readHubFolder(folder);
   const s = hub.shape;
+  const input = hub.family.input(s);
   checkFloat(x, inputFile);
-  if (x.shape.length !== 4 || x.shape[1] !== s.inChannels)
+  const [h, w] = input.size ?? ['H', 'W'];
+  if (
+    x.shape.length !== 4 ||
+    x.shape[1] !== input.channels ||
+    (input.size && (x.shape[2] !== input.size[0] || x.shape[3] !== input.size[1]))
+  )
     throw badInput(
-      `expected images [N, ${s.inChannels}, H, W] (what the PyTorch module's forward takes: resized and normalised), got [${x.shape.join(', ')}]`,
+      `expected images [N, ${input.channels}, ${h}, ${w}] (what the PyTorch module's forward takes: resized and normalised), got [${x.shape.join(', ')}]`,
       { file: inputFile, field: 'shape' },
     );
-  const [, c, h, w] = x.shape;
+  const [, c, ih, iw] = x.shape;
   const studentSpec = downstreamSchema.parse({ ...(spec ?? { model: 'pretrained' }), folder, head: 'keep' });
-  const model = createModel(studentSpec, [h, w, c], s.numClasses, 0);
-  return { model, what: `${s.arch} from ${folder}`, exampleShape: [h, w, c], x: nchwToNhwc(x) };
+  const model = createModel(studentSpec, [ih, iw, c], s.numClasses, 0);
+  return { model, what: `${s.arch} from ${folder}`, exampleShape: [ih, iw, c], x: nchwToNhwc(x) };
 }
 
 /** A run's checkpoint of a method and seed. */

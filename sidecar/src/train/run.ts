@@ -148,7 +148,7 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
         ds.numClasses,
       );
       log(
-        `student: ${hub.arch} from ${hub.folder} (conv1 width ${hub.shape.width}, ${hub.shape.numClasses} classes; head ${exp.downstream.head}, BatchNorm ${exp.downstream.batchnorm})`,
+        `student: ${hub.family.describe(hub.shape)} from ${hub.folder} (${hub.shape.numClasses} classes; head ${exp.downstream.head}, BatchNorm ${exp.downstream.batchnorm})`,
       );
     }
     const sources = await buildSources(exp.pretrained, ds, input.baseDir, datasetSeed(exp.dataset), {
