@@ -18,7 +18,12 @@ export interface HubConfig {
   global_pool?: unknown;
   /** timm passes these to the model's constructor (`create_model(**model_args)`). */
   model_args?: unknown;
-  pretrained_cfg?: TimmPretrainedCfg & { num_classes?: unknown; classifier?: unknown; first_conv?: unknown };
+  pretrained_cfg?: TimmPretrainedCfg & {
+    num_classes?: unknown;
+    classifier?: unknown;
+    first_conv?: unknown;
+    fixed_input_size?: unknown;
+  };
   [key: string]: unknown;
 }
 

@@ -5,7 +5,7 @@
 import { badInput } from '../../../../core/common/util/errors';
 import { resnetGraph } from '../../export/resnet';
 import { buildResNet, RESNET_ARCHS, resnetFeatures, resnetStateShapes, type ResNetShape } from '../resnet';
-import type { StateEntry, StudentFamily } from './family';
+import type { StudentFamily } from './family';
 import { checkInputChannels, checkNumFeatures } from './timmConfig';
 
 export const resnetFamily: StudentFamily<ResNetShape> = {
@@ -33,12 +33,7 @@ export const resnetFamily: StudentFamily<ResNetShape> = {
       files.config,
     );
   },
-  stateShapes: (s): StateEntry[] =>
-    resnetStateShapes(s).map((e) => ({
-      key: e.key,
-      shape: e.shape,
-      kind: e.role === 'bn.num_batches_tracked' ? 'counter' : e.role.startsWith('bn.running') ? 'buffer' : 'param',
-    })),
+  stateShapes: resnetStateShapes,
   features: resnetFeatures,
   input: (s) => ({ kind: 'image', channels: s.inChannels }),
   describe: (s) => `${s.arch} of width ${s.width}`,
