@@ -5,7 +5,7 @@
 import { mixerGraph } from '../../export/mixer';
 import { buildMixer, mixerStateShapes, type MixerShape } from '../mixer';
 import type { StudentFamily } from './family';
-import { blockCount, checkDims, dropRates, patchGrid, patchStem } from './patchModels';
+import { blockCount, blocksSaid, checkDims, dropRates, patchGrid, patchStem } from './patchModels';
 import { checkInputChannels, checkNumFeatures } from './timmConfig';
 
 /** timm's constructor arguments of each architecture. */
@@ -28,7 +28,7 @@ export const mixerFamily: StudentFamily<MixerShape> = {
       {
         embed_dim: { value: embedDim, how: stem },
         patch_size: { value: patch, how: stem },
-        num_blocks: { value: depth, how: `the tensors' blocks.0 … blocks.${depth - 1}` },
+        num_blocks: { value: depth, how: blocksSaid(depth) },
       },
       files,
     );

@@ -35,6 +35,10 @@ export function blockCount(tensors: Record<string, StEntry>): number {
   return count;
 }
 
+/** Where a block count comes from, for messages. */
+export const blocksSaid = (count: number): string =>
+  count ? `the tensors' blocks.0 … blocks.${count - 1}` : 'the tensors (no blocks.N)';
+
 /**
  * The image size the model was built for, as timm decides it: `model_args.img_size`, else
  * `pretrained_cfg.input_size` (unless `fixed_input_size` is false), else the architecture's

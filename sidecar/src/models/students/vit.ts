@@ -8,7 +8,7 @@ import { badInput } from '../../../../core/common/util/errors';
 import { vitGraph } from '../../export/vit';
 import { buildViT, vitStateShapes, type ViTShape } from '../vit';
 import type { StudentFamily } from './family';
-import { blockCount, checkDims, dropRates, patchGrid, patchStem } from './patchModels';
+import { blockCount, blocksSaid, checkDims, dropRates, patchGrid, patchStem } from './patchModels';
 import { checkInputChannels, checkNumFeatures, intArg } from './timmConfig';
 
 const SIZES = { tiny: [192, 3], small: [384, 6], base: [768, 12] } as const;
@@ -32,6 +32,7 @@ export const vitFamily: StudentFamily<ViTShape> = {
   shapeOf(arch, config, tensors, numClasses, files) {
     const { embedDim, inChannels, patch } = patchStem('patch_embed.proj.weight', arch, tensors, files);
     const depth = blockCount(tensors);
+    const stem = `patch_embed.proj.weight [${[embedDim, inChannels, patch, patch].join(', ')}]`;
     const fc1 = tensors['blocks.0.mlp.fc1.weight'];
     const mlpHidden = fc1?.shape[0] ?? 4 * embedDim;
     const pos = tensors['pos_embed'];
@@ -45,15 +46,9 @@ export const vitFamily: StudentFamily<ViTShape> = {
       config,
       { embed_dim: defaults.embed_dim, depth: defaults.depth, patch_size: defaults.patch_size },
       {
-        embed_dim: {
-          value: embedDim,
-          how: `patch_embed.proj.weight [${[embedDim, inChannels, patch, patch].join(', ')}]`,
-        },
-        patch_size: {
-          value: patch,
-          how: `patch_embed.proj.weight [${[embedDim, inChannels, patch, patch].join(', ')}]`,
-        },
-        depth: { value: depth, how: `the tensors' blocks.0 … blocks.${depth - 1}` },
+        embed_dim: { value: embedDim, how: stem },
+        patch_size: { value: patch, how: stem },
+        depth: { value: depth, how: blocksSaid(depth) },
       },
       files,
     );
