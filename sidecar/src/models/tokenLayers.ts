@@ -36,10 +36,25 @@ export function layerNorm(x: Tensor, g: Tensor, b: Tensor, eps = 1e-5): Tensor {
   return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), g), b);
 }
 
-/** nn.GELU(): x·Φ(x) with the exact error function (not the tanh approximation). */
-export function gelu(x: Tensor): Tensor {
-  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
-}
+/**
+ * nn.GELU(): x·Φ(x) with the exact error function (not the tanh approximation). The gradient,
+ * Φ(x) + x·φ(x), is written by hand so that a step keeps only x per layer, not the four
+ * intermediates autodiff would (the MLP's widest activations).
+ */
+export const gelu = tf.customGrad<Tensor>((...args: unknown[]) => {
+  const [x, save] = args as [Tensor, (ts: Tensor[]) => void];
+  save([x]);
+  return {
+    value: tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))),
+    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) =>
+      tf.tidy(() => {
+        const [xs] = saved as [Tensor];
+        const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(xs, Math.SQRT1_2))));
+        const pdf = tf.mul(tf.exp(tf.mul(tf.square(xs), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+        return [tf.mul(dy as Tensor, tf.add(cdf, tf.mul(xs, pdf)))];
+      }),
+  };
+});
 
 /** nn.Linear on the last axis of [..., in]: W is PyTorch's [out, in]. */
 export function linear(x: Tensor, w: Tensor, b: Tensor): Tensor {
