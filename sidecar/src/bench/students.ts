@@ -1,8 +1,9 @@
 /**
- * The ResNet-18 row of `npm run bench:train`: a full-size resnet18 (random weights, written
- * once as a timm hub folder in the OS temp folder) fine-tuned at batch 32 on 64x64 inputs, as a
- * `model: pretrained` student, with STL and with AFT (ψ: 512 noise features). The PyTorch
- * reference at the same thread count is scripts/bench/pytorch_resnet.py (run by hand).
+ * The pretrained-student rows of `npm run bench:train`: full-size students with random weights,
+ * each written once as a timm hub folder in the OS temp folder, fine-tuned as `model: pretrained`
+ * with STL and with AFT (ψ: 512 noise features): ResNet-18 at batch 32 on 64x64 inputs and
+ * ViT-Tiny (vit_tiny_patch16_224) at batch 16 on 224x224. The PyTorch reference at the same
+ * thread count is scripts/bench/pytorch_students.py.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -11,59 +12,130 @@ import { downstreamSchema, type DownstreamSpec } from '../../../core/node/experi
 import type { ResolvedMethod } from '../../../core/node/experiment/methods';
 import { encodeSafetensors, type StTensor } from '../../../core/node/io/safetensors';
 import { createModel } from '../models/model';
-import { resnetStateShapes, type ResNetShape } from '../models/resnet';
+import type { StateEntry, StudentFamily, StudentShape } from '../models/students/family';
+import { resnetFamily } from '../models/students/resnet';
+import { vitFamily } from '../models/students/vit';
+import { NO_DROPOUT } from '../models/vit';
 import { crossEntropy } from '../methods/regularizers';
 import { tf } from '../runtime/tf';
 import { Rng } from '../util/rng';
 import { msPerStep, randomImageData } from './steps';
 import { writeFileAtomic } from '../../../core/node/util/fsx';
 
-export const RESNET_BENCH = { batch: 32, size: 64, classes: 10, examples: 64, psiWidth: 512 };
-
-/**
- * torchvision's ResNet-18 state dict (timm's key names are the same), He-initialised, as a timm
- * hub folder (config.json + model.safetensors): what a `model: pretrained` student is given.
- * Written once per machine in the OS temp folder (45 MB); the bench and the GPU check share it.
- */
-export function resnet18Folder(): string {
-  const dir = path.join(os.tmpdir(), 'aft-bench-resnet18');
+/** A student of a family as a hub folder, written once per machine under the OS temp folder. */
+function studentFolder<S extends StudentShape>(
+  name: string,
+  family: StudentFamily<S>,
+  shape: S,
+  config: Record<string, unknown>,
+  init: (e: StateEntry, rng: Rng) => Float32Array,
+): string {
+  const dir = path.join(os.tmpdir(), `aft-bench-${name}`);
   if (fs.existsSync(path.join(dir, 'model.safetensors'))) return dir;
-  const shape: ResNetShape = { arch: 'resnet18', width: 64, inChannels: 3, numClasses: 1000 };
   const rng = new Rng(0);
   const state: Record<string, StTensor> = {};
-  for (const e of resnetStateShapes(shape)) {
-    const n = e.shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(n);
-    if (e.role === 'conv') {
-      const std = Math.sqrt(2 / (e.shape[0] * e.shape[2] * e.shape[3]));
-      for (let i = 0; i < n; i++) data[i] = rng.normal() * std;
-    } else if (e.role === 'bn.weight' || e.role === 'bn.running_var') data.fill(1);
-    else if (e.role === 'fc.weight') for (let i = 0; i < n; i++) data[i] = (rng.next() * 2 - 1) / Math.sqrt(512);
-    state[e.key] = { shape: e.shape, data, ...(e.role === 'bn.num_batches_tracked' ? { dtype: 'I64' as const } : {}) };
-  }
+  for (const e of family.stateShapes(shape))
+    state[e.key] = { shape: e.shape, data: init(e, rng), ...(e.kind === 'counter' ? { dtype: 'I64' as const } : {}) };
   fs.mkdirSync(dir, { recursive: true });
-  const config = {
-    architecture: 'resnet18',
-    num_classes: 1000,
-    num_features: 512,
-    global_pool: 'avg',
-    pretrained_cfg: {
-      input_size: [3, 224, 224],
-      crop_pct: 0.875,
-      interpolation: 'bilinear',
-      mean: [0.485, 0.456, 0.406],
-      std: [0.229, 0.224, 0.225],
-      num_classes: 1000,
-      first_conv: 'conv1',
-      classifier: 'fc',
-    },
-  };
-  writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(config, null, 2));
+  writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify({ architecture: shape.arch, ...config }, null, 2));
   writeFileAtomic(path.join(dir, 'model.safetensors'), encodeSafetensors(state, { format: 'pt' }));
   return dir;
 }
 
-export interface ResNetBench {
+const count = (e: StateEntry): number => e.shape.reduce((a, b) => a * b, 1);
+
+/**
+ * torchvision's ResNet-18 state dict (timm's key names are the same), He-initialised (45 MB);
+ * the bench and the GPU check share it.
+ */
+export function resnet18Folder(): string {
+  return studentFolder(
+    'resnet18',
+    resnetFamily,
+    { arch: 'resnet18', width: 64, inChannels: 3, numClasses: 1000 },
+    {
+      num_classes: 1000,
+      num_features: 512,
+      global_pool: 'avg',
+      pretrained_cfg: {
+        input_size: [3, 224, 224],
+        crop_pct: 0.875,
+        interpolation: 'bilinear',
+        mean: [0.485, 0.456, 0.406],
+        std: [0.229, 0.224, 0.225],
+        num_classes: 1000,
+        first_conv: 'conv1',
+        classifier: 'fc',
+      },
+    },
+    (e, rng) => {
+      const data = new Float32Array(count(e));
+      if (e.key.endsWith('num_batches_tracked')) return data;
+      if (e.shape.length === 4) {
+        const std = Math.sqrt(2 / (e.shape[0] * e.shape[2] * e.shape[3]));
+        for (let i = 0; i < data.length; i++) data[i] = rng.normal() * std;
+      } else if (e.key === 'fc.weight')
+        for (let i = 0; i < data.length; i++) data[i] = (rng.next() * 2 - 1) / Math.sqrt(512);
+      else if (e.key.startsWith('bn') || e.key.includes('.bn') || e.key.includes('downsample.1')) {
+        if (e.key.endsWith('.weight') || e.key.endsWith('running_var')) data.fill(1);
+      }
+      return data;
+    },
+  );
+}
+
+/** timm's vit_tiny_patch16_224 (width 192, depth 12, 3 heads, 224x224), timm's init (normal 0.02, LayerNorm 1/0; 22 MB). */
+export function vitTinyFolder(): string {
+  return studentFolder(
+    'vit-tiny',
+    vitFamily,
+    {
+      arch: 'vit_tiny_patch16_224',
+      numClasses: 1000,
+      inChannels: 3,
+      patch: 16,
+      embedDim: 192,
+      depth: 12,
+      heads: 3,
+      mlpHidden: 768,
+      grid: [14, 14],
+      dropout: NO_DROPOUT,
+    },
+    {
+      num_classes: 1000,
+      num_features: 192,
+      global_pool: 'token',
+      pretrained_cfg: {
+        input_size: [3, 224, 224],
+        fixed_input_size: true,
+        crop_pct: 0.9,
+        interpolation: 'bicubic',
+        mean: [0.5, 0.5, 0.5],
+        std: [0.5, 0.5, 0.5],
+        num_classes: 1000,
+        first_conv: 'patch_embed.proj',
+        classifier: 'head',
+      },
+    },
+    (e, rng) => {
+      const data = new Float32Array(count(e));
+      if (e.shape.length === 1 && /norm\d?\.weight$/.test(e.key)) data.fill(1);
+      else if (e.shape.length > 1) for (let i = 0; i < data.length; i++) data[i] = rng.normal() * 0.02;
+      return data;
+    },
+  );
+}
+
+/** The rows: which folder, at which batch and input size. */
+export const STUDENT_BENCHES = {
+  resnet18: { folder: resnet18Folder, batch: 32, size: 64 },
+  'vit-tiny': { folder: vitTinyFolder, batch: 16, size: 224 },
+} as const;
+
+const CLASSES = 10;
+const PSI_WIDTH = 512;
+
+export interface StudentBench {
   stl_ms: number;
   aft_ms: number;
   ratio: number;
@@ -75,11 +147,15 @@ export interface ResNetBench {
   peak_rss_mb: number;
 }
 
-export async function benchResNet(methods: Record<'stl' | 'aft', ResolvedMethod>, steps: number): Promise<ResNetBench> {
-  const { batch, size, classes, examples, psiWidth } = RESNET_BENCH;
-  const spec: DownstreamSpec = downstreamSchema.parse({ model: 'pretrained', folder: resnet18Folder() });
+export async function benchStudent(
+  name: keyof typeof STUDENT_BENCHES,
+  methods: Record<'stl' | 'aft', ResolvedMethod>,
+  steps: number,
+): Promise<StudentBench> {
+  const { folder, batch, size } = STUDENT_BENCHES[name];
+  const spec: DownstreamSpec = downstreamSchema.parse({ model: 'pretrained', folder: folder() });
   const inputShape = [size, size, 3];
-  const data = randomImageData(inputShape, examples, batch, psiWidth);
+  const data = randomImageData(inputShape, 2 * batch, batch, PSI_WIDTH);
   const { x, y } = data.train;
   // No warm-up job: the timed job's first steps (kernels and XNNPACK operators created) are not counted.
   const ms = (method: ResolvedMethod): Promise<number> => msPerStep(spec, method, data, batch, steps, 0);
@@ -87,7 +163,7 @@ export async function benchResNet(methods: Record<'stl' | 'aft', ResolvedMethod>
   const aft = await ms(methods.aft);
   // One STL step under tf.profile for the tensors' peak.
   const before = tf.memory().numBytes;
-  const model = createModel(spec, inputShape, classes, 0);
+  const model = createModel(spec, inputShape, CLASSES, 0);
   const params = [...model.params.values()];
   const info = await tf.profile(async () => {
     const grads = tf.tidy(() => {
