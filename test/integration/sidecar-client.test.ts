@@ -215,11 +215,14 @@ study: { vary: pretrained.0.noise, values: [2, 4] }
     process.kill(first.pid, 'SIGKILL');
     const ev = await failed;
     assert.match(ev.message ?? '', /killed \(SIGKILL\)/);
-    const raw = JSON.parse(fs.readFileSync(path.join(started.runDir, 'status.json'), 'utf8')) as {
-      state: string;
-      message: string;
-    };
-    assert.equal(raw.state, 'failed', 'the store itself says failed, not only readers');
+    // The run's own process sees its sidecar go and ends, its store saying so (not only readers).
+    const raw = (): { state: string; message: string } =>
+      JSON.parse(fs.readFileSync(path.join(started.runDir, 'status.json'), 'utf8')) as {
+        state: string;
+        message: string;
+      };
+    await until('the store says failed', () => raw().state === 'failed', 10_000);
+    assert.match(raw().message, new RegExp(`sidecar that ran it \\(pid ${first.pid}\\) ended`));
     await waitState(c, 'ready');
     assert.notEqual(c.pid, first.pid);
     const again = await c.run({ file: ablation, workspaceDir: ws, methods: ['aft'], steps: 12 });

@@ -8,7 +8,10 @@
  *     repeated listings), the Runs view's model refreshed, and `aft/listRuns` through the built
  *     sidecar's JSON-RPC (goal p95 < 100 ms);
  *  3. `aft/listRuns` again while `--concurrent` runs (2 by default) train in that sidecar, each
- *     with a dashboard's host session polling it.
+ *     with a dashboard's host session polling it;
+ *  4. `aft/listRuns` of a small workspace while a pretrained ResNet-18 student trains (64², batch
+ *     16: steps of about a second, which a sidecar training on its own thread could not answer
+ *     during).
  * Run with `npm run bench:runs` (`-- --runs N` for another count). Results are printed and written
  * to bench-results/runs.json.
  */
@@ -27,6 +30,8 @@ import { SidecarClient } from '../../extension/src/sidecar/client';
 import { silentLogger } from '../../extension/src/util/log';
 import { liveExperiment, writeSyntheticRuns } from '../../test/helpers/syntheticRuns';
 import { launch, openLiveTable, ROOT } from '../harness/browser';
+import { writeImageFolder } from '../../test/helpers/hf';
+import { resnet18Folder } from '../../sidecar/src/bench/students';
 
 const { values: args } = parseArgs({
   options: {
@@ -209,6 +214,7 @@ async function main(): Promise<void> {
       for (const x of sessions) x.dispose();
       await c.stop(10_000);
     }
+    results.sidecarListRunsWhileResNetTrains = await listingWhileResNetTrains(server);
   } else console.log('aft/listRuns through the sidecar: skipped (no dist/sidecar/server.js; npm run build)');
 
   fs.rmSync(ws, { recursive: true, force: true });
@@ -216,6 +222,53 @@ async function main(): Promise<void> {
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(results, null, 2) + '\n');
   console.log(`wrote ${path.relative(ROOT, out)}`);
+}
+
+/** 4: the listing of a one-run workspace while that run, a ResNet-18 student, trains. */
+async function listingWhileResNetTrains(server: string): Promise<{ p50: number; p95: number; max: number }> {
+  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-bench-resnet-'));
+  await writeImageFolder(path.join(ws, 'images'), 12);
+  const file = path.join(ws, 'resnet.aft.yaml');
+  fs.writeFileSync(
+    file,
+    `name: bench-resnet
+dataset: { source: images, folder: images, test_fraction: 0.25 }
+pretrained:
+  - { name: noise, noise: 8 }
+downstream: { model: pretrained, folder: ${JSON.stringify(resnet18Folder())}, input_size: [64, 64] }
+methods: [aft]
+beta: { aft: 1 }
+train: { steps: 100000, batch: 16 }
+`,
+  );
+  const c = new SidecarClient({
+    serverScript: server,
+    env: { AFT_CACHE_DIR: path.join(ws, 'cache') },
+    init: { maxConcurrentRuns: 1 },
+  });
+  await c.start();
+  try {
+    let step = 0;
+    c.onRunEvent((e) => void (e.type === 'progress' && (step = e.step)));
+    const r = await c.run({ file, workspaceDir: ws });
+    while (step < 2) await new Promise((res) => setTimeout(res, 100));
+    const times: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const t0 = performance.now();
+      await c.listRuns(ws);
+      times.push(ms(t0));
+      await new Promise((res) => setTimeout(res, 100 + 200 * Math.random()));
+    }
+    const steps = step;
+    await c.cancel(r.runId);
+    console.log(
+      `aft/listRuns while a ResNet-18 student trains (${steps} steps by the end): ${JSON.stringify(stats(times))} ms`,
+    );
+    return stats(times);
+  } finally {
+    await c.stop(10_000);
+    fs.rmSync(ws, { recursive: true, force: true });
+  }
 }
 
 main().catch((e: unknown) => {

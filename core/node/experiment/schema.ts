@@ -369,6 +369,21 @@ export const downstreamSchema = z
       .describe(
         "`model: pretrained` only: a local folder in timm's hub layout: `config.json` (`architecture`, `num_classes`, and `pretrained_cfg` with `input_size`, `crop_pct`, `interpolation`, `mean`, `std`) and `model.safetensors` (pickled `.bin`/`.pt`/`.pth` weights are refused: convert them to safetensors). A trained student is saved in the same layout in the run's `checkpoints/<method>-seed-<seed>/`, so such a folder works here too.",
       ),
+    builtin: documentedEnum(['mnist-resnet'], {
+      'mnist-resnet':
+        'A ResNet-18 (stem width 16, one input channel) pre-trained on a related but different task: telling apart five pairs of MNIST digits ({0,1}, {2,3}, …) on the digits no downstream split uses. Built once (about a minute) and cached in the user cache folder.',
+    })
+      .optional()
+      .describe(
+        '`model: pretrained` only, instead of `folder`: a pre-trained student that aft builds once and caches (for trying fine-tuning without bringing a checkpoint).',
+      ),
+    weights: documentedEnum(['pretrained', 'random'], {
+      pretrained: "The folder's weights (default): fine-tuning.",
+      random:
+        "The folder's architecture with the library's initialisation (torchvision's for a ResNet, timm's for a ViT or Mixer; seeded): training the same network from scratch, to compare with fine-tuning.",
+    })
+      .default('pretrained')
+      .describe('`model: pretrained` only: start from the pre-trained weights (default) or from random ones.'),
     head: documentedEnum(['reinit', 'keep'], {
       reinit:
         "A new linear head for the dataset's classes (PyTorch's nn.Linear initialisation, seeded); every other weight comes from the folder (default).",

@@ -83,11 +83,16 @@ function modelProblems(exp: Experiment): SemanticProblem[] {
     });
   }
   if (d.model === 'pretrained') {
-    if (d.folder === undefined)
+    if (d.folder === undefined && d.builtin === undefined)
       problems.push({
         path: ['downstream', 'model'],
         message:
-          "`model: pretrained` needs `folder`: a local folder with config.json and model.safetensors (timm's hub layout)",
+          "`model: pretrained` needs `folder`: a local folder with config.json and model.safetensors (timm's hub layout), or `builtin: mnist-resnet`",
+      });
+    if (d.folder !== undefined && d.builtin !== undefined)
+      problems.push({
+        path: ['downstream', 'builtin'],
+        message: 'give `folder` or `builtin`, not both',
       });
     if (d.init !== 'random')
       problems.push({
@@ -102,7 +107,13 @@ function modelProblems(exp: Experiment): SemanticProblem[] {
         severity: 'warning',
       });
   } else {
-    for (const key of ['folder', 'input_size'] as const) {
+    if (d.weights !== 'pretrained')
+      problems.push({
+        path: ['downstream', 'weights'],
+        message: `only read with \`model: pretrained\` (this model is \`${d.model}\`; its \`init\` says how it starts)`,
+        severity: 'warning',
+      });
+    for (const key of ['folder', 'input_size', 'builtin'] as const) {
       if (d[key] !== undefined)
         problems.push({
           path: ['downstream', key],

@@ -10,9 +10,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { downstreamSchema, type DownstreamSpec } from '../../../core/node/experiment/schema';
 import type { ResolvedMethod } from '../../../core/node/experiment/methods';
-import { encodeSafetensors, type StTensor } from '../../../core/node/io/safetensors';
+import { encodeSafetensors } from '../../../core/node/io/safetensors';
 import { createModel } from '../models/model';
-import type { StateEntry, StudentFamily, StudentShape } from '../models/students/family';
+import type { StudentFamily, StudentShape } from '../models/students/family';
 import { resnetFamily } from '../models/students/resnet';
 import { vitFamily } from '../models/students/vit';
 import { NO_DROPOUT } from '../models/vit';
@@ -22,31 +22,28 @@ import { Rng } from '../util/rng';
 import { msPerStep, randomImageData } from './steps';
 import { writeFileAtomic } from '../../../core/node/util/fsx';
 
-/** A student of a family as a hub folder, written once per machine under the OS temp folder. */
+/**
+ * A student of a family as a hub folder with the library's initialisation of a new model
+ * (`family.init`, seeded), written once per machine under the OS temp folder.
+ */
 function studentFolder<S extends StudentShape>(
   name: string,
   family: StudentFamily<S>,
   shape: S,
   config: Record<string, unknown>,
-  init: (e: StateEntry, rng: Rng) => Float32Array,
 ): string {
   const dir = path.join(os.tmpdir(), `aft-bench-${name}`);
   if (fs.existsSync(path.join(dir, 'model.safetensors'))) return dir;
-  const rng = new Rng(0);
-  const state: Record<string, StTensor> = {};
-  for (const e of family.stateShapes(shape))
-    state[e.key] = { shape: e.shape, data: init(e, rng), ...(e.kind === 'counter' ? { dtype: 'I64' as const } : {}) };
+  const state = family.init(shape, new Rng(0));
   fs.mkdirSync(dir, { recursive: true });
   writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify({ architecture: shape.arch, ...config }, null, 2));
   writeFileAtomic(path.join(dir, 'model.safetensors'), encodeSafetensors(state, { format: 'pt' }));
   return dir;
 }
 
-const count = (e: StateEntry): number => e.shape.reduce((a, b) => a * b, 1);
-
 /**
- * torchvision's ResNet-18 state dict (timm's key names are the same), He-initialised (45 MB);
- * the bench and the GPU check share it.
+ * torchvision's ResNet-18 state dict (timm's key names are the same), initialised as torchvision
+ * does (45 MB); the bench and the GPU check share it.
  */
 export function resnet18Folder(): string {
   return studentFolder(
@@ -68,23 +65,10 @@ export function resnet18Folder(): string {
         classifier: 'fc',
       },
     },
-    (e, rng) => {
-      const data = new Float32Array(count(e));
-      if (e.key.endsWith('num_batches_tracked')) return data;
-      if (e.shape.length === 4) {
-        const std = Math.sqrt(2 / (e.shape[0] * e.shape[2] * e.shape[3]));
-        for (let i = 0; i < data.length; i++) data[i] = rng.normal() * std;
-      } else if (e.key === 'fc.weight')
-        for (let i = 0; i < data.length; i++) data[i] = (rng.next() * 2 - 1) / Math.sqrt(512);
-      else if (e.key.startsWith('bn') || e.key.includes('.bn') || e.key.includes('downsample.1')) {
-        if (e.key.endsWith('.weight') || e.key.endsWith('running_var')) data.fill(1);
-      }
-      return data;
-    },
   );
 }
 
-/** timm's vit_tiny_patch16_224 (width 192, depth 12, 3 heads, 224x224), timm's init (normal 0.02, LayerNorm 1/0; 22 MB). */
+/** timm's vit_tiny_patch16_224 (width 192, depth 12, 3 heads, 224x224), initialised as timm does (22 MB). */
 export function vitTinyFolder(): string {
   return studentFolder(
     'vit-tiny',
@@ -116,12 +100,6 @@ export function vitTinyFolder(): string {
         first_conv: 'patch_embed.proj',
         classifier: 'head',
       },
-    },
-    (e, rng) => {
-      const data = new Float32Array(count(e));
-      if (e.shape.length === 1 && /norm\d?\.weight$/.test(e.key)) data.fill(1);
-      else if (e.shape.length > 1) for (let i = 0; i < data.length; i++) data[i] = rng.normal() * 0.02;
-      return data;
     },
   );
 }

@@ -155,10 +155,11 @@ async function runCommand(input: ExperimentInput | StudyInput, cli: Cli, command
   const print = v.json
     ? (e: RunEvent): void => void process.stdout.write(JSON.stringify(e) + '\n')
     : (e: RunEvent): void => reporter.handle(e);
-  // Whether the run said how it ended (its error included) through its events.
+  // Whether the run said how it failed (its error included) through its events. A study's
+  // completed run says nothing of the next one, which may fail before its folder exists.
   let reported = false;
   const sink = (e: RunEvent): void => {
-    if (e.type === 'status' && e.state !== 'running') reported = true;
+    if (e.type === 'status') reported = e.state === 'failed' || e.state === 'cancelled';
     print(e);
   };
   const t0 = performance.now();

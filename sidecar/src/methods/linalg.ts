@@ -44,6 +44,23 @@ export function gramOfColumns(f: ArrayLike<number>, rows: number, cols: number):
   return g;
 }
 
+/** FFᵀ (rows×rows) of a row-major rows×cols matrix, accumulated in float64. */
+export function gramOfRows(f: ArrayLike<number>, rows: number, cols: number): Float64Array {
+  const g = new Float64Array(rows * rows);
+  const x = Float64Array.from({ length: rows * cols }, (_, i) => f[i]);
+  for (let i = 0; i < rows; i++) {
+    const ri = x.subarray(i * cols, (i + 1) * cols);
+    for (let j = i; j < rows; j++) {
+      const rj = x.subarray(j * cols, (j + 1) * cols);
+      let t = 0;
+      for (let a = 0; a < cols; a++) t += ri[a] * rj[a];
+      g[i * rows + j] = t;
+      g[j * rows + i] = t;
+    }
+  }
+  return g;
+}
+
 /**
  * Eigen-decomposition of a symmetric n×n matrix (only the lower triangle is read by the
  * reduction, but callers should pass a symmetric matrix). Throws if QL fails to converge, which

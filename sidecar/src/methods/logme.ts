@@ -21,7 +21,7 @@
  * uninformative features.
  */
 import { badInput } from '../../../core/common/util/errors';
-import { gramOfColumns, symmetricEigen } from './linalg';
+import { gramOfColumns, gramOfRows, symmetricEigen } from './linalg';
 
 export interface LogMeOptions {
   /** Classes are 0..numClasses−1; default: the largest label + 1. */
@@ -30,6 +30,8 @@ export interface LogMeOptions {
   tol?: number;
   /** Iterations per class before giving up with an error. */
   maxIter?: number;
+  /** Which Gram matrix to decompose: FᵀF (`columns`) or FFᵀ (`rows`); default the smaller. */
+  basis?: 'columns' | 'rows';
 }
 
 export interface LogMeClassFit {
@@ -55,11 +57,21 @@ export interface LogMeResult {
 /** The 1e-5 of the reference implementation's α and β updates. */
 const DENOM_EPS = 1e-5;
 
-/** Eigenbasis of FᵀF, shared by every class. */
+/**
+ * The spectrum of FᵀF, shared by every class, with the basis its directions are held in. With
+ * fewer examples than features (wide features: DINOv2, CLIP, a language model's hidden states)
+ * it comes from FFᵀ instead, N×N rather than D×D: the non-zero eigenvalues are the same, and
+ * FᵀF's eigenvector of σ is Fᵀu/√σ for FFᵀ's eigenvector u. At 1,000 × 2,048 that is a
+ * decomposition of a 1,000-wide matrix instead of a 2,048-wide one (the work goes with the cube).
+ */
 interface Spectrum {
-  /** Eigenvalues of FᵀF (ascending), those below round-off set to exactly 0. */
+  /** All D eigenvalues of FᵀF, those below round-off set to exactly 0. */
   sigma: Float64Array;
-  /** Row i is the eigenvector of sigma[i]. */
+  /**
+   * `columns`: row i (D wide) is FᵀF's eigenvector of sigma[i]. `rows`: row i (N wide) is FFᵀ's
+   * eigenvector u_i of sigma[i], for i < min(N, D); sigma[N..D) are zeros FFᵀ does not have.
+   */
+  basis: 'columns' | 'rows';
   vectors: Float64Array;
   rank: number;
 }
@@ -78,7 +90,7 @@ export function logme(
   opts: LogMeOptions = {},
 ): LogMeResult {
   const k = validate(features, labels, rows, dim, opts.numClasses);
-  const spectrum = decompose(features, rows, dim);
+  const spectrum = decompose(features, rows, dim, opts.basis ?? (rows < dim ? 'rows' : 'columns'));
   const weights = new Float64Array(k * dim);
   const classes: LogMeClassFit[] = [];
   for (let c = 0; c < k; c++) {
@@ -133,15 +145,28 @@ function validate(
   return k;
 }
 
-function decompose(features: ArrayLike<number>, rows: number, dim: number): Spectrum {
-  const { values, vectors } = symmetricEigen(gramOfColumns(features, rows, dim), dim);
-  // Eigenvalues of FᵀF are accurate to about eps·σ_max, so anything below that bound (including
-  // small negative round-off) is an exact zero of the true spectrum, i.e. a direction F lacks.
-  const top = Math.max(values[dim - 1], 0);
+function decompose(features: ArrayLike<number>, rows: number, dim: number, basis: Spectrum['basis']): Spectrum {
+  const n = basis === 'rows' ? rows : dim;
+  const gram = basis === 'rows' ? gramOfRows(features, rows, dim) : gramOfColumns(features, rows, dim);
+  const { values, vectors } = symmetricEigen(gram, n);
+  // Eigenvalues are accurate to about eps·σ_max, so anything below that bound (including small
+  // negative round-off) is an exact zero of the true spectrum, i.e. a direction F lacks.
+  const top = Math.max(values[n - 1], 0);
   const cutoff = top * Math.max(rows, dim) * 2 ** -52;
-  const sigma = values.map((v) => (v > cutoff ? v : 0));
-  const rank = sigma.reduce((r, v) => r + (v > 0 ? 1 : 0), 0);
-  return { sigma, vectors, rank };
+  const keep = (v: number): number => (v > cutoff ? v : 0);
+  const sigma = new Float64Array(dim);
+  if (basis === 'columns') {
+    for (let i = 0; i < dim; i++) sigma[i] = keep(values[i]);
+    return { sigma, basis, vectors, rank: sigma.reduce((r, v) => r + (v > 0 ? 1 : 0), 0) };
+  }
+  // FFᵀ's largest min(N, D) eigenvalues, largest first, with their vectors in the same order.
+  const m = Math.min(rows, dim);
+  const ordered = new Float64Array(m * rows);
+  for (let j = 0; j < m; j++) {
+    sigma[j] = keep(values[rows - 1 - j]);
+    ordered.set(vectors.subarray((rows - 1 - j) * rows, (rows - j) * rows), j * rows);
+  }
+  return { sigma, basis, vectors: ordered, rank: sigma.reduce((r, v) => r + (v > 0 ? 1 : 0), 0) };
 }
 
 /** Per-class sufficient statistics in the eigenbasis of FᵀF. */
@@ -150,9 +175,15 @@ interface Projection {
   z: Float64Array;
   /** ‖y − F F⁺ y‖², the least-squares residual, computed directly rather than by cancellation. */
   lsResidual: number;
+  /** For the `rows` basis: uᵢᵀy, with which the weights are built (m = Fᵀ Σ uᵢ uᵢᵀy / (σᵢ + λ)). */
+  uy?: Float64Array;
 }
 
 function project(f: ArrayLike<number>, y: Float64Array, rows: number, dim: number, s: Spectrum): Projection {
+  return s.basis === 'rows' ? projectRows(y, rows, dim, s) : projectColumns(f, y, rows, dim, s);
+}
+
+function projectColumns(f: ArrayLike<number>, y: Float64Array, rows: number, dim: number, s: Spectrum): Projection {
   const fty = new Float64Array(dim);
   for (let i = 0; i < rows; i++) {
     const yi = y[i];
@@ -175,6 +206,57 @@ function project(f: ArrayLike<number>, y: Float64Array, rows: number, dim: numbe
     lsResidual += (y[i] - p) ** 2;
   }
   return { z, lsResidual };
+}
+
+/** vᵢᵀFᵀy = √σᵢ·uᵢᵀy; F F⁺ y is y's projection on the uᵢ of non-zero σᵢ. */
+function projectRows(y: Float64Array, rows: number, dim: number, s: Spectrum): Projection {
+  const z = new Float64Array(dim);
+  const uy = new Float64Array(Math.min(rows, dim));
+  const fit = new Float64Array(rows);
+  for (let j = 0; j < Math.min(rows, dim); j++) {
+    if (s.sigma[j] === 0) continue;
+    const u = s.vectors.subarray(j * rows, (j + 1) * rows);
+    let t = 0;
+    for (let i = 0; i < rows; i++) t += u[i] * y[i];
+    uy[j] = t;
+    z[j] = Math.sqrt(s.sigma[j]) * t;
+    for (let i = 0; i < rows; i++) fit[i] += u[i] * t;
+  }
+  let lsResidual = 0;
+  for (let i = 0; i < rows; i++) lsResidual += (y[i] - fit[i]) ** 2;
+  return { z, lsResidual, uy };
+}
+
+/** m = V diag(1/(λ + σ)) z, back in feature coordinates. */
+function posteriorMean(
+  f: ArrayLike<number>,
+  rows: number,
+  dim: number,
+  s: Spectrum,
+  p: Projection,
+  lambda: number,
+): Float64Array {
+  const weights = new Float64Array(dim);
+  if (s.basis === 'columns') {
+    for (let j = 0; j < dim; j++) {
+      if (p.z[j] === 0) continue;
+      const c = p.z[j] / (lambda + s.sigma[j]);
+      for (let a = 0; a < dim; a++) weights[a] += s.vectors[j * dim + a] * c;
+    }
+    return weights;
+  }
+  // m = Fᵀc with c = Σ uᵢ (uᵢᵀy)/(σᵢ + λ).
+  const c = new Float64Array(rows);
+  for (let j = 0; j < Math.min(rows, dim); j++) {
+    if (!p.uy?.[j]) continue;
+    const scale = p.uy[j] / (lambda + s.sigma[j]);
+    for (let i = 0; i < rows; i++) c[i] += s.vectors[j * rows + i] * scale;
+  }
+  for (let i = 0; i < rows; i++) {
+    const ci = c[i];
+    if (ci !== 0) for (let a = 0; a < dim; a++) weights[a] += f[i * dim + a] * ci;
+  }
+  return weights;
 }
 
 /** γ (effective number of parameters), ‖m‖² and ‖y − Fm‖² at λ = α/β, with m = (FᵀF + λI)⁻¹Fᵀy. */
@@ -246,13 +328,5 @@ function fitClass(
   const evidence = evidenceAt(s, p, rows, alpha, beta);
   if (!Number.isFinite(evidence))
     throw badInput(`LogME: the evidence of class ${cls} is not finite (α = ${alpha}, β = ${beta})`);
-  // m = V diag(1/(λ + σ)) z, back in feature coordinates.
-  const lambda = alpha / beta;
-  const weights = new Float64Array(dim);
-  for (let j = 0; j < dim; j++) {
-    if (p.z[j] === 0) continue;
-    const c = p.z[j] / (lambda + s.sigma[j]);
-    for (let a = 0; a < dim; a++) weights[a] += s.vectors[j * dim + a] * c;
-  }
-  return { fit: { alpha, beta, evidence, iterations }, weights };
+  return { fit: { alpha, beta, evidence, iterations }, weights: posteriorMean(f, rows, dim, s, p, alpha / beta) };
 }

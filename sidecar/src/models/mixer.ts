@@ -10,7 +10,7 @@ import { tf, type Tensor, type Tensor2D, type Tensor4D } from '../runtime/tf';
 import { Rng } from '../util/rng';
 import type { ForwardMode, ModelOutput } from './downstream';
 import { denseT } from './layers';
-import { stateVariables } from './stateDict';
+import { initState, stateVariables, truncNormal } from './stateDict';
 import type { StateEntry, StudentModel, StudentOptions } from './students/family';
 import { dropout, gelu, layerNorm, linear, patchEmbed } from './tokenLayers';
 
@@ -60,6 +60,26 @@ export function mixerStateShapes(s: MixerShape): StateEntry[] {
     p('head.bias', [s.numClasses]),
   );
   return out;
+}
+
+/**
+ * timm's initialisation of a new Mixer (`_init_weights`, flax-like): linear weights Xavier-uniform,
+ * the MLPs' biases normal (std 1e-6), the head 0, the stem LeCun-normal (truncated, std
+ * 1/√fan-in) with bias 0, LayerNorm 1 and 0.
+ */
+export function initMixerState(s: MixerShape, rng: Rng): Record<string, StTensor> {
+  return initState(mixerStateShapes(s), (e, n) => {
+    if (e.key.startsWith('head.')) return new Float32Array(n);
+    if (e.key === 'stem.proj.weight')
+      return truncNormal(rng, n, 1 / Math.sqrt(s.inChannels * s.patch * s.patch) / 0.8796);
+    if (e.shape.length === 2) {
+      const limit = Math.sqrt(6 / (e.shape[0] + e.shape[1]));
+      return Float32Array.from({ length: n }, () => (rng.next() * 2 - 1) * limit);
+    }
+    if (e.key.includes('.mlp_') && e.key.endsWith('.bias'))
+      return Float32Array.from({ length: n }, () => rng.normal() * 1e-6);
+    return /norm\d?\.weight$/.test(e.key) ? new Float32Array(n).fill(1) : new Float32Array(n);
+  });
 }
 
 export interface MixerModel extends StudentModel {

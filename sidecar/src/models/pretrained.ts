@@ -23,7 +23,7 @@ import {
 } from '../../../core/node/io/safetensors';
 import { badInput } from '../../../core/common/util/errors';
 import { timmImagePreprocess, type ImagePreprocess } from '../features/imagePreprocess';
-import { Rng } from '../util/rng';
+import { Rng, seedFor } from '../util/rng';
 import type { DownstreamModel } from './downstream';
 import type { HubConfig, HubFiles, StateEntry, StudentFamily, StudentModel, StudentShape } from './students/family';
 import { familyOf, STUDENT_FAMILIES } from './students/registry';
@@ -286,7 +286,8 @@ export function checkPretrainedStudent(spec: DownstreamSpec, inputShape: number[
 /**
  * The student of a `model: pretrained` experiment (`spec.folder` absolute): the folder's weights,
  * the head re-initialised for `numClasses` (PyTorch's nn.Linear init, seeded) unless
- * `head: keep`, BatchNorm as `spec.batchnorm` says.
+ * `head: keep`, BatchNorm as `spec.batchnorm` says; with `weights: random`, none of the folder's
+ * weights (its architecture only).
  */
 export function createPretrainedStudent(
   spec: DownstreamSpec,
@@ -299,7 +300,8 @@ export function createPretrainedStudent(
   const s = hub.shape;
   for (const c of hub.converted)
     log(`${hub.folder}: ${c.count} ${c.dtype} tensor${c.count === 1 ? '' : 's'} converted to float32`);
-  let state = hub.state;
+  // `weights: random`: the same network from scratch, initialised as torchvision does.
+  let state = spec.weights === 'random' ? hub.family.init(s, new Rng(seedFor(seed, 'weights'))) : hub.state;
   const reinit = spec.head !== 'keep';
   if (reinit) {
     const features = hub.family.features(s);

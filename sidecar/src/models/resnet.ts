@@ -9,6 +9,7 @@
  * of layer4: what timm feeds its classifier (`forward_head(pre_logits=True)`).
  */
 import type { StTensor } from '../../../core/node/io/safetensors';
+import type { Rng } from '../util/rng';
 import { tf, type Tensor, type Tensor2D, type Tensor4D, type Variable } from '../runtime/tf';
 import { batchNorm, type BatchNorm } from './batchNorm';
 import type { ForwardMode, ModelOutput } from './downstream';
@@ -106,6 +107,30 @@ export function resnetFeatures(s: Pick<ResNetShape, 'arch' | 'width'>): number {
 }
 
 /** Every state-dict entry of the architecture, in torchvision's order, with PyTorch's shapes. */
+/**
+ * A ResNet's state dict initialised as torchvision does: convolutions He-normal with fan-out
+ * (std √(2 / (out·k·k))), BatchNorm γ = 1, β = 0 and running statistics 0 and 1, the head as
+ * nn.Linear (uniform ±1/√fan-in). What `weights: random` starts from, and what a built-in student
+ * is pre-trained from.
+ */
+export function initResNetState(shape: ResNetShape, rng: Rng): Record<string, StTensor> {
+  const state: Record<string, StTensor> = {};
+  for (const e of resnetStateShapes(shape)) {
+    const n = e.shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    if (e.role === 'conv') {
+      const std = Math.sqrt(2 / (e.shape[0] * e.shape[2] * e.shape[3]));
+      for (let i = 0; i < n; i++) data[i] = rng.normal() * std;
+    } else if (e.role === 'bn.weight' || e.role === 'bn.running_var') data.fill(1);
+    else if (e.role === 'fc.weight' || e.role === 'fc.bias') {
+      const bound = 1 / Math.sqrt(resnetFeatures(shape));
+      for (let i = 0; i < n; i++) data[i] = (rng.next() * 2 - 1) * bound;
+    }
+    state[e.key] = { shape: e.shape, data, ...(e.role === 'bn.num_batches_tracked' ? { dtype: 'I64' as const } : {}) };
+  }
+  return state;
+}
+
 export function resnetStateShapes(s: ResNetShape): StateEntry[] {
   const out: StateEntry[] = [];
   const conv = (key: string, c: ConvSpec): void => {

@@ -4,6 +4,7 @@
  */
 import type { StTensor } from '../../../core/node/io/safetensors';
 import { tf, type Variable } from '../runtime/tf';
+import type { Rng } from '../util/rng';
 import type { StateEntry } from './students/family';
 
 /** OIHW [o, i, kh, kw] → HWIO [kh, kw, i, o]. */
@@ -26,6 +27,34 @@ export function hwioToOihw(data: Float32Array, shape: number[]): StTensor {
       for (let b = 0; b < i; b++)
         for (let a = 0; a < o; a++) out[((a * i + b) * kh + y) * kw + x] = data[((y * kw + x) * i + b) * o + a]!;
   return { shape: [o, i, kh, kw], data: out };
+}
+
+/** A truncated normal N(0, std²) cut at ±2 std (timm's trunc_normal_), by resampling. */
+export function truncNormal(rng: Rng, n: number, std: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let z = rng.normal();
+    while (Math.abs(z) > 2) z = rng.normal();
+    out[i] = z * std;
+  }
+  return out;
+}
+
+/** A state dict with each entry made by `init` (in the entries' order, so one seeded stream gives one state). */
+export function initState(
+  entries: StateEntry[],
+  init: (e: StateEntry, n: number) => Float32Array,
+): Record<string, StTensor> {
+  const out: Record<string, StTensor> = {};
+  for (const e of entries)
+    out[e.key] = {
+      shape: e.shape,
+      data: init(
+        e,
+        e.shape.reduce((a, b) => a * b, 1),
+      ),
+    };
+  return out;
 }
 
 export interface StateVariables {

@@ -12,7 +12,7 @@ import { tf, type Tensor, type Tensor2D, type Tensor4D } from '../runtime/tf';
 import { Rng } from '../util/rng';
 import type { ForwardMode, ModelOutput } from './downstream';
 import { denseT } from './layers';
-import { stateVariables } from './stateDict';
+import { initState, stateVariables, truncNormal } from './stateDict';
 import type { StateEntry, StudentModel, StudentOptions } from './students/family';
 import { bmm, dropout, gelu, layerNorm, linear, patchEmbed, swapLast } from './tokenLayers';
 
@@ -80,6 +80,22 @@ export function vitStateShapes(s: ViTShape): StateEntry[] {
     p('head.bias', [s.numClasses]),
   );
   return out;
+}
+
+/**
+ * timm's initialisation of a new ViT (`init_weights` with the default mode): position embeddings
+ * and linear weights truncated normal (std 0.02), the class token normal (std 1e-6), linear biases
+ * 0, LayerNorm 1 and 0, the patch stem as PyTorch's Conv2d default (uniform ±1/√fan-in).
+ */
+export function initViTState(s: ViTShape, rng: Rng): Record<string, StTensor> {
+  const stemBound = 1 / Math.sqrt(s.inChannels * s.patch * s.patch);
+  return initState(vitStateShapes(s), (e, n) => {
+    if (e.key === 'cls_token') return Float32Array.from({ length: n }, () => rng.normal() * 1e-6);
+    if (e.key.startsWith('patch_embed.'))
+      return Float32Array.from({ length: n }, () => (rng.next() * 2 - 1) * stemBound);
+    if (e.key === 'pos_embed' || (e.shape.length === 2 && e.key.endsWith('.weight'))) return truncNormal(rng, n, 0.02);
+    return /norm\d?\.weight$/.test(e.key) ? new Float32Array(n).fill(1) : new Float32Array(n);
+  });
 }
 
 export interface ViTModel extends StudentModel {

@@ -1,7 +1,8 @@
 /**
- * The runs a sidecar is training: at most `limit` at once, never the same file twice. A run
- * answers `started` once its folder exists; cancelling aborts its signal, which the training
- * loop checks every step.
+ * The runs a sidecar is training: at most `limit` at once, never the same file twice, each in a
+ * run process of its own (runChild.ts), so that the sidecar answers while they train. A run
+ * answers `started` once its folder exists; a cancel reaches the run process, whose training
+ * loop checks it every step.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -10,16 +11,18 @@ import { parseOverrides, RPC_ORIGIN } from '../../../core/node/experiment/overri
 import type { RunEvent } from '../../../core/common/protocol/events';
 import type { RunParams, RunStarted } from '../../../core/common/protocol/rpc';
 import { RUNS_DIR } from '../../../core/node/runs/store';
-import { runExperiment } from '../train/run';
-import { runStudy } from '../study/runStudy';
 import { AftError, badInput, BusyError, CancelledError, describeError } from '../../../core/common/util/errors';
+import { startRunProcess } from './runChild';
 
 interface ActiveRun {
   file: string;
   runId?: string;
-  controller: AbortController;
+  cancel: () => void;
   done: Promise<void>;
-  /** Its final status event was sent (with its error, if any). */
+  /**
+   * Its final status event was sent (with its error, if any): it no longer counts against the
+   * limit or blocks its file, although its process may take a moment more to exit.
+   */
   ended?: boolean;
 }
 
@@ -32,19 +35,26 @@ export class RunManager {
   constructor(
     private readonly send: (e: RunEvent) => void,
     public limit = 1,
+    /** What a run process prints (the sidecar's stderr). */
+    private readonly output: (text: string) => void = () => undefined,
   ) {}
 
+  /** The runs that have not ended. */
+  private active(): ActiveRun[] {
+    return [...this.runs].filter((r) => !r.ended);
+  }
+
   get size(): number {
-    return this.runs.size;
+    return this.active().length;
   }
 
   hasRunId(id: string): boolean {
-    return [...this.runs].some((r) => r.runId === id);
+    return this.active().some((r) => r.runId === id);
   }
 
   /** The run (id, or the file's name while it starts) of `file` in progress, if any. */
   runningFile(file: string): string | undefined {
-    const r = [...this.runs].find((x) => x.file === file);
+    const r = this.active().find((x) => x.file === file);
     return r ? (r.runId ?? path.basename(file)) : undefined;
   }
 
@@ -72,7 +82,8 @@ export class RunManager {
         field: 'newStudy',
       });
     const file = path.resolve(params.file);
-    const same = [...this.runs].find((r) => r.file === file);
+    const active = this.active();
+    const same = active.find((r) => r.file === file);
     if (same)
       throw new BusyError(
         `${path.basename(file)} is already running${same.runId ? ` (${same.runId})` : ''}; stop it first or wait for it to finish`,
@@ -82,40 +93,48 @@ export class RunManager {
       throw new BusyError(
         `the features of ${path.basename(file)} are being extracted (${other}); wait for that or cancel it`,
       );
-    if (this.runs.size >= this.limit) {
-      const ids = [...this.runs].map((r) => r.runId ?? path.basename(r.file)).join(', ');
+    if (active.length >= this.limit) {
+      const ids = active.map((r) => r.runId ?? path.basename(r.file)).join(', ');
       throw new BusyError(
-        `${this.runs.size} run${this.runs.size === 1 ? ' is' : 's are'} in progress (${ids}) and at most ${this.limit} may run at once (setting aft.maxConcurrentRuns); stop one or wait`,
+        `${active.length} run${active.length === 1 ? ' is' : 's are'} in progress (${ids}) and at most ${this.limit} may run at once (setting aft.maxConcurrentRuns); stop one or wait`,
       );
     }
     ensureWritable(path.join(params.workspaceDir, RUNS_DIR));
     const loaded = loadExperiment(file);
-    const run: ActiveRun = { file, controller: new AbortController(), done: Promise.resolve() };
-    this.runs.add(run);
     let resolveStarted!: (v: RunStarted) => void;
     const started = new Promise<RunStarted>((res) => (resolveStarted = res));
-    const input = { experiment: loaded.experiment, baseDir: loaded.baseDir, sourceText: loaded.text };
-    const options = {
-      workspaceDir: params.workspaceDir,
-      ...overrides,
-      origin: RPC_ORIGIN,
-      signal: run.controller.signal,
-      sink: (e: RunEvent) => {
-        // A study's runs follow one another: the one in progress is the one a cancel stops.
-        if (e.type === 'status' && e.state === 'running') {
-          run.runId = e.runId;
-          resolveStarted({
-            runId: e.runId,
-            runDir: e.runDir,
-            ...(e.study ? { studyDir: e.study.studyDir } : {}),
-          });
-        } else if (e.type === 'status' && (!e.study || e.state !== 'completed')) run.ended = true;
-        this.send(e);
-      },
+    const sink = (e: RunEvent): void => {
+      // A study's runs follow one another: the one in progress is the one a cancel stops.
+      if (e.type === 'status' && e.state === 'running') {
+        run.runId = e.runId;
+        resolveStarted({
+          runId: e.runId,
+          runDir: e.runDir,
+          ...(e.study ? { studyDir: e.study.studyDir } : {}),
+        });
+      } else if (e.type === 'status' && (!e.study || e.state !== 'completed' || e.study.value === e.study.values - 1))
+        // A study ends with its last value's run, or with the first that does not complete.
+        run.ended = true;
+      this.send(e);
     };
-    const outcome: Promise<unknown> = loaded.study
-      ? runStudy({ ...input, file, study: loaded.study }, { ...options, newStudy: params.newStudy ?? false })
-      : runExperiment(input, options);
+    const child = startRunProcess(
+      {
+        type: 'start',
+        file,
+        experiment: loaded.experiment,
+        baseDir: loaded.baseDir,
+        sourceText: loaded.text,
+        ...(loaded.study ? { study: loaded.study } : {}),
+        newStudy: params.newStudy ?? false,
+        workspaceDir: params.workspaceDir,
+        overrides,
+      },
+      sink,
+      this.output,
+    );
+    const run: ActiveRun = { file, cancel: () => child.cancel(), done: Promise.resolve() };
+    this.runs.add(run);
+    const outcome = child.outcome;
     run.done = outcome.then(
       () => undefined,
       (e: unknown) => {
@@ -148,7 +167,7 @@ export class RunManager {
   cancel(runId: string): boolean {
     const run = [...this.runs].find((r) => r.runId === runId);
     if (!run) return false;
-    run.controller.abort();
+    run.cancel();
     return true;
   }
 
@@ -159,7 +178,7 @@ export class RunManager {
 
   /** Cancels every run and waits (at most `timeoutMs`) until their stores say so. */
   async cancelAll(timeoutMs: number): Promise<void> {
-    for (const r of this.runs) r.controller.abort();
+    for (const r of this.runs) r.cancel();
     await Promise.race([Promise.all([...this.runs].map((r) => r.done)), new Promise((r) => setTimeout(r, timeoutMs))]);
   }
 }

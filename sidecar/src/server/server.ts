@@ -85,7 +85,18 @@ export class SidecarServer {
     private readonly connection: MessageConnection,
     private readonly onExit: (code: number) => void = (code) => process.exit(code),
   ) {
-    this.runs = new RunManager((e) => this.send(e));
+    this.runs = new RunManager(
+      (e) => this.send(e),
+      1,
+      (text) => {
+        // stderr may be a closed pipe once the extension has gone; the run goes on regardless.
+        try {
+          process.stderr.write(text);
+        } catch {
+          // nobody is listening
+        }
+      },
+    );
     this.tasks = new Tasks((e) => this.send(e), this.runs);
     this.runs.otherWork = (file) => this.tasks.extracting(file);
   }

@@ -18,6 +18,7 @@ import { AftError, CancelledError, describeError } from '../../../core/common/ut
 import { parseOverrides, withOverrides, type OverrideOrigin } from '../../../core/node/experiment/overrides';
 import { noLogmeSources } from '../methods/btune';
 import { checkPretrainedStudent } from '../models/pretrained';
+import { ensureBuiltinStudent } from '../models/builtinStudents';
 import { trainAll } from './trainAll';
 import { extractionProgressEvent } from '../features/onnxSource';
 
@@ -99,7 +100,7 @@ function stopSignal(dir: string, outer?: AbortSignal): { signal: AbortSignal; di
 }
 
 export async function runExperiment(input: ExperimentInput, opts: RunOptions): Promise<RunOutcome> {
-  const exp = applyOverrides(input.experiment, opts);
+  let exp = applyOverrides(input.experiment, opts);
   // experiment.json keeps absolute paths, so `aft export` finds the data without the file's folder.
   const store = RunStore.create(
     opts.workspaceDir,
@@ -137,6 +138,30 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
   emit({ type: 'status', runId, state: 'running', runDir: store.dir });
   try {
     const backend = await initBackend(exp.backend, (m) => log(m));
+    if (exp.downstream.model === 'pretrained' && exp.downstream.builtin) {
+      const name = exp.downstream.builtin;
+      const built = await ensureBuiltinStudent(
+        name,
+        (step, total) =>
+          emit({
+            type: 'progress',
+            runId,
+            label: `building the student ${name}`,
+            step,
+            steps: total,
+            job: 0,
+            jobs: 0,
+            fraction: 0,
+            etaSeconds: null,
+          }),
+        signal,
+        (m) => log(m),
+      );
+      log(
+        `built-in student ${name}: ${built.folder} (${(built.validationAccuracy * 100).toFixed(1)}% on its pre-training task${built.builtNow ? ', built now' : ''})`,
+      );
+      exp = { ...exp, downstream: { ...exp.downstream, folder: built.folder } };
+    }
     const ds = await loadExperimentDataset(exp, input.baseDir, log);
     log(
       `dataset ${ds.name}: ${ds.train.n} train, ${ds.test.n} test, ${ds.numClasses} classes, inputs [${ds.inputShape.join(', ')}]`,
@@ -148,7 +173,7 @@ export async function runExperiment(input: ExperimentInput, opts: RunOptions): P
         ds.numClasses,
       );
       log(
-        `student: ${hub.family.describe(hub.shape)} from ${hub.folder} (${hub.shape.numClasses} classes; head ${exp.downstream.head}, BatchNorm ${exp.downstream.batchnorm})`,
+        `student: ${hub.family.describe(hub.shape)} from ${hub.folder} (${hub.shape.numClasses} classes; ${exp.downstream.weights === 'random' ? 'random weights (from scratch)' : 'pre-trained weights'}, head ${exp.downstream.head}, BatchNorm ${exp.downstream.batchnorm})`,
       );
     }
     const sources = await buildSources(exp.pretrained, ds, input.baseDir, datasetSeed(exp.dataset), {

@@ -96,22 +96,26 @@ describe('runs model', () => {
 });
 
 describe('abandoned runs', () => {
-  it('marks a run failed only when it is still running under the dead process', () => {
+  it('marks a run failed when it still says running for the dead process, or for a process that is gone', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-abandon-'));
-    const write = (s: object): void => fs.writeFileSync(path.join(dir, 'status.json'), JSON.stringify(s));
-    write({ state: 'running', pid: 4242, runId: 'x' });
-    assert.equal(markAbandonedRun(dir, 999, 'gone'), false, 'another process owns it');
-    assert.equal(markAbandonedRun(dir, 4242, 'the sidecar was killed (SIGKILL)'), true);
-    const s = JSON.parse(fs.readFileSync(path.join(dir, 'status.json'), 'utf8')) as {
-      state: string;
-      message: string;
-      finished: string;
-      runId: string;
-    };
-    assert.equal(s.state, 'failed');
-    assert.equal(s.runId, 'x');
-    assert.match(s.message, /SIGKILL/);
-    assert.equal(markAbandonedRun(dir, 4242, 'again'), false, 'a finished run is left alone');
+    const file = path.join(dir, 'status.json');
+    const write = (s: object): void => fs.writeFileSync(file, JSON.stringify(s));
+    const read = (): { state: string; message: string; finished: string; runId: string } =>
+      JSON.parse(fs.readFileSync(file, 'utf8')) as { state: string; message: string; finished: string; runId: string };
+    // This process is alive: a run it trains is its own, whoever else died.
+    write({ state: 'running', pid: process.pid, runId: 'x' });
+    assert.equal(markAbandonedRun(dir, 999, 'gone'), false, 'a live process owns it');
+    assert.equal(read().state, 'running');
+    assert.equal(markAbandonedRun(dir, process.pid, 'the sidecar was killed (SIGKILL)'), true);
+    assert.equal(read().state, 'failed');
+    assert.equal(read().runId, 'x');
+    assert.match(read().message, /SIGKILL/);
+    assert.ok(read().finished);
+    assert.equal(markAbandonedRun(dir, process.pid, 'again'), false, 'a finished run is left alone');
+    // A run process that died with its sidecar: above Linux's largest pid, so never alive.
+    write({ state: 'running', pid: 2 ** 22 + 1, runId: 'y' });
+    assert.equal(markAbandonedRun(dir, 999, 'its sidecar was killed'), true);
+    assert.equal(read().state, 'failed');
     assert.deepEqual(fs.readdirSync(dir), ['status.json'], 'no temporary files left');
   });
 });

@@ -112,6 +112,22 @@ describe('logme', () => {
     }
   });
 
+  for (const s of [shapes[0], shapes[1]])
+    it(`decomposing FFᵀ or FᵀF gives the same score, α, β and weights: ${s.name}`, () => {
+      const p = problem(11, s.rows, s.dim, s.classes);
+      const a = logme(p.f, p.labels, p.rows, p.dim, { basis: 'columns' });
+      const b = logme(p.f, p.labels, p.rows, p.dim, { basis: 'rows' });
+      assert.equal(a.rank, b.rank);
+      assert.ok(Math.abs(a.score - b.score) <= 1e-10 * Math.abs(a.score), `${a.score} vs ${b.score}`);
+      a.classes.forEach((c, k) => {
+        assert.ok(Math.abs(c.alpha - b.classes[k].alpha) <= 1e-8 * c.alpha, `α ${c.alpha} vs ${b.classes[k].alpha}`);
+        assert.ok(Math.abs(c.beta - b.classes[k].beta) <= 1e-8 * c.beta, `β ${c.beta} vs ${b.classes[k].beta}`);
+      });
+      const scale = Math.max(...a.weights.map(Math.abs));
+      const worst = Math.max(...a.weights.map((w, i) => Math.abs(w - b.weights[i])));
+      assert.ok(worst <= 1e-8 * scale, `weights differ by ${worst} (largest ${scale})`);
+    });
+
   it('scores informative features above noise', () => {
     const p = problem(3, 200, 6, 4);
     const rng = new Rng(99);

@@ -240,6 +240,39 @@ describe('pre-trained student folders', () => {
   });
 });
 
+describe('weights: random', () => {
+  it("keeps the folder's architecture and none of its weights: torchvision's initialisation, seeded", async () => {
+    const folder = path.join(fixtures, 'resnet18-tiny');
+    const source = readSafetensors(path.join(folder, 'model.safetensors')).tensors;
+    const states = [];
+    for (const seed of [0, 0, 1]) {
+      const model = createPretrainedStudent(spec(folder, { weights: 'random' }), [36, 36, 3], 4, seed);
+      try {
+        states.push(await model.stateDict());
+      } finally {
+        model.dispose();
+      }
+    }
+    const [a, again, other] = states;
+    assert.deepEqual(Object.keys(a).sort(), Object.keys(source).sort());
+    for (const [k, t] of Object.entries(a)) {
+      if (k.startsWith('fc.')) continue;
+      assert.deepEqual(t.shape, source[k].shape, k);
+      assert.deepEqual(t.data, again[k].data, `${k}: the same seed, the same weights`);
+    }
+    const conv = a['conv1.weight'].data;
+    assert.notDeepEqual(conv, source['conv1.weight'].data);
+    assert.notDeepEqual(conv, other['conv1.weight'].data, 'another seed, other weights');
+    // He-normal with fan-out: std √(2 / (out·7·7)).
+    const [out] = a['conv1.weight'].shape;
+    const std = Math.sqrt(conv.reduce((s, v) => s + Number(v) ** 2, 0) / conv.length);
+    const want = Math.sqrt(2 / (out * 49));
+    assert.ok(Math.abs(std - want) < 0.15 * want, `conv1 std ${std}, expected about ${want}`);
+    assert.ok(a['bn1.running_var'].data.every((v) => Number(v) === 1));
+    assert.ok(a['bn1.running_mean'].data.every((v) => Number(v) === 0));
+  });
+});
+
 describe("a pretrained student's images", () => {
   it("follow timm's eval transform: resize to size / crop_pct (shortest edge), centre crop, mean/std, NHWC", () => {
     const p = timmImagePreprocess(

@@ -259,6 +259,46 @@ describe('ViT dropout', () => {
   });
 });
 
+describe('ViT and Mixer with weights: random', () => {
+  // What timm's initialisation gives each (the std of a linear weight, and a LayerNorm's γ).
+  const WANT = {
+    'vit-tiny': { weight: 'blocks.0.mlp.fc1.weight', std: 0.02 * 0.8796, norm: 'blocks.1.norm2.weight' },
+    // Xavier-uniform [64·2, 32]: limit √(6 / (128 + 32)), std limit/√3.
+    'mixer-tiny': {
+      weight: 'blocks.0.mlp_channels.fc1.weight',
+      std: Math.sqrt(6 / 160) / Math.sqrt(3),
+      norm: 'norm.weight',
+    },
+  };
+  for (const c of CASES) {
+    it(`${c.name}: the folder's architecture and none of its weights, timm's initialisation, seeded`, async () => {
+      await initBackend('cpu');
+      const folder = path.join(fixtures, c.name);
+      const source = readSafetensors(path.join(folder, 'model.safetensors')).tensors;
+      const states = [];
+      for (const seed of [0, 0, 1]) {
+        const model = createPretrainedStudent(spec(folder, { weights: 'random' }), INPUT, 4, seed);
+        try {
+          states.push(await model.stateDict());
+        } finally {
+          model.dispose();
+        }
+      }
+      const [a, again, other] = states;
+      assert.deepEqual(Object.keys(a).sort(), Object.keys(source).sort());
+      for (const [k, t] of Object.entries(a))
+        assert.deepEqual(t.data, again[k].data, `${k}: the same seed, the same weights`);
+      const want = WANT[c.name as keyof typeof WANT];
+      const w = a[want.weight].data;
+      assert.notDeepEqual(w, source[want.weight].data);
+      assert.notDeepEqual(w, other[want.weight].data, 'another seed, other weights');
+      const std = Math.sqrt(w.reduce((acc, v) => acc + v ** 2, 0) / w.length);
+      assert.ok(Math.abs(std - want.std) < 0.1 * want.std, `${want.weight} std ${std}, expected about ${want.std}`);
+      assert.ok(a[want.norm].data.every((v) => v === 1));
+    });
+  }
+});
+
 type Config = Record<string, unknown> & {
   pretrained_cfg: Record<string, unknown>;
   model_args: Record<string, unknown>;

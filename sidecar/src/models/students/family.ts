@@ -8,6 +8,7 @@
 import type { StEntry, StTensor } from '../../../../core/node/io/safetensors';
 import type { TimmPretrainedCfg } from '../../features/imagePreprocess';
 import type { OnnxGraph } from '../../export/graph';
+import type { Rng } from '../../util/rng';
 import type { DownstreamModel } from '../downstream';
 
 /** config.json as timm writes it (the fields read here; the rest is kept as it is on save). */
@@ -92,6 +93,8 @@ export interface StudentFamily<S extends StudentShape = StudentShape> {
   input(s: S): StudentInput;
   /** A few words on the shape for messages ("resnet18 of width 8"). */
   describe(s: S): string;
+  /** A state dict initialised as the library does for a new model (`weights: random`: from scratch). */
+  init(s: S, rng: Rng): Record<string, StTensor>;
   /** The student with the given state dict (already checked against `stateShapes`). */
   build(s: S, state: Record<string, StTensor>, opts: StudentOptions): StudentModel;
   /** The ONNX graph of the student: `input` in the engine's layout, outputs `logits` and `features`. */

@@ -3,7 +3,7 @@
  * number of patches (the token MLP's input) and both MLP widths; config.json must agree.
  */
 import { mixerGraph } from '../../export/mixer';
-import { buildMixer, mixerStateShapes, type MixerShape } from '../mixer';
+import { buildMixer, initMixerState, mixerStateShapes, type MixerShape } from '../mixer';
 import type { StudentFamily } from './family';
 import { blockCount, blocksSaid, checkDims, dropRates, patchGrid, patchStem } from './patchModels';
 import { checkInputChannels, checkNumFeatures } from './timmConfig';
@@ -66,6 +66,7 @@ export const mixerFamily: StudentFamily<MixerShape> = {
   input: (s) => ({ kind: 'image', channels: s.inChannels, size: [s.grid[0] * s.patch, s.grid[1] * s.patch] }),
   describe: (s) =>
     `${s.arch} (embed_dim ${s.embedDim}, ${s.depth} blocks, ${s.patch}-pixel patches on ${s.grid[0] * s.patch}x${s.grid[1] * s.patch})`,
+  init: initMixerState,
   build: buildMixer,
   onnx: mixerGraph,
 };

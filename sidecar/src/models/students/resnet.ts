@@ -4,7 +4,14 @@
  */
 import { badInput } from '../../../../core/common/util/errors';
 import { resnetGraph } from '../../export/resnet';
-import { buildResNet, RESNET_ARCHS, resnetFeatures, resnetStateShapes, type ResNetShape } from '../resnet';
+import {
+  buildResNet,
+  initResNetState,
+  RESNET_ARCHS,
+  resnetFeatures,
+  resnetStateShapes,
+  type ResNetShape,
+} from '../resnet';
 import type { StudentFamily } from './family';
 import { checkInputChannels, checkNumFeatures } from './timmConfig';
 
@@ -37,6 +44,7 @@ export const resnetFamily: StudentFamily<ResNetShape> = {
   features: resnetFeatures,
   input: (s) => ({ kind: 'image', channels: s.inChannels }),
   describe: (s) => `${s.arch} of width ${s.width}`,
+  init: initResNetState,
   build: (s, state, opts) => buildResNet(s, state, opts),
   onnx: resnetGraph,
 };

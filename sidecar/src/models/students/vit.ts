@@ -6,7 +6,7 @@
  */
 import { badInput } from '../../../../core/common/util/errors';
 import { vitGraph } from '../../export/vit';
-import { buildViT, vitStateShapes, type ViTShape } from '../vit';
+import { buildViT, initViTState, vitStateShapes, type ViTShape } from '../vit';
 import type { StudentFamily } from './family';
 import { blockCount, blocksSaid, checkDims, dropRates, patchGrid, patchStem } from './patchModels';
 import { checkInputChannels, checkNumFeatures, intArg } from './timmConfig';
@@ -105,6 +105,7 @@ export const vitFamily: StudentFamily<ViTShape> = {
   input: (s) => ({ kind: 'image', channels: s.inChannels, size: [s.grid[0] * s.patch, s.grid[1] * s.patch] }),
   describe: (s) =>
     `${s.arch} (embed_dim ${s.embedDim}, depth ${s.depth}, ${s.heads} heads, ${s.patch}-pixel patches on ${s.grid[0] * s.patch}x${s.grid[1] * s.patch})`,
+  init: initViTState,
   build: buildViT,
   onnx: vitGraph,
 };
