@@ -34,7 +34,7 @@ import { silentLogger } from '../../extension/src/util/log';
 import { liveExperiment, writeSyntheticRuns } from '../../test/helpers/syntheticRuns';
 import { launch, openLiveTable, ROOT } from '../harness/browser';
 import { writeImageFolder } from '../../test/helpers/hf';
-import { resnet18Folder } from '../../sidecar/src/bench/resnet';
+import { resnet18Folder } from '../../sidecar/src/bench/students';
 
 const { values: args } = parseArgs({
   options: {

@@ -1,14 +1,14 @@
 /**
  * `npm run bench`: milliseconds per training step of STL and AFT on the same model, batch and
- * backend, for the demo MLP, the CNN and a pretrained ResNet-18 student (batch 32, 64x64;
- * resnet.ts) (the paper's claim: AFT's overhead is small when the model dominates).
- * `-- --pytorch` also runs scripts/bench/pytorch_step.py (MLP, CNN) and pytorch_resnet.py (the
- * same models, batch, optimiser and regulariser in PyTorch on the CPU, with as many threads as
- * this backend uses) and prints a table of each figure next to PyTorch's with our speed as a
- * fraction of PyTorch's. `-- --json` makes the last printed line one JSON object; `-- --models
- * mlp,cnn,resnet18` picks rows. `-- --cpu-time` times the MLP and CNN rows (ours and PyTorch's)
- * in process CPU time instead of wall time: at one thread, a figure that a busy machine's other
- * processes do not inflate.
+ * backend, for the demo MLP, the CNN and the pretrained students ResNet-18 (batch 32, 64x64) and
+ * ViT-Tiny (batch 16, 224x224) (students.ts) (the paper's claim: AFT's overhead is small when the
+ * model dominates). `-- --pytorch` also runs scripts/bench/pytorch_step.py (MLP, CNN) and
+ * pytorch_students.py (the same models, batch, optimiser and regulariser in PyTorch on the CPU,
+ * with as many threads as this backend uses) and prints a table of each figure next to PyTorch's
+ * with our speed as a fraction of PyTorch's. `-- --json` makes the last printed line one JSON
+ * object; `-- --models mlp,cnn,resnet18,vit-tiny` picks rows. `-- --cpu-time` times the MLP and
+ * CNN rows (ours and PyTorch's) in process CPU time instead of wall time: at one thread, a figure
+ * that a busy machine's other processes do not inflate.
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { downstreamSchema, type DownstreamSpec } from '../../../core/node/experiment/schema';
 import { initBackend, type BackendChoice } from '../runtime/tf';
 import { mnistStepData, msPerStep, STEP_METHODS as METHODS, type StepClock } from './steps';
-import { benchResNet } from './resnet';
+import { benchStudent, STUDENT_BENCHES } from './students';
 
 const { values } = parseArgs({
   options: {
@@ -66,15 +66,18 @@ function comparePytorch(out: Record<string, unknown>, threads: number, steps: nu
     if (r.figures) ({ mlp: theirs.mlp, cnn: theirs.cnn, torch: version } = r.figures);
     else skipped.push(r.why!);
   }
-  if (out.resnet18) {
-    const r = pytorchRun<{ torch: string } & StepFigures>('pytorch_resnet.py', [
+  for (const row of Object.keys(STUDENT_BENCHES)) {
+    if (!out[row]) continue;
+    const r = pytorchRun<{ torch: string } & StepFigures>('pytorch_students.py', [
+      '--model',
+      row,
       '--threads',
       String(threads),
       '--json',
     ]);
     if (r.figures) {
       version = r.figures.torch;
-      theirs.resnet18 = r.figures;
+      theirs[row] = r.figures;
     } else skipped.push(r.why!);
   }
   out.pytorch = { torch: version, threads, ...theirs, ...(skipped.length ? { skipped } : {}) };
@@ -135,12 +138,15 @@ async function main(): Promise<void> {
         `${name}: stl ${stl.toFixed(2)} ms/step, aft ${aft.toFixed(2)} ms/step, aft/stl ${(aft / stl).toFixed(3)}`,
       );
   }
-  if (!only || only.includes('resnet18')) {
-    const r = await benchResNet(METHODS, Math.max(6, Math.round(steps / 4)));
-    out.resnet18 = r;
+  for (const name of Object.keys(STUDENT_BENCHES) as (keyof typeof STUDENT_BENCHES)[]) {
+    if (only && !only.includes(name)) continue;
+    // ViT-Tiny's step at 224x224 takes seconds on a CPU backend: fewer steps.
+    const n = name === 'vit-tiny' ? Math.max(2, Math.round(steps / 20)) : Math.max(6, Math.round(steps / 4));
+    const r = await benchStudent(name, METHODS, n);
+    out[name] = r;
     if (!values.json) {
       console.log(
-        `resnet18 (pretrained student, batch ${r.batch}, ${r.size}x${r.size}): stl ${r.stl_ms} ms/step, aft ${r.aft_ms} ms/step, aft/stl ${r.ratio}; tensors' peak in a step ${r.step_tensor_peak_mb} MB, process peak RSS ${r.peak_rss_mb} MB`,
+        `${name} (pretrained student, batch ${r.batch}, ${r.size}x${r.size}): stl ${r.stl_ms} ms/step, aft ${r.aft_ms} ms/step, aft/stl ${r.ratio}; tensors' peak in a step ${r.step_tensor_peak_mb} MB, process peak RSS ${r.peak_rss_mb} MB`,
       );
     }
   }

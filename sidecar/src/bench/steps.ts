@@ -13,7 +13,7 @@ import { noiseFeatures } from '../features/noise';
 import { SharedMethodState } from '../methods/method';
 import { trainJob } from '../train/job';
 import type { Examples } from '../train/evaluate';
-import { resnet18Folder } from './resnet';
+import { resnet18Folder, vitTinyFolder } from './students';
 import { Rng } from '../util/rng';
 
 export const STEP_METHODS: Record<'stl' | 'aft', ResolvedMethod> = {
@@ -279,7 +279,7 @@ export const STEP_MODELS: StepModel[] = [
     what: 'ViT-Tiny (patch 16, width 192, depth 12, 3 heads) on 224×224×3, batch 64, ψ 512',
     batch: 64,
     inputShape: [224, 224, 3],
-    prepare: () => ({ skip: `this engine has no ViT student (downstream models here: ${engineModels()})` }),
+    prepare: () => parsed({ model: 'pretrained', folder: vitTinyFolder() }, 'the ViT-Tiny folder was refused'),
     data: () => randomImageData([224, 224, 3], 128, 64),
   },
 ];

@@ -22,7 +22,7 @@ import { AftError, badInput } from '../../../core/common/util/errors';
 import { writeFileAtomic } from '../../../core/node/util/fsx';
 import { onnxParameterCount, msPerExample } from './cost';
 import { exportDownstream, parameterCount } from './downstream';
-import { exportResNet, resnetParameterCount } from './resnet';
+import { exportStudent, studentParameterCount } from './student';
 import { pickCheckpoint, readRunExperiment } from '../models/runCheckpoint';
 import { readHubFolder } from '../models/pretrained';
 import { OPSET } from './proto';
@@ -127,7 +127,7 @@ async function tfjsLogits(exp: Experiment, ds: Dataset, checkpoint: string): Pro
 export async function exportRun(opts: ExportOptions): Promise<ExportReport> {
   const exp = readRunExperiment(opts.runDir);
   if (exp.downstream.model === 'transformer')
-    throw badInput('export supports the mlp, cnn and pretrained (ResNet) students; this run trained a transformer', {
+    throw badInput('export supports the mlp, cnn and pretrained students; this run trained a transformer', {
       file: opts.runDir,
       field: 'downstream.model',
     });
@@ -140,8 +140,8 @@ export async function exportRun(opts: ExportOptions): Promise<ExportReport> {
   let parameters: number;
   if (exp.downstream.model === 'pretrained') {
     const hub = readHubFolder(ck.file);
-    bytes = exportResNet(hub, ds.inputShape, props);
-    parameters = resnetParameterCount(hub.shape);
+    bytes = exportStudent(hub, ds.inputShape, props);
+    parameters = studentParameterCount(hub.family, hub.shape);
   } else {
     const weights = readSafetensors(ck.file).tensors;
     bytes = exportDownstream(

@@ -1,5 +1,5 @@
 /**
- * The ONNX graph of a trained `model: pretrained` student (a ResNet in torchvision's layout),
+ * The ONNX graph of a ResNet student (torchvision's layout; export/student.ts writes the file),
  * from its state dict as the run saved it (checkpoints/<method>-seed-<seed>/model.safetensors).
  * Inputs keep the engine's layout, as for the MLP and CNN: `input` is [N, H, W, C], the images
  * prepared as the student's `pretrained_cfg` says (resized, scaled, normalised by mean and std; the
@@ -13,26 +13,8 @@
 import type { StTensor } from '../../../core/node/io/safetensors';
 import { BN_EPS } from '../models/batchNorm';
 import { blocksOf, resnetStateShapes, type ConvSpec, type ResNetShape } from '../models/resnet';
-import { badInput } from '../../../core/common/util/errors';
-import type { HubFolder } from '../models/pretrained';
-import { EXPORT_FORMAT_VERSION, EXPORT_PRODUCER } from './downstream';
 import { attr, OnnxGraph } from './graph';
-
-/** A tensor of the state dict as float32, checked against the architecture's shape. */
-function tensor(state: Record<string, StTensor>, key: string, shape: number[]): Float32Array {
-  const t = state[key];
-  if (!t) throw badInput(`the checkpoint has no tensor '${key}'`);
-  if (t.shape.join('x') !== shape.join('x'))
-    throw badInput(`tensor '${key}' has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
-  return t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
-}
-
-/** Parameters of the state dict (BatchNorm's running statistics and counters are buffers, not counted). */
-export function resnetParameterCount(shape: ResNetShape): number {
-  return resnetStateShapes(shape)
-    .filter((e) => !e.role.startsWith('bn.running') && e.role !== 'bn.num_batches_tracked')
-    .reduce((a, e) => a + e.shape.reduce((p, q) => p * q, 1), 0);
-}
+import { stateTensor as tensor } from './stateTensor';
 
 export function resnetGraph(state: Record<string, StTensor>, shape: ResNetShape, inputShape: number[]): OnnxGraph {
   const want = new Map(resnetStateShapes(shape).map((e) => [e.key, e.shape]));
@@ -90,29 +72,4 @@ export function resnetGraph(state: Record<string, StTensor>, shape: ResNetShape,
   g.output('logits', ['N', shape.numClasses]);
   g.output('features', ['N', plan.features]);
   return g;
-}
-
-/** The model file's bytes; its metadata says how to prepare images (the student's `pretrained_cfg`). */
-export function exportResNet(
-  hub: Pick<HubFolder, 'state' | 'shape' | 'config'>,
-  inputShape: number[],
-  props: Record<string, string> = {},
-): Uint8Array {
-  const pc = hub.config.pretrained_cfg ?? {};
-  const prep = Object.fromEntries(
-    (['input_size', 'mean', 'std', 'interpolation', 'crop_pct'] as const)
-      .filter((k) => pc[k] !== undefined)
-      .map((k) => [k, pc[k]]),
-  );
-  return resnetGraph(hub.state, hub.shape, inputShape).encode({
-    producer: EXPORT_PRODUCER,
-    version: String(EXPORT_FORMAT_VERSION),
-    doc: `AFT Studio ${hub.shape.arch} student: input [N, ${inputShape.join(', ')}] (images NHWC, prepared as pretrained_cfg says: resized, scaled to [0, 1], normalised by mean and std); outputs logits and features (φ).`,
-    props: {
-      ...props,
-      input_shape: JSON.stringify(inputShape),
-      kind: hub.shape.arch,
-      pretrained_cfg: JSON.stringify(prep),
-    },
-  });
 }

@@ -1,8 +1,9 @@
 /**
  * Pre-trained students from a local folder in timm's hub layout: `config.json` (`architecture`,
  * `num_classes`, `pretrained_cfg` with the input size and preprocessing) and `model.safetensors`
- * (the PyTorch state dict; torchvision's ResNets have the same key names). The folder is checked
- * before anything is built: an unknown architecture lists the known ones; missing, extra and
+ * (the PyTorch state dict; torchvision's ResNets have the same key names). The architecture's
+ * family (students/registry.ts: ResNet, ViT/DeiT, MLP-Mixer) infers the shape, lists the tensors
+ * and builds the model; this module only dispatches. The folder is checked before anything is built: an unknown architecture lists the known ones; missing, extra and
  * mis-shaped tensors are each named with the shape expected and the one found; a config that
  * contradicts the weights says which field; pickled weights (`.bin`, `.pt`, `.pth`: loading a
  * pickle runs code) are refused with how to convert them. fp16/bf16/fp64 weights become float32.
@@ -17,45 +18,30 @@ import {
   encodeSafetensors,
   readSafetensors,
   readSafetensorsHeader,
+  type StEntry,
   type StTensor,
 } from '../../../core/node/io/safetensors';
 import { badInput } from '../../../core/common/util/errors';
-import { closest } from '../../../core/common/util/suggest';
-import { timmImagePreprocess, type ImagePreprocess, type TimmPretrainedCfg } from '../features/imagePreprocess';
+import { timmImagePreprocess, type ImagePreprocess } from '../features/imagePreprocess';
 import { Rng, seedFor } from '../util/rng';
 import type { DownstreamModel } from './downstream';
-import {
-  buildResNet,
-  initResNetState,
-  RESNET_ARCHS,
-  resnetFeatures,
-  resnetStateShapes,
-  type ResNetModel,
-  type ResNetShape,
-  type StateEntry,
-} from './resnet';
+import type { HubConfig, HubFiles, StateEntry, StudentFamily, StudentModel, StudentShape } from './students/family';
+import { familyOf, STUDENT_FAMILIES } from './students/registry';
+
+export type { HubConfig } from './students/family';
 
 export const CONFIG_FILE = 'config.json';
 export const WEIGHTS_FILE = 'model.safetensors';
 const PICKLES = /\.(bin|pt|pth|ckpt|pkl)$/i;
 const FIELD = 'downstream.folder';
 
-/** config.json as timm writes it (the fields read here; the rest is kept as it is on save). */
-export interface HubConfig {
-  architecture?: unknown;
-  num_classes?: unknown;
-  num_features?: unknown;
-  global_pool?: unknown;
-  pretrained_cfg?: TimmPretrainedCfg & { num_classes?: unknown; classifier?: unknown; first_conv?: unknown };
-  [key: string]: unknown;
-}
-
 /** A checked folder: its config, architecture and the weights' shape. */
 export interface HubFolder {
   folder: string;
   config: HubConfig;
   arch: string;
-  shape: ResNetShape;
+  family: StudentFamily;
+  shape: StudentShape;
   state: Record<string, StTensor>;
   /** Tensors that were stored as F16, BF16 or F64 and were converted to float32. */
   converted: { dtype: string; count: number }[];
@@ -65,7 +51,12 @@ const convertHint = (file: string): string =>
   `convert it once with PyTorch where you trust the file: python -c "import torch; from safetensors.torch import save_file; sd = torch.load('${file}', map_location='cpu'); save_file({k: v.contiguous() for k, v in sd.items()}, 'model.safetensors')"`;
 
 /** The folder and its config.json, checked (no weights read): what data loading needs too. */
-export function readHubConfig(folder: string): { config: HubConfig; arch: string; file: string } {
+export function readHubConfig(folder: string): {
+  config: HubConfig;
+  arch: string;
+  family: StudentFamily;
+  file: string;
+} {
   if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory())
     throw badInput('pre-trained model folder not found', { file: folder, field: FIELD });
   const names = fs.readdirSync(folder);
@@ -97,31 +88,19 @@ export function readHubConfig(folder: string): { config: HubConfig; arch: string
   }
   if (typeof config !== 'object' || config === null || Array.isArray(config))
     throw badInput('expected a JSON object', { file });
-  const arch = config.architecture;
-  const known = Object.keys(RESNET_ARCHS);
-  if (typeof arch !== 'string')
-    throw badInput(`expected \`architecture\` (one of ${known.join(', ')}), got ${JSON.stringify(arch)}`, {
-      file,
-      field: 'architecture',
-    });
-  if (!RESNET_ARCHS[arch]) {
-    const near = closest(arch, known);
+  const family = familyOf(config.architecture, file);
+  const arch = config.architecture as string;
+  if (config.global_pool !== undefined && config.global_pool !== family.timm.globalPool)
     throw badInput(
-      `unknown architecture \`${arch}\`${near ? ` (did you mean \`${near}\`?)` : ''}; the known ones are ${known.join(', ')}`,
-      { file, field: 'architecture' },
+      `only ${family.timm.globalPool === 'avg' ? 'average pooling (`avg`)' : `\`${family.timm.globalPool}\` pooling`} is supported for a ${arch}, got ${JSON.stringify(config.global_pool)}`,
+      { file, field: 'global_pool' },
     );
-  }
-  if (config.global_pool !== undefined && config.global_pool !== 'avg')
-    throw badInput(`only average pooling (\`avg\`) is supported, got ${JSON.stringify(config.global_pool)}`, {
-      file,
-      field: 'global_pool',
-    });
   const pc = config.pretrained_cfg;
   if (pc !== undefined && (typeof pc !== 'object' || pc === null || Array.isArray(pc)))
     throw badInput('expected an object', { file, field: 'pretrained_cfg' });
   for (const [k, want] of [
-    ['classifier', 'fc'],
-    ['first_conv', 'conv1'],
+    ['classifier', family.timm.classifier],
+    ['first_conv', family.timm.firstConv],
   ] as const) {
     const v = pc?.[k];
     if (v !== undefined && v !== want)
@@ -130,7 +109,7 @@ export function readHubConfig(folder: string): { config: HubConfig; arch: string
         field: `pretrained_cfg.${k}`,
       });
   }
-  return { config, arch, file };
+  return { config, arch, family, file };
 }
 
 /** How the student's images are prepared: the folder's `pretrained_cfg`, `input_size` overriding its size. */
@@ -147,18 +126,10 @@ const positiveInt = (v: unknown): v is number => typeof v === 'number' && Number
 
 /** Reads and checks a whole folder: config, tensor names, shapes and dtypes. */
 export function readHubFolder(folder: string): HubFolder {
-  const { config, arch, file: configFile } = readHubConfig(folder);
+  const { config, arch, family, file: configFile } = readHubConfig(folder);
   const weightsFile = path.join(folder, WEIGHTS_FILE);
+  const files = { config: configFile, weights: weightsFile };
   const header = readSafetensorsHeader(weightsFile);
-  const conv1 = header.tensors['conv1.weight'];
-  const fc = header.tensors['fc.weight'];
-  if (!conv1 || conv1.shape.length !== 4) {
-    throw badInput(
-      `${conv1 ? `conv1.weight has shape [${conv1.shape.join(', ')}], expected [width, channels, 7, 7]` : 'no tensor conv1.weight'}: this is not a ${arch} state dict`,
-      { file: weightsFile, field: FIELD },
-    );
-  }
-  const [width, inChannels] = conv1.shape as [number, number];
   for (const [k, v] of [
     ['num_classes', config.num_classes],
     ['num_features', config.num_features],
@@ -166,18 +137,21 @@ export function readHubFolder(folder: string): HubFolder {
     if (v !== undefined && !positiveInt(v))
       throw badInput(`expected a positive integer, got ${JSON.stringify(v)}`, { file: configFile, field: k });
   }
-  const numClasses = positiveInt(config.num_classes) ? config.num_classes : fc?.shape[0];
+  const headKey = family.head.weight;
+  const head = header.tensors[headKey];
+  const numClasses = positiveInt(config.num_classes) ? config.num_classes : head?.shape[0];
   if (!positiveInt(numClasses))
-    throw badInput('the number of classes is unknown: config.json has no `num_classes` and the weights no fc.weight', {
-      file: configFile,
-      field: 'num_classes',
-    });
-  const shape: ResNetShape = { arch, width, inChannels, numClasses };
-
-  // The classes the config says decide fc's shape: a contradiction is said first.
-  if (fc && fc.shape[0] !== numClasses)
     throw badInput(
-      `config.json says num_classes ${numClasses}, but fc.weight has ${fc.shape[0]} rows (shape [${fc.shape.join(', ')}])`,
+      `the number of classes is unknown: config.json has no \`num_classes\` and the weights no ${headKey}`,
+      {
+        file: configFile,
+        field: 'num_classes',
+      },
+    );
+  // The classes the config says decide the head's shape: a contradiction is said first.
+  if (head && head.shape[0] !== numClasses)
+    throw badInput(
+      `config.json says num_classes ${numClasses}, but ${headKey} has ${head.shape[0]} rows (shape [${head.shape.join(', ')}])`,
       { file: configFile, field: 'num_classes' },
     );
   const pcClasses = config.pretrained_cfg?.num_classes;
@@ -186,36 +160,22 @@ export function readHubFolder(folder: string): HubFolder {
       `pretrained_cfg says num_classes ${JSON.stringify(pcClasses)}, but the model has ${numClasses} classes`,
       { file: configFile, field: 'pretrained_cfg.num_classes' },
     );
+  const shape = family.shapeOf(arch, config, header.tensors, numClasses, files);
   // Names, shapes and dtypes against the architecture.
-  const problems = stateProblems(resnetStateShapes(shape), header.tensors);
+  const problems = stateProblems(family.stateShapes(shape), header.tensors);
   if (problems.length) {
-    const other = Object.keys(RESNET_ARCHS).find(
-      (a) => a !== arch && stateProblems(resnetStateShapes({ ...shape, arch: a }), header.tensors).length === 0,
-    );
+    const other = otherArchOf(arch, header.tensors, numClasses, files);
     const hint = other
       ? `; they are the weights of a ${other}: does config.json's architecture say the wrong one?`
       : '';
     throw badInput(
-      `${WEIGHTS_FILE} does not match a ${arch} of width ${width} with ${numClasses} classes (${problems.length} problem${problems.length === 1 ? '' : 's'})${hint}`,
+      `${WEIGHTS_FILE} does not match a ${family.describe(shape)} with ${numClasses} classes (${problems.length} problem${problems.length === 1 ? '' : 's'})${hint}`,
       { file: weightsFile, field: FIELD },
       problems.slice(0, 30).concat(problems.length > 30 ? [`… and ${problems.length - 30} more`] : []),
     );
   }
   // The rest of the config against the weights.
-  const features = resnetFeatures(shape);
-  if (positiveInt(config.num_features) && config.num_features !== features) {
-    throw badInput(
-      `config.json says num_features ${config.num_features}, but a ${arch} with conv1 of width ${width} has ${features}`,
-      { file: configFile, field: 'num_features' },
-    );
-  }
-  const inputSize = config.pretrained_cfg?.input_size;
-  if (Array.isArray(inputSize) && inputSize[0] !== inChannels)
-    throw badInput(
-      `pretrained_cfg.input_size has ${JSON.stringify(inputSize[0])} channels, but conv1.weight takes ${inChannels} (shape [${conv1.shape.join(', ')}])`,
-      { file: configFile, field: 'pretrained_cfg.input_size' },
-    );
-
+  family.checkConfig(shape, config, files);
   const converted = new Map<string, number>();
   for (const e of Object.values(header.tensors))
     if (e.dtype === 'F16' || e.dtype === 'BF16' || e.dtype === 'F64')
@@ -225,10 +185,31 @@ export function readHubFolder(folder: string): HubFolder {
     folder,
     config,
     arch,
+    family,
     shape,
     state: tensors,
     converted: [...converted].map(([dtype, count]) => ({ dtype, count })),
   };
+}
+
+/** Another known architecture whose state dict the tensors are exactly, if any. */
+function otherArchOf(
+  arch: string,
+  tensors: Record<string, StEntry>,
+  numClasses: number,
+  files: HubFiles,
+): string | undefined {
+  for (const f of STUDENT_FAMILIES)
+    for (const a of f.archs) {
+      if (a === arch) continue;
+      try {
+        const s = f.shapeOf(a, {}, tensors, numClasses, files);
+        if (stateProblems(f.stateShapes(s), tensors).length === 0) return a;
+      } catch {
+        // Not this one: its stem or blocks are not in the tensors.
+      }
+    }
+  return undefined;
 }
 
 function stateProblems(expected: StateEntry[], got: Record<string, { dtype: string; shape: number[] }>): string[] {
@@ -238,12 +219,12 @@ function stateProblems(expected: StateEntry[], got: Record<string, { dtype: stri
     const t = got[e.key];
     if (!t) {
       // timm's published weights may leave the counters out; they start at 0.
-      if (e.role !== 'bn.num_batches_tracked') problems.push(`missing: ${e.key} [${e.shape.join(', ')}]`);
+      if (e.kind !== 'counter') problems.push(`missing: ${e.key} [${e.shape.join(', ')}]`);
       continue;
     }
     if (t.shape.join('x') !== e.shape.join('x'))
       problems.push(`mis-shaped: ${e.key} expected [${e.shape.join(', ')}], got [${t.shape.join(', ')}]`);
-    else if (e.role !== 'bn.num_batches_tracked' && !['F32', 'F16', 'BF16', 'F64'].includes(t.dtype))
+    else if (e.kind !== 'counter' && !['F32', 'F16', 'BF16', 'F64'].includes(t.dtype))
       problems.push(`not floating point: ${e.key} is ${t.dtype}`);
   }
   for (const [k, t] of Object.entries(got)) if (!want.has(k)) problems.push(`unexpected: ${k} [${t.shape.join(', ')}]`);
@@ -263,7 +244,7 @@ function readCached(folder: string): HubFolder {
   return cached.hub;
 }
 
-export interface PretrainedStudent extends ResNetModel {
+export interface PretrainedStudent extends StudentModel {
   hub: { config: HubConfig; headReinitialised: boolean };
 }
 
@@ -280,10 +261,17 @@ export function checkPretrainedStudent(spec: DownstreamSpec, inputShape: number[
   if (!spec.folder) throw badInput('`model: pretrained` needs `folder`', { file: '<experiment>', field: FIELD });
   const hub = readCached(path.resolve(spec.folder));
   const s = hub.shape;
-  if (inputShape.length !== 3 || inputShape[2] !== s.inChannels) {
+  const input = hub.family.input(s);
+  if (inputShape.length !== 3 || inputShape[2] !== input.channels) {
     throw badInput(
-      `the ${s.arch} reads images [height, width, ${s.inChannels}] (its conv1 takes ${s.inChannels} channels); this dataset's inputs have shape [${inputShape.join(', ')}]`,
+      `the ${s.arch} reads images [height, width, ${input.channels}] (its ${hub.family.timm.firstConv} takes ${input.channels} channels); this dataset's inputs have shape [${inputShape.join(', ')}]`,
       { file: '<experiment>', field: 'downstream.model' },
+    );
+  }
+  if (input.size && (inputShape[0] !== input.size[0] || inputShape[1] !== input.size[1])) {
+    throw badInput(
+      `the ${hub.family.describe(s)} reads ${input.size[0]}x${input.size[1]} images only (its weights fix the number of patches); this dataset's images are ${inputShape[0]}x${inputShape[1]}: leave \`downstream.input_size\` out (pretrained_cfg.input_size is used) or set it to [${input.size.join(', ')}]`,
+      { file: '<experiment>', field: 'downstream.input_size' },
     );
   }
   if (spec.head === 'keep' && numClasses !== s.numClasses) {
@@ -313,20 +301,20 @@ export function createPretrainedStudent(
   for (const c of hub.converted)
     log(`${hub.folder}: ${c.count} ${c.dtype} tensor${c.count === 1 ? '' : 's'} converted to float32`);
   // `weights: random`: the same network from scratch, initialised as torchvision does.
-  let state = spec.weights === 'random' ? initResNetState(s, new Rng(seedFor(seed, 'weights'))) : hub.state;
+  let state = spec.weights === 'random' ? hub.family.init(s, new Rng(seedFor(seed, 'weights'))) : hub.state;
   const reinit = spec.head !== 'keep';
   if (reinit) {
-    const features = resnetFeatures(s);
+    const features = hub.family.features(s);
     const rng = new Rng(seed);
     const bound = 1 / Math.sqrt(features);
     const uniform = (n: number): Float32Array => Float32Array.from({ length: n }, () => (rng.next() * 2 - 1) * bound);
     state = {
       ...state,
-      'fc.weight': { shape: [numClasses, features], data: uniform(numClasses * features) },
-      'fc.bias': { shape: [numClasses], data: uniform(numClasses) },
+      [hub.family.head.weight]: { shape: [numClasses, features], data: uniform(numClasses * features) },
+      [hub.family.head.bias]: { shape: [numClasses], data: uniform(numClasses) },
     };
   }
-  const model = buildResNet({ ...s, numClasses }, state, { batchnorm: spec.batchnorm });
+  const model = hub.family.build({ ...s, numClasses }, state, { batchnorm: spec.batchnorm, seed });
   return Object.assign(model, { hub: { config: hub.config, headReinitialised: reinit } });
 }
 

@@ -12,8 +12,10 @@ import type { StTensor } from '../../../core/node/io/safetensors';
 import type { Rng } from '../util/rng';
 import { tf, type Tensor, type Tensor2D, type Tensor4D, type Variable } from '../runtime/tf';
 import { batchNorm, type BatchNorm } from './batchNorm';
-import type { DownstreamModel, ForwardMode, ModelOutput } from './downstream';
-import { conv2d, denseT, variable, type ConvGeometry } from './layers';
+import type { ForwardMode, ModelOutput } from './downstream';
+import { stateVariables } from './stateDict';
+import type { StateEntry as StudentStateEntry, StudentModel, StudentOptions } from './students/family';
+import { conv2d, denseT, type ConvGeometry } from './layers';
 
 export type BlockKind = 'basic' | 'bottleneck';
 
@@ -37,10 +39,7 @@ export interface ResNetShape {
   numClasses: number;
 }
 
-export interface StateEntry {
-  key: string;
-  /** PyTorch's shape (OIHW for convolutions). */
-  shape: number[];
+export interface StateEntry extends StudentStateEntry {
   role:
     | 'conv'
     | 'bn.weight'
@@ -135,18 +134,18 @@ export function initResNetState(shape: ResNetShape, rng: Rng): Record<string, St
 export function resnetStateShapes(s: ResNetShape): StateEntry[] {
   const out: StateEntry[] = [];
   const conv = (key: string, c: ConvSpec): void => {
-    out.push({ key: `${key}.weight`, shape: [c.cout, c.cin, c.g.kernel, c.g.kernel], role: 'conv' });
+    out.push({ key: `${key}.weight`, shape: [c.cout, c.cin, c.g.kernel, c.g.kernel], role: 'conv', kind: 'param' });
   };
   const bn = (key: string, c: number): void => {
     out.push(
-      { key: `${key}.weight`, shape: [c], role: 'bn.weight' },
-      { key: `${key}.bias`, shape: [c], role: 'bn.bias' },
+      { key: `${key}.weight`, shape: [c], role: 'bn.weight', kind: 'param' },
+      { key: `${key}.bias`, shape: [c], role: 'bn.bias', kind: 'param' },
     );
     out.push(
-      { key: `${key}.running_mean`, shape: [c], role: 'bn.running_mean' },
-      { key: `${key}.running_var`, shape: [c], role: 'bn.running_var' },
+      { key: `${key}.running_mean`, shape: [c], role: 'bn.running_mean', kind: 'buffer' },
+      { key: `${key}.running_var`, shape: [c], role: 'bn.running_var', kind: 'buffer' },
     );
-    out.push({ key: `${key}.num_batches_tracked`, shape: [], role: 'bn.num_batches_tracked' });
+    out.push({ key: `${key}.num_batches_tracked`, shape: [], role: 'bn.num_batches_tracked', kind: 'counter' });
   };
   const { stem, blocks, features } = blocksOf(s);
   conv('conv1', stem);
@@ -162,44 +161,17 @@ export function resnetStateShapes(s: ResNetShape): StateEntry[] {
     }
   }
   out.push(
-    { key: 'fc.weight', shape: [s.numClasses, features], role: 'fc.weight' },
-    { key: 'fc.bias', shape: [s.numClasses], role: 'fc.bias' },
+    { key: 'fc.weight', shape: [s.numClasses, features], role: 'fc.weight', kind: 'param' },
+    { key: 'fc.bias', shape: [s.numClasses], role: 'fc.bias', kind: 'param' },
   );
   return out;
 }
 
-/** OIHW [o, i, kh, kw] → HWIO [kh, kw, i, o]. */
-export function oihwToHwio(t: StTensor): { data: Float32Array; shape: number[] } {
-  const [o, i, kh, kw] = t.shape as [number, number, number, number];
-  const out = new Float32Array(t.data.length);
-  for (let a = 0; a < o; a++)
-    for (let b = 0; b < i; b++)
-      for (let y = 0; y < kh; y++)
-        for (let x = 0; x < kw; x++) out[((y * kw + x) * i + b) * o + a] = t.data[((a * i + b) * kh + y) * kw + x]!;
-  return { data: out, shape: [kh, kw, i, o] };
-}
+// Kernels are converted where every student's state dict is (stateDict.ts); the tests import them from here too.
+export { hwioToOihw, oihwToHwio } from './stateDict';
 
-/** HWIO [kh, kw, i, o] → OIHW [o, i, kh, kw]. */
-export function hwioToOihw(data: Float32Array, shape: number[]): StTensor {
-  const [kh, kw, i, o] = shape as [number, number, number, number];
-  const out = new Float32Array(data.length);
-  for (let y = 0; y < kh; y++)
-    for (let x = 0; x < kw; x++)
-      for (let b = 0; b < i; b++)
-        for (let a = 0; a < o; a++) out[((a * i + b) * kh + y) * kw + x] = data[((y * kw + x) * i + b) * o + a]!;
-  return { shape: [o, i, kh, kw], data: out };
-}
-
-export interface ResNetOptions {
-  /** `train`: batch statistics while training (PyTorch's `model.train()`); `frozen`: always the running statistics. */
-  batchnorm: 'train' | 'frozen';
-}
-
-export interface ResNetModel extends DownstreamModel {
+export interface ResNetModel extends StudentModel {
   shape: ResNetShape;
-  /** The state dict as PyTorch has it (OIHW kernels, BatchNorm buffers, int64 num_batches_tracked). */
-  /** Read asynchronously: the webgpu backend cannot read synchronously in Node. */
-  stateDict(): Promise<Record<string, StTensor>>;
 }
 
 interface Conv {
@@ -216,26 +188,10 @@ interface Block {
  * A ResNet with the given state dict (PyTorch layout, already checked against
  * `resnetStateShapes(shape)`; `num_batches_tracked` may be absent, read as 0).
  */
-export function buildResNet(shape: ResNetShape, state: Record<string, StTensor>, opts: ResNetOptions): ResNetModel {
-  const params = new Map<string, Variable>();
-  const buffers = new Map<string, Variable>();
+export function buildResNet(shape: ResNetShape, state: Record<string, StTensor>, opts: StudentOptions): ResNetModel {
   const entries = resnetStateShapes(shape);
-  for (const e of entries) {
-    const t = state[e.key];
-    const trainable = !e.role.startsWith('bn.running') && e.role !== 'bn.num_batches_tracked';
-    let v: Variable;
-    if (e.role === 'conv') {
-      const hwio = oihwToHwio(t);
-      v = variable(hwio.data, hwio.shape, e.key);
-    } else {
-      v = tf.variable(
-        tf.tensor(t ? t.data : new Float32Array(1), e.shape),
-        trainable,
-        `${e.key}_${Math.random().toString(36).slice(2, 8)}`,
-      );
-    }
-    (trainable ? params : buffers).set(e.key, v);
-  }
+  const vars = stateVariables(entries, state, new Set(entries.filter((e) => e.role === 'conv').map((e) => e.key)));
+  const { params, buffers } = vars;
   const conv = (key: string, g: ConvGeometry): Conv => ({ w: params.get(`${key}.weight`)!, g });
   const bn = (key: string): BatchNorm => ({
     weight: params.get(`${key}.weight`)!,
@@ -291,21 +247,7 @@ export function buildResNet(shape: ResNetShape, state: Record<string, StTensor>,
       const phi = tf.mean<Tensor2D>(h, [1, 2]);
       return { phi, logits: denseT(phi, fcW as Tensor2D, fcB) };
     },
-    async stateDict(): Promise<Record<string, StTensor>> {
-      const out: Record<string, StTensor> = {};
-      for (const e of entries) {
-        const v = params.get(e.key) ?? buffers.get(e.key)!;
-        const data = (await v.data()) as Float32Array;
-        if (e.role === 'conv') out[e.key] = hwioToOihw(data, v.shape);
-        else
-          out[e.key] = {
-            shape: e.shape,
-            data: Float32Array.from(data),
-            ...(e.role === 'bn.num_batches_tracked' ? { dtype: 'I64' as const } : {}),
-          };
-      }
-      return out;
-    },
+    stateDict: vars.read,
     dispose() {
       for (const v of params.values()) v.dispose();
       for (const v of buffers.values()) v.dispose();

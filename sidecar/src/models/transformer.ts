@@ -13,28 +13,8 @@ import { tf, type Tensor, type Tensor2D, type Variable } from '../runtime/tf';
 import { badInput } from '../../../core/common/util/errors';
 import { Rng } from '../util/rng';
 import { dense, glorot, heUniform, variable } from './layers';
+import { bmm, layerNorm, swapLast } from './tokenLayers';
 import type { DownstreamModel, ModelOutput } from './downstream';
-
-/** Swaps the last two axes. */
-function swapLast(t: Tensor): Tensor {
-  const perm = t.shape.map((_, i) => i);
-  [perm[perm.length - 1], perm[perm.length - 2]] = [perm[perm.length - 2], perm[perm.length - 1]];
-  return tf.transpose(t, perm);
-}
-
-/** Batched a·b over leading axes, gradients as plain products. */
-const bmm = tf.customGrad<Tensor>((...args: unknown[]) => {
-  const [a, b, save] = args as [Tensor, Tensor, (ts: Tensor[]) => void];
-  save([a, b]);
-  return {
-    value: tf.matMul(a, b),
-    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
-      const g = dy as tf.Tensor3D;
-      const [as, bs] = saved as [tf.Tensor3D, tf.Tensor3D];
-      return [tf.matMul(g, swapLast(bs)), tf.matMul(swapLast(as), g)];
-    },
-  };
-});
 
 /** Rows of `table` at `ids` ([n] int32), with a scatter-add gradient for the table. */
 const embed = tf.customGrad<Tensor2D>((...args: unknown[]) => {
@@ -48,11 +28,6 @@ const embed = tf.customGrad<Tensor2D>((...args: unknown[]) => {
     },
   };
 }) as (table: Tensor2D, ids: tf.Tensor1D) => Tensor2D;
-
-function layerNorm(x: Tensor, g: Variable, b: Variable): Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), g), b);
-}
 
 export function createTransformer(
   spec: DownstreamSpec,

@@ -4,9 +4,9 @@
  * PyTorch on the same weights. The model is a student folder in timm's hub layout (what
  * `model: pretrained` reads and what a run saves), or a run's checkpoint of a method and seed.
  *
- * Inputs are what the PyTorch module's forward takes: for a ResNet [N, C, H, W] float32, already
- * resized and normalised; for a run's MLP or CNN, [N, ...] as its dataset gives them. Or a
- * folder of images (png, jpeg, webp), prepared as the model's own training prepared them (a
+ * Inputs are what the PyTorch module's forward takes: for an image student [N, C, H, W] float32,
+ * already resized and normalised; for a run's MLP or CNN, [N, ...] as its dataset gives them. Or
+ * a folder of images (png, jpeg, webp), prepared as the model's own training prepared them (a
  * student folder's `pretrained_cfg`; a run's `input_size`, or its image dataset's size and
  * channels), one row per image in name order, the names written beside the logits.
  */
@@ -115,10 +115,11 @@ function checkFloat(x: NpyArray, file: string): void {
     throw badInput(`expected float32 inputs, got ${x.dtype}`, { file, field: 'dtype' });
 }
 
-/** A student folder: a ResNet reading [N, C, H, W] as PyTorch does, or images as its pretrained_cfg says. */
+/** A student folder: an image model of any family reading [N, C, H, W] as PyTorch does, or images as its pretrained_cfg says. */
 async function loadFolder(folder: string, inputs: Inputs, spec?: DownstreamSpec): Promise<Loaded> {
   const hub = readHubFolder(folder);
   const s = hub.shape;
+  const what = `${s.arch} from ${folder}`;
   const studentSpec = downstreamSchema.parse({ ...(spec ?? { model: 'pretrained' }), folder, head: 'keep' });
   if (inputs.kind === 'images') {
     const preprocess = studentImagePreprocess({ folder, input_size: spec?.input_size }, folder);
@@ -126,18 +127,24 @@ async function loadFolder(folder: string, inputs: Inputs, spec?: DownstreamSpec)
     const exampleShape = studentShape(student);
     const x = await prepareImages(inputs, student);
     const model = createModel(studentSpec, exampleShape, s.numClasses, 0);
-    return { model, what: `${s.arch} from ${folder}`, exampleShape, x };
+    return { model, what, exampleShape, x };
   }
   const { x, file } = inputs;
+  const input = hub.family.input(s);
   checkFloat(x, file);
-  if (x.shape.length !== 4 || x.shape[1] !== s.inChannels)
+  const [h, w] = input.size ?? ['H', 'W'];
+  if (
+    x.shape.length !== 4 ||
+    x.shape[1] !== input.channels ||
+    (input.size && (x.shape[2] !== input.size[0] || x.shape[3] !== input.size[1]))
+  )
     throw badInput(
-      `expected images [N, ${s.inChannels}, H, W] (what the PyTorch module's forward takes: resized and normalised), got [${x.shape.join(', ')}]`,
+      `expected images [N, ${input.channels}, ${h}, ${w}] (what the PyTorch module's forward takes: resized and normalised), got [${x.shape.join(', ')}]`,
       { file, field: 'shape' },
     );
-  const [, c, h, w] = x.shape;
-  const model = createModel(studentSpec, [h, w, c], s.numClasses, 0);
-  return { model, what: `${s.arch} from ${folder}`, exampleShape: [h, w, c], x: nchwToNhwc(x) };
+  const [, c, ih, iw] = x.shape;
+  const model = createModel(studentSpec, [ih, iw, c], s.numClasses, 0);
+  return { model, what, exampleShape: [ih, iw, c], x: nchwToNhwc(x) };
 }
 
 /** A run's checkpoint of a method and seed. */

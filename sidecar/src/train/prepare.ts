@@ -67,7 +67,7 @@ export async function loadRunDataset(exp: Experiment, baseDir: string, log: Log)
       ds.numClasses,
     );
     log(
-      `student: ${hub.arch} from ${hub.folder} (conv1 width ${hub.shape.width}, ${hub.shape.numClasses} classes; ${exp.downstream.weights === 'random' ? 'random weights (from scratch)' : 'pre-trained weights'}, head ${exp.downstream.head}, BatchNorm ${exp.downstream.batchnorm})`,
+      `student: ${hub.family.describe(hub.shape)} from ${hub.folder} (${hub.shape.numClasses} classes; ${exp.downstream.weights === 'random' ? 'random weights (from scratch)' : 'pre-trained weights'}, head ${exp.downstream.head}, BatchNorm ${exp.downstream.batchnorm})`,
     );
   }
   return ds;

@@ -11,7 +11,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { readSafetensors } from '../../../core/node/io/safetensors';
-import { exportResNet, resnetParameterCount } from '../../../sidecar/src/export/resnet';
+import { exportStudent, studentParameterCount } from '../../../sidecar/src/export/student';
+import { resnetFamily } from '../../../sidecar/src/models/students/resnet';
 import { readHubFolder } from '../../../sidecar/src/models/pretrained';
 import { OnnxSession } from '../../../sidecar/src/runtime/onnx';
 import { nchwToNhwc } from '../../../sidecar/src/predict/predict';
@@ -27,7 +28,7 @@ describe('a pretrained student exported to ONNX', () => {
       const ref = readSafetensors(path.join(fixtures, `${name}.reference.safetensors`)).tensors;
       const [n, c, h, w] = ref.input.shape;
       const file = path.join(out, `${name}.onnx`);
-      fs.writeFileSync(file, exportResNet(hub, [h, w, c], { method: 'stl' }));
+      fs.writeFileSync(file, exportStudent(hub, [h, w, c], { method: 'stl' }));
       const session = await OnnxSession.open(file, { device: 'cpu', log: () => {} });
       try {
         const got = await session.run({ input: { type: 'float32', data: nchwToNhwc(ref.input), dims: [n, h, w, c] } }, [
@@ -49,7 +50,13 @@ describe('a pretrained student exported to ONNX', () => {
 
   it('counts parameters without BatchNorm buffers, as torch does (sum of p.numel())', () => {
     // resnet18 at width 64 with 1000 classes: torchvision's published 11,689,512.
-    assert.equal(resnetParameterCount({ arch: 'resnet18', width: 64, inChannels: 3, numClasses: 1000 }), 11_689_512);
-    assert.equal(resnetParameterCount({ arch: 'resnet50', width: 64, inChannels: 3, numClasses: 1000 }), 25_557_032);
+    assert.equal(
+      studentParameterCount(resnetFamily, { arch: 'resnet18', width: 64, inChannels: 3, numClasses: 1000 }),
+      11_689_512,
+    );
+    assert.equal(
+      studentParameterCount(resnetFamily, { arch: 'resnet50', width: 64, inChannels: 3, numClasses: 1000 }),
+      25_557_032,
+    );
   });
 });

@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { downstreamSchema } from '../../../core/node/experiment/schema';
-import { encodeSafetensors, readSafetensors, type StTensor } from '../../../core/node/io/safetensors';
+import { encodeSafetensors, readSafetensors } from '../../../core/node/io/safetensors';
 import { crossEntropy } from '../../../sidecar/src/methods/regularizers';
 import {
   createPretrainedStudent,
@@ -19,11 +19,12 @@ import {
   readHubFolder,
   type PretrainedStudent,
 } from '../../../sidecar/src/models/pretrained';
-import { hwioToOihw, RESNET_ARCHS, resnetStateShapes } from '../../../sidecar/src/models/resnet';
+import { RESNET_ARCHS, resnetStateShapes } from '../../../sidecar/src/models/resnet';
 import { Optimizer } from '../../../sidecar/src/train/optimizer';
-import { initBackend, tf, type Tensor } from '../../../sidecar/src/runtime/tf';
+import { initBackend, tf } from '../../../sidecar/src/runtime/tf';
 import { startTestBackend, TEST_BACKENDS } from '../../helpers/backends';
 import { relErr } from '../../helpers/numeric';
+import { nhwc, parityErrors, reportParity } from '../../helpers/studentParity';
 
 const fixtures = path.join(__dirname, '..', '..', 'fixtures', 'students');
 const CASES = [
@@ -33,18 +34,6 @@ const CASES = [
 
 const spec = (folder: string, extra: Record<string, unknown> = {}) =>
   downstreamSchema.parse({ model: 'pretrained', folder, ...extra });
-
-/** NCHW reference input → NHWC tensor. */
-const nhwc = (t: StTensor): Tensor => tf.transpose(tf.tensor(t.data, t.shape), [0, 2, 3, 1]);
-
-/** The worst relative error per quantity, printed once per case and backend (the parity figures). */
-function report(label: string, errs: Record<string, number>): void {
-  console.log(
-    `${label}: ${Object.entries(errs)
-      .map(([k, v]) => `${k} ${v.toExponential(2)}`)
-      .join(', ')}`,
-  );
-}
 
 // Every backend of AFT_TEST_BACKENDS (cpu, wasm, webgpu by default: test/helpers/backends.ts);
 // tensors are read with await data(), as the engine reads them (webgpu cannot read synchronously).
@@ -60,44 +49,10 @@ for (const backend of TEST_BACKENDS) {
         const ref = readSafetensors(path.join(fixtures, `${c.name}.reference.safetensors`)).tensors;
         const model = createPretrainedStudent(spec(path.join(fixtures, c.name), { head: 'keep' }), [36, 36, 3], 10, 0);
         try {
-          const errs: Record<string, number> = {};
-          const evalOut = tf.tidy(() => {
-            const out = model.forward(nhwc(ref.input));
-            return [out.logits, out.phi];
-          });
-          errs.logits = relErr(await evalOut[0].data(), ref['eval.logits'].data);
-          errs.phi = relErr(await evalOut[1].data(), ref['eval.features'].data);
-          tf.dispose(evalOut);
-          const params = [...model.params.values()];
-          let gradErr = 0;
-          let worstGrad = '';
-          const x = nhwc(ref.input);
-          const y = tf.tensor1d(Array.from(ref.labels.data), 'int32');
-          let trainLogits: Tensor | undefined;
-          const { value, grads } = tf.variableGrads(() => {
-            const out = model.forward(x, 'train');
-            trainLogits = tf.keep(out.logits.clone());
-            return crossEntropy(out.logits, y);
-          }, params);
-          errs.train_logits = relErr(await trainLogits!.data(), ref['train.logits'].data);
-          errs.loss = relErr(await value.data(), ref['train.loss'].data);
-          for (const [k, v] of model.params) {
-            const g = grads[v.name];
-            const got = (await g.data()) as Float32Array;
-            const data = g.shape.length === 4 ? hwioToOihw(got, g.shape).data : got;
-            const e = relErr(data, ref[`grad.${k}`].data);
-            if (e > gradErr) [gradErr, worstGrad] = [e, k];
-          }
-          tf.dispose([x, y, trainLogits!, value, ...Object.values(grads)]);
-          errs.gradients = gradErr;
-          let statErr = 0;
-          let worstStat = '';
-          for (const [k, v] of model.buffers!) {
-            const e = relErr(await v.data(), ref[`after.${k}`].data);
-            if (e > statErr) [statErr, worstStat] = [e, k];
-          }
-          errs.running_stats = statErr;
-          report(`${c.name} on ${backend}`, errs);
+          const { errs, worstGrad, worstStat } = await parityErrors(model, ref);
+          const gradErr = errs.gradients;
+          const statErr = errs.running_stats;
+          reportParity(`${c.name} on ${backend}`, errs);
           assert.ok(errs.logits < 1e-4 && errs.phi < 1e-4, `eval: logits ${errs.logits}, φ ${errs.phi}`);
           assert.ok(
             errs.train_logits < 1e-4 && errs.loss < 1e-4,

@@ -2,7 +2,8 @@
  * Runs with a pretrained ResNet student: every method trains it (stl is fine-tuning), each
  * reported model is saved in the hub layout (config.json with the task's classes +
  * model.safetensors with the original keys and BatchNorm buffers), that folder starts a second
- * run, and `aft export` writes it as ONNX, verified against the trained model.
+ * run, and `aft export` writes it as ONNX, verified against the trained model. The same for the
+ * ViT and Mixer students (their 32x32 images prepared as their pretrained_cfg says).
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -112,4 +113,41 @@ describe('training a pretrained ResNet student', () => {
       (e: unknown) => e instanceof AftError && /reads images \[height, width, 3\].*\[28, 28, 1\]/.test(e.message),
     );
   });
+});
+
+describe('training a pretrained ViT or Mixer student', () => {
+  before(async () => {
+    await initBackend((process.env.AFT_TEST_BACKEND ?? 'wasm') as 'wasm');
+    if (!fs.existsSync(data)) await writeImageFolder(data, 6);
+  });
+
+  const CASES = [
+    {
+      name: 'vit-tiny',
+      methods: ['stl', 'kd', 'aft', 'aft-no-kernel', 'rkd', 'ft', 'btune'],
+      stem: 'patch_embed.proj.weight',
+    },
+    { name: 'mixer-tiny', methods: ['stl', 'aft'], stem: 'stem.proj.weight' },
+  ];
+  for (const c of CASES) {
+    it(`${c.name}: trains with ${c.methods.join(', ')}, saves each in the hub layout, exports verified`, async () => {
+      const out = await run({ folder: path.join(fixtures, c.name) }, c.methods);
+      assert.deepEqual(Object.keys(out.summary.methods), c.methods);
+      assert.deepEqual(out.summary.dataset.inputShape, [32, 32, 3]);
+      const source = readSafetensors(path.join(fixtures, c.name, 'model.safetensors')).tensors;
+      for (const m of c.methods) {
+        assert.ok(Number.isFinite(out.summary.methods[m].test_accuracy.mean), m);
+        const dir = path.join(out.dir, 'checkpoints', `${m}-seed-0`);
+        const hub = readHubFolder(dir);
+        assert.equal(hub.shape.numClasses, 3);
+        const saved = readSafetensors(path.join(dir, 'model.safetensors')).tensors;
+        assert.deepEqual(Object.keys(saved).sort(), Object.keys(source).sort());
+        assert.notDeepEqual(Array.from(saved[c.stem].data), Array.from(source[c.stem].data), `${m} trained the stem`);
+      }
+      const onnx = path.join(ws, `${c.name}.onnx`);
+      const report = await exportRun({ runDir: out.dir, method: 'aft', out: onnx, log: () => {} });
+      assert.equal(report.verification.examples, out.summary.dataset.test);
+      assert.ok(report.verification.maxAbsDiff <= 1e-4, `max |Δ logit| ${report.verification.maxAbsDiff}`);
+    });
+  }
 });

@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+"""
+The PyTorch reference for `npm run bench:train`'s pretrained-student rows: milliseconds per
+training step (forward, backward, Adam) with cross-entropy only (STL) and with the AFT
+linear-kernel regulariser (ψ: 512 features, learned ρ), on the CPU at a given thread count
+(default 1: what tfjs's wasm backend uses in Node), and the process's peak resident memory, of
+
+  resnet18  torchvision's resnet18 (10 classes, random weights), batch 32, 64x64;
+  vit-tiny  timm's vit_tiny_patch16_224 (10 classes, random weights; the plain-PyTorch ViT with
+            timm's names and semantics of test/fixtures/students/make_vit.py), batch 16, 224x224.
+
+Run it by hand with Debian's python3-torch 1.13 and python3-torchvision 0.14 (nothing is
+downloaded):
+
+    /usr/bin/python3 scripts/bench/pytorch_students.py [--model resnet18] [--threads 1] [--steps 10] [--json]
+"""
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+import torchvision
+
+# The regulariser of the MLP/CNN reference (the same script folder): one definition.
+from pytorch_step import aft_distance
+
+# The ViT the parity fixtures are made with: one definition.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'test', 'fixtures', 'students'))
+from make_vit import build  # noqa: E402
+
+
+def resnet_features(model, x):
+    x = model.maxpool(model.relu(model.bn1(model.conv1(x))))
+    x = model.layer4(model.layer3(model.layer2(model.layer1(x))))
+    return torch.flatten(model.avgpool(x), 1)
+
+
+# name: (model, φ, φ's width, batch, size)
+MODELS = {
+    'resnet18': (lambda: torchvision.models.resnet18(num_classes=10), resnet_features, lambda m: m.fc, 512, 32, 64),
+    'vit-tiny': (lambda: build('vit_tiny_patch16_224', 10, {}), lambda m, x: m.features(x), lambda m: m.head, 192, 16,
+                 224),
+}
+
+
+def ms_per_step(name, method, steps):
+    make, features, head, _, batch, size = MODELS[name]
+    torch.manual_seed(0)
+    model = make()
+    model.train()
+    rho = torch.zeros(512, requires_grad=True)
+    opt = torch.optim.Adam([{'params': model.parameters(), 'lr': 1e-3}, {'params': [rho], 'lr': 1e-2}])
+    x = torch.randn(batch, 3, size, size)
+    y = torch.arange(batch) % 10
+    psi = torch.randn(batch, 512)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        phi = features(model, x)
+        loss = F.cross_entropy(head(model)(phi), y)
+        if method == 'aft':
+            loss = loss + 10 * aft_distance(phi, psi * torch.sigmoid(rho))
+        loss.backward()
+        opt.step()
+
+    for _ in range(2):
+        step()
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        times.append((time.perf_counter() - t0) * 1000 / steps)
+    return sorted(times)[1]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('--model', choices=list(MODELS), default='resnet18')
+    p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--steps', type=int, default=10)
+    p.add_argument('--json', action='store_true')
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    _, _, _, _, batch, size = MODELS[a.model]
+    out = {'torch': torch.__version__, 'model': a.model, 'threads': a.threads, 'batch': batch, 'size': size}
+    for m in ('stl', 'aft'):
+        out[f'{m}_ms'] = round(ms_per_step(a.model, m, a.steps), 1)
+    out['peak_rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    if not a.json:
+        print(f"pytorch {out['torch']} {a.model} batch {batch} {size}x{size}, {a.threads} thread(s): "
+              f"stl {out['stl_ms']} ms/step, aft {out['aft_ms']} ms/step, peak RSS {out['peak_rss_mb']} MB")
+    print(json.dumps(out))
+
+
+if __name__ == '__main__':
+    main()

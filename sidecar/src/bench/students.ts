@@ -1,0 +1,166 @@
+/**
+ * The pretrained-student rows of `npm run bench:train`: full-size students with random weights,
+ * each written once as a timm hub folder in the OS temp folder, fine-tuned as `model: pretrained`
+ * with STL and with AFT (ψ: 512 noise features): ResNet-18 at batch 32 on 64x64 inputs and
+ * ViT-Tiny (vit_tiny_patch16_224) at batch 16 on 224x224. The PyTorch reference at the same
+ * thread count is scripts/bench/pytorch_students.py.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { downstreamSchema, type DownstreamSpec } from '../../../core/node/experiment/schema';
+import type { ResolvedMethod } from '../../../core/node/experiment/methods';
+import { encodeSafetensors } from '../../../core/node/io/safetensors';
+import { createModel } from '../models/model';
+import type { StudentFamily, StudentShape } from '../models/students/family';
+import { resnetFamily } from '../models/students/resnet';
+import { vitFamily } from '../models/students/vit';
+import { NO_DROPOUT } from '../models/vit';
+import { crossEntropy } from '../methods/regularizers';
+import { tf } from '../runtime/tf';
+import { Rng } from '../util/rng';
+import { msPerStep, randomImageData } from './steps';
+import { writeFileAtomic } from '../../../core/node/util/fsx';
+
+/**
+ * A student of a family as a hub folder with the library's initialisation of a new model
+ * (`family.init`, seeded), written once per machine under the OS temp folder.
+ */
+function studentFolder<S extends StudentShape>(
+  name: string,
+  family: StudentFamily<S>,
+  shape: S,
+  config: Record<string, unknown>,
+): string {
+  const dir = path.join(os.tmpdir(), `aft-bench-${name}`);
+  if (fs.existsSync(path.join(dir, 'model.safetensors'))) return dir;
+  const state = family.init(shape, new Rng(0));
+  fs.mkdirSync(dir, { recursive: true });
+  writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify({ architecture: shape.arch, ...config }, null, 2));
+  writeFileAtomic(path.join(dir, 'model.safetensors'), encodeSafetensors(state, { format: 'pt' }));
+  return dir;
+}
+
+/**
+ * torchvision's ResNet-18 state dict (timm's key names are the same), initialised as torchvision
+ * does (45 MB); the bench and the GPU check share it.
+ */
+export function resnet18Folder(): string {
+  return studentFolder(
+    'resnet18',
+    resnetFamily,
+    { arch: 'resnet18', width: 64, inChannels: 3, numClasses: 1000 },
+    {
+      num_classes: 1000,
+      num_features: 512,
+      global_pool: 'avg',
+      pretrained_cfg: {
+        input_size: [3, 224, 224],
+        crop_pct: 0.875,
+        interpolation: 'bilinear',
+        mean: [0.485, 0.456, 0.406],
+        std: [0.229, 0.224, 0.225],
+        num_classes: 1000,
+        first_conv: 'conv1',
+        classifier: 'fc',
+      },
+    },
+  );
+}
+
+/** timm's vit_tiny_patch16_224 (width 192, depth 12, 3 heads, 224x224), initialised as timm does (22 MB). */
+export function vitTinyFolder(): string {
+  return studentFolder(
+    'vit-tiny',
+    vitFamily,
+    {
+      arch: 'vit_tiny_patch16_224',
+      numClasses: 1000,
+      inChannels: 3,
+      patch: 16,
+      embedDim: 192,
+      depth: 12,
+      heads: 3,
+      mlpHidden: 768,
+      grid: [14, 14],
+      dropout: NO_DROPOUT,
+    },
+    {
+      num_classes: 1000,
+      num_features: 192,
+      global_pool: 'token',
+      pretrained_cfg: {
+        input_size: [3, 224, 224],
+        fixed_input_size: true,
+        crop_pct: 0.9,
+        interpolation: 'bicubic',
+        mean: [0.5, 0.5, 0.5],
+        std: [0.5, 0.5, 0.5],
+        num_classes: 1000,
+        first_conv: 'patch_embed.proj',
+        classifier: 'head',
+      },
+    },
+  );
+}
+
+/** The rows: which folder, at which batch and input size. */
+export const STUDENT_BENCHES = {
+  resnet18: { folder: resnet18Folder, batch: 32, size: 64 },
+  'vit-tiny': { folder: vitTinyFolder, batch: 16, size: 224 },
+} as const;
+
+const CLASSES = 10;
+const PSI_WIDTH = 512;
+
+export interface StudentBench {
+  stl_ms: number;
+  aft_ms: number;
+  ratio: number;
+  batch: number;
+  size: number;
+  /** Peak bytes of tfjs tensors in one STL training step, the model's weights included (tf.profile). */
+  step_tensor_peak_mb: number;
+  /** Peak resident memory of this process so far (the wasm heap included). */
+  peak_rss_mb: number;
+}
+
+export async function benchStudent(
+  name: keyof typeof STUDENT_BENCHES,
+  methods: Record<'stl' | 'aft', ResolvedMethod>,
+  steps: number,
+): Promise<StudentBench> {
+  const { folder, batch, size } = STUDENT_BENCHES[name];
+  const spec: DownstreamSpec = downstreamSchema.parse({ model: 'pretrained', folder: folder() });
+  const inputShape = [size, size, 3];
+  const data = randomImageData(inputShape, 2 * batch, batch, PSI_WIDTH);
+  const { x, y } = data.train;
+  // No warm-up job: the timed job's first steps (kernels and XNNPACK operators created) are not counted.
+  const ms = (method: ResolvedMethod): Promise<number> => msPerStep(spec, method, data, batch, steps, 0);
+  const stl = await ms(methods.stl);
+  const aft = await ms(methods.aft);
+  // One STL step under tf.profile for the tensors' peak.
+  const before = tf.memory().numBytes;
+  const model = createModel(spec, inputShape, CLASSES, 0);
+  const params = [...model.params.values()];
+  const info = await tf.profile(async () => {
+    const grads = tf.tidy(() => {
+      const xb = tf.tensor(x.subarray(0, batch * size * size * 3), [batch, ...inputShape]);
+      const yb = tf.tensor1d(Array.from(y.subarray(0, batch)), 'int32');
+      return Object.values(tf.variableGrads(() => crossEntropy(model.forward(xb, 'train').logits, yb), params).grads);
+    });
+    // Read (as training does, asynchronously), so that every kernel has run before the peak is taken.
+    for (const g of grads) await g.data();
+    tf.dispose(grads);
+  });
+  model.dispose();
+  return {
+    stl_ms: +stl.toFixed(1),
+    aft_ms: +aft.toFixed(1),
+    ratio: +(aft / stl).toFixed(3),
+    batch,
+    size,
+    step_tensor_peak_mb: Math.round((info.peakBytes - before) / 2 ** 20),
+    peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * What a family of pre-trained student architectures (ResNet, ViT, MLP-Mixer, …) gives the code
+ * that reads, trains, saves, exports and runs students, so that pretrained.ts, export and predict
+ * dispatch by family and know nothing of any one architecture. A family is registered in
+ * registry.ts; its shape is inferred from the folder's config.json and the safetensors header
+ * before any weight is read.
+ */
+import type { StEntry, StTensor } from '../../../../core/node/io/safetensors';
+import type { TimmPretrainedCfg } from '../../features/imagePreprocess';
+import type { OnnxGraph } from '../../export/graph';
+import type { Rng } from '../../util/rng';
+import type { DownstreamModel } from '../downstream';
+
+/** config.json as timm writes it (the fields read here; the rest is kept as it is on save). */
+export interface HubConfig {
+  architecture?: unknown;
+  num_classes?: unknown;
+  num_features?: unknown;
+  global_pool?: unknown;
+  /** timm passes these to the model's constructor (`create_model(**model_args)`). */
+  model_args?: unknown;
+  pretrained_cfg?: TimmPretrainedCfg & {
+    num_classes?: unknown;
+    classifier?: unknown;
+    first_conv?: unknown;
+    fixed_input_size?: unknown;
+  };
+  [key: string]: unknown;
+}
+
+/** Every family's shape names its architecture and classes; the rest is the family's own. */
+export interface StudentShape {
+  arch: string;
+  numClasses: number;
+}
+
+/**
+ * What one example is. Images arrive NHWC in the engine ([N, H, W, C]) and NCHW in `aft predict`
+ * (as the PyTorch module takes them); `size` is set when the weights fix it (a ViT's position
+ * embeddings, a Mixer's token MLPs). Text students (token ids) will add their own kind.
+ */
+export type StudentInput = { kind: 'image'; channels: number; size?: [number, number] };
+
+/** One state-dict entry in PyTorch's layout and order. */
+export interface StateEntry {
+  key: string;
+  shape: number[];
+  /** `param` is trained; `buffer` is saved but not trained; `counter` is an int64 buffer that may be absent (read as 0). */
+  kind: 'param' | 'buffer' | 'counter';
+}
+
+/** Where the folder's files are, for messages. */
+export interface HubFiles {
+  config: string;
+  weights: string;
+}
+
+export interface StudentOptions {
+  /** `train`: batch statistics while training (PyTorch's `model.train()`); `frozen`: always the running statistics. */
+  batchnorm: 'train' | 'frozen';
+  /** Seeds the dropout masks of a family that has dropout. */
+  seed: number;
+}
+
+export interface StudentModel extends DownstreamModel {
+  shape: StudentShape;
+  /** The state dict as PyTorch has it (its layouts, buffers, int64 counters); read asynchronously, as webgpu needs. */
+  stateDict(): Promise<Record<string, StTensor>>;
+}
+
+export interface StudentFamily<S extends StudentShape = StudentShape> {
+  /** Short name, for messages and the export's metadata: `resnet`, `vit`, `mixer`. */
+  name: string;
+  /** The `architecture` values of config.json this family reads. */
+  archs: readonly string[];
+  /** What timm's config.json says for this family (checked when present). */
+  timm: { globalPool: string; classifier: string; firstConv: string };
+  /** The classifier's weight ([classes, features]) and bias. */
+  head: { weight: string; bias: string };
+  /**
+   * The shape of `arch` from config.json and the tensors' names and shapes (no data read), or
+   * a bad-input error naming the field or tensor that contradicts the rest (the tensors are
+   * checked against `stateShapes` after, the rest of the config by `checkConfig`). Called also with
+   * other architectures to find the one the weights belong to, so it must not have side effects.
+   */
+  shapeOf(arch: string, config: HubConfig, tensors: Record<string, StEntry>, numClasses: number, files: HubFiles): S;
+  /** The rest of config.json against the weights (`num_features`, input channels, …), after the tensors are checked. */
+  checkConfig(s: S, config: HubConfig, files: HubFiles): void;
+  /** Every state-dict entry, in PyTorch's order, with PyTorch's shapes. */
+  stateShapes(s: S): StateEntry[];
+  /** Width of φ. */
+  features(s: S): number;
+  input(s: S): StudentInput;
+  /** A few words on the shape for messages ("resnet18 of width 8"). */
+  describe(s: S): string;
+  /** A state dict initialised as the library does for a new model (`weights: random`: from scratch). */
+  init(s: S, rng: Rng): Record<string, StTensor>;
+  /** The student with the given state dict (already checked against `stateShapes`). */
+  build(s: S, state: Record<string, StTensor>, opts: StudentOptions): StudentModel;
+  /** The ONNX graph of the student: `input` in the engine's layout, outputs `logits` and `features`. */
+  onnx(state: Record<string, StTensor>, s: S, inputShape: number[]): OnnxGraph;
+}

@@ -1,0 +1,88 @@
+/**
+ * Layers of the token models (the text transformer, ViT, MLP-Mixer) with PyTorch's semantics:
+ * LayerNorm over the last axis, exact-erf GELU (nn.GELU's default), batched products whose
+ * gradients are plain products of explicitly transposed operands (tfjs's transposed-operand
+ * matMul is ~10x slower on wasm), linear layers applied to every token, patch embeddings and
+ * seeded dropout. LayerNorm, GELU and softmax use tfjs's autodiff.
+ */
+import { tf, type Tensor, type Tensor2D, type Tensor4D } from '../runtime/tf';
+import type { Rng } from '../util/rng';
+import { dense, denseT } from './layers';
+
+/** Swaps the last two axes. */
+export function swapLast(t: Tensor): Tensor {
+  const perm = t.shape.map((_, i) => i);
+  [perm[perm.length - 1], perm[perm.length - 2]] = [perm[perm.length - 2], perm[perm.length - 1]];
+  return tf.transpose(t, perm);
+}
+
+/** Batched a·b over leading axes, gradients as plain products. */
+export const bmm = tf.customGrad<Tensor>((...args: unknown[]) => {
+  const [a, b, save] = args as [Tensor, Tensor, (ts: Tensor[]) => void];
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+      const g = dy as tf.Tensor3D;
+      const [as, bs] = saved as [tf.Tensor3D, tf.Tensor3D];
+      return [tf.matMul(g, swapLast(bs)), tf.matMul(swapLast(as), g)];
+    },
+  };
+});
+
+/** nn.LayerNorm over the last axis: biased variance, ε inside the square root. */
+export function layerNorm(x: Tensor, g: Tensor, b: Tensor, eps = 1e-5): Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), g), b);
+}
+
+/**
+ * nn.GELU(): x·Φ(x) with the exact error function (not the tanh approximation). The gradient,
+ * Φ(x) + x·φ(x), is written by hand so that a step keeps only x per layer, not the four
+ * intermediates autodiff would (the MLP's widest activations).
+ */
+export const gelu = tf.customGrad<Tensor>((...args: unknown[]) => {
+  const [x, save] = args as [Tensor, (ts: Tensor[]) => void];
+  save([x]);
+  return {
+    value: tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))),
+    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) =>
+      tf.tidy(() => {
+        const [xs] = saved as [Tensor];
+        const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(xs, Math.SQRT1_2))));
+        const pdf = tf.mul(tf.exp(tf.mul(tf.square(xs), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+        return [tf.mul(dy as Tensor, tf.add(cdf, tf.mul(xs, pdf)))];
+      }),
+  };
+});
+
+/** nn.Linear on the last axis of [..., in]: W is PyTorch's [out, in]. */
+export function linear(x: Tensor, w: Tensor, b: Tensor): Tensor {
+  const lead = x.shape.slice(0, -1);
+  const y = denseT(tf.reshape<tf.Rank.R2>(x, [-1, x.shape[x.shape.length - 1]]), w as Tensor2D, b);
+  return tf.reshape(y, [...lead, w.shape[0]]);
+}
+
+/**
+ * A P×P stride-P convolution (timm's PatchEmbed) of NHWC images as one product: the image cut
+ * into [B·gh·gw, P·P·C] rows in (y, x, c) order times the kernel in HWIO order [P, P, C, D]
+ * flattened, plus the bias; gives [B, gh·gw, D], tokens in row-major order as PyTorch's
+ * `flatten(2).transpose(1, 2)`.
+ */
+export function patchEmbed(x: Tensor4D, w: Tensor4D, b: Tensor): Tensor {
+  const [n, h, wd, c] = x.shape;
+  const [p, , , d] = w.shape;
+  const gh = h / p;
+  const gw = wd / p;
+  const rows = tf.reshape<tf.Rank.R2>(tf.transpose(tf.reshape(x, [n * gh, p, gw, p * c]), [0, 2, 1, 3]), [
+    n * gh * gw,
+    p * p * c,
+  ]);
+  return tf.reshape(dense(rows, tf.reshape(w, [p * p * c, d]), b), [n, gh * gw, d]);
+}
+
+/** nn.Dropout in training (rate > 0): zeroes with probability `rate`, scales the rest by 1/(1 − rate); masks from the seeded stream. */
+export function dropout(x: Tensor, rate: number, train: boolean, rng: Rng): Tensor {
+  if (!train || rate <= 0) return x;
+  return tf.dropout(x, rate, undefined, Math.floor(rng.next() * 2 ** 31));
+}
