@@ -34,6 +34,8 @@ export class RunsModel {
   private readonly changed = new Emitter<void>();
   readonly onDidChange = this.changed.event;
   private refreshing: Promise<void> | undefined;
+  /** The signature of what the view last drew from a listing. */
+  private shown: string | undefined;
   private again = false;
 
   constructor(
@@ -120,7 +122,19 @@ export class RunsModel {
     this.rows = next;
     this.sorted = undefined;
     this.studyRows = studies;
+    // A listing that changed nothing the view shows does not redraw it: a redraw replaces the
+    // tree items' commands, and a click that lands during one is lost ("command not found").
+    const shown = this.signature();
+    if (shown === this.shown) return;
+    this.shown = shown;
     this.changed.fire();
+  }
+
+  /** The rows and studies as listed (live events change the view on their own). */
+  private signature(): string {
+    const runs = [...this.rows.values()].map(({ live: _live, ...r }) => r);
+    const studies = [...this.studyRows.values()].map(({ live: _live, ...st }) => st);
+    return JSON.stringify([runs, studies]);
   }
 
   /** Applies a live event from the sidecar. */

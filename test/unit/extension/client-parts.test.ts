@@ -93,6 +93,31 @@ describe('runs model', () => {
     await model.refresh();
     assert.equal(model.runs.length, 0, 'a deleted run disappears');
   });
+
+  it('redraws the view after a listing only when it changed something (a redraw loses a click on a row)', async () => {
+    const run: RunInfo = {
+      runId: 'r1',
+      runDir: '/ws/.aft/runs/r1',
+      experiment: 'demo',
+      state: 'running',
+      started: '2026-01-01T00:00:00Z',
+      progress: { fraction: 0.1, label: 'stl seed 0', etaSeconds: 9 },
+    };
+    let listing: RunInfo[] = [run];
+    const model = new RunsModel({ listRuns: () => Promise.resolve(listing) }, () => ['/ws'], silentLogger);
+    let fired = 0;
+    model.onDidChange(() => fired++);
+    await model.refresh();
+    await model.refresh();
+    assert.equal(fired, 1, 'the same listing twice: one redraw');
+    listing = [{ ...run, progress: { ...run.progress!, fraction: 0.2 } }];
+    await model.refresh();
+    assert.equal(fired, 2, 'progress moved');
+    listing = [{ ...run, state: 'completed', summary: undefined }];
+    await model.refresh();
+    await model.refresh();
+    assert.equal(fired, 3, 'completed, then nothing new');
+  });
 });
 
 describe('abandoned runs', () => {
