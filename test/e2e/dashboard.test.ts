@@ -24,6 +24,8 @@ import {
   runCommand,
   type StudioSession,
   until,
+  activeWebview,
+  consoleCspViolations,
 } from './harness';
 import { isTempName } from '../../core/node/util/fsx';
 
@@ -59,11 +61,11 @@ describe('run dashboard and comparison, end to end in code-server', { skip: E2E_
   const test = diagnosedIt(() => studio);
   let page: Page;
   let workspace: string;
-  const consoleCsp: string[] = [];
+  let consoleCsp: string[] = [];
   const t0 = Date.now();
 
   /** The webview's content frame (the active editor's webview). */
-  const web = (): FrameLocator => page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+  const web = (): FrameLocator => activeWebview(page);
   const quickRow = (text: string | RegExp): Locator =>
     page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first();
   /**
@@ -109,10 +111,7 @@ describe('run dashboard and comparison, end to end in code-server', { skip: E2E_
       ...fixtureRun(COPY_ID),
     });
     ({ page, workspace } = studio);
-    page.on('console', (m) => {
-      if (/Content[ -]Security[ -]Policy|Refused to (load|execute|apply|connect|frame)/i.test(m.text()))
-        consoleCsp.push(m.text());
-    });
+    consoleCsp = consoleCspViolations(page);
     // As a user would: open the experiment (activating the extension), then the Runs view, which
     // lists the store's runs once the sidecar is up.
     // (Clicked in the Explorer: Quick Open's first file search can take a while after start.)

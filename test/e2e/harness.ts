@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { it } from 'node:test';
 import * as zlib from 'node:zlib';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type FrameLocator, type Locator, type Page } from 'playwright-core';
 
 export const CODE_SERVER_VERSION = '4.100.3';
 export const CHROMIUM = process.env.AFT_E2E_CHROMIUM ?? '/usr/bin/chromium';
@@ -191,6 +191,26 @@ export async function openWorkbench(url: string, workspace: string): Promise<{ b
  * palette may not list an extension's commands yet (its manifest is still being read), so a
  * missing entry is retried a few times before the test fails.
  */
+/** The shown webview's page (VS Code nests it in two iframes). */
+export function activeWebview(page: Page): FrameLocator {
+  return page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+}
+
+/** The AFT Studio sidebar's Runs view. */
+export function runsPane(page: Page): Locator {
+  return page.locator('.pane', { has: page.locator('.pane-header', { hasText: /^\s*Runs/ }) });
+}
+
+/** Collects the Content Security Policy violations the page reports on its console (the list fills as they come). */
+export function consoleCspViolations(page: Page): string[] {
+  const seen: string[] = [];
+  page.on('console', (m) => {
+    if (/Content[ -]Security[ -]Policy|Refused to (load|execute|apply|connect|frame)/i.test(m.text()))
+      seen.push(m.text());
+  });
+  return seen;
+}
+
 export async function runCommand(page: Page, title: string): Promise<void> {
   const input = page.locator('.quick-input-widget input');
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
@@ -504,9 +524,7 @@ export async function launchStudio(
           els.map((e) => `${e.className}${(e as HTMLElement).offsetParent === null ? ' (hidden)' : ''}`),
         )
         .catch((e: unknown) => [`(could not list: ${String(e)})`]);
-      const inner = await page
-        .frameLocator('iframe.webview.ready')
-        .frameLocator('#active-frame')
+      const inner = await activeWebview(page)
         .locator('body')
         .evaluate(
           (b) =>

@@ -9,8 +9,18 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe } from 'node:test';
-import type { FrameLocator, Locator, Page } from 'playwright-core';
-import { diagnosedIt, E2E_SKIP, endStudio, launchStudio, type StudioSession, until } from './harness';
+import type { FrameLocator, Page } from 'playwright-core';
+import {
+  diagnosedIt,
+  E2E_SKIP,
+  endStudio,
+  launchStudio,
+  type StudioSession,
+  until,
+  activeWebview,
+  consoleCspViolations,
+  runsPane,
+} from './harness';
 
 const STUDY = 'mnist-noise-study-study-20261205-041942-74iu';
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'studies', STUDY);
@@ -31,24 +41,20 @@ describe('a study, end to end in code-server', { skip: E2E_SKIP, timeout: 5 * 60
   const test = diagnosedIt(() => studio);
   let page: Page;
   const t0 = Date.now();
-  const consoleCsp: string[] = [];
-  const web = (): FrameLocator => page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
-  const runsPane = (): Locator => page.locator('.pane', { has: page.locator('.pane-header', { hasText: /^\s*Runs/ }) });
+  let consoleCsp: string[] = [];
+  const web = (): FrameLocator => activeWebview(page);
 
   before(async () => {
     studio = await launchStudio(studyFiles());
     ({ page } = studio);
-    page.on('console', (m) => {
-      if (/Content[ -]Security[ -]Policy|Refused to (load|execute|apply|connect|frame)/i.test(m.text()))
-        consoleCsp.push(m.text());
-    });
+    consoleCsp = consoleCspViolations(page);
     await page.locator('.activitybar .action-item a[aria-label^="AFT Studio"]').first().click({ timeout: 30_000 });
   });
 
   after(() => endStudio(studio, 'study-last', 'study e2e', t0));
 
   test('the Runs view lists the study with its values, and the study view draws its figure', async () => {
-    const row = runsPane().locator('.monaco-list-row').filter({ hasText: 'study' }).first();
+    const row = runsPane(page).locator('.monaco-list-row').filter({ hasText: 'study' }).first();
     await row.waitFor({ timeout: 60_000 });
     assert.match((await row.textContent()) ?? '', /mnist-noise-study · study .*completed · 4\/4 values/);
     await row.click();
@@ -61,7 +67,7 @@ describe('a study, end to end in code-server', { skip: E2E_SKIP, timeout: 5 * 60
     assert.deepEqual((await series()).sort(), ['aft', 'kd', 'stl']);
     // Its values' runs are under it in the tree (expanded by its twistie).
     await row.locator('.monaco-tl-twistie').click();
-    const values = runsPane()
+    const values = runsPane(page)
       .locator('.monaco-list-row')
       .filter({ hasText: /noise = \d+/ });
     await until('the values under the study', async () => ((await values.count()) === 4 ? true : undefined), 20_000);

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
-import type { FrameLocator, Locator, Page } from 'playwright-core';
+import type { FrameLocator, Page } from 'playwright-core';
 import {
   diagnosedIt,
   E2E_SKIP,
@@ -16,6 +16,9 @@ import {
   launchStudio,
   type StudioSession,
   until,
+  activeWebview,
+  consoleCspViolations,
+  runsPane,
 } from './harness';
 
 const COPY_ID = 'mnist-demo-20261127-093000-t4b1';
@@ -26,9 +29,8 @@ describe('experiments table, end to end in code-server', { skip: E2E_SKIP, timeo
   const test = diagnosedIt(() => studio);
   let page: Page;
   const t0 = Date.now();
-  const consoleCsp: string[] = [];
-  const web = (): FrameLocator => page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
-  const runsPane = (): Locator => page.locator('.pane', { has: page.locator('.pane-header', { hasText: /^\s*Runs/ }) });
+  let consoleCsp: string[] = [];
+  const web = (): FrameLocator => activeWebview(page);
   /** The ready watchdog may open a silent webview again twice (readyWatchdog.ts): this covers it. */
   const WEBVIEW_SHOWS_MS = 45_000;
 
@@ -39,19 +41,20 @@ describe('experiments table, end to end in code-server', { skip: E2E_SKIP, timeo
       [`.aft/runs/${DAMAGED_ID}/status.json`]: '{"format": "aft-run-status", "state": ',
     });
     ({ page } = studio);
-    page.on('console', (m) => {
-      if (/Content[ -]Security[ -]Policy|Refused to (load|execute|apply|connect|frame)/i.test(m.text()))
-        consoleCsp.push(m.text());
-    });
+    consoleCsp = consoleCspViolations(page);
     await page.locator('.activitybar .action-item a[aria-label^="AFT Studio"]').first().click({ timeout: 30_000 });
-    await runsPane().locator('.monaco-list-row').filter({ hasText: 'mnist-demo' }).first().waitFor({ timeout: 60_000 });
+    await runsPane(page)
+      .locator('.monaco-list-row')
+      .filter({ hasText: 'mnist-demo' })
+      .first()
+      .waitFor({ timeout: 60_000 });
   });
 
   after(() => endStudio(studio, 'table-last', 'table e2e', t0));
 
   test("opens from the Runs view's button with every run, a damaged one saying why, with no CSP violation", async () => {
-    const button = runsPane().locator('.pane-header a.action-label[aria-label="Show Experiments Table"]');
-    await runsPane().locator('.pane-header').hover();
+    const button = runsPane(page).locator('.pane-header a.action-label[aria-label="Show Experiments Table"]');
+    await runsPane(page).locator('.pane-header').hover();
     await button.click({ timeout: 15_000 });
     await web().locator('body[data-rendered]').waitFor({ timeout: WEBVIEW_SHOWS_MS });
     const ids = (): Promise<string[]> =>

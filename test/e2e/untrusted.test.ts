@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe } from 'node:test';
-import type { Locator, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import {
   diagnosedIt,
   E2E_SKIP,
@@ -27,6 +27,7 @@ import {
   runCommand,
   type StudioSession,
   until,
+  runsPane,
 } from './harness';
 
 const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'lsp', 'invalid', 'typos.aft.yaml');
@@ -76,8 +77,6 @@ describe(
       findFiles(studio!.server.userDataDir, /AFT Studio\.log$/)
         .map((f) => fs.readFileSync(f, 'utf8'))
         .join('\n');
-    const runsPane = (): Locator =>
-      page.locator('.pane', { has: page.locator('.pane-header', { hasText: /^\s*Runs/ }) });
     const assertNothingRan = (when: string): void => {
       assert.deepEqual(sidecarPids(), [], `no sidecar process ${when}`);
       assert.equal(fs.existsSync(path.join(workspace, '.aft', 'runs')), false, `no .aft/runs folder ${when}`);
@@ -223,13 +222,13 @@ describe(
         .locator('.monaco-list-row');
       for (const name of ['tiny.aft.yaml', 'typos.aft.yaml'])
         await experiments.filter({ hasText: name }).first().waitFor({ timeout: 15_000 });
-      const welcome = runsPane().locator('.welcome-view-content');
+      const welcome = runsPane(page).locator('.welcome-view-content');
       await welcome
         .filter({ hasText: 'Runs are started in trusted workspaces only.' })
         .first()
         .waitFor({ timeout: 15_000 });
       await welcome.locator('.monaco-button', { hasText: 'Manage Workspace Trust' }).first().waitFor({ timeout: 5000 });
-      assert.equal(await runsPane().locator('.monaco-list-row').count(), 0, 'the Runs view lists no runs');
+      assert.equal(await runsPane(page).locator('.monaco-list-row').count(), 0, 'the Runs view lists no runs');
       await studio!.shot('untrusted-6-runs-view');
       // Still nothing, some seconds after the command: no sidecar was started late either.
       assertNothingRan('at the end');
