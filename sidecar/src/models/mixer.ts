@@ -10,7 +10,7 @@ import { tf, type Tensor, type Tensor2D, type Tensor4D } from '../runtime/tf';
 import { Rng } from '../util/rng';
 import type { ForwardMode, ModelOutput } from './downstream';
 import { denseT } from './layers';
-import { initState, stateVariables, truncNormal } from './stateDict';
+import { initState, linearEntries, mlpEntries, normEntries, param, stateVariables, truncNormal } from './stateDict';
 import type { StateEntry, StudentModel, StudentOptions } from './students/family';
 import { dropout, gelu, layerNorm, linear, patchEmbed } from './tokenLayers';
 
@@ -34,31 +34,17 @@ export interface MixerShape {
 export function mixerStateShapes(s: MixerShape): StateEntry[] {
   const d = s.embedDim;
   const l = s.grid[0] * s.grid[1];
-  const p = (key: string, shape: number[]): StateEntry => ({ key, shape, kind: 'param' });
-  const out = [p('stem.proj.weight', [d, s.inChannels, s.patch, s.patch]), p('stem.proj.bias', [d])];
+  const out = [param('stem.proj.weight', [d, s.inChannels, s.patch, s.patch]), param('stem.proj.bias', [d])];
   for (let i = 0; i < s.depth; i++) {
     const b = `blocks.${i}`;
     out.push(
-      p(`${b}.norm1.weight`, [d]),
-      p(`${b}.norm1.bias`, [d]),
-      p(`${b}.mlp_tokens.fc1.weight`, [s.tokensDim, l]),
-      p(`${b}.mlp_tokens.fc1.bias`, [s.tokensDim]),
-      p(`${b}.mlp_tokens.fc2.weight`, [l, s.tokensDim]),
-      p(`${b}.mlp_tokens.fc2.bias`, [l]),
-      p(`${b}.norm2.weight`, [d]),
-      p(`${b}.norm2.bias`, [d]),
-      p(`${b}.mlp_channels.fc1.weight`, [s.channelsDim, d]),
-      p(`${b}.mlp_channels.fc1.bias`, [s.channelsDim]),
-      p(`${b}.mlp_channels.fc2.weight`, [d, s.channelsDim]),
-      p(`${b}.mlp_channels.fc2.bias`, [d]),
+      ...normEntries(`${b}.norm1`, d),
+      ...mlpEntries(`${b}.mlp_tokens`, l, s.tokensDim),
+      ...normEntries(`${b}.norm2`, d),
+      ...mlpEntries(`${b}.mlp_channels`, d, s.channelsDim),
     );
   }
-  out.push(
-    p('norm.weight', [d]),
-    p('norm.bias', [d]),
-    p('head.weight', [s.numClasses, d]),
-    p('head.bias', [s.numClasses]),
-  );
+  out.push(...normEntries('norm', d), ...linearEntries('head', s.numClasses, d));
   return out;
 }
 
@@ -126,8 +112,6 @@ export function buildMixer(shape: MixerShape, state: Record<string, StTensor>, o
       return { phi, logits };
     },
     stateDict: vars.read,
-    dispose() {
-      for (const v of vars.params.values()) v.dispose();
-    },
+    dispose: vars.dispose,
   };
 }

@@ -40,6 +40,27 @@ export function truncNormal(rng: Rng, n: number, std: number): Float32Array {
   return out;
 }
 
+/** A trained parameter of a state dict. */
+export const param = (key: string, shape: number[]): StateEntry => ({ key, shape, kind: 'param' });
+
+/** `<prefix>.weight` [out, in] and `<prefix>.bias` [out]: an nn.Linear. */
+export const linearEntries = (prefix: string, out: number, inp: number): StateEntry[] => [
+  param(`${prefix}.weight`, [out, inp]),
+  param(`${prefix}.bias`, [out]),
+];
+
+/** `<prefix>.weight` and `<prefix>.bias`, both [d]: an nn.LayerNorm. */
+export const normEntries = (prefix: string, d: number): StateEntry[] => [
+  param(`${prefix}.weight`, [d]),
+  param(`${prefix}.bias`, [d]),
+];
+
+/** `<prefix>.fc1` d → hidden and `<prefix>.fc2` hidden → d: timm's Mlp. */
+export const mlpEntries = (prefix: string, d: number, hidden: number): StateEntry[] => [
+  ...linearEntries(`${prefix}.fc1`, hidden, d),
+  ...linearEntries(`${prefix}.fc2`, d, hidden),
+];
+
 /** A state dict with each entry made by `init` (in the entries' order, so one seeded stream gives one state). */
 export function initState(
   entries: StateEntry[],
@@ -62,6 +83,8 @@ export interface StateVariables {
   buffers: Map<string, Variable>;
   /** The state dict in PyTorch's layout (int64 counters), read asynchronously as webgpu needs. */
   read: () => Promise<Record<string, StTensor>>;
+  /** Frees every variable. */
+  dispose: () => void;
 }
 
 /** Variables for `entries` from `state` (checked against them); `convs` are the keys of OIHW kernels. */
@@ -86,6 +109,9 @@ export function stateVariables(
   return {
     params,
     buffers,
+    dispose: () => {
+      for (const v of [...params.values(), ...buffers.values()]) v.dispose();
+    },
     read: async () => {
       const out: Record<string, StTensor> = {};
       for (const e of entries) {

@@ -12,7 +12,7 @@ import { tf, type Tensor, type Tensor2D, type Tensor4D } from '../runtime/tf';
 import { Rng } from '../util/rng';
 import type { ForwardMode, ModelOutput } from './downstream';
 import { denseT } from './layers';
-import { initState, stateVariables, truncNormal } from './stateDict';
+import { initState, linearEntries, mlpEntries, normEntries, param, stateVariables, truncNormal } from './stateDict';
 import type { StateEntry, StudentModel, StudentOptions } from './students/family';
 import { bmm, dropout, gelu, layerNorm, linear, patchEmbed, swapLast } from './tokenLayers';
 
@@ -49,36 +49,23 @@ export const NO_DROPOUT: ViTDropout = { head: 0, pos: 0, proj: 0, attn: 0 };
 /** Every state-dict entry, in timm's order, with PyTorch's shapes. */
 export function vitStateShapes(s: ViTShape): StateEntry[] {
   const d = s.embedDim;
-  const p = (key: string, shape: number[]): StateEntry => ({ key, shape, kind: 'param' });
   const out = [
-    p('cls_token', [1, 1, d]),
-    p('pos_embed', [1, s.grid[0] * s.grid[1] + 1, d]),
-    p('patch_embed.proj.weight', [d, s.inChannels, s.patch, s.patch]),
-    p('patch_embed.proj.bias', [d]),
+    param('cls_token', [1, 1, d]),
+    param('pos_embed', [1, s.grid[0] * s.grid[1] + 1, d]),
+    param('patch_embed.proj.weight', [d, s.inChannels, s.patch, s.patch]),
+    param('patch_embed.proj.bias', [d]),
   ];
   for (let i = 0; i < s.depth; i++) {
     const b = `blocks.${i}`;
     out.push(
-      p(`${b}.norm1.weight`, [d]),
-      p(`${b}.norm1.bias`, [d]),
-      p(`${b}.attn.qkv.weight`, [3 * d, d]),
-      p(`${b}.attn.qkv.bias`, [3 * d]),
-      p(`${b}.attn.proj.weight`, [d, d]),
-      p(`${b}.attn.proj.bias`, [d]),
-      p(`${b}.norm2.weight`, [d]),
-      p(`${b}.norm2.bias`, [d]),
-      p(`${b}.mlp.fc1.weight`, [s.mlpHidden, d]),
-      p(`${b}.mlp.fc1.bias`, [s.mlpHidden]),
-      p(`${b}.mlp.fc2.weight`, [d, s.mlpHidden]),
-      p(`${b}.mlp.fc2.bias`, [d]),
+      ...normEntries(`${b}.norm1`, d),
+      ...linearEntries(`${b}.attn.qkv`, 3 * d, d),
+      ...linearEntries(`${b}.attn.proj`, d, d),
+      ...normEntries(`${b}.norm2`, d),
+      ...mlpEntries(`${b}.mlp`, d, s.mlpHidden),
     );
   }
-  out.push(
-    p('norm.weight', [d]),
-    p('norm.bias', [d]),
-    p('head.weight', [s.numClasses, d]),
-    p('head.bias', [s.numClasses]),
-  );
+  out.push(...normEntries('norm', d), ...linearEntries('head', s.numClasses, d));
   return out;
 }
 
@@ -144,8 +131,6 @@ export function buildViT(shape: ViTShape, state: Record<string, StTensor>, opts:
       return { phi, logits };
     },
     stateDict: vars.read,
-    dispose() {
-      for (const v of vars.params.values()) v.dispose();
-    },
+    dispose: vars.dispose,
   };
 }
