@@ -4,7 +4,6 @@
  * corpus. Built once, deterministically (fixed seeds and batch order), and cached in the user's
  * cache folder; its features are the 256-wide input of its head.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { mnistTeacherSplit, MNIST_PIXELS, MNIST_SIDE } from '../data/mnist';
@@ -17,6 +16,7 @@ import { tf } from '../runtime/tf';
 import { badInput } from '../../../core/common/util/errors';
 import { removeQuietly, removeStaleTemps, writeFileAtomic } from '../../../core/node/util/fsx';
 import { userCacheDir } from '../util/paths';
+import { readRecordedFile, sha256Hex } from '../util/recordedFiles';
 import { Rng } from '../util/rng';
 import { takeSplit } from '../data/dataset';
 import { trainJob } from '../train/job';
@@ -75,8 +75,6 @@ interface TeacherMeta {
   sha256?: string;
 }
 
-const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-
 /**
  * The cached teacher's metadata when the cache is whole: the metadata parses, and the safetensors
  * file has the size and sha256 it records. Otherwise why not (undefined when there is no cache).
@@ -90,16 +88,9 @@ function checkTeacherCache(file: string, metaFile: string): { meta: TeacherMeta 
   } catch (e) {
     return { damaged: `${metaFile} cannot be read (${(e as Error).message.split('\n')[0]})` };
   }
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (e) {
-    return { damaged: `${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
-  }
-  if (meta.bytes !== undefined && bytes.length !== meta.bytes)
-    return { damaged: `${file} has ${bytes.length} bytes, its metadata says ${meta.bytes}` };
-  if (meta.sha256 !== undefined && sha256(bytes) !== meta.sha256)
-    return { damaged: `${file} does not match the sha256 in its metadata` };
+  const read = readRecordedFile(file, meta, file, 'its metadata');
+  if ('damaged' in read) return read;
+  const { bytes } = read;
   try {
     readSafetensorsBytes(bytes, file);
   } catch (e) {
@@ -166,7 +157,7 @@ export async function ensureTeacher(
     validationAccuracy: result.evalAccuracy,
     seconds: result.seconds,
     bytes: bytes.length,
-    sha256: sha256(bytes),
+    sha256: sha256Hex(bytes),
   };
   writeFileAtomic(meta, JSON.stringify(info, null, 2));
   log(

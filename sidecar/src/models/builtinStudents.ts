@@ -9,7 +9,6 @@
  * The folder appears whole (filled under a temporary name, then renamed), and `aft-build.json`
  * records the sha256 of its files: a damaged one is built again, never loaded.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { downstreamSchema, trainSchema } from '../../../core/node/experiment/schema';
@@ -20,6 +19,7 @@ import { SharedMethodState } from '../methods/method';
 import { trainJob } from '../train/job';
 import { userCacheDir } from '../util/paths';
 import { Rng } from '../util/rng';
+import { readRecordedFile, sha256Hex } from '../util/recordedFiles';
 import { encodeSafetensors } from '../../../core/node/io/safetensors';
 import { CONFIG_FILE, hubFiles, isPretrainedStudent, WEIGHTS_FILE } from './pretrained';
 import { initResNetState, type ResNetShape } from './resnet';
@@ -60,8 +60,6 @@ interface BuildRecord {
   sha256: Record<string, string>;
 }
 
-const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-
 export function builtinStudentFolder(name: BuiltinStudent): string {
   return path.join(userCacheDir(), 'students', name === 'mnist-resnet' ? VERSION : name);
 }
@@ -78,13 +76,9 @@ function checkBuilt(folder: string): { record: BuildRecord } | { damaged: string
   } catch (e) {
     return { damaged: `${file} cannot be read (${(e as Error).message.split('\n')[0]})` };
   }
-  for (const [name, want] of Object.entries(record.sha256)) {
-    try {
-      if (sha256(fs.readFileSync(path.join(folder, name))) !== want)
-        return { damaged: `${name} does not match the sha256 in ${BUILD_FILE}` };
-    } catch (e) {
-      return { damaged: `${name} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
-    }
+  for (const [name, sha256] of Object.entries(record.sha256)) {
+    const read = readRecordedFile(path.join(folder, name), { sha256 }, name, BUILD_FILE);
+    if ('damaged' in read) return read;
   }
   return { record };
 }
@@ -168,7 +162,7 @@ export async function ensureBuiltinStudent(
       for (const [file, data] of Object.entries(files)) {
         const bytes = typeof data === 'string' ? Buffer.from(data) : data;
         writeFileAtomic(path.join(staging, file), bytes);
-        record.sha256[file] = sha256(bytes);
+        record.sha256[file] = sha256Hex(bytes);
       }
       writeFileAtomic(path.join(staging, BUILD_FILE), JSON.stringify(record, null, 2) + '\n');
     } finally {
