@@ -72,15 +72,8 @@ interface Line {
 }
 
 /** What a chart draws: a line, the faint raw curve under it, or a seed band's mean and edges. */
-interface Plotted {
+interface Plotted extends LineSeries {
   key: string;
-  label: string;
-  color: string;
-  dash: number[];
-  x: number[];
-  y: number[];
-  /** Drawn but not in the legend (raw curves, band edges). */
-  noLegend?: boolean;
 }
 
 interface Chart {
