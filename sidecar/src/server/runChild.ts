@@ -13,7 +13,6 @@ import { markAbandonedRun } from '../../../core/node/runs/abandoned';
 import type { FromRunProcess, RunRequest, SentError, ToRunProcess } from './runProcessProtocol';
 
 export interface RunProcess {
-  pid: number | undefined;
   /** Resolves when the run ends as it should; rejects with its error (CancelledError when stopped). */
   outcome: Promise<void>;
   cancel(): void;
@@ -65,9 +64,11 @@ export function startRunProcess(
         else reject(receivedError(m.error));
       }
     });
+    // The process could not be started (or signalled): no exit may follow, so the run ends here.
     child.on('error', (e) => {
-      if (!ended)
-        ended = { type: 'error', error: { kind: 'other', message: `could not start the run process: ${e.message}` } };
+      if (ended) return;
+      ended = { type: 'error', error: { kind: 'other', message: `could not start the run process: ${e.message}` } };
+      reject(new AftError('run_failed', ended.error.message));
     });
     child.on('exit', (code, signal) => {
       if (ended) return;
@@ -88,5 +89,5 @@ export function startRunProcess(
     if (child.connected) child.send(m, (e) => e && output(`could not reach the run process: ${e.message}\n`));
   };
   post(req);
-  return { pid: child.pid, outcome, cancel: () => post({ type: 'cancel' }) };
+  return { outcome, cancel: () => post({ type: 'cancel' }) };
 }
