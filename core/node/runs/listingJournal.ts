@@ -57,6 +57,11 @@ export class RunListingJournal {
 
   /** The runs of `workspaceDir` that changed or went since the answer that gave `since`; all of them without it. */
   changes(workspaceDir: string, since?: string): RunListingChanges {
+    return this.diff(workspaceDir, this.list(workspaceDir), since);
+  }
+
+  /** `changes`, for a listing of `workspaceDir` already read (`rows`, newest first). */
+  diff(workspaceDir: string, rows: RunInfo[], since?: string): RunListingChanges {
     const key = path.resolve(workspaceDir);
     let ws = this.workspaces.get(key);
     if (!ws) {
@@ -64,7 +69,6 @@ export class RunListingJournal {
       ws = { generation: 0, rows: new Map(), removed: new Map() };
       this.workspaces.set(key, ws);
     }
-    const rows = this.list(workspaceDir);
     const generation = ws.generation + 1;
     let changedAny = false;
     const seen = new Set<string>();
