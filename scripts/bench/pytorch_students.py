@@ -7,7 +7,9 @@ linear-kernel regulariser (ψ: 512 features, learned ρ), on the CPU at a given 
 
   resnet18  torchvision's resnet18 (10 classes, random weights), batch 32, 64x64;
   vit-tiny  timm's vit_tiny_patch16_224 (10 classes, random weights; the plain-PyTorch ViT with
-            timm's names and semantics of test/fixtures/students/make_vit.py), batch 16, 224x224.
+            timm's names and semantics of test/fixtures/students/make_vit.py), batch 16, 224x224;
+  effnet-b0 timm's efficientnet_b0 (10 classes, random weights; the plain-PyTorch EfficientNet of
+            test/fixtures/students/make_effnet.py), batch 32, 64x64.
 
 Run it by hand with Debian's python3-torch 1.13 and python3-torchvision 0.14 (nothing is
 downloaded):
@@ -31,6 +33,7 @@ from pytorch_step import aft_distance
 # The ViT the parity fixtures are made with: one definition.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'test', 'fixtures', 'students'))
 from make_vit import build  # noqa: E402
+from make_effnet import EfficientNet  # noqa: E402
 
 
 def resnet_features(model, x):
@@ -44,6 +47,7 @@ MODELS = {
     'resnet18': (lambda: torchvision.models.resnet18(num_classes=10), resnet_features, lambda m: m.fc, 512, 32, 64),
     'vit-tiny': (lambda: build('vit_tiny_patch16_224', 10, {}), lambda m, x: m.features(x), lambda m: m.head, 192, 16,
                  224),
+    'effnet-b0': (lambda: EfficientNet(10), lambda m, x: m.features(x), lambda m: m.classifier, 1280, 32, 64),
 }
 
 
