@@ -6,7 +6,6 @@
  * so tfjs's own gradient of a depthwise convolution fails there; these run on every backend.
  */
 import { tf, type Tensor, type Tensor2D, type Tensor4D } from '../runtime/tf';
-import { channelSum } from './batchNorm';
 import type { ConvGeometry } from './layers';
 
 type Pads = [[number, number], [number, number], [number, number], [number, number]];
@@ -44,9 +43,10 @@ function spread(dy: Tensor4D, s: number): Tensor4D {
  *   spatially, padded k−1−p before and what reaches the input's size after (cropped when
  *   negative);
  * - dW[ky, kx, c] = Σ x_pad[n, i·s + ky, j·s + kx, c]·dy[n, i, j, c]: per tap, the input window
- *   (a slice, subsampled by a 1×1 average pool when strided) times dy, the k taps of a kernel
- *   row side by side summed per channel in one `channelSum` (one per tap cost ~0.1 ms of calls
- *   each on wasm). k² passes over the activations, the work of the gradient itself.
+ *   (a slice, subsampled by a 1×1 average pool when strided) times dy, summed over H and W per
+ *   example by a global average pool; the k² taps' [N, C] sums side by side are summed over N
+ *   by one product with ones (a product per tap packs its operand each call, and concatenating
+ *   the full-size products instead copies k² activations: both measured slower on wasm).
  */
 function makeDepthwise(g: ConvGeometry) {
   const { kernel: k, stride: s, pad: p } = g;
@@ -80,17 +80,17 @@ function makeDepthwise(g: ConvGeometry) {
           // Filter gradient, tap by tap.
           const xp = p ? tf.pad(xs, spatialPads(p, p, p, p)) : xs;
           const span = [(oh - 1) * s + 1, (ow - 1) * s + 1];
-          const rows: Tensor[] = [];
-          for (let ky = 0; ky < k; ky++) {
-            const row: Tensor4D[] = [];
+          // Per tap, the product's sum over H and W per example ([N, C], a global average pool);
+          // the taps side by side are summed over N in one product with ones.
+          const perExample: Tensor2D[] = [];
+          for (let ky = 0; ky < k; ky++)
             for (let kx = 0; kx < k; kx++) {
               const win = tf.slice(xp, [0, ky, kx, 0], [n, span[0], span[1], c]);
-              row.push(tf.mul<Tensor4D>(s > 1 ? tf.avgPool(win, 1, s, 'valid') : win, gy));
+              const prod = tf.mul<Tensor4D>(s > 1 ? tf.avgPool(win, 1, s, 'valid') : win, gy);
+              perExample.push(tf.reshape(oh * ow === 1 ? prod : tf.avgPool(prod, [oh, ow], 1, 'valid'), [n, c]));
             }
-            // One per-channel sum for the row's k taps side by side: [k·C], tap-major.
-            rows.push(channelSum(tf.concat(row, 3)));
-          }
-          const dw = tf.reshape(tf.concat(rows), [k, k, c, 1]);
+          const sums = tf.matMul(tf.ones([1, n]), tf.concat(perExample, 1));
+          const dw = tf.reshape(tf.mul(sums, oh * ow), [k, k, c, 1]);
           return [dx, dw];
         }),
     };
