@@ -22,7 +22,7 @@ import { NO_DROPOUT } from '../models/vit';
 import { crossEntropy } from '../methods/regularizers';
 import { tf } from '../runtime/tf';
 import { Rng } from '../util/rng';
-import { msPerStep, randomImageData } from './steps';
+import { msPerStep, randomImageData, type StepClock } from './steps';
 import { writeFileAtomic } from '../../../core/node/util/fsx';
 
 /**
@@ -166,6 +166,7 @@ export async function benchStudent(
   name: keyof typeof STUDENT_BENCHES,
   methods: Record<'stl' | 'aft', ResolvedMethod>,
   steps: number,
+  clock: StepClock = 'wall',
 ): Promise<StudentBench> {
   const { folder, batch, size } = STUDENT_BENCHES[name];
   const spec: DownstreamSpec = downstreamSchema.parse({ model: 'pretrained', folder: folder() });
@@ -173,7 +174,7 @@ export async function benchStudent(
   const data = randomImageData(inputShape, 2 * batch, batch, PSI_WIDTH);
   const { x, y } = data.train;
   // No warm-up job: the timed job's first steps (kernels and XNNPACK operators created) are not counted.
-  const ms = (method: ResolvedMethod): Promise<number> => msPerStep(spec, method, data, batch, steps, 0);
+  const ms = (method: ResolvedMethod): Promise<number> => msPerStep(spec, method, data, batch, steps, 0, clock);
   const stl = await ms(methods.stl);
   const aft = await ms(methods.aft);
   // One STL step under tf.profile for the tensors' peak.
