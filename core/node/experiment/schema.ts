@@ -343,11 +343,11 @@ export const downstreamSchema = z
       transformer:
         'A small Transformer encoder over token ids (`layers`, `width`, `heads`), then the dense layers (`hidden`); for `text` datasets.',
       pretrained:
-        "A pre-trained model you bring (`folder`, in timm's hub layout), fine-tuned whole: ResNet-18, 34, 50, 101 or 152 (timm's or torchvision's key names), ViT/DeiT tiny, small or base patch16_224, or MLP-Mixer B/16; φ is timm's pre-logits features (ResNet: pooled; ViT: the class token; Mixer: the token mean). Images are prepared as its `pretrained_cfg` says. `stl` is plain fine-tuning.",
+        "A pre-trained model you bring (`folder`, in timm's hub layout), fine-tuned whole: ResNet-18, 34, 50, 101 or 152 (timm's or torchvision's key names), ViT/DeiT tiny, small or base patch16_224, MLP-Mixer B/16, or EfficientNet-B0 (timm's `efficientnet_b0`, at the widths and depths its weights have); φ is timm's pre-logits features (ResNet and EfficientNet: pooled; ViT: the class token; Mixer: the token mean). Images are prepared as its `pretrained_cfg` says. `stl` is plain fine-tuning.",
     })
       .default('mlp')
       .describe(
-        'Downstream architecture: `mlp`, `cnn` (images), `transformer` (a small text encoder over token ids) or `pretrained` (a ResNet, ViT or MLP-Mixer you bring in `folder`).',
+        'Downstream architecture: `mlp`, `cnn` (images), `transformer` (a small text encoder over token ids) or `pretrained` (a ResNet, ViT, MLP-Mixer or EfficientNet you bring in `folder`).',
       ),
     hidden: z
       .array(positiveInt.max(8192))
@@ -380,7 +380,7 @@ export const downstreamSchema = z
     weights: documentedEnum(['pretrained', 'random'], {
       pretrained: "The folder's weights (default): fine-tuning.",
       random:
-        "The folder's architecture with the library's initialisation (torchvision's for a ResNet, timm's for a ViT or Mixer; seeded): training the same network from scratch, to compare with fine-tuning.",
+        "The folder's architecture with the library's initialisation (torchvision's for a ResNet, timm's for a ViT, Mixer or EfficientNet; seeded): training the same network from scratch, to compare with fine-tuning.",
     })
       .default('pretrained')
       .describe('`model: pretrained` only: start from the pre-trained weights (default) or from random ones.'),

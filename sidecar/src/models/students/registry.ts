@@ -5,12 +5,13 @@
  */
 import { badInput } from '../../../../core/common/util/errors';
 import { closest } from '../../../../core/common/util/suggest';
+import { effnetFamily } from './efficientnet';
 import type { StudentFamily } from './family';
 import { mixerFamily } from './mixer';
 import { resnetFamily } from './resnet';
 import { vitFamily } from './vit';
 
-export const STUDENT_FAMILIES: readonly StudentFamily[] = [resnetFamily, vitFamily, mixerFamily];
+export const STUDENT_FAMILIES: readonly StudentFamily[] = [resnetFamily, vitFamily, mixerFamily, effnetFamily];
 
 /** Every architecture name a config.json may give, in the families' order. */
 export const KNOWN_ARCHS: readonly string[] = STUDENT_FAMILIES.flatMap((f) => f.archs);
