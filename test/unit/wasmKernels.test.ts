@@ -1,5 +1,5 @@
 /**
- * The wasm backend's repaired kernels (runtime/wasmKernels.ts: Identity, MaxPoolGrad, Slice) give what tfjs-backend-cpu's
+ * The wasm backend's repaired kernels (runtime/wasmKernels.ts: Identity, MaxPoolGrad, Slice, BatchMatMul) give what tfjs-backend-cpu's
  * reference kernels give, ties included, and the CNN block's reordering (bias and relu after the
  * pool) changes neither its values nor its gradients.
  */
@@ -82,6 +82,41 @@ describe('repaired wasm kernels equal the cpu reference', () => {
         results.push({ shape: t.shape, data: Float32Array.from(t.dataSync()) });
       }
       assertEqualArrays(results[1], results[0], 'wasm against cpu');
+      await initBackend('cpu');
+    });
+  }
+
+  // Batches times batches, a batch times one matrix (either side), transposed flags, and
+  // tfjs's own gradients of a batched product (which take the transposed flags; tfjs-core's
+  // gradient does not sum over broadcast batches, so those cases check the value only).
+  for (const [sa, sb, ta, tb] of [
+    [[2, 3, 5, 4], [2, 3, 4, 6], false, false],
+    [[2, 3, 4, 5], [2, 3, 4, 6], true, false],
+    [[2, 3, 5, 4], [2, 3, 6, 4], false, true],
+    [[2, 3, 4, 5], [2, 3, 6, 4], true, true],
+    [[4, 5, 4], [4, 6], false, false],
+    [[5, 4], [3, 4, 6], false, false],
+    [[4, 5], [4, 6], true, false],
+    [[5, 4], [6, 4], false, true],
+    [[7, 4], [4, 3], false, false],
+  ] as const) {
+    it(`BatchMatMul [${sa.join(', ')}]${ta ? 'ᵀ' : ''} × [${sb.join(', ')}]${tb ? 'ᵀ' : ''}: value and gradients`, async () => {
+      const results: Arr[][] = [];
+      for (const backend of ['cpu', 'wasm'] as const) {
+        await initBackend(backend);
+        const a = tf.tensor(tiedValues([...sa], 3).data, [...sa]);
+        const b = tf.tensor(tiedValues([...sb], 5).data, [...sb]);
+        const f = (x: Tensor, y: Tensor): Tensor => tf.matMul(x, y, ta, tb);
+        const y = f(a, b);
+        const up = tf.tensor(tiedValues(y.shape, 9).data, y.shape);
+        const grads =
+          sa.length === sb.length ? tf.grads((x: Tensor, w: Tensor) => tf.sum(tf.mul(f(x, w), up)))([a, b]) : [];
+        results.push([read(y), ...grads.map(read)]);
+      }
+      // Sums of products of halves in [-3, 3]: exact in float32 whatever the order.
+      ['value', 'gradient of a', 'gradient of b']
+        .slice(0, results[0].length)
+        .forEach((what, i) => assertEqualArrays(results[1][i], results[0][i], `wasm against cpu, ${what}`));
       await initBackend('cpu');
     });
   }

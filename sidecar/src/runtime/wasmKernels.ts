@@ -1,5 +1,5 @@
 /**
- * Repairs of three tfjs-backend-wasm 4.22 kernels that a training step calls often, measured on
+ * Repairs of four tfjs-backend-wasm 4.22 kernels that a training step calls often, measured on
  * the CNN's step (batch 128, 2 threads; `npm run bench:train`):
  *
  * - Identity copies its input. tfjs-core clones every tensor it saves for a gradient (each
@@ -15,6 +15,11 @@
  *   2×2 pool of [128, 28, 28, 16], a fifth of the step. Here each window is searched once and its
  *   gradient added at its first maximum (tfjs-backend-cpu's and PyTorch's choice among ties),
  *   on the module's memory: ~1-2 ms.
+ * - BatchMatMul runs on XNNPACK only for one matrix of each operand with neither transposed;
+ *   anything else (a batch, a transposed flag) took a scalar triple loop: ViT-Tiny's attention
+ *   products ([16, 3, 197, 197] × [16, 3, 197, 64]) were ~70% of its step at a few GFLOP/s. Here
+ *   transposed operands are transposed first, a batch of matrices times one matrix is one product
+ *   of the stacked rows, and a batch times a batch is one XNNPACK product per matrix.
  */
 import type { tf as Tf } from './tf';
 
@@ -23,6 +28,7 @@ type TfModule = typeof Tf;
 /** What the wasm backend offers its kernels (tfjs-backend-wasm's BackendWasm). */
 interface WasmBackend {
   incRef(dataId: object): void;
+  disposeData(dataId: object, force?: boolean): boolean;
   makeOutput(shape: number[], dtype: Tf.DataType): Tf.TensorInfo;
   typedArrayFromHeap(info: Tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
@@ -218,9 +224,81 @@ function viewSlice(tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
   };
 }
 
+/**
+ * a·b (tfjs's BatchMatMul: batches of matrices, either operand transposed) on XNNPACK's product
+ * of one matrix by one matrix, the only case the wasm kernel runs fast (`fast`, the original
+ * kernel given [1, m, k] and [1, k, n]). Batch broadcasting beyond "equal, or one of them 1" is
+ * left to the original (tfjs's own ops never produce it here).
+ */
+function xnnBatchMatMul(tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
+  const transpose = tf.getKernel('Transpose', 'wasm').kernelFunc;
+  return (args) => {
+    const { a, b } = args.inputs as { a: Tf.TensorInfo; b: Tf.TensorInfo };
+    const { transposeA, transposeB } = args.attrs as unknown as Tf.BatchMatMulAttrs;
+    const backend = args.backend as unknown as WasmBackend;
+    const ra = a.shape.length;
+    const rb = b.shape.length;
+    const batchA = a.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+    const batchB = b.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+    const plain = !transposeA && !transposeB && batchA === 1 && batchB === 1;
+    const outBatch = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+    const broadcastable = batchA === batchB || batchA === 1 || batchB === 1;
+    if (plain || !broadcastable || a.dtype !== 'float32' || b.dtype !== 'float32') return original(args);
+    // The operands as stacks of untransposed matrices: [batch, m, k] and [batch, k, n].
+    const temps: Tf.TensorInfo[] = [];
+    const untransposed = (t: Tf.TensorInfo, rank: number, flag: boolean): Tf.TensorInfo => {
+      if (!flag) return t;
+      const perm = t.shape.map((_, i) => i);
+      [perm[rank - 1], perm[rank - 2]] = [perm[rank - 2], perm[rank - 1]];
+      const out = transpose({ inputs: { x: t }, backend: args.backend, attrs: { perm } }) as Tf.TensorInfo;
+      temps.push(out);
+      return out;
+    };
+    const at = untransposed(a, ra, transposeA);
+    const bt = untransposed(b, rb, transposeB);
+    const [m, k] = at.shape.slice(-2);
+    const n = bt.shape[rb - 1];
+    const view = (t: Tf.TensorInfo, shape: number[]): Tf.TensorInfo => ({ dataId: t.dataId, shape, dtype: t.dtype });
+    const product = (x: Tf.TensorInfo, y: Tf.TensorInfo): Tf.TensorInfo =>
+      original({
+        inputs: { a: x, b: y },
+        backend: args.backend,
+        attrs: { transposeA: false, transposeB: false },
+      }) as Tf.TensorInfo;
+    let out: Tf.TensorInfo;
+    if (batchB === 1) {
+      // Every matrix of a times the same b: the rows of a stacked, one product.
+      const y = product(view(at, [1, batchA * m, k]), view(bt, [1, k, n]));
+      out = view(y, [...outBatch, m, n]);
+    } else {
+      out = backend.makeOutput([...outBatch, m, n], 'float32');
+      const batch = Math.max(batchA, batchB);
+      for (let i = 0; i < batch; i++) {
+        // Each matrix copied out into a tensor of its own (allocating can grow the module's
+        // memory, which detaches older views: every view is taken after the allocations).
+        const ai = backend.makeOutput([1, m, k], 'float32');
+        const bi = backend.makeOutput([1, k, n], 'float32');
+        const ia = batchA === 1 ? 0 : i;
+        (backend.typedArrayFromHeap(ai) as Float32Array).set(
+          (backend.typedArrayFromHeap(at) as Float32Array).subarray(ia * m * k, (ia + 1) * m * k),
+        );
+        (backend.typedArrayFromHeap(bi) as Float32Array).set(
+          (backend.typedArrayFromHeap(bt) as Float32Array).subarray(i * k * n, (i + 1) * k * n),
+        );
+        const yi = product(ai, bi);
+        (backend.typedArrayFromHeap(out) as Float32Array).set(backend.typedArrayFromHeap(yi), i * m * n);
+        for (const t of [ai, bi, yi]) backend.disposeData(t.dataId);
+      }
+    }
+    for (const t of temps) backend.disposeData(t.dataId);
+    return out;
+  };
+}
+
 /** Installs the repairs (once; the wasm backend's kernels are registered when its package loads). */
 export function repairWasmKernels(tf: TfModule): void {
   replaceKernel(tf, 'Identity', sharedIdentity);
   replaceKernel(tf, 'MaxPoolGrad', (original) => fastMaxPoolGrad(tf, original));
   replaceKernel(tf, 'Slice', (original) => viewSlice(tf, original));
+  replaceKernel(tf, 'BatchMatMul', (original) => xnnBatchMatMul(tf, original));
 }
