@@ -248,16 +248,16 @@ function convCropPad(x: Tensor4D, top: number, bottom: number, left: number, rig
 }
 
 /**
- * Taps of a kernel chosen and reordered by a product: the kernel with in/out swapped, as
- * [k², Cout·Cin] rows (one per tap y·k + x), times a 0/1 matrix whose row i picks tap `taps[i]`.
- * Gives [rows, cols, Cout, Cin]. tfjs's Reverse, Gather and StridedSlice run element by element
- * on wasm (a 3x3x512x512 kernel: ~0.3 s for Reverse, ~0.5 s for a strided slice); the product
- * costs next to nothing.
+ * Taps of a kernel chosen and reordered: the kernel with in/out swapped, as [k², Cout·Cin] rows
+ * (one per tap y·k + x), its rows `taps` copied out (Slice, a copy on every backend) and stacked
+ * (Concat). Gives [rows, cols, Cout, Cin]. tfjs's Reverse, Gather and StridedSlice run element by
+ * element on wasm (a 3x3x512x512 kernel: ~0.3 s for Reverse, ~0.5 s for a strided slice), and a
+ * 0/1 picking product packs the whole kernel as XNNPACK weights first (~10 ms at 512x512 against
+ * ~3 ms for the copies, CPU time on wasm).
  */
 function pickTaps(swapped: Tensor2D, k: number, rows: number[], cols: number[], cout: number, cin: number): Tensor4D {
-  const sel = new Float32Array(rows.length * cols.length * k * k);
-  rows.forEach((ty, i) => cols.forEach((tx, j) => (sel[(i * cols.length + j) * k * k + ty * k + tx] = 1)));
-  return tf.reshape<tf.Rank.R4>(tf.matMul(tf.tensor2d(sel, [rows.length * cols.length, k * k]), swapped), [
+  const picked = rows.flatMap((ty) => cols.map((tx) => tf.slice(swapped, [ty * k + tx, 0], [1, cout * cin])));
+  return tf.reshape<tf.Rank.R4>(picked.length === 1 ? picked[0] : tf.concat(picked, 0), [
     rows.length,
     cols.length,
     cout,
