@@ -3,7 +3,7 @@
  * LayerNorm over the last axis, exact-erf GELU (nn.GELU's default), batched products whose
  * gradients are plain products of explicitly transposed operands (tfjs's transposed-operand
  * matMul is ~10x slower on wasm), linear layers applied to every token, patch embeddings and
- * seeded dropout. LayerNorm, GELU and softmax use tfjs's autodiff.
+ * seeded dropout. LayerNorm and GELU have hand-written gradients; softmax uses tfjs's autodiff.
  */
 import { tf, type Tensor, type Tensor2D, type Tensor4D } from '../runtime/tf';
 import type { Rng } from '../util/rng';
@@ -30,10 +30,45 @@ export const bmm = tf.customGrad<Tensor>((...args: unknown[]) => {
   };
 });
 
-/** nn.LayerNorm over the last axis: biased variance, ε inside the square root. */
+/**
+ * nn.LayerNorm over the last axis (biased variance, ε inside the square root) with a
+ * hand-written gradient: x̂ = (x − μ)·r with r = 1/√(σ² + ε), y = x̂·γ + β, and
+ * dx = r·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) for dx̂ = dy·γ. Autodiff through tf.moments ran about
+ * twice as many kernels, each a pass over the activations (25 LayerNorms in a ViT-Tiny step).
+ */
+function makeLayerNorm(eps: number) {
+  return tf.customGrad<Tensor>((...args: unknown[]) => {
+    const [x, g, b, save] = args as [Tensor, Tensor, Tensor, (ts: Tensor[]) => void];
+    const { mean, variance } = tf.moments(x, -1, true);
+    const r = tf.rsqrt(tf.add(variance, eps));
+    const xhat = tf.mul(tf.sub(x, mean), r);
+    save([xhat, r, g]);
+    return {
+      value: tf.add(tf.mul(xhat, g), b),
+      gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) =>
+        tf.tidy(() => {
+          const gy = dy as Tensor;
+          const [xh, rs, gs] = saved;
+          const d = gy.shape[gy.shape.length - 1];
+          const rows = gy.size / d;
+          const dxhat = tf.mul(gy, gs);
+          const a = tf.mean(dxhat, -1, true);
+          const c = tf.mean(tf.mul(dxhat, xh), -1, true);
+          const dx = tf.mul(tf.sub(tf.sub(dxhat, a), tf.mul(xh, c)), rs);
+          const flat = (t: Tensor): Tensor2D => tf.reshape(t, [rows, d]);
+          return [dx, tf.sum(flat(tf.mul(gy, xh)), 0), tf.sum(flat(gy), 0)];
+        }),
+    };
+  });
+}
+
+const layerNorms = new Map<number, (x: Tensor, g: Tensor, b: Tensor) => Tensor>();
+
+/** nn.LayerNorm over the last axis: biased variance, ε inside the square root (see makeLayerNorm). */
 export function layerNorm(x: Tensor, g: Tensor, b: Tensor, eps = 1e-5): Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), g), b);
+  let f = layerNorms.get(eps);
+  if (!f) layerNorms.set(eps, (f = makeLayerNorm(eps)));
+  return f(x, g, b);
 }
 
 /**
@@ -67,7 +102,8 @@ export function linear(x: Tensor, w: Tensor, b: Tensor): Tensor {
  * A P×P stride-P convolution (timm's PatchEmbed) of NHWC images as one product: the image cut
  * into [B·gh·gw, P·P·C] rows in (y, x, c) order times the kernel in HWIO order [P, P, C, D]
  * flattened, plus the bias; gives [B, gh·gw, D], tokens in row-major order as PyTorch's
- * `flatten(2).transpose(1, 2)`.
+ * `flatten(2).transpose(1, 2)`. The images are data: no gradient is computed for them (as for
+ * the ResNet and EfficientNet stems), which saves a product as large as the stem's.
  */
 export function patchEmbed(x: Tensor4D, w: Tensor4D, b: Tensor): Tensor {
   const [n, h, wd, c] = x.shape;
@@ -78,7 +114,7 @@ export function patchEmbed(x: Tensor4D, w: Tensor4D, b: Tensor): Tensor {
     n * gh * gw,
     p * p * c,
   ]);
-  return tf.reshape(dense(rows, tf.reshape(w, [p * p * c, d]), b), [n, gh * gw, d]);
+  return tf.reshape(dense(rows, tf.reshape(w, [p * p * c, d]), b, true), [n, gh * gw, d]);
 }
 
 /** nn.Dropout in training (rate > 0): zeroes with probability `rate`, scales the rest by 1/(1 − rate); masks from the seeded stream. */
