@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { conv2d, conv3x3, convOut, dense, denseRelu } from '../../sidecar/src/models/layers';
+import { conv2d, conv3x3, convOut, dense, denseRelu, transposedProduct } from '../../sidecar/src/models/layers';
 import { crossEntropy } from '../../sidecar/src/methods/regularizers';
 import { channelSum } from '../../sidecar/src/models/batchNorm';
 import { initBackend, tf, type Tensor, type Tensor2D, type Tensor4D } from '../../sidecar/src/runtime/tf';
@@ -17,6 +17,19 @@ describe('hand-written gradients equal tfjs reference gradients', () => {
   before(async () => {
     await initBackend('cpu');
   });
+
+  // Each side the narrower: the product as aᵀ·b and as (bᵀ·a)ᵀ.
+  for (const [k, m, n] of [
+    [9, 2, 5],
+    [9, 5, 2],
+  ] as const)
+    it(`transposedProduct [${k}, ${m}]ᵀ·[${k}, ${n}] equals tfjs's transposed-operand product`, () => {
+      const a = tf.randomNormal<tf.Rank.R2>([k, m], 0, 1, 'float32', 31);
+      const b = tf.randomNormal<tf.Rank.R2>([k, n], 0, 1, 'float32', 32);
+      const got = transposedProduct(a, b);
+      assert.deepEqual(got.shape, [m, n]);
+      assert.ok(maxAbsDiff(got, tf.matMul(a, b, true, false)) < 1e-5);
+    });
 
   it('dense: dx, dW, db', () => {
     const x = tf.randomNormal<tf.Rank.R2>([7, 5], 0, 1, 'float32', 1);

@@ -27,6 +27,16 @@ function fusedMatMul(x: Tensor2D, w: Tensor2D, b: Tensor, relu: boolean): Tensor
 }
 
 /**
+ * aᵀ·b for a [K, M] and b [K, N] (a weight gradient: K is the batch, or N·H·W, or B·T), with the
+ * narrower of the two transposed: as (bᵀ·a)ᵀ when a is the wider. Transposing a tall matrix can
+ * cost more than the product on wasm (an EfficientNet projection, 144 → 24 channels over 8192
+ * positions: 2.7 ms against 8.2 ms, CPU time).
+ */
+export function transposedProduct(a: Tensor2D, b: Tensor2D): Tensor2D {
+  return a.shape[1] > b.shape[1] ? tf.transpose(tf.matMul(tf.transpose(b), a)) : tf.matMul(tf.transpose(a), b);
+}
+
+/**
  * y = x W + b (and relu(x W + b) with `relu`) as one fused kernel, with gradients computed as
  * plain (untransposed-flag) products.
  */
@@ -46,7 +56,7 @@ function makeDense(inputIsData: boolean, relu: boolean) {
           // A custom gradient computes every input's gradient, wanted or not: on data (the first
           // layer) dx would be the step's largest product (a third of the demo MLP's matmul time).
           const dx = inputIsData ? tf.zerosLike(xs) : tf.matMul(g, tf.transpose(ws));
-          return [dx, tf.matMul(tf.transpose(xs), g), tf.sum(g, 0)];
+          return [dx, transposedProduct(xs, g as Tensor2D), tf.sum(g, 0)];
         }),
     };
   });
@@ -77,7 +87,7 @@ export const denseT = tf.customGrad<Tensor2D>((...args: unknown[]) => {
       tf.tidy(() => {
         const g = dy as Tensor2D;
         const [xs, ws] = saved as [Tensor2D, Tensor2D];
-        return [tf.matMul(g, ws), tf.matMul(tf.transpose(g), xs), tf.sum(g, 0)];
+        return [tf.matMul(g, ws), transposedProduct(g, xs), tf.sum(g, 0)];
       }),
   };
 }) as (x: Tensor2D, w: Tensor2D, b: Tensor) => Tensor2D;
@@ -371,12 +381,7 @@ function makeConv(g: ConvGeometry, inputIsData: boolean) {
   }) as (x: Tensor4D, w: Tensor4D) => Tensor4D;
 }
 
-/**
- * y = x W (no bias) with plain-product gradients. The weight gradient xᵀ·dy transposes the
- * narrower of x and dy ([N·H·W, C] each): as (dyᵀ·x)ᵀ when x is the wider (an EfficientNet
- * projection, 144 → 24 channels over 8192 positions: 2.7 ms against 8.2 ms, CPU time on wasm,
- * where transposing a tall matrix costs more than the product).
- */
+/** y = x W (no bias) with plain-product gradients (the weight's by `transposedProduct`). */
 const matMulPlain = tf.customGrad<Tensor2D>((...args: unknown[]) => {
   const [x, w, save] = args as [Tensor2D, Tensor2D, (ts: Tensor[]) => void];
   save([x, w]);
@@ -386,9 +391,7 @@ const matMulPlain = tf.customGrad<Tensor2D>((...args: unknown[]) => {
       tf.tidy(() => {
         const g = dy as Tensor2D;
         const [xs, ws] = saved as [Tensor2D, Tensor2D];
-        const dw =
-          xs.shape[1] > g.shape[1] ? tf.transpose(tf.matMul(tf.transpose(g), xs)) : tf.matMul(tf.transpose(xs), g);
-        return [tf.matMul(g, tf.transpose(ws)), dw];
+        return [tf.matMul(g, tf.transpose(ws)), transposedProduct(xs, g)];
       }),
   };
 }) as (x: Tensor2D, w: Tensor2D) => Tensor2D;
