@@ -26,7 +26,7 @@ import { writeFileAtomic } from '../../../core/node/util/fsx';
  * A student of a family as a hub folder with the library's initialisation of a new model
  * (`family.init`, seeded), written once per machine under the OS temp folder.
  */
-function studentFolder<S extends StudentShape>(
+export function studentFolder<S extends StudentShape>(
   name: string,
   family: StudentFamily<S>,
   shape: S,

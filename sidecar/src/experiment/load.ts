@@ -5,6 +5,8 @@ import { refuse } from '../../../core/node/experiment/guards';
 import type { Experiment } from '../../../core/node/experiment/schema';
 import { validateExperimentText, type ExpandedStudy, type Problem } from '../../../core/node/experiment/validate';
 import { MAX_EXPERIMENT_BYTES, readUserText } from '../../../core/node/io/userFile';
+import type { StudentMemoryCheck } from '../memory/studentMemory';
+import { checkStudent, type StudentReport } from './studentCheck';
 
 export interface LoadedExperiment {
   experiment: Experiment;
@@ -26,6 +28,8 @@ export interface CheckedExperiment {
   experiment?: Experiment;
   study?: ExpandedStudy;
   problems: Problem[];
+  /** A pretrained student's memory estimate against the file's backend (studentCheck.ts). */
+  memory?: StudentMemoryCheck;
 }
 
 export function formatProblem(file: string, p: Problem): string {
@@ -72,8 +76,23 @@ export function checkExperimentFile(file: string): CheckedExperiment {
       ],
     };
   }
-  const { experiment, study, problems } = validateExperimentText(text, baseDir, diskFiles);
-  return { file: abs, baseDir, text, problems, ...(experiment ? { experiment } : {}), ...(study ? { study } : {}) };
+  // The student's folder is checked for the file and for each study value; the file's own report
+  // (the first) carries the memory estimate that `aft validate` shows.
+  let student: StudentReport | undefined;
+  const { experiment, study, problems } = validateExperimentText(text, baseDir, diskFiles, (exp) => {
+    const r = checkStudent(exp, baseDir);
+    student ??= r;
+    return r.problems;
+  });
+  return {
+    file: abs,
+    baseDir,
+    text,
+    problems,
+    ...(experiment ? { experiment } : {}),
+    ...(study ? { study } : {}),
+    ...(student?.memory ? { memory: student.memory } : {}),
+  };
 }
 
 /** Reads and validates an experiment file; throws a bad-input error listing every problem. */

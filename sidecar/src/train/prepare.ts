@@ -17,6 +17,7 @@ import { activeBackend } from '../runtime/tf';
 import { noLogmeSources } from '../methods/btune';
 import { checkPretrainedStudent } from '../models/pretrained';
 import { ensureBuiltinStudent } from '../models/builtinStudents';
+import { checkStudentMemory } from '../memory/studentMemory';
 import { extractionProgressEvent } from '../features/onnxSource';
 
 type Log = (message: string, level?: 'info' | 'warn' | 'debug' | 'error') => void;
@@ -69,6 +70,24 @@ export async function loadRunDataset(exp: Experiment, baseDir: string, log: Log)
     log(
       `student: ${hub.family.describe(hub.shape)} from ${hub.folder} (${hub.shape.numClasses} classes; ${exp.downstream.weights === 'random' ? 'random weights (from scratch)' : 'pre-trained weights'}, head ${exp.downstream.head}, BatchNorm ${exp.downstream.batchnorm})`,
     );
+    // Before any feature extraction or training: a job the backend cannot hold is refused here.
+    const backend = activeBackend()?.id ?? exp.backend;
+    const memory = checkStudentMemory(
+      {
+        family: hub.family,
+        shape: { ...hub.shape, numClasses: ds.numClasses },
+        size: [ds.inputShape[0], ds.inputShape[1]],
+        channels: ds.inputShape[2],
+        train: exp.train,
+        methods: resolveMethods(exp),
+        psiWidth: 0,
+        rows: { train: ds.train.n, eval: ds.test.n },
+      },
+      backend,
+      { file: '<experiment>', field: 'train.batch' },
+    );
+    if (memory.refusal) throw memory.refusal;
+    log(memory.verdict.line, memory.verdict.level === 'warn' ? 'warn' : 'info');
   }
   return ds;
 }
