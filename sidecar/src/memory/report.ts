@@ -1,20 +1,8 @@
-/** The memory estimate as data for `--json` outputs (bytes as numbers, the verdict's words). */
+/** The memory estimate as data for `aft validate --json` and `aft/validate` (core/common/protocol/rpc.ts). */
+import type { MemoryEstimateData } from '../../../core/common/protocol/rpc';
 import type { StudentMemoryCheck } from './studentMemory';
 
-export interface MemoryJson {
-  level: 'ok' | 'warn' | 'refuse';
-  tensorBytes: number;
-  peakPhase: string;
-  parts: { name: string; bytes: number }[];
-  hostBytes: number;
-  needBytes: number;
-  limitBytes?: number;
-  limitName?: string;
-  activationsCounted: boolean;
-  line: string;
-}
-
-export function memoryJson(m: StudentMemoryCheck): MemoryJson {
+export function memoryJson(m: StudentMemoryCheck): MemoryEstimateData {
   const { estimate: e, verdict: v } = m;
   return {
     level: v.level,
