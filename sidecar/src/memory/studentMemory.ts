@@ -49,8 +49,9 @@ export function studentMemoryInput(q: StudentMemoryQuery): MemoryInput {
     .map((m) => methodParams(m, featureDim, q.psiWidth))
     .reduce((a, b) => (a.trained + a.frozen >= b.trained + b.frozen ? a : b), { trained: 0, frozen: 0 });
   const inputShape = [q.size[0], q.size[1], q.channels];
-  const chunk = evalChunk(inputShape);
   const activations = q.family.activations?.(q.shape, q.size);
+  // The chunk the evaluation will use (train/evaluate.ts), from the same counts.
+  const chunk = evalChunk(inputShape, activations?.eval);
   const batch = q.rows ? Math.min(q.train.batch, q.rows.train) : q.train.batch;
   return {
     params,

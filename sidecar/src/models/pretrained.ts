@@ -342,7 +342,11 @@ export function createPretrainedStudent(
     };
   }
   const model = hub.family.build({ ...s, numClasses }, state, { batchnorm: spec.batchnorm, seed });
-  return Object.assign(model, { hub: { config: hub.config, headReinitialised: reinit } });
+  const activations = hub.family.activations?.(s, [inputShape[0], inputShape[1]]);
+  return Object.assign(model, {
+    hub: { config: hub.config, headReinitialised: reinit },
+    ...(activations ? { evalActivations: activations.eval } : {}),
+  });
 }
 
 /**
