@@ -143,6 +143,8 @@ export interface MemoryEstimateData {
   limitBytes?: number;
   limitName?: string;
   activationsCounted: boolean;
+  /** The largest single activation tensor (what one WebGPU storage buffer must hold); 0 when not counted. */
+  largestTensorBytes: number;
   /** The estimate in one line, as logs show it. */
   line: string;
 }

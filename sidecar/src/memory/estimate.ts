@@ -20,8 +20,8 @@ export interface MemoryInput {
   buffers: number;
   /** Parameters the method adds (KD's projection, AFT's ρ), trained with the student. */
   methodParams: number;
-  /** Activations per example; undefined when the model cannot say. */
-  activations?: { train: number; eval: number };
+  /** Activations per example (and one example's share of the largest tensor); undefined when the model cannot say. */
+  activations?: { train: number; eval: number; largest: number };
   batch: number;
   /** Examples per evaluation chunk (train/evaluate.ts `evalChunk`, at most the evaluation rows). */
   evalChunk: number;
@@ -51,6 +51,8 @@ export interface MemoryEstimate {
   hostBytes: number;
   /** Whether activations were counted (a model that cannot say is estimated without them). */
   activationsCounted: boolean;
+  /** The largest single activation tensor (a training batch's or an evaluation chunk's), 0 when not counted: one GPU buffer. */
+  largestTensorBytes: number;
 }
 
 /*
@@ -142,6 +144,7 @@ export function estimateMemory(m: MemoryInput): MemoryEstimate {
     parts,
     hostBytes: m.rows !== undefined ? m.rows * (m.inputElements + m.psiWidth) * F32 : 0,
     activationsCounted: act !== undefined,
+    largestTensorBytes: act ? Math.max(m.batch, m.evalChunk) * act.largest * F32 : 0,
   };
 }
 

@@ -34,11 +34,21 @@ export interface MemoryVerdict {
   line: string;
 }
 
-/** What the backend needs for this estimate and what it can hold. */
+/** A WebGPU adapter's per-buffer limits (runtime/webgpu.ts `GpuLimits`), when the backend runs on one. */
+export interface BufferLimits {
+  maxBufferSize: number;
+  maxStorageBufferBindingSize: number;
+}
+
+/**
+ * What the backend needs for this estimate and what it can hold. On webgpu with the adapter's
+ * limits known, the largest single tensor must fit one storage binding.
+ */
 export function memoryVerdict(
   e: MemoryEstimate,
   backend: BackendChoice,
   machine: Machine = thisMachine(),
+  buffers?: BufferLimits,
 ): MemoryVerdict {
   const est = `estimated peak memory ${describeEstimate(e)}`;
   if (backend === 'wasm' || backend === 'auto') {
@@ -67,6 +77,18 @@ export function memoryVerdict(
           ? `this machine's ${formatBytes(machine.totalBytes)}`
           : `the ${formatBytes(machine.freeBytes)} free now`,
       line: `${est}; the process ~${formatBytes(need)}, this machine has ${formatBytes(machine.freeBytes)} free of ${formatBytes(machine.totalBytes)}`,
+    };
+  }
+  if (backend === 'webgpu' && buffers && e.largestTensorBytes > 0) {
+    const limit = Math.min(buffers.maxBufferSize, buffers.maxStorageBufferBindingSize);
+    const fits = e.largestTensorBytes <= limit;
+    const limitName = `the adapter's largest storage buffer (${formatBytes(limit)})`;
+    return {
+      level: fits ? 'ok' : 'refuse',
+      needBytes: e.largestTensorBytes,
+      limitBytes: limit,
+      limitName,
+      line: `${est}; its largest tensor ~${formatBytes(e.largestTensorBytes)} against ${limitName}; WebGPU says no memory total`,
     };
   }
   return { level: 'ok', needBytes: e.tensorBytes, line: `${est}; ${backend} says no memory total, so none is checked` };
@@ -113,8 +135,12 @@ export function memoryRefusal(
       : []),
     ...(remedies.backends.length ? [`backend: ${remedies.backends.join(' or ')}`] : []),
   ];
+  const need =
+    backend === 'webgpu'
+      ? `one tensor of ~${formatBytes(v.needBytes)}`
+      : `~${formatBytes(v.needBytes)} on ${backend} (${formatBytes(e.tensorBytes)} of tensors at the ${e.peakPhase})`;
   return badInput(
-    `training needs ~${formatBytes(v.needBytes)} on ${backend} (${formatBytes(e.tensorBytes)} of tensors at the ${e.peakPhase}), more than ${v.limitName ?? 'it can hold'}; change one of these`,
+    `training needs ${need}, more than ${v.limitName ?? 'it can hold'}; change one of these`,
     where,
     details,
   );

@@ -14,6 +14,7 @@ export function memoryJson(m: StudentMemoryCheck): MemoryEstimateData {
     ...(v.limitBytes !== undefined ? { limitBytes: v.limitBytes } : {}),
     ...(v.limitName !== undefined ? { limitName: v.limitName } : {}),
     activationsCounted: e.activationsCounted,
+    largestTensorBytes: e.largestTensorBytes,
     line: v.line,
   };
 }

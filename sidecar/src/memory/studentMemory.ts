@@ -17,6 +17,7 @@ import {
   memoryRefusal,
   memoryVerdict,
   thisMachine,
+  type BufferLimits,
   type Machine,
   type MemoryVerdict,
 } from './limits';
@@ -91,12 +92,13 @@ export function checkStudentMemory(
   backend: BackendChoice,
   where: SourceLocation,
   machine: Machine = thisMachine(),
+  buffers?: BufferLimits,
 ): StudentMemoryCheck {
   const estimate = studentMemory(q);
-  const verdict = memoryVerdict(estimate, backend, machine);
+  const verdict = memoryVerdict(estimate, backend, machine, buffers);
   if (verdict.level !== 'refuse') return { estimate, verdict };
   const at = (change: Partial<StudentMemoryQuery>): MemoryVerdict =>
-    memoryVerdict(studentMemory({ ...q, ...change }), backend, machine);
+    memoryVerdict(studentMemory({ ...q, ...change }), backend, machine, buffers);
   const batchThatFits = largestBatchThatFits(q.train.batch, (b) => at({ train: { ...q.train, batch: b } }));
   let smallerSize: number | undefined;
   if (!q.family.input(q.shape).size) {
@@ -112,7 +114,9 @@ export function checkStudentMemory(
           ...(memoryVerdict(estimate, 'cpu', machine).level !== 'refuse' ? ["cpu (slower; the machine's memory)"] : []),
           'webgpu or gpu (a GPU)',
         ]
-      : ['webgpu or gpu (a GPU)'];
+      : backend === 'webgpu'
+        ? ["gpu (tfjs-node-gpu's CUDA: no per-buffer limit like WebGPU's)"]
+        : ['webgpu or gpu (a GPU)'];
   return {
     estimate,
     verdict,

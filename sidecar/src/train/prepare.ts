@@ -71,7 +71,8 @@ export async function loadRunDataset(exp: Experiment, baseDir: string, log: Log)
       `student: ${hub.family.describe(hub.shape)} from ${hub.folder} (${hub.shape.numClasses} classes; ${exp.downstream.weights === 'random' ? 'random weights (from scratch)' : 'pre-trained weights'}, head ${exp.downstream.head}, BatchNorm ${exp.downstream.batchnorm})`,
     );
     // Before any feature extraction or training: a job the backend cannot hold is refused here.
-    const backend = activeBackend()?.id ?? exp.backend;
+    const active = activeBackend();
+    const backend = active?.id ?? exp.backend;
     const memory = checkStudentMemory(
       {
         family: hub.family,
@@ -85,6 +86,8 @@ export async function loadRunDataset(exp: Experiment, baseDir: string, log: Log)
       },
       backend,
       { file: '<experiment>', field: 'train.batch' },
+      undefined,
+      active?.adapter?.limits,
     );
     if (memory.refusal) throw memory.refusal;
     log(memory.verdict.line, memory.verdict.level === 'warn' ? 'warn' : 'info');

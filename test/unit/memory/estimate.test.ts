@@ -180,6 +180,23 @@ describe('the refusal', () => {
     assert.match(details, /^backend: webgpu or gpu \(a GPU\)$/m);
   });
 
+  it("refuses on webgpu a tensor larger than the adapter's storage binding, with a batch whose tensors fit", () => {
+    const limits = { maxBufferSize: 2 ** 28, maxStorageBufferBindingSize: 2 ** 27 };
+    const q = at(resnet, { size: [224, 224], train: { batch: 256, optimizer: 'adam', weight_decay: 0 } });
+    const r = checkStudentMemory(q, 'webgpu', where, big, limits);
+    assert.match(
+      r.refusal!.message,
+      /training needs one tensor of ~\d+ MiB, more than the adapter's largest storage buffer \(128 MiB\)/,
+    );
+    const batch = Number(/train\.batch: (\d+) fits/.exec(r.refusal!.details!.join('\n'))![1]);
+    const level = (b: number): string =>
+      memoryVerdict(studentMemory({ ...q, train: { ...q.train, batch: b } }), 'webgpu', big, limits).level;
+    assert.equal(level(batch), 'ok');
+    assert.equal(level(batch + 1), 'refuse');
+    // Without the adapter's limits (aft validate starts no backend), nothing is refused.
+    assert.equal(checkStudentMemory(q, 'webgpu', where, big).verdict.level, 'ok');
+  });
+
   const cases: { name: string; backend: 'cpu' | 'auto' | 'webgpu'; machine: Machine; level: string }[] = [
     {
       name: 'cpu, more than is free: a warning',

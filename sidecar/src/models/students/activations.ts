@@ -20,6 +20,8 @@ export interface ActivationCount {
   train: number;
   /** Elements an evaluation forward holds at its peak for one example. */
   eval: number;
+  /** Elements of one example's share of the largest single activation tensor (a GPU buffer holds the batch's). */
+  largest: number;
 }
 
 const LAYER_NORM = 6;
@@ -39,6 +41,7 @@ export function resnetActivations(s: ResNetShape, [h0, w0]: [number, number]): A
   const pooled = h * w * spec.stem.cout;
   let train = stem * (2 + BN_TRAIN) + pooled;
   let evalPeak = stem * (2 + BN_EVAL) + pooled;
+  let largest = stem;
   for (const b of spec.blocks) {
     const input = h * w * b.convs[0].cin;
     let bh = h;
@@ -48,6 +51,7 @@ export function resnetActivations(s: ResNetShape, [h0, w0]: [number, number]): A
     b.convs.forEach((c, i) => {
       [bh, bw] = [convOut(bh, c.g), convOut(bw, c.g)];
       const out = bh * bw * c.cout;
+      largest = Math.max(largest, out);
       const relu = i < b.convs.length - 1 ? 1 : 0;
       blockTrain += out * (1 + BN_TRAIN + relu);
       blockEval += out * (1 + BN_EVAL + relu);
@@ -64,7 +68,7 @@ export function resnetActivations(s: ResNetShape, [h0, w0]: [number, number]): A
     evalPeak = Math.max(evalPeak, input + blockEval);
     [h, w] = [bh, bw];
   }
-  return { train, eval: evalPeak };
+  return { train, eval: evalPeak, largest };
 }
 
 export function vitActivations(s: ViTShape): ActivationCount {
@@ -78,7 +82,7 @@ export function vitActivations(s: ViTShape): ActivationCount {
   // softmax), its output and transpose, the projection, the residual; LN, fc1, GELU, fc2, residual.
   const block = (2 * LAYER_NORM + 16) * t * d + 3 * s.heads * t * t + (1 + GELU) * t * s.mlpHidden;
   const train = stem + s.depth * block + LAYER_NORM * t * d;
-  return { train, eval: train };
+  return { train, eval: train, largest: Math.max(pixels, 3 * t * d, s.heads * t * t, t * s.mlpHidden) };
 }
 
 export function mixerActivations(s: MixerShape): ActivationCount {
@@ -89,5 +93,5 @@ export function mixerActivations(s: MixerShape): ActivationCount {
   // LN, transpose, the token MLP (fc1, GELU, fc2), transpose, residual; LN, the channel MLP, residual.
   const block = (2 * LAYER_NORM + 6) * tokens * d + (1 + GELU) * d * s.tokensDim + (1 + GELU) * tokens * s.channelsDim;
   const train = stem + s.depth * block + LAYER_NORM * tokens * d;
-  return { train, eval: train };
+  return { train, eval: train, largest: Math.max(pixels, d * s.tokensDim, tokens * s.channelsDim) };
 }
