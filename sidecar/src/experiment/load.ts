@@ -5,7 +5,7 @@ import { refuse } from '../../../core/node/experiment/guards';
 import type { Experiment } from '../../../core/node/experiment/schema';
 import { validateExperimentText, type ExpandedStudy, type Problem } from '../../../core/node/experiment/validate';
 import { MAX_EXPERIMENT_BYTES, readUserText } from '../../../core/node/io/userFile';
-import type { StudentMemoryCheck } from '../memory/studentMemory';
+import type { MemoryCheck } from '../memory/studentMemory';
 import { checkStudent, type StudentReport } from './studentCheck';
 
 export interface LoadedExperiment {
@@ -29,7 +29,7 @@ export interface CheckedExperiment {
   study?: ExpandedStudy;
   problems: Problem[];
   /** A pretrained student's memory estimate against the file's backend (studentCheck.ts). */
-  memory?: StudentMemoryCheck;
+  memory?: MemoryCheck;
 }
 
 export function formatProblem(file: string, p: Problem): string {

@@ -14,12 +14,12 @@ import { resolveMethods } from '../../../core/node/experiment/methods';
 import { pathKind } from '../../../core/node/experiment/arrays';
 import { timmImagePreprocess } from '../features/imagePreprocess';
 import { checkHubFolder, checkStudentInput, type HubHeader } from '../models/pretrained';
-import { checkStudentMemory, type StudentMemoryCheck } from '../memory/studentMemory';
+import { checkStudentMemory, type MemoryCheck } from '../memory/studentMemory';
 
 export interface StudentReport {
   problems: SemanticProblem[];
   /** The memory estimate of the run's largest job, when the folder could be read. */
-  memory?: StudentMemoryCheck;
+  memory?: MemoryCheck;
 }
 
 /** A bad-input error as a problem at `at` (or at the field it names in the experiment), its details kept. */

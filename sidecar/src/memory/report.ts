@@ -1,8 +1,8 @@
 /** The memory estimate as data for `aft validate --json` and `aft/validate` (core/common/protocol/rpc.ts). */
 import type { MemoryEstimateData } from '../../../core/common/protocol/rpc';
-import type { StudentMemoryCheck } from './studentMemory';
+import type { MemoryCheck } from './studentMemory';
 
-export function memoryJson(m: StudentMemoryCheck): MemoryEstimateData {
+export function memoryJson(m: MemoryCheck): MemoryEstimateData {
   const { estimate: e, verdict: v } = m;
   return {
     level: v.level,

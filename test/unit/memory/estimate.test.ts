@@ -28,6 +28,8 @@ import {
 import { createMethod } from '../../../sidecar/src/methods/registry';
 import { SharedMethodState } from '../../../sidecar/src/methods/method';
 import { createPretrainedStudent, readHubFolder } from '../../../sidecar/src/models/pretrained';
+import { createModel } from '../../../sidecar/src/models/model';
+import { scratchCounts } from '../../../sidecar/src/memory/scratchModels';
 import { initBackend } from '../../../sidecar/src/runtime/tf';
 import { Rng } from '../../../sidecar/src/util/rng';
 
@@ -96,6 +98,22 @@ describe('parameter counts', () => {
         const count = (vs: Iterable<{ size: number }>): number => [...vs].reduce((n, v) => n + v.size, 0);
         assert.equal(input.params, count(model.params.values()));
         assert.equal(input.buffers, count(model.buffers?.values() ?? []));
+      } finally {
+        model.dispose();
+      }
+    });
+  }
+
+  for (const spec of [
+    { model: 'mlp', hidden: [32, 16] },
+    { model: 'cnn', channels: [8, 16], hidden: [32] },
+  ] as const) {
+    it(`${spec.model}: the counted parameters are the built model's`, () => {
+      const parsed = downstreamSchema.parse(spec);
+      const model = createModel(parsed, [28, 28, 1], 10, 0);
+      try {
+        const built = [...model.params.values()].reduce((n, v) => n + v.size, 0);
+        assert.equal(scratchCounts(parsed, [28, 28, 1], 10)?.params, built);
       } finally {
         model.dispose();
       }
