@@ -22,6 +22,8 @@ import { tf } from '../runtime/tf';
 import { Rng } from '../util/rng';
 import { msPerStep, randomImageData } from './steps';
 import { writeFileAtomic } from '../../../core/node/util/fsx';
+import { checkHubFolder } from '../models/pretrained';
+import { studentMemory } from '../memory/studentMemory';
 
 /**
  * A student of a family as a hub folder with the library's initialisation of a new model
@@ -120,6 +122,8 @@ export interface StudentBench {
   step_tensor_peak_mb: number;
   /** Peak resident memory of this process so far (the wasm heap included). */
   peak_rss_mb: number;
+  /** The memory estimate of these jobs (sidecar/src/memory/: what the wasm heap is refused against). */
+  estimate_mb: number;
 }
 
 export async function benchStudent(
@@ -128,7 +132,8 @@ export async function benchStudent(
   steps: number,
 ): Promise<StudentBench> {
   const { folder, batch, size } = STUDENT_BENCHES[name];
-  const spec: DownstreamSpec = downstreamSchema.parse({ model: 'pretrained', folder: folder() });
+  const dir = folder();
+  const spec: DownstreamSpec = downstreamSchema.parse({ model: 'pretrained', folder: dir });
   const inputShape = [size, size, 3];
   const data = randomImageData(inputShape, 2 * batch, batch, PSI_WIDTH);
   const { x, y } = data.train;
@@ -159,5 +164,17 @@ export async function benchStudent(
     size,
     step_tensor_peak_mb: Math.round((info.peakBytes - before) / 2 ** 20),
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+    estimate_mb: Math.round(
+      studentMemory({
+        ...checkHubFolder(dir),
+        size: [size, size],
+        channels: 3,
+        train: { batch, optimizer: 'adam', weight_decay: 0 },
+        methods: [methods.stl, methods.aft],
+        psiWidth: PSI_WIDTH,
+        rows: { train: 2 * batch, eval: batch },
+      }).tensorBytes /
+        2 ** 20,
+    ),
   };
 }
