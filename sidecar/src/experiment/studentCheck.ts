@@ -46,6 +46,8 @@ export function checkStudent(exp: Experiment, baseDir: string): StudentReport {
   let channels: number;
   try {
     hub = checkHubFolder(folder);
+    // The input checks and the estimate below are an image student's (a text family has its own input).
+    if (hub.family.input(hub.shape).kind !== 'image') return { problems: [] };
     const prep = timmImagePreprocess(hub.config.pretrained_cfg ?? {}, d.input_size, path.join(folder, 'config.json'));
     size = [prep.height, prep.width];
     channels = prep.channels;
