@@ -279,7 +279,9 @@ export async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'run': {
       if (rest.length !== 1) throw badInput('aft run takes one experiment file (see aft --help)');
-      const loaded = loadExperiment(rest[0]);
+      // The student's memory is held against the backend the run will use (--backend, checked again with the other flags).
+      const backend = BACKEND_CHOICES.find((b) => b === cli.values.backend);
+      const loaded = loadExperiment(rest[0], backend ? { backend } : {});
       for (const w of loaded.warnings) process.stderr.write(formatProblem(loaded.file, w) + '\n');
       const input = { experiment: loaded.experiment, baseDir: loaded.baseDir, sourceText: loaded.text };
       return runCommand(loaded.study ? { ...input, file: loaded.file, study: loaded.study } : input, cli, cmd);
@@ -338,7 +340,7 @@ export async function main(argv: string[]): Promise<number> {
       return reportCommand(rest, cli.values.out, cli.values.workspace);
     case 'extract': {
       if (rest.length !== 1) throw badInput('aft extract takes one experiment file (see aft --help)');
-      return extractCommand(loadExperiment(rest[0]), cli.values);
+      return extractCommand(loadExperiment(rest[0], { memory: false }), cli.values);
     }
     case 'export':
       return exportCommand(rest, cli.values);

@@ -15,6 +15,7 @@ import { pathKind } from '../../../core/node/experiment/arrays';
 import { timmImagePreprocess } from '../features/imagePreprocess';
 import { checkHubFolder, checkStudentInput, type HubHeader } from '../models/pretrained';
 import { checkStudentMemory, type MemoryCheck } from '../memory/studentMemory';
+import type { BackendChoice } from '../runtime/tf';
 
 export interface StudentReport {
   problems: SemanticProblem[];
@@ -35,7 +36,11 @@ function asProblem(e: unknown, at: (string | number)[]): SemanticProblem {
   return { path: where, message: `${text}${details}` };
 }
 
-export function checkStudent(exp: Experiment, baseDir: string): StudentReport {
+export function checkStudent(
+  exp: Experiment,
+  baseDir: string,
+  opts: { backend?: BackendChoice; memory?: boolean } = {},
+): StudentReport {
   const d = exp.downstream;
   // A built-in student is built by the run; a missing folder is said by the file checks.
   if (d.model !== 'pretrained' || d.folder === undefined) return { problems: [] };
@@ -55,6 +60,7 @@ export function checkStudent(exp: Experiment, baseDir: string): StudentReport {
   } catch (e) {
     return { problems: [asProblem(e, ['downstream', 'folder'])] };
   }
+  if (opts.memory === false) return { problems: [] };
   const memory = checkStudentMemory(
     {
       family: hub.family,
@@ -65,7 +71,7 @@ export function checkStudent(exp: Experiment, baseDir: string): StudentReport {
       methods: resolveMethods(exp),
       psiWidth: 0,
     },
-    exp.backend,
+    opts.backend ?? exp.backend,
     { file: '<experiment>', field: 'train.batch' },
   );
   const problems: SemanticProblem[] = [];

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import type { ValidateResult } from '../../../core/common/protocol/rpc';
 import { runAft } from '../../helpers/cli';
+import { checkExperimentFile, type CheckOptions } from '../../../sidecar/src/experiment/load';
 
 const student = path.join(__dirname, '..', '..', 'fixtures', 'students', 'resnet18-tiny');
 
@@ -55,6 +56,19 @@ describe('aft validate with a pretrained student', () => {
       r.stdout,
       /exp\.aft\.yaml:\d+:\d+: warning: train\.batch: estimated peak memory [\d.]+ GiB .*too much if `auto` picks wasm/,
     );
+  });
+
+  it("holds the memory against the run's backend (a --backend override), and not for extraction", () => {
+    const file = experiment(
+      `downstream: { model: pretrained, folder: ${JSON.stringify(student)}, input_size: [1024, 1024] }\ntrain: { steps: 2, batch: 2048 }\nbackend: wasm\n`,
+    );
+    const errors = (o: CheckOptions): string[] =>
+      checkExperimentFile(file, o)
+        .problems.filter((p) => p.severity === 'error')
+        .map((p) => p.message);
+    assert.match(errors({}).join('\n'), /training needs ~[\d.]+ GiB on wasm/);
+    assert.deepEqual(errors({ backend: 'webgpu' }), []);
+    assert.deepEqual(errors({ memory: false }), []);
   });
 
   it('refuses a study value that wasm cannot hold, at the value', () => {
