@@ -4,7 +4,8 @@
  * checks `aft run` makes before training), its input size against the weights, and the memory
  * estimate against the backend. `aft validate`, `aft run` and the sidecar's `aft/validate` run
  * them through checkExperimentFile (load.ts), as problems at the experiment's fields; each
- * message names the student's file and field.
+ * message names the student's file and field. The estimate is held against the run's backend
+ * (`opts.backend`: a `--backend` override, else the file's) and left out for extraction.
  */
 import * as path from 'node:path';
 import { AftError } from '../../../core/common/util/errors';
