@@ -18,18 +18,21 @@ import { effnetFamily } from '../models/students/efficientnet';
 import type { StudentFamily, StudentShape } from '../models/students/family';
 import { resnetFamily } from '../models/students/resnet';
 import { vitFamily } from '../models/students/vit';
-import { NO_DROPOUT } from '../models/vit';
+import { NO_DROPOUT, type ViTShape } from '../models/vit';
+import type { ResNetShape } from '../models/resnet';
 import { crossEntropy } from '../methods/regularizers';
 import { tf } from '../runtime/tf';
 import { Rng } from '../util/rng';
 import { msPerStep, randomImageData, type StepClock } from './steps';
 import { writeFileAtomic } from '../../../core/node/util/fsx';
+import { checkHubFolder } from '../models/pretrained';
+import { studentMemory } from '../memory/studentMemory';
 
 /**
  * A student of a family as a hub folder with the library's initialisation of a new model
  * (`family.init`, seeded), written once per machine under the OS temp folder.
  */
-function studentFolder<S extends StudentShape>(
+export function studentFolder<S extends StudentShape>(
   name: string,
   family: StudentFamily<S>,
   shape: S,
@@ -44,67 +47,63 @@ function studentFolder<S extends StudentShape>(
   return dir;
 }
 
+/** torchvision's ResNet-18 with ImageNet's 1000 classes. */
+export const RESNET18_SHAPE: ResNetShape = { arch: 'resnet18', width: 64, inChannels: 3, numClasses: 1000 };
+
+/** timm's vit_tiny_patch16_224 with ImageNet's 1000 classes. */
+export const VIT_TINY_SHAPE: ViTShape = {
+  arch: 'vit_tiny_patch16_224',
+  numClasses: 1000,
+  inChannels: 3,
+  patch: 16,
+  embedDim: 192,
+  depth: 12,
+  heads: 3,
+  mlpHidden: 768,
+  grid: [14, 14],
+  dropout: NO_DROPOUT,
+};
+
 /**
  * torchvision's ResNet-18 state dict (timm's key names are the same), initialised as torchvision
  * does (45 MB); the bench and the GPU check share it.
  */
 export function resnet18Folder(): string {
-  return studentFolder(
-    'resnet18',
-    resnetFamily,
-    { arch: 'resnet18', width: 64, inChannels: 3, numClasses: 1000 },
-    {
+  return studentFolder('resnet18', resnetFamily, RESNET18_SHAPE, {
+    num_classes: 1000,
+    num_features: 512,
+    global_pool: 'avg',
+    pretrained_cfg: {
+      input_size: [3, 224, 224],
+      crop_pct: 0.875,
+      interpolation: 'bilinear',
+      mean: [0.485, 0.456, 0.406],
+      std: [0.229, 0.224, 0.225],
       num_classes: 1000,
-      num_features: 512,
-      global_pool: 'avg',
-      pretrained_cfg: {
-        input_size: [3, 224, 224],
-        crop_pct: 0.875,
-        interpolation: 'bilinear',
-        mean: [0.485, 0.456, 0.406],
-        std: [0.229, 0.224, 0.225],
-        num_classes: 1000,
-        first_conv: 'conv1',
-        classifier: 'fc',
-      },
+      first_conv: 'conv1',
+      classifier: 'fc',
     },
-  );
+  });
 }
 
 /** timm's vit_tiny_patch16_224 (width 192, depth 12, 3 heads, 224x224), initialised as timm does (22 MB). */
 export function vitTinyFolder(): string {
-  return studentFolder(
-    'vit-tiny',
-    vitFamily,
-    {
-      arch: 'vit_tiny_patch16_224',
-      numClasses: 1000,
-      inChannels: 3,
-      patch: 16,
-      embedDim: 192,
-      depth: 12,
-      heads: 3,
-      mlpHidden: 768,
-      grid: [14, 14],
-      dropout: NO_DROPOUT,
-    },
-    {
+  return studentFolder('vit-tiny', vitFamily, VIT_TINY_SHAPE, {
+    num_classes: 1000,
+    num_features: 192,
+    global_pool: 'token',
+    pretrained_cfg: {
+      input_size: [3, 224, 224],
+      fixed_input_size: true,
+      crop_pct: 0.9,
+      interpolation: 'bicubic',
+      mean: [0.5, 0.5, 0.5],
+      std: [0.5, 0.5, 0.5],
       num_classes: 1000,
-      num_features: 192,
-      global_pool: 'token',
-      pretrained_cfg: {
-        input_size: [3, 224, 224],
-        fixed_input_size: true,
-        crop_pct: 0.9,
-        interpolation: 'bicubic',
-        mean: [0.5, 0.5, 0.5],
-        std: [0.5, 0.5, 0.5],
-        num_classes: 1000,
-        first_conv: 'patch_embed.proj',
-        classifier: 'head',
-      },
+      first_conv: 'patch_embed.proj',
+      classifier: 'head',
     },
-  );
+  });
 }
 
 /** timm's efficientnet_b0 (5.3 M parameters), initialised as timm does (21 MB). */
@@ -160,6 +159,8 @@ export interface StudentBench {
   step_tensor_peak_mb: number;
   /** Peak resident memory of this process so far (the wasm heap included). */
   peak_rss_mb: number;
+  /** The memory estimate of these jobs (sidecar/src/memory/: what the wasm heap is refused against). */
+  estimate_mb: number;
 }
 
 export async function benchStudent(
@@ -169,7 +170,8 @@ export async function benchStudent(
   clock: StepClock = 'wall',
 ): Promise<StudentBench> {
   const { folder, batch, size } = STUDENT_BENCHES[name];
-  const spec: DownstreamSpec = downstreamSchema.parse({ model: 'pretrained', folder: folder() });
+  const dir = folder();
+  const spec: DownstreamSpec = downstreamSchema.parse({ model: 'pretrained', folder: dir });
   const inputShape = [size, size, 3];
   const data = randomImageData(inputShape, 2 * batch, batch, PSI_WIDTH);
   const { x, y } = data.train;
@@ -200,5 +202,17 @@ export async function benchStudent(
     size,
     step_tensor_peak_mb: Math.round((info.peakBytes - before) / 2 ** 20),
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+    estimate_mb: Math.round(
+      studentMemory({
+        ...checkHubFolder(dir),
+        size: [size, size],
+        channels: 3,
+        train: { batch, optimizer: 'adam', weight_decay: 0 },
+        methods: [methods.stl, methods.aft],
+        psiWidth: PSI_WIDTH,
+        rows: { train: 2 * batch, eval: batch },
+      }).tensorBytes /
+        2 ** 20,
+    ),
   };
 }

@@ -27,6 +27,7 @@ import { useGpuRuntime } from '../runtime/gpuRuntime';
 import { reportCommand } from '../report/cli';
 import { compareRuns, comparisonTable } from '../compare/compare';
 import { formatDuration, TerminalReporter } from './terminal';
+import { memoryJson } from '../memory/report';
 
 const VERSION = '0.1.0';
 
@@ -37,7 +38,10 @@ Usage:
                              each value as its own run in one study folder, and continues an
                              unfinished study of the same file (--new-study: start another)
   aft demo [options]         run the built-in MNIST low-data demo (STL, KD, AFT; 3 seeds)
-  aft validate FILE          check an experiment file and list its problems
+  aft validate FILE [--json] check an experiment file and list its problems: the files it
+                             names (array and ONNX headers, a pretrained student's config.json
+                             and safetensors header) and the student's memory estimate against
+                             the backend
   aft runs [--workspace DIR] list runs and their state
   aft stop RUN [--workspace DIR]
                              stop a run another process trains (a terminal, a cluster job, a
@@ -275,7 +279,9 @@ export async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'run': {
       if (rest.length !== 1) throw badInput('aft run takes one experiment file (see aft --help)');
-      const loaded = loadExperiment(rest[0]);
+      // The student's memory is held against the backend the run will use (--backend, checked again with the other flags).
+      const backend = BACKEND_CHOICES.find((b) => b === cli.values.backend);
+      const loaded = loadExperiment(rest[0], backend ? { backend } : {});
       for (const w of loaded.warnings) process.stderr.write(formatProblem(loaded.file, w) + '\n');
       const input = { experiment: loaded.experiment, baseDir: loaded.baseDir, sourceText: loaded.text };
       return runCommand(loaded.study ? { ...input, file: loaded.file, study: loaded.study } : input, cli, cmd);
@@ -286,9 +292,16 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'validate': {
       if (rest.length !== 1) throw badInput('aft validate takes one experiment file');
-      const { file, problems } = checkExperimentFile(rest[0]);
-      for (const p of problems) process.stdout.write(formatProblem(file, p) + '\n');
+      const { file, problems, memory } = checkExperimentFile(rest[0]);
       const errors = problems.filter((p) => p.severity === 'error').length;
+      if (cli.values.json) {
+        process.stdout.write(
+          JSON.stringify({ file, errors, problems, ...(memory ? { memory: memoryJson(memory) } : {}) }) + '\n',
+        );
+        return errors ? 2 : 0;
+      }
+      for (const p of problems) process.stdout.write(formatProblem(file, p) + '\n');
+      if (memory) process.stdout.write(`memory: ${memory.verdict.line}\n`);
       process.stdout.write(errors ? `${errors} error(s)\n` : 'ok\n');
       return errors ? 2 : 0;
     }
@@ -327,7 +340,7 @@ export async function main(argv: string[]): Promise<number> {
       return reportCommand(rest, cli.values.out, cli.values.workspace);
     case 'extract': {
       if (rest.length !== 1) throw badInput('aft extract takes one experiment file (see aft --help)');
-      return extractCommand(loadExperiment(rest[0]), cli.values);
+      return extractCommand(loadExperiment(rest[0], { memory: false }), cli.values);
     }
     case 'export':
       return exportCommand(rest, cli.values);

@@ -23,6 +23,12 @@ export interface DownstreamModel {
   params: Map<string, Variable>;
   /** State that is saved with the parameters but not trained (BatchNorm's running statistics), by name. */
   buffers?: Map<string, Variable>;
+  /**
+   * Float32 elements an evaluation forward holds at its peak per example, when the model can
+   * count them (a pretrained student's family): evaluation chunks are sized by it
+   * (train/evaluate.ts), so that a large model's chunk fits the wasm heap.
+   */
+  evalActivations?: number;
   /** x has shape [batch, ...inputShape]. */
   forward(x: Tensor, mode?: ForwardMode): ModelOutput;
   dispose(): void;

@@ -35,16 +35,20 @@ export const WEIGHTS_FILE = 'model.safetensors';
 const PICKLES = /\.(bin|pt|pth|ckpt|pkl)$/i;
 const FIELD = 'downstream.folder';
 
-/** A checked folder: its config, architecture and the weights' shape. */
-export interface HubFolder {
+/** A checked folder, its weights unread: its config, architecture and the weights' shape (from the header). */
+export interface HubHeader {
   folder: string;
   config: HubConfig;
   arch: string;
   family: StudentFamily;
   shape: StudentShape;
-  state: Record<string, StTensor>;
-  /** Tensors that were stored as F16, BF16 or F64 and were converted to float32. */
+  /** Tensors stored as F16, BF16 or F64, which are converted to float32 when read. */
   converted: { dtype: string; count: number }[];
+}
+
+/** A checked folder with its weights. */
+export interface HubFolder extends HubHeader {
+  state: Record<string, StTensor>;
 }
 
 const convertHint = (file: string): string =>
@@ -124,8 +128,12 @@ export function studentImagePreprocess(
 
 const positiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
 
-/** Reads and checks a whole folder: config, tensor names, shapes and dtypes. */
-export function readHubFolder(folder: string): HubFolder {
+/**
+ * Checks a whole folder from config.json and the safetensors header, no weight read: the
+ * config, tensor names, shapes and dtypes. What `aft validate` checks and what every reader of a
+ * folder checks first (`readHubFolder`), so that both say the same.
+ */
+export function checkHubFolder(folder: string): HubHeader {
   const { config, arch, family, file: configFile } = readHubConfig(folder);
   const weightsFile = path.join(folder, WEIGHTS_FILE);
   const files = { config: configFile, weights: weightsFile };
@@ -180,16 +188,21 @@ export function readHubFolder(folder: string): HubFolder {
   for (const e of Object.values(header.tensors))
     if (e.dtype === 'F16' || e.dtype === 'BF16' || e.dtype === 'F64')
       converted.set(e.dtype, (converted.get(e.dtype) ?? 0) + 1);
-  const { tensors } = readSafetensors(weightsFile);
   return {
     folder,
     config,
     arch,
     family,
     shape,
-    state: tensors,
     converted: [...converted].map(([dtype, count]) => ({ dtype, count })),
   };
+}
+
+/** Reads and checks a whole folder: `checkHubFolder`, then the weights. */
+export function readHubFolder(folder: string): HubFolder {
+  const header = checkHubFolder(folder);
+  const { tensors } = readSafetensors(path.join(folder, WEIGHTS_FILE));
+  return { ...header, state: tensors };
 }
 
 /** Another known architecture whose state dict the tensors are exactly, if any. */
@@ -260,6 +273,21 @@ export function isPretrainedStudent(m: DownstreamModel): m is PretrainedStudent 
 export function checkPretrainedStudent(spec: DownstreamSpec, inputShape: number[], numClasses: number): HubFolder {
   if (!spec.folder) throw badInput('`model: pretrained` needs `folder`', { file: '<experiment>', field: FIELD });
   const hub = readCached(path.resolve(spec.folder));
+  checkStudentInput(hub, spec, inputShape, numClasses);
+  return hub;
+}
+
+/**
+ * A checked folder against the inputs it will be trained on (`[height, width, channels]`) and the
+ * dataset's classes (`undefined` when not known: `aft validate` before the data is read): its stem
+ * must read them, and `head: keep` needs its classes. `aft run` and `aft validate` both say these.
+ */
+export function checkStudentInput(
+  hub: HubHeader,
+  spec: Pick<DownstreamSpec, 'head'>,
+  inputShape: number[],
+  numClasses: number | undefined,
+): void {
   const s = hub.shape;
   const input = hub.family.input(s);
   if (inputShape.length !== 3 || inputShape[2] !== input.channels) {
@@ -274,13 +302,12 @@ export function checkPretrainedStudent(spec: DownstreamSpec, inputShape: number[
       { file: '<experiment>', field: 'downstream.input_size' },
     );
   }
-  if (spec.head === 'keep' && numClasses !== s.numClasses) {
+  if (spec.head === 'keep' && numClasses !== undefined && numClasses !== s.numClasses) {
     throw badInput(
       `\`head: keep\` needs the model's classes to be the dataset's: the model has ${s.numClasses}, the dataset ${numClasses}; use \`head: reinit\``,
       { file: '<experiment>', field: 'downstream.head' },
     );
   }
-  return hub;
 }
 
 /**
@@ -315,7 +342,11 @@ export function createPretrainedStudent(
     };
   }
   const model = hub.family.build({ ...s, numClasses }, state, { batchnorm: spec.batchnorm, seed });
-  return Object.assign(model, { hub: { config: hub.config, headReinitialised: reinit } });
+  const activations = hub.family.activations?.(s, [inputShape[0], inputShape[1]]);
+  return Object.assign(model, {
+    hub: { config: hub.config, headReinitialised: reinit },
+    ...(activations ? { evalActivations: activations.eval } : {}),
+  });
 }
 
 /**

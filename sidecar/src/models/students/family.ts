@@ -10,6 +10,7 @@ import type { TimmPretrainedCfg } from '../../features/imagePreprocess';
 import type { OnnxGraph } from '../../export/graph';
 import type { Rng } from '../../util/rng';
 import type { DownstreamModel } from '../downstream';
+import type { ActivationCount } from './activations';
 
 /** config.json as timm writes it (the fields read here; the rest is kept as it is on save). */
 export interface HubConfig {
@@ -99,4 +100,9 @@ export interface StudentFamily<S extends StudentShape = StudentShape> {
   build(s: S, state: Record<string, StTensor>, opts: StudentOptions): StudentModel;
   /** The ONNX graph of the student: `input` in the engine's layout, outputs `logits` and `features`. */
   onnx(state: Record<string, StTensor>, s: S, inputShape: number[]): OnnxGraph;
+  /**
+   * The activations of one example at an input of `size` (height, width), counted from the shape
+   * (activations.ts), for the memory estimate; a family without it is estimated without them.
+   */
+  activations?(s: S, size: [number, number]): ActivationCount;
 }

@@ -4,6 +4,7 @@
  */
 import { mixerGraph } from '../../export/mixer';
 import { buildMixer, initMixerState, mixerStateShapes, type MixerShape } from '../mixer';
+import { mixerActivations } from './activations';
 import type { StudentFamily } from './family';
 import { blockCount, blocksSaid, checkDims, dropRates, patchGrid, patchStem } from './patchModels';
 import { checkInputChannels, checkNumFeatures } from './timmConfig';
@@ -69,4 +70,5 @@ export const mixerFamily: StudentFamily<MixerShape> = {
   init: initMixerState,
   build: buildMixer,
   onnx: mixerGraph,
+  activations: (s) => mixerActivations(s),
 };

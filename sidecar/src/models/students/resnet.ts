@@ -12,6 +12,7 @@ import {
   resnetStateShapes,
   type ResNetShape,
 } from '../resnet';
+import { resnetActivations } from './activations';
 import type { StudentFamily } from './family';
 import { checkInputChannels, checkNumFeatures } from './timmConfig';
 
@@ -47,4 +48,5 @@ export const resnetFamily: StudentFamily<ResNetShape> = {
   init: initResNetState,
   build: (s, state, opts) => buildResNet(s, state, opts),
   onnx: resnetGraph,
+  activations: resnetActivations,
 };

@@ -7,6 +7,7 @@
 import { badInput } from '../../../../core/common/util/errors';
 import { vitGraph } from '../../export/vit';
 import { buildViT, initViTState, vitStateShapes, type ViTShape } from '../vit';
+import { vitActivations } from './activations';
 import type { StudentFamily } from './family';
 import { blockCount, blocksSaid, checkDims, dropRates, patchGrid, patchStem } from './patchModels';
 import { checkInputChannels, checkNumFeatures, intArg } from './timmConfig';
@@ -108,4 +109,5 @@ export const vitFamily: StudentFamily<ViTShape> = {
   init: initViTState,
   build: buildViT,
   onnx: vitGraph,
+  activations: (s) => vitActivations(s),
 };
