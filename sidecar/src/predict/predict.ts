@@ -131,6 +131,7 @@ async function loadFolder(folder: string, inputs: Inputs, spec?: DownstreamSpec)
   }
   const { x, file } = inputs;
   const input = hub.family.input(s);
+  if (input.kind === 'tokens') throw badInput('text students: see loadTextFolder', { file });
   checkFloat(x, file);
   const [h, w] = input.size ?? ['H', 'W'];
   if (

@@ -65,6 +65,7 @@ export async function loadRunDataset(exp: Experiment, baseDir: string, log: Log)
       { ...exp.downstream, folder: path.resolve(baseDir, exp.downstream.folder ?? '') },
       ds.inputShape,
       ds.numClasses,
+      ds.vocabSize,
     );
     log(
       `student: ${hub.family.describe(hub.shape)} from ${hub.folder} (${hub.shape.numClasses} classes; ${exp.downstream.weights === 'random' ? 'random weights (from scratch)' : 'pre-trained weights'}, head ${exp.downstream.head}, BatchNorm ${exp.downstream.batchnorm})`,

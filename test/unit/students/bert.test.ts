@@ -1,0 +1,169 @@
+/**
+ * BERT and DistilBERT students against PyTorch (test/fixtures/students/make_bert.py: transformers'
+ * module names and semantics in plain PyTorch, seeded random weights, hidden 32, 2 layers, 2
+ * heads, batches of 4 × 8 token ids with and without padding): eval-mode logits and φ, one
+ * training step's gradients, on every backend that loads; a bare encoder gets a new head; dropout.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { downstreamSchema } from '../../../core/node/experiment/schema';
+import { encodeSafetensors, readSafetensors, type StTensor } from '../../../core/node/io/safetensors';
+import { studentParameterCount } from '../../../sidecar/src/export/student';
+import { createPretrainedStudent, readHubFolder } from '../../../sidecar/src/models/pretrained';
+import { initBackend, tf } from '../../../sidecar/src/runtime/tf';
+import { startTestBackend, TEST_BACKENDS } from '../../helpers/backends';
+import { parityErrors, reportParity, tokenInput } from '../../helpers/studentParity';
+
+const fixtures = path.join(__dirname, '..', '..', 'fixtures', 'students');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-bert-'));
+export const TEXT_CASES = [
+  { name: 'bert-tiny', arch: 'bert', prefix: 'bert.' },
+  { name: 'distilbert-tiny', arch: 'distilbert', prefix: 'distilbert.' },
+] as const;
+const T = 8;
+/** The fixtures' vocabulary (make_bert.py: 5 special tokens + 44 words). */
+const VOCAB = 49;
+
+const spec = (folder: string, extra: Record<string, unknown> = {}) =>
+  downstreamSchema.parse({ model: 'pretrained', folder, ...extra });
+const reference = (name: string, batch: '' | '.nopad' = ''): Record<string, StTensor> =>
+  readSafetensors(path.join(fixtures, `${name}${batch}.reference.safetensors`)).tensors;
+
+for (const backend of TEST_BACKENDS) {
+  describe(`BERT and DistilBERT students against PyTorch on ${backend}`, () => {
+    before(async () => {
+      await startTestBackend(backend);
+    });
+
+    for (const c of TEXT_CASES)
+      for (const batch of ['', '.nopad'] as const) {
+        it(`${c.name}${batch ? ' without' : ' with'} padding: eval logits and φ (1e-4), gradients (1e-3)`, async () => {
+          await startTestBackend(backend);
+          const model = createPretrainedStudent(
+            spec(path.join(fixtures, c.name), { head: 'keep' }),
+            [T],
+            3,
+            0,
+            undefined,
+            VOCAB,
+          );
+          try {
+            const { errs, worstGrad } = await parityErrors(model, reference(c.name, batch), tokenInput);
+            reportParity(`${c.name}${batch || '.padded'} on ${backend}`, errs);
+            assert.ok(errs.logits < 1e-4 && errs.phi < 1e-4, `eval: logits ${errs.logits}, φ ${errs.phi}`);
+            assert.ok(errs.train_logits < 1e-4 && errs.loss < 1e-4, `train: ${errs.train_logits}, ${errs.loss}`);
+            assert.ok(errs.gradients < 1e-3, `gradient of ${worstGrad}: ${errs.gradients}`);
+          } finally {
+            model.dispose();
+          }
+        });
+      }
+  });
+}
+
+describe('BERT and DistilBERT layout', () => {
+  it("reads each fixture's shape from config.json and the tensors, and counts parameters as torch does", () => {
+    const bert = readHubFolder(path.join(fixtures, 'bert-tiny'));
+    assert.equal(bert.family.name, 'bert');
+    assert.deepEqual(bert.shape, {
+      arch: 'bert',
+      numClasses: 3,
+      prefix: 'bert.',
+      vocab: VOCAB,
+      maxPositions: 16,
+      typeVocab: 2,
+      hidden: 32,
+      layers: 2,
+      heads: 2,
+      intermediate: 64,
+      eps: 1e-12,
+      padId: 0,
+      dropout: { hidden: 0, attn: 0, classifier: 0 },
+      initStd: 0.02,
+    });
+    // make_bert.py prints the torch counts: 20451 and 20387.
+    assert.equal(studentParameterCount(bert.family, bert.shape), 20_451);
+    const distil = readHubFolder(path.join(fixtures, 'distilbert-tiny'));
+    assert.equal(distil.family.name, 'distilbert');
+    assert.equal(studentParameterCount(distil.family, distil.shape), 20_387);
+  });
+
+  for (const c of TEXT_CASES)
+    it(`${c.name}: a bare ${c.arch} encoder (no prefix, no head) gets a new head; its φ is the classifier's`, async () => {
+      await initBackend('cpu');
+      // A bare encoder as transformers saves it: the keys without the prefix, no classifier (nor pre_classifier).
+      const src = path.join(fixtures, c.name);
+      const state = readSafetensors(path.join(src, 'model.safetensors')).tensors;
+      const bare: Record<string, StTensor> = {};
+      for (const [k, t] of Object.entries(state)) if (k.startsWith(c.prefix)) bare[k.slice(c.prefix.length)] = t;
+      const dir = path.join(tmp, `${c.name}-bare`);
+      fs.mkdirSync(dir, { recursive: true });
+      const config = JSON.parse(fs.readFileSync(path.join(src, 'config.json'), 'utf8')) as Record<string, unknown>;
+      delete config.id2label;
+      delete config.label2id;
+      config.architectures = [c.arch === 'bert' ? 'BertModel' : 'DistilBertModel'];
+      fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+      fs.writeFileSync(path.join(dir, 'model.safetensors'), encodeSafetensors(bare));
+      fs.copyFileSync(path.join(src, 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
+      const hub = readHubFolder(dir);
+      assert.equal(hub.shape.numClasses, 0);
+      assert.throws(
+        () => createPretrainedStudent(spec(dir, { head: 'keep' }), [T], 3, 0, undefined, VOCAB),
+        /`head: keep` needs a classification head, and the folder has none/,
+      );
+      const ref = reference(c.name);
+      const model = createPretrainedStudent(spec(dir), [T], 4, 0, undefined, VOCAB);
+      try {
+        assert.ok(
+          model.params.has('classifier.weight') && model.params.has(`${c.prefix}embeddings.word_embeddings.weight`),
+        );
+        if (c.arch === 'distilbert') assert.ok(model.params.has('pre_classifier.weight'));
+        const [logits, phiT] = tf.tidy(() => {
+          const out = model.forward(tokenInput(ref));
+          return [out.logits, out.phi];
+        });
+        assert.deepEqual(logits.shape, [4, 4]);
+        const phi = (await phiT.data()) as Float32Array;
+        const want = ref['eval.features'].data;
+        assert.ok(Math.max(...phi.map((v, i) => Math.abs(v - want[i]))) < 1e-4, 'φ is the encoder’s');
+        tf.dispose([logits, phiT]);
+      } finally {
+        model.dispose();
+      }
+    });
+});
+
+describe('dropout of a text student', () => {
+  it('acts in training only, as the config says, with masks from the seed', async () => {
+    await initBackend('cpu');
+    const src = path.join(fixtures, 'bert-tiny');
+    const dir = path.join(tmp, 'bert-dropout');
+    fs.mkdirSync(dir, { recursive: true });
+    for (const f of ['model.safetensors', 'tokenizer.json']) fs.copyFileSync(path.join(src, f), path.join(dir, f));
+    const config = JSON.parse(fs.readFileSync(path.join(src, 'config.json'), 'utf8')) as Record<string, unknown>;
+    Object.assign(config, { hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1 });
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+    const ref = reference('bert-tiny');
+    const logits = async (seed: number, mode: 'train' | 'eval'): Promise<Float32Array> => {
+      const m = createPretrainedStudent(spec(dir, { head: 'keep' }), [T], 3, seed, undefined, VOCAB);
+      try {
+        const out = tf.tidy(() => m.forward(tokenInput(ref), mode).logits);
+        const data = (await out.data()) as Float32Array;
+        out.dispose();
+        return data;
+      } finally {
+        m.dispose();
+      }
+    };
+    const evalOut = await logits(0, 'eval');
+    const want = ref['eval.logits'].data;
+    assert.ok(Math.max(...evalOut.map((v, i) => Math.abs(v - want[i]))) < 1e-4, 'eval: no dropout');
+    const a = await logits(0, 'train');
+    assert.deepEqual(a, await logits(0, 'train'), 'the same seed gives the same masks');
+    assert.notDeepEqual(a, evalOut, 'training drops out');
+    assert.notDeepEqual(a, await logits(1, 'train'), 'another seed, other masks');
+  });
+});
