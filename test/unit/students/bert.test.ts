@@ -2,7 +2,9 @@
  * BERT and DistilBERT students against PyTorch (test/fixtures/students/make_bert.py: transformers'
  * module names and semantics in plain PyTorch, seeded random weights, hidden 32, 2 layers, 2
  * heads, batches of 4 × 8 token ids with and without padding): eval-mode logits and φ, one
- * training step's gradients, on every backend that loads; a bare encoder gets a new head; dropout.
+ * training step's gradients, on every backend that loads; a bare encoder gets a new head; dropout;
+ * a trained student saved in transformers' layout and loaded back (AFT_ROUNDTRIP_DIR keeps the
+ * folders with check.safetensors for `make_bert.py check`); the ONNX export run by onnxruntime.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -11,15 +13,24 @@ import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { downstreamSchema } from '../../../core/node/experiment/schema';
 import { encodeSafetensors, readSafetensors, type StTensor } from '../../../core/node/io/safetensors';
-import { studentParameterCount } from '../../../sidecar/src/export/student';
-import { createPretrainedStudent, readHubFolder } from '../../../sidecar/src/models/pretrained';
+import { exportStudent, studentParameterCount } from '../../../sidecar/src/export/student';
+import { crossEntropy } from '../../../sidecar/src/methods/regularizers';
+import {
+  createPretrainedStudent,
+  hubFiles,
+  readHubFolder,
+  type PretrainedStudent,
+} from '../../../sidecar/src/models/pretrained';
+import { OnnxSession } from '../../../sidecar/src/runtime/onnx';
 import { initBackend, tf } from '../../../sidecar/src/runtime/tf';
+import { Optimizer } from '../../../sidecar/src/train/optimizer';
 import { startTestBackend, TEST_BACKENDS } from '../../helpers/backends';
+import { relErr } from '../../helpers/numeric';
 import { parityErrors, reportParity, tokenInput } from '../../helpers/studentParity';
 
 const fixtures = path.join(__dirname, '..', '..', 'fixtures', 'students');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-bert-'));
-export const TEXT_CASES = [
+const TEXT_CASES = [
   { name: 'bert-tiny', arch: 'bert', prefix: 'bert.' },
   { name: 'distilbert-tiny', arch: 'distilbert', prefix: 'distilbert.' },
 ] as const;
@@ -166,4 +177,116 @@ describe('dropout of a text student', () => {
     assert.notDeepEqual(a, evalOut, 'training drops out');
     assert.notDeepEqual(a, await logits(1, 'train'), 'another seed, other masks');
   });
+});
+
+describe('a trained BERT or DistilBERT student in the transformers layout', () => {
+  for (const c of TEXT_CASES) {
+    it(`${c.name}: trains a few steps, saves config.json + model.safetensors + tokenizer.json, loads back with the same logits`, async () => {
+      await initBackend('cpu');
+      const ref = reference(c.name);
+      const src = path.join(fixtures, c.name);
+      const model = createPretrainedStudent(spec(src), [T], 4, 3, undefined, VOCAB);
+      const out = process.env.AFT_ROUNDTRIP_DIR
+        ? path.resolve(process.env.AFT_ROUNDTRIP_DIR, c.name)
+        : fs.mkdtempSync(path.join(tmp, 'hub-'));
+      let reloaded: PretrainedStudent | undefined;
+      try {
+        const params = [...model.params.values()];
+        const opt = new Optimizer('adam', [{ params, lr: 1e-3, weightDecay: 0 }]);
+        const labels = Array.from(ref.labels.data, (v) => v % 4);
+        for (let step = 0; step < 2; step++) {
+          tf.tidy(() => {
+            const y = tf.tensor1d(labels, 'int32');
+            const { grads } = tf.variableGrads(
+              () => crossEntropy(model.forward(tokenInput(ref), 'train').logits, y),
+              params,
+            );
+            opt.apply(new Map(params.map((p) => [p, grads[p.name]])), 1);
+          });
+        }
+        opt.dispose();
+        fs.mkdirSync(out, { recursive: true });
+        for (const [name, data] of Object.entries(await hubFiles(model, { method: 'stl', seed: '3' })))
+          fs.writeFileSync(path.join(out, name), data);
+        const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+        assert.deepEqual(config.architectures, [
+          c.arch === 'bert' ? 'BertForSequenceClassification' : 'DistilBertForSequenceClassification',
+        ]);
+        assert.equal(config.num_labels, 4);
+        assert.deepEqual(config.id2label, { 0: 'LABEL_0', 1: 'LABEL_1', 2: 'LABEL_2', 3: 'LABEL_3' });
+        assert.equal(config.model_type, c.arch);
+        assert.deepEqual(
+          fs.readFileSync(path.join(out, 'tokenizer.json')),
+          fs.readFileSync(path.join(src, 'tokenizer.json')),
+        );
+        const saved = readSafetensors(path.join(out, 'model.safetensors')).tensors;
+        const original = readSafetensors(path.join(src, 'model.safetensors')).tensors;
+        assert.deepEqual(Object.keys(saved).sort(), Object.keys(original).sort());
+        assert.deepEqual(saved['classifier.weight'].shape, [4, 32]);
+        const word = `${c.prefix}embeddings.word_embeddings.weight`;
+        const moved = relErr(saved[word].data, original[word].data);
+        assert.ok(moved > 0 && moved < 0.05, `word embeddings moved by ${moved}`);
+
+        reloaded = createPretrainedStudent(spec(out, { head: 'keep' }), [T], 4, 0, undefined, VOCAB);
+        const [a, b] = await Promise.all(
+          [model, reloaded].map(async (m) => {
+            const l = tf.tidy(() => m.forward(tokenInput(ref)).logits);
+            const d = await l.data();
+            l.dispose();
+            return Array.from(d);
+          }),
+        );
+        assert.deepEqual(b, a);
+        // For make_bert.py's check mode: the inputs and aft's logits next to the folder.
+        if (process.env.AFT_ROUNDTRIP_DIR)
+          fs.writeFileSync(
+            path.join(out, 'check.safetensors'),
+            encodeSafetensors({
+              input_ids: { ...ref.input_ids, dtype: 'I64' },
+              attention_mask: { ...ref.attention_mask, dtype: 'I64' },
+              logits: { shape: [4, 4], data: Float32Array.from(a) },
+            }),
+          );
+      } finally {
+        model.dispose();
+        reloaded?.dispose();
+      }
+    });
+  }
+});
+
+describe('a BERT or DistilBERT student exported to ONNX', () => {
+  for (const c of TEXT_CASES)
+    for (const batch of ['', '.nopad'] as const) {
+      it(`${c.name}${batch ? ' without' : ' with'} padding: onnxruntime gives PyTorch's eval logits and φ (1e-4)`, async () => {
+        const hub = readHubFolder(path.join(fixtures, c.name));
+        const ref = reference(c.name, batch);
+        const [n] = ref.input_ids.shape;
+        const file = path.join(tmp, `${c.name}${batch}.onnx`);
+        fs.writeFileSync(file, exportStudent(hub, [T], { method: 'stl' }));
+        const session = await OnnxSession.open(file, { device: 'cpu', log: () => {} });
+        try {
+          const int64 = (t: StTensor) => ({
+            type: 'int64' as const,
+            data: BigInt64Array.from(t.data, (v) => BigInt(v)),
+            dims: t.shape,
+          });
+          const got = await session.run(
+            { input_ids: int64(ref.input_ids), attention_mask: int64(ref.attention_mask) },
+            ['logits', 'features'],
+          );
+          assert.deepEqual(got.logits.dims, [n, 3]);
+          const errs = {
+            logits: relErr(got.logits.data as Float32Array, ref['eval.logits'].data),
+            phi: relErr(got.features.data as Float32Array, ref['eval.features'].data),
+          };
+          console.log(
+            `${c.name}${batch || '.padded'} ONNX vs PyTorch: logits ${errs.logits.toExponential(2)}, φ ${errs.phi.toExponential(2)}`,
+          );
+          assert.ok(errs.logits < 1e-4 && errs.phi < 1e-4, JSON.stringify(errs));
+        } finally {
+          await session.release();
+        }
+      });
+    }
 });
