@@ -13,6 +13,10 @@ import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { downstreamSchema } from '../../../core/node/experiment/schema';
 import { encodeSafetensors, readSafetensors, type StTensor } from '../../../core/node/io/safetensors';
+import { AftError } from '../../../core/common/util/errors';
+import { loadExperimentDataset } from '../../../sidecar/src/data/load';
+import { loadTokenizer } from '../../../sidecar/src/data/tokenizer';
+import { loadExperiment } from '../../../sidecar/src/experiment/load';
 import { exportStudent, studentParameterCount } from '../../../sidecar/src/export/student';
 import { crossEntropy } from '../../../sidecar/src/methods/regularizers';
 import {
@@ -289,4 +293,263 @@ describe('a BERT or DistilBERT student exported to ONNX', () => {
         }
       });
     }
+});
+
+let counter = 0;
+
+/** A copy of a fixture folder with its config, tensors and files changed. */
+function variant(
+  from: string,
+  change: {
+    config?: (c: Record<string, unknown>) => void;
+    tensors?: (t: Record<string, StTensor>) => void;
+    files?: (dir: string) => void;
+  } = {},
+): string {
+  const src = path.join(fixtures, from);
+  const dir = path.join(tmp, `v${counter++}`);
+  fs.mkdirSync(dir);
+  const config = JSON.parse(fs.readFileSync(path.join(src, 'config.json'), 'utf8')) as Record<string, unknown>;
+  change.config?.(config);
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+  const t = readSafetensors(path.join(src, 'model.safetensors')).tensors;
+  change.tensors?.(t);
+  fs.writeFileSync(path.join(dir, 'model.safetensors'), encodeSafetensors(t));
+  fs.copyFileSync(path.join(src, 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
+  change.files?.(dir);
+  return dir;
+}
+
+/** The state split into two shards with transformers' index, model.safetensors removed. */
+function shard(dir: string, index: (map: Record<string, string>) => void = () => {}): void {
+  const t = readSafetensors(path.join(dir, 'model.safetensors')).tensors;
+  fs.rmSync(path.join(dir, 'model.safetensors'));
+  const keys = Object.keys(t);
+  const names = ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors'];
+  const map: Record<string, string> = {};
+  keys.forEach((k, i) => (map[k] = names[i < keys.length / 2 ? 0 : 1]));
+  for (const name of names)
+    fs.writeFileSync(
+      path.join(dir, name),
+      encodeSafetensors(Object.fromEntries(keys.filter((k) => map[k] === name).map((k) => [k, t[k]]))),
+    );
+  index(map);
+  fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: map }));
+}
+
+const REFUSED: {
+  name: string;
+  from: string;
+  change: Parameters<typeof variant>[1];
+  message: RegExp;
+  detail?: RegExp;
+}[] = [
+  {
+    name: 'an unknown model_type, listing the known ones',
+    from: 'bert-tiny',
+    change: { config: (c) => (c.model_type = 'roberta') },
+    message: /unknown model_type `roberta`; the known ones are bert, distilbert$/,
+  },
+  {
+    name: 'a missing tensor',
+    from: 'bert-tiny',
+    change: { tensors: (t) => delete t['bert.encoder.layer.1.attention.self.key.bias'] },
+    message:
+      /model\.safetensors does not match a BertForSequenceClassification \(hidden 32, 2 layers, 2 heads, vocabulary 49, up to 16 tokens\) with 3 classes \(1 problem\)/,
+    detail: /^missing: bert\.encoder\.layer\.1\.attention\.self\.key\.bias \[32\]$/,
+  },
+  {
+    name: 'an extra tensor',
+    from: 'distilbert-tiny',
+    change: {
+      tensors: (t) =>
+        (t['distilbert.embeddings.token_type_embeddings.weight'] = { shape: [2, 32], data: new Float32Array(64) }),
+    },
+    message: /1 problem/,
+    detail: /^unexpected: distilbert\.embeddings\.token_type_embeddings\.weight \[2, 32\]$/,
+  },
+  {
+    name: 'a mis-shaped tensor, expected vs got',
+    from: 'distilbert-tiny',
+    change: {
+      tensors: (t) =>
+        (t['distilbert.transformer.layer.0.ffn.lin2.weight'] = { shape: [32, 48], data: new Float32Array(32 * 48) }),
+    },
+    message: /1 problem/,
+    detail: /^mis-shaped: distilbert\.transformer\.layer\.0\.ffn\.lin2\.weight expected \[32, 64\], got \[32, 48\]$/,
+  },
+  {
+    name: 'hidden_size contradicting the weights',
+    from: 'bert-tiny',
+    change: { config: (c) => (c.hidden_size = 768) },
+    message: /config\.json says hidden_size 768, but bert\.embeddings\.word_embeddings\.weight \[49, 32\] gives 32/,
+  },
+  {
+    name: 'the layers contradicting the weights',
+    from: 'distilbert-tiny',
+    change: { config: (c) => (c.n_layers = 6) },
+    message: /config\.json says n_layers 6, but the weights' 2 layers gives 2/,
+  },
+  {
+    name: 'labels contradicting the classifier',
+    from: 'bert-tiny',
+    change: { config: (c) => (c.id2label = { 0: 'neg', 1: 'pos' }) },
+    message: /config\.json says 2 labels \(id2label\/num_labels\), but classifier\.weight has 3 rows/,
+  },
+  {
+    name: 'heads that do not divide the width',
+    from: 'bert-tiny',
+    change: { config: (c) => (c.num_attention_heads = 3) },
+    message: /3 heads do not divide the hidden size 32/,
+  },
+  {
+    name: 'another activation',
+    from: 'bert-tiny',
+    change: { config: (c) => (c.hidden_act = 'gelu_new') },
+    message: /only the exact GELU \(`gelu`\) is supported, got "gelu_new"/,
+  },
+  {
+    name: 'relative position embeddings',
+    from: 'bert-tiny',
+    change: { config: (c) => (c.position_embedding_type = 'relative_key') },
+    message: /only absolute position embeddings are supported, got "relative_key"/,
+  },
+  {
+    name: 'a folder without its tokenizer, saying what to add',
+    from: 'bert-tiny',
+    change: { files: (d) => fs.rmSync(path.join(d, 'tokenizer.json')) },
+    message: /no tokenizer\.json: a bert student tokenises the texts with its own tokenizer/,
+    detail: /AutoTokenizer\.from_pretrained\('NAME'\)\.save_pretrained\('FOLDER'\)/,
+  },
+  {
+    name: 'pickled weights, saying how to convert them',
+    from: 'distilbert-tiny',
+    change: {
+      files: (d) => {
+        fs.rmSync(path.join(d, 'model.safetensors'));
+        fs.writeFileSync(path.join(d, 'pytorch_model.bin'), 'PK');
+      },
+    },
+    message:
+      /the weights are pickled \(pytorch_model\.bin\); aft reads only model\.safetensors, because loading a pickle runs code/,
+    detail: /save_file/,
+  },
+  {
+    name: 'a shard index that names the wrong shard',
+    from: 'bert-tiny',
+    change: { files: (d) => shard(d, (m) => (m['classifier.bias'] = 'model-00001-of-00002.safetensors')) },
+    message:
+      /the index lists classifier\.bias in model-00001-of-00002\.safetensors, but it is in model-00002-of-00002\.safetensors/,
+  },
+];
+
+describe('BERT and DistilBERT folders that are refused', () => {
+  for (const r of REFUSED) {
+    it(r.name, () => {
+      assert.throws(
+        () => readHubFolder(variant(r.from, r.change)),
+        (e: unknown) => {
+          assert.ok(e instanceof AftError && e.code === 'bad_input', String(e));
+          assert.match(e.message, r.message);
+          if (r.detail)
+            assert.ok(
+              e.details?.some((d) => r.detail!.test(d)),
+              JSON.stringify(e.details),
+            );
+          return true;
+        },
+      );
+    });
+  }
+
+  it('a text student on images, and an image student on text, are refused', () => {
+    assert.throws(
+      () => createPretrainedStudent(spec(path.join(fixtures, 'bert-tiny')), [32, 32, 3], 3, 0),
+      /reads text \(token ids\); this dataset has images of shape \[32, 32, 3\]: use a text dataset/,
+    );
+    assert.throws(
+      () => createPretrainedStudent(spec(path.join(fixtures, 'vit-tiny')), [T], 3, 0, undefined, VOCAB),
+      /the vit_tiny_patch16_224 reads images \[height, width, 3\] .*; this dataset's inputs are texts \(token ids\)/,
+    );
+    assert.throws(
+      () => createPretrainedStudent(spec(path.join(fixtures, 'bert-tiny')), [T], 3, 0, undefined, 60),
+      /the tokenizer gives ids up to 59, but the bert's word embeddings have 49 rows/,
+    );
+  });
+});
+
+describe('BERT and DistilBERT folders that are read', () => {
+  it('sharded weights (model.safetensors.index.json) load as the single file does', async () => {
+    await initBackend('cpu');
+    const dir = variant('bert-tiny', { files: (d) => shard(d) });
+    const hub = readHubFolder(dir);
+    assert.equal(hub.weightFiles.length, 2);
+    assert.deepEqual(hub.state, readHubFolder(path.join(fixtures, 'bert-tiny')).state);
+  });
+
+  it('fp16 and bf16 weights are converted; pre-training heads and position_ids are left out, as transformers does', () => {
+    const logs: string[] = [];
+    const dir = variant('bert-tiny', {
+      tensors: (t) => {
+        t['bert.pooler.dense.weight'] = { ...t['bert.pooler.dense.weight'], dtype: 'F16' };
+        t['classifier.weight'] = { ...t['classifier.weight'], dtype: 'BF16' };
+        t['bert.embeddings.position_ids'] = {
+          shape: [1, 16],
+          data: Float32Array.from({ length: 16 }, (_, i) => i),
+          dtype: 'I64',
+        };
+        t['cls.predictions.bias'] = { shape: [VOCAB], data: new Float32Array(VOCAB) };
+      },
+    });
+    const hub = readHubFolder(dir);
+    assert.deepEqual(hub.dropped.sort(), ['bert.embeddings.position_ids', 'cls.predictions.bias']);
+    assert.deepEqual(
+      hub.converted.sort((a, b) => a.dtype.localeCompare(b.dtype)),
+      [
+        { dtype: 'BF16', count: 1 },
+        { dtype: 'F16', count: 1 },
+      ],
+    );
+    const model = createPretrainedStudent(spec(dir, { head: 'keep' }), [T], 3, 0, (m) => logs.push(m), VOCAB);
+    model.dispose();
+    assert.ok(
+      logs.some((m) => /1 F16 tensor converted to float32/.test(m)),
+      logs.join('\n'),
+    );
+    assert.ok(
+      logs.some((m) => /left out 2 tensors the library drops too/.test(m)),
+      logs.join('\n'),
+    );
+  });
+});
+
+describe("a text dataset with a BERT student: the student's own tokenizer", () => {
+  it('tokenises the prompts with the folder’s tokenizer.json, cut to its positions; the teacher keeps its own', async () => {
+    const ws = path.join(tmp, 'text-ws');
+    fs.mkdirSync(ws);
+    fs.cpSync(path.join(fixtures, '..', 'hf'), path.join(ws, 'hf'), { recursive: true });
+    const file = path.join(ws, 'exp.aft.yaml');
+    fs.writeFileSync(
+      file,
+      `name: text-student
+dataset: { source: text, train: hf/reviews.csv, text: sentence, max_length: 32, test_fraction: 0.25 }
+pretrained:
+  - { name: teacher, onnx: { folder: hf/tiny-bert, pooling: mean } }
+downstream: { model: pretrained, folder: ${JSON.stringify(path.join(fixtures, 'bert-tiny'))} }
+methods: [stl]
+`,
+    );
+    const loaded = loadExperiment(file);
+    const logs: string[] = [];
+    const ds = await loadExperimentDataset(loaded.experiment, loaded.baseDir, (m) => logs.push(m));
+    assert.deepEqual(ds.inputShape, [16]);
+    assert.equal(ds.vocabSize, VOCAB);
+    assert.ok(logs.some((m) => /texts cut to 16 tokens for the student/.test(m)));
+    const tok = loadTokenizer(path.join(fixtures, 'bert-tiny', 'tokenizer.json'));
+    const want = tok.encode(ds.raw!.train[0], 16).ids;
+    const row = Array.from(ds.train.x.subarray(0, 16));
+    assert.deepEqual(row, [...want, ...new Array<number>(16 - want.length).fill(-1)]);
+    // The teacher's tokenizer is another one (36 ids): its ids would differ.
+    assert.notEqual(loadTokenizer(path.join(ws, 'hf', 'tiny-bert', 'tokenizer.json')).vocabSize, VOCAB);
+  });
 });
