@@ -68,7 +68,7 @@ export async function loadRunDataset(exp: Experiment, baseDir: string, log: Log)
       ds.vocabSize,
     );
     log(
-      `student: ${hub.family.describe(hub.shape)} from ${hub.folder} (${hub.shape.numClasses} classes; ${exp.downstream.weights === 'random' ? 'random weights (from scratch)' : 'pre-trained weights'}, head ${exp.downstream.head}, BatchNorm ${exp.downstream.batchnorm})`,
+      `student: ${hub.family.describe(hub.shape)} from ${hub.folder} (${hub.shape.numClasses} classes; ${exp.downstream.weights === 'random' ? 'random weights (from scratch)' : 'pre-trained weights'}, head ${exp.downstream.head}${hub.family.input(hub.shape).kind === 'image' ? `, BatchNorm ${exp.downstream.batchnorm}` : ''})`,
     );
   }
   return ds;
