@@ -151,6 +151,51 @@ describe('BERT and DistilBERT layout', () => {
     });
 });
 
+describe('a text student from scratch (`weights: random`)', () => {
+  for (const c of TEXT_CASES)
+    it(`${c.name}: transformers' initialisation (normal 0.02, the pad row 0, LayerNorm 1 and 0, biases 0), seeded`, async () => {
+      await initBackend('cpu');
+      const folder = path.join(fixtures, c.name);
+      const states = await Promise.all(
+        [5, 5, 6].map(async (seed) => {
+          const m = createPretrainedStudent(spec(folder, { weights: 'random' }), [T], 3, seed, undefined, VOCAB);
+          try {
+            return await m.stateDict();
+          } finally {
+            m.dispose();
+          }
+        }),
+      );
+      const [a, again, other] = states;
+      const word = a[`${c.prefix}embeddings.word_embeddings.weight`].data;
+      assert.ok(
+        word.subarray(0, 32).every((v) => v === 0),
+        'the [PAD] row (pad_token_id 0) is 0',
+      );
+      const rest = word.subarray(32);
+      const std = Math.sqrt(rest.reduce((x, v) => x + v * v, 0) / rest.length);
+      assert.ok(Math.abs(std - 0.02) < 0.002, `word embeddings std ${std}`);
+      const norm =
+        c.arch === 'bert'
+          ? 'bert.encoder.layer.0.output.LayerNorm'
+          : 'distilbert.transformer.layer.0.output_layer_norm';
+      assert.ok(a[`${norm}.weight`].data.every((v) => v === 1) && a[`${norm}.bias`].data.every((v) => v === 0));
+      const bias =
+        c.arch === 'bert'
+          ? 'bert.encoder.layer.1.attention.self.query.bias'
+          : 'distilbert.transformer.layer.1.attention.q_lin.bias';
+      assert.ok(a[bias].data.every((v) => v === 0));
+      assert.deepEqual(
+        a[`${c.prefix}embeddings.position_embeddings.weight`].data,
+        again[`${c.prefix}embeddings.position_embeddings.weight`].data,
+      );
+      assert.notDeepEqual(
+        a[`${c.prefix}embeddings.position_embeddings.weight`].data,
+        other[`${c.prefix}embeddings.position_embeddings.weight`].data,
+      );
+    });
+});
+
 describe('dropout of a text student', () => {
   it('acts in training only, as the config says, with masks from the seed', async () => {
     await initBackend('cpu');
