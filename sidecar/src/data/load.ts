@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { DatasetSpec, Experiment } from '../../../core/node/experiment/schema';
 import { badInput } from '../../../core/common/util/errors';
 import { checkClasses, type Dataset } from './dataset';
-import { readHubConfig, readHubFolder, studentImagePreprocess } from '../models/pretrained';
+import { readHubConfig, studentImagePreprocess, studentInputOf } from '../models/pretrained';
 import { loadImageFolder, type StudentImages } from './imageFolder';
 import { loadMnist } from './mnist';
 import { loadNpyDataset } from './npyDataset';
@@ -44,9 +44,9 @@ function textStudent(
   const d = exp.downstream;
   if (d?.model !== 'pretrained' || d.folder === undefined) return undefined;
   const folder = path.resolve(baseDir, d.folder);
-  const { family } = readHubConfig(folder);
-  if (family.configKey !== 'model_type') return undefined;
-  const input = family.input(readHubFolder(folder).shape);
+  // Only a transformers folder can read text: a timm folder's weights are not read here.
+  if (readHubConfig(folder).family.configKey !== 'model_type') return undefined;
+  const { input } = studentInputOf(folder);
   return input.kind === 'tokens'
     ? { tokenizer: path.join(folder, input.tokenizer), maxLength: input.maxLength }
     : undefined;

@@ -22,7 +22,15 @@ import { timmImagePreprocess, type ImagePreprocess } from '../features/imagePrep
 import { Rng, seedFor } from '../util/rng';
 import type { DownstreamModel } from './downstream';
 import { readWeights, readWeightsHeader, weightFiles, WEIGHTS_FILE, WEIGHTS_INDEX } from './hubWeights';
-import type { HubConfig, HubFiles, StateEntry, StudentFamily, StudentModel, StudentShape } from './students/family';
+import type {
+  HubConfig,
+  HubFiles,
+  StateEntry,
+  StudentFamily,
+  StudentInput,
+  StudentModel,
+  StudentShape,
+} from './students/family';
 import { familyOf, STUDENT_FAMILIES } from './students/registry';
 
 export type { HubConfig } from './students/family';
@@ -283,6 +291,12 @@ function readCached(folder: string): HubFolder {
     cached = { key: key(hub.weightFiles), hub };
   }
   return cached!.hub;
+}
+
+/** What a student folder reads (images or its tokenizer's ids), from the folder as last read (see `readCached`). */
+export function studentInputOf(folder: string): { input: StudentInput; family: StudentFamily } {
+  const hub = readCached(path.resolve(folder));
+  return { input: hub.family.input(hub.shape), family: hub.family };
 }
 
 export interface PretrainedStudent extends StudentModel {
