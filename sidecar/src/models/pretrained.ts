@@ -132,7 +132,13 @@ export function studentImagePreprocess(
   baseDir: string,
 ): ImagePreprocess {
   const folder = path.resolve(baseDir, spec.folder ?? '');
-  const { config, file } = readHubConfig(folder);
+  const { config, file, family, arch } = readHubConfig(folder);
+  // Said before any image is read: a text student cannot train on them.
+  if (!family.timm)
+    throw badInput(
+      `the ${arch} student reads text (token ids), not images: use a text dataset (\`dataset.source: text\`) or an image student`,
+      { file: '<experiment>', field: 'downstream.model' },
+    );
   return timmImagePreprocess(config.pretrained_cfg ?? {}, spec.input_size, file);
 }
 

@@ -23,6 +23,7 @@ import {
   createPretrainedStudent,
   hubFiles,
   readHubFolder,
+  studentImagePreprocess,
   type PretrainedStudent,
 } from '../../../sidecar/src/models/pretrained';
 import { OnnxSession } from '../../../sidecar/src/runtime/onnx';
@@ -508,6 +509,10 @@ describe('BERT and DistilBERT folders that are refused', () => {
   }
 
   it('a text student on images, and an image student on text, are refused', () => {
+    assert.throws(
+      () => studentImagePreprocess({ folder: path.join(fixtures, 'distilbert-tiny') }, '.'),
+      /the distilbert student reads text \(token ids\), not images: use a text dataset/,
+    );
     assert.throws(
       () => createPretrainedStudent(spec(path.join(fixtures, 'bert-tiny')), [32, 32, 3], 3, 0),
       /reads text \(token ids\); this dataset has images of shape \[32, 32, 3\]: use a text dataset/,
