@@ -1,9 +1,10 @@
 /**
  * The pretrained-student rows of `npm run bench:train`: full-size students with random weights,
  * each written once as a timm hub folder in the OS temp folder, fine-tuned as `model: pretrained`
- * with STL and with AFT (ψ: 512 noise features): ResNet-18 at batch 32 on 64x64 inputs and
- * ViT-Tiny (vit_tiny_patch16_224) at batch 16 on 224x224. The PyTorch reference at the same
- * thread count is scripts/bench/pytorch_students.py.
+ * with STL and with AFT (ψ: 512 noise features): ResNet-18 at batch 32 on 64x64 inputs,
+ * ViT-Tiny (vit_tiny_patch16_224) at batch 16 on 224x224, and BERT Small (the paper's text
+ * student, google/bert_uncased_L-4_H-512_A-8's shape, a transformers folder) at batch 16 of 64
+ * tokens. The PyTorch reference at the same thread count is scripts/bench/pytorch_students.py.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -13,13 +14,14 @@ import type { ResolvedMethod } from '../../../core/node/experiment/methods';
 import { encodeSafetensors } from '../../../core/node/io/safetensors';
 import { createModel } from '../models/model';
 import type { StudentFamily, StudentShape } from '../models/students/family';
+import { bertFamily } from '../models/students/bert';
 import { resnetFamily } from '../models/students/resnet';
 import { vitFamily } from '../models/students/vit';
 import { NO_DROPOUT } from '../models/vit';
 import { crossEntropy } from '../methods/regularizers';
 import { tf } from '../runtime/tf';
 import { Rng } from '../util/rng';
-import { msPerStep, randomImageData } from './steps';
+import { msPerStep, randomImageData, randomTokenData } from './steps';
 import { writeFileAtomic } from '../../../core/node/util/fsx';
 
 /**
@@ -104,10 +106,67 @@ export function vitTinyFolder(): string {
   );
 }
 
-/** The rows: which folder, at which batch and input size. */
+/** BERT Small's vocabulary (bert-base-uncased's). */
+const BERT_VOCAB = 30522;
+
+/**
+ * google/bert_uncased_L-4_H-512_A-8's shape (the paper's "BERT Small"; 4 layers, hidden 512, 8
+ * heads) as a transformers folder with transformers' initialisation, and a tokenizer.json
+ * (special tokens only: the bench feeds ids), written once per machine under the OS temp folder.
+ */
+export function bertSmallFolder(): string {
+  const dir = path.join(os.tmpdir(), 'aft-bench-bert-small');
+  if (fs.existsSync(path.join(dir, 'model.safetensors'))) return dir;
+  const shape = {
+    arch: 'bert' as const,
+    numClasses: 2,
+    prefix: 'bert.',
+    vocab: BERT_VOCAB,
+    maxPositions: 512,
+    typeVocab: 2,
+    hidden: 512,
+    layers: 4,
+    heads: 8,
+    intermediate: 2048,
+    eps: 1e-12,
+    padId: 0,
+    dropout: { hidden: 0.1, attn: 0.1, classifier: 0.1 },
+    initStd: 0.02,
+  };
+  const specials = ['[PAD]', '[UNK]', '[CLS]', '[SEP]'];
+  const tokenizer = {
+    version: '1.0',
+    added_tokens: specials.map((content, id) => ({ id, content, special: true })),
+    normalizer: { type: 'BertNormalizer', lowercase: true },
+    pre_tokenizer: { type: 'BertPreTokenizer' },
+    model: { type: 'WordPiece', unk_token: '[UNK]', vocab: Object.fromEntries(specials.map((t, i) => [t, i])) },
+  };
+  fs.mkdirSync(dir, { recursive: true });
+  writeFileAtomic(
+    path.join(dir, 'config.json'),
+    JSON.stringify({
+      architectures: ['BertForSequenceClassification'],
+      model_type: 'bert',
+      hidden_size: 512,
+      num_hidden_layers: 4,
+      num_attention_heads: 8,
+      intermediate_size: 2048,
+      vocab_size: BERT_VOCAB,
+    }),
+  );
+  writeFileAtomic(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));
+  writeFileAtomic(
+    path.join(dir, 'model.safetensors'),
+    encodeSafetensors(bertFamily.init(shape, new Rng(0)), { format: 'pt' }),
+  );
+  return dir;
+}
+
+/** The rows: which folder, at which batch and input size (a text student's: tokens per example). */
 export const STUDENT_BENCHES = {
-  resnet18: { folder: resnet18Folder, batch: 32, size: 64 },
-  'vit-tiny': { folder: vitTinyFolder, batch: 16, size: 224 },
+  resnet18: { folder: resnet18Folder, batch: 32, size: 64, text: false },
+  'vit-tiny': { folder: vitTinyFolder, batch: 16, size: 224, text: false },
+  'bert-small': { folder: bertSmallFolder, batch: 16, size: 64, text: true },
 } as const;
 
 const CLASSES = 10;
@@ -130,10 +189,12 @@ export async function benchStudent(
   methods: Record<'stl' | 'aft', ResolvedMethod>,
   steps: number,
 ): Promise<StudentBench> {
-  const { folder, batch, size } = STUDENT_BENCHES[name];
+  const { folder, batch, size, text } = STUDENT_BENCHES[name];
   const spec: DownstreamSpec = downstreamSchema.parse({ model: 'pretrained', folder: folder() });
-  const inputShape = [size, size, 3];
-  const data = randomImageData(inputShape, 2 * batch, batch, PSI_WIDTH);
+  const inputShape = text ? [size] : [size, size, 3];
+  const data = text
+    ? randomTokenData(size, BERT_VOCAB, 2 * batch, batch, PSI_WIDTH)
+    : randomImageData(inputShape, 2 * batch, batch, PSI_WIDTH);
   const { x, y } = data.train;
   // No warm-up job: the timed job's first steps (kernels and XNNPACK operators created) are not counted.
   const ms = (method: ResolvedMethod): Promise<number> => msPerStep(spec, method, data, batch, steps, 0);
@@ -141,11 +202,11 @@ export async function benchStudent(
   const aft = await ms(methods.aft);
   // One STL step under tf.profile for the tensors' peak.
   const before = tf.memory().numBytes;
-  const model = createModel(spec, inputShape, CLASSES, 0);
+  const model = createModel(spec, inputShape, CLASSES, 0, data.vocabSize);
   const params = [...model.params.values()];
   const info = await tf.profile(async () => {
     const grads = tf.tidy(() => {
-      const xb = tf.tensor(x.subarray(0, batch * size * size * 3), [batch, ...inputShape]);
+      const xb = tf.tensor(x.subarray(0, batch * inputShape.reduce((a, b) => a * b, 1)), [batch, ...inputShape]);
       const yb = tf.tensor1d(Array.from(y.subarray(0, batch)), 'int32');
       return Object.values(tf.variableGrads(() => crossEntropy(model.forward(xb, 'train').logits, yb), params).grads);
     });
