@@ -89,9 +89,10 @@ export interface StudentFamily<S extends StudentShape = StudentShape> {
   /** Tensors a folder may hold that the library itself drops on load (a pre-training head, a derived buffer). */
   ignored?(key: string): boolean;
   /**
-   * The shape and state with a new classifier of `numClasses` (`head`: PyTorch's nn.Linear
-   * init); a family whose head is more than one linear layer, or whose keys change when a bare
-   * model gets a head, says so here.
+   * The shape and state with the new classifier `head` (its weight and bias, PyTorch's
+   * nn.Linear init) in place of the folder's; a family whose head is more than one linear layer,
+   * or whose keys change when a bare model gets a head, says so here (default: `head` replaces
+   * the classifier and `numClasses` becomes its rows).
    */
   withHead?(
     s: S,
