@@ -8,6 +8,8 @@ linear-kernel regulariser (ψ: 512 features, learned ρ), on the CPU at a given 
   resnet18  torchvision's resnet18 (10 classes, random weights), batch 32, 64x64;
   vit-tiny  timm's vit_tiny_patch16_224 (10 classes, random weights; the plain-PyTorch ViT with
             timm's names and semantics of test/fixtures/students/make_vit.py), batch 16, 224x224;
+  effnet-b0 timm's efficientnet_b0 (10 classes, random weights; the plain-PyTorch EfficientNet of
+            test/fixtures/students/make_effnet.py), batch 32, 64x64;
   bert-small  google/bert_uncased_L-4_H-512_A-8's shape (10 classes, random weights; the
             plain-PyTorch BERT with transformers' names and semantics of make_bert.py), batch 16
             of 64 token ids, the last 8 padded, dropout 0.1 as BERT's config has it.
@@ -34,6 +36,7 @@ from pytorch_step import aft_distance
 # The ViT the parity fixtures are made with: one definition.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'test', 'fixtures', 'students'))
 from make_vit import build  # noqa: E402
+from make_effnet import EfficientNet  # noqa: E402
 from make_bert import BertForSequenceClassification  # noqa: E402
 
 BERT_SMALL = {'vocab_size': 30522, 'hidden_size': 512, 'num_hidden_layers': 4, 'num_attention_heads': 8,
@@ -53,6 +56,7 @@ MODELS = {
     'resnet18': (lambda: torchvision.models.resnet18(num_classes=10), resnet_features, lambda m: m.fc, 512, 32, 64),
     'vit-tiny': (lambda: build('vit_tiny_patch16_224', 10, {}), lambda m, x: m.features(x), lambda m: m.head, 192, 16,
                  224),
+    'effnet-b0': (lambda: EfficientNet(10), lambda m, x: m.features(x), lambda m: m.classifier, 1280, 32, 64),
     # The head of BERT is the pooler (tanh) then the classifier, on φ (the [CLS] token's state).
     'bert-small': (lambda: BertForSequenceClassification(BERT_SMALL), lambda m, x: m.features(*x),
                    lambda m: lambda phi: m.classifier(m.dropout(torch.tanh(m.bert.pooler.dense(phi)))), 512, 16, 64),
@@ -68,7 +72,7 @@ def inputs(name, batch, size):
     return ids, mask
 
 
-def ms_per_step(name, method, steps):
+def ms_per_step(name, method, steps, clock=time.perf_counter):
     make, features, head, _, batch, size = MODELS[name]
     torch.manual_seed(0)
     model = make()
@@ -92,10 +96,10 @@ def ms_per_step(name, method, steps):
         step()
     times = []
     for _ in range(3):
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(steps):
             step()
-        times.append((time.perf_counter() - t0) * 1000 / steps)
+        times.append((clock() - t0) * 1000 / steps)
     return sorted(times)[1]
 
 
@@ -105,12 +109,16 @@ def main():
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--steps', type=int, default=10)
     p.add_argument('--json', action='store_true')
+    # The process's CPU time instead of wall time (as the engine's --cpu-time): at one thread, the
+    # other processes of a busy machine inflate it far less.
+    p.add_argument('--cpu-time', action='store_true')
     a = p.parse_args()
+    clock = time.process_time if a.cpu_time else time.perf_counter
     torch.set_num_threads(a.threads)
     _, _, _, _, batch, size = MODELS[a.model]
     out = {'torch': torch.__version__, 'model': a.model, 'threads': a.threads, 'batch': batch, 'size': size}
     for m in ('stl', 'aft'):
-        out[f'{m}_ms'] = round(ms_per_step(a.model, m, a.steps), 1)
+        out[f'{m}_ms'] = round(ms_per_step(a.model, m, a.steps, clock), 1)
     out['peak_rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     if not a.json:
         shape = f'{size} tokens' if a.model == 'bert-small' else f'{size}x{size}'

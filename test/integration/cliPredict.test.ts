@@ -1,6 +1,6 @@
 /**
  * `aft predict` as a user checks an import or a trained model: a student folder (the fixtures'
- * torchvision ResNets, timm-layout ViT and Mixer) on PyTorch's own input gives PyTorch's logits and φ; a run's model gives
+ * torchvision ResNets, timm-layout ViT, Mixer and EfficientNet) on PyTorch's own input gives PyTorch's logits and φ; a run's model gives
  * the test accuracy the run reported; bad inputs get exit 2 naming the file and what was expected.
  */
 import assert from 'node:assert/strict';
@@ -26,7 +26,7 @@ const aft = (args: string[], cwd: string) => runAft([...args, '--backend', 'cpu'
 describe('aft predict', () => {
   const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-predict-'));
 
-  for (const name of ['resnet18-tiny', 'resnet50-tiny', 'vit-tiny', 'mixer-tiny']) {
+  for (const name of ['resnet18-tiny', 'resnet50-tiny', 'vit-tiny', 'mixer-tiny', 'effnet-tiny']) {
     it(`${name}: a student folder on PyTorch's input gives PyTorch's logits and φ (1e-4)`, () => {
       const ref = readSafetensors(path.join(fixtures, `${name}.reference.safetensors`)).tensors;
       const input = path.join(ws, `${name}.x.npy`);

@@ -117,6 +117,18 @@ export interface RunInfo {
   summary?: RunSummary;
 }
 
+/** What `aft/listRunChanges` answers: the rows to apply to the listing a client holds (core/common/runs/runListing.ts). */
+export interface RunListingChanges {
+  /** Pass it as `since` next time to get what changed after this answer. */
+  cursor: string;
+  /** `runs` is every run (a first call, or a cursor this sidecar does not know): replace what is held. */
+  complete: boolean;
+  /** Rows that appeared or changed, newest first. */
+  runs: RunInfo[];
+  /** Run ids no longer in the workspace. */
+  removed: string[];
+}
+
 export interface ValidationProblem {
   message: string;
   field: string;
@@ -238,6 +250,13 @@ export const CancelRun = new RequestType<{ runId: string; runDir?: string }, { c
 );
 /** extension → sidecar: the runs of a workspace, newest first. */
 export const ListRuns = new RequestType<{ workspaceDir: string }, RunInfo[], ErrorData>('aft/listRuns');
+/**
+ * extension → sidecar: the runs of a workspace that changed since the answer whose cursor is
+ * `since` (every run without it): what a client that polls asks, instead of every row again.
+ */
+export const ListRunChanges = new RequestType<{ workspaceDir: string; since?: string }, RunListingChanges, ErrorData>(
+  'aft/listRunChanges',
+);
 /**
  * extension → sidecar: compute and cache the pre-trained features of an experiment (no
  * training). Progress (items/s, ETA) and logs arrive as `aft/event`s whose `runId` is the

@@ -345,11 +345,11 @@ export const downstreamSchema = z
       transformer:
         'A small Transformer encoder over token ids (`layers`, `width`, `heads`), then the dense layers (`hidden`); for `text` datasets.',
       pretrained:
-        "A pre-trained model you bring (`folder`), fine-tuned whole. Images: timm's hub layout, ResNet-18, 34, 50, 101 or 152 (timm's or torchvision's key names), ViT/DeiT tiny, small or base patch16_224, or MLP-Mixer B/16; φ is timm's pre-logits features (ResNet: pooled; ViT: the class token; Mixer: the token mean); images are prepared as its `pretrained_cfg` says. Text (`text` datasets): a Hugging Face transformers BERT or DistilBERT folder (any size, e.g. the paper's BERT Small); φ is the first ([CLS]) token's last hidden state and the logits are the library's (BERT: pooler, then `classifier`; DistilBERT: `pre_classifier`, ReLU, then `classifier`); the prompts are tokenised with the folder's own tokenizer.json. `stl` is plain fine-tuning.",
+        "A pre-trained model you bring (`folder`), fine-tuned whole. Images: timm's hub layout, ResNet-18, 34, 50, 101 or 152 (timm's or torchvision's key names), ViT/DeiT tiny, small or base patch16_224, MLP-Mixer B/16, or EfficientNet-B0 (timm's `efficientnet_b0`, at the widths and depths its weights have); φ is timm's pre-logits features (ResNet and EfficientNet: pooled; ViT: the class token; Mixer: the token mean); images are prepared as its `pretrained_cfg` says. Text (`text` datasets): a Hugging Face transformers BERT or DistilBERT folder (any size, e.g. the paper's BERT Small); φ is the first ([CLS]) token's last hidden state and the logits are the library's (BERT: pooler, then `classifier`; DistilBERT: `pre_classifier`, ReLU, then `classifier`); the prompts are tokenised with the folder's own tokenizer.json. `stl` is plain fine-tuning.",
     })
       .default('mlp')
       .describe(
-        'Downstream architecture: `mlp`, `cnn` (images), `transformer` (a small text encoder over token ids) or `pretrained` (a ResNet, ViT, MLP-Mixer, BERT or DistilBERT you bring in `folder`).',
+        'Downstream architecture: `mlp`, `cnn` (images), `transformer` (a small text encoder over token ids) or `pretrained` (a ResNet, ViT, MLP-Mixer, EfficientNet, BERT or DistilBERT you bring in `folder`).',
       ),
     hidden: z
       .array(positiveInt.max(8192))
@@ -382,7 +382,7 @@ export const downstreamSchema = z
     weights: documentedEnum(['pretrained', 'random'], {
       pretrained: "The folder's weights (default): fine-tuning.",
       random:
-        "The folder's architecture with the library's initialisation (torchvision's for a ResNet, timm's for a ViT or Mixer, transformers' for BERT and DistilBERT; seeded): training the same network from scratch, to compare with fine-tuning.",
+        "The folder's architecture with the library's initialisation (torchvision's for a ResNet, timm's for a ViT, Mixer or EfficientNet, transformers' for BERT and DistilBERT; seeded): training the same network from scratch, to compare with fine-tuning.",
     })
       .default('pretrained')
       .describe('`model: pretrained` only: start from the pre-trained weights (default) or from random ones.'),

@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { MetricsEvent, RunState, RunSummary, Segment } from '../../common/protocol/events';
 import type { RunInfo } from '../../common/protocol/rpc';
+import { newestFirst } from '../../common/runs/runListing';
 import type { RunStatus } from '../../common/runs/records';
 import { encodeSafetensors, type StTensor } from '../io/safetensors';
 import { CURVE_CACHE_FILE, CurveCacheBuilder } from '../../common/runs/curves';
@@ -592,7 +593,9 @@ function listRecords(workspaceDir: string): { dir: string; status: RunStatus; su
   }
   statusCache.prune(root, seen);
   summaryCache.prune(root, seen);
-  return out.sort((a, b) => (a.status.started < b.status.started ? 1 : a.status.started > b.status.started ? -1 : 0));
+  return out.sort((a, b) =>
+    newestFirst({ started: a.status.started, runDir: a.dir }, { started: b.status.started, runDir: b.dir }),
+  );
 }
 
 /** What a run whose status.json cannot be read is listed as. */

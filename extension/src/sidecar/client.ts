@@ -17,6 +17,7 @@ import {
   ExportModel,
   ExtractFeatures,
   Initialize,
+  ListRunChanges,
   ListRuns,
   RunEventNotification,
   Shutdown,
@@ -33,6 +34,7 @@ import {
   type RunStarted,
   type ValidateResult,
 } from '../../../core/common/protocol/rpc';
+import { RunListing } from '../../../core/common/runs/runListing';
 import { markAbandonedRun } from '../../../core/node/runs/abandoned';
 import { Emitter } from '../util/emitter';
 import { silentLogger, type Logger } from '../util/log';
@@ -74,6 +76,8 @@ export class SidecarClient {
   private readonly stderrTail: string[] = [];
   /** Runs this sidecar is training: runId → its folder (and its study, for a value of one). */
   private readonly inFlight = new Map<string, { runDir: string; study?: StudyPosition }>();
+  /** Each workspace's run listing as last answered, and the call that brings it up to date. */
+  private readonly listings = new Map<string, { listing: RunListing; last: Promise<unknown> }>();
   private readonly policy: RestartPolicy;
   private readonly log: Logger;
   private starting: Promise<InitializeResult> | undefined;
@@ -308,8 +312,30 @@ export class SidecarClient {
   async cancel(runId: string, runDir?: string): Promise<boolean> {
     return (await (await this.ready()).sendRequest(CancelRun, { runId, ...(runDir ? { runDir } : {}) })).cancelled;
   }
-  async listRuns(workspaceDir: string): Promise<RunInfo[]> {
+  /** Every run of a workspace, newest first, in one answer (`aft/listRuns`: what a client that does not poll asks). */
+  async listRunsWhole(workspaceDir: string): Promise<RunInfo[]> {
     return (await this.ready()).sendRequest(ListRuns, { workspaceDir });
+  }
+  /**
+   * The runs of a workspace, newest first, as `aft/listRuns` answers them: kept here and brought
+   * up to date with `aft/listRunChanges`, so a poll carries the rows that changed, not a thousand
+   * summaries. Calls for one workspace go one after another (each applies the answer to the last).
+   */
+  listRuns(workspaceDir: string): Promise<RunInfo[]> {
+    const held = this.listings.get(workspaceDir) ?? { listing: new RunListing(), last: Promise.resolve() };
+    this.listings.set(workspaceDir, held);
+    const next = held.last.then(async () => {
+      const c = await this.ready();
+      const since = held.listing.cursor;
+      return held.listing.apply(
+        await c.sendRequest(ListRunChanges, { workspaceDir, ...(since === undefined ? {} : { since }) }),
+      );
+    });
+    held.last = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    return next;
   }
   async validate(file: string): Promise<ValidateResult> {
     return (await this.ready()).sendRequest(Validate, { file });

@@ -1,13 +1,14 @@
 /**
  * `npm run bench`: milliseconds per training step of STL and AFT on the same model, batch and
  * backend, for the demo MLP, the CNN and the pretrained students ResNet-18 (batch 32, 64x64),
- * ViT-Tiny (batch 16, 224x224) and BERT Small (batch 16 of 64 tokens) (students.ts) (the paper's claim: AFT's overhead is small when the
+ * ViT-Tiny (batch 16, 224x224), EfficientNet-B0 (batch 32, 64x64) and BERT Small (batch 16 of
+ * 64 tokens) (students.ts) (the paper's claim: AFT's overhead is small when the
  * model dominates). `-- --pytorch` also runs scripts/bench/pytorch_step.py (MLP, CNN) and
  * pytorch_students.py (the same models, batch, optimiser and regulariser in PyTorch on the CPU,
  * with as many threads as this backend uses) and prints a table of each figure next to PyTorch's
  * with our speed as a fraction of PyTorch's. `-- --json` makes the last printed line one JSON
- * object; `-- --models mlp,cnn,resnet18,vit-tiny,bert-small` picks rows. `-- --cpu-time` times the MLP and
- * CNN rows (ours and PyTorch's) in process CPU time instead of wall time: at one thread, a figure
+ * object; `-- --models mlp,cnn,resnet18,vit-tiny,effnet-b0,bert-small` picks rows. `-- --cpu-time` times
+ * every row (ours and PyTorch's) in process CPU time instead of wall time: at one thread, a figure
  * that a busy machine's other processes do not inflate.
  */
 import { spawnSync } from 'node:child_process';
@@ -74,6 +75,7 @@ function comparePytorch(out: Record<string, unknown>, threads: number, steps: nu
       '--threads',
       String(threads),
       '--json',
+      ...(clock === 'cpu' ? ['--cpu-time'] : []),
     ]);
     if (r.figures) {
       version = r.figures.torch;
@@ -141,8 +143,9 @@ async function main(): Promise<void> {
   for (const name of Object.keys(STUDENT_BENCHES) as (keyof typeof STUDENT_BENCHES)[]) {
     if (only && !only.includes(name)) continue;
     // ViT-Tiny's step at 224x224 and BERT Small's take seconds on a CPU backend: fewer steps.
-    const n = name !== 'resnet18' ? Math.max(2, Math.round(steps / 20)) : Math.max(6, Math.round(steps / 4));
-    const r = await benchStudent(name, METHODS, n);
+    const slow = name === 'vit-tiny' || name === 'bert-small';
+    const n = slow ? Math.max(2, Math.round(steps / 20)) : Math.max(6, Math.round(steps / 4));
+    const r = await benchStudent(name, METHODS, n, clock);
     out[name] = r;
     if (!values.json) {
       console.log(

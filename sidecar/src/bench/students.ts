@@ -2,9 +2,10 @@
  * The pretrained-student rows of `npm run bench:train`: full-size students with random weights,
  * each written once as a timm hub folder in the OS temp folder, fine-tuned as `model: pretrained`
  * with STL and with AFT (ψ: 512 noise features): ResNet-18 at batch 32 on 64x64 inputs,
- * ViT-Tiny (vit_tiny_patch16_224) at batch 16 on 224x224, and BERT Small (the paper's text
- * student, google/bert_uncased_L-4_H-512_A-8's shape, a transformers folder) at batch 16 of 64
- * tokens. The PyTorch reference at the same thread count is scripts/bench/pytorch_students.py.
+ * ViT-Tiny (vit_tiny_patch16_224) at batch 16 on 224x224, EfficientNet-B0 (efficientnet_b0)
+ * at batch 32 on 64x64, and BERT Small (the paper's text student, google/bert_uncased_L-4_H-512_A-8's
+ * shape, a transformers folder) at batch 16 of 64 tokens. The PyTorch reference at the same
+ * thread count is scripts/bench/pytorch_students.py.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -13,15 +14,17 @@ import { downstreamSchema, type DownstreamSpec } from '../../../core/node/experi
 import type { ResolvedMethod } from '../../../core/node/experiment/methods';
 import { encodeSafetensors } from '../../../core/node/io/safetensors';
 import { createModel } from '../models/model';
-import type { StudentFamily, StudentShape } from '../models/students/family';
+import { EFFNET_B0 } from '../models/efficientnet';
+import { effnetFamily } from '../models/students/efficientnet';
 import { bertFamily } from '../models/students/bert';
+import type { StudentFamily, StudentShape } from '../models/students/family';
 import { resnetFamily } from '../models/students/resnet';
 import { vitFamily } from '../models/students/vit';
 import { NO_DROPOUT } from '../models/vit';
 import { crossEntropy } from '../methods/regularizers';
 import { tf } from '../runtime/tf';
 import { Rng } from '../util/rng';
-import { msPerStep, randomImageData, randomTokenData } from './steps';
+import { msPerStep, randomImageData, randomTokenData, type StepClock } from './steps';
 import { writeFileAtomic } from '../../../core/node/util/fsx';
 
 /**
@@ -106,6 +109,39 @@ export function vitTinyFolder(): string {
   );
 }
 
+/** timm's efficientnet_b0 (5.3 M parameters), initialised as timm does (21 MB). */
+export function effnetB0Folder(): string {
+  return studentFolder(
+    'efficientnet-b0',
+    effnetFamily,
+    {
+      arch: 'efficientnet_b0',
+      numClasses: 1000,
+      inChannels: 3,
+      stem: EFFNET_B0.stem,
+      stages: EFFNET_B0.stages.map((st) => ({ repeats: st.repeats, width: st.width })),
+      head: EFFNET_B0.head,
+      dropRate: 0,
+      dropPathRate: 0,
+    },
+    {
+      num_classes: 1000,
+      num_features: EFFNET_B0.head,
+      global_pool: 'avg',
+      pretrained_cfg: {
+        input_size: [3, 224, 224],
+        crop_pct: 0.875,
+        interpolation: 'bicubic',
+        mean: [0.485, 0.456, 0.406],
+        std: [0.229, 0.224, 0.225],
+        num_classes: 1000,
+        first_conv: 'conv_stem',
+        classifier: 'classifier',
+      },
+    },
+  );
+}
+
 /** BERT Small's vocabulary (bert-base-uncased's). */
 const BERT_VOCAB = 30522;
 
@@ -166,6 +202,7 @@ export function bertSmallFolder(): string {
 export const STUDENT_BENCHES = {
   resnet18: { folder: resnet18Folder, batch: 32, size: 64, text: false },
   'vit-tiny': { folder: vitTinyFolder, batch: 16, size: 224, text: false },
+  'effnet-b0': { folder: effnetB0Folder, batch: 32, size: 64, text: false },
   'bert-small': { folder: bertSmallFolder, batch: 16, size: 64, text: true },
 } as const;
 
@@ -188,6 +225,7 @@ export async function benchStudent(
   name: keyof typeof STUDENT_BENCHES,
   methods: Record<'stl' | 'aft', ResolvedMethod>,
   steps: number,
+  clock: StepClock = 'wall',
 ): Promise<StudentBench> {
   const { folder, batch, size, text } = STUDENT_BENCHES[name];
   const spec: DownstreamSpec = downstreamSchema.parse({ model: 'pretrained', folder: folder() });
@@ -197,7 +235,7 @@ export async function benchStudent(
     : randomImageData(inputShape, 2 * batch, batch, PSI_WIDTH);
   const { x, y } = data.train;
   // No warm-up job: the timed job's first steps (kernels and XNNPACK operators created) are not counted.
-  const ms = (method: ResolvedMethod): Promise<number> => msPerStep(spec, method, data, batch, steps, 0);
+  const ms = (method: ResolvedMethod): Promise<number> => msPerStep(spec, method, data, batch, steps, 0, clock);
   const stl = await ms(methods.stl);
   const aft = await ms(methods.aft);
   // One STL step under tf.profile for the tensors' peak.

@@ -11,8 +11,8 @@
  * statistics (inference, as the engine evaluates).
  */
 import type { StTensor } from '../../../core/node/io/safetensors';
-import { BN_EPS } from '../models/batchNorm';
 import { blocksOf, resnetStateShapes, type ConvSpec, type ResNetShape } from '../models/resnet';
+import { foldBatchNorm } from './foldBatchNorm';
 import { attr, OnnxGraph } from './graph';
 import { stateTensor as tensor } from './stateTensor';
 
@@ -20,22 +20,10 @@ export function resnetGraph(state: Record<string, StTensor>, shape: ResNetShape,
   const want = new Map(resnetStateShapes(shape).map((e) => [e.key, e.shape]));
   const init = (key: string): string => g.initializer(key, tensor(state, key, want.get(key)!), want.get(key)!);
   const g = new OnnxGraph(`aft-${shape.arch}`);
-  // Each convolution with the BatchNorm after it folded in (inference: its running statistics are
-  // constants): W' = W·γ/√(σ²+ε) per output channel, b' = β − μ·γ/√(σ²+ε), computed in float64.
+  // Each convolution with the BatchNorm after it folded in (inference, as the engine evaluates).
   const convBn = (x: string, convKey: string, bnKey: string, c: ConvSpec): string => {
     const wShape = want.get(`${convKey}.weight`)!;
-    const w = tensor(state, `${convKey}.weight`, wShape);
-    const [gamma, beta, mean, variance] = ['weight', 'bias', 'running_mean', 'running_var'].map((k) =>
-      tensor(state, `${bnKey}.${k}`, [c.cout]),
-    );
-    const per = w.length / c.cout;
-    const folded = new Float32Array(w.length);
-    const bias = new Float32Array(c.cout);
-    for (let o = 0; o < c.cout; o++) {
-      const scale = gamma[o] / Math.sqrt(variance[o] + BN_EPS);
-      for (let i = 0; i < per; i++) folded[o * per + i] = w[o * per + i] * scale;
-      bias[o] = beta[o] - mean[o] * scale;
-    }
+    const { weight: folded, bias } = foldBatchNorm(state, convKey, bnKey, wShape);
     return g.node(
       'Conv',
       [x, g.initializer(`${convKey}.weight`, folded, wShape), g.initializer(`${convKey}.bias`, bias, [c.cout])],

@@ -13,6 +13,7 @@ import {
   ExportModel,
   ExtractFeatures,
   Initialize,
+  ListRunChanges,
   ListRuns,
   PROTOCOL_VERSION,
   RunEventNotification,
@@ -23,6 +24,7 @@ import {
   type InitializeParams,
   type ValidateResult,
 } from '../../../core/common/protocol/rpc';
+import { RunListingJournal } from '../../../core/node/runs/listingJournal';
 import { requestStop, runInfos } from '../../../core/node/runs/store';
 import { AftError, badInput, describeError, ERROR_CODES } from '../../../core/common/util/errors';
 import { packageVersions, probeBackends, probeDevices } from './probe';
@@ -79,6 +81,8 @@ function typed<P, R>(handler: (p: P) => R | Promise<R>): (p: P) => Promise<R> {
 export class SidecarServer {
   private readonly runs: RunManager;
   private readonly tasks: Tasks;
+  /** What each polling client's last `aft/listRunChanges` answer held. */
+  private readonly listing = new RunListingJournal();
   private minLevel: number = LEVELS.info;
 
   constructor(
@@ -180,6 +184,15 @@ export class SidecarServer {
     c.onRequest(
       ListRuns,
       typed((params: { workspaceDir: string }) => runInfos(stringParam(params, 'workspaceDir', 'aft/listRuns'))),
+    );
+    c.onRequest(
+      ListRunChanges,
+      typed((params: { workspaceDir: string; since?: string }) =>
+        this.listing.changes(
+          stringParam(params, 'workspaceDir', 'aft/listRunChanges'),
+          params.since === undefined ? undefined : stringParam(params, 'since', 'aft/listRunChanges'),
+        ),
+      ),
     );
 
     c.onRequest(

@@ -120,6 +120,46 @@ describe('runs model', () => {
   });
 });
 
+describe('runs model across workspace folders', () => {
+  it("keeps a folder's runs when its listing fails, and drops them when the folder is closed", async () => {
+    const row = (ws: string, runId: string): RunInfo => ({
+      runId,
+      runDir: `${ws}/.aft/runs/${runId}`,
+      experiment: 'demo',
+      state: 'completed',
+      started: '2026-01-01T00:00:00Z',
+    });
+    let dirs = ['/a', '/b'];
+    let failing = false;
+    const model = new RunsModel(
+      {
+        listRuns: (dir) => {
+          if (failing && dir === '/b') return Promise.reject(new Error('EACCES'));
+          return Promise.resolve(dir === '/a' ? [row('/a', 'a1')] : [row('/b', 'b1'), row('/b', 'b2')]);
+        },
+      },
+      () => dirs,
+      silentLogger,
+    );
+    await model.refresh();
+    assert.deepEqual(model.runs.map((r) => r.runId).sort(), ['a1', 'b1', 'b2']);
+    failing = true;
+    await model.refresh();
+    assert.deepEqual(
+      model.runs.map((r) => r.runId).sort(),
+      ['a1', 'b1', 'b2'],
+      'a failed listing keeps what was known',
+    );
+    dirs = ['/a'];
+    await model.refresh();
+    assert.deepEqual(
+      model.runs.map((r) => r.runId),
+      ['a1'],
+      "a closed folder's runs go",
+    );
+  });
+});
+
 describe('abandoned runs', () => {
   it('marks a run failed when it still says running for the dead process, or for a process that is gone', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-abandon-'));

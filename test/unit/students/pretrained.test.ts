@@ -75,8 +75,8 @@ describe('pre-trained student folders', () => {
       /unknown architecture `resnet19` \(did you mean `resnet18`\?\); the known ones are resnet18, resnet34, resnet50, resnet101, resnet152/,
     );
     refused(
-      () => readHubFolder(variant({ config: (c) => (c.architecture = 'efficientnet_b0') })),
-      /unknown architecture `efficientnet_b0`; the known ones are resnet18/,
+      () => readHubFolder(variant({ config: (c) => (c.architecture = 'mobilenetv3_large_100') })),
+      /unknown architecture `mobilenetv3_large_100`; the known ones are resnet18/,
     );
   });
 

@@ -3,7 +3,7 @@
  * reported model is saved in the hub layout (config.json with the task's classes +
  * model.safetensors with the original keys and BatchNorm buffers), that folder starts a second
  * run, and `aft export` writes it as ONNX, verified against the trained model. The same for the
- * ViT and Mixer students (their 32x32 images prepared as their pretrained_cfg says).
+ * ViT, Mixer and EfficientNet students (their images prepared as their pretrained_cfg says).
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -115,7 +115,7 @@ describe('training a pretrained ResNet student', () => {
   });
 });
 
-describe('training a pretrained ViT or Mixer student', () => {
+describe('training a pretrained ViT, Mixer or EfficientNet student', () => {
   before(async () => {
     await initBackend((process.env.AFT_TEST_BACKEND ?? 'wasm') as 'wasm');
     if (!fs.existsSync(data)) await writeImageFolder(data, 6);
@@ -126,14 +126,21 @@ describe('training a pretrained ViT or Mixer student', () => {
       name: 'vit-tiny',
       methods: ['stl', 'kd', 'aft', 'aft-no-kernel', 'rkd', 'ft', 'btune'],
       stem: 'patch_embed.proj.weight',
+      size: 32,
     },
-    { name: 'mixer-tiny', methods: ['stl', 'aft'], stem: 'stem.proj.weight' },
+    { name: 'mixer-tiny', methods: ['stl', 'aft'], stem: 'stem.proj.weight', size: 32 },
+    {
+      name: 'effnet-tiny',
+      methods: ['stl', 'kd', 'aft', 'aft-no-kernel', 'rkd', 'ft', 'btune'],
+      stem: 'conv_stem.weight',
+      size: 36,
+    },
   ];
   for (const c of CASES) {
     it(`${c.name}: trains with ${c.methods.join(', ')}, saves each in the hub layout, exports verified`, async () => {
       const out = await run({ folder: path.join(fixtures, c.name) }, c.methods);
       assert.deepEqual(Object.keys(out.summary.methods), c.methods);
-      assert.deepEqual(out.summary.dataset.inputShape, [32, 32, 3]);
+      assert.deepEqual(out.summary.dataset.inputShape, [c.size, c.size, 3]);
       const source = readSafetensors(path.join(fixtures, c.name, 'model.safetensors')).tensors;
       for (const m of c.methods) {
         assert.ok(Number.isFinite(out.summary.methods[m].test_accuracy.mean), m);

@@ -6,6 +6,7 @@
 import { badInput } from '../../../../core/common/util/errors';
 import { closest } from '../../../../core/common/util/suggest';
 import { bertFamily, distilbertFamily } from './bert';
+import { effnetFamily } from './efficientnet';
 import type { HubConfig, StudentFamily } from './family';
 import { mixerFamily } from './mixer';
 import { resnetFamily } from './resnet';
@@ -15,6 +16,7 @@ export const STUDENT_FAMILIES: readonly StudentFamily[] = [
   resnetFamily,
   vitFamily,
   mixerFamily,
+  effnetFamily,
   bertFamily,
   distilbertFamily,
 ];
