@@ -21,17 +21,29 @@ export interface ParityErrors {
   worstStat: string;
 }
 
-export async function parityErrors(model: StudentModel, ref: Record<string, StTensor>): Promise<ParityErrors> {
+/** Token ids and attention mask → the engine's text input: ids as floats, -1 where masked. */
+export const tokenInput = (ref: Record<string, StTensor>): Tensor =>
+  tf.tensor(
+    Float32Array.from(ref.input_ids.data, (id, i) => (ref.attention_mask.data[i] ? id : -1)),
+    ref.input_ids.shape,
+  );
+
+/** `input` turns the reference's input into the engine's (default: images NCHW → NHWC). */
+export async function parityErrors(
+  model: StudentModel,
+  ref: Record<string, StTensor>,
+  input: (ref: Record<string, StTensor>) => Tensor = (r) => nhwc(r.input),
+): Promise<ParityErrors> {
   const errs: Record<string, number> = {};
   const evalOut = tf.tidy(() => {
-    const out = model.forward(nhwc(ref.input));
+    const out = model.forward(input(ref));
     return [out.logits, out.phi];
   });
   errs.logits = relErr(await evalOut[0].data(), ref['eval.logits'].data);
   errs.phi = relErr(await evalOut[1].data(), ref['eval.features'].data);
   tf.dispose(evalOut);
   const params = [...model.params.values()];
-  const x = nhwc(ref.input);
+  const x = input(ref);
   const y = tf.tensor1d(Array.from(ref.labels.data), 'int32');
   let trainLogits: Tensor | undefined;
   const { value, grads } = tf.variableGrads(() => {

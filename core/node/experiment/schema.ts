@@ -185,12 +185,14 @@ const textDataset = z
       .min(1)
       .optional()
       .describe(
-        'tokenizer.json whose ids the downstream model reads (default: the tokenizer of the first `onnx` source that has one).',
+        "tokenizer.json whose ids the downstream model reads (default: the tokenizer of the first `onnx` source that has one). A pre-trained text student (`downstream.model: pretrained` with a BERT or DistilBERT folder) always reads its folder's own tokenizer.json instead.",
       ),
     max_length: positiveInt
       .max(8192)
       .default(128)
-      .describe('Tokens per example; longer texts are truncated, keeping special tokens.'),
+      .describe(
+        'Tokens per example; longer texts are truncated, keeping special tokens. A BERT or DistilBERT student caps it at its `max_position_embeddings`.',
+      ),
     ...splitFields,
   })
   .describe('A text classification dataset; prompts are tokenised with a Hugging Face tokenizer.json.');
@@ -343,11 +345,11 @@ export const downstreamSchema = z
       transformer:
         'A small Transformer encoder over token ids (`layers`, `width`, `heads`), then the dense layers (`hidden`); for `text` datasets.',
       pretrained:
-        "A pre-trained model you bring (`folder`, in timm's hub layout), fine-tuned whole: ResNet-18, 34, 50, 101 or 152 (timm's or torchvision's key names), ViT/DeiT tiny, small or base patch16_224, MLP-Mixer B/16, or EfficientNet-B0 (timm's `efficientnet_b0`, at the widths and depths its weights have); φ is timm's pre-logits features (ResNet and EfficientNet: pooled; ViT: the class token; Mixer: the token mean). Images are prepared as its `pretrained_cfg` says. `stl` is plain fine-tuning.",
+        "A pre-trained model you bring (`folder`), fine-tuned whole. Images: timm's hub layout, ResNet-18, 34, 50, 101 or 152 (timm's or torchvision's key names), ViT/DeiT tiny, small or base patch16_224, MLP-Mixer B/16, or EfficientNet-B0 (timm's `efficientnet_b0`, at the widths and depths its weights have); φ is timm's pre-logits features (ResNet and EfficientNet: pooled; ViT: the class token; Mixer: the token mean); images are prepared as its `pretrained_cfg` says. Text (`text` datasets): a Hugging Face transformers BERT or DistilBERT folder (any size, e.g. the paper's BERT Small); φ is the first ([CLS]) token's last hidden state and the logits are the library's (BERT: pooler, then `classifier`; DistilBERT: `pre_classifier`, ReLU, then `classifier`); the prompts are tokenised with the folder's own tokenizer.json. `stl` is plain fine-tuning.",
     })
       .default('mlp')
       .describe(
-        'Downstream architecture: `mlp`, `cnn` (images), `transformer` (a small text encoder over token ids) or `pretrained` (a ResNet, ViT, MLP-Mixer or EfficientNet you bring in `folder`).',
+        'Downstream architecture: `mlp`, `cnn` (images), `transformer` (a small text encoder over token ids) or `pretrained` (a ResNet, ViT, MLP-Mixer, EfficientNet, BERT or DistilBERT you bring in `folder`).',
       ),
     hidden: z
       .array(positiveInt.max(8192))
@@ -367,7 +369,7 @@ export const downstreamSchema = z
       .min(1)
       .optional()
       .describe(
-        "`model: pretrained` only: a local folder in timm's hub layout: `config.json` (`architecture`, `num_classes`, and `pretrained_cfg` with `input_size`, `crop_pct`, `interpolation`, `mean`, `std`) and `model.safetensors` (pickled `.bin`/`.pt`/`.pth` weights are refused: convert them to safetensors). A trained student is saved in the same layout in the run's `checkpoints/<method>-seed-<seed>/`, so such a folder works here too.",
+        "`model: pretrained` only: a local folder in timm's hub layout (`config.json` with `architecture`, `num_classes`, and `pretrained_cfg` with `input_size`, `crop_pct`, `interpolation`, `mean`, `std`; `model.safetensors`) or as Hugging Face transformers saves a BERT or DistilBERT (`config.json` with `model_type` `bert` or `distilbert`; `model.safetensors`, or shards listed by `model.safetensors.index.json`; the folder's own `tokenizer.json`), a *ForSequenceClassification or a bare BertModel/DistilBertModel (a head is created). Pickled `.bin`/`.pt`/`.pth` weights are refused: convert them to safetensors; fp16/bf16 weights are converted. A trained student is saved in the same layout in the run's `checkpoints/<method>-seed-<seed>/` (a text student as a *ForSequenceClassification with `id2label` and its tokenizer.json), so such a folder works here too.",
       ),
     builtin: documentedEnum(['mnist-resnet'], {
       'mnist-resnet':
@@ -380,14 +382,14 @@ export const downstreamSchema = z
     weights: documentedEnum(['pretrained', 'random'], {
       pretrained: "The folder's weights (default): fine-tuning.",
       random:
-        "The folder's architecture with the library's initialisation (torchvision's for a ResNet, timm's for a ViT, Mixer or EfficientNet; seeded): training the same network from scratch, to compare with fine-tuning.",
+        "The folder's architecture with the library's initialisation (torchvision's for a ResNet, timm's for a ViT, Mixer or EfficientNet, transformers' for BERT and DistilBERT; seeded): training the same network from scratch, to compare with fine-tuning.",
     })
       .default('pretrained')
       .describe('`model: pretrained` only: start from the pre-trained weights (default) or from random ones.'),
     head: documentedEnum(['reinit', 'keep'], {
       reinit:
-        "A new linear head for the dataset's classes (PyTorch's nn.Linear initialisation, seeded); every other weight comes from the folder (default).",
-      keep: "Keep the folder's head: its `num_classes` must be the dataset's.",
+        "A new linear head for the dataset's classes (PyTorch's nn.Linear initialisation, seeded); every other weight comes from the folder (default). For BERT and DistilBERT the head is `classifier`: BERT's pooler is kept (pre-trained with the encoder), and DistilBERT's `pre_classifier` is kept, or created (transformers' initialisation) for a bare DistilBertModel.",
+      keep: "Keep the folder's head: its classes (`num_classes`; transformers: `id2label`) must be the dataset's.",
     })
       .default('reinit')
       .describe(

@@ -76,10 +76,11 @@ function modelProblems(exp: Experiment): SemanticProblem[] {
       });
     if (d.width % d.heads !== 0)
       problems.push({ path: ['downstream', 'heads'], message: `${d.heads} heads do not divide the width ${d.width}` });
-  } else if (exp.dataset.source === 'text') {
+  } else if (exp.dataset.source === 'text' && d.model !== 'pretrained') {
+    // A pretrained student reads text when its folder is a BERT or DistilBERT: the run checks the folder.
     problems.push({
       path: ['downstream', 'model'],
-      message: `text datasets need \`model: transformer\` (the ${d.model} cannot read token ids)`,
+      message: `text datasets need \`model: transformer\` or a pre-trained text student (\`model: pretrained\` with a BERT or DistilBERT folder); the ${d.model} cannot read token ids`,
     });
   }
   if (d.model === 'pretrained') {
@@ -87,7 +88,7 @@ function modelProblems(exp: Experiment): SemanticProblem[] {
       problems.push({
         path: ['downstream', 'model'],
         message:
-          "`model: pretrained` needs `folder`: a local folder with config.json and model.safetensors (timm's hub layout), or `builtin: mnist-resnet`",
+          "`model: pretrained` needs `folder`: a local folder with config.json and model.safetensors (timm's hub layout, or a transformers BERT/DistilBERT folder with its tokenizer.json), or `builtin: mnist-resnet`",
       });
     if (d.folder !== undefined && d.builtin !== undefined)
       problems.push({

@@ -56,13 +56,18 @@ Usage:
   aft export RUN --out F.onnx [--method M] [--seed S] [--device auto|cuda|webgpu|cpu]
                              export a trained downstream model to ONNX, verified against
                              the trained model, with its inference cost vs the pre-trained ones
-  aft predict MODEL --input X.npy|DIR [--out LOGITS.npy] [--features F.npy]
-                             run a student folder (timm hub layout) or a run's model
-                             (RUN [--method M] [--seed S]) on X: images [N, C, H, W] float32,
-                             resized and normalised, as the PyTorch module takes them (a run's
-                             MLP or CNN: [N, ...] as its dataset gives them), or on a folder of
-                             images prepared as the model's training prepared them (rows in
-                             name order, listed in LOGITS.files.txt); writes logits and φ
+  aft predict MODEL --input X.npy|DIR|T.csv [--out LOGITS.npy] [--features F.npy]
+                             run a student folder (timm hub layout or a transformers BERT/
+                             DistilBERT folder) or a run's model (RUN [--method M] [--seed S])
+                             on X: images [N, C, H, W] float32, resized and normalised, as the
+                             PyTorch module takes them (a run's MLP or CNN: [N, ...] as its
+                             dataset gives them), or on a folder of images prepared as the
+                             model's training prepared them (rows in name order, listed in
+                             LOGITS.files.txt); writes logits and φ. A text student takes
+                             token ids [N, T] int64 with --attention-mask M.npy (default all
+                             1), or a .csv/.tsv/.jsonl tokenised with the folder's own
+                             tokenizer.json (--text-column C: default 'text', else the only
+                             non-numeric column); a bare BertModel has no head: --features only
   aft schema                 print the experiment JSON Schema
   aft gpu check [--dir DIR] [--json]
                              what the GPU backends need against what this machine has: the
@@ -107,6 +112,8 @@ interface Cli {
     out?: string;
     input?: string;
     features?: string;
+    'attention-mask'?: string;
+    'text-column'?: string;
     shard?: string;
     'run-id'?: string;
     method?: string;
@@ -135,6 +142,8 @@ function parse(argv: string[]): Cli {
         out: { type: 'string', short: 'o' },
         input: { type: 'string' },
         features: { type: 'string' },
+        'attention-mask': { type: 'string' },
+        'text-column': { type: 'string' },
         shard: { type: 'string' },
         'run-id': { type: 'string' },
         method: { type: 'string' },

@@ -43,7 +43,7 @@ export function createModel(
   log?: (m: string) => void,
 ): DownstreamModel {
   if (spec.model === 'transformer') return createTransformer(spec, inputShape, numClasses, seed, vocabSize);
-  if (spec.model === 'pretrained') return createPretrainedStudent(spec, inputShape, numClasses, seed, log);
+  if (spec.model === 'pretrained') return createPretrainedStudent(spec, inputShape, numClasses, seed, log, vocabSize);
   const rng = new Rng(seed);
   const params = new Map<string, Variable>();
   const inputSize = inputShape.reduce((a, b) => a * b, 1);

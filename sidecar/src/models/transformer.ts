@@ -13,21 +13,8 @@ import { tf, type Tensor, type Tensor2D, type Variable } from '../runtime/tf';
 import { badInput } from '../../../core/common/util/errors';
 import { Rng } from '../util/rng';
 import { dense, glorot, heUniform, variable } from './layers';
-import { bmm, layerNorm, swapLast } from './tokenLayers';
+import { bmm, embed, layerNorm, swapLast } from './tokenLayers';
 import type { DownstreamModel, ModelOutput } from './downstream';
-
-/** Rows of `table` at `ids` ([n] int32), with a scatter-add gradient for the table. */
-const embed = tf.customGrad<Tensor2D>((...args: unknown[]) => {
-  const [table, ids, save] = args as [Tensor2D, tf.Tensor1D, (ts: Tensor[]) => void];
-  save([ids]);
-  return {
-    value: tf.gather(table, ids),
-    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
-      const [idx] = saved as [tf.Tensor1D];
-      return [tf.scatterND(tf.reshape(idx, [-1, 1]), dy as Tensor2D, table.shape), tf.zerosLike(idx)];
-    },
-  };
-}) as (table: Tensor2D, ids: tf.Tensor1D) => Tensor2D;
 
 export function createTransformer(
   spec: DownstreamSpec,

@@ -77,9 +77,10 @@ export async function loadRunDataset(exp: Experiment, baseDir: string, log: Log)
       { ...exp.downstream, folder: path.resolve(baseDir, exp.downstream.folder ?? '') },
       ds.inputShape,
       ds.numClasses,
+      ds.vocabSize,
     );
     log(
-      `student: ${hub.family.describe(hub.shape)} from ${hub.folder} (${hub.shape.numClasses} classes; ${exp.downstream.weights === 'random' ? 'random weights (from scratch)' : 'pre-trained weights'}, head ${exp.downstream.head}, BatchNorm ${exp.downstream.batchnorm})`,
+      `student: ${hub.family.describe(hub.shape)} from ${hub.folder} (${hub.shape.numClasses} classes; ${exp.downstream.weights === 'random' ? 'random weights (from scratch)' : 'pre-trained weights'}, head ${exp.downstream.head}${hub.family.input(hub.shape).kind === 'image' ? `, BatchNorm ${exp.downstream.batchnorm}` : ''})`,
     );
     // The estimate counts an image student's activations ([height, width, channels] inputs).
     if (hub.family.input(hub.shape).kind === 'image' && ds.inputShape.length === 3)

@@ -92,7 +92,8 @@ describe('parameter counts', () => {
         psiWidth: 0,
       });
       const spec = downstreamSchema.parse({ model: 'pretrained', folder, head: 'keep' });
-      const size = hub.family.input(hub.shape).size ?? [32, 32];
+      const reads = hub.family.input(hub.shape);
+      const size = (reads.kind === 'image' ? reads.size : undefined) ?? [32, 32];
       const model = createPretrainedStudent(spec, [...size, 3], hub.shape.numClasses, 0);
       try {
         const count = (vs: Iterable<{ size: number }>): number => [...vs].reduce((n, v) => n + v.size, 0);

@@ -19,6 +19,7 @@ function rate(args: Record<string, unknown>, name: string, file: string): number
 
 export const effnetFamily: StudentFamily<EffNetShape> = {
   name: 'efficientnet',
+  configKey: 'architecture',
   archs: ['efficientnet_b0'],
   timm: { globalPool: 'avg', classifier: 'classifier', firstConv: 'conv_stem' },
   head: { weight: 'classifier.weight', bias: 'classifier.bias' },

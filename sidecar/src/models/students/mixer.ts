@@ -16,6 +16,7 @@ const MIXER_ARCHS: Record<string, { embed_dim: number; num_blocks: number; patch
 
 export const mixerFamily: StudentFamily<MixerShape> = {
   name: 'mixer',
+  configKey: 'architecture',
   archs: Object.keys(MIXER_ARCHS),
   timm: { globalPool: 'avg', classifier: 'head', firstConv: 'stem.proj' },
   head: { weight: 'head.weight', bias: 'head.bias' },

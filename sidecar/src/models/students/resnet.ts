@@ -18,6 +18,7 @@ import { checkInputChannels, checkNumFeatures } from './timmConfig';
 
 export const resnetFamily: StudentFamily<ResNetShape> = {
   name: 'resnet',
+  configKey: 'architecture',
   archs: Object.keys(RESNET_ARCHS),
   timm: { globalPool: 'avg', classifier: 'fc', firstConv: 'conv1' },
   head: { weight: 'fc.weight', bias: 'fc.bias' },

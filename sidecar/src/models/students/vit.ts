@@ -27,6 +27,7 @@ const VIT_ARCHS: Record<string, { embed_dim: number; depth: number; num_heads: n
 
 export const vitFamily: StudentFamily<ViTShape> = {
   name: 'vit',
+  configKey: 'architecture',
   archs: Object.keys(VIT_ARCHS),
   timm: { globalPool: 'token', classifier: 'head', firstConv: 'patch_embed.proj' },
   head: { weight: 'head.weight', bias: 'head.bias' },
