@@ -2,7 +2,7 @@
  * `aft validate` (a real child process) on experiments with a pretrained student: the memory
  * estimate it shows and prints as JSON, a warning that does not fail the file, and a study
  * value refused where it is written. Broken student folders are fault cases
- * (test/faults/cases/inputs/student/).
+ * (test/faults/cases/inputs/students/).
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
