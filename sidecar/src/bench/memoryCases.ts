@@ -1,20 +1,29 @@
 /**
- * The cases of scripts/memory/measure.ts: real students (full-size ResNet-18 and ViT-Tiny, a
- * Mixer of width 256) trained at a few batch sizes and input sizes on each CPU backend. The
+ * The cases of scripts/memory/measure.ts: real students (full-size ResNet-18, ViT-Tiny and
+ * EfficientNet-B0, a Mixer of width 256) trained at a few batch sizes and input sizes on each CPU backend. The
  * memory test (test/unit/memory/estimate.test.ts) computes the estimate of each case from the
  * same shapes and compares it with what the script measured.
  */
 import type { BackendId } from '../runtime/tf';
 import type { StudentFamily, StudentShape } from '../models/students/family';
+import { effnetFamily } from '../models/students/efficientnet';
 import { mixerFamily } from '../models/students/mixer';
 import { resnetFamily } from '../models/students/resnet';
 import { vitFamily } from '../models/students/vit';
 import type { MixerShape } from '../models/mixer';
-import { RESNET18_SHAPE, resnet18Folder, studentFolder, VIT_TINY_SHAPE, vitTinyFolder } from './students';
+import {
+  EFFNET_B0_SHAPE,
+  effnetB0Folder,
+  RESNET18_SHAPE,
+  resnet18Folder,
+  studentFolder,
+  VIT_TINY_SHAPE,
+  vitTinyFolder,
+} from './students';
 
 export interface MeasureCase {
   name: string;
-  model: 'resnet18' | 'vit-tiny' | 'mixer-256';
+  model: 'resnet18' | 'vit-tiny' | 'mixer-256' | 'effnet-b0';
   backend: Extract<BackendId, 'wasm' | 'cpu'>;
   batch: number;
   /** Input height = width. */
@@ -40,6 +49,8 @@ export const MEASURE_CASES: readonly MeasureCase[] = [
   { name: 'resnet18-224-b32-wasm', model: 'resnet18', backend: 'wasm', batch: 32, size: 224 },
   { name: 'vit-tiny-224-b4-wasm', model: 'vit-tiny', backend: 'wasm', batch: 4, size: 224 },
   { name: 'vit-tiny-224-b16-wasm', model: 'vit-tiny', backend: 'wasm', batch: 16, size: 224 },
+  { name: 'effnet-b0-64-b32-wasm', model: 'effnet-b0', backend: 'wasm', batch: 32, size: 64 },
+  { name: 'effnet-b0-128-b16-wasm', model: 'effnet-b0', backend: 'wasm', batch: 16, size: 128 },
   { name: 'mixer-256-128-b16-wasm', model: 'mixer-256', backend: 'wasm', batch: 16, size: 128 },
   // The cpu backend's convolutions are plain JavaScript: a ResNet case took over 10 minutes here.
   { name: 'mixer-256-128-b16-cpu', model: 'mixer-256', backend: 'cpu', batch: 16, size: 128 },
@@ -67,6 +78,8 @@ export function caseStudent(c: MeasureCase): { family: StudentFamily; shape: Stu
       return { family: vitFamily, shape: VIT_TINY_SHAPE };
     case 'mixer-256':
       return { family: mixerFamily, shape: MIXER_256 };
+    case 'effnet-b0':
+      return { family: effnetFamily, shape: EFFNET_B0_SHAPE };
   }
 }
 
@@ -77,6 +90,8 @@ export function caseFolder(c: MeasureCase): string {
       return resnet18Folder();
     case 'vit-tiny':
       return vitTinyFolder();
+    case 'effnet-b0':
+      return effnetB0Folder();
     case 'mixer-256':
       return studentFolder('mixer-256', mixerFamily, MIXER_256, {
         num_classes: 1000,

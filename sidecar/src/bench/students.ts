@@ -14,7 +14,7 @@ import { downstreamSchema, type DownstreamSpec } from '../../../core/node/experi
 import type { ResolvedMethod } from '../../../core/node/experiment/methods';
 import { encodeSafetensors } from '../../../core/node/io/safetensors';
 import { createModel } from '../models/model';
-import { EFFNET_B0 } from '../models/efficientnet';
+import { EFFNET_B0, type EffNetShape } from '../models/efficientnet';
 import { effnetFamily } from '../models/students/efficientnet';
 import { bertFamily } from '../models/students/bert';
 import type { StudentFamily, StudentShape } from '../models/students/family';
@@ -108,37 +108,34 @@ export function vitTinyFolder(): string {
   });
 }
 
+export const EFFNET_B0_SHAPE: EffNetShape = {
+  arch: 'efficientnet_b0',
+  numClasses: 1000,
+  inChannels: 3,
+  stem: EFFNET_B0.stem,
+  stages: EFFNET_B0.stages.map((st) => ({ repeats: st.repeats, width: st.width })),
+  head: EFFNET_B0.head,
+  dropRate: 0,
+  dropPathRate: 0,
+};
+
 /** timm's efficientnet_b0 (5.3 M parameters), initialised as timm does (21 MB). */
 export function effnetB0Folder(): string {
-  return studentFolder(
-    'efficientnet-b0',
-    effnetFamily,
-    {
-      arch: 'efficientnet_b0',
-      numClasses: 1000,
-      inChannels: 3,
-      stem: EFFNET_B0.stem,
-      stages: EFFNET_B0.stages.map((st) => ({ repeats: st.repeats, width: st.width })),
-      head: EFFNET_B0.head,
-      dropRate: 0,
-      dropPathRate: 0,
-    },
-    {
+  return studentFolder('efficientnet-b0', effnetFamily, EFFNET_B0_SHAPE, {
+    num_classes: 1000,
+    num_features: EFFNET_B0.head,
+    global_pool: 'avg',
+    pretrained_cfg: {
+      input_size: [3, 224, 224],
+      crop_pct: 0.875,
+      interpolation: 'bicubic',
+      mean: [0.485, 0.456, 0.406],
+      std: [0.229, 0.224, 0.225],
       num_classes: 1000,
-      num_features: EFFNET_B0.head,
-      global_pool: 'avg',
-      pretrained_cfg: {
-        input_size: [3, 224, 224],
-        crop_pct: 0.875,
-        interpolation: 'bicubic',
-        mean: [0.485, 0.456, 0.406],
-        std: [0.229, 0.224, 0.225],
-        num_classes: 1000,
-        first_conv: 'conv_stem',
-        classifier: 'classifier',
-      },
+      first_conv: 'conv_stem',
+      classifier: 'classifier',
     },
-  );
+  });
 }
 
 /** BERT Small's vocabulary (bert-base-uncased's). */

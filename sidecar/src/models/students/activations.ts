@@ -14,6 +14,7 @@
 import { blocksOf, type ResNetShape } from '../resnet';
 import type { ViTShape } from '../vit';
 import type { MixerShape } from '../mixer';
+import { effnetBlocks, type EffNetShape } from '../efficientnet';
 
 export interface ActivationCount {
   /** Elements a training forward creates for one example (all kept for the backward pass). */
@@ -94,4 +95,42 @@ export function mixerActivations(s: MixerShape): ActivationCount {
   const block = (2 * LAYER_NORM + 6) * tokens * d + (1 + GELU) * d * s.tokensDim + (1 + GELU) * tokens * s.channelsDim;
   const train = stem + s.depth * block + LAYER_NORM * tokens * d;
   return { train, eval: train, largest: Math.max(pixels, d * s.tokensDim, tokens * s.channelsDim) };
+}
+
+/**
+ * EfficientNet (models/efficientnet.ts): a SiLU (hand-written gradient) leaves its output and
+ * its sigmoid; a depthwise convolution and the squeeze-excite gate their outputs (what they save
+ * is their input); the squeeze-excite's pooled vectors are per channel, not per pixel.
+ */
+export function effnetActivations(s: EffNetShape, [h0, w0]: [number, number]): ActivationCount {
+  const SILU = 2;
+  const stemG = { kernel: 3, stride: 2, pad: 1 };
+  let [h, w] = [convOut(h0, stemG), convOut(w0, stemG)];
+  const stem = h * w * s.stem;
+  let train = stem * (1 + BN_TRAIN + SILU);
+  let evalPeak = stem * (1 + BN_EVAL + SILU);
+  let largest = stem;
+  for (const b of effnetBlocks(s)) {
+    const input = h * w * b.cin;
+    const [oh, ow] = [convOut(h, b.dw), convOut(w, b.dw)];
+    const wide = oh * ow * b.mid;
+    const out = oh * ow * b.cout;
+    // The squeeze-excite: pooled, reduced, its SiLU, expanded, the sigmoid gate.
+    const se = b.mid * 3 + b.rd * (1 + SILU);
+    // The expansion (inverted residual only): 1x1 convolution, BatchNorm, SiLU at the input's size.
+    const expand = b.kind === 'ir' ? h * w * b.mid : 0;
+    // Depthwise convolution, BatchNorm, SiLU, the gate; the projection and its BatchNorm; the residual.
+    const tail = (bn: number): number =>
+      wide * (1 + bn + SILU + 1) + se + out * (1 + bn) + (b.skip ? out * (1 + (b.dropPath > 0 ? 1 : 0)) : 0);
+    train += expand * (1 + BN_TRAIN + SILU) + tail(BN_TRAIN);
+    evalPeak = Math.max(evalPeak, input + expand * (1 + BN_EVAL + SILU) + tail(BN_EVAL));
+    largest = Math.max(largest, expand, wide);
+    [h, w] = [oh, ow];
+  }
+  // conv_head, bn2, SiLU, then the pool.
+  const head = h * w * s.head;
+  train += head * (1 + BN_TRAIN + SILU) + s.head;
+  evalPeak = Math.max(evalPeak, h * w * s.stages[s.stages.length - 1].width + head * (1 + BN_EVAL + SILU) + s.head);
+  largest = Math.max(largest, head);
+  return { train, eval: evalPeak, largest };
 }
