@@ -19,19 +19,27 @@ const OUT = path.join(__dirname, '..', '..', 'test', 'fixtures', 'memory', 'meas
 
 async function child(c: MeasureCase): Promise<MeasuredCase> {
   const { initBackend, tf } = await import('../../sidecar/src/runtime/tf');
-  const { firstRows, randomImageData, timeJob, STEP_METHODS } = await import('../../sidecar/src/bench/steps');
+  const { firstRows, randomImageData, randomTokenData, timeJob, STEP_METHODS } =
+    await import('../../sidecar/src/bench/steps');
   const { evalChunk } = await import('../../sidecar/src/train/evaluate');
-  const { caseFolder, caseStudent } = await import('../../sidecar/src/bench/memoryCases');
+  const { caseFolder, caseInput, caseStudent } = await import('../../sidecar/src/bench/memoryCases');
   await initBackend(c.backend);
   // The memory object itself: the threaded build's heap views are refreshed lazily after growth.
   const heap = (): number | undefined =>
     (tf.backend() as unknown as { wasm?: { wasmMemory: WebAssembly.Memory } }).wasm?.wasmMemory.buffer.byteLength;
   const folder = caseFolder(c);
-  const inputShape = [c.size, c.size, 3];
+  const { inputShape, size } = caseInput(c);
   const { family, shape } = caseStudent(c);
-  const evalRows = evalChunk(inputShape, family.activations?.(shape, [c.size, c.size]).eval);
+  const evalRows = evalChunk(inputShape, family.activations?.(shape, size).eval);
   // The evaluation reads the first rows of the training examples: enough rows for both.
-  const data = firstRows(randomImageData(inputShape, Math.max(c.batch, evalRows), evalRows, 512), c.batch);
+  const rows = Math.max(c.batch, evalRows);
+  const text = 'vocab' in shape ? (shape as { vocab: number }).vocab : undefined;
+  const data = firstRows(
+    text !== undefined
+      ? randomTokenData(c.size, text, rows, evalRows, 512)
+      : randomImageData(inputShape, rows, evalRows, 512),
+    c.batch,
+  );
   const spec = downstreamSchema.parse({ model: 'pretrained', folder });
   const heapBefore = heap();
   const t0 = performance.now();

@@ -1,17 +1,20 @@
 /**
  * The cases of scripts/memory/measure.ts: real students (full-size ResNet-18, ViT-Tiny and
- * EfficientNet-B0, a Mixer of width 256) trained at a few batch sizes and input sizes on each CPU backend. The
+ * EfficientNet-B0, BERT Small, a Mixer of width 256) trained at a few batch sizes and input sizes on each CPU backend. The
  * memory test (test/unit/memory/estimate.test.ts) computes the estimate of each case from the
  * same shapes and compares it with what the script measured.
  */
 import type { BackendId } from '../runtime/tf';
 import type { StudentFamily, StudentShape } from '../models/students/family';
+import { bertFamily } from '../models/students/bert';
 import { effnetFamily } from '../models/students/efficientnet';
 import { mixerFamily } from '../models/students/mixer';
 import { resnetFamily } from '../models/students/resnet';
 import { vitFamily } from '../models/students/vit';
 import type { MixerShape } from '../models/mixer';
 import {
+  BERT_SMALL_SHAPE,
+  bertSmallFolder,
   EFFNET_B0_SHAPE,
   effnetB0Folder,
   RESNET18_SHAPE,
@@ -23,10 +26,10 @@ import {
 
 export interface MeasureCase {
   name: string;
-  model: 'resnet18' | 'vit-tiny' | 'mixer-256' | 'effnet-b0';
+  model: 'resnet18' | 'vit-tiny' | 'mixer-256' | 'effnet-b0' | 'bert-small';
   backend: Extract<BackendId, 'wasm' | 'cpu'>;
   batch: number;
-  /** Input height = width. */
+  /** Input height = width; a text student's tokens per example. */
   size: number;
 }
 
@@ -51,6 +54,7 @@ export const MEASURE_CASES: readonly MeasureCase[] = [
   { name: 'vit-tiny-224-b16-wasm', model: 'vit-tiny', backend: 'wasm', batch: 16, size: 224 },
   { name: 'effnet-b0-64-b32-wasm', model: 'effnet-b0', backend: 'wasm', batch: 32, size: 64 },
   { name: 'effnet-b0-128-b16-wasm', model: 'effnet-b0', backend: 'wasm', batch: 16, size: 128 },
+  { name: 'bert-small-128-b16-wasm', model: 'bert-small', backend: 'wasm', batch: 16, size: 128 },
   { name: 'mixer-256-128-b16-wasm', model: 'mixer-256', backend: 'wasm', batch: 16, size: 128 },
   // The cpu backend's convolutions are plain JavaScript: a ResNet case took over 10 minutes here.
   { name: 'mixer-256-128-b16-cpu', model: 'mixer-256', backend: 'cpu', batch: 16, size: 128 },
@@ -69,6 +73,13 @@ const MIXER_256: MixerShape = {
   dropout: { head: 0, proj: 0 },
 };
 
+/** A case's inputs as the estimate and the engine see them: [height, width, channels], or a text student's [tokens, 1, 1]. */
+export function caseInput(c: MeasureCase): { size: [number, number]; channels: number; inputShape: number[] } {
+  return c.model === 'bert-small'
+    ? { size: [c.size, 1], channels: 1, inputShape: [c.size] }
+    : { size: [c.size, c.size], channels: 3, inputShape: [c.size, c.size, 3] };
+}
+
 /** The family and shape of a case's student (what the estimate reads from a folder's header). */
 export function caseStudent(c: MeasureCase): { family: StudentFamily; shape: StudentShape } {
   switch (c.model) {
@@ -80,6 +91,8 @@ export function caseStudent(c: MeasureCase): { family: StudentFamily; shape: Stu
       return { family: mixerFamily, shape: MIXER_256 };
     case 'effnet-b0':
       return { family: effnetFamily, shape: EFFNET_B0_SHAPE };
+    case 'bert-small':
+      return { family: bertFamily, shape: BERT_SMALL_SHAPE };
   }
 }
 
@@ -92,6 +105,8 @@ export function caseFolder(c: MeasureCase): string {
       return vitTinyFolder();
     case 'effnet-b0':
       return effnetB0Folder();
+    case 'bert-small':
+      return bertSmallFolder();
     case 'mixer-256':
       return studentFolder('mixer-256', mixerFamily, MIXER_256, {
         num_classes: 1000,

@@ -17,6 +17,7 @@ import { createModel } from '../models/model';
 import { EFFNET_B0, type EffNetShape } from '../models/efficientnet';
 import { effnetFamily } from '../models/students/efficientnet';
 import { bertFamily } from '../models/students/bert';
+import type { TextEncoderShape } from '../models/bert';
 import type { StudentFamily, StudentShape } from '../models/students/family';
 import { resnetFamily } from '../models/students/resnet';
 import { vitFamily } from '../models/students/vit';
@@ -141,6 +142,24 @@ export function effnetB0Folder(): string {
 /** BERT Small's vocabulary (bert-base-uncased's). */
 const BERT_VOCAB = 30522;
 
+/** google/bert_uncased_L-4_H-512_A-8's shape (BERT Small), as the bench's folder has it. */
+export const BERT_SMALL_SHAPE: TextEncoderShape = {
+  arch: 'bert',
+  numClasses: 2,
+  prefix: 'bert.',
+  vocab: BERT_VOCAB,
+  maxPositions: 512,
+  typeVocab: 2,
+  hidden: 512,
+  layers: 4,
+  heads: 8,
+  intermediate: 2048,
+  eps: 1e-12,
+  padId: 0,
+  dropout: { hidden: 0.1, attn: 0.1, classifier: 0.1 },
+  initStd: 0.02,
+};
+
 /**
  * google/bert_uncased_L-4_H-512_A-8's shape (the paper's "BERT Small"; 4 layers, hidden 512, 8
  * heads) as a transformers folder with transformers' initialisation, and a tokenizer.json
@@ -149,22 +168,6 @@ const BERT_VOCAB = 30522;
 export function bertSmallFolder(): string {
   const dir = path.join(os.tmpdir(), 'aft-bench-bert-small');
   if (fs.existsSync(path.join(dir, 'model.safetensors'))) return dir;
-  const shape = {
-    arch: 'bert' as const,
-    numClasses: 2,
-    prefix: 'bert.',
-    vocab: BERT_VOCAB,
-    maxPositions: 512,
-    typeVocab: 2,
-    hidden: 512,
-    layers: 4,
-    heads: 8,
-    intermediate: 2048,
-    eps: 1e-12,
-    padId: 0,
-    dropout: { hidden: 0.1, attn: 0.1, classifier: 0.1 },
-    initStd: 0.02,
-  };
   const specials = ['[PAD]', '[UNK]', '[CLS]', '[SEP]'];
   const tokenizer = {
     version: '1.0',
@@ -189,7 +192,7 @@ export function bertSmallFolder(): string {
   writeFileAtomic(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));
   writeFileAtomic(
     path.join(dir, 'model.safetensors'),
-    encodeSafetensors(bertFamily.init(shape, new Rng(0)), { format: 'pt' }),
+    encodeSafetensors(bertFamily.init(BERT_SMALL_SHAPE, new Rng(0)), { format: 'pt' }),
   );
   return dir;
 }

@@ -52,12 +52,19 @@ export function checkStudent(
   let channels: number;
   try {
     hub = checkHubFolder(folder);
-    // The input checks and the estimate below are an image student's (a text family has its own input).
-    if (hub.family.input(hub.shape).kind !== 'image') return { problems: [] };
-    const prep = timmImagePreprocess(hub.config.pretrained_cfg ?? {}, d.input_size, path.join(folder, 'config.json'));
-    size = [prep.height, prep.width];
-    channels = prep.channels;
-    checkStudentInput(hub, d, [...size, channels], undefined);
+    const input = hub.family.input(hub.shape);
+    if (input.kind === 'tokens') {
+      // A text student reads the dataset's max_length tokens (capped at its positions): the run
+      // checks the dataset itself, once it is tokenised.
+      if (exp.dataset.source !== 'text') return { problems: [] };
+      size = [Math.min(exp.dataset.max_length, input.maxLength), 1];
+      channels = 1;
+    } else {
+      const prep = timmImagePreprocess(hub.config.pretrained_cfg ?? {}, d.input_size, path.join(folder, 'config.json'));
+      size = [prep.height, prep.width];
+      channels = prep.channels;
+      checkStudentInput(hub, d, [...size, channels], undefined);
+    }
   } catch (e) {
     return { problems: [asProblem(e, ['downstream', 'folder'])] };
   }

@@ -82,21 +82,22 @@ export async function loadRunDataset(exp: Experiment, baseDir: string, log: Log)
     log(
       `student: ${hub.family.describe(hub.shape)} from ${hub.folder} (${hub.shape.numClasses} classes; ${exp.downstream.weights === 'random' ? 'random weights (from scratch)' : 'pre-trained weights'}, head ${exp.downstream.head}${hub.family.input(hub.shape).kind === 'image' ? `, BatchNorm ${exp.downstream.batchnorm}` : ''})`,
     );
-    // The estimate counts an image student's activations ([height, width, channels] inputs).
-    if (hub.family.input(hub.shape).kind === 'image' && ds.inputShape.length === 3)
-      memory = checkStudentMemory(
-        {
-          family: hub.family,
-          shape: { ...hub.shape, numClasses: ds.numClasses },
-          size: [ds.inputShape[0], ds.inputShape[1]],
-          channels: ds.inputShape[2],
-          ...jobs,
-        },
-        backend,
-        where,
-        undefined,
-        active?.adapter?.limits,
-      );
+    // An image student's inputs are [height, width, channels]; a text student's [tokens] ids,
+    // estimated as [tokens, 1] of one channel.
+    const text = hub.family.input(hub.shape).kind === 'tokens';
+    memory = checkStudentMemory(
+      {
+        family: hub.family,
+        shape: { ...hub.shape, numClasses: ds.numClasses },
+        size: text ? [ds.inputShape[0], 1] : [ds.inputShape[0], ds.inputShape[1]],
+        channels: text ? 1 : ds.inputShape[2],
+        ...jobs,
+      },
+      backend,
+      where,
+      undefined,
+      active?.adapter?.limits,
+    );
   } else {
     memory = checkScratchMemory(
       exp.downstream,

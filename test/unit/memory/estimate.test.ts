@@ -11,6 +11,7 @@ import { before, describe, it } from 'node:test';
 import { AftError } from '../../../core/common/util/errors';
 import { downstreamSchema } from '../../../core/node/experiment/schema';
 import {
+  caseInput,
   caseStudent,
   MEASURE_CASES,
   type MeasureCase,
@@ -45,8 +46,8 @@ const TOLERANCE = { wasm: 0.2, cpu: 0.25 } as const;
 function query(c: MeasureCase | MeasuredCase): StudentMemoryQuery {
   return {
     ...caseStudent(c),
-    size: [c.size, c.size],
-    channels: 3,
+    size: caseInput(c).size,
+    channels: caseInput(c).channels,
     train: { batch: c.batch, optimizer: 'adam', weight_decay: 0 },
     methods: [{ kind: 'aft', rho: 'sigmoid' }],
     psiWidth: 512,
@@ -78,23 +79,34 @@ describe('parameter counts', () => {
   before(async () => {
     await initBackend('cpu');
   });
-  for (const name of ['resnet18-tiny', 'resnet50-tiny', 'vit-tiny', 'mixer-tiny']) {
+  for (const name of [
+    'resnet18-tiny',
+    'resnet50-tiny',
+    'vit-tiny',
+    'mixer-tiny',
+    'effnet-tiny',
+    'bert-tiny',
+    'distilbert-tiny',
+  ]) {
     it(`${name}: the estimate's parameters and buffers are the built student's`, () => {
       const folder = path.join(FIXTURES, 'students', name);
       const hub = readHubFolder(folder);
+      const reads = hub.family.input(hub.shape);
+      const text = reads.kind === 'tokens';
       const input = studentMemoryInput({
         family: hub.family,
         shape: hub.shape,
-        size: [32, 32],
-        channels: 3,
+        size: text ? [16, 1] : [32, 32],
+        channels: text ? 1 : 3,
         train: { batch: 4, optimizer: 'adam', weight_decay: 0 },
         methods: [{ kind: 'stl', rho: 'sigmoid' }],
         psiWidth: 0,
       });
       const spec = downstreamSchema.parse({ model: 'pretrained', folder, head: 'keep' });
-      const reads = hub.family.input(hub.shape);
       const size = (reads.kind === 'image' ? reads.size : undefined) ?? [32, 32];
-      const model = createPretrainedStudent(spec, [...size, 3], hub.shape.numClasses, 0);
+      const model = text
+        ? createPretrainedStudent(spec, [16], hub.shape.numClasses, 0, undefined, reads.vocab)
+        : createPretrainedStudent(spec, [...size, 3], hub.shape.numClasses, 0);
       try {
         const count = (vs: Iterable<{ size: number }>): number => [...vs].reduce((n, v) => n + v.size, 0);
         assert.equal(input.params, count(model.params.values()));

@@ -15,6 +15,7 @@ import { blocksOf, type ResNetShape } from '../resnet';
 import type { ViTShape } from '../vit';
 import type { MixerShape } from '../mixer';
 import { effnetBlocks, type EffNetShape } from '../efficientnet';
+import type { TextEncoderShape } from '../bert';
 
 export interface ActivationCount {
   /** Elements a training forward creates for one example (all kept for the backward pass). */
@@ -133,4 +134,31 @@ export function effnetActivations(s: EffNetShape, [h0, w0]: [number, number]): A
   evalPeak = Math.max(evalPeak, h * w * s.stages[s.stages.length - 1].width + head * (1 + BN_EVAL + SILU) + s.head);
   largest = Math.max(largest, head);
   return { train, eval: evalPeak, largest };
+}
+
+/**
+ * BERT and DistilBERT (models/bert.ts) on `tokens` token ids per example: the embeddings (lookup,
+ * positions, token types, LayerNorm), then per layer the q, k and v projections with their
+ * per-head transposes, kᵀ, the scores (product, scaled, masked, softmax), the context and its
+ * transpose, the output projection, the residual and LayerNorm; the feed-forward (wide product,
+ * GELU, narrow product), residual and LayerNorm. Dropout in training adds a mask and a product
+ * where its rate is not 0.
+ */
+export function textActivations(s: TextEncoderShape, tokens: number): ActivationCount {
+  const t = tokens;
+  const d = s.hidden;
+  const scores = s.heads * t * t;
+  const drop = (rate: number, n: number): number => (rate > 0 ? 2 * n : 0);
+  const embed = (3 + LAYER_NORM) * t * d;
+  const layer = (o: { dropout: boolean }): number =>
+    (3 + 3 + 1 + 2 + 1 + 1 + LAYER_NORM + 1 + 1 + LAYER_NORM) * t * d +
+    4 * scores +
+    (1 + GELU) * t * s.intermediate +
+    (o.dropout ? drop(s.dropout.attn, scores) + 2 * drop(s.dropout.hidden, t * d) : 0);
+  const train = embed + drop(s.dropout.hidden, t * d) + s.layers * layer({ dropout: true });
+  return {
+    train,
+    eval: embed + s.layers * layer({ dropout: false }),
+    largest: Math.max(t * d, scores, t * s.intermediate),
+  };
 }

@@ -21,6 +21,7 @@ import {
   type TextEncoderShape,
 } from '../bert';
 import { initState, linearEntries } from '../stateDict';
+import { textActivations } from './activations';
 import type { HubConfig, StudentFamily } from './family';
 
 /** config.json's names of each dimension, rate and setting, and transformers' defaults. */
@@ -283,6 +284,7 @@ function textFamily(arch: TextArch): StudentFamily<TextEncoderShape> {
     companions: ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'],
     build: buildTextEncoder,
     onnx: textGraph,
+    activations: (s, [tokens]) => textActivations(s, tokens),
   };
 }
 

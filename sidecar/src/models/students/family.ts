@@ -135,8 +135,9 @@ export interface StudentFamily<S extends StudentShape = StudentShape> {
    */
   onnx(state: Record<string, StTensor>, s: S, inputShape: number[]): OnnxGraph;
   /**
-   * The activations of one example at an input of `size` (height, width), counted from the shape
-   * (activations.ts), for the memory estimate; a family without it is estimated without them.
+   * The activations of one example at an input of `size` (height, width; a text student's
+   * [tokens, 1]), counted from the shape (activations.ts), for the memory estimate; a family
+   * without it is estimated without them.
    */
   activations?(s: S, size: [number, number]): ActivationCount;
 }
