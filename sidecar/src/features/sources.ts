@@ -1,5 +1,6 @@
 /** Builds ψ from an experiment's `pretrained` list, in order, each source keeping its segment. */
 import type { Dataset } from '../data/dataset';
+import { badInput } from '../../../core/common/util/errors';
 import type { SourceSpec } from '../../../core/node/experiment/schema';
 import { concatFeatures, type FeatureBlock, type PretrainedFeatures } from './features';
 import { noiseFeatures } from './noise';
@@ -27,7 +28,7 @@ export interface BuiltSources {
 /** The ONNX sources of a list (user models and the built-in teacher), ready for extraction. */
 export async function onnxSourceRefs(
   specs: SourceSpec[],
-  ds: Pick<Dataset, 'inputShape'>,
+  ds: Pick<Dataset, 'inputShape' | 'paired'>,
   baseDir: string,
   hooks: Pick<SourceHooks, 'signal' | 'log' | 'onBuildProgress'>,
 ): Promise<{ refs: OnnxSourceRef[]; teacher?: TeacherInfo }> {
@@ -35,6 +36,11 @@ export async function onnxSourceRefs(
   let teacher: TeacherInfo | undefined;
   for (const [i, s] of specs.entries()) {
     if ('builtin' in s) {
+      if (ds.paired)
+        throw badInput(`${s.builtin} reads 28x28 digits; it cannot read a paired dataset's images or texts`, {
+          file: '<experiment>',
+          field: `pretrained[${i}].builtin`,
+        });
       checkTeacherInput(ds.inputShape, i);
       teacher ??= await ensureTeacher(
         (step, total) => hooks.onBuildProgress(`building ${s.builtin} (one time)`, step, total),
