@@ -408,7 +408,7 @@ const imageTower = z
       .default([64])
       .describe('Widths of the hidden dense layers before the d_img-wide features (may be empty).'),
   })
-  .describe('`model: two-tower` only: the image tower, ending in `features[0]` ReLU features.');
+  .describe('`model: two-tower` only: the image tower, ending in `features[0]` linear features.');
 
 const textTower = z
   .strictObject({
@@ -421,7 +421,7 @@ const textTower = z
       .describe('Widths of the hidden dense layers before the d_txt-wide features (may be empty).'),
   })
   .describe(
-    '`model: two-tower` only: the text tower, the small transformer over the token ids, ending in `features[1]` ReLU features.',
+    '`model: two-tower` only: the text tower, the small transformer over the token ids, ending in `features[1]` linear features.',
   );
 
 export const downstreamSchema = z

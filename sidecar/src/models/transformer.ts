@@ -57,7 +57,8 @@ export function createTransformer(
 
 /**
  * The encoder up to φ: embeddings, blocks, final LayerNorm, masked mean, then the ReLU dense
- * layers (`hidden`). Parameters go into `params` under `prefix`; `field` is where the spec is.
+ * layers (`hidden`; the last one without its ReLU when `linearOut`). Parameters go into `params`
+ * under `prefix`; `field` is where the spec is.
  */
 export function textTrunk(
   spec: { layers: number; width: number; heads: number; hidden: number[] },
@@ -67,6 +68,7 @@ export function textTrunk(
   params: Map<string, Variable>,
   prefix: string,
   field: string,
+  linearOut = false,
 ): Trunk {
   if (inputShape.length !== 1 || vocabSize === undefined) {
     throw badInput(
@@ -145,7 +147,10 @@ export function textTrunk(
       h = layerNorm(h, lnG, lnB);
       const m3 = tf.expandDims(mask, 2);
       let phi = tf.div<Tensor2D>(tf.sum(tf.mul(h, m3), 1), tf.maximum(tf.sum(m3, 1), 1));
-      for (const l of hidden) phi = tf.relu(dense(phi, l.w as Tensor2D, l.b));
+      hidden.forEach((l, i) => {
+        const z = dense(phi, l.w as Tensor2D, l.b);
+        phi = linearOut && i === hidden.length - 1 ? z : tf.relu(z);
+      });
       return phi;
     },
   };

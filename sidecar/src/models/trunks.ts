@@ -5,7 +5,7 @@
 import { tf, type Tensor, type Tensor2D, type Tensor4D, type Variable } from '../runtime/tf';
 import { badInput } from '../../../core/common/util/errors';
 import type { Rng } from '../util/rng';
-import { channelBias, conv3x3, denseRelu, glorot, heUniform, variable } from './layers';
+import { channelBias, conv3x3, dense, denseRelu, glorot, heUniform, variable } from './layers';
 import type { Trunk } from './downstream';
 
 export interface Layer {
@@ -39,8 +39,9 @@ export function linearHead(
 
 /**
  * An mlp's or cnn's layers up to φ (the head's input): 3x3 conv + 2x2 max-pool blocks
- * (`channels`, cnn only), then ReLU dense layers (`hidden`). Parameters go into `params` as
- * `<prefix>conv<i>` and `<prefix>fc<i>`; `field` is where the spec is, for messages.
+ * (`channels`, cnn only), then ReLU dense layers (`hidden`; the last one without its ReLU when
+ * `linearOut`). Parameters go into `params` as `<prefix>conv<i>` and `<prefix>fc<i>`; `field` is
+ * where the spec is, for messages.
  */
 export function mlpCnnTrunk(
   spec: { model: 'mlp' | 'cnn'; channels: number[]; hidden: number[] },
@@ -49,6 +50,7 @@ export function mlpCnnTrunk(
   params: Map<string, Variable>,
   prefix: string,
   field: string,
+  linearOut = false,
 ): Trunk {
   const inputSize = inputShape.reduce((a, b) => a * b, 1);
   const convs: Layer[] = [];
@@ -92,7 +94,8 @@ export function mlpCnnTrunk(
       });
       h = tf.reshape(h, [batch, -1]);
       hidden.forEach((l, i) => {
-        h = denseRelu(h, l.w, l.b, i === 0 && convs.length === 0);
+        const onData = i === 0 && convs.length === 0;
+        h = linearOut && i === hidden.length - 1 ? dense(h, l.w, l.b, onData) : denseRelu(h, l.w, l.b, onData);
       });
       return h as Tensor2D;
     },
