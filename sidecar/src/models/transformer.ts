@@ -148,7 +148,7 @@ export function textTrunk(
       const m3 = tf.expandDims(mask, 2);
       let phi = tf.div<Tensor2D>(tf.sum(tf.mul(h, m3), 1), tf.maximum(tf.sum(m3, 1), 1));
       hidden.forEach((l, i) => {
-        const z = dense(phi, l.w as Tensor2D, l.b);
+        const z = dense(phi, l.w, l.b);
         phi = linearOut && i === hidden.length - 1 ? z : tf.relu(z);
       });
       return phi;
