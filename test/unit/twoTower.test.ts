@@ -16,7 +16,7 @@ import { loadCheckpoint } from '../../sidecar/src/models/checkpoint';
 import { createModel, modelWeights } from '../../sidecar/src/models/model';
 import { tensorProduct } from '../../sidecar/src/models/twoTower';
 import { crossEntropy } from '../../sidecar/src/methods/regularizers';
-import { initBackend, tf, type Scalar } from '../../sidecar/src/runtime/tf';
+import { initBackend, tf } from '../../sidecar/src/runtime/tf';
 import { readTidy } from '../../sidecar/src/train/evaluate';
 
 const close = (got: ArrayLike<number>, want: number[], tol = 1e-6): void => {
