@@ -140,13 +140,16 @@ export function tinyTokenizerJson(vocab: readonly string[] = VOCAB): Record<stri
   };
 }
 
-/** input_ids, attention_mask [N, T] int64 → last_hidden_state [N, T, D] = tanh(E[ids]) · mask. */
-export function tinyBertOnnx(seed = 2, dim = 8): Uint8Array {
+/**
+ * input_ids, attention_mask [N, T] int64 → last_hidden_state [N, T, D] = tanh(E[ids]) · mask,
+ * with fixed random embeddings E (`vocabSize` × D): it knows which words occur, nothing more.
+ */
+export function tinyBertOnnx(seed = 2, dim = 8, vocabSize = VOCAB.length): Uint8Array {
   const rng = new Rng(seed);
   const g = new OnnxGraph('tiny-bert');
   const ids = g.input('input_ids', ['batch', 'sequence'], DataType.INT64);
   const mask = g.input('attention_mask', ['batch', 'sequence'], DataType.INT64);
-  const table = g.initializer('embeddings', normal(rng, VOCAB.length * dim, 1), [VOCAB.length, dim]);
+  const table = g.initializer('embeddings', normal(rng, vocabSize * dim, 1), [vocabSize, dim]);
   const emb = g.node('Tanh', [g.node('Gather', [table, ids])]);
   const m = g.node('Unsqueeze', [g.node('Cast', [mask], { to: attr.int(DataType.FLOAT) }), g.int64s('axes', [2])]);
   g.node('Mul', [emb, m], {}, 'last_hidden_state');

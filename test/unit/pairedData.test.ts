@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { loadPairedDataset, modalityView } from '../../sidecar/src/data/paired';
+import { loadPairedDataset, modalityView, pixelsView } from '../../sidecar/src/data/paired';
 import { AftError } from '../../core/common/util/errors';
 import { CAPTION_WORDS, VOCAB } from '../helpers/hf';
 import { pairedDatasetSchemaForTests } from '../helpers/specs';
@@ -55,7 +55,7 @@ describe('paired datasets', () => {
     assert.ok(fs.existsSync(file) && path.isAbsolute(file));
   });
 
-  it('gives each modality its own view: image files or prompts, shape and cache key', async () => {
+  it('gives each modality its own view: image files or prompts, shape and cache key; pixels as arrays', async () => {
     const ds = await loadPairedDataset(spec({ train: 'paired/pairs.csv' }), fixtures, tokFile);
     const img = modalityView(ds, 'image');
     const txt = modalityView(ds, 'text');
@@ -67,6 +67,15 @@ describe('paired datasets', () => {
     const keys = new Set([ds.contentHash!.train, img.contentHash!.train, txt.contentHash!.train]);
     assert.equal(keys.size, 3, 'the whole rows, the images and the texts each have their own hash');
     assert.equal(img.train.n, ds.train.n);
+    // Arrays of the image half (the built-in teacher's input): the image tower's own pixels,
+    // keyed by those pixels (no content hash), since they depend on `size` and `grayscale`.
+    const pixels = pixelsView(ds);
+    const P = 8 * 8 * 3;
+    assert.deepEqual(pixels.inputShape, [8, 8, 3]);
+    assert.equal(pixels.contentHash, undefined);
+    assert.equal(pixels.test.x.length, ds.test.n * P);
+    const r = ds.test.n - 1;
+    assert.deepEqual(pixels.test.x.subarray(r * P, (r + 1) * P), ds.test.x.subarray(r * (P + 8), r * (P + 8) + P));
   });
 
   it('reads JSONL with a separate test file, paths relative to each table', async () => {

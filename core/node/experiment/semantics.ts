@@ -159,12 +159,13 @@ function twoTowerProblems(exp: Experiment): SemanticProblem[] {
         });
     }
   }
-  if (paired) {
+  if (exp.dataset.source === 'paired') {
+    const ds = exp.dataset;
     exp.pretrained.forEach((s, i) => {
-      if ('builtin' in s)
+      if ('builtin' in s && (ds.size[0] !== 28 || ds.size[1] !== 28 || !ds.grayscale))
         problems.push({
           path: ['pretrained', i, 'builtin'],
-          message: `${s.builtin} reads 28x28 digits; it cannot read a paired dataset's images or texts (use \`onnx\` sources, precomputed \`features\` or \`noise\`)`,
+          message: `${s.builtin} reads 28x28 grey digits; of a paired dataset it reads the image tower's pixels, so set \`dataset.size: [28, 28]\` and \`dataset.grayscale: true\` (these are ${ds.size.join('x')}${ds.grayscale ? ' grey' : ' RGB'})`,
         });
     });
   } else {

@@ -122,3 +122,22 @@ export function modalityView(ds: Dataset, modality: Modality): Dataset {
     ? { ...rest, inputShape: [...p.layout.image], raw: { kind: 'images', ...part.raw }, contentHash: part.contentHash }
     : { ...rest, inputShape: [p.layout.tokens], raw: { kind: 'text', ...part.raw }, contentHash: part.contentHash };
 }
+
+/**
+ * The image half of a paired dataset as arrays: the pixels the image tower reads (H×W×C, 0..1),
+ * for a source that reads the dataset's arrays (the built-in teacher). Keyed by the pixels
+ * themselves, which depend on `size` and `grayscale` as well as on the files.
+ */
+export function pixelsView(ds: Dataset): Dataset {
+  const p = ds.paired;
+  if (!p) return ds;
+  const { paired: _paired, contentHash: _hash, ...rest } = ds;
+  const P = p.layout.image[0] * p.layout.image[1] * p.layout.image[2];
+  const width = P + p.layout.tokens;
+  const take = (s: Split): Split => {
+    const x = new Float32Array(s.n * P);
+    for (let r = 0; r < s.n; r++) x.set(s.x.subarray(r * width, r * width + P), r * P);
+    return { n: s.n, x, y: s.y };
+  };
+  return { ...rest, inputShape: [...p.layout.image], train: take(ds.train), test: take(ds.test) };
+}

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Dataset } from '../data/dataset';
-import { modalityView } from '../data/paired';
+import { modalityView, pixelsView } from '../data/paired';
 import { modalityUnknownMessage, sourceModality } from '../../../core/node/experiment/modality';
 import { loadTokenizer } from '../data/tokenizer';
 import type { OnnxSourceSpec } from '../../../core/node/experiment/schema';
@@ -240,9 +240,10 @@ export function sourceDataset(ref: OnnxSourceRef, files: ResolvedFiles, ds: Data
 /** Features of one ONNX source: from the cache, or extracted (this shard's part) and cached. */
 export async function extractOnnx(ref: OnnxSourceRef, whole: Dataset, opts: ExtractOptions): Promise<ExtractOutcome> {
   const files = resolveOnnxFiles(ref);
-  const ds = sourceDataset(ref, files, whole);
+  // The built-in teacher reads arrays: of a paired dataset, the image tower's own pixels.
+  const ds = ref.kind === 'builtin' ? pixelsView(whole) : sourceDataset(ref, files, whole);
   if (whole.paired)
-    opts.log(`${ref.name} reads the ${ds.raw?.kind === 'images' ? 'images' : 'texts'} of the paired dataset`);
+    opts.log(`${ref.name} reads the ${ds.raw?.kind === 'text' ? 'texts' : 'images'} of the paired dataset`);
   const keyParts = cacheKeyParts(ref, files, ds, opts.cacheRoot);
   const key = hashJson(keyParts).slice(0, 32);
   const entry = new FeatureCacheEntry(opts.cacheRoot, key, opts.log);

@@ -1,6 +1,5 @@
 /** Builds ψ from an experiment's `pretrained` list, in order, each source keeping its segment. */
 import type { Dataset } from '../data/dataset';
-import { badInput } from '../../../core/common/util/errors';
 import type { SourceSpec } from '../../../core/node/experiment/schema';
 import { concatFeatures, type FeatureBlock, type PretrainedFeatures } from './features';
 import { noiseFeatures } from './noise';
@@ -36,12 +35,8 @@ export async function onnxSourceRefs(
   let teacher: TeacherInfo | undefined;
   for (const [i, s] of specs.entries()) {
     if ('builtin' in s) {
-      if (ds.paired)
-        throw badInput(`${s.builtin} reads 28x28 digits; it cannot read a paired dataset's images or texts`, {
-          file: '<experiment>',
-          field: `pretrained[${i}].builtin`,
-        });
-      checkTeacherInput(ds.inputShape, i);
+      // Of a paired dataset it reads the image half, as the image tower does.
+      checkTeacherInput(ds.paired ? ds.paired.layout.image : ds.inputShape, i);
       teacher ??= await ensureTeacher(
         (step, total) => hooks.onBuildProgress(`building ${s.builtin} (one time)`, step, total),
         hooks.signal,
