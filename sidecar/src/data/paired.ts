@@ -60,7 +60,14 @@ export async function loadPairedDataset(
   };
   const P = layout.image[0] * layout.image[1] * layout.image[2];
   const T = layout.tokens;
-  const build = async (list: Example[], file: string): Promise<PairedSplit> => {
+  // One tokenizer worker for both splits, as text datasets do.
+  const allIds = await tokenRows(
+    tok,
+    [...table.train, ...table.test].map((e) => e.prompt),
+    T,
+    tokField,
+  );
+  const build = async (list: Example[], file: string, first: number): Promise<PairedSplit> => {
     const y = labelsOf(list, classes, file);
     const files = imageFiles(spec, list, file);
     const bad: { file: string; reason: string }[] = [];
@@ -74,7 +81,7 @@ export async function loadPairedDataset(
       );
     }
     const prompts = list.map((e) => e.prompt);
-    const ids = await tokenRows(tok, prompts, T, tokField);
+    const ids = allIds.subarray(first * T, (first + list.length) * T);
     const x = new Float32Array(list.length * (P + T));
     for (let r = 0; r < list.length; r++) {
       x.set(decoded.split.x.subarray(r * P, (r + 1) * P), r * (P + T));
@@ -88,8 +95,8 @@ export async function loadPairedDataset(
       textHash: promptsHash(list, y),
     };
   };
-  const tr = await build(table.train, table.trainFile);
-  const te = await build(table.test, table.testFile);
+  const tr = await build(table.train, table.trainFile, 0);
+  const te = await build(table.test, table.testFile, table.train.length);
   const both = (s: PairedSplit): string => createHash('sha256').update(`${s.imageHash}\0${s.textHash}`).digest('hex');
   return {
     name: path.basename(table.trainFile).replace(/\.[^.]+$/, ''),
