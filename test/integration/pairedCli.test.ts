@@ -2,7 +2,7 @@
  * Paired image + text data through the `aft` CLI (paper §4.3 in miniature): "does the caption
  * match the image" rows (test/fixtures/paired, made by make-paired.ts), a two-tower student whose
  * φ is the tensor product of its towers' features, and per-modality sources (the tiny ViT reads
- * the images, the tiny BERT the captions). Every method trains, the loss falls, outputs are
+ * the images, the tiny BERT the captions, and a `product` source is their tensor product). Every method trains, the loss falls, outputs are
  * written, ρ has one block per source; export refuses the two-tower model clearly, and a missing
  * image is bad input naming the table's line.
  */
@@ -30,6 +30,7 @@ dataset: { source: paired, train: ${train}, text: caption, label: match, tokeniz
 pretrained:
   - { name: vit, onnx: { folder: hf/tiny-vit, output: last_hidden_state, pooling: cls, batch: 8 } }
   - { name: bert, onnx: { folder: hf/tiny-bert, pooling: mean, batch: 16 } }
+  - { name: both, product: [vit, bert] }
 downstream:
   model: two-tower
   image: { model: cnn, channels: [4], hidden: [] }
@@ -55,10 +56,11 @@ describe('paired image + text data through the CLI', () => {
     assert.deepEqual(summary.dataset.inputShape, [16 * 16 * 3 + 8]);
     assert.deepEqual(Object.keys(summary.methods), METHODS);
     assert.deepEqual(
-      summary.sources.map((s) => [s.name, s.width]),
+      summary.sources.map((s) => [s.name, s.kind, s.width]),
       [
-        ['vit', 8],
-        ['bert', 8],
+        ['vit', 'onnx', 8],
+        ['bert', 'onnx', 8],
+        ['both', 'product', 64],
       ],
     );
 
@@ -96,10 +98,11 @@ describe('paired image + text data through the CLI', () => {
       [
         ['vit', 0, 8],
         ['bert', 8, 8],
+        ['both', 16, 64],
       ],
     );
-    assert.equal(rho.values.length, 16);
-    assert.deepEqual(Object.keys(summary.methods.aft.rho_mean_by_source!), ['vit', 'bert']);
+    assert.equal(rho.values.length, 80);
+    assert.deepEqual(Object.keys(summary.methods.aft.rho_mean_by_source!), ['vit', 'bert', 'both']);
 
     const exp = runAft(['export', dir, '--out', 'm.onnx', '--backend', backend], ws);
     assert.equal(exp.code, 2, exp.stderr);

@@ -386,9 +386,23 @@ const onnxSource = z.strictObject({
     ),
 });
 
+/** Widest a `product` source may be: its features are held in memory for every example. */
+export const MAX_PRODUCT_WIDTH = 65536;
+
+const productSource = z.strictObject({
+  name: name.describe('Name of this source.'),
+  product: z
+    .tuple([name, name])
+    .describe(
+      `Two other sources of this list, by name (e.g. an image model and a text model of a \`paired\` dataset): this source's features are the tensor product vec(ψ_a ⊗ ψ_b) of theirs (paper §4.3), D_a·D_b wide (at most ${MAX_PRODUCT_WIDTH.toLocaleString('en')}), with its own block of ρ. The two sources stay in ψ as well.`,
+    ),
+});
+
 export const sourceSchema = z
-  .union([builtinSource, noiseSource, precomputedSource, onnxSource])
-  .describe('A frozen pre-trained feature source: `builtin`, `noise`, precomputed `features` or an `onnx` model.');
+  .union([builtinSource, noiseSource, precomputedSource, onnxSource, productSource])
+  .describe(
+    'A frozen pre-trained feature source: `builtin`, `noise`, precomputed `features`, an `onnx` model, or the `product` of two of them.',
+  );
 
 const imageTower = z
   .strictObject({

@@ -9,8 +9,9 @@ import { methodNeedsProblems, tuneSplit, type DataFacts } from './methodNeeds';
 import { onnxProblems } from './onnxNames';
 import { betaGrid, NEEDS_PRETRAINED, resolveMethods } from './methods';
 import type { SemanticProblem } from './problem';
+import { closest } from '../../common/util/suggest';
 import { modalityUnknownMessage, sourceModality } from './modality';
-import { towerSpecs, type Experiment } from './schema';
+import { MAX_PRODUCT_WIDTH, towerSpecs, type Experiment } from './schema';
 
 /** Paths in the experiment that must exist, with where they are in the file. */
 export function referencedPaths(exp: Experiment): { path: (string | number)[]; file: string }[] {
@@ -181,6 +182,47 @@ function twoTowerProblems(exp: Experiment): SemanticProblem[] {
   return problems;
 }
 
+/**
+ * A `product` names two other sources of the list that are not products themselves; where both
+ * widths are known (noise, precomputed features), its width is D_a·D_b, bounded. Fills in
+ * `widths` for the products it can.
+ */
+function productProblems(exp: Experiment, widths: (number | undefined)[]): SemanticProblem[] {
+  const problems: SemanticProblem[] = [];
+  const index = new Map(exp.pretrained.map((s, i) => [s.name, i]));
+  exp.pretrained.forEach((s, i) => {
+    if (!('product' in s)) return;
+    const found = s.product.map((n, k) => {
+      const j = index.get(n);
+      const at = ['pretrained', i, 'product', k];
+      if (j === undefined || j === i) {
+        const others = exp.pretrained.filter((o, m) => m !== i && !('product' in o)).map((o) => o.name);
+        const guess = closest(n, others);
+        problems.push({
+          path: at,
+          message: `\`${n}\` is not another source of this list${guess ? ` (did you mean \`${guess}\`?)` : others.length ? ` (the sources: ${others.join(', ')})` : ''}`,
+          ...(guess ? { suggestion: guess } : {}),
+        });
+        return undefined;
+      }
+      if ('product' in exp.pretrained[j]) {
+        problems.push({ path: at, message: `\`${n}\` is itself a product; a product multiplies two plain sources` });
+        return undefined;
+      }
+      return j;
+    });
+    const [a, b] = found.map((j) => (j === undefined ? undefined : widths[j]));
+    if (a === undefined || b === undefined) return;
+    widths[i] = a * b;
+    if (a * b > MAX_PRODUCT_WIDTH)
+      problems.push({
+        path: ['pretrained', i, 'product'],
+        message: `the product would be ${a} × ${b} = ${a * b} features wide; at most ${MAX_PRODUCT_WIDTH}`,
+      });
+  });
+  return problems;
+}
+
 /** Each onnx source of a paired dataset must say, or show by its files, which half it reads. */
 function modalityProblems(
   exp: Experiment,
@@ -287,6 +329,7 @@ export function semanticProblems(exp: Experiment, baseDir?: string, files?: File
       for (const [i, width] of arrays.featureWidths) sourceWidths[i] = width;
     }
   }
+  problems.push(...productProblems(exp, sourceWidths));
   // Only β tuning trains on less than the training split; otherwise the engine takes at most the
   // whole split per batch.
   if (trainSize !== undefined && methods.some((m) => betaGrid(exp, m).length > 1)) {
