@@ -295,7 +295,8 @@ function issueProblems(issue: Issue, input: unknown, loc: Locator, prefix: (stri
 function unionExpectation(path: readonly (string | number)[]): string {
   const last = path.filter((p) => typeof p === 'string').pop();
   if (last === 'methods') return `a method name (${METHOD_KINDS.join(', ')}) or {name, method, ...}`;
-  if (last === 'pretrained') return 'a source {name, builtin} | {name, noise} | {name, features}';
+  if (last === 'pretrained')
+    return 'a source {name, builtin} | {name, noise} | {name, features} | {name, onnx} | {name, product}';
   return 'a value of another form';
 }
 

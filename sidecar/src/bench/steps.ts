@@ -126,7 +126,7 @@ export async function timeJob(
       evalData: data.eval,
       shared: new SharedMethodState(),
       dataKey: 'bench',
-      ...(data.vocabSize ? { vocabSize: data.vocabSize } : {}),
+      ...(data.vocabSize ? { inputs: { vocabSize: data.vocabSize } } : {}),
     },
     { onStep },
   );

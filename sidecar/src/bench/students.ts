@@ -243,7 +243,7 @@ export async function benchStudent(
   const aft = await ms(methods.aft);
   // One STL step under tf.profile for the tensors' peak.
   const before = tf.memory().numBytes;
-  const model = createModel(spec, inputShape, CLASSES, 0, data.vocabSize);
+  const model = createModel(spec, inputShape, CLASSES, 0, { vocabSize: data.vocabSize });
   const params = [...model.params.values()];
   const info = await tf.profile(async () => {
     const grads = tf.tidy(() => {

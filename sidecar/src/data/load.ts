@@ -7,12 +7,13 @@ import { readHubConfig, studentImagePreprocess, studentInputOf } from '../models
 import { loadImageFolder, type StudentImages } from './imageFolder';
 import { loadMnist } from './mnist';
 import { loadNpyDataset } from './npyDataset';
+import { loadPairedDataset } from './paired';
 import { loadTextDataset } from './text';
 
 /**
- * The tokenizer a text dataset's downstream ids come from: a pre-trained text student's own
- * (its folder's tokenizer.json), else the dataset's own `tokenizer`, else that of the first
- * `onnx` source that has one (its `tokenizer`, or `<folder>/tokenizer.json`).
+ * The tokenizer a text (or paired) dataset's downstream ids come from: a pre-trained text
+ * student's own (its folder's tokenizer.json), else the dataset's own `tokenizer`, else that of
+ * the first `onnx` source that has one (its `tokenizer`, or `<folder>/tokenizer.json`).
  */
 export function textTokenizerFile(
   exp: Pick<Experiment, 'dataset' | 'pretrained'> & { downstream?: Experiment['downstream'] },
@@ -20,7 +21,7 @@ export function textTokenizerFile(
 ): string {
   const student = textStudent(exp, baseDir);
   if (student) return student.tokenizer;
-  if (exp.dataset.source === 'text' && exp.dataset.tokenizer !== undefined)
+  if ((exp.dataset.source === 'text' || exp.dataset.source === 'paired') && exp.dataset.tokenizer !== undefined)
     return path.resolve(baseDir, exp.dataset.tokenizer);
   for (const s of exp.pretrained) {
     if (!('onnx' in s)) continue;
@@ -31,7 +32,7 @@ export function textTokenizerFile(
     }
   }
   throw badInput(
-    'a text dataset needs a tokenizer: set `dataset.tokenizer`, or use an `onnx` source whose folder has tokenizer.json',
+    `a ${exp.dataset.source} dataset needs a tokenizer: set \`dataset.tokenizer\`, or use an \`onnx\` source whose folder has tokenizer.json`,
     { file: '<experiment>', field: 'dataset.tokenizer' },
   );
 }
@@ -93,6 +94,9 @@ export async function loadExperimentDataset(
       ds = await loadTextDataset(capped, baseDir, textTokenizerFile(exp, baseDir));
       break;
     }
+    case 'paired':
+      ds = await loadPairedDataset(spec, baseDir, textTokenizerFile(exp, baseDir));
+      break;
     default:
       ds = loadDataset(spec, baseDir);
   }
@@ -101,7 +105,10 @@ export async function loadExperimentDataset(
 }
 
 /** Loads an array dataset (mnist, npy) synchronously. */
-export function loadDataset(spec: Exclude<DatasetSpec, { source: 'images' | 'text' }>, baseDir: string): Dataset {
+export function loadDataset(
+  spec: Exclude<DatasetSpec, { source: 'images' | 'text' | 'paired' }>,
+  baseDir: string,
+): Dataset {
   switch (spec.source) {
     case 'mnist':
       return loadMnist(spec.train, spec.test, spec.split_seed);

@@ -14,7 +14,7 @@ import { onnxSourceRefs } from '../features/sources';
 import { resolveOnnxFiles, sourceBatches } from '../features/onnxSource';
 import { readSafetensors } from '../../../core/node/io/safetensors';
 import { loadCheckpoint } from '../models/checkpoint';
-import { createModel } from '../models/model';
+import { createModel, modelInputs } from '../models/model';
 import { readTidy } from '../train/evaluate';
 import { ONNX_DEVICES, OnnxSession, type OnnxDevice, type OnnxTensor } from '../runtime/onnx';
 import { initBackend, tf, type BackendChoice } from '../runtime/tf';
@@ -105,7 +105,7 @@ async function tfjsLogits(exp: Experiment, ds: Dataset, checkpoint: string): Pro
   // A pretrained student's checkpoint is a hub folder: the student is built from it, head and all.
   const pretrained = exp.downstream.model === 'pretrained';
   const spec = pretrained ? { ...exp.downstream, folder: checkpoint, head: 'keep' as const } : exp.downstream;
-  const model = createModel(spec, ds.inputShape, ds.numClasses, 0, ds.vocabSize);
+  const model = createModel(spec, ds.inputShape, ds.numClasses, 0, modelInputs(ds));
   try {
     if (!pretrained) loadCheckpoint(model, checkpoint);
     const width = ds.inputShape.reduce((a, b) => a * b, 1);
@@ -127,11 +127,14 @@ async function tfjsLogits(exp: Experiment, ds: Dataset, checkpoint: string): Pro
 
 export async function exportRun(opts: ExportOptions): Promise<ExportReport> {
   const exp = readRunExperiment(opts.runDir);
-  if (exp.downstream.model === 'transformer')
-    throw badInput('export supports the mlp, cnn and pretrained students; this run trained a transformer', {
-      file: opts.runDir,
-      field: 'downstream.model',
-    });
+  const model = exp.downstream.model;
+  // The ONNX graphs cover the mlp, cnn and pretrained students; the text encoder (and so the
+  // two-tower model's text tower) has no graph yet.
+  if (model === 'transformer' || model === 'two-tower')
+    throw badInput(
+      `export supports the mlp, cnn and pretrained students; this run trained a ${model}, which has no ONNX export yet`,
+      { file: opts.runDir, field: 'downstream.model' },
+    );
   const ck = pickCheckpoint(opts.runDir, exp, opts.method, opts.seed);
   // Runs store absolute paths; older runs are resolved against their workspace.
   const workspace = path.resolve(opts.runDir, '..', '..', '..');
@@ -143,7 +146,7 @@ export async function exportRun(opts: ExportOptions): Promise<ExportReport> {
   let feedsOf = (x: Float32Array, n: number): Record<string, OnnxTensor> => ({
     input: { type: 'float32', data: x, dims: [n, ...ds.inputShape] },
   });
-  if (exp.downstream.model === 'pretrained') {
+  if (model === 'pretrained') {
     const hub = readHubFolder(ck.file);
     bytes = exportStudent(hub, ds.inputShape, props);
     parameters = studentParameterCount(hub.family, hub.shape);
@@ -154,7 +157,7 @@ export async function exportRun(opts: ExportOptions): Promise<ExportReport> {
     bytes = exportDownstream(
       weights,
       {
-        kind: exp.downstream.model,
+        kind: model,
         inputShape: ds.inputShape,
         channels: exp.downstream.channels,
         hidden: exp.downstream.hidden,

@@ -16,7 +16,7 @@ export interface ModelOutput {
 export type ForwardMode = 'train' | 'eval';
 
 export interface DownstreamModel {
-  kind: 'mlp' | 'cnn' | 'transformer' | 'pretrained';
+  kind: 'mlp' | 'cnn' | 'transformer' | 'pretrained' | 'two-tower';
   /** Width d of φ. */
   featureDim: number;
   /** Trainable parameters by stable name (checkpoint keys). */
@@ -32,4 +32,12 @@ export interface DownstreamModel {
   /** x has shape [batch, ...inputShape]. */
   forward(x: Tensor, mode?: ForwardMode): ModelOutput;
   dispose(): void;
+}
+
+/** A model's layers up to its features, without a head: what the models and the two-tower's towers are built of. */
+export interface Trunk {
+  /** Width of the features. */
+  featureDim: number;
+  /** x has shape [batch, ...inputShape]; the features are [batch, featureDim]. */
+  features(x: Tensor): Tensor2D;
 }

@@ -164,7 +164,7 @@ async function loadFolder(
           field: '--input',
         },
       );
-    const model = createModel(studentSpec, [batch.length], s.numClasses, 0, input.vocab);
+    const model = createModel(studentSpec, [batch.length], s.numClasses, 0, { vocabSize: input.vocab });
     return { model, what, exampleShape: [batch.length], x: batch.x, headless: s.numClasses === 0 };
   }
   if (text.attentionMask !== undefined)
@@ -209,11 +209,14 @@ async function loadRun(req: PredictRequest, inputs: Inputs): Promise<Loaded> {
     const loaded = await loadFolder(ck.file, inputs, exp.downstream, req);
     return { ...loaded, what: label };
   }
-  if (exp.downstream.model === 'transformer')
-    throw badInput('aft predict runs image and array students; this run trained a text transformer', {
-      file: runDir,
-      field: 'downstream.model',
-    });
+  if (exp.downstream.model === 'transformer' || exp.downstream.model === 'two-tower')
+    throw badInput(
+      `aft predict runs image and array students; this run trained a ${exp.downstream.model === 'transformer' ? 'text transformer' : 'two-tower image + text model'}`,
+      {
+        file: runDir,
+        field: 'downstream.model',
+      },
+    );
   const summary = readSummary(runDir);
   if (!summary) throw badInput('the run has no summary.json (did it complete?)', { file: runDir });
   const want = summary.dataset.inputShape;

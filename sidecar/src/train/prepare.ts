@@ -59,7 +59,7 @@ export async function withBuiltinStudent(
 export async function loadRunDataset(exp: Experiment, baseDir: string, log: Log): Promise<Dataset> {
   const ds = await loadExperimentDataset(exp, baseDir, log);
   log(
-    `dataset ${ds.name}: ${ds.train.n} train, ${ds.test.n} test, ${ds.numClasses} classes, inputs [${ds.inputShape.join(', ')}]`,
+    `dataset ${ds.name}: ${ds.train.n} train, ${ds.test.n} test, ${ds.numClasses} classes, inputs [${ds.inputShape.join(', ')}]${ds.paired ? ` (image [${ds.paired.layout.image.join(', ')}] then ${ds.paired.layout.tokens} token ids)` : ''}`,
   );
   // Before any feature extraction or training: a job the backend cannot hold is refused here.
   const active = activeBackend();
