@@ -4,7 +4,11 @@
  * every parameter, and (for BatchNorm) the buffers after it, each as the worst relative error.
  * Tensors are read with await data(), as the engine reads them (webgpu cannot read synchronously).
  */
-import type { StTensor } from '../../core/node/io/safetensors';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { encodeSafetensors, type StTensor } from '../../core/node/io/safetensors';
+import { AftError } from '../../core/common/util/errors';
 import { crossEntropy } from '../../sidecar/src/methods/regularizers';
 import type { StudentModel } from '../../sidecar/src/models/students/family';
 import { hwioToOihw } from '../../sidecar/src/models/stateDict';
@@ -89,5 +93,54 @@ export function reportParity(label: string, errs: Record<string, number>): void 
     `${label}: ${Object.entries(errs)
       .map(([k, v]) => `${k} ${v.toExponential(2)}`)
       .join(', ')}`,
+  );
+}
+
+/** A refused folder's expected error: its message, and (when given) one of its details. */
+export interface Refusal {
+  message: RegExp;
+  detail?: RegExp;
+}
+
+/** Asserts that `read` refuses with a bad-input error saying `r.message` (and `r.detail` among its details). */
+export function assertRefused(read: () => unknown, r: Refusal): void {
+  assert.throws(read, (e: unknown) => {
+    assert.ok(e instanceof AftError && e.code === 'bad_input', String(e));
+    assert.match(e.message, r.message);
+    if (r.detail)
+      assert.ok(
+        e.details?.some((d) => r.detail!.test(d)),
+        JSON.stringify(e.details),
+      );
+    return true;
+  });
+}
+
+/** Each model's logits on `input` (evaluation), as plain arrays. */
+export async function evalLogits(models: StudentModel[], input: () => Tensor): Promise<number[][]> {
+  return Promise.all(
+    models.map(async (m) => {
+      const l = tf.tidy(() => m.forward(input()).logits);
+      const d = await l.data();
+      l.dispose();
+      return Array.from(d);
+    }),
+  );
+}
+
+/**
+ * For a fixture script's check mode (`make_*.py check`, with AFT_ROUNDTRIP_DIR set): the input
+ * and aft's logits written next to the saved folder, which the script loads into PyTorch.
+ */
+export function writeRoundTripCheck(
+  out: string,
+  input: Record<string, StTensor>,
+  logits: number[],
+  shape: number[],
+): void {
+  if (!process.env.AFT_ROUNDTRIP_DIR) return;
+  fs.writeFileSync(
+    path.join(out, 'check.safetensors'),
+    encodeSafetensors({ ...input, logits: { shape, data: Float32Array.from(logits) } }),
   );
 }
