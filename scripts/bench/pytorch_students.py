@@ -9,7 +9,10 @@ linear-kernel regulariser (ψ: 512 features, learned ρ), on the CPU at a given 
   vit-tiny  timm's vit_tiny_patch16_224 (10 classes, random weights; the plain-PyTorch ViT with
             timm's names and semantics of test/fixtures/students/make_vit.py), batch 16, 224x224;
   effnet-b0 timm's efficientnet_b0 (10 classes, random weights; the plain-PyTorch EfficientNet of
-            test/fixtures/students/make_effnet.py), batch 32, 64x64.
+            test/fixtures/students/make_effnet.py), batch 32, 64x64;
+  bert-small  google/bert_uncased_L-4_H-512_A-8's shape (10 classes, random weights; the
+            plain-PyTorch BERT with transformers' names and semantics of make_bert.py), batch 16
+            of 64 token ids, the last 8 padded, dropout 0.1 as BERT's config has it.
 
 Run it by hand with Debian's python3-torch 1.13 and python3-torchvision 0.14 (nothing is
 downloaded):
@@ -34,6 +37,12 @@ from pytorch_step import aft_distance
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'test', 'fixtures', 'students'))
 from make_vit import build  # noqa: E402
 from make_effnet import EfficientNet  # noqa: E402
+from make_bert import BertForSequenceClassification  # noqa: E402
+
+BERT_SMALL = {'vocab_size': 30522, 'hidden_size': 512, 'num_hidden_layers': 4, 'num_attention_heads': 8,
+              'intermediate_size': 2048, 'max_position_embeddings': 512, 'type_vocab_size': 2,
+              'layer_norm_eps': 1e-12, 'hidden_dropout_prob': 0.1, 'attention_probs_dropout_prob': 0.1,
+              'pad_token_id': 0, 'id2label': {str(i): f'LABEL_{i}' for i in range(10)}}
 
 
 def resnet_features(model, x):
@@ -48,7 +57,19 @@ MODELS = {
     'vit-tiny': (lambda: build('vit_tiny_patch16_224', 10, {}), lambda m, x: m.features(x), lambda m: m.head, 192, 16,
                  224),
     'effnet-b0': (lambda: EfficientNet(10), lambda m, x: m.features(x), lambda m: m.classifier, 1280, 32, 64),
+    # The head of BERT is the pooler (tanh) then the classifier, on φ (the [CLS] token's state).
+    'bert-small': (lambda: BertForSequenceClassification(BERT_SMALL), lambda m, x: m.features(*x),
+                   lambda m: lambda phi: m.classifier(m.dropout(torch.tanh(m.bert.pooler.dense(phi)))), 512, 16, 64),
 }
+
+
+def inputs(name, batch, size):
+    if name != 'bert-small':
+        return torch.randn(batch, 3, size, size)
+    ids = torch.randint(5, BERT_SMALL['vocab_size'], (batch, size))
+    mask = torch.ones(batch, size, dtype=torch.long)
+    mask[:, size - size // 8:] = 0
+    return ids, mask
 
 
 def ms_per_step(name, method, steps, clock=time.perf_counter):
@@ -58,7 +79,7 @@ def ms_per_step(name, method, steps, clock=time.perf_counter):
     model.train()
     rho = torch.zeros(512, requires_grad=True)
     opt = torch.optim.Adam([{'params': model.parameters(), 'lr': 1e-3}, {'params': [rho], 'lr': 1e-2}])
-    x = torch.randn(batch, 3, size, size)
+    x = inputs(name, batch, size)
     y = torch.arange(batch) % 10
     psi = torch.randn(batch, 512)
 
@@ -100,7 +121,8 @@ def main():
         out[f'{m}_ms'] = round(ms_per_step(a.model, m, a.steps, clock), 1)
     out['peak_rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     if not a.json:
-        print(f"pytorch {out['torch']} {a.model} batch {batch} {size}x{size}, {a.threads} thread(s): "
+        shape = f'{size} tokens' if a.model == 'bert-small' else f'{size}x{size}'
+        print(f"pytorch {out['torch']} {a.model} batch {batch} {shape}, {a.threads} thread(s): "
               f"stl {out['stl_ms']} ms/step, aft {out['aft_ms']} ms/step, peak RSS {out['peak_rss_mb']} MB")
     print(json.dumps(out))
 

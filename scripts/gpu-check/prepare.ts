@@ -90,7 +90,7 @@ void (async () => {
       fs.writeFileSync(path.join(dir, `input.${k}.npy`), encodeNpy(data, t.dims));
     }
     for (const [k, t] of Object.entries(res))
-      fs.writeFileSync(path.join(dir, `expected.${k}.npy`), encodeNpy(t.data as Float32Array, t.dims));
+      fs.writeFileSync(path.join(dir, `expected.${k}.npy`), encodeNpy(t.data, t.dims));
     manifest.push({
       name: m.name,
       inputs: Object.keys(m.feeds),

@@ -86,8 +86,8 @@ export const VOCAB = [
   'i',
 ];
 
-/** A BERT-style WordPiece tokenizer.json over VOCAB ([CLS] … [SEP], lower-casing). */
-export function tinyTokenizerJson(): Record<string, unknown> {
+/** A BERT-style WordPiece tokenizer.json over `vocab` (default VOCAB; [CLS] … [SEP], lower-casing). */
+export function tinyTokenizerJson(vocab: readonly string[] = VOCAB): Record<string, unknown> {
   const special = (id: number, content: string): Record<string, unknown> => ({
     id,
     content,
@@ -135,18 +135,21 @@ export function tinyTokenizerJson(): Record<string, unknown> {
       unk_token: '[UNK]',
       continuing_subword_prefix: '##',
       max_input_chars_per_word: 100,
-      vocab: Object.fromEntries(VOCAB.map((t, i) => [t, i])),
+      vocab: Object.fromEntries(vocab.map((t, i) => [t, i])),
     },
   };
 }
 
-/** input_ids, attention_mask [N, T] int64 → last_hidden_state [N, T, D] = tanh(E[ids]) · mask. */
-export function tinyBertOnnx(seed = 2, dim = 8): Uint8Array {
+/**
+ * input_ids, attention_mask [N, T] int64 → last_hidden_state [N, T, D] = tanh(E[ids]) · mask,
+ * with fixed random embeddings E (`vocabSize` × D): it knows which words occur, nothing more.
+ */
+export function tinyBertOnnx(seed = 2, dim = 8, vocabSize = VOCAB.length): Uint8Array {
   const rng = new Rng(seed);
   const g = new OnnxGraph('tiny-bert');
   const ids = g.input('input_ids', ['batch', 'sequence'], DataType.INT64);
   const mask = g.input('attention_mask', ['batch', 'sequence'], DataType.INT64);
-  const table = g.initializer('embeddings', normal(rng, VOCAB.length * dim, 1), [VOCAB.length, dim]);
+  const table = g.initializer('embeddings', normal(rng, vocabSize * dim, 1), [vocabSize, dim]);
   const emb = g.node('Tanh', [g.node('Gather', [table, ids])]);
   const m = g.node('Unsqueeze', [g.node('Cast', [mask], { to: attr.int(DataType.FLOAT) }), g.int64s('axes', [2])]);
   g.node('Mul', [emb, m], {}, 'last_hidden_state');
@@ -217,6 +220,35 @@ export function reviewsCsv(n: number, seed = 4): string {
     const good = i % 2 === 0;
     const s = `the ${pick(['movie', 'film', 'plot', 'acting'])} was ${pick(['', 'really ', 'very '])}${pick(good ? pos : neg)}${rng.next() < 0.3 ? `, i ${good ? 'loved' : 'hated'} it` : ''}`;
     lines.push(`${s.includes(',') ? `"${s}"` : s},${good ? 'positive' : 'negative'}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Words of the paired captions that VOCAB lacks (the tiny BERT reads them as [UNK]). */
+export const CAPTION_WORDS = ['red', 'green', 'blue', 'picture', 'photo', 'of', 'colour'];
+
+/**
+ * "Does the caption match the image" rows (SNLI-VE in miniature) over an image folder written
+ * by `writeImageFolder`: each image once with a caption naming its colour (`yes`) and once with
+ * another colour (`no`), so neither the image nor the caption alone tells the label. Image paths
+ * are `imagesRel/<colour>/<file>`, relative to the table's folder.
+ */
+export function pairedCsv(imagesDir: string, imagesRel: string, seed = 5): string {
+  const rng = new Rng(seed);
+  const colours = ['red', 'green', 'blue'];
+  const templates = ['a {c} picture', 'the picture is {c}', 'a photo of {c}', 'the colour is {c}'];
+  const lines = ['image,caption,match'];
+  for (const c of colours) {
+    for (const f of fs.readdirSync(path.join(imagesDir, c)).sort()) {
+      const other = colours.filter((o) => o !== c)[rng.int(2)];
+      for (const [named, label] of [
+        [c, 'yes'],
+        [other, 'no'],
+      ] as const) {
+        const caption = templates[rng.int(templates.length)].replace('{c}', named);
+        lines.push(`${imagesRel}/${c}/${f},${caption},${label}`);
+      }
+    }
   }
   return lines.join('\n') + '\n';
 }

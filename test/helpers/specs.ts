@@ -1,5 +1,10 @@
 /** Dataset specs with defaults filled in, as the experiment schema would give them. */
-import { datasetSchema, type ImageDatasetSpec, type TextDatasetSpec } from '../../core/node/experiment/schema';
+import {
+  datasetSchema,
+  type ImageDatasetSpec,
+  type PairedDatasetSpec,
+  type TextDatasetSpec,
+} from '../../core/node/experiment/schema';
 
 export function imageDatasetSchemaForTests(v: Record<string, unknown>): ImageDatasetSpec {
   return datasetSchema.parse(v) as ImageDatasetSpec;
@@ -7,4 +12,8 @@ export function imageDatasetSchemaForTests(v: Record<string, unknown>): ImageDat
 
 export function textDatasetSchemaForTests(v: Record<string, unknown>): TextDatasetSpec {
   return datasetSchema.parse(v) as TextDatasetSpec;
+}
+
+export function pairedDatasetSchemaForTests(v: Record<string, unknown>): PairedDatasetSpec {
+  return datasetSchema.parse(v) as PairedDatasetSpec;
 }

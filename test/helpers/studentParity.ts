@@ -4,7 +4,11 @@
  * every parameter, and (for BatchNorm) the buffers after it, each as the worst relative error.
  * Tensors are read with await data(), as the engine reads them (webgpu cannot read synchronously).
  */
-import type { StTensor } from '../../core/node/io/safetensors';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { encodeSafetensors, type StTensor } from '../../core/node/io/safetensors';
+import { AftError } from '../../core/common/util/errors';
 import { crossEntropy } from '../../sidecar/src/methods/regularizers';
 import type { StudentModel } from '../../sidecar/src/models/students/family';
 import { hwioToOihw } from '../../sidecar/src/models/stateDict';
@@ -21,17 +25,29 @@ export interface ParityErrors {
   worstStat: string;
 }
 
-export async function parityErrors(model: StudentModel, ref: Record<string, StTensor>): Promise<ParityErrors> {
+/** Token ids and attention mask → the engine's text input: ids as floats, -1 where masked. */
+export const tokenInput = (ref: Record<string, StTensor>): Tensor =>
+  tf.tensor(
+    Float32Array.from(ref.input_ids.data, (id, i) => (ref.attention_mask.data[i] ? id : -1)),
+    ref.input_ids.shape,
+  );
+
+/** `input` turns the reference's input into the engine's (default: images NCHW → NHWC). */
+export async function parityErrors(
+  model: StudentModel,
+  ref: Record<string, StTensor>,
+  input: (ref: Record<string, StTensor>) => Tensor = (r) => nhwc(r.input),
+): Promise<ParityErrors> {
   const errs: Record<string, number> = {};
   const evalOut = tf.tidy(() => {
-    const out = model.forward(nhwc(ref.input));
+    const out = model.forward(input(ref));
     return [out.logits, out.phi];
   });
   errs.logits = relErr(await evalOut[0].data(), ref['eval.logits'].data);
   errs.phi = relErr(await evalOut[1].data(), ref['eval.features'].data);
   tf.dispose(evalOut);
   const params = [...model.params.values()];
-  const x = nhwc(ref.input);
+  const x = input(ref);
   const y = tf.tensor1d(Array.from(ref.labels.data), 'int32');
   let trainLogits: Tensor | undefined;
   const { value, grads } = tf.variableGrads(() => {
@@ -77,5 +93,54 @@ export function reportParity(label: string, errs: Record<string, number>): void 
     `${label}: ${Object.entries(errs)
       .map(([k, v]) => `${k} ${v.toExponential(2)}`)
       .join(', ')}`,
+  );
+}
+
+/** A refused folder's expected error: its message, and (when given) one of its details. */
+export interface Refusal {
+  message: RegExp;
+  detail?: RegExp;
+}
+
+/** Asserts that `read` refuses with a bad-input error saying `r.message` (and `r.detail` among its details). */
+export function assertRefused(read: () => unknown, r: Refusal): void {
+  assert.throws(read, (e: unknown) => {
+    assert.ok(e instanceof AftError && e.code === 'bad_input', String(e));
+    assert.match(e.message, r.message);
+    if (r.detail)
+      assert.ok(
+        e.details?.some((d) => r.detail!.test(d)),
+        JSON.stringify(e.details),
+      );
+    return true;
+  });
+}
+
+/** Each model's logits on `input` (evaluation), as plain arrays. */
+export async function evalLogits(models: StudentModel[], input: () => Tensor): Promise<number[][]> {
+  return Promise.all(
+    models.map(async (m) => {
+      const l = tf.tidy(() => m.forward(input()).logits);
+      const d = await l.data();
+      l.dispose();
+      return Array.from(d);
+    }),
+  );
+}
+
+/**
+ * For a fixture script's check mode (`make_*.py check`, with AFT_ROUNDTRIP_DIR set): the input
+ * and aft's logits written next to the saved folder, which the script loads into PyTorch.
+ */
+export function writeRoundTripCheck(
+  out: string,
+  input: Record<string, StTensor>,
+  logits: number[],
+  shape: number[],
+): void {
+  if (!process.env.AFT_ROUNDTRIP_DIR) return;
+  fs.writeFileSync(
+    path.join(out, 'check.safetensors'),
+    encodeSafetensors({ ...input, logits: { shape, data: Float32Array.from(logits) } }),
   );
 }

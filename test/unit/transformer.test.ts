@@ -22,7 +22,7 @@ describe('transformer encoder', () => {
   });
 
   it('gradients match finite differences for every kind of parameter', async () => {
-    const model = createModel(spec, [L], 3, 0, V);
+    const model = createModel(spec, [L], 3, 0, { vocabSize: V });
     const x = tf.tensor(ids, [2, L]);
     const y = tf.tensor1d([2, 0], 'int32');
     const loss = (): Scalar => crossEntropy(model.forward(x).logits, y);
@@ -67,7 +67,7 @@ describe('transformer encoder', () => {
   });
 
   it('ignores padding: an example gives the same output alone and padded further', async () => {
-    const model = createModel(spec, [L], 3, 1, V);
+    const model = createModel(spec, [L], 3, 1, { vocabSize: V });
     const a = await readTidy(() => model.forward(tf.tensor([5, 11, 0, -1, -1, -1], [1, L])).logits);
     const b = (await readTidy(() => model.forward(tf.tensor(ids, [2, L])).logits)).slice(3);
     for (let i = 0; i < 3; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-5);
@@ -80,7 +80,7 @@ describe('transformer encoder', () => {
       [8],
       2,
       0,
-      30,
+      { vocabSize: 30 },
     );
     const n = 32;
     const xs: number[] = [];

@@ -139,12 +139,36 @@ export interface ValidationProblem {
   severity: 'error' | 'warning';
 }
 
+/** A pretrained student's peak-memory estimate against a backend (sidecar/src/memory/), as `aft validate --json` prints it. */
+export interface MemoryEstimateData {
+  /** `refuse`: the backend cannot hold it (also an error problem at `train.batch`); `warn`: it may not. */
+  level: 'ok' | 'warn' | 'refuse';
+  /** Tensor bytes at the peak, and the phase it is in (training step, optimizer update, evaluation). */
+  tensorBytes: number;
+  peakPhase: string;
+  /** What makes up the peak, largest first. */
+  parts: { name: string; bytes: number }[];
+  /** The dataset and ψ held by the process, when known (0 before the data is read). */
+  hostBytes: number;
+  /** What is held against the limit, and the limit (absent where the backend says none). */
+  needBytes: number;
+  limitBytes?: number;
+  limitName?: string;
+  activationsCounted: boolean;
+  /** The largest single activation tensor (what one WebGPU storage buffer must hold); 0 when not counted. */
+  largestTensorBytes: number;
+  /** The estimate in one line, as logs show it. */
+  line: string;
+}
+
 export interface ValidateResult {
   /** The experiment's `name` when the file parsed. */
   name?: string;
   /** Method names in file order (what `RunParams.methods` accepts). */
   methods: string[];
   problems: ValidationProblem[];
+  /** With a pretrained student whose folder could be read: its memory estimate against the file's backend. */
+  memory?: MemoryEstimateData;
 }
 
 /** Shard `index` of `count` (0-based): every count-th cache chunk from index (as `aft extract --shard i/n`). */

@@ -156,6 +156,37 @@ const imageDataset = z
   })
   .describe('An image classification dataset read from folders (decoded and resized with sharp).');
 
+const textColumns = {
+  text: z.string().min(1).default('text').describe('Column holding the text (used by the default template).'),
+  label: z.string().min(1).default('label').describe('Column holding the class label (an integer or a name).'),
+  template: z
+    .string()
+    .optional()
+    .describe(
+      'Prompt built from each row, with `{column}` placeholders, e.g. `Review: "{sentence}"\\n Sentiment:` (default: `{<text column>}`).',
+    ),
+  classes: z
+    .array(z.string().min(1))
+    .min(2)
+    .optional()
+    .describe(
+      'Label values in class order (default: integer labels as they are, else the sorted distinct training labels).',
+    ),
+  tokenizer: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "tokenizer.json whose ids the downstream model reads (default: the tokenizer of the first `onnx` source that has one). A pre-trained text student (`downstream.model: pretrained` with a BERT or DistilBERT folder) always reads its folder's own tokenizer.json instead.",
+    ),
+  max_length: positiveInt
+    .max(8192)
+    .default(128)
+    .describe(
+      'Tokens per example; longer texts are truncated, keeping special tokens. A BERT or DistilBERT student caps it at its `max_position_embeddings`.',
+    ),
+};
+
 const textDataset = z
   .strictObject({
     source: z.literal('text').describe('Labelled text from a CSV or JSONL file.'),
@@ -165,38 +196,52 @@ const textDataset = z
       .min(1)
       .optional()
       .describe('Test examples in the same format (default: split off the training file).'),
-    text: z.string().min(1).default('text').describe('Column holding the text (used by the default template).'),
-    label: z.string().min(1).default('label').describe('Column holding the class label (an integer or a name).'),
-    template: z
-      .string()
-      .optional()
-      .describe(
-        'Prompt built from each row, with `{column}` placeholders, e.g. `Review: "{sentence}"\\n Sentiment:` (default: `{<text column>}`).',
-      ),
-    classes: z
-      .array(z.string().min(1))
-      .min(2)
-      .optional()
-      .describe(
-        'Label values in class order (default: integer labels as they are, else the sorted distinct training labels).',
-      ),
-    tokenizer: z
-      .string()
-      .min(1)
-      .optional()
-      .describe(
-        'tokenizer.json whose ids the downstream model reads (default: the tokenizer of the first `onnx` source that has one).',
-      ),
-    max_length: positiveInt
-      .max(8192)
-      .default(128)
-      .describe('Tokens per example; longer texts are truncated, keeping special tokens.'),
+    ...textColumns,
     ...splitFields,
   })
   .describe('A text classification dataset; prompts are tokenised with a Hugging Face tokenizer.json.');
 
+const pairedDataset = z
+  .strictObject({
+    source: z
+      .literal('paired')
+      .describe(
+        'An image and a text per example (paper §4.3, SNLI-VE): rows of a CSV or JSONL file with an image path, a text and a label.',
+      ),
+    train: z
+      .string()
+      .min(1)
+      .describe(
+        'Training examples: a .csv (header row) or .jsonl (one object per line) file; image paths in it are relative to its folder.',
+      ),
+    test: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Test examples in the same format (default: split off the training file).'),
+    image: z
+      .string()
+      .min(1)
+      .default('image')
+      .describe("Column holding each example's image file (PNG, JPEG or WebP), relative to the table file's folder."),
+    ...textColumns,
+    max_length: positiveInt
+      .max(8192)
+      .default(32)
+      .describe('Tokens per example the text tower reads; longer texts are truncated, keeping special tokens.'),
+    size: z
+      .tuple([positiveInt.max(2048), positiveInt.max(2048)])
+      .default([32, 32])
+      .describe('[height, width] the image tower sees: each image is resized to cover it and centre-cropped, 0..1.'),
+    grayscale: z.boolean().default(false).describe('Give the image tower one grey channel instead of RGB.'),
+    ...splitFields,
+  })
+  .describe(
+    'A paired image-text dataset for `model: two-tower`. Each example is one row [pixels (H×W×C) | token ids (max_length)]; every `onnx` source reads one modality (its `modality`): an image model the image files, a text model the prompts, each with its own preprocessing or tokenizer.',
+  );
+
 export const datasetSchema = z
-  .discriminatedUnion('source', [mnistDataset, npyDataset, imageDataset, textDataset])
+  .discriminatedUnion('source', [mnistDataset, npyDataset, imageDataset, textDataset, pairedDataset])
   .describe('The downstream task: its inputs, labels and splits.');
 
 const builtinSource = z.strictObject({
@@ -281,6 +326,13 @@ const imagePreprocess = z
   })
   .describe("Image preprocessing; fields given here override the folder's preprocessor_config.json.");
 
+export const MODALITIES = ['image', 'text'] as const;
+export type Modality = (typeof MODALITIES)[number];
+const MODALITY_DOCS: { readonly [K in Modality]: string } = {
+  image: "The example's image file, prepared as the model's preprocessor_config.json (and `preprocess`) say.",
+  text: "The example's prompt, tokenised with the model's own tokenizer.json.",
+};
+
 const onnxSource = z.strictObject({
   name: name.describe('Name of this source.'),
   onnx: z
@@ -325,29 +377,84 @@ const onnxSource = z.strictObject({
         .optional()
         .describe("Tokens per example for this model (default: the dataset's max_length)."),
       preprocess: imagePreprocess.optional(),
+      modality: documentedEnum(MODALITIES, MODALITY_DOCS)
+        .optional()
+        .describe(
+          'With a `paired` dataset: which half of each example this model reads, `image` or `text`. Default: `text` when the model has a tokenizer.json (folder or `tokenizer`) and no preprocessor_config.json, `image` when it has preprocessor_config.json and no tokenizer; give it when it has both or neither.',
+        ),
     })
     .describe(
       'A pre-trained model in ONNX (DINOv2, CLIP, BiT, BERT, Flan-T5, LLaMA, ...); its features are extracted once and cached under .aft/cache/features/.',
     ),
 });
 
+/** Widest a `product` source may be: its features are held in memory for every example. */
+export const MAX_PRODUCT_WIDTH = 65536;
+
+const productSource = z.strictObject({
+  name: name.describe('Name of this source.'),
+  product: z
+    .tuple([name, name])
+    .describe(
+      `Two other sources of this list, by name (e.g. an image model and a text model of a \`paired\` dataset): this source's features are the tensor product vec(ψ_a ⊗ ψ_b) of theirs (paper §4.3), D_a·D_b wide (at most ${MAX_PRODUCT_WIDTH.toLocaleString('en')}), with its own block of ρ. The two sources stay in ψ as well.`,
+    ),
+});
+
 export const sourceSchema = z
-  .union([builtinSource, noiseSource, precomputedSource, onnxSource])
-  .describe('A frozen pre-trained feature source: `builtin`, `noise`, precomputed `features` or an `onnx` model.');
+  .union([builtinSource, noiseSource, precomputedSource, onnxSource, productSource])
+  .describe(
+    'A frozen pre-trained feature source: `builtin`, `noise`, precomputed `features`, an `onnx` model, or the `product` of two of them.',
+  );
+
+const imageTower = z
+  .strictObject({
+    model: documentedEnum(['mlp', 'cnn'], {
+      mlp: 'Dense layers with ReLU (`hidden`) on the flattened pixels.',
+      cnn: 'Blocks of a 3x3 convolution and a 2x2 max-pool (`channels`), then the dense layers (`hidden`) (default).',
+    })
+      .default('cnn')
+      .describe('The image tower: `cnn` (default) or `mlp`.'),
+    channels: z
+      .array(positiveInt.max(1024))
+      .min(1)
+      .default([16, 32])
+      .describe('`cnn` only: channels of each 3x3 conv + 2x2 max-pool block.'),
+    hidden: z
+      .array(positiveInt.max(8192))
+      .default([64])
+      .describe('Widths of the hidden dense layers before the d_img-wide features (may be empty).'),
+  })
+  .describe('`model: two-tower` only: the image tower, ending in `features[0]` linear features.');
+
+const textTower = z
+  .strictObject({
+    layers: positiveInt.max(48).default(1).describe('Encoder blocks.'),
+    width: positiveInt.max(4096).default(32).describe('Model width (embedding size).'),
+    heads: positiveInt.max(64).default(2).describe('Attention heads; must divide `width`.'),
+    hidden: z
+      .array(positiveInt.max(8192))
+      .default([])
+      .describe('Widths of the hidden dense layers before the d_txt-wide features (may be empty).'),
+  })
+  .describe(
+    '`model: two-tower` only: the text tower, the small transformer over the token ids, ending in `features[1]` linear features.',
+  );
 
 export const downstreamSchema = z
   .strictObject({
-    model: documentedEnum(['mlp', 'cnn', 'transformer', 'pretrained'], {
+    model: documentedEnum(['mlp', 'cnn', 'transformer', 'pretrained', 'two-tower'], {
       mlp: 'Dense layers with ReLU (`hidden`) on the flattened input.',
       cnn: 'Blocks of a 3x3 convolution and a 2x2 max-pool (`channels`), then the dense layers (`hidden`); for images.',
       transformer:
         'A small Transformer encoder over token ids (`layers`, `width`, `heads`), then the dense layers (`hidden`); for `text` datasets.',
       pretrained:
-        "A pre-trained model you bring (`folder`, in timm's hub layout), fine-tuned whole: ResNet-18, 34, 50, 101 or 152 (timm's or torchvision's key names), ViT/DeiT tiny, small or base patch16_224, MLP-Mixer B/16, or EfficientNet-B0 (timm's `efficientnet_b0`, at the widths and depths its weights have); φ is timm's pre-logits features (ResNet and EfficientNet: pooled; ViT: the class token; Mixer: the token mean). Images are prepared as its `pretrained_cfg` says. `stl` is plain fine-tuning.",
+        "A pre-trained model you bring (`folder`), fine-tuned whole. Images: timm's hub layout, ResNet-18, 34, 50, 101 or 152 (timm's or torchvision's key names), ViT/DeiT tiny, small or base patch16_224, MLP-Mixer B/16, or EfficientNet-B0 (timm's `efficientnet_b0`, at the widths and depths its weights have); φ is timm's pre-logits features (ResNet and EfficientNet: pooled; ViT: the class token; Mixer: the token mean); images are prepared as its `pretrained_cfg` says. Text (`text` datasets): a Hugging Face transformers BERT or DistilBERT folder (any size, e.g. the paper's BERT Small); φ is the first ([CLS]) token's last hidden state and the logits are the library's (BERT: pooler, then `classifier`; DistilBERT: `pre_classifier`, ReLU, then `classifier`); the prompts are tokenised with the folder's own tokenizer.json. `stl` is plain fine-tuning.",
+      'two-tower':
+        'For `paired` datasets (paper §4.3): an image tower (`image`: an mlp or cnn) and a text tower (`text`: the small transformer), each ending in its own features (`features`: [d_img, d_txt]); φ is their tensor product vec(φ_img ⊗ φ_txt), d_img·d_txt wide, then the linear head.',
     })
       .default('mlp')
       .describe(
-        'Downstream architecture: `mlp`, `cnn` (images), `transformer` (a small text encoder over token ids) or `pretrained` (a ResNet, ViT, MLP-Mixer or EfficientNet you bring in `folder`).',
+        'Downstream architecture: `mlp`, `cnn` (images), `transformer` (a small text encoder over token ids), `pretrained` (a ResNet, ViT, MLP-Mixer, EfficientNet, BERT or DistilBERT you bring in `folder`) or `two-tower` (image + text, φ their tensor product; `paired` datasets).',
       ),
     hidden: z
       .array(positiveInt.max(8192))
@@ -367,7 +474,7 @@ export const downstreamSchema = z
       .min(1)
       .optional()
       .describe(
-        "`model: pretrained` only: a local folder in timm's hub layout: `config.json` (`architecture`, `num_classes`, and `pretrained_cfg` with `input_size`, `crop_pct`, `interpolation`, `mean`, `std`) and `model.safetensors` (pickled `.bin`/`.pt`/`.pth` weights are refused: convert them to safetensors). A trained student is saved in the same layout in the run's `checkpoints/<method>-seed-<seed>/`, so such a folder works here too.",
+        "`model: pretrained` only: a local folder in timm's hub layout (`config.json` with `architecture`, `num_classes`, and `pretrained_cfg` with `input_size`, `crop_pct`, `interpolation`, `mean`, `std`; `model.safetensors`) or as Hugging Face transformers saves a BERT or DistilBERT (`config.json` with `model_type` `bert` or `distilbert`; `model.safetensors`, or shards listed by `model.safetensors.index.json`; the folder's own `tokenizer.json`), a *ForSequenceClassification or a bare BertModel/DistilBertModel (a head is created). Pickled `.bin`/`.pt`/`.pth` weights are refused: convert them to safetensors; fp16/bf16 weights are converted. A trained student is saved in the same layout in the run's `checkpoints/<method>-seed-<seed>/` (a text student as a *ForSequenceClassification with `id2label` and its tokenizer.json), so such a folder works here too.",
       ),
     builtin: documentedEnum(['mnist-resnet'], {
       'mnist-resnet':
@@ -380,14 +487,14 @@ export const downstreamSchema = z
     weights: documentedEnum(['pretrained', 'random'], {
       pretrained: "The folder's weights (default): fine-tuning.",
       random:
-        "The folder's architecture with the library's initialisation (torchvision's for a ResNet, timm's for a ViT, Mixer or EfficientNet; seeded): training the same network from scratch, to compare with fine-tuning.",
+        "The folder's architecture with the library's initialisation (torchvision's for a ResNet, timm's for a ViT, Mixer or EfficientNet, transformers' for BERT and DistilBERT; seeded): training the same network from scratch, to compare with fine-tuning.",
     })
       .default('pretrained')
       .describe('`model: pretrained` only: start from the pre-trained weights (default) or from random ones.'),
     head: documentedEnum(['reinit', 'keep'], {
       reinit:
-        "A new linear head for the dataset's classes (PyTorch's nn.Linear initialisation, seeded); every other weight comes from the folder (default).",
-      keep: "Keep the folder's head: its `num_classes` must be the dataset's.",
+        "A new linear head for the dataset's classes (PyTorch's nn.Linear initialisation, seeded); every other weight comes from the folder (default). For BERT and DistilBERT the head is `classifier`: BERT's pooler is kept (pre-trained with the encoder), and DistilBERT's `pre_classifier` is kept, or created (transformers' initialisation) for a bare DistilBertModel.",
+      keep: "Keep the folder's head: its classes (`num_classes`; transformers: `id2label`) must be the dataset's.",
     })
       .default('reinit')
       .describe(
@@ -408,6 +515,14 @@ export const downstreamSchema = z
       .optional()
       .describe(
         "`model: pretrained` only: [height, width] of the student's images instead of `pretrained_cfg.input_size`, prepared as timm does (resize to size / crop_pct, centre crop). Smaller trains faster.",
+      ),
+    image: imageTower.optional(),
+    text: textTower.optional(),
+    features: z
+      .tuple([positiveInt.max(256), positiveInt.max(256)])
+      .default([16, 16])
+      .describe(
+        '`model: two-tower` only: [d_img, d_txt], the widths of the image and text features; φ = vec(φ_img ⊗ φ_txt) is d_img·d_txt wide.',
       ),
     init: z
       .string()
@@ -546,6 +661,14 @@ export type OnnxSourceSpec = z.infer<typeof onnxSource>['onnx'];
 export type ImagePreprocessSpec = z.infer<typeof imagePreprocess>;
 export type ImageDatasetSpec = z.infer<typeof imageDataset>;
 export type TextDatasetSpec = z.infer<typeof textDataset>;
+export type PairedDatasetSpec = z.infer<typeof pairedDataset>;
+export type ImageTowerSpec = z.infer<typeof imageTower>;
+export type TextTowerSpec = z.infer<typeof textTower>;
+
+/** A two-tower model's towers, defaults filled in where the file leaves them out. */
+export function towerSpecs(d: Pick<DownstreamSpec, 'image' | 'text'>): { image: ImageTowerSpec; text: TextTowerSpec } {
+  return { image: d.image ?? imageTower.parse({}), text: d.text ?? textTower.parse({}) };
+}
 export type Pooling = (typeof POOLINGS)[number];
 export type DownstreamSpec = z.infer<typeof downstreamSchema>;
 export type TrainSpec = z.infer<typeof trainSchema>;

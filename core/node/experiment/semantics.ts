@@ -9,7 +9,9 @@ import { methodNeedsProblems, tuneSplit, type DataFacts } from './methodNeeds';
 import { onnxProblems } from './onnxNames';
 import { betaGrid, NEEDS_PRETRAINED, resolveMethods } from './methods';
 import type { SemanticProblem } from './problem';
-import type { Experiment } from './schema';
+import { closest } from '../../common/util/suggest';
+import { modalityUnknownMessage, sourceModality } from './modality';
+import { MAX_PRODUCT_WIDTH, towerSpecs, type Experiment } from './schema';
 
 /** Paths in the experiment that must exist, with where they are in the file. */
 export function referencedPaths(exp: Experiment): { path: (string | number)[]; file: string }[] {
@@ -22,7 +24,7 @@ export function referencedPaths(exp: Experiment): { path: (string | number)[]; f
     }
   }
   if (ds.source === 'images') out.push({ path: ['dataset', 'folder'], file: ds.folder });
-  if (ds.source === 'text') {
+  if (ds.source === 'text' || ds.source === 'paired') {
     for (const key of ['train', 'test', 'tokenizer'] as const) {
       const file = ds[key];
       if (file !== undefined) out.push({ path: ['dataset', key], file });
@@ -76,18 +78,20 @@ function modelProblems(exp: Experiment): SemanticProblem[] {
       });
     if (d.width % d.heads !== 0)
       problems.push({ path: ['downstream', 'heads'], message: `${d.heads} heads do not divide the width ${d.width}` });
-  } else if (exp.dataset.source === 'text') {
+  } else if (exp.dataset.source === 'text' && d.model !== 'pretrained') {
+    // A pretrained student reads text when its folder is a BERT or DistilBERT: the run checks the folder.
     problems.push({
       path: ['downstream', 'model'],
-      message: `text datasets need \`model: transformer\` (the ${d.model} cannot read token ids)`,
+      message: `text datasets need \`model: transformer\` or a pre-trained text student (\`model: pretrained\` with a BERT or DistilBERT folder); the ${d.model} cannot read token ids`,
     });
   }
+  problems.push(...twoTowerProblems(exp));
   if (d.model === 'pretrained') {
     if (d.folder === undefined && d.builtin === undefined)
       problems.push({
         path: ['downstream', 'model'],
         message:
-          "`model: pretrained` needs `folder`: a local folder with config.json and model.safetensors (timm's hub layout), or `builtin: mnist-resnet`",
+          "`model: pretrained` needs `folder`: a local folder with config.json and model.safetensors (timm's hub layout, or a transformers BERT/DistilBERT folder with its tokenizer.json), or `builtin: mnist-resnet`",
       });
     if (d.folder !== undefined && d.builtin !== undefined)
       problems.push({
@@ -122,6 +126,123 @@ function modelProblems(exp: Experiment): SemanticProblem[] {
         });
     }
   }
+  return problems;
+}
+
+/** The two-tower model and paired datasets go together; the towers' fields only with the model. */
+function twoTowerProblems(exp: Experiment): SemanticProblem[] {
+  const problems: SemanticProblem[] = [];
+  const d = exp.downstream;
+  const paired = exp.dataset.source === 'paired';
+  if (d.model === 'two-tower') {
+    if (!paired)
+      problems.push({
+        path: ['downstream', 'model'],
+        message: `the two-tower model reads an image and a text per example; it needs a \`paired\` dataset, not \`${exp.dataset.source}\``,
+      });
+    const { text } = towerSpecs(d);
+    if (text.width % text.heads !== 0)
+      problems.push({
+        path: ['downstream', 'text', ...(d.text?.heads !== undefined ? ['heads'] : [])],
+        message: `${text.heads} heads do not divide the text tower's width ${text.width}`,
+      });
+  } else {
+    if (paired)
+      problems.push({
+        path: ['downstream', 'model'],
+        message: `paired datasets need \`model: two-tower\` (the ${d.model} cannot read an image and a text per example)`,
+      });
+    for (const key of ['image', 'text'] as const) {
+      if (d[key] !== undefined)
+        problems.push({
+          path: ['downstream', key],
+          message: `only read with \`model: two-tower\` (this model is \`${d.model}\`)`,
+          severity: 'warning',
+        });
+    }
+  }
+  if (exp.dataset.source === 'paired') {
+    const ds = exp.dataset;
+    exp.pretrained.forEach((s, i) => {
+      if ('builtin' in s && (ds.size[0] !== 28 || ds.size[1] !== 28 || !ds.grayscale))
+        problems.push({
+          path: ['pretrained', i, 'builtin'],
+          message: `${s.builtin} reads 28x28 grey digits; of a paired dataset it reads the image tower's pixels, so set \`dataset.size: [28, 28]\` and \`dataset.grayscale: true\` (these are ${ds.size.join('x')}${ds.grayscale ? ' grey' : ' RGB'})`,
+        });
+    });
+  } else {
+    exp.pretrained.forEach((s, i) => {
+      if ('onnx' in s && s.onnx.modality !== undefined)
+        problems.push({
+          path: ['pretrained', i, 'onnx', 'modality'],
+          message: `only read with a \`paired\` dataset (this one is \`${exp.dataset.source}\`)`,
+          severity: 'warning',
+        });
+    });
+  }
+  return problems;
+}
+
+/**
+ * A `product` names two other sources of the list that are not products themselves; where both
+ * widths are known (noise, precomputed features), its width is D_a·D_b, bounded. Fills in
+ * `widths` for the products it can.
+ */
+function productProblems(exp: Experiment, widths: (number | undefined)[]): SemanticProblem[] {
+  const problems: SemanticProblem[] = [];
+  const index = new Map(exp.pretrained.map((s, i) => [s.name, i]));
+  exp.pretrained.forEach((s, i) => {
+    if (!('product' in s)) return;
+    const found = s.product.map((n, k) => {
+      const j = index.get(n);
+      const at = ['pretrained', i, 'product', k];
+      if (j === undefined || j === i) {
+        const others = exp.pretrained.filter((o, m) => m !== i && !('product' in o)).map((o) => o.name);
+        const guess = closest(n, others);
+        problems.push({
+          path: at,
+          message: `\`${n}\` is not another source of this list${guess ? ` (did you mean \`${guess}\`?)` : others.length ? ` (the sources: ${others.join(', ')})` : ''}`,
+          ...(guess ? { suggestion: guess } : {}),
+        });
+        return undefined;
+      }
+      if ('product' in exp.pretrained[j]) {
+        problems.push({ path: at, message: `\`${n}\` is itself a product; a product multiplies two plain sources` });
+        return undefined;
+      }
+      return j;
+    });
+    const [a, b] = found.map((j) => (j === undefined ? undefined : widths[j]));
+    if (a === undefined || b === undefined) return;
+    widths[i] = a * b;
+    if (a * b > MAX_PRODUCT_WIDTH)
+      problems.push({
+        path: ['pretrained', i, 'product'],
+        message: `the product would be ${a} × ${b} = ${a * b} features wide; at most ${MAX_PRODUCT_WIDTH}`,
+      });
+  });
+  return problems;
+}
+
+/** Each onnx source of a paired dataset must say, or show by its files, which half it reads. */
+function modalityProblems(
+  exp: Experiment,
+  baseDir: string,
+  kind: (f: string) => string | undefined,
+): SemanticProblem[] {
+  if (exp.dataset.source !== 'paired') return [];
+  const problems: SemanticProblem[] = [];
+  exp.pretrained.forEach((s, i) => {
+    if (!('onnx' in s) || s.onnx.modality !== undefined) return;
+    const folder = s.onnx.folder !== undefined ? path.resolve(baseDir, s.onnx.folder) : undefined;
+    const inFolder = (name: string): boolean => folder !== undefined && kind(path.join(folder, name)) === 'file';
+    const has = {
+      tokenizer: s.onnx.tokenizer !== undefined || inFolder('tokenizer.json'),
+      preprocessor: inFolder('preprocessor_config.json'),
+    };
+    if (!sourceModality(s.onnx, has))
+      problems.push({ path: ['pretrained', i, 'onnx'], message: modalityUnknownMessage(has) });
+  });
   return problems;
 }
 
@@ -201,6 +322,7 @@ export function semanticProblems(exp: Experiment, baseDir?: string, files?: File
           message: `expected a ${want}, found ${found === 'other' ? 'a device, FIFO or socket' : `a ${found}`}: ${abs}`,
         });
     }
+    problems.push(...modalityProblems(exp, baseDir, kind));
     if (files) {
       const arrays = arrayProblems(exp, baseDir, files);
       problems.push(...arrays.problems, ...onnxProblems(exp, baseDir, files));
@@ -208,6 +330,7 @@ export function semanticProblems(exp: Experiment, baseDir?: string, files?: File
       for (const [i, width] of arrays.featureWidths) sourceWidths[i] = width;
     }
   }
+  problems.push(...productProblems(exp, sourceWidths));
   // Only β tuning trains on less than the training split; otherwise the engine takes at most the
   // whole split per batch.
   if (trainSize !== undefined && methods.some((m) => betaGrid(exp, m).length > 1)) {
@@ -247,7 +370,7 @@ export function semanticProblems(exp: Experiment, baseDir?: string, files?: File
 function classCount(exp: Experiment): { classes?: number } {
   const ds = exp.dataset;
   if (ds.source === 'mnist') return { classes: 10 };
-  if ((ds.source === 'npy' || ds.source === 'text') && ds.classes !== undefined)
+  if ((ds.source === 'npy' || ds.source === 'text' || ds.source === 'paired') && ds.classes !== undefined)
     return { classes: typeof ds.classes === 'number' ? ds.classes : ds.classes.length };
   return {};
 }

@@ -19,6 +19,7 @@ import { experimentSchema, METHOD_KINDS, type Experiment } from './schema';
 import { experimentJsonSchema } from './schema';
 import type { FileProbe } from './arrays';
 import { semanticProblems } from './semantics';
+import type { SemanticProblem } from './problem';
 import { expandStudy, type StudyVariant } from './study';
 import type { StudyKind, StudyValue } from '../../common/runs/study';
 
@@ -294,7 +295,8 @@ function issueProblems(issue: Issue, input: unknown, loc: Locator, prefix: (stri
 function unionExpectation(path: readonly (string | number)[]): string {
   const last = path.filter((p) => typeof p === 'string').pop();
   if (last === 'methods') return `a method name (${METHOD_KINDS.join(', ')}) or {name, method, ...}`;
-  if (last === 'pretrained') return 'a source {name, builtin} | {name, noise} | {name, features}';
+  if (last === 'pretrained')
+    return 'a source {name, builtin} | {name, noise} | {name, features} | {name, onnx} | {name, product}';
   return 'a value of another form';
 }
 
@@ -337,8 +339,20 @@ export function parseExperimentYaml(text: string): ParsedYaml {
 }
 
 /** Validates experiment text. Relative paths resolve against `baseDir`; see `validateParsed`. */
-export function validateExperimentText(text: string, baseDir?: string, files?: FileProbe): ValidationResult {
-  return validateParsed(parseExperimentYaml(text), baseDir, files);
+/**
+ * Checks a process adds to the file's own, run on each valid experiment (each study value too)
+ * and reported at the paths they give: the sidecar's checks of a pretrained student's folder,
+ * which need the student registry (sidecar/src/experiment/studentCheck.ts).
+ */
+export type ExtraChecks = (exp: Experiment) => SemanticProblem[];
+
+export function validateExperimentText(
+  text: string,
+  baseDir?: string,
+  files?: FileProbe,
+  extra?: ExtraChecks,
+): ValidationResult {
+  return validateParsed(parseExperimentYaml(text), baseDir, files, extra);
 }
 
 /**
@@ -350,6 +364,7 @@ export function validateParsed(
   { text, doc, lines }: ParsedYaml,
   baseDir?: string,
   files?: FileProbe,
+  extra?: ExtraChecks,
 ): ValidationResult {
   const loc = new Locator(doc, lines, text.length);
   const problems: Problem[] = [];
@@ -393,7 +408,10 @@ export function validateParsed(
     }
     return { problems: capped(dedupe(problems)) };
   }
-  for (const p of semanticProblems(parsed.data, baseDir, files)) {
+  const semantic = semanticProblems(parsed.data, baseDir, files);
+  // The extra checks read what the file names; a file that is already wrong is said first.
+  const checked = extra && !semantic.some((p) => (p.severity ?? 'error') === 'error') ? extra(parsed.data) : [];
+  for (const p of [...semantic, ...checked]) {
     const opts = {
       severity: p.severity ?? 'error',
       ...(p.key !== undefined ? { key: p.key } : {}),
@@ -403,7 +421,7 @@ export function validateParsed(
   }
   const study = problems.some((p) => p.severity === 'error')
     ? undefined
-    : studyOf(input as Record<string, unknown>, loc, baseDir, files, problems);
+    : studyOf(input as Record<string, unknown>, loc, baseDir, files, problems, extra);
   const shown = capped(problems);
   return shown.some((p) => p.severity === 'error')
     ? { problems: shown }
@@ -421,6 +439,7 @@ function studyOf(
   baseDir: string | undefined,
   files: FileProbe | undefined,
   problems: Problem[],
+  extra: ExtraChecks | undefined,
 ): ExpandedStudy | undefined {
   const expansion = expandStudy(input, knownKeysAt);
   if (!expansion) return undefined;
@@ -436,7 +455,8 @@ function studyOf(
       continue;
     }
     // The file's own warnings were said once already; a value adds only what stops it.
-    const errors = semanticProblems(parsed.data, baseDir, files).filter((p) => (p.severity ?? 'error') === 'error');
+    let errors = semanticProblems(parsed.data, baseDir, files).filter((p) => (p.severity ?? 'error') === 'error');
+    if (!errors.length && extra) errors = extra(parsed.data).filter((p) => (p.severity ?? 'error') === 'error');
     for (const p of errors) problems.push(vloc.problem(p.path, p.message, p.key !== undefined ? { key: p.key } : {}));
     if (!errors.length) experiments.push(parsed.data);
   }

@@ -151,7 +151,10 @@ export function readNpyHeader(file: string): NpyHeader {
 }
 
 /** Encodes an .npy (version 1) file. */
-export function encodeNpy(data: Float32Array | Float64Array | Int32Array | Uint8Array, shape: number[]): Buffer {
+export function encodeNpy(
+  data: Float32Array | Float64Array | Int32Array | Uint8Array | BigInt64Array,
+  shape: number[],
+): Buffer {
   const descr =
     data instanceof Float32Array
       ? '<f4'
@@ -159,7 +162,9 @@ export function encodeNpy(data: Float32Array | Float64Array | Int32Array | Uint8
         ? '<f8'
         : data instanceof Int32Array
           ? '<i4'
-          : '|u1';
+          : data instanceof BigInt64Array
+            ? '<i8'
+            : '|u1';
   const shapeStr = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeStr}, }`;
   const total = 10 + header.length + 1;

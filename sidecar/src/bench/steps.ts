@@ -28,6 +28,8 @@ export interface StepData {
   psi: Float32Array;
   psiWidth: number;
   numClasses: number;
+  /** Token-id inputs (a text student): the vocabulary its ids come from. */
+  vocabSize?: number;
 }
 
 /** The bench's data: 1024 MNIST digits (128 to evaluate), ψ 512 noise features. */
@@ -61,6 +63,32 @@ export function randomImageData(
     psi: psi.train,
     psiWidth,
     numClasses: 10,
+  };
+}
+
+/**
+ * Random token ids of sequences of `length` (the last eighth padded, -1), `examples` of them,
+ * labels cycling through 10 classes: a text student's step data.
+ */
+export function randomTokenData(
+  length: number,
+  vocab: number,
+  examples: number,
+  evalExamples: number,
+  psiWidth = 512,
+): StepData {
+  const rng = new Rng(1);
+  const real = length - Math.floor(length / 8);
+  const x = Float32Array.from({ length: examples * length }, (_, i) => (i % length < real ? rng.int(vocab) : -1));
+  const y = Int32Array.from({ length: examples }, (_, i) => i % 10);
+  const inputShape = [length];
+  return {
+    train: { n: examples, x, y, inputShape },
+    eval: { n: evalExamples, x: x.subarray(0, evalExamples * length), y: y.subarray(0, evalExamples), inputShape },
+    psi: noiseFeatures('psi', psiWidth, examples, 0, 0).train,
+    psiWidth,
+    numClasses: 10,
+    vocabSize: vocab,
   };
 }
 
@@ -98,6 +126,7 @@ export async function timeJob(
       evalData: data.eval,
       shared: new SharedMethodState(),
       dataKey: 'bench',
+      ...(data.vocabSize ? { inputs: { vocabSize: data.vocabSize } } : {}),
     },
     { onStep },
   );

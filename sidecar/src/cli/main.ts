@@ -27,6 +27,7 @@ import { useGpuRuntime } from '../runtime/gpuRuntime';
 import { reportCommand } from '../report/cli';
 import { compareRuns, comparisonTable } from '../compare/compare';
 import { formatDuration, TerminalReporter } from './terminal';
+import { memoryJson } from '../memory/report';
 
 const VERSION = '0.1.0';
 
@@ -37,7 +38,10 @@ Usage:
                              each value as its own run in one study folder, and continues an
                              unfinished study of the same file (--new-study: start another)
   aft demo [options]         run the built-in MNIST low-data demo (STL, KD, AFT; 3 seeds)
-  aft validate FILE          check an experiment file and list its problems
+  aft validate FILE [--json] check an experiment file and list its problems: the files it
+                             names (array and ONNX headers, a pretrained student's config.json
+                             and safetensors header) and the student's memory estimate against
+                             the backend
   aft runs [--workspace DIR] list runs and their state
   aft stop RUN [--workspace DIR]
                              stop a run another process trains (a terminal, a cluster job, a
@@ -52,13 +56,18 @@ Usage:
   aft export RUN --out F.onnx [--method M] [--seed S] [--device auto|cuda|webgpu|cpu]
                              export a trained downstream model to ONNX, verified against
                              the trained model, with its inference cost vs the pre-trained ones
-  aft predict MODEL --input X.npy|DIR [--out LOGITS.npy] [--features F.npy]
-                             run a student folder (timm hub layout) or a run's model
-                             (RUN [--method M] [--seed S]) on X: images [N, C, H, W] float32,
-                             resized and normalised, as the PyTorch module takes them (a run's
-                             MLP or CNN: [N, ...] as its dataset gives them), or on a folder of
-                             images prepared as the model's training prepared them (rows in
-                             name order, listed in LOGITS.files.txt); writes logits and φ
+  aft predict MODEL --input X.npy|DIR|T.csv [--out LOGITS.npy] [--features F.npy]
+                             run a student folder (timm hub layout or a transformers BERT/
+                             DistilBERT folder) or a run's model (RUN [--method M] [--seed S])
+                             on X: images [N, C, H, W] float32, resized and normalised, as the
+                             PyTorch module takes them (a run's MLP or CNN: [N, ...] as its
+                             dataset gives them), or on a folder of images prepared as the
+                             model's training prepared them (rows in name order, listed in
+                             LOGITS.files.txt); writes logits and φ. A text student takes
+                             token ids [N, T] int64 with --attention-mask M.npy (default all
+                             1), or a .csv/.tsv/.jsonl tokenised with the folder's own
+                             tokenizer.json (--text-column C: default 'text', else the only
+                             non-numeric column); a bare BertModel has no head: --features only
   aft schema                 print the experiment JSON Schema
   aft gpu check [--dir DIR] [--json]
                              what the GPU backends need against what this machine has: the
@@ -103,6 +112,8 @@ interface Cli {
     out?: string;
     input?: string;
     features?: string;
+    'attention-mask'?: string;
+    'text-column'?: string;
     shard?: string;
     'run-id'?: string;
     method?: string;
@@ -131,6 +142,8 @@ function parse(argv: string[]): Cli {
         out: { type: 'string', short: 'o' },
         input: { type: 'string' },
         features: { type: 'string' },
+        'attention-mask': { type: 'string' },
+        'text-column': { type: 'string' },
         shard: { type: 'string' },
         'run-id': { type: 'string' },
         method: { type: 'string' },
@@ -275,7 +288,9 @@ export async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'run': {
       if (rest.length !== 1) throw badInput('aft run takes one experiment file (see aft --help)');
-      const loaded = loadExperiment(rest[0]);
+      // The student's memory is held against the backend the run will use (--backend, checked again with the other flags).
+      const backend = BACKEND_CHOICES.find((b) => b === cli.values.backend);
+      const loaded = loadExperiment(rest[0], backend ? { backend } : {});
       for (const w of loaded.warnings) process.stderr.write(formatProblem(loaded.file, w) + '\n');
       const input = { experiment: loaded.experiment, baseDir: loaded.baseDir, sourceText: loaded.text };
       return runCommand(loaded.study ? { ...input, file: loaded.file, study: loaded.study } : input, cli, cmd);
@@ -286,9 +301,16 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'validate': {
       if (rest.length !== 1) throw badInput('aft validate takes one experiment file');
-      const { file, problems } = checkExperimentFile(rest[0]);
-      for (const p of problems) process.stdout.write(formatProblem(file, p) + '\n');
+      const { file, problems, memory } = checkExperimentFile(rest[0]);
       const errors = problems.filter((p) => p.severity === 'error').length;
+      if (cli.values.json) {
+        process.stdout.write(
+          JSON.stringify({ file, errors, problems, ...(memory ? { memory: memoryJson(memory) } : {}) }) + '\n',
+        );
+        return errors ? 2 : 0;
+      }
+      for (const p of problems) process.stdout.write(formatProblem(file, p) + '\n');
+      if (memory) process.stdout.write(`memory: ${memory.verdict.line}\n`);
       process.stdout.write(errors ? `${errors} error(s)\n` : 'ok\n');
       return errors ? 2 : 0;
     }
@@ -327,7 +349,7 @@ export async function main(argv: string[]): Promise<number> {
       return reportCommand(rest, cli.values.out, cli.values.workspace);
     case 'extract': {
       if (rest.length !== 1) throw badInput('aft extract takes one experiment file (see aft --help)');
-      return extractCommand(loadExperiment(rest[0]), cli.values);
+      return extractCommand(loadExperiment(rest[0], { memory: false }), cli.values);
     }
     case 'export':
       return exportCommand(rest, cli.values);

@@ -1,4 +1,4 @@
-/** `aft predict MODEL --input X.npy|DIR [--out LOGITS.npy] [--features F.npy]`: see predict/predict.ts. */
+/** `aft predict MODEL --input X.npy|DIR|T.csv [--out LOGITS.npy] [--features F.npy] [--attention-mask M.npy] [--text-column C]`: see predict/predict.ts. */
 import { badInput } from '../../../core/common/util/errors';
 import { initBackend, type BackendChoice } from '../runtime/tf';
 import { predict } from '../predict/predict';
@@ -9,6 +9,8 @@ export async function predictCommand(
     input?: string;
     out?: string;
     features?: string;
+    'attention-mask'?: string;
+    'text-column'?: string;
     method?: string;
     seed?: string;
     workspace?: string;
@@ -18,7 +20,7 @@ export async function predictCommand(
 ): Promise<number> {
   if (args.length !== 1)
     throw badInput('aft predict takes one model: a student folder, or a run (folder or id; see aft runs)');
-  if (!v.input) throw badInput('aft predict needs --input X.npy (or a folder of images)');
+  if (!v.input) throw badInput('aft predict needs --input X.npy (or a folder of images, or a .csv/.jsonl of texts)');
   const seed = v.seed !== undefined ? Number(v.seed) : undefined;
   if (seed !== undefined && (!Number.isInteger(seed) || seed < 0))
     throw badInput(`--seed expects a non-negative integer, got '${v.seed}'`);
@@ -31,6 +33,8 @@ export async function predictCommand(
     log,
     ...(v.out ? { out: v.out } : {}),
     ...(v.features ? { features: v.features } : {}),
+    ...(v['attention-mask'] ? { attentionMask: v['attention-mask'] } : {}),
+    ...(v['text-column'] ? { textColumn: v['text-column'] } : {}),
     ...(v.method ? { method: v.method } : {}),
     ...(seed !== undefined ? { seed } : {}),
   });

@@ -17,9 +17,32 @@ export interface Split {
 export type RawInputs =
   { kind: 'images'; train: string[]; test: string[] } | { kind: 'text'; train: string[]; test: string[] };
 
+/**
+ * How a paired (image + text) example is laid out in its row: the pixels (H×W×C, row-major)
+ * first, then `tokens` token ids (-1 for padding). The two-tower model splits rows by it.
+ */
+export interface PairedLayout {
+  image: [number, number, 1 | 3];
+  tokens: number;
+}
+
+/** One modality of a paired dataset, as its pre-trained sources read it. */
+export interface PairedPart {
+  raw: { train: string[]; test: string[] };
+  /** sha256 of each split's files (or prompts) and labels: the feature-cache key of its sources. */
+  contentHash: { train: string; test: string };
+}
+
+/** A paired dataset's layout and, per modality, what its pre-trained sources read. */
+export interface PairedInputs {
+  layout: PairedLayout;
+  image: PairedPart;
+  text: PairedPart;
+}
+
 export interface Dataset {
   name: string;
-  /** Shape of one input, e.g. [28, 28, 1]; [max_length] of token ids for text. */
+  /** Shape of one input, e.g. [28, 28, 1]; [max_length] of token ids for text; [H·W·C + max_length] paired. */
   inputShape: number[];
   numClasses: number;
   train: Split;
@@ -27,6 +50,8 @@ export interface Dataset {
   raw?: RawInputs;
   /** Vocabulary size of text datasets (inputs are token ids, -1 for padding). */
   vocabSize?: number;
+  /** Paired image + text datasets: the row layout, and each modality's files or prompts (`raw` is unset). */
+  paired?: PairedInputs;
   /** sha256 of each split's content (files, texts, labels), for feature-cache keys; else hashed from x. */
   contentHash?: { train: string; test: string };
 }

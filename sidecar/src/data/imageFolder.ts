@@ -61,7 +61,7 @@ function listClasses(dir: string, classes: string[], field: string): Listed {
   return out;
 }
 
-interface Decoded {
+export interface Decoded {
   split: Split;
   files: string[];
   hash: string;
@@ -91,7 +91,11 @@ export async function prepareStudentImage(
   for (let j = 0; j < h * w * channels; j++) out[offset + j] = img.data[j] / 255;
 }
 
-async function decodeAll(
+/**
+ * Decodes `listed` files as `student` says, in order; files that cannot be read or decoded are
+ * left out and pushed onto `bad`. `hash` covers labels, paths relative to `root` and bytes.
+ */
+export async function decodeAll(
   listed: { files: string[]; labels: number[] },
   student: StudentImages,
   root: string,

@@ -3,18 +3,25 @@ import * as path from 'node:path';
 import type { DatasetSpec, Experiment } from '../../../core/node/experiment/schema';
 import { badInput } from '../../../core/common/util/errors';
 import { checkClasses, type Dataset } from './dataset';
-import { studentImagePreprocess } from '../models/pretrained';
+import { readHubConfig, studentImagePreprocess, studentInputOf } from '../models/pretrained';
 import { loadImageFolder, type StudentImages } from './imageFolder';
 import { loadMnist } from './mnist';
 import { loadNpyDataset } from './npyDataset';
+import { loadPairedDataset } from './paired';
 import { loadTextDataset } from './text';
 
 /**
- * The tokenizer a text dataset's downstream ids come from: the dataset's own `tokenizer`, else
- * that of the first `onnx` source that has one (its `tokenizer`, or `<folder>/tokenizer.json`).
+ * The tokenizer a text (or paired) dataset's downstream ids come from: a pre-trained text
+ * student's own (its folder's tokenizer.json), else the dataset's own `tokenizer`, else that of
+ * the first `onnx` source that has one (its `tokenizer`, or `<folder>/tokenizer.json`).
  */
-export function textTokenizerFile(exp: Pick<Experiment, 'dataset' | 'pretrained'>, baseDir: string): string {
-  if (exp.dataset.source === 'text' && exp.dataset.tokenizer !== undefined)
+export function textTokenizerFile(
+  exp: Pick<Experiment, 'dataset' | 'pretrained'> & { downstream?: Experiment['downstream'] },
+  baseDir: string,
+): string {
+  const student = textStudent(exp, baseDir);
+  if (student) return student.tokenizer;
+  if ((exp.dataset.source === 'text' || exp.dataset.source === 'paired') && exp.dataset.tokenizer !== undefined)
     return path.resolve(baseDir, exp.dataset.tokenizer);
   for (const s of exp.pretrained) {
     if (!('onnx' in s)) continue;
@@ -25,9 +32,25 @@ export function textTokenizerFile(exp: Pick<Experiment, 'dataset' | 'pretrained'
     }
   }
   throw badInput(
-    'a text dataset needs a tokenizer: set `dataset.tokenizer`, or use an `onnx` source whose folder has tokenizer.json',
+    `a ${exp.dataset.source} dataset needs a tokenizer: set \`dataset.tokenizer\`, or use an \`onnx\` source whose folder has tokenizer.json`,
     { file: '<experiment>', field: 'dataset.tokenizer' },
   );
+}
+
+/** A `pretrained` student that reads text: its tokenizer.json and how many positions it has. */
+function textStudent(
+  exp: { downstream?: Experiment['downstream'] },
+  baseDir: string,
+): { tokenizer: string; maxLength: number } | undefined {
+  const d = exp.downstream;
+  if (d?.model !== 'pretrained' || d.folder === undefined) return undefined;
+  const folder = path.resolve(baseDir, d.folder);
+  // Only a transformers folder can read text: a timm folder's weights are not read here.
+  if (readHubConfig(folder).family.configKey !== 'model_type') return undefined;
+  const { input } = studentInputOf(folder);
+  return input.kind === 'tokens'
+    ? { tokenizer: path.join(folder, input.tokenizer), maxLength: input.maxLength }
+    : undefined;
 }
 
 /**
@@ -60,8 +83,19 @@ export async function loadExperimentDataset(
       ds = await loadImageFolder(spec, baseDir, log, student);
       break;
     }
-    case 'text':
-      ds = await loadTextDataset(spec, baseDir, textTokenizerFile(exp, baseDir));
+    case 'text': {
+      // A text student's positions cap the length its ids are cut to (the teachers tokenise the texts themselves).
+      const student = textStudent(exp, baseDir);
+      if (student && spec.max_length > student.maxLength)
+        log(
+          `texts cut to ${student.maxLength} tokens for the student (its max_position_embeddings), not ${spec.max_length}`,
+        );
+      const capped = student ? { ...spec, max_length: Math.min(spec.max_length, student.maxLength) } : spec;
+      ds = await loadTextDataset(capped, baseDir, textTokenizerFile(exp, baseDir));
+      break;
+    }
+    case 'paired':
+      ds = await loadPairedDataset(spec, baseDir, textTokenizerFile(exp, baseDir));
       break;
     default:
       ds = loadDataset(spec, baseDir);
@@ -71,7 +105,10 @@ export async function loadExperimentDataset(
 }
 
 /** Loads an array dataset (mnist, npy) synchronously. */
-export function loadDataset(spec: Exclude<DatasetSpec, { source: 'images' | 'text' }>, baseDir: string): Dataset {
+export function loadDataset(
+  spec: Exclude<DatasetSpec, { source: 'images' | 'text' | 'paired' }>,
+  baseDir: string,
+): Dataset {
   switch (spec.source) {
     case 'mnist':
       return loadMnist(spec.train, spec.test, spec.split_seed);

@@ -11,12 +11,29 @@ import { badInput } from '../../../core/common/util/errors';
 import type { Dataset, Split } from './dataset';
 import { splitIndices } from './split';
 import { readTable, type Row } from './tables';
-import { encodeTexts, loadTokenizer } from './tokenizer';
+import { encodeTexts, loadTokenizer, type TextTokenizer } from './tokenizer';
 
-interface Example {
+/** The fields of a table dataset (text or paired) that say how rows become examples. */
+export type TableSpec = Pick<
+  TextDatasetSpec,
+  | 'train'
+  | 'test'
+  | 'text'
+  | 'label'
+  | 'template'
+  | 'classes'
+  | 'train_limit'
+  | 'split'
+  | 'test_fraction'
+  | 'split_seed'
+>;
+
+export interface Example {
   prompt: string;
   label: string;
   line: number;
+  /** The row's cells by column, for datasets that read more columns (paired: the image path). */
+  values: Record<string, string>;
 }
 
 /** `{column}` placeholders; `{{` and `}}` are literal braces. */
@@ -34,7 +51,7 @@ function render(template: string, row: Row, file: string, field: string): string
   });
 }
 
-function examples(spec: TextDatasetSpec, file: string, field: string): Example[] {
+function examples(spec: TableSpec, file: string, field: string): Example[] {
   const rows = readTable(file, field);
   if (rows.length === 0) throw badInput('the file has no rows', { file, field });
   const template = spec.template ?? `{${spec.text}}`;
@@ -48,12 +65,12 @@ function examples(spec: TextDatasetSpec, file: string, field: string): Example[]
       });
     if (label.trim() === '')
       throw badInput(`empty label in column '${spec.label}'`, { file, field: 'dataset.label', line: r.line });
-    return { prompt: render(template, r, file, field), label: label.trim(), line: r.line };
+    return { prompt: render(template, r, file, field), label: label.trim(), line: r.line, values: r.values };
   });
 }
 
 /** Class names in order: given, integers as they are, else the sorted training labels. */
-function classList(spec: TextDatasetSpec, train: Example[]): string[] {
+export function classList(spec: Pick<TableSpec, 'classes'>, train: Example[]): string[] {
   if (spec.classes) return spec.classes;
   const distinct = [...new Set(train.map((e) => e.label))];
   if (distinct.every((l) => /^\d+$/.test(l))) {
@@ -63,7 +80,7 @@ function classList(spec: TextDatasetSpec, train: Example[]): string[] {
   return distinct.sort();
 }
 
-function labelsOf(list: Example[], classes: string[], file: string): Int32Array {
+export function labelsOf(list: Example[], classes: string[], file: string): Int32Array {
   const index = new Map(classes.map((c, i) => [c, i]));
   return Int32Array.from(list, (e) => {
     const i = index.get(e.label);
@@ -77,8 +94,19 @@ function labelsOf(list: Example[], classes: string[], file: string): Int32Array 
   });
 }
 
-/** Reads, splits and tokenises a text dataset (tokenised in a worker thread: `encodeTexts`). */
-export async function loadTextDataset(spec: TextDatasetSpec, baseDir: string, tokenizerFile: string): Promise<Dataset> {
+export interface TableExamples {
+  train: Example[];
+  test: Example[];
+  trainFile: string;
+  testFile: string;
+  classes: string[];
+}
+
+/**
+ * A table dataset's examples: the test file's, or split off the training file (`key`: what the
+ * `fixed` split hashes), then `train_limit`; and its classes.
+ */
+export function readTableExamples(spec: TableSpec, baseDir: string, key: (e: Example) => string): TableExamples {
   const trainFile = path.resolve(baseDir, spec.train);
   let train = examples(spec, trainFile, 'dataset.train');
   let test: Example[];
@@ -88,11 +116,7 @@ export async function loadTextDataset(spec: TextDatasetSpec, baseDir: string, to
     test = examples(spec, testFile, 'dataset.test');
   } else {
     const classes = classList(spec, train);
-    const idx = splitIndices(
-      labelsOf(train, classes, trainFile),
-      train.map((e) => e.prompt),
-      spec,
-    );
+    const idx = splitIndices(labelsOf(train, classes, trainFile), train.map(key), spec);
     test = idx.test.map((i) => train[i]);
     train = idx.train.map((i) => train[i]);
     if (test.length === 0)
@@ -102,26 +126,47 @@ export async function loadTextDataset(spec: TextDatasetSpec, baseDir: string, to
       });
   }
   if (spec.train_limit !== undefined) train = train.slice(0, spec.train_limit);
-  const classes = classList(spec, train);
+  return { train, test, trainFile, testFile, classes: classList(spec, train) };
+}
+
+/** Token ids of each prompt as rows of `maxLength` floats, -1 for padding (tokenised in a worker thread). */
+export async function tokenRows(
+  tok: TextTokenizer,
+  prompts: string[],
+  maxLength: number,
+  field: string | undefined,
+): Promise<Float32Array> {
+  const encoded = await encodeTexts(tok, prompts, maxLength, field);
+  const x = new Float32Array(prompts.length * maxLength).fill(-1);
+  encoded.forEach((ids, r) => {
+    for (let j = 0; j < ids.length; j++) x[r * maxLength + j] = ids[j]!;
+  });
+  return x;
+}
+
+/** sha256 of a split's labels and prompts (the feature-cache key of text sources). */
+export function promptsHash(list: Example[], y: Int32Array): string {
+  const hash = createHash('sha256');
+  list.forEach((e, r) => hash.update(`${y[r]}\0${e.prompt}\0`));
+  return hash.digest('hex');
+}
+
+/** Reads, splits and tokenises a text dataset (tokenised in a worker thread: `encodeTexts`). */
+export async function loadTextDataset(spec: TextDatasetSpec, baseDir: string, tokenizerFile: string): Promise<Dataset> {
+  const { train, test, trainFile, testFile, classes } = readTableExamples(spec, baseDir, (e) => e.prompt);
   const tokField = spec.tokenizer !== undefined ? 'dataset.tokenizer' : undefined;
   const tok = loadTokenizer(tokenizerFile, tokField);
   const L = spec.max_length;
-  const encoded = await encodeTexts(
+  const ids = await tokenRows(
     tok,
     [...train, ...test].map((e) => e.prompt),
     L,
     tokField,
   );
   const build = (list: Example[], file: string, first: number): { split: Split; hash: string } => {
-    const x = new Float32Array(list.length * L).fill(-1);
-    list.forEach((_, r) => {
-      const ids = encoded[first + r];
-      for (let j = 0; j < ids.length; j++) x[r * L + j] = ids[j]!;
-    });
     const y = labelsOf(list, classes, file);
-    const hash = createHash('sha256');
-    list.forEach((e, r) => hash.update(`${y[r]}\0${e.prompt}\0`));
-    return { split: { n: list.length, x, y }, hash: hash.digest('hex') };
+    const x = ids.slice(first * L, (first + list.length) * L);
+    return { split: { n: list.length, x, y }, hash: promptsHash(list, y) };
   };
   const tr = build(train, trainFile, 0);
   const te = build(test, testFile, train.length);

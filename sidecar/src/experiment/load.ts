@@ -5,6 +5,9 @@ import { refuse } from '../../../core/node/experiment/guards';
 import type { Experiment } from '../../../core/node/experiment/schema';
 import { validateExperimentText, type ExpandedStudy, type Problem } from '../../../core/node/experiment/validate';
 import { MAX_EXPERIMENT_BYTES, readUserText } from '../../../core/node/io/userFile';
+import type { MemoryCheck } from '../memory/studentMemory';
+import type { BackendChoice } from '../runtime/tf';
+import { checkStudent, type StudentReport } from './studentCheck';
 
 export interface LoadedExperiment {
   experiment: Experiment;
@@ -26,6 +29,8 @@ export interface CheckedExperiment {
   experiment?: Experiment;
   study?: ExpandedStudy;
   problems: Problem[];
+  /** A pretrained student's memory estimate against the file's backend (studentCheck.ts). */
+  memory?: MemoryCheck;
 }
 
 export function formatProblem(file: string, p: Problem): string {
@@ -45,7 +50,17 @@ export function readExperimentFile(file: string): string {
  * schema, the cross-field checks, and the headers of the arrays and ONNX models it names.
  * Throws only when the file cannot be read; problems in it come back as problems.
  */
-export function checkExperimentFile(file: string): CheckedExperiment {
+/**
+ * How the checks that need the student's folder see the run: the backend it will use (a
+ * `--backend` override, else the file's) and whether its training memory matters (extraction
+ * trains nothing).
+ */
+export interface CheckOptions {
+  backend?: BackendChoice;
+  memory?: boolean;
+}
+
+export function checkExperimentFile(file: string, opts: CheckOptions = {}): CheckedExperiment {
   const abs = path.resolve(file);
   const text = readExperimentFile(abs);
   const baseDir = path.dirname(abs);
@@ -72,13 +87,28 @@ export function checkExperimentFile(file: string): CheckedExperiment {
       ],
     };
   }
-  const { experiment, study, problems } = validateExperimentText(text, baseDir, diskFiles);
-  return { file: abs, baseDir, text, problems, ...(experiment ? { experiment } : {}), ...(study ? { study } : {}) };
+  // The student's folder is checked for the file and for each study value; the file's own report
+  // (the first) carries the memory estimate that `aft validate` shows.
+  let student: StudentReport | undefined;
+  const { experiment, study, problems } = validateExperimentText(text, baseDir, diskFiles, (exp) => {
+    const r = checkStudent(exp, baseDir, opts);
+    student ??= r;
+    return r.problems;
+  });
+  return {
+    file: abs,
+    baseDir,
+    text,
+    problems,
+    ...(experiment ? { experiment } : {}),
+    ...(study ? { study } : {}),
+    ...(student?.memory ? { memory: student.memory } : {}),
+  };
 }
 
 /** Reads and validates an experiment file; throws a bad-input error listing every problem. */
-export function loadExperiment(file: string): LoadedExperiment {
-  const { file: abs, baseDir, text, experiment, study, problems } = checkExperimentFile(file);
+export function loadExperiment(file: string, opts: CheckOptions = {}): LoadedExperiment {
+  const { file: abs, baseDir, text, experiment, study, problems } = checkExperimentFile(file, opts);
   const errors = problems.filter((p) => p.severity === 'error');
   if (!experiment || errors.length) {
     const first = errors[0];

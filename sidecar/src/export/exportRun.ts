@@ -14,9 +14,9 @@ import { onnxSourceRefs } from '../features/sources';
 import { resolveOnnxFiles, sourceBatches } from '../features/onnxSource';
 import { readSafetensors } from '../../../core/node/io/safetensors';
 import { loadCheckpoint } from '../models/checkpoint';
-import { createModel } from '../models/model';
+import { createModel, modelInputs } from '../models/model';
 import { readTidy } from '../train/evaluate';
-import { ONNX_DEVICES, OnnxSession, type OnnxDevice } from '../runtime/onnx';
+import { ONNX_DEVICES, OnnxSession, type OnnxDevice, type OnnxTensor } from '../runtime/onnx';
 import { initBackend, tf, type BackendChoice } from '../runtime/tf';
 import { AftError, badInput } from '../../../core/common/util/errors';
 import { writeFileAtomic } from '../../../core/node/util/fsx';
@@ -26,6 +26,7 @@ import { exportStudent, studentParameterCount } from './student';
 import { pickCheckpoint, readRunExperiment } from '../models/runCheckpoint';
 import { readHubFolder } from '../models/pretrained';
 import { OPSET } from './proto';
+import { tokenFeeds } from './bert';
 
 export const EXPORT_TOLERANCE = 1e-4;
 
@@ -104,7 +105,7 @@ async function tfjsLogits(exp: Experiment, ds: Dataset, checkpoint: string): Pro
   // A pretrained student's checkpoint is a hub folder: the student is built from it, head and all.
   const pretrained = exp.downstream.model === 'pretrained';
   const spec = pretrained ? { ...exp.downstream, folder: checkpoint, head: 'keep' as const } : exp.downstream;
-  const model = createModel(spec, ds.inputShape, ds.numClasses, 0, ds.vocabSize);
+  const model = createModel(spec, ds.inputShape, ds.numClasses, 0, modelInputs(ds));
   try {
     if (!pretrained) loadCheckpoint(model, checkpoint);
     const width = ds.inputShape.reduce((a, b) => a * b, 1);
@@ -126,11 +127,14 @@ async function tfjsLogits(exp: Experiment, ds: Dataset, checkpoint: string): Pro
 
 export async function exportRun(opts: ExportOptions): Promise<ExportReport> {
   const exp = readRunExperiment(opts.runDir);
-  if (exp.downstream.model === 'transformer')
-    throw badInput('export supports the mlp, cnn and pretrained students; this run trained a transformer', {
-      file: opts.runDir,
-      field: 'downstream.model',
-    });
+  const model = exp.downstream.model;
+  // The ONNX graphs cover the mlp, cnn and pretrained students; the text encoder (and so the
+  // two-tower model's text tower) has no graph yet.
+  if (model === 'transformer' || model === 'two-tower')
+    throw badInput(
+      `export supports the mlp, cnn and pretrained students; this run trained a ${model}, which has no ONNX export yet`,
+      { file: opts.runDir, field: 'downstream.model' },
+    );
   const ck = pickCheckpoint(opts.runDir, exp, opts.method, opts.seed);
   // Runs store absolute paths; older runs are resolved against their workspace.
   const workspace = path.resolve(opts.runDir, '..', '..', '..');
@@ -138,16 +142,22 @@ export async function exportRun(opts: ExportOptions): Promise<ExportReport> {
   const props = { method: ck.method, seed: String(ck.seed), run: path.basename(opts.runDir) };
   let bytes: Uint8Array;
   let parameters: number;
-  if (exp.downstream.model === 'pretrained') {
+  // The ONNX inputs of `n` examples from the engine's rows: one float tensor, or a text student's ids and mask.
+  let feedsOf = (x: Float32Array, n: number): Record<string, OnnxTensor> => ({
+    input: { type: 'float32', data: x, dims: [n, ...ds.inputShape] },
+  });
+  if (model === 'pretrained') {
     const hub = readHubFolder(ck.file);
     bytes = exportStudent(hub, ds.inputShape, props);
     parameters = studentParameterCount(hub.family, hub.shape);
+    const input = hub.family.input(hub.shape);
+    if (input.kind === 'tokens') feedsOf = (x, n) => tokenFeeds(x, n, input.padId);
   } else {
     const weights = readSafetensors(ck.file).tensors;
     bytes = exportDownstream(
       weights,
       {
-        kind: exp.downstream.model,
+        kind: model,
         inputShape: ds.inputShape,
         channels: exp.downstream.channels,
         hidden: exp.downstream.hidden,
@@ -171,14 +181,8 @@ export async function exportRun(opts: ExportOptions): Promise<ExportReport> {
     let maxAbsDiff = 0;
     for (let s = 0; s < ds.test.n; s += 256) {
       const n = Math.min(256, ds.test.n - s);
-      const got = (
-        await session.run(
-          {
-            input: { type: 'float32', data: ds.test.x.slice(s * width, (s + n) * width), dims: [n, ...ds.inputShape] },
-          },
-          ['logits'],
-        )
-      ).logits.data as Float32Array;
+      const got = (await session.run(feedsOf(ds.test.x.slice(s * width, (s + n) * width), n), ['logits'])).logits
+        .data as Float32Array;
       for (let i = 0; i < got.length; i++)
         maxAbsDiff = Math.max(maxAbsDiff, Math.abs(got[i] - ref[s * ds.numClasses + i]));
     }
@@ -191,9 +195,7 @@ export async function exportRun(opts: ExportOptions): Promise<ExportReport> {
       );
     }
     const n = Math.min(batch, ds.test.n);
-    const feeds = {
-      input: { type: 'float32' as const, data: ds.test.x.slice(0, n * width), dims: [n, ...ds.inputShape] },
-    };
+    const feeds = feedsOf(ds.test.x.slice(0, n * width), n);
     small = {
       name: `${ck.method} (${exp.downstream.model})`,
       kind: 'downstream',

@@ -3,7 +3,7 @@ import type { Segment } from '../../../core/common/protocol/events';
 /** One frozen feature source, row-aligned with the dataset's splits. */
 export interface FeatureBlock {
   name: string;
-  kind: 'builtin' | 'noise' | 'precomputed' | 'onnx';
+  kind: 'builtin' | 'noise' | 'precomputed' | 'onnx' | 'product';
   width: number;
   /** nTrain × width, row-major. */
   train: Float32Array;

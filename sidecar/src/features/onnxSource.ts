@@ -8,6 +8,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Dataset } from '../data/dataset';
+import { modalityView, pixelsView } from '../data/paired';
+import { modalityUnknownMessage, sourceModality } from '../../../core/node/experiment/modality';
 import { loadTokenizer } from '../data/tokenizer';
 import type { OnnxSourceSpec } from '../../../core/node/experiment/schema';
 import { OnnxSessionPool, type OnnxRunner } from '../runtime/onnx';
@@ -222,9 +224,26 @@ function blockOf(ref: OnnxSourceRef, c: Cached): FeatureBlock {
   return { name: ref.name, kind: ref.kind, width: c.meta.width, train: c.train, test: c.test };
 }
 
+/**
+ * What a source reads of the dataset: of a paired dataset, the half its `modality` (or its
+ * files: core/node/experiment/modality.ts) says, as an image or a text dataset (data/paired.ts).
+ */
+export function sourceDataset(ref: OnnxSourceRef, files: ResolvedFiles, ds: Dataset): Dataset {
+  if (!ds.paired) return ds;
+  const has = { tokenizer: files.tokenizer !== undefined, preprocessor: files.preprocessor !== undefined };
+  const modality = sourceModality(ref.spec, has);
+  if (!modality)
+    throw badInput(modalityUnknownMessage(has), { file: files.model, field: `pretrained[${ref.index}].onnx.modality` });
+  return modalityView(ds, modality);
+}
+
 /** Features of one ONNX source: from the cache, or extracted (this shard's part) and cached. */
-export async function extractOnnx(ref: OnnxSourceRef, ds: Dataset, opts: ExtractOptions): Promise<ExtractOutcome> {
+export async function extractOnnx(ref: OnnxSourceRef, whole: Dataset, opts: ExtractOptions): Promise<ExtractOutcome> {
   const files = resolveOnnxFiles(ref);
+  // The built-in teacher reads arrays: of a paired dataset, the image tower's own pixels.
+  const ds = ref.kind === 'builtin' ? pixelsView(whole) : sourceDataset(ref, files, whole);
+  if (whole.paired)
+    opts.log(`${ref.name} reads the ${ds.raw?.kind === 'text' ? 'texts' : 'images'} of the paired dataset`);
   const keyParts = cacheKeyParts(ref, files, ds, opts.cacheRoot);
   const key = hashJson(keyParts).slice(0, 32);
   const entry = new FeatureCacheEntry(opts.cacheRoot, key, opts.log);

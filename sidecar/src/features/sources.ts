@@ -3,6 +3,7 @@ import type { Dataset } from '../data/dataset';
 import type { SourceSpec } from '../../../core/node/experiment/schema';
 import { concatFeatures, type FeatureBlock, type PretrainedFeatures } from './features';
 import { noiseFeatures } from './noise';
+import { productFeatures } from './product';
 import { extractOnnx, type ExtractProgress, type OnnxSourceRef } from './onnxSource';
 import { precomputedFeatures } from './precomputed';
 import { OnnxSessionPool } from '../runtime/onnx';
@@ -27,7 +28,7 @@ export interface BuiltSources {
 /** The ONNX sources of a list (user models and the built-in teacher), ready for extraction. */
 export async function onnxSourceRefs(
   specs: SourceSpec[],
-  ds: Pick<Dataset, 'inputShape'>,
+  ds: Pick<Dataset, 'inputShape' | 'paired'>,
   baseDir: string,
   hooks: Pick<SourceHooks, 'signal' | 'log' | 'onBuildProgress'>,
 ): Promise<{ refs: OnnxSourceRef[]; teacher?: TeacherInfo }> {
@@ -35,7 +36,8 @@ export async function onnxSourceRefs(
   let teacher: TeacherInfo | undefined;
   for (const [i, s] of specs.entries()) {
     if ('builtin' in s) {
-      checkTeacherInput(ds.inputShape, i);
+      // Of a paired dataset it reads the image half, as the image tower does.
+      checkTeacherInput(ds.paired ? ds.paired.layout.image : ds.inputShape, i);
       teacher ??= await ensureTeacher(
         (step, total) => hooks.onBuildProgress(`building ${s.builtin} (one time)`, step, total),
         hooks.signal,
@@ -62,12 +64,15 @@ export async function buildSources(
   noiseSeed: number,
   hooks: SourceHooks,
 ): Promise<BuiltSources> {
-  const blocks: FeatureBlock[] = [];
+  // A product's slot stays empty until both of its sources are built (wherever they are listed).
+  const blocks: (FeatureBlock | undefined)[] = [];
   const { refs, teacher } = await onnxSourceRefs(specs, ds, baseDir, hooks);
   const sessions = new OnnxSessionPool();
   try {
     for (const [i, s] of specs.entries()) {
-      if ('noise' in s) {
+      if ('product' in s) {
+        blocks.push(undefined);
+      } else if ('noise' in s) {
         blocks.push(noiseFeatures(s.name, s.noise, ds.train.n, ds.test.n, noiseSeed));
       } else if ('features' in s) {
         blocks.push(precomputedFeatures(s.name, s.features, baseDir, ds.train.n, ds.test.n, i));
@@ -81,11 +86,19 @@ export async function buildSources(
           ...(hooks.onExtractProgress ? { onProgress: hooks.onExtractProgress } : {}),
         });
         if (out.cached) hooks.log(`${ref.name}: features from the cache (${out.dir})`);
-        blocks.push(out.block!);
+        blocks.push(out.block);
       }
     }
   } finally {
     await sessions.releaseAll();
   }
-  return { features: concatFeatures(blocks, ds.train.n, ds.test.n), blocks, ...(teacher ? { teacher } : {}) };
+  const byName = new Map(blocks.flatMap((b) => (b ? [[b.name, b] as const] : [])));
+  const all = specs.map((s, i) => {
+    if (!('product' in s)) return blocks[i]!;
+    const [a, b] = s.product.map((n) => byName.get(n));
+    // The experiment's checks (semantics.ts) make both exist and neither a product.
+    if (!a || !b) throw new Error(`internal error: product ${s.name} of unknown sources ${s.product.join(', ')}`);
+    return productFeatures(s.name, a, b, i);
+  });
+  return { features: concatFeatures(all, ds.train.n, ds.test.n), blocks: all, ...(teacher ? { teacher } : {}) };
 }

@@ -4,102 +4,60 @@
  */
 import type { DownstreamSpec } from '../../../core/node/experiment/schema';
 import type { StTensor } from '../../../core/node/io/safetensors';
-import { tf, type Tensor, type Tensor2D, type Tensor4D, type Variable } from '../runtime/tf';
-import { badInput } from '../../../core/common/util/errors';
+import type { Tensor, Variable } from '../runtime/tf';
 import { Rng } from '../util/rng';
-import { channelBias, conv3x3, dense, denseRelu, glorot, heUniform, variable } from './layers';
+import { dense } from './layers';
+import { linearHead, mlpCnnTrunk } from './trunks';
+import type { Dataset, PairedLayout } from '../data/dataset';
 import type { DownstreamModel, ModelOutput } from './downstream';
 import { createPretrainedStudent } from './pretrained';
 import { createTransformer } from './transformer';
+import { createTwoTower } from './twoTower';
 
-interface Layer {
-  w: Variable;
-  b: Variable;
+/** What a model needs of its data besides the input shape: a text dataset's vocabulary, a paired dataset's row layout. */
+export interface ModelInputs {
+  vocabSize?: number;
+  paired?: PairedLayout;
 }
 
-function makeLayer(
-  params: Map<string, Variable>,
-  name: string,
-  w: Float32Array,
-  wShape: number[],
-  bLen: number,
-): Layer {
-  const layer = { w: variable(w, wShape, `${name}.w`), b: variable(new Float32Array(bLen), [bLen], `${name}.b`) };
-  params.set(`${name}.w`, layer.w);
-  params.set(`${name}.b`, layer.b);
-  return layer;
+export function modelInputs(ds: Pick<Dataset, 'vocabSize' | 'paired'>): ModelInputs {
+  return { vocabSize: ds.vocabSize, paired: ds.paired?.layout };
 }
 
 /**
- * `vocabSize` is needed by the transformer (text datasets) only; a `pretrained` student reads
- * `spec.folder` (absolute) and says on `log` what it converted.
+ * `inputs.vocabSize` is needed by the transformer (text datasets), `inputs.paired` by the
+ * two-tower model (paired datasets); a `pretrained` student reads `spec.folder` (absolute) and
+ * says on `log` what it converted.
  */
 export function createModel(
   spec: DownstreamSpec,
   inputShape: number[],
   numClasses: number,
   seed: number,
-  vocabSize?: number,
+  inputs: ModelInputs = {},
   log?: (m: string) => void,
 ): DownstreamModel {
-  if (spec.model === 'transformer') return createTransformer(spec, inputShape, numClasses, seed, vocabSize);
-  if (spec.model === 'pretrained') return createPretrainedStudent(spec, inputShape, numClasses, seed, log);
+  if (spec.model === 'transformer') return createTransformer(spec, inputShape, numClasses, seed, inputs.vocabSize);
+  if (spec.model === 'pretrained')
+    return createPretrainedStudent(spec, inputShape, numClasses, seed, log, inputs.vocabSize);
+  if (spec.model === 'two-tower') return createTwoTower(spec, inputShape, numClasses, seed, inputs);
   const rng = new Rng(seed);
   const params = new Map<string, Variable>();
-  const inputSize = inputShape.reduce((a, b) => a * b, 1);
-  const convs: Layer[] = [];
-  let flat = inputSize;
-  if (spec.model === 'cnn') {
-    if (inputShape.length !== 3)
-      throw badInput(
-        `the cnn needs image inputs [H, W, C]; this dataset's inputs have shape [${inputShape.join(', ')}]`,
-        { file: '<experiment>', field: 'downstream.model' },
-      );
-    let [h, w, c] = inputShape as [number, number, number];
-    spec.channels.forEach((out, i) => {
-      convs.push(makeLayer(params, `conv${i}`, heUniform(rng, 9 * c, [3, 3, c, out]), [3, 3, c, out], out));
-      c = out;
-      h = Math.floor(h / 2);
-      w = Math.floor(w / 2);
-      if (h < 1 || w < 1)
-        throw badInput(`too many conv blocks for ${inputShape[0]}x${inputShape[1]} inputs`, {
-          file: '<experiment>',
-          field: 'downstream.channels',
-        });
-    });
-    flat = h * w * c;
-  }
-  const hidden: Layer[] = [];
-  let width = flat;
-  spec.hidden.forEach((out, i) => {
-    hidden.push(makeLayer(params, `fc${i}`, heUniform(rng, width, [width, out]), [width, out], out));
-    width = out;
-  });
-  const head = makeLayer(
+  const trunk = mlpCnnTrunk(
+    { model: spec.model, channels: spec.channels, hidden: spec.hidden },
+    inputShape,
+    rng,
     params,
-    'head',
-    glorot(rng, width, numClasses, [width, numClasses]),
-    [width, numClasses],
-    numClasses,
+    '',
+    'downstream',
   );
+  const head = linearHead(params, rng, trunk.featureDim, numClasses, 'head');
   return {
     kind: spec.model,
-    featureDim: width,
+    featureDim: trunk.featureDim,
     params,
     forward(x: Tensor): ModelOutput {
-      const batch = x.shape[0];
-      let h: Tensor = x;
-      // relu(maxPool(conv + b)) computed as relu(maxPool(conv) + b): the same values (adding b
-      // and relu are monotone, so they commute with the max, exactly in floating point), with the
-      // bias, the relu and their gradients on a quarter of the elements.
-      convs.forEach((l, i) => {
-        h = tf.relu(channelBias(tf.maxPool(conv3x3(h as Tensor4D, l.w as Tensor4D, i === 0), 2, 2, 'valid'), l.b));
-      });
-      h = tf.reshape(h, [batch, -1]);
-      hidden.forEach((l, i) => {
-        h = denseRelu(h, l.w, l.b, i === 0 && convs.length === 0);
-      });
-      const phi = h as Tensor2D;
+      const phi = trunk.features(x);
       return { phi, logits: dense(phi, head.w, head.b) };
     },
     dispose() {

@@ -1,9 +1,11 @@
 /**
- * Pre-trained students from a local folder in timm's hub layout: `config.json` (`architecture`,
- * `num_classes`, `pretrained_cfg` with the input size and preprocessing) and `model.safetensors`
- * (the PyTorch state dict; torchvision's ResNets have the same key names). The architecture's
- * family (students/registry.ts: ResNet, ViT/DeiT, MLP-Mixer) infers the shape, lists the tensors
- * and builds the model; this module only dispatches. The folder is checked before anything is built: an unknown architecture lists the known ones; missing, extra and
+ * Pre-trained students from a local folder in timm's hub layout (`config.json` with
+ * `architecture`, `num_classes`, `pretrained_cfg` with the input size and preprocessing) or as
+ * Hugging Face transformers saves one (`config.json` with `model_type`, the folder's own
+ * `tokenizer.json`), with `model.safetensors` or shards listed by `model.safetensors.index.json`
+ * (the PyTorch state dict; torchvision's ResNets have timm's key names). The architecture's
+ * family (students/registry.ts: ResNet, ViT/DeiT, MLP-Mixer, BERT, DistilBERT) infers the shape,
+ * lists the tensors and builds the model; this module only dispatches. The folder is checked before anything is built: an unknown architecture lists the known ones; missing, extra and
  * mis-shaped tensors are each named with the shape expected and the one found; a config that
  * contradicts the weights says which field; pickled weights (`.bin`, `.pt`, `.pth`: loading a
  * pickle runs code) are refused with how to convert them. fp16/bf16/fp64 weights become float32.
@@ -14,37 +16,48 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DownstreamSpec } from '../../../core/node/experiment/schema';
-import {
-  encodeSafetensors,
-  readSafetensors,
-  readSafetensorsHeader,
-  type StEntry,
-  type StTensor,
-} from '../../../core/node/io/safetensors';
+import { encodeSafetensors, type StEntry, type StTensor } from '../../../core/node/io/safetensors';
 import { badInput } from '../../../core/common/util/errors';
 import { timmImagePreprocess, type ImagePreprocess } from '../features/imagePreprocess';
 import { Rng, seedFor } from '../util/rng';
 import type { DownstreamModel } from './downstream';
-import type { HubConfig, HubFiles, StateEntry, StudentFamily, StudentModel, StudentShape } from './students/family';
+import { readWeights, readWeightsHeader, weightFiles, WEIGHTS_FILE, WEIGHTS_INDEX } from './hubWeights';
+import type {
+  HubConfig,
+  HubFiles,
+  StateEntry,
+  StudentFamily,
+  StudentInput,
+  StudentModel,
+  StudentShape,
+} from './students/family';
 import { familyOf, STUDENT_FAMILIES } from './students/registry';
 
 export type { HubConfig } from './students/family';
+export { WEIGHTS_FILE } from './hubWeights';
 
 export const CONFIG_FILE = 'config.json';
-export const WEIGHTS_FILE = 'model.safetensors';
 const PICKLES = /\.(bin|pt|pth|ckpt|pkl)$/i;
 const FIELD = 'downstream.folder';
 
-/** A checked folder: its config, architecture and the weights' shape. */
-export interface HubFolder {
+/** A checked folder, its weights unread: its config, architecture and the weights' shape (from the header). */
+export interface HubHeader {
   folder: string;
   config: HubConfig;
   arch: string;
   family: StudentFamily;
   shape: StudentShape;
-  state: Record<string, StTensor>;
-  /** Tensors that were stored as F16, BF16 or F64 and were converted to float32. */
+  /** Tensors stored as F16, BF16 or F64, which are converted to float32 when read. */
   converted: { dtype: string; count: number }[];
+  /** Tensors the library itself drops on load (a pre-training head, a derived buffer), left out. */
+  dropped: string[];
+  /** The weight files: model.safetensors or the shards. */
+  weightFiles: string[];
+}
+
+/** A checked folder with its weights. */
+export interface HubFolder extends HubHeader {
+  state: Record<string, StTensor>;
 }
 
 const convertHint = (file: string): string =>
@@ -56,11 +69,12 @@ export function readHubConfig(folder: string): {
   arch: string;
   family: StudentFamily;
   file: string;
+  names: string[];
 } {
   if (!fs.existsSync(folder) || !fs.statSync(folder).isDirectory())
     throw badInput('pre-trained model folder not found', { file: folder, field: FIELD });
   const names = fs.readdirSync(folder);
-  if (!names.includes(WEIGHTS_FILE)) {
+  if (!names.includes(WEIGHTS_FILE) && !names.includes(WEIGHTS_INDEX)) {
     const pickles = names.filter((n) => PICKLES.test(n));
     if (pickles.length) {
       throw badInput(
@@ -69,15 +83,15 @@ export function readHubConfig(folder: string): {
         [convertHint(pickles[0])],
       );
     }
-    throw badInput(`no ${WEIGHTS_FILE}: expected timm's hub layout (${CONFIG_FILE} + ${WEIGHTS_FILE})`, {
-      file: folder,
-      field: FIELD,
-    });
+    throw badInput(
+      `no ${WEIGHTS_FILE} (nor ${WEIGHTS_INDEX} with its shards): expected timm's hub layout or a transformers folder (${CONFIG_FILE} + ${WEIGHTS_FILE})`,
+      { file: folder, field: FIELD },
+    );
   }
   const file = path.join(folder, CONFIG_FILE);
   if (!fs.existsSync(file))
     throw badInput(
-      `no ${CONFIG_FILE}: expected timm's hub layout (${CONFIG_FILE} with \`architecture\`, \`num_classes\` and \`pretrained_cfg\`, + ${WEIGHTS_FILE})`,
+      `no ${CONFIG_FILE}: expected timm's hub layout (${CONFIG_FILE} with \`architecture\`, \`num_classes\` and \`pretrained_cfg\`, + ${WEIGHTS_FILE}) or a transformers folder (${CONFIG_FILE} with \`model_type\`)`,
       { file: folder, field: FIELD },
     );
   let config: HubConfig;
@@ -88,19 +102,23 @@ export function readHubConfig(folder: string): {
   }
   if (typeof config !== 'object' || config === null || Array.isArray(config))
     throw badInput('expected a JSON object', { file });
-  const family = familyOf(config.architecture, file);
-  const arch = config.architecture as string;
-  if (config.global_pool !== undefined && config.global_pool !== family.timm.globalPool)
+  const { family, arch } = familyOf(config, file);
+  for (const need of family.requiredFiles ?? [])
+    if (!names.includes(need.name))
+      throw badInput(`no ${need.name}: ${need.why}`, { file: folder, field: FIELD }, [need.hint]);
+  const timm = family.timm;
+  if (!timm) return { config, arch, family, file, names };
+  if (config.global_pool !== undefined && config.global_pool !== timm.globalPool)
     throw badInput(
-      `only ${family.timm.globalPool === 'avg' ? 'average pooling (`avg`)' : `\`${family.timm.globalPool}\` pooling`} is supported for a ${arch}, got ${JSON.stringify(config.global_pool)}`,
+      `only ${timm.globalPool === 'avg' ? 'average pooling (`avg`)' : `\`${timm.globalPool}\` pooling`} is supported for a ${arch}, got ${JSON.stringify(config.global_pool)}`,
       { file, field: 'global_pool' },
     );
   const pc = config.pretrained_cfg;
   if (pc !== undefined && (typeof pc !== 'object' || pc === null || Array.isArray(pc)))
     throw badInput('expected an object', { file, field: 'pretrained_cfg' });
   for (const [k, want] of [
-    ['classifier', family.timm.classifier],
-    ['first_conv', family.timm.firstConv],
+    ['classifier', timm.classifier],
+    ['first_conv', timm.firstConv],
   ] as const) {
     const v = pc?.[k];
     if (v !== undefined && v !== want)
@@ -109,7 +127,7 @@ export function readHubConfig(folder: string): {
         field: `pretrained_cfg.${k}`,
       });
   }
-  return { config, arch, family, file };
+  return { config, arch, family, file, names };
 }
 
 /** How the student's images are prepared: the folder's `pretrained_cfg`, `input_size` overriding its size. */
@@ -118,18 +136,25 @@ export function studentImagePreprocess(
   baseDir: string,
 ): ImagePreprocess {
   const folder = path.resolve(baseDir, spec.folder ?? '');
-  const { config, file } = readHubConfig(folder);
+  const { config, file, family, arch } = readHubConfig(folder);
+  // Said before any image is read: a text student cannot train on them.
+  if (!family.timm)
+    throw badInput(
+      `the ${arch} student reads text (token ids), not images: use a text dataset (\`dataset.source: text\`) or an image student`,
+      { file: '<experiment>', field: 'downstream.model' },
+    );
   return timmImagePreprocess(config.pretrained_cfg ?? {}, spec.input_size, file);
 }
 
 const positiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
 
-/** Reads and checks a whole folder: config, tensor names, shapes and dtypes. */
-export function readHubFolder(folder: string): HubFolder {
-  const { config, arch, family, file: configFile } = readHubConfig(folder);
-  const weightsFile = path.join(folder, WEIGHTS_FILE);
-  const files = { config: configFile, weights: weightsFile };
-  const header = readSafetensorsHeader(weightsFile);
+/** timm's classes: `num_classes` (and `pretrained_cfg.num_classes`) against the head's rows. */
+function timmClasses(
+  family: StudentFamily,
+  config: HubConfig,
+  tensors: Record<string, StEntry>,
+  configFile: string,
+): number {
   for (const [k, v] of [
     ['num_classes', config.num_classes],
     ['num_features', config.num_features],
@@ -138,7 +163,7 @@ export function readHubFolder(folder: string): HubFolder {
       throw badInput(`expected a positive integer, got ${JSON.stringify(v)}`, { file: configFile, field: k });
   }
   const headKey = family.head.weight;
-  const head = header.tensors[headKey];
+  const head = tensors[headKey];
   const numClasses = positiveInt(config.num_classes) ? config.num_classes : head?.shape[0];
   if (!positiveInt(numClasses))
     throw badInput(
@@ -160,6 +185,26 @@ export function readHubFolder(folder: string): HubFolder {
       `pretrained_cfg says num_classes ${JSON.stringify(pcClasses)}, but the model has ${numClasses} classes`,
       { file: configFile, field: 'pretrained_cfg.num_classes' },
     );
+  return numClasses;
+}
+
+/**
+ * Checks a whole folder from config.json and the weights' headers, no weight read: the config,
+ * tensor names, shapes and dtypes. What `aft validate` checks and what every reader of a folder
+ * checks first (`readHubFolder`), so that both say the same.
+ */
+export function checkHubFolder(folder: string): HubHeader {
+  const { config, arch, family, file: configFile, names } = readHubConfig(folder);
+  const weights = weightFiles(folder, names);
+  const weightsFile = weights.described;
+  const files = { config: configFile, weights: weightsFile };
+  const all = readWeightsHeader(folder, weights.files);
+  const dropped = Object.keys(all).filter((k) => family.ignored?.(k));
+  const tensors = Object.fromEntries(Object.entries(all).filter(([k]) => !dropped.includes(k)));
+  const header = { tensors };
+  const numClasses = family.numClassesOf
+    ? family.numClassesOf(config, tensors, files)
+    : timmClasses(family, config, tensors, configFile);
   const shape = family.shapeOf(arch, config, header.tensors, numClasses, files);
   // Names, shapes and dtypes against the architecture.
   const problems = stateProblems(family.stateShapes(shape), header.tensors);
@@ -169,7 +214,7 @@ export function readHubFolder(folder: string): HubFolder {
       ? `; they are the weights of a ${other}: does config.json's architecture say the wrong one?`
       : '';
     throw badInput(
-      `${WEIGHTS_FILE} does not match a ${family.describe(shape)} with ${numClasses} classes (${problems.length} problem${problems.length === 1 ? '' : 's'})${hint}`,
+      `${path.basename(weightsFile)} does not match a ${family.describe(shape)}${numClasses ? ` with ${numClasses} classes` : ' without a head'} (${problems.length} problem${problems.length === 1 ? '' : 's'})${hint}`,
       { file: weightsFile, field: FIELD },
       problems.slice(0, 30).concat(problems.length > 30 ? [`… and ${problems.length - 30} more`] : []),
     );
@@ -180,16 +225,24 @@ export function readHubFolder(folder: string): HubFolder {
   for (const e of Object.values(header.tensors))
     if (e.dtype === 'F16' || e.dtype === 'BF16' || e.dtype === 'F64')
       converted.set(e.dtype, (converted.get(e.dtype) ?? 0) + 1);
-  const { tensors } = readSafetensors(weightsFile);
   return {
     folder,
     config,
     arch,
     family,
     shape,
-    state: tensors,
     converted: [...converted].map(([dtype, count]) => ({ dtype, count })),
+    dropped,
+    weightFiles: weights.files,
   };
+}
+
+/** Reads and checks a whole folder: `checkHubFolder`, then the weights (less those the library drops). */
+export function readHubFolder(folder: string): HubFolder {
+  const header = checkHubFolder(folder);
+  const state = readWeights(header.weightFiles);
+  for (const k of header.dropped) delete state[k];
+  return { ...header, state };
 }
 
 /** Another known architecture whose state dict the tensors are exactly, if any. */
@@ -239,13 +292,34 @@ function readCached(folder: string): HubFolder {
     const s = fs.statSync(f);
     return `${s.size}:${s.mtimeMs}`;
   };
-  const key = `${folder}\0${stamp(path.join(folder, CONFIG_FILE))}\0${stamp(path.join(folder, WEIGHTS_FILE))}`;
-  if (cached?.key !== key) cached = { key, hub: readHubFolder(folder) };
-  return cached.hub;
+  const index = path.join(folder, WEIGHTS_INDEX);
+  const key = (files: string[]): string =>
+    [folder, ...[path.join(folder, CONFIG_FILE), ...(fs.existsSync(index) ? [index] : []), ...files].map(stamp)].join(
+      '\0',
+    );
+  // The weight files are the ones the last read found: a changed index or shard reads again.
+  const fresh = (): boolean => {
+    try {
+      return cached?.hub.folder === folder && cached.key === key(cached.hub.weightFiles);
+    } catch {
+      return false;
+    }
+  };
+  if (!fresh()) {
+    const hub = readHubFolder(folder);
+    cached = { key: key(hub.weightFiles), hub };
+  }
+  return cached!.hub;
+}
+
+/** What a student folder reads (images or its tokenizer's ids), from the folder as last read (see `readCached`). */
+export function studentInputOf(folder: string): { input: StudentInput; family: StudentFamily } {
+  const hub = readCached(path.resolve(folder));
+  return { input: hub.family.input(hub.shape), family: hub.family };
 }
 
 export interface PretrainedStudent extends StudentModel {
-  hub: { config: HubConfig; headReinitialised: boolean };
+  hub: { folder: string; family: StudentFamily; config: HubConfig; headReinitialised: boolean };
 }
 
 export function isPretrainedStudent(m: DownstreamModel): m is PretrainedStudent {
@@ -254,33 +328,77 @@ export function isPretrainedStudent(m: DownstreamModel): m is PretrainedStudent 
 
 /**
  * The folder of a `model: pretrained` student (`spec.folder`, absolute) read and checked against
- * the dataset: its stem must read the dataset's inputs, and `head: keep` needs its classes. Run
- * before any feature extraction, so that a student that cannot train stops the run first.
+ * the dataset: an image student reads images of its channels (and size, where its weights fix
+ * it), a text student token ids of a text dataset (`vocabSize` is given for text datasets only:
+ * its tokenizer's), and `head: keep` needs its classes. Run before any feature extraction, so
+ * that a student that cannot train stops the run first.
  */
-export function checkPretrainedStudent(spec: DownstreamSpec, inputShape: number[], numClasses: number): HubFolder {
+export function checkPretrainedStudent(
+  spec: DownstreamSpec,
+  inputShape: number[],
+  numClasses: number,
+  vocabSize?: number,
+): HubFolder {
   if (!spec.folder) throw badInput('`model: pretrained` needs `folder`', { file: '<experiment>', field: FIELD });
   const hub = readCached(path.resolve(spec.folder));
+  checkStudentInput(hub, spec, inputShape, numClasses, vocabSize);
+  return hub;
+}
+
+/**
+ * A checked folder against the inputs it will be trained on (`[height, width, channels]`, or
+ * `[max_length]` token ids of a tokenizer of `vocabSize` ids) and the dataset's classes
+ * (`undefined` when not known: `aft validate` before the data is read): its stem must read them,
+ * and `head: keep` needs its classes. `aft run` and `aft validate` both say these.
+ */
+export function checkStudentInput(
+  hub: HubHeader,
+  spec: Pick<DownstreamSpec, 'head'>,
+  inputShape: number[],
+  numClasses: number | undefined,
+  vocabSize?: number,
+): void {
   const s = hub.shape;
   const input = hub.family.input(s);
-  if (inputShape.length !== 3 || inputShape[2] !== input.channels) {
-    throw badInput(
-      `the ${s.arch} reads images [height, width, ${input.channels}] (its ${hub.family.timm.firstConv} takes ${input.channels} channels); this dataset's inputs have shape [${inputShape.join(', ')}]`,
-      { file: '<experiment>', field: 'downstream.model' },
-    );
+  const field = 'downstream.model';
+  if (input.kind === 'tokens') {
+    if (vocabSize === undefined || inputShape.length !== 1)
+      throw badInput(
+        `the ${hub.family.describe(s)} reads text (token ids); this dataset has ${inputShape.length === 3 ? 'images' : 'arrays'} of shape [${inputShape.join(', ')}]: use a text dataset (\`dataset.source: text\`)`,
+        { file: '<experiment>', field },
+      );
+    if (inputShape[0] > input.maxLength)
+      throw badInput(
+        `the dataset's texts are ${inputShape[0]} tokens long, but the ${s.arch} has ${input.maxLength} positions: set \`dataset.max_length\` to at most ${input.maxLength}`,
+        { file: '<experiment>', field: 'dataset.max_length' },
+      );
+    if (vocabSize > input.vocab)
+      throw badInput(
+        `the tokenizer gives ids up to ${vocabSize - 1}, but the ${s.arch}'s word embeddings have ${input.vocab} rows: is ${path.join(hub.folder, input.tokenizer)} this model's tokenizer?`,
+        { file: '<experiment>', field },
+      );
+  } else {
+    if (vocabSize !== undefined || inputShape.length !== 3 || inputShape[2] !== input.channels) {
+      throw badInput(
+        `the ${s.arch} reads images [height, width, ${input.channels}] (its ${hub.family.timm?.firstConv ?? 'stem'} takes ${input.channels} channels); this dataset's inputs ${vocabSize !== undefined ? 'are texts (token ids)' : `have shape [${inputShape.join(', ')}]`}`,
+        { file: '<experiment>', field },
+      );
+    }
+    if (input.size && (inputShape[0] !== input.size[0] || inputShape[1] !== input.size[1])) {
+      throw badInput(
+        `the ${hub.family.describe(s)} reads ${input.size[0]}x${input.size[1]} images only (its weights fix the number of patches); this dataset's images are ${inputShape[0]}x${inputShape[1]}: leave \`downstream.input_size\` out (pretrained_cfg.input_size is used) or set it to [${input.size.join(', ')}]`,
+        { file: '<experiment>', field: 'downstream.input_size' },
+      );
+    }
   }
-  if (input.size && (inputShape[0] !== input.size[0] || inputShape[1] !== input.size[1])) {
+  if (spec.head === 'keep' && numClasses !== undefined && numClasses !== s.numClasses) {
     throw badInput(
-      `the ${hub.family.describe(s)} reads ${input.size[0]}x${input.size[1]} images only (its weights fix the number of patches); this dataset's images are ${inputShape[0]}x${inputShape[1]}: leave \`downstream.input_size\` out (pretrained_cfg.input_size is used) or set it to [${input.size.join(', ')}]`,
-      { file: '<experiment>', field: 'downstream.input_size' },
-    );
-  }
-  if (spec.head === 'keep' && numClasses !== s.numClasses) {
-    throw badInput(
-      `\`head: keep\` needs the model's classes to be the dataset's: the model has ${s.numClasses}, the dataset ${numClasses}; use \`head: reinit\``,
+      s.numClasses === 0
+        ? `\`head: keep\` needs a classification head, and the folder has none (a bare ${hub.family.describe(s)}); use \`head: reinit\``
+        : `\`head: keep\` needs the model's classes to be the dataset's: the model has ${s.numClasses}, the dataset ${numClasses}; use \`head: reinit\``,
       { file: '<experiment>', field: 'downstream.head' },
     );
   }
-  return hub;
 }
 
 /**
@@ -295,11 +413,16 @@ export function createPretrainedStudent(
   numClasses: number,
   seed: number,
   log: (m: string) => void = () => {},
+  vocabSize?: number,
 ): PretrainedStudent {
-  const hub = checkPretrainedStudent(spec, inputShape, numClasses);
-  const s = hub.shape;
+  const hub = checkPretrainedStudent(spec, inputShape, numClasses, vocabSize);
+  let s = hub.shape;
   for (const c of hub.converted)
     log(`${hub.folder}: ${c.count} ${c.dtype} tensor${c.count === 1 ? '' : 's'} converted to float32`);
+  if (hub.dropped.length)
+    log(
+      `${hub.folder}: left out ${hub.dropped.length} tensor${hub.dropped.length === 1 ? '' : 's'} the library drops too (${hub.dropped.slice(0, 3).join(', ')}${hub.dropped.length > 3 ? ', …' : ''})`,
+    );
   // `weights: random`: the same network from scratch, initialised as torchvision does.
   let state = spec.weights === 'random' ? hub.family.init(s, new Rng(seedFor(seed, 'weights'))) : hub.state;
   const reinit = spec.head !== 'keep';
@@ -308,14 +431,23 @@ export function createPretrainedStudent(
     const rng = new Rng(seed);
     const bound = 1 / Math.sqrt(features);
     const uniform = (n: number): Float32Array => Float32Array.from({ length: n }, () => (rng.next() * 2 - 1) * bound);
-    state = {
-      ...state,
+    const head = {
       [hub.family.head.weight]: { shape: [numClasses, features], data: uniform(numClasses * features) },
       [hub.family.head.bias]: { shape: [numClasses], data: uniform(numClasses) },
     };
+    if (hub.family.withHead) ({ shape: s, state } = hub.family.withHead(s, state, head, rng));
+    else
+      [s, state] = [
+        { ...s, numClasses },
+        { ...state, ...head },
+      ];
   }
-  const model = hub.family.build({ ...s, numClasses }, state, { batchnorm: spec.batchnorm, seed });
-  return Object.assign(model, { hub: { config: hub.config, headReinitialised: reinit } });
+  const model = hub.family.build(s, state, { batchnorm: spec.batchnorm, seed });
+  const activations = hub.family.activations?.(s, [inputShape[0], inputShape[1]]);
+  return Object.assign(model, {
+    hub: { folder: hub.folder, family: hub.family, config: hub.config, headReinitialised: reinit },
+    ...(activations ? { evalActivations: activations.eval } : {}),
+  });
 }
 
 /**
@@ -328,16 +460,29 @@ export async function hubFiles(
   model: PretrainedStudent,
   metadata: Record<string, string>,
 ): Promise<Record<string, string | Uint8Array>> {
-  const config: HubConfig = structuredClone(model.hub.config);
-  const classes = model.shape.numClasses;
-  config.num_classes = classes;
-  if (config.pretrained_cfg) config.pretrained_cfg = { ...config.pretrained_cfg, num_classes: classes };
-  if (model.hub.headReinitialised) {
-    delete config.label_names;
-    delete config.label_descriptions;
-  }
-  return {
+  const { family, headReinitialised } = model.hub;
+  const config = family.savedConfig
+    ? family.savedConfig(model.hub.config, model.shape, headReinitialised)
+    : timmSavedConfig(model.hub.config, model.shape.numClasses, headReinitialised);
+  const out: Record<string, string | Uint8Array> = {
     [CONFIG_FILE]: JSON.stringify(config, null, 2) + '\n',
     [WEIGHTS_FILE]: encodeSafetensors(await model.stateDict(), { format: 'pt', ...metadata }),
   };
+  // The tokenizer (and its side files) go with the weights, as transformers' save_pretrained puts them.
+  for (const name of family.companions ?? []) {
+    const file = path.join(model.hub.folder, name);
+    if (fs.existsSync(file)) out[name] = fs.readFileSync(file);
+  }
+  return out;
+}
+
+function timmSavedConfig(source: HubConfig, classes: number, headReinitialised: boolean): HubConfig {
+  const config: HubConfig = structuredClone(source);
+  config.num_classes = classes;
+  if (config.pretrained_cfg) config.pretrained_cfg = { ...config.pretrained_cfg, num_classes: classes };
+  if (headReinitialised) {
+    delete config.label_names;
+    delete config.label_descriptions;
+  }
+  return config;
 }

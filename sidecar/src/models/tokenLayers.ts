@@ -3,11 +3,26 @@
  * LayerNorm over the last axis, exact-erf GELU (nn.GELU's default), batched products whose
  * gradients are plain products of explicitly transposed operands (tfjs's transposed-operand
  * matMul is ~10x slower on wasm), linear layers applied to every token, patch embeddings and
- * seeded dropout. LayerNorm and GELU have hand-written gradients; softmax uses tfjs's autodiff.
+ * seeded dropout, and embedding lookups whose gradient is a scatter-add (wasm has no
+ * UnsortedSegmentSum for gather's gradient). LayerNorm and GELU have hand-written gradients;
+ * softmax uses tfjs's autodiff.
  */
 import { tf, type Tensor, type Tensor2D, type Tensor4D } from '../runtime/tf';
 import type { Rng } from '../util/rng';
 import { dense, denseT } from './layers';
+
+/** Rows of `table` at `ids` ([n] int32), with a scatter-add gradient for the table. */
+export const embed = tf.customGrad<Tensor2D>((...args: unknown[]) => {
+  const [table, ids, save] = args as [Tensor2D, tf.Tensor1D, (ts: Tensor[]) => void];
+  save([ids]);
+  return {
+    value: tf.gather(table, ids),
+    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+      const [idx] = saved as [tf.Tensor1D];
+      return [tf.scatterND(tf.reshape(idx, [-1, 1]), dy as Tensor2D, table.shape), tf.zerosLike(idx)];
+    },
+  };
+}) as (table: Tensor2D, ids: tf.Tensor1D) => Tensor2D;
 
 /** Swaps the last two axes. */
 export function swapLast(t: Tensor): Tensor {

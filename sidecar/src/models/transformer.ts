@@ -13,21 +13,9 @@ import { tf, type Tensor, type Tensor2D, type Variable } from '../runtime/tf';
 import { badInput } from '../../../core/common/util/errors';
 import { Rng } from '../util/rng';
 import { dense, glorot, heUniform, variable } from './layers';
-import { bmm, layerNorm, swapLast } from './tokenLayers';
-import type { DownstreamModel, ModelOutput } from './downstream';
-
-/** Rows of `table` at `ids` ([n] int32), with a scatter-add gradient for the table. */
-const embed = tf.customGrad<Tensor2D>((...args: unknown[]) => {
-  const [table, ids, save] = args as [Tensor2D, tf.Tensor1D, (ts: Tensor[]) => void];
-  save([ids]);
-  return {
-    value: tf.gather(table, ids),
-    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
-      const [idx] = saved as [tf.Tensor1D];
-      return [tf.scatterND(tf.reshape(idx, [-1, 1]), dy as Tensor2D, table.shape), tf.zerosLike(idx)];
-    },
-  };
-}) as (table: Tensor2D, ids: tf.Tensor1D) => Tensor2D;
+import { bmm, embed, layerNorm, swapLast } from './tokenLayers';
+import type { DownstreamModel, ModelOutput, Trunk } from './downstream';
+import { linearHead } from './trunks';
 
 export function createTransformer(
   spec: DownstreamSpec,
@@ -36,23 +24,54 @@ export function createTransformer(
   seed: number,
   vocabSize: number | undefined,
 ): DownstreamModel {
+  const rng = new Rng(seed);
+  const params = new Map<string, Variable>();
+  const trunk = textTrunk(spec, inputShape, vocabSize, rng, params, '', 'downstream');
+  const head = linearHead(params, rng, trunk.featureDim, numClasses, 'head');
+  return {
+    kind: 'transformer',
+    featureDim: trunk.featureDim,
+    params,
+    forward(x: Tensor): ModelOutput {
+      const phi = trunk.features(x);
+      return { phi, logits: dense(phi, head.w, head.b) };
+    },
+    dispose() {
+      for (const v of params.values()) v.dispose();
+    },
+  };
+}
+
+/**
+ * The encoder up to φ: embeddings, blocks, final LayerNorm, masked mean, then the ReLU dense
+ * layers (`hidden`; the last one without its ReLU when `linearOut`). Parameters go into `params`
+ * under `prefix`; `field` is where the spec is.
+ */
+export function textTrunk(
+  spec: { layers: number; width: number; heads: number; hidden: number[] },
+  inputShape: number[],
+  vocabSize: number | undefined,
+  rng: Rng,
+  params: Map<string, Variable>,
+  prefix: string,
+  field: string,
+  linearOut = false,
+): Trunk {
   if (inputShape.length !== 1 || vocabSize === undefined) {
     throw badInput(
       `the transformer needs token ids [max_length] from a text dataset; this dataset's inputs have shape [${inputShape.join(', ')}]`,
-      { file: '<experiment>', field: 'downstream.model' },
+      { file: '<experiment>', field: `${field}.model` },
     );
   }
-  const rng = new Rng(seed);
   const L = inputShape[0];
   const d = spec.width;
   const heads = spec.heads;
   if (d % heads)
-    throw badInput(`${heads} heads do not divide the width ${d}`, { file: '<experiment>', field: 'downstream.heads' });
+    throw badInput(`${heads} heads do not divide the width ${d}`, { file: '<experiment>', field: `${field}.heads` });
   const dk = d / heads;
-  const params = new Map<string, Variable>();
   const add = (name: string, values: Float32Array, shape: number[]): Variable => {
-    const v = variable(values, shape, name);
-    params.set(name, v);
+    const v = variable(values, shape, prefix + name);
+    params.set(prefix + name, v);
     return v;
   };
   const normal = (n: number, std: number): Float32Array => Float32Array.from({ length: n }, () => rng.normal() * std);
@@ -87,14 +106,10 @@ export function createTransformer(
     });
     width = out;
   });
-  const headW = add('head.w', glorot(rng, width, numClasses, [width, numClasses]), [width, numClasses]);
-  const headB = add('head.b', new Float32Array(numClasses), [numClasses]);
 
   return {
-    kind: 'transformer',
     featureDim: width,
-    params,
-    forward(x: Tensor): ModelOutput {
+    features(x: Tensor): Tensor2D {
       const B = x.shape[0];
       const mask = tf.cast(tf.greater(x, -0.5), 'float32'); // [B, L]
       const ids = tf.cast(tf.maximum<tf.Tensor1D>(tf.reshape(x, [-1]), 0), 'int32');
@@ -119,11 +134,11 @@ export function createTransformer(
       h = layerNorm(h, lnG, lnB);
       const m3 = tf.expandDims(mask, 2);
       let phi = tf.div<Tensor2D>(tf.sum(tf.mul(h, m3), 1), tf.maximum(tf.sum(m3, 1), 1));
-      for (const l of hidden) phi = tf.relu(dense(phi, l.w as Tensor2D, l.b));
-      return { phi, logits: dense(phi, headW, headB) };
-    },
-    dispose() {
-      for (const v of params.values()) v.dispose();
+      hidden.forEach((l, i) => {
+        const z = dense(phi, l.w, l.b);
+        phi = linearOut && i === hidden.length - 1 ? z : tf.relu(z);
+      });
+      return phi;
     },
   };
 }

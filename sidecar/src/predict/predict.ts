@@ -9,6 +9,10 @@
  * a folder of images (png, jpeg, webp), prepared as the model's own training prepared them (a
  * student folder's `pretrained_cfg`; a run's `input_size`, or its image dataset's size and
  * channels), one row per image in name order, the names written beside the logits.
+ *
+ * A text student (BERT, DistilBERT) takes token ids [N, T] int64 with `--attention-mask` (what
+ * the transformers module's forward takes), or a .csv/.tsv/.jsonl whose texts its folder's
+ * tokenizer.json tokenises (predict/textInputs.ts). A bare encoder has no head: only φ.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -24,6 +28,7 @@ import { readHubFolder, studentImagePreprocess } from '../models/pretrained';
 import { isImageFile, prepareStudentImage, studentShape, type StudentImages } from '../data/imageFolder';
 import { mapLimit } from '../util/pool';
 import { pickCheckpoint, readRunExperiment } from '../models/runCheckpoint';
+import { encodeTable, npyTokens, TABLE_FILE, tableTexts } from './textInputs';
 import { tf } from '../runtime/tf';
 
 export interface PredictRequest {
@@ -34,6 +39,10 @@ export interface PredictRequest {
   method?: string;
   seed?: number;
   input: string;
+  /** Text students: the attention mask of `input`'s token ids (.npy [N, T], 0 or 1; default all 1). */
+  attentionMask?: string;
+  /** Text students fed a table: the column of texts (default `text`, else the only non-numeric column). */
+  textColumn?: string;
   /** Where the logits go (.npy, float32 [N, classes]). */
   out?: string;
   /** Where φ goes (.npy, float32 [N, features]). */
@@ -52,10 +61,14 @@ export interface PredictReport {
 
 const BATCH = 64;
 
-/** What the model runs on: a .npy batch, or the images of a folder in name order. */
-type Inputs = { kind: 'npy'; file: string; x: NpyArray } | { kind: 'images'; folder: string; files: string[] };
+/** What the model runs on: a .npy batch, the images of a folder in name order, or the rows of a table of texts. */
+type Inputs =
+  | { kind: 'npy'; file: string; x: NpyArray }
+  | { kind: 'images'; folder: string; files: string[] }
+  | { kind: 'table'; file: string };
 
 function readInputs(input: string): Inputs {
+  if (TABLE_FILE.test(input)) return { kind: 'table', file: input };
   if (fs.existsSync(input) && fs.statSync(input).isDirectory()) {
     const files = fs
       .readdirSync(input)
@@ -93,6 +106,8 @@ interface Loaded {
   /** One example's shape in the engine's layout. */
   exampleShape: number[];
   x: Float32Array;
+  /** A bare encoder (no classification head): φ only. */
+  headless?: boolean;
 }
 
 function isHubFolder(p: string): boolean {
@@ -115,12 +130,50 @@ function checkFloat(x: NpyArray, file: string): void {
     throw badInput(`expected float32 inputs, got ${x.dtype}`, { file, field: 'dtype' });
 }
 
-/** A student folder: an image model of any family reading [N, C, H, W] as PyTorch does, or images as its pretrained_cfg says. */
-async function loadFolder(folder: string, inputs: Inputs, spec?: DownstreamSpec): Promise<Loaded> {
+/**
+ * A student folder: an image model of any family reading [N, C, H, W] as PyTorch does, or images
+ * as its pretrained_cfg says; a text model reading token ids and a mask, or a table's texts.
+ */
+async function loadFolder(
+  folder: string,
+  inputs: Inputs,
+  spec?: DownstreamSpec,
+  text: Pick<PredictRequest, 'attentionMask' | 'textColumn'> = {},
+): Promise<Loaded> {
   const hub = readHubFolder(folder);
   const s = hub.shape;
   const what = `${s.arch} from ${folder}`;
   const studentSpec = downstreamSchema.parse({ ...(spec ?? { model: 'pretrained' }), folder, head: 'keep' });
+  const input = hub.family.input(s);
+  if (input.kind === 'tokens') {
+    let batch: { x: Float32Array; length: number };
+    if (inputs.kind === 'table') {
+      const { texts } = tableTexts(inputs.file, text.textColumn);
+      batch = await encodeTable(texts, path.join(folder, input.tokenizer), input.maxLength);
+    } else if (inputs.kind === 'npy') {
+      batch = npyTokens({ ...inputs.x, file: inputs.file }, text.attentionMask, {
+        vocab: input.vocab,
+        maxLength: input.maxLength,
+        what: s.arch,
+      });
+    } else
+      throw badInput(
+        `the ${s.arch} reads text: give token ids X.npy [N, T] (with --attention-mask) or a .csv/.jsonl of texts`,
+        {
+          file: inputs.folder,
+          field: '--input',
+        },
+      );
+    const model = createModel(studentSpec, [batch.length], s.numClasses, 0, { vocabSize: input.vocab });
+    return { model, what, exampleShape: [batch.length], x: batch.x, headless: s.numClasses === 0 };
+  }
+  if (text.attentionMask !== undefined)
+    throw badInput(`--attention-mask is for text students; the ${s.arch} reads images`, { file: text.attentionMask });
+  if (inputs.kind === 'table')
+    throw badInput(`the ${s.arch} reads images: give X.npy [N, C, H, W] or a folder of images`, {
+      file: inputs.file,
+      field: '--input',
+    });
   if (inputs.kind === 'images') {
     const preprocess = studentImagePreprocess({ folder, input_size: spec?.input_size }, folder);
     const student: StudentImages = { kind: 'preprocess', preprocess };
@@ -130,7 +183,6 @@ async function loadFolder(folder: string, inputs: Inputs, spec?: DownstreamSpec)
     return { model, what, exampleShape, x };
   }
   const { x, file } = inputs;
-  const input = hub.family.input(s);
   checkFloat(x, file);
   const [h, w] = input.size ?? ['H', 'W'];
   if (
@@ -154,18 +206,28 @@ async function loadRun(req: PredictRequest, inputs: Inputs): Promise<Loaded> {
   const ck = pickCheckpoint(runDir, exp, req.method, req.seed);
   const label = `${ck.method} seed ${ck.seed} (${exp.downstream.model}) of ${path.basename(runDir)}`;
   if (exp.downstream.model === 'pretrained') {
-    const loaded = await loadFolder(ck.file, inputs, exp.downstream);
+    const loaded = await loadFolder(ck.file, inputs, exp.downstream, req);
     return { ...loaded, what: label };
   }
-  if (exp.downstream.model === 'transformer')
-    throw badInput('aft predict runs image and array students; this run trained a text transformer', {
-      file: runDir,
-      field: 'downstream.model',
-    });
+  if (exp.downstream.model === 'transformer' || exp.downstream.model === 'two-tower')
+    throw badInput(
+      `aft predict runs image and array students; this run trained a ${exp.downstream.model === 'transformer' ? 'text transformer' : 'two-tower image + text model'}`,
+      {
+        file: runDir,
+        field: 'downstream.model',
+      },
+    );
   const summary = readSummary(runDir);
   if (!summary) throw badInput('the run has no summary.json (did it complete?)', { file: runDir });
   const want = summary.dataset.inputShape;
   let x: Float32Array;
+  if (inputs.kind === 'table')
+    throw badInput(
+      `this run's ${exp.downstream.model} reads arrays, not texts: give --input X.npy [N, ${want.join(', ')}]`,
+      {
+        file: inputs.file,
+      },
+    );
   if (inputs.kind === 'images') {
     const ds = exp.dataset;
     if (ds.source !== 'images')
@@ -207,8 +269,17 @@ export async function predict(req: PredictRequest): Promise<PredictReport> {
   const started = performance.now();
   const inputs = readInputs(path.resolve(req.input));
   const modelPath = path.resolve(req.model);
-  const loaded = isHubFolder(modelPath) ? await loadFolder(modelPath, inputs) : await loadRun(req, inputs);
+  const loaded = isHubFolder(modelPath)
+    ? await loadFolder(modelPath, inputs, undefined, req)
+    : await loadRun(req, inputs);
   const { model } = loaded;
+  if (loaded.headless && req.out) {
+    model.dispose();
+    throw badInput(
+      `${loaded.what} is a bare encoder without a classification head: there are no logits; leave --out out and use --features`,
+      { file: req.out, field: '--out' },
+    );
+  }
   const size = loaded.exampleShape.reduce((a, b) => a * b, 1);
   const n = loaded.x.length / size;
   let logits: Float32Array | undefined;

@@ -100,7 +100,7 @@ export class RunManager {
       );
     }
     ensureWritable(path.join(params.workspaceDir, RUNS_DIR));
-    const loaded = loadExperiment(file);
+    const loaded = loadExperiment(file, overrides.backend ? { backend: overrides.backend } : {});
     let resolveStarted!: (v: RunStarted) => void;
     const started = new Promise<RunStarted>((res) => (resolveStarted = res));
     const sink = (e: RunEvent): void => {

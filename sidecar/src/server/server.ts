@@ -7,6 +7,7 @@ import { ResponseError, type MessageConnection } from 'vscode-jsonrpc';
 import * as path from 'node:path';
 import { resolveMethods } from '../../../core/node/experiment/methods';
 import { checkExperimentFile } from '../experiment/load';
+import { memoryJson } from '../memory/report';
 import type { RunEvent } from '../../../core/common/protocol/events';
 import {
   CancelRun,
@@ -146,9 +147,10 @@ export class SidecarServer {
       typed((params: { file: string }): ValidateResult => {
         const file = stringParam(params, 'file', 'aft/validate');
         // Read and checked as `aft validate` does (a missing file or a folder is bad input naming it).
-        const { experiment, problems } = checkExperimentFile(file);
+        const { experiment, problems, memory } = checkExperimentFile(file);
         return {
           ...(experiment ? { name: experiment.name } : {}),
+          ...(memory ? { memory: memoryJson(memory) } : {}),
           methods: experiment ? resolveMethods(experiment).map((m) => m.name) : [],
           problems: problems.map(({ message, field, line, column, endLine, endColumn, severity }) => ({
             message,

@@ -87,7 +87,8 @@ export class Tasks {
       throw new BusyError(
         `${path.basename(file)} is running (${running}) and extracts its features itself; stop it first or wait for it to finish`,
       );
-    const loaded = loadExperiment(file);
+    // Extraction trains nothing: the student's memory is the run's concern.
+    const loaded = loadExperiment(file, { memory: false });
     const task: ActiveExtraction = { id, file, controller: new AbortController(), done: Promise.resolve() };
     this.extractions.set(id, task);
     const work = extractExperiment(loaded.experiment, loaded.baseDir, {

@@ -10,12 +10,23 @@ export interface Examples {
 }
 
 /**
- * Examples per evaluation chunk: 1024, fewer for large inputs (about 16 MB of input per chunk:
- * 27 images of 224x224x3), so that a convolutional network's activations stay bounded.
+ * Float32 elements of activations an evaluation chunk may hold (512 MiB): a ViT-Tiny's 27 images
+ * of 224x224 held 2.4 GiB of the wasm heap (test/fixtures/memory/measured.json), a ViT-Small's
+ * would not have fitted its 4 GiB at all.
  */
-export function evalChunk(inputShape: number[]): number {
+const EVAL_ACTIVATIONS_BUDGET = 2 ** 27;
+
+/**
+ * Examples per evaluation chunk: 1024, fewer for large inputs (about 16 MB of input per chunk:
+ * 27 images of 224x224x3), so that a convolutional network's activations stay bounded, and
+ * fewer again for a model that counts its activations per example (`activations`, elements):
+ * at most EVAL_ACTIVATIONS_BUDGET of them.
+ */
+export function evalChunk(inputShape: number[], activations?: number): number {
   const size = inputShape.reduce((a, b) => a * b, 1);
-  return Math.max(1, Math.min(1024, Math.floor(4_194_304 / size)));
+  const byInput = Math.min(1024, Math.floor(4_194_304 / size));
+  const byActivations = activations ? Math.floor(EVAL_ACTIVATIONS_BUDGET / activations) : Infinity;
+  return Math.max(1, Math.min(byInput, byActivations));
 }
 
 /**
@@ -35,7 +46,7 @@ export async function readTidy(f: () => Tensor): Promise<tf.TypedArray> {
 export async function accuracy(
   model: DownstreamModel,
   data: Examples,
-  chunk = evalChunk(data.inputShape),
+  chunk = evalChunk(data.inputShape, model.evalActivations),
 ): Promise<number> {
   const width = data.inputShape.reduce((a, b) => a * b, 1);
   let correct = 0;
@@ -54,7 +65,7 @@ export async function accuracy(
 export async function featuresOf(
   model: DownstreamModel,
   data: Examples,
-  chunk = evalChunk(data.inputShape),
+  chunk = evalChunk(data.inputShape, model.evalActivations),
 ): Promise<Float32Array> {
   const width = data.inputShape.reduce((a, b) => a * b, 1);
   const out = new Float32Array(data.n * model.featureDim);

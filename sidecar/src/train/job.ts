@@ -10,7 +10,7 @@ import { createMethod } from '../methods/registry';
 import { crossEntropy } from '../methods/regularizers';
 import { loadCheckpoint } from '../models/checkpoint';
 import type { DownstreamModel } from '../models/downstream';
-import { createModel } from '../models/model';
+import { createModel, type ModelInputs } from '../models/model';
 import type { EvalNumbers, RhoBySource, Segment } from '../../../core/common/protocol/events';
 import { yieldToEventLoop } from '../util/async';
 import { tf, type Scalar, type Variable } from '../runtime/tf';
@@ -28,8 +28,8 @@ export interface JobSpec {
   initCheckpoint?: string;
   train: TrainSpec;
   numClasses: number;
-  /** Vocabulary of token-id inputs (text datasets, transformer). */
-  vocabSize?: number;
+  /** What the model needs of the data: the vocabulary of token ids, a paired row layout. */
+  inputs?: ModelInputs;
   trainData: Examples;
   /** ψ rows aligned with trainData (width psiWidth); empty when there are no sources. */
   psiTrain: Float32Array;
@@ -96,7 +96,7 @@ export async function trainJob(spec: JobSpec, hooks: JobHooks = {}): Promise<Job
     data.inputShape,
     spec.numClasses,
     seedFor(spec.seed, 'init'),
-    spec.vocabSize,
+    spec.inputs,
     (m) => hooks.log?.(m),
   );
   if (spec.initCheckpoint) loadCheckpoint(model, spec.initCheckpoint);

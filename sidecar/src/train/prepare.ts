@@ -17,6 +17,7 @@ import { activeBackend } from '../runtime/tf';
 import { noLogmeSources } from '../methods/btune';
 import { checkPretrainedStudent } from '../models/pretrained';
 import { ensureBuiltinStudent } from '../models/builtinStudents';
+import { checkScratchMemory, checkStudentMemory, type MemoryCheck } from '../memory/studentMemory';
 import { extractionProgressEvent } from '../features/onnxSource';
 
 type Log = (message: string, level?: 'info' | 'warn' | 'debug' | 'error') => void;
@@ -58,18 +59,59 @@ export async function withBuiltinStudent(
 export async function loadRunDataset(exp: Experiment, baseDir: string, log: Log): Promise<Dataset> {
   const ds = await loadExperimentDataset(exp, baseDir, log);
   log(
-    `dataset ${ds.name}: ${ds.train.n} train, ${ds.test.n} test, ${ds.numClasses} classes, inputs [${ds.inputShape.join(', ')}]`,
+    `dataset ${ds.name}: ${ds.train.n} train, ${ds.test.n} test, ${ds.numClasses} classes, inputs [${ds.inputShape.join(', ')}]${ds.paired ? ` (image [${ds.paired.layout.image.join(', ')}] then ${ds.paired.layout.tokens} token ids)` : ''}`,
   );
+  // Before any feature extraction or training: a job the backend cannot hold is refused here.
+  const active = activeBackend();
+  const backend = active?.id ?? exp.backend;
+  const where = { file: '<experiment>', field: 'train.batch' };
+  const jobs = {
+    train: exp.train,
+    methods: resolveMethods(exp),
+    psiWidth: 0,
+    rows: { train: ds.train.n, eval: ds.test.n },
+  };
+  let memory: MemoryCheck | undefined;
   if (exp.downstream.model === 'pretrained') {
     const hub = checkPretrainedStudent(
       { ...exp.downstream, folder: path.resolve(baseDir, exp.downstream.folder ?? '') },
       ds.inputShape,
       ds.numClasses,
+      ds.vocabSize,
     );
     log(
-      `student: ${hub.family.describe(hub.shape)} from ${hub.folder} (${hub.shape.numClasses} classes; ${exp.downstream.weights === 'random' ? 'random weights (from scratch)' : 'pre-trained weights'}, head ${exp.downstream.head}, BatchNorm ${exp.downstream.batchnorm})`,
+      `student: ${hub.family.describe(hub.shape)} from ${hub.folder} (${hub.shape.numClasses} classes; ${exp.downstream.weights === 'random' ? 'random weights (from scratch)' : 'pre-trained weights'}, head ${exp.downstream.head}${hub.family.input(hub.shape).kind === 'image' ? `, BatchNorm ${exp.downstream.batchnorm}` : ''})`,
+    );
+    // An image student's inputs are [height, width, channels]; a text student's [tokens] ids,
+    // estimated as [tokens, 1] of one channel.
+    const text = hub.family.input(hub.shape).kind === 'tokens';
+    memory = checkStudentMemory(
+      {
+        family: hub.family,
+        shape: { ...hub.shape, numClasses: ds.numClasses },
+        size: text ? [ds.inputShape[0], 1] : [ds.inputShape[0], ds.inputShape[1]],
+        channels: text ? 1 : ds.inputShape[2],
+        ...jobs,
+      },
+      backend,
+      where,
+      undefined,
+      active?.adapter?.limits,
+    );
+  } else {
+    memory = checkScratchMemory(
+      exp.downstream,
+      ds.inputShape,
+      ds.numClasses,
+      jobs,
+      backend,
+      where,
+      undefined,
+      active?.adapter?.limits,
     );
   }
+  if (memory?.refusal) throw memory.refusal;
+  if (memory) log(memory.verdict.line, memory.verdict.level === 'warn' ? 'warn' : 'info');
   return ds;
 }
 

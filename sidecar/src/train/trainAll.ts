@@ -19,6 +19,7 @@ import { yieldToEventLoop } from '../util/async';
 import { BetaChooser, coarseHoldoutWarning } from './betaChooser';
 import { saveCheckpoint } from './checkpoints';
 import { trainJob, type EvalPoint, type JobSpec } from './job';
+import { modelInputs } from '../models/model';
 import { MethodSummaries, type FinalResult } from './methodSummaries';
 import { phaseData, type PhaseData } from './phaseData';
 import { planJobs, type PlannedJob } from './plan';
@@ -162,7 +163,7 @@ function commonSpec(
     ...(o.exp.downstream.init !== 'random' ? { initCheckpoint: path.resolve(o.baseDir, o.exp.downstream.init) } : {}),
     train: o.exp.train,
     numClasses: o.ds.numClasses,
-    ...(o.ds.vocabSize ? { vocabSize: o.ds.vocabSize } : {}),
+    inputs: modelInputs(o.ds),
     psiWidth: o.psi.width,
     segments: o.psi.segments,
     shared,

@@ -7,6 +7,7 @@
 import { badInput } from '../../../../core/common/util/errors';
 import { effnetGraph } from '../../export/efficientnet';
 import { buildEffNet, EFFNET_B0, effnetStateShapes, initEffNetState, type EffNetShape } from '../efficientnet';
+import { effnetActivations } from './activations';
 import type { StudentFamily } from './family';
 import { checkInputChannels, checkNumFeatures, modelArgs, numArg } from './timmConfig';
 
@@ -19,6 +20,7 @@ function rate(args: Record<string, unknown>, name: string, file: string): number
 
 export const effnetFamily: StudentFamily<EffNetShape> = {
   name: 'efficientnet',
+  configKey: 'architecture',
   archs: ['efficientnet_b0'],
   timm: { globalPool: 'avg', classifier: 'classifier', firstConv: 'conv_stem' },
   head: { weight: 'classifier.weight', bias: 'classifier.bias' },
@@ -71,4 +73,5 @@ export const effnetFamily: StudentFamily<EffNetShape> = {
   init: initEffNetState,
   build: buildEffNet,
   onnx: effnetGraph,
+  activations: effnetActivations,
 };

@@ -3,13 +3,15 @@
  * that reads, trains, saves, exports and runs students, so that pretrained.ts, export and predict
  * dispatch by family and know nothing of any one architecture. A family is registered in
  * registry.ts; its shape is inferred from the folder's config.json and the safetensors header
- * before any weight is read.
+ * before any weight is read. timm's families are named by config.json's `architecture`,
+ * transformers' (BERT, DistilBERT) by its `model_type`.
  */
 import type { StEntry, StTensor } from '../../../../core/node/io/safetensors';
 import type { TimmPretrainedCfg } from '../../features/imagePreprocess';
 import type { OnnxGraph } from '../../export/graph';
 import type { Rng } from '../../util/rng';
 import type { DownstreamModel } from '../downstream';
+import type { ActivationCount } from './activations';
 
 /** config.json as timm writes it (the fields read here; the rest is kept as it is on save). */
 export interface HubConfig {
@@ -37,9 +39,12 @@ export interface StudentShape {
 /**
  * What one example is. Images arrive NHWC in the engine ([N, H, W, C]) and NCHW in `aft predict`
  * (as the PyTorch module takes them); `size` is set when the weights fix it (a ViT's position
- * embeddings, a Mixer's token MLPs). Text students (token ids) will add their own kind.
+ * embeddings, a Mixer's token MLPs). Tokens are ids [T] (as floats in the engine, -1 where a
+ * sequence is padded), tokenised with the folder's own `tokenizer`; T is at most `maxLength`.
  */
-export type StudentInput = { kind: 'image'; channels: number; size?: [number, number] };
+export type StudentInput =
+  | { kind: 'image'; channels: number; size?: [number, number] }
+  | { kind: 'tokens'; vocab: number; maxLength: number; padId: number; tokenizer: string };
 
 /** One state-dict entry in PyTorch's layout and order. */
 export interface StateEntry {
@@ -69,12 +74,39 @@ export interface StudentModel extends DownstreamModel {
 }
 
 export interface StudentFamily<S extends StudentShape = StudentShape> {
-  /** Short name, for messages and the export's metadata: `resnet`, `vit`, `mixer`. */
+  /** Short name, for messages and the export's metadata: `resnet`, `vit`, `mixer`, `bert`, `distilbert`. */
   name: string;
-  /** The `architecture` values of config.json this family reads. */
+  /** Which field of config.json names the architecture: timm's `architecture` or transformers' `model_type`. */
+  configKey: 'architecture' | 'model_type';
+  /** The values of `configKey` this family reads. */
   archs: readonly string[];
-  /** What timm's config.json says for this family (checked when present). */
-  timm: { globalPool: string; classifier: string; firstConv: string };
+  /** What timm's config.json says for this family (checked when present); timm families only. */
+  timm?: { globalPool: string; classifier: string; firstConv: string };
+  /**
+   * The classes the folder's config and weights agree on, 0 for a bare encoder without a head;
+   * a contradiction is a bad-input error. Families without it use timm's `num_classes`.
+   */
+  numClassesOf?(config: HubConfig, tensors: Record<string, StEntry>, files: HubFiles): number;
+  /** Tensors a folder may hold that the library itself drops on load (a pre-training head, a derived buffer). */
+  ignored?(key: string): boolean;
+  /**
+   * The shape and state with the new classifier `head` (its weight and bias, PyTorch's
+   * nn.Linear init) in place of the folder's; a family whose head is more than one linear layer,
+   * or whose keys change when a bare model gets a head, says so here (default: `head` replaces
+   * the classifier and `numClasses` becomes its rows).
+   */
+  withHead?(
+    s: S,
+    state: Record<string, StTensor>,
+    head: Record<string, StTensor>,
+    rng: Rng,
+  ): { shape: S; state: Record<string, StTensor> };
+  /** config.json of a trained student (default: timm's, `num_classes` updated). */
+  savedConfig?(config: HubConfig, s: S, headReinitialised: boolean): HubConfig;
+  /** Files the folder must have besides config.json and the weights, why, and how to add them. */
+  requiredFiles?: readonly { name: string; why: string; hint: string }[];
+  /** Files of the folder that a saved student carries over as they are (its tokenizer). */
+  companions?: readonly string[];
   /** The classifier's weight ([classes, features]) and bias. */
   head: { weight: string; bias: string };
   /**
@@ -97,6 +129,15 @@ export interface StudentFamily<S extends StudentShape = StudentShape> {
   init(s: S, rng: Rng): Record<string, StTensor>;
   /** The student with the given state dict (already checked against `stateShapes`). */
   build(s: S, state: Record<string, StTensor>, opts: StudentOptions): StudentModel;
-  /** The ONNX graph of the student: `input` in the engine's layout, outputs `logits` and `features`. */
+  /**
+   * The ONNX graph of the student: `input` in the engine's layout (text: `input_ids` and
+   * `attention_mask`, int64 [N, T]), outputs `logits` and `features`.
+   */
   onnx(state: Record<string, StTensor>, s: S, inputShape: number[]): OnnxGraph;
+  /**
+   * The activations of one example at an input of `size` (height, width; a text student's
+   * [tokens, 1]), counted from the shape (activations.ts), for the memory estimate; a family
+   * without it is estimated without them.
+   */
+  activations?(s: S, size: [number, number]): ActivationCount;
 }

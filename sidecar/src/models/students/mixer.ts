@@ -4,6 +4,7 @@
  */
 import { mixerGraph } from '../../export/mixer';
 import { buildMixer, initMixerState, mixerStateShapes, type MixerShape } from '../mixer';
+import { mixerActivations } from './activations';
 import type { StudentFamily } from './family';
 import { blockCount, blocksSaid, checkDims, dropRates, patchGrid, patchStem } from './patchModels';
 import { checkInputChannels, checkNumFeatures } from './timmConfig';
@@ -15,6 +16,7 @@ const MIXER_ARCHS: Record<string, { embed_dim: number; num_blocks: number; patch
 
 export const mixerFamily: StudentFamily<MixerShape> = {
   name: 'mixer',
+  configKey: 'architecture',
   archs: Object.keys(MIXER_ARCHS),
   timm: { globalPool: 'avg', classifier: 'head', firstConv: 'stem.proj' },
   head: { weight: 'head.weight', bias: 'head.bias' },
@@ -69,4 +71,5 @@ export const mixerFamily: StudentFamily<MixerShape> = {
   init: initMixerState,
   build: buildMixer,
   onnx: mixerGraph,
+  activations: (s) => mixerActivations(s),
 };

@@ -12,11 +12,13 @@ import {
   resnetStateShapes,
   type ResNetShape,
 } from '../resnet';
+import { resnetActivations } from './activations';
 import type { StudentFamily } from './family';
 import { checkInputChannels, checkNumFeatures } from './timmConfig';
 
 export const resnetFamily: StudentFamily<ResNetShape> = {
   name: 'resnet',
+  configKey: 'architecture',
   archs: Object.keys(RESNET_ARCHS),
   timm: { globalPool: 'avg', classifier: 'fc', firstConv: 'conv1' },
   head: { weight: 'fc.weight', bias: 'fc.bias' },
@@ -47,4 +49,5 @@ export const resnetFamily: StudentFamily<ResNetShape> = {
   init: initResNetState,
   build: (s, state, opts) => buildResNet(s, state, opts),
   onnx: resnetGraph,
+  activations: resnetActivations,
 };

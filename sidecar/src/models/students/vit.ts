@@ -7,6 +7,7 @@
 import { badInput } from '../../../../core/common/util/errors';
 import { vitGraph } from '../../export/vit';
 import { buildViT, initViTState, vitStateShapes, type ViTShape } from '../vit';
+import { vitActivations } from './activations';
 import type { StudentFamily } from './family';
 import { blockCount, blocksSaid, checkDims, dropRates, patchGrid, patchStem } from './patchModels';
 import { checkInputChannels, checkNumFeatures, intArg } from './timmConfig';
@@ -26,6 +27,7 @@ const VIT_ARCHS: Record<string, { embed_dim: number; depth: number; num_heads: n
 
 export const vitFamily: StudentFamily<ViTShape> = {
   name: 'vit',
+  configKey: 'architecture',
   archs: Object.keys(VIT_ARCHS),
   timm: { globalPool: 'token', classifier: 'head', firstConv: 'patch_embed.proj' },
   head: { weight: 'head.weight', bias: 'head.bias' },
@@ -108,4 +110,5 @@ export const vitFamily: StudentFamily<ViTShape> = {
   init: initViTState,
   build: buildViT,
   onnx: vitGraph,
+  activations: (s) => vitActivations(s),
 };
