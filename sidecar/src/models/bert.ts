@@ -25,7 +25,7 @@ import type { ForwardMode, ModelOutput } from './downstream';
 import { denseT } from './layers';
 import { initState, linearEntries, normEntries, param, stateVariables } from './stateDict';
 import type { StateEntry, StudentModel, StudentOptions } from './students/family';
-import { bmm, dropout, embed, gelu, layerNorm, linear, swapLast } from './tokenLayers';
+import { attention, dropout, embed, gelu, layerNorm, linear } from './tokenLayers';
 
 /** torch.finfo(torch.float32).min: what transformers adds to (BERT) or puts in (DistilBERT) masked scores. */
 export const MASKED_SCORE = -3.4028234663852886e38;
@@ -170,8 +170,6 @@ export function buildTextEncoder(
   const norm = (x: Tensor, key: string): Tensor => layerNorm(x, w(`${key}.weight`), w(`${key}.bias`), shape.eps);
   const keys = textKeys(shape);
   const { hidden: d, heads, dropout: rates } = shape;
-  const hd = d / heads;
-  const scale = 1 / Math.sqrt(hd);
   const bert = shape.arch === 'bert';
   const rng = new Rng(opts.seed);
   return {
@@ -194,14 +192,18 @@ export function buildTextEncoder(
       if (keys.tokenType) h = tf.add(h, tf.slice(w(keys.tokenType), [0, 0], [1, d]));
       h = drop(norm(h, keys.embNorm), rates.hidden);
       const keyBias = tf.reshape(tf.mul(tf.sub(1, mask), MASKED_SCORE), [n, 1, 1, T]);
-      const split = (t: Tensor): Tensor => tf.transpose(tf.reshape(t, [n, T, heads, hd]), [0, 2, 1, 3]);
       for (let i = 0; i < shape.layers; i++) {
         const l = keys.layer(i);
-        const q = split(lin(h, l.q));
-        const k = split(lin(h, l.k));
-        const v = split(lin(h, l.v));
-        const attn = drop(tf.softmax(tf.add(tf.mul(bmm(q, swapLast(k)), scale), keyBias)), rates.attn);
-        const ctx = tf.reshape(tf.transpose(bmm(attn, v), [0, 2, 1, 3]), [n, T, d]);
+        const ctx = attention(
+          lin(h, l.q),
+          lin(h, l.k),
+          lin(h, l.v),
+          { n, tokens: T, heads },
+          {
+            keyBias,
+            dropProbs: (p) => drop(p, rates.attn),
+          },
+        );
         // BERT drops out the attention's output; DistilBERT does not.
         const a = lin(ctx, l.o);
         h = norm(tf.add(bert ? drop(a, rates.hidden) : a, h), l.attnNorm);

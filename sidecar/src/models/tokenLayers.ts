@@ -46,6 +46,31 @@ export const bmm = tf.customGrad<Tensor>((...args: unknown[]) => {
 });
 
 /**
+ * Multi-head scaled dot-product attention, as PyTorch's encoders compute it: q, k and v hold
+ * `n` sequences of `tokens` rows of `heads`·hd values (any layout of those elements, e.g. [n, T, d]
+ * or [n·T, d]); each head's scores q·kᵀ are scaled by hd^-0.5, `keyBias` ([n, 1, 1, T], a large
+ * negative value at padding keys) is added when given, then softmax and `dropProbs` on the
+ * probabilities. Gives the context [n, T, d], heads concatenated in order (PyTorch's
+ * `transpose(1, 2).reshape`).
+ */
+export function attention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  shape: { n: number; tokens: number; heads: number },
+  opts: { keyBias?: Tensor; dropProbs?: (p: Tensor) => Tensor } = {},
+): Tensor {
+  const { n, tokens, heads } = shape;
+  const d = q.size / (n * tokens);
+  const hd = d / heads;
+  const split = (t: Tensor): Tensor => tf.transpose(tf.reshape(t, [n, tokens, heads, hd]), [0, 2, 1, 3]);
+  const scaled = tf.mul(bmm(split(q), swapLast(split(k))), 1 / Math.sqrt(hd));
+  const probs = tf.softmax(opts.keyBias ? tf.add(scaled, opts.keyBias) : scaled);
+  const context = bmm(opts.dropProbs ? opts.dropProbs(probs) : probs, split(v));
+  return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [n, tokens, d]);
+}
+
+/**
  * nn.LayerNorm over the last axis (biased variance, ε inside the square root) with a
  * hand-written gradient: x̂ = (x − μ)·r with r = 1/√(σ² + ε), y = x̂·γ + β, and
  * dx = r·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) for dx̂ = dy·γ. Autodiff through tf.moments ran about

@@ -13,7 +13,7 @@ import { tf, type Tensor, type Tensor2D, type Variable } from '../runtime/tf';
 import { badInput } from '../../../core/common/util/errors';
 import { Rng } from '../util/rng';
 import { dense, glorot, heUniform, variable } from './layers';
-import { bmm, embed, layerNorm, swapLast } from './tokenLayers';
+import { attention, embed, layerNorm } from './tokenLayers';
 import type { DownstreamModel, ModelOutput, Trunk } from './downstream';
 import { linearHead } from './trunks';
 
@@ -68,7 +68,6 @@ export function textTrunk(
   const heads = spec.heads;
   if (d % heads)
     throw badInput(`${heads} heads do not divide the width ${d}`, { file: '<experiment>', field: `${field}.heads` });
-  const dk = d / heads;
   const add = (name: string, values: Float32Array, shape: number[]): Variable => {
     const v = variable(values, shape, prefix + name);
     params.set(prefix + name, v);
@@ -117,12 +116,10 @@ export function textTrunk(
       // Padding keys get a large negative score so no query attends to them.
       const keyBias = tf.reshape(tf.mul(tf.sub(1, mask), -1e9), [B, 1, 1, L]);
       const flat = (t: Tensor): Tensor2D => tf.reshape(t, [B * L, -1]);
-      const split = (t: Tensor): Tensor => tf.transpose(tf.reshape(t, [B, L, heads, dk]), [0, 2, 1, 3]);
       for (const blk of blocks) {
         const qkv = dense(flat(layerNorm(h, blk.ln1g, blk.ln1b)), blk.qkvW, blk.qkvB);
-        const [q, k, v] = tf.split(qkv, 3, 1).map(split) as [Tensor, Tensor, Tensor];
-        const scores = tf.add(tf.mul(bmm(q, swapLast(k)), 1 / Math.sqrt(dk)), keyBias);
-        const o = tf.transpose(bmm(tf.softmax(scores), v), [0, 2, 1, 3]);
+        const [q, k, v] = tf.split(qkv, 3, 1) as [Tensor, Tensor, Tensor];
+        const o = attention(q, k, v, { n: B, tokens: L, heads }, { keyBias });
         h = tf.add(h, tf.reshape(dense(flat(o), blk.outW as Tensor2D, blk.outB), [B, L, d]));
         const f = dense(
           tf.relu(dense(flat(layerNorm(h, blk.ln2g, blk.ln2b)), blk.ff1W as Tensor2D, blk.ff1B)),

@@ -14,7 +14,7 @@ import type { ForwardMode, ModelOutput } from './downstream';
 import { denseT } from './layers';
 import { initState, linearEntries, mlpEntries, normEntries, param, stateVariables, truncNormal } from './stateDict';
 import type { StateEntry, StudentModel, StudentOptions } from './students/family';
-import { bmm, dropout, gelu, layerNorm, linear, patchEmbed, swapLast } from './tokenLayers';
+import { attention, dropout, gelu, layerNorm, linear, patchEmbed } from './tokenLayers';
 
 export const VIT_LN_EPS = 1e-6;
 
@@ -94,8 +94,6 @@ export function buildViT(shape: ViTShape, state: Record<string, StTensor>, opts:
   const vars = stateVariables(vitStateShapes(shape), state, new Set(['patch_embed.proj.weight']));
   const w = (key: string): Tensor => vars.params.get(key)!;
   const { embedDim: d, heads, dropout: rates } = shape;
-  const hd = d / heads;
-  const scale = 1 / Math.sqrt(hd);
   const rng = new Rng(opts.seed);
   return {
     kind: 'pretrained',
@@ -111,15 +109,13 @@ export function buildViT(shape: ViTShape, state: Record<string, StTensor>, opts:
       const tokens = shape.grid[0] * shape.grid[1] + 1;
       const cls = tf.tile(w('cls_token'), [n, 1, 1]);
       let h = drop(tf.add(tf.concat([cls, patches], 1), w('pos_embed')), rates.pos);
-      // [n, tokens, 3d] → q, k, v as [n, heads, tokens, hd] (timm's reshape(B, N, 3, heads, hd)).
-      const split = (t: Tensor): Tensor => tf.transpose(tf.reshape(t, [n, tokens, heads, hd]), [0, 2, 1, 3]);
       for (let i = 0; i < shape.depth; i++) {
         const b = `blocks.${i}`;
         const a = layerNorm(h, w(`${b}.norm1.weight`), w(`${b}.norm1.bias`), VIT_LN_EPS);
         const qkv = linear(a, w(`${b}.attn.qkv.weight`), w(`${b}.attn.qkv.bias`));
-        const [q, k, v] = tf.split(qkv, 3, 2).map(split) as [Tensor, Tensor, Tensor];
-        const attn = drop(tf.softmax(tf.mul(bmm(q, swapLast(k)), scale)), rates.attn);
-        const o = tf.reshape(tf.transpose(bmm(attn, v), [0, 2, 1, 3]), [n, tokens, d]);
+        // [n, tokens, 3d] → q, k, v (timm's reshape(B, N, 3, heads, hd)).
+        const [q, k, v] = tf.split(qkv, 3, 2) as [Tensor, Tensor, Tensor];
+        const o = attention(q, k, v, { n, tokens, heads }, { dropProbs: (p) => drop(p, rates.attn) });
         h = tf.add(h, drop(linear(o, w(`${b}.attn.proj.weight`), w(`${b}.attn.proj.bias`)), rates.proj));
         const m = layerNorm(h, w(`${b}.norm2.weight`), w(`${b}.norm2.bias`), VIT_LN_EPS);
         const f = drop(gelu(linear(m, w(`${b}.mlp.fc1.weight`), w(`${b}.mlp.fc1.bias`))), rates.proj);
