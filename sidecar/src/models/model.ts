@@ -4,12 +4,11 @@
  */
 import type { DownstreamSpec } from '../../../core/node/experiment/schema';
 import type { StTensor } from '../../../core/node/io/safetensors';
-import type { Tensor, Variable } from '../runtime/tf';
+import type { Variable } from '../runtime/tf';
 import { Rng } from '../util/rng';
-import { dense } from './layers';
-import { linearHead, mlpCnnTrunk } from './trunks';
+import { mlpCnnTrunk, trunkModel } from './trunks';
 import type { Dataset, PairedLayout } from '../data/dataset';
-import type { DownstreamModel, ModelOutput } from './downstream';
+import type { DownstreamModel } from './downstream';
 import { createPretrainedStudent } from './pretrained';
 import { createTransformer } from './transformer';
 import { createTwoTower } from './twoTower';
@@ -51,19 +50,7 @@ export function createModel(
     '',
     'downstream',
   );
-  const head = linearHead(params, rng, trunk.featureDim, numClasses, 'head');
-  return {
-    kind: spec.model,
-    featureDim: trunk.featureDim,
-    params,
-    forward(x: Tensor): ModelOutput {
-      const phi = trunk.features(x);
-      return { phi, logits: dense(phi, head.w, head.b) };
-    },
-    dispose() {
-      for (const v of params.values()) v.dispose();
-    },
-  };
+  return trunkModel(spec.model, trunk, params, rng, numClasses);
 }
 
 /**

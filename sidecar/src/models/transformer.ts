@@ -14,8 +14,8 @@ import { badInput } from '../../../core/common/util/errors';
 import { Rng } from '../util/rng';
 import { dense, glorot, heUniform, variable } from './layers';
 import { attention, embed, layerNorm } from './tokenLayers';
-import type { DownstreamModel, ModelOutput, Trunk } from './downstream';
-import { linearHead } from './trunks';
+import type { DownstreamModel, Trunk } from './downstream';
+import { trunkModel } from './trunks';
 
 export function createTransformer(
   spec: DownstreamSpec,
@@ -27,19 +27,7 @@ export function createTransformer(
   const rng = new Rng(seed);
   const params = new Map<string, Variable>();
   const trunk = textTrunk(spec, inputShape, vocabSize, rng, params, '', 'downstream');
-  const head = linearHead(params, rng, trunk.featureDim, numClasses, 'head');
-  return {
-    kind: 'transformer',
-    featureDim: trunk.featureDim,
-    params,
-    forward(x: Tensor): ModelOutput {
-      const phi = trunk.features(x);
-      return { phi, logits: dense(phi, head.w, head.b) };
-    },
-    dispose() {
-      for (const v of params.values()) v.dispose();
-    },
-  };
+  return trunkModel('transformer', trunk, params, rng, numClasses);
 }
 
 /**

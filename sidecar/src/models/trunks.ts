@@ -6,7 +6,7 @@ import { tf, type Tensor, type Tensor2D, type Tensor4D, type Variable } from '..
 import { badInput } from '../../../core/common/util/errors';
 import type { Rng } from '../util/rng';
 import { channelBias, conv3x3, dense, denseRelu, glorot, heUniform, variable } from './layers';
-import type { Trunk } from './downstream';
+import type { DownstreamModel, ModelOutput, Trunk } from './downstream';
 
 export interface Layer {
   w: Variable;
@@ -35,6 +35,32 @@ export function linearHead(
   name: string,
 ): Layer {
   return makeLayer(params, name, glorot(rng, width, numClasses, [width, numClasses]), [width, numClasses], numClasses);
+}
+
+/**
+ * A model of `kind` from its trunk (whose parameters are in `params`) and a new linear head
+ * `head` to the classes: φ is the trunk's output, the logits its product with the head.
+ */
+export function trunkModel(
+  kind: DownstreamModel['kind'],
+  trunk: Trunk,
+  params: Map<string, Variable>,
+  rng: Rng,
+  numClasses: number,
+): DownstreamModel {
+  const head = linearHead(params, rng, trunk.featureDim, numClasses, 'head');
+  return {
+    kind,
+    featureDim: trunk.featureDim,
+    params,
+    forward(x: Tensor): ModelOutput {
+      const phi = trunk.features(x);
+      return { phi, logits: dense(phi, head.w, head.b) };
+    },
+    dispose() {
+      for (const v of params.values()) v.dispose();
+    },
+  };
 }
 
 /**

@@ -16,10 +16,9 @@ import { badInput } from '../../../core/common/util/errors';
 import { tf, type Tensor, type Tensor2D, type Variable } from '../runtime/tf';
 import { Rng } from '../util/rng';
 import type { PairedLayout } from '../data/dataset';
-import type { DownstreamModel, ModelOutput } from './downstream';
-import { dense } from './layers';
+import type { DownstreamModel } from './downstream';
 import { textTrunk } from './transformer';
-import { linearHead, mlpCnnTrunk } from './trunks';
+import { mlpCnnTrunk, trunkModel } from './trunks';
 
 /** vec(a ⊗ b) per row: [B, da] × [B, db] → [B, da·db], a's index outer. */
 export function tensorProduct(a: Tensor2D, b: Tensor2D): Tensor2D {
@@ -72,20 +71,14 @@ export function createTwoTower(
     'downstream.text',
     true,
   );
-  const head = linearHead(params, rng, dImg * dTxt, numClasses, 'head');
-  return {
-    kind: 'two-tower',
+  const towers = {
     featureDim: dImg * dTxt,
-    params,
-    forward(x: Tensor): ModelOutput {
+    features(x: Tensor): Tensor2D {
       const batch = x.shape[0];
       const pixels = tf.reshape(tf.slice(x, [0, 0], [batch, P]), [batch, H, W, C]);
       const ids = tf.slice(x, [0, P], [batch, T]);
-      const phi = tensorProduct(imageTower.features(pixels), textTower.features(ids));
-      return { phi, logits: dense(phi, head.w, head.b) };
-    },
-    dispose() {
-      for (const v of params.values()) v.dispose();
+      return tensorProduct(imageTower.features(pixels), textTower.features(ids));
     },
   };
+  return trunkModel('two-tower', towers, params, rng, numClasses);
 }
