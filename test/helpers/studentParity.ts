@@ -144,3 +144,23 @@ export function writeRoundTripCheck(
     encodeSafetensors({ ...input, logits: { shape, data: Float32Array.from(logits) } }),
   );
 }
+
+/**
+ * `parityErrors`, reported under `label` and held to the students' tolerances: eval logits and
+ * φ, the training forward's logits and loss within 1e-4, every gradient within 1e-3 (relative
+ * to the largest value). Gives the errors for the checks a family adds (BatchNorm's statistics).
+ */
+export async function assertParity(
+  label: string,
+  model: StudentModel,
+  ref: Record<string, StTensor>,
+  input?: (ref: Record<string, StTensor>) => Tensor,
+): Promise<ParityErrors> {
+  const p = await parityErrors(model, ref, input);
+  const { errs } = p;
+  reportParity(label, errs);
+  assert.ok(errs.logits < 1e-4 && errs.phi < 1e-4, `eval: logits ${errs.logits}, φ ${errs.phi}`);
+  assert.ok(errs.train_logits < 1e-4 && errs.loss < 1e-4, `train: logits ${errs.train_logits}, loss ${errs.loss}`);
+  assert.ok(errs.gradients < 1e-3, `gradient of ${p.worstGrad}: ${errs.gradients}`);
+  return p;
+}

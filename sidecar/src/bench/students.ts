@@ -67,6 +67,15 @@ export const VIT_TINY_SHAPE: ViTShape = {
   dropout: NO_DROPOUT,
 };
 
+/** timm's pretrained_cfg of an ImageNet CNN (ResNet, EfficientNet): 224x224, crop 0.875, ImageNet's mean and std. */
+const IMAGENET_CFG = {
+  input_size: [3, 224, 224],
+  crop_pct: 0.875,
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+  num_classes: 1000,
+};
+
 /**
  * torchvision's ResNet-18 state dict (timm's key names are the same), initialised as torchvision
  * does (45 MB); the bench and the GPU check share it.
@@ -77,12 +86,8 @@ export function resnet18Folder(): string {
     num_features: 512,
     global_pool: 'avg',
     pretrained_cfg: {
-      input_size: [3, 224, 224],
-      crop_pct: 0.875,
+      ...IMAGENET_CFG,
       interpolation: 'bilinear',
-      mean: [0.485, 0.456, 0.406],
-      std: [0.229, 0.224, 0.225],
-      num_classes: 1000,
       first_conv: 'conv1',
       classifier: 'fc',
     },
@@ -127,12 +132,8 @@ export function effnetB0Folder(): string {
     num_features: EFFNET_B0.head,
     global_pool: 'avg',
     pretrained_cfg: {
-      input_size: [3, 224, 224],
-      crop_pct: 0.875,
+      ...IMAGENET_CFG,
       interpolation: 'bicubic',
-      mean: [0.485, 0.456, 0.406],
-      std: [0.229, 0.224, 0.225],
-      num_classes: 1000,
       first_conv: 'conv_stem',
       classifier: 'classifier',
     },
