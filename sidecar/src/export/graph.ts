@@ -72,6 +72,23 @@ export class OnnxGraph {
     return this.initializer(name, BigInt64Array.from(values.map(BigInt)), [values.length]);
   }
 
+  /** A name not used before in this graph, for initialisers made in a loop. */
+  fresh(prefix: string): string {
+    return `${prefix}_${this.counter++}`;
+  }
+
+  /** A node with several outputs, named by the caller. */
+  nodeOutputs(op: string, inputs: string[], outputs: string[], attrs: Record<string, Attr> = {}): string[] {
+    this.nodes.push({
+      op_type: op,
+      name: `${op}_${this.nodes.length}`,
+      input: inputs,
+      output: outputs,
+      attribute: Object.entries(attrs).map(([name, a]) => ({ name, ...a })),
+    });
+    return outputs;
+  }
+
   /** A node with one output; returns the output's (fresh unless given) name. */
   node(op: string, inputs: string[], attrs: Record<string, Attr> = {}, output?: string): string {
     const out = output ?? `${op.toLowerCase()}_${this.counter++}`;

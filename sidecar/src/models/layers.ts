@@ -5,6 +5,7 @@
  * explicitly first keeps every product on XNNPACK's fast path.
  */
 import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D, type Variable } from '../runtime/tf';
+import { ortConvolutionGradients } from '../runtime/ortKernels';
 import { channelSum } from './batchNorm';
 import type { Rng } from '../util/rng';
 
@@ -368,9 +369,15 @@ function makeConv(g: ConvGeometry, inputIsData: boolean) {
           const [xs, ws] = saved as [Tensor4D, Tensor4D];
           const [, h, wd] = xs.shape;
           let dx: Tensor4D;
+          const ort = ortConvolutionGradients(tf);
           if (inputIsData) dx = tf.zerosLike(xs);
+          else if (s === 1 && ort && p <= k - 1) dx = tf.conv2dTranspose(gy, ws, xs.shape, 1, p ? pads : 'valid');
           else if (s === 1) dx = convCropPad(gy, k - 1 - p, k - 1 - p, k - 1 - p, k - 1 - p, flipSwap(ws));
           else dx = stridedInputGrad(gy, ws, g, h, wd);
+          if (ort) {
+            const attrs = { strides: s, pad: p ? pads : 'valid', dataFormat: 'NHWC', filterShape: ws.shape };
+            return [dx, tf.engine().runKernel<Tensor4D>('Conv2DBackpropFilter', { x: xs, dy: gy }, attrs)];
+          }
           const xt = tf.transpose<Tensor4D>(xs, [3, 1, 2, 0]);
           const dyt = tf.transpose<Tensor4D>(gy, [1, 2, 0, 3]);
           let dw = tf.conv2d(xt, dyt, 1, p ? pads : 'valid', 'NHWC', s);

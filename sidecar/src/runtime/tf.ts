@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type { GpuAdapterInfo } from '../../../core/common/protocol/rpc';
 import { AftError, badInput } from '../../../core/common/util/errors';
+import { ortProductsWanted, routeProductsToOrt } from './ortKernels';
 import { repairWasmKernels } from './wasmKernels';
 import { startThreadedWasm, wasmThreadsWanted, type WasmBackendModule } from './wasmThreads';
 import { adapterLine, requestAdapter } from './webgpu';
@@ -44,7 +45,7 @@ const loadOptional = (name: string): unknown => {
 };
 
 /** Threads of the wasm backend once it has started, and why one if more were wanted. */
-const wasmThreads: { count: number; why?: string } = { count: 1 };
+const wasmThreads: { count: number; why?: string; products: string } = { count: 1, products: 'XNNPACK' };
 
 /** Compute backends in the order `auto` tries them. */
 export const BACKENDS: readonly BackendCandidate[] = [
@@ -86,12 +87,20 @@ export const BACKENDS: readonly BackendCandidate[] = [
     id: 'wasm',
     tfName: 'wasm',
     get description() {
-      return `@tensorflow/tfjs-backend-wasm (XNNPACK, SIMD, ${wasmThreads.count} thread${wasmThreads.count === 1 ? '' : 's'}${wasmThreads.why ? `: ${wasmThreads.why}` : ''})`;
+      return `@tensorflow/tfjs-backend-wasm (XNNPACK, SIMD, ${wasmThreads.count} thread${wasmThreads.count === 1 ? '' : 's'}${wasmThreads.why ? `: ${wasmThreads.why}` : ''}; products and convolutions on ${wasmThreads.products})`;
     },
     register: async () => {
       const wasm = loadOptional('@tensorflow/tfjs-backend-wasm') as WasmBackendModule;
       repairWasmKernels(tf);
       const wanted = wasmThreadsWanted();
+      if (ortProductsWanted()) {
+        try {
+          routeProductsToOrt(tf, wanted);
+          wasmThreads.products = `onnxruntime (MLAS, ${wanted} thread${wanted === 1 ? '' : 's'})`;
+        } catch (e) {
+          wasmThreads.products = `XNNPACK (onnxruntime did not load: ${firstLine(e)})`;
+        }
+      }
       if (wanted === 1) return;
       // Started here, threaded, so that a failure falls back to one thread with the reason.
       try {

@@ -1,0 +1,455 @@
+/**
+ * The wasm backend's matrix products and convolutions on onnxruntime's CPU kernels (MLAS).
+ *
+ * XNNPACK on wasm SIMD (4-wide vectors, no fused multiply-add) does 14–16 G multiply-adds/s a
+ * thread here; PyTorch's steps run at 30–36 (AVX-512). onnxruntime-node, already a dependency for
+ * extraction, ships MLAS natively, with AVX2/AVX-512 kernels picked at run time, and its binding
+ * runs a session synchronously — what a tfjs kernel must be. So the float32 Conv2D, BatchMatMul
+ * and _FusedMatMul kernels of the wasm backend run here: the operands are read in place from the
+ * module's memory, the product is computed by a one-node ONNX graph (cached per kind of call,
+ * with symbolic shapes), and the result is written into a tensor of the module's memory. Every
+ * other kernel, and the tensors themselves, stay the wasm backend's, so its memory bound and
+ * estimate hold unchanged.
+ *
+ * Small products stay on XNNPACK: a session call costs a few microseconds more than a wasm one.
+ * `AFT_WASM_PRODUCTS=xnnpack` keeps all of them there.
+ */
+import * as ort from 'onnxruntime-node';
+import { attr, OnnxGraph } from '../export/graph';
+import type { tf as Tf } from './tf';
+
+type TfModule = typeof Tf;
+
+/** What the wasm backend offers its kernels (tfjs-backend-wasm's BackendWasm). */
+interface WasmBackend {
+  makeOutput(shape: number[], dtype: Tf.DataType): Tf.TensorInfo;
+  typedArrayFromHeap(info: Tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+/** onnxruntime-node's native session (`dist/binding`): `run` is synchronous. */
+interface BindingSession {
+  loadModel(buffer: ArrayBuffer, byteOffset: number, byteLength: number, options: object): void;
+  run(
+    feeds: Record<string, ort.Tensor>,
+    fetches: Record<string, ort.Tensor | null>,
+    options: object,
+  ): Record<string, ort.Tensor>;
+  dispose(): void;
+}
+interface Binding {
+  binding: { InferenceSession: new () => BindingSession };
+  initOrt(): void;
+}
+
+/** Products below this many multiply-adds stay on XNNPACK (measured: the call costs ~10 µs more). */
+export const MIN_ORT_MACS = 1 << 18;
+
+let threads = 1;
+/** Whether the wasm backend has the Conv2DBackpropFilter kernel of this module. */
+let filterGradient = false;
+let native: Binding | undefined;
+const sessions = new Map<string, BindingSession>();
+
+/** Loads onnxruntime's synchronous binding; throws with the reason when it cannot. */
+function loadBinding(): Binding {
+  if (native) return native;
+  // The session class behind onnxruntime-node's public API, whose `run` is the synchronous call
+  // the public API defers to the next tick (onnxruntime-node 1.30 `dist/backend.js`).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const b = require('onnxruntime-node/dist/binding') as Binding;
+  if (typeof b.initOrt !== 'function' || typeof b.binding?.InferenceSession !== 'function')
+    throw new Error('onnxruntime-node has no synchronous session binding (a version other than 1.30?)');
+  b.initOrt();
+  native = b;
+  return b;
+}
+
+function session(key: string, build: () => OnnxGraph): BindingSession {
+  let s = sessions.get(key);
+  if (s) return s;
+  const bytes = build().encode({ producer: 'aft-studio', version: '0' });
+  s = new (loadBinding().binding.InferenceSession)();
+  s.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    enableCpuMemArena: true,
+  });
+  sessions.set(key, s);
+  return s;
+}
+
+/** Buffers the operands of a threaded module are copied into, one per operand name, grown as needed. */
+const scratch = new Map<string, Float32Array>();
+
+/**
+ * The operand as an onnxruntime tensor over the module's memory, or over a copy where that memory
+ * is shared (the threaded build's): Node-API cannot hand a SharedArrayBuffer's data to native code.
+ */
+function heapTensor(backend: WasmBackend, name: string, t: Tf.TensorInfo): ort.Tensor {
+  const view = backend.typedArrayFromHeap(t) as Float32Array;
+  if (!(view.buffer instanceof SharedArrayBuffer)) return new ort.Tensor('float32', view, t.shape);
+  let buf = scratch.get(name);
+  if (!buf || buf.length < view.length) scratch.set(name, (buf = new Float32Array(view.length)));
+  const copy = buf.subarray(0, view.length);
+  copy.set(view);
+  return new ort.Tensor('float32', copy, t.shape);
+}
+
+/** Runs `s` on the operands and copies its output `y` into a new tensor of the module's memory. */
+function runInto(
+  backend: WasmBackend,
+  s: BindingSession,
+  feeds: Record<string, Tf.TensorInfo>,
+  shape: number[],
+): Tf.TensorInfo {
+  // Allocate first: growing the module's memory detaches the views taken before.
+  const out = backend.makeOutput(shape, 'float32');
+  const inputs: Record<string, ort.Tensor> = {};
+  for (const [name, t] of Object.entries(feeds)) inputs[name] = heapTensor(backend, name, t);
+  const y = s.run(inputs, { y: null }, {}).y;
+  (backend.typedArrayFromHeap(out) as Float32Array).set(y.data as Float32Array);
+  y.dispose();
+  return out;
+}
+
+const dims = (prefix: string, rank: number): string[] => Array.from({ length: rank }, (_, i) => `${prefix}${i}`);
+
+/** The geometry of a convolution that the im2col graphs are built for. */
+type ConvInfo = Tf.backend_util.Conv2DInfo;
+
+/**
+ * im2col of x (NHWC) as graph nodes: the input padded, then one strided slice per kernel tap,
+ * concatenated along the channels, as [N·OH·OW, KH·KW·C] rows in HWIO's (kh, kw, c) order.
+ */
+function im2col(g: OnnxGraph, x: string, c: ConvInfo): string {
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow } = c;
+  const { top, bottom, left, right } = c.padInfo;
+  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = c;
+  const kh = c.filterHeight;
+  const kw = c.filterWidth;
+  if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && top + bottom + left + right === 0)
+    return g.node('Reshape', [x, g.int64s(g.fresh('shape'), [n * h * w, ci])]);
+  const xp =
+    top + bottom + left + right > 0
+      ? g.node('Pad', [x, g.int64s(g.fresh('pads'), [0, top, left, 0, 0, bottom, right, 0])])
+      : x;
+  const taps: string[] = [];
+  for (let i = 0; i < kh; i++)
+    for (let j = 0; j < kw; j++) {
+      const y0 = i * dh;
+      const x0 = j * dw;
+      taps.push(
+        g.node('Slice', [
+          xp,
+          g.int64s(g.fresh('starts'), [0, y0, x0, 0]),
+          g.int64s(g.fresh('ends'), [n, y0 + (oh - 1) * sh + 1, x0 + (ow - 1) * sw + 1, ci]),
+          g.int64s(g.fresh('axes'), [0, 1, 2, 3]),
+          g.int64s(g.fresh('steps'), [1, sh, sw, 1]),
+        ]),
+      );
+    }
+  const cols = taps.length === 1 ? taps[0] : g.node('Concat', taps, { axis: attr.int(3) });
+  return g.node('Reshape', [cols, g.int64s(g.fresh('shape'), [n * oh * ow, kh * kw * ci])]);
+}
+
+/** Kernels with more taps than this stay on XNNPACK: im2col would copy the input that many times. */
+const MAX_TAPS = 49;
+
+function convInfo(tf: TfModule, xShape: number[], filterShape: number[], a: Tf.Conv2DAttrs): ConvInfo {
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    a.strides,
+    a.dilations ?? 1,
+    a.pad,
+    a.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+}
+
+const convKey = (c: ConvInfo): string =>
+  [
+    c.batchSize,
+    c.inHeight,
+    c.inWidth,
+    c.inChannels,
+    c.outChannels,
+    c.filterHeight,
+    c.filterWidth,
+    c.strideHeight,
+    c.strideWidth,
+    c.dilationHeight,
+    c.dilationWidth,
+    c.padInfo.top,
+    c.padInfo.bottom,
+    c.padInfo.left,
+    c.padInfo.right,
+  ].join(',');
+
+const convMacs = (c: ConvInfo): number =>
+  c.batchSize * c.outHeight * c.outWidth * c.outChannels * c.inChannels * c.filterHeight * c.filterWidth;
+
+/**
+ * Nodes computing y = conv(x, w) (NHWC, HWIO) into the graph's output `y`. MLAS's own Conv on
+ * maps of 16×16 and more (one product per image is wide enough there, and it packs its operands
+ * without im2col's copies); below that, im2col over the whole batch and one product: MLAS's Conv
+ * makes one product per image, which at ResNet's last stage (2×2 maps, 512 channels) is 4 columns
+ * wide. Measured on ResNet-18's convolutions (batch 32, 1 thread): 8×8 maps 8.6 ms vs 10.0,
+ * 2×2 maps 9.7 ms vs 41.7 (7 G multiply-adds/s).
+ */
+function convolve(g: OnnxGraph, x: string, w: string, c: ConvInfo): void {
+  if (c.outHeight * c.outWidth >= 256) {
+    const xn = g.node('Transpose', [x], { perm: attr.ints([0, 3, 1, 2]) });
+    const wn = g.node('Transpose', [w], { perm: attr.ints([3, 2, 0, 1]) });
+    const { top, bottom, left, right } = c.padInfo;
+    const yn = g.node('Conv', [xn, wn], {
+      strides: attr.ints([c.strideHeight, c.strideWidth]),
+      dilations: attr.ints([c.dilationHeight, c.dilationWidth]),
+      pads: attr.ints([top, left, bottom, right]),
+    });
+    g.node('Transpose', [yn], { perm: attr.ints([0, 2, 3, 1]) }, 'y');
+  } else {
+    const k = c.filterHeight * c.filterWidth * c.inChannels;
+    const wm = g.node('Reshape', [w, g.int64s('wshape', [k, c.outChannels])]);
+    const y = g.node('MatMul', [im2col(g, x, c), wm]);
+    g.node('Reshape', [y, g.int64s('yshape', c.outShape)], {}, 'y');
+  }
+  g.output('y', c.outShape);
+}
+
+/** Conv2D, NHWC input and HWIO filter. */
+function ortConv2D(tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
+  return (args) => {
+    const { x, filter } = args.inputs as { x: Tf.TensorInfo; filter: Tf.TensorInfo };
+    const a = args.attrs as unknown as Tf.Conv2DAttrs;
+    if (x.dtype !== 'float32' || a.dataFormat === 'NCHW') return original(args);
+    const c = convInfo(tf, x.shape, filter.shape, a);
+    if (convMacs(c) < MIN_ORT_MACS || c.filterHeight * c.filterWidth > MAX_TAPS) return original(args);
+    const s = session(`conv/${convKey(c)}`, () => {
+      const g = new OnnxGraph('conv');
+      convolve(g, g.input('x', x.shape), g.input('w', filter.shape), c);
+      return g;
+    });
+    return runInto(args.backend as unknown as WasmBackend, s, { x, w: filter }, c.outShape);
+  };
+}
+
+/**
+ * The input gradient of a stride-1 convolution (tfjs's Conv2DBackpropInput): dy convolved with
+ * the filter flipped and its channels swapped, padded by k − 1 − pad. The flip and swap run in the
+ * graph (on the wasm backend they were a Reverse and a Transpose of the filter every step).
+ */
+function ortConv2DBackpropInput(tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
+  return (args) => {
+    const { dy, filter } = args.inputs as { dy: Tf.TensorInfo; filter: Tf.TensorInfo };
+    const a = args.attrs as unknown as Tf.Conv2DBackpropInputAttrs;
+    if (dy.dtype !== 'float32' || a.dataFormat === 'NCHW') return original(args);
+    const fwd = convInfo(tf, a.inputShape, filter.shape, { ...a, dilations: 1 });
+    if (fwd.strideHeight !== 1 || fwd.strideWidth !== 1) return original(args);
+    const [kh, kw, ci, co] = filter.shape;
+    const { top, bottom, left, right } = fwd.padInfo;
+    const pads = [kh - 1 - top, kh - 1 - bottom, kw - 1 - left, kw - 1 - right];
+    if (pads.some((q) => q < 0)) return original(args);
+    const c = convInfo(tf, dy.shape, [kh, kw, co, ci], {
+      strides: 1,
+      dilations: 1,
+      pad: [
+        [0, 0],
+        [pads[0], pads[1]],
+        [pads[2], pads[3]],
+        [0, 0],
+      ],
+    } as Tf.Conv2DAttrs);
+    if (convMacs(c) < MIN_ORT_MACS || kh * kw > MAX_TAPS) return original(args);
+    const s = session(`convdx/${convKey(c)}`, () => {
+      const g = new OnnxGraph('convdx');
+      g.input('dy', dy.shape);
+      g.input('w', filter.shape);
+      const flipped = g.node('Slice', [
+        'w',
+        g.int64s('starts', [-1, -1]),
+        g.int64s('ends', [-kh - 1, -kw - 1]),
+        g.int64s('axes', [0, 1]),
+        g.int64s('steps', [-1, -1]),
+      ]);
+      convolve(g, 'dy', g.node('Transpose', [flipped], { perm: attr.ints([0, 1, 3, 2]) }), c);
+      return g;
+    });
+    return runInto(args.backend as unknown as WasmBackend, s, { dy, w: filter }, c.outShape);
+  };
+}
+
+/**
+ * The filter gradient of a convolution (tfjs's Conv2DBackpropFilter, which the wasm backend
+ * lacks): im2col(x)ᵀ · dy, [KH·KW·C, CO], which is the HWIO filter's layout.
+ */
+function ortConv2DBackpropFilter(tf: TfModule): Tf.KernelFunc {
+  return (args) => {
+    const { x, dy } = args.inputs as { x: Tf.TensorInfo; dy: Tf.TensorInfo };
+    const a = args.attrs as unknown as Tf.Conv2DBackpropFilterAttrs;
+    if (x.dtype !== 'float32' || a.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter: NHWC float32 only');
+    const c = convInfo(tf, x.shape, a.filterShape, { ...a, dilations: 1 });
+    const s = session(`convdw/${convKey(c)}`, () => {
+      const g = new OnnxGraph('convdw');
+      g.input('x', x.shape);
+      g.input('dy', dy.shape);
+      const rows = c.batchSize * c.outHeight * c.outWidth;
+      const cols = g.node('Transpose', [im2col(g, 'x', c)], { perm: attr.ints([1, 0]) });
+      const d = g.node('Reshape', ['dy', g.int64s('dyshape', [rows, c.outChannels])]);
+      const dw = g.node('MatMul', [cols, d]);
+      g.node('Reshape', [dw, g.int64s('wshape', a.filterShape)], {}, 'y');
+      g.output('y', a.filterShape);
+      return g;
+    });
+    return runInto(args.backend as unknown as WasmBackend, s, { x, dy }, a.filterShape);
+  };
+}
+
+/**
+ * dx of a max pool (NHWC) whose windows are not the 2×2 stride-2 ones (wasmKernels.ts compares
+ * those in registers): onnxruntime's MaxPool gives each window's first maximum as an index, and dy
+ * is added at those indices. Comparing per channel in JavaScript mispredicts a branch at every
+ * tap: 27 ms for ResNet's 3×3 stride-2 pool at batch 32 on 64² inputs, against ~5 here.
+ */
+function ortMaxPoolGrad(tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
+  return (args) => {
+    const { dy, input } = args.inputs as { dy: Tf.TensorInfo; input: Tf.TensorInfo };
+    const a = args.attrs as unknown as Tf.MaxPoolGradAttrs;
+    if (input.dtype !== 'float32' || dy.dtype !== 'float32') return original(args);
+    const c = tf.backend_util.computePool2DInfo(
+      input.shape as [number, number, number, number],
+      a.filterSize,
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+    );
+    if (c.filterHeight === 2 && c.filterWidth === 2 && c.strideHeight === 2 && c.strideWidth === 2)
+      return original(args);
+    const { top, bottom, left, right } = c.padInfo;
+    const s = session(`maxpoolgrad/${convKey(c)}`, () => {
+      const g = new OnnxGraph('maxpoolgrad');
+      g.input('x', input.shape);
+      g.input('dy', dy.shape);
+      const xn = g.node('Transpose', ['x'], { perm: attr.ints([0, 3, 1, 2]) });
+      const [, at] = g.nodeOutputs('MaxPool', [xn], ['pooled', 'at'], {
+        kernel_shape: attr.ints([c.filterHeight, c.filterWidth]),
+        strides: attr.ints([c.strideHeight, c.strideWidth]),
+        pads: attr.ints([top, left, bottom, right]),
+      });
+      const flat = g.int64s('flat', [-1]);
+      const dyn = g.node('Reshape', [g.node('Transpose', ['dy'], { perm: attr.ints([0, 3, 1, 2]) }), flat]);
+      const count = input.shape.reduce((p, q) => p * q, 1);
+      const zeros = g.node('ConstantOfShape', [g.int64s('count', [count])]);
+      const dx = g.node('ScatterElements', [zeros, g.node('Reshape', [at, flat]), dyn], {
+        axis: attr.int(0),
+        reduction: attr.string('add'),
+      });
+      const [n, h, w, ch] = input.shape;
+      const dxn = g.node('Reshape', [dx, g.int64s('nchw', [n, ch, h, w])]);
+      g.node('Transpose', [dxn], { perm: attr.ints([0, 2, 3, 1]) }, 'y');
+      g.output('y', input.shape);
+      return g;
+    });
+    return runInto(args.backend as unknown as WasmBackend, s, { x: input, dy }, input.shape);
+  };
+}
+
+/** a·b with either operand transposed, batches broadcast as numpy does, then + bias, relu. */
+function ortMatMul(tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
+  return (args) => {
+    const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, Tf.TensorInfo | undefined>;
+    const {
+      transposeA,
+      transposeB,
+      activation = 'linear',
+    } = args.attrs as unknown as Tf.BatchMatMulAttrs & {
+      activation?: string;
+    };
+    if (!a || !b || a.dtype !== 'float32' || b.dtype !== 'float32' || preluActivationWeights) return original(args);
+    if (activation !== 'linear' && activation !== 'relu') return original(args);
+    if (bias && bias.dtype !== 'float32') return original(args);
+    const ra = a.shape.length;
+    const rb = b.shape.length;
+    const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
+    const k = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
+    const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
+    const outBatch = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+    const batch = outBatch.reduce((p, q) => p * q, 1);
+    if (batch * m * k * n < MIN_ORT_MACS) return original(args);
+    const rbias = bias ? bias.shape.length : -1;
+    const key = `matmul/${ra},${rb},${transposeA},${transposeB},${rbias},${activation}`;
+    const s = session(key, () => {
+      const g = new OnnxGraph('matmul');
+      g.input('a', dims('a', ra));
+      g.input('b', dims('b', rb));
+      const swap = (r: number) => {
+        const perm = Array.from({ length: r }, (_, i) => i);
+        [perm[r - 1], perm[r - 2]] = [perm[r - 2], perm[r - 1]];
+        return { perm: attr.ints(perm) };
+      };
+      const at = transposeA ? g.node('Transpose', ['a'], swap(ra)) : 'a';
+      const bt = transposeB ? g.node('Transpose', ['b'], swap(rb)) : 'b';
+      let y = g.node('MatMul', [at, bt], {}, bias || activation === 'relu' ? undefined : 'y');
+      if (bias) {
+        g.input('bias', dims('c', rbias));
+        y = g.node('Add', [y, 'bias'], {}, activation === 'relu' ? undefined : 'y');
+      }
+      if (activation === 'relu') g.node('Relu', [y], {}, 'y');
+      g.output('y', dims('y', Math.max(ra, rb)));
+      return g;
+    });
+    const feeds: Record<string, Tf.TensorInfo> = { a, b };
+    if (bias) feeds.bias = bias;
+    return runInto(args.backend as unknown as WasmBackend, s, feeds, [...outBatch, m, n]);
+  };
+}
+
+/** Whether the products go to onnxruntime: `AFT_WASM_PRODUCTS` (`onnxruntime`, the default, or `xnnpack`). */
+export function ortProductsWanted(env: NodeJS.ProcessEnv = process.env): boolean {
+  return (env.AFT_WASM_PRODUCTS ?? 'onnxruntime') !== 'xnnpack';
+}
+
+const routed = Symbol('aft.ortRouted');
+
+function route(tf: TfModule, name: string, make: (tf: TfModule, original: Tf.KernelFunc) => Tf.KernelFunc): void {
+  const original = tf.getKernel(name, 'wasm');
+  if (!original) throw new Error(`tfjs-backend-wasm has no ${name} kernel`);
+  if ((original.kernelFunc as { [routed]?: boolean })[routed]) return;
+  const kernelFunc = make(tf, original.kernelFunc);
+  Object.assign(kernelFunc, { [routed]: true });
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ ...original, kernelFunc });
+}
+
+/**
+ * Routes the wasm backend's float32 convolutions and products to onnxruntime on `n` threads.
+ * Throws, leaving every kernel as it was, when onnxruntime's binding cannot load.
+ */
+export function routeProductsToOrt(tf: TfModule, n: number): void {
+  loadBinding();
+  threads = n;
+  route(tf, 'Conv2D', ortConv2D);
+  route(tf, 'MaxPoolGrad', ortMaxPoolGrad);
+  route(tf, 'Conv2DBackpropInput', ortConv2DBackpropInput);
+  if (!tf.getKernel('Conv2DBackpropFilter', 'wasm'))
+    tf.registerKernel({
+      kernelName: 'Conv2DBackpropFilter',
+      backendName: 'wasm',
+      kernelFunc: ortConv2DBackpropFilter(tf),
+    });
+  filterGradient = true;
+  route(tf, 'BatchMatMul', ortMatMul);
+  route(tf, '_FusedMatMul', ortMatMul);
+}
+
+/**
+ * Whether the active backend is the wasm one with this module's convolution gradients
+ * (Conv2DBackpropFilter, and Conv2DBackpropInput at stride 1).
+ */
+export function ortConvolutionGradients(tf: TfModule): boolean {
+  return filterGradient && tf.getBackend() === 'wasm';
+}
