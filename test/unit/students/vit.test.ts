@@ -21,7 +21,7 @@ import {
   type PretrainedStudent,
 } from '../../../sidecar/src/models/pretrained';
 import { mixerFamily } from '../../../sidecar/src/models/students/mixer';
-import { KNOWN_ARCHS } from '../../../sidecar/src/models/students/registry';
+import { KNOWN_ARCHS } from '../../../core/node/students/registry';
 import { vitFamily } from '../../../sidecar/src/models/students/vit';
 import { nchwToNhwc } from '../../../sidecar/src/predict/predict';
 import { OnnxSession } from '../../../sidecar/src/runtime/onnx';
