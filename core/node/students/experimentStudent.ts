@@ -28,7 +28,7 @@ export interface StudentFolderCheck<F extends StudentSpec> {
 export function asProblem(e: unknown, at: (string | number)[]): SemanticProblem {
   if (!(e instanceof AftError) || e.code !== 'bad_input') throw e;
   const inExperiment = e.location?.file === '<experiment>' && e.location.field;
-  const where = inExperiment ? e.location!.field!.split('.') : at;
+  const where = inExperiment ? e.location.field!.split('.') : at;
   // The student's file and field, and not the experiment's field again (the problem is at it).
   const loc = e.location;
   const field = loc?.field && loc.field !== at.join('.') ? `${loc.field}: ` : '';
@@ -54,7 +54,10 @@ export function checkExperimentStudent<F extends StudentSpec>(
       // A text student reads the dataset's max_length tokens (capped at its positions): the run
       // checks the dataset itself, once it is tokenised.
       if (exp.dataset.source !== 'text') return { problems: [] };
-      return { problems: [], checked: { hub, size: [Math.min(exp.dataset.max_length, input.maxLength), 1], channels: 1 } };
+      return {
+        problems: [],
+        checked: { hub, size: [Math.min(exp.dataset.max_length, input.maxLength), 1], channels: 1 },
+      };
     }
     const prep = timmImagePreprocess(hub.config.pretrained_cfg ?? {}, d.input_size, path.join(folder, 'config.json'));
     const size: [number, number] = [prep.height, prep.width];

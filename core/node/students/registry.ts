@@ -14,7 +14,14 @@ import { mixerSpec } from './mixer';
 import { resnetSpec } from './resnet';
 import { vitSpec } from './vit';
 
-export const STUDENT_SPECS: readonly StudentSpec[] = [resnetSpec, vitSpec, mixerSpec, effnetSpec, bertSpec, distilbertSpec];
+export const STUDENT_SPECS: readonly StudentSpec[] = [
+  resnetSpec,
+  vitSpec,
+  mixerSpec,
+  effnetSpec,
+  bertSpec,
+  distilbertSpec,
+];
 
 const known = (key: StudentSpec['configKey']): string[] =>
   STUDENT_SPECS.filter((f) => f.configKey === key).flatMap((f) => f.archs);

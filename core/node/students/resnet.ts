@@ -136,7 +136,6 @@ export function resnetStateShapes(s: ResNetShape): StateEntry[] {
   return out;
 }
 
-
 export const resnetSpec: StudentSpec<ResNetShape> = {
   name: 'resnet',
   configKey: 'architecture',

@@ -20,7 +20,8 @@ import {
   readHubConfig as readConfig,
   type HubHeader as FolderHeader,
 } from '../../../core/node/students/hubFolder';
-import { readWeights, WEIGHTS_FILE, WEIGHTS_INDEX } from '../../../core/node/students/hubWeights';
+import { folderStamp } from '../../../core/node/students/folderStamp';
+import { readWeights, WEIGHTS_FILE } from '../../../core/node/students/hubWeights';
 import { timmImagePreprocess, type ImagePreprocess } from '../../../core/node/students/timmPreprocess';
 import { Rng, seedFor } from '../util/rng';
 import type { DownstreamModel } from './downstream';
@@ -72,32 +73,13 @@ export function readHubFolder(folder: string): HubFolder {
   return { ...header, state };
 }
 
-/** The last folder read, while its files are unchanged: every job of a run starts from the same weights. */
+/** The last folder read, while its files are unchanged (`folderStamp`): every job of a run starts from the same weights. */
 let cached: { key: string; hub: HubFolder } | undefined;
 
 function readCached(folder: string): HubFolder {
-  const stamp = (f: string): string => {
-    const s = fs.statSync(f);
-    return `${s.size}:${s.mtimeMs}`;
-  };
-  const index = path.join(folder, WEIGHTS_INDEX);
-  const key = (files: string[]): string =>
-    [folder, ...[path.join(folder, CONFIG_FILE), ...(fs.existsSync(index) ? [index] : []), ...files].map(stamp)].join(
-      '\0',
-    );
-  // The weight files are the ones the last read found: a changed index or shard reads again.
-  const fresh = (): boolean => {
-    try {
-      return cached?.hub.folder === folder && cached.key === key(cached.hub.weightFiles);
-    } catch {
-      return false;
-    }
-  };
-  if (!fresh()) {
-    const hub = readHubFolder(folder);
-    cached = { key: key(hub.weightFiles), hub };
-  }
-  return cached!.hub;
+  const key = folderStamp(folder);
+  if (cached?.hub.folder !== folder || cached.key !== key) cached = { key, hub: readHubFolder(folder) };
+  return cached.hub;
 }
 
 /** What a student folder reads (images or its tokenizer's ids), from the folder as last read (see `readCached`). */

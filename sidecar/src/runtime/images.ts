@@ -11,7 +11,6 @@ sharp.cache(false);
 
 export type { Resample, ResizeRule };
 
-
 const KERNEL: Record<Resample, 'nearest' | 'linear' | 'cubic' | 'lanczos3'> = {
   nearest: 'nearest',
   bilinear: 'linear',
