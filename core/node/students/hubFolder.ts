@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { badInput } from '../../common/util/errors';
 import type { DownstreamSpec } from '../experiment/schema';
 import type { StEntry } from '../io/safetensors';
+import { MAX_JSON_BYTES, readUserJson } from '../io/userFile';
 import type { HubConfig, HubFiles, StateEntry, StudentShape, StudentSpec } from './family';
 import { readWeightsHeader, weightFiles, WEIGHTS_FILE, WEIGHTS_INDEX } from './hubWeights';
 import { familyOf } from './registry';
@@ -75,12 +76,9 @@ export function readHubConfig<F extends StudentSpec>(
       `no ${CONFIG_FILE}: expected timm's hub layout (${CONFIG_FILE} with \`architecture\`, \`num_classes\` and \`pretrained_cfg\`, + ${WEIGHTS_FILE}) or a transformers folder (${CONFIG_FILE} with \`model_type\`)`,
       { file: folder, field: FIELD },
     );
-  let config: HubConfig;
-  try {
-    config = JSON.parse(fs.readFileSync(file, 'utf8')) as HubConfig;
-  } catch (e) {
-    throw badInput(`not valid JSON: ${(e as Error).message}`, { file });
-  }
+  // Read as every user file is (regular, bounded): a FIFO named config.json must not block the
+  // language server, which checks the folder as the user types.
+  const config = readUserJson(file, { what: CONFIG_FILE, maxBytes: MAX_JSON_BYTES }) as HubConfig;
   if (typeof config !== 'object' || config === null || Array.isArray(config))
     throw badInput('expected a JSON object', { file });
   const { family, arch } = familyOf(config, file, families);
