@@ -1,19 +1,14 @@
 // Bundles the experiment-file language server into one CommonJS file that the extension's
 // language client starts over IPC (extension/src/language/client.ts). It pulls in the zod
-// schema and the validator from sidecar/src/experiment, never TensorFlow.js or onnxruntime.
+// schema, the validator and the student folder checks from core/node, never the engine,
+// TensorFlow.js, onnxruntime or sharp (lib/languageServerBundle.mjs: the build fails on them).
 import { build } from 'esbuild';
+import { forbiddenInputs, languageServerBuild } from './lib/languageServerBundle.mjs';
 
-await build({
-  entryPoints: { server: 'language-server/src/server.ts' },
-  outdir: 'dist/language-server',
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  sourcemap: true,
-  logLevel: 'warning',
-  metafile: true,
-}).then(({ metafile }) => {
-  const heavy = Object.keys(metafile.inputs).filter((f) => /@tensorflow|onnxruntime/.test(f));
-  if (heavy.length) throw new Error(`the language server bundle must not include compute engines: ${heavy.join(', ')}`);
+await build(languageServerBuild).then(({ metafile }) => {
+  const heavy = forbiddenInputs(metafile);
+  if (heavy.length)
+    throw new Error(
+      `the language server bundle must not include the engine or its native modules: ${heavy.join(', ')}`,
+    );
 });

@@ -1,14 +1,23 @@
 /**
  * Language-server benchmark: the time from a change to its diagnostics for a 300-line
  * experiment file that references 84 array files (header reads cached by modification time),
- * and the heap while a 1 MB file is edited repeatedly.
+ * for an experiment whose student is a pretrained folder (its check cached by the folder's
+ * stamp) next to one uncached check of that folder, and the heap while a 1 MB file is edited
+ * repeatedly.
  * Run: node --expose-gc --import tsx language-server/bench/diagnostics.ts
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { StateEntry } from '../../core/node/students/family';
+import { checkHubFolder } from '../../core/node/students/hubFolder';
+import { STUDENT_SPECS } from '../../core/node/students/registry';
+import { resnetStateShapes } from '../../core/node/students/resnet';
+import { NO_DROPOUT, vitStateShapes } from '../../core/node/students/vit';
 import { fileUri, LspClient } from '../../test/lsp/harness';
 
 const data = path.join(__dirname, '..', '..', 'test', 'fixtures', 'data');
+const students = path.join(__dirname, '..', '..', 'test', 'fixtures', 'students');
 
 /** A 300-line experiment: npy dataset, 40 feature sources, 58 methods, their β grids. */
 export function experiment300(): string {
@@ -95,6 +104,8 @@ async function main(): Promise<void> {
     `  cpu  p50 ${percentile(warmCpu, 50).toFixed(1)} ms, p95 ${percentile(warmCpu, 95).toFixed(1)} ms; load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores`,
   );
 
+  await studentFolders(client);
+
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) console.log('(run with --expose-gc for heap numbers)');
   const big = experiment1mb();
@@ -120,6 +131,88 @@ async function main(): Promise<void> {
   gc?.();
   console.log(`  heap over baseline after closing it: ${mb(process.memoryUsage().heapUsed - base)}`);
   client.dispose();
+}
+
+/**
+ * A hub folder of a published model's size whose model.safetensors holds the real header and a
+ * sparse hole for the weights (nothing written): the header is what the checks read.
+ */
+function sparseHubFolder(dir: string, config: Record<string, unknown>, entries: StateEntry[]): string {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  for (const e of entries) {
+    const dtype = e.kind === 'counter' ? 'I64' : 'F32';
+    const bytes = e.shape.reduce((a, b) => a * b, 1) * (dtype === 'I64' ? 8 : 4);
+    header[e.key] = { dtype, shape: e.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  const json = Buffer.from(JSON.stringify(header));
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(json.length));
+  const file = path.join(dir, 'model.safetensors');
+  fs.writeFileSync(file, Buffer.concat([prefix, json]));
+  fs.truncateSync(file, 8 + json.length + offset);
+  return dir;
+}
+
+/** Change → diagnostics with a pretrained student (cached), next to the folder's check uncached. */
+async function studentFolders(client: LspClient): Promise<void> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-bench-students-'));
+  const resnet50 = sparseHubFolder(
+    path.join(tmp, 'resnet50'),
+    { architecture: 'resnet50', num_classes: 1000 },
+    resnetStateShapes({ arch: 'resnet50', width: 64, inChannels: 3, numClasses: 1000 }),
+  );
+  const vitBase = sparseHubFolder(
+    path.join(tmp, 'vit-base'),
+    { architecture: 'vit_base_patch16_224', num_classes: 1000 },
+    vitStateShapes({
+      arch: 'vit_base_patch16_224',
+      numClasses: 1000,
+      inChannels: 3,
+      patch: 16,
+      embedDim: 768,
+      depth: 12,
+      heads: 12,
+      mlpHidden: 3072,
+      grid: [14, 14],
+      dropout: NO_DROPOUT,
+    }),
+  );
+  console.log('pretrained student folders, change → diagnostics, 100 edits after 10 warm-up:');
+  for (const [name, folder] of [
+    ['resnet50-tiny (fixture)', path.join(students, 'resnet50-tiny')],
+    ['effnet-tiny (fixture)', path.join(students, 'effnet-tiny')],
+    ['bert-tiny (fixture)', path.join(students, 'bert-tiny')],
+    ['resnet50, ImageNet size', resnet50],
+    ['vit_base_patch16_224, ImageNet size', vitBase],
+  ]) {
+    const cold: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const t0 = performance.now();
+      checkHubFolder(folder, STUDENT_SPECS);
+      cold.push(performance.now() - t0);
+    }
+    const text = `name: student\ndataset: { source: mnist }\ndownstream: { model: pretrained, folder: ${folder} }\nmethods: [stl]\ntrain: { steps: 20 }\n`;
+    const weights = fs.statSync(path.join(folder, 'model.safetensors')).size;
+    const uri = fileUri(path.join(tmp, `${path.basename(folder)}.aft.yaml`));
+    const first = await client.open(uri, text);
+    if (first.length) throw new Error(`the ${name} file should be valid: ${JSON.stringify(first[0])}`);
+    const times: number[] = [];
+    for (let i = 0; i < 110; i++) {
+      const t0 = performance.now();
+      await client.change(uri, text.replace('steps: 20', `steps: ${21 + i}`));
+      times.push(performance.now() - t0);
+    }
+    const warm = times.slice(10);
+    console.log(
+      `  ${name} (model.safetensors ${mb(weights)}): p50 ${percentile(warm, 50).toFixed(2)} ms, p95 ${percentile(warm, 95).toFixed(2)} ms; the folder's check uncached p50 ${percentile(cold, 50).toFixed(2)} ms`,
+    );
+    await client.close(uri);
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
 }
 
 if (require.main === module) void main();

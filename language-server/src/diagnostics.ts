@@ -1,12 +1,14 @@
 /**
  * Diagnostics of a document: the guards' refusal, or every problem `validateParsed` finds
- * (YAML syntax, the schema, cross-field and file checks), as LSP diagnostics. Each problem
+ * (YAML syntax, the schema, cross-field and file checks, and the pretrained student's folder as
+ * `aft validate` checks it, without the memory estimate), as LSP diagnostics. Each problem
  * becomes exactly one diagnostic: the same range and message are never published twice.
  */
 import { DiagnosticSeverity, type Diagnostic, type Range } from 'vscode-languageserver';
-import type { FileProbe } from '../../core/node/experiment/arrays';
-import { validateParsed, type Problem } from '../../core/node/experiment/validate';
+import { validateParsed, type ExtraChecks, type Problem } from '../../core/node/experiment/validate';
+import { checkExperimentStudent } from '../../core/node/students/experimentStudent';
 import type { Analysis } from './analysis';
+import type { EditorFiles } from './fileCache';
 
 export const SOURCE = 'aft';
 
@@ -17,7 +19,7 @@ export interface FixData {
   suggestion?: string;
 }
 
-export function diagnose(a: Analysis, files: FileProbe): Diagnostic[] {
+export function diagnose(a: Analysis, files: EditorFiles): Diagnostic[] {
   if (a.refusal) {
     const at = positionAt(a.text, a.refusal.offset);
     return [
@@ -27,7 +29,13 @@ export function diagnose(a: Analysis, files: FileProbe): Diagnostic[] {
   if (!a.parsed) return [];
   let problems: Problem[];
   try {
-    problems = validateParsed(a.parsed, a.baseDir, files).problems;
+    // An unsaved document's paths are not checked, so neither is its student's folder.
+    const { baseDir } = a;
+    const student: ExtraChecks | undefined =
+      baseDir === undefined
+        ? undefined
+        : (exp) => checkExperimentStudent(exp, baseDir, (folder) => files.studentFolder(folder)).problems;
+    problems = validateParsed(a.parsed, baseDir, files, student).problems;
   } catch (e) {
     // A bug in a check must not take the server down with it: say so where the user looks.
     const message = `could not check this file: ${e instanceof Error ? e.message : String(e)}`;

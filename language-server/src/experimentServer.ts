@@ -10,21 +10,20 @@ import {
   type PublishDiagnosticsParams,
 } from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import type { FileProbe } from '../../core/node/experiment/arrays';
 import { Analyses, type Analysis } from './analysis';
 import { codeActions } from './codeActions';
 import { codeLenses } from './codeLens';
 import { complete } from './completion';
 import { Debouncer } from './debouncer';
 import { diagnose } from './diagnostics';
-import { CachedFiles } from './fileCache';
+import { CachedFiles, type EditorFiles } from './fileCache';
 import { hover } from './hover';
 import { documentSymbols } from './symbols';
 
 export interface ServerOptions {
   /** Quiet time after the last change before diagnostics run (ms). */
   debounceMs?: number;
-  files?: FileProbe;
+  files?: EditorFiles;
 }
 
 export class ExperimentServer {
@@ -34,7 +33,7 @@ export class ExperimentServer {
   /** The version whose diagnostics were last published, per document. */
   private readonly published = new Map<string, number>();
   private readonly debounceMs: number;
-  readonly files: FileProbe;
+  readonly files: EditorFiles;
 
   constructor(
     private readonly connection: Connection,

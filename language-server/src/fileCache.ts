@@ -1,7 +1,8 @@
 /**
  * The file system as the checks see it, with array headers and ONNX input/output names cached
- * by modification time and size: a diagnostics pass on every keystroke stats each referenced
- * file but reads a header only when the file changed.
+ * by modification time and size, and each pretrained student folder's check (config.json and
+ * the safetensors header) by its `folderStamp`: a diagnostics pass on every keystroke stats each
+ * referenced file but reads a header only when the file changed.
  */
 import * as fs from 'node:fs';
 import {
@@ -12,6 +13,16 @@ import {
   type PathKind,
 } from '../../core/node/experiment/arrays';
 import { readOnnxSignature, type OnnxSignature } from '../../core/node/io/onnxGraph';
+import type { StudentSpec } from '../../core/node/students/family';
+import { folderStamp } from '../../core/node/students/folderStamp';
+import { checkHubFolder, type HubHeader } from '../../core/node/students/hubFolder';
+import { STUDENT_SPECS } from '../../core/node/students/registry';
+
+/** The files as the editor's checks see them: the probes of the file checks and the student folder check. */
+export interface EditorFiles extends FileProbe {
+  /** A student folder checked from its headers (`checkHubFolder`); throws its `AftError` when it is bad. */
+  studentFolder(folder: string): HubHeader<StudentSpec>;
+}
 
 interface Entry {
   stamp: string;
@@ -22,7 +33,7 @@ interface Entry {
 /** Bounds memory when a long session touches many files; the oldest entries go first. */
 const MAX_ENTRIES = 512;
 
-export class CachedFiles implements FileProbe {
+export class CachedFiles implements EditorFiles {
   private readonly entries = new Map<string, Entry>();
   /** Header reads done (not served from the cache); the tests and the benchmark look at it. */
   reads = 0;
@@ -44,10 +55,13 @@ export class CachedFiles implements FileProbe {
     return this.cached('onnx', file, readOnnxSignature);
   }
 
-  /** A reader's answer (or error) for a file, reused while its modification time and size stay. */
-  private cached<T>(kind: string, file: string, read: (file: string) => T): T {
-    const st = stat(file);
-    const stamp = st ? `${st.mtimeMs}:${st.size}` : 'missing';
+  studentFolder(folder: string): HubHeader<StudentSpec> {
+    return this.cached('student', folder, (f) => checkHubFolder(f, STUDENT_SPECS), folderStamp);
+  }
+
+  /** A reader's answer (or error) for a path, reused while its stamp (a file's modification time and size) stays. */
+  private cached<T>(kind: string, file: string, read: (file: string) => T, stampOf = fileStamp): T {
+    const stamp = stampOf(file);
     const key = `${kind}:${file}`;
     let entry = this.entries.get(key);
     if (entry?.stamp !== stamp) {
@@ -66,7 +80,7 @@ export class CachedFiles implements FileProbe {
   }
 }
 
-function stat(file: string): fs.Stats | undefined {
+function fileStamp(file: string): string {
   const st = fs.statSync(file, { throwIfNoEntry: false });
-  return st?.isFile() ? st : undefined;
+  return st?.isFile() ? `${st.mtimeMs}:${st.size}` : 'missing';
 }

@@ -109,6 +109,9 @@ describe('server robustness', () => {
         },
         arrays: () => ({ format: 'npy', arrays: [] }),
         onnx: () => ({ inputs: [], outputs: [] }),
+        studentFolder: () => {
+          throw new TypeError('disk on fire');
+        },
       },
     });
     try {

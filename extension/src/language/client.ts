@@ -15,6 +15,12 @@ import {
 
 export const LANGUAGE_ID = 'aft-experiment';
 
+/**
+ * The files diagnostics depend on: referenced arrays and ONNX models, and a pretrained student
+ * folder's config.json, weights, shard index, tokenizer and pickles (a pickle is refused by name).
+ */
+const WATCHED = '**/{*.npy,*.safetensors,*.onnx,config.json,tokenizer.json,*.index.json,*.bin,*.pt,*.pth}';
+
 export async function startLanguageClient(context: vscode.ExtensionContext): Promise<LanguageClient> {
   const module = context.asAbsolutePath(path.join('dist', 'language-server', 'server.js'));
   const serverOptions: ServerOptions = {
@@ -28,8 +34,8 @@ export async function startLanguageClient(context: vscode.ExtensionContext): Pro
       { scheme: 'file', language: LANGUAGE_ID },
       { scheme: 'untitled', language: LANGUAGE_ID },
     ],
-    // Diagnostics depend on the headers of referenced arrays: re-check when they change.
-    synchronize: { fileEvents: vscode.workspace.createFileSystemWatcher('**/*.{npy,safetensors,onnx}') },
+    // Diagnostics depend on the headers of referenced files: re-check when they change.
+    synchronize: { fileEvents: vscode.workspace.createFileSystemWatcher(WATCHED) },
     connectionOptions: { maxRestartCount: 4 },
     middleware: {
       // The server names the document by its URI string; the extension's run commands take

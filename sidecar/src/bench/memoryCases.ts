@@ -11,7 +11,7 @@ import { effnetFamily } from '../models/students/efficientnet';
 import { mixerFamily } from '../models/students/mixer';
 import { resnetFamily } from '../models/students/resnet';
 import { vitFamily } from '../models/students/vit';
-import type { MixerShape } from '../models/mixer';
+import type { MixerShape } from '../../../core/node/students/mixer';
 import {
   BERT_SMALL_SHAPE,
   bertSmallFolder,

@@ -7,7 +7,8 @@
  * (DistilBERT). `tokenFeeds` turns the engine's ids (-1 for padding) into these inputs.
  */
 import type { StTensor } from '../../../core/node/io/safetensors';
-import { MASKED_SCORE, textKeys, textStateShapes, type TextEncoderShape } from '../models/bert';
+import { textKeys, textStateShapes, type TextEncoderShape } from '../../../core/node/students/bert';
+import { MASKED_SCORE } from '../models/bert';
 import type { OnnxTensor } from '../runtime/onnx';
 import { DataType } from './proto';
 import { attr, OnnxGraph } from './graph';

@@ -6,7 +6,7 @@
  * GlobalAveragePool, two 1×1 Conv with their biases, Sigmoid and a broadcast Mul.
  */
 import type { StTensor } from '../../../core/node/io/safetensors';
-import { effnetBlocks, effnetStateShapes, type EffNetShape } from '../models/efficientnet';
+import { effnetBlocks, effnetStateShapes, type EffNetShape } from '../../../core/node/students/efficientnet';
 import type { ConvGeometry } from '../models/layers';
 import { foldBatchNorm } from './foldBatchNorm';
 import { attr, OnnxGraph } from './graph';

@@ -3,7 +3,8 @@
  * Input [N, H, W, C]; outputs `logits` and `features` (φ: the token mean after the final norm).
  */
 import type { StTensor } from '../../../core/node/io/safetensors';
-import { MIXER_LN_EPS, mixerStateShapes, type MixerShape } from '../models/mixer';
+import { mixerStateShapes, type MixerShape } from '../../../core/node/students/mixer';
+import { MIXER_LN_EPS } from '../models/mixer';
 import { attr, OnnxGraph } from './graph';
 import { layerNormNode, linearNode, mlpNodes, patchEmbedNodes, StateReader } from './tokens';
 

@@ -11,7 +11,7 @@
  * statistics (inference, as the engine evaluates).
  */
 import type { StTensor } from '../../../core/node/io/safetensors';
-import { blocksOf, resnetStateShapes, type ConvSpec, type ResNetShape } from '../models/resnet';
+import { blocksOf, resnetStateShapes, type ConvSpec, type ResNetShape } from '../../../core/node/students/resnet';
 import { foldBatchNorm } from './foldBatchNorm';
 import { attr, OnnxGraph } from './graph';
 import { stateTensor as tensor } from './stateTensor';

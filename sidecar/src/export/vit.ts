@@ -5,7 +5,8 @@
  * by Reshape/Transpose as timm's reshape(B, N, 3, heads, hd).
  */
 import type { StTensor } from '../../../core/node/io/safetensors';
-import { VIT_LN_EPS, vitStateShapes, type ViTShape } from '../models/vit';
+import { vitStateShapes, type ViTShape } from '../../../core/node/students/vit';
+import { VIT_LN_EPS } from '../models/vit';
 import { attr, OnnxGraph } from './graph';
 import { layerNormNode, linearNode, mlpNodes, patchEmbedNodes, StateReader } from './tokens';
 

@@ -1,7 +1,7 @@
 /**
  * The peak memory of a training job before it runs, as arithmetic on counts: parameters,
  * gradients, the optimiser's state and the temporaries of its update, the activations a training
- * step keeps (per example, from the model's shapes: models/students/activations.ts) and those of
+ * step keeps (per example, from the model's shapes: core/node/students/activations.ts) and those of
  * an evaluation chunk, and the method's own parameters. A job's phases do not overlap: the
  * forward and backward pass end (their activations freed) before the optimiser updates, and the
  * evaluation runs between steps, so the peak is the largest phase on top of what always lives.

@@ -6,7 +6,7 @@
  * size). The small Transformer says none (the estimate then counts its weights only).
  */
 import type { DownstreamSpec } from '../../../core/node/experiment/schema';
-import type { ActivationCount } from '../models/students/activations';
+import type { ActivationCount } from '../../../core/node/students/activations';
 
 export interface ScratchCounts {
   params: number;

@@ -6,7 +6,7 @@
  */
 import type { ResolvedMethod } from '../../../core/node/experiment/methods';
 import type { DownstreamSpec, TrainSpec } from '../../../core/node/experiment/schema';
-import type { ActivationCount } from '../models/students/activations';
+import type { ActivationCount } from '../../../core/node/students/activations';
 import { scratchCounts } from './scratchModels';
 import type { StudentFamily, StudentShape } from '../models/students/family';
 import { evalChunk } from '../train/evaluate';

@@ -23,117 +23,13 @@ import { tf, type Tensor, type Tensor2D } from '../runtime/tf';
 import { Rng } from '../util/rng';
 import type { ForwardMode, ModelOutput } from './downstream';
 import { denseT } from './layers';
-import { initState, linearEntries, normEntries, param, stateVariables } from './stateDict';
+import { initState, stateVariables } from './stateDict';
 import type { StateEntry, StudentModel, StudentOptions } from './students/family';
+import { textKeys, textStateShapes, type TextEncoderShape } from '../../../core/node/students/bert';
 import { attention, dropout, embed, gelu, layerNorm, linear } from './tokenLayers';
 
 /** torch.finfo(torch.float32).min: what transformers adds to (BERT) or puts in (DistilBERT) masked scores. */
 export const MASKED_SCORE = -3.4028234663852886e38;
-
-export type TextArch = 'bert' | 'distilbert';
-
-export interface TextEncoderShape {
-  arch: TextArch;
-  /** Classes of `classifier`; 0 for a bare encoder (BertModel, DistilBertModel) without one. */
-  numClasses: number;
-  /** `bert.` / `distilbert.` before the encoder's keys in a *ForSequenceClassification, '' in a bare model. */
-  prefix: string;
-  vocab: number;
-  maxPositions: number;
-  /** BERT's token-type vocabulary (type 0 is used); 0 for DistilBERT. */
-  typeVocab: number;
-  hidden: number;
-  layers: number;
-  heads: number;
-  intermediate: number;
-  eps: number;
-  padId: number;
-  dropout: { hidden: number; attn: number; classifier: number };
-  /** transformers' initializer_range: the std of a new model's weights. */
-  initStd: number;
-}
-
-/** One layer's keys, by role. */
-interface LayerKeys {
-  q: string;
-  k: string;
-  v: string;
-  o: string;
-  attnNorm: string;
-  ffn1: string;
-  ffn2: string;
-  outNorm: string;
-}
-
-/** The keys of each part of the encoder, by role, in transformers' names. */
-export function textKeys(s: Pick<TextEncoderShape, 'arch' | 'prefix'>) {
-  const p = s.prefix;
-  const bert = s.arch === 'bert';
-  const e = `${p}embeddings`;
-  return {
-    word: `${e}.word_embeddings.weight`,
-    position: `${e}.position_embeddings.weight`,
-    tokenType: bert ? `${e}.token_type_embeddings.weight` : undefined,
-    embNorm: `${e}.LayerNorm`,
-    layer(i: number): LayerKeys {
-      if (bert) {
-        const l = `${p}encoder.layer.${i}`;
-        return {
-          q: `${l}.attention.self.query`,
-          k: `${l}.attention.self.key`,
-          v: `${l}.attention.self.value`,
-          o: `${l}.attention.output.dense`,
-          attnNorm: `${l}.attention.output.LayerNorm`,
-          ffn1: `${l}.intermediate.dense`,
-          ffn2: `${l}.output.dense`,
-          outNorm: `${l}.output.LayerNorm`,
-        };
-      }
-      const l = `${p}transformer.layer.${i}`;
-      return {
-        q: `${l}.attention.q_lin`,
-        k: `${l}.attention.k_lin`,
-        v: `${l}.attention.v_lin`,
-        o: `${l}.attention.out_lin`,
-        attnNorm: `${l}.sa_layer_norm`,
-        ffn1: `${l}.ffn.lin1`,
-        ffn2: `${l}.ffn.lin2`,
-        outNorm: `${l}.output_layer_norm`,
-      };
-    },
-    /** BERT's pooler (tanh) is part of the encoder; DistilBERT's pre_classifier (ReLU) of the classification model. */
-    pool: bert ? { key: `${p}pooler.dense`, act: 'tanh' as const } : { key: 'pre_classifier', act: 'relu' as const },
-    classifier: 'classifier',
-  };
-}
-
-/** Whether the state has DistilBERT's pre_classifier or BERT's pooler: BERT's is always there. */
-const hasPool = (s: TextEncoderShape): boolean => s.arch === 'bert' || s.numClasses > 0;
-
-/** Every state-dict entry, in transformers' order, with PyTorch's shapes. */
-export function textStateShapes(s: TextEncoderShape): StateEntry[] {
-  const k = textKeys(s);
-  const d = s.hidden;
-  const out: StateEntry[] = [param(k.word, [s.vocab, d]), param(k.position, [s.maxPositions, d])];
-  if (k.tokenType) out.push(param(k.tokenType, [s.typeVocab, d]));
-  out.push(...normEntries(k.embNorm, d));
-  for (let i = 0; i < s.layers; i++) {
-    const l = k.layer(i);
-    out.push(
-      ...linearEntries(l.q, d, d),
-      ...linearEntries(l.k, d, d),
-      ...linearEntries(l.v, d, d),
-      ...linearEntries(l.o, d, d),
-      ...normEntries(l.attnNorm, d),
-      ...linearEntries(l.ffn1, s.intermediate, d),
-      ...linearEntries(l.ffn2, d, s.intermediate),
-      ...normEntries(l.outNorm, d),
-    );
-  }
-  if (hasPool(s)) out.push(...linearEntries(k.pool.key, d, d));
-  if (s.numClasses > 0) out.push(...linearEntries(k.classifier, s.numClasses, d));
-  return out;
-}
 
 /**
  * transformers' `_init_weights` for a new model: linear weights and embeddings normal(0,

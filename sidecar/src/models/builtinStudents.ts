@@ -22,7 +22,8 @@ import { Rng } from '../util/rng';
 import { readRecordedFile, sha256Hex } from '../util/recordedFiles';
 import { encodeSafetensors } from '../../../core/node/io/safetensors';
 import { CONFIG_FILE, hubFiles, isPretrainedStudent, WEIGHTS_FILE } from './pretrained';
-import { initResNetState, type ResNetShape } from './resnet';
+import type { ResNetShape } from '../../../core/node/students/resnet';
+import { initResNetState } from './resnet';
 
 /** TEST-ONLY, shared with the built-in teacher: `AFT_TEACHER_STEPS=N` builds in N steps (under another name). */
 const TEST_STEPS =

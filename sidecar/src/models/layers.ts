@@ -8,6 +8,9 @@ import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D, type Vari
 import { ortConvolutionGradients } from '../runtime/ortKernels';
 import { channelSum } from './batchNorm';
 import type { Rng } from '../util/rng';
+import { convOut, type ConvGeometry } from '../../../core/node/students/conv';
+
+export { convOut, type ConvGeometry };
 
 /**
  * relu?(x W + b) as tfjs's _FusedMatMul kernel, called directly: `tf.fused.matMul` runs it unfused
@@ -228,19 +231,6 @@ function cropPad(x: Tensor4D, top: number, bottom: number, left: number, right: 
       [0, 0],
     ]);
   return y;
-}
-
-export interface ConvGeometry {
-  /** Kernel size k (square). */
-  kernel: number;
-  stride: number;
-  /** Zero padding on every side (PyTorch's `padding`). */
-  pad: number;
-}
-
-/** Output size of a convolution or pooling as PyTorch computes it (floor). */
-export function convOut(size: number, g: ConvGeometry): number {
-  return Math.floor((size + 2 * g.pad - g.kernel) / g.stride) + 1;
 }
 
 /**

@@ -10,43 +10,12 @@ import { tf, type Tensor, type Tensor2D, type Tensor4D } from '../runtime/tf';
 import { Rng } from '../util/rng';
 import type { ForwardMode, ModelOutput } from './downstream';
 import { denseT } from './layers';
-import { initState, linearEntries, mlpEntries, normEntries, param, stateVariables, truncNormal } from './stateDict';
-import type { StateEntry, StudentModel, StudentOptions } from './students/family';
+import { initState, stateVariables, truncNormal } from './stateDict';
+import type { StudentModel, StudentOptions } from './students/family';
+import { mixerStateShapes, type MixerShape } from '../../../core/node/students/mixer';
 import { dropout, gelu, layerNorm, linear, patchEmbed } from './tokenLayers';
 
 export const MIXER_LN_EPS = 1e-6;
-
-export interface MixerShape {
-  arch: string;
-  numClasses: number;
-  inChannels: number;
-  patch: number;
-  embedDim: number;
-  depth: number;
-  /** Hidden widths of the token MLP (timm: 0.5·embed_dim) and the channel MLP (4·embed_dim). */
-  tokensDim: number;
-  channelsDim: number;
-  grid: [number, number];
-  /** timm's `drop_rate` (before the head) and `proj_drop_rate` (inside the MLPs). */
-  dropout: { head: number; proj: number };
-}
-
-export function mixerStateShapes(s: MixerShape): StateEntry[] {
-  const d = s.embedDim;
-  const l = s.grid[0] * s.grid[1];
-  const out = [param('stem.proj.weight', [d, s.inChannels, s.patch, s.patch]), param('stem.proj.bias', [d])];
-  for (let i = 0; i < s.depth; i++) {
-    const b = `blocks.${i}`;
-    out.push(
-      ...normEntries(`${b}.norm1`, d),
-      ...mlpEntries(`${b}.mlp_tokens`, l, s.tokensDim),
-      ...normEntries(`${b}.norm2`, d),
-      ...mlpEntries(`${b}.mlp_channels`, d, s.channelsDim),
-    );
-  }
-  out.push(...normEntries('norm', d), ...linearEntries('head', s.numClasses, d));
-  return out;
-}
 
 /**
  * timm's initialisation of a new Mixer (`_init_weights`, flax-like): linear weights Xavier-uniform,

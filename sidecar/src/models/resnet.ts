@@ -14,99 +14,10 @@ import { tf, type Tensor, type Tensor2D, type Tensor4D, type Variable } from '..
 import { batchNorm, type BatchNorm } from './batchNorm';
 import type { ForwardMode, ModelOutput } from './downstream';
 import { stateVariables } from './stateDict';
-import type { StateEntry as StudentStateEntry, StudentModel, StudentOptions } from './students/family';
+import type { StudentModel, StudentOptions } from './students/family';
 import { conv2d, denseT, type ConvGeometry } from './layers';
+import { blocksOf, resnetFeatures, resnetStateShapes, type ResNetShape } from '../../../core/node/students/resnet';
 
-export type BlockKind = 'basic' | 'bottleneck';
-
-/** The architectures a `config.json` may name: block and blocks per stage (torchvision's table). */
-export const RESNET_ARCHS: Readonly<
-  Record<string, { block: BlockKind; layers: readonly [number, number, number, number] }>
-> = {
-  resnet18: { block: 'basic', layers: [2, 2, 2, 2] },
-  resnet34: { block: 'basic', layers: [3, 4, 6, 3] },
-  resnet50: { block: 'bottleneck', layers: [3, 4, 6, 3] },
-  resnet101: { block: 'bottleneck', layers: [3, 4, 23, 3] },
-  resnet152: { block: 'bottleneck', layers: [3, 8, 36, 3] },
-};
-
-/** The shape of a ResNet: its architecture at a stem width (64 in the published models). */
-export interface ResNetShape {
-  arch: string;
-  /** Output channels of conv1; stage i has width·2^i planes. */
-  width: number;
-  inChannels: number;
-  numClasses: number;
-}
-
-export interface StateEntry extends StudentStateEntry {
-  role:
-    | 'conv'
-    | 'bn.weight'
-    | 'bn.bias'
-    | 'bn.running_mean'
-    | 'bn.running_var'
-    | 'bn.num_batches_tracked'
-    | 'fc.weight'
-    | 'fc.bias';
-}
-
-const EXPANSION: Record<BlockKind, number> = { basic: 1, bottleneck: 4 };
-
-export interface ConvSpec {
-  name: string;
-  cin: number;
-  cout: number;
-  g: ConvGeometry;
-}
-
-export interface BlockSpec {
-  prefix: string;
-  convs: ConvSpec[];
-  downsample?: ConvSpec;
-}
-
-/** The convolutions of a ResNet in order: the stem, each block's convs and downsample, and φ's width. */
-export function blocksOf(s: ResNetShape): { stem: ConvSpec; blocks: BlockSpec[]; features: number } {
-  const { block, layers } = RESNET_ARCHS[s.arch];
-  const exp = EXPANSION[block];
-  const stem: ConvSpec = { name: 'conv1', cin: s.inChannels, cout: s.width, g: { kernel: 7, stride: 2, pad: 3 } };
-  const blocks: BlockSpec[] = [];
-  let inplanes = s.width;
-  layers.forEach((count, stage) => {
-    const planes = s.width * 2 ** stage;
-    for (let j = 0; j < count; j++) {
-      const stride = stage > 0 && j === 0 ? 2 : 1;
-      const prefix = `layer${stage + 1}.${j}`;
-      const convs: ConvSpec[] =
-        block === 'basic'
-          ? [
-              { name: 'conv1', cin: inplanes, cout: planes, g: { kernel: 3, stride, pad: 1 } },
-              { name: 'conv2', cin: planes, cout: planes, g: { kernel: 3, stride: 1, pad: 1 } },
-            ]
-          : [
-              { name: 'conv1', cin: inplanes, cout: planes, g: { kernel: 1, stride: 1, pad: 0 } },
-              { name: 'conv2', cin: planes, cout: planes, g: { kernel: 3, stride, pad: 1 } },
-              { name: 'conv3', cin: planes, cout: planes * exp, g: { kernel: 1, stride: 1, pad: 0 } },
-            ];
-      const down =
-        stride !== 1 || inplanes !== planes * exp
-          ? { name: 'downsample.0', cin: inplanes, cout: planes * exp, g: { kernel: 1, stride, pad: 0 } }
-          : undefined;
-      blocks.push({ prefix, convs, ...(down ? { downsample: down } : {}) });
-      inplanes = planes * exp;
-    }
-  });
-  return { stem, blocks, features: inplanes };
-}
-
-/** Width of φ (the pooled output of layer4). */
-export function resnetFeatures(s: Pick<ResNetShape, 'arch' | 'width'>): number {
-  const { block } = RESNET_ARCHS[s.arch];
-  return s.width * 8 * EXPANSION[block];
-}
-
-/** Every state-dict entry of the architecture, in torchvision's order, with PyTorch's shapes. */
 /**
  * A ResNet's state dict initialised as torchvision does: convolutions He-normal with fan-out
  * (std √(2 / (out·k·k))), BatchNorm γ = 1, β = 0 and running statistics 0 and 1, the head as
@@ -129,42 +40,6 @@ export function initResNetState(shape: ResNetShape, rng: Rng): Record<string, St
     state[e.key] = { shape: e.shape, data, ...(e.role === 'bn.num_batches_tracked' ? { dtype: 'I64' as const } : {}) };
   }
   return state;
-}
-
-export function resnetStateShapes(s: ResNetShape): StateEntry[] {
-  const out: StateEntry[] = [];
-  const conv = (key: string, c: ConvSpec): void => {
-    out.push({ key: `${key}.weight`, shape: [c.cout, c.cin, c.g.kernel, c.g.kernel], role: 'conv', kind: 'param' });
-  };
-  const bn = (key: string, c: number): void => {
-    out.push(
-      { key: `${key}.weight`, shape: [c], role: 'bn.weight', kind: 'param' },
-      { key: `${key}.bias`, shape: [c], role: 'bn.bias', kind: 'param' },
-    );
-    out.push(
-      { key: `${key}.running_mean`, shape: [c], role: 'bn.running_mean', kind: 'buffer' },
-      { key: `${key}.running_var`, shape: [c], role: 'bn.running_var', kind: 'buffer' },
-    );
-    out.push({ key: `${key}.num_batches_tracked`, shape: [], role: 'bn.num_batches_tracked', kind: 'counter' });
-  };
-  const { stem, blocks, features } = blocksOf(s);
-  conv('conv1', stem);
-  bn('bn1', stem.cout);
-  for (const b of blocks) {
-    b.convs.forEach((c, i) => {
-      conv(`${b.prefix}.${c.name}`, c);
-      bn(`${b.prefix}.bn${i + 1}`, c.cout);
-    });
-    if (b.downsample) {
-      conv(`${b.prefix}.downsample.0`, b.downsample);
-      bn(`${b.prefix}.downsample.1`, b.downsample.cout);
-    }
-  }
-  out.push(
-    { key: 'fc.weight', shape: [s.numClasses, features], role: 'fc.weight', kind: 'param' },
-    { key: 'fc.bias', shape: [s.numClasses], role: 'fc.bias', kind: 'param' },
-  );
-  return out;
 }
 
 // Kernels are converted where every student's state dict is (stateDict.ts); the tests import them from here too.

@@ -5,7 +5,7 @@
 import type { StTensor } from '../../../core/node/io/safetensors';
 import { tf, type Variable } from '../runtime/tf';
 import type { Rng } from '../util/rng';
-import type { StateEntry } from './students/family';
+import type { StateEntry } from '../../../core/node/students/family';
 
 /** OIHW [o, i, kh, kw] → HWIO [kh, kw, i, o]. */
 export function oihwToHwio(t: StTensor): { data: Float32Array; shape: number[] } {
@@ -39,27 +39,6 @@ export function truncNormal(rng: Rng, n: number, std: number): Float32Array {
   }
   return out;
 }
-
-/** A trained parameter of a state dict. */
-export const param = (key: string, shape: number[]): StateEntry => ({ key, shape, kind: 'param' });
-
-/** `<prefix>.weight` [out, in] and `<prefix>.bias` [out]: an nn.Linear. */
-export const linearEntries = (prefix: string, out: number, inp: number): StateEntry[] => [
-  param(`${prefix}.weight`, [out, inp]),
-  param(`${prefix}.bias`, [out]),
-];
-
-/** `<prefix>.weight` and `<prefix>.bias`, both [d]: an nn.LayerNorm. */
-export const normEntries = (prefix: string, d: number): StateEntry[] => [
-  param(`${prefix}.weight`, [d]),
-  param(`${prefix}.bias`, [d]),
-];
-
-/** `<prefix>.fc1` d → hidden and `<prefix>.fc2` hidden → d: timm's Mlp. */
-export const mlpEntries = (prefix: string, d: number, hidden: number): StateEntry[] => [
-  ...linearEntries(`${prefix}.fc1`, hidden, d),
-  ...linearEntries(`${prefix}.fc2`, d, hidden),
-];
 
 /** A state dict with each entry made by `init` (in the entries' order, so one seeded stream gives one state). */
 export function initState(

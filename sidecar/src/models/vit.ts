@@ -12,62 +12,12 @@ import { tf, type Tensor, type Tensor2D, type Tensor4D } from '../runtime/tf';
 import { Rng } from '../util/rng';
 import type { ForwardMode, ModelOutput } from './downstream';
 import { denseT } from './layers';
-import { initState, linearEntries, mlpEntries, normEntries, param, stateVariables, truncNormal } from './stateDict';
-import type { StateEntry, StudentModel, StudentOptions } from './students/family';
+import { initState, stateVariables, truncNormal } from './stateDict';
+import type { StudentModel, StudentOptions } from './students/family';
+import { vitStateShapes, type ViTShape } from '../../../core/node/students/vit';
 import { attention, dropout, gelu, layerNorm, linear, patchEmbed } from './tokenLayers';
 
 export const VIT_LN_EPS = 1e-6;
-
-/** timm's dropout rates (`model_args`); stochastic depth is refused where the config is read. */
-export interface ViTDropout {
-  /** Before the head (timm's `drop_rate`). */
-  head: number;
-  /** After the position embeddings. */
-  pos: number;
-  /** After the attention's projection and each MLP layer. */
-  proj: number;
-  /** On the attention weights. */
-  attn: number;
-}
-
-export interface ViTShape {
-  arch: string;
-  numClasses: number;
-  inChannels: number;
-  patch: number;
-  embedDim: number;
-  depth: number;
-  heads: number;
-  mlpHidden: number;
-  /** Patches per column and per row: the input is grid·patch pixels square. */
-  grid: [number, number];
-  dropout: ViTDropout;
-}
-
-export const NO_DROPOUT: ViTDropout = { head: 0, pos: 0, proj: 0, attn: 0 };
-
-/** Every state-dict entry, in timm's order, with PyTorch's shapes. */
-export function vitStateShapes(s: ViTShape): StateEntry[] {
-  const d = s.embedDim;
-  const out = [
-    param('cls_token', [1, 1, d]),
-    param('pos_embed', [1, s.grid[0] * s.grid[1] + 1, d]),
-    param('patch_embed.proj.weight', [d, s.inChannels, s.patch, s.patch]),
-    param('patch_embed.proj.bias', [d]),
-  ];
-  for (let i = 0; i < s.depth; i++) {
-    const b = `blocks.${i}`;
-    out.push(
-      ...normEntries(`${b}.norm1`, d),
-      ...linearEntries(`${b}.attn.qkv`, 3 * d, d),
-      ...linearEntries(`${b}.attn.proj`, d, d),
-      ...normEntries(`${b}.norm2`, d),
-      ...mlpEntries(`${b}.mlp`, d, s.mlpHidden),
-    );
-  }
-  out.push(...normEntries('norm', d), ...linearEntries('head', s.numClasses, d));
-  return out;
-}
 
 /**
  * timm's initialisation of a new ViT (`init_weights` with the default mode): position embeddings

@@ -4,11 +4,12 @@
  * so callers can hash what they decode.
  */
 import sharp from 'sharp';
+import type { Resample, ResizeRule } from '../../../core/node/images/preprocess';
 
 // Every file is decoded once per use; libvips' operation cache would only hold memory.
 sharp.cache(false);
 
-export type Resample = 'nearest' | 'bilinear' | 'bicubic' | 'lanczos';
+export type { Resample, ResizeRule };
 
 const KERNEL: Record<Resample, 'nearest' | 'linear' | 'cubic' | 'lanczos3'> = {
   nearest: 'nearest',
@@ -24,14 +25,6 @@ export interface RawImage {
   height: number;
   channels: number;
 }
-
-export type ResizeRule =
-  /** Exactly this size, covering it and centre-cropping the overflow (keeps the aspect ratio). */
-  | { mode: 'cover'; width: number; height: number }
-  /** Exactly this size, stretched. */
-  | { mode: 'exact'; width: number; height: number }
-  /** The shorter side to this length, the longer one scaled to keep the ratio (rounded down, as transformers does). */
-  | { mode: 'shortest'; edge: number };
 
 /**
  * Decodes an image (bytes, or a file path so that the read also happens off the main thread) to

@@ -30,6 +30,7 @@ import { initBackend, tf } from '../../../sidecar/src/runtime/tf';
 import { Optimizer } from '../../../sidecar/src/train/optimizer';
 import { startTestBackend, TEST_BACKENDS } from '../../helpers/backends';
 import { relErr } from '../../helpers/numeric';
+import { studentVariant, type FolderChange } from '../../helpers/studentFolders';
 import { assertParity, assertRefused, evalLogits, tokenInput, writeRoundTripCheck } from '../../helpers/studentParity';
 
 const fixtures = path.join(__dirname, '..', '..', 'fixtures', 'students');
@@ -334,26 +335,8 @@ describe('a BERT or DistilBERT student exported to ONNX', () => {
 let counter = 0;
 
 /** A copy of a fixture folder with its config, tensors and files changed. */
-function variant(
-  from: string,
-  change: {
-    config?: (c: Record<string, unknown>) => void;
-    tensors?: (t: Record<string, StTensor>) => void;
-    files?: (dir: string) => void;
-  } = {},
-): string {
-  const src = path.join(fixtures, from);
-  const dir = path.join(tmp, `v${counter++}`);
-  fs.mkdirSync(dir);
-  const config = JSON.parse(fs.readFileSync(path.join(src, 'config.json'), 'utf8')) as Record<string, unknown>;
-  change.config?.(config);
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-  const t = readSafetensors(path.join(src, 'model.safetensors')).tensors;
-  change.tensors?.(t);
-  fs.writeFileSync(path.join(dir, 'model.safetensors'), encodeSafetensors(t));
-  fs.copyFileSync(path.join(src, 'tokenizer.json'), path.join(dir, 'tokenizer.json'));
-  change.files?.(dir);
-  return dir;
+function variant(from: string, change: FolderChange<Record<string, unknown>> = {}): string {
+  return studentVariant(from, path.join(tmp, `v${counter++}`), change);
 }
 
 /** The state split into two shards with transformers' index, model.safetensors removed. */

@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { downstreamSchema } from '../../../core/node/experiment/schema';
-import { encodeSafetensors, readSafetensors, type StTensor } from '../../../core/node/io/safetensors';
+import { readSafetensors, type StTensor } from '../../../core/node/io/safetensors';
 import { exportStudent, studentParameterCount } from '../../../sidecar/src/export/student';
 import { crossEntropy } from '../../../sidecar/src/methods/regularizers';
 import { depthwiseConv2d } from '../../../sidecar/src/models/depthwise';
@@ -31,6 +31,7 @@ import { Optimizer } from '../../../sidecar/src/train/optimizer';
 import { Rng } from '../../../sidecar/src/util/rng';
 import { startTestBackend, TEST_BACKENDS } from '../../helpers/backends';
 import { relErr } from '../../helpers/numeric';
+import { studentVariant, type FolderChange } from '../../helpers/studentFolders';
 import { assertParity, assertRefused, evalLogits, nhwc, writeRoundTripCheck } from '../../helpers/studentParity';
 
 const fixtures = path.join(__dirname, '..', '..', 'fixtures', 'students');
@@ -258,16 +259,8 @@ type Config = Record<string, unknown> & { pretrained_cfg: Record<string, unknown
 let counter = 0;
 
 /** A copy of the fixture folder with its config and tensors changed. */
-function variant(change: { config?: (c: Config) => void; tensors?: (t: Record<string, StTensor>) => void }): string {
-  const dir = path.join(tmp, `v${counter++}`);
-  fs.mkdirSync(dir);
-  const config = JSON.parse(fs.readFileSync(path.join(FOLDER, 'config.json'), 'utf8')) as Config;
-  change.config?.(config);
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-  const t = readSafetensors(path.join(FOLDER, 'model.safetensors')).tensors;
-  change.tensors?.(t);
-  fs.writeFileSync(path.join(dir, 'model.safetensors'), encodeSafetensors(t));
-  return dir;
+function variant(change: FolderChange<Config>): string {
+  return studentVariant(NAME, path.join(tmp, `v${counter++}`), change);
 }
 
 describe('EfficientNet dropout and stochastic depth', () => {

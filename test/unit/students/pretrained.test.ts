@@ -9,15 +9,17 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { downstreamSchema } from '../../../core/node/experiment/schema';
-import { encodeSafetensors, readSafetensors, type StTensor } from '../../../core/node/io/safetensors';
+import { readSafetensors } from '../../../core/node/io/safetensors';
 import { AftError } from '../../../core/common/util/errors';
 import { createPretrainedStudent, readHubFolder, studentImagePreprocess } from '../../../sidecar/src/models/pretrained';
 import { initBackend, tf } from '../../../sidecar/src/runtime/tf';
 import { loadExperimentDataset } from '../../../sidecar/src/data/load';
-import { preprocessImage, timmImagePreprocess } from '../../../sidecar/src/features/imagePreprocess';
+import { preprocessImage } from '../../../sidecar/src/features/imagePreprocess';
+import { timmImagePreprocess } from '../../../core/node/students/timmPreprocess';
 import { encodeImage } from '../../../sidecar/src/runtime/images';
 import { experimentSchema } from '../../../core/node/experiment/schema';
 import { writeImageFolder } from '../../helpers/hf';
+import { studentVariant, type FolderChange } from '../../helpers/studentFolders';
 
 const fixtures = path.join(__dirname, '..', '..', 'fixtures', 'students');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'aft-pretrained-'));
@@ -25,22 +27,9 @@ let counter = 0;
 
 type Config = Record<string, unknown> & { pretrained_cfg: Record<string, unknown> };
 
-/** A copy of a fixture folder with its config and tensors changed. */
-function variant(
-  change: { config?: (c: Config) => void; tensors?: (t: Record<string, StTensor>) => void; from?: string } = {},
-): string {
-  const src = path.join(fixtures, change.from ?? 'resnet18-tiny');
-  const dir = path.join(tmp, `v${counter++}`);
-  fs.mkdirSync(dir);
-  const config = JSON.parse(fs.readFileSync(path.join(src, 'config.json'), 'utf8')) as Config;
-  change.config?.(config);
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-  if (change.tensors) {
-    const t = readSafetensors(path.join(src, 'model.safetensors')).tensors;
-    change.tensors(t);
-    fs.writeFileSync(path.join(dir, 'model.safetensors'), encodeSafetensors(t));
-  } else fs.copyFileSync(path.join(src, 'model.safetensors'), path.join(dir, 'model.safetensors'));
-  return dir;
+/** A copy of a fixture folder (resnet18-tiny unless `from`) with its config and tensors changed. */
+function variant(change: FolderChange<Config> & { from?: string } = {}): string {
+  return studentVariant(change.from ?? 'resnet18-tiny', path.join(tmp, `v${counter++}`), change);
 }
 
 function refused(f: () => unknown, message: RegExp, details: RegExp[] = []): void {

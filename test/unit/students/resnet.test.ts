@@ -19,7 +19,7 @@ import {
   readHubFolder,
   type PretrainedStudent,
 } from '../../../sidecar/src/models/pretrained';
-import { RESNET_ARCHS, resnetStateShapes } from '../../../sidecar/src/models/resnet';
+import { RESNET_ARCHS, resnetStateShapes } from '../../../core/node/students/resnet';
 import { Optimizer } from '../../../sidecar/src/train/optimizer';
 import { initBackend, tf } from '../../../sidecar/src/runtime/tf';
 import { startTestBackend, TEST_BACKENDS } from '../../helpers/backends';

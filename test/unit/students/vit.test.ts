@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { downstreamSchema } from '../../../core/node/experiment/schema';
-import { encodeSafetensors, readSafetensors, type StTensor } from '../../../core/node/io/safetensors';
+import { readSafetensors, type StTensor } from '../../../core/node/io/safetensors';
 import { exportStudent, studentParameterCount } from '../../../sidecar/src/export/student';
 import { crossEntropy } from '../../../sidecar/src/methods/regularizers';
 import {
@@ -21,7 +21,7 @@ import {
   type PretrainedStudent,
 } from '../../../sidecar/src/models/pretrained';
 import { mixerFamily } from '../../../sidecar/src/models/students/mixer';
-import { KNOWN_ARCHS } from '../../../sidecar/src/models/students/registry';
+import { KNOWN_ARCHS } from '../../../core/node/students/registry';
 import { vitFamily } from '../../../sidecar/src/models/students/vit';
 import { nchwToNhwc } from '../../../sidecar/src/predict/predict';
 import { OnnxSession } from '../../../sidecar/src/runtime/onnx';
@@ -29,6 +29,7 @@ import { initBackend, tf } from '../../../sidecar/src/runtime/tf';
 import { Optimizer } from '../../../sidecar/src/train/optimizer';
 import { startTestBackend, TEST_BACKENDS } from '../../helpers/backends';
 import { relErr } from '../../helpers/numeric';
+import { studentVariant, type FolderChange } from '../../helpers/studentFolders';
 import { assertParity, assertRefused, evalLogits, nhwc, writeRoundTripCheck } from '../../helpers/studentParity';
 
 const fixtures = path.join(__dirname, '..', '..', 'fixtures', 'students');
@@ -290,20 +291,8 @@ type Config = Record<string, unknown> & {
 let counter = 0;
 
 /** A copy of a fixture folder with its config and tensors changed. */
-function variant(
-  from: string,
-  change: { config?: (c: Config) => void; tensors?: (t: Record<string, StTensor>) => void } = {},
-): string {
-  const src = path.join(fixtures, from);
-  const dir = path.join(tmp, `v${counter++}`);
-  fs.mkdirSync(dir);
-  const config = JSON.parse(fs.readFileSync(path.join(src, 'config.json'), 'utf8')) as Config;
-  change.config?.(config);
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-  const t = readSafetensors(path.join(src, 'model.safetensors')).tensors;
-  change.tensors?.(t);
-  fs.writeFileSync(path.join(dir, 'model.safetensors'), encodeSafetensors(t));
-  return dir;
+function variant(from: string, change: FolderChange<Config> = {}): string {
+  return studentVariant(from, path.join(tmp, `v${counter++}`), change);
 }
 
 /** Folders that must be refused: the change, and what the message (and a detail) must say. */

@@ -3,19 +3,20 @@
  * elements): what the memory estimate (sidecar/src/memory/) multiplies by the batch. `train` is
  * every tensor a training forward creates, which tfjs's gradient tape keeps until the backward
  * pass ends; `eval` is what an evaluation forward holds at its peak (a ResNet frees each block's
- * intermediates as it goes, models/resnet.ts; the token models keep the whole forward in one tidy).
- * The counts follow the code of models/: a convolution, a linear layer, an add or a transpose is
+ * intermediates as it goes, sidecar/src/models/resnet.ts; the token models keep the whole forward in one tidy).
+ * The counts follow the code of sidecar/src/models/: a convolution, a linear layer, an add or a transpose is
  * one tensor of its output's size. An op with a hand-written gradient (tf.customGrad) runs its
  * forward in a tidy, so it leaves its output and what it saves for its gradient: a training
  * BatchNorm two (the centred input, the output), its evaluation form and the exact GELU one.
  * LayerNorm is plain tf ops: six (tf.moments' centred and squared inputs, then centred, divided,
  * scaled, shifted).
  */
-import { blocksOf, type ResNetShape } from '../resnet';
-import type { ViTShape } from '../vit';
-import type { MixerShape } from '../mixer';
-import { effnetBlocks, type EffNetShape } from '../efficientnet';
-import type { TextEncoderShape } from '../bert';
+import { convOut } from './conv';
+import { blocksOf, type ResNetShape } from './resnet';
+import type { ViTShape } from './vit';
+import type { MixerShape } from './mixer';
+import { effnetBlocks, type EffNetShape } from './efficientnet';
+import type { TextEncoderShape } from './bert';
 
 export interface ActivationCount {
   /** Elements a training forward creates for one example (all kept for the backward pass). */
@@ -30,9 +31,6 @@ const LAYER_NORM = 6;
 const GELU = 1;
 const BN_TRAIN = 2;
 const BN_EVAL = 1;
-
-const convOut = (size: number, g: { kernel: number; stride: number; pad: number }): number =>
-  Math.floor((size + 2 * g.pad - g.kernel) / g.stride) + 1;
 
 export function resnetActivations(s: ResNetShape, [h0, w0]: [number, number]): ActivationCount {
   const spec = blocksOf(s);

@@ -2,7 +2,7 @@
  * Checks of a timm config.json against what the weights say, shared by the families: each
  * names the field, the value found and what the weights imply.
  */
-import { badInput } from '../../../../core/common/util/errors';
+import { badInput } from '../../common/util/errors';
 import type { HubConfig } from './family';
 
 const positiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;

@@ -3,8 +3,8 @@
  * `model_args` and the tensors, each said once and checked against the others; the square
  * patch stem; the fixed input size; timm's dropout arguments.
  */
-import type { StEntry } from '../../../../core/node/io/safetensors';
-import { badInput } from '../../../../core/common/util/errors';
+import type { StEntry } from '../io/safetensors';
+import { badInput } from '../../common/util/errors';
 import type { HubConfig, HubFiles } from './family';
 import { agrees, intArg, modelArgs, numArg } from './timmConfig';
 

@@ -5,9 +5,9 @@
  * each tensor checked to be in the shard the index names and in no other.
  */
 import * as path from 'node:path';
-import { badInput } from '../../../core/common/util/errors';
-import { MAX_JSON_BYTES, readUserJson } from '../../../core/node/io/userFile';
-import { readSafetensors, readSafetensorsHeader, type StEntry, type StTensor } from '../../../core/node/io/safetensors';
+import { badInput } from '../../common/util/errors';
+import { MAX_JSON_BYTES, readUserJson } from '../io/userFile';
+import { readSafetensors, readSafetensorsHeader, type StEntry, type StTensor } from '../io/safetensors';
 
 export const WEIGHTS_FILE = 'model.safetensors';
 export const WEIGHTS_INDEX = 'model.safetensors.index.json';
