@@ -144,6 +144,7 @@ function makeConv3x3(inputIsData: boolean) {
         tf.tidy(() => {
           const g = dy as Tensor4D;
           const [xs, ws] = saved as [Tensor4D, Tensor4D];
+          if (ortConvolutionGradients(tf)) return ortConvGrads(xs, ws, g, 1, 'same', inputIsData);
           const dx = inputIsData
             ? tf.zerosLike(xs)
             : tf.conv2d(g, tf.transpose<Tensor4D>(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]), 1, 'same');
@@ -156,6 +157,26 @@ function makeConv3x3(inputIsData: boolean) {
         }),
     };
   }) as (x: Tensor4D, w: Tensor4D) => Tensor4D;
+}
+
+type Pads = [[number, number], [number, number], [number, number], [number, number]];
+
+/**
+ * dx and dW of a convolution by tfjs's own gradient kernels, Conv2DBackpropInput (stride 1 only)
+ * and Conv2DBackpropFilter, which the wasm backend runs on onnxruntime once ortKernels.ts has
+ * routed its convolutions there (`ortConvolutionGradients`). dx is zeros for `inputIsData`.
+ */
+function ortConvGrads(
+  x: Tensor4D,
+  w: Tensor4D,
+  dy: Tensor4D,
+  stride: number,
+  pad: Pads | 'same' | 'valid',
+  inputIsData: boolean,
+): [Tensor4D, Tensor4D] {
+  const dx = inputIsData ? tf.zerosLike(x) : tf.conv2dTranspose(dy, w, x.shape, stride, pad);
+  const attrs = { strides: stride, pad, dataFormat: 'NHWC', filterShape: w.shape };
+  return [dx, tf.engine().runKernel<Tensor4D>('Conv2DBackpropFilter', { x, dy }, attrs)];
 }
 
 /** One pixel of zero padding on each side of the two spatial axes (NHWC). */
@@ -358,16 +379,13 @@ function makeConv(g: ConvGeometry, inputIsData: boolean) {
           const gy = dy as Tensor4D;
           const [xs, ws] = saved as [Tensor4D, Tensor4D];
           const [, h, wd] = xs.shape;
+          if (ortConvolutionGradients(tf) && (s === 1 || inputIsData))
+            return ortConvGrads(xs, ws, gy, s, p ? pads : 'valid', inputIsData);
           let dx: Tensor4D;
-          const ort = ortConvolutionGradients(tf);
           if (inputIsData) dx = tf.zerosLike(xs);
-          else if (s === 1 && ort && p <= k - 1) dx = tf.conv2dTranspose(gy, ws, xs.shape, 1, p ? pads : 'valid');
           else if (s === 1) dx = convCropPad(gy, k - 1 - p, k - 1 - p, k - 1 - p, k - 1 - p, flipSwap(ws));
           else dx = stridedInputGrad(gy, ws, g, h, wd);
-          if (ort) {
-            const attrs = { strides: s, pad: p ? pads : 'valid', dataFormat: 'NHWC', filterShape: ws.shape };
-            return [dx, tf.engine().runKernel<Tensor4D>('Conv2DBackpropFilter', { x: xs, dy: gy }, attrs)];
-          }
+          if (ortConvolutionGradients(tf)) return [dx, ortConvGrads(xs, ws, gy, s, p ? pads : 'valid', true)[1]];
           const xt = tf.transpose<Tensor4D>(xs, [3, 1, 2, 0]);
           const dyt = tf.transpose<Tensor4D>(gy, [1, 2, 0, 3]);
           let dw = tf.conv2d(xt, dyt, 1, p ? pads : 'valid', 'NHWC', s);

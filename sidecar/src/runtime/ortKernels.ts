@@ -41,8 +41,16 @@ interface Binding {
   initOrt(): void;
 }
 
-/** Products below this many multiply-adds stay on XNNPACK (measured: the call costs ~10 µs more). */
-export const MIN_ORT_MACS = 1 << 18;
+/**
+ * Products and convolutions below this many multiply-adds stay on XNNPACK, where a call costs a
+ * few microseconds less. `AFT_ORT_MIN_MACS` sets another (the kernel tests route everything).
+ */
+const DEFAULT_MIN_ORT_MACS = 1 << 18;
+let minMacs = DEFAULT_MIN_ORT_MACS;
+
+/** Calls of each kernel that onnxruntime computed, for tests and the benchmark's log. */
+export const ortCalls = new Map<string, number>();
+const counted = (name: string): void => void ortCalls.set(name, (ortCalls.get(name) ?? 0) + 1);
 
 let threads = 1;
 /** Whether the wasm backend has the Conv2DBackpropFilter kernel of this module. */
@@ -99,12 +107,14 @@ function heapTensor(backend: WasmBackend, name: string, t: Tf.TensorInfo): ort.T
 
 /** Runs `s` on the operands and copies its output `y` into a new tensor of the module's memory. */
 function runInto(
+  kernel: string,
   backend: WasmBackend,
   s: BindingSession,
   feeds: Record<string, Tf.TensorInfo>,
   shape: number[],
 ): Tf.TensorInfo {
   // Allocate first: growing the module's memory detaches the views taken before.
+  counted(kernel);
   const out = backend.makeOutput(shape, 'float32');
   const inputs: Record<string, ort.Tensor> = {};
   for (const [name, t] of Object.entries(feeds)) inputs[name] = heapTensor(backend, name, t);
@@ -227,13 +237,13 @@ function ortConv2D(tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
     const a = args.attrs as unknown as Tf.Conv2DAttrs;
     if (x.dtype !== 'float32' || a.dataFormat === 'NCHW') return original(args);
     const c = convInfo(tf, x.shape, filter.shape, a);
-    if (convMacs(c) < MIN_ORT_MACS || c.filterHeight * c.filterWidth > MAX_TAPS) return original(args);
+    if (convMacs(c) < minMacs || c.filterHeight * c.filterWidth > MAX_TAPS) return original(args);
     const s = session(`conv/${convKey(c)}`, () => {
       const g = new OnnxGraph('conv');
       convolve(g, g.input('x', x.shape), g.input('w', filter.shape), c);
       return g;
     });
-    return runInto(args.backend as unknown as WasmBackend, s, { x, w: filter }, c.outShape);
+    return runInto('Conv2D', args.backend as unknown as WasmBackend, s, { x, w: filter }, c.outShape);
   };
 }
 
@@ -263,7 +273,7 @@ function ortConv2DBackpropInput(tf: TfModule, original: Tf.KernelFunc): Tf.Kerne
         [0, 0],
       ],
     } as Tf.Conv2DAttrs);
-    if (convMacs(c) < MIN_ORT_MACS || kh * kw > MAX_TAPS) return original(args);
+    if (convMacs(c) < minMacs || kh * kw > MAX_TAPS) return original(args);
     const s = session(`convdx/${convKey(c)}`, () => {
       const g = new OnnxGraph('convdx');
       g.input('dy', dy.shape);
@@ -278,7 +288,7 @@ function ortConv2DBackpropInput(tf: TfModule, original: Tf.KernelFunc): Tf.Kerne
       convolve(g, 'dy', g.node('Transpose', [flipped], { perm: attr.ints([0, 1, 3, 2]) }), c);
       return g;
     });
-    return runInto(args.backend as unknown as WasmBackend, s, { dy, w: filter }, c.outShape);
+    return runInto('Conv2DBackpropInput', args.backend as unknown as WasmBackend, s, { dy, w: filter }, c.outShape);
   };
 }
 
@@ -304,7 +314,7 @@ function ortConv2DBackpropFilter(tf: TfModule): Tf.KernelFunc {
       g.output('y', a.filterShape);
       return g;
     });
-    return runInto(args.backend as unknown as WasmBackend, s, { x, dy }, a.filterShape);
+    return runInto('Conv2DBackpropFilter', args.backend as unknown as WasmBackend, s, { x, dy }, a.filterShape);
   };
 }
 
@@ -354,12 +364,12 @@ function ortMaxPoolGrad(tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
       g.output('y', input.shape);
       return g;
     });
-    return runInto(args.backend as unknown as WasmBackend, s, { x: input, dy }, input.shape);
+    return runInto('MaxPoolGrad', args.backend as unknown as WasmBackend, s, { x: input, dy }, input.shape);
   };
 }
 
 /** a·b with either operand transposed, batches broadcast as numpy does, then + bias, relu. */
-function ortMatMul(tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
+function ortMatMul(kernel: string, tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
   return (args) => {
     const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, Tf.TensorInfo | undefined>;
     const {
@@ -379,7 +389,7 @@ function ortMatMul(tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
     const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
     const outBatch = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
     const batch = outBatch.reduce((p, q) => p * q, 1);
-    if (batch * m * k * n < MIN_ORT_MACS) return original(args);
+    if (batch * m * k * n < minMacs) return original(args);
     const rbias = bias ? bias.shape.length : -1;
     const key = `matmul/${ra},${rb},${transposeA},${transposeB},${rbias},${activation}`;
     const s = session(key, () => {
@@ -404,7 +414,7 @@ function ortMatMul(tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
     });
     const feeds: Record<string, Tf.TensorInfo> = { a, b };
     if (bias) feeds.bias = bias;
-    return runInto(args.backend as unknown as WasmBackend, s, feeds, [...outBatch, m, n]);
+    return runInto(kernel, args.backend as unknown as WasmBackend, s, feeds, [...outBatch, m, n]);
   };
 }
 
@@ -432,6 +442,8 @@ function route(tf: TfModule, name: string, make: (tf: TfModule, original: Tf.Ker
 export function routeProductsToOrt(tf: TfModule, n: number): void {
   loadBinding();
   threads = n;
+  const asked = Number(process.env.AFT_ORT_MIN_MACS);
+  minMacs = process.env.AFT_ORT_MIN_MACS !== undefined && asked >= 0 ? asked : DEFAULT_MIN_ORT_MACS;
   route(tf, 'Conv2D', ortConv2D);
   route(tf, 'MaxPoolGrad', ortMaxPoolGrad);
   route(tf, 'Conv2DBackpropInput', ortConv2DBackpropInput);
@@ -442,8 +454,8 @@ export function routeProductsToOrt(tf: TfModule, n: number): void {
       kernelFunc: ortConv2DBackpropFilter(tf),
     });
   filterGradient = true;
-  route(tf, 'BatchMatMul', ortMatMul);
-  route(tf, '_FusedMatMul', ortMatMul);
+  route(tf, 'BatchMatMul', (t, o) => ortMatMul('BatchMatMul', t, o));
+  route(tf, '_FusedMatMul', (t, o) => ortMatMul('_FusedMatMul', t, o));
 }
 
 /**
@@ -452,4 +464,16 @@ export function routeProductsToOrt(tf: TfModule, n: number): void {
  */
 export function ortConvolutionGradients(tf: TfModule): boolean {
   return filterGradient && tf.getBackend() === 'wasm';
+}
+
+/**
+ * Disposes every session and operand buffer. Each session keeps an arena as large as its largest
+ * run's operands and temporaries (freeing them to the system on every run cost 15% of ResNet-18's
+ * step), so a job's sessions are dropped when it ends: the next job, at other shapes or batch
+ * sizes, starts from nothing. They are rebuilt on the next call (~1 ms each).
+ */
+export function releaseOrtSessions(): void {
+  for (const s of sessions.values()) s.dispose();
+  sessions.clear();
+  scratch.clear();
 }

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type { GpuAdapterInfo } from '../../../core/common/protocol/rpc';
 import { AftError, badInput } from '../../../core/common/util/errors';
-import { ortProductsWanted, routeProductsToOrt } from './ortKernels';
+import { ortProductsWanted, releaseOrtSessions, routeProductsToOrt } from './ortKernels';
 import { repairWasmKernels } from './wasmKernels';
 import { startThreadedWasm, wasmThreadsWanted, type WasmBackendModule } from './wasmThreads';
 import { adapterLine, requestAdapter } from './webgpu';
@@ -127,6 +127,14 @@ export const BACKENDS: readonly BackendCandidate[] = [
     },
   },
 ];
+
+/**
+ * Frees what the backend keeps between kernels beyond tfjs's tensors (the memory of the wasm
+ * backend's onnxruntime sessions); called when a training job ends.
+ */
+export function releaseBackendMemory(): void {
+  releaseOrtSessions();
+}
 
 export interface BackendInfo {
   id: BackendId;

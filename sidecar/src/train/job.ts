@@ -13,7 +13,7 @@ import type { DownstreamModel } from '../models/downstream';
 import { createModel, type ModelInputs } from '../models/model';
 import type { EvalNumbers, RhoBySource, Segment } from '../../../core/common/protocol/events';
 import { yieldToEventLoop } from '../util/async';
-import { tf, type Scalar, type Variable } from '../runtime/tf';
+import { releaseBackendMemory, tf, type Scalar, type Variable } from '../runtime/tf';
 import { AftError, CancelledError } from '../../../core/common/util/errors';
 import { Rng, seedFor } from '../util/rng';
 import { accuracy, featuresOf, type Examples } from './evaluate';
@@ -213,11 +213,13 @@ export async function trainJob(spec: JobSpec, hooks: JobHooks = {}): Promise<Job
     optimizer.dispose();
     model.dispose();
     method.dispose();
+    releaseBackendMemory();
     throw e;
   }
   optimizer.dispose();
   // The last step always evaluates, so the final numbers are the last eval point's.
   const final = lastEval ?? (await evaluate(total));
+  releaseBackendMemory();
   if (!Number.isFinite(final.loss)) {
     model.dispose();
     method.dispose();
