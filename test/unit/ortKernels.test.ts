@@ -70,8 +70,7 @@ describe('convolutions on onnxruntime equal the cpu reference', () => {
       const { cpu, wasm, routed } = await onBoth(async () => {
         const xt = tf.tensor4d(x.data, xs as [number, number, number, number]);
         const wt = tf.tensor4d(w.data, ws as [number, number, number, number]);
-        const conv = (a: Tensor, b: Tensor) =>
-          tf.conv2d(a as Tensor4D, b as Tensor4D, stride, pad as 'same', 'NHWC', dilation);
+        const conv = (a: Tensor, b: Tensor) => tf.conv2d(a as Tensor4D, b as Tensor4D, stride, pad, 'NHWC', dilation);
         const y = conv(xt, wt);
         // tfjs has no gradient of a dilated convolution.
         if (dilation > 1) return [await read(y)];
@@ -180,11 +179,11 @@ describe('products on onnxruntime equal the cpu reference', () => {
         await read(
           tf
             .engine()
-            .runKernel(
+            .runKernel<Tensor>(
               '_FusedMatMul',
               { a: tf.tensor(a.data, a.shape), b: tf.tensor(b.data, b.shape), bias: tf.tensor(bias.data, bias.shape) },
               { transposeA: false, transposeB: false, activation },
-            ) as Tensor,
+            ),
         ),
       ]);
       assertClose(wasm[0], cpu[0], 'value');
@@ -205,7 +204,7 @@ describe('the max-pool gradient on onnxruntime equals the cpu reference, ties in
       x.data.forEach((v, i) => (x.data[i] = Math.round(v * 4) / 2));
       const { cpu, wasm, routed } = await onBoth(async () => {
         const xt = tf.tensor4d(x.data, [...shape] as [number, number, number, number]);
-        const pool = (t: Tensor) => tf.maxPool(t as Tensor4D, filter, stride, pad as 'same');
+        const pool = (t: Tensor) => tf.maxPool(t as Tensor4D, filter, stride, pad);
         const up = values(pool(xt).shape, 61);
         return [await read(tf.grad((t: Tensor) => tf.sum(tf.mul(pool(t), tf.tensor(up.data, up.shape))))(xt))];
       });
