@@ -28,22 +28,32 @@ function check(file: string): { text: string; problems: ReturnType<typeof valida
   return { text, problems: validateExperimentText(text, path.dirname(file)).problems };
 }
 
+function assertValid(file: string): void {
+  const { problems } = check(file);
+  assert.deepEqual(
+    problems.map((p) => `${p.line}:${p.column} ${p.field}: ${p.message}`),
+    [],
+  );
+  assert.ok(validateExperimentText(fs.readFileSync(file, 'utf8'), path.dirname(file)).experiment);
+}
+
 describe('valid experiment files', () => {
   for (const name of fs.readdirSync(path.join(root, 'valid'))) {
-    it(name, () => {
-      const file = path.join(root, 'valid', name);
-      const { problems } = check(file);
-      assert.deepEqual(
-        problems.map((p) => `${p.line}:${p.column} ${p.field}: ${p.message}`),
-        [],
-      );
-      assert.ok(validateExperimentText(fs.readFileSync(file, 'utf8'), path.dirname(file)).experiment);
-    });
+    it(name, () => assertValid(path.join(root, 'valid', name)));
   }
 
   it('the templates are the committed fixtures', () => {
     for (const t of TEMPLATES) assert.equal(fs.readFileSync(path.join(root, 'valid', t.fileName), 'utf8'), t.text);
   });
+});
+
+// The examples the README points users at, checked as the editor checks them. Only the top
+// level: examples/mnist-captions/ names data that its make.ts writes first.
+describe('shipped examples', () => {
+  const examples = path.join(__dirname, '..', '..', 'examples');
+  for (const name of fs.readdirSync(examples).filter((f) => f.endsWith('.aft.yaml'))) {
+    it(name, () => assertValid(path.join(examples, name)));
+  }
 });
 
 describe('invalid experiment files', () => {
