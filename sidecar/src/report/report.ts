@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { AftError } from '../../../core/common/util/errors';
 import type { RunMessage, StudyMessage, WebviewApp } from '../../../core/common/protocol/webview';
 import { readStudy } from '../../../core/node/runs/studies';
 import { REPORT_DATA_ID } from '../../../core/common/view/reportData';
@@ -26,8 +27,10 @@ export function webviewAssetsDir(): string {
     path.resolve(__dirname, '..', '..', '..', 'dist', 'webviews'),
   ].filter((d): d is string => !!d);
   const found = candidates.find((d) => fs.existsSync(path.join(d, 'dashboard.js')));
+  // An installation that lacks its build, not a bug: said without a stack.
   if (!found)
-    throw new Error(
+    throw new AftError(
+      'run_failed',
       `the bundled dashboard (dashboard.js) is missing; looked in ${candidates.join(', ')}. Build it with \`npm run build\` (scripts/build-webviews.mjs).`,
     );
   return found;
