@@ -168,6 +168,39 @@ function im2col(g: OnnxGraph, x: string, c: ConvInfo): string {
   return g.node('Reshape', [cols, g.int64s(g.fresh('shape'), [n * oh * ow, kh * kw * ci])]);
 }
 
+/**
+ * im2col's transpose, [KH·KW·C, N·OH·OW], built from x transposed to [C, N, H, W]: each tap's
+ * slice is then C contiguous rows, so the rows come out without a transpose of the columns
+ * (the filter gradient's operand; a [128, 14, 14, 16] input: 11.6 ms → ? ms for the gradient).
+ */
+function im2colT(g: OnnxGraph, x: string, c: ConvInfo): string {
+  const { batchSize: n, inChannels: ci, outHeight: oh, outWidth: ow } = c;
+  const { top, bottom, left, right } = c.padInfo;
+  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = c;
+  const xt = g.node('Transpose', [x], { perm: attr.ints([3, 0, 1, 2]) });
+  const xp =
+    top + bottom + left + right > 0
+      ? g.node('Pad', [xt, g.int64s(g.fresh('pads'), [0, 0, top, left, 0, 0, bottom, right])])
+      : xt;
+  const taps: string[] = [];
+  for (let i = 0; i < c.filterHeight; i++)
+    for (let j = 0; j < c.filterWidth; j++) {
+      const y0 = i * dh;
+      const x0 = j * dw;
+      taps.push(
+        g.node('Slice', [
+          xp,
+          g.int64s(g.fresh('starts'), [0, 0, y0, x0]),
+          g.int64s(g.fresh('ends'), [ci, n, y0 + (oh - 1) * sh + 1, x0 + (ow - 1) * sw + 1]),
+          g.int64s(g.fresh('axes'), [0, 1, 2, 3]),
+          g.int64s(g.fresh('steps'), [1, 1, sh, sw]),
+        ]),
+      );
+    }
+  const rows = taps.length === 1 ? taps[0] : g.node('Concat', taps, { axis: attr.int(0) });
+  return g.node('Reshape', [rows, g.int64s(g.fresh('shape'), [c.filterHeight * c.filterWidth * ci, n * oh * ow])]);
+}
+
 /** Kernels with more taps than this stay on XNNPACK: im2col would copy the input that many times. */
 const MAX_TAPS = 49;
 
@@ -206,16 +239,20 @@ const convKey = (c: ConvInfo): string =>
 const convMacs = (c: ConvInfo): number =>
   c.batchSize * c.outHeight * c.outWidth * c.outChannels * c.inChannels * c.filterHeight * c.filterWidth;
 
+/** Output maps of at least this many positions are "wide" (see `convolve` and the filter gradient). */
+const WIDE_MAP = 64;
+
 /**
  * Nodes computing y = conv(x, w) (NHWC, HWIO) into the graph's output `y`. MLAS's own Conv on
- * maps of 16×16 and more (one product per image is wide enough there, and it packs its operands
+ * wide maps (8×8 and more: one product per image is wide enough there, and it packs its operands
  * without im2col's copies); below that, im2col over the whole batch and one product: MLAS's Conv
  * makes one product per image, which at ResNet's last stage (2×2 maps, 512 channels) is 4 columns
- * wide. Measured on ResNet-18's convolutions (batch 32, 1 thread): 8×8 maps 8.6 ms vs 10.0,
- * 2×2 maps 9.7 ms vs 41.7 (7 G multiply-adds/s).
+ * wide. Measured at 1 thread, MLAS's Conv against im2col: the CNN's 14×14 maps (batch 128, 16 → 32
+ * channels) 6.1 vs 10.0 ms; ResNet-18's (batch 32) 16×16 9.1 vs 11.6, 8×8 8.5 vs 8.4, 4×4 12.3
+ * vs 7.2, 2×2 41.7 vs 9.7 ms (7 G multiply-adds/s).
  */
 function convolve(g: OnnxGraph, x: string, w: string, c: ConvInfo): void {
-  if (c.outHeight * c.outWidth >= 256) {
+  if (c.outHeight * c.outWidth >= WIDE_MAP) {
     const xn = g.node('Transpose', [x], { perm: attr.ints([0, 3, 1, 2]) });
     const wn = g.node('Transpose', [w], { perm: attr.ints([3, 2, 0, 1]) });
     const { top, bottom, left, right } = c.padInfo;
@@ -311,7 +348,12 @@ function ortConv2DBackpropFilter(tf: TfModule): Tf.KernelFunc {
       g.input('x', x.shape);
       g.input('dy', dy.shape);
       const rows = c.batchSize * c.outHeight * c.outWidth;
-      const cols = g.node('Transpose', [im2col(g, 'x', c)], { perm: attr.ints([1, 0]) });
+      // Wide output maps: the rows from x transposed (short runs of channels copy slowly); small
+      // maps with many channels: the columns of x as it is, then their transpose.
+      const cols =
+        c.outHeight * c.outWidth >= WIDE_MAP
+          ? im2colT(g, 'x', c)
+          : g.node('Transpose', [im2col(g, 'x', c)], { perm: attr.ints([1, 0]) });
       const d = g.node('Reshape', ['dy', g.int64s('dyshape', [rows, c.outChannels])]);
       const dw = g.node('MatMul', [cols, d]);
       g.node('Reshape', [dw, g.int64s('wshape', a.filterShape)], {}, 'y');
