@@ -1,7 +1,9 @@
 /**
- * The wasm backend's threaded build in Node (sidecar/src/runtime/wasmThreads.ts): it starts with
- * the threads asked for, computes what one thread computes, and never keeps a process alive.
- * Each case is a fresh Node process, since a backend starts once per process.
+ * The wasm backend's threads in Node: with its products on XNNPACK (`AFT_WASM_PRODUCTS=xnnpack`),
+ * the threaded build (sidecar/src/runtime/wasmThreads.ts) starts with the threads asked for; with
+ * them on onnxruntime (the default, runtime/ortKernels.ts), onnxruntime's sessions get the threads.
+ * Either way it computes what one thread computes and never keeps a process alive. Each case is a
+ * fresh Node process, since a backend starts once per process.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -21,12 +23,12 @@ const { initBackend, tf } = require(${JSON.stringify(path.join(ROOT, 'sidecar', 
 })();
 `;
 
-function probe(threads: string): { description: string; out: number[][]; ms: number } {
+function probe(threads: string, products: string): { description: string; out: number[][]; ms: number } {
   const t0 = performance.now();
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=commonjs', '-e', PROBE], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { ...process.env, AFT_WASM_THREADS: threads },
+    env: { ...process.env, AFT_WASM_THREADS: threads, AFT_WASM_PRODUCTS: products },
     timeout: 60_000,
     maxBuffer: 64 << 20,
   });
@@ -35,17 +37,29 @@ function probe(threads: string): { description: string; out: number[][]; ms: num
 }
 
 describe('wasm backend threads', () => {
-  it('starts with two threads when asked, computes what one thread computes, and lets the process end', () => {
-    const one = probe('1');
-    const two = probe('2');
-    assert.match(one.description, /1 thread\)/);
-    assert.match(two.description, /2 threads\)/, two.description);
-    two.out.forEach((values, k) => {
-      const scale = one.out[k].reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-      const worst = values.reduce((m, v, i) => Math.max(m, Math.abs(v - one.out[k][i])), 0);
-      assert.ok(worst <= 1e-5 * scale, `product ${k}: ${worst} apart (scale ${scale})`);
+  for (const [products, oneThread, twoThreads] of [
+    [
+      'xnnpack',
+      /SIMD, 1 thread; products and convolutions on XNNPACK/,
+      /SIMD, 2 threads; products and convolutions on XNNPACK/,
+    ],
+    [
+      'onnxruntime',
+      /on onnxruntime \(MLAS, 1 thread\)/,
+      /SIMD, 1 thread; products and convolutions on onnxruntime \(MLAS, 2 threads\)/,
+    ],
+  ] as const)
+    it(`products on ${products}: two threads when asked, computing what one thread computes, and the process ends`, () => {
+      const one = probe('1', products);
+      const two = probe('2', products);
+      assert.match(one.description, oneThread, one.description);
+      assert.match(two.description, twoThreads, two.description);
+      two.out.forEach((values, k) => {
+        const scale = one.out[k].reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        const worst = values.reduce((m, v, i) => Math.max(m, Math.abs(v - one.out[k][i])), 0);
+        assert.ok(worst <= 1e-5 * scale, `product ${k}: ${worst} apart (scale ${scale})`);
+      });
+      // spawnSync returned, so the process ended by itself: its pool workers did not hold it.
+      assert.ok(two.ms < 60_000);
     });
-    // spawnSync returned, so the process ended by itself: its pool workers did not hold it.
-    assert.ok(two.ms < 60_000);
-  });
 });
