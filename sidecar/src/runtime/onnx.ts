@@ -37,6 +37,66 @@ function onnxruntime(): { ort: typeof Ort; dir: string } {
   return loaded;
 }
 
+/** onnxruntime-node's native session (its `dist/binding`), whose `run` is synchronous. */
+interface BindingSession {
+  loadModel(buffer: ArrayBuffer, byteOffset: number, byteLength: number, options: object): void;
+  run(feeds: Record<string, Ort.Tensor>, fetches: Record<string, null>, options: object): Record<string, Ort.Tensor>;
+  dispose(): void;
+}
+
+let bindingSession: (new () => BindingSession) | undefined;
+
+/** A CPU session run synchronously, on float32 operands: what a tfjs kernel can call. */
+export interface SyncSession {
+  /** Runs the model on the named operands and returns its output `y`. */
+  run(feeds: Record<string, { data: Float32Array; dims: readonly number[] }>): Float32Array;
+  dispose(): void;
+}
+
+/**
+ * Opens `model` on the CPU provider for the wasm backend's kernels (ortKernels.ts). tfjs kernels are
+ * synchronous, and onnxruntime-node's public `run` only defers the synchronous call of its native
+ * session to the next tick (onnxruntime-node 1.30 `dist/backend.js`), so that session class is
+ * used directly, from the same onnxruntime-node as every other session. Pool threads sleep when
+ * idle: these sessions are many, each with its own pool, and spinning pools took the cores from
+ * each other and from the wasm kernels between products (ResNet-18 at 2 threads on 2 cores:
+ * 1266 ms a step spinning, 453 ms not).
+ */
+export function openSyncSession(model: Uint8Array, threads: number): SyncSession {
+  if (!bindingSession) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const b = require(path.join(onnxruntime().dir, 'dist', 'binding')) as {
+      binding?: { InferenceSession?: new () => BindingSession };
+      initOrt?: () => void;
+    };
+    if (typeof b.initOrt !== 'function' || typeof b.binding?.InferenceSession !== 'function')
+      throw new Error('this onnxruntime-node has no synchronous session binding (a version other than 1.30?)');
+    b.initOrt();
+    bindingSession = b.binding.InferenceSession;
+  }
+  const { ort } = onnxruntime();
+  const s = new bindingSession();
+  s.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    enableCpuMemArena: true,
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  });
+  return {
+    run: (feeds) => {
+      const inputs: Record<string, Ort.Tensor> = {};
+      for (const [name, f] of Object.entries(feeds)) inputs[name] = new ort.Tensor('float32', f.data, f.dims);
+      const y = s.run(inputs, { y: null }, {}).y;
+      const data = y.data as Float32Array;
+      y.dispose();
+      return data;
+    },
+    dispose: () => s.dispose(),
+  };
+}
+
 export const ONNX_DEVICES = ['auto', 'cuda', 'webgpu', 'cpu'] as const;
 export type OnnxDevice = (typeof ONNX_DEVICES)[number];
 export type OnnxProvider = Exclude<OnnxDevice, 'auto'>;

@@ -1,21 +1,24 @@
 /**
- * The wasm backend's matrix products and convolutions on onnxruntime's CPU kernels (MLAS).
+ * The wasm backend's convolutions, their gradients, matrix products and the overlapping max-pool
+ * gradient on onnxruntime's CPU kernels (MLAS).
  *
  * XNNPACK on wasm SIMD (4-wide vectors, no fused multiply-add) does 14–16 G multiply-adds/s a
- * thread here; PyTorch's steps run at 30–36 (AVX-512). onnxruntime-node, already a dependency for
- * extraction, ships MLAS natively, with AVX2/AVX-512 kernels picked at run time, and its binding
- * runs a session synchronously — what a tfjs kernel must be. So the float32 Conv2D, BatchMatMul
- * and _FusedMatMul kernels of the wasm backend run here: the operands are read in place from the
- * module's memory, the product is computed by a one-node ONNX graph (cached per kind of call,
- * with symbolic shapes), and the result is written into a tensor of the module's memory. Every
- * other kernel, and the tensors themselves, stay the wasm backend's, so its memory bound and
- * estimate hold unchanged.
+ * thread here; PyTorch's steps run at 30–36 (AVX-512). onnxruntime-node, already installed for
+ * extraction, ships MLAS as native code with AVX2/AVX-512 kernels picked at run time, and its
+ * native session runs synchronously, as a tfjs kernel must (runtime/onnx.ts `openSyncSession`).
+ * So the wasm backend's float32 Conv2D, Conv2DBackpropInput (stride 1), Conv2DBackpropFilter
+ * (which it lacks), BatchMatMul, _FusedMatMul and MaxPoolGrad (other than 2×2 stride 2) run here:
+ * the operands are read in place from the module's memory, a small ONNX graph computes the result
+ * (one session per kind and shape of call, cached until the training job ends), and the result is
+ * copied into a tensor of the module's memory. Every other kernel, and the tensors themselves,
+ * stay the wasm backend's, so its 4 GiB bound and the memory estimate hold; the sessions' arenas
+ * (their temporaries: transposes, im2col columns) come on top, outside the module's memory.
  *
- * Small products stay on XNNPACK: a session call costs a few microseconds more than a wasm one.
- * `AFT_WASM_PRODUCTS=xnnpack` keeps all of them there.
+ * Small products stay on XNNPACK, where a call costs a few microseconds less.
+ * `AFT_WASM_PRODUCTS=xnnpack` keeps all of them there (tf.ts).
  */
-import * as ort from 'onnxruntime-node';
 import { attr, OnnxGraph } from '../export/graph';
+import { openSyncSession, type SyncSession } from './onnx';
 import type { tf as Tf } from './tf';
 
 type TfModule = typeof Tf;
@@ -24,21 +27,6 @@ type TfModule = typeof Tf;
 interface WasmBackend {
   makeOutput(shape: number[], dtype: Tf.DataType): Tf.TensorInfo;
   typedArrayFromHeap(info: Tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
-
-/** onnxruntime-node's native session (`dist/binding`): `run` is synchronous. */
-interface BindingSession {
-  loadModel(buffer: ArrayBuffer, byteOffset: number, byteLength: number, options: object): void;
-  run(
-    feeds: Record<string, ort.Tensor>,
-    fetches: Record<string, ort.Tensor | null>,
-    options: object,
-  ): Record<string, ort.Tensor>;
-  dispose(): void;
-}
-interface Binding {
-  binding: { InferenceSession: new () => BindingSession };
-  initOrt(): void;
 }
 
 /**
@@ -55,76 +43,39 @@ const counted = (name: string): void => void ortCalls.set(name, (ortCalls.get(na
 let threads = 1;
 /** Whether the wasm backend has the Conv2DBackpropFilter kernel of this module. */
 let filterGradient = false;
-let native: Binding | undefined;
-const sessions = new Map<string, BindingSession>();
+const sessions = new Map<string, SyncSession>();
 
-/** Loads onnxruntime's synchronous binding; throws with the reason when it cannot. */
-function loadBinding(): Binding {
-  if (native) return native;
-  // The session class behind onnxruntime-node's public API, whose `run` is the synchronous call
-  // the public API defers to the next tick (onnxruntime-node 1.30 `dist/backend.js`).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const b = require('onnxruntime-node/dist/binding') as Binding;
-  if (typeof b.initOrt !== 'function' || typeof b.binding?.InferenceSession !== 'function')
-    throw new Error('onnxruntime-node has no synchronous session binding (a version other than 1.30?)');
-  b.initOrt();
-  native = b;
-  return b;
-}
-
-function session(key: string, build: () => OnnxGraph): BindingSession {
+function session(key: string, build: () => OnnxGraph): SyncSession {
   let s = sessions.get(key);
-  if (s) return s;
-  const bytes = build().encode({ producer: 'aft-studio', version: '0' });
-  s = new (loadBinding().binding.InferenceSession)();
-  s.loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-    enableCpuMemArena: true,
-    // Idle pool threads sleep instead of spinning: spinning threads took the cores from the wasm
-    // kernels between products (ResNet-18, 2 threads, loaded 2-core machine: 1411 ms a step
-    // spinning, 521 ms not).
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
-  });
-  sessions.set(key, s);
+  if (!s) sessions.set(key, (s = openSyncSession(build().encode({ producer: 'aft-studio', version: '0' }), threads)));
   return s;
 }
 
-/** Buffers the operands of a threaded module are copied into, one per operand name, grown as needed. */
-const scratch = new Map<string, Float32Array>();
-
 /**
- * The operand as an onnxruntime tensor over the module's memory, or over a copy where that memory
- * is shared (the threaded build's): Node-API cannot hand a SharedArrayBuffer's data to native code.
+ * The operand over the module's memory (copied where that memory is shared, the threaded build's:
+ * Node-API cannot hand a SharedArrayBuffer's data to native code; with the products here the
+ * build is the one-thread one, see tf.ts).
  */
-function heapTensor(backend: WasmBackend, name: string, t: Tf.TensorInfo): ort.Tensor {
+function heapOperand(backend: WasmBackend, t: Tf.TensorInfo): { data: Float32Array; dims: number[] } {
   const view = backend.typedArrayFromHeap(t) as Float32Array;
-  if (!(view.buffer instanceof SharedArrayBuffer)) return new ort.Tensor('float32', view, t.shape);
-  let buf = scratch.get(name);
-  if (!buf || buf.length < view.length) scratch.set(name, (buf = new Float32Array(view.length)));
-  const copy = buf.subarray(0, view.length);
-  copy.set(view);
-  return new ort.Tensor('float32', copy, t.shape);
+  return { data: view.buffer instanceof SharedArrayBuffer ? view.slice() : view, dims: t.shape };
 }
 
 /** Runs `s` on the operands and copies its output `y` into a new tensor of the module's memory. */
 function runInto(
   kernel: string,
   backend: WasmBackend,
-  s: BindingSession,
+  s: SyncSession,
   feeds: Record<string, Tf.TensorInfo>,
   shape: number[],
 ): Tf.TensorInfo {
   // Allocate first: growing the module's memory detaches the views taken before.
   counted(kernel);
   const out = backend.makeOutput(shape, 'float32');
-  const inputs: Record<string, ort.Tensor> = {};
-  for (const [name, t] of Object.entries(feeds)) inputs[name] = heapTensor(backend, name, t);
-  const y = s.run(inputs, { y: null }, {}).y;
-  (backend.typedArrayFromHeap(out) as Float32Array).set(y.data as Float32Array);
-  y.dispose();
+  const operands: Record<string, { data: Float32Array; dims: number[] }> = {};
+  for (const [name, t] of Object.entries(feeds)) operands[name] = heapOperand(backend, t);
+  const y = s.run(operands);
+  (backend.typedArrayFromHeap(out) as Float32Array).set(y);
   return out;
 }
 
@@ -486,8 +437,15 @@ function route(tf: TfModule, name: string, make: (tf: TfModule, original: Tf.Ker
  * Throws, leaving every kernel as it was, when onnxruntime's binding cannot load.
  */
 export function routeProductsToOrt(tf: TfModule, n: number): void {
-  loadBinding();
   threads = n;
+  // Fails here, with the reason, when this onnxruntime-node cannot run a session synchronously.
+  session('probe', () => {
+    const g = new OnnxGraph('probe');
+    g.input('a', [1]);
+    g.node('Identity', ['a'], {}, 'y');
+    g.output('y', [1]);
+    return g;
+  }).run({ a: { data: new Float32Array(1), dims: [1] } });
   const asked = Number(process.env.AFT_ORT_MIN_MACS);
   minMacs = process.env.AFT_ORT_MIN_MACS !== undefined && asked >= 0 ? asked : DEFAULT_MIN_ORT_MACS;
   route(tf, 'Conv2D', ortConv2D);
@@ -521,5 +479,4 @@ export function ortConvolutionGradients(tf: TfModule): boolean {
 export function releaseOrtSessions(): void {
   for (const s of sessions.values()) s.dispose();
   sessions.clear();
-  scratch.clear();
 }
