@@ -25,8 +25,13 @@ async function child(c: MeasureCase): Promise<MeasuredCase> {
   const { caseFolder, caseInput, caseStudent } = await import('../../sidecar/src/bench/memoryCases');
   await initBackend(c.backend);
   // The memory object itself: the threaded build's heap views are refreshed lazily after growth.
-  const heap = (): number | undefined =>
-    (tf.backend() as unknown as { wasm?: { wasmMemory: WebAssembly.Memory } }).wasm?.wasmMemory.buffer.byteLength;
+  // (the one-thread build, which the wasm backend runs when its products are on onnxruntime, has
+  // no `wasmMemory`: its HEAPU8's buffer is the memory's, refreshed on growth).
+  const heap = (): number | undefined => {
+    const wasm = (tf.backend() as unknown as { wasm?: { wasmMemory?: WebAssembly.Memory; HEAPU8?: Uint8Array } })
+      .wasm;
+    return (wasm?.wasmMemory?.buffer ?? wasm?.HEAPU8?.buffer)?.byteLength;
+  };
   const folder = caseFolder(c);
   const { inputShape, size } = caseInput(c);
   const { family, shape } = caseStudent(c);

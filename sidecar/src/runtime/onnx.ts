@@ -60,9 +60,10 @@ export interface SyncSession {
  * used directly, from the same onnxruntime-node as every other session. Pool threads sleep when
  * idle: these sessions are many, each with its own pool, and spinning pools took the cores from
  * each other and from the wasm kernels between products (ResNet-18 at 2 threads on 2 cores:
- * 1266 ms a step spinning, 453 ms not).
+ * 1266 ms a step spinning, 453 ms not). `arena`: whether the session keeps its largest run's
+ * temporaries for the next run (onnxruntime's memory arena).
  */
-export function openSyncSession(model: Uint8Array, threads: number): SyncSession {
+export function openSyncSession(model: Uint8Array, opts: { threads: number; arena: boolean }): SyncSession {
   if (!bindingSession) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const b = require(path.join(onnxruntime().dir, 'dist', 'binding')) as {
@@ -77,11 +78,11 @@ export function openSyncSession(model: Uint8Array, threads: number): SyncSession
   const { ort } = onnxruntime();
   const s = new bindingSession();
   s.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, {
-    intraOpNumThreads: threads,
+    intraOpNumThreads: opts.threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
-    enableCpuMemArena: true,
+    enableCpuMemArena: opts.arena,
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   });
   return {

@@ -157,19 +157,24 @@ function maxPool2x2GradInto(
   }
 }
 
+/** A MaxPoolGrad call's operands and window geometry, or undefined unless both are float32. */
+export function maxPoolGradCall(
+  tf: TfModule,
+  args: Parameters<Tf.KernelFunc>[0],
+): { dy: Tf.TensorInfo; input: Tf.TensorInfo; info: Tf.backend_util.Conv2DInfo } | undefined {
+  const { dy, input } = args.inputs as { dy: Tf.TensorInfo; input: Tf.TensorInfo };
+  const attrs = args.attrs as unknown as Tf.MaxPoolGradAttrs;
+  if (input.dtype !== 'float32' || dy.dtype !== 'float32') return undefined;
+  const shape = input.shape as [number, number, number, number];
+  const { filterSize, strides, pad, dimRoundingMode } = attrs;
+  return { dy, input, info: tf.backend_util.computePool2DInfo(shape, filterSize, strides, 1, pad, dimRoundingMode) };
+}
+
 function fastMaxPoolGrad(tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
   return (args) => {
-    const { dy, input } = args.inputs as { dy: Tf.TensorInfo; input: Tf.TensorInfo };
-    const attrs = args.attrs as unknown as Tf.MaxPoolGradAttrs;
-    if (input.dtype !== 'float32' || dy.dtype !== 'float32') return original(args);
-    const info = tf.backend_util.computePool2DInfo(
-      input.shape as [number, number, number, number],
-      attrs.filterSize,
-      attrs.strides,
-      1,
-      attrs.pad,
-      attrs.dimRoundingMode,
-    );
+    const call = maxPoolGradCall(tf, args);
+    if (!call) return original(args);
+    const { dy, input, info } = call;
     const backend = args.backend as unknown as WasmBackend;
     // The output first: allocating can grow the module's memory, which detaches older views.
     const dx = backend.makeOutput(input.shape, 'float32');
