@@ -65,17 +65,19 @@ export interface MemoryEstimate {
 /**
  * Bytes the backward pass adds per byte of activations the forward made: tfjs keeps each op's
  * input gradient until the whole backward ends (tape.ts), so about one more of each, and the
- * allocator's share. Fitted on ResNet-18 at 224x224, batch 32 (2.4 = heap / activations).
+ * allocator's share. Fitted on ResNet-18 at 224x224, batch 32 (2.15 = heap / activations), with
+ * the products on onnxruntime (runtime/ortKernels.ts), whose temporaries live outside the heap
+ * (on XNNPACK, the heap was 2.4 times the activations).
  */
-export const BACKWARD_FACTOR = 1.4;
+export const BACKWARD_FACTOR = 1.15;
 
 /**
  * The optimiser update's temporaries in parameter-sized tensors: Adam's flat update
  * (train/optimizer.ts) is a chain of 14 ops per chunk, all alive until the update's tidy ends,
- * and the heap holds ~11 more for the blocks it could not reuse (fitted on ResNet-18 at 64x64,
- * where the update is the peak); SGD with momentum's chain is 6 ops, scaled alike.
+ * and the heap holds ~7 more for the blocks it could not reuse (fitted on ResNet-18 at 64x64 and
+ * BERT Small, where the update is the peak); SGD with momentum's chain is 6 ops, scaled alike.
  */
-const UPDATE_TEMPORARIES = { adam: 25, sgd: 11 } as const;
+const UPDATE_TEMPORARIES = { adam: 21, sgd: 9 } as const;
 
 /**
  * The heap per byte of an evaluation's activations: fitted on ViT-Tiny evaluating 27 images of
