@@ -28,8 +28,7 @@ async function child(c: MeasureCase): Promise<MeasuredCase> {
   // (the one-thread build, which the wasm backend runs when its products are on onnxruntime, has
   // no `wasmMemory`: its HEAPU8's buffer is the memory's, refreshed on growth).
   const heap = (): number | undefined => {
-    const wasm = (tf.backend() as unknown as { wasm?: { wasmMemory?: WebAssembly.Memory; HEAPU8?: Uint8Array } })
-      .wasm;
+    const wasm = (tf.backend() as unknown as { wasm?: { wasmMemory?: WebAssembly.Memory; HEAPU8?: Uint8Array } }).wasm;
     return (wasm?.wasmMemory?.buffer ?? wasm?.HEAPU8?.buffer)?.byteLength;
   };
   const folder = caseFolder(c);
