@@ -8,6 +8,7 @@
 process.env.AFT_ORT_MIN_MACS = '0';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { batchNorm, channelSum } from '../../sidecar/src/models/batchNorm';
 import { conv2d as modelConv2d, conv3x3 } from '../../sidecar/src/models/layers';
 import { ortCalls } from '../../sidecar/src/runtime/ortKernels';
 import { initBackend, tf, type Tensor, type Tensor4D } from '../../sidecar/src/runtime/tf';
@@ -29,8 +30,12 @@ const read = async (t: Tensor): Promise<Arr> => ({ shape: t.shape, data: (await 
 /** Largest difference relative to the largest reference value. */
 function assertClose(got: Arr, want: Arr, what: string, tol = 1e-5): void {
   assert.deepEqual(got.shape, want.shape, `${what}: shape`);
-  const scale = Math.max(1e-6, ...Array.from(want.data, Math.abs));
-  const diff = Math.max(0, ...Array.from(got.data, (v, i) => Math.abs(v - want.data[i])));
+  let scale = 1e-6;
+  let diff = 0;
+  want.data.forEach((v, i) => {
+    scale = Math.max(scale, Math.abs(v));
+    diff = Math.max(diff, Math.abs(got.data[i] - v));
+  });
   assert.ok(diff / scale <= tol, `${what}: differs by ${diff} (relative ${(diff / scale).toExponential(2)})`);
 }
 
@@ -188,6 +193,33 @@ describe('products on onnxruntime equal the cpu reference', () => {
       ]);
       assertClose(wasm[0], cpu[0], 'value');
       assert.ok(routed.has('_FusedMatMul'), 'onnxruntime ran the product');
+    });
+  }
+});
+
+describe("BatchNorm's channel sum on onnxruntime equals the cpu reference", () => {
+  for (const shape of [
+    [2, 5, 4, 3],
+    [32, 16, 16, 64],
+  ]) {
+    it(`Σ over N, H, W of [${shape.join(', ')}], and BatchNorm's gradients through it`, async () => {
+      const x = values(shape, 67);
+      const { cpu, wasm, routed } = await onBoth(async () => {
+        const xt = tf.tensor4d(x.data, shape as [number, number, number, number]);
+        const bn = {
+          weight: tf.variable(tf.linspace(0.5, 1.5, shape[3])),
+          bias: tf.variable(tf.linspace(-0.2, 0.2, shape[3])),
+          runningMean: tf.variable(tf.zeros([shape[3]])),
+          runningVar: tf.variable(tf.ones([shape[3]])),
+          numBatchesTracked: tf.variable(tf.scalar(0)),
+        };
+        const up = values(shape, 71);
+        const f = (t: Tensor) => tf.sum(tf.mul(batchNorm(t as Tensor4D, bn, true), tf.tensor(up.data, up.shape)));
+        const dx = tf.grad(f)(xt);
+        return Promise.all([read(channelSum(xt)), read(dx), read(bn.runningVar)]);
+      });
+      ['Σ', 'BatchNorm dx', 'running variance'].forEach((what, i) => assertClose(wasm[i], cpu[i], what, 1e-4));
+      assert.ok(routed.has('AftChannelSum'), 'onnxruntime ran the sums');
     });
   }
 });

@@ -7,6 +7,7 @@
  * wasm (measured at 32x16x16x64).
  */
 import { badInput } from '../../../core/common/util/errors';
+import { CHANNEL_SUM, onnxruntimeKernels } from '../runtime/ortKernels';
 import { tf, type Tensor, type Tensor1D, type Tensor4D, type Variable } from '../runtime/tf';
 
 export const BN_EPS = 1e-5;
@@ -29,6 +30,8 @@ export interface BatchNorm {
  * 32x32x32x64, where the pool takes under 1 ms.
  */
 export function channelSum(x: Tensor4D): Tensor1D {
+  // On the wasm backend with its products on onnxruntime: one ReduceSum (ortKernels.ts).
+  if (onnxruntimeKernels(tf)) return tf.engine().runKernel<Tensor1D>(CHANNEL_SUM, { x }, {});
   const [n, h, w, c] = x.shape;
   const perExample =
     h * w === 1 ? tf.reshape(x, [n, c]) : tf.mul(tf.reshape(tf.avgPool(x, [h, w], 1, 'valid'), [n, c]), h * w);

@@ -5,7 +5,7 @@
  * explicitly first keeps every product on XNNPACK's fast path.
  */
 import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D, type Variable } from '../runtime/tf';
-import { ortConvolutionGradients } from '../runtime/ortKernels';
+import { onnxruntimeKernels } from '../runtime/ortKernels';
 import { channelSum } from './batchNorm';
 import type { Rng } from '../util/rng';
 import { convOut, type ConvGeometry } from '../../../core/node/students/conv';
@@ -144,7 +144,7 @@ function makeConv3x3(inputIsData: boolean) {
         tf.tidy(() => {
           const g = dy as Tensor4D;
           const [xs, ws] = saved as [Tensor4D, Tensor4D];
-          if (ortConvolutionGradients(tf)) return ortConvGrads(xs, ws, g, 1, 'same', inputIsData);
+          if (onnxruntimeKernels(tf)) return ortConvGrads(xs, ws, g, 1, 'same', inputIsData);
           const dx = inputIsData
             ? tf.zerosLike(xs)
             : tf.conv2d(g, tf.transpose<Tensor4D>(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]), 1, 'same');
@@ -164,7 +164,7 @@ type Pads = [[number, number], [number, number], [number, number], [number, numb
 /**
  * dx and dW of a convolution by tfjs's own gradient kernels, Conv2DBackpropInput (stride 1 only)
  * and Conv2DBackpropFilter, which the wasm backend runs on onnxruntime once ortKernels.ts has
- * routed its convolutions there (`ortConvolutionGradients`). dx is zeros for `inputIsData`.
+ * routed its convolutions there (`onnxruntimeKernels`). dx is zeros for `inputIsData`.
  */
 function ortConvGrads(
   x: Tensor4D,
@@ -379,13 +379,13 @@ function makeConv(g: ConvGeometry, inputIsData: boolean) {
           const gy = dy as Tensor4D;
           const [xs, ws] = saved as [Tensor4D, Tensor4D];
           const [, h, wd] = xs.shape;
-          if (ortConvolutionGradients(tf) && (s === 1 || inputIsData))
+          if (onnxruntimeKernels(tf) && (s === 1 || inputIsData))
             return ortConvGrads(xs, ws, gy, s, p ? pads : 'valid', inputIsData);
           let dx: Tensor4D;
           if (inputIsData) dx = tf.zerosLike(xs);
           else if (s === 1) dx = convCropPad(gy, k - 1 - p, k - 1 - p, k - 1 - p, k - 1 - p, flipSwap(ws));
           else dx = stridedInputGrad(gy, ws, g, h, wd);
-          if (ortConvolutionGradients(tf)) return [dx, ortConvGrads(xs, ws, gy, s, p ? pads : 'valid', true)[1]];
+          if (onnxruntimeKernels(tf)) return [dx, ortConvGrads(xs, ws, gy, s, p ? pads : 'valid', true)[1]];
           const xt = tf.transpose<Tensor4D>(xs, [3, 1, 2, 0]);
           const dyt = tf.transpose<Tensor4D>(gy, [1, 2, 0, 3]);
           let dw = tf.conv2d(xt, dyt, 1, p ? pads : 'valid', 'NHWC', s);

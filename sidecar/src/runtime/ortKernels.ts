@@ -42,8 +42,8 @@ export const ortCalls = new Map<string, number>();
 const counted = (name: string): void => void ortCalls.set(name, (ortCalls.get(name) ?? 0) + 1);
 
 let threads = 1;
-/** Whether the wasm backend has the Conv2DBackpropFilter kernel of this module. */
-let filterGradient = false;
+/** Whether the wasm backend has this module's kernels (`onnxruntimeKernels`). */
+let active = false;
 const sessions = new Map<string, SyncSession>();
 
 /**
@@ -406,6 +406,30 @@ function ortMaxPoolGrad(tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
   };
 }
 
+/** The kernel name of Σ over N, H and W of an NHWC tensor ([C]), BatchNorm's per-channel sum. */
+export const CHANNEL_SUM = 'AftChannelSum';
+
+/**
+ * Σ over N, H, W as one ReduceSum (on both threads): on the wasm backend it was a pool, a scale, a
+ * product with ones and reshapes, five kernels, four times per BatchNorm per step.
+ */
+function ortChannelSum(args: Parameters<Tf.KernelFunc>[0]): Tf.TensorInfo {
+  const { x } = args.inputs as { x: Tf.TensorInfo };
+  const c = x.shape[3];
+  const s = session(
+    `channelsum/${x.shape.join(',')}`,
+    () => {
+      const g = new OnnxGraph('channelsum');
+      g.input('x', x.shape);
+      g.node('ReduceSum', ['x', g.int64s('axes', [0, 1, 2])], { keepdims: attr.int(0) }, 'y');
+      g.output('y', [c]);
+      return g;
+    },
+    bytesOf([c]),
+  );
+  return runInto(CHANNEL_SUM, args.backend as unknown as WasmBackend, s, { x }, [c]);
+}
+
 /** a·b with either operand transposed, batches broadcast as numpy does, then + bias, relu. */
 function ortMatMul(kernel: string, tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
   return (args) => {
@@ -506,17 +530,27 @@ export function routeProductsToOrt(tf: TfModule, n: number): void {
       backendName: 'wasm',
       kernelFunc: ortConv2DBackpropFilter(tf),
     });
-  filterGradient = true;
+  if (!tf.getKernel(CHANNEL_SUM, 'wasm')) {
+    tf.registerKernel({ kernelName: CHANNEL_SUM, backendName: 'wasm', kernelFunc: ortChannelSum });
+    // d(Σ x)/dx: dy broadcast over N, H, W (channelSum's callers differentiate by hand, but a
+    // tape that reaches it still gets the right gradient).
+    tf.registerGradient({
+      kernelName: CHANNEL_SUM,
+      inputsToSave: ['x'],
+      gradFunc: (dy, saved) => ({ x: () => tf.mul(tf.onesLike(saved[0]), dy as Tf.Tensor) }),
+    });
+  }
+  active = true;
   route(tf, 'BatchMatMul', (t, o) => ortMatMul('BatchMatMul', t, o));
   route(tf, '_FusedMatMul', (t, o) => ortMatMul('_FusedMatMul', t, o));
 }
 
 /**
- * Whether the active backend is the wasm one with this module's convolution gradients
- * (Conv2DBackpropFilter, and Conv2DBackpropInput at stride 1).
+ * Whether the active backend is the wasm one with this module's kernels: the convolution
+ * gradients (Conv2DBackpropFilter, and Conv2DBackpropInput at stride 1) and CHANNEL_SUM.
  */
-export function ortConvolutionGradients(tf: TfModule): boolean {
-  return filterGradient && tf.getBackend() === 'wasm';
+export function onnxruntimeKernels(tf: TfModule): boolean {
+  return active && tf.getBackend() === 'wasm';
 }
 
 /**
