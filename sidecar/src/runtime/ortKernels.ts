@@ -7,7 +7,8 @@
  * extraction, ships MLAS as native code with AVX2/AVX-512 kernels picked at run time, and its
  * native session runs synchronously, as a tfjs kernel must (runtime/onnx.ts `openSyncSession`).
  * So the wasm backend's float32 Conv2D, Conv2DBackpropInput (stride 1), Conv2DBackpropFilter
- * (which it lacks), BatchMatMul, _FusedMatMul and MaxPoolGrad (other than 2×2 stride 2) run here:
+ * (which it lacks), BatchMatMul, _FusedMatMul, MaxPoolGrad (other than 2×2 stride 2) and
+ * BatchNorm's per-channel sum (CHANNEL_SUM, models/batchNorm.ts) run here:
  * the operands are read in place from the module's memory, a small ONNX graph computes the result
  * (one session per kind and shape of call, cached until the training job ends), and the result is
  * copied into a tensor of the module's memory. Every other kernel, and the tensors themselves,
