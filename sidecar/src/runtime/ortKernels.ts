@@ -109,54 +109,21 @@ const dims = (prefix: string, rank: number): string[] => Array.from({ length: ra
 type ConvInfo = Tf.backend_util.Conv2DInfo;
 
 /**
- * im2col of x (NHWC) as graph nodes: the input padded, then one strided slice per kernel tap,
- * concatenated along the channels, as [N·OH·OW, KH·KW·C] rows in HWIO's (kh, kw, c) order.
+ * One strided slice per kernel tap of `x` padded, concatenated along `axis`. `layout` says where
+ * the spatial axes are: NHWC (x as it is) or CNHW (x transposed first).
  */
-function im2col(g: OnnxGraph, x: string, c: ConvInfo): string {
-  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow } = c;
-  const { top, bottom, left, right } = c.padInfo;
-  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = c;
-  const kh = c.filterHeight;
-  const kw = c.filterWidth;
-  if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && top + bottom + left + right === 0)
-    return g.node('Reshape', [x, g.int64s(g.fresh('shape'), [n * h * w, ci])]);
-  const xp =
-    top + bottom + left + right > 0
-      ? g.node('Pad', [x, g.int64s(g.fresh('pads'), [0, top, left, 0, 0, bottom, right, 0])])
-      : x;
-  const taps: string[] = [];
-  for (let i = 0; i < kh; i++)
-    for (let j = 0; j < kw; j++) {
-      const y0 = i * dh;
-      const x0 = j * dw;
-      taps.push(
-        g.node('Slice', [
-          xp,
-          g.int64s(g.fresh('starts'), [0, y0, x0, 0]),
-          g.int64s(g.fresh('ends'), [n, y0 + (oh - 1) * sh + 1, x0 + (ow - 1) * sw + 1, ci]),
-          g.int64s(g.fresh('axes'), [0, 1, 2, 3]),
-          g.int64s(g.fresh('steps'), [1, sh, sw, 1]),
-        ]),
-      );
-    }
-  const cols = taps.length === 1 ? taps[0] : g.node('Concat', taps, { axis: attr.int(3) });
-  return g.node('Reshape', [cols, g.int64s(g.fresh('shape'), [n * oh * ow, kh * kw * ci])]);
-}
-
-/**
- * im2col's transpose, [KH·KW·C, N·OH·OW], built from x transposed to [C, N, H, W]: each tap's
- * slice is then C contiguous rows, so the rows come out without a transpose of the columns
- * (the filter gradient's operand; a [128, 14, 14, 16] input: 11.6 ms → ? ms for the gradient).
- */
-function im2colT(g: OnnxGraph, x: string, c: ConvInfo): string {
+function tapSlices(g: OnnxGraph, x: string, c: ConvInfo, layout: 'nhwc' | 'cnhw', axis: number): string {
   const { batchSize: n, inChannels: ci, outHeight: oh, outWidth: ow } = c;
   const { top, bottom, left, right } = c.padInfo;
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = c;
-  const xt = g.node('Transpose', [x], { perm: attr.ints([3, 0, 1, 2]) });
-  const xp =
+  // [leading axes, spatial axes, trailing axes] of the layout, for pads, starts, ends and steps.
+  const at = (lead: number[], ys: number, xs: number, trail: number[]) =>
+    layout === 'nhwc' ? [...lead, ys, xs, ...trail] : [...lead, ...trail, ys, xs];
+  const padded =
     top + bottom + left + right > 0
-      ? g.node('Pad', [xt, g.int64s(g.fresh('pads'), [0, 0, top, left, 0, 0, bottom, right])])
-      : xt;
+      ? g.node('Pad', [x, g.int64s(g.fresh('pads'), [...at([0], top, left, [0]), ...at([0], bottom, right, [0])])])
+      : x;
+  const ends = layout === 'nhwc' ? { lead: [n], trail: [ci] } : { lead: [ci], trail: [n] };
   const taps: string[] = [];
   for (let i = 0; i < c.filterHeight; i++)
     for (let j = 0; j < c.filterWidth; j++) {
@@ -164,16 +131,43 @@ function im2colT(g: OnnxGraph, x: string, c: ConvInfo): string {
       const x0 = j * dw;
       taps.push(
         g.node('Slice', [
-          xp,
-          g.int64s(g.fresh('starts'), [0, 0, y0, x0]),
-          g.int64s(g.fresh('ends'), [ci, n, y0 + (oh - 1) * sh + 1, x0 + (ow - 1) * sw + 1]),
+          padded,
+          g.int64s(g.fresh('starts'), at([0], y0, x0, [0])),
+          g.int64s(g.fresh('ends'), at(ends.lead, y0 + (oh - 1) * sh + 1, x0 + (ow - 1) * sw + 1, ends.trail)),
           g.int64s(g.fresh('axes'), [0, 1, 2, 3]),
-          g.int64s(g.fresh('steps'), [1, 1, sh, sw]),
+          g.int64s(g.fresh('steps'), at([1], sh, sw, [1])),
         ]),
       );
     }
-  const rows = taps.length === 1 ? taps[0] : g.node('Concat', taps, { axis: attr.int(0) });
-  return g.node('Reshape', [rows, g.int64s(g.fresh('shape'), [c.filterHeight * c.filterWidth * ci, n * oh * ow])]);
+  return taps.length === 1 ? taps[0] : g.node('Concat', taps, { axis: attr.int(axis) });
+}
+
+/**
+ * im2col of x (NHWC) as graph nodes: the input padded, then one strided slice per kernel tap,
+ * concatenated along the channels, as [N·OH·OW, KH·KW·C] rows in HWIO's (kh, kw, c) order.
+ */
+function im2col(g: OnnxGraph, x: string, c: ConvInfo): string {
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow } = c;
+  const { top, bottom, left, right } = c.padInfo;
+  const taps = c.filterHeight * c.filterWidth;
+  if (taps === 1 && c.strideHeight === 1 && c.strideWidth === 1 && top + bottom + left + right === 0)
+    return g.node('Reshape', [x, g.int64s(g.fresh('shape'), [n * h * w, ci])]);
+  const cols = tapSlices(g, x, c, 'nhwc', 3);
+  return g.node('Reshape', [cols, g.int64s(g.fresh('shape'), [n * oh * ow, taps * ci])]);
+}
+
+/**
+ * im2col's transpose, [KH·KW·C, N·OH·OW], built from x transposed to [C, N, H, W]: each tap's
+ * slice is then C contiguous rows, so the rows come out without a transpose of the columns
+ * (the filter gradient's operand). Measured at 1 thread, filter gradients: the CNN's [128, 14, 14,
+ * 16] → 32, 11.9 → 5.8 ms; ResNet-18's stem, 29.1 → 14.8 ms; but ResNet's 2×2 and 4×4 maps of 512
+ * and 256 channels, 14.6 → 16.0 and 8.3 → 10.6 ms, so those keep im2col and a transpose.
+ */
+function im2colT(g: OnnxGraph, x: string, c: ConvInfo): string {
+  const xt = g.node('Transpose', [x], { perm: attr.ints([3, 0, 1, 2]) });
+  const rows = tapSlices(g, xt, c, 'cnhw', 0);
+  const shape = [c.filterHeight * c.filterWidth * c.inChannels, c.batchSize * c.outHeight * c.outWidth];
+  return g.node('Reshape', [rows, g.int64s(g.fresh('shape'), shape)]);
 }
 
 /** Kernels with more taps than this stay on XNNPACK: im2col would copy the input that many times. */

@@ -44,10 +44,12 @@ const loadOptional = (name: string): unknown => {
   return require(name) as unknown;
 };
 
-/** Threads of the wasm backend once it has started, and why one if more were wanted. */
-const wasmThreads: { count: number; total: number; why?: string; products: string } = {
+/**
+ * The wasm backend once it has started: XNNPACK's threads (and why one if more were wanted), where
+ * its products run, and onnxruntime's threads when they run there.
+ */
+const wasmThreads: { count: number; why?: string; products: string; ortThreads?: number } = {
   count: 1,
-  total: 1,
   products: 'XNNPACK',
 };
 
@@ -97,10 +99,10 @@ export const BACKENDS: readonly BackendCandidate[] = [
       const wasm = loadOptional('@tensorflow/tfjs-backend-wasm') as WasmBackendModule;
       repairWasmKernels(tf);
       const wanted = wasmThreadsWanted();
-      wasmThreads.total = wanted;
       if (ortProductsWanted()) {
         try {
           routeProductsToOrt(tf, wanted);
+          wasmThreads.ortThreads = wanted;
           wasmThreads.products = `onnxruntime (MLAS, ${wanted} thread${wanted === 1 ? '' : 's'})`;
           // The products take the threads; XNNPACK's own pool stays at one: its idle workers took
           // the cores from MLAS's (ResNet-18, 2 threads: 510 ms a step with both pools at 2
@@ -181,11 +183,8 @@ export async function initBackend(choice: BackendChoice, log: (msg: string) => v
       const ok = await tf.setBackend(c.tfName);
       if (!ok) throw new Error(`tfjs could not initialise the '${c.tfName}' backend`);
       await tf.ready();
-      const wasmTotal =
-        wasmThreads.products === 'XNNPACK' || wasmThreads.products.startsWith('XNNPACK ')
-          ? wasmThreads.count
-          : wasmThreads.total;
-      const threads = c.id === 'wasm' ? wasmTotal : c.id === 'cpu' ? 1 : os.availableParallelism();
+      const wasmCompute = wasmThreads.ortThreads ?? wasmThreads.count;
+      const threads = c.id === 'wasm' ? wasmCompute : c.id === 'cpu' ? 1 : os.availableParallelism();
       const adapter = registered ? registered.adapter : undefined;
       active = {
         id: c.id,
