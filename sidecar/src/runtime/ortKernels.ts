@@ -85,16 +85,25 @@ function heapOperand(backend: WasmBackend, t: Tf.TensorInfo): { data: Float32Arr
   return { data: view.buffer instanceof SharedArrayBuffer ? view.slice() : view, dims: t.shape };
 }
 
-/** Runs `s` on the operands and copies its output `y` into a new tensor of the module's memory. */
-function runInto(
-  kernel: string,
-  backend: WasmBackend,
-  s: SyncSession,
-  feeds: Record<string, Tf.TensorInfo>,
-  shape: number[],
-): Tf.TensorInfo {
-  // Allocate first: growing the module's memory detaches the views taken before.
+/** A kernel's call: its session's key and bytes (`session`), operands and result shape. */
+interface Call {
+  kernel: string;
+  key: string;
+  bytes: number;
+  feeds: Record<string, Tf.TensorInfo>;
+  shape: number[];
+}
+
+/**
+ * Runs the graph of `call.key` (built by `build` on first use) on the operands and copies its
+ * output `y` into a new tensor of the module's memory.
+ */
+function compute(args: Parameters<Tf.KernelFunc>[0], call: Call, build: () => OnnxGraph): Tf.TensorInfo {
+  const { kernel, feeds, shape } = call;
+  const s = session(call.key, build, call.bytes);
+  const backend = args.backend as unknown as WasmBackend;
   counted(kernel);
+  // Allocate first: growing the module's memory detaches the views taken before.
   const out = backend.makeOutput(shape, 'float32');
   const operands: Record<string, { data: Float32Array; dims: number[] }> = {};
   for (const [name, t] of Object.entries(feeds)) operands[name] = heapOperand(backend, t);
@@ -258,16 +267,15 @@ function ortConv2D(tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
     if (x.dtype !== 'float32' || a.dataFormat === 'NCHW') return original(args);
     const c = convInfo(tf, x.shape, filter.shape, a);
     if (convMacs(c) < minMacs || c.filterHeight * c.filterWidth > MAX_TAPS) return original(args);
-    const s = session(
-      `conv/${convKey(c)}`,
+    return compute(
+      args,
+      { kernel: 'Conv2D', key: `conv/${convKey(c)}`, bytes: convBytes(c), feeds: { x, w: filter }, shape: c.outShape },
       () => {
         const g = new OnnxGraph('conv');
         convolve(g, g.input('x', x.shape), g.input('w', filter.shape), c);
         return g;
       },
-      convBytes(c),
     );
-    return runInto('Conv2D', args.backend as unknown as WasmBackend, s, { x, w: filter }, c.outShape);
   };
 }
 
@@ -298,8 +306,15 @@ function ortConv2DBackpropInput(tf: TfModule, original: Tf.KernelFunc): Tf.Kerne
       ],
     } as Tf.Conv2DAttrs);
     if (convMacs(c) < minMacs || kh * kw > MAX_TAPS) return original(args);
-    const s = session(
-      `convdx/${convKey(c)}`,
+    return compute(
+      args,
+      {
+        kernel: 'Conv2DBackpropInput',
+        key: `convdx/${convKey(c)}`,
+        bytes: convBytes(c),
+        feeds: { dy, w: filter },
+        shape: c.outShape,
+      },
       () => {
         const g = new OnnxGraph('convdx');
         g.input('dy', dy.shape);
@@ -314,9 +329,7 @@ function ortConv2DBackpropInput(tf: TfModule, original: Tf.KernelFunc): Tf.Kerne
         convolve(g, 'dy', g.node('Transpose', [flipped], { perm: attr.ints([0, 1, 3, 2]) }), c);
         return g;
       },
-      convBytes(c),
     );
-    return runInto('Conv2DBackpropInput', args.backend as unknown as WasmBackend, s, { dy, w: filter }, c.outShape);
   };
 }
 
@@ -330,8 +343,15 @@ function ortConv2DBackpropFilter(tf: TfModule): Tf.KernelFunc {
     const a = args.attrs as unknown as Tf.Conv2DBackpropFilterAttrs;
     if (x.dtype !== 'float32' || a.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter: NHWC float32 only');
     const c = convInfo(tf, x.shape, a.filterShape, { ...a, dilations: 1 });
-    const s = session(
-      `convdw/${convKey(c)}`,
+    return compute(
+      args,
+      {
+        kernel: 'Conv2DBackpropFilter',
+        key: `convdw/${convKey(c)}`,
+        bytes: 3 * colsBytes(c) + bytesOf(a.filterShape),
+        feeds: { x, dy },
+        shape: a.filterShape,
+      },
       () => {
         const g = new OnnxGraph('convdw');
         g.input('x', x.shape);
@@ -349,9 +369,7 @@ function ortConv2DBackpropFilter(tf: TfModule): Tf.KernelFunc {
         g.output('y', a.filterShape);
         return g;
       },
-      3 * colsBytes(c) + bytesOf(a.filterShape),
     );
-    return runInto('Conv2DBackpropFilter', args.backend as unknown as WasmBackend, s, { x, dy }, a.filterShape);
   };
 }
 
@@ -369,8 +387,15 @@ function ortMaxPoolGrad(tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
     if (c.filterHeight === 2 && c.filterWidth === 2 && c.strideHeight === 2 && c.strideWidth === 2)
       return original(args);
     const { top, bottom, left, right } = c.padInfo;
-    const s = session(
-      `maxpoolgrad/${convKey(c)}`,
+    return compute(
+      args,
+      {
+        kernel: 'MaxPoolGrad',
+        key: `maxpoolgrad/${convKey(c)}`,
+        bytes: bytesOf(input.shape, input.shape, input.shape, dy.shape, dy.shape),
+        feeds: { x: input, dy },
+        shape: input.shape,
+      },
       () => {
         const g = new OnnxGraph('maxpoolgrad');
         g.input('x', input.shape);
@@ -395,9 +420,7 @@ function ortMaxPoolGrad(tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
         g.output('y', input.shape);
         return g;
       },
-      bytesOf(input.shape, input.shape, input.shape, dy.shape, dy.shape),
     );
-    return runInto('MaxPoolGrad', args.backend as unknown as WasmBackend, s, { x: input, dy }, input.shape);
   };
 }
 
@@ -411,8 +434,9 @@ export const CHANNEL_SUM = 'AftChannelSum';
 function ortChannelSum(args: Parameters<Tf.KernelFunc>[0]): Tf.TensorInfo {
   const { x } = args.inputs as { x: Tf.TensorInfo };
   const c = x.shape[3];
-  const s = session(
-    `channelsum/${x.shape.join(',')}`,
+  return compute(
+    args,
+    { kernel: CHANNEL_SUM, key: `channelsum/${x.shape.join(',')}`, bytes: bytesOf([c]), feeds: { x }, shape: [c] },
     () => {
       const g = new OnnxGraph('channelsum');
       g.input('x', x.shape);
@@ -420,9 +444,7 @@ function ortChannelSum(args: Parameters<Tf.KernelFunc>[0]): Tf.TensorInfo {
       g.output('y', [c]);
       return g;
     },
-    bytesOf([c]),
   );
-  return runInto(CHANNEL_SUM, args.backend as unknown as WasmBackend, s, { x }, [c]);
 }
 
 /** a·b with either operand transposed, batches broadcast as numpy does, then + bias, relu. */
@@ -449,8 +471,11 @@ function ortMatMul(kernel: string, tf: TfModule, original: Tf.KernelFunc): Tf.Ke
     if (batch * m * k * n < minMacs) return original(args);
     const rbias = bias ? bias.shape.length : -1;
     const key = `matmul/${ra},${rb},${transposeA},${transposeB},${rbias},${activation}`;
-    const s = session(
-      key,
+    const feeds: Record<string, Tf.TensorInfo> = { a, b };
+    if (bias) feeds.bias = bias;
+    return compute(
+      args,
+      { kernel, key, bytes: bytesOf(a.shape, b.shape, [...outBatch, m, n]), feeds, shape: [...outBatch, m, n] },
       () => {
         const g = new OnnxGraph('matmul');
         g.input('a', dims('a', ra));
@@ -471,11 +496,7 @@ function ortMatMul(kernel: string, tf: TfModule, original: Tf.KernelFunc): Tf.Ke
         g.output('y', dims('y', Math.max(ra, rb)));
         return g;
       },
-      bytesOf(a.shape, b.shape, [...outBatch, m, n]),
     );
-    const feeds: Record<string, Tf.TensorInfo> = { a, b };
-    if (bias) feeds.bias = bias;
-    return runInto(kernel, args.backend as unknown as WasmBackend, s, feeds, [...outBatch, m, n]);
   };
 }
 
