@@ -175,12 +175,17 @@ function ortConvGrads(
   inputIsData: boolean,
 ): [Tensor4D, Tensor4D] {
   const dx = inputIsData ? tf.zerosLike(x) : tf.conv2dTranspose(dy, w, x.shape, stride, pad);
+  return [dx, ortFilterGrad(x, w, dy, stride, pad)];
+}
+
+/** dW alone (Conv2DBackpropFilter), for a strided convolution whose dx is computed by phase. */
+function ortFilterGrad(x: Tensor4D, w: Tensor4D, dy: Tensor4D, stride: number, pad: Pads | 'same' | 'valid'): Tensor4D {
   const attrs = { strides: stride, pad, dataFormat: 'NHWC', filterShape: w.shape };
-  return [dx, tf.engine().runKernel<Tensor4D>('Conv2DBackpropFilter', { x, dy }, attrs)];
+  return tf.engine().runKernel<Tensor4D>('Conv2DBackpropFilter', { x, dy }, attrs);
 }
 
 /** One pixel of zero padding on each side of the two spatial axes (NHWC). */
-const SAME_3X3: [[number, number], [number, number], [number, number], [number, number]] = [
+const SAME_3X3: Pads = [
   [0, 0],
   [1, 1],
   [1, 1],
@@ -260,7 +265,7 @@ function cropPad(x: Tensor4D, top: number, bottom: number, left: number, right: 
  */
 function convCropPad(x: Tensor4D, top: number, bottom: number, left: number, right: number, f: Tensor4D): Tensor4D {
   const cropped = cropPad(x, Math.min(0, top), Math.min(0, bottom), Math.min(0, left), Math.min(0, right));
-  const pads: [[number, number], [number, number], [number, number], [number, number]] = [
+  const pads: Pads = [
     [0, 0],
     [Math.max(0, top), Math.max(0, bottom)],
     [Math.max(0, left), Math.max(0, right)],
@@ -363,7 +368,7 @@ function stridedInputGrad(dy: Tensor4D, w: Tensor4D, g: ConvGeometry, inH: numbe
  */
 function makeConv(g: ConvGeometry, inputIsData: boolean) {
   const { kernel: k, stride: s, pad: p } = g;
-  const pads: [[number, number], [number, number], [number, number], [number, number]] = [
+  const pads: Pads = [
     [0, 0],
     [p, p],
     [p, p],
@@ -385,7 +390,7 @@ function makeConv(g: ConvGeometry, inputIsData: boolean) {
           if (inputIsData) dx = tf.zerosLike(xs);
           else if (s === 1) dx = convCropPad(gy, k - 1 - p, k - 1 - p, k - 1 - p, k - 1 - p, flipSwap(ws));
           else dx = stridedInputGrad(gy, ws, g, h, wd);
-          if (onnxruntimeKernels(tf)) return [dx, ortConvGrads(xs, ws, gy, s, p ? pads : 'valid', true)[1]];
+          if (onnxruntimeKernels(tf)) return [dx, ortFilterGrad(xs, ws, gy, s, p ? pads : 'valid')];
           const xt = tf.transpose<Tensor4D>(xs, [3, 1, 2, 0]);
           const dyt = tf.transpose<Tensor4D>(gy, [1, 2, 0, 3]);
           let dw = tf.conv2d(xt, dyt, 1, p ? pads : 'valid', 'NHWC', s);
