@@ -162,9 +162,10 @@ function makeConv3x3(inputIsData: boolean) {
 type Pads = [[number, number], [number, number], [number, number], [number, number]];
 
 /**
- * dx and dW of a convolution by tfjs's own gradient kernels, Conv2DBackpropInput (stride 1 only)
- * and Conv2DBackpropFilter, which the wasm backend runs on onnxruntime once ortKernels.ts has
- * routed its convolutions there (`onnxruntimeKernels`). dx is zeros for `inputIsData`.
+ * dx and dW of a convolution by tfjs's own gradient kernels, Conv2DBackpropInput and
+ * Conv2DBackpropFilter, which the wasm backend runs on onnxruntime once ortKernels.ts has routed
+ * its convolutions there (`onnxruntimeKernels`); a strided dx is col2im there. dx is zeros for
+ * `inputIsData`.
  */
 function ortConvGrads(
   x: Tensor4D,
@@ -175,13 +176,8 @@ function ortConvGrads(
   inputIsData: boolean,
 ): [Tensor4D, Tensor4D] {
   const dx = inputIsData ? tf.zerosLike(x) : tf.conv2dTranspose(dy, w, x.shape, stride, pad);
-  return [dx, ortFilterGrad(x, w, dy, stride, pad)];
-}
-
-/** dW alone (Conv2DBackpropFilter), for a strided convolution whose dx is computed by phase. */
-function ortFilterGrad(x: Tensor4D, w: Tensor4D, dy: Tensor4D, stride: number, pad: Pads | 'same' | 'valid'): Tensor4D {
   const attrs = { strides: stride, pad, dataFormat: 'NHWC', filterShape: w.shape };
-  return tf.engine().runKernel<Tensor4D>('Conv2DBackpropFilter', { x, dy }, attrs);
+  return [dx, tf.engine().runKernel<Tensor4D>('Conv2DBackpropFilter', { x, dy }, attrs)];
 }
 
 /** One pixel of zero padding on each side of the two spatial axes (NHWC). */
@@ -384,13 +380,11 @@ function makeConv(g: ConvGeometry, inputIsData: boolean) {
           const gy = dy as Tensor4D;
           const [xs, ws] = saved as [Tensor4D, Tensor4D];
           const [, h, wd] = xs.shape;
-          if (onnxruntimeKernels(tf) && (s === 1 || inputIsData))
-            return ortConvGrads(xs, ws, gy, s, p ? pads : 'valid', inputIsData);
+          if (onnxruntimeKernels(tf)) return ortConvGrads(xs, ws, gy, s, p ? pads : 'valid', inputIsData);
           let dx: Tensor4D;
           if (inputIsData) dx = tf.zerosLike(xs);
           else if (s === 1) dx = convCropPad(gy, k - 1 - p, k - 1 - p, k - 1 - p, k - 1 - p, flipSwap(ws));
           else dx = stridedInputGrad(gy, ws, g, h, wd);
-          if (onnxruntimeKernels(tf)) return [dx, ortFilterGrad(xs, ws, gy, s, p ? pads : 'valid')];
           const xt = tf.transpose<Tensor4D>(xs, [3, 1, 2, 0]);
           const dyt = tf.transpose<Tensor4D>(gy, [1, 2, 0, 3]);
           let dw = tf.conv2d(xt, dyt, 1, p ? pads : 'valid', 'NHWC', s);
