@@ -40,7 +40,11 @@ function onnxruntime(): { ort: typeof Ort; dir: string } {
 /** onnxruntime-node's native session (its `dist/binding`), whose `run` is synchronous. */
 interface BindingSession {
   loadModel(buffer: ArrayBuffer, byteOffset: number, byteLength: number, options: object): void;
-  run(feeds: Record<string, Ort.Tensor>, fetches: Record<string, null>, options: object): Record<string, Ort.Tensor>;
+  run(
+    feeds: Record<string, Ort.Tensor>,
+    fetches: Record<string, Ort.Tensor | null>,
+    options: object,
+  ): Record<string, Ort.Tensor>;
   dispose(): void;
 }
 
@@ -48,8 +52,14 @@ let bindingSession: (new () => BindingSession) | undefined;
 
 /** A CPU session run synchronously, on float32 operands: what a tfjs kernel can call. */
 export interface SyncSession {
-  /** Runs the model on the named operands and returns its output `y`. */
-  run(feeds: Record<string, { data: Float32Array; dims: readonly number[] }>): Float32Array;
+  /**
+   * Runs the model on the named operands and returns its output `y`, written into `into` when
+   * given (onnxruntime writes it there: no copy).
+   */
+  run(
+    feeds: Record<string, { data: Float32Array; dims: readonly number[] }>,
+    into?: { data: Float32Array; dims: readonly number[] },
+  ): Float32Array;
   dispose(): void;
 }
 
@@ -86,9 +96,13 @@ export function openSyncSession(model: Uint8Array, opts: { threads: number; aren
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   });
   return {
-    run: (feeds) => {
+    run: (feeds, into) => {
       const inputs: Record<string, Ort.Tensor> = {};
       for (const [name, f] of Object.entries(feeds)) inputs[name] = new ort.Tensor('float32', f.data, f.dims);
+      if (into) {
+        s.run(inputs, { y: new ort.Tensor('float32', into.data, into.dims) }, {});
+        return into.data;
+      }
       const y = s.run(inputs, { y: null }, {}).y;
       const data = y.data as Float32Array;
       y.dispose();

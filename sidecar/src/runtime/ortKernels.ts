@@ -40,6 +40,8 @@ let minMacs = DEFAULT_MIN_ORT_MACS;
 
 /** Calls of each kernel that onnxruntime computed, for tests and the benchmark's log. */
 export const ortCalls = new Map<string, number>();
+/** Milliseconds in onnxruntime and runs, per session key, for profiling (scripts and benchmarks). */
+export const ortRunMs = new Map<string, { ms: number; runs: number }>();
 const counted = (name: string): void => void ortCalls.set(name, (ortCalls.get(name) ?? 0) + 1);
 
 let threads = 1;
@@ -107,8 +109,16 @@ function compute(args: Parameters<Tf.KernelFunc>[0], call: Call, build: () => On
   const out = backend.makeOutput(shape, 'float32');
   const operands: Record<string, { data: Float32Array; dims: number[] }> = {};
   for (const [name, t] of Object.entries(feeds)) operands[name] = heapOperand(backend, t);
-  const y = s.run(operands);
-  (backend.typedArrayFromHeap(out) as Float32Array).set(y);
+  const t0 = performance.now();
+  const view = backend.typedArrayFromHeap(out) as Float32Array;
+  // onnxruntime writes the result into the module's memory, except where that memory is shared
+  // (Node-API hands no SharedArrayBuffer's data to native code; see heapOperand).
+  if (view.buffer instanceof SharedArrayBuffer) view.set(s.run(operands));
+  else s.run(operands, { data: view, dims: shape });
+  const spent = ortRunMs.get(call.key) ?? { ms: 0, runs: 0 };
+  spent.ms += performance.now() - t0;
+  spent.runs++;
+  ortRunMs.set(call.key, spent);
   return out;
 }
 
@@ -317,10 +327,17 @@ function ortConv2D(tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
 }
 
 /**
+ * Stride-1 input gradients of maps smaller than this are col2im too: flipping and swapping a
+ * large filter costs more than col2im's sum there. Measured at 2 threads, batch 32: ResNet-18's
+ * 2×2 maps (512 channels) 6.0 → 3.9 ms; 4×4, 4.1 → 4.0; but 8×8, 4.0 → 6.5.
+ */
+const COL2IM_MAX_MAP = 64;
+
+/**
  * The input gradient of a convolution (tfjs's Conv2DBackpropInput). Stride 1: dy convolved with
  * the filter flipped and its channels swapped, padded by k − 1 − pad; the flip and swap run in the
  * graph (on the wasm backend they were a Reverse and a Transpose of the filter every step).
- * Strided: col2im (`col2imInputGrad`).
+ * Strided, or small maps (COL2IM_MAX_MAP): col2im (`col2imInputGrad`).
  */
 function ortConv2DBackpropInput(tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
   return (args) => {
@@ -331,7 +348,8 @@ function ortConv2DBackpropInput(tf: TfModule, original: Tf.KernelFunc): Tf.Kerne
     const [kh, kw, ci, co] = filter.shape;
     const { top, bottom, left, right } = fwd.padInfo;
     const pads = [kh - 1 - top, kh - 1 - bottom, kw - 1 - left, kw - 1 - right];
-    if (fwd.strideHeight !== 1 || fwd.strideWidth !== 1 || pads.some((q) => q < 0)) {
+    const strided = fwd.strideHeight !== 1 || fwd.strideWidth !== 1;
+    if (strided || pads.some((q) => q < 0) || fwd.inHeight * fwd.inWidth < COL2IM_MAX_MAP) {
       // Small ones too: the wasm kernel runs ~20x slower than the forward convolution.
       if (kh * kw > MAX_TAPS) return original(args);
       return col2imInputGrad(args, dy, filter, fwd);
