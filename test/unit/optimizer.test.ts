@@ -1,6 +1,7 @@
 /** Optimisers, schedules, step planning and statistics: small facts that training relies on. */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
+import { ADAM, fusedCalls } from '../../sidecar/src/runtime/fusedKernels';
 import { initBackend, tf, type Tensor, type Variable } from '../../sidecar/src/runtime/tf';
 import { plannedSteps } from '../../sidecar/src/train/job';
 import { Optimizer, scheduleFactor, type OptimizerKind } from '../../sidecar/src/train/optimizer';
@@ -75,41 +76,49 @@ describe('optimiser and schedule', () => {
     });
   }
 
-  // Three parameters of different shapes; on one step one has no gradient (KD's map at β = 0, a
-  // ρ-only step), so step counts differ and the flat state is updated piecewise. Runs of at most 20
-  // elements put the 12 and 4 element parameters in one flat update, the 8 in another.
-  for (const [kind, weightDecay, chunk] of [
-    ['adam', 0, undefined],
-    ['adam', 0.1, undefined],
-    ['sgd', 0, undefined],
-    ['sgd', 0.1, undefined],
-    ['adam', 0.1, 20],
-  ] as const) {
-    it(`${kind}${weightDecay ? ' with weight decay' : ''}${chunk ? `, in runs of ${chunk} elements` : ''}: the flat update equals the per-parameter one`, () => {
-      const shapes = [[3, 4], [4], [2, 2, 2]];
-      let seed = 1;
-      const rand = (n: number): Float32Array =>
-        Float32Array.from({ length: n }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1);
-      const size = (s: number[]): number => s.reduce((a, b) => a * b, 1);
-      const init = shapes.map((sh) => rand(size(sh)));
-      const steps = [0, 1, 2, 3, 4].map((k) =>
-        shapes.map((sh, i) => (k === 2 && i === 1 ? undefined : rand(size(sh)))),
-      );
-      const want = referenceSteps(kind, init, shapes, steps, 0.01, weightDecay);
-      const params = init.map((x, i) => tf.variable(tf.tensor(x, shapes[i])));
-      const opt = new Optimizer(kind, [{ params, lr: 0.01, weightDecay }], chunk);
-      for (const grads of steps) {
-        const map = new Map<Variable, Tensor>();
-        grads.forEach((g, i) => g && map.set(params[i], tf.tensor(g, shapes[i])));
-        opt.apply(map, 1);
-        tf.dispose([...map.values()]);
-      }
-      params.forEach((p, i) => assert.deepEqual(p.shape, shapes[i]));
-      params.forEach((p, i) => assert.deepEqual(Array.from(p.dataSync()), Array.from(want[i]), `parameter ${i}`));
-      opt.dispose();
-      tf.dispose(params);
-    });
-  }
+  // Four parameters of different shapes (one of 5 elements: the fused kernel's scalar tail); on one
+  // step one has no gradient (KD's map at β = 0, a ρ-only step), so step counts differ and the flat
+  // state is updated piecewise. Runs of at most 20 elements put the 12 and 4 element parameters in
+  // one flat update, the 8 and 5 in another. On the wasm backend Adam's flat update is the fused
+  // kernel (runtime/fusedKernels.ts), which must give the ops' numbers to the bit.
+  for (const backend of ['cpu', 'wasm'] as const)
+    for (const [kind, weightDecay, chunk] of [
+      ['adam', 0, undefined],
+      ['adam', 0.1, undefined],
+      ['sgd', 0, undefined],
+      ['sgd', 0.1, undefined],
+      ['adam', 0.1, 20],
+    ] as const) {
+      it(`${backend}: ${kind}${weightDecay ? ' with weight decay' : ''}${chunk ? `, in runs of ${chunk} elements` : ''}: the flat update equals the per-parameter one`, async () => {
+        await initBackend(backend);
+        const shapes = [[3, 4], [4], [2, 2, 2], [5]];
+        let seed = 1;
+        const rand = (n: number): Float32Array =>
+          Float32Array.from({ length: n }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1);
+        const size = (s: number[]): number => s.reduce((a, b) => a * b, 1);
+        const init = shapes.map((sh) => rand(size(sh)));
+        const steps = [0, 1, 2, 3, 4].map((k) =>
+          shapes.map((sh, i) => (k === 2 && i === 1 ? undefined : rand(size(sh)))),
+        );
+        const want = referenceSteps(kind, init, shapes, steps, 0.01, weightDecay);
+        const params = init.map((x, i) => tf.variable(tf.tensor(x, shapes[i])));
+        const opt = new Optimizer(kind, [{ params, lr: 0.01, weightDecay }], chunk);
+        const fusedBefore = fusedCalls.get(ADAM) ?? 0;
+        for (const grads of steps) {
+          const map = new Map<Variable, Tensor>();
+          grads.forEach((g, i) => g && map.set(params[i], tf.tensor(g, shapes[i])));
+          opt.apply(map, 1);
+          tf.dispose([...map.values()]);
+        }
+        params.forEach((p, i) => assert.deepEqual(p.shape, shapes[i]));
+        params.forEach((p, i) => assert.deepEqual(Array.from(p.dataSync()), Array.from(want[i]), `parameter ${i}`));
+        const fused = (fusedCalls.get(ADAM) ?? 0) - fusedBefore;
+        assert.equal(fused > 0, backend === 'wasm' && kind === 'adam', `fused Adam ran ${fused} times`);
+        opt.dispose();
+        tf.dispose(params);
+        await initBackend('cpu');
+      });
+    }
 
   it('decoupled weight decay pulls the solution toward 0', () => {
     const [a] = minimise('adam', 0.05, 400, 0.5);

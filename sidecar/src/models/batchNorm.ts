@@ -4,9 +4,11 @@
  * batch mean and the UNBIASED variance (n/(n−1)); evaluation (and `frozen`): the running
  * statistics. The gradients are written by hand and every per-channel sum is a pooling and a
  * product (`channelSum`): tfjs reduces over leading axes by transposing first, ~6x slower on
- * wasm (measured at 32x16x16x64).
+ * wasm (measured at 32x16x16x64). On the wasm backend the normalisation, its gradient and their
+ * sums are fused kernels, one pass each (runtime/fusedKernels.ts).
  */
 import { badInput } from '../../../core/common/util/errors';
+import { BN_APPLY, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_SQ_DEV, fusedBatchNormReady } from '../runtime/fusedKernels';
 import { CHANNEL_SUM, onnxruntimeKernels } from '../runtime/ortKernels';
 import { tf, type Tensor, type Tensor1D, type Tensor4D, type Variable } from '../runtime/tf';
 
@@ -51,44 +53,63 @@ interface BatchStats {
 function makeTrainNorm(onStats: (s: BatchStats) => void) {
   return tf.customGrad<Tensor4D>((...args: unknown[]) => {
     const [x, gamma, beta, save] = args as [Tensor4D, Tensor1D, Tensor1D, (ts: Tensor[]) => void];
-    const [n, h, w] = x.shape;
+    const [n, h, w, c] = x.shape;
     const m = n * h * w;
     const mean = tf.div(channelSum(x), m);
-    const xc = tf.sub<Tensor4D>(x, mean);
-    const variance = tf.div(channelSum(tf.square<Tensor4D>(xc)), m);
+    // Fused (runtime/fusedKernels.ts): xc is never made; the kernels take x and μ.
+    const fused = fusedBatchNormReady(tf, c);
+    const xc = fused ? undefined : tf.sub<Tensor4D>(x, mean);
+    const sqDev = fused ? tf.engine().runKernel<Tensor1D>(BN_SQ_DEV, { x, mean }, {}) : channelSum(tf.square(xc!));
+    const variance = tf.div(sqDev, m);
     const invStd = tf.rsqrt(tf.add(variance, BN_EPS));
     onStats({ mean: tf.keep(mean), variance: tf.keep(variance) });
-    save([xc, invStd, gamma]);
+    save(fused ? [x, mean, invStd, gamma] : [xc!, invStd, gamma]);
+    const a = tf.mul(invStd, gamma);
     return {
-      value: tf.add<Tensor4D>(tf.mul(xc, tf.mul(invStd, gamma)), beta),
+      value: fused
+        ? tf.engine().runKernel<Tensor4D>(BN_APPLY, { x, mean, a, beta }, {})
+        : tf.add<Tensor4D>(tf.mul(xc!, a), beta),
       gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) =>
         tf.tidy(() => {
           const g = dy as Tensor4D;
-          const [xcs, inv, gam] = saved as [Tensor4D, Tensor1D, Tensor1D];
-          const dBeta = channelSum(g);
-          const dGammaRaw = channelSum(tf.mul<Tensor4D>(g, xcs));
-          const a = tf.mul(gam, inv);
+          const [inv, gam] = saved.slice(-2) as [Tensor1D, Tensor1D];
+          const [dBeta, dGammaRaw] = fused
+            ? tf.engine().runKernel<Tensor1D[]>(BN_GRAD_SUMS, { dy: g, x: saved[0], mean: saved[1] }, {})
+            : [channelSum(g), channelSum(tf.mul<Tensor4D>(g, saved[0]))];
+          const ga = tf.mul(gam, inv);
           // dx = dy·a + xc·b + c
-          const b = tf.mul(tf.neg(a), tf.div(tf.mul(dGammaRaw, tf.square(inv)), m));
-          const c = tf.mul(tf.neg(a), tf.div(dBeta, m));
-          const dx = tf.add(tf.add(tf.mul(g, a), tf.mul(xcs, b)), c);
+          const b = tf.mul(tf.neg(ga), tf.div(tf.mul(dGammaRaw, tf.square(inv)), m));
+          const k = tf.mul(tf.neg(ga), tf.div(dBeta, m));
+          const dx = fused
+            ? tf.engine().runKernel<Tensor4D>(BN_GRAD_INPUT, { dy: g, x: saved[0], mean: saved[1], a: ga, b, k }, {})
+            : tf.add(tf.add(tf.mul(g, ga), tf.mul(saved[0], b)), k);
           return [dx, tf.mul(dGammaRaw, inv), dBeta];
         }),
     };
   }) as (x: Tensor4D, gamma: Tensor, beta: Tensor) => Tensor4D;
 }
 
-/** y = x·scale + shift per channel, with the sums of its gradient as products. */
+/**
+ * y = x·scale + shift per channel, with the sums of its gradient as products (or, fused, as
+ * BatchNorm's kernels with a mean of zeros: x − 0 is x, so the results are the same).
+ */
 const affine = tf.customGrad<Tensor4D>((...args: unknown[]) => {
   const [x, scale, shift, save] = args as [Tensor4D, Tensor1D, Tensor1D, (ts: Tensor[]) => void];
+  const fused = fusedBatchNormReady(tf, x.shape[3]);
   save([x, scale]);
   return {
-    value: tf.add<Tensor4D>(tf.mul(x, scale), shift),
+    value: fused
+      ? tf.engine().runKernel<Tensor4D>(BN_APPLY, { x, mean: tf.zerosLike(scale), a: scale, beta: shift }, {})
+      : tf.add<Tensor4D>(tf.mul(x, scale), shift),
     gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) =>
       tf.tidy(() => {
         const g = dy as Tensor4D;
         const [xs, sc] = saved as [Tensor4D, Tensor1D];
-        return [tf.mul(g, sc), channelSum(tf.mul<Tensor4D>(g, xs)), channelSum(g)];
+        if (!fused) return [tf.mul(g, sc), channelSum(tf.mul<Tensor4D>(g, xs)), channelSum(g)];
+        const [dShift, dScale] = tf
+          .engine()
+          .runKernel<Tensor1D[]>(BN_GRAD_SUMS, { dy: g, x: xs, mean: tf.zerosLike(sc) }, {});
+        return [tf.mul(g, sc), dScale, dShift];
       }),
   };
 }) as (x: Tensor4D, scale: Tensor, shift: Tensor) => Tensor4D;

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { GpuAdapterInfo } from '../../../core/common/protocol/rpc';
 import { AftError, badInput } from '../../../core/common/util/errors';
 import { ortProductsWanted, releaseOrtSessions, routeProductsToOrt } from './ortKernels';
+import { registerFusedKernels } from './fusedKernels';
 import { repairWasmKernels } from './wasmKernels';
 import { startThreadedWasm, wasmThreadsWanted, type WasmBackendModule } from './wasmThreads';
 import { adapterLine, requestAdapter } from './webgpu';
@@ -98,6 +99,7 @@ export const BACKENDS: readonly BackendCandidate[] = [
     register: async () => {
       const wasm = loadOptional('@tensorflow/tfjs-backend-wasm') as WasmBackendModule;
       repairWasmKernels(tf);
+      registerFusedKernels(tf);
       const wanted = wasmThreadsWanted();
       if (ortProductsWanted()) {
         try {

@@ -4,6 +4,7 @@
  * tf.train so that per-group learning rates can change every step (tfjs's SGD/momentum bake
  * the rate into a constant at construction).
  */
+import { ADAM, fusedKernelsReady, type AdamAttrs } from '../runtime/fusedKernels';
 import { tf, type Tensor, type Variable } from '../runtime/tf';
 
 export interface ParamGroup {
@@ -131,6 +132,10 @@ export class Optimizer {
     const { params } = s;
     const { lr: baseLr, weightDecay } = s.group;
     const lr = baseLr * factor;
+    if (this.kind === 'adam' && s.v && fusedKernelsReady(tf)) {
+      this.stepFused(s, grads, t, lr, weightDecay);
+      return;
+    }
     const flat = (ts: Tensor[]): Tensor =>
       ts.length === 1 ? tf.reshape(ts[0], [-1]) : tf.concat(ts.map((x) => tf.reshape(x, [-1])));
     const r = this.update(s.m, s.v, flat(params.map((p) => grads.get(p)!)), t, lr);
@@ -142,6 +147,36 @@ export class Optimizer {
       const u = params.length === 1 ? update : tf.slice(update, s.offsets[i], s.sizes[i]);
       p.assign(tf.sub(p, tf.reshape(u, p.shape)));
     });
+  }
+
+  /**
+   * stepWhole's Adam as one fused kernel (runtime/fusedKernels.ts): one pass over each parameter,
+   * its gradient and its slice of m and v, where the ops made ~15 (ResNet-18's 11M parameters:
+   * 68 → ~25 ms a step on wasm). The same float32 arithmetic in the same order as `update`.
+   */
+  private stepFused(s: GroupState, grads: Map<Variable, Tensor>, t: number, lr: number, weightDecay: number): void {
+    const { params } = s;
+    const [b1, b2] = [0.9, 0.999];
+    const inputs: Record<string, Tensor> = { m: s.m, v: s.v! };
+    params.forEach((p, i) => {
+      inputs[`g${i}`] = grads.get(p)!;
+      inputs[`p${i}`] = p;
+    });
+    const attrs: AdamAttrs = {
+      count: params.length,
+      b1,
+      nb1: 1 - b1,
+      b2,
+      nb2: 1 - b2,
+      c2: 1 - b2 ** t,
+      step: lr / (1 - b1 ** t),
+      eps: 1e-8,
+      lrwd: weightDecay > 0 ? lr * weightDecay : 0,
+    };
+    const [m2, v2, ...ps] = tf.engine().runKernel<Tensor[]>(ADAM, inputs, attrs as unknown as Record<string, number>);
+    s.m.assign(m2);
+    s.v!.assign(v2);
+    params.forEach((p, i) => p.assign(ps[i]));
   }
 
   /** Some parameters without a gradient (left as they are) or with different step counts. */

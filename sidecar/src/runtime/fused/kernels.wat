@@ -1,0 +1,235 @@
+;; Fused elementwise kernels for tfjs-backend-wasm, on its own memory (imported): one pass over
+;; the data where the tfjs ops took several (runtime/fusedKernels.ts says what calls them and
+;; why). Every pointer is a byte offset into that memory; rows × channels tensors are NHWC
+;; flattened, with the channel count a multiple of 4 (one f32x4 per 4 channels). The arithmetic
+;; is the tfjs ops' own, operation by operation in float32, in the same order, so the results are
+;; the same to the bit except for the order of the per-channel sums.
+;;
+;; Assembled by scripts/build-fused-kernels.mjs into kernels.wasm.ts (wabt's wat2wasm).
+(module
+  (import "env" "memory" (memory 1))
+
+  ;; y[r, c] = (x[r, c] − mean[c]) · a[c] + beta[c]: BatchNorm's normalisation and affine map.
+  (func (export "bnApply")
+    (param $x i32) (param $y i32) (param $rows i32) (param $ch i32)
+    (param $mean i32) (param $a i32) (param $beta i32)
+    (local $j i32) (local $rowBytes i32) (local $end i32)
+    (local.set $rowBytes (i32.shl (local.get $ch) (i32.const 2)))
+    (local.set $end (i32.add (local.get $x) (i32.mul (local.get $rows) (local.get $rowBytes))))
+    (block $done
+      (loop $row
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $j (i32.const 0))
+        (block $rowDone
+          (loop $col
+            (br_if $rowDone (i32.ge_u (local.get $j) (local.get $rowBytes)))
+            (v128.store (i32.add (local.get $y) (local.get $j))
+              (f32x4.add
+                (f32x4.mul
+                  (f32x4.sub
+                    (v128.load (i32.add (local.get $x) (local.get $j)))
+                    (v128.load (i32.add (local.get $mean) (local.get $j))))
+                  (v128.load (i32.add (local.get $a) (local.get $j))))
+                (v128.load (i32.add (local.get $beta) (local.get $j)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $col)))
+        (local.set $x (i32.add (local.get $x) (local.get $rowBytes)))
+        (local.set $y (i32.add (local.get $y) (local.get $rowBytes)))
+        (br $row))))
+
+  ;; dx[r, c] = (g[r, c] · a[c] + (x[r, c] − mean[c]) · b[c]) + k[c]: BatchNorm's input gradient.
+  (func (export "bnGradInput")
+    (param $g i32) (param $x i32) (param $dx i32) (param $rows i32) (param $ch i32)
+    (param $mean i32) (param $a i32) (param $b i32) (param $k i32)
+    (local $j i32) (local $rowBytes i32) (local $end i32)
+    (local.set $rowBytes (i32.shl (local.get $ch) (i32.const 2)))
+    (local.set $end (i32.add (local.get $x) (i32.mul (local.get $rows) (local.get $rowBytes))))
+    (block $done
+      (loop $row
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $j (i32.const 0))
+        (block $rowDone
+          (loop $col
+            (br_if $rowDone (i32.ge_u (local.get $j) (local.get $rowBytes)))
+            (v128.store (i32.add (local.get $dx) (local.get $j))
+              (f32x4.add
+                (f32x4.add
+                  (f32x4.mul
+                    (v128.load (i32.add (local.get $g) (local.get $j)))
+                    (v128.load (i32.add (local.get $a) (local.get $j))))
+                  (f32x4.mul
+                    (f32x4.sub
+                      (v128.load (i32.add (local.get $x) (local.get $j)))
+                      (v128.load (i32.add (local.get $mean) (local.get $j))))
+                    (v128.load (i32.add (local.get $b) (local.get $j)))))
+                (v128.load (i32.add (local.get $k) (local.get $j)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $col)))
+        (local.set $g (i32.add (local.get $g) (local.get $rowBytes)))
+        (local.set $x (i32.add (local.get $x) (local.get $rowBytes)))
+        (local.set $dx (i32.add (local.get $dx) (local.get $rowBytes)))
+        (br $row))))
+
+  ;; Adds each block's partial sums (`part`, $n bytes) into `total` and zeroes `part`.
+  (func $flush (param $total i32) (param $part i32) (param $n i32)
+    (local $j i32)
+    (block $done
+      (loop $col
+        (br_if $done (i32.ge_u (local.get $j) (local.get $n)))
+        (v128.store (i32.add (local.get $total) (local.get $j))
+          (f32x4.add
+            (v128.load (i32.add (local.get $total) (local.get $j)))
+            (v128.load (i32.add (local.get $part) (local.get $j)))))
+        (v128.store (i32.add (local.get $part) (local.get $j)) (v128.const i32x4 0 0 0 0))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $col))))
+
+  ;; Zeroes $n bytes at $p (a multiple of 16).
+  (func $zero (param $p i32) (param $n i32)
+    (local $j i32)
+    (block $done
+      (loop $col
+        (br_if $done (i32.ge_u (local.get $j) (local.get $n)))
+        (v128.store (i32.add (local.get $p) (local.get $j)) (v128.const i32x4 0 0 0 0))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $col))))
+
+  ;; Per channel, Σ_r (x[r, c] − mean[c])² into sq; or, with $g ≠ 0, Σ_r g[r, c] into gs and
+  ;; Σ_r g[r, c] · (x[r, c] − mean[c]) into gxs (and sq is not touched). Rows are summed in
+  ;; blocks of 256 whose partial sums (in `part`, 3 × channels floats) are added to the totals:
+  ;; float32 sums of 256 terms and then of rows/256 blocks.
+  (func (export "bnSums")
+    (param $x i32) (param $g i32) (param $rows i32) (param $ch i32) (param $mean i32)
+    (param $sq i32) (param $gs i32) (param $gxs i32) (param $part i32)
+    (local $j i32) (local $rowBytes i32) (local $r i32) (local $d v128) (local $gv v128)
+    (local $p1 i32) (local $p2 i32)
+    (local.set $rowBytes (i32.shl (local.get $ch) (i32.const 2)))
+    (local.set $p1 (i32.add (local.get $part) (local.get $rowBytes)))
+    (local.set $p2 (i32.add (local.get $p1) (local.get $rowBytes)))
+    (call $zero (local.get $part) (i32.mul (local.get $rowBytes) (i32.const 3)))
+    (if (local.get $g)
+      (then
+        (call $zero (local.get $gs) (local.get $rowBytes))
+        (call $zero (local.get $gxs) (local.get $rowBytes)))
+      (else (call $zero (local.get $sq) (local.get $rowBytes))))
+    (block $done
+      (loop $row
+        (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $j (i32.const 0))
+        (if (local.get $g)
+          (then
+            (block $rowDone
+              (loop $col
+                (br_if $rowDone (i32.ge_u (local.get $j) (local.get $rowBytes)))
+                (local.set $d
+                  (f32x4.sub
+                    (v128.load (i32.add (local.get $x) (local.get $j)))
+                    (v128.load (i32.add (local.get $mean) (local.get $j)))))
+                (local.set $gv (v128.load (i32.add (local.get $g) (local.get $j))))
+                (v128.store (i32.add (local.get $p1) (local.get $j))
+                  (f32x4.add (v128.load (i32.add (local.get $p1) (local.get $j))) (local.get $gv)))
+                (v128.store (i32.add (local.get $p2) (local.get $j))
+                  (f32x4.add
+                    (v128.load (i32.add (local.get $p2) (local.get $j)))
+                    (f32x4.mul (local.get $gv) (local.get $d))))
+                (local.set $j (i32.add (local.get $j) (i32.const 16)))
+                (br $col)))
+            (local.set $g (i32.add (local.get $g) (local.get $rowBytes))))
+          (else
+            (block $rowDone
+              (loop $col
+                (br_if $rowDone (i32.ge_u (local.get $j) (local.get $rowBytes)))
+                (local.set $d
+                  (f32x4.sub
+                    (v128.load (i32.add (local.get $x) (local.get $j)))
+                    (v128.load (i32.add (local.get $mean) (local.get $j)))))
+                (v128.store (i32.add (local.get $part) (local.get $j))
+                  (f32x4.add
+                    (v128.load (i32.add (local.get $part) (local.get $j)))
+                    (f32x4.mul (local.get $d) (local.get $d))))
+                (local.set $j (i32.add (local.get $j) (i32.const 16)))
+                (br $col)))))
+        (local.set $x (i32.add (local.get $x) (local.get $rowBytes)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (if (i32.or
+              (i32.eqz (i32.and (local.get $r) (i32.const 255)))
+              (i32.eq (local.get $r) (local.get $rows)))
+          (then
+            (if (local.get $g)
+              (then
+                (call $flush (local.get $gs) (local.get $p1) (local.get $rowBytes))
+                (call $flush (local.get $gxs) (local.get $p2) (local.get $rowBytes)))
+              (else (call $flush (local.get $sq) (local.get $part) (local.get $rowBytes))))))
+        (br $row))))
+
+  ;; Adam's update of n floats, as optimizer.ts writes it with tfjs ops:
+  ;;   m2 = m·b1 + g·nb1;  v2 = v·b2 + (g·g)·nb2;  u = (m2·step) / (√(v2 / c2) + eps);
+  ;;   u += p·lrwd when lrwd ≠ 0;  p2 = p − u.
+  (func (export "adam")
+    (param $g i32) (param $m i32) (param $v i32) (param $p i32)
+    (param $m2 i32) (param $v2 i32) (param $p2 i32) (param $n i32)
+    (param $b1 f32) (param $nb1 f32) (param $b2 f32) (param $nb2 f32)
+    (param $c2 f32) (param $step f32) (param $eps f32) (param $lrwd f32)
+    (local $i i32) (local $vecEnd i32) (local $o i32)
+    (local $gv v128) (local $mv v128) (local $vv v128) (local $u v128)
+    (local $gs f32) (local $ms f32) (local $vs f32) (local $us f32)
+    (local.set $vecEnd (i32.and (local.get $n) (i32.const -4)))
+    (block $done
+      (loop $vec
+        (br_if $done (i32.ge_u (local.get $i) (local.get $vecEnd)))
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $gv (v128.load (i32.add (local.get $g) (local.get $o))))
+        (local.set $mv
+          (f32x4.add
+            (f32x4.mul (v128.load (i32.add (local.get $m) (local.get $o))) (f32x4.splat (local.get $b1)))
+            (f32x4.mul (local.get $gv) (f32x4.splat (local.get $nb1)))))
+        (local.set $vv
+          (f32x4.add
+            (f32x4.mul (v128.load (i32.add (local.get $v) (local.get $o))) (f32x4.splat (local.get $b2)))
+            (f32x4.mul (f32x4.mul (local.get $gv) (local.get $gv)) (f32x4.splat (local.get $nb2)))))
+        (local.set $u
+          (f32x4.div
+            (f32x4.mul (local.get $mv) (f32x4.splat (local.get $step)))
+            (f32x4.add
+              (f32x4.sqrt (f32x4.div (local.get $vv) (f32x4.splat (local.get $c2))))
+              (f32x4.splat (local.get $eps)))))
+        (if (f32.ne (local.get $lrwd) (f32.const 0))
+          (then
+            (local.set $u
+              (f32x4.add
+                (local.get $u)
+                (f32x4.mul (v128.load (i32.add (local.get $p) (local.get $o))) (f32x4.splat (local.get $lrwd)))))))
+        (v128.store (i32.add (local.get $m2) (local.get $o)) (local.get $mv))
+        (v128.store (i32.add (local.get $v2) (local.get $o)) (local.get $vv))
+        (v128.store (i32.add (local.get $p2) (local.get $o))
+          (f32x4.sub (v128.load (i32.add (local.get $p) (local.get $o))) (local.get $u)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $vec)))
+    (block $done
+      (loop $tail
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $gs (f32.load (i32.add (local.get $g) (local.get $o))))
+        (local.set $ms
+          (f32.add
+            (f32.mul (f32.load (i32.add (local.get $m) (local.get $o))) (local.get $b1))
+            (f32.mul (local.get $gs) (local.get $nb1))))
+        (local.set $vs
+          (f32.add
+            (f32.mul (f32.load (i32.add (local.get $v) (local.get $o))) (local.get $b2))
+            (f32.mul (f32.mul (local.get $gs) (local.get $gs)) (local.get $nb2))))
+        (local.set $us
+          (f32.div
+            (f32.mul (local.get $ms) (local.get $step))
+            (f32.add (f32.sqrt (f32.div (local.get $vs) (local.get $c2))) (local.get $eps))))
+        (if (f32.ne (local.get $lrwd) (f32.const 0))
+          (then
+            (local.set $us
+              (f32.add (local.get $us) (f32.mul (f32.load (i32.add (local.get $p) (local.get $o))) (local.get $lrwd))))))
+        (f32.store (i32.add (local.get $m2) (local.get $o)) (local.get $ms))
+        (f32.store (i32.add (local.get $v2) (local.get $o)) (local.get $vs))
+        (f32.store (i32.add (local.get $p2) (local.get $o))
+          (f32.sub (f32.load (i32.add (local.get $p) (local.get $o))) (local.get $us)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tail))))
+)

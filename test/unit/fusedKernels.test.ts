@@ -1,0 +1,101 @@
+/**
+ * The wasm backend's fused kernels (runtime/fusedKernels.ts): the committed module is what its
+ * WebAssembly text assembles to, and BatchNorm on them (training: value, running statistics and
+ * gradients; evaluation and frozen: the affine map and its gradients) gives what tfjs-backend-cpu's
+ * ops give, with each case checking which kernels ran: fused where the channels come in fours,
+ * the ops otherwise. Adam's fused update is checked against the ops in optimizer.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { batchNorm, type BatchNorm } from '../../sidecar/src/models/batchNorm';
+import { BN_APPLY, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_SQ_DEV, fusedCalls } from '../../sidecar/src/runtime/fusedKernels';
+import { initBackend, tf, type Tensor, type Tensor4D } from '../../sidecar/src/runtime/tf';
+
+/** Seeded values in [lo, lo + 2). */
+function values(n: number, seed: number, lo = -1): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => ((s = (s * 16807) % 2147483647) / 2147483647) * 2 + lo);
+}
+
+function assertClose(got: Float32Array, want: Float32Array, what: string, tol: number): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  let scale = 1e-6;
+  let diff = 0;
+  want.forEach((v, i) => {
+    scale = Math.max(scale, Math.abs(v));
+    diff = Math.max(diff, Math.abs(got[i] - v));
+  });
+  assert.ok(diff / scale <= tol, `${what}: differs by ${diff} (relative ${(diff / scale).toExponential(2)})`);
+}
+
+it('kernels.wasm.ts is what kernels.wat assembles to (node scripts/build-fused-kernels.mjs)', () => {
+  const script = path.join(__dirname, '..', '..', 'scripts', 'build-fused-kernels.mjs');
+  const r = spawnSync(process.execPath, [script, '--check'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+});
+
+type Mode = 'train' | 'eval' | 'frozen';
+
+/** One BatchNorm step: the output, the running statistics after it, and dx, dγ, dβ of Σ y·up. */
+function bnStep(shape: number[], mode: Mode): Float32Array[] {
+  const c = shape[3];
+  const size = shape.reduce((a, b) => a * b, 1);
+  // A mean far from 0 next to a small spread, where x − μ must be formed before it is squared
+  // (the sums of 40s in float32, in another order on each backend, set the tolerance).
+  const x = tf.tensor4d(values(size, 3, 40), shape as [number, number, number, number]);
+  const up = tf.tensor4d(values(size, 5), shape as [number, number, number, number]);
+  const bn: BatchNorm = {
+    weight: tf.variable(tf.tensor1d(values(c, 7, 0.5))),
+    bias: tf.variable(tf.tensor1d(values(c, 11))),
+    runningMean: tf.variable(tf.tensor1d(values(c, 13, 39))),
+    runningVar: tf.variable(tf.tensor1d(values(c, 17, 0.5))),
+    numBatchesTracked: tf.variable(tf.scalar(0)),
+  };
+  const f = (xx: Tensor, w: Tensor, b: Tensor): Tensor =>
+    batchNorm(xx as Tensor4D, { ...bn, weight: w as never, bias: b as never }, mode !== 'eval' && mode !== 'frozen');
+  const y = f(x, bn.weight, bn.bias);
+  const grads = tf.grads((xx: Tensor, w: Tensor, b: Tensor) => tf.sum(tf.mul(f(xx, w, b), up)))([
+    x,
+    bn.weight,
+    bn.bias,
+  ]);
+  const out = [y, bn.runningMean, bn.runningVar, ...grads].map((t) => t.dataSync() as Float32Array);
+  tf.dispose([x, up, y, ...grads, ...(Object.values(bn) as Tensor[])]);
+  return out;
+}
+
+describe('BatchNorm on the fused kernels equals the cpu ops', () => {
+  // [shape, mode]: rows past one 256-row block of partial sums and not a multiple of it, one row
+  // per channel short of a block, and channels not in fours (the ops).
+  const cases: [number[], Mode, boolean][] = [
+    [[3, 20, 20, 8], 'train', true],
+    [[2, 4, 4, 12], 'train', true],
+    [[4, 8, 8, 4], 'eval', true],
+    [[4, 8, 8, 4], 'frozen', true],
+    [[2, 5, 5, 6], 'train', false],
+  ];
+  for (const [shape, mode, fused] of cases) {
+    it(`${mode} on [${shape.join(', ')}]${fused ? '' : ' (channels not in fours: the ops)'}`, async () => {
+      await initBackend('cpu');
+      const want = bnStep(shape, mode);
+      await initBackend('wasm');
+      const before = new Map(fusedCalls);
+      const got = bnStep(shape, mode);
+      const ran = [BN_APPLY, BN_SQ_DEV, BN_GRAD_SUMS, BN_GRAD_INPUT].filter(
+        (k) => (fusedCalls.get(k) ?? 0) > (before.get(k) ?? 0),
+      );
+      await initBackend('cpu');
+      const expected = !fused
+        ? []
+        : mode === 'train'
+          ? [BN_APPLY, BN_SQ_DEV, BN_GRAD_SUMS, BN_GRAD_INPUT]
+          : [BN_APPLY, BN_GRAD_SUMS];
+      assert.deepEqual(ran, expected, 'fused kernels that ran');
+      ['y', 'running mean', 'running var', 'dx', 'dγ', 'dβ'].forEach((what, i) =>
+        assertClose(got[i], want[i], what, 1e-4),
+      );
+    });
+  }
+});
