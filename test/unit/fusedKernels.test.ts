@@ -1,9 +1,9 @@
 /**
  * The wasm backend's fused kernels (runtime/fusedKernels.ts): the committed module is what its
  * WebAssembly text assembles to, and BatchNorm on them (training: value, running statistics and
- * gradients; evaluation and frozen: the affine map and its gradients) gives what tfjs-backend-cpu's
- * ops give, with each case checking which kernels ran: fused where the channels come in fours,
- * the ops otherwise. Adam's fused update is checked against the ops in optimizer.test.ts.
+ * gradients; evaluation and frozen: the affine map and its gradients) and the max-pool gradient
+ * give what tfjs-backend-cpu's ops give, with each case checking which kernels ran: fused where
+ * the channels come in fours, the ops (or the kernel before) otherwise. Adam's fused update is checked against the ops in optimizer.test.ts.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -96,6 +96,45 @@ describe('BatchNorm on the fused kernels equals the cpu ops', () => {
       ['y', 'running mean', 'running var', 'dx', 'dγ', 'dβ'].forEach((what, i) =>
         assertClose(got[i], want[i], what, 1e-4),
       );
+    });
+  }
+});
+
+describe('the max-pool gradient on the fused kernel equals the cpu reference, ties included', () => {
+  // ResNet's stem pool (3×3, stride 2, padded), the CNN's 2×2 pools (even and odd sizes), a
+  // stride-1 pool, and channels not in fours (the kernel before it).
+  const cases: [number[], number, number, 'same' | 'valid' | number, boolean][] = [
+    [[2, 9, 8, 8], 3, 2, 'same', true],
+    [[2, 8, 8, 4], 3, 2, 1, true],
+    [[3, 8, 6, 4], 2, 2, 'valid', true],
+    [[2, 7, 9, 12], 2, 2, 'valid', true],
+    [[2, 6, 6, 8], 3, 1, 'valid', true],
+    [[2, 6, 6, 6], 3, 2, 'same', false],
+  ];
+  for (const [shape, filter, stride, pad, fused] of cases) {
+    it(`${filter}×${filter} stride ${stride} pad ${pad} on [${shape.join(', ')}]`, async () => {
+      // Values rounded to halves: many exact ties, as ReLU zeros give; the first maximum wins.
+      const size = shape.reduce((a, b) => a * b, 1);
+      const x = values(size, 19).map((v) => Math.round(v * 4) / 2);
+      const grad = (): Float32Array => {
+        const xt = tf.tensor4d(x, shape as [number, number, number, number]);
+        const pool = (t: Tensor) => tf.maxPool(t as Tensor4D, filter, stride, pad);
+        const up = pool(xt);
+        const upv = tf.tensor(values(up.size, 23), up.shape);
+        return tf
+          .grad((t: Tensor) => tf.sum(tf.mul(pool(t), upv)))(xt)
+          .dataSync() as Float32Array;
+      };
+      await initBackend('cpu');
+      const want = grad();
+      await initBackend('wasm');
+      const before = fusedCalls.get('MaxPoolGrad') ?? 0;
+      const got = grad();
+      const ran = (fusedCalls.get('MaxPoolGrad') ?? 0) > before;
+      await initBackend('cpu');
+      assert.equal(ran, fused, 'the fused kernel ran');
+      // Overlapping windows add in another order; a maximum chosen differently would differ by O(1).
+      assertClose(got, want, 'dx', 1e-6);
     });
   }
 });

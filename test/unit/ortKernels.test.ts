@@ -232,8 +232,9 @@ describe("BatchNorm's channel sum on onnxruntime equals the cpu reference", () =
 });
 
 describe('the max-pool gradient on onnxruntime equals the cpu reference, ties included', () => {
+  // Channels not in fours (in fours, the fused kernel takes the call: fusedKernels.test.ts).
   for (const [shape, filter, stride, pad] of [
-    [[2, 9, 8, 4], 3, 2, 'same'],
+    [[2, 9, 8, 5], 3, 2, 'same'],
     [[2, 8, 8, 3], 3, 2, 1],
     [[1, 7, 7, 2], 3, 1, 'valid'],
   ] as const) {

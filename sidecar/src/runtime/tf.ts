@@ -99,36 +99,8 @@ export const BACKENDS: readonly BackendCandidate[] = [
     register: async () => {
       const wasm = loadOptional('@tensorflow/tfjs-backend-wasm') as WasmBackendModule;
       repairWasmKernels(tf);
+      await startWasmCompute(wasm);
       registerFusedKernels(tf);
-      const wanted = wasmThreadsWanted();
-      if (ortProductsWanted()) {
-        try {
-          routeProductsToOrt(tf, wanted);
-          wasmThreads.ortThreads = wanted;
-          wasmThreads.products = `onnxruntime (MLAS, ${wanted} thread${wanted === 1 ? '' : 's'})`;
-          // The products take the threads; XNNPACK's own pool stays at one: its idle workers took
-          // the cores from MLAS's (ResNet-18, 2 threads: 510 ms a step with both pools at 2
-          // threads, 452 with XNNPACK at 1; ViT-Tiny 2592 and 2320 ms).
-          return;
-        } catch (e) {
-          wasmThreads.products = `XNNPACK (onnxruntime did not load: ${firstLine(e)})`;
-        }
-      }
-      if (wanted === 1) return;
-      // Started here, threaded, so that a failure falls back to one thread with the reason.
-      try {
-        const ok = await startThreadedWasm(
-          wasm,
-          wanted,
-          (name, value) => tf.env().set(name, value),
-          () => tf.setBackend('wasm'),
-        );
-        if (!ok) throw new Error('tfjs could not start it');
-        wasmThreads.count = wasm.getThreadsCount();
-      } catch (e) {
-        tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-        wasmThreads.why = `the threaded build did not start (${firstLine(e)})`;
-      }
     },
   },
   {
@@ -140,6 +112,43 @@ export const BACKENDS: readonly BackendCandidate[] = [
     },
   },
 ];
+
+/**
+ * The wasm backend's threads: its products and convolutions on onnxruntime with `wanted` threads
+ * (XNNPACK's pool then stays at one), else XNNPACK's threaded build, falling back to one thread
+ * with the reason.
+ */
+async function startWasmCompute(wasm: WasmBackendModule): Promise<void> {
+  const wanted = wasmThreadsWanted();
+  if (ortProductsWanted()) {
+    try {
+      routeProductsToOrt(tf, wanted);
+      wasmThreads.ortThreads = wanted;
+      wasmThreads.products = `onnxruntime (MLAS, ${wanted} thread${wanted === 1 ? '' : 's'})`;
+      // The products take the threads; XNNPACK's own pool stays at one: its idle workers took
+      // the cores from MLAS's (ResNet-18, 2 threads: 510 ms a step with both pools at 2
+      // threads, 452 with XNNPACK at 1; ViT-Tiny 2592 and 2320 ms).
+      return;
+    } catch (e) {
+      wasmThreads.products = `XNNPACK (onnxruntime did not load: ${firstLine(e)})`;
+    }
+  }
+  if (wanted === 1) return;
+  // Started here, threaded, so that a failure falls back to one thread with the reason.
+  try {
+    const ok = await startThreadedWasm(
+      wasm,
+      wanted,
+      (name, value) => tf.env().set(name, value),
+      () => tf.setBackend('wasm'),
+    );
+    if (!ok) throw new Error('tfjs could not start it');
+    wasmThreads.count = wasm.getThreadsCount();
+  } catch (e) {
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    wasmThreads.why = `the threaded build did not start (${firstLine(e)})`;
+  }
+}
 
 /**
  * Frees what the backend keeps between kernels beyond tfjs's tensors (the memory of the wasm

@@ -162,6 +162,95 @@
               (else (call $flush (local.get $sq) (local.get $part) (local.get $rowBytes))))))
         (br $row))))
 
+  ;; dx of a max pool (NHWC, any window, stride and padding): each window searched once per 4
+  ;; channels for its first strict maximum in row-major order (the tap index kept per lane), then
+  ;; dy added at that tap. Strict `>` from −∞: ties go to the first, a NaN is never a maximum, and
+  ;; an all −∞ (or all NaN) window passes no gradient, as in wasmKernels.ts's kernel.
+  (func (export "maxPoolGrad")
+    (param $x i32) (param $dy i32) (param $dx i32)
+    (param $n i32) (param $h i32) (param $w i32) (param $ch i32) (param $oh i32) (param $ow i32)
+    (param $kh i32) (param $kw i32) (param $sh i32) (param $sw i32) (param $top i32) (param $left i32)
+    (local $b i32) (local $oy i32) (local $ox i32) (local $j i32) (local $i i32) (local $k i32)
+    (local $y i32) (local $xx i32) (local $t i32) (local $rowBytes i32) (local $at i32) (local $g i32)
+    (local $best v128) (local $idx v128) (local $v v128) (local $gt v128) (local $dyv v128)
+    (local.set $rowBytes (i32.shl (local.get $ch) (i32.const 2)))
+    (call $zero (local.get $dx)
+      (i32.mul (i32.mul (i32.mul (local.get $n) (local.get $h)) (local.get $w)) (local.get $rowBytes)))
+    (local.set $g (local.get $dy))
+    (block $bDone (loop $bLoop
+      (br_if $bDone (i32.ge_u (local.get $b) (local.get $n)))
+      (local.set $oy (i32.const 0))
+      (block $oyDone (loop $oyLoop
+        (br_if $oyDone (i32.ge_u (local.get $oy) (local.get $oh)))
+        (local.set $ox (i32.const 0))
+        (block $oxDone (loop $oxLoop
+          (br_if $oxDone (i32.ge_u (local.get $ox) (local.get $ow)))
+          (local.set $j (i32.const 0))
+          (block $jDone (loop $jLoop
+            (br_if $jDone (i32.ge_u (local.get $j) (local.get $rowBytes)))
+            ;; Pass 1: the first strict maximum's tap, per lane (−1: none).
+            (local.set $best (f32x4.splat (f32.const -inf)))
+            (local.set $idx (i32x4.splat (i32.const -1)))
+            (local.set $t (i32.const 0))
+            (local.set $i (i32.const 0))
+            (block $iDone (loop $iLoop
+              (br_if $iDone (i32.ge_u (local.get $i) (local.get $kh)))
+              (local.set $y (i32.add (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $top)) (local.get $i)))
+              (local.set $k (i32.const 0))
+              (block $kDone (loop $kLoop
+                (br_if $kDone (i32.ge_u (local.get $k) (local.get $kw)))
+                (local.set $xx (i32.add (i32.sub (i32.mul (local.get $ox) (local.get $sw)) (local.get $left)) (local.get $k)))
+                (if (i32.and (i32.lt_u (local.get $y) (local.get $h)) (i32.lt_u (local.get $xx) (local.get $w)))
+                  (then
+                    (local.set $v (v128.load
+                      (i32.add (local.get $x)
+                        (i32.add (local.get $j)
+                          (i32.mul (local.get $rowBytes)
+                            (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $h)) (local.get $y)) (local.get $w)) (local.get $xx)))))))
+                    (local.set $gt (f32x4.gt (local.get $v) (local.get $best)))
+                    (local.set $best (v128.bitselect (local.get $v) (local.get $best) (local.get $gt)))
+                    (local.set $idx (v128.bitselect (i32x4.splat (local.get $t)) (local.get $idx) (local.get $gt)))))
+                (local.set $t (i32.add (local.get $t) (i32.const 1)))
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br $kLoop)))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $iLoop)))
+            ;; Pass 2: dy added at each lane's tap.
+            (local.set $dyv (v128.load (i32.add (local.get $g) (local.get $j))))
+            (local.set $t (i32.const 0))
+            (local.set $i (i32.const 0))
+            (block $iDone (loop $iLoop
+              (br_if $iDone (i32.ge_u (local.get $i) (local.get $kh)))
+              (local.set $y (i32.add (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $top)) (local.get $i)))
+              (local.set $k (i32.const 0))
+              (block $kDone (loop $kLoop
+                (br_if $kDone (i32.ge_u (local.get $k) (local.get $kw)))
+                (local.set $xx (i32.add (i32.sub (i32.mul (local.get $ox) (local.get $sw)) (local.get $left)) (local.get $k)))
+                (if (i32.and (i32.lt_u (local.get $y) (local.get $h)) (i32.lt_u (local.get $xx) (local.get $w)))
+                  (then
+                    (local.set $at
+                      (i32.add (local.get $dx)
+                        (i32.add (local.get $j)
+                          (i32.mul (local.get $rowBytes)
+                            (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $h)) (local.get $y)) (local.get $w)) (local.get $xx))))))
+                    (v128.store (local.get $at)
+                      (f32x4.add (v128.load (local.get $at))
+                        (v128.and (local.get $dyv) (i32x4.eq (local.get $idx) (i32x4.splat (local.get $t))))))))
+                (local.set $t (i32.add (local.get $t) (i32.const 1)))
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br $kLoop)))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $iLoop)))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $jLoop)))
+          (local.set $g (i32.add (local.get $g) (local.get $rowBytes)))
+          (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+          (br $oxLoop)))
+        (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+        (br $oyLoop)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bLoop))))
+
   ;; Adam's update of n floats, as optimizer.ts writes it with tfjs ops:
   ;;   m2 = m·b1 + g·nb1;  v2 = v·b2 + (g·g)·nb2;  u = (m2·step) / (√(v2 / c2) + eps);
   ;;   u += p·lrwd when lrwd ≠ 0;  p2 = p − u.
