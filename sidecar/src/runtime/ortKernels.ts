@@ -63,13 +63,19 @@ const ARENA_SESSION = 128 * 2 ** 20;
 const ARENA_BUDGET = 512 * 2 ** 20;
 let arenaBytes = 0;
 
-/** The session of `key`, built on first use; `bytes`: what a run allocates (result and temporaries). */
-function session(key: string, build: () => OnnxGraph, bytes: number): SyncSession {
+/**
+ * The session of `key`, built on first use; `bytes`: what a run allocates (result and
+ * temporaries); `oneThread`: run on the calling thread alone (see CHANNEL_SUM).
+ */
+function session(key: string, build: () => OnnxGraph, bytes: number, oneThread = false): SyncSession {
   let s = sessions.get(key);
   if (s) return s;
   const arena = bytes <= ARENA_SESSION && arenaBytes + bytes <= ARENA_BUDGET;
   if (arena) arenaBytes += bytes;
-  s = openSyncSession(build().encode({ producer: 'aft-studio', version: '0' }), { threads, arena });
+  s = openSyncSession(build().encode({ producer: 'aft-studio', version: '0' }), {
+    threads: oneThread ? 1 : threads,
+    arena,
+  });
   sessions.set(key, s);
   return s;
 }
@@ -87,11 +93,12 @@ function heapOperand(backend: WasmBackend, t: Tf.TensorInfo): { data: Float32Arr
   return { data: view.buffer instanceof SharedArrayBuffer ? view.slice() : view, dims: t.shape };
 }
 
-/** A kernel's call: its session's key and bytes (`session`), operands and result shape. */
+/** A kernel's call: its session's key, bytes and threads (`session`), operands and result shape. */
 interface Call {
   kernel: string;
   key: string;
   bytes: number;
+  oneThread?: boolean;
   feeds: Record<string, Tf.TensorInfo>;
   shape: number[];
 }
@@ -102,7 +109,7 @@ interface Call {
  */
 function compute(args: Parameters<Tf.KernelFunc>[0], call: Call, build: () => OnnxGraph): Tf.TensorInfo {
   const { kernel, feeds, shape } = call;
-  const s = session(call.key, build, call.bytes);
+  const s = session(call.key, build, call.bytes, call.oneThread);
   const backend = args.backend as unknown as WasmBackend;
   counted(kernel);
   // Allocate first: growing the module's memory detaches the views taken before.
@@ -564,15 +571,25 @@ function ortMaxPoolGrad(tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
 export const CHANNEL_SUM = 'AftChannelSum';
 
 /**
- * Σ over N, H, W as one ReduceSum (on both threads): on the wasm backend it was a pool, a scale, a
- * product with ones and reshapes, five kernels, four times per BatchNorm per step.
+ * Σ over N, H, W as one ReduceSum: on the wasm backend it was a pool, a scale, a product with
+ * ones and reshapes, five kernels. On one thread: waking a sleeping pool thread costs ~0.1 ms
+ * here, more than a second thread saves on these sums (measured, ReduceSum on one thread and on
+ * two: [32, 2, 2, 512], 16 and 110 µs; [32, 8, 8, 128], 40 and 77 µs; [32, 32, 32, 64], 0.31 and
+ * 0.57 ms).
  */
 function ortChannelSum(args: Parameters<Tf.KernelFunc>[0]): Tf.TensorInfo {
   const { x } = args.inputs as { x: Tf.TensorInfo };
   const c = x.shape[3];
   return compute(
     args,
-    { kernel: CHANNEL_SUM, key: `channelsum/${x.shape.join(',')}`, bytes: bytesOf([c]), feeds: { x }, shape: [c] },
+    {
+      kernel: CHANNEL_SUM,
+      key: `channelsum/${x.shape.join(',')}`,
+      bytes: bytesOf([c]),
+      oneThread: true,
+      feeds: { x },
+      shape: [c],
+    },
     () => {
       const g = new OnnxGraph('channelsum');
       g.input('x', x.shape);
