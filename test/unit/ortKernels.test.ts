@@ -107,6 +107,7 @@ describe('convolutions on onnxruntime equal the cpu reference', () => {
     [[2, 9, 9, 4], 3, 2, 1, false],
     [[2, 12, 12, 3], 7, 2, 3, true],
     [[2, 10, 10, 64], 3, 2, 1, false],
+    [[2, 9, 9, 8], 1, 2, 0, false],
   ] as const) {
     it(`layers.conv2d ${k}×${k} stride ${stride} on [${xs.join(', ')}]${inputIsData ? ' (input is data)' : ''}: value and gradients`, async () => {
       const x = values([...xs], 11);

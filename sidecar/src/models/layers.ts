@@ -419,7 +419,10 @@ const convCache = new Map<string, (x: Tensor4D, w: Tensor4D) => Tensor4D>();
  * forward-convolution gradients of `makeConv`.
  */
 export function conv2d(x: Tensor4D, w: Tensor4D, g: ConvGeometry, inputIsData = false): Tensor4D {
-  if (g.kernel === 1 && g.pad === 0) {
+  // A strided 1×1 convolution on onnxruntime (onnxruntimeKernels) is makeConv's: its columns one
+  // strided Gather, its input gradient col2im; the pool below and its gradient were three wasm
+  // passes (ResNet-18's downsampling at batch 32 on 64², AvgPoolGrad ~1.4 ms each).
+  if (g.kernel === 1 && g.pad === 0 && (g.stride === 1 || !onnxruntimeKernels(tf))) {
     // x[:, ::s, ::s, :] as a 1×1 average pool: its gradient (AvgPoolGrad) is a wasm kernel, and a
     // strided slice runs element by element there.
     const xs = g.stride > 1 ? tf.avgPool(x, 1, g.stride, 'valid') : x;
