@@ -138,3 +138,39 @@ describe('the max-pool gradient on the fused kernel equals the cpu reference, ti
     });
   }
 });
+
+describe('Sum and Mean over leading axes on the fused kernel equal the cpu reference', () => {
+  // [shape, axes, keepDims, fused]: a bias gradient (Σ over the batch), two leading axes of three
+  // (LayerNorm's over batch and tokens) kept as ones, more than 256 rows (blocks of partial sums),
+  // and what stays on tfjs's kernel: trailing sizes not in fours, a trailing axis, every axis.
+  const cases: [number[], number[], boolean, boolean][] = [
+    [[128, 64], [0], false, true],
+    [[4, 5, 8], [0, 1], true, true],
+    [[700, 12], [0], false, true],
+    [[6, 6], [0], false, false],
+    [[3, 8], [1], false, false],
+    [[4, 8], [0, 1], false, false],
+  ];
+  for (const op of ['Sum', 'Mean'] as const)
+    for (const [shape, axes, keepDims, fused] of cases) {
+      it(`${op} of [${shape.join(', ')}] over [${axes.join(', ')}]${keepDims ? ', dims kept' : ''}`, async () => {
+        const size = shape.reduce((a, b) => a * b, 1);
+        const x = values(size, 29);
+        const reduce = (): { shape: number[]; data: Float32Array } => {
+          const t = tf.tensor(x, shape);
+          const y = op === 'Sum' ? tf.sum(t, axes, keepDims) : tf.mean(t, axes, keepDims);
+          return { shape: y.shape, data: y.dataSync() as Float32Array };
+        };
+        await initBackend('cpu');
+        const want = reduce();
+        await initBackend('wasm');
+        const before = fusedCalls.get(op) ?? 0;
+        const got = reduce();
+        const ran = (fusedCalls.get(op) ?? 0) > before;
+        await initBackend('cpu');
+        assert.equal(ran, fused, 'the fused kernel ran');
+        assert.deepEqual(got.shape, want.shape, 'shape');
+        assertClose(got.data, want.data, op, 1e-6);
+      });
+    }
+});

@@ -183,26 +183,34 @@ describe('products on onnxruntime equal the cpu reference', () => {
     });
   }
 
-  for (const activation of ['linear', 'relu'] as const) {
-    it(`_FusedMatMul with bias, ${activation}`, async () => {
-      const a = values([1, 9, 6], 43);
-      const b = values([1, 6, 5], 47);
-      const bias = values([5], 53);
-      const { cpu, wasm, routed } = await onBoth(async () => [
-        await read(
-          tf
-            .engine()
-            .runKernel<Tensor>(
+  // [a, b, transposeB]: a batch of one (the dense layers'), and plain matrices with b transposed
+  // (Gemm reads it transposed).
+  for (const [as, bs, tb] of [
+    [[1, 9, 6], [1, 6, 5], false],
+    [[9, 6], [5, 6], true],
+  ] as const)
+    for (const activation of ['linear', 'relu'] as const) {
+      it(`_FusedMatMul [${as.join(', ')}] · [${bs.join(', ')}]${tb ? 'ᵀ' : ''} with bias, ${activation}`, async () => {
+        const a = values([...as], 43);
+        const b = values([...bs], 47);
+        const bias = values([5], 53);
+        const { cpu, wasm, routed } = await onBoth(async () => [
+          await read(
+            tf.engine().runKernel<Tensor>(
               '_FusedMatMul',
-              { a: tf.tensor(a.data, a.shape), b: tf.tensor(b.data, b.shape), bias: tf.tensor(bias.data, bias.shape) },
-              { transposeA: false, transposeB: false, activation },
+              {
+                a: tf.tensor(a.data, a.shape),
+                b: tf.tensor(b.data, b.shape),
+                bias: tf.tensor(bias.data, bias.shape),
+              },
+              { transposeA: false, transposeB: tb, activation },
             ),
-        ),
-      ]);
-      assertClose(wasm[0], cpu[0], 'value');
-      assert.ok(routed.has('_FusedMatMul'), 'onnxruntime ran the product');
-    });
-  }
+          ),
+        ]);
+        assertClose(wasm[0], cpu[0], 'value');
+        assert.ok(routed.has('_FusedMatMul'), 'onnxruntime ran the product');
+      });
+    }
 });
 
 describe("BatchNorm's channel sum on onnxruntime equals the cpu reference", () => {

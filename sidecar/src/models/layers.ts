@@ -32,12 +32,19 @@ function fusedMatMul(x: Tensor2D, w: Tensor2D, b: Tensor, relu: boolean): Tensor
 
 /**
  * aᵀ·b for a [K, M] and b [K, N] (a weight gradient: K is the batch, or N·H·W, or B·T), with the
- * narrower of the two transposed: as (bᵀ·a)ᵀ when a is the wider. Transposing a tall matrix can
+ * narrower of the two transposed: as (bᵀ·a)ᵀ when a is the wider (on onnxruntime, one product). Transposing a tall matrix can
  * cost more than the product on wasm (an EfficientNet projection, 144 → 24 channels over 8192
  * positions: 2.7 ms against 8.2 ms, CPU time).
  */
 export function transposedProduct(a: Tensor2D, b: Tensor2D): Tensor2D {
+  // onnxruntime's products read a transposed operand as they pack it (ortKernels.ts).
+  if (onnxruntimeKernels(tf)) return tf.matMul(a, b, true, false);
   return a.shape[1] > b.shape[1] ? tf.transpose(tf.matMul(tf.transpose(b), a)) : tf.matMul(tf.transpose(a), b);
+}
+
+/** a·bᵀ inside a gradient: on onnxruntime one product (Gemm reads b transposed), else b transposed first. */
+function productT(a: Tensor2D, b: Tensor2D): Tensor2D {
+  return onnxruntimeKernels(tf) ? tf.matMul(a, b, false, true) : tf.matMul(a, tf.transpose(b));
 }
 
 /**
@@ -59,7 +66,7 @@ function makeDense(inputIsData: boolean, relu: boolean) {
           const g = ys ? tf.mul(dy as Tensor2D, tf.step(ys)) : (dy as Tensor2D);
           // A custom gradient computes every input's gradient, wanted or not: on data (the first
           // layer) dx would be the step's largest product (a third of the demo MLP's matmul time).
-          const dx = inputIsData ? tf.zerosLike(xs) : tf.matMul(g, tf.transpose(ws));
+          const dx = inputIsData ? tf.zerosLike(xs) : productT(g as Tensor2D, ws);
           return [dx, transposedProduct(xs, g as Tensor2D), tf.sum(g, 0)];
         }),
     };
@@ -405,7 +412,7 @@ const matMulPlain = tf.customGrad<Tensor2D>((...args: unknown[]) => {
       tf.tidy(() => {
         const g = dy as Tensor2D;
         const [xs, ws] = saved as [Tensor2D, Tensor2D];
-        return [tf.matMul(g, tf.transpose(ws)), transposedProduct(xs, g)];
+        return [productT(g, ws), transposedProduct(xs, g)];
       }),
   };
 }) as (x: Tensor2D, w: Tensor2D) => Tensor2D;

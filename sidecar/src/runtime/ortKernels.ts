@@ -644,9 +644,17 @@ function ortMatMul(kernel: string, tf: TfModule, original: Tf.KernelFunc): Tf.Ke
           [perm[r - 1], perm[r - 2]] = [perm[r - 2], perm[r - 1]];
           return { perm: attr.ints(perm) };
         };
-        const at = transposeA ? g.node('Transpose', ['a'], swap(ra)) : 'a';
-        const bt = transposeB ? g.node('Transpose', ['b'], swap(rb)) : 'b';
-        let y = g.node('MatMul', [at, bt], {}, bias || activation === 'relu' ? undefined : 'y');
+        let y: string;
+        if (ra === 2 && rb === 2 && (transposeA || transposeB)) {
+          // Gemm reads a transposed operand as it packs it: no Transpose pass (the weight
+          // gradients xᵀ·dy of every dense layer).
+          const gemm = { transA: attr.int(transposeA ? 1 : 0), transB: attr.int(transposeB ? 1 : 0) };
+          y = g.node('Gemm', ['a', 'b'], gemm, bias || activation === 'relu' ? undefined : 'y');
+        } else {
+          const at = transposeA ? g.node('Transpose', ['a'], swap(ra)) : 'a';
+          const bt = transposeB ? g.node('Transpose', ['b'], swap(rb)) : 'b';
+          y = g.node('MatMul', [at, bt], {}, bias || activation === 'relu' ? undefined : 'y');
+        }
         if (bias) {
           g.input('bias', dims('c', rbias));
           y = g.node('Add', [y, 'bias'], {}, activation === 'relu' ? undefined : 'y');

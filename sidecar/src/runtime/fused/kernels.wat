@@ -162,6 +162,45 @@
               (else (call $flush (local.get $sq) (local.get $part) (local.get $rowBytes))))))
         (br $row))))
 
+  ;; out[c] = (Σ_r x[r, c]) / divisor: a sum (divisor 1) or mean over the leading axes of a rows ×
+  ;; channels tensor, in blocks of 256 rows as bnSums adds them (`part`: channels floats).
+  (func (export "colSums")
+    (param $x i32) (param $rows i32) (param $ch i32) (param $out i32) (param $part i32) (param $divisor f32)
+    (local $j i32) (local $rowBytes i32) (local $r i32)
+    (local.set $rowBytes (i32.shl (local.get $ch) (i32.const 2)))
+    (call $zero (local.get $part) (local.get $rowBytes))
+    (call $zero (local.get $out) (local.get $rowBytes))
+    (block $done
+      (loop $row
+        (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $j (i32.const 0))
+        (block $rowDone
+          (loop $col
+            (br_if $rowDone (i32.ge_u (local.get $j) (local.get $rowBytes)))
+            (v128.store (i32.add (local.get $part) (local.get $j))
+              (f32x4.add
+                (v128.load (i32.add (local.get $part) (local.get $j)))
+                (v128.load (i32.add (local.get $x) (local.get $j)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $col)))
+        (local.set $x (i32.add (local.get $x) (local.get $rowBytes)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (if (i32.or
+              (i32.eqz (i32.and (local.get $r) (i32.const 255)))
+              (i32.eq (local.get $r) (local.get $rows)))
+          (then (call $flush (local.get $out) (local.get $part) (local.get $rowBytes))))
+        (br $row)))
+    (if (f32.ne (local.get $divisor) (f32.const 1))
+      (then
+        (local.set $j (i32.const 0))
+        (block $divDone
+          (loop $div
+            (br_if $divDone (i32.ge_u (local.get $j) (local.get $rowBytes)))
+            (v128.store (i32.add (local.get $out) (local.get $j))
+              (f32x4.div (v128.load (i32.add (local.get $out) (local.get $j))) (f32x4.splat (local.get $divisor))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $div))))))
+
   ;; dx of a max pool (NHWC, any window, stride and padding): each window searched once per 4
   ;; channels for its first strict maximum in row-major order (the tap index kept per lane), then
   ;; dy added at that tap. Strict `>` from −∞: ties go to the first, a NaN is never a maximum, and
