@@ -25,6 +25,7 @@ import { NO_DROPOUT, type ViTShape } from '../../../core/node/students/vit';
 import type { ResNetShape } from '../../../core/node/students/resnet';
 import { crossEntropy } from '../methods/regularizers';
 import { tf } from '../runtime/tf';
+import { fusedKernelsReady } from '../runtime/fusedKernels';
 import { Rng } from '../util/rng';
 import { msPerStep, randomImageData, randomTokenData, type StepClock } from './steps';
 import { writeFileAtomic } from '../../../core/node/util/fsx';
@@ -277,6 +278,7 @@ export async function benchStudent(
               methods: [methods.stl, methods.aft],
               psiWidth: PSI_WIDTH,
               rows: { train: 2 * batch, eval: batch },
+              fusedUpdate: fusedKernelsReady(tf),
             }).tensorBytes /
               2 ** 20,
           ),

@@ -31,6 +31,8 @@ export interface MemoryInput {
   psiWidth: number;
   optimizer: 'adam' | 'sgd';
   weightDecay: boolean;
+  /** Adam's update is the wasm backend's fused kernel (runtime/fusedKernels.ts), not a chain of ops. */
+  fusedUpdate?: boolean;
   /** Rows the process holds in memory (training + evaluation), when known: the dataset and ψ. */
   rows?: number;
 }
@@ -74,10 +76,19 @@ export const BACKWARD_FACTOR = 1.15;
 /**
  * The optimiser update's temporaries in parameter-sized tensors: Adam's flat update
  * (train/optimizer.ts) is a chain of 14 ops per chunk, all alive until the update's tidy ends,
- * and the heap holds ~7 more for the blocks it could not reuse (fitted on ResNet-18 at 64x64 and
- * BERT Small, where the update is the peak); SGD with momentum's chain is 6 ops, scaled alike.
+ * and the heap holds ~7 more for the blocks it could not reuse (fitted on the wasm heap of
+ * ResNet-18 at 64x64 and BERT Small, where the update is the peak, when the wasm backend ran
+ * Adam as these ops, d513bd8; the other backends still do); SGD with momentum's chain is 6 ops,
+ * scaled alike.
  */
 const UPDATE_TEMPORARIES = { adam: 21, sgd: 9 } as const;
+
+/**
+ * The same for Adam as one fused kernel per run of parameters (its outputs, then the blocks the
+ * heap could not reuse): fitted on ResNet-18 at 64x64 (batch 8 and 32) and 128x128 (batch 16),
+ * where the update is the peak, with the wasm backend's fused kernels.
+ */
+const FUSED_ADAM_TEMPORARIES = 13;
 
 /**
  * The heap per byte of an evaluation's activations: fitted on ViT-Tiny evaluating 27 images of
@@ -120,7 +131,11 @@ export function estimateMemory(m: MemoryInput): MemoryEstimate {
         gradients,
         {
           name: 'update temporaries',
-          bytes: (UPDATE_TEMPORARIES[m.optimizer] + (m.weightDecay ? 2 : 0)) * trained * F32,
+          bytes:
+            ((m.fusedUpdate && m.optimizer === 'adam' ? FUSED_ADAM_TEMPORARIES : UPDATE_TEMPORARIES[m.optimizer]) +
+              (m.weightDecay ? 2 : 0)) *
+            trained *
+            F32,
         },
       ],
     },

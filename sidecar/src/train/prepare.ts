@@ -13,7 +13,8 @@ import { FEATURE_CACHE_DIR } from '../features/cache';
 import { buildSources } from '../features/sources';
 import type { MethodSummary, RunEvent, RunSummary } from '../../../core/common/protocol/events';
 import { assessSources } from '../features/quality';
-import { activeBackend } from '../runtime/tf';
+import { activeBackend, tf } from '../runtime/tf';
+import { fusedKernelsReady } from '../runtime/fusedKernels';
 import { noLogmeSources } from '../methods/btune';
 import { checkPretrainedStudent } from '../models/pretrained';
 import { ensureBuiltinStudent } from '../models/builtinStudents';
@@ -70,6 +71,8 @@ export async function loadRunDataset(exp: Experiment, baseDir: string, log: Log)
     methods: resolveMethods(exp),
     psiWidth: 0,
     rows: { train: ds.train.n, eval: ds.test.n },
+    // Adam's update as one fused kernel leaves fewer temporaries (memory/estimate.ts).
+    fusedUpdate: active !== undefined && fusedKernelsReady(tf),
   };
   let memory: MemoryCheck | undefined;
   if (exp.downstream.model === 'pretrained') {

@@ -52,6 +52,8 @@ function query(c: MeasureCase | MeasuredCase): StudentMemoryQuery {
     methods: [{ kind: 'aft', rho: 'sigmoid' }],
     psiWidth: 512,
     ...('evalRows' in c ? { rows: { train: c.batch, eval: c.evalRows } } : {}),
+    // Measured with the wasm backend's fused kernels (its one-thread build, as measure.ts runs it).
+    fusedUpdate: c.backend === 'wasm',
   };
 }
 
