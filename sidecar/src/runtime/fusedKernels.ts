@@ -16,7 +16,7 @@
  * tensors, channel counts that are multiples of 4. Everything else keeps the ops.
  */
 import { KERNELS_WASM_BASE64 } from './fused/kernels.wasm';
-import { maxPoolGradCall } from './wasmKernels';
+import { maxPoolGradCall, replaceWasmKernel } from './wasmKernels';
 import type { tf as Tf } from './tf';
 
 type TfModule = typeof Tf;
@@ -347,18 +347,9 @@ export function registerFusedKernels(tf: TfModule): void {
     tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
   }
   // Over whatever is registered by now (wasmKernels.ts's MaxPoolGrad, onnxruntime's), once.
-  wrap(tf, 'MaxPoolGrad', (original) => fusedMaxPoolGrad(tf, original));
-  wrap(tf, 'Sum', (original) => fusedLeadingReduce(tf, false, original));
-  wrap(tf, 'Mean', (original) => fusedLeadingReduce(tf, true, original));
+  replaceWasmKernel(tf, 'MaxPoolGrad', (original) => fusedMaxPoolGrad(tf, original), fusedLayer);
+  replaceWasmKernel(tf, 'Sum', (original) => fusedLeadingReduce(tf, false, original), fusedLayer);
+  replaceWasmKernel(tf, 'Mean', (original) => fusedLeadingReduce(tf, true, original), fusedLayer);
 }
 
-const wrapped = Symbol('aft.fused');
-
-function wrap(tf: TfModule, name: string, make: (original: Tf.KernelFunc) => Tf.KernelFunc): void {
-  const original = tf.getKernel(name, 'wasm');
-  if (!original) throw new Error(`tfjs-backend-wasm has no ${name} kernel`);
-  if ((original.kernelFunc as { [wrapped]?: boolean })[wrapped]) return;
-  const kernelFunc = Object.assign(make(original.kernelFunc), { [wrapped]: true });
-  tf.unregisterKernel(name, 'wasm');
-  tf.registerKernel({ ...original, kernelFunc });
-}
+const fusedLayer = Symbol('aft.fused');

@@ -20,7 +20,7 @@
  */
 import { attr, OnnxGraph } from '../export/graph';
 import { openSyncSession, type SyncSession } from './onnx';
-import { maxPoolGradCall } from './wasmKernels';
+import { maxPoolGradCall, replaceWasmKernel } from './wasmKernels';
 import type { tf as Tf } from './tf';
 
 type TfModule = typeof Tf;
@@ -675,15 +675,8 @@ export function ortProductsWanted(env: NodeJS.ProcessEnv = process.env): boolean
 
 const routed = Symbol('aft.ortRouted');
 
-function route(tf: TfModule, name: string, make: (tf: TfModule, original: Tf.KernelFunc) => Tf.KernelFunc): void {
-  const original = tf.getKernel(name, 'wasm');
-  if (!original) throw new Error(`tfjs-backend-wasm has no ${name} kernel`);
-  if ((original.kernelFunc as { [routed]?: boolean })[routed]) return;
-  const kernelFunc = make(tf, original.kernelFunc);
-  Object.assign(kernelFunc, { [routed]: true });
-  tf.unregisterKernel(name, 'wasm');
-  tf.registerKernel({ ...original, kernelFunc });
-}
+const route = (tf: TfModule, name: string, make: (tf: TfModule, original: Tf.KernelFunc) => Tf.KernelFunc): void =>
+  replaceWasmKernel(tf, name, (original) => make(tf, original), routed);
 
 /**
  * Routes the wasm backend's float32 convolutions and products to onnxruntime on `n` threads.

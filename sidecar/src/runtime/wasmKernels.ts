@@ -35,12 +35,22 @@ interface WasmBackend {
 
 const repaired = Symbol('aft.wasmRepaired');
 
-function replaceKernel(tf: TfModule, name: string, make: (original: Tf.KernelFunc) => Tf.KernelFunc): void {
+/**
+ * Replaces the wasm backend's kernel `name` with `make(original)`, once per `layer`: each layer of
+ * kernels (these repairs, ortKernels.ts's onnxruntime routing, fusedKernels.ts) wraps whatever
+ * the layer before registered, and a second call of the same layer (a backend set up again)
+ * leaves its wrapper as it is.
+ */
+export function replaceWasmKernel(
+  tf: TfModule,
+  name: string,
+  make: (original: Tf.KernelFunc) => Tf.KernelFunc,
+  layer: symbol = repaired,
+): void {
   const original = tf.getKernel(name, 'wasm');
   if (!original) throw new Error(`tfjs-backend-wasm has no ${name} kernel`);
-  if ((original.kernelFunc as { [repaired]?: boolean })[repaired]) return;
-  const kernelFunc = make(original.kernelFunc);
-  Object.assign(kernelFunc, { [repaired]: true });
+  if ((original.kernelFunc as unknown as Record<symbol, boolean | undefined>)[layer]) return;
+  const kernelFunc = Object.assign(make(original.kernelFunc), { [layer]: true });
   tf.unregisterKernel(name, 'wasm');
   tf.registerKernel({ ...original, kernelFunc });
 }
@@ -306,8 +316,8 @@ function xnnBatchMatMul(tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
 
 /** Installs the repairs (once; the wasm backend's kernels are registered when its package loads). */
 export function repairWasmKernels(tf: TfModule): void {
-  replaceKernel(tf, 'Identity', sharedIdentity);
-  replaceKernel(tf, 'MaxPoolGrad', (original) => fastMaxPoolGrad(tf, original));
-  replaceKernel(tf, 'Slice', (original) => viewSlice(tf, original));
-  replaceKernel(tf, 'BatchMatMul', (original) => xnnBatchMatMul(tf, original));
+  replaceWasmKernel(tf, 'Identity', sharedIdentity);
+  replaceWasmKernel(tf, 'MaxPoolGrad', (original) => fastMaxPoolGrad(tf, original));
+  replaceWasmKernel(tf, 'Slice', (original) => viewSlice(tf, original));
+  replaceWasmKernel(tf, 'BatchMatMul', (original) => xnnBatchMatMul(tf, original));
 }
