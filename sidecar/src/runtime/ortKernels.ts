@@ -11,9 +11,10 @@
  * channels are not in fours: fusedKernels.ts takes the rest) and BatchNorm's per-channel sum
  * (CHANNEL_SUM, models/batchNorm.ts) run here: the operands are read in place from the module's
  * memory, a small ONNX graph computes the result (one session per kind and shape of call, cached
- * until the training job ends) and writes it into a tensor of the module's memory. Every other kernel, and the tensors themselves,
- * stay the wasm backend's, so its 4 GiB bound and the memory estimate hold; the sessions' arenas
- * (their temporaries: transposes, im2col columns) come on top, outside the module's memory.
+ * until the training job ends) and writes it into a tensor of the module's memory. Every other
+ * kernel, and the tensors themselves, stay the wasm backend's, so its 4 GiB bound and the memory
+ * estimate hold; the sessions' arenas (their temporaries: transposes, im2col columns) come on
+ * top, outside the module's memory.
  *
  * Small products stay on XNNPACK, where a call costs a few microseconds less.
  * `AFT_WASM_PRODUCTS=xnnpack` keeps all of them there (tf.ts).
@@ -40,8 +41,6 @@ let minMacs = DEFAULT_MIN_ORT_MACS;
 
 /** Calls of each kernel that onnxruntime computed, for tests and the benchmark's log. */
 export const ortCalls = new Map<string, number>();
-/** Milliseconds in onnxruntime and runs, per session key, for profiling (scripts and benchmarks). */
-export const ortRunMs = new Map<string, { ms: number; runs: number }>();
 const counted = (name: string): void => void ortCalls.set(name, (ortCalls.get(name) ?? 0) + 1);
 
 let threads = 1;
@@ -104,8 +103,8 @@ interface Call {
 }
 
 /**
- * Runs the graph of `call.key` (built by `build` on first use) on the operands and copies its
- * output `y` into a new tensor of the module's memory.
+ * Runs the graph of `call.key` (built by `build` on first use) on the operands, its output `y`
+ * written into a new tensor of the module's memory.
  */
 function compute(args: Parameters<Tf.KernelFunc>[0], call: Call, build: () => OnnxGraph): Tf.TensorInfo {
   const { kernel, feeds, shape } = call;
@@ -116,16 +115,11 @@ function compute(args: Parameters<Tf.KernelFunc>[0], call: Call, build: () => On
   const out = backend.makeOutput(shape, 'float32');
   const operands: Record<string, { data: Float32Array; dims: number[] }> = {};
   for (const [name, t] of Object.entries(feeds)) operands[name] = heapOperand(backend, t);
-  const t0 = performance.now();
   const view = backend.typedArrayFromHeap(out) as Float32Array;
   // onnxruntime writes the result into the module's memory, except where that memory is shared
   // (Node-API hands no SharedArrayBuffer's data to native code; see heapOperand).
   if (view.buffer instanceof SharedArrayBuffer) view.set(s.run(operands));
   else s.run(operands, { data: view, dims: shape });
-  const spent = ortRunMs.get(call.key) ?? { ms: 0, runs: 0 };
-  spent.ms += performance.now() - t0;
-  spent.runs++;
-  ortRunMs.set(call.key, spent);
   return out;
 }
 
@@ -140,26 +134,37 @@ const hasPadding = (c: ConvInfo): boolean => {
 };
 
 /**
- * im2col's gather indices, [N·OH·OW, KH·KW]: for each output position and kernel tap (in HWIO's
- * (kh, kw) order), the row of x flattened to [N·H·W, C] that the tap reads, or N·H·W (a zero row
- * appended) where it reads the padding.
+ * The convolution's taps in one image, [OH·OW, KH·KW] (HWIO's (kh, kw) order): the input position
+ * (y·W + x) each tap of each output position reads, or −1 in the padding. The same for every
+ * image of the batch; im2col gathers by it, col2im by its inverse.
+ */
+function imageTaps(c: ConvInfo): Int32Array {
+  const { inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, filterHeight: kh, filterWidth: kw } = c;
+  const taps = new Int32Array(oh * ow * kh * kw);
+  let q = 0;
+  for (let oy = 0; oy < oh; oy++)
+    for (let ox = 0; ox < ow; ox++)
+      for (let i = 0; i < kh; i++) {
+        const y = oy * c.strideHeight - c.padInfo.top + i * c.dilationHeight;
+        for (let j = 0; j < kw; j++) {
+          const x = ox * c.strideWidth - c.padInfo.left + j * c.dilationWidth;
+          taps[q++] = y < 0 || y >= h || x < 0 || x >= w ? -1 : y * w + x;
+        }
+      }
+  return taps;
+}
+
+/**
+ * im2col's gather indices, [N·OH·OW, KH·KW]: for each output position and kernel tap, the row of
+ * x flattened to [N·H·W, C] that the tap reads, or N·H·W (a zero row appended) in the padding.
  */
 function tapRows(c: ConvInfo): BigInt64Array {
-  const { batchSize: n, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow } = c;
-  const { top, left } = c.padInfo;
-  const zero = BigInt(n * h * w);
-  const rows = new BigInt64Array(n * oh * ow * c.filterHeight * c.filterWidth);
-  let q = 0;
-  for (let b = 0; b < n; b++)
-    for (let oy = 0; oy < oh; oy++)
-      for (let ox = 0; ox < ow; ox++)
-        for (let i = 0; i < c.filterHeight; i++) {
-          const y = oy * c.strideHeight - top + i * c.dilationHeight;
-          for (let j = 0; j < c.filterWidth; j++) {
-            const x = ox * c.strideWidth - left + j * c.dilationWidth;
-            rows[q++] = y < 0 || y >= h || x < 0 || x >= w ? zero : BigInt((b * h + y) * w + x);
-          }
-        }
+  const image = imageTaps(c);
+  const positions = c.inHeight * c.inWidth;
+  const zero = BigInt(c.batchSize * positions);
+  const rows = new BigInt64Array(c.batchSize * image.length);
+  for (let b = 0; b < c.batchSize; b++)
+    image.forEach((p, q) => (rows[b * image.length + q] = p < 0 ? zero : BigInt(b * positions + p)));
   return rows;
 }
 
@@ -272,12 +277,14 @@ const convMacs = (c: ConvInfo): number =>
  * 6.5 / 4.2; 4×4×256, 12.3 / – vs 6.5 / 3.4; the CNN's 14×14×16 → 32, 5.1 / 3.5 vs 7.6 / 5.0.
  */
 function mlasConv(c: ConvInfo): boolean {
-  const positions = c.outHeight * c.outWidth;
-  return positions >= 256 || (positions >= 64 && c.inChannels < GATHER_MIN_CHANNELS);
+  return c.outHeight * c.outWidth >= 256 || fewChannelsWide(c);
 }
 
 /** Channels below which im2col's Gather (one row copy per index) loses to MLAS's Conv or im2colT. */
 const GATHER_MIN_CHANNELS = 64;
+
+/** Maps of 64 positions and more with channels too few for the Gather's row copies. */
+const fewChannelsWide = (c: ConvInfo): boolean => c.outHeight * c.outWidth >= 64 && c.inChannels < GATHER_MIN_CHANNELS;
 
 /**
  * Nodes computing y = conv(x, w) (NHWC, HWIO) into the graph's output `y`: MLAS's own Conv
@@ -405,37 +412,27 @@ function ortConv2DBackpropInput(tf: TfModule, original: Tf.KernelFunc): Tf.Kerne
  * (output position, tap) that read it, padded with that matrix's row count (a zero row appended).
  */
 function col2imRows(c: ConvInfo): { rows: BigInt64Array; reach: number } {
-  const { batchSize: n, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow } = c;
-  const { filterHeight: kh, filterWidth: kw } = c;
-  const taps = kh * kw;
-  // The taps reaching each position of one image (the same for every image).
-  const readers: number[][] = Array.from({ length: h * w }, () => []);
-  for (let oy = 0; oy < oh; oy++)
-    for (let ox = 0; ox < ow; ox++)
-      for (let i = 0; i < kh; i++) {
-        const y = oy * c.strideHeight - c.padInfo.top + i * c.dilationHeight;
-        if (y < 0 || y >= h) continue;
-        for (let j = 0; j < kw; j++) {
-          const x = ox * c.strideWidth - c.padInfo.left + j * c.dilationWidth;
-          if (x >= 0 && x < w) readers[y * w + x].push((oy * ow + ox) * taps + i * kw + j);
-        }
-      }
+  const image = imageTaps(c);
+  const positions = c.inHeight * c.inWidth;
+  // The (output position, tap) entries reading each input position of one image.
+  const readers: number[][] = Array.from({ length: positions }, () => []);
+  image.forEach((p, q) => p >= 0 && readers[p].push(q));
   const reach = Math.max(1, ...readers.map((r) => r.length));
-  const zero = n * oh * ow * taps;
-  const rows = new BigInt64Array(n * h * w * reach).fill(BigInt(zero));
-  for (let b = 0; b < n; b++)
-    for (let p = 0; p < h * w; p++) {
-      const at = (b * h * w + p) * reach;
-      readers[p].forEach((r, k) => (rows[at + k] = BigInt(b * oh * ow * taps + r)));
+  const rows = new BigInt64Array(c.batchSize * positions * reach).fill(BigInt(c.batchSize * image.length));
+  for (let b = 0; b < c.batchSize; b++)
+    for (let p = 0; p < positions; p++) {
+      const at = (b * positions + p) * reach;
+      readers[p].forEach((r, k) => (rows[at + k] = BigInt(b * image.length + r)));
     }
   return { rows, reach };
 }
 
 /**
- * The input gradient of a strided convolution: the columns' gradient dy · Wᵀ ([N·OH·OW,
- * KH·KW·C], one product on every thread), then col2im as a Gather of the rows that reach each
- * input position and their sum. On wasm the convolutions by phase (layers.ts) were ~30 tfjs
- * kernels; tfjs's own Conv2DBackpropInput runs ~20x slower than the forward convolution.
+ * The input gradient of a convolution as col2im (strided ones, and small maps: COL2IM_MAX_MAP):
+ * the columns' gradient dy · Wᵀ ([N·OH·OW, KH·KW·C], one product on every thread), then a Gather
+ * of the rows that reach each input position and their sum. On wasm the convolutions by phase
+ * (layers.ts) were ~30 tfjs kernels; tfjs's own Conv2DBackpropInput runs ~20x slower than the
+ * forward convolution.
  */
 function col2imInputGrad(
   args: Parameters<Tf.KernelFunc>[0],
@@ -510,10 +507,9 @@ function ortConv2DBackpropFilter(tf: TfModule): Tf.KernelFunc {
         const rows = c.batchSize * c.outHeight * c.outWidth;
         const d = g.node('Reshape', ['dy', g.int64s('dyshape', [rows, c.outChannels])]);
         // Gemm reads the columns transposed as it packs them: no transpose is made.
-        const dw =
-          c.inChannels >= GATHER_MIN_CHANNELS || c.outHeight * c.outWidth < 64
-            ? g.node('Gemm', [im2col(g, 'x', c), d], { transA: attr.int(1) })
-            : g.node('MatMul', [im2colT(g, 'x', c), d]);
+        const dw = fewChannelsWide(c)
+          ? g.node('MatMul', [im2colT(g, 'x', c), d])
+          : g.node('Gemm', [im2col(g, 'x', c), d], { transA: attr.int(1) });
         g.node('Reshape', [dw, g.int64s('wshape', a.filterShape)], {}, 'y');
         g.output('y', a.filterShape);
         return g;
