@@ -1,7 +1,8 @@
 /**
- * Fused elementwise kernels for the wasm backend: BatchNorm's normalisation, its input gradient
- * and its per-channel sums, and Adam's update, each one pass over the data in the backend's own
- * memory (fused/kernels.wat, WebAssembly SIMD, instantiated on that memory).
+ * Fused kernels for the wasm backend, each one pass over its data in the backend's own memory
+ * (fused/kernels.wat, WebAssembly SIMD, instantiated on that memory): BatchNorm's normalisation,
+ * its input gradient and its per-channel sums, Adam's update, the max-pool gradient, and Sum and
+ * Mean over leading axes.
  *
  * Why: on the wasm backend every tfjs op is one pass over its operands on one thread, and
  * BatchNorm as ops was ~24 passes of its input per training step (sub, square, mul, add, the
@@ -99,36 +100,6 @@ interface Fused {
   ): void;
 }
 
-/**
- * Sum and Mean over the leading axes of a float32 tensor whose trailing size is a multiple of 4
- * (bias and LayerNorm gradients: Σ over the batch) as one pass down the columns. tfjs-backend-wasm
- * reduces only its innermost axes, so it transposed the tensor first: the demo MLP's AFT step
- * spent ~1.5 ms of its ~4 in 24 such sums and means and their transposes. Other calls keep
- * `original`.
- */
-function fusedLeadingReduce(tf: TfModule, mean: boolean, original: Tf.KernelFunc): Tf.KernelFunc {
-  return (args) => {
-    const backend = args.backend as unknown as WasmBackend;
-    const { x } = args.inputs as { x: Tf.TensorInfo };
-    const { axis, keepDims } = args.attrs as unknown as Tf.SumAttrs;
-    const rank = x.shape.length;
-    const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
-    const lead = axes.length;
-    const leading = lead > 0 && lead < rank && axes.every((a, i) => a === i);
-    const rest = x.shape.slice(lead);
-    const ch = rest.reduce((a, b) => a * b, 1);
-    if (!leading || x.dtype !== 'float32' || ch % 4 !== 0 || ch === 0 || !fusedOn(backend)) return original(args);
-    const { fused, at } = context(args);
-    const rows = x.shape.slice(0, lead).reduce((a, b) => a * b, 1);
-    const out = backend.makeOutput(keepDims ? [...axes.map(() => 1), ...rest] : rest, 'float32');
-    const part = backend.makeOutput([ch], 'float32');
-    counted(mean ? 'Mean' : 'Sum');
-    fused.colSums(at(x), rows, ch, at(out), at(part), mean ? rows : 1);
-    backend.disposeData(part.dataId, true);
-    return out;
-  };
-}
-
 /** Calls of each fused kernel, for tests. */
 export const fusedCalls = new Map<string, number>();
 const counted = (name: string): void => void fusedCalls.set(name, (fusedCalls.get(name) ?? 0) + 1);
@@ -183,6 +154,16 @@ function context(args: Args): { backend: WasmBackend; fused: Fused; at: (t: Tf.T
   return { backend, fused, at };
 }
 
+/** Runs `f` with `floats` floats of scratch in the backend's memory, freed after. */
+function withScratch<T>(backend: WasmBackend, floats: number, f: (scratch: Tf.TensorInfo) => T): T {
+  const scratch = backend.makeOutput([floats], 'float32');
+  try {
+    return f(scratch);
+  } finally {
+    backend.disposeData(scratch.dataId, true);
+  }
+}
+
 /** [rows, channels] of an NHWC tensor: channels last, every other axis a row. */
 function rowsOf(x: Tf.TensorInfo): [number, number] {
   const ch = x.shape[x.shape.length - 1];
@@ -216,8 +197,7 @@ function bnSums(args: Args, withGrad: boolean): Tf.TensorInfo[] {
   const { x, mean, dy } = args.inputs as Record<string, Tf.TensorInfo>;
   const { backend, fused, at } = context(args);
   const [rows, ch] = rowsOf(x);
-  const part = backend.makeOutput([3 * ch], 'float32');
-  try {
+  return withScratch(backend, 3 * ch, (part) => {
     if (!withGrad) {
       const sq = backend.makeOutput([ch], 'float32');
       fused.bnSums(at(x), 0, rows, ch, at(mean), at(sq), 0, 0, at(part));
@@ -227,9 +207,7 @@ function bnSums(args: Args, withGrad: boolean): Tf.TensorInfo[] {
     const gxs = backend.makeOutput([ch], 'float32');
     fused.bnSums(at(x), at(dy), rows, ch, at(mean), 0, at(gs), at(gxs), at(part));
     return [gs, gxs];
-  } finally {
-    backend.disposeData(part.dataId, true);
-  }
+  });
 }
 
 /**
@@ -245,20 +223,20 @@ function adam(args: Args): Tf.TensorInfo[] {
   const m2 = backend.makeOutput(m.shape, 'float32');
   const v2 = backend.makeOutput(v.shape, 'float32');
   const outs = [m2, v2];
-  let offset = 0;
+  // Byte offsets (unchanged when the memory grows), looked up once for the run.
+  const [mAt, vAt, m2At, v2At] = [at(m), at(v), at(m2), at(v2)];
+  let o = 0;
   for (let i = 0; i < a.count; i++) {
-    const g = inputs[`g${i}`];
     const p = inputs[`p${i}`];
     const p2 = backend.makeOutput(p.shape, 'float32');
     const n = p.shape.reduce((x, y) => x * y, 1);
-    const o = 4 * offset;
     fused.adam(
-      at(g),
-      at(m) + o,
-      at(v) + o,
+      at(inputs[`g${i}`]),
+      mAt + o,
+      vAt + o,
       at(p),
-      at(m2) + o,
-      at(v2) + o,
+      m2At + o,
+      v2At + o,
       at(p2),
       n,
       a.b1,
@@ -271,7 +249,7 @@ function adam(args: Args): Tf.TensorInfo[] {
       a.lrwd,
     );
     outs.push(p2);
-    offset += n;
+    o += 4 * n;
   }
   return outs;
 }
@@ -292,8 +270,8 @@ export interface AdamAttrs {
 /**
  * MaxPoolGrad (NHWC, float32, channels in fours) as one kernel: each window searched once per 4
  * channels, dy added at its first maximum (kernels.wat). Measured, ResNet-18's 3×3 stride-2 pool
- * of [32, 32, 32, 64] at batch 32: ~17 ms on onnxruntime (MaxPool's indices, a scatter and three
- * transposes), 27 ms in JavaScript, ~5 ms here. Other calls keep `original`.
+ * of [32, 32, 32, 64] at batch 32: ~19 ms on onnxruntime (MaxPool's indices, a scatter and three
+ * transposes), 27 ms in JavaScript, 4.3 ms here. Other calls keep `original`.
  */
 function fusedMaxPoolGrad(tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
   return (args) => {
@@ -323,6 +301,34 @@ function fusedMaxPoolGrad(tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc 
       c.padInfo.left,
     );
     return dx;
+  };
+}
+
+/**
+ * Sum and Mean over the leading axes of a float32 tensor whose trailing size is a multiple of 4
+ * (bias and LayerNorm gradients: Σ over the batch) as one pass down the columns. tfjs-backend-wasm
+ * reduces only its innermost axes, so it transposed the tensor first: the demo MLP's AFT step
+ * spent ~1.5 ms of its ~4 in 24 such sums and means and their transposes. Other calls keep
+ * `original`.
+ */
+function fusedLeadingReduce(tf: TfModule, mean: boolean, original: Tf.KernelFunc): Tf.KernelFunc {
+  return (args) => {
+    const backend = args.backend as unknown as WasmBackend;
+    const { x } = args.inputs as { x: Tf.TensorInfo };
+    const { axis, keepDims } = args.attrs as unknown as Tf.SumAttrs;
+    const rank = x.shape.length;
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+    const lead = axes.length;
+    const leading = lead > 0 && lead < rank && axes.every((a, i) => a === i);
+    const rest = x.shape.slice(lead);
+    const ch = rest.reduce((a, b) => a * b, 1);
+    if (!leading || x.dtype !== 'float32' || ch % 4 !== 0 || ch === 0 || !fusedOn(backend)) return original(args);
+    const { fused, at } = context(args);
+    const rows = x.shape.slice(0, lead).reduce((a, b) => a * b, 1);
+    const out = backend.makeOutput(keepDims ? [...axes.map(() => 1), ...rest] : rest, 'float32');
+    counted(mean ? 'Mean' : 'Sum');
+    withScratch(backend, ch, (part) => fused.colSums(at(x), rows, ch, at(out), at(part), mean ? rows : 1));
+    return out;
   };
 }
 
