@@ -2,7 +2,9 @@
  * Building blocks written with explicit gradients. tfjs's default matMul gradient uses the
  * transposed-operand path, which on the wasm backend is ~10x slower than a plain product
  * (measured: 9 ms vs 0.8 ms for the 784x128 weight gradient at batch 128); transposing
- * explicitly first keeps every product on XNNPACK's fast path.
+ * explicitly first keeps every product on XNNPACK's fast path. Where the wasm backend's products
+ * run on onnxruntime (`onnxruntimeKernels`), a transposed operand is a flag instead (Gemm reads
+ * it transposed as it packs it).
  */
 import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D, type Variable } from '../runtime/tf';
 import { onnxruntimeKernels } from '../runtime/ortKernels';
@@ -32,9 +34,9 @@ function fusedMatMul(x: Tensor2D, w: Tensor2D, b: Tensor, relu: boolean): Tensor
 
 /**
  * aᵀ·b for a [K, M] and b [K, N] (a weight gradient: K is the batch, or N·H·W, or B·T), with the
- * narrower of the two transposed: as (bᵀ·a)ᵀ when a is the wider (on onnxruntime, one product). Transposing a tall matrix can
- * cost more than the product on wasm (an EfficientNet projection, 144 → 24 channels over 8192
- * positions: 2.7 ms against 8.2 ms, CPU time).
+ * narrower of the two transposed: as (bᵀ·a)ᵀ when a is the wider. Transposing a tall matrix can
+ * cost more than the product on XNNPACK (an EfficientNet projection, 144 → 24 channels over 8192
+ * positions: 2.7 ms against 8.2 ms, CPU time). On onnxruntime, one product with a flag.
  */
 export function transposedProduct(a: Tensor2D, b: Tensor2D): Tensor2D {
   // onnxruntime's products read a transposed operand as they pack it (ortKernels.ts).
