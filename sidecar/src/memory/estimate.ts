@@ -90,6 +90,9 @@ const UPDATE_TEMPORARIES = { adam: 21, sgd: 9 } as const;
  */
 const FUSED_ADAM_TEMPORARIES = 13;
 
+const updateTemporaries = (m: MemoryInput): number =>
+  m.fusedUpdate && m.optimizer === 'adam' ? FUSED_ADAM_TEMPORARIES : UPDATE_TEMPORARIES[m.optimizer];
+
 /**
  * The heap per byte of an evaluation's activations: fitted on ViT-Tiny evaluating 27 images of
  * 224x224 at once (2.36 GiB of heap, before train/evaluate.ts bounded a chunk by its activations;
@@ -131,11 +134,7 @@ export function estimateMemory(m: MemoryInput): MemoryEstimate {
         gradients,
         {
           name: 'update temporaries',
-          bytes:
-            ((m.fusedUpdate && m.optimizer === 'adam' ? FUSED_ADAM_TEMPORARIES : UPDATE_TEMPORARIES[m.optimizer]) +
-              (m.weightDecay ? 2 : 0)) *
-            trained *
-            F32,
+          bytes: (updateTemporaries(m) + (m.weightDecay ? 2 : 0)) * trained * F32,
         },
       ],
     },
