@@ -10,7 +10,16 @@ import { describe, it } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { batchNorm, type BatchNorm } from '../../sidecar/src/models/batchNorm';
-import { BN_APPLY, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_SQ_DEV, fusedCalls } from '../../sidecar/src/runtime/fusedKernels';
+import {
+  BN_APPLY,
+  BN_GRAD,
+  BN_GRAD_SUMS,
+  BN_RUNNING,
+  BN_STATS,
+  fusedCalls,
+  RELU_GRAD,
+} from '../../sidecar/src/runtime/fusedKernels';
+import { relu } from '../../sidecar/src/models/layers';
 import { initBackend, tf, type Tensor, type Tensor4D } from '../../sidecar/src/runtime/tf';
 
 /** Seeded values in [lo, lo + 2). */
@@ -83,19 +92,51 @@ describe('BatchNorm on the fused kernels equals the cpu ops', () => {
       await initBackend('wasm');
       const before = new Map(fusedCalls);
       const got = bnStep(shape, mode);
-      const ran = [BN_APPLY, BN_SQ_DEV, BN_GRAD_SUMS, BN_GRAD_INPUT].filter(
+      const ran = [BN_APPLY, BN_STATS, BN_GRAD, BN_RUNNING, BN_GRAD_SUMS].filter(
         (k) => (fusedCalls.get(k) ?? 0) > (before.get(k) ?? 0),
       );
       await initBackend('cpu');
       const expected = !fused
         ? []
         : mode === 'train'
-          ? [BN_APPLY, BN_SQ_DEV, BN_GRAD_SUMS, BN_GRAD_INPUT]
+          ? [BN_APPLY, BN_STATS, BN_GRAD, BN_RUNNING]
           : [BN_APPLY, BN_GRAD_SUMS];
       assert.deepEqual(ran, expected, 'fused kernels that ran');
       ['y', 'running mean', 'running var', 'dx', 'dγ', 'dβ'].forEach((what, i) =>
         assertClose(got[i], want[i], what, 1e-4),
       );
+    });
+  }
+});
+
+describe("ReLU's gradient on the fused kernel equals the cpu ops", () => {
+  // Zeros in the input (no gradient passes at 0, as tfjs's step), sizes in fours and not (the ops).
+  for (const [shape, fused] of [
+    [[3, 5, 4], true],
+    [[7], false],
+  ] as [number[], boolean][]) {
+    it(`[${shape.join(', ')}]${fused ? '' : ' (size not in fours: the ops)'}`, async () => {
+      const size = shape.reduce((a, b) => a * b, 1);
+      const x = values(size, 19).map((v, i) => (i % 5 === 0 ? 0 : v));
+      const up = values(size, 23);
+      const run = (): Float32Array[] => {
+        const xt = tf.tensor(x, shape);
+        const upt = tf.tensor(up, shape);
+        const [y, dx] = [relu(xt), tf.grad((t: Tensor) => tf.sum(tf.mul(relu(t), upt)))(xt)];
+        const out = [y, dx].map((t) => t.dataSync() as Float32Array);
+        tf.dispose([xt, upt, y, dx]);
+        return out;
+      };
+      await initBackend('cpu');
+      const want = run();
+      await initBackend('wasm');
+      const before = fusedCalls.get(RELU_GRAD) ?? 0;
+      const got = run();
+      const ran = (fusedCalls.get(RELU_GRAD) ?? 0) > before;
+      await initBackend('cpu');
+      assert.equal(ran, fused, 'the fused kernel ran');
+      assert.deepEqual(got[0], want[0], 'y');
+      assert.deepEqual(got[1], want[1], 'dx');
     });
   }
 });

@@ -8,7 +8,7 @@
  * sums are fused kernels, one pass each (runtime/fusedKernels.ts).
  */
 import { badInput } from '../../../core/common/util/errors';
-import { BN_APPLY, BN_GRAD_INPUT, BN_GRAD_SUMS, BN_SQ_DEV, fusedBatchNormReady } from '../runtime/fusedKernels';
+import { BN_APPLY, BN_GRAD, BN_GRAD_SUMS, BN_RUNNING, BN_STATS, fusedBatchNormReady } from '../runtime/fusedKernels';
 import { CHANNEL_SUM, onnxruntimeKernels } from '../runtime/ortKernels';
 import { tf, type Tensor, type Tensor1D, type Tensor4D, type Variable } from '../runtime/tf';
 
@@ -55,34 +55,41 @@ function makeTrainNorm(onStats: (s: BatchStats) => void) {
     const [x, gamma, beta, save] = args as [Tensor4D, Tensor1D, Tensor1D, (ts: Tensor[]) => void];
     const [n, h, w, c] = x.shape;
     const m = n * h * w;
+    if (fusedBatchNormReady(tf, c)) {
+      // Fused (runtime/fusedKernels.ts): the statistics, the normalisation and the gradients are
+      // three kernels, and xc = x − μ is never made.
+      const [mean, variance, invStd, a] = tf.engine().runKernel<Tensor1D[]>(BN_STATS, { x, gamma }, { eps: BN_EPS });
+      onStats({ mean: tf.keep(mean), variance: tf.keep(variance) });
+      save([x, mean, invStd, gamma]);
+      return {
+        value: tf.engine().runKernel<Tensor4D>(BN_APPLY, { x, mean, a, beta }, {}),
+        gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+          const [xs, mu, inv, gam] = saved;
+          return tf
+            .engine()
+            .runKernel<Tensor[]>(BN_GRAD, { dy: dy as Tensor, x: xs, mean: mu, invStd: inv, gamma: gam }, {});
+        },
+      };
+    }
     const mean = tf.div(channelSum(x), m);
-    // Fused (runtime/fusedKernels.ts): xc is never made; the kernels take x and μ.
-    const fused = fusedBatchNormReady(tf, c);
-    const xc = fused ? undefined : tf.sub<Tensor4D>(x, mean);
-    const sqDev = fused ? tf.engine().runKernel<Tensor1D>(BN_SQ_DEV, { x, mean }, {}) : channelSum(tf.square(xc!));
-    const variance = tf.div(sqDev, m);
+    const xc = tf.sub<Tensor4D>(x, mean);
+    const variance = tf.div(channelSum(tf.square(xc)), m);
     const invStd = tf.rsqrt(tf.add(variance, BN_EPS));
     onStats({ mean: tf.keep(mean), variance: tf.keep(variance) });
-    save(fused ? [x, mean, invStd, gamma] : [xc!, invStd, gamma]);
-    const a = tf.mul(invStd, gamma);
+    save([xc, invStd, gamma]);
     return {
-      value: fused
-        ? tf.engine().runKernel<Tensor4D>(BN_APPLY, { x, mean, a, beta }, {})
-        : tf.add<Tensor4D>(tf.mul(xc!, a), beta),
+      value: tf.add<Tensor4D>(tf.mul(xc, tf.mul(invStd, gamma)), beta),
       gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) =>
         tf.tidy(() => {
           const g = dy as Tensor4D;
-          const [inv, gam] = saved.slice(-2) as [Tensor1D, Tensor1D];
-          const [dBeta, dGammaRaw] = fused
-            ? tf.engine().runKernel<Tensor1D[]>(BN_GRAD_SUMS, { dy: g, x: saved[0], mean: saved[1] }, {})
-            : [channelSum(g), channelSum(tf.mul<Tensor4D>(g, saved[0]))];
+          const [xcs, inv, gam] = saved as [Tensor4D, Tensor1D, Tensor1D];
+          const dBeta = channelSum(g);
+          const dGammaRaw = channelSum(tf.mul<Tensor4D>(g, xcs));
           const ga = tf.mul(gam, inv);
           // dx = dy·a + xc·b + c
           const b = tf.mul(tf.neg(ga), tf.div(tf.mul(dGammaRaw, tf.square(inv)), m));
           const k = tf.mul(tf.neg(ga), tf.div(dBeta, m));
-          const dx = fused
-            ? tf.engine().runKernel<Tensor4D>(BN_GRAD_INPUT, { dy: g, x: saved[0], mean: saved[1], a: ga, b, k }, {})
-            : tf.add(tf.add(tf.mul(g, ga), tf.mul(saved[0], b)), k);
+          const dx = tf.add(tf.add(tf.mul(g, ga), tf.mul(xcs, b)), k);
           return [dx, tf.mul(dGammaRaw, inv), dBeta];
         }),
     };
@@ -142,8 +149,21 @@ export function batchNorm(x: Tensor4D, bn: BatchNorm, train: boolean): Tensor4D 
   lastStats = undefined;
   tf.tidy(() => {
     const keep = 1 - BN_MOMENTUM;
-    bn.runningMean.assign(tf.add(tf.mul(bn.runningMean, keep), tf.mul(stats.mean, BN_MOMENTUM)));
-    bn.runningVar.assign(tf.add(tf.mul(bn.runningVar, keep), tf.mul(stats.variance, (BN_MOMENTUM * m) / (m - 1))));
+    const varRate = (BN_MOMENTUM * m) / (m - 1);
+    if (fusedBatchNormReady(tf, x.shape[3])) {
+      const [runningMean, runningVar] = tf
+        .engine()
+        .runKernel<Tensor1D[]>(
+          BN_RUNNING,
+          { runningMean: bn.runningMean, runningVar: bn.runningVar, mean: stats.mean, variance: stats.variance },
+          { keep, meanRate: BN_MOMENTUM, varRate },
+        );
+      bn.runningMean.assign(runningMean);
+      bn.runningVar.assign(runningVar);
+    } else {
+      bn.runningMean.assign(tf.add(tf.mul(bn.runningMean, keep), tf.mul(stats.mean, BN_MOMENTUM)));
+      bn.runningVar.assign(tf.add(tf.mul(bn.runningVar, keep), tf.mul(stats.variance, varRate)));
+    }
     bn.numBatchesTracked.assign(tf.add(bn.numBatchesTracked, 1));
   });
   stats.mean.dispose();

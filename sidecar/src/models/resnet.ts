@@ -15,7 +15,7 @@ import { batchNorm, type BatchNorm } from './batchNorm';
 import type { ForwardMode, ModelOutput } from './downstream';
 import { stateVariables } from './stateDict';
 import type { StudentModel, StudentOptions } from './students/family';
-import { conv2d, denseT, type ConvGeometry } from './layers';
+import { conv2d, denseT, relu, type ConvGeometry } from './layers';
 import { blocksOf, resnetFeatures, resnetStateShapes, type ResNetShape } from '../../../core/node/students/resnet';
 
 /**
@@ -100,7 +100,7 @@ export function buildResNet(shape: ResNetShape, state: Record<string, StTensor>,
       const step =
         mode === 'eval' ? <T extends Tensor>(f: () => T): T => tf.tidy(f) : <T extends Tensor>(f: () => T): T => f();
       let h = step(() => {
-        const y = tf.relu(batchNorm(conv2d(x as Tensor4D, stem.w as Tensor4D, stem.g, true), bn1, train));
+        const y = relu(batchNorm(conv2d(x as Tensor4D, stem.w as Tensor4D, stem.g, true), bn1, train));
         // After a ReLU every value is ≥ 0, so ignoring the padding (tfjs) equals PyTorch's −∞ padding.
         return tf.maxPool(y, 3, 2, 1);
       });
@@ -110,12 +110,12 @@ export function buildResNet(shape: ResNetShape, state: Record<string, StTensor>,
           let out = input;
           b.convs.forEach((c, i) => {
             out = batchNorm(conv2d(out, c.conv.w as Tensor4D, c.conv.g), c.bn, train);
-            if (i < b.convs.length - 1) out = tf.relu(out);
+            if (i < b.convs.length - 1) out = relu(out);
           });
           const identity = b.downsample
             ? batchNorm(conv2d(input, b.downsample.conv.w as Tensor4D, b.downsample.conv.g), b.downsample.bn, train)
             : input;
-          return tf.relu(tf.add<Tensor4D>(out, identity));
+          return relu(tf.add<Tensor4D>(out, identity));
         });
         if (mode === 'eval') input.dispose();
       }

@@ -31,7 +31,7 @@ declare const WebAssembly: {
 
 /** What the wasm backend offers (tfjs-backend-wasm's BackendWasm). */
 interface WasmBackend {
-  wasm?: { asm?: { memory?: unknown } };
+  wasm?: { asm?: { memory?: { buffer: ArrayBuffer } } };
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: Tf.DataType): Tf.TensorInfo;
   disposeData(dataId: object, force?: boolean): boolean;
@@ -63,6 +63,7 @@ interface Fused {
     part: number,
   ): void;
   colSums(x: number, rows: number, ch: number, out: number, part: number, divisor: number): void;
+  reluGrad(dy: number, y: number, dx: number, n: number): void;
   maxPoolGrad(
     x: number,
     dy: number,
@@ -136,9 +137,11 @@ export function fusedBatchNormReady(tf: TfModule, channels: number): boolean {
 }
 
 export const BN_APPLY = 'AftBnApply';
-export const BN_GRAD_INPUT = 'AftBnGradInput';
-export const BN_SQ_DEV = 'AftBnSqDev';
+export const BN_STATS = 'AftBnStats';
+export const BN_GRAD = 'AftBnGrad';
 export const BN_GRAD_SUMS = 'AftBnGradSums';
+export const BN_RUNNING = 'AftBnRunning';
+export const RELU_GRAD = 'AftReluGrad';
 export const ADAM = 'AftAdam';
 
 type Args = Parameters<Tf.KernelFunc>[0];
@@ -182,32 +185,114 @@ function bnApply(args: Args): Tf.TensorInfo {
   return y;
 }
 
-/** dx = (dy·a + (x − mean)·b) + k per channel (inputs dy, x, mean, a, b, k). */
-function bnGradInput(args: Args): Tf.TensorInfo {
-  const { dy, x, mean, a, b, k } = args.inputs as Record<string, Tf.TensorInfo>;
+/** A float32 view of `n` values at byte offset `at` of the backend's memory (taken after every allocation). */
+function heapF32(backend: WasmBackend, at: number, n: number): Float32Array {
+  return new Float32Array(backend.wasm!.asm!.memory!.buffer, at, n);
+}
+
+/**
+ * A training BatchNorm's batch statistics (inputs x, gamma; attrs eps): [mean, variance (biased),
+ * invStd = 1/√(variance + ε), a = invStd·γ] per channel, in two passes over x. The per-channel
+ * arithmetic is the ops' (variance = Σ(x − mean)²/M, then + ε, √, 1/·, ·γ), each step rounded
+ * to float32 (Math.fround of a double result is float32's correctly rounded one): as ops these
+ * were seven tfjs kernels and an onnxruntime call per BatchNorm, ~20 µs each.
+ */
+function bnStats(args: Args): Tf.TensorInfo[] {
+  const { x, gamma } = args.inputs as Record<string, Tf.TensorInfo>;
+  const { eps } = args.attrs as unknown as { eps: number };
+  const { backend, fused, at } = context(args);
+  const [rows, ch] = rowsOf(x);
+  const [mean, variance, invStd, a] = [0, 1, 2, 3].map(() => backend.makeOutput([ch], 'float32'));
+  withScratch(backend, 3 * ch, (part) => {
+    fused.colSums(at(x), rows, ch, at(mean), at(part), rows);
+    fused.bnSums(at(x), 0, rows, ch, at(mean), at(variance), 0, 0, at(part));
+  });
+  const [v, inv, av, g] = [variance, invStd, a, gamma].map((t) => heapF32(backend, at(t), ch));
+  const e = Math.fround(eps);
+  for (let c = 0; c < ch; c++) {
+    v[c] = v[c] / rows;
+    inv[c] = 1 / Math.fround(Math.sqrt(Math.fround(v[c] + e)));
+    av[c] = inv[c] * g[c];
+  }
+  return [mean, variance, invStd, a];
+}
+
+/**
+ * A training BatchNorm's gradients (inputs dy, x, mean, invStd, gamma): [dx, dγ, dβ]. With
+ * xc = x − mean, M rows: dβ = Σdy, dγ = Σ(dy·xc)·invStd, and dx = dy·a + xc·b + k with a = γ·invStd,
+ * b = −a·Σ(dy·xc)·invStd²/M, k = −a·dβ/M: one pass for the sums, the per-channel coefficients
+ * (as the ops computed them, float32 step by step), one pass for dx.
+ */
+function bnGrad(args: Args): Tf.TensorInfo[] {
+  const { dy, x, mean, invStd, gamma } = args.inputs as Record<string, Tf.TensorInfo>;
   const { backend, fused, at } = context(args);
   const [rows, ch] = rowsOf(x);
   const dx = backend.makeOutput(x.shape, 'float32');
-  fused.bnGradInput(at(dy), at(x), at(dx), rows, ch, at(mean), at(a), at(b), at(k));
-  return dx;
+  const dGamma = backend.makeOutput([ch], 'float32');
+  const dBeta = backend.makeOutput([ch], 'float32');
+  // Scratch: the sums' partial blocks (3·ch), then Σ(dy·xc), a, b, k.
+  withScratch(backend, 7 * ch, (scratch) => {
+    const s = at(scratch);
+    const [gxsAt, aAt, bAt, kAt] = [3, 4, 5, 6].map((i) => s + 4 * i * ch);
+    fused.bnSums(at(x), at(dy), rows, ch, at(mean), 0, at(dBeta), gxsAt, s);
+    const [gxs, av, bv, kv] = [gxsAt, aAt, bAt, kAt].map((p) => heapF32(backend, p, ch));
+    const [inv, gam, dg, db] = [invStd, gamma, dGamma, dBeta].map((t) => heapF32(backend, at(t), ch));
+    for (let c = 0; c < ch; c++) {
+      av[c] = gam[c] * inv[c];
+      const negA = -av[c];
+      bv[c] = negA * Math.fround(Math.fround(gxs[c] * Math.fround(inv[c] * inv[c])) / rows);
+      kv[c] = negA * Math.fround(db[c] / rows);
+      dg[c] = gxs[c] * inv[c];
+    }
+    fused.bnGradInput(at(dy), at(x), at(dx), rows, ch, at(mean), aAt, bAt, kAt);
+  });
+  return [dx, dGamma, dBeta];
 }
 
-/** Per-channel sums, with `dy`: [Σ dy, Σ dy·(x − mean)]; without: [Σ (x − mean)²]. */
-function bnSums(args: Args, withGrad: boolean): Tf.TensorInfo[] {
+/**
+ * The running statistics' update (inputs runningMean, runningVar, mean, variance; attrs keep,
+ * meanRate, varRate): [r·keep + mean·meanRate, v·keep + variance·varRate] per channel, as the
+ * ops computed them (float32, product by product).
+ */
+function bnRunning(args: Args): Tf.TensorInfo[] {
+  const { runningMean, runningVar, mean, variance } = args.inputs as Record<string, Tf.TensorInfo>;
+  const { keep, meanRate, varRate } = args.attrs as unknown as Record<string, number>;
+  const { backend, at } = context(args);
+  const ch = mean.shape[0];
+  const [m2, v2] = [0, 1].map(() => backend.makeOutput([ch], 'float32'));
+  const [rm, rv, mu, va, om, ov] = [runningMean, runningVar, mean, variance, m2, v2].map((t) =>
+    heapF32(backend, at(t), ch),
+  );
+  const [k, mr, vr] = [keep, meanRate, varRate].map(Math.fround);
+  for (let c = 0; c < ch; c++) {
+    om[c] = Math.fround(rm[c] * k) + Math.fround(mu[c] * mr);
+    ov[c] = Math.fround(rv[c] * k) + Math.fround(va[c] * vr);
+  }
+  return [m2, v2];
+}
+
+/** Per-channel sums [Σ dy, Σ dy·(x − mean)] (inputs dy, x, mean): the affine map's gradient. */
+function bnGradSums(args: Args): Tf.TensorInfo[] {
   const { x, mean, dy } = args.inputs as Record<string, Tf.TensorInfo>;
   const { backend, fused, at } = context(args);
   const [rows, ch] = rowsOf(x);
   return withScratch(backend, 3 * ch, (part) => {
-    if (!withGrad) {
-      const sq = backend.makeOutput([ch], 'float32');
-      fused.bnSums(at(x), 0, rows, ch, at(mean), at(sq), 0, 0, at(part));
-      return [sq];
-    }
     const gs = backend.makeOutput([ch], 'float32');
     const gxs = backend.makeOutput([ch], 'float32');
     fused.bnSums(at(x), at(dy), rows, ch, at(mean), 0, at(gs), at(gxs), at(part));
     return [gs, gxs];
   });
+}
+
+/** ReLU's gradient from its output (inputs dy, y; sizes a multiple of 4): dy where y > 0, else 0. */
+function reluGrad(args: Args): Tf.TensorInfo {
+  const { dy, y } = args.inputs as Record<string, Tf.TensorInfo>;
+  const { backend, fused, at } = context(args);
+  const n = y.shape.reduce((p, q) => p * q, 1);
+  if (n % 4 !== 0) throw new Error(`internal error: the fused ReLU gradient needs sizes in fours, got ${n}`);
+  const dx = backend.makeOutput(y.shape, 'float32');
+  fused.reluGrad(at(dy), at(y), at(dx), n);
+  return dx;
 }
 
 /**
@@ -339,9 +424,11 @@ function fusedLeadingReduce(tf: TfModule, mean: boolean, original: Tf.KernelFunc
 export function registerFusedKernels(tf: TfModule): void {
   const kernels: [string, Tf.KernelFunc][] = [
     [BN_APPLY, bnApply],
-    [BN_GRAD_INPUT, bnGradInput],
-    [BN_SQ_DEV, (args) => bnSums(args, false)[0]],
-    [BN_GRAD_SUMS, (args) => bnSums(args, true)],
+    [BN_STATS, bnStats],
+    [BN_GRAD, bnGrad],
+    [BN_GRAD_SUMS, bnGradSums],
+    [BN_RUNNING, bnRunning],
+    [RELU_GRAD, reluGrad],
     [ADAM, adam],
   ];
   for (const [kernelName, run] of kernels) {
