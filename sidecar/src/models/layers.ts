@@ -89,8 +89,8 @@ function makeDense(inputIsData: boolean, relu: boolean) {
           const g = ys ? reluGradFromOutput(dy as Tensor2D, ys) : (dy as Tensor2D);
           // A custom gradient computes every input's gradient, wanted or not: on data (the first
           // layer) dx would be the step's largest product (a third of the demo MLP's matmul time).
-          const dx = inputIsData ? tf.zerosLike(xs) : productT(g as Tensor2D, ws);
-          return [dx, transposedProduct(xs, g as Tensor2D), tf.sum(g, 0)];
+          const dx = inputIsData ? tf.zerosLike(xs) : productT(g, ws);
+          return [dx, transposedProduct(xs, g), tf.sum(g, 0)];
         }),
     };
   });
