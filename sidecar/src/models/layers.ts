@@ -66,11 +66,6 @@ export function transposedProduct(a: Tensor2D, b: Tensor2D): Tensor2D {
   return a.shape[1] > b.shape[1] ? tf.transpose(tf.matMul(tf.transpose(b), a)) : tf.matMul(tf.transpose(a), b);
 }
 
-/** a·bᵀ inside a gradient: on onnxruntime one product (Gemm reads b transposed), else b transposed first. */
-function productT(a: Tensor2D, b: Tensor2D): Tensor2D {
-  return onnxruntimeKernels(tf) ? tf.matMul(a, b, false, true) : tf.matMul(a, tf.transpose(b));
-}
-
 /**
  * y = x W + b (and relu(x W + b) with `relu`) as one fused kernel, with gradients computed as
  * plain (untransposed-flag) products.
@@ -89,7 +84,7 @@ function makeDense(inputIsData: boolean, relu: boolean) {
           const g = ys ? reluGradFromOutput(dy as Tensor2D, ys) : (dy as Tensor2D);
           // A custom gradient computes every input's gradient, wanted or not: on data (the first
           // layer) dx would be the step's largest product (a third of the demo MLP's matmul time).
-          const dx = inputIsData ? tf.zerosLike(xs) : productT(g, ws);
+          const dx = inputIsData ? tf.zerosLike(xs) : matMulT(g, ws);
           return [dx, transposedProduct(xs, g), tf.sum(g, 0)];
         }),
     };
@@ -126,9 +121,13 @@ export const denseT = tf.customGrad<Tensor2D>((...args: unknown[]) => {
   };
 }) as (x: Tensor2D, w: Tensor2D, b: Tensor) => Tensor2D;
 
-/** A product a·bᵀ (forward only: its autodiff gradient takes tfjs's slow transposed path). */
+/**
+ * A product a·bᵀ: on onnxruntime one product (Gemm reads b transposed as it packs it); on
+ * XNNPACK b is transposed first (there its autodiff gradient would take tfjs's slow transposed
+ * path: take it inside hand-written gradients only).
+ */
 export function matMulT(a: Tensor2D, b: Tensor2D): Tensor2D {
-  return tf.matMul(a, tf.transpose(b));
+  return onnxruntimeKernels(tf) ? tf.matMul(a, b, false, true) : tf.matMul(a, tf.transpose(b));
 }
 
 /** Glorot-uniform weights from a seeded stream. */
@@ -435,7 +434,7 @@ const matMulPlain = tf.customGrad<Tensor2D>((...args: unknown[]) => {
       tf.tidy(() => {
         const g = dy as Tensor2D;
         const [xs, ws] = saved as [Tensor2D, Tensor2D];
-        return [productT(g, ws), transposedProduct(xs, g)];
+        return [matMulT(g, ws), transposedProduct(xs, g)];
       }),
   };
 }) as (x: Tensor2D, w: Tensor2D) => Tensor2D;
