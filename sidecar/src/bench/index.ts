@@ -9,14 +9,16 @@
  * with our speed as a fraction of PyTorch's. `-- --json` makes the last printed line one JSON
  * object; `-- --models mlp,cnn,resnet18,vit-tiny,effnet-b0,bert-small` picks rows. `-- --cpu-time` times
  * every row (ours and PyTorch's) in process CPU time instead of wall time: at one thread, a figure
- * that a busy machine's other processes do not inflate.
+ * that a busy machine's other processes do not inflate. `-- --rounds N` measures everything N times,
+ * ours and PyTorch's in turn, and ends with each row's medians and the range of our speed as a
+ * fraction of PyTorch's: on a shared machine one round's ratio can be off by half either way.
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { downstreamSchema, type DownstreamSpec } from '../../../core/node/experiment/schema';
 import { initBackend, type BackendChoice } from '../runtime/tf';
-import { mnistStepData, msPerStep, STEP_METHODS as METHODS, type StepClock } from './steps';
+import { median, mnistStepData, msPerStep, STEP_METHODS as METHODS, type StepClock } from './steps';
 import { benchStudent, STUDENT_BENCHES } from './students';
 
 const { values } = parseArgs({
@@ -28,6 +30,7 @@ const { values } = parseArgs({
     pytorch: { type: 'boolean' },
     python: { type: 'string' },
     'cpu-time': { type: 'boolean' },
+    rounds: { type: 'string' },
   },
 });
 const only = values.models?.split(',');
@@ -108,9 +111,10 @@ function printTable(head: string[], rows: string[][]): void {
   for (const r of rows) console.log(line(r));
 }
 
-async function main(): Promise<void> {
-  const backend = await initBackend((values.backend ?? 'auto') as BackendChoice);
-  const steps = Number(values.steps ?? 40);
+type Backend = Awaited<ReturnType<typeof initBackend>>;
+
+/** One round: every chosen row measured once (and PyTorch's, with --pytorch). */
+async function measureRound(backend: Backend, steps: number): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {
     backend: backend.id,
     threads: backend.threads,
@@ -154,7 +158,64 @@ async function main(): Promise<void> {
     }
   }
   if (values.pytorch) comparePytorch(out, backend.threads, steps);
-  console.log(JSON.stringify(out));
+  return out;
+}
+
+/** Each row's medians over the rounds and the range of our speed as a fraction of PyTorch's. */
+function summariseRounds(rounds: Record<string, unknown>[]): Record<string, unknown> {
+  type Row = StepFigures & { speed_vs_pytorch?: { stl: number; aft: number } };
+  const summary: Record<string, unknown> = {};
+  const table: string[][] = [];
+  for (const name of Object.keys(rounds[0])) {
+    const rows = rounds.map((r) => r[name] as Row | undefined).filter((r): r is Row => typeof r?.stl_ms === 'number');
+    if (rows.length !== rounds.length) continue;
+    const entry: Record<string, unknown> = {};
+    for (const method of ['stl', 'aft'] as const) {
+      const ours = median(rows.map((r) => r[`${method}_ms`]));
+      const theirs = rounds.map(
+        (r) => ((r.pytorch as Record<string, StepFigures | undefined>)?.[name] ?? {})[`${method}_ms`],
+      );
+      const speeds = rows.map((r) => r.speed_vs_pytorch?.[method]).filter((v): v is number => v !== undefined);
+      entry[method] = {
+        ours_ms: +ours.toFixed(2),
+        ...(theirs.every((t) => t !== undefined) ? { pytorch_ms: +median(theirs).toFixed(2) } : {}),
+        ...(speeds.length === rounds.length
+          ? {
+              speed_vs_pytorch: +median(speeds).toFixed(3),
+              speed_range: [Math.min(...speeds), Math.max(...speeds)],
+            }
+          : {}),
+      };
+      if (speeds.length === rounds.length)
+        table.push([
+          name,
+          method,
+          ours.toFixed(2),
+          median(theirs as number[]).toFixed(2),
+          `${median(speeds).toFixed(3)}×`,
+          `${Math.min(...speeds).toFixed(2)}–${Math.max(...speeds).toFixed(2)}×`,
+        ]);
+    }
+    summary[name] = entry;
+  }
+  if (!values.json && table.length) {
+    console.log(`\nmedians over ${rounds.length} rounds:`);
+    printTable(['model', 'method', 'ours ms', 'PyTorch ms', 'our speed / PyTorch', 'range'], table);
+  }
+  return summary;
+}
+
+async function main(): Promise<void> {
+  const backend = await initBackend((values.backend ?? 'auto') as BackendChoice);
+  const steps = Number(values.steps ?? 40);
+  const n = Number(values.rounds ?? 1);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--rounds must be a whole number ≥ 1, got ${values.rounds}`);
+  const rounds: Record<string, unknown>[] = [];
+  for (let i = 0; i < n; i++) {
+    if (n > 1 && !values.json) console.log(`\nround ${i + 1} of ${n}`);
+    rounds.push(await measureRound(backend, steps));
+  }
+  console.log(JSON.stringify(n === 1 ? rounds[0] : { rounds, summary: summariseRounds(rounds) }));
 }
 
 main().catch((e: unknown) => {
