@@ -1,6 +1,6 @@
 /** Method kinds → factories. Adding a method means adding one module and one line here. */
 import type { MethodKind } from '../../../core/node/experiment/schema';
-import { tf, type Tensor1D, type Tensor2D, type Variable } from '../runtime/tf';
+import { tf, variableFrom, type Tensor1D, type Tensor2D, type Variable } from '../runtime/tf';
 import { dense, variable, glorot } from '../models/layers';
 import { createBTune, noLogmeSources } from './btune';
 import { trainFactorAutoencoder } from './factorAutoencoder';
@@ -52,7 +52,7 @@ const aft: MethodFactory = ({ method, psiDim, rng }) => {
     };
   }
   // s = 0 → ρ = 0.5 at the start; `identity` keeps it there (frozen).
-  const s: Variable = tf.variable(
+  const s: Variable = variableFrom(
     tf.zeros([psiDim]),
     method.rho !== 'identity',
     `aft.s_${Math.random().toString(36).slice(2, 8)}`,

@@ -6,7 +6,15 @@
  * run on onnxruntime (`onnxruntimeKernels`), a transposed operand is a flag instead (Gemm reads
  * it transposed as it packs it).
  */
-import { tf, type Tensor, type Tensor1D, type Tensor2D, type Tensor4D, type Variable } from '../runtime/tf';
+import {
+  tf,
+  variableFrom,
+  type Tensor,
+  type Tensor1D,
+  type Tensor2D,
+  type Tensor4D,
+  type Variable,
+} from '../runtime/tf';
 import { onnxruntimeKernels } from '../runtime/ortKernels';
 import { fusedKernelsReady, RELU_GRAD } from '../runtime/fusedKernels';
 import { channelSum } from './batchNorm';
@@ -149,7 +157,7 @@ export function heUniform(rng: Rng, fanIn: number, shape: number[]): Float32Arra
 }
 
 export function variable(values: Float32Array, shape: number[], name: string): Variable {
-  return tf.variable(tf.tensor(values, shape), true, `${name}_${Math.random().toString(36).slice(2, 8)}`);
+  return variableFrom(tf.tensor(values, shape), true, `${name}_${Math.random().toString(36).slice(2, 8)}`);
 }
 
 /**

@@ -3,7 +3,7 @@
  * kernels are OIHW there and HWIO here (converted both ways); everything else keeps its shape.
  */
 import type { StTensor } from '../../../core/node/io/safetensors';
-import { tf, type Variable } from '../runtime/tf';
+import { tf, variableFrom, type Variable } from '../runtime/tf';
 import type { Rng } from '../util/rng';
 import type { StateEntry } from '../../../core/node/students/family';
 
@@ -78,7 +78,7 @@ export function stateVariables(
     const t = state[e.key];
     const v = convs.has(e.key) ? oihwToHwio(t) : { data: t ? t.data : new Float32Array(1), shape: e.shape };
     const trainable = e.kind === 'param';
-    const variable = tf.variable(
+    const variable = variableFrom(
       tf.tensor(v.data, v.shape),
       trainable,
       `${e.key}_${Math.random().toString(36).slice(2, 8)}`,

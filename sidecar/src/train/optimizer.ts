@@ -5,7 +5,7 @@
  * the rate into a constant at construction).
  */
 import { ADAM, fusedKernelsReady, type AdamAttrs } from '../runtime/fusedKernels';
-import { tf, type Tensor, type Variable } from '../runtime/tf';
+import { tf, variableFrom, type Tensor, type Variable } from '../runtime/tf';
 
 export interface ParamGroup {
   params: Variable[];
@@ -91,8 +91,8 @@ export class Optimizer {
           params,
           offsets,
           sizes,
-          m: tf.variable(tf.zeros([total]), false),
-          ...(kind === 'adam' ? { v: tf.variable(tf.zeros([total]), false) } : {}),
+          m: variableFrom(tf.zeros([total]), false),
+          ...(kind === 'adam' ? { v: variableFrom(tf.zeros([total]), false) } : {}),
         };
       });
   }
