@@ -7,7 +7,8 @@
  * The counts follow the code of sidecar/src/models/: a convolution, a linear layer, an add or a transpose is
  * one tensor of its output's size. An op with a hand-written gradient (tf.customGrad) runs its
  * forward in a tidy, so it leaves its output and what it saves for its gradient: a training
- * BatchNorm two (the centred input, the output), its evaluation form and the exact GELU one.
+ * BatchNorm two (the centred input, the output; `centred` counts the first, which the wasm
+ * backend's fused kernels never make), its evaluation form and the exact GELU one.
  * LayerNorm is plain tf ops: six (tf.moments' centred and squared inputs, then centred, divided,
  * scaled, shifted).
  */
@@ -25,6 +26,11 @@ export interface ActivationCount {
   eval: number;
   /** Elements of one example's share of the largest single activation tensor (a GPU buffer holds the batch's). */
   largest: number;
+  /**
+   * Elements of training BatchNorms' centred inputs (x − μ) within `train`: the ops make them,
+   * the wasm backend's fused kernels do not (sidecar/src/models/batchNorm.ts).
+   */
+  centred?: number;
 }
 
 const LAYER_NORM = 6;
@@ -42,6 +48,7 @@ export function resnetActivations(s: ResNetShape, [h0, w0]: [number, number]): A
   let train = stem * (2 + BN_TRAIN) + pooled;
   let evalPeak = stem * (2 + BN_EVAL) + pooled;
   let largest = stem;
+  let centred = stem;
   for (const b of spec.blocks) {
     const input = h * w * b.convs[0].cin;
     let bh = h;
@@ -55,11 +62,13 @@ export function resnetActivations(s: ResNetShape, [h0, w0]: [number, number]): A
       const relu = i < b.convs.length - 1 ? 1 : 0;
       blockTrain += out * (1 + BN_TRAIN + relu);
       blockEval += out * (1 + BN_EVAL + relu);
+      centred += out;
     });
     const out = bh * bw * b.convs[b.convs.length - 1].cout;
     if (b.downsample) {
       blockTrain += out * (1 + BN_TRAIN);
       blockEval += out * (1 + BN_EVAL);
+      centred += out;
     }
     // The residual add and its ReLU.
     blockTrain += 2 * out;
@@ -68,7 +77,7 @@ export function resnetActivations(s: ResNetShape, [h0, w0]: [number, number]): A
     evalPeak = Math.max(evalPeak, input + blockEval);
     [h, w] = [bh, bw];
   }
-  return { train, eval: evalPeak, largest };
+  return { train, eval: evalPeak, largest, centred };
 }
 
 export function vitActivations(s: ViTShape): ActivationCount {
@@ -131,6 +140,9 @@ export function effnetActivations(s: EffNetShape, [h0, w0]: [number, number]): A
   train += head * (1 + BN_TRAIN + SILU) + s.head;
   evalPeak = Math.max(evalPeak, h * w * s.stages[s.stages.length - 1].width + head * (1 + BN_EVAL + SILU) + s.head);
   largest = Math.max(largest, head);
+  // No `centred`: measured, EfficientNet's heap is what two per BatchNorm give even with the fused
+  // kernels (effnet-b0 at 64², batch 32: 25% under without them); its depthwise convolutions'
+  // temporaries, not counted apart, take that place.
   return { train, eval: evalPeak, largest };
 }
 

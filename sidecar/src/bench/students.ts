@@ -278,7 +278,7 @@ export async function benchStudent(
               methods: [methods.stl, methods.aft],
               psiWidth: PSI_WIDTH,
               rows: { train: 2 * batch, eval: batch },
-              fusedUpdate: fusedKernelsReady(tf),
+              fusedKernels: fusedKernelsReady(tf),
             }).tensorBytes /
               2 ** 20,
           ),

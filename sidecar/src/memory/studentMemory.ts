@@ -36,8 +36,8 @@ export interface StudentMemoryQuery {
   psiWidth: number;
   /** Rows in memory, when known (the dataset is loaded): training and evaluation. */
   rows?: { train: number; eval: number };
-  /** Adam's update runs as the wasm backend's fused kernel (known once the backend has started). */
-  fusedUpdate?: boolean;
+  /** The wasm backend's fused kernels run (estimate.ts `fusedKernels`; known once the backend has started). */
+  fusedKernels?: boolean;
 }
 
 /** What a model says of itself: its parameter counts, φ's width, its activations per example. */
@@ -51,7 +51,7 @@ export interface ModelCounts {
 }
 
 /** The settings of a run's jobs that the estimate reads. */
-export type JobSettings = Pick<StudentMemoryQuery, 'train' | 'methods' | 'psiWidth' | 'rows' | 'fusedUpdate'>;
+export type JobSettings = Pick<StudentMemoryQuery, 'train' | 'methods' | 'psiWidth' | 'rows' | 'fusedKernels'>;
 
 /** The inputs of the estimate, for the method that adds the most (the run's peak job). */
 export function jobMemoryInput(m: ModelCounts, inputShape: number[], j: JobSettings): MemoryInput {
@@ -71,7 +71,7 @@ export function jobMemoryInput(m: ModelCounts, inputShape: number[], j: JobSetti
     psiWidth: j.psiWidth,
     optimizer: j.train.optimizer,
     weightDecay: j.train.weight_decay > 0,
-    ...(j.fusedUpdate ? { fusedUpdate: true } : {}),
+    ...(j.fusedKernels ? { fusedKernels: true } : {}),
     ...(j.rows ? { rows: j.rows.train + j.rows.eval } : {}),
   };
 }

@@ -72,7 +72,7 @@ export async function loadRunDataset(exp: Experiment, baseDir: string, log: Log)
     psiWidth: 0,
     rows: { train: ds.train.n, eval: ds.test.n },
     // Adam's update as one fused kernel leaves fewer temporaries (memory/estimate.ts).
-    fusedUpdate: active !== undefined && fusedKernelsReady(tf),
+    fusedKernels: active !== undefined && fusedKernelsReady(tf),
   };
   let memory: MemoryCheck | undefined;
   if (exp.downstream.model === 'pretrained') {

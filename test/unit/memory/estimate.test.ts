@@ -53,7 +53,7 @@ function query(c: MeasureCase | MeasuredCase): StudentMemoryQuery {
     psiWidth: 512,
     ...('evalRows' in c ? { rows: { train: c.batch, eval: c.evalRows } } : {}),
     // Measured with the wasm backend's fused kernels (its one-thread build, as measure.ts runs it).
-    fusedUpdate: c.backend === 'wasm',
+    fusedKernels: c.backend === 'wasm',
   };
 }
 
