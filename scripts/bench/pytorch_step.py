@@ -39,6 +39,21 @@ def cnn(channels=(16, 32), hidden=(64,), classes=10):
     return nn.Sequential(*layers), nn.Linear(width, classes)
 
 
+def blas_library():
+    """The BLAS library this process loaded (Linux), for the figures' record. Debian's python3-torch
+    links the generic libblas.so.3: installed without recommends, that is the reference BLAS, and
+    the MLP's step reads ~17 ms instead of ~1.5 (libopenblas0-pthread makes it OpenBLAS)."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
+    except OSError:
+        return None
+    import os
+
+    real = sorted({os.path.realpath(p) for p in paths})
+    return ", ".join(real) or None
+
+
 def normalise(a):
     c = a - a.mean(0, keepdim=True)
     return c / (c.norm(dim=1, keepdim=True) + 1e-8)
@@ -97,6 +112,7 @@ def main():
         n = max(8, round(a.steps / 4)) * 2 if name == "cnn" else a.steps * 4
         stl, aft = ms_per_step(name, "stl", n, clock=clock), ms_per_step(name, "aft", n, clock=clock)
         out[name] = {"stl_ms": round(stl, 2), "aft_ms": round(aft, 2)}
+    out["blas"] = blas_library()
     print(json.dumps(out))
 
 

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 import torchvision
 
 # The regulariser of the MLP/CNN reference (the same script folder): one definition.
-from pytorch_step import aft_distance
+from pytorch_step import aft_distance, blas_library
 
 # The ViT the parity fixtures are made with: one definition.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'test', 'fixtures', 'students'))
@@ -120,6 +120,7 @@ def main():
     for m in ('stl', 'aft'):
         out[f'{m}_ms'] = round(ms_per_step(a.model, m, a.steps, clock), 1)
     out['peak_rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    out['blas'] = blas_library()
     if not a.json:
         shape = f'{size} tokens' if a.model == 'bert-small' else f'{size}x{size}'
         print(f"pytorch {out['torch']} {a.model} batch {batch} {shape}, {a.threads} thread(s): "

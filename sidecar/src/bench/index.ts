@@ -58,21 +58,21 @@ function pytorchRun<T>(script: string, args: string[]): { figures?: T; why?: str
 function comparePytorch(out: Record<string, unknown>, threads: number, steps: number): void {
   const theirs: Record<string, StepFigures> = {};
   const skipped: string[] = [];
+  // The scripts say which BLAS PyTorch loaded: the reference one makes its products ~10x slow.
+  const blas: string[] = [];
   let version = '';
   if (out.mlp || out.cnn) {
-    const r = pytorchRun<{ torch: string } & Record<'mlp' | 'cnn', StepFigures>>('pytorch_step.py', [
-      '--threads',
-      String(threads),
-      '--steps',
-      String(steps),
-      ...(clock === 'cpu' ? ['--cpu-time'] : []),
-    ]);
+    const r = pytorchRun<{ torch: string; blas?: string | null } & Record<'mlp' | 'cnn', StepFigures>>(
+      'pytorch_step.py',
+      ['--threads', String(threads), '--steps', String(steps), ...(clock === 'cpu' ? ['--cpu-time'] : [])],
+    );
     if (r.figures) ({ mlp: theirs.mlp, cnn: theirs.cnn, torch: version } = r.figures);
+    if (r.figures?.blas) blas.push(r.figures.blas);
     else skipped.push(r.why!);
   }
   for (const row of Object.keys(STUDENT_BENCHES)) {
     if (!out[row]) continue;
-    const r = pytorchRun<{ torch: string } & StepFigures>('pytorch_students.py', [
+    const r = pytorchRun<{ torch: string; blas?: string | null } & StepFigures>('pytorch_students.py', [
       '--model',
       row,
       '--threads',
@@ -83,10 +83,21 @@ function comparePytorch(out: Record<string, unknown>, threads: number, steps: nu
     if (r.figures) {
       version = r.figures.torch;
       theirs[row] = r.figures;
+      if (r.figures.blas) blas.push(r.figures.blas);
     } else skipped.push(r.why!);
   }
-  out.pytorch = { torch: version, threads, ...theirs, ...(skipped.length ? { skipped } : {}) };
+  out.pytorch = {
+    torch: version,
+    threads,
+    ...theirs,
+    ...(blas.length ? { blas: [...new Set(blas)] } : {}),
+    ...(skipped.length ? { skipped } : {}),
+  };
   for (const why of skipped) if (!values.json) console.log(`PyTorch not measured: ${why}`);
+  if (!values.json && blas.some((b) => /\/blas\/libblas\.so/.test(b)))
+    console.log(
+      'PyTorch runs on the reference BLAS (libblas3): its products are far slower than they can be; install OpenBLAS (Debian: libopenblas0-pthread) for a fair comparison',
+    );
   const rows: string[][] = [];
   for (const [name, t] of Object.entries(theirs)) {
     const ours = out[name] as StepFigures & { speed_vs_pytorch?: unknown };
