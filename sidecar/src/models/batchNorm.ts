@@ -4,8 +4,8 @@
  * batch mean and the UNBIASED variance (n/(n−1)); evaluation (and `frozen`): the running
  * statistics. The gradients are written by hand and every per-channel sum is a pooling and a
  * product (`channelSum`): tfjs reduces over leading axes by transposing first, ~6x slower on
- * wasm (measured at 32x16x16x64). On the wasm backend the normalisation, its gradient and their
- * sums are fused kernels, one pass each (runtime/fusedKernels.ts).
+ * wasm (measured at 32x16x16x64). On the wasm backend the statistics, the normalisation, the
+ * gradients and the running averages are one fused kernel each (runtime/fusedKernels.ts).
  */
 import { badInput } from '../../../core/common/util/errors';
 import { BN_APPLY, BN_GRAD, BN_GRAD_SUMS, BN_RUNNING, BN_STATS, fusedBatchNormReady } from '../runtime/fusedKernels';

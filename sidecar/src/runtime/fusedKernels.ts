@@ -1,8 +1,9 @@
 /**
  * Fused kernels for the wasm backend, each one pass over its data in the backend's own memory
- * (fused/kernels.wat, WebAssembly SIMD, instantiated on that memory): BatchNorm's normalisation,
- * its input gradient and its per-channel sums, Adam's update, the max-pool gradient, and Sum and
- * Mean over leading axes.
+ * (fused/kernels.wat, WebAssembly SIMD, instantiated on that memory): a training BatchNorm's
+ * statistics, normalisation, gradients and running averages (their per-channel arithmetic in
+ * JavaScript on the same memory), the affine map's gradient sums, ReLU's gradient, Adam's update,
+ * the max-pool gradient, and Sum and Mean over leading axes.
  *
  * Why: on the wasm backend every tfjs op is one pass over its operands on one thread, and
  * BatchNorm as ops was ~24 passes of its input per training step (sub, square, mul, add, the
