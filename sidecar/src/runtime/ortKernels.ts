@@ -526,7 +526,7 @@ function ortConv2DBackpropFilter(tf: TfModule): Tf.KernelFunc {
  * those in registers): onnxruntime's MaxPool gives each window's first maximum as an index, and dy
  * is added at those indices. Comparing per channel in JavaScript mispredicts a branch at every
  * tap: 27 ms for ResNet's 3×3 stride-2 pool at batch 32 on 64² inputs, against ~19 here (the
- * fused kernel, for channels in fours: 4.3).
+ * fused kernel, for channels in fours: 2.7).
  */
 function ortMaxPoolGrad(tf: TfModule, original: Tf.KernelFunc): Tf.KernelFunc {
   return (args) => {
