@@ -10,6 +10,7 @@ sigmoid(s); loss = cross-entropy + β R; Adam on the model and on s.
 """
 import argparse
 import json
+import os
 import statistics
 import time
 
@@ -48,8 +49,6 @@ def blas_library():
             paths = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
     except OSError:
         return None
-    import os
-
     real = sorted({os.path.realpath(p) for p in paths})
     return ", ".join(real) or None
 

@@ -45,6 +45,18 @@ it('kernels.wasm.ts is what kernels.wat assembles to (node scripts/build-fused-k
   assert.equal(r.status, 0, r.stderr);
 });
 
+/** `run` on the cpu backend, then on wasm: both results and whether `kernel` ran on wasm. */
+async function cpuThenWasm<T>(kernel: string, run: () => T): Promise<{ want: T; got: T; ran: boolean }> {
+  await initBackend('cpu');
+  const want = run();
+  await initBackend('wasm');
+  const before = fusedCalls.get(kernel) ?? 0;
+  const got = run();
+  const ran = (fusedCalls.get(kernel) ?? 0) > before;
+  await initBackend('cpu');
+  return { want, got, ran };
+}
+
 type Mode = 'train' | 'eval' | 'frozen';
 
 /** One BatchNorm step: the output, the running statistics after it, and dx, dγ, dβ of Σ y·up. */
@@ -127,13 +139,7 @@ describe("ReLU's gradient on the fused kernel equals the cpu ops", () => {
         tf.dispose([xt, upt, y, dx]);
         return out;
       };
-      await initBackend('cpu');
-      const want = run();
-      await initBackend('wasm');
-      const before = fusedCalls.get(RELU_GRAD) ?? 0;
-      const got = run();
-      const ran = (fusedCalls.get(RELU_GRAD) ?? 0) > before;
-      await initBackend('cpu');
+      const { want, got, ran } = await cpuThenWasm(RELU_GRAD, run);
       assert.equal(ran, fused, 'the fused kernel ran');
       assert.deepEqual(got[0], want[0], 'y');
       assert.deepEqual(got[1], want[1], 'dx');
@@ -166,13 +172,7 @@ describe('the max-pool gradient on the fused kernel equals the cpu reference, ti
           .grad((t: Tensor) => tf.sum(tf.mul(pool(t), upv)))(xt)
           .dataSync() as Float32Array;
       };
-      await initBackend('cpu');
-      const want = grad();
-      await initBackend('wasm');
-      const before = fusedCalls.get('MaxPoolGrad') ?? 0;
-      const got = grad();
-      const ran = (fusedCalls.get('MaxPoolGrad') ?? 0) > before;
-      await initBackend('cpu');
+      const { want, got, ran } = await cpuThenWasm('MaxPoolGrad', grad);
       assert.equal(ran, fused, 'the fused kernel ran');
       // Overlapping windows add in another order; a maximum chosen differently would differ by O(1).
       assertClose(got, want, 'dx', 1e-6);
@@ -202,13 +202,7 @@ describe('Sum and Mean over leading axes on the fused kernel equal the cpu refer
           const y = op === 'Sum' ? tf.sum(t, axes, keepDims) : tf.mean(t, axes, keepDims);
           return { shape: y.shape, data: y.dataSync() as Float32Array };
         };
-        await initBackend('cpu');
-        const want = reduce();
-        await initBackend('wasm');
-        const before = fusedCalls.get(op) ?? 0;
-        const got = reduce();
-        const ran = (fusedCalls.get(op) ?? 0) > before;
-        await initBackend('cpu');
+        const { want, got, ran } = await cpuThenWasm(op, reduce);
         assert.equal(ran, fused, 'the fused kernel ran');
         assert.deepEqual(got.shape, want.shape, 'shape');
         assertClose(got.data, want.data, op, 1e-6);

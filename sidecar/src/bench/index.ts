@@ -66,9 +66,10 @@ function comparePytorch(out: Record<string, unknown>, threads: number, steps: nu
       'pytorch_step.py',
       ['--threads', String(threads), '--steps', String(steps), ...(clock === 'cpu' ? ['--cpu-time'] : [])],
     );
-    if (r.figures) ({ mlp: theirs.mlp, cnn: theirs.cnn, torch: version } = r.figures);
-    if (r.figures?.blas) blas.push(r.figures.blas);
-    else skipped.push(r.why!);
+    if (r.figures) {
+      ({ mlp: theirs.mlp, cnn: theirs.cnn, torch: version } = r.figures);
+      if (r.figures.blas) blas.push(r.figures.blas);
+    } else skipped.push(r.why!);
   }
   for (const row of Object.keys(STUDENT_BENCHES)) {
     if (!out[row]) continue;
@@ -183,28 +184,30 @@ function summariseRounds(rounds: Record<string, unknown>[]): Record<string, unkn
     const entry: Record<string, unknown> = {};
     for (const method of ['stl', 'aft'] as const) {
       const ours = median(rows.map((r) => r[`${method}_ms`]));
-      const theirs = rounds.map(
-        (r) => ((r.pytorch as Record<string, StepFigures | undefined>)?.[name] ?? {})[`${method}_ms`],
-      );
+      const theirs = rounds
+        .map((r) => (r.pytorch as Record<string, StepFigures | undefined> | undefined)?.[name]?.[`${method}_ms`])
+        .filter((t): t is number => t !== undefined);
       const speeds = rows.map((r) => r.speed_vs_pytorch?.[method]).filter((v): v is number => v !== undefined);
+      const compared = speeds.length === rounds.length && theirs.length === rounds.length;
+      const [low, high] = [Math.min(...speeds), Math.max(...speeds)];
       entry[method] = {
         ours_ms: +ours.toFixed(2),
-        ...(theirs.every((t) => t !== undefined) ? { pytorch_ms: +median(theirs).toFixed(2) } : {}),
-        ...(speeds.length === rounds.length
+        ...(compared
           ? {
+              pytorch_ms: +median(theirs).toFixed(2),
               speed_vs_pytorch: +median(speeds).toFixed(3),
-              speed_range: [Math.min(...speeds), Math.max(...speeds)],
+              speed_range: [low, high],
             }
           : {}),
       };
-      if (speeds.length === rounds.length)
+      if (compared)
         table.push([
           name,
           method,
           ours.toFixed(2),
-          median(theirs as number[]).toFixed(2),
+          median(theirs).toFixed(2),
           `${median(speeds).toFixed(3)}×`,
-          `${Math.min(...speeds).toFixed(2)}–${Math.max(...speeds).toFixed(2)}×`,
+          `${low.toFixed(2)}–${high.toFixed(2)}×`,
         ]);
     }
     summary[name] = entry;

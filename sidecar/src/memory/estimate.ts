@@ -9,6 +9,7 @@
  * activation, how much a backend's allocator adds) are calibrated against measured peaks
  * (test/fixtures/memory/measured.json, made by scripts/memory/measure.ts).
  */
+import type { ActivationCount } from '../../../core/node/students/activations';
 
 const F32 = 4;
 
@@ -21,7 +22,7 @@ export interface MemoryInput {
   /** Parameters the method adds (KD's projection, AFT's ρ), trained with the student. */
   methodParams: number;
   /** Activations per example (and one example's share of the largest tensor); undefined when the model cannot say. */
-  activations?: { train: number; eval: number; largest: number; centred?: number };
+  activations?: ActivationCount;
   batch: number;
   /** Examples per evaluation chunk (train/evaluate.ts `evalChunk`, at most the evaluation rows). */
   evalChunk: number;

@@ -5,7 +5,7 @@
 import { tf, type Tensor, type Tensor2D, type Tensor4D, type Variable } from '../runtime/tf';
 import { badInput } from '../../../core/common/util/errors';
 import type { Rng } from '../util/rng';
-import { channelBias, conv3x3, dense, denseRelu, glorot, heUniform, variable } from './layers';
+import { channelBias, conv3x3, dense, denseRelu, glorot, heUniform, relu, variable } from './layers';
 import type { DownstreamModel, ModelOutput, Trunk } from './downstream';
 
 export interface Layer {
@@ -116,7 +116,7 @@ export function mlpCnnTrunk(
       // and relu are monotone, so they commute with the max, exactly in floating point), with the
       // bias, the relu and their gradients on a quarter of the elements.
       convs.forEach((l, i) => {
-        h = tf.relu(channelBias(tf.maxPool(conv3x3(h as Tensor4D, l.w as Tensor4D, i === 0), 2, 2, 'valid'), l.b));
+        h = relu(channelBias(tf.maxPool(conv3x3(h as Tensor4D, l.w as Tensor4D, i === 0), 2, 2, 'valid'), l.b));
       });
       h = tf.reshape(h, [batch, -1]);
       hidden.forEach((l, i) => {

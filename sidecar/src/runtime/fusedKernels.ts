@@ -32,9 +32,11 @@ declare const WebAssembly: {
 
 /** What the wasm backend offers (tfjs-backend-wasm's BackendWasm). */
 interface WasmBackend {
-  wasm?: { asm?: { memory?: { buffer: ArrayBuffer } } };
+  wasm?: { asm?: { memory?: unknown } };
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: Tf.DataType): Tf.TensorInfo;
+  /** A view of a tensor's data in the module's memory (taken after every allocation: growth detaches it). */
+  typedArrayFromHeap(t: Tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
   disposeData(dataId: object, force?: boolean): boolean;
 }
 
@@ -64,7 +66,7 @@ interface Fused {
     part: number,
   ): void;
   colSums(x: number, rows: number, ch: number, out: number, part: number, divisor: number): void;
-  reluGrad(dy: number, y: number, dx: number, n: number): void;
+  reluGrad(dy: number, x: number, dx: number, n: number): void;
   maxPoolGrad(
     x: number,
     dy: number,
@@ -186,10 +188,9 @@ function bnApply(args: Args): Tf.TensorInfo {
   return y;
 }
 
-/** A float32 view of `n` values at byte offset `at` of the backend's memory (taken after every allocation). */
-function heapF32(backend: WasmBackend, at: number, n: number): Float32Array {
-  return new Float32Array(backend.wasm!.asm!.memory!.buffer, at, n);
-}
+/** Float32 views of tensors' data (after every allocation: growing the memory detaches them). */
+const viewsOf = (backend: WasmBackend, ts: Tf.TensorInfo[]): Float32Array[] =>
+  ts.map((t) => backend.typedArrayFromHeap(t) as Float32Array);
 
 /**
  * A training BatchNorm's batch statistics (inputs x, gamma; attrs eps): [mean, variance (biased),
@@ -208,7 +209,7 @@ function bnStats(args: Args): Tf.TensorInfo[] {
     fused.colSums(at(x), rows, ch, at(mean), at(part), rows);
     fused.bnSums(at(x), 0, rows, ch, at(mean), at(variance), 0, 0, at(part));
   });
-  const [v, inv, av, g] = [variance, invStd, a, gamma].map((t) => heapF32(backend, at(t), ch));
+  const [v, inv, av, g] = viewsOf(backend, [variance, invStd, a, gamma]);
   const e = Math.fround(eps);
   for (let c = 0; c < ch; c++) {
     v[c] = v[c] / rows;
@@ -236,8 +237,9 @@ function bnGrad(args: Args): Tf.TensorInfo[] {
     const s = at(scratch);
     const [gxsAt, aAt, bAt, kAt] = [3, 4, 5, 6].map((i) => s + 4 * i * ch);
     fused.bnSums(at(x), at(dy), rows, ch, at(mean), 0, at(dBeta), gxsAt, s);
-    const [gxs, av, bv, kv] = [gxsAt, aAt, bAt, kAt].map((p) => heapF32(backend, p, ch));
-    const [inv, gam, dg, db] = [invStd, gamma, dGamma, dBeta].map((t) => heapF32(backend, at(t), ch));
+    const [all] = viewsOf(backend, [scratch]);
+    const [gxs, av, bv, kv] = [3, 4, 5, 6].map((i) => all.subarray(i * ch, (i + 1) * ch));
+    const [inv, gam, dg, db] = viewsOf(backend, [invStd, gamma, dGamma, dBeta]);
     for (let c = 0; c < ch; c++) {
       av[c] = gam[c] * inv[c];
       const negA = -av[c];
@@ -258,12 +260,10 @@ function bnGrad(args: Args): Tf.TensorInfo[] {
 function bnRunning(args: Args): Tf.TensorInfo[] {
   const { runningMean, runningVar, mean, variance } = args.inputs as Record<string, Tf.TensorInfo>;
   const { keep, meanRate, varRate } = args.attrs as unknown as Record<string, number>;
-  const { backend, at } = context(args);
+  const { backend } = context(args);
   const ch = mean.shape[0];
   const [m2, v2] = [0, 1].map(() => backend.makeOutput([ch], 'float32'));
-  const [rm, rv, mu, va, om, ov] = [runningMean, runningVar, mean, variance, m2, v2].map((t) =>
-    heapF32(backend, at(t), ch),
-  );
+  const [rm, rv, mu, va, om, ov] = viewsOf(backend, [runningMean, runningVar, mean, variance, m2, v2]);
   const [k, mr, vr] = [keep, meanRate, varRate].map(Math.fround);
   for (let c = 0; c < ch; c++) {
     om[c] = Math.fround(rm[c] * k) + Math.fround(mu[c] * mr);
@@ -285,15 +285,26 @@ function bnGradSums(args: Args): Tf.TensorInfo[] {
   });
 }
 
-/** ReLU's gradient from its output (inputs dy, y; sizes a multiple of 4): dy where y > 0, else 0. */
+/** ReLU's gradient (inputs dy, x; sizes a multiple of 4): dy where x > 0, else 0. */
 function reluGrad(args: Args): Tf.TensorInfo {
-  const { dy, y } = args.inputs as Record<string, Tf.TensorInfo>;
+  const { dy, x } = args.inputs as Record<string, Tf.TensorInfo>;
   const { backend, fused, at } = context(args);
-  const n = y.shape.reduce((p, q) => p * q, 1);
+  const n = x.shape.reduce((p, q) => p * q, 1);
   if (n % 4 !== 0) throw new Error(`internal error: the fused ReLU gradient needs sizes in fours, got ${n}`);
-  const dx = backend.makeOutput(y.shape, 'float32');
-  fused.reluGrad(at(dy), at(y), at(dx), n);
+  const dx = backend.makeOutput(x.shape, 'float32');
+  fused.reluGrad(at(dy), at(x), at(dx), n);
   return dx;
+}
+
+/**
+ * ReLU's gradient, dy where x > 0, else 0 (x: ReLU's input, or its output: positive at the same
+ * places). On the wasm backend one fused pass where tfjs's own gradient was three (step, cast,
+ * product): ResNet-18's 17 ReLUs at batch 32 on 64², ~4 ms of the step. Elsewhere the ops.
+ */
+export function reluGradient<T extends Tf.Tensor>(tf: TfModule, dy: T, x: T): T {
+  if (x.dtype === 'float32' && x.size % 4 === 0 && fusedKernelsReady(tf))
+    return tf.engine().runKernel<T>(RELU_GRAD, { dy, x }, {});
+  return tf.mul(dy, tf.cast(tf.step(x), 'float32'));
 }
 
 /**

@@ -162,23 +162,23 @@
               (else (call $flush (local.get $sq) (local.get $part) (local.get $rowBytes))))))
         (br $row))))
 
-  ;; dx[i] = dy[i] · (y[i] > 0 ? 1 : 0) over $n floats ($n a multiple of 4): ReLU's gradient from
-  ;; its output, as tfjs's step, cast and product in one pass.
+  ;; dx[i] = dy[i] · (x[i] > 0 ? 1 : 0) over $n floats ($n a multiple of 4): ReLU's gradient from
+  ;; its input (or its output), as tfjs's step, cast and product in one pass.
   (func (export "reluGrad")
-    (param $dy i32) (param $y i32) (param $dx i32) (param $n i32)
+    (param $dy i32) (param $x i32) (param $dx i32) (param $n i32)
     (local $end i32)
-    (local.set $end (i32.add (local.get $y) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
     (block $done
       (loop $next
-        (br_if $done (i32.ge_u (local.get $y) (local.get $end)))
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
         (v128.store (local.get $dx)
           (f32x4.mul
             (v128.load (local.get $dy))
             (v128.and
-              (f32x4.gt (v128.load (local.get $y)) (v128.const f32x4 0 0 0 0))
+              (f32x4.gt (v128.load (local.get $x)) (v128.const f32x4 0 0 0 0))
               (v128.const f32x4 1 1 1 1))))
         (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
-        (local.set $y (i32.add (local.get $y) (i32.const 16)))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
         (local.set $dx (i32.add (local.get $dx) (i32.const 16)))
         (br $next))))
 
